@@ -1,0 +1,198 @@
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// How scopes are joined in the authorization request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ScopeSeparator {
+    /// `read write` (RFC 6749; GitHub).
+    Space,
+    /// `read,write` (Linear, Slack).
+    Comma,
+}
+
+impl ScopeSeparator {
+    /// The separator character.
+    pub fn as_char(self) -> char {
+        match self {
+            Self::Space => ' ',
+            Self::Comma => ',',
+        }
+    }
+}
+
+/// Whether and how the provider supports PKCE.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Pkce {
+    /// Not supported: no challenge is sent.
+    Unsupported,
+    /// S256 is supported and always used.
+    S256,
+}
+
+/// How the client authenticates at the token endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ClientAuth {
+    /// HTTP Basic with the client id and secret (RFC 6749 §2.3.1, preferred).
+    BasicHeader,
+    /// `client_id` and `client_secret` in the form body.
+    RequestBody,
+}
+
+/// The declarative OAuth 2.0 data of a connection method: endpoints, scopes and the
+/// provider's quirks, as data the generic engine reads. No provider needs code for these.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct OAuth2Spec {
+    /// The authorization endpoint.
+    pub authorize_url: String,
+    /// The token endpoint.
+    pub token_url: String,
+    /// The revocation endpoint, if any.
+    pub revoke_url: Option<String>,
+    /// Scopes requested when the caller names none.
+    pub default_scopes: Vec<String>,
+    /// How scopes are joined in the authorization URL.
+    pub scope_separator: ScopeSeparator,
+    /// PKCE support.
+    pub pkce: Pkce,
+    /// Client authentication at the token endpoint.
+    pub client_auth: ClientAuth,
+    /// Extra query parameters of the authorization URL (Linear `actor=user`).
+    pub extra_authorize_params: BTreeMap<String, String>,
+    /// Extra headers on token requests (GitHub `Accept: application/json`, without which
+    /// it answers form-encoded).
+    pub token_request_headers: BTreeMap<String, String>,
+    /// A boolean member of the token response that must be `true` (Slack `ok`); errors
+    /// come back with HTTP 200 and this member `false`.
+    pub success_field: Option<String>,
+    /// A JSON Pointer into the token response that holds the connection's external
+    /// subject (Slack `/team/id`).
+    pub subject_pointer: Option<String>,
+    /// Whether the provider rotates refresh tokens (each refresh returns a new one and
+    /// invalidates the old), so every refresh must persist the new one atomically.
+    pub rotates_refresh_tokens: bool,
+    /// The access-token lifetime to assume when the response has no `expires_in`; `None`
+    /// means such tokens do not expire.
+    pub default_expires_in_secs: Option<u64>,
+}
+
+impl OAuth2Spec {
+    /// A spec with the standard defaults: space-separated scopes, PKCE S256, HTTP Basic
+    /// client authentication, no quirks.
+    pub fn new(authorize_url: impl Into<String>, token_url: impl Into<String>) -> Self {
+        Self {
+            authorize_url: authorize_url.into(),
+            token_url: token_url.into(),
+            revoke_url: None,
+            default_scopes: Vec::new(),
+            scope_separator: ScopeSeparator::Space,
+            pkce: Pkce::S256,
+            client_auth: ClientAuth::BasicHeader,
+            extra_authorize_params: BTreeMap::new(),
+            token_request_headers: BTreeMap::new(),
+            success_field: None,
+            subject_pointer: None,
+            rotates_refresh_tokens: false,
+            default_expires_in_secs: None,
+        }
+    }
+
+    /// Sets the revocation endpoint.
+    #[must_use]
+    pub fn with_revoke_url(mut self, url: impl Into<String>) -> Self {
+        self.revoke_url = Some(url.into());
+        self
+    }
+
+    /// Sets the default scopes.
+    #[must_use]
+    pub fn with_default_scopes<I, S>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.default_scopes = scopes.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sets the scope separator.
+    #[must_use]
+    pub fn with_scope_separator(mut self, separator: ScopeSeparator) -> Self {
+        self.scope_separator = separator;
+        self
+    }
+
+    /// Sets PKCE support.
+    #[must_use]
+    pub fn with_pkce(mut self, pkce: Pkce) -> Self {
+        self.pkce = pkce;
+        self
+    }
+
+    /// Sets client authentication.
+    #[must_use]
+    pub fn with_client_auth(mut self, auth: ClientAuth) -> Self {
+        self.client_auth = auth;
+        self
+    }
+
+    /// Adds an authorization URL parameter.
+    #[must_use]
+    pub fn with_authorize_param(
+        mut self,
+        name: impl Into<String>,
+        value: impl Into<String>,
+    ) -> Self {
+        self.extra_authorize_params
+            .insert(name.into(), value.into());
+        self
+    }
+
+    /// Adds a token request header.
+    #[must_use]
+    pub fn with_token_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.token_request_headers.insert(name.into(), value.into());
+        self
+    }
+
+    /// Sets the success member (Slack `ok`).
+    #[must_use]
+    pub fn with_success_field(mut self, field: impl Into<String>) -> Self {
+        self.success_field = Some(field.into());
+        self
+    }
+
+    /// Sets the JSON Pointer of the external subject in the token response.
+    #[must_use]
+    pub fn with_subject_pointer(mut self, pointer: impl Into<String>) -> Self {
+        self.subject_pointer = Some(pointer.into());
+        self
+    }
+
+    /// Declares that refresh tokens rotate.
+    #[must_use]
+    pub fn with_rotating_refresh_tokens(mut self) -> Self {
+        self.rotates_refresh_tokens = true;
+        self
+    }
+
+    /// Sets the lifetime assumed when `expires_in` is absent.
+    #[must_use]
+    pub fn with_default_expires_in_secs(mut self, secs: u64) -> Self {
+        self.default_expires_in_secs = Some(secs);
+        self
+    }
+
+    /// Joins scopes with this provider's separator.
+    pub fn join_scopes(&self, scopes: &[String]) -> String {
+        let sep = self.scope_separator.as_char().to_string();
+        scopes.join(&sep)
+    }
+}

@@ -1,0 +1,279 @@
+//! The store traits: one small trait per record, all implemented by a host on one type.
+//!
+//! Every method is tenant-scoped except the webhook routing lookup
+//! ([`ConnectionStore::find_connections`]), which must find a connection from a
+//! provider-side subject before the tenant is known.
+//!
+//! Stores return [`Error`]; wrap your database error with [`Error::storage`].
+
+use async_trait::async_trait;
+
+use crate::model::{
+    Binding, Connection, ConnectionStatus, Credential, CredentialSet, PendingAuthorization,
+    ProfileVersion, Publication, SyncCheckpoint, Target,
+};
+use crate::webhook::WebhookEvent;
+use crate::{
+    BindingId, ConnectionId, DefinitionKey, Error, PublicationId, TargetId, TenantId, Timestamp,
+};
+
+/// Targets.
+#[async_trait]
+pub trait TargetStore: Send + Sync {
+    /// The target, if it exists.
+    async fn get_target(&self, tenant: &TenantId, id: &TargetId) -> Result<Option<Target>, Error>;
+    /// Inserts or replaces a target.
+    async fn put_target(&self, target: &Target) -> Result<(), Error>;
+    /// Every target of a tenant, ordered by id.
+    async fn list_targets(&self, tenant: &TenantId) -> Result<Vec<Target>, Error>;
+    /// Deletes a target; `true` when it existed.
+    async fn delete_target(&self, tenant: &TenantId, id: &TargetId) -> Result<bool, Error>;
+}
+
+/// A cross-tenant lookup of connections for webhook routing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ConnectionQuery {
+    /// Connections of this definition.
+    pub key: DefinitionKey,
+    /// With this external subject (installation id, team id, organization id).
+    pub external_subject: Option<String>,
+    /// With this endpoint key (from the webhook URL path).
+    pub endpoint_key: Option<String>,
+}
+
+impl ConnectionQuery {
+    /// Connections of `key` with external subject `subject`.
+    pub fn by_subject(key: DefinitionKey, subject: impl Into<String>) -> Self {
+        Self {
+            key,
+            external_subject: Some(subject.into()),
+            endpoint_key: None,
+        }
+    }
+
+    /// Connections of `key` with endpoint key `endpoint`.
+    pub fn by_endpoint(key: DefinitionKey, endpoint: impl Into<String>) -> Self {
+        Self {
+            key,
+            external_subject: None,
+            endpoint_key: Some(endpoint.into()),
+        }
+    }
+
+    /// Whether `connection` matches.
+    pub fn matches(&self, connection: &Connection) -> bool {
+        connection.key == self.key
+            && self
+                .external_subject
+                .as_ref()
+                .is_none_or(|s| connection.external_subject.as_ref() == Some(s))
+            && self
+                .endpoint_key
+                .as_ref()
+                .is_none_or(|e| connection.endpoint_key.as_ref() == Some(e))
+    }
+}
+
+/// Connections.
+#[async_trait]
+pub trait ConnectionStore: Send + Sync {
+    /// The connection, if it exists.
+    async fn get_connection(
+        &self,
+        tenant: &TenantId,
+        id: &ConnectionId,
+    ) -> Result<Option<Connection>, Error>;
+    /// Inserts or replaces a connection.
+    async fn put_connection(&self, connection: &Connection) -> Result<(), Error>;
+    /// Every connection of a tenant, ordered by id.
+    async fn list_connections(&self, tenant: &TenantId) -> Result<Vec<Connection>, Error>;
+    /// Deletes a connection; `true` when it existed.
+    async fn delete_connection(&self, tenant: &TenantId, id: &ConnectionId) -> Result<bool, Error>;
+    /// Connections of any tenant matching `query` (webhook routing), ordered by tenant
+    /// then id.
+    async fn find_connections(&self, query: &ConnectionQuery) -> Result<Vec<Connection>, Error>;
+    /// Atomically sets a connection's status (read-modify-write inside the store), and
+    /// returns the updated connection, or `None` when it does not exist.
+    async fn set_connection_status(
+        &self,
+        tenant: &TenantId,
+        id: &ConnectionId,
+        status: ConnectionStatus,
+        now: Timestamp,
+    ) -> Result<Option<Connection>, Error>;
+}
+
+/// Credentials, versioned per connection for compare-and-swap.
+#[async_trait]
+pub trait CredentialStore: Send + Sync {
+    /// The connection's credentials, if any were stored.
+    async fn load_credentials(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+    ) -> Result<Option<CredentialSet>, Error>;
+
+    /// Replaces all credentials of a connection **only if** the stored version equals
+    /// `expected_version` (`None`: only if nothing is stored). Returns the new version.
+    ///
+    /// This is the only way credentials are written, so that of two writers that read the
+    /// same version only one succeeds, and an access token and its rotated refresh token
+    /// land together.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Conflict`](crate::ErrorKind::Conflict) with code
+    /// `store.version_conflict` when the version does not match; storage errors.
+    async fn swap_credentials(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+        expected_version: Option<u64>,
+        credentials: Vec<Credential>,
+    ) -> Result<u64, Error>;
+
+    /// Deletes a connection's credentials; `true` when there were any.
+    async fn delete_credentials(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+    ) -> Result<bool, Error>;
+}
+
+/// The error a store returns when a compare-and-swap finds another version.
+pub fn version_conflict() -> Error {
+    Error::conflict(
+        "store.version_conflict",
+        "the record changed since it was read; read it again",
+    )
+}
+
+/// Bindings.
+#[async_trait]
+pub trait BindingStore: Send + Sync {
+    /// The binding, if it exists.
+    async fn get_binding(
+        &self,
+        tenant: &TenantId,
+        id: &BindingId,
+    ) -> Result<Option<Binding>, Error>;
+    /// Inserts or replaces a binding.
+    async fn put_binding(&self, binding: &Binding) -> Result<(), Error>;
+    /// The bindings of one profile version, ordered by id.
+    async fn list_bindings(
+        &self,
+        tenant: &TenantId,
+        profile: &ProfileVersion,
+    ) -> Result<Vec<Binding>, Error>;
+    /// Deletes a binding; `true` when it existed.
+    async fn delete_binding(&self, tenant: &TenantId, id: &BindingId) -> Result<bool, Error>;
+}
+
+/// Pending authorizations (OAuth 2.0 state), taken once.
+#[async_trait]
+pub trait OAuthStateStore: Send + Sync {
+    /// Stores a pending authorization.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Conflict`](crate::ErrorKind::Conflict) when one with the same digest
+    /// exists; storage errors.
+    async fn put_oauth_state(&self, pending: &PendingAuthorization) -> Result<(), Error>;
+
+    /// Removes and returns the pending authorization with this state digest. Of any number
+    /// of concurrent calls with one digest, exactly one gets it.
+    async fn take_oauth_state(
+        &self,
+        state_digest: &str,
+    ) -> Result<Option<PendingAuthorization>, Error>;
+}
+
+/// Received webhook events, deduplicated.
+#[async_trait]
+pub trait WebhookEventStore: Send + Sync {
+    /// Records the event unless one with the same tenant, definition key and
+    /// `external_event_id` exists. Returns `true` when it was new. Of any number of
+    /// concurrent calls for one event, exactly one gets `true`.
+    async fn record_event_if_new(&self, event: &WebhookEvent) -> Result<bool, Error>;
+
+    /// Forgets a recorded event, so a redelivery is processed again (used when delivery
+    /// to the event sink failed after recording). `true` when it existed.
+    async fn forget_event(
+        &self,
+        tenant: &TenantId,
+        key: &DefinitionKey,
+        external_event_id: &str,
+    ) -> Result<bool, Error>;
+}
+
+/// Publications.
+#[async_trait]
+pub trait PublicationStore: Send + Sync {
+    /// The publication, if it exists.
+    async fn get_publication(
+        &self,
+        tenant: &TenantId,
+        id: &PublicationId,
+    ) -> Result<Option<Publication>, Error>;
+    /// Inserts or replaces a publication.
+    async fn put_publication(&self, publication: &Publication) -> Result<(), Error>;
+    /// The publications through one connection, ordered by id.
+    async fn list_publications(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+    ) -> Result<Vec<Publication>, Error>;
+    /// Deletes a publication; `true` when it existed.
+    async fn delete_publication(
+        &self,
+        tenant: &TenantId,
+        id: &PublicationId,
+    ) -> Result<bool, Error>;
+}
+
+/// Sync checkpoints, saved with compare-and-swap.
+#[async_trait]
+pub trait CheckpointStore: Send + Sync {
+    /// The checkpoint of a stream, if one was saved.
+    async fn load_checkpoint(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+        stream: &str,
+    ) -> Result<Option<SyncCheckpoint>, Error>;
+
+    /// Saves `checkpoint` only if the stored version equals `checkpoint.version` (0: only
+    /// if none is stored). Returns the new version.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Conflict`](crate::ErrorKind::Conflict) (`store.version_conflict`)
+    /// when another runner saved first; storage errors.
+    async fn save_checkpoint(&self, checkpoint: &SyncCheckpoint) -> Result<u64, Error>;
+}
+
+/// Every store trait; implemented automatically for any type that implements them all.
+pub trait Stores:
+    TargetStore
+    + ConnectionStore
+    + CredentialStore
+    + BindingStore
+    + OAuthStateStore
+    + WebhookEventStore
+    + PublicationStore
+    + CheckpointStore
+{
+}
+
+impl<T> Stores for T where
+    T: TargetStore
+        + ConnectionStore
+        + CredentialStore
+        + BindingStore
+        + OAuthStateStore
+        + WebhookEventStore
+        + PublicationStore
+        + CheckpointStore
+{
+}

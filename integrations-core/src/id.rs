@@ -1,0 +1,196 @@
+//! Identifier newtypes. No bare `String` id crosses a module boundary.
+//!
+//! Every id is 1 to 256 bytes of printable, non-whitespace characters. Ids are chosen by
+//! the host (database keys, UUIDs, slugs); this crate only checks that they can be used
+//! safely as map keys, in associated data and in route ids.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+use crate::issue::ValidationIssue;
+
+/// The longest id accepted, in bytes.
+pub const MAX_ID_LEN: usize = 256;
+
+pub(crate) fn check_id(kind: &'static str, value: &str) -> Result<(), Error> {
+    let problem = if value.is_empty() {
+        Some("must not be empty")
+    } else if value.len() > MAX_ID_LEN {
+        Some("must be at most 256 bytes")
+    } else if value.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        Some("must not contain whitespace or control characters")
+    } else {
+        None
+    };
+    match problem {
+        None => Ok(()),
+        Some(why) => Err(Error::invalid_input(
+            "id.invalid",
+            format!("invalid {kind}: it {why}"),
+            vec![ValidationIssue::new(
+                "id.invalid",
+                "",
+                format!("{kind} {why}"),
+            )],
+        )),
+    }
+}
+
+macro_rules! id_type {
+    ($(#[$meta:meta])* $name:ident, $what:literal) => {
+        $(#[$meta])*
+        #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(Arc<str>);
+
+        impl $name {
+            /// Parses an id.
+            ///
+            /// # Errors
+            ///
+            /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) (`id.invalid`) when the value is empty, longer
+            /// than 256 bytes, or holds whitespace or control characters.
+            pub fn new(value: impl Into<String>) -> Result<Self, Error> {
+                let value = value.into();
+                check_id($what, &value)?;
+                Ok(Self(Arc::from(value)))
+            }
+
+            /// The id as a string slice.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({:?})", stringify!($name), &*self.0)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = Error;
+            fn try_from(value: String) -> Result<Self, Error> {
+                Self::new(value)
+            }
+        }
+
+        impl TryFrom<&str> for $name {
+            type Error = Error;
+            fn try_from(value: &str) -> Result<Self, Error> {
+                Self::new(value)
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = Error;
+            fn from_str(value: &str) -> Result<Self, Error> {
+                Self::new(value)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0.to_string()
+            }
+        }
+    };
+}
+
+id_type!(
+    /// The tenant (organization) that owns a record. Every record carries one.
+    TenantId,
+    "tenant id"
+);
+id_type!(
+    /// An operator-managed target: one enabled provider variant in one environment.
+    TargetId,
+    "target id"
+);
+id_type!(
+    /// A connection: an authenticated relationship to a target.
+    ConnectionId,
+    "connection id"
+);
+id_type!(
+    /// A binding of a connection to an agent-sandbox profile version.
+    BindingId,
+    "binding id"
+);
+id_type!(
+    /// An agent-sandbox profile.
+    ProfileId,
+    "profile id"
+);
+id_type!(
+    /// A user inside a tenant.
+    UserId,
+    "user id"
+);
+id_type!(
+    /// A workspace inside a tenant.
+    WorkspaceId,
+    "workspace id"
+);
+id_type!(
+    /// A project inside a tenant.
+    ProjectId,
+    "project id"
+);
+id_type!(
+    /// A publication: the capabilities an agent session may use through a connection.
+    PublicationId,
+    "publication id"
+);
+id_type!(
+    /// A connection method of a definition (`api-key`, `oauth2`, `github-app-installation`).
+    ConnectionMethodId,
+    "connection method id"
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorKind;
+
+    #[test]
+    fn accepts_uuids_and_slugs() {
+        assert!(TenantId::new("acme").is_ok());
+        assert!(ConnectionId::new("2174add1-f7c8-44e3-bbf3-2d60b5ea8bc9").is_ok());
+        assert!(ConnectionMethodId::new("github-app-installation").is_ok());
+    }
+
+    #[test]
+    fn rejects_blank_whitespace_control_and_long() {
+        for bad in ["", "a b", "a\nb", "tab\there", "\u{7}"] {
+            let err = TenantId::new(bad).unwrap_err();
+            assert_eq!(err.code(), "id.invalid", "{bad:?}");
+            assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        }
+        assert!(TenantId::new("x".repeat(MAX_ID_LEN)).is_ok());
+        assert!(TenantId::new("x".repeat(MAX_ID_LEN + 1)).is_err());
+    }
+
+    #[test]
+    fn serde_validates() {
+        let ok: TenantId = serde_json::from_str("\"acme\"").unwrap();
+        assert_eq!(ok.as_str(), "acme");
+        assert!(serde_json::from_str::<TenantId>("\"\"").is_err());
+        assert_eq!(serde_json::to_string(&ok).unwrap(), "\"acme\"");
+    }
+}

@@ -1,0 +1,114 @@
+//! The contract and the engines of the integrations SDK.
+//!
+//! An integration is one type implementing two traits:
+//!
+//! * [`IntegrationDefinition`](definition::IntegrationDefinition), the pure half:
+//!   identity, metadata, typed config schemas, connection methods with declarative OAuth
+//!   data, binding validation, compilation into runtime-plan fragments, MCP declarations
+//!   and the tool catalog.
+//! * [`IntegrationProvider`](provider::IntegrationProvider), the I/O half: flows that talk
+//!   to the provider, webhooks, tool execution and sync, each an optional capability.
+//!
+//! A [`Registry`] holds them, validated once. The host supplies storage, HTTP,
+//! encryption keys, the clock and event delivery through the small traits of [`host`];
+//! `integrations-testkit` implements all of them in memory.
+//!
+//! # Quick start
+//!
+//! ```
+//! use std::sync::Arc;
+//!
+//! use integrations_core::definition::{ConnectionMethod, IntegrationDefinition, Metadata, SecretField};
+//! use integrations_core::model::CredentialType;
+//! use integrations_core::provider::IntegrationProvider;
+//! use integrations_core::schema::ConfigSpec;
+//! use integrations_core::{DefinitionKey, IntegrationKind, Registry};
+//! use schemars::JsonSchema;
+//! use serde::Deserialize;
+//!
+//! /// The target config of our integration.
+//! #[derive(Deserialize, JsonSchema)]
+//! #[serde(deny_unknown_fields)]
+//! struct JiraTarget {
+//!     /// The site, `https://acme.atlassian.net`.
+//!     #[schemars(url)]
+//!     site_url: String,
+//! }
+//!
+//! struct Jira;
+//!
+//! impl IntegrationDefinition for Jira {
+//!     fn key(&self) -> DefinitionKey {
+//!         "jira::jira-cloud".parse().expect("valid key")
+//!     }
+//!     fn kind(&self) -> IntegrationKind {
+//!         IntegrationKind::Connector
+//!     }
+//!     fn metadata(&self) -> Metadata {
+//!         Metadata::new("Jira", "Issues and projects in Jira Cloud.", "jira", "productivity")
+//!     }
+//!     fn target_config(&self) -> ConfigSpec {
+//!         ConfigSpec::of::<JiraTarget>()
+//!     }
+//!     fn connection_methods(&self) -> Vec<ConnectionMethod> {
+//!         vec![ConnectionMethod::api_key(
+//!             "api-key",
+//!             "API token",
+//!             vec![SecretField::new("api_token", "API token", CredentialType::API_KEY)],
+//!         )
+//!         .expect("valid method")]
+//!     }
+//! }
+//!
+//! impl IntegrationProvider for Jira {}
+//!
+//! let mut registry = Registry::new();
+//! registry.register(Arc::new(Jira))?;
+//! let jira = registry.require(&"jira::jira-cloud".parse()?)?;
+//! let issues = jira.target_config().validate(&serde_json::json!({"site_url": 42}));
+//! assert_eq!(issues[0].code, "schema.type");
+//! # Ok::<(), integrations_core::Error>(())
+//! ```
+//!
+//! # Security
+//!
+//! * Secrets are [`Secret`] values from the moment they enter: never `Serialize`, always
+//!   redacted in `Debug`, zeroized on drop. At rest they are sealed by the host's
+//!   [`SecretCipher`](host::SecretCipher) with associated data binding each ciphertext to
+//!   its tenant, record and field.
+//! * No error, log line or `Debug` output contains a secret, a token or an expected
+//!   signature; validation messages never echo the submitted value.
+//! * Schemas are compiled without network or file access: a remote `$ref` is an error,
+//!   never a fetch.
+//! * Nothing in this crate reads the system clock except [`host::SystemClock`]; every
+//!   engine takes a [`host::Clock`].
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub mod definition;
+mod error;
+pub mod host;
+mod id;
+mod issue;
+mod key;
+pub mod model;
+pub mod plan;
+pub mod provider;
+pub mod registry;
+pub mod schema;
+mod secret;
+pub mod service;
+mod time;
+pub mod tools;
+pub mod webhook;
+
+pub use error::{BoxError, Error, ErrorKind, Result};
+pub use id::{
+    BindingId, ConnectionId, ConnectionMethodId, MAX_ID_LEN, ProfileId, ProjectId, PublicationId,
+    TargetId, TenantId, UserId, WorkspaceId,
+};
+pub use issue::{ValidationIssue, escape_pointer_token};
+pub use key::{DefinitionKey, IntegrationKind, MAX_SEGMENT_LEN};
+pub use registry::Registry;
+pub use secret::{Secret, SecretJson};
+pub use time::Timestamp;

@@ -1,0 +1,32 @@
+//! [`IntegrationProvider`]: the I/O half of an integration, and [`Integration`], the
+//! union the registry stores.
+
+use crate::definition::IntegrationDefinition;
+
+/// What an integration **does** over the network: connection flows that talk to the
+/// provider, webhook handling, tool execution and sync.
+///
+/// Each capability is a small trait reached through an accessor returning
+/// `Option<&dyn Capability>`; every accessor defaults to `None`, so a provider implements
+/// only what it offers, and a provider crate keeps compiling when capabilities are added.
+/// All effects go through the host adapters the engines pass in (HTTP, stores, clock); a
+/// provider holds no global state.
+pub trait IntegrationProvider: Send + Sync + 'static {}
+
+/// An integration: one type implementing both halves. Implemented automatically; the
+/// registry stores `Arc<dyn Integration>`.
+pub trait Integration: IntegrationDefinition + IntegrationProvider {}
+
+impl<T: IntegrationDefinition + IntegrationProvider> Integration for T {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integration_is_object_safe_and_send_sync() {
+        fn assert_send_sync<T: Send + Sync + ?Sized>() {}
+        assert_send_sync::<dyn Integration>();
+        assert_send_sync::<std::sync::Arc<dyn Integration>>();
+    }
+}

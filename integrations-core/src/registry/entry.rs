@@ -1,0 +1,341 @@
+use std::collections::BTreeSet;
+use std::fmt;
+use std::sync::Arc;
+
+use crate::definition::{ConnectionMethod, ConnectionMethodKind, IntegrationDefinition, Metadata};
+use crate::plan::McpConfigTarget;
+use crate::provider::Integration;
+use crate::schema::{ConfigKind, ConfigSchema, ConfigSpec, Form, FormContext};
+use crate::tools::{ToolDescriptor, check_tool_name};
+use crate::{ConnectionMethodId, DefinitionKey, Error, IntegrationKind, ValidationIssue};
+
+/// A connection method with its compiled config schema.
+#[derive(Debug, Clone)]
+pub struct RegisteredMethod {
+    method: ConnectionMethod,
+    config: ConfigSchema,
+}
+
+impl RegisteredMethod {
+    /// The method.
+    pub fn method(&self) -> &ConnectionMethod {
+        &self.method
+    }
+
+    /// Its compiled config schema.
+    pub fn config(&self) -> &ConfigSchema {
+        &self.config
+    }
+}
+
+/// A registered integration: the integration itself plus everything static about it,
+/// read and compiled once.
+pub struct RegisteredIntegration {
+    integration: Arc<dyn Integration>,
+    key: DefinitionKey,
+    kind: IntegrationKind,
+    metadata: Metadata,
+    target_config: ConfigSchema,
+    target_secrets: ConfigSchema,
+    binding_config: ConfigSchema,
+    methods: Vec<RegisteredMethod>,
+    tools: Vec<ToolDescriptor>,
+    mcp_config_target: Option<McpConfigTarget>,
+}
+
+impl fmt::Debug for RegisteredIntegration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RegisteredIntegration")
+            .field("key", &self.key)
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
+    }
+}
+
+fn compile_spec(
+    spec: &ConfigSpec,
+    path: &str,
+    issues: &mut Vec<ValidationIssue>,
+) -> Option<ConfigSchema> {
+    match spec.compile() {
+        Ok(schema) => {
+            for (i, example) in spec.examples().iter().enumerate() {
+                if !schema.validate(example).is_empty() {
+                    issues.push(ValidationIssue::new(
+                        "registry.invalid_example",
+                        format!("{path}/examples/{i}"),
+                        "an example does not validate against its schema",
+                    ));
+                }
+            }
+            Some(schema)
+        }
+        Err(e) => {
+            issues.push(ValidationIssue::new(
+                "registry.schema_does_not_compile",
+                path.to_owned(),
+                e.message().to_owned(),
+            ));
+            None
+        }
+    }
+}
+
+impl RegisteredIntegration {
+    pub(crate) fn build(integration: Arc<dyn Integration>) -> Result<Self, Error> {
+        let key = integration.key();
+        let kind = integration.kind();
+        let metadata = integration.metadata();
+        let mut issues = Vec::new();
+        for (field, value) in [
+            ("name", &metadata.name),
+            ("description", &metadata.description),
+            ("logo_key", &metadata.logo_key),
+            ("category", &metadata.category),
+        ] {
+            if value.trim().is_empty() {
+                issues.push(ValidationIssue::new(
+                    format!("registry.blank_{field}"),
+                    format!("/metadata/{field}"),
+                    format!("the {field} must not be blank"),
+                ));
+            }
+        }
+
+        let target_config =
+            compile_spec(&integration.target_config(), "/target_config", &mut issues);
+        let target_secrets = compile_spec(
+            &integration.target_secrets(),
+            "/target_secrets",
+            &mut issues,
+        );
+        let binding_config = compile_spec(
+            &integration.binding_config(),
+            "/binding_config",
+            &mut issues,
+        );
+
+        let methods = integration.connection_methods();
+        if methods.is_empty() {
+            issues.push(ValidationIssue::new(
+                "registry.no_connection_methods",
+                "/connection_methods",
+                "a definition needs at least one connection method",
+            ));
+        }
+        let mut seen = BTreeSet::new();
+        let mut registered_methods = Vec::new();
+        for (i, method) in methods.into_iter().enumerate() {
+            let path = format!("/connection_methods/{i}");
+            if !seen.insert(method.id.clone()) {
+                issues.push(ValidationIssue::new(
+                    "registry.duplicate_method",
+                    format!("{path}/id"),
+                    format!("the connection method {} is declared twice", method.id),
+                ));
+            }
+            if method.label.trim().is_empty() {
+                issues.push(ValidationIssue::new(
+                    "registry.blank_method_label",
+                    format!("{path}/label"),
+                    "a connection method needs a label",
+                ));
+            }
+            match method.kind {
+                ConnectionMethodKind::OAuth2AuthorizationCode
+                | ConnectionMethodKind::OAuth2ClientCredentials
+                    if method.oauth2.is_none() =>
+                {
+                    issues.push(ValidationIssue::new(
+                        "registry.missing_oauth2",
+                        format!("{path}/oauth2"),
+                        "an OAuth 2.0 connection method needs its OAuth 2.0 data",
+                    ));
+                }
+                ConnectionMethodKind::ApiKey if method.secret_fields.is_empty() => {
+                    issues.push(ValidationIssue::new(
+                        "registry.missing_secret_fields",
+                        format!("{path}/secret_fields"),
+                        "an API-key connection method needs at least one secret field",
+                    ));
+                }
+                _ => {}
+            }
+            let mut secret_names = BTreeSet::new();
+            for field in &method.secret_fields {
+                if !secret_names.insert(field.name.clone()) {
+                    issues.push(ValidationIssue::new(
+                        "registry.duplicate_secret_field",
+                        format!("{path}/secret_fields"),
+                        format!("the secret field {} is declared twice", field.name),
+                    ));
+                }
+            }
+            if let Some(config) =
+                compile_spec(&method.config, &format!("{path}/config"), &mut issues)
+            {
+                registered_methods.push(RegisteredMethod { method, config });
+            }
+        }
+
+        let tools = integration.tool_catalog();
+        for (i, tool) in tools.iter().enumerate() {
+            let path = format!("/tools/{i}");
+            if let Err(e) = check_tool_name(&key, &tool.name) {
+                for issue in e.issues() {
+                    issues.push(ValidationIssue::new(
+                        issue.code.clone(),
+                        format!("{path}/name"),
+                        e.message().to_owned(),
+                    ));
+                }
+            }
+            if tool.description.trim().is_empty() {
+                issues.push(ValidationIssue::new(
+                    "registry.blank_tool_description",
+                    format!("{path}/description"),
+                    "a tool needs a description",
+                ));
+            }
+            if tool.input_schema.get("type").and_then(|t| t.as_str()) != Some("object") {
+                issues.push(ValidationIssue::new(
+                    "registry.tool_schema_not_object",
+                    format!("{path}/input_schema"),
+                    "a tool's input schema must be of type object",
+                ));
+            }
+            if let Err(e) = ConfigSpec::from_json_schema(tool.input_schema.clone()).compile() {
+                issues.push(ValidationIssue::new(
+                    "registry.schema_does_not_compile",
+                    format!("{path}/input_schema"),
+                    e.message().to_owned(),
+                ));
+            }
+        }
+
+        match (target_config, target_secrets, binding_config) {
+            (Some(target_config), Some(target_secrets), Some(binding_config))
+                if issues.is_empty() =>
+            {
+                let mcp_config_target = integration.mcp_config_target();
+                Ok(Self {
+                    integration,
+                    key,
+                    kind,
+                    metadata,
+                    target_config,
+                    target_secrets,
+                    binding_config,
+                    methods: registered_methods,
+                    tools,
+                    mcp_config_target,
+                })
+            }
+            _ => Err(Error::invalid_input(
+                "registry.invalid_definition",
+                format!("the definition {key} is invalid"),
+                issues,
+            )),
+        }
+    }
+
+    /// The integration.
+    pub fn integration(&self) -> &Arc<dyn Integration> {
+        &self.integration
+    }
+
+    /// The integration as its definition half.
+    pub fn definition(&self) -> &dyn IntegrationDefinition {
+        &*self.integration
+    }
+
+    /// `family::variant`.
+    pub fn key(&self) -> &DefinitionKey {
+        &self.key
+    }
+
+    /// The kind.
+    pub fn kind(&self) -> IntegrationKind {
+        self.kind
+    }
+
+    /// The metadata.
+    pub fn metadata(&self) -> &Metadata {
+        &self.metadata
+    }
+
+    /// The compiled target-config schema.
+    pub fn target_config(&self) -> &ConfigSchema {
+        &self.target_config
+    }
+
+    /// The compiled target-secrets schema.
+    pub fn target_secrets(&self) -> &ConfigSchema {
+        &self.target_secrets
+    }
+
+    /// The compiled binding-config schema.
+    pub fn binding_config(&self) -> &ConfigSchema {
+        &self.binding_config
+    }
+
+    /// The connection methods, in declaration order.
+    pub fn methods(&self) -> &[RegisteredMethod] {
+        &self.methods
+    }
+
+    /// One connection method.
+    pub fn method(&self, id: &ConnectionMethodId) -> Option<&RegisteredMethod> {
+        self.methods.iter().find(|m| &m.method.id == id)
+    }
+
+    /// The tool catalog.
+    pub fn tools(&self) -> &[ToolDescriptor] {
+        &self.tools
+    }
+
+    /// Where the profile's MCP servers are written, for agent definitions.
+    pub fn mcp_config_target(&self) -> Option<&McpConfigTarget> {
+        self.mcp_config_target.as_ref()
+    }
+
+    /// The compiled schema of one of the configs.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NotFound`](crate::ErrorKind::NotFound) `registry.unknown_method` for a
+    /// connection method the definition does not have.
+    pub fn schema(&self, kind: &ConfigKind) -> Result<&ConfigSchema, Error> {
+        match kind {
+            ConfigKind::TargetConfig => Ok(&self.target_config),
+            ConfigKind::TargetSecrets => Ok(&self.target_secrets),
+            ConfigKind::BindingConfig => Ok(&self.binding_config),
+            ConfigKind::ConnectionConfig(method) => self
+                .method(method)
+                .map(RegisteredMethod::config)
+                .ok_or_else(|| {
+                    Error::not_found(
+                        "registry.unknown_method",
+                        format!("{} has no connection method {method}", self.key),
+                    )
+                }),
+            #[allow(unreachable_patterns)]
+            _ => Err(Error::not_found(
+                "registry.unknown_config",
+                "unknown config kind",
+            )),
+        }
+    }
+
+    /// The form of one of the configs, narrowed for its context by the definition.
+    ///
+    /// # Errors
+    ///
+    /// As [`schema`](Self::schema).
+    pub fn form(&self, kind: &ConfigKind, context: &FormContext<'_>) -> Result<Form, Error> {
+        let schema = self.schema(kind)?;
+        let mut form = Form::from_spec(schema.spec());
+        self.integration.narrow_form(kind, context, &mut form);
+        Ok(form)
+    }
+}

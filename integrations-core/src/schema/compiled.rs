@@ -1,0 +1,348 @@
+use std::any::Any;
+use std::fmt;
+use std::sync::Arc;
+
+use jsonschema::error::ValidationErrorKind;
+use serde_json::Value;
+
+use super::spec::ConfigSpec;
+use crate::issue::escape_pointer_token;
+use crate::{Error, ValidationIssue};
+
+/// A compiled config schema: the spec plus its validator, built once, `Send + Sync`.
+#[derive(Clone)]
+pub struct ConfigSchema {
+    spec: ConfigSpec,
+    validator: Arc<jsonschema::Validator>,
+}
+
+impl fmt::Debug for ConfigSchema {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConfigSchema")
+            .field("type", &self.spec.type_name())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Turns a jsonschema keyword (`additionalProperties`) into an issue code
+/// (`schema.additional_properties`).
+fn code_for(keyword: &str) -> String {
+    let mut code = String::from("schema.");
+    for (i, c) in keyword.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if i > 0 {
+                code.push('_');
+            }
+            code.push(c.to_ascii_lowercase());
+        } else if c.is_ascii_alphanumeric() {
+            code.push(c);
+        } else {
+            code.push('_');
+        }
+    }
+    code
+}
+
+impl ConfigSchema {
+    pub(crate) fn compile(spec: ConfigSpec) -> Result<Self, Error> {
+        let validator = jsonschema::options()
+            .should_validate_formats(true)
+            .build(spec.json_schema())
+            .map_err(|e| {
+                Error::configuration(
+                    "schema.does_not_compile",
+                    format!(
+                        "the JSON Schema of {} does not compile: {}",
+                        spec.type_name(),
+                        e.masked()
+                    ),
+                )
+            })?;
+        Ok(Self {
+            spec,
+            validator: Arc::new(validator),
+        })
+    }
+
+    /// The spec this schema was compiled from.
+    pub fn spec(&self) -> &ConfigSpec {
+        &self.spec
+    }
+
+    /// The JSON Schema.
+    pub fn json_schema(&self) -> &Value {
+        self.spec.json_schema()
+    }
+
+    /// Every problem with `raw`, in a stable order (by path, then code). Empty when valid
+    /// against the schema. Messages never contain the submitted values.
+    pub fn validate(&self, raw: &Value) -> Vec<ValidationIssue> {
+        let mut issues = Vec::new();
+        for error in self.validator.iter_errors(raw) {
+            let path = error.instance_path().as_str().to_owned();
+            let code = code_for(error.kind().keyword());
+            match error.kind() {
+                ValidationErrorKind::Required { property } => {
+                    let name = property.as_str().unwrap_or_default();
+                    issues.push(ValidationIssue::new(
+                        code,
+                        format!("{path}/{}", escape_pointer_token(name)),
+                        "this field is required",
+                    ));
+                }
+                ValidationErrorKind::AdditionalProperties { unexpected } => {
+                    for name in unexpected {
+                        issues.push(ValidationIssue::new(
+                            code.clone(),
+                            format!("{path}/{}", escape_pointer_token(name)),
+                            "this field is not allowed here",
+                        ));
+                    }
+                }
+                _ => issues.push(ValidationIssue::new(code, path, error.masked().to_string())),
+            }
+        }
+        issues.sort_by(|a, b| (&a.path, &a.code, &a.message).cmp(&(&b.path, &b.code, &b.message)));
+        issues.dedup();
+        issues
+    }
+
+    /// Validates `raw` and, when it is valid, deserializes it into the spec's type.
+    ///
+    /// # Errors
+    ///
+    /// Every issue found; `schema.invalid_value` (at the document root) when the value
+    /// passes the schema but the type's own deserializer still refuses it.
+    pub fn parse(&self, raw: &Value) -> Result<Parsed, Vec<ValidationIssue>> {
+        let issues = self.validate(raw);
+        if !issues.is_empty() {
+            return Err(issues);
+        }
+        match (self.spec.parse_fn())(raw) {
+            Ok(typed) => Ok(Parsed {
+                raw: Arc::new(raw.clone()),
+                typed,
+                type_name: self.spec.type_name(),
+            }),
+            // The serde message can quote the input, so it is not passed on.
+            Err(_) => Err(vec![ValidationIssue::new(
+                "schema.invalid_value",
+                "",
+                format!(
+                    "the value is not a valid {}",
+                    short_type_name(self.spec.type_name())
+                ),
+            )]),
+        }
+    }
+}
+
+fn short_type_name(name: &str) -> &str {
+    name.rsplit("::").next().unwrap_or(name)
+}
+
+/// A validated config: the raw JSON as submitted and the typed value it parsed into.
+///
+/// `Debug` shows only the type name, since configs can hold secrets.
+#[derive(Clone)]
+pub struct Parsed {
+    raw: Arc<Value>,
+    typed: Arc<dyn Any + Send + Sync>,
+    type_name: &'static str,
+}
+
+impl fmt::Debug for Parsed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Parsed<{}>", self.type_name)
+    }
+}
+
+impl Parsed {
+    /// A parsed value built directly (for tests and for engines that already hold both).
+    pub fn new<T: Any + Send + Sync>(raw: Value, typed: T) -> Self {
+        Self {
+            raw: Arc::new(raw),
+            typed: Arc::new(typed),
+            type_name: std::any::type_name::<T>(),
+        }
+    }
+
+    /// The raw JSON as submitted.
+    pub fn raw(&self) -> &Value {
+        &self.raw
+    }
+
+    /// The typed value.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Internal`](crate::ErrorKind::Internal) (`schema.type_mismatch`) when
+    /// the config was declared with another type than `T`.
+    pub fn get<T: Any>(&self) -> Result<&T, Error> {
+        self.typed.downcast_ref::<T>().ok_or_else(|| {
+            Error::new(
+                crate::ErrorKind::Internal,
+                "schema.type_mismatch",
+                format!(
+                    "a config of type {} was read as {}",
+                    self.type_name,
+                    std::any::type_name::<T>()
+                ),
+            )
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use schemars::JsonSchema;
+    use serde::Deserialize;
+    use serde_json::json;
+
+    use super::*;
+    use crate::Secret;
+
+    /// Reasoning effort.
+    #[derive(Debug, Deserialize, JsonSchema, PartialEq)]
+    #[serde(rename_all = "snake_case")]
+    enum Effort {
+        Low,
+        High,
+    }
+
+    #[derive(Debug, Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Config {
+        #[schemars(url)]
+        api_base_url: String,
+        #[schemars(length(min = 1))]
+        repositories: Vec<String>,
+        effort: Effort,
+        #[serde(default)]
+        token: Option<Secret>,
+        #[schemars(range(min = 1, max = 10))]
+        #[serde(default)]
+        retries: Option<u8>,
+    }
+
+    fn schema() -> ConfigSchema {
+        ConfigSpec::of::<Config>().compile().unwrap()
+    }
+
+    fn codes(issues: &[ValidationIssue]) -> Vec<(&str, &str)> {
+        issues
+            .iter()
+            .map(|i| (i.code.as_str(), i.path.as_str()))
+            .collect()
+    }
+
+    #[test]
+    fn valid_input_parses_into_the_type() {
+        let parsed = schema()
+            .parse(&json!({
+                "api_base_url": "https://api.example.com",
+                "repositories": ["a/b"],
+                "effort": "high",
+                "token": "tok",
+            }))
+            .unwrap();
+        let config = parsed.get::<Config>().unwrap();
+        assert_eq!(config.effort, Effort::High);
+        assert_eq!(config.token.as_ref().unwrap().expose(), "tok");
+        assert_eq!(parsed.raw()["effort"], "high");
+        assert_eq!(
+            format!("{parsed:?}"),
+            format!("Parsed<{}>", std::any::type_name::<Config>())
+        );
+        assert_eq!(
+            parsed.get::<String>().unwrap_err().code(),
+            "schema.type_mismatch"
+        );
+    }
+
+    #[test]
+    fn every_issue_is_reported_with_code_and_path() {
+        let issues = schema()
+            .parse(&json!({
+                "api_base_url": "not a url",
+                "repositories": [],
+                "effort": "extreme",
+                "retries": 11,
+                "extra": true,
+            }))
+            .unwrap_err();
+        assert_eq!(
+            codes(&issues),
+            [
+                ("schema.format", "/api_base_url"),
+                ("schema.enum", "/effort"),
+                ("schema.additional_properties", "/extra"),
+                ("schema.min_items", "/repositories"),
+                ("schema.maximum", "/retries"),
+            ]
+        );
+        let missing = schema().parse(&json!({})).unwrap_err();
+        assert_eq!(
+            codes(&missing),
+            [
+                ("schema.required", "/api_base_url"),
+                ("schema.required", "/effort"),
+                ("schema.required", "/repositories"),
+            ]
+        );
+        let wrong_type = schema().parse(&json!([])).unwrap_err();
+        assert_eq!(codes(&wrong_type), [("schema.type", "")]);
+    }
+
+    #[test]
+    fn messages_never_echo_the_value() {
+        let secret = "sk-live-DO-NOT-ECHO";
+        let issues = schema()
+            .parse(&json!({
+                "api_base_url": secret,
+                "repositories": secret,
+                "effort": secret,
+                "token": 5,
+                "retries": secret,
+            }))
+            .unwrap_err();
+        assert!(issues.len() >= 4);
+        for issue in &issues {
+            assert!(!issue.message.contains(secret), "{issue}");
+            assert!(!format!("{issue:?}").contains(secret));
+        }
+    }
+
+    #[test]
+    fn schemas_that_do_not_compile_are_rejected() {
+        let bad = ConfigSpec::from_json_schema(json!({"type": "no-such-type"}));
+        assert_eq!(bad.compile().unwrap_err().code(), "schema.does_not_compile");
+        let remote =
+            ConfigSpec::from_json_schema(json!({"$ref": "https://example.com/schema.json"}));
+        assert_eq!(
+            remote.compile().unwrap_err().code(),
+            "schema.does_not_compile"
+        );
+    }
+
+    #[test]
+    fn empty_spec_accepts_only_empty_objects() {
+        let schema = ConfigSpec::empty().compile().unwrap();
+        assert!(schema.parse(&json!({})).is_ok());
+        assert_eq!(
+            codes(&schema.parse(&json!({"x": 1})).unwrap_err()),
+            [("schema.additional_properties", "/x")]
+        );
+    }
+
+    #[test]
+    fn keyword_codes_are_snake_case() {
+        assert_eq!(
+            code_for("additionalProperties"),
+            "schema.additional_properties"
+        );
+        assert_eq!(code_for("minItems"), "schema.min_items");
+        assert_eq!(code_for("type"), "schema.type");
+    }
+}

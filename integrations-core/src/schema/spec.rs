@@ -1,0 +1,164 @@
+use std::any::Any;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use schemars::JsonSchema;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use super::compiled::ConfigSchema;
+use super::form::FieldHint;
+use crate::Error;
+
+pub(crate) type ParseFn = fn(&Value) -> Result<Arc<dyn Any + Send + Sync>, serde_json::Error>;
+
+fn parse_as<T: DeserializeOwned + Send + Sync + 'static>(
+    value: &Value,
+) -> Result<Arc<dyn Any + Send + Sync>, serde_json::Error> {
+    T::deserialize(value).map(|t| Arc::new(t) as Arc<dyn Any + Send + Sync>)
+}
+
+#[allow(clippy::unnecessary_wraps, reason = "must match ParseFn")]
+fn parse_raw(value: &Value) -> Result<Arc<dyn Any + Send + Sync>, serde_json::Error> {
+    Ok(Arc::new(value.clone()))
+}
+
+/// Describes one config: its JSON Schema, how to parse a validated value into its Rust
+/// type, examples that must validate, and form hints. Cheap to clone.
+///
+/// A spec is only a description; [`compile`](Self::compile) builds the validator (the
+/// registry does this once per definition at registration).
+#[derive(Clone)]
+pub struct ConfigSpec {
+    inner: Arc<SpecInner>,
+}
+
+pub(crate) struct SpecInner {
+    pub(crate) type_name: &'static str,
+    pub(crate) schema: Value,
+    pub(crate) parse: ParseFn,
+    pub(crate) examples: Vec<Value>,
+    pub(crate) hints: BTreeMap<String, FieldHint>,
+}
+
+impl fmt::Debug for ConfigSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConfigSpec")
+            .field("type", &self.inner.type_name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ConfigSpec {
+    /// The spec of a config type: its schema is derived with schemars (JSON Schema 2020-12);
+    /// validated values deserialize into `T`, reachable with
+    /// [`Parsed::get::<T>`](super::Parsed::get).
+    ///
+    /// Mark config structs `#[serde(deny_unknown_fields)]` so unknown keys are rejected,
+    /// and use [`Secret`](crate::Secret) for secret fields.
+    pub fn of<T>() -> Self
+    where
+        T: JsonSchema + DeserializeOwned + Send + Sync + 'static,
+    {
+        let schema = schemars::schema_for!(T).to_value();
+        Self::build(std::any::type_name::<T>(), schema, parse_as::<T>)
+    }
+
+    /// A spec from a hand-written JSON Schema, for configs without a Rust type; the parsed
+    /// value is the [`serde_json::Value`] itself.
+    pub fn from_json_schema(schema: Value) -> Self {
+        Self::build("serde_json::Value", schema, parse_raw)
+    }
+
+    /// The spec of a config that must be an empty object (`{}`), the default for
+    /// definitions that take no config.
+    pub fn empty() -> Self {
+        Self::build(
+            "()",
+            json!({
+                "$schema": "https://json-schema.org/draft/2020-12/schema",
+                "type": "object",
+                "properties": {},
+                "additionalProperties": false,
+            }),
+            parse_raw,
+        )
+    }
+
+    fn build(type_name: &'static str, schema: Value, parse: ParseFn) -> Self {
+        Self {
+            inner: Arc::new(SpecInner {
+                type_name,
+                schema,
+                parse,
+                examples: Vec::new(),
+                hints: BTreeMap::new(),
+            }),
+        }
+    }
+
+    fn inner_mut(&mut self) -> &mut SpecInner {
+        // Specs are built once and then shared; copy on write if already shared.
+        if Arc::get_mut(&mut self.inner).is_none() {
+            let inner = &self.inner;
+            self.inner = Arc::new(SpecInner {
+                type_name: inner.type_name,
+                schema: inner.schema.clone(),
+                parse: inner.parse,
+                examples: inner.examples.clone(),
+                hints: inner.hints.clone(),
+            });
+        }
+        Arc::get_mut(&mut self.inner).expect("unique after copy")
+    }
+
+    /// Adds an example value; the conformance suite checks that every example validates.
+    #[must_use]
+    pub fn with_example(mut self, example: Value) -> Self {
+        self.inner_mut().examples.push(example);
+        self
+    }
+
+    /// Adds a form hint for the field at `pointer` (a JSON Pointer, `/api_base_url`).
+    #[must_use]
+    pub fn with_hint(mut self, pointer: impl Into<String>, hint: FieldHint) -> Self {
+        self.inner_mut().hints.insert(pointer.into(), hint);
+        self
+    }
+
+    /// The JSON Schema.
+    pub fn json_schema(&self) -> &Value {
+        &self.inner.schema
+    }
+
+    /// The Rust type the config parses into.
+    pub fn type_name(&self) -> &'static str {
+        self.inner.type_name
+    }
+
+    /// The examples.
+    pub fn examples(&self) -> &[Value] {
+        &self.inner.examples
+    }
+
+    /// The form hints, by JSON Pointer.
+    pub fn hints(&self) -> &BTreeMap<String, FieldHint> {
+        &self.inner.hints
+    }
+
+    pub(crate) fn parse_fn(&self) -> ParseFn {
+        self.inner.parse
+    }
+
+    /// Builds the validator.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Configuration`](crate::ErrorKind::Configuration)
+    /// (`schema.does_not_compile`) when the schema is not a valid JSON Schema, or refers
+    /// to a remote `$ref` (never fetched).
+    pub fn compile(&self) -> Result<ConfigSchema, Error> {
+        ConfigSchema::compile(self.clone())
+    }
+}

@@ -1,0 +1,445 @@
+//! The write-time service for targets, connections and bindings: one path that validates
+//! everything and stores nothing when anything fails.
+
+mod inputs;
+mod prepare;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+pub use inputs::{BindingInput, ConnectionInput, TargetInput};
+pub use prepare::{PreparedBinding, prepare_binding};
+
+use crate::definition::ConnectionMethodKind;
+use crate::host::{Aad, Host, SecretCipherExt};
+use crate::model::{Binding, Connection, Credential, Target};
+use crate::registry::RegisteredIntegration;
+use crate::{Error, Registry, Secret, ValidationIssue};
+
+/// Associated data for a target's sealed secrets.
+pub fn target_secrets_aad(target: &Target) -> Aad {
+    Aad::new(&target.tenant, "target", target.id.as_str(), "secrets")
+}
+
+/// Associated data for one credential of a connection: bound to the tenant, the
+/// connection, the credential type and the slot.
+pub fn credential_aad(
+    connection: &Connection,
+    credential_type: &crate::model::CredentialType,
+    slot: Option<&str>,
+) -> Aad {
+    let field = match slot {
+        Some(slot) => format!("{credential_type}/{slot}"),
+        None => credential_type.to_string(),
+    };
+    Aad::new(
+        &connection.tenant,
+        "credential",
+        connection.id.as_str(),
+        &field,
+    )
+}
+
+/// Validates and stores targets, connections and bindings.
+///
+/// Every write runs every check, collects every issue, and stores nothing unless all
+/// pass. The binding checks are [`prepare_binding`], the same function the compiler runs,
+/// so a binding accepted here compiles, and one refused here is refused there with the
+/// same codes.
+#[derive(Clone)]
+pub struct WriteService {
+    registry: Arc<Registry>,
+    host: Host,
+}
+
+impl std::fmt::Debug for WriteService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WriteService").finish_non_exhaustive()
+    }
+}
+
+fn rejected(what: &str, issues: Vec<ValidationIssue>) -> Error {
+    Error::invalid_input(
+        format!("{what}.invalid"),
+        format!("the {what} is invalid; nothing was stored"),
+        issues,
+    )
+}
+
+fn prefixed(
+    issues: Vec<ValidationIssue>,
+    prefix: &str,
+) -> impl Iterator<Item = ValidationIssue> + '_ {
+    issues.into_iter().map(move |i| i.under(prefix))
+}
+
+impl WriteService {
+    /// A service over a registry and a host.
+    pub fn new(registry: Arc<Registry>, host: Host) -> Self {
+        Self { registry, host }
+    }
+
+    /// The registry.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// Creates or replaces a target. Without `secrets`, an existing target keeps its
+    /// sealed secrets; a new one is validated as having `{}`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) `target.invalid` with
+    /// every issue (`registry.unknown_definition` at `/key`, schema issues under `/config`
+    /// and `/secrets`, `target.key_changed`); storage and cipher errors.
+    pub async fn put_target(&self, input: TargetInput) -> Result<Target, Error> {
+        let Some(entry) = self.registry.get(&input.key) else {
+            return Err(rejected(
+                "target",
+                vec![ValidationIssue::new(
+                    "registry.unknown_definition",
+                    "/key",
+                    format!("no integration is registered under {}", input.key),
+                )],
+            ));
+        };
+        let existing = self
+            .host
+            .targets()
+            .get_target(&input.tenant, &input.id)
+            .await?;
+        let mut issues = Vec::new();
+        if let Some(existing) = &existing
+            && existing.key != input.key
+        {
+            issues.push(ValidationIssue::new(
+                "target.key_changed",
+                "/key",
+                "a target's definition cannot change; create a new target",
+            ));
+        }
+        if let Err(found) = entry.target_config().parse(&input.config) {
+            issues.extend(prefixed(found, "/config"));
+        }
+        let secrets_json = match (&input.secrets, &existing) {
+            (Some(secrets), _) => {
+                if let Err(found) = entry.target_secrets().parse(secrets.expose()) {
+                    issues.extend(prefixed(found, "/secrets"));
+                }
+                Some(secrets.expose())
+            }
+            (None, Some(_)) => None,
+            (None, None) => {
+                let empty = serde_json::json!({});
+                if let Err(found) = entry.target_secrets().parse(&empty) {
+                    issues.extend(prefixed(found, "/secrets"));
+                }
+                None
+            }
+        };
+        if !issues.is_empty() {
+            return Err(rejected("target", issues));
+        }
+
+        let now = self.host.clock().now();
+        let mut target = match existing {
+            Some(existing) => {
+                let mut t = existing;
+                t.updated_at = now;
+                t
+            }
+            None => Target::new(
+                input.tenant.clone(),
+                input.id.clone(),
+                input.key.clone(),
+                now,
+            ),
+        };
+        target.enabled = input.enabled;
+        target.display_name = input.display_name;
+        target.config = input.config;
+        if let Some(secrets) = secrets_json {
+            let bytes = zeroize::Zeroizing::new(serde_json::to_vec(secrets).map_err(|e| {
+                Error::internal("target secrets could not be encoded").with_source(e)
+            })?);
+            target.secrets = Some(
+                self.host
+                    .cipher()
+                    .seal(&bytes, &target_secrets_aad(&target))?,
+            );
+        } else if target.secrets.is_none() {
+            let bytes = b"{}";
+            target.secrets = Some(
+                self.host
+                    .cipher()
+                    .seal(bytes, &target_secrets_aad(&target))?,
+            );
+        }
+        self.host.targets().put_target(&target).await?;
+        Ok(target)
+    }
+
+    /// Creates or replaces an API-key connection, storing its secrets sealed as
+    /// credentials. (OAuth and redirect connections are created by their flows.)
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) `connection.invalid`
+    /// with every issue (`connection.target_not_found`, `connection.target_disabled`,
+    /// `connection.unknown_method`, `connection.method_requires_flow`,
+    /// `connection.missing_secret`, `connection.unknown_secret`, `connection.empty_secret`,
+    /// `connection.secret_prefix`, schema issues under `/config`); storage errors.
+    pub async fn put_connection(&self, input: ConnectionInput) -> Result<Connection, Error> {
+        let mut issues = Vec::new();
+        let target = self
+            .host
+            .targets()
+            .get_target(&input.tenant, &input.target)
+            .await?;
+        let Some(target) = target else {
+            return Err(rejected(
+                "connection",
+                vec![ValidationIssue::new(
+                    "connection.target_not_found",
+                    "/target",
+                    "the target does not exist",
+                )],
+            ));
+        };
+        if !target.enabled {
+            issues.push(ValidationIssue::new(
+                "connection.target_disabled",
+                "/target",
+                "the target is disabled",
+            ));
+        }
+        let entry = self.registry.require(&target.key)?;
+        let Some(method) = entry.method(&input.method) else {
+            issues.push(ValidationIssue::new(
+                "connection.unknown_method",
+                "/method",
+                format!("{} has no connection method {}", target.key, input.method),
+            ));
+            return Err(rejected("connection", issues));
+        };
+        if method.method().kind != ConnectionMethodKind::ApiKey {
+            issues.push(ValidationIssue::new(
+                "connection.method_requires_flow",
+                "/method",
+                format!(
+                    "connections with method {} are created by their authorization flow",
+                    input.method
+                ),
+            ));
+        }
+        if let Err(found) = method.config().parse(&input.config) {
+            issues.extend(prefixed(found, "/config"));
+        }
+        let existing = self
+            .host
+            .connections()
+            .get_connection(&input.tenant, &input.id)
+            .await?;
+        if let Some(existing) = &existing
+            && (existing.target != input.target || existing.method != input.method)
+        {
+            issues.push(ValidationIssue::new(
+                "connection.identity_changed",
+                "",
+                "a connection's target and method cannot change; create a new connection",
+            ));
+        }
+        check_secrets(
+            entry,
+            &input.method,
+            &input.secrets,
+            existing.is_some(),
+            &mut issues,
+        );
+        if !issues.is_empty() {
+            return Err(rejected("connection", issues));
+        }
+
+        let now = self.host.clock().now();
+        let mut connection = match existing {
+            Some(mut c) => {
+                c.updated_at = now;
+                c
+            }
+            None => Connection::new(
+                input.tenant.clone(),
+                input.id.clone(),
+                input.target.clone(),
+                target.key.clone(),
+                input.method.clone(),
+                now,
+            ),
+        };
+        connection.scope = input.scope;
+        connection.config = input.config;
+        connection.external_subject = input.external_subject;
+        connection.endpoint_key = input.endpoint_key;
+
+        if !input.secrets.is_empty() {
+            let mut credentials = Vec::new();
+            for field in &method.method().secret_fields {
+                let Some(secret) = input.secrets.get(&field.name) else {
+                    continue;
+                };
+                let aad =
+                    credential_aad(&connection, &field.credential_type, field.slot.as_deref());
+                let sealed = self.host.cipher().seal_secret(secret, &aad)?;
+                let mut credential = Credential::new(field.credential_type.clone(), sealed, now);
+                credential.slot.clone_from(&field.slot);
+                credentials.push(credential);
+            }
+            let current = self
+                .host
+                .credentials()
+                .load_credentials(&connection.tenant, &connection.id)
+                .await?
+                .map(|set| set.version);
+            self.host
+                .credentials()
+                .swap_credentials(&connection.tenant, &connection.id, current, credentials)
+                .await?;
+        }
+        self.host.connections().put_connection(&connection).await?;
+        Ok(connection)
+    }
+
+    /// Creates or replaces a binding after the full binding validation.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) `binding.invalid` with
+    /// every issue [`prepare_binding`] finds (`binding.connection_not_found`,
+    /// `binding.connection_not_active`, `binding.target_disabled`, `binding.kind_mismatch`,
+    /// schema issues under `/config`, the definition's own codes); storage errors.
+    pub async fn put_binding(&self, input: BindingInput) -> Result<Binding, Error> {
+        let connection = self
+            .host
+            .connections()
+            .get_connection(&input.tenant, &input.connection)
+            .await?;
+        let Some(connection) = connection else {
+            return Err(rejected(
+                "binding",
+                vec![ValidationIssue::new(
+                    "binding.connection_not_found",
+                    "/connection",
+                    "the connection does not exist",
+                )],
+            ));
+        };
+        let target = self
+            .host
+            .targets()
+            .get_target(&input.tenant, &connection.target)
+            .await?;
+        let Some(target) = target else {
+            return Err(rejected(
+                "binding",
+                vec![ValidationIssue::new(
+                    "binding.target_not_found",
+                    "/connection",
+                    "the connection's target does not exist",
+                )],
+            ));
+        };
+        prepare_binding(
+            &self.registry,
+            &target,
+            &connection,
+            input.kind,
+            &input.config,
+        )
+        .map_err(|issues| rejected("binding", issues))?;
+        let now = self.host.clock().now();
+        let existing = self
+            .host
+            .bindings()
+            .get_binding(&input.tenant, &input.id)
+            .await?;
+        let mut binding = match existing {
+            Some(mut b) => {
+                b.updated_at = now;
+                b.profile = input.profile.profile.clone();
+                b.profile_version = input.profile.version;
+                b.connection = input.connection.clone();
+                b.kind = input.kind;
+                b
+            }
+            None => Binding::new(
+                input.tenant.clone(),
+                input.id.clone(),
+                input.profile,
+                input.connection.clone(),
+                input.kind,
+                now,
+            ),
+        };
+        binding.config = input.config;
+        self.host.bindings().put_binding(&binding).await?;
+        Ok(binding)
+    }
+}
+
+fn check_secrets(
+    entry: &RegisteredIntegration,
+    method: &crate::ConnectionMethodId,
+    secrets: &BTreeMap<String, Secret>,
+    updating: bool,
+    issues: &mut Vec<ValidationIssue>,
+) {
+    let Some(method) = entry.method(method) else {
+        return;
+    };
+    let fields = &method.method().secret_fields;
+    for name in secrets.keys() {
+        if !fields.iter().any(|f| &f.name == name) {
+            issues.push(ValidationIssue::new(
+                "connection.unknown_secret",
+                format!("/secrets/{}", crate::issue::escape_pointer_token(name)),
+                "this method takes no secret of that name",
+            ));
+        }
+    }
+    // A new connection needs every secret; an update may omit all of them (keeping the
+    // stored ones) but not replace only some.
+    let must_have_all = !updating || !secrets.is_empty();
+    for field in fields {
+        let path = format!(
+            "/secrets/{}",
+            crate::issue::escape_pointer_token(&field.name)
+        );
+        match secrets.get(&field.name) {
+            None if must_have_all && method.method().kind == ConnectionMethodKind::ApiKey => {
+                issues.push(ValidationIssue::new(
+                    "connection.missing_secret",
+                    path,
+                    format!("{} is required", field.label),
+                ));
+            }
+            None => {}
+            Some(secret) if secret.expose().trim().is_empty() => {
+                issues.push(ValidationIssue::new(
+                    "connection.empty_secret",
+                    path,
+                    format!("{} must not be empty", field.label),
+                ));
+            }
+            Some(secret) => {
+                if let Some(prefix) = &field.expected_prefix
+                    && !secret.expose().starts_with(prefix.as_str())
+                {
+                    issues.push(ValidationIssue::new(
+                        "connection.secret_prefix",
+                        path,
+                        format!("{} should start with {prefix}", field.label),
+                    ));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,6 @@
+//! Integration tests of `integrations-core`, in one binary.
+
+mod registry;
+mod secrets;
+mod service;
+mod support;
