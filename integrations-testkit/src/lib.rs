@@ -1,0 +1,30 @@
+//! Test support for the integrations SDK.
+//!
+//! * [`TestHost`]: a complete in-memory host ([`MemoryStore`] with real compare-and-swap
+//!   and take-once semantics, [`ManualClock`], [`RecordingAuditSink`],
+//!   [`RecordingEventSink`], a fixed AES-GCM test key) that never touches the network.
+//! * Closure HTTP clients: [`integrations_core::host::from_fn`], and [`offline_http`].
+//! * [`assert_secret_free`]: proves a secret is in no `Display`, `Debug` or source of an error.
+//!
+//! ```
+//! use integrations_testkit::TestHost;
+//! use integrations_core::host::Clock;
+//! use std::time::Duration;
+//!
+//! let test = TestHost::new();
+//! let before = test.host().clock().now();
+//! test.clock.advance(Duration::from_secs(600));
+//! assert_eq!(test.host().clock().now().duration_since(before), Duration::from_secs(600));
+//! ```
+
+mod clock;
+mod host;
+mod memory;
+mod secrets;
+mod sinks;
+
+pub use clock::ManualClock;
+pub use host::{TEST_KEY_ID, TestHost, offline_http};
+pub use memory::MemoryStore;
+pub use secrets::{assert_debug_secret_free, assert_secret_free};
+pub use sinks::{RecordingAuditSink, RecordingEventSink};

@@ -1,0 +1,430 @@
+//! [`MemoryStore`]: every store trait in memory, with real compare-and-swap and take-once
+//! semantics.
+//!
+//! All state sits behind one mutex that is never held across an `.await`, so each
+//! operation is atomic: of 64 tasks swapping credentials from one version, exactly one
+//! wins; of 64 tasks taking one OAuth state, exactly one gets it.
+
+use std::collections::BTreeMap;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use async_trait::async_trait;
+use integrations_core::host::{
+    BindingStore, CheckpointStore, ConnectionQuery, ConnectionStore, CredentialStore,
+    OAuthStateStore, PublicationStore, TargetStore, WebhookEventStore, version_conflict,
+};
+use integrations_core::model::{
+    Binding, Connection, ConnectionStatus, Credential, CredentialSet, PendingAuthorization,
+    ProfileVersion, Publication, SyncCheckpoint, Target,
+};
+use integrations_core::webhook::WebhookEvent;
+use integrations_core::{
+    BindingId, ConnectionId, DefinitionKey, Error, PublicationId, TargetId, TenantId, Timestamp,
+};
+
+type Key<T> = (TenantId, T);
+
+#[derive(Default)]
+struct State {
+    targets: BTreeMap<Key<TargetId>, Target>,
+    connections: BTreeMap<Key<ConnectionId>, Connection>,
+    credentials: BTreeMap<Key<ConnectionId>, CredentialSet>,
+    bindings: BTreeMap<Key<BindingId>, Binding>,
+    oauth_states: BTreeMap<String, PendingAuthorization>,
+    events: BTreeMap<(TenantId, DefinitionKey, String), WebhookEvent>,
+    publications: BTreeMap<Key<PublicationId>, Publication>,
+    checkpoints: BTreeMap<(TenantId, ConnectionId, String), SyncCheckpoint>,
+}
+
+/// Every store trait in memory. Cheap to share behind an `Arc`.
+#[derive(Default)]
+pub struct MemoryStore {
+    state: Mutex<State>,
+}
+
+impl std::fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = self.lock();
+        f.debug_struct("MemoryStore")
+            .field("targets", &state.targets.len())
+            .field("connections", &state.connections.len())
+            .field("credentials", &state.credentials.len())
+            .field("bindings", &state.bindings.len())
+            .field("oauth_states", &state.oauth_states.len())
+            .field("events", &state.events.len())
+            .field("publications", &state.publications.len())
+            .field("checkpoints", &state.checkpoints.len())
+            .finish()
+    }
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic in another test thread must not hide this store's contents.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Every stored webhook event, in (tenant, key, id) order: what the tests read back.
+    pub fn recorded_events(&self) -> Vec<WebhookEvent> {
+        self.lock().events.values().cloned().collect()
+    }
+
+    /// The number of pending OAuth states.
+    pub fn pending_oauth_states(&self) -> usize {
+        self.lock().oauth_states.len()
+    }
+
+    /// The raw stored credential set of a connection, as a test reads a database directly
+    /// (to check that tokens at rest are ciphertext).
+    pub fn raw_credentials(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+    ) -> Option<CredentialSet> {
+        self.lock()
+            .credentials
+            .get(&(tenant.clone(), connection.clone()))
+            .cloned()
+    }
+
+    /// The number of records of every kind, summed: "nothing was stored" checks.
+    pub fn record_count(&self) -> usize {
+        let s = self.lock();
+        s.targets.len()
+            + s.connections.len()
+            + s.credentials.len()
+            + s.bindings.len()
+            + s.oauth_states.len()
+            + s.events.len()
+            + s.publications.len()
+            + s.checkpoints.len()
+    }
+}
+
+fn list<K: Ord, V: Clone>(map: &BTreeMap<(TenantId, K), V>, tenant: &TenantId) -> Vec<V> {
+    map.iter()
+        .filter(|((t, _), _)| t == tenant)
+        .map(|(_, v)| v.clone())
+        .collect()
+}
+
+#[async_trait]
+impl TargetStore for MemoryStore {
+    async fn get_target(&self, tenant: &TenantId, id: &TargetId) -> Result<Option<Target>, Error> {
+        Ok(self
+            .lock()
+            .targets
+            .get(&(tenant.clone(), id.clone()))
+            .cloned())
+    }
+
+    async fn put_target(&self, target: &Target) -> Result<(), Error> {
+        self.lock()
+            .targets
+            .insert((target.tenant.clone(), target.id.clone()), target.clone());
+        Ok(())
+    }
+
+    async fn list_targets(&self, tenant: &TenantId) -> Result<Vec<Target>, Error> {
+        Ok(list(&self.lock().targets, tenant))
+    }
+
+    async fn delete_target(&self, tenant: &TenantId, id: &TargetId) -> Result<bool, Error> {
+        Ok(self
+            .lock()
+            .targets
+            .remove(&(tenant.clone(), id.clone()))
+            .is_some())
+    }
+}
+
+#[async_trait]
+impl ConnectionStore for MemoryStore {
+    async fn get_connection(
+        &self,
+        tenant: &TenantId,
+        id: &ConnectionId,
+    ) -> Result<Option<Connection>, Error> {
+        Ok(self
+            .lock()
+            .connections
+            .get(&(tenant.clone(), id.clone()))
+            .cloned())
+    }
+
+    async fn put_connection(&self, connection: &Connection) -> Result<(), Error> {
+        self.lock().connections.insert(
+            (connection.tenant.clone(), connection.id.clone()),
+            connection.clone(),
+        );
+        Ok(())
+    }
+
+    async fn list_connections(&self, tenant: &TenantId) -> Result<Vec<Connection>, Error> {
+        Ok(list(&self.lock().connections, tenant))
+    }
+
+    async fn delete_connection(&self, tenant: &TenantId, id: &ConnectionId) -> Result<bool, Error> {
+        Ok(self
+            .lock()
+            .connections
+            .remove(&(tenant.clone(), id.clone()))
+            .is_some())
+    }
+
+    async fn find_connections(&self, query: &ConnectionQuery) -> Result<Vec<Connection>, Error> {
+        Ok(self
+            .lock()
+            .connections
+            .values()
+            .filter(|c| query.matches(c))
+            .cloned()
+            .collect())
+    }
+
+    async fn set_connection_status(
+        &self,
+        tenant: &TenantId,
+        id: &ConnectionId,
+        status: ConnectionStatus,
+        now: Timestamp,
+    ) -> Result<Option<Connection>, Error> {
+        let mut state = self.lock();
+        Ok(state
+            .connections
+            .get_mut(&(tenant.clone(), id.clone()))
+            .map(|c| {
+                c.status = status;
+                c.updated_at = now;
+                c.clone()
+            }))
+    }
+}
+
+#[async_trait]
+impl CredentialStore for MemoryStore {
+    async fn load_credentials(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+    ) -> Result<Option<CredentialSet>, Error> {
+        Ok(self
+            .lock()
+            .credentials
+            .get(&(tenant.clone(), connection.clone()))
+            .cloned())
+    }
+
+    async fn swap_credentials(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+        expected_version: Option<u64>,
+        credentials: Vec<Credential>,
+    ) -> Result<u64, Error> {
+        let mut state = self.lock();
+        let key = (tenant.clone(), connection.clone());
+        let current = state.credentials.get(&key).map(|s| s.version);
+        if current != expected_version {
+            return Err(version_conflict());
+        }
+        let version = current.unwrap_or(0) + 1;
+        state.credentials.insert(
+            key,
+            CredentialSet::new(tenant.clone(), connection.clone(), version, credentials),
+        );
+        Ok(version)
+    }
+
+    async fn delete_credentials(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+    ) -> Result<bool, Error> {
+        Ok(self
+            .lock()
+            .credentials
+            .remove(&(tenant.clone(), connection.clone()))
+            .is_some())
+    }
+}
+
+#[async_trait]
+impl BindingStore for MemoryStore {
+    async fn get_binding(
+        &self,
+        tenant: &TenantId,
+        id: &BindingId,
+    ) -> Result<Option<Binding>, Error> {
+        Ok(self
+            .lock()
+            .bindings
+            .get(&(tenant.clone(), id.clone()))
+            .cloned())
+    }
+
+    async fn put_binding(&self, binding: &Binding) -> Result<(), Error> {
+        self.lock().bindings.insert(
+            (binding.tenant.clone(), binding.id.clone()),
+            binding.clone(),
+        );
+        Ok(())
+    }
+
+    async fn list_bindings(
+        &self,
+        tenant: &TenantId,
+        profile: &ProfileVersion,
+    ) -> Result<Vec<Binding>, Error> {
+        Ok(list(&self.lock().bindings, tenant)
+            .into_iter()
+            .filter(|b| b.profile == profile.profile && b.profile_version == profile.version)
+            .collect())
+    }
+
+    async fn delete_binding(&self, tenant: &TenantId, id: &BindingId) -> Result<bool, Error> {
+        Ok(self
+            .lock()
+            .bindings
+            .remove(&(tenant.clone(), id.clone()))
+            .is_some())
+    }
+}
+
+#[async_trait]
+impl OAuthStateStore for MemoryStore {
+    async fn put_oauth_state(&self, pending: &PendingAuthorization) -> Result<(), Error> {
+        let mut state = self.lock();
+        if state.oauth_states.contains_key(&pending.state_digest) {
+            return Err(Error::conflict(
+                "store.duplicate_state",
+                "a pending authorization with this state already exists",
+            ));
+        }
+        state
+            .oauth_states
+            .insert(pending.state_digest.clone(), pending.clone());
+        Ok(())
+    }
+
+    async fn take_oauth_state(
+        &self,
+        state_digest: &str,
+    ) -> Result<Option<PendingAuthorization>, Error> {
+        Ok(self.lock().oauth_states.remove(state_digest))
+    }
+}
+
+#[async_trait]
+impl WebhookEventStore for MemoryStore {
+    async fn record_event_if_new(&self, event: &WebhookEvent) -> Result<bool, Error> {
+        let mut state = self.lock();
+        let key = (
+            event.tenant.clone(),
+            event.key.clone(),
+            event.external_event_id.clone(),
+        );
+        if state.events.contains_key(&key) {
+            return Ok(false);
+        }
+        state.events.insert(key, event.clone());
+        Ok(true)
+    }
+
+    async fn forget_event(
+        &self,
+        tenant: &TenantId,
+        key: &DefinitionKey,
+        external_event_id: &str,
+    ) -> Result<bool, Error> {
+        Ok(self
+            .lock()
+            .events
+            .remove(&(tenant.clone(), key.clone(), external_event_id.to_owned()))
+            .is_some())
+    }
+}
+
+#[async_trait]
+impl PublicationStore for MemoryStore {
+    async fn get_publication(
+        &self,
+        tenant: &TenantId,
+        id: &PublicationId,
+    ) -> Result<Option<Publication>, Error> {
+        Ok(self
+            .lock()
+            .publications
+            .get(&(tenant.clone(), id.clone()))
+            .cloned())
+    }
+
+    async fn put_publication(&self, publication: &Publication) -> Result<(), Error> {
+        self.lock().publications.insert(
+            (publication.tenant.clone(), publication.id.clone()),
+            publication.clone(),
+        );
+        Ok(())
+    }
+
+    async fn list_publications(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+    ) -> Result<Vec<Publication>, Error> {
+        Ok(list(&self.lock().publications, tenant)
+            .into_iter()
+            .filter(|p| &p.connection == connection)
+            .collect())
+    }
+
+    async fn delete_publication(
+        &self,
+        tenant: &TenantId,
+        id: &PublicationId,
+    ) -> Result<bool, Error> {
+        Ok(self
+            .lock()
+            .publications
+            .remove(&(tenant.clone(), id.clone()))
+            .is_some())
+    }
+}
+
+#[async_trait]
+impl CheckpointStore for MemoryStore {
+    async fn load_checkpoint(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+        stream: &str,
+    ) -> Result<Option<SyncCheckpoint>, Error> {
+        Ok(self
+            .lock()
+            .checkpoints
+            .get(&(tenant.clone(), connection.clone(), stream.to_owned()))
+            .cloned())
+    }
+
+    async fn save_checkpoint(&self, checkpoint: &SyncCheckpoint) -> Result<u64, Error> {
+        let mut state = self.lock();
+        let key = (
+            checkpoint.tenant.clone(),
+            checkpoint.connection.clone(),
+            checkpoint.stream.clone(),
+        );
+        let current = state.checkpoints.get(&key).map_or(0, |c| c.version);
+        if current != checkpoint.version {
+            return Err(version_conflict());
+        }
+        let mut saved = checkpoint.clone();
+        saved.version = current + 1;
+        state.checkpoints.insert(key, saved);
+        Ok(current + 1)
+    }
+}
