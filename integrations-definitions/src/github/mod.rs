@@ -1,0 +1,182 @@
+//! GitHub (`github::github-cloud`, `github::github-enterprise-server`): repositories,
+//! git over HTTPS, the REST and GraphQL APIs, and App webhooks.
+
+pub mod schemas;
+
+use integrations_core::definition::{
+    ClientAuth, ConnectionMethod, IntegrationDefinition, Metadata, OAuth2Spec, Pkce,
+    ScopeSeparator, SecretField,
+};
+use integrations_core::model::CredentialType;
+use integrations_core::provider::IntegrationProvider;
+use integrations_core::schema::{ConfigSpec, Parsed};
+use integrations_core::{DefinitionKey, Error, IntegrationKind};
+use serde_json::json;
+
+use self::schemas::{
+    GitHubBindingConfig, GitHubCloudTargetConfig, GitHubEndpoints, GitHubServerTargetConfig,
+    GitHubTargetSecrets,
+};
+
+/// Which GitHub.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Variant {
+    /// github.com.
+    Cloud,
+    /// GitHub Enterprise Server on the customer's host.
+    EnterpriseServer,
+}
+
+/// The GitHub integration, in one of its two variants.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct GitHub {
+    variant: Variant,
+}
+
+impl GitHub {
+    /// github.com.
+    pub fn cloud() -> Self {
+        Self {
+            variant: Variant::Cloud,
+        }
+    }
+
+    /// GitHub Enterprise Server.
+    pub fn enterprise_server() -> Self {
+        Self {
+            variant: Variant::EnterpriseServer,
+        }
+    }
+
+    /// The variant.
+    pub fn variant(&self) -> Variant {
+        self.variant
+    }
+
+    /// The endpoints of a target of this variant.
+    ///
+    /// # Errors
+    ///
+    /// `schema.type_mismatch` when `target_config` was not parsed by this variant's spec.
+    pub fn endpoints(&self, target_config: &Parsed) -> Result<GitHubEndpoints, Error> {
+        match self.variant {
+            Variant::Cloud => Ok(target_config.get::<GitHubCloudTargetConfig>()?.endpoints()),
+            Variant::EnterpriseServer => {
+                Ok(target_config.get::<GitHubServerTargetConfig>()?.endpoints())
+            }
+        }
+    }
+
+    fn oauth2_spec(web: &str) -> OAuth2Spec {
+        // GitHub answers form-encoded unless asked for JSON, reports errors with HTTP 200,
+        // supports PKCE S256 since 2025-07, and takes the client secret in the body.
+        OAuth2Spec::new(
+            format!("{web}/login/oauth/authorize"),
+            format!("{web}/login/oauth/access_token"),
+        )
+        .with_default_scopes(["repo"])
+        .with_scope_separator(ScopeSeparator::Space)
+        .with_pkce(Pkce::S256)
+        .with_client_auth(ClientAuth::RequestBody)
+        .with_token_header("Accept", "application/json")
+        .with_rotating_refresh_tokens()
+    }
+}
+
+impl IntegrationDefinition for GitHub {
+    fn key(&self) -> DefinitionKey {
+        match self.variant {
+            Variant::Cloud => crate::key("github", "github-cloud"),
+            Variant::EnterpriseServer => crate::key("github", "github-enterprise-server"),
+        }
+    }
+
+    fn kind(&self) -> IntegrationKind {
+        IntegrationKind::Git
+    }
+
+    fn metadata(&self) -> Metadata {
+        match self.variant {
+            Variant::Cloud => Metadata::new(
+                "GitHub",
+                "Repositories, pull requests and issues on github.com, with git over HTTPS for sandboxes.",
+                "github",
+                "developer-tools",
+            )
+            .with_docs_url("https://docs.github.com/en/rest"),
+            Variant::EnterpriseServer => Metadata::new(
+                "GitHub Enterprise Server",
+                "Repositories, pull requests and issues on a self-hosted GitHub Enterprise Server.",
+                "github",
+                "developer-tools",
+            )
+            .with_docs_url("https://docs.github.com/en/enterprise-server@latest/rest"),
+        }
+    }
+
+    fn target_config(&self) -> ConfigSpec {
+        match self.variant {
+            Variant::Cloud => ConfigSpec::of::<GitHubCloudTargetConfig>()
+                .with_example(json!({}))
+                .with_example(json!({"app_id": 123_456, "app_slug": "acme-agent", "client_id": "Iv1.8a61f9b3a7aba766"})),
+            Variant::EnterpriseServer => ConfigSpec::of::<GitHubServerTargetConfig>()
+                .with_example(json!({"web_base_url": "https://ghe.example.com"}))
+                .with_example(json!({
+                    "web_base_url": "https://ghe.example.com",
+                    "api_base_url": "https://ghe.example.com/api/v3",
+                    "app_id": 7,
+                    "app_slug": "acme-agent",
+                })),
+        }
+    }
+
+    fn target_secrets(&self) -> ConfigSpec {
+        ConfigSpec::of::<GitHubTargetSecrets>()
+            .with_example(json!({}))
+            .with_example(
+                json!({"client_secret": "s3cr3t", "webhook_secret": "It's a Secret to Everybody"}),
+            )
+    }
+
+    fn binding_config(&self) -> ConfigSpec {
+        ConfigSpec::of::<GitHubBindingConfig>()
+            .with_example(json!({"repositories": ["octo-org/octo-repo"]}))
+    }
+
+    fn connection_methods(&self) -> Vec<ConnectionMethod> {
+        let web = match self.variant {
+            Variant::Cloud => "https://github.com",
+            Variant::EnterpriseServer => "https://ghe.example.com",
+        };
+        vec![
+            crate::method(ConnectionMethod::api_key(
+                "api-key",
+                "Personal access token",
+                vec![SecretField::new(
+                    "token",
+                    "Personal access token",
+                    CredentialType::API_KEY,
+                )],
+            )),
+            crate::method(ConnectionMethod::oauth2_authorization_code(
+                "oauth2",
+                "Sign in with GitHub",
+                Self::oauth2_spec(web),
+            )),
+            crate::method(ConnectionMethod::redirect(
+                "github-app-installation",
+                "Install the GitHub App",
+            )),
+        ]
+    }
+
+    fn oauth2(&self, method: &ConnectionMethod, target_config: &Parsed) -> Option<OAuth2Spec> {
+        method.oauth2.as_ref()?;
+        let endpoints = self.endpoints(target_config).ok()?;
+        Some(Self::oauth2_spec(endpoints.web.as_str()))
+    }
+}
+
+impl IntegrationProvider for GitHub {}

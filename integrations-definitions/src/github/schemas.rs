@@ -1,0 +1,201 @@
+//! GitHub configs (cloud and enterprise server).
+
+use std::fmt;
+
+use integrations_core::Secret;
+use integrations_core::schema::BaseUrl;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+fn url(s: &str) -> BaseUrl {
+    BaseUrl::parse(s).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn default_cloud_api() -> BaseUrl {
+    url("https://api.github.com")
+}
+
+fn default_cloud_web() -> BaseUrl {
+    url("https://github.com")
+}
+
+fn default_cloud_uploads() -> BaseUrl {
+    url("https://uploads.github.com")
+}
+
+fn default_api_version() -> String {
+    "2022-11-28".to_owned()
+}
+
+/// The github.com target config. Every URL has the github.com default; override them
+/// only to point at a test server.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct GitHubCloudTargetConfig {
+    /// The REST API base URL.
+    #[serde(default = "default_cloud_api")]
+    pub api_base_url: BaseUrl,
+    /// The web base URL (OAuth, git over HTTPS).
+    #[serde(default = "default_cloud_web")]
+    pub web_base_url: BaseUrl,
+    /// The uploads base URL (release assets).
+    #[serde(default = "default_cloud_uploads")]
+    pub uploads_base_url: BaseUrl,
+    /// The REST API version sent as `X-GitHub-Api-Version`.
+    #[serde(default = "default_api_version")]
+    #[schemars(regex(pattern = r"^\d{4}-\d{2}-\d{2}$"))]
+    pub api_version: String,
+    /// The GitHub App id (App installations and installation tokens).
+    #[serde(default)]
+    pub app_id: Option<u64>,
+    /// The GitHub App slug (installation URL).
+    #[serde(default)]
+    pub app_slug: Option<String>,
+    /// The OAuth client id (OAuth app or GitHub App).
+    #[serde(default)]
+    pub client_id: Option<String>,
+}
+
+/// The GitHub Enterprise Server target config.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct GitHubServerTargetConfig {
+    /// The server's web base URL (`https://ghe.example.com`).
+    pub web_base_url: BaseUrl,
+    /// The REST API base URL; `<web_base_url>/api/v3` when absent.
+    #[serde(default)]
+    pub api_base_url: Option<BaseUrl>,
+    /// The REST API version sent as `X-GitHub-Api-Version`. Servers may not know newer
+    /// versions; keep the default unless yours does.
+    #[serde(default = "default_api_version")]
+    #[schemars(regex(pattern = r"^\d{4}-\d{2}-\d{2}$"))]
+    pub api_version: String,
+    /// The GitHub App id.
+    #[serde(default)]
+    pub app_id: Option<u64>,
+    /// The GitHub App slug.
+    #[serde(default)]
+    pub app_slug: Option<String>,
+    /// The OAuth client id.
+    #[serde(default)]
+    pub client_id: Option<String>,
+}
+
+/// The endpoints of a GitHub target, cloud or server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct GitHubEndpoints {
+    /// Web base (`https://github.com`, `https://ghe.example.com`).
+    pub web: BaseUrl,
+    /// REST API base (`https://api.github.com`, `https://ghe.example.com/api/v3`).
+    pub api: BaseUrl,
+    /// GraphQL endpoint (`https://api.github.com/graphql`, `https://ghe.example.com/api/graphql`).
+    pub graphql: String,
+    /// Uploads base (cloud only).
+    pub uploads: Option<BaseUrl>,
+    /// `X-GitHub-Api-Version`.
+    pub api_version: String,
+    /// The GitHub App id.
+    pub app_id: Option<u64>,
+    /// The GitHub App slug.
+    pub app_slug: Option<String>,
+    /// The OAuth client id.
+    pub client_id: Option<String>,
+}
+
+impl GitHubCloudTargetConfig {
+    /// The endpoints.
+    pub fn endpoints(&self) -> GitHubEndpoints {
+        GitHubEndpoints {
+            web: self.web_base_url.clone(),
+            api: self.api_base_url.clone(),
+            graphql: self.api_base_url.join("/graphql"),
+            uploads: Some(self.uploads_base_url.clone()),
+            api_version: self.api_version.clone(),
+            app_id: self.app_id,
+            app_slug: self.app_slug.clone(),
+            client_id: self.client_id.clone(),
+        }
+    }
+}
+
+impl GitHubServerTargetConfig {
+    /// The endpoints.
+    pub fn endpoints(&self) -> GitHubEndpoints {
+        let api = self
+            .api_base_url
+            .clone()
+            .unwrap_or_else(|| url(&self.web_base_url.join("/api/v3")));
+        GitHubEndpoints {
+            graphql: self.web_base_url.join("/api/graphql"),
+            web: self.web_base_url.clone(),
+            api,
+            uploads: None,
+            api_version: self.api_version.clone(),
+            app_id: self.app_id,
+            app_slug: self.app_slug.clone(),
+            client_id: self.client_id.clone(),
+        }
+    }
+}
+
+/// The GitHub target secrets.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct GitHubTargetSecrets {
+    /// The OAuth client secret.
+    #[serde(default)]
+    pub client_secret: Option<Secret>,
+    /// The GitHub App private key (PEM).
+    #[serde(default)]
+    pub app_private_key_pem: Option<Secret>,
+    /// The webhook secret of the app or repository webhooks.
+    #[serde(default)]
+    pub webhook_secret: Option<Secret>,
+}
+
+/// A repository, `owner/name`.
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(transparent)]
+pub struct RepositoryName(
+    #[schemars(regex(pattern = r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$"))]
+    String,
+);
+
+impl RepositoryName {
+    /// The owner.
+    pub fn owner(&self) -> &str {
+        self.0.split_once('/').map_or("", |(o, _)| o)
+    }
+
+    /// The repository name.
+    pub fn name(&self) -> &str {
+        self.0.split_once('/').map_or("", |(_, n)| n)
+    }
+
+    /// `owner/name`.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for RepositoryName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The GitHub binding config.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct GitHubBindingConfig {
+    /// The repositories the sandbox may clone and work on.
+    #[schemars(length(min = 1))]
+    pub repositories: Vec<RepositoryName>,
+}

@@ -1,0 +1,82 @@
+//! The integrations shipped with the SDK.
+//!
+//! | key | kind | connection methods |
+//! |---|---|---|
+//! | `openai::openai-default` | agent | `api-key` |
+//! | `github::github-cloud` | git | `api-key`, `oauth2`, `github-app-installation` |
+//! | `github::github-enterprise-server` | git | `api-key`, `oauth2`, `github-app-installation` |
+//! | `linear::linear-default` | connector | `api-key`, `oauth2`, `client-credentials` |
+//! | `slack::slack-default` | connector | `api-key`, `oauth2` |
+//!
+//! Provider knowledge (URLs, header names, payload shapes, quirks) lives here and only
+//! here, as data where it can be data; `integrations-core` never names a provider.
+//!
+//! ```
+//! let registry = integrations_definitions::registry();
+//! let keys: Vec<String> = registry.keys().map(ToString::to_string).collect();
+//! assert_eq!(
+//!     keys,
+//!     [
+//!         "github::github-cloud",
+//!         "github::github-enterprise-server",
+//!         "linear::linear-default",
+//!         "openai::openai-default",
+//!         "slack::slack-default",
+//!     ]
+//! );
+//! ```
+
+use std::sync::Arc;
+
+use integrations_core::Registry;
+use integrations_core::provider::Integration;
+
+pub mod github;
+pub mod linear;
+pub mod openai;
+pub mod slack;
+
+/// Every shipped integration.
+pub fn all() -> Vec<Arc<dyn Integration>> {
+    vec![
+        Arc::new(openai::OpenAi::new()),
+        Arc::new(github::GitHub::cloud()),
+        Arc::new(github::GitHub::enterprise_server()),
+        Arc::new(linear::Linear::new()),
+        Arc::new(slack::Slack::new()),
+    ]
+}
+
+/// A registry holding every shipped integration.
+///
+/// # Panics
+///
+/// Never: every shipped definition passes registration, which this crate's tests check.
+pub fn registry() -> Registry {
+    let mut registry = Registry::new();
+    for integration in all() {
+        if let Err(e) = registry.register(integration) {
+            panic!(
+                "a shipped definition failed registration: {e} {:?}",
+                e.issues()
+            );
+        }
+    }
+    registry
+}
+
+pub(crate) fn key(family: &str, variant: &str) -> integrations_core::DefinitionKey {
+    match integrations_core::DefinitionKey::new(family, variant) {
+        Ok(key) => key,
+        Err(e) => panic!("a shipped definition key is invalid: {e}"),
+    }
+}
+
+pub(crate) fn method(
+    result: Result<integrations_core::definition::ConnectionMethod, integrations_core::Error>,
+) -> integrations_core::definition::ConnectionMethod {
+    match result {
+        Ok(method) => method,
+        Err(e) => panic!("a shipped connection method is invalid: {e}"),
+    }
+}

@@ -1,0 +1,126 @@
+//! Linear (`linear::linear-default`): issues and comments through GraphQL, Linear's
+//! hosted MCP server, and webhooks.
+
+pub mod schemas;
+
+use integrations_core::definition::{
+    ClientAuth, ConnectionMethod, IntegrationDefinition, Metadata, OAuth2Spec, Pkce,
+    ScopeSeparator, SecretField,
+};
+use integrations_core::model::CredentialType;
+use integrations_core::provider::IntegrationProvider;
+use integrations_core::schema::{ConfigSpec, Parsed};
+use integrations_core::{DefinitionKey, IntegrationKind};
+use serde_json::json;
+
+use self::schemas::{LinearBindingConfig, LinearTargetConfig, LinearTargetSecrets};
+
+/// The Linear integration.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct Linear;
+
+impl Linear {
+    /// The integration.
+    pub fn new() -> Self {
+        Self
+    }
+
+    fn oauth2_spec(config: Option<&LinearTargetConfig>) -> OAuth2Spec {
+        let (web, api, scopes, actor) = match config {
+            Some(c) => (
+                c.web_base_url.as_str(),
+                c.api_base_url.as_str(),
+                c.scopes.clone(),
+                c.actor.as_str(),
+            ),
+            None => (
+                "https://linear.app",
+                "https://api.linear.app",
+                vec!["read".to_owned(), "write".to_owned()],
+                "user",
+            ),
+        };
+        // Comma-separated scopes; PKCE S256; refresh tokens rotate; access tokens last 24 h.
+        OAuth2Spec::new(
+            format!("{web}/oauth/authorize"),
+            format!("{api}/oauth/token"),
+        )
+        .with_revoke_url(format!("{api}/oauth/revoke"))
+        .with_default_scopes(scopes)
+        .with_scope_separator(ScopeSeparator::Comma)
+        .with_pkce(Pkce::S256)
+        .with_client_auth(ClientAuth::RequestBody)
+        .with_authorize_param("actor", actor)
+        .with_rotating_refresh_tokens()
+    }
+}
+
+impl IntegrationDefinition for Linear {
+    fn key(&self) -> DefinitionKey {
+        crate::key("linear", "linear-default")
+    }
+
+    fn kind(&self) -> IntegrationKind {
+        IntegrationKind::Connector
+    }
+
+    fn metadata(&self) -> Metadata {
+        Metadata::new(
+            "Linear",
+            "Issues, comments and projects in Linear, for agents and their users.",
+            "linear",
+            "productivity",
+        )
+        .with_docs_url("https://linear.app/developers")
+    }
+
+    fn target_config(&self) -> ConfigSpec {
+        ConfigSpec::of::<LinearTargetConfig>()
+            .with_example(json!({}))
+            .with_example(json!({"client_id": "lin_client_123", "scopes": ["read", "write", "issues:create"], "actor": "app"}))
+    }
+
+    fn target_secrets(&self) -> ConfigSpec {
+        ConfigSpec::of::<LinearTargetSecrets>()
+            .with_example(json!({}))
+            .with_example(json!({"client_secret": "lin_secret", "webhook_secret": "lin_wh_example_signing_secret"}))
+    }
+
+    fn binding_config(&self) -> ConfigSpec {
+        ConfigSpec::of::<LinearBindingConfig>()
+            .with_example(json!({}))
+            .with_example(json!({"default_team_id": "9cfb482a-81e3-4154-b5b9-2c805e70a02d"}))
+    }
+
+    fn connection_methods(&self) -> Vec<ConnectionMethod> {
+        vec![
+            crate::method(ConnectionMethod::api_key(
+                "api-key",
+                "Personal API key",
+                vec![
+                    SecretField::new("api_key", "API key", CredentialType::API_KEY)
+                        .with_expected_prefix("lin_api_"),
+                ],
+            )),
+            crate::method(ConnectionMethod::oauth2_authorization_code(
+                "oauth2",
+                "Sign in with Linear",
+                Self::oauth2_spec(None),
+            )),
+            crate::method(ConnectionMethod::oauth2_client_credentials(
+                "client-credentials",
+                "Application token (client credentials)",
+                Self::oauth2_spec(None),
+            )),
+        ]
+    }
+
+    fn oauth2(&self, method: &ConnectionMethod, target_config: &Parsed) -> Option<OAuth2Spec> {
+        method.oauth2.as_ref()?;
+        let config = target_config.get::<LinearTargetConfig>().ok()?;
+        Some(Self::oauth2_spec(Some(config)))
+    }
+}
+
+impl IntegrationProvider for Linear {}

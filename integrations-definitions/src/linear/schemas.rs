@@ -1,0 +1,99 @@
+//! Linear configs.
+
+use integrations_core::Secret;
+use integrations_core::schema::BaseUrl;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+fn url(s: &str) -> BaseUrl {
+    BaseUrl::parse(s).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn default_api() -> BaseUrl {
+    url("https://api.linear.app")
+}
+
+fn default_web() -> BaseUrl {
+    url("https://linear.app")
+}
+
+fn default_mcp() -> BaseUrl {
+    url("https://mcp.linear.app/mcp")
+}
+
+fn default_scopes() -> Vec<String> {
+    vec!["read".to_owned(), "write".to_owned()]
+}
+
+/// Who Linear records as acting for an OAuth token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Actor {
+    /// The authorizing user.
+    User,
+    /// The application (agents; enables `app:assignable` and `app:mentionable`).
+    App,
+}
+
+impl Actor {
+    /// As sent in `actor=`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::User => "user",
+            Self::App => "app",
+        }
+    }
+}
+
+fn default_actor() -> Actor {
+    Actor::User
+}
+
+/// The Linear target config.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct LinearTargetConfig {
+    /// The API base URL (GraphQL at `/graphql`, OAuth tokens at `/oauth/token`).
+    #[serde(default = "default_api")]
+    pub api_base_url: BaseUrl,
+    /// The web base URL (the OAuth consent page).
+    #[serde(default = "default_web")]
+    pub web_base_url: BaseUrl,
+    /// Linear's hosted MCP server.
+    #[serde(default = "default_mcp")]
+    pub mcp_url: BaseUrl,
+    /// The OAuth application's client id.
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// The scopes requested (`read` is always granted).
+    #[serde(default = "default_scopes")]
+    pub scopes: Vec<String>,
+    /// Who OAuth tokens act as.
+    #[serde(default = "default_actor")]
+    pub actor: Actor,
+}
+
+/// The Linear target secrets.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct LinearTargetSecrets {
+    /// The OAuth application's client secret.
+    #[serde(default)]
+    pub client_secret: Option<Secret>,
+    /// The webhook signing secret.
+    #[serde(default)]
+    pub webhook_secret: Option<Secret>,
+}
+
+/// The Linear binding config.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct LinearBindingConfig {
+    /// The team new issues go to when a tool call names none.
+    #[serde(default)]
+    pub default_team_id: Option<String>,
+}

@@ -1,0 +1,116 @@
+//! Slack (`slack::slack-default`): messages, threads, reactions and channels through the
+//! Web API, and the Events API.
+
+pub mod schemas;
+
+use integrations_core::definition::{
+    ClientAuth, ConnectionMethod, IntegrationDefinition, Metadata, OAuth2Spec, Pkce,
+    ScopeSeparator, SecretField,
+};
+use integrations_core::model::CredentialType;
+use integrations_core::provider::IntegrationProvider;
+use integrations_core::schema::{ConfigSpec, Parsed};
+use integrations_core::{DefinitionKey, IntegrationKind};
+use serde_json::json;
+
+use self::schemas::{SlackBindingConfig, SlackTargetConfig, SlackTargetSecrets};
+
+/// The Slack integration.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct Slack;
+
+impl Slack {
+    /// The integration.
+    pub fn new() -> Self {
+        Self
+    }
+
+    fn oauth2_spec(config: Option<&SlackTargetConfig>) -> OAuth2Spec {
+        let (web, api, scopes) = match config {
+            Some(c) => (
+                c.web_base_url.as_str(),
+                c.api_base_url.as_str(),
+                c.bot_scopes.clone(),
+            ),
+            None => ("https://slack.com", "https://slack.com/api", Vec::new()),
+        };
+        // Comma-separated scopes; every answer is HTTP 200 with `ok`; the workspace is the
+        // connection's subject; rotating tokens when the app enables rotation.
+        OAuth2Spec::new(
+            format!("{web}/oauth/v2/authorize"),
+            format!("{api}/oauth.v2.access"),
+        )
+        .with_default_scopes(scopes)
+        .with_scope_separator(ScopeSeparator::Comma)
+        .with_pkce(Pkce::S256)
+        .with_client_auth(ClientAuth::BasicHeader)
+        .with_success_field("ok")
+        .with_subject_pointer("/team/id")
+        .with_rotating_refresh_tokens()
+    }
+}
+
+impl IntegrationDefinition for Slack {
+    fn key(&self) -> DefinitionKey {
+        crate::key("slack", "slack-default")
+    }
+
+    fn kind(&self) -> IntegrationKind {
+        IntegrationKind::Connector
+    }
+
+    fn metadata(&self) -> Metadata {
+        Metadata::new(
+            "Slack",
+            "Messages, threads and reactions in Slack channels, and events from the workspace.",
+            "slack",
+            "communication",
+        )
+        .with_docs_url("https://docs.slack.dev")
+    }
+
+    fn target_config(&self) -> ConfigSpec {
+        ConfigSpec::of::<SlackTargetConfig>()
+            .with_example(json!({}))
+            .with_example(json!({"client_id": "1234.5678", "app_id": "A0KRD7HC3"}))
+    }
+
+    fn target_secrets(&self) -> ConfigSpec {
+        ConfigSpec::of::<SlackTargetSecrets>()
+            .with_example(json!({}))
+            .with_example(json!({"client_secret": "shh", "signing_secret": "8f742231b10e8888abcd99yyyzzz85a5"}))
+    }
+
+    fn binding_config(&self) -> ConfigSpec {
+        ConfigSpec::of::<SlackBindingConfig>()
+            .with_example(json!({}))
+            .with_example(json!({"default_channel": "C0123456789"}))
+    }
+
+    fn connection_methods(&self) -> Vec<ConnectionMethod> {
+        vec![
+            crate::method(ConnectionMethod::api_key(
+                "api-key",
+                "Bot token",
+                vec![
+                    SecretField::new("bot_token", "Bot token", CredentialType::API_KEY)
+                        .with_expected_prefix("xoxb-"),
+                ],
+            )),
+            crate::method(ConnectionMethod::oauth2_authorization_code(
+                "oauth2",
+                "Add to Slack",
+                Self::oauth2_spec(None),
+            )),
+        ]
+    }
+
+    fn oauth2(&self, method: &ConnectionMethod, target_config: &Parsed) -> Option<OAuth2Spec> {
+        method.oauth2.as_ref()?;
+        let config = target_config.get::<SlackTargetConfig>().ok()?;
+        Some(Self::oauth2_spec(Some(config)))
+    }
+}
+
+impl IntegrationProvider for Slack {}

@@ -1,0 +1,3 @@
+//! Integration tests of the shipped definitions, in one binary.
+
+mod definitions;
