@@ -84,6 +84,9 @@ pub struct CredentialSelector {
     pub slot: Option<String>,
     /// A custom resolver of the provider, by key (GitHub installation tokens).
     pub resolver: Option<String>,
+    /// Non-secret parameters for the resolver (the repositories an installation token is
+    /// narrowed to). Sorted, so plans stay deterministic.
+    pub parameters: BTreeMap<String, serde_json::Value>,
 }
 
 impl CredentialSelector {
@@ -93,6 +96,7 @@ impl CredentialSelector {
             credential_type,
             slot: None,
             resolver: None,
+            parameters: BTreeMap::new(),
         }
     }
 
@@ -107,6 +111,13 @@ impl CredentialSelector {
     #[must_use]
     pub fn with_resolver(mut self, key: impl Into<String>) -> Self {
         self.resolver = Some(key.into());
+        self
+    }
+
+    /// Adds a resolver parameter.
+    #[must_use]
+    pub fn with_parameter(mut self, name: impl Into<String>, value: serde_json::Value) -> Self {
+        self.parameters.insert(name.into(), value);
         self
     }
 }
