@@ -4,6 +4,8 @@
 //!   and take-once semantics, [`ManualClock`], [`RecordingAuditSink`],
 //!   [`RecordingEventSink`], a fixed AES-GCM test key) that never touches the network.
 //! * Closure HTTP clients: [`integrations_core::host::from_fn`], and [`offline_http`].
+//! * [`mock::MockProvider`]: a loopback mock server that fails the test, readably, on any
+//!   request nobody expected.
 //! * [`assert_secret_free`]: proves a secret is in no `Display`, `Debug` or source of an error.
 //!
 //! ```
@@ -20,6 +22,7 @@
 mod clock;
 mod host;
 mod memory;
+pub mod mock;
 mod secrets;
 mod sinks;
 

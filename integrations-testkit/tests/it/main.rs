@@ -1,3 +1,4 @@
 //! Integration tests of the testkit.
 
 mod memory;
+mod mock;
