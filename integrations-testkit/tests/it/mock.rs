@@ -39,7 +39,7 @@ async fn expected_requests_pass_and_unexpected_ones_are_reported() {
     assert_eq!(odd.status(), 599);
     assert_eq!(provider.unexpected_requests(), ["POST /surprise?token"]);
     let message = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        provider.assert_no_unexpected()
+        provider.assert_no_unexpected();
     }))
     .unwrap_err();
     let text = message.downcast_ref::<String>().unwrap();
