@@ -99,6 +99,7 @@ pub mod registry;
 pub mod schema;
 mod secret;
 pub mod service;
+pub mod sync;
 mod time;
 pub mod tools;
 pub mod webhook;

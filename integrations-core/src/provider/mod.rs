@@ -2,6 +2,7 @@
 //! union the registry stores.
 
 use crate::definition::IntegrationDefinition;
+use crate::sync::SyncSource;
 
 /// What an integration **does** over the network: connection flows that talk to the
 /// provider, webhook handling, tool execution and sync.
@@ -11,7 +12,12 @@ use crate::definition::IntegrationDefinition;
 /// only what it offers, and a provider crate keeps compiling when capabilities are added.
 /// All effects go through the host adapters the engines pass in (HTTP, stores, clock); a
 /// provider holds no global state.
-pub trait IntegrationProvider: Send + Sync + 'static {}
+pub trait IntegrationProvider: Send + Sync + 'static {
+    /// Sync: pulling the provider's records into the host, full or incremental.
+    fn sync(&self) -> Option<&dyn SyncSource> {
+        None
+    }
+}
 
 /// An integration: one type implementing both halves. Implemented automatically; the
 /// registry stores `Arc<dyn Integration>`.

@@ -4,3 +4,4 @@ mod registry;
 mod secrets;
 mod service;
 mod support;
+mod sync;

@@ -1,0 +1,146 @@
+use std::fmt;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::Error;
+use crate::credential::CredentialSource;
+use crate::host::{Clock, HttpClient};
+use crate::model::Connection;
+use crate::schema::Parsed;
+
+/// Whether a run fetches everything or only what changed since the watermark.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum SyncMode {
+    /// Every record, from the first page.
+    Full,
+    /// Records changed since the watermark of the last completed run.
+    Incremental,
+}
+
+/// A stream a source offers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct SyncStream {
+    /// Its name (`issues`, `channels`).
+    pub name: String,
+    /// Whether it supports incremental runs.
+    pub incremental: bool,
+}
+
+impl SyncStream {
+    /// A stream.
+    pub fn new(name: impl Into<String>, incremental: bool) -> Self {
+        Self {
+            name: name.into(),
+            incremental,
+        }
+    }
+}
+
+/// One record of a page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct SyncRecord {
+    /// The provider's id; sinks upsert by it.
+    pub id: String,
+    /// When it last changed, in a form that orders as text (RFC 3339 or a zero-padded
+    /// number): the watermark is the greatest seen.
+    pub updated_at: Option<String>,
+    /// The record.
+    pub data: Value,
+}
+
+impl SyncRecord {
+    /// A record.
+    pub fn new(id: impl Into<String>, updated_at: Option<String>, data: Value) -> Self {
+        Self {
+            id: id.into(),
+            updated_at,
+            data,
+        }
+    }
+}
+
+/// One page of a stream.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct SyncPage {
+    /// Records created or changed.
+    pub records: Vec<SyncRecord>,
+    /// Ids of records deleted at the provider.
+    pub deleted: Vec<String>,
+    /// The cursor of the next page; `None` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+impl SyncPage {
+    /// A page.
+    pub fn new(records: Vec<SyncRecord>, next_cursor: Option<String>) -> Self {
+        Self {
+            records,
+            deleted: Vec::new(),
+            next_cursor,
+        }
+    }
+
+    /// Sets the deleted ids.
+    #[must_use]
+    pub fn with_deleted(mut self, deleted: Vec<String>) -> Self {
+        self.deleted = deleted;
+        self
+    }
+}
+
+/// What a source gets to fetch one page.
+#[non_exhaustive]
+pub struct SyncRequest<'a> {
+    /// The connection synced.
+    pub connection: &'a Connection,
+    /// Its target's config, parsed.
+    pub target_config: &'a Parsed,
+    /// The stream.
+    pub stream: &'a str,
+    /// Full or incremental.
+    pub mode: SyncMode,
+    /// The cursor of the page to fetch; `None` for the first page.
+    pub cursor: Option<&'a str>,
+    /// For incremental runs: fetch records changed after this.
+    pub since: Option<&'a str>,
+    /// Outbound HTTP.
+    pub http: &'a dyn HttpClient,
+    /// The connection's credentials.
+    pub credentials: &'a dyn CredentialSource,
+    /// The clock.
+    pub clock: &'a dyn Clock,
+}
+
+impl fmt::Debug for SyncRequest<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SyncRequest")
+            .field("connection", &self.connection.id)
+            .field("stream", &self.stream)
+            .field("mode", &self.mode)
+            .field("cursor", &self.cursor)
+            .field("since", &self.since)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The sync capability of a provider.
+#[async_trait]
+pub trait SyncSource: Send + Sync {
+    /// The streams offered.
+    fn streams(&self) -> Vec<SyncStream>;
+
+    /// Fetches one page.
+    ///
+    /// # Errors
+    ///
+    /// Provider and transport errors; temporary ones (`is_temporary`) leave the checkpoint
+    /// where it was so the next run retries the page.
+    async fn fetch_page(&self, request: SyncRequest<'_>) -> Result<SyncPage, Error>;
+}

@@ -1,0 +1,569 @@
+//! The sync runner: full runs, crash resumption, incremental runs, concurrent runs.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use integrations_core::credential::{CredentialRequest, CredentialSource, ResolvedCredential};
+use integrations_core::definition::{
+    ConnectionMethod, IntegrationDefinition, Metadata, SecretField,
+};
+use integrations_core::model::{Connection, ConnectionStatus, CredentialType};
+use integrations_core::provider::IntegrationProvider;
+use integrations_core::sync::{
+    RecordSink, SyncMode, SyncPage, SyncRecord, SyncRequest, SyncRunner, SyncSource, SyncStream,
+};
+use integrations_core::{
+    ConnectionId, ConnectionMethodId, DefinitionKey, Error, ErrorKind, IntegrationKind, Registry,
+    Secret, TargetId, TenantId,
+};
+use integrations_testkit::TestHost;
+use serde_json::json;
+use tokio::sync::Notify;
+
+/// A provider whose `issues` stream pages through an in-memory dataset, two per page,
+/// sorted by id; incremental pages hold records updated after `since`.
+struct Tracker {
+    data: Mutex<BTreeMap<String, String>>,
+    requests: Mutex<Vec<(Option<String>, Option<String>)>>,
+    fail_at_cursor: Mutex<Option<String>>,
+    pause: Mutex<Option<Arc<Notify>>>,
+}
+
+impl Tracker {
+    fn new(records: &[(&str, &str)]) -> Self {
+        Self {
+            data: Mutex::new(
+                records
+                    .iter()
+                    .map(|(id, at)| ((*id).to_owned(), (*at).to_owned()))
+                    .collect(),
+            ),
+            requests: Mutex::new(Vec::new()),
+            fail_at_cursor: Mutex::new(None),
+            pause: Mutex::new(None),
+        }
+    }
+}
+
+impl IntegrationDefinition for Tracker {
+    fn key(&self) -> DefinitionKey {
+        "tracker::cloud".parse().unwrap()
+    }
+    fn kind(&self) -> IntegrationKind {
+        IntegrationKind::Connector
+    }
+    fn metadata(&self) -> Metadata {
+        Metadata::new("Tracker", "Tickets.", "tracker", "productivity")
+    }
+    fn connection_methods(&self) -> Vec<ConnectionMethod> {
+        vec![
+            ConnectionMethod::api_key(
+                "api-key",
+                "Key",
+                vec![SecretField::new("key", "Key", CredentialType::API_KEY)],
+            )
+            .unwrap(),
+        ]
+    }
+}
+
+impl IntegrationProvider for Tracker {
+    fn sync(&self) -> Option<&dyn SyncSource> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl SyncSource for Tracker {
+    fn streams(&self) -> Vec<SyncStream> {
+        vec![
+            SyncStream::new("issues", true),
+            SyncStream::new("teams", false),
+        ]
+    }
+
+    async fn fetch_page(&self, request: SyncRequest<'_>) -> Result<SyncPage, Error> {
+        // The source authenticates through the credential seam.
+        let selector =
+            integrations_core::plan::CredentialSelector::of_type(CredentialType::API_KEY);
+        let token = request
+            .credentials
+            .credential(&CredentialRequest::new(request.connection, &selector))
+            .await?;
+        assert_eq!(token.value.expose(), "trk_key");
+        self.requests.lock().unwrap().push((
+            request.cursor.map(str::to_owned),
+            request.since.map(str::to_owned),
+        ));
+        if request.cursor.is_some()
+            && *self.fail_at_cursor.lock().unwrap() == request.cursor.map(str::to_owned)
+        {
+            return Err(Error::new(
+                ErrorKind::Unavailable,
+                "tracker.down",
+                "the tracker answered 503",
+            ));
+        }
+        let pause = self.pause.lock().unwrap().take();
+        if let Some(pause) = pause {
+            pause.notified().await;
+        }
+        let matching: Vec<(String, String)> = self
+            .data
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(id, at)| {
+                request.cursor.is_none_or(|c| id.as_str() > c)
+                    && request.since.is_none_or(|s| at.as_str() > s)
+            })
+            .map(|(id, at)| (id.clone(), at.clone()))
+            .collect();
+        let page: Vec<SyncRecord> = matching
+            .iter()
+            .take(2)
+            .map(|(id, at)| SyncRecord::new(id.clone(), Some(at.clone()), json!({"id": id})))
+            .collect();
+        let next = (matching.len() > 2).then(|| page.last().unwrap().id.clone());
+        Ok(SyncPage::new(page, next))
+    }
+}
+
+struct Credentials;
+
+#[async_trait]
+impl CredentialSource for Credentials {
+    async fn credential(
+        &self,
+        _request: &CredentialRequest<'_>,
+    ) -> Result<ResolvedCredential, Error> {
+        Ok(ResolvedCredential::new(Secret::new("trk_key"), None))
+    }
+    async fn credential_rejected(
+        &self,
+        _: &CredentialRequest<'_>,
+        _: &Secret,
+    ) -> Result<Option<ResolvedCredential>, Error> {
+        Ok(None)
+    }
+}
+
+#[derive(Default)]
+struct Sink {
+    records: Mutex<BTreeMap<String, serde_json::Value>>,
+    writes: Mutex<u64>,
+}
+
+#[async_trait]
+impl RecordSink for Sink {
+    async fn write_page(
+        &self,
+        _connection: &Connection,
+        _stream: &str,
+        page: &SyncPage,
+    ) -> Result<(), Error> {
+        let mut records = self.records.lock().unwrap();
+        for r in &page.records {
+            records.insert(r.id.clone(), r.data.clone());
+        }
+        for id in &page.deleted {
+            records.remove(id);
+        }
+        *self.writes.lock().unwrap() += 1;
+        Ok(())
+    }
+    async fn delete_stream(&self, _connection: &Connection, _stream: &str) -> Result<(), Error> {
+        self.records.lock().unwrap().clear();
+        Ok(())
+    }
+}
+
+fn tenant() -> TenantId {
+    TenantId::new("acme").unwrap()
+}
+
+fn connection_id() -> ConnectionId {
+    ConnectionId::new("c1").unwrap()
+}
+
+async fn setup(tracker: Arc<Tracker>) -> (TestHost, SyncRunner) {
+    let test = TestHost::new();
+    let mut registry = Registry::new();
+    registry.register(tracker).unwrap();
+    use integrations_core::model::Target;
+    let target = Target::new(
+        tenant(),
+        TargetId::new("t").unwrap(),
+        "tracker::cloud".parse().unwrap(),
+        test.host().clock().now(),
+    );
+    test.host().targets().put_target(&target).await.unwrap();
+    let connection = Connection::new(
+        tenant(),
+        connection_id(),
+        target.id.clone(),
+        target.key.clone(),
+        ConnectionMethodId::new("api-key").unwrap(),
+        test.host().clock().now(),
+    );
+    test.host()
+        .connections()
+        .put_connection(&connection)
+        .await
+        .unwrap();
+    let runner = SyncRunner::new(
+        Arc::new(registry),
+        test.host().clone(),
+        Arc::new(Credentials),
+    );
+    (test, runner)
+}
+
+const DATA: &[(&str, &str)] = &[
+    ("a", "2026-01-01T00:00:01Z"),
+    ("b", "2026-01-01T00:00:05Z"),
+    ("c", "2026-01-01T00:00:03Z"),
+    ("d", "2026-01-01T00:00:02Z"),
+    ("e", "2026-01-01T00:00:04Z"),
+];
+
+#[tokio::test]
+async fn a_full_run_pages_to_the_end_and_sets_the_watermark() {
+    let tracker = Arc::new(Tracker::new(DATA));
+    let (_test, runner) = setup(tracker.clone()).await;
+    let sink = Sink::default();
+    let report = runner
+        .run(
+            &tenant(),
+            &connection_id(),
+            "issues",
+            SyncMode::Full,
+            &sink,
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(report.complete);
+    assert_eq!((report.pages, report.records), (3, 5));
+    assert_eq!(report.watermark.as_deref(), Some("2026-01-01T00:00:05Z"));
+    assert_eq!(sink.records.lock().unwrap().len(), 5);
+    let cursors: Vec<Option<String>> = tracker
+        .requests
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(c, _)| c.clone())
+        .collect();
+    assert_eq!(cursors, [None, Some("b".into()), Some("d".into())]);
+}
+
+#[tokio::test]
+async fn a_crashed_run_resumes_from_its_last_saved_page() {
+    let tracker = Arc::new(Tracker::new(DATA));
+    let (_test, runner) = setup(tracker.clone()).await;
+    let sink = Sink::default();
+    *tracker.fail_at_cursor.lock().unwrap() = Some("b".into());
+    let err = runner
+        .run(
+            &tenant(),
+            &connection_id(),
+            "issues",
+            SyncMode::Full,
+            &sink,
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "tracker.down");
+    assert!(err.is_temporary());
+    assert_eq!(sink.records.lock().unwrap().len(), 2);
+
+    *tracker.fail_at_cursor.lock().unwrap() = None;
+    tracker.requests.lock().unwrap().clear();
+    // Even an incremental request finishes the interrupted full run first.
+    let report = runner
+        .run(
+            &tenant(),
+            &connection_id(),
+            "issues",
+            SyncMode::Incremental,
+            &sink,
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(report.complete);
+    assert_eq!(report.records, 3, "page one is not fetched again");
+    let cursors: Vec<Option<String>> = tracker
+        .requests
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(c, _)| c.clone())
+        .collect();
+    assert_eq!(cursors, [Some("b".into()), Some("d".into())]);
+    assert_eq!(sink.records.lock().unwrap().len(), 5);
+    // The watermark counts the records of the interrupted part too.
+    assert_eq!(report.watermark.as_deref(), Some("2026-01-01T00:00:05Z"));
+}
+
+#[tokio::test]
+async fn max_pages_stops_and_a_later_run_resumes() {
+    let tracker = Arc::new(Tracker::new(DATA));
+    let (_test, runner) = setup(tracker.clone()).await;
+    let sink = Sink::default();
+    let first = runner
+        .run(
+            &tenant(),
+            &connection_id(),
+            "issues",
+            SyncMode::Full,
+            &sink,
+            Some(1),
+        )
+        .await
+        .unwrap();
+    assert!(!first.complete);
+    assert_eq!(first.pages, 1);
+    let rest = runner
+        .run(
+            &tenant(),
+            &connection_id(),
+            "issues",
+            SyncMode::Full,
+            &sink,
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(rest.complete);
+    assert_eq!(rest.records, 3);
+}
+
+#[tokio::test]
+async fn an_incremental_run_fetches_only_changes_since_the_watermark() {
+    let tracker = Arc::new(Tracker::new(DATA));
+    let (_test, runner) = setup(tracker.clone()).await;
+    let sink = Sink::default();
+    runner
+        .run(
+            &tenant(),
+            &connection_id(),
+            "issues",
+            SyncMode::Full,
+            &sink,
+            None,
+        )
+        .await
+        .unwrap();
+    tracker
+        .data
+        .lock()
+        .unwrap()
+        .insert("c".into(), "2026-01-02T00:00:00Z".into());
+    tracker
+        .data
+        .lock()
+        .unwrap()
+        .insert("f".into(), "2026-01-03T00:00:00Z".into());
+    tracker.requests.lock().unwrap().clear();
+    let report = runner
+        .run(
+            &tenant(),
+            &connection_id(),
+            "issues",
+            SyncMode::Incremental,
+            &sink,
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(report.records, 2);
+    assert_eq!(report.watermark.as_deref(), Some("2026-01-03T00:00:00Z"));
+    let since: Vec<Option<String>> = tracker
+        .requests
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, s)| s.clone())
+        .collect();
+    assert_eq!(since, [Some("2026-01-01T00:00:05Z".into())]);
+    // Nothing changed: nothing fetched beyond one empty page, the watermark stays.
+    let again = runner
+        .run(
+            &tenant(),
+            &connection_id(),
+            "issues",
+            SyncMode::Incremental,
+            &sink,
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(again.records, 0);
+    assert_eq!(again.watermark.as_deref(), Some("2026-01-03T00:00:00Z"));
+}
+
+#[tokio::test]
+async fn two_runs_of_one_stream_cannot_both_advance_it() {
+    let tracker = Arc::new(Tracker::new(DATA));
+    let (_test, runner) = setup(tracker.clone()).await;
+    let pause = Arc::new(Notify::new());
+    *tracker.pause.lock().unwrap() = Some(pause.clone());
+    let sink = Arc::new(Sink::default());
+    let slow = {
+        let runner = runner.clone();
+        let sink = sink.clone();
+        tokio::spawn(async move {
+            runner
+                .run(
+                    &tenant(),
+                    &connection_id(),
+                    "issues",
+                    SyncMode::Full,
+                    &*sink,
+                    None,
+                )
+                .await
+        })
+    };
+    // Let the slow run reach its pause, then finish a whole run alongside it.
+    while tracker.requests.lock().unwrap().is_empty() {
+        tokio::task::yield_now().await;
+    }
+    let fast = runner
+        .run(
+            &tenant(),
+            &connection_id(),
+            "issues",
+            SyncMode::Full,
+            &*sink,
+            None,
+        )
+        .await;
+    pause.notify_one();
+    let slow = slow.await.unwrap();
+    let outcomes = [fast.is_ok(), slow.is_ok()];
+    assert_eq!(
+        outcomes.iter().filter(|ok| **ok).count(),
+        1,
+        "{fast:?} {slow:?}"
+    );
+    let loser = fast.err().or(slow.err()).unwrap();
+    assert_eq!(loser.code(), "sync.concurrent_run");
+}
+
+#[tokio::test]
+async fn delete_clears_data_and_restarts() {
+    let tracker = Arc::new(Tracker::new(DATA));
+    let (test, runner) = setup(tracker.clone()).await;
+    let sink = Sink::default();
+    runner
+        .run(
+            &tenant(),
+            &connection_id(),
+            "issues",
+            SyncMode::Full,
+            &sink,
+            None,
+        )
+        .await
+        .unwrap();
+    runner
+        .delete(&tenant(), &connection_id(), "issues", &sink)
+        .await
+        .unwrap();
+    assert!(sink.records.lock().unwrap().is_empty());
+    let cp = test
+        .host()
+        .checkpoints()
+        .load_checkpoint(&tenant(), &connection_id(), "issues")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(cp.watermark.is_none() && cp.cursor.is_none() && !cp.in_full_sync);
+    let report = runner
+        .run(
+            &tenant(),
+            &connection_id(),
+            "issues",
+            SyncMode::Incremental,
+            &sink,
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        report.records, 5,
+        "after a delete an incremental run is a full run"
+    );
+}
+
+#[tokio::test]
+async fn refusals_have_codes() {
+    let tracker = Arc::new(Tracker::new(DATA));
+    let (test, runner) = setup(tracker).await;
+    let sink = Sink::default();
+    let err = runner
+        .run(
+            &tenant(),
+            &connection_id(),
+            "comments",
+            SyncMode::Full,
+            &sink,
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "sync.unsupported");
+    let err = runner
+        .run(
+            &tenant(),
+            &connection_id(),
+            "teams",
+            SyncMode::Incremental,
+            &sink,
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "sync.unsupported");
+    let err = runner
+        .run(
+            &tenant(),
+            &ConnectionId::new("ghost").unwrap(),
+            "issues",
+            SyncMode::Full,
+            &sink,
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "sync.connection_not_found");
+    test.host()
+        .connections()
+        .set_connection_status(
+            &tenant(),
+            &connection_id(),
+            ConnectionStatus::Revoked {
+                reason: "by user".into(),
+            },
+            test.host().clock().now(),
+        )
+        .await
+        .unwrap();
+    let err = runner
+        .run(
+            &tenant(),
+            &connection_id(),
+            "issues",
+            SyncMode::Full,
+            &sink,
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "sync.connection_not_active");
+    assert_eq!(*sink.writes.lock().unwrap(), 0);
+}
