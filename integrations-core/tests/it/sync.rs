@@ -8,7 +8,7 @@ use integrations_core::credential::{CredentialRequest, CredentialSource, Resolve
 use integrations_core::definition::{
     ConnectionMethod, IntegrationDefinition, Metadata, SecretField,
 };
-use integrations_core::model::{Connection, ConnectionStatus, CredentialType};
+use integrations_core::model::{Connection, ConnectionStatus, CredentialType, Target};
 use integrations_core::provider::IntegrationProvider;
 use integrations_core::sync::{
     RecordSink, SyncMode, SyncPage, SyncRecord, SyncRequest, SyncRunner, SyncSource, SyncStream,
@@ -191,7 +191,6 @@ async fn setup(tracker: Arc<Tracker>) -> (TestHost, SyncRunner) {
     let test = TestHost::new();
     let mut registry = Registry::new();
     registry.register(tracker).unwrap();
-    use integrations_core::model::Target;
     let target = Target::new(
         tenant(),
         TargetId::new("t").unwrap(),
