@@ -7,6 +7,7 @@
 //! * [`mock::MockProvider`]: a loopback mock server that fails the test, readably, on any
 //!   request nobody expected.
 //! * [`assert_secret_free`]: proves a secret is in no `Display`, `Debug` or source of an error.
+//! * [`WebhookSigner`]: signed webhook deliveries for any definition's webhook source.
 //!
 //! ```
 //! use integrations_testkit::TestHost;
@@ -24,10 +25,12 @@ mod host;
 mod memory;
 pub mod mock;
 mod secrets;
+mod signer;
 mod sinks;
 
 pub use clock::ManualClock;
 pub use host::{TEST_KEY_ID, TestHost, offline_http};
 pub use memory::MemoryStore;
 pub use secrets::{assert_debug_secret_free, assert_secret_free};
+pub use signer::{Delivery, SignedDelivery, WebhookSigner};
 pub use sinks::{RecordingAuditSink, RecordingEventSink};

@@ -13,6 +13,7 @@ pub use oauth2::{ClientAuth, OAuth2Spec, Pkce, ScopeSeparator};
 use crate::plan::{BindingPlan, McpConfigTarget, McpServer};
 use crate::schema::{ConfigKind, ConfigSpec, Form, FormContext, Parsed};
 use crate::tools::ToolDescriptor;
+use crate::webhook::WebhookSource;
 use crate::{DefinitionKey, IntegrationKind, ValidationIssue};
 
 /// What an integration **is**: identity, metadata, schemas, connection methods and their
@@ -110,5 +111,14 @@ pub trait IntegrationDefinition: Send + Sync + 'static {
     /// executes them). Default: none.
     fn tool_catalog(&self) -> Vec<ToolDescriptor> {
         Vec::new()
+    }
+
+    /// How the provider delivers webhooks, as data: the signature scheme (header names,
+    /// prefix, replay window), where the signing secrets live (target-secret fields,
+    /// connection credentials), the delivery-id and event headers. Pair it with
+    /// [`IntegrationProvider::webhooks`](crate::provider::IntegrationProvider::webhooks).
+    /// Default: none (the integration receives no webhooks).
+    fn webhook_source(&self) -> Option<WebhookSource> {
+        None
     }
 }

@@ -3,6 +3,7 @@
 
 use crate::definition::IntegrationDefinition;
 use crate::sync::SyncSource;
+use crate::webhook::WebhookHandler;
 
 /// What an integration **does** over the network: connection flows that talk to the
 /// provider, webhook handling, tool execution and sync.
@@ -15,6 +16,13 @@ use crate::sync::SyncSource;
 pub trait IntegrationProvider: Send + Sync + 'static {
     /// Sync: pulling the provider's records into the host, full or incremental.
     fn sync(&self) -> Option<&dyn SyncSource> {
+        None
+    }
+
+    /// Webhooks: classifying, normalizing and dispatching the provider's deliveries. Pair
+    /// it with [`IntegrationDefinition::webhook_source`], which declares the signature
+    /// scheme and where the secrets live.
+    fn webhooks(&self) -> Option<&dyn WebhookHandler> {
         None
     }
 }

@@ -5,6 +5,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+use super::SessionDispatch;
 use crate::{ConnectionId, DefinitionKey, Error, TenantId, Timestamp};
 
 /// An event type, `<family>.<object>.<action>`: `github.issues.opened`,
@@ -157,6 +158,10 @@ pub struct EventSubject {
     pub actor: Option<String>,
     /// The container: `owner/repo` on GitHub, the team key on Linear, the channel on Slack.
     pub container: Option<String>,
+    /// What it belongs to: the issue of a Linear comment, the thread root (`thread_ts`)
+    /// of a Slack reply.
+    #[serde(default)]
+    pub parent: Option<String>,
 }
 
 impl EventSubject {
@@ -171,7 +176,57 @@ impl EventSubject {
             url: None,
             actor: None,
             container: None,
+            parent: None,
         }
+    }
+
+    /// Sets the number.
+    #[must_use]
+    pub fn with_number(mut self, number: impl Into<String>) -> Self {
+        self.number = Some(number.into());
+        self
+    }
+
+    /// Sets the title.
+    #[must_use]
+    pub fn with_title(mut self, title: impl Into<String>) -> Self {
+        self.title = Some(title.into());
+        self
+    }
+
+    /// Sets the text.
+    #[must_use]
+    pub fn with_text(mut self, text: impl Into<String>) -> Self {
+        self.text = Some(text.into());
+        self
+    }
+
+    /// Sets the URL.
+    #[must_use]
+    pub fn with_url(mut self, url: impl Into<String>) -> Self {
+        self.url = Some(url.into());
+        self
+    }
+
+    /// Sets the actor.
+    #[must_use]
+    pub fn with_actor(mut self, actor: impl Into<String>) -> Self {
+        self.actor = Some(actor.into());
+        self
+    }
+
+    /// Sets the container.
+    #[must_use]
+    pub fn with_container(mut self, container: impl Into<String>) -> Self {
+        self.container = Some(container.into());
+        self
+    }
+
+    /// Sets the parent.
+    #[must_use]
+    pub fn with_parent(mut self, parent: impl Into<String>) -> Self {
+        self.parent = Some(parent.into());
+        self
     }
 }
 
@@ -203,6 +258,10 @@ pub struct WebhookEvent {
     pub source_order_key: Option<String>,
     /// What it is about, where that helps.
     pub subject: Option<EventSubject>,
+    /// What the event means for agent sessions (the provider's
+    /// [`dispatch`](super::WebhookHandler::dispatch)).
+    #[serde(default)]
+    pub dispatch: SessionDispatch,
     /// The provider's JSON payload, kept as raw bytes (never re-serialized).
     pub payload: Box<RawValue>,
 }

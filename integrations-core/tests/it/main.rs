@@ -5,3 +5,6 @@ mod secrets;
 mod service;
 mod support;
 mod sync;
+mod webhook_ingest;
+mod webhook_schemes;
+mod webhook_vectors;

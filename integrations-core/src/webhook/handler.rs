@@ -1,0 +1,381 @@
+//! [`WebhookHandler`]: the provider's side of the ingest pipeline.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use http::StatusCode;
+use serde_json::value::RawValue;
+
+use super::{EventSubject, EventType, Headers, SessionDispatch, WebhookEvent};
+use crate::{DefinitionKey, Error, Timestamp};
+
+/// A raw inbound delivery as a handler sees it: nothing parsed, nothing verified.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct InboundRequest<'a> {
+    /// The definition the route names.
+    pub key: &'a DefinitionKey,
+    /// The endpoint key from the route, if any.
+    pub endpoint: Option<&'a str>,
+    /// The normalized headers.
+    pub headers: &'a Headers,
+    /// The raw body, exactly as received.
+    pub body: &'a [u8],
+}
+
+impl<'a> InboundRequest<'a> {
+    /// A request view.
+    pub fn new(key: &'a DefinitionKey, headers: &'a Headers, body: &'a [u8]) -> Self {
+        Self {
+            key,
+            endpoint: None,
+            headers,
+            body,
+        }
+    }
+
+    /// Sets the endpoint key.
+    #[must_use]
+    pub fn with_endpoint(mut self, endpoint: Option<&'a str>) -> Self {
+        self.endpoint = endpoint;
+        self
+    }
+}
+
+/// A value the target's config must agree with, when the config has one: Slack's
+/// `api_app_id` against the target's `/app_id`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TargetClaim {
+    /// A JSON Pointer into the target config.
+    pub pointer: String,
+    /// The value the delivery claims.
+    pub value: String,
+}
+
+/// What the pipeline needs to find the connection a delivery belongs to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Routing {
+    /// The provider-side subject (GitHub installation id, Slack team id, Linear
+    /// organization id), matched against [`Connection::external_subject`](crate::model::Connection::external_subject).
+    pub subject: Option<String>,
+    /// Values the target config must agree with, checked after verification.
+    pub target_claims: Vec<TargetClaim>,
+}
+
+impl Routing {
+    /// Routed by the endpoint key in the path only.
+    pub fn endpoint_only() -> Self {
+        Self::default()
+    }
+
+    /// Routed by an external subject (pre-filtered by the endpoint key when the route has
+    /// one).
+    pub fn subject(subject: impl Into<String>) -> Self {
+        Self {
+            subject: Some(subject.into()),
+            target_claims: Vec::new(),
+        }
+    }
+
+    /// Routed by the subject when there is one, by the endpoint key otherwise.
+    pub fn optional_subject(subject: Option<impl Into<String>>) -> Self {
+        Self {
+            subject: subject.map(Into::into),
+            target_claims: Vec::new(),
+        }
+    }
+
+    /// Adds a claim: when the target config has a value at `pointer`, it must equal
+    /// `value` (numbers compare by their decimal text).
+    #[must_use]
+    pub fn with_target_claim(
+        mut self,
+        pointer: impl Into<String>,
+        value: impl Into<String>,
+    ) -> Self {
+        self.target_claims.push(TargetClaim {
+            pointer: pointer.into(),
+            value: value.into(),
+        });
+        self
+    }
+}
+
+/// A delivery that is an event: how to route it and how to deduplicate it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EventRoute {
+    /// How to find the connection.
+    pub routing: Routing,
+    /// The id that deduplicates the event (GitHub `X-GitHub-Delivery`, Linear
+    /// `Linear-Delivery`, Slack `event_id`, Standard Webhooks `webhook-id`).
+    pub dedup_id: String,
+    /// The delivery id, when the provider sends one.
+    pub delivery_id: Option<String>,
+}
+
+impl EventRoute {
+    /// An event routed by `routing` and deduplicated by `dedup_id`.
+    pub fn new(routing: Routing, dedup_id: impl Into<String>) -> Self {
+        Self {
+            routing,
+            dedup_id: dedup_id.into(),
+            delivery_id: None,
+        }
+    }
+
+    /// Sets the delivery id.
+    #[must_use]
+    pub fn with_delivery_id(mut self, delivery_id: impl Into<String>) -> Self {
+        self.delivery_id = Some(delivery_id.into());
+        self
+    }
+}
+
+/// Whether an immediate answer needs the delivery verified first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HandshakeVerification {
+    /// Verify before answering (Slack `url_verification`: the challenge is echoed only
+    /// after the signature verifies). Always use this when the answer carries anything
+    /// taken from the request.
+    Required,
+    /// Answer without verifying: only for unsigned health probes whose answer carries
+    /// nothing (Slack `ssl_check`).
+    Skip,
+}
+
+/// A delivery answered immediately, without an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Handshake {
+    /// How to find the connection whose secrets verify it.
+    pub routing: Routing,
+    /// The answer.
+    pub response: WebhookResponse,
+    /// Whether to verify first.
+    pub verification: HandshakeVerification,
+}
+
+impl Handshake {
+    /// An answer given after verification.
+    pub fn verified(routing: Routing, response: WebhookResponse) -> Self {
+        Self {
+            routing,
+            response,
+            verification: HandshakeVerification::Required,
+        }
+    }
+
+    /// An answer given without verification (see [`HandshakeVerification::Skip`]).
+    pub fn unverified(response: WebhookResponse) -> Self {
+        Self {
+            routing: Routing::endpoint_only(),
+            response,
+            verification: HandshakeVerification::Skip,
+        }
+    }
+}
+
+/// What a delivery is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Classification {
+    /// Answer now, with no event (Slack `url_verification`).
+    Handshake(Handshake),
+    /// An event to verify, record, normalize and deliver.
+    Event(EventRoute),
+}
+
+/// What the pipeline knows when it asks for normalization: the delivery was verified.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct NormalizeContext<'a> {
+    /// The classification's route (dedup and delivery ids).
+    pub route: &'a EventRoute,
+    /// The signed timestamp, for schemes that sign one.
+    pub signed_at: Option<Timestamp>,
+    /// When the delivery was received.
+    pub received_at: Timestamp,
+}
+
+/// The provider's normalization of a verified event; the pipeline adds the tenant,
+/// connection, ids and times.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Normalized {
+    /// `<family>.<object>.<action>`.
+    pub event_type: EventType,
+    /// The provider's own name for the event.
+    pub provider_event_type: String,
+    /// When the provider says it happened.
+    pub occurred_at: Option<Timestamp>,
+    /// `<occurred-at RFC 3339>#<zero-padded id>`; see
+    /// [`source_order_key`](super::source_order_key).
+    pub source_order_key: Option<String>,
+    /// What it is about.
+    pub subject: Option<EventSubject>,
+    /// The JSON payload when it is not the body itself (a form-encoded body's JSON
+    /// `payload=` field); `None` keeps the body's bytes as the payload.
+    pub payload: Option<Box<RawValue>>,
+}
+
+impl Normalized {
+    /// A normalization with only the types.
+    pub fn new(event_type: EventType, provider_event_type: impl Into<String>) -> Self {
+        Self {
+            event_type,
+            provider_event_type: provider_event_type.into(),
+            occurred_at: None,
+            source_order_key: None,
+            subject: None,
+            payload: None,
+        }
+    }
+
+    /// Sets when it happened.
+    #[must_use]
+    pub fn with_occurred_at(mut self, at: Option<Timestamp>) -> Self {
+        self.occurred_at = at;
+        self
+    }
+
+    /// Sets the source order key.
+    #[must_use]
+    pub fn with_source_order_key(mut self, key: Option<String>) -> Self {
+        self.source_order_key = key;
+        self
+    }
+
+    /// Sets the subject.
+    #[must_use]
+    pub fn with_subject(mut self, subject: Option<EventSubject>) -> Self {
+        self.subject = subject;
+        self
+    }
+
+    /// Sets a payload other than the body.
+    #[must_use]
+    pub fn with_payload(mut self, payload: Box<RawValue>) -> Self {
+        self.payload = Some(payload);
+        self
+    }
+}
+
+/// The provider's side of the ingest pipeline: classify a raw delivery (and name what
+/// routes it), normalize it once verified, and map the event to a session dispatch.
+///
+/// Every method is pure and synchronous: no I/O, no clock. The pipeline
+/// ([`Ingest`](super::Ingest)) does the size limit, connection resolution,
+/// verification, deduplication and delivery; a handler only reads bytes.
+///
+/// Parse only what each step needs, into borrowed, typed structs: classification runs on
+/// every unauthenticated request.
+pub trait WebhookHandler: Send + Sync {
+    /// Classifies a delivery before verification: an immediate answer or an event, with
+    /// its routing and deduplication ids. Nothing read here is trusted until verified.
+    ///
+    /// # Errors
+    ///
+    /// `webhook.missing_header`, `webhook.invalid_payload`,
+    /// `webhook.unsupported_content_type` (answered 4xx).
+    fn classify(&self, request: &InboundRequest<'_>) -> Result<Classification, Error>;
+
+    /// Normalizes a verified event.
+    ///
+    /// # Errors
+    ///
+    /// `webhook.invalid_payload`, `webhook.event_type_mismatch` (answered 400).
+    fn normalize(
+        &self,
+        request: &InboundRequest<'_>,
+        context: &NormalizeContext<'_>,
+    ) -> Result<Normalized, Error>;
+
+    /// What the event means for agent sessions. Default: nothing.
+    fn dispatch(&self, event: &WebhookEvent) -> SessionDispatch {
+        let _ = event;
+        SessionDispatch::default()
+    }
+}
+
+/// An HTTP answer for the host to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WebhookResponse {
+    /// The status.
+    pub status: StatusCode,
+    /// The headers, lowercased names.
+    pub headers: BTreeMap<String, String>,
+    /// The body.
+    pub body: Bytes,
+}
+
+impl WebhookResponse {
+    /// An answer with no headers and an empty body.
+    pub fn new(status: StatusCode) -> Self {
+        Self {
+            status,
+            headers: BTreeMap::new(),
+            body: Bytes::new(),
+        }
+    }
+
+    /// A `text/plain` answer.
+    pub fn text(status: StatusCode, body: impl Into<String>) -> Self {
+        Self::new(status)
+            .with_header("content-type", "text/plain; charset=utf-8")
+            .with_body(body.into())
+    }
+
+    /// An `application/json` answer.
+    pub fn json(status: StatusCode, body: &serde_json::Value) -> Self {
+        Self::new(status)
+            .with_header("content-type", "application/json")
+            .with_body(body.to_string())
+    }
+
+    /// Adds a header.
+    #[must_use]
+    pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers
+            .insert(name.into().to_ascii_lowercase(), value.into());
+        self
+    }
+
+    /// Sets the body.
+    #[must_use]
+    pub fn with_body(mut self, body: impl Into<Bytes>) -> Self {
+        self.body = body.into();
+        self
+    }
+
+    /// The answer to a failure: its status (see [`status_for`](super::status_for)) and
+    /// `{"ok":false,"error":{"code":...,"message":...}}` (safe messages only).
+    pub fn for_error(error: &Error) -> Self {
+        Self::json(
+            super::status_for(error),
+            &serde_json::json!({
+                "ok": false,
+                "error": {"code": error.code(), "message": error.message()},
+            }),
+        )
+    }
+
+    /// As an [`http::Response`].
+    pub fn into_http(self) -> http::Response<Bytes> {
+        let mut response = http::Response::new(self.body);
+        *response.status_mut() = self.status;
+        for (name, value) in self.headers {
+            if let (Ok(name), Ok(value)) = (
+                http::HeaderName::from_bytes(name.as_bytes()),
+                http::HeaderValue::from_str(&value),
+            ) {
+                response.headers_mut().append(name, value);
+            }
+        }
+        response
+    }
+}

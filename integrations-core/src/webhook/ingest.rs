@@ -1,0 +1,837 @@
+//! [`Ingest`]: the webhook pipeline, from a raw request to an answer.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::StatusCode;
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
+
+use super::handler::{
+    Classification, HandshakeVerification, InboundRequest, NormalizeContext, Routing,
+    WebhookResponse,
+};
+use super::{Headers, SessionDispatch, Verified, WebhookEvent, WebhookSource, errors};
+use crate::host::{ConnectionQuery, Host, SecretCipherExt};
+use crate::model::{Connection, ConnectionStatus, Target};
+use crate::service::{credential_aad, target_secrets_aad};
+use crate::{DefinitionKey, Error, ErrorKind, Registry, Secret, Timestamp};
+
+/// The default body limit: 25 MiB, GitHub's cap on payloads (the largest of the shipped
+/// providers).
+pub const DEFAULT_MAX_BODY_BYTES: usize = 25 * 1024 * 1024;
+
+/// The longest endpoint key accepted in a route.
+const MAX_ENDPOINT_LEN: usize = 128;
+/// The longest delivery or event id accepted.
+const MAX_DEDUP_ID_LEN: usize = 256;
+
+/// A raw inbound webhook request: the definition and optional endpoint key from the route
+/// `/webhooks/{family}/{variant}[/{endpoint}]`, the headers, and the body exactly as
+/// received.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct WebhookRequest {
+    /// The definition the route names.
+    pub key: DefinitionKey,
+    /// The endpoint key, the route's optional last segment.
+    pub endpoint: Option<String>,
+    /// The headers, normalized.
+    pub headers: Headers,
+    /// The raw body.
+    pub body: Bytes,
+}
+
+impl WebhookRequest {
+    /// A request for `key`.
+    pub fn new(key: DefinitionKey, headers: Headers, body: impl Into<Bytes>) -> Self {
+        Self {
+            key,
+            endpoint: None,
+            headers,
+            body: body.into(),
+        }
+    }
+
+    /// Sets the endpoint key.
+    #[must_use]
+    pub fn with_endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.endpoint = Some(endpoint.into());
+        self
+    }
+
+    /// A request from its route path: `.../webhooks/{family}/{variant}[/{endpoint}]` (any
+    /// prefix before the `webhooks` segment, such as `/api`, is allowed; a query string is
+    /// ignored).
+    ///
+    /// ```
+    /// use integrations_core::webhook::{Headers, WebhookRequest};
+    ///
+    /// let request = WebhookRequest::from_path(
+    ///     "/api/webhooks/github/github-cloud/ep_123",
+    ///     Headers::new(),
+    ///     "{}",
+    /// )?;
+    /// assert_eq!(request.key.as_str(), "github::github-cloud");
+    /// assert_eq!(request.endpoint.as_deref(), Some("ep_123"));
+    /// # Ok::<(), integrations_core::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NotFound`] (`webhook.invalid_route`) when the path has another shape
+    /// or names an invalid key or endpoint.
+    pub fn from_path(path: &str, headers: Headers, body: impl Into<Bytes>) -> Result<Self, Error> {
+        let path = path.split(['?', '#']).next().unwrap_or_default();
+        let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+        let start = segments
+            .iter()
+            .position(|s| *s == "webhooks")
+            .ok_or_else(invalid_route)?;
+        let (family, variant, endpoint) = match &segments[start + 1..] {
+            [family, variant] => (*family, *variant, None),
+            [family, variant, endpoint] => (*family, *variant, Some(*endpoint)),
+            _ => return Err(invalid_route()),
+        };
+        let key = DefinitionKey::new(family, variant).map_err(|_| invalid_route())?;
+        let mut request = Self::new(key, headers, body);
+        if let Some(endpoint) = endpoint {
+            check_endpoint(endpoint)?;
+            request.endpoint = Some(endpoint.to_owned());
+        }
+        Ok(request)
+    }
+
+    /// A request from an [`http::Request`]: its path and headers.
+    ///
+    /// # Errors
+    ///
+    /// As [`from_path`](Self::from_path).
+    pub fn from_http(request: http::Request<Bytes>) -> Result<Self, Error> {
+        let (parts, body) = request.into_parts();
+        Self::from_path(parts.uri.path(), Headers::from_http(&parts.headers), body)
+    }
+
+    fn view(&self) -> InboundRequest<'_> {
+        InboundRequest {
+            key: &self.key,
+            endpoint: self.endpoint.as_deref(),
+            headers: &self.headers,
+            body: &self.body,
+        }
+    }
+}
+
+fn invalid_route() -> Error {
+    Error::not_found(
+        errors::codes::INVALID_ROUTE,
+        "webhook routes are /webhooks/{family}/{variant}[/{endpoint}]",
+    )
+}
+
+fn check_endpoint(endpoint: &str) -> Result<(), Error> {
+    let ok = !endpoint.is_empty()
+        && endpoint.len() <= MAX_ENDPOINT_LEN
+        && endpoint
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok { Ok(()) } else { Err(invalid_route()) }
+}
+
+/// How a delivery ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum IngestOutcome {
+    /// A new event was recorded and delivered to the event sink.
+    Delivered,
+    /// A new event was recorded; its delivery is a [`PendingDelivery`] the host runs.
+    Accepted,
+    /// The event was recorded before: answered 2xx so the provider stops retrying, not
+    /// delivered again.
+    Duplicate,
+    /// An immediate answer (a handshake); no event.
+    Answered,
+}
+
+impl IngestOutcome {
+    /// `delivered`, `accepted`, `duplicate` or `answered`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Delivered => "delivered",
+            Self::Accepted => "accepted",
+            Self::Duplicate => "duplicate",
+            Self::Answered => "answered",
+        }
+    }
+}
+
+/// The result of [`Ingest::ingest`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Ingested {
+    /// The answer to send.
+    pub response: WebhookResponse,
+    /// How it ended.
+    pub outcome: IngestOutcome,
+    /// The event delivered, when one was.
+    pub event: Option<WebhookEvent>,
+}
+
+/// The result of [`Ingest::accept`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Accepted {
+    /// The answer to send now.
+    pub response: WebhookResponse,
+    /// How it ended.
+    pub outcome: IngestOutcome,
+    /// The delivery to run after answering, for a new event.
+    pub pending: Option<PendingDelivery>,
+}
+
+/// A verified, recorded event whose delivery to the event sink is still to run: await
+/// [`deliver`](Self::deliver) after sending the answer, or spawn it.
+///
+/// When the sink fails, the record is released (so a redelivery by the provider, or a
+/// manual one, is processed again) and the error is returned for the host to log.
+#[must_use = "the event reaches the sink only when the delivery runs"]
+pub struct PendingDelivery {
+    host: Host,
+    event: WebhookEvent,
+}
+
+impl fmt::Debug for PendingDelivery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PendingDelivery")
+            .field("event_type", &self.event.event_type)
+            .field("external_event_id", &self.event.external_event_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PendingDelivery {
+    /// The event.
+    pub fn event(&self) -> &WebhookEvent {
+        &self.event
+    }
+
+    /// Delivers the event to the host's sink.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Unavailable`] (`webhook.delivery_failed`) with the sink's error as
+    /// source; the record was released.
+    pub async fn deliver(self) -> Result<WebhookEvent, Error> {
+        deliver(&self.host, &self.event).await?;
+        Ok(self.event)
+    }
+}
+
+enum Prepared {
+    Answer(WebhookResponse),
+    Event(Box<WebhookEvent>),
+}
+
+/// The ingest pipeline.
+///
+/// For each request: body size limit → the provider classifies it (an immediate answer or
+/// an event, and what routes it) → the connection is resolved through the stores (an
+/// endpoint key pre-filters; zero or several candidates is an error) → the signature is
+/// verified with the target's and the connection's secrets (**also** before an immediate
+/// answer such as Slack's challenge) → the provider normalizes the event and maps a
+/// session dispatch (pure) → the event is recorded if new, **before** any side effect →
+/// the event sink gets it → the answer. A duplicate is answered 2xx and never reaches the
+/// sink again; a sink failure releases the record and is answered 503 so the provider
+/// retries.
+///
+/// Failures map to statuses with stable codes ([`status_for`](super::status_for)):
+/// 400 malformed, 401 verification, 403 another app, 404 unknown route, definition or
+/// connection, 409 ambiguous connection, 413 too large, 5xx configuration or sink.
+///
+/// ```no_run
+/// # use std::sync::Arc;
+/// # use integrations_core::{Registry, host::Host};
+/// # use integrations_core::webhook::{Ingest, WebhookRequest};
+/// # async fn serve(registry: Arc<Registry>, host: Host, request: http::Request<bytes::Bytes>)
+/// #     -> Result<http::Response<bytes::Bytes>, integrations_core::Error> {
+/// let ingest = Ingest::new(registry, host)?;
+/// let response = match WebhookRequest::from_http(request) {
+///     Ok(request) => ingest.handle(request).await,
+///     Err(e) => integrations_core::webhook::WebhookResponse::for_error(&e),
+/// };
+/// Ok(response.into_http())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Ingest {
+    registry: Arc<Registry>,
+    host: Host,
+    sources: Arc<BTreeMap<DefinitionKey, WebhookSource>>,
+    max_body_bytes: usize,
+}
+
+impl fmt::Debug for Ingest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Ingest")
+            .field("sources", &self.sources.keys().collect::<Vec<_>>())
+            .field("max_body_bytes", &self.max_body_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Ingest {
+    /// A pipeline over the registry's integrations that declare a webhook source and a
+    /// handler.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Configuration`] (`webhook.incomplete_definition`) when an integration
+    /// declares a source without a handler, or a handler without a source.
+    pub fn new(registry: Arc<Registry>, host: Host) -> Result<Self, Error> {
+        let mut sources = BTreeMap::new();
+        let mut incomplete = Vec::new();
+        for entry in registry.iter() {
+            let source = entry.definition().webhook_source();
+            let has_handler = entry.integration().webhooks().is_some();
+            match (source, has_handler) {
+                (Some(source), true) => {
+                    sources.insert(entry.key().clone(), source);
+                }
+                (None, false) => {}
+                _ => incomplete.push(entry.key().to_string()),
+            }
+        }
+        if !incomplete.is_empty() {
+            return Err(Error::configuration(
+                errors::codes::INCOMPLETE_DEFINITION,
+                format!(
+                    "these integrations need both a webhook source and a webhook handler: {}",
+                    incomplete.join(", ")
+                ),
+            ));
+        }
+        Ok(Self {
+            registry,
+            host,
+            sources: Arc::new(sources),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+        })
+    }
+
+    /// Sets the body limit. Hosts should also stop reading a body past it.
+    #[must_use]
+    pub fn with_max_body_bytes(mut self, limit: usize) -> Self {
+        self.max_body_bytes = limit;
+        self
+    }
+
+    /// The body limit.
+    pub fn max_body_bytes(&self) -> usize {
+        self.max_body_bytes
+    }
+
+    /// The webhook source of a definition, when it receives webhooks.
+    pub fn source(&self, key: &DefinitionKey) -> Option<&WebhookSource> {
+        self.sources.get(key)
+    }
+
+    /// Runs the whole pipeline and delivers a new event to the sink before answering.
+    ///
+    /// # Errors
+    ///
+    /// Every failure of the pipeline, with a stable code; answer it with
+    /// [`error_response`](Self::error_response). A `webhook.delivery_failed` error means
+    /// the record was released.
+    pub async fn ingest(&self, request: WebhookRequest) -> Result<Ingested, Error> {
+        match self.prepare(&request).await? {
+            Prepared::Answer(response) => Ok(Ingested {
+                response,
+                outcome: IngestOutcome::Answered,
+                event: None,
+            }),
+            Prepared::Event(event) => {
+                if !self.record(&event).await? {
+                    return Ok(Ingested {
+                        response: outcome_response(IngestOutcome::Duplicate),
+                        outcome: IngestOutcome::Duplicate,
+                        event: None,
+                    });
+                }
+                deliver(&self.host, &event).await?;
+                tracing::debug!(
+                    key = %event.key,
+                    event_type = %event.event_type,
+                    "webhook event delivered"
+                );
+                Ok(Ingested {
+                    response: outcome_response(IngestOutcome::Delivered),
+                    outcome: IngestOutcome::Delivered,
+                    event: Some(*event),
+                })
+            }
+        }
+    }
+
+    /// Acknowledge now, process later: runs the pipeline up to and including the record,
+    /// and returns the answer with a [`PendingDelivery`] for a new event. For providers
+    /// with short answer deadlines (Slack: 3 s).
+    ///
+    /// # Errors
+    ///
+    /// As [`ingest`](Self::ingest), except delivery failures, which
+    /// [`PendingDelivery::deliver`] reports.
+    pub async fn accept(&self, request: WebhookRequest) -> Result<Accepted, Error> {
+        match self.prepare(&request).await? {
+            Prepared::Answer(response) => Ok(Accepted {
+                response,
+                outcome: IngestOutcome::Answered,
+                pending: None,
+            }),
+            Prepared::Event(event) => {
+                if !self.record(&event).await? {
+                    return Ok(Accepted {
+                        response: outcome_response(IngestOutcome::Duplicate),
+                        outcome: IngestOutcome::Duplicate,
+                        pending: None,
+                    });
+                }
+                Ok(Accepted {
+                    response: outcome_response(IngestOutcome::Accepted),
+                    outcome: IngestOutcome::Accepted,
+                    pending: Some(PendingDelivery {
+                        host: self.host.clone(),
+                        event: *event,
+                    }),
+                })
+            }
+        }
+    }
+
+    /// Runs [`ingest`](Self::ingest) and turns any failure into its answer.
+    pub async fn handle(&self, request: WebhookRequest) -> WebhookResponse {
+        let key = request.key.clone();
+        match self.ingest(request).await {
+            Ok(ingested) => ingested.response,
+            Err(error) => {
+                tracing::debug!(key = %key, code = error.code(), "webhook refused");
+                self.error_response(&key, &error)
+            }
+        }
+    }
+
+    /// The answer to a failure of a delivery for `key`: its status and safe JSON body,
+    /// plus the source's no-retry header on 4xx answers.
+    pub fn error_response(&self, key: &DefinitionKey, error: &Error) -> WebhookResponse {
+        let response = WebhookResponse::for_error(error);
+        match self
+            .sources
+            .get(key)
+            .and_then(WebhookSource::no_retry_header)
+        {
+            Some((name, value)) if response.status.is_client_error() => {
+                response.with_header(name, value)
+            }
+            _ => response,
+        }
+    }
+
+    async fn prepare(&self, request: &WebhookRequest) -> Result<Prepared, Error> {
+        if request.body.len() > self.max_body_bytes {
+            return Err(errors::body_too_large(self.max_body_bytes));
+        }
+        if let Some(endpoint) = &request.endpoint {
+            check_endpoint(endpoint)?;
+        }
+        let entry = self.registry.get(&request.key).ok_or_else(|| {
+            Error::not_found(
+                errors::codes::UNKNOWN_DEFINITION,
+                format!("no integration is registered under {}", request.key),
+            )
+        })?;
+        let (Some(source), Some(handler)) = (
+            self.sources.get(&request.key),
+            entry.integration().webhooks(),
+        ) else {
+            return Err(Error::not_found(
+                errors::codes::NOT_SUPPORTED,
+                format!("{} does not receive webhooks", request.key),
+            ));
+        };
+        let inbound = request.view();
+        let now = self.host.clock().now();
+
+        match handler.classify(&inbound)? {
+            Classification::Handshake(handshake) => {
+                if handshake.verification == HandshakeVerification::Skip {
+                    return Ok(Prepared::Answer(handshake.response));
+                }
+                let resolved = self.resolve(&inbound, &handshake.routing, true).await?;
+                self.verify(source, &resolved, &inbound, now).await?;
+                check_target(&resolved.target, &handshake.routing)?;
+                Ok(Prepared::Answer(handshake.response))
+            }
+            Classification::Event(route) => {
+                check_dedup_id(&route.dedup_id)?;
+                let resolved = self.resolve(&inbound, &route.routing, false).await?;
+                let verified = self.verify(source, &resolved, &inbound, now).await?;
+                check_target(&resolved.target, &route.routing)?;
+                let Some(connection) = resolved.connection else {
+                    return Err(Error::internal("an event resolved to no connection"));
+                };
+                let normalized = handler.normalize(
+                    &inbound,
+                    &NormalizeContext {
+                        route: &route,
+                        signed_at: verified.signed_at,
+                        received_at: now,
+                    },
+                )?;
+                let payload = match normalized.payload {
+                    Some(payload) => payload,
+                    None => body_payload(&request.body)?,
+                };
+                let mut event = WebhookEvent {
+                    tenant: connection.tenant,
+                    connection: connection.id,
+                    key: request.key.clone(),
+                    event_type: normalized.event_type,
+                    provider_event_type: normalized.provider_event_type,
+                    external_event_id: route.dedup_id,
+                    delivery_id: route.delivery_id,
+                    occurred_at: normalized.occurred_at,
+                    received_at: now,
+                    source_order_key: normalized.source_order_key,
+                    subject: normalized.subject,
+                    dispatch: SessionDispatch::default(),
+                    payload,
+                };
+                event.dispatch = handler.dispatch(&event);
+                Ok(Prepared::Event(Box::new(event)))
+            }
+        }
+    }
+
+    async fn resolve(
+        &self,
+        request: &InboundRequest<'_>,
+        routing: &Routing,
+        handshake: bool,
+    ) -> Result<Resolved, Error> {
+        if routing.subject.is_none() && request.endpoint.is_none() {
+            return Err(Error::not_found(
+                errors::codes::UNROUTABLE,
+                "the delivery names no subject to route by; use a route with an endpoint key",
+            ));
+        }
+        let query = ConnectionQuery {
+            key: request.key.clone(),
+            external_subject: routing.subject.clone(),
+            endpoint_key: request.endpoint.map(str::to_owned),
+        };
+        let mut candidates = self.host.connections().find_connections(&query).await?;
+        // The store's answer is re-checked: a connection outside the query never wins.
+        candidates
+            .retain(|c| query.matches(c) && !matches!(c.status, ConnectionStatus::Revoked { .. }));
+        match candidates.len() {
+            0 => Err(Error::not_found(
+                errors::codes::CONNECTION_NOT_FOUND,
+                "no active connection matches the delivery",
+            )),
+            1 => {
+                let connection = candidates.remove(0);
+                let target = self.target(&connection).await?;
+                Ok(Resolved {
+                    connection: Some(connection),
+                    target,
+                })
+            }
+            // A handshake needs only the secrets of the target the candidates share.
+            _ if handshake
+                && candidates
+                    .windows(2)
+                    .all(|w| w[0].tenant == w[1].tenant && w[0].target == w[1].target) =>
+            {
+                let target = self.target(&candidates[0]).await?;
+                Ok(Resolved {
+                    connection: None,
+                    target,
+                })
+            }
+            n => Err(Error::conflict(
+                errors::codes::AMBIGUOUS_CONNECTION,
+                format!(
+                    "{n} connections match the delivery; give each its own subject or endpoint key"
+                ),
+            )),
+        }
+    }
+
+    async fn target(&self, connection: &Connection) -> Result<Target, Error> {
+        let target = self
+            .host
+            .targets()
+            .get_target(&connection.tenant, &connection.target)
+            .await?;
+        match target {
+            Some(target) if target.key == connection.key => Ok(target),
+            _ => Err(Error::not_found(
+                errors::codes::TARGET_NOT_FOUND,
+                "the connection's target does not exist",
+            )),
+        }
+    }
+
+    async fn verify(
+        &self,
+        source: &WebhookSource,
+        resolved: &Resolved,
+        request: &InboundRequest<'_>,
+        now: Timestamp,
+    ) -> Result<Verified, Error> {
+        let secrets = self.secrets(source, resolved, now).await?;
+        source
+            .scheme()
+            .verify(request.headers, request.body, &secrets, now)
+    }
+
+    /// Every signing secret of the target and the connection, for rotation.
+    async fn secrets(
+        &self,
+        source: &WebhookSource,
+        resolved: &Resolved,
+        now: Timestamp,
+    ) -> Result<Vec<Secret>, Error> {
+        let mut secrets = Vec::new();
+        if !source.target_secret_fields().is_empty()
+            && let Some(sealed) = &resolved.target.secrets
+        {
+            let plain = self
+                .host
+                .cipher()
+                .open(sealed, &target_secrets_aad(&resolved.target))?;
+            let mut fields: BTreeMap<String, SecretList> =
+                serde_json::from_slice(&plain).map_err(|_| {
+                    Error::configuration(
+                        errors::codes::INVALID_SECRET,
+                        "the target secrets are not a JSON object",
+                    )
+                })?;
+            for name in source.target_secret_fields() {
+                if let Some(list) = fields.remove(name) {
+                    secrets.extend(list.0);
+                }
+            }
+        }
+        if let (Some(credential_type), Some(connection)) =
+            (source.connection_credential(), &resolved.connection)
+            && let Some(set) = self
+                .host
+                .credentials()
+                .load_credentials(&connection.tenant, &connection.id)
+                .await?
+        {
+            for credential in set.credentials.iter().filter(|c| {
+                &c.credential_type == credential_type && c.expires_at.is_none_or(|at| at > now)
+            }) {
+                let aad = credential_aad(connection, credential_type, credential.slot.as_deref());
+                secrets.push(self.host.cipher().open_secret(&credential.value, &aad)?);
+            }
+        }
+        Ok(secrets)
+    }
+
+    async fn record(&self, event: &WebhookEvent) -> Result<bool, Error> {
+        self.host.webhook_events().record_event_if_new(event).await
+    }
+}
+
+struct Resolved {
+    connection: Option<Connection>,
+    target: Target,
+}
+
+fn check_dedup_id(id: &str) -> Result<(), Error> {
+    if id.is_empty() || id.len() > MAX_DEDUP_ID_LEN || id.chars().any(char::is_control) {
+        return Err(errors::invalid_payload(
+            "the delivery or event id is empty, too long or not printable",
+        ));
+    }
+    Ok(())
+}
+
+fn check_target(target: &Target, routing: &Routing) -> Result<(), Error> {
+    if !target.enabled {
+        return Err(Error::not_found(
+            errors::codes::TARGET_DISABLED,
+            "the connection's target is disabled",
+        ));
+    }
+    for claim in &routing.target_claims {
+        let agrees = match target.config.pointer(&claim.pointer) {
+            None | Some(serde_json::Value::Null) => true,
+            Some(serde_json::Value::String(s)) => *s == claim.value,
+            Some(serde_json::Value::Number(n)) => n.to_string() == claim.value,
+            Some(_) => false,
+        };
+        if !agrees {
+            return Err(Error::new(
+                ErrorKind::PermissionDenied,
+                errors::codes::TARGET_MISMATCH,
+                "the delivery is for another app than the target's",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn body_payload(body: &Bytes) -> Result<Box<RawValue>, Error> {
+    let text = String::from_utf8(body.to_vec())
+        .map_err(|_| errors::invalid_payload("the body is not UTF-8"))?;
+    super::raw_json(text)
+}
+
+fn outcome_response(outcome: IngestOutcome) -> WebhookResponse {
+    WebhookResponse::json(
+        StatusCode::OK,
+        &serde_json::json!({"ok": true, "outcome": outcome.as_str()}),
+    )
+}
+
+async fn deliver(host: &Host, event: &WebhookEvent) -> Result<(), Error> {
+    let Err(error) = host.events().deliver(event).await else {
+        return Ok(());
+    };
+    if let Err(forget) = host
+        .webhook_events()
+        .forget_event(&event.tenant, &event.key, &event.external_event_id)
+        .await
+    {
+        tracing::warn!(
+            code = forget.code(),
+            "a webhook event could not be released after its delivery failed"
+        );
+    }
+    Err(Error::new(
+        ErrorKind::Unavailable,
+        errors::codes::DELIVERY_FAILED,
+        "the event sink did not take the event; it was released so a redelivery is processed again",
+    )
+    .with_source(error))
+}
+
+/// The values of one target-secret field: a string, an array of strings, or nothing.
+struct SecretList(Vec<Secret>);
+
+impl<'de> serde::Deserialize<'de> for SecretList {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(SecretListVisitor)
+    }
+}
+
+struct SecretListVisitor;
+
+impl<'de> Visitor<'de> for SecretListVisitor {
+    type Value = SecretList;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a secret or a list of secrets")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<SecretList, E> {
+        Ok(SecretList(vec![Secret::new(v)]))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<SecretList, E> {
+        Ok(SecretList(vec![Secret::new(v)]))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<SecretList, A::Error> {
+        let mut out = Vec::new();
+        while let Some(item) = seq.next_element::<SecretList>()? {
+            out.extend(item.0);
+        }
+        Ok(SecretList(out))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<SecretList, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(SecretList(Vec::new()))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<SecretList, E> {
+        Ok(SecretList(Vec::new()))
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<SecretList, E> {
+        Ok(SecretList(Vec::new()))
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<SecretList, E> {
+        Ok(SecretList(Vec::new()))
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<SecretList, E> {
+        Ok(SecretList(Vec::new()))
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<SecretList, E> {
+        Ok(SecretList(Vec::new()))
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<SecretList, E> {
+        Ok(SecretList(Vec::new()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes() {
+        let r =
+            WebhookRequest::from_path("/webhooks/slack/slack-default", Headers::new(), "").unwrap();
+        assert_eq!(r.key.as_str(), "slack::slack-default");
+        assert_eq!(r.endpoint, None);
+        let r = WebhookRequest::from_path(
+            "/webhooks/linear/linear-default/ep-1?x=1",
+            Headers::new(),
+            "",
+        )
+        .unwrap();
+        assert_eq!(r.endpoint.as_deref(), Some("ep-1"));
+        for bad in [
+            "/hooks/slack/slack-default",
+            "/webhooks/slack",
+            "/webhooks/Slack/x",
+            "/webhooks/a/b/c/d",
+            "/webhooks/a/b/c.d",
+        ] {
+            let e = WebhookRequest::from_path(bad, Headers::new(), "").unwrap_err();
+            assert_eq!(e.code(), errors::codes::INVALID_ROUTE, "{bad}");
+        }
+    }
+
+    #[test]
+    fn secret_lists() {
+        let fields: BTreeMap<String, SecretList> =
+            serde_json::from_str(r#"{"a":"x","b":["y","z"],"c":null,"d":{"k":"v"},"e":1}"#)
+                .unwrap();
+        let exposed = |k: &str| -> Vec<String> {
+            fields[k].0.iter().map(|s| s.expose().to_owned()).collect()
+        };
+        assert_eq!(exposed("a"), ["x"]);
+        assert_eq!(exposed("b"), ["y", "z"]);
+        assert!(exposed("c").is_empty() && exposed("d").is_empty() && exposed("e").is_empty());
+    }
+
+    #[test]
+    fn dedup_ids() {
+        assert!(check_dedup_id("72d3162e-cc78-11e3-81ab-4c9367dc0958").is_ok());
+        assert!(check_dedup_id("").is_err());
+        assert!(check_dedup_id("a\nb").is_err());
+        assert!(check_dedup_id(&"x".repeat(257)).is_err());
+    }
+}

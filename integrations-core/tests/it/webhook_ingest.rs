@@ -1,0 +1,983 @@
+//! The ingest pipeline end to end on an in-memory host, with a test integration
+//! ("tracker") that signs like GitHub, routes by an account in the body, answers a
+//! `ping` handshake by echoing a challenge, and dispatches sessions.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::Duration;
+
+use integrations_core::definition::{
+    ConnectionMethod, IntegrationDefinition, Metadata, SecretField,
+};
+use integrations_core::host::{ConnectionStore, SecretCipherExt, TargetStore};
+use integrations_core::model::{ConnectionStatus, Credential, CredentialType};
+use integrations_core::provider::IntegrationProvider;
+use integrations_core::schema::ConfigSpec;
+use integrations_core::service::{ConnectionInput, TargetInput, WriteService, credential_aad};
+use integrations_core::webhook::{
+    Classification, ConversationKey, EventRoute, EventSubject, EventType, Handshake, HmacHexScheme,
+    InboundRequest, Ingest, IngestOutcome, NormalizeContext, Normalized, Routing, SessionDispatch,
+    SubjectKind, WebhookEvent, WebhookHandler, WebhookResponse, WebhookSource, codes, errors,
+    lenient_timestamp, source_order_key,
+};
+use integrations_core::{
+    ConnectionId, DefinitionKey, Error, IntegrationKind, Registry, Secret, TargetId, TenantId,
+    Timestamp,
+};
+use integrations_testkit::{Delivery, SignedDelivery, TestHost, WebhookSigner, assert_secret_free};
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::support::TestIntegration;
+
+const SECRET: &str = "tracker-webhook-secret-1";
+const OLD_SECRET: &str = "tracker-webhook-secret-0";
+const KEY: &str = "tracker::tracker-cloud";
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code, reason = "read through the schema")]
+struct TrackerTargetConfig {
+    /// The app the target's webhooks belong to.
+    #[serde(default)]
+    app_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code, reason = "read through the schema")]
+struct TrackerTargetSecrets {
+    /// The webhook secret.
+    #[serde(default)]
+    webhook_secret: Option<Secret>,
+    /// Secrets being rotated out.
+    #[serde(default)]
+    previous_webhook_secrets: Vec<Secret>,
+}
+
+/// A webhook-receiving integration for the pipeline tests.
+struct Tracker;
+
+impl IntegrationDefinition for Tracker {
+    fn key(&self) -> DefinitionKey {
+        KEY.parse().unwrap()
+    }
+    fn kind(&self) -> IntegrationKind {
+        IntegrationKind::Connector
+    }
+    fn metadata(&self) -> Metadata {
+        Metadata::new("Tracker", "Tickets in Tracker.", "tracker", "productivity")
+    }
+    fn target_config(&self) -> ConfigSpec {
+        ConfigSpec::of::<TrackerTargetConfig>()
+    }
+    fn target_secrets(&self) -> ConfigSpec {
+        ConfigSpec::of::<TrackerTargetSecrets>()
+    }
+    fn connection_methods(&self) -> Vec<ConnectionMethod> {
+        vec![
+            ConnectionMethod::api_key(
+                "api-key",
+                "API token",
+                vec![SecretField::new(
+                    "api_token",
+                    "API token",
+                    CredentialType::API_KEY,
+                )],
+            )
+            .unwrap(),
+            ConnectionMethod::api_key(
+                "api-key-and-webhook",
+                "API token and webhook secret",
+                vec![
+                    SecretField::new("api_token", "API token", CredentialType::API_KEY),
+                    SecretField::new(
+                        "webhook_secret",
+                        "Webhook secret",
+                        CredentialType::WEBHOOK_SECRET,
+                    ),
+                ],
+            )
+            .unwrap(),
+        ]
+    }
+    fn webhook_source(&self) -> Option<WebhookSource> {
+        Some(
+            WebhookSource::new(HmacHexScheme::new("X-Tracker-Signature").with_prefix("sha256="))
+                .with_target_secret("webhook_secret")
+                .with_target_secret("previous_webhook_secrets")
+                .with_connection_credential(CredentialType::WEBHOOK_SECRET)
+                .with_delivery_header("X-Tracker-Delivery")
+                .with_event_header("X-Tracker-Event")
+                .with_no_retry_header("X-Tracker-No-Retry", "1"),
+        )
+    }
+}
+
+impl IntegrationProvider for Tracker {
+    fn webhooks(&self) -> Option<&dyn WebhookHandler> {
+        Some(self)
+    }
+}
+
+#[derive(Deserialize)]
+struct Route<'a> {
+    #[serde(borrow, rename = "type")]
+    kind: Cow<'a, str>,
+    #[serde(borrow, default)]
+    account: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    app: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    challenge: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct Ticket<'a> {
+    #[serde(borrow, rename = "type")]
+    kind: Cow<'a, str>,
+    #[serde(borrow, default)]
+    action: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    account: Option<Cow<'a, str>>,
+    id: u64,
+    #[serde(borrow, default)]
+    title: Option<Cow<'a, str>>,
+    #[serde(default, deserialize_with = "lenient_timestamp")]
+    created_at: Option<Timestamp>,
+}
+
+impl WebhookHandler for Tracker {
+    fn classify(&self, request: &InboundRequest<'_>) -> Result<Classification, Error> {
+        let route: Route<'_> = serde_json::from_slice(request.body)
+            .map_err(|_| errors::invalid_payload("not a tracker payload"))?;
+        let mut routing = Routing::optional_subject(route.account.as_deref());
+        if let Some(app) = route.app {
+            routing = routing.with_target_claim("/app_id", app);
+        }
+        if route.kind == "ping" {
+            let challenge = route.challenge.unwrap_or_default();
+            return Ok(Classification::Handshake(Handshake::verified(
+                routing,
+                WebhookResponse::text(http::StatusCode::OK, challenge),
+            )));
+        }
+        let delivery = request
+            .headers
+            .get("x-tracker-delivery")
+            .ok_or_else(|| errors::missing_header("x-tracker-delivery"))?;
+        Ok(Classification::Event(
+            EventRoute::new(routing, delivery).with_delivery_id(delivery),
+        ))
+    }
+
+    fn normalize(
+        &self,
+        request: &InboundRequest<'_>,
+        _context: &NormalizeContext<'_>,
+    ) -> Result<Normalized, Error> {
+        let ticket: Ticket<'_> = serde_json::from_slice(request.body)
+            .map_err(|_| errors::invalid_payload("not a tracker ticket"))?;
+        let mut subject = EventSubject::new(SubjectKind::Issue, ticket.id.to_string());
+        subject.title = ticket.title.map(Cow::into_owned);
+        subject.container = ticket.account.map(Cow::into_owned);
+        Ok(Normalized::new(
+            EventType::from_parts(
+                "tracker",
+                &ticket.kind,
+                ticket.action.as_deref().unwrap_or(""),
+            ),
+            ticket.kind.into_owned(),
+        )
+        .with_occurred_at(ticket.created_at)
+        .with_source_order_key(
+            ticket
+                .created_at
+                .map(|at| source_order_key(at, &ticket.id.to_string())),
+        )
+        .with_subject(Some(subject)))
+    }
+
+    fn dispatch(&self, event: &WebhookEvent) -> SessionDispatch {
+        let Some(subject) = &event.subject else {
+            return SessionDispatch::ignore("no subject");
+        };
+        let key = ConversationKey::new(
+            "tracker",
+            subject.container.clone().unwrap_or_default(),
+            subject.id.clone(),
+        );
+        match event.event_type.action() {
+            "opened" => SessionDispatch::create(key),
+            "commented" => SessionDispatch::resume(key),
+            _ => SessionDispatch::ignore("not a conversation event"),
+        }
+    }
+}
+
+/// A handler declared without its source: registration succeeds, the pipeline refuses.
+struct Incomplete;
+
+impl IntegrationDefinition for Incomplete {
+    fn key(&self) -> DefinitionKey {
+        "incomplete::incomplete-cloud".parse().unwrap()
+    }
+    fn kind(&self) -> IntegrationKind {
+        IntegrationKind::Connector
+    }
+    fn metadata(&self) -> Metadata {
+        Metadata::new("Incomplete", "Half a webhook integration.", "x", "x")
+    }
+    fn connection_methods(&self) -> Vec<ConnectionMethod> {
+        Tracker.connection_methods()
+    }
+}
+
+impl IntegrationProvider for Incomplete {
+    fn webhooks(&self) -> Option<&dyn WebhookHandler> {
+        Some(&Tracker)
+    }
+}
+
+struct World {
+    test: TestHost,
+    ingest: Ingest,
+    service: WriteService,
+    key: DefinitionKey,
+}
+
+fn tenant(t: &str) -> TenantId {
+    TenantId::new(t).unwrap()
+}
+
+impl World {
+    async fn new() -> Self {
+        let registry = Arc::new(
+            Registry::new()
+                .with(Arc::new(Tracker))
+                .unwrap()
+                .with(TestIntegration::new("plain::plain-cloud").arc())
+                .unwrap(),
+        );
+        let test = TestHost::new();
+        let ingest = Ingest::new(registry.clone(), test.host().clone()).unwrap();
+        let service = WriteService::new(registry, test.host().clone());
+        let world = Self {
+            test,
+            ingest,
+            service,
+            key: KEY.parse().unwrap(),
+        };
+        world
+            .target(
+                "acme",
+                "tracker",
+                json!({"app_id": "APP1"}),
+                json!({"webhook_secret": SECRET}),
+            )
+            .await;
+        world
+            .connection(
+                ConnectionInput::new(
+                    tenant("acme"),
+                    ConnectionId::new("conn-1").unwrap(),
+                    TargetId::new("tracker").unwrap(),
+                    "api-key".parse().unwrap(),
+                )
+                .with_secret("api_token", "trk_1")
+                .with_external_subject("acct-1")
+                .with_endpoint_key("ep-acme-1"),
+            )
+            .await;
+        world
+    }
+
+    async fn target(
+        &self,
+        t: &str,
+        id: &str,
+        config: serde_json::Value,
+        secrets: serde_json::Value,
+    ) {
+        self.service
+            .put_target(
+                TargetInput::new(tenant(t), TargetId::new(id).unwrap(), self.key.clone())
+                    .with_config(config)
+                    .with_secrets(secrets),
+            )
+            .await
+            .unwrap();
+    }
+
+    async fn connection(&self, input: ConnectionInput) {
+        self.service.put_connection(input).await.unwrap();
+    }
+
+    fn now(&self) -> Timestamp {
+        self.test.host().clock().now()
+    }
+
+    fn sign_with(&self, secret: &str, body: &serde_json::Value, delivery: &str) -> SignedDelivery {
+        let body = serde_json::to_vec(body).unwrap();
+        WebhookSigner::new(Tracker.webhook_source().unwrap(), secret)
+            .sign(
+                &Delivery::new(&body, self.now())
+                    .with_id(delivery)
+                    .with_event("ticket"),
+            )
+            .unwrap()
+    }
+
+    fn sign(&self, body: &serde_json::Value, delivery: &str) -> SignedDelivery {
+        self.sign_with(SECRET, body, delivery)
+    }
+}
+
+fn opened(account: &str) -> serde_json::Value {
+    json!({
+        "type": "ticket",
+        "action": "opened",
+        "account": account,
+        "app": "APP1",
+        "id": 42,
+        "title": "The build is red",
+        "created_at": "2026-01-01T00:00:00Z",
+    })
+}
+
+fn error_code(response: &WebhookResponse) -> String {
+    let body: serde_json::Value = serde_json::from_slice(&response.body).unwrap();
+    body["error"]["code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_delivery_is_verified_normalized_recorded_and_delivered_once() {
+    let world = World::new().await;
+    let signed = world.sign(&opened("acct-1"), "d-1");
+    let ingested = world
+        .ingest
+        .ingest(signed.request(&world.key))
+        .await
+        .unwrap();
+    assert_eq!(ingested.outcome, IngestOutcome::Delivered);
+    assert_eq!(ingested.response.status, 200);
+
+    let events = world.test.events.events();
+    assert_eq!(events.len(), 1);
+    let event = &events[0];
+    assert_eq!(event.tenant.as_str(), "acme");
+    assert_eq!(event.connection.as_str(), "conn-1");
+    assert_eq!(event.key, world.key);
+    assert_eq!(event.event_type.as_str(), "tracker.ticket.opened");
+    assert_eq!(event.provider_event_type, "ticket");
+    assert_eq!(event.external_event_id, "d-1");
+    assert_eq!(event.delivery_id.as_deref(), Some("d-1"));
+    assert_eq!(event.received_at, world.now());
+    assert_eq!(
+        event.source_order_key.as_deref(),
+        Some("2026-01-01T00:00:00.000Z#00000000000000000042")
+    );
+    let subject = event.subject.as_ref().unwrap();
+    assert_eq!(subject.title.as_deref(), Some("The build is red"));
+    assert_eq!(
+        event.dispatch,
+        SessionDispatch::create(ConversationKey::new("tracker", "acct-1", "42"))
+    );
+    // The payload is the body, byte for byte.
+    assert_eq!(event.payload.get().as_bytes(), signed.body.as_slice());
+    assert_eq!(world.test.store.recorded_events().len(), 1);
+}
+
+#[tokio::test]
+async fn the_payload_keeps_the_bytes_as_sent() {
+    let world = World::new().await;
+    let pretty = serde_json::to_vec_pretty(&opened("acct-1")).unwrap();
+    let signed = WebhookSigner::new(Tracker.webhook_source().unwrap(), SECRET)
+        .sign(&Delivery::new(&pretty, world.now()).with_id("d-pretty"))
+        .unwrap();
+    let ingested = world
+        .ingest
+        .ingest(signed.request(&world.key))
+        .await
+        .unwrap();
+    assert_eq!(
+        ingested.event.unwrap().payload.get().as_bytes(),
+        pretty.as_slice()
+    );
+}
+
+#[tokio::test]
+async fn a_duplicate_delivery_is_stored_once_reaches_the_sink_once_and_gets_2xx() {
+    let world = World::new().await;
+    let signed = world.sign(&opened("acct-1"), "d-dup");
+    let first = world.ingest.handle(signed.request(&world.key)).await;
+    let second = world
+        .ingest
+        .ingest(signed.request(&world.key))
+        .await
+        .unwrap();
+    assert_eq!(first.status, 200);
+    assert_eq!(second.outcome, IngestOutcome::Duplicate);
+    assert!(second.response.status.is_success());
+    assert_eq!(world.test.events.events().len(), 1);
+    assert_eq!(world.test.store.recorded_events().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_redeliveries_reach_the_sink_once() {
+    let world = Arc::new(World::new().await);
+    let signed = world.sign(&opened("acct-1"), "d-race");
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let world = world.clone();
+        let request = signed.request(&world.key);
+        tasks.push(tokio::spawn(async move {
+            world.ingest.ingest(request).await.unwrap().outcome
+        }));
+    }
+    let mut delivered = 0;
+    for task in tasks {
+        if task.await.unwrap() == IngestOutcome::Delivered {
+            delivered += 1;
+        }
+    }
+    assert_eq!(delivered, 1);
+    assert_eq!(world.test.events.events().len(), 1);
+}
+
+#[tokio::test]
+async fn a_sink_failure_releases_the_record_answers_503_and_the_retry_is_delivered() {
+    let world = World::new().await;
+    let signed = world.sign(&opened("acct-1"), "d-sink");
+    world.test.events.fail_next(1);
+    let err = world
+        .ingest
+        .ingest(signed.request(&world.key))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), codes::DELIVERY_FAILED);
+    assert_eq!(world.ingest.error_response(&world.key, &err).status, 503);
+    assert!(world.test.store.recorded_events().is_empty());
+    assert!(world.test.events.events().is_empty());
+
+    let retry = world
+        .ingest
+        .ingest(signed.request(&world.key))
+        .await
+        .unwrap();
+    assert_eq!(retry.outcome, IngestOutcome::Delivered);
+    assert_eq!(world.test.events.events().len(), 1);
+}
+
+#[tokio::test]
+async fn acknowledge_now_process_later() {
+    let world = World::new().await;
+    let signed = world.sign(&opened("acct-1"), "d-later");
+    let accepted = world
+        .ingest
+        .accept(signed.request(&world.key))
+        .await
+        .unwrap();
+    assert_eq!(accepted.outcome, IngestOutcome::Accepted);
+    assert_eq!(accepted.response.status, 200);
+    // Recorded before the answer, delivered only when the host runs the delivery.
+    assert_eq!(world.test.store.recorded_events().len(), 1);
+    assert!(world.test.events.events().is_empty());
+    let pending = accepted.pending.unwrap();
+    assert_eq!(pending.event().external_event_id, "d-later");
+
+    // A redelivery meanwhile is a duplicate, with nothing to run.
+    let again = world
+        .ingest
+        .accept(signed.request(&world.key))
+        .await
+        .unwrap();
+    assert_eq!(again.outcome, IngestOutcome::Duplicate);
+    assert!(again.pending.is_none());
+
+    let delivered = tokio::spawn(pending.deliver()).await.unwrap().unwrap();
+    assert_eq!(delivered.external_event_id, "d-later");
+    assert_eq!(world.test.events.events().len(), 1);
+
+    // A failed deferred delivery releases the record.
+    let signed = world.sign(&opened("acct-1"), "d-later-2");
+    let accepted = world
+        .ingest
+        .accept(signed.request(&world.key))
+        .await
+        .unwrap();
+    world.test.events.fail_next(1);
+    let err = accepted.pending.unwrap().deliver().await.unwrap_err();
+    assert_eq!(err.code(), codes::DELIVERY_FAILED);
+    assert_eq!(world.test.store.recorded_events().len(), 1);
+}
+
+#[tokio::test]
+async fn a_handshake_is_answered_only_after_verification() {
+    let world = World::new().await;
+    let ping = json!({"type": "ping", "account": "acct-1", "challenge": "c-3eZbrw1aBm2rZgRNFdxV"});
+    let good = world.sign(&ping, "d-ping");
+    let ingested = world.ingest.ingest(good.request(&world.key)).await.unwrap();
+    assert_eq!(ingested.outcome, IngestOutcome::Answered);
+    assert_eq!(ingested.response.body, "c-3eZbrw1aBm2rZgRNFdxV");
+    assert!(world.test.events.events().is_empty());
+    assert!(world.test.store.recorded_events().is_empty());
+
+    let forged = world.sign_with("not-the-secret", &ping, "d-ping");
+    let response = world.ingest.handle(forged.request(&world.key)).await;
+    assert_eq!(response.status, 401);
+    assert_eq!(error_code(&response), codes::SIGNATURE_MISMATCH);
+    assert!(!String::from_utf8_lossy(&response.body).contains("c-3eZbrw1aBm2rZgRNFdxV"));
+
+    let unsigned = good.clone().without_header("x-tracker-signature");
+    let response = world.ingest.handle(unsigned.request(&world.key)).await;
+    assert_eq!(response.status, 400);
+    assert!(!String::from_utf8_lossy(&response.body).contains("c-3eZbrw1aBm2rZgRNFdxV"));
+}
+
+#[tokio::test]
+async fn a_handshake_without_a_subject_uses_the_target_its_endpoint_candidates_share() {
+    let world = World::new().await;
+    // A second connection of the same target behind the same endpoint key.
+    world
+        .connection(
+            ConnectionInput::new(
+                tenant("acme"),
+                ConnectionId::new("conn-2").unwrap(),
+                TargetId::new("tracker").unwrap(),
+                "api-key".parse().unwrap(),
+            )
+            .with_secret("api_token", "trk_2")
+            .with_external_subject("acct-2")
+            .with_endpoint_key("ep-acme-1"),
+        )
+        .await;
+    let ping = json!({"type": "ping", "challenge": "c-1"});
+    let signed = world.sign(&ping, "d-1");
+    let response = world
+        .ingest
+        .handle(signed.request_to(&world.key, "ep-acme-1"))
+        .await;
+    assert_eq!(response.status, 200);
+    assert_eq!(response.body, "c-1");
+    // An event needs exactly one connection: the subject picks it.
+    let signed = world.sign(&opened("acct-2"), "d-2");
+    let ingested = world
+        .ingest
+        .ingest(signed.request_to(&world.key, "ep-acme-1"))
+        .await
+        .unwrap();
+    assert_eq!(ingested.event.unwrap().connection.as_str(), "conn-2");
+    // Without a subject, two candidates are ambiguous for an event.
+    let mut anonymous = opened("acct-2");
+    anonymous.as_object_mut().unwrap().remove("account");
+    let signed = world.sign(&anonymous, "d-3");
+    let response = world
+        .ingest
+        .handle(signed.request_to(&world.key, "ep-acme-1"))
+        .await;
+    assert_eq!(response.status, 409);
+    assert_eq!(error_code(&response), codes::AMBIGUOUS_CONNECTION);
+}
+
+#[tokio::test]
+async fn connection_resolution_fails_closed() {
+    let world = World::new().await;
+    let status = |signed: SignedDelivery, endpoint: Option<&str>| {
+        let request = match endpoint {
+            Some(e) => signed.request_to(&world.key, e),
+            None => signed.request(&world.key),
+        };
+        let ingest = world.ingest.clone();
+        async move {
+            let response = ingest.handle(request).await;
+            (response.status.as_u16(), error_code(&response))
+        }
+    };
+
+    // No connection has this subject.
+    let r = status(world.sign(&opened("acct-404"), "d-a"), None).await;
+    assert_eq!(r, (404, codes::CONNECTION_NOT_FOUND.to_owned()));
+    // The endpoint key pre-filters: its connection has another subject.
+    world
+        .target(
+            "beta",
+            "tracker",
+            json!({}),
+            json!({"webhook_secret": SECRET}),
+        )
+        .await;
+    world
+        .connection(
+            ConnectionInput::new(
+                tenant("beta"),
+                ConnectionId::new("conn-b").unwrap(),
+                TargetId::new("tracker").unwrap(),
+                "api-key".parse().unwrap(),
+            )
+            .with_secret("api_token", "trk_b")
+            .with_external_subject("acct-b")
+            .with_endpoint_key("ep-beta"),
+        )
+        .await;
+    let r = status(world.sign(&opened("acct-1"), "d-b"), Some("ep-beta")).await;
+    assert_eq!(r, (404, codes::CONNECTION_NOT_FOUND.to_owned()));
+    // No subject and no endpoint key.
+    let mut anonymous = opened("x");
+    anonymous.as_object_mut().unwrap().remove("account");
+    let r = status(world.sign(&anonymous, "d-c"), None).await;
+    assert_eq!(r, (404, codes::UNROUTABLE.to_owned()));
+    // The same subject in two tenants is ambiguous without an endpoint key...
+    world
+        .connection(
+            ConnectionInput::new(
+                tenant("beta"),
+                ConnectionId::new("conn-b2").unwrap(),
+                TargetId::new("tracker").unwrap(),
+                "api-key".parse().unwrap(),
+            )
+            .with_secret("api_token", "trk_b2")
+            .with_external_subject("acct-1")
+            .with_endpoint_key("ep-beta-2"),
+        )
+        .await;
+    let r = status(world.sign(&opened("acct-1"), "d-d"), None).await;
+    assert_eq!(r, (409, codes::AMBIGUOUS_CONNECTION.to_owned()));
+    // ...and resolved by one.
+    let r = status(world.sign(&opened("acct-1"), "d-e"), Some("ep-beta-2")).await;
+    assert_eq!(r.0, 200);
+    assert_eq!(world.test.events.events()[0].tenant.as_str(), "beta");
+    // A revoked connection is no candidate.
+    world
+        .test
+        .store
+        .set_connection_status(
+            &tenant("beta"),
+            &ConnectionId::new("conn-b2").unwrap(),
+            ConnectionStatus::Revoked {
+                reason: "uninstalled".into(),
+            },
+            world.now(),
+        )
+        .await
+        .unwrap();
+    let r = status(world.sign(&opened("acct-1"), "d-f"), None).await;
+    assert_eq!(r.0, 200);
+    assert_eq!(world.test.events.events()[1].tenant.as_str(), "acme");
+    // An endpoint key that cannot be one.
+    let r = status(world.sign(&opened("acct-1"), "d-g"), Some("../x")).await;
+    assert_eq!(r, (404, codes::INVALID_ROUTE.to_owned()));
+}
+
+#[tokio::test]
+async fn target_state_and_claims_are_checked_after_verification() {
+    let world = World::new().await;
+    let mut other_app = opened("acct-1");
+    other_app["app"] = json!("APP2");
+    let response = world
+        .ingest
+        .handle(world.sign(&other_app, "d-1").request(&world.key))
+        .await;
+    assert_eq!(response.status, 403);
+    assert_eq!(error_code(&response), codes::TARGET_MISMATCH);
+
+    let mut target = world
+        .test
+        .store
+        .get_target(&tenant("acme"), &TargetId::new("tracker").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    target.enabled = false;
+    world.test.store.put_target(&target).await.unwrap();
+    // A forged delivery learns nothing about the target's state.
+    let forged = world.sign_with("wrong", &opened("acct-1"), "d-2");
+    let response = world.ingest.handle(forged.request(&world.key)).await;
+    assert_eq!(response.status, 401);
+    let response = world
+        .ingest
+        .handle(world.sign(&opened("acct-1"), "d-3").request(&world.key))
+        .await;
+    assert_eq!(response.status, 404);
+    assert_eq!(error_code(&response), codes::TARGET_DISABLED);
+    assert!(world.test.events.events().is_empty());
+}
+
+#[tokio::test]
+async fn target_and_connection_secrets_rotate() {
+    let world = World::new().await;
+    // The target holds the new secret and, while rotating, the old one.
+    world
+        .target(
+            "acme",
+            "tracker",
+            json!({"app_id": "APP1"}),
+            json!({"webhook_secret": SECRET, "previous_webhook_secrets": [OLD_SECRET]}),
+        )
+        .await;
+    for (secret, id) in [(SECRET, "d-new"), (OLD_SECRET, "d-old")] {
+        let signed = world.sign_with(secret, &opened("acct-1"), id);
+        let outcome = world
+            .ingest
+            .ingest(signed.request(&world.key))
+            .await
+            .unwrap()
+            .outcome;
+        assert_eq!(outcome, IngestOutcome::Delivered, "{id}");
+    }
+    let response = world
+        .ingest
+        .handle(
+            world
+                .sign_with("unknown", &opened("acct-1"), "d-x")
+                .request(&world.key),
+        )
+        .await;
+    assert_eq!(response.status, 401);
+
+    // A connection-level secret, alongside the target's.
+    world
+        .connection(
+            ConnectionInput::new(
+                tenant("acme"),
+                ConnectionId::new("conn-own").unwrap(),
+                TargetId::new("tracker").unwrap(),
+                "api-key-and-webhook".parse().unwrap(),
+            )
+            .with_secret("api_token", "trk_own")
+            .with_secret("webhook_secret", "connection-level-secret")
+            .with_external_subject("acct-own"),
+        )
+        .await;
+    let signed = world.sign_with("connection-level-secret", &opened("acct-own"), "d-own");
+    let outcome = world
+        .ingest
+        .ingest(signed.request(&world.key))
+        .await
+        .unwrap()
+        .outcome;
+    assert_eq!(outcome, IngestOutcome::Delivered);
+    // The connection's secret does not open another connection's deliveries.
+    let signed = world.sign_with("connection-level-secret", &opened("acct-1"), "d-cross");
+    assert_eq!(
+        world.ingest.handle(signed.request(&world.key)).await.status,
+        401
+    );
+
+    // An expired connection secret is no longer accepted.
+    let connection = world
+        .test
+        .store
+        .get_connection(&tenant("acme"), &ConnectionId::new("conn-own").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let aad = credential_aad(
+        &connection,
+        &CredentialType::WEBHOOK_SECRET,
+        Some("previous"),
+    );
+    let sealed = world
+        .test
+        .host()
+        .cipher()
+        .seal_secret(&Secret::new("expired-secret"), &aad)
+        .unwrap();
+    let set = world
+        .test
+        .host()
+        .credentials()
+        .load_credentials(&connection.tenant, &connection.id)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut credentials = set.credentials.clone();
+    credentials.push(
+        Credential::new(CredentialType::WEBHOOK_SECRET, sealed, world.now())
+            .with_slot("previous")
+            .with_expiry(Some(world.now().saturating_add(Duration::from_secs(60)))),
+    );
+    world
+        .test
+        .host()
+        .credentials()
+        .swap_credentials(
+            &connection.tenant,
+            &connection.id,
+            Some(set.version),
+            credentials,
+        )
+        .await
+        .unwrap();
+    let signed = world.sign_with("expired-secret", &opened("acct-own"), "d-exp-1");
+    assert_eq!(
+        world.ingest.handle(signed.request(&world.key)).await.status,
+        200
+    );
+    world.test.clock.advance(Duration::from_secs(61));
+    let signed = world.sign_with("expired-secret", &opened("acct-own"), "d-exp-2");
+    assert_eq!(
+        world.ingest.handle(signed.request(&world.key)).await.status,
+        401
+    );
+}
+
+#[tokio::test]
+async fn no_configured_secret_is_a_server_error() {
+    let world = World::new().await;
+    world.target("acme", "tracker", json!({}), json!({})).await;
+    let response = world
+        .ingest
+        .handle(world.sign(&opened("acct-1"), "d-1").request(&world.key))
+        .await;
+    assert_eq!(response.status, 500);
+    assert_eq!(error_code(&response), codes::NO_SECRET);
+    world
+        .target("acme", "tracker", json!({}), json!({"webhook_secret": ""}))
+        .await;
+    let response = world
+        .ingest
+        .handle(world.sign(&opened("acct-1"), "d-1").request(&world.key))
+        .await;
+    assert_eq!(response.status, 500);
+    assert_eq!(error_code(&response), codes::EMPTY_SECRET);
+}
+
+#[tokio::test]
+async fn limits_routes_and_refusals_map_to_statuses_with_stable_codes() {
+    let world = World::new().await;
+    let signed = world.sign(&opened("acct-1"), "d-1");
+
+    let small = world.ingest.clone().with_max_body_bytes(16);
+    let response = small.handle(signed.request(&world.key)).await;
+    assert_eq!(
+        (response.status.as_u16(), error_code(&response)),
+        (413, codes::BODY_TOO_LARGE.to_owned())
+    );
+
+    let unknown: DefinitionKey = "nope::nope-cloud".parse().unwrap();
+    let response = world.ingest.handle(signed.request(&unknown)).await;
+    assert_eq!(
+        (response.status.as_u16(), error_code(&response)),
+        (404, codes::UNKNOWN_DEFINITION.to_owned())
+    );
+
+    let plain: DefinitionKey = "plain::plain-cloud".parse().unwrap();
+    let response = world.ingest.handle(signed.request(&plain)).await;
+    assert_eq!(
+        (response.status.as_u16(), error_code(&response)),
+        (404, codes::NOT_SUPPORTED.to_owned())
+    );
+
+    let no_delivery = signed.clone().without_header("x-tracker-delivery");
+    let response = world.ingest.handle(no_delivery.request(&world.key)).await;
+    assert_eq!(
+        (response.status.as_u16(), error_code(&response)),
+        (400, codes::MISSING_HEADER.to_owned())
+    );
+    // 4xx answers carry the source's no-retry header.
+    assert_eq!(
+        response
+            .headers
+            .get("x-tracker-no-retry")
+            .map(String::as_str),
+        Some("1")
+    );
+
+    let garbage = signed.clone().with_body(b"not json".to_vec());
+    let response = world.ingest.handle(garbage.request(&world.key)).await;
+    assert_eq!(
+        (response.status.as_u16(), error_code(&response)),
+        (400, codes::INVALID_PAYLOAD.to_owned())
+    );
+
+    let http = signed.request(&world.key);
+    let mut request = http::Request::post("/webhooks/tracker/tracker-cloud/ep-acme-1")
+        .body(bytes::Bytes::from(signed.body.clone()))
+        .unwrap();
+    for (name, value) in http.headers.iter() {
+        request.headers_mut().insert(
+            http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            http::HeaderValue::from_str(value).unwrap(),
+        );
+    }
+    let request = integrations_core::webhook::WebhookRequest::from_http(request).unwrap();
+    assert_eq!(request.endpoint.as_deref(), Some("ep-acme-1"));
+    let response = world.ingest.handle(request).await.into_http();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/json");
+}
+
+#[tokio::test]
+async fn failure_answers_carry_no_expected_signature_or_secret() {
+    let world = World::new().await;
+    let good = world.sign(&opened("acct-1"), "d-1");
+    let expected = good.header("x-tracker-signature").unwrap().to_owned();
+    let digest = expected.trim_start_matches("sha256=").to_owned();
+    let forged = world.sign_with("wrong", &opened("acct-1"), "d-1");
+    let tampered = good
+        .clone()
+        .with_body(serde_json::to_vec(&opened("acct-1 ")).unwrap());
+    for request in [forged.request(&world.key), tampered.request(&world.key)] {
+        let err = world.ingest.ingest(request.clone()).await.unwrap_err();
+        assert_secret_free(&err, &digest);
+        assert_secret_free(&err, SECRET);
+        let response = world.ingest.handle(request).await;
+        let text = String::from_utf8_lossy(&response.body);
+        assert!(!text.contains(&digest) && !text.contains(SECRET));
+        for value in response.headers.values() {
+            assert!(!value.contains(&digest));
+        }
+    }
+}
+
+#[test]
+fn a_definition_with_half_a_webhook_capability_is_refused() {
+    let registry = Arc::new(Registry::new().with(Arc::new(Incomplete)).unwrap());
+    let err = Ingest::new(registry, TestHost::new().host().clone()).unwrap_err();
+    assert_eq!(err.code(), codes::INCOMPLETE_DEFINITION);
+    assert!(err.message().contains("incomplete::incomplete-cloud"));
+}
+
+#[tokio::test]
+async fn an_event_store_sees_the_event_before_the_sink() {
+    // The record happens before the side effect: a sink that reads the store finds it.
+    struct Checking(
+        Arc<integrations_testkit::MemoryStore>,
+        std::sync::Mutex<Vec<bool>>,
+    );
+    #[async_trait::async_trait]
+    impl integrations_core::host::EventSink for Checking {
+        async fn deliver(&self, event: &WebhookEvent) -> Result<(), Error> {
+            let recorded = self
+                .0
+                .recorded_events()
+                .iter()
+                .any(|e| e.external_event_id == event.external_event_id);
+            self.1.lock().unwrap().push(recorded);
+            Ok(())
+        }
+    }
+    let world = World::new().await;
+    let sink = Arc::new(Checking(
+        world.test.store.clone(),
+        std::sync::Mutex::new(Vec::new()),
+    ));
+    let host = integrations_core::host::Host::builder()
+        .stores(world.test.store.clone())
+        .http(Arc::new(integrations_testkit::offline_http()))
+        .cipher(world.test.keys.clone())
+        .clock(world.test.clock.clone())
+        .events(sink.clone())
+        .build()
+        .unwrap();
+    let registry = Arc::new(Registry::new().with(Arc::new(Tracker)).unwrap());
+    let ingest = Ingest::new(registry, host).unwrap();
+    let signed = world.sign(&opened("acct-1"), "d-order");
+    assert_eq!(ingest.handle(signed.request(&world.key)).await.status, 200);
+    assert_eq!(*sink.1.lock().unwrap(), [true]);
+}
