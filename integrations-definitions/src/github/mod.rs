@@ -2,6 +2,7 @@
 //! git over HTTPS, the REST and GraphQL APIs, and App webhooks.
 
 pub mod schemas;
+pub mod webhook;
 
 use integrations_core::definition::{
     ClientAuth, ConnectionMethod, IntegrationDefinition, Metadata, OAuth2Spec, Pkce,
@@ -10,6 +11,7 @@ use integrations_core::definition::{
 use integrations_core::model::CredentialType;
 use integrations_core::provider::IntegrationProvider;
 use integrations_core::schema::{ConfigSpec, Parsed};
+use integrations_core::webhook::{WebhookHandler, WebhookSource};
 use integrations_core::{DefinitionKey, Error, IntegrationKind};
 use serde_json::json;
 
@@ -177,6 +179,14 @@ impl IntegrationDefinition for GitHub {
         let endpoints = self.endpoints(target_config).ok()?;
         Some(Self::oauth2_spec(endpoints.web.as_str()))
     }
+
+    fn webhook_source(&self) -> Option<WebhookSource> {
+        Some(webhook::source(self.variant))
+    }
 }
 
-impl IntegrationProvider for GitHub {}
+impl IntegrationProvider for GitHub {
+    fn webhooks(&self) -> Option<&dyn WebhookHandler> {
+        Some(self)
+    }
+}

@@ -2,6 +2,7 @@
 //! hosted MCP server, and webhooks.
 
 pub mod schemas;
+pub mod webhook;
 
 use integrations_core::definition::{
     ClientAuth, ConnectionMethod, IntegrationDefinition, Metadata, OAuth2Spec, Pkce,
@@ -10,6 +11,7 @@ use integrations_core::definition::{
 use integrations_core::model::CredentialType;
 use integrations_core::provider::IntegrationProvider;
 use integrations_core::schema::{ConfigSpec, Parsed};
+use integrations_core::webhook::{WebhookHandler, WebhookSource};
 use integrations_core::{DefinitionKey, IntegrationKind};
 use serde_json::json;
 
@@ -121,6 +123,14 @@ impl IntegrationDefinition for Linear {
         let config = target_config.get::<LinearTargetConfig>().ok()?;
         Some(Self::oauth2_spec(Some(config)))
     }
+
+    fn webhook_source(&self) -> Option<WebhookSource> {
+        Some(webhook::source())
+    }
 }
 
-impl IntegrationProvider for Linear {}
+impl IntegrationProvider for Linear {
+    fn webhooks(&self) -> Option<&dyn WebhookHandler> {
+        Some(self)
+    }
+}

@@ -1,6 +1,7 @@
 //! OpenAI (`openai::openai-default`): model access for an agent runtime (the Codex CLI).
 
 pub mod schemas;
+pub mod webhook;
 
 use integrations_core::definition::{
     BindingContext, ConnectionMethod, IntegrationDefinition, Metadata, SecretField,
@@ -8,6 +9,7 @@ use integrations_core::definition::{
 use integrations_core::model::CredentialType;
 use integrations_core::provider::IntegrationProvider;
 use integrations_core::schema::{Choice, ConfigKind, ConfigSpec, Form, FormContext};
+use integrations_core::webhook::{WebhookHandler, WebhookSource};
 use integrations_core::{DefinitionKey, IntegrationKind, ValidationIssue};
 use serde_json::json;
 
@@ -130,9 +132,17 @@ impl IntegrationDefinition for OpenAi {
                 .collect(),
         );
     }
+
+    fn webhook_source(&self) -> Option<WebhookSource> {
+        Some(webhook::source())
+    }
 }
 
-impl IntegrationProvider for OpenAi {}
+impl IntegrationProvider for OpenAi {
+    fn webhooks(&self) -> Option<&dyn WebhookHandler> {
+        Some(self)
+    }
+}
 
 impl OpenAi {
     fn check_binding(

@@ -1,0 +1,432 @@
+//! GitHub webhooks, github.com and Enterprise Server alike: `X-Hub-Signature-256`
+//! (`sha256=` + hex HMAC-SHA256 of the raw body, no timestamp), `X-GitHub-Event` and
+//! `X-GitHub-Delivery` (the same on redelivery, so it deduplicates), JSON or
+//! form-encoded (`payload=`) bodies, routed by `installation.id` or an endpoint key.
+//!
+//! Enterprise Server deliveries carry `X-GitHub-Enterprise-Host` and
+//! `X-GitHub-Enterprise-Version` and `https://HOST/api/v3/...` URLs in the payload; the
+//! shape is otherwise the same, so one handler serves both variants.
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use integrations_core::model::CredentialType;
+use integrations_core::webhook::{
+    Classification, ConversationKey, EventRoute, EventSubject, EventType, HmacHexScheme,
+    InboundRequest, NormalizeContext, Normalized, Routing, SessionDispatch, SubjectKind,
+    WebhookEvent, WebhookHandler, WebhookSource, errors, form_value, is_form_encoded,
+    is_json_content_type, lenient_timestamp, raw_json, source_order_key,
+};
+use integrations_core::{Error, Timestamp};
+use serde::Deserialize;
+
+use super::{GitHub, Variant};
+
+/// `X-GitHub-Event`.
+pub const EVENT_HEADER: &str = "x-github-event";
+/// `X-GitHub-Delivery`.
+pub const DELIVERY_HEADER: &str = "x-github-delivery";
+/// `X-Hub-Signature-256`.
+pub const SIGNATURE_HEADER: &str = "x-hub-signature-256";
+/// `X-GitHub-Enterprise-Host` (Enterprise Server only).
+pub const ENTERPRISE_HOST_HEADER: &str = "x-github-enterprise-host";
+/// `X-GitHub-Enterprise-Version` (Enterprise Server only).
+pub const ENTERPRISE_VERSION_HEADER: &str = "x-github-enterprise-version";
+
+/// The action of events that have none (`ping`, `create`, ...); `push` is `pushed`.
+const NO_ACTION: &str = "received";
+
+pub(super) fn source(variant: Variant) -> WebhookSource {
+    // GitHub waits 10 s on github.com and 30 s on Enterprise Server.
+    let deadline = match variant {
+        Variant::Cloud => Duration::from_secs(10),
+        Variant::EnterpriseServer => Duration::from_secs(30),
+    };
+    WebhookSource::new(HmacHexScheme::new(SIGNATURE_HEADER).with_prefix("sha256="))
+        .with_target_secret("webhook_secret")
+        .with_connection_credential(CredentialType::WEBHOOK_SECRET)
+        .with_event_header(EVENT_HEADER)
+        .with_delivery_header(DELIVERY_HEADER)
+        .with_ack_deadline(deadline)
+}
+
+/// The JSON of a delivery: the body, or the `payload` field of a form body.
+enum Json<'a> {
+    Body(&'a [u8]),
+    Form(String),
+}
+
+impl Json<'_> {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Self::Body(b) => b,
+            Self::Form(s) => s.as_bytes(),
+        }
+    }
+}
+
+fn json<'a>(request: &InboundRequest<'a>) -> Result<Json<'a>, Error> {
+    let content_type = request.headers.get("content-type");
+    if is_form_encoded(content_type, request.body) {
+        // The signature covers the raw form bytes; only normalization reads the JSON.
+        let payload = form_value(request.body, "payload")
+            .ok_or_else(|| errors::invalid_payload("a form body needs a payload field"))?;
+        Ok(Json::Form(payload.into_owned()))
+    } else if content_type.is_none_or(is_json_content_type) {
+        Ok(Json::Body(request.body))
+    } else {
+        Err(errors::unsupported_content_type())
+    }
+}
+
+fn header<'a>(request: &InboundRequest<'a>, name: &str) -> Result<&'a str, Error> {
+    request
+        .headers
+        .get(name)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| errors::missing_header(name))
+}
+
+#[derive(Deserialize)]
+struct RoutingFields {
+    #[serde(default)]
+    installation: Option<Id>,
+}
+
+#[derive(Deserialize)]
+struct Id {
+    id: u64,
+}
+
+#[derive(Deserialize)]
+struct Payload<'a> {
+    #[serde(borrow, default)]
+    action: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    issue: Option<Item<'a>>,
+    #[serde(borrow, default)]
+    pull_request: Option<Item<'a>>,
+    #[serde(borrow, default)]
+    comment: Option<Comment<'a>>,
+    #[serde(borrow, default)]
+    review: Option<Comment<'a>>,
+    #[serde(borrow, default)]
+    repository: Option<Repository<'a>>,
+    #[serde(borrow, default)]
+    sender: Option<User<'a>>,
+    #[serde(borrow, default, rename = "ref")]
+    git_ref: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    after: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    compare: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    head_commit: Option<Commit<'a>>,
+    #[serde(borrow, default)]
+    pusher: Option<Pusher<'a>>,
+    #[serde(default)]
+    hook: Option<Dated>,
+    #[serde(default)]
+    installation: Option<Dated>,
+}
+
+#[derive(Deserialize)]
+struct Item<'a> {
+    id: u64,
+    #[serde(default)]
+    number: Option<u64>,
+    #[serde(borrow, default)]
+    title: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    body: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    html_url: Option<Cow<'a, str>>,
+    #[serde(default, deserialize_with = "lenient_timestamp")]
+    created_at: Option<Timestamp>,
+    #[serde(default, deserialize_with = "lenient_timestamp")]
+    updated_at: Option<Timestamp>,
+}
+
+#[derive(Deserialize)]
+struct Comment<'a> {
+    id: u64,
+    #[serde(borrow, default)]
+    body: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    html_url: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    user: Option<User<'a>>,
+    #[serde(default, deserialize_with = "lenient_timestamp")]
+    created_at: Option<Timestamp>,
+    #[serde(default, deserialize_with = "lenient_timestamp")]
+    updated_at: Option<Timestamp>,
+    #[serde(default, deserialize_with = "lenient_timestamp")]
+    submitted_at: Option<Timestamp>,
+}
+
+#[derive(Deserialize)]
+struct Repository<'a> {
+    #[serde(borrow, default)]
+    full_name: Option<Cow<'a, str>>,
+    #[serde(default, deserialize_with = "lenient_timestamp")]
+    pushed_at: Option<Timestamp>,
+}
+
+#[derive(Deserialize)]
+struct User<'a> {
+    #[serde(borrow, default)]
+    login: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct Commit<'a> {
+    #[serde(borrow, default)]
+    message: Option<Cow<'a, str>>,
+    #[serde(default, deserialize_with = "lenient_timestamp")]
+    timestamp: Option<Timestamp>,
+}
+
+#[derive(Deserialize)]
+struct Pusher<'a> {
+    #[serde(borrow, default)]
+    name: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct Dated {
+    #[serde(default)]
+    id: Option<u64>,
+    #[serde(default, deserialize_with = "lenient_timestamp")]
+    created_at: Option<Timestamp>,
+    #[serde(default, deserialize_with = "lenient_timestamp")]
+    updated_at: Option<Timestamp>,
+}
+
+fn owned(value: Option<&Cow<'_, str>>) -> Option<String> {
+    value.map(|v| v.clone().into_owned())
+}
+
+impl Item<'_> {
+    fn subject(&self, kind: SubjectKind, payload: &Payload<'_>) -> EventSubject {
+        let mut subject = EventSubject::new(kind, self.id.to_string());
+        subject.number = self.number.map(|n| n.to_string());
+        subject.title = owned(self.title.as_ref());
+        subject.text = owned(self.body.as_ref());
+        subject.url = owned(self.html_url.as_ref());
+        subject.actor = payload.actor();
+        subject.container = payload.container();
+        subject
+    }
+
+    fn at(&self) -> Option<Timestamp> {
+        self.updated_at.or(self.created_at)
+    }
+}
+
+impl Comment<'_> {
+    fn subject(&self, parent: Option<&Item<'_>>, payload: &Payload<'_>) -> EventSubject {
+        let mut subject = EventSubject::new(SubjectKind::Comment, self.id.to_string());
+        subject.text = owned(self.body.as_ref());
+        subject.url = owned(self.html_url.as_ref());
+        subject.actor = payload
+            .actor()
+            .or_else(|| self.user.as_ref().and_then(|u| owned(u.login.as_ref())));
+        subject.container = payload.container();
+        if let Some(parent) = parent {
+            subject.number = parent.number.map(|n| n.to_string());
+            subject.parent.clone_from(&subject.number);
+            subject.title = owned(parent.title.as_ref());
+        }
+        subject
+    }
+
+    fn at(&self) -> Option<Timestamp> {
+        self.submitted_at.or(self.updated_at).or(self.created_at)
+    }
+}
+
+impl Payload<'_> {
+    fn actor(&self) -> Option<String> {
+        self.sender.as_ref().and_then(|s| owned(s.login.as_ref()))
+    }
+
+    fn container(&self) -> Option<String> {
+        self.repository
+            .as_ref()
+            .and_then(|r| owned(r.full_name.as_ref()))
+    }
+
+    /// The subject, when it about, and the time and id that order it.
+    fn subject(&self, event: &str) -> (Option<EventSubject>, Option<Timestamp>, Option<String>) {
+        match event {
+            "issues" => match &self.issue {
+                Some(issue) => (
+                    Some(issue.subject(SubjectKind::Issue, self)),
+                    issue.at(),
+                    Some(issue.id.to_string()),
+                ),
+                None => (None, None, None),
+            },
+            "pull_request" => match &self.pull_request {
+                Some(pr) => (
+                    Some(pr.subject(SubjectKind::PullRequest, self)),
+                    pr.at(),
+                    Some(pr.id.to_string()),
+                ),
+                None => (None, None, None),
+            },
+            "issue_comment" | "pull_request_review_comment" | "pull_request_review" => {
+                let comment = if event == "pull_request_review" {
+                    self.review.as_ref()
+                } else {
+                    self.comment.as_ref()
+                };
+                let parent = self.issue.as_ref().or(self.pull_request.as_ref());
+                match comment {
+                    Some(c) => (
+                        Some(c.subject(parent, self)),
+                        c.at(),
+                        Some(c.id.to_string()),
+                    ),
+                    None => (None, None, None),
+                }
+            }
+            "push" => {
+                let mut subject = EventSubject::new(
+                    SubjectKind::Push,
+                    owned(self.after.as_ref()).unwrap_or_default(),
+                );
+                subject.title = owned(self.git_ref.as_ref());
+                subject.text = self
+                    .head_commit
+                    .as_ref()
+                    .and_then(|c| owned(c.message.as_ref()));
+                subject.url = owned(self.compare.as_ref());
+                subject.actor = self
+                    .pusher
+                    .as_ref()
+                    .and_then(|p| owned(p.name.as_ref()))
+                    .or_else(|| self.actor());
+                subject.container = self.container();
+                let at = self
+                    .head_commit
+                    .as_ref()
+                    .and_then(|c| c.timestamp)
+                    .or_else(|| self.repository.as_ref().and_then(|r| r.pushed_at));
+                let id = owned(self.after.as_ref());
+                (Some(subject), at, id)
+            }
+            _ => {
+                // Hooks (`ping`) and installations carry their own dates.
+                let dated = self.hook.as_ref().or(self.installation.as_ref());
+                let at = dated.and_then(|d| d.updated_at.or(d.created_at));
+                let id = dated.and_then(|d| d.id).map(|id| id.to_string());
+                (None, at, id)
+            }
+        }
+    }
+}
+
+impl WebhookHandler for GitHub {
+    fn classify(&self, request: &InboundRequest<'_>) -> Result<Classification, Error> {
+        header(request, EVENT_HEADER)?;
+        let delivery = header(request, DELIVERY_HEADER)?;
+        let json = json(request)?;
+        let fields: RoutingFields = serde_json::from_slice(json.bytes())
+            .map_err(|_| errors::invalid_payload("not a GitHub JSON object"))?;
+        let routing = Routing::optional_subject(fields.installation.map(|i| i.id.to_string()));
+        Ok(Classification::Event(
+            EventRoute::new(routing, delivery).with_delivery_id(delivery),
+        ))
+    }
+
+    fn normalize(
+        &self,
+        request: &InboundRequest<'_>,
+        _context: &NormalizeContext<'_>,
+    ) -> Result<Normalized, Error> {
+        let event = header(request, EVENT_HEADER)?;
+        let json = json(request)?;
+        let payload: Payload<'_> = serde_json::from_slice(json.bytes())
+            .map_err(|_| errors::invalid_payload("not a GitHub event payload"))?;
+        let action = match (event, payload.action.as_deref()) {
+            ("push", _) => "pushed",
+            (_, Some(action)) if !action.is_empty() => action,
+            _ => NO_ACTION,
+        };
+        let (subject, occurred_at, order_id) = payload.subject(event);
+        let source_order_key = occurred_at
+            .zip(order_id)
+            .map(|(at, id)| source_order_key(at, &id));
+        let mut normalized = Normalized::new(EventType::from_parts("github", event, action), event)
+            .with_occurred_at(occurred_at)
+            .with_source_order_key(source_order_key)
+            .with_subject(subject);
+        if let Json::Form(text) = json {
+            normalized = normalized.with_payload(raw_json(text)?);
+        }
+        Ok(normalized)
+    }
+
+    fn dispatch(&self, event: &WebhookEvent) -> SessionDispatch {
+        let Some(subject) = &event.subject else {
+            return SessionDispatch::ignore("not about an issue or pull request");
+        };
+        let (Some(repository), Some(number)) = (&subject.container, &subject.number) else {
+            return SessionDispatch::ignore("not about an issue or pull request");
+        };
+        let key = ConversationKey::new("github", repository, number);
+        match (event.event_type.object(), event.event_type.action()) {
+            ("issues" | "pull_request", "opened" | "reopened") => SessionDispatch::create(key),
+            ("issue_comment" | "pull_request_review_comment", "created")
+            | ("pull_request_review", "submitted")
+            | (
+                "issues" | "pull_request",
+                "edited" | "closed" | "assigned" | "labeled" | "synchronize" | "ready_for_review",
+            ) => SessionDispatch::resume(key),
+            _ => SessionDispatch::ignore("not a conversation event"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use integrations_core::webhook::Headers;
+
+    use super::*;
+
+    fn key() -> integrations_core::DefinitionKey {
+        crate::key("github", "github-cloud")
+    }
+
+    #[test]
+    fn classify_needs_the_event_and_delivery_headers() {
+        let body = br#"{"action":"opened","installation":{"id":7}}"#;
+        let key = key();
+        let headers = Headers::new()
+            .with(EVENT_HEADER, "issues")
+            .with(DELIVERY_HEADER, "d-1");
+        let c = GitHub::cloud()
+            .classify(&InboundRequest::new(&key, &headers, body))
+            .unwrap();
+        let Classification::Event(route) = c else {
+            panic!("an event")
+        };
+        assert_eq!(route.routing.subject.as_deref(), Some("7"));
+        assert_eq!(route.dedup_id, "d-1");
+
+        let headers = Headers::new().with(EVENT_HEADER, "issues");
+        let err = GitHub::cloud()
+            .classify(&InboundRequest::new(&key, &headers, body))
+            .unwrap_err();
+        assert_eq!(err.code(), "webhook.missing_header");
+        let headers = Headers::new()
+            .with(EVENT_HEADER, "issues")
+            .with(DELIVERY_HEADER, "d-1")
+            .with("content-type", "text/plain");
+        let err = GitHub::cloud()
+            .classify(&InboundRequest::new(&key, &headers, body))
+            .unwrap_err();
+        assert_eq!(err.code(), "webhook.unsupported_content_type");
+    }
+}
