@@ -201,6 +201,24 @@ pub struct NormalizeContext<'a> {
     pub received_at: Timestamp,
 }
 
+impl<'a> NormalizeContext<'a> {
+    /// The context of a delivery classified as `route`, received at `received_at`.
+    pub fn new(route: &'a EventRoute, received_at: Timestamp) -> Self {
+        Self {
+            route,
+            signed_at: None,
+            received_at,
+        }
+    }
+
+    /// Sets the signed timestamp.
+    #[must_use]
+    pub fn with_signed_at(mut self, signed_at: Option<Timestamp>) -> Self {
+        self.signed_at = signed_at;
+        self
+    }
+}
+
 /// The provider's normalization of a verified event; the pipeline adds the tenant,
 /// connection, ids and times.
 #[derive(Debug, Clone)]

@@ -244,6 +244,14 @@ fn empty_and_absent_secrets_are_refused() {
             .sign(&SignRequest::new(b"{}", &secret, at()).with_id(ID))
             .unwrap_err();
         assert_eq!(err.code(), code);
+        let err = s
+            .verify(&Headers::new(), b"{}", std::slice::from_ref(&secret), at())
+            .unwrap_err();
+        assert_eq!(err.code(), code);
+        if secret.expose().len() > "whsec_".len() {
+            assert_secret_free(&err, secret.expose());
+            assert_secret_free(&err, "%%%");
+        }
     }
     let secret = Secret::new(SECRET);
     let err = s.sign(&SignRequest::new(b"{}", &secret, at())).unwrap_err();
