@@ -87,6 +87,7 @@
 
 pub mod credential;
 pub mod definition;
+pub mod egress;
 mod error;
 pub mod host;
 mod id;

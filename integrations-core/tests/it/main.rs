@@ -1,5 +1,6 @@
 //! Integration tests of `integrations-core`, in one binary.
 
+mod egress;
 mod registry;
 mod secrets;
 mod service;
