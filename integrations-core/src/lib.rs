@@ -88,11 +88,13 @@
 pub mod credential;
 pub mod definition;
 pub mod egress;
+pub mod egress;
 mod error;
 pub mod host;
 mod id;
 mod issue;
 mod key;
+pub mod mcp;
 pub mod model;
 pub mod plan;
 pub mod provider;

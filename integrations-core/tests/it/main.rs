@@ -1,6 +1,8 @@
 //! Integration tests of `integrations-core`, in one binary.
 
 mod egress;
+mod egress;
+mod mcp;
 mod registry;
 mod secrets;
 mod service;
