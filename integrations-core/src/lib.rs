@@ -85,9 +85,9 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod compile;
 pub mod credential;
 pub mod definition;
-pub mod egress;
 pub mod egress;
 mod error;
 pub mod host;

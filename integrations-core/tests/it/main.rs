@@ -1,6 +1,6 @@
 //! Integration tests of `integrations-core`, in one binary.
 
-mod egress;
+mod compile;
 mod egress;
 mod mcp;
 mod registry;
