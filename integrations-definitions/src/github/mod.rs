@@ -1,16 +1,18 @@
 //! GitHub (`github::github-cloud`, `github::github-enterprise-server`): repositories,
 //! git over HTTPS, the REST and GraphQL APIs, and App webhooks.
 
+pub mod compile;
 pub mod schemas;
 
 use integrations_core::definition::{
-    ClientAuth, ConnectionMethod, IntegrationDefinition, Metadata, OAuth2Spec, Pkce,
+    ClientAuth, CompileInput, ConnectionMethod, IntegrationDefinition, Metadata, OAuth2Spec, Pkce,
     ScopeSeparator, SecretField,
 };
 use integrations_core::model::CredentialType;
+use integrations_core::plan::BindingPlan;
 use integrations_core::provider::IntegrationProvider;
 use integrations_core::schema::{ConfigSpec, Parsed};
-use integrations_core::{DefinitionKey, Error, IntegrationKind};
+use integrations_core::{DefinitionKey, Error, IntegrationKind, ValidationIssue};
 use serde_json::json;
 
 use self::schemas::{
@@ -176,6 +178,13 @@ impl IntegrationDefinition for GitHub {
         method.oauth2.as_ref()?;
         let endpoints = self.endpoints(target_config).ok()?;
         Some(Self::oauth2_spec(endpoints.web.as_str()))
+    }
+
+    fn compile_binding(
+        &self,
+        input: &CompileInput<'_>,
+    ) -> Result<BindingPlan, Vec<ValidationIssue>> {
+        compile::compile(self, input)
     }
 }
 

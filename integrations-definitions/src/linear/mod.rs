@@ -1,16 +1,18 @@
 //! Linear (`linear::linear-default`): issues and comments through GraphQL, Linear's
 //! hosted MCP server, and webhooks.
 
+pub mod compile;
 pub mod schemas;
 
 use integrations_core::definition::{
-    ClientAuth, ConnectionMethod, IntegrationDefinition, Metadata, OAuth2Spec, Pkce,
+    ClientAuth, CompileInput, ConnectionMethod, IntegrationDefinition, Metadata, OAuth2Spec, Pkce,
     ScopeSeparator, SecretField,
 };
 use integrations_core::model::CredentialType;
+use integrations_core::plan::{BindingPlan, McpServer};
 use integrations_core::provider::IntegrationProvider;
 use integrations_core::schema::{ConfigSpec, Parsed};
-use integrations_core::{DefinitionKey, IntegrationKind};
+use integrations_core::{DefinitionKey, IntegrationKind, ValidationIssue};
 use serde_json::json;
 
 use self::schemas::{LinearBindingConfig, LinearTargetConfig, LinearTargetSecrets};
@@ -120,6 +122,17 @@ impl IntegrationDefinition for Linear {
         method.oauth2.as_ref()?;
         let config = target_config.get::<LinearTargetConfig>().ok()?;
         Some(Self::oauth2_spec(Some(config)))
+    }
+
+    fn compile_binding(
+        &self,
+        input: &CompileInput<'_>,
+    ) -> Result<BindingPlan, Vec<ValidationIssue>> {
+        compile::compile(input)
+    }
+
+    fn mcp_servers(&self, input: &CompileInput<'_>) -> Vec<McpServer> {
+        compile::mcp_servers(input)
     }
 }
 

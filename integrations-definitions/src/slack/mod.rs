@@ -1,16 +1,18 @@
 //! Slack (`slack::slack-default`): messages, threads, reactions and channels through the
 //! Web API, and the Events API.
 
+pub mod compile;
 pub mod schemas;
 
 use integrations_core::definition::{
-    ClientAuth, ConnectionMethod, IntegrationDefinition, Metadata, OAuth2Spec, Pkce,
+    ClientAuth, CompileInput, ConnectionMethod, IntegrationDefinition, Metadata, OAuth2Spec, Pkce,
     ScopeSeparator, SecretField,
 };
 use integrations_core::model::CredentialType;
+use integrations_core::plan::BindingPlan;
 use integrations_core::provider::IntegrationProvider;
 use integrations_core::schema::{ConfigSpec, Parsed};
-use integrations_core::{DefinitionKey, IntegrationKind};
+use integrations_core::{DefinitionKey, IntegrationKind, ValidationIssue};
 use serde_json::json;
 
 use self::schemas::{SlackBindingConfig, SlackTargetConfig, SlackTargetSecrets};
@@ -110,6 +112,13 @@ impl IntegrationDefinition for Slack {
         method.oauth2.as_ref()?;
         let config = target_config.get::<SlackTargetConfig>().ok()?;
         Some(Self::oauth2_spec(Some(config)))
+    }
+
+    fn compile_binding(
+        &self,
+        input: &CompileInput<'_>,
+    ) -> Result<BindingPlan, Vec<ValidationIssue>> {
+        compile::compile(input)
     }
 }
 
