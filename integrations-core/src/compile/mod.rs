@@ -281,24 +281,31 @@ fn stamp_routes(
             ));
         }
     }
-    let matchers: Vec<Matcher> = routes.iter().map(|r| r.1.clone()).collect();
+    let mut compiled_routes = Vec::with_capacity(routes.len());
+    let mut matchers = Vec::with_capacity(routes.len());
+    let mut paths = Vec::with_capacity(routes.len());
+    for (route, matcher, path) in routes {
+        compiled_routes.push(route);
+        matchers.push(matcher);
+        paths.push(path);
+    }
     for (i, j) in overlapping_pairs(&matchers) {
-        let (a, b) = (&routes[i], &routes[j]);
-        let host =
-            a.1.hosts()
-                .iter()
-                .find(|h| b.1.names_host(h))
-                .map_or("", String::as_str);
+        let (a, b) = (&compiled_routes[i], &compiled_routes[j]);
+        let host = matchers[i]
+            .hosts()
+            .iter()
+            .find(|h| matchers[j].names_host(h))
+            .map_or("", String::as_str);
         issues.push(ValidationIssue::new(
             codes::ROUTE_CONFLICT,
-            b.2.clone(),
+            paths[j].clone(),
             format!(
                 "route {} overlaps route {} of binding {} on host {host}: a request would match both",
-                b.0.id, a.0.id, a.0.binding
+                b.id, a.id, a.binding
             ),
         ));
     }
-    routes.into_iter().map(|r| r.0).collect()
+    compiled_routes
 }
 
 fn check_upstream(upstream: &str, at: &str, issues: &mut Vec<ValidationIssue>) {
