@@ -85,13 +85,16 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod compile;
 pub mod credential;
 pub mod definition;
+pub mod egress;
 mod error;
 pub mod host;
 mod id;
 mod issue;
 mod key;
+pub mod mcp;
 pub mod model;
 pub mod plan;
 pub mod provider;

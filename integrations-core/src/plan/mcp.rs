@@ -69,6 +69,26 @@ impl McpServer {
     }
 }
 
+impl McpServer {
+    /// Sets an environment variable of a stdio server (ignored for HTTP servers).
+    #[must_use]
+    pub fn with_env(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        if let McpTransport::Stdio { env, .. } = &mut self.transport {
+            env.insert(name.into(), value.into());
+        }
+        self
+    }
+
+    /// Sets a static, non-secret header of an HTTP server (ignored for stdio servers).
+    #[must_use]
+    pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        if let McpTransport::StreamableHttp { headers, .. } = &mut self.transport {
+            headers.insert(name.into(), value.into());
+        }
+        self
+    }
+}
+
 /// The file format of an agent's MCP config.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

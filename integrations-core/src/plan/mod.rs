@@ -1,14 +1,22 @@
 //! What a binding compiles to: egress routes, artifacts, runtime clients, workspace
-//! sources and MCP servers. The compiler assembles these into a deterministic plan.
+//! sources and MCP servers, and the deterministic [`CompiledRuntimePlan`] the
+//! [compiler](crate::compile) assembles from them.
 
 mod artifact;
+mod canonical;
+mod compiled;
 mod mcp;
 mod route;
 mod runtime;
 
+pub(crate) use canonical::to_canonical;
+
 use serde::{Deserialize, Serialize};
 
 pub use artifact::{Artifact, InstallStep};
+pub use compiled::{
+    CompiledMcpServer, CompiledRoute, CompiledRuntimePlan, McpConfigUpdate, RouteId,
+};
 pub use mcp::{McpConfigFormat, McpConfigTarget, McpServer, McpTransport};
 pub use route::{AuthInjection, CredentialSelector, EgressRouteSpec, RouteMatch};
 pub use runtime::{
@@ -18,6 +26,7 @@ pub use runtime::{
 
 /// Fixed paths inside the sandbox that definitions may refer to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 #[non_exhaustive]
 pub struct SandboxPaths {
     /// The sandbox user's home (`/home/sandbox`).

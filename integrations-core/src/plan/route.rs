@@ -28,6 +28,13 @@ impl RouteMatch {
         }
     }
 
+    /// Adds a host.
+    #[must_use]
+    pub fn with_host(mut self, host: impl Into<String>) -> Self {
+        self.hosts.push(host.into());
+        self
+    }
+
     /// Adds a path prefix.
     #[must_use]
     pub fn with_path_prefix(mut self, prefix: impl Into<String>) -> Self {
@@ -134,8 +141,13 @@ pub struct EgressRouteSpec {
     pub injection: AuthInjection,
     /// Which credential.
     pub credential: CredentialSelector,
-    /// Extra non-secret headers set on matched requests (`X-GitHub-Api-Version`).
+    /// Non-secret headers set on matched requests, replacing what the caller sent
+    /// (`OpenAI-Organization`).
     pub headers: BTreeMap<String, String>,
+    /// Non-secret headers set on matched requests only when the caller sent none of that
+    /// name (`Accept`, `X-GitHub-Api-Version`).
+    #[serde(default)]
+    pub default_headers: BTreeMap<String, String>,
 }
 
 impl EgressRouteSpec {
@@ -152,13 +164,25 @@ impl EgressRouteSpec {
             injection,
             credential,
             headers: BTreeMap::new(),
+            default_headers: BTreeMap::new(),
         }
     }
 
-    /// Adds a header.
+    /// Adds a header that replaces the caller's.
     #[must_use]
     pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.headers.insert(name.into(), value.into());
+        self
+    }
+
+    /// Adds a header set only when the caller sent none of that name.
+    #[must_use]
+    pub fn with_default_header(
+        mut self,
+        name: impl Into<String>,
+        value: impl Into<String>,
+    ) -> Self {
+        self.default_headers.insert(name.into(), value.into());
         self
     }
 }

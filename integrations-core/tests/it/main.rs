@@ -1,5 +1,8 @@
 //! Integration tests of `integrations-core`, in one binary.
 
+mod compile;
+mod egress;
+mod mcp;
 mod registry;
 mod secrets;
 mod service;

@@ -1,18 +1,20 @@
 //! GitHub (`github::github-cloud`, `github::github-enterprise-server`): repositories,
 //! git over HTTPS, the REST and GraphQL APIs, and App webhooks.
 
+pub mod compile;
 pub mod schemas;
 pub mod webhook;
 
 use integrations_core::definition::{
-    ClientAuth, ConnectionMethod, IntegrationDefinition, Metadata, OAuth2Spec, Pkce,
+    ClientAuth, CompileInput, ConnectionMethod, IntegrationDefinition, Metadata, OAuth2Spec, Pkce,
     ScopeSeparator, SecretField,
 };
 use integrations_core::model::CredentialType;
+use integrations_core::plan::BindingPlan;
 use integrations_core::provider::IntegrationProvider;
 use integrations_core::schema::{ConfigSpec, Parsed};
 use integrations_core::webhook::{WebhookHandler, WebhookSource};
-use integrations_core::{DefinitionKey, Error, IntegrationKind};
+use integrations_core::{DefinitionKey, Error, IntegrationKind, ValidationIssue};
 use serde_json::json;
 
 use self::schemas::{
@@ -182,6 +184,13 @@ impl IntegrationDefinition for GitHub {
 
     fn webhook_source(&self) -> Option<WebhookSource> {
         Some(webhook::source(self.variant))
+    }
+
+    fn compile_binding(
+        &self,
+        input: &CompileInput<'_>,
+    ) -> Result<BindingPlan, Vec<ValidationIssue>> {
+        compile::compile(self, input)
     }
 }
 

@@ -1,18 +1,20 @@
 //! Linear (`linear::linear-default`): issues and comments through GraphQL, Linear's
 //! hosted MCP server, and webhooks.
 
+pub mod compile;
 pub mod schemas;
 pub mod webhook;
 
 use integrations_core::definition::{
-    ClientAuth, ConnectionMethod, IntegrationDefinition, Metadata, OAuth2Spec, Pkce,
+    ClientAuth, CompileInput, ConnectionMethod, IntegrationDefinition, Metadata, OAuth2Spec, Pkce,
     ScopeSeparator, SecretField,
 };
 use integrations_core::model::CredentialType;
+use integrations_core::plan::{BindingPlan, McpServer};
 use integrations_core::provider::IntegrationProvider;
 use integrations_core::schema::{ConfigSpec, Parsed};
 use integrations_core::webhook::{WebhookHandler, WebhookSource};
-use integrations_core::{DefinitionKey, IntegrationKind};
+use integrations_core::{DefinitionKey, IntegrationKind, ValidationIssue};
 use serde_json::json;
 
 use self::schemas::{LinearBindingConfig, LinearTargetConfig, LinearTargetSecrets};
@@ -126,6 +128,17 @@ impl IntegrationDefinition for Linear {
 
     fn webhook_source(&self) -> Option<WebhookSource> {
         Some(webhook::source())
+    }
+
+    fn compile_binding(
+        &self,
+        input: &CompileInput<'_>,
+    ) -> Result<BindingPlan, Vec<ValidationIssue>> {
+        compile::compile(input)
+    }
+
+    fn mcp_servers(&self, input: &CompileInput<'_>) -> Vec<McpServer> {
+        compile::mcp_servers(input)
     }
 }
 

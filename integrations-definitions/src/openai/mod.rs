@@ -1,12 +1,14 @@
 //! OpenAI (`openai::openai-default`): model access for an agent runtime (the Codex CLI).
 
+pub mod compile;
 pub mod schemas;
 pub mod webhook;
 
 use integrations_core::definition::{
-    BindingContext, ConnectionMethod, IntegrationDefinition, Metadata, SecretField,
+    BindingContext, CompileInput, ConnectionMethod, IntegrationDefinition, Metadata, SecretField,
 };
 use integrations_core::model::CredentialType;
+use integrations_core::plan::{BindingPlan, McpConfigTarget};
 use integrations_core::provider::IntegrationProvider;
 use integrations_core::schema::{Choice, ConfigKind, ConfigSpec, Form, FormContext};
 use integrations_core::webhook::{WebhookHandler, WebhookSource};
@@ -110,6 +112,17 @@ impl IntegrationDefinition for OpenAi {
             }
         }
         issues
+    }
+
+    fn compile_binding(
+        &self,
+        input: &CompileInput<'_>,
+    ) -> Result<BindingPlan, Vec<ValidationIssue>> {
+        compile::compile(input)
+    }
+
+    fn mcp_config_target(&self) -> Option<McpConfigTarget> {
+        Some(compile::mcp_config_target())
     }
 
     fn narrow_form(&self, kind: &ConfigKind, context: &FormContext<'_>, form: &mut Form) {

@@ -1,18 +1,20 @@
 //! Slack (`slack::slack-default`): messages, threads, reactions and channels through the
 //! Web API, and the Events API.
 
+pub mod compile;
 pub mod schemas;
 pub mod webhook;
 
 use integrations_core::definition::{
-    ClientAuth, ConnectionMethod, IntegrationDefinition, Metadata, OAuth2Spec, Pkce,
+    ClientAuth, CompileInput, ConnectionMethod, IntegrationDefinition, Metadata, OAuth2Spec, Pkce,
     ScopeSeparator, SecretField,
 };
 use integrations_core::model::CredentialType;
+use integrations_core::plan::BindingPlan;
 use integrations_core::provider::IntegrationProvider;
 use integrations_core::schema::{ConfigSpec, Parsed};
 use integrations_core::webhook::{WebhookHandler, WebhookSource};
-use integrations_core::{DefinitionKey, IntegrationKind};
+use integrations_core::{DefinitionKey, IntegrationKind, ValidationIssue};
 use serde_json::json;
 
 use self::schemas::{SlackBindingConfig, SlackTargetConfig, SlackTargetSecrets};
@@ -116,6 +118,13 @@ impl IntegrationDefinition for Slack {
 
     fn webhook_source(&self) -> Option<WebhookSource> {
         Some(webhook::source())
+    }
+
+    fn compile_binding(
+        &self,
+        input: &CompileInput<'_>,
+    ) -> Result<BindingPlan, Vec<ValidationIssue>> {
+        compile::compile(input)
     }
 }
 

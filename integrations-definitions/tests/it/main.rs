@@ -1,4 +1,5 @@
 //! Integration tests of the shipped definitions, in one binary.
 
+mod compile;
 mod definitions;
 mod webhooks;

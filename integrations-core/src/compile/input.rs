@@ -1,0 +1,467 @@
+//! What the compiler reads: a profile version and its bindings, each with the connection
+//! and target it uses. Built in code, read from a JSON profile document, or loaded from
+//! the host's stores.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::host::Host;
+use crate::model::{Connection, ConnectionStatus, ProfileVersion, Target};
+use crate::plan::SandboxPaths;
+use crate::{
+    BindingId, ConnectionId, ConnectionMethodId, DefinitionKey, Error, IntegrationKind, ProfileId,
+    TargetId, TenantId, Timestamp, ValidationIssue, escape_pointer_token,
+};
+
+/// One binding to compile, with the records it uses. The target's secrets, if the record
+/// holds any, are never read: compilation sees configs only.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct ProfileBinding {
+    /// The binding's id.
+    pub id: BindingId,
+    /// Its kind; must equal its definition's.
+    pub kind: IntegrationKind,
+    /// The binding config as written.
+    pub config: Value,
+    /// The connection it uses.
+    pub connection: Connection,
+    /// The connection's target.
+    pub target: Target,
+}
+
+impl ProfileBinding {
+    /// A binding with config `{}`.
+    pub fn new(
+        id: BindingId,
+        kind: IntegrationKind,
+        connection: Connection,
+        target: Target,
+    ) -> Self {
+        Self {
+            id,
+            kind,
+            config: Value::Object(serde_json::Map::new()),
+            connection,
+            target,
+        }
+    }
+
+    /// Sets the binding config.
+    #[must_use]
+    pub fn with_config(mut self, config: Value) -> Self {
+        self.config = config;
+        self
+    }
+}
+
+/// A profile version to compile: the tenant, the profile version, the sandbox paths and
+/// the bindings (in any order: the plan does not depend on it).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct ProfileInput {
+    /// The tenant; every record must belong to it.
+    pub tenant: TenantId,
+    /// The profile version.
+    pub profile: ProfileVersion,
+    /// Paths inside the sandbox.
+    pub sandbox: SandboxPaths,
+    /// The bindings.
+    pub bindings: Vec<ProfileBinding>,
+}
+
+impl ProfileInput {
+    /// A profile with no bindings and the default sandbox paths.
+    pub fn new(tenant: TenantId, profile: ProfileVersion) -> Self {
+        Self {
+            tenant,
+            profile,
+            sandbox: SandboxPaths::default(),
+            bindings: Vec::new(),
+        }
+    }
+
+    /// Sets the sandbox paths.
+    #[must_use]
+    pub fn with_sandbox(mut self, sandbox: SandboxPaths) -> Self {
+        self.sandbox = sandbox;
+        self
+    }
+
+    /// Adds a binding.
+    #[must_use]
+    pub fn with_binding(mut self, binding: ProfileBinding) -> Self {
+        self.bindings.push(binding);
+        self
+    }
+
+    /// Reads a profile document (the format `integrations compile profile.json` reads;
+    /// see the README):
+    ///
+    /// ```
+    /// use integrations_core::compile::ProfileInput;
+    ///
+    /// let profile = ProfileInput::from_json(r#"{
+    ///   "tenant": "acme",
+    ///   "profile": "sandbox",
+    ///   "version": 3,
+    ///   "targets": [{"id": "slack", "key": "slack::slack-default"}],
+    ///   "connections": [{"id": "slack-bot", "target": "slack", "method": "api-key"}],
+    ///   "bindings": [{"id": "chat", "kind": "connector", "connection": "slack-bot"}]
+    /// }"#)?;
+    /// assert_eq!(profile.bindings[0].target.id.as_str(), "slack");
+    /// # Ok::<(), integrations_core::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput)
+    /// (`compile.invalid_document`) when the text is not a valid document (the message
+    /// names the line and never quotes a value), or with issues
+    /// `compile.duplicate_id` and `compile.unknown_reference` when ids repeat or a
+    /// reference names no record.
+    pub fn from_json(text: &str) -> Result<Self, Error> {
+        let document: Document = serde_json::from_str(text).map_err(|e| document_error(&e))?;
+        document.resolve()
+    }
+
+    /// As [`from_json`](Self::from_json), from a parsed JSON value.
+    ///
+    /// # Errors
+    ///
+    /// As [`from_json`](Self::from_json).
+    pub fn from_value(value: &Value) -> Result<Self, Error> {
+        let document = Document::deserialize(value).map_err(|e| document_error(&e))?;
+        document.resolve()
+    }
+
+    /// Loads a profile version's bindings from the host's stores, with their connections
+    /// and targets.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) (`compile.invalid`)
+    /// with issues `binding.connection_not_found` and `binding.target_not_found` for
+    /// every binding whose records are missing; storage errors.
+    pub async fn load(
+        host: &Host,
+        tenant: &TenantId,
+        profile: &ProfileVersion,
+    ) -> Result<Self, Error> {
+        let bindings = host.bindings().list_bindings(tenant, profile).await?;
+        let mut connections: BTreeMap<ConnectionId, Option<Connection>> = BTreeMap::new();
+        let mut targets: BTreeMap<TargetId, Option<Target>> = BTreeMap::new();
+        let mut issues = Vec::new();
+        let mut input = Self::new(tenant.clone(), profile.clone());
+        for binding in bindings {
+            let at = format!(
+                "/bindings/{}/connection",
+                escape_pointer_token(binding.id.as_str())
+            );
+            if !connections.contains_key(&binding.connection) {
+                let found = host
+                    .connections()
+                    .get_connection(tenant, &binding.connection)
+                    .await?;
+                connections.insert(binding.connection.clone(), found);
+            }
+            let Some(Some(connection)) = connections.get(&binding.connection) else {
+                issues.push(ValidationIssue::new(
+                    "binding.connection_not_found",
+                    at,
+                    "the connection does not exist",
+                ));
+                continue;
+            };
+            if !targets.contains_key(&connection.target) {
+                let found = host
+                    .targets()
+                    .get_target(tenant, &connection.target)
+                    .await?;
+                targets.insert(connection.target.clone(), found);
+            }
+            let Some(Some(target)) = targets.get(&connection.target) else {
+                issues.push(ValidationIssue::new(
+                    "binding.target_not_found",
+                    at,
+                    "the connection's target does not exist",
+                ));
+                continue;
+            };
+            input.bindings.push(
+                ProfileBinding::new(binding.id, binding.kind, connection.clone(), target.clone())
+                    .with_config(binding.config),
+            );
+        }
+        if issues.is_empty() {
+            Ok(input)
+        } else {
+            Err(Error::invalid_input(
+                "compile.invalid",
+                "some bindings of the profile refer to records that do not exist",
+                issues,
+            ))
+        }
+    }
+}
+
+/// A serde error's message without the values it may quote.
+fn document_error(e: &serde_json::Error) -> Error {
+    let message = if e.is_data() {
+        let text = e.to_string();
+        let mut kept = String::with_capacity(text.len());
+        let mut quoted = false;
+        for c in text.chars() {
+            if c == '"' {
+                if !quoted {
+                    kept.push_str("\"…\"");
+                }
+                quoted = !quoted;
+            } else if !quoted {
+                kept.push(c);
+            }
+        }
+        format!("the profile document is not valid: {kept}")
+    } else {
+        format!(
+            "the profile document is not valid JSON (line {}, column {})",
+            e.line(),
+            e.column()
+        )
+    };
+    Error::invalid_input("compile.invalid_document", message, Vec::new())
+}
+
+fn empty_object() -> Value {
+    Value::Object(serde_json::Map::new())
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Document {
+    tenant: TenantId,
+    profile: ProfileId,
+    version: u64,
+    #[serde(default)]
+    sandbox: SandboxPaths,
+    #[serde(default)]
+    targets: Vec<TargetDocument>,
+    #[serde(default)]
+    connections: Vec<ConnectionDocument>,
+    #[serde(default)]
+    bindings: Vec<BindingDocument>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TargetDocument {
+    id: TargetId,
+    key: DefinitionKey,
+    #[serde(default = "yes")]
+    enabled: bool,
+    #[serde(default)]
+    display_name: Option<String>,
+    #[serde(default = "empty_object")]
+    config: Value,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+enum StatusDocument {
+    #[default]
+    Active,
+    Error,
+    Revoked,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConnectionDocument {
+    id: ConnectionId,
+    target: TargetId,
+    method: ConnectionMethodId,
+    #[serde(default)]
+    status: StatusDocument,
+    #[serde(default)]
+    status_reason: Option<String>,
+    #[serde(default)]
+    external_subject: Option<String>,
+    #[serde(default = "empty_object")]
+    config: Value,
+    #[serde(default)]
+    granted_scopes: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BindingDocument {
+    id: BindingId,
+    kind: IntegrationKind,
+    connection: ConnectionId,
+    #[serde(default = "empty_object")]
+    config: Value,
+}
+
+impl Document {
+    fn resolve(self) -> Result<ProfileInput, Error> {
+        let now = Timestamp::UNIX_EPOCH;
+        let mut issues = Vec::new();
+        let mut targets: BTreeMap<TargetId, Target> = BTreeMap::new();
+        for (i, doc) in self.targets.into_iter().enumerate() {
+            let mut target = Target::new(self.tenant.clone(), doc.id.clone(), doc.key, now);
+            target.enabled = doc.enabled;
+            target.display_name = doc.display_name;
+            target.config = doc.config;
+            if targets.insert(doc.id, target).is_some() {
+                issues.push(ValidationIssue::new(
+                    "compile.duplicate_id",
+                    format!("/targets/{i}/id"),
+                    "another target has this id",
+                ));
+            }
+        }
+        let mut connections: BTreeMap<ConnectionId, Connection> = BTreeMap::new();
+        for (i, doc) in self.connections.into_iter().enumerate() {
+            let Some(target) = targets.get(&doc.target) else {
+                issues.push(ValidationIssue::new(
+                    "compile.unknown_reference",
+                    format!("/connections/{i}/target"),
+                    "no target of the document has this id",
+                ));
+                continue;
+            };
+            let mut connection = Connection::new(
+                self.tenant.clone(),
+                doc.id.clone(),
+                doc.target,
+                target.key.clone(),
+                doc.method,
+                now,
+            );
+            let reason = doc.status_reason.unwrap_or_default();
+            connection.status = match doc.status {
+                StatusDocument::Active => ConnectionStatus::Active,
+                StatusDocument::Error => ConnectionStatus::Error { reason },
+                StatusDocument::Revoked => ConnectionStatus::Revoked { reason },
+            };
+            connection.external_subject = doc.external_subject;
+            connection.config = doc.config;
+            connection.granted_scopes = doc.granted_scopes;
+            if connections.insert(doc.id, connection).is_some() {
+                issues.push(ValidationIssue::new(
+                    "compile.duplicate_id",
+                    format!("/connections/{i}/id"),
+                    "another connection has this id",
+                ));
+            }
+        }
+        let mut input = ProfileInput::new(
+            self.tenant.clone(),
+            ProfileVersion::new(self.profile, self.version),
+        )
+        .with_sandbox(self.sandbox);
+        let mut seen = BTreeSet::new();
+        for (i, doc) in self.bindings.into_iter().enumerate() {
+            if !seen.insert(doc.id.clone()) {
+                issues.push(ValidationIssue::new(
+                    "compile.duplicate_id",
+                    format!("/bindings/{i}/id"),
+                    "another binding has this id",
+                ));
+            }
+            let Some(connection) = connections.get(&doc.connection) else {
+                issues.push(ValidationIssue::new(
+                    "compile.unknown_reference",
+                    format!("/bindings/{i}/connection"),
+                    "no connection of the document has this id",
+                ));
+                continue;
+            };
+            let Some(target) = targets.get(&connection.target) else {
+                continue;
+            };
+            input.bindings.push(
+                ProfileBinding::new(doc.id, doc.kind, connection.clone(), target.clone())
+                    .with_config(doc.config),
+            );
+        }
+        if issues.is_empty() {
+            Ok(input)
+        } else {
+            Err(Error::invalid_input(
+                "compile.invalid_document",
+                "the profile document has duplicate ids or references to missing records",
+                issues,
+            ))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_errors_never_quote_values() {
+        let err = ProfileInput::from_json(
+            r#"{"tenant": "acme", "profile": "p", "version": "sk-SECRET-123"}"#,
+        )
+        .unwrap_err();
+        assert_eq!(err.code(), "compile.invalid_document");
+        assert!(!err.to_string().contains("SECRET"), "{err}");
+        let err = ProfileInput::from_json("{\"tenant\": ").unwrap_err();
+        assert!(err.to_string().contains("line 1"), "{err}");
+        let err =
+            ProfileInput::from_json(r#"{"tenant": "acme", "profile": "p", "version": 1, "x": 1}"#)
+                .unwrap_err();
+        assert!(err.to_string().contains("unknown field `x`"), "{err}");
+    }
+
+    #[test]
+    fn references_are_resolved_and_checked() {
+        let err = ProfileInput::from_json(
+            r#"{"tenant": "acme", "profile": "p", "version": 1,
+                "targets": [{"id": "t", "key": "slack::slack-default"}, {"id": "t", "key": "slack::slack-default"}],
+                "connections": [{"id": "c", "target": "nope", "method": "api-key"}],
+                "bindings": [{"id": "b", "kind": "connector", "connection": "c"}]}"#,
+        )
+        .unwrap_err();
+        let got: Vec<(&str, &str)> = err
+            .issues()
+            .iter()
+            .map(|i| (i.code.as_str(), i.path.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("compile.duplicate_id", "/targets/1/id"),
+                ("compile.unknown_reference", "/connections/0/target"),
+                ("compile.unknown_reference", "/bindings/0/connection"),
+            ]
+        );
+    }
+
+    #[test]
+    fn defaults_make_short_documents() {
+        let input = ProfileInput::from_json(
+            r#"{"tenant": "acme", "profile": "p", "version": 2,
+                "targets": [{"id": "t", "key": "slack::slack-default", "enabled": false}],
+                "connections": [{"id": "c", "target": "t", "method": "api-key", "status": "revoked", "status_reason": "rotated"}],
+                "bindings": [{"id": "b", "kind": "connector", "connection": "c", "config": {"default_channel": "C1"}}]}"#,
+        )
+        .unwrap();
+        let b = &input.bindings[0];
+        assert!(!b.target.enabled);
+        assert_eq!(b.connection.key.as_str(), "slack::slack-default");
+        assert_eq!(b.connection.status.as_str(), "revoked");
+        assert_eq!(b.config["default_channel"], "C1");
+        assert_eq!(input.sandbox, SandboxPaths::default());
+        assert_eq!(input.profile.version, 2);
+    }
+}

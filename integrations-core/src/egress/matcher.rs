@@ -1,0 +1,484 @@
+//! The one canonical route matcher.
+//!
+//! Every decision about whether a request falls under a route goes through this file:
+//! the compiler's overlap check ([`Matcher::overlaps`]), run-time classification
+//! ([`RouteIndex`](super::RouteIndex), which only narrows candidates and then asks
+//! [`Matcher::matches`]) and grant scope checks
+//! ([`GrantClaims::check_scope`](super::GrantClaims::check_scope)).
+//!
+//! The rules:
+//! * hosts compare lowercased, without a port, without the brackets of an IPv6 literal
+//!   (which is written in its canonical form) and without a trailing dot;
+//! * methods compare uppercased; a route without methods allows every method;
+//! * path prefixes match on segment boundaries: `/v1` matches `/v1` and `/v1/x`, never
+//!   `/v10`; `/` matches every path; a route without prefixes has the prefix `/`;
+//! * request paths are normalized like a URL parser does (dot segments resolved), and
+//!   the query is never part of the match.
+
+use std::net::Ipv6Addr;
+
+use http::Request;
+
+use crate::Error;
+use crate::plan::RouteMatch;
+
+fn invalid(code: &'static str, message: &'static str) -> Error {
+    Error::invalid_input(code, message, Vec::new())
+}
+
+/// Normalizes a host: lowercased, port removed, IPv6 brackets removed and the address in
+/// canonical form, one trailing dot removed.
+///
+/// # Errors
+///
+/// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) (`egress.invalid_host`)
+/// for an empty host, a bad port, or characters a host name cannot hold.
+pub fn normalize_host(host: &str) -> Result<String, Error> {
+    let bad = || invalid("egress.invalid_host", "the host is not a valid host name");
+    if let Some(rest) = host.strip_prefix('[') {
+        let (literal, after) = rest.split_once(']').ok_or_else(bad)?;
+        if !(after.is_empty() || after.strip_prefix(':').is_some_and(is_port)) {
+            return Err(bad());
+        }
+        let address: Ipv6Addr = literal.parse().map_err(|_| bad())?;
+        return Ok(address.to_string());
+    }
+    if let Ok(address) = host.parse::<Ipv6Addr>() {
+        return Ok(address.to_string());
+    }
+    let name = match host.rsplit_once(':') {
+        Some((name, port)) if is_port(port) => name,
+        Some(_) => return Err(bad()),
+        None => host,
+    };
+    let name = name.strip_suffix('.').unwrap_or(name);
+    let ok = !name.is_empty()
+        && name.len() <= 253
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'));
+    if ok {
+        Ok(name.to_ascii_lowercase())
+    } else {
+        Err(bad())
+    }
+}
+
+fn is_port(text: &str) -> bool {
+    !text.is_empty() && text.len() <= 5 && text.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Normalizes a method: uppercased; an HTTP token.
+///
+/// # Errors
+///
+/// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) (`egress.invalid_method`)
+/// for an empty method or one with characters a token cannot hold.
+pub fn normalize_method(method: &str) -> Result<String, Error> {
+    let token = !method.is_empty()
+        && method.len() <= 32
+        && method.bytes().all(|b| {
+            b.is_ascii_alphanumeric()
+                || matches!(
+                    b,
+                    b'!' | b'#'
+                        | b'$'
+                        | b'%'
+                        | b'&'
+                        | b'\''
+                        | b'*'
+                        | b'+'
+                        | b'-'
+                        | b'.'
+                        | b'^'
+                        | b'_'
+                        | b'`'
+                        | b'|'
+                        | b'~'
+                )
+        });
+    if token {
+        Ok(method.to_ascii_uppercase())
+    } else {
+        Err(invalid(
+            "egress.invalid_method",
+            "the method is not a valid HTTP method",
+        ))
+    }
+}
+
+/// Normalizes a path prefix: it starts with `/`, has no trailing `/` (except the root
+/// `/`), no query, fragment, whitespace, control character or `.`/`..` segment.
+///
+/// # Errors
+///
+/// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput)
+/// (`egress.invalid_path_prefix`) when it breaks one of those rules; an empty prefix is
+/// an error, never "everything".
+pub fn normalize_path_prefix(prefix: &str) -> Result<String, Error> {
+    let bad = |why| invalid("egress.invalid_path_prefix", why);
+    if !prefix.starts_with('/') {
+        return Err(bad("a path prefix starts with /"));
+    }
+    if prefix
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || c == '?' || c == '#')
+    {
+        return Err(bad(
+            "a path prefix holds no query, fragment, whitespace or control character",
+        ));
+    }
+    let trimmed = prefix.trim_end_matches('/');
+    if trimmed.is_empty() {
+        return Ok("/".to_owned());
+    }
+    if trimmed[1..].split('/').any(|s| s == "." || s == "..") {
+        return Err(bad("a path prefix has no . or .. segment"));
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// Whether `path` falls under `prefix` on a segment boundary (both normalized): the
+/// prefix `/` matches every path; otherwise the path equals the prefix or continues it
+/// with `/`.
+pub fn path_has_prefix(path: &str, prefix: &str) -> bool {
+    prefix == "/"
+        || path
+            .strip_prefix(prefix)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+/// A request as the matcher sees it: normalized method, host and path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RequestTarget {
+    method: String,
+    host: String,
+    path: String,
+}
+
+impl RequestTarget {
+    /// A target from its parts. The path is normalized like a URL parser does (dot
+    /// segments resolved, percent-encoding kept); a query or fragment in it is dropped.
+    ///
+    /// # Errors
+    ///
+    /// `egress.invalid_method`, `egress.invalid_host`, or `egress.invalid_path` when the
+    /// path does not start with `/`.
+    pub fn new(method: &str, host: &str, path: &str) -> Result<Self, Error> {
+        let method = normalize_method(method)?;
+        let host = normalize_host(host)?;
+        if !path.starts_with('/') {
+            return Err(invalid(
+                "egress.invalid_path",
+                "a request path starts with /",
+            ));
+        }
+        let url = url::Url::parse(&format!("http://path.invalid{path}"))
+            .map_err(|_| invalid("egress.invalid_path", "the request path is not valid"))?;
+        Ok(Self {
+            method,
+            host,
+            path: url.path().to_owned(),
+        })
+    }
+
+    /// A target from a method and an absolute URL.
+    ///
+    /// # Errors
+    ///
+    /// `egress.invalid_url` when the URL is not absolute or has no host; as
+    /// [`new`](Self::new) otherwise.
+    pub fn from_url(method: &str, url: &str) -> Result<Self, Error> {
+        let parsed = url::Url::parse(url)
+            .map_err(|_| invalid("egress.invalid_url", "the request URL is not absolute"))?;
+        let host = parsed
+            .host_str()
+            .ok_or_else(|| invalid("egress.invalid_url", "the request URL has no host"))?;
+        Ok(Self {
+            method: normalize_method(method)?,
+            host: normalize_host(host)?,
+            path: parsed.path().to_owned(),
+        })
+    }
+
+    /// A target from an HTTP request: the host comes from the URI's authority
+    /// (absolute-form, as a forward proxy receives it) or else from the `Host` header.
+    ///
+    /// # Errors
+    ///
+    /// `egress.invalid_host` when neither names a host; as [`new`](Self::new) otherwise.
+    pub fn from_request<B>(request: &Request<B>) -> Result<Self, Error> {
+        let host = match request.uri().authority() {
+            Some(authority) => authority.as_str().rsplit('@').next().unwrap_or_default(),
+            None => request
+                .headers()
+                .get(http::header::HOST)
+                .and_then(|v| v.to_str().ok())
+                .ok_or_else(|| invalid("egress.invalid_host", "the request names no host"))?,
+        };
+        Self::new(request.method().as_str(), host, request.uri().path())
+    }
+
+    /// The uppercased method.
+    pub fn method(&self) -> &str {
+        &self.method
+    }
+
+    /// The normalized host.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The normalized path.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+}
+
+/// A route's [`RouteMatch`] in canonical form: hosts normalized, methods uppercased,
+/// prefixes normalized, each list sorted and deduplicated; a prefix covered by another
+/// prefix of the same route is dropped; no prefix means `/`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Matcher {
+    hosts: Vec<String>,
+    methods: Vec<String>,
+    prefixes: Vec<String>,
+}
+
+impl Matcher {
+    /// The canonical form of `spec`.
+    ///
+    /// # Errors
+    ///
+    /// `egress.no_host` when it names no host; `egress.invalid_host`,
+    /// `egress.invalid_method` or `egress.invalid_path_prefix` for a bad entry.
+    pub fn new(spec: &RouteMatch) -> Result<Self, Error> {
+        if spec.hosts.is_empty() {
+            return Err(invalid("egress.no_host", "a route names at least one host"));
+        }
+        let mut hosts = spec
+            .hosts
+            .iter()
+            .map(|h| normalize_host(h))
+            .collect::<Result<Vec<_>, _>>()?;
+        hosts.sort_unstable();
+        hosts.dedup();
+        let mut methods = spec
+            .methods
+            .iter()
+            .map(|m| normalize_method(m))
+            .collect::<Result<Vec<_>, _>>()?;
+        methods.sort_unstable();
+        methods.dedup();
+        let mut prefixes = spec
+            .path_prefixes
+            .iter()
+            .map(|p| normalize_path_prefix(p))
+            .collect::<Result<Vec<_>, _>>()?;
+        prefixes.sort_unstable();
+        prefixes.dedup();
+        let covered: Vec<bool> = prefixes
+            .iter()
+            .map(|p| prefixes.iter().any(|q| q != p && path_has_prefix(p, q)))
+            .collect();
+        let mut prefixes: Vec<String> = prefixes
+            .into_iter()
+            .zip(covered)
+            .filter_map(|(p, c)| (!c).then_some(p))
+            .collect();
+        if prefixes.is_empty() {
+            prefixes.push("/".to_owned());
+        }
+        Ok(Self {
+            hosts,
+            methods,
+            prefixes,
+        })
+    }
+
+    /// The hosts, sorted.
+    pub fn hosts(&self) -> &[String] {
+        &self.hosts
+    }
+
+    /// The methods, sorted; empty means every method.
+    pub fn methods(&self) -> &[String] {
+        &self.methods
+    }
+
+    /// The path prefixes, sorted; never empty.
+    pub fn path_prefixes(&self) -> &[String] {
+        &self.prefixes
+    }
+
+    /// Whether the route allows `method` (already normalized).
+    pub fn allows_method(&self, method: &str) -> bool {
+        self.methods.is_empty() || self.methods.iter().any(|m| m == method)
+    }
+
+    /// Whether the route covers `path` (already normalized).
+    pub fn covers_path(&self, path: &str) -> bool {
+        self.prefixes.iter().any(|p| path_has_prefix(path, p))
+    }
+
+    /// Whether the route names `host` (already normalized).
+    pub fn names_host(&self, host: &str) -> bool {
+        self.hosts
+            .binary_search_by(|h| h.as_str().cmp(host))
+            .is_ok()
+    }
+
+    /// Whether `target` falls under this route.
+    pub fn matches(&self, target: &RequestTarget) -> bool {
+        self.names_host(&target.host)
+            && self.allows_method(&target.method)
+            && self.covers_path(&target.path)
+    }
+
+    /// Whether some request falls under both routes: a shared host, a shared method (no
+    /// methods means all) and two prefixes one of which covers the other.
+    pub fn overlaps(&self, other: &Self) -> bool {
+        let host = self.hosts.iter().any(|h| other.names_host(h));
+        let method = self.methods.is_empty()
+            || other.methods.is_empty()
+            || self.methods.iter().any(|m| other.methods.contains(m));
+        let path = self.prefixes.iter().any(|p| {
+            other
+                .prefixes
+                .iter()
+                .any(|q| path_has_prefix(p, q) || path_has_prefix(q, p))
+        });
+        host && method && path
+    }
+
+    /// The canonical form as a [`RouteMatch`].
+    pub fn to_route_match(&self) -> RouteMatch {
+        let mut spec = RouteMatch::default();
+        spec.hosts.clone_from(&self.hosts);
+        spec.methods.clone_from(&self.methods);
+        spec.path_prefixes.clone_from(&self.prefixes);
+        spec
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn matcher(hosts: &[&str], prefixes: &[&str], methods: &[&str]) -> Matcher {
+        let mut spec = RouteMatch::default().with_methods(methods.iter().copied());
+        for host in hosts {
+            spec = spec.with_host(*host);
+        }
+        for prefix in prefixes {
+            spec = spec.with_path_prefix(*prefix);
+        }
+        Matcher::new(&spec).unwrap()
+    }
+
+    fn target(method: &str, url: &str) -> RequestTarget {
+        RequestTarget::from_url(method, url).unwrap()
+    }
+
+    #[test]
+    fn prefixes_match_on_segment_boundaries() {
+        let m = matcher(&["api.openai.com"], &["/v1"], &[]);
+        assert!(m.matches(&target("GET", "https://api.openai.com/v1")));
+        assert!(m.matches(&target("GET", "https://api.openai.com/v1/")));
+        assert!(m.matches(&target("GET", "https://api.openai.com/v1/responses?x=1")));
+        assert!(!m.matches(&target("GET", "https://api.openai.com/v10")));
+        assert!(!m.matches(&target("GET", "https://api.openai.com/v10/responses")));
+        assert!(!m.matches(&target("GET", "https://api.openai.com/")));
+        assert!(!m.matches(&target("GET", "https://api.openai.com/v1/../admin")));
+    }
+
+    #[test]
+    fn the_root_prefix_matches_everything() {
+        let m = matcher(&["api.github.com"], &["/"], &[]);
+        assert!(m.matches(&target("GET", "https://api.github.com")));
+        assert!(m.matches(&target("DELETE", "https://api.github.com/repos/a/b")));
+        assert_eq!(matcher(&["x.test"], &[], &[]).path_prefixes(), ["/"]);
+        assert_eq!(
+            matcher(&["x.test"], &["/a", "/"], &[]).path_prefixes(),
+            ["/"]
+        );
+    }
+
+    #[test]
+    fn hosts_are_lowercased_without_port_or_trailing_dot() {
+        let m = matcher(&["API.GitHub.com"], &["/"], &[]);
+        assert_eq!(m.hosts(), ["api.github.com"]);
+        assert!(m.matches(&target("GET", "https://API.GITHUB.COM:443/x")));
+        assert!(m.matches(&target("GET", "https://api.github.com.:8443/x")));
+        assert!(!m.matches(&target("GET", "https://api.github.com.evil.test/x")));
+        assert_eq!(normalize_host("Example.COM:8080").unwrap(), "example.com");
+        assert!(normalize_host("example.com:").is_err());
+        assert!(normalize_host("exa mple.com").is_err());
+        assert!(normalize_host("").is_err());
+    }
+
+    #[test]
+    fn ipv6_hosts_are_canonical_without_brackets() {
+        let m = matcher(&["[0:0:0:0:0:0:0:1]"], &["/"], &[]);
+        assert_eq!(m.hosts(), ["::1"]);
+        assert!(m.matches(&target("GET", "http://[::1]:8080/v1")));
+        assert_eq!(normalize_host("[2001:DB8::1]:443").unwrap(), "2001:db8::1");
+        assert_eq!(normalize_host("2001:db8::1").unwrap(), "2001:db8::1");
+        assert!(normalize_host("[::1").is_err());
+        assert!(normalize_host("[::1]x").is_err());
+        let request = http::Request::builder()
+            .uri("/v1/models")
+            .header("host", "[::1]:9000")
+            .body(())
+            .unwrap();
+        assert_eq!(RequestTarget::from_request(&request).unwrap().host(), "::1");
+    }
+
+    #[test]
+    fn methods_compare_uppercased_and_empty_means_all() {
+        let m = matcher(&["x.test"], &["/"], &["get", "Post"]);
+        assert_eq!(m.methods(), ["GET", "POST"]);
+        assert!(m.matches(&target("post", "https://x.test/a")));
+        assert!(!m.matches(&target("DELETE", "https://x.test/a")));
+        assert!(matcher(&["x.test"], &["/"], &[]).matches(&target("PATCH", "https://x.test/")));
+        assert!(normalize_method("GE T").is_err());
+        assert!(normalize_method("").is_err());
+    }
+
+    #[test]
+    fn prefixes_are_normalized_and_bad_ones_refused() {
+        assert_eq!(normalize_path_prefix("/v1/").unwrap(), "/v1");
+        assert_eq!(normalize_path_prefix("///").unwrap(), "/");
+        for bad in ["", "v1", "/v1?x", "/a/../b", "/a b", "/./a"] {
+            assert_eq!(
+                normalize_path_prefix(bad).unwrap_err().code(),
+                "egress.invalid_path_prefix",
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            matcher(&["x.test"], &["/a/b", "/a", "/a-b"], &[]).path_prefixes(),
+            ["/a", "/a-b"]
+        );
+    }
+
+    #[test]
+    fn overlap_uses_the_same_rules() {
+        let v1 = matcher(&["x.test"], &["/v1"], &[]);
+        assert!(!v1.overlaps(&matcher(&["x.test"], &["/v10"], &[])));
+        assert!(v1.overlaps(&matcher(&["X.TEST:443"], &["/v1/files"], &[])));
+        assert!(v1.overlaps(&matcher(&["x.test"], &["/"], &["GET"])));
+        assert!(!v1.overlaps(&matcher(&["y.test"], &["/v1"], &[])));
+        let get = matcher(&["x.test"], &["/"], &["GET"]);
+        assert!(!get.overlaps(&matcher(&["x.test"], &["/"], &["POST"])));
+    }
+
+    #[test]
+    fn a_route_needs_a_host() {
+        assert_eq!(
+            Matcher::new(&RouteMatch::default()).unwrap_err().code(),
+            "egress.no_host"
+        );
+    }
+}

@@ -1,0 +1,136 @@
+//! Egress: which outbound request gets which credential.
+//!
+//! A compiled plan's routes say which requests of the sandbox a proxy outside it
+//! authorizes, and with which connection's credential. Three things decide, and all
+//! three use the one canonical [`Matcher`]:
+//!
+//! * the compiler rejects overlapping routes ([`overlapping_pairs`]);
+//! * the proxy classifies a request ([`RouteIndex::classify`]): one route, no route (no
+//!   credential), or several (ambiguous: it fails closed, no credential);
+//! * the proxy checks the request against the sandbox's signed grant
+//!   ([`GrantClaims::check_scope`]).
+//!
+//! Then [`inject`] fetches the credential through a
+//! [`CredentialSource`](crate::credential::CredentialSource) (the token manager) and
+//! puts it on the request after stripping hop-by-hop headers and every credential the
+//! caller supplied.
+//!
+//! ```no_run
+//! # use bytes::Bytes;
+//! # use integrations_core::credential::CredentialSource;
+//! # use integrations_core::egress::{EgressGate, inject};
+//! # use integrations_core::host::Clock;
+//! # use integrations_core::model::Connection;
+//! # async fn forward(
+//! #     gate: &EgressGate,
+//! #     request: http::Request<Bytes>,
+//! #     clock: &dyn Clock,
+//! #     load: impl Fn(&integrations_core::ConnectionId) -> Connection,
+//! #     credentials: &dyn CredentialSource,
+//! # ) -> Result<http::Request<Bytes>, integrations_core::Error> {
+//! let route = gate.authorize(&request, clock)?;       // grant, classification, scope
+//! let connection = load(&route.connection);          // from the host's store
+//! inject(request, route, &connection, credentials).await
+//! # }
+//! ```
+
+mod grant;
+mod index;
+mod inject;
+mod matcher;
+
+pub use grant::{GRANT_HEADER, GrantClaims, GrantKey, GrantKeys, GrantToken, MAX_GRANT_TTL};
+pub use index::{Classification, RouteIndex, overlapping_pairs};
+pub use inject::{apply_credential, inject};
+pub use matcher::{
+    Matcher, RequestTarget, normalize_host, normalize_method, normalize_path_prefix,
+    path_has_prefix,
+};
+
+use http::Request;
+
+use crate::host::Clock;
+use crate::plan::CompiledRoute;
+use crate::{Error, ErrorKind};
+
+/// What a proxy checks before it injects anything: the grant the sandbox presents, the
+/// route the request classifies to, and the grant's scope.
+#[derive(Debug)]
+pub struct EgressGate {
+    index: RouteIndex,
+    keys: GrantKeys,
+}
+
+impl EgressGate {
+    /// A gate over a plan's routes that trusts grants signed by `keys`.
+    pub fn new(index: RouteIndex, keys: GrantKeys) -> Self {
+        Self { index, keys }
+    }
+
+    /// The route index.
+    pub fn index(&self) -> &RouteIndex {
+        &self.index
+    }
+
+    /// The route whose credential `request` may receive.
+    ///
+    /// The request must carry exactly one [`GRANT_HEADER`] that verifies; classify to
+    /// exactly the grant's route (same id, binding and connection); and fall within the
+    /// grant's scope.
+    ///
+    /// # Errors
+    ///
+    /// `egress.grant_invalid` (missing, several or bad grant headers included),
+    /// `egress.grant_expired`, `egress.grant_scope` (the request is outside the grant or
+    /// classifies to another route or none), `egress.ambiguous_route` (several routes
+    /// match: fail closed), `egress.invalid_request` (no host or a bad method).
+    pub fn authorize<B>(
+        &self,
+        request: &Request<B>,
+        clock: &dyn Clock,
+    ) -> Result<&CompiledRoute, Error> {
+        let mut headers = request.headers().get_all(GRANT_HEADER).iter();
+        let (Some(header), None) = (headers.next(), headers.next()) else {
+            return Err(Error::new(
+                ErrorKind::Verification,
+                "egress.grant_invalid",
+                "the request must carry exactly one egress grant",
+            ));
+        };
+        let token = header.to_str().map_err(|_| {
+            Error::new(
+                ErrorKind::Verification,
+                "egress.grant_invalid",
+                "the egress grant is not valid",
+            )
+        })?;
+        let claims = self.keys.verify(token, clock)?;
+        let target = RequestTarget::from_request(request).map_err(|e| {
+            Error::invalid_input(
+                "egress.invalid_request",
+                "the request names no valid host, method or path",
+                Vec::new(),
+            )
+            .with_source(e)
+        })?;
+        claims.check_scope(&target)?;
+        match self.index.classify_target(&target) {
+            Classification::Route(route)
+                if route.id == claims.route
+                    && route.binding == claims.binding
+                    && route.connection == claims.connection =>
+            {
+                Ok(route)
+            }
+            Classification::Ambiguous(_) => Err(Error::conflict(
+                "egress.ambiguous_route",
+                "several routes match the request; no credential is injected",
+            )),
+            _ => Err(Error::new(
+                ErrorKind::PermissionDenied,
+                "egress.grant_scope",
+                "the request does not fall under the grant's route",
+            )),
+        }
+    }
+}

@@ -1,0 +1,125 @@
+//! The JSON `mcpServers` writer, with `jsonc-parser`'s concrete syntax tree: every token,
+//! comment and whitespace it is not asked to change is written back as it was read.
+
+use jsonc_parser::ParseOptions;
+use jsonc_parser::cst::{CstInputValue, CstObject, CstRootNode};
+use serde_json::Value;
+
+use super::{entry_value, invalid_document, not_a_table, ordered_entries};
+use crate::Error;
+use crate::plan::{McpConfigFormat, McpServer};
+
+pub(super) fn apply(
+    text: &str,
+    path: &[String],
+    servers: &[&McpServer],
+    retired: &[&str],
+) -> Result<String, Error> {
+    let create = !servers.is_empty();
+    let source = if text.trim().is_empty() {
+        if !create {
+            return Ok(text.to_owned());
+        }
+        "{}\n"
+    } else {
+        text
+    };
+    let root = CstRootNode::parse(source, &ParseOptions::default())
+        .map_err(|e| invalid_document("JSON", Some(e.line_display())))?;
+    let mut object = match root.value() {
+        Some(value) => value
+            .as_object()
+            .ok_or_else(|| invalid_document("JSON: its root is not an object", None))?,
+        None => return Err(invalid_document("JSON", None)),
+    };
+    for key in path {
+        object = match object.get(key) {
+            Some(prop) => prop
+                .value()
+                .and_then(|v| v.as_object())
+                .ok_or_else(|| not_a_table(key, "an object"))?,
+            None if create => object
+                .object_value_or_create(key)
+                .ok_or_else(|| not_a_table(key, "an object"))?,
+            None => return Ok(text.to_owned()),
+        };
+    }
+    for name in retired {
+        if let Some(prop) = object.get(name) {
+            prop.remove();
+        }
+    }
+    for server in servers {
+        put(
+            &object,
+            &server.name,
+            &entry_value(server, McpConfigFormat::Json),
+        );
+    }
+    Ok(root.to_string())
+}
+
+/// Puts one entry, leaving an equal entry untouched and replacing a different one where
+/// it stands.
+fn put(object: &CstObject, name: &str, desired: &Value) {
+    match object.get(name) {
+        Some(prop) => {
+            let same = prop.value().and_then(|v| v.to_serde_value()).as_ref() == Some(desired);
+            if !same {
+                prop.set_value(input(desired));
+            }
+        }
+        None => {
+            object.append(name, input(desired));
+        }
+    }
+}
+
+fn input(value: &Value) -> CstInputValue {
+    match value {
+        Value::Null => CstInputValue::Null,
+        Value::Bool(b) => CstInputValue::Bool(*b),
+        Value::Number(n) => CstInputValue::Number(n.to_string()),
+        Value::String(s) => CstInputValue::String(s.clone()),
+        Value::Array(items) => CstInputValue::Array(items.iter().map(input).collect()),
+        Value::Object(map) => CstInputValue::Object(
+            ordered_entries(map)
+                .into_iter()
+                .map(|(k, v)| (k.clone(), input(v)))
+                .collect(),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::McpConfigWriter;
+    use crate::plan::{McpConfigFormat, McpServer};
+
+    fn writer() -> McpConfigWriter {
+        McpConfigWriter::new(McpConfigFormat::Json, ["mcpServers"]).unwrap()
+    }
+
+    #[test]
+    fn an_empty_file_gets_an_object() {
+        let out = writer()
+            .apply(
+                "",
+                &[McpServer::http("l", "linear", "https://mcp.linear.app/mcp")],
+            )
+            .unwrap();
+        assert_eq!(
+            out,
+            "{\n  \"mcpServers\": {\n    \"linear\": {\n      \"type\": \"http\",\n      \"url\": \"https://mcp.linear.app/mcp\"\n    }\n  }\n}\n"
+        );
+        assert_eq!(writer().apply("  ", &[]).unwrap(), "  ");
+    }
+
+    #[test]
+    fn a_root_that_is_not_an_object_is_refused() {
+        let err = writer()
+            .apply("[1]", &[McpServer::http("l", "linear", "https://x.test")])
+            .unwrap_err();
+        assert_eq!(err.code(), "mcp.invalid_document");
+    }
+}

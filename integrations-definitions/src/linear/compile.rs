@@ -1,0 +1,70 @@
+//! What a Linear binding compiles to: Linear's hosted MCP server, declared without any
+//! credential, and the route that adds the credential to requests to it.
+
+use integrations_core::definition::CompileInput;
+use integrations_core::model::CredentialType;
+use integrations_core::plan::{
+    AuthInjection, BindingPlan, CredentialSelector, EgressRouteSpec, McpServer, RouteMatch,
+};
+use integrations_core::{Error, ValidationIssue};
+
+use super::schemas::LinearTargetConfig;
+
+/// The name (and id) of Linear's MCP server in agent config files.
+pub const MCP_SERVER: &str = "linear";
+
+fn issues(e: &Error) -> Vec<ValidationIssue> {
+    vec![ValidationIssue::new(e.code(), "", e.message())]
+}
+
+pub(super) fn compile(input: &CompileInput<'_>) -> Result<BindingPlan, Vec<ValidationIssue>> {
+    let target = input
+        .target_config()
+        .get::<LinearTargetConfig>()
+        .map_err(|e| issues(&e))?;
+    let mcp = &target.mcp_url;
+    // Personal API keys go in `Authorization` as they are; OAuth tokens (authorization
+    // code and client credentials) as bearer tokens.
+    let (injection, selector) = match input.connection().method.as_str() {
+        "api-key" => (
+            AuthInjection::Header {
+                name: "Authorization".to_owned(),
+                prefix: None,
+            },
+            CredentialSelector::of_type(CredentialType::API_KEY),
+        ),
+        "oauth2" | "client-credentials" => (
+            AuthInjection::Bearer,
+            CredentialSelector::of_type(CredentialType::OAUTH2_ACCESS_TOKEN),
+        ),
+        _ => {
+            return Err(vec![ValidationIssue::new(
+                "linear.unsupported_connection_method",
+                "",
+                "Linear bindings need an api-key, oauth2 or client-credentials connection",
+            )]);
+        }
+    };
+    let prefix = if mcp.path().is_empty() {
+        "/"
+    } else {
+        mcp.path()
+    };
+    Ok(BindingPlan::new().with_route(EgressRouteSpec::new(
+        RouteMatch::host(mcp.host()).with_path_prefix(prefix),
+        mcp.as_str(),
+        injection,
+        selector,
+    )))
+}
+
+pub(super) fn mcp_servers(input: &CompileInput<'_>) -> Vec<McpServer> {
+    match input.target_config().get::<LinearTargetConfig>() {
+        Ok(target) => vec![McpServer::http(
+            MCP_SERVER,
+            MCP_SERVER,
+            target.mcp_url.as_str(),
+        )],
+        Err(_) => Vec::new(),
+    }
+}
