@@ -1,21 +1,42 @@
 //! `integrations`: the command line of the integrations SDK.
 //!
-//! Every command has `--help`. Output meant for programs is JSON; errors go to stderr
-//! with the error's stable code as the first word. Secrets are read only from
-//! environment variables or files, never from arguments.
+//! Every command has `--help`. Output meant for programs is JSON; a failure prints the
+//! error's stable code as the first word on stderr. Secrets are read only from
+//! environment variables (`--secret-env VAR`), never from arguments.
+//!
+//! Exit codes: 0 success; 1 invalid input, failed validation or failed verification;
+//! 2 usage errors and other failures; 3 `egress match` found no route; 4 `egress match`
+//! found several (ambiguous).
 #![allow(
     clippy::print_stdout,
     clippy::print_stderr,
     reason = "a command line prints"
 )]
 
-mod commands;
+/// Prints a line on stdout; a closed pipe (`| head`) ends the program quietly, as Unix
+/// tools do, instead of panicking.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let mut stdout = std::io::stdout().lock();
+        if let Err(e) = writeln!(stdout, $($arg)*) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+        }
+    }};
+}
 
+mod commands;
+mod io;
+
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
+use integrations_core::Error;
 
-/// Catalog, schemas and validation of the integrations shipped with the SDK.
+/// Inspect, validate and exercise the integrations shipped with the SDK.
 #[derive(Debug, Parser)]
 #[command(name = "integrations", version, about, long_about = None)]
 struct Cli {
@@ -46,25 +67,188 @@ enum Command {
         /// `target-config`, `target-secrets`, `binding-config` or `connection:<method>`.
         kind: String,
         /// The JSON file.
-        file: std::path::PathBuf,
+        file: PathBuf,
     },
+    /// Compile a sandbox profile (see the README for its JSON format) into a runtime plan:
+    /// the plan as canonical JSON, or its hash. Exit 1 and one JSON object per issue on
+    /// stdout when the profile does not compile.
+    Compile {
+        /// The profile JSON file.
+        profile: PathBuf,
+        /// Print only the plan's SHA-256 hash.
+        #[arg(long)]
+        hash: bool,
+    },
+    /// Egress routes of a compiled plan.
+    #[command(subcommand)]
+    Egress(EgressCommand),
+    /// Sign and verify webhook deliveries.
+    #[command(subcommand)]
+    Webhook(WebhookCommand),
+    /// Export tool descriptors for agents.
+    Tools {
+        /// Definitions whose tools to export (`family::variant`); every one when none.
+        keys: Vec<String>,
+        /// The format.
+        #[arg(long, value_enum)]
+        format: ToolFormat,
+    },
+    /// Agent MCP config files.
+    #[command(subcommand, name = "mcp-config")]
+    McpConfig(McpConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum EgressCommand {
+    /// Classify a request against a plan's routes: prints the route id (exit 0),
+    /// `no-match` (exit 3) or `ambiguous` (exit 4).
+    Match {
+        /// The compiled plan JSON file (`integrations compile` output).
+        plan: PathBuf,
+        /// The HTTP method.
+        method: String,
+        /// The request URL.
+        url: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum WebhookCommand {
+    /// Sign a delivery as the provider would: prints its headers, one `Name: value` a line.
+    Sign {
+        /// The definition, `family::variant`.
+        key: String,
+        /// The environment variable holding the signing secret.
+        #[arg(long, value_name = "VAR")]
+        secret_env: String,
+        /// The body file, sent byte for byte.
+        #[arg(long, value_name = "FILE")]
+        body: PathBuf,
+        /// The signing time, Unix seconds (default: now).
+        #[arg(long, value_name = "UNIX")]
+        timestamp: Option<i64>,
+        /// The delivery id (default: `delivery-<timestamp>`).
+        #[arg(long)]
+        id: Option<String>,
+        /// The event name, for providers that send it in a header (GitHub `issues`).
+        #[arg(long, value_name = "NAME")]
+        event: Option<String>,
+    },
+    /// Verify and normalize a delivery through the ingest pipeline: exit 0 and the
+    /// normalized event as JSON; exit 1 and the error's stable code as the first word on
+    /// stderr.
+    Verify {
+        /// The definition, `family::variant`.
+        key: String,
+        /// The environment variable holding the signing secret.
+        #[arg(long, value_name = "VAR")]
+        secret_env: String,
+        /// A file of `Name: value` header lines.
+        #[arg(long, value_name = "FILE")]
+        headers: PathBuf,
+        /// The body file, byte for byte.
+        #[arg(long, value_name = "FILE")]
+        body: PathBuf,
+        /// The time of verification, Unix seconds (default: now).
+        #[arg(long, value_name = "UNIX")]
+        now: Option<i64>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum McpConfigCommand {
+    /// Write a profile's MCP servers into an agent config file, keeping every byte outside
+    /// the entries the profile manages (comments, formatting, the user's own servers).
+    Apply {
+        /// The profile JSON file.
+        profile: PathBuf,
+        /// The config file to update (created when missing).
+        #[arg(long, value_name = "F")]
+        file: PathBuf,
+        /// The file's format: Codex `config.toml` (`mcp_servers`) or a JSON `mcpServers` file.
+        #[arg(long, value_enum)]
+        format: McpFormat,
+    },
+}
+
+/// Tool export formats.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ToolFormat {
+    /// MCP `tools/list`.
+    Mcp,
+    /// OpenAI function calling (strict mode).
+    Openai,
+    /// Anthropic tools.
+    Anthropic,
+    /// Gemini function declarations.
+    Gemini,
+}
+
+/// MCP config file formats.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum McpFormat {
+    /// TOML (Codex `config.toml`).
+    Toml,
+    /// JSON (`mcpServers`).
+    Json,
+}
+
+fn run(command: Command) -> Result<ExitCode, Error> {
+    match command {
+        Command::Catalog { json } => commands::catalog::catalog(json),
+        Command::Schema { key, kind } => commands::config::schema(&key, &kind),
+        Command::Validate { key, kind, file } => commands::config::validate(&key, &kind, &file),
+        Command::Compile { profile, hash } => commands::compile::compile(&profile, hash),
+        Command::Egress(EgressCommand::Match { plan, method, url }) => {
+            commands::compile::egress_match(&plan, &method, &url)
+        }
+        Command::Webhook(WebhookCommand::Sign {
+            key,
+            secret_env,
+            body,
+            timestamp,
+            id,
+            event,
+        }) => commands::webhook::sign(
+            &key,
+            &secret_env,
+            &body,
+            timestamp,
+            id.as_deref(),
+            event.as_deref(),
+        ),
+        Command::Webhook(WebhookCommand::Verify {
+            key,
+            secret_env,
+            headers,
+            body,
+            now,
+        }) => commands::webhook::verify(&key, &secret_env, &headers, &body, now),
+        Command::Tools { keys, format } => commands::tools::export(&keys, format),
+        Command::McpConfig(McpConfigCommand::Apply {
+            profile,
+            file,
+            format,
+        }) => commands::compile::mcp_config_apply(&profile, &file, format),
+    }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Catalog { json } => commands::catalog(json),
-        Command::Schema { key, kind } => commands::schema(&key, &kind),
-        Command::Validate { key, kind, file } => commands::validate(&key, &kind, &file),
-    };
-    match result {
+    match run(cli.command) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("{} {e}", e.code());
             for issue in e.issues() {
                 eprintln!("  {issue}");
             }
-            ExitCode::from(2)
+            if e.kind() == integrations_core::ErrorKind::InvalidInput
+                || e.kind() == integrations_core::ErrorKind::Verification
+            {
+                ExitCode::from(1)
+            } else {
+                ExitCode::from(2)
+            }
         }
     }
 }

@@ -6,8 +6,8 @@ use sha2::{Digest, Sha256};
 
 use super::canonical::to_canonical;
 use super::{
-    Artifact, AuthInjection, CredentialSelector, McpConfigFormat, McpTransport, RouteMatch,
-    RuntimeClient, SandboxPaths, WorkspaceSource,
+    Artifact, AuthInjection, CredentialSelector, McpConfigFormat, McpServer, McpTransport,
+    RouteMatch, RuntimeClient, SandboxPaths, WorkspaceSource,
 };
 use crate::model::ProfileVersion;
 use crate::{BindingId, ConnectionId, DefinitionKey, Error, TenantId};
@@ -109,6 +109,17 @@ pub struct CompiledMcpServer {
     pub name: String,
     /// How to reach it.
     pub transport: McpTransport,
+}
+
+impl CompiledMcpServer {
+    /// The server as declared (without the binding), for config writers.
+    pub fn to_server(&self) -> McpServer {
+        McpServer {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            transport: self.transport.clone(),
+        }
+    }
 }
 
 /// An MCP config file the compiler updated: which runtime-client file, where in it, and

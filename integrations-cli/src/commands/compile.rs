@@ -1,0 +1,111 @@
+//! `integrations compile`, `integrations egress match` and `integrations mcp-config apply`.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use integrations_core::compile::{ProfileInput, compile as compile_profile};
+use integrations_core::egress::{Classification, RouteIndex};
+use integrations_core::mcp::McpConfigWriter;
+use integrations_core::plan::{CompiledRuntimePlan, McpConfigFormat, McpServer};
+use integrations_core::{Error, ErrorKind};
+
+use crate::McpFormat;
+
+fn compiled(profile: &Path) -> Result<Result<CompiledRuntimePlan, Error>, Error> {
+    let text = crate::io::read_text(profile)?;
+    let input = ProfileInput::from_json(&text)?;
+    let registry = integrations_definitions::registry();
+    Ok(compile_profile(&registry, &input))
+}
+
+pub(crate) fn compile(profile: &Path, hash: bool) -> Result<ExitCode, Error> {
+    match compiled(profile)? {
+        Ok(plan) => {
+            if hash {
+                out!("{}", plan.hash());
+            } else {
+                let json = String::from_utf8(plan.to_canonical_json())
+                    .map_err(|e| Error::internal("the plan is not UTF-8").with_source(e))?;
+                out!("{json}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) if e.kind() == ErrorKind::InvalidInput && !e.issues().is_empty() => {
+            eprintln!("{} {e}", e.code());
+            super::print_issues(e.issues())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+pub(crate) fn egress_match(plan: &Path, method: &str, url: &str) -> Result<ExitCode, Error> {
+    let value = crate::io::read_json(plan)?;
+    let plan: CompiledRuntimePlan = serde_json::from_value(value).map_err(|_| {
+        Error::invalid_input(
+            "cli.invalid_plan",
+            format!("{} is not a compiled runtime plan", plan.display()),
+            Vec::new(),
+        )
+    })?;
+    let index = RouteIndex::from_plan(&plan)?;
+    match index.classify(method, url) {
+        Classification::Route(route) => {
+            out!("{}", route.id);
+            Ok(ExitCode::SUCCESS)
+        }
+        Classification::NoMatch => {
+            out!("no-match");
+            Ok(ExitCode::from(3))
+        }
+        Classification::Ambiguous(ids) => {
+            out!("ambiguous");
+            let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+            eprintln!("egress.ambiguous the request matches {}", ids.join(", "));
+            Ok(ExitCode::from(4))
+        }
+        #[allow(unreachable_patterns)]
+        _ => Err(Error::internal("an unknown classification")),
+    }
+}
+
+pub(crate) fn mcp_config_apply(
+    profile: &Path,
+    file: &Path,
+    format: McpFormat,
+) -> Result<ExitCode, Error> {
+    let plan = compiled(profile)??;
+    let servers: Vec<McpServer> = plan
+        .mcp_servers
+        .iter()
+        .map(integrations_core::plan::CompiledMcpServer::to_server)
+        .collect();
+    let (format, path) = match format {
+        McpFormat::Toml => (McpConfigFormat::Toml, "mcp_servers"),
+        McpFormat::Json => (McpConfigFormat::Json, "mcpServers"),
+    };
+    let writer = McpConfigWriter::new(format, [path])?;
+    let current = match std::fs::read_to_string(file) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                "cli.unreadable_file",
+                format!("cannot read {}", file.display()),
+            )
+            .with_source(e));
+        }
+    };
+    let updated = writer.apply(&current, &servers)?;
+    if updated == current {
+        eprintln!(
+            "{} is up to date ({} servers)",
+            file.display(),
+            servers.len()
+        );
+    } else {
+        crate::io::write_atomically(file, updated.as_bytes())?;
+        eprintln!("updated {} ({} servers)", file.display(), servers.len());
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,114 @@
+//! Reading inputs: JSON files, secrets from the environment, header files.
+
+use std::path::Path;
+
+use integrations_core::webhook::Headers;
+use integrations_core::{Error, ErrorKind, Secret};
+
+fn unreadable(path: &Path, e: std::io::Error) -> Error {
+    Error::new(
+        ErrorKind::InvalidInput,
+        "cli.unreadable_file",
+        format!("cannot read {}", path.display()),
+    )
+    .with_source(e)
+}
+
+/// A file's bytes.
+pub(crate) fn read_bytes(path: &Path) -> Result<Vec<u8>, Error> {
+    std::fs::read(path).map_err(|e| unreadable(path, e))
+}
+
+/// A file's text.
+pub(crate) fn read_text(path: &Path) -> Result<String, Error> {
+    std::fs::read_to_string(path).map_err(|e| unreadable(path, e))
+}
+
+/// A JSON file.
+pub(crate) fn read_json(path: &Path) -> Result<serde_json::Value, Error> {
+    let text = read_text(path)?;
+    serde_json::from_str(&text).map_err(|e| {
+        // serde_json's position is enough; its message could quote the content.
+        Error::invalid_input(
+            "cli.invalid_json",
+            format!(
+                "{} is not valid JSON (line {}, column {})",
+                path.display(),
+                e.line(),
+                e.column()
+            ),
+            Vec::new(),
+        )
+    })
+}
+
+/// A secret from an environment variable: secrets never come from arguments, where
+/// they would show in process listings and shell history.
+pub(crate) fn secret_from_env(var: &str) -> Result<Secret, Error> {
+    match std::env::var(var) {
+        Ok(value) if !value.is_empty() => Ok(Secret::new(value)),
+        Ok(_) => Err(Error::invalid_input(
+            "cli.empty_secret",
+            format!("the environment variable {var} is empty"),
+            Vec::new(),
+        )),
+        Err(_) => Err(Error::invalid_input(
+            "cli.missing_secret",
+            format!("the environment variable {var} is not set"),
+            Vec::new(),
+        )),
+    }
+}
+
+/// A headers file: one `Name: value` a line; blank lines and lines starting with `#`
+/// are skipped.
+pub(crate) fn read_headers(path: &Path) -> Result<Headers, Error> {
+    let text = read_text(path)?;
+    let mut pairs = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim_end_matches('\r');
+        if line.trim().is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let Some((name, value)) = line.split_once(':') else {
+            return Err(Error::invalid_input(
+                "cli.invalid_headers",
+                format!(
+                    "{} line {} is not a `Name: value` header",
+                    path.display(),
+                    n + 1
+                ),
+                Vec::new(),
+            ));
+        };
+        pairs.push((name.trim().to_owned(), value.trim().to_owned()));
+    }
+    Ok(Headers::from_pairs(pairs))
+}
+
+/// Writes a file atomically: a temporary file beside it, then a rename.
+pub(crate) fn write_atomically(path: &Path, content: &[u8]) -> Result<(), Error> {
+    let file_name = path
+        .file_name()
+        .map_or_else(|| "output".to_owned(), |n| n.to_string_lossy().into_owned());
+    let tmp = path.with_file_name(format!(".{file_name}.integrations-tmp"));
+    let failed = |e: std::io::Error| {
+        Error::new(
+            ErrorKind::Storage,
+            "cli.write_failed",
+            format!("cannot write {}", path.display()),
+        )
+        .with_source(e)
+    };
+    std::fs::write(&tmp, content).map_err(failed)?;
+    std::fs::rename(&tmp, path).map_err(failed)
+}
+
+/// A unix time argument as a timestamp; `None` is now.
+pub(crate) fn timestamp(unix: Option<i64>) -> integrations_core::Timestamp {
+    use integrations_core::host::Clock;
+    unix.map_or_else(
+        || integrations_core::host::SystemClock::new().now(),
+        integrations_core::Timestamp::from_unix_seconds,
+    )
+}

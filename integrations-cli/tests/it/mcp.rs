@@ -1,0 +1,119 @@
+//! `mcp-config apply`.
+
+use crate::support::{repo, run, stderr, temp_dir, write};
+
+const CODEX: &str = r#"# My Codex settings: keep this comment.
+model = "gpt-5-codex"
+
+[mcp_servers.my_tool]   # a server the user added
+command = "npx"
+args = ["-y", "my-mcp-server"]
+"#;
+
+const CLAUDE: &str = r#"{
+  "theme": "dark",
+  "mcpServers": {
+    "mine": { "command": "uvx", "args": ["my-server"] }
+  }
+}
+"#;
+
+#[test]
+fn apply_writes_the_profile_servers_and_keeps_the_users_own() {
+    let dir = temp_dir("mcp-apply");
+    let profile = repo("examples/profiles/agent-sandbox.json");
+    let toml = write(&dir, "config.toml", CODEX);
+    let out = run(&[
+        "mcp-config",
+        "apply",
+        &profile,
+        "--file",
+        toml.to_str().unwrap(),
+        "--format",
+        "toml",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = std::fs::read_to_string(&toml).unwrap();
+    assert!(
+        text.starts_with(CODEX),
+        "the user's bytes are kept:\n{text}"
+    );
+    assert!(text.contains("[mcp_servers.linear]"));
+    assert!(text.contains("https://mcp.linear.app/mcp"));
+    // A second run changes nothing.
+    let again = run(&[
+        "mcp-config",
+        "apply",
+        &profile,
+        "--file",
+        toml.to_str().unwrap(),
+        "--format",
+        "toml",
+    ]);
+    assert_eq!(again.status.code(), Some(0));
+    assert!(stderr(&again).contains("up to date"));
+    assert_eq!(std::fs::read_to_string(&toml).unwrap(), text);
+
+    let json = write(&dir, ".mcp.json", CLAUDE);
+    let out = run(&[
+        "mcp-config",
+        "apply",
+        &profile,
+        "--file",
+        json.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = std::fs::read_to_string(&json).unwrap();
+    let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(value["theme"], "dark");
+    assert_eq!(value["mcpServers"]["mine"]["command"], "uvx");
+    assert_eq!(
+        value["mcpServers"]["linear"]["url"],
+        "https://mcp.linear.app/mcp"
+    );
+    assert!(
+        text.contains(r#""mine": { "command": "uvx", "args": ["my-server"] }"#),
+        "formatting kept:\n{text}"
+    );
+
+    let created = dir.join("new.toml");
+    let out = run(&[
+        "mcp-config",
+        "apply",
+        &profile,
+        "--file",
+        created.to_str().unwrap(),
+        "--format",
+        "toml",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        std::fs::read_to_string(&created)
+            .unwrap()
+            .contains("[mcp_servers.linear]")
+    );
+}
+
+#[test]
+fn apply_refuses_a_file_it_cannot_update_and_changes_nothing() {
+    let dir = temp_dir("mcp-bad");
+    let profile = repo("examples/profiles/agent-sandbox.json");
+    let bad = write(&dir, "config.toml", "mcp_servers = \"not a table\"\n");
+    let out = run(&[
+        "mcp-config",
+        "apply",
+        &profile,
+        "--file",
+        bad.to_str().unwrap(),
+        "--format",
+        "toml",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).starts_with("mcp."), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read_to_string(&bad).unwrap(),
+        "mcp_servers = \"not a table\"\n"
+    );
+}
