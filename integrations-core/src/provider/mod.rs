@@ -2,6 +2,7 @@
 //! union the registry stores.
 
 use crate::definition::IntegrationDefinition;
+use crate::tools::ToolExecutor;
 
 /// What an integration **does** over the network: connection flows that talk to the
 /// provider, webhook handling, tool execution and sync.
@@ -11,7 +12,15 @@ use crate::definition::IntegrationDefinition;
 /// only what it offers, and a provider crate keeps compiling when capabilities are added.
 /// All effects go through the host adapters the engines pass in (HTTP, stores, clock); a
 /// provider holds no global state.
-pub trait IntegrationProvider: Send + Sync + 'static {}
+pub trait IntegrationProvider: Send + Sync + 'static {
+    /// Runs the tools of the definition's
+    /// [`tool_catalog`](IntegrationDefinition::tool_catalog). Default: none (the tools
+    /// are listed but cannot run). A [`ToolSet`](crate::tools::ToolSet) gives both the
+    /// catalog and the executor from one list of typed tools.
+    fn tools(&self) -> Option<&dyn ToolExecutor> {
+        None
+    }
+}
 
 /// An integration: one type implementing both halves. Implemented automatically; the
 /// registry stores `Arc<dyn Integration>`.
