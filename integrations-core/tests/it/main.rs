@@ -4,3 +4,7 @@ mod registry;
 mod secrets;
 mod service;
 mod support;
+mod tools_export;
+mod tools_manifest;
+mod tools_runtime;
+mod tools_support;

@@ -81,7 +81,8 @@ fn gemini_node(map: &mut Map<String, Value>) -> Result<(), Error> {
         }
     }
     // One type per schema.
-    if let Some(Value::Array(kinds)) = map.remove("type") {
+    if let Some(Value::Array(kinds)) = map.get("type").cloned() {
+        map.remove("type");
         let mut kinds: Vec<Value> = kinds;
         if kinds.iter().any(|t| t == "null") {
             kinds.retain(|t| t != "null");

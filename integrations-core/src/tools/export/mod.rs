@@ -137,7 +137,7 @@ fn collapse_const_union(map: &mut Map<String, Value>) {
                 value.as_str(),
                 alt.get("description").and_then(Value::as_str),
             ) {
-                notes.push(format!("`{text}`: {d}"));
+                notes.push(format!("`{text}`: {}", d.trim_end_matches('.')));
             }
             values.push(value.clone());
             true
@@ -309,7 +309,7 @@ mod tests {
             json!({
                 "type": "string",
                 "enum": ["low", "high"],
-                "description": "Priority. (`low`: Low.; `high`: High.)",
+                "description": "Priority. (`low`: Low; `high`: High)",
             })
         );
         let mut mixed = json!({"anyOf": [{"const": "a"}, {"type": "integer"}]})
