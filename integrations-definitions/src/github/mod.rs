@@ -1,7 +1,9 @@
 //! GitHub (`github::github-cloud`, `github::github-enterprise-server`): repositories,
-//! git over HTTPS, the REST and GraphQL APIs, and App webhooks.
+//! git over HTTPS, the REST and GraphQL APIs, App webhooks, and tools for agents
+//! ([`tools`]).
 
 pub mod schemas;
+pub mod tools;
 
 use integrations_core::definition::{
     ClientAuth, ConnectionMethod, IntegrationDefinition, Metadata, OAuth2Spec, Pkce,
@@ -10,6 +12,7 @@ use integrations_core::definition::{
 use integrations_core::model::CredentialType;
 use integrations_core::provider::IntegrationProvider;
 use integrations_core::schema::{ConfigSpec, Parsed};
+use integrations_core::tools::{ToolDescriptor, ToolExecutor};
 use integrations_core::{DefinitionKey, Error, IntegrationKind};
 use serde_json::json;
 
@@ -177,6 +180,16 @@ impl IntegrationDefinition for GitHub {
         let endpoints = self.endpoints(target_config).ok()?;
         Some(Self::oauth2_spec(endpoints.web.as_str()))
     }
+
+    fn tool_catalog(&self) -> Vec<ToolDescriptor> {
+        // The same tools on both variants: the connection decides which GitHub a call
+        // reaches.
+        tools::tool_set().descriptors()
+    }
 }
 
-impl IntegrationProvider for GitHub {}
+impl IntegrationProvider for GitHub {
+    fn tools(&self) -> Option<&dyn ToolExecutor> {
+        Some(tools::tool_set())
+    }
+}

@@ -1,7 +1,8 @@
 //! Linear (`linear::linear-default`): issues and comments through GraphQL, Linear's
-//! hosted MCP server, and webhooks.
+//! hosted MCP server, webhooks, and tools for agents ([`tools`]).
 
 pub mod schemas;
+pub mod tools;
 
 use integrations_core::definition::{
     ClientAuth, ConnectionMethod, IntegrationDefinition, Metadata, OAuth2Spec, Pkce,
@@ -10,6 +11,7 @@ use integrations_core::definition::{
 use integrations_core::model::CredentialType;
 use integrations_core::provider::IntegrationProvider;
 use integrations_core::schema::{ConfigSpec, Parsed};
+use integrations_core::tools::{ToolDescriptor, ToolExecutor};
 use integrations_core::{DefinitionKey, IntegrationKind};
 use serde_json::json;
 
@@ -121,6 +123,14 @@ impl IntegrationDefinition for Linear {
         let config = target_config.get::<LinearTargetConfig>().ok()?;
         Some(Self::oauth2_spec(Some(config)))
     }
+
+    fn tool_catalog(&self) -> Vec<ToolDescriptor> {
+        tools::tool_set().descriptors()
+    }
 }
 
-impl IntegrationProvider for Linear {}
+impl IntegrationProvider for Linear {
+    fn tools(&self) -> Option<&dyn ToolExecutor> {
+        Some(tools::tool_set())
+    }
+}

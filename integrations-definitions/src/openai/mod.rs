@@ -1,6 +1,8 @@
-//! OpenAI (`openai::openai-default`): model access for an agent runtime (the Codex CLI).
+//! OpenAI (`openai::openai-default`): model access for an agent runtime (the Codex CLI),
+//! and tools for agents ([`tools`]).
 
 pub mod schemas;
+pub mod tools;
 
 use integrations_core::definition::{
     BindingContext, ConnectionMethod, IntegrationDefinition, Metadata, SecretField,
@@ -8,6 +10,7 @@ use integrations_core::definition::{
 use integrations_core::model::CredentialType;
 use integrations_core::provider::IntegrationProvider;
 use integrations_core::schema::{Choice, ConfigKind, ConfigSpec, Form, FormContext};
+use integrations_core::tools::{ToolDescriptor, ToolExecutor};
 use integrations_core::{DefinitionKey, IntegrationKind, ValidationIssue};
 use serde_json::json;
 
@@ -130,9 +133,17 @@ impl IntegrationDefinition for OpenAi {
                 .collect(),
         );
     }
+
+    fn tool_catalog(&self) -> Vec<ToolDescriptor> {
+        tools::tool_set().descriptors()
+    }
 }
 
-impl IntegrationProvider for OpenAi {}
+impl IntegrationProvider for OpenAi {
+    fn tools(&self) -> Option<&dyn ToolExecutor> {
+        Some(tools::tool_set())
+    }
+}
 
 impl OpenAi {
     fn check_binding(

@@ -1,7 +1,8 @@
 //! Slack (`slack::slack-default`): messages, threads, reactions and channels through the
-//! Web API, and the Events API.
+//! Web API, the Events API, and tools for agents ([`tools`]).
 
 pub mod schemas;
+pub mod tools;
 
 use integrations_core::definition::{
     ClientAuth, ConnectionMethod, IntegrationDefinition, Metadata, OAuth2Spec, Pkce,
@@ -10,6 +11,7 @@ use integrations_core::definition::{
 use integrations_core::model::CredentialType;
 use integrations_core::provider::IntegrationProvider;
 use integrations_core::schema::{ConfigSpec, Parsed};
+use integrations_core::tools::{ToolDescriptor, ToolExecutor};
 use integrations_core::{DefinitionKey, IntegrationKind};
 use serde_json::json;
 
@@ -111,6 +113,14 @@ impl IntegrationDefinition for Slack {
         let config = target_config.get::<SlackTargetConfig>().ok()?;
         Some(Self::oauth2_spec(Some(config)))
     }
+
+    fn tool_catalog(&self) -> Vec<ToolDescriptor> {
+        tools::tool_set().descriptors()
+    }
 }
 
-impl IntegrationProvider for Slack {}
+impl IntegrationProvider for Slack {
+    fn tools(&self) -> Option<&dyn ToolExecutor> {
+        Some(tools::tool_set())
+    }
+}
