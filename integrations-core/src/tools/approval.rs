@@ -11,8 +11,10 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::CallContext;
-use crate::{DefinitionKey, Error, TenantId, Timestamp};
+use super::runtime::{Approved, Prepared};
+use super::{CallContext, Runtime, ToolResult};
+use crate::host::{AuditAction, AuditEvent, AuditOutcome};
+use crate::{DefinitionKey, Error, ErrorKind, TenantId, Timestamp, UserId};
 
 /// The id of an approval request: 128 random bits, hex.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -148,6 +150,152 @@ impl ApprovalRequest {
     /// Whether it can still be approved at `now`.
     pub fn is_expired(&self, now: Timestamp) -> bool {
         now >= self.expires_at
+    }
+}
+
+impl Runtime {
+    /// Approves the pending request `id` of `tenant` and runs it, returning the tool's
+    /// own result. The request is taken out of the store first, so of any number of
+    /// concurrent approvals (in any number of processes) exactly one runs the call; the
+    /// others get `tool.approval_not_found`.
+    ///
+    /// Everything is checked again at approval time with the stored context: the
+    /// connection, the arguments, the policy (a tool blocked since is refused) and the
+    /// publication (one expired since is refused).
+    pub async fn approve(
+        &self,
+        tenant: &TenantId,
+        id: &ApprovalId,
+        approver: &UserId,
+    ) -> ToolResult {
+        let mut request = match self
+            .take_approval(tenant, id, approver, "tool.approval_granted")
+            .await
+        {
+            Ok(request) => request,
+            Err(e) => return ToolResult::failure(&e),
+        };
+        let grant = Approved { id, by: approver };
+        let prepared = match self
+            .prepare(
+                &request.tool,
+                &mut request.arguments,
+                &request.context,
+                Some(&grant),
+            )
+            .await
+        {
+            Ok(prepared) => prepared,
+            Err(result) => return result,
+        };
+        self.execute(&prepared, request.arguments, &request.context, Some(&grant))
+            .await
+    }
+
+    /// Denies the pending request `id` of `tenant`: it is removed and never runs.
+    ///
+    /// # Errors
+    ///
+    /// `tool.approval_not_found` when there is no such pending request (already approved,
+    /// denied or expired); storage errors.
+    pub async fn deny(
+        &self,
+        tenant: &TenantId,
+        id: &ApprovalId,
+        approver: &UserId,
+    ) -> Result<ApprovalRequest, Error> {
+        self.take_approval(tenant, id, approver, "tool.approval_denied")
+            .await
+    }
+
+    pub(super) async fn request_approval(
+        &self,
+        prepared: &Prepared<'_>,
+        arguments: Value,
+        context: &CallContext,
+    ) -> ToolResult {
+        let name = &prepared.tool.descriptor.name;
+        let key = &prepared.connection.key;
+        let id = match ApprovalId::generate() {
+            Ok(id) => id,
+            Err(e) => return self.fail(context, Some(key), name, &e, None).await,
+        };
+        let request = ApprovalRequest::new(
+            id,
+            name.clone(),
+            key.clone(),
+            arguments,
+            context.clone(),
+            self.host.clock().now(),
+            self.approval_ttl,
+        );
+        if let Err(e) = self.host.approvals().put_approval(&request).await {
+            return self.fail(context, Some(key), name, &e, None).await;
+        }
+        self.record(
+            context,
+            Some(key),
+            AuditAction::custom("tool.approval_requested"),
+            AuditOutcome::Success,
+            &[
+                ("tool", name.clone()),
+                ("approval_id", request.id.to_string()),
+            ],
+        )
+        .await;
+        ToolResult::approval_required(request)
+    }
+
+    /// Takes a pending request out of the store (once), audited as `action`.
+    async fn take_approval(
+        &self,
+        tenant: &TenantId,
+        id: &ApprovalId,
+        approver: &UserId,
+        action: &'static str,
+    ) -> Result<ApprovalRequest, Error> {
+        let now = self.host.clock().now();
+        let taken = self.host.approvals().take_approval(tenant, id).await;
+        let (request, result) = match taken {
+            Ok(Some(request)) if request.is_expired(now) => (
+                Some(request),
+                Err(Error::new(
+                    ErrorKind::PermissionDenied,
+                    "tool.approval_expired",
+                    "the approval request expired; the agent must call the tool again",
+                )),
+            ),
+            Ok(Some(request)) => (Some(request.clone()), Ok(request)),
+            Ok(None) => (
+                None,
+                Err(Error::not_found(
+                    "tool.approval_not_found",
+                    "no pending approval request has this id: it was approved, denied or expired, or never existed",
+                )),
+            ),
+            Err(e) => (None, Err(e)),
+        };
+        let outcome = match &result {
+            Ok(_) => AuditOutcome::Success,
+            Err(e) if e.kind() == ErrorKind::PermissionDenied => AuditOutcome::Denied {
+                code: e.code().to_owned(),
+            },
+            Err(e) => AuditOutcome::Failure {
+                code: e.code().to_owned(),
+            },
+        };
+        let mut event = AuditEvent::new(now, tenant.clone(), AuditAction::custom(action), outcome)
+            .with_detail("approval_id", id.to_string())
+            .with_detail("approver", approver.to_string());
+        if let Some(request) = &request {
+            event = event
+                .with_key(request.key.clone())
+                .with_connection(request.context.connection.clone())
+                .with_actor(request.context.session.user.clone())
+                .with_detail("tool", request.tool.clone());
+        }
+        self.host.audit().record(event).await;
+        result
     }
 }
 

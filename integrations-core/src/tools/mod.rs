@@ -20,12 +20,14 @@
 mod approval;
 mod arguments;
 mod context;
+mod continuation;
 mod descriptor;
 mod executor;
 pub mod export;
 mod http;
 mod manifest;
 mod name;
+mod panic;
 mod policy;
 mod ratelimit;
 mod result;
@@ -33,6 +35,7 @@ mod runtime;
 
 pub use approval::{ApprovalId, ApprovalRequest};
 pub use context::{CallContext, Session, ToolContext};
+pub use continuation::{CONTINUE_TOOL_NAME, continuation_tool};
 pub use descriptor::{ToolAnnotations, ToolDescriptor};
 pub use executor::{Tool, ToolExecutor, ToolSet};
 pub use http::{RequestAuth, ToolHttp, api_url, json_request, read_json, request, status_error};
@@ -41,6 +44,4 @@ pub use name::{MAX_TOOL_NAME_LEN, check_tool_name, sanitize_tool_name};
 pub use policy::{Policies, PolicyDecision, PolicyOrigin, PolicySet, PolicySource, ToolPolicy};
 pub use ratelimit::{DEFAULT_RATE_LIMIT_WAIT, RateLimitRule, ResetFormat, rate_limited};
 pub use result::{Continuation, ToolContent, ToolFailure, ToolResult, ToolStatus};
-pub use runtime::{
-    CONTINUE_TOOL_NAME, DEFAULT_APPROVAL_TTL, DEFAULT_RESULT_BUDGET, Runtime, continuation_tool,
-};
+pub use runtime::{DEFAULT_APPROVAL_TTL, DEFAULT_RESULT_BUDGET, Runtime};

@@ -3,24 +3,18 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::future::Future;
-use std::panic::AssertUnwindSafe;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use schemars::JsonSchema;
-use serde::Deserialize;
 use serde_json::Value;
 
 use super::context::ContextParts;
+use super::continuation::Continuations;
 use super::manifest::applies;
-use super::result::{Continuations, Owner, continuation_note, paginate};
+use super::panic::{CatchPanic, Panicked};
 use super::{
-    ApprovalId, ApprovalRequest, CallContext, Manifest, Policies, PolicyDecision, PolicySet,
-    PolicySource, Session, ToolAnnotations, ToolContent, ToolContext, ToolDescriptor, ToolHttp,
-    ToolPolicy, ToolResult,
+    ApprovalId, CONTINUE_TOOL_NAME, CallContext, Manifest, Policies, PolicyDecision, PolicySet,
+    PolicySource, Session, ToolContext, ToolDescriptor, ToolHttp, ToolPolicy, ToolResult,
 };
 use crate::credential::CredentialSource;
 use crate::definition::ConnectionMethodKind;
@@ -28,11 +22,7 @@ use crate::host::{AuditAction, AuditEvent, AuditOutcome, Host};
 use crate::model::{Connection, CredentialType, Publication};
 use crate::plan::CredentialSelector;
 use crate::registry::{RegisteredIntegration, RegisteredTool};
-use crate::{DefinitionKey, Error, ErrorKind, Registry, TenantId, UserId};
-
-/// The name of the tool that reads the next page of a trimmed result. Reserved: no
-/// integration may declare it.
-pub const CONTINUE_TOOL_NAME: &str = "integrations_continue_result";
+use crate::{DefinitionKey, Error, ErrorKind, Registry, UserId};
 
 /// The default size budget of a result: the JSON of its structured content, in bytes.
 pub const DEFAULT_RESULT_BUDGET: usize = 24 * 1024;
@@ -40,34 +30,13 @@ pub const DEFAULT_RESULT_BUDGET: usize = 24 * 1024;
 /// How long an approval request can be approved, by default.
 pub const DEFAULT_APPROVAL_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 
-/// The arguments of [`CONTINUE_TOOL_NAME`].
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-struct ContinueResult {
-    /// The cursor a trimmed result gave.
-    #[schemars(length(min = 1))]
-    cursor: String,
-}
-
-/// The descriptor of [`CONTINUE_TOOL_NAME`], the tool an agent calls to read the next page
-/// of a trimmed result. [`Manifest::descriptors`] includes it.
-pub fn continuation_tool() -> ToolDescriptor {
-    ToolDescriptor::new::<ContinueResult>(
-        CONTINUE_TOOL_NAME,
-        "Read the next page of a tool result that was too large and was split. Pass the cursor the result gave.",
-    )
-    .with_title("Continue a result")
-    .with_annotations(ToolAnnotations::read_only().with_open_world(false))
-    .with_policy(ToolPolicy::Auto)
-}
-
 /// Runs tool calls for agents.
 ///
 /// [`call`](Self::call), in order: finds the connection (in the caller's tenant) and the
 /// tool its integration offers; validates the arguments against the tool's compiled input
 /// schema (every bad field named by JSON Pointer, no value echoed); decides the policy
 /// (workspace overrides, then the tool's default): `block` refuses, `ask` stores an
-/// [`ApprovalRequest`] and returns it, `auto` runs; checks that the publication grants the
+/// [`ApprovalRequest`](super::ApprovalRequest) and returns it, `auto` runs; checks that the publication grants the
 /// tool's capability (in scope, not expired, through this connection); runs the tool with
 /// a [`ToolContext`] whose HTTP carries the connection's credential (one refresh and
 /// retry when the provider refuses it); trims the result to the size budget with a
@@ -91,13 +60,13 @@ pub fn continuation_tool() -> ToolDescriptor {
 /// # Ok(()) }
 /// ```
 pub struct Runtime {
-    registry: Arc<Registry>,
-    host: Host,
-    credentials: Arc<dyn CredentialSource>,
-    policies: Arc<dyn PolicySource>,
-    result_budget: usize,
-    approval_ttl: Duration,
-    continuations: Continuations,
+    pub(super) registry: Arc<Registry>,
+    pub(super) host: Host,
+    pub(super) credentials: Arc<dyn CredentialSource>,
+    pub(super) policies: Arc<dyn PolicySource>,
+    pub(super) result_budget: usize,
+    pub(super) approval_ttl: Duration,
+    pub(super) continuations: Continuations,
 }
 
 impl fmt::Debug for Runtime {
@@ -111,18 +80,18 @@ impl fmt::Debug for Runtime {
 }
 
 /// What the checks before execution established.
-struct Prepared<'r> {
-    entry: &'r Arc<RegisteredIntegration>,
-    tool: RegisteredTool<'r>,
-    connection: Connection,
-    decision: PolicyDecision,
-    publication: Option<Publication>,
+pub(super) struct Prepared<'r> {
+    pub(super) entry: &'r Arc<RegisteredIntegration>,
+    pub(super) tool: RegisteredTool<'r>,
+    pub(super) connection: Connection,
+    pub(super) decision: PolicyDecision,
+    pub(super) publication: Option<Publication>,
 }
 
 /// An approval being carried out: who approved which request.
-struct Approved<'a> {
-    id: &'a ApprovalId,
-    by: &'a UserId,
+pub(super) struct Approved<'a> {
+    pub(super) id: &'a ApprovalId,
+    pub(super) by: &'a UserId,
 }
 
 impl Runtime {
@@ -188,88 +157,6 @@ impl Runtime {
         }
     }
 
-    /// Approves the pending request `id` of `tenant` and runs it, returning the tool's
-    /// own result. The request is taken out of the store first, so of any number of
-    /// concurrent approvals (in any number of processes) exactly one runs the call; the
-    /// others get `tool.approval_not_found`.
-    ///
-    /// Everything is checked again at approval time with the stored context: the
-    /// connection, the arguments, the policy (a tool blocked since is refused) and the
-    /// publication (one expired since is refused).
-    pub async fn approve(
-        &self,
-        tenant: &TenantId,
-        id: &ApprovalId,
-        approver: &UserId,
-    ) -> ToolResult {
-        let mut request = match self
-            .take_approval(tenant, id, approver, "tool.approval_granted")
-            .await
-        {
-            Ok(request) => request,
-            Err(e) => return ToolResult::failure(&e),
-        };
-        let grant = Approved { id, by: approver };
-        let prepared = match self
-            .prepare(
-                &request.tool,
-                &mut request.arguments,
-                &request.context,
-                Some(&grant),
-            )
-            .await
-        {
-            Ok(prepared) => prepared,
-            Err(result) => return result,
-        };
-        self.execute(&prepared, request.arguments, &request.context, Some(&grant))
-            .await
-    }
-
-    /// Denies the pending request `id` of `tenant`: it is removed and never runs.
-    ///
-    /// # Errors
-    ///
-    /// `tool.approval_not_found` when there is no such pending request (already approved,
-    /// denied or expired); storage errors.
-    pub async fn deny(
-        &self,
-        tenant: &TenantId,
-        id: &ApprovalId,
-        approver: &UserId,
-    ) -> Result<ApprovalRequest, Error> {
-        self.take_approval(tenant, id, approver, "tool.approval_denied")
-            .await
-    }
-
-    /// Reads the next page of a trimmed result, for the session, workspace and connection
-    /// that produced it. Pages live in this runtime's memory for 15 minutes.
-    pub async fn continue_result(&self, cursor: &str, context: &CallContext) -> ToolResult {
-        let owner = Owner {
-            tenant: context.session.tenant.clone(),
-            workspace: context.session.workspace.clone(),
-            connection: context.connection.clone(),
-        };
-        let now = self.host.clock().now();
-        let result = match self.continuations.next(cursor, &owner, now) {
-            Ok(next) => {
-                let mut result = ToolResult::success(next.page);
-                if let Some(continuation) = next.continuation {
-                    result.content.push(ToolContent::text(continuation_note(
-                        &continuation,
-                        next.number,
-                    )));
-                    result.continuation = Some(continuation);
-                }
-                result
-            }
-            Err(e) => ToolResult::failure(&e),
-        };
-        self.audit_call(context, None, CONTINUE_TOOL_NAME, &result, &[])
-            .await;
-        result
-    }
-
     /// The tools the agent of `session` sees: see [`Manifest`]. Connections whose target
     /// is missing or disabled are left out.
     ///
@@ -311,7 +198,7 @@ impl Runtime {
         Ok(Manifest::build(&self.registry, &usable, session, &policies))
     }
 
-    async fn fail(
+    pub(super) async fn fail(
         &self,
         context: &CallContext,
         key: Option<&DefinitionKey>,
@@ -325,7 +212,7 @@ impl Runtime {
         result
     }
 
-    async fn record(
+    pub(super) async fn record(
         &self,
         context: &CallContext,
         key: Option<&DefinitionKey>,
@@ -351,7 +238,7 @@ impl Runtime {
         self.host.audit().record(event).await;
     }
 
-    async fn audit_call(
+    pub(super) async fn audit_call(
         &self,
         context: &CallContext,
         key: Option<&DefinitionKey>,
@@ -375,7 +262,7 @@ impl Runtime {
     }
 
     /// Every check before execution. On failure, the error result (already audited).
-    async fn prepare(
+    pub(super) async fn prepare(
         &self,
         name: &str,
         arguments: &mut Value,
@@ -558,97 +445,7 @@ impl Runtime {
         Ok(Some(publication))
     }
 
-    async fn request_approval(
-        &self,
-        prepared: &Prepared<'_>,
-        arguments: Value,
-        context: &CallContext,
-    ) -> ToolResult {
-        let name = &prepared.tool.descriptor.name;
-        let key = &prepared.connection.key;
-        let id = match ApprovalId::generate() {
-            Ok(id) => id,
-            Err(e) => return self.fail(context, Some(key), name, &e, None).await,
-        };
-        let request = ApprovalRequest::new(
-            id,
-            name.clone(),
-            key.clone(),
-            arguments,
-            context.clone(),
-            self.host.clock().now(),
-            self.approval_ttl,
-        );
-        if let Err(e) = self.host.approvals().put_approval(&request).await {
-            return self.fail(context, Some(key), name, &e, None).await;
-        }
-        self.record(
-            context,
-            Some(key),
-            AuditAction::custom("tool.approval_requested"),
-            AuditOutcome::Success,
-            &[
-                ("tool", name.clone()),
-                ("approval_id", request.id.to_string()),
-            ],
-        )
-        .await;
-        ToolResult::approval_required(request)
-    }
-
-    /// Takes a pending request out of the store (once), audited as `action`.
-    async fn take_approval(
-        &self,
-        tenant: &TenantId,
-        id: &ApprovalId,
-        approver: &UserId,
-        action: &'static str,
-    ) -> Result<ApprovalRequest, Error> {
-        let now = self.host.clock().now();
-        let taken = self.host.approvals().take_approval(tenant, id).await;
-        let (request, result) = match taken {
-            Ok(Some(request)) if request.is_expired(now) => (
-                Some(request),
-                Err(Error::new(
-                    ErrorKind::PermissionDenied,
-                    "tool.approval_expired",
-                    "the approval request expired; the agent must call the tool again",
-                )),
-            ),
-            Ok(Some(request)) => (Some(request.clone()), Ok(request)),
-            Ok(None) => (
-                None,
-                Err(Error::not_found(
-                    "tool.approval_not_found",
-                    "no pending approval request has this id: it was approved, denied or expired, or never existed",
-                )),
-            ),
-            Err(e) => (None, Err(e)),
-        };
-        let outcome = match &result {
-            Ok(_) => AuditOutcome::Success,
-            Err(e) if e.kind() == ErrorKind::PermissionDenied => AuditOutcome::Denied {
-                code: e.code().to_owned(),
-            },
-            Err(e) => AuditOutcome::Failure {
-                code: e.code().to_owned(),
-            },
-        };
-        let mut event = AuditEvent::new(now, tenant.clone(), AuditAction::custom(action), outcome)
-            .with_detail("approval_id", id.to_string())
-            .with_detail("approver", approver.to_string());
-        if let Some(request) = &request {
-            event = event
-                .with_key(request.key.clone())
-                .with_connection(request.context.connection.clone())
-                .with_actor(request.context.session.user.clone())
-                .with_detail("tool", request.tool.clone());
-        }
-        self.host.audit().record(event).await;
-        result
-    }
-
-    async fn execute(
+    pub(super) async fn execute(
         &self,
         prepared: &Prepared<'_>,
         arguments: Value,
@@ -688,36 +485,6 @@ impl Runtime {
         self.audit_call(context, Some(key), name, &result, &detail)
             .await;
         result
-    }
-
-    fn trimmed(&self, value: Value, context: &CallContext) -> ToolResult {
-        let Some(pages) = paginate(&value, self.result_budget) else {
-            return ToolResult::success(value);
-        };
-        let mut pages_iter = pages.pages.into_iter();
-        let Some(first) = pages_iter.next() else {
-            return ToolResult::success(value);
-        };
-        let owner = Owner {
-            tenant: context.session.tenant.clone(),
-            workspace: context.session.workspace.clone(),
-            connection: context.connection.clone(),
-        };
-        let now = self.host.clock().now();
-        match self
-            .continuations
-            .keep(owner, pages.pointer, 1, pages_iter.collect(), now)
-        {
-            Ok(continuation) => {
-                let mut result = ToolResult::success(first);
-                result
-                    .content
-                    .push(ToolContent::text(continuation_note(&continuation, 1)));
-                result.continuation = Some(continuation);
-                result
-            }
-            Err(e) => ToolResult::failure(&e),
-        }
     }
 
     async fn tool_context(
@@ -809,26 +576,6 @@ impl Runtime {
             host: self.host.clone(),
         }))
     }
-
-    async fn continue_tool(&self, arguments: Value, context: &CallContext) -> ToolResult {
-        match serde_json::from_value::<ContinueResult>(arguments) {
-            Ok(args) if !args.cursor.is_empty() => {
-                self.continue_result(&args.cursor, context).await
-            }
-            _ => {
-                let e = Error::invalid_input(
-                    "tool.invalid_arguments",
-                    format!("the arguments of {CONTINUE_TOOL_NAME} do not match its input schema"),
-                    vec![crate::ValidationIssue::new(
-                        "schema.required",
-                        "/cursor",
-                        "a non-empty cursor string is required, and nothing else",
-                    )],
-                );
-                self.fail(context, None, CONTINUE_TOOL_NAME, &e, None).await
-            }
-        }
-    }
 }
 
 fn approval_detail(approved: Option<&Approved<'_>>) -> Vec<(&'static str, String)> {
@@ -840,28 +587,4 @@ fn approval_detail(approved: Option<&Approved<'_>>) -> Vec<(&'static str, String
             ]
         })
         .unwrap_or_default()
-}
-
-/// The future of a tool panicked.
-struct Panicked;
-
-/// Polls a boxed future inside `catch_unwind`: a panic in a tool becomes an error instead
-/// of unwinding through the runtime. After a panic the future is never polled again (it
-/// is dropped with this wrapper), so no broken state is observed: asserting unwind safety
-/// is sound.
-struct CatchPanic<'a, T> {
-    inner: Pin<Box<dyn Future<Output = T> + Send + 'a>>,
-}
-
-impl<T> Future for CatchPanic<'_, T> {
-    type Output = Result<T, Panicked>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let inner = &mut self.get_mut().inner;
-        match std::panic::catch_unwind(AssertUnwindSafe(|| inner.as_mut().poll(cx))) {
-            Ok(Poll::Ready(value)) => Poll::Ready(Ok(value)),
-            Ok(Poll::Pending) => Poll::Pending,
-            Err(_) => Poll::Ready(Err(Panicked)),
-        }
-    }
 }
