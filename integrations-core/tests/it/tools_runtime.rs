@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use integrations_core::host::{AuditOutcome, Clock};
-use integrations_core::model::{Capability, ConnectionStatus, PublicationScope};
+use integrations_core::model::{Capability, ConnectionStatus, CredentialType, PublicationScope};
 use integrations_core::tools::{
     CONTINUE_TOOL_NAME, CallContext, Policies, PolicySet, Session, ToolPolicy, ToolResult,
     ToolStatus,
@@ -727,4 +727,67 @@ async fn a_call_context_round_trips_for_storage() {
     );
     let back: CallContext = serde_json::from_value(serde_json::to_value(&call).unwrap()).unwrap();
     assert_eq!(back, call);
+}
+
+#[tokio::test]
+async fn credential_failures_never_carry_the_credential() {
+    let env = Env::new().await;
+    let runtime = env.runtime_with(auto_everywhere());
+    let oauth = env
+        .test
+        .host()
+        .connections()
+        .get_connection(&tenant(), &ConnectionId::new("conn-oauth").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+
+    // A stored token that cannot be a header value.
+    env.tokens
+        .store(
+            &oauth,
+            &[
+                (CredentialType::OAUTH2_ACCESS_TOKEN, "bad\nsecret-value-1"),
+                (CredentialType::OAUTH2_REFRESH_TOKEN, "refresh-secret-2"),
+            ],
+        )
+        .await
+        .unwrap();
+    let result = runtime
+        .call(
+            "tracker_create_ticket",
+            json!({"title": "x"}),
+            &env.call("conn-oauth"),
+        )
+        .await;
+    assert_eq!(code(&result), "tool.credential_unusable");
+    assert_debug_secret_free(&result, "secret-value-1");
+    assert!(!result.to_mcp().to_string().contains("secret-value-1"));
+
+    // A refused token whose refresh the token endpoint refuses too.
+    env.tokens
+        .store(
+            &oauth,
+            &[
+                (CredentialType::OAUTH2_ACCESS_TOKEN, "expired-secret-3"),
+                (CredentialType::OAUTH2_REFRESH_TOKEN, "revoked-secret-4"),
+            ],
+        )
+        .await
+        .unwrap();
+    let result = runtime
+        .call(
+            "tracker_create_ticket",
+            json!({"title": "x"}),
+            &env.call("conn-oauth"),
+        )
+        .await;
+    assert_eq!(code(&result), "oauth.refresh_failed");
+    for secret in ["expired-secret-3", "revoked-secret-4"] {
+        assert_debug_secret_free(&result, secret);
+        assert!(!result.to_mcp().to_string().contains(secret));
+        for event in env.test.audit.events() {
+            assert_debug_secret_free(&event, secret);
+        }
+    }
 }

@@ -125,15 +125,14 @@ fn next_link(response: &HttpResponse) -> Option<String> {
     })
 }
 
-/// A cursor is a `next` link GitHub gave; it must point at the target's API, so a
+/// A cursor is a `next` link GitHub gave; it must point at the target's API (same
+/// scheme, host and port, a path under the API's, dot segments resolved first), so a
 /// cursor can never send the credential elsewhere.
 fn checked_cursor(context: &ToolContext, cursor: &str) -> Result<String, Error> {
-    let api = endpoints(context)?.api;
-    let prefix = format!("{}/", api.as_str());
-    if cursor.starts_with(&prefix) && !cursor.contains(['#', ' ', '\\']) {
-        Ok(cursor.to_owned())
-    } else {
-        Err(Error::invalid_input(
+    let api = url::Url::parse(endpoints(context)?.api.as_str())
+        .map_err(|_| Error::internal("a base URL did not parse again"))?;
+    let refused = || {
+        Error::invalid_input(
             "github.invalid_cursor",
             "the cursor is not a next-page link of this GitHub",
             vec![ValidationIssue::new(
@@ -141,7 +140,18 @@ fn checked_cursor(context: &ToolContext, cursor: &str) -> Result<String, Error> 
                 "/cursor",
                 "pass the next_cursor of a previous page unchanged",
             )],
-        ))
+        )
+    };
+    let next = url::Url::parse(cursor).map_err(|_| refused())?;
+    let api_path = api.path().trim_end_matches('/');
+    let same_origin = next.origin() == api.origin()
+        && next.username().is_empty()
+        && next.password().is_none()
+        && next.fragment().is_none();
+    if same_origin && next.path().starts_with(&format!("{api_path}/")) {
+        Ok(next.to_string())
+    } else {
+        Err(refused())
     }
 }
 

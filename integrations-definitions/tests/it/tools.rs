@@ -635,16 +635,28 @@ async fn github_tools_work_on_cloud_and_enterprise_server() {
 
 #[tokio::test]
 async fn github_cursors_never_leave_the_target() {
-    let (api, env, call) = github(false).await;
-    let result = env
-        .runtime()
-        .call(
-            "github_list_pull_requests",
-            json!({"repository": "octo/repo", "cursor": "https://evil.example/repos/octo/repo/pulls?page=2"}),
-            &call,
-        )
-        .await;
-    assert_eq!(code(&result), "github.invalid_cursor");
+    let (api, env, call) = github(true).await;
+    let base = api.api_base_url();
+    let web = api.web_base_url();
+    let host = web.trim_start_matches("http://");
+    for cursor in [
+        "https://evil.example/api/v3/repos/octo/repo/pulls?page=2".to_owned(),
+        format!("http://user@{host}/api/v3/repos/octo/repo/pulls?page=2"),
+        format!("{base}/../../login?page=2"),
+        format!("{base}/%2e%2e/%2E%2E/login"),
+        format!("{web}/octo/repo/pulls?page=2"),
+        "not a url".to_owned(),
+    ] {
+        let result = env
+            .runtime()
+            .call(
+                "github_list_pull_requests",
+                json!({"repository": "octo/repo", "cursor": cursor}),
+                &call,
+            )
+            .await;
+        assert_eq!(code(&result), "github.invalid_cursor", "{cursor}");
+    }
     assert!(api.requests().is_empty());
 }
 
