@@ -375,6 +375,16 @@ pub enum PullState {
     All,
 }
 
+impl PullState {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Closed => "closed",
+            Self::All => "all",
+        }
+    }
+}
+
 /// How pull requests are ordered.
 #[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
@@ -388,6 +398,17 @@ pub enum PullSort {
     Popularity,
     /// By age, for pull requests updated in the last month.
     LongRunning,
+}
+
+impl PullSort {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Created => "created",
+            Self::Updated => "updated",
+            Self::Popularity => "popularity",
+            Self::LongRunning => "long-running",
+        }
+    }
 }
 
 /// Arguments of `github_list_pull_requests`.
@@ -505,31 +526,10 @@ impl Tool for ListPullRequests {
             None => with_query(
                 repo_url(context, &args.repository, &[("", "pulls")])?,
                 &[
-                    (
-                        "state",
-                        args.state.map(|s| {
-                            match s {
-                                PullState::Open => "open",
-                                PullState::Closed => "closed",
-                                PullState::All => "all",
-                            }
-                            .to_owned()
-                        }),
-                    ),
+                    ("state", args.state.map(|s| s.as_str().to_owned())),
                     ("base", args.base),
                     ("head", args.head),
-                    (
-                        "sort",
-                        args.sort.map(|s| {
-                            match s {
-                                PullSort::Created => "created",
-                                PullSort::Updated => "updated",
-                                PullSort::Popularity => "popularity",
-                                PullSort::LongRunning => "long-running",
-                            }
-                            .to_owned()
-                        }),
-                    ),
+                    ("sort", args.sort.map(|s| s.as_str().to_owned())),
                     ("direction", args.direction.map(|d| d.as_str().to_owned())),
                     ("per_page", Some(per_page(args.limit))),
                 ],
@@ -744,6 +744,17 @@ pub enum SearchSort {
     Updated,
 }
 
+impl SearchSort {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Comments => "comments",
+            Self::Reactions => "reactions",
+            Self::Created => "created",
+            Self::Updated => "updated",
+        }
+    }
+}
+
 /// Arguments of `github_search_issues`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -821,6 +832,14 @@ struct SearchResponse {
     items: Vec<SearchNode>,
 }
 
+/// `owner/name` from a repository's API URL (`.../repos/owner/name`).
+fn repository_of(url: &str) -> String {
+    let mut parts = url.rsplit('/');
+    let name = parts.next().unwrap_or_default();
+    let owner = parts.next().unwrap_or_default();
+    format!("{owner}/{name}")
+}
+
 /// `github_search_issues`.
 #[derive(Debug, Clone, Copy)]
 #[non_exhaustive]
@@ -854,18 +873,7 @@ impl Tool for SearchIssues {
                 base,
                 &[
                     ("q", Some(args.query)),
-                    (
-                        "sort",
-                        args.sort.map(|s| {
-                            match s {
-                                SearchSort::Comments => "comments",
-                                SearchSort::Reactions => "reactions",
-                                SearchSort::Created => "created",
-                                SearchSort::Updated => "updated",
-                            }
-                            .to_owned()
-                        }),
-                    ),
+                    ("sort", args.sort.map(|s| s.as_str().to_owned())),
                     ("order", args.order.map(|d| d.as_str().to_owned())),
                     ("per_page", Some(per_page(args.limit))),
                 ],
@@ -884,15 +892,7 @@ impl Tool for SearchIssues {
                     title: n.title,
                     state: n.state,
                     html_url: n.html_url,
-                    repository: n
-                        .repository_url
-                        .rsplitn(3, '/')
-                        .take(2)
-                        .collect::<Vec<_>>()
-                        .into_iter()
-                        .rev()
-                        .collect::<Vec<_>>()
-                        .join("/"),
+                    repository: repository_of(&n.repository_url),
                     is_pull_request: n.pull_request.is_some(),
                     author: n.user.login,
                 })

@@ -140,6 +140,24 @@ struct Posted {
     ts: String,
 }
 
+/// Posts with `chat.postMessage`; `thread_ts` in `body` makes it a reply.
+async fn post_message(
+    context: &ToolContext,
+    body: Map<String, Value>,
+) -> Result<MessageRef, Error> {
+    let thread_ts = body
+        .get("thread_ts")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let request = json_call(context, "chat.postMessage", &Value::Object(body))?;
+    let posted: Posted = call_method(context, request).await?;
+    Ok(MessageRef {
+        channel: posted.channel,
+        ts: posted.ts,
+        thread_ts,
+    })
+}
+
 /// A message, as posted.
 #[derive(Debug, Serialize, JsonSchema)]
 #[non_exhaustive]
@@ -200,16 +218,7 @@ impl Tool for SendMessage {
         if let Some(unfurl) = args.unfurl_links {
             body.insert("unfurl_links".into(), json!(unfurl));
         }
-        let posted: Posted = call_method(
-            context,
-            json_call(context, "chat.postMessage", &Value::Object(body))?,
-        )
-        .await?;
-        Ok(MessageRef {
-            channel: posted.channel,
-            ts: posted.ts,
-            thread_ts: None,
-        })
+        post_message(context, body).await
     }
 }
 
@@ -265,16 +274,7 @@ impl Tool for ReplyInThread {
         if let Some(broadcast) = args.reply_broadcast {
             body.insert("reply_broadcast".into(), json!(broadcast));
         }
-        let posted: Posted = call_method(
-            context,
-            json_call(context, "chat.postMessage", &Value::Object(body))?,
-        )
-        .await?;
-        Ok(MessageRef {
-            channel: posted.channel,
-            ts: posted.ts,
-            thread_ts: Some(args.thread_ts),
-        })
+        post_message(context, body).await
     }
 }
 
