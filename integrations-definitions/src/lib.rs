@@ -80,3 +80,10 @@ pub(crate) fn method(
         Err(e) => panic!("a shipped connection method is invalid: {e}"),
     }
 }
+
+pub(crate) fn capability(name: &str) -> integrations_core::model::Capability {
+    match integrations_core::model::Capability::new(name) {
+        Ok(capability) => capability,
+        Err(e) => panic!("a shipped tool capability is invalid: {e}"),
+    }
+}

@@ -6,6 +6,11 @@
 //! * Closure HTTP clients: [`integrations_core::host::from_fn`], and [`offline_http`].
 //! * [`mock::MockProvider`]: a loopback mock server that fails the test, readably, on any
 //!   request nobody expected.
+//! * [`mock::api`]: mock Linear, GitHub (cloud and Enterprise Server), Slack and OpenAI
+//!   APIs that check each request's shape, and [`mock::api::FakeTokenManager`], a token
+//!   manager stand-in that refreshes through a real token endpoint.
+//! * [`tool_formats`]: checks of exported tool declarations against the MCP, OpenAI
+//!   strict, Anthropic and Gemini rules.
 //! * [`assert_secret_free`]: proves a secret is in no `Display`, `Debug` or source of an error.
 //! * [`WebhookSigner`]: signed webhook deliveries for any definition's webhook source.
 //!
@@ -27,6 +32,7 @@ pub mod mock;
 mod secrets;
 mod signer;
 mod sinks;
+pub mod tool_formats;
 
 pub use clock::ManualClock;
 pub use host::{TEST_KEY_ID, TestHost, offline_http};

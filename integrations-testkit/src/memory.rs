@@ -3,20 +3,22 @@
 //!
 //! All state sits behind one mutex that is never held across an `.await`, so each
 //! operation is atomic: of 64 tasks swapping credentials from one version, exactly one
-//! wins; of 64 tasks taking one OAuth state, exactly one gets it.
+//! wins; of 64 tasks taking one OAuth state (or one tool approval), exactly one gets it.
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
 use integrations_core::host::{
-    BindingStore, CheckpointStore, ConnectionQuery, ConnectionStore, CredentialStore,
-    OAuthStateStore, PublicationStore, TargetStore, WebhookEventStore, version_conflict,
+    ApprovalStore, BindingStore, CheckpointStore, ConnectionQuery, ConnectionStore,
+    CredentialStore, OAuthStateStore, PublicationStore, TargetStore, WebhookEventStore,
+    version_conflict,
 };
 use integrations_core::model::{
     Binding, Connection, ConnectionStatus, Credential, CredentialSet, PendingAuthorization,
     ProfileVersion, Publication, SyncCheckpoint, Target,
 };
+use integrations_core::tools::{ApprovalId, ApprovalRequest};
 use integrations_core::webhook::WebhookEvent;
 use integrations_core::{
     BindingId, ConnectionId, DefinitionKey, Error, PublicationId, TargetId, TenantId, Timestamp,
@@ -34,6 +36,7 @@ struct State {
     events: BTreeMap<(TenantId, DefinitionKey, String), WebhookEvent>,
     publications: BTreeMap<Key<PublicationId>, Publication>,
     checkpoints: BTreeMap<(TenantId, ConnectionId, String), SyncCheckpoint>,
+    approvals: BTreeMap<Key<ApprovalId>, ApprovalRequest>,
 }
 
 /// Every store trait in memory. Cheap to share behind an `Arc`.
@@ -54,6 +57,7 @@ impl std::fmt::Debug for MemoryStore {
             .field("events", &state.events.len())
             .field("publications", &state.publications.len())
             .field("checkpoints", &state.checkpoints.len())
+            .field("approvals", &state.approvals.len())
             .finish()
     }
 }
@@ -103,6 +107,12 @@ impl MemoryStore {
             + s.events.len()
             + s.publications.len()
             + s.checkpoints.len()
+            + s.approvals.len()
+    }
+
+    /// The number of pending tool approvals.
+    pub fn pending_approvals(&self) -> usize {
+        self.lock().approvals.len()
     }
 }
 
@@ -426,5 +436,29 @@ impl CheckpointStore for MemoryStore {
         saved.version = current + 1;
         state.checkpoints.insert(key, saved);
         Ok(current + 1)
+    }
+}
+
+#[async_trait]
+impl ApprovalStore for MemoryStore {
+    async fn put_approval(&self, request: &ApprovalRequest) -> Result<(), Error> {
+        let mut state = self.lock();
+        let key = (request.tenant.clone(), request.id.clone());
+        if state.approvals.contains_key(&key) {
+            return Err(Error::conflict(
+                "store.duplicate_approval",
+                "an approval request with this id already exists",
+            ));
+        }
+        state.approvals.insert(key, request.clone());
+        Ok(())
+    }
+
+    async fn take_approval(
+        &self,
+        tenant: &TenantId,
+        id: &ApprovalId,
+    ) -> Result<Option<ApprovalRequest>, Error> {
+        Ok(self.lock().approvals.remove(&(tenant.clone(), id.clone())))
     }
 }

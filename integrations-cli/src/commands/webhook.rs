@@ -146,7 +146,7 @@ pub(crate) fn verify(
         }
     };
     if let Some(event) = ingested.event {
-        out!("{}", super::pretty(&event)?)
+        out!("{}", super::pretty(&event)?);
     } else {
         let response = &ingested.response;
         let body = String::from_utf8_lossy(&response.body).into_owned();

@@ -4,4 +4,5 @@ mod compile;
 mod config;
 mod mcp;
 mod support;
+mod tools;
 mod webhook;

@@ -5,7 +5,8 @@
 //! * Stores, one small trait per record ([`TargetStore`], [`ConnectionStore`],
 //!   [`CredentialStore`] with versioned compare-and-swap, [`BindingStore`],
 //!   [`OAuthStateStore`] with take-once, [`WebhookEventStore`] with record-if-new,
-//!   [`PublicationStore`], [`CheckpointStore`]); [`Stores`] is all of them.
+//!   [`PublicationStore`], [`CheckpointStore`], [`ApprovalStore`] with take-once);
+//!   [`Stores`] is all of them.
 //! * [`SecretCipher`]: sealing secrets at rest ([`AesGcmKeyRing`] by default).
 //! * [`Clock`], [`AuditSink`], [`EventSink`].
 //!
@@ -34,8 +35,9 @@ pub use self::http::{FnHttpClient, HttpClient, HttpRequest, HttpResponse, from_f
 #[cfg(feature = "reqwest")]
 pub use self::reqwest::{ReqwestHttpClient, ReqwestHttpClientBuilder};
 pub use self::store::{
-    BindingStore, CheckpointStore, ConnectionQuery, ConnectionStore, CredentialStore,
-    OAuthStateStore, PublicationStore, Stores, TargetStore, WebhookEventStore, version_conflict,
+    ApprovalStore, BindingStore, CheckpointStore, ConnectionQuery, ConnectionStore,
+    CredentialStore, OAuthStateStore, PublicationStore, Stores, TargetStore, WebhookEventStore,
+    version_conflict,
 };
 use crate::Error;
 use crate::webhook::WebhookEvent;
@@ -64,6 +66,7 @@ pub struct Host {
     webhook_events: Arc<dyn WebhookEventStore>,
     publications: Arc<dyn PublicationStore>,
     checkpoints: Arc<dyn CheckpointStore>,
+    approvals: Arc<dyn ApprovalStore>,
     cipher: Arc<dyn SecretCipher>,
     clock: Arc<dyn Clock>,
     audit: Arc<dyn AuditSink>,
@@ -132,6 +135,11 @@ impl Host {
         &*self.checkpoints
     }
 
+    /// Tool calls waiting for approval.
+    pub fn approvals(&self) -> &dyn ApprovalStore {
+        &*self.approvals
+    }
+
     /// The secret cipher.
     pub fn cipher(&self) -> &dyn SecretCipher {
         &*self.cipher
@@ -168,6 +176,7 @@ pub struct HostBuilder {
     webhook_events: Option<Arc<dyn WebhookEventStore>>,
     publications: Option<Arc<dyn PublicationStore>>,
     checkpoints: Option<Arc<dyn CheckpointStore>>,
+    approvals: Option<Arc<dyn ApprovalStore>>,
     cipher: Option<Arc<dyn SecretCipher>>,
     clock: Option<Arc<dyn Clock>>,
     audit: Option<Arc<dyn AuditSink>>,
@@ -190,7 +199,8 @@ impl HostBuilder {
         self.oauth_states = Some(stores.clone());
         self.webhook_events = Some(stores.clone());
         self.publications = Some(stores.clone());
-        self.checkpoints = Some(stores);
+        self.checkpoints = Some(stores.clone());
+        self.approvals = Some(stores);
         self
     }
 
@@ -248,6 +258,12 @@ impl HostBuilder {
         self
     }
 
+    /// Tool approvals (overrides [`stores`](Self::stores)).
+    pub fn approvals(mut self, store: Arc<dyn ApprovalStore>) -> Self {
+        self.approvals = Some(store);
+        self
+    }
+
     /// The secret cipher.
     pub fn cipher(mut self, cipher: Arc<dyn SecretCipher>) -> Self {
         self.cipher = Some(cipher);
@@ -300,6 +316,7 @@ impl HostBuilder {
         let webhook_events = need!(webhook_events);
         let publications = need!(publications);
         let checkpoints = need!(checkpoints);
+        let approvals = need!(approvals);
         let cipher = need!(cipher);
         match (
             http,
@@ -311,6 +328,7 @@ impl HostBuilder {
             webhook_events,
             publications,
             checkpoints,
+            approvals,
             cipher,
         ) {
             (
@@ -323,6 +341,7 @@ impl HostBuilder {
                 Some(webhook_events),
                 Some(publications),
                 Some(checkpoints),
+                Some(approvals),
                 Some(cipher),
             ) => Ok(Host {
                 http,
@@ -334,6 +353,7 @@ impl HostBuilder {
                 webhook_events,
                 publications,
                 checkpoints,
+                approvals,
                 cipher,
                 clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
                 audit: self.audit.unwrap_or_else(|| Arc::new(TracingAuditSink)),

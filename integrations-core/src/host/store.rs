@@ -12,6 +12,7 @@ use crate::model::{
     Binding, Connection, ConnectionStatus, Credential, CredentialSet, PendingAuthorization,
     ProfileVersion, Publication, SyncCheckpoint, Target,
 };
+use crate::tools::{ApprovalId, ApprovalRequest};
 use crate::webhook::WebhookEvent;
 use crate::{
     BindingId, ConnectionId, DefinitionKey, Error, PublicationId, TargetId, TenantId, Timestamp,
@@ -253,6 +254,27 @@ pub trait CheckpointStore: Send + Sync {
     async fn save_checkpoint(&self, checkpoint: &SyncCheckpoint) -> Result<u64, Error>;
 }
 
+/// Tool calls waiting for a person's approval, taken once.
+#[async_trait]
+pub trait ApprovalStore: Send + Sync {
+    /// Stores a pending approval request.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Conflict`](crate::ErrorKind::Conflict) when one with the same tenant
+    /// and id exists; storage errors.
+    async fn put_approval(&self, request: &ApprovalRequest) -> Result<(), Error>;
+
+    /// Removes and returns the approval request `id` of `tenant`. Of any number of
+    /// concurrent calls for one request, in any number of processes, exactly one gets it:
+    /// that is what makes an approved call run exactly once.
+    async fn take_approval(
+        &self,
+        tenant: &TenantId,
+        id: &ApprovalId,
+    ) -> Result<Option<ApprovalRequest>, Error>;
+}
+
 /// Every store trait; implemented automatically for any type that implements them all.
 pub trait Stores:
     TargetStore
@@ -263,6 +285,7 @@ pub trait Stores:
     + WebhookEventStore
     + PublicationStore
     + CheckpointStore
+    + ApprovalStore
 {
 }
 
@@ -275,5 +298,6 @@ impl<T> Stores for T where
         + WebhookEventStore
         + PublicationStore
         + CheckpointStore
+        + ApprovalStore
 {
 }

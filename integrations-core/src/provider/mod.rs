@@ -3,6 +3,7 @@
 
 use crate::definition::IntegrationDefinition;
 use crate::sync::SyncSource;
+use crate::tools::ToolExecutor;
 use crate::webhook::WebhookHandler;
 
 /// What an integration **does** over the network: connection flows that talk to the
@@ -23,6 +24,14 @@ pub trait IntegrationProvider: Send + Sync + 'static {
     /// it with [`IntegrationDefinition::webhook_source`], which declares the signature
     /// scheme and where the secrets live.
     fn webhooks(&self) -> Option<&dyn WebhookHandler> {
+        None
+    }
+
+    /// Runs the tools of the definition's
+    /// [`tool_catalog`](IntegrationDefinition::tool_catalog). Default: none (the tools
+    /// are listed but cannot run). A [`ToolSet`](crate::tools::ToolSet) gives both the
+    /// catalog and the executor from one list of typed tools.
+    fn tools(&self) -> Option<&dyn ToolExecutor> {
         None
     }
 }

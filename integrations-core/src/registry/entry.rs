@@ -6,7 +6,7 @@ use crate::definition::{ConnectionMethod, ConnectionMethodKind, IntegrationDefin
 use crate::plan::McpConfigTarget;
 use crate::provider::Integration;
 use crate::schema::{ConfigKind, ConfigSchema, ConfigSpec, Form, FormContext};
-use crate::tools::{ToolDescriptor, check_tool_name};
+use crate::tools::{CONTINUE_TOOL_NAME, ToolDescriptor, check_tool_name};
 use crate::{ConnectionMethodId, DefinitionKey, Error, IntegrationKind, ValidationIssue};
 
 /// A connection method with its compiled config schema.
@@ -28,6 +28,16 @@ impl RegisteredMethod {
     }
 }
 
+/// A tool of a registered integration with its compiled input schema.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct RegisteredTool<'a> {
+    /// The descriptor.
+    pub descriptor: &'a ToolDescriptor,
+    /// The compiled input schema, which every call's arguments are validated against.
+    pub input: &'a ConfigSchema,
+}
+
 /// A registered integration: the integration itself plus everything static about it,
 /// read and compiled once.
 pub struct RegisteredIntegration {
@@ -40,6 +50,7 @@ pub struct RegisteredIntegration {
     binding_config: ConfigSchema,
     methods: Vec<RegisteredMethod>,
     tools: Vec<ToolDescriptor>,
+    tool_inputs: Vec<ConfigSchema>,
     mcp_config_target: Option<McpConfigTarget>,
 }
 
@@ -179,6 +190,7 @@ impl RegisteredIntegration {
         }
 
         let tools = integration.tool_catalog();
+        let mut tool_inputs = Vec::with_capacity(tools.len());
         for (i, tool) in tools.iter().enumerate() {
             let path = format!("/tools/{i}");
             if let Err(e) = check_tool_name(&key, &tool.name) {
@@ -189,6 +201,13 @@ impl RegisteredIntegration {
                         e.message().to_owned(),
                     ));
                 }
+            }
+            if tool.name == CONTINUE_TOOL_NAME {
+                issues.push(ValidationIssue::new(
+                    "registry.reserved_tool_name",
+                    format!("{path}/name"),
+                    format!("the tool name {CONTINUE_TOOL_NAME} is reserved by the tool runtime"),
+                ));
             }
             if tool.description.trim().is_empty() {
                 issues.push(ValidationIssue::new(
@@ -204,10 +223,20 @@ impl RegisteredIntegration {
                     "a tool's input schema must be of type object",
                 ));
             }
-            if let Err(e) = ConfigSpec::from_json_schema(tool.input_schema.clone()).compile() {
-                issues.push(ValidationIssue::new(
+            match ConfigSpec::from_json_schema(tool.input_schema.clone()).compile() {
+                Ok(schema) => tool_inputs.push(schema),
+                Err(e) => issues.push(ValidationIssue::new(
                     "registry.schema_does_not_compile",
                     format!("{path}/input_schema"),
+                    e.message().to_owned(),
+                )),
+            }
+            if let Some(output) = &tool.output_schema
+                && let Err(e) = ConfigSpec::from_json_schema(output.clone()).compile()
+            {
+                issues.push(ValidationIssue::new(
+                    "registry.schema_does_not_compile",
+                    format!("{path}/output_schema"),
                     e.message().to_owned(),
                 ));
             }
@@ -228,6 +257,7 @@ impl RegisteredIntegration {
                     binding_config,
                     methods: registered_methods,
                     tools,
+                    tool_inputs,
                     mcp_config_target,
                 })
             }
@@ -292,6 +322,15 @@ impl RegisteredIntegration {
     /// The tool catalog.
     pub fn tools(&self) -> &[ToolDescriptor] {
         &self.tools
+    }
+
+    /// One tool of the catalog, by name, with its compiled input schema.
+    pub fn tool(&self, name: &str) -> Option<RegisteredTool<'_>> {
+        self.tools
+            .iter()
+            .zip(&self.tool_inputs)
+            .find(|(d, _)| d.name == name)
+            .map(|(descriptor, input)| RegisteredTool { descriptor, input })
     }
 
     /// Where the profile's MCP servers are written, for agent definitions.

@@ -3,11 +3,11 @@
 mod catalog;
 mod entry;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 pub use catalog::{Catalog, CatalogEntry, CatalogMethod};
-pub use entry::{RegisteredIntegration, RegisteredMethod};
+pub use entry::{RegisteredIntegration, RegisteredMethod, RegisteredTool};
 
 use crate::provider::Integration;
 use crate::tools::{ToolDescriptor, sanitize_tool_name};
@@ -20,6 +20,12 @@ use crate::{DefinitionKey, Error};
 /// sanitizing) with any other registered tool. Everything static about a definition is
 /// read and compiled once, here.
 ///
+/// Tool names are one namespace, with one exception: variants of one family (GitHub
+/// cloud and GitHub Enterprise Server) may declare the same tool with an *identical*
+/// descriptor. It is one tool offered on two deployments; which one a call reaches is
+/// decided by the connection it goes through, never by the name. The same name with a
+/// different descriptor, or in another family, is a collision.
+///
 /// ```
 /// use integrations_core::Registry;
 ///
@@ -31,7 +37,7 @@ use crate::{DefinitionKey, Error};
 #[derive(Clone, Default)]
 pub struct Registry {
     entries: BTreeMap<DefinitionKey, Arc<RegisteredIntegration>>,
-    tools: BTreeMap<String, DefinitionKey>,
+    tools: BTreeMap<String, BTreeSet<DefinitionKey>>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -73,14 +79,22 @@ impl Registry {
         let mut names: BTreeMap<String, &ToolDescriptor> = BTreeMap::new();
         for tool in entry.tools() {
             let sanitized = sanitize_tool_name(&tool.name);
-            if let Some(owner) = self.tools.get(&sanitized) {
-                return Err(Error::conflict(
-                    "registry.tool_name_collision",
-                    format!(
-                        "tool {} of {key} collides with a tool of {owner}",
-                        tool.name
-                    ),
-                ));
+            for owner in self.tools.get(&sanitized).into_iter().flatten() {
+                let shared = owner.family() == key.family()
+                    && self
+                        .entries
+                        .get(owner)
+                        .and_then(|e| e.tools().iter().find(|t| t.name == tool.name))
+                        .is_some_and(|theirs| theirs == tool);
+                if !shared {
+                    return Err(Error::conflict(
+                        "registry.tool_name_collision",
+                        format!(
+                            "tool {} of {key} collides with a tool of {owner}",
+                            tool.name
+                        ),
+                    ));
+                }
             }
             if names.insert(sanitized, tool).is_some() {
                 return Err(Error::conflict(
@@ -90,7 +104,7 @@ impl Registry {
             }
         }
         for name in names.into_keys() {
-            self.tools.insert(name, key.clone());
+            self.tools.entry(name).or_default().insert(key.clone());
         }
         self.entries.insert(key, Arc::new(entry));
         Ok(())
@@ -145,12 +159,19 @@ impl Registry {
         self.entries.is_empty()
     }
 
-    /// The integration and descriptor of a tool, by name.
+    /// The integration and descriptor of a tool, by name. When variants of one family
+    /// share the tool, the first in byte-wise key order; see
+    /// [`tool_owners`](Self::tool_owners).
     pub fn find_tool(&self, name: &str) -> Option<(&Arc<RegisteredIntegration>, &ToolDescriptor)> {
-        let key = self.tools.get(name)?;
+        let key = self.tools.get(name)?.iter().next()?;
         let entry = self.entries.get(key)?;
         let tool = entry.tools().iter().find(|t| t.name == name)?;
         Some((entry, tool))
+    }
+
+    /// Every integration that offers the tool `name`, in byte-wise key order.
+    pub fn tool_owners(&self, name: &str) -> impl Iterator<Item = &DefinitionKey> {
+        self.tools.get(name).into_iter().flatten()
     }
 
     /// The catalog for target discovery.

@@ -1,40 +1,9 @@
-use std::fmt;
-
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::ToolPolicy;
 use crate::model::Capability;
-
-/// Whether a tool call runs, asks a human first, or never runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum ToolPolicy {
-    /// Runs immediately.
-    Auto,
-    /// Returns an approval request; runs once approved.
-    Ask,
-    /// Never runs.
-    Block,
-}
-
-impl ToolPolicy {
-    /// The policy as written (`auto`, `ask`, `block`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Auto => "auto",
-            Self::Ask => "ask",
-            Self::Block => "block",
-        }
-    }
-}
-
-impl fmt::Display for ToolPolicy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// MCP tool annotations: hints about what a tool does. The defaults are MCP's
 /// (not read-only, destructive, not idempotent, open-world), so a tool that says nothing
@@ -96,6 +65,34 @@ impl ToolAnnotations {
             idempotent: true,
             open_world: true,
         }
+    }
+
+    /// Sets whether the tool changes nothing.
+    #[must_use]
+    pub fn with_read_only(mut self, read_only: bool) -> Self {
+        self.read_only = read_only;
+        self
+    }
+
+    /// Sets whether the tool may destroy or overwrite.
+    #[must_use]
+    pub fn with_destructive(mut self, destructive: bool) -> Self {
+        self.destructive = destructive;
+        self
+    }
+
+    /// Sets whether repeating a call has the effect of one call.
+    #[must_use]
+    pub fn with_idempotent(mut self, idempotent: bool) -> Self {
+        self.idempotent = idempotent;
+        self
+    }
+
+    /// Sets whether the tool talks to the outside world.
+    #[must_use]
+    pub fn with_open_world(mut self, open_world: bool) -> Self {
+        self.open_world = open_world;
+        self
     }
 }
 

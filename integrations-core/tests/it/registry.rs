@@ -143,16 +143,15 @@ fn rejects_invalid_tool_names() {
 
 #[test]
 fn rejects_tool_names_that_collide_after_sanitizing() {
-    // Two families that sanitize alike: `my-crm` and `my_crm` cannot both be keys (`_` is
-    // not allowed in a family), but `my-crm::a` and `my-crm::b` share a family, and their
-    // tools share a namespace.
+    // `my-crm::a` and `my-crm::b` share a family, and their tools share a namespace: the
+    // same name with a different descriptor collides.
     let mut registry = Registry::new();
     registry
         .register(TestIntegration::new("my-crm::a").arc())
         .unwrap();
-    let err = registry
-        .register(TestIntegration::new("my-crm::b").arc())
-        .unwrap_err();
+    let mut other = TestIntegration::new("my-crm::b");
+    other.tools[0].description = "Create a ticket, differently.".into();
+    let err = registry.register(other.arc()).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Conflict);
     assert_eq!(err.code(), "registry.tool_name_collision");
     assert_eq!(registry.len(), 1);
@@ -166,10 +165,72 @@ fn rejects_tool_names_that_collide_after_sanitizing() {
         "my-crm::a"
     );
 
+    // Two families whose tool names meet after sanitizing collide even when identical:
+    // `a-b` writes `a_b_...`, and `a` may write `a_b_...` too.
+    let mut registry = Registry::new();
+    let mut first = TestIntegration::new("a::x");
+    first.tools = vec![ToolDescriptor::new::<CreateTicket>(
+        "a_b_create_ticket",
+        "Create.",
+    )];
+    registry.register(first.arc()).unwrap();
+    let mut second = TestIntegration::new("a-b::x");
+    second.tools = vec![ToolDescriptor::new::<CreateTicket>(
+        "a_b_create_ticket",
+        "Create.",
+    )];
+    assert_eq!(
+        registry.register(second.arc()).unwrap_err().code(),
+        "registry.tool_name_collision"
+    );
+
     let mut twice = TestIntegration::new("tracker::cloud");
     twice.tools.push(twice.tools[0].clone());
     let err = Registry::new().register(twice.arc()).unwrap_err();
     assert_eq!(err.code(), "registry.tool_name_collision");
+}
+
+#[test]
+fn variants_of_one_family_share_identical_tools() {
+    // GitHub cloud and GitHub Enterprise Server offer the same tools: one tool, two
+    // deployments; the connection decides which one a call reaches.
+    let mut registry = Registry::new();
+    registry
+        .register(TestIntegration::new("my-crm::cloud").arc())
+        .unwrap();
+    registry
+        .register(TestIntegration::new("my-crm::server").arc())
+        .unwrap();
+    let owners: Vec<&str> = registry
+        .tool_owners("my_crm_create_ticket")
+        .map(integrations_core::DefinitionKey::as_str)
+        .collect();
+    assert_eq!(owners, ["my-crm::cloud", "my-crm::server"]);
+    let server = registry.get(&"my-crm::server".parse().unwrap()).unwrap();
+    let tool = server.tool("my_crm_create_ticket").unwrap();
+    assert_eq!(tool.descriptor.name, "my_crm_create_ticket");
+    assert!(tool.input.validate(&json!({"title": "x"})).is_empty());
+    assert!(!tool.input.validate(&json!({})).is_empty());
+}
+
+#[test]
+fn rejects_the_reserved_continuation_tool_name() {
+    let mut integration = TestIntegration::new("integrations::x");
+    integration.tools = vec![ToolDescriptor::new::<CreateTicket>(
+        integrations_core::tools::CONTINUE_TOOL_NAME,
+        "x",
+    )];
+    let err = Registry::new().register(integration.arc()).unwrap_err();
+    assert_eq!(issue_codes(&err), ["registry.reserved_tool_name"]);
+}
+
+#[test]
+fn rejects_output_schemas_that_do_not_compile() {
+    let mut integration = TestIntegration::new("tracker::cloud");
+    integration.tools[0].output_schema = Some(json!({"type": "no-such-type"}));
+    let err = Registry::new().register(integration.arc()).unwrap_err();
+    assert_eq!(issue_codes(&err), ["registry.schema_does_not_compile"]);
+    assert_eq!(err.issues()[0].path, "/tools/0/output_schema");
 }
 
 #[test]

@@ -1,8 +1,10 @@
 //! GitHub (`github::github-cloud`, `github::github-enterprise-server`): repositories,
-//! git over HTTPS, the REST and GraphQL APIs, and App webhooks.
+//! git over HTTPS, the REST and GraphQL APIs, App webhooks, and tools for agents
+//! ([`tools`]).
 
 pub mod compile;
 pub mod schemas;
+pub mod tools;
 pub mod webhook;
 
 use integrations_core::definition::{
@@ -13,6 +15,7 @@ use integrations_core::model::CredentialType;
 use integrations_core::plan::BindingPlan;
 use integrations_core::provider::IntegrationProvider;
 use integrations_core::schema::{ConfigSpec, Parsed};
+use integrations_core::tools::{ToolDescriptor, ToolExecutor};
 use integrations_core::webhook::{WebhookHandler, WebhookSource};
 use integrations_core::{DefinitionKey, Error, IntegrationKind, ValidationIssue};
 use serde_json::json;
@@ -192,10 +195,20 @@ impl IntegrationDefinition for GitHub {
     ) -> Result<BindingPlan, Vec<ValidationIssue>> {
         compile::compile(self, input)
     }
+
+    fn tool_catalog(&self) -> Vec<ToolDescriptor> {
+        // The same tools on both variants: the connection decides which GitHub a call
+        // reaches.
+        tools::tool_set().descriptors()
+    }
 }
 
 impl IntegrationProvider for GitHub {
     fn webhooks(&self) -> Option<&dyn WebhookHandler> {
         Some(self)
+    }
+
+    fn tools(&self) -> Option<&dyn ToolExecutor> {
+        Some(tools::tool_set())
     }
 }

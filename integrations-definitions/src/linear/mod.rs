@@ -1,8 +1,9 @@
 //! Linear (`linear::linear-default`): issues and comments through GraphQL, Linear's
-//! hosted MCP server, and webhooks.
+//! hosted MCP server, webhooks, and tools for agents ([`tools`]).
 
 pub mod compile;
 pub mod schemas;
+pub mod tools;
 pub mod webhook;
 
 use integrations_core::definition::{
@@ -13,6 +14,7 @@ use integrations_core::model::CredentialType;
 use integrations_core::plan::{BindingPlan, McpServer};
 use integrations_core::provider::IntegrationProvider;
 use integrations_core::schema::{ConfigSpec, Parsed};
+use integrations_core::tools::{ToolDescriptor, ToolExecutor};
 use integrations_core::webhook::{WebhookHandler, WebhookSource};
 use integrations_core::{DefinitionKey, IntegrationKind, ValidationIssue};
 use serde_json::json;
@@ -140,10 +142,18 @@ impl IntegrationDefinition for Linear {
     fn mcp_servers(&self, input: &CompileInput<'_>) -> Vec<McpServer> {
         compile::mcp_servers(input)
     }
+
+    fn tool_catalog(&self) -> Vec<ToolDescriptor> {
+        tools::tool_set().descriptors()
+    }
 }
 
 impl IntegrationProvider for Linear {
     fn webhooks(&self) -> Option<&dyn WebhookHandler> {
         Some(self)
+    }
+
+    fn tools(&self) -> Option<&dyn ToolExecutor> {
+        Some(tools::tool_set())
     }
 }

@@ -1,7 +1,9 @@
-//! OpenAI (`openai::openai-default`): model access for an agent runtime (the Codex CLI).
+//! OpenAI (`openai::openai-default`): model access for an agent runtime (the Codex CLI),
+//! and tools for agents ([`tools`]).
 
 pub mod compile;
 pub mod schemas;
+pub mod tools;
 pub mod webhook;
 
 use integrations_core::definition::{
@@ -11,6 +13,7 @@ use integrations_core::model::CredentialType;
 use integrations_core::plan::{BindingPlan, McpConfigTarget};
 use integrations_core::provider::IntegrationProvider;
 use integrations_core::schema::{Choice, ConfigKind, ConfigSpec, Form, FormContext};
+use integrations_core::tools::{ToolDescriptor, ToolExecutor};
 use integrations_core::webhook::{WebhookHandler, WebhookSource};
 use integrations_core::{DefinitionKey, IntegrationKind, ValidationIssue};
 use serde_json::json;
@@ -149,11 +152,19 @@ impl IntegrationDefinition for OpenAi {
     fn webhook_source(&self) -> Option<WebhookSource> {
         Some(webhook::source())
     }
+
+    fn tool_catalog(&self) -> Vec<ToolDescriptor> {
+        tools::tool_set().descriptors()
+    }
 }
 
 impl IntegrationProvider for OpenAi {
     fn webhooks(&self) -> Option<&dyn WebhookHandler> {
         Some(self)
+    }
+
+    fn tools(&self) -> Option<&dyn ToolExecutor> {
+        Some(tools::tool_set())
     }
 }
 

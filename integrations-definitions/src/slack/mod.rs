@@ -1,8 +1,9 @@
 //! Slack (`slack::slack-default`): messages, threads, reactions and channels through the
-//! Web API, and the Events API.
+//! Web API, the Events API, and tools for agents ([`tools`]).
 
 pub mod compile;
 pub mod schemas;
+pub mod tools;
 pub mod webhook;
 
 use integrations_core::definition::{
@@ -13,6 +14,7 @@ use integrations_core::model::CredentialType;
 use integrations_core::plan::BindingPlan;
 use integrations_core::provider::IntegrationProvider;
 use integrations_core::schema::{ConfigSpec, Parsed};
+use integrations_core::tools::{ToolDescriptor, ToolExecutor};
 use integrations_core::webhook::{WebhookHandler, WebhookSource};
 use integrations_core::{DefinitionKey, IntegrationKind, ValidationIssue};
 use serde_json::json;
@@ -126,10 +128,18 @@ impl IntegrationDefinition for Slack {
     ) -> Result<BindingPlan, Vec<ValidationIssue>> {
         compile::compile(input)
     }
+
+    fn tool_catalog(&self) -> Vec<ToolDescriptor> {
+        tools::tool_set().descriptors()
+    }
 }
 
 impl IntegrationProvider for Slack {
     fn webhooks(&self) -> Option<&dyn WebhookHandler> {
         Some(self)
+    }
+
+    fn tools(&self) -> Option<&dyn ToolExecutor> {
+        Some(tools::tool_set())
     }
 }

@@ -2,4 +2,5 @@
 
 mod compile;
 mod definitions;
+mod tools;
 mod webhooks;

@@ -1,0 +1,317 @@
+//! Who is calling and with what: [`Session`] (the agent's tenant, workspace, user,
+//! project and subject), [`CallContext`] (a session plus the connection and publication a
+//! call goes through), and [`ToolContext`] (what a tool implementation sees while it runs).
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::ToolHttp;
+use crate::definition::ConnectionMethodKind;
+use crate::host::{AuditAction, AuditEvent, AuditOutcome, Host};
+use crate::model::{Connection, Publication, PublicationScope};
+use crate::plan::CredentialSelector;
+use crate::schema::Parsed;
+use crate::{
+    ConnectionId, DefinitionKey, ProjectId, PublicationId, TenantId, Timestamp, UserId, WorkspaceId,
+};
+
+/// The agent session a call is made for: its tenant and workspace, and optionally the
+/// user it acts for, the project, and the provider-side issue or conversation it is about.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Session {
+    /// The tenant.
+    pub tenant: TenantId,
+    /// The workspace; policy overrides are per workspace.
+    pub workspace: WorkspaceId,
+    /// The user the agent acts for.
+    pub user: Option<UserId>,
+    /// The project.
+    pub project: Option<ProjectId>,
+    /// The provider-side issue or conversation the session is about (`ENG-123`), matched
+    /// against publications scoped to one issue.
+    pub issue: Option<String>,
+}
+
+impl Session {
+    /// A session in a workspace, for no particular user, project or issue.
+    pub fn new(tenant: TenantId, workspace: WorkspaceId) -> Self {
+        Self {
+            tenant,
+            workspace,
+            user: None,
+            project: None,
+            issue: None,
+        }
+    }
+
+    /// Sets the user.
+    #[must_use]
+    pub fn with_user(mut self, user: UserId) -> Self {
+        self.user = Some(user);
+        self
+    }
+
+    /// Sets the project.
+    #[must_use]
+    pub fn with_project(mut self, project: ProjectId) -> Self {
+        self.project = Some(project);
+        self
+    }
+
+    /// Sets the issue or conversation.
+    #[must_use]
+    pub fn with_issue(mut self, issue: impl Into<String>) -> Self {
+        self.issue = Some(issue.into());
+        self
+    }
+
+    /// Whether a publication with `scope` applies to this session.
+    pub fn is_in(&self, scope: &PublicationScope) -> bool {
+        match scope {
+            PublicationScope::Workspace { workspace } => &self.workspace == workspace,
+            PublicationScope::Issue { issue } => self.issue.as_ref() == Some(issue),
+            PublicationScope::User { user } => self.user.as_ref() == Some(user),
+        }
+    }
+}
+
+/// What the host tells the runtime about one call: the session, the connection the call
+/// goes through (the manifest says which), and the publication granting capabilities.
+///
+/// Only ids: the runtime loads the records from the host's stores, scoped to the tenant,
+/// so a call can never reach another tenant's connection.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct CallContext {
+    /// The session.
+    pub session: Session,
+    /// The connection.
+    pub connection: ConnectionId,
+    /// The publication; tools that need a capability refuse to run without one.
+    pub publication: Option<PublicationId>,
+}
+
+impl CallContext {
+    /// A call in `session` through `connection`, with no publication.
+    pub fn new(session: Session, connection: ConnectionId) -> Self {
+        Self {
+            session,
+            connection,
+            publication: None,
+        }
+    }
+
+    /// Sets the publication.
+    #[must_use]
+    pub fn with_publication(mut self, publication: PublicationId) -> Self {
+        self.publication = Some(publication);
+        self
+    }
+
+    /// The tenant.
+    pub fn tenant(&self) -> &TenantId {
+        &self.session.tenant
+    }
+}
+
+/// What a tool implementation sees while it runs: the ids of the call, the connection and
+/// its parsed config, the target's parsed config, the publication, credentialed HTTP
+/// ([`ToolHttp`]), the clock and the audit sink. Cheap to clone.
+///
+/// It deliberately gives no access to the host's stores: a tool can use its connection's
+/// credential through [`http`](Self::http) but never read a credential table.
+#[derive(Clone)]
+pub struct ToolContext {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    call: CallContext,
+    tool: String,
+    key: DefinitionKey,
+    method: ConnectionMethodKind,
+    default_credential: Option<CredentialSelector>,
+    target_config: Parsed,
+    connection_config: Parsed,
+    publication: Option<Publication>,
+    http: ToolHttp,
+    host: Host,
+}
+
+impl fmt::Debug for ToolContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ToolContext")
+            .field("tool", &self.inner.tool)
+            .field("key", &self.inner.key)
+            .field("call", &self.inner.call)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The parts the runtime assembles a [`ToolContext`] from.
+pub(crate) struct ContextParts {
+    pub(crate) call: CallContext,
+    pub(crate) tool: String,
+    pub(crate) key: DefinitionKey,
+    pub(crate) method: ConnectionMethodKind,
+    pub(crate) default_credential: Option<CredentialSelector>,
+    pub(crate) target_config: Parsed,
+    pub(crate) connection_config: Parsed,
+    pub(crate) publication: Option<Publication>,
+    pub(crate) http: ToolHttp,
+    pub(crate) host: Host,
+}
+
+impl ToolContext {
+    pub(crate) fn new(parts: ContextParts) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                call: parts.call,
+                tool: parts.tool,
+                key: parts.key,
+                method: parts.method,
+                default_credential: parts.default_credential,
+                target_config: parts.target_config,
+                connection_config: parts.connection_config,
+                publication: parts.publication,
+                http: parts.http,
+                host: parts.host,
+            }),
+        }
+    }
+
+    /// The call's ids.
+    pub fn call(&self) -> &CallContext {
+        &self.inner.call
+    }
+
+    /// The session.
+    pub fn session(&self) -> &Session {
+        &self.inner.call.session
+    }
+
+    /// The tenant.
+    pub fn tenant(&self) -> &TenantId {
+        &self.inner.call.session.tenant
+    }
+
+    /// The workspace.
+    pub fn workspace(&self) -> &WorkspaceId {
+        &self.inner.call.session.workspace
+    }
+
+    /// The user the agent acts for.
+    pub fn user(&self) -> Option<&UserId> {
+        self.inner.call.session.user.as_ref()
+    }
+
+    /// The project.
+    pub fn project(&self) -> Option<&ProjectId> {
+        self.inner.call.session.project.as_ref()
+    }
+
+    /// The tool being run.
+    pub fn tool_name(&self) -> &str {
+        &self.inner.tool
+    }
+
+    /// The connection's definition (`github::github-enterprise-server`).
+    pub fn key(&self) -> &DefinitionKey {
+        &self.inner.key
+    }
+
+    /// The connection.
+    pub fn connection(&self) -> &Connection {
+        self.inner.http.connection()
+    }
+
+    /// How the connection was made (API key, OAuth 2.0, redirect).
+    pub fn method_kind(&self) -> ConnectionMethodKind {
+        self.inner.method
+    }
+
+    /// The credential a request uses by default: the first secret field of an API-key
+    /// connection (its type and slot), the OAuth 2.0 access token of an OAuth connection,
+    /// and nothing for redirect connections (their provider names a resolver).
+    pub fn default_credential(&self) -> Option<&CredentialSelector> {
+        self.inner.default_credential.as_ref()
+    }
+
+    /// The connection's config, parsed with its connection method's spec.
+    pub fn connection_config(&self) -> &Parsed {
+        &self.inner.connection_config
+    }
+
+    /// The target's config, parsed with the definition's spec (base URLs live here).
+    pub fn target_config(&self) -> &Parsed {
+        &self.inner.target_config
+    }
+
+    /// The publication the call was allowed by, when it has one.
+    pub fn publication(&self) -> Option<&Publication> {
+        self.inner.publication.as_ref()
+    }
+
+    /// Credentialed HTTP through the connection.
+    pub fn http(&self) -> &ToolHttp {
+        &self.inner.http
+    }
+
+    /// The current time, from the host's clock.
+    pub fn now(&self) -> Timestamp {
+        self.inner.host.clock().now()
+    }
+
+    /// Records an audit event about this call (for tools with effects worth their own
+    /// record). `detail` must hold ids, names and codes only, never a secret.
+    pub async fn audit(
+        &self,
+        action: AuditAction,
+        outcome: AuditOutcome,
+        detail: impl IntoIterator<Item = (String, String)>,
+    ) {
+        let mut event = AuditEvent::new(self.now(), self.tenant().clone(), action, outcome)
+            .with_key(self.inner.key.clone())
+            .with_connection(self.inner.call.connection.clone())
+            .with_actor(self.user().cloned())
+            .with_detail("tool", self.inner.tool.clone());
+        for (name, value) in detail {
+            event = event.with_detail(name, value);
+        }
+        self.inner.host.audit().record(event).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sessions_match_publication_scopes() {
+        let session = Session::new(TenantId::new("t").unwrap(), WorkspaceId::new("w").unwrap())
+            .with_user(UserId::new("u").unwrap())
+            .with_issue("ENG-1");
+        assert!(session.is_in(&PublicationScope::Workspace {
+            workspace: WorkspaceId::new("w").unwrap()
+        }));
+        assert!(!session.is_in(&PublicationScope::Workspace {
+            workspace: WorkspaceId::new("x").unwrap()
+        }));
+        assert!(session.is_in(&PublicationScope::User {
+            user: UserId::new("u").unwrap()
+        }));
+        assert!(session.is_in(&PublicationScope::Issue {
+            issue: "ENG-1".into()
+        }));
+        assert!(!session.is_in(&PublicationScope::Issue {
+            issue: "ENG-2".into()
+        }));
+        let anonymous = Session::new(TenantId::new("t").unwrap(), WorkspaceId::new("w").unwrap());
+        assert!(!anonymous.is_in(&PublicationScope::User {
+            user: UserId::new("u").unwrap()
+        }));
+    }
+}

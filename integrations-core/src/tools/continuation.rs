@@ -1,0 +1,540 @@
+//! Trimming large results to a byte budget, and reading the rest a page at a time.
+//!
+//! A structured result larger than the budget is split at its largest array (between
+//! items) or string (between characters); the rest of the document is repeated on every
+//! page, so each page still matches the tool's output schema. The first page is the
+//! result; the others wait in the runtime's memory under a random cursor, taken once,
+//! bounded in number and time, readable only by the session, workspace and connection
+//! that made the call: through [`Runtime::continue_result`], or for an agent through the
+//! reserved tool [`CONTINUE_TOOL_NAME`] (which [`Manifest::descriptors`] lists).
+//!
+//! [`Manifest::descriptors`]: super::Manifest::descriptors
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::{
+    CallContext, Continuation, Runtime, ToolAnnotations, ToolContent, ToolDescriptor, ToolPolicy,
+    ToolResult,
+};
+use crate::{ConnectionId, Error, TenantId, Timestamp, WorkspaceId};
+
+/// The name of the tool that reads the next page of a trimmed result. Reserved: no
+/// integration may declare it.
+pub const CONTINUE_TOOL_NAME: &str = "integrations_continue_result";
+
+/// The arguments of [`CONTINUE_TOOL_NAME`].
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct ContinueResult {
+    /// The cursor a trimmed result gave.
+    #[schemars(length(min = 1))]
+    cursor: String,
+}
+
+/// The descriptor of [`CONTINUE_TOOL_NAME`], the tool an agent calls to read the next page
+/// of a trimmed result. [`Manifest::descriptors`](super::Manifest::descriptors) includes
+/// it.
+pub fn continuation_tool() -> ToolDescriptor {
+    ToolDescriptor::new::<ContinueResult>(
+        CONTINUE_TOOL_NAME,
+        "Read the next page of a tool result that was too large and was split. Pass the cursor the result gave.",
+    )
+    .with_title("Continue a result")
+    .with_annotations(ToolAnnotations::read_only().with_open_world(false))
+    .with_policy(ToolPolicy::Auto)
+}
+
+/// A result split into pages that each fit the budget.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Pages {
+    pub(crate) pointer: String,
+    pub(crate) pages: Vec<Value>,
+}
+
+fn json_len(value: &Value) -> usize {
+    // Serializing a Value cannot fail; count the bytes without allocating the text.
+    struct Counter(usize);
+    impl std::io::Write for Counter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut counter = Counter(0);
+    let _ = serde_json::to_writer(&mut counter, value);
+    counter.0
+}
+
+/// The JSON Pointer of the largest array or string in `value` (largest by serialized
+/// size; the first in document order on ties), with that size.
+fn largest_splittable(value: &Value, pointer: &mut String, best: &mut Option<(String, usize)>) {
+    let len = match value {
+        Value::Array(items) if !items.is_empty() => Some(json_len(value)),
+        Value::String(s) if !s.is_empty() => Some(s.len() + 2),
+        _ => None,
+    };
+    if let Some(len) = len
+        && best.as_ref().is_none_or(|(_, l)| len > *l)
+    {
+        *best = Some((pointer.clone(), len));
+    }
+    let here = pointer.len();
+    match value {
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                pointer.push('/');
+                pointer.push_str(&i.to_string());
+                largest_splittable(item, pointer, best);
+                pointer.truncate(here);
+            }
+        }
+        Value::Object(map) => {
+            for (k, v) in map {
+                pointer.push('/');
+                pointer.push_str(&crate::escape_pointer_token(k));
+                largest_splittable(v, pointer, best);
+                pointer.truncate(here);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The escaped length of one character inside a JSON string.
+fn escaped_len(c: char) -> usize {
+    match c {
+        '"' | '\\' | '\n' | '\r' | '\t' | '\u{8}' | '\u{c}' => 2,
+        c if (c as u32) < 0x20 => 6,
+        c => c.len_utf8(),
+    }
+}
+
+/// Splits `value` into pages of at most `budget` bytes of JSON each by cutting its largest
+/// array (between items) or string (between characters); the rest of the document is
+/// repeated on every page. `None` when it already fits, or when even the document without
+/// that array or string does not fit (nothing sensible to cut).
+pub(crate) fn paginate(value: &Value, budget: usize) -> Option<Pages> {
+    if json_len(value) <= budget {
+        return None;
+    }
+    let mut best = None;
+    largest_splittable(value, &mut String::new(), &mut best);
+    let (pointer, _) = best?;
+    let target = value.pointer(&pointer)?;
+    let mut envelope = value.clone();
+    let slot = envelope.pointer_mut(&pointer)?;
+    let pages: Vec<Value> = match target {
+        Value::Array(items) => {
+            *slot = Value::Array(Vec::new());
+            let base = json_len(&envelope);
+            if base > budget {
+                return None;
+            }
+            let room = budget - base;
+            let mut pages = Vec::new();
+            let mut current: Vec<Value> = Vec::new();
+            let mut used = 0;
+            for item in items {
+                let len = json_len(item) + usize::from(!current.is_empty());
+                if !current.is_empty() && used + len > room {
+                    pages.push(std::mem::take(&mut current));
+                    used = 0;
+                }
+                used += json_len(item) + usize::from(!current.is_empty());
+                current.push(item.clone());
+            }
+            pages.push(current);
+            pages.into_iter().map(Value::Array).collect()
+        }
+        Value::String(text) => {
+            *slot = Value::String(String::new());
+            let base = json_len(&envelope);
+            if base >= budget {
+                return None;
+            }
+            let room = (budget - base).max(8);
+            let mut pages = Vec::new();
+            let mut current = String::new();
+            let mut used = 0;
+            for c in text.chars() {
+                let len = escaped_len(c);
+                if !current.is_empty() && used + len > room {
+                    pages.push(Value::String(std::mem::take(&mut current)));
+                    used = 0;
+                }
+                used += len;
+                current.push(c);
+            }
+            pages.push(Value::String(current));
+            pages
+        }
+        _ => return None,
+    };
+    if pages.len() < 2 {
+        return None;
+    }
+    let pages = pages
+        .into_iter()
+        .map(|part| {
+            let mut page = envelope.clone();
+            if let Some(slot) = page.pointer_mut(&pointer) {
+                *slot = part;
+            }
+            page
+        })
+        .collect();
+    Some(Pages { pointer, pages })
+}
+
+/// A note for the model about a trimmed page.
+pub(crate) fn continuation_note(continuation: &Continuation, page: usize) -> String {
+    format!(
+        "The result was too large and was split at {}; this is page {} of {}. To read the next page, call integrations_continue_result with cursor \"{}\".",
+        if continuation.pointer.is_empty() {
+            "/"
+        } else {
+            &continuation.pointer
+        },
+        page,
+        page + continuation.remaining_pages,
+        continuation.cursor
+    )
+}
+
+/// Who may read a continuation: the tenant, workspace and connection of the call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Owner {
+    pub(crate) tenant: TenantId,
+    pub(crate) workspace: WorkspaceId,
+    pub(crate) connection: ConnectionId,
+}
+
+#[derive(Debug)]
+struct Pending {
+    owner: Owner,
+    pointer: String,
+    page: usize,
+    pages: Vec<Value>,
+    expires_at: Timestamp,
+}
+
+/// The pages not yet read, held in memory by the runtime that produced them, each cursor
+/// taken once, bounded in number and in time.
+#[derive(Debug)]
+pub(crate) struct Continuations {
+    pending: Mutex<BTreeMap<String, Pending>>,
+    ttl: Duration,
+    capacity: usize,
+}
+
+/// A page read from a continuation.
+pub(crate) struct NextPage {
+    pub(crate) page: Value,
+    pub(crate) number: usize,
+    pub(crate) continuation: Option<Continuation>,
+}
+
+impl Continuations {
+    pub(crate) fn new(ttl: Duration, capacity: usize) -> Self {
+        Self {
+            pending: Mutex::new(BTreeMap::new()),
+            ttl,
+            capacity,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Pending>> {
+        self.pending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Keeps `pages` (the pages after page `page`) and returns their continuation.
+    pub(crate) fn keep(
+        &self,
+        owner: Owner,
+        pointer: String,
+        page: usize,
+        pages: Vec<Value>,
+        now: Timestamp,
+    ) -> Result<Continuation, Error> {
+        let cursor = super::approval::random_token()?;
+        let remaining_pages = pages.len();
+        let mut pending = self.lock();
+        pending.retain(|_, p| p.expires_at > now);
+        while pending.len() >= self.capacity {
+            let oldest = pending
+                .iter()
+                .min_by_key(|(_, p)| p.expires_at)
+                .map(|(k, _)| k.clone());
+            match oldest {
+                Some(k) => {
+                    pending.remove(&k);
+                }
+                None => break,
+            }
+        }
+        pending.insert(
+            cursor.clone(),
+            Pending {
+                owner,
+                pointer: pointer.clone(),
+                page,
+                pages,
+                expires_at: now.saturating_add(self.ttl),
+            },
+        );
+        Ok(Continuation {
+            cursor,
+            pointer,
+            remaining_pages,
+        })
+    }
+
+    /// Takes the next page of `cursor`, for `owner`.
+    pub(crate) fn next(
+        &self,
+        cursor: &str,
+        owner: &Owner,
+        now: Timestamp,
+    ) -> Result<NextPage, Error> {
+        let unknown = || {
+            Error::not_found(
+                "tool.continuation_not_found",
+                "no continuation with this cursor exists here: it was read already, expired, or belongs to another session",
+            )
+        };
+        let mut pending = self.lock();
+        let Some(entry) = pending.remove(cursor) else {
+            return Err(unknown());
+        };
+        if entry.expires_at <= now {
+            return Err(unknown());
+        }
+        if &entry.owner != owner {
+            // Put it back: the rightful owner may still read it.
+            pending.insert(cursor.to_owned(), entry);
+            return Err(unknown());
+        }
+        drop(pending);
+        let mut pages = entry.pages.into_iter();
+        let page = pages.next().ok_or_else(unknown)?;
+        let rest: Vec<Value> = pages.collect();
+        let number = entry.page + 1;
+        let continuation = if rest.is_empty() {
+            None
+        } else {
+            Some(self.keep(entry.owner, entry.pointer, number, rest, now)?)
+        };
+        Ok(NextPage {
+            page,
+            number,
+            continuation,
+        })
+    }
+}
+
+impl Runtime {
+    /// Reads the next page of a trimmed result, for the session, workspace and connection
+    /// that produced it. Pages live in this runtime's memory for 15 minutes.
+    pub async fn continue_result(&self, cursor: &str, context: &CallContext) -> ToolResult {
+        let owner = Owner {
+            tenant: context.session.tenant.clone(),
+            workspace: context.session.workspace.clone(),
+            connection: context.connection.clone(),
+        };
+        let now = self.host.clock().now();
+        let result = match self.continuations.next(cursor, &owner, now) {
+            Ok(next) => {
+                let mut result = ToolResult::success(next.page);
+                if let Some(continuation) = next.continuation {
+                    result.content.push(ToolContent::text(continuation_note(
+                        &continuation,
+                        next.number,
+                    )));
+                    result.continuation = Some(continuation);
+                }
+                result
+            }
+            Err(e) => ToolResult::failure(&e),
+        };
+        self.audit_call(context, None, CONTINUE_TOOL_NAME, &result, &[])
+            .await;
+        result
+    }
+
+    pub(super) fn trimmed(&self, value: Value, context: &CallContext) -> ToolResult {
+        let Some(pages) = paginate(&value, self.result_budget) else {
+            return ToolResult::success(value);
+        };
+        let mut pages_iter = pages.pages.into_iter();
+        let Some(first) = pages_iter.next() else {
+            return ToolResult::success(value);
+        };
+        let owner = Owner {
+            tenant: context.session.tenant.clone(),
+            workspace: context.session.workspace.clone(),
+            connection: context.connection.clone(),
+        };
+        let now = self.host.clock().now();
+        match self
+            .continuations
+            .keep(owner, pages.pointer, 1, pages_iter.collect(), now)
+        {
+            Ok(continuation) => {
+                let mut result = ToolResult::success(first);
+                result
+                    .content
+                    .push(ToolContent::text(continuation_note(&continuation, 1)));
+                result.continuation = Some(continuation);
+                result
+            }
+            Err(e) => ToolResult::failure(&e),
+        }
+    }
+
+    pub(super) async fn continue_tool(
+        &self,
+        arguments: Value,
+        context: &CallContext,
+    ) -> ToolResult {
+        match serde_json::from_value::<ContinueResult>(arguments) {
+            Ok(args) if !args.cursor.is_empty() => {
+                self.continue_result(&args.cursor, context).await
+            }
+            _ => {
+                let e = Error::invalid_input(
+                    "tool.invalid_arguments",
+                    format!("the arguments of {CONTINUE_TOOL_NAME} do not match its input schema"),
+                    vec![crate::ValidationIssue::new(
+                        "schema.required",
+                        "/cursor",
+                        "a non-empty cursor string is required, and nothing else",
+                    )],
+                );
+                self.fail(context, None, CONTINUE_TOOL_NAME, &e, None).await
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Map, json};
+
+    use super::*;
+
+    #[test]
+    fn small_results_are_not_split() {
+        assert!(paginate(&json!({"items": [1, 2, 3]}), 1000).is_none());
+    }
+
+    #[test]
+    fn the_largest_list_is_split_into_pages_that_fit() {
+        let items: Vec<Value> = (0..100)
+            .map(|i| json!({"id": i, "title": format!("issue number {i}")}))
+            .collect();
+        let value = json!({"next_cursor": "abc", "issues": items, "labels": ["a", "b"]});
+        let budget = 600;
+        let pages = paginate(&value, budget).unwrap();
+        assert_eq!(pages.pointer, "/issues");
+        assert!(pages.pages.len() > 2);
+        let mut seen = Vec::new();
+        for page in &pages.pages {
+            assert!(json_len(page) <= budget, "{}", json_len(page));
+            assert_eq!(page["next_cursor"], "abc");
+            assert_eq!(page["labels"], json!(["a", "b"]));
+            seen.extend(page["issues"].as_array().unwrap().iter().cloned());
+        }
+        assert_eq!(seen, value["issues"].as_array().unwrap().clone());
+    }
+
+    #[test]
+    fn long_text_is_split_between_characters() {
+        let text: String = "é\"x\n".repeat(500);
+        let value = json!({"path": "README.md", "content": text});
+        let pages = paginate(&value, 300).unwrap();
+        assert_eq!(pages.pointer, "/content");
+        let mut joined = String::new();
+        for page in &pages.pages {
+            assert!(json_len(page) <= 300, "{}", json_len(page));
+            joined.push_str(page["content"].as_str().unwrap());
+        }
+        assert_eq!(joined, text);
+    }
+
+    #[test]
+    fn documents_that_cannot_be_cut_are_left_alone() {
+        let mut map = Map::new();
+        for i in 0..50 {
+            map.insert(format!("field{i}"), json!(i));
+        }
+        assert!(paginate(&Value::Object(map), 100).is_none());
+    }
+
+    #[test]
+    fn continuations_are_taken_once_by_their_owner() {
+        let owner = Owner {
+            tenant: TenantId::new("t").unwrap(),
+            workspace: WorkspaceId::new("w").unwrap(),
+            connection: ConnectionId::new("c").unwrap(),
+        };
+        let now = Timestamp::from_unix_seconds(0);
+        let store = Continuations::new(Duration::from_secs(60), 4);
+        let c = store
+            .keep(owner.clone(), "/x".into(), 1, vec![json!(2), json!(3)], now)
+            .unwrap();
+        assert_eq!(c.remaining_pages, 2);
+        let stranger = Owner {
+            tenant: TenantId::new("other").unwrap(),
+            ..owner.clone()
+        };
+        assert_eq!(
+            store.next(&c.cursor, &stranger, now).err().unwrap().code(),
+            "tool.continuation_not_found"
+        );
+        let second = store.next(&c.cursor, &owner, now).unwrap();
+        assert_eq!((second.page.clone(), second.number), (json!(2), 2));
+        assert!(store.next(&c.cursor, &owner, now).is_err());
+        let next = second.continuation.unwrap();
+        let later = Timestamp::from_unix_seconds(61);
+        assert!(store.next(&next.cursor, &owner, later).is_err());
+    }
+
+    #[test]
+    fn continuations_are_bounded() {
+        let owner = Owner {
+            tenant: TenantId::new("t").unwrap(),
+            workspace: WorkspaceId::new("w").unwrap(),
+            connection: ConnectionId::new("c").unwrap(),
+        };
+        let store = Continuations::new(Duration::from_secs(60), 2);
+        let cursors: Vec<String> = (0..3)
+            .map(|i| {
+                store
+                    .keep(
+                        owner.clone(),
+                        String::new(),
+                        1,
+                        vec![json!(i)],
+                        Timestamp::from_unix_seconds(i),
+                    )
+                    .unwrap()
+                    .cursor
+            })
+            .collect();
+        let now = Timestamp::from_unix_seconds(3);
+        assert!(store.next(&cursors[0], &owner, now).is_err());
+        assert!(store.next(&cursors[1], &owner, now).is_ok());
+        assert!(store.next(&cursors[2], &owner, now).is_ok());
+    }
+}

@@ -1,0 +1,530 @@
+//! [`ToolHttp`]: credentialed HTTP for tools, and small helpers to build requests and
+//! read responses without ever echoing a body or a URL into an error.
+
+use std::fmt;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use bytes::Bytes;
+use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderName, HeaderValue};
+use http::{Method, StatusCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::credential::{CredentialRequest, CredentialSource, ResolvedCredential};
+use crate::host::{AuditAction, AuditEvent, AuditOutcome, Host, HttpRequest, HttpResponse};
+use crate::model::Connection;
+use crate::plan::{AuthInjection, CredentialSelector};
+use crate::schema::BaseUrl;
+use crate::{DefinitionKey, Error, ErrorKind, Secret, UserId, ValidationIssue};
+
+/// How a request carries the connection's credential: which credential, how it is put on
+/// the request, and how to recognize the provider's refusal of it.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct RequestAuth {
+    /// Which credential of the connection.
+    pub selector: CredentialSelector,
+    /// Where it goes on the request.
+    pub injection: AuthInjection,
+    /// Whether a response means "this credential was refused" (default: HTTP 401). On a
+    /// refusal the credential source is told, and the request is sent once more with the
+    /// fresh credential it returns.
+    pub rejected: fn(&HttpResponse) -> bool,
+}
+
+fn is_unauthorized(response: &HttpResponse) -> bool {
+    response.status() == StatusCode::UNAUTHORIZED
+}
+
+impl RequestAuth {
+    /// A credential injected as `injection`; refused on HTTP 401.
+    pub fn new(selector: CredentialSelector, injection: AuthInjection) -> Self {
+        Self {
+            selector,
+            injection,
+            rejected: is_unauthorized,
+        }
+    }
+
+    /// `Authorization: Bearer <credential>`.
+    pub fn bearer(selector: CredentialSelector) -> Self {
+        Self::new(selector, AuthInjection::Bearer)
+    }
+
+    /// `<name>: <credential>`, with no scheme (Linear personal API keys in
+    /// `Authorization`).
+    pub fn raw_header(selector: CredentialSelector, name: impl Into<String>) -> Self {
+        Self::new(
+            selector,
+            AuthInjection::Header {
+                name: name.into(),
+                prefix: None,
+            },
+        )
+    }
+
+    /// Recognizes refusals with `rejected` instead of HTTP 401 alone (providers that
+    /// answer a bad token with HTTP 200 and an error body).
+    #[must_use]
+    pub fn with_rejection(mut self, rejected: fn(&HttpResponse) -> bool) -> Self {
+        self.rejected = rejected;
+        self
+    }
+}
+
+/// Sends requests with the connection's credential, through the host's [`HttpClient`]
+/// and the [`CredentialSource`].
+///
+/// When the provider refuses the credential, the source is told
+/// ([`credential_rejected`](CredentialSource::credential_rejected)) and the request is
+/// sent exactly once more with the fresh credential it returns; a source that cannot
+/// renew (a static key) makes the refusal the answer. Every use of a credential is
+/// audited (`credential.used`).
+///
+/// [`HttpClient`]: crate::host::HttpClient
+#[derive(Clone)]
+pub struct ToolHttp {
+    host: Host,
+    credentials: Arc<dyn CredentialSource>,
+    connection: Arc<Connection>,
+    tool: Arc<str>,
+    actor: Option<UserId>,
+}
+
+impl fmt::Debug for ToolHttp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ToolHttp")
+            .field("connection", &self.connection.id)
+            .field("tool", &self.tool)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ToolHttp {
+    pub(crate) fn new(
+        host: Host,
+        credentials: Arc<dyn CredentialSource>,
+        connection: Arc<Connection>,
+        tool: &str,
+        actor: Option<UserId>,
+    ) -> Self {
+        Self {
+            host,
+            credentials,
+            connection,
+            tool: Arc::from(tool),
+            actor,
+        }
+    }
+
+    pub(crate) fn connection(&self) -> &Connection {
+        &self.connection
+    }
+
+    fn key(&self) -> &DefinitionKey {
+        &self.connection.key
+    }
+
+    async fn audit(&self, outcome: AuditOutcome, attempt: u8) {
+        let event = AuditEvent::new(
+            self.host.clock().now(),
+            self.connection.tenant.clone(),
+            AuditAction::CREDENTIAL_USED,
+            outcome,
+        )
+        .with_key(self.key().clone())
+        .with_connection(self.connection.id.clone())
+        .with_actor(self.actor.clone())
+        .with_detail("tool", self.tool.to_string())
+        .with_detail("attempt", attempt.to_string());
+        self.host.audit().record(event).await;
+    }
+
+    /// Sends `request` with the credential `auth` names injected.
+    ///
+    /// # Errors
+    ///
+    /// The credential source's errors (no credential, refresh failures); the HTTP
+    /// client's errors (timeouts, connection failures); `tool.credential_unusable` when
+    /// the credential cannot be put in a header. A refused credential is not an error
+    /// here: the caller reads the status.
+    pub async fn send(
+        &self,
+        request: HttpRequest,
+        auth: &RequestAuth,
+    ) -> Result<HttpResponse, Error> {
+        let credential_request = CredentialRequest::new(&self.connection, &auth.selector);
+        let credential = match self.credentials.credential(&credential_request).await {
+            Ok(credential) => credential,
+            Err(e) => {
+                self.audit(
+                    AuditOutcome::Failure {
+                        code: e.code().to_owned(),
+                    },
+                    1,
+                )
+                .await;
+                return Err(e);
+            }
+        };
+        let first = inject(clone_request(&request), &auth.injection, &credential.value)?;
+        let response = self.host.http().send(first).await?;
+        if !(auth.rejected)(&response) {
+            self.audit(AuditOutcome::Success, 1).await;
+            return Ok(response);
+        }
+        self.audit(
+            AuditOutcome::Failure {
+                code: "credential.rejected".to_owned(),
+            },
+            1,
+        )
+        .await;
+        let fresh: Option<ResolvedCredential> = self
+            .credentials
+            .credential_rejected(&credential_request, &credential.value)
+            .await?;
+        let Some(fresh) = fresh else {
+            return Ok(response);
+        };
+        let second = inject(request, &auth.injection, &fresh.value)?;
+        let response = self.host.http().send(second).await?;
+        let outcome = if (auth.rejected)(&response) {
+            AuditOutcome::Failure {
+                code: "credential.rejected".to_owned(),
+            }
+        } else {
+            AuditOutcome::Success
+        };
+        self.audit(outcome, 2).await;
+        Ok(response)
+    }
+}
+
+fn clone_request(request: &HttpRequest) -> HttpRequest {
+    let mut copy = http::Request::new(request.body().clone());
+    *copy.method_mut() = request.method().clone();
+    *copy.uri_mut() = request.uri().clone();
+    *copy.version_mut() = request.version();
+    *copy.headers_mut() = request.headers().clone();
+    copy
+}
+
+fn unusable() -> Error {
+    Error::new(
+        ErrorKind::Configuration,
+        "tool.credential_unusable",
+        "the connection's credential cannot be put on an HTTP request",
+    )
+}
+
+fn sensitive(value: &str) -> Result<HeaderValue, Error> {
+    let mut value = HeaderValue::from_str(value).map_err(|_| unusable())?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
+/// Puts `secret` on `request` as `injection` says, replacing any header of the same name.
+fn inject(
+    mut request: HttpRequest,
+    injection: &AuthInjection,
+    secret: &Secret,
+) -> Result<HttpRequest, Error> {
+    let headers = request.headers_mut();
+    match injection {
+        AuthInjection::Bearer => {
+            let value = zeroize::Zeroizing::new(format!("Bearer {}", secret.expose()));
+            headers.insert(AUTHORIZATION, sensitive(&value)?);
+        }
+        AuthInjection::Basic { username } => {
+            let plain = zeroize::Zeroizing::new(match username {
+                Some(user) => format!("{user}:{}", secret.expose()),
+                None => secret.expose().to_owned(),
+            });
+            let value = zeroize::Zeroizing::new(format!("Basic {}", STANDARD.encode(&*plain)));
+            headers.insert(AUTHORIZATION, sensitive(&value)?);
+        }
+        AuthInjection::Header { name, prefix } => {
+            let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| unusable())?;
+            let value = zeroize::Zeroizing::new(format!(
+                "{}{}",
+                prefix.as_deref().unwrap_or(""),
+                secret.expose()
+            ));
+            headers.insert(name, sensitive(&value)?);
+        }
+        AuthInjection::Query { name } => {
+            let mut url = url::Url::parse(&request.uri().to_string()).map_err(|_| unusable())?;
+            url.query_pairs_mut().append_pair(name, secret.expose());
+            *request.uri_mut() = url.as_str().parse().map_err(|_| unusable())?;
+        }
+        #[allow(unreachable_patterns)]
+        _ => return Err(unusable()),
+    }
+    Ok(request)
+}
+
+fn invalid_segment(path: &str) -> Error {
+    Error::invalid_input(
+        "tool.invalid_path_segment",
+        "an argument used in the request path is empty or is `.` or `..`",
+        vec![ValidationIssue::new(
+            "tool.invalid_path_segment",
+            path.to_owned(),
+            "must not be empty, `.` or `..`",
+        )],
+    )
+}
+
+/// The URL `base` + `segments`, each segment percent-encoded (a `/` inside a segment
+/// stays inside it). `segments` pairs each value with the JSON Pointer of the argument it
+/// came from, for the error.
+///
+/// ```
+/// use integrations_core::schema::BaseUrl;
+/// use integrations_core::tools::api_url;
+///
+/// let base = BaseUrl::parse("https://ghe.example.com/api/v3")?;
+/// let url = api_url(&base, &[("", "repos"), ("/owner", "octo cat"), ("/path", "a/b")])?;
+/// assert_eq!(url.as_str(), "https://ghe.example.com/api/v3/repos/octo%20cat/a%2Fb");
+/// assert!(api_url(&base, &[("/repo", "..")]).is_err());
+/// # Ok::<(), integrations_core::Error>(())
+/// ```
+///
+/// # Errors
+///
+/// [`ErrorKind::InvalidInput`] (`tool.invalid_path_segment`) for an empty, `.` or `..`
+/// segment, which would otherwise change the path silently.
+pub fn api_url(base: &BaseUrl, segments: &[(&str, &str)]) -> Result<url::Url, Error> {
+    let mut url = url::Url::parse(base.as_str())
+        .map_err(|_| Error::internal("a base URL did not parse again"))?;
+    for (pointer, segment) in segments {
+        if segment.is_empty() || *segment == "." || *segment == ".." {
+            return Err(invalid_segment(pointer));
+        }
+    }
+    {
+        let mut path = url
+            .path_segments_mut()
+            .map_err(|()| Error::internal("a base URL cannot have a path"))?;
+        path.pop_if_empty();
+        path.extend(segments.iter().map(|(_, s)| *s));
+    }
+    Ok(url)
+}
+
+/// A request without a body.
+///
+/// # Errors
+///
+/// `http.invalid_request` when the URL is not a valid URI.
+pub fn request(method: Method, url: &str) -> Result<HttpRequest, Error> {
+    http::Request::builder()
+        .method(method)
+        .uri(url)
+        .body(Bytes::new())
+        .map_err(|_| {
+            Error::invalid_input(
+                "http.invalid_request",
+                "the request URL is not valid",
+                Vec::new(),
+            )
+        })
+}
+
+/// A request with a JSON body and `Content-Type: application/json`.
+///
+/// # Errors
+///
+/// As [`request`]; `internal` when `body` cannot be serialized.
+pub fn json_request<T: Serialize + ?Sized>(
+    method: Method,
+    url: &str,
+    body: &T,
+) -> Result<HttpRequest, Error> {
+    let bytes = serde_json::to_vec(body)
+        .map_err(|e| Error::internal("a request body could not be encoded").with_source(e))?;
+    let mut request = request(method, url)?;
+    *request.body_mut() = Bytes::from(bytes);
+    request
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    Ok(request)
+}
+
+/// Reads a JSON response body as `T`.
+///
+/// # Errors
+///
+/// [`ErrorKind::Provider`] (`tool.unexpected_response`) when the body is not the JSON
+/// expected; the body is never quoted.
+pub fn read_json<T: DeserializeOwned>(response: &HttpResponse) -> Result<T, Error> {
+    serde_json::from_slice(response.body()).map_err(|_| {
+        Error::new(
+            ErrorKind::Provider,
+            "tool.unexpected_response",
+            format!(
+                "the provider answered HTTP {} with a body that is not the JSON expected",
+                response.status().as_u16()
+            ),
+        )
+    })
+}
+
+/// The error for a non-success HTTP status, by status class. Bodies are never quoted.
+pub fn status_error(status: StatusCode) -> Error {
+    let code = status.as_u16();
+    let (kind, reason, what) = match code {
+        400 => (
+            ErrorKind::InvalidInput,
+            "tool.upstream_bad_request",
+            "refused the request as malformed",
+        ),
+        401 => (
+            ErrorKind::PermissionDenied,
+            "tool.unauthorized",
+            "refused the connection's credential",
+        ),
+        403 => (
+            ErrorKind::PermissionDenied,
+            "tool.forbidden",
+            "does not let the connection do this",
+        ),
+        404 | 410 => (
+            ErrorKind::NotFound,
+            "tool.upstream_not_found",
+            "has no such resource, or hides it from the connection",
+        ),
+        409 => (
+            ErrorKind::Conflict,
+            "tool.upstream_conflict",
+            "reported a conflict",
+        ),
+        422 => (
+            ErrorKind::InvalidInput,
+            "tool.upstream_rejected",
+            "rejected the request's content",
+        ),
+        429 => {
+            return super::rate_limited(super::DEFAULT_RATE_LIMIT_WAIT);
+        }
+        500..=599 => (
+            ErrorKind::Unavailable,
+            "tool.upstream_unavailable",
+            "failed or is unavailable",
+        ),
+        _ => (
+            ErrorKind::Provider,
+            "tool.upstream_error",
+            "answered with an unexpected status",
+        ),
+    };
+    Error::new(kind, reason, format!("the provider {what} (HTTP {code})"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn get(url: &str) -> HttpRequest {
+        request(Method::GET, url).unwrap()
+    }
+
+    #[test]
+    fn injects_every_way() {
+        let secret = Secret::from("tok-123");
+        let r = inject(get("https://x.test/a"), &AuthInjection::Bearer, &secret).unwrap();
+        assert_eq!(r.headers()[AUTHORIZATION], "Bearer tok-123");
+        assert!(r.headers()[AUTHORIZATION].is_sensitive());
+
+        let r = inject(
+            get("https://x.test/a"),
+            &AuthInjection::Basic {
+                username: Some("x-access-token".into()),
+            },
+            &secret,
+        )
+        .unwrap();
+        assert_eq!(
+            r.headers()[AUTHORIZATION],
+            format!("Basic {}", STANDARD.encode("x-access-token:tok-123"))
+        );
+
+        let mut existing = get("https://x.test/a");
+        existing
+            .headers_mut()
+            .insert(AUTHORIZATION, HeaderValue::from_static("stale"));
+        let r = inject(
+            existing,
+            &AuthInjection::Header {
+                name: "Authorization".into(),
+                prefix: None,
+            },
+            &secret,
+        )
+        .unwrap();
+        assert_eq!(r.headers().get_all(AUTHORIZATION).iter().count(), 1);
+        assert_eq!(r.headers()[AUTHORIZATION], "tok-123");
+
+        let r = inject(
+            get("https://x.test/a?b=1"),
+            &AuthInjection::Query { name: "key".into() },
+            &secret,
+        )
+        .unwrap();
+        assert_eq!(r.uri().to_string(), "https://x.test/a?b=1&key=tok-123");
+    }
+
+    #[test]
+    fn credentials_that_cannot_be_headers_are_refused_without_echo() {
+        let secret = Secret::from("bad\nvalue-secret");
+        let err = inject(get("https://x.test/"), &AuthInjection::Bearer, &secret).unwrap_err();
+        assert_eq!(err.code(), "tool.credential_unusable");
+        assert!(!format!("{err:?}").contains("value-secret"));
+    }
+
+    #[test]
+    fn urls_encode_segments_and_refuse_dot_segments() {
+        let base = BaseUrl::parse("https://api.github.com").unwrap();
+        let url = api_url(
+            &base,
+            &[("", "repos"), ("/owner", "o"), ("/path", "dir/file.md")],
+        )
+        .unwrap();
+        assert_eq!(url.as_str(), "https://api.github.com/repos/o/dir%2Ffile.md");
+        for bad in ["", ".", ".."] {
+            let err = api_url(&base, &[("/repo", bad)]).unwrap_err();
+            assert_eq!(err.code(), "tool.invalid_path_segment");
+            assert_eq!(err.issues()[0].path, "/repo");
+        }
+    }
+
+    #[test]
+    fn statuses_map_to_kinds() {
+        assert_eq!(
+            status_error(StatusCode::UNAUTHORIZED).code(),
+            "tool.unauthorized"
+        );
+        assert_eq!(
+            status_error(StatusCode::NOT_FOUND).kind(),
+            ErrorKind::NotFound
+        );
+        let limited = status_error(StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(limited.kind(), ErrorKind::RateLimited);
+        assert!(limited.retry_after().is_some());
+        assert!(status_error(StatusCode::BAD_GATEWAY).is_temporary());
+    }
+
+    #[test]
+    fn json_bodies_are_read_without_quoting_them() {
+        let response = http::Response::builder()
+            .status(200)
+            .body(Bytes::from_static(b"<html>secret-page</html>"))
+            .unwrap();
+        let err = read_json::<serde_json::Value>(&response).unwrap_err();
+        assert_eq!(err.code(), "tool.unexpected_response");
+        assert!(!err.to_string().contains("secret-page"));
+    }
+}

@@ -1,0 +1,383 @@
+//! Rate limits: every provider's way of saying "slow down" becomes one typed, retryable
+//! error, [`ErrorKind::RateLimited`] (`tool.rate_limited`) carrying how long to wait.
+//!
+//! Providers say it differently (HTTP 429 with `Retry-After`; 403 with a remaining-count
+//! header at zero and a reset time in epoch seconds; a GraphQL error code with HTTP 400
+//! and a reset in epoch milliseconds; a "secondary rate limit" message). A
+//! [`RateLimitRule`] describes one provider's way as data; the definition that knows the
+//! provider builds it, and [`RateLimitRule::check`] reads a response with it.
+
+use std::time::Duration;
+
+use http::header::RETRY_AFTER;
+use http::{HeaderMap, HeaderName, StatusCode};
+
+use crate::host::HttpResponse;
+use crate::{Error, ErrorKind, Timestamp};
+
+/// How long to wait when a provider says "rate limited" without saying for how long.
+pub const DEFAULT_RATE_LIMIT_WAIT: Duration = Duration::from_secs(60);
+
+/// The one rate-limit error: retryable, with the wait attached
+/// ([`Error::retry_after`]).
+pub fn rate_limited(wait: Duration) -> Error {
+    Error::new(
+        ErrorKind::RateLimited,
+        "tool.rate_limited",
+        format!(
+            "the provider's rate limit was reached; retry after {} s",
+            wait.as_secs().max(1)
+        ),
+    )
+    .with_retry_after(wait)
+}
+
+/// How a reset header writes its instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ResetFormat {
+    /// Seconds since the Unix epoch.
+    EpochSeconds,
+    /// Milliseconds since the Unix epoch.
+    EpochMillis,
+    /// Seconds from now.
+    DeltaSeconds,
+}
+
+/// One provider's way of signalling rate limits, as data.
+///
+/// A response is rate limited when its status is one of [`statuses`](Self::with_status)
+/// and it is 429, carries `Retry-After`, has the remaining-count header at `0`, or its
+/// body contains one of the [markers](Self::with_body_marker); or, at any status, when it
+/// is a GraphQL response whose `errors[].extensions.code` is one of the
+/// [codes](Self::with_graphql_code).
+///
+/// The wait is, in order: `Retry-After` (seconds or an HTTP date), the reset header minus
+/// now, the default wait.
+///
+/// ```
+/// use std::time::Duration;
+/// use integrations_core::tools::{RateLimitRule, ResetFormat};
+/// use integrations_core::Timestamp;
+///
+/// let rule = RateLimitRule::new()
+///     .with_status(403)
+///     .with_remaining_header("x-ratelimit-remaining")
+///     .with_reset_header("x-ratelimit-reset", ResetFormat::EpochSeconds);
+/// let response = http::Response::builder()
+///     .status(403)
+///     .header("x-ratelimit-remaining", "0")
+///     .header("x-ratelimit-reset", "1000090")
+///     .body(bytes::Bytes::new())?;
+/// let err = rule.check(&response, Timestamp::from_unix_seconds(1_000_000)).expect("limited");
+/// assert_eq!(err.code(), "tool.rate_limited");
+/// assert_eq!(err.retry_after(), Some(Duration::from_secs(90)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RateLimitRule {
+    statuses: Vec<u16>,
+    remaining_header: Option<HeaderName>,
+    reset_header: Option<(HeaderName, ResetFormat)>,
+    body_markers: Vec<String>,
+    graphql_codes: Vec<String>,
+    default_wait: Duration,
+}
+
+impl Default for RateLimitRule {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn header_name(name: &str) -> HeaderName {
+    HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes()).unwrap_or_else(|_| {
+        // A rule is written by a definition author, not by users: a bad name is a bug.
+        panic!("invalid header name in a rate-limit rule: {name}")
+    })
+}
+
+impl RateLimitRule {
+    /// HTTP 429, waiting as `Retry-After` says or [`DEFAULT_RATE_LIMIT_WAIT`].
+    pub fn new() -> Self {
+        Self {
+            statuses: vec![429],
+            remaining_header: None,
+            reset_header: None,
+            body_markers: Vec::new(),
+            graphql_codes: Vec::new(),
+            default_wait: DEFAULT_RATE_LIMIT_WAIT,
+        }
+    }
+
+    /// Also treats `status` as a possible rate limit (GitHub uses 403).
+    #[must_use]
+    pub fn with_status(mut self, status: u16) -> Self {
+        if !self.statuses.contains(&status) {
+            self.statuses.push(status);
+        }
+        self
+    }
+
+    /// The header counting the requests left; `0` means limited.
+    ///
+    /// # Panics
+    ///
+    /// When `name` is not a valid header name (a bug in the definition).
+    #[must_use]
+    pub fn with_remaining_header(mut self, name: &str) -> Self {
+        self.remaining_header = Some(header_name(name));
+        self
+    }
+
+    /// The header saying when the limit resets.
+    ///
+    /// # Panics
+    ///
+    /// When `name` is not a valid header name (a bug in the definition).
+    #[must_use]
+    pub fn with_reset_header(mut self, name: &str, format: ResetFormat) -> Self {
+        self.reset_header = Some((header_name(name), format));
+        self
+    }
+
+    /// A phrase in the body (compared without case) that marks a rate limit at one of
+    /// the statuses, such as GitHub's "secondary rate limit".
+    #[must_use]
+    pub fn with_body_marker(mut self, marker: impl Into<String>) -> Self {
+        self.body_markers.push(marker.into().to_lowercase());
+        self
+    }
+
+    /// A GraphQL `errors[].extensions.code` that means rate limited, at any status.
+    #[must_use]
+    pub fn with_graphql_code(mut self, code: impl Into<String>) -> Self {
+        self.graphql_codes.push(code.into());
+        self
+    }
+
+    /// The wait when the response does not say.
+    #[must_use]
+    pub fn with_default_wait(mut self, wait: Duration) -> Self {
+        self.default_wait = wait;
+        self
+    }
+
+    /// Whether `response` says "rate limited".
+    pub fn is_limited(&self, response: &HttpResponse) -> bool {
+        let status = response.status();
+        if self.statuses.contains(&status.as_u16())
+            && (status == StatusCode::TOO_MANY_REQUESTS
+                || response.headers().contains_key(RETRY_AFTER)
+                || self.remaining_is_zero(response.headers())
+                || self.body_has_marker(response.body()))
+        {
+            return true;
+        }
+        !self.graphql_codes.is_empty() && self.graphql_code_matches(response.body())
+    }
+
+    fn remaining_is_zero(&self, headers: &HeaderMap) -> bool {
+        self.remaining_header.as_ref().is_some_and(|name| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.trim() == "0")
+        })
+    }
+
+    fn body_has_marker(&self, body: &[u8]) -> bool {
+        if self.body_markers.is_empty() {
+            return false;
+        }
+        let text = String::from_utf8_lossy(body).to_lowercase();
+        self.body_markers.iter().any(|m| text.contains(m.as_str()))
+    }
+
+    fn graphql_code_matches(&self, body: &[u8]) -> bool {
+        #[derive(serde::Deserialize)]
+        struct Body {
+            #[serde(default)]
+            errors: Vec<GraphQlError>,
+        }
+        #[derive(serde::Deserialize)]
+        struct GraphQlError {
+            #[serde(default)]
+            extensions: Option<Extensions>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Extensions {
+            #[serde(default)]
+            code: Option<String>,
+        }
+        serde_json::from_slice::<Body>(body).is_ok_and(|b| {
+            b.errors.iter().any(|e| {
+                e.extensions
+                    .as_ref()
+                    .and_then(|x| x.code.as_deref())
+                    .is_some_and(|code| self.graphql_codes.iter().any(|c| c == code))
+            })
+        })
+    }
+
+    /// How long to wait after the rate-limited `response`, at `now`.
+    pub fn wait(&self, response: &HttpResponse, now: Timestamp) -> Duration {
+        let headers = response.headers();
+        if let Some(wait) = headers
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, now))
+        {
+            return wait;
+        }
+        if let Some((name, format)) = &self.reset_header
+            && let Some(reset) = headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<i64>().ok())
+        {
+            let until = match format {
+                ResetFormat::EpochSeconds => Timestamp::from_unix_seconds(reset),
+                ResetFormat::EpochMillis => Timestamp::from_unix_millis(reset),
+                ResetFormat::DeltaSeconds => {
+                    return Duration::from_secs(u64::try_from(reset).unwrap_or(0));
+                }
+            };
+            return until.duration_since(now);
+        }
+        self.default_wait
+    }
+
+    /// The rate-limit error for `response`, or `None` when it is not rate limited.
+    pub fn check(&self, response: &HttpResponse, now: Timestamp) -> Option<Error> {
+        self.is_limited(response)
+            .then(|| rate_limited(self.wait(response, now)))
+    }
+}
+
+/// `Retry-After` is either delay-seconds or an HTTP date (RFC 9110 §10.2.3).
+fn parse_retry_after(value: &str, now: Timestamp) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let date =
+        time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc2822).ok()?;
+    let at = Timestamp::from_unix_seconds(date.unix_timestamp());
+    Some(at.duration_since(now))
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+
+    fn response(status: u16, headers: &[(&str, &str)], body: &str) -> HttpResponse {
+        let mut b = http::Response::builder().status(status);
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        b.body(Bytes::from(body.to_owned())).unwrap()
+    }
+
+    const NOW: Timestamp = Timestamp::from_unix_seconds(1_700_000_000);
+
+    fn github() -> RateLimitRule {
+        RateLimitRule::new()
+            .with_status(403)
+            .with_remaining_header("x-ratelimit-remaining")
+            .with_reset_header("x-ratelimit-reset", ResetFormat::EpochSeconds)
+            .with_body_marker("secondary rate limit")
+    }
+
+    #[test]
+    fn retry_after_seconds_and_dates() {
+        let rule = RateLimitRule::new();
+        let err = rule
+            .check(&response(429, &[("retry-after", "7")], ""), NOW)
+            .unwrap();
+        assert_eq!(err.kind(), ErrorKind::RateLimited);
+        assert!(err.is_temporary());
+        assert_eq!(err.retry_after(), Some(Duration::from_secs(7)));
+        // Tue, 14 Nov 2023 22:13:50 GMT is NOW + 30 s.
+        let err = rule
+            .check(
+                &response(429, &[("retry-after", "Tue, 14 Nov 2023 22:13:50 GMT")], ""),
+                NOW,
+            )
+            .unwrap();
+        assert_eq!(err.retry_after(), Some(Duration::from_secs(30)));
+        let bare = rule.check(&response(429, &[], ""), NOW).unwrap();
+        assert_eq!(bare.retry_after(), Some(DEFAULT_RATE_LIMIT_WAIT));
+        assert!(rule.check(&response(200, &[], ""), NOW).is_none());
+        assert!(rule.check(&response(403, &[], ""), NOW).is_none());
+    }
+
+    #[test]
+    fn github_primary_and_secondary_limits() {
+        let reset = (NOW.unix_seconds() + 120).to_string();
+        let primary = response(
+            403,
+            &[
+                ("x-ratelimit-remaining", "0"),
+                ("x-ratelimit-reset", &reset),
+            ],
+            r#"{"message":"API rate limit exceeded"}"#,
+        );
+        assert_eq!(
+            github().check(&primary, NOW).unwrap().retry_after(),
+            Some(Duration::from_secs(120))
+        );
+        let secondary = response(
+            403,
+            &[("retry-after", "61")],
+            r#"{"message":"You have exceeded a secondary rate limit."}"#,
+        );
+        assert_eq!(
+            github().check(&secondary, NOW).unwrap().retry_after(),
+            Some(Duration::from_secs(61))
+        );
+        let secondary_bare = response(
+            403,
+            &[("x-ratelimit-remaining", "12")],
+            r#"{"message":"You have exceeded a secondary rate limit."}"#,
+        );
+        assert_eq!(
+            github().check(&secondary_bare, NOW).unwrap().retry_after(),
+            Some(DEFAULT_RATE_LIMIT_WAIT)
+        );
+        // A plain permission error is not a rate limit.
+        let forbidden = response(
+            403,
+            &[("x-ratelimit-remaining", "4999")],
+            r#"{"message":"Resource not accessible by integration"}"#,
+        );
+        assert!(github().check(&forbidden, NOW).is_none());
+    }
+
+    #[test]
+    fn graphql_codes_at_any_status_with_millisecond_resets() {
+        let rule = RateLimitRule::new()
+            .with_graphql_code("RATELIMITED")
+            .with_reset_header("X-RateLimit-Requests-Reset", ResetFormat::EpochMillis);
+        let reset = (NOW.unix_millis() + 2_500).to_string();
+        let limited = response(
+            400,
+            &[("x-ratelimit-requests-reset", &reset)],
+            r#"{"errors":[{"message":"Rate limit exceeded","extensions":{"code":"RATELIMITED"}}]}"#,
+        );
+        assert_eq!(
+            rule.check(&limited, NOW).unwrap().retry_after(),
+            Some(Duration::from_millis(2_500))
+        );
+        let other = response(
+            400,
+            &[],
+            r#"{"errors":[{"message":"x","extensions":{"code":"INPUT_ERROR"}}]}"#,
+        );
+        assert!(rule.check(&other, NOW).is_none());
+        assert!(rule.check(&response(200, &[], "not json"), NOW).is_none());
+    }
+}

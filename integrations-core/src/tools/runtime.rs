@@ -1,0 +1,590 @@
+//! [`Runtime`]: validates, decides policy, checks capabilities, executes, trims and
+//! audits tool calls, and never panics.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::context::ContextParts;
+use super::continuation::Continuations;
+use super::manifest::applies;
+use super::panic::{CatchPanic, Panicked};
+use super::{
+    ApprovalId, CONTINUE_TOOL_NAME, CallContext, Manifest, Policies, PolicyDecision, PolicySet,
+    PolicySource, Session, ToolContext, ToolDescriptor, ToolHttp, ToolPolicy, ToolResult,
+};
+use crate::credential::CredentialSource;
+use crate::definition::ConnectionMethodKind;
+use crate::host::{AuditAction, AuditEvent, AuditOutcome, Host};
+use crate::model::{Connection, CredentialType, Publication};
+use crate::plan::CredentialSelector;
+use crate::registry::{RegisteredIntegration, RegisteredTool};
+use crate::{DefinitionKey, Error, ErrorKind, Registry, UserId};
+
+/// The default size budget of a result: the JSON of its structured content, in bytes.
+pub const DEFAULT_RESULT_BUDGET: usize = 24 * 1024;
+
+/// How long an approval request can be approved, by default.
+pub const DEFAULT_APPROVAL_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Runs tool calls for agents.
+///
+/// [`call`](Self::call), in order: finds the connection (in the caller's tenant) and the
+/// tool its integration offers; validates the arguments against the tool's compiled input
+/// schema (every bad field named by JSON Pointer, no value echoed); decides the policy
+/// (workspace overrides, then the tool's default): `block` refuses, `ask` stores an
+/// [`ApprovalRequest`](super::ApprovalRequest) and returns it, `auto` runs; checks that the publication grants the
+/// tool's capability (in scope, not expired, through this connection); runs the tool with
+/// a [`ToolContext`] whose HTTP carries the connection's credential (one refresh and
+/// retry when the provider refuses it); trims the result to the size budget with a
+/// continuation cursor; audits every decision and call. Every failure, a panicking tool
+/// included, comes back as an error result with a stable code.
+///
+/// ```no_run
+/// # use std::sync::Arc;
+/// # use integrations_core::credential::CredentialSource;
+/// # use integrations_core::host::Host;
+/// # use integrations_core::tools::{CallContext, Runtime, Session};
+/// # use integrations_core::{ConnectionId, Registry, TenantId, WorkspaceId};
+/// # async fn run(registry: Arc<Registry>, host: Host, tokens: Arc<dyn CredentialSource>) -> Result<(), integrations_core::Error> {
+/// let runtime = Runtime::new(registry, host, tokens);
+/// let session = Session::new(TenantId::new("acme")?, WorkspaceId::new("eng")?);
+/// let call = CallContext::new(session, ConnectionId::new("linear-1")?);
+/// let result = runtime
+///     .call("linear_list_teams", serde_json::json!({}), &call)
+///     .await;
+/// println!("{}", result.to_mcp());
+/// # Ok(()) }
+/// ```
+pub struct Runtime {
+    pub(super) registry: Arc<Registry>,
+    pub(super) host: Host,
+    pub(super) credentials: Arc<dyn CredentialSource>,
+    pub(super) policies: Arc<dyn PolicySource>,
+    pub(super) result_budget: usize,
+    pub(super) approval_ttl: Duration,
+    pub(super) continuations: Continuations,
+}
+
+impl fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Runtime")
+            .field("registry", &self.registry)
+            .field("result_budget", &self.result_budget)
+            .field("approval_ttl", &self.approval_ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the checks before execution established.
+pub(super) struct Prepared<'r> {
+    pub(super) entry: &'r Arc<RegisteredIntegration>,
+    pub(super) tool: RegisteredTool<'r>,
+    pub(super) connection: Connection,
+    pub(super) decision: PolicyDecision,
+    pub(super) publication: Option<Publication>,
+}
+
+/// An approval being carried out: who approved which request.
+pub(super) struct Approved<'a> {
+    pub(super) id: &'a ApprovalId,
+    pub(super) by: &'a UserId,
+}
+
+impl Runtime {
+    /// A runtime over `registry` and `host`, taking credentials from `credentials` (the
+    /// token manager), with no policy overrides, a [`DEFAULT_RESULT_BUDGET`] and a
+    /// [`DEFAULT_APPROVAL_TTL`].
+    pub fn new(
+        registry: Arc<Registry>,
+        host: Host,
+        credentials: Arc<dyn CredentialSource>,
+    ) -> Self {
+        Self {
+            registry,
+            host,
+            credentials,
+            policies: Arc::new(Policies::new()),
+            result_budget: DEFAULT_RESULT_BUDGET,
+            approval_ttl: DEFAULT_APPROVAL_TTL,
+            continuations: Continuations::new(Duration::from_secs(15 * 60), 1024),
+        }
+    }
+
+    /// Reads workspace policy overrides from `policies`.
+    #[must_use]
+    pub fn with_policies(mut self, policies: Arc<dyn PolicySource>) -> Self {
+        self.policies = policies;
+        self
+    }
+
+    /// Sets the result budget: the most bytes of JSON a result's structured content may
+    /// have before it is split into pages (at least 256).
+    #[must_use]
+    pub fn with_result_budget(mut self, bytes: usize) -> Self {
+        self.result_budget = bytes.max(256);
+        self
+    }
+
+    /// Sets how long an approval request can be approved.
+    #[must_use]
+    pub fn with_approval_ttl(mut self, ttl: Duration) -> Self {
+        self.approval_ttl = ttl;
+        self
+    }
+
+    /// The registry.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// Calls the tool `name` with `arguments`, as described on [`Runtime`].
+    pub async fn call(&self, name: &str, arguments: Value, context: &CallContext) -> ToolResult {
+        if name == CONTINUE_TOOL_NAME {
+            return self.continue_tool(arguments, context).await;
+        }
+        let mut arguments = arguments;
+        let prepared = match self.prepare(name, &mut arguments, context, None).await {
+            Ok(prepared) => prepared,
+            Err(result) => return result,
+        };
+        match prepared.decision.policy {
+            ToolPolicy::Ask => self.request_approval(&prepared, arguments, context).await,
+            _ => self.execute(&prepared, arguments, context, None).await,
+        }
+    }
+
+    /// The tools the agent of `session` sees: see [`Manifest`]. Connections whose target
+    /// is missing or disabled are left out.
+    ///
+    /// # Errors
+    ///
+    /// Storage errors, and the policy source's errors.
+    pub async fn manifest(&self, session: &Session) -> Result<Manifest, Error> {
+        let connections = self
+            .host
+            .connections()
+            .list_connections(&session.tenant)
+            .await?;
+        let mut usable = Vec::new();
+        let mut enabled = BTreeMap::new();
+        for connection in connections {
+            if !connection.is_active() || !applies(&connection.scope, session) {
+                continue;
+            }
+            let target_enabled = if let Some(on) = enabled.get(&connection.target) {
+                *on
+            } else {
+                let on = self
+                    .host
+                    .targets()
+                    .get_target(&session.tenant, &connection.target)
+                    .await?
+                    .is_some_and(|t| t.enabled && t.key == connection.key);
+                enabled.insert(connection.target.clone(), on);
+                on
+            };
+            if target_enabled {
+                usable.push(connection);
+            }
+        }
+        let policies = self
+            .policies
+            .policy_set(&session.tenant, &session.workspace)
+            .await?;
+        Ok(Manifest::build(&self.registry, &usable, session, &policies))
+    }
+
+    pub(super) async fn fail(
+        &self,
+        context: &CallContext,
+        key: Option<&DefinitionKey>,
+        tool: &str,
+        error: &Error,
+        approved: Option<&Approved<'_>>,
+    ) -> ToolResult {
+        let result = ToolResult::failure(error);
+        self.audit_call(context, key, tool, &result, &approval_detail(approved))
+            .await;
+        result
+    }
+
+    pub(super) async fn record(
+        &self,
+        context: &CallContext,
+        key: Option<&DefinitionKey>,
+        action: AuditAction,
+        outcome: AuditOutcome,
+        detail: &[(&str, String)],
+    ) {
+        let mut event = AuditEvent::new(
+            self.host.clock().now(),
+            context.session.tenant.clone(),
+            action,
+            outcome,
+        )
+        .with_connection(context.connection.clone())
+        .with_actor(context.session.user.clone())
+        .with_detail("workspace", context.session.workspace.as_str());
+        if let Some(key) = key {
+            event = event.with_key(key.clone());
+        }
+        for (name, value) in detail {
+            event = event.with_detail(*name, value.clone());
+        }
+        self.host.audit().record(event).await;
+    }
+
+    pub(super) async fn audit_call(
+        &self,
+        context: &CallContext,
+        key: Option<&DefinitionKey>,
+        tool: &str,
+        result: &ToolResult,
+        extra: &[(&str, String)],
+    ) {
+        let outcome = match &result.failure {
+            None => AuditOutcome::Success,
+            Some(f) if f.kind == ErrorKind::PermissionDenied => AuditOutcome::Denied {
+                code: f.code.clone(),
+            },
+            Some(f) => AuditOutcome::Failure {
+                code: f.code.clone(),
+            },
+        };
+        let mut detail = vec![("tool", tool.to_owned())];
+        detail.extend(extra.iter().cloned());
+        self.record(context, key, AuditAction::TOOL_CALLED, outcome, &detail)
+            .await;
+    }
+
+    /// Every check before execution. On failure, the error result (already audited).
+    pub(super) async fn prepare(
+        &self,
+        name: &str,
+        arguments: &mut Value,
+        context: &CallContext,
+        approved: Option<&Approved<'_>>,
+    ) -> Result<Prepared<'_>, ToolResult> {
+        let tenant = &context.session.tenant;
+        let connection = match self
+            .host
+            .connections()
+            .get_connection(tenant, &context.connection)
+            .await
+        {
+            Ok(Some(connection)) => connection,
+            Ok(None) => {
+                let e = Error::not_found(
+                    "tool.connection_not_found",
+                    "the call's connection does not exist in this tenant",
+                );
+                return Err(self.fail(context, None, name, &e, approved).await);
+            }
+            Err(e) => return Err(self.fail(context, None, name, &e, approved).await),
+        };
+        let key = connection.key.clone();
+        let Some(entry) = self.registry.get(&key) else {
+            let e = Error::not_found(
+                "tool.unknown_integration",
+                format!("no integration is registered under {key}"),
+            );
+            return Err(self.fail(context, Some(&key), name, &e, approved).await);
+        };
+        let Some(tool) = entry.tool(name) else {
+            let e = if self.registry.tool_owners(name).next().is_some() {
+                Error::not_found(
+                    "tool.not_offered",
+                    format!(
+                        "{key} does not offer the tool {name}; call it through a connection of an integration that does"
+                    ),
+                )
+            } else {
+                Error::not_found(
+                    "tool.not_found",
+                    "no integration offers a tool with this name",
+                )
+            };
+            return Err(self.fail(context, Some(&key), name, &e, approved).await);
+        };
+        if !connection.is_active() {
+            let e = Error::configuration(
+                "tool.connection_inactive",
+                format!(
+                    "the connection is {}; reconnect it before using its tools",
+                    connection.status.as_str()
+                ),
+            );
+            return Err(self.fail(context, Some(&key), name, &e, approved).await);
+        }
+
+        super::arguments::drop_optional_nulls(&tool.descriptor.input_schema, arguments);
+        let issues = tool.input.validate(arguments);
+        if !issues.is_empty() {
+            let e = Error::invalid_input(
+                "tool.invalid_arguments",
+                format!("the arguments of {name} do not match its input schema"),
+                issues,
+            );
+            return Err(self.fail(context, Some(&key), name, &e, approved).await);
+        }
+
+        let policies: PolicySet = match self
+            .policies
+            .policy_set(tenant, &context.session.workspace)
+            .await
+        {
+            Ok(set) => set,
+            Err(e) => return Err(self.fail(context, Some(&key), name, &e, approved).await),
+        };
+        let decision = policies.decide(&key, tool.descriptor);
+        let mut detail = vec![
+            ("tool", name.to_owned()),
+            ("policy", decision.policy.as_str().to_owned()),
+            ("origin", decision.origin.as_str().to_owned()),
+        ];
+        detail.extend(approval_detail(approved));
+        if decision.policy == ToolPolicy::Block {
+            self.record(
+                context,
+                Some(&key),
+                AuditAction::POLICY_DECIDED,
+                AuditOutcome::Denied {
+                    code: "tool.blocked".into(),
+                },
+                &detail,
+            )
+            .await;
+            let e = Error::new(
+                ErrorKind::PermissionDenied,
+                "tool.blocked",
+                format!("the tool {name} is blocked in this workspace"),
+            );
+            return Err(self.fail(context, Some(&key), name, &e, approved).await);
+        }
+        self.record(
+            context,
+            Some(&key),
+            AuditAction::POLICY_DECIDED,
+            AuditOutcome::Success,
+            &detail,
+        )
+        .await;
+
+        let publication = match self
+            .check_capability(tool.descriptor, &connection, context)
+            .await
+        {
+            Ok(publication) => publication,
+            Err(e) => return Err(self.fail(context, Some(&key), name, &e, approved).await),
+        };
+        Ok(Prepared {
+            entry,
+            tool,
+            connection,
+            decision,
+            publication,
+        })
+    }
+
+    /// The publication that allows the call, when the tool needs a capability.
+    async fn check_capability(
+        &self,
+        tool: &ToolDescriptor,
+        connection: &Connection,
+        context: &CallContext,
+    ) -> Result<Option<Publication>, Error> {
+        let Some(capability) = &tool.capability else {
+            return Ok(None);
+        };
+        let denied = |code: &'static str, message: String| {
+            Error::new(ErrorKind::PermissionDenied, code, message)
+        };
+        let Some(id) = &context.publication else {
+            return Err(denied(
+                "tool.capability_missing",
+                format!(
+                    "the tool needs the capability {capability}, and the call has no publication"
+                ),
+            ));
+        };
+        let Some(publication) = self
+            .host
+            .publications()
+            .get_publication(&context.session.tenant, id)
+            .await?
+        else {
+            return Err(denied(
+                "tool.publication_not_found",
+                "the call's publication does not exist in this tenant".to_owned(),
+            ));
+        };
+        if publication.connection != connection.id || !context.session.is_in(&publication.scope) {
+            return Err(denied(
+                "tool.publication_mismatch",
+                "the call's publication is for another connection or does not cover this session"
+                    .to_owned(),
+            ));
+        }
+        let now = self.host.clock().now();
+        if publication.expires_at.is_some_and(|at| now >= at) {
+            return Err(denied(
+                "tool.publication_expired",
+                "the call's publication has expired".to_owned(),
+            ));
+        }
+        if !publication.allows(capability, now) {
+            return Err(denied(
+                "tool.capability_missing",
+                format!("the call's publication does not grant the capability {capability}"),
+            ));
+        }
+        Ok(Some(publication))
+    }
+
+    pub(super) async fn execute(
+        &self,
+        prepared: &Prepared<'_>,
+        arguments: Value,
+        context: &CallContext,
+        approved: Option<&Approved<'_>>,
+    ) -> ToolResult {
+        let name = prepared.tool.descriptor.name.as_str();
+        let key = &prepared.connection.key;
+        let tool_context = match self.tool_context(prepared, context).await {
+            Ok(c) => c,
+            Err(e) => return self.fail(context, Some(key), name, &e, approved).await,
+        };
+        let Some(executor) = prepared.entry.integration().tools() else {
+            let e = Error::not_found(
+                "tool.not_executable",
+                format!("{key} lists the tool {name} but cannot execute tools"),
+            );
+            return self.fail(context, Some(key), name, &e, approved).await;
+        };
+        let run = CatchPanic {
+            inner: executor.execute(name, arguments, &tool_context),
+        };
+        let outcome = match run.await {
+            Ok(outcome) => outcome,
+            Err(Panicked) => Err(Error::new(
+                ErrorKind::Internal,
+                "tool.panicked",
+                "the tool failed unexpectedly (it panicked)",
+            )),
+        };
+        let result = match outcome {
+            Ok(value) => self.trimmed(value, context),
+            Err(e) => ToolResult::failure(&e),
+        };
+        let mut detail = vec![("policy", prepared.decision.policy.as_str().to_owned())];
+        detail.extend(approval_detail(approved));
+        self.audit_call(context, Some(key), name, &result, &detail)
+            .await;
+        result
+    }
+
+    async fn tool_context(
+        &self,
+        prepared: &Prepared<'_>,
+        context: &CallContext,
+    ) -> Result<ToolContext, Error> {
+        let connection = &prepared.connection;
+        let entry = prepared.entry;
+        let target = self
+            .host
+            .targets()
+            .get_target(&context.session.tenant, &connection.target)
+            .await?
+            .ok_or_else(|| {
+                Error::not_found(
+                    "tool.target_not_found",
+                    "the connection's target does not exist",
+                )
+            })?;
+        if !target.enabled || target.key != connection.key {
+            return Err(Error::configuration(
+                "tool.target_disabled",
+                "the connection's target is disabled",
+            ));
+        }
+        let target_config = entry
+            .target_config()
+            .parse(&target.config)
+            .map_err(|issues| {
+                Error::invalid_input(
+                    "tool.target_invalid",
+                    "the connection's target config no longer matches its schema",
+                    issues,
+                )
+            })?;
+        let method = entry.method(&connection.method).ok_or_else(|| {
+            Error::configuration(
+                "tool.unknown_method",
+                format!(
+                    "{} has no connection method {}",
+                    connection.key, connection.method
+                ),
+            )
+        })?;
+        let connection_config = method
+            .config()
+            .parse(&connection.config)
+            .map_err(|issues| {
+                Error::invalid_input(
+                    "tool.connection_invalid",
+                    "the connection's config no longer matches its schema",
+                    issues,
+                )
+            })?;
+        let kind = method.method().kind;
+        let default_credential = match kind {
+            ConnectionMethodKind::ApiKey => method.method().secret_fields.first().map(|f| {
+                let selector = CredentialSelector::of_type(f.credential_type.clone());
+                match &f.slot {
+                    Some(slot) => selector.with_slot(slot.clone()),
+                    None => selector,
+                }
+            }),
+            ConnectionMethodKind::OAuth2AuthorizationCode
+            | ConnectionMethodKind::OAuth2ClientCredentials => Some(CredentialSelector::of_type(
+                CredentialType::OAUTH2_ACCESS_TOKEN,
+            )),
+            _ => None,
+        };
+        let name = prepared.tool.descriptor.name.as_str();
+        let http = ToolHttp::new(
+            self.host.clone(),
+            Arc::clone(&self.credentials),
+            Arc::new(connection.clone()),
+            name,
+            context.session.user.clone(),
+        );
+        Ok(ToolContext::new(ContextParts {
+            call: context.clone(),
+            tool: name.to_owned(),
+            key: connection.key.clone(),
+            method: kind,
+            default_credential,
+            target_config,
+            connection_config,
+            publication: prepared.publication.clone(),
+            http,
+            host: self.host.clone(),
+        }))
+    }
+}
+
+fn approval_detail(approved: Option<&Approved<'_>>) -> Vec<(&'static str, String)> {
+    approved
+        .map(|a| {
+            vec![
+                ("approval_id", a.id.to_string()),
+                ("approved_by", a.by.to_string()),
+            ]
+        })
+        .unwrap_or_default()
+}

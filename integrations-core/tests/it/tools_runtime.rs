@@ -1,0 +1,793 @@
+//! The tool runtime: approvals (exactly once), policies, capabilities, schema errors,
+//! a refused credential refreshed once, rate limits, panics, trimming, audit.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use integrations_core::host::{AuditOutcome, Clock};
+use integrations_core::model::{Capability, ConnectionStatus, CredentialType, PublicationScope};
+use integrations_core::tools::{
+    CONTINUE_TOOL_NAME, CallContext, Policies, PolicySet, Session, ToolPolicy, ToolResult,
+    ToolStatus,
+};
+use integrations_core::{ConnectionId, ErrorKind, PublicationId, TenantId, UserId};
+use integrations_testkit::assert_debug_secret_free;
+use serde_json::{Value, json};
+
+use crate::tools_support::{Env, Next, tenant, workspace};
+
+fn auto_everywhere() -> Arc<Policies> {
+    Arc::new(Policies::new().with_workspace(
+        tenant(),
+        workspace(),
+        PolicySet::new().with_integration("tracker::cloud".parse().unwrap(), ToolPolicy::Auto),
+    ))
+}
+
+fn code(result: &ToolResult) -> &str {
+    result.error_code().unwrap_or("<none>")
+}
+
+fn approver() -> UserId {
+    UserId::new("alice").unwrap()
+}
+
+#[tokio::test]
+async fn a_write_asks_and_runs_exactly_once_when_approved() {
+    let env = Env::new().await;
+    let runtime = env.runtime();
+    let call = env.call("conn-key");
+    let result = runtime
+        .call(
+            "tracker_create_ticket",
+            json!({"title": "Fix login"}),
+            &call,
+        )
+        .await;
+    assert_eq!(result.status, ToolStatus::ApprovalRequired);
+    assert!(result.is_error());
+    assert_eq!(env.executions(), 0, "nothing runs before approval");
+    let request = result.approval.clone().unwrap();
+    assert_eq!(request.tool, "tracker_create_ticket");
+    assert_eq!(request.arguments, json!({"title": "Fix login"}));
+    let mcp = result.to_mcp();
+    assert_eq!(
+        mcp["_meta"]["integrations/approval"]["id"],
+        request.id.as_str()
+    );
+    assert_eq!(env.test.store.pending_approvals(), 1);
+
+    // The approval returns the tool's own result, not an acknowledgement.
+    let approved = runtime.approve(&tenant(), &request.id, &approver()).await;
+    assert_eq!(approved.status, ToolStatus::Completed, "{approved:?}");
+    assert_eq!(
+        approved.structured_content,
+        Some(json!({"id": "T-1", "title": "Fix login"}))
+    );
+    assert_eq!(env.executions(), 1);
+    assert_eq!(env.test.store.pending_approvals(), 0);
+
+    let again = runtime.approve(&tenant(), &request.id, &approver()).await;
+    assert_eq!(code(&again), "tool.approval_not_found");
+    assert_eq!(env.executions(), 1);
+
+    let audit = env.test.audit.events();
+    let actions: Vec<&str> = audit.iter().map(|e| e.action.as_str()).collect();
+    assert!(actions.contains(&"tool.approval_requested"), "{actions:?}");
+    assert!(actions.contains(&"tool.approval_granted"), "{actions:?}");
+    let called = env.test.audit.with_action("tool.called");
+    let run = called
+        .iter()
+        .find(|e| e.outcome == AuditOutcome::Success)
+        .unwrap();
+    assert_eq!(run.detail["approval_id"], request.id.as_str());
+    assert_eq!(run.detail["approved_by"], "alice");
+    assert_eq!(run.detail["tool"], "tracker_create_ticket");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn of_64_concurrent_approvals_in_two_processes_exactly_one_runs() {
+    let env = Env::new().await;
+    let first = Arc::new(env.runtime());
+    // A second process: another runtime sharing the stores.
+    let other_host = env.test.sharing_stores_with_http(Arc::new(
+        integrations_core::host::ReqwestHttpClient::new().unwrap(),
+    ));
+    let second = Arc::new(integrations_core::tools::Runtime::new(
+        env.registry.clone(),
+        other_host.host().clone(),
+        env.tokens.clone(),
+    ));
+    let request = first
+        .call(
+            "tracker_create_ticket",
+            json!({"title": "Once"}),
+            &env.call("conn-key"),
+        )
+        .await
+        .approval
+        .unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..64 {
+        let runtime = if i % 2 == 0 {
+            first.clone()
+        } else {
+            second.clone()
+        };
+        let id = request.id.clone();
+        tasks.push(tokio::spawn(async move {
+            runtime.approve(&tenant(), &id, &approver()).await
+        }));
+    }
+    let mut completed = 0;
+    let mut not_found = 0;
+    for task in tasks {
+        let result = task.await.unwrap();
+        if result.status == ToolStatus::Completed {
+            completed += 1;
+        } else {
+            assert_eq!(code(&result), "tool.approval_not_found");
+            not_found += 1;
+        }
+    }
+    assert_eq!((completed, not_found), (1, 63));
+    assert_eq!(env.executions(), 1);
+}
+
+#[tokio::test]
+async fn denied_and_expired_approvals_never_run() {
+    let env = Env::new().await;
+    let runtime = env.runtime().with_approval_ttl(Duration::from_secs(60));
+    let call = env.call("conn-key");
+    let denied = runtime
+        .call("tracker_create_ticket", json!({"title": "No"}), &call)
+        .await
+        .approval
+        .unwrap();
+    let removed = runtime
+        .deny(&tenant(), &denied.id, &approver())
+        .await
+        .unwrap();
+    assert_eq!(removed.id, denied.id);
+    assert_eq!(
+        code(&runtime.approve(&tenant(), &denied.id, &approver()).await),
+        "tool.approval_not_found"
+    );
+    assert_eq!(
+        runtime
+            .deny(&tenant(), &denied.id, &approver())
+            .await
+            .unwrap_err()
+            .code(),
+        "tool.approval_not_found"
+    );
+
+    let late = runtime
+        .call("tracker_create_ticket", json!({"title": "Late"}), &call)
+        .await
+        .approval
+        .unwrap();
+    env.test.clock.advance(Duration::from_secs(61));
+    let result = runtime.approve(&tenant(), &late.id, &approver()).await;
+    assert_eq!(code(&result), "tool.approval_expired");
+    assert_eq!(env.executions(), 0);
+
+    // Another tenant cannot approve this tenant's request.
+    let mine = runtime
+        .call("tracker_create_ticket", json!({"title": "Mine"}), &call)
+        .await
+        .approval
+        .unwrap();
+    let other = TenantId::new("other").unwrap();
+    assert_eq!(
+        code(&runtime.approve(&other, &mine.id, &approver()).await),
+        "tool.approval_not_found"
+    );
+    assert_eq!(env.test.store.pending_approvals(), 1);
+}
+
+#[tokio::test]
+async fn an_approved_call_is_checked_again_when_it_runs() {
+    let env = Env::new().await;
+    let call = env.call("conn-key");
+    let request = env
+        .runtime()
+        .call("tracker_create_ticket", json!({"title": "Later"}), &call)
+        .await
+        .approval
+        .unwrap();
+    // The workspace blocks the tool before anyone approves.
+    let blocking = env.runtime_with(Arc::new(
+        Policies::new().with_workspace(
+            tenant(),
+            workspace(),
+            PolicySet::new()
+                .with_tool("tracker_create_ticket", ToolPolicy::Block)
+                .unwrap(),
+        ),
+    ));
+    let result = blocking.approve(&tenant(), &request.id, &approver()).await;
+    assert_eq!(code(&result), "tool.blocked");
+    assert_eq!(env.executions(), 0);
+}
+
+#[tokio::test]
+async fn a_blocked_tool_never_runs() {
+    let env = Env::new().await;
+    let runtime = env.runtime_with(Arc::new(Policies::new().with_workspace(
+        tenant(),
+        workspace(),
+        PolicySet::new().with_integration("tracker::cloud".parse().unwrap(), ToolPolicy::Block),
+    )));
+    let result = runtime
+        .call(
+            "tracker_list_tickets",
+            json!({"count": 1}),
+            &env.call("conn-key"),
+        )
+        .await;
+    assert_eq!(result.status, ToolStatus::Failed);
+    assert_eq!(code(&result), "tool.blocked");
+    assert_eq!(
+        result.failure.as_ref().unwrap().kind,
+        ErrorKind::PermissionDenied
+    );
+    assert_eq!(result.to_mcp()["isError"], true);
+    let decided = env.test.audit.with_action("tool.policy_decided");
+    assert_eq!(
+        decided[0].outcome,
+        AuditOutcome::Denied {
+            code: "tool.blocked".into()
+        }
+    );
+    assert_eq!(decided[0].detail["origin"], "integration");
+    // Another workspace is not affected.
+    let mut elsewhere = env.call("conn-key");
+    elsewhere.session = Session::new(tenant(), "design".parse().unwrap());
+    elsewhere.publication = None;
+    let result = runtime
+        .call("tracker_list_tickets", json!({"count": 1}), &elsewhere)
+        .await;
+    // It passes the policy and stops at the capability check instead.
+    assert_eq!(code(&result), "tool.capability_missing");
+}
+
+#[tokio::test]
+async fn a_tool_override_beats_the_integration_override() {
+    let env = Env::new().await;
+    let runtime = env.runtime_with(Arc::new(
+        Policies::new().with_workspace(
+            tenant(),
+            workspace(),
+            PolicySet::new()
+                .with_integration("tracker::cloud".parse().unwrap(), ToolPolicy::Block)
+                .with_tool("tracker_create_ticket", ToolPolicy::Auto)
+                .unwrap(),
+        ),
+    ));
+    let result = runtime
+        .call(
+            "tracker_create_ticket",
+            json!({"title": "Now"}),
+            &env.call("conn-key"),
+        )
+        .await;
+    assert_eq!(result.status, ToolStatus::Completed, "{result:?}");
+    assert_eq!(env.executions(), 1);
+}
+
+#[tokio::test]
+async fn a_missing_capability_is_refused() {
+    let env = Env::new().await;
+    let runtime = env.runtime_with(auto_everywhere());
+    let args = json!({"title": "x"});
+
+    let mut none = env.call("conn-key");
+    none.publication = None;
+    let result = runtime
+        .call("tracker_create_ticket", args.clone(), &none)
+        .await;
+    assert_eq!(code(&result), "tool.capability_missing");
+
+    // A publication that grants something else.
+    let mut narrow = env
+        .test
+        .host()
+        .publications()
+        .get_publication(&tenant(), &PublicationId::new("pub-conn-key").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    narrow
+        .capabilities
+        .remove(&Capability::new("ticket.create").unwrap());
+    env.test
+        .host()
+        .publications()
+        .put_publication(&narrow)
+        .await
+        .unwrap();
+    let result = runtime
+        .call("tracker_create_ticket", args.clone(), &env.call("conn-key"))
+        .await;
+    assert_eq!(code(&result), "tool.capability_missing");
+    assert_eq!(
+        result.failure.as_ref().unwrap().kind,
+        ErrorKind::PermissionDenied
+    );
+
+    // The publication of another connection does not count.
+    let mut crossed = env.call("conn-key");
+    crossed.publication = Some(PublicationId::new("pub-conn-oauth").unwrap());
+    assert_eq!(
+        code(
+            &runtime
+                .call("tracker_create_ticket", args.clone(), &crossed)
+                .await
+        ),
+        "tool.publication_mismatch"
+    );
+
+    // A publication scoped to one issue covers only sessions about it.
+    let mut scoped = env
+        .test
+        .host()
+        .publications()
+        .get_publication(&tenant(), &PublicationId::new("pub-conn-oauth").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    scoped.scope = PublicationScope::Issue {
+        issue: "ENG-7".into(),
+    };
+    env.test
+        .host()
+        .publications()
+        .put_publication(&scoped)
+        .await
+        .unwrap();
+    let call = env.call("conn-oauth");
+    assert_eq!(
+        code(
+            &runtime
+                .call("tracker_create_ticket", args.clone(), &call)
+                .await
+        ),
+        "tool.publication_mismatch"
+    );
+    let mut about = env.call("conn-oauth");
+    about.session = about.session.clone().with_issue("ENG-7");
+    assert_eq!(
+        runtime
+            .call("tracker_create_ticket", args.clone(), &about)
+            .await
+            .status,
+        ToolStatus::Completed
+    );
+
+    // An expired publication.
+    scoped.expires_at = Some(env.test.clock.now());
+    env.test
+        .host()
+        .publications()
+        .put_publication(&scoped)
+        .await
+        .unwrap();
+    assert_eq!(
+        code(&runtime.call("tracker_create_ticket", args, &about).await),
+        "tool.publication_expired"
+    );
+    assert_eq!(env.executions(), 1);
+    let denied: Vec<_> = env
+        .test
+        .audit
+        .with_action("tool.called")
+        .into_iter()
+        .filter(|e| matches!(e.outcome, AuditOutcome::Denied { .. }))
+        .collect();
+    assert_eq!(denied.len(), 5);
+}
+
+#[tokio::test]
+async fn bad_arguments_name_every_field_and_echo_nothing() {
+    let env = Env::new().await;
+    let runtime = env.runtime_with(auto_everywhere());
+    let secret = "sk-live-DO-NOT-ECHO";
+    let result = runtime
+        .call(
+            "tracker_create_ticket",
+            json!({"priority": secret, "points": 99, "bogus": secret}),
+            &env.call("conn-key"),
+        )
+        .await;
+    assert_eq!(code(&result), "tool.invalid_arguments");
+    let failure = result.failure.as_ref().unwrap();
+    assert_eq!(failure.kind, ErrorKind::InvalidInput);
+    let issues: Vec<(&str, &str)> = failure
+        .issues
+        .iter()
+        .map(|i| (i.path.as_str(), i.code.as_str()))
+        .collect();
+    assert_eq!(
+        issues,
+        [
+            ("/bogus", "schema.additional_properties"),
+            ("/points", "schema.maximum"),
+            ("/priority", "schema.any_of"),
+            ("/title", "schema.required"),
+        ]
+    );
+    let mcp = result.to_mcp().to_string();
+    assert!(!mcp.contains(secret), "{mcp}");
+    assert_debug_secret_free(&result, secret);
+    assert_eq!(env.executions(), 0);
+    let text = result.to_mcp()["content"][0]["text"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(text.contains("/title: this field is required"), "{text}");
+
+    // A strict-mode model sends null for optional fields: that means "not given".
+    let ok = runtime
+        .call(
+            "tracker_create_ticket",
+            json!({"title": "t", "priority": null, "points": null}),
+            &env.call("conn-key"),
+        )
+        .await;
+    assert_eq!(ok.status, ToolStatus::Completed, "{ok:?}");
+    // But a required field cannot be null.
+    let null_title = runtime
+        .call(
+            "tracker_create_ticket",
+            json!({"title": null}),
+            &env.call("conn-key"),
+        )
+        .await;
+    assert_eq!(code(&null_title), "tool.invalid_arguments");
+}
+
+#[tokio::test]
+async fn a_refused_token_is_refreshed_once_and_the_call_retried() {
+    let env = Env::new().await;
+    let runtime = env.runtime_with(auto_everywhere());
+    // The access token expired at the provider.
+    env.api_tokens.revoke("oauth-initial");
+    let result = runtime
+        .call(
+            "tracker_create_ticket",
+            json!({"title": "Retry"}),
+            &env.call("conn-oauth"),
+        )
+        .await;
+    assert_eq!(result.status, ToolStatus::Completed, "{result:?}");
+    assert_eq!(env.tokens.refreshes(), 1);
+    assert_eq!(env.refresh.issued(), 1);
+    let used = env.test.audit.with_action("credential.used");
+    let outcomes: Vec<(&str, &AuditOutcome)> = used
+        .iter()
+        .map(|e| (e.detail["attempt"].as_str(), &e.outcome))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            (
+                "1",
+                &AuditOutcome::Failure {
+                    code: "credential.rejected".into()
+                }
+            ),
+            ("2", &AuditOutcome::Success),
+        ]
+    );
+    // The next call uses the refreshed token directly.
+    let again = runtime
+        .call(
+            "tracker_create_ticket",
+            json!({"title": "Again"}),
+            &env.call("conn-oauth"),
+        )
+        .await;
+    assert_eq!(again.status, ToolStatus::Completed);
+    assert_eq!(env.tokens.refreshes(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_refusals_refresh_once() {
+    let env = Env::new().await;
+    let runtime = Arc::new(env.runtime_with(auto_everywhere()));
+    env.api_tokens.revoke("oauth-initial");
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let runtime = runtime.clone();
+        let call = env.call("conn-oauth");
+        tasks.push(tokio::spawn(async move {
+            runtime
+                .call(
+                    "tracker_create_ticket",
+                    json!({"title": format!("t{i}")}),
+                    &call,
+                )
+                .await
+        }));
+    }
+    for task in tasks {
+        assert_eq!(task.await.unwrap().status, ToolStatus::Completed);
+    }
+    assert_eq!(env.tokens.refreshes(), 1);
+}
+
+#[tokio::test]
+async fn a_refused_static_key_is_not_retried() {
+    let env = Env::new().await;
+    let runtime = env.runtime_with(auto_everywhere());
+    env.api_tokens.revoke("trk_static");
+    let result = runtime
+        .call(
+            "tracker_create_ticket",
+            json!({"title": "x"}),
+            &env.call("conn-key"),
+        )
+        .await;
+    assert_eq!(code(&result), "tool.unauthorized");
+    assert_eq!(env.tokens.refreshes(), 0);
+    // The provider's body (which here echoes the header) is never passed on.
+    assert_debug_secret_free(&result, "trk_static");
+    assert!(!result.to_mcp().to_string().contains("trk_static"));
+    for event in env.test.audit.events() {
+        assert_debug_secret_free(&event, "trk_static");
+    }
+}
+
+#[tokio::test]
+async fn a_rate_limit_is_one_retryable_error_with_the_wait() {
+    let env = Env::new().await;
+    let runtime = env.runtime_with(auto_everywhere());
+    *env.next.lock().unwrap() = Next::RateLimited;
+    let result = runtime
+        .call(
+            "tracker_create_ticket",
+            json!({"title": "x"}),
+            &env.call("conn-key"),
+        )
+        .await;
+    assert_eq!(code(&result), "tool.rate_limited");
+    let failure = result.failure.as_ref().unwrap();
+    assert_eq!(failure.kind, ErrorKind::RateLimited);
+    assert!(failure.is_temporary());
+    assert_eq!(failure.retry_after, Some(Duration::from_secs(7)));
+    let mcp = result.to_mcp();
+    assert_eq!(mcp["_meta"]["integrations/error"]["retryAfterSeconds"], 7.0);
+    assert_eq!(mcp["_meta"]["integrations/error"]["retryable"], true);
+}
+
+#[tokio::test]
+async fn a_panicking_tool_is_an_error_result() {
+    let env = Env::new().await;
+    let runtime = env.runtime();
+    let result = runtime
+        .call("tracker_explode_now", json!({}), &env.call("conn-key"))
+        .await;
+    assert_eq!(code(&result), "tool.panicked");
+    assert_eq!(result.failure.as_ref().unwrap().kind, ErrorKind::Internal);
+    // The runtime still works.
+    let next = runtime
+        .call(
+            "tracker_list_tickets",
+            json!({"count": 2}),
+            &env.call("conn-key"),
+        )
+        .await;
+    assert_eq!(next.status, ToolStatus::Completed);
+}
+
+#[tokio::test]
+async fn unknown_tools_connections_and_tenants_are_error_results() {
+    let env = Env::new().await;
+    let runtime = env.runtime();
+    let call = env.call("conn-key");
+    assert_eq!(
+        code(
+            &runtime
+                .call("tracker_delete_everything", json!({}), &call)
+                .await
+        ),
+        "tool.not_found"
+    );
+    let mut foreign = call.clone();
+    foreign.session.tenant = TenantId::new("other").unwrap();
+    assert_eq!(
+        code(
+            &runtime
+                .call("tracker_list_tickets", json!({"count": 1}), &foreign)
+                .await
+        ),
+        "tool.connection_not_found"
+    );
+    let mut missing = call.clone();
+    missing.connection = ConnectionId::new("conn-nope").unwrap();
+    assert_eq!(
+        code(
+            &runtime
+                .call("tracker_list_tickets", json!({"count": 1}), &missing)
+                .await
+        ),
+        "tool.connection_not_found"
+    );
+    env.test
+        .host()
+        .connections()
+        .set_connection_status(
+            &tenant(),
+            &ConnectionId::new("conn-key").unwrap(),
+            ConnectionStatus::Error {
+                reason: "refresh token rejected".into(),
+            },
+            env.test.clock.now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        code(
+            &runtime
+                .call("tracker_list_tickets", json!({"count": 1}), &call)
+                .await
+        ),
+        "tool.connection_inactive"
+    );
+}
+
+#[tokio::test]
+async fn large_results_are_trimmed_and_continued_in_pages() {
+    let env = Env::new().await;
+    let runtime = env.runtime().with_result_budget(2_000);
+    let call = env.call("conn-key");
+    let first = runtime
+        .call("tracker_list_tickets", json!({"count": 300}), &call)
+        .await;
+    assert_eq!(first.status, ToolStatus::Completed);
+    let page = first.structured_content.clone().unwrap();
+    assert!(page.to_string().len() <= 2_000);
+    let continuation = first.continuation.clone().unwrap();
+    assert_eq!(continuation.pointer, "/tickets");
+    assert!(first.content[1].clone() != first.content[0]);
+    let mut seen: Vec<Value> = page["tickets"].as_array().unwrap().clone();
+    let mut cursor = Some(continuation.cursor.clone());
+    // Someone else's session cannot read it.
+    let mut stranger = call.clone();
+    stranger.session = Session::new(tenant(), "design".parse().unwrap());
+    assert_eq!(
+        code(
+            &runtime
+                .continue_result(&continuation.cursor, &stranger)
+                .await
+        ),
+        "tool.continuation_not_found"
+    );
+    while let Some(c) = cursor {
+        // The agent continues through the reserved tool.
+        let next = runtime
+            .call(CONTINUE_TOOL_NAME, json!({"cursor": c}), &call)
+            .await;
+        assert_eq!(next.status, ToolStatus::Completed, "{next:?}");
+        let page = next.structured_content.unwrap();
+        assert!(page.to_string().len() <= 2_000);
+        seen.extend(page["tickets"].as_array().unwrap().iter().cloned());
+        cursor = next.continuation.map(|c| c.cursor);
+    }
+    assert_eq!(seen.len(), 300);
+    assert_eq!(seen[299]["id"], "T-299");
+    assert_eq!(
+        code(
+            &runtime
+                .call(CONTINUE_TOOL_NAME, json!({"cursor": ""}), &call)
+                .await
+        ),
+        "tool.invalid_arguments"
+    );
+}
+
+#[tokio::test]
+async fn every_call_and_decision_is_audited_without_secrets() {
+    let env = Env::new().await;
+    let runtime = env.runtime_with(auto_everywhere());
+    let result = runtime
+        .call(
+            "tracker_create_ticket",
+            json!({"title": "audited"}),
+            &env.call("conn-oauth"),
+        )
+        .await;
+    assert_eq!(result.status, ToolStatus::Completed);
+    let events = env.test.audit.events();
+    let actions: Vec<&str> = events.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        ["tool.policy_decided", "credential.used", "tool.called"]
+    );
+    let called = &events[2];
+    assert_eq!(called.tenant, tenant());
+    assert_eq!(called.key.as_ref().unwrap().as_str(), "tracker::cloud");
+    assert_eq!(called.connection.as_ref().unwrap().as_str(), "conn-oauth");
+    assert_eq!(called.detail["policy"], "auto");
+    for event in &events {
+        assert_debug_secret_free(event, "oauth-initial");
+        assert_debug_secret_free(event, "refresh-0");
+    }
+    assert_debug_secret_free(&result, "oauth-initial");
+}
+
+#[tokio::test]
+async fn a_call_context_round_trips_for_storage() {
+    let call = CallContext::new(
+        Session::new(tenant(), workspace())
+            .with_user(approver())
+            .with_issue("ENG-1"),
+        ConnectionId::new("c").unwrap(),
+    );
+    let back: CallContext = serde_json::from_value(serde_json::to_value(&call).unwrap()).unwrap();
+    assert_eq!(back, call);
+}
+
+#[tokio::test]
+async fn credential_failures_never_carry_the_credential() {
+    let env = Env::new().await;
+    let runtime = env.runtime_with(auto_everywhere());
+    let oauth = env
+        .test
+        .host()
+        .connections()
+        .get_connection(&tenant(), &ConnectionId::new("conn-oauth").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+
+    // A stored token that cannot be a header value.
+    env.tokens
+        .store(
+            &oauth,
+            &[
+                (CredentialType::OAUTH2_ACCESS_TOKEN, "bad\nsecret-value-1"),
+                (CredentialType::OAUTH2_REFRESH_TOKEN, "refresh-secret-2"),
+            ],
+        )
+        .await
+        .unwrap();
+    let result = runtime
+        .call(
+            "tracker_create_ticket",
+            json!({"title": "x"}),
+            &env.call("conn-oauth"),
+        )
+        .await;
+    assert_eq!(code(&result), "tool.credential_unusable");
+    assert_debug_secret_free(&result, "secret-value-1");
+    assert!(!result.to_mcp().to_string().contains("secret-value-1"));
+
+    // A refused token whose refresh the token endpoint refuses too.
+    env.tokens
+        .store(
+            &oauth,
+            &[
+                (CredentialType::OAUTH2_ACCESS_TOKEN, "expired-secret-3"),
+                (CredentialType::OAUTH2_REFRESH_TOKEN, "revoked-secret-4"),
+            ],
+        )
+        .await
+        .unwrap();
+    let result = runtime
+        .call(
+            "tracker_create_ticket",
+            json!({"title": "x"}),
+            &env.call("conn-oauth"),
+        )
+        .await;
+    assert_eq!(code(&result), "oauth.refresh_failed");
+    for secret in ["expired-secret-3", "revoked-secret-4"] {
+        assert_debug_secret_free(&result, secret);
+        assert!(!result.to_mcp().to_string().contains(secret));
+        for event in env.test.audit.events() {
+            assert_debug_secret_free(&event, secret);
+        }
+    }
+}

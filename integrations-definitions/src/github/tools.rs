@@ -1,0 +1,903 @@
+//! GitHub tools, over the REST API of github.com or a GitHub Enterprise Server.
+//!
+//! Requests go to the target's REST base (`https://api.github.com`,
+//! `https://HOST/api/v3`) with `Accept: application/vnd.github+json`, the target's
+//! `X-GitHub-Api-Version` and a `User-Agent`. Lists paginate with the `Link` header: a
+//! page's `next_cursor` is its `rel="next"` URL, followed verbatim (and only on the
+//! target's API). Rate limits (403 or 429 with `x-ratelimit-remaining: 0`, or a secondary
+//! limit with `retry-after`) become `tool.rate_limited` with the wait.
+
+use std::sync::LazyLock;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use http::Method;
+use http::header::{ACCEPT, HeaderValue, USER_AGENT};
+use integrations_core::host::{HttpRequest, HttpResponse};
+use integrations_core::model::CredentialType;
+use integrations_core::plan::CredentialSelector;
+use integrations_core::tools::{
+    RateLimitRule, RequestAuth, ResetFormat, Tool, ToolAnnotations, ToolContext, ToolDescriptor,
+    ToolSet, api_url, json_request, read_json, request, status_error,
+};
+use integrations_core::{Error, ValidationIssue};
+use schemars::JsonSchema;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use super::GitHub;
+use super::schemas::{GitHubEndpoints, RepositoryName};
+
+/// The `User-Agent` GitHub requires.
+pub const USER_AGENT_VALUE: &str = concat!("integrations-rs/", env!("CARGO_PKG_VERSION"));
+
+static TOOLS: LazyLock<ToolSet> = LazyLock::new(|| {
+    ToolSet::new()
+        .with(CreateIssue)
+        .with(CreateIssueComment)
+        .with(ListPullRequests)
+        .with(GetFileContents)
+        .with(SearchIssues)
+});
+
+static RATE_LIMIT: LazyLock<RateLimitRule> = LazyLock::new(|| {
+    RateLimitRule::new()
+        .with_status(403)
+        .with_remaining_header("x-ratelimit-remaining")
+        .with_reset_header("x-ratelimit-reset", ResetFormat::EpochSeconds)
+        .with_body_marker("secondary rate limit")
+});
+
+/// The GitHub tools (the same for github.com and GitHub Enterprise Server).
+pub fn tool_set() -> &'static ToolSet {
+    &TOOLS
+}
+
+fn endpoints(context: &ToolContext) -> Result<GitHubEndpoints, Error> {
+    let github = if context.key().variant() == "github-enterprise-server" {
+        GitHub::enterprise_server()
+    } else {
+        GitHub::cloud()
+    };
+    github.endpoints(context.target_config())
+}
+
+fn auth(context: &ToolContext) -> RequestAuth {
+    let selector = context.default_credential().cloned().unwrap_or_else(|| {
+        // A GitHub App installation: the token manager mints an installation token.
+        CredentialSelector::of_type(CredentialType::OAUTH2_ACCESS_TOKEN)
+            .with_resolver("github-app-installation")
+    });
+    RequestAuth::bearer(selector)
+}
+
+fn headers(mut request: HttpRequest, endpoints: &GitHubEndpoints) -> Result<HttpRequest, Error> {
+    let version = HeaderValue::from_str(&endpoints.api_version).map_err(|_| {
+        Error::configuration(
+            "github.invalid_api_version",
+            "the target's API version cannot be sent as a header",
+        )
+    })?;
+    let h = request.headers_mut();
+    h.insert(
+        ACCEPT,
+        HeaderValue::from_static("application/vnd.github+json"),
+    );
+    h.insert("x-github-api-version", version);
+    h.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
+    Ok(request)
+}
+
+/// Sends a request; success bodies are returned, everything else is an error.
+async fn send(context: &ToolContext, request: HttpRequest) -> Result<HttpResponse, Error> {
+    let endpoints = endpoints(context)?;
+    let request = headers(request, &endpoints)?;
+    let response = context.http().send(request, &auth(context)).await?;
+    if let Some(limited) = RATE_LIMIT.check(&response, context.now()) {
+        return Err(limited);
+    }
+    if !response.status().is_success() {
+        return Err(status_error(response.status()));
+    }
+    Ok(response)
+}
+
+async fn get_json<T: DeserializeOwned>(
+    context: &ToolContext,
+    url: &str,
+) -> Result<(T, Option<String>), Error> {
+    let response = send(context, request(Method::GET, url)?).await?;
+    let next = next_link(&response);
+    Ok((read_json(&response)?, next))
+}
+
+/// The `rel="next"` URL of a `Link` header.
+fn next_link(response: &HttpResponse) -> Option<String> {
+    let header = response.headers().get("link")?.to_str().ok()?;
+    header.split(',').find_map(|part| {
+        let (target, params) = part.split_once(';')?;
+        let is_next = params
+            .split(';')
+            .any(|p| p.trim().eq_ignore_ascii_case("rel=\"next\""));
+        let url = target.trim().strip_prefix('<')?.strip_suffix('>')?;
+        is_next.then(|| url.to_owned())
+    })
+}
+
+/// A cursor is a `next` link GitHub gave; it must point at the target's API (same
+/// scheme, host and port, a path under the API's, dot segments resolved first), so a
+/// cursor can never send the credential elsewhere.
+fn checked_cursor(context: &ToolContext, cursor: &str) -> Result<String, Error> {
+    let api = url::Url::parse(endpoints(context)?.api.as_str())
+        .map_err(|_| Error::internal("a base URL did not parse again"))?;
+    let refused = || {
+        Error::invalid_input(
+            "github.invalid_cursor",
+            "the cursor is not a next-page link of this GitHub",
+            vec![ValidationIssue::new(
+                "github.invalid_cursor",
+                "/cursor",
+                "pass the next_cursor of a previous page unchanged",
+            )],
+        )
+    };
+    let next = url::Url::parse(cursor).map_err(|_| refused())?;
+    let api_path = api.path().trim_end_matches('/');
+    let same_origin = next.origin() == api.origin()
+        && next.username().is_empty()
+        && next.password().is_none()
+        && next.fragment().is_none();
+    if same_origin && next.path().starts_with(&format!("{api_path}/")) {
+        Ok(next.to_string())
+    } else {
+        Err(refused())
+    }
+}
+
+fn repo_url(
+    context: &ToolContext,
+    repository: &RepositoryName,
+    rest: &[(&str, &str)],
+) -> Result<url::Url, Error> {
+    let endpoints = endpoints(context)?;
+    let mut segments = vec![
+        ("", "repos"),
+        ("/repository", repository.owner()),
+        ("/repository", repository.name()),
+    ];
+    segments.extend_from_slice(rest);
+    api_url(&endpoints.api, &segments)
+}
+
+fn with_query(mut url: url::Url, pairs: &[(&str, Option<String>)]) -> url::Url {
+    {
+        let mut query = url.query_pairs_mut();
+        for (name, value) in pairs {
+            if let Some(value) = value {
+                query.append_pair(name, value);
+            }
+        }
+    }
+    if url.query() == Some("") {
+        url.set_query(None);
+    }
+    url
+}
+
+fn per_page(limit: Option<u8>) -> String {
+    limit.unwrap_or(30).clamp(1, 100).to_string()
+}
+
+/// Sort direction.
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Direction {
+    /// Ascending.
+    Asc,
+    /// Descending.
+    Desc,
+}
+
+impl Direction {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Asc => "asc",
+            Self::Desc => "desc",
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct User {
+    login: String,
+}
+
+// ---- github_create_issue ----
+
+/// Arguments of `github_create_issue`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct CreateIssueArgs {
+    /// The repository, `owner/name`.
+    pub repository: RepositoryName,
+    /// The title.
+    #[schemars(length(min = 1, max = 256))]
+    pub title: String,
+    /// The body, in Markdown.
+    #[serde(default)]
+    pub body: Option<String>,
+    /// Label names.
+    #[serde(default)]
+    pub labels: Option<Vec<String>>,
+    /// Logins of the people to assign.
+    #[serde(default)]
+    pub assignees: Option<Vec<String>>,
+}
+
+/// An issue, as created.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[non_exhaustive]
+pub struct IssueRef {
+    /// The issue number in its repository.
+    pub number: u64,
+    /// The REST id.
+    pub id: u64,
+    /// The GraphQL node id.
+    pub node_id: String,
+    /// The issue's web URL.
+    pub html_url: String,
+    /// The title.
+    pub title: String,
+    /// `open` or `closed`.
+    pub state: String,
+}
+
+/// `github_create_issue`.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct CreateIssue;
+
+impl Tool for CreateIssue {
+    type Args = CreateIssueArgs;
+    type Output = IssueRef;
+
+    fn descriptor(&self) -> ToolDescriptor {
+        ToolDescriptor::new::<CreateIssueArgs>(
+            "github_create_issue",
+            "Open an issue in a GitHub repository. Returns its number and URL.",
+        )
+        .with_title("Create GitHub issue")
+        .with_annotations(ToolAnnotations::additive())
+        .with_capability(crate::capability("issue.create"))
+    }
+
+    async fn call(&self, args: CreateIssueArgs, context: &ToolContext) -> Result<IssueRef, Error> {
+        let url = repo_url(context, &args.repository, &[("", "issues")])?;
+        let mut body = Map::new();
+        body.insert("title".into(), json!(args.title));
+        if let Some(text) = args.body {
+            body.insert("body".into(), json!(text));
+        }
+        if let Some(labels) = args.labels {
+            body.insert("labels".into(), json!(labels));
+        }
+        if let Some(assignees) = args.assignees {
+            body.insert("assignees".into(), json!(assignees));
+        }
+        let response = send(context, json_request(Method::POST, url.as_str(), &body)?).await?;
+        read_json(&response)
+    }
+}
+
+// ---- github_create_issue_comment ----
+
+/// Arguments of `github_create_issue_comment`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct CreateIssueCommentArgs {
+    /// The repository, `owner/name`.
+    pub repository: RepositoryName,
+    /// The issue or pull request number.
+    #[schemars(range(min = 1))]
+    pub issue_number: u64,
+    /// The comment, in Markdown.
+    #[schemars(length(min = 1))]
+    pub body: String,
+}
+
+/// A comment, as created.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[non_exhaustive]
+pub struct CommentRef {
+    /// The REST id.
+    pub id: u64,
+    /// The GraphQL node id.
+    pub node_id: String,
+    /// The comment's web URL.
+    pub html_url: String,
+}
+
+/// `github_create_issue_comment`.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct CreateIssueComment;
+
+impl Tool for CreateIssueComment {
+    type Args = CreateIssueCommentArgs;
+    type Output = CommentRef;
+
+    fn descriptor(&self) -> ToolDescriptor {
+        ToolDescriptor::new::<CreateIssueCommentArgs>(
+            "github_create_issue_comment",
+            "Comment on a GitHub issue or pull request (pull requests are issues).",
+        )
+        .with_title("Comment on GitHub issue")
+        .with_annotations(ToolAnnotations::additive())
+        .with_capability(crate::capability("comment.write"))
+    }
+
+    async fn call(
+        &self,
+        args: CreateIssueCommentArgs,
+        context: &ToolContext,
+    ) -> Result<CommentRef, Error> {
+        let number = args.issue_number.to_string();
+        let url = repo_url(
+            context,
+            &args.repository,
+            &[("", "issues"), ("/issue_number", &number), ("", "comments")],
+        )?;
+        let response = send(
+            context,
+            json_request(Method::POST, url.as_str(), &json!({"body": args.body}))?,
+        )
+        .await?;
+        read_json(&response)
+    }
+}
+
+// ---- github_list_pull_requests ----
+
+/// Which pull requests.
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum PullState {
+    /// Open ones.
+    Open,
+    /// Closed and merged ones.
+    Closed,
+    /// All.
+    All,
+}
+
+impl PullState {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Closed => "closed",
+            Self::All => "all",
+        }
+    }
+}
+
+/// How pull requests are ordered.
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum PullSort {
+    /// By creation.
+    Created,
+    /// By last update.
+    Updated,
+    /// By comment count.
+    Popularity,
+    /// By age, for pull requests updated in the last month.
+    LongRunning,
+}
+
+impl PullSort {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Created => "created",
+            Self::Updated => "updated",
+            Self::Popularity => "popularity",
+            Self::LongRunning => "long-running",
+        }
+    }
+}
+
+/// Arguments of `github_list_pull_requests`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct ListPullRequestsArgs {
+    /// The repository, `owner/name`.
+    pub repository: RepositoryName,
+    /// Which pull requests (default open).
+    #[serde(default)]
+    pub state: Option<PullState>,
+    /// Only those into this base branch.
+    #[serde(default)]
+    pub base: Option<String>,
+    /// Only those from this head, `user:branch`.
+    #[serde(default)]
+    pub head: Option<String>,
+    /// The order (default created).
+    #[serde(default)]
+    pub sort: Option<PullSort>,
+    /// The direction.
+    #[serde(default)]
+    pub direction: Option<Direction>,
+    /// How many per page (1 to 100, default 30).
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 100))]
+    pub limit: Option<u8>,
+    /// The `next_cursor` of the previous page; the other filters are then those of the
+    /// first page.
+    #[serde(default)]
+    pub cursor: Option<String>,
+}
+
+/// A pull request in a list.
+#[derive(Debug, Serialize, JsonSchema)]
+#[non_exhaustive]
+pub struct PullSummary {
+    /// The number.
+    pub number: u64,
+    /// The title.
+    pub title: String,
+    /// `open` or `closed`.
+    pub state: String,
+    /// Whether it is a draft.
+    pub draft: bool,
+    /// The web URL.
+    pub html_url: String,
+    /// The author's login.
+    pub author: String,
+    /// The head branch.
+    pub head: String,
+    /// The base branch.
+    pub base: String,
+    /// When it was last updated (RFC 3339).
+    pub updated_at: String,
+}
+
+/// A page of pull requests.
+#[derive(Debug, Serialize, JsonSchema)]
+#[non_exhaustive]
+pub struct PullPage {
+    /// The pull requests.
+    pub pull_requests: Vec<PullSummary>,
+    /// Pass as `cursor` to read the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Branch {
+    #[serde(rename = "ref")]
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct PullNode {
+    number: u64,
+    title: String,
+    state: String,
+    #[serde(default)]
+    draft: bool,
+    html_url: String,
+    user: User,
+    head: Branch,
+    base: Branch,
+    updated_at: String,
+}
+
+/// `github_list_pull_requests`.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct ListPullRequests;
+
+impl Tool for ListPullRequests {
+    type Args = ListPullRequestsArgs;
+    type Output = PullPage;
+
+    fn descriptor(&self) -> ToolDescriptor {
+        ToolDescriptor::new::<ListPullRequestsArgs>(
+            "github_list_pull_requests",
+            "List the pull requests of a GitHub repository, a page at a time.",
+        )
+        .with_title("List GitHub pull requests")
+        .with_annotations(ToolAnnotations::read_only())
+        .with_capability(crate::capability("pr.read"))
+    }
+
+    async fn call(
+        &self,
+        args: ListPullRequestsArgs,
+        context: &ToolContext,
+    ) -> Result<PullPage, Error> {
+        let url = match &args.cursor {
+            Some(cursor) => checked_cursor(context, cursor)?,
+            None => with_query(
+                repo_url(context, &args.repository, &[("", "pulls")])?,
+                &[
+                    ("state", args.state.map(|s| s.as_str().to_owned())),
+                    ("base", args.base),
+                    ("head", args.head),
+                    ("sort", args.sort.map(|s| s.as_str().to_owned())),
+                    ("direction", args.direction.map(|d| d.as_str().to_owned())),
+                    ("per_page", Some(per_page(args.limit))),
+                ],
+            )
+            .to_string(),
+        };
+        let (nodes, next): (Vec<PullNode>, _) = get_json(context, &url).await?;
+        Ok(PullPage {
+            pull_requests: nodes
+                .into_iter()
+                .map(|n| PullSummary {
+                    number: n.number,
+                    title: n.title,
+                    state: n.state,
+                    draft: n.draft,
+                    html_url: n.html_url,
+                    author: n.user.login,
+                    head: n.head.name,
+                    base: n.base.name,
+                    updated_at: n.updated_at,
+                })
+                .collect(),
+            next_cursor: next,
+        })
+    }
+}
+
+// ---- github_get_file_contents ----
+
+/// Arguments of `github_get_file_contents`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct GetFileContentsArgs {
+    /// The repository, `owner/name`.
+    pub repository: RepositoryName,
+    /// The file or directory path (`src/main.rs`); empty segments, `.` and `..` are refused.
+    #[schemars(length(min = 1))]
+    pub path: String,
+    /// A branch, tag or commit (default: the default branch).
+    #[serde(default, rename = "ref")]
+    pub reference: Option<String>,
+}
+
+/// An entry of a directory.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[non_exhaustive]
+pub struct DirectoryEntry {
+    /// The name.
+    pub name: String,
+    /// The path from the repository root.
+    pub path: String,
+    /// `file`, `dir`, `symlink` or `submodule`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The size in bytes (files).
+    #[serde(default)]
+    pub size: u64,
+}
+
+/// A file's contents, or a directory's entries.
+#[derive(Debug, Serialize, JsonSchema)]
+#[non_exhaustive]
+pub struct FileContents {
+    /// The path.
+    pub path: String,
+    /// `file` or `dir`.
+    pub kind: String,
+    /// The blob SHA (files).
+    pub sha: Option<String>,
+    /// The size in bytes (files).
+    pub size: Option<u64>,
+    /// How `content` is written: `utf-8` text, or `base64` for binary files.
+    pub encoding: Option<String>,
+    /// The file's contents (files).
+    pub content: Option<String>,
+    /// The entries (directories).
+    pub entries: Option<Vec<DirectoryEntry>>,
+    /// The web URL (files).
+    pub html_url: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct FileNode {
+    path: String,
+    sha: String,
+    size: u64,
+    #[serde(default)]
+    encoding: Option<String>,
+    #[serde(default)]
+    content: Option<String>,
+    #[serde(default)]
+    html_url: Option<String>,
+}
+
+/// `github_get_file_contents`.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct GetFileContents;
+
+impl Tool for GetFileContents {
+    type Args = GetFileContentsArgs;
+    type Output = FileContents;
+
+    fn descriptor(&self) -> ToolDescriptor {
+        ToolDescriptor::new::<GetFileContentsArgs>(
+            "github_get_file_contents",
+            "Read a file (decoded) or list a directory of a GitHub repository.",
+        )
+        .with_title("Get GitHub file contents")
+        .with_annotations(ToolAnnotations::read_only())
+        .with_capability(crate::capability("repo.read"))
+    }
+
+    async fn call(
+        &self,
+        args: GetFileContentsArgs,
+        context: &ToolContext,
+    ) -> Result<FileContents, Error> {
+        let mut rest = vec![("", "contents")];
+        rest.extend(
+            args.path
+                .trim_start_matches('/')
+                .split('/')
+                .map(|s| ("/path", s)),
+        );
+        let url = with_query(
+            repo_url(context, &args.repository, &rest)?,
+            &[("ref", args.reference)],
+        );
+        let (value, _): (Value, _) = get_json(context, url.as_str()).await?;
+        if let Value::Array(_) = value {
+            let entries: Vec<DirectoryEntry> = serde_json::from_value(value).map_err(|_| {
+                Error::new(
+                    integrations_core::ErrorKind::Provider,
+                    "tool.unexpected_response",
+                    "GitHub answered with a directory listing that is not the JSON expected",
+                )
+            })?;
+            return Ok(FileContents {
+                path: args.path,
+                kind: "dir".into(),
+                sha: None,
+                size: None,
+                encoding: None,
+                content: None,
+                entries: Some(entries),
+                html_url: None,
+            });
+        }
+        let file: FileNode = serde_json::from_value(value).map_err(|_| {
+            Error::new(
+                integrations_core::ErrorKind::Provider,
+                "tool.unexpected_response",
+                "GitHub answered with file contents that are not the JSON expected",
+            )
+        })?;
+        let (encoding, text) = match (file.encoding.as_deref(), file.content) {
+            (Some("base64"), Some(encoded)) => {
+                let compact: String = encoded
+                    .chars()
+                    .filter(|c| !c.is_ascii_whitespace())
+                    .collect();
+                let bytes = STANDARD.decode(compact.as_bytes()).map_err(|_| {
+                    Error::new(
+                        integrations_core::ErrorKind::Provider,
+                        "github.invalid_content",
+                        "GitHub sent file contents that are not valid base64",
+                    )
+                })?;
+                match String::from_utf8(bytes) {
+                    Ok(text) => ("utf-8", text),
+                    Err(e) => ("base64", STANDARD.encode(e.into_bytes())),
+                }
+            }
+            // Files over 1 MB come without content (encoding "none").
+            _ => {
+                return Err(Error::new(
+                    integrations_core::ErrorKind::InvalidInput,
+                    "github.file_too_large",
+                    "GitHub does not return the contents of files this large through this endpoint",
+                ));
+            }
+        };
+        Ok(FileContents {
+            path: file.path,
+            kind: "file".into(),
+            sha: Some(file.sha),
+            size: Some(file.size),
+            encoding: Some(encoding.to_owned()),
+            content: Some(text),
+            entries: None,
+            html_url: file.html_url,
+        })
+    }
+}
+
+// ---- github_search_issues ----
+
+/// How search results are ordered.
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum SearchSort {
+    /// By comment count.
+    Comments,
+    /// By reaction count.
+    Reactions,
+    /// By creation.
+    Created,
+    /// By last update.
+    Updated,
+}
+
+impl SearchSort {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Comments => "comments",
+            Self::Reactions => "reactions",
+            Self::Created => "created",
+            Self::Updated => "updated",
+        }
+    }
+}
+
+/// Arguments of `github_search_issues`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct SearchIssuesArgs {
+    /// GitHub search syntax: words and qualifiers such as `repo:owner/name`, `is:issue`,
+    /// `is:pr`, `is:open`, `label:bug`.
+    #[schemars(length(min = 1, max = 256))]
+    pub query: String,
+    /// The order (default best match).
+    #[serde(default)]
+    pub sort: Option<SearchSort>,
+    /// The direction.
+    #[serde(default)]
+    pub order: Option<Direction>,
+    /// How many per page (1 to 100, default 30).
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 100))]
+    pub limit: Option<u8>,
+    /// The `next_cursor` of the previous page.
+    #[serde(default)]
+    pub cursor: Option<String>,
+}
+
+/// An issue or pull request found.
+#[derive(Debug, Serialize, JsonSchema)]
+#[non_exhaustive]
+pub struct SearchItem {
+    /// The number.
+    pub number: u64,
+    /// The title.
+    pub title: String,
+    /// `open` or `closed`.
+    pub state: String,
+    /// The web URL.
+    pub html_url: String,
+    /// The repository, `owner/name`.
+    pub repository: String,
+    /// Whether it is a pull request.
+    pub is_pull_request: bool,
+    /// The author's login.
+    pub author: String,
+}
+
+/// A page of search results.
+#[derive(Debug, Serialize, JsonSchema)]
+#[non_exhaustive]
+pub struct SearchPage {
+    /// How many match in all.
+    pub total_count: u64,
+    /// Whether GitHub stopped searching early (results may be missing).
+    pub incomplete_results: bool,
+    /// The matches.
+    pub items: Vec<SearchItem>,
+    /// Pass as `cursor` to read the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct SearchNode {
+    number: u64,
+    title: String,
+    state: String,
+    html_url: String,
+    repository_url: String,
+    user: User,
+    #[serde(default)]
+    pull_request: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct SearchResponse {
+    total_count: u64,
+    incomplete_results: bool,
+    items: Vec<SearchNode>,
+}
+
+/// `owner/name` from a repository's API URL (`.../repos/owner/name`).
+fn repository_of(url: &str) -> String {
+    let mut parts = url.rsplit('/');
+    let name = parts.next().unwrap_or_default();
+    let owner = parts.next().unwrap_or_default();
+    format!("{owner}/{name}")
+}
+
+/// `github_search_issues`.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct SearchIssues;
+
+impl Tool for SearchIssues {
+    type Args = SearchIssuesArgs;
+    type Output = SearchPage;
+
+    fn descriptor(&self) -> ToolDescriptor {
+        ToolDescriptor::new::<SearchIssuesArgs>(
+            "github_search_issues",
+            "Search GitHub issues and pull requests with GitHub's search syntax, a page at a time.",
+        )
+        .with_title("Search GitHub issues")
+        .with_annotations(ToolAnnotations::read_only())
+        .with_capability(crate::capability("issue.read"))
+    }
+
+    async fn call(
+        &self,
+        args: SearchIssuesArgs,
+        context: &ToolContext,
+    ) -> Result<SearchPage, Error> {
+        let url = if let Some(cursor) = &args.cursor {
+            checked_cursor(context, cursor)?
+        } else {
+            let endpoints = endpoints(context)?;
+            let base = api_url(&endpoints.api, &[("", "search"), ("", "issues")])?;
+            with_query(
+                base,
+                &[
+                    ("q", Some(args.query)),
+                    ("sort", args.sort.map(|s| s.as_str().to_owned())),
+                    ("order", args.order.map(|d| d.as_str().to_owned())),
+                    ("per_page", Some(per_page(args.limit))),
+                ],
+            )
+            .to_string()
+        };
+        let (found, next): (SearchResponse, _) = get_json(context, &url).await?;
+        Ok(SearchPage {
+            total_count: found.total_count,
+            incomplete_results: found.incomplete_results,
+            items: found
+                .items
+                .into_iter()
+                .map(|n| SearchItem {
+                    number: n.number,
+                    title: n.title,
+                    state: n.state,
+                    html_url: n.html_url,
+                    repository: repository_of(&n.repository_url),
+                    is_pull_request: n.pull_request.is_some(),
+                    author: n.user.login,
+                })
+                .collect(),
+            next_cursor: next,
+        })
+    }
+}

@@ -1,0 +1,750 @@
+//! Linear tools, over Linear's GraphQL API.
+//!
+//! Every GraphQL document is a constant; every value an agent supplies travels in
+//! `variables`, never in the document text, so no argument can change the operation.
+//! Personal API keys go in `Authorization: <key>`; OAuth tokens as `Bearer`. Errors come
+//! in `errors[]` whatever the HTTP status, and are classified by `extensions.code`
+//! (`RATELIMITED` becomes `tool.rate_limited` with the wait from
+//! `X-RateLimit-Requests-Reset`, epoch milliseconds).
+
+use std::sync::LazyLock;
+
+use http::Method;
+use integrations_core::definition::ConnectionMethodKind;
+use integrations_core::host::HttpResponse;
+use integrations_core::tools::{
+    RateLimitRule, RequestAuth, ResetFormat, Tool, ToolAnnotations, ToolContext, ToolDescriptor,
+    ToolSet, api_url, json_request, status_error,
+};
+use integrations_core::{Error, ErrorKind};
+use schemars::JsonSchema;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use super::schemas::LinearTargetConfig;
+
+/// Creates an issue.
+pub const ISSUE_CREATE: &str = "mutation IssueCreate($input: IssueCreateInput!) {
+  issueCreate(input: $input) {
+    success
+    issue { id identifier url title }
+  }
+}";
+
+/// Updates an issue.
+pub const ISSUE_UPDATE: &str = "mutation IssueUpdate($id: String!, $input: IssueUpdateInput!) {
+  issueUpdate(id: $id, input: $input) {
+    success
+    issue { id identifier url title state { name type } }
+  }
+}";
+
+/// Comments on an issue.
+pub const COMMENT_CREATE: &str = "mutation CommentCreate($input: CommentCreateInput!) {
+  commentCreate(input: $input) {
+    success
+    comment { id url }
+  }
+}";
+
+/// Lists issues, most recently updated first, a page at a time.
+pub const ISSUES: &str = "query Issues($first: Int!, $after: String, $filter: IssueFilter) {
+  issues(first: $first, after: $after, filter: $filter, orderBy: updatedAt) {
+    nodes { id identifier title url updatedAt priority state { name type } }
+    pageInfo { hasNextPage endCursor }
+  }
+}";
+
+/// Lists teams, a page at a time.
+pub const TEAMS: &str = "query Teams($first: Int!, $after: String) {
+  teams(first: $first, after: $after) {
+    nodes { id key name }
+    pageInfo { hasNextPage endCursor }
+  }
+}";
+
+static TOOLS: LazyLock<ToolSet> = LazyLock::new(|| {
+    ToolSet::new()
+        .with(CreateIssue)
+        .with(UpdateIssue)
+        .with(CreateComment)
+        .with(ListIssues)
+        .with(ListTeams)
+});
+
+static RATE_LIMIT: LazyLock<RateLimitRule> = LazyLock::new(|| {
+    RateLimitRule::new()
+        .with_graphql_code("RATELIMITED")
+        .with_reset_header("X-RateLimit-Requests-Reset", ResetFormat::EpochMillis)
+});
+
+/// The Linear tools.
+pub fn tool_set() -> &'static ToolSet {
+    &TOOLS
+}
+
+#[derive(Deserialize)]
+struct GraphQlError {
+    #[serde(default)]
+    extensions: Option<Extensions>,
+}
+
+#[derive(Deserialize)]
+struct Extensions {
+    #[serde(default)]
+    code: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct GraphQlResponse {
+    #[serde(default)]
+    data: Option<Value>,
+    #[serde(default)]
+    errors: Vec<GraphQlError>,
+}
+
+fn error_codes(response: &HttpResponse) -> Vec<String> {
+    serde_json::from_slice::<GraphQlResponse>(response.body())
+        .map(|r| {
+            r.errors
+                .into_iter()
+                .filter_map(|e| e.extensions.and_then(|x| x.code))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Linear refuses a token with HTTP 401 or with `AUTHENTICATION_ERROR` (often HTTP 400).
+fn rejected(response: &HttpResponse) -> bool {
+    response.status() == http::StatusCode::UNAUTHORIZED
+        || error_codes(response)
+            .iter()
+            .any(|c| c == "AUTHENTICATION_ERROR")
+}
+
+fn auth(context: &ToolContext) -> Result<RequestAuth, Error> {
+    let selector = context.default_credential().cloned().ok_or_else(|| {
+        Error::configuration(
+            "linear.no_credential",
+            "this Linear connection has no credential tools can use",
+        )
+    })?;
+    let auth = match context.method_kind() {
+        // Personal API keys are sent as they are, without a scheme.
+        ConnectionMethodKind::ApiKey => RequestAuth::raw_header(selector, "Authorization"),
+        _ => RequestAuth::bearer(selector),
+    };
+    Ok(auth.with_rejection(rejected))
+}
+
+fn linear_error(code: &str) -> Error {
+    let (kind, reason) = match code {
+        "AUTHENTICATION_ERROR" => (ErrorKind::PermissionDenied, "linear.authentication_error"),
+        "FORBIDDEN" => (ErrorKind::PermissionDenied, "linear.forbidden"),
+        "INPUT_ERROR" | "INVALID_INPUT" | "BAD_USER_INPUT" | "GRAPHQL_VALIDATION_FAILED" => {
+            (ErrorKind::InvalidInput, "linear.invalid_input")
+        }
+        "ENTITY_NOT_FOUND" => (ErrorKind::NotFound, "linear.not_found"),
+        "INTERNAL_SERVER_ERROR" => (ErrorKind::Unavailable, "linear.unavailable"),
+        _ => (ErrorKind::Provider, "linear.error"),
+    };
+    // Linear's messages can quote the submitted variables, so only the code is passed on.
+    let shown: String = code
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .take(64)
+        .collect();
+    Error::new(
+        kind,
+        reason,
+        format!("Linear refused the request ({shown})"),
+    )
+}
+
+/// Runs one GraphQL operation and returns `data.<root>` as `T`.
+async fn graphql<T: DeserializeOwned>(
+    context: &ToolContext,
+    document: &str,
+    variables: Value,
+    root: &str,
+) -> Result<T, Error> {
+    let config = context.target_config().get::<LinearTargetConfig>()?;
+    let url = api_url(&config.api_base_url, &[("", "graphql")])?;
+    let request = json_request(
+        Method::POST,
+        url.as_str(),
+        &json!({"query": document, "variables": variables}),
+    )?;
+    let response = context.http().send(request, &auth(context)?).await?;
+    if let Some(limited) = RATE_LIMIT.check(&response, context.now()) {
+        return Err(limited);
+    }
+    let body: Option<GraphQlResponse> = serde_json::from_slice(response.body()).ok();
+    if let Some(code) = body.as_ref().and_then(|b| {
+        b.errors
+            .iter()
+            .find_map(|e| e.extensions.as_ref()?.code.clone())
+    }) {
+        return Err(linear_error(&code));
+    }
+    if !response.status().is_success() {
+        return Err(status_error(response.status()));
+    }
+    let unexpected = || {
+        Error::new(
+            ErrorKind::Provider,
+            "tool.unexpected_response",
+            "Linear answered with a body that is not the GraphQL result expected",
+        )
+    };
+    let data = body.and_then(|b| b.data).ok_or_else(unexpected)?;
+    let value = data.get(root).cloned().ok_or_else(unexpected)?;
+    serde_json::from_value(value).map_err(|_| unexpected())
+}
+
+/// An issue's priority.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Priority {
+    /// No priority.
+    None,
+    /// Urgent.
+    Urgent,
+    /// High.
+    High,
+    /// Medium.
+    Medium,
+    /// Low.
+    Low,
+}
+
+impl Priority {
+    fn number(self) -> u8 {
+        match self {
+            Self::None => 0,
+            Self::Urgent => 1,
+            Self::High => 2,
+            Self::Medium => 3,
+            Self::Low => 4,
+        }
+    }
+}
+
+fn insert<T: Serialize>(map: &mut Map<String, Value>, name: &str, value: Option<T>) {
+    if let Some(value) = value
+        && let Ok(value) = serde_json::to_value(value)
+    {
+        map.insert(name.to_owned(), value);
+    }
+}
+
+fn page_size(limit: Option<u8>) -> u8 {
+    limit.unwrap_or(25).clamp(1, 100)
+}
+
+#[derive(Deserialize)]
+struct Payload<T> {
+    success: bool,
+    #[serde(alias = "issue", alias = "comment")]
+    item: Option<T>,
+}
+
+fn created<T>(payload: Payload<T>, what: &str) -> Result<T, Error> {
+    match payload {
+        Payload {
+            success: true,
+            item: Some(item),
+        } => Ok(item),
+        _ => Err(Error::new(
+            ErrorKind::Provider,
+            "linear.not_saved",
+            format!("Linear did not save the {what}"),
+        )),
+    }
+}
+
+#[derive(Deserialize)]
+struct Connection<T> {
+    nodes: Vec<T>,
+    #[serde(rename = "pageInfo")]
+    page_info: PageInfo,
+}
+
+#[derive(Deserialize)]
+struct PageInfo {
+    #[serde(rename = "hasNextPage")]
+    has_next_page: bool,
+    #[serde(rename = "endCursor")]
+    end_cursor: Option<String>,
+}
+
+impl PageInfo {
+    fn next(self) -> Option<String> {
+        self.has_next_page.then_some(self.end_cursor).flatten()
+    }
+}
+
+// ---- linear_create_issue ----
+
+/// Arguments of `linear_create_issue`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct CreateIssueArgs {
+    /// The team's id; `linear_list_teams` lists them.
+    #[schemars(length(min = 1))]
+    pub team_id: String,
+    /// The title.
+    #[schemars(length(min = 1, max = 512))]
+    pub title: String,
+    /// The description, in Markdown.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The priority.
+    #[serde(default)]
+    pub priority: Option<Priority>,
+    /// The assignee's user id.
+    #[serde(default)]
+    pub assignee_id: Option<String>,
+    /// Label ids.
+    #[serde(default)]
+    pub label_ids: Option<Vec<String>>,
+    /// The parent issue's id, to create a sub-issue.
+    #[serde(default)]
+    pub parent_id: Option<String>,
+    /// The project's id.
+    #[serde(default)]
+    pub project_id: Option<String>,
+}
+
+/// An issue, as the write tools return it.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[non_exhaustive]
+pub struct IssueRef {
+    /// The issue's id (UUID).
+    pub id: String,
+    /// The human identifier (`ENG-123`).
+    pub identifier: String,
+    /// The issue's web URL.
+    pub url: String,
+    /// The title.
+    pub title: String,
+}
+
+/// `linear_create_issue`.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct CreateIssue;
+
+impl Tool for CreateIssue {
+    type Args = CreateIssueArgs;
+    type Output = IssueRef;
+
+    fn descriptor(&self) -> ToolDescriptor {
+        ToolDescriptor::new::<CreateIssueArgs>(
+            "linear_create_issue",
+            "Create an issue in a Linear team. Returns its identifier and URL.",
+        )
+        .with_title("Create Linear issue")
+        .with_annotations(ToolAnnotations::additive())
+        .with_capability(crate::capability("issue.create"))
+    }
+
+    async fn call(&self, args: CreateIssueArgs, context: &ToolContext) -> Result<IssueRef, Error> {
+        let mut input = Map::new();
+        input.insert("teamId".into(), json!(args.team_id));
+        input.insert("title".into(), json!(args.title));
+        insert(&mut input, "description", args.description);
+        insert(&mut input, "priority", args.priority.map(Priority::number));
+        insert(&mut input, "assigneeId", args.assignee_id);
+        insert(&mut input, "labelIds", args.label_ids);
+        insert(&mut input, "parentId", args.parent_id);
+        insert(&mut input, "projectId", args.project_id);
+        let payload: Payload<IssueRef> = graphql(
+            context,
+            ISSUE_CREATE,
+            json!({"input": input}),
+            "issueCreate",
+        )
+        .await?;
+        created(payload, "issue")
+    }
+}
+
+// ---- linear_update_issue ----
+
+/// Arguments of `linear_update_issue`. Fields left out are not changed.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct UpdateIssueArgs {
+    /// The issue's id or identifier (`ENG-123`).
+    #[schemars(length(min = 1))]
+    pub id: String,
+    /// A new title.
+    #[serde(default)]
+    #[schemars(length(min = 1, max = 512))]
+    pub title: Option<String>,
+    /// A new description, in Markdown.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// A new priority.
+    #[serde(default)]
+    pub priority: Option<Priority>,
+    /// The id of the workflow state to move the issue to.
+    #[serde(default)]
+    pub state_id: Option<String>,
+    /// The new assignee's user id.
+    #[serde(default)]
+    pub assignee_id: Option<String>,
+    /// The complete new set of label ids.
+    #[serde(default)]
+    pub label_ids: Option<Vec<String>>,
+}
+
+/// An issue after an update.
+#[derive(Debug, Serialize, JsonSchema)]
+#[non_exhaustive]
+pub struct UpdatedIssue {
+    /// The issue's id (UUID).
+    pub id: String,
+    /// The human identifier (`ENG-123`).
+    pub identifier: String,
+    /// The issue's web URL.
+    pub url: String,
+    /// The title.
+    pub title: String,
+    /// The workflow state's name.
+    pub state: String,
+}
+
+#[derive(Deserialize)]
+struct UpdatedNode {
+    id: String,
+    identifier: String,
+    url: String,
+    title: String,
+    state: StateNode,
+}
+
+#[derive(Deserialize)]
+struct StateNode {
+    name: String,
+    #[serde(rename = "type", default)]
+    kind: String,
+}
+
+/// `linear_update_issue`.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct UpdateIssue;
+
+impl Tool for UpdateIssue {
+    type Args = UpdateIssueArgs;
+    type Output = UpdatedIssue;
+
+    fn descriptor(&self) -> ToolDescriptor {
+        ToolDescriptor::new::<UpdateIssueArgs>(
+            "linear_update_issue",
+            "Change a Linear issue's title, description, priority, state, assignee or labels. Fields left out stay as they are.",
+        )
+        .with_title("Update Linear issue")
+        .with_annotations(ToolAnnotations::idempotent_update())
+        .with_capability(crate::capability("issue.update"))
+    }
+
+    async fn call(
+        &self,
+        args: UpdateIssueArgs,
+        context: &ToolContext,
+    ) -> Result<UpdatedIssue, Error> {
+        let mut input = Map::new();
+        insert(&mut input, "title", args.title);
+        insert(&mut input, "description", args.description);
+        insert(&mut input, "priority", args.priority.map(Priority::number));
+        insert(&mut input, "stateId", args.state_id);
+        insert(&mut input, "assigneeId", args.assignee_id);
+        insert(&mut input, "labelIds", args.label_ids);
+        if input.is_empty() {
+            return Err(Error::invalid_input(
+                "linear.nothing_to_update",
+                "name at least one field to change",
+                vec![integrations_core::ValidationIssue::new(
+                    "linear.nothing_to_update",
+                    "",
+                    "no field to change was given",
+                )],
+            ));
+        }
+        let payload: Payload<UpdatedNode> = graphql(
+            context,
+            ISSUE_UPDATE,
+            json!({"id": args.id, "input": input}),
+            "issueUpdate",
+        )
+        .await?;
+        let node = created(payload, "issue")?;
+        Ok(UpdatedIssue {
+            id: node.id,
+            identifier: node.identifier,
+            url: node.url,
+            title: node.title,
+            state: node.state.name,
+        })
+    }
+}
+
+// ---- linear_create_comment ----
+
+/// Arguments of `linear_create_comment`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct CreateCommentArgs {
+    /// The issue's id or identifier (`ENG-123`).
+    #[schemars(length(min = 1))]
+    pub issue_id: String,
+    /// The comment, in Markdown.
+    #[schemars(length(min = 1))]
+    pub body: String,
+    /// The comment to reply to, to answer in its thread.
+    #[serde(default)]
+    pub parent_id: Option<String>,
+}
+
+/// A comment.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[non_exhaustive]
+pub struct CommentRef {
+    /// The comment's id.
+    pub id: String,
+    /// The comment's web URL.
+    pub url: String,
+}
+
+/// `linear_create_comment`.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct CreateComment;
+
+impl Tool for CreateComment {
+    type Args = CreateCommentArgs;
+    type Output = CommentRef;
+
+    fn descriptor(&self) -> ToolDescriptor {
+        ToolDescriptor::new::<CreateCommentArgs>(
+            "linear_create_comment",
+            "Comment on a Linear issue, or reply in a comment's thread.",
+        )
+        .with_title("Comment on Linear issue")
+        .with_annotations(ToolAnnotations::additive())
+        .with_capability(crate::capability("comment.write"))
+    }
+
+    async fn call(
+        &self,
+        args: CreateCommentArgs,
+        context: &ToolContext,
+    ) -> Result<CommentRef, Error> {
+        let mut input = Map::new();
+        input.insert("issueId".into(), json!(args.issue_id));
+        input.insert("body".into(), json!(args.body));
+        insert(&mut input, "parentId", args.parent_id);
+        let payload: Payload<CommentRef> = graphql(
+            context,
+            COMMENT_CREATE,
+            json!({"input": input}),
+            "commentCreate",
+        )
+        .await?;
+        created(payload, "comment")
+    }
+}
+
+// ---- linear_list_issues ----
+
+/// Arguments of `linear_list_issues`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct ListIssuesArgs {
+    /// Only issues of this team (its id).
+    #[serde(default)]
+    pub team_id: Option<String>,
+    /// How many issues per page (1 to 100, default 25).
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 100))]
+    pub limit: Option<u8>,
+    /// The `next_cursor` of the previous page, to read the next one.
+    #[serde(default)]
+    pub cursor: Option<String>,
+}
+
+/// An issue in a list.
+#[derive(Debug, Serialize, JsonSchema)]
+#[non_exhaustive]
+pub struct IssueSummary {
+    /// The issue's id (UUID).
+    pub id: String,
+    /// The human identifier (`ENG-123`).
+    pub identifier: String,
+    /// The title.
+    pub title: String,
+    /// The issue's web URL.
+    pub url: String,
+    /// The workflow state's name.
+    pub state: String,
+    /// The workflow state's type (`backlog`, `unstarted`, `started`, `completed`, `canceled`).
+    pub state_type: String,
+    /// The priority, 0 (none) to 4 (low).
+    pub priority: u8,
+    /// When it last changed (RFC 3339).
+    pub updated_at: String,
+}
+
+/// A page of issues.
+#[derive(Debug, Serialize, JsonSchema)]
+#[non_exhaustive]
+pub struct IssuePage {
+    /// The issues, most recently updated first.
+    pub issues: Vec<IssueSummary>,
+    /// Pass as `cursor` to read the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct IssueNode {
+    id: String,
+    identifier: String,
+    title: String,
+    url: String,
+    #[serde(rename = "updatedAt")]
+    updated_at: String,
+    #[serde(default)]
+    priority: f64,
+    state: StateNode,
+}
+
+/// `linear_list_issues`.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct ListIssues;
+
+impl Tool for ListIssues {
+    type Args = ListIssuesArgs;
+    type Output = IssuePage;
+
+    fn descriptor(&self) -> ToolDescriptor {
+        ToolDescriptor::new::<ListIssuesArgs>(
+            "linear_list_issues",
+            "List Linear issues, most recently updated first, optionally of one team, a page at a time.",
+        )
+        .with_title("List Linear issues")
+        .with_annotations(ToolAnnotations::read_only())
+        .with_capability(crate::capability("issue.read"))
+    }
+
+    async fn call(&self, args: ListIssuesArgs, context: &ToolContext) -> Result<IssuePage, Error> {
+        let filter = args
+            .team_id
+            .map(|team| json!({"team": {"id": {"eq": team}}}));
+        let variables = json!({
+            "first": page_size(args.limit),
+            "after": args.cursor,
+            "filter": filter,
+        });
+        let connection: Connection<IssueNode> =
+            graphql(context, ISSUES, variables, "issues").await?;
+        Ok(IssuePage {
+            issues: connection
+                .nodes
+                .into_iter()
+                .map(|n| IssueSummary {
+                    id: n.id,
+                    identifier: n.identifier,
+                    title: n.title,
+                    url: n.url,
+                    state: n.state.name,
+                    state_type: n.state.kind,
+                    // Linear's priority is a Float holding 0 to 4.
+                    priority: [0.0, 1.0, 2.0, 3.0, 4.0]
+                        .iter()
+                        .position(|p| (n.priority - p).abs() < 0.5)
+                        .and_then(|p| u8::try_from(p).ok())
+                        .unwrap_or(0),
+                    updated_at: n.updated_at,
+                })
+                .collect(),
+            next_cursor: connection.page_info.next(),
+        })
+    }
+}
+
+// ---- linear_list_teams ----
+
+/// Arguments of `linear_list_teams`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct ListTeamsArgs {
+    /// How many teams per page (1 to 100, default 25).
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 100))]
+    pub limit: Option<u8>,
+    /// The `next_cursor` of the previous page, to read the next one.
+    #[serde(default)]
+    pub cursor: Option<String>,
+}
+
+/// A team.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[non_exhaustive]
+pub struct Team {
+    /// The team's id.
+    pub id: String,
+    /// Its key, the prefix of its issue identifiers (`ENG`).
+    pub key: String,
+    /// Its name.
+    pub name: String,
+}
+
+/// A page of teams.
+#[derive(Debug, Serialize, JsonSchema)]
+#[non_exhaustive]
+pub struct TeamPage {
+    /// The teams.
+    pub teams: Vec<Team>,
+    /// Pass as `cursor` to read the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// `linear_list_teams`.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct ListTeams;
+
+impl Tool for ListTeams {
+    type Args = ListTeamsArgs;
+    type Output = TeamPage;
+
+    fn descriptor(&self) -> ToolDescriptor {
+        ToolDescriptor::new::<ListTeamsArgs>(
+            "linear_list_teams",
+            "List the Linear teams the connection can see, with the ids other tools take.",
+        )
+        .with_title("List Linear teams")
+        .with_annotations(ToolAnnotations::read_only())
+        .with_capability(crate::capability("team.read"))
+    }
+
+    async fn call(&self, args: ListTeamsArgs, context: &ToolContext) -> Result<TeamPage, Error> {
+        let variables = json!({"first": page_size(args.limit), "after": args.cursor});
+        let connection: Connection<Team> = graphql(context, TEAMS, variables, "teams").await?;
+        Ok(TeamPage {
+            teams: connection.nodes,
+            next_cursor: connection.page_info.next(),
+        })
+    }
+}

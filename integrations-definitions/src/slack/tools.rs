@@ -1,0 +1,528 @@
+//! Slack tools, over the Web API (`<api_base_url>/<method>`).
+//!
+//! Slack answers almost every failure with HTTP 200 and `{"ok": false, "error": "..."}`;
+//! those become error results whose code is `slack.<error>` (`slack.not_in_channel`).
+//! `conversations.list` paginates with `response_metadata.next_cursor`, the empty string
+//! on the last page. Rate limits are HTTP 429 with `Retry-After`.
+
+use std::sync::LazyLock;
+
+use bytes::Bytes;
+use http::Method;
+use http::header::{CONTENT_TYPE, HeaderValue};
+use integrations_core::host::{HttpRequest, HttpResponse};
+use integrations_core::tools::{
+    RateLimitRule, RequestAuth, Tool, ToolAnnotations, ToolContext, ToolDescriptor, ToolSet,
+    api_url, json_request, read_json, request, status_error,
+};
+use integrations_core::{Error, ErrorKind};
+use schemars::JsonSchema;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use super::schemas::SlackTargetConfig;
+
+static TOOLS: LazyLock<ToolSet> = LazyLock::new(|| {
+    ToolSet::new()
+        .with(SendMessage)
+        .with(ReplyInThread)
+        .with(ListChannels)
+        .with(AddReaction)
+});
+
+static RATE_LIMIT: LazyLock<RateLimitRule> = LazyLock::new(RateLimitRule::new);
+
+/// The Slack tools.
+pub fn tool_set() -> &'static ToolSet {
+    &TOOLS
+}
+
+#[derive(Deserialize)]
+struct Envelope {
+    ok: bool,
+    #[serde(default)]
+    error: Option<String>,
+}
+
+/// Slack refuses a token with HTTP 200 and `invalid_auth` or `token_expired`.
+fn rejected(response: &HttpResponse) -> bool {
+    response.status() == http::StatusCode::UNAUTHORIZED
+        || serde_json::from_slice::<Envelope>(response.body()).is_ok_and(|e| {
+            !e.ok && matches!(e.error.as_deref(), Some("invalid_auth" | "token_expired"))
+        })
+}
+
+fn slack_error(code: &str) -> Error {
+    let code: String = code
+        .chars()
+        .filter(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_')
+        .take(64)
+        .collect();
+    let code = if code.is_empty() {
+        "unknown_error".to_owned()
+    } else {
+        code
+    };
+    let kind = match code.as_str() {
+        "ratelimited" => {
+            return integrations_core::tools::rate_limited(
+                integrations_core::tools::DEFAULT_RATE_LIMIT_WAIT,
+            );
+        }
+        "not_authed" | "invalid_auth" | "token_expired" | "token_revoked" | "account_inactive"
+        | "missing_scope" | "not_in_channel" | "restricted_action" | "ekm_access_denied" => {
+            ErrorKind::PermissionDenied
+        }
+        "channel_not_found" | "thread_not_found" | "message_not_found" => ErrorKind::NotFound,
+        "already_reacted" => ErrorKind::Conflict,
+        "internal_error" | "service_unavailable" | "fatal_error" | "request_timeout" => {
+            ErrorKind::Unavailable
+        }
+        c if c.starts_with("invalid_")
+            || matches!(
+                c,
+                "no_text" | "msg_too_long" | "is_archived" | "too_many_reactions"
+            ) =>
+        {
+            ErrorKind::InvalidInput
+        }
+        _ => ErrorKind::Provider,
+    };
+    let message = format!("Slack answered ok:false with error {code}");
+    Error::new(kind, format!("slack.{code}"), message)
+}
+
+/// Calls a Web API method and returns its body as `T`, `ok:false` as an error.
+async fn call_method<T: DeserializeOwned>(
+    context: &ToolContext,
+    request: HttpRequest,
+) -> Result<T, Error> {
+    let selector = context.default_credential().cloned().ok_or_else(|| {
+        Error::configuration(
+            "slack.no_credential",
+            "this Slack connection has no credential tools can use",
+        )
+    })?;
+    let auth = RequestAuth::bearer(selector).with_rejection(rejected);
+    let response = context.http().send(request, &auth).await?;
+    if let Some(limited) = RATE_LIMIT.check(&response, context.now()) {
+        return Err(limited);
+    }
+    if !response.status().is_success() {
+        return Err(status_error(response.status()));
+    }
+    let envelope: Envelope = read_json(&response)?;
+    if !envelope.ok {
+        return Err(slack_error(envelope.error.as_deref().unwrap_or("")));
+    }
+    read_json(&response)
+}
+
+fn method_url(context: &ToolContext, method: &str) -> Result<url::Url, Error> {
+    let config = context.target_config().get::<SlackTargetConfig>()?;
+    api_url(&config.api_base_url, &[("", method)])
+}
+
+/// A JSON body, with the charset Slack asks for.
+fn json_call(context: &ToolContext, method: &str, body: &Value) -> Result<HttpRequest, Error> {
+    let mut request = json_request(Method::POST, method_url(context, method)?.as_str(), body)?;
+    request.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    Ok(request)
+}
+
+#[derive(Deserialize)]
+struct Posted {
+    channel: String,
+    ts: String,
+}
+
+/// Posts with `chat.postMessage`; `thread_ts` in `body` makes it a reply.
+async fn post_message(
+    context: &ToolContext,
+    body: Map<String, Value>,
+) -> Result<MessageRef, Error> {
+    let thread_ts = body
+        .get("thread_ts")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let request = json_call(context, "chat.postMessage", &Value::Object(body))?;
+    let posted: Posted = call_method(context, request).await?;
+    Ok(MessageRef {
+        channel: posted.channel,
+        ts: posted.ts,
+        thread_ts,
+    })
+}
+
+/// A message, as posted.
+#[derive(Debug, Serialize, JsonSchema)]
+#[non_exhaustive]
+pub struct MessageRef {
+    /// The channel's id.
+    pub channel: String,
+    /// The message's timestamp, its id in the channel.
+    pub ts: String,
+    /// The thread it was posted in, for replies.
+    pub thread_ts: Option<String>,
+}
+
+// ---- slack_send_message ----
+
+/// Arguments of `slack_send_message`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct SendMessageArgs {
+    /// The channel's id (`C0123456789`); `slack_list_channels` lists them.
+    #[schemars(length(min = 1, max = 64))]
+    pub channel: String,
+    /// The message, in Slack's `mrkdwn`.
+    #[schemars(length(min = 1, max = 40000))]
+    pub text: String,
+    /// Whether to unfurl links (Slack's default when left out).
+    #[serde(default)]
+    pub unfurl_links: Option<bool>,
+}
+
+/// `slack_send_message`.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct SendMessage;
+
+impl Tool for SendMessage {
+    type Args = SendMessageArgs;
+    type Output = MessageRef;
+
+    fn descriptor(&self) -> ToolDescriptor {
+        ToolDescriptor::new::<SendMessageArgs>(
+            "slack_send_message",
+            "Post a message to a Slack channel the app is a member of.",
+        )
+        .with_title("Send Slack message")
+        .with_annotations(ToolAnnotations::additive())
+        .with_capability(crate::capability("message.send"))
+    }
+
+    async fn call(
+        &self,
+        args: SendMessageArgs,
+        context: &ToolContext,
+    ) -> Result<MessageRef, Error> {
+        let mut body = Map::new();
+        body.insert("channel".into(), json!(args.channel));
+        body.insert("text".into(), json!(args.text));
+        if let Some(unfurl) = args.unfurl_links {
+            body.insert("unfurl_links".into(), json!(unfurl));
+        }
+        post_message(context, body).await
+    }
+}
+
+// ---- slack_reply_in_thread ----
+
+/// Arguments of `slack_reply_in_thread`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct ReplyInThreadArgs {
+    /// The channel's id.
+    #[schemars(length(min = 1, max = 64))]
+    pub channel: String,
+    /// The `ts` of the thread's first message.
+    #[schemars(regex(pattern = r"^\d+\.\d+$"))]
+    pub thread_ts: String,
+    /// The reply, in Slack's `mrkdwn`.
+    #[schemars(length(min = 1, max = 40000))]
+    pub text: String,
+    /// Whether to also show the reply in the channel.
+    #[serde(default)]
+    pub reply_broadcast: Option<bool>,
+}
+
+/// `slack_reply_in_thread`.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct ReplyInThread;
+
+impl Tool for ReplyInThread {
+    type Args = ReplyInThreadArgs;
+    type Output = MessageRef;
+
+    fn descriptor(&self) -> ToolDescriptor {
+        ToolDescriptor::new::<ReplyInThreadArgs>(
+            "slack_reply_in_thread",
+            "Reply in the thread of a Slack message.",
+        )
+        .with_title("Reply in Slack thread")
+        .with_annotations(ToolAnnotations::additive())
+        .with_capability(crate::capability("message.send"))
+    }
+
+    async fn call(
+        &self,
+        args: ReplyInThreadArgs,
+        context: &ToolContext,
+    ) -> Result<MessageRef, Error> {
+        let mut body = Map::new();
+        body.insert("channel".into(), json!(args.channel));
+        body.insert("thread_ts".into(), json!(args.thread_ts));
+        body.insert("text".into(), json!(args.text));
+        if let Some(broadcast) = args.reply_broadcast {
+            body.insert("reply_broadcast".into(), json!(broadcast));
+        }
+        post_message(context, body).await
+    }
+}
+
+// ---- slack_list_channels ----
+
+/// A kind of conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ChannelType {
+    /// Public channels.
+    PublicChannel,
+    /// Private channels.
+    PrivateChannel,
+    /// Group direct messages.
+    Mpim,
+    /// Direct messages.
+    Im,
+}
+
+impl ChannelType {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::PublicChannel => "public_channel",
+            Self::PrivateChannel => "private_channel",
+            Self::Mpim => "mpim",
+            Self::Im => "im",
+        }
+    }
+}
+
+/// Arguments of `slack_list_channels`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct ListChannelsArgs {
+    /// How many per page (1 to 1000, default 200); Slack may return fewer before the end.
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 1000))]
+    pub limit: Option<u16>,
+    /// The `next_cursor` of the previous page.
+    #[serde(default)]
+    pub cursor: Option<String>,
+    /// Which kinds of conversations (default public channels).
+    #[serde(default)]
+    pub types: Option<Vec<ChannelType>>,
+    /// Leave archived channels out.
+    #[serde(default)]
+    pub exclude_archived: Option<bool>,
+}
+
+/// A channel.
+#[derive(Debug, Serialize, JsonSchema)]
+#[non_exhaustive]
+pub struct ChannelSummary {
+    /// The channel's id.
+    pub id: String,
+    /// Its name, without `#`.
+    pub name: String,
+    /// Whether it is private.
+    pub is_private: bool,
+    /// Whether it is archived.
+    pub is_archived: bool,
+    /// Whether the app is a member (it can post only where it is).
+    pub is_member: bool,
+    /// Its topic.
+    pub topic: Option<String>,
+}
+
+/// A page of channels.
+#[derive(Debug, Serialize, JsonSchema)]
+#[non_exhaustive]
+pub struct ChannelPage {
+    /// The channels.
+    pub channels: Vec<ChannelSummary>,
+    /// Pass as `cursor` to read the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Topic {
+    #[serde(default)]
+    value: String,
+}
+
+#[derive(Deserialize)]
+struct ChannelNode {
+    id: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    is_private: bool,
+    #[serde(default)]
+    is_archived: bool,
+    #[serde(default)]
+    is_member: bool,
+    #[serde(default)]
+    topic: Option<Topic>,
+}
+
+#[derive(Deserialize)]
+struct Metadata {
+    #[serde(default)]
+    next_cursor: String,
+}
+
+#[derive(Deserialize)]
+struct Listed {
+    channels: Vec<ChannelNode>,
+    #[serde(default)]
+    response_metadata: Option<Metadata>,
+}
+
+/// `slack_list_channels`.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct ListChannels;
+
+impl Tool for ListChannels {
+    type Args = ListChannelsArgs;
+    type Output = ChannelPage;
+
+    fn descriptor(&self) -> ToolDescriptor {
+        ToolDescriptor::new::<ListChannelsArgs>(
+            "slack_list_channels",
+            "List the Slack workspace's channels with their ids, a page at a time.",
+        )
+        .with_title("List Slack channels")
+        .with_annotations(ToolAnnotations::read_only())
+        .with_capability(crate::capability("channel.read"))
+    }
+
+    async fn call(
+        &self,
+        args: ListChannelsArgs,
+        context: &ToolContext,
+    ) -> Result<ChannelPage, Error> {
+        let mut url = method_url(context, "conversations.list")?;
+        {
+            let mut query = url.query_pairs_mut();
+            query.append_pair(
+                "limit",
+                &args.limit.unwrap_or(200).clamp(1, 1000).to_string(),
+            );
+            if let Some(cursor) = &args.cursor {
+                query.append_pair("cursor", cursor);
+            }
+            if let Some(types) = &args.types {
+                let joined: Vec<&str> = types.iter().map(|t| t.as_str()).collect();
+                query.append_pair("types", &joined.join(","));
+            }
+            if let Some(exclude) = args.exclude_archived {
+                query.append_pair("exclude_archived", if exclude { "true" } else { "false" });
+            }
+        }
+        let listed: Listed = call_method(context, request(Method::GET, url.as_str())?).await?;
+        let next = listed
+            .response_metadata
+            .map(|m| m.next_cursor)
+            .filter(|c| !c.is_empty());
+        Ok(ChannelPage {
+            channels: listed
+                .channels
+                .into_iter()
+                .map(|c| ChannelSummary {
+                    id: c.id,
+                    name: c.name,
+                    is_private: c.is_private,
+                    is_archived: c.is_archived,
+                    is_member: c.is_member,
+                    topic: c.topic.map(|t| t.value).filter(|t| !t.is_empty()),
+                })
+                .collect(),
+            next_cursor: next,
+        })
+    }
+}
+
+// ---- slack_add_reaction ----
+
+/// Arguments of `slack_add_reaction`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct AddReactionArgs {
+    /// The channel's id.
+    #[schemars(length(min = 1, max = 64))]
+    pub channel: String,
+    /// The message's `ts`.
+    #[schemars(regex(pattern = r"^\d+\.\d+$"))]
+    pub timestamp: String,
+    /// The emoji's name, without colons (`thumbsup`, `white_check_mark`).
+    #[schemars(regex(pattern = r"^[a-z0-9_+'-]{1,100}$"))]
+    pub name: String,
+}
+
+/// A reaction, as added.
+#[derive(Debug, Serialize, JsonSchema)]
+#[non_exhaustive]
+pub struct ReactionRef {
+    /// The channel's id.
+    pub channel: String,
+    /// The message's `ts`.
+    pub timestamp: String,
+    /// The emoji's name.
+    pub name: String,
+}
+
+/// `slack_add_reaction`.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct AddReaction;
+
+impl Tool for AddReaction {
+    type Args = AddReactionArgs;
+    type Output = ReactionRef;
+
+    fn descriptor(&self) -> ToolDescriptor {
+        ToolDescriptor::new::<AddReactionArgs>(
+            "slack_add_reaction",
+            "Add an emoji reaction to a Slack message.",
+        )
+        .with_title("Add Slack reaction")
+        .with_annotations(ToolAnnotations::additive().with_idempotent(true))
+        .with_capability(crate::capability("reaction.write"))
+    }
+
+    async fn call(
+        &self,
+        args: AddReactionArgs,
+        context: &ToolContext,
+    ) -> Result<ReactionRef, Error> {
+        let form = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("channel", &args.channel)
+            .append_pair("timestamp", &args.timestamp)
+            .append_pair("name", &args.name)
+            .finish();
+        let mut request = request(Method::POST, method_url(context, "reactions.add")?.as_str())?;
+        *request.body_mut() = Bytes::from(form);
+        request.headers_mut().insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/x-www-form-urlencoded"),
+        );
+        let _: Value = call_method(context, request).await?;
+        Ok(ReactionRef {
+            channel: args.channel,
+            timestamp: args.timestamp,
+            name: args.name,
+        })
+    }
+}

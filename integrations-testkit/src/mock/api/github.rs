@@ -1,0 +1,697 @@
+//! [`GitHubApi`]: GitHub's REST API, on github.com (`/`) or GitHub Enterprise Server
+//! (`/api/v3`).
+//!
+//! Like GitHub, it refuses requests without `User-Agent` (403) and with an
+//! `X-GitHub-Api-Version` it does not know (400; a server knows fewer versions than
+//! github.com); takes tokens as `Bearer` or `token`; answers `Bad credentials` (401) for
+//! an unknown token and hides private repositories without one (404); paginates lists
+//! with a `Link` header (`rel="next"`, `"last"`, ...); wraps search results in
+//! `{total_count, incomplete_results, items}`; returns file contents base64-encoded in
+//! 60-column lines; and signals rate limits with 403 and `x-ratelimit-remaining: 0` or a
+//! secondary-limit message with `retry-after`.
+
+#![allow(
+    clippy::result_large_err,
+    reason = "the errors are the HTTP answers of a test mock, built once per request"
+)]
+
+use std::collections::{BTreeMap, VecDeque};
+use std::fmt::Write as _;
+use std::sync::{Arc, Mutex};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::{Value, json};
+use wiremock::matchers::path_regex;
+use wiremock::{Mock, Request, Respond, ResponseTemplate};
+
+use super::{Auth, Journal, Recorded, Scheme, Tokens, lock};
+use crate::mock::MockProvider;
+
+/// A failure the mock returns for the next request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum GitHubFailure {
+    /// The primary limit: 403 with `x-ratelimit-remaining: 0` and `x-ratelimit-reset`.
+    PrimaryRateLimit {
+        /// When the limit resets, epoch seconds.
+        reset_epoch_seconds: i64,
+    },
+    /// A secondary limit: 403 with a message and `retry-after`.
+    SecondaryRateLimit {
+        /// The `retry-after` seconds.
+        retry_after_seconds: u64,
+    },
+}
+
+#[derive(Debug, Clone)]
+struct Issue {
+    number: u64,
+    title: String,
+    body: Option<String>,
+    state: String,
+    labels: Vec<String>,
+    pull: Option<(String, String, bool)>,
+}
+
+#[derive(Debug, Default)]
+struct Repo {
+    items: Vec<Issue>,
+    comments: Vec<Value>,
+    files: BTreeMap<String, Vec<u8>>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    repos: BTreeMap<(String, String), Repo>,
+    fail_next: VecDeque<GitHubFailure>,
+    serial: u64,
+}
+
+/// GitHub's REST API on loopback.
+#[derive(Debug)]
+pub struct GitHubApi {
+    provider: MockProvider,
+    state: Arc<Mutex<State>>,
+    tokens: Tokens,
+    journal: Journal,
+    prefix: &'static str,
+}
+
+struct Responder {
+    state: Arc<Mutex<State>>,
+    tokens: Tokens,
+    journal: Journal,
+    web: String,
+    api: String,
+    prefix: &'static str,
+    versions: &'static [&'static str],
+    enterprise: bool,
+}
+
+fn percent_decode(segment: &str) -> String {
+    url::form_urlencoded::parse(format!("x={}", segment.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+fn message(status: u16, text: &str) -> ResponseTemplate {
+    ResponseTemplate::new(status).set_body_json(json!({
+        "message": text,
+        "documentation_url": "https://docs.github.com/rest",
+        "status": status.to_string(),
+    }))
+}
+
+fn not_found() -> ResponseTemplate {
+    message(404, "Not Found")
+}
+
+fn validation_failed(resource: &str, field: &str, code: &str) -> ResponseTemplate {
+    ResponseTemplate::new(422).set_body_json(json!({
+        "message": "Validation Failed",
+        "errors": [{"resource": resource, "field": field, "code": code}],
+        "documentation_url": "https://docs.github.com/rest",
+        "status": "422",
+    }))
+}
+
+impl Responder {
+    fn issue_json(&self, owner: &str, repo: &str, issue: &Issue, serial: u64) -> Value {
+        let kind = if issue.pull.is_some() {
+            "pull"
+        } else {
+            "issues"
+        };
+        let mut out = json!({
+            "id": 1_000_000 + issue.number,
+            "node_id": format!("I_kwDOA{serial:04}{}", issue.number),
+            "number": issue.number,
+            "title": issue.title,
+            "body": issue.body,
+            "state": issue.state,
+            "locked": false,
+            "labels": issue.labels.iter().map(|l| json!({"name": l})).collect::<Vec<_>>(),
+            "user": {"login": "octocat", "id": 1, "type": "User"},
+            "comments": 0,
+            "url": format!("{}/repos/{owner}/{repo}/issues/{}", self.api, issue.number),
+            "repository_url": format!("{}/repos/{owner}/{repo}", self.api),
+            "html_url": format!("{}/{owner}/{repo}/{kind}/{}", self.web, issue.number),
+            "created_at": "2026-11-20T08:00:00Z",
+            "updated_at": "2026-11-21T09:30:00Z",
+        });
+        if issue.pull.is_some() {
+            out["pull_request"] = json!({
+                "url": format!("{}/repos/{owner}/{repo}/pulls/{}", self.api, issue.number),
+                "html_url": format!("{}/{owner}/{repo}/pull/{}", self.web, issue.number),
+            });
+        }
+        out
+    }
+
+    fn pull_json(&self, owner: &str, repo: &str, issue: &Issue) -> Value {
+        let (head, base, draft) = issue.pull.clone().unwrap_or_default();
+        json!({
+            "id": 2_000_000 + issue.number,
+            "node_id": format!("PR_kwDOA{}", issue.number),
+            "number": issue.number,
+            "state": issue.state,
+            "title": issue.title,
+            "body": issue.body,
+            "draft": draft,
+            "user": {"login": "octocat", "id": 1, "type": "User"},
+            "url": format!("{}/repos/{owner}/{repo}/pulls/{}", self.api, issue.number),
+            "html_url": format!("{}/{owner}/{repo}/pull/{}", self.web, issue.number),
+            "head": {"ref": head, "label": format!("{owner}:{head}"), "sha": "6dcb09b5b57875f334f61aebed695e2e4193db5e"},
+            "base": {"ref": base, "label": format!("{owner}:{base}"), "sha": "9049f1265b7d61be4a8904a9a27120d2064dab3b"},
+            "created_at": "2026-11-20T08:00:00Z",
+            "updated_at": "2026-11-21T09:30:00Z",
+            "merged_at": null,
+        })
+    }
+
+    /// One page of `items` and the `Link` header for `recorded`.
+    fn paginate(
+        &self,
+        recorded: &Recorded,
+        items: Vec<Value>,
+    ) -> Result<(Vec<Value>, Option<String>), ResponseTemplate> {
+        let per_page = match recorded.query_param("per_page").map(str::parse::<usize>) {
+            None => 30,
+            Some(Ok(n)) => n.clamp(1, 100),
+            Some(Err(_)) => return Err(validation_failed("Pagination", "per_page", "invalid")),
+        };
+        let page = match recorded.query_param("page").map(str::parse::<usize>) {
+            None => 1,
+            Some(Ok(n)) if n >= 1 => n,
+            Some(_) => return Err(validation_failed("Pagination", "page", "invalid")),
+        };
+        let last = items.len().div_ceil(per_page).max(1);
+        let slice: Vec<Value> = items
+            .into_iter()
+            .skip((page - 1) * per_page)
+            .take(per_page)
+            .collect();
+        let link_to = |n: usize| {
+            let mut query: Vec<(String, String)> = recorded
+                .query
+                .iter()
+                .filter(|(k, _)| k != "page")
+                .cloned()
+                .collect();
+            query.push(("page".into(), n.to_string()));
+            let encoded: String = url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(query)
+                .finish();
+            format!("<{}{}?{encoded}>", self.web, recorded.path)
+        };
+        let mut links = Vec::new();
+        if page > 1 {
+            links.push(format!("{}; rel=\"prev\"", link_to(page - 1)));
+        }
+        if page < last {
+            links.push(format!("{}; rel=\"next\"", link_to(page + 1)));
+            links.push(format!("{}; rel=\"last\"", link_to(last)));
+        }
+        if page > 1 {
+            links.push(format!("{}; rel=\"first\"", link_to(1)));
+        }
+        Ok((slice, (!links.is_empty()).then(|| links.join(", "))))
+    }
+
+    fn with_headers(&self, response: ResponseTemplate, resource: &str) -> ResponseTemplate {
+        let response = response
+            .insert_header("x-ratelimit-limit", "5000")
+            .insert_header("x-ratelimit-remaining", "4999")
+            .insert_header("x-ratelimit-used", "1")
+            .insert_header("x-ratelimit-reset", "1795000000")
+            .insert_header("x-ratelimit-resource", resource)
+            .insert_header("x-github-request-id", "CAFE:1234:5678:9ABC:0001");
+        if self.enterprise {
+            response.insert_header("x-github-enterprise-version", "3.17.0")
+        } else {
+            response
+        }
+    }
+
+    fn route(&self, recorded: &Recorded, request: &Request) -> ResponseTemplate {
+        let Some(rest) = recorded.path.strip_prefix(self.prefix) else {
+            return not_found();
+        };
+        let segments: Vec<String> = rest.split('/').skip(1).map(percent_decode).collect();
+        let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+        let mut state = lock(&self.state);
+        state.serial += 1;
+        let serial = state.serial;
+        match (recorded.method.as_str(), segments.as_slice()) {
+            ("POST", ["repos", owner, repo, "issues"]) => {
+                let Some(r) = state
+                    .repos
+                    .get_mut(&((*owner).to_owned(), (*repo).to_owned()))
+                else {
+                    return not_found();
+                };
+                let body: Value = match request.body_json() {
+                    Ok(Value::Object(b)) => Value::Object(b),
+                    _ => return message(400, "Problems parsing JSON"),
+                };
+                let title = match body.get("title") {
+                    Some(Value::String(t)) if !t.is_empty() => t.clone(),
+                    Some(Value::Number(n)) => n.to_string(),
+                    _ => return validation_failed("Issue", "title", "missing_field"),
+                };
+                let labels = match body.get("labels") {
+                    None | Some(Value::Null) => Vec::new(),
+                    Some(Value::Array(l)) if l.iter().all(Value::is_string) => l
+                        .iter()
+                        .filter_map(|v| v.as_str().map(str::to_owned))
+                        .collect(),
+                    _ => return validation_failed("Issue", "labels", "invalid"),
+                };
+                let issue = Issue {
+                    number: u64::try_from(r.items.len()).unwrap_or(0) + 1,
+                    title,
+                    body: body.get("body").and_then(Value::as_str).map(str::to_owned),
+                    state: "open".into(),
+                    labels,
+                    pull: None,
+                };
+                let out = self.issue_json(owner, repo, &issue, serial);
+                r.items.push(issue);
+                let location = out["url"].as_str().unwrap_or_default().to_owned();
+                ResponseTemplate::new(201)
+                    .set_body_json(out)
+                    .insert_header("location", location.as_str())
+            }
+            ("POST", ["repos", owner, repo, "issues", number, "comments"]) => {
+                let Some(r) = state
+                    .repos
+                    .get_mut(&((*owner).to_owned(), (*repo).to_owned()))
+                else {
+                    return not_found();
+                };
+                let Some(issue) = number
+                    .parse::<u64>()
+                    .ok()
+                    .and_then(|n| r.items.iter().find(|i| i.number == n))
+                else {
+                    return not_found();
+                };
+                let Ok(body) = request.body_json::<Value>() else {
+                    return message(400, "Problems parsing JSON");
+                };
+                let Some(text) = body.get("body").and_then(Value::as_str) else {
+                    return validation_failed("IssueComment", "body", "missing_field");
+                };
+                let id = 3_000_000 + serial;
+                let kind = if issue.pull.is_some() {
+                    "pull"
+                } else {
+                    "issues"
+                };
+                let comment = json!({
+                    "id": id,
+                    "node_id": format!("IC_kwDOA{id}"),
+                    "body": text,
+                    "user": {"login": "octocat", "id": 1, "type": "User"},
+                    "url": format!("{}/repos/{owner}/{repo}/issues/comments/{id}", self.api),
+                    "html_url": format!("{}/{owner}/{repo}/{kind}/{}#issuecomment-{id}", self.web, issue.number),
+                    "issue_url": format!("{}/repos/{owner}/{repo}/issues/{}", self.api, issue.number),
+                    "created_at": "2026-11-21T09:30:00Z",
+                    "updated_at": "2026-11-21T09:30:00Z",
+                });
+                r.comments.push(comment.clone());
+                ResponseTemplate::new(201).set_body_json(comment)
+            }
+            ("GET", ["repos", owner, repo, "pulls"]) => {
+                let Some(r) = state.repos.get(&((*owner).to_owned(), (*repo).to_owned())) else {
+                    return not_found();
+                };
+                let wanted = recorded.query_param("state").unwrap_or("open");
+                if !matches!(wanted, "open" | "closed" | "all") {
+                    return validation_failed("PullRequest", "state", "invalid");
+                }
+                let pulls: Vec<Value> = r
+                    .items
+                    .iter()
+                    .filter(|i| i.pull.is_some() && (wanted == "all" || i.state == wanted))
+                    .map(|i| self.pull_json(owner, repo, i))
+                    .collect();
+                match self.paginate(recorded, pulls) {
+                    Ok((page, link)) => {
+                        let response = ResponseTemplate::new(200).set_body_json(page);
+                        match link {
+                            Some(link) => response.insert_header("link", link.as_str()),
+                            None => response,
+                        }
+                    }
+                    Err(e) => e,
+                }
+            }
+            ("GET", ["repos", owner, repo, "contents", path @ ..]) => {
+                let Some(r) = state.repos.get(&((*owner).to_owned(), (*repo).to_owned())) else {
+                    return not_found();
+                };
+                if let Some(reference) = recorded.query_param("ref")
+                    && reference != "main"
+                {
+                    return message(404, &format!("No commit found for the ref {reference}"));
+                }
+                let path = path.join("/");
+                if let Some(bytes) = r.files.get(&path) {
+                    let encoded = STANDARD.encode(bytes);
+                    let mut content = String::new();
+                    for chunk in encoded.as_bytes().chunks(60) {
+                        content.push_str(&String::from_utf8_lossy(chunk));
+                        content.push('\n');
+                    }
+                    let name = path.rsplit('/').next().unwrap_or(&path).to_owned();
+                    let sha = format!(
+                        "{:040x}",
+                        u64::try_from(bytes.len()).unwrap_or(0) * 7919 + serial
+                    );
+                    return ResponseTemplate::new(200).set_body_json(json!({
+                        "type": "file",
+                        "encoding": "base64",
+                        "size": bytes.len(),
+                        "name": name,
+                        "path": path,
+                        "content": content,
+                        "sha": sha,
+                        "url": format!("{}/repos/{owner}/{repo}/contents/{path}?ref=main", self.api),
+                        "html_url": format!("{}/{owner}/{repo}/blob/main/{path}", self.web),
+                        "download_url": format!("{}/{owner}/{repo}/raw/main/{path}", self.web),
+                    }));
+                }
+                let dir = if path.is_empty() {
+                    String::new()
+                } else {
+                    format!("{path}/")
+                };
+                let mut entries: BTreeMap<String, (&str, usize)> = BTreeMap::new();
+                for (file, bytes) in &r.files {
+                    if let Some(rest) = file.strip_prefix(&dir) {
+                        match rest.split_once('/') {
+                            Some((sub, _)) => entries.insert(sub.to_owned(), ("dir", 0)),
+                            None => entries.insert(rest.to_owned(), ("file", bytes.len())),
+                        };
+                    }
+                }
+                if entries.is_empty() {
+                    return not_found();
+                }
+                let listing: Vec<Value> = entries
+                    .into_iter()
+                    .map(|(name, (kind, size))| {
+                        let full = format!("{dir}{name}");
+                        json!({
+                            "type": kind,
+                            "name": name,
+                            "path": full,
+                            "size": size,
+                            "html_url": format!("{}/{owner}/{repo}/{}/main/{full}", self.web, if kind == "dir" { "tree" } else { "blob" }),
+                        })
+                    })
+                    .collect();
+                ResponseTemplate::new(200).set_body_json(listing)
+            }
+            ("GET", ["search", "issues"]) => {
+                let Some(q) = recorded.query_param("q").filter(|q| !q.trim().is_empty()) else {
+                    return validation_failed("Search", "q", "missing");
+                };
+                let mut repo_filter = None;
+                let mut kind_filter = None;
+                let mut state_filter = None;
+                let mut words = Vec::new();
+                for term in q.split_whitespace() {
+                    if let Some(repo) = term.strip_prefix("repo:") {
+                        repo_filter = Some(repo.to_owned());
+                    } else if let Some(is) = term.strip_prefix("is:") {
+                        match is {
+                            "issue" | "pr" => kind_filter = Some(is.to_owned()),
+                            "open" | "closed" => state_filter = Some(is.to_owned()),
+                            _ => {}
+                        }
+                    } else if let Some(s) = term.strip_prefix("state:") {
+                        state_filter = Some(s.to_owned());
+                    } else {
+                        words.push(term.to_lowercase());
+                    }
+                }
+                let mut items = Vec::new();
+                for ((owner, repo), r) in &state.repos {
+                    if repo_filter
+                        .as_ref()
+                        .is_some_and(|f| f != &format!("{owner}/{repo}"))
+                    {
+                        continue;
+                    }
+                    for issue in &r.items {
+                        let kind = if issue.pull.is_some() { "pr" } else { "issue" };
+                        let title = issue.title.to_lowercase();
+                        if kind_filter.as_ref().is_some_and(|k| k != kind)
+                            || state_filter.as_ref().is_some_and(|s| s != &issue.state)
+                            || !words.iter().all(|w| title.contains(w.as_str()))
+                        {
+                            continue;
+                        }
+                        let mut item = self.issue_json(owner, repo, issue, serial);
+                        item["score"] = json!(1.0);
+                        items.push(item);
+                    }
+                }
+                let total = items.len();
+                match self.paginate(recorded, items) {
+                    Ok((page, link)) => {
+                        let response = ResponseTemplate::new(200).set_body_json(json!({
+                            "total_count": total,
+                            "incomplete_results": false,
+                            "items": page,
+                        }));
+                        match link {
+                            Some(link) => response.insert_header("link", link.as_str()),
+                            None => response,
+                        }
+                    }
+                    Err(e) => e,
+                }
+            }
+            _ => not_found(),
+        }
+    }
+}
+
+impl Respond for Responder {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let recorded = self.journal.record(request);
+        let resource = if recorded.path.contains("/search/") {
+            "search"
+        } else {
+            "core"
+        };
+        if let Some(failure) = lock(&self.state).fail_next.pop_front() {
+            return match failure {
+                GitHubFailure::PrimaryRateLimit { reset_epoch_seconds } => message(
+                    403,
+                    "API rate limit exceeded for installation ID 1. If you reach out to GitHub Support for help, please include the request ID.",
+                )
+                .insert_header("x-ratelimit-limit", "5000")
+                .insert_header("x-ratelimit-remaining", "0")
+                .insert_header("x-ratelimit-used", "5000")
+                .insert_header("x-ratelimit-reset", reset_epoch_seconds.to_string().as_str())
+                .insert_header("x-ratelimit-resource", resource),
+                GitHubFailure::SecondaryRateLimit { retry_after_seconds } => message(
+                    403,
+                    "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
+                )
+                .insert_header("retry-after", retry_after_seconds.to_string().as_str()),
+            };
+        }
+        if recorded.header("user-agent").is_none_or(str::is_empty) {
+            return message(
+                403,
+                "Request forbidden by administrative rules. Please make sure your request has a User-Agent header (https://docs.github.com/en/rest/overview/resources-in-the-rest-api#user-agent-required). Check https://developer.github.com for other possible causes.",
+            );
+        }
+        if let Some(version) = recorded.header("x-github-api-version")
+            && !self.versions.contains(&version)
+        {
+            let mut text = format!(
+                "Unsupported 'X-GitHub-Api-Version' header: {version}. Supported versions are:"
+            );
+            for v in self.versions {
+                let _ = write!(text, " {v}");
+            }
+            return message(400, &text);
+        }
+        match self.tokens.check(request) {
+            Auth::Valid => {}
+            Auth::Invalid => return message(401, "Bad credentials"),
+            // Private repositories are hidden from anonymous requests.
+            Auth::Missing => return not_found(),
+        }
+        self.with_headers(self.route(&recorded, request), resource)
+    }
+}
+
+impl GitHubApi {
+    async fn start(enterprise: bool) -> Self {
+        let provider = MockProvider::start().await;
+        let state = Arc::new(Mutex::new(State::default()));
+        let tokens = Tokens::new();
+        let journal = Journal::default();
+        let prefix = if enterprise { "/api/v3" } else { "" };
+        let web = provider.uri();
+        Mock::given(path_regex(format!("^{prefix}/(repos|search)/")))
+            .respond_with(Responder {
+                state: state.clone(),
+                tokens: tokens.clone(),
+                journal: journal.clone(),
+                api: format!("{web}{prefix}"),
+                web,
+                prefix,
+                versions: if enterprise {
+                    &["2022-11-28"]
+                } else {
+                    &["2022-11-28", "2026-03-10"]
+                },
+                enterprise,
+            })
+            .named(if enterprise {
+                "github enterprise server rest"
+            } else {
+                "github rest"
+            })
+            .mount(provider.server())
+            .await;
+        Self {
+            provider,
+            state,
+            tokens,
+            journal,
+            prefix,
+        }
+    }
+
+    /// github.com: the REST API at the root of the server.
+    pub async fn cloud() -> Self {
+        Self::start(false).await
+    }
+
+    /// GitHub Enterprise Server: the REST API under `/api/v3`, answering with
+    /// `X-GitHub-Enterprise-Version`, knowing only API version `2022-11-28`.
+    pub async fn enterprise_server() -> Self {
+        Self::start(true).await
+    }
+
+    /// The web base URL (`https://github.com`, `https://ghe.example.com`).
+    pub fn web_base_url(&self) -> String {
+        self.provider.uri()
+    }
+
+    /// The REST API base URL (`https://api.github.com`, `https://ghe.example.com/api/v3`).
+    pub fn api_base_url(&self) -> String {
+        format!("{}{}", self.provider.uri(), self.prefix)
+    }
+
+    /// The mock server.
+    pub fn provider(&self) -> &MockProvider {
+        &self.provider
+    }
+
+    /// The accepted tokens.
+    pub fn tokens(&self) -> &Tokens {
+        &self.tokens
+    }
+
+    /// Accepts `token` as `Bearer` or `token`.
+    pub fn accept_token(&self, token: &str) {
+        self.tokens.accept(token, Scheme::BearerOrToken);
+    }
+
+    /// Adds an empty repository.
+    pub fn add_repo(&self, owner: &str, repo: &str) {
+        lock(&self.state)
+            .repos
+            .entry((owner.to_owned(), repo.to_owned()))
+            .or_default();
+    }
+
+    /// Adds an issue and returns its number.
+    pub fn add_issue(&self, owner: &str, repo: &str, title: &str) -> u64 {
+        let mut state = lock(&self.state);
+        let r = state
+            .repos
+            .entry((owner.to_owned(), repo.to_owned()))
+            .or_default();
+        let number = u64::try_from(r.items.len()).unwrap_or(0) + 1;
+        r.items.push(Issue {
+            number,
+            title: title.to_owned(),
+            body: None,
+            state: "open".into(),
+            labels: Vec::new(),
+            pull: None,
+        });
+        number
+    }
+
+    /// Adds `count` pull requests in `state` (`open` or `closed`), titled `Change <n>`.
+    pub fn add_pulls(&self, owner: &str, repo: &str, count: usize, pr_state: &str) {
+        let mut state = lock(&self.state);
+        let r = state
+            .repos
+            .entry((owner.to_owned(), repo.to_owned()))
+            .or_default();
+        for _ in 0..count {
+            let number = u64::try_from(r.items.len()).unwrap_or(0) + 1;
+            r.items.push(Issue {
+                number,
+                title: format!("Change {number}"),
+                body: Some("A change.".into()),
+                state: pr_state.to_owned(),
+                labels: Vec::new(),
+                pull: Some((format!("feature-{number}"), "main".into(), false)),
+            });
+        }
+    }
+
+    /// Adds a file on `main`.
+    pub fn add_file(&self, owner: &str, repo: &str, path: &str, contents: &[u8]) {
+        lock(&self.state)
+            .repos
+            .entry((owner.to_owned(), repo.to_owned()))
+            .or_default()
+            .files
+            .insert(path.to_owned(), contents.to_vec());
+    }
+
+    /// The comments created in a repository.
+    pub fn comments(&self, owner: &str, repo: &str) -> Vec<Value> {
+        lock(&self.state)
+            .repos
+            .get(&(owner.to_owned(), repo.to_owned()))
+            .map(|r| r.comments.clone())
+            .unwrap_or_default()
+    }
+
+    /// The titles of a repository's issues and pull requests, by number.
+    pub fn titles(&self, owner: &str, repo: &str) -> Vec<String> {
+        lock(&self.state)
+            .repos
+            .get(&(owner.to_owned(), repo.to_owned()))
+            .map(|r| r.items.iter().map(|i| i.title.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Makes the next request fail.
+    pub fn fail_next(&self, failure: GitHubFailure) {
+        lock(&self.state).fail_next.push_back(failure);
+    }
+
+    /// Every request received.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.journal.all()
+    }
+}
