@@ -6,6 +6,8 @@
 //! [`MockProvider::assert_no_unexpected`]). Request bodies are never printed, since they
 //! may carry secrets.
 
+pub mod oauth;
+
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, PoisonError};
 
