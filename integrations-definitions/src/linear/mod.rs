@@ -1,10 +1,11 @@
 //! Linear (`linear::linear-default`): issues and comments through GraphQL, Linear's
 //! hosted MCP server, and webhooks.
 
+mod auth;
 pub mod schemas;
 
 use integrations_core::definition::{
-    ClientAuth, ConnectionMethod, IntegrationDefinition, Metadata, OAuth2Spec, Pkce,
+    ClientAuth, ConnectionMethod, IdentityCheck, IntegrationDefinition, Metadata, OAuth2Spec, Pkce,
     ScopeSeparator, SecretField,
 };
 use integrations_core::model::CredentialType;
@@ -27,18 +28,20 @@ impl Linear {
     }
 
     fn oauth2_spec(config: Option<&LinearTargetConfig>) -> OAuth2Spec {
-        let (web, api, scopes, actor) = match config {
+        let (web, api, scopes, actor, client_id) = match config {
             Some(c) => (
                 c.web_base_url.as_str(),
                 c.api_base_url.as_str(),
                 c.scopes.clone(),
                 c.actor.as_str(),
+                c.client_id.as_deref(),
             ),
             None => (
                 "https://linear.app",
                 "https://api.linear.app",
                 vec!["read".to_owned(), "write".to_owned()],
                 "user",
+                None,
             ),
         };
         // Comma-separated scopes; PKCE S256; refresh tokens rotate; access tokens last 24 h.
@@ -53,6 +56,7 @@ impl Linear {
         .with_client_auth(ClientAuth::RequestBody)
         .with_authorize_param("actor", actor)
         .with_rotating_refresh_tokens()
+        .with_client_id(client_id)
     }
 }
 
@@ -120,6 +124,14 @@ impl IntegrationDefinition for Linear {
         method.oauth2.as_ref()?;
         let config = target_config.get::<LinearTargetConfig>().ok()?;
         Some(Self::oauth2_spec(Some(config)))
+    }
+
+    fn identity_check(
+        &self,
+        method: &ConnectionMethod,
+        target_config: &Parsed,
+    ) -> Option<IdentityCheck> {
+        auth::identity_check(method, target_config)
     }
 }
 

@@ -1,13 +1,14 @@
 //! OpenAI (`openai::openai-default`): model access for an agent runtime (the Codex CLI).
 
+mod auth;
 pub mod schemas;
 
 use integrations_core::definition::{
-    BindingContext, ConnectionMethod, IntegrationDefinition, Metadata, SecretField,
+    BindingContext, ConnectionMethod, IdentityCheck, IntegrationDefinition, Metadata, SecretField,
 };
 use integrations_core::model::CredentialType;
 use integrations_core::provider::IntegrationProvider;
-use integrations_core::schema::{Choice, ConfigKind, ConfigSpec, Form, FormContext};
+use integrations_core::schema::{Choice, ConfigKind, ConfigSpec, Form, FormContext, Parsed};
 use integrations_core::{DefinitionKey, IntegrationKind, ValidationIssue};
 use serde_json::json;
 
@@ -108,6 +109,14 @@ impl IntegrationDefinition for OpenAi {
             }
         }
         issues
+    }
+
+    fn identity_check(
+        &self,
+        method: &ConnectionMethod,
+        target_config: &Parsed,
+    ) -> Option<IdentityCheck> {
+        auth::identity_check(method, target_config)
     }
 
     fn narrow_form(&self, kind: &ConfigKind, context: &FormContext<'_>, form: &mut Form) {

@@ -1,10 +1,11 @@
 //! Slack (`slack::slack-default`): messages, threads, reactions and channels through the
 //! Web API, and the Events API.
 
+mod auth;
 pub mod schemas;
 
 use integrations_core::definition::{
-    ClientAuth, ConnectionMethod, IntegrationDefinition, Metadata, OAuth2Spec, Pkce,
+    ClientAuth, ConnectionMethod, IdentityCheck, IntegrationDefinition, Metadata, OAuth2Spec, Pkce,
     ScopeSeparator, SecretField,
 };
 use integrations_core::model::CredentialType;
@@ -27,13 +28,19 @@ impl Slack {
     }
 
     fn oauth2_spec(config: Option<&SlackTargetConfig>) -> OAuth2Spec {
-        let (web, api, scopes) = match config {
+        let (web, api, scopes, client_id) = match config {
             Some(c) => (
                 c.web_base_url.as_str(),
                 c.api_base_url.as_str(),
                 c.bot_scopes.clone(),
+                c.client_id.as_deref(),
             ),
-            None => ("https://slack.com", "https://slack.com/api", Vec::new()),
+            None => (
+                "https://slack.com",
+                "https://slack.com/api",
+                Vec::new(),
+                None,
+            ),
         };
         // Comma-separated scopes; every answer is HTTP 200 with `ok`; the workspace is the
         // connection's subject; rotating tokens when the app enables rotation.
@@ -48,6 +55,10 @@ impl Slack {
         .with_success_field("ok")
         .with_subject_pointer("/team/id")
         .with_rotating_refresh_tokens()
+        .with_client_id(client_id)
+        // Refreshing with a used or revoked refresh token (HTTP 200, `ok: false`).
+        .with_grant_error_code("invalid_refresh_token")
+        .with_grant_error_code("token_revoked")
     }
 }
 
@@ -110,6 +121,14 @@ impl IntegrationDefinition for Slack {
         method.oauth2.as_ref()?;
         let config = target_config.get::<SlackTargetConfig>().ok()?;
         Some(Self::oauth2_spec(Some(config)))
+    }
+
+    fn identity_check(
+        &self,
+        method: &ConnectionMethod,
+        target_config: &Parsed,
+    ) -> Option<IdentityCheck> {
+        auth::identity_check(method, target_config)
     }
 }
 
