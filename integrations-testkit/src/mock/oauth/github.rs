@@ -58,6 +58,16 @@ pub struct InstallationTokenRequest {
     pub repositories: Option<Vec<String>>,
 }
 
+impl InstallationTokenRequest {
+    /// A request record (for comparisons in tests).
+    pub fn new(installation_id: u64, repositories: Option<Vec<String>>) -> Self {
+        Self {
+            installation_id,
+            repositories,
+        }
+    }
+}
+
 struct Installation {
     account: String,
     repositories: Vec<String>,
