@@ -6,6 +6,8 @@
 //! * Closure HTTP clients: [`integrations_core::host::from_fn`], and [`offline_http`].
 //! * [`mock::MockProvider`]: a loopback mock server that fails the test, readably, on any
 //!   request nobody expected.
+//! * [`mock::oauth`]: GitHub, Linear and Slack token endpoints (and identity calls) with
+//!   each provider's quirks, PKCE checks, rotating refresh tokens and failure modes.
 //! * [`assert_secret_free`]: proves a secret is in no `Display`, `Debug` or source of an error.
 //!
 //! ```

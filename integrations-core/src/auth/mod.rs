@@ -16,7 +16,7 @@
 //! [`IdentityCheck`](crate::definition::IdentityCheck)) and the provider's optional
 //! capabilities ([`RedirectFlow`](crate::provider::RedirectFlow),
 //! [`CredentialResolver`](crate::provider::CredentialResolver)), and does every effect
-//! through the [`Host`](crate::host::Host): its HTTP client (which never follows
+//! through the [`Host`]: its HTTP client (which never follows
 //! redirects from a token endpoint), stores, cipher, clock and audit sink.
 //!
 //! # Security

@@ -169,8 +169,11 @@ impl TokenManager {
     /// As [`CredentialSource::credential`].
     pub async fn access_token(&self, connection: &Connection) -> Result<ResolvedCredential, Error> {
         let selector = CredentialSelector::of_type(CredentialType::OAUTH2_ACCESS_TOKEN);
-        self.credential(&CredentialRequest::new(connection, &selector))
-            .await
+        self.hand_out(&CredentialRequest::new(connection, &selector), None)
+            .await?
+            .ok_or_else(|| {
+                Error::not_found("auth.no_credential", "the connection has no access token")
+            })
     }
 
     /// Drops every cached credential of `connection` (after revoking or replacing it).
@@ -183,22 +186,37 @@ impl TokenManager {
         self.host.clock().now()
     }
 
+    /// Resolves and audits a hand-out. A cache hit is answered without building the
+    /// (large) resolution future, which is boxed on the slow path only.
+    async fn hand_out(
+        &self,
+        request: &CredentialRequest<'_>,
+        rejected: Option<&Secret>,
+    ) -> Result<Option<ResolvedCredential>, Error> {
+        let connection = request.connection;
+        if !connection.is_active() {
+            return Err(not_active(connection));
+        }
+        let key = CacheKey::new(connection, request.selector);
+        let found = match self.cache.get(&key, self.freshness, self.now()) {
+            Some(hit) if rejected.is_none_or(|r| !same(r, &hit.value)) => Some((hit, "cache")),
+            _ => Box::pin(self.resolve(request, &key, rejected)).await?,
+        };
+        if let Some((_, source)) = &found {
+            self.audit_used(request, source).await;
+        }
+        Ok(found.map(|(credential, _)| credential))
+    }
+
+    /// The slow path: resolution precedence, then refresh, resolvers or the store.
     async fn resolve(
         &self,
         request: &CredentialRequest<'_>,
+        key: &CacheKey,
         rejected: Option<&Secret>,
     ) -> Result<Option<(ResolvedCredential, &'static str)>, Error> {
         let connection = request.connection;
         let selector = request.selector;
-        if !connection.is_active() {
-            return Err(not_active(connection));
-        }
-        let key = CacheKey::new(connection, selector);
-        if let Some(hit) = self.cache.get(&key, self.freshness, self.now())
-            && rejected.is_none_or(|r| !same(r, &hit.value))
-        {
-            return Ok(Some((hit, "cache")));
-        }
         let entry = self.registry.require(&connection.key)?;
         let kind = entry
             .method(&connection.method)
@@ -216,13 +234,7 @@ impl TokenManager {
         match resolution_path(kind, selector, has_default) {
             ResolutionPath::CustomResolver(name) => {
                 let resolved = self
-                    .via_resolver(
-                        &key,
-                        connection,
-                        selector,
-                        Resolver::Custom(&name),
-                        rejected,
-                    )
+                    .via_resolver(key, connection, selector, Resolver::Custom(&name), rejected)
                     .await?;
                 if resolved.is_none() && rejected.is_none() {
                     return Err(Error::not_found(
@@ -233,24 +245,24 @@ impl TokenManager {
                 Ok(resolved.map(|c| (c, "resolver")))
             }
             ResolutionPath::ManagedOAuth2 => Ok(Some((
-                self.managed(&key, connection, kind, selector, rejected)
+                self.managed(key, connection, kind, selector, rejected)
                     .await?,
                 "oauth2",
             ))),
             ResolutionPath::DefaultResolver => {
                 match self
-                    .via_resolver(&key, connection, selector, Resolver::Default, rejected)
+                    .via_resolver(key, connection, selector, Resolver::Default, rejected)
                     .await?
                 {
                     Some(c) => Ok(Some((c, "resolver"))),
                     None => Ok(self
-                        .stored(&key, connection, selector, rejected)
+                        .stored(key, connection, selector, rejected)
                         .await?
                         .map(|c| (c, "store"))),
                 }
             }
             _ => Ok(self
-                .stored(&key, connection, selector, rejected)
+                .stored(key, connection, selector, rejected)
                 .await?
                 .map(|c| (c, "store"))),
         }
@@ -506,16 +518,12 @@ impl CredentialSource for TokenManager {
         &self,
         request: &CredentialRequest<'_>,
     ) -> Result<ResolvedCredential, Error> {
-        match self.resolve(request, None).await? {
-            Some((credential, source)) => {
-                self.audit_used(request, source).await;
-                Ok(credential)
-            }
-            None => Err(Error::not_found(
+        self.hand_out(request, None).await?.ok_or_else(|| {
+            Error::not_found(
                 "auth.no_credential",
                 "the connection has no such credential",
-            )),
-        }
+            )
+        })
     }
 
     async fn credential_rejected(
@@ -523,12 +531,6 @@ impl CredentialSource for TokenManager {
         request: &CredentialRequest<'_>,
         rejected: &Secret,
     ) -> Result<Option<ResolvedCredential>, Error> {
-        match self.resolve(request, Some(rejected)).await? {
-            Some((credential, source)) => {
-                self.audit_used(request, source).await;
-                Ok(Some(credential))
-            }
-            None => Ok(None),
-        }
+        self.hand_out(request, Some(rejected)).await
     }
 }
