@@ -516,6 +516,20 @@ impl Authorizations {
             ));
         }
         let method = context.method(&pending.method)?;
+        // A caller-chosen id that is taken is refused before the code is spent.
+        if let (AuthorizationIntent::Create { .. }, Some(id)) = (&pending.intent, &connection_id)
+            && self
+                .host
+                .connections()
+                .get_connection(&pending.tenant, id)
+                .await?
+                .is_some()
+        {
+            return Err(Error::conflict(
+                "auth.connection_exists",
+                "a connection with this id already exists; reauthorize it instead",
+            ));
+        }
         let obtained: Obtained = match method.kind {
             ConnectionMethodKind::OAuth2AuthorizationCode => {
                 oauth2::complete::complete(&self.host, &context, method, pending, params).await?

@@ -12,7 +12,7 @@ use super::oauth2::{client, complete};
 use super::persist::{self, Destination, Obtained};
 use super::target::TargetContext;
 use crate::definition::ConnectionMethodKind;
-use crate::host::Host;
+use crate::host::{AuditAction, AuditEvent, AuditOutcome, Host};
 use crate::model::{AuthorizationIntent, Connection, ConnectionScope};
 use crate::{ConnectionId, ConnectionMethodId, Error, Registry, TargetId, TenantId};
 
@@ -137,7 +137,7 @@ impl ClientCredentialsConnections {
                 scope: input.scope.clone(),
             }
         };
-        persist::save(
+        let result = persist::save(
             &self.host,
             Destination {
                 tenant: &input.tenant,
@@ -153,6 +153,24 @@ impl ClientCredentialsConnections {
                 external_subject,
             },
         )
-        .await
+        .await;
+        if let Ok(connection) = &result {
+            self.host
+                .audit()
+                .record(
+                    AuditEvent::new(
+                        self.host.clock().now(),
+                        connection.tenant.clone(),
+                        AuditAction::CONNECTION_AUTHORIZED,
+                        AuditOutcome::Success,
+                    )
+                    .with_key(connection.key.clone())
+                    .with_connection(connection.id.clone())
+                    .with_detail("method", connection.method.as_str())
+                    .with_detail("grant", "client_credentials"),
+                )
+                .await;
+        }
+        result
     }
 }

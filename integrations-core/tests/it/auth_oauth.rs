@@ -496,4 +496,20 @@ async fn reauthorizing_repairs_the_connection_in_place() {
             .map(String::as_str),
         Some("reauthorize")
     );
+
+    // Creating with a taken id is refused before the code is exchanged.
+    let exchanges = mock.code_exchanges();
+    let query = consented(&auth, &mock, start_request()).await;
+    let e = auth
+        .complete(
+            CompleteAuthorization::new(tenant(), REDIRECT, query)
+                .with_connection_id(connection.id.clone()),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (e.kind(), e.code()),
+        (ErrorKind::Conflict, "auth.connection_exists")
+    );
+    assert_eq!(mock.code_exchanges(), exchanges);
 }

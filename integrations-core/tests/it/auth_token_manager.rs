@@ -238,6 +238,24 @@ async fn invalid_grant_marks_the_connection_error_and_a_503_does_not() {
     );
     assert!(!has_lease(&test, &connection));
 
+    // A timeout: temporary too.
+    let timing_out = test.sharing_stores_with_http(Arc::new(integrations_core::host::from_fn(
+        |_request: HttpRequest| async { Err(integrations_core::host::timeout_error()) },
+    )));
+    let e = manager(&timing_out, &registry)
+        .access_token(&connection)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (e.kind(), e.code()),
+        (ErrorKind::Unavailable, "http.timeout")
+    );
+    assert_eq!(
+        stored_status(&test, &connection).await,
+        ConnectionStatus::Active
+    );
+    assert!(!has_lease(&test, &connection));
+
     mock.set_failure(FailureMode::RateLimited {
         retry_after_secs: 7,
     });
@@ -273,7 +291,7 @@ async fn invalid_grant_marks_the_connection_error_and_a_503_does_not() {
         .into_iter()
         .map(|e| e.outcome)
         .collect();
-    assert_eq!(codes.len(), 3);
+    assert_eq!(codes.len(), 4, "{codes:?}");
     let status = test.audit.with_action("connection.status_changed");
     assert_eq!(status.len(), 1);
     assert_eq!(status[0].detail["code"], "oauth.invalid_grant");
@@ -494,6 +512,9 @@ async fn client_credentials_tokens_are_fetched_once_and_renewed_at_expiry() {
     let connection = connections.connect(input.clone()).await.unwrap();
     assert_eq!(connection.granted_scopes, ["read", "write"]);
     assert_eq!(mock.client_credentials_requests(), 1);
+    let authorized = test.audit.with_action("connection.authorized");
+    assert_eq!(authorized.len(), 1);
+    assert_eq!(authorized[0].detail["grant"], "client_credentials");
     assert_eq!(
         mock.token_requests()[0].scope.as_deref(),
         Some("read,write")
