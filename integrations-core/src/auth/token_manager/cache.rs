@@ -70,11 +70,23 @@ impl Freshness {
     }
 }
 
+/// The most credentials cached by one token manager.
+pub(super) const MAX_ENTRIES: usize = 10_000;
+
 struct Entry {
     value: Secret,
     expires_at: Option<Timestamp>,
     issued_at: Timestamp,
     cached_at: Timestamp,
+}
+
+impl Entry {
+    fn usable(&self, freshness: Freshness, now: Timestamp) -> bool {
+        match self.expires_at {
+            Some(_) => freshness.fresh(self.expires_at, self.issued_at, now),
+            None => now.duration_since(self.cached_at) < freshness.static_ttl,
+        }
+    }
 }
 
 type Flights = Mutex<HashMap<CacheKey, Arc<AsyncMutex<()>>>>;
@@ -96,13 +108,14 @@ impl Cache {
     ) -> Option<ResolvedCredential> {
         let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
         let entry = entries.get(key)?;
-        let usable = match entry.expires_at {
-            Some(_) => freshness.fresh(entry.expires_at, entry.issued_at, now),
-            None => now.duration_since(entry.cached_at) < freshness.static_ttl,
-        };
-        usable.then(|| ResolvedCredential::new(entry.value.clone(), entry.expires_at))
+        entry
+            .usable(freshness, now)
+            .then(|| ResolvedCredential::new(entry.value.clone(), entry.expires_at))
     }
 
+    /// Caches a credential. When the cache holds [`MAX_ENTRIES`], entries that are no
+    /// longer usable are dropped first, so credentials of connections nobody asks for
+    /// any more do not accumulate.
     pub(super) fn put(
         &self,
         key: CacheKey,
@@ -110,19 +123,24 @@ impl Cache {
         expires_at: Option<Timestamp>,
         issued_at: Timestamp,
         now: Timestamp,
+        freshness: Freshness,
     ) {
-        self.entries
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(
-                key,
-                Entry {
-                    value,
-                    expires_at,
-                    issued_at,
-                    cached_at: now,
-                },
-            );
+        let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
+        if entries.len() >= MAX_ENTRIES {
+            entries.retain(|_, e| e.usable(freshness, now));
+        }
+        if entries.len() >= MAX_ENTRIES {
+            entries.clear();
+        }
+        entries.insert(
+            key,
+            Entry {
+                value,
+                expires_at,
+                issued_at,
+                cached_at: now,
+            },
+        );
     }
 
     pub(super) fn forget(&self, key: &CacheKey) {
@@ -237,7 +255,7 @@ mod tests {
             static_ttl: Duration::from_secs(60),
         };
         let t0 = Timestamp::from_unix_seconds(1000);
-        cache.put(key(), Secret::new("v"), None, t0, t0);
+        cache.put(key(), Secret::new("v"), None, t0, t0, f);
         assert!(
             cache
                 .get(&key(), f, t0.saturating_add(Duration::from_secs(59)))
@@ -254,6 +272,7 @@ mod tests {
             Some(t0.saturating_add(Duration::from_secs(100))),
             t0,
             t0,
+            f,
         );
         assert!(
             cache
@@ -270,6 +289,42 @@ mod tests {
             &ConnectionId::new("c").unwrap(),
         );
         assert!(cache.get(&key(), f, t0).is_none());
+    }
+
+    #[test]
+    fn a_full_cache_drops_what_is_no_longer_usable() {
+        let cache = Cache::default();
+        let f = Freshness {
+            skew: Duration::from_secs(10),
+            static_ttl: Duration::from_secs(60),
+        };
+        let t0 = Timestamp::from_unix_seconds(1000);
+        let connection = |i: usize| {
+            Connection::new(
+                TenantId::new("t").unwrap(),
+                ConnectionId::new(format!("c{i}")).unwrap(),
+                TargetId::new("x").unwrap(),
+                "a::b".parse::<DefinitionKey>().unwrap(),
+                ConnectionMethodId::new("oauth2").unwrap(),
+                Timestamp::UNIX_EPOCH,
+            )
+        };
+        let selector = CredentialSelector::of_type(CredentialType::API_KEY);
+        for i in 0..MAX_ENTRIES {
+            cache.put(
+                CacheKey::new(&connection(i), &selector),
+                Secret::new("v"),
+                None,
+                t0,
+                t0,
+                f,
+            );
+        }
+        let later = t0.saturating_add(Duration::from_secs(61));
+        cache.put(key(), Secret::new("new"), None, later, later, f);
+        let len = cache.entries.read().unwrap().len();
+        assert_eq!(len, 1);
+        assert!(cache.get(&key(), f, later).is_some());
     }
 
     #[tokio::test]

@@ -311,6 +311,7 @@ impl TokenManager {
             credential.expires_at,
             credential.issued_at,
             now,
+            self.freshness,
         );
         Ok(Some(ResolvedCredential::new(value, credential.expires_at)))
     }
@@ -368,6 +369,7 @@ impl TokenManager {
                     credential.expires_at,
                     now,
                     now,
+                    self.freshness,
                 );
                 Ok(Some(credential))
             }

@@ -90,6 +90,7 @@ impl TokenManager {
                         access.expires_at,
                         access.issued_at,
                         now,
+                        self.freshness,
                     );
                     return Ok(ResolvedCredential::new(value, access.expires_at));
                 }
@@ -152,6 +153,7 @@ impl TokenManager {
                                 tokens.expires_at,
                                 now,
                                 now,
+                                self.freshness,
                             );
                             return Ok(ResolvedCredential::new(
                                 tokens.access_token,
