@@ -85,6 +85,7 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod auth;
 pub mod compile;
 pub mod credential;
 pub mod definition;

@@ -11,6 +11,8 @@
 //!   manager stand-in that refreshes through a real token endpoint.
 //! * [`tool_formats`]: checks of exported tool declarations against the MCP, OpenAI
 //!   strict, Anthropic and Gemini rules.
+//! * [`mock::oauth`]: GitHub, Linear and Slack token endpoints (and identity calls) with
+//!   each provider's quirks, PKCE checks, rotating refresh tokens and failure modes.
 //! * [`assert_secret_free`]: proves a secret is in no `Display`, `Debug` or source of an error.
 //! * [`WebhookSigner`]: signed webhook deliveries for any definition's webhook source.
 //!

@@ -1,11 +1,13 @@
 //! [`IntegrationDefinition`]: the pure, control-plane half of an integration.
 
 mod context;
+mod identity;
 mod metadata;
 mod method;
 mod oauth2;
 
 pub use context::{BindingContext, CompileInput, ConnectionView, TargetView};
+pub use identity::IdentityCheck;
 pub use metadata::Metadata;
 pub use method::{ConnectionMethod, ConnectionMethodKind, SecretField};
 pub use oauth2::{ClientAuth, OAuth2Spec, Pkce, ScopeSeparator};
@@ -65,6 +67,20 @@ pub trait IntegrationDefinition: Send + Sync + 'static {
     fn oauth2(&self, method: &ConnectionMethod, target_config: &Parsed) -> Option<OAuth2Spec> {
         let _ = target_config;
         method.oauth2.clone()
+    }
+
+    /// The cheap authenticated call that proves a credential of `method` works, and names
+    /// the connection's external subject where the provider reports one (GitHub
+    /// `GET /user`, Slack `auth.test`). The auth engine runs it before storing an API-key
+    /// connection, and after an OAuth 2.0 code exchange whose token response did not name
+    /// the subject. Default: none (credentials are stored unverified).
+    fn identity_check(
+        &self,
+        method: &ConnectionMethod,
+        target_config: &Parsed,
+    ) -> Option<IdentityCheck> {
+        let _ = (method, target_config);
+        None
     }
 
     /// Adjusts a form for its context: narrow choices, fill defaults. Default: unchanged.

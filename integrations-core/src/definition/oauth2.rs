@@ -81,6 +81,25 @@ pub struct OAuth2Spec {
     /// The access-token lifetime to assume when the response has no `expires_in`; `None`
     /// means such tokens do not expire.
     pub default_expires_in_secs: Option<u64>,
+    /// The OAuth client id, usually read from the target config by
+    /// [`IntegrationDefinition::oauth2`](super::IntegrationDefinition::oauth2). `None` in
+    /// a definition's static spec; the flows refuse to start without one.
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// The member of the target secrets that holds the client secret (default
+    /// `client_secret`). When the target secrets have no such member the client is
+    /// treated as public (PKCE without a secret).
+    #[serde(default = "default_client_secret_field")]
+    pub client_secret_field: String,
+    /// Error codes, beyond the standard `invalid_grant`, with which this provider says a
+    /// grant is dead (GitHub `bad_refresh_token`, Slack `invalid_refresh_token`). A refresh
+    /// failing with one of them marks the connection `error`.
+    #[serde(default)]
+    pub grant_error_codes: Vec<String>,
+}
+
+fn default_client_secret_field() -> String {
+    "client_secret".to_owned()
 }
 
 impl OAuth2Spec {
@@ -101,7 +120,31 @@ impl OAuth2Spec {
             subject_pointer: None,
             rotates_refresh_tokens: false,
             default_expires_in_secs: None,
+            client_id: None,
+            client_secret_field: default_client_secret_field(),
+            grant_error_codes: Vec::new(),
         }
+    }
+
+    /// Sets the OAuth client id (from the target config).
+    #[must_use]
+    pub fn with_client_id(mut self, client_id: Option<impl Into<String>>) -> Self {
+        self.client_id = client_id.map(Into::into);
+        self
+    }
+
+    /// Sets the member of the target secrets that holds the client secret.
+    #[must_use]
+    pub fn with_client_secret_field(mut self, field: impl Into<String>) -> Self {
+        self.client_secret_field = field.into();
+        self
+    }
+
+    /// Adds an error code meaning the grant is dead (beyond `invalid_grant`).
+    #[must_use]
+    pub fn with_grant_error_code(mut self, code: impl Into<String>) -> Self {
+        self.grant_error_codes.push(code.into());
+        self
     }
 
     /// Sets the revocation endpoint.

@@ -1,6 +1,15 @@
 //! [`IntegrationProvider`]: the I/O half of an integration, and [`Integration`], the
 //! union the registry stores.
 
+mod redirect;
+mod resolver;
+
+pub use redirect::{
+    IssuedCredential, RedirectCallback, RedirectFlow, RedirectOutcome, RedirectStart,
+};
+pub use resolver::{CredentialResolver, ResolverContext};
+
+use crate::ConnectionMethodId;
 use crate::definition::IntegrationDefinition;
 use crate::sync::SyncSource;
 use crate::tools::ToolExecutor;
@@ -32,6 +41,28 @@ pub trait IntegrationProvider: Send + Sync + 'static {
     /// are listed but cannot run). A [`ToolSet`](crate::tools::ToolSet) gives both the
     /// catalog and the executor from one list of typed tools.
     fn tools(&self) -> Option<&dyn ToolExecutor> {
+        None
+    }
+
+    /// The redirect flow of a [`Redirect`](crate::definition::ConnectionMethodKind::Redirect)
+    /// connection method (GitHub App installation). Default: none.
+    fn redirect_flow(&self, method: &ConnectionMethodId) -> Option<&dyn RedirectFlow> {
+        let _ = method;
+        None
+    }
+
+    /// A custom credential resolver, by the key a
+    /// [`CredentialSelector`](crate::plan::CredentialSelector) names (`resolver`). It comes
+    /// first in resolution precedence. Default: none.
+    fn credential_resolver(&self, key: &str) -> Option<&dyn CredentialResolver> {
+        let _ = key;
+        None
+    }
+
+    /// The resolver asked when no custom resolver is named and the connection is not a
+    /// managed OAuth 2.0 one; when it declines (`Ok(None)`), the stored credential is
+    /// used. Default: none.
+    fn default_credential_resolver(&self) -> Option<&dyn CredentialResolver> {
         None
     }
 }

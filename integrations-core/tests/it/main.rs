@@ -1,5 +1,9 @@
 //! Integration tests of `integrations-core`, in one binary.
 
+mod auth_oauth;
+mod auth_precedence;
+mod auth_support;
+mod auth_token_manager;
 mod compile;
 mod egress;
 mod mcp;

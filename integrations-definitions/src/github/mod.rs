@@ -2,22 +2,25 @@
 //! git over HTTPS, the REST and GraphQL APIs, App webhooks, and tools for agents
 //! ([`tools`]).
 
+pub mod auth;
 pub mod compile;
 pub mod schemas;
 pub mod tools;
 pub mod webhook;
 
 use integrations_core::definition::{
-    ClientAuth, CompileInput, ConnectionMethod, IntegrationDefinition, Metadata, OAuth2Spec, Pkce,
-    ScopeSeparator, SecretField,
+    ClientAuth, CompileInput, ConnectionMethod, IdentityCheck, IntegrationDefinition, Metadata,
+    OAuth2Spec, Pkce, ScopeSeparator, SecretField,
 };
 use integrations_core::model::CredentialType;
 use integrations_core::plan::BindingPlan;
-use integrations_core::provider::IntegrationProvider;
+use integrations_core::provider::{CredentialResolver, IntegrationProvider, RedirectFlow};
 use integrations_core::schema::{ConfigSpec, Parsed};
 use integrations_core::tools::{ToolDescriptor, ToolExecutor};
 use integrations_core::webhook::{WebhookHandler, WebhookSource};
-use integrations_core::{DefinitionKey, Error, IntegrationKind, ValidationIssue};
+use integrations_core::{
+    ConnectionMethodId, DefinitionKey, Error, IntegrationKind, ValidationIssue,
+};
 use serde_json::json;
 
 use self::schemas::{
@@ -41,6 +44,18 @@ pub enum Variant {
 pub struct GitHub {
     variant: Variant,
 }
+
+const CLOUD_INSTALLATION: auth::AppInstallationFlow =
+    auth::AppInstallationFlow::new(Variant::Cloud);
+const SERVER_INSTALLATION: auth::AppInstallationFlow =
+    auth::AppInstallationFlow::new(Variant::EnterpriseServer);
+const CLOUD_TOKENS: auth::InstallationTokens = auth::InstallationTokens::custom(Variant::Cloud);
+const SERVER_TOKENS: auth::InstallationTokens =
+    auth::InstallationTokens::custom(Variant::EnterpriseServer);
+const CLOUD_DEFAULT_TOKENS: auth::InstallationTokens =
+    auth::InstallationTokens::default_for(Variant::Cloud);
+const SERVER_DEFAULT_TOKENS: auth::InstallationTokens =
+    auth::InstallationTokens::default_for(Variant::EnterpriseServer);
 
 impl GitHub {
     /// github.com.
@@ -76,7 +91,7 @@ impl GitHub {
         }
     }
 
-    fn oauth2_spec(web: &str) -> OAuth2Spec {
+    fn oauth2_spec(web: &str, client_id: Option<&str>) -> OAuth2Spec {
         // GitHub answers form-encoded unless asked for JSON, reports errors with HTTP 200,
         // supports PKCE S256 since 2025-07, and takes the client secret in the body.
         OAuth2Spec::new(
@@ -89,6 +104,9 @@ impl GitHub {
         .with_client_auth(ClientAuth::RequestBody)
         .with_token_header("Accept", "application/json")
         .with_rotating_refresh_tokens()
+        .with_client_id(client_id)
+        // Refresh failures are `bad_refresh_token`, reported with HTTP 200.
+        .with_grant_error_code("bad_refresh_token")
     }
 }
 
@@ -170,10 +188,10 @@ impl IntegrationDefinition for GitHub {
             crate::method(ConnectionMethod::oauth2_authorization_code(
                 "oauth2",
                 "Sign in with GitHub",
-                Self::oauth2_spec(web),
+                Self::oauth2_spec(web, None),
             )),
             crate::method(ConnectionMethod::redirect(
-                "github-app-installation",
+                auth::INSTALLATION_METHOD,
                 "Install the GitHub App",
             )),
         ]
@@ -182,7 +200,18 @@ impl IntegrationDefinition for GitHub {
     fn oauth2(&self, method: &ConnectionMethod, target_config: &Parsed) -> Option<OAuth2Spec> {
         method.oauth2.as_ref()?;
         let endpoints = self.endpoints(target_config).ok()?;
-        Some(Self::oauth2_spec(endpoints.web.as_str()))
+        Some(Self::oauth2_spec(
+            endpoints.web.as_str(),
+            endpoints.client_id.as_deref(),
+        ))
+    }
+
+    fn identity_check(
+        &self,
+        method: &ConnectionMethod,
+        target_config: &Parsed,
+    ) -> Option<IdentityCheck> {
+        auth::identity_check(self, method, target_config)
     }
 
     fn webhook_source(&self) -> Option<WebhookSource> {
@@ -210,5 +239,32 @@ impl IntegrationProvider for GitHub {
 
     fn tools(&self) -> Option<&dyn ToolExecutor> {
         Some(tools::tool_set())
+    }
+
+    fn redirect_flow(&self, method: &ConnectionMethodId) -> Option<&dyn RedirectFlow> {
+        if method.as_str() != auth::INSTALLATION_METHOD {
+            return None;
+        }
+        Some(match self.variant {
+            Variant::Cloud => &CLOUD_INSTALLATION,
+            Variant::EnterpriseServer => &SERVER_INSTALLATION,
+        })
+    }
+
+    fn credential_resolver(&self, key: &str) -> Option<&dyn CredentialResolver> {
+        if key != auth::INSTALLATION_TOKEN_RESOLVER {
+            return None;
+        }
+        Some(match self.variant {
+            Variant::Cloud => &CLOUD_TOKENS,
+            Variant::EnterpriseServer => &SERVER_TOKENS,
+        })
+    }
+
+    fn default_credential_resolver(&self) -> Option<&dyn CredentialResolver> {
+        Some(match self.variant {
+            Variant::Cloud => &CLOUD_DEFAULT_TOKENS,
+            Variant::EnterpriseServer => &SERVER_DEFAULT_TOKENS,
+        })
     }
 }

@@ -1,14 +1,15 @@
 //! Linear (`linear::linear-default`): issues and comments through GraphQL, Linear's
 //! hosted MCP server, webhooks, and tools for agents ([`tools`]).
 
+mod auth;
 pub mod compile;
 pub mod schemas;
 pub mod tools;
 pub mod webhook;
 
 use integrations_core::definition::{
-    ClientAuth, CompileInput, ConnectionMethod, IntegrationDefinition, Metadata, OAuth2Spec, Pkce,
-    ScopeSeparator, SecretField,
+    ClientAuth, CompileInput, ConnectionMethod, IdentityCheck, IntegrationDefinition, Metadata,
+    OAuth2Spec, Pkce, ScopeSeparator, SecretField,
 };
 use integrations_core::model::CredentialType;
 use integrations_core::plan::{BindingPlan, McpServer};
@@ -33,18 +34,20 @@ impl Linear {
     }
 
     fn oauth2_spec(config: Option<&LinearTargetConfig>) -> OAuth2Spec {
-        let (web, api, scopes, actor) = match config {
+        let (web, api, scopes, actor, client_id) = match config {
             Some(c) => (
                 c.web_base_url.as_str(),
                 c.api_base_url.as_str(),
                 c.scopes.clone(),
                 c.actor.as_str(),
+                c.client_id.as_deref(),
             ),
             None => (
                 "https://linear.app",
                 "https://api.linear.app",
                 vec!["read".to_owned(), "write".to_owned()],
                 "user",
+                None,
             ),
         };
         // Comma-separated scopes; PKCE S256; refresh tokens rotate; access tokens last 24 h.
@@ -59,6 +62,7 @@ impl Linear {
         .with_client_auth(ClientAuth::RequestBody)
         .with_authorize_param("actor", actor)
         .with_rotating_refresh_tokens()
+        .with_client_id(client_id)
     }
 }
 
@@ -145,6 +149,14 @@ impl IntegrationDefinition for Linear {
 
     fn tool_catalog(&self) -> Vec<ToolDescriptor> {
         tools::tool_set().descriptors()
+    }
+
+    fn identity_check(
+        &self,
+        method: &ConnectionMethod,
+        target_config: &Parsed,
+    ) -> Option<IdentityCheck> {
+        auth::identity_check(method, target_config)
     }
 }
 

@@ -1,18 +1,20 @@
 //! OpenAI (`openai::openai-default`): model access for an agent runtime (the Codex CLI),
 //! and tools for agents ([`tools`]).
 
+mod auth;
 pub mod compile;
 pub mod schemas;
 pub mod tools;
 pub mod webhook;
 
 use integrations_core::definition::{
-    BindingContext, CompileInput, ConnectionMethod, IntegrationDefinition, Metadata, SecretField,
+    BindingContext, CompileInput, ConnectionMethod, IdentityCheck, IntegrationDefinition, Metadata,
+    SecretField,
 };
 use integrations_core::model::CredentialType;
 use integrations_core::plan::{BindingPlan, McpConfigTarget};
 use integrations_core::provider::IntegrationProvider;
-use integrations_core::schema::{Choice, ConfigKind, ConfigSpec, Form, FormContext};
+use integrations_core::schema::{Choice, ConfigKind, ConfigSpec, Form, FormContext, Parsed};
 use integrations_core::tools::{ToolDescriptor, ToolExecutor};
 use integrations_core::webhook::{WebhookHandler, WebhookSource};
 use integrations_core::{DefinitionKey, IntegrationKind, ValidationIssue};
@@ -126,6 +128,14 @@ impl IntegrationDefinition for OpenAi {
 
     fn mcp_config_target(&self) -> Option<McpConfigTarget> {
         Some(compile::mcp_config_target())
+    }
+
+    fn identity_check(
+        &self,
+        method: &ConnectionMethod,
+        target_config: &Parsed,
+    ) -> Option<IdentityCheck> {
+        auth::identity_check(method, target_config)
     }
 
     fn narrow_form(&self, kind: &ConfigKind, context: &FormContext<'_>, form: &mut Form) {

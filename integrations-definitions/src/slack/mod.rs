@@ -1,14 +1,15 @@
 //! Slack (`slack::slack-default`): messages, threads, reactions and channels through the
 //! Web API, the Events API, and tools for agents ([`tools`]).
 
+mod auth;
 pub mod compile;
 pub mod schemas;
 pub mod tools;
 pub mod webhook;
 
 use integrations_core::definition::{
-    ClientAuth, CompileInput, ConnectionMethod, IntegrationDefinition, Metadata, OAuth2Spec, Pkce,
-    ScopeSeparator, SecretField,
+    ClientAuth, CompileInput, ConnectionMethod, IdentityCheck, IntegrationDefinition, Metadata,
+    OAuth2Spec, Pkce, ScopeSeparator, SecretField,
 };
 use integrations_core::model::CredentialType;
 use integrations_core::plan::BindingPlan;
@@ -33,13 +34,19 @@ impl Slack {
     }
 
     fn oauth2_spec(config: Option<&SlackTargetConfig>) -> OAuth2Spec {
-        let (web, api, scopes) = match config {
+        let (web, api, scopes, client_id) = match config {
             Some(c) => (
                 c.web_base_url.as_str(),
                 c.api_base_url.as_str(),
                 c.bot_scopes.clone(),
+                c.client_id.as_deref(),
             ),
-            None => ("https://slack.com", "https://slack.com/api", Vec::new()),
+            None => (
+                "https://slack.com",
+                "https://slack.com/api",
+                Vec::new(),
+                None,
+            ),
         };
         // Comma-separated scopes; every answer is HTTP 200 with `ok`; the workspace is the
         // connection's subject; rotating tokens when the app enables rotation.
@@ -54,6 +61,10 @@ impl Slack {
         .with_success_field("ok")
         .with_subject_pointer("/team/id")
         .with_rotating_refresh_tokens()
+        .with_client_id(client_id)
+        // Refreshing with a used or revoked refresh token (HTTP 200, `ok: false`).
+        .with_grant_error_code("invalid_refresh_token")
+        .with_grant_error_code("token_revoked")
     }
 }
 
@@ -131,6 +142,14 @@ impl IntegrationDefinition for Slack {
 
     fn tool_catalog(&self) -> Vec<ToolDescriptor> {
         tools::tool_set().descriptors()
+    }
+
+    fn identity_check(
+        &self,
+        method: &ConnectionMethod,
+        target_config: &Parsed,
+    ) -> Option<IdentityCheck> {
+        auth::identity_check(method, target_config)
     }
 }
 

@@ -1,5 +1,6 @@
 //! Integration tests of the shipped definitions, in one binary.
 
+mod auth;
 mod compile;
 mod definitions;
 mod tools;

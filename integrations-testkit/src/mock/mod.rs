@@ -7,6 +7,7 @@
 //! may carry secrets.
 
 pub mod api;
+pub mod oauth;
 
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, PoisonError};

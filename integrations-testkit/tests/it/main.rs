@@ -2,3 +2,4 @@
 
 mod memory;
 mod mock;
+mod oauth_mocks;

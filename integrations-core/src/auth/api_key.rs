@@ -1,0 +1,154 @@
+//! API-key connections: validated and stored sealed by the write service, after an
+//! optional identity check the definition names.
+
+use std::sync::Arc;
+
+use super::identity::{self, CREDENTIAL_REJECTED};
+use crate::definition::ConnectionMethodKind;
+use crate::host::Host;
+use crate::issue::escape_pointer_token;
+use crate::model::Connection;
+use crate::registry::RegisteredMethod;
+use crate::service::{ConnectionInput, WriteService};
+use crate::{Error, Registry, ValidationIssue};
+
+/// Creates and updates API-key connections (a GitHub token, a Linear key, an `OpenAI` key,
+/// a Slack bot token).
+///
+/// Before storing, it sends the definition's
+/// [`identity_check`](crate::definition::IntegrationDefinition::identity_check) with the
+/// submitted key through the host's HTTP client: a key the provider refuses is reported
+/// as an issue on its field and nothing is stored; a subject the provider names (a Slack
+/// team, a Linear organization) becomes the connection's external subject. Then the
+/// [`WriteService`] validates everything and stores the key sealed.
+///
+/// ```no_run
+/// # use std::sync::Arc;
+/// # use integrations_core::auth::ApiKeyConnections;
+/// # use integrations_core::service::ConnectionInput;
+/// # use integrations_core::{ConnectionId, ConnectionMethodId, Registry, TargetId, TenantId};
+/// # async fn run(registry: Arc<Registry>, host: integrations_core::host::Host) -> Result<(), integrations_core::Error> {
+/// let connections = ApiKeyConnections::new(registry, host);
+/// let input = ConnectionInput::new(
+///     TenantId::new("acme")?,
+///     ConnectionId::new("linear-key")?,
+///     TargetId::new("linear")?,
+///     ConnectionMethodId::new("api-key")?,
+/// )
+/// .with_secret("api_key", "lin_api_...");
+/// let connection = connections.connect(input).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct ApiKeyConnections {
+    registry: Arc<Registry>,
+    host: Host,
+    verify: bool,
+}
+
+impl std::fmt::Debug for ApiKeyConnections {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiKeyConnections")
+            .field("verify", &self.verify)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ApiKeyConnections {
+    /// Connections over a registry and a host, with identity checks on.
+    pub fn new(registry: Arc<Registry>, host: Host) -> Self {
+        Self {
+            registry,
+            host,
+            verify: true,
+        }
+    }
+
+    /// Turns the identity check off (keys are stored unverified) or on.
+    #[must_use]
+    pub fn with_verification(mut self, verify: bool) -> Self {
+        self.verify = verify;
+        self
+    }
+
+    /// Verifies (when the definition names a check) and stores an API-key connection.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput)
+    /// `auth.credential_rejected` with an issue on the key's field when the provider
+    /// refuses the key; [`ErrorKind::RateLimited`](crate::ErrorKind::RateLimited) or
+    /// [`ErrorKind::Unavailable`](crate::ErrorKind::Unavailable) when it could not be
+    /// checked; everything [`WriteService::put_connection`] returns. Nothing is stored on
+    /// any error.
+    pub async fn connect(&self, mut input: ConnectionInput) -> Result<Connection, Error> {
+        if self.verify
+            && let Some(subject) = self.check(&input).await?
+            && input.external_subject.is_none()
+        {
+            input.external_subject = Some(subject);
+        }
+        WriteService::new(Arc::clone(&self.registry), self.host.clone())
+            .put_connection(input)
+            .await
+    }
+
+    /// Runs the identity check when everything it needs is present and plausible; the
+    /// write service reports whatever is not. Returns the subject the provider named.
+    async fn check(&self, input: &ConnectionInput) -> Result<Option<String>, Error> {
+        let Some(target) = self
+            .host
+            .targets()
+            .get_target(&input.tenant, &input.target)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let Some(entry) = self.registry.get(&target.key) else {
+            return Ok(None);
+        };
+        let Some(method) = entry.method(&input.method).map(RegisteredMethod::method) else {
+            return Ok(None);
+        };
+        if !target.enabled || method.kind != ConnectionMethodKind::ApiKey {
+            return Ok(None);
+        }
+        let Ok(config) = entry.target_config().parse(&target.config) else {
+            return Ok(None);
+        };
+        let Some(check) = entry.definition().identity_check(method, &config) else {
+            return Ok(None);
+        };
+        let field = match &check.secret_field {
+            Some(name) => method.secret_fields.iter().find(|f| &f.name == name),
+            None => method.secret_fields.first(),
+        };
+        let Some(field) = field else {
+            return Ok(None);
+        };
+        let Some(secret) = input.secrets.get(&field.name) else {
+            return Ok(None);
+        };
+        let plausible = !secret.expose().trim().is_empty()
+            && field
+                .expected_prefix
+                .as_deref()
+                .is_none_or(|p| secret.expose().starts_with(p));
+        if !plausible {
+            return Ok(None);
+        }
+        match identity::verify(&self.host, &check, secret).await {
+            Ok(identity) => Ok(identity.subject),
+            Err(e) if e.code() == CREDENTIAL_REJECTED => Err(Error::invalid_input(
+                CREDENTIAL_REJECTED,
+                "the provider rejected the credential; nothing was stored",
+                vec![ValidationIssue::new(
+                    CREDENTIAL_REJECTED,
+                    format!("/secrets/{}", escape_pointer_token(&field.name)),
+                    format!("the provider rejected this {}", field.label),
+                )],
+            )),
+            Err(e) => Err(e),
+        }
+    }
+}

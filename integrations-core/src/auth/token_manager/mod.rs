@@ -1,0 +1,538 @@
+//! [`TokenManager`]: fresh credentials for connections, the implementation of
+//! [`CredentialSource`] that egress injection and the tool runtime call.
+
+mod cache;
+mod lease;
+mod refresh;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use subtle::ConstantTimeEq;
+
+use self::cache::{Cache, CacheKey, Freshness};
+pub use self::lease::REFRESH_LEASE_TYPE;
+pub use self::refresh::{NO_REFRESH_TOKEN, REFRESH_TOKEN_EXPIRED};
+use super::CREDENTIAL_REVOKED;
+use super::resolve::{ResolutionPath, resolution_path};
+use super::target::TargetContext;
+use crate::credential::{CredentialRequest, CredentialSource, ResolvedCredential};
+use crate::host::{AuditAction, AuditEvent, AuditOutcome, Host, SecretCipherExt};
+use crate::model::{Connection, ConnectionStatus, Credential, CredentialSet, CredentialType};
+use crate::plan::CredentialSelector;
+use crate::provider::ResolverContext;
+use crate::service::credential_aad;
+use crate::{Error, ErrorKind, Registry, Secret, Timestamp};
+
+/// The default expiry skew: tokens expiring within five minutes are renewed first.
+pub const DEFAULT_EXPIRY_SKEW: Duration = Duration::from_secs(300);
+
+pub(super) fn same(a: &Secret, b: &Secret) -> bool {
+    a.expose().as_bytes().ct_eq(b.expose().as_bytes()).into()
+}
+
+fn not_active(connection: &Connection) -> Error {
+    Error::new(
+        ErrorKind::Provider,
+        "auth.connection_not_active",
+        format!(
+            "the connection is {}; reauthorize or repair it first",
+            connection.status.as_str()
+        ),
+    )
+}
+
+/// Hands out fresh credentials for connections.
+///
+/// * **Resolution precedence** (see [`resolution_path`]): a custom resolver the selector
+///   names, then managed OAuth 2.0 access tokens, then the provider's default resolver,
+///   then the stored credential by type and slot (several without a slot: an error).
+/// * **Cache**: credentials are kept in memory until they are within the expiry skew
+///   (configurable, five minutes by default, never more than half a token's lifetime) of
+///   expiring; credentials without expiry are re-read from the store every minute.
+/// * **One refresh per connection**: in this process, callers of one connection wait for
+///   a single refresh and share its result; across processes, the refreshing process
+///   first swaps a lease into the connection's credential set (compare-and-swap on its
+///   version), and the others wait for the tokens it stores. The access token and a
+///   rotated refresh token are stored in one swap, so a rotated token is never lost.
+/// * **Failures**: temporary ones (5xx, timeouts, 429 with its `Retry-After`) are returned
+///   and change nothing; permanent ones (`invalid_grant`, a revoked grant, a missing or
+///   expired refresh token) mark the connection `error` with a reason, after re-reading
+///   the store to make sure no other process refreshed meanwhile.
+/// * **Audit**: every refresh (and resolver call) is recorded as
+///   [`AuditAction::CREDENTIAL_REFRESHED`] with its outcome, every hand-out as
+///   [`AuditAction::CREDENTIAL_USED`] (turn that off with
+///   [`with_usage_audit`](Self::with_usage_audit)).
+///
+/// Share one `TokenManager` (in an `Arc`) per process.
+///
+/// ```no_run
+/// # use std::sync::Arc;
+/// # use integrations_core::auth::TokenManager;
+/// # async fn run(registry: Arc<integrations_core::Registry>, host: integrations_core::host::Host, connection: integrations_core::model::Connection) -> Result<(), integrations_core::Error> {
+/// let tokens = TokenManager::new(registry, host).with_expiry_skew(std::time::Duration::from_secs(120));
+/// let token = tokens.access_token(&connection).await?;
+/// // Authorization: Bearer {token.value.expose()}
+/// # Ok(()) }
+/// ```
+pub struct TokenManager {
+    registry: Arc<Registry>,
+    host: Host,
+    freshness: Freshness,
+    lease_ttl: Duration,
+    lease_wait: Duration,
+    audit_usage: bool,
+    cache: Cache,
+}
+
+impl fmt::Debug for TokenManager {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenManager")
+            .field("expiry_skew", &self.freshness.skew)
+            .field("static_cache_ttl", &self.freshness.static_ttl)
+            .field("lease_ttl", &self.lease_ttl)
+            .field("lease_wait", &self.lease_wait)
+            .field("audit_usage", &self.audit_usage)
+            .finish_non_exhaustive()
+    }
+}
+
+enum Resolver<'a> {
+    Custom(&'a str),
+    Default,
+}
+
+impl TokenManager {
+    /// A token manager over a registry and a host.
+    pub fn new(registry: Arc<Registry>, host: Host) -> Self {
+        Self {
+            registry,
+            host,
+            freshness: Freshness {
+                skew: DEFAULT_EXPIRY_SKEW,
+                static_ttl: Duration::from_secs(60),
+            },
+            lease_ttl: Duration::from_secs(30),
+            lease_wait: Duration::from_secs(15),
+            audit_usage: true,
+            cache: Cache::default(),
+        }
+    }
+
+    /// Renews tokens this long before they expire (default five minutes; capped at half
+    /// a token's lifetime).
+    #[must_use]
+    pub fn with_expiry_skew(mut self, skew: Duration) -> Self {
+        self.freshness.skew = skew;
+        self
+    }
+
+    /// How long a credential without expiry is served from memory before the store is
+    /// read again (default one minute).
+    #[must_use]
+    pub fn with_static_cache_ttl(mut self, ttl: Duration) -> Self {
+        self.freshness.static_ttl = ttl;
+        self
+    }
+
+    /// How long (by the host clock) a refresh lease protects a refresh in flight before
+    /// another process may take over (default 30 s).
+    #[must_use]
+    pub fn with_lease_ttl(mut self, ttl: Duration) -> Self {
+        self.lease_ttl = ttl;
+        self
+    }
+
+    /// How long a caller waits for another process's refresh before giving up with a
+    /// temporary error (default 15 s).
+    #[must_use]
+    pub fn with_lease_wait(mut self, wait: Duration) -> Self {
+        self.lease_wait = wait;
+        self
+    }
+
+    /// Whether every hand-out is audited as [`AuditAction::CREDENTIAL_USED`] (default on).
+    #[must_use]
+    pub fn with_usage_audit(mut self, on: bool) -> Self {
+        self.audit_usage = on;
+        self
+    }
+
+    /// The OAuth 2.0 access token of `connection` (for a GitHub App installation, the
+    /// installation token its default resolver mints), refreshed first when it is
+    /// expired or about to be.
+    ///
+    /// # Errors
+    ///
+    /// As [`CredentialSource::credential`].
+    pub async fn access_token(&self, connection: &Connection) -> Result<ResolvedCredential, Error> {
+        let selector = CredentialSelector::of_type(CredentialType::OAUTH2_ACCESS_TOKEN);
+        self.hand_out(&CredentialRequest::new(connection, &selector), None)
+            .await?
+            .ok_or_else(|| {
+                Error::not_found("auth.no_credential", "the connection has no access token")
+            })
+    }
+
+    /// Drops every cached credential of `connection` (after revoking or replacing it).
+    pub fn forget(&self, connection: &Connection) {
+        self.cache
+            .forget_connection(&connection.tenant, &connection.id);
+    }
+
+    fn now(&self) -> Timestamp {
+        self.host.clock().now()
+    }
+
+    /// Resolves and audits a hand-out. A cache hit is answered without building the
+    /// (large) resolution future, which is boxed on the slow path only.
+    async fn hand_out(
+        &self,
+        request: &CredentialRequest<'_>,
+        rejected: Option<&Secret>,
+    ) -> Result<Option<ResolvedCredential>, Error> {
+        let connection = request.connection;
+        if !connection.is_active() {
+            return Err(not_active(connection));
+        }
+        let key = CacheKey::new(connection, request.selector);
+        let found = match self.cache.get(&key, self.freshness, self.now()) {
+            Some(hit) if rejected.is_none_or(|r| !same(r, &hit.value)) => Some((hit, "cache")),
+            _ => Box::pin(self.resolve(request, &key, rejected)).await?,
+        };
+        if let Some((_, source)) = &found {
+            self.audit_used(request, source).await;
+        }
+        Ok(found.map(|(credential, _)| credential))
+    }
+
+    /// The slow path: resolution precedence, then refresh, resolvers or the store.
+    async fn resolve(
+        &self,
+        request: &CredentialRequest<'_>,
+        key: &CacheKey,
+        rejected: Option<&Secret>,
+    ) -> Result<Option<(ResolvedCredential, &'static str)>, Error> {
+        let connection = request.connection;
+        let selector = request.selector;
+        let entry = self.registry.require(&connection.key)?;
+        let kind = entry
+            .method(&connection.method)
+            .map(|m| m.method().kind)
+            .ok_or_else(|| {
+                Error::not_found(
+                    "auth.unknown_method",
+                    format!(
+                        "{} has no connection method {}",
+                        connection.key, connection.method
+                    ),
+                )
+            })?;
+        let has_default = entry.integration().default_credential_resolver().is_some();
+        match resolution_path(kind, selector, has_default) {
+            ResolutionPath::CustomResolver(name) => {
+                let resolved = self
+                    .via_resolver(key, connection, selector, Resolver::Custom(&name), rejected)
+                    .await?;
+                if resolved.is_none() && rejected.is_none() {
+                    return Err(Error::not_found(
+                        "auth.resolver_declined",
+                        format!("the resolver {name} has no credential for this connection"),
+                    ));
+                }
+                Ok(resolved.map(|c| (c, "resolver")))
+            }
+            ResolutionPath::ManagedOAuth2 => Ok(Some((
+                self.managed(key, connection, kind, selector, rejected)
+                    .await?,
+                "oauth2",
+            ))),
+            ResolutionPath::DefaultResolver => {
+                match self
+                    .via_resolver(key, connection, selector, Resolver::Default, rejected)
+                    .await?
+                {
+                    Some(c) => Ok(Some((c, "resolver"))),
+                    None => Ok(self
+                        .stored(key, connection, selector, rejected)
+                        .await?
+                        .map(|c| (c, "store"))),
+                }
+            }
+            _ => Ok(self
+                .stored(key, connection, selector, rejected)
+                .await?
+                .map(|c| (c, "store"))),
+        }
+    }
+
+    async fn stored(
+        &self,
+        key: &CacheKey,
+        connection: &Connection,
+        selector: &CredentialSelector,
+        rejected: Option<&Secret>,
+    ) -> Result<Option<ResolvedCredential>, Error> {
+        let set = self.load_set(connection).await?;
+        let Some(credential) = set.find(&selector.credential_type, selector.slot.as_deref())?
+        else {
+            return Err(Error::not_found(
+                "auth.no_credential",
+                format!(
+                    "the connection holds no {} credential{}",
+                    selector.credential_type,
+                    selector
+                        .slot
+                        .as_deref()
+                        .map(|s| format!(" in slot {s}"))
+                        .unwrap_or_default()
+                ),
+            ));
+        };
+        let now = self.now();
+        if credential.expires_at.is_some_and(|e| e <= now) {
+            return Err(Error::new(
+                ErrorKind::Provider,
+                "auth.credential_expired",
+                format!("the stored {} credential expired", selector.credential_type),
+            ));
+        }
+        let value = self.open(connection, credential)?;
+        if rejected.is_some_and(|r| same(r, &value)) {
+            // A static credential the provider refused: nothing better to offer.
+            self.cache.forget(key);
+            return Ok(None);
+        }
+        self.cache.put(
+            key.clone(),
+            value.clone(),
+            credential.expires_at,
+            credential.issued_at,
+            now,
+            self.freshness,
+        );
+        Ok(Some(ResolvedCredential::new(value, credential.expires_at)))
+    }
+
+    async fn via_resolver(
+        &self,
+        key: &CacheKey,
+        connection: &Connection,
+        selector: &CredentialSelector,
+        which: Resolver<'_>,
+        rejected: Option<&Secret>,
+    ) -> Result<Option<ResolvedCredential>, Error> {
+        let _flight = self.cache.flight(key).await;
+        if let Some(hit) = self.cache.get(key, self.freshness, self.now()) {
+            if rejected.is_none_or(|r| !same(r, &hit.value)) {
+                return Ok(Some(hit));
+            }
+            self.cache.forget(key);
+        }
+        let context = TargetContext::for_connection(&self.registry, &self.host, connection).await?;
+        let integration = context.entry.integration();
+        let (resolver, name) = match which {
+            Resolver::Custom(name) => (
+                integration.credential_resolver(name).ok_or_else(|| {
+                    Error::not_found(
+                        "auth.resolver_not_found",
+                        format!("{} has no credential resolver {name}", connection.key),
+                    )
+                })?,
+                name,
+            ),
+            Resolver::Default => match integration.default_credential_resolver() {
+                Some(resolver) => (resolver, "default"),
+                None => return Ok(None),
+            },
+        };
+        let secrets = context.secrets(&self.host)?;
+        let outcome = resolver
+            .resolve(&ResolverContext::new(
+                &self.host,
+                connection,
+                &context.target,
+                &context.config,
+                &secrets,
+                selector,
+            ))
+            .await;
+        match outcome {
+            Ok(Some(credential)) => {
+                self.audit_refresh(connection, name, None).await;
+                let now = self.now();
+                self.cache.put(
+                    key.clone(),
+                    credential.value.clone(),
+                    credential.expires_at,
+                    now,
+                    now,
+                    self.freshness,
+                );
+                Ok(Some(credential))
+            }
+            Ok(None) => Ok(None),
+            Err(error) => {
+                self.audit_refresh(connection, name, Some(&error)).await;
+                if error.code() == CREDENTIAL_REVOKED {
+                    self.mark_error(connection, &error).await?;
+                }
+                Err(error)
+            }
+        }
+    }
+
+    async fn load_set(&self, connection: &Connection) -> Result<CredentialSet, Error> {
+        self.host
+            .credentials()
+            .load_credentials(&connection.tenant, &connection.id)
+            .await?
+            .ok_or_else(|| {
+                Error::not_found(
+                    "auth.no_credentials",
+                    "the connection has no stored credentials",
+                )
+            })
+    }
+
+    fn open(&self, connection: &Connection, credential: &Credential) -> Result<Secret, Error> {
+        self.host.cipher().open_secret(
+            &credential.value,
+            &credential_aad(
+                connection,
+                &credential.credential_type,
+                credential.slot.as_deref(),
+            ),
+        )
+    }
+
+    /// The stored connection must still be active (the caller's copy may be stale).
+    async fn require_active(&self, connection: &Connection) -> Result<(), Error> {
+        match self
+            .host
+            .connections()
+            .get_connection(&connection.tenant, &connection.id)
+            .await?
+        {
+            Some(stored) if stored.is_active() => Ok(()),
+            Some(stored) => Err(not_active(&stored)),
+            None => Err(Error::not_found(
+                "auth.connection_not_found",
+                "the connection does not exist",
+            )),
+        }
+    }
+
+    /// Marks the connection `error` with the failure's (safe) message as the reason.
+    async fn mark_error(&self, connection: &Connection, error: &Error) -> Result<(), Error> {
+        self.cache
+            .forget_connection(&connection.tenant, &connection.id);
+        let now = self.now();
+        self.host
+            .connections()
+            .set_connection_status(
+                &connection.tenant,
+                &connection.id,
+                ConnectionStatus::Error {
+                    reason: error.message().to_owned(),
+                },
+                now,
+            )
+            .await?;
+        tracing::warn!(
+            target: "integrations::auth",
+            tenant = %connection.tenant,
+            connection = %connection.id,
+            code = error.code(),
+            "connection marked error"
+        );
+        self.host
+            .audit()
+            .record(
+                AuditEvent::new(
+                    now,
+                    connection.tenant.clone(),
+                    AuditAction::CONNECTION_STATUS_CHANGED,
+                    AuditOutcome::Success,
+                )
+                .with_key(connection.key.clone())
+                .with_connection(connection.id.clone())
+                .with_detail("status", "error")
+                .with_detail("code", error.code()),
+            )
+            .await;
+        Ok(())
+    }
+
+    async fn audit_refresh(&self, connection: &Connection, grant: &str, error: Option<&Error>) {
+        let outcome = match error {
+            None => AuditOutcome::Success,
+            Some(e) => AuditOutcome::Failure {
+                code: e.code().to_owned(),
+            },
+        };
+        self.host
+            .audit()
+            .record(
+                AuditEvent::new(
+                    self.now(),
+                    connection.tenant.clone(),
+                    AuditAction::CREDENTIAL_REFRESHED,
+                    outcome,
+                )
+                .with_key(connection.key.clone())
+                .with_connection(connection.id.clone())
+                .with_detail("grant", grant),
+            )
+            .await;
+    }
+
+    async fn audit_used(&self, request: &CredentialRequest<'_>, source: &str) {
+        if !self.audit_usage {
+            return;
+        }
+        let connection = request.connection;
+        let mut event = AuditEvent::new(
+            self.now(),
+            connection.tenant.clone(),
+            AuditAction::CREDENTIAL_USED,
+            AuditOutcome::Success,
+        )
+        .with_key(connection.key.clone())
+        .with_connection(connection.id.clone())
+        .with_detail("credential_type", request.selector.credential_type.as_str())
+        .with_detail("source", source);
+        if let Some(slot) = &request.selector.slot {
+            event = event.with_detail("slot", slot.as_str());
+        }
+        if let Some(resolver) = &request.selector.resolver {
+            event = event.with_detail("resolver", resolver.as_str());
+        }
+        self.host.audit().record(event).await;
+    }
+}
+
+#[async_trait]
+impl CredentialSource for TokenManager {
+    async fn credential(
+        &self,
+        request: &CredentialRequest<'_>,
+    ) -> Result<ResolvedCredential, Error> {
+        self.hand_out(request, None).await?.ok_or_else(|| {
+            Error::not_found(
+                "auth.no_credential",
+                "the connection has no such credential",
+            )
+        })
+    }
+
+    async fn credential_rejected(
+        &self,
+        request: &CredentialRequest<'_>,
+        rejected: &Secret,
+    ) -> Result<Option<ResolvedCredential>, Error> {
+        self.hand_out(request, Some(rejected)).await
+    }
+}

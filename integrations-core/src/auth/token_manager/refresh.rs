@@ -1,0 +1,291 @@
+//! The managed OAuth 2.0 path: the stored access token while it is fresh; otherwise one
+//! refresh (or client-credentials renewal) per connection at a time, in-process by the
+//! single-flight lock and across processes by the lease, with the new tokens (a rotated
+//! refresh token included) swapped in atomically.
+
+use std::time::Duration;
+
+use super::cache::CacheKey;
+use super::{TokenManager, lease, same};
+use crate::auth::CREDENTIAL_REVOKED;
+use crate::auth::oauth2::client;
+use crate::auth::oauth2::complete::issued;
+use crate::auth::oauth2::token_response::{INVALID_GRANT, TokenSet};
+use crate::auth::persist;
+use crate::auth::target::TargetContext;
+use crate::credential::ResolvedCredential;
+use crate::definition::ConnectionMethodKind;
+use crate::model::{Connection, Credential, CredentialSet, CredentialType};
+use crate::plan::CredentialSelector;
+use crate::{Error, ErrorKind, Secret};
+
+/// The stable code of an expired access token with no refresh token to renew it.
+pub const NO_REFRESH_TOKEN: &str = "oauth.no_refresh_token";
+/// The stable code of an expired refresh token.
+pub const REFRESH_TOKEN_EXPIRED: &str = "oauth.refresh_token_expired";
+
+const MAX_ROUNDS: u32 = 64;
+const FIRST_PAUSE: Duration = Duration::from_millis(5);
+const MAX_PAUSE: Duration = Duration::from_millis(200);
+
+/// Whether `error` says the grant behind a connection is dead (the connection is then
+/// marked `error`).
+pub(super) fn is_dead_grant(error: &Error) -> bool {
+    matches!(
+        error.code(),
+        INVALID_GRANT | CREDENTIAL_REVOKED | NO_REFRESH_TOKEN | REFRESH_TOKEN_EXPIRED
+    )
+}
+
+fn grant_of(kind: ConnectionMethodKind) -> &'static str {
+    if kind == ConnectionMethodKind::OAuth2ClientCredentials {
+        "client_credentials"
+    } else {
+        "refresh_token"
+    }
+}
+
+fn matches_slot(
+    credential: &Credential,
+    credential_type: &CredentialType,
+    slot: Option<&str>,
+) -> bool {
+    &credential.credential_type == credential_type && credential.slot.as_deref() == slot
+}
+
+impl TokenManager {
+    /// The managed access token of an OAuth 2.0 connection. With `rejected`, a token equal
+    /// to it is never returned: another caller's newer one is, or a new one is fetched.
+    pub(super) async fn managed(
+        &self,
+        key: &CacheKey,
+        connection: &Connection,
+        kind: ConnectionMethodKind,
+        selector: &CredentialSelector,
+        rejected: Option<&Secret>,
+    ) -> Result<ResolvedCredential, Error> {
+        let _flight = self.cache.flight(key).await;
+        if let Some(hit) = self.cache.get(key, self.freshness, self.now()) {
+            if rejected.is_none_or(|r| !same(r, &hit.value)) {
+                return Ok(hit);
+            }
+            self.cache.forget(key);
+        }
+        let slot = selector.slot.as_deref();
+        let started = tokio::time::Instant::now();
+        let mut pause = FIRST_PAUSE;
+        for _ in 0..MAX_ROUNDS {
+            let set = self.load_set(connection).await?;
+            let now = self.now();
+            if let Some(access) = set.find(&CredentialType::OAUTH2_ACCESS_TOKEN, slot)?
+                && self
+                    .freshness
+                    .fresh(access.expires_at, access.issued_at, now)
+            {
+                let value = self.open(connection, access)?;
+                if rejected.is_none_or(|r| !same(r, &value)) {
+                    self.cache.put(
+                        key.clone(),
+                        value.clone(),
+                        access.expires_at,
+                        access.issued_at,
+                        now,
+                        self.freshness,
+                    );
+                    return Ok(ResolvedCredential::new(value, access.expires_at));
+                }
+            }
+            if let Some(until) = lease::held(&set, slot, now) {
+                // Another process is refreshing: wait for its tokens.
+                if started.elapsed() >= self.lease_wait {
+                    return Err(Error::new(
+                        ErrorKind::Unavailable,
+                        "auth.refresh_in_progress",
+                        "another process is refreshing this connection's token; retry shortly",
+                    )
+                    .with_retry_after(until.duration_since(now)));
+                }
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(MAX_PAUSE);
+                continue;
+            }
+            self.require_active(connection).await?;
+            let refresh_token = if kind == ConnectionMethodKind::OAuth2ClientCredentials {
+                None
+            } else {
+                Some(self.usable_refresh_token(connection, &set, slot).await?)
+            };
+            let leased =
+                lease::with_lease(&self.host, connection, &set, slot, now, self.lease_ttl)?;
+            let version = match self
+                .host
+                .credentials()
+                .swap_credentials(
+                    &connection.tenant,
+                    &connection.id,
+                    Some(set.version),
+                    leased,
+                )
+                .await
+            {
+                Ok(version) => version,
+                Err(e) if e.is_conflict() => continue,
+                Err(e) => return Err(e),
+            };
+            // This process holds the lease at `version`.
+            let outcome = self.renew(connection, refresh_token.as_ref()).await;
+            self.audit_refresh(connection, grant_of(kind), outcome.as_ref().err())
+                .await;
+            match outcome {
+                Ok(tokens) => {
+                    let merged = self.merged(connection, &set, slot, &tokens)?;
+                    match self
+                        .host
+                        .credentials()
+                        .swap_credentials(&connection.tenant, &connection.id, Some(version), merged)
+                        .await
+                    {
+                        Ok(_) => {
+                            let now = self.now();
+                            self.cache.put(
+                                key.clone(),
+                                tokens.access_token.clone(),
+                                tokens.expires_at,
+                                now,
+                                now,
+                                self.freshness,
+                            );
+                            return Ok(ResolvedCredential::new(
+                                tokens.access_token,
+                                tokens.expires_at,
+                            ));
+                        }
+                        Err(e) if e.is_conflict() => {
+                            // The lease expired and another process took over: use its tokens.
+                            tracing::warn!(
+                                target: "integrations::auth",
+                                tenant = %connection.tenant,
+                                connection = %connection.id,
+                                "a refresh outlived its lease; using the tokens of the process that took over"
+                            );
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+                Err(error) => {
+                    let released = self.release(connection, &set, slot, version).await?;
+                    if is_dead_grant(&error) {
+                        if !released {
+                            // The store changed while we refreshed: re-read before giving up.
+                            continue;
+                        }
+                        self.mark_error(connection, &error).await?;
+                    }
+                    return Err(error);
+                }
+            }
+        }
+        Err(Error::new(
+            ErrorKind::Unavailable,
+            "auth.refresh_contended",
+            "the connection's credentials kept changing during the refresh; retry",
+        ))
+    }
+
+    /// The refresh token to use, or the permanent failure (recorded on the connection)
+    /// when there is none or it expired.
+    async fn usable_refresh_token(
+        &self,
+        connection: &Connection,
+        set: &CredentialSet,
+        slot: Option<&str>,
+    ) -> Result<Secret, Error> {
+        let error = match set.find(&CredentialType::OAUTH2_REFRESH_TOKEN, slot)? {
+            Some(refresh) if refresh.expires_at.is_none_or(|e| e > self.now()) => {
+                return self.open(connection, refresh);
+            }
+            Some(_) => Error::new(
+                ErrorKind::Provider,
+                REFRESH_TOKEN_EXPIRED,
+                "the refresh token expired; reauthorize the connection",
+            ),
+            None => Error::new(
+                ErrorKind::Provider,
+                NO_REFRESH_TOKEN,
+                "the access token expired and the provider issued no refresh token; reauthorize the connection",
+            ),
+        };
+        self.audit_refresh(connection, "refresh_token", Some(&error))
+            .await;
+        self.mark_error(connection, &error).await?;
+        Err(error)
+    }
+
+    /// Calls the token endpoint: a refresh with `refresh_token`, else client credentials.
+    async fn renew(
+        &self,
+        connection: &Connection,
+        refresh_token: Option<&Secret>,
+    ) -> Result<TokenSet, Error> {
+        let context = TargetContext::for_connection(&self.registry, &self.host, connection).await?;
+        let method = context.method(&connection.method)?;
+        let spec = context.oauth2(method)?;
+        let secrets = context.secrets(&self.host)?;
+        if let Some(token) = refresh_token {
+            return client::refresh(&self.host, &spec, &secrets, token).await;
+        }
+        let scopes = if connection.granted_scopes.is_empty() {
+            spec.default_scopes.clone()
+        } else {
+            connection.granted_scopes.clone()
+        };
+        client::client_credentials(&self.host, &spec, &secrets, &scopes).await
+    }
+
+    /// The set after a successful refresh: the new access token, the rotated refresh
+    /// token when one came back (else the old one), no lease.
+    fn merged(
+        &self,
+        connection: &Connection,
+        set: &CredentialSet,
+        slot: Option<&str>,
+        tokens: &TokenSet,
+    ) -> Result<Vec<Credential>, Error> {
+        let mut credentials = lease::without(set, slot);
+        credentials.retain(|c| !matches_slot(c, &CredentialType::OAUTH2_ACCESS_TOKEN, slot));
+        if tokens.refresh_token.is_some() {
+            credentials.retain(|c| !matches_slot(c, &CredentialType::OAUTH2_REFRESH_TOKEN, slot));
+        }
+        let mut new = issued(tokens);
+        for credential in &mut new {
+            credential.slot = slot.map(str::to_owned);
+        }
+        credentials.extend(persist::seal(&self.host, connection, &new)?);
+        Ok(credentials)
+    }
+
+    /// Removes our lease. `false` when the set changed since we took it.
+    async fn release(
+        &self,
+        connection: &Connection,
+        set: &CredentialSet,
+        slot: Option<&str>,
+        version: u64,
+    ) -> Result<bool, Error> {
+        match self
+            .host
+            .credentials()
+            .swap_credentials(
+                &connection.tenant,
+                &connection.id,
+                Some(version),
+                lease::without(set, slot),
+            )
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if e.is_conflict() => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}

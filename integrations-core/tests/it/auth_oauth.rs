@@ -1,0 +1,515 @@
+//! The authorization-code engine: state handling, PKCE, storage, reauthorization.
+
+use std::time::Duration;
+
+use integrations_core::auth::{Authorizations, CompleteAuthorization, StartAuthorization};
+use integrations_core::host::{AuditOutcome, ConnectionStore, OAuthStateStore, SecretCipherExt};
+use integrations_core::model::{
+    AuthorizationIntent, ConnectionScope, ConnectionStatus, CredentialType,
+};
+use integrations_core::service::credential_aad;
+use integrations_core::{ConnectionId, ErrorKind, TenantId, UserId};
+use integrations_testkit::mock::oauth::LinearMock;
+use sha2::{Digest, Sha256};
+
+use crate::auth_support::{REDIRECT, connect, setup, target_id, tenant};
+
+fn query_param(url: &str, name: &str) -> Option<String> {
+    url::Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+fn start_request() -> StartAuthorization {
+    StartAuthorization::create(
+        tenant(),
+        target_id(),
+        "oauth2".parse().unwrap(),
+        REDIRECT,
+        ConnectionScope::Organization,
+    )
+}
+
+#[tokio::test]
+async fn round_trip_with_pkce_stores_sealed_tokens() {
+    let mock = LinearMock::start().await;
+    let (test, registry) = setup(&mock).await;
+    let auth = Authorizations::new(registry.clone(), test.host().clone());
+    let redirect = auth.start(start_request()).await.unwrap();
+    assert_eq!(
+        query_param(&redirect.url, "scope").as_deref(),
+        Some("read,write")
+    );
+    assert_eq!(
+        query_param(&redirect.url, "code_challenge_method").as_deref(),
+        Some("S256")
+    );
+    assert_eq!(test.store.pending_oauth_states(), 1);
+
+    let query = mock.authorize(&redirect.url).unwrap();
+    let connection = auth
+        .complete(CompleteAuthorization::new(tenant(), REDIRECT, query))
+        .await
+        .unwrap();
+    assert!(connection.is_active());
+    assert_eq!(connection.granted_scopes, ["read", "write"]);
+    assert!(connection.id.as_str().starts_with("conn_"));
+    assert_eq!(test.store.pending_oauth_states(), 0);
+
+    // The mock checked the verifier against the challenge (S256) and got the client id in
+    // the body.
+    let requests = mock.token_requests();
+    assert_eq!(requests.len(), 1);
+    assert!(requests[0].code_verifier);
+
+    // Tokens at rest are ciphertext bound to the connection.
+    let set = test
+        .store
+        .raw_credentials(&tenant(), &connection.id)
+        .unwrap();
+    assert_eq!(set.version, 1);
+    let issued = mock.issued_secrets();
+    assert_eq!(issued.len(), 2);
+    for credential in &set.credentials {
+        for token in &issued {
+            assert!(
+                !credential
+                    .value
+                    .ciphertext()
+                    .windows(token.len())
+                    .any(|w| w == token.as_bytes())
+            );
+        }
+    }
+    let access = set
+        .find(&CredentialType::OAUTH2_ACCESS_TOKEN, None)
+        .unwrap()
+        .unwrap();
+    let opened = test
+        .keys
+        .open_secret(
+            &access.value,
+            &credential_aad(&connection, &CredentialType::OAUTH2_ACCESS_TOKEN, None),
+        )
+        .unwrap();
+    assert!(issued.contains(&opened.expose().to_owned()));
+    assert_eq!(
+        access.expires_at,
+        Some(crate::auth_support::now(&test).saturating_add(Duration::from_secs(86_399)))
+    );
+    let refresh = set
+        .find(&CredentialType::OAUTH2_REFRESH_TOKEN, None)
+        .unwrap()
+        .unwrap();
+    assert!(refresh.expires_at.is_none());
+
+    let audit = test.audit.with_action("connection.authorized");
+    assert_eq!(audit.len(), 1);
+    assert_eq!(audit[0].outcome, AuditOutcome::Success);
+    assert_eq!(audit[0].connection.as_ref(), Some(&connection.id));
+}
+
+#[tokio::test]
+async fn the_pending_record_holds_a_digest_and_a_sealed_verifier() {
+    let mock = LinearMock::start().await;
+    let (test, registry) = setup(&mock).await;
+    let auth = Authorizations::new(registry, test.host().clone());
+    let redirect = auth
+        .start(start_request().with_user(UserId::new("u-1").unwrap()))
+        .await
+        .unwrap();
+    let state = query_param(&redirect.url, "state").unwrap();
+    let digest = hex(&Sha256::digest(state.as_bytes()));
+    let pending = test.store.take_oauth_state(&digest).await.unwrap().unwrap();
+    assert_eq!(pending.state_digest, digest);
+    assert_eq!(pending.tenant, tenant());
+    assert_eq!(pending.user, Some(UserId::new("u-1").unwrap()));
+    assert_eq!(pending.redirect_uri, REDIRECT);
+    assert_eq!(
+        pending.intent,
+        AuthorizationIntent::Create {
+            scope: ConnectionScope::Organization
+        }
+    );
+    assert_eq!(
+        pending.expires_at.duration_since(pending.created_at),
+        Duration::from_secs(600)
+    );
+    let serialized = serde_json::to_string(&pending).unwrap();
+    assert!(!serialized.contains(&state));
+    let sealed = pending.pkce_verifier.unwrap();
+    assert_eq!(sealed.key_id(), integrations_testkit::TEST_KEY_ID);
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes.iter().fold(String::new(), |mut out, b| {
+        let _ = write!(out, "{b:02x}");
+        out
+    })
+}
+
+/// Starts an authorization and lets the mock consent; returns the callback query.
+async fn consented(
+    auth: &Authorizations,
+    mock: &LinearMock,
+    request: StartAuthorization,
+) -> String {
+    let redirect = auth.start(request).await.unwrap();
+    mock.authorize(&redirect.url).unwrap()
+}
+
+#[tokio::test]
+async fn a_replayed_state_is_rejected_and_nothing_more_is_stored() {
+    let mock = LinearMock::start().await;
+    let (test, registry) = setup(&mock).await;
+    let auth = Authorizations::new(registry, test.host().clone());
+    let query = consented(&auth, &mock, start_request()).await;
+    auth.complete(CompleteAuthorization::new(
+        tenant(),
+        REDIRECT,
+        query.clone(),
+    ))
+    .await
+    .unwrap();
+    let stored = test.store.record_count();
+    let e = auth
+        .complete(CompleteAuthorization::new(tenant(), REDIRECT, query))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (e.kind(), e.code()),
+        (ErrorKind::Verification, "oauth.unknown_state")
+    );
+    assert_eq!(test.store.record_count(), stored);
+    assert_eq!(mock.code_exchanges(), 1);
+}
+
+#[tokio::test]
+async fn an_expired_state_is_rejected_by_the_manual_clock() {
+    let mock = LinearMock::start().await;
+    let (test, registry) = setup(&mock).await;
+    let auth = Authorizations::new(registry, test.host().clone());
+    let baseline = test.store.record_count();
+
+    let query = consented(&auth, &mock, start_request()).await;
+    test.clock.advance(Duration::from_secs(600));
+    let e = auth
+        .complete(CompleteAuthorization::new(tenant(), REDIRECT, query))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "oauth.state_expired");
+    assert_eq!(test.store.record_count(), baseline);
+    assert_eq!(mock.code_exchanges(), 0);
+
+    // One second short of the TTL still works.
+    let query = consented(&auth, &mock, start_request()).await;
+    test.clock.advance(Duration::from_secs(599));
+    auth.complete(CompleteAuthorization::new(tenant(), REDIRECT, query))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_state_from_another_tenant_user_or_redirect_uri_is_rejected() {
+    let mock = LinearMock::start().await;
+    let (test, registry) = setup(&mock).await;
+    let auth = Authorizations::new(registry, test.host().clone());
+    let baseline = test.store.record_count();
+    let alice = UserId::new("alice").unwrap();
+
+    let cases: Vec<(CompleteAuthorization, &str)> = vec![
+        (
+            CompleteAuthorization::new(TenantId::new("evil").unwrap(), REDIRECT, String::new())
+                .with_user(alice.clone()),
+            "oauth.state_mismatch",
+        ),
+        (
+            CompleteAuthorization::new(tenant(), REDIRECT, String::new())
+                .with_user(UserId::new("mallory").unwrap()),
+            "oauth.state_mismatch",
+        ),
+        (
+            CompleteAuthorization::new(tenant(), REDIRECT, String::new()),
+            "oauth.state_mismatch",
+        ),
+        (
+            CompleteAuthorization::new(
+                tenant(),
+                "https://evil.example.com/oauth/callback",
+                String::new(),
+            )
+            .with_user(alice.clone()),
+            "oauth.redirect_uri_mismatch",
+        ),
+        (
+            CompleteAuthorization::new(tenant(), REDIRECT, String::new())
+                .with_user(alice.clone())
+                .with_key("github::github-cloud".parse().unwrap()),
+            "oauth.state_mismatch",
+        ),
+    ];
+    for (mut callback, code) in cases {
+        callback.query = consented(&auth, &mock, start_request().with_user(alice.clone())).await;
+        let replay = callback.query.clone();
+        let e = auth.complete(callback).await.unwrap_err();
+        assert_eq!((e.kind(), e.code()), (ErrorKind::Verification, code));
+        assert_eq!(test.store.record_count(), baseline, "{code}");
+        // The state was consumed: the right caller cannot use it afterwards either.
+        let e = auth
+            .complete(
+                CompleteAuthorization::new(tenant(), REDIRECT, replay).with_user(alice.clone()),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), "oauth.unknown_state");
+    }
+    assert_eq!(mock.code_exchanges(), 0);
+}
+
+#[tokio::test]
+async fn provider_errors_and_malformed_callbacks_store_nothing() {
+    let mock = LinearMock::start().await;
+    let (test, registry) = setup(&mock).await;
+    let auth = Authorizations::new(registry, test.host().clone());
+    let baseline = test.store.record_count();
+
+    let redirect = auth.start(start_request()).await.unwrap();
+    let e = auth
+        .complete(CompleteAuthorization::new(
+            tenant(),
+            REDIRECT,
+            mock.deny(&redirect.url),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (e.kind(), e.code()),
+        (ErrorKind::Provider, "oauth.authorization_failed")
+    );
+    assert!(e.message().contains("access_denied"));
+    assert!(!e.message().contains("denied your application"));
+
+    for (query, code) in [
+        ("code=abc", "oauth.missing_state"),
+        ("code=abc&state=forged", "oauth.unknown_state"),
+        ("code=a&state=b&state=c", "oauth.invalid_callback"),
+    ] {
+        let e = auth
+            .complete(CompleteAuthorization::new(tenant(), REDIRECT, query))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), code, "{query}");
+    }
+
+    // A state without a code.
+    let redirect = auth.start(start_request()).await.unwrap();
+    let state = query_param(&redirect.url, "state").unwrap();
+    let e = auth
+        .complete(CompleteAuthorization::new(
+            tenant(),
+            REDIRECT,
+            format!("state={state}"),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "oauth.missing_code");
+
+    // A code the provider refuses (used already).
+    let query = mock
+        .authorize(&auth.start(start_request()).await.unwrap().url)
+        .unwrap();
+    let code = query_param(&format!("https://x.test/?{query}"), "code").unwrap();
+    let other = auth.start(start_request()).await.unwrap();
+    let other_state = query_param(&other.url, "state").unwrap();
+    // Spend the code on the first state...
+    auth.complete(CompleteAuthorization::new(tenant(), REDIRECT, query))
+        .await
+        .unwrap();
+    // (the second state is still pending: it is consumed below)
+    let after_first = test.store.record_count() - 1;
+    // ...then present it again with the second one.
+    let e = auth
+        .complete(CompleteAuthorization::new(
+            tenant(),
+            REDIRECT,
+            format!("code={code}&state={other_state}"),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (e.kind(), e.code()),
+        (ErrorKind::Provider, "oauth.invalid_grant")
+    );
+    assert_eq!(test.store.record_count(), after_first);
+    assert!(baseline < after_first);
+    assert_eq!(test.store.pending_oauth_states(), 0);
+}
+
+#[tokio::test]
+async fn start_refuses_bad_requests_without_storing() {
+    let mock = LinearMock::start().await;
+    let (test, registry) = setup(&mock).await;
+    let auth = Authorizations::new(registry, test.host().clone());
+    let baseline = test.store.record_count();
+    let cases = [
+        (start_request().with_scopes(["read"]), None),
+        (
+            StartAuthorization::create(
+                tenant(),
+                target_id(),
+                "oauth2".parse().unwrap(),
+                "not a url",
+                ConnectionScope::Organization,
+            ),
+            Some("oauth.invalid_redirect_uri"),
+        ),
+        (
+            StartAuthorization::create(
+                tenant(),
+                target_id(),
+                "api-key".parse().unwrap(),
+                REDIRECT,
+                ConnectionScope::Organization,
+            ),
+            Some("auth.method_not_redirect"),
+        ),
+        (
+            StartAuthorization::create(
+                tenant(),
+                "missing".parse().unwrap(),
+                "oauth2".parse().unwrap(),
+                REDIRECT,
+                ConnectionScope::Organization,
+            ),
+            Some("auth.target_not_found"),
+        ),
+        (
+            StartAuthorization::create(
+                tenant(),
+                target_id(),
+                "oauth2".parse().unwrap(),
+                REDIRECT,
+                ConnectionScope::User {
+                    user: UserId::new("bob").unwrap(),
+                },
+            )
+            .with_user(UserId::new("alice").unwrap()),
+            Some("auth.scope_user_mismatch"),
+        ),
+        (
+            StartAuthorization::new(
+                tenant(),
+                target_id(),
+                "oauth2".parse().unwrap(),
+                REDIRECT,
+                AuthorizationIntent::Reauthorize {
+                    connection: ConnectionId::new("nope").unwrap(),
+                },
+            ),
+            Some("auth.connection_not_found"),
+        ),
+    ];
+    for (request, expected) in cases {
+        match expected {
+            None => {
+                let redirect = auth.start(request).await.unwrap();
+                assert_eq!(query_param(&redirect.url, "scope").as_deref(), Some("read"));
+                test.store
+                    .take_oauth_state(&hex(&Sha256::digest(
+                        query_param(&redirect.url, "state").unwrap().as_bytes(),
+                    )))
+                    .await
+                    .unwrap()
+                    .unwrap();
+            }
+            Some(code) => {
+                let e = auth.start(request).await.unwrap_err();
+                assert_eq!(e.code(), code);
+            }
+        }
+        assert_eq!(test.store.record_count(), baseline);
+    }
+}
+
+#[tokio::test]
+async fn reauthorizing_repairs_the_connection_in_place() {
+    let mock = LinearMock::start().await;
+    let (test, registry) = setup(&mock).await;
+    let connection = connect(&test, &registry, &mock).await;
+    test.store
+        .set_connection_status(
+            &tenant(),
+            &connection.id,
+            ConnectionStatus::Error {
+                reason: "refresh token rejected".into(),
+            },
+            crate::auth_support::now(&test),
+        )
+        .await
+        .unwrap();
+    let before = test
+        .store
+        .raw_credentials(&tenant(), &connection.id)
+        .unwrap();
+
+    let auth = Authorizations::new(registry, test.host().clone());
+    let query = consented(
+        &auth,
+        &mock,
+        StartAuthorization::new(
+            tenant(),
+            target_id(),
+            "oauth2".parse().unwrap(),
+            REDIRECT,
+            AuthorizationIntent::Reauthorize {
+                connection: connection.id.clone(),
+            },
+        ),
+    )
+    .await;
+    let repaired = auth
+        .complete(CompleteAuthorization::new(tenant(), REDIRECT, query))
+        .await
+        .unwrap();
+    assert_eq!(repaired.id, connection.id);
+    assert!(repaired.is_active());
+    let after = test
+        .store
+        .raw_credentials(&tenant(), &connection.id)
+        .unwrap();
+    assert_eq!(after.version, before.version + 1);
+    assert_ne!(after.credentials, before.credentials);
+    assert_eq!(
+        test.store.list_connections(&tenant()).await.unwrap().len(),
+        1
+    );
+    let audit = test.audit.with_action("connection.authorized");
+    assert_eq!(
+        audit
+            .last()
+            .unwrap()
+            .detail
+            .get("intent")
+            .map(String::as_str),
+        Some("reauthorize")
+    );
+
+    // Creating with a taken id is refused before the code is exchanged.
+    let exchanges = mock.code_exchanges();
+    let query = consented(&auth, &mock, start_request()).await;
+    let e = auth
+        .complete(
+            CompleteAuthorization::new(tenant(), REDIRECT, query)
+                .with_connection_id(connection.id.clone()),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (e.kind(), e.code()),
+        (ErrorKind::Conflict, "auth.connection_exists")
+    );
+    assert_eq!(mock.code_exchanges(), exchanges);
+}

@@ -1,0 +1,671 @@
+//! The token manager: caching, single-flight refresh in one process and across
+//! processes, rotation, temporary and permanent failures, secrets kept out of sight.
+
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use integrations_core::auth::{
+    Authorizations, ClientCredentialsConnections, ClientCredentialsInput, CompleteAuthorization,
+    REFRESH_LEASE_TYPE, StartAuthorization, TokenManager,
+};
+use integrations_core::credential::{CredentialRequest, CredentialSource};
+use integrations_core::host::{
+    ConnectionStore, CredentialStore, HttpClient, HttpRequest, HttpResponse, ReqwestHttpClient,
+    SecretCipherExt,
+};
+use integrations_core::model::{
+    Connection, ConnectionScope, ConnectionStatus, Credential, CredentialType,
+};
+use integrations_core::plan::CredentialSelector;
+use integrations_core::service::credential_aad;
+use integrations_core::{ConnectionId, Error, ErrorKind, Secret};
+use integrations_testkit::mock::oauth::{FailureMode, LinearMock};
+use integrations_testkit::{TestHost, assert_debug_secret_free, assert_secret_free};
+
+use crate::auth_support::{REDIRECT, connect, host_with, now, setup, target_id, tenant};
+
+const DAY: Duration = Duration::from_secs(86_400);
+
+fn manager(test: &TestHost, registry: &Arc<integrations_core::Registry>) -> TokenManager {
+    TokenManager::new(registry.clone(), test.host().clone())
+}
+
+async fn stored_status(test: &TestHost, connection: &Connection) -> ConnectionStatus {
+    test.store
+        .get_connection(&connection.tenant, &connection.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .status
+}
+
+/// The stored refresh token, opened.
+fn stored_refresh(test: &TestHost, connection: &Connection) -> String {
+    let set = test
+        .store
+        .raw_credentials(&connection.tenant, &connection.id)
+        .unwrap();
+    let refresh = set
+        .find(&CredentialType::OAUTH2_REFRESH_TOKEN, None)
+        .unwrap()
+        .unwrap();
+    test.keys
+        .open_secret(
+            &refresh.value,
+            &credential_aad(connection, &CredentialType::OAUTH2_REFRESH_TOKEN, None),
+        )
+        .unwrap()
+        .expose()
+        .to_owned()
+}
+
+fn has_lease(test: &TestHost, connection: &Connection) -> bool {
+    test.store
+        .raw_credentials(&connection.tenant, &connection.id)
+        .unwrap()
+        .credentials
+        .iter()
+        .any(|c| c.credential_type.as_str() == REFRESH_LEASE_TYPE)
+}
+
+#[tokio::test]
+async fn a_fresh_token_comes_from_the_store_then_the_cache() {
+    let mock = LinearMock::start().await;
+    let (test, registry) = setup(&mock).await;
+    let connection = connect(&test, &registry, &mock).await;
+    let tokens = manager(&test, &registry);
+    let first = tokens.access_token(&connection).await.unwrap();
+    assert!(
+        mock.issued_secrets()
+            .contains(&first.value.expose().to_owned())
+    );
+    assert_eq!(
+        first.expires_at,
+        Some(now(&test).saturating_add(Duration::from_secs(86_399)))
+    );
+    // Served from memory until within the skew of expiry.
+    test.clock.advance(Duration::from_secs(86_399 - 301));
+    let second = tokens.access_token(&connection).await.unwrap();
+    assert_eq!(second.value.expose(), first.value.expose());
+    assert_eq!(mock.refresh_requests(), 0);
+    let used = test.audit.with_action("credential.used");
+    assert_eq!(used.len(), 2);
+    assert_eq!(used[0].detail["source"], "oauth2");
+    assert_eq!(used[1].detail["source"], "cache");
+}
+
+#[tokio::test]
+async fn the_expiry_skew_is_configurable() {
+    let mock = LinearMock::start().await;
+    let (test, registry) = setup(&mock).await;
+    let connection = connect(&test, &registry, &mock).await;
+    // Four minutes before expiry.
+    test.clock.advance(Duration::from_secs(86_399 - 240));
+    let relaxed = manager(&test, &registry).with_expiry_skew(Duration::from_secs(60));
+    relaxed.access_token(&connection).await.unwrap();
+    assert_eq!(mock.refresh_requests(), 0);
+    let strict = manager(&test, &registry);
+    strict.access_token(&connection).await.unwrap();
+    assert_eq!(mock.refresh_requests(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_thousand_concurrent_calls_on_an_expired_token_send_one_refresh() {
+    let mock = LinearMock::start().await;
+    let (test, registry) = setup(&mock).await;
+    let connection = Arc::new(connect(&test, &registry, &mock).await);
+    test.clock.advance(DAY);
+    mock.set_delay(Duration::from_millis(50));
+    let tokens = Arc::new(manager(&test, &registry));
+    let mut tasks = Vec::new();
+    for _ in 0..1000 {
+        let tokens = Arc::clone(&tokens);
+        let connection = Arc::clone(&connection);
+        tasks.push(tokio::spawn(async move {
+            tokens
+                .access_token(&connection)
+                .await
+                .map(|t| t.value.expose().to_owned())
+        }));
+    }
+    let mut values = std::collections::BTreeSet::new();
+    for task in tasks {
+        values.insert(task.await.unwrap().unwrap());
+    }
+    assert_eq!(mock.refresh_requests(), 1);
+    assert_eq!(values.len(), 1);
+    assert_eq!(
+        Some(stored_refresh(&test, &connection)),
+        mock.last_refresh_token()
+    );
+    assert!(!has_lease(&test, &connection));
+    let refreshed = test.audit.with_action("credential.refreshed");
+    assert_eq!(refreshed.len(), 1);
+    assert_eq!(refreshed[0].detail["grant"], "refresh_token");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_hosts_over_one_store_send_one_refresh_and_lose_no_rotated_token() {
+    let mock = LinearMock::start().await;
+    let (test, registry) = setup(&mock).await;
+    let other = test.sharing_stores_with_http(Arc::new(ReqwestHttpClient::new().unwrap()));
+    let connection = Arc::new(connect(&test, &registry, &mock).await);
+    let a = Arc::new(manager(&test, &registry));
+    let b = Arc::new(manager(&other, &registry));
+    mock.set_delay(Duration::from_millis(100));
+    for round in 1..=3 {
+        test.clock.advance(DAY);
+        let mut tasks = Vec::new();
+        for i in 0..400 {
+            let tokens = Arc::clone(if i % 2 == 0 { &a } else { &b });
+            let connection = Arc::clone(&connection);
+            tasks.push(tokio::spawn(async move {
+                tokens
+                    .access_token(&connection)
+                    .await
+                    .map(|t| t.value.expose().to_owned())
+            }));
+        }
+        let mut values = std::collections::BTreeSet::new();
+        for task in tasks {
+            values.insert(task.await.unwrap().unwrap());
+        }
+        assert_eq!(values.len(), 1, "round {round}");
+        assert_eq!(mock.refresh_requests(), round, "round {round}");
+        // The refresh token stored is the one the provider issued last: the next round's
+        // refresh (single use) succeeds with it.
+        assert_eq!(
+            Some(stored_refresh(&test, &connection)),
+            mock.last_refresh_token()
+        );
+        assert!(!has_lease(&test, &connection));
+    }
+    assert!(stored_status(&test, &connection).await == ConnectionStatus::Active);
+}
+
+#[tokio::test]
+async fn a_rotated_refresh_token_lands_with_its_access_token() {
+    let mock = LinearMock::start().await;
+    let (test, registry) = setup(&mock).await;
+    let connection = connect(&test, &registry, &mock).await;
+    let before = test
+        .store
+        .raw_credentials(&tenant(), &connection.id)
+        .unwrap();
+    let first_refresh = stored_refresh(&test, &connection);
+    test.clock.advance(DAY);
+    let token = manager(&test, &registry)
+        .access_token(&connection)
+        .await
+        .unwrap();
+    let after = test
+        .store
+        .raw_credentials(&tenant(), &connection.id)
+        .unwrap();
+    // One swap to take the lease, one to store both tokens and drop the lease.
+    assert_eq!(after.version, before.version + 2);
+    assert_eq!(after.credentials.len(), 2);
+    assert_ne!(stored_refresh(&test, &connection), first_refresh);
+    let access = after
+        .find(&CredentialType::OAUTH2_ACCESS_TOKEN, None)
+        .unwrap()
+        .unwrap();
+    assert_eq!(access.expires_at, token.expires_at);
+    assert_eq!(access.issued_at, now(&test));
+}
+
+#[tokio::test]
+async fn invalid_grant_marks_the_connection_error_and_a_503_does_not() {
+    let mock = LinearMock::start().await;
+    let (test, registry) = setup(&mock).await;
+    let connection = connect(&test, &registry, &mock).await;
+    let tokens = manager(&test, &registry);
+    test.clock.advance(DAY);
+
+    mock.set_failure(FailureMode::Unavailable);
+    let e = tokens.access_token(&connection).await.unwrap_err();
+    assert_eq!(
+        (e.kind(), e.code()),
+        (ErrorKind::Unavailable, "oauth.unavailable")
+    );
+    assert!(e.is_temporary());
+    assert_eq!(
+        stored_status(&test, &connection).await,
+        ConnectionStatus::Active
+    );
+    assert!(!has_lease(&test, &connection));
+
+    // A timeout: temporary too.
+    let timing_out = test.sharing_stores_with_http(Arc::new(integrations_core::host::from_fn(
+        |_request: HttpRequest| async { Err(integrations_core::host::timeout_error()) },
+    )));
+    let e = manager(&timing_out, &registry)
+        .access_token(&connection)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (e.kind(), e.code()),
+        (ErrorKind::Unavailable, "http.timeout")
+    );
+    assert_eq!(
+        stored_status(&test, &connection).await,
+        ConnectionStatus::Active
+    );
+    assert!(!has_lease(&test, &connection));
+
+    mock.set_failure(FailureMode::RateLimited {
+        retry_after_secs: 7,
+    });
+    let e = tokens.access_token(&connection).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::RateLimited);
+    assert_eq!(e.retry_after(), Some(Duration::from_secs(7)));
+    assert_eq!(
+        stored_status(&test, &connection).await,
+        ConnectionStatus::Active
+    );
+
+    mock.set_failure(FailureMode::Revoked);
+    let e = tokens.access_token(&connection).await.unwrap_err();
+    assert_eq!(
+        (e.kind(), e.code()),
+        (ErrorKind::Provider, "oauth.invalid_grant")
+    );
+    let ConnectionStatus::Error { reason } = stored_status(&test, &connection).await else {
+        panic!("the connection is not in error");
+    };
+    assert!(reason.contains("reauthorize"), "{reason}");
+    assert!(!has_lease(&test, &connection));
+    assert_eq!(mock.refresh_requests(), 3);
+
+    // The caller's stale copy still says active: no further refresh is attempted.
+    let e = tokens.access_token(&connection).await.unwrap_err();
+    assert_eq!(e.code(), "auth.connection_not_active");
+    assert_eq!(mock.refresh_requests(), 3);
+
+    let codes: Vec<_> = test
+        .audit
+        .with_action("credential.refreshed")
+        .into_iter()
+        .map(|e| e.outcome)
+        .collect();
+    assert_eq!(codes.len(), 4, "{codes:?}");
+    let status = test.audit.with_action("connection.status_changed");
+    assert_eq!(status.len(), 1);
+    assert_eq!(status[0].detail["code"], "oauth.invalid_grant");
+}
+
+/// An HTTP client that, once armed, lets a competitor refresh with the same refresh token
+/// and store the result (ignoring the lease) just before the real request goes out.
+struct Competitor {
+    inner: ReqwestHttpClient,
+    armed: AtomicBool,
+    test: TestHost,
+    connection: Connection,
+    stored: Mutex<Option<String>>,
+}
+
+#[async_trait]
+impl HttpClient for Competitor {
+    async fn send(&self, request: HttpRequest) -> Result<HttpResponse, Error> {
+        let is_refresh = std::str::from_utf8(request.body())
+            .is_ok_and(|b| b.contains("grant_type=refresh_token"));
+        if is_refresh && self.armed.swap(false, Ordering::SeqCst) {
+            let response = self.inner.send(request.clone()).await?;
+            let body: serde_json::Value = serde_json::from_slice(response.body()).unwrap();
+            let access = body["access_token"].as_str().unwrap().to_owned();
+            let refresh = body["refresh_token"].as_str().unwrap().to_owned();
+            let now = self.test.host().clock().now();
+            let seal = |t: &CredentialType, v: &str| {
+                self.test
+                    .keys
+                    .seal_secret(&Secret::new(v), &credential_aad(&self.connection, t, None))
+                    .unwrap()
+            };
+            let credentials = vec![
+                Credential::new(
+                    CredentialType::OAUTH2_ACCESS_TOKEN,
+                    seal(&CredentialType::OAUTH2_ACCESS_TOKEN, &access),
+                    now,
+                )
+                .with_expiry(Some(now.saturating_add(DAY))),
+                Credential::new(
+                    CredentialType::OAUTH2_REFRESH_TOKEN,
+                    seal(&CredentialType::OAUTH2_REFRESH_TOKEN, &refresh),
+                    now,
+                ),
+            ];
+            let current = self
+                .test
+                .store
+                .load_credentials(&self.connection.tenant, &self.connection.id)
+                .await?
+                .map(|s| s.version);
+            self.test
+                .store
+                .swap_credentials(
+                    &self.connection.tenant,
+                    &self.connection.id,
+                    current,
+                    credentials,
+                )
+                .await?;
+            *self.stored.lock().unwrap_or_else(PoisonError::into_inner) = Some(access);
+        }
+        self.inner.send(request).await
+    }
+}
+
+#[tokio::test]
+async fn the_loser_of_an_invalid_grant_race_rereads_before_giving_up() {
+    let mock = LinearMock::start().await;
+    let (test, registry) = setup(&mock).await;
+    let connection = connect(&test, &registry, &mock).await;
+    let competitor = Arc::new(Competitor {
+        inner: ReqwestHttpClient::new().unwrap(),
+        armed: AtomicBool::new(true),
+        test: test.clone(),
+        connection: connection.clone(),
+        stored: Mutex::new(None),
+    });
+    let racing = test.sharing_stores_with_http(competitor.clone());
+    test.clock.advance(DAY);
+    let token = manager(&racing, &registry)
+        .access_token(&connection)
+        .await
+        .unwrap();
+    // Our refresh was refused (the competitor used the token first), yet we re-read and
+    // use the competitor's tokens; the connection stays active.
+    assert_eq!(mock.refresh_requests(), 2);
+    let winner = competitor.stored.lock().unwrap().clone().unwrap();
+    assert_eq!(token.value.expose(), winner);
+    assert_eq!(
+        stored_status(&test, &connection).await,
+        ConnectionStatus::Active
+    );
+    assert_eq!(
+        Some(stored_refresh(&test, &connection)),
+        mock.last_refresh_token()
+    );
+    let outcomes: Vec<_> = test
+        .audit
+        .with_action("credential.refreshed")
+        .into_iter()
+        .map(|e| e.outcome)
+        .collect();
+    assert_eq!(outcomes.len(), 1);
+    assert!(
+        matches!(&outcomes[0], integrations_core::host::AuditOutcome::Failure { code } if code == "oauth.invalid_grant")
+    );
+}
+
+#[tokio::test]
+async fn a_live_lease_of_another_process_is_waited_for_then_taken_over_when_expired() {
+    let mock = LinearMock::start().await;
+    let (test, registry) = setup(&mock).await;
+    let connection = connect(&test, &registry, &mock).await;
+    test.clock.advance(DAY);
+    // A process took the lease and died.
+    let set = test
+        .store
+        .raw_credentials(&tenant(), &connection.id)
+        .unwrap();
+    let lease_type = CredentialType::new(REFRESH_LEASE_TYPE).unwrap();
+    let mut credentials = set.credentials.clone();
+    credentials.push(
+        Credential::new(
+            lease_type.clone(),
+            test.keys
+                .seal_secret(
+                    &Secret::new("dead-holder"),
+                    &credential_aad(&connection, &lease_type, None),
+                )
+                .unwrap(),
+            now(&test),
+        )
+        .with_expiry(Some(now(&test).saturating_add(Duration::from_secs(30)))),
+    );
+    test.store
+        .swap_credentials(&tenant(), &connection.id, Some(set.version), credentials)
+        .await
+        .unwrap();
+    let tokens = manager(&test, &registry).with_lease_wait(Duration::from_millis(100));
+    let e = tokens.access_token(&connection).await.unwrap_err();
+    assert_eq!(
+        (e.kind(), e.code()),
+        (ErrorKind::Unavailable, "auth.refresh_in_progress")
+    );
+    assert_eq!(e.retry_after(), Some(Duration::from_secs(30)));
+    assert_eq!(mock.refresh_requests(), 0);
+    test.clock.advance(Duration::from_secs(31));
+    tokens.access_token(&connection).await.unwrap();
+    assert_eq!(mock.refresh_requests(), 1);
+    assert!(!has_lease(&test, &connection));
+}
+
+#[tokio::test]
+async fn an_expired_token_without_refresh_token_marks_the_connection_error() {
+    let mock = LinearMock::start().await;
+    mock.issue_legacy_tokens(true);
+    let (test, registry) = setup(&mock).await;
+    let connection = connect(&test, &registry, &mock).await;
+    let tokens = manager(&test, &registry);
+    tokens.access_token(&connection).await.unwrap();
+    test.clock.advance(Duration::from_secs(315_705_599));
+    let e = tokens.access_token(&connection).await.unwrap_err();
+    assert_eq!(e.code(), "oauth.no_refresh_token");
+    assert!(matches!(
+        stored_status(&test, &connection).await,
+        ConnectionStatus::Error { .. }
+    ));
+    assert_eq!(mock.refresh_requests(), 0);
+}
+
+#[tokio::test]
+async fn a_rejected_token_is_replaced_once() {
+    let mock = LinearMock::start().await;
+    let (test, registry) = setup(&mock).await;
+    let connection = connect(&test, &registry, &mock).await;
+    let tokens = manager(&test, &registry);
+    let selector = CredentialSelector::of_type(CredentialType::OAUTH2_ACCESS_TOKEN);
+    let request = CredentialRequest::new(&connection, &selector);
+    let t1 = tokens.credential(&request).await.unwrap().value;
+    let t2 = tokens
+        .credential_rejected(&request, &t1)
+        .await
+        .unwrap()
+        .unwrap()
+        .value;
+    assert_ne!(t1.expose(), t2.expose());
+    assert_eq!(mock.refresh_requests(), 1);
+    // A second caller that saw t1 rejected gets t2 without another refresh.
+    let again = tokens
+        .credential_rejected(&request, &t1)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.value.expose(), t2.expose());
+    assert_eq!(mock.refresh_requests(), 1);
+    // t2 rejected as well: refresh again.
+    let t3 = tokens
+        .credential_rejected(&request, &t2)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(t3.value.expose(), t2.expose());
+    assert_eq!(mock.refresh_requests(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_credentials_tokens_are_fetched_once_and_renewed_at_expiry() {
+    let mock = LinearMock::start().await;
+    let (test, registry) = setup(&mock).await;
+    let connections = ClientCredentialsConnections::new(registry.clone(), test.host().clone());
+    let input = ClientCredentialsInput::new(
+        tenant(),
+        ConnectionId::new("app").unwrap(),
+        target_id(),
+        "client-credentials".parse().unwrap(),
+    );
+    let connection = connections.connect(input.clone()).await.unwrap();
+    assert_eq!(connection.granted_scopes, ["read", "write"]);
+    assert_eq!(mock.client_credentials_requests(), 1);
+    let authorized = test.audit.with_action("connection.authorized");
+    assert_eq!(authorized.len(), 1);
+    assert_eq!(authorized[0].detail["grant"], "client_credentials");
+    assert_eq!(
+        mock.token_requests()[0].scope.as_deref(),
+        Some("read,write")
+    );
+
+    let a = Arc::new(manager(&test, &registry));
+    let other = test.sharing_stores_with_http(Arc::new(ReqwestHttpClient::new().unwrap()));
+    let b = Arc::new(manager(&other, &registry));
+    let first = a.access_token(&connection).await.unwrap();
+    assert_eq!(
+        b.access_token(&connection).await.unwrap().value.expose(),
+        first.value.expose()
+    );
+    assert_eq!(mock.client_credentials_requests(), 1);
+
+    // 30 days later: one new token for both hosts (Linear keeps one live token per app).
+    test.clock.advance(Duration::from_secs(2_591_999));
+    mock.set_delay(Duration::from_millis(50));
+    let connection = Arc::new(connection);
+    let mut tasks = Vec::new();
+    for i in 0..100 {
+        let tokens = Arc::clone(if i % 2 == 0 { &a } else { &b });
+        let connection = Arc::clone(&connection);
+        tasks.push(tokio::spawn(async move {
+            tokens
+                .access_token(&connection)
+                .await
+                .map(|t| t.value.expose().to_owned())
+        }));
+    }
+    let mut values = std::collections::BTreeSet::new();
+    for task in tasks {
+        values.insert(task.await.unwrap().unwrap());
+    }
+    assert_eq!(values.len(), 1);
+    assert_ne!(values.first().unwrap(), first.value.expose());
+    assert_eq!(mock.client_credentials_requests(), 2);
+
+    // A disabled grant is a clear error and stores nothing.
+    mock.enable_client_credentials(false);
+    let baseline = test.store.record_count();
+    let e = connections
+        .connect(ClientCredentialsInput::new(
+            tenant(),
+            ConnectionId::new("app-2").unwrap(),
+            target_id(),
+            "client-credentials".parse().unwrap(),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (e.kind(), e.code()),
+        (ErrorKind::Provider, "oauth.token_error")
+    );
+    assert_eq!(test.store.record_count(), baseline);
+}
+
+/// A `Write` into a shared buffer, for a scoped tracing subscriber.
+#[derive(Clone, Default)]
+struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Buffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Buffer {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(PoisonError::into_inner)).into_owned()
+    }
+}
+
+#[tokio::test]
+async fn no_token_appears_in_debug_output_errors_or_logs() {
+    let buffer = Buffer::default();
+    let writer = buffer.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let mock = LinearMock::start().await;
+    let (test, registry) = setup(&mock).await;
+    let host = host_with(&test, Arc::new(ReqwestHttpClient::new().unwrap()));
+    let auth = Authorizations::new(registry.clone(), host.clone());
+    let redirect = auth
+        .start(StartAuthorization::create(
+            tenant(),
+            target_id(),
+            "oauth2".parse().unwrap(),
+            REDIRECT,
+            ConnectionScope::Organization,
+        ))
+        .await
+        .unwrap();
+    let query = mock.authorize(&redirect.url).unwrap();
+    let callback = CompleteAuthorization::new(tenant(), REDIRECT, query.clone());
+    let connection = auth.complete(callback.clone()).await.unwrap();
+    let replay = auth.complete(callback.clone()).await.unwrap_err();
+    let tokens = TokenManager::new(registry.clone(), host.clone());
+    let first = tokens.access_token(&connection).await.unwrap();
+    test.clock.advance(DAY);
+    let second = tokens.access_token(&connection).await.unwrap();
+    test.clock.advance(DAY);
+    mock.set_failure(FailureMode::Unavailable);
+    let unavailable = tokens.access_token(&connection).await.unwrap_err();
+    mock.set_failure(FailureMode::Revoked);
+    let revoked = tokens.access_token(&connection).await.unwrap_err();
+    let set = test
+        .store
+        .raw_credentials(&tenant(), &connection.id)
+        .unwrap();
+
+    let mut secrets = mock.issued_secrets();
+    secrets.push(mock.client_secret().to_owned());
+    let code = query
+        .split('&')
+        .next()
+        .unwrap()
+        .trim_start_matches("code=")
+        .to_owned();
+    secrets.push(code);
+    assert!(secrets.len() >= 5);
+    let logs = buffer.text();
+    assert!(
+        logs.contains("credential.refreshed"),
+        "the audit went to tracing"
+    );
+    assert!(logs.contains("connection marked error"));
+    for secret in &secrets {
+        assert!(!logs.contains(secret.as_str()), "a secret is in the logs");
+        for error in [&replay, &unavailable, &revoked] {
+            assert_secret_free(error, secret);
+        }
+        assert_debug_secret_free(&connection, secret);
+        assert_debug_secret_free(&set, secret);
+        assert_debug_secret_free(&first, secret);
+        assert_debug_secret_free(&second, secret);
+        assert_debug_secret_free(&tokens, secret);
+        assert_debug_secret_free(&callback, secret);
+        assert_debug_secret_free(&redirect, secret);
+        assert_debug_secret_free(&test.audit.events(), secret);
+    }
+}

@@ -1,0 +1,452 @@
+//! GitHub auth: the identity check, the App installation redirect flow and the
+//! installation-token resolver (an RS256 app JWT exchanged for a token narrowed to the
+//! binding's repositories).
+//!
+//! Facts (providers.md §2.2): the App JWT is RS256 with `iat` 60 s in the past (clock
+//! drift), `exp` at most 10 minutes after `iat`, `iss` the App id; installation tokens
+//! come from `POST /app/installations/{id}/access_tokens` (optionally narrowed with
+//! `repositories`, names without the owner) and last an hour.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use bytes::Bytes;
+use http::StatusCode;
+use integrations_core::auth::credential_revoked;
+use integrations_core::credential::ResolvedCredential;
+use integrations_core::definition::{ConnectionMethod, IdentityCheck};
+use integrations_core::host::{Host, HttpResponse};
+use integrations_core::plan::AuthInjection;
+use integrations_core::provider::{
+    CredentialResolver, RedirectCallback, RedirectFlow, RedirectOutcome, RedirectStart,
+    ResolverContext,
+};
+use integrations_core::schema::Parsed;
+use integrations_core::{Error, ErrorKind, Secret, Timestamp, ValidationIssue};
+use rsa::RsaPrivateKey;
+use rsa::pkcs1::DecodeRsaPrivateKey;
+use rsa::pkcs1v15::SigningKey;
+use rsa::pkcs8::DecodePrivateKey;
+use rsa::signature::{SignatureEncoding, Signer};
+use serde::Deserialize;
+use serde_json::json;
+use sha2::Sha256;
+
+use super::schemas::GitHubEndpoints;
+use super::{GitHub, Variant};
+
+/// The connection method of App installations.
+pub const INSTALLATION_METHOD: &str = "github-app-installation";
+/// The key of the installation-token resolver, for a
+/// [`CredentialSelector`](integrations_core::plan::CredentialSelector) (`resolver`).
+/// Its parameter `repositories` (`["owner/name", ...]`) narrows the token.
+pub const INSTALLATION_TOKEN_RESOLVER: &str = "installation-token";
+/// The target secret holding the App's private key (PEM).
+pub const APP_PRIVATE_KEY_SECRET: &str = "app_private_key_pem";
+
+/// The identity check of a GitHub token: `GET /user`.
+pub(crate) fn identity_check(
+    github: &GitHub,
+    method: &ConnectionMethod,
+    target_config: &Parsed,
+) -> Option<IdentityCheck> {
+    if method.id.as_str() == INSTALLATION_METHOD {
+        return None;
+    }
+    let endpoints = github.endpoints(target_config).ok()?;
+    Some(
+        IdentityCheck::get(endpoints.api.join("/user"), AuthInjection::Bearer)
+            .with_header("Accept", "application/vnd.github+json")
+            .with_header("X-GitHub-Api-Version", endpoints.api_version),
+    )
+}
+
+fn config_error(code: &'static str, message: &'static str) -> Error {
+    Error::configuration(code, message)
+}
+
+/// Signs an App JWT: RS256, `iat` = now − 60 s, `exp` = now + 9 min, `iss` = the App id.
+///
+/// # Errors
+///
+/// [`ErrorKind::Configuration`] (`github.invalid_app_key`) when the key is not an RSA
+/// private key in PKCS#1 or PKCS#8 PEM.
+pub fn app_jwt(app_id: u64, private_key_pem: &Secret, now: Timestamp) -> Result<Secret, Error> {
+    let pem = private_key_pem.expose();
+    let key = RsaPrivateKey::from_pkcs1_pem(pem)
+        .or_else(|_| RsaPrivateKey::from_pkcs8_pem(pem))
+        .map_err(|_| {
+            config_error(
+                "github.invalid_app_key",
+                "the GitHub App private key is not an RSA private key in PEM",
+            )
+        })?;
+    let now = now.unix_seconds();
+    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256","typ":"JWT"}"#);
+    let claims = URL_SAFE_NO_PAD.encode(
+        json!({"iat": now - 60, "exp": now + 540, "iss": app_id})
+            .to_string()
+            .as_bytes(),
+    );
+    let signing_input = format!("{header}.{claims}");
+    let signature = SigningKey::<Sha256>::new(key)
+        .try_sign(signing_input.as_bytes())
+        .map_err(|_| {
+            config_error(
+                "github.invalid_app_key",
+                "the GitHub App private key cannot sign",
+            )
+        })?;
+    Ok(Secret::new(format!(
+        "{signing_input}.{}",
+        URL_SAFE_NO_PAD.encode(signature.to_bytes())
+    )))
+}
+
+fn app_request(
+    method: http::Method,
+    url: &str,
+    jwt: &Secret,
+    api_version: &str,
+    body: Option<&serde_json::Value>,
+) -> Result<http::Request<Bytes>, Error> {
+    let mut authorization = http::HeaderValue::from_str(&format!("Bearer {}", jwt.expose()))
+        .map_err(|_| Error::internal("an App JWT is not a header value"))?;
+    authorization.set_sensitive(true);
+    let mut builder = http::Request::builder()
+        .method(method)
+        .uri(url)
+        .header(http::header::AUTHORIZATION, authorization)
+        .header(http::header::ACCEPT, "application/vnd.github+json")
+        .header("X-GitHub-Api-Version", api_version);
+    let body = match body {
+        Some(body) => {
+            builder = builder.header(http::header::CONTENT_TYPE, "application/json");
+            Bytes::from(body.to_string())
+        }
+        None => Bytes::new(),
+    };
+    builder
+        .body(body)
+        .map_err(|_| config_error("github.invalid_url", "the GitHub API URL is invalid"))
+}
+
+/// Maps an App API failure to an error.
+fn app_api_error(response: &HttpResponse, what: &str) -> Error {
+    let status = response.status();
+    match status {
+        StatusCode::UNAUTHORIZED => Error::configuration(
+            "github.app_jwt_rejected",
+            format!(
+                "GitHub refused the App JWT while {what}; check the target's app_id and private key"
+            ),
+        ),
+        StatusCode::NOT_FOUND => credential_revoked(
+            "the GitHub App installation no longer exists; install the App again",
+        ),
+        StatusCode::TOO_MANY_REQUESTS => Error::new(
+            ErrorKind::RateLimited,
+            "github.rate_limited",
+            format!("GitHub is rate limiting the App while {what}"),
+        ),
+        s if s.is_server_error() => Error::new(
+            ErrorKind::Unavailable,
+            "github.unavailable",
+            format!("GitHub is unavailable (HTTP {}) while {what}", s.as_u16()),
+        ),
+        s => Error::new(
+            ErrorKind::Provider,
+            "github.app_request_refused",
+            format!("GitHub answered HTTP {} while {what}", s.as_u16()),
+        ),
+    }
+}
+
+struct AppCredentials {
+    endpoints: GitHubEndpoints,
+    id: u64,
+    key: Secret,
+}
+
+fn app(
+    variant: Variant,
+    target_config: &Parsed,
+    secrets: &integrations_core::auth::TargetSecrets,
+) -> Result<AppCredentials, Error> {
+    let endpoints = GitHub { variant }.endpoints(target_config)?;
+    let app_id = endpoints.app_id.ok_or_else(|| {
+        config_error(
+            "github.missing_app_id",
+            "the target config has no GitHub App id (app_id)",
+        )
+    })?;
+    let key = secrets.require(APP_PRIVATE_KEY_SECRET)?.clone();
+    Ok(AppCredentials {
+        endpoints,
+        id: app_id,
+        key,
+    })
+}
+
+fn installation_id(text: &str) -> Option<u64> {
+    (!text.is_empty() && text.len() <= 20 && text.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| text.parse().ok())
+        .flatten()
+}
+
+/// The GitHub App installation redirect flow: the user installs the App, GitHub calls the
+/// setup URL back with `installation_id`, which becomes the connection's external
+/// subject after the App confirms the installation is its own.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct AppInstallationFlow {
+    variant: Variant,
+}
+
+impl AppInstallationFlow {
+    pub(crate) const fn new(variant: Variant) -> Self {
+        Self { variant }
+    }
+}
+
+#[async_trait]
+impl RedirectFlow for AppInstallationFlow {
+    fn redirect_url(&self, start: &RedirectStart<'_>) -> Result<String, Error> {
+        let endpoints = GitHub {
+            variant: self.variant,
+        }
+        .endpoints(start.target_config)?;
+        let slug = endpoints.app_slug.as_deref().ok_or_else(|| {
+            config_error(
+                "github.missing_app_slug",
+                "the target config has no GitHub App slug (app_slug)",
+            )
+        })?;
+        // github.com serves App pages under /apps, Enterprise Server under /github-apps.
+        let prefix = match self.variant {
+            Variant::Cloud => "apps",
+            Variant::EnterpriseServer => "github-apps",
+        };
+        let mut url = url::Url::parse(
+            &endpoints
+                .web
+                .join(&format!("/{prefix}/{slug}/installations/new")),
+        )
+        .map_err(|_| config_error("github.invalid_url", "the GitHub web URL is invalid"))?;
+        url.query_pairs_mut().append_pair("state", start.state);
+        Ok(url.into())
+    }
+
+    async fn complete(&self, callback: &RedirectCallback<'_>) -> Result<RedirectOutcome, Error> {
+        if callback.params.get("setup_action").map(String::as_str) == Some("request") {
+            return Err(Error::new(
+                ErrorKind::Provider,
+                "github.installation_pending",
+                "the installation waits for an organization owner's approval; connect again once approved",
+            ));
+        }
+        let Some(id) = callback
+            .params
+            .get("installation_id")
+            .and_then(|v| installation_id(v))
+        else {
+            return Err(Error::invalid_input(
+                "github.invalid_installation_id",
+                "the callback has no valid installation_id",
+                vec![ValidationIssue::new(
+                    "github.invalid_installation_id",
+                    "/installation_id",
+                    "installation_id must be a number",
+                )],
+            ));
+        };
+        let app = app(
+            self.variant,
+            callback.target_config,
+            callback.target_secrets,
+        )?;
+        let jwt = app_jwt(app.id, &app.key, callback.host.clock().now())?;
+        let url = app.endpoints.api.join(&format!("/app/installations/{id}"));
+        let response = callback
+            .host
+            .http()
+            .send(app_request(
+                http::Method::GET,
+                &url,
+                &jwt,
+                &app.endpoints.api_version,
+                None,
+            )?)
+            .await?;
+        if !response.status().is_success() {
+            let error = app_api_error(&response, "confirming the installation");
+            return Err(
+                if error.code() == integrations_core::auth::CREDENTIAL_REVOKED {
+                    Error::new(
+                        ErrorKind::Verification,
+                        "github.installation_not_found",
+                        "the installation does not exist or belongs to another App",
+                    )
+                } else {
+                    error
+                },
+            );
+        }
+        Ok(RedirectOutcome::with_subject(id.to_string()))
+    }
+}
+
+#[derive(Deserialize)]
+struct InstallationToken {
+    token: String,
+    expires_at: String,
+}
+
+/// The repositories an installation token is narrowed to: the name half of each
+/// `owner/name` parameter, deduplicated and sorted.
+fn repository_names(context: &ResolverContext<'_>) -> Result<Option<Vec<String>>, Error> {
+    let Some(value) = context.selector.parameters.get("repositories") else {
+        return Ok(None);
+    };
+    let invalid = || {
+        Error::invalid_input(
+            "github.invalid_repositories",
+            "the repositories parameter must be a list of owner/name",
+            Vec::new(),
+        )
+    };
+    let items = value.as_array().ok_or_else(invalid)?;
+    let mut names = BTreeSet::new();
+    for item in items {
+        let full = item.as_str().ok_or_else(invalid)?;
+        let (owner, name) = full.split_once('/').ok_or_else(invalid)?;
+        if owner.is_empty() || name.is_empty() || name.contains('/') {
+            return Err(invalid());
+        }
+        names.insert(name.to_owned());
+    }
+    Ok(Some(names.into_iter().collect()))
+}
+
+/// Mints installation tokens: an App JWT exchanged at
+/// `POST /app/installations/{id}/access_tokens`, narrowed to the selector's
+/// `repositories` when given. The token manager caches each until shortly before its
+/// expiry.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct InstallationTokens {
+    variant: Variant,
+    /// As the default resolver: only connections of the installation method.
+    default: bool,
+}
+
+impl InstallationTokens {
+    pub(crate) const fn custom(variant: Variant) -> Self {
+        Self {
+            variant,
+            default: false,
+        }
+    }
+
+    pub(crate) const fn default_for(variant: Variant) -> Self {
+        Self {
+            variant,
+            default: true,
+        }
+    }
+
+    async fn mint(
+        &self,
+        context: &ResolverContext<'_>,
+        host: &Host,
+    ) -> Result<ResolvedCredential, Error> {
+        let id = context
+            .connection
+            .external_subject
+            .as_deref()
+            .and_then(installation_id)
+            .ok_or_else(|| {
+                config_error(
+                    "github.no_installation",
+                    "the connection has no GitHub App installation id",
+                )
+            })?;
+        let app = app(self.variant, context.target_config, context.target_secrets)?;
+        let repositories = repository_names(context)?;
+        let jwt = app_jwt(app.id, &app.key, host.clock().now())?;
+        let body = repositories.as_ref().map(|r| json!({"repositories": r}));
+        let url = app
+            .endpoints
+            .api
+            .join(&format!("/app/installations/{id}/access_tokens"));
+        let response = host
+            .http()
+            .send(app_request(
+                http::Method::POST,
+                &url,
+                &jwt,
+                &app.endpoints.api_version,
+                body.as_ref(),
+            )?)
+            .await?;
+        if !response.status().is_success() {
+            return Err(app_api_error(&response, "minting an installation token"));
+        }
+        let token: InstallationToken = serde_json::from_slice(response.body()).map_err(|_| {
+            Error::new(
+                ErrorKind::Provider,
+                "github.invalid_response",
+                "GitHub's installation-token answer is not what the API documents",
+            )
+        })?;
+        let expires_at = Timestamp::parse_rfc3339(&token.expires_at).unwrap_or_else(|_| {
+            // Documented as one hour; assume it when the date is unreadable.
+            host.clock().now().saturating_add(Duration::from_secs(3600))
+        });
+        Ok(ResolvedCredential::new(
+            Secret::new(token.token),
+            Some(expires_at),
+        ))
+    }
+}
+
+#[async_trait]
+impl CredentialResolver for InstallationTokens {
+    async fn resolve(
+        &self,
+        context: &ResolverContext<'_>,
+    ) -> Result<Option<ResolvedCredential>, Error> {
+        if self.default && context.connection.method.as_str() != INSTALLATION_METHOD {
+            return Ok(None);
+        }
+        self.mint(context, context.host).await.map(Some)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn installation_ids_are_numbers() {
+        assert_eq!(installation_id("41234567"), Some(41_234_567));
+        for bad in ["", "12a", "-1", "1 2", "99999999999999999999999"] {
+            assert_eq!(installation_id(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_bad_key_is_a_configuration_error_without_echo() {
+        let e = app_jwt(
+            1,
+            &Secret::new("-----BEGIN RSA PRIVATE KEY-----\nnot-a-key-secret\n"),
+            Timestamp::UNIX_EPOCH,
+        )
+        .unwrap_err();
+        assert_eq!(e.code(), "github.invalid_app_key");
+        assert!(!format!("{e:?}").contains("not-a-key-secret"));
+    }
+}

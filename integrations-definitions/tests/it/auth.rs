@@ -1,0 +1,551 @@
+//! Each shipped provider's connection flows, end to end through the real
+//! `ReqwestHttpClient` against its loopback mock: authorization code with PKCE, refresh
+//! with rotation, provider quirks, GitHub App installations and installation tokens, and
+//! API keys verified by the definition's identity check.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use integrations_core::auth::{
+    ApiKeyConnections, Authorizations, CompleteAuthorization, StartAuthorization, TokenManager,
+};
+use integrations_core::credential::{CredentialRequest, CredentialSource};
+use integrations_core::host::{Clock, ConnectionStore, ReqwestHttpClient};
+use integrations_core::model::{Connection, ConnectionScope, ConnectionStatus, CredentialType};
+use integrations_core::plan::CredentialSelector;
+use integrations_core::service::{ConnectionInput, TargetInput, WriteService};
+use integrations_core::{ConnectionId, ErrorKind, Registry, TargetId, TenantId};
+use integrations_definitions::github::auth::{INSTALLATION_METHOD, INSTALLATION_TOKEN_RESOLVER};
+use integrations_testkit::mock::MockProvider;
+use integrations_testkit::mock::oauth::{
+    ClientAuthSeen, FailureMode, GitHubMock, InstallationTokenRequest, LinearMock, SlackMock,
+};
+use integrations_testkit::{TestHost, assert_secret_free};
+use serde_json::{Value, json};
+
+const REDIRECT: &str = "https://app.example.com/integrations/callback";
+
+struct Env {
+    test: TestHost,
+    registry: Arc<Registry>,
+}
+
+fn tenant() -> TenantId {
+    TenantId::new("acme").unwrap()
+}
+
+fn target() -> TargetId {
+    TargetId::new("provider").unwrap()
+}
+
+impl Env {
+    async fn new(key: &str, config: Value, secrets: Value) -> Self {
+        let test = TestHost::with_http(Arc::new(ReqwestHttpClient::new().unwrap()));
+        let registry = Arc::new(integrations_definitions::registry());
+        WriteService::new(registry.clone(), test.host().clone())
+            .put_target(
+                TargetInput::new(tenant(), target(), key.parse().unwrap())
+                    .with_config(config)
+                    .with_secrets(secrets),
+            )
+            .await
+            .unwrap();
+        Self { test, registry }
+    }
+
+    fn auth(&self) -> Authorizations {
+        Authorizations::new(self.registry.clone(), self.test.host().clone())
+    }
+
+    fn tokens(&self) -> TokenManager {
+        TokenManager::new(self.registry.clone(), self.test.host().clone())
+    }
+
+    async fn start(&self, method: &str, scopes: Option<&[&str]>) -> String {
+        let mut request = StartAuthorization::create(
+            tenant(),
+            target(),
+            method.parse().unwrap(),
+            REDIRECT,
+            ConnectionScope::Organization,
+        );
+        if let Some(scopes) = scopes {
+            request = request.with_scopes(scopes.iter().copied());
+        }
+        self.auth().start(request).await.unwrap().url
+    }
+
+    async fn complete(&self, query: String) -> Result<Connection, integrations_core::Error> {
+        self.auth()
+            .complete(CompleteAuthorization::new(tenant(), REDIRECT, query))
+            .await
+    }
+
+    async fn status(&self, connection: &Connection) -> ConnectionStatus {
+        self.test
+            .store
+            .get_connection(&tenant(), &connection.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status
+    }
+}
+
+fn param(url: &str, name: &str) -> Option<String> {
+    url::Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+#[tokio::test]
+async fn github_authorization_code_with_pkce_refresh_and_rotation() {
+    let mock = GitHubMock::start().await;
+    let env = Env::new(
+        "github::github-cloud",
+        mock.target_config(),
+        mock.target_secrets(),
+    )
+    .await;
+    let url = env.start("oauth2", None).await;
+    assert_eq!(param(&url, "scope").as_deref(), Some("repo"));
+    assert!(param(&url, "code_challenge").is_some());
+    let connection = env.complete(mock.authorize(&url).unwrap()).await.unwrap();
+    // GitHub App user tokens carry no scopes.
+    assert!(connection.granted_scopes.is_empty());
+    let requests = mock.token_requests();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].client_auth, ClientAuthSeen::Body);
+    assert!(requests[0].code_verifier);
+
+    let tokens = env.tokens();
+    let first = tokens.access_token(&connection).await.unwrap();
+    assert!(first.value.expose().starts_with("ghu_"));
+    env.test.clock.advance(Duration::from_secs(8 * 3600));
+    let second = tokens.access_token(&connection).await.unwrap();
+    assert_ne!(first.value.expose(), second.value.expose());
+    assert_eq!(mock.refresh_requests(), 1);
+
+    // GitHub refuses a dead refresh token with HTTP 200 and `bad_refresh_token`: the
+    // connection goes to error.
+    mock.set_failure(FailureMode::Revoked);
+    env.test.clock.advance(Duration::from_secs(8 * 3600));
+    let e = tokens.access_token(&connection).await.unwrap_err();
+    assert_eq!(e.code(), "oauth.invalid_grant");
+    assert!(matches!(
+        env.status(&connection).await,
+        ConnectionStatus::Error { .. }
+    ));
+}
+
+#[tokio::test]
+async fn github_oauth_app_tokens_with_comma_scopes_never_expire() {
+    let mock = GitHubMock::start_oauth_app().await;
+    let env = Env::new(
+        "github::github-cloud",
+        mock.target_config(),
+        mock.target_secrets(),
+    )
+    .await;
+    let url = env.start("oauth2", Some(&["repo", "gist"])).await;
+    // Requested space-separated, granted comma-separated (`repo,gist`).
+    assert_eq!(param(&url, "scope").as_deref(), Some("repo gist"));
+    let connection = env.complete(mock.authorize(&url).unwrap()).await.unwrap();
+    assert_eq!(connection.granted_scopes, ["repo", "gist"]);
+    let tokens = env.tokens();
+    let token = tokens.access_token(&connection).await.unwrap();
+    assert!(token.value.expose().starts_with("gho_"));
+    assert!(token.expires_at.is_none());
+    env.test.clock.advance(Duration::from_secs(365 * 86_400));
+    tokens.access_token(&connection).await.unwrap();
+    assert_eq!(mock.refresh_requests(), 0);
+}
+
+#[tokio::test]
+async fn github_errors_in_http_200_store_nothing() {
+    let mock = GitHubMock::start().await;
+    let env = Env::new(
+        "github::github-cloud",
+        mock.target_config(),
+        mock.target_secrets(),
+    )
+    .await;
+    let url = env.start("oauth2", None).await;
+    let query = mock.authorize(&url).unwrap();
+    let state = param(&format!("https://x.test/?{query}"), "state").unwrap();
+    let baseline = env.test.store.record_count();
+    let e = env
+        .complete(format!("code=not-the-code&state={state}"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (e.kind(), e.code()),
+        (ErrorKind::Provider, "oauth.token_error")
+    );
+    assert!(e.message().contains("bad_verification_code"));
+    assert_eq!(env.test.store.record_count(), baseline - 1);
+}
+
+#[tokio::test]
+async fn github_app_installation_and_narrowed_installation_tokens() {
+    let mock = GitHubMock::start().await;
+    let env = Env::new(
+        "github::github-cloud",
+        mock.target_config(),
+        mock.target_secrets(),
+    )
+    .await;
+    let mock = mock.with_clock(env.test.clock.clone() as Arc<dyn Clock>);
+    let url = env.start(INSTALLATION_METHOD, None).await;
+    assert!(url.starts_with(&format!(
+        "{}/apps/acme-agent/installations/new?state=",
+        mock.uri()
+    )));
+    let connection = env.complete(mock.install(&url).unwrap()).await.unwrap();
+    assert_eq!(connection.external_subject.as_deref(), Some("41234567"));
+    assert_eq!(connection.method.as_str(), INSTALLATION_METHOD);
+    assert!(
+        env.test
+            .store
+            .raw_credentials(&tenant(), &connection.id)
+            .is_none()
+    );
+
+    let tokens = env.tokens();
+    let narrowed = CredentialSelector::of_type(CredentialType::OAUTH2_ACCESS_TOKEN)
+        .with_resolver(INSTALLATION_TOKEN_RESOLVER)
+        .with_parameter(
+            "repositories",
+            json!(["octo-org/octo-repo", "octo-org/octo-repo"]),
+        );
+    let request = CredentialRequest::new(&connection, &narrowed);
+    let token = tokens.credential(&request).await.unwrap();
+    assert!(token.value.expose().starts_with("ghs_"));
+    assert_eq!(
+        token.expires_at,
+        Some(
+            env.test
+                .host()
+                .clock()
+                .now()
+                .saturating_add(Duration::from_secs(3600))
+        )
+    );
+    // Cached until a few minutes before expiry.
+    env.test.clock.advance(Duration::from_secs(54 * 60));
+    assert_eq!(
+        tokens.credential(&request).await.unwrap().value.expose(),
+        token.value.expose()
+    );
+    env.test.clock.advance(Duration::from_secs(2 * 60));
+    assert_ne!(
+        tokens.credential(&request).await.unwrap().value.expose(),
+        token.value.expose()
+    );
+    // The default resolver mints an unnarrowed token for the installation.
+    tokens.access_token(&connection).await.unwrap();
+    assert_eq!(
+        mock.installation_token_requests(),
+        vec![
+            InstallationTokenRequest::new(41_234_567, Some(vec!["octo-repo".to_owned()])),
+            InstallationTokenRequest::new(41_234_567, Some(vec!["octo-repo".to_owned()])),
+            InstallationTokenRequest::new(41_234_567, None),
+        ]
+    );
+    let refreshed = env.test.audit.with_action("credential.refreshed");
+    assert_eq!(refreshed.len(), 3);
+
+    // Uninstalled: the resolver reports the grant gone and the connection goes to error.
+    mock.uninstall(41_234_567);
+    tokens.forget(&connection);
+    let e = tokens.credential(&request).await.unwrap_err();
+    assert_eq!(e.code(), "auth.credential_revoked");
+    assert!(matches!(
+        env.status(&connection).await,
+        ConnectionStatus::Error { .. }
+    ));
+}
+
+#[tokio::test]
+async fn a_forged_installation_id_is_refused() {
+    let mock = GitHubMock::start().await;
+    let env = Env::new(
+        "github::github-cloud",
+        mock.target_config(),
+        mock.target_secrets(),
+    )
+    .await;
+    let mock = mock.with_clock(env.test.clock.clone() as Arc<dyn Clock>);
+    let url = env.start(INSTALLATION_METHOD, None).await;
+    let query = mock.install(&url).unwrap().replace("41234567", "99999");
+    let baseline = env.test.store.record_count();
+    let e = env.complete(query).await.unwrap_err();
+    assert_eq!(
+        (e.kind(), e.code()),
+        (ErrorKind::Verification, "github.installation_not_found")
+    );
+    assert_eq!(env.test.store.record_count(), baseline - 1);
+    let url = env.start(INSTALLATION_METHOD, None).await;
+    let state = param(&url, "state").unwrap();
+    let e = env
+        .complete(format!(
+            "installation_id=abc&setup_action=install&state={state}"
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "github.invalid_installation_id");
+}
+
+#[tokio::test]
+async fn linear_authorization_code_names_the_organization_and_rotates() {
+    let mock = LinearMock::start().await;
+    let env = Env::new(
+        "linear::linear-default",
+        mock.target_config(),
+        mock.target_secrets(),
+    )
+    .await;
+    let url = env.start("oauth2", None).await;
+    assert_eq!(param(&url, "scope").as_deref(), Some("read,write"));
+    assert_eq!(param(&url, "actor").as_deref(), Some("user"));
+    let connection = env.complete(mock.authorize(&url).unwrap()).await.unwrap();
+    assert_eq!(
+        connection.external_subject.as_deref(),
+        Some(mock.organization_id())
+    );
+    assert_eq!(connection.granted_scopes, ["read", "write"]);
+
+    let tokens = env.tokens();
+    tokens.access_token(&connection).await.unwrap();
+    for _ in 0..3 {
+        env.test.clock.advance(Duration::from_secs(86_400));
+        tokens.access_token(&connection).await.unwrap();
+    }
+    assert_eq!(mock.refresh_requests(), 3);
+}
+
+#[tokio::test]
+async fn linear_scope_arrays_of_old_apps_are_read() {
+    let mock = LinearMock::start().await;
+    mock.use_array_scopes(true);
+    let env = Env::new(
+        "linear::linear-default",
+        mock.target_config(),
+        mock.target_secrets(),
+    )
+    .await;
+    let url = env.start("oauth2", Some(&["read", "issues:create"])).await;
+    let connection = env.complete(mock.authorize(&url).unwrap()).await.unwrap();
+    assert_eq!(connection.granted_scopes, ["read", "issues:create"]);
+}
+
+#[tokio::test]
+async fn slack_oauth_v2_with_ok_false_errors_and_rotation() {
+    let mock = SlackMock::start().await;
+    let env = Env::new(
+        "slack::slack-default",
+        mock.target_config(),
+        mock.target_secrets(),
+    )
+    .await;
+    let url = env
+        .start("oauth2", Some(&["commands", "incoming-webhook"]))
+        .await;
+    assert_eq!(
+        param(&url, "scope").as_deref(),
+        Some("commands,incoming-webhook")
+    );
+    let query = mock.authorize(&url).unwrap();
+    let connection = env.complete(query.clone()).await.unwrap();
+    assert_eq!(connection.external_subject.as_deref(), Some(mock.team_id()));
+    assert_eq!(connection.granted_scopes, ["commands", "incoming-webhook"]);
+    assert_eq!(mock.token_requests()[0].client_auth, ClientAuthSeen::Basic);
+
+    // A used code: HTTP 200 with ok:false.
+    let url = env.start("oauth2", None).await;
+    let state = param(&url, "state").unwrap();
+    let code = param(&format!("https://x.test/?{query}"), "code").unwrap();
+    let e = env
+        .complete(format!("code={code}&state={state}"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "oauth.token_error");
+    assert!(e.message().contains("invalid_code"));
+
+    let tokens = env.tokens();
+    let first = tokens.access_token(&connection).await.unwrap();
+    assert!(first.value.expose().starts_with("xoxe.xoxb-"));
+    env.test.clock.advance(Duration::from_secs(12 * 3600));
+    let second = tokens.access_token(&connection).await.unwrap();
+    assert_ne!(first.value.expose(), second.value.expose());
+    mock.set_failure(FailureMode::Revoked);
+    env.test.clock.advance(Duration::from_secs(12 * 3600));
+    let e = tokens.access_token(&connection).await.unwrap_err();
+    assert_eq!(e.code(), "oauth.invalid_grant");
+    assert!(matches!(
+        env.status(&connection).await,
+        ConnectionStatus::Error { .. }
+    ));
+}
+
+async fn connect_key(
+    env: &Env,
+    id: &str,
+    field: &str,
+    key: &str,
+) -> Result<Connection, integrations_core::Error> {
+    ApiKeyConnections::new(env.registry.clone(), env.test.host().clone())
+        .connect(
+            ConnectionInput::new(
+                tenant(),
+                ConnectionId::new(id).unwrap(),
+                target(),
+                "api-key".parse().unwrap(),
+            )
+            .with_secret(field, key),
+        )
+        .await
+}
+
+#[tokio::test]
+async fn api_keys_are_verified_by_the_identity_check() {
+    // GitHub: GET /user.
+    let github = GitHubMock::start().await;
+    let env = Env::new(
+        "github::github-cloud",
+        github.target_config(),
+        github.target_secrets(),
+    )
+    .await;
+    github.accept_personal_token("ghp_valid_token_1234");
+    let connection = connect_key(&env, "pat", "token", "ghp_valid_token_1234")
+        .await
+        .unwrap();
+    assert!(connection.external_subject.is_none());
+    let baseline = env.test.store.record_count();
+    let e = connect_key(&env, "bad", "token", "ghp_revoked_token_9876")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (e.kind(), e.code()),
+        (ErrorKind::InvalidInput, "auth.credential_rejected")
+    );
+    assert_eq!(e.issues()[0].path, "/secrets/token");
+    assert_secret_free(&e, "ghp_revoked_token_9876");
+    assert_eq!(env.test.store.record_count(), baseline);
+
+    // Slack: auth.test names the workspace.
+    let slack = SlackMock::start().await;
+    let env = Env::new(
+        "slack::slack-default",
+        slack.target_config(),
+        slack.target_secrets(),
+    )
+    .await;
+    slack.accept_bot_token("xoxb-valid-bot-token");
+    let connection = connect_key(&env, "bot", "bot_token", "xoxb-valid-bot-token")
+        .await
+        .unwrap();
+    assert_eq!(
+        connection.external_subject.as_deref(),
+        Some(slack.team_id())
+    );
+    let e = connect_key(&env, "bot2", "bot_token", "xoxb-unknown")
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "auth.credential_rejected");
+
+    // Linear: a viewer query with the key bare in Authorization names the organization.
+    let linear = LinearMock::start().await;
+    let env = Env::new(
+        "linear::linear-default",
+        linear.target_config(),
+        linear.target_secrets(),
+    )
+    .await;
+    linear.accept_api_key("lin_api_valid_key");
+    let connection = connect_key(&env, "key", "api_key", "lin_api_valid_key")
+        .await
+        .unwrap();
+    assert_eq!(
+        connection.external_subject.as_deref(),
+        Some(linear.organization_id())
+    );
+    let e = connect_key(&env, "key2", "api_key", "lin_api_wrong_key")
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "auth.credential_rejected");
+    // A key with the wrong prefix is never sent: the write service reports it.
+    let e = connect_key(&env, "key3", "api_key", "wrong_prefix")
+        .await
+        .unwrap_err();
+    assert_eq!(e.issues()[0].code, "connection.secret_prefix");
+}
+
+#[tokio::test]
+async fn openai_keys_are_checked_with_get_models_and_temporary_failures_store_nothing() {
+    use wiremock::matchers::{header, method, path};
+    use wiremock::{Mock, ResponseTemplate};
+    let openai = MockProvider::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v1/models"))
+        .and(header("authorization", "Bearer sk-proj-valid"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"object": "list", "data": []})),
+        )
+        .mount(openai.server())
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/models"))
+        .and(header("authorization", "Bearer sk-proj-busy"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(openai.server())
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/models"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(
+            json!({"error": {"message": "Incorrect API key provided", "code": "invalid_api_key"}}),
+        ))
+        .with_priority(10)
+        .mount(openai.server())
+        .await;
+    let env = Env::new(
+        "openai::openai-default",
+        json!({"api_base_url": format!("{}/v1", openai.uri())}),
+        json!({}),
+    )
+    .await;
+    connect_key(&env, "key", "api_key", "sk-proj-valid")
+        .await
+        .unwrap();
+    let baseline = env.test.store.record_count();
+    let e = connect_key(&env, "bad", "api_key", "sk-proj-wrong")
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "auth.credential_rejected");
+    let e = connect_key(&env, "busy", "api_key", "sk-proj-busy")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (e.kind(), e.code()),
+        (ErrorKind::Unavailable, "auth.identity_unavailable")
+    );
+    assert_eq!(env.test.store.record_count(), baseline);
+    // Stored keys are handed out as they are.
+    let connection = env
+        .test
+        .store
+        .get_connection(&tenant(), &ConnectionId::new("key").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let selector = CredentialSelector::of_type(CredentialType::API_KEY);
+    let key = env
+        .tokens()
+        .credential(&CredentialRequest::new(&connection, &selector))
+        .await
+        .unwrap();
+    assert_eq!(key.value.expose(), "sk-proj-valid");
+}

@@ -1,0 +1,678 @@
+//! The GitHub mock: OAuth (OAuth apps and GitHub App user tokens), `/user`, App
+//! installation pages and installation tokens.
+//!
+//! Quirks reproduced (`shared` providers.md §2.2): the token endpoint answers
+//! form-encoded unless asked for JSON, reports errors with HTTP 200 and an `error`
+//! member, writes scopes comma-separated (`repo,gist`), and takes the client secret in
+//! the body; GitHub App user tokens expire after 8 h with a single-use refresh token;
+//! installation tokens need an RS256 app JWT (`iss` = app id, at most 10 minutes).
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use integrations_core::Timestamp;
+use integrations_core::host::{Clock, SystemClock};
+use rsa::RsaPrivateKey;
+use rsa::pkcs1::DecodeRsaPrivateKey;
+use rsa::pkcs1v15::{Signature, VerifyingKey};
+use rsa::signature::Verifier;
+use serde_json::{Value, json};
+use sha2::Sha256;
+use wiremock::matchers::{method, path, path_regex};
+use wiremock::{Mock, Request, Respond, ResponseTemplate};
+
+use super::{
+    AuthorizeRules, FailureMode, Ledger, RefreshUse, TokenRequestRecord, bearer, check_exchange,
+    client_credentials, consent, form, refusal,
+};
+use crate::mock::MockProvider;
+
+/// The PEM (PKCS#1) of the RSA key the mock's GitHub App is registered with. A test key
+/// generated for this crate: not a secret.
+pub const GITHUB_APP_TEST_KEY_PEM: &str = include_str!("fixtures/github_app_test_key.pem");
+
+const ACCESS_TOKEN_JSON: &str = include_str!("fixtures/github.access_token.json");
+const ACCESS_TOKEN_FORM: &str = include_str!("fixtures/github.access_token.form-urlencoded.txt");
+const BAD_VERIFICATION_CODE: &str =
+    include_str!("fixtures/github.error.bad_verification_code.json");
+const INCORRECT_CLIENT_CREDENTIALS: &str =
+    include_str!("fixtures/github.error.incorrect_client_credentials.json");
+
+/// The client id of the mock's app (the example id from GitHub's docs).
+const CLIENT_ID: &str = "Iv1.8a61f9b3a7aba766";
+const CLIENT_SECRET: &str = "github-mock-client-secret-6d1f";
+const APP_ID: u64 = 123_456;
+const APP_SLUG: &str = "acme-agent";
+const INSTALLATION_ID: u64 = 41_234_567;
+
+/// One installation-token request the mock answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct InstallationTokenRequest {
+    /// The installation.
+    pub installation_id: u64,
+    /// The repositories the token was narrowed to, when it was.
+    pub repositories: Option<Vec<String>>,
+}
+
+impl InstallationTokenRequest {
+    /// A request record (for comparisons in tests).
+    pub fn new(installation_id: u64, repositories: Option<Vec<String>>) -> Self {
+        Self {
+            installation_id,
+            repositories,
+        }
+    }
+}
+
+struct Installation {
+    account: String,
+    repositories: Vec<String>,
+}
+
+struct Shared {
+    ledger: Ledger,
+    uri: String,
+    expiring_user_tokens: bool,
+    clock: Mutex<Arc<dyn Clock>>,
+    verifying_key: VerifyingKey<Sha256>,
+    installations: Mutex<BTreeMap<u64, Installation>>,
+    installation_requests: Mutex<Vec<InstallationTokenRequest>>,
+}
+
+impl Shared {
+    fn now(&self) -> Timestamp {
+        self.clock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .now()
+    }
+}
+
+/// A GitHub mock on loopback. Point a `github::github-cloud` target at it with
+/// [`target_config`](Self::target_config) and [`target_secrets`](Self::target_secrets).
+pub struct GitHubMock {
+    provider: MockProvider,
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for GitHubMock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GitHubMock")
+            .field("uri", &self.provider.uri())
+            .finish_non_exhaustive()
+    }
+}
+
+fn json_body(body: &Value) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_raw(body.to_string(), "application/json; charset=utf-8")
+}
+
+fn verbatim_json(status: u16, body: &str) -> ResponseTemplate {
+    ResponseTemplate::new(status).set_body_raw(body, "application/json; charset=utf-8")
+}
+
+impl GitHubMock {
+    /// A mock whose app issues expiring user tokens (GitHub App user-to-server tokens:
+    /// `ghu_` for 8 h with a rotating `ghr_` refresh token, `scope` empty).
+    ///
+    /// # Panics
+    ///
+    /// When the bundled test key does not parse (never).
+    pub async fn start() -> Self {
+        Self::start_with(true).await
+    }
+
+    /// A mock of a classic OAuth app: `gho_` tokens that never expire, no refresh token,
+    /// the granted scopes comma-separated.
+    ///
+    /// # Panics
+    ///
+    /// As [`start`](Self::start).
+    pub async fn start_oauth_app() -> Self {
+        Self::start_with(false).await
+    }
+
+    async fn start_with(expiring_user_tokens: bool) -> Self {
+        let provider = MockProvider::start().await;
+        let key =
+            RsaPrivateKey::from_pkcs1_pem(GITHUB_APP_TEST_KEY_PEM).expect("the test key parses");
+        let port = provider.server().address().port();
+        let mut installations = BTreeMap::new();
+        installations.insert(
+            INSTALLATION_ID,
+            Installation {
+                account: "octo-org".to_owned(),
+                repositories: vec!["octo-repo".to_owned(), "other-repo".to_owned()],
+            },
+        );
+        let shared = Arc::new(Shared {
+            ledger: Ledger::new(u64::from(port) << 8 | 1),
+            uri: provider.uri(),
+            expiring_user_tokens,
+            clock: Mutex::new(Arc::new(SystemClock::new())),
+            verifying_key: VerifyingKey::new(key.to_public_key()),
+            installations: Mutex::new(installations),
+            installation_requests: Mutex::new(Vec::new()),
+        });
+        Mock::given(method("POST"))
+            .and(path("/login/oauth/access_token"))
+            .respond_with(TokenEndpoint(Arc::clone(&shared)))
+            .named("GitHub token endpoint")
+            .mount(provider.server())
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/user"))
+            .respond_with(UserEndpoint(Arc::clone(&shared)))
+            .named("GitHub GET /user")
+            .mount(provider.server())
+            .await;
+        Mock::given(method("GET"))
+            .and(path_regex(r"^/app/installations/[0-9]+$"))
+            .respond_with(InstallationEndpoint(Arc::clone(&shared)))
+            .named("GitHub GET /app/installations/{id}")
+            .mount(provider.server())
+            .await;
+        Mock::given(method("POST"))
+            .and(path_regex(r"^/app/installations/[0-9]+/access_tokens$"))
+            .respond_with(InstallationTokens(Arc::clone(&shared)))
+            .named("GitHub POST /app/installations/{id}/access_tokens")
+            .mount(provider.server())
+            .await;
+        Self { provider, shared }
+    }
+
+    /// The base URI (web and API).
+    pub fn uri(&self) -> String {
+        self.provider.uri()
+    }
+
+    /// The underlying mock provider.
+    pub fn provider(&self) -> &MockProvider {
+        &self.provider
+    }
+
+    /// A `github::github-cloud` target config pointing at this mock.
+    pub fn target_config(&self) -> Value {
+        json!({
+            "api_base_url": self.uri(),
+            "web_base_url": self.uri(),
+            "client_id": CLIENT_ID,
+            "app_id": APP_ID,
+            "app_slug": APP_SLUG,
+        })
+    }
+
+    /// The matching target secrets (client secret and App private key).
+    pub fn target_secrets(&self) -> Value {
+        json!({
+            "client_secret": CLIENT_SECRET,
+            "app_private_key_pem": GITHUB_APP_TEST_KEY_PEM,
+        })
+    }
+
+    /// The mock's client secret (to assert it never leaks).
+    pub fn client_secret(&self) -> &'static str {
+        CLIENT_SECRET
+    }
+
+    /// The installation id the mock knows.
+    pub fn installation_id(&self) -> u64 {
+        INSTALLATION_ID
+    }
+
+    /// Judges app JWTs by this clock (default: the system clock) and dates installation
+    /// tokens by it.
+    #[must_use]
+    pub fn with_clock(self, clock: Arc<dyn Clock>) -> Self {
+        *self
+            .shared
+            .clock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = clock;
+        self
+    }
+
+    /// Plays the user consenting to `authorization_url`; returns the callback query
+    /// (`code=...&state=...`), or why the URL was refused.
+    ///
+    /// # Errors
+    ///
+    /// A readable reason when the URL is not one GitHub would accept.
+    pub fn authorize(&self, authorization_url: &str) -> Result<String, String> {
+        consent(
+            &self.shared.ledger,
+            authorization_url,
+            &AuthorizeRules {
+                endpoint: &format!("{}/login/oauth/authorize", self.uri()),
+                client_id: CLIENT_ID,
+                separator: ' ',
+                known_scopes: None,
+                require_pkce: false,
+            },
+        )
+    }
+
+    /// The callback query of a user who refused.
+    pub fn deny(&self, authorization_url: &str) -> String {
+        refusal(authorization_url)
+    }
+
+    /// Plays the user installing the App from the installation URL; returns the setup
+    /// callback query (`installation_id=...&setup_action=install&state=...`).
+    ///
+    /// # Errors
+    ///
+    /// A readable reason when the URL is not the App's installation page.
+    pub fn install(&self, installation_url: &str) -> Result<String, String> {
+        let url = url::Url::parse(installation_url).map_err(|_| "not a URL".to_owned())?;
+        let expected = format!("/apps/{APP_SLUG}/installations/new");
+        if url.path() != expected || !installation_url.starts_with(&self.uri()) {
+            return Err(format!("expected {}{expected}", self.uri()));
+        }
+        let state = url
+            .query_pairs()
+            .find(|(k, _)| k == "state")
+            .map(|(_, v)| v.into_owned())
+            .ok_or("state is missing")?;
+        Ok(url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("installation_id", &INSTALLATION_ID.to_string())
+            .append_pair("setup_action", "install")
+            .append_pair("state", &state)
+            .finish())
+    }
+
+    /// Removes an installation (the App was uninstalled).
+    pub fn uninstall(&self, installation_id: u64) {
+        self.shared
+            .installations
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&installation_id);
+    }
+
+    /// Accepts `token` on `/user` (a personal access token).
+    pub fn accept_personal_token(&self, token: &str) {
+        self.shared.ledger.accept_access(token);
+    }
+
+    /// Switches the failure mode of the token endpoints.
+    pub fn set_failure(&self, mode: FailureMode) {
+        self.shared.ledger.set_failure(mode);
+    }
+
+    /// Delays every token answer.
+    pub fn set_delay(&self, delay: Duration) {
+        self.shared.ledger.set_delay(delay);
+    }
+
+    /// Every token request so far.
+    pub fn token_requests(&self) -> Vec<TokenRequestRecord> {
+        self.shared.ledger.requests()
+    }
+
+    /// How many refresh requests arrived.
+    pub fn refresh_requests(&self) -> usize {
+        self.shared.ledger.count("refresh_token")
+    }
+
+    /// How many code exchanges arrived.
+    pub fn code_exchanges(&self) -> usize {
+        self.shared.ledger.count("authorization_code")
+    }
+
+    /// The refresh token issued last.
+    pub fn last_refresh_token(&self) -> Option<String> {
+        self.shared.ledger.last_refresh()
+    }
+
+    /// Every token the mock issued (to assert none leaks).
+    pub fn issued_secrets(&self) -> Vec<String> {
+        self.shared.ledger.issued()
+    }
+
+    /// Every installation-token request.
+    pub fn installation_token_requests(&self) -> Vec<InstallationTokenRequest> {
+        self.shared
+            .installation_requests
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+struct TokenEndpoint(Arc<Shared>);
+
+impl TokenEndpoint {
+    /// A token answer: JSON shaped like the JSON fixture, or form-encoded with the form
+    /// fixture's members in its order, then the expiring-token members.
+    fn answer(wants_json: bool, fields: &[(&str, String)]) -> ResponseTemplate {
+        if wants_json {
+            let mut body: Value =
+                serde_json::from_str(ACCESS_TOKEN_JSON).expect("the fixture is JSON");
+            let map = body.as_object_mut().expect("the fixture is an object");
+            for (k, v) in fields {
+                let value = match *k {
+                    "expires_in" | "refresh_token_expires_in" => {
+                        json!(v.parse::<u64>().unwrap_or_default())
+                    }
+                    _ => json!(v),
+                };
+                map.insert((*k).to_owned(), value);
+            }
+            return json_body(&body);
+        }
+        let fixture_keys: Vec<String> = url::form_urlencoded::parse(ACCESS_TOKEN_FORM.as_bytes())
+            .map(|(k, _)| k.into_owned())
+            .collect();
+        let mut form = url::form_urlencoded::Serializer::new(String::new());
+        for key in &fixture_keys {
+            if let Some((_, v)) = fields.iter().find(|(k, _)| k == key) {
+                form.append_pair(key, v);
+            }
+        }
+        for (k, v) in fields {
+            if !fixture_keys.iter().any(|f| f == k) {
+                form.append_pair(k, v);
+            }
+        }
+        ResponseTemplate::new(200).set_body_raw(
+            form.finish(),
+            "application/x-www-form-urlencoded; charset=utf-8",
+        )
+    }
+
+    fn issue(&self, wants_json: bool, scopes: &[String]) -> ResponseTemplate {
+        let ledger = &self.0.ledger;
+        if self.0.expiring_user_tokens {
+            let access = ledger.issue_access("ghu_");
+            let refresh = ledger.issue_refresh("ghr_");
+            Self::answer(
+                wants_json,
+                &[
+                    ("access_token", access),
+                    ("expires_in", "28800".to_owned()),
+                    ("refresh_token", refresh),
+                    ("refresh_token_expires_in", "15811200".to_owned()),
+                    ("scope", String::new()),
+                    ("token_type", "bearer".to_owned()),
+                ],
+            )
+        } else {
+            let access = ledger.issue_access("gho_");
+            Self::answer(
+                wants_json,
+                &[
+                    ("access_token", access),
+                    ("scope", scopes.join(",")),
+                    ("token_type", "bearer".to_owned()),
+                ],
+            )
+        }
+    }
+}
+
+impl Respond for TokenEndpoint {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let ledger = &self.0.ledger;
+        let form = form(request);
+        let (client_id, client_secret, auth) = client_credentials(request, &form);
+        let grant_type = form
+            .get("grant_type")
+            .cloned()
+            .unwrap_or_else(|| "authorization_code".to_owned());
+        ledger.record(TokenRequestRecord {
+            grant_type: grant_type.clone(),
+            client_auth: auth,
+            scope: form.get("scope").cloned(),
+            code_verifier: form.contains_key("code_verifier"),
+        });
+        if let Some(failure) = ledger.temporary_failure() {
+            return failure;
+        }
+        let wants_json = request
+            .headers
+            .get("accept")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("application/json"));
+        // GitHub reports every error with HTTP 200.
+        if client_id.as_deref() != Some(CLIENT_ID)
+            || client_secret.as_deref() != Some(CLIENT_SECRET)
+        {
+            return ledger.delayed(verbatim_json(200, INCORRECT_CLIENT_CREDENTIALS));
+        }
+        let response = match grant_type.as_str() {
+            "authorization_code" => {
+                let grant = form.get("code").and_then(|c| ledger.take_code(c));
+                match grant {
+                    Some(grant) => match check_exchange(&grant, &form) {
+                        Ok(()) => self.issue(wants_json, &grant.scopes),
+                        Err("redirect_uri") => json_body(&json!({
+                            "error": "redirect_uri_mismatch",
+                            "error_description": "The redirect_uri MUST match the registered callback URL for this application.",
+                        })),
+                        Err(_) => verbatim_json(200, BAD_VERIFICATION_CODE),
+                    },
+                    None => verbatim_json(200, BAD_VERIFICATION_CODE),
+                }
+            }
+            "refresh_token" => {
+                let revoked = ledger.failure() == FailureMode::Revoked;
+                let used = form
+                    .get("refresh_token")
+                    .map_or(RefreshUse::Unknown, |t| ledger.use_refresh(t));
+                if used == RefreshUse::Live && !revoked {
+                    self.issue(wants_json, &[])
+                } else {
+                    json_body(&json!({
+                        "error": "bad_refresh_token",
+                        "error_description": "The refresh token passed is incorrect or expired.",
+                    }))
+                }
+            }
+            _ => json_body(&json!({"error": "unsupported_grant_type"})),
+        };
+        ledger.delayed(response)
+    }
+}
+
+struct UserEndpoint(Arc<Shared>);
+
+impl Respond for UserEndpoint {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        match bearer(request) {
+            Some(token) if self.0.ledger.access_is_live(&token) => {
+                json_body(&json!({"login": "octocat", "id": 583_231, "type": "User"}))
+            }
+            _ => verbatim_json(
+                401,
+                r#"{"message":"Bad credentials","documentation_url":"https://docs.github.com/rest","status":"401"}"#,
+            ),
+        }
+    }
+}
+
+/// Verifies an App JWT: RS256 over `header.claims` with the App key, `iss` the app id,
+/// at most ten minutes long, valid now.
+fn verify_app_jwt(shared: &Shared, request: &Request) -> Result<(), &'static str> {
+    let token = bearer(request).ok_or("no bearer token")?;
+    let mut parts = token.split('.');
+    let (Some(header), Some(claims), Some(signature), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err("not a JWT");
+    };
+    let decode = |part: &str| URL_SAFE_NO_PAD.decode(part).map_err(|_| "bad base64url");
+    let header: Value = serde_json::from_slice(&decode(header)?).map_err(|_| "bad header")?;
+    if header.get("alg").and_then(Value::as_str) != Some("RS256") {
+        return Err("alg must be RS256");
+    }
+    let signature =
+        Signature::try_from(decode(signature)?.as_slice()).map_err(|_| "bad signature")?;
+    let signed = &token[..token.rfind('.').ok_or("not a JWT")?];
+    shared
+        .verifying_key
+        .verify(signed.as_bytes(), &signature)
+        .map_err(|_| "signature does not verify")?;
+    let claims: Value = serde_json::from_slice(&decode(claims)?).map_err(|_| "bad claims")?;
+    let iss = match claims.get("iss") {
+        Some(Value::Number(n)) => n.as_u64(),
+        Some(Value::String(s)) => s.parse().ok(),
+        _ => None,
+    };
+    if iss != Some(APP_ID) {
+        return Err("iss is not the app id");
+    }
+    let (Some(iat), Some(exp)) = (
+        claims.get("iat").and_then(Value::as_i64),
+        claims.get("exp").and_then(Value::as_i64),
+    ) else {
+        return Err("iat and exp are required");
+    };
+    let now = shared.now().unix_seconds();
+    if exp - iat > 600 || exp <= now || iat > now + 60 || exp > now + 600 {
+        return Err("the JWT is not valid now or lasts more than 10 minutes");
+    }
+    Ok(())
+}
+
+fn jwt_refused() -> ResponseTemplate {
+    verbatim_json(
+        401,
+        r#"{"message":"A JSON web token could not be decoded","documentation_url":"https://docs.github.com/rest","status":"401"}"#,
+    )
+}
+
+fn not_found() -> ResponseTemplate {
+    verbatim_json(
+        404,
+        r#"{"message":"Not Found","documentation_url":"https://docs.github.com/rest/apps/apps","status":"404"}"#,
+    )
+}
+
+fn installation_id(request: &Request) -> Option<u64> {
+    request
+        .url
+        .path_segments()?
+        .nth(2)
+        .and_then(|s| s.parse().ok())
+}
+
+struct InstallationEndpoint(Arc<Shared>);
+
+impl Respond for InstallationEndpoint {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        if verify_app_jwt(&self.0, request).is_err() {
+            return jwt_refused();
+        }
+        let Some(id) = installation_id(request) else {
+            return not_found();
+        };
+        let installations = self
+            .0
+            .installations
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match installations.get(&id) {
+            Some(installation) => json_body(&json!({
+                "id": id,
+                "account": {"login": installation.account, "type": "Organization"},
+                "app_id": APP_ID,
+                "app_slug": APP_SLUG,
+                "target_type": "Organization",
+                "repository_selection": "selected",
+                "html_url": format!("{}/organizations/{}/settings/installations/{id}", self.0.uri, installation.account),
+            })),
+            None => not_found(),
+        }
+    }
+}
+
+struct InstallationTokens(Arc<Shared>);
+
+impl Respond for InstallationTokens {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let ledger = &self.0.ledger;
+        if let Some(failure) = ledger.temporary_failure() {
+            return failure;
+        }
+        if verify_app_jwt(&self.0, request).is_err() {
+            return jwt_refused();
+        }
+        let Some(id) = installation_id(request) else {
+            return not_found();
+        };
+        let requested: Option<Vec<String>> = if request.body.is_empty() {
+            None
+        } else {
+            match serde_json::from_slice::<Value>(&request.body) {
+                Ok(body) => body.get("repositories").and_then(Value::as_array).map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_owned)
+                        .collect()
+                }),
+                Err(_) => {
+                    return verbatim_json(
+                        400,
+                        r#"{"message":"Problems parsing JSON","status":"400"}"#,
+                    );
+                }
+            }
+        };
+        self.0
+            .installation_requests
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(InstallationTokenRequest {
+                installation_id: id,
+                repositories: requested.clone(),
+            });
+        let installations = self
+            .0
+            .installations
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let Some(installation) = installations.get(&id) else {
+            return not_found();
+        };
+        let names = requested
+            .clone()
+            .unwrap_or_else(|| installation.repositories.clone());
+        if let Some(unknown) = names
+            .iter()
+            .find(|n| !installation.repositories.contains(n))
+        {
+            return verbatim_json(
+                422,
+                &json!({
+                    "message": format!("There is at least one repository that does not exist or is not accessible to the parent installation: {unknown}"),
+                    "status": "422",
+                })
+                .to_string(),
+            );
+        }
+        let expires_at = self.0.now().saturating_add(Duration::from_secs(3600));
+        let token = ledger.issue_access("ghs_");
+        let repositories: Vec<Value> = names
+            .iter()
+            .map(|n| json!({"name": n, "full_name": format!("{}/{n}", installation.account)}))
+            .collect();
+        ledger.delayed(
+            ResponseTemplate::new(201).set_body_raw(
+                json!({
+                    "token": token,
+                    "expires_at": Timestamp::from_unix_seconds(expires_at.unix_seconds()).to_rfc3339().replace(".000Z", "Z"),
+                    "permissions": {"contents": "write", "issues": "write", "metadata": "read", "pull_requests": "write"},
+                    "repository_selection": if requested.is_some() { "selected" } else { "all" },
+                    "repositories": repositories,
+                })
+                .to_string(),
+                "application/json; charset=utf-8",
+            ),
+        )
+    }
+}

@@ -1,0 +1,421 @@
+//! The Linear mock: OAuth 2.0 (authorization code with PKCE, rotating refresh tokens,
+//! client credentials) and the GraphQL `viewer` query the definition checks keys with.
+//!
+//! Quirks reproduced (`shared` providers.md §2.1): scopes comma-separated in requests,
+//! `scope` in answers a space-separated string or, for apps created before 2023-12, an
+//! array; every refresh returns a new refresh token and kills the old one; legacy apps
+//! get ~10-year tokens without a refresh token; client-credentials tokens last 30 days,
+//! one live token per app, and the grant may be disabled.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, Request, Respond, ResponseTemplate};
+
+use super::{
+    AuthorizeRules, FailureMode, Ledger, RefreshUse, TokenRequestRecord, bearer, check_exchange,
+    client_credentials, consent, form, is_form, refusal,
+};
+use crate::mock::MockProvider;
+
+const WITH_REFRESH: &str = include_str!("fixtures/linear.token.with-refresh.json");
+const LEGACY: &str = include_str!("fixtures/linear.token.legacy-long-lived.json");
+const REFRESHED: &str = include_str!("fixtures/linear.token.refreshed.json");
+const CLIENT_CREDENTIALS: &str = include_str!("fixtures/linear.token.client-credentials.json");
+const CLIENT_CREDENTIALS_DISABLED: &str =
+    include_str!("fixtures/linear.error.client-credentials-disabled.json");
+
+const CLIENT_ID: &str = "lin_client_4f1c2b";
+const CLIENT_SECRET: &str = "linear-mock-client-secret-93ab";
+const ORGANIZATION_ID: &str = "8e2cb3c0-5b8e-4b87-a1c4-6d3f0f6b9a11";
+const KNOWN_SCOPES: &[&str] = &[
+    "read",
+    "write",
+    "issues:create",
+    "comments:create",
+    "timeSchedule:write",
+    "admin",
+    "app:assignable",
+    "app:mentionable",
+];
+
+struct Shared {
+    ledger: Ledger,
+    array_scopes: AtomicBool,
+    legacy_tokens: AtomicBool,
+    client_credentials: AtomicBool,
+    live_app_token: Mutex<Option<String>>,
+}
+
+/// A Linear mock on loopback. Point a `linear::linear-default` target at it with
+/// [`target_config`](Self::target_config) and [`target_secrets`](Self::target_secrets).
+pub struct LinearMock {
+    provider: MockProvider,
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for LinearMock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LinearMock")
+            .field("uri", &self.provider.uri())
+            .finish_non_exhaustive()
+    }
+}
+
+fn json(status: u16, body: &Value) -> ResponseTemplate {
+    ResponseTemplate::new(status).set_body_raw(body.to_string(), "application/json; charset=utf-8")
+}
+
+fn oauth_error(code: &str, description: &str) -> ResponseTemplate {
+    json(
+        400,
+        &json!({"error": code, "error_description": description}),
+    )
+}
+
+fn template(fixture: &str) -> serde_json::Map<String, Value> {
+    match serde_json::from_str(fixture) {
+        Ok(Value::Object(map)) => map,
+        _ => panic!("a Linear fixture is not a JSON object"),
+    }
+}
+
+impl LinearMock {
+    /// A mock of an app with refresh tokens and the client-credentials grant enabled.
+    pub async fn start() -> Self {
+        let provider = MockProvider::start().await;
+        let port = provider.server().address().port();
+        let shared = Arc::new(Shared {
+            ledger: Ledger::new(u64::from(port) << 8 | 2),
+            array_scopes: AtomicBool::new(false),
+            legacy_tokens: AtomicBool::new(false),
+            client_credentials: AtomicBool::new(true),
+            live_app_token: Mutex::new(None),
+        });
+        Mock::given(method("POST"))
+            .and(path("/oauth/token"))
+            .respond_with(TokenEndpoint(Arc::clone(&shared)))
+            .named("Linear token endpoint")
+            .mount(provider.server())
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/graphql"))
+            .respond_with(GraphQl(Arc::clone(&shared)))
+            .named("Linear GraphQL")
+            .mount(provider.server())
+            .await;
+        Self { provider, shared }
+    }
+
+    /// The base URI (web and API).
+    pub fn uri(&self) -> String {
+        self.provider.uri()
+    }
+
+    /// The underlying mock provider.
+    pub fn provider(&self) -> &MockProvider {
+        &self.provider
+    }
+
+    /// A `linear::linear-default` target config pointing at this mock.
+    pub fn target_config(&self) -> Value {
+        json!({
+            "api_base_url": self.uri(),
+            "web_base_url": self.uri(),
+            "client_id": CLIENT_ID,
+        })
+    }
+
+    /// The matching target secrets.
+    pub fn target_secrets(&self) -> Value {
+        json!({"client_secret": CLIENT_SECRET})
+    }
+
+    /// The mock's client secret (to assert it never leaks).
+    pub fn client_secret(&self) -> &'static str {
+        CLIENT_SECRET
+    }
+
+    /// The organization id the `viewer` query reports.
+    pub fn organization_id(&self) -> &'static str {
+        ORGANIZATION_ID
+    }
+
+    /// Answers `scope` as an array, as for apps created before 2023-12.
+    pub fn use_array_scopes(&self, on: bool) {
+        self.shared.array_scopes.store(on, Ordering::SeqCst);
+    }
+
+    /// Issues long-lived tokens without a refresh token, as legacy apps get.
+    pub fn issue_legacy_tokens(&self, on: bool) {
+        self.shared.legacy_tokens.store(on, Ordering::SeqCst);
+    }
+
+    /// Enables or disables the client-credentials grant in the app settings.
+    pub fn enable_client_credentials(&self, on: bool) {
+        self.shared.client_credentials.store(on, Ordering::SeqCst);
+    }
+
+    /// Plays the user consenting; returns the callback query.
+    ///
+    /// # Errors
+    ///
+    /// A readable reason when the URL is not one Linear would accept (unknown scopes,
+    /// scopes joined with spaces instead of commas, no PKCE challenge...).
+    pub fn authorize(&self, authorization_url: &str) -> Result<String, String> {
+        consent(
+            &self.shared.ledger,
+            authorization_url,
+            &AuthorizeRules {
+                endpoint: &format!("{}/oauth/authorize", self.uri()),
+                client_id: CLIENT_ID,
+                separator: ',',
+                known_scopes: Some(KNOWN_SCOPES),
+                require_pkce: true,
+            },
+        )
+    }
+
+    /// The callback query of a user who refused.
+    pub fn deny(&self, authorization_url: &str) -> String {
+        refusal(authorization_url)
+    }
+
+    /// Accepts `key` as a personal API key on `/graphql`.
+    pub fn accept_api_key(&self, key: &str) {
+        self.shared.ledger.accept_access(key);
+    }
+
+    /// Switches the failure mode of the token endpoint.
+    pub fn set_failure(&self, mode: FailureMode) {
+        self.shared.ledger.set_failure(mode);
+    }
+
+    /// Delays every token answer.
+    pub fn set_delay(&self, delay: Duration) {
+        self.shared.ledger.set_delay(delay);
+    }
+
+    /// Every token request so far.
+    pub fn token_requests(&self) -> Vec<TokenRequestRecord> {
+        self.shared.ledger.requests()
+    }
+
+    /// How many refresh requests arrived.
+    pub fn refresh_requests(&self) -> usize {
+        self.shared.ledger.count("refresh_token")
+    }
+
+    /// How many client-credentials requests arrived.
+    pub fn client_credentials_requests(&self) -> usize {
+        self.shared.ledger.count("client_credentials")
+    }
+
+    /// How many code exchanges arrived.
+    pub fn code_exchanges(&self) -> usize {
+        self.shared.ledger.count("authorization_code")
+    }
+
+    /// The refresh token issued last.
+    pub fn last_refresh_token(&self) -> Option<String> {
+        self.shared.ledger.last_refresh()
+    }
+
+    /// Every token the mock issued.
+    pub fn issued_secrets(&self) -> Vec<String> {
+        self.shared.ledger.issued()
+    }
+}
+
+struct TokenEndpoint(Arc<Shared>);
+
+impl TokenEndpoint {
+    fn scope_value(&self, scopes: &[String]) -> Value {
+        if self.0.array_scopes.load(Ordering::SeqCst) {
+            json!(scopes)
+        } else {
+            json!(scopes.join(" "))
+        }
+    }
+
+    fn exchange(&self, form: &std::collections::BTreeMap<String, String>) -> ResponseTemplate {
+        let ledger = &self.0.ledger;
+        let Some(grant) = form.get("code").and_then(|c| ledger.take_code(c)) else {
+            return oauth_error(
+                "invalid_grant",
+                "The authorization code is invalid or expired.",
+            );
+        };
+        if let Err(what) = check_exchange(&grant, form) {
+            return oauth_error("invalid_grant", &format!("The {what} does not match."));
+        }
+        let legacy = self.0.legacy_tokens.load(Ordering::SeqCst);
+        let mut body = template(if legacy { LEGACY } else { WITH_REFRESH });
+        body.insert(
+            "access_token".into(),
+            json!(ledger.issue_access("lin_oauth_")),
+        );
+        body.insert("scope".into(), self.scope_value(&grant.scopes));
+        if !legacy {
+            body.insert(
+                "refresh_token".into(),
+                json!(ledger.issue_refresh("lin_refresh_")),
+            );
+        }
+        json(200, &Value::Object(body))
+    }
+
+    fn refresh(&self, form: &std::collections::BTreeMap<String, String>) -> ResponseTemplate {
+        let ledger = &self.0.ledger;
+        let revoked = ledger.failure() == FailureMode::Revoked;
+        let used = form
+            .get("refresh_token")
+            .map_or(RefreshUse::Unknown, |t| ledger.use_refresh(t));
+        if revoked || used != RefreshUse::Live {
+            return oauth_error(
+                "invalid_grant",
+                "The refresh token is invalid, expired or revoked.",
+            );
+        }
+        let mut body = template(REFRESHED);
+        body.insert(
+            "access_token".into(),
+            json!(ledger.issue_access("lin_oauth_")),
+        );
+        body.insert(
+            "refresh_token".into(),
+            json!(ledger.issue_refresh("lin_refresh_")),
+        );
+        body.insert(
+            "scope".into(),
+            self.scope_value(&["read".to_owned(), "write".to_owned()]),
+        );
+        json(200, &Value::Object(body))
+    }
+
+    fn client_credentials(
+        &self,
+        form: &std::collections::BTreeMap<String, String>,
+    ) -> ResponseTemplate {
+        if !self.0.client_credentials.load(Ordering::SeqCst) {
+            return ResponseTemplate::new(400).set_body_raw(
+                CLIENT_CREDENTIALS_DISABLED,
+                "application/json; charset=utf-8",
+            );
+        }
+        let scopes: Vec<String> = form
+            .get("scope")
+            .map(|s| {
+                s.split(',')
+                    .filter(|x| !x.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
+        if scopes.is_empty() || scopes.iter().any(|s| !KNOWN_SCOPES.contains(&s.as_str())) {
+            return oauth_error("invalid_scope", "The requested scope is invalid.");
+        }
+        let ledger = &self.0.ledger;
+        let token = ledger.issue_access("lin_app_");
+        // One live application token per app: a new one invalidates the previous.
+        if let Some(previous) = self
+            .0
+            .live_app_token
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .replace(token.clone())
+        {
+            ledger.revoke_access(&previous);
+        }
+        let mut body = template(CLIENT_CREDENTIALS);
+        body.insert("access_token".into(), json!(token));
+        body.insert("scope".into(), self.scope_value(&scopes));
+        json(200, &Value::Object(body))
+    }
+}
+
+impl Respond for TokenEndpoint {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let ledger = &self.0.ledger;
+        let form = form(request);
+        let (client_id, client_secret, auth) = client_credentials(request, &form);
+        let grant_type = form.get("grant_type").cloned().unwrap_or_default();
+        ledger.record(TokenRequestRecord {
+            grant_type: grant_type.clone(),
+            client_auth: auth,
+            scope: form.get("scope").cloned(),
+            code_verifier: form.contains_key("code_verifier"),
+        });
+        if let Some(failure) = ledger.temporary_failure() {
+            return failure;
+        }
+        if !is_form(request) {
+            return oauth_error(
+                "invalid_request",
+                "The body must be application/x-www-form-urlencoded.",
+            );
+        }
+        // PKCE code exchanges may omit the secret; a secret that is sent must match.
+        let secret_ok = match client_secret.as_deref() {
+            Some(secret) => secret == CLIENT_SECRET,
+            None => grant_type == "authorization_code" && form.contains_key("code_verifier"),
+        };
+        if client_id.as_deref() != Some(CLIENT_ID) || !secret_ok {
+            return ledger.delayed(json(
+                401,
+                &json!({"error": "invalid_client", "error_description": "Client authentication failed."}),
+            ));
+        }
+        let response = match grant_type.as_str() {
+            "authorization_code" => self.exchange(&form),
+            "refresh_token" => self.refresh(&form),
+            "client_credentials" => self.client_credentials(&form),
+            _ => oauth_error("unsupported_grant_type", "The grant type is not supported."),
+        };
+        ledger.delayed(response)
+    }
+}
+
+struct GraphQl(Arc<Shared>);
+
+impl Respond for GraphQl {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let authorization = request
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        // OAuth tokens come as `Bearer <token>`, personal API keys bare.
+        let token = bearer(request).or(authorization);
+        let query = serde_json::from_slice::<Value>(&request.body)
+            .ok()
+            .and_then(|b| b.get("query").and_then(Value::as_str).map(str::to_owned))
+            .unwrap_or_default();
+        match token {
+            Some(token) if self.0.ledger.access_is_live(&token) => {
+                if !query.contains("viewer") {
+                    return json(
+                        400,
+                        &json!({"errors": [{"message": "the mock answers only viewer queries", "extensions": {"code": "GRAPHQL_VALIDATION_FAILED"}}]}),
+                    );
+                }
+                json(
+                    200,
+                    &json!({"data": {"viewer": {
+                        "id": "2e3c1d4b-7a3f-4f5e-9b1a-0c9d8e7f6a5b",
+                        "name": "Mock User",
+                        "organization": {"id": ORGANIZATION_ID, "name": "Mock Org"}
+                    }}}),
+                )
+            }
+            // Unverified whether Linear answers 400 or 401 here; both refuse the key.
+            _ => json(
+                400,
+                &json!({"errors": [{"message": "Authentication required, not authenticated", "extensions": {"code": "AUTHENTICATION_ERROR"}}]}),
+            ),
+        }
+    }
+}

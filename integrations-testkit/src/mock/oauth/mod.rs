@@ -1,0 +1,487 @@
+//! Mock OAuth providers for GitHub, Linear and Slack on loopback.
+//!
+//! Each mock is a [`MockProvider`](super::MockProvider) (so any request it does not
+//! expect fails the test readably) serving the provider's token endpoint as the provider
+//! does, quirks included, plus the identity endpoint the definitions call:
+//!
+//! * the authorize step is a helper (`authorize`) that plays the user consenting: it
+//!   checks the authorization URL our engine built, records the PKCE challenge and
+//!   returns the callback query with a single-use code;
+//! * the token endpoint checks client authentication as the provider expects it, the
+//!   code and its redirect URI, and the PKCE `code_verifier` against the recorded
+//!   challenge (S256); refresh tokens are single use and rotate (a reused one gets the
+//!   provider's `invalid_grant` equivalent);
+//! * failure modes switch at run time ([`FailureMode`]: 503, 429 with `Retry-After`,
+//!   revoked grants), an optional delay widens race windows, and every token request is
+//!   counted and recorded so tests can assert "exactly one refresh".
+//!
+//! Tokens are fresh per mock and per request, and [`issued_secrets`](GitHubMock::issued_secrets)
+//! lists them so tests can check none leaks into logs or errors.
+
+mod github;
+mod linear;
+mod slack;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use sha2::{Digest, Sha256};
+use wiremock::{Request, ResponseTemplate};
+
+pub use self::github::{GITHUB_APP_TEST_KEY_PEM, GitHubMock, InstallationTokenRequest};
+pub use self::linear::LinearMock;
+pub use self::slack::SlackMock;
+
+/// How a mock's token endpoint misbehaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum FailureMode {
+    /// Answers normally.
+    #[default]
+    None,
+    /// Answers `503 Service Unavailable`.
+    Unavailable,
+    /// Answers `429 Too Many Requests` with `Retry-After`.
+    RateLimited {
+        /// The `Retry-After` seconds.
+        retry_after_secs: u64,
+    },
+    /// Every grant was revoked: refreshes (and identity calls) are refused the way the
+    /// provider refuses a revoked grant.
+    Revoked,
+}
+
+/// How a token request authenticated its client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ClientAuthSeen {
+    /// HTTP Basic.
+    Basic,
+    /// `client_id` (and `client_secret`) form fields.
+    Body,
+    /// No client credentials.
+    None,
+}
+
+/// One token request, as the mock saw it (no secret values).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TokenRequestRecord {
+    /// `grant_type` (`authorization_code`, `refresh_token`, `client_credentials`).
+    pub grant_type: String,
+    /// How the client authenticated.
+    pub client_auth: ClientAuthSeen,
+    /// The `scope` parameter, when sent.
+    pub scope: Option<String>,
+    /// Whether a `code_verifier` was sent.
+    pub code_verifier: bool,
+}
+
+/// A code the authorize step issued.
+#[derive(Debug, Clone)]
+pub(crate) struct Grant {
+    pub(crate) redirect_uri: String,
+    pub(crate) scopes: Vec<String>,
+    pub(crate) challenge: Option<String>,
+}
+
+/// What happened to a refresh token presented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RefreshUse {
+    Live,
+    Reused,
+    Unknown,
+}
+
+#[derive(Default)]
+struct LedgerState {
+    seq: u64,
+    salt: u64,
+    codes: HashMap<String, Grant>,
+    access: HashSet<String>,
+    refresh_live: HashSet<String>,
+    refresh_used: HashSet<String>,
+    last_refresh: Option<String>,
+    issued: Vec<String>,
+    failure: FailureMode,
+    delay: Duration,
+    requests: Vec<TokenRequestRecord>,
+}
+
+/// The state shared by a mock's responders.
+#[derive(Default)]
+pub(crate) struct Ledger {
+    state: Mutex<LedgerState>,
+}
+
+fn splitmix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+impl Ledger {
+    pub(crate) fn new(salt: u64) -> Self {
+        let ledger = Self::default();
+        ledger.lock().salt = salt;
+        ledger
+    }
+
+    fn lock(&self) -> MutexGuard<'_, LedgerState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A fresh value: `prefix` and 32 hex digits, unique per mock and call.
+    pub(crate) fn fresh(&self, prefix: &str) -> String {
+        let mut state = self.lock();
+        state.seq += 1;
+        let a = splitmix(state.salt ^ state.seq);
+        let b = splitmix(a ^ state.seq.rotate_left(17));
+        format!("{prefix}{a:016x}{b:016x}")
+    }
+
+    pub(crate) fn issue_code(&self, grant: Grant) -> String {
+        let code = self.fresh("code_");
+        self.lock().codes.insert(code.clone(), grant);
+        code
+    }
+
+    /// Takes a code (single use).
+    pub(crate) fn take_code(&self, code: &str) -> Option<Grant> {
+        self.lock().codes.remove(code)
+    }
+
+    pub(crate) fn issue_access(&self, prefix: &str) -> String {
+        let token = self.fresh(prefix);
+        let mut state = self.lock();
+        state.access.insert(token.clone());
+        state.issued.push(token.clone());
+        token
+    }
+
+    pub(crate) fn issue_refresh(&self, prefix: &str) -> String {
+        let token = self.fresh(prefix);
+        let mut state = self.lock();
+        state.refresh_live.insert(token.clone());
+        state.issued.push(token.clone());
+        state.last_refresh = Some(token.clone());
+        token
+    }
+
+    /// Accepts a value as a live access token (a personal token or API key).
+    pub(crate) fn accept_access(&self, token: &str) {
+        self.lock().access.insert(token.to_owned());
+    }
+
+    pub(crate) fn revoke_access(&self, token: &str) {
+        self.lock().access.remove(token);
+    }
+
+    pub(crate) fn access_is_live(&self, token: &str) -> bool {
+        let state = self.lock();
+        state.failure != FailureMode::Revoked && state.access.contains(token)
+    }
+
+    /// Uses a refresh token once: live ones die (and their holder must use the new one).
+    pub(crate) fn use_refresh(&self, token: &str) -> RefreshUse {
+        let mut state = self.lock();
+        if state.refresh_live.remove(token) {
+            state.refresh_used.insert(token.to_owned());
+            RefreshUse::Live
+        } else if state.refresh_used.contains(token) {
+            RefreshUse::Reused
+        } else {
+            RefreshUse::Unknown
+        }
+    }
+
+    pub(crate) fn record(&self, record: TokenRequestRecord) {
+        self.lock().requests.push(record);
+    }
+
+    pub(crate) fn failure(&self) -> FailureMode {
+        self.lock().failure
+    }
+
+    pub(crate) fn set_failure(&self, mode: FailureMode) {
+        self.lock().failure = mode;
+    }
+
+    pub(crate) fn set_delay(&self, delay: Duration) {
+        self.lock().delay = delay;
+    }
+
+    pub(crate) fn delay(&self) -> Duration {
+        self.lock().delay
+    }
+
+    pub(crate) fn requests(&self) -> Vec<TokenRequestRecord> {
+        self.lock().requests.clone()
+    }
+
+    pub(crate) fn count(&self, grant_type: &str) -> usize {
+        self.lock()
+            .requests
+            .iter()
+            .filter(|r| r.grant_type == grant_type)
+            .count()
+    }
+
+    pub(crate) fn last_refresh(&self) -> Option<String> {
+        self.lock().last_refresh.clone()
+    }
+
+    pub(crate) fn issued(&self) -> Vec<String> {
+        self.lock().issued.clone()
+    }
+
+    /// The 503 or 429 answer of the current failure mode, when it is one.
+    pub(crate) fn temporary_failure(&self) -> Option<ResponseTemplate> {
+        match self.failure() {
+            FailureMode::Unavailable => Some(
+                ResponseTemplate::new(503)
+                    .set_body_raw("<html><body>Service Unavailable</body></html>", "text/html"),
+            ),
+            FailureMode::RateLimited { retry_after_secs } => Some(
+                ResponseTemplate::new(429)
+                    .insert_header("Retry-After", retry_after_secs.to_string().as_str())
+                    .set_body_raw("rate limited", "text/plain"),
+            ),
+            _ => None,
+        }
+    }
+
+    /// Applies the configured delay to an answer.
+    pub(crate) fn delayed(&self, response: ResponseTemplate) -> ResponseTemplate {
+        let delay = self.delay();
+        if delay.is_zero() {
+            response
+        } else {
+            response.set_delay(delay)
+        }
+    }
+}
+
+/// `BASE64URL(SHA256(verifier)) == challenge` (RFC 7636 S256).
+pub(crate) fn pkce_matches(verifier: &str, challenge: &str) -> bool {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes())) == challenge
+}
+
+/// A form body as a map (a repeated key keeps its first value).
+pub(crate) fn form(request: &Request) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for (k, v) in url::form_urlencoded::parse(&request.body) {
+        out.entry(k.into_owned()).or_insert_with(|| v.into_owned());
+    }
+    out
+}
+
+/// Whether the request body is form-encoded.
+pub(crate) fn is_form(request: &Request) -> bool {
+    request
+        .headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
+}
+
+/// The client id and secret of an HTTP Basic header (each part URL-decoded, RFC 6749
+/// §2.3.1).
+pub(crate) fn basic_credentials(request: &Request) -> Option<(String, String)> {
+    let value = request.headers.get("authorization")?.to_str().ok()?;
+    let encoded = value.strip_prefix("Basic ")?;
+    let decoded = String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()?;
+    let (id, secret) = decoded.split_once(':')?;
+    let decode = |s: &str| -> String {
+        url::form_urlencoded::parse(format!("x={s}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default()
+    };
+    Some((decode(id), decode(secret)))
+}
+
+/// The client credentials a token request presented, and how.
+pub(crate) fn client_credentials(
+    request: &Request,
+    form: &BTreeMap<String, String>,
+) -> (Option<String>, Option<String>, ClientAuthSeen) {
+    if let Some((id, secret)) = basic_credentials(request) {
+        return (Some(id), Some(secret), ClientAuthSeen::Basic);
+    }
+    match form.get("client_id") {
+        Some(id) => (
+            Some(id.clone()),
+            form.get("client_secret").cloned(),
+            ClientAuthSeen::Body,
+        ),
+        None => (None, None, ClientAuthSeen::None),
+    }
+}
+
+/// The bearer token of a request.
+pub(crate) fn bearer(request: &Request) -> Option<String> {
+    let value = request.headers.get("authorization")?.to_str().ok()?;
+    value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("token "))
+        .map(str::to_owned)
+}
+
+/// What the authorize step requires of a URL.
+pub(crate) struct AuthorizeRules<'a> {
+    /// `scheme://host:port/path` of the authorization endpoint.
+    pub(crate) endpoint: &'a str,
+    pub(crate) client_id: &'a str,
+    pub(crate) separator: char,
+    /// Scopes the provider knows; others are refused.
+    pub(crate) known_scopes: Option<&'a [&'a str]>,
+    /// Whether a PKCE challenge is required.
+    pub(crate) require_pkce: bool,
+}
+
+/// Plays the user consenting to an authorization URL; returns the callback query.
+pub(crate) fn consent(
+    ledger: &Ledger,
+    authorization_url: &str,
+    rules: &AuthorizeRules<'_>,
+) -> Result<String, String> {
+    let url = url::Url::parse(authorization_url)
+        .map_err(|_| "the authorization URL is not a URL".to_owned())?;
+    let endpoint = format!(
+        "{}://{}{}",
+        url.scheme(),
+        url.host_str().unwrap_or_default(),
+        url.port().map(|p| format!(":{p}")).unwrap_or_default()
+    ) + url.path();
+    if endpoint != rules.endpoint {
+        return Err(format!(
+            "the authorization URL points at {endpoint}, not {}",
+            rules.endpoint
+        ));
+    }
+    let mut params = BTreeMap::new();
+    for (k, v) in url.query_pairs() {
+        if params
+            .insert(k.clone().into_owned(), v.into_owned())
+            .is_some()
+        {
+            return Err(format!("the authorization URL repeats {k}"));
+        }
+    }
+    let get = |name: &str| params.get(name).map(String::as_str);
+    if get("response_type") != Some("code") {
+        return Err("response_type must be code".to_owned());
+    }
+    if get("client_id") != Some(rules.client_id) {
+        return Err("unknown client_id".to_owned());
+    }
+    let redirect_uri = get("redirect_uri").ok_or("redirect_uri is missing")?;
+    url::Url::parse(redirect_uri).map_err(|_| "redirect_uri is not absolute".to_owned())?;
+    let state = get("state")
+        .filter(|s| !s.is_empty())
+        .ok_or("state is missing")?;
+    let scopes: Vec<String> = get("scope")
+        .map(|s| {
+            s.split(rules.separator)
+                .filter(|x| !x.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(known) = rules.known_scopes
+        && let Some(unknown) = scopes.iter().find(|s| !known.contains(&s.as_str()))
+    {
+        return Err(format!("unknown scope {unknown:?}"));
+    }
+    let challenge = match (get("code_challenge"), get("code_challenge_method")) {
+        (Some(challenge), Some("S256")) => Some(challenge.to_owned()),
+        (Some(_), _) => return Err("code_challenge_method must be S256".to_owned()),
+        (None, _) if rules.require_pkce => {
+            return Err("a PKCE code_challenge is required".to_owned());
+        }
+        (None, _) => None,
+    };
+    let code = ledger.issue_code(Grant {
+        redirect_uri: redirect_uri.to_owned(),
+        scopes,
+        challenge,
+    });
+    let query: String = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("code", &code)
+        .append_pair("state", state)
+        .finish();
+    Ok(query)
+}
+
+/// The callback query of a user who refused, for an authorization URL.
+pub(crate) fn refusal(authorization_url: &str) -> String {
+    let state = url::Url::parse(authorization_url)
+        .ok()
+        .and_then(|u| {
+            u.query_pairs()
+                .find(|(k, _)| k == "state")
+                .map(|(_, v)| v.into_owned())
+        })
+        .unwrap_or_default();
+    url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("error", "access_denied")
+        .append_pair(
+            "error_description",
+            "The user has denied your application access.",
+        )
+        .append_pair("state", &state)
+        .finish()
+}
+
+/// Checks a code exchange against the code's grant: redirect URI and PKCE verifier.
+pub(crate) fn check_exchange(
+    grant: &Grant,
+    form: &BTreeMap<String, String>,
+) -> Result<(), &'static str> {
+    if form
+        .get("redirect_uri")
+        .is_some_and(|r| r != &grant.redirect_uri)
+    {
+        return Err("redirect_uri");
+    }
+    if let Some(challenge) = &grant.challenge {
+        match form.get("code_verifier") {
+            Some(verifier) if pkce_matches(verifier, challenge) => {}
+            _ => return Err("code_verifier"),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pkce_s256_known_answer() {
+        // RFC 7636 appendix B.
+        assert!(pkce_matches(
+            "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        ));
+        assert!(!pkce_matches(
+            "other",
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        ));
+    }
+
+    #[test]
+    fn fresh_values_are_unique() {
+        let a = Ledger::new(1);
+        let b = Ledger::new(2);
+        let x = a.fresh("t_");
+        assert_ne!(x, a.fresh("t_"));
+        assert_ne!(x, b.fresh("t_"));
+        assert_eq!(x.len(), 2 + 32);
+    }
+}

@@ -1,0 +1,287 @@
+//! The Slack mock: `oauth.v2.access` (code exchange and token rotation) and `auth.test`.
+//!
+//! Quirks reproduced (`shared` providers.md §2.3): every answer is HTTP 200 with `ok`
+//! (errors are `ok: false` with an `error` code), the bot token sits at the root with the
+//! workspace under `team.id`, scopes are comma-separated, the client authenticates with
+//! HTTP Basic (or form fields); with token rotation on, access tokens last 12 h and each
+//! refresh returns a new refresh token and revokes the old one.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, Request, Respond, ResponseTemplate};
+
+use super::{
+    AuthorizeRules, FailureMode, Ledger, RefreshUse, TokenRequestRecord, bearer, check_exchange,
+    client_credentials, consent, form, refusal,
+};
+use crate::mock::MockProvider;
+
+const OAUTH_V2_ACCESS: &str = include_str!("fixtures/slack.oauth.v2.access.json");
+
+const CLIENT_ID: &str = "1601185624273.1601185624331";
+const CLIENT_SECRET: &str = "slack-mock-client-secret-51c7";
+/// The workspace of the fixture.
+const TEAM_ID: &str = "T9TK3CUKW";
+
+struct Shared {
+    ledger: Ledger,
+    rotation: AtomicBool,
+}
+
+/// A Slack mock on loopback. Point a `slack::slack-default` target at it with
+/// [`target_config`](Self::target_config) and [`target_secrets`](Self::target_secrets).
+pub struct SlackMock {
+    provider: MockProvider,
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for SlackMock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SlackMock")
+            .field("uri", &self.provider.uri())
+            .finish_non_exhaustive()
+    }
+}
+
+fn ok_json(body: &Value) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_raw(body.to_string(), "application/json; charset=utf-8")
+}
+
+fn slack_error(code: &str) -> ResponseTemplate {
+    ok_json(&json!({"ok": false, "error": code}))
+}
+
+impl SlackMock {
+    /// A mock of an app with token rotation on.
+    pub async fn start() -> Self {
+        let provider = MockProvider::start().await;
+        let port = provider.server().address().port();
+        let shared = Arc::new(Shared {
+            ledger: Ledger::new(u64::from(port) << 8 | 3),
+            rotation: AtomicBool::new(true),
+        });
+        Mock::given(method("POST"))
+            .and(path("/api/oauth.v2.access"))
+            .respond_with(TokenEndpoint(Arc::clone(&shared)))
+            .named("Slack oauth.v2.access")
+            .mount(provider.server())
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/api/auth.test"))
+            .respond_with(AuthTest(Arc::clone(&shared)))
+            .named("Slack auth.test")
+            .mount(provider.server())
+            .await;
+        Self { provider, shared }
+    }
+
+    /// The base URI (`/oauth/v2/authorize` for the web, `/api/...` for the Web API).
+    pub fn uri(&self) -> String {
+        self.provider.uri()
+    }
+
+    /// The underlying mock provider.
+    pub fn provider(&self) -> &MockProvider {
+        &self.provider
+    }
+
+    /// A `slack::slack-default` target config pointing at this mock.
+    pub fn target_config(&self) -> Value {
+        json!({
+            "api_base_url": format!("{}/api", self.uri()),
+            "web_base_url": self.uri(),
+            "client_id": CLIENT_ID,
+        })
+    }
+
+    /// The matching target secrets.
+    pub fn target_secrets(&self) -> Value {
+        json!({"client_secret": CLIENT_SECRET})
+    }
+
+    /// The mock's client secret (to assert it never leaks).
+    pub fn client_secret(&self) -> &'static str {
+        CLIENT_SECRET
+    }
+
+    /// The workspace id the mock reports.
+    pub fn team_id(&self) -> &'static str {
+        TEAM_ID
+    }
+
+    /// Turns token rotation on (default) or off (non-expiring bot tokens, the fixture's
+    /// exact shape).
+    pub fn set_rotation(&self, on: bool) {
+        self.shared.rotation.store(on, Ordering::SeqCst);
+    }
+
+    /// Plays the user consenting; returns the callback query.
+    ///
+    /// # Errors
+    ///
+    /// A readable reason when the URL is not one Slack would accept.
+    pub fn authorize(&self, authorization_url: &str) -> Result<String, String> {
+        consent(
+            &self.shared.ledger,
+            authorization_url,
+            &AuthorizeRules {
+                endpoint: &format!("{}/oauth/v2/authorize", self.uri()),
+                client_id: CLIENT_ID,
+                separator: ',',
+                known_scopes: None,
+                require_pkce: false,
+            },
+        )
+    }
+
+    /// The callback query of a user who refused.
+    pub fn deny(&self, authorization_url: &str) -> String {
+        refusal(authorization_url)
+    }
+
+    /// Accepts `token` on `auth.test` (a bot token pasted as an API key).
+    pub fn accept_bot_token(&self, token: &str) {
+        self.shared.ledger.accept_access(token);
+    }
+
+    /// Switches the failure mode.
+    pub fn set_failure(&self, mode: FailureMode) {
+        self.shared.ledger.set_failure(mode);
+    }
+
+    /// Delays every token answer.
+    pub fn set_delay(&self, delay: Duration) {
+        self.shared.ledger.set_delay(delay);
+    }
+
+    /// Every token request so far.
+    pub fn token_requests(&self) -> Vec<TokenRequestRecord> {
+        self.shared.ledger.requests()
+    }
+
+    /// How many refresh requests arrived.
+    pub fn refresh_requests(&self) -> usize {
+        self.shared.ledger.count("refresh_token")
+    }
+
+    /// How many code exchanges arrived.
+    pub fn code_exchanges(&self) -> usize {
+        self.shared.ledger.count("authorization_code")
+    }
+
+    /// The refresh token issued last.
+    pub fn last_refresh_token(&self) -> Option<String> {
+        self.shared.ledger.last_refresh()
+    }
+
+    /// Every token the mock issued.
+    pub fn issued_secrets(&self) -> Vec<String> {
+        self.shared.ledger.issued()
+    }
+}
+
+struct TokenEndpoint(Arc<Shared>);
+
+impl TokenEndpoint {
+    fn tokens(&self, scopes: &str) -> Value {
+        let ledger = &self.0.ledger;
+        let rotation = self.0.rotation.load(Ordering::SeqCst);
+        let Ok(Value::Object(mut body)) = serde_json::from_str::<Value>(OAUTH_V2_ACCESS) else {
+            panic!("the Slack fixture is not a JSON object");
+        };
+        let bot = ledger.issue_access(if rotation { "xoxe.xoxb-1-" } else { "xoxb-" });
+        body.insert("access_token".into(), json!(bot));
+        body.insert("scope".into(), json!(scopes));
+        if let Some(Value::Object(user)) = body.get_mut("authed_user") {
+            user.insert("access_token".into(), json!(ledger.issue_access("xoxp-")));
+        }
+        if rotation {
+            body.insert("expires_in".into(), json!(43_200));
+            body.insert(
+                "refresh_token".into(),
+                json!(ledger.issue_refresh("xoxe-1-")),
+            );
+        }
+        Value::Object(body)
+    }
+
+    fn exchange(&self, form: &BTreeMap<String, String>) -> ResponseTemplate {
+        let Some(grant) = form.get("code").and_then(|c| self.0.ledger.take_code(c)) else {
+            return slack_error("invalid_code");
+        };
+        match check_exchange(&grant, form) {
+            Ok(()) => ok_json(&self.tokens(&grant.scopes.join(","))),
+            Err("redirect_uri") => slack_error("bad_redirect_uri"),
+            Err(_) => slack_error("invalid_code_verifier"),
+        }
+    }
+
+    fn refresh(&self, form: &BTreeMap<String, String>) -> ResponseTemplate {
+        let ledger = &self.0.ledger;
+        if ledger.failure() == FailureMode::Revoked {
+            return slack_error("token_revoked");
+        }
+        match form.get("refresh_token").map(|t| ledger.use_refresh(t)) {
+            Some(RefreshUse::Live) => ok_json(&self.tokens("commands,incoming-webhook")),
+            _ => slack_error("invalid_refresh_token"),
+        }
+    }
+}
+
+impl Respond for TokenEndpoint {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let ledger = &self.0.ledger;
+        let form = form(request);
+        let (client_id, client_secret, auth) = client_credentials(request, &form);
+        let grant_type = form
+            .get("grant_type")
+            .cloned()
+            .unwrap_or_else(|| "authorization_code".to_owned());
+        ledger.record(TokenRequestRecord {
+            grant_type: grant_type.clone(),
+            client_auth: auth,
+            scope: form.get("scope").cloned(),
+            code_verifier: form.contains_key("code_verifier"),
+        });
+        if let Some(failure) = ledger.temporary_failure() {
+            return failure;
+        }
+        let response = if client_id.as_deref() != Some(CLIENT_ID) {
+            slack_error("invalid_client_id")
+        } else if client_secret.as_deref() != Some(CLIENT_SECRET) {
+            slack_error("bad_client_secret")
+        } else {
+            match grant_type.as_str() {
+                "authorization_code" => self.exchange(&form),
+                "refresh_token" => self.refresh(&form),
+                _ => slack_error("invalid_grant_type"),
+            }
+        };
+        ledger.delayed(response)
+    }
+}
+
+struct AuthTest(Arc<Shared>);
+
+impl Respond for AuthTest {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        match bearer(request) {
+            Some(token) if self.0.ledger.access_is_live(&token) => ok_json(&json!({
+                "ok": true,
+                "url": "https://slacksoftballteam.slack.com/",
+                "team": "Slack Softball Team",
+                "user": "bot",
+                "team_id": TEAM_ID,
+                "user_id": "U0KRQLJ9H",
+                "bot_id": "B0KRQLJ9H",
+                "is_enterprise_install": false,
+            })),
+            _ => slack_error("invalid_auth"),
+        }
+    }
+}
