@@ -16,11 +16,6 @@ use serde_json::Value;
 use super::schemas::{GitHubBindingConfig, RepositoryName};
 use super::{GitHub, Variant};
 
-/// The custom credential resolver that mints installation tokens for GitHub App
-/// installations, narrowed to the binding's repositories (its `repositories`
-/// parameter: repository names, sorted and deduplicated).
-pub const INSTALLATION_TOKEN_RESOLVER: &str = "github-installation-token";
-
 /// The username git sends with a token over HTTPS.
 pub const GIT_USERNAME: &str = "x-access-token";
 
@@ -74,22 +69,19 @@ pub(super) fn compile(
     let selector = match input.connection().method.as_str() {
         "api-key" => CredentialSelector::of_type(CredentialType::API_KEY),
         "oauth2" => CredentialSelector::of_type(CredentialType::OAUTH2_ACCESS_TOKEN),
-        "github-app-installation" => {
-            let mut names: Vec<&str> = repositories.iter().map(|r| r.name()).collect();
-            names.sort_unstable();
-            names.dedup();
-            CredentialSelector::of_type(installation_token())
-                .with_resolver(INSTALLATION_TOKEN_RESOLVER)
-                .with_parameter(
-                    "repositories",
-                    Value::Array(
-                        names
-                            .into_iter()
-                            .map(|n| Value::String(n.to_owned()))
-                            .collect(),
-                    ),
-                )
-        }
+        // The App's installation tokens, minted by the auth engine's resolver and
+        // narrowed to the binding's repositories (`owner/name`, sorted, deduplicated).
+        super::auth::INSTALLATION_METHOD => CredentialSelector::of_type(installation_token())
+            .with_resolver(super::auth::INSTALLATION_TOKEN_RESOLVER)
+            .with_parameter(
+                "repositories",
+                Value::Array(
+                    repositories
+                        .iter()
+                        .map(|r| Value::String(r.as_str().to_owned()))
+                        .collect(),
+                ),
+            ),
         _ => {
             return Err(vec![ValidationIssue::new(
                 "github.unsupported_connection_method",

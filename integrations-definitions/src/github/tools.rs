@@ -67,7 +67,7 @@ fn auth(context: &ToolContext) -> RequestAuth {
     let selector = context.default_credential().cloned().unwrap_or_else(|| {
         // A GitHub App installation: the token manager mints an installation token.
         CredentialSelector::of_type(CredentialType::OAUTH2_ACCESS_TOKEN)
-            .with_resolver("github-app-installation")
+            .with_resolver(super::auth::INSTALLATION_TOKEN_RESOLVER)
     });
     RequestAuth::bearer(selector)
 }

@@ -215,15 +215,16 @@ fn github_cloud_routes_git_per_repository_the_api_and_uploads() {
             username: Some("x-access-token".into())
         }
     );
-    // App installations resolve a token narrowed to the binding's repositories.
+    // App installations resolve a token narrowed to the binding's repositories, through
+    // the resolver the GitHub provider registers, in the `owner/name` form it reads.
     for route in &code {
         assert_eq!(
             route.credential.resolver.as_deref(),
-            Some("github-installation-token")
+            Some(integrations_definitions::github::auth::INSTALLATION_TOKEN_RESOLVER)
         );
         assert_eq!(
             route.credential.parameters["repositories"],
-            json!(["api", "web"])
+            json!(["acme/api", "acme/web"])
         );
     }
     let sources: Vec<(&str, &str)> = plan
