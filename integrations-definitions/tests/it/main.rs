@@ -3,5 +3,6 @@
 mod auth;
 mod compile;
 mod definitions;
+mod e2e;
 mod tools;
 mod webhooks;
