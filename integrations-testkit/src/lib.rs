@@ -28,6 +28,8 @@
 //! ```
 
 mod clock;
+pub mod conformance;
+mod harness;
 mod host;
 mod memory;
 pub mod mock;
@@ -37,6 +39,7 @@ mod sinks;
 pub mod tool_formats;
 
 pub use clock::ManualClock;
+pub use harness::{HARNESS_ID, WebhookHarness};
 pub use host::{TEST_KEY_ID, TestHost, offline_http};
 pub use memory::MemoryStore;
 pub use secrets::{assert_debug_secret_free, assert_secret_free};

@@ -4,16 +4,10 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use integrations_core::model::Connection;
-use integrations_core::service::{TargetInput, WriteService};
-use integrations_core::webhook::{Classification, InboundRequest, Ingest, WebhookRequest};
-use integrations_core::{ConnectionId, Error, ErrorKind, TargetId, TenantId};
-use integrations_testkit::{Delivery, TestHost, WebhookSigner};
+use integrations_core::webhook::WebhookRequest;
+use integrations_core::{Error, ErrorKind};
+use integrations_testkit::{Delivery, WebhookHarness, WebhookSigner};
 use serde_json::json;
-
-/// The tenant, target, connection and endpoint key of the in-memory host that `verify`
-/// runs the pipeline on.
-const CLI_ID: &str = "cli";
 
 fn no_webhooks(key: &str) -> Error {
     Error::new(
@@ -67,74 +61,12 @@ pub(crate) fn verify(
         .build()
         .map_err(|e| Error::internal("the async runtime could not start").with_source(e))?;
 
+    // The real pipeline on an in-memory host (see `WebhookHarness`): a target holding
+    // the secret, one connection routed by the delivery's own subject.
     let ingested = runtime.block_on(async {
-        // The real pipeline on an in-memory host: a target holding the secret, and one
-        // connection routed by the delivery's own subject and the endpoint key `cli`.
-        let entry = registry.require(&key)?.clone();
-        let source = entry
-            .definition()
-            .webhook_source()
-            .ok_or_else(|| no_webhooks(key.as_str()))?;
-        let handler = entry
-            .integration()
-            .webhooks()
-            .ok_or_else(|| no_webhooks(key.as_str()))?;
-        let field = source
-            .target_secret_fields()
-            .first()
-            .cloned()
-            .ok_or_else(|| {
-                Error::new(
-                    ErrorKind::InvalidInput,
-                    "cli.no_target_secret",
-                    format!("{key} keeps no webhook secret in its target"),
-                )
-            })?;
-        let test = TestHost::new();
-        test.clock.set(now);
-        let tenant = TenantId::new(CLI_ID)?;
-        let config = entry
-            .target_config()
-            .spec()
-            .examples()
-            .first()
-            .cloned()
-            .unwrap_or_else(|| json!({}));
-        let target = WriteService::new(registry.clone(), test.host().clone())
-            .put_target(
-                TargetInput::new(tenant.clone(), TargetId::new(CLI_ID)?, key.clone())
-                    .with_config(config)
-                    .with_secrets(json!({ field: secret.expose() })),
-            )
-            .await?;
-        let subject = match handler.classify(&InboundRequest::new(&key, &headers, &body))? {
-            Classification::Event(route) => route.routing.subject,
-            Classification::Handshake(handshake) => handshake.routing.subject,
-            #[allow(unreachable_patterns)]
-            _ => None,
-        };
-        let method = entry
-            .methods()
-            .first()
-            .map(|m| m.method().id.clone())
-            .ok_or_else(|| Error::internal("a registered definition has no connection method"))?;
-        let mut connection = Connection::new(
-            tenant,
-            ConnectionId::new(CLI_ID)?,
-            target.id,
-            key.clone(),
-            method,
-            now,
-        );
-        connection.external_subject = subject;
-        connection.endpoint_key = Some(CLI_ID.to_owned());
-        test.host()
-            .connections()
-            .put_connection(&connection)
-            .await?;
-        let ingest = Ingest::new(registry.clone(), test.host().clone())?;
-        ingest
-            .ingest(WebhookRequest::new(key.clone(), headers, body).with_endpoint(CLI_ID))
+        let harness = WebhookHarness::new(registry, &key, secret, now).await?;
+        harness
+            .deliver(WebhookRequest::new(key.clone(), headers, body))
             .await
     });
     let ingested = match ingested {

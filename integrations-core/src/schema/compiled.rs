@@ -123,6 +123,7 @@ impl ConfigSchema {
                 raw: Arc::new(raw.clone()),
                 typed,
                 type_name: self.spec.type_name(),
+                debug: self.spec.debug_fn(),
             }),
             // The serde message can quote the input, so it is not passed on.
             Err(_) => Err(vec![ValidationIssue::new(
@@ -149,6 +150,7 @@ pub struct Parsed {
     raw: Arc<Value>,
     typed: Arc<dyn Any + Send + Sync>,
     type_name: &'static str,
+    debug: super::spec::DebugFn,
 }
 
 impl fmt::Debug for Parsed {
@@ -159,12 +161,23 @@ impl fmt::Debug for Parsed {
 
 impl Parsed {
     /// A parsed value built directly (for tests and for engines that already hold both).
-    pub fn new<T: Any + Send + Sync>(raw: Value, typed: T) -> Self {
+    pub fn new<T: Any + fmt::Debug + Send + Sync>(raw: Value, typed: T) -> Self {
         Self {
             raw: Arc::new(raw),
             typed: Arc::new(typed),
             type_name: std::any::type_name::<T>(),
+            debug: |value| {
+                value
+                    .downcast_ref::<T>()
+                    .map_or_else(String::new, |v| format!("{v:?}"))
+            },
         }
+    }
+
+    /// The `Debug` rendering of the typed value: what a log line of the parsed config
+    /// would show. Secrets inside it must print redacted; the conformance suite checks.
+    pub fn typed_debug(&self) -> String {
+        (self.debug)(&*self.typed)
     }
 
     /// The raw JSON as submitted.

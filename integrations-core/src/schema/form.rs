@@ -368,7 +368,7 @@ mod tests {
     use super::*;
     use crate::Secret;
 
-    #[derive(Deserialize, JsonSchema)]
+    #[derive(Debug, Deserialize, JsonSchema)]
     #[serde(rename_all = "snake_case")]
     #[allow(dead_code)]
     enum Effort {
@@ -378,7 +378,7 @@ mod tests {
         High,
     }
 
-    #[derive(Deserialize, JsonSchema)]
+    #[derive(Debug, Deserialize, JsonSchema)]
     #[allow(dead_code)]
     struct Config {
         /// The API base URL.

@@ -12,6 +12,13 @@ use super::form::FieldHint;
 use crate::Error;
 
 pub(crate) type ParseFn = fn(&Value) -> Result<Arc<dyn Any + Send + Sync>, serde_json::Error>;
+pub(crate) type DebugFn = fn(&(dyn Any + Send + Sync)) -> String;
+
+fn debug_as<T: fmt::Debug + 'static>(value: &(dyn Any + Send + Sync)) -> String {
+    value
+        .downcast_ref::<T>()
+        .map_or_else(String::new, |v| format!("{v:?}"))
+}
 
 fn parse_as<T: DeserializeOwned + Send + Sync + 'static>(
     value: &Value,
@@ -38,6 +45,7 @@ pub(crate) struct SpecInner {
     pub(crate) type_name: &'static str,
     pub(crate) schema: Value,
     pub(crate) parse: ParseFn,
+    pub(crate) debug: DebugFn,
     pub(crate) examples: Vec<Value>,
     pub(crate) hints: BTreeMap<String, FieldHint>,
 }
@@ -56,19 +64,25 @@ impl ConfigSpec {
     /// [`Parsed::get::<T>`](super::Parsed::get).
     ///
     /// Mark config structs `#[serde(deny_unknown_fields)]` so unknown keys are rejected,
-    /// and use [`Secret`](crate::Secret) for secret fields.
+    /// and use [`Secret`](crate::Secret) for secret fields. The `Debug` bound lets the
+    /// conformance suite prove that a parsed config never prints a secret.
     pub fn of<T>() -> Self
     where
-        T: JsonSchema + DeserializeOwned + Send + Sync + 'static,
+        T: JsonSchema + DeserializeOwned + fmt::Debug + Send + Sync + 'static,
     {
         let schema = schemars::schema_for!(T).to_value();
-        Self::build(std::any::type_name::<T>(), schema, parse_as::<T>)
+        Self::build(
+            std::any::type_name::<T>(),
+            schema,
+            parse_as::<T>,
+            debug_as::<T>,
+        )
     }
 
     /// A spec from a hand-written JSON Schema, for configs without a Rust type; the parsed
     /// value is the [`serde_json::Value`] itself.
     pub fn from_json_schema(schema: Value) -> Self {
-        Self::build("serde_json::Value", schema, parse_raw)
+        Self::build("serde_json::Value", schema, parse_raw, debug_as::<Value>)
     }
 
     /// The spec of a config that must be an empty object (`{}`), the default for
@@ -83,15 +97,17 @@ impl ConfigSpec {
                 "additionalProperties": false,
             }),
             parse_raw,
+            debug_as::<Value>,
         )
     }
 
-    fn build(type_name: &'static str, schema: Value, parse: ParseFn) -> Self {
+    fn build(type_name: &'static str, schema: Value, parse: ParseFn, debug: DebugFn) -> Self {
         Self {
             inner: Arc::new(SpecInner {
                 type_name,
                 schema,
                 parse,
+                debug,
                 examples: Vec::new(),
                 hints: BTreeMap::new(),
             }),
@@ -106,6 +122,7 @@ impl ConfigSpec {
                 type_name: inner.type_name,
                 schema: inner.schema.clone(),
                 parse: inner.parse,
+                debug: inner.debug,
                 examples: inner.examples.clone(),
                 hints: inner.hints.clone(),
             });
@@ -149,6 +166,10 @@ impl ConfigSpec {
 
     pub(crate) fn parse_fn(&self) -> ParseFn {
         self.inner.parse
+    }
+
+    pub(crate) fn debug_fn(&self) -> DebugFn {
+        self.inner.debug
     }
 
     /// Builds the validator.

@@ -2,6 +2,7 @@
 
 mod auth;
 mod compile;
+mod conformance;
 mod definitions;
 mod e2e;
 mod tools;

@@ -1,5 +1,6 @@
 //! Integration tests of the testkit.
 
+mod conformance;
 mod memory;
 mod mock;
 mod oauth_mocks;

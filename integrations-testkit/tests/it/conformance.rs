@@ -1,0 +1,422 @@
+//! The conformance suite fails each check a broken definition breaks, and passes a sound
+//! one: a suite that cannot fail would prove nothing.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use integrations_core::definition::{
+    CompileInput, ConnectionMethod, IntegrationDefinition, Metadata, OAuth2Spec, SecretField,
+};
+use integrations_core::model::{Capability, CredentialType};
+use integrations_core::plan::{BindingPlan, RuntimeClient};
+use integrations_core::provider::IntegrationProvider;
+use integrations_core::schema::ConfigSpec;
+use integrations_core::tools::{
+    Tool, ToolAnnotations, ToolContext, ToolDescriptor, ToolExecutor, ToolPolicy, ToolSet,
+};
+use integrations_core::webhook::{
+    Classification, EventRoute, EventType, Handshake, HmacHexScheme, InboundRequest,
+    NormalizeContext, Normalized, Routing, WebhookHandler, WebhookResponse, WebhookSource,
+};
+use integrations_core::{
+    DefinitionKey, Error, ErrorKind, IntegrationKind, Secret, Timestamp, ValidationIssue,
+};
+use integrations_testkit::conformance::{Check, Conformance, Outcome, WebhookSample};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+/// What to break.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+enum Break {
+    BlankName,
+    BadExample,
+    OAuthWithoutSecretField,
+    RedirectWithoutFlow,
+    ReadToolNotReadOnly,
+    WriteToolRunsUnasked,
+    ToolWithoutCapability,
+    ToolsWithoutExecutor,
+    UnexportableTool,
+    NonDeterministicCompile,
+    HandshakesUnverified,
+    NormalizeFails,
+    PlainStringSecret,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct TargetConfig {
+    #[schemars(url)]
+    site_url: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct TargetSecrets {
+    webhook_secret: Secret,
+    #[serde(default)]
+    client_secret: Option<Secret>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct LeakySecrets {
+    webhook_secret: Secret,
+    /// A secret kept in a plain string: printed by Debug.
+    #[serde(default)]
+    api_password: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct BindingConfig {
+    project: String,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct TicketArgs {
+    id: String,
+}
+
+#[derive(Serialize, JsonSchema)]
+struct Ticket {
+    id: String,
+}
+
+/// A recursive type: no strict-mode export can express it.
+#[derive(Deserialize, JsonSchema)]
+struct Tree {
+    children: Vec<Tree>,
+}
+
+struct GetTicket {
+    breaks: BTreeSet<Break>,
+}
+
+impl Tool for GetTicket {
+    type Args = TicketArgs;
+    type Output = Ticket;
+
+    fn descriptor(&self) -> ToolDescriptor {
+        let annotations = if self.breaks.contains(&Break::ReadToolNotReadOnly) {
+            ToolAnnotations::additive()
+        } else {
+            ToolAnnotations::read_only()
+        };
+        let mut d = ToolDescriptor::new::<TicketArgs>("tracker_get_ticket", "Get a ticket.")
+            .with_annotations(annotations);
+        if !self.breaks.contains(&Break::ToolWithoutCapability) {
+            d = d.with_capability(Capability::new("ticket.read").unwrap());
+        }
+        d
+    }
+
+    async fn call(&self, args: TicketArgs, _context: &ToolContext) -> Result<Ticket, Error> {
+        Ok(Ticket { id: args.id })
+    }
+}
+
+struct CloseTicket {
+    breaks: BTreeSet<Break>,
+}
+
+impl Tool for CloseTicket {
+    type Args = TicketArgs;
+    type Output = Ticket;
+
+    fn descriptor(&self) -> ToolDescriptor {
+        let mut d = ToolDescriptor::new::<TicketArgs>("tracker_close_ticket", "Close a ticket.")
+            .with_annotations(ToolAnnotations::idempotent_update())
+            .with_capability(Capability::new("ticket.update").unwrap());
+        if self.breaks.contains(&Break::WriteToolRunsUnasked) {
+            d = d.with_policy(ToolPolicy::Auto);
+        }
+        d
+    }
+
+    async fn call(&self, args: TicketArgs, _context: &ToolContext) -> Result<Ticket, Error> {
+        Ok(Ticket { id: args.id })
+    }
+}
+
+struct Tracker {
+    breaks: BTreeSet<Break>,
+    tools: ToolSet,
+    compiles: AtomicU64,
+}
+
+impl Tracker {
+    fn new(breaks: &[Break]) -> Arc<Self> {
+        let breaks: BTreeSet<Break> = breaks.iter().copied().collect();
+        let tools = ToolSet::new()
+            .with(GetTicket {
+                breaks: breaks.clone(),
+            })
+            .with(CloseTicket {
+                breaks: breaks.clone(),
+            });
+        Arc::new(Self {
+            breaks,
+            tools,
+            compiles: AtomicU64::new(0),
+        })
+    }
+
+    fn has(&self, b: Break) -> bool {
+        self.breaks.contains(&b)
+    }
+}
+
+impl IntegrationDefinition for Tracker {
+    fn key(&self) -> DefinitionKey {
+        "tracker::cloud".parse().unwrap()
+    }
+    fn kind(&self) -> IntegrationKind {
+        IntegrationKind::Connector
+    }
+    fn metadata(&self) -> Metadata {
+        let name = if self.has(Break::BlankName) {
+            " "
+        } else {
+            "Tracker"
+        };
+        Metadata::new(name, "Tickets in Tracker.", "tracker", "productivity")
+    }
+    fn target_config(&self) -> ConfigSpec {
+        let spec = ConfigSpec::of::<TargetConfig>()
+            .with_example(json!({"site_url": "https://t.example.com"}));
+        if self.has(Break::BadExample) {
+            spec.with_example(json!({"site_url": 42}))
+        } else {
+            spec
+        }
+    }
+    fn target_secrets(&self) -> ConfigSpec {
+        if self.has(Break::PlainStringSecret) {
+            ConfigSpec::of::<LeakySecrets>().with_example(
+                json!({"webhook_secret": "whs-example-1", "api_password": "hunter2-password"}),
+            )
+        } else {
+            ConfigSpec::of::<TargetSecrets>()
+                .with_example(json!({"webhook_secret": "whs-example-1"}))
+        }
+    }
+    fn binding_config(&self) -> ConfigSpec {
+        ConfigSpec::of::<BindingConfig>().with_example(json!({"project": "ENG"}))
+    }
+    fn connection_methods(&self) -> Vec<ConnectionMethod> {
+        let mut methods = vec![
+            ConnectionMethod::api_key(
+                "api-key",
+                "API token",
+                vec![SecretField::new(
+                    "api_token",
+                    "API token",
+                    CredentialType::API_KEY,
+                )],
+            )
+            .unwrap(),
+        ];
+        if self.has(Break::OAuthWithoutSecretField) {
+            let spec = OAuth2Spec::new(
+                "https://t.example.com/oauth/authorize",
+                "https://t.example.com/oauth/token",
+            )
+            .with_client_secret_field("oauth_secret");
+            methods.push(
+                ConnectionMethod::oauth2_authorization_code("oauth2", "Sign in", spec).unwrap(),
+            );
+        }
+        if self.has(Break::RedirectWithoutFlow) {
+            methods.push(ConnectionMethod::redirect("install", "Install the app").unwrap());
+        }
+        methods
+    }
+    fn compile_binding(
+        &self,
+        _input: &CompileInput<'_>,
+    ) -> Result<BindingPlan, Vec<ValidationIssue>> {
+        let mut client = RuntimeClient::new("tracker-cli");
+        if self.has(Break::NonDeterministicCompile) {
+            let n = self.compiles.fetch_add(1, Ordering::SeqCst);
+            client = client.with_env("TRACKER_RUN", n.to_string());
+        }
+        Ok(BindingPlan::new().with_runtime_client(client))
+    }
+    fn webhook_source(&self) -> Option<WebhookSource> {
+        Some(
+            WebhookSource::new(HmacHexScheme::new("x-tracker-signature").with_prefix("sha256="))
+                .with_target_secret("webhook_secret")
+                .with_delivery_header("x-tracker-delivery"),
+        )
+    }
+    fn tool_catalog(&self) -> Vec<ToolDescriptor> {
+        let mut tools = self.tools.descriptors();
+        if self.has(Break::UnexportableTool) {
+            tools.push(
+                ToolDescriptor::new::<Tree>("tracker_list_trees", "List trees.")
+                    .with_annotations(ToolAnnotations::read_only())
+                    .with_capability(Capability::new("ticket.read").unwrap()),
+            );
+        }
+        tools
+    }
+}
+
+#[derive(Deserialize)]
+struct Delivery<'a> {
+    #[serde(borrow)]
+    account: &'a str,
+}
+
+impl WebhookHandler for Tracker {
+    fn classify(&self, request: &InboundRequest<'_>) -> Result<Classification, Error> {
+        if self.has(Break::HandshakesUnverified) {
+            // The bug DESIGN warns of: answering before verifying.
+            return Ok(Classification::Handshake(Handshake::unverified(
+                WebhookResponse::text(http::StatusCode::OK, "ok"),
+            )));
+        }
+        let delivery: Delivery<'_> = serde_json::from_slice(request.body).map_err(|_| {
+            Error::new(
+                ErrorKind::InvalidInput,
+                "webhook.invalid_payload",
+                "not a Tracker delivery",
+            )
+        })?;
+        let id = request.headers.get("x-tracker-delivery").ok_or_else(|| {
+            Error::new(
+                ErrorKind::InvalidInput,
+                "webhook.missing_header",
+                "no delivery id",
+            )
+        })?;
+        Ok(Classification::Event(EventRoute::new(
+            Routing::subject(delivery.account),
+            id,
+        )))
+    }
+
+    fn normalize(
+        &self,
+        _request: &InboundRequest<'_>,
+        _context: &NormalizeContext<'_>,
+    ) -> Result<Normalized, Error> {
+        if self.has(Break::NormalizeFails) {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                "webhook.invalid_payload",
+                "cannot normalize",
+            ));
+        }
+        Ok(Normalized::new(
+            EventType::new("tracker.ticket.updated").unwrap(),
+            "ticket.updated",
+        ))
+    }
+}
+
+impl IntegrationProvider for Tracker {
+    fn webhooks(&self) -> Option<&dyn WebhookHandler> {
+        Some(self)
+    }
+    fn tools(&self) -> Option<&dyn ToolExecutor> {
+        if self.has(Break::ToolsWithoutExecutor) {
+            None
+        } else {
+            Some(&self.tools)
+        }
+    }
+}
+
+fn sample() -> WebhookSample {
+    WebhookSample::new(
+        br#"{"account":"acct-1","ticket":{"id":"T-1","title":"Broken"}}"#.to_vec(),
+        Timestamp::from_unix_seconds(1_750_000_000),
+    )
+}
+
+async fn report(breaks: &[Break]) -> integrations_testkit::conformance::Report {
+    Conformance::new(Tracker::new(breaks))
+        .with_webhook_sample(sample())
+        .run()
+        .await
+}
+
+fn failed(report: &integrations_testkit::conformance::Report) -> BTreeSet<Check> {
+    report.failures().into_iter().map(|(c, _)| c).collect()
+}
+
+#[tokio::test]
+async fn a_sound_definition_passes_every_check() {
+    let report = report(&[]).await;
+    report.assert_passed();
+    for check in Check::ALL {
+        assert_eq!(report.outcome(check), Some(&Outcome::Passed), "{check}");
+    }
+}
+
+#[tokio::test]
+async fn each_break_fails_exactly_the_checks_it_should() {
+    let cases: &[(Break, &[Check])] = &[
+        (Break::BlankName, &[Check::Identity]),
+        (Break::BadExample, &[Check::Identity, Check::Schemas]),
+        (Break::OAuthWithoutSecretField, &[Check::ConnectionMethods]),
+        (Break::RedirectWithoutFlow, &[Check::ConnectionMethods]),
+        (Break::ReadToolNotReadOnly, &[Check::ToolRules]),
+        (Break::WriteToolRunsUnasked, &[Check::ToolRules]),
+        (Break::ToolWithoutCapability, &[Check::ToolRules]),
+        (Break::ToolsWithoutExecutor, &[Check::ToolRules]),
+        (Break::UnexportableTool, &[Check::ToolExports]),
+        (Break::NonDeterministicCompile, &[Check::CompileDeterminism]),
+        // The scheme signs no timestamp, so its stale check is a replay check, which an
+        // answered handshake passes; the unsigned and tampered checks catch the bug.
+        (
+            Break::HandshakesUnverified,
+            &[Check::WebhookRejectsUnsigned, Check::WebhookRejectsTampered],
+        ),
+        (Break::NormalizeFails, &[Check::WebhookAcceptsSigned]),
+        (Break::PlainStringSecret, &[Check::SecretsRedacted]),
+    ];
+    for (broken, expected) in cases {
+        let report = report(&[*broken]).await;
+        let expected: BTreeSet<Check> = expected.iter().copied().collect();
+        assert_eq!(
+            failed(&report),
+            expected,
+            "{broken:?}: {:#?}",
+            report.failures()
+        );
+    }
+}
+
+#[tokio::test]
+async fn failures_are_readable() {
+    let report = report(&[Break::PlainStringSecret, Break::WriteToolRunsUnasked]).await;
+    let message = std::panic::catch_unwind(|| report.assert_passed()).unwrap_err();
+    let text = message.downcast_ref::<String>().unwrap();
+    assert!(text.contains("tracker::cloud does not conform"), "{text}");
+    assert!(text.contains("secrets_redacted"), "{text}");
+    assert!(text.contains("api_password is a plain string"), "{text}");
+    assert!(
+        text.contains("tracker_close_ticket: a tool that writes must not run without asking"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("hunter2-password"),
+        "the report never quotes a secret"
+    );
+}
+
+#[tokio::test]
+async fn webhooks_need_a_sample_and_tools_are_optional() {
+    let without_sample = Conformance::new(Tracker::new(&[])).run().await;
+    let Some(Outcome::Failed(problems)) = without_sample.outcome(Check::WebhookAcceptsSigned)
+    else {
+        panic!("a definition with webhooks and no sample fails");
+    };
+    assert!(problems[0].contains("give the suite a sample delivery"));
+}
