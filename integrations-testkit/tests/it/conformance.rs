@@ -47,6 +47,7 @@ enum Break {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[allow(dead_code, reason = "read through the schema and Debug only")]
 struct TargetConfig {
     #[schemars(url)]
     site_url: String,
@@ -54,6 +55,7 @@ struct TargetConfig {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[allow(dead_code, reason = "read through the schema and Debug only")]
 struct TargetSecrets {
     webhook_secret: Secret,
     #[serde(default)]
@@ -62,6 +64,7 @@ struct TargetSecrets {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[allow(dead_code, reason = "read through the schema and Debug only")]
 struct LeakySecrets {
     webhook_secret: Secret,
     /// A secret kept in a plain string: printed by Debug.
@@ -71,6 +74,7 @@ struct LeakySecrets {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[allow(dead_code, reason = "read through the schema and Debug only")]
 struct BindingConfig {
     project: String,
 }
@@ -88,6 +92,7 @@ struct Ticket {
 
 /// A recursive type: no strict-mode export can express it.
 #[derive(Deserialize, JsonSchema)]
+#[allow(dead_code, reason = "read through the schema and Debug only")]
 struct Tree {
     children: Vec<Tree>,
 }
