@@ -25,6 +25,7 @@ use wiremock::{Mock, Request, Respond, ResponseTemplate};
 
 use super::{Auth, Journal, Recorded, Scheme, Tokens, lock};
 use crate::mock::MockProvider;
+use crate::mock::oauth::LinearMock;
 
 /// A failure the mock returns for the next request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -572,6 +573,26 @@ impl LinearApi {
             tokens,
             journal,
         }
+    }
+
+    /// Serves this API on the OAuth mock's server too, so one base URL answers OAuth,
+    /// the `viewer` identity query and the API, as Linear's does, and accepts (as
+    /// `Bearer`) exactly the access tokens the OAuth mock issued and has not rotated away.
+    /// Point the target's `api_base_url` at [`LinearMock::uri`].
+    pub async fn serve_with(&self, oauth: &LinearMock) {
+        self.tokens.accept_issued_by(oauth.live_access());
+        Mock::given(method("POST"))
+            .and(path("/graphql"))
+            .respond_with(Responder {
+                state: self.state.clone(),
+                tokens: self.tokens.clone(),
+                journal: self.journal.clone(),
+            })
+            // Below the OAuth mock's `viewer` answer, above its catch-all.
+            .with_priority(6)
+            .named("linear graphql (served with the OAuth mock)")
+            .mount(oauth.provider().server())
+            .await;
     }
 
     /// The API base URL (the target's `api_base_url`; GraphQL is at `/graphql`).

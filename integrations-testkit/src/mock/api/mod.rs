@@ -62,9 +62,21 @@ pub(crate) enum Auth {
 
 /// The tokens an API accepts, shared between the API mock and a [`RefreshEndpoint`] that
 /// issues new ones.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Tokens {
     accepted: Arc<Mutex<BTreeMap<String, Scheme>>>,
+    issuer: Arc<Mutex<Option<Issuer>>>,
+}
+
+/// Decides whether a bearer token is live, for tokens another mock issues.
+type Issuer = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
+impl std::fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tokens")
+            .field("accepted", &lock(&self.accepted).len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Tokens {
@@ -76,6 +88,12 @@ impl Tokens {
     /// Accepts `token` in `scheme`.
     pub fn accept(&self, token: impl Into<String>, scheme: Scheme) {
         lock(&self.accepted).insert(token.into(), scheme);
+    }
+
+    /// Also accepts, as `Bearer`, every token `issuer` says is live: an OAuth mock's
+    /// current access tokens, so rotated and revoked ones stop working there too.
+    pub(crate) fn accept_issued_by(&self, issuer: impl Fn(&str) -> bool + Send + Sync + 'static) {
+        *lock(&self.issuer) = Some(Arc::new(issuer));
     }
 
     /// Stops accepting `token` (it expired or was revoked).
@@ -106,11 +124,17 @@ impl Tokens {
         let Some(header) = authorization else {
             return Auth::Missing;
         };
-        let accepted = lock(&self.accepted);
         let (scheme, token) = match header.split_once(' ') {
             Some((scheme, token)) => (Some(scheme), token),
             None => (None, header),
         };
+        let issued = lock(&self.issuer).clone();
+        if let (Some(issued), Some(s)) = (issued, scheme) {
+            if s.eq_ignore_ascii_case("bearer") && issued(token) {
+                return Auth::Valid;
+            }
+        }
+        let accepted = lock(&self.accepted);
         let ok = accepted
             .get(token)
             .is_some_and(|expected| match (expected, scheme) {
