@@ -221,13 +221,13 @@ async fn main() -> Result<(), Error> {
         "It's a Secret to Everybody",
     )
     .ok_or_else(|| Error::internal("GitHub receives webhooks"))?;
-    let signed = signer.sign(
+    let delivery = signer.sign(
         &Delivery::new(GITHUB_DELIVERY, test.clock.now())
             .with_id("72d3162e-cc78-11e3-81ab-4c9367dc0958")
             .with_event("issue_comment"),
     )?;
     let ingest = Ingest::new(registry.clone(), host.clone())?;
-    let ingested = ingest.ingest(signed.request(&key)).await?;
+    let ingested = ingest.ingest(delivery.request(&key)).await?;
     if let Some(event) = &ingested.event {
         let subject = event.subject.as_ref();
         println!(
@@ -239,7 +239,7 @@ async fn main() -> Result<(), Error> {
             serde_json::to_string(&event.dispatch).unwrap_or_default()
         );
     }
-    let again = ingest.ingest(signed.request(&key)).await?;
+    let again = ingest.ingest(delivery.request(&key)).await?;
     println!(
         "  the same delivery again: {} ({}); events delivered: {}",
         again.response.status,

@@ -27,7 +27,7 @@
 //! use serde::Deserialize;
 //!
 //! /// The target config of our integration.
-//! #[derive(Deserialize, JsonSchema)]
+//! #[derive(Debug, Deserialize, JsonSchema)]
 //! #[serde(deny_unknown_fields)]
 //! struct JiraTarget {
 //!     /// The site, `https://acme.atlassian.net`.

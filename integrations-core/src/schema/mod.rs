@@ -15,7 +15,7 @@
 //! use schemars::JsonSchema;
 //! use serde::Deserialize;
 //!
-//! #[derive(Deserialize, JsonSchema)]
+//! #[derive(Debug, Deserialize, JsonSchema)]
 //! #[serde(deny_unknown_fields)]
 //! struct TargetConfig {
 //!     /// Base URL of the API.

@@ -129,10 +129,11 @@ impl Tokens {
             None => (None, header),
         };
         let issued = lock(&self.issuer).clone();
-        if let (Some(issued), Some(s)) = (issued, scheme) {
-            if s.eq_ignore_ascii_case("bearer") && issued(token) {
-                return Auth::Valid;
-            }
+        if let (Some(issued), Some(s)) = (issued, scheme)
+            && s.eq_ignore_ascii_case("bearer")
+            && issued(token)
+        {
+            return Auth::Valid;
         }
         let accepted = lock(&self.accepted);
         let ok = accepted

@@ -1,0 +1,156 @@
+//! The one place an [`Error`] becomes an HTTP answer: a status chosen by its kind, and a
+//! JSON body with its stable code and safe message.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use integrations::core::webhook;
+use integrations::prelude::*;
+use serde_json::{Value, json};
+
+/// The stable codes of this application's own refusals (the engines' codes, such as
+/// `oauth.unknown_state` or `webhook.signature_mismatch`, pass through unchanged).
+pub mod codes {
+    /// The public base URL given to [`App::new`](crate::App::new) is unusable.
+    pub const INVALID_PUBLIC_BASE: &str = "host.invalid_public_base";
+    /// The start route's query lacks a parameter, repeats one, or holds an invalid id
+    /// (400, with one issue per problem).
+    pub const INVALID_QUERY: &str = "host.invalid_query";
+    /// No route, or no registered integration, matches the request (404).
+    pub const UNKNOWN_ROUTE: &str = "host.unknown_route";
+    /// The target named by the start route's query belongs to another integration than
+    /// the route names (404).
+    pub const TARGET_MISMATCH: &str = "host.target_mismatch";
+    /// The callback arrived without the session that started the authorization (401).
+    pub const NO_SESSION: &str = "host.no_session";
+    /// The request body could not be read (400).
+    pub const UNREADABLE_BODY: &str = "host.unreadable_body";
+}
+
+/// The code with which an authorization is refused at the provider (the user declined).
+const AUTHORIZATION_FAILED: &str = "oauth.authorization_failed";
+
+/// The HTTP status of a failure.
+///
+/// The webhook engine's table ([`webhook::status_for`]) applies to every error (400
+/// invalid input, 401 failed verification, 403 denied, 404 not found, 409 conflict, 413
+/// too large, 429 rate limited, 503 unavailable or storage, 500 the rest), with one
+/// refinement for the OAuth routes: a provider's refusal is not this application's
+/// fault, so it is `502 Bad Gateway` (a token endpoint refused the code or the client),
+/// or `403 Forbidden` when the user declined the authorization.
+pub fn status_for(error: &Error) -> StatusCode {
+    match error.kind() {
+        ErrorKind::Provider if error.code() == AUTHORIZATION_FAILED => StatusCode::FORBIDDEN,
+        ErrorKind::Provider => StatusCode::BAD_GATEWAY,
+        _ => webhook::status_for(error),
+    }
+}
+
+/// The answer to a failure: `{"error": {"code", "message"[, "issues"]}}` with
+/// [`status_for`]'s status, `Retry-After` when the error carries a wait, and no caching.
+///
+/// Only the code, the message and the validation issues are sent: all three are safe to
+/// show by the SDK's contract (they never hold a secret, a token or a submitted value).
+/// The error's source, which may describe internals, stays on the server.
+pub(crate) fn response(error: &Error) -> Response {
+    let mut body = json!({"code": error.code(), "message": error.message()});
+    if !error.issues().is_empty() {
+        body["issues"] = serde_json::to_value(error.issues()).unwrap_or(Value::Null);
+    }
+    let mut response = (
+        status_for(error),
+        [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
+        axum::Json(json!({ "error": body })),
+    )
+        .into_response();
+    if let Some(wait) = error.retry_after() {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(wait.as_secs()));
+    }
+    response
+}
+
+/// The fallback route: any path this application does not serve.
+pub(crate) async fn unknown_route() -> Response {
+    response(&Error::not_found(
+        codes::UNKNOWN_ROUTE,
+        "this application serves /oauth/{family}/{variant}/start, /oauth/callback and /webhooks/{family}/{variant}[/{endpoint}]",
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn statuses() {
+        let cases = [
+            (
+                Error::new(ErrorKind::Verification, "oauth.unknown_state", "m"),
+                401,
+            ),
+            (
+                Error::new(ErrorKind::Provider, AUTHORIZATION_FAILED, "m"),
+                403,
+            ),
+            (
+                Error::new(ErrorKind::Provider, "oauth.invalid_grant", "m"),
+                502,
+            ),
+            (Error::not_found(codes::UNKNOWN_ROUTE, "m"), 404),
+            (Error::conflict("auth.connection_exists", "m"), 409),
+            (Error::configuration("auth.missing_client_id", "m"), 500),
+            (
+                Error::new(ErrorKind::Unavailable, "oauth.unavailable", "m"),
+                503,
+            ),
+            (
+                Error::new(ErrorKind::RateLimited, "oauth.rate_limited", "m"),
+                429,
+            ),
+            (
+                Error::invalid_input("webhook.body_too_large", "m", Vec::new()),
+                413,
+            ),
+        ];
+        for (error, status) in cases {
+            assert_eq!(status_for(&error), status, "{}", error.code());
+        }
+    }
+
+    #[tokio::test]
+    async fn bodies_carry_code_message_issues_and_retry_after() {
+        let error = Error::invalid_input(
+            codes::INVALID_QUERY,
+            "the query is invalid",
+            vec![ValidationIssue::new(
+                "host.missing_parameter",
+                "/tenant",
+                "tenant is required",
+            )],
+        );
+        let answer = response(&error);
+        assert_eq!(answer.status(), 400);
+        assert_eq!(answer.headers()[header::CACHE_CONTROL], "no-store");
+        let body = axum::body::to_bytes(answer.into_body(), 1024)
+            .await
+            .unwrap();
+        let body: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            body,
+            json!({"error": {
+                "code": "host.invalid_query",
+                "message": "the query is invalid",
+                "issues": [{"code": "host.missing_parameter", "path": "/tenant", "message": "tenant is required"}],
+            }})
+        );
+
+        let limited = Error::new(ErrorKind::RateLimited, "oauth.rate_limited", "wait")
+            .with_retry_after(Duration::from_secs(30));
+        let answer = response(&limited);
+        assert_eq!(answer.status(), 429);
+        assert_eq!(answer.headers()[header::RETRY_AFTER], "30");
+    }
+}
