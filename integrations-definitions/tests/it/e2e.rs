@@ -161,3 +161,102 @@ async fn an_app_installation_compiles_to_routes_the_token_manager_injects() {
     assert!(!plan_json.contains(&token));
     assert!(!plan_json.contains("BEGIN RSA PRIVATE KEY"));
 }
+
+/// A tool call whose OAuth token the provider refuses (it expired there early): the tool
+/// runtime asks the real token manager, which refreshes once at the token endpoint (the
+/// refresh token rotates), and the call is retried and succeeds; the next call uses the
+/// new token without refreshing again.
+#[tokio::test]
+async fn a_refused_token_is_refreshed_by_the_token_manager_and_the_tool_retried() {
+    use integrations_core::model::{Capability, Publication, PublicationScope};
+    use integrations_core::tools::{CallContext, Runtime, Session, ToolStatus};
+    use integrations_core::{PublicationId, UserId, WorkspaceId};
+    use integrations_testkit::mock::api::LinearApi;
+    use integrations_testkit::mock::oauth::LinearMock;
+
+    let linear = LinearMock::start().await;
+    let api = LinearApi::start().await;
+    api.serve_with(&linear).await;
+    api.add_team("ENG", "Engineering");
+    let test = TestHost::with_http(Arc::new(ReqwestHttpClient::new().unwrap()));
+    let registry = Arc::new(integrations_definitions::registry());
+    let tenant = TenantId::new("acme").unwrap();
+    WriteService::new(registry.clone(), test.host().clone())
+        .put_target(
+            TargetInput::new(
+                tenant.clone(),
+                TargetId::new("linear").unwrap(),
+                "linear::linear-default".parse().unwrap(),
+            )
+            .with_config(linear.target_config())
+            .with_secrets(linear.target_secrets()),
+        )
+        .await
+        .unwrap();
+    let auth = Authorizations::new(registry.clone(), test.host().clone());
+    let redirect = auth
+        .start(StartAuthorization::create(
+            tenant.clone(),
+            TargetId::new("linear").unwrap(),
+            ConnectionMethodId::new("oauth2").unwrap(),
+            CALLBACK,
+            ConnectionScope::Organization,
+        ))
+        .await
+        .unwrap();
+    let query = linear.authorize(&redirect.url).unwrap();
+    let connection = auth
+        .complete(CompleteAuthorization::new(tenant.clone(), CALLBACK, query))
+        .await
+        .unwrap();
+
+    let workspace = WorkspaceId::new("eng").unwrap();
+    let mut publication = Publication::new(
+        tenant.clone(),
+        PublicationId::new("p").unwrap(),
+        connection.id.clone(),
+        PublicationScope::Workspace {
+            workspace: workspace.clone(),
+        },
+        integrations_core::host::Clock::now(&*test.clock),
+    );
+    publication
+        .capabilities
+        .insert(Capability::new("team.read").unwrap());
+    test.host()
+        .publications()
+        .put_publication(&publication)
+        .await
+        .unwrap();
+    let tokens = Arc::new(TokenManager::new(registry.clone(), test.host().clone()));
+    let runtime = Runtime::new(registry, test.host().clone(), tokens);
+    let call = CallContext::new(
+        Session::new(tenant.clone(), workspace).with_user(UserId::new("ada").unwrap()),
+        connection.id.clone(),
+    )
+    .with_publication(PublicationId::new("p").unwrap());
+
+    let first = runtime.call("linear_list_teams", json!({}), &call).await;
+    assert_eq!(first.status, ToolStatus::Completed, "{:?}", first.failure);
+    assert_eq!(linear.refresh_requests(), 0);
+
+    linear.expire_access_tokens();
+    let second = runtime.call("linear_list_teams", json!({}), &call).await;
+    assert_eq!(second.status, ToolStatus::Completed, "{:?}", second.failure);
+    assert_eq!(second.structured_content.unwrap()["teams"][0]["key"], "ENG");
+    assert_eq!(
+        linear.refresh_requests(),
+        1,
+        "one refresh, then the call was retried"
+    );
+    let third = runtime.call("linear_list_teams", json!({}), &call).await;
+    assert_eq!(third.status, ToolStatus::Completed);
+    assert_eq!(
+        linear.refresh_requests(),
+        1,
+        "the refreshed token is reused"
+    );
+    // The rotated refresh token was stored with the new access token.
+    let stored = test.store.raw_credentials(&tenant, &connection.id).unwrap();
+    assert!(stored.version >= 2);
+}

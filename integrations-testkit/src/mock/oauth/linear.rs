@@ -127,6 +127,12 @@ impl LinearMock {
         self.shared.ledger.access_is_live(token)
     }
 
+    /// Makes every access token issued so far stop working, as when tokens expire at
+    /// Linear before the client's estimate; refresh tokens stay live.
+    pub fn expire_access_tokens(&self) {
+        self.shared.ledger.expire_access();
+    }
+
     /// A check of live access tokens, for an API mock that serves alongside.
     pub(crate) fn live_access(&self) -> impl Fn(&str) -> bool + Send + Sync + 'static {
         let shared = Arc::clone(&self.shared);

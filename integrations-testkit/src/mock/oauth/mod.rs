@@ -181,6 +181,12 @@ impl Ledger {
         self.lock().access.remove(token);
     }
 
+    /// Every access token issued so far stops working (it expired at the provider before
+    /// the client expected); refresh tokens stay live.
+    pub(crate) fn expire_access(&self) {
+        self.lock().access.clear();
+    }
+
     pub(crate) fn access_is_live(&self, token: &str) -> bool {
         let state = self.lock();
         state.failure != FailureMode::Revoked && state.access.contains(token)
