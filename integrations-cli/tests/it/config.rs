@@ -17,7 +17,11 @@ fn catalog_lists_the_five_definitions() {
         assert!(text.contains(key), "{key}");
     }
     let bad = run(&["catalog", "--yaml"]);
-    assert_eq!(bad.status.code(), Some(2), "an unknown flag is a usage error");
+    assert_eq!(
+        bad.status.code(),
+        Some(2),
+        "an unknown flag is a usage error"
+    );
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--yaml"));
     let json = run(&["catalog", "--json"]);
     let value: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();

@@ -393,19 +393,7 @@ impl Authorizations {
                 url
             }
             ConnectionMethodKind::Redirect => {
-                let flow = context
-                    .entry
-                    .integration()
-                    .redirect_flow(&method.id)
-                    .ok_or_else(|| {
-                        Error::configuration(
-                            "auth.no_redirect_flow",
-                            format!(
-                                "{} has no redirect flow for {}",
-                                context.target.key, method.id
-                            ),
-                        )
-                    })?;
+                let flow = context.redirect_flow(method)?;
                 flow.redirect_url(&RedirectStart::new(
                     &context.target,
                     &context.config,
@@ -535,19 +523,7 @@ impl Authorizations {
                 oauth2::complete::complete(&self.host, &context, method, pending, params).await?
             }
             ConnectionMethodKind::Redirect => {
-                let flow = context
-                    .entry
-                    .integration()
-                    .redirect_flow(&method.id)
-                    .ok_or_else(|| {
-                        Error::configuration(
-                            "auth.no_redirect_flow",
-                            format!(
-                                "{} has no redirect flow for {}",
-                                context.target.key, method.id
-                            ),
-                        )
-                    })?;
+                let flow = context.redirect_flow(method)?;
                 let secrets = context.secrets(&self.host)?;
                 let outcome = flow
                     .complete(&RedirectCallback::new(

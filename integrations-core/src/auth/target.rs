@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crate::definition::{ConnectionMethod, OAuth2Spec};
 use crate::host::{Host, SecretCipher};
 use crate::model::{Connection, Target};
+use crate::provider::RedirectFlow;
 use crate::registry::RegisteredIntegration;
 use crate::schema::Parsed;
 use crate::service::target_secrets_aad;
@@ -169,6 +170,22 @@ impl TargetContext {
                 Error::not_found(
                     "auth.unknown_method",
                     format!("{} has no connection method {id}", self.target.key),
+                )
+            })
+    }
+
+    /// The provider's redirect flow for a redirect connection method.
+    pub(crate) fn redirect_flow(
+        &self,
+        method: &ConnectionMethod,
+    ) -> Result<&dyn RedirectFlow, Error> {
+        self.entry
+            .integration()
+            .redirect_flow(&method.id)
+            .ok_or_else(|| {
+                Error::configuration(
+                    "auth.no_redirect_flow",
+                    format!("{} has no redirect flow for {}", self.target.key, method.id),
                 )
             })
     }
