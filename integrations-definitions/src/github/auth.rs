@@ -2,6 +2,9 @@
 //! installation-token resolver (an RS256 app JWT exchanged for a token narrowed to the
 //! binding's repositories).
 //!
+//! An installation is stored only once the user who completed it proves they can access
+//! it ([`AppInstallationFlow`]).
+//!
 //! Facts (providers.md §2.2): the App JWT is RS256 with `iat` 60 s in the past (clock
 //! drift), `exp` at most 10 minutes after `iat`, `iss` the App id; installation tokens
 //! come from `POST /app/installations/{id}/access_tokens` (optionally narrowed with
@@ -36,7 +39,7 @@ use serde_json::json;
 use sha2::Sha256;
 
 use super::schemas::GitHubEndpoints;
-use super::{GitHub, Variant};
+use super::{GitHub, Variant, installation_owner};
 
 /// The connection method of App installations.
 pub const INSTALLATION_METHOD: &str = "github-app-installation";
@@ -199,7 +202,16 @@ fn installation_id(text: &str) -> Option<u64> {
 
 /// The GitHub App installation redirect flow: the user installs the App, GitHub calls the
 /// setup URL back with `installation_id`, which becomes the connection's external
-/// subject after the App confirms the installation is its own.
+/// subject after the App confirms the installation is its own and the user proves they
+/// can access it.
+///
+/// The `installation_id` of the callback is chosen by whoever follows the link, so by
+/// default the callback must also carry the OAuth `code` GitHub adds when the App
+/// requests user authorization during installation: it is exchanged for a user access
+/// token (used for the check only, never stored) whose `GET /user/installations` must
+/// list the installation. A callback without a code is refused
+/// (`github.installation_unverified`) unless the target sets
+/// `verify_installation_owner: false`.
 #[derive(Debug, Clone, Copy)]
 #[non_exhaustive]
 pub struct AppInstallationFlow {
@@ -268,6 +280,14 @@ impl RedirectFlow for AppInstallationFlow {
             callback.target_config,
             callback.target_secrets,
         )?;
+        let code = callback.params.get("code").filter(|c| !c.is_empty());
+        if code.is_none() && app.endpoints.verify_installation_owner {
+            return Err(Error::new(
+                ErrorKind::Verification,
+                "github.installation_unverified",
+                "the installation callback has no OAuth code, so who installed the App cannot be verified; enable \"Request user authorization (OAuth) during installation\" on the GitHub App",
+            ));
+        }
         let jwt = app_jwt(app.id, &app.key, callback.host.clock().now())?;
         let url = app.endpoints.api.join(&format!("/app/installations/{id}"));
         let response = callback
@@ -294,6 +314,16 @@ impl RedirectFlow for AppInstallationFlow {
                     error
                 },
             );
+        }
+        if let Some(code) = code {
+            installation_owner::verify(
+                callback.host,
+                &app.endpoints,
+                callback.target_secrets,
+                code,
+                id,
+            )
+            .await?;
         }
         Ok(RedirectOutcome::with_subject(id.to_string()))
     }

@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod compile;
+mod installation_owner;
 pub mod schemas;
 pub mod tools;
 pub mod webhook;

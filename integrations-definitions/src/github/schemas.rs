@@ -27,6 +27,10 @@ fn default_api_version() -> String {
     "2022-11-28".to_owned()
 }
 
+fn default_true() -> bool {
+    true
+}
+
 /// The github.com target config. Every URL has the github.com default; override them
 /// only to point at a test server.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -55,6 +59,16 @@ pub struct GitHubCloudTargetConfig {
     /// The OAuth client id (OAuth app or GitHub App).
     #[serde(default)]
     pub client_id: Option<String>,
+    /// Whether an App installation callback must prove who installed the App (default
+    /// `true`). GitHub lets anyone call the setup URL with any `installation_id`, so the
+    /// SDK refuses a callback that carries no OAuth `code` (enable "Request user
+    /// authorization (OAuth) during installation" on the App, and give the target its
+    /// `client_id` and `client_secret`), and stores the installation only when the
+    /// user's access token lists it. Set `false` only when the host verifies that the
+    /// installing user owns the installation some other way before it calls the SDK;
+    /// a callback that does carry a `code` is verified either way.
+    #[serde(default = "default_true")]
+    pub verify_installation_owner: bool,
 }
 
 /// The GitHub Enterprise Server target config.
@@ -81,6 +95,16 @@ pub struct GitHubServerTargetConfig {
     /// The OAuth client id.
     #[serde(default)]
     pub client_id: Option<String>,
+    /// Whether an App installation callback must prove who installed the App (default
+    /// `true`). GitHub lets anyone call the setup URL with any `installation_id`, so the
+    /// SDK refuses a callback that carries no OAuth `code` (enable "Request user
+    /// authorization (OAuth) during installation" on the App, and give the target its
+    /// `client_id` and `client_secret`), and stores the installation only when the
+    /// user's access token lists it. Set `false` only when the host verifies that the
+    /// installing user owns the installation some other way before it calls the SDK;
+    /// a callback that does carry a `code` is verified either way.
+    #[serde(default = "default_true")]
+    pub verify_installation_owner: bool,
 }
 
 /// The endpoints of a GitHub target, cloud or server.
@@ -103,6 +127,8 @@ pub struct GitHubEndpoints {
     pub app_slug: Option<String>,
     /// The OAuth client id.
     pub client_id: Option<String>,
+    /// Whether App installation callbacks must prove who installed the App.
+    pub verify_installation_owner: bool,
 }
 
 impl GitHubCloudTargetConfig {
@@ -117,6 +143,7 @@ impl GitHubCloudTargetConfig {
             app_id: self.app_id,
             app_slug: self.app_slug.clone(),
             client_id: self.client_id.clone(),
+            verify_installation_owner: self.verify_installation_owner,
         }
     }
 }
@@ -137,6 +164,7 @@ impl GitHubServerTargetConfig {
             app_id: self.app_id,
             app_slug: self.app_slug.clone(),
             client_id: self.client_id.clone(),
+            verify_installation_owner: self.verify_installation_owner,
         }
     }
 }

@@ -113,7 +113,7 @@ async fn get_json<T: DeserializeOwned>(
 }
 
 /// The `rel="next"` URL of a `Link` header.
-fn next_link(response: &HttpResponse) -> Option<String> {
+pub(super) fn next_link(response: &HttpResponse) -> Option<String> {
     let header = response.headers().get("link")?.to_str().ok()?;
     header.split(',').find_map(|part| {
         let (target, params) = part.split_once(';')?;
@@ -143,16 +143,23 @@ fn checked_cursor(context: &ToolContext, cursor: &str) -> Result<String, Error> 
         )
     };
     let next = url::Url::parse(cursor).map_err(|_| refused())?;
-    let api_path = api.path().trim_end_matches('/');
-    let same_origin = next.origin() == api.origin()
-        && next.username().is_empty()
-        && next.password().is_none()
-        && next.fragment().is_none();
-    if same_origin && next.path().starts_with(&format!("{api_path}/")) {
+    if on_api(&api, &next) {
         Ok(next.to_string())
     } else {
         Err(refused())
     }
+}
+
+/// Whether `link` points at the API `api` (same scheme, host and port, a path under the
+/// API's, no credentials or fragment; dot segments were resolved when it was parsed):
+/// only then may a request to it carry a credential.
+pub(super) fn on_api(api: &url::Url, link: &url::Url) -> bool {
+    let api_path = api.path().trim_end_matches('/');
+    link.origin() == api.origin()
+        && link.username().is_empty()
+        && link.password().is_none()
+        && link.fragment().is_none()
+        && link.path().starts_with(&format!("{api_path}/"))
 }
 
 fn repo_url(

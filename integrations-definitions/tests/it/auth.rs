@@ -203,9 +203,14 @@ async fn github_app_installation_and_narrowed_installation_tokens() {
         "{}/apps/acme-agent/installations/new?state=",
         mock.uri()
     )));
-    let connection = env.complete(mock.install(&url).unwrap()).await.unwrap();
+    let query = mock.install(&url).unwrap();
+    assert!(query.starts_with("code="));
+    let connection = env.complete(query).await.unwrap();
     assert_eq!(connection.external_subject.as_deref(), Some("41234567"));
     assert_eq!(connection.method.as_str(), INSTALLATION_METHOD);
+    // The installing user proved access with the callback's code; their token was used
+    // for that check only.
+    assert_eq!(mock.code_exchanges(), 1);
     assert!(
         env.test
             .store
@@ -296,6 +301,107 @@ async fn a_forged_installation_id_is_refused() {
         .await
         .unwrap_err();
     assert_eq!(e.code(), "github.invalid_installation_id");
+}
+
+#[tokio::test]
+async fn an_installation_the_user_cannot_access_is_refused() {
+    let mock = GitHubMock::start().await;
+    let env = Env::new(
+        "github::github-cloud",
+        mock.target_config(),
+        mock.target_secrets(),
+    )
+    .await;
+    let mock = mock.with_clock(env.test.clock.clone() as Arc<dyn Clock>);
+    // Another organization installed the same App: the App can see the installation,
+    // the user completing this callback cannot.
+    mock.add_installation(77_000_001, "someone-else", false);
+    let url = env.start(INSTALLATION_METHOD, None).await;
+    let query = mock
+        .install(&url)
+        .unwrap()
+        .replace("installation_id=41234567", "installation_id=77000001");
+    let baseline = env.test.store.record_count();
+    let e = env.complete(query).await.unwrap_err();
+    assert_eq!(
+        (e.kind(), e.code()),
+        (ErrorKind::Verification, "github.installation_not_owned")
+    );
+    // Only the state was consumed; no connection was stored.
+    assert_eq!(env.test.store.record_count(), baseline - 1);
+    assert_secret_free(&e, mock.client_secret());
+    // The code was exchanged for a user token, with the client secret in the body.
+    let exchanges = mock.token_requests();
+    assert_eq!(exchanges.len(), 1);
+    assert_eq!(
+        (exchanges[0].grant_type.as_str(), exchanges[0].client_auth),
+        ("authorization_code", ClientAuthSeen::Body)
+    );
+}
+
+#[tokio::test]
+async fn the_installation_is_found_on_a_later_page_of_the_users_installations() {
+    let mock = GitHubMock::start().await;
+    let env = Env::new(
+        "github::github-cloud",
+        mock.target_config(),
+        mock.target_secrets(),
+    )
+    .await;
+    let mock = mock.with_clock(env.test.clock.clone() as Arc<dyn Clock>);
+    // 150 installations the user can access, ordered before the one being installed:
+    // it is on the second page of 100.
+    for n in 0..150 {
+        mock.add_installation(1_000 + n, &format!("org-{n}"), true);
+    }
+    let url = env.start(INSTALLATION_METHOD, None).await;
+    let connection = env.complete(mock.install(&url).unwrap()).await.unwrap();
+    assert_eq!(connection.external_subject.as_deref(), Some("41234567"));
+}
+
+#[tokio::test]
+async fn an_installation_callback_without_a_code_is_unverified_unless_the_target_opts_out() {
+    let mock = GitHubMock::start().await;
+    mock.set_user_authorization_on_install(false);
+    let env = Env::new(
+        "github::github-cloud",
+        mock.target_config(),
+        mock.target_secrets(),
+    )
+    .await;
+    let mock = mock.with_clock(env.test.clock.clone() as Arc<dyn Clock>);
+    let url = env.start(INSTALLATION_METHOD, None).await;
+    let query = mock.install(&url).unwrap();
+    assert!(!query.contains("code="));
+    let baseline = env.test.store.record_count();
+    let e = env.complete(query).await.unwrap_err();
+    assert_eq!(
+        (e.kind(), e.code()),
+        (ErrorKind::Verification, "github.installation_unverified")
+    );
+    assert_eq!(env.test.store.record_count(), baseline - 1);
+    assert_eq!(mock.code_exchanges(), 0);
+
+    // A bad code is refused by GitHub, and so by the flow.
+    let url = env.start(INSTALLATION_METHOD, None).await;
+    let query = format!("code=not-a-code&{}", mock.install(&url).unwrap());
+    let e = env.complete(query).await.unwrap_err();
+    assert_eq!(
+        (e.kind(), e.code()),
+        (ErrorKind::Verification, "github.installation_code_rejected")
+    );
+    assert!(e.message().contains("bad_verification_code"));
+
+    // A host that verifies the installing user itself opts out.
+    let mut config = mock.target_config();
+    config["verify_installation_owner"] = json!(false);
+    let opted_out = Env::new("github::github-cloud", config, mock.target_secrets()).await;
+    let url = opted_out.start(INSTALLATION_METHOD, None).await;
+    let connection = opted_out
+        .complete(mock.install(&url).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(connection.external_subject.as_deref(), Some("41234567"));
 }
 
 #[tokio::test]

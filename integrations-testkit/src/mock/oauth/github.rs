@@ -1,13 +1,22 @@
 //! The GitHub mock: OAuth (OAuth apps and GitHub App user tokens), `/user`, App
-//! installation pages and installation tokens.
+//! installation pages, `/user/installations` and installation tokens.
 //!
 //! Quirks reproduced (`shared` providers.md §2.2): the token endpoint answers
 //! form-encoded unless asked for JSON, reports errors with HTTP 200 and an `error`
 //! member, writes scopes comma-separated (`repo,gist`), and takes the client secret in
 //! the body; GitHub App user tokens expire after 8 h with a single-use refresh token;
 //! installation tokens need an RS256 app JWT (`iss` = app id, at most 10 minutes).
+//!
+//! The App requests user authorization (OAuth) during installation unless told
+//! otherwise: the installation callback then carries a `code` (single use, valid ten
+//! minutes) that the token endpoint exchanges for a `ghu_` user token, and
+//! `GET /user/installations` lists, for such a token only, the installations the mock
+//! user can access (`{"total_count", "installations"}`, `per_page` up to 100, a `Link`
+//! header). Installations the user cannot access (another organization's) can be added
+//! to reproduce a forged callback.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -47,6 +56,8 @@ const CLIENT_SECRET: &str = "github-mock-client-secret-6d1f";
 const APP_ID: u64 = 123_456;
 const APP_SLUG: &str = "acme-agent";
 const INSTALLATION_ID: u64 = 41_234_567;
+/// How long an installation's OAuth code is accepted (GitHub: ten minutes).
+const CODE_TTL: Duration = Duration::from_secs(600);
 
 /// One installation-token request the mock answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,6 +82,8 @@ impl InstallationTokenRequest {
 struct Installation {
     account: String,
     repositories: Vec<String>,
+    /// Whether the mock user can access it (it shows in `/user/installations`).
+    user_access: bool,
 }
 
 struct Shared {
@@ -81,6 +94,10 @@ struct Shared {
     verifying_key: VerifyingKey<Sha256>,
     installations: Mutex<BTreeMap<u64, Installation>>,
     installation_requests: Mutex<Vec<InstallationTokenRequest>>,
+    /// Whether the App requests user authorization (OAuth) during installation.
+    user_authorization: AtomicBool,
+    /// The OAuth codes of installation callbacks, with when each was issued.
+    installation_codes: Mutex<HashMap<String, Timestamp>>,
 }
 
 impl Shared {
@@ -147,6 +164,7 @@ impl GitHubMock {
             Installation {
                 account: "octo-org".to_owned(),
                 repositories: vec!["octo-repo".to_owned(), "other-repo".to_owned()],
+                user_access: true,
             },
         );
         let shared = Arc::new(Shared {
@@ -157,6 +175,8 @@ impl GitHubMock {
             verifying_key: VerifyingKey::new(key.to_public_key()),
             installations: Mutex::new(installations),
             installation_requests: Mutex::new(Vec::new()),
+            user_authorization: AtomicBool::new(true),
+            installation_codes: Mutex::new(HashMap::new()),
         });
         Mock::given(method("POST"))
             .and(path("/login/oauth/access_token"))
@@ -168,6 +188,12 @@ impl GitHubMock {
             .and(path("/user"))
             .respond_with(UserEndpoint(Arc::clone(&shared)))
             .named("GitHub GET /user")
+            .mount(provider.server())
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/user/installations"))
+            .respond_with(UserInstallations(Arc::clone(&shared)))
+            .named("GitHub GET /user/installations")
             .mount(provider.server())
             .await;
         Mock::given(method("GET"))
@@ -261,8 +287,10 @@ impl GitHubMock {
         refusal(authorization_url)
     }
 
-    /// Plays the user installing the App from the installation URL; returns the setup
-    /// callback query (`installation_id=...&setup_action=install&state=...`).
+    /// Plays the user installing the App from the installation URL; returns the
+    /// callback query: `code=...&installation_id=...&setup_action=install&state=...`
+    /// while the App requests user authorization during installation (the default), and
+    /// without `code` otherwise (GitHub then calls the setup URL).
     ///
     /// # Errors
     ///
@@ -278,11 +306,46 @@ impl GitHubMock {
             .find(|(k, _)| k == "state")
             .map(|(_, v)| v.into_owned())
             .ok_or("state is missing")?;
-        Ok(url::form_urlencoded::Serializer::new(String::new())
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        if self.shared.user_authorization.load(Ordering::SeqCst) {
+            let code = self.shared.ledger.fresh("code_");
+            self.shared
+                .installation_codes
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(code.clone(), self.shared.now());
+            query.append_pair("code", &code);
+        }
+        Ok(query
             .append_pair("installation_id", &INSTALLATION_ID.to_string())
             .append_pair("setup_action", "install")
             .append_pair("state", &state)
             .finish())
+    }
+
+    /// Whether the App requests user authorization (OAuth) during installation, so that
+    /// [`install`](Self::install) returns a `code` (default: on).
+    pub fn set_user_authorization_on_install(&self, on: bool) {
+        self.shared.user_authorization.store(on, Ordering::SeqCst);
+    }
+
+    /// Adds an installation of the App on `account` with one repository,
+    /// `<account>-repo`. With `user_access` false it belongs to an organization the mock
+    /// user is not in: it exists for the App (installation tokens can be minted for it)
+    /// but `/user/installations` never lists it.
+    pub fn add_installation(&self, id: u64, account: &str, user_access: bool) {
+        self.shared
+            .installations
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(
+                id,
+                Installation {
+                    account: account.to_owned(),
+                    repositories: vec![format!("{account}-repo")],
+                    user_access,
+                },
+            );
     }
 
     /// Removes an installation (the App was uninstalled).
@@ -385,24 +448,20 @@ impl TokenEndpoint {
         )
     }
 
+    /// Takes an installation callback's code (single use), with when it was issued.
+    fn take_installation_code(&self, code: &str) -> Option<Timestamp> {
+        self.0
+            .installation_codes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(code)
+    }
+
     fn issue(&self, wants_json: bool, scopes: &[String]) -> ResponseTemplate {
-        let ledger = &self.0.ledger;
         if self.0.expiring_user_tokens {
-            let access = ledger.issue_access("ghu_");
-            let refresh = ledger.issue_refresh("ghr_");
-            Self::answer(
-                wants_json,
-                &[
-                    ("access_token", access),
-                    ("expires_in", "28800".to_owned()),
-                    ("refresh_token", refresh),
-                    ("refresh_token_expires_in", "15811200".to_owned()),
-                    ("scope", String::new()),
-                    ("token_type", "bearer".to_owned()),
-                ],
-            )
+            self.issue_app_user_token(wants_json)
         } else {
-            let access = ledger.issue_access("gho_");
+            let access = self.0.ledger.issue_access("gho_");
             Self::answer(
                 wants_json,
                 &[
@@ -412,6 +471,25 @@ impl TokenEndpoint {
                 ],
             )
         }
+    }
+
+    /// A GitHub App user access token (`ghu_`, 8 h, single-use `ghr_` refresh token): what
+    /// an installation's code is always exchanged for.
+    fn issue_app_user_token(&self, wants_json: bool) -> ResponseTemplate {
+        let ledger = &self.0.ledger;
+        let access = ledger.issue_access("ghu_");
+        let refresh = ledger.issue_refresh("ghr_");
+        Self::answer(
+            wants_json,
+            &[
+                ("access_token", access),
+                ("expires_in", "28800".to_owned()),
+                ("refresh_token", refresh),
+                ("refresh_token_expires_in", "15811200".to_owned()),
+                ("scope", String::new()),
+                ("token_type", "bearer".to_owned()),
+            ],
+        )
     }
 }
 
@@ -446,7 +524,15 @@ impl Respond for TokenEndpoint {
         }
         let response = match grant_type.as_str() {
             "authorization_code" => {
-                let grant = form.get("code").and_then(|c| ledger.take_code(c));
+                let code = form.get("code");
+                if let Some(installed) = code.and_then(|c| self.take_installation_code(c)) {
+                    return ledger.delayed(if self.0.now().duration_since(installed) < CODE_TTL {
+                        self.issue_app_user_token(wants_json)
+                    } else {
+                        verbatim_json(200, BAD_VERIFICATION_CODE)
+                    });
+                }
+                let grant = code.and_then(|c| ledger.take_code(c));
                 match grant {
                     Some(grant) => match check_exchange(&grant, &form) {
                         Ok(()) => self.issue(wants_json, &grant.scopes),
@@ -553,6 +639,18 @@ fn not_found() -> ResponseTemplate {
     )
 }
 
+fn installation_json(shared: &Shared, id: u64, installation: &Installation) -> Value {
+    json!({
+        "id": id,
+        "account": {"login": installation.account, "type": "Organization"},
+        "app_id": APP_ID,
+        "app_slug": APP_SLUG,
+        "target_type": "Organization",
+        "repository_selection": "selected",
+        "html_url": format!("{}/organizations/{}/settings/installations/{id}", shared.uri, installation.account),
+    })
+}
+
 fn installation_id(request: &Request) -> Option<u64> {
     request
         .url
@@ -577,15 +675,7 @@ impl Respond for InstallationEndpoint {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         match installations.get(&id) {
-            Some(installation) => json_body(&json!({
-                "id": id,
-                "account": {"login": installation.account, "type": "Organization"},
-                "app_id": APP_ID,
-                "app_slug": APP_SLUG,
-                "target_type": "Organization",
-                "repository_selection": "selected",
-                "html_url": format!("{}/organizations/{}/settings/installations/{id}", self.0.uri, installation.account),
-            })),
+            Some(installation) => json_body(&installation_json(&self.0, id, installation)),
             None => not_found(),
         }
     }
@@ -674,5 +764,123 @@ impl Respond for InstallationTokens {
                 "application/json; charset=utf-8",
             ),
         )
+    }
+}
+
+/// `GET /user/installations`: the App's installations the user of a GitHub App user
+/// token (`ghu_`) can access, `per_page` (default 30, at most 100) at a time from `page`
+/// (default 1), with GitHub's `Link` header (`prev`, `next`, `last`, `first`) built on
+/// the host the request was sent to.
+struct UserInstallations(Arc<Shared>);
+
+fn validation_failed(field: &str) -> ResponseTemplate {
+    verbatim_json(
+        422,
+        &json!({
+            "message": "Validation Failed",
+            "errors": [{"resource": "Pagination", "field": field, "code": "invalid"}],
+            "documentation_url": "https://docs.github.com/rest",
+            "status": "422",
+        })
+        .to_string(),
+    )
+}
+
+impl UserInstallations {
+    fn link(request: &Request, page: usize) -> String {
+        let host = request
+            .headers
+            .get("host")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("localhost");
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in request.url.query_pairs().filter(|(k, _)| k != "page") {
+            query.append_pair(&k, &v);
+        }
+        query.append_pair("page", &page.to_string());
+        format!("<http://{host}{}?{}>", request.url.path(), query.finish())
+    }
+}
+
+impl Respond for UserInstallations {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        if request
+            .headers
+            .get("user-agent")
+            .is_none_or(|v| v.as_bytes().is_empty())
+        {
+            return verbatim_json(
+                403,
+                r#"{"message":"Request forbidden by administrative rules. Please make sure your request has a User-Agent header (https://docs.github.com/en/rest/overview/resources-in-the-rest-api#user-agent-required). Check https://developer.github.com for other possible causes."}"#,
+            );
+        }
+        let token = bearer(request).filter(|t| self.0.ledger.access_is_live(t));
+        match token {
+            None => {
+                return verbatim_json(
+                    401,
+                    r#"{"message":"Bad credentials","documentation_url":"https://docs.github.com/rest","status":"401"}"#,
+                );
+            }
+            // Only a GitHub App user access token lists installations.
+            Some(token) if !token.starts_with("ghu_") => {
+                return verbatim_json(
+                    403,
+                    r#"{"message":"You must authenticate with an access token authorized to a GitHub App in order to list installations","documentation_url":"https://docs.github.com/rest/apps/installations#list-app-installations-accessible-to-the-user-access-token","status":"403"}"#,
+                );
+            }
+            Some(_) => {}
+        }
+        let param = |name: &str| {
+            request
+                .url
+                .query_pairs()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.into_owned())
+        };
+        let per_page = match param("per_page").map(|v| v.parse::<usize>()) {
+            None => 30,
+            Some(Ok(n)) => n.clamp(1, 100),
+            Some(Err(_)) => return validation_failed("per_page"),
+        };
+        let page = match param("page").map(|v| v.parse::<usize>()) {
+            None => 1,
+            Some(Ok(n)) if n >= 1 => n,
+            Some(_) => return validation_failed("page"),
+        };
+        let installations = self
+            .0
+            .installations
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let visible: Vec<Value> = installations
+            .iter()
+            .filter(|(_, i)| i.user_access)
+            .map(|(id, i)| installation_json(&self.0, *id, i))
+            .collect();
+        let total = visible.len();
+        let last = total.div_ceil(per_page).max(1);
+        let slice: Vec<Value> = visible
+            .into_iter()
+            .skip((page - 1).saturating_mul(per_page))
+            .take(per_page)
+            .collect();
+        let mut links = Vec::new();
+        if page > 1 {
+            links.push(format!("{}; rel=\"prev\"", Self::link(request, page - 1)));
+        }
+        if page < last {
+            links.push(format!("{}; rel=\"next\"", Self::link(request, page + 1)));
+            links.push(format!("{}; rel=\"last\"", Self::link(request, last)));
+        }
+        if page > 1 {
+            links.push(format!("{}; rel=\"first\"", Self::link(request, 1)));
+        }
+        let response = json_body(&json!({"total_count": total, "installations": slice}));
+        if links.is_empty() {
+            response
+        } else {
+            response.insert_header("link", links.join(", ").as_str())
+        }
     }
 }
