@@ -11,14 +11,14 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use async_trait::async_trait;
 use integrations_core::host::{
     ApprovalStore, BindingStore, CheckpointStore, ConnectionQuery, ConnectionStore,
-    CredentialStore, OAuthStateStore, PublicationStore, TargetStore, WebhookEventStore,
-    version_conflict,
+    ContinuationStore, CredentialStore, OAuthStateStore, PublicationStore, TargetStore,
+    WebhookEventStore, version_conflict,
 };
 use integrations_core::model::{
     Binding, Connection, ConnectionStatus, Credential, CredentialSet, PendingAuthorization,
     ProfileVersion, Publication, SyncCheckpoint, Target,
 };
-use integrations_core::tools::{ApprovalId, ApprovalRequest};
+use integrations_core::tools::{ApprovalId, ApprovalRequest, PendingContinuation};
 use integrations_core::webhook::WebhookEvent;
 use integrations_core::{
     BindingId, ConnectionId, DefinitionKey, Error, PublicationId, TargetId, TenantId, Timestamp,
@@ -37,6 +37,7 @@ struct State {
     publications: BTreeMap<Key<PublicationId>, Publication>,
     checkpoints: BTreeMap<(TenantId, ConnectionId, String), SyncCheckpoint>,
     approvals: BTreeMap<Key<ApprovalId>, ApprovalRequest>,
+    continuations: BTreeMap<Key<String>, PendingContinuation>,
 }
 
 /// Every store trait in memory. Cheap to share behind an `Arc`.
@@ -58,6 +59,7 @@ impl std::fmt::Debug for MemoryStore {
             .field("publications", &state.publications.len())
             .field("checkpoints", &state.checkpoints.len())
             .field("approvals", &state.approvals.len())
+            .field("continuations", &state.continuations.len())
             .finish()
     }
 }
@@ -108,11 +110,18 @@ impl MemoryStore {
             + s.publications.len()
             + s.checkpoints.len()
             + s.approvals.len()
+            + s.continuations.len()
     }
 
     /// The number of pending tool approvals.
     pub fn pending_approvals(&self) -> usize {
         self.lock().approvals.len()
+    }
+
+    /// The stored continuations of trimmed tool results, as a test reads a database
+    /// directly (to check that the pages at rest are ciphertext).
+    pub fn raw_continuations(&self) -> Vec<PendingContinuation> {
+        self.lock().continuations.values().cloned().collect()
     }
 }
 
@@ -460,5 +469,37 @@ impl ApprovalStore for MemoryStore {
         id: &ApprovalId,
     ) -> Result<Option<ApprovalRequest>, Error> {
         Ok(self.lock().approvals.remove(&(tenant.clone(), id.clone())))
+    }
+}
+
+#[async_trait]
+impl ContinuationStore for MemoryStore {
+    async fn put_continuation(&self, pending: &PendingContinuation) -> Result<(), Error> {
+        let mut state = self.lock();
+        // Records expire: drop those already past when this one was made, so a
+        // long-running test host does not grow without bound.
+        state
+            .continuations
+            .retain(|_, c| c.expires_at > pending.created_at);
+        let key = (pending.tenant.clone(), pending.id.clone());
+        if state.continuations.contains_key(&key) {
+            return Err(Error::conflict(
+                "store.duplicate_continuation",
+                "a continuation with this id already exists",
+            ));
+        }
+        state.continuations.insert(key, pending.clone());
+        Ok(())
+    }
+
+    async fn take_continuation(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+    ) -> Result<Option<PendingContinuation>, Error> {
+        Ok(self
+            .lock()
+            .continuations
+            .remove(&(tenant.clone(), id.to_owned())))
     }
 }

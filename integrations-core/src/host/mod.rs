@@ -5,7 +5,8 @@
 //! * Stores, one small trait per record ([`TargetStore`], [`ConnectionStore`],
 //!   [`CredentialStore`] with versioned compare-and-swap, [`BindingStore`],
 //!   [`OAuthStateStore`] with take-once, [`WebhookEventStore`] with record-if-new,
-//!   [`PublicationStore`], [`CheckpointStore`], [`ApprovalStore`] with take-once);
+//!   [`PublicationStore`], [`CheckpointStore`], [`ApprovalStore`] and
+//!   [`ContinuationStore`] with take-once);
 //!   [`Stores`] is all of them.
 //! * [`SecretCipher`]: sealing secrets at rest ([`AesGcmKeyRing`] by default).
 //! * [`Clock`], [`AuditSink`], [`EventSink`].
@@ -36,8 +37,8 @@ pub use self::http::{FnHttpClient, HttpClient, HttpRequest, HttpResponse, from_f
 pub use self::reqwest::{ReqwestHttpClient, ReqwestHttpClientBuilder};
 pub use self::store::{
     ApprovalStore, BindingStore, CheckpointStore, ConnectionQuery, ConnectionStore,
-    CredentialStore, OAuthStateStore, PublicationStore, Stores, TargetStore, WebhookEventStore,
-    version_conflict,
+    ContinuationStore, CredentialStore, OAuthStateStore, PublicationStore, Stores, TargetStore,
+    WebhookEventStore, version_conflict,
 };
 use crate::Error;
 use crate::webhook::WebhookEvent;
@@ -67,6 +68,7 @@ pub struct Host {
     publications: Arc<dyn PublicationStore>,
     checkpoints: Arc<dyn CheckpointStore>,
     approvals: Arc<dyn ApprovalStore>,
+    continuations: Arc<dyn ContinuationStore>,
     cipher: Arc<dyn SecretCipher>,
     clock: Arc<dyn Clock>,
     audit: Arc<dyn AuditSink>,
@@ -140,6 +142,11 @@ impl Host {
         &*self.approvals
     }
 
+    /// The unread pages of trimmed tool results.
+    pub fn continuations(&self) -> &dyn ContinuationStore {
+        &*self.continuations
+    }
+
     /// The secret cipher.
     pub fn cipher(&self) -> &dyn SecretCipher {
         &*self.cipher
@@ -177,6 +184,7 @@ pub struct HostBuilder {
     publications: Option<Arc<dyn PublicationStore>>,
     checkpoints: Option<Arc<dyn CheckpointStore>>,
     approvals: Option<Arc<dyn ApprovalStore>>,
+    continuations: Option<Arc<dyn ContinuationStore>>,
     cipher: Option<Arc<dyn SecretCipher>>,
     clock: Option<Arc<dyn Clock>>,
     audit: Option<Arc<dyn AuditSink>>,
@@ -200,7 +208,8 @@ impl HostBuilder {
         self.webhook_events = Some(stores.clone());
         self.publications = Some(stores.clone());
         self.checkpoints = Some(stores.clone());
-        self.approvals = Some(stores);
+        self.approvals = Some(stores.clone());
+        self.continuations = Some(stores);
         self
     }
 
@@ -264,6 +273,12 @@ impl HostBuilder {
         self
     }
 
+    /// Tool-result continuations (overrides [`stores`](Self::stores)).
+    pub fn continuations(mut self, store: Arc<dyn ContinuationStore>) -> Self {
+        self.continuations = Some(store);
+        self
+    }
+
     /// The secret cipher.
     pub fn cipher(mut self, cipher: Arc<dyn SecretCipher>) -> Self {
         self.cipher = Some(cipher);
@@ -317,6 +332,7 @@ impl HostBuilder {
         let publications = need!(publications);
         let checkpoints = need!(checkpoints);
         let approvals = need!(approvals);
+        let continuations = need!(continuations);
         let cipher = need!(cipher);
         match (
             http,
@@ -329,6 +345,7 @@ impl HostBuilder {
             publications,
             checkpoints,
             approvals,
+            continuations,
             cipher,
         ) {
             (
@@ -342,6 +359,7 @@ impl HostBuilder {
                 Some(publications),
                 Some(checkpoints),
                 Some(approvals),
+                Some(continuations),
                 Some(cipher),
             ) => Ok(Host {
                 http,
@@ -354,6 +372,7 @@ impl HostBuilder {
                 publications,
                 checkpoints,
                 approvals,
+                continuations,
                 cipher,
                 clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
                 audit: self.audit.unwrap_or_else(|| Arc::new(TracingAuditSink)),

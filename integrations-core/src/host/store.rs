@@ -12,7 +12,7 @@ use crate::model::{
     Binding, Connection, ConnectionStatus, Credential, CredentialSet, PendingAuthorization,
     ProfileVersion, Publication, SyncCheckpoint, Target,
 };
-use crate::tools::{ApprovalId, ApprovalRequest};
+use crate::tools::{ApprovalId, ApprovalRequest, PendingContinuation};
 use crate::webhook::WebhookEvent;
 use crate::{
     BindingId, ConnectionId, DefinitionKey, Error, PublicationId, TargetId, TenantId, Timestamp,
@@ -275,6 +275,34 @@ pub trait ApprovalStore: Send + Sync {
     ) -> Result<Option<ApprovalRequest>, Error>;
 }
 
+/// The unread pages of trimmed tool results, taken once.
+///
+/// The [`tools::Runtime`](crate::tools::Runtime) keeps here the pages after the first of
+/// a result larger than its budget, so the next page can be read from any process of
+/// the host, not only the one that made the call. Pages are sealed with the host's
+/// [`SecretCipher`](super::SecretCipher): a record holds no readable result data, and
+/// its id is the SHA-256 digest of the cursor, not the cursor.
+#[async_trait]
+pub trait ContinuationStore: Send + Sync {
+    /// Stores a pending continuation. A store may drop records whose `expires_at` has
+    /// passed at any time; the runtime never reads them.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Conflict`](crate::ErrorKind::Conflict) when one with the same tenant
+    /// and id exists; storage errors.
+    async fn put_continuation(&self, pending: &PendingContinuation) -> Result<(), Error>;
+
+    /// Removes and returns the continuation `id` of `tenant`. Of any number of concurrent
+    /// calls for one continuation, in any number of processes, exactly one gets it: that
+    /// is what makes each page readable once.
+    async fn take_continuation(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+    ) -> Result<Option<PendingContinuation>, Error>;
+}
+
 /// Every store trait; implemented automatically for any type that implements them all.
 pub trait Stores:
     TargetStore
@@ -286,6 +314,7 @@ pub trait Stores:
     + PublicationStore
     + CheckpointStore
     + ApprovalStore
+    + ContinuationStore
 {
 }
 
@@ -299,5 +328,6 @@ impl<T> Stores for T where
         + PublicationStore
         + CheckpointStore
         + ApprovalStore
+        + ContinuationStore
 {
 }

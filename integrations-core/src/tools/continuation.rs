@@ -3,26 +3,28 @@
 //! A structured result larger than the budget is split at its largest array (between
 //! items) or string (between characters); the rest of the document is repeated on every
 //! page, so each page still matches the tool's output schema. The first page is the
-//! result; the others wait in the runtime's memory under a random cursor, taken once,
-//! bounded in number and time, readable only by the session, workspace and connection
-//! that made the call: through [`Runtime::continue_result`], or for an agent through the
+//! result; the others wait, sealed, in the host's
+//! [`ContinuationStore`](crate::host::ContinuationStore) under the digest of a random
+//! cursor, taken once, for a bounded time, readable from any process of the host but
+//! only by the workspace and connection that made the call: through [`Runtime::continue_result`], or for an agent through the
 //! reserved tool [`CONTINUE_TOOL_NAME`] (which [`Manifest::descriptors`] lists).
 //!
 //! [`Manifest::descriptors`]: super::Manifest::descriptors
 
-use std::collections::BTreeMap;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use schemars::JsonSchema;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use zeroize::Zeroizing;
 
 use super::{
     CallContext, Continuation, Runtime, ToolAnnotations, ToolContent, ToolDescriptor, ToolPolicy,
     ToolResult,
 };
-use crate::{ConnectionId, Error, TenantId, Timestamp, WorkspaceId};
+use crate::auth::state::digest;
+use crate::host::{Aad, Host, Sealed};
+use crate::{ConnectionId, Error, ErrorKind, TenantId, Timestamp, WorkspaceId};
 
 /// The name of the tool that reads the next page of a trimmed result. Reserved: no
 /// integration may declare it.
@@ -218,22 +220,64 @@ pub(crate) struct Owner {
     pub(crate) connection: ConnectionId,
 }
 
-#[derive(Debug)]
-struct Pending {
-    owner: Owner,
-    pointer: String,
-    page: usize,
-    pages: Vec<Value>,
-    expires_at: Timestamp,
+/// The unread pages of a trimmed tool result, as a host's
+/// [`ContinuationStore`](crate::host::ContinuationStore) keeps them.
+///
+/// A plain record with public fields, so hosts can store it in their database. It holds
+/// no readable result data: the pages are sealed with the host's cipher, bound to the
+/// tenant and id, and the id is the SHA-256 digest (hex) of the cursor the agent holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct PendingContinuation {
+    /// The owning tenant.
+    pub tenant: TenantId,
+    /// The SHA-256 digest (lowercase hex) of the cursor.
+    pub id: String,
+    /// The workspace of the call that produced the result: only it may read on.
+    pub workspace: WorkspaceId,
+    /// The connection of that call: only it may read on.
+    pub connection: ConnectionId,
+    /// The JSON Pointer of the list or text that was split.
+    pub pointer: String,
+    /// The number of the last page read (the first page is 1).
+    pub page: u64,
+    /// How many pages are left.
+    pub remaining_pages: u64,
+    /// The pages left, a JSON array, sealed.
+    pub pages: Sealed,
+    /// When the record was made.
+    pub created_at: Timestamp,
+    /// After this instant the pages can no longer be read.
+    pub expires_at: Timestamp,
 }
 
-/// The pages not yet read, held in memory by the runtime that produced them, each cursor
-/// taken once, bounded in number and in time.
+/// The associated data of a continuation's sealed pages.
+fn pages_aad(tenant: &TenantId, id: &str) -> Aad {
+    Aad::new(tenant, "tool_continuation", id, "pages")
+}
+
+fn unknown() -> Error {
+    Error::not_found(
+        "tool.continuation_not_found",
+        "no continuation with this cursor exists: it was read already, expired, or belongs to another session",
+    )
+}
+
+/// Whether `cursor` has the shape of the cursors this runtime issues (32 lowercase hex
+/// digits); anything else is refused before the store is asked.
+fn well_formed(cursor: &str) -> bool {
+    cursor.len() == 32
+        && cursor
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// Keeps the pages not yet read in the host's
+/// [`ContinuationStore`](crate::host::ContinuationStore), sealed, each cursor taken
+/// once, for a bounded time.
 #[derive(Debug)]
 pub(crate) struct Continuations {
-    pending: Mutex<BTreeMap<String, Pending>>,
     ttl: Duration,
-    capacity: usize,
 }
 
 /// A page read from a continuation.
@@ -244,96 +288,99 @@ pub(crate) struct NextPage {
 }
 
 impl Continuations {
-    pub(crate) fn new(ttl: Duration, capacity: usize) -> Self {
-        Self {
-            pending: Mutex::new(BTreeMap::new()),
-            ttl,
-            capacity,
-        }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Pending>> {
-        self.pending
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    pub(crate) fn new(ttl: Duration) -> Self {
+        Self { ttl }
     }
 
     /// Keeps `pages` (the pages after page `page`) and returns their continuation.
-    pub(crate) fn keep(
+    pub(crate) async fn keep(
         &self,
+        host: &Host,
         owner: Owner,
         pointer: String,
         page: usize,
-        pages: Vec<Value>,
+        pages: &[Value],
         now: Timestamp,
     ) -> Result<Continuation, Error> {
         let cursor = super::approval::random_token()?;
-        let remaining_pages = pages.len();
-        let mut pending = self.lock();
-        pending.retain(|_, p| p.expires_at > now);
-        while pending.len() >= self.capacity {
-            let oldest = pending
-                .iter()
-                .min_by_key(|(_, p)| p.expires_at)
-                .map(|(k, _)| k.clone());
-            match oldest {
-                Some(k) => {
-                    pending.remove(&k);
-                }
-                None => break,
-            }
-        }
-        pending.insert(
-            cursor.clone(),
-            Pending {
-                owner,
-                pointer: pointer.clone(),
-                page,
-                pages,
-                expires_at: now.saturating_add(self.ttl),
-            },
-        );
+        let id = digest(&cursor);
+        let plaintext = Zeroizing::new(serde_json::to_vec(pages).map_err(|_| {
+            Error::new(
+                ErrorKind::Internal,
+                "tool.continuation_unserializable",
+                "the pages of a trimmed result could not be serialized",
+            )
+        })?);
+        let sealed = host
+            .cipher()
+            .seal(&plaintext, &pages_aad(&owner.tenant, &id))?;
+        let pending = PendingContinuation {
+            tenant: owner.tenant,
+            id,
+            workspace: owner.workspace,
+            connection: owner.connection,
+            pointer: pointer.clone(),
+            page: page as u64,
+            remaining_pages: pages.len() as u64,
+            pages: sealed,
+            created_at: now,
+            expires_at: now.saturating_add(self.ttl),
+        };
+        host.continuations().put_continuation(&pending).await?;
         Ok(Continuation {
             cursor,
             pointer,
-            remaining_pages,
+            remaining_pages: pages.len(),
         })
     }
 
     /// Takes the next page of `cursor`, for `owner`.
-    pub(crate) fn next(
+    pub(crate) async fn next(
         &self,
+        host: &Host,
         cursor: &str,
         owner: &Owner,
         now: Timestamp,
     ) -> Result<NextPage, Error> {
-        let unknown = || {
-            Error::not_found(
-                "tool.continuation_not_found",
-                "no continuation with this cursor exists here: it was read already, expired, or belongs to another session",
-            )
-        };
-        let mut pending = self.lock();
-        let Some(entry) = pending.remove(cursor) else {
+        if !well_formed(cursor) {
+            return Err(unknown());
+        }
+        let id = digest(cursor);
+        let store = host.continuations();
+        let Some(entry) = store.take_continuation(&owner.tenant, &id).await? else {
             return Err(unknown());
         };
         if entry.expires_at <= now {
             return Err(unknown());
         }
-        if &entry.owner != owner {
+        if entry.workspace != owner.workspace || entry.connection != owner.connection {
             // Put it back: the rightful owner may still read it.
-            pending.insert(cursor.to_owned(), entry);
+            store.put_continuation(&entry).await?;
             return Err(unknown());
         }
-        drop(pending);
-        let mut pages = entry.pages.into_iter();
+        let plaintext = host
+            .cipher()
+            .open(&entry.pages, &pages_aad(&entry.tenant, &entry.id))?;
+        let pages: Vec<Value> = serde_json::from_slice(&plaintext).map_err(|_| {
+            Error::new(
+                ErrorKind::Internal,
+                "tool.continuation_corrupt",
+                "the stored pages of a trimmed result are not the JSON array the runtime wrote",
+            )
+        })?;
+        let mut pages = pages.into_iter();
         let page = pages.next().ok_or_else(unknown)?;
         let rest: Vec<Value> = pages.collect();
-        let number = entry.page + 1;
+        let number = usize::try_from(entry.page)
+            .unwrap_or(usize::MAX)
+            .saturating_add(1);
         let continuation = if rest.is_empty() {
             None
         } else {
-            Some(self.keep(entry.owner, entry.pointer, number, rest, now)?)
+            Some(
+                self.keep(host, owner.clone(), entry.pointer, number, &rest, now)
+                    .await?,
+            )
         };
         Ok(NextPage {
             page,
@@ -344,8 +391,10 @@ impl Continuations {
 }
 
 impl Runtime {
-    /// Reads the next page of a trimmed result, for the session, workspace and connection
-    /// that produced it. Pages live in this runtime's memory for 15 minutes.
+    /// Reads the next page of a trimmed result, for the workspace and connection that
+    /// produced it. Pages wait, sealed, in the host's
+    /// [`ContinuationStore`](crate::host::ContinuationStore) for 15 minutes, so any
+    /// process of the host can serve the next page; each cursor is read once.
     pub async fn continue_result(&self, cursor: &str, context: &CallContext) -> ToolResult {
         let owner = Owner {
             tenant: context.session.tenant.clone(),
@@ -353,7 +402,11 @@ impl Runtime {
             connection: context.connection.clone(),
         };
         let now = self.host.clock().now();
-        let result = match self.continuations.next(cursor, &owner, now) {
+        let result = match self
+            .continuations
+            .next(&self.host, cursor, &owner, now)
+            .await
+        {
             Ok(next) => {
                 let mut result = ToolResult::success(next.page);
                 if let Some(continuation) = next.continuation {
@@ -372,7 +425,7 @@ impl Runtime {
         result
     }
 
-    pub(super) fn trimmed(&self, value: Value, context: &CallContext) -> ToolResult {
+    pub(super) async fn trimmed(&self, value: Value, context: &CallContext) -> ToolResult {
         let Some(pages) = paginate(&value, self.result_budget) else {
             return ToolResult::success(value);
         };
@@ -386,9 +439,11 @@ impl Runtime {
             connection: context.connection.clone(),
         };
         let now = self.host.clock().now();
+        let rest: Vec<Value> = pages_iter.collect();
         match self
             .continuations
-            .keep(owner, pages.pointer, 1, pages_iter.collect(), now)
+            .keep(&self.host, owner, pages.pointer, 1, &rest, now)
+            .await
         {
             Ok(continuation) => {
                 let mut result = ToolResult::success(first);
@@ -479,62 +534,5 @@ mod tests {
             map.insert(format!("field{i}"), json!(i));
         }
         assert!(paginate(&Value::Object(map), 100).is_none());
-    }
-
-    #[test]
-    fn continuations_are_taken_once_by_their_owner() {
-        let owner = Owner {
-            tenant: TenantId::new("t").unwrap(),
-            workspace: WorkspaceId::new("w").unwrap(),
-            connection: ConnectionId::new("c").unwrap(),
-        };
-        let now = Timestamp::from_unix_seconds(0);
-        let store = Continuations::new(Duration::from_secs(60), 4);
-        let c = store
-            .keep(owner.clone(), "/x".into(), 1, vec![json!(2), json!(3)], now)
-            .unwrap();
-        assert_eq!(c.remaining_pages, 2);
-        let stranger = Owner {
-            tenant: TenantId::new("other").unwrap(),
-            ..owner.clone()
-        };
-        assert_eq!(
-            store.next(&c.cursor, &stranger, now).err().unwrap().code(),
-            "tool.continuation_not_found"
-        );
-        let second = store.next(&c.cursor, &owner, now).unwrap();
-        assert_eq!((second.page.clone(), second.number), (json!(2), 2));
-        assert!(store.next(&c.cursor, &owner, now).is_err());
-        let next = second.continuation.unwrap();
-        let later = Timestamp::from_unix_seconds(61);
-        assert!(store.next(&next.cursor, &owner, later).is_err());
-    }
-
-    #[test]
-    fn continuations_are_bounded() {
-        let owner = Owner {
-            tenant: TenantId::new("t").unwrap(),
-            workspace: WorkspaceId::new("w").unwrap(),
-            connection: ConnectionId::new("c").unwrap(),
-        };
-        let store = Continuations::new(Duration::from_secs(60), 2);
-        let cursors: Vec<String> = (0..3)
-            .map(|i| {
-                store
-                    .keep(
-                        owner.clone(),
-                        String::new(),
-                        1,
-                        vec![json!(i)],
-                        Timestamp::from_unix_seconds(i),
-                    )
-                    .unwrap()
-                    .cursor
-            })
-            .collect();
-        let now = Timestamp::from_unix_seconds(3);
-        assert!(store.next(&cursors[0], &owner, now).is_err());
-        assert!(store.next(&cursors[1], &owner, now).is_ok());
-        assert!(store.next(&cursors[2], &owner, now).is_ok());
     }
 }

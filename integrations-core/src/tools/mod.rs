@@ -35,7 +35,7 @@ mod runtime;
 
 pub use approval::{ApprovalId, ApprovalRequest};
 pub use context::{CallContext, Session, ToolContext};
-pub use continuation::{CONTINUE_TOOL_NAME, continuation_tool};
+pub use continuation::{CONTINUE_TOOL_NAME, PendingContinuation, continuation_tool};
 pub use descriptor::{ToolAnnotations, ToolDescriptor};
 pub use executor::{Tool, ToolExecutor, ToolSet};
 pub use http::{RequestAuth, ToolHttp, api_url, json_request, read_json, request, status_error};

@@ -110,7 +110,7 @@ impl Runtime {
             policies: Arc::new(Policies::new()),
             result_budget: DEFAULT_RESULT_BUDGET,
             approval_ttl: DEFAULT_APPROVAL_TTL,
-            continuations: Continuations::new(Duration::from_secs(15 * 60), 1024),
+            continuations: Continuations::new(Duration::from_secs(15 * 60)),
         }
     }
 
@@ -477,7 +477,7 @@ impl Runtime {
             )),
         };
         let result = match outcome {
-            Ok(value) => self.trimmed(value, context),
+            Ok(value) => self.trimmed(value, context).await,
             Err(e) => ToolResult::failure(&e),
         };
         let mut detail = vec![("policy", prepared.decision.policy.as_str().to_owned())];

@@ -688,6 +688,97 @@ async fn large_results_are_trimmed_and_continued_in_pages() {
 }
 
 #[tokio::test]
+async fn continuations_are_sealed_in_the_store_and_read_once_from_any_process() {
+    let env = Env::new().await;
+    let first = env.runtime().with_result_budget(2_000);
+    // A second process: another runtime sharing the stores (and the key ring).
+    let other_host = env.test.sharing_stores_with_http(Arc::new(
+        integrations_core::host::ReqwestHttpClient::new().unwrap(),
+    ));
+    let second = integrations_core::tools::Runtime::new(
+        env.registry.clone(),
+        other_host.host().clone(),
+        env.tokens.clone(),
+    )
+    .with_result_budget(2_000);
+    let call = env.call("conn-key");
+    let result = first
+        .call("tracker_list_tickets", json!({"count": 300}), &call)
+        .await;
+    let cursor = result.continuation.unwrap().cursor;
+
+    // At rest: keyed by the cursor's digest, the pages sealed.
+    let stored = env.test.store.raw_continuations();
+    assert_eq!(stored.len(), 1);
+    let record = &stored[0];
+    assert_eq!(record.id, hex_sha256(&cursor));
+    assert_eq!(record.page, 1);
+    assert!(record.remaining_pages > 1);
+    let at_rest = serde_json::to_string(record).unwrap();
+    assert!(!at_rest.contains(&cursor));
+    assert!(
+        !at_rest.contains("Ticket number"),
+        "pages stored in the clear"
+    );
+
+    // Another connection of the same workspace cannot read it, and does not destroy it.
+    let mut stranger = call.clone();
+    stranger.connection = ConnectionId::new("conn-oauth").unwrap();
+    let refused = second.continue_result(&cursor, &stranger).await;
+    assert_eq!(code(&refused), "tool.continuation_not_found");
+    assert_eq!(env.test.store.raw_continuations().len(), 1);
+
+    // The other process reads page 2; the first reads page 3 from its cursor.
+    let page2 = second.continue_result(&cursor, &call).await;
+    assert_eq!(page2.status, ToolStatus::Completed, "{page2:?}");
+    let next = page2.continuation.clone().unwrap().cursor;
+    let page3 = first.continue_result(&next, &call).await;
+    assert_eq!(page3.status, ToolStatus::Completed, "{page3:?}");
+    let ids = |r: &ToolResult| -> Vec<Value> {
+        r.structured_content.as_ref().unwrap()["tickets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["id"].clone())
+            .collect()
+    };
+    let (two, three) = (ids(&page2), ids(&page3));
+    assert!(!two.is_empty() && !three.is_empty());
+    assert!(two.iter().all(|id| !three.contains(id)));
+
+    // Each cursor is read once, wherever.
+    assert_eq!(
+        code(&first.continue_result(&cursor, &call).await),
+        "tool.continuation_not_found"
+    );
+    // A cursor that is not one the runtime issues is refused before the store is asked.
+    assert_eq!(
+        code(&first.continue_result("../../etc/passwd", &call).await),
+        "tool.continuation_not_found"
+    );
+
+    // Fifteen minutes later the rest has expired.
+    let last = page3.continuation.unwrap().cursor;
+    env.test.clock.advance(Duration::from_secs(15 * 60 + 1));
+    assert_eq!(
+        code(&second.continue_result(&last, &call).await),
+        "tool.continuation_not_found"
+    );
+}
+
+/// SHA-256 of `text`, lowercase hex.
+fn hex_sha256(text: &str) -> String {
+    use sha2::Digest as _;
+    use std::fmt::Write as _;
+    sha2::Sha256::digest(text.as_bytes())
+        .iter()
+        .fold(String::with_capacity(64), |mut hex, b| {
+            let _ = write!(hex, "{b:02x}");
+            hex
+        })
+}
+
+#[tokio::test]
 async fn every_call_and_decision_is_audited_without_secrets() {
     let env = Env::new().await;
     let runtime = env.runtime_with(auto_everywhere());

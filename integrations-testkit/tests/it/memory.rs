@@ -3,13 +3,14 @@
 use std::sync::Arc;
 
 use integrations_core::host::{
-    Aad, CheckpointStore, ConnectionQuery, ConnectionStore, CredentialStore, OAuthStateStore,
-    SecretCipher, WebhookEventStore,
+    Aad, CheckpointStore, ConnectionQuery, ConnectionStore, ContinuationStore, CredentialStore,
+    OAuthStateStore, SecretCipher, WebhookEventStore,
 };
 use integrations_core::model::{
     AuthorizationIntent, Connection, ConnectionScope, ConnectionStatus, Credential, CredentialType,
     PendingAuthorization, SyncCheckpoint,
 };
+use integrations_core::tools::PendingContinuation;
 use integrations_core::webhook::{EventType, WebhookEvent};
 use integrations_core::{
     ConnectionId, ConnectionMethodId, DefinitionKey, ErrorKind, TargetId, TenantId, Timestamp,
@@ -159,6 +160,30 @@ async fn swap_with_none_only_creates() {
     assert_eq!(err.code(), "store.version_conflict");
 }
 
+/// Runs `take` in [`TASKS`] tasks released at once, and returns what they got.
+async fn take_at_once<T, F, Fut>(store: &Arc<MemoryStore>, take: F) -> Vec<T>
+where
+    T: Send + 'static,
+    F: Fn(Arc<MemoryStore>) -> Fut,
+    Fut: Future<Output = Option<T>> + Send + 'static,
+{
+    let barrier = Arc::new(tokio::sync::Barrier::new(TASKS));
+    let mut tasks = Vec::new();
+    for _ in 0..TASKS {
+        let barrier = barrier.clone();
+        let taking = take(store.clone());
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            taking.await
+        }));
+    }
+    let mut taken = Vec::new();
+    for task in tasks {
+        taken.extend(task.await.unwrap());
+    }
+    taken
+}
+
 fn pending(digest: &str) -> PendingAuthorization {
     PendingAuthorization::new(
         digest,
@@ -187,25 +212,77 @@ async fn exactly_one_of_64_concurrent_takes_gets_the_state() {
             .kind(),
         ErrorKind::Conflict
     );
-    let barrier = Arc::new(tokio::sync::Barrier::new(TASKS));
-    let mut tasks = Vec::new();
-    for _ in 0..TASKS {
-        let store = store.clone();
-        let barrier = barrier.clone();
-        tasks.push(tokio::spawn(async move {
-            barrier.wait().await;
-            store.take_oauth_state("digest-1").await.unwrap()
-        }));
-    }
-    let mut taken = 0;
-    for task in tasks {
-        if let Some(p) = task.await.unwrap() {
-            assert_eq!(p.state_digest, "digest-1");
-            taken += 1;
-        }
-    }
-    assert_eq!(taken, 1);
+    let taken = take_at_once(&store, |store| async move {
+        store.take_oauth_state("digest-1").await.unwrap()
+    })
+    .await;
+    assert_eq!(taken.len(), 1);
+    assert_eq!(taken[0].state_digest, "digest-1");
     assert_eq!(store.pending_oauth_states(), 0);
+}
+
+/// A continuation record as the tool runtime writes one (built through serde: hosts
+/// read and write these records, they never build them).
+fn continuation(test: &TestHost, id: &str, created: i64) -> PendingContinuation {
+    let sealed = test
+        .keys
+        .seal(
+            b"[{\"page\":2}]",
+            &Aad::new(&tenant(), "tool_continuation", id, "pages"),
+        )
+        .unwrap();
+    serde_json::from_value(serde_json::json!({
+        "tenant": "acme",
+        "id": id,
+        "workspace": "eng",
+        "connection": "conn-1",
+        "pointer": "/items",
+        "page": 1,
+        "remaining_pages": 1,
+        "pages": sealed,
+        "created_at": Timestamp::from_unix_seconds(created),
+        "expires_at": Timestamp::from_unix_seconds(created + 900),
+    }))
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn exactly_one_of_64_concurrent_takes_gets_the_continuation() {
+    let test = TestHost::new();
+    let store = test.store.clone();
+    let record = continuation(&test, "c1", 0);
+    store.put_continuation(&record).await.unwrap();
+    assert_eq!(
+        store.put_continuation(&record).await.unwrap_err().code(),
+        "store.duplicate_continuation"
+    );
+    let taken = take_at_once(&store, |store| async move {
+        store.take_continuation(&tenant(), "c1").await.unwrap()
+    })
+    .await;
+    assert_eq!(taken, vec![record]);
+    // Another tenant never sees it; expired records are dropped by later writes.
+    store
+        .put_continuation(&continuation(&test, "c2", 0))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .take_continuation(&TenantId::new("other").unwrap(), "c2")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    store
+        .put_continuation(&continuation(&test, "c3", 901))
+        .await
+        .unwrap();
+    let left: Vec<String> = store
+        .raw_continuations()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(left, ["c3"]);
 }
 
 fn event(id: &str) -> WebhookEvent {
