@@ -60,6 +60,10 @@ pub mod codes {
     /// The event sink refused the event; the record was released so a redelivery is
     /// processed again (503).
     pub const DELIVERY_FAILED: &str = "webhook.delivery_failed";
+    /// A new event withdraws or suspends its connection's grant, and the store did not
+    /// take the status change; the record was released so a redelivery is processed
+    /// again (503).
+    pub const GRANT_CHANGE_FAILED: &str = "webhook.grant_change_failed";
     /// A definition declares a webhook source without a handler, or the reverse.
     pub const INCOMPLETE_DEFINITION: &str = "webhook.incomplete_definition";
 }

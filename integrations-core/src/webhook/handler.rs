@@ -219,6 +219,59 @@ impl<'a> NormalizeContext<'a> {
     }
 }
 
+/// What a verified event says about the grant behind its connection. The pipeline
+/// applies it to the connection's status once per event (after deduplication, before
+/// delivery), so a connection the provider no longer honours stops handing out
+/// credentials without waiting for a refused call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum GrantChange {
+    /// The provider withdrew the grant for good (GitHub App uninstalled, Slack app
+    /// uninstalled or its bot token revoked, Linear OAuth app de-authorized): the
+    /// connection becomes `revoked`, and only a new authorization brings it back.
+    Revoked {
+        /// Why, safe to show.
+        reason: String,
+    },
+    /// The provider refuses credentials until the grant is resumed (GitHub App
+    /// installation suspended): an `active` connection becomes `error` with this reason
+    /// (one in `error` already keeps its own).
+    Suspended {
+        /// Why, safe to show; [`GrantChange::Resumed`] matches on it.
+        reason: String,
+    },
+    /// A suspension ended: the connection becomes `active` again, but only when it is in
+    /// `error` with the reason of the suspension that ended (any other error still
+    /// needs repair).
+    Resumed {
+        /// The reason its [`GrantChange::Suspended`] gave.
+        suspended_reason: String,
+    },
+}
+
+impl GrantChange {
+    /// The grant was withdrawn for good.
+    pub fn revoked(reason: impl Into<String>) -> Self {
+        Self::Revoked {
+            reason: reason.into(),
+        }
+    }
+
+    /// The grant is suspended.
+    pub fn suspended(reason: impl Into<String>) -> Self {
+        Self::Suspended {
+            reason: reason.into(),
+        }
+    }
+
+    /// The suspension with `suspended_reason` ended.
+    pub fn resumed(suspended_reason: impl Into<String>) -> Self {
+        Self::Resumed {
+            suspended_reason: suspended_reason.into(),
+        }
+    }
+}
+
 /// The provider's normalization of a verified event; the pipeline adds the tenant,
 /// connection, ids and times.
 #[derive(Debug, Clone)]
@@ -238,6 +291,8 @@ pub struct Normalized {
     /// The JSON payload when it is not the body itself (a form-encoded body's JSON
     /// `payload=` field); `None` keeps the body's bytes as the payload.
     pub payload: Option<Box<RawValue>>,
+    /// What the event changes about the connection's grant, if anything.
+    pub grant: Option<GrantChange>,
 }
 
 impl Normalized {
@@ -250,6 +305,7 @@ impl Normalized {
             source_order_key: None,
             subject: None,
             payload: None,
+            grant: None,
         }
     }
 
@@ -278,6 +334,13 @@ impl Normalized {
     #[must_use]
     pub fn with_payload(mut self, payload: Box<RawValue>) -> Self {
         self.payload = Some(payload);
+        self
+    }
+
+    /// Sets what the event changes about the connection's grant.
+    #[must_use]
+    pub fn with_grant(mut self, grant: Option<GrantChange>) -> Self {
+        self.grant = grant;
         self
     }
 }

@@ -10,11 +10,11 @@ use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
 use super::handler::{
-    Classification, HandshakeVerification, InboundRequest, NormalizeContext, Routing,
+    Classification, GrantChange, HandshakeVerification, InboundRequest, NormalizeContext, Routing,
     WebhookResponse,
 };
 use super::{Headers, SessionDispatch, Verified, WebhookEvent, WebhookSource, errors};
-use crate::host::{ConnectionQuery, Host, SecretCipherExt};
+use crate::host::{AuditAction, AuditEvent, AuditOutcome, ConnectionQuery, Host, SecretCipherExt};
 use crate::model::{Connection, ConnectionStatus, Target};
 use crate::service::{credential_aad, target_secrets_aad};
 use crate::{DefinitionKey, Error, ErrorKind, Registry, Secret, Timestamp};
@@ -231,7 +231,9 @@ impl PendingDelivery {
 
 enum Prepared {
     Answer(WebhookResponse),
-    Event(Box<WebhookEvent>),
+    /// A new event, with what it changes about its connection's grant and the status
+    /// the connection had when it was resolved.
+    Event(Box<WebhookEvent>, Option<(GrantChange, ConnectionStatus)>),
 }
 
 /// The ingest pipeline.
@@ -242,7 +244,9 @@ enum Prepared {
 /// verified with the target's and the connection's secrets (**also** before an immediate
 /// answer such as Slack's challenge) → the provider normalizes the event and maps a
 /// session dispatch (pure) → the event is recorded if new, **before** any side effect →
-/// the event sink gets it → the answer. A duplicate is answered 2xx and never reaches the
+/// what the event says about the connection's grant ([`GrantChange`]: an uninstalled
+/// app, a revoked token, a suspension) is applied to the connection's status → the event
+/// sink gets it → the answer. A duplicate is answered 2xx and never reaches the
 /// sink again; a sink failure releases the record and is answered 503 so the provider
 /// retries.
 ///
@@ -351,7 +355,7 @@ impl Ingest {
                 outcome: IngestOutcome::Answered,
                 event: None,
             }),
-            Prepared::Event(event) => {
+            Prepared::Event(event, grant) => {
                 if !self.record(&event).await? {
                     return Ok(Ingested {
                         response: outcome_response(IngestOutcome::Duplicate),
@@ -359,6 +363,7 @@ impl Ingest {
                         event: None,
                     });
                 }
+                self.apply_grant(&event, grant.as_ref()).await?;
                 deliver(&self.host, &event).await?;
                 tracing::debug!(
                     key = %event.key,
@@ -389,7 +394,7 @@ impl Ingest {
                 outcome: IngestOutcome::Answered,
                 pending: None,
             }),
-            Prepared::Event(event) => {
+            Prepared::Event(event, grant) => {
                 if !self.record(&event).await? {
                     return Ok(Accepted {
                         response: outcome_response(IngestOutcome::Duplicate),
@@ -397,6 +402,8 @@ impl Ingest {
                         pending: None,
                     });
                 }
+                // Before answering: a revoked grant must not wait for the delivery.
+                self.apply_grant(&event, grant.as_ref()).await?;
                 Ok(Accepted {
                     response: outcome_response(IngestOutcome::Accepted),
                     outcome: IngestOutcome::Accepted,
@@ -488,6 +495,12 @@ impl Ingest {
                         received_at: now,
                     },
                 )?;
+                if is_revoked(&connection)
+                    && !matches!(normalized.grant, Some(GrantChange::Revoked { .. }))
+                {
+                    return Err(no_live_connection());
+                }
+                let status = connection.status.clone();
                 let payload = match normalized.payload {
                     Some(payload) => payload,
                     None => body_payload(&request.body)?,
@@ -508,7 +521,8 @@ impl Ingest {
                     payload,
                 };
                 event.dispatch = handler.dispatch(&event);
-                Ok(Prepared::Event(Box::new(event)))
+                let grant = normalized.grant.map(|change| (change, status));
+                Ok(Prepared::Event(Box::new(event), grant))
             }
         }
     }
@@ -532,13 +546,17 @@ impl Ingest {
         };
         let mut candidates = self.host.connections().find_connections(&query).await?;
         // The store's answer is re-checked: a connection outside the query never wins.
-        candidates
-            .retain(|c| query.matches(c) && !matches!(c.status, ConnectionStatus::Revoked { .. }));
+        candidates.retain(|c| query.matches(c));
+        // Revoked connections take no deliveries, except, for an event, when no live
+        // connection matches: the event that revoked it may come again (a retry after a
+        // failed delivery, a redelivery), and must then be applied and answered as it was
+        // the first time. `prepare` refuses every other event for a revoked connection.
+        let live = candidates.iter().any(|c| !is_revoked(c));
+        if live || handshake {
+            candidates.retain(|c| !is_revoked(c));
+        }
         match candidates.len() {
-            0 => Err(Error::not_found(
-                errors::codes::CONNECTION_NOT_FOUND,
-                "no active connection matches the delivery",
-            )),
+            0 => Err(no_live_connection()),
             1 => {
                 let connection = candidates.remove(0);
                 let target = self.target(&connection).await?;
@@ -642,6 +660,91 @@ impl Ingest {
         Ok(secrets)
     }
 
+    /// Applies what a new event says about its connection's grant, audited. When the
+    /// store fails, the event's record is released so the provider's retry applies it.
+    async fn apply_grant(
+        &self,
+        event: &WebhookEvent,
+        grant: Option<&(GrantChange, ConnectionStatus)>,
+    ) -> Result<(), Error> {
+        let Some((grant, current)) = grant else {
+            return Ok(());
+        };
+        match self.change_status(event, grant, current).await {
+            Ok(()) => Ok(()),
+            Err(error) => {
+                release(&self.host, event).await;
+                Err(Error::new(
+                    ErrorKind::Unavailable,
+                    errors::codes::GRANT_CHANGE_FAILED,
+                    "the connection's status could not be updated from the event; it was released so a redelivery is processed again",
+                )
+                .with_source(error))
+            }
+        }
+    }
+
+    async fn change_status(
+        &self,
+        event: &WebhookEvent,
+        grant: &GrantChange,
+        current: &ConnectionStatus,
+    ) -> Result<(), Error> {
+        let status = match (grant, current) {
+            // Applied already (a retry of the event that revoked it).
+            (GrantChange::Revoked { .. }, ConnectionStatus::Revoked { .. }) => return Ok(()),
+            (GrantChange::Revoked { reason }, _) => ConnectionStatus::Revoked {
+                reason: reason.clone(),
+            },
+            (GrantChange::Suspended { reason }, ConnectionStatus::Active) => {
+                ConnectionStatus::Error {
+                    reason: reason.clone(),
+                }
+            }
+            (GrantChange::Resumed { suspended_reason }, ConnectionStatus::Error { reason })
+                if reason == suspended_reason =>
+            {
+                ConnectionStatus::Active
+            }
+            // A suspension of a connection in error already: it refuses credentials, and
+            // keeps the error that needs repair rather than one a resumption would clear.
+            // A resumption of a connection not suspended (or in error for another
+            // reason, which still needs repair).
+            (GrantChange::Suspended { .. } | GrantChange::Resumed { .. }, _) => return Ok(()),
+        };
+        let connections = self.host.connections();
+        let now = self.host.clock().now();
+        let word = status.as_str();
+        connections
+            .set_connection_status(&event.tenant, &event.connection, status, now)
+            .await?;
+        tracing::info!(
+            tenant = %event.tenant,
+            connection = %event.connection,
+            event_type = %event.event_type,
+            status = word,
+            "connection status changed by a webhook event"
+        );
+        self.host
+            .audit()
+            .record(
+                AuditEvent::new(
+                    now,
+                    event.tenant.clone(),
+                    AuditAction::CONNECTION_STATUS_CHANGED,
+                    AuditOutcome::Success,
+                )
+                .with_key(event.key.clone())
+                .with_connection(event.connection.clone())
+                .with_detail("status", word)
+                .with_detail("cause", "webhook")
+                .with_detail("event_type", event.event_type.as_str())
+                .with_detail("external_event_id", event.external_event_id.as_str()),
+            )
+            .await;
+        Ok(())
+    }
+
     async fn record(&self, event: &WebhookEvent) -> Result<bool, Error> {
         self.host.webhook_events().record_event_if_new(event).await
     }
@@ -699,10 +802,19 @@ fn outcome_response(outcome: IngestOutcome) -> WebhookResponse {
     )
 }
 
-async fn deliver(host: &Host, event: &WebhookEvent) -> Result<(), Error> {
-    let Err(error) = host.events().deliver(event).await else {
-        return Ok(());
-    };
+fn is_revoked(connection: &Connection) -> bool {
+    matches!(connection.status, ConnectionStatus::Revoked { .. })
+}
+
+fn no_live_connection() -> Error {
+    Error::not_found(
+        errors::codes::CONNECTION_NOT_FOUND,
+        "no active connection matches the delivery",
+    )
+}
+
+/// Releases an event's record so a redelivery is processed again.
+async fn release(host: &Host, event: &WebhookEvent) {
     if let Err(forget) = host
         .webhook_events()
         .forget_event(&event.tenant, &event.key, &event.external_event_id)
@@ -710,9 +822,16 @@ async fn deliver(host: &Host, event: &WebhookEvent) -> Result<(), Error> {
     {
         tracing::warn!(
             code = forget.code(),
-            "a webhook event could not be released after its delivery failed"
+            "a webhook event could not be released after processing it failed"
         );
     }
+}
+
+async fn deliver(host: &Host, event: &WebhookEvent) -> Result<(), Error> {
+    let Err(error) = host.events().deliver(event).await else {
+        return Ok(());
+    };
+    release(host, event).await;
     Err(Error::new(
         ErrorKind::Unavailable,
         errors::codes::DELIVERY_FAILED,

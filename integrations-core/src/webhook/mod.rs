@@ -28,8 +28,8 @@ pub use dispatch::{ConversationKey, SessionDispatch};
 pub use errors::{codes, status_for};
 pub use event::{EventSubject, EventType, SubjectKind, WebhookEvent};
 pub use handler::{
-    Classification, EventRoute, Handshake, HandshakeVerification, InboundRequest, NormalizeContext,
-    Normalized, Routing, TargetClaim, WebhookHandler, WebhookResponse,
+    Classification, EventRoute, GrantChange, Handshake, HandshakeVerification, InboundRequest,
+    NormalizeContext, Normalized, Routing, TargetClaim, WebhookHandler, WebhookResponse,
 };
 pub use headers::Headers;
 pub use ingest::{

@@ -15,10 +15,10 @@ use integrations_core::provider::IntegrationProvider;
 use integrations_core::schema::ConfigSpec;
 use integrations_core::service::{ConnectionInput, TargetInput, WriteService, credential_aad};
 use integrations_core::webhook::{
-    Classification, ConversationKey, EventRoute, EventSubject, EventType, Handshake, HmacHexScheme,
-    InboundRequest, Ingest, IngestOutcome, NormalizeContext, Normalized, Routing, SessionDispatch,
-    SubjectKind, WebhookEvent, WebhookHandler, WebhookResponse, WebhookSource, codes, errors,
-    lenient_timestamp, source_order_key,
+    Classification, ConversationKey, EventRoute, EventSubject, EventType, GrantChange, Handshake,
+    HmacHexScheme, InboundRequest, Ingest, IngestOutcome, NormalizeContext, Normalized, Routing,
+    SessionDispatch, SubjectKind, WebhookEvent, WebhookHandler, WebhookResponse, WebhookSource,
+    codes, errors, lenient_timestamp, source_order_key,
 };
 use integrations_core::{
     ConnectionId, DefinitionKey, Error, IntegrationKind, Registry, Secret, TargetId, TenantId,
@@ -179,6 +179,8 @@ impl WebhookHandler for Tracker {
     ) -> Result<Normalized, Error> {
         let ticket: Ticket<'_> = serde_json::from_slice(request.body)
             .map_err(|_| errors::invalid_payload("not a tracker ticket"))?;
+        let grant = (ticket.kind == "app" && ticket.action.as_deref() == Some("uninstalled"))
+            .then(|| GrantChange::revoked("the tracker app was uninstalled"));
         let mut subject = EventSubject::new(SubjectKind::Issue, ticket.id.to_string());
         subject.title = ticket.title.map(Cow::into_owned);
         subject.container = ticket.account.map(Cow::into_owned);
@@ -196,7 +198,8 @@ impl WebhookHandler for Tracker {
                 .created_at
                 .map(|at| source_order_key(at, &ticket.id.to_string())),
         )
-        .with_subject(Some(subject)))
+        .with_subject(Some(subject))
+        .with_grant(grant))
     }
 
     fn dispatch(&self, event: &WebhookEvent) -> SessionDispatch {
@@ -980,4 +983,158 @@ async fn an_event_store_sees_the_event_before_the_sink() {
     let signed = world.sign(&opened("acct-1"), "d-order");
     assert_eq!(ingest.handle(signed.request(&world.key)).await.status, 200);
     assert_eq!(*sink.1.lock().unwrap(), [true]);
+}
+
+fn uninstalled() -> serde_json::Value {
+    json!({"type": "app", "action": "uninstalled", "account": "acct-1", "app": "APP1", "id": 7})
+}
+
+async fn conn_1_status(world: &World) -> ConnectionStatus {
+    world
+        .test
+        .store
+        .get_connection(&tenant("acme"), &ConnectionId::new("conn-1").unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .status
+}
+
+#[tokio::test]
+async fn a_revoking_event_is_applied_once_and_before_the_answer() {
+    let world = World::new().await;
+    let signed = world.sign(&uninstalled(), "d-uninstall");
+    let accepted = world
+        .ingest
+        .accept(signed.request(&world.key))
+        .await
+        .unwrap();
+    assert_eq!(accepted.outcome, IngestOutcome::Accepted);
+    // Revoked when answered, though the delivery has not run.
+    assert_eq!(
+        conn_1_status(&world).await,
+        ConnectionStatus::Revoked {
+            reason: "the tracker app was uninstalled".to_owned()
+        }
+    );
+    assert!(world.test.events.events().is_empty());
+    accepted.pending.unwrap().deliver().await.unwrap();
+    let changes = world.test.audit.with_action("connection.status_changed");
+    assert_eq!(changes.len(), 1);
+    assert_eq!(changes[0].detail["status"], "revoked");
+    assert_eq!(changes[0].detail["external_event_id"], "d-uninstall");
+
+    // The same event again is a duplicate; any other event finds no live connection.
+    let again = world
+        .ingest
+        .ingest(signed.request(&world.key))
+        .await
+        .unwrap();
+    assert_eq!(again.outcome, IngestOutcome::Duplicate);
+    let other = world
+        .ingest
+        .handle(world.sign(&opened("acct-1"), "d-after").request(&world.key))
+        .await;
+    assert_eq!(
+        (other.status.as_u16(), error_code(&other)),
+        (404, codes::CONNECTION_NOT_FOUND.to_owned())
+    );
+    assert_eq!(world.test.events.events().len(), 1);
+    assert_eq!(
+        world
+            .test
+            .audit
+            .with_action("connection.status_changed")
+            .len(),
+        1
+    );
+}
+
+/// A connection store whose status updates fail, as a database that is down would.
+struct StatusUpdatesFail(Arc<integrations_testkit::MemoryStore>);
+
+#[async_trait::async_trait]
+impl ConnectionStore for StatusUpdatesFail {
+    async fn get_connection(
+        &self,
+        tenant: &TenantId,
+        id: &ConnectionId,
+    ) -> Result<Option<integrations_core::model::Connection>, Error> {
+        self.0.get_connection(tenant, id).await
+    }
+    async fn put_connection(
+        &self,
+        connection: &integrations_core::model::Connection,
+    ) -> Result<(), Error> {
+        self.0.put_connection(connection).await
+    }
+    async fn list_connections(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<integrations_core::model::Connection>, Error> {
+        self.0.list_connections(tenant).await
+    }
+    async fn delete_connection(&self, tenant: &TenantId, id: &ConnectionId) -> Result<bool, Error> {
+        self.0.delete_connection(tenant, id).await
+    }
+    async fn find_connections(
+        &self,
+        query: &integrations_core::host::ConnectionQuery,
+    ) -> Result<Vec<integrations_core::model::Connection>, Error> {
+        self.0.find_connections(query).await
+    }
+    async fn set_connection_status(
+        &self,
+        _tenant: &TenantId,
+        _id: &ConnectionId,
+        _status: ConnectionStatus,
+        _now: Timestamp,
+    ) -> Result<Option<integrations_core::model::Connection>, Error> {
+        Err(Error::storage(std::io::Error::other(
+            "the database is down",
+        )))
+    }
+}
+
+#[tokio::test]
+async fn a_status_change_the_store_refuses_releases_the_event_for_the_retry() {
+    let world = World::new().await;
+    let host = integrations_core::host::Host::builder()
+        .stores(world.test.store.clone())
+        .connections(Arc::new(StatusUpdatesFail(world.test.store.clone())))
+        .http(world.test.host().http_arc())
+        .cipher(world.test.keys.clone())
+        .clock(world.test.clock.clone())
+        .audit(world.test.audit.clone())
+        .events(world.test.events.clone())
+        .build()
+        .unwrap();
+    let failing = Ingest::new(
+        Arc::new(Registry::new().with(Arc::new(Tracker)).unwrap()),
+        host,
+    )
+    .unwrap();
+    let signed = world.sign(&uninstalled(), "d-uninstall");
+    let err = failing
+        .ingest(signed.request(&world.key))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), codes::GRANT_CHANGE_FAILED);
+    assert_eq!(failing.error_response(&world.key, &err).status, 503);
+    // Nothing changed, nothing delivered, the record released.
+    assert_eq!(conn_1_status(&world).await, ConnectionStatus::Active);
+    assert!(world.test.store.recorded_events().is_empty());
+    assert!(world.test.events.events().is_empty());
+
+    // The provider's retry, once the store is back, is applied and delivered.
+    let retry = world
+        .ingest
+        .ingest(signed.request(&world.key))
+        .await
+        .unwrap();
+    assert_eq!(retry.outcome, IngestOutcome::Delivered);
+    assert!(matches!(
+        conn_1_status(&world).await,
+        ConnectionStatus::Revoked { .. }
+    ));
 }

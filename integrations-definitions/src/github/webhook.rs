@@ -12,9 +12,9 @@ use std::time::Duration;
 
 use integrations_core::model::CredentialType;
 use integrations_core::webhook::{
-    Classification, ConversationKey, EventRoute, EventSubject, EventType, HmacHexScheme,
-    InboundRequest, NormalizeContext, Normalized, Routing, SessionDispatch, SubjectKind,
-    WebhookEvent, WebhookHandler, WebhookSource, errors, form_value, is_form_encoded,
+    Classification, ConversationKey, EventRoute, EventSubject, EventType, GrantChange,
+    HmacHexScheme, InboundRequest, NormalizeContext, Normalized, Routing, SessionDispatch,
+    SubjectKind, WebhookEvent, WebhookHandler, WebhookSource, errors, form_value, is_form_encoded,
     is_json_content_type, lenient_timestamp, raw_json, source_order_key,
 };
 use integrations_core::{Error, Timestamp};
@@ -327,6 +327,24 @@ impl Payload<'_> {
     }
 }
 
+/// The reason a suspended installation's connection is in `error`.
+pub const INSTALLATION_SUSPENDED: &str =
+    "the GitHub App installation is suspended; GitHub refuses its tokens until it is unsuspended";
+
+/// What an `installation` event changes about the connection of that installation:
+/// `deleted` (the App was uninstalled) revokes it; `suspend` and `unsuspend` suspend and
+/// resume it.
+fn grant_change(event: &str, action: &str) -> Option<GrantChange> {
+    match (event, action) {
+        ("installation", "deleted") => Some(GrantChange::revoked(
+            "the GitHub App was uninstalled from the account",
+        )),
+        ("installation", "suspend") => Some(GrantChange::suspended(INSTALLATION_SUSPENDED)),
+        ("installation", "unsuspend") => Some(GrantChange::resumed(INSTALLATION_SUSPENDED)),
+        _ => None,
+    }
+}
+
 impl WebhookHandler for GitHub {
     fn classify(&self, request: &InboundRequest<'_>) -> Result<Classification, Error> {
         header(request, EVENT_HEADER)?;
@@ -361,7 +379,8 @@ impl WebhookHandler for GitHub {
         let mut normalized = Normalized::new(EventType::from_parts("github", event, action), event)
             .with_occurred_at(occurred_at)
             .with_source_order_key(source_order_key)
-            .with_subject(subject);
+            .with_subject(subject)
+            .with_grant(grant_change(event, action));
         if let Json::Form(text) = json {
             normalized = normalized.with_payload(raw_json(text)?);
         }

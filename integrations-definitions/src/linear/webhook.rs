@@ -10,9 +10,9 @@ use std::time::Duration;
 use integrations_core::model::CredentialType;
 use integrations_core::webhook::{
     BodyTimestamp, Classification, ConversationKey, EventRoute, EventSubject, EventType,
-    HmacHexScheme, InboundRequest, NormalizeContext, Normalized, Routing, SessionDispatch,
-    SubjectKind, TimestampUnit, WebhookEvent, WebhookHandler, WebhookSource, errors,
-    is_form_encoded, lenient_timestamp, snake_case, source_order_key,
+    GrantChange, HmacHexScheme, InboundRequest, NormalizeContext, Normalized, Routing,
+    SessionDispatch, SubjectKind, TimestampUnit, WebhookEvent, WebhookHandler, WebhookSource,
+    errors, is_form_encoded, lenient_timestamp, snake_case, source_order_key,
 };
 use integrations_core::{Error, Timestamp};
 use serde::Deserialize;
@@ -53,6 +53,20 @@ pub(super) fn source() -> WebhookSource {
 struct RoutingFields<'a> {
     #[serde(borrow, default)]
     organization_id: Option<Cow<'a, str>>,
+    #[serde(borrow, default, rename = "type")]
+    kind: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    oauth_client_id: Option<Cow<'a, str>>,
+}
+
+/// The `type` of the event Linear sends when a workspace de-authorizes an OAuth app.
+const OAUTH_APP: &str = "OAuthApp";
+
+/// What an event changes about the connection: an `OAuthApp` `revoked` (the workspace
+/// de-authorized the app) revokes it.
+fn grant_change(kind: &str, action: &str) -> Option<GrantChange> {
+    (kind == OAUTH_APP && action == "revoked")
+        .then(|| GrantChange::revoked("the Linear workspace de-authorized the OAuth app"))
 }
 
 #[derive(Deserialize)]
@@ -262,7 +276,13 @@ impl WebhookHandler for Linear {
         }
         let fields: RoutingFields<'_> = serde_json::from_slice(request.body)
             .map_err(|_| errors::invalid_payload("not a Linear JSON object"))?;
-        let routing = Routing::optional_subject(fields.organization_id.map(Cow::into_owned));
+        let mut routing = Routing::optional_subject(fields.organization_id.map(Cow::into_owned));
+        // An app's de-authorization names the app: it must be the target's OAuth client.
+        if fields.kind.as_deref() == Some(OAUTH_APP)
+            && let Some(client) = fields.oauth_client_id
+        {
+            routing = routing.with_target_claim("/client_id", client.into_owned());
+        }
         Ok(Classification::Event(
             EventRoute::new(routing, delivery).with_delivery_id(delivery),
         ))
@@ -298,7 +318,8 @@ impl WebhookHandler for Linear {
         Ok(Normalized::new(event_type, payload.kind.as_ref())
             .with_occurred_at(occurred_at)
             .with_source_order_key(occurred_at.map(|at| source_order_key(at, &order_id)))
-            .with_subject(payload.subject()))
+            .with_subject(payload.subject())
+            .with_grant(grant_change(&payload.kind, &payload.action)))
     }
 
     fn dispatch(&self, event: &WebhookEvent) -> SessionDispatch {

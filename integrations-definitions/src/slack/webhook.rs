@@ -18,7 +18,7 @@ use std::time::Duration;
 use http::StatusCode;
 use integrations_core::model::CredentialType;
 use integrations_core::webhook::{
-    Classification, ConversationKey, EventRoute, EventSubject, EventType, Handshake,
+    Classification, ConversationKey, EventRoute, EventSubject, EventType, GrantChange, Handshake,
     InboundRequest, NormalizeContext, Normalized, Routing, SessionDispatch, SlackScheme,
     SubjectKind, WebhookEvent, WebhookHandler, WebhookResponse, WebhookSource, errors,
     form_to_json, form_value, is_form_encoded, is_json_content_type, raw_json, source_order_key,
@@ -199,6 +199,29 @@ struct InnerEvent<'a> {
     message: Option<&'a RawValue>,
     #[serde(borrow)]
     item: Option<&'a RawValue>,
+    tokens: Option<RevokedTokens>,
+}
+
+/// The tokens a `tokens_revoked` event lists (user ids, by token kind).
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RevokedTokens {
+    bot: Vec<serde::de::IgnoredAny>,
+}
+
+/// What an event changes about the connection (which holds the app's bot token):
+/// `app_uninstalled`, and `tokens_revoked` naming bot tokens, revoke it. A
+/// `tokens_revoked` for user tokens only leaves the bot token, and the connection, alone.
+fn grant_change(kind: &str, event: &InnerEvent<'_>) -> Option<GrantChange> {
+    match kind {
+        "app_uninstalled" => Some(GrantChange::revoked(
+            "the Slack app was uninstalled from the workspace",
+        )),
+        "tokens_revoked" if event.tokens.as_ref().is_some_and(|t| !t.bot.is_empty()) => Some(
+            GrantChange::revoked("the Slack workspace revoked the app's bot token"),
+        ),
+        _ => None,
+    }
 }
 
 /// An edited message, or the item a reaction is on.
@@ -438,11 +461,13 @@ impl Slack {
             }
             _ => None,
         };
+        let grant = grant_change(kind, &event);
         Ok(
             Normalized::new(EventType::from_parts("slack", &object, &action), kind)
                 .with_occurred_at(occurred_at)
                 .with_source_order_key(source_order_key)
-                .with_subject(subject),
+                .with_subject(subject)
+                .with_grant(grant),
         )
     }
 }

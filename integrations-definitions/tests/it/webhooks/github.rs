@@ -1,5 +1,8 @@
 //! GitHub (cloud and Enterprise Server): subjects, order keys, conversations, form bodies, refusals.
 
+use integrations_core::host::ConnectionStore;
+use integrations_definitions::github::webhook::INSTALLATION_SUSPENDED;
+
 use super::*;
 
 #[tokio::test]
@@ -144,4 +147,152 @@ async fn github_deliveries_need_their_headers_and_a_known_content_type() {
             (status, code.to_owned())
         );
     }
+}
+
+/// A fixture's JSON with `edit` applied, compact, as GitHub would send it.
+fn edited(file: &str, edit: impl FnOnce(&mut Value)) -> Vec<u8> {
+    let mut value: Value = serde_json::from_slice(&body(file)).unwrap();
+    edit(&mut value);
+    serde_json::to_vec(&value).unwrap()
+}
+
+async fn send(world: &World, event: &str, body: &[u8], id: &str) -> WebhookResponse {
+    let signed = signer(GITHUB)
+        .sign(
+            &Delivery::new(body, world.now())
+                .with_id(id)
+                .with_event(event),
+        )
+        .unwrap();
+    world.ingest.handle(signed.request(&key(GITHUB))).await
+}
+
+#[tokio::test]
+async fn an_uninstalled_app_revokes_its_connection_once() {
+    let world = World::new().await;
+    // The fixture's installation (id 2) is connection gh-2's.
+    let event = deliver(&world, "github/installation.deleted.payload.json").await;
+    assert_eq!(event.event_type.as_str(), "github.installation.deleted");
+    assert_eq!(event.connection.as_str(), "gh-2");
+    assert!(matches!(
+        world.status("gh-2").await,
+        ConnectionStatus::Revoked { reason } if reason.contains("uninstalled")
+    ));
+    let changes = world.test.audit.with_action("connection.status_changed");
+    assert_eq!(changes.len(), 1);
+    assert_eq!(changes[0].detail["status"], "revoked");
+    assert_eq!(changes[0].detail["cause"], "webhook");
+    assert_eq!(
+        changes[0].detail["event_type"],
+        "github.installation.deleted"
+    );
+
+    // The same delivery again: a duplicate, answered 2xx, applied once, delivered once.
+    let body = body("github/installation.deleted.payload.json");
+    let again = send(
+        &world,
+        "installation",
+        &body,
+        "delivery-github-installation-deleted-payload-json",
+    )
+    .await;
+    assert_eq!(again.status, 200);
+    assert_eq!(
+        world
+            .test
+            .audit
+            .with_action("connection.status_changed")
+            .len(),
+        1
+    );
+    assert_eq!(world.test.events.events().len(), 1);
+
+    // Any other event of the uninstalled installation finds no connection.
+    let push = edited("github/push.with-installation.payload.json", |v| {
+        v["installation"]["id"] = json!(2);
+    });
+    let refused = send(&world, "push", &push, "d-after-uninstall").await;
+    assert_eq!(
+        (refused.status.as_u16(), error_code(&refused)),
+        (404, codes::CONNECTION_NOT_FOUND.to_owned())
+    );
+    assert_eq!(world.test.events.events().len(), 1);
+}
+
+#[tokio::test]
+async fn a_failed_delivery_of_the_uninstall_is_retried_to_the_revoked_connection() {
+    let world = World::new().await;
+    let body = body("github/installation.deleted.payload.json");
+    world.test.events.fail_next(1);
+    let failed = send(&world, "installation", &body, "d-uninstall").await;
+    assert_eq!(failed.status, 503);
+    // Revoked already; the record was released, so GitHub's retry is processed and
+    // reaches the sink.
+    assert!(matches!(
+        world.status("gh-2").await,
+        ConnectionStatus::Revoked { .. }
+    ));
+    let retried = send(&world, "installation", &body, "d-uninstall").await;
+    assert_eq!(retried.status, 200);
+    let delivered = world.test.events.events();
+    assert_eq!(delivered.len(), 1);
+    assert_eq!(
+        delivered[0].event_type.as_str(),
+        "github.installation.deleted"
+    );
+    assert_eq!(
+        world
+            .test
+            .audit
+            .with_action("connection.status_changed")
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_suspended_installation_is_in_error_until_unsuspended() {
+    let world = World::new().await;
+    let lifecycle = |action: &'static str| {
+        edited("github/installation.deleted.payload.json", move |v| {
+            v["action"] = json!(action);
+            v["installation"]["id"] = json!(1);
+        })
+    };
+    let suspended = send(&world, "installation", &lifecycle("suspend"), "d-s1").await;
+    assert_eq!(suspended.status, 200);
+    assert_eq!(
+        world.status("gh-1").await,
+        ConnectionStatus::Error {
+            reason: INSTALLATION_SUSPENDED.to_owned()
+        }
+    );
+    // A connection in error still receives its events.
+    let event = deliver(&world, "github/pull_request.opened.payload.json").await;
+    assert_eq!(event.connection.as_str(), "gh-1");
+
+    let resumed = send(&world, "installation", &lifecycle("unsuspend"), "d-u1").await;
+    assert_eq!(resumed.status, 200);
+    assert_eq!(world.status("gh-1").await, ConnectionStatus::Active);
+
+    // An unsuspension never clears an error that needs repair.
+    let broken = ConnectionStatus::Error {
+        reason: "the refresh token was revoked".to_owned(),
+    };
+    world
+        .test
+        .store
+        .set_connection_status(
+            &tenant("acme"),
+            &ConnectionId::new("gh-1").unwrap(),
+            broken.clone(),
+            world.now(),
+        )
+        .await
+        .unwrap();
+    let suspended = send(&world, "installation", &lifecycle("suspend"), "d-s2").await;
+    assert_eq!(suspended.status, 200);
+    let resumed = send(&world, "installation", &lifecycle("unsuspend"), "d-u2").await;
+    assert_eq!(resumed.status, 200);
+    assert_eq!(world.status("gh-1").await, broken);
 }

@@ -64,3 +64,61 @@ async fn linear_events_check_the_event_header_and_the_signed_timestamp() {
         .await;
     assert_eq!(response.status, 401);
 }
+
+/// Linear's `OAuthApp` `revoked` event (providers.md: `oauthClientId`,
+/// `organizationId`), for the organization of connection `lin-org`.
+fn oauth_app_revoked(world: &World, client: &str) -> Vec<u8> {
+    let sent_ms = world.now().unix_millis();
+    serde_json::to_vec(&json!({
+        "action": "revoked",
+        "type": "OAuthApp",
+        "oauthClientId": client,
+        "organizationId": "dc844923-f9a4-40a3-825c-dea7747e57d6",
+        "createdAt": "2026-01-01T00:00:00.000Z",
+        "webhookTimestamp": sent_ms,
+        "webhookId": "5f0b0ab1-2b6e-4a59-a6b4-5b1f5c1f9d3e",
+    }))
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_deauthorized_oauth_app_revokes_the_connection_of_its_target_only() {
+    let world = World::new().await;
+    world
+        .target(
+            "acme",
+            "lin",
+            LINEAR,
+            json!({"client_id": "lin_client_ours"}),
+            json!({"webhook_secret": LINEAR_SECRET}),
+        )
+        .await;
+    let send = |body: Vec<u8>, id: &'static str| {
+        let signed = signer(LINEAR)
+            .sign(
+                &Delivery::new(&body, world.now())
+                    .with_id(id)
+                    .with_event("OAuthApp"),
+            )
+            .unwrap();
+        world.ingest.handle(signed.request(&key(LINEAR)))
+    };
+
+    // Another OAuth app's de-authorization is not this target's.
+    let response = send(oauth_app_revoked(&world, "lin_client_other"), "d-other").await;
+    assert_eq!(
+        (response.status.as_u16(), error_code(&response)),
+        (403, codes::TARGET_MISMATCH.to_owned())
+    );
+    assert_eq!(world.status("lin-org").await, ConnectionStatus::Active);
+
+    let response = send(oauth_app_revoked(&world, "lin_client_ours"), "d-ours").await;
+    assert_eq!(response.status, 200);
+    let events = world.test.events.events();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].event_type.as_str(), "linear.oauth_app.revoked");
+    assert!(matches!(
+        world.status("lin-org").await,
+        ConnectionStatus::Revoked { reason } if reason.contains("de-authorized")
+    ));
+}

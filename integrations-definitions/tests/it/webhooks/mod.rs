@@ -15,6 +15,8 @@ mod slack;
 use std::sync::Arc;
 use std::time::Duration;
 
+use integrations_core::host::ConnectionStore as _;
+use integrations_core::model::ConnectionStatus;
 use integrations_core::service::{ConnectionInput, TargetInput, WriteService};
 use integrations_core::webhook::{
     Ingest, IngestOutcome, SessionDispatch, SubjectKind, WebhookEvent, WebhookResponse, codes,
@@ -298,6 +300,17 @@ impl World {
 
     fn now(&self) -> Timestamp {
         self.test.host().clock().now()
+    }
+
+    /// The stored status of tenant `acme`'s connection `id`.
+    async fn status(&self, id: &str) -> ConnectionStatus {
+        self.test
+            .store
+            .get_connection(&tenant("acme"), &ConnectionId::new(id).unwrap())
+            .await
+            .unwrap()
+            .unwrap()
+            .status
     }
 }
 

@@ -261,3 +261,85 @@ async fn slack_can_be_acknowledged_now_and_processed_later() {
     assert_eq!(delivered.event_type.as_str(), "slack.app_mention.created");
     assert_eq!(world.test.events.events().len(), 1);
 }
+
+/// An `event_callback` of the shape Slack's Events API documents, for team `T123ABC456`.
+fn callback(event: &Value, event_id: &str) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "token": "XXYYZZ",
+        "team_id": "T123ABC456",
+        "api_app_id": "A123ABC456",
+        "event": event,
+        "type": "event_callback",
+        "event_id": event_id,
+        "event_time": 1_767_225_600,
+    }))
+    .unwrap()
+}
+
+async fn send(world: &World, body: &[u8]) -> integrations_core::webhook::Ingested {
+    let signed = signer(SLACK)
+        .sign(&Delivery::new(body, world.now()))
+        .unwrap();
+    world
+        .ingest
+        .ingest(signed.request(&key(SLACK)))
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn slack_uninstalls_and_revoked_bot_tokens_revoke_the_connection() {
+    // User tokens revoked: the bot token, and the connection, are left alone.
+    let world = World::new().await;
+    let users_only = callback(
+        &json!({"type": "tokens_revoked", "tokens": {"oauth": ["U061F7AUR"], "bot": []}}),
+        "Ev01USERS",
+    );
+    let ingested = send(&world, &users_only).await;
+    assert_eq!(
+        ingested.event.unwrap().event_type.as_str(),
+        "slack.tokens.revoked"
+    );
+    assert_eq!(world.status("sl-1").await, ConnectionStatus::Active);
+
+    // The bot token revoked: the connection is.
+    let bot = callback(
+        &json!({"type": "tokens_revoked", "tokens": {"oauth": [], "bot": ["U0BOT1234"]}}),
+        "Ev01BOT",
+    );
+    assert_eq!(send(&world, &bot).await.outcome, IngestOutcome::Delivered);
+    assert!(matches!(
+        world.status("sl-1").await,
+        ConnectionStatus::Revoked { reason } if reason.contains("bot token")
+    ));
+
+    // The app uninstalled.
+    let world = World::new().await;
+    let uninstalled = callback(&json!({"type": "app_uninstalled"}), "Ev01UNINSTALL");
+    let ingested = send(&world, &uninstalled).await;
+    assert_eq!(
+        ingested.event.unwrap().event_type.as_str(),
+        "slack.app.uninstalled"
+    );
+    assert!(matches!(
+        world.status("sl-1").await,
+        ConnectionStatus::Revoked { reason } if reason.contains("uninstalled")
+    ));
+    // Slack's retry of the same event is a duplicate; a new event finds no connection.
+    assert_eq!(
+        send(&world, &uninstalled).await.outcome,
+        IngestOutcome::Duplicate
+    );
+    let later = callback(
+        &json!({"type": "app_mention", "user": "U061F7AUR", "text": "hi", "ts": "1.2", "channel": "C1", "event_ts": "1.2"}),
+        "Ev01LATER",
+    );
+    let signed = signer(SLACK)
+        .sign(&Delivery::new(&later, world.now()))
+        .unwrap();
+    let refused = world.ingest.handle(signed.request(&key(SLACK))).await;
+    assert_eq!(
+        (refused.status.as_u16(), error_code(&refused)),
+        (404, codes::CONNECTION_NOT_FOUND.to_owned())
+    );
+}
