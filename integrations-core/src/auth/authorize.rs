@@ -229,8 +229,8 @@ impl fmt::Debug for CompleteAuthorization {
 /// ```
 #[derive(Clone)]
 pub struct Authorizations {
-    registry: Arc<Registry>,
-    host: Host,
+    pub(super) registry: Arc<Registry>,
+    pub(super) host: Host,
     state_ttl: Duration,
 }
 

@@ -6,6 +6,7 @@
 //! |---|---|
 //! | API-key connections, verified by the definition's identity check | [`ApiKeyConnections`] |
 //! | OAuth 2.0 authorization code and redirect flows: start, complete | [`Authorizations`] |
+//! | disconnecting: the provider revokes the grant, the tokens are deleted | [`Authorizations::disconnect`] |
 //! | client-credentials connections | [`ClientCredentialsConnections`] |
 //! | fresh credentials, refresh, single flight, resolution precedence | [`TokenManager`] (a [`CredentialSource`](crate::credential::CredentialSource)) |
 //! | which path resolves a credential | [`resolution_path`] |
@@ -32,6 +33,7 @@
 mod api_key;
 mod authorize;
 mod client_credentials;
+mod disconnect;
 mod identity;
 pub(crate) mod oauth2;
 mod persist;
@@ -47,6 +49,7 @@ pub use self::authorize::{
     StartAuthorization,
 };
 pub use self::client_credentials::{ClientCredentialsConnections, ClientCredentialsInput};
+pub use self::disconnect::{DISCONNECTED, Disconnect, Disconnected, RemoteRevocation};
 pub use self::identity::CREDENTIAL_REJECTED;
 pub use self::oauth2::token_response::INVALID_GRANT;
 pub use self::precedence::{RequestScope, find_connection, select_connection};

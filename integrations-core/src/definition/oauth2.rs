@@ -54,7 +54,12 @@ pub struct OAuth2Spec {
     pub authorize_url: String,
     /// The token endpoint.
     pub token_url: String,
-    /// The revocation endpoint, if any.
+    /// The revocation endpoint, if any: [`Authorizations::disconnect`] posts to it with
+    /// the connection's access token as a Bearer credential (Linear `oauth/revoke`,
+    /// Slack `auth.revoke`), reading the answer with [`success_field`](Self::success_field)
+    /// like a token answer. Without one, disconnecting only forgets the tokens.
+    ///
+    /// [`Authorizations::disconnect`]: crate::auth::Authorizations::disconnect
     pub revoke_url: Option<String>,
     /// Scopes requested when the caller names none.
     pub default_scopes: Vec<String>,
@@ -147,7 +152,7 @@ impl OAuth2Spec {
         self
     }
 
-    /// Sets the revocation endpoint.
+    /// Sets the revocation endpoint (see [`revoke_url`](Self::revoke_url)).
     #[must_use]
     pub fn with_revoke_url(mut self, url: impl Into<String>) -> Self {
         self.revoke_url = Some(url.into());

@@ -3,8 +3,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::host::Sealed;
-use crate::{ConnectionId, Error, TenantId, Timestamp};
+use crate::host::{Sealed, SecretCipher, SecretCipherExt};
+use crate::{ConnectionId, Error, Secret, TenantId, Timestamp};
 
 /// What a credential is: `api_key`, `oauth2_access_token`, ... An open set: provider
 /// crates may use their own (`jira_api_token`).
@@ -109,6 +109,28 @@ impl Credential {
     pub fn with_expiry(mut self, expires_at: Option<Timestamp>) -> Self {
         self.expires_at = expires_at;
         self
+    }
+
+    /// Opens the sealed value of this credential of `connection`, with the associated
+    /// data it was sealed under ([`credential_aad`](crate::service::credential_aad)).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Crypto`](crate::ErrorKind::Crypto) when it cannot be opened (another
+    /// key, tampered, or moved to another connection, type or slot).
+    pub fn open(
+        &self,
+        connection: &super::Connection,
+        cipher: &dyn SecretCipher,
+    ) -> Result<Secret, Error> {
+        cipher.open_secret(
+            &self.value,
+            &crate::service::credential_aad(
+                connection,
+                &self.credential_type,
+                self.slot.as_deref(),
+            ),
+        )
     }
 }
 

@@ -14,9 +14,9 @@ use super::handler::{
     WebhookResponse,
 };
 use super::{Headers, SessionDispatch, Verified, WebhookEvent, WebhookSource, errors};
-use crate::host::{AuditAction, AuditEvent, AuditOutcome, ConnectionQuery, Host, SecretCipherExt};
+use crate::host::{AuditAction, AuditEvent, AuditOutcome, ConnectionQuery, Host};
 use crate::model::{Connection, ConnectionStatus, Target};
-use crate::service::{credential_aad, target_secrets_aad};
+use crate::service::target_secrets_aad;
 use crate::{DefinitionKey, Error, ErrorKind, Registry, Secret, Timestamp};
 
 /// The default body limit: 25 MiB, GitHub's cap on payloads (the largest of the shipped
@@ -653,8 +653,7 @@ impl Ingest {
             for credential in set.credentials.iter().filter(|c| {
                 &c.credential_type == credential_type && c.expires_at.is_none_or(|at| at > now)
             }) {
-                let aad = credential_aad(connection, credential_type, credential.slot.as_deref());
-                secrets.push(self.host.cipher().open_secret(&credential.value, &aad)?);
+                secrets.push(credential.open(connection, self.host.cipher())?);
             }
         }
         Ok(secrets)

@@ -54,6 +54,7 @@ impl Slack {
             format!("{web}/oauth/v2/authorize"),
             format!("{api}/oauth.v2.access"),
         )
+        .with_revoke_url(format!("{api}/auth.revoke"))
         .with_default_scopes(scopes)
         .with_scope_separator(ScopeSeparator::Comma)
         .with_pkce(Pkce::S256)

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use integrations_core::auth::{
-    ApiKeyConnections, Authorizations, CompleteAuthorization, StartAuthorization, TokenManager,
+    ApiKeyConnections, Authorizations, CompleteAuthorization, DISCONNECTED, Disconnect,
+    Disconnected, RemoteRevocation, StartAuthorization, TokenManager,
 };
 use integrations_core::credential::{CredentialRequest, CredentialSource};
 use integrations_core::host::{Clock, ConnectionStore, ReqwestHttpClient};
@@ -654,4 +655,158 @@ async fn openai_keys_are_checked_with_get_models_and_temporary_failures_store_no
         .await
         .unwrap();
     assert_eq!(key.value.expose(), "sk-proj-valid");
+}
+
+impl Env {
+    async fn disconnect(
+        &self,
+        connection: &Connection,
+        force: bool,
+    ) -> Result<Disconnected, integrations_core::Error> {
+        let mut request = Disconnect::new(tenant(), connection.id.clone())
+            .by(integrations_core::UserId::new("alice").unwrap());
+        if force {
+            request = request.forced();
+        }
+        self.auth().disconnect(request).await
+    }
+}
+
+#[tokio::test]
+async fn disconnecting_linear_revokes_the_grant_there_and_forgets_the_tokens() {
+    let mock = LinearMock::start().await;
+    let env = Env::new(
+        "linear::linear-default",
+        mock.target_config(),
+        mock.target_secrets(),
+    )
+    .await;
+    let url = env.start("oauth2", None).await;
+    let connection = env.complete(mock.authorize(&url).unwrap()).await.unwrap();
+    // A day later the access token has expired: it is refreshed, then revoked.
+    env.test.clock.advance(Duration::from_secs(25 * 3600));
+    let disconnected = env.disconnect(&connection, false).await.unwrap();
+    assert_eq!(disconnected.remote, RemoteRevocation::Revoked);
+    assert!(disconnected.credentials_deleted);
+    assert_eq!((mock.refresh_requests(), mock.revocations()), (1, 1));
+    assert_eq!(
+        env.status(&connection).await,
+        ConnectionStatus::Revoked {
+            reason: DISCONNECTED.to_owned()
+        }
+    );
+    assert!(
+        env.test
+            .store
+            .raw_credentials(&tenant(), &connection.id)
+            .is_none()
+    );
+    let audit = env.test.audit.with_action("connection.status_changed");
+    let last = audit.last().unwrap();
+    assert_eq!(
+        (
+            last.detail["cause"].as_str(),
+            last.detail["remote"].as_str(),
+            last.actor.as_ref().map(integrations_core::UserId::as_str)
+        ),
+        ("disconnect", "revoked", Some("alice"))
+    );
+    // The token manager refuses the revoked connection.
+    let stored = env
+        .test
+        .store
+        .get_connection(&tenant(), &connection.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        env.tokens().access_token(&stored).await.unwrap_err().code(),
+        "auth.connection_not_active"
+    );
+    // Again: harmless, nothing left to revoke.
+    let again = env.disconnect(&connection, false).await.unwrap();
+    assert_eq!(again.remote, RemoteRevocation::AlreadyInvalid);
+    assert!(!again.credentials_deleted);
+    assert_eq!(mock.revocations(), 1);
+}
+
+#[tokio::test]
+async fn disconnecting_slack_calls_auth_revoke_and_an_outage_changes_nothing_unless_forced() {
+    let mock = SlackMock::start().await;
+    let env = Env::new(
+        "slack::slack-default",
+        mock.target_config(),
+        mock.target_secrets(),
+    )
+    .await;
+    let url = env.start("oauth2", None).await;
+    let connection = env.complete(mock.authorize(&url).unwrap()).await.unwrap();
+    let token = env.tokens().access_token(&connection).await.unwrap().value;
+
+    // Slack is down: nothing changes, the grant stays revocable.
+    mock.set_failure(FailureMode::Unavailable);
+    let baseline = env.test.store.record_count();
+    let e = env.disconnect(&connection, false).await.unwrap_err();
+    assert_eq!(
+        (e.kind(), e.code()),
+        (ErrorKind::Unavailable, "oauth.unavailable")
+    );
+    assert_secret_free(&e, token.expose());
+    assert_eq!(env.status(&connection).await, ConnectionStatus::Active);
+    assert_eq!(env.test.store.record_count(), baseline);
+
+    // Forced: forgotten here, the outcome says the provider did not revoke.
+    let forced = env.disconnect(&connection, true).await.unwrap();
+    assert_eq!(
+        forced.remote,
+        RemoteRevocation::Failed {
+            code: "oauth.unavailable".to_owned()
+        }
+    );
+    assert!(matches!(
+        env.status(&connection).await,
+        ConnectionStatus::Revoked { .. }
+    ));
+    assert!(mock.access_is_live(token.expose()));
+
+    // Slack up: a new connection is revoked there with `{"ok": true, "revoked": true}`.
+    mock.set_failure(FailureMode::None);
+    let url = env.start("oauth2", None).await;
+    let connection = env.complete(mock.authorize(&url).unwrap()).await.unwrap();
+    let token = env.tokens().access_token(&connection).await.unwrap().value;
+    let disconnected = env.disconnect(&connection, false).await.unwrap();
+    assert_eq!(disconnected.remote, RemoteRevocation::Revoked);
+    assert!(!mock.access_is_live(token.expose()));
+    assert_eq!(mock.revocations(), 1);
+}
+
+#[tokio::test]
+async fn methods_without_a_revocation_endpoint_forget_the_tokens_only() {
+    let mock = GitHubMock::start().await;
+    let env = Env::new(
+        "github::github-cloud",
+        mock.target_config(),
+        mock.target_secrets(),
+    )
+    .await;
+    let url = env.start("oauth2", None).await;
+    let oauth = env.complete(mock.authorize(&url).unwrap()).await.unwrap();
+    mock.accept_personal_token("ghp_valid_token_1234");
+    let key = connect_key(&env, "pat", "token", "ghp_valid_token_1234")
+        .await
+        .unwrap();
+    for connection in [&oauth, &key] {
+        let disconnected = env.disconnect(connection, false).await.unwrap();
+        assert_eq!(disconnected.remote, RemoteRevocation::NotSupported);
+        assert!(disconnected.credentials_deleted);
+        assert!(matches!(
+            env.status(connection).await,
+            ConnectionStatus::Revoked { .. }
+        ));
+    }
+    let missing = Disconnect::new(tenant(), ConnectionId::new("nope").unwrap());
+    assert_eq!(
+        env.auth().disconnect(missing).await.unwrap_err().code(),
+        "auth.connection_not_found"
+    );
 }

@@ -69,6 +69,11 @@ fn sanitized(code: &str) -> Option<&str> {
 
 /// The wait a `Retry-After` header asks for: delay-seconds, or an HTTP date compared with
 /// `now`.
+/// A provider error code fit for a message, or `unrecognized`.
+pub(crate) fn shown(code: &str) -> &str {
+    sanitized(code).unwrap_or("unrecognized")
+}
+
 pub(crate) fn retry_after(response: &HttpResponse, now: Timestamp) -> Option<Duration> {
     let value = response.headers().get(RETRY_AFTER)?.to_str().ok()?.trim();
     if let Ok(seconds) = value.parse::<u64>() {
@@ -138,7 +143,7 @@ fn is_json(response: &HttpResponse) -> Option<bool> {
 }
 
 /// The body as a JSON object: JSON as is; a form-encoded body as an object of strings.
-fn fields(response: &HttpResponse) -> Option<Map<String, Value>> {
+pub(crate) fn fields(response: &HttpResponse) -> Option<Map<String, Value>> {
     let body = response.body();
     let trimmed = body.trim_ascii();
     if trimmed.is_empty() {

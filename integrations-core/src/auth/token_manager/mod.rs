@@ -5,6 +5,8 @@ mod cache;
 mod lease;
 mod refresh;
 
+pub(crate) use self::refresh::is_dead_grant;
+
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,11 +21,10 @@ use super::CREDENTIAL_REVOKED;
 use super::resolve::{ResolutionPath, resolution_path};
 use super::target::TargetContext;
 use crate::credential::{CredentialRequest, CredentialSource, ResolvedCredential};
-use crate::host::{AuditAction, AuditEvent, AuditOutcome, Host, SecretCipherExt};
+use crate::host::{AuditAction, AuditEvent, AuditOutcome, Host};
 use crate::model::{Connection, ConnectionStatus, Credential, CredentialSet, CredentialType};
 use crate::plan::CredentialSelector;
 use crate::provider::ResolverContext;
-use crate::service::credential_aad;
 use crate::{Error, ErrorKind, Registry, Secret, Timestamp};
 
 /// The default expiry skew: tokens expiring within five minutes are renewed first.
@@ -398,14 +399,7 @@ impl TokenManager {
     }
 
     fn open(&self, connection: &Connection, credential: &Credential) -> Result<Secret, Error> {
-        self.host.cipher().open_secret(
-            &credential.value,
-            &credential_aad(
-                connection,
-                &credential.credential_type,
-                credential.slot.as_deref(),
-            ),
-        )
+        credential.open(connection, self.host.cipher())
     }
 
     /// The stored connection must still be active (the caller's copy may be stale).

@@ -30,7 +30,7 @@ const MAX_PAUSE: Duration = Duration::from_millis(200);
 
 /// Whether `error` says the grant behind a connection is dead (the connection is then
 /// marked `error`).
-pub(super) fn is_dead_grant(error: &Error) -> bool {
+pub(crate) fn is_dead_grant(error: &Error) -> bool {
     matches!(
         error.code(),
         INVALID_GRANT | CREDENTIAL_REVOKED | NO_REFRESH_TOKEN | REFRESH_TOKEN_EXPIRED

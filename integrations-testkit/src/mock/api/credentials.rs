@@ -105,12 +105,7 @@ impl FakeTokenManager {
     }
 
     fn open(&self, connection: &Connection, credential: &Credential) -> Result<Secret, Error> {
-        let aad = credential_aad(
-            connection,
-            &credential.credential_type,
-            credential.slot.as_deref(),
-        );
-        self.host.cipher().open_secret(&credential.value, &aad)
+        credential.open(connection, self.host.cipher())
     }
 
     async fn refresh(

@@ -5,7 +5,10 @@
 //! `scope` in answers a space-separated string or, for apps created before 2023-12, an
 //! array; every refresh returns a new refresh token and kills the old one; legacy apps
 //! get ~10-year tokens without a refresh token; client-credentials tokens last 30 days,
-//! one live token per app, and the grant may be disabled.
+//! one live token per app, and the grant may be disabled. `POST /oauth/revoke` with the
+//! access token as Bearer revokes the authorization (the access token and the refresh
+//! token issued with it): 200 revoked, 400 without a token, 401 for a token it does not
+//! know (already revoked, expired or rotated away).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -99,6 +102,12 @@ impl LinearMock {
             .and(path("/oauth/token"))
             .respond_with(TokenEndpoint(Arc::clone(&shared)))
             .named("Linear token endpoint")
+            .mount(provider.server())
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/oauth/revoke"))
+            .respond_with(Revoke(Arc::clone(&shared)))
+            .named("Linear token revocation")
             .mount(provider.server())
             .await;
         Mock::given(method("POST"))
@@ -218,6 +227,11 @@ impl LinearMock {
         self.shared.ledger.set_delay(delay);
     }
 
+    /// How many authorizations `POST /oauth/revoke` revoked.
+    pub fn revocations(&self) -> usize {
+        self.shared.ledger.revocations()
+    }
+
     /// Every token request so far.
     pub fn token_requests(&self) -> Vec<TokenRequestRecord> {
         self.shared.ledger.requests()
@@ -273,16 +287,13 @@ impl TokenEndpoint {
         }
         let legacy = self.0.legacy_tokens.load(Ordering::SeqCst);
         let mut body = template(if legacy { LEGACY } else { WITH_REFRESH });
-        body.insert(
-            "access_token".into(),
-            json!(ledger.issue_access("lin_oauth_")),
-        );
+        let access = ledger.issue_access("lin_oauth_");
+        body.insert("access_token".into(), json!(access));
         body.insert("scope".into(), self.scope_value(&grant.scopes));
         if !legacy {
-            body.insert(
-                "refresh_token".into(),
-                json!(ledger.issue_refresh("lin_refresh_")),
-            );
+            let refresh = ledger.issue_refresh("lin_refresh_");
+            ledger.link(&access, &refresh);
+            body.insert("refresh_token".into(), json!(refresh));
         }
         json(200, &Value::Object(body))
     }
@@ -300,14 +311,11 @@ impl TokenEndpoint {
             );
         }
         let mut body = template(REFRESHED);
-        body.insert(
-            "access_token".into(),
-            json!(ledger.issue_access("lin_oauth_")),
-        );
-        body.insert(
-            "refresh_token".into(),
-            json!(ledger.issue_refresh("lin_refresh_")),
-        );
+        let access = ledger.issue_access("lin_oauth_");
+        let refresh = ledger.issue_refresh("lin_refresh_");
+        ledger.link(&access, &refresh);
+        body.insert("access_token".into(), json!(access));
+        body.insert("refresh_token".into(), json!(refresh));
         body.insert(
             "scope".into(),
             self.scope_value(&["read".to_owned(), "write".to_owned()]),
@@ -429,6 +437,25 @@ impl Respond for GraphQl {
             _ => json(
                 400,
                 &json!({"errors": [{"message": "Authentication required, not authenticated", "extensions": {"code": "AUTHENTICATION_ERROR"}}]}),
+            ),
+        }
+    }
+}
+
+/// `POST /oauth/revoke`: the Bearer access token's authorization is revoked.
+struct Revoke(Arc<Shared>);
+
+impl Respond for Revoke {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        if let Some(failure) = self.0.ledger.temporary_failure() {
+            return failure;
+        }
+        match bearer(request) {
+            None => oauth_error("invalid_request", "No token to revoke was given."),
+            Some(token) if self.0.ledger.revoke_grant(&token) => ResponseTemplate::new(200),
+            Some(_) => json(
+                401,
+                &json!({"error": "invalid_token", "error_description": "The access token is invalid."}),
             ),
         }
     }

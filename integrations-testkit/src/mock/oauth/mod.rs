@@ -104,6 +104,9 @@ struct LedgerState {
     access: HashSet<String>,
     refresh_live: HashSet<String>,
     refresh_used: HashSet<String>,
+    /// The refresh token issued with each access token, for revoking a whole grant.
+    grants: HashMap<String, String>,
+    revocations: usize,
     last_refresh: Option<String>,
     issued: Vec<String>,
     failure: FailureMode,
@@ -170,6 +173,33 @@ impl Ledger {
         state.issued.push(token.clone());
         state.last_refresh = Some(token.clone());
         token
+    }
+
+    /// Records that `refresh` was issued with `access`: revoking the grant of `access`
+    /// kills both.
+    pub(crate) fn link(&self, access: &str, refresh: &str) {
+        self.lock()
+            .grants
+            .insert(access.to_owned(), refresh.to_owned());
+    }
+
+    /// Revokes the grant of a live access token: it, and the refresh token issued with
+    /// it, stop working. `false` when the token is not live.
+    pub(crate) fn revoke_grant(&self, access: &str) -> bool {
+        let mut state = self.lock();
+        if state.failure == FailureMode::Revoked || !state.access.remove(access) {
+            return false;
+        }
+        if let Some(refresh) = state.grants.remove(access) {
+            state.refresh_live.remove(&refresh);
+        }
+        state.revocations += 1;
+        true
+    }
+
+    /// How many grants were revoked.
+    pub(crate) fn revocations(&self) -> usize {
+        self.lock().revocations
     }
 
     /// Accepts a value as a live access token (a personal token or API key).

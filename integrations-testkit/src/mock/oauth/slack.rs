@@ -1,4 +1,7 @@
-//! The Slack mock: `oauth.v2.access` (code exchange and token rotation) and `auth.test`.
+//! The Slack mock: `oauth.v2.access` (code exchange and token rotation), `auth.test`
+//! and `auth.revoke` (the Bearer token, and a refresh token issued with it, stop
+//! working: `{"ok": true, "revoked": true}`; `invalid_auth` for a token it does not
+//! know).
 //!
 //! Quirks reproduced (`shared` providers.md §2.3): every answer is HTTP 200 with `ok`
 //! (errors are `ok: false` with an `error` code), the bot token sits at the root with the
@@ -75,6 +78,12 @@ impl SlackMock {
             .and(path("/api/auth.test"))
             .respond_with(AuthTest(Arc::clone(&shared)))
             .named("Slack auth.test")
+            .mount(provider.server())
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/api/auth.revoke"))
+            .respond_with(AuthRevoke(Arc::clone(&shared)))
+            .named("Slack auth.revoke")
             .mount(provider.server())
             .await;
         Self { provider, shared }
@@ -159,6 +168,17 @@ impl SlackMock {
         self.shared.ledger.set_delay(delay);
     }
 
+    /// Whether `token` is an access token this mock issued and has not rotated away or
+    /// revoked.
+    pub fn access_is_live(&self, token: &str) -> bool {
+        self.shared.ledger.access_is_live(token)
+    }
+
+    /// How many tokens `auth.revoke` revoked.
+    pub fn revocations(&self) -> usize {
+        self.shared.ledger.revocations()
+    }
+
     /// Every token request so far.
     pub fn token_requests(&self) -> Vec<TokenRequestRecord> {
         self.shared.ledger.requests()
@@ -201,11 +221,10 @@ impl TokenEndpoint {
             user.insert("access_token".into(), json!(ledger.issue_access("xoxp-")));
         }
         if rotation {
+            let refresh = ledger.issue_refresh("xoxe-1-");
+            ledger.link(&bot, &refresh);
             body.insert("expires_in".into(), json!(43_200));
-            body.insert(
-                "refresh_token".into(),
-                json!(ledger.issue_refresh("xoxe-1-")),
-            );
+            body.insert("refresh_token".into(), json!(refresh));
         }
         Value::Object(body)
     }
@@ -282,6 +301,24 @@ impl Respond for AuthTest {
                 "is_enterprise_install": false,
             })),
             _ => slack_error("invalid_auth"),
+        }
+    }
+}
+
+/// `auth.revoke`: revokes the Bearer token.
+struct AuthRevoke(Arc<Shared>);
+
+impl Respond for AuthRevoke {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        if let Some(failure) = self.0.ledger.temporary_failure() {
+            return failure;
+        }
+        match bearer(request) {
+            None => slack_error("not_authed"),
+            Some(token) if self.0.ledger.revoke_grant(&token) => {
+                ok_json(&json!({"ok": true, "revoked": true}))
+            }
+            Some(_) => slack_error("invalid_auth"),
         }
     }
 }

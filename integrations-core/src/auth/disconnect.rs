@@ -1,0 +1,443 @@
+//! Disconnecting a connection: the provider revokes the grant when the method's OAuth 2.0
+//! data names a revocation endpoint; then the connection is marked `revoked` and its
+//! stored credentials are deleted.
+
+use std::sync::Arc;
+
+use http::header::{ACCEPT, AUTHORIZATION, HeaderValue};
+use http::{Method, StatusCode};
+
+use super::Authorizations;
+use super::oauth2::token_response::{self, INVALID_GRANT};
+use super::target::TargetContext;
+use super::token_manager::{TokenManager, is_dead_grant};
+use crate::definition::{ConnectionMethodKind, OAuth2Spec};
+use crate::host::{AuditAction, AuditEvent, AuditOutcome, HttpResponse};
+use crate::model::{Connection, ConnectionStatus, CredentialType};
+use crate::{ConnectionId, Error, ErrorKind, Secret, TenantId, Timestamp, UserId};
+
+/// The reason a disconnected connection is `revoked` with.
+pub const DISCONNECTED: &str = "the connection was disconnected";
+
+/// Provider error codes (in a `success_field` answer) that mean the token is gone
+/// already: Slack's `invalid_auth`, `token_revoked`, `token_expired`, `account_inactive`.
+const TOKEN_GONE: [&str; 4] = [
+    "invalid_auth",
+    "token_revoked",
+    "token_expired",
+    "account_inactive",
+];
+
+/// A request to disconnect a connection.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Disconnect {
+    /// The owning tenant.
+    pub tenant: TenantId,
+    /// The connection.
+    pub connection: ConnectionId,
+    /// Who asked (for the audit trail).
+    pub actor: Option<UserId>,
+    /// Whether to revoke locally even when the provider could not revoke the grant.
+    pub force: bool,
+}
+
+impl Disconnect {
+    /// Disconnects `connection` of `tenant`, refusing to go on when the provider cannot
+    /// be reached (so the grant is never left live at the provider with no token here to
+    /// revoke it later).
+    pub fn new(tenant: TenantId, connection: ConnectionId) -> Self {
+        Self {
+            tenant,
+            connection,
+            actor: None,
+            force: false,
+        }
+    }
+
+    /// Records who asked.
+    #[must_use]
+    pub fn by(mut self, user: UserId) -> Self {
+        self.actor = Some(user);
+        self
+    }
+
+    /// Revokes the connection locally even when the provider's revocation fails; the
+    /// outcome says so ([`RemoteRevocation::Failed`]).
+    #[must_use]
+    pub fn forced(mut self) -> Self {
+        self.force = true;
+        self
+    }
+}
+
+/// What the provider did with the grant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RemoteRevocation {
+    /// The provider revoked it.
+    Revoked,
+    /// The provider no longer honoured the token (revoked, expired or its grant dead
+    /// already).
+    AlreadyInvalid,
+    /// The connection's method has no revocation endpoint (API keys, GitHub, GitHub App
+    /// installations, client credentials): only the stored tokens were deleted.
+    NotSupported,
+    /// There was no stored token to revoke.
+    NoToken,
+    /// The provider could not revoke it (a forced disconnect went on regardless).
+    Failed {
+        /// The failure's stable code.
+        code: String,
+    },
+}
+
+impl RemoteRevocation {
+    /// The outcome as a word: `revoked`, `already_invalid`, `not_supported`, `no_token`,
+    /// `failed`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Revoked => "revoked",
+            Self::AlreadyInvalid => "already_invalid",
+            Self::NotSupported => "not_supported",
+            Self::NoToken => "no_token",
+            Self::Failed { .. } => "failed",
+        }
+    }
+}
+
+/// A disconnected connection.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Disconnected {
+    /// The connection, now `revoked`.
+    pub connection: Connection,
+    /// What the provider did.
+    pub remote: RemoteRevocation,
+    /// Whether stored credentials were deleted.
+    pub credentials_deleted: bool,
+}
+
+impl Authorizations {
+    /// Disconnects a connection: the provider revokes the grant when the method's OAuth
+    /// 2.0 data names a revocation endpoint ([`OAuth2Spec::revoke_url`]), with a fresh
+    /// access token (refreshed first if it expired); then the connection is marked
+    /// `revoked` ([`DISCONNECTED`]) and its stored credentials are deleted, audited as
+    /// `connection.status_changed` with `cause: disconnect`.
+    ///
+    /// Calling it again is harmless: the provider says the token is gone or there is none.
+    ///
+    /// # Errors
+    ///
+    /// `auth.connection_not_found`; when the provider cannot revoke the grant and the
+    /// request is not [`forced`](Disconnect::forced): its temporary failures
+    /// ([`ErrorKind::Unavailable`], [`ErrorKind::RateLimited`]) and refusals
+    /// (`oauth.revocation_refused`), the target's configuration errors; nothing is
+    /// changed then. Storage errors.
+    pub async fn disconnect(&self, request: Disconnect) -> Result<Disconnected, Error> {
+        let host = &self.host;
+        let Some(connection) = host
+            .connections()
+            .get_connection(&request.tenant, &request.connection)
+            .await?
+        else {
+            return Err(Error::not_found(
+                "auth.connection_not_found",
+                "the connection does not exist",
+            ));
+        };
+        let remote = match self.revoke_remotely(&connection).await {
+            Ok(remote) => remote,
+            Err(error) if request.force => {
+                tracing::warn!(
+                    target: "integrations::auth",
+                    tenant = %connection.tenant,
+                    connection = %connection.id,
+                    code = error.code(),
+                    "the provider did not revoke the grant; disconnecting locally as forced"
+                );
+                RemoteRevocation::Failed {
+                    code: error.code().to_owned(),
+                }
+            }
+            Err(error) => return Err(error),
+        };
+        let now = super::now(host);
+        // The status first: a connection whose credentials could not be deleted is
+        // unusable, and a retry deletes them.
+        let Some(revoked) = host
+            .connections()
+            .set_connection_status(
+                &connection.tenant,
+                &connection.id,
+                ConnectionStatus::Revoked {
+                    reason: DISCONNECTED.to_owned(),
+                },
+                now,
+            )
+            .await?
+        else {
+            return Err(Error::not_found(
+                "auth.connection_not_found",
+                "the connection was deleted while it was being disconnected",
+            ));
+        };
+        let credentials_deleted = host
+            .credentials()
+            .delete_credentials(&connection.tenant, &connection.id)
+            .await?;
+        self.audit_disconnect(&revoked, request.actor, &remote, now)
+            .await;
+        Ok(Disconnected {
+            connection: revoked,
+            remote,
+            credentials_deleted,
+        })
+    }
+
+    /// Asks the provider to revoke the connection's grant, when its method can.
+    async fn revoke_remotely(&self, connection: &Connection) -> Result<RemoteRevocation, Error> {
+        let context = TargetContext::for_connection(&self.registry, &self.host, connection)
+            .await
+            .map_err(|e| {
+                // A deleted or disabled target: nothing can be revoked through it.
+                if e.kind() == ErrorKind::NotFound || e.kind() == ErrorKind::PermissionDenied {
+                    Error::new(
+                        ErrorKind::Configuration,
+                        "auth.revocation_impossible",
+                        "the connection's target is missing or disabled, so the provider cannot be asked to revoke the grant; disconnect with force to forget the tokens",
+                    )
+                    .with_source(e)
+                } else {
+                    e
+                }
+            })?;
+        let method = context.method(&connection.method)?;
+        if method.kind != ConnectionMethodKind::OAuth2AuthorizationCode {
+            return Ok(RemoteRevocation::NotSupported);
+        }
+        let spec = context.oauth2(method)?;
+        let Some(url) = spec.revoke_url.clone() else {
+            return Ok(RemoteRevocation::NotSupported);
+        };
+        let Some(token) = self.token_to_revoke(connection).await? else {
+            return Ok(if connection.is_active() {
+                RemoteRevocation::NoToken
+            } else {
+                // Its grant died (the token manager could not refresh it).
+                RemoteRevocation::AlreadyInvalid
+            });
+        };
+        let mut authorization = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
+            .map_err(|_| {
+                Error::new(
+                    ErrorKind::Provider,
+                    "oauth.invalid_token",
+                    "the stored access token cannot be sent in a header",
+                )
+            })?;
+        authorization.set_sensitive(true);
+        let request = http::Request::builder()
+            .method(Method::POST)
+            .uri(url.as_str())
+            .header(AUTHORIZATION, authorization)
+            .header(ACCEPT, "application/json")
+            .body(bytes::Bytes::new())
+            .map_err(|_| {
+                Error::configuration(
+                    "oauth.invalid_url",
+                    "the revocation URL of the OAuth 2.0 data is not a valid URL",
+                )
+            })?;
+        let response = self.host.http().send(request).await?;
+        tracing::debug!(
+            target: "integrations::auth",
+            status = response.status().as_u16(),
+            "revocation endpoint answered"
+        );
+        read_revocation(&response, &spec, super::now(&self.host))
+    }
+
+    /// The access token to present: a fresh one through the token manager while the
+    /// connection is active (so an expired one is refreshed first), the stored one
+    /// otherwise. `None` when there is none, or its grant is dead.
+    async fn token_to_revoke(&self, connection: &Connection) -> Result<Option<Secret>, Error> {
+        if connection.is_active() {
+            let tokens = TokenManager::new(Arc::clone(&self.registry), self.host.clone());
+            return match tokens.access_token(connection).await {
+                Ok(credential) => Ok(Some(credential.value)),
+                Err(e) if is_dead_grant(&e) || e.code() == "auth.no_credentials" => Ok(None),
+                Err(e) => Err(e),
+            };
+        }
+        let Some(set) = self
+            .host
+            .credentials()
+            .load_credentials(&connection.tenant, &connection.id)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let Some(access) = set.find(&CredentialType::OAUTH2_ACCESS_TOKEN, None)? else {
+            return Ok(None);
+        };
+        access.open(connection, self.host.cipher()).map(Some)
+    }
+
+    async fn audit_disconnect(
+        &self,
+        connection: &Connection,
+        actor: Option<UserId>,
+        remote: &RemoteRevocation,
+        now: Timestamp,
+    ) {
+        let mut event = AuditEvent::new(
+            now,
+            connection.tenant.clone(),
+            AuditAction::CONNECTION_STATUS_CHANGED,
+            AuditOutcome::Success,
+        )
+        .with_key(connection.key.clone())
+        .with_connection(connection.id.clone())
+        .with_detail("status", "revoked")
+        .with_detail("cause", "disconnect")
+        .with_detail("remote", remote.as_str());
+        if let RemoteRevocation::Failed { code } = remote {
+            event = event.with_detail("remote_code", code.as_str());
+        }
+        if actor.is_some() {
+            event = event.with_actor(actor);
+        }
+        self.host.audit().record(event).await;
+    }
+}
+
+/// Reads a revocation endpoint's answer: 2xx (with the spec's success field `true`, when
+/// it has one) is revoked; 401, or a success-field failure saying the token is gone, is
+/// already invalid; 429 and 5xx are temporary; anything else is a refusal.
+fn read_revocation(
+    response: &HttpResponse,
+    spec: &OAuth2Spec,
+    now: Timestamp,
+) -> Result<RemoteRevocation, Error> {
+    let status = response.status();
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        let error = Error::new(
+            ErrorKind::RateLimited,
+            "oauth.rate_limited",
+            "the revocation endpoint is rate limiting requests",
+        );
+        return Err(match token_response::retry_after(response, now) {
+            Some(wait) => error.with_retry_after(wait),
+            None => error,
+        });
+    }
+    if status.is_server_error() {
+        return Err(Error::new(
+            ErrorKind::Unavailable,
+            "oauth.unavailable",
+            format!(
+                "the revocation endpoint is unavailable (HTTP {})",
+                status.as_u16()
+            ),
+        ));
+    }
+    if status == StatusCode::UNAUTHORIZED {
+        return Ok(RemoteRevocation::AlreadyInvalid);
+    }
+    if status.is_success() {
+        let Some(field) = &spec.success_field else {
+            return Ok(RemoteRevocation::Revoked);
+        };
+        let fields = token_response::fields(response);
+        let field_value = fields.as_ref().and_then(|f| f.get(field.as_str()));
+        if field_value == Some(&serde_json::Value::Bool(true)) {
+            return Ok(RemoteRevocation::Revoked);
+        }
+        let code = fields
+            .as_ref()
+            .and_then(|f| f.get("error"))
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default();
+        if TOKEN_GONE.contains(&code) {
+            return Ok(RemoteRevocation::AlreadyInvalid);
+        }
+        let error = token_response::classify(code, spec);
+        if error.code() == INVALID_GRANT {
+            return Ok(RemoteRevocation::AlreadyInvalid);
+        }
+        if error.kind() == ErrorKind::Unavailable {
+            return Err(error);
+        }
+        return Err(refused(&format!(
+            "the provider refused to revoke the grant ({})",
+            token_response::shown(code)
+        )));
+    }
+    Err(refused(&format!(
+        "the revocation endpoint answered HTTP {}",
+        status.as_u16()
+    )))
+}
+
+fn refused(message: &str) -> Error {
+    Error::new(
+        ErrorKind::Provider,
+        "oauth.revocation_refused",
+        message.to_owned(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+
+    fn response(status: u16, body: &str) -> HttpResponse {
+        http::Response::builder()
+            .status(status)
+            .header("content-type", "application/json")
+            .body(Bytes::from(body.to_owned()))
+            .unwrap()
+    }
+
+    const NOW: Timestamp = Timestamp::from_unix_seconds(1_000);
+
+    #[test]
+    fn plain_revocation_answers() {
+        let spec = OAuth2Spec::new("https://p.test/a", "https://p.test/t");
+        let read = |status, body| read_revocation(&response(status, body), &spec, NOW);
+        assert_eq!(read(200, "").unwrap(), RemoteRevocation::Revoked);
+        assert_eq!(read(401, "{}").unwrap(), RemoteRevocation::AlreadyInvalid);
+        assert_eq!(
+            read(400, "{}").unwrap_err().code(),
+            "oauth.revocation_refused"
+        );
+        assert_eq!(read(503, "").unwrap_err().kind(), ErrorKind::Unavailable);
+        assert_eq!(read(429, "").unwrap_err().kind(), ErrorKind::RateLimited);
+    }
+
+    #[test]
+    fn success_field_answers() {
+        let spec = OAuth2Spec::new("https://p.test/a", "https://p.test/t").with_success_field("ok");
+        let read = |body: &str| read_revocation(&response(200, body), &spec, NOW);
+        assert_eq!(
+            read(r#"{"ok":true,"revoked":true}"#).unwrap(),
+            RemoteRevocation::Revoked
+        );
+        for gone in TOKEN_GONE {
+            let body = format!(r#"{{"ok":false,"error":"{gone}"}}"#);
+            assert_eq!(read(&body).unwrap(), RemoteRevocation::AlreadyInvalid);
+        }
+        let e = read(r#"{"ok":false,"error":"<b>odd</b>"}"#).unwrap_err();
+        assert_eq!(e.code(), "oauth.revocation_refused");
+        assert!(!e.message().contains("<b>"), "{}", e.message());
+        assert_eq!(
+            read(r#"{"ok":false,"error":"ratelimited"}"#)
+                .unwrap_err()
+                .code(),
+            "oauth.revocation_refused"
+        );
+    }
+}
