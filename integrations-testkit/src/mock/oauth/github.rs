@@ -211,14 +211,11 @@ impl GitHubMock {
         Self { provider, shared }
     }
 
+    super::ledger_accessors!();
+
     /// The base URI (web and API).
     pub fn uri(&self) -> String {
         self.provider.uri()
-    }
-
-    /// The underlying mock provider.
-    pub fn provider(&self) -> &MockProvider {
-        &self.provider
     }
 
     /// A `github::github-cloud` target config pointing at this mock.
@@ -360,41 +357,6 @@ impl GitHubMock {
     /// Accepts `token` on `/user` (a personal access token).
     pub fn accept_personal_token(&self, token: &str) {
         self.shared.ledger.accept_access(token);
-    }
-
-    /// Switches the failure mode of the token endpoints.
-    pub fn set_failure(&self, mode: FailureMode) {
-        self.shared.ledger.set_failure(mode);
-    }
-
-    /// Delays every token answer.
-    pub fn set_delay(&self, delay: Duration) {
-        self.shared.ledger.set_delay(delay);
-    }
-
-    /// Every token request so far.
-    pub fn token_requests(&self) -> Vec<TokenRequestRecord> {
-        self.shared.ledger.requests()
-    }
-
-    /// How many refresh requests arrived.
-    pub fn refresh_requests(&self) -> usize {
-        self.shared.ledger.count("refresh_token")
-    }
-
-    /// How many code exchanges arrived.
-    pub fn code_exchanges(&self) -> usize {
-        self.shared.ledger.count("authorization_code")
-    }
-
-    /// The refresh token issued last.
-    pub fn last_refresh_token(&self) -> Option<String> {
-        self.shared.ledger.last_refresh()
-    }
-
-    /// Every token the mock issued (to assert none leaks).
-    pub fn issued_secrets(&self) -> Vec<String> {
-        self.shared.ledger.issued()
     }
 
     /// Every installation-token request.

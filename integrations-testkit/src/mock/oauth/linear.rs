@@ -12,7 +12,6 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
 
 use serde_json::{Value, json};
 use wiremock::matchers::{body_string_contains, method, path};
@@ -120,20 +119,11 @@ impl LinearMock {
         Self { provider, shared }
     }
 
+    super::ledger_accessors!();
+
     /// The base URI (web and API).
     pub fn uri(&self) -> String {
         self.provider.uri()
-    }
-
-    /// The underlying mock provider.
-    pub fn provider(&self) -> &MockProvider {
-        &self.provider
-    }
-
-    /// Whether `token` is an access token this mock issued and has not rotated away or
-    /// revoked.
-    pub fn access_is_live(&self, token: &str) -> bool {
-        self.shared.ledger.access_is_live(token)
     }
 
     /// Makes every access token issued so far stop working, as when tokens expire at
@@ -217,49 +207,9 @@ impl LinearMock {
         self.shared.ledger.accept_access(key);
     }
 
-    /// Switches the failure mode of the token endpoint.
-    pub fn set_failure(&self, mode: FailureMode) {
-        self.shared.ledger.set_failure(mode);
-    }
-
-    /// Delays every token answer.
-    pub fn set_delay(&self, delay: Duration) {
-        self.shared.ledger.set_delay(delay);
-    }
-
-    /// How many authorizations `POST /oauth/revoke` revoked.
-    pub fn revocations(&self) -> usize {
-        self.shared.ledger.revocations()
-    }
-
-    /// Every token request so far.
-    pub fn token_requests(&self) -> Vec<TokenRequestRecord> {
-        self.shared.ledger.requests()
-    }
-
-    /// How many refresh requests arrived.
-    pub fn refresh_requests(&self) -> usize {
-        self.shared.ledger.count("refresh_token")
-    }
-
     /// How many client-credentials requests arrived.
     pub fn client_credentials_requests(&self) -> usize {
         self.shared.ledger.count("client_credentials")
-    }
-
-    /// How many code exchanges arrived.
-    pub fn code_exchanges(&self) -> usize {
-        self.shared.ledger.count("authorization_code")
-    }
-
-    /// The refresh token issued last.
-    pub fn last_refresh_token(&self) -> Option<String> {
-        self.shared.ledger.last_refresh()
-    }
-
-    /// Every token the mock issued.
-    pub fn issued_secrets(&self) -> Vec<String> {
-        self.shared.ledger.issued()
     }
 }
 

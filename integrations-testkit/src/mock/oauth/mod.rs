@@ -114,6 +114,66 @@ struct LedgerState {
     requests: Vec<TokenRequestRecord>,
 }
 
+/// The accessors every OAuth mock shares: its [`MockProvider`], failure and delay
+/// switches, and what its ledger saw. Expands inside `impl` of a mock with `provider`
+/// and `shared.ledger` fields.
+macro_rules! ledger_accessors {
+    () => {
+        /// The underlying mock provider.
+        pub fn provider(&self) -> &crate::mock::MockProvider {
+            &self.provider
+        }
+
+        /// Switches the failure mode of the token (and revocation) endpoints.
+        pub fn set_failure(&self, mode: super::FailureMode) {
+            self.shared.ledger.set_failure(mode);
+        }
+
+        /// Delays every token answer.
+        pub fn set_delay(&self, delay: std::time::Duration) {
+            self.shared.ledger.set_delay(delay);
+        }
+
+        /// Every token request so far.
+        pub fn token_requests(&self) -> Vec<super::TokenRequestRecord> {
+            self.shared.ledger.requests()
+        }
+
+        /// How many refresh requests arrived.
+        pub fn refresh_requests(&self) -> usize {
+            self.shared.ledger.count("refresh_token")
+        }
+
+        /// How many code exchanges arrived.
+        pub fn code_exchanges(&self) -> usize {
+            self.shared.ledger.count("authorization_code")
+        }
+
+        /// The refresh token issued last.
+        pub fn last_refresh_token(&self) -> Option<String> {
+            self.shared.ledger.last_refresh()
+        }
+
+        /// Every token the mock issued (to assert none leaks).
+        pub fn issued_secrets(&self) -> Vec<String> {
+            self.shared.ledger.issued()
+        }
+
+        /// Whether `token` is an access token this mock issued (or accepts) and has not
+        /// rotated away, expired or revoked.
+        pub fn access_is_live(&self, token: &str) -> bool {
+            self.shared.ledger.access_is_live(token)
+        }
+
+        /// How many grants the revocation endpoint revoked.
+        pub fn revocations(&self) -> usize {
+            self.shared.ledger.revocations()
+        }
+    };
+}
+
+pub(crate) use ledger_accessors;
+
 /// The state shared by a mock's responders.
 #[derive(Default)]
 pub(crate) struct Ledger {

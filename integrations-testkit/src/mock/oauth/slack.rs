@@ -12,7 +12,6 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
@@ -89,14 +88,11 @@ impl SlackMock {
         Self { provider, shared }
     }
 
+    super::ledger_accessors!();
+
     /// The base URI (`/oauth/v2/authorize` for the web, `/api/...` for the Web API).
     pub fn uri(&self) -> String {
         self.provider.uri()
-    }
-
-    /// The underlying mock provider.
-    pub fn provider(&self) -> &MockProvider {
-        &self.provider
     }
 
     /// A `slack::slack-default` target config pointing at this mock.
@@ -156,52 +152,6 @@ impl SlackMock {
     /// Accepts `token` on `auth.test` (a bot token pasted as an API key).
     pub fn accept_bot_token(&self, token: &str) {
         self.shared.ledger.accept_access(token);
-    }
-
-    /// Switches the failure mode.
-    pub fn set_failure(&self, mode: FailureMode) {
-        self.shared.ledger.set_failure(mode);
-    }
-
-    /// Delays every token answer.
-    pub fn set_delay(&self, delay: Duration) {
-        self.shared.ledger.set_delay(delay);
-    }
-
-    /// Whether `token` is an access token this mock issued and has not rotated away or
-    /// revoked.
-    pub fn access_is_live(&self, token: &str) -> bool {
-        self.shared.ledger.access_is_live(token)
-    }
-
-    /// How many tokens `auth.revoke` revoked.
-    pub fn revocations(&self) -> usize {
-        self.shared.ledger.revocations()
-    }
-
-    /// Every token request so far.
-    pub fn token_requests(&self) -> Vec<TokenRequestRecord> {
-        self.shared.ledger.requests()
-    }
-
-    /// How many refresh requests arrived.
-    pub fn refresh_requests(&self) -> usize {
-        self.shared.ledger.count("refresh_token")
-    }
-
-    /// How many code exchanges arrived.
-    pub fn code_exchanges(&self) -> usize {
-        self.shared.ledger.count("authorization_code")
-    }
-
-    /// The refresh token issued last.
-    pub fn last_refresh_token(&self) -> Option<String> {
-        self.shared.ledger.last_refresh()
-    }
-
-    /// Every token the mock issued.
-    pub fn issued_secrets(&self) -> Vec<String> {
-        self.shared.ledger.issued()
     }
 }
 
