@@ -14,6 +14,7 @@ use super::token_manager::{TokenManager, is_dead_grant};
 use crate::definition::{ConnectionMethodKind, OAuth2Spec};
 use crate::host::{AuditAction, AuditEvent, AuditOutcome, HttpResponse};
 use crate::model::{Connection, ConnectionStatus, CredentialType};
+use crate::provider::RevokeContext;
 use crate::{ConnectionId, Error, ErrorKind, Secret, TenantId, Timestamp, UserId};
 
 /// The reason a disconnected connection is `revoked` with.
@@ -80,8 +81,8 @@ pub enum RemoteRevocation {
     /// The provider no longer honoured the token (revoked, expired or its grant dead
     /// already).
     AlreadyInvalid,
-    /// The connection's method has no revocation endpoint (API keys, GitHub, GitHub App
-    /// installations, client credentials): only the stored tokens were deleted.
+    /// The connection's method has no revocation (API keys, GitHub App installations,
+    /// client credentials): only the stored tokens were deleted.
     NotSupported,
     /// There was no stored token to revoke.
     NoToken,
@@ -120,8 +121,9 @@ pub struct Disconnected {
 
 impl Authorizations {
     /// Disconnects a connection: the provider revokes the grant when the method's OAuth
-    /// 2.0 data names a revocation endpoint ([`OAuth2Spec::revoke_url`]), with a fresh
-    /// access token (refreshed first if it expired); then the connection is marked
+    /// 2.0 data names a revocation endpoint ([`OAuth2Spec::revoke_url`]) or the provider
+    /// has a [`GrantRevoker`](crate::provider::GrantRevoker) for it, with a fresh access
+    /// token (refreshed first if it expired); then the connection is marked
     /// `revoked` ([`DISCONNECTED`]) and its stored credentials are deleted, audited as
     /// `connection.status_changed` with `cause: disconnect`.
     ///
@@ -217,9 +219,10 @@ impl Authorizations {
             return Ok(RemoteRevocation::NotSupported);
         }
         let spec = context.oauth2(method)?;
-        let Some(url) = spec.revoke_url.clone() else {
+        let revoker = context.entry.integration().grant_revoker(&method.id);
+        if revoker.is_none() && spec.revoke_url.is_none() {
             return Ok(RemoteRevocation::NotSupported);
-        };
+        }
         let Some(token) = self.token_to_revoke(connection).await? else {
             return Ok(if connection.is_active() {
                 RemoteRevocation::NoToken
@@ -227,6 +230,24 @@ impl Authorizations {
                 // Its grant died (the token manager could not refresh it).
                 RemoteRevocation::AlreadyInvalid
             });
+        };
+        if let Some(revoker) = revoker {
+            let secrets = context.secrets(&self.host)?;
+            return revoker
+                .revoke(&RevokeContext::new(
+                    &self.host,
+                    connection,
+                    &context.target,
+                    &context.config,
+                    &secrets,
+                    method,
+                    &spec,
+                    &token,
+                ))
+                .await;
+        }
+        let Some(url) = spec.revoke_url.clone() else {
+            return Ok(RemoteRevocation::NotSupported);
         };
         let mut authorization = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
             .map_err(|_| {

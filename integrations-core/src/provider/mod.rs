@@ -3,11 +3,13 @@
 
 mod redirect;
 mod resolver;
+mod revoke;
 
 pub use redirect::{
     IssuedCredential, RedirectCallback, RedirectFlow, RedirectOutcome, RedirectStart,
 };
 pub use resolver::{CredentialResolver, ResolverContext};
+pub use revoke::{GrantRevoker, RevokeContext};
 
 use crate::ConnectionMethodId;
 use crate::definition::IntegrationDefinition;
@@ -47,6 +49,15 @@ pub trait IntegrationProvider: Send + Sync + 'static {
     /// The redirect flow of a [`Redirect`](crate::definition::ConnectionMethodKind::Redirect)
     /// connection method (GitHub App installation). Default: none.
     fn redirect_flow(&self, method: &ConnectionMethodId) -> Option<&dyn RedirectFlow> {
+        let _ = method;
+        None
+    }
+
+    /// Revokes the grant of an OAuth 2.0 connection method at the provider when
+    /// disconnecting, for providers whose revocation is not a Bearer call to
+    /// [`OAuth2Spec::revoke_url`](crate::definition::OAuth2Spec::revoke_url) (GitHub).
+    /// Default: none.
+    fn grant_revoker(&self, method: &ConnectionMethodId) -> Option<&dyn GrantRevoker> {
         let _ = method;
         None
     }

@@ -11,11 +11,9 @@
 //! The user token is used for these calls only: never stored, never logged, and zeroized
 //! when the check returns.
 
-use std::time::Duration;
-
 use bytes::Bytes;
+use http::Method;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue, USER_AGENT};
-use http::{Method, StatusCode};
 use integrations_core::auth::TargetSecrets;
 use integrations_core::host::{Host, HttpResponse};
 use integrations_core::{Error, ErrorKind, Secret};
@@ -198,42 +196,16 @@ fn user_request(
 
 /// A non-success answer of GitHub while `what`.
 fn status_error(response: &HttpResponse, what: &str) -> Error {
-    let status = response.status();
-    let exhausted = response
-        .headers()
-        .get("x-ratelimit-remaining")
-        .is_some_and(|v| v.as_bytes() == b"0");
-    if status == StatusCode::TOO_MANY_REQUESTS || (status == StatusCode::FORBIDDEN && exhausted) {
-        let error = Error::new(
-            ErrorKind::RateLimited,
-            "github.rate_limited",
-            format!("GitHub is rate limiting the App while {what}"),
-        );
-        return match retry_after(response) {
-            Some(wait) => error.with_retry_after(wait),
-            None => error,
-        };
-    }
-    if status.is_server_error() {
-        return Error::new(
-            ErrorKind::Unavailable,
-            "github.unavailable",
+    super::http_errors::transient(response, what).unwrap_or_else(|| {
+        Error::new(
+            ErrorKind::Provider,
+            "github.installation_check_refused",
             format!(
-                "GitHub is unavailable (HTTP {}) while {what}",
-                status.as_u16()
+                "GitHub answered HTTP {} while {what}",
+                response.status().as_u16()
             ),
-        );
-    }
-    Error::new(
-        ErrorKind::Provider,
-        "github.installation_check_refused",
-        format!("GitHub answered HTTP {} while {what}", status.as_u16()),
-    )
-}
-
-fn retry_after(response: &HttpResponse) -> Option<Duration> {
-    let seconds = response.headers().get("retry-after")?.to_str().ok()?;
-    seconds.trim().parse().ok().map(Duration::from_secs)
+        )
+    })
 }
 
 fn invalid_url() -> Error {
@@ -260,6 +232,8 @@ fn shown(code: &str) -> &str {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[test]

@@ -4,7 +4,9 @@
 
 pub mod auth;
 pub mod compile;
+mod http_errors;
 mod installation_owner;
+mod revoke;
 pub mod schemas;
 pub mod tools;
 pub mod webhook;
@@ -15,7 +17,9 @@ use integrations_core::definition::{
 };
 use integrations_core::model::CredentialType;
 use integrations_core::plan::BindingPlan;
-use integrations_core::provider::{CredentialResolver, IntegrationProvider, RedirectFlow};
+use integrations_core::provider::{
+    CredentialResolver, GrantRevoker, IntegrationProvider, RedirectFlow,
+};
 use integrations_core::schema::{ConfigSpec, Parsed};
 use integrations_core::tools::{ToolDescriptor, ToolExecutor};
 use integrations_core::webhook::{WebhookHandler, WebhookSource};
@@ -50,6 +54,8 @@ const CLOUD_INSTALLATION: auth::AppInstallationFlow =
     auth::AppInstallationFlow::new(Variant::Cloud);
 const SERVER_INSTALLATION: auth::AppInstallationFlow =
     auth::AppInstallationFlow::new(Variant::EnterpriseServer);
+const CLOUD_GRANTS: revoke::GrantDeletion = revoke::GrantDeletion(Variant::Cloud);
+const SERVER_GRANTS: revoke::GrantDeletion = revoke::GrantDeletion(Variant::EnterpriseServer);
 const CLOUD_TOKENS: auth::InstallationTokens = auth::InstallationTokens::custom(Variant::Cloud);
 const SERVER_TOKENS: auth::InstallationTokens =
     auth::InstallationTokens::custom(Variant::EnterpriseServer);
@@ -249,6 +255,16 @@ impl IntegrationProvider for GitHub {
         Some(match self.variant {
             Variant::Cloud => &CLOUD_INSTALLATION,
             Variant::EnterpriseServer => &SERVER_INSTALLATION,
+        })
+    }
+
+    fn grant_revoker(&self, method: &ConnectionMethodId) -> Option<&dyn GrantRevoker> {
+        if method.as_str() != "oauth2" {
+            return None;
+        }
+        Some(match self.variant {
+            Variant::Cloud => &CLOUD_GRANTS,
+            Variant::EnterpriseServer => &SERVER_GRANTS,
         })
     }
 

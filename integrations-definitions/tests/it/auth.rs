@@ -781,7 +781,7 @@ async fn disconnecting_slack_calls_auth_revoke_and_an_outage_changes_nothing_unl
 }
 
 #[tokio::test]
-async fn methods_without_a_revocation_endpoint_forget_the_tokens_only() {
+async fn disconnecting_github_deletes_the_oauth_authorization_and_api_keys_are_forgotten() {
     let mock = GitHubMock::start().await;
     let env = Env::new(
         "github::github-cloud",
@@ -791,19 +791,49 @@ async fn methods_without_a_revocation_endpoint_forget_the_tokens_only() {
     .await;
     let url = env.start("oauth2", None).await;
     let oauth = env.complete(mock.authorize(&url).unwrap()).await.unwrap();
+    let token = env.tokens().access_token(&oauth).await.unwrap().value;
+    // GitHub's grant deletion: the client's Basic credentials, the token in the body.
+    let disconnected = env.disconnect(&oauth, false).await.unwrap();
+    assert_eq!(disconnected.remote, RemoteRevocation::Revoked);
+    assert!(!mock.access_is_live(token.expose()));
+    assert_eq!(mock.revocations(), 1);
+    assert!(matches!(
+        env.status(&oauth).await,
+        ConnectionStatus::Revoked { .. }
+    ));
+
+    // An API key cannot be revoked from here: it is only forgotten.
     mock.accept_personal_token("ghp_valid_token_1234");
     let key = connect_key(&env, "pat", "token", "ghp_valid_token_1234")
         .await
         .unwrap();
-    for connection in [&oauth, &key] {
-        let disconnected = env.disconnect(connection, false).await.unwrap();
-        assert_eq!(disconnected.remote, RemoteRevocation::NotSupported);
-        assert!(disconnected.credentials_deleted);
-        assert!(matches!(
-            env.status(connection).await,
-            ConnectionStatus::Revoked { .. }
-        ));
-    }
+    let disconnected = env.disconnect(&key, false).await.unwrap();
+    assert_eq!(disconnected.remote, RemoteRevocation::NotSupported);
+    assert!(disconnected.credentials_deleted);
+    assert!(matches!(
+        env.status(&key).await,
+        ConnectionStatus::Revoked { .. }
+    ));
+    assert!(env.test.store.raw_credentials(&tenant(), &key.id).is_none());
+
+    // A wrong client secret is a configuration error, and changes nothing.
+    let url = env.start("oauth2", None).await;
+    let oauth = env.complete(mock.authorize(&url).unwrap()).await.unwrap();
+    WriteService::new(env.registry.clone(), env.test.host().clone())
+        .put_target(
+            TargetInput::new(tenant(), target(), "github::github-cloud".parse().unwrap())
+                .with_config(mock.target_config())
+                .with_secrets(json!({"client_secret": "not-the-secret"})),
+        )
+        .await
+        .unwrap();
+    let e = env.disconnect(&oauth, false).await.unwrap_err();
+    assert_eq!(
+        (e.kind(), e.code()),
+        (ErrorKind::Configuration, "oauth.invalid_client")
+    );
+    assert_eq!(env.status(&oauth).await, ConnectionStatus::Active);
+
     let missing = Disconnect::new(tenant(), ConnectionId::new("nope").unwrap());
     assert_eq!(
         env.auth().disconnect(missing).await.unwrap_err().code(),

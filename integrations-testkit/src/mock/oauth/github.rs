@@ -14,6 +14,10 @@
 //! user can access (`{"total_count", "installations"}`, `per_page` up to 100, a `Link`
 //! header). Installations the user cannot access (another organization's) can be added
 //! to reproduce a forged callback.
+//!
+//! `DELETE /applications/{client_id}/grant` (HTTP Basic `client_id:client_secret`, JSON
+//! `{"access_token"}`) deletes the authorization of a live token: 204; 404 for a token it
+//! does not know; 401 for other client credentials; 422 without a token.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -34,8 +38,8 @@ use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, Request, Respond, ResponseTemplate};
 
 use super::{
-    AuthorizeRules, FailureMode, Ledger, RefreshUse, TokenRequestRecord, bearer, check_exchange,
-    client_credentials, consent, form, refusal,
+    AuthorizeRules, FailureMode, Ledger, RefreshUse, TokenRequestRecord, basic_credentials, bearer,
+    check_exchange, client_credentials, consent, form, refusal,
 };
 use crate::mock::MockProvider;
 
@@ -188,6 +192,12 @@ impl GitHubMock {
             .and(path("/user"))
             .respond_with(UserEndpoint(Arc::clone(&shared)))
             .named("GitHub GET /user")
+            .mount(provider.server())
+            .await;
+        Mock::given(method("DELETE"))
+            .and(path(format!("/applications/{CLIENT_ID}/grant")))
+            .respond_with(DeleteGrant(Arc::clone(&shared)))
+            .named("GitHub DELETE /applications/{client_id}/grant")
             .mount(provider.server())
             .await;
         Mock::given(method("GET"))
@@ -441,6 +451,7 @@ impl TokenEndpoint {
         let ledger = &self.0.ledger;
         let access = ledger.issue_access("ghu_");
         let refresh = ledger.issue_refresh("ghr_");
+        ledger.link(&access, &refresh);
         Self::answer(
             wants_json,
             &[
@@ -843,6 +854,35 @@ impl Respond for UserInstallations {
             response
         } else {
             response.insert_header("link", links.join(", ").as_str())
+        }
+    }
+}
+
+/// `DELETE /applications/{client_id}/grant`: the OAuth app deletes a user's
+/// authorization, named by one of its tokens.
+struct DeleteGrant(Arc<Shared>);
+
+impl Respond for DeleteGrant {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        if let Some(failure) = self.0.ledger.temporary_failure() {
+            return failure;
+        }
+        if basic_credentials(request) != Some((CLIENT_ID.to_owned(), CLIENT_SECRET.to_owned())) {
+            return verbatim_json(
+                401,
+                r#"{"message":"Requires authentication","documentation_url":"https://docs.github.com/rest/apps/oauth-applications#delete-an-app-authorization","status":"401"}"#,
+            );
+        }
+        let token = serde_json::from_slice::<Value>(&request.body)
+            .ok()
+            .and_then(|v| v["access_token"].as_str().map(str::to_owned));
+        match token {
+            None => verbatim_json(
+                422,
+                r#"{"message":"Invalid request.\n\n\"access_token\" wasn't supplied.","documentation_url":"https://docs.github.com/rest/apps/oauth-applications#delete-an-app-authorization","status":"422"}"#,
+            ),
+            Some(token) if self.0.ledger.revoke_grant(&token) => ResponseTemplate::new(204),
+            Some(_) => not_found(),
         }
     }
 }
