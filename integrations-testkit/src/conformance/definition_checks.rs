@@ -223,6 +223,13 @@ pub(super) fn connection_methods(integration: &dyn Integration) -> Outcome {
             }
             _ => {}
         }
+        if method.kind != ConnectionMethodKind::OAuth2AuthorizationCode
+            && integration.grant_revoker(id).is_some()
+        {
+            problems.push(format!(
+                "{id}: the provider has a grant revoker for it, but only OAuth 2.0 authorization-code connections are revoked at the provider"
+            ));
+        }
     }
     outcome(problems)
 }

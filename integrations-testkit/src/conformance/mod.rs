@@ -21,7 +21,8 @@
 //! * **identity**: the key, the metadata, and that a registry accepts the definition;
 //! * **schemas**: every config schema compiles, has examples, and every example parses;
 //! * **connection methods**: consistent with their auth data (OAuth endpoints for the
-//!   example target, secret fields, redirect flows the provider implements);
+//!   example target, secret fields, redirect flows the provider implements, grant
+//!   revokers only for OAuth 2.0 authorization-code methods);
 //! * **tool rules**: names, descriptions, schemas, annotations consistent with the verb,
 //!   default policies (writes never run unasked), capabilities, an executor;
 //! * **tool exports**: every tool exports validly to MCP, OpenAI strict, Anthropic and

@@ -10,7 +10,7 @@ use integrations_core::definition::{
 };
 use integrations_core::model::{Capability, CredentialType};
 use integrations_core::plan::{BindingPlan, RuntimeClient};
-use integrations_core::provider::IntegrationProvider;
+use integrations_core::provider::{GrantRevoker, IntegrationProvider, RevokeContext};
 use integrations_core::schema::ConfigSpec;
 use integrations_core::tools::{
     Tool, ToolAnnotations, ToolContext, ToolDescriptor, ToolExecutor, ToolPolicy, ToolSet,
@@ -34,6 +34,7 @@ enum Break {
     BadExample,
     OAuthWithoutSecretField,
     RedirectWithoutFlow,
+    RevokerForApiKey,
     ReadToolNotReadOnly,
     WriteToolRunsUnasked,
     ToolWithoutCapability,
@@ -324,9 +325,29 @@ impl WebhookHandler for Tracker {
     }
 }
 
+/// A revoker that never runs (the disconnect engine asks only OAuth 2.0 methods).
+struct NeverAsked;
+
+#[async_trait::async_trait]
+impl GrantRevoker for NeverAsked {
+    async fn revoke(
+        &self,
+        _context: &RevokeContext<'_>,
+    ) -> Result<integrations_core::auth::RemoteRevocation, Error> {
+        Ok(integrations_core::auth::RemoteRevocation::Revoked)
+    }
+}
+
 impl IntegrationProvider for Tracker {
     fn webhooks(&self) -> Option<&dyn WebhookHandler> {
         Some(self)
+    }
+    fn grant_revoker(
+        &self,
+        method: &integrations_core::ConnectionMethodId,
+    ) -> Option<&dyn GrantRevoker> {
+        (self.has(Break::RevokerForApiKey) && method.as_str() == "api-key")
+            .then_some(&NeverAsked as &dyn GrantRevoker)
     }
     fn tools(&self) -> Option<&dyn ToolExecutor> {
         if self.has(Break::ToolsWithoutExecutor) {
@@ -371,6 +392,7 @@ async fn each_break_fails_exactly_the_checks_it_should() {
         (Break::BadExample, &[Check::Identity, Check::Schemas]),
         (Break::OAuthWithoutSecretField, &[Check::ConnectionMethods]),
         (Break::RedirectWithoutFlow, &[Check::ConnectionMethods]),
+        (Break::RevokerForApiKey, &[Check::ConnectionMethods]),
         (Break::ReadToolNotReadOnly, &[Check::ToolRules]),
         (Break::WriteToolRunsUnasked, &[Check::ToolRules]),
         (Break::ToolWithoutCapability, &[Check::ToolRules]),
