@@ -80,8 +80,11 @@ pub struct OAuth2Spec {
     /// A JSON Pointer into the token response that holds the connection's external
     /// subject (Slack `/team/id`).
     pub subject_pointer: Option<String>,
-    /// Whether the provider rotates refresh tokens (each refresh returns a new one and
-    /// invalidates the old), so every refresh must persist the new one atomically.
+    /// Whether the provider rotates refresh tokens: each refresh returns a new one and
+    /// invalidates the one it was sent. The token manager always stores a returned
+    /// refresh token in the same swap as its access token; with rotation declared, a
+    /// refresh answer without a new one also drops the used one, which is never sent
+    /// again (the connection then needs reauthorizing when the access token expires).
     pub rotates_refresh_tokens: bool,
     /// The access-token lifetime to assume when the response has no `expires_in`; `None`
     /// means such tokens do not expire.

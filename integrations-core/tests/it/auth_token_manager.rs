@@ -669,3 +669,63 @@ async fn no_token_appears_in_debug_output_errors_or_logs() {
         assert_debug_secret_free(&test.audit.events(), secret);
     }
 }
+
+#[tokio::test]
+async fn a_consumed_rotating_refresh_token_is_never_sent_again() {
+    use wiremock::matchers::{body_string_contains, method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    let mock = LinearMock::start().await;
+    let (test, registry) = setup(&mock).await;
+    let connection = connect(&test, &registry, &mock).await;
+    let used = stored_refresh(&test, &connection);
+    // The target now points at a provider that rotates refresh tokens (the definition
+    // says so) but answers this refresh without a new one.
+    let provider = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .and(body_string_contains("grant_type=refresh_token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "access_token": "tracker-access-2",
+            "token_type": "Bearer",
+            "expires_in": 3600,
+        })))
+        .mount(&provider)
+        .await;
+    let mut config = mock.target_config();
+    config["api_base_url"] = serde_json::json!(provider.uri());
+    integrations_core::service::WriteService::new(registry.clone(), test.host().clone())
+        .put_target(
+            integrations_core::service::TargetInput::new(
+                tenant(),
+                target_id(),
+                crate::auth_support::KEY.parse().unwrap(),
+            )
+            .with_config(config)
+            .with_secrets(mock.target_secrets()),
+        )
+        .await
+        .unwrap();
+
+    let tokens = manager(&test, &registry);
+    test.clock.advance(DAY);
+    let renewed = tokens.access_token(&connection).await.unwrap();
+    assert_eq!(renewed.value.expose(), "tracker-access-2");
+    // The used refresh token is gone from the store...
+    let set = test
+        .store
+        .raw_credentials(&tenant(), &connection.id)
+        .unwrap();
+    assert!(
+        set.find(&CredentialType::OAUTH2_REFRESH_TOKEN, None)
+            .unwrap()
+            .is_none()
+    );
+    // ...so the next expiry asks for reauthorization instead of replaying it.
+    test.clock.advance(Duration::from_secs(3600));
+    let e = tokens.access_token(&connection).await.unwrap_err();
+    assert_eq!(e.code(), "oauth.no_refresh_token");
+    let refreshes = provider.received_requests().await.unwrap();
+    assert_eq!(refreshes.len(), 1);
+    assert!(String::from_utf8_lossy(&refreshes[0].body).contains(&used));
+}

@@ -37,6 +37,12 @@ pub(crate) fn is_dead_grant(error: &Error) -> bool {
     )
 }
 
+/// A renewal's tokens, and whether it used up the refresh token it was given.
+struct Renewed {
+    tokens: TokenSet,
+    consumed: bool,
+}
+
 fn grant_of(kind: ConnectionMethodKind) -> &'static str {
     if kind == ConnectionMethodKind::OAuth2ClientCredentials {
         "client_credentials"
@@ -137,8 +143,8 @@ impl TokenManager {
             self.audit_refresh(connection, grant_of(kind), outcome.as_ref().err())
                 .await;
             match outcome {
-                Ok(tokens) => {
-                    let merged = self.merged(connection, &set, slot, &tokens)?;
+                Ok(Renewed { tokens, consumed }) => {
+                    let merged = self.merged(connection, &set, slot, &tokens, consumed)?;
                     match self
                         .host
                         .credentials()
@@ -226,34 +232,45 @@ impl TokenManager {
         &self,
         connection: &Connection,
         refresh_token: Option<&Secret>,
-    ) -> Result<TokenSet, Error> {
+    ) -> Result<Renewed, Error> {
         let context = TargetContext::for_connection(&self.registry, &self.host, connection).await?;
         let method = context.method(&connection.method)?;
         let spec = context.oauth2(method)?;
         let secrets = context.secrets(&self.host)?;
         if let Some(token) = refresh_token {
-            return client::refresh(&self.host, &spec, &secrets, token).await;
+            let tokens = client::refresh(&self.host, &spec, &secrets, token).await?;
+            return Ok(Renewed {
+                tokens,
+                consumed: spec.rotates_refresh_tokens,
+            });
         }
         let scopes = if connection.granted_scopes.is_empty() {
             spec.default_scopes.clone()
         } else {
             connection.granted_scopes.clone()
         };
-        client::client_credentials(&self.host, &spec, &secrets, &scopes).await
+        let tokens = client::client_credentials(&self.host, &spec, &secrets, &scopes).await?;
+        Ok(Renewed {
+            tokens,
+            consumed: false,
+        })
     }
 
     /// The set after a successful refresh: the new access token, the rotated refresh
-    /// token when one came back (else the old one), no lease.
+    /// token when one came back; else the old one, unless the refresh `consumed` it (a
+    /// provider that rotates refresh tokens invalidates the one it was sent: sending it
+    /// again could look like token theft to the provider's reuse detection); no lease.
     fn merged(
         &self,
         connection: &Connection,
         set: &CredentialSet,
         slot: Option<&str>,
         tokens: &TokenSet,
+        consumed: bool,
     ) -> Result<Vec<Credential>, Error> {
         let mut credentials = lease::without(set, slot);
         credentials.retain(|c| !matches_slot(c, &CredentialType::OAUTH2_ACCESS_TOKEN, slot));
-        if tokens.refresh_token.is_some() {
+        if tokens.refresh_token.is_some() || consumed {
             credentials.retain(|c| !matches_slot(c, &CredentialType::OAUTH2_REFRESH_TOKEN, slot));
         }
         let mut new = issued(tokens);
