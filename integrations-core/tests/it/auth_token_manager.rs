@@ -672,8 +672,9 @@ async fn no_token_appears_in_debug_output_errors_or_logs() {
 
 #[tokio::test]
 async fn a_consumed_rotating_refresh_token_is_never_sent_again() {
+    use integrations_testkit::mock::MockProvider;
     use wiremock::matchers::{body_string_contains, method, path};
-    use wiremock::{Mock, MockServer, ResponseTemplate};
+    use wiremock::{Mock, ResponseTemplate};
 
     let mock = LinearMock::start().await;
     let (test, registry) = setup(&mock).await;
@@ -681,7 +682,7 @@ async fn a_consumed_rotating_refresh_token_is_never_sent_again() {
     let used = stored_refresh(&test, &connection);
     // The target now points at a provider that rotates refresh tokens (the definition
     // says so) but answers this refresh without a new one.
-    let provider = MockServer::start().await;
+    let provider = MockProvider::start().await;
     Mock::given(method("POST"))
         .and(path("/oauth/token"))
         .and(body_string_contains("grant_type=refresh_token"))
@@ -690,7 +691,7 @@ async fn a_consumed_rotating_refresh_token_is_never_sent_again() {
             "token_type": "Bearer",
             "expires_in": 3600,
         })))
-        .mount(&provider)
+        .mount(provider.server())
         .await;
     let mut config = mock.target_config();
     config["api_base_url"] = serde_json::json!(provider.uri());
@@ -725,7 +726,7 @@ async fn a_consumed_rotating_refresh_token_is_never_sent_again() {
     test.clock.advance(Duration::from_secs(3600));
     let e = tokens.access_token(&connection).await.unwrap_err();
     assert_eq!(e.code(), "oauth.no_refresh_token");
-    let refreshes = provider.received_requests().await.unwrap();
+    let refreshes = provider.server().received_requests().await.unwrap();
     assert_eq!(refreshes.len(), 1);
     assert!(String::from_utf8_lossy(&refreshes[0].body).contains(&used));
 }

@@ -18,7 +18,9 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 /// A mock provider server on loopback that fails the test on unexpected requests.
 #[derive(Debug)]
 pub struct MockProvider {
-    server: MockServer,
+    /// Always `Some` until dropped.
+    server: Option<MockServer>,
+    uri: String,
     unexpected: Arc<Mutex<Vec<String>>>,
 }
 
@@ -64,17 +66,23 @@ impl MockProvider {
             .named("catch-all for unexpected requests")
             .mount(&server)
             .await;
-        Self { server, unexpected }
+        Self {
+            uri: server.uri(),
+            server: Some(server),
+            unexpected,
+        }
     }
 
     /// The base URI (`http://127.0.0.1:<port>`).
     pub fn uri(&self) -> String {
-        self.server.uri()
+        self.uri.clone()
     }
 
     /// The wiremock server, to mount mocks on.
     pub fn server(&self) -> &MockServer {
-        &self.server
+        self.server
+            .as_ref()
+            .unwrap_or_else(|| unreachable!("the server is taken only when the mock is dropped"))
     }
 
     /// The requests no mock expected, as `METHOD /path?query-keys`.
@@ -103,6 +111,20 @@ impl MockProvider {
 
 impl Drop for MockProvider {
     fn drop(&mut self) {
+        // wiremock's `MockServer` checks its mocks when dropped, with a nested `block_on`
+        // over a tokio lock. Dropped inside a tokio task whose cooperative budget is spent
+        // (a test that just awaited hundreds of tasks), that lock answers "pending, poll
+        // again" forever and the drop spins. A fresh thread has no budget to exhaust.
+        if let Some(server) = self.server.take() {
+            let dropped = std::thread::spawn(move || drop(server)).join();
+            // A failed wiremock expectation panics there (its message is printed): fail
+            // here too.
+            assert!(
+                dropped.is_ok() || std::thread::panicking(),
+                "the wiremock server at {} failed its expectations",
+                self.uri
+            );
+        }
         if !std::thread::panicking() {
             self.assert_no_unexpected();
         }

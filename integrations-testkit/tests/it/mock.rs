@@ -48,3 +48,32 @@ async fn expected_requests_pass_and_unexpected_ones_are_reported() {
     // Dropping now would panic again; forget the record for this test only.
     std::mem::forget(provider);
 }
+
+/// A mock dropped by a task whose tokio budget is spent (a test that just awaited
+/// hundreds of finished tasks) must not spin: wiremock checks its mocks on drop with a
+/// nested `block_on` that would see "pending, poll again" forever. Run on a thread of its
+/// own, so a regression fails here instead of hanging the suite.
+#[test]
+fn a_mock_dropped_with_the_task_budget_spent_does_not_spin() {
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let provider = MockProvider::start().await;
+            while tokio::task::coop::has_budget_remaining() {
+                tokio::task::consume_budget().await;
+            }
+            drop(provider);
+        });
+        let _ = done.send(());
+    });
+    assert!(
+        finished
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .is_ok(),
+        "dropping a MockProvider with the task budget spent did not return"
+    );
+}
