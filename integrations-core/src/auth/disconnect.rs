@@ -249,6 +249,7 @@ impl Authorizations {
         let Some(url) = spec.revoke_url.clone() else {
             return Ok(RemoteRevocation::NotSupported);
         };
+        spec.require_secure_endpoints()?;
         let mut authorization = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
             .map_err(|_| {
                 Error::new(

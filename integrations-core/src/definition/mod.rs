@@ -10,7 +10,9 @@ pub use context::{BindingContext, CompileInput, ConnectionView, TargetView};
 pub use identity::IdentityCheck;
 pub use metadata::Metadata;
 pub use method::{ConnectionMethod, ConnectionMethodKind, SecretField};
-pub use oauth2::{ClientAuth, OAuth2Spec, Pkce, ScopeSeparator};
+pub use oauth2::{
+    ClientAuth, INSECURE_ENDPOINT, OAuth2Spec, Pkce, ScopeSeparator, is_secure_endpoint,
+};
 
 use crate::plan::{BindingPlan, McpConfigTarget, McpServer};
 use crate::schema::{ConfigKind, ConfigSpec, Form, FormContext, Parsed};

@@ -2,6 +2,34 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::{Error, ValidationIssue};
+
+/// The stable code of an OAuth 2.0 endpoint (authorization, token or revocation) that is
+/// neither `https` nor plain `http` on a loopback address.
+pub const INSECURE_ENDPOINT: &str = "oauth.insecure_endpoint";
+
+/// Whether `url` may carry OAuth 2.0 traffic (codes, client secrets, tokens): an
+/// `https` URL, or an `http` URL whose host is a loopback address (`127.0.0.0/8`, `::1`
+/// or `localhost`, where local mocks and development servers run). A URL that does not
+/// parse is not judged here (the flows refuse it as `oauth.invalid_url`).
+pub fn is_secure_endpoint(url: &str) -> bool {
+    let Ok(parsed) = url::Url::parse(url) else {
+        return true;
+    };
+    match parsed.scheme() {
+        "https" => true,
+        "http" => match parsed.host() {
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            Some(url::Host::Domain(name)) => {
+                name.eq_ignore_ascii_case("localhost") || name.eq_ignore_ascii_case("localhost.")
+            }
+            None => false,
+        },
+        _ => false,
+    }
+}
+
 /// How scopes are joined in the authorization request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -241,9 +269,97 @@ impl OAuth2Spec {
         self
     }
 
+    /// The endpoints (named by field) of this spec that are not secure (see
+    /// [`is_secure_endpoint`]).
+    fn insecure_endpoints(&self) -> impl Iterator<Item = &'static str> {
+        [
+            ("authorize_url", Some(self.authorize_url.as_str())),
+            ("token_url", Some(self.token_url.as_str())),
+            ("revoke_url", self.revoke_url.as_deref()),
+        ]
+        .into_iter()
+        .filter_map(|(field, url)| url.filter(|u| !is_secure_endpoint(u)).map(|_| field))
+    }
+
+    /// One [`INSECURE_ENDPOINT`] issue, under `path`, per endpoint that is neither
+    /// `https` nor loopback `http`.
+    pub fn endpoint_issues(&self, path: &str) -> Vec<ValidationIssue> {
+        self.insecure_endpoints()
+            .map(|field| {
+                ValidationIssue::new(
+                    INSECURE_ENDPOINT,
+                    format!("{path}/{field}"),
+                    format!(
+                        "the OAuth 2.0 {field} must use https (plain http only on a loopback address)"
+                    ),
+                )
+            })
+            .collect()
+    }
+
+    /// Checks, before any request, that every endpoint is `https` or loopback `http`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Configuration`](crate::ErrorKind::Configuration)
+    /// [`INSECURE_ENDPOINT`] naming the first endpoint that is not.
+    pub fn require_secure_endpoints(&self) -> Result<(), Error> {
+        match self.insecure_endpoints().next() {
+            None => Ok(()),
+            Some(field) => Err(Error::configuration(
+                INSECURE_ENDPOINT,
+                format!(
+                    "the OAuth 2.0 {field} must use https (plain http only on a loopback address); nothing was sent"
+                ),
+            )),
+        }
+    }
+
     /// Joins scopes with this provider's separator.
     pub fn join_scopes(&self, scopes: &[String]) -> String {
         let sep = self.scope_separator.as_char().to_string();
         scopes.join(&sep)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn https_and_loopback_http_are_secure_other_http_is_not() {
+        for url in [
+            "https://auth.example.com/token",
+            "http://127.0.0.1:8080/token",
+            "http://127.255.0.9/token",
+            "http://[::1]:9/token",
+            "http://localhost:9/token",
+            "http://LOCALHOST/token",
+            "not a url",
+        ] {
+            assert!(is_secure_endpoint(url), "{url}");
+        }
+        for url in [
+            "http://auth.example.com/token",
+            "http://128.0.0.1/token",
+            "http://[::2]/token",
+            "http://localhost.example.com/token",
+            "http://10.0.0.1/token",
+            "ftp://auth.example.com/token",
+        ] {
+            assert!(!is_secure_endpoint(url), "{url}");
+        }
+        let spec = OAuth2Spec::new("https://a.test/authorize", "http://a.test/token")
+            .with_revoke_url("http://a.test/revoke");
+        let issues: Vec<_> = spec
+            .endpoint_issues("/m")
+            .into_iter()
+            .map(|i| i.path)
+            .collect();
+        assert_eq!(issues, ["/m/token_url", "/m/revoke_url"]);
+        assert_eq!(
+            spec.require_secure_endpoints().unwrap_err().code(),
+            INSECURE_ENDPOINT
+        );
     }
 }

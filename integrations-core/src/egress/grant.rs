@@ -1,7 +1,9 @@
 //! Signed, scoped, expiring egress grants.
 //!
 //! A grant authorizes one sandbox to use one route: it names the route, its binding and
-//! connection, and the scope (hosts, methods, path prefixes) it may reach, and it
+//! connection, the scope (hosts, methods, path prefixes) it may reach and its audience
+//! (the tenant and the hash of the compiled plan the sandbox runs, so a grant issued for
+//! one tenant's or one plan's sandbox is refused by a proxy serving another), and it
 //! expires. The control plane issues one per route when the sandbox starts; the proxy
 //! outside the sandbox verifies it before it injects anything, and never trusts any
 //! other header to choose the route or the credential.
@@ -24,8 +26,8 @@ use zeroize::Zeroizing;
 
 use super::matcher::{Matcher, RequestTarget};
 use crate::host::Clock;
-use crate::plan::{CompiledRoute, RouteId, RouteMatch, to_canonical};
-use crate::{BindingId, ConnectionId, Error, ErrorKind, Secret, Timestamp};
+use crate::plan::{CompiledRoute, CompiledRuntimePlan, RouteId, RouteMatch, to_canonical};
+use crate::{BindingId, ConnectionId, Error, ErrorKind, Secret, TenantId, Timestamp};
 
 /// The request header that carries a grant from the sandbox to the proxy. The proxy
 /// strips it before forwarding.
@@ -56,11 +58,40 @@ fn grant_scope(why: &'static str) -> Error {
     Error::new(ErrorKind::PermissionDenied, "egress.grant_scope", why)
 }
 
+/// Who a grant is for: the sandbox of one tenant running one compiled plan. A proxy
+/// ([`EgressGate`](super::EgressGate)) refuses grants of any other audience.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct GrantAudience {
+    /// The tenant.
+    pub tenant: TenantId,
+    /// The [`hash`](CompiledRuntimePlan::hash) of the compiled plan.
+    pub plan_hash: String,
+}
+
+impl GrantAudience {
+    /// An audience from its parts.
+    pub fn new(tenant: TenantId, plan_hash: impl Into<String>) -> Self {
+        Self {
+            tenant,
+            plan_hash: plan_hash.into(),
+        }
+    }
+
+    /// The audience of `plan`'s sandbox: its tenant and its hash.
+    pub fn for_plan(plan: &CompiledRuntimePlan) -> Self {
+        Self::new(plan.tenant.clone(), plan.hash())
+    }
+}
+
 /// What a grant allows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct GrantClaims {
+    /// Who the grant is for.
+    pub audience: GrantAudience,
     /// The route.
     pub route: RouteId,
     /// The route's binding.
@@ -80,13 +111,19 @@ pub struct GrantClaims {
 }
 
 impl GrantClaims {
-    /// Claims for `route`, with its full scope, valid for `ttl` from `now`.
+    /// Claims for `route` of the sandbox `audience`, with the route's full scope, valid
+    /// for `ttl` from `now`.
     ///
     /// # Errors
     ///
     /// [`ErrorKind::InvalidInput`] (`egress.grant_ttl`) unless `ttl` is more than zero and
     /// at most [`MAX_GRANT_TTL`]; the matcher's errors for a route that is not valid.
-    pub fn for_route(route: &CompiledRoute, now: Timestamp, ttl: Duration) -> Result<Self, Error> {
+    pub fn for_route(
+        route: &CompiledRoute,
+        audience: &GrantAudience,
+        now: Timestamp,
+        ttl: Duration,
+    ) -> Result<Self, Error> {
         if ttl.is_zero() || ttl > MAX_GRANT_TTL {
             return Err(Error::invalid_input(
                 "egress.grant_ttl",
@@ -96,6 +133,7 @@ impl GrantClaims {
         }
         let matcher = Matcher::new(&route.matcher)?;
         Ok(Self {
+            audience: audience.clone(),
             route: route.id.clone(),
             binding: route.binding.clone(),
             connection: route.connection.clone(),
@@ -331,8 +369,8 @@ impl GrantKeys {
         Ok(GrantToken(Secret::new(format!("{signed}.{tag}"))))
     }
 
-    /// Issues a grant for `route` with its full scope, valid for `ttl` from the clock's
-    /// now.
+    /// Issues a grant for `route` of the sandbox `audience`, with the route's full scope,
+    /// valid for `ttl` from the clock's now.
     ///
     /// # Errors
     ///
@@ -340,10 +378,11 @@ impl GrantKeys {
     pub fn issue_for_route(
         &self,
         route: &CompiledRoute,
+        audience: &GrantAudience,
         clock: &dyn Clock,
         ttl: Duration,
     ) -> Result<GrantToken, Error> {
-        self.issue(&GrantClaims::for_route(route, clock.now(), ttl)?)
+        self.issue(&GrantClaims::for_route(route, audience, clock.now(), ttl)?)
     }
 
     /// Verifies a token: its format, its signature (in constant time) under one of the

@@ -13,7 +13,11 @@
 //! * path prefixes match on segment boundaries: `/v1` matches `/v1` and `/v1/x`, never
 //!   `/v10`; `/` matches every path; a route without prefixes has the prefix `/`;
 //! * request paths are normalized like a URL parser does (dot segments resolved), and
-//!   the query is never part of the match.
+//!   the query is never part of the match;
+//! * a request path that a proxy and the upstream server could read differently is
+//!   refused (`egress.ambiguous_path`), never matched: an encoded slash or backslash
+//!   (`%2F`, `%5C`), an encoded dot segment (`%2e`, `.%2E`, `%2e%2e`, ...) or an empty
+//!   segment (`//`).
 
 use std::net::Ipv6Addr;
 
@@ -62,6 +66,45 @@ pub fn normalize_host(host: &str) -> Result<String, Error> {
     } else {
         Err(bad())
     }
+}
+
+/// The stable code of a request path refused because servers disagree on what it means.
+pub const AMBIGUOUS_PATH: &str = "egress.ambiguous_path";
+
+/// Refuses a raw request path (before any decoding or dot-segment resolution; without
+/// query or fragment) holding an encoded slash or backslash, an encoded dot segment or
+/// an empty segment. Some servers decode `%2F` into a path separator, resolve `%2e%2e` or
+/// collapse `//`, others do not, so the path the matcher sees could differ from the one
+/// the upstream serves.
+fn check_unambiguous(raw: &str) -> Result<(), Error> {
+    let raw = raw.split(['?', '#']).next().unwrap_or_default();
+    let refused = |why| invalid(AMBIGUOUS_PATH, why);
+    let lower = raw.to_ascii_lowercase();
+    if lower.contains("%2f") || lower.contains("%5c") {
+        return Err(refused(
+            "the request path holds an encoded slash or backslash",
+        ));
+    }
+    if raw.contains("//") {
+        return Err(refused("the request path holds an empty segment (//)"));
+    }
+    let encoded_dot_segment = lower.split('/').any(|segment| {
+        segment.contains("%2e") && matches!(segment.replace("%2e", ".").as_str(), "." | "..")
+    });
+    if encoded_dot_segment {
+        return Err(refused("the request path holds an encoded dot segment"));
+    }
+    Ok(())
+}
+
+/// The raw path of an absolute URL as written: after the authority, before any query or
+/// fragment (empty when the URL has none).
+fn raw_path(url: &str) -> &str {
+    let Some((_, rest)) = url.split_once("://") else {
+        return "";
+    };
+    let rest = rest.split(['?', '#']).next().unwrap_or_default();
+    rest.find('/').map_or("", |i| &rest[i..])
 }
 
 fn is_port(text: &str) -> bool {
@@ -163,8 +206,9 @@ impl RequestTarget {
     ///
     /// # Errors
     ///
-    /// `egress.invalid_method`, `egress.invalid_host`, or `egress.invalid_path` when the
-    /// path does not start with `/`.
+    /// `egress.invalid_method`, `egress.invalid_host`, `egress.invalid_path` when the
+    /// path does not start with `/`, or `egress.ambiguous_path` when it holds an encoded
+    /// slash or backslash, an encoded dot segment or an empty segment.
     pub fn new(method: &str, host: &str, path: &str) -> Result<Self, Error> {
         let method = normalize_method(method)?;
         let host = normalize_host(host)?;
@@ -174,6 +218,7 @@ impl RequestTarget {
                 "a request path starts with /",
             ));
         }
+        check_unambiguous(path)?;
         let url = url::Url::parse(&format!("http://path.invalid{path}"))
             .map_err(|_| invalid("egress.invalid_path", "the request path is not valid"))?;
         Ok(Self {
@@ -187,11 +232,13 @@ impl RequestTarget {
     ///
     /// # Errors
     ///
-    /// `egress.invalid_url` when the URL is not absolute or has no host; as
-    /// [`new`](Self::new) otherwise.
+    /// `egress.invalid_url` when the URL is not absolute or has no host;
+    /// `egress.ambiguous_path` as in [`new`](Self::new); as [`new`](Self::new) otherwise.
     pub fn from_url(method: &str, url: &str) -> Result<Self, Error> {
         let parsed = url::Url::parse(url)
             .map_err(|_| invalid("egress.invalid_url", "the request URL is not absolute"))?;
+        // The parser resolves `%2e%2e`: check the path as written.
+        check_unambiguous(raw_path(url))?;
         let host = parsed
             .host_str()
             .ok_or_else(|| invalid("egress.invalid_url", "the request URL has no host"))?;

@@ -7,8 +7,8 @@
 //! * the compiler rejects overlapping routes ([`overlapping_pairs`]);
 //! * the proxy classifies a request ([`RouteIndex::classify`]): one route, no route (no
 //!   credential), or several (ambiguous: it fails closed, no credential);
-//! * the proxy checks the request against the sandbox's signed grant
-//!   ([`GrantClaims::check_scope`]).
+//! * the proxy checks the request against the sandbox's signed grant: its audience (the
+//!   tenant and plan hash the proxy serves) and its scope ([`GrantClaims::check_scope`]).
 //!
 //! Then [`inject`] fetches the credential through a
 //! [`CredentialSource`](crate::credential::CredentialSource) (the token manager) and
@@ -39,18 +39,20 @@ mod index;
 mod inject;
 mod matcher;
 
-pub use grant::{GRANT_HEADER, GrantClaims, GrantKey, GrantKeys, GrantToken, MAX_GRANT_TTL};
+pub use grant::{
+    GRANT_HEADER, GrantAudience, GrantClaims, GrantKey, GrantKeys, GrantToken, MAX_GRANT_TTL,
+};
 pub use index::{Classification, RouteIndex, overlapping_pairs};
 pub use inject::{apply_credential, inject};
 pub use matcher::{
-    Matcher, RequestTarget, normalize_host, normalize_method, normalize_path_prefix,
-    path_has_prefix,
+    AMBIGUOUS_PATH, Matcher, RequestTarget, normalize_host, normalize_method,
+    normalize_path_prefix, path_has_prefix,
 };
 
 use http::Request;
 
 use crate::host::Clock;
-use crate::plan::CompiledRoute;
+use crate::plan::{CompiledRoute, CompiledRuntimePlan};
 use crate::{Error, ErrorKind};
 
 /// What a proxy checks before it injects anything: the grant the sandbox presents, the
@@ -59,12 +61,37 @@ use crate::{Error, ErrorKind};
 pub struct EgressGate {
     index: RouteIndex,
     keys: GrantKeys,
+    audience: GrantAudience,
 }
 
 impl EgressGate {
-    /// A gate over a plan's routes that trusts grants signed by `keys`.
-    pub fn new(index: RouteIndex, keys: GrantKeys) -> Self {
-        Self { index, keys }
+    /// A gate over a plan's routes that trusts grants signed by `keys` for `audience`
+    /// (the tenant and hash of the plan whose routes `index` holds).
+    pub fn new(index: RouteIndex, keys: GrantKeys, audience: GrantAudience) -> Self {
+        Self {
+            index,
+            keys,
+            audience,
+        }
+    }
+
+    /// A gate over `plan`'s routes, trusting grants signed by `keys` for `plan`'s
+    /// [audience](GrantAudience::for_plan).
+    ///
+    /// # Errors
+    ///
+    /// As [`RouteIndex::from_plan`].
+    pub fn for_plan(plan: &CompiledRuntimePlan, keys: GrantKeys) -> Result<Self, Error> {
+        Ok(Self::new(
+            RouteIndex::from_plan(plan)?,
+            keys,
+            GrantAudience::for_plan(plan),
+        ))
+    }
+
+    /// The audience whose grants this gate accepts.
+    pub fn audience(&self) -> &GrantAudience {
+        &self.audience
     }
 
     /// The route index.
@@ -74,14 +101,17 @@ impl EgressGate {
 
     /// The route whose credential `request` may receive.
     ///
-    /// The request must carry exactly one [`GRANT_HEADER`] that verifies; classify to
-    /// exactly the grant's route (same id, binding and connection); and fall within the
-    /// grant's scope.
+    /// The request must carry exactly one [`GRANT_HEADER`] that verifies and names this
+    /// gate's audience; classify to exactly the grant's route (same id, binding and
+    /// connection); and fall within the grant's scope.
     ///
     /// # Errors
     ///
+    /// `egress.ambiguous_path` (an encoded slash, encoded dot segment or `//` in the
+    /// path: refused, never forwarded with a credential),
     /// `egress.grant_invalid` (missing, several or bad grant headers included),
-    /// `egress.grant_expired`, `egress.grant_scope` (the request is outside the grant or
+    /// `egress.grant_expired`, `egress.grant_audience` (a grant for another tenant or
+    /// plan), `egress.grant_scope` (the request is outside the grant or
     /// classifies to another route or none), `egress.ambiguous_route` (several routes
     /// match: fail closed), `egress.invalid_request` (no host or a bad method).
     pub fn authorize<B>(
@@ -105,7 +135,17 @@ impl EgressGate {
             )
         })?;
         let claims = self.keys.verify(token, clock)?;
+        if claims.audience != self.audience {
+            return Err(Error::new(
+                ErrorKind::PermissionDenied,
+                "egress.grant_audience",
+                "the egress grant was issued for another tenant or plan",
+            ));
+        }
         let target = RequestTarget::from_request(request).map_err(|e| {
+            if e.code() == AMBIGUOUS_PATH {
+                return e;
+            }
             Error::invalid_input(
                 "egress.invalid_request",
                 "the request names no valid host, method or path",

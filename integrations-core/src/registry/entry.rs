@@ -163,6 +163,12 @@ impl RegisteredIntegration {
                         "an OAuth 2.0 connection method needs its OAuth 2.0 data",
                     ));
                 }
+                ConnectionMethodKind::OAuth2AuthorizationCode
+                | ConnectionMethodKind::OAuth2ClientCredentials => {
+                    if let Some(spec) = &method.oauth2 {
+                        issues.extend(spec.endpoint_issues(&format!("{path}/oauth2")));
+                    }
+                }
                 ConnectionMethodKind::ApiKey if method.secret_fields.is_empty() => {
                     issues.push(ValidationIssue::new(
                         "registry.missing_secret_fields",

@@ -118,8 +118,16 @@ impl WriteService {
                 "a target's definition cannot change; create a new target",
             ));
         }
-        if let Err(found) = entry.target_config().parse(&input.config) {
-            issues.extend(prefixed(found, "/config"));
+        match entry.target_config().parse(&input.config) {
+            // The OAuth 2.0 endpoints the config points at must be https (or loopback).
+            Ok(parsed) => {
+                for registered in entry.methods() {
+                    if let Some(spec) = entry.definition().oauth2(registered.method(), &parsed) {
+                        issues.extend(spec.endpoint_issues("/config"));
+                    }
+                }
+            }
+            Err(found) => issues.extend(prefixed(found, "/config")),
         }
         let secrets_json = match (&input.secrets, &existing) {
             (Some(secrets), _) => {

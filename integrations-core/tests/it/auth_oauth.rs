@@ -513,3 +513,145 @@ async fn reauthorizing_repairs_the_connection_in_place() {
     );
     assert_eq!(mock.code_exchanges(), exchanges);
 }
+
+// ---- Plain-HTTP endpoints ----
+
+/// A definition whose static OAuth 2.0 data names plain-`http` endpoints on `host`.
+struct PlainHttp(&'static str);
+
+impl integrations_core::definition::IntegrationDefinition for PlainHttp {
+    fn key(&self) -> integrations_core::DefinitionKey {
+        "plain::plain-http".parse().unwrap()
+    }
+    fn kind(&self) -> integrations_core::IntegrationKind {
+        integrations_core::IntegrationKind::Connector
+    }
+    fn metadata(&self) -> integrations_core::definition::Metadata {
+        integrations_core::definition::Metadata::new("Plain", "Plain HTTP.", "plain", "other")
+    }
+    fn connection_methods(&self) -> Vec<integrations_core::definition::ConnectionMethod> {
+        let host = self.0;
+        vec![
+            integrations_core::definition::ConnectionMethod::oauth2_authorization_code(
+                "oauth2",
+                "Sign in",
+                integrations_core::definition::OAuth2Spec::new(
+                    format!("http://{host}/oauth/authorize"),
+                    format!("http://{host}/oauth/token"),
+                )
+                .with_revoke_url(format!("http://{host}/oauth/revoke")),
+            )
+            .unwrap(),
+        ]
+    }
+}
+
+impl integrations_core::provider::IntegrationProvider for PlainHttp {}
+
+#[test]
+fn the_registry_refuses_plain_http_oauth_endpoints_except_on_loopback() {
+    let mut registry = integrations_core::Registry::new();
+    let e = registry
+        .register(std::sync::Arc::new(PlainHttp("auth.example.com")))
+        .unwrap_err();
+    let issues: Vec<_> = e
+        .issues()
+        .iter()
+        .map(|i| (i.code.as_str(), i.path.as_str()))
+        .collect();
+    assert_eq!(
+        issues,
+        [
+            (
+                "oauth.insecure_endpoint",
+                "/connection_methods/0/oauth2/authorize_url"
+            ),
+            (
+                "oauth.insecure_endpoint",
+                "/connection_methods/0/oauth2/token_url"
+            ),
+            (
+                "oauth.insecure_endpoint",
+                "/connection_methods/0/oauth2/revoke_url"
+            ),
+        ],
+        "{e:?}"
+    );
+    for loopback in ["127.0.0.1:9", "127.8.9.10", "[::1]:9", "localhost:9"] {
+        let mut registry = integrations_core::Registry::new();
+        registry
+            .register(std::sync::Arc::new(PlainHttp(loopback)))
+            .unwrap_or_else(|e| panic!("{loopback}: {e:?}"));
+    }
+}
+
+#[tokio::test]
+async fn a_target_pointing_oauth_at_plain_http_is_refused_and_so_is_the_request() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use integrations_core::auth::TokenManager;
+    use integrations_core::host::{HttpRequest, TargetStore};
+    use integrations_core::service::{TargetInput, WriteService};
+
+    let mock = LinearMock::start().await;
+    let (test, registry) = setup(&mock).await;
+    let connection = connect(&test, &registry, &mock).await;
+    let mut config = mock.target_config();
+    config["api_base_url"] = serde_json::json!("http://tracker.example.com");
+    let e = WriteService::new(registry.clone(), test.host().clone())
+        .put_target(
+            TargetInput::new(
+                tenant(),
+                target_id(),
+                crate::auth_support::KEY.parse().unwrap(),
+            )
+            .with_config(config.clone())
+            .with_secrets(mock.target_secrets()),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "target.invalid");
+    assert!(
+        e.issues()
+            .iter()
+            .any(|i| i.code == "oauth.insecure_endpoint" && i.path.starts_with("/config")),
+        "{e:?}"
+    );
+
+    // A target written straight to the store (older data) is refused at request time,
+    // before anything is sent.
+    let mut target = test
+        .store
+        .get_target(&tenant(), &target_id())
+        .await
+        .unwrap()
+        .unwrap();
+    target.config = config;
+    test.store.put_target(&target).await.unwrap();
+    let sent = Arc::new(AtomicUsize::new(0));
+    let counting = {
+        let sent = sent.clone();
+        integrations_core::host::from_fn(move |_request: HttpRequest| {
+            sent.fetch_add(1, Ordering::SeqCst);
+            async { Err(integrations_core::host::timeout_error()) }
+        })
+    };
+    let offline = test.sharing_stores_with_http(Arc::new(counting));
+    test.clock.advance(Duration::from_secs(86_400));
+    let e = TokenManager::new(registry.clone(), offline.host().clone())
+        .access_token(&connection)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "oauth.insecure_endpoint");
+    assert_eq!(sent.load(Ordering::SeqCst), 0);
+    assert_eq!(
+        test.store
+            .get_connection(&tenant(), &connection.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        ConnectionStatus::Active
+    );
+}

@@ -730,3 +730,222 @@ async fn a_consumed_rotating_refresh_token_is_never_sent_again() {
     assert_eq!(refreshes.len(), 1);
     assert!(String::from_utf8_lossy(&refreshes[0].body).contains(&used));
 }
+
+/// Waits (real time) until the mock has received `n` refresh requests.
+async fn until_refreshes(mock: &LinearMock, n: usize) {
+    for _ in 0..2000 {
+        if mock.refresh_requests() >= n {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    panic!("the mock never received refresh request {n}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_answered_after_its_lease_expired_keeps_the_rotated_tokens() {
+    let mock = LinearMock::start().await;
+    let (test, registry) = setup(&mock).await;
+    let other = test.sharing_stores_with_http(Arc::new(ReqwestHttpClient::new().unwrap()));
+    let connection = Arc::new(connect(&test, &registry, &mock).await);
+    let a = Arc::new(manager(&test, &registry));
+    let b = manager(&other, &registry);
+    test.clock.advance(DAY);
+    // The token endpoint uses the refresh token at once and answers slowly.
+    mock.set_delay(Duration::from_millis(300));
+    let first = {
+        let a = Arc::clone(&a);
+        let connection = Arc::clone(&connection);
+        tokio::spawn(async move { a.access_token(&connection).await })
+    };
+    until_refreshes(&mock, 1).await;
+    // By the host clock, A's lease expires while its refresh is in flight; B takes over
+    // and can only send the refresh token A's request already used.
+    test.clock.advance(Duration::from_secs(31));
+    let second = b.access_token(&connection).await;
+    let first = first.await.unwrap();
+    let first = first.expect("the process whose refresh succeeded keeps its tokens");
+    let second = second.expect("the process that took over uses the stored tokens");
+    assert_eq!(first.value.expose(), second.value.expose());
+    assert_eq!(
+        Some(stored_refresh(&test, &connection)),
+        mock.last_refresh_token(),
+        "the rotated refresh token the provider issued is stored"
+    );
+    assert_eq!(
+        stored_status(&test, &connection).await,
+        ConnectionStatus::Active
+    );
+    assert!(!has_lease(&test, &connection));
+    // And the stored refresh token works.
+    test.clock.advance(DAY);
+    mock.set_delay(Duration::ZERO);
+    let third = a.access_token(&connection).await.unwrap();
+    assert_ne!(third.value.expose(), first.value.expose());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_revoked_during_a_failing_refresh_stays_revoked() {
+    let mock = LinearMock::start().await;
+    let (test, registry) = setup(&mock).await;
+    let connection = Arc::new(connect(&test, &registry, &mock).await);
+    let tokens = Arc::new(manager(&test, &registry));
+    test.clock.advance(DAY);
+    mock.set_failure(FailureMode::Revoked);
+    mock.set_delay(Duration::from_millis(200));
+    let refresh = {
+        let tokens = Arc::clone(&tokens);
+        let connection = Arc::clone(&connection);
+        tokio::spawn(async move { tokens.access_token(&connection).await })
+    };
+    until_refreshes(&mock, 1).await;
+    // A webhook revokes the connection while the refresh is in flight.
+    let revoked = ConnectionStatus::Revoked {
+        reason: "the app was uninstalled".into(),
+    };
+    test.store
+        .set_connection_status(&tenant(), &connection.id, revoked.clone(), now(&test))
+        .await
+        .unwrap();
+    let e = refresh.await.unwrap().unwrap_err();
+    assert_eq!(e.code(), "oauth.invalid_grant");
+    assert_eq!(stored_status(&test, &connection).await, revoked);
+    assert!(!has_lease(&test, &connection));
+    assert!(
+        test.audit
+            .with_action("connection.status_changed")
+            .is_empty()
+    );
+}
+
+/// An audit sink that, on the first failed refresh it records, lets another process
+/// reauthorize the connection (new tokens swapped in, status active).
+struct ReauthorizeOnFailure {
+    test: TestHost,
+    connection: Connection,
+    armed: AtomicBool,
+}
+
+#[async_trait]
+impl integrations_core::host::AuditSink for ReauthorizeOnFailure {
+    async fn record(&self, event: integrations_core::host::AuditEvent) {
+        let failed = event.action.as_str() == "credential.refreshed"
+            && matches!(
+                event.outcome,
+                integrations_core::host::AuditOutcome::Failure { .. }
+            );
+        if failed && self.armed.swap(false, Ordering::SeqCst) {
+            let now = self.test.host().clock().now();
+            let seal = |t: &CredentialType, v: &str| {
+                self.test
+                    .keys
+                    .seal_secret(&Secret::new(v), &credential_aad(&self.connection, t, None))
+                    .unwrap()
+            };
+            let credentials = vec![
+                Credential::new(
+                    CredentialType::OAUTH2_ACCESS_TOKEN,
+                    seal(&CredentialType::OAUTH2_ACCESS_TOKEN, "reauthorized-access"),
+                    now,
+                )
+                .with_expiry(Some(now.saturating_add(DAY))),
+                Credential::new(
+                    CredentialType::OAUTH2_REFRESH_TOKEN,
+                    seal(
+                        &CredentialType::OAUTH2_REFRESH_TOKEN,
+                        "reauthorized-refresh",
+                    ),
+                    now,
+                ),
+            ];
+            let current = self
+                .test
+                .store
+                .load_credentials(&self.connection.tenant, &self.connection.id)
+                .await
+                .unwrap()
+                .map(|s| s.version);
+            self.test
+                .store
+                .swap_credentials(
+                    &self.connection.tenant,
+                    &self.connection.id,
+                    current,
+                    credentials,
+                )
+                .await
+                .unwrap();
+            let mut reauthorized = self.connection.clone();
+            reauthorized.status = ConnectionStatus::Active;
+            reauthorized.updated_at = now;
+            self.test.store.put_connection(&reauthorized).await.unwrap();
+        }
+        self.test.audit.record(event).await;
+    }
+}
+
+#[tokio::test]
+async fn a_connection_reauthorized_after_a_failure_was_read_stays_active() {
+    let mock = LinearMock::start().await;
+    mock.issue_legacy_tokens(true);
+    let (test, registry) = setup(&mock).await;
+    let connection = connect(&test, &registry, &mock).await;
+    let hook = Arc::new(ReauthorizeOnFailure {
+        test: test.clone(),
+        connection: connection.clone(),
+        armed: AtomicBool::new(true),
+    });
+    let host = integrations_core::host::Host::builder()
+        .stores(test.store.clone())
+        .http(Arc::new(ReqwestHttpClient::new().unwrap()))
+        .cipher(test.keys.clone())
+        .clock(test.clock.clone())
+        .audit(hook)
+        .build()
+        .unwrap();
+    let tokens = TokenManager::new(registry.clone(), host);
+    test.clock.advance(Duration::from_secs(315_705_599));
+    // The expired token has no refresh token: a permanent failure, read before another
+    // process reauthorized the connection.
+    let e = tokens.access_token(&connection).await.unwrap_err();
+    assert_eq!(e.code(), "oauth.no_refresh_token");
+    assert_eq!(
+        stored_status(&test, &connection).await,
+        ConnectionStatus::Active
+    );
+    // The reauthorized token is what the next caller gets.
+    let token = tokens.access_token(&connection).await.unwrap();
+    assert_eq!(token.value.expose(), "reauthorized-access");
+}
+
+#[tokio::test]
+async fn a_token_cached_in_another_process_stops_within_the_status_recheck_interval() {
+    let mock = LinearMock::start().await;
+    let (test, registry) = setup(&mock).await;
+    let other = test.sharing_stores_with_http(Arc::new(ReqwestHttpClient::new().unwrap()));
+    let connection = connect(&test, &registry, &mock).await;
+    // Process A serves (and caches) the token; process B handles the revocation webhook.
+    let a = manager(&test, &registry);
+    a.access_token(&connection).await.unwrap();
+    let revoked = ConnectionStatus::Revoked {
+        reason: "revoked by the provider".into(),
+    };
+    other
+        .host()
+        .connections()
+        .set_connection_status(&tenant(), &connection.id, revoked, now(&test))
+        .await
+        .unwrap();
+    // The caller's copy of the connection still says active; after the documented
+    // interval A re-checks the status and refuses.
+    test.clock
+        .advance(integrations_core::auth::DEFAULT_STATUS_RECHECK + Duration::from_secs(1));
+    let e = a.access_token(&connection).await.unwrap_err();
+    assert_eq!(e.code(), "auth.connection_not_active");
+    // A third process that never cached anything refuses at once.
+    let e = manager(&other, &registry)
+        .access_token(&connection)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "auth.connection_not_active");
+}

@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use integrations_core::credential::{CredentialRequest, CredentialSource, ResolvedCredential};
 use integrations_core::egress::{
-    Classification, EgressGate, GRANT_HEADER, GrantClaims, GrantKey, GrantKeys, Matcher,
-    RequestTarget, RouteIndex, apply_credential, inject, overlapping_pairs,
+    Classification, EgressGate, GRANT_HEADER, GrantAudience, GrantClaims, GrantKey, GrantKeys,
+    Matcher, RequestTarget, RouteIndex, apply_credential, inject, overlapping_pairs,
 };
 use integrations_core::host::Clock;
 use integrations_core::model::{Connection, ConnectionStatus};
@@ -56,6 +56,10 @@ fn keys() -> GrantKeys {
     GrantKeys::new(GrantKey::new("2026-11", *b"current-grant-key-0123456789abcd").unwrap())
         .with_previous(GrantKey::new("2026-10", *b"previous-grant-key-0123456789abc").unwrap())
         .unwrap()
+}
+
+fn audience() -> GrantAudience {
+    GrantAudience::new(TenantId::new("acme").unwrap(), "plan-hash-1")
 }
 
 fn clock() -> ManualClock {
@@ -196,7 +200,9 @@ fn one_matcher_serves_classification_grant_scope_and_the_gate() {
             matches!(index.classify(method, url), Classification::Route(r) if r.id == route.id);
         assert_eq!(classified, expected, "classification, case {i}");
 
-        let claims = GrantClaims::for_route(&route, clock.now(), Duration::from_secs(600)).unwrap();
+        let claims =
+            GrantClaims::for_route(&route, &audience(), clock.now(), Duration::from_secs(600))
+                .unwrap();
         assert_eq!(
             claims.check_scope(&target).is_ok(),
             expected,
@@ -207,7 +213,7 @@ fn one_matcher_serves_classification_grant_scope_and_the_gate() {
         let mut req = request(method, url);
         req.headers_mut()
             .insert(GRANT_HEADER, token.expose().parse().unwrap());
-        let gate = EgressGate::new(index, keys());
+        let gate = EgressGate::new(index, keys(), audience());
         assert_eq!(
             gate.authorize(&req, &clock).is_ok(),
             expected,
@@ -285,9 +291,9 @@ fn ambiguity_fails_closed_and_no_match_gets_no_credential() {
     // The gate refuses the ambiguous request even with a valid grant for one route.
     let clock = clock();
     let token = keys()
-        .issue_for_route(&routes[0], &clock, Duration::from_secs(60))
+        .issue_for_route(&routes[0], &audience(), &clock, Duration::from_secs(60))
         .unwrap();
-    let gate = EgressGate::new(index, keys());
+    let gate = EgressGate::new(index, keys(), audience());
     let mut req = request("GET", "https://api.test/v1/files/f1");
     req.headers_mut()
         .insert(GRANT_HEADER, token.expose().parse().unwrap());
@@ -317,7 +323,9 @@ fn grants_round_trip_and_rotate() {
         &["/acme/api.git"],
         &["GET", "POST"],
     );
-    let claims = GrantClaims::for_route(&route, clock.now(), Duration::from_secs(3600)).unwrap();
+    let claims =
+        GrantClaims::for_route(&route, &audience(), clock.now(), Duration::from_secs(3600))
+            .unwrap();
     let token = keys().issue(&claims).unwrap();
     assert!(token.expose().starts_with("v1.2026-11."));
     assert_eq!(format!("{token:?}"), "GrantToken([REDACTED])");
@@ -345,7 +353,7 @@ fn tampered_malformed_and_expired_grants_are_refused_without_echo() {
     let clock = clock();
     let route = route("egress_rule_a", "a", &["api.test"], &["/v1"], &[]);
     let token = keys()
-        .issue_for_route(&route, &clock, Duration::from_secs(60))
+        .issue_for_route(&route, &audience(), &clock, Duration::from_secs(60))
         .unwrap();
     let token = token.expose().to_owned();
     let parts: Vec<&str> = token.split('.').collect();
@@ -397,6 +405,7 @@ fn tampered_malformed_and_expired_grants_are_refused_without_echo() {
         .issue(
             &GrantClaims::for_route(
                 &route,
+                &audience(),
                 clock.now().saturating_add(Duration::from_secs(300)),
                 Duration::from_secs(600),
             )
@@ -420,7 +429,7 @@ fn grant_scope_is_checked_with_the_canonical_matcher() {
         &["/v1"],
         &["GET", "POST"],
     );
-    let claims = GrantClaims::for_route(&route, clock.now(), Duration::from_secs(60))
+    let claims = GrantClaims::for_route(&route, &audience(), clock.now(), Duration::from_secs(60))
         .unwrap()
         .with_methods(["GET"]);
     let scope = |method: &str, url: &str| {
@@ -437,15 +446,20 @@ fn grant_scope_is_checked_with_the_canonical_matcher() {
     assert_eq!(scope("GET", "https://api.test/v10").unwrap_err(), denied);
     assert_eq!(scope("GET", "https://evil.test/v1").unwrap_err(), denied);
     assert_eq!(
-        GrantClaims::for_route(&route, clock.now(), Duration::ZERO)
+        GrantClaims::for_route(&route, &audience(), clock.now(), Duration::ZERO)
             .unwrap_err()
             .code(),
         "egress.grant_ttl"
     );
     assert_eq!(
-        GrantClaims::for_route(&route, clock.now(), Duration::from_secs(25 * 3600))
-            .unwrap_err()
-            .code(),
+        GrantClaims::for_route(
+            &route,
+            &audience(),
+            clock.now(),
+            Duration::from_secs(25 * 3600)
+        )
+        .unwrap_err()
+        .code(),
         "egress.grant_ttl"
     );
 }
@@ -457,7 +471,7 @@ fn the_gate_trusts_only_the_grant() {
         route("egress_rule_a", "a", &["api.test"], &["/a"], &[]),
         route("egress_rule_b", "b", &["api.test"], &["/b"], &[]),
     ];
-    let gate = EgressGate::new(RouteIndex::new(routes.clone()).unwrap(), keys());
+    let gate = EgressGate::new(RouteIndex::new(routes.clone()).unwrap(), keys(), audience());
     let req = request("GET", "https://api.test/a/x");
     assert_eq!(
         gate.authorize(&req, &clock).unwrap_err().code(),
@@ -465,7 +479,7 @@ fn the_gate_trusts_only_the_grant() {
     );
 
     let good = keys()
-        .issue_for_route(&routes[0], &clock, Duration::from_secs(60))
+        .issue_for_route(&routes[0], &audience(), &clock, Duration::from_secs(60))
         .unwrap();
     let mut twice = request("GET", "https://api.test/a/x");
     twice
@@ -481,9 +495,14 @@ fn the_gate_trusts_only_the_grant() {
 
     // A grant for route a whose scope was (legitimately) widened still cannot reach
     // route b: the request must classify to the grant's own route.
-    let wide = GrantClaims::for_route(&routes[0], clock.now(), Duration::from_secs(60))
-        .unwrap()
-        .with_path_prefixes(["/"]);
+    let wide = GrantClaims::for_route(
+        &routes[0],
+        &audience(),
+        clock.now(),
+        Duration::from_secs(60),
+    )
+    .unwrap()
+    .with_path_prefixes(["/"]);
     let wide = keys().issue(&wide).unwrap();
     let mut other = request("GET", "https://api.test/b/x");
     other
@@ -805,4 +824,113 @@ fn base64_decode(text: &str) -> Vec<u8> {
 fn base64_encode(bytes: &[u8]) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+// ---- Path tricks ----
+
+/// Encoded slashes and backslashes, encoded dot segments and empty segments can make a
+/// proxy and the upstream server see different paths (one decodes or collapses, the
+/// other does not). Such a request is refused: it never gets a credential.
+#[test]
+fn encoded_slashes_dot_segments_and_empty_segments_are_refused() {
+    let clock = clock();
+    let route = route("egress_rule_r", "r", &["api.test"], &["/v1/files"], &[]);
+    let token = keys()
+        .issue_for_route(&route, &audience(), &clock, Duration::from_secs(600))
+        .unwrap();
+    let gate = EgressGate::new(
+        RouteIndex::new(vec![route.clone()]).unwrap(),
+        keys(),
+        audience(),
+    );
+    for path in [
+        "/v1/files/a%2Fb",
+        "/v1/files/a%2fb",
+        "/v1/files/a%5Cb",
+        "/v1/files/%2e%2e/admin",
+        "/v1/files/%2E%2E/admin",
+        "/v1/files/.%2e/admin",
+        "/v1/files/%2e./admin",
+        "/v1/files/%2e/x",
+        "/v1/files//x",
+        "/v1//files/x",
+        "/v1/files/x//",
+    ] {
+        let url = format!("https://api.test{path}");
+        assert_eq!(
+            RequestTarget::from_url("GET", &url).unwrap_err().code(),
+            "egress.ambiguous_path",
+            "from_url {path}"
+        );
+        assert_eq!(
+            RequestTarget::new("GET", "api.test", path)
+                .unwrap_err()
+                .code(),
+            "egress.ambiguous_path",
+            "new {path}"
+        );
+        assert_eq!(
+            gate.index().classify("GET", &url),
+            Classification::NoMatch,
+            "classify {path}"
+        );
+        let mut req = request("GET", &url);
+        req.headers_mut()
+            .insert(GRANT_HEADER, token.expose().parse().unwrap());
+        assert_eq!(
+            gate.authorize(&req, &clock).unwrap_err().code(),
+            "egress.ambiguous_path",
+            "gate {path}"
+        );
+    }
+    // Ordinary encodings and dotted names are not tricks.
+    for path in [
+        "/v1/files/a%20b",
+        "/v1/files/report.v2",
+        "/v1/files/...",
+        "/v1/files/%2e%2e%2e",
+        "/v1/files/a%25b",
+    ] {
+        let mut req = request("GET", &format!("https://api.test{path}"));
+        req.headers_mut()
+            .insert(GRANT_HEADER, token.expose().parse().unwrap());
+        assert_eq!(
+            gate.authorize(&req, &clock).unwrap().id.as_str(),
+            "egress_rule_r",
+            "{path}"
+        );
+    }
+}
+
+/// A grant names its audience (tenant and plan hash); a gate serving another tenant or
+/// another plan refuses it, even though the key, route and scope all match.
+#[test]
+fn a_grant_for_another_tenant_or_plan_is_refused() {
+    let clock = clock();
+    let route = route("egress_rule_r", "r", &["api.test"], &["/v1"], &[]);
+    let gate = EgressGate::new(
+        RouteIndex::new(vec![route.clone()]).unwrap(),
+        keys(),
+        audience(),
+    );
+    let attempt = |audience: &GrantAudience| {
+        let token = keys()
+            .issue_for_route(&route, audience, &clock, Duration::from_secs(60))
+            .unwrap();
+        let mut req = request("GET", "https://api.test/v1/x");
+        req.headers_mut()
+            .insert(GRANT_HEADER, token.expose().parse().unwrap());
+        gate.authorize(&req, &clock).map(|r| r.id.clone())
+    };
+    assert_eq!(attempt(&audience()).unwrap().as_str(), "egress_rule_r");
+    let other_tenant = GrantAudience::new(TenantId::new("globex").unwrap(), "plan-hash-1");
+    let other_plan = GrantAudience::new(TenantId::new("acme").unwrap(), "plan-hash-2");
+    for other in [other_tenant, other_plan] {
+        let e = attempt(&other).unwrap_err();
+        assert_eq!(
+            (e.kind(), e.code()),
+            (ErrorKind::PermissionDenied, "egress.grant_audience")
+        );
+    }
+    assert_eq!(gate.audience(), &audience());
 }

@@ -241,6 +241,7 @@ async fn a_blocked_tool_never_runs() {
         }
     );
     assert_eq!(decided[0].detail["origin"], "integration");
+    assert_eq!(env.listings(), 0, "a blocked tool must not run");
     // Another workspace is not affected.
     let mut elsewhere = env.call("conn-key");
     elsewhere.session = Session::new(tenant(), "design".parse().unwrap());
@@ -250,6 +251,18 @@ async fn a_blocked_tool_never_runs() {
         .await;
     // It passes the policy and stops at the capability check instead.
     assert_eq!(code(&result), "tool.capability_missing");
+    assert_eq!(env.listings(), 0);
+    // The counter does count: the same tool runs where nothing blocks it.
+    let allowed = env
+        .runtime_with(auto_everywhere())
+        .call(
+            "tracker_list_tickets",
+            json!({"count": 1}),
+            &env.call("conn-key"),
+        )
+        .await;
+    assert_eq!(allowed.status, ToolStatus::Completed, "{allowed:?}");
+    assert_eq!(env.listings(), 1);
 }
 
 #[tokio::test]
@@ -881,4 +894,42 @@ async fn credential_failures_never_carry_the_credential() {
             assert_debug_secret_free(&event, secret);
         }
     }
+}
+
+/// The real token manager (not the testkit's fake): fifty concurrent calls that all get a
+/// 401 for the same stale access token cause exactly one refresh at the token endpoint,
+/// and every call is retried with the new token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_concurrent_refusals_refresh_once_with_the_real_token_manager() {
+    let env = Env::new().await;
+    let runtime = Arc::new(env.runtime_with_token_manager(auto_everywhere()));
+    env.api_tokens.revoke("oauth-initial");
+    let mut tasks = Vec::new();
+    for i in 0..50 {
+        let runtime = runtime.clone();
+        let call = env.call("conn-oauth");
+        tasks.push(tokio::spawn(async move {
+            runtime
+                .call(
+                    "tracker_create_ticket",
+                    json!({"title": format!("t{i}")}),
+                    &call,
+                )
+                .await
+        }));
+    }
+    for task in tasks {
+        let result = task.await.unwrap();
+        assert_eq!(result.status, ToolStatus::Completed, "{result:?}");
+    }
+    assert_eq!(env.refresh.issued(), 1, "one network refresh");
+    assert_eq!(
+        env.tokens.refreshes(),
+        0,
+        "the fake token manager was not used"
+    );
+    assert_eq!(env.refresh.current_refresh_token(), "oauth-refresh-1");
+    let refreshed = env.test.audit.with_action("credential.refreshed");
+    assert_eq!(refreshed.len(), 1);
+    assert_eq!(refreshed[0].outcome, AuditOutcome::Success);
 }

@@ -12,7 +12,7 @@ use integrations_core::model::{
     Capability, Connection, CredentialType, Publication, PublicationScope,
 };
 use integrations_core::provider::IntegrationProvider;
-use integrations_core::schema::{BaseUrl, ConfigSpec};
+use integrations_core::schema::{BaseUrl, ConfigSpec, Parsed};
 use integrations_core::service::{ConnectionInput, TargetInput, WriteService};
 use integrations_core::tools::{
     CallContext, PolicySource, RateLimitRule, RequestAuth, Runtime, Session, Tool, ToolAnnotations,
@@ -129,7 +129,9 @@ pub(crate) struct TicketPage {
     pub next_cursor: Option<String>,
 }
 
-struct ListTickets;
+struct ListTickets {
+    listings: Arc<AtomicUsize>,
+}
 
 impl Tool for ListTickets {
     type Args = ListTicketsArgs;
@@ -146,6 +148,7 @@ impl Tool for ListTickets {
         args: ListTicketsArgs,
         _context: &ToolContext,
     ) -> Result<TicketPage, Error> {
+        self.listings.fetch_add(1, Ordering::SeqCst);
         Ok(TicketPage {
             tickets: (0..args.count)
                 .map(|i| Ticket {
@@ -188,12 +191,12 @@ pub(crate) struct Tracker {
 }
 
 impl Tracker {
-    pub(crate) fn new(key: &str, executions: Arc<AtomicUsize>) -> Self {
+    pub(crate) fn new(key: &str, executions: Arc<AtomicUsize>, listings: Arc<AtomicUsize>) -> Self {
         Self {
             key: key.parse().unwrap(),
             tools: ToolSet::new()
                 .with(CreateTicket { executions })
-                .with(ListTickets)
+                .with(ListTickets { listings })
                 .with(Explode),
         }
     }
@@ -234,6 +237,24 @@ impl IntegrationDefinition for Tracker {
     }
     fn tool_catalog(&self) -> Vec<ToolDescriptor> {
         self.tools.descriptors()
+    }
+    /// The token endpoint lives on the API mock's origin (`/oauth/token`), so the real
+    /// token manager can refresh there.
+    fn oauth2(&self, method: &ConnectionMethod, target_config: &Parsed) -> Option<OAuth2Spec> {
+        method.oauth2.as_ref()?;
+        let api = target_config
+            .get::<TrackerTarget>()
+            .ok()?
+            .api_base_url
+            .as_str();
+        let origin = api.trim_end_matches('/').trim_end_matches("/v1");
+        Some(
+            OAuth2Spec::new(
+                format!("{origin}/oauth/authorize"),
+                format!("{origin}/oauth/token"),
+            )
+            .with_client_id(Some("tracker-client")),
+        )
     }
 }
 
@@ -298,6 +319,7 @@ pub(crate) struct Env {
     pub refresh: RefreshEndpoint,
     pub next: Arc<Mutex<Next>>,
     pub executions: Arc<AtomicUsize>,
+    pub listings: Arc<AtomicUsize>,
 }
 
 impl Env {
@@ -306,9 +328,14 @@ impl Env {
         let test = TestHost::with_http(http);
         test.clock.set(Timestamp::from_unix_seconds(1_790_000_000));
         let executions = Arc::new(AtomicUsize::new(0));
+        let listings = Arc::new(AtomicUsize::new(0));
         let mut registry = Registry::new();
         registry
-            .register(Arc::new(Tracker::new("tracker::cloud", executions.clone())))
+            .register(Arc::new(Tracker::new(
+                "tracker::cloud",
+                executions.clone(),
+                listings.clone(),
+            )))
             .unwrap();
         let registry = Arc::new(registry);
 
@@ -414,6 +441,7 @@ impl Env {
             refresh,
             next,
             executions,
+            listings,
         }
     }
 
@@ -443,5 +471,27 @@ impl Env {
 
     pub(crate) fn executions(&self) -> usize {
         self.executions.load(Ordering::SeqCst)
+    }
+
+    /// How many times `tracker_list_tickets` ran.
+    pub(crate) fn listings(&self) -> usize {
+        self.listings.load(Ordering::SeqCst)
+    }
+
+    /// A runtime whose credentials come from a real [`TokenManager`] over the same host
+    /// (refreshing at the mock's token endpoint), not the fake one.
+    ///
+    /// [`TokenManager`]: integrations_core::auth::TokenManager
+    pub(crate) fn runtime_with_token_manager(&self, policies: Arc<dyn PolicySource>) -> Runtime {
+        let tokens = integrations_core::auth::TokenManager::new(
+            self.registry.clone(),
+            self.test.host().clone(),
+        );
+        Runtime::new(
+            self.registry.clone(),
+            self.test.host().clone(),
+            Arc::new(tokens),
+        )
+        .with_policies(policies)
     }
 }

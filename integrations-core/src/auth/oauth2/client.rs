@@ -28,8 +28,11 @@ fn invalid_url(what: &str) -> Error {
 }
 
 /// Builds the `oauth2` client of `spec`, with the client secret from the target secrets
-/// when there is one (a public client otherwise).
+/// when there is one (a public client otherwise). Every endpoint must be `https` or
+/// loopback `http` (`oauth.insecure_endpoint`), checked here so that no code, secret or
+/// token is ever sent in the clear.
 pub(crate) fn client(spec: &OAuth2Spec, secrets: &TargetSecrets) -> Result<SpecClient, Error> {
+    spec.require_secure_endpoints()?;
     let client_id = spec.client_id.clone().ok_or_else(|| {
         Error::configuration(
             "auth.missing_client_id",

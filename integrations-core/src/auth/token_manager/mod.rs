@@ -30,6 +30,12 @@ use crate::{Error, ErrorKind, Registry, Secret, Timestamp};
 /// The default expiry skew: tokens expiring within five minutes are renewed first.
 pub const DEFAULT_EXPIRY_SKEW: Duration = Duration::from_secs(300);
 
+/// The default status re-check interval: a token manager hands out a connection's
+/// credentials (cached or not) for at most this long after it last read the connection's
+/// stored status, so a connection revoked elsewhere (a webhook handled by another process)
+/// stops getting credentials here within five seconds.
+pub const DEFAULT_STATUS_RECHECK: Duration = Duration::from_secs(5);
+
 pub(super) fn same(a: &Secret, b: &Secret) -> bool {
     a.expose().as_bytes().ct_eq(b.expose().as_bytes()).into()
 }
