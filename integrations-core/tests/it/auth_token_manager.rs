@@ -949,3 +949,61 @@ async fn a_token_cached_in_another_process_stops_within_the_status_recheck_inter
         .unwrap_err();
     assert_eq!(e.code(), "auth.connection_not_active");
 }
+
+#[tokio::test]
+async fn the_status_recheck_interval_is_configurable() {
+    let mock = LinearMock::start().await;
+    let (test, registry) = setup(&mock).await;
+    let connection = connect(&test, &registry, &mock).await;
+    let relaxed = manager(&test, &registry).with_status_recheck(Duration::from_secs(60));
+    let token = relaxed.access_token(&connection).await.unwrap();
+    test.store
+        .set_connection_status(
+            &tenant(),
+            &connection.id,
+            ConnectionStatus::Revoked {
+                reason: "revoked".into(),
+            },
+            now(&test),
+        )
+        .await
+        .unwrap();
+    // Within the interval the cached token may still be handed out (the documented bound)...
+    test.clock.advance(Duration::from_secs(59));
+    let cached = relaxed.access_token(&connection).await.unwrap();
+    assert_eq!(cached.value.expose(), token.value.expose());
+    // ...never after it.
+    test.clock.advance(Duration::from_secs(1));
+    let e = relaxed.access_token(&connection).await.unwrap_err();
+    assert_eq!(e.code(), "auth.connection_not_active");
+    // Zero reads the status on every hand-out.
+    let strict = manager(&test, &registry).with_status_recheck(Duration::ZERO);
+    let e = strict.access_token(&connection).await.unwrap_err();
+    assert_eq!(e.code(), "auth.connection_not_active");
+}
+
+#[tokio::test]
+async fn a_token_request_slower_than_the_lease_is_given_up_before_the_lease_expires() {
+    let mock = LinearMock::start().await;
+    let (test, registry) = setup(&mock).await;
+    let connection = connect(&test, &registry, &mock).await;
+    // A 2 s lease leaves the token request 1.5 s; the endpoint takes 3 s.
+    let tokens = manager(&test, &registry).with_lease_ttl(Duration::from_secs(2));
+    test.clock.advance(DAY);
+    mock.set_delay(Duration::from_secs(3));
+    let started = std::time::Instant::now();
+    let e = tokens.access_token(&connection).await.unwrap_err();
+    let waited = started.elapsed();
+    assert_eq!(
+        (e.kind(), e.code()),
+        (ErrorKind::Unavailable, "auth.refresh_timeout")
+    );
+    assert!(e.is_temporary());
+    assert!(waited < Duration::from_secs(2), "{waited:?}");
+    assert!(waited >= Duration::from_millis(1400), "{waited:?}");
+    assert!(!has_lease(&test, &connection));
+    assert_eq!(
+        stored_status(&test, &connection).await,
+        ConnectionStatus::Active
+    );
+}

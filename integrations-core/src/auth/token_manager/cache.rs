@@ -91,10 +91,19 @@ impl Entry {
 
 type Flights = Mutex<HashMap<CacheKey, Arc<AsyncMutex<()>>>>;
 
-/// Cached credentials and single-flight locks.
+/// The last read of a connection's stored status: its record version (`updated_at`,
+/// which every status change and reauthorization moves) and when it was read.
+#[derive(Debug, Clone, Copy)]
+struct StatusStamp {
+    version: Timestamp,
+    checked_at: Timestamp,
+}
+
+/// Cached credentials, the status reads they depend on, and single-flight locks.
 #[derive(Default)]
 pub(super) struct Cache {
     entries: RwLock<HashMap<CacheKey, Entry>>,
+    statuses: Mutex<HashMap<(TenantId, ConnectionId), StatusStamp>>,
     flights: Flights,
 }
 
@@ -150,12 +159,55 @@ impl Cache {
             .remove(key);
     }
 
-    /// Forgets every credential of a connection.
+    /// Forgets every credential of a connection, and its last status read.
     pub(super) fn forget_connection(&self, tenant: &TenantId, connection: &ConnectionId) {
+        self.statuses
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&(tenant.clone(), connection.clone()));
         self.entries
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .retain(|k, _| !(&k.tenant == tenant && &k.connection == connection));
+    }
+
+    /// Whether the connection's status was read less than `interval` before `now`.
+    pub(super) fn status_is_recent(
+        &self,
+        connection: &Connection,
+        now: Timestamp,
+        interval: Duration,
+    ) -> bool {
+        self.statuses
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&(connection.tenant.clone(), connection.id.clone()))
+            .is_some_and(|s| now >= s.checked_at && now.duration_since(s.checked_at) < interval)
+    }
+
+    /// Records a read of `stored` (active) at `now`. When its record changed since the
+    /// last read (status or reauthorization), its cached credentials are dropped first.
+    pub(super) fn record_status(&self, stored: &Connection, now: Timestamp) {
+        let id = (stored.tenant.clone(), stored.id.clone());
+        let mut statuses = self.statuses.lock().unwrap_or_else(PoisonError::into_inner);
+        if statuses.len() >= MAX_ENTRIES && !statuses.contains_key(&id) {
+            // Reads are cheap to redo; the map never outgrows the credential cache.
+            statuses.clear();
+        }
+        let previous = statuses.insert(
+            id,
+            StatusStamp {
+                version: stored.updated_at,
+                checked_at: now,
+            },
+        );
+        drop(statuses);
+        if previous.is_some_and(|p| p.version != stored.updated_at) {
+            self.entries
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .retain(|k, _| !(k.tenant == stored.tenant && k.connection == stored.id));
+        }
     }
 
     /// Waits for the single-flight lock of `key`: one resolution per key at a time in

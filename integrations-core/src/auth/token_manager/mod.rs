@@ -64,10 +64,21 @@ fn not_active(connection: &Connection) -> Error {
 ///   first swaps a lease into the connection's credential set (compare-and-swap on its
 ///   version), and the others wait for the tokens it stores. The access token and a
 ///   rotated refresh token are stored in one swap, so a rotated token is never lost.
+///   The lease outlives the refresh it guards (the token request is bounded by the lease
+///   minus a margin), and a refresh whose final swap still conflicts keeps the tokens the
+///   provider just issued unless the store already holds newer ones.
 /// * **Failures**: temporary ones (5xx, timeouts, 429 with its `Retry-After`) are returned
 ///   and change nothing; permanent ones (`invalid_grant`, a revoked grant, a missing or
-///   expired refresh token) mark the connection `error` with a reason, after re-reading
-///   the store to make sure no other process refreshed meanwhile.
+///   expired refresh token) mark the connection `error` with a reason, only if the
+///   connection is still as the failing attempt read it: its credentials at the same
+///   version (a connection reauthorized meanwhile stays active) and its status active (a
+///   revoked connection never becomes `error`).
+/// * **Revocation**: every hand-out, from the cache or not, is preceded by a read of the
+///   connection's stored status at most every [`DEFAULT_STATUS_RECHECK`] (five seconds;
+///   [`with_status_recheck`](Self::with_status_recheck)). A connection revoked or marked
+///   `error` by another process (a webhook) stops getting credentials here within that
+///   interval, and a connection whose record changed (reauthorized) has its cached
+///   credentials dropped.
 /// * **Audit**: every refresh (and resolver call) is recorded as
 ///   [`AuditAction::CREDENTIAL_REFRESHED`] with its outcome, every hand-out as
 ///   [`AuditAction::CREDENTIAL_USED`] (turn that off with
@@ -90,6 +101,7 @@ pub struct TokenManager {
     freshness: Freshness,
     lease_ttl: Duration,
     lease_wait: Duration,
+    status_recheck: Duration,
     audit_usage: bool,
     cache: Cache,
 }
@@ -101,6 +113,7 @@ impl fmt::Debug for TokenManager {
             .field("static_cache_ttl", &self.freshness.static_ttl)
             .field("lease_ttl", &self.lease_ttl)
             .field("lease_wait", &self.lease_wait)
+            .field("status_recheck", &self.status_recheck)
             .field("audit_usage", &self.audit_usage)
             .finish_non_exhaustive()
     }
@@ -123,6 +136,7 @@ impl TokenManager {
             },
             lease_ttl: Duration::from_secs(30),
             lease_wait: Duration::from_secs(15),
+            status_recheck: DEFAULT_STATUS_RECHECK,
             audit_usage: true,
             cache: Cache::default(),
         }
@@ -145,7 +159,9 @@ impl TokenManager {
     }
 
     /// How long (by the host clock) a refresh lease protects a refresh in flight before
-    /// another process may take over (default 30 s).
+    /// another process may take over (default 30 s). The token request itself is given up
+    /// a margin earlier (a quarter of the lease, at most five seconds), so the lease
+    /// outlives it.
     #[must_use]
     pub fn with_lease_ttl(mut self, ttl: Duration) -> Self {
         self.lease_ttl = ttl;
@@ -157,6 +173,16 @@ impl TokenManager {
     #[must_use]
     pub fn with_lease_wait(mut self, wait: Duration) -> Self {
         self.lease_wait = wait;
+        self
+    }
+
+    /// How long a read of the connection's stored status is trusted before the next
+    /// hand-out reads it again (default [`DEFAULT_STATUS_RECHECK`], five seconds): the
+    /// longest a connection revoked elsewhere keeps getting credentials from this
+    /// manager. Zero reads the status on every hand-out.
+    #[must_use]
+    pub fn with_status_recheck(mut self, interval: Duration) -> Self {
+        self.status_recheck = interval;
         self
     }
 
@@ -183,7 +209,8 @@ impl TokenManager {
             })
     }
 
-    /// Drops every cached credential of `connection` (after revoking or replacing it).
+    /// Drops every cached credential of `connection` (after revoking or replacing it),
+    /// and its last status read.
     pub fn forget(&self, connection: &Connection) {
         self.cache
             .forget_connection(&connection.tenant, &connection.id);
@@ -204,6 +231,7 @@ impl TokenManager {
         if !connection.is_active() {
             return Err(not_active(connection));
         }
+        self.check_status(connection).await?;
         let key = CacheKey::new(connection, request.selector);
         let found = match self.cache.get(&key, self.freshness, self.now()) {
             Some(hit) if rejected.is_none_or(|r| !same(r, &hit.value)) => Some((hit, "cache")),
@@ -356,6 +384,12 @@ impl TokenManager {
             },
         };
         let secrets = context.secrets(&self.host)?;
+        let read_version = self
+            .host
+            .credentials()
+            .load_credentials(&connection.tenant, &connection.id)
+            .await?
+            .map(|set| set.version);
         let outcome = resolver
             .resolve(&ResolverContext::new(
                 &self.host,
@@ -384,7 +418,7 @@ impl TokenManager {
             Err(error) => {
                 self.audit_refresh(connection, name, Some(&error)).await;
                 if error.code() == CREDENTIAL_REVOKED {
-                    self.mark_error(connection, &error).await?;
+                    self.mark_error(connection, &error, read_version).await?;
                 }
                 Err(error)
             }
@@ -408,6 +442,41 @@ impl TokenManager {
         credential.open(connection, self.host.cipher())
     }
 
+    /// Reads the stored connection when the last read is older than the re-check
+    /// interval: a connection no longer active (or gone) gets nothing, and one whose record
+    /// changed since the last read has its cached credentials dropped.
+    async fn check_status(&self, connection: &Connection) -> Result<(), Error> {
+        let now = self.now();
+        if self
+            .cache
+            .status_is_recent(connection, now, self.status_recheck)
+        {
+            return Ok(());
+        }
+        match self
+            .host
+            .connections()
+            .get_connection(&connection.tenant, &connection.id)
+            .await?
+        {
+            Some(stored) if stored.is_active() => {
+                self.cache.record_status(&stored, now);
+                Ok(())
+            }
+            Some(stored) => {
+                self.forget(connection);
+                Err(not_active(&stored))
+            }
+            None => {
+                self.forget(connection);
+                Err(Error::not_found(
+                    "auth.connection_not_found",
+                    "the connection does not exist",
+                ))
+            }
+        }
+    }
+
     /// The stored connection must still be active (the caller's copy may be stale).
     async fn require_active(&self, connection: &Connection) -> Result<(), Error> {
         match self
@@ -425,10 +494,38 @@ impl TokenManager {
         }
     }
 
-    /// Marks the connection `error` with the failure's (safe) message as the reason.
-    async fn mark_error(&self, connection: &Connection, error: &Error) -> Result<(), Error> {
-        self.cache
-            .forget_connection(&connection.tenant, &connection.id);
+    /// Marks the connection `error` with the failure's (safe) message as the reason, if
+    /// it is still as the failing attempt read it: its credential set at `read_version`
+    /// (`None`: no set) and its status active. A connection reauthorized meanwhile stays
+    /// active; a revoked one stays revoked.
+    async fn mark_error(
+        &self,
+        connection: &Connection,
+        error: &Error,
+        read_version: Option<u64>,
+    ) -> Result<(), Error> {
+        self.forget(connection);
+        let current = self
+            .host
+            .credentials()
+            .load_credentials(&connection.tenant, &connection.id)
+            .await?
+            .map(|set| set.version);
+        let stored = self
+            .host
+            .connections()
+            .get_connection(&connection.tenant, &connection.id)
+            .await?;
+        if current != read_version || !stored.as_ref().is_some_and(Connection::is_active) {
+            tracing::debug!(
+                target: "integrations::auth",
+                tenant = %connection.tenant,
+                connection = %connection.id,
+                code = error.code(),
+                "the connection changed since the failure was read; its status is left as it is"
+            );
+            return Ok(());
+        }
         let now = self.now();
         self.host
             .connections()

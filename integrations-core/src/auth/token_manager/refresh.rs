@@ -2,6 +2,13 @@
 //! refresh (or client-credentials renewal) per connection at a time, in-process by the
 //! single-flight lock and across processes by the lease, with the new tokens (a rotated
 //! refresh token included) swapped in atomically.
+//!
+//! The lease outlives the refresh it guards: the token request is given up (a temporary
+//! `auth.refresh_timeout`) when it has not answered [`refresh_budget`] after the lease was
+//! taken, a margin before the lease expires. Should the final swap still conflict (clocks
+//! disagree, or the connection was reauthorized meanwhile), the store is read again and
+//! the tokens the provider just issued are kept unless the store already holds newer ones
+//! (a refresh token other than the one this refresh used up).
 
 use std::time::Duration;
 
@@ -25,6 +32,15 @@ pub const NO_REFRESH_TOKEN: &str = "oauth.no_refresh_token";
 pub const REFRESH_TOKEN_EXPIRED: &str = "oauth.refresh_token_expired";
 
 const MAX_ROUNDS: u32 = 64;
+/// The most kept back from a lease for the token request: the lease always outlives it.
+const LEASE_MARGIN: Duration = Duration::from_secs(5);
+
+/// How long a refresh under a lease of `ttl` may wait for the token endpoint: the lease
+/// minus a margin (a quarter of it, at most five seconds), so that no other process can
+/// take the lease over while the request is in flight.
+pub(super) fn refresh_budget(ttl: Duration) -> Duration {
+    ttl.saturating_sub((ttl / 4).min(LEASE_MARGIN))
+}
 const FIRST_PAUSE: Duration = Duration::from_millis(5);
 const MAX_PAUSE: Duration = Duration::from_millis(200);
 
@@ -138,8 +154,19 @@ impl TokenManager {
                 Err(e) if e.is_conflict() => continue,
                 Err(e) => return Err(e),
             };
-            // This process holds the lease at `version`.
-            let outcome = self.renew(connection, refresh_token.as_ref()).await;
+            // This process holds the lease at `version`, until `now + lease_ttl`.
+            let budget = refresh_budget(self.lease_ttl);
+            let outcome =
+                match tokio::time::timeout(budget, self.renew(connection, refresh_token.as_ref()))
+                    .await
+                {
+                    Ok(outcome) => outcome,
+                    Err(_) => Err(Error::new(
+                        ErrorKind::Unavailable,
+                        "auth.refresh_timeout",
+                        "the token endpoint did not answer within the refresh lease; retry",
+                    )),
+                };
             self.audit_refresh(connection, grant_of(kind), outcome.as_ref().err())
                 .await;
             match outcome {
@@ -167,13 +194,41 @@ impl TokenManager {
                             ));
                         }
                         Err(e) if e.is_conflict() => {
-                            // The lease expired and another process took over: use its tokens.
+                            // The lease expired (another process may have taken over) or
+                            // the connection was reauthorized. The provider just issued
+                            // these tokens, and with rotation the old refresh token is
+                            // used up: keep them unless the store holds newer ones.
                             tracing::warn!(
                                 target: "integrations::auth",
                                 tenant = %connection.tenant,
                                 connection = %connection.id,
-                                "a refresh outlived its lease; using the tokens of the process that took over"
+                                "a refresh outlived its lease; keeping the newest tokens"
                             );
+                            let kept = self
+                                .store_after_conflict(
+                                    connection,
+                                    slot,
+                                    refresh_token.as_ref(),
+                                    &tokens,
+                                    consumed,
+                                )
+                                .await?;
+                            if kept {
+                                let now = self.now();
+                                self.cache.put(
+                                    key.clone(),
+                                    tokens.access_token.clone(),
+                                    tokens.expires_at,
+                                    now,
+                                    now,
+                                    self.freshness,
+                                );
+                                return Ok(ResolvedCredential::new(
+                                    tokens.access_token,
+                                    tokens.expires_at,
+                                ));
+                            }
+                            // Newer tokens are stored: the next round reads them.
                         }
                         Err(e) => return Err(e),
                     }
@@ -181,11 +236,11 @@ impl TokenManager {
                 Err(error) => {
                     let released = self.release(connection, &set, slot, version).await?;
                     if is_dead_grant(&error) {
-                        if !released {
+                        let Some(released) = released else {
                             // The store changed while we refreshed: re-read before giving up.
                             continue;
-                        }
-                        self.mark_error(connection, &error).await?;
+                        };
+                        self.mark_error(connection, &error, Some(released)).await?;
                     }
                     return Err(error);
                 }
@@ -223,7 +278,8 @@ impl TokenManager {
         };
         self.audit_refresh(connection, "refresh_token", Some(&error))
             .await;
-        self.mark_error(connection, &error).await?;
+        self.mark_error(connection, &error, Some(set.version))
+            .await?;
         Err(error)
     }
 
@@ -281,14 +337,68 @@ impl TokenManager {
         Ok(credentials)
     }
 
-    /// Removes our lease. `false` when the set changed since we took it.
+    /// After a successful renewal whose final swap conflicted: stores `tokens` (merged
+    /// into the set as it is now) unless the set now holds a refresh token other than
+    /// `used`, which only a newer refresh or a reauthorization can have put there.
+    /// `false` when newer tokens are stored (or the credentials were deleted: a
+    /// disconnected connection is not revived).
+    async fn store_after_conflict(
+        &self,
+        connection: &Connection,
+        slot: Option<&str>,
+        used: Option<&Secret>,
+        tokens: &TokenSet,
+        consumed: bool,
+    ) -> Result<bool, Error> {
+        for _ in 0..MAX_ROUNDS {
+            let Some(set) = self
+                .host
+                .credentials()
+                .load_credentials(&connection.tenant, &connection.id)
+                .await?
+            else {
+                return Ok(false);
+            };
+            let newer = match (used, set.find(&CredentialType::OAUTH2_REFRESH_TOKEN, slot)?) {
+                (Some(used), Some(stored)) => !same(&self.open(connection, stored)?, used),
+                _ => false,
+            };
+            if newer {
+                return Ok(false);
+            }
+            let merged = self.merged(connection, &set, slot, tokens, consumed)?;
+            match self
+                .host
+                .credentials()
+                .swap_credentials(
+                    &connection.tenant,
+                    &connection.id,
+                    Some(set.version),
+                    merged,
+                )
+                .await
+            {
+                Ok(_) => return Ok(true),
+                Err(e) if e.is_conflict() => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Error::new(
+            ErrorKind::Unavailable,
+            "auth.refresh_contended",
+            "the connection's credentials kept changing during the refresh; retry",
+        ))
+    }
+
+    /// Removes our lease. The new version, or `None` when the set changed since we took
+    /// it.
     async fn release(
         &self,
         connection: &Connection,
         set: &CredentialSet,
         slot: Option<&str>,
         version: u64,
-    ) -> Result<bool, Error> {
+    ) -> Result<Option<u64>, Error> {
         match self
             .host
             .credentials()
@@ -300,9 +410,30 @@ impl TokenManager {
             )
             .await
         {
-            Ok(_) => Ok(true),
-            Err(e) if e.is_conflict() => Ok(false),
+            Ok(version) => Ok(Some(version)),
+            Err(e) if e.is_conflict() => Ok(None),
             Err(e) => Err(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_refresh_budget_leaves_the_lease_a_margin() {
+        assert_eq!(
+            refresh_budget(Duration::from_secs(30)),
+            Duration::from_secs(25)
+        );
+        assert_eq!(
+            refresh_budget(Duration::from_secs(2)),
+            Duration::from_millis(1500)
+        );
+        assert_eq!(refresh_budget(Duration::ZERO), Duration::ZERO);
+        for secs in [1, 7, 30, 600] {
+            assert!(refresh_budget(Duration::from_secs(secs)) < Duration::from_secs(secs));
         }
     }
 }
