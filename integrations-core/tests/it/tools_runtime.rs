@@ -902,7 +902,10 @@ async fn credential_failures_never_carry_the_credential() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fifty_concurrent_refusals_refresh_once_with_the_real_token_manager() {
     let env = Env::new().await;
-    let runtime = Arc::new(env.runtime_with_token_manager(auto_everywhere()));
+    // The token endpoint answers slowly, so every call gets its 401 while the one
+    // refresh is in flight and waits for it.
+    let runtime =
+        Arc::new(env.runtime_with_token_manager(auto_everywhere(), Duration::from_millis(500)));
     env.api_tokens.revoke("oauth-initial");
     let mut tasks = Vec::new();
     for i in 0..50 {

@@ -478,15 +478,32 @@ impl Env {
         self.listings.load(Ordering::SeqCst)
     }
 
-    /// A runtime whose credentials come from a real [`TokenManager`] over the same host
-    /// (refreshing at the mock's token endpoint), not the fake one.
+    /// A runtime whose credentials come from a real [`TokenManager`] over the same stores
+    /// (refreshing at the mock's token endpoint, whose answers take `token_delay`), not
+    /// the fake one.
     ///
     /// [`TokenManager`]: integrations_core::auth::TokenManager
-    pub(crate) fn runtime_with_token_manager(&self, policies: Arc<dyn PolicySource>) -> Runtime {
-        let tokens = integrations_core::auth::TokenManager::new(
-            self.registry.clone(),
-            self.test.host().clone(),
-        );
+    pub(crate) fn runtime_with_token_manager(
+        &self,
+        policies: Arc<dyn PolicySource>,
+        token_delay: std::time::Duration,
+    ) -> Runtime {
+        use integrations_core::host::{HttpClient, HttpRequest, ReqwestHttpClient};
+        let inner = Arc::new(ReqwestHttpClient::new().unwrap());
+        let slow_token_endpoint = integrations_core::host::from_fn(move |request: HttpRequest| {
+            let inner = inner.clone();
+            async move {
+                if request.uri().path() == "/oauth/token" {
+                    tokio::time::sleep(token_delay).await;
+                }
+                inner.send(request).await
+            }
+        });
+        let host = self
+            .test
+            .sharing_stores_with_http(Arc::new(slow_token_endpoint));
+        let tokens =
+            integrations_core::auth::TokenManager::new(self.registry.clone(), host.host().clone());
         Runtime::new(
             self.registry.clone(),
             self.test.host().clone(),
