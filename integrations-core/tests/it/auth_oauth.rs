@@ -644,6 +644,12 @@ async fn a_target_pointing_oauth_at_plain_http_is_refused_and_so_is_the_request(
         .await
         .unwrap_err();
     assert_eq!(e.code(), "oauth.insecure_endpoint");
+    // Nor does an authorization start: the user would be sent to a plain-http page.
+    let e = Authorizations::new(registry.clone(), offline.host().clone())
+        .start(start_request())
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "oauth.insecure_endpoint");
     assert_eq!(sent.load(Ordering::SeqCst), 0);
     assert_eq!(
         test.store

@@ -835,6 +835,16 @@ impl integrations_core::host::AuditSink for ReauthorizeOnFailure {
                 integrations_core::host::AuditOutcome::Failure { .. }
             );
         if failed && self.armed.swap(false, Ordering::SeqCst) {
+            self.reauthorize().await;
+        }
+        self.test.audit.record(event).await;
+    }
+}
+
+impl ReauthorizeOnFailure {
+    /// What another process's reauthorization writes: new tokens, then the record active.
+    async fn reauthorize(&self) {
+        {
             let now = self.test.host().clock().now();
             let seal = |t: &CredentialType, v: &str| {
                 self.test
@@ -880,7 +890,6 @@ impl integrations_core::host::AuditSink for ReauthorizeOnFailure {
             reauthorized.updated_at = now;
             self.test.store.put_connection(&reauthorized).await.unwrap();
         }
-        self.test.audit.record(event).await;
     }
 }
 
@@ -1006,4 +1015,100 @@ async fn a_token_request_slower_than_the_lease_is_given_up_before_the_lease_expi
         stored_status(&test, &connection).await,
         ConnectionStatus::Active
     );
+}
+
+/// A connection store that, the first time a connection is set to `error`, lets another
+/// process reauthorize it (new tokens swapped in, record put back active) just before
+/// the write lands: the race a version check made beforehand cannot see.
+struct ReauthorizeBeforeStatusWrite {
+    test: TestHost,
+    connection: Connection,
+    armed: AtomicBool,
+}
+
+#[async_trait]
+impl ConnectionStore for ReauthorizeBeforeStatusWrite {
+    async fn get_connection(
+        &self,
+        tenant: &integrations_core::TenantId,
+        id: &ConnectionId,
+    ) -> Result<Option<Connection>, Error> {
+        self.test.store.get_connection(tenant, id).await
+    }
+    async fn put_connection(&self, connection: &Connection) -> Result<(), Error> {
+        self.test.store.put_connection(connection).await
+    }
+    async fn list_connections(
+        &self,
+        tenant: &integrations_core::TenantId,
+    ) -> Result<Vec<Connection>, Error> {
+        self.test.store.list_connections(tenant).await
+    }
+    async fn delete_connection(
+        &self,
+        tenant: &integrations_core::TenantId,
+        id: &ConnectionId,
+    ) -> Result<bool, Error> {
+        self.test.store.delete_connection(tenant, id).await
+    }
+    async fn find_connections(
+        &self,
+        query: &integrations_core::host::ConnectionQuery,
+    ) -> Result<Vec<Connection>, Error> {
+        self.test.store.find_connections(query).await
+    }
+    async fn set_connection_status(
+        &self,
+        tenant: &integrations_core::TenantId,
+        id: &ConnectionId,
+        status: ConnectionStatus,
+        now: integrations_core::Timestamp,
+    ) -> Result<Option<Connection>, Error> {
+        if matches!(status, ConnectionStatus::Error { .. })
+            && self.armed.swap(false, Ordering::SeqCst)
+        {
+            let hook = ReauthorizeOnFailure {
+                test: self.test.clone(),
+                connection: self.connection.clone(),
+                armed: AtomicBool::new(true),
+            };
+            hook.reauthorize().await;
+        }
+        self.test
+            .store
+            .set_connection_status(tenant, id, status, now)
+            .await
+    }
+}
+
+#[tokio::test]
+async fn a_reauthorization_racing_the_error_write_leaves_the_connection_active() {
+    let mock = LinearMock::start().await;
+    mock.issue_legacy_tokens(true);
+    let (test, registry) = setup(&mock).await;
+    let connection = connect(&test, &registry, &mock).await;
+    let racing = Arc::new(ReauthorizeBeforeStatusWrite {
+        test: test.clone(),
+        connection: connection.clone(),
+        armed: AtomicBool::new(true),
+    });
+    let host = integrations_core::host::Host::builder()
+        .stores(test.store.clone())
+        .connections(racing)
+        .http(Arc::new(ReqwestHttpClient::new().unwrap()))
+        .cipher(test.keys.clone())
+        .clock(test.clock.clone())
+        .audit(test.audit.clone())
+        .build()
+        .unwrap();
+    let tokens = TokenManager::new(registry.clone(), host);
+    test.clock.advance(Duration::from_secs(315_705_599));
+    let e = tokens.access_token(&connection).await.unwrap_err();
+    assert_eq!(e.code(), "oauth.no_refresh_token");
+    assert_eq!(
+        stored_status(&test, &connection).await,
+        ConnectionStatus::Active
+    );
+    let token = tokens.access_token(&connection).await.unwrap();
+    assert_eq!(token.value.expose(), "reauthorized-access");
 }

@@ -527,17 +527,19 @@ impl TokenManager {
             return Ok(());
         }
         let now = self.now();
+        let marked = ConnectionStatus::Error {
+            reason: error.message().to_owned(),
+        };
         self.host
             .connections()
-            .set_connection_status(
-                &connection.tenant,
-                &connection.id,
-                ConnectionStatus::Error {
-                    reason: error.message().to_owned(),
-                },
-                now,
-            )
+            .set_connection_status(&connection.tenant, &connection.id, marked.clone(), now)
             .await?;
+        if self
+            .reauthorized_meanwhile(connection, read_version, &marked)
+            .await?
+        {
+            return Ok(());
+        }
         tracing::warn!(
             target: "integrations::auth",
             tenant = %connection.tenant,
@@ -561,6 +563,51 @@ impl TokenManager {
             )
             .await;
         Ok(())
+    }
+
+    /// After `mark_error` wrote `marked`: when new credentials landed meanwhile (a
+    /// reauthorization writes its tokens before the active record, so one racing the
+    /// write shows here), the connection is put back to active, unless something else
+    /// has changed its status since. `true` when it was.
+    async fn reauthorized_meanwhile(
+        &self,
+        connection: &Connection,
+        read_version: Option<u64>,
+        marked: &ConnectionStatus,
+    ) -> Result<bool, Error> {
+        let after = self
+            .host
+            .credentials()
+            .load_credentials(&connection.tenant, &connection.id)
+            .await?
+            .map(|set| set.version);
+        if after == read_version {
+            return Ok(false);
+        }
+        let still_ours = self
+            .host
+            .connections()
+            .get_connection(&connection.tenant, &connection.id)
+            .await?
+            .is_some_and(|stored| &stored.status == marked);
+        if still_ours {
+            self.host
+                .connections()
+                .set_connection_status(
+                    &connection.tenant,
+                    &connection.id,
+                    ConnectionStatus::Active,
+                    self.now(),
+                )
+                .await?;
+        }
+        tracing::debug!(
+            target: "integrations::auth",
+            tenant = %connection.tenant,
+            connection = %connection.id,
+            "new credentials landed while the connection was marked error; left active"
+        );
+        Ok(true)
     }
 
     async fn audit_refresh(&self, connection: &Connection, grant: &str, error: Option<&Error>) {
