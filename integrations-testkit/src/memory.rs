@@ -223,6 +223,26 @@ impl ConnectionStore for MemoryStore {
                 c.clone()
             }))
     }
+
+    async fn set_connection_status_if(
+        &self,
+        tenant: &TenantId,
+        id: &ConnectionId,
+        expected: &ConnectionStatus,
+        status: ConnectionStatus,
+        now: Timestamp,
+    ) -> Result<Option<Connection>, Error> {
+        let mut state = self.lock();
+        Ok(state
+            .connections
+            .get_mut(&(tenant.clone(), id.clone()))
+            .filter(|c| &c.status == expected)
+            .map(|c| {
+                c.status = status;
+                c.updated_at = now;
+                c.clone()
+            }))
+    }
 }
 
 #[async_trait]

@@ -103,6 +103,30 @@ pub trait ConnectionStore: Send + Sync {
         status: ConnectionStatus,
         now: Timestamp,
     ) -> Result<Option<Connection>, Error>;
+
+    /// Sets a connection's status only if its stored status equals `expected`, and
+    /// returns the updated connection; `None` when it does not exist or has another
+    /// status (nothing is written then). The token manager marks a connection `error`
+    /// this way, so that a connection revoked meanwhile stays revoked.
+    ///
+    /// The default reads then writes, which leaves a small window to a concurrent
+    /// writer; stores should override it with one atomic step (`UPDATE ... WHERE status
+    /// = ...`), as `MemoryStore` does.
+    async fn set_connection_status_if(
+        &self,
+        tenant: &TenantId,
+        id: &ConnectionId,
+        expected: &ConnectionStatus,
+        status: ConnectionStatus,
+        now: Timestamp,
+    ) -> Result<Option<Connection>, Error> {
+        match self.get_connection(tenant, id).await? {
+            Some(stored) if &stored.status == expected => {
+                self.set_connection_status(tenant, id, status, now).await
+            }
+            _ => Ok(None),
+        }
+    }
 }
 
 /// Credentials, versioned per connection for compare-and-swap.

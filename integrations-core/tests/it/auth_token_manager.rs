@@ -1017,17 +1017,66 @@ async fn a_token_request_slower_than_the_lease_is_given_up_before_the_lease_expi
     );
 }
 
-/// A connection store that, the first time a connection is set to `error`, lets another
-/// process reauthorize it (new tokens swapped in, record put back active) just before
-/// the write lands: the race a version check made beforehand cannot see.
-struct ReauthorizeBeforeStatusWrite {
+/// What another process does just before a connection's `error` status is written.
+#[derive(Clone, Copy)]
+enum Race {
+    /// Reauthorizes it (new tokens, then the record active).
+    Reauthorize,
+    /// Revokes it (a webhook).
+    Revoke,
+}
+
+/// A connection store that, the first time a connection is about to be set to `error`,
+/// lets another process act on it just before the write lands: the races a check made
+/// beforehand cannot see.
+struct RaceBeforeStatusWrite {
     test: TestHost,
     connection: Connection,
     armed: AtomicBool,
+    race: Race,
+}
+
+impl RaceBeforeStatusWrite {
+    async fn maybe_race(&self, status: &ConnectionStatus) {
+        if !matches!(status, ConnectionStatus::Error { .. })
+            || !self.armed.swap(false, Ordering::SeqCst)
+        {
+            return;
+        }
+        match self.race {
+            Race::Reauthorize => {
+                ReauthorizeOnFailure {
+                    test: self.test.clone(),
+                    connection: self.connection.clone(),
+                    armed: AtomicBool::new(true),
+                }
+                .reauthorize()
+                .await;
+            }
+            Race::Revoke => {
+                self.test
+                    .store
+                    .set_connection_status(
+                        &self.connection.tenant,
+                        &self.connection.id,
+                        revoked_by_webhook(),
+                        now(&self.test),
+                    )
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+}
+
+fn revoked_by_webhook() -> ConnectionStatus {
+    ConnectionStatus::Revoked {
+        reason: "revoked by a webhook".into(),
+    }
 }
 
 #[async_trait]
-impl ConnectionStore for ReauthorizeBeforeStatusWrite {
+impl ConnectionStore for RaceBeforeStatusWrite {
     async fn get_connection(
         &self,
         tenant: &integrations_core::TenantId,
@@ -1064,33 +1113,40 @@ impl ConnectionStore for ReauthorizeBeforeStatusWrite {
         status: ConnectionStatus,
         now: integrations_core::Timestamp,
     ) -> Result<Option<Connection>, Error> {
-        if matches!(status, ConnectionStatus::Error { .. })
-            && self.armed.swap(false, Ordering::SeqCst)
-        {
-            let hook = ReauthorizeOnFailure {
-                test: self.test.clone(),
-                connection: self.connection.clone(),
-                armed: AtomicBool::new(true),
-            };
-            hook.reauthorize().await;
-        }
+        self.maybe_race(&status).await;
         self.test
             .store
             .set_connection_status(tenant, id, status, now)
             .await
     }
+    async fn set_connection_status_if(
+        &self,
+        tenant: &integrations_core::TenantId,
+        id: &ConnectionId,
+        expected: &ConnectionStatus,
+        status: ConnectionStatus,
+        now: integrations_core::Timestamp,
+    ) -> Result<Option<Connection>, Error> {
+        self.maybe_race(&status).await;
+        self.test
+            .store
+            .set_connection_status_if(tenant, id, expected, status, now)
+            .await
+    }
 }
 
-#[tokio::test]
-async fn a_reauthorization_racing_the_error_write_leaves_the_connection_active() {
-    let mock = LinearMock::start().await;
-    mock.issue_legacy_tokens(true);
-    let (test, registry) = setup(&mock).await;
-    let connection = connect(&test, &registry, &mock).await;
-    let racing = Arc::new(ReauthorizeBeforeStatusWrite {
+/// A token manager over `test`'s stores whose connection store runs `race`.
+fn racing_manager(
+    test: &TestHost,
+    registry: &Arc<integrations_core::Registry>,
+    connection: &Connection,
+    race: Race,
+) -> TokenManager {
+    let racing = Arc::new(RaceBeforeStatusWrite {
         test: test.clone(),
         connection: connection.clone(),
         armed: AtomicBool::new(true),
+        race,
     });
     let host = integrations_core::host::Host::builder()
         .stores(test.store.clone())
@@ -1101,7 +1157,37 @@ async fn a_reauthorization_racing_the_error_write_leaves_the_connection_active()
         .audit(test.audit.clone())
         .build()
         .unwrap();
-    let tokens = TokenManager::new(registry.clone(), host);
+    TokenManager::new(registry.clone(), host)
+}
+
+#[tokio::test]
+async fn a_revocation_racing_the_error_write_leaves_the_connection_revoked() {
+    let mock = LinearMock::start().await;
+    mock.issue_legacy_tokens(true);
+    let (test, registry) = setup(&mock).await;
+    let connection = connect(&test, &registry, &mock).await;
+    let tokens = racing_manager(&test, &registry, &connection, Race::Revoke);
+    test.clock.advance(Duration::from_secs(315_705_599));
+    let e = tokens.access_token(&connection).await.unwrap_err();
+    assert_eq!(e.code(), "oauth.no_refresh_token");
+    assert_eq!(
+        stored_status(&test, &connection).await,
+        revoked_by_webhook()
+    );
+    assert!(
+        test.audit
+            .with_action("connection.status_changed")
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn a_reauthorization_racing_the_error_write_leaves_the_connection_active() {
+    let mock = LinearMock::start().await;
+    mock.issue_legacy_tokens(true);
+    let (test, registry) = setup(&mock).await;
+    let connection = connect(&test, &registry, &mock).await;
+    let tokens = racing_manager(&test, &registry, &connection, Race::Reauthorize);
     test.clock.advance(Duration::from_secs(315_705_599));
     let e = tokens.access_token(&connection).await.unwrap_err();
     assert_eq!(e.code(), "oauth.no_refresh_token");

@@ -511,12 +511,25 @@ impl TokenManager {
             .load_credentials(&connection.tenant, &connection.id)
             .await?
             .map(|set| set.version);
-        let stored = self
-            .host
-            .connections()
-            .get_connection(&connection.tenant, &connection.id)
-            .await?;
-        if current != read_version || !stored.as_ref().is_some_and(Connection::is_active) {
+        let now = self.now();
+        let marked = ConnectionStatus::Error {
+            reason: error.message().to_owned(),
+        };
+        // Only an active connection becomes `error`, in one conditional write.
+        let written = current == read_version
+            && self
+                .host
+                .connections()
+                .set_connection_status_if(
+                    &connection.tenant,
+                    &connection.id,
+                    &ConnectionStatus::Active,
+                    marked.clone(),
+                    now,
+                )
+                .await?
+                .is_some();
+        if !written {
             tracing::debug!(
                 target: "integrations::auth",
                 tenant = %connection.tenant,
@@ -526,14 +539,6 @@ impl TokenManager {
             );
             return Ok(());
         }
-        let now = self.now();
-        let marked = ConnectionStatus::Error {
-            reason: error.message().to_owned(),
-        };
-        self.host
-            .connections()
-            .set_connection_status(&connection.tenant, &connection.id, marked.clone(), now)
-            .await?;
         if self
             .reauthorized_meanwhile(connection, read_version, &marked)
             .await?
@@ -584,23 +589,16 @@ impl TokenManager {
         if after == read_version {
             return Ok(false);
         }
-        let still_ours = self
-            .host
+        self.host
             .connections()
-            .get_connection(&connection.tenant, &connection.id)
-            .await?
-            .is_some_and(|stored| &stored.status == marked);
-        if still_ours {
-            self.host
-                .connections()
-                .set_connection_status(
-                    &connection.tenant,
-                    &connection.id,
-                    ConnectionStatus::Active,
-                    self.now(),
-                )
-                .await?;
-        }
+            .set_connection_status_if(
+                &connection.tenant,
+                &connection.id,
+                marked,
+                ConnectionStatus::Active,
+                self.now(),
+            )
+            .await?;
         tracing::debug!(
             target: "integrations::auth",
             tenant = %connection.tenant,
