@@ -759,6 +759,9 @@ async fn a_refresh_answered_after_its_lease_expired_keeps_the_rotated_tokens() {
         tokio::spawn(async move { a.access_token(&connection).await })
     };
     until_refreshes(&mock, 1).await;
+    // B's refused refresh is answered well after A's (A's answer keeps its 300 ms), so
+    // the order does not depend on scheduling.
+    mock.set_delay(Duration::from_millis(1500));
     // By the host clock, A's lease expires while its refresh is in flight; B takes over
     // and can only send the refresh token A's request already used.
     test.clock.advance(Duration::from_secs(31));
