@@ -298,7 +298,9 @@ impl Authorizations {
     /// # Errors
     ///
     /// [`ErrorKind::InvalidInput`] (`oauth.invalid_redirect_uri`,
-    /// `auth.method_not_redirect`, `auth.reauthorize_mismatch`, `auth.scope_user_mismatch`);
+    /// `auth.method_not_redirect`, `auth.reauthorize_mismatch`; `auth.scope_user_mismatch`
+    /// when a user's connection would be created or reauthorized by another user or
+    /// without one);
     /// [`ErrorKind::NotFound`] (`auth.target_not_found`, `auth.unknown_method`,
     /// `auth.connection_not_found`); [`ErrorKind::Configuration`] when the target lacks
     /// the client id or the definition its flow; storage errors. Nothing is stored on
@@ -349,6 +351,10 @@ impl Authorizations {
                         "the connection to reauthorize uses another target or method",
                     ));
                 }
+                persist::check_reauthorizer(
+                    &existing,
+                    persist::Actor::Session(request.user.as_ref()),
+                )?;
             }
         }
         let issued = state::issue();
@@ -558,6 +564,7 @@ impl Authorizations {
                 method: &pending.method,
                 intent: &pending.intent,
                 connection_id,
+                actor: persist::Actor::Session(pending.user.as_ref()),
             },
             obtained,
         )
