@@ -10,6 +10,7 @@
 mod github;
 mod linear;
 mod openai;
+mod same_account;
 mod slack;
 mod trust;
 
