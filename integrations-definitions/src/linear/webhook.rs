@@ -45,6 +45,7 @@ pub(super) fn source() -> WebhookSource {
     .with_target_secret("webhook_secret")
     .with_connection_credential(CredentialType::WEBHOOK_SECRET)
     .with_event_header(EVENT_HEADER)
+    .with_event_field("type")
     .with_delivery_header(DELIVERY_HEADER)
     .with_ack_deadline(Duration::from_secs(5))
 }
