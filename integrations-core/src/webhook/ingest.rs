@@ -557,44 +557,12 @@ impl Ingest {
         request: &InboundRequest<'_>,
         now: Timestamp,
     ) -> Result<(), Error> {
-        let (targets, connections) = match request.endpoint {
-            Some(endpoint) => {
-                let query = ConnectionQuery::by_endpoint(request.key.clone(), endpoint);
-                let mut candidates = self.host.connections().find_connections(&query).await?;
-                candidates.retain(|c| query.matches(c));
-                if candidates.is_empty() {
-                    return Err(no_live_connection());
-                }
-                let mut targets: Vec<Target> = Vec::new();
-                for connection in &candidates {
-                    if !targets
-                        .iter()
-                        .any(|t| t.tenant == connection.tenant && t.id == connection.target)
-                        && let Ok(target) = self.target(connection).await
-                    {
-                        targets.push(target);
-                    }
-                }
-                (targets, candidates)
-            }
-            None => {
-                let mut targets = self.host.targets().find_targets(request.key).await?;
-                targets.retain(|t| &t.key == request.key);
-                if targets.len() != 1 {
-                    return Ok(());
-                }
-                let mut connections = Vec::new();
-                if source.connection_credential().is_some() {
-                    let target = &targets[0];
-                    connections = self
-                        .host
-                        .connections()
-                        .list_connections(&target.tenant)
-                        .await?;
-                    connections.retain(|c| c.target == target.id && &c.key == request.key);
-                }
-                (targets, connections)
-            }
+        let candidates = match request.endpoint {
+            Some(endpoint) => Some(self.endpoint_candidates(request.key, endpoint).await?),
+            None => self.single_target_candidates(source, request.key).await?,
+        };
+        let Some((targets, connections)) = candidates else {
+            return Ok(());
         };
         let mut secrets = Vec::new();
         for target in &targets {
@@ -607,6 +575,56 @@ impl Ingest {
             .scheme()
             .verify(request.headers, request.body, &secrets, now)
             .map(|_| ())
+    }
+
+    /// The connections an endpoint key names, and their targets.
+    async fn endpoint_candidates(
+        &self,
+        key: &DefinitionKey,
+        endpoint: &str,
+    ) -> Result<(Vec<Target>, Vec<Connection>), Error> {
+        let query = ConnectionQuery::by_endpoint(key.clone(), endpoint);
+        let mut candidates = self.host.connections().find_connections(&query).await?;
+        candidates.retain(|c| query.matches(c));
+        if candidates.is_empty() {
+            return Err(no_live_connection());
+        }
+        let mut targets: Vec<Target> = Vec::new();
+        for connection in &candidates {
+            if !targets
+                .iter()
+                .any(|t| t.tenant == connection.tenant && t.id == connection.target)
+                && let Ok(target) = self.target(connection).await
+            {
+                targets.push(target);
+            }
+        }
+        Ok((targets, candidates))
+    }
+
+    /// The only target of `key`, and its connections when they can hold signing
+    /// secrets; `None` when the definition has several targets (or none).
+    async fn single_target_candidates(
+        &self,
+        source: &WebhookSource,
+        key: &DefinitionKey,
+    ) -> Result<Option<(Vec<Target>, Vec<Connection>)>, Error> {
+        let mut targets = self.host.targets().find_targets(key).await?;
+        targets.retain(|t| &t.key == key);
+        if targets.len() != 1 {
+            return Ok(None);
+        }
+        let mut connections = Vec::new();
+        if source.connection_credential().is_some() {
+            let target = &targets[0];
+            connections = self
+                .host
+                .connections()
+                .list_connections(&target.tenant)
+                .await?;
+            connections.retain(|c| c.target == target.id && &c.key == key);
+        }
+        Ok(Some((targets, connections)))
     }
 
     /// Verifies an app-level probe (a handshake naming no subject, on a route without an

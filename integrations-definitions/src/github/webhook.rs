@@ -327,17 +327,18 @@ impl Payload<'_> {
                     self.comment.as_ref()
                 };
                 let parent = self.issue.as_ref().or(self.pull_request.as_ref());
-                match comment.and_then(|c| Some((c, c.subject(parent, self)?))) {
-                    Some((c, subject)) => (Some(subject), c.at(), c.id.map(|id| id.to_string())),
+                if let Some((c, subject)) =
+                    comment.and_then(|c| Some((c, c.subject(parent, self)?)))
+                {
+                    (Some(subject), c.at(), c.id.map(|id| id.to_string()))
+                } else {
                     // Without the comment's id, the subject is what it is on.
-                    None => {
-                        let kind = if self.issue.is_some() {
-                            SubjectKind::Issue
-                        } else {
-                            SubjectKind::PullRequest
-                        };
-                        item(parent, kind)
-                    }
+                    let kind = if self.issue.is_some() {
+                        SubjectKind::Issue
+                    } else {
+                        SubjectKind::PullRequest
+                    };
+                    item(parent, kind)
                 }
             }
             "push" => {
@@ -515,13 +516,12 @@ impl WebhookHandler for GitHub {
             return Err(errors::event_type_mismatch(EVENT_HEADER));
         }
         // A payload with fields of unexpected types still normalizes, without a subject.
-        let payload: Payload<'_> = match serde_json::from_slice(json.bytes()) {
-            Ok(payload) => payload,
-            Err(_) => {
-                let bare: Bare<'_> = serde_json::from_slice(json.bytes())
-                    .map_err(|_| errors::invalid_payload("not a GitHub JSON object"))?;
-                Payload::bare(bare.action.and_then(|a| a.0))
-            }
+        let payload: Payload<'_> = if let Ok(payload) = serde_json::from_slice(json.bytes()) {
+            payload
+        } else {
+            let bare: Bare<'_> = serde_json::from_slice(json.bytes())
+                .map_err(|_| errors::invalid_payload("not a GitHub JSON object"))?;
+            Payload::bare(bare.action.and_then(|a| a.0))
         };
         let action = match (event, payload.action.as_deref()) {
             ("push", _) => "pushed",

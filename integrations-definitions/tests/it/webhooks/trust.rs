@@ -266,7 +266,7 @@ fn github_object(id: u64, text: &str, keep: &[bool]) -> Value {
             ("title", json!(text)),
             (
                 "body",
-                if text.len() % 2 == 0 {
+                if text.len().is_multiple_of(2) {
                     json!(text)
                 } else {
                     Value::Null
@@ -277,7 +277,7 @@ fn github_object(id: u64, text: &str, keep: &[bool]) -> Value {
             ("created_at", json!("2026-01-01T00:00:00Z")),
             (
                 "updated_at",
-                if id % 3 == 0 {
+                if id.is_multiple_of(3) {
                     json!(1_767_225_600)
                 } else {
                     json!("2026-01-02T00:00:00Z")
@@ -313,7 +313,7 @@ fn slack_event(kind: &str, text: &str, keep: &[bool]) -> Value {
         vec![
             (
                 "user",
-                if keep.len() % 2 == 0 {
+                if keep.last() == Some(&true) {
                     json!("U1")
                 } else {
                     json!({"id": "U1"})
