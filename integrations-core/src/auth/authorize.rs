@@ -428,6 +428,12 @@ impl Authorizations {
 
     /// Completes an authorization from its callback and stores the connection.
     ///
+    /// When the provider names an account (an external subject) already connected
+    /// through the same target, in the same tenant and scope, that connection is
+    /// reauthorized and returned (its id, new credentials, `active`) rather than a
+    /// second one created: two connections of one account would make every webhook
+    /// delivery for it ambiguous.
+    ///
     /// # Errors
     ///
     /// [`ErrorKind::Verification`] for an unknown or replayed state

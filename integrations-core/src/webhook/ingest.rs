@@ -238,11 +238,18 @@ enum Prepared {
 
 /// The ingest pipeline.
 ///
-/// For each request: body size limit → the provider classifies it (an immediate answer or
-/// an event, and what routes it) → the connection is resolved through the stores (an
-/// endpoint key pre-filters; zero or several candidates is an error) → the signature is
-/// verified with the target's and the connection's secrets (**also** before an immediate
-/// answer such as Slack's challenge) → the provider normalizes the event and maps a
+/// For each request: body size limit → **verify before reading** where the secrets do
+/// not depend on the payload (the endpoint key names the candidate connections, or the
+/// definition has a single target: every secret they hold is tried, so an
+/// unauthenticated body is answered `webhook.signature_mismatch` before it is read) → the
+/// provider classifies it (an immediate answer or an event, and what routes it) → the
+/// connection is resolved through the stores (an endpoint key pre-filters; zero
+/// candidates is an error; several, in tenants with their own targets, are told apart by
+/// whose secret verifies, otherwise ambiguous) → the signature is verified with the
+/// target's and the connection's secrets (**also** before an immediate answer such as
+/// Slack's challenge; a handshake naming no subject on the app-level route, which comes
+/// before any connection exists, is verified against the definition's enabled targets)
+/// → the provider normalizes the event and maps a
 /// session dispatch (pure) → the event is recorded if new, **before** any side effect →
 /// what the event says about the connection's grant ([`GrantChange`]: an uninstalled
 /// app, a revoked token, a suspension) is applied to the connection's status → the event
@@ -473,8 +480,20 @@ impl Ingest {
             return Ok(Prepared::Answer(response));
         }
         // Verify before reading: where the secrets do not depend on the payload, an
-        // unauthenticated request is refused before the handler reads any of it.
-        self.verify_before_reading(source, &inbound, now).await?;
+        // unauthenticated request is refused before the handler reads any of it. A
+        // handler that still marks an unsigned probe as a handshake answered without
+        // verification (rather than recognizing it in `probe`) is answered as before:
+        // such an answer carries nothing.
+        if let Err(refused) = self.verify_before_reading(source, &inbound, now).await {
+            return match handler.classify(&inbound) {
+                Ok(Classification::Handshake(handshake))
+                    if handshake.verification == HandshakeVerification::Skip =>
+                {
+                    Ok(Prepared::Answer(handshake.response))
+                }
+                _ => Err(refused),
+            };
+        }
 
         match handler.classify(&inbound)? {
             Classification::Handshake(handshake) => {
