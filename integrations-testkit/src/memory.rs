@@ -160,6 +160,16 @@ impl TargetStore for MemoryStore {
             .remove(&(tenant.clone(), id.clone()))
             .is_some())
     }
+
+    async fn find_targets(&self, key: &DefinitionKey) -> Result<Vec<Target>, Error> {
+        Ok(self
+            .lock()
+            .targets
+            .values()
+            .filter(|t| &t.key == key)
+            .cloned()
+            .collect())
+    }
 }
 
 #[async_trait]

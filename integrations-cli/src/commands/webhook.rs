@@ -17,6 +17,11 @@ fn no_webhooks(key: &str) -> Error {
     )
 }
 
+/// Signs a delivery as the provider would, and prints its headers once the delivery is
+/// known to verify: the event header is required where the provider sends one, or
+/// derived from the body where the body names the event (Linear's `type`), and the
+/// signed delivery is run through the real pipeline at its signing time before anything
+/// is printed.
 pub(crate) fn sign(
     key: &str,
     secret_env: &str,
@@ -31,17 +36,73 @@ pub(crate) fn sign(
     let body = crate::io::read_bytes(body)?;
     let timestamp = crate::io::timestamp(timestamp);
     let default_id = format!("delivery-{}", timestamp.unix_seconds());
-    let signer = WebhookSigner::for_definition(entry.definition(), secret)
+    let source = entry
+        .definition()
+        .webhook_source()
         .ok_or_else(|| no_webhooks(key.as_str()))?;
+    let in_body = source.event_field().and_then(|f| body_field(&body, f));
+    let event = match (event, in_body, source.event_header()) {
+        (Some(given), Some(named), _) if given != named => {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                "cli.event_mismatch",
+                format!("--event {given} disagrees with the body, which names {named}"),
+            ));
+        }
+        (Some(given), _, _) => Some(given.to_owned()),
+        (None, Some(named), _) => Some(named),
+        (None, None, Some(header)) => {
+            eprintln!(
+                "cli.event_required {key} deliveries name their event in the {header} header: pass --event NAME"
+            );
+            return Ok(ExitCode::from(2));
+        }
+        (None, None, None) => None,
+    };
+    let signer = WebhookSigner::new(source, secret.clone());
     let mut delivery = Delivery::new(&body, timestamp).with_id(id.unwrap_or(&default_id));
-    if let Some(event) = event {
+    if let Some(event) = &event {
         delivery = delivery.with_event(event);
     }
     let delivered = signer.sign(&delivery)?;
+
+    // The delivery must verify as signed: run it through the pipeline at its signing time.
+    let registry = Arc::new(registry);
+    let checked = runtime()?.block_on(async {
+        let harness = WebhookHarness::new(registry, &key, secret, timestamp).await?;
+        harness
+            .deliver(WebhookRequest::new(
+                key.clone(),
+                delivered.headers(),
+                delivered.body.clone(),
+            ))
+            .await
+    });
+    if let Err(e) = checked {
+        eprintln!("{} the signed delivery would not verify: {e}", e.code());
+        return Ok(ExitCode::from(1));
+    }
     for (name, value) in delivered.headers().iter() {
         out!("{name}: {value}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A top-level string field of a JSON body.
+fn body_field(body: &[u8], field: &str) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Object(std::collections::BTreeMap<String, serde_json::Value>);
+    let Object(mut fields) = serde_json::from_slice(body).ok()?;
+    match fields.remove(field)? {
+        serde_json::Value::String(s) => Some(s),
+        _ => None,
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .map_err(|e| Error::internal("the async runtime could not start").with_source(e))
 }
 
 pub(crate) fn verify(
@@ -57,9 +118,7 @@ pub(crate) fn verify(
     let headers = crate::io::read_headers(headers)?;
     let body = crate::io::read_bytes(body)?;
     let now = crate::io::timestamp(now);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .map_err(|e| Error::internal("the async runtime could not start").with_source(e))?;
+    let runtime = runtime()?;
 
     // The real pipeline on an in-memory host (see `WebhookHarness`): a target holding
     // the secret, one connection routed by the delivery's own subject.

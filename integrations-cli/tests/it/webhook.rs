@@ -185,6 +185,9 @@ fn secrets_come_only_from_the_environment() {
         &[],
     );
     assert_eq!(inline.status.code(), Some(2));
+    // A body that is an OpenAI event (signing checks that the delivery verifies).
+    let body =
+        repo("integrations-definitions/tests/fixtures/openai/response.completed.docs-example.json");
     let no_hooks = sign("openai::openai-default", &body, &[]);
     assert_eq!(
         no_hooks.status.code(),
@@ -193,4 +196,231 @@ fn secrets_come_only_from_the_environment() {
         stderr(&no_hooks)
     );
     assert!(stdout(&no_hooks).contains("webhook-signature: v1,"));
+}
+
+/// Issue 14 point 6: `webhook sign` produces a delivery that verifies.
+#[test]
+fn sign_requires_or_derives_the_event_and_checks_the_delivery_verifies() {
+    // GitHub names the event only in a header: it is required (a usage error).
+    let github = repo("integrations-definitions/tests/fixtures/github/issues.opened.payload.json");
+    let out = sign(
+        "github::github-cloud",
+        &github,
+        &["--timestamp", "1750000000"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).starts_with("cli.event_required "),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stdout(&out).is_empty());
+    // An event name the body disagrees with would not verify: refused, nothing printed.
+    let out = sign(
+        "github::github-cloud",
+        &github,
+        &["--timestamp", "1750000000", "--event", "installation"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).starts_with("webhook.event_type_mismatch "),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stdout(&out).is_empty());
+
+    // Linear names it in the body's `type`: derived, and the delivery verifies.
+    let dir = temp_dir("webhook-linear-sign");
+    let linear =
+        repo("integrations-definitions/tests/fixtures/linear/comment.create.docs-example.json");
+    let out = sign(
+        "linear::linear-default",
+        &linear,
+        &["--timestamp", "1676056941"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("linear-event: Comment"),
+        "{}",
+        stdout(&out)
+    );
+    let headers = write(&dir, "headers.txt", &stdout(&out));
+    let verified = run_with_env(
+        &[
+            "webhook",
+            "verify",
+            "linear::linear-default",
+            "--secret-env",
+            "HOOK_SECRET",
+            "--headers",
+            headers.to_str().unwrap(),
+            "--body",
+            &linear,
+            "--now",
+            "1676056941",
+        ],
+        &[("HOOK_SECRET", SECRET)],
+    );
+    assert_eq!(verified.status.code(), Some(0), "{}", stderr(&verified));
+    let event: serde_json::Value = serde_json::from_slice(&verified.stdout).unwrap();
+    assert_eq!(event["event_type"], "linear.comment.created");
+    let out = sign(
+        "linear::linear-default",
+        &linear,
+        &["--timestamp", "1676056941", "--event", "Issue"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).starts_with("cli.event_mismatch "),
+        "{}",
+        stderr(&out)
+    );
+    // Signed far from the time inside the body: it would not verify.
+    let out = sign(
+        "linear::linear-default",
+        &linear,
+        &["--timestamp", "1750000000"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).starts_with("webhook.timestamp_out_of_window "),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// One HTTP/1.1 exchange with the server at `address`: the status and the body.
+fn post(address: std::net::SocketAddr, path: &str, headers: &str, body: &[u8]) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    let mut request = format!(
+        "POST {path} HTTP/1.1\r\nhost: {address}\r\nconnection: close\r\ncontent-length: {}\r\n",
+        body.len()
+    );
+    for line in headers.lines().filter(|l| !l.trim().is_empty()) {
+        request.push_str(line.trim_end());
+        request.push_str("\r\n");
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let status = text[9..12].parse().unwrap();
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// Issue 14 point 1: Slack verifies the Request URL the host server prints before any
+/// workspace installs the app. The same bytes, through `integrations webhook verify` and
+/// through the host example's app-level route (a target, no connection), get the same
+/// answer: the challenge once the signature verifies, `signature_mismatch` otherwise.
+#[test]
+fn the_cli_and_the_host_route_answer_the_same_bytes_alike() {
+    use std::sync::Arc;
+
+    use integrations_core::service::{TargetInput, WriteService};
+    use integrations_core::{TargetId, TenantId};
+    use integrations_testkit::TestHost;
+
+    let dir = temp_dir("webhook-agree");
+    let body =
+        repo("integrations-definitions/tests/fixtures/slack/url_verification.docs-example.json");
+    // The host's clock and the CLI's `--now` are the signing time.
+    let now = "1767225600".to_owned();
+    let signed = sign("slack::slack-default", &body, &["--timestamp", &now]);
+    assert_eq!(signed.status.code(), Some(0), "{}", stderr(&signed));
+    let headers = stdout(&signed);
+    let headers_file = write(&dir, "headers.txt", &headers);
+    let bytes = std::fs::read(&body).unwrap();
+    let tampered = {
+        let mut b = bytes.clone();
+        b[20] ^= 1;
+        b
+    };
+    let tampered_file = dir.join("tampered.json");
+    std::fs::write(&tampered_file, &tampered).unwrap();
+
+    // The host example, serving on loopback with a Slack target and no connection.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let address = runtime.block_on(async {
+        let test = TestHost::new();
+        test.clock
+            .set(integrations_core::Timestamp::from_unix_seconds(
+                now.parse().unwrap(),
+            ));
+        let registry = Arc::new(integrations_definitions::registry());
+        WriteService::new(registry.clone(), test.host().clone())
+            .put_target(
+                TargetInput::new(
+                    TenantId::new("acme").unwrap(),
+                    TargetId::new("slack").unwrap(),
+                    "slack::slack-default".parse().unwrap(),
+                )
+                .with_secrets(serde_json::json!({"signing_secret": SECRET})),
+            )
+            .await
+            .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let app =
+            host_server::App::new(registry, test.host().clone(), &format!("http://{address}"))
+                .unwrap();
+        tokio::spawn(async move {
+            let _keep = test;
+            axum::serve(listener, host_server::router(app)).await
+        });
+        address
+    });
+
+    let cli = |body: &std::path::Path| {
+        run_with_env(
+            &[
+                "webhook",
+                "verify",
+                "slack::slack-default",
+                "--secret-env",
+                "HOOK_SECRET",
+                "--headers",
+                headers_file.to_str().unwrap(),
+                "--body",
+                body.to_str().unwrap(),
+                "--now",
+                &now,
+            ],
+            &[("HOOK_SECRET", SECRET)],
+        )
+    };
+    let route = "/webhooks/slack/slack-default";
+
+    let (status, answer) = post(address, route, &headers, &bytes);
+    let out = cli(std::path::Path::new(&body));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let verified: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(verified["outcome"], "answered");
+    assert_eq!(
+        (status, answer.as_str()),
+        (200, "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P")
+    );
+    assert_eq!(
+        (verified["status"].as_u64(), verified["body"].as_str()),
+        (Some(u64::from(status)), Some(answer.as_str()))
+    );
+
+    let (status, answer) = post(address, route, &headers, &tampered);
+    let out = cli(&tampered_file);
+    assert_eq!(status, 401, "{answer}");
+    let code: serde_json::Value = serde_json::from_str(&answer).unwrap();
+    assert_eq!(code["error"]["code"], "webhook.signature_mismatch");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).starts_with("webhook.signature_mismatch "),
+        "{}",
+        stderr(&out)
+    );
+    runtime.shutdown_background();
 }

@@ -19,7 +19,10 @@ use crate::{Error, Registry, ValidationIssue};
 /// [`identity_check`](crate::definition::IntegrationDefinition::identity_check) with the
 /// submitted key through the host's HTTP client: a key the provider refuses is reported
 /// as an issue on its field and nothing is stored; a subject the provider names (a Slack
-/// team, a Linear organization) becomes the connection's external subject. Then the
+/// team, a Linear organization) becomes the connection's external subject. A key for an
+/// account already connected through the same target, in the same tenant and scope,
+/// replaces that connection's key (the connection keeps its id) instead of creating a
+/// second connection, whose webhook deliveries would be ambiguous. Then the
 /// [`WriteService`] validates everything and stores the key sealed.
 ///
 /// ```no_run
@@ -87,6 +90,25 @@ impl ApiKeyConnections {
             && input.external_subject.is_none()
         {
             input.external_subject = Some(subject);
+        }
+        // The same account, through the same target, in the same tenant and scope: the
+        // key replaces the existing connection's rather than adding a second connection,
+        // whose webhook deliveries would be ambiguous.
+        if let Some(subject) = &input.external_subject
+            && let Some(existing) = super::persist::same_account(
+                &self.host,
+                &input.tenant,
+                &input.target,
+                &input.scope,
+                subject,
+            )
+            .await?
+            && existing.method == input.method
+        {
+            input.id = existing.id;
+            if input.endpoint_key.is_none() {
+                input.endpoint_key = existing.endpoint_key;
+            }
         }
         WriteService::new(Arc::clone(&self.registry), self.host.clone())
             .put_connection(input)

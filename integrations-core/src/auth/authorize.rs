@@ -298,7 +298,9 @@ impl Authorizations {
     /// # Errors
     ///
     /// [`ErrorKind::InvalidInput`] (`oauth.invalid_redirect_uri`,
-    /// `auth.method_not_redirect`, `auth.reauthorize_mismatch`, `auth.scope_user_mismatch`);
+    /// `auth.method_not_redirect`, `auth.reauthorize_mismatch`; `auth.scope_user_mismatch`
+    /// when a user's connection would be created or reauthorized by another user or
+    /// without one);
     /// [`ErrorKind::NotFound`] (`auth.target_not_found`, `auth.unknown_method`,
     /// `auth.connection_not_found`); [`ErrorKind::Configuration`] when the target lacks
     /// the client id or the definition its flow; storage errors. Nothing is stored on
@@ -349,6 +351,10 @@ impl Authorizations {
                         "the connection to reauthorize uses another target or method",
                     ));
                 }
+                persist::check_reauthorizer(
+                    &existing,
+                    persist::Actor::Session(request.user.as_ref()),
+                )?;
             }
         }
         let issued = state::issue();
@@ -421,6 +427,12 @@ impl Authorizations {
     }
 
     /// Completes an authorization from its callback and stores the connection.
+    ///
+    /// When the provider names an account (an external subject) already connected
+    /// through the same target, in the same tenant and scope, that connection is
+    /// reauthorized and returned (its id, new credentials, `active`) rather than a
+    /// second one created: two connections of one account would make every webhook
+    /// delivery for it ambiguous.
     ///
     /// # Errors
     ///
@@ -558,6 +570,7 @@ impl Authorizations {
                 method: &pending.method,
                 intent: &pending.intent,
                 connection_id,
+                actor: persist::Actor::Session(pending.user.as_ref()),
             },
             obtained,
         )

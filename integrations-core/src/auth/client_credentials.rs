@@ -146,6 +146,7 @@ impl ClientCredentialsConnections {
                 method: &input.method,
                 intent: &intent,
                 connection_id: Some(input.id.clone()),
+                actor: persist::Actor::Host,
             },
             Obtained {
                 credentials: complete::issued(&tokens),

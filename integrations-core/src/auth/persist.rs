@@ -1,5 +1,10 @@
 //! Storing what a flow obtained: credentials sealed into one versioned set, then the
 //! connection record (created, or repaired and made active again).
+//!
+//! A flow that obtains an account (an external subject) already connected through the
+//! same target, in the same tenant and scope, reauthorizes that connection instead of
+//! creating a second one, whose deliveries would be ambiguous. A user's connection is
+//! reauthorized only by that user.
 
 use super::now;
 use crate::host::{Host, SecretCipherExt};
@@ -8,7 +13,7 @@ use crate::model::{
 };
 use crate::provider::IssuedCredential;
 use crate::service::credential_aad;
-use crate::{ConnectionId, ConnectionMethodId, DefinitionKey, Error, TargetId, TenantId};
+use crate::{ConnectionId, ConnectionMethodId, DefinitionKey, Error, TargetId, TenantId, UserId};
 
 /// What a flow obtained for a connection.
 #[derive(Debug, Clone, Default)]
@@ -26,6 +31,49 @@ pub(crate) struct Destination<'a> {
     pub(crate) method: &'a ConnectionMethodId,
     pub(crate) intent: &'a AuthorizationIntent,
     pub(crate) connection_id: Option<ConnectionId>,
+    pub(crate) actor: Actor<'a>,
+}
+
+/// Who stores the connection.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Actor<'a> {
+    /// The host itself (client credentials): no user session.
+    Host,
+    /// A user's session (an authorization redirect), signed in as this user or none.
+    Session(Option<&'a UserId>),
+}
+
+/// A user's connection is reauthorized only by that user: another user (or a session
+/// with none) would swap their own grant into it, and when the provider names no
+/// account the subject check cannot tell.
+pub(crate) fn check_reauthorizer(connection: &Connection, actor: Actor<'_>) -> Result<(), Error> {
+    match (&connection.scope, actor) {
+        (ConnectionScope::User { user }, Actor::Session(by)) if by != Some(user) => {
+            Err(Error::invalid_input(
+                "auth.scope_user_mismatch",
+                "a user's connection can only be reauthorized by that user",
+                Vec::new(),
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The connection of the same provider-side account, through the same target, in the
+/// same tenant and scope, if there is one: connecting that account again reauthorizes
+/// it rather than adding a second connection (two would make every webhook delivery for
+/// the account ambiguous).
+pub(crate) async fn same_account(
+    host: &Host,
+    tenant: &TenantId,
+    target: &TargetId,
+    scope: &ConnectionScope,
+    subject: &str,
+) -> Result<Option<Connection>, Error> {
+    let connections = host.connections().list_connections(tenant).await?;
+    Ok(connections.into_iter().find(|c| {
+        &c.target == target && &c.scope == scope && c.external_subject.as_deref() == Some(subject)
+    }))
 }
 
 /// A fresh random connection id, `conn_` and 24 hex digits.
@@ -73,6 +121,13 @@ async fn create(
     scope: &ConnectionScope,
     obtained: Obtained,
 ) -> Result<Connection, Error> {
+    if let Some(subject) = &obtained.external_subject
+        && let Some(existing) =
+            same_account(host, destination.tenant, destination.target, scope, subject).await?
+        && &existing.method == destination.method
+    {
+        return reauthorize(host, destination, &existing.id, obtained).await;
+    }
     let id = match &destination.connection_id {
         Some(id) => id.clone(),
         None => new_connection_id()?,
@@ -132,6 +187,7 @@ async fn reauthorize(
             Vec::new(),
         ));
     }
+    check_reauthorizer(&connection, destination.actor)?;
     if let (Some(had), Some(got)) = (&connection.external_subject, &obtained.external_subject)
         && had != got
     {

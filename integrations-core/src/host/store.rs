@@ -29,6 +29,18 @@ pub trait TargetStore: Send + Sync {
     async fn list_targets(&self, tenant: &TenantId) -> Result<Vec<Target>, Error>;
     /// Deletes a target; `true` when it existed.
     async fn delete_target(&self, tenant: &TenantId, id: &TargetId) -> Result<bool, Error>;
+    /// The targets of definition `key` in any tenant, ordered by tenant then id: the
+    /// webhook pipeline verifies an app-level probe that precedes every connection (Slack's
+    /// `url_verification`, a GitHub App's `ping`) against them, and verifies a delivery
+    /// before reading it when a single target holds every secret it can be signed with.
+    ///
+    /// The default finds none: such probes are then refused as unroutable and deliveries
+    /// to app-level routes are classified before they are verified. Stores should
+    /// implement it.
+    async fn find_targets(&self, key: &DefinitionKey) -> Result<Vec<Target>, Error> {
+        let _ = key;
+        Ok(Vec::new())
+    }
 }
 
 /// A cross-tenant lookup of connections for webhook routing.

@@ -355,8 +355,26 @@ impl Normalized {
 /// Parse only what each step needs, into borrowed, typed structs: classification runs on
 /// every unauthenticated request.
 pub trait WebhookHandler: Send + Sync {
-    /// Classifies a delivery before verification: an immediate answer or an event, with
-    /// its routing and deduplication ids. Nothing read here is trusted until verified.
+    /// Recognizes an unsigned health probe whose answer carries nothing (Slack's
+    /// `ssl_check=1`), before anything is verified: its answer. Default: none.
+    ///
+    /// Read as little as possible: this runs on every request before its signature is
+    /// checked, and must never answer with anything taken from the request.
+    fn probe(&self, request: &InboundRequest<'_>) -> Option<WebhookResponse> {
+        let _ = request;
+        None
+    }
+
+    /// Classifies a delivery: an immediate answer or an event, with its routing and
+    /// deduplication ids. Where the route names the connection (an endpoint key) or a
+    /// single target holds every secret, the pipeline verifies the signature first;
+    /// otherwise this runs on unauthenticated bytes, so read only the routing fields.
+    /// Nothing read here is trusted until verified.
+    ///
+    /// A [`Handshake`] whose routing names no subject, on a route without an endpoint
+    /// key, is an app-level probe (Slack's `url_verification`, a GitHub App's `ping`): it
+    /// is verified against the secrets of the definition's targets, before any
+    /// connection exists.
     ///
     /// # Errors
     ///

@@ -238,11 +238,18 @@ enum Prepared {
 
 /// The ingest pipeline.
 ///
-/// For each request: body size limit → the provider classifies it (an immediate answer or
-/// an event, and what routes it) → the connection is resolved through the stores (an
-/// endpoint key pre-filters; zero or several candidates is an error) → the signature is
-/// verified with the target's and the connection's secrets (**also** before an immediate
-/// answer such as Slack's challenge) → the provider normalizes the event and maps a
+/// For each request: body size limit → **verify before reading** where the secrets do
+/// not depend on the payload (the endpoint key names the candidate connections, or the
+/// definition has a single target: every secret they hold is tried, so an
+/// unauthenticated body is answered `webhook.signature_mismatch` before it is read) → the
+/// provider classifies it (an immediate answer or an event, and what routes it) → the
+/// connection is resolved through the stores (an endpoint key pre-filters; zero
+/// candidates is an error; several, in tenants with their own targets, are told apart by
+/// whose secret verifies, otherwise ambiguous) → the signature is verified with the
+/// target's and the connection's secrets (**also** before an immediate answer such as
+/// Slack's challenge; a handshake naming no subject on the app-level route, which comes
+/// before any connection exists, is verified against the definition's enabled targets)
+/// → the provider normalizes the event and maps a
 /// session dispatch (pure) → the event is recorded if new, **before** any side effect →
 /// what the event says about the connection's grant ([`GrantChange`]: an uninstalled
 /// app, a revoked token, a suspension) is applied to the connection's status → the event
@@ -469,19 +476,47 @@ impl Ingest {
         let inbound = request.view();
         let now = self.host.clock().now();
 
+        if let Some(response) = handler.probe(&inbound) {
+            return Ok(Prepared::Answer(response));
+        }
+        // Verify before reading: where the secrets do not depend on the payload, an
+        // unauthenticated request is refused before the handler reads any of it. A
+        // handler that still marks an unsigned probe as a handshake answered without
+        // verification (rather than recognizing it in `probe`) is answered as before:
+        // such an answer carries nothing.
+        if let Err(refused) = self.verify_before_reading(source, &inbound, now).await {
+            return match handler.classify(&inbound) {
+                Ok(Classification::Handshake(handshake))
+                    if handshake.verification == HandshakeVerification::Skip =>
+                {
+                    Ok(Prepared::Answer(handshake.response))
+                }
+                _ => Err(refused),
+            };
+        }
+
         match handler.classify(&inbound)? {
             Classification::Handshake(handshake) => {
                 if handshake.verification == HandshakeVerification::Skip {
                     return Ok(Prepared::Answer(handshake.response));
                 }
-                let resolved = self.resolve(&inbound, &handshake.routing, true).await?;
+                if handshake.routing.subject.is_none() && inbound.endpoint.is_none() {
+                    self.verify_app_level(source, &inbound, &handshake.routing, now)
+                        .await?;
+                    return Ok(Prepared::Answer(handshake.response));
+                }
+                let resolved = self
+                    .resolve(source, &inbound, &handshake.routing, true, now)
+                    .await?;
                 self.verify(source, &resolved, &inbound, now).await?;
                 check_target(&resolved.target, &handshake.routing)?;
                 Ok(Prepared::Answer(handshake.response))
             }
             Classification::Event(route) => {
                 check_dedup_id(&route.dedup_id)?;
-                let resolved = self.resolve(&inbound, &route.routing, false).await?;
+                let resolved = self
+                    .resolve(source, &inbound, &route.routing, false, now)
+                    .await?;
                 let verified = self.verify(source, &resolved, &inbound, now).await?;
                 check_target(&resolved.target, &route.routing)?;
                 let Some(connection) = resolved.connection else {
@@ -527,11 +562,131 @@ impl Ingest {
         }
     }
 
+    /// Checks the signature before the payload is read, when the secrets it can be
+    /// signed with are known without it: the route's endpoint key names the candidate
+    /// connections, or the definition has a single target. Every secret of every such
+    /// candidate is tried, so a failure here is a failure whichever candidate the payload
+    /// routes to; a success is checked again against the connection it routes to.
+    ///
+    /// Otherwise (several targets, no endpoint key) nothing is checked here, and routing
+    /// reads only the routing fields of the payload.
+    async fn verify_before_reading(
+        &self,
+        source: &WebhookSource,
+        request: &InboundRequest<'_>,
+        now: Timestamp,
+    ) -> Result<(), Error> {
+        let candidates = match request.endpoint {
+            Some(endpoint) => Some(self.endpoint_candidates(request.key, endpoint).await?),
+            None => self.single_target_candidates(source, request.key).await?,
+        };
+        let Some((targets, connections)) = candidates else {
+            return Ok(());
+        };
+        let mut secrets = Vec::new();
+        for target in &targets {
+            secrets.extend(self.target_secrets(source, target)?);
+        }
+        for connection in &connections {
+            secrets.extend(self.connection_secrets(source, connection, now).await?);
+        }
+        source
+            .scheme()
+            .verify(request.headers, request.body, &secrets, now)
+            .map(|_| ())
+    }
+
+    /// The connections an endpoint key names, and their targets.
+    async fn endpoint_candidates(
+        &self,
+        key: &DefinitionKey,
+        endpoint: &str,
+    ) -> Result<(Vec<Target>, Vec<Connection>), Error> {
+        let query = ConnectionQuery::by_endpoint(key.clone(), endpoint);
+        let mut candidates = self.host.connections().find_connections(&query).await?;
+        candidates.retain(|c| query.matches(c));
+        if candidates.is_empty() {
+            return Err(no_live_connection());
+        }
+        let mut targets: Vec<Target> = Vec::new();
+        for connection in &candidates {
+            if !targets
+                .iter()
+                .any(|t| t.tenant == connection.tenant && t.id == connection.target)
+                && let Ok(target) = self.target(connection).await
+            {
+                targets.push(target);
+            }
+        }
+        Ok((targets, candidates))
+    }
+
+    /// The only target of `key`, and its connections when they can hold signing
+    /// secrets; `None` when the definition has several targets (or none).
+    async fn single_target_candidates(
+        &self,
+        source: &WebhookSource,
+        key: &DefinitionKey,
+    ) -> Result<Option<(Vec<Target>, Vec<Connection>)>, Error> {
+        let mut targets = self.host.targets().find_targets(key).await?;
+        targets.retain(|t| &t.key == key);
+        if targets.len() != 1 {
+            return Ok(None);
+        }
+        let mut connections = Vec::new();
+        if source.connection_credential().is_some() {
+            let target = &targets[0];
+            connections = self
+                .host
+                .connections()
+                .list_connections(&target.tenant)
+                .await?;
+            connections.retain(|c| c.target == target.id && &c.key == key);
+        }
+        Ok(Some((targets, connections)))
+    }
+
+    /// Verifies an app-level probe (a handshake naming no subject, on a route without an
+    /// endpoint key) against the secrets of the definition's enabled targets: it comes
+    /// when the app is set up, before any connection exists.
+    async fn verify_app_level(
+        &self,
+        source: &WebhookSource,
+        request: &InboundRequest<'_>,
+        routing: &Routing,
+        now: Timestamp,
+    ) -> Result<(), Error> {
+        let mut targets = self.host.targets().find_targets(request.key).await?;
+        targets.retain(|t| &t.key == request.key && t.enabled);
+        let mut refused = None;
+        for target in &targets {
+            let secrets = self.target_secrets(source, target)?;
+            if secrets.is_empty() {
+                continue;
+            }
+            match source
+                .scheme()
+                .verify(request.headers, request.body, &secrets, now)
+            {
+                Ok(_) => return check_target(target, routing),
+                Err(error) => refused = Some(error),
+            }
+        }
+        Err(refused.unwrap_or_else(|| {
+            Error::not_found(
+                errors::codes::UNROUTABLE,
+                "the probe names no subject, and no enabled target of this integration holds a signing secret",
+            )
+        }))
+    }
+
     async fn resolve(
         &self,
+        source: &WebhookSource,
         request: &InboundRequest<'_>,
         routing: &Routing,
         handshake: bool,
+        now: Timestamp,
     ) -> Result<Resolved, Error> {
         if routing.subject.is_none() && request.endpoint.is_none() {
             return Err(Error::not_found(
@@ -577,12 +732,34 @@ impl Ingest {
                     target,
                 })
             }
-            n => Err(Error::conflict(
-                errors::codes::AMBIGUOUS_CONNECTION,
-                format!(
-                    "{n} connections match the delivery; give each its own subject or endpoint key"
-                ),
-            )),
+            // Several tenants connected the same provider-side subject, each through its
+            // own target: the delivery belongs to the one whose secrets signed it.
+            n => {
+                let mut signed_by = Vec::new();
+                let mut refused = None;
+                for connection in candidates {
+                    let target = self.target(&connection).await?;
+                    let resolved = Resolved {
+                        connection: Some(connection),
+                        target,
+                    };
+                    match self.verify(source, &resolved, request, now).await {
+                        Ok(_) => signed_by.push(resolved),
+                        Err(error) => refused = Some(error),
+                    }
+                }
+                match (signed_by.len(), refused) {
+                    (1, _) => return Ok(signed_by.remove(0)),
+                    (0, Some(error)) => return Err(error),
+                    _ => {}
+                }
+                Err(Error::conflict(
+                    errors::codes::AMBIGUOUS_CONNECTION,
+                    format!(
+                        "{n} connections match the delivery and share its signing secret; give each its own endpoint key"
+                    ),
+                ))
+            }
         }
     }
 
@@ -621,14 +798,27 @@ impl Ingest {
         resolved: &Resolved,
         now: Timestamp,
     ) -> Result<Vec<Secret>, Error> {
+        let mut secrets = self.target_secrets(source, &resolved.target)?;
+        if let Some(connection) = &resolved.connection {
+            secrets.extend(self.connection_secrets(source, connection, now).await?);
+        }
+        Ok(secrets)
+    }
+
+    /// The signing secrets in the target's sealed secrets.
+    fn target_secrets(
+        &self,
+        source: &WebhookSource,
+        target: &Target,
+    ) -> Result<Vec<Secret>, Error> {
         let mut secrets = Vec::new();
         if !source.target_secret_fields().is_empty()
-            && let Some(sealed) = &resolved.target.secrets
+            && let Some(sealed) = &target.secrets
         {
             let plain = self
                 .host
                 .cipher()
-                .open(sealed, &target_secrets_aad(&resolved.target))?;
+                .open(sealed, &target_secrets_aad(target))?;
             let mut fields: BTreeMap<String, SecretList> =
                 serde_json::from_slice(&plain).map_err(|_| {
                     Error::configuration(
@@ -642,8 +832,18 @@ impl Ingest {
                 }
             }
         }
-        if let (Some(credential_type), Some(connection)) =
-            (source.connection_credential(), &resolved.connection)
+        Ok(secrets)
+    }
+
+    /// The signing secrets among the connection's credentials, unexpired.
+    async fn connection_secrets(
+        &self,
+        source: &WebhookSource,
+        connection: &Connection,
+        now: Timestamp,
+    ) -> Result<Vec<Secret>, Error> {
+        let mut secrets = Vec::new();
+        if let Some(credential_type) = source.connection_credential()
             && let Some(set) = self
                 .host
                 .credentials()

@@ -37,6 +37,7 @@ pub struct WebhookSource {
     connection_credential: Option<CredentialType>,
     delivery_header: Option<String>,
     event_header: Option<String>,
+    event_field: Option<String>,
     ack_deadline: Option<Duration>,
     no_retry_header: Option<(String, String)>,
 }
@@ -50,6 +51,7 @@ impl WebhookSource {
             connection_credential: None,
             delivery_header: None,
             event_header: None,
+            event_field: None,
             ack_deadline: None,
             no_retry_header: None,
         }
@@ -80,6 +82,14 @@ impl WebhookSource {
     #[must_use]
     pub fn with_event_header(mut self, header: impl Into<String>) -> Self {
         self.event_header = Some(header.into().to_ascii_lowercase());
+        self
+    }
+
+    /// The top-level string field of the JSON body that the event header must agree with
+    /// (Linear's `type` for `Linear-Event`): a signer derives the header from it.
+    #[must_use]
+    pub fn with_event_field(mut self, field: impl Into<String>) -> Self {
+        self.event_field = Some(field.into());
         self
     }
 
@@ -127,6 +137,11 @@ impl WebhookSource {
     /// The event-name header, lowercased.
     pub fn event_header(&self) -> Option<&str> {
         self.event_header.as_deref()
+    }
+
+    /// The body field the event header must agree with.
+    pub fn event_field(&self) -> Option<&str> {
+        self.event_field.as_deref()
     }
 
     /// The provider's answer deadline.

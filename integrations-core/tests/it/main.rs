@@ -2,6 +2,7 @@
 
 mod auth_oauth;
 mod auth_precedence;
+mod auth_reauthorize_scope;
 mod auth_support;
 mod auth_token_manager;
 mod compile;

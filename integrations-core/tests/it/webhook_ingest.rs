@@ -891,8 +891,27 @@ async fn limits_routes_and_refusals_map_to_statuses_with_stable_codes() {
         Some("1")
     );
 
+    // A body that is not the one signed is refused as such, before it is read: the
+    // single target of the definition holds every secret it could be signed with
+    // (verify before you read).
     let garbage = signed.clone().with_body(b"not json".to_vec());
     let response = world.ingest.handle(garbage.request(&world.key)).await;
+    assert_eq!(
+        (response.status.as_u16(), error_code(&response)),
+        (401, codes::SIGNATURE_MISMATCH.to_owned())
+    );
+    // A signed body that is not a payload is read, and refused as such.
+    let signed_garbage = WebhookSigner::new(Tracker.webhook_source().unwrap(), SECRET)
+        .sign(
+            &Delivery::new(b"not json", world.now())
+                .with_id("d-garbage")
+                .with_event("ticket"),
+        )
+        .unwrap();
+    let response = world
+        .ingest
+        .handle(signed_garbage.request(&world.key))
+        .await;
     assert_eq!(
         (response.status.as_u16(), error_code(&response)),
         (400, codes::INVALID_PAYLOAD.to_owned())
@@ -1137,4 +1156,76 @@ async fn a_status_change_the_store_refuses_releases_the_event_for_the_retry() {
         conn_1_status(&world).await,
         ConnectionStatus::Revoked { .. }
     ));
+}
+
+/// Issue 14 point 2: two tenants legitimately connect the same provider-side account,
+/// each through its own target (its own app and signing secret): each delivery belongs
+/// to the tenant whose secret signed it, on the app-level route too. When both share one
+/// secret, only an endpoint key tells them apart.
+#[tokio::test]
+async fn two_tenants_connecting_the_same_account_each_get_their_deliveries() {
+    let world = World::new().await;
+    world
+        .target(
+            "beta",
+            "tracker",
+            json!({}),
+            json!({"webhook_secret": "beta-tracker-secret"}),
+        )
+        .await;
+    world
+        .connection(
+            ConnectionInput::new(
+                tenant("beta"),
+                ConnectionId::new("conn-beta").unwrap(),
+                TargetId::new("tracker").unwrap(),
+                "api-key".parse().unwrap(),
+            )
+            .with_secret("api_token", "trk_beta")
+            .with_external_subject("acct-1")
+            .with_endpoint_key("ep-beta-1"),
+        )
+        .await;
+    let acme = world.sign(&opened("acct-1"), "d-acme");
+    let beta = world.sign_with("beta-tracker-secret", &opened("acct-1"), "d-beta");
+    for (signed, tenant) in [(&acme, "acme"), (&beta, "beta")] {
+        let ingested = world
+            .ingest
+            .ingest(signed.request(&world.key))
+            .await
+            .unwrap();
+        assert_eq!(ingested.event.unwrap().tenant.as_str(), tenant);
+    }
+    // Neither tenant's secret: refused, not routed.
+    let forged = world.sign_with("neither", &opened("acct-1"), "d-forged");
+    let response = world.ingest.handle(forged.request(&world.key)).await;
+    assert_eq!(
+        (response.status.as_u16(), error_code(&response)),
+        (401, codes::SIGNATURE_MISMATCH.to_owned())
+    );
+    assert_eq!(world.test.events.events().len(), 2);
+
+    // One shared secret: the app-level route cannot tell; each endpoint key can.
+    world
+        .target(
+            "beta",
+            "tracker",
+            json!({}),
+            json!({"webhook_secret": SECRET}),
+        )
+        .await;
+    let shared = world.sign(&opened("acct-1"), "d-shared");
+    let response = world.ingest.handle(shared.request(&world.key)).await;
+    assert_eq!(
+        (response.status.as_u16(), error_code(&response)),
+        (409, codes::AMBIGUOUS_CONNECTION.to_owned())
+    );
+    for (endpoint, tenant) in [("ep-acme-1", "acme"), ("ep-beta-1", "beta")] {
+        let ingested = world
+            .ingest
+            .ingest(shared.request_to(&world.key, endpoint))
+            .await
+            .unwrap();
+        assert_eq!(ingested.event.unwrap().tenant.as_str(), tenant);
+    }
 }

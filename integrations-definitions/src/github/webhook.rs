@@ -8,17 +8,22 @@
 //! shape is otherwise the same, so one handler serves both variants.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::time::Duration;
+
+use http::StatusCode;
 
 use integrations_core::model::CredentialType;
 use integrations_core::webhook::{
-    Classification, ConversationKey, EventRoute, EventSubject, EventType, GrantChange,
+    Classification, ConversationKey, EventRoute, EventSubject, EventType, GrantChange, Handshake,
     HmacHexScheme, InboundRequest, NormalizeContext, Normalized, Routing, SessionDispatch,
-    SubjectKind, WebhookEvent, WebhookHandler, WebhookSource, errors, form_value, is_form_encoded,
-    is_json_content_type, lenient_timestamp, raw_json, source_order_key,
+    SubjectKind, WebhookEvent, WebhookHandler, WebhookResponse, WebhookSource, errors, form_value,
+    is_form_encoded, is_json_content_type, lenient_timestamp, raw_json, source_order_key,
 };
 use integrations_core::{Error, Timestamp};
 use serde::Deserialize;
+use serde::de::IgnoredAny;
+use serde_json::value::RawValue;
 
 use super::{GitHub, Variant};
 
@@ -132,7 +137,8 @@ struct Payload<'a> {
 
 #[derive(Deserialize)]
 struct Item<'a> {
-    id: u64,
+    #[serde(default)]
+    id: Option<u64>,
     #[serde(default)]
     number: Option<u64>,
     #[serde(borrow, default)]
@@ -149,7 +155,8 @@ struct Item<'a> {
 
 #[derive(Deserialize)]
 struct Comment<'a> {
-    id: u64,
+    #[serde(default)]
+    id: Option<u64>,
     #[serde(borrow, default)]
     body: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
@@ -202,20 +209,63 @@ struct Dated {
     updated_at: Option<Timestamp>,
 }
 
+/// A payload read for its action only, when its other fields have unexpected types.
+#[derive(Deserialize)]
+struct Bare<'a> {
+    #[serde(borrow, default)]
+    action: Option<MaybeText<'a>>,
+}
+
+/// A string, or `None` for any other JSON value.
+struct MaybeText<'a>(Option<Cow<'a, str>>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for MaybeText<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = <&RawValue>::deserialize(d)?;
+        Ok(Self(
+            serde_json::from_str::<Cow<'_, str>>(value.get())
+                .ok()
+                .map(|c| Cow::Owned(c.into_owned())),
+        ))
+    }
+}
+
+impl<'a> Payload<'a> {
+    fn bare(action: Option<Cow<'a, str>>) -> Self {
+        Self {
+            action,
+            issue: None,
+            pull_request: None,
+            comment: None,
+            review: None,
+            repository: None,
+            sender: None,
+            git_ref: None,
+            after: None,
+            compare: None,
+            head_commit: None,
+            pusher: None,
+            hook: None,
+            installation: None,
+        }
+    }
+}
+
 fn owned(value: Option<&Cow<'_, str>>) -> Option<String> {
     value.map(|v| v.clone().into_owned())
 }
 
 impl Item<'_> {
-    fn subject(&self, kind: SubjectKind, payload: &Payload<'_>) -> EventSubject {
-        let mut subject = EventSubject::new(kind, self.id.to_string());
+    /// The item as a subject; `None` without its id.
+    fn subject(&self, kind: SubjectKind, payload: &Payload<'_>) -> Option<EventSubject> {
+        let mut subject = EventSubject::new(kind, self.id?.to_string());
         subject.number = self.number.map(|n| n.to_string());
         subject.title = owned(self.title.as_ref());
         subject.text = owned(self.body.as_ref());
         subject.url = owned(self.html_url.as_ref());
         subject.actor = payload.actor();
         subject.container = payload.container();
-        subject
+        Some(subject)
     }
 
     fn at(&self) -> Option<Timestamp> {
@@ -224,8 +274,9 @@ impl Item<'_> {
 }
 
 impl Comment<'_> {
-    fn subject(&self, parent: Option<&Item<'_>>, payload: &Payload<'_>) -> EventSubject {
-        let mut subject = EventSubject::new(SubjectKind::Comment, self.id.to_string());
+    /// The comment as a subject; `None` without its id.
+    fn subject(&self, parent: Option<&Item<'_>>, payload: &Payload<'_>) -> Option<EventSubject> {
+        let mut subject = EventSubject::new(SubjectKind::Comment, self.id?.to_string());
         subject.text = owned(self.body.as_ref());
         subject.url = owned(self.html_url.as_ref());
         subject.actor = payload
@@ -237,7 +288,7 @@ impl Comment<'_> {
             subject.parent.clone_from(&subject.number);
             subject.title = owned(parent.title.as_ref());
         }
-        subject
+        Some(subject)
     }
 
     fn at(&self) -> Option<Timestamp> {
@@ -258,23 +309,17 @@ impl Payload<'_> {
 
     /// The subject, when it about, and the time and id that order it.
     fn subject(&self, event: &str) -> (Option<EventSubject>, Option<Timestamp>, Option<String>) {
+        let item = |item: Option<&Item<'_>>, kind| match item {
+            Some(item) => (
+                item.subject(kind, self),
+                item.at(),
+                item.id.map(|id| id.to_string()),
+            ),
+            None => (None, None, None),
+        };
         match event {
-            "issues" => match &self.issue {
-                Some(issue) => (
-                    Some(issue.subject(SubjectKind::Issue, self)),
-                    issue.at(),
-                    Some(issue.id.to_string()),
-                ),
-                None => (None, None, None),
-            },
-            "pull_request" => match &self.pull_request {
-                Some(pr) => (
-                    Some(pr.subject(SubjectKind::PullRequest, self)),
-                    pr.at(),
-                    Some(pr.id.to_string()),
-                ),
-                None => (None, None, None),
-            },
+            "issues" => item(self.issue.as_ref(), SubjectKind::Issue),
+            "pull_request" => item(self.pull_request.as_ref(), SubjectKind::PullRequest),
             "issue_comment" | "pull_request_review_comment" | "pull_request_review" => {
                 let comment = if event == "pull_request_review" {
                     self.review.as_ref()
@@ -282,13 +327,18 @@ impl Payload<'_> {
                     self.comment.as_ref()
                 };
                 let parent = self.issue.as_ref().or(self.pull_request.as_ref());
-                match comment {
-                    Some(c) => (
-                        Some(c.subject(parent, self)),
-                        c.at(),
-                        Some(c.id.to_string()),
-                    ),
-                    None => (None, None, None),
+                if let Some((c, subject)) =
+                    comment.and_then(|c| Some((c, c.subject(parent, self)?)))
+                {
+                    (Some(subject), c.at(), c.id.map(|id| id.to_string()))
+                } else {
+                    // Without the comment's id, the subject is what it is on.
+                    let kind = if self.issue.is_some() {
+                        SubjectKind::Issue
+                    } else {
+                        SubjectKind::PullRequest
+                    };
+                    item(parent, kind)
                 }
             }
             "push" => {
@@ -331,9 +381,95 @@ impl Payload<'_> {
 pub const INSTALLATION_SUSPENDED: &str =
     "the GitHub App installation is suspended; GitHub refuses its tokens until it is unsuspended";
 
+/// What a payload must carry for the event `X-GitHub-Event` names.
+enum Carries {
+    /// A top-level field.
+    Field(&'static str),
+    /// A whole installation object (with its `account`), as only the installation
+    /// lifecycle events carry; every other event names its installation by id alone.
+    Installation,
+    /// None of these top-level fields, which belong to other events.
+    NoneOf(&'static [&'static str]),
+}
+
+/// The shape of the payload of each event whose shape GitHub documents and this handler
+/// relies on. `X-GitHub-Event` is not signed: a signed body resent under another event
+/// name must not pass for that event (issue 13: a signed `issues` `deleted` resent as
+/// `installation` would revoke the connection). Events not listed are taken as named;
+/// they change no grant.
+const SHAPES: &[(&str, &[Carries])] = &[
+    ("issues", &[Carries::Field("issue")]),
+    (
+        "issue_comment",
+        &[Carries::Field("issue"), Carries::Field("comment")],
+    ),
+    ("pull_request", &[Carries::Field("pull_request")]),
+    (
+        "pull_request_review",
+        &[Carries::Field("pull_request"), Carries::Field("review")],
+    ),
+    (
+        "pull_request_review_comment",
+        &[Carries::Field("pull_request"), Carries::Field("comment")],
+    ),
+    (
+        "pull_request_review_thread",
+        &[Carries::Field("pull_request"), Carries::Field("thread")],
+    ),
+    ("push", &[Carries::Field("ref"), Carries::Field("after")]),
+    ("create", &[Carries::Field("ref")]),
+    ("delete", &[Carries::Field("ref")]),
+    ("ping", &[Carries::Field("hook")]),
+    (
+        "installation",
+        &[
+            Carries::Installation,
+            Carries::NoneOf(&[
+                "repositories_added",
+                "repositories_removed",
+                "target_type",
+                "issue",
+                "pull_request",
+                "comment",
+                "review",
+                "hook",
+                "ref",
+            ]),
+        ],
+    ),
+    ("installation_repositories", &[Carries::Installation]),
+];
+
+/// The top-level fields of a payload, unparsed.
+#[derive(Deserialize)]
+struct Shape<'a>(#[serde(borrow)] BTreeMap<Cow<'a, str>, &'a RawValue>);
+
+#[derive(Deserialize)]
+struct FullInstallation {
+    #[serde(default)]
+    account: Option<IgnoredAny>,
+}
+
+/// Whether the payload has the shape of `event`.
+fn shape_agrees(event: &str, json: &[u8]) -> Result<bool, Error> {
+    let Some((_, needs)) = SHAPES.iter().find(|(name, _)| *name == event) else {
+        return Ok(true);
+    };
+    let shape: Shape<'_> = serde_json::from_slice(json)
+        .map_err(|_| errors::invalid_payload("not a GitHub JSON object"))?;
+    let present = |field: &str| shape.0.get(field).is_some_and(|v| v.get() != "null");
+    Ok(needs.iter().all(|need| match need {
+        Carries::Field(field) => present(field),
+        Carries::Installation => shape.0.get("installation").is_some_and(|raw| {
+            serde_json::from_str::<FullInstallation>(raw.get()).is_ok_and(|i| i.account.is_some())
+        }),
+        Carries::NoneOf(fields) => !fields.iter().any(|f| present(f)),
+    }))
+}
+
 /// What an `installation` event changes about the connection of that installation:
 /// `deleted` (the App was uninstalled) revokes it; `suspend` and `unsuspend` suspend and
-/// resume it.
+/// resume it. Called only for payloads whose shape agrees with the event.
 fn grant_change(event: &str, action: &str) -> Option<GrantChange> {
     match (event, action) {
         ("installation", "deleted") => Some(GrantChange::revoked(
@@ -347,11 +483,22 @@ fn grant_change(event: &str, action: &str) -> Option<GrantChange> {
 
 impl WebhookHandler for GitHub {
     fn classify(&self, request: &InboundRequest<'_>) -> Result<Classification, Error> {
-        header(request, EVENT_HEADER)?;
+        let event = header(request, EVENT_HEADER)?;
         let delivery = header(request, DELIVERY_HEADER)?;
         let json = json(request)?;
         let fields: RoutingFields = serde_json::from_slice(json.bytes())
             .map_err(|_| errors::invalid_payload("not a GitHub JSON object"))?;
+        // A GitHub App's webhook is pinged when it is set up, before any installation:
+        // on the app-level route, the ping is verified against the target and answered.
+        if event == "ping" && fields.installation.is_none() && request.endpoint.is_none() {
+            return Ok(Classification::Handshake(Handshake::verified(
+                Routing::endpoint_only(),
+                WebhookResponse::json(
+                    StatusCode::OK,
+                    &serde_json::json!({"ok": true, "outcome": "answered"}),
+                ),
+            )));
+        }
         let routing = Routing::optional_subject(fields.installation.map(|i| i.id.to_string()));
         Ok(Classification::Event(
             EventRoute::new(routing, delivery).with_delivery_id(delivery),
@@ -365,8 +512,17 @@ impl WebhookHandler for GitHub {
     ) -> Result<Normalized, Error> {
         let event = header(request, EVENT_HEADER)?;
         let json = json(request)?;
-        let payload: Payload<'_> = serde_json::from_slice(json.bytes())
-            .map_err(|_| errors::invalid_payload("not a GitHub event payload"))?;
+        if !shape_agrees(event, json.bytes())? {
+            return Err(errors::event_type_mismatch(EVENT_HEADER));
+        }
+        // A payload with fields of unexpected types still normalizes, without a subject.
+        let payload: Payload<'_> = if let Ok(payload) = serde_json::from_slice(json.bytes()) {
+            payload
+        } else {
+            let bare: Bare<'_> = serde_json::from_slice(json.bytes())
+                .map_err(|_| errors::invalid_payload("not a GitHub JSON object"))?;
+            Payload::bare(bare.action.and_then(|a| a.0))
+        };
         let action = match (event, payload.action.as_deref()) {
             ("push", _) => "pushed",
             (_, Some(action)) if !action.is_empty() => action,

@@ -1,8 +1,12 @@
 //! Linear webhooks: `Linear-Signature` (bare hex HMAC-SHA256 of the raw body), the
-//! body's `webhookTimestamp` (milliseconds) within 60 s checked after the signature
-//! (older deliveries without it fall back to the `Linear-Timestamp` header, as Linear's
-//! SDK does), `Linear-Delivery` deduplicates, `Linear-Event` must agree with the
-//! payload's `type`, routed by `organizationId` or an endpoint key.
+//! body's `webhookTimestamp` (milliseconds) within 60 s checked after the signature,
+//! `Linear-Delivery` deduplicates, `Linear-Event` must agree with the payload's `type`,
+//! routed by `organizationId` or an endpoint key.
+//!
+//! A body without `webhookTimestamp` is refused (`webhook.missing_timestamp`): Linear's
+//! SDK falls back to the `Linear-Timestamp` header for such bodies, but that header is
+//! not signed, so a captured body could be replayed forever under a fresh header and
+//! delivery id. Linear puts the field in every delivery it sends today.
 
 use std::borrow::Cow;
 use std::time::Duration;
@@ -25,25 +29,23 @@ pub const SIGNATURE_HEADER: &str = "linear-signature";
 pub const DELIVERY_HEADER: &str = "linear-delivery";
 /// `Linear-Event`.
 pub const EVENT_HEADER: &str = "linear-event";
-/// `Linear-Timestamp`, read only when the body has no `webhookTimestamp`.
+/// `Linear-Timestamp`: never read, as it is not signed (see the module docs).
 pub const TIMESTAMP_HEADER: &str = "linear-timestamp";
 /// The body field holding the send time in milliseconds.
 pub const TIMESTAMP_FIELD: &str = "webhookTimestamp";
 
 pub(super) fn source() -> WebhookSource {
-    WebhookSource::new(
-        HmacHexScheme::new(SIGNATURE_HEADER).with_body_timestamp(
-            BodyTimestamp::new(
-                TIMESTAMP_FIELD,
-                TimestampUnit::Milliseconds,
-                Duration::from_secs(60),
-            )
-            .with_header_fallback(TIMESTAMP_HEADER),
+    WebhookSource::new(HmacHexScheme::new(SIGNATURE_HEADER).with_body_timestamp(
+        BodyTimestamp::new(
+            TIMESTAMP_FIELD,
+            TimestampUnit::Milliseconds,
+            Duration::from_secs(60),
         ),
-    )
+    ))
     .with_target_secret("webhook_secret")
     .with_connection_credential(CredentialType::WEBHOOK_SECRET)
     .with_event_header(EVENT_HEADER)
+    .with_event_field("type")
     .with_delivery_header(DELIVERY_HEADER)
     .with_ack_deadline(Duration::from_secs(5))
 }

@@ -2,7 +2,9 @@
 //! signed `v0` over `v0:{X-Slack-Request-Timestamp}:{raw body}` within 300 s.
 //!
 //! * `url_verification` is answered with its challenge, **after** the signature
-//!   verifies; it names no team, so its route needs an endpoint key.
+//!   verifies: on the app-level route (`/webhooks/slack/{variant}`) against the signing
+//!   secrets of the definition's targets, as Slack sends it before any workspace installs
+//!   the app; on an endpoint route against its connection's target.
 //! * `event_callback` events deduplicate by `event_id` and route by `team_id`; the
 //!   `api_app_id` must be the target's `app_id` when the target names one.
 //! * Slash commands and interactions deduplicate by `trigger_id`.
@@ -473,6 +475,12 @@ impl Slack {
 }
 
 impl WebhookHandler for Slack {
+    fn probe(&self, request: &InboundRequest<'_>) -> Option<WebhookResponse> {
+        (is_form_encoded(request.headers.get("content-type"), request.body)
+            && form_value(request.body, "ssl_check").as_deref() == Some("1"))
+        .then(|| WebhookResponse::new(StatusCode::OK))
+    }
+
     fn classify(&self, request: &InboundRequest<'_>) -> Result<Classification, Error> {
         let content_type = request.headers.get("content-type");
         if is_form_encoded(content_type, request.body) {

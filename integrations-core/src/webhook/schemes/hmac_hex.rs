@@ -43,9 +43,11 @@ impl TimestampUnit {
 /// `webhookTimestamp`, in milliseconds, within 60 s). It is checked after the signature,
 /// so the timestamp read is one the sender signed.
 ///
-/// A `header_fallback` names a header read only when the body has no such field (older
-/// deliveries); that header is not signed, so the window it gives is weaker and the
-/// delivery-id deduplication is what stops replays.
+/// A body without the field is refused (`webhook.missing_timestamp`). A
+/// `header_fallback` opts into reading a header instead for such bodies; **that header
+/// is not signed**, so anyone holding one signed body can replay it forever with a fresh
+/// header (and a fresh delivery id, defeating deduplication). Use it only for a provider
+/// that still sends bodies without the field, and prefer refusing them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct BodyTimestamp {
@@ -66,7 +68,8 @@ impl BodyTimestamp {
         }
     }
 
-    /// Reads `header` (same unit) when the body has no timestamp field.
+    /// Reads `header` (same unit) when the body has no timestamp field. The header is
+    /// not signed: see the type's docs before using it.
     #[must_use]
     pub fn with_header_fallback(mut self, header: impl Into<String>) -> Self {
         self.header_fallback = Some(header.into().to_ascii_lowercase());

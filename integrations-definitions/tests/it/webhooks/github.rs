@@ -296,3 +296,60 @@ async fn a_suspended_installation_is_in_error_until_unsuspended() {
     assert_eq!(resumed.status, 200);
     assert_eq!(world.status("gh-1").await, broken);
 }
+
+/// Issue 13 point 3: `X-GitHub-Event` is not signed. A signed `issues` body whose action
+/// is `deleted`, resent with `X-GitHub-Event: installation`, must not revoke anything.
+#[tokio::test]
+async fn a_signed_body_resent_as_an_installation_event_changes_no_grant() {
+    let world = World::new().await;
+    // An issue deleted in a repository of installation 1 (connection gh-1).
+    let deleted_issue = edited("github/issues.opened.payload.json", |v| {
+        v["action"] = json!("deleted");
+        v["installation"] = json!({"id": 1, "node_id": "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9uMQ=="});
+    });
+    for (event, id) in [
+        ("installation", "d-spoof-1"),
+        ("installation_repositories", "d-spoof-2"),
+    ] {
+        let response = send(&world, event, &deleted_issue, id).await;
+        assert_eq!(
+            (response.status.as_u16(), error_code(&response)),
+            (400, codes::EVENT_TYPE_MISMATCH.to_owned()),
+            "{event}"
+        );
+    }
+    assert_eq!(world.status("gh-1").await, ConnectionStatus::Active);
+    assert!(world.test.events.events().is_empty());
+    assert!(
+        world
+            .test
+            .audit
+            .with_action("connection.status_changed")
+            .is_empty()
+    );
+
+    // A genuine uninstall sent under another event name is refused too, not delivered as
+    // an event that merely looks harmless.
+    let uninstall = edited("github/installation.deleted.payload.json", |v| {
+        v["installation"]["id"] = json!(1);
+    });
+    let response = send(&world, "issues", &uninstall, "d-spoof-3").await;
+    assert_eq!(
+        (response.status.as_u16(), error_code(&response)),
+        (400, codes::EVENT_TYPE_MISMATCH.to_owned())
+    );
+    assert_eq!(world.status("gh-1").await, ConnectionStatus::Active);
+
+    // The genuine event, with its own name, still revokes.
+    let response = send(&world, "installation", &uninstall, "d-real").await;
+    assert_eq!(
+        response.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&response.body)
+    );
+    assert!(matches!(
+        world.status("gh-1").await,
+        ConnectionStatus::Revoked { .. }
+    ));
+}

@@ -122,3 +122,34 @@ async fn a_deauthorized_oauth_app_revokes_the_connection_of_its_target_only() {
         ConnectionStatus::Revoked { reason } if reason.contains("de-authorized")
     ));
 }
+
+/// Issue 13 point 5: a body without `webhookTimestamp` has no signed send time. The
+/// unsigned `Linear-Timestamp` header must not give it a replay window: such a delivery
+/// could be replayed forever with a fresh header and delivery id.
+#[tokio::test]
+async fn a_body_without_a_signed_timestamp_is_refused_whatever_its_header() {
+    let world = World::new().await;
+    let mut value: Value =
+        serde_json::from_slice(&body("linear/comment.create.docs-example.json")).unwrap();
+    value.as_object_mut().unwrap().remove("webhookTimestamp");
+    let unstamped = serde_json::to_vec(&value).unwrap();
+    world
+        .test
+        .clock
+        .set(Timestamp::from_unix_seconds(1_767_225_600));
+    let signed = signer(LINEAR)
+        .sign(
+            &Delivery::new(&unstamped, world.now())
+                .with_id("d-unstamped")
+                .with_event("Comment"),
+        )
+        .unwrap()
+        // A fresh header, as an attacker replaying the captured body would send it.
+        .with_header("linear-timestamp", world.now().unix_millis().to_string());
+    let response = world.ingest.handle(signed.request(&key(LINEAR))).await;
+    assert_eq!(
+        (response.status.as_u16(), error_code(&response)),
+        (401, codes::MISSING_TIMESTAMP.to_owned())
+    );
+    assert!(world.test.events.events().is_empty());
+}

@@ -10,7 +10,9 @@
 mod github;
 mod linear;
 mod openai;
+mod same_account;
 mod slack;
+mod trust;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -84,8 +86,24 @@ fn body(path: &str) -> Vec<u8> {
             serde_json::from_slice::<Value>(&compacted).unwrap(),
             serde_json::from_slice::<Value>(&raw).unwrap()
         );
-        compacted
+        stamped(path, compacted)
     }
+}
+
+/// The send time Linear signs inside every body today, for older captures that predate
+/// `webhookTimestamp` (a body without it is refused: its replay window would come from an
+/// unsigned header). Appended as the last field, as Linear sends it.
+const LINEAR_CAPTURE_MS: i64 = 1_767_225_600_000;
+
+fn stamped(path: &str, compacted: Vec<u8>) -> Vec<u8> {
+    let value: Value = serde_json::from_slice(&compacted).unwrap();
+    if !path.starts_with("linear/") || value.get("webhookTimestamp").is_some() {
+        return compacted;
+    }
+    let mut out = compacted;
+    assert_eq!(out.pop(), Some(b'}'));
+    out.extend_from_slice(format!(",\"webhookTimestamp\":{LINEAR_CAPTURE_MS}}}").as_bytes());
+    out
 }
 
 fn key(k: &str) -> DefinitionKey {

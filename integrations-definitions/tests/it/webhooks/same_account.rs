@@ -1,0 +1,283 @@
+//! Issue 14 point 2: connecting the same provider-side account twice never breaks its
+//! webhooks. Through the real flows (OAuth authorization code, API key, GitHub App
+//! installation) against the loopback mocks, then a signed delivery for the account:
+//! one connection per account, target, tenant and scope, so the delivery routes; and two
+//! tenants with their own targets each get the deliveries their secret signed.
+
+use integrations_core::auth::{
+    ApiKeyConnections, Authorizations, CompleteAuthorization, StartAuthorization,
+};
+use integrations_core::host::ReqwestHttpClient;
+use integrations_core::model::{Connection, ConnectionScope};
+use integrations_core::{Registry, TenantId};
+use integrations_definitions::github::auth::INSTALLATION_METHOD;
+use integrations_testkit::mock::oauth::{GitHubMock, LinearMock, SlackMock};
+
+use super::*;
+
+const REDIRECT: &str = "https://app.example.com/integrations/callback";
+
+struct Flows {
+    test: TestHost,
+    registry: Arc<Registry>,
+    ingest: Ingest,
+}
+
+impl Flows {
+    fn new() -> Self {
+        let test = TestHost::with_http(Arc::new(ReqwestHttpClient::new().unwrap()));
+        let registry = Arc::new(registry());
+        let ingest = Ingest::new(registry.clone(), test.host().clone()).unwrap();
+        Self {
+            test,
+            registry,
+            ingest,
+        }
+    }
+
+    /// A target `provider` in tenant `t`: the mock's config, its secrets plus a webhook
+    /// signing secret in `field`.
+    async fn target(
+        &self,
+        t: &str,
+        k: &str,
+        config: Value,
+        mut secrets: Value,
+        field: &str,
+        secret: &str,
+    ) {
+        secrets[field] = json!(secret);
+        WriteService::new(self.registry.clone(), self.test.host().clone())
+            .put_target(
+                TargetInput::new(tenant(t), TargetId::new("provider").unwrap(), key(k))
+                    .with_config(config)
+                    .with_secrets(secrets),
+            )
+            .await
+            .unwrap();
+    }
+
+    async fn start(&self, t: &str, method: &str) -> String {
+        Authorizations::new(self.registry.clone(), self.test.host().clone())
+            .start(StartAuthorization::create(
+                tenant(t),
+                TargetId::new("provider").unwrap(),
+                method.parse().unwrap(),
+                REDIRECT,
+                ConnectionScope::Organization,
+            ))
+            .await
+            .unwrap()
+            .url
+    }
+
+    async fn complete(&self, t: &str, query: String) -> Connection {
+        Authorizations::new(self.registry.clone(), self.test.host().clone())
+            .complete(CompleteAuthorization::new(tenant(t), REDIRECT, query))
+            .await
+            .unwrap()
+    }
+
+    async fn connections(&self, t: &TenantId) -> Vec<Connection> {
+        self.test.store.list_connections(t).await.unwrap()
+    }
+}
+
+#[tokio::test]
+async fn a_second_oauth_connection_of_one_linear_organization_reauthorizes_the_first() {
+    let mock = LinearMock::start().await;
+    let flows = Flows::new();
+    for (t, secret) in [
+        ("acme", LINEAR_SECRET),
+        ("beta", "beta-linear-webhook-secret"),
+    ] {
+        flows
+            .target(
+                t,
+                LINEAR,
+                mock.target_config(),
+                mock.target_secrets(),
+                "webhook_secret",
+                secret,
+            )
+            .await;
+    }
+    let first = flows
+        .complete(
+            "acme",
+            mock.authorize(&flows.start("acme", "oauth2").await)
+                .unwrap(),
+        )
+        .await;
+    let second = flows
+        .complete(
+            "acme",
+            mock.authorize(&flows.start("acme", "oauth2").await)
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(second.id, first.id);
+    assert_eq!(flows.connections(&tenant("acme")).await.len(), 1);
+    assert_eq!(
+        flows
+            .test
+            .store
+            .raw_credentials(&tenant("acme"), &first.id)
+            .unwrap()
+            .version,
+        2
+    );
+    // Another tenant legitimately connects the same organization, with its own target.
+    let other = flows
+        .complete(
+            "beta",
+            mock.authorize(&flows.start("beta", "oauth2").await)
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(other.external_subject, first.external_subject);
+
+    let now = flows.test.host().clock().now();
+    let body = serde_json::to_vec(&json!({
+        "action": "create",
+        "type": "Comment",
+        "data": {"id": "c-1", "body": "hello", "issueId": "i-1"},
+        "organizationId": mock.organization_id(),
+        "webhookTimestamp": now.unix_millis(),
+    }))
+    .unwrap();
+    for (secret, t, connection) in [
+        (LINEAR_SECRET, "acme", &first),
+        ("beta-linear-webhook-secret", "beta", &other),
+    ] {
+        let signed = WebhookSigner::for_definition(&Linear::new(), secret)
+            .unwrap()
+            .sign(
+                &Delivery::new(&body, now)
+                    .with_id(&format!("d-{t}"))
+                    .with_event("Comment"),
+            )
+            .unwrap();
+        let event = flows
+            .ingest
+            .ingest(signed.request(&key(LINEAR)))
+            .await
+            .unwrap()
+            .event
+            .unwrap();
+        assert_eq!(
+            (event.tenant.as_str(), &event.connection),
+            (t, &connection.id)
+        );
+    }
+}
+
+#[tokio::test]
+async fn installing_a_github_app_twice_keeps_one_connection_and_its_webhooks() {
+    let mock = GitHubMock::start().await;
+    let flows = Flows::new();
+    flows
+        .target(
+            "acme",
+            GITHUB,
+            mock.target_config(),
+            mock.target_secrets(),
+            "webhook_secret",
+            GITHUB_SECRET,
+        )
+        .await;
+    let mock = mock.with_clock(flows.test.clock.clone() as Arc<dyn integrations_core::host::Clock>);
+    let first = flows
+        .complete(
+            "acme",
+            mock.install(&flows.start("acme", INSTALLATION_METHOD).await)
+                .unwrap(),
+        )
+        .await;
+    let second = flows
+        .complete(
+            "acme",
+            mock.install(&flows.start("acme", INSTALLATION_METHOD).await)
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(second.id, first.id);
+    assert_eq!(flows.connections(&tenant("acme")).await.len(), 1);
+
+    let subject = first.external_subject.clone().unwrap();
+    let body = serde_json::to_vec(&json!({
+        "action": "opened",
+        "issue": {"id": 1, "number": 1, "title": "t"},
+        "repository": {"full_name": "octo-org/octo-repo"},
+        "installation": {"id": subject.parse::<u64>().unwrap()},
+    }))
+    .unwrap();
+    let signed = signer(GITHUB)
+        .sign(
+            &Delivery::new(&body, flows.test.host().clock().now())
+                .with_id("d-1")
+                .with_event("issues"),
+        )
+        .unwrap();
+    let event = flows
+        .ingest
+        .ingest(signed.request(&key(GITHUB)))
+        .await
+        .unwrap()
+        .event
+        .unwrap();
+    assert_eq!(event.connection, first.id);
+}
+
+#[tokio::test]
+async fn a_second_slack_bot_token_for_one_workspace_replaces_the_first() {
+    let mock = SlackMock::start().await;
+    let flows = Flows::new();
+    flows
+        .target(
+            "acme",
+            SLACK,
+            mock.target_config(),
+            mock.target_secrets(),
+            "signing_secret",
+            SLACK_SECRET,
+        )
+        .await;
+    mock.accept_bot_token("xoxb-first-bot-token");
+    mock.accept_bot_token("xoxb-second-bot-token");
+    let keys = ApiKeyConnections::new(flows.registry.clone(), flows.test.host().clone());
+    let connect = |id: &'static str, token: &'static str| {
+        keys.connect(
+            ConnectionInput::new(
+                tenant("acme"),
+                ConnectionId::new(id).unwrap(),
+                TargetId::new("provider").unwrap(),
+                "api-key".parse().unwrap(),
+            )
+            .with_secret("bot_token", token),
+        )
+    };
+    let first = connect("bot", "xoxb-first-bot-token").await.unwrap();
+    let second = connect("bot-again", "xoxb-second-bot-token").await.unwrap();
+    assert_eq!(second.id, first.id);
+    assert_eq!(flows.connections(&tenant("acme")).await.len(), 1);
+
+    let now = flows.test.host().clock().now();
+    let body = serde_json::to_vec(&json!({
+        "type": "event_callback",
+        "team_id": mock.team_id(),
+        "event_id": "Ev1",
+        "event_time": now.unix_seconds(),
+        "event": {"type": "app_mention", "user": "U1", "text": "hi", "ts": "1.2", "channel": "C1"},
+    }))
+    .unwrap();
+    let signed = signer(SLACK).sign(&Delivery::new(&body, now)).unwrap();
+    let event = flows
+        .ingest
+        .ingest(signed.request(&key(SLACK)))
+        .await
+        .unwrap()
+        .event
+        .unwrap();
+    assert_eq!(event.connection, first.id);
+}
