@@ -43,6 +43,8 @@ pub use clock::ManualClock;
 pub use harness::{HARNESS_ID, WebhookHarness};
 pub use host::{TEST_KEY_ID, TestHost, offline_http};
 pub use memory::MemoryStore;
-pub use secrets::{PARTIAL_LEN, assert_debug_secret_free, assert_secret_free, assert_text_secret_free};
+pub use secrets::{
+    PARTIAL_LEN, assert_debug_secret_free, assert_secret_free, assert_text_secret_free,
+};
 pub use signer::{Delivery, SignedDelivery, WebhookSigner};
 pub use sinks::{RecordingAuditSink, RecordingEventSink};

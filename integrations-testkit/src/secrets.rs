@@ -4,7 +4,9 @@
 //! (an `Authorization: Basic` header, standard or URL-safe, with or without padding, at
 //! any offset inside a larger base64 text), percent-encoded in a form body or query, or
 //! cut short. The checks here look for each of those forms, and for every run of
-//! [`PARTIAL_LEN`] consecutive characters of the secret.
+//! [`PARTIAL_LEN`] consecutive characters of the secret that reaches past its public
+//! prefix (the `ghp_`, `lin_refresh_` or `xoxb-` a provider puts on every token of a kind,
+//! which messages may name).
 
 use std::error::Error as StdError;
 use std::fmt::Debug;
@@ -16,6 +18,26 @@ use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
 /// The shortest run of a secret's characters counted as a partial leak.
 pub const PARTIAL_LEN: usize = 8;
 
+/// The length of a secret's public prefix: the leading words of letters, each followed
+/// by `_` or `-` (`ghp_`, `lin_oauth_`, `xoxb-`, `whsec_`), which providers publish to
+/// tell token kinds apart and which messages name freely (`oauth2_refresh_token`). A
+/// partial leak must reach past it.
+fn public_prefix(secret: &str) -> usize {
+    let mut end = 0;
+    let mut word = 0;
+    for (i, c) in secret.char_indices() {
+        if c.is_ascii_alphabetic() {
+            word += 1;
+        } else if (c == '_' || c == '-') && word > 0 {
+            end = i + 1;
+            word = 0;
+        } else {
+            break;
+        }
+    }
+    end
+}
+
 /// Where in a text a form of a secret was found: the form's name, never the secret.
 fn leaked_form(text: &str, secret: &str) -> Option<&'static str> {
     if text.contains(secret) {
@@ -23,7 +45,8 @@ fn leaked_form(text: &str, secret: &str) -> Option<&'static str> {
     }
     let chars: Vec<char> = secret.chars().collect();
     if chars.len() > PARTIAL_LEN {
-        for window in chars.windows(PARTIAL_LEN) {
+        let public = public_prefix(secret);
+        for window in chars[public.saturating_sub(PARTIAL_LEN - 1)..].windows(PARTIAL_LEN) {
             let part: String = window.iter().collect();
             if text.contains(&part) {
                 return Some("partial");
@@ -44,7 +67,10 @@ fn leaked_form(text: &str, secret: &str) -> Option<&'static str> {
     for offset in 0..3usize {
         let mut padded = vec![0u8; offset];
         padded.extend_from_slice(bytes);
-        for encoded in [STANDARD_NO_PAD.encode(&padded), URL_SAFE_NO_PAD.encode(&padded)] {
+        for encoded in [
+            STANDARD_NO_PAD.encode(&padded),
+            URL_SAFE_NO_PAD.encode(&padded),
+        ] {
             let skip = (offset * 8).div_ceil(6);
             let whole = padded.len() * 8 / 6;
             if whole <= skip {
@@ -221,6 +247,12 @@ mod tests {
             "the token endpoint answered 401 invalid_client".to_owned()
         ));
         assert!(!caught(format!("seven: {}", &SECRET[..7])));
+        // A token kind's public prefix alone is no leak.
+        let token = "lin_refresh_token_1a2b3c4d5e6f";
+        assert_text_secret_free("CredentialType(oauth2_refresh_token)", token);
+        assert!(
+            std::panic::catch_unwind(|| assert_text_secret_free("token_1a2b3", token)).is_err()
+        );
         let panic = std::panic::catch_unwind(|| {
             assert_secret_free(&Leaky(STANDARD.encode(SECRET)), SECRET);
         })

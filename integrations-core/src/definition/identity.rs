@@ -5,7 +5,42 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::{ConnectionMethod, IntegrationDefinition};
+use crate::Error;
 use crate::plan::AuthInjection;
+use crate::schema::Parsed;
+
+/// The identity check of `method` for a target, with the definition's
+/// [`default_headers`](IntegrationDefinition::default_headers) added where the check does
+/// not set the header itself: what the auth engine sends.
+///
+/// # Errors
+///
+/// The definition's error when its default headers cannot be made.
+pub fn identity_check_with_defaults(
+    definition: &dyn IntegrationDefinition,
+    method: &ConnectionMethod,
+    target_config: &Parsed,
+) -> Result<Option<IdentityCheck>, Error> {
+    let Some(mut check) = definition.identity_check(method, target_config) else {
+        return Ok(None);
+    };
+    for (name, value) in &definition.default_headers(target_config)? {
+        let Ok(value) = value.to_str() else {
+            continue;
+        };
+        if !check
+            .headers
+            .keys()
+            .any(|k| k.eq_ignore_ascii_case(name.as_str()))
+        {
+            check
+                .headers
+                .insert(name.as_str().to_owned(), value.to_owned());
+        }
+    }
+    Ok(Some(check))
+}
 
 /// A cheap, read-only request that proves a credential works: GitHub `GET /user`, `OpenAI`
 /// `GET /models`, Slack `POST auth.test`, a Linear `{ viewer { id } }` query.

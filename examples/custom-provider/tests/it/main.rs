@@ -7,6 +7,7 @@ use integrations_core::Timestamp;
 use integrations_core::auth::TokenManager;
 use integrations_core::host::{Clock as _, ReqwestHttpClient};
 use integrations_core::model::{Capability, Publication, PublicationScope};
+use integrations_core::reexports::serde_json::json;
 use integrations_core::service::{ConnectionInput, TargetInput, WriteService};
 use integrations_core::tools::{CallContext, Runtime, Session, ToolStatus};
 use integrations_core::{
@@ -17,7 +18,6 @@ use integrations_testkit::TestHost;
 use integrations_testkit::conformance::{Conformance, WebhookSample};
 use integrations_testkit::mock::MockProvider;
 use jira_provider::Jira;
-use serde_json::json;
 use wiremock::matchers::{basic_auth, body_json, method, path};
 use wiremock::{Mock, ResponseTemplate};
 
