@@ -693,7 +693,7 @@ async fn github_cursors_are_sealed_and_an_altered_or_forged_one_sends_nothing() 
     // A link on the API itself, which the old cursors accepted: the agent chose the page
     // size and the repository.
     altered.push(link.clone());
-    altered.push(format!("c1.{}", &cursor[3..]));
+    altered.push(format!("c2.{}", &cursor[3..]));
     altered.push(cursor[..cursor.len() - 2].to_owned());
     for forged in &altered {
         let result = runtime
