@@ -197,9 +197,11 @@ mod tests {
         }
     }
 
-    fn caught(text: String) -> bool {
-        std::panic::catch_unwind(|| assert_secret_free(&Wrapper(Leaky(text.clone())), SECRET))
-            .is_err()
+    fn caught(text: &str) -> bool {
+        std::panic::catch_unwind(|| {
+            assert_secret_free(&Wrapper(Leaky(text.to_owned())), SECRET);
+        })
+        .is_err()
     }
 
     fn hex(bytes: &[u8]) -> String {
@@ -237,16 +239,14 @@ mod tests {
             ("a middle run", SECRET[10..19].to_owned()),
         ];
         for (name, form) in forms {
-            assert!(caught(format!("the value was {form}.")), "{name}: {form}");
+            assert!(caught(&format!("the value was {form}.")), "{name}: {form}");
         }
     }
 
     #[test]
     fn unrelated_text_passes_and_the_panic_never_quotes_the_secret() {
-        assert!(!caught(
-            "the token endpoint answered 401 invalid_client".to_owned()
-        ));
-        assert!(!caught(format!("seven: {}", &SECRET[..7])));
+        assert!(!caught("the token endpoint answered 401 invalid_client"));
+        assert!(!caught(&format!("seven: {}", &SECRET[..7])));
         // A token kind's public prefix alone is no leak.
         let token = "lin_refresh_token_1a2b3c4d5e6f";
         assert_text_secret_free("CredentialType(oauth2_refresh_token)", token);

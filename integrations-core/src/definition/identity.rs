@@ -162,3 +162,69 @@ impl IdentityCheck {
         self
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::definition::{Metadata, SecretField};
+    use crate::model::CredentialType;
+    use crate::schema::ConfigSpec;
+    use crate::{DefinitionKey, IntegrationKind};
+
+    struct Versioned;
+
+    impl IntegrationDefinition for Versioned {
+        fn key(&self) -> DefinitionKey {
+            DefinitionKey::new("versioned", "cloud").unwrap()
+        }
+        fn kind(&self) -> IntegrationKind {
+            IntegrationKind::Connector
+        }
+        fn metadata(&self) -> Metadata {
+            Metadata::new("Versioned", "An API with a version header.", "v", "other")
+        }
+        fn connection_methods(&self) -> Vec<ConnectionMethod> {
+            vec![
+                ConnectionMethod::api_key(
+                    "api-key",
+                    "API key",
+                    vec![SecretField::new("key", "Key", CredentialType::API_KEY)],
+                )
+                .unwrap(),
+            ]
+        }
+        fn identity_check(&self, _: &ConnectionMethod, _: &Parsed) -> Option<IdentityCheck> {
+            Some(
+                IdentityCheck::get("https://api.example.com/me", AuthInjection::Bearer)
+                    .with_header("Accept", "application/vnd.example+json"),
+            )
+        }
+        fn default_headers(&self, _: &Parsed) -> Result<http::HeaderMap, Error> {
+            let mut headers = http::HeaderMap::new();
+            headers.insert(
+                "x-api-version",
+                http::HeaderValue::from_static("2024-01-01"),
+            );
+            headers.insert("accept", http::HeaderValue::from_static("application/json"));
+            Ok(headers)
+        }
+    }
+
+    #[test]
+    fn identity_checks_carry_the_default_headers_unless_they_set_their_own() {
+        let config = ConfigSpec::empty()
+            .compile()
+            .unwrap()
+            .parse(&json!({}))
+            .unwrap();
+        let method = &Versioned.connection_methods()[0];
+        let check = identity_check_with_defaults(&Versioned, method, &config)
+            .unwrap()
+            .unwrap();
+        assert_eq!(check.headers["x-api-version"], "2024-01-01");
+        assert_eq!(check.headers["Accept"], "application/vnd.example+json");
+        assert_eq!(check.headers.len(), 2, "{:?}", check.headers);
+    }
+}

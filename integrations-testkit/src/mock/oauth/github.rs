@@ -60,7 +60,6 @@ const CLIENT_SECRET: &str = "github-mock-client-secret-6d1f";
 const APP_ID: u64 = 123_456;
 const APP_SLUG: &str = "acme-agent";
 const INSTALLATION_ID: u64 = 41_234_567;
-/// How long an installation's OAuth code is accepted (GitHub: ten minutes).
 
 /// One installation-token request the mock answered.
 #[derive(Debug, Clone, PartialEq, Eq)]

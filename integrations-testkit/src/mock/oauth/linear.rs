@@ -13,7 +13,7 @@
 //! Strict where Linear's documentation allows it (see the [module](super) docs): a code
 //! exchange must repeat the `redirect_uri`, codes expire and belong to their client, the
 //! client authenticates with HTTP Basic or form fields but not both (PKCE exchanges may
-//! omit the secret), and a replayed refresh token or code revokes its token family.
+//! omit the secret), and a replayed refresh token revokes its token family.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};

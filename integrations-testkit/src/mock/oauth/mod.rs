@@ -14,10 +14,11 @@
 //!   redirect URI (required where the authorization request carried one and the provider
 //!   documents it, RFC 6749 §4.1.3) and the PKCE `code_verifier` against the recorded
 //!   challenge (S256);
-//! * refresh tokens are single use and rotate; presenting a rotated one again (or a
-//!   used code again) is a replay, and revokes the whole token family, every access and
-//!   refresh token descended from that authorization (RFC 9700 §4.14.2, RFC 6749 §4.1.2),
-//!   then gets the provider's `invalid_grant` equivalent;
+//! * refresh tokens are single use and rotate; presenting a rotated one again is a
+//!   replay, and revokes the whole token family, every access and refresh token
+//!   descended from that authorization (RFC 9700 §4.14.2), then gets the provider's
+//!   `invalid_grant` equivalent; a used code is refused, and with
+//!   `revoke_on_code_replay` also revokes its family (RFC 6749 §4.1.2);
 //! * failure modes switch at run time ([`FailureMode`]: 503, 429 with `Retry-After`,
 //!   revoked grants), an optional delay widens race windows, and every token request is
 //!   counted and recorded so tests can assert "exactly one refresh".
@@ -161,6 +162,8 @@ struct LedgerState {
     client_auth: Option<ClientAuthSeen>,
     /// Other clients (apps) of the provider, by id, with their secrets.
     other_clients: HashMap<String, String>,
+    /// Whether a code exchanged twice revokes what its first exchange issued.
+    revoke_on_code_replay: bool,
 }
 
 /// The accessors every OAuth mock shares: its [`MockProvider`], failure and delay
@@ -230,6 +233,13 @@ macro_rules! ledger_accessors {
         /// client credentials.
         pub fn require_client_auth(&self, method: Option<super::ClientAuthSeen>) {
             self.shared.ledger.set_client_auth(method);
+        }
+
+        /// Makes a code exchanged twice revoke every token its first exchange issued, as
+        /// RFC 6749 §4.1.2 recommends (default off: none of the three providers documents
+        /// it; a replayed code is always refused).
+        pub fn revoke_on_code_replay(&self, on: bool) {
+            self.shared.ledger.set_revoke_on_code_replay(on);
         }
 
         /// Registers a second OAuth client (another app) of the provider: it may authorize
@@ -330,8 +340,10 @@ impl Ledger {
         let Some(mut grant) = state.codes.remove(code) else {
             return match state.used_codes.get(code).copied() {
                 Some(family) => {
-                    revoke_family(&mut state, family);
-                    state.replays += 1;
+                    if state.revoke_on_code_replay {
+                        revoke_family(&mut state, family);
+                        state.replays += 1;
+                    }
                     Err(CodeRefusal::Replayed)
                 }
                 None => Err(CodeRefusal::Unknown),
@@ -373,6 +385,10 @@ impl Ledger {
                 .or_default()
                 .push((*token).to_owned());
         }
+    }
+
+    pub(crate) fn set_revoke_on_code_replay(&self, on: bool) {
+        self.lock().revoke_on_code_replay = on;
     }
 
     pub(crate) fn register_client(&self, client_id: &str, client_secret: &str) {

@@ -11,7 +11,7 @@
 //!
 //! Strict as the [module](super) docs say: the exchange repeats the `redirect_uri`, codes
 //! expire and belong to their client, one client-authentication method per request, and
-//! a replayed refresh token or code revokes its token family.
+//! a replayed refresh token revokes its token family.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
