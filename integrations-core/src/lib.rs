@@ -99,6 +99,7 @@ pub mod mcp;
 pub mod model;
 pub mod plan;
 pub mod provider;
+pub mod reexports;
 pub mod registry;
 pub mod schema;
 mod secret;

@@ -13,7 +13,8 @@
 //!   strict, Anthropic and Gemini rules.
 //! * [`mock::oauth`]: GitHub, Linear and Slack token endpoints (and identity calls) with
 //!   each provider's quirks, PKCE checks, rotating refresh tokens and failure modes.
-//! * [`assert_secret_free`]: proves a secret is in no `Display`, `Debug` or source of an error.
+//! * [`assert_secret_free`]: proves a secret is in no `Display`, `Debug` or source of an
+//!   error, verbatim, encoded (hex, base64, URL) or in part.
 //! * [`WebhookSigner`]: signed webhook deliveries for any definition's webhook source.
 //!
 //! ```
@@ -42,6 +43,8 @@ pub use clock::ManualClock;
 pub use harness::{HARNESS_ID, WebhookHarness};
 pub use host::{TEST_KEY_ID, TestHost, offline_http};
 pub use memory::MemoryStore;
-pub use secrets::{assert_debug_secret_free, assert_secret_free};
+pub use secrets::{
+    PARTIAL_LEN, assert_debug_secret_free, assert_secret_free, assert_text_secret_free,
+};
 pub use signer::{Delivery, SignedDelivery, WebhookSigner};
 pub use sinks::{RecordingAuditSink, RecordingEventSink};

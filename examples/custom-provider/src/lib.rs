@@ -22,16 +22,19 @@ use integrations_core::definition::{
 };
 use integrations_core::model::CredentialType;
 use integrations_core::provider::IntegrationProvider;
-use integrations_core::schema::{BaseUrl, ConfigSpec};
+use integrations_core::reexports::http::header::{ACCEPT, HeaderMap, HeaderValue};
+use integrations_core::reexports::schemars::JsonSchema;
+use integrations_core::reexports::serde::Deserialize;
+use integrations_core::reexports::serde_json::json;
+use integrations_core::schema::{BaseUrl, ConfigSpec, Parsed};
 use integrations_core::tools::{ToolDescriptor, ToolExecutor, ToolSet};
 use integrations_core::webhook::{WebhookHandler, WebhookSource};
-use integrations_core::{DefinitionKey, IntegrationKind, Secret};
-use schemars::JsonSchema;
-use serde::Deserialize;
-use serde_json::json;
+use integrations_core::{DefinitionKey, Error, IntegrationKind, Secret};
 
 /// The site a Jira target points at.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[serde(crate = "integrations_core::reexports::serde")]
+#[schemars(crate = "integrations_core::reexports::schemars")]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct JiraTarget {
@@ -41,6 +44,8 @@ pub struct JiraTarget {
 
 /// The target's secrets.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[serde(crate = "integrations_core::reexports::serde")]
+#[schemars(crate = "integrations_core::reexports::schemars")]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct JiraSecrets {
@@ -51,6 +56,8 @@ pub struct JiraSecrets {
 
 /// An API-token connection: Jira Cloud authenticates `email:token` with HTTP Basic.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[serde(crate = "integrations_core::reexports::serde")]
+#[schemars(crate = "integrations_core::reexports::schemars")]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct JiraConnection {
@@ -61,6 +68,8 @@ pub struct JiraConnection {
 
 /// What a binding works on.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[serde(crate = "integrations_core::reexports::serde")]
+#[schemars(crate = "integrations_core::reexports::schemars")]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct JiraBinding {
@@ -140,6 +149,14 @@ impl IntegrationDefinition for Jira {
             ConfigSpec::of::<JiraConnection>().with_example(json!({"email": "agent@acme.example"})),
         );
         vec![method]
+    }
+
+    /// Every request asks for JSON: declared once here, the tool HTTP context adds it to
+    /// each tool request.
+    fn default_headers(&self, _target_config: &Parsed) -> Result<HeaderMap, Error> {
+        let mut headers = HeaderMap::new();
+        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+        Ok(headers)
     }
 
     fn webhook_source(&self) -> Option<WebhookSource> {

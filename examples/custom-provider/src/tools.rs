@@ -1,16 +1,16 @@
 //! Two tools: `jira_get_issue` (reads, runs) and `jira_add_comment` (writes, asks).
 
-use http::Method;
 use integrations_core::model::Capability;
 use integrations_core::plan::{AuthInjection, CredentialSelector};
+use integrations_core::reexports::http::Method;
+use integrations_core::reexports::schemars::JsonSchema;
+use integrations_core::reexports::serde::{Deserialize, Serialize};
+use integrations_core::reexports::serde_json::json;
 use integrations_core::tools::{
     RequestAuth, Tool, ToolAnnotations, ToolContext, ToolDescriptor, ToolSet, api_url,
     json_request, read_json, request, status_error,
 };
 use integrations_core::{Error, model::CredentialType};
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use crate::{JiraConnection, JiraTarget};
 
@@ -35,6 +35,8 @@ fn auth(context: &ToolContext) -> Result<RequestAuth, Error> {
 
 /// Arguments of `jira_get_issue`.
 #[derive(Deserialize, JsonSchema)]
+#[serde(crate = "integrations_core::reexports::serde")]
+#[schemars(crate = "integrations_core::reexports::schemars")]
 #[serde(deny_unknown_fields)]
 pub(crate) struct GetIssueArgs {
     /// The issue key (`ENG-42`).
@@ -44,6 +46,8 @@ pub(crate) struct GetIssueArgs {
 
 /// An issue.
 #[derive(Serialize, JsonSchema)]
+#[serde(crate = "integrations_core::reexports::serde")]
+#[schemars(crate = "integrations_core::reexports::schemars")]
 pub(crate) struct Issue {
     /// The key.
     key: String,
@@ -54,18 +58,21 @@ pub(crate) struct Issue {
 }
 
 #[derive(Deserialize)]
+#[serde(crate = "integrations_core::reexports::serde")]
 struct IssueBody {
     key: String,
     fields: IssueFields,
 }
 
 #[derive(Deserialize)]
+#[serde(crate = "integrations_core::reexports::serde")]
 struct IssueFields {
     summary: String,
     status: Option<Named>,
 }
 
 #[derive(Deserialize)]
+#[serde(crate = "integrations_core::reexports::serde")]
 struct Named {
     name: String,
 }
@@ -116,6 +123,8 @@ impl Tool for GetIssue {
 
 /// Arguments of `jira_add_comment`.
 #[derive(Deserialize, JsonSchema)]
+#[serde(crate = "integrations_core::reexports::serde")]
+#[schemars(crate = "integrations_core::reexports::schemars")]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AddCommentArgs {
     /// The issue key (`ENG-42`).
@@ -128,6 +137,8 @@ pub(crate) struct AddCommentArgs {
 
 /// A created comment.
 #[derive(Serialize, Deserialize, JsonSchema)]
+#[serde(crate = "integrations_core::reexports::serde")]
+#[schemars(crate = "integrations_core::reexports::schemars")]
 pub(crate) struct Comment {
     /// The comment id.
     id: String,

@@ -2,12 +2,12 @@
 //! `X-Atlassian-Webhook-Identifier`, routed by the endpoint key of the webhook URL (one
 //! Jira site per connection).
 
+use integrations_core::reexports::serde::Deserialize;
 use integrations_core::webhook::{
     Classification, EventRoute, EventSubject, EventType, HmacHexScheme, InboundRequest,
     NormalizeContext, Normalized, Routing, SubjectKind, WebhookHandler, WebhookSource, codes,
 };
 use integrations_core::{Error, ErrorKind, Timestamp};
-use serde::Deserialize;
 
 use crate::Jira;
 
@@ -22,6 +22,7 @@ pub(crate) fn source() -> WebhookSource {
 
 /// The fields normalization reads, borrowed from the body.
 #[derive(Deserialize)]
+#[serde(crate = "integrations_core::reexports::serde")]
 struct Payload<'a> {
     #[serde(rename = "webhookEvent", borrow)]
     webhook_event: &'a str,
@@ -33,6 +34,7 @@ struct Payload<'a> {
 }
 
 #[derive(Deserialize)]
+#[serde(crate = "integrations_core::reexports::serde")]
 struct IssueRef<'a> {
     id: &'a str,
     key: &'a str,
@@ -41,11 +43,13 @@ struct IssueRef<'a> {
 }
 
 #[derive(Deserialize)]
+#[serde(crate = "integrations_core::reexports::serde")]
 struct Fields<'a> {
     summary: Option<&'a str>,
 }
 
 #[derive(Deserialize)]
+#[serde(crate = "integrations_core::reexports::serde")]
 struct UserRef<'a> {
     #[serde(rename = "displayName")]
     display_name: Option<&'a str>,
@@ -78,7 +82,9 @@ impl WebhookHandler for Jira {
         request: &InboundRequest<'_>,
         _context: &NormalizeContext<'_>,
     ) -> Result<Normalized, Error> {
-        let payload: Payload<'_> = serde_json::from_slice(request.body).map_err(|_| invalid())?;
+        let payload: Payload<'_> =
+            integrations_core::reexports::serde_json::from_slice(request.body)
+                .map_err(|_| invalid())?;
         // `jira:issue_updated` → `jira.issue.updated`; `comment_created` → `jira.comment.created`.
         let name = payload.webhook_event.trim_start_matches("jira:");
         let (object, action) = name.split_once('_').unwrap_or((name, "unknown"));

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use super::identity::{self, CREDENTIAL_REJECTED};
 use crate::definition::ConnectionMethodKind;
+use crate::definition::identity_check_with_defaults;
 use crate::host::Host;
 use crate::issue::escape_pointer_token;
 use crate::model::Connection;
@@ -138,7 +139,7 @@ impl ApiKeyConnections {
         let Ok(config) = entry.target_config().parse(&target.config) else {
             return Ok(None);
         };
-        let Some(check) = entry.definition().identity_check(method, &config) else {
+        let Some(check) = identity_check_with_defaults(entry.definition(), method, &config)? else {
             return Ok(None);
         };
         let field = match &check.secret_field {

@@ -5,7 +5,42 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::{ConnectionMethod, IntegrationDefinition};
+use crate::Error;
 use crate::plan::AuthInjection;
+use crate::schema::Parsed;
+
+/// The identity check of `method` for a target, with the definition's
+/// [`default_headers`](IntegrationDefinition::default_headers) added where the check does
+/// not set the header itself: what the auth engine sends.
+///
+/// # Errors
+///
+/// The definition's error when its default headers cannot be made.
+pub fn identity_check_with_defaults(
+    definition: &dyn IntegrationDefinition,
+    method: &ConnectionMethod,
+    target_config: &Parsed,
+) -> Result<Option<IdentityCheck>, Error> {
+    let Some(mut check) = definition.identity_check(method, target_config) else {
+        return Ok(None);
+    };
+    for (name, value) in &definition.default_headers(target_config)? {
+        let Ok(value) = value.to_str() else {
+            continue;
+        };
+        if !check
+            .headers
+            .keys()
+            .any(|k| k.eq_ignore_ascii_case(name.as_str()))
+        {
+            check
+                .headers
+                .insert(name.as_str().to_owned(), value.to_owned());
+        }
+    }
+    Ok(Some(check))
+}
 
 /// A cheap, read-only request that proves a credential works: GitHub `GET /user`, `OpenAI`
 /// `GET /models`, Slack `POST auth.test`, a Linear `{ viewer { id } }` query.
@@ -125,5 +160,71 @@ impl IdentityCheck {
     pub fn with_subject_pointer(mut self, pointer: impl Into<String>) -> Self {
         self.subject_pointer = Some(pointer.into());
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::definition::{Metadata, SecretField};
+    use crate::model::CredentialType;
+    use crate::schema::ConfigSpec;
+    use crate::{DefinitionKey, IntegrationKind};
+
+    struct Versioned;
+
+    impl IntegrationDefinition for Versioned {
+        fn key(&self) -> DefinitionKey {
+            DefinitionKey::new("versioned", "cloud").unwrap()
+        }
+        fn kind(&self) -> IntegrationKind {
+            IntegrationKind::Connector
+        }
+        fn metadata(&self) -> Metadata {
+            Metadata::new("Versioned", "An API with a version header.", "v", "other")
+        }
+        fn connection_methods(&self) -> Vec<ConnectionMethod> {
+            vec![
+                ConnectionMethod::api_key(
+                    "api-key",
+                    "API key",
+                    vec![SecretField::new("key", "Key", CredentialType::API_KEY)],
+                )
+                .unwrap(),
+            ]
+        }
+        fn identity_check(&self, _: &ConnectionMethod, _: &Parsed) -> Option<IdentityCheck> {
+            Some(
+                IdentityCheck::get("https://api.example.com/me", AuthInjection::Bearer)
+                    .with_header("Accept", "application/vnd.example+json"),
+            )
+        }
+        fn default_headers(&self, _: &Parsed) -> Result<http::HeaderMap, Error> {
+            let mut headers = http::HeaderMap::new();
+            headers.insert(
+                "x-api-version",
+                http::HeaderValue::from_static("2024-01-01"),
+            );
+            headers.insert("accept", http::HeaderValue::from_static("application/json"));
+            Ok(headers)
+        }
+    }
+
+    #[test]
+    fn identity_checks_carry_the_default_headers_unless_they_set_their_own() {
+        let config = ConfigSpec::empty()
+            .compile()
+            .unwrap()
+            .parse(&json!({}))
+            .unwrap();
+        let method = &Versioned.connection_methods()[0];
+        let check = identity_check_with_defaults(&Versioned, method, &config)
+            .unwrap()
+            .unwrap();
+        assert_eq!(check.headers["x-api-version"], "2024-01-01");
+        assert_eq!(check.headers["Accept"], "application/vnd.example+json");
+        assert_eq!(check.headers.len(), 2, "{:?}", check.headers);
     }
 }

@@ -7,7 +7,7 @@ mod method;
 mod oauth2;
 
 pub use context::{BindingContext, CompileInput, ConnectionView, TargetView};
-pub use identity::IdentityCheck;
+pub use identity::{IdentityCheck, identity_check_with_defaults};
 pub use metadata::Metadata;
 pub use method::{ConnectionMethod, ConnectionMethodKind, SecretField};
 pub use oauth2::{
@@ -18,7 +18,7 @@ use crate::plan::{BindingPlan, McpConfigTarget, McpServer};
 use crate::schema::{ConfigKind, ConfigSpec, Form, FormContext, Parsed};
 use crate::tools::ToolDescriptor;
 use crate::webhook::WebhookSource;
-use crate::{DefinitionKey, IntegrationKind, ValidationIssue};
+use crate::{DefinitionKey, Error, IntegrationKind, ValidationIssue};
 
 /// What an integration **is**: identity, metadata, schemas, connection methods and their
 /// declarative auth data, binding validation, compilation into runtime-plan fragments,
@@ -83,6 +83,21 @@ pub trait IntegrationDefinition: Send + Sync + 'static {
     ) -> Option<IdentityCheck> {
         let _ = (method, target_config);
         None
+    }
+
+    /// Headers every request to the provider's API carries, declared once for a target:
+    /// an API version (`X-GitHub-Api-Version`), a media type, a `User-Agent` the provider
+    /// requires. The tool HTTP context ([`ToolHttp`](crate::tools::ToolHttp)) adds them to
+    /// every tool request that does not set the header itself, and the auth engine to
+    /// every [`identity_check`](Self::identity_check). Never a credential. Default: none.
+    ///
+    /// # Errors
+    ///
+    /// A configuration error when the target config gives a value that cannot be a
+    /// header value.
+    fn default_headers(&self, target_config: &Parsed) -> Result<http::HeaderMap, Error> {
+        let _ = target_config;
+        Ok(http::HeaderMap::new())
     }
 
     /// Adjusts a form for its context: narrow choices, fill defaults. Default: unchanged.

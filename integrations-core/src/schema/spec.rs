@@ -86,7 +86,8 @@ impl ConfigSpec {
     }
 
     /// The spec of a config that must be an empty object (`{}`), the default for
-    /// definitions that take no config.
+    /// definitions that take no config. It carries `{}` as its example, so a definition
+    /// that keeps the default is documented and checked like any other.
     pub fn empty() -> Self {
         Self::build(
             "()",
@@ -99,6 +100,7 @@ impl ConfigSpec {
             parse_raw,
             debug_as::<Value>,
         )
+        .with_example(json!({}))
     }
 
     fn build(type_name: &'static str, schema: Value, parse: ParseFn, debug: DebugFn) -> Self {

@@ -5,17 +5,23 @@
 use std::fmt;
 use std::sync::Arc;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 
 use super::ToolHttp;
 use crate::definition::ConnectionMethodKind;
-use crate::host::{AuditAction, AuditEvent, AuditOutcome, Host};
+use crate::host::{Aad, AuditAction, AuditEvent, AuditOutcome, Host, Sealed};
 use crate::model::{Connection, Publication, PublicationScope};
 use crate::plan::CredentialSelector;
 use crate::schema::Parsed;
 use crate::{
-    ConnectionId, DefinitionKey, ProjectId, PublicationId, TenantId, Timestamp, UserId, WorkspaceId,
+    ConnectionId, DefinitionKey, Error, ProjectId, PublicationId, TenantId, Timestamp, UserId,
+    WorkspaceId,
 };
+
+/// The version prefix of sealed paging cursors.
+const CURSOR_PREFIX: &str = "c1";
 
 /// The agent session a call is made for: its tenant and workspace, and optionally the
 /// user it acts for, the project, and the provider-side issue or conversation it is about.
@@ -263,6 +269,56 @@ impl ToolContext {
     /// The current time, from the host's clock.
     pub fn now(&self) -> Timestamp {
         self.inner.host.clock().now()
+    }
+
+    /// The associated data of this context's paging cursors: its tenant, connection,
+    /// definition and tool, so a cursor opens only where it was made.
+    fn cursor_aad(&self) -> Aad {
+        let id = format!("{}/{}", self.inner.key, self.connection().id);
+        Aad::new(self.tenant(), "tool_cursor", &id, &self.inner.tool)
+    }
+
+    /// Seals `state` (a provider's next-page link or cursor) into an opaque paging cursor
+    /// an agent can hand back but neither read nor alter: sealed with the host's cipher,
+    /// bound to the tenant, the connection, the definition and the tool. Use it for any
+    /// provider cursor that names a URL or request a tool would otherwise follow, so an
+    /// agent cannot steer the next request; [`open_cursor`](Self::open_cursor) reverses it.
+    ///
+    /// # Errors
+    ///
+    /// When the host's cipher cannot seal.
+    pub fn seal_cursor(&self, state: &str) -> Result<String, Error> {
+        let sealed = self
+            .inner
+            .host
+            .cipher()
+            .seal(state.as_bytes(), &self.cursor_aad())?;
+        Ok(format!(
+            "{CURSOR_PREFIX}.{}.{}",
+            URL_SAFE_NO_PAD.encode(sealed.key_id()),
+            URL_SAFE_NO_PAD.encode(sealed.ciphertext())
+        ))
+    }
+
+    /// The state a cursor of [`seal_cursor`](Self::seal_cursor) carries, or `None` when
+    /// `cursor` is not one this tool sealed for this connection (forged, altered, made for
+    /// another tool, connection or tenant, or sealed with a key the host no longer has).
+    pub fn open_cursor(&self, cursor: &str) -> Option<String> {
+        let mut parts = cursor.split('.');
+        let (Some(CURSOR_PREFIX), Some(key_id), Some(ciphertext), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return None;
+        };
+        let key_id = String::from_utf8(URL_SAFE_NO_PAD.decode(key_id).ok()?).ok()?;
+        let ciphertext = URL_SAFE_NO_PAD.decode(ciphertext).ok()?;
+        let plaintext = self
+            .inner
+            .host
+            .cipher()
+            .open(&Sealed::new(key_id, ciphertext), &self.cursor_aad())
+            .ok()?;
+        String::from_utf8(plaintext.to_vec()).ok()
     }
 
     /// Records an audit event about this call (for tools with effects worth their own

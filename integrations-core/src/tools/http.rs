@@ -91,6 +91,7 @@ pub struct ToolHttp {
     connection: Arc<Connection>,
     tool: Arc<str>,
     actor: Option<UserId>,
+    default_headers: Arc<http::HeaderMap>,
 }
 
 impl fmt::Debug for ToolHttp {
@@ -116,7 +117,16 @@ impl ToolHttp {
             connection,
             tool: Arc::from(tool),
             actor,
+            default_headers: Arc::new(http::HeaderMap::new()),
         }
+    }
+
+    /// Adds `headers` (the definition's
+    /// [`default_headers`](crate::definition::IntegrationDefinition::default_headers)) to
+    /// every request that does not set them itself.
+    pub(crate) fn with_default_headers(mut self, headers: http::HeaderMap) -> Self {
+        self.default_headers = Arc::new(headers);
+        self
     }
 
     pub(crate) fn connection(&self) -> &Connection {
@@ -142,7 +152,8 @@ impl ToolHttp {
         self.host.audit().record(event).await;
     }
 
-    /// Sends `request` with the credential `auth` names injected.
+    /// Sends `request` with the definition's default headers added where it does not set
+    /// them, and the credential `auth` names injected.
     ///
     /// # Errors
     ///
@@ -155,6 +166,12 @@ impl ToolHttp {
         request: HttpRequest,
         auth: &RequestAuth,
     ) -> Result<HttpResponse, Error> {
+        let mut request = request;
+        for (name, value) in self.default_headers.iter() {
+            if !request.headers().contains_key(name) {
+                request.headers_mut().insert(name.clone(), value.clone());
+            }
+        }
         let credential_request = CredentialRequest::new(&self.connection, &auth.selector);
         let credential = match self.credentials.credential(&credential_request).await {
             Ok(credential) => credential,

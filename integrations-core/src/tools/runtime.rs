@@ -556,13 +556,15 @@ impl Runtime {
             _ => None,
         };
         let name = prepared.tool.descriptor.name.as_str();
+        let default_headers = entry.definition().default_headers(&target_config)?;
         let http = ToolHttp::new(
             self.host.clone(),
             Arc::clone(&self.credentials),
             Arc::new(connection.clone()),
             name,
             context.session.user.clone(),
-        );
+        )
+        .with_default_headers(default_headers);
         Ok(ToolContext::new(ContextParts {
             call: context.clone(),
             tool: name.to_owned(),

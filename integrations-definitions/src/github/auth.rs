@@ -61,9 +61,8 @@ pub(crate) fn identity_check(
     }
     let endpoints = github.endpoints(target_config).ok()?;
     Some(
-        IdentityCheck::get(endpoints.api.join("/user"), AuthInjection::Bearer)
-            .with_header("Accept", "application/vnd.github+json")
-            .with_header("X-GitHub-Api-Version", endpoints.api_version),
+        // Accept, the API version and User-Agent are the definition's default headers.
+        IdentityCheck::get(endpoints.api.join("/user"), AuthInjection::Bearer),
     )
 }
 

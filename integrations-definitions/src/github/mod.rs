@@ -221,6 +221,12 @@ impl IntegrationDefinition for GitHub {
         auth::identity_check(self, method, target_config)
     }
 
+    /// `Accept: application/vnd.github+json`, the target's `X-GitHub-Api-Version` and the
+    /// `User-Agent` GitHub requires, on every tool request and identity check.
+    fn default_headers(&self, target_config: &Parsed) -> Result<http::HeaderMap, Error> {
+        tools::default_headers(&self.endpoints(target_config)?)
+    }
+
     fn webhook_source(&self) -> Option<WebhookSource> {
         Some(webhook::source(self.variant))
     }

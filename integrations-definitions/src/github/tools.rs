@@ -3,8 +3,10 @@
 //! Requests go to the target's REST base (`https://api.github.com`,
 //! `https://HOST/api/v3`) with `Accept: application/vnd.github+json`, the target's
 //! `X-GitHub-Api-Version` and a `User-Agent`. Lists paginate with the `Link` header: a
-//! page's `next_cursor` is its `rel="next"` URL, followed verbatim (and only on the
-//! target's API). Rate limits (403 or 429 with `x-ratelimit-remaining: 0`, or a secondary
+//! page's `next_cursor` is its `rel="next"` URL sealed with the host's cipher
+//! ([`ToolContext::seal_cursor`]), bound to the tenant, connection and tool, so an agent
+//! can hand it back but neither read nor steer it; the link is then followed verbatim
+//! (and only on the target's API). Rate limits (403 or 429 with `x-ratelimit-remaining: 0`, or a secondary
 //! limit with `retry-after`) become `tool.rate_limited` with the wait.
 
 use std::sync::LazyLock;
@@ -12,7 +14,7 @@ use std::sync::LazyLock;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use http::Method;
-use http::header::{ACCEPT, HeaderValue, USER_AGENT};
+use http::header::{ACCEPT, HeaderMap, HeaderValue, USER_AGENT};
 use integrations_core::host::{HttpRequest, HttpResponse};
 use integrations_core::model::CredentialType;
 use integrations_core::plan::CredentialSelector;
@@ -72,27 +74,27 @@ fn auth(context: &ToolContext) -> RequestAuth {
     RequestAuth::bearer(selector)
 }
 
-fn headers(mut request: HttpRequest, endpoints: &GitHubEndpoints) -> Result<HttpRequest, Error> {
+/// The headers of every GitHub API request (the definition's default headers).
+pub(super) fn default_headers(endpoints: &GitHubEndpoints) -> Result<HeaderMap, Error> {
     let version = HeaderValue::from_str(&endpoints.api_version).map_err(|_| {
         Error::configuration(
             "github.invalid_api_version",
             "the target's API version cannot be sent as a header",
         )
     })?;
-    let h = request.headers_mut();
+    let mut h = HeaderMap::new();
     h.insert(
         ACCEPT,
         HeaderValue::from_static("application/vnd.github+json"),
     );
     h.insert("x-github-api-version", version);
     h.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
-    Ok(request)
+    Ok(h)
 }
 
 /// Sends a request; success bodies are returned, everything else is an error.
 async fn send(context: &ToolContext, request: HttpRequest) -> Result<HttpResponse, Error> {
-    let endpoints = endpoints(context)?;
-    let request = headers(request, &endpoints)?;
+    // Accept, the API version and User-Agent come from the definition's default headers.
     let response = context.http().send(request, &auth(context)).await?;
     if let Some(limited) = RATE_LIMIT.check(&response, context.now()) {
         return Err(limited);
@@ -125,29 +127,37 @@ pub(super) fn next_link(response: &HttpResponse) -> Option<String> {
     })
 }
 
-/// A cursor is a `next` link GitHub gave; it must point at the target's API (same
-/// scheme, host and port, a path under the API's, dot segments resolved first), so a
-/// cursor can never send the credential elsewhere.
+/// A cursor is a `next` link GitHub gave, sealed for this tool and connection
+/// ([`ToolContext::seal_cursor`]): a forged or altered one, or one made for another tool or
+/// connection, is refused before anything is sent. The link it carries must still point at
+/// the target's API (same scheme, host and port, a path under the API's, dot segments
+/// resolved first), so a cursor can never send the credential elsewhere.
 fn checked_cursor(context: &ToolContext, cursor: &str) -> Result<String, Error> {
     let api = url::Url::parse(endpoints(context)?.api.as_str())
         .map_err(|_| Error::internal("a base URL did not parse again"))?;
     let refused = || {
         Error::invalid_input(
             "github.invalid_cursor",
-            "the cursor is not a next-page link of this GitHub",
+            "the cursor is not a next-page cursor this tool gave for this connection",
             vec![ValidationIssue::new(
                 "github.invalid_cursor",
                 "/cursor",
-                "pass the next_cursor of a previous page unchanged",
+                "pass the next_cursor of a previous page of this tool unchanged",
             )],
         )
     };
-    let next = url::Url::parse(cursor).map_err(|_| refused())?;
+    let link = context.open_cursor(cursor).ok_or_else(refused)?;
+    let next = url::Url::parse(&link).map_err(|_| refused())?;
     if on_api(&api, &next) {
         Ok(next.to_string())
     } else {
         Err(refused())
     }
+}
+
+/// The `next_cursor` of a page: its `next` link, sealed.
+fn next_cursor(context: &ToolContext, next: Option<String>) -> Result<Option<String>, Error> {
+    next.map(|link| context.seal_cursor(&link)).transpose()
 }
 
 /// Whether `link` points at the API `api` (same scheme, host and port, a path under the
@@ -444,8 +454,8 @@ pub struct ListPullRequestsArgs {
     #[serde(default)]
     #[schemars(range(min = 1, max = 100))]
     pub limit: Option<u8>,
-    /// The `next_cursor` of the previous page; the other filters are then those of the
-    /// first page.
+    /// The `next_cursor` of the previous page, unchanged (it is sealed: an altered one
+    /// is refused); the other filters are then those of the first page.
     #[serde(default)]
     pub cursor: Option<String>,
 }
@@ -559,7 +569,7 @@ impl Tool for ListPullRequests {
                     updated_at: n.updated_at,
                 })
                 .collect(),
-            next_cursor: next,
+            next_cursor: next_cursor(context, next)?,
         })
     }
 }
@@ -781,7 +791,8 @@ pub struct SearchIssuesArgs {
     #[serde(default)]
     #[schemars(range(min = 1, max = 100))]
     pub limit: Option<u8>,
-    /// The `next_cursor` of the previous page.
+    /// The `next_cursor` of the previous page, unchanged (it is sealed: an altered one
+    /// is refused); the query is then that of the first page.
     #[serde(default)]
     pub cursor: Option<String>,
 }
@@ -904,7 +915,7 @@ impl Tool for SearchIssues {
                     author: n.user.login,
                 })
                 .collect(),
-            next_cursor: next,
+            next_cursor: next_cursor(context, next)?,
         })
     }
 }

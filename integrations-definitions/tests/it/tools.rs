@@ -661,6 +661,82 @@ async fn github_cursors_never_leave_the_target() {
 }
 
 #[tokio::test]
+async fn github_cursors_are_sealed_and_an_altered_or_forged_one_sends_nothing() {
+    let (api, env, call) = github(true).await;
+    let runtime = env.runtime();
+    api.add_pulls("octo", "repo", 3, "open");
+    let first = ok(&runtime
+        .call(
+            "github_list_pull_requests",
+            json!({"repository": "octo/repo", "limit": 1}),
+            &call,
+        )
+        .await);
+    let cursor = first["next_cursor"].as_str().unwrap().to_owned();
+    // Opaque: the link it carries cannot be read, so it cannot be edited either.
+    assert!(!cursor.contains("page="), "{cursor}");
+    assert!(!cursor.contains("/repos/"), "{cursor}");
+    let sent = api.requests().len();
+
+    // Every one character change of the cursor is refused before anything is sent.
+    let mut altered = Vec::new();
+    for (i, c) in cursor.char_indices().step_by(7) {
+        let replacement = if c == 'A' { 'B' } else { 'A' };
+        let mut forged = cursor.clone();
+        forged.replace_range(i..i + c.len_utf8(), &replacement.to_string());
+        altered.push(forged);
+    }
+    let link = format!(
+        "{}/repos/octo/repo/pulls?per_page=100&page=1",
+        api.api_base_url()
+    );
+    // A link on the API itself, which the old cursors accepted: the agent chose the page
+    // size and the repository.
+    altered.push(link.clone());
+    altered.push(format!("c2.{}", &cursor[3..]));
+    altered.push(cursor[..cursor.len() - 2].to_owned());
+    for forged in &altered {
+        let result = runtime
+            .call(
+                "github_list_pull_requests",
+                json!({"repository": "octo/repo", "cursor": forged}),
+                &call,
+            )
+            .await;
+        assert_eq!(code(&result), "github.invalid_cursor", "{forged}");
+    }
+    // A cursor of one tool does not open in another.
+    let search = runtime
+        .call(
+            "github_search_issues",
+            json!({"query": "is:pr", "cursor": cursor}),
+            &call,
+        )
+        .await;
+    assert_eq!(code(&search), "github.invalid_cursor");
+    assert_eq!(
+        api.requests().len(),
+        sent,
+        "no refused cursor made a request"
+    );
+
+    // The genuine cursor still reads the next page.
+    let second = ok(&runtime
+        .call(
+            "github_list_pull_requests",
+            json!({"repository": "octo/repo", "cursor": cursor}),
+            &call,
+        )
+        .await);
+    assert_eq!(second["pull_requests"].as_array().unwrap().len(), 1);
+    assert_eq!(api.requests().len(), sent + 1);
+    assert_eq!(
+        api.requests().last().unwrap().query_param("page"),
+        Some("2")
+    );
+}
+
+#[tokio::test]
 async fn github_rate_limits_become_one_retryable_error() {
     let (api, env, call) = github(false).await;
     let runtime = env.runtime();

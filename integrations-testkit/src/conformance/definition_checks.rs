@@ -133,8 +133,10 @@ fn check_url(what: &str, url: &str, problems: &mut Vec<String>) {
     }
 }
 
-pub(super) fn connection_methods(integration: &dyn Integration) -> Outcome {
+/// The outcome of the connection-method checks, and their warnings.
+pub(super) fn connection_methods(integration: &dyn Integration) -> (Outcome, Vec<String>) {
     let mut problems = Vec::new();
+    let mut warnings = Vec::new();
     let methods = integration.connection_methods();
     if methods.is_empty() {
         problems.push("the definition has no connection method".to_owned());
@@ -205,15 +207,19 @@ pub(super) fn connection_methods(integration: &dyn Integration) -> Outcome {
                         ));
                     }
                 }
-                if let Some(check) = target
+                match target
                     .as_ref()
-                    .and_then(|t| integration.identity_check(method, t))
+                    .map(|t| integration.identity_check(method, t))
                 {
-                    check_url(
+                    Some(Some(check)) => check_url(
                         &format!("{id}: the identity check URL"),
                         &check.url,
                         &mut problems,
-                    );
+                    ),
+                    Some(None) => warnings.push(format!(
+                        "{id}: an API-key method without an identity check: keys are stored without proof that they work, and connections name no external subject (implement IntegrationDefinition::identity_check)"
+                    )),
+                    None => {}
                 }
             }
             ConnectionMethodKind::Redirect if integration.redirect_flow(id).is_none() => {
@@ -231,7 +237,7 @@ pub(super) fn connection_methods(integration: &dyn Integration) -> Outcome {
             ));
         }
     }
-    outcome(problems)
+    (outcome(problems), warnings)
 }
 
 /// Every string leaf of a JSON value at least 6 bytes long: the secret values of an

@@ -16,21 +16,28 @@
 //! # }
 //! ```
 //!
+//! A definition that keeps every default of the traits (no config, no secrets, no tools,
+//! no webhooks) passes: the default specs carry `{}` as their example.
+//!
 //! It checks, each as a named [`Check`]:
 //!
 //! * **identity**: the key, the metadata, and that a registry accepts the definition;
 //! * **schemas**: every config schema compiles, has examples, and every example parses;
 //! * **connection methods**: consistent with their auth data (OAuth endpoints for the
 //!   example target, secret fields, redirect flows the provider implements, grant
-//!   revokers only for OAuth 2.0 authorization-code methods);
+//!   revokers only for OAuth 2.0 authorization-code methods); an API-key method without
+//!   an identity check is a warning ([`Report::warnings`]): its keys are stored
+//!   unverified and its connections name no external subject;
 //! * **tool rules**: names, descriptions, schemas, annotations consistent with the verb,
 //!   default policies (writes never run unasked), capabilities, an executor;
 //! * **tool exports**: every tool exports validly to MCP, OpenAI strict, Anthropic and
 //!   Gemini;
 //! * **compile**: every binding example compiles, twice identically, to a plan with a
 //!   stable hash;
-//! * **webhooks**: a signed delivery is accepted; unsigned, tampered and stale ones are
-//!   refused (for schemes without a timestamp, a replay is deduplicated instead);
+//! * **webhooks**: a signed delivery is accepted; unsigned and tampered ones are refused
+//!   with a signature error code (a refusal for any other reason, such as a 404 for a
+//!   connection, fails the check), stale ones as out of their window (for schemes without a
+//!   timestamp, a replay is deduplicated instead);
 //! * **secrets redacted**: target secrets are declared as secrets, and neither a parsed
 //!   config's `Debug` nor a validation message shows one.
 
@@ -134,6 +141,19 @@ pub struct CheckResult {
     pub check: Check,
     /// Its outcome.
     pub outcome: Outcome,
+    /// What the check found worth fixing that does not fail it (an API-key method
+    /// without an identity check stores keys unverified).
+    pub warnings: Vec<String>,
+}
+
+impl CheckResult {
+    fn new(check: Check, outcome: Outcome) -> Self {
+        Self {
+            check,
+            outcome,
+            warnings: Vec::new(),
+        }
+    }
 }
 
 /// The suite's results for one definition.
@@ -168,6 +188,15 @@ impl Report {
                 Outcome::Failed(problems) => Some((r.check, problems.as_slice())),
                 _ => None,
             })
+            .collect()
+    }
+
+    /// The warnings of every check, by check.
+    pub fn warnings(&self) -> Vec<(Check, &[String])> {
+        self.results
+            .iter()
+            .filter(|r| !r.warnings.is_empty())
+            .map(|r| (r.check, r.warnings.as_slice()))
             .collect()
     }
 
@@ -269,40 +298,28 @@ impl Conformance {
     /// Runs every check; never panics (see [`Report::assert_passed`]).
     pub async fn run(&self) -> Report {
         let integration = &self.integration;
+        let (methods, method_warnings) = definition_checks::connection_methods(&**integration);
+        let mut connection_methods = CheckResult::new(Check::ConnectionMethods, methods);
+        connection_methods.warnings = method_warnings;
         let mut results = vec![
-            CheckResult {
-                check: Check::Identity,
-                outcome: definition_checks::identity(integration),
-            },
-            CheckResult {
-                check: Check::Schemas,
-                outcome: definition_checks::schemas(&**integration),
-            },
-            CheckResult {
-                check: Check::ConnectionMethods,
-                outcome: definition_checks::connection_methods(&**integration),
-            },
-            CheckResult {
-                check: Check::ToolRules,
-                outcome: tool_checks::rules(&**integration),
-            },
-            CheckResult {
-                check: Check::ToolExports,
-                outcome: tool_checks::exports(&**integration),
-            },
-            CheckResult {
-                check: Check::CompileDeterminism,
-                outcome: compile_check::determinism(integration),
-            },
+            CheckResult::new(Check::Identity, definition_checks::identity(integration)),
+            CheckResult::new(Check::Schemas, definition_checks::schemas(&**integration)),
+            connection_methods,
+            CheckResult::new(Check::ToolRules, tool_checks::rules(&**integration)),
+            CheckResult::new(Check::ToolExports, tool_checks::exports(&**integration)),
+            CheckResult::new(
+                Check::CompileDeterminism,
+                compile_check::determinism(integration),
+            ),
         ];
         let webhooks = webhook_checks::run(integration, &self.webhook_samples).await;
         for (check, outcome) in webhooks {
-            results.push(CheckResult { check, outcome });
+            results.push(CheckResult::new(check, outcome));
         }
-        results.push(CheckResult {
-            check: Check::SecretsRedacted,
-            outcome: definition_checks::secrets_redacted(&**integration),
-        });
+        results.push(CheckResult::new(
+            Check::SecretsRedacted,
+            definition_checks::secrets_redacted(&**integration),
+        ));
         Report {
             key: integration.key().to_string(),
             results,

@@ -1,11 +1,16 @@
 //! Webhook checks: a signed delivery is accepted; unsigned, tampered and stale ones are
-//! refused, through the real ingest pipeline.
+//! refused, through the real ingest pipeline, and refused for the right reason: an
+//! unsigned or tampered delivery must fail on its signature (`webhook.missing_header`
+//! naming the signature header, `webhook.malformed_signature` or
+//! `webhook.signature_mismatch`), not on routing or parsing, which would hide whether the
+//! signature is checked at all.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use integrations_core::provider::Integration;
 use integrations_core::webhook::IngestOutcome;
+use integrations_core::webhook::errors::codes;
 use integrations_core::{Registry, Secret};
 
 use super::{Check, Outcome, WebhookSample};
@@ -45,16 +50,64 @@ fn failed_all(why: &str) -> Vec<(Check, Outcome)> {
         .collect()
 }
 
-/// A copy of the body with one letter or digit changed, so JSON stays JSON and the
-/// signature must be what refuses it.
+/// The byte ranges of the JSON string values (not keys) of `body`, in order, or `None`
+/// when it is not JSON.
+fn string_values(body: &[u8]) -> Option<Vec<std::ops::Range<usize>>> {
+    serde_json::from_slice::<serde_json::Value>(body).ok()?;
+    let mut spans = Vec::new();
+    let mut i = 0;
+    while i < body.len() {
+        if body[i] != b'"' {
+            i += 1;
+            continue;
+        }
+        let start = i + 1;
+        let mut j = start;
+        while j < body.len() && body[j] != b'"' {
+            j += if body[j] == b'\\' { 2 } else { 1 };
+        }
+        let end = j.min(body.len());
+        let mut k = end + 1;
+        while k < body.len() && body[k].is_ascii_whitespace() {
+            k += 1;
+        }
+        if body.get(k) != Some(&b':') {
+            spans.push(start..end);
+        }
+        i = end + 1;
+    }
+    Some(spans)
+}
+
+/// A copy of the body with one letter or digit changed, so the body still parses and the
+/// signature must be what refuses it: in a JSON body, the last letter or digit of the last
+/// string value that has one (a key or a number changed would make a parse error, not a
+/// signature error); in any other body, the last letter or digit.
 fn tamper(body: &[u8]) -> Vec<u8> {
     let mut out = body.to_vec();
-    if let Some(i) = out.iter().rposition(u8::is_ascii_alphanumeric) {
+    let in_value = string_values(body).and_then(|spans| {
+        spans.iter().rev().find_map(|span| {
+            span.clone()
+                .rev()
+                .find(|&i| body[i].is_ascii_alphanumeric() && (i == 0 || body[i - 1] != b'\\'))
+        })
+    });
+    if let Some(i) = in_value.or_else(|| out.iter().rposition(u8::is_ascii_alphanumeric)) {
         out[i] = if out[i] == b'a' { b'b' } else { b'a' };
     } else if let Some(last) = out.last_mut() {
         *last ^= 1;
     }
     out
+}
+
+/// Whether a refusal is the signature's: a missing signature header (named), or a
+/// signature that is malformed or does not match.
+fn signature_refusal(error: &integrations_core::Error, header: &str, missing: bool) -> bool {
+    match error.code() {
+        codes::SIGNATURE_MISMATCH | codes::MALFORMED_SIGNATURE => true,
+        codes::MISSING_HEADER => missing && error.message().contains(header),
+        _ => false,
+    }
 }
 
 fn sign(
@@ -176,10 +229,16 @@ pub(super) async fn run(
             &sample.body,
         ) {
             let unsigned = signed.without_header(&header);
-            if harness.deliver(unsigned.request(&key)).await.is_ok() {
-                results[1].1.push(format!(
+            match harness.deliver(unsigned.request(&key)).await {
+                Ok(_) => results[1].1.push(format!(
                     "sample {i}: a delivery without {header} was accepted"
-                ));
+                )),
+                Err(e) if signature_refusal(&e, &header, true) => {}
+                Err(e) => results[1].1.push(format!(
+                    "sample {i}: a delivery without {header} was refused for another reason than its signature: {} ({})",
+                    e.message(),
+                    e.code()
+                )),
             }
         }
 
@@ -191,10 +250,16 @@ pub(super) async fn run(
             &sample.body,
         ) {
             let tampered = signed.with_body(tamper(&sample.body));
-            if harness.deliver(tampered.request(&key)).await.is_ok() {
-                results[2]
+            match harness.deliver(tampered.request(&key)).await {
+                Ok(_) => results[2]
                     .1
-                    .push(format!("sample {i}: a tampered delivery was accepted"));
+                    .push(format!("sample {i}: a tampered delivery was accepted")),
+                Err(e) if signature_refusal(&e, &header, false) => {}
+                Err(e) => results[2].1.push(format!(
+                    "sample {i}: a tampered delivery was refused for another reason than its signature: {} ({})",
+                    e.message(),
+                    e.code()
+                )),
             }
         }
         if delivered() != before {
@@ -260,4 +325,26 @@ pub(super) async fn run(
         .into_iter()
         .map(|(check, problems)| (check, super::outcome(problems)))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tampering_changes_a_string_value_and_keeps_json_json() {
+        let body = br#"{"id":123,"ok":true,"team":{"name":"Acme 7"},"count":42}"#;
+        let tampered = tamper(body);
+        assert_eq!(
+            tampered,
+            br#"{"id":123,"ok":true,"team":{"name":"Acme a"},"count":42}"#.to_vec()
+        );
+        serde_json::from_slice::<serde_json::Value>(&tampered).unwrap();
+        let escaped = br#"{"text":"tab\t","n":1}"#;
+        assert_eq!(tamper(escaped), br#"{"text":"taa\t","n":1}"#.to_vec());
+        assert_eq!(
+            tamper(b"token=abc&team_id=T1"),
+            b"token=abc&team_id=Ta".to_vec()
+        );
+    }
 }

@@ -6,10 +6,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use integrations_core::definition::{
-    CompileInput, ConnectionMethod, IntegrationDefinition, Metadata, OAuth2Spec, SecretField,
+    CompileInput, ConnectionMethod, IdentityCheck, IntegrationDefinition, Metadata, OAuth2Spec,
+    SecretField,
 };
 use integrations_core::model::{Capability, CredentialType};
-use integrations_core::plan::{BindingPlan, RuntimeClient};
+use integrations_core::plan::{AuthInjection, BindingPlan, RuntimeClient};
 use integrations_core::provider::{GrantRevoker, IntegrationProvider, RevokeContext};
 use integrations_core::schema::ConfigSpec;
 use integrations_core::tools::{
@@ -44,6 +45,10 @@ enum Break {
     HandshakesUnverified,
     NormalizeFails,
     PlainStringSecret,
+    /// Classification refuses unsigned deliveries and unknown tickets with a 404 before
+    /// any signature is checked: a refusal, but one that proves nothing about the
+    /// signature.
+    RefusesBeforeVerifying,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -286,6 +291,15 @@ impl WebhookHandler for Tracker {
                 WebhookResponse::text(http::StatusCode::OK, "ok"),
             )));
         }
+        if self.has(Break::RefusesBeforeVerifying)
+            && (request.headers.get("x-tracker-signature").is_none()
+                || !request.body.ends_with(br#""Broken"}}"#))
+        {
+            return Err(Error::not_found(
+                "webhook.connection_not_found",
+                "no connection knows this ticket",
+            ));
+        }
         let delivery: Delivery<'_> = serde_json::from_slice(request.body).map_err(|_| {
             Error::new(
                 ErrorKind::InvalidInput,
@@ -406,6 +420,11 @@ async fn each_break_fails_exactly_the_checks_it_should() {
             &[Check::WebhookRejectsUnsigned, Check::WebhookRejectsTampered],
         ),
         (Break::NormalizeFails, &[Check::WebhookAcceptsSigned]),
+        // Refused, but not by the signature: the old checks counted any error.
+        (
+            Break::RefusesBeforeVerifying,
+            &[Check::WebhookRejectsUnsigned, Check::WebhookRejectsTampered],
+        ),
         (Break::PlainStringSecret, &[Check::SecretsRedacted]),
     ];
     for (broken, expected) in cases {
@@ -446,4 +465,87 @@ async fn webhooks_need_a_sample_and_tools_are_optional() {
         panic!("a definition with webhooks and no sample fails");
     };
     assert!(problems[0].contains("give the suite a sample delivery"));
+}
+
+/// A provider that keeps every default of the traits: no config, no secrets, no tools,
+/// no webhooks; one API-key method, identity-checked.
+struct Minimal;
+
+impl IntegrationDefinition for Minimal {
+    fn key(&self) -> DefinitionKey {
+        "minimal::cloud".parse().unwrap()
+    }
+    fn kind(&self) -> IntegrationKind {
+        IntegrationKind::Connector
+    }
+    fn metadata(&self) -> Metadata {
+        Metadata::new(
+            "Minimal",
+            "The least a provider declares.",
+            "minimal",
+            "other",
+        )
+    }
+    fn connection_methods(&self) -> Vec<ConnectionMethod> {
+        vec![
+            ConnectionMethod::api_key(
+                "api-key",
+                "API key",
+                vec![SecretField::new(
+                    "api_key",
+                    "API key",
+                    CredentialType::API_KEY,
+                )],
+            )
+            .unwrap(),
+        ]
+    }
+    fn identity_check(
+        &self,
+        _method: &ConnectionMethod,
+        _target_config: &integrations_core::schema::Parsed,
+    ) -> Option<IdentityCheck> {
+        Some(IdentityCheck::get(
+            "https://minimal.example.com/v1/me",
+            AuthInjection::Bearer,
+        ))
+    }
+}
+
+impl IntegrationProvider for Minimal {}
+
+#[tokio::test]
+async fn the_traits_own_defaults_conform() {
+    let report = Conformance::new(Arc::new(Minimal)).run().await;
+    report.assert_passed();
+    assert_eq!(report.outcome(Check::Schemas), Some(&Outcome::Passed));
+    assert!(report.warnings().is_empty(), "{:?}", report.warnings());
+}
+
+#[tokio::test]
+async fn an_api_key_method_without_an_identity_check_is_a_warning() {
+    let report = report(&[]).await;
+    assert!(report.passed());
+    let warnings = report.warnings();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert_eq!(warnings[0].0, Check::ConnectionMethods);
+    assert!(
+        warnings[0].1[0].contains("api-key: an API-key method without an identity check"),
+        "{warnings:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_refusal_for_another_reason_than_the_signature_is_named() {
+    let report = report(&[Break::RefusesBeforeVerifying]).await;
+    for check in [Check::WebhookRejectsUnsigned, Check::WebhookRejectsTampered] {
+        let Some(Outcome::Failed(problems)) = report.outcome(check) else {
+            panic!("{check} passed a refusal that proves nothing about the signature");
+        };
+        assert!(
+            problems[0].contains("for another reason than its signature")
+                && problems[0].contains("webhook.connection_not_found"),
+            "{problems:?}"
+        );
+    }
 }

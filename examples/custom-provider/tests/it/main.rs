@@ -7,6 +7,7 @@ use integrations_core::Timestamp;
 use integrations_core::auth::TokenManager;
 use integrations_core::host::{Clock as _, ReqwestHttpClient};
 use integrations_core::model::{Capability, Publication, PublicationScope};
+use integrations_core::reexports::serde_json::json;
 use integrations_core::service::{ConnectionInput, TargetInput, WriteService};
 use integrations_core::tools::{CallContext, Runtime, Session, ToolStatus};
 use integrations_core::{
@@ -17,8 +18,7 @@ use integrations_testkit::TestHost;
 use integrations_testkit::conformance::{Conformance, WebhookSample};
 use integrations_testkit::mock::MockProvider;
 use jira_provider::Jira;
-use serde_json::json;
-use wiremock::matchers::{basic_auth, body_json, method, path};
+use wiremock::matchers::{basic_auth, body_json, header, method, path};
 use wiremock::{Mock, ResponseTemplate};
 
 const ISSUE_UPDATED: &[u8] = br#"{"timestamp":1750000000000,"webhookEvent":"jira:issue_updated","user":{"displayName":"Ada"},"issue":{"id":"10042","key":"ENG-42","fields":{"summary":"Fix the flaky test"}}}"#;
@@ -118,6 +118,8 @@ async fn get_issue_runs_with_basic_auth_through_the_token_manager() {
     Mock::given(method("GET"))
         .and(path("/rest/api/2/issue/ENG-42"))
         .and(basic_auth("ada@acme.example", "jira-api-token-1"))
+        // The definition's default header, added by the tool HTTP context.
+        .and(header("accept", "application/json"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
             "id": "10042", "key": "ENG-42",
             "fields": {"summary": "Fix the flaky test", "status": {"name": "In Progress"}},
@@ -143,6 +145,8 @@ async fn add_comment_asks_first_then_runs_once_approved() {
     Mock::given(method("POST"))
         .and(path("/rest/api/2/issue/ENG-42/comment"))
         .and(basic_auth("ada@acme.example", "jira-api-token-1"))
+        // The definition's default header, added by the tool HTTP context.
+        .and(header("accept", "application/json"))
         .and(body_json(json!({"body": "Fixed in #12."})))
         .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": "777"})))
         .expect(1)

@@ -53,10 +53,11 @@ pub(crate) async fn subject(
     if tokens.subject.is_some() {
         return Ok(tokens.subject.clone());
     }
-    let Some(check) = context
-        .entry
-        .definition()
-        .identity_check(method, &context.config)
+    let Some(check) = crate::definition::identity_check_with_defaults(
+        context.entry.definition(),
+        method,
+        &context.config,
+    )?
     else {
         return Ok(None);
     };

@@ -8,6 +8,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
+use base64::Engine as _;
 use bytes::Bytes;
 use integrations_core::credential::{CredentialRequest, CredentialSource, ResolvedCredential};
 use integrations_core::host::{Host, SecretCipherExt};
@@ -19,6 +20,7 @@ use integrations_core::{Error, ErrorKind, Secret};
 pub struct FakeTokenManager {
     host: Host,
     token_url: Option<String>,
+    client: (String, String),
     refreshes: AtomicUsize,
     gate: tokio::sync::Mutex<()>,
 }
@@ -54,15 +56,28 @@ impl FakeTokenManager {
         Self {
             host,
             token_url: None,
+            client: (
+                super::MOCK_CLIENT_ID.to_owned(),
+                super::MOCK_CLIENT_SECRET.to_owned(),
+            ),
             refreshes: AtomicUsize::new(0),
             gate: tokio::sync::Mutex::new(()),
         }
     }
 
-    /// Refreshes OAuth access tokens at `url` (a [`RefreshEndpoint`](super::RefreshEndpoint)).
+    /// Refreshes OAuth access tokens at `url` (a [`RefreshEndpoint`](super::RefreshEndpoint)),
+    /// authenticating as the client [`MOCK_CLIENT_ID`](super::MOCK_CLIENT_ID) with HTTP
+    /// Basic (see [`with_client`](Self::with_client)).
     #[must_use]
     pub fn with_token_endpoint(mut self, url: impl Into<String>) -> Self {
         self.token_url = Some(url.into());
+        self
+    }
+
+    /// Authenticates refreshes as `client_id` with `client_secret`.
+    #[must_use]
+    pub fn with_client(mut self, client_id: &str, client_secret: &str) -> Self {
+        self.client = (client_id.to_owned(), client_secret.to_owned());
         self
     }
 
@@ -129,7 +144,15 @@ impl FakeTokenManager {
             .append_pair("grant_type", "refresh_token")
             .append_pair("refresh_token", refresh.expose())
             .finish();
+        let encode =
+            |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+        let basic = base64::engine::general_purpose::STANDARD.encode(format!(
+            "{}:{}",
+            encode(&self.client.0),
+            encode(&self.client.1)
+        ));
         let request = http::Request::post(url)
+            .header("authorization", format!("Basic {basic}"))
             .header("content-type", "application/x-www-form-urlencoded")
             .header("accept", "application/json")
             .body(Bytes::from(body))

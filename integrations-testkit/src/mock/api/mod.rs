@@ -31,7 +31,7 @@ pub use github::{GitHubApi, GitHubFailure};
 pub use linear::{LinearApi, LinearFailure};
 pub use openai::{OpenAiApi, OpenAiFailure};
 pub use slack::{SlackApi, SlackFailure};
-pub use token::RefreshEndpoint;
+pub use token::{MOCK_CLIENT_ID, MOCK_CLIENT_SECRET, RefreshEndpoint};
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)

@@ -38,8 +38,8 @@ use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, Request, Respond, ResponseTemplate};
 
 use super::{
-    AuthorizeRules, FailureMode, Ledger, RefreshUse, TokenRequestRecord, basic_credentials, bearer,
-    check_exchange, client_credentials, consent, form, refusal,
+    AuthorizeRules, CODE_TTL, ClientAuthSeen, FailureMode, Ledger, RefreshUse, TokenRequestRecord,
+    basic_credentials, bearer, check_exchange, client_credentials, consent, form, refusal,
 };
 use crate::mock::MockProvider;
 
@@ -60,8 +60,6 @@ const CLIENT_SECRET: &str = "github-mock-client-secret-6d1f";
 const APP_ID: u64 = 123_456;
 const APP_SLUG: &str = "acme-agent";
 const INSTALLATION_ID: u64 = 41_234_567;
-/// How long an installation's OAuth code is accepted (GitHub: ten minutes).
-const CODE_TTL: Duration = Duration::from_secs(600);
 
 /// One installation-token request the mock answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -182,6 +180,8 @@ impl GitHubMock {
             user_authorization: AtomicBool::new(true),
             installation_codes: Mutex::new(HashMap::new()),
         });
+        // GitHub documents client_id and client_secret as token-request parameters.
+        shared.ledger.set_client_auth(Some(ClientAuthSeen::Body));
         Mock::given(method("POST"))
             .and(path("/login/oauth/access_token"))
             .respond_with(TokenEndpoint(Arc::clone(&shared)))
@@ -258,9 +258,10 @@ impl GitHubMock {
     }
 
     /// Judges app JWTs by this clock (default: the system clock) and dates installation
-    /// tokens by it.
+    /// tokens and authorization codes by it.
     #[must_use]
     pub fn with_clock(self, clock: Arc<dyn Clock>) -> Self {
+        self.shared.ledger.set_clock(Arc::clone(&clock));
         *self
             .shared
             .clock
@@ -429,11 +430,12 @@ impl TokenEndpoint {
             .remove(code)
     }
 
-    fn issue(&self, wants_json: bool, scopes: &[String]) -> ResponseTemplate {
+    fn issue(&self, wants_json: bool, scopes: &[String], family: u64) -> ResponseTemplate {
         if self.0.expiring_user_tokens {
-            self.issue_app_user_token(wants_json)
+            self.issue_app_user_token(wants_json, family)
         } else {
             let access = self.0.ledger.issue_access("gho_");
+            self.0.ledger.adopt(family, &[&access]);
             Self::answer(
                 wants_json,
                 &[
@@ -447,11 +449,12 @@ impl TokenEndpoint {
 
     /// A GitHub App user access token (`ghu_`, 8 h, single-use `ghr_` refresh token): what
     /// an installation's code is always exchanged for.
-    fn issue_app_user_token(&self, wants_json: bool) -> ResponseTemplate {
+    fn issue_app_user_token(&self, wants_json: bool, family: u64) -> ResponseTemplate {
         let ledger = &self.0.ledger;
         let access = ledger.issue_access("ghu_");
         let refresh = ledger.issue_refresh("ghr_");
         ledger.link(&access, &refresh);
+        ledger.adopt(family, &[&access, &refresh]);
         Self::answer(
             wants_json,
             &[
@@ -489,9 +492,14 @@ impl Respond for TokenEndpoint {
             .get("accept")
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.contains("application/json"));
-        // GitHub reports every error with HTTP 200.
-        if client_id.as_deref() != Some(CLIENT_ID)
-            || client_secret.as_deref() != Some(CLIENT_SECRET)
+        // GitHub reports every error with HTTP 200. Its token endpoint documents the
+        // client_id and client_secret parameters: the client authenticates in the body.
+        if !ledger.client_auth_allowed(auth)
+            || !ledger.client_matches(
+                (CLIENT_ID, CLIENT_SECRET),
+                client_id.as_deref(),
+                client_secret.as_deref(),
+            )
         {
             return ledger.delayed(verbatim_json(200, INCORRECT_CLIENT_CREDENTIALS));
         }
@@ -500,31 +508,35 @@ impl Respond for TokenEndpoint {
                 let code = form.get("code");
                 if let Some(installed) = code.and_then(|c| self.take_installation_code(c)) {
                     return ledger.delayed(if self.0.now().duration_since(installed) < CODE_TTL {
-                        self.issue_app_user_token(wants_json)
+                        self.issue_app_user_token(wants_json, ledger.new_family())
                     } else {
                         verbatim_json(200, BAD_VERIFICATION_CODE)
                     });
                 }
-                let grant = code.and_then(|c| ledger.take_code(c));
+                let grant = code.map(|c| ledger.take_code(c, client_id.as_deref()));
                 match grant {
-                    Some(grant) => match check_exchange(&grant, &form) {
-                        Ok(()) => self.issue(wants_json, &grant.scopes),
+                    // GitHub documents redirect_uri as optional in the token request; one
+                    // that is sent must match.
+                    Some(Ok(grant)) => match check_exchange(&grant, &form, false) {
+                        Ok(()) => self.issue(wants_json, &grant.scopes, grant.family),
                         Err("redirect_uri") => json_body(&json!({
                             "error": "redirect_uri_mismatch",
                             "error_description": "The redirect_uri MUST match the registered callback URL for this application.",
                         })),
                         Err(_) => verbatim_json(200, BAD_VERIFICATION_CODE),
                     },
-                    None => verbatim_json(200, BAD_VERIFICATION_CODE),
+                    Some(Err(_)) | None => verbatim_json(200, BAD_VERIFICATION_CODE),
                 }
             }
             "refresh_token" => {
                 let revoked = ledger.failure() == FailureMode::Revoked;
-                let used = form
-                    .get("refresh_token")
-                    .map_or(RefreshUse::Unknown, |t| ledger.use_refresh(t));
+                let presented = form.get("refresh_token");
+                let family = presented
+                    .and_then(|t| ledger.family_of(t))
+                    .unwrap_or_else(|| ledger.new_family());
+                let used = presented.map_or(RefreshUse::Unknown, |t| ledger.use_refresh(t));
                 if used == RefreshUse::Live && !revoked {
-                    self.issue(wants_json, &[])
+                    self.issue(wants_json, &[], family)
                 } else {
                     json_body(&json!({
                         "error": "bad_refresh_token",

@@ -9,6 +9,11 @@
 //! access token as Bearer revokes the authorization (the access token and the refresh
 //! token issued with it): 200 revoked, 400 without a token, 401 for a token it does not
 //! know (already revoked, expired or rotated away).
+//!
+//! Strict where Linear's documentation allows it (see the [module](super) docs): a code
+//! exchange must repeat the `redirect_uri`, codes expire and belong to their client, the
+//! client authenticates with HTTP Basic or form fields but not both (PKCE exchanges may
+//! omit the secret), and a replayed refresh token revokes its token family.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -224,15 +229,19 @@ impl TokenEndpoint {
         }
     }
 
-    fn exchange(&self, form: &std::collections::BTreeMap<String, String>) -> ResponseTemplate {
+    fn exchange(
+        &self,
+        form: &std::collections::BTreeMap<String, String>,
+        client_id: Option<&str>,
+    ) -> ResponseTemplate {
         let ledger = &self.0.ledger;
-        let Some(grant) = form.get("code").and_then(|c| ledger.take_code(c)) else {
+        let Some(Ok(grant)) = form.get("code").map(|c| ledger.take_code(c, client_id)) else {
             return oauth_error(
                 "invalid_grant",
                 "The authorization code is invalid or expired.",
             );
         };
-        if let Err(what) = check_exchange(&grant, form) {
+        if let Err(what) = check_exchange(&grant, form, true) {
             return oauth_error("invalid_grant", &format!("The {what} does not match."));
         }
         let legacy = self.0.legacy_tokens.load(Ordering::SeqCst);
@@ -240,9 +249,11 @@ impl TokenEndpoint {
         let access = ledger.issue_access("lin_oauth_");
         body.insert("access_token".into(), json!(access));
         body.insert("scope".into(), self.scope_value(&grant.scopes));
+        ledger.adopt(grant.family, &[&access]);
         if !legacy {
             let refresh = ledger.issue_refresh("lin_refresh_");
             ledger.link(&access, &refresh);
+            ledger.adopt(grant.family, &[&refresh]);
             body.insert("refresh_token".into(), json!(refresh));
         }
         json(200, &Value::Object(body))
@@ -251,9 +262,9 @@ impl TokenEndpoint {
     fn refresh(&self, form: &std::collections::BTreeMap<String, String>) -> ResponseTemplate {
         let ledger = &self.0.ledger;
         let revoked = ledger.failure() == FailureMode::Revoked;
-        let used = form
-            .get("refresh_token")
-            .map_or(RefreshUse::Unknown, |t| ledger.use_refresh(t));
+        let presented = form.get("refresh_token");
+        let family = presented.and_then(|t| ledger.family_of(t));
+        let used = presented.map_or(RefreshUse::Unknown, |t| ledger.use_refresh(t));
         if revoked || used != RefreshUse::Live {
             return oauth_error(
                 "invalid_grant",
@@ -264,6 +275,10 @@ impl TokenEndpoint {
         let access = ledger.issue_access("lin_oauth_");
         let refresh = ledger.issue_refresh("lin_refresh_");
         ledger.link(&access, &refresh);
+        ledger.adopt(
+            family.unwrap_or_else(|| ledger.new_family()),
+            &[&access, &refresh],
+        );
         body.insert("access_token".into(), json!(access));
         body.insert("refresh_token".into(), json!(refresh));
         body.insert(
@@ -335,19 +350,34 @@ impl Respond for TokenEndpoint {
                 "The body must be application/x-www-form-urlencoded.",
             );
         }
+        // One method per request, and the registered one if the test registered one.
+        if !ledger.client_auth_allowed(auth) {
+            return ledger.delayed(json(
+                401,
+                &json!({"error": "invalid_client", "error_description": "Client authentication failed."}),
+            ));
+        }
         // PKCE code exchanges may omit the secret; a secret that is sent must match.
+        let known_client = client_id.as_deref() == Some(CLIENT_ID)
+            || client_id
+                .as_deref()
+                .is_some_and(|id| ledger.is_other_client(id));
         let secret_ok = match client_secret.as_deref() {
-            Some(secret) => secret == CLIENT_SECRET,
+            Some(_) => ledger.client_matches(
+                (CLIENT_ID, CLIENT_SECRET),
+                client_id.as_deref(),
+                client_secret.as_deref(),
+            ),
             None => grant_type == "authorization_code" && form.contains_key("code_verifier"),
         };
-        if client_id.as_deref() != Some(CLIENT_ID) || !secret_ok {
+        if !known_client || !secret_ok {
             return ledger.delayed(json(
                 401,
                 &json!({"error": "invalid_client", "error_description": "Client authentication failed."}),
             ));
         }
         let response = match grant_type.as_str() {
-            "authorization_code" => self.exchange(&form),
+            "authorization_code" => self.exchange(&form, client_id.as_deref()),
             "refresh_token" => self.refresh(&form),
             "client_credentials" => self.client_credentials(&form),
             _ => oauth_error("unsupported_grant_type", "The grant type is not supported."),

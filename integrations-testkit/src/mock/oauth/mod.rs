@@ -7,10 +7,18 @@
 //! * the authorize step is a helper (`authorize`) that plays the user consenting: it
 //!   checks the authorization URL our engine built, records the PKCE challenge and
 //!   returns the callback query with a single-use code;
-//! * the token endpoint checks client authentication as the provider expects it, the
-//!   code and its redirect URI, and the PKCE `code_verifier` against the recorded
-//!   challenge (S256); refresh tokens are single use and rotate (a reused one gets the
-//!   provider's `invalid_grant` equivalent);
+//! * the token endpoint checks client authentication as the provider expects it (one
+//!   method per request, RFC 6749 §2.3; the method the provider documents, or the one a
+//!   test registers with `require_client_auth`), the code (single use, bound to the
+//!   client it was issued to, expired after [`CODE_TTL`] by the mock's clock), its
+//!   redirect URI (required where the authorization request carried one and the provider
+//!   documents it, RFC 6749 §4.1.3) and the PKCE `code_verifier` against the recorded
+//!   challenge (S256);
+//! * refresh tokens are single use and rotate; presenting a rotated one again is a
+//!   replay, and revokes the whole token family, every access and refresh token
+//!   descended from that authorization (RFC 9700 §4.14.2), then gets the provider's
+//!   `invalid_grant` equivalent; a used code is refused, and with
+//!   `revoke_on_code_replay` also revokes its family (RFC 6749 §4.1.2);
 //! * failure modes switch at run time ([`FailureMode`]: 503, 429 with `Retry-After`,
 //!   revoked grants), an optional delay widens race windows, and every token request is
 //!   counted and recorded so tests can assert "exactly one refresh".
@@ -26,8 +34,12 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use integrations_core::Timestamp;
+use integrations_core::host::{Clock, SystemClock};
 use sha2::{Digest, Sha256};
 use wiremock::{Request, ResponseTemplate};
 
@@ -64,7 +76,14 @@ pub enum ClientAuthSeen {
     Body,
     /// No client credentials.
     None,
+    /// HTTP Basic and a `client_secret` form field at once, which RFC 6749 §2.3 forbids
+    /// (refused).
+    Both,
 }
+
+/// How long an authorization code lives: ten minutes, GitHub's documented limit and the
+/// maximum RFC 6749 §4.1.2 recommends.
+pub const CODE_TTL: Duration = Duration::from_secs(600);
 
 /// One token request, as the mock saw it (no secret values).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,6 +105,25 @@ pub(crate) struct Grant {
     pub(crate) redirect_uri: String,
     pub(crate) scopes: Vec<String>,
     pub(crate) challenge: Option<String>,
+    /// The client the code was issued to.
+    pub(crate) client_id: String,
+    /// When it was issued, by the mock's clock.
+    pub(crate) issued_at: Timestamp,
+    /// The token family its exchange starts (set when the code is taken).
+    pub(crate) family: u64,
+}
+
+/// Why a code was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CodeRefusal {
+    /// Never issued.
+    Unknown,
+    /// Older than [`CODE_TTL`].
+    Expired,
+    /// Issued to another client.
+    OtherClient,
+    /// Already exchanged: the tokens issued for it were revoked.
+    Replayed,
 }
 
 /// What happened to a refresh token presented.
@@ -112,6 +150,20 @@ struct LedgerState {
     failure: FailureMode,
     delay: Duration,
     requests: Vec<TokenRequestRecord>,
+    /// The token family of each token issued in one.
+    family_of: HashMap<String, u64>,
+    /// The tokens of each family.
+    members: HashMap<u64, Vec<String>>,
+    /// Codes already exchanged, with the family their exchange started.
+    used_codes: HashMap<String, u64>,
+    /// Families revoked by a replay.
+    replays: usize,
+    /// The one client-authentication method the client is registered for, if any.
+    client_auth: Option<ClientAuthSeen>,
+    /// Other clients (apps) of the provider, by id, with their secrets.
+    other_clients: HashMap<String, String>,
+    /// Whether a code exchanged twice revokes what its first exchange issued.
+    revoke_on_code_replay: bool,
 }
 
 /// The accessors every OAuth mock shares: its [`MockProvider`], failure and delay
@@ -169,15 +221,66 @@ macro_rules! ledger_accessors {
         pub fn revocations(&self) -> usize {
             self.shared.ledger.revocations()
         }
+
+        /// How many token families a replayed refresh token or code revoked.
+        pub fn replays(&self) -> usize {
+            self.shared.ledger.replays()
+        }
+
+        /// Registers the client for one authentication method only, as a provider's
+        /// `token_endpoint_auth_method` does (`None`: any the provider documents); a token
+        /// request authenticating another way is refused as the provider refuses bad
+        /// client credentials.
+        pub fn require_client_auth(&self, method: Option<super::ClientAuthSeen>) {
+            self.shared.ledger.set_client_auth(method);
+        }
+
+        /// Makes a code exchanged twice revoke every token its first exchange issued, as
+        /// RFC 6749 §4.1.2 recommends (default off: none of the three providers documents
+        /// it; a replayed code is always refused).
+        pub fn revoke_on_code_replay(&self, on: bool) {
+            self.shared.ledger.set_revoke_on_code_replay(on);
+        }
+
+        /// Registers a second OAuth client (another app) of the provider: it may authorize
+        /// and authenticate too, so a test can show that codes are bound to the client
+        /// they were issued to.
+        pub fn register_client(&self, client_id: &str, client_secret: &str) {
+            self.shared.ledger.register_client(client_id, client_secret);
+        }
+
+        /// Dates codes by `clock` (default: the system clock), so a test can let one
+        /// expire.
+        pub fn set_clock(&self, clock: std::sync::Arc<dyn integrations_core::host::Clock>) {
+            self.shared.ledger.set_clock(clock);
+        }
     };
 }
 
 pub(crate) use ledger_accessors;
 
 /// The state shared by a mock's responders.
-#[derive(Default)]
 pub(crate) struct Ledger {
     state: Mutex<LedgerState>,
+    clock: Mutex<Arc<dyn Clock>>,
+}
+
+impl Default for Ledger {
+    fn default() -> Self {
+        Self {
+            state: Mutex::new(LedgerState::default()),
+            clock: Mutex::new(Arc::new(SystemClock::new())),
+        }
+    }
+}
+
+/// Every live token of `family` stops working.
+fn revoke_family(state: &mut LedgerState, family: u64) {
+    let members = state.members.get(&family).cloned().unwrap_or_default();
+    for token in members {
+        state.access.remove(&token);
+        state.refresh_live.remove(&token);
+    }
 }
 
 fn splitmix(mut x: u64) -> u64 {
@@ -207,15 +310,134 @@ impl Ledger {
         format!("{prefix}{a:016x}{b:016x}")
     }
 
+    pub(crate) fn now(&self) -> Timestamp {
+        self.clock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .now()
+    }
+
+    pub(crate) fn set_clock(&self, clock: Arc<dyn Clock>) {
+        *self.clock.lock().unwrap_or_else(PoisonError::into_inner) = clock;
+    }
+
     pub(crate) fn issue_code(&self, grant: Grant) -> String {
         let code = self.fresh("code_");
         self.lock().codes.insert(code.clone(), grant);
         code
     }
 
-    /// Takes a code (single use).
-    pub(crate) fn take_code(&self, code: &str) -> Option<Grant> {
-        self.lock().codes.remove(code)
+    /// Takes a code (single use) for `client_id`: an unknown, expired or other client's
+    /// code is refused; a code exchanged before is a replay that revokes every token its
+    /// first exchange started.
+    pub(crate) fn take_code(
+        &self,
+        code: &str,
+        client_id: Option<&str>,
+    ) -> Result<Grant, CodeRefusal> {
+        let now = self.now();
+        let mut state = self.lock();
+        let Some(mut grant) = state.codes.remove(code) else {
+            return match state.used_codes.get(code).copied() {
+                Some(family) => {
+                    if state.revoke_on_code_replay {
+                        revoke_family(&mut state, family);
+                        state.replays += 1;
+                    }
+                    Err(CodeRefusal::Replayed)
+                }
+                None => Err(CodeRefusal::Unknown),
+            };
+        };
+        state.seq += 1;
+        let family = state.seq;
+        state.used_codes.insert(code.to_owned(), family);
+        if now.duration_since(grant.issued_at) >= CODE_TTL {
+            return Err(CodeRefusal::Expired);
+        }
+        if client_id != Some(grant.client_id.as_str()) {
+            return Err(CodeRefusal::OtherClient);
+        }
+        grant.family = family;
+        Ok(grant)
+    }
+
+    /// A new token family, for tokens issued without a code of this ledger.
+    pub(crate) fn new_family(&self) -> u64 {
+        let mut state = self.lock();
+        state.seq += 1;
+        state.seq
+    }
+
+    /// The family of a token, if it was issued in one.
+    pub(crate) fn family_of(&self, token: &str) -> Option<u64> {
+        self.lock().family_of.get(token).copied()
+    }
+
+    /// Puts tokens in a family: a replay in it revokes them.
+    pub(crate) fn adopt(&self, family: u64, tokens: &[&str]) {
+        let mut state = self.lock();
+        for token in tokens {
+            state.family_of.insert((*token).to_owned(), family);
+            state
+                .members
+                .entry(family)
+                .or_default()
+                .push((*token).to_owned());
+        }
+    }
+
+    pub(crate) fn set_revoke_on_code_replay(&self, on: bool) {
+        self.lock().revoke_on_code_replay = on;
+    }
+
+    pub(crate) fn register_client(&self, client_id: &str, client_secret: &str) {
+        self.lock()
+            .other_clients
+            .insert(client_id.to_owned(), client_secret.to_owned());
+    }
+
+    /// Whether `client_id` is one of the other clients registered.
+    pub(crate) fn is_other_client(&self, client_id: &str) -> bool {
+        self.lock().other_clients.contains_key(client_id)
+    }
+
+    /// The secret of another client registered.
+    pub(crate) fn other_client_secret(&self, client_id: &str) -> Option<String> {
+        self.lock().other_clients.get(client_id).cloned()
+    }
+
+    /// Whether `id` and `secret` are the mock's own client (`own`) or another one
+    /// registered.
+    pub(crate) fn client_matches(
+        &self,
+        own: (&str, &str),
+        id: Option<&str>,
+        secret: Option<&str>,
+    ) -> bool {
+        match (id, secret) {
+            (Some(id), Some(secret)) if id == own.0 => secret == own.1,
+            (Some(id), Some(secret)) => self.other_client_secret(id).as_deref() == Some(secret),
+            _ => false,
+        }
+    }
+
+    pub(crate) fn replays(&self) -> usize {
+        self.lock().replays
+    }
+
+    pub(crate) fn set_client_auth(&self, method: Option<ClientAuthSeen>) {
+        self.lock().client_auth = method;
+    }
+
+    /// Whether a request that authenticated with `seen` may: never two methods at once,
+    /// and only the registered method when there is one.
+    pub(crate) fn client_auth_allowed(&self, seen: ClientAuthSeen) -> bool {
+        match (seen, self.lock().client_auth) {
+            (ClientAuthSeen::Both, _) => false,
+            (_, None) => true,
+            (seen, Some(registered)) => seen == registered,
+        }
     }
 
     pub(crate) fn issue_access(&self, prefix: &str) -> String {
@@ -283,12 +505,17 @@ impl Ledger {
     }
 
     /// Uses a refresh token once: live ones die (and their holder must use the new one).
+    /// A used one presented again is a replay: its whole family is revoked.
     pub(crate) fn use_refresh(&self, token: &str) -> RefreshUse {
         let mut state = self.lock();
         if state.refresh_live.remove(token) {
             state.refresh_used.insert(token.to_owned());
             RefreshUse::Live
         } else if state.refresh_used.contains(token) {
+            if let Some(family) = state.family_of.get(token).copied() {
+                revoke_family(&mut state, family);
+                state.replays += 1;
+            }
             RefreshUse::Reused
         } else {
             RefreshUse::Unknown
@@ -407,6 +634,9 @@ pub(crate) fn client_credentials(
     form: &BTreeMap<String, String>,
 ) -> (Option<String>, Option<String>, ClientAuthSeen) {
     if let Some((id, secret)) = basic_credentials(request) {
+        if form.contains_key("client_secret") {
+            return (Some(id), Some(secret), ClientAuthSeen::Both);
+        }
         return (Some(id), Some(secret), ClientAuthSeen::Basic);
     }
     match form.get("client_id") {
@@ -473,7 +703,8 @@ pub(crate) fn consent(
     if get("response_type") != Some("code") {
         return Err("response_type must be code".to_owned());
     }
-    if get("client_id") != Some(rules.client_id) {
+    let client_id = get("client_id").unwrap_or_default();
+    if client_id != rules.client_id && !ledger.is_other_client(client_id) {
         return Err("unknown client_id".to_owned());
     }
     let redirect_uri = get("redirect_uri").ok_or("redirect_uri is missing")?;
@@ -506,6 +737,9 @@ pub(crate) fn consent(
         redirect_uri: redirect_uri.to_owned(),
         scopes,
         challenge,
+        client_id: client_id.to_owned(),
+        issued_at: ledger.now(),
+        family: 0,
     });
     let query: String = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("code", &code)
@@ -534,16 +768,18 @@ pub(crate) fn refusal(authorization_url: &str) -> String {
         .finish()
 }
 
-/// Checks a code exchange against the code's grant: redirect URI and PKCE verifier.
+/// Checks a code exchange against the code's grant: the redirect URI (which must be sent
+/// when `require_redirect_uri`, RFC 6749 §4.1.3, and must match when sent) and the PKCE
+/// verifier.
 pub(crate) fn check_exchange(
     grant: &Grant,
     form: &BTreeMap<String, String>,
+    require_redirect_uri: bool,
 ) -> Result<(), &'static str> {
-    if form
-        .get("redirect_uri")
-        .is_some_and(|r| r != &grant.redirect_uri)
-    {
-        return Err("redirect_uri");
+    match form.get("redirect_uri") {
+        Some(sent) if sent != &grant.redirect_uri => return Err("redirect_uri"),
+        None if require_redirect_uri => return Err("redirect_uri"),
+        _ => {}
     }
     if let Some(challenge) = &grant.challenge {
         match form.get("code_verifier") {

@@ -8,6 +8,10 @@
 //! workspace under `team.id`, scopes are comma-separated, the client authenticates with
 //! HTTP Basic (or form fields); with token rotation on, access tokens last 12 h and each
 //! refresh returns a new refresh token and revokes the old one.
+//!
+//! Strict as the [module](super) docs say: the exchange repeats the `redirect_uri`, codes
+//! expire and belong to their client, one client-authentication method per request, and
+//! a replayed refresh token revokes its token family.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -158,33 +162,45 @@ impl SlackMock {
 struct TokenEndpoint(Arc<Shared>);
 
 impl TokenEndpoint {
-    fn tokens(&self, scopes: &str) -> Value {
+    fn tokens(&self, scopes: &str, family: u64) -> Value {
         let ledger = &self.0.ledger;
         let rotation = self.0.rotation.load(Ordering::SeqCst);
         let Ok(Value::Object(mut body)) = serde_json::from_str::<Value>(OAUTH_V2_ACCESS) else {
             panic!("the Slack fixture is not a JSON object");
         };
         let bot = ledger.issue_access(if rotation { "xoxe.xoxb-1-" } else { "xoxb-" });
+        ledger.adopt(family, &[&bot]);
         body.insert("access_token".into(), json!(bot));
         body.insert("scope".into(), json!(scopes));
         if let Some(Value::Object(user)) = body.get_mut("authed_user") {
-            user.insert("access_token".into(), json!(ledger.issue_access("xoxp-")));
+            let user_token = ledger.issue_access("xoxp-");
+            ledger.adopt(family, &[&user_token]);
+            user.insert("access_token".into(), json!(user_token));
         }
         if rotation {
             let refresh = ledger.issue_refresh("xoxe-1-");
             ledger.link(&bot, &refresh);
+            ledger.adopt(family, &[&refresh]);
             body.insert("expires_in".into(), json!(43_200));
             body.insert("refresh_token".into(), json!(refresh));
         }
         Value::Object(body)
     }
 
-    fn exchange(&self, form: &BTreeMap<String, String>) -> ResponseTemplate {
-        let Some(grant) = form.get("code").and_then(|c| self.0.ledger.take_code(c)) else {
+    fn exchange(
+        &self,
+        form: &BTreeMap<String, String>,
+        client_id: Option<&str>,
+    ) -> ResponseTemplate {
+        let Some(Ok(grant)) = form
+            .get("code")
+            .map(|c| self.0.ledger.take_code(c, client_id))
+        else {
             return slack_error("invalid_code");
         };
-        match check_exchange(&grant, form) {
-            Ok(()) => ok_json(&self.tokens(&grant.scopes.join(","))),
+        // Slack's token request carries the redirect_uri of the authorization request.
+        match check_exchange(&grant, form, true) {
+            Ok(()) => ok_json(&self.tokens(&grant.scopes.join(","), grant.family)),
             Err("redirect_uri") => slack_error("bad_redirect_uri"),
             Err(_) => slack_error("invalid_code_verifier"),
         }
@@ -195,8 +211,12 @@ impl TokenEndpoint {
         if ledger.failure() == FailureMode::Revoked {
             return slack_error("token_revoked");
         }
-        match form.get("refresh_token").map(|t| ledger.use_refresh(t)) {
-            Some(RefreshUse::Live) => ok_json(&self.tokens("commands,incoming-webhook")),
+        let presented = form.get("refresh_token");
+        let family = presented
+            .and_then(|t| ledger.family_of(t))
+            .unwrap_or_else(|| ledger.new_family());
+        match presented.map(|t| ledger.use_refresh(t)) {
+            Some(RefreshUse::Live) => ok_json(&self.tokens("commands,incoming-webhook", family)),
             _ => slack_error("invalid_refresh_token"),
         }
     }
@@ -220,13 +240,24 @@ impl Respond for TokenEndpoint {
         if let Some(failure) = ledger.temporary_failure() {
             return failure;
         }
-        let response = if client_id.as_deref() != Some(CLIENT_ID) {
+        let response = if !ledger.client_auth_allowed(auth) {
+            // Two authentication methods at once, or not the registered one.
+            slack_error("bad_client_secret")
+        } else if client_id.as_deref() != Some(CLIENT_ID)
+            && !client_id
+                .as_deref()
+                .is_some_and(|id| ledger.is_other_client(id))
+        {
             slack_error("invalid_client_id")
-        } else if client_secret.as_deref() != Some(CLIENT_SECRET) {
+        } else if !ledger.client_matches(
+            (CLIENT_ID, CLIENT_SECRET),
+            client_id.as_deref(),
+            client_secret.as_deref(),
+        ) {
             slack_error("bad_client_secret")
         } else {
             match grant_type.as_str() {
-                "authorization_code" => self.exchange(&form),
+                "authorization_code" => self.exchange(&form, client_id.as_deref()),
                 "refresh_token" => self.refresh(&form),
                 _ => slack_error("invalid_grant_type"),
             }
