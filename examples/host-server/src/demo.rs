@@ -77,13 +77,19 @@ async fn mount_consent<M: Send + Sync + 'static>(
     // Weak: the mock owns its server, which owns this responder.
     let weak: Weak<M> = Arc::downgrade(mock);
     let callback = callback.to_owned();
+    let origin = server.uri();
     Mock::given(method("GET"))
         .and(path(route))
         .respond_with(move |request: &Request| {
             let Some(mock) = weak.upgrade() else {
                 return ResponseTemplate::new(503);
             };
-            match consent(&mock, request.url.as_str()) {
+            // The URL as the browser asked for it (wiremock's names no real host).
+            let mut asked = format!("{origin}{}", request.url.path());
+            if let Some(query) = request.url.query() {
+                asked = format!("{asked}?{query}");
+            }
+            match consent(&mock, &asked) {
                 Ok(query) => ResponseTemplate::new(302)
                     .insert_header("location", format!("{callback}?{query}").as_str()),
                 Err(why) => ResponseTemplate::new(400).set_body_string(format!(
