@@ -25,7 +25,7 @@ impl ParseError {
     fn new(e: &serde_path_to_error::Error<serde_json::Error>) -> Self {
         use serde_path_to_error::Segment;
         let mut pointer = String::new();
-        for segment in e.path().iter() {
+        for segment in e.path() {
             let token = match segment {
                 Segment::Seq { index } => index.to_string(),
                 Segment::Map { key } => crate::escape_pointer_token(key),

@@ -65,9 +65,9 @@ impl Process {
             lines,
         };
         let first = process.wait_for("host-server listening on ");
-        process.base = first
+        first
             .trim_start_matches("host-server listening on ")
-            .to_owned();
+            .clone_into(&mut process.base);
         process
     }
 
