@@ -40,7 +40,10 @@
 //!   route's query and carries them to the callback in a cookie ([`SESSION_COOKIE`]).
 //!   That cookie stands in for the application's own login session and authenticates
 //!   nobody: a real host takes the tenant and the user from its signed-in session, and
-//!   checks that they may create connections.
+//!   checks that they may create connections. The tool route likewise takes the tenant,
+//!   workspace and user from its body; a real host takes them from the agent's session
+//!   and publishes connections to workspaces through its own administration (only the
+//!   offline [`demo`] publishes on first use).
 //! * **Slow event sinks.** The webhook route delivers each event before answering.
 //!   Providers with short deadlines (Slack: 3 s) want an answer first:
 //!   [`Ingest::accept`] answers at once and hands back the delivery to run afterwards.

@@ -381,7 +381,7 @@ fn an_openai_webhook_secret_must_be_whsec_base64() {
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
     for (name, secret) in [
         ("plain.json", "my-signing-secret-123"),
-        ("not-base64.json", "whsec_abc"),
+        ("not-base64.json", "whsec_a"),
     ] {
         let out = validate(name, &format!(r#"{{"webhook_secret": "{secret}"}}"#));
         assert_eq!(out.status.code(), Some(1), "{secret}");

@@ -118,7 +118,8 @@ fn webhook_secret<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Secre
         .expose()
         .strip_prefix("whsec_")
         .ok_or_else(|| serde::de::Error::custom("an OpenAI webhook secret starts with whsec_"))?;
-    match base64::engine::general_purpose::STANDARD.decode(key) {
+    // As the verifier decodes it (padding optional).
+    match base64::engine::general_purpose::STANDARD_PAD_INDIFFERENT.decode(key) {
         Ok(bytes) if !bytes.is_empty() => Ok(Some(secret)),
         _ => Err(serde::de::Error::custom(
             "an OpenAI webhook secret is whsec_ followed by base64",
