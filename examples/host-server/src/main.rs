@@ -120,10 +120,20 @@ fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
-/// `--demo` on the command line, or `HOST_SERVER_DEMO` set to `1` or `true`.
-fn demo_requested() -> bool {
-    std::env::args().skip(1).any(|a| a == "--demo")
-        || var("HOST_SERVER_DEMO").is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true"))
+/// `--demo` on the command line, or `HOST_SERVER_DEMO` set to `1` or `true`. Any other
+/// argument is refused: a mistyped `--demo` must not start a server that is not one.
+fn demo_requested() -> Result<bool, String> {
+    let mut demo = false;
+    for arg in std::env::args().skip(1) {
+        if arg == "--demo" {
+            demo = true;
+        } else {
+            return Err(format!(
+                "unknown argument {arg}: host-server takes only --demo (settings come from the environment)"
+            ));
+        }
+    }
+    Ok(demo || var("HOST_SERVER_DEMO").is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true")))
 }
 
 #[tokio::main]
@@ -150,7 +160,7 @@ fn port() -> Result<u16, String> {
 }
 
 async fn run() -> Result<(), String> {
-    let demo = demo_requested();
+    let demo = demo_requested()?;
     let port = port()?;
     let tenant_text = var("TENANT").unwrap_or_else(|| "acme".to_owned());
     let tenant = TenantId::new(tenant_text.as_str())

@@ -146,6 +146,15 @@ fn start_up_errors_are_sentences_naming_the_setting() {
     );
     assert!(!err.contains("pw@"), "{err}");
 
+    let out = command(&["--dmeo"], &[("PORT", "0")]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .starts_with("host-server: unknown argument --dmeo: host-server takes only --demo"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
     let (code, err) = fails(&[("PORT", "0"), ("GITHUB_APP_ID", "twelve")]);
     assert_eq!(code, Some(1));
     assert_eq!(
