@@ -58,7 +58,7 @@ async fn main() -> Result<(), Error> {
             .map(|m| m.method().id.as_str())
             .collect();
         println!(
-            "  {:<34} {:<9} {} tools, methods: {}",
+            "  {:<34} {:<9} tools: {}, methods: {}",
             entry.key().to_string(),
             entry.kind().to_string(),
             entry.tools().len(),

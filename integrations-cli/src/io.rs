@@ -5,23 +5,51 @@ use std::path::Path;
 use integrations_core::webhook::Headers;
 use integrations_core::{Error, ErrorKind, Secret};
 
-fn unreadable(path: &Path, e: std::io::Error) -> Error {
+/// `-` names standard input.
+fn is_stdin(path: &Path) -> bool {
+    path.as_os_str() == "-"
+}
+
+/// How a path is named in messages.
+pub(crate) fn name(path: &Path) -> String {
+    if is_stdin(path) {
+        "standard input".to_owned()
+    } else {
+        path.display().to_string()
+    }
+}
+
+/// An I/O failure, with the operating system's reason ("No such file or directory").
+pub(crate) fn unreadable(path: &Path, e: std::io::Error) -> Error {
     Error::new(
-        ErrorKind::InvalidInput,
+        ErrorKind::Storage,
         "cli.unreadable_file",
-        format!("cannot read {}", path.display()),
+        format!("cannot read {}: {e}", name(path)),
     )
     .with_source(e)
 }
 
-/// A file's bytes.
+/// A file's bytes; `-` reads standard input.
 pub(crate) fn read_bytes(path: &Path) -> Result<Vec<u8>, Error> {
+    if is_stdin(path) {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut bytes)
+            .map_err(|e| unreadable(path, e))?;
+        return Ok(bytes);
+    }
     std::fs::read(path).map_err(|e| unreadable(path, e))
 }
 
-/// A file's text.
+/// A file's text; `-` reads standard input.
 pub(crate) fn read_text(path: &Path) -> Result<String, Error> {
-    std::fs::read_to_string(path).map_err(|e| unreadable(path, e))
+    let bytes = read_bytes(path)?;
+    String::from_utf8(bytes).map_err(|_| {
+        Error::invalid_input(
+            "cli.invalid_text",
+            format!("{} is not UTF-8 text", name(path)),
+            Vec::new(),
+        )
+    })
 }
 
 /// A JSON file.
@@ -33,7 +61,7 @@ pub(crate) fn read_json(path: &Path) -> Result<serde_json::Value, Error> {
             "cli.invalid_json",
             format!(
                 "{} is not valid JSON (line {}, column {})",
-                path.display(),
+                name(path),
                 e.line(),
                 e.column()
             ),
@@ -96,7 +124,7 @@ pub(crate) fn write_atomically(path: &Path, content: &[u8]) -> Result<(), Error>
         Error::new(
             ErrorKind::Storage,
             "cli.write_failed",
-            format!("cannot write {}", path.display()),
+            format!("cannot write {}: {e}", path.display()),
         )
         .with_source(e)
     };

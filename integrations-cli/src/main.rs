@@ -4,9 +4,9 @@
 //! error's stable code as the first word on stderr. Secrets are read only from
 //! environment variables (`--secret-env VAR`), never from arguments.
 //!
-//! Exit codes: 0 success; 1 invalid input, failed validation or failed verification;
-//! 2 usage errors and other failures; 3 `egress match` found no route; 4 `egress match`
-//! found several (ambiguous).
+//! Exit codes (see [`report::EXIT_CODES`]): 0 success; 1 the input was read and is invalid
+//! or refused; 2 usage errors; 3 `egress match` found no route; 4 `egress match` found
+//! several (ambiguous); 5 a file could not be read or written.
 #![allow(
     clippy::print_stdout,
     clippy::print_stderr,
@@ -29,6 +29,7 @@ macro_rules! out {
 
 mod commands;
 mod io;
+mod report;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -38,7 +39,7 @@ use integrations_core::Error;
 
 /// Inspect, validate and exercise the integrations shipped with the SDK.
 #[derive(Debug, Parser)]
-#[command(name = "integrations", version, about, long_about = None)]
+#[command(name = "integrations", version, about, long_about = None, after_help = report::EXIT_CODES)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -59,21 +60,22 @@ enum Command {
         /// `target-config`, `target-secrets`, `binding-config` or `connection:<method>`.
         kind: String,
     },
-    /// Validate a JSON file against one of a definition's configs. Exit 0 when valid;
-    /// exit 1 and one JSON object per issue (`code`, `path`, `message`) on stdout when not.
+    /// Validate a JSON file against one of a definition's configs. Exit 0 and `valid` on
+    /// stderr when valid; exit 1 and one JSON object per issue (`code`, `path`, `message`)
+    /// on stdout when not.
     Validate {
         /// The definition, `family::variant`.
         key: String,
         /// `target-config`, `target-secrets`, `binding-config` or `connection:<method>`.
         kind: String,
-        /// The JSON file.
+        /// The JSON file; `-` reads standard input.
         file: PathBuf,
     },
     /// Compile a sandbox profile (see the README for its JSON format) into a runtime plan:
     /// the plan as canonical JSON, or its hash. Exit 1 and one JSON object per issue on
     /// stdout when the profile does not compile.
     Compile {
-        /// The profile JSON file.
+        /// The profile JSON file; `-` reads standard input.
         profile: PathBuf,
         /// Print only the plan's SHA-256 hash.
         #[arg(long)]
@@ -85,7 +87,8 @@ enum Command {
     /// Sign and verify webhook deliveries.
     #[command(subcommand)]
     Webhook(WebhookCommand),
-    /// Export tool descriptors for agents.
+    /// Export tool descriptors for agents. A summary of what was exported (and of keys
+    /// given twice, or variants sharing their family's tools) goes to stderr.
     Tools {
         /// Definitions whose tools to export (`family::variant`); every one when none.
         keys: Vec<String>,
@@ -101,7 +104,8 @@ enum Command {
 #[derive(Debug, Subcommand)]
 enum EgressCommand {
     /// Classify a request against a plan's routes: prints the route id (exit 0),
-    /// `no-match` (exit 3) or `ambiguous` (exit 4).
+    /// `no-match` (exit 3) or `ambiguous` (exit 4). A method or URL that cannot be
+    /// parsed is a usage error (exit 2).
     Match {
         /// The compiled plan JSON file (`integrations compile` output).
         plan: PathBuf,
@@ -237,18 +241,6 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli.command) {
         Ok(code) => code,
-        Err(e) => {
-            eprintln!("{} {e}", e.code());
-            for issue in e.issues() {
-                eprintln!("  {issue}");
-            }
-            if e.kind() == integrations_core::ErrorKind::InvalidInput
-                || e.kind() == integrations_core::ErrorKind::Verification
-            {
-                ExitCode::from(1)
-            } else {
-                ExitCode::from(2)
-            }
-        }
+        Err(e) => report::failure(&e),
     }
 }

@@ -24,6 +24,13 @@ pub mod codes {
     pub const NO_SESSION: &str = "host.no_session";
     /// The request body could not be read (400).
     pub const UNREADABLE_BODY: &str = "host.unreadable_body";
+    /// The tool route's body is not the JSON it takes (400).
+    pub const INVALID_BODY: &str = "host.invalid_body";
+    /// The route exists but not for this HTTP method (405).
+    pub const METHOD_NOT_ALLOWED: &str = "host.method_not_allowed";
+    /// The integration's target lacks a setting (its OAuth client) on this server; the
+    /// message says which (503).
+    pub const PROVIDER_NOT_CONFIGURED: &str = "host.provider_not_configured";
 }
 
 /// The code with which an authorization is refused at the provider (the user declined).
@@ -74,8 +81,22 @@ pub(crate) fn response(error: &Error) -> Response {
 pub(crate) async fn unknown_route() -> Response {
     response(&Error::not_found(
         codes::UNKNOWN_ROUTE,
-        "this application serves /oauth/{family}/{variant}/start, /oauth/callback and /webhooks/{family}/{variant}[/{endpoint}]",
+        "this application serves GET /oauth/{family}/{variant}/start, GET /oauth/callback, POST /webhooks/{family}/{variant}[/{endpoint}] and POST /tools/{name}",
     ))
+}
+
+/// The answer to a known route asked with a method it does not serve: `405` in the shared
+/// JSON shape. axum adds the `Allow` header.
+pub(crate) async fn method_not_allowed(method: axum::http::Method) -> Response {
+    let mut answer = response(&Error::invalid_input(
+        codes::METHOD_NOT_ALLOWED,
+        format!(
+            "this route does not answer {method}: the OAuth routes are GET, the webhook and tool routes POST"
+        ),
+        Vec::new(),
+    ));
+    *answer.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+    answer
 }
 
 #[cfg(test)]

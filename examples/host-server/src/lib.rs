@@ -6,6 +6,7 @@
 //! | `GET /oauth/{family}/{variant}/start?tenant=..&target=..&method=..[&user=..]` | sends the browser to the provider's authorization (or App installation) page | [`Authorizations::start`] |
 //! | `GET /oauth/callback?code=..&state=..` (or `installation_id=..&setup_action=..&state=..`, or `error=..&state=..`) | completes the authorization and stores the connection | [`Authorizations::complete`] |
 //! | `POST /webhooks/{family}/{variant}[/{endpoint}]` | verifies, records once and delivers a provider's webhook | [`Ingest`] |
+//! | `POST /tools/{name}` with `{"tenant", "connection", "workspace", "user"?, "publication"?, "arguments"}` | runs an agent's tool call on a connection; answers the MCP `CallToolResult` | [`Runtime`] |
 //!
 //! The application owns nothing the SDK does not already do: it turns HTTP requests into
 //! the engines' inputs and their results (or errors) into HTTP answers, in one place
@@ -39,23 +40,30 @@
 //!   route's query and carries them to the callback in a cookie ([`SESSION_COOKIE`]).
 //!   That cookie stands in for the application's own login session and authenticates
 //!   nobody: a real host takes the tenant and the user from its signed-in session, and
-//!   checks that they may create connections.
+//!   checks that they may create connections. The tool route likewise takes the tenant,
+//!   workspace and user from its body; a real host takes them from the agent's session
+//!   and publishes connections to workspaces through its own administration (only the
+//!   offline [`demo`] publishes on first use).
 //! * **Slow event sinks.** The webhook route delivers each event before answering.
 //!   Providers with short deadlines (Slack: 3 s) want an answer first:
 //!   [`Ingest::accept`] answers at once and hands back the delivery to run afterwards.
 
+pub mod demo;
 mod error;
 mod oauth;
 mod session;
+mod tools;
 mod webhooks;
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
-use integrations::core::auth::Authorizations;
+use integrations::core::auth::{Authorizations, TokenManager};
+use integrations::core::tools::Runtime;
 use integrations::core::webhook::Ingest;
 use integrations::prelude::*;
 
@@ -75,12 +83,18 @@ struct Inner {
     host: Host,
     authorizations: Authorizations,
     ingest: Ingest,
+    /// The tool runtime behind the tool route, with the token manager as credentials.
+    runtime: Arc<Runtime>,
+    /// Whether this is the offline demo (see [`demo`]).
+    demo: bool,
     /// The public base URL without a trailing slash.
     public_base: String,
     /// The path the session cookie is scoped to: the OAuth routes under the base.
     cookie_path: String,
     /// Whether the public base is HTTPS (the session cookie is then `Secure`).
     secure: bool,
+    /// What to set when an integration's target lacks its OAuth client (by key).
+    setup_hints: BTreeMap<DefinitionKey, String>,
 }
 
 impl fmt::Debug for App {
@@ -129,17 +143,49 @@ impl App {
         let cookie_path = format!("{}/oauth", url.path().trim_end_matches('/'));
         let ingest = Ingest::new(registry.clone(), host.clone())?;
         let authorizations = Authorizations::new(registry.clone(), host.clone());
+        let tokens = Arc::new(TokenManager::new(registry.clone(), host.clone()));
+        let runtime = Arc::new(Runtime::new(registry.clone(), host.clone(), tokens));
         Ok(Self {
             inner: Arc::new(Inner {
                 registry,
                 host,
                 authorizations,
                 ingest,
+                runtime,
+                demo: false,
                 public_base,
                 cookie_path,
                 secure: url.scheme() == "https",
+                setup_hints: BTreeMap::new(),
             }),
         })
+    }
+
+    /// Says what to set (`set LINEAR_CLIENT_ID and LINEAR_CLIENT_SECRET`) when an
+    /// authorization for `key` cannot start because its target has no OAuth client: the
+    /// start route then answers `503 host.provider_not_configured` with this hint, not a
+    /// bare server error.
+    #[must_use]
+    pub fn with_setup_hint(mut self, key: DefinitionKey, hint: impl Into<String>) -> Self {
+        Arc::make_mut(&mut self.inner)
+            .setup_hints
+            .insert(key, hint.into());
+        self
+    }
+
+    /// An authorization start's error, with the setup hint of `key` when the target
+    /// lacks its OAuth client (`auth.missing_*`).
+    pub(crate) fn explain_setup(&self, key: &DefinitionKey, error: Error) -> Error {
+        let missing =
+            error.kind() == ErrorKind::Configuration && error.code().starts_with("auth.missing_");
+        match self.inner.setup_hints.get(key) {
+            Some(hint) if missing => Error::new(
+                ErrorKind::Unavailable,
+                codes::PROVIDER_NOT_CONFIGURED,
+                format!("{key} is not set up on this server: {hint}"),
+            ),
+            _ => error,
+        }
     }
 
     /// Sets the largest webhook body accepted (default
@@ -151,6 +197,25 @@ impl App {
         let inner = Arc::make_mut(&mut self.inner);
         inner.ingest = inner.ingest.clone().with_max_body_bytes(limit);
         self
+    }
+
+    /// Marks the application as the offline demo: a tool call without a publication
+    /// publishes its connection to the call's workspace first (see [`demo`]). Never for
+    /// a real deployment, where publications are the host's own decisions.
+    #[must_use]
+    pub fn with_demo(mut self, demo: bool) -> Self {
+        Arc::make_mut(&mut self.inner).demo = demo;
+        self
+    }
+
+    /// Whether this is the offline demo.
+    pub fn demo(&self) -> bool {
+        self.inner.demo
+    }
+
+    /// The tool runtime behind `POST /tools/{name}`.
+    pub fn runtime(&self) -> &Runtime {
+        &self.inner.runtime
     }
 
     /// The registry.
@@ -214,7 +279,8 @@ impl App {
 ///
 /// The body limit of every route is the ingest pipeline's, so a webhook body past it is
 /// never read into memory (see [`App::with_max_body_bytes`]). Unknown routes are answered
-/// `404` with the same JSON error shape as every other failure.
+/// `404`, and a known route asked with another method `405` (with `Allow`), in the same
+/// JSON error shape as every other failure.
 pub fn router(app: App) -> Router {
     let limit = app.ingest().max_body_bytes();
     Router::new()
@@ -225,7 +291,9 @@ pub fn router(app: App) -> Router {
             "/webhooks/{family}/{variant}/{endpoint}",
             post(webhooks::receive),
         )
+        .route("/tools/{name}", post(tools::call))
         .fallback(error::unknown_route)
+        .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
         .with_state(app)
 }

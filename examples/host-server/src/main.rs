@@ -4,12 +4,15 @@
 //! It stores one target per provider (Linear, GitHub, Slack) for one tenant, with the
 //! configuration and secrets found in the environment, and prints the URLs it serves.
 //! With nothing set, the targets use the providers' defaults and have no OAuth client:
-//! the start routes then answer which setting is missing. To connect for real, register
+//! the start routes then answer `503 host.provider_not_configured` naming the variables to
+//! set. A setting that is wrong stops the program with one sentence naming it
+//! (`PORT=abc is not a port`). To connect for real, register
 //! an app with the provider, set its redirect (callback) URL to the printed one, and set:
 //!
 //! | variable | default | meaning |
 //! |---|---|---|
-//! | `PORT` | `3000` | the loopback port to listen on |
+//! | `--demo` or `HOST_SERVER_DEMO=1` | off | the offline demo: every provider is a testkit mock on loopback (see [`host_server::demo`]) |
+//! | `PORT` | `3000` | the loopback port to listen on (`0`: any free port) |
 //! | `PUBLIC_BASE_URL` | `http://127.0.0.1:$PORT` | where browsers and providers reach this server (a tunnel's URL for webhooks) |
 //! | `TENANT` | `acme` | the tenant the targets belong to |
 //! | `LINEAR_CLIENT_ID`, `LINEAR_CLIENT_SECRET`, `LINEAR_WEBHOOK_SECRET` | | the Linear OAuth app |
@@ -24,6 +27,7 @@
     reason = "an example prints what it serves"
 )]
 
+use std::process::ExitCode;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -116,81 +120,141 @@ fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
+/// `--demo` on the command line, or `HOST_SERVER_DEMO` set to `1` or `true`. Any other
+/// argument is refused: a mistyped `--demo` must not start a server that is not one.
+fn demo_requested() -> Result<bool, String> {
+    let mut demo = false;
+    for arg in std::env::args().skip(1) {
+        if arg == "--demo" {
+            demo = true;
+        } else {
+            return Err(format!(
+                "unknown argument {arg}: host-server takes only --demo (settings come from the environment)"
+            ));
+        }
+    }
+    Ok(demo || var("HOST_SERVER_DEMO").is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true")))
+}
+
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let port: u16 = var("PORT").map_or(Ok(3000), |p| p.parse())?;
-    let public_base = var("PUBLIC_BASE_URL").unwrap_or_else(|| format!("http://127.0.0.1:{port}"));
-    let tenant = TenantId::new(var("TENANT").unwrap_or_else(|| "acme".to_owned()))?;
+async fn main() -> ExitCode {
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(sentence) => {
+            // Each start-up failure is one sentence naming the setting to fix.
+            eprintln!("host-server: {sentence}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The port to listen on: `PORT`, 3000 by default, 0 for any free port.
+fn port() -> Result<u16, String> {
+    match var("PORT") {
+        None => Ok(3000),
+        Some(text) => text
+            .trim()
+            .parse::<u16>()
+            .map_err(|_| format!("PORT={text} is not a port (a number from 0 to 65535)")),
+    }
+}
+
+async fn run() -> Result<(), String> {
+    let demo = demo_requested()?;
+    let port = port()?;
+    let tenant_text = var("TENANT").unwrap_or_else(|| "acme".to_owned());
+    let tenant = TenantId::new(tenant_text.as_str())
+        .map_err(|e| format!("TENANT={tenant_text} is not a tenant id: {e}"))?;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::AddrInUse => format!(
+                "port {port} is in use on 127.0.0.1 (another server is running?): stop it or set PORT to a free port"
+            ),
+            _ => format!("cannot listen on 127.0.0.1:{port} (PORT): {e}"),
+        })?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| format!("cannot read the listening address: {e}"))?;
+    let public_base = var("PUBLIC_BASE_URL").unwrap_or_else(|| format!("http://{local}"));
 
     // 1. The host: the testkit's in-memory stores stand in for a database. Time is the
     //    system clock (the testkit's manual clock would freeze it: authorizations would
     //    never expire and real providers' signed timestamps would all look stale), HTTP is
     //    the default reqwest client (rustls, timeouts, no redirects from token endpoints),
     //    and credentials are sealed with a key made for this run.
+    let internal = |e: Error| format!("the host could not be built: {e}");
     let host = Host::builder()
         .stores(Arc::new(MemoryStore::new()))
-        .http(Arc::new(ReqwestHttpClient::new()?))
-        .cipher(Arc::new(AesGcmKeyRing::generate("host-server-run")?))
+        .http(Arc::new(ReqwestHttpClient::new().map_err(internal)?))
+        .cipher(Arc::new(
+            AesGcmKeyRing::generate("host-server-run").map_err(internal)?,
+        ))
         .events(Arc::new(PrintEvents))
-        .build()?;
+        .build()
+        .map_err(internal)?;
     let registry = Arc::new(integrations::definitions::registry());
+    let mut app = App::new(registry.clone(), host.clone(), &public_base)
+        .map_err(|e| format!("PUBLIC_BASE_URL={public_base} is not usable: {e}"))?;
 
     // 2. The targets, through the write service: validated against each definition's
-    //    schemas, secrets sealed. An invalid variable stops the program with every issue.
+    //    schemas, secrets sealed. The demo points them at the testkit's mock providers;
+    //    otherwise they come from the environment, and an invalid variable stops the
+    //    program with one sentence naming it.
     let service = WriteService::new(registry.clone(), host.clone());
+    let demo_mocks = if demo {
+        Some(host_server::demo::Demo::start(&app.callback_url()).await)
+    } else {
+        None
+    };
     for seed in SEEDS {
-        let (config, secrets) = seed_values(seed)?;
-        let input = TargetInput::new(tenant.clone(), TargetId::new(seed.id)?, seed.key.parse()?)
-            .with_config(config)
-            .with_secrets(secrets);
-        if let Err(e) = service.put_target(input).await {
-            eprintln!("the {} target is invalid:", seed.id);
-            for issue in e.issues() {
-                eprintln!("  {issue}");
+        let (config, secrets) = match &demo_mocks {
+            Some(mocks) => {
+                let target = mocks
+                    .targets()
+                    .into_iter()
+                    .find(|t| t.id == seed.id)
+                    .ok_or_else(|| format!("the demo has no {} target", seed.id))?;
+                (target.config, target.secrets)
             }
-            return Err(e.into());
+            None => seed_values(seed)?,
+        };
+        let input = TargetInput::new(
+            tenant.clone(),
+            TargetId::new(seed.id).map_err(|e| e.to_string())?,
+            seed.key.parse().map_err(|e: Error| e.to_string())?,
+        )
+        .with_config(config)
+        .with_secrets(secrets);
+        if let Err(e) = service.put_target(input).await {
+            return Err(invalid_settings(seed, &e));
         }
+        let client_vars = seed
+            .config
+            .iter()
+            .map(|(name, _, _)| *name)
+            .chain(seed.secrets.iter().map(|(name, _)| *name))
+            .filter(|name| name.ends_with("_CLIENT_ID") || name.ends_with("_CLIENT_SECRET"))
+            .collect::<Vec<_>>()
+            .join(" and ");
+        app = app.with_setup_hint(
+            seed.key.parse().map_err(|e: Error| e.to_string())?,
+            format!("set {client_vars} (the provider's OAuth app) and restart host-server"),
+        );
     }
+    app = app.with_demo(demo);
 
     // 3. The application, on loopback.
-    let app = App::new(registry.clone(), host, &public_base)?;
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
-    println!("host-server listening on http://{}", listener.local_addr()?);
+    println!("host-server listening on http://{local}");
     println!(
         "OAuth callback (register it with each provider): {}",
         app.callback_url()
     );
     for seed in SEEDS {
-        let key: DefinitionKey = seed.key.parse()?;
-        let entry = registry.require(&key)?;
-        println!(
-            "\n{} (target {} of tenant {tenant})",
-            entry.metadata().name,
-            seed.id
-        );
-        for method in entry.methods() {
-            let method = method.method();
-            if matches!(
-                method.kind,
-                ConnectionMethodKind::OAuth2AuthorizationCode | ConnectionMethodKind::Redirect
-            ) {
-                let query = url::form_urlencoded::Serializer::new(String::new())
-                    .append_pair("tenant", tenant.as_str())
-                    .append_pair("target", seed.id)
-                    .append_pair("method", method.id.as_str())
-                    .finish();
-                println!(
-                    "  connect ({}): {}/oauth/{}/{}/start?{query}",
-                    method.id,
-                    app.public_base(),
-                    key.family(),
-                    key.variant(),
-                );
-            }
-        }
-        if app.ingest().source(&key).is_some() {
-            println!("  webhooks: POST {}", app.webhook_url(&key, None));
-        }
+        print_target(&app, &registry, &tenant, seed, demo)?;
+    }
+    if let Some(mocks) = &demo_mocks {
+        print_demo(&app, &tenant, mocks);
     }
 
     axum::serve(listener, router(app))
@@ -198,12 +262,131 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             // Ctrl-C stops accepting connections and lets requests in flight finish.
             let _ = tokio::signal::ctrl_c().await;
         })
-        .await?;
+        .await
+        .map_err(|e| format!("the server stopped: {e}"))
+}
+
+/// What a target offers: its connect links (or the variables to set first) and its
+/// webhook URL.
+fn print_target(
+    app: &App,
+    registry: &Registry,
+    tenant: &TenantId,
+    seed: &Seed,
+    demo: bool,
+) -> Result<(), String> {
+    let key: DefinitionKey = seed.key.parse().map_err(|e: Error| e.to_string())?;
+    let entry = registry.require(&key).map_err(|e| e.to_string())?;
+    println!(
+        "\n{} (target {} of tenant {tenant})",
+        entry.metadata().name,
+        seed.id
+    );
+    let client_id = seed
+        .config
+        .iter()
+        .find(|(_, field, _)| *field == "client_id")
+        .map(|(name, _, _)| *name);
+    let configured = demo || client_id.is_none_or(|name| var(name).is_some());
+    for method in entry.methods() {
+        let method = method.method();
+        if !matches!(
+            method.kind,
+            ConnectionMethodKind::OAuth2AuthorizationCode | ConnectionMethodKind::Redirect
+        ) {
+            continue;
+        }
+        if !configured {
+            println!(
+                "  connect ({}): set {} first (the provider's OAuth app)",
+                method.id,
+                client_id.unwrap_or("the client id")
+            );
+            continue;
+        }
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("tenant", tenant.as_str())
+            .append_pair("target", seed.id)
+            .append_pair("method", method.id.as_str())
+            .finish();
+        println!(
+            "  connect ({}): {}/oauth/{}/{}/start?{query}",
+            method.id,
+            app.public_base(),
+            key.family(),
+            key.variant(),
+        );
+    }
+    if app.ingest().source(&key).is_some() {
+        println!("  webhooks: POST {}", app.webhook_url(&key, None));
+    }
     Ok(())
 }
 
+/// The demo's three steps, as commands to paste.
+fn print_demo(app: &App, tenant: &TenantId, mocks: &host_server::demo::Demo) {
+    let base = app.public_base();
+    println!("\nDemo mode: every provider is a mock server on loopback. Try:");
+    println!(
+        "  1. connect Linear:  curl -sL -c jar -b jar '{base}/oauth/linear/linear-default/start?tenant={tenant}&target=linear&method=oauth2'"
+    );
+    println!(
+        "  2. a webhook:       export LINEAR_WEBHOOK_SECRET={}",
+        host_server::demo::LINEAR_WEBHOOK_SECRET
+    );
+    println!(
+        "                      cargo run -p integrations-cli -- webhook sign linear::linear-default --secret-env LINEAR_WEBHOOK_SECRET --event Comment --body examples/host-server/demo/linear.comment.json > headers.txt"
+    );
+    println!(
+        "                      curl -s -H @headers.txt --data-binary @examples/host-server/demo/linear.comment.json {base}/webhooks/linear/linear-default"
+    );
+    println!(
+        "  3. a tool call:     curl -s -H 'content-type: application/json' -d '{{\"tenant\": \"{tenant}\", \"connection\": \"<the connection of step 1>\", \"workspace\": \"eng\"}}' {base}/tools/linear_list_teams"
+    );
+    println!(
+        "  (the Linear organization is {}; its team ENG has id {})",
+        mocks.linear_organization(),
+        mocks.linear_team()
+    );
+}
+
+/// A target the write service refused, as one sentence naming the variables to fix.
+fn invalid_settings(seed: &Seed, error: &Error) -> String {
+    let mut named: Vec<String> = Vec::new();
+    for issue in error.issues() {
+        // `/config/api_base_url/...` or `/secrets/webhook_secret`.
+        let mut parts = issue.path.trim_start_matches('/').splitn(3, '/');
+        let (section, field) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+        let variable = match section {
+            "config" => seed
+                .config
+                .iter()
+                .find(|(_, f, _)| *f == field)
+                .map(|(name, _, _)| *name),
+            "secrets" => seed
+                .secrets
+                .iter()
+                .find(|(_, f)| *f == field)
+                .map(|(name, _)| *name),
+            _ => None,
+        };
+        let sentence = match variable {
+            Some(name) => format!("{name} {}", issue.message),
+            None => format!("{} {}", issue.path, issue.message),
+        };
+        if !named.contains(&sentence) {
+            named.push(sentence);
+        }
+    }
+    if named.is_empty() {
+        format!("the {} target is invalid: {error}", seed.id)
+    } else {
+        format!("the {} target is invalid: {}", seed.id, named.join("; "))
+    }
+}
+
 /// The config and secrets of a seed, from the variables that are set.
-fn seed_values(seed: &Seed) -> Result<(Value, Value), Box<dyn std::error::Error>> {
+fn seed_values(seed: &Seed) -> Result<(Value, Value), String> {
     let mut config = Map::new();
     for (name, field, kind) in seed.config {
         if let Some(value) = var(name) {
@@ -211,8 +394,9 @@ fn seed_values(seed: &Seed) -> Result<(Value, Value), Box<dyn std::error::Error>
                 Kind::Text => Value::String(value),
                 Kind::Number => Value::from(
                     value
+                        .trim()
                         .parse::<u64>()
-                        .map_err(|_| format!("{name} must be a number"))?,
+                        .map_err(|_| format!("{name}={value} is not a number"))?,
                 ),
             };
             config.insert((*field).to_owned(), value);

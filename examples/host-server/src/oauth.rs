@@ -105,7 +105,11 @@ async fn begin(app: &App, family: &str, variant: &str, query: &str) -> Result<Re
     if let Some(user) = query.user {
         request = request.with_user(user);
     }
-    let redirect = app.authorizations().start(request).await?;
+    let redirect = app
+        .authorizations()
+        .start(request)
+        .await
+        .map_err(|e| app.explain_setup(&key, e))?;
     let location = HeaderValue::from_str(&redirect.url)
         .map_err(|_| Error::internal("the authorization URL is not a valid header value"))?;
     Ok((

@@ -3,11 +3,11 @@
 use std::path::Path;
 use std::process::ExitCode;
 
+use integrations_core::Error;
 use integrations_core::compile::{ProfileInput, compile as compile_profile};
-use integrations_core::egress::{Classification, RouteIndex};
+use integrations_core::egress::{Classification, RequestTarget, RouteIndex};
 use integrations_core::mcp::McpConfigWriter;
 use integrations_core::plan::{CompiledRuntimePlan, McpConfigFormat, McpServer};
-use integrations_core::{Error, ErrorKind};
 
 use crate::McpFormat;
 
@@ -30,10 +30,7 @@ pub(crate) fn compile(profile: &Path, hash: bool) -> Result<ExitCode, Error> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Err(e) if e.kind() == ErrorKind::InvalidInput && !e.issues().is_empty() => {
-            eprintln!("{} {e}", e.code());
-            super::print_issues(e.issues())
-        }
+        // Printed by `report::failure`: the code on stderr, the issues as JSON lines.
         Err(e) => Err(e),
     }
 }
@@ -43,25 +40,27 @@ pub(crate) fn egress_match(plan: &Path, method: &str, url: &str) -> Result<ExitC
     let plan: CompiledRuntimePlan = serde_json::from_value(value).map_err(|_| {
         Error::invalid_input(
             "cli.invalid_plan",
-            format!("{} is not a compiled runtime plan", plan.display()),
+            format!("{} is not a compiled runtime plan", crate::io::name(plan)),
             Vec::new(),
         )
     })?;
     let index = RouteIndex::from_plan(&plan)?;
-    match index.classify(method, url) {
+    // A request that cannot be parsed is a usage error, not a request that matches nothing.
+    let target = RequestTarget::from_url(method, url)?;
+    match index.classify_target(&target) {
         Classification::Route(route) => {
             out!("{}", route.id);
             Ok(ExitCode::SUCCESS)
         }
         Classification::NoMatch => {
             out!("no-match");
-            Ok(ExitCode::from(3))
+            Ok(ExitCode::from(crate::report::NO_MATCH))
         }
         Classification::Ambiguous(ids) => {
             out!("ambiguous");
             let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
             eprintln!("egress.ambiguous the request matches {}", ids.join(", "));
-            Ok(ExitCode::from(4))
+            Ok(ExitCode::from(crate::report::AMBIGUOUS))
         }
         #[allow(unreachable_patterns)]
         _ => Err(Error::internal("an unknown classification")),
@@ -87,25 +86,15 @@ pub(crate) fn mcp_config_apply(
     let current = match std::fs::read_to_string(file) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => {
-            return Err(Error::new(
-                ErrorKind::InvalidInput,
-                "cli.unreadable_file",
-                format!("cannot read {}", file.display()),
-            )
-            .with_source(e));
-        }
+        Err(e) => return Err(crate::io::unreadable(file, e)),
     };
     let updated = writer.apply(&current, &servers)?;
+    let servers = crate::report::count(servers.len(), "server", "servers");
     if updated == current {
-        eprintln!(
-            "{} is up to date ({} servers)",
-            file.display(),
-            servers.len()
-        );
+        eprintln!("{} is up to date ({servers})", file.display());
     } else {
         crate::io::write_atomically(file, updated.as_bytes())?;
-        eprintln!("updated {} ({} servers)", file.display(), servers.len());
+        eprintln!("updated {} ({servers})", file.display());
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -20,7 +20,20 @@ pub(crate) fn validate(key: &str, kind: &str, file: &Path) -> Result<ExitCode, E
     let schema = registry.require(&key)?.schema(&kind)?;
     let value = crate::io::read_json(file)?;
     match schema.parse(&value) {
-        Ok(_) => Ok(ExitCode::SUCCESS),
-        Err(issues) => super::print_issues(&issues),
+        Ok(_) => {
+            eprintln!(
+                "valid: {} is a valid {kind} of {key}",
+                crate::io::name(file)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(issues) => {
+            eprintln!(
+                "invalid: {} is not a valid {kind} of {key} ({})",
+                crate::io::name(file),
+                crate::report::count(issues.len(), "issue", "issues")
+            );
+            super::print_issues(&issues)
+        }
     }
 }

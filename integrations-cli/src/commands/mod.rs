@@ -25,7 +25,7 @@ pub(crate) fn print_issues(issues: &[ValidationIssue]) -> Result<ExitCode, Error
             .map_err(|e| Error::internal("an issue could not be encoded").with_source(e))?;
         out!("{line}");
     }
-    Ok(ExitCode::from(1))
+    Ok(ExitCode::from(crate::report::INVALID))
 }
 
 /// Pretty JSON.

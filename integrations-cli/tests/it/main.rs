@@ -3,6 +3,7 @@
 mod compile;
 mod config;
 mod mcp;
+mod new_user;
 mod support;
 mod tools;
 mod webhook;

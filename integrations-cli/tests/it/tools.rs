@@ -59,7 +59,11 @@ fn bad_keys_and_formats_are_refused() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).starts_with("registry.unknown_definition "));
     let out = run(&["tools", "Not A Key", "--format", "mcp"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "an unknown key is a usage error"
+    );
     assert!(stderr(&out).starts_with("key.invalid "));
     let out = run(&["tools", "--format", "yaml"]);
     assert_eq!(out.status.code(), Some(2));

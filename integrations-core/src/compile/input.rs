@@ -313,25 +313,29 @@ impl Document {
         let now = Timestamp::UNIX_EPOCH;
         let mut issues = Vec::new();
         let mut targets: BTreeMap<TargetId, Target> = BTreeMap::new();
-        for (i, doc) in self.targets.into_iter().enumerate() {
+        for doc in self.targets {
             let mut target = Target::new(self.tenant.clone(), doc.id.clone(), doc.key, now);
             target.enabled = doc.enabled;
             target.display_name = doc.display_name;
             target.config = doc.config;
+            let at = format!("/targets/{}/id", escape_pointer_token(doc.id.as_str()));
             if targets.insert(doc.id, target).is_some() {
                 issues.push(ValidationIssue::new(
                     "compile.duplicate_id",
-                    format!("/targets/{i}/id"),
+                    at,
                     "another target has this id",
                 ));
             }
         }
         let mut connections: BTreeMap<ConnectionId, Connection> = BTreeMap::new();
-        for (i, doc) in self.connections.into_iter().enumerate() {
+        for doc in self.connections {
             let Some(target) = targets.get(&doc.target) else {
                 issues.push(ValidationIssue::new(
                     "compile.unknown_reference",
-                    format!("/connections/{i}/target"),
+                    format!(
+                        "/connections/{}/target",
+                        escape_pointer_token(doc.id.as_str())
+                    ),
                     "no target of the document has this id",
                 ));
                 continue;
@@ -353,10 +357,11 @@ impl Document {
             connection.external_subject = doc.external_subject;
             connection.config = doc.config;
             connection.granted_scopes = doc.granted_scopes;
+            let at = format!("/connections/{}/id", escape_pointer_token(doc.id.as_str()));
             if connections.insert(doc.id, connection).is_some() {
                 issues.push(ValidationIssue::new(
                     "compile.duplicate_id",
-                    format!("/connections/{i}/id"),
+                    at,
                     "another connection has this id",
                 ));
             }
@@ -367,18 +372,21 @@ impl Document {
         )
         .with_sandbox(self.sandbox);
         let mut seen = BTreeSet::new();
-        for (i, doc) in self.bindings.into_iter().enumerate() {
+        for doc in self.bindings {
             if !seen.insert(doc.id.clone()) {
                 issues.push(ValidationIssue::new(
                     "compile.duplicate_id",
-                    format!("/bindings/{i}/id"),
+                    format!("/bindings/{}/id", escape_pointer_token(doc.id.as_str())),
                     "another binding has this id",
                 ));
             }
             let Some(connection) = connections.get(&doc.connection) else {
                 issues.push(ValidationIssue::new(
                     "compile.unknown_reference",
-                    format!("/bindings/{i}/connection"),
+                    format!(
+                        "/bindings/{}/connection",
+                        escape_pointer_token(doc.id.as_str())
+                    ),
                     "no connection of the document has this id",
                 ));
                 continue;
@@ -440,9 +448,9 @@ mod tests {
         assert_eq!(
             got,
             [
-                ("compile.duplicate_id", "/targets/1/id"),
-                ("compile.unknown_reference", "/connections/0/target"),
-                ("compile.unknown_reference", "/bindings/0/connection"),
+                ("compile.duplicate_id", "/targets/t/id"),
+                ("compile.unknown_reference", "/connections/c/target"),
+                ("compile.unknown_reference", "/bindings/b/connection"),
             ]
         );
     }

@@ -181,7 +181,9 @@ fn compile_binding<'a>(
         Ok(prepared) if issues.is_empty() => prepared,
         Ok(_) => return Err(issues),
         Err(found) => {
-            issues.extend(found.into_iter().map(|i| i.under(&base)));
+            for issue in found {
+                issues.extend(config_issues(registry, binding, issue, &base));
+            }
             return Err(issues);
         }
     };
@@ -216,6 +218,49 @@ fn compile_binding<'a>(
         mcp_servers,
         mcp_target: entry.mcp_config_target().cloned(),
     })
+}
+
+/// An issue of [`prepare_binding`], placed for a compile input. A target or connection
+/// config that does not validate is reported where it is written (`/targets/<id>/config`,
+/// `/connections/<id>/config`, whether the input is a profile document or the host's
+/// stores), with each of its schema issues; every other issue goes under the binding.
+fn config_issues(
+    registry: &Registry,
+    binding: &ProfileBinding,
+    issue: ValidationIssue,
+    base: &str,
+) -> Vec<ValidationIssue> {
+    let entry = registry.get(&binding.target.key);
+    let (at, what, found) = match issue.code.as_str() {
+        "binding.invalid_target_config" => (
+            format!(
+                "/targets/{}/config",
+                escape_pointer_token(binding.target.id.as_str())
+            ),
+            "target",
+            entry.map(|e| e.target_config().parse(&binding.target.config)),
+        ),
+        "binding.invalid_connection_config" => (
+            format!(
+                "/connections/{}/config",
+                escape_pointer_token(binding.connection.id.as_str())
+            ),
+            "connection",
+            entry
+                .and_then(|e| e.method(&binding.connection.method))
+                .map(|m| m.config().parse(&binding.connection.config)),
+        ),
+        _ => return vec![issue.under(base)],
+    };
+    let mut issues = vec![ValidationIssue::new(
+        issue.code,
+        at.clone(),
+        format!("the {what}'s config is invalid; the bindings that use it cannot compile"),
+    )];
+    if let Some(Err(found)) = found {
+        issues.extend(found.into_iter().map(|i| i.under(&at)));
+    }
+    issues
 }
 
 /// Stamps ids, canonical matchers and lowercased header names on every route, checks

@@ -13,9 +13,18 @@ pub enum ConnectionMethodKind {
     /// The user pastes a key or token (its [`SecretField`]s).
     ApiKey,
     /// OAuth 2.0 authorization code (with PKCE where supported).
+    // serde's snake_case would spell `OAuth2` as `o_auth2`; the old spelling is still read.
+    #[serde(
+        rename = "oauth2_authorization_code",
+        alias = "o_auth2_authorization_code"
+    )]
     OAuth2AuthorizationCode,
     /// OAuth 2.0 client credentials: a token fetched at request time with the target's
     /// client id and secret.
+    #[serde(
+        rename = "oauth2_client_credentials",
+        alias = "o_auth2_client_credentials"
+    )]
     OAuth2ClientCredentials,
     /// A provider redirect flow that is not OAuth (GitHub App installation), completed by
     /// the provider (GitHub App installations record the installation id).

@@ -99,6 +99,11 @@ impl ConfigSchema {
                         ));
                     }
                 }
+                ValidationErrorKind::Pattern { pattern }
+                    if pattern == super::url::BASE_URL_PATTERN =>
+                {
+                    issues.push(ValidationIssue::new(code, path, super::url::BASE_URL_RULE));
+                }
                 _ => issues.push(ValidationIssue::new(code, path, error.masked().to_string())),
             }
         }
@@ -111,8 +116,9 @@ impl ConfigSchema {
     ///
     /// # Errors
     ///
-    /// Every issue found; `schema.invalid_value` (at the document root) when the value
-    /// passes the schema but the type's own deserializer still refuses it.
+    /// Every issue found; `schema.invalid_value` (at the field's pointer, with the
+    /// deserializer's reason) when the value passes the schema but the type's own
+    /// deserializer still refuses it.
     pub fn parse(&self, raw: &Value) -> Result<Parsed, Vec<ValidationIssue>> {
         let issues = self.validate(raw);
         if !issues.is_empty() {
@@ -125,21 +131,15 @@ impl ConfigSchema {
                 type_name: self.spec.type_name(),
                 debug: self.spec.debug_fn(),
             }),
-            // The serde message can quote the input, so it is not passed on.
-            Err(_) => Err(vec![ValidationIssue::new(
+            // The field's pointer and serde's reason, its quoted parts masked: a value
+            // is never echoed, and a Rust type name is never shown.
+            Err(e) => Err(vec![ValidationIssue::new(
                 "schema.invalid_value",
-                "",
-                format!(
-                    "the value is not a valid {}",
-                    short_type_name(self.spec.type_name())
-                ),
+                e.pointer,
+                e.reason,
             )]),
         }
     }
-}
-
-fn short_type_name(name: &str) -> &str {
-    name.rsplit("::").next().unwrap_or(name)
 }
 
 /// A validated config: the raw JSON as submitted and the typed value it parsed into.
@@ -248,6 +248,61 @@ mod tests {
             .iter()
             .map(|i| (i.code.as_str(), i.path.as_str()))
             .collect()
+    }
+
+    /// A type whose schema is looser than its deserializer.
+    #[derive(Debug, Deserialize, JsonSchema)]
+    #[allow(dead_code)]
+    struct Loose {
+        #[schemars(with = "Vec<String>")]
+        mirrors: Vec<crate::schema::BaseUrl>,
+    }
+
+    #[test]
+    fn a_value_the_type_refuses_is_reported_at_its_field_without_echo() {
+        let schema = ConfigSpec::of::<Loose>().compile().unwrap();
+        let issues = schema
+            .parse(&json!({"mirrors": ["https://a.test", "https://me:hunter2@b.test"]}))
+            .unwrap_err();
+        assert_eq!(codes(&issues), [("schema.invalid_value", "/mirrors/1")]);
+        let message = &issues[0].message;
+        assert_eq!(
+            message,
+            "invalid base URL: a base URL carries no credentials"
+        );
+        assert!(!message.contains("hunter2") && !message.contains("Loose"));
+    }
+
+    #[test]
+    fn serde_messages_are_masked() {
+        assert_eq!(
+            super::super::spec::mask_quoted("unknown variant `sk-1`, expected \"a\""),
+            "unknown variant …, expected …"
+        );
+    }
+
+    #[test]
+    fn a_base_url_with_credentials_fails_the_schema_with_a_sentence() {
+        #[derive(Debug, Deserialize, JsonSchema)]
+        #[allow(dead_code)]
+        struct Target {
+            api_base_url: crate::schema::BaseUrl,
+        }
+        let schema = ConfigSpec::of::<Target>().compile().unwrap();
+        for bad in ["https://u:p@x.test", "https://x.test?q=1"] {
+            let issues = schema.parse(&json!({ "api_base_url": bad })).unwrap_err();
+            assert_eq!(
+                codes(&issues),
+                [("schema.pattern", "/api_base_url")],
+                "{bad}"
+            );
+            assert_eq!(issues[0].message, super::super::url::BASE_URL_RULE);
+        }
+        assert!(
+            schema
+                .parse(&json!({"api_base_url": "https://x.test/@team"}))
+                .is_ok()
+        );
     }
 
     #[test]

@@ -11,7 +11,55 @@ use super::compiled::ConfigSchema;
 use super::form::FieldHint;
 use crate::Error;
 
-pub(crate) type ParseFn = fn(&Value) -> Result<Arc<dyn Any + Send + Sync>, serde_json::Error>;
+pub(crate) type ParseFn = fn(&Value) -> Result<Arc<dyn Any + Send + Sync>, ParseError>;
+
+/// Why a value the schema accepted did not deserialize: where (a JSON Pointer) and why
+/// (serde's message with every quoted part masked, so no submitted value is echoed).
+#[derive(Debug)]
+pub(crate) struct ParseError {
+    pub(crate) pointer: String,
+    pub(crate) reason: String,
+}
+
+impl ParseError {
+    fn new(e: &serde_path_to_error::Error<serde_json::Error>) -> Self {
+        use serde_path_to_error::Segment;
+        let mut pointer = String::new();
+        for segment in e.path() {
+            let token = match segment {
+                Segment::Seq { index } => index.to_string(),
+                Segment::Map { key } => crate::escape_pointer_token(key),
+                Segment::Enum { variant } => crate::escape_pointer_token(variant),
+                Segment::Unknown => continue,
+            };
+            pointer.push('/');
+            pointer.push_str(&token);
+        }
+        Self {
+            pointer,
+            reason: mask_quoted(&e.inner().to_string()),
+        }
+    }
+}
+
+/// `text` with every `"…"` or `` `…` `` part replaced by `…`: serde quotes the values it
+/// refuses, and a value may be a secret typed into the wrong field.
+pub(crate) fn mask_quoted(text: &str) -> String {
+    let mut kept = String::with_capacity(text.len());
+    let mut open: Option<char> = None;
+    for c in text.chars() {
+        match open {
+            Some(q) if c == q => open = None,
+            Some(_) => {}
+            None if c == '"' || c == '`' => {
+                kept.push('…');
+                open = Some(c);
+            }
+            None => kept.push(c),
+        }
+    }
+    kept
+}
 pub(crate) type DebugFn = fn(&(dyn Any + Send + Sync)) -> String;
 
 fn debug_as<T: fmt::Debug + 'static>(value: &(dyn Any + Send + Sync)) -> String {
@@ -22,12 +70,14 @@ fn debug_as<T: fmt::Debug + 'static>(value: &(dyn Any + Send + Sync)) -> String 
 
 fn parse_as<T: DeserializeOwned + Send + Sync + 'static>(
     value: &Value,
-) -> Result<Arc<dyn Any + Send + Sync>, serde_json::Error> {
-    T::deserialize(value).map(|t| Arc::new(t) as Arc<dyn Any + Send + Sync>)
+) -> Result<Arc<dyn Any + Send + Sync>, ParseError> {
+    serde_path_to_error::deserialize::<_, T>(value)
+        .map(|t| Arc::new(t) as Arc<dyn Any + Send + Sync>)
+        .map_err(|e| ParseError::new(&e))
 }
 
 #[allow(clippy::unnecessary_wraps, reason = "must match ParseFn")]
-fn parse_raw(value: &Value) -> Result<Arc<dyn Any + Send + Sync>, serde_json::Error> {
+fn parse_raw(value: &Value) -> Result<Arc<dyn Any + Send + Sync>, ParseError> {
     Ok(Arc::new(value.clone()))
 }
 

@@ -10,8 +10,9 @@ use crate::{Error, ValidationIssue};
 /// no trailing slash (`https://ghe.example.com/api/v3`). The root path is the empty
 /// string, so `https://api.github.com/` normalizes to `https://api.github.com`.
 ///
-/// Its JSON Schema is a `uri`-formatted string that refuses `?` and `#`, so bad values
-/// are reported with schema codes before deserialization.
+/// Its JSON Schema is a `uri`-formatted string that refuses credentials (`user:pw@`), `?`
+/// and `#`, so bad values are reported with schema codes before deserialization, and
+/// `integrations schema`, forms and validation agree.
 ///
 /// ```
 /// use integrations_core::schema::BaseUrl;
@@ -29,6 +30,14 @@ pub struct BaseUrl {
     host: String,
     path_start: usize,
 }
+
+/// The JSON Schema pattern of a base URL: `http(s)://`, an authority without credentials
+/// (`@`), and no query, fragment or whitespace.
+pub(crate) const BASE_URL_PATTERN: &str = "^https?://[^/?#@\\s]+(/[^?#\\s]*)?$";
+
+/// What [`BASE_URL_PATTERN`] requires, as an issue message.
+pub(crate) const BASE_URL_RULE: &str =
+    "must be an absolute http(s) URL without credentials, query or fragment";
 
 fn invalid(why: &str) -> Error {
     Error::invalid_input(
@@ -137,7 +146,7 @@ impl JsonSchema for BaseUrl {
         json_schema!({
             "type": "string",
             "format": "uri",
-            "pattern": "^https?://[^?#\\s]+$",
+            "pattern": BASE_URL_PATTERN,
         })
     }
 }

@@ -95,8 +95,13 @@ pub fn prepare_binding(
             "binding.kind_mismatch",
             "/kind",
             format!(
-                "{} is a {} integration, not {kind}",
+                "{} is {} {} integration, not {kind}",
                 target.key,
+                if entry.kind() == IntegrationKind::Agent {
+                    "an"
+                } else {
+                    "a"
+                },
                 entry.kind()
             ),
         ));

@@ -20,3 +20,4 @@ mod tools_support;
 mod webhook_ingest;
 mod webhook_schemes;
 mod webhook_vectors;
+mod wire_names;

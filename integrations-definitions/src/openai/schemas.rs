@@ -100,9 +100,31 @@ pub struct OpenAiTargetConfig {
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct OpenAiTargetSecrets {
-    /// The webhook signing secret of the project's webhook endpoint (`whsec_...`).
-    #[serde(default)]
+    /// The webhook signing secret of the project's webhook endpoint: `whsec_` and base64,
+    /// as the OpenAI dashboard shows it. Any other value is refused when the secrets are
+    /// validated, not at the first delivery.
+    #[serde(default, deserialize_with = "webhook_secret")]
+    #[schemars(regex(pattern = r"^whsec_[A-Za-z0-9+/]+={0,2}$"))]
     pub webhook_secret: Option<Secret>,
+}
+
+/// A `whsec_` secret whose rest is base64 (the HMAC key OpenAI signs with).
+fn webhook_secret<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Secret>, D::Error> {
+    use base64::Engine as _;
+    let Some(secret) = Option::<Secret>::deserialize(d)? else {
+        return Ok(None);
+    };
+    let key = secret
+        .expose()
+        .strip_prefix("whsec_")
+        .ok_or_else(|| serde::de::Error::custom("an OpenAI webhook secret starts with whsec_"))?;
+    // As the verifier decodes it (padding optional).
+    match base64::engine::general_purpose::STANDARD_PAD_INDIFFERENT.decode(key) {
+        Ok(bytes) if !bytes.is_empty() => Ok(Some(secret)),
+        _ => Err(serde::de::Error::custom(
+            "an OpenAI webhook secret is whsec_ followed by base64",
+        )),
+    }
 }
 
 /// The agent runtime a binding runs.

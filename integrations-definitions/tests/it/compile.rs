@@ -467,7 +467,7 @@ fn the_realistic_plan_matches_its_golden_file() {
 // ---- Parity and secrets, through the host's stores ----
 
 const SECRETS: [&str; 13] = [
-    "whsec_OPENAI_TARGET_SECRET_1234",
+    "whsec_T1BFTkFJX1RBUkdFVF9TRUNSRVRfMTIzNA==",
     "sk-live-OPENAI-CONNECTION-SECRET",
     "github-CLIENT-SECRET-5678",
     "-----BEGIN RSA PRIVATE KEY-----APPKEY",

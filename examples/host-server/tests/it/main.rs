@@ -5,9 +5,12 @@
 //! * `oauth`: OAuth connections (Linear, authorization code with PKCE) and GitHub App
 //!   installations, start to callback, with the token exchanges going over loopback to
 //!   the testkit's mock providers; replays, foreign sessions, refusals.
+//! * `binary`: the `host-server` binary itself: start-up errors, connect links without a
+//!   client id, one JSON error shape, and the offline `--demo` end to end.
 //! * `webhooks`: signed GitHub deliveries delivered once, duplicates, tampering, the body
 //!   limit, and Slack's challenge.
 
+mod binary;
 mod oauth;
 mod webhooks;
 

@@ -1,0 +1,334 @@
+//! The `host-server` binary as a new user runs it: start-up errors that name the
+//! setting, connect links that say what to set, and the offline demo driven end to end
+//! over HTTP (an OAuth connection, a signed webhook, a tool call) with no account.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use integrations::core::host::{Clock, SystemClock};
+use integrations_testkit::{Delivery, WebhookSigner};
+use serde_json::json;
+
+use super::*;
+
+/// A running `host-server` process, killed when dropped.
+struct Process {
+    child: Child,
+    base: String,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn command(args: &[&str], env: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_host-server"));
+    // Only what the test sets: no provider variable leaks in from the environment.
+    command.env_clear().args(args);
+    if let Ok(path) = std::env::var("PATH") {
+        command.env("PATH", path);
+    }
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    command
+}
+
+impl Process {
+    /// Starts the binary on a free port and waits for its `listening on` line.
+    fn start(args: &[&str], env: &[(&str, &str)]) -> Self {
+        let mut env = env.to_vec();
+        env.push(("PORT", "0"));
+        let mut child = command(args, &env)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("the binary runs");
+        let stdout = child.stdout.take().unwrap();
+        let (send, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if send.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut process = Self {
+            child,
+            base: String::new(),
+            lines,
+        };
+        let first = process.wait_for("host-server listening on ");
+        first
+            .trim_start_matches("host-server listening on ")
+            .clone_into(&mut process.base);
+        process
+    }
+
+    /// The next printed line starting with `prefix` (earlier lines are skipped).
+    fn wait_for(&self, prefix: &str) -> String {
+        loop {
+            let line = self
+                .lines
+                .recv_timeout(Duration::from_secs(60))
+                .unwrap_or_else(|_| panic!("host-server never printed {prefix:?}"));
+            if line.trim_start().starts_with(prefix) {
+                return line;
+            }
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+}
+
+async fn json_of(answer: reqwest::Response) -> Result<Value, serde_json::Error> {
+    serde_json::from_slice(&answer.bytes().await.unwrap())
+}
+
+fn with_json(request: reqwest::RequestBuilder, body: &Value) -> reqwest::RequestBuilder {
+    request
+        .header("content-type", "application/json")
+        .body(body.to_string())
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// Runs the binary to its end (a start-up failure): its exit code and stderr.
+fn fails(env: &[(&str, &str)]) -> (Option<i32>, String) {
+    let out = command(&[], env).output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn start_up_errors_are_sentences_naming_the_setting() {
+    let (code, err) = fails(&[("PORT", "abc")]);
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        err.trim(),
+        "host-server: PORT=abc is not a port (a number from 0 to 65535)"
+    );
+
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let (code, err) = fails(&[("PORT", &port)]);
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains(&format!("port {port} is in use")) && err.contains("set PORT"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+
+    let (code, err) = fails(&[
+        ("PORT", "0"),
+        ("LINEAR_API_BASE_URL", "https://user:pw@linear.test"),
+    ]);
+    assert_eq!(code, Some(1));
+    assert_eq!(err.lines().count(), 1, "reported once: {err}");
+    assert!(
+        err.starts_with("host-server: the linear target is invalid: LINEAR_API_BASE_URL must be"),
+        "{err}"
+    );
+    assert!(!err.contains("pw@"), "{err}");
+
+    let out = command(&["--dmeo"], &[("PORT", "0")]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .starts_with("host-server: unknown argument --dmeo: host-server takes only --demo"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let (code, err) = fails(&[("PORT", "0"), ("GITHUB_APP_ID", "twelve")]);
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        err.trim(),
+        "host-server: GITHUB_APP_ID=twelve is not a number"
+    );
+}
+
+#[tokio::test]
+async fn a_connect_link_without_a_client_id_says_what_to_set() {
+    let server = Process::start(&[], &[]);
+    let hint = server.wait_for("connect (oauth2)");
+    assert!(hint.contains("set LINEAR_CLIENT_ID first"), "{hint}");
+    let answer = client()
+        .get(
+            server
+                .url("/oauth/linear/linear-default/start?tenant=acme&target=linear&method=oauth2"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 503);
+    let body = json_of(answer).await.unwrap();
+    assert_eq!(body["error"]["code"], "host.provider_not_configured");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("LINEAR_CLIENT_ID") && message.contains("LINEAR_CLIENT_SECRET"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn every_failure_answers_one_json_shape() {
+    let server = Process::start(&[], &[]);
+    let client = client();
+    let cases = [
+        (client.put(server.url("/oauth/callback")), 405),
+        (
+            client.get(server.url("/webhooks/linear/linear-default")),
+            405,
+        ),
+        (client.get(server.url("/nowhere")), 404),
+        (
+            client.post(server.url("/webhooks/linear/linear-default")),
+            400,
+        ),
+        (
+            client.get(server.url("/oauth/linear/linear-default/start")),
+            400,
+        ),
+        (
+            client
+                .post(server.url("/tools/linear_list_teams"))
+                .body("{"),
+            400,
+        ),
+        (
+            with_json(
+                client.post(server.url("/tools/no_such_tool")),
+                &json!({"tenant": "acme", "connection": "c", "workspace": "w"}),
+            ),
+            404,
+        ),
+    ];
+    for (request, status) in cases {
+        let answer = request.send().await.unwrap();
+        let url = answer.url().path().to_owned();
+        assert_eq!(answer.status(), status, "{url}");
+        if status == 405 {
+            assert!(answer.headers().contains_key("allow"), "{url}");
+        }
+        let body = json_of(answer)
+            .await
+            .unwrap_or_else(|_| panic!("{url}: not JSON"));
+        let error = body["error"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{url}: {body}"));
+        assert!(
+            error["code"].as_str().unwrap().contains('.'),
+            "{url}: {body}"
+        );
+        assert!(error["message"].is_string(), "{url}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn the_demo_completes_oauth_a_webhook_and_a_tool_call_with_no_account() {
+    let server = Process::start(&["--demo"], &[]);
+    server.wait_for("Demo mode");
+    let client = client();
+
+    // 1. OAuth: what `curl -L` with a cookie jar does.
+    let start = client
+        .get(
+            server
+                .url("/oauth/linear/linear-default/start?tenant=acme&target=linear&method=oauth2"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(start.status(), 302);
+    let cookie = start.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let consent_page = start.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        consent_page.starts_with("http://127.0.0.1:"),
+        "{consent_page}"
+    );
+    let consent = client.get(&consent_page).send().await.unwrap();
+    assert_eq!(consent.status(), 302, "{}", consent.text().await.unwrap());
+    let callback = consent.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        callback.starts_with(&server.url("/oauth/callback?")),
+        "{callback}"
+    );
+    let done = client
+        .get(&callback)
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), 200);
+    let connection = json_of(done).await.unwrap();
+    assert_eq!(connection["status"], "active");
+    let connection = connection["connection"].as_str().unwrap().to_owned();
+
+    // 2. A webhook, signed with the demo secret as `integrations webhook sign` does.
+    let body = std::fs::read(format!(
+        "{}/demo/linear.comment.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let registry = integrations::definitions::registry();
+    let linear = registry
+        .require(&"linear::linear-default".parse().unwrap())
+        .unwrap();
+    let signed = WebhookSigner::for_definition(
+        linear.definition(),
+        host_server::demo::LINEAR_WEBHOOK_SECRET,
+    )
+    .unwrap()
+    .sign(
+        &Delivery::new(&body, SystemClock::new().now())
+            .with_id("demo-delivery-1")
+            .with_event("Comment"),
+    )
+    .unwrap();
+    let mut request = client.post(server.url("/webhooks/linear/linear-default"));
+    for (name, value) in &signed.headers {
+        request = request.header(name.as_str(), value.as_str());
+    }
+    let answer = request.body(signed.body.clone()).send().await.unwrap();
+    assert_eq!(answer.status(), 200, "{}", answer.text().await.unwrap());
+    let event = server.wait_for("event ");
+    assert!(event.contains(&connection), "{event}");
+
+    // 3. A tool call on the new connection.
+    let answer = with_json(
+        client.post(server.url("/tools/linear_list_teams")),
+        &json!({"tenant": "acme", "connection": connection, "workspace": "eng"}),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(answer.status(), 200);
+    let result = json_of(answer).await.unwrap();
+    assert_ne!(result["isError"], true, "{result}");
+    assert_eq!(
+        result["structuredContent"]["teams"][0]["key"], "ENG",
+        "{result}"
+    );
+}

@@ -1,0 +1,113 @@
+//! How a failure reaches the user: its exit code and the lines it prints, each once.
+
+use std::process::ExitCode;
+
+use integrations_core::{Error, ErrorKind};
+
+/// The exit-code table, as `--help` and the README show it.
+pub(crate) const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  the input was read and is invalid, or was refused (failed validation or verification)
+  2  usage error: a bad flag or argument, an unknown key, config kind, method, or a request
+     `egress match` cannot parse
+  3  `egress match`: no route matches
+  4  `egress match`: several routes match (ambiguous)
+  5  I/O failure: a file could not be read or written (the OS reason is printed)";
+
+/// The input was read and is invalid or refused.
+pub(crate) const INVALID: u8 = 1;
+/// A usage error.
+pub(crate) const USAGE: u8 = 2;
+/// `egress match` found no route.
+pub(crate) const NO_MATCH: u8 = 3;
+/// `egress match` found several routes.
+pub(crate) const AMBIGUOUS: u8 = 4;
+/// A file could not be read or written.
+pub(crate) const IO: u8 = 5;
+
+/// The codes of errors in what the user typed rather than in the input's content.
+const USAGE_CODES: &[&str] = &[
+    "key.invalid",
+    "id.invalid",
+    "registry.unknown_definition",
+    "registry.unknown_method",
+    "schema.unknown_kind",
+    "egress.invalid_url",
+    "egress.invalid_method",
+    "egress.invalid_host",
+    "egress.invalid_path",
+    "cli.invalid_argument",
+];
+
+/// The codes of input/output failures.
+pub(crate) const IO_CODES: &[&str] = &["cli.unreadable_file", "cli.write_failed"];
+
+/// The exit code of a failure.
+pub(crate) fn exit_code(error: &Error) -> u8 {
+    let code = error.code();
+    if IO_CODES.contains(&code) {
+        IO
+    } else if USAGE_CODES.contains(&code) {
+        USAGE
+    } else {
+        INVALID
+    }
+}
+
+/// Prints a failure and returns its exit code.
+///
+/// The first line on stderr is the error's stable code and message. The issues of an
+/// invalid input go to stdout, one JSON object a line (as `validate` and `compile` print
+/// them); the issues of a usage error follow on stderr. An issue that only repeats the
+/// error (same code and message) is not printed again.
+pub(crate) fn failure(error: &Error) -> ExitCode {
+    let exit = exit_code(error);
+    eprintln!("{} {error}", error.code());
+    let issues = error
+        .issues()
+        .iter()
+        .filter(|i| !(i.code == error.code() && i.message == error.message()));
+    if exit == INVALID && error.kind() == ErrorKind::InvalidInput {
+        let issues: Vec<_> = issues.cloned().collect();
+        if let Err(e) = crate::commands::print_issues(&issues) {
+            eprintln!("{} {e}", e.code());
+        }
+    } else {
+        for issue in issues {
+            eprintln!("  {issue}");
+        }
+    }
+    ExitCode::from(exit)
+}
+
+/// `n` and the noun, singular or plural (`1 tool`, `2 tools`).
+pub(crate) fn count(n: usize, singular: &str, plural: &str) -> String {
+    if n == 1 {
+        format!("1 {singular}")
+    } else {
+        format!("{n} {plural}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_agree_in_number() {
+        assert_eq!(count(0, "tool", "tools"), "0 tools");
+        assert_eq!(count(1, "server", "servers"), "1 server");
+        assert_eq!(count(2, "server", "servers"), "2 servers");
+    }
+
+    #[test]
+    fn exit_codes_follow_the_table() {
+        let usage = Error::invalid_input("key.invalid", "m", Vec::new());
+        let io = Error::new(ErrorKind::InvalidInput, "cli.unreadable_file", "m");
+        let invalid = Error::invalid_input("schema.required", "m", Vec::new());
+        assert_eq!(exit_code(&usage), USAGE);
+        assert_eq!(exit_code(&io), IO);
+        assert_eq!(exit_code(&invalid), INVALID);
+    }
+}
