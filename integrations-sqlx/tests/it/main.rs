@@ -5,4 +5,6 @@ mod conformance;
 mod errors;
 mod secrets;
 mod sink;
+mod storm;
 mod support;
+mod tracker;
