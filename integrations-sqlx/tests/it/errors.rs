@@ -10,6 +10,7 @@ use integrations_sqlx::{SCHEMA_VERSION, SqlStores};
 use integrations_testkit::assert_secret_free;
 
 use crate::each_backend;
+#[cfg(feature = "postgres")]
 use crate::support;
 
 fn tenant() -> TenantId {
