@@ -16,6 +16,9 @@
 //! * [`assert_secret_free`]: proves a secret is in no `Display`, `Debug` or source of an
 //!   error, verbatim, encoded (hex, base64, URL) or in part.
 //! * [`WebhookSigner`]: signed webhook deliveries for any definition's webhook source.
+//! * [`store_conformance`]: the semantics every [`Stores`](integrations_core::host::Stores)
+//!   implementation must have (compare-and-swap, take-once, dedup, tenant isolation,
+//!   purge), as one call a host runs against its own stores.
 //!
 //! ```
 //! use integrations_testkit::TestHost;
@@ -37,6 +40,7 @@ pub mod mock;
 mod secrets;
 mod signer;
 mod sinks;
+pub mod store_conformance;
 pub mod tool_formats;
 
 pub use clock::ManualClock;

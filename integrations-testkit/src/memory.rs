@@ -132,6 +132,13 @@ fn list<K: Ord, V: Clone>(map: &BTreeMap<(TenantId, K), V>, tenant: &TenantId) -
         .collect()
 }
 
+/// Removes the values `expired` selects; how many.
+fn purge<K: Ord, V>(map: &mut BTreeMap<K, V>, expired: impl Fn(&V) -> bool) -> u64 {
+    let before = map.len();
+    map.retain(|_, v| !expired(v));
+    (before - map.len()) as u64
+}
+
 #[async_trait]
 impl TargetStore for MemoryStore {
     async fn get_target(&self, tenant: &TenantId, id: &TargetId) -> Result<Option<Target>, Error> {
@@ -367,6 +374,12 @@ impl OAuthStateStore for MemoryStore {
     ) -> Result<Option<PendingAuthorization>, Error> {
         Ok(self.lock().oauth_states.remove(state_digest))
     }
+
+    async fn purge_oauth_states(&self, expired_by: Timestamp) -> Result<u64, Error> {
+        Ok(purge(&mut self.lock().oauth_states, |p| {
+            p.expires_at <= expired_by
+        }))
+    }
 }
 
 #[async_trait]
@@ -396,6 +409,12 @@ impl WebhookEventStore for MemoryStore {
             .events
             .remove(&(tenant.clone(), key.clone(), external_event_id.to_owned()))
             .is_some())
+    }
+
+    async fn purge_events(&self, received_by: Timestamp) -> Result<u64, Error> {
+        Ok(purge(&mut self.lock().events, |e| {
+            e.received_at <= received_by
+        }))
     }
 }
 
@@ -500,6 +519,12 @@ impl ApprovalStore for MemoryStore {
     ) -> Result<Option<ApprovalRequest>, Error> {
         Ok(self.lock().approvals.remove(&(tenant.clone(), id.clone())))
     }
+
+    async fn purge_approvals(&self, expired_by: Timestamp) -> Result<u64, Error> {
+        Ok(purge(&mut self.lock().approvals, |a| {
+            a.expires_at <= expired_by
+        }))
+    }
 }
 
 #[async_trait]
@@ -531,5 +556,11 @@ impl ContinuationStore for MemoryStore {
             .lock()
             .continuations
             .remove(&(tenant.clone(), id.to_owned())))
+    }
+
+    async fn purge_continuations(&self, expired_by: Timestamp) -> Result<u64, Error> {
+        Ok(purge(&mut self.lock().continuations, |c| {
+            c.expires_at <= expired_by
+        }))
     }
 }

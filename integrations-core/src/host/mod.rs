@@ -37,8 +37,8 @@ pub use self::http::{FnHttpClient, HttpClient, HttpRequest, HttpResponse, from_f
 pub use self::reqwest::{ReqwestHttpClient, ReqwestHttpClientBuilder};
 pub use self::store::{
     ApprovalStore, BindingStore, CheckpointStore, ConnectionQuery, ConnectionStore,
-    ContinuationStore, CredentialStore, OAuthStateStore, PublicationStore, Stores, TargetStore,
-    WebhookEventStore, version_conflict,
+    ContinuationStore, CredentialStore, OAuthStateStore, PublicationStore, PurgeReport, Retention,
+    Stores, TargetStore, WebhookEventStore, purge_expired, version_conflict,
 };
 use crate::Error;
 use crate::webhook::WebhookEvent;

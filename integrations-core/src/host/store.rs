@@ -6,6 +6,8 @@
 //!
 //! Stores return [`Error`]; wrap your database error with [`Error::storage`].
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 
 use crate::model::{
@@ -224,6 +226,17 @@ pub trait OAuthStateStore: Send + Sync {
         &self,
         state_digest: &str,
     ) -> Result<Option<PendingAuthorization>, Error>;
+
+    /// Deletes the pending authorizations that expired at or before `expired_by`, and
+    /// returns how many. The default keeps everything (returns 0).
+    ///
+    /// # Errors
+    ///
+    /// Storage errors; nothing is deleted then.
+    async fn purge_oauth_states(&self, expired_by: Timestamp) -> Result<u64, Error> {
+        let _ = expired_by;
+        Ok(0)
+    }
 }
 
 /// Received webhook events, deduplicated.
@@ -242,6 +255,17 @@ pub trait WebhookEventStore: Send + Sync {
         key: &DefinitionKey,
         external_event_id: &str,
     ) -> Result<bool, Error>;
+
+    /// Forgets the recorded events received at or before `received_by` (their
+    /// deduplication window is over), and returns how many. The default keeps everything.
+    ///
+    /// # Errors
+    ///
+    /// Storage errors; nothing is deleted then.
+    async fn purge_events(&self, received_by: Timestamp) -> Result<u64, Error> {
+        let _ = received_by;
+        Ok(0)
+    }
 }
 
 /// Publications.
@@ -309,6 +333,17 @@ pub trait ApprovalStore: Send + Sync {
         tenant: &TenantId,
         id: &ApprovalId,
     ) -> Result<Option<ApprovalRequest>, Error>;
+
+    /// Deletes the approval requests that expired at or before `expired_by`, and returns
+    /// how many. The default keeps everything.
+    ///
+    /// # Errors
+    ///
+    /// Storage errors; nothing is deleted then.
+    async fn purge_approvals(&self, expired_by: Timestamp) -> Result<u64, Error> {
+        let _ = expired_by;
+        Ok(0)
+    }
 }
 
 /// The unread pages of trimmed tool results, taken once.
@@ -337,6 +372,17 @@ pub trait ContinuationStore: Send + Sync {
         tenant: &TenantId,
         id: &str,
     ) -> Result<Option<PendingContinuation>, Error>;
+
+    /// Deletes the continuations that expired at or before `expired_by`, and returns how
+    /// many. The default keeps everything.
+    ///
+    /// # Errors
+    ///
+    /// Storage errors; nothing is deleted then.
+    async fn purge_continuations(&self, expired_by: Timestamp) -> Result<u64, Error> {
+        let _ = expired_by;
+        Ok(0)
+    }
 }
 
 /// Every store trait; implemented automatically for any type that implements them all.
@@ -366,4 +412,84 @@ impl<T> Stores for T where
         + ApprovalStore
         + ContinuationStore
 {
+}
+
+/// How long expired or handled records are kept before [`purge_expired`] deletes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Retention {
+    /// How long after it expired a pending authorization, approval request or
+    /// continuation is kept (zero: purged as soon as it expired).
+    pub expired: Duration,
+    /// How long a received webhook event is remembered for deduplication. A redelivery
+    /// older than this is processed again, so keep it longer than the providers' retry
+    /// window (GitHub, Slack and Linear retry for at most a few days).
+    pub webhook_dedup: Duration,
+}
+
+impl Retention {
+    /// Expired records purged after `expired`; webhook events remembered for
+    /// `webhook_dedup`.
+    pub fn new(expired: Duration, webhook_dedup: Duration) -> Self {
+        Self {
+            expired,
+            webhook_dedup,
+        }
+    }
+}
+
+impl Default for Retention {
+    /// Expired records purged after one hour; webhook events remembered for seven days.
+    fn default() -> Self {
+        Self::new(
+            Duration::from_secs(60 * 60),
+            Duration::from_secs(7 * 24 * 60 * 60),
+        )
+    }
+}
+
+/// What one [`purge_expired`] call deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PurgeReport {
+    /// Pending authorizations (OAuth 2.0 state).
+    pub oauth_states: u64,
+    /// Approval requests.
+    pub approvals: u64,
+    /// Continuations of trimmed tool results.
+    pub continuations: u64,
+    /// Webhook deduplication records.
+    pub webhook_events: u64,
+}
+
+impl PurgeReport {
+    /// Every record deleted, summed.
+    pub fn total(&self) -> u64 {
+        self.oauth_states + self.approvals + self.continuations + self.webhook_events
+    }
+}
+
+/// Housekeeping in one call: deletes the OAuth states, approval requests and
+/// continuations that expired more than `retention.expired` before `now`, and the webhook
+/// deduplication records received more than `retention.webhook_dedup` before `now`.
+/// Run it periodically (for example hourly) from one process of the host.
+///
+/// # Errors
+///
+/// The first storage error; the purges before it stay done (each is independent and
+/// deletes only records nobody may use any more).
+pub async fn purge_expired<S: Stores + ?Sized>(
+    stores: &S,
+    now: Timestamp,
+    retention: Retention,
+) -> Result<PurgeReport, Error> {
+    let expired_by = now.saturating_sub(retention.expired);
+    Ok(PurgeReport {
+        oauth_states: stores.purge_oauth_states(expired_by).await?,
+        approvals: stores.purge_approvals(expired_by).await?,
+        continuations: stores.purge_continuations(expired_by).await?,
+        webhook_events: stores
+            .purge_events(now.saturating_sub(retention.webhook_dedup))
+            .await?,
+    })
 }

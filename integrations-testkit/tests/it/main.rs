@@ -4,3 +4,4 @@ mod conformance;
 mod memory;
 mod mock;
 mod oauth_mocks;
+mod store_conformance;

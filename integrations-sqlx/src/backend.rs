@@ -1,0 +1,257 @@
+//! [`SqlStores`]: the pool, the backend, connecting and migrating.
+
+use std::fmt;
+use std::time::Duration;
+
+use integrations_core::Error;
+use sqlx::any::{AnyArguments, AnyPoolOptions};
+use sqlx::query::Query;
+use sqlx::{Any, AnyPool, Executor as _, Transaction};
+
+use crate::error;
+use crate::schema;
+
+/// Which database a [`SqlStores`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Backend {
+    /// SQLite (`sqlite://path/to/file.db`).
+    Sqlite,
+    /// PostgreSQL (`postgres://user@host/db`).
+    Postgres,
+}
+
+impl Backend {
+    /// The backend a database URL names.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Configuration`] (`store.unsupported_url`) when the URL names no
+    /// backend this build supports. The message never repeats the URL (it may hold a
+    /// password).
+    pub fn from_url(url: &str) -> Result<Self, Error> {
+        let scheme = url.split_once(':').map_or("", |(scheme, _)| scheme);
+        match scheme {
+            #[cfg(feature = "sqlite")]
+            "sqlite" => Ok(Self::Sqlite),
+            #[cfg(feature = "postgres")]
+            "postgres" | "postgresql" => Ok(Self::Postgres),
+            _ => Err(Error::configuration(
+                "store.unsupported_url",
+                format!(
+                    "the database URL must start with {}; check the URL and the crate features",
+                    supported()
+                ),
+            )),
+        }
+    }
+
+    /// The backend's name as in the migrations folder: `sqlite` or `postgres`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+        }
+    }
+}
+
+fn supported() -> &'static str {
+    match (cfg!(feature = "sqlite"), cfg!(feature = "postgres")) {
+        (true, true) => "sqlite: or postgres:",
+        (true, false) => "sqlite: (enable the postgres feature for PostgreSQL)",
+        (false, true) => "postgres: (enable the sqlite feature for SQLite)",
+        (false, false) => "a backend enabled by a feature (sqlite or postgres)",
+    }
+}
+
+/// Per SQLite connection: wait up to 30 s for another writer (another connection or
+/// process) before a statement fails with `store.unavailable`, and the durability WAL
+/// needs (fsync at checkpoints).
+const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 30000; PRAGMA synchronous = NORMAL;";
+
+/// Every store trait on one SQL database; also the [`SqlRecordSink`](crate::SqlRecordSink)
+/// constructor. Cheap to clone (the pool is shared).
+#[derive(Clone)]
+pub struct SqlStores {
+    pub(crate) pool: AnyPool,
+    pub(crate) backend: Backend,
+}
+
+impl fmt::Debug for SqlStores {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The URL is left out: it may hold a password.
+        f.debug_struct("SqlStores")
+            .field("backend", &self.backend)
+            .field("connections", &self.pool.size())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqlStores {
+    /// Connects to `url` (`sqlite://integrations.db`, `postgres://…`), refuses a schema
+    /// newer than this crate, and applies the missing migrations. A SQLite file is
+    /// created when absent (unless the URL sets `mode=`), and put in WAL mode.
+    ///
+    /// # Errors
+    ///
+    /// `store.unsupported_url` (configuration), `store.unavailable` when the database
+    /// cannot be reached, `store.schema_too_new` (configuration) when the database was
+    /// migrated by a newer version of this crate (nothing is written then), storage
+    /// errors from a migration.
+    pub async fn connect(url: &str) -> Result<Self, Error> {
+        let stores = Self::connect_pool(url).await?;
+        stores.migrate().await?;
+        Ok(stores)
+    }
+
+    /// Connects to `url` without changing the schema: refuses a database that is behind
+    /// (`store.schema_outdated`) or ahead (`store.schema_too_new`) of this crate. For
+    /// hosts that run [`migrate`](Self::migrate) in a deploy step.
+    ///
+    /// # Errors
+    ///
+    /// As [`connect`](Self::connect), plus `store.schema_outdated` (configuration).
+    pub async fn open(url: &str) -> Result<Self, Error> {
+        let stores = Self::connect_pool(url).await?;
+        let version = stores.schema_version().await?;
+        schema::check_not_newer(version)?;
+        if version < schema::SCHEMA_VERSION {
+            return Err(Error::configuration(
+                "store.schema_outdated",
+                format!(
+                    "the database schema is at version {version}, this crate needs {}; run SqlStores::migrate (or connect with SqlStores::connect)",
+                    schema::SCHEMA_VERSION
+                ),
+            ));
+        }
+        Ok(stores)
+    }
+
+    /// Applies the migrations the database lacks, each in its own transaction. Refuses,
+    /// before writing anything, a database whose schema is newer than this crate.
+    ///
+    /// # Errors
+    ///
+    /// `store.schema_too_new` (configuration); `store.unavailable`; `store.migration_failed`
+    /// (storage) when a migration fails (that migration is rolled back).
+    pub async fn migrate(&self) -> Result<(), Error> {
+        let version = self.schema_version().await?;
+        schema::check_not_newer(version)?;
+        if version == schema::SCHEMA_VERSION {
+            return Ok(());
+        }
+        schema::migrator(self.backend)
+            .run(&self.pool)
+            .await
+            .map_err(schema::migrate_error)
+    }
+
+    /// The schema version the database is at (0: never migrated).
+    ///
+    /// # Errors
+    ///
+    /// `store.unavailable`; storage errors.
+    pub async fn schema_version(&self) -> Result<i64, Error> {
+        schema::version(&self.pool, self.backend).await
+    }
+
+    /// The backend.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The connection pool, for a host's own tables or checks. The store tables are this
+    /// crate's: write to them only through the store traits.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Closes every connection; later calls fail with `store.unavailable`.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn connect_pool(url: &str) -> Result<Self, Error> {
+        let backend = Backend::from_url(url)?;
+        sqlx::any::install_default_drivers();
+        let url = match backend {
+            Backend::Sqlite => sqlite_url(url),
+            Backend::Postgres => url.to_owned(),
+        };
+        let mut options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(10));
+        if backend == Backend::Sqlite {
+            options = options.after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    conn.execute(SQLITE_PRAGMAS).await?;
+                    Ok(())
+                })
+            });
+        }
+        let pool = options.connect(&url).await.map_err(connect_error)?;
+        let stores = Self { pool, backend };
+        if backend == Backend::Sqlite {
+            stores.enable_wal().await?;
+        }
+        // Checked before anything can write.
+        schema::check_not_newer(stores.schema_version().await?)?;
+        Ok(stores)
+    }
+
+    /// WAL lets readers and one writer work at once across processes. The mode is
+    /// persistent in the file, so it is set only when not set yet.
+    async fn enable_wal(&self) -> Result<(), Error> {
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(error::map)?;
+        if !mode.eq_ignore_ascii_case("wal") && !mode.eq_ignore_ascii_case("memory") {
+            sqlx::query("PRAGMA journal_mode = WAL")
+                .execute(&self.pool)
+                .await
+                .map_err(error::map)?;
+        }
+        Ok(())
+    }
+
+    /// A query with this backend's statement caching: none on PostgreSQL, so that the
+    /// stores work behind a pooler in transaction mode (no session state).
+    pub(crate) fn query<'q>(&self, sql: &'q str) -> Query<'q, Any, AnyArguments<'q>> {
+        sqlx::query(sql).persistent(self.backend == Backend::Sqlite)
+    }
+
+    /// Begins a transaction; on SQLite it takes the write lock at once (`BEGIN
+    /// IMMEDIATE`), so that two writers never deadlock upgrading read locks.
+    pub(crate) async fn begin(&self) -> Result<Transaction<'static, Any>, Error> {
+        let begin = match self.backend {
+            Backend::Sqlite => "BEGIN IMMEDIATE",
+            Backend::Postgres => "BEGIN",
+        };
+        self.pool.begin_with(begin).await.map_err(error::map)
+    }
+}
+
+/// A SQLite URL that creates the file when absent, unless it says otherwise.
+fn sqlite_url(url: &str) -> String {
+    if url.contains("mode=") || url.contains(":memory:") {
+        url.to_owned()
+    } else if url.contains('?') {
+        format!("{url}&mode=rwc")
+    } else {
+        format!("{url}?mode=rwc")
+    }
+}
+
+fn connect_error(source: sqlx::Error) -> Error {
+    match source {
+        sqlx::Error::Configuration(_) => Error::configuration(
+            "store.invalid_url",
+            "the database URL cannot be used; check its form and options",
+        ),
+        sqlx::Error::Database(_) => Error::configuration(
+            "store.connect_refused",
+            "the database refused the connection: check the user, password and database name (PostgreSQL) or that the file's directory exists (SQLite)",
+        )
+        .with_source(source),
+        other => error::map(other),
+    }
+}

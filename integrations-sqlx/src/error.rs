@@ -1,0 +1,97 @@
+//! sqlx errors as [`integrations_core::Error`]s with stable codes.
+
+use integrations_core::{Error, ErrorKind};
+use sqlx::error::ErrorKind as DbErrorKind;
+
+/// The database could not be reached or dropped the connection: retrying may succeed.
+pub(crate) fn unavailable(source: sqlx::Error) -> Error {
+    Error::new(
+        ErrorKind::Unavailable,
+        "store.unavailable",
+        "the database is unreachable or dropped the connection; nothing was written, retry later",
+    )
+    .with_source(source)
+}
+
+/// Maps a sqlx error: connection failures to [`ErrorKind::Unavailable`], unique
+/// violations to [`ErrorKind::Conflict`], the rest to [`Error::storage`].
+pub(crate) fn map(error: sqlx::Error) -> Error {
+    if map_is_unavailable(&error) {
+        return unavailable(error);
+    }
+    if let sqlx::Error::Database(db) = &error
+        && db.kind() == DbErrorKind::UniqueViolation
+    {
+        return Error::conflict("store.duplicate", "a record with this key already exists")
+            .with_source(error);
+    }
+    Error::storage(error)
+}
+
+/// Whether retrying may succeed: the connection failed or the database is busy.
+pub(crate) fn map_is_unavailable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => temporary_code(&db.code().unwrap_or_default()),
+        _ => false,
+    }
+}
+
+/// Database error codes that mean "try again": SQLite's busy and locked (after the busy
+/// timeout), PostgreSQL's serialization failure, deadlock, shutdowns and too many
+/// connections.
+fn temporary_code(code: &str) -> bool {
+    matches!(
+        code,
+        // SQLite primary and extended result codes for SQLITE_BUSY / SQLITE_LOCKED.
+        "5" | "6" | "261" | "262" | "517" | "773"
+        // PostgreSQL SQLSTATEs.
+        | "40001" | "40P01" | "53300" | "57P01" | "57P02" | "57P03" | "08000" | "08003"
+        | "08006"
+    )
+}
+
+/// A unique violation mapped to a specific conflict, other errors as [`map`].
+pub(crate) fn map_duplicate(
+    error: sqlx::Error,
+    code: &'static str,
+    message: &'static str,
+) -> Error {
+    let mapped = map(error);
+    if mapped.code() == "store.duplicate" {
+        Error::conflict(code, message)
+    } else {
+        mapped
+    }
+}
+
+/// A stored value that cannot be read back: the row was written by something else.
+pub(crate) fn corrupt(what: &'static str) -> Error {
+    // The parser's message is left out: it may quote stored values.
+    Error::new(
+        ErrorKind::Storage,
+        "store.corrupt_record",
+        format!("a stored {what} cannot be read back; it was not written by this crate"),
+    )
+}
+
+/// A number the schema keeps as a signed 64-bit integer.
+pub(crate) fn to_i64(value: u64) -> Result<i64, Error> {
+    i64::try_from(value).map_err(|_| {
+        Error::invalid_input(
+            "store.number_too_large",
+            "a version or count is larger than the database can store",
+            Vec::new(),
+        )
+    })
+}
+
+/// A stored version or count read back.
+pub(crate) fn to_u64(value: i64) -> Result<u64, Error> {
+    u64::try_from(value).map_err(|_| corrupt("version"))
+}

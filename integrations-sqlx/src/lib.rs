@@ -1,0 +1,61 @@
+//! SQL stores for the integrations SDK: every store trait of
+//! [`integrations_core::host`] on SQLite (the embedded default: one file, shared safely by
+//! several processes) or PostgreSQL (many instances of a host on one database), plus
+//! [`SqlRecordSink`], a sync sink that keeps synced records as JSON.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), integrations_core::Error> {
+//! use std::sync::Arc;
+//! use integrations_core::host::{AesGcmKeyRing, Host};
+//! use integrations_sqlx::SqlStores;
+//!
+//! let stores = SqlStores::connect("sqlite://integrations.db").await?;
+//! let host = Host::builder()
+//!     .stores(Arc::new(stores))
+//!     .cipher(Arc::new(AesGcmKeyRing::generate("k1")?))
+//!     .build()?;
+//! # let _ = host; Ok(()) }
+//! ```
+//!
+//! # Schema
+//!
+//! The schema is embedded: forward-only numbered migrations per backend
+//! (`migrations/sqlite`, `migrations/postgres`), recorded in sqlx's `_sqlx_migrations`
+//! table. [`SqlStores::connect`] applies the missing ones; [`SqlStores::open`] applies
+//! nothing and refuses a database that is behind (`store.schema_outdated`), for hosts that
+//! migrate in a deploy step with [`SqlStores::migrate`]. Both refuse a database whose
+//! schema is newer than this crate (`store.schema_too_new`) before writing anything.
+//! The crate README lists the tables.
+//!
+//! # Semantics
+//!
+//! Each operation is one statement or one transaction, with the semantics of the testkit's
+//! `MemoryStore`: credentials and checkpoints are saved with compare-and-swap on a version
+//! column, `take_*` is `DELETE … RETURNING` (of any number of concurrent takers, in any
+//! number of processes, exactly one gets the record), and `record_event_if_new` is
+//! `INSERT … ON CONFLICT DO NOTHING`. Every primary key starts with the tenant. Sealed
+//! secrets are stored only as their key id and ciphertext bytes.
+//!
+//! # Errors
+//!
+//! A database that cannot be reached (refused connection, pool timeout, a connection
+//! dropped mid-statement, a locked SQLite file past the busy timeout) gives a temporary
+//! [`ErrorKind::Unavailable`](integrations_core::ErrorKind::Unavailable) error with code
+//! `store.unavailable`: retrying may succeed, and nothing was half-written. A unique
+//! violation gives [`ErrorKind::Conflict`](integrations_core::ErrorKind::Conflict).
+//! Any other database failure is [`Error::storage`](integrations_core::Error::storage).
+//!
+//! # Features
+//!
+//! * `sqlite` (default): SQLite, compiled in (no system library needed).
+//! * `postgres`: PostgreSQL, TLS through rustls with aws-lc-rs.
+
+mod backend;
+mod error;
+mod schema;
+mod sink;
+mod stores;
+
+pub use self::backend::{Backend, SqlStores};
+pub use self::schema::SCHEMA_VERSION;
+pub use self::sink::SqlRecordSink;

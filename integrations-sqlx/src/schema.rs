@@ -1,0 +1,83 @@
+//! The embedded migrations and the schema version check.
+
+use integrations_core::{Error, ErrorKind};
+use sqlx::AnyPool;
+use sqlx::migrate::{MigrateError, Migrator};
+
+use crate::Backend;
+use crate::error;
+
+/// The schema version this crate writes: the number of the last embedded migration.
+/// A database at a higher version is refused (`store.schema_too_new`).
+pub const SCHEMA_VERSION: i64 = 1;
+
+#[cfg(feature = "sqlite")]
+static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
+#[cfg(feature = "postgres")]
+static POSTGRES: Migrator = sqlx::migrate!("./migrations/postgres");
+
+pub(crate) fn migrator(backend: Backend) -> &'static Migrator {
+    match backend {
+        #[cfg(feature = "sqlite")]
+        Backend::Sqlite => &SQLITE,
+        #[cfg(feature = "postgres")]
+        Backend::Postgres => &POSTGRES,
+        #[allow(unreachable_patterns)]
+        _ => unreachable!("Backend::from_url accepts only enabled backends"),
+    }
+}
+
+/// The version of the last applied migration, 0 when none was.
+pub(crate) async fn version(pool: &AnyPool, backend: Backend) -> Result<i64, Error> {
+    let exists = match backend {
+        Backend::Sqlite => {
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'"
+        }
+        Backend::Postgres => {
+            "SELECT COUNT(*) FROM pg_catalog.pg_tables \
+             WHERE tablename = '_sqlx_migrations' AND schemaname = current_schema()"
+        }
+    };
+    let tables: i64 = sqlx::query_scalar(exists)
+        .persistent(false)
+        .fetch_one(pool)
+        .await
+        .map_err(error::map)?;
+    if tables == 0 {
+        return Ok(0);
+    }
+    sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM _sqlx_migrations WHERE success")
+        .persistent(false)
+        .fetch_one(pool)
+        .await
+        .map_err(error::map)
+}
+
+/// Refuses a schema this crate does not know.
+pub(crate) fn check_not_newer(version: i64) -> Result<(), Error> {
+    if version > SCHEMA_VERSION {
+        return Err(Error::configuration(
+            "store.schema_too_new",
+            format!(
+                "the database schema is at version {version}, newer than this crate's {SCHEMA_VERSION}: it was migrated by a newer release; upgrade integrations-sqlx (nothing was written)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn migrate_error(source: MigrateError) -> Error {
+    match source {
+        MigrateError::Execute(e) | MigrateError::ExecuteMigration(e, _)
+            if error::map_is_unavailable(&e) =>
+        {
+            error::unavailable(e)
+        }
+        other => Error::new(
+            ErrorKind::Storage,
+            "store.migration_failed",
+            "a schema migration failed and was rolled back; the database is at the previous version",
+        )
+        .with_source(other),
+    }
+}

@@ -1,0 +1,789 @@
+//! The store traits on SQL: one statement or one transaction per operation.
+
+use async_trait::async_trait;
+use integrations_core::host::{
+    ApprovalStore, BindingStore, CheckpointStore, ConnectionQuery, ConnectionStore,
+    ContinuationStore, CredentialStore, OAuthStateStore, PublicationStore, Sealed, TargetStore,
+    WebhookEventStore, version_conflict,
+};
+use integrations_core::model::{
+    Binding, Connection, ConnectionStatus, Credential, CredentialSet, CredentialType,
+    PendingAuthorization, ProfileVersion, Publication, SyncCheckpoint, Target,
+};
+use integrations_core::tools::{ApprovalId, ApprovalRequest, PendingContinuation};
+use integrations_core::webhook::WebhookEvent;
+use integrations_core::{
+    BindingId, ConnectionId, DefinitionKey, Error, PublicationId, TargetId, TenantId, Timestamp,
+};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::SqlStores;
+use crate::error::{self, corrupt, map_duplicate, to_i64, to_u64};
+
+pub(crate) fn to_json<T: Serialize>(value: &T) -> Result<String, Error> {
+    serde_json::to_string(value)
+        .map_err(|_| Error::internal("a record could not be serialized to JSON"))
+}
+
+pub(crate) fn from_json<T: DeserializeOwned>(text: &str, what: &'static str) -> Result<T, Error> {
+    serde_json::from_str(text).map_err(|_| corrupt(what))
+}
+
+pub(crate) fn get<'r, T>(row: &'r AnyRow, column: &str) -> Result<T, Error>
+where
+    T: sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
+{
+    row.try_get(column).map_err(error::map)
+}
+
+fn record<T: DeserializeOwned>(row: &AnyRow, what: &'static str) -> Result<T, Error> {
+    from_json(&get::<String>(row, "record")?, what)
+}
+
+fn records<T: DeserializeOwned>(rows: &[AnyRow], what: &'static str) -> Result<Vec<T>, Error> {
+    rows.iter().map(|row| record(row, what)).collect()
+}
+
+fn ms(t: Timestamp) -> i64 {
+    t.unix_millis()
+}
+
+fn sealed(row: &AnyRow, key_id: &str, ciphertext: &str) -> Result<Option<Sealed>, Error> {
+    let key_id: Option<String> = get(row, key_id)?;
+    let ciphertext: Option<Vec<u8>> = get(row, ciphertext)?;
+    Ok(match (key_id, ciphertext) {
+        (Some(key_id), Some(ciphertext)) => Some(Sealed::new(key_id, ciphertext)),
+        _ => None,
+    })
+}
+
+impl SqlStores {
+    async fn fetch_optional<'q>(
+        &self,
+        query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    ) -> Result<Option<AnyRow>, Error> {
+        query.fetch_optional(&self.pool).await.map_err(error::map)
+    }
+
+    async fn fetch_all<'q>(
+        &self,
+        query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    ) -> Result<Vec<AnyRow>, Error> {
+        query.fetch_all(&self.pool).await.map_err(error::map)
+    }
+
+    async fn affected<'q>(
+        &self,
+        query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    ) -> Result<u64, Error> {
+        Ok(query
+            .execute(&self.pool)
+            .await
+            .map_err(error::map)?
+            .rows_affected())
+    }
+}
+
+fn target(row: &AnyRow) -> Result<Target, Error> {
+    let mut target: Target = record(row, "target")?;
+    target.secrets = sealed(row, "secrets_key_id", "secrets_ciphertext")?;
+    Ok(target)
+}
+
+#[async_trait]
+impl TargetStore for SqlStores {
+    async fn get_target(&self, tenant: &TenantId, id: &TargetId) -> Result<Option<Target>, Error> {
+        let q = self
+            .query(
+                "SELECT record, secrets_key_id, secrets_ciphertext FROM targets \
+                 WHERE tenant = $1 AND id = $2",
+            )
+            .bind(tenant.as_str())
+            .bind(id.as_str());
+        self.fetch_optional(q)
+            .await?
+            .map(|row| target(&row))
+            .transpose()
+    }
+
+    async fn put_target(&self, target: &Target) -> Result<(), Error> {
+        // The sealed secrets are kept only in their own columns.
+        let mut without_secrets = target.clone();
+        without_secrets.secrets = None;
+        let q = self
+            .query(
+                "INSERT INTO targets (tenant, id, secrets_key_id, secrets_ciphertext, record) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant, id) DO UPDATE SET \
+                 secrets_key_id = excluded.secrets_key_id, \
+                 secrets_ciphertext = excluded.secrets_ciphertext, record = excluded.record",
+            )
+            .bind(target.tenant.as_str())
+            .bind(target.id.as_str())
+            .bind(target.secrets.as_ref().map(Sealed::key_id))
+            .bind(target.secrets.as_ref().map(Sealed::ciphertext))
+            .bind(to_json(&without_secrets)?);
+        self.affected(q).await.map(drop)
+    }
+
+    async fn list_targets(&self, tenant: &TenantId) -> Result<Vec<Target>, Error> {
+        let q = self
+            .query(
+                "SELECT record, secrets_key_id, secrets_ciphertext FROM targets \
+                 WHERE tenant = $1 ORDER BY id",
+            )
+            .bind(tenant.as_str());
+        self.fetch_all(q).await?.iter().map(target).collect()
+    }
+
+    async fn delete_target(&self, tenant: &TenantId, id: &TargetId) -> Result<bool, Error> {
+        let q = self
+            .query("DELETE FROM targets WHERE tenant = $1 AND id = $2")
+            .bind(tenant.as_str())
+            .bind(id.as_str());
+        Ok(self.affected(q).await? > 0)
+    }
+}
+
+/// A connection from its row: the record, with the status columns (which
+/// `set_connection_status` changes in place) taking precedence.
+fn connection(row: &AnyRow) -> Result<Connection, Error> {
+    let mut connection: Connection = record(row, "connection")?;
+    connection.status = from_json(&get::<String>(row, "status")?, "connection status")?;
+    connection.updated_at = Timestamp::from_unix_millis(get(row, "updated_at")?);
+    Ok(connection)
+}
+
+const CONNECTION_COLUMNS: &str = "record, status, updated_at";
+
+#[async_trait]
+impl ConnectionStore for SqlStores {
+    async fn get_connection(
+        &self,
+        tenant: &TenantId,
+        id: &ConnectionId,
+    ) -> Result<Option<Connection>, Error> {
+        let q = self
+            .query(
+                "SELECT record, status, updated_at FROM connections WHERE tenant = $1 AND id = $2",
+            )
+            .bind(tenant.as_str())
+            .bind(id.as_str());
+        self.fetch_optional(q)
+            .await?
+            .map(|row| connection(&row))
+            .transpose()
+    }
+
+    async fn put_connection(&self, connection: &Connection) -> Result<(), Error> {
+        let q = self
+            .query(
+                "INSERT INTO connections \
+                 (tenant, id, definition_key, external_subject, endpoint_key, status, updated_at, record) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                 ON CONFLICT (tenant, id) DO UPDATE SET \
+                 definition_key = excluded.definition_key, \
+                 external_subject = excluded.external_subject, \
+                 endpoint_key = excluded.endpoint_key, status = excluded.status, \
+                 updated_at = excluded.updated_at, record = excluded.record",
+            )
+            .bind(connection.tenant.as_str())
+            .bind(connection.id.as_str())
+            .bind(connection.key.as_str())
+            .bind(connection.external_subject.as_deref())
+            .bind(connection.endpoint_key.as_deref())
+            .bind(to_json(&connection.status)?)
+            .bind(ms(connection.updated_at))
+            .bind(to_json(connection)?);
+        self.affected(q).await.map(drop)
+    }
+
+    async fn list_connections(&self, tenant: &TenantId) -> Result<Vec<Connection>, Error> {
+        let q = self
+            .query(
+                "SELECT record, status, updated_at FROM connections WHERE tenant = $1 ORDER BY id",
+            )
+            .bind(tenant.as_str());
+        self.fetch_all(q).await?.iter().map(connection).collect()
+    }
+
+    async fn delete_connection(&self, tenant: &TenantId, id: &ConnectionId) -> Result<bool, Error> {
+        let q = self
+            .query("DELETE FROM connections WHERE tenant = $1 AND id = $2")
+            .bind(tenant.as_str())
+            .bind(id.as_str());
+        Ok(self.affected(q).await? > 0)
+    }
+
+    async fn find_connections(&self, query: &ConnectionQuery) -> Result<Vec<Connection>, Error> {
+        let (sql, value) = match (&query.external_subject, &query.endpoint_key) {
+            (Some(subject), None) => (
+                "SELECT record, status, updated_at FROM connections \
+                 WHERE definition_key = $1 AND external_subject = $2 ORDER BY tenant, id",
+                Some(subject),
+            ),
+            (None, Some(endpoint)) => (
+                "SELECT record, status, updated_at FROM connections \
+                 WHERE definition_key = $1 AND endpoint_key = $2 ORDER BY tenant, id",
+                Some(endpoint),
+            ),
+            (None, None) => (
+                "SELECT record, status, updated_at FROM connections \
+                 WHERE definition_key = $1 ORDER BY tenant, id",
+                None,
+            ),
+            (Some(subject), Some(endpoint)) => {
+                let q = self
+                    .query(
+                        "SELECT record, status, updated_at FROM connections \
+                         WHERE definition_key = $1 AND external_subject = $2 \
+                         AND endpoint_key = $3 ORDER BY tenant, id",
+                    )
+                    .bind(query.key.as_str())
+                    .bind(subject.as_str())
+                    .bind(endpoint.as_str());
+                return self.fetch_all(q).await?.iter().map(connection).collect();
+            }
+        };
+        let mut q = self.query(sql).bind(query.key.as_str());
+        if let Some(value) = value {
+            q = q.bind(value.as_str());
+        }
+        self.fetch_all(q).await?.iter().map(connection).collect()
+    }
+
+    async fn set_connection_status(
+        &self,
+        tenant: &TenantId,
+        id: &ConnectionId,
+        status: ConnectionStatus,
+        now: Timestamp,
+    ) -> Result<Option<Connection>, Error> {
+        let sql = format!(
+            "UPDATE connections SET status = $3, updated_at = $4 \
+             WHERE tenant = $1 AND id = $2 RETURNING {CONNECTION_COLUMNS}"
+        );
+        let q = self
+            .query(&sql)
+            .bind(tenant.as_str())
+            .bind(id.as_str())
+            .bind(to_json(&status)?)
+            .bind(ms(now));
+        self.fetch_optional(q)
+            .await?
+            .map(|row| connection(&row))
+            .transpose()
+    }
+}
+
+#[async_trait]
+impl CredentialStore for SqlStores {
+    async fn load_credentials(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+    ) -> Result<Option<CredentialSet>, Error> {
+        // One statement: the version and the credentials come from one snapshot.
+        let q = self
+            .query(
+                "SELECT s.version, c.credential_type, c.slot, c.key_id, c.ciphertext, \
+                 c.expires_at, c.issued_at \
+                 FROM credential_sets s LEFT JOIN credentials c \
+                 ON c.tenant = s.tenant AND c.connection = s.connection \
+                 WHERE s.tenant = $1 AND s.connection = $2 ORDER BY c.position",
+            )
+            .bind(tenant.as_str())
+            .bind(connection.as_str());
+        let rows = self.fetch_all(q).await?;
+        let Some(first) = rows.first() else {
+            return Ok(None);
+        };
+        let version = to_u64(get(first, "version")?)?;
+        let mut credentials = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let Some(credential_type) = get::<Option<String>>(row, "credential_type")? else {
+                continue;
+            };
+            let credential_type =
+                CredentialType::new(credential_type).map_err(|_| corrupt("credential type"))?;
+            let value =
+                sealed(row, "key_id", "ciphertext")?.ok_or_else(|| corrupt("credential"))?;
+            let mut credential = Credential::new(
+                credential_type,
+                value,
+                Timestamp::from_unix_millis(get(row, "issued_at")?),
+            )
+            .with_expiry(get::<Option<i64>>(row, "expires_at")?.map(Timestamp::from_unix_millis));
+            if let Some(slot) = get::<Option<String>>(row, "slot")? {
+                credential = credential.with_slot(slot);
+            }
+            credentials.push(credential);
+        }
+        Ok(Some(CredentialSet::new(
+            tenant.clone(),
+            connection.clone(),
+            version,
+            credentials,
+        )))
+    }
+
+    async fn swap_credentials(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+        expected_version: Option<u64>,
+        credentials: Vec<Credential>,
+    ) -> Result<u64, Error> {
+        let mut tx = self.begin().await?;
+        // The version row is written first: on PostgreSQL a concurrent writer waits on
+        // its lock and then finds another version; on SQLite the transaction holds the
+        // write lock from its start.
+        let won = match expected_version {
+            None => self
+                .query(
+                    "INSERT INTO credential_sets (tenant, connection, version) VALUES ($1, $2, 1) \
+                     ON CONFLICT (tenant, connection) DO NOTHING",
+                )
+                .bind(tenant.as_str())
+                .bind(connection.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(error::map)?
+                .rows_affected(),
+            Some(version) => self
+                .query(
+                    "UPDATE credential_sets SET version = version + 1 \
+                     WHERE tenant = $1 AND connection = $2 AND version = $3",
+                )
+                .bind(tenant.as_str())
+                .bind(connection.as_str())
+                .bind(to_i64(version)?)
+                .execute(&mut *tx)
+                .await
+                .map_err(error::map)?
+                .rows_affected(),
+        };
+        if won != 1 {
+            tx.rollback().await.map_err(error::map)?;
+            return Err(version_conflict());
+        }
+        let new_version = expected_version.unwrap_or(0) + 1;
+        self.query("DELETE FROM credentials WHERE tenant = $1 AND connection = $2")
+            .bind(tenant.as_str())
+            .bind(connection.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(error::map)?;
+        for (position, credential) in credentials.iter().enumerate() {
+            self.query(
+                "INSERT INTO credentials (tenant, connection, position, credential_type, slot, \
+                 key_id, ciphertext, expires_at, issued_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(tenant.as_str())
+            .bind(connection.as_str())
+            .bind(to_i64(position as u64)?)
+            .bind(credential.credential_type.as_str())
+            .bind(credential.slot.as_deref())
+            .bind(credential.value.key_id())
+            .bind(credential.value.ciphertext())
+            .bind(credential.expires_at.map(ms))
+            .bind(ms(credential.issued_at))
+            .execute(&mut *tx)
+            .await
+            .map_err(error::map)?;
+        }
+        tx.commit().await.map_err(error::map)?;
+        Ok(new_version)
+    }
+
+    async fn delete_credentials(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+    ) -> Result<bool, Error> {
+        let mut tx = self.begin().await?;
+        let existed = self
+            .query("DELETE FROM credential_sets WHERE tenant = $1 AND connection = $2")
+            .bind(tenant.as_str())
+            .bind(connection.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(error::map)?
+            .rows_affected()
+            > 0;
+        self.query("DELETE FROM credentials WHERE tenant = $1 AND connection = $2")
+            .bind(tenant.as_str())
+            .bind(connection.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(error::map)?;
+        tx.commit().await.map_err(error::map)?;
+        Ok(existed)
+    }
+}
+
+#[async_trait]
+impl BindingStore for SqlStores {
+    async fn get_binding(
+        &self,
+        tenant: &TenantId,
+        id: &BindingId,
+    ) -> Result<Option<Binding>, Error> {
+        let q = self
+            .query("SELECT record FROM bindings WHERE tenant = $1 AND id = $2")
+            .bind(tenant.as_str())
+            .bind(id.as_str());
+        self.fetch_optional(q)
+            .await?
+            .map(|row| record(&row, "binding"))
+            .transpose()
+    }
+
+    async fn put_binding(&self, binding: &Binding) -> Result<(), Error> {
+        let q = self
+            .query(
+                "INSERT INTO bindings (tenant, id, profile, profile_version, record) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant, id) DO UPDATE SET \
+                 profile = excluded.profile, profile_version = excluded.profile_version, \
+                 record = excluded.record",
+            )
+            .bind(binding.tenant.as_str())
+            .bind(binding.id.as_str())
+            .bind(binding.profile.as_str())
+            .bind(to_i64(binding.profile_version)?)
+            .bind(to_json(binding)?);
+        self.affected(q).await.map(drop)
+    }
+
+    async fn list_bindings(
+        &self,
+        tenant: &TenantId,
+        profile: &ProfileVersion,
+    ) -> Result<Vec<Binding>, Error> {
+        let q = self
+            .query(
+                "SELECT record FROM bindings WHERE tenant = $1 AND profile = $2 \
+                 AND profile_version = $3 ORDER BY id",
+            )
+            .bind(tenant.as_str())
+            .bind(profile.profile.as_str())
+            .bind(to_i64(profile.version)?);
+        records(&self.fetch_all(q).await?, "binding")
+    }
+
+    async fn delete_binding(&self, tenant: &TenantId, id: &BindingId) -> Result<bool, Error> {
+        let q = self
+            .query("DELETE FROM bindings WHERE tenant = $1 AND id = $2")
+            .bind(tenant.as_str())
+            .bind(id.as_str());
+        Ok(self.affected(q).await? > 0)
+    }
+}
+
+#[async_trait]
+impl OAuthStateStore for SqlStores {
+    async fn put_oauth_state(&self, pending: &PendingAuthorization) -> Result<(), Error> {
+        // The PKCE verifier is kept only in the sealed columns.
+        let mut without_secret = pending.clone();
+        without_secret.pkce_verifier = None;
+        let q = self
+            .query(
+                "INSERT INTO oauth_states (tenant, state_digest, expires_at, pkce_key_id, \
+                 pkce_ciphertext, record) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(pending.tenant.as_str())
+            .bind(pending.state_digest.as_str())
+            .bind(ms(pending.expires_at))
+            .bind(pending.pkce_verifier.as_ref().map(Sealed::key_id))
+            .bind(pending.pkce_verifier.as_ref().map(Sealed::ciphertext))
+            .bind(to_json(&without_secret)?);
+        q.execute(&self.pool).await.map_err(|e| {
+            map_duplicate(
+                e,
+                "store.duplicate_state",
+                "a pending authorization with this state already exists",
+            )
+        })?;
+        Ok(())
+    }
+
+    async fn take_oauth_state(
+        &self,
+        state_digest: &str,
+    ) -> Result<Option<PendingAuthorization>, Error> {
+        let q = self
+            .query(
+                "DELETE FROM oauth_states WHERE state_digest = $1 \
+                 RETURNING record, pkce_key_id, pkce_ciphertext",
+            )
+            .bind(state_digest);
+        let Some(row) = self.fetch_optional(q).await? else {
+            return Ok(None);
+        };
+        let mut pending: PendingAuthorization = record(&row, "pending authorization")?;
+        pending.pkce_verifier = sealed(&row, "pkce_key_id", "pkce_ciphertext")?;
+        Ok(Some(pending))
+    }
+
+    async fn purge_oauth_states(&self, expired_by: Timestamp) -> Result<u64, Error> {
+        let q = self
+            .query("DELETE FROM oauth_states WHERE expires_at <= $1")
+            .bind(ms(expired_by));
+        self.affected(q).await
+    }
+}
+
+#[async_trait]
+impl WebhookEventStore for SqlStores {
+    async fn record_event_if_new(&self, event: &WebhookEvent) -> Result<bool, Error> {
+        let q = self
+            .query(
+                "INSERT INTO webhook_events (tenant, definition_key, external_event_id, \
+                 received_at, record) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (tenant, definition_key, external_event_id) DO NOTHING",
+            )
+            .bind(event.tenant.as_str())
+            .bind(event.key.as_str())
+            .bind(event.external_event_id.as_str())
+            .bind(ms(event.received_at))
+            .bind(to_json(event)?);
+        Ok(self.affected(q).await? == 1)
+    }
+
+    async fn forget_event(
+        &self,
+        tenant: &TenantId,
+        key: &DefinitionKey,
+        external_event_id: &str,
+    ) -> Result<bool, Error> {
+        let q = self
+            .query(
+                "DELETE FROM webhook_events WHERE tenant = $1 AND definition_key = $2 \
+                 AND external_event_id = $3",
+            )
+            .bind(tenant.as_str())
+            .bind(key.as_str())
+            .bind(external_event_id);
+        Ok(self.affected(q).await? > 0)
+    }
+
+    async fn purge_events(&self, received_by: Timestamp) -> Result<u64, Error> {
+        let q = self
+            .query("DELETE FROM webhook_events WHERE received_at <= $1")
+            .bind(ms(received_by));
+        self.affected(q).await
+    }
+}
+
+#[async_trait]
+impl PublicationStore for SqlStores {
+    async fn get_publication(
+        &self,
+        tenant: &TenantId,
+        id: &PublicationId,
+    ) -> Result<Option<Publication>, Error> {
+        let q = self
+            .query("SELECT record FROM publications WHERE tenant = $1 AND id = $2")
+            .bind(tenant.as_str())
+            .bind(id.as_str());
+        self.fetch_optional(q)
+            .await?
+            .map(|row| record(&row, "publication"))
+            .transpose()
+    }
+
+    async fn put_publication(&self, publication: &Publication) -> Result<(), Error> {
+        let q = self
+            .query(
+                "INSERT INTO publications (tenant, id, connection, record) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (tenant, id) DO UPDATE SET \
+                 connection = excluded.connection, record = excluded.record",
+            )
+            .bind(publication.tenant.as_str())
+            .bind(publication.id.as_str())
+            .bind(publication.connection.as_str())
+            .bind(to_json(publication)?);
+        self.affected(q).await.map(drop)
+    }
+
+    async fn list_publications(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+    ) -> Result<Vec<Publication>, Error> {
+        let q = self
+            .query(
+                "SELECT record FROM publications WHERE tenant = $1 AND connection = $2 \
+                 ORDER BY id",
+            )
+            .bind(tenant.as_str())
+            .bind(connection.as_str());
+        records(&self.fetch_all(q).await?, "publication")
+    }
+
+    async fn delete_publication(
+        &self,
+        tenant: &TenantId,
+        id: &PublicationId,
+    ) -> Result<bool, Error> {
+        let q = self
+            .query("DELETE FROM publications WHERE tenant = $1 AND id = $2")
+            .bind(tenant.as_str())
+            .bind(id.as_str());
+        Ok(self.affected(q).await? > 0)
+    }
+}
+
+#[async_trait]
+impl CheckpointStore for SqlStores {
+    async fn load_checkpoint(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+        stream: &str,
+    ) -> Result<Option<SyncCheckpoint>, Error> {
+        let q = self
+            .query(
+                "SELECT record FROM checkpoints WHERE tenant = $1 AND connection = $2 \
+                 AND stream = $3",
+            )
+            .bind(tenant.as_str())
+            .bind(connection.as_str())
+            .bind(stream);
+        self.fetch_optional(q)
+            .await?
+            .map(|row| record(&row, "checkpoint"))
+            .transpose()
+    }
+
+    async fn save_checkpoint(&self, checkpoint: &SyncCheckpoint) -> Result<u64, Error> {
+        let version = checkpoint.version + 1;
+        let mut saved = checkpoint.clone();
+        saved.version = version;
+        let sql = if checkpoint.version == 0 {
+            "INSERT INTO checkpoints (tenant, connection, stream, version, record) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant, connection, stream) DO NOTHING"
+        } else {
+            "UPDATE checkpoints SET version = $4, record = $5 \
+             WHERE tenant = $1 AND connection = $2 AND stream = $3 AND version = $6"
+        };
+        let q = self
+            .query(sql)
+            .bind(checkpoint.tenant.as_str())
+            .bind(checkpoint.connection.as_str())
+            .bind(checkpoint.stream.as_str())
+            .bind(to_i64(version)?)
+            .bind(to_json(&saved)?);
+        let q = if checkpoint.version == 0 {
+            q
+        } else {
+            q.bind(to_i64(checkpoint.version)?)
+        };
+        if self.affected(q).await? == 1 {
+            Ok(version)
+        } else {
+            Err(version_conflict())
+        }
+    }
+}
+
+#[async_trait]
+impl ApprovalStore for SqlStores {
+    async fn put_approval(&self, request: &ApprovalRequest) -> Result<(), Error> {
+        let q = self
+            .query("INSERT INTO approvals (tenant, id, expires_at, record) VALUES ($1, $2, $3, $4)")
+            .bind(request.tenant.as_str())
+            .bind(request.id.as_str())
+            .bind(ms(request.expires_at))
+            .bind(to_json(request)?);
+        q.execute(&self.pool).await.map_err(|e| {
+            map_duplicate(
+                e,
+                "store.duplicate_approval",
+                "an approval request with this id already exists",
+            )
+        })?;
+        Ok(())
+    }
+
+    async fn take_approval(
+        &self,
+        tenant: &TenantId,
+        id: &ApprovalId,
+    ) -> Result<Option<ApprovalRequest>, Error> {
+        let q = self
+            .query("DELETE FROM approvals WHERE tenant = $1 AND id = $2 RETURNING record")
+            .bind(tenant.as_str())
+            .bind(id.as_str());
+        self.fetch_optional(q)
+            .await?
+            .map(|row| record(&row, "approval request"))
+            .transpose()
+    }
+
+    async fn purge_approvals(&self, expired_by: Timestamp) -> Result<u64, Error> {
+        let q = self
+            .query("DELETE FROM approvals WHERE expires_at <= $1")
+            .bind(ms(expired_by));
+        self.affected(q).await
+    }
+}
+
+#[async_trait]
+impl ContinuationStore for SqlStores {
+    async fn put_continuation(&self, pending: &PendingContinuation) -> Result<(), Error> {
+        // The sealed pages are kept only in their own columns.
+        let mut body = pending.clone();
+        body.pages = Sealed::new("", Vec::new());
+        let q = self
+            .query(
+                "INSERT INTO continuations (tenant, id, expires_at, pages_key_id, \
+                 pages_ciphertext, record) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(pending.tenant.as_str())
+            .bind(pending.id.as_str())
+            .bind(ms(pending.expires_at))
+            .bind(pending.pages.key_id())
+            .bind(pending.pages.ciphertext())
+            .bind(to_json(&body)?);
+        q.execute(&self.pool).await.map_err(|e| {
+            map_duplicate(
+                e,
+                "store.duplicate_continuation",
+                "a continuation with this id already exists",
+            )
+        })?;
+        Ok(())
+    }
+
+    async fn take_continuation(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+    ) -> Result<Option<PendingContinuation>, Error> {
+        let q = self
+            .query(
+                "DELETE FROM continuations WHERE tenant = $1 AND id = $2 \
+                 RETURNING pages_key_id, pages_ciphertext, record",
+            )
+            .bind(tenant.as_str())
+            .bind(id);
+        let Some(row) = self.fetch_optional(q).await? else {
+            return Ok(None);
+        };
+        let mut pending: PendingContinuation = record(&row, "continuation")?;
+        pending.pages = sealed(&row, "pages_key_id", "pages_ciphertext")?
+            .ok_or_else(|| corrupt("continuation"))?;
+        Ok(Some(pending))
+    }
+
+    async fn purge_continuations(&self, expired_by: Timestamp) -> Result<u64, Error> {
+        let q = self
+            .query("DELETE FROM continuations WHERE expires_at <= $1")
+            .bind(ms(expired_by));
+        self.affected(q).await
+    }
+}

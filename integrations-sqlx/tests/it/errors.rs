@@ -1,0 +1,247 @@
+//! Clear errors with stable codes, and nothing half-written: a newer schema, wrong URLs,
+//! a statement failing inside a transaction, a dropped or closed connection.
+
+use integrations_core::ErrorKind;
+use integrations_core::host::Sealed;
+use integrations_core::host::{CredentialStore, TargetStore};
+use integrations_core::model::{Credential, CredentialType, Target};
+use integrations_core::{ConnectionId, DefinitionKey, TargetId, TenantId, Timestamp};
+use integrations_sqlx::{SCHEMA_VERSION, SqlStores};
+use integrations_testkit::assert_secret_free;
+
+use crate::each_backend;
+#[cfg(feature = "postgres")]
+use crate::support;
+
+fn tenant() -> TenantId {
+    TenantId::new("acme").unwrap()
+}
+
+fn credential(key_id: &str, bytes: &[u8]) -> Credential {
+    Credential::new(
+        CredentialType::API_KEY,
+        Sealed::new(key_id, bytes.to_vec()),
+        Timestamp::from_unix_seconds(1_800_000_000),
+    )
+}
+
+async fn count(stores: &SqlStores, table: &str) -> i64 {
+    sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
+        .fetch_one(stores.pool())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_newer_schema_is_refused_and_never_written() {
+    each_backend!("schema_too_new", |url| {
+        let stores = SqlStores::connect(&url).await.unwrap();
+        assert_eq!(stores.schema_version().await.unwrap(), SCHEMA_VERSION);
+        let target = Target::new(
+            tenant(),
+            TargetId::new("t1").unwrap(),
+            DefinitionKey::new("github", "github").unwrap(),
+            Timestamp::from_unix_seconds(1),
+        );
+        stores.put_target(&target).await.unwrap();
+        // A newer release of this crate migrated the database.
+        sqlx::query(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+             VALUES ($1, 'from the future', TRUE, $2, 0)",
+        )
+        .bind(SCHEMA_VERSION + 1)
+        .bind(vec![0_u8; 48])
+        .execute(stores.pool())
+        .await
+        .unwrap();
+
+        for result in [
+            SqlStores::connect(&url).await.map(drop),
+            SqlStores::open(&url).await.map(drop),
+            stores.migrate().await,
+        ] {
+            let err = result.unwrap_err();
+            assert_eq!(err.code(), "store.schema_too_new", "{err:?}");
+            assert_eq!(err.kind(), ErrorKind::Configuration);
+            assert!(err.message().contains("upgrade"), "{}", err.message());
+        }
+        // Nothing was written: one target, two migration rows, as before.
+        assert_eq!(count(&stores, "targets").await, 1);
+        assert_eq!(count(&stores, "_sqlx_migrations").await, 2);
+    });
+}
+
+#[tokio::test]
+async fn open_refuses_an_unmigrated_database_and_migrate_is_idempotent() {
+    each_backend!("open_outdated", |url| {
+        let err = SqlStores::open(&url).await.unwrap_err();
+        assert_eq!(err.code(), "store.schema_outdated");
+        let stores = SqlStores::connect(&url).await.unwrap();
+        stores.migrate().await.unwrap();
+        stores.migrate().await.unwrap();
+        SqlStores::open(&url).await.unwrap();
+        assert_eq!(count(&stores, "_sqlx_migrations").await, 1);
+    });
+}
+
+#[tokio::test]
+async fn wrong_urls_give_stable_codes_without_the_password() {
+    let err = SqlStores::connect("mysql://root:hunter2-secret@127.0.0.1/db")
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "store.unsupported_url");
+    assert_secret_free(&err, "hunter2-secret");
+
+    let err = SqlStores::connect("sqlite:///nonexistent-directory/for/sure/x.db")
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "store.connect_refused", "{err:?}");
+    assert_eq!(err.kind(), ErrorKind::Configuration);
+
+    let err = SqlStores::connect("no scheme at all").await.unwrap_err();
+    assert_eq!(err.code(), "store.unsupported_url");
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test]
+async fn an_unreachable_postgres_is_unavailable_without_the_password() {
+    // Port 1 on loopback: nothing listens there.
+    let err = SqlStores::connect("postgres://app:hunter2-secret@127.0.0.1:1/app")
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "store.unavailable", "{err:?}");
+    assert!(err.is_temporary());
+    assert_secret_free(&err, "hunter2-secret");
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test]
+async fn a_wrong_postgres_database_is_refused() {
+    let Some(url) = support::postgres_url("wrong_db").await else {
+        return;
+    };
+    let base = url.split('?').next().unwrap();
+    let wrong = format!("{}/no_such_database", base.rsplit_once('/').unwrap().0);
+    let err = SqlStores::connect(&wrong).await.unwrap_err();
+    assert_eq!(err.code(), "store.connect_refused", "{err:?}");
+}
+
+/// A statement failing in the middle of a credential swap (a trigger refuses the second
+/// credential) rolls the whole swap back: the old version and credentials stay.
+#[tokio::test]
+async fn a_failing_swap_writes_nothing() {
+    each_backend!("half_written", |url| {
+        let stores = SqlStores::connect(&url).await.unwrap();
+        let connection = ConnectionId::new("c1").unwrap();
+        stores
+            .swap_credentials(&tenant(), &connection, None, vec![credential("k1", b"old")])
+            .await
+            .unwrap();
+        let trigger: &[&str] = match stores.backend() {
+            integrations_sqlx::Backend::Sqlite => &[
+                "CREATE TRIGGER refuse BEFORE INSERT ON credentials WHEN NEW.key_id = 'boom' \
+                 BEGIN SELECT RAISE(ABORT, 'refused'); END",
+            ],
+            _ => &[
+                "CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN \
+                 IF NEW.key_id = 'boom' THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; \
+                 END $$ LANGUAGE plpgsql",
+                "CREATE TRIGGER refuse BEFORE INSERT ON credentials \
+                 FOR EACH ROW EXECUTE FUNCTION refuse()",
+            ],
+        };
+        for sql in trigger {
+            sqlx::query(sql).execute(stores.pool()).await.unwrap();
+        }
+        let err = stores
+            .swap_credentials(
+                &tenant(),
+                &connection,
+                Some(1),
+                vec![credential("k1", b"new"), credential("boom", b"new")],
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Storage, "{err:?}");
+        let kept = stores
+            .load_credentials(&tenant(), &connection)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(kept.version, 1);
+        assert_eq!(kept.credentials, vec![credential("k1", b"old")]);
+        // And the next swap from version 1 still works.
+        assert_eq!(
+            stores
+                .swap_credentials(
+                    &tenant(),
+                    &connection,
+                    Some(1),
+                    vec![credential("k1", b"new")]
+                )
+                .await
+                .unwrap(),
+            2
+        );
+    });
+}
+
+#[tokio::test]
+async fn a_closed_pool_is_unavailable() {
+    each_backend!("closed", |url| {
+        let stores = SqlStores::connect(&url).await.unwrap();
+        stores.close().await;
+        let err = stores
+            .load_credentials(&tenant(), &ConnectionId::new("c1").unwrap())
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "store.unavailable");
+        assert!(err.is_temporary());
+    });
+}
+
+/// The server drops every connection of the stores (an administrator, a failover): the
+/// next call either reconnects or fails with `store.unavailable`, and a retry succeeds
+/// with nothing lost.
+#[cfg(feature = "postgres")]
+#[tokio::test]
+async fn a_dropped_postgres_connection_is_unavailable_then_recovers() {
+    let Some(url) = support::postgres_url("dropped").await else {
+        return;
+    };
+    let app = format!("dropped_{}", std::process::id());
+    let stores = SqlStores::connect(&format!("{url}&application_name={app}"))
+        .await
+        .unwrap();
+    let connection = ConnectionId::new("c1").unwrap();
+    stores
+        .swap_credentials(&tenant(), &connection, None, vec![credential("k1", b"v1")])
+        .await
+        .unwrap();
+    let admin = SqlStores::connect(&url).await.unwrap();
+    let killed: i64 = sqlx::query_scalar(
+        "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1",
+    )
+    .bind(&app)
+    .fetch_one(admin.pool())
+    .await
+    .unwrap();
+    assert!(killed >= 1, "no connection was dropped");
+    let mut unavailable = 0;
+    let mut loaded = None;
+    for _ in 0..5 {
+        match stores.load_credentials(&tenant(), &connection).await {
+            Ok(set) => {
+                loaded = set;
+                break;
+            }
+            Err(e) => {
+                assert_eq!(e.code(), "store.unavailable", "{e:?}");
+                unavailable += 1;
+            }
+        }
+    }
+    let loaded = loaded.expect("a retry after the drop succeeds");
+    assert_eq!(loaded.version, 1);
+    assert!(unavailable < 5);
+}

@@ -1,0 +1,1178 @@
+//! The checks. Each returns the first problem it finds.
+
+use std::fmt::Debug;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use integrations_core::host::{ConnectionQuery, Retention, Stores, purge_expired};
+use integrations_core::model::ConnectionStatus;
+use integrations_core::{Error, ErrorKind, TenantId, Timestamp};
+use serde::Serialize;
+
+use super::StoreCheck;
+use super::records::{self as r, at, old};
+
+type Outcome = Result<(), String>;
+
+/// The tenants and names of one check, unique per run.
+pub(super) struct Scope {
+    prefix: String,
+}
+
+impl Scope {
+    pub(super) fn new(prefix: String) -> Self {
+        Self { prefix }
+    }
+
+    /// Tenant `name` of this check.
+    fn tenant(&self, name: &str) -> TenantId {
+        r::tenant(&format!("{}-{name}", self.prefix))
+    }
+
+    /// A name unique to this check (state digests, event ids).
+    fn name(&self, name: &str) -> String {
+        format!("{}-{name}", self.prefix)
+    }
+}
+
+pub(super) async fn run(
+    check: StoreCheck,
+    stores: &Arc<dyn Stores>,
+    scope: &Scope,
+    tasks: usize,
+) -> Outcome {
+    let s = &**stores;
+    match check {
+        StoreCheck::RoundTrips => round_trips(s, scope).await,
+        StoreCheck::Listing => listing(s, scope).await,
+        StoreCheck::ConnectionStatus => connection_status(s, scope).await,
+        StoreCheck::CredentialCas => credential_cas(s, scope).await,
+        StoreCheck::CheckpointCas => checkpoint_cas(s, scope).await,
+        StoreCheck::TakeOnce => take_once(s, scope).await,
+        StoreCheck::WebhookDedup => webhook_dedup(s, scope).await,
+        StoreCheck::Concurrency => concurrency(stores, scope, tasks).await,
+        StoreCheck::TenantIsolation => tenant_isolation(s, scope).await,
+        StoreCheck::Purge => purge(s, scope).await,
+    }
+}
+
+macro_rules! ensure {
+    ($cond:expr, $($fmt:tt)+) => {
+        if !$cond {
+            return Err(format!($($fmt)+));
+        }
+    };
+}
+
+/// The value of a store call, or the problem "`what` failed".
+fn ok<T>(result: Result<T, Error>, what: &str) -> Result<T, String> {
+    result.map_err(|e| format!("{what} failed: {} ({})", e.code(), e.message()))
+}
+
+/// Compares as JSON, so that records without `PartialEq` compare too.
+fn same<T: Serialize + Debug>(got: &T, want: &T, what: &str) -> Outcome {
+    let g = serde_json::to_value(got).map_err(|e| e.to_string())?;
+    let w = serde_json::to_value(want).map_err(|e| e.to_string())?;
+    ensure!(
+        g == w,
+        "{what} read back differently:\n got  {g}\n want {w}"
+    );
+    Ok(())
+}
+
+fn is_version_conflict<T: Debug>(result: &Result<T, Error>) -> bool {
+    matches!(result, Err(e) if e.kind() == ErrorKind::Conflict && e.code() == "store.version_conflict")
+}
+
+fn is_conflict<T: Debug>(result: &Result<T, Error>) -> bool {
+    matches!(result, Err(e) if e.kind() == ErrorKind::Conflict)
+}
+
+async fn round_trips(s: &dyn Stores, scope: &Scope) -> Outcome {
+    let t = scope.tenant("a");
+    for full in [true, false] {
+        let suffix = if full { "full" } else { "bare" };
+
+        let target = r::target(&t, &format!("t-{suffix}"), full);
+        ok(s.put_target(&target).await, "put_target")?;
+        let got = ok(s.get_target(&t, &target.id).await, "get_target")?;
+        same(&got, &Some(target), "a target")?;
+
+        let connection = r::connection(&t, &format!("c-{suffix}"), full);
+        ok(s.put_connection(&connection).await, "put_connection")?;
+        let got = ok(s.get_connection(&t, &connection.id).await, "get_connection")?;
+        same(&got, &Some(connection.clone()), "a connection")?;
+
+        let credentials = if full {
+            r::credentials(suffix)
+        } else {
+            Vec::new()
+        };
+        let version = ok(
+            s.swap_credentials(&t, &connection.id, None, credentials.clone())
+                .await,
+            "swap_credentials",
+        )?;
+        ensure!(
+            version == 1,
+            "the first credential swap returned version {version}, not 1"
+        );
+        let got = ok(
+            s.load_credentials(&t, &connection.id).await,
+            "load_credentials",
+        )?
+        .ok_or("stored credentials were not found")?;
+        ensure!(
+            got.version == 1,
+            "stored credentials have version {}, not 1",
+            got.version
+        );
+        ensure!(
+            got.tenant == t && got.connection == connection.id,
+            "credentials came back under another tenant or connection"
+        );
+        same(&got.credentials, &credentials, "a credential set")?;
+
+        let binding = r::binding(&t, &format!("b-{suffix}"), 3, full);
+        ok(s.put_binding(&binding).await, "put_binding")?;
+        same(
+            &ok(s.get_binding(&t, &binding.id).await, "get_binding")?,
+            &Some(binding),
+            "a binding",
+        )?;
+
+        let pending = r::oauth_state(&t, &scope.name(suffix), at(600), full);
+        ok(s.put_oauth_state(&pending).await, "put_oauth_state")?;
+        let got = ok(
+            s.take_oauth_state(&pending.state_digest).await,
+            "take_oauth_state",
+        )?;
+        same(&got, &Some(pending), "a pending authorization")?;
+
+        let event = r::event(&t, &scope.name(suffix), at(0), full);
+        ensure!(
+            ok(s.record_event_if_new(&event).await, "record_event_if_new")?,
+            "a new event was not recorded as new"
+        );
+
+        let publication = r::publication(&t, &format!("p-{suffix}"), "c1", full);
+        ok(s.put_publication(&publication).await, "put_publication")?;
+        same(
+            &ok(
+                s.get_publication(&t, &publication.id).await,
+                "get_publication",
+            )?,
+            &Some(publication),
+            "a publication",
+        )?;
+
+        let checkpoint = r::checkpoint(&t, suffix, full);
+        let v = ok(s.save_checkpoint(&checkpoint).await, "save_checkpoint")?;
+        ensure!(
+            v == 1,
+            "the first checkpoint save returned version {v}, not 1"
+        );
+        let mut want = checkpoint.clone();
+        want.version = 1;
+        same(
+            &ok(
+                s.load_checkpoint(&t, &checkpoint.connection, suffix).await,
+                "load_checkpoint",
+            )?,
+            &Some(want),
+            "a checkpoint",
+        )?;
+
+        let approval = r::approval(&t, &format!("ap-{suffix}"), Duration::from_secs(600), full);
+        ok(s.put_approval(&approval).await, "put_approval")?;
+        same(
+            &ok(s.take_approval(&t, &approval.id).await, "take_approval")?,
+            &Some(approval),
+            "an approval request",
+        )?;
+
+        let continuation = r::continuation(&t, &scope.name(suffix), at(0), at(600));
+        ok(s.put_continuation(&continuation).await, "put_continuation")?;
+        same(
+            &ok(
+                s.take_continuation(&t, &continuation.id).await,
+                "take_continuation",
+            )?,
+            &Some(continuation),
+            "a continuation",
+        )?;
+    }
+    Ok(())
+}
+
+async fn listing(s: &dyn Stores, scope: &Scope) -> Outcome {
+    let a = scope.tenant("a");
+    let b = scope.tenant("b");
+    // Put out of order; byte order decides ("B" < "a" < "b").
+    for id in ["b", "a", "B"] {
+        ok(s.put_target(&r::target(&a, id, false)).await, "put_target")?;
+    }
+    let replaced = r::target(&a, "a", true);
+    ok(s.put_target(&replaced).await, "put_target (replace)")?;
+    let ids: Vec<String> = ok(s.list_targets(&a).await, "list_targets")?
+        .iter()
+        .map(|t| t.id.as_str().to_owned())
+        .collect();
+    ensure!(
+        ids == ["B", "a", "b"],
+        "list_targets returned {ids:?}, want [\"B\", \"a\", \"b\"] (byte order, no duplicates)"
+    );
+    same(
+        &ok(s.get_target(&a, &replaced.id).await, "get_target")?,
+        &Some(replaced.clone()),
+        "a replaced target",
+    )?;
+    ensure!(
+        ok(s.delete_target(&a, &replaced.id).await, "delete_target")?,
+        "delete_target of a stored target returned false"
+    );
+    ensure!(
+        !ok(s.delete_target(&a, &replaced.id).await, "delete_target")?,
+        "delete_target of a deleted target returned true"
+    );
+    ensure!(
+        ok(s.get_target(&a, &replaced.id).await, "get_target")?.is_none(),
+        "a deleted target is still there"
+    );
+
+    for (tenant, id) in [(&b, "c2"), (&a, "c2"), (&a, "c1")] {
+        ok(
+            s.put_connection(&r::connection(tenant, id, true)).await,
+            "put_connection",
+        )?;
+    }
+    ok(
+        s.put_connection(&r::connection(&a, "c3", false)).await,
+        "put_connection",
+    )?;
+    let ids: Vec<String> = ok(s.list_connections(&a).await, "list_connections")?
+        .iter()
+        .map(|c| c.id.as_str().to_owned())
+        .collect();
+    ensure!(
+        ids == ["c1", "c2", "c3"],
+        "list_connections returned {ids:?}"
+    );
+    // Routing: across tenants, in (tenant, id) order. The subject and endpoint are
+    // this check's own, so other records in the database do not match.
+    let subject = scope.name("installation");
+    for (tenant, id) in [(&b, "c2"), (&a, "c2"), (&a, "c1")] {
+        let mut c = r::connection(tenant, id, true);
+        c.external_subject = Some(subject.clone());
+        c.endpoint_key = Some(scope.name("endpoint"));
+        ok(s.put_connection(&c).await, "put_connection")?;
+    }
+    let found: Vec<(String, String)> = ok(
+        s.find_connections(&ConnectionQuery::by_subject(r::key(), subject.clone()))
+            .await,
+        "find_connections",
+    )?
+    .iter()
+    .map(|c| (c.tenant.as_str().to_owned(), c.id.as_str().to_owned()))
+    .collect();
+    let want = vec![
+        (a.as_str().to_owned(), "c1".to_owned()),
+        (a.as_str().to_owned(), "c2".to_owned()),
+        (b.as_str().to_owned(), "c2".to_owned()),
+    ];
+    ensure!(
+        found == want,
+        "find_connections by subject returned {found:?}, want {want:?}"
+    );
+    let by_endpoint = ok(
+        s.find_connections(&ConnectionQuery::by_endpoint(
+            r::key(),
+            scope.name("endpoint"),
+        ))
+        .await,
+        "find_connections",
+    )?;
+    ensure!(
+        by_endpoint.len() == 3,
+        "find_connections by endpoint found {} connections, want 3",
+        by_endpoint.len()
+    );
+    let other_key = ConnectionQuery::by_subject(
+        integrations_core::DefinitionKey::new("linear", "linear").map_err(|e| e.to_string())?,
+        subject,
+    );
+    ensure!(
+        ok(s.find_connections(&other_key).await, "find_connections")?.is_empty(),
+        "find_connections matched another definition key"
+    );
+    ensure!(
+        ok(
+            s.delete_connection(&a, &r::connection_id("c3")).await,
+            "delete_connection"
+        )?,
+        "delete_connection returned false"
+    );
+    ensure!(
+        !ok(
+            s.delete_connection(&a, &r::connection_id("c3")).await,
+            "delete_connection"
+        )?,
+        "a second delete_connection returned true"
+    );
+
+    for (id, version) in [("b2", 2), ("b1", 2), ("b0", 1)] {
+        ok(
+            s.put_binding(&r::binding(&a, id, version, false)).await,
+            "put_binding",
+        )?;
+    }
+    let ids: Vec<String> = ok(s.list_bindings(&a, &r::profile(2)).await, "list_bindings")?
+        .iter()
+        .map(|b| b.id.as_str().to_owned())
+        .collect();
+    ensure!(
+        ids == ["b1", "b2"],
+        "list_bindings of version 2 returned {ids:?}"
+    );
+    ensure!(
+        ok(
+            s.delete_binding(&a, &r::binding_id("b1")).await,
+            "delete_binding"
+        )?,
+        "delete_binding returned false"
+    );
+    ensure!(
+        !ok(
+            s.delete_binding(&a, &r::binding_id("b1")).await,
+            "delete_binding"
+        )?,
+        "a second delete_binding returned true"
+    );
+
+    for (id, connection) in [("p2", "c1"), ("p1", "c1"), ("p3", "c2")] {
+        ok(
+            s.put_publication(&r::publication(&a, id, connection, false))
+                .await,
+            "put_publication",
+        )?;
+    }
+    let ids: Vec<String> = ok(
+        s.list_publications(&a, &r::connection_id("c1")).await,
+        "list_publications",
+    )?
+    .iter()
+    .map(|p| p.id.as_str().to_owned())
+    .collect();
+    ensure!(
+        ids == ["p1", "p2"],
+        "list_publications of c1 returned {ids:?}"
+    );
+    ensure!(
+        ok(
+            s.delete_publication(&a, &r::publication_id("p1")).await,
+            "delete_publication"
+        )?,
+        "delete_publication returned false"
+    );
+    ensure!(
+        !ok(
+            s.delete_publication(&a, &r::publication_id("p1")).await,
+            "delete_publication"
+        )?,
+        "a second delete_publication returned true"
+    );
+    Ok(())
+}
+
+async fn connection_status(s: &dyn Stores, scope: &Scope) -> Outcome {
+    let t = scope.tenant("a");
+    let connection = r::connection(&t, "c1", true);
+    ok(s.put_connection(&connection).await, "put_connection")?;
+    let revoked = ConnectionStatus::Revoked {
+        reason: "uninstalled".into(),
+    };
+    let updated = ok(
+        s.set_connection_status(&t, &connection.id, revoked.clone(), at(100))
+            .await,
+        "set_connection_status",
+    )?
+    .ok_or("set_connection_status of a stored connection returned None")?;
+    let mut want = connection.clone();
+    want.status = revoked;
+    want.updated_at = at(100);
+    same(
+        &updated,
+        &want,
+        "the connection set_connection_status returned",
+    )?;
+    same(
+        &ok(s.get_connection(&t, &connection.id).await, "get_connection")?,
+        &Some(want),
+        "a connection after set_connection_status",
+    )?;
+    let missing = ok(
+        s.set_connection_status(
+            &t,
+            &r::connection_id("nope"),
+            ConnectionStatus::Active,
+            at(100),
+        )
+        .await,
+        "set_connection_status",
+    )?;
+    ensure!(
+        missing.is_none(),
+        "set_connection_status of a missing connection returned Some"
+    );
+    ensure!(
+        ok(
+            s.get_connection(&t, &r::connection_id("nope")).await,
+            "get_connection"
+        )?
+        .is_none(),
+        "set_connection_status created a connection"
+    );
+    Ok(())
+}
+
+async fn credential_cas(s: &dyn Stores, scope: &Scope) -> Outcome {
+    let t = scope.tenant("a");
+    let c = r::connection_id("c1");
+    ensure!(
+        ok(s.load_credentials(&t, &c).await, "load_credentials")?.is_none(),
+        "credentials exist before any swap"
+    );
+    ensure!(
+        is_version_conflict(
+            &s.swap_credentials(&t, &c, Some(1), r::credentials("x"))
+                .await
+        ),
+        "a swap expecting version 1 of nothing was not a store.version_conflict"
+    );
+    let v1 = ok(
+        s.swap_credentials(&t, &c, None, r::credentials("one"))
+            .await,
+        "swap_credentials",
+    )?;
+    ensure!(v1 == 1, "the first swap returned {v1}");
+    ensure!(
+        is_version_conflict(&s.swap_credentials(&t, &c, None, r::credentials("x")).await),
+        "a second swap expecting nothing was not a store.version_conflict"
+    );
+    let v2 = ok(
+        s.swap_credentials(&t, &c, Some(1), r::credentials("two"))
+            .await,
+        "swap_credentials",
+    )?;
+    ensure!(v2 == 2, "the second swap returned {v2}");
+    ensure!(
+        is_version_conflict(
+            &s.swap_credentials(&t, &c, Some(1), r::credentials("stale"))
+                .await
+        ),
+        "a stale swap was not a store.version_conflict"
+    );
+    let stored =
+        ok(s.load_credentials(&t, &c).await, "load_credentials")?.ok_or("credentials vanished")?;
+    ensure!(
+        stored.version == 2,
+        "after a refused swap the version is {}",
+        stored.version
+    );
+    same(
+        &stored.credentials,
+        &r::credentials("two"),
+        "credentials after a refused swap",
+    )?;
+    // Fewer credentials replace all of them.
+    let v3 = ok(
+        s.swap_credentials(&t, &c, Some(2), r::credentials("three")[..1].to_vec())
+            .await,
+        "swap_credentials",
+    )?;
+    let stored =
+        ok(s.load_credentials(&t, &c).await, "load_credentials")?.ok_or("credentials vanished")?;
+    ensure!(
+        v3 == 3 && stored.credentials.len() == 1,
+        "a swap to one credential left {} (version {})",
+        stored.credentials.len(),
+        stored.version
+    );
+    ensure!(
+        ok(s.delete_credentials(&t, &c).await, "delete_credentials")?,
+        "delete_credentials returned false"
+    );
+    ensure!(
+        !ok(s.delete_credentials(&t, &c).await, "delete_credentials")?,
+        "a second delete_credentials returned true"
+    );
+    ensure!(
+        ok(s.load_credentials(&t, &c).await, "load_credentials")?.is_none(),
+        "deleted credentials are still there"
+    );
+    let again = ok(
+        s.swap_credentials(&t, &c, None, r::credentials("new"))
+            .await,
+        "swap_credentials",
+    )?;
+    ensure!(again == 1, "a swap after delete returned {again}, not 1");
+    Ok(())
+}
+
+async fn checkpoint_cas(s: &dyn Stores, scope: &Scope) -> Outcome {
+    let t = scope.tenant("a");
+    let mut checkpoint = r::checkpoint(&t, "issues", true);
+    checkpoint.version = 1;
+    ensure!(
+        is_version_conflict(&s.save_checkpoint(&checkpoint).await),
+        "saving version 1 of nothing was not a store.version_conflict"
+    );
+    checkpoint.version = 0;
+    ensure!(
+        ok(s.save_checkpoint(&checkpoint).await, "save_checkpoint")? == 1,
+        "the first save did not return 1"
+    );
+    ensure!(
+        is_version_conflict(&s.save_checkpoint(&checkpoint).await),
+        "a second save from version 0 was not a store.version_conflict"
+    );
+    checkpoint.version = 1;
+    checkpoint.cursor = Some("page-2".into());
+    ensure!(
+        ok(s.save_checkpoint(&checkpoint).await, "save_checkpoint")? == 2,
+        "the second save did not return 2"
+    );
+    let mut stale = checkpoint.clone();
+    stale.cursor = Some("stale".into());
+    ensure!(
+        is_version_conflict(&s.save_checkpoint(&stale).await),
+        "a stale save was not a store.version_conflict"
+    );
+    let loaded = ok(
+        s.load_checkpoint(&t, &checkpoint.connection, "issues")
+            .await,
+        "load_checkpoint",
+    )?
+    .ok_or("the checkpoint vanished")?;
+    ensure!(
+        loaded.version == 2 && loaded.cursor.as_deref() == Some("page-2"),
+        "after a refused save the checkpoint is version {} cursor {:?}",
+        loaded.version,
+        loaded.cursor
+    );
+    ensure!(
+        ok(
+            s.load_checkpoint(&t, &checkpoint.connection, "other").await,
+            "load_checkpoint"
+        )?
+        .is_none(),
+        "another stream has a checkpoint"
+    );
+    Ok(())
+}
+
+async fn take_once(s: &dyn Stores, scope: &Scope) -> Outcome {
+    let t = scope.tenant("a");
+    let pending = r::oauth_state(&t, &scope.name("state"), at(600), true);
+    ok(s.put_oauth_state(&pending).await, "put_oauth_state")?;
+    ensure!(
+        is_conflict(&s.put_oauth_state(&pending).await),
+        "a duplicate put_oauth_state was not a conflict"
+    );
+    ensure!(
+        ok(
+            s.take_oauth_state(&pending.state_digest).await,
+            "take_oauth_state"
+        )?
+        .is_some(),
+        "take_oauth_state found nothing"
+    );
+    ensure!(
+        ok(
+            s.take_oauth_state(&pending.state_digest).await,
+            "take_oauth_state"
+        )?
+        .is_none(),
+        "an OAuth state was taken twice"
+    );
+
+    let approval = r::approval(&t, "ap-1", Duration::from_secs(60), true);
+    ok(s.put_approval(&approval).await, "put_approval")?;
+    ensure!(
+        is_conflict(&s.put_approval(&approval).await),
+        "a duplicate put_approval was not a conflict"
+    );
+    ensure!(
+        ok(s.take_approval(&t, &approval.id).await, "take_approval")?.is_some(),
+        "take_approval found nothing"
+    );
+    ensure!(
+        ok(s.take_approval(&t, &approval.id).await, "take_approval")?.is_none(),
+        "an approval was taken twice"
+    );
+
+    let continuation = r::continuation(&t, &scope.name("cont"), at(0), at(600));
+    ok(s.put_continuation(&continuation).await, "put_continuation")?;
+    ensure!(
+        is_conflict(&s.put_continuation(&continuation).await),
+        "a duplicate put_continuation was not a conflict"
+    );
+    ensure!(
+        ok(
+            s.take_continuation(&t, &continuation.id).await,
+            "take_continuation"
+        )?
+        .is_some(),
+        "take_continuation found nothing"
+    );
+    ensure!(
+        ok(
+            s.take_continuation(&t, &continuation.id).await,
+            "take_continuation"
+        )?
+        .is_none(),
+        "a continuation was taken twice"
+    );
+    // Taken records can be put again (the runtime puts back a page it must not serve).
+    ok(
+        s.put_continuation(&continuation).await,
+        "put_continuation after take",
+    )?;
+    Ok(())
+}
+
+async fn webhook_dedup(s: &dyn Stores, scope: &Scope) -> Outcome {
+    let a = scope.tenant("a");
+    let b = scope.tenant("b");
+    let id = scope.name("delivery");
+    let event = r::event(&a, &id, at(0), true);
+    ensure!(
+        ok(s.record_event_if_new(&event).await, "record_event_if_new")?,
+        "a new event was not new"
+    );
+    ensure!(
+        !ok(s.record_event_if_new(&event).await, "record_event_if_new")?,
+        "a redelivery was new"
+    );
+    ensure!(
+        ok(
+            s.record_event_if_new(&r::event(&b, &id, at(0), true)).await,
+            "record_event_if_new"
+        )?,
+        "the same event id of another tenant was not new"
+    );
+    ensure!(
+        ok(s.forget_event(&a, &event.key, &id).await, "forget_event")?,
+        "forget_event returned false"
+    );
+    ensure!(
+        !ok(s.forget_event(&a, &event.key, &id).await, "forget_event")?,
+        "a second forget_event returned true"
+    );
+    ensure!(
+        ok(s.record_event_if_new(&event).await, "record_event_if_new")?,
+        "a forgotten event was not new again"
+    );
+    Ok(())
+}
+
+/// Runs `tasks` copies of `make(i)` at once; how many returned `true`.
+async fn race<F, Fut>(tasks: usize, make: F) -> Result<usize, String>
+where
+    F: Fn(usize) -> Fut,
+    Fut: Future<Output = Result<bool, String>> + Send + 'static,
+{
+    let handles: Vec<_> = (0..tasks).map(|i| tokio::spawn(make(i))).collect();
+    let mut winners = 0;
+    for handle in handles {
+        if handle
+            .await
+            .map_err(|e| format!("a racing task panicked: {e}"))??
+        {
+            winners += 1;
+        }
+    }
+    Ok(winners)
+}
+
+async fn concurrency(stores: &Arc<dyn Stores>, scope: &Scope, tasks: usize) -> Outcome {
+    let t = scope.tenant("a");
+    let c = r::connection_id("c1");
+    ok(
+        stores
+            .swap_credentials(&t, &c, None, r::credentials("start"))
+            .await,
+        "swap_credentials",
+    )?;
+    let winners = race(tasks, |i| {
+        let (s, t, c) = (Arc::clone(stores), t.clone(), c.clone());
+        async move {
+            match s
+                .swap_credentials(&t, &c, Some(1), r::credentials(&format!("task-{i}")))
+                .await
+            {
+                Ok(_) => Ok(true),
+                Err(e) if e.code() == "store.version_conflict" => Ok(false),
+                Err(e) => Err(format!("a racing swap failed: {}", e.code())),
+            }
+        }
+    })
+    .await?;
+    ensure!(
+        winners == 1,
+        "{winners} of {tasks} concurrent swaps from one version succeeded"
+    );
+    let after_race = ok(stores.load_credentials(&t, &c).await, "load_credentials")?
+        .ok_or("credentials vanished")?;
+    ensure!(
+        after_race.version == 2 && after_race.credentials.len() == 3,
+        "after the race the credentials are version {} with {} entries",
+        after_race.version,
+        after_race.credentials.len()
+    );
+
+    let fresh = r::connection_id("c2");
+    let winners = race(tasks, |i| {
+        let (s, t, c) = (Arc::clone(stores), t.clone(), fresh.clone());
+        async move {
+            match s
+                .swap_credentials(&t, &c, None, r::credentials(&format!("first-{i}")))
+                .await
+            {
+                Ok(_) => Ok(true),
+                Err(e) if e.code() == "store.version_conflict" => Ok(false),
+                Err(e) => Err(format!("a racing first swap failed: {}", e.code())),
+            }
+        }
+    })
+    .await?;
+    ensure!(
+        winners == 1,
+        "{winners} of {tasks} concurrent first swaps succeeded"
+    );
+
+    let mut checkpoint = r::checkpoint(&t, "issues", false);
+    ok(stores.save_checkpoint(&checkpoint).await, "save_checkpoint")?;
+    checkpoint.version = 1;
+    let winners = race(tasks, |_| {
+        let (s, checkpoint) = (Arc::clone(stores), checkpoint.clone());
+        async move {
+            match s.save_checkpoint(&checkpoint).await {
+                Ok(_) => Ok(true),
+                Err(e) if e.code() == "store.version_conflict" => Ok(false),
+                Err(e) => Err(format!("a racing checkpoint save failed: {}", e.code())),
+            }
+        }
+    })
+    .await?;
+    ensure!(
+        winners == 1,
+        "{winners} of {tasks} concurrent checkpoint saves succeeded"
+    );
+
+    let pending = r::oauth_state(&t, &scope.name("state"), at(600), true);
+    ok(stores.put_oauth_state(&pending).await, "put_oauth_state")?;
+    let winners = race(tasks, |_| {
+        let (s, digest) = (Arc::clone(stores), pending.state_digest.clone());
+        async move {
+            s.take_oauth_state(&digest)
+                .await
+                .map(|p| p.is_some())
+                .map_err(|e| format!("a racing take_oauth_state failed: {}", e.code()))
+        }
+    })
+    .await?;
+    ensure!(
+        winners == 1,
+        "{winners} of {tasks} concurrent takers got one OAuth state"
+    );
+
+    let approval = r::approval(&t, "ap-race", Duration::from_secs(60), false);
+    ok(stores.put_approval(&approval).await, "put_approval")?;
+    let winners = race(tasks, |_| {
+        let (s, t, id) = (Arc::clone(stores), t.clone(), approval.id.clone());
+        async move {
+            s.take_approval(&t, &id)
+                .await
+                .map(|p| p.is_some())
+                .map_err(|e| format!("a racing take_approval failed: {}", e.code()))
+        }
+    })
+    .await?;
+    ensure!(
+        winners == 1,
+        "{winners} of {tasks} concurrent takers got one approval"
+    );
+
+    let continuation = r::continuation(&t, &scope.name("cont"), at(0), at(600));
+    ok(
+        stores.put_continuation(&continuation).await,
+        "put_continuation",
+    )?;
+    let winners = race(tasks, |_| {
+        let (s, t, id) = (Arc::clone(stores), t.clone(), continuation.id.clone());
+        async move {
+            s.take_continuation(&t, &id)
+                .await
+                .map(|p| p.is_some())
+                .map_err(|e| format!("a racing take_continuation failed: {}", e.code()))
+        }
+    })
+    .await?;
+    ensure!(
+        winners == 1,
+        "{winners} of {tasks} concurrent takers got one continuation"
+    );
+
+    let event = r::event(&t, &scope.name("event"), at(0), false);
+    let winners = race(tasks, |_| {
+        let (s, event) = (Arc::clone(stores), event.clone());
+        async move {
+            s.record_event_if_new(&event)
+                .await
+                .map_err(|e| format!("a racing record_event_if_new failed: {}", e.code()))
+        }
+    })
+    .await?;
+    ensure!(
+        winners == 1,
+        "{winners} of {tasks} concurrent deliveries of one event were new"
+    );
+    Ok(())
+}
+
+async fn tenant_isolation(s: &dyn Stores, scope: &Scope) -> Outcome {
+    let a = scope.tenant("a");
+    let b = scope.tenant("b");
+    let target = r::target(&a, "t1", true);
+    let connection = r::connection(&a, "c1", true);
+    let binding = r::binding(&a, "b1", 1, true);
+    let publication = r::publication(&a, "p1", "c1", true);
+    let checkpoint = r::checkpoint(&a, "issues", true);
+    let approval = r::approval(&a, "ap-1", Duration::from_secs(60), true);
+    let continuation = r::continuation(&a, &scope.name("cont"), at(0), at(600));
+    let event = r::event(&a, &scope.name("event"), at(0), true);
+    ok(s.put_target(&target).await, "put_target")?;
+    ok(s.put_connection(&connection).await, "put_connection")?;
+    ok(
+        s.swap_credentials(&a, &connection.id, None, r::credentials("a"))
+            .await,
+        "swap_credentials",
+    )?;
+    ok(s.put_binding(&binding).await, "put_binding")?;
+    ok(s.put_publication(&publication).await, "put_publication")?;
+    ok(s.save_checkpoint(&checkpoint).await, "save_checkpoint")?;
+    ok(s.put_approval(&approval).await, "put_approval")?;
+    ok(s.put_continuation(&continuation).await, "put_continuation")?;
+    ok(s.record_event_if_new(&event).await, "record_event_if_new")?;
+
+    // Tenant B, with tenant A's ids.
+    ensure!(
+        ok(s.get_target(&b, &target.id).await, "get_target")?.is_none(),
+        "tenant B read tenant A's target"
+    );
+    ensure!(
+        ok(s.list_targets(&b).await, "list_targets")?.is_empty(),
+        "tenant B listed tenant A's targets"
+    );
+    ensure!(
+        ok(s.get_connection(&b, &connection.id).await, "get_connection")?.is_none(),
+        "tenant B read tenant A's connection"
+    );
+    ensure!(
+        ok(s.list_connections(&b).await, "list_connections")?.is_empty(),
+        "tenant B listed tenant A's connections"
+    );
+    ensure!(
+        ok(
+            s.set_connection_status(&b, &connection.id, ConnectionStatus::Active, at(50))
+                .await,
+            "set_connection_status"
+        )?
+        .is_none(),
+        "tenant B changed tenant A's connection status"
+    );
+    ensure!(
+        ok(
+            s.load_credentials(&b, &connection.id).await,
+            "load_credentials"
+        )?
+        .is_none(),
+        "tenant B read tenant A's credentials"
+    );
+    ensure!(
+        is_version_conflict(
+            &s.swap_credentials(&b, &connection.id, Some(1), r::credentials("b"))
+                .await
+        ),
+        "tenant B swapped tenant A's credentials"
+    );
+    ensure!(
+        ok(s.get_binding(&b, &binding.id).await, "get_binding")?.is_none(),
+        "tenant B read tenant A's binding"
+    );
+    ensure!(
+        ok(s.list_bindings(&b, &r::profile(1)).await, "list_bindings")?.is_empty(),
+        "tenant B listed tenant A's bindings"
+    );
+    ensure!(
+        ok(
+            s.get_publication(&b, &publication.id).await,
+            "get_publication"
+        )?
+        .is_none(),
+        "tenant B read tenant A's publication"
+    );
+    ensure!(
+        ok(
+            s.list_publications(&b, &connection.id).await,
+            "list_publications"
+        )?
+        .is_empty(),
+        "tenant B listed tenant A's publications"
+    );
+    ensure!(
+        ok(
+            s.load_checkpoint(&b, &checkpoint.connection, "issues")
+                .await,
+            "load_checkpoint"
+        )?
+        .is_none(),
+        "tenant B read tenant A's checkpoint"
+    );
+    ensure!(
+        is_version_conflict(
+            &s.save_checkpoint(&{
+                let mut c = checkpoint.clone();
+                c.tenant = b.clone();
+                c.version = 1;
+                c
+            })
+            .await
+        ),
+        "tenant B saved over tenant A's checkpoint"
+    );
+    ensure!(
+        ok(s.take_approval(&b, &approval.id).await, "take_approval")?.is_none(),
+        "tenant B took tenant A's approval"
+    );
+    ensure!(
+        ok(
+            s.take_continuation(&b, &continuation.id).await,
+            "take_continuation"
+        )?
+        .is_none(),
+        "tenant B took tenant A's continuation"
+    );
+    ensure!(
+        !ok(
+            s.forget_event(&b, &event.key, &event.external_event_id)
+                .await,
+            "forget_event"
+        )?,
+        "tenant B forgot tenant A's event"
+    );
+    ensure!(
+        !ok(s.delete_target(&b, &target.id).await, "delete_target")?,
+        "tenant B deleted tenant A's target"
+    );
+    ensure!(
+        !ok(
+            s.delete_connection(&b, &connection.id).await,
+            "delete_connection"
+        )?,
+        "tenant B deleted tenant A's connection"
+    );
+    ensure!(
+        !ok(
+            s.delete_credentials(&b, &connection.id).await,
+            "delete_credentials"
+        )?,
+        "tenant B deleted tenant A's credentials"
+    );
+    ensure!(
+        !ok(s.delete_binding(&b, &binding.id).await, "delete_binding")?,
+        "tenant B deleted tenant A's binding"
+    );
+    ensure!(
+        !ok(
+            s.delete_publication(&b, &publication.id).await,
+            "delete_publication"
+        )?,
+        "tenant B deleted tenant A's publication"
+    );
+
+    // Tenant A's records are all still there, unchanged.
+    same(
+        &ok(s.get_target(&a, &target.id).await, "get_target")?,
+        &Some(target),
+        "tenant A's target",
+    )?;
+    same(
+        &ok(s.get_connection(&a, &connection.id).await, "get_connection")?,
+        &Some(connection.clone()),
+        "tenant A's connection",
+    )?;
+    let creds = ok(
+        s.load_credentials(&a, &connection.id).await,
+        "load_credentials",
+    )?
+    .ok_or("tenant A's credentials vanished")?;
+    ensure!(creds.version == 1, "tenant A's credentials changed version");
+    same(
+        &creds.credentials,
+        &r::credentials("a"),
+        "tenant A's credentials",
+    )?;
+    same(
+        &ok(s.get_binding(&a, &binding.id).await, "get_binding")?,
+        &Some(binding),
+        "tenant A's binding",
+    )?;
+    same(
+        &ok(
+            s.get_publication(&a, &publication.id).await,
+            "get_publication",
+        )?,
+        &Some(publication),
+        "tenant A's publication",
+    )?;
+    ensure!(
+        ok(
+            s.load_checkpoint(&a, &checkpoint.connection, "issues")
+                .await,
+            "load_checkpoint"
+        )?
+        .is_some_and(|c| c.version == 1),
+        "tenant A's checkpoint changed"
+    );
+    ensure!(
+        !ok(s.record_event_if_new(&event).await, "record_event_if_new")?,
+        "tenant A's event was forgotten"
+    );
+    same(
+        &ok(s.take_approval(&a, &approval.id).await, "take_approval")?,
+        &Some(approval),
+        "tenant A's approval",
+    )?;
+    same(
+        &ok(
+            s.take_continuation(&a, &continuation.id).await,
+            "take_continuation",
+        )?,
+        &Some(continuation),
+        "tenant A's continuation",
+    )?;
+    Ok(())
+}
+
+async fn purge(s: &dyn Stores, scope: &Scope) -> Outcome {
+    let t = scope.tenant("a");
+    // Records at OLD times: before anything any other check or host writes.
+    let expired_state = r::oauth_state(&t, &scope.name("expired"), old(100), false);
+    let live_state = r::oauth_state(&t, &scope.name("live"), old(10_000), false);
+    let mut expired_approval = r::approval(&t, "ap-expired", Duration::ZERO, false);
+    expired_approval.expires_at = old(100);
+    let mut live_approval = r::approval(&t, "ap-live", Duration::ZERO, false);
+    live_approval.expires_at = old(10_000);
+    let expired_cont = r::continuation(&t, &scope.name("c-expired"), old(0), old(100));
+    let live_cont = r::continuation(&t, &scope.name("c-live"), old(0), old(10_000));
+    let old_event = r::event(&t, &scope.name("e-old"), old(100), false);
+    let new_event = r::event(&t, &scope.name("e-new"), old(5_000), false);
+    ok(s.put_oauth_state(&expired_state).await, "put_oauth_state")?;
+    ok(s.put_oauth_state(&live_state).await, "put_oauth_state")?;
+    ok(s.put_approval(&expired_approval).await, "put_approval")?;
+    ok(s.put_approval(&live_approval).await, "put_approval")?;
+    ok(s.put_continuation(&expired_cont).await, "put_continuation")?;
+    ok(s.put_continuation(&live_cont).await, "put_continuation")?;
+    ok(
+        s.record_event_if_new(&old_event).await,
+        "record_event_if_new",
+    )?;
+    ok(
+        s.record_event_if_new(&new_event).await,
+        "record_event_if_new",
+    )?;
+
+    // Now: OLD + 1100. Expired records kept 1000 s (the boundary, expired at OLD + 100,
+    // goes); events remembered 2000 s (received at OLD + 100 goes, OLD + 5000 stays).
+    let now: Timestamp = old(1_100);
+    let retention = Retention::new(Duration::from_secs(1_000), Duration::from_secs(1_000));
+    let report = ok(purge_expired(s, now, retention).await, "purge_expired")?;
+    ensure!(
+        report.oauth_states == 1
+            && report.approvals == 1
+            && report.continuations == 1
+            && report.webhook_events == 1,
+        "purge_expired reported {report:?}, want one of each"
+    );
+    ensure!(
+        ok(
+            s.take_oauth_state(&expired_state.state_digest).await,
+            "take_oauth_state"
+        )?
+        .is_none(),
+        "an expired OAuth state survived the purge"
+    );
+    ensure!(
+        ok(
+            s.take_oauth_state(&live_state.state_digest).await,
+            "take_oauth_state"
+        )?
+        .is_some(),
+        "a live OAuth state was purged"
+    );
+    ensure!(
+        ok(
+            s.take_approval(&t, &expired_approval.id).await,
+            "take_approval"
+        )?
+        .is_none(),
+        "an expired approval survived the purge"
+    );
+    ensure!(
+        ok(
+            s.take_approval(&t, &live_approval.id).await,
+            "take_approval"
+        )?
+        .is_some(),
+        "a live approval was purged"
+    );
+    ensure!(
+        ok(
+            s.take_continuation(&t, &expired_cont.id).await,
+            "take_continuation"
+        )?
+        .is_none(),
+        "an expired continuation survived the purge"
+    );
+    ensure!(
+        ok(
+            s.take_continuation(&t, &live_cont.id).await,
+            "take_continuation"
+        )?
+        .is_some(),
+        "a live continuation was purged"
+    );
+    ensure!(
+        ok(
+            s.record_event_if_new(&old_event).await,
+            "record_event_if_new"
+        )?,
+        "an event past the dedup retention is still remembered"
+    );
+    ensure!(
+        !ok(
+            s.record_event_if_new(&new_event).await,
+            "record_event_if_new"
+        )?,
+        "an event within the dedup retention was forgotten"
+    );
+    let again = ok(purge_expired(s, now, retention).await, "purge_expired")?;
+    ensure!(
+        again.total() == 1,
+        "a second purge deleted {again:?}; only the re-recorded old event should go"
+    );
+    Ok(())
+}

@@ -1,0 +1,255 @@
+//! The store conformance suite passes on `MemoryStore`, and fails on stores that break a
+//! promise (so the suite cannot pass vacuously).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use integrations_core::host::{
+    ApprovalStore, BindingStore, CheckpointStore, ConnectionQuery, ConnectionStore,
+    ContinuationStore, CredentialStore, OAuthStateStore, PublicationStore, TargetStore,
+    WebhookEventStore,
+};
+use integrations_core::model::{
+    Binding, Connection, ConnectionStatus, Credential, CredentialSet, PendingAuthorization,
+    ProfileVersion, Publication, SyncCheckpoint, Target,
+};
+use integrations_core::tools::{ApprovalId, ApprovalRequest, PendingContinuation};
+use integrations_core::webhook::WebhookEvent;
+use integrations_core::{
+    BindingId, ConnectionId, DefinitionKey, Error, PublicationId, TargetId, TenantId, Timestamp,
+};
+use integrations_testkit::MemoryStore;
+use integrations_testkit::store_conformance::{StoreCheck, StoreConformance};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn memory_store_conforms() {
+    StoreConformance::new(Arc::new(MemoryStore::new()))
+        .run()
+        .await
+        .assert_passed();
+}
+
+/// A store with two classic bugs: take does not remove (a read, not a take), and the
+/// webhook events of all tenants share one dedup key space.
+#[derive(Default)]
+struct Broken {
+    inner: MemoryStore,
+}
+
+#[async_trait]
+impl TargetStore for Broken {
+    async fn get_target(&self, t: &TenantId, id: &TargetId) -> Result<Option<Target>, Error> {
+        self.inner.get_target(t, id).await
+    }
+    async fn put_target(&self, target: &Target) -> Result<(), Error> {
+        self.inner.put_target(target).await
+    }
+    async fn list_targets(&self, t: &TenantId) -> Result<Vec<Target>, Error> {
+        self.inner.list_targets(t).await
+    }
+    async fn delete_target(&self, t: &TenantId, id: &TargetId) -> Result<bool, Error> {
+        self.inner.delete_target(t, id).await
+    }
+}
+
+#[async_trait]
+impl ConnectionStore for Broken {
+    async fn get_connection(
+        &self,
+        t: &TenantId,
+        id: &ConnectionId,
+    ) -> Result<Option<Connection>, Error> {
+        self.inner.get_connection(t, id).await
+    }
+    async fn put_connection(&self, c: &Connection) -> Result<(), Error> {
+        self.inner.put_connection(c).await
+    }
+    async fn list_connections(&self, t: &TenantId) -> Result<Vec<Connection>, Error> {
+        self.inner.list_connections(t).await
+    }
+    async fn delete_connection(&self, t: &TenantId, id: &ConnectionId) -> Result<bool, Error> {
+        self.inner.delete_connection(t, id).await
+    }
+    async fn find_connections(&self, q: &ConnectionQuery) -> Result<Vec<Connection>, Error> {
+        self.inner.find_connections(q).await
+    }
+    async fn set_connection_status(
+        &self,
+        t: &TenantId,
+        id: &ConnectionId,
+        status: ConnectionStatus,
+        now: Timestamp,
+    ) -> Result<Option<Connection>, Error> {
+        self.inner.set_connection_status(t, id, status, now).await
+    }
+}
+
+#[async_trait]
+impl CredentialStore for Broken {
+    async fn load_credentials(
+        &self,
+        t: &TenantId,
+        c: &ConnectionId,
+    ) -> Result<Option<CredentialSet>, Error> {
+        self.inner.load_credentials(t, c).await
+    }
+    async fn swap_credentials(
+        &self,
+        t: &TenantId,
+        c: &ConnectionId,
+        expected: Option<u64>,
+        credentials: Vec<Credential>,
+    ) -> Result<u64, Error> {
+        self.inner
+            .swap_credentials(t, c, expected, credentials)
+            .await
+    }
+    async fn delete_credentials(&self, t: &TenantId, c: &ConnectionId) -> Result<bool, Error> {
+        self.inner.delete_credentials(t, c).await
+    }
+}
+
+#[async_trait]
+impl BindingStore for Broken {
+    async fn get_binding(&self, t: &TenantId, id: &BindingId) -> Result<Option<Binding>, Error> {
+        self.inner.get_binding(t, id).await
+    }
+    async fn put_binding(&self, b: &Binding) -> Result<(), Error> {
+        self.inner.put_binding(b).await
+    }
+    async fn list_bindings(&self, t: &TenantId, p: &ProfileVersion) -> Result<Vec<Binding>, Error> {
+        self.inner.list_bindings(t, p).await
+    }
+    async fn delete_binding(&self, t: &TenantId, id: &BindingId) -> Result<bool, Error> {
+        self.inner.delete_binding(t, id).await
+    }
+}
+
+#[async_trait]
+impl OAuthStateStore for Broken {
+    async fn put_oauth_state(&self, p: &PendingAuthorization) -> Result<(), Error> {
+        self.inner.put_oauth_state(p).await
+    }
+    async fn take_oauth_state(&self, digest: &str) -> Result<Option<PendingAuthorization>, Error> {
+        // Bug: reads without removing; the state can be used twice.
+        let taken = self.inner.take_oauth_state(digest).await?;
+        if let Some(p) = &taken {
+            self.inner.put_oauth_state(p).await?;
+        }
+        Ok(taken)
+    }
+}
+
+#[async_trait]
+impl WebhookEventStore for Broken {
+    async fn record_event_if_new(&self, event: &WebhookEvent) -> Result<bool, Error> {
+        // Bug: dedup ignores the tenant.
+        let mut shared = event.clone();
+        shared.tenant = TenantId::new("shared").unwrap();
+        self.inner.record_event_if_new(&shared).await
+    }
+    async fn forget_event(
+        &self,
+        _t: &TenantId,
+        k: &DefinitionKey,
+        id: &str,
+    ) -> Result<bool, Error> {
+        self.inner
+            .forget_event(&TenantId::new("shared").unwrap(), k, id)
+            .await
+    }
+}
+
+#[async_trait]
+impl PublicationStore for Broken {
+    async fn get_publication(
+        &self,
+        t: &TenantId,
+        id: &PublicationId,
+    ) -> Result<Option<Publication>, Error> {
+        self.inner.get_publication(t, id).await
+    }
+    async fn put_publication(&self, p: &Publication) -> Result<(), Error> {
+        self.inner.put_publication(p).await
+    }
+    async fn list_publications(
+        &self,
+        t: &TenantId,
+        c: &ConnectionId,
+    ) -> Result<Vec<Publication>, Error> {
+        self.inner.list_publications(t, c).await
+    }
+    async fn delete_publication(&self, t: &TenantId, id: &PublicationId) -> Result<bool, Error> {
+        self.inner.delete_publication(t, id).await
+    }
+}
+
+#[async_trait]
+impl CheckpointStore for Broken {
+    async fn load_checkpoint(
+        &self,
+        t: &TenantId,
+        c: &ConnectionId,
+        s: &str,
+    ) -> Result<Option<SyncCheckpoint>, Error> {
+        self.inner.load_checkpoint(t, c, s).await
+    }
+    async fn save_checkpoint(&self, c: &SyncCheckpoint) -> Result<u64, Error> {
+        self.inner.save_checkpoint(c).await
+    }
+}
+
+#[async_trait]
+impl ApprovalStore for Broken {
+    async fn put_approval(&self, r: &ApprovalRequest) -> Result<(), Error> {
+        self.inner.put_approval(r).await
+    }
+    async fn take_approval(
+        &self,
+        t: &TenantId,
+        id: &ApprovalId,
+    ) -> Result<Option<ApprovalRequest>, Error> {
+        self.inner.take_approval(t, id).await
+    }
+    // Bug: no purge (the default keeps everything).
+}
+
+#[async_trait]
+impl ContinuationStore for Broken {
+    async fn put_continuation(&self, p: &PendingContinuation) -> Result<(), Error> {
+        self.inner.put_continuation(p).await
+    }
+    async fn take_continuation(
+        &self,
+        t: &TenantId,
+        id: &str,
+    ) -> Result<Option<PendingContinuation>, Error> {
+        self.inner.take_continuation(t, id).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_suite_finds_broken_stores() {
+    let report = StoreConformance::new(Arc::new(Broken::default()))
+        .run()
+        .await;
+    assert!(!report.passed());
+    for failing in [
+        StoreCheck::TakeOnce,
+        StoreCheck::Concurrency,
+        StoreCheck::WebhookDedup,
+        StoreCheck::Purge,
+    ] {
+        assert!(
+            report.result(failing).is_some_and(Result::is_err),
+            "{failing} passed on a broken store: {report:?}"
+        );
+    }
+    for passing in [
+        StoreCheck::Listing,
+        StoreCheck::CredentialCas,
+        StoreCheck::CheckpointCas,
+    ] {
+        assert_eq!(report.result(passing), Some(&Ok(())), "{passing}");
+    }
+}
