@@ -56,9 +56,9 @@ def http(method, url, body=None, headers=None):
     request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, dict(response.headers), response.read().decode()
+            return response.status, {k.lower(): v for k, v in response.headers.items()}, response.read().decode()
     except urllib.error.HTTPError as e:
-        return e.code, dict(e.headers), e.read().decode()
+        return e.code, {k.lower(): v for k, v in e.headers.items()}, e.read().decode()
 
 
 def provider_calls(page):
@@ -298,7 +298,7 @@ async def main():
         headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
         status, response_headers, _ = http("POST", url, body, headers)
         check(status == 401, f"no token: {status}")
-        check(response_headers.get("WWW-Authenticate") == "Bearer", f"{response_headers}")
+        check(response_headers.get("www-authenticate") == "Bearer", f"{response_headers}")
         status, _, _ = http("POST", url, body, dict(headers, Authorization="Bearer wrong"))
         check(status == 401, f"wrong token: {status}")
         status, _, _ = http("POST", url, body, dict(headers, Authorization=f"Bearer {TOKEN}",
