@@ -115,14 +115,11 @@ pub(crate) async fn plain(demo: &Demo) -> Running {
     connect(demo.service.server(demo.session.clone()), Client::plain()).await
 }
 
-pub(crate) fn args(value: Value) -> CallToolRequestParams {
-    CallToolRequestParams::new("placeholder").with_arguments(value.as_object().unwrap().clone())
-}
-
-pub(crate) fn call(name: &'static str, value: Value) -> CallToolRequestParams {
-    let mut params = args(value);
-    params.name = name.into();
-    params
+pub(crate) fn call(name: &'static str, arguments: Value) -> CallToolRequestParams {
+    let Value::Object(arguments) = arguments else {
+        panic!("arguments are an object")
+    };
+    CallToolRequestParams::new(name).with_arguments(arguments)
 }
 
 /// Fails when any demo secret appears in `wire` (anything that crossed the protocol).
