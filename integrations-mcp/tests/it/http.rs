@@ -204,3 +204,33 @@ async fn a_session_stays_bound_to_the_principal_that_opened_it() {
     assert!(text.contains("another principal"), "{text}");
     assert!(!text.contains("linear_list_teams"), "{text}");
 }
+
+#[tokio::test]
+async fn idle_sessions_expire() {
+    let demo = demo().await;
+    let addr = serve(
+        &demo,
+        McpHttpOptions::new().with_session_idle(std::time::Duration::from_millis(300)),
+    )
+    .await;
+    let opened = post(addr, Some(TOKEN), None, initialize().to_string()).await;
+    assert_eq!(opened.status(), 200);
+    let session = opened.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let _ = opened.text().await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let later = reqwest::Client::new()
+        .post(format!("http://{addr}/mcp"))
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-session-id", &session)
+        .header("mcp-protocol-version", "2025-11-25")
+        .bearer_auth(TOKEN)
+        .body(json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(later.status(), 404, "{:?}", later.text().await);
+}
