@@ -233,8 +233,23 @@ async def url_mode_and_forged_accept(make_session, page, transport):
         passed(f"{transport}: URL-mode elicitation -> host approves -> retry runs once")
 
 
+def usage_errors():
+    for args, code in [
+        (["--database-url", "postgres://localhost/db"], "mcp.database_not_supported"),
+        ([], "mcp.nothing_to_serve"),
+        (["--demo", "--http", "127.0.0.1:0", "--trust-client-approvals"], "mcp.trust_over_http"),
+        (["--demo", "--approval-addr", "0.0.0.0:0"], "mcp.approval_addr_not_loopback"),
+    ]:
+        out = subprocess.run([BIN, "mcp", "serve", *args], capture_output=True, text=True, timeout=60,
+                             stdin=subprocess.DEVNULL)
+        check(out.returncode == 2, f"{args}: exit {out.returncode}")
+        check(out.stderr.startswith(code + " "), f"{args}: {out.stderr}")
+    passed("cli: usage errors have stable codes")
+
+
 async def main():
     tmp = tempfile.mkdtemp(prefix="mcp-py-")
+    usage_errors()
 
     # stdio
     errlog = os.path.join(tmp, "stdio.err")
