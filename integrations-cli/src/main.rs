@@ -96,6 +96,9 @@ enum Command {
         #[arg(long, value_enum)]
         format: ToolFormat,
     },
+    /// The MCP server.
+    #[command(subcommand)]
+    Mcp(commands::mcp_serve::McpCommand),
     /// Agent MCP config files.
     #[command(subcommand, name = "mcp-config")]
     McpConfig(McpConfigCommand),
@@ -229,6 +232,7 @@ fn run(command: Command) -> Result<ExitCode, Error> {
             now,
         }) => commands::webhook::verify(&key, &secret_env, &headers, &body, now),
         Command::Tools { keys, format } => commands::tools::export(&keys, format),
+        Command::Mcp(command) => commands::mcp_serve::run(command),
         Command::McpConfig(McpConfigCommand::Apply {
             profile,
             file,

@@ -141,6 +141,11 @@ impl Runtime {
         &self.registry
     }
 
+    /// The host (stores, clock, sinks) the runtime works with.
+    pub fn host(&self) -> &Host {
+        &self.host
+    }
+
     /// Calls the tool `name` with `arguments`, as described on [`Runtime`].
     pub async fn call(&self, name: &str, arguments: Value, context: &CallContext) -> ToolResult {
         if name == CONTINUE_TOOL_NAME {

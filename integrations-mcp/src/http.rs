@@ -1,0 +1,231 @@
+//! Streamable HTTP: an axum [`Router`] behind an [`McpAuthenticator`].
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::header::{AUTHORIZATION, ORIGIN, RETRY_AFTER, WWW_AUTHENTICATE};
+use axum::http::{HeaderValue, Method, StatusCode};
+use axum::middleware::{Next, from_fn_with_state};
+use axum::response::{IntoResponse, Response};
+use integrations_core::Error;
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use serde_json::json;
+
+use crate::{McpService, McpSession};
+
+/// Turns a bearer token into the session it acts for. The host implements it (API
+/// tokens, OAuth access tokens it issued, signed session cookies turned tokens).
+#[async_trait]
+pub trait McpAuthenticator: Send + Sync + 'static {
+    /// The session of `token`, or `None` when the token is unknown, expired or revoked
+    /// (the request gets 401).
+    ///
+    /// # Errors
+    ///
+    /// When the host cannot tell (storage down): the request gets 503, never access.
+    async fn authenticate(&self, token: &str) -> Result<Option<McpSession>, Error>;
+}
+
+/// Limits and checks of the HTTP transport.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct McpHttpOptions {
+    /// Browser origins allowed to call (`https://app.example.com`, exact match). A
+    /// request with any other `Origin` gets 403; requests without `Origin` (not from a
+    /// browser) pass. Empty by default: every browser origin is refused.
+    pub allowed_origins: Vec<String>,
+    /// Allowed `Host` header values (hostnames or `host:port`); rmcp's loopback default
+    /// (`localhost`, `127.0.0.1`, `::1`) guards local servers against DNS rebinding.
+    pub allowed_hosts: Vec<String>,
+    /// The largest request body, in bytes (413 above it).
+    pub max_body_bytes: usize,
+    /// The most sessions alive at once; a new session beyond it gets 503.
+    pub max_sessions: usize,
+    /// How long a session may stay idle before it expires.
+    pub session_idle: Duration,
+}
+
+impl Default for McpHttpOptions {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl McpHttpOptions {
+    /// No browser origin, loopback hosts, 1 MiB bodies, 256 sessions, 10 minutes idle.
+    pub fn new() -> Self {
+        Self {
+            allowed_origins: Vec::new(),
+            allowed_hosts: vec!["localhost".into(), "127.0.0.1".into(), "::1".into()],
+            max_body_bytes: 1024 * 1024,
+            max_sessions: 256,
+            session_idle: Duration::from_secs(600),
+        }
+    }
+
+    /// Allows a browser origin.
+    #[must_use]
+    pub fn with_allowed_origin(mut self, origin: impl Into<String>) -> Self {
+        self.allowed_origins.push(origin.into());
+        self
+    }
+
+    /// Replaces the allowed `Host` values (public deployments list their own names).
+    #[must_use]
+    pub fn with_allowed_hosts(mut self, hosts: Vec<String>) -> Self {
+        self.allowed_hosts = hosts;
+        self
+    }
+
+    /// Sets the largest request body.
+    #[must_use]
+    pub fn with_max_body_bytes(mut self, bytes: usize) -> Self {
+        self.max_body_bytes = bytes;
+        self
+    }
+
+    /// Sets the most sessions alive at once.
+    #[must_use]
+    pub fn with_max_sessions(mut self, sessions: usize) -> Self {
+        self.max_sessions = sessions;
+        self
+    }
+
+    /// Sets how long a session may stay idle.
+    #[must_use]
+    pub fn with_session_idle(mut self, idle: Duration) -> Self {
+        self.session_idle = idle;
+        self
+    }
+}
+
+#[derive(Clone)]
+struct Guard {
+    authenticator: Arc<dyn McpAuthenticator>,
+    options: Arc<McpHttpOptions>,
+    sessions: Arc<LocalSessionManager>,
+}
+
+impl fmt::Debug for Guard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Guard")
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+fn refuse(status: StatusCode, code: &str, message: &str) -> Response {
+    (
+        status,
+        axum::Json(json!({"error": {"code": code, "message": message}})),
+    )
+        .into_response()
+}
+
+fn unauthorized() -> Response {
+    let mut response = refuse(
+        StatusCode::UNAUTHORIZED,
+        "mcp.unauthorized",
+        "a valid bearer token is required",
+    );
+    response
+        .headers_mut()
+        .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    response
+}
+
+fn bearer(request: &Request) -> Option<&str> {
+    let value = request.headers().get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+async fn check(State(guard): State<Guard>, mut request: Request, next: Next) -> Response {
+    if let Some(origin) = request.headers().get(ORIGIN) {
+        let allowed = origin
+            .to_str()
+            .is_ok_and(|o| guard.options.allowed_origins.iter().any(|a| a == o));
+        if !allowed {
+            return refuse(
+                StatusCode::FORBIDDEN,
+                "mcp.origin_refused",
+                "the request's Origin is not allowed",
+            );
+        }
+    }
+    let Some(token) = bearer(&request) else {
+        return unauthorized();
+    };
+    match guard.authenticator.authenticate(token).await {
+        Ok(Some(session)) => {
+            request.extensions_mut().insert(session);
+        }
+        Ok(None) => return unauthorized(),
+        Err(e) => {
+            tracing::warn!(code = e.code(), "an MCP request could not be authenticated");
+            let mut response = refuse(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "mcp.auth_unavailable",
+                "the request could not be authenticated right now",
+            );
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from_static("5"));
+            return response;
+        }
+    }
+    if request.method() == Method::POST && !request.headers().contains_key("mcp-session-id") {
+        let live = guard.sessions.sessions.read().await.len();
+        if live >= guard.options.max_sessions {
+            let mut response = refuse(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "mcp.too_many_sessions",
+                "the server has as many MCP sessions as it allows; try again later",
+            );
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from_static("30"));
+            return response;
+        }
+    }
+    next.run(request).await
+}
+
+impl McpService {
+    /// The streamable HTTP transport as an axum router for the host to mount
+    /// (`Router::new().nest("/mcp", service.http_router(auth, options))`). Every request
+    /// must carry `Authorization: Bearer <token>` that `authenticator` accepts (else 401);
+    /// a session stays bound to the principal that opened it.
+    pub fn http_router(
+        &self,
+        authenticator: Arc<dyn McpAuthenticator>,
+        options: McpHttpOptions,
+    ) -> Router {
+        let mut sessions = LocalSessionManager::default();
+        sessions.session_config.keep_alive = Some(options.session_idle);
+        let sessions = Arc::new(sessions);
+        let config = StreamableHttpServerConfig::default()
+            .with_allowed_hosts(options.allowed_hosts.clone())
+            .with_max_request_body_bytes(options.max_body_bytes);
+        let service = self.clone();
+        let mcp = StreamableHttpService::new(
+            move || Ok(service.http_server()),
+            Arc::clone(&sessions),
+            config,
+        );
+        let guard = Guard {
+            authenticator,
+            options: Arc::new(options),
+            sessions,
+        };
+        Router::new()
+            .route_service("/", mcp)
+            .layer(from_fn_with_state(guard, check))
+    }
+}

@@ -1,0 +1,61 @@
+//! An MCP server for a tenant's connected tools, over the integrations tool runtime.
+//!
+//! [`McpService`] serves, to each MCP client, the [`Manifest`](integrations_core::tools::Manifest)
+//! of one [`McpSession`] (tenant, workspace, user, project; publications per connection):
+//!
+//! * `tools/list` lists exactly the tools the manifest allows (blocked tools and unusable
+//!   connections are absent), with annotations, `inputSchema` and `outputSchema`,
+//!   paginated with `cursor`; `notifications/tools/list_changed` goes out when the host
+//!   calls [`McpService::tools_changed`].
+//! * `tools/call` goes through [`Runtime::call`](integrations_core::tools::Runtime::call):
+//!   argument validation, publication capability, policy, the token manager, rate limits,
+//!   result trimming. Tool failures (bad arguments, provider errors, refusals) are results
+//!   with `isError: true`; only an unknown tool or a malformed request is a JSON-RPC error.
+//!   A large result gives its first page and a cursor for the
+//!   `integrations_continue_result` tool, bound to the MCP session. Cancellation stops
+//!   waiting for the provider; calls over a second send progress notifications when the
+//!   client asked for them.
+//! * `ask` policy: **the host settles approvals, never the client.** An `ask` call is
+//!   stored as an approval request and answered with URL-mode elicitation (2025-11-25's
+//!   `URLElicitationRequired` error, `-32042`) pointing at the host's approval page, or,
+//!   for clients without URL mode, an `isError` result naming the approval id and URL.
+//!   A person approves through [`Approvals::approve`], which runs the call exactly once
+//!   (the runtime takes the request out of the store once); the client's retry with the
+//!   same arguments then receives that result. Nothing blocks a request while waiting for
+//!   a human.
+//!
+//!   Trusting a form-mode elicitation `accept` instead is an explicit opt-in
+//!   ([`McpService::serve_stdio_trusting_client`]) for a local stdio client whose UI is the
+//!   user's own. **Risk:** any MCP client can declare elicitation and answer `accept`
+//!   without showing anything to anyone, so with this mode on, the client (not a person
+//!   in the host) decides whether a write runs. It is off by default and never offered
+//!   over HTTP.
+//!
+//! Transports: [`McpService::serve_stdio`] (or any rmcp transport through
+//! [`McpService::server`]), and streamable HTTP as an axum [`Router`](axum::Router)
+//! ([`McpService::http_router`]) behind an [`McpAuthenticator`]: requests without a valid
+//! bearer token get 401, a disallowed `Origin` gets 403 (DNS-rebinding protection), the
+//! body size and the number of live sessions are limited, and idle sessions expire.
+//!
+//! ```no_run
+//! # use std::sync::Arc;
+//! # use integrations_core::tools::{Runtime, Session};
+//! # use integrations_mcp::{McpService, McpSession, McpOptions};
+//! # async fn run(runtime: Arc<Runtime>, session: Session) -> Result<(), integrations_core::Error> {
+//! let service = McpService::new(runtime)
+//!     .with_options(McpOptions::new().with_approval_url("https://app.example.com/approvals"));
+//! service.serve_stdio(McpSession::new(session)).await?;
+//! # Ok(()) }
+//! ```
+
+mod approvals;
+#[cfg(feature = "demo")]
+pub mod demo;
+mod http;
+mod server;
+mod session;
+
+pub use approvals::{Approvals, PendingApproval};
+pub use http::{McpAuthenticator, McpHttpOptions};
+pub use server::{McpServer, McpService, URL_ELICITATION_REQUIRED};
+pub use session::{McpOptions, McpSession};

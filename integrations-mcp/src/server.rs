@@ -1,0 +1,614 @@
+//! [`McpService`] (the host's handle) and [`McpServer`] (one MCP connection's handler).
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::Duration;
+
+use integrations_core::tools::{
+    ApprovalRequest, CONTINUE_TOOL_NAME, CallContext, Runtime, ToolPolicy, ToolResult, ToolStatus,
+    export,
+};
+use integrations_core::{ConnectionId, Error, ErrorKind, UserId};
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ClientCapabilities,
+    ElicitRequestParams, ElicitationAction, ErrorCode, Implementation, InitializeRequestParams,
+    InitializeResult, ListToolsResult, PaginatedRequestParams, ProgressNotificationParam,
+    ProtocolVersion, ServerCapabilities, ServerConfig,
+};
+use rmcp::service::{NotificationContext, RequestContext};
+use rmcp::{ErrorData, RoleServer, ServerHandler, ServiceExt as _};
+use serde_json::{Value, json};
+use tokio::sync::broadcast;
+
+use crate::approvals::{Approvals, CallKey, Lookup, denied};
+use crate::{McpOptions, McpSession};
+
+/// The JSON-RPC error code of 2025-11-25's `URLElicitationRequired`: the request needs
+/// the user to visit a URL (here: the host's approval page) before it is retried.
+pub const URL_ELICITATION_REQUIRED: i32 = -32042;
+
+pub(crate) struct Shared {
+    pub(crate) runtime: Arc<Runtime>,
+    pub(crate) approvals: Approvals,
+    pub(crate) options: McpOptions,
+    changes: broadcast::Sender<()>,
+}
+
+/// The host's handle on the MCP server: makes [`McpServer`]s for connections, serves
+/// stdio and HTTP, holds the [`Approvals`], and announces tool-list changes. Cheap to
+/// clone.
+#[derive(Clone)]
+pub struct McpService {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl fmt::Debug for McpService {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("McpService")
+            .field("options", &self.shared.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl McpService {
+    /// A service over `runtime` with the default [`McpOptions`].
+    pub fn new(runtime: Arc<Runtime>) -> Self {
+        let (changes, _) = broadcast::channel(16);
+        Self {
+            shared: Arc::new(Shared {
+                approvals: Approvals::new(Arc::clone(&runtime)),
+                runtime,
+                options: McpOptions::new(),
+                changes,
+            }),
+        }
+    }
+
+    /// Replaces the options. Call it before making servers.
+    #[must_use]
+    pub fn with_options(self, options: McpOptions) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                runtime: Arc::clone(&self.shared.runtime),
+                approvals: self.shared.approvals.clone(),
+                options,
+                changes: self.shared.changes.clone(),
+            }),
+        }
+    }
+
+    /// The approvals a person settles in the host.
+    pub fn approvals(&self) -> &Approvals {
+        &self.shared.approvals
+    }
+
+    /// The runtime.
+    pub fn runtime(&self) -> &Arc<Runtime> {
+        &self.shared.runtime
+    }
+
+    /// Tells every connected client that the tool list may have changed
+    /// (`notifications/tools/list_changed`): call it when connections or policies change.
+    pub fn tools_changed(&self) {
+        let _ = self.shared.changes.send(());
+    }
+
+    /// A server for one connection that acts for `session` (stdio, in-process, or any
+    /// rmcp transport).
+    pub fn server(&self, session: McpSession) -> McpServer {
+        McpServer::new(Arc::clone(&self.shared), Some(session), false)
+    }
+
+    /// Serves `session` on stdin and stdout until the client disconnects.
+    ///
+    /// # Errors
+    ///
+    /// `mcp.transport` when the handshake or the transport fails.
+    pub async fn serve_stdio(&self, session: McpSession) -> Result<(), Error> {
+        serve(self.server(session), rmcp::transport::stdio()).await
+    }
+
+    /// Serves `session` on stdin and stdout, **trusting the client's form-mode
+    /// elicitation `accept` as the user's approval** of an `ask` call.
+    ///
+    /// Only for a local client whose UI is the user's own: any MCP client can declare
+    /// elicitation and answer `accept` without showing anything to anyone, so in this
+    /// mode the client decides whether writes run. The approval is recorded as given by
+    /// the session's user (or `mcp-stdio-client`). Clients without form elicitation get
+    /// the host approval flow as usual. Never offered over HTTP.
+    ///
+    /// # Errors
+    ///
+    /// `mcp.transport` when the handshake or the transport fails.
+    pub async fn serve_stdio_trusting_client(&self, session: McpSession) -> Result<(), Error> {
+        serve(self.trusting_server(session), rmcp::transport::stdio()).await
+    }
+
+    /// A server for a local connection that trusts form-mode `accept` (see
+    /// [`serve_stdio_trusting_client`](Self::serve_stdio_trusting_client)), for hosts
+    /// that run their own local transport.
+    pub fn trusting_server(&self, session: McpSession) -> McpServer {
+        McpServer::new(Arc::clone(&self.shared), Some(session), true)
+    }
+
+    pub(crate) fn http_server(&self) -> McpServer {
+        McpServer::new(Arc::clone(&self.shared), None, false)
+    }
+}
+
+async fn serve<T, E, A>(server: McpServer, transport: T) -> Result<(), Error>
+where
+    T: rmcp::transport::IntoTransport<RoleServer, E, A>,
+    E: std::error::Error + Send + Sync + 'static,
+{
+    let running = server.serve(transport).await.map_err(|e| {
+        Error::new(
+            ErrorKind::Unavailable,
+            "mcp.transport",
+            "the MCP handshake failed",
+        )
+        .with_source(e)
+    })?;
+    running.waiting().await.map_err(|e| {
+        Error::new(
+            ErrorKind::Internal,
+            "mcp.transport",
+            "the MCP server stopped unexpectedly",
+        )
+        .with_source(e)
+    })?;
+    Ok(())
+}
+
+struct Connection {
+    /// The session of a stdio or in-process connection.
+    fixed: Option<McpSession>,
+    /// The session an HTTP connection was opened by; later requests must match it.
+    bound: OnceLock<McpSession>,
+    /// Continuation cursors this connection was given, and their connection.
+    cursors: Mutex<HashMap<String, ConnectionId>>,
+    /// Whether form-mode `accept` counts as approval (local stdio opt-in).
+    trust_form: bool,
+    /// Whether the tool-list watcher runs.
+    watching: OnceLock<()>,
+}
+
+/// One MCP connection's handler: an [`rmcp::ServerHandler`] serving its session's
+/// manifest. Made by [`McpService`].
+#[derive(Clone)]
+pub struct McpServer {
+    shared: Arc<Shared>,
+    connection: Arc<Connection>,
+}
+
+impl fmt::Debug for McpServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("McpServer")
+            .field("session", &self.connection.fixed)
+            .field("trust_form", &self.connection.trust_form)
+            .finish_non_exhaustive()
+    }
+}
+
+fn internal(error: &Error) -> ErrorData {
+    ErrorData::internal_error(format!("{}: {}", error.code(), error.message()), None)
+}
+
+fn to_rmcp(result: &ToolResult) -> Result<CallToolResult, ErrorData> {
+    serde_json::from_value(result.to_mcp())
+        .map_err(|_| ErrorData::internal_error("a tool result could not be encoded", None))
+}
+
+fn client_capabilities(context: &RequestContext<RoleServer>) -> Option<ClientCapabilities> {
+    context.meta.client_capabilities().or_else(|| {
+        context
+            .peer
+            .peer_info()
+            .map(|info| info.capabilities.clone())
+    })
+}
+
+impl McpServer {
+    fn new(shared: Arc<Shared>, fixed: Option<McpSession>, trust_form: bool) -> Self {
+        Self {
+            shared,
+            connection: Arc::new(Connection {
+                fixed,
+                bound: OnceLock::new(),
+                cursors: Mutex::default(),
+                trust_form,
+                watching: OnceLock::new(),
+            }),
+        }
+    }
+
+    /// The session a request acts for: the connection's own, or (HTTP) the one the
+    /// authenticator put on the request, which must be the one that opened the session.
+    fn principal(&self, context: &RequestContext<RoleServer>) -> Result<McpSession, ErrorData> {
+        if let Some(session) = &self.connection.fixed {
+            return Ok(session.clone());
+        }
+        let session = context
+            .extensions
+            .get::<http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<McpSession>())
+            .cloned()
+            .ok_or_else(|| ErrorData::invalid_request("the request is not authenticated", None))?;
+        let bound = self.connection.bound.get_or_init(|| session.clone());
+        if bound != &session {
+            return Err(ErrorData::invalid_request(
+                "this MCP session belongs to another principal",
+                None,
+            ));
+        }
+        Ok(session)
+    }
+
+    fn watch_changes(&self, peer: rmcp::Peer<RoleServer>) {
+        if self.connection.watching.set(()).is_err() {
+            return;
+        }
+        let mut changes = self.shared.changes.subscribe();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    change = changes.recv() => match change {
+                        Ok(()) | Err(broadcast::error::RecvError::Lagged(_)) => {
+                            if peer.notify_tool_list_changed().await.is_err() {
+                                break;
+                            }
+                        }
+                        Err(broadcast::error::RecvError::Closed) => break,
+                    },
+                    () = tokio::time::sleep(Duration::from_secs(5)) => {
+                        if peer.is_transport_closed() {
+                            break;
+                        }
+                    }
+                }
+            }
+        });
+    }
+
+    /// Runs a call, sending progress notifications while it takes long and giving up
+    /// when the client cancels it.
+    async fn run(
+        &self,
+        name: &str,
+        arguments: Value,
+        call: &CallContext,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<ToolResult, ErrorData> {
+        let progress = context.meta.get_progress_token();
+        let interval = self.shared.options.progress_interval;
+        let work = self.shared.runtime.call(name, arguments, call);
+        tokio::pin!(work);
+        let mut next = tokio::time::Instant::now() + interval;
+        let mut ticks = 0_u32;
+        loop {
+            tokio::select! {
+                result = &mut work => return Ok(result),
+                () = context.ct.cancelled() => {
+                    return Err(ErrorData::new(
+                        ErrorCode::INTERNAL_ERROR,
+                        "the client cancelled the request",
+                        None,
+                    ));
+                }
+                () = tokio::time::sleep_until(next), if progress.is_some() => {
+                    ticks += 1;
+                    next += interval;
+                    if let Some(token) = &progress {
+                        let mut param = ProgressNotificationParam::new(token.clone(), f64::from(ticks));
+                        param.message = Some(format!("{name} is still running"));
+                        let _ = context.peer.notify_progress(param).await;
+                    }
+                }
+            }
+        }
+    }
+
+    fn remember_cursor(&self, result: &ToolResult, connection: &ConnectionId) {
+        if let Some(continuation) = &result.continuation {
+            self.connection
+                .cursors
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(continuation.cursor.clone(), connection.clone());
+        }
+    }
+
+    async fn continue_result(
+        &self,
+        session: &McpSession,
+        arguments: Value,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<ToolResult, ErrorData> {
+        let cursor = arguments
+            .get("cursor")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let connection = self
+            .connection
+            .cursors
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&cursor);
+        let Some(connection) = connection else {
+            return Ok(ToolResult::failure(&Error::not_found(
+                "mcp.continuation_unknown",
+                "this MCP session was given no such cursor (each cursor is read once, for 15 minutes)",
+            )));
+        };
+        let call = call_context(session, connection.clone());
+        let result = self
+            .run(CONTINUE_TOOL_NAME, arguments, &call, context)
+            .await?;
+        self.remember_cursor(&result, &connection);
+        Ok(result)
+    }
+
+    /// An `ask` call: the result a person's approval produced, or the approval to ask for.
+    async fn ask(
+        &self,
+        session: &McpSession,
+        name: &str,
+        arguments: Value,
+        call: &CallContext,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let key = CallKey::new(session, name, &arguments);
+        let approvals = &self.shared.approvals;
+        let request = match approvals.lookup(key) {
+            Lookup::Settled(result) => {
+                self.remember_cursor(&result, &call.connection);
+                return to_rmcp(&result).map(Into::into);
+            }
+            Lookup::Denied(request) => return to_rmcp(&denied(&request)).map(Into::into),
+            Lookup::Pending(request) => request,
+            Lookup::Fresh => {
+                let result = self.run(name, arguments, call, context).await?;
+                let Some(request) = result
+                    .approval
+                    .clone()
+                    .filter(|_| result.status == ToolStatus::ApprovalRequired)
+                else {
+                    self.remember_cursor(&result, &call.connection);
+                    return to_rmcp(&result).map(Into::into);
+                };
+                approvals.register(key, request.clone());
+                request
+            }
+        };
+        let capabilities = client_capabilities(context);
+        let elicitation = capabilities.as_ref().and_then(|c| c.elicitation.as_ref());
+        if self.connection.trust_form
+            && self.connection.fixed.is_some()
+            && elicitation.is_some_and(|e| e.form.is_some() || e.url.is_none())
+        {
+            return self.ask_client(session, key, &request, context).await;
+        }
+        let url = self.shared.options.approval_url_of(request.id.as_str());
+        let newer = context
+            .protocol_version()
+            .is_some_and(|v| v.as_str() >= ProtocolVersion::V_2025_11_25.as_str());
+        if let Some(url) = &url
+            && newer
+            && elicitation.is_some_and(|e| e.url.is_some())
+        {
+            return Err(ErrorData::new(
+                ErrorCode(URL_ELICITATION_REQUIRED),
+                "This call needs a person's approval in the host before it runs.",
+                Some(json!({
+                    "elicitations": [{
+                        "mode": "url",
+                        "elicitationId": request.id.as_str(),
+                        "url": url,
+                        "message": approval_message(&request, Some(url)),
+                    }],
+                })),
+            ));
+        }
+        approval_required(&request, url.as_deref()).map(Into::into)
+    }
+
+    /// The opt-in local trust mode: asks the client (form mode) and takes its `accept`
+    /// as the user's approval.
+    async fn ask_client(
+        &self,
+        session: &McpSession,
+        key: CallKey,
+        request: &ApprovalRequest,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let params: ElicitRequestParams = serde_json::from_value(json!({
+            "mode": "form",
+            "message": format!(
+                "Allow {} to run with these arguments?\n{}",
+                request.tool, request.arguments
+            ),
+            "requestedSchema": {"type": "object", "properties": {}},
+        }))
+        .map_err(|_| ErrorData::internal_error("an elicitation could not be encoded", None))?;
+        let answer = context.peer.create_elicitation(params).await;
+        let approvals = &self.shared.approvals;
+        let tenant = &session.session.tenant;
+        match answer.map(|a| a.action) {
+            Ok(ElicitationAction::Accept) => {
+                let approver = session
+                    .session
+                    .user
+                    .clone()
+                    .or_else(|| UserId::new("mcp-stdio-client").ok())
+                    .ok_or_else(|| ErrorData::internal_error("no approver", None))?;
+                approvals.approve(tenant, &request.id, &approver).await;
+                match approvals.lookup(key) {
+                    Lookup::Settled(result) => to_rmcp(&result).map(Into::into),
+                    _ => approval_required(request, None).map(Into::into),
+                }
+            }
+            Ok(_) => {
+                let approver = session
+                    .session
+                    .user
+                    .clone()
+                    .or_else(|| UserId::new("mcp-stdio-client").ok())
+                    .ok_or_else(|| ErrorData::internal_error("no approver", None))?;
+                let _ = approvals.deny(tenant, &request.id, &approver).await;
+                let _ = approvals.lookup(key);
+                to_rmcp(&denied(request)).map(Into::into)
+            }
+            Err(_) => approval_required(request, None).map(Into::into),
+        }
+    }
+}
+
+fn call_context(session: &McpSession, connection: ConnectionId) -> CallContext {
+    let publication = session.publications.get(&connection).cloned();
+    let call = CallContext::new(session.session.clone(), connection);
+    match publication {
+        Some(publication) => call.with_publication(publication),
+        None => call,
+    }
+}
+
+fn approval_message(request: &ApprovalRequest, url: Option<&str>) -> String {
+    let place = url.map_or_else(
+        || "in the host application".to_owned(),
+        |url| format!("at {url}"),
+    );
+    format!(
+        "This call of {} needs a person's approval and has not run. Approve request {} {place}, then call the tool again with the same arguments to receive its result. The request expires at {}.",
+        request.tool,
+        request.id,
+        request.expires_at.to_rfc3339()
+    )
+}
+
+fn approval_required(
+    request: &ApprovalRequest,
+    url: Option<&str>,
+) -> Result<CallToolResult, ErrorData> {
+    let mut approval = json!({
+        "id": request.id.as_str(),
+        "tool": request.tool,
+        "expiresAt": request.expires_at.to_rfc3339(),
+    });
+    if let Some(url) = url {
+        approval["url"] = json!(url);
+    }
+    serde_json::from_value(json!({
+        "content": [{"type": "text", "text": approval_message(request, url)}],
+        "isError": true,
+        "_meta": {"integrations/approval": approval},
+    }))
+    .map_err(|_| ErrorData::internal_error("a tool result could not be encoded", None))
+}
+
+impl ServerHandler for McpServer {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_tool_list_changed()
+                .build(),
+        )
+        .with_server_info(Implementation::new(
+            self.shared.options.name.clone(),
+            env!("CARGO_PKG_VERSION"),
+        ))
+        .with_instructions(self.shared.options.instructions.clone())
+    }
+
+    fn supported_protocol_versions(&self) -> Cow<'static, [ProtocolVersion]> {
+        Cow::Borrowed(ProtocolVersion::known_up_to(&ProtocolVersion::V_2025_11_25))
+    }
+
+    async fn initialize(
+        &self,
+        request: InitializeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<InitializeResult, ErrorData> {
+        self.principal(&context)?;
+        context.peer.set_peer_info(request.clone());
+        self.negotiate_initialize(&request)
+    }
+
+    async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
+        self.watch_changes(context.peer);
+    }
+
+    async fn list_tools(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        let session = self.principal(&context)?;
+        self.watch_changes(context.peer.clone());
+        let manifest = self
+            .shared
+            .runtime
+            .manifest(&session.session)
+            .await
+            .map_err(|e| internal(&e))?;
+        let descriptors = manifest.descriptors();
+        let start = match request.and_then(|r| r.cursor) {
+            None => 0,
+            Some(cursor) => cursor
+                .strip_prefix("tools:")
+                .and_then(|n| n.parse::<usize>().ok())
+                .filter(|n| *n <= descriptors.len())
+                .ok_or_else(|| ErrorData::invalid_params("the cursor is not valid", None))?,
+        };
+        let end = start
+            .saturating_add(self.shared.options.page_size)
+            .min(descriptors.len());
+        let tools: Vec<Value> = descriptors[start..end]
+            .iter()
+            .map(export::mcp::tool)
+            .collect();
+        let mut out = json!({ "tools": tools });
+        if end < descriptors.len() {
+            out["nextCursor"] = json!(format!("tools:{end}"));
+        }
+        serde_json::from_value(out)
+            .map_err(|_| ErrorData::internal_error("the tool list could not be encoded", None))
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let session = self.principal(&context)?;
+        let name = request.name.as_ref();
+        let arguments = Value::Object(request.arguments.unwrap_or_default());
+        if name == CONTINUE_TOOL_NAME {
+            let result = self.continue_result(&session, arguments, &context).await?;
+            return to_rmcp(&result).map(Into::into);
+        }
+        let manifest = self
+            .shared
+            .runtime
+            .manifest(&session.session)
+            .await
+            .map_err(|e| internal(&e))?;
+        let Some(tool) = manifest.get(name) else {
+            let shown: String = name.chars().take(64).collect();
+            return Err(ErrorData::invalid_params(
+                format!("Unknown tool: {shown}"),
+                None,
+            ));
+        };
+        let call = call_context(&session, tool.connection.clone());
+        if tool.policy == ToolPolicy::Ask {
+            return self.ask(&session, name, arguments, &call, &context).await;
+        }
+        let result = self.run(name, arguments, &call, &context).await?;
+        self.remember_cursor(&result, &call.connection);
+        to_rmcp(&result).map(Into::into)
+    }
+}

@@ -1,0 +1,111 @@
+//! [`McpSession`]: who an MCP client acts for; [`McpOptions`]: how the server behaves.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use integrations_core::tools::Session;
+use integrations_core::{ConnectionId, PublicationId};
+
+/// Who an MCP client acts for: the agent [`Session`] whose manifest it sees, and, per
+/// connection, the publication that grants its tools' capabilities.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct McpSession {
+    /// The agent session (tenant, workspace, user, project, issue).
+    pub session: Session,
+    /// The publication calls through each connection go with; tools that need a
+    /// capability refuse without one.
+    pub publications: BTreeMap<ConnectionId, PublicationId>,
+}
+
+impl McpSession {
+    /// A session with no publication.
+    pub fn new(session: Session) -> Self {
+        Self {
+            session,
+            publications: BTreeMap::new(),
+        }
+    }
+
+    /// Calls through `connection` go with `publication`.
+    #[must_use]
+    pub fn with_publication(
+        mut self,
+        connection: ConnectionId,
+        publication: PublicationId,
+    ) -> Self {
+        self.publications.insert(connection, publication);
+        self
+    }
+}
+
+/// How an [`McpService`](crate::McpService) behaves.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct McpOptions {
+    /// The name the server gives in `initialize` (`serverInfo.name`).
+    pub name: String,
+    /// The base URL of the host's approval page; an approval's URL is `<base>/<id>`.
+    pub approval_url: Option<String>,
+    /// How many tools one `tools/list` page holds (at least 1).
+    pub page_size: usize,
+    /// How long a call runs before progress notifications start, and their interval.
+    pub progress_interval: Duration,
+    /// Instructions for the model, sent in `initialize`.
+    pub instructions: String,
+}
+
+impl Default for McpOptions {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl McpOptions {
+    /// The defaults: name `integrations`, no approval page, 100 tools a page, progress
+    /// after one second.
+    pub fn new() -> Self {
+        Self {
+            name: "integrations".to_owned(),
+            approval_url: None,
+            page_size: 100,
+            progress_interval: Duration::from_secs(1),
+            instructions: "Tools of the user's connected integrations. Some writes need a person's approval in the host: such a call answers with an approval URL; after the approval, call the tool again with the same arguments to receive its result. A result that was too large ends with a cursor for integrations_continue_result.".to_owned(),
+        }
+    }
+
+    /// Sets the server name.
+    #[must_use]
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// Sets the base URL of the host's approval page (`https://app.example.com/approvals`).
+    #[must_use]
+    pub fn with_approval_url(mut self, url: impl Into<String>) -> Self {
+        let url: String = url.into();
+        self.approval_url = Some(url.trim_end_matches('/').to_owned());
+        self
+    }
+
+    /// Sets how many tools one `tools/list` page holds.
+    #[must_use]
+    pub fn with_page_size(mut self, page_size: usize) -> Self {
+        self.page_size = page_size.max(1);
+        self
+    }
+
+    /// Sets when progress notifications start, and their interval.
+    #[must_use]
+    pub fn with_progress_interval(mut self, interval: Duration) -> Self {
+        self.progress_interval = interval.max(Duration::from_millis(10));
+        self
+    }
+
+    pub(crate) fn approval_url_of(&self, id: &str) -> Option<String> {
+        self.approval_url
+            .as_ref()
+            .map(|base| format!("{base}/{id}"))
+    }
+}

@@ -1,0 +1,236 @@
+//! Streamable HTTP on loopback: rmcp's HTTP client, bearer tokens, Origin, limits.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use integrations_core::tools::Session;
+use integrations_core::{Error, UserId};
+use integrations_mcp::demo::Demo;
+use integrations_mcp::{McpAuthenticator, McpHttpOptions, McpSession};
+use rmcp::ServiceExt as _;
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use serde_json::json;
+
+use crate::support::{Client, Running, call, demo, json_of};
+
+const TOKEN: &str = "mcp-token-4f9a7c1e2b8d";
+const OTHER_TOKEN: &str = "mcp-token-other-0a1b2c";
+
+struct Tokens {
+    session: McpSession,
+}
+
+#[async_trait]
+impl McpAuthenticator for Tokens {
+    async fn authenticate(&self, token: &str) -> Result<Option<McpSession>, Error> {
+        Ok(match token {
+            TOKEN => Some(self.session.clone()),
+            OTHER_TOKEN => {
+                let s = &self.session.session;
+                Some(McpSession::new(
+                    Session::new(s.tenant.clone(), s.workspace.clone())
+                        .with_user(UserId::new("someone-else").unwrap()),
+                ))
+            }
+            _ => None,
+        })
+    }
+}
+
+async fn serve(demo: &Arc<Demo>, options: McpHttpOptions) -> SocketAddr {
+    let router = demo.service.http_router(
+        Arc::new(Tokens {
+            session: demo.session.clone(),
+        }),
+        options,
+    );
+    let app = axum::Router::new().nest("/mcp", router);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    addr
+}
+
+async fn client(addr: SocketAddr, token: &str) -> Running {
+    let transport = StreamableHttpClientTransport::from_config(
+        StreamableHttpClientTransportConfig::with_uri(format!("http://{addr}/mcp"))
+            .auth_header(token),
+    );
+    Client::plain().serve(transport).await.unwrap()
+}
+
+fn initialize() -> serde_json::Value {
+    json!({
+        "jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {},
+            "clientInfo": {"name": "raw", "version": "1.0.0"},
+        },
+    })
+}
+
+async fn post(
+    addr: SocketAddr,
+    token: Option<&str>,
+    origin: Option<&str>,
+    body: String,
+) -> reqwest::Response {
+    let mut request = reqwest::Client::new()
+        .post(format!("http://{addr}/mcp"))
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body(body);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    if let Some(origin) = origin {
+        request = request.header("origin", origin);
+    }
+    request.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn rmcp_http_client_lists_and_calls_with_a_bearer_token() {
+    let demo = demo().await;
+    let addr = serve(&demo, McpHttpOptions::new()).await;
+    let client = client(addr, TOKEN).await;
+    let tools = client.list_all_tools().await.unwrap();
+    assert!(tools.iter().any(|t| t.name == "linear_list_teams"));
+    let result = client
+        .call_tool(call("linear_list_teams", json!({})))
+        .await
+        .unwrap();
+    assert_eq!(json_of(&result)["isError"], false);
+    let asked = client
+        .call_tool(call(
+            "slack_send_message",
+            json!({"channel": demo.channel, "text": "over http"}),
+        ))
+        .await
+        .unwrap();
+    assert!(json_of(&asked)["_meta"]["integrations/approval"]["url"].is_string());
+    assert_eq!(demo.provider_calls()["slack_messages"], 0);
+}
+
+#[tokio::test]
+async fn requests_without_a_valid_token_get_401_and_foreign_origins_403() {
+    let demo = demo().await;
+    let addr = serve(
+        &demo,
+        McpHttpOptions::new().with_allowed_origin("http://localhost:6274"),
+    )
+    .await;
+    let body = initialize().to_string();
+
+    let none = post(addr, None, None, body.clone()).await;
+    assert_eq!(none.status(), 401);
+    assert_eq!(none.headers()["www-authenticate"], "Bearer");
+    let wrong = post(addr, Some("not-a-token"), None, body.clone()).await;
+    assert_eq!(wrong.status(), 401);
+    let text = wrong.text().await.unwrap();
+    assert!(text.contains("mcp.unauthorized"), "{text}");
+    assert!(!text.contains("not-a-token"));
+
+    let evil = post(addr, Some(TOKEN), Some("http://evil.example"), body.clone()).await;
+    assert_eq!(evil.status(), 403);
+    let allowed = post(
+        addr,
+        Some(TOKEN),
+        Some("http://localhost:6274"),
+        body.clone(),
+    )
+    .await;
+    assert_eq!(allowed.status(), 200);
+    let plain = post(addr, Some(TOKEN), None, body).await;
+    assert_eq!(plain.status(), 200);
+}
+
+#[tokio::test]
+async fn bodies_and_sessions_are_limited() {
+    let demo = demo().await;
+    let addr = serve(
+        &demo,
+        McpHttpOptions::new()
+            .with_max_body_bytes(4096)
+            .with_max_sessions(2),
+    )
+    .await;
+    let mut big = initialize();
+    big["params"]["clientInfo"]["name"] = json!("x".repeat(10_000));
+    let response = post(addr, Some(TOKEN), None, big.to_string()).await;
+    assert_eq!(response.status(), 413);
+
+    let _a = client(addr, TOKEN).await;
+    let _b = client(addr, TOKEN).await;
+    let third = post(addr, Some(TOKEN), None, initialize().to_string()).await;
+    assert_eq!(third.status(), 503);
+    assert!(
+        third
+            .text()
+            .await
+            .unwrap()
+            .contains("mcp.too_many_sessions")
+    );
+}
+
+#[tokio::test]
+async fn a_session_stays_bound_to_the_principal_that_opened_it() {
+    let demo = demo().await;
+    let addr = serve(&demo, McpHttpOptions::new()).await;
+    let opened = post(addr, Some(TOKEN), None, initialize().to_string()).await;
+    assert_eq!(opened.status(), 200);
+    let session = opened.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let _ = opened.text().await;
+    let hijack = reqwest::Client::new()
+        .post(format!("http://{addr}/mcp"))
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-session-id", &session)
+        .header("mcp-protocol-version", "2025-11-25")
+        .bearer_auth(OTHER_TOKEN)
+        .body(json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}).to_string())
+        .send()
+        .await
+        .unwrap();
+    let text = hijack.text().await.unwrap();
+    assert!(text.contains("another principal"), "{text}");
+    assert!(!text.contains("linear_list_teams"), "{text}");
+}
+
+#[tokio::test]
+async fn idle_sessions_expire() {
+    let demo = demo().await;
+    let addr = serve(
+        &demo,
+        McpHttpOptions::new().with_session_idle(std::time::Duration::from_millis(300)),
+    )
+    .await;
+    let opened = post(addr, Some(TOKEN), None, initialize().to_string()).await;
+    assert_eq!(opened.status(), 200);
+    let session = opened.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let _ = opened.text().await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let later = reqwest::Client::new()
+        .post(format!("http://{addr}/mcp"))
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-session-id", &session)
+        .header("mcp-protocol-version", "2025-11-25")
+        .bearer_auth(TOKEN)
+        .body(json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(later.status(), 404, "{:?}", later.text().await);
+}

@@ -1,0 +1,158 @@
+//! The demo tenant, rmcp clients, and a check that no secret crosses the wire.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use integrations_mcp::demo::{Demo, SECRETS};
+use integrations_mcp::{McpOptions, McpServer};
+use rmcp::model::{
+    CallToolRequestParams, CallToolResult, ClientConfig, ElicitRequestParams, ElicitResult,
+    ElicitationAction,
+};
+use rmcp::service::{NotificationContext, RequestContext, RunningService};
+use rmcp::{ClientHandler, ErrorData, RoleClient, ServiceError, ServiceExt as _};
+use serde_json::{Value, json};
+use tokio::sync::Notify;
+
+pub(crate) const APPROVALS: &str = "http://127.0.0.1:9/approvals";
+
+pub(crate) async fn demo() -> Arc<Demo> {
+    demo_with(McpOptions::new()).await
+}
+
+pub(crate) async fn demo_with(options: McpOptions) -> Arc<Demo> {
+    Arc::new(
+        Demo::start(options.with_approval_url(APPROVALS))
+            .await
+            .unwrap(),
+    )
+}
+
+/// A client whose capabilities and elicitation answers a test chooses.
+#[derive(Clone)]
+pub(crate) struct Client {
+    pub(crate) info: ClientConfig,
+    /// Answer every elicitation with `accept` (a client that shows nobody anything).
+    pub(crate) accept: bool,
+    pub(crate) elicitations: Arc<AtomicUsize>,
+    pub(crate) list_changed: Arc<Notify>,
+    pub(crate) progress: Arc<AtomicUsize>,
+}
+
+impl Client {
+    /// `elicitation`: the capability JSON (`{"form": {}, "url": {}}`), or none.
+    pub(crate) fn new(elicitation: Option<Value>, accept: bool) -> Self {
+        let mut capabilities = json!({});
+        if let Some(e) = elicitation {
+            capabilities["elicitation"] = e;
+        }
+        let info = serde_json::from_value(json!({
+            "protocolVersion": "2025-11-25",
+            "capabilities": capabilities,
+            "clientInfo": {"name": "rmcp-test-client", "version": "1.0.0"},
+        }))
+        .unwrap();
+        Self {
+            info,
+            accept,
+            elicitations: Arc::default(),
+            list_changed: Arc::default(),
+            progress: Arc::default(),
+        }
+    }
+
+    pub(crate) fn plain() -> Self {
+        Self::new(None, false)
+    }
+}
+
+impl ClientHandler for Client {
+    fn get_info(&self) -> ClientConfig {
+        self.info.clone()
+    }
+
+    async fn create_elicitation(
+        &self,
+        _request: ElicitRequestParams,
+        _context: RequestContext<RoleClient>,
+    ) -> Result<ElicitResult, ErrorData> {
+        self.elicitations.fetch_add(1, Ordering::SeqCst);
+        let action = if self.accept {
+            ElicitationAction::Accept
+        } else {
+            ElicitationAction::Decline
+        };
+        Ok(serde_json::from_value(json!({"action": action, "content": {}})).unwrap())
+    }
+
+    async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
+        self.list_changed.notify_one();
+    }
+
+    async fn on_progress(
+        &self,
+        _params: rmcp::model::ProgressNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        self.progress.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+pub(crate) type Running = RunningService<RoleClient, Client>;
+
+/// `client` connected in-process (a duplex pipe, as stdio would be) to `server`.
+pub(crate) async fn connect(server: McpServer, client: Client) -> Running {
+    let (server_io, client_io) = tokio::io::duplex(1 << 20);
+    tokio::spawn(async move {
+        if let Ok(running) = server.serve(server_io).await {
+            let _ = running.waiting().await;
+        }
+    });
+    client.serve(client_io).await.unwrap()
+}
+
+pub(crate) async fn plain(demo: &Demo) -> Running {
+    connect(demo.service.server(demo.session.clone()), Client::plain()).await
+}
+
+pub(crate) fn call(name: &'static str, arguments: Value) -> CallToolRequestParams {
+    let Value::Object(arguments) = arguments else {
+        panic!("arguments are an object")
+    };
+    CallToolRequestParams::new(name).with_arguments(arguments)
+}
+
+/// Fails when any demo secret appears in `wire` (anything that crossed the protocol).
+pub(crate) fn assert_no_secret(wire: &str) {
+    for secret in SECRETS {
+        assert!(!wire.contains(secret), "a secret crossed the wire: {wire}");
+    }
+}
+
+pub(crate) fn json_of(result: &CallToolResult) -> Value {
+    let value = serde_json::to_value(result).unwrap();
+    assert_no_secret(&value.to_string());
+    value
+}
+
+pub(crate) fn text(result: &CallToolResult) -> String {
+    json_of(result)["content"][0]["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+pub(crate) fn mcp_error(error: ServiceError) -> ErrorData {
+    integrations_testkit::assert_secret_free(&error, SECRETS[0]);
+    match error {
+        ServiceError::McpError(e) => {
+            assert_no_secret(&serde_json::to_string(&e).unwrap());
+            e
+        }
+        other => panic!("expected a JSON-RPC error, got {other}"),
+    }
+}
+
+pub(crate) fn calls(demo: &Demo, field: &str) -> u64 {
+    demo.provider_calls()[field].as_u64().unwrap()
+}
