@@ -1,1 +1,6 @@
-mod x {}
+//! Integration tests of the egress proxy with real clients (reqwest, curl) against a
+//! local TLS upstream that records what it receives.
+
+mod grants;
+mod routing;
+mod support;
