@@ -1,6 +1,8 @@
 //! Integration tests of the egress proxy with real clients (reqwest, curl) against a
 //! local TLS upstream that records what it receives.
 
+mod failures;
 mod grants;
 mod routing;
+mod streaming;
 mod support;
