@@ -27,10 +27,11 @@ pub struct ProxyConfig {
     /// Hosts a sandbox may reach through a blind tunnel (no interception, no
     /// credential). Empty: every host without a route is refused.
     pub passthrough_hosts: Vec<String>,
-    /// Allow destinations in private ranges (10/8, 172.16/12, 192.168/16, 100.64/10,
-    /// fc00::/7) and link-local ones (169.254/16 with cloud metadata, fe80::/10).
+    /// Allow destinations in private ranges (`10/8`, `172.16/12`, `192.168/16`,
+    /// `100.64/10`, `fc00::/7`) and link-local ones (`169.254/16` with cloud metadata,
+    /// `fe80::/10`).
     pub allow_private: bool,
-    /// Allow loopback destinations (127/8, ::1, 0.0.0.0).
+    /// Allow loopback destinations (`127/8`, `::1`, `0.0.0.0`).
     pub allow_loopback: bool,
     /// Client connections served at once; more are answered 503.
     pub max_connections: usize,

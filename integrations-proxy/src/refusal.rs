@@ -51,9 +51,10 @@ impl Refusal {
             (_, "egress.grant_invalid" | "egress.grant_expired") => {
                 StatusCode::PROXY_AUTHENTICATION_REQUIRED
             }
-            (ErrorKind::PermissionDenied | ErrorKind::Conflict, _) => StatusCode::FORBIDDEN,
+            (ErrorKind::PermissionDenied | ErrorKind::Conflict | ErrorKind::NotFound, _) => {
+                StatusCode::FORBIDDEN
+            }
             (ErrorKind::InvalidInput, _) => StatusCode::BAD_REQUEST,
-            (ErrorKind::NotFound, _) => StatusCode::FORBIDDEN,
             _ => StatusCode::BAD_GATEWAY,
         };
         Self::new(status, error.code(), error.message())

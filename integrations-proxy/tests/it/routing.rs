@@ -26,7 +26,10 @@ async fn a_matched_route_gets_exactly_the_injected_credential() {
     let recorded = fx.upstream.recorded();
     assert_eq!(recorded.len(), 1);
     let seen = &recorded[0];
-    assert_eq!(seen.path, "/v1/models?limit=2");
+    assert_eq!(
+        (seen.method.as_str(), seen.path.as_str()),
+        ("GET", "/v1/models?limit=2")
+    );
     assert_eq!(
         seen.headers_named("authorization"),
         [format!("Bearer {OPENAI_KEY}")]

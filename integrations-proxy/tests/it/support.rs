@@ -31,11 +31,11 @@ use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, 
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, mpsc};
 
-pub const OPENAI_KEY: &str = "sk-proxy-test-0123456789abcdef";
-pub const OPENAI: &str = "api.openai.com";
-pub const PASSTHROUGH: &str = "example.test";
+pub(crate) const OPENAI_KEY: &str = "sk-proxy-test-0123456789abcdef";
+pub(crate) const OPENAI: &str = "api.openai.com";
+pub(crate) const PASSTHROUGH: &str = "example.test";
 
-pub const PROFILE: &str = r#"{
+pub(crate) const PROFILE: &str = r#"{
   "tenant": "acme", "profile": "proxy-test", "version": 1,
   "targets": [{"id": "openai", "key": "openai::openai-default"}],
   "connections": [{"id": "openai-key", "target": "openai", "method": "api-key"}],
@@ -46,13 +46,13 @@ pub const PROFILE: &str = r#"{
 type Body = BoxBody<Bytes, std::io::Error>;
 
 /// A test CA for upstream servers.
-pub struct Pki {
-    pub cert_pem: String,
+pub(crate) struct Pki {
+    pub(crate) cert_pem: String,
     issuer: Issuer<'static, KeyPair>,
 }
 
 impl Pki {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let key = KeyPair::generate().unwrap();
         let mut params = CertificateParams::default();
         params
@@ -66,7 +66,7 @@ impl Pki {
         }
     }
 
-    pub fn cert_der(&self) -> rustls_pki_types::CertificateDer<'static> {
+    pub(crate) fn cert_der(&self) -> rustls_pki_types::CertificateDer<'static> {
         use rustls_pki_types::pem::PemObject as _;
         rustls_pki_types::CertificateDer::from_pem_slice(self.cert_pem.as_bytes()).unwrap()
     }
@@ -94,21 +94,21 @@ impl Pki {
 
 /// One request as the upstream received it.
 #[derive(Debug, Clone)]
-pub struct Recorded {
-    pub method: String,
-    pub path: String,
-    pub headers: Vec<(String, String)>,
+pub(crate) struct Recorded {
+    pub(crate) method: String,
+    pub(crate) path: String,
+    pub(crate) headers: Vec<(String, String)>,
 }
 
 impl Recorded {
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.as_str())
     }
 
-    pub fn headers_named(&self, name: &str) -> Vec<&str> {
+    pub(crate) fn headers_named(&self, name: &str) -> Vec<&str> {
         self.headers
             .iter()
             .filter(|(n, _)| n == name)
@@ -118,23 +118,23 @@ impl Recorded {
 }
 
 #[derive(Default)]
-pub struct UpstreamState {
+pub(crate) struct UpstreamState {
     recorded: Mutex<Vec<Recorded>>,
     accepted: Mutex<HashSet<String>>,
-    pub sse_step: Notify,
-    pub open_streams: AtomicI64,
-    pub upload_started: Notify,
-    pub uploaded: AtomicU64,
+    pub(crate) sse_step: Notify,
+    pub(crate) open_streams: AtomicI64,
+    pub(crate) upload_started: Notify,
+    pub(crate) uploaded: AtomicU64,
 }
 
 /// The local TLS upstream.
-pub struct Upstream {
-    pub addr: SocketAddr,
-    pub state: Arc<UpstreamState>,
+pub(crate) struct Upstream {
+    pub(crate) addr: SocketAddr,
+    pub(crate) state: Arc<UpstreamState>,
 }
 
 impl Upstream {
-    pub async fn start(pki: &Pki) -> Self {
+    pub(crate) async fn start(pki: &Pki) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let state = Arc::new(UpstreamState::default());
@@ -162,11 +162,11 @@ impl Upstream {
         Self { addr, state }
     }
 
-    pub fn recorded(&self) -> Vec<Recorded> {
+    pub(crate) fn recorded(&self) -> Vec<Recorded> {
         self.state.recorded.lock().unwrap().clone()
     }
 
-    pub fn accept_only(&self, key: &str) {
+    pub(crate) fn accept_only(&self, key: &str) {
         let mut accepted = self.state.accepted.lock().unwrap();
         accepted.clear();
         accepted.insert(key.to_owned());
@@ -313,12 +313,12 @@ async fn handle(
     Ok(response)
 }
 
-pub struct Options {
-    pub passthrough: bool,
-    pub allow_loopback: bool,
-    pub openai_addr: Option<SocketAddr>,
-    pub credentials: Option<Arc<dyn CredentialSource>>,
-    pub config: ProxyConfig,
+pub(crate) struct Options {
+    pub(crate) passthrough: bool,
+    pub(crate) allow_loopback: bool,
+    pub(crate) openai_addr: Option<SocketAddr>,
+    pub(crate) credentials: Option<Arc<dyn CredentialSource>>,
+    pub(crate) config: ProxyConfig,
 }
 
 impl Default for Options {
@@ -333,17 +333,17 @@ impl Default for Options {
     }
 }
 
-pub struct Fixture {
-    pub test: TestHost,
-    pub plan: CompiledRuntimePlan,
-    pub keys: GrantKeys,
-    pub proxy: Option<ProxyHandle>,
-    pub upstream: Upstream,
-    pub pki: Pki,
-    pub proxy_ca_pem: String,
+pub(crate) struct Fixture {
+    pub(crate) test: TestHost,
+    pub(crate) plan: CompiledRuntimePlan,
+    pub(crate) keys: GrantKeys,
+    pub(crate) proxy: Option<ProxyHandle>,
+    pub(crate) upstream: Upstream,
+    pub(crate) pki: Pki,
+    pub(crate) proxy_ca_pem: String,
 }
 
-pub async fn plan_and_host() -> (TestHost, CompiledRuntimePlan, Arc<TokenManager>) {
+pub(crate) async fn plan_and_host() -> (TestHost, CompiledRuntimePlan, Arc<TokenManager>) {
     let test = TestHost::new();
     let registry = Arc::new(integrations_definitions::registry());
     let service = WriteService::new(registry.clone(), test.host().clone());
@@ -374,11 +374,11 @@ pub async fn plan_and_host() -> (TestHost, CompiledRuntimePlan, Arc<TokenManager
 }
 
 impl Fixture {
-    pub async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         Self::start_with(Options::default()).await
     }
 
-    pub async fn start_with(options: Options) -> Self {
+    pub(crate) async fn start_with(options: Options) -> Self {
         let pki = Pki::new();
         let upstream = Upstream::start(&pki).await;
         let (test, plan, tokens) = plan_and_host().await;
@@ -425,11 +425,11 @@ impl Fixture {
         }
     }
 
-    pub fn proxy(&self) -> &ProxyHandle {
+    pub(crate) fn proxy(&self) -> &ProxyHandle {
         self.proxy.as_ref().unwrap()
     }
 
-    pub fn claims(&self) -> GrantClaims {
+    pub(crate) fn claims(&self) -> GrantClaims {
         GrantClaims::for_route(
             &self.plan.egress_routes[0],
             self.test.clock.now(),
@@ -438,17 +438,17 @@ impl Fixture {
         .unwrap()
     }
 
-    pub fn grant(&self) -> String {
+    pub(crate) fn grant(&self) -> String {
         self.keys.issue(&self.claims()).unwrap().expose().to_owned()
     }
 
-    pub fn proxy_url(&self, grant: &str) -> String {
+    pub(crate) fn proxy_url(&self, grant: &str) -> String {
         format!("http://sandbox:{grant}@{}", self.proxy().local_addr())
     }
 
     /// A client configured only with the proxy URL and the two CAs (the proxy's, and the
     /// upstream's for blind tunnels).
-    pub fn client(&self, grant: &str) -> reqwest::Client {
+    pub(crate) fn client(&self, grant: &str) -> reqwest::Client {
         reqwest::Client::builder()
             .proxy(reqwest::Proxy::all(self.proxy_url(grant)).unwrap())
             .tls_certs_only([
@@ -461,7 +461,7 @@ impl Fixture {
     }
 
     /// Waits until the proxy has no connection, tunnel or request in flight.
-    pub async fn settled(&self) -> integrations_proxy::MetricsSnapshot {
+    pub(crate) async fn settled(&self) -> integrations_proxy::MetricsSnapshot {
         for _ in 0..500 {
             let m = self.proxy().metrics();
             if m.connections == 0 && m.tunnels == 0 && m.in_flight == 0 {
@@ -474,7 +474,7 @@ impl Fixture {
 }
 
 /// A raw `CONNECT` through hyper's client: the status, the error code header and body.
-pub async fn raw_connect(
+pub(crate) async fn raw_connect(
     proxy: SocketAddr,
     authority: &str,
     proxy_authorization: Option<String>,
@@ -506,7 +506,7 @@ pub async fn raw_connect(
     (status, code, String::from_utf8_lossy(&body).into_owned())
 }
 
-pub fn basic(user: &str, password: &str) -> String {
+pub(crate) fn basic(user: &str, password: &str) -> String {
     use base64::Engine as _;
     format!(
         "Basic {}",
@@ -515,7 +515,7 @@ pub fn basic(user: &str, password: &str) -> String {
 }
 
 /// The refusal code header of a response.
-pub fn code(response: &reqwest::Response) -> Option<String> {
+pub(crate) fn code(response: &reqwest::Response) -> Option<String> {
     response
         .headers()
         .get(integrations_proxy::ERROR_HEADER)
