@@ -3,6 +3,7 @@
 mod compile;
 mod config;
 mod mcp;
+mod proxy;
 mod support;
 mod tools;
 mod webhook;
