@@ -19,7 +19,6 @@ use hyper_util::rt::TokioIo;
 use integrations_core::auth::TokenManager;
 use integrations_core::compile::{ProfileInput, compile};
 use integrations_core::egress::{GrantKey, GrantKeys};
-use integrations_core::host::Clock as _;
 use integrations_core::service::{ConnectionInput, TargetInput, WriteService};
 use integrations_core::{ConnectionId, ConnectionMethodId, TargetId, TenantId};
 use integrations_proxy::{CertificateAuthority, Proxy, ProxyConfig, ProxyHandle, UpstreamOverride};

@@ -105,7 +105,7 @@ pub(crate) fn run(args: ProxyArgs) -> Result<std::process::ExitCode, Error> {
         if args.demo {
             demo(&args).await
         } else {
-            serve(&args).await
+            serve(&args)
         }
     })?;
     Ok(std::process::ExitCode::SUCCESS)
@@ -176,7 +176,7 @@ fn config(args: &ProxyArgs) -> Result<ProxyConfig, Error> {
     Ok(config)
 }
 
-async fn serve(args: &ProxyArgs) -> Result<(), Error> {
+fn serve(args: &ProxyArgs) -> Result<(), Error> {
     let usage = |what: &str| Error::invalid_input("cli.usage", what.to_owned(), Vec::new());
     let plan_path = args
         .plan
@@ -260,20 +260,19 @@ async fn demo(args: &ProxyArgs) -> Result<(), Error> {
     let keys = GrantKeys::new(GrantKey::generate("demo")?);
     let grant = keys.issue_for_route(route, &*test.clock, Duration::from_secs(3600))?;
 
-    let (ca, ca_path) = match load_ca(args)? {
-        Some(loaded) => loaded,
-        None => {
-            let generated = CertificateAuthority::generate("integrations demo proxy CA")?;
-            let path = std::env::temp_dir().join(format!(
-                "integrations-proxy-demo-{}-ca.pem",
-                std::process::id()
-            ));
-            io::write_atomically(&path, generated.cert_pem.as_bytes())?;
-            (
-                CertificateAuthority::from_pem(&generated.cert_pem, &generated.key_pem)?,
-                path,
-            )
-        }
+    let (ca, ca_path) = if let Some(loaded) = load_ca(args)? {
+        loaded
+    } else {
+        let generated = CertificateAuthority::generate("integrations demo proxy CA")?;
+        let path = std::env::temp_dir().join(format!(
+            "integrations-proxy-demo-{}-ca.pem",
+            std::process::id()
+        ));
+        io::write_atomically(&path, generated.cert_pem.as_bytes())?;
+        (
+            CertificateAuthority::from_pem(&generated.cert_pem, &generated.key_pem)?,
+            path,
+        )
     };
     let config = config(args)?
         .allow_loopback(true)
