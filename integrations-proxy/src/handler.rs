@@ -388,6 +388,7 @@ async fn forward_managed(
         match forward_route(shared, plan, request, host, path, &route, started).await {
             Ok(response) => {
                 tracing::Span::current().record("status", response.status().as_u16());
+                tracing::info!(target: "integrations::proxy", "request forwarded");
                 shared.metrics.count(Some(&id), "forwarded");
                 Ok(response)
             }

@@ -160,3 +160,64 @@ async fn shutdown_lets_an_open_stream_finish_and_refuses_new_connections() {
         .unwrap();
     assert!(tokio::net::TcpStream::connect(addr).await.is_err());
 }
+
+#[tokio::test]
+async fn a_slow_upstream_gets_504() {
+    let fx = Fixture::start_with(Options {
+        config: integrations_proxy::ProxyConfig::new()
+            .with_response_timeout(Duration::from_millis(300)),
+        ..Options::default()
+    })
+    .await;
+    let response = fx
+        .client(&fx.grant())
+        .get("https://api.openai.com/v1/slow")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::GATEWAY_TIMEOUT);
+    assert_eq!(code(&response).as_deref(), Some("proxy.upstream_timeout"));
+}
+
+#[tokio::test]
+async fn connections_beyond_the_limit_get_503_and_huge_heads_are_refused() {
+    let fx = Fixture::start_with(Options {
+        config: integrations_proxy::ProxyConfig::new().with_max_connections(1),
+        ..Options::default()
+    })
+    .await;
+    let addr = fx.proxy().local_addr();
+    let held = tokio::net::TcpStream::connect(addr).await.unwrap();
+    for _ in 0..100 {
+        if fx.proxy().metrics().connections == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let (status, refused, _) = raw_connect(
+        addr,
+        "api.openai.com:443",
+        Some(basic("sandbox", &fx.grant())),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(refused.as_deref(), Some("proxy.too_many_connections"));
+    drop(held);
+    fx.settled().await;
+
+    let huge = "x".repeat(200 * 1024);
+    let response = fx
+        .client(&fx.grant())
+        .get("https://api.openai.com/v1/models")
+        .header("x-padding", huge)
+        .send()
+        .await;
+    match response {
+        Ok(response) => assert_eq!(
+            response.status(),
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
+        ),
+        Err(e) => assert!(e.is_request() || e.is_connect(), "{e}"),
+    }
+    assert!(fx.upstream.recorded().is_empty());
+}

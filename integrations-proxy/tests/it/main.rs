@@ -5,5 +5,6 @@ mod curl;
 mod failures;
 mod grants;
 mod routing;
+mod secrets;
 mod streaming;
 mod support;

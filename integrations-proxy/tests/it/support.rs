@@ -285,6 +285,10 @@ async fn handle(
             });
             sse(rx, Some(guard))
         }
+        "/v1/slow" => {
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            json(StatusCode::OK, &serde_json::json!({}))
+        }
         "/v1/upload" => {
             let mut body = req.into_body();
             let mut total = 0_u64;
@@ -373,12 +377,49 @@ pub(crate) async fn plan_and_host() -> (TestHost, CompiledRuntimePlan, Arc<Token
     (test, plan, tokens)
 }
 
+/// Every tracing event of every test in this binary, captured by one global subscriber
+/// (installed by the first fixture) so tests can prove no secret is ever logged.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+static LOGS: std::sync::OnceLock<Captured> = std::sync::OnceLock::new();
+
+fn init_logs() -> &'static Captured {
+    LOGS.get_or_init(|| {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        let _ = tracing::subscriber::set_global_default(subscriber);
+        captured
+    })
+}
+
+/// Everything logged so far by every test.
+pub(crate) fn logs() -> String {
+    String::from_utf8_lossy(&init_logs().0.lock().unwrap()).into_owned()
+}
+
 impl Fixture {
     pub(crate) async fn start() -> Self {
         Self::start_with(Options::default()).await
     }
 
     pub(crate) async fn start_with(options: Options) -> Self {
+        init_logs();
         let pki = Pki::new();
         let upstream = Upstream::start(&pki).await;
         let (test, plan, tokens) = plan_and_host().await;
