@@ -102,6 +102,8 @@ enum Command {
     /// Agent MCP config files.
     #[command(subcommand, name = "mcp-config")]
     McpConfig(McpConfigCommand),
+    /// The egress proxy (`proxy --demo`, `proxy ca`).
+    Proxy(Box<commands::proxy::ProxyArgs>),
 }
 
 #[derive(Debug, Subcommand)]
@@ -238,6 +240,7 @@ fn run(command: Command) -> Result<ExitCode, Error> {
             file,
             format,
         }) => commands::compile::mcp_config_apply(&profile, &file, format),
+        Command::Proxy(args) => commands::proxy::run(*args),
     }
 }
 

@@ -4,6 +4,7 @@ mod compile;
 mod config;
 mod mcp;
 mod new_user;
+mod proxy;
 mod support;
 mod tools;
 mod webhook;

@@ -1,0 +1,296 @@
+//! `integrations proxy`: run the egress proxy; `integrations proxy ca`: generate the CA
+//! pair a sandbox image trusts.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+use integrations_core::auth::TokenManager;
+use integrations_core::compile::{ProfileInput, compile};
+use integrations_core::egress::{GrantKey, GrantKeys};
+use integrations_core::host::ReqwestHttpClient;
+use integrations_core::service::{ConnectionInput, TargetInput, WriteService};
+use integrations_core::{
+    ConnectionId, ConnectionMethodId, Error, ErrorKind, Secret, TargetId, TenantId,
+};
+use integrations_proxy::{CertificateAuthority, Proxy, ProxyConfig, UpstreamOverride};
+use integrations_testkit::TestHost;
+use integrations_testkit::mock::api::OpenAiApi;
+
+use crate::io;
+
+/// The demo's sandbox profile: one agent binding with an OpenAI key.
+const DEMO_PROFILE: &str = r#"{
+  "tenant": "demo", "profile": "proxy-demo", "version": 1,
+  "targets": [{"id": "openai", "key": "openai::openai-default"}],
+  "connections": [{"id": "openai-key", "target": "openai", "method": "api-key"}],
+  "bindings": [{"id": "agent", "kind": "agent", "connection": "openai-key",
+                "config": {"runtime": "codex-cli", "model": "gpt-5-codex"}}]
+}"#;
+
+/// The key the demo stores; the sandbox never sees it.
+const DEMO_KEY: &str = "sk-demo-held-by-the-proxy-only-0123456789";
+
+/// Run the egress proxy: a forward proxy that authenticates sandboxes by their egress
+/// grant (sent as proxy credentials), intercepts TLS for the plan's routes only and
+/// injects the credentials the sandbox never holds.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub(crate) struct ProxyArgs {
+    #[command(subcommand)]
+    command: Option<ProxyCommand>,
+    /// The compiled plan JSON file (`integrations compile` output).
+    #[arg(long, value_name = "PLAN.json")]
+    plan: Option<PathBuf>,
+    /// The address to listen on (port 0 picks one; the chosen one is printed).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    listen: std::net::SocketAddr,
+    /// The interception CA certificate (PEM).
+    #[arg(long, value_name = "PEM")]
+    ca_cert: Option<PathBuf>,
+    /// The interception CA private key (PEM).
+    #[arg(long, value_name = "PEM")]
+    ca_key: Option<PathBuf>,
+    /// The host's database, where connections and credentials live.
+    #[arg(long, value_name = "URL")]
+    database_url: Option<String>,
+    /// The environment variable holding the grant signing key (at least 32 bytes).
+    #[arg(long, value_name = "VAR")]
+    grant_key_env: Option<String>,
+    /// The id of the grant signing key.
+    #[arg(long, value_name = "ID", default_value = "default")]
+    grant_key_id: String,
+    /// A host the sandbox may reach through a blind tunnel, without a credential
+    /// (repeatable). Other hosts without a route are refused.
+    #[arg(long, value_name = "HOST")]
+    passthrough: Vec<String>,
+    /// Run offline against a mock OpenAI API on loopback, with a demo credential, and
+    /// print the `HTTPS_PROXY` line and CA path a sandbox needs.
+    #[arg(long)]
+    demo: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum ProxyCommand {
+    /// Generate a CA pair for a sandbox image: the certificate to trust (give it to the
+    /// sandbox) and the key (keep it with the proxy; written with mode 0600).
+    Ca {
+        /// Where to write the certificate (PEM).
+        #[arg(long, value_name = "PEM", default_value = "proxy-ca.pem")]
+        cert: PathBuf,
+        /// Where to write the private key (PEM).
+        #[arg(long, value_name = "PEM", default_value = "proxy-ca-key.pem")]
+        key: PathBuf,
+        /// The CA's common name.
+        #[arg(long, default_value = "integrations egress proxy CA")]
+        name: String,
+    },
+}
+
+fn failed(code: &'static str, message: impl Into<String>) -> Error {
+    Error::new(ErrorKind::Configuration, code, message.into())
+}
+
+/// Runs `integrations proxy ...`.
+pub(crate) fn run(args: ProxyArgs) -> Result<std::process::ExitCode, Error> {
+    if let Some(ProxyCommand::Ca { cert, key, name }) = &args.command {
+        return generate_ca(cert, key, name);
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::internal("the async runtime did not start").with_source(e))?;
+    runtime.block_on(async move {
+        if args.demo {
+            demo(&args).await
+        } else {
+            serve(&args)
+        }
+    })?;
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+fn generate_ca(cert: &Path, key: &Path, name: &str) -> Result<std::process::ExitCode, Error> {
+    let generated = CertificateAuthority::generate(name)?;
+    write_private(key, generated.key_pem.expose().as_bytes())?;
+    io::write_atomically(cert, generated.cert_pem.as_bytes())?;
+    out!("certificate {} (give it to the sandbox)", cert.display());
+    out!(
+        "key         {} (keep it with the proxy, mode 0600)",
+        key.display()
+    );
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// Writes a file only its owner can read.
+fn write_private(path: &Path, content: &[u8]) -> Result<(), Error> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path).map_err(|e| {
+        failed(
+            "cli.write_failed",
+            format!(
+                "{} cannot be created (it must not exist yet)",
+                path.display()
+            ),
+        )
+        .with_source(e)
+    })?;
+    file.write_all(content).map_err(|e| {
+        failed(
+            "cli.write_failed",
+            format!("{} cannot be written", path.display()),
+        )
+        .with_source(e)
+    })
+}
+
+fn load_ca(args: &ProxyArgs) -> Result<Option<(CertificateAuthority, PathBuf)>, Error> {
+    match (&args.ca_cert, &args.ca_key) {
+        (Some(cert), Some(key)) => {
+            let pem = io::read_text(cert)?;
+            let key_pem = Secret::new(io::read_text(key)?);
+            Ok(Some((
+                CertificateAuthority::from_pem(&pem, &key_pem)?,
+                cert.clone(),
+            )))
+        }
+        (None, None) => Ok(None),
+        _ => Err(Error::invalid_input(
+            "cli.usage",
+            "give both --ca-cert and --ca-key",
+            Vec::new(),
+        )),
+    }
+}
+
+fn config(args: &ProxyArgs) -> Result<ProxyConfig, Error> {
+    let mut config = ProxyConfig::new();
+    for host in &args.passthrough {
+        config = config.with_passthrough_host(host)?;
+    }
+    Ok(config)
+}
+
+fn serve(args: &ProxyArgs) -> Result<(), Error> {
+    let usage = |what: &str| Error::invalid_input("cli.usage", what.to_owned(), Vec::new());
+    let plan_path = args
+        .plan
+        .as_ref()
+        .ok_or_else(|| usage("give --plan PLAN.json (or --demo)"))?;
+    let _plan: integrations_core::plan::CompiledRuntimePlan =
+        serde_json::from_value(io::read_json(plan_path)?).map_err(|e| {
+            Error::invalid_input(
+                "cli.invalid_plan",
+                format!("{} is not a compiled plan", plan_path.display()),
+                Vec::new(),
+            )
+            .with_source(e)
+        })?;
+    load_ca(args)?.ok_or_else(|| usage("give --ca-cert and --ca-key"))?;
+    let var = args
+        .grant_key_env
+        .as_deref()
+        .ok_or_else(|| usage("give --grant-key-env VAR (the grant signing key)"))?;
+    GrantKey::new(
+        &args.grant_key_id,
+        io::secret_from_env(var)?.expose().as_bytes(),
+    )?;
+    let _ = config(args)?;
+    let url = args
+        .database_url
+        .as_deref()
+        .ok_or_else(|| usage("give --database-url URL: connections and credentials live there"))?;
+    let scheme = url.split(':').next().unwrap_or_default();
+    Err(failed(
+        "cli.store_unavailable",
+        format!(
+            "this build has no store for {scheme}: URLs; build with a SQL store (integrations-sqlx) or try --demo"
+        ),
+    ))
+}
+
+async fn demo(args: &ProxyArgs) -> Result<(), Error> {
+    let openai = OpenAiApi::start().await;
+    openai.accept_key(DEMO_KEY);
+    let mock: std::net::SocketAddr = openai
+        .provider()
+        .uri()
+        .trim_start_matches("http://")
+        .parse()
+        .map_err(|_| Error::internal("the mock has no socket address"))?;
+
+    let test = TestHost::with_http(Arc::new(ReqwestHttpClient::new()?));
+    let registry = Arc::new(integrations_definitions::registry());
+    let service = WriteService::new(registry.clone(), test.host().clone());
+    let tenant = TenantId::new("demo")?;
+    service
+        .put_target(TargetInput::new(
+            tenant.clone(),
+            TargetId::new("openai")?,
+            "openai::openai-default".parse()?,
+        ))
+        .await?;
+    service
+        .put_connection(
+            ConnectionInput::new(
+                tenant,
+                ConnectionId::new("openai-key")?,
+                TargetId::new("openai")?,
+                ConnectionMethodId::new("api-key")?,
+            )
+            .with_secret("api_key", DEMO_KEY),
+        )
+        .await?;
+    let plan = match &args.plan {
+        Some(path) => serde_json::from_value(io::read_json(path)?).map_err(|e| {
+            Error::invalid_input("cli.invalid_plan", "not a compiled plan", Vec::new())
+                .with_source(e)
+        })?,
+        None => compile(&registry, &ProfileInput::from_json(DEMO_PROFILE)?)?,
+    };
+    let route = plan
+        .egress_routes
+        .first()
+        .ok_or_else(|| failed("cli.no_routes", "the plan has no egress route"))?;
+    let keys = GrantKeys::new(GrantKey::generate("demo")?);
+    let grant = keys.issue_for_route(route, &*test.clock, Duration::from_secs(3600))?;
+
+    let (ca, ca_path) = if let Some(loaded) = load_ca(args)? {
+        loaded
+    } else {
+        let generated = CertificateAuthority::generate("integrations demo proxy CA")?;
+        let path = std::env::temp_dir().join(format!(
+            "integrations-proxy-demo-{}-ca.pem",
+            std::process::id()
+        ));
+        io::write_atomically(&path, generated.cert_pem.as_bytes())?;
+        (
+            CertificateAuthority::from_pem(&generated.cert_pem, &generated.key_pem)?,
+            path,
+        )
+    };
+    let config = config(args)?
+        .allow_loopback(true)
+        .with_upstream_override("api.openai.com", UpstreamOverride::plaintext(mock))?;
+    let tokens = Arc::new(TokenManager::new(registry, test.host().clone()));
+    let handle = Proxy::new(&plan, keys, ca, test.host().clone(), tokens, config)?
+        .bind(args.listen)
+        .await?;
+    let addr = handle.local_addr();
+    out!("HTTPS_PROXY=http://sandbox:{}@{addr}", grant.expose());
+    out!("CA={}", ca_path.display());
+    out!(
+        "# try: HTTPS_PROXY=... curl --cacert {} https://api.openai.com/v1/models",
+        ca_path.display()
+    );
+    out!("# the OpenAI key stays in the proxy; stop with Ctrl-C");
+    let _ = tokio::signal::ctrl_c().await;
+    handle.shutdown().await;
+    drop(openai);
+    Ok(())
+}

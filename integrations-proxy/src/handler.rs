@@ -1,0 +1,522 @@
+//! What the proxy does with each request: `CONNECT` (intercept, tunnel blind, or
+//! refuse), absolute-form plain HTTP, and the requests inside an intercepted tunnel.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::header::{CONTENT_LENGTH, HOST, PROXY_AUTHORIZATION};
+use http::{HeaderMap, HeaderName, Method, Request, Response, StatusCode, Uri, Version};
+use http_body_util::{BodyExt as _, Empty, Full, Limited};
+use hyper::body::{Body as _, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::upgrade::Upgraded;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use integrations_core::credential::CredentialRequest;
+use integrations_core::host::{AuditAction, AuditEvent, AuditOutcome};
+use integrations_core::plan::CompiledRoute;
+use tokio::net::TcpStream;
+use tokio_rustls::TlsAcceptor;
+use tracing::Instrument as _;
+
+use crate::body::{Guarded, ProxyBody, boxed};
+use crate::destination;
+use crate::gate::{Grants, PlanState, host_of, prepare};
+use crate::refusal::Refusal;
+use crate::server::{Phase, Shared, until};
+use crate::upstream::refusal_for;
+
+const HOP_BY_HOP: [&str; 8] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "expect",
+];
+
+fn empty() -> ProxyBody {
+    boxed(Empty::<Bytes>::new())
+}
+
+/// Serves one request on a client connection.
+pub(crate) async fn outer(
+    shared: Arc<Shared>,
+    request: Request<Incoming>,
+    _peer: SocketAddr,
+) -> Result<Response<ProxyBody>, Infallible> {
+    let result = if request.method() == Method::CONNECT {
+        connect(Arc::clone(&shared), request).await
+    } else {
+        absolute(Arc::clone(&shared), request).await
+    };
+    Ok(result.unwrap_or_else(|refusal| refuse(&shared, None, refusal)))
+}
+
+fn refuse(shared: &Shared, route: Option<&str>, refusal: Refusal) -> Response<ProxyBody> {
+    shared.metrics.count(route, &refusal.code);
+    tracing::info!(
+        target: "integrations::proxy",
+        route = route.unwrap_or("-"),
+        status = refusal.status.as_u16(),
+        code = %refusal.code,
+        "request refused"
+    );
+    refusal.into_response()
+}
+
+enum Mode {
+    Intercept(Arc<rustls::ServerConfig>),
+    Blind(TcpStream),
+}
+
+async fn connect(
+    shared: Arc<Shared>,
+    request: Request<Incoming>,
+) -> Result<Response<ProxyBody>, Refusal> {
+    let bad = || {
+        Refusal::new(
+            StatusCode::BAD_REQUEST,
+            "proxy.bad_connect",
+            "CONNECT names host:port",
+        )
+    };
+    let authority = request.uri().authority().ok_or_else(bad)?.clone();
+    let port = authority.port_u16().ok_or_else(bad)?;
+    let host = host_of(authority.host())?;
+    let grants = Grants::from_header(request.headers().get(PROXY_AUTHORIZATION))?;
+    let plan = shared.plan();
+    plan.verify(&grants, shared.host.clock())?;
+    let mode = if let Some(ports) = plan.managed_ports(&host) {
+        if !ports.contains(&port) {
+            return Err(Refusal::forbidden(
+                "proxy.port_not_allowed",
+                format!("the routes of {host} do not use port {port}"),
+            ));
+        }
+        let config = shared
+            .leaves
+            .config_for(&host)
+            .map_err(|e| Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, e.code(), e.message()))?;
+        Mode::Intercept(config)
+    } else if shared.config.passthrough_hosts.contains(&host) {
+        let addrs = destination::resolve(&host, port, &shared.config).await?;
+        let stream = tokio::time::timeout(
+            shared.config.connect_timeout,
+            TcpStream::connect(addrs.as_slice()),
+        )
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .ok_or_else(|| {
+            Refusal::bad_gateway(
+                "proxy.upstream_unreachable",
+                "the destination could not be reached",
+            )
+        })?;
+        let _ = stream.set_nodelay(true);
+        Mode::Blind(stream)
+    } else {
+        return Err(Refusal::forbidden(
+            "proxy.host_not_allowed",
+            format!("the plan has no route or passthrough for {host}"),
+        ));
+    };
+    let outcome = match &mode {
+        Mode::Intercept(_) => "tunnel_intercepted",
+        Mode::Blind(_) => "tunnel_blind",
+    };
+    shared.metrics.count(None, outcome);
+    let tunnel = shared.metrics.tunnel();
+    tokio::spawn(
+        async move {
+            let Ok(upgraded) = hyper::upgrade::on(request).await else {
+                return;
+            };
+            match mode {
+                Mode::Intercept(config) => intercept(shared, upgraded, host, config, grants).await,
+                Mode::Blind(stream) => blind(&shared, upgraded, stream).await,
+            }
+            drop(tunnel);
+        }
+        .in_current_span(),
+    );
+    Ok(Response::new(empty()))
+}
+
+async fn blind(shared: &Shared, upgraded: Upgraded, mut stream: TcpStream) {
+    let mut client = TokioIo::new(upgraded);
+    tokio::select! {
+        _ = tokio::io::copy_bidirectional(&mut client, &mut stream) => {}
+        () = until(&shared.phase, Phase::Closing) => {}
+    }
+}
+
+async fn intercept(
+    shared: Arc<Shared>,
+    upgraded: Upgraded,
+    host: String,
+    config: Arc<rustls::ServerConfig>,
+    grants: Grants,
+) {
+    let accept = TlsAcceptor::from(config).accept(TokioIo::new(upgraded));
+    let Ok(Ok(stream)) = tokio::time::timeout(shared.config.header_read_timeout, accept).await
+    else {
+        return;
+    };
+    if let Some(sni) = stream.get_ref().1.server_name()
+        && host_of(sni).ok().as_deref() != Some(host.as_str())
+    {
+        shared.metrics.count(None, "proxy.sni_mismatch");
+        return;
+    }
+    let service = {
+        let shared = Arc::clone(&shared);
+        service_fn(move |request| {
+            let shared = Arc::clone(&shared);
+            let host = host.clone();
+            let grants = grants.clone();
+            async move {
+                let result = inner(Arc::clone(&shared), request, &host, &grants).await;
+                Ok::<_, Infallible>(result.unwrap_or_else(|r| refuse(&shared, None, r)))
+            }
+        })
+    };
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(shared.config.header_read_timeout)
+        .max_buf_size(shared.config.max_header_bytes.max(8192));
+    let conn = builder.serve_connection(TokioIo::new(stream), service);
+    let mut conn = std::pin::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => {}
+        () = until(&shared.phase, Phase::Draining) => {
+            conn.as_mut().graceful_shutdown();
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                () = until(&shared.phase, Phase::Closing) => {}
+            }
+        }
+    }
+}
+
+/// A request inside an intercepted tunnel to `host`.
+async fn inner(
+    shared: Arc<Shared>,
+    request: Request<Incoming>,
+    host: &str,
+    grants: &Grants,
+) -> Result<Response<ProxyBody>, Refusal> {
+    let mismatch = || {
+        Refusal::forbidden(
+            "proxy.host_mismatch",
+            "the request names another host than the tunnel",
+        )
+    };
+    if let Some(value) = request.headers().get(HOST) {
+        let named = value.to_str().map_err(|_| mismatch())?;
+        if host_of(named)? != host {
+            return Err(mismatch());
+        }
+    }
+    if let Some(authority) = request.uri().authority()
+        && host_of(authority.host())? != host
+    {
+        return Err(mismatch());
+    }
+    let path = request
+        .uri()
+        .path_and_query()
+        .map_or("/", http::uri::PathAndQuery::as_str)
+        .to_owned();
+    let plan = shared.plan();
+    forward_managed(&shared, &plan, request, host, &path, grants).await
+}
+
+/// An absolute-form request (plain HTTP).
+async fn absolute(
+    shared: Arc<Shared>,
+    mut request: Request<Incoming>,
+) -> Result<Response<ProxyBody>, Refusal> {
+    let uri = request.uri().clone();
+    let (Some("http"), Some(authority)) = (uri.scheme_str(), uri.authority()) else {
+        return Err(Refusal::new(
+            StatusCode::BAD_REQUEST,
+            "proxy.not_a_proxy_request",
+            "send CONNECT host:port or an absolute http:// URL",
+        ));
+    };
+    let host = host_of(authority.host())?;
+    let grants = Grants::from_header(request.headers().get(PROXY_AUTHORIZATION))?;
+    let plan = shared.plan();
+    plan.verify(&grants, shared.host.clock())?;
+    if plan.managed_ports(&host).is_some() {
+        let path = uri
+            .path_and_query()
+            .map_or("/", http::uri::PathAndQuery::as_str)
+            .to_owned();
+        return forward_managed(&shared, &plan, request, &host, &path, &grants).await;
+    }
+    if !shared.config.passthrough_hosts.contains(&host) {
+        return Err(Refusal::forbidden(
+            "proxy.host_not_allowed",
+            format!("the plan has no route or passthrough for {host}"),
+        ));
+    }
+    strip_hop_by_hop(request.headers_mut());
+    let (mut parts, body) = request.into_parts();
+    parts.version = Version::HTTP_11;
+    let guard = shared.metrics.in_flight();
+    let response = send(&shared, Request::from_parts(parts, boxed(body))).await?;
+    shared.metrics.count(None, "passthrough");
+    Ok(respond(response, guard))
+}
+
+fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(http::header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
+        .collect();
+    for name in named {
+        headers.remove(name);
+    }
+    for name in HOP_BY_HOP {
+        headers.remove(name);
+    }
+    headers.remove(PROXY_AUTHORIZATION);
+}
+
+fn respond(response: Response<Incoming>, guard: crate::metrics::GaugeGuard) -> Response<ProxyBody> {
+    let (mut parts, body) = response.into_parts();
+    strip_hop_by_hop(&mut parts.headers);
+    Response::from_parts(parts, boxed(Guarded::new(body, guard)))
+}
+
+async fn send(shared: &Shared, request: Request<ProxyBody>) -> Result<Response<Incoming>, Refusal> {
+    match tokio::time::timeout(
+        shared.config.response_timeout,
+        shared.client.request(request),
+    )
+    .await
+    {
+        Err(_) => Err(Refusal::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "proxy.upstream_timeout",
+            "the upstream did not answer in time",
+        )),
+        Ok(Err(e)) => Err(refusal_for(&e)),
+        Ok(Ok(response)) => Ok(response),
+    }
+}
+
+/// What a forwarded request is made from, kept so it can be made twice (401 retry).
+struct Template {
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+}
+
+impl Template {
+    fn build(
+        &self,
+        shared: &Shared,
+        route: &CompiledRoute,
+        credential: &integrations_core::Secret,
+        body: ProxyBody,
+    ) -> Result<Request<ProxyBody>, Refusal> {
+        let mut probe = Request::new(Bytes::new());
+        *probe.method_mut() = self.method.clone();
+        *probe.uri_mut() = self.uri.clone();
+        *probe.headers_mut() = self.headers.clone();
+        let mut parts = prepare(probe, route, credential)?;
+        strip_hop_by_hop(&mut parts.headers);
+        parts.version = Version::HTTP_11;
+        if let Some(upstream_host) = parts.uri.host()
+            && shared
+                .config
+                .overrides
+                .get(upstream_host)
+                .is_some_and(|o| o.plaintext)
+        {
+            let mut uri = parts.uri.clone().into_parts();
+            uri.scheme = Some(http::uri::Scheme::HTTP);
+            parts.uri = Uri::from_parts(uri).map_err(|_| {
+                Refusal::bad_gateway("egress.invalid_upstream", "the upstream is not a URL")
+            })?;
+        }
+        Ok(Request::from_parts(parts, body))
+    }
+}
+
+fn is_idempotent(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE | Method::TRACE
+    )
+}
+
+/// Classifies, injects and forwards a request to a managed host.
+async fn forward_managed(
+    shared: &Arc<Shared>,
+    plan: &PlanState,
+    request: Request<Incoming>,
+    host: &str,
+    path: &str,
+    grants: &Grants,
+) -> Result<Response<ProxyBody>, Refusal> {
+    let started = Instant::now();
+    let route = plan.authorize(request.method(), host, path, grants, shared.host.clock())?;
+    let span = tracing::info_span!(
+        target: "integrations::proxy",
+        "egress",
+        route = %route.id,
+        method = %request.method(),
+        host = %host,
+        status = tracing::field::Empty,
+    );
+    let id = route.id.as_str().to_owned();
+    async move {
+        match forward_route(shared, plan, request, host, path, &route, started).await {
+            Ok(response) => {
+                tracing::Span::current().record("status", response.status().as_u16());
+                tracing::info!(target: "integrations::proxy", "request forwarded");
+                shared.metrics.count(Some(&id), "forwarded");
+                Ok(response)
+            }
+            Err(refusal) => Ok(refuse(shared, Some(&id), refusal)),
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+async fn forward_route(
+    shared: &Arc<Shared>,
+    plan: &PlanState,
+    request: Request<Incoming>,
+    host: &str,
+    path: &str,
+    route: &CompiledRoute,
+    started: Instant,
+) -> Result<Response<ProxyBody>, Refusal> {
+    let connection = shared
+        .host
+        .connections()
+        .get_connection(plan.tenant(), &route.connection)
+        .await
+        .map_err(|e| Refusal::bad_gateway("proxy.store_failed", e.message()))?
+        .ok_or_else(|| {
+            Refusal::forbidden(
+                "egress.connection_missing",
+                format!("the connection of route {} does not exist", route.id),
+            )
+        })?;
+    if connection.id != route.connection || !connection.is_active() {
+        return Err(Refusal::forbidden(
+            "egress.connection_not_active",
+            format!("the connection of route {} is not active", route.id),
+        ));
+    }
+    let wanted = CredentialRequest::new(&connection, &route.credential);
+    let credential = shared
+        .credentials
+        .credential(&wanted)
+        .await
+        .map_err(|e| Refusal::bad_gateway(e.code(), e.message()))?;
+
+    let (parts, body) = request.into_parts();
+    let template = Template {
+        method: parts.method,
+        uri: format!("https://{host}{path}").parse().map_err(|_| {
+            Refusal::new(
+                StatusCode::BAD_REQUEST,
+                "egress.invalid_request",
+                "the request URL is not valid",
+            )
+        })?,
+        headers: parts.headers,
+    };
+    let limit = shared.config.retry_body_limit;
+    let declared = template
+        .headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    let replayable = is_idempotent(&template.method)
+        && (body.is_end_stream() || declared.is_some_and(|n| n <= limit));
+    let (first_body, kept) = if replayable {
+        let bytes = Limited::new(body, limit)
+            .collect()
+            .await
+            .map_err(|_| {
+                Refusal::new(
+                    StatusCode::BAD_REQUEST,
+                    "proxy.body_failed",
+                    "the request body could not be read",
+                )
+            })?
+            .to_bytes();
+        (boxed(Full::new(bytes.clone())), Some(bytes))
+    } else {
+        (boxed(body), None)
+    };
+
+    let guard = shared.metrics.in_flight();
+    let mut response = send(
+        shared,
+        template.build(shared, route, &credential.value, first_body)?,
+    )
+    .await?;
+    let mut retried = false;
+    if response.status() == StatusCode::UNAUTHORIZED
+        && let Some(bytes) = kept
+        && let Ok(Some(fresh)) = shared
+            .credentials
+            .credential_rejected(&wanted, &credential.value)
+            .await
+    {
+        drop(response);
+        retried = true;
+        response = send(
+            shared,
+            template.build(shared, route, &fresh.value, boxed(Full::new(bytes)))?,
+        )
+        .await?;
+    }
+    let status = response.status();
+    let outcome = if status.is_client_error() || status.is_server_error() {
+        AuditOutcome::Failure {
+            code: format!("upstream.status_{}", status.as_u16()),
+        }
+    } else {
+        AuditOutcome::Success
+    };
+    let event = AuditEvent::new(
+        shared.host.clock().now(),
+        plan.tenant().clone(),
+        AuditAction::CREDENTIAL_USED,
+        outcome,
+    )
+    .with_key(route.definition.clone())
+    .with_connection(route.connection.clone())
+    .with_detail("via", "egress_proxy")
+    .with_detail("route", route.id.as_str())
+    .with_detail("method", template.method.as_str())
+    .with_detail("host", host)
+    .with_detail("path", path.split('?').next().unwrap_or_default())
+    .with_detail("status", status.as_str())
+    .with_detail("retried", retried.to_string())
+    .with_detail("plan", plan.hash())
+    .with_detail("elapsed_ms", started.elapsed().as_millis().to_string());
+    shared.host.audit().record(event).await;
+    Ok(respond(response, guard))
+}

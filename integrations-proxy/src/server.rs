@@ -1,0 +1,293 @@
+//! [`Proxy`]: the listener, its connections, hot plan reload and graceful shutdown.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Duration;
+
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use integrations_core::credential::CredentialSource;
+use integrations_core::egress::GrantKeys;
+use integrations_core::host::Host;
+use integrations_core::plan::CompiledRuntimePlan;
+use integrations_core::{Error, ErrorKind};
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinHandle;
+
+use crate::ca::{CertificateAuthority, LeafCache};
+use crate::config::ProxyConfig;
+use crate::gate::PlanState;
+use crate::handler;
+use crate::metrics::{Metrics, MetricsSnapshot};
+use crate::refusal::Refusal;
+use crate::upstream::{self, UpstreamClient};
+
+/// Where the proxy is in its life: serving, draining, or closing everything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Phase {
+    Serving,
+    Draining,
+    Closing,
+}
+
+/// Resolves once the proxy has reached `phase` (or a later one).
+pub(crate) async fn until(phase: &watch::Receiver<Phase>, wanted: Phase) {
+    let mut phase = phase.clone();
+    let _ = phase.wait_for(|p| *p >= wanted).await;
+}
+
+/// What every connection of one proxy shares.
+pub(crate) struct Shared {
+    pub(crate) config: Arc<ProxyConfig>,
+    plan: RwLock<Arc<PlanState>>,
+    keys: GrantKeys,
+    pub(crate) leaves: LeafCache,
+    pub(crate) client: UpstreamClient,
+    pub(crate) host: Host,
+    pub(crate) credentials: Arc<dyn CredentialSource>,
+    pub(crate) metrics: Metrics,
+    pub(crate) phase: watch::Receiver<Phase>,
+}
+
+impl fmt::Debug for Shared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Shared").finish_non_exhaustive()
+    }
+}
+
+impl Shared {
+    /// The plan served now. A request reads it once, so a reload applies to the next
+    /// request and never drops a connection.
+    pub(crate) fn plan(&self) -> Arc<PlanState> {
+        Arc::clone(&self.plan.read().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+/// The egress proxy, configured and not yet listening.
+///
+/// ```no_run
+/// # use std::sync::Arc;
+/// # use integrations_core::{Error, Secret};
+/// # use integrations_core::auth::TokenManager;
+/// # use integrations_core::egress::GrantKeys;
+/// # use integrations_core::host::Host;
+/// # use integrations_core::plan::CompiledRuntimePlan;
+/// use integrations_proxy::{CertificateAuthority, Proxy, ProxyConfig};
+/// # async fn run(plan: CompiledRuntimePlan, keys: GrantKeys, host: Host, tokens: Arc<TokenManager>,
+/// #              ca_cert: String, ca_key: Secret) -> Result<(), Error> {
+/// let ca = CertificateAuthority::from_pem(&ca_cert, &ca_key)?;
+/// let proxy = Proxy::new(&plan, keys, ca, host, tokens, ProxyConfig::new())?;
+/// let handle = proxy.bind("127.0.0.1:8080".parse().unwrap()).await?;
+/// // HTTPS_PROXY=http://sandbox:<grant>@127.0.0.1:8080 in the sandbox, which trusts the CA.
+/// handle.shutdown().await;
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct Proxy {
+    shared: Arc<Shared>,
+    phase: watch::Sender<Phase>,
+}
+
+impl Proxy {
+    /// A proxy serving `plan`, trusting grants signed by `keys`, intercepting with `ca`,
+    /// loading connections from `host` and credentials from `credentials`.
+    ///
+    /// # Errors
+    ///
+    /// The route index's errors for a plan that is not valid; `proxy.invalid_root` for
+    /// an extra root that does not parse.
+    pub fn new(
+        plan: &CompiledRuntimePlan,
+        keys: GrantKeys,
+        ca: CertificateAuthority,
+        host: Host,
+        credentials: Arc<dyn CredentialSource>,
+        config: ProxyConfig,
+    ) -> Result<Self, Error> {
+        let config = Arc::new(config);
+        let state = PlanState::new(plan, keys.clone())?;
+        let (phase, watch_phase) = watch::channel(Phase::Serving);
+        let shared = Arc::new(Shared {
+            client: upstream::client(&config)?,
+            leaves: LeafCache::new(Arc::new(ca), config.leaf_ttl),
+            config,
+            plan: RwLock::new(Arc::new(state)),
+            keys,
+            host,
+            credentials,
+            metrics: Metrics::default(),
+            phase: watch_phase,
+        });
+        Ok(Self { shared, phase })
+    }
+
+    /// Listens on `addr` and serves until shut down.
+    ///
+    /// # Errors
+    ///
+    /// `proxy.bind_failed` when the address cannot be bound.
+    pub async fn bind(self, addr: SocketAddr) -> Result<ProxyHandle, Error> {
+        let listener = TcpListener::bind(addr).await.map_err(|e| {
+            Error::new(
+                ErrorKind::Configuration,
+                "proxy.bind_failed",
+                format!("the proxy cannot listen on {addr}"),
+            )
+            .with_source(e)
+        })?;
+        self.serve(listener)
+    }
+
+    /// Serves on a bound listener.
+    ///
+    /// # Errors
+    ///
+    /// `proxy.bind_failed` when the listener has no local address.
+    pub fn serve(self, listener: TcpListener) -> Result<ProxyHandle, Error> {
+        let local_addr = listener.local_addr().map_err(|e| {
+            Error::new(
+                ErrorKind::Configuration,
+                "proxy.bind_failed",
+                "the listener has no address",
+            )
+            .with_source(e)
+        })?;
+        let shared = Arc::clone(&self.shared);
+        let task = tokio::spawn(accept_loop(listener, shared));
+        tracing::info!(target: "integrations::proxy", %local_addr, "egress proxy listening");
+        Ok(ProxyHandle {
+            local_addr,
+            shared: self.shared,
+            phase: self.phase,
+            task,
+        })
+    }
+}
+
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+    let slots = Arc::new(Semaphore::new(shared.config.max_connections));
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = until(&shared.phase, Phase::Draining) => return,
+        };
+        let Ok((stream, peer)) = accepted else {
+            // Out of descriptors or a reset before accept: back off a little.
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let shared = Arc::clone(&shared);
+        let permit = Arc::clone(&slots).try_acquire_owned().ok();
+        tokio::spawn(async move {
+            let guard = shared.metrics.connection();
+            let io = TokioIo::new(stream);
+            let mut builder = http1::Builder::new();
+            builder
+                .timer(TokioTimer::new())
+                .header_read_timeout(shared.config.header_read_timeout)
+                .max_buf_size(shared.config.max_header_bytes.max(8192))
+                .keep_alive(true);
+            if permit.is_none() {
+                let service = service_fn(|_req| async {
+                    Ok::<_, std::convert::Infallible>(
+                        Refusal::new(
+                            http::StatusCode::SERVICE_UNAVAILABLE,
+                            "proxy.too_many_connections",
+                            "the proxy is serving as many connections as it may",
+                        )
+                        .into_response(),
+                    )
+                });
+                let _ = builder
+                    .keep_alive(false)
+                    .serve_connection(io, service)
+                    .await;
+                return;
+            }
+            let service = {
+                let shared = Arc::clone(&shared);
+                service_fn(move |req| handler::outer(Arc::clone(&shared), req, peer))
+            };
+            let conn = builder.serve_connection(io, service).with_upgrades();
+            let mut conn = std::pin::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                () = until(&shared.phase, Phase::Draining) => {
+                    conn.as_mut().graceful_shutdown();
+                    tokio::select! {
+                        _ = conn.as_mut() => {}
+                        () = until(&shared.phase, Phase::Closing) => {}
+                    }
+                }
+            }
+            drop((permit, guard));
+        });
+    }
+}
+
+/// A running proxy.
+#[derive(Debug)]
+pub struct ProxyHandle {
+    local_addr: SocketAddr,
+    shared: Arc<Shared>,
+    phase: watch::Sender<Phase>,
+    task: JoinHandle<()>,
+}
+
+impl ProxyHandle {
+    /// The address it listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Live counters and gauges.
+    pub fn metrics(&self) -> MetricsSnapshot {
+        self.shared.metrics.snapshot()
+    }
+
+    /// The hash of the plan served now.
+    pub fn plan_hash(&self) -> String {
+        self.shared.plan().hash().to_owned()
+    }
+
+    /// Replaces the plan. Open connections and tunnels stay up; their next request is
+    /// classified by the new plan.
+    ///
+    /// # Errors
+    ///
+    /// The route index's errors: the old plan keeps being served.
+    pub fn reload(&self, plan: &CompiledRuntimePlan) -> Result<(), Error> {
+        let state = Arc::new(PlanState::new(plan, self.shared.keys.clone())?);
+        let hash = state.hash().to_owned();
+        *self
+            .shared
+            .plan
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = state;
+        tracing::info!(target: "integrations::proxy", plan = %hash, "plan reloaded");
+        Ok(())
+    }
+
+    /// Stops accepting, lets open connections finish their requests for up to the
+    /// grace period, then closes what is left.
+    pub async fn shutdown(self) {
+        let _ = self.phase.send(Phase::Draining);
+        let deadline = tokio::time::Instant::now() + self.shared.config.shutdown_grace;
+        loop {
+            let snapshot = self.shared.metrics.snapshot();
+            if snapshot.connections == 0 && snapshot.tunnels == 0 && snapshot.in_flight == 0 {
+                break;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let _ = self.phase.send(Phase::Closing);
+        let _ = self.task.await;
+    }
+}

@@ -1,0 +1,223 @@
+//! Upstream failures, the 401 retry, hot reload and graceful shutdown.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use http::StatusCode;
+use integrations_core::credential::{CredentialRequest, CredentialSource, ResolvedCredential};
+use integrations_core::{Error, Secret};
+
+use crate::support::*;
+
+#[tokio::test]
+async fn an_upstream_that_is_down_gets_502_quickly() {
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap()
+    };
+    let fx = Fixture::start_with(Options {
+        openai_addr: Some(closed),
+        ..Options::default()
+    })
+    .await;
+    let started = Instant::now();
+    let response = fx
+        .client(&fx.grant())
+        .get("https://api.openai.com/v1/models")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
+    assert_eq!(
+        code(&response).as_deref(),
+        Some("proxy.upstream_unreachable")
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(fx.settled().await.in_flight, 0);
+}
+
+/// A credential source whose first credential the provider has revoked.
+#[derive(Default)]
+struct Rotating {
+    rejected: AtomicUsize,
+}
+
+#[async_trait]
+impl CredentialSource for Rotating {
+    async fn credential(
+        &self,
+        _request: &CredentialRequest<'_>,
+    ) -> Result<ResolvedCredential, Error> {
+        Ok(ResolvedCredential::new(Secret::new("sk-stale"), None))
+    }
+
+    async fn credential_rejected(
+        &self,
+        _request: &CredentialRequest<'_>,
+        rejected: &Secret,
+    ) -> Result<Option<ResolvedCredential>, Error> {
+        assert_eq!(rejected.expose(), "sk-stale");
+        self.rejected.fetch_add(1, Ordering::SeqCst);
+        Ok(Some(ResolvedCredential::new(Secret::new("sk-fresh"), None)))
+    }
+}
+
+#[tokio::test]
+async fn a_401_forces_one_refresh_and_one_retry_for_idempotent_methods_only() {
+    let source = Arc::new(Rotating::default());
+    let fx = Fixture::start_with(Options {
+        credentials: Some(source.clone()),
+        ..Options::default()
+    })
+    .await;
+    fx.upstream.accept_only("sk-fresh");
+    let client = fx.client(&fx.grant());
+    let response = client
+        .get("https://api.openai.com/v1/models")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let seen: Vec<String> = fx
+        .upstream
+        .recorded()
+        .iter()
+        .map(|r| r.header("authorization").unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(seen, ["Bearer sk-stale", "Bearer sk-fresh"]);
+    assert_eq!(source.rejected.load(Ordering::SeqCst), 1);
+
+    // POST is not idempotent: the 401 goes back as is, with no second attempt.
+    let response = client
+        .post("https://api.openai.com/v1/responses")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(fx.upstream.recorded().len(), 3);
+    assert_eq!(source.rejected.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_reloaded_plan_applies_to_open_tunnels_without_dropping_them() {
+    let fx = Fixture::start().await;
+    let client = fx.client(&fx.grant());
+    let url = "https://api.openai.com/v1/models";
+    assert_eq!(
+        client.get(url).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+    let old_hash = fx.proxy().plan_hash();
+
+    let mut without = fx.plan.clone();
+    without.egress_routes.clear();
+    fx.proxy().reload(&without).unwrap();
+    assert_ne!(fx.proxy().plan_hash(), old_hash);
+    let response = client.get(url).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(code(&response).as_deref(), Some("egress.grant_scope"));
+
+    fx.proxy().reload(&fx.plan).unwrap();
+    assert_eq!(
+        client.get(url).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+    // One tunnel carried all three requests.
+    assert_eq!(fx.proxy().metrics().count("-", "tunnel_intercepted"), 1);
+    assert_eq!(fx.proxy().metrics().tunnels, 1);
+    assert_eq!(fx.upstream.recorded().len(), 2);
+}
+
+#[tokio::test]
+async fn shutdown_lets_an_open_stream_finish_and_refuses_new_connections() {
+    let mut fx = Fixture::start().await;
+    let client = fx.client(&fx.grant());
+    let mut response = client
+        .post("https://api.openai.com/v1/responses?gated=1")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    let first = response.chunk().await.unwrap().unwrap();
+    assert!(String::from_utf8_lossy(&first).contains("token0"));
+    let addr = fx.proxy().local_addr();
+    let proxy = fx.proxy.take().unwrap();
+    let shutdown = tokio::spawn(proxy.shutdown());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    fx.upstream.state.sse_step.notify_one();
+    let second = response.chunk().await.unwrap().unwrap();
+    assert!(String::from_utf8_lossy(&second).contains("token1"));
+    fx.upstream.state.sse_step.notify_one();
+    let rest = response.text().await.unwrap();
+    assert!(rest.contains("token2") && rest.contains("[DONE]"), "{rest}");
+    drop(client);
+    tokio::time::timeout(Duration::from_secs(10), shutdown)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+}
+
+#[tokio::test]
+async fn a_slow_upstream_gets_504() {
+    let fx = Fixture::start_with(Options {
+        config: integrations_proxy::ProxyConfig::new()
+            .with_response_timeout(Duration::from_millis(300)),
+        ..Options::default()
+    })
+    .await;
+    let response = fx
+        .client(&fx.grant())
+        .get("https://api.openai.com/v1/slow")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::GATEWAY_TIMEOUT);
+    assert_eq!(code(&response).as_deref(), Some("proxy.upstream_timeout"));
+}
+
+#[tokio::test]
+async fn connections_beyond_the_limit_get_503_and_huge_heads_are_refused() {
+    let fx = Fixture::start_with(Options {
+        config: integrations_proxy::ProxyConfig::new().with_max_connections(1),
+        ..Options::default()
+    })
+    .await;
+    let addr = fx.proxy().local_addr();
+    let held = tokio::net::TcpStream::connect(addr).await.unwrap();
+    for _ in 0..100 {
+        if fx.proxy().metrics().connections == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let (status, refused, _) = raw_connect(
+        addr,
+        "api.openai.com:443",
+        Some(basic("sandbox", &fx.grant())),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(refused.as_deref(), Some("proxy.too_many_connections"));
+    drop(held);
+    fx.settled().await;
+
+    let huge = "x".repeat(200 * 1024);
+    let response = fx
+        .client(&fx.grant())
+        .get("https://api.openai.com/v1/models")
+        .header("x-padding", huge)
+        .send()
+        .await;
+    match response {
+        Ok(response) => assert_eq!(
+            response.status(),
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
+        ),
+        Err(e) => assert!(e.is_request() || e.is_connect(), "{e}"),
+    }
+    assert!(fx.upstream.recorded().is_empty());
+}

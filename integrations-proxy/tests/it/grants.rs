@@ -1,0 +1,134 @@
+//! The sandbox authenticates with its grant as proxy credentials: missing, tampered,
+//! expired, foreign or out-of-scope grants get 407/403 and the upstream sees nothing.
+
+use std::time::Duration;
+
+use http::StatusCode;
+use integrations_core::egress::{GrantKey, GrantKeys};
+
+use crate::support::*;
+
+#[tokio::test]
+async fn missing_tampered_foreign_and_expired_grants_get_407() {
+    let fx = Fixture::start().await;
+    let addr = fx.proxy().local_addr();
+    let grant = fx.grant();
+    let mut tampered = grant.clone();
+    let last = tampered.pop().unwrap();
+    tampered.push(if last == 'A' { 'B' } else { 'A' });
+    let foreign = GrantKeys::new(GrantKey::generate("k1").unwrap())
+        .issue(&fx.claims())
+        .unwrap()
+        .expose()
+        .to_owned();
+    let cases = [
+        (None, "proxy.auth_required"),
+        (Some("Bearer abc".to_owned()), "proxy.auth_malformed"),
+        (Some(basic("sandbox", "")), "proxy.auth_required"),
+        (Some(basic("sandbox", &tampered)), "egress.grant_invalid"),
+        (Some(basic("sandbox", &foreign)), "egress.grant_invalid"),
+        (
+            Some(basic("sandbox", "v1.k1.e30.AAAA")),
+            "egress.grant_invalid",
+        ),
+    ];
+    for (auth, expected) in cases {
+        let (status, code, body) = raw_connect(addr, "api.openai.com:443", auth).await;
+        assert_eq!(
+            status,
+            StatusCode::PROXY_AUTHENTICATION_REQUIRED,
+            "{expected}"
+        );
+        assert_eq!(code.as_deref(), Some(expected));
+        assert!(body.contains(expected));
+        assert!(!body.contains(&grant));
+    }
+    fx.test.clock.advance(Duration::from_secs(2 * 3600));
+    let (status, code, _) =
+        raw_connect(addr, "api.openai.com:443", Some(basic("sandbox", &grant))).await;
+    assert_eq!(status, StatusCode::PROXY_AUTHENTICATION_REQUIRED);
+    assert_eq!(code.as_deref(), Some("egress.grant_expired"));
+    assert!(fx.upstream.recorded().is_empty());
+}
+
+#[tokio::test]
+async fn a_grant_that_expires_inside_an_open_tunnel_stops_working() {
+    let fx = Fixture::start().await;
+    let client = fx.client(&fx.grant());
+    let url = "https://api.openai.com/v1/models";
+    assert_eq!(
+        client.get(url).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+    fx.test.clock.advance(Duration::from_secs(2 * 3600));
+    let response = client.get(url).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::PROXY_AUTHENTICATION_REQUIRED);
+    assert_eq!(code(&response).as_deref(), Some("egress.grant_expired"));
+    assert_eq!(fx.upstream.recorded().len(), 1);
+    assert_eq!(fx.proxy().metrics().count("-", "tunnel_intercepted"), 1);
+}
+
+#[tokio::test]
+async fn out_of_scope_grants_get_403() {
+    let fx = Fixture::start().await;
+    let read_only = fx
+        .keys
+        .issue(&fx.claims().with_methods(["GET"]))
+        .unwrap()
+        .expose()
+        .to_owned();
+    let response = fx
+        .client(&read_only)
+        .post("https://api.openai.com/v1/responses")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(code(&response).as_deref(), Some("egress.grant_scope"));
+
+    let models_only = fx
+        .keys
+        .issue(&fx.claims().with_path_prefixes(["/v1/models"]))
+        .unwrap()
+        .expose()
+        .to_owned();
+    let client = fx.client(&models_only);
+    let response = client
+        .get("https://api.openai.com/v1/files")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(code(&response).as_deref(), Some("egress.grant_scope"));
+    assert!(fx.upstream.recorded().is_empty());
+    let response = client
+        .get("https://api.openai.com/v1/models")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn several_grants_ride_in_one_password() {
+    let fx = Fixture::start().await;
+    let narrow = fx
+        .keys
+        .issue(&fx.claims().with_path_prefixes(["/v1/files"]))
+        .unwrap()
+        .expose()
+        .to_owned();
+    let both = format!(
+        "{narrow}{}{}",
+        integrations_proxy::GRANT_SEPARATOR,
+        fx.grant()
+    );
+    let response = fx
+        .client(&both)
+        .get("https://api.openai.com/v1/models")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+}

@@ -1,0 +1,212 @@
+//! Which request gets which credential: exactly the injected one on a matched route,
+//! none anywhere else, and refusals for everything ambiguous.
+
+use http::StatusCode;
+use integrations_proxy::ProxyConfig;
+
+use crate::support::*;
+
+#[tokio::test]
+async fn a_matched_route_gets_exactly_the_injected_credential() {
+    let fx = Fixture::start().await;
+    let grant = fx.grant();
+    let response = fx
+        .client(&grant)
+        .get("https://api.openai.com/v1/models?limit=2")
+        .header("authorization", "Bearer sk-sandbox-guess")
+        .header("x-integrations-egress-grant", "forged")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let body = response.text().await.unwrap();
+    assert!(body.contains("gpt-5"), "{body}");
+    assert!(!body.contains(OPENAI_KEY));
+
+    let recorded = fx.upstream.recorded();
+    assert_eq!(recorded.len(), 1);
+    let seen = &recorded[0];
+    assert_eq!(
+        (seen.method.as_str(), seen.path.as_str()),
+        ("GET", "/v1/models?limit=2")
+    );
+    assert_eq!(
+        seen.headers_named("authorization"),
+        [format!("Bearer {OPENAI_KEY}")]
+    );
+    assert_eq!(seen.header("host"), Some(OPENAI));
+    for absent in [
+        "proxy-authorization",
+        "x-integrations-egress-grant",
+        "proxy-connection",
+    ] {
+        assert_eq!(seen.header(absent), None, "{absent}");
+    }
+    assert!(!seen.headers.iter().any(|(_, v)| v.contains(&grant)));
+
+    let route = fx.plan.egress_routes[0].id.as_str().to_owned();
+    let audit = fx.test.audit.with_action("credential.used");
+    let proxied: Vec<_> = audit
+        .iter()
+        .filter(|e| e.detail.get("via").map(String::as_str) == Some("egress_proxy"))
+        .collect();
+    assert_eq!(proxied.len(), 1);
+    assert_eq!(proxied[0].detail["route"], route);
+    assert_eq!(proxied[0].detail["status"], "200");
+    assert!(!format!("{proxied:?}").contains(OPENAI_KEY));
+    assert!(!format!("{proxied:?}").contains(&grant));
+    assert_eq!(fx.proxy().metrics().count(&route, "forwarded"), 1);
+}
+
+#[tokio::test]
+async fn an_unmatched_passthrough_host_is_tunneled_blind_with_no_credential() {
+    let fx = Fixture::start().await;
+    let response = fx
+        .client(&fx.grant())
+        .get("https://example.test/anything")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.text().await.unwrap(), "plain");
+    let recorded = fx.upstream.recorded();
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(recorded[0].header("authorization"), None);
+    assert_eq!(recorded[0].header("proxy-authorization"), None);
+    assert_eq!(fx.proxy().metrics().count("-", "tunnel_blind"), 1);
+}
+
+#[tokio::test]
+async fn hosts_without_a_route_or_passthrough_and_look_alikes_are_refused() {
+    let fx = Fixture::start_with(Options {
+        passthrough: false,
+        ..Options::default()
+    })
+    .await;
+    let auth = Some(basic("sandbox", &fx.grant()));
+    for authority in [
+        "example.test:443",
+        "api.openai.com.evil.test:443",
+        "evilapi.openai.com:443",
+        "api-openai.com:443",
+        "openai.com:443",
+    ] {
+        let (status, code, body) =
+            raw_connect(fx.proxy().local_addr(), authority, auth.clone()).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{authority}");
+        assert_eq!(
+            code.as_deref(),
+            Some("proxy.host_not_allowed"),
+            "{authority}"
+        );
+        assert!(body.contains("proxy.host_not_allowed"), "{body}");
+    }
+    let (status, code, _) =
+        raw_connect(fx.proxy().local_addr(), "api.openai.com:8443", auth.clone()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(code.as_deref(), Some("proxy.port_not_allowed"));
+    assert!(fx.upstream.recorded().is_empty());
+}
+
+#[tokio::test]
+async fn v10_wrong_methods_and_ambiguous_paths_get_no_credential() {
+    let fx = Fixture::start().await;
+    let client = fx.client(&fx.grant());
+    for (method, url, status, expected) in [
+        (
+            "GET",
+            "https://api.openai.com/v10/models",
+            403,
+            "egress.grant_scope",
+        ),
+        ("GET", "https://api.openai.com/", 403, "egress.grant_scope"),
+        (
+            "DELETE",
+            "https://api.openai.com/v1/models",
+            403,
+            "egress.grant_scope",
+        ),
+        (
+            "GET",
+            "https://api.openai.com/v1/files%2F..%2Fadmin",
+            400,
+            "egress.invalid_path",
+        ),
+        (
+            "GET",
+            "https://api.openai.com/v1//models",
+            400,
+            "egress.invalid_path",
+        ),
+    ] {
+        let response = client
+            .request(method.parse().unwrap(), url)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), status, "{method} {url}");
+        assert_eq!(code(&response).as_deref(), Some(expected), "{method} {url}");
+        let body = response.text().await.unwrap();
+        assert!(body.contains(expected), "{body}");
+    }
+    assert!(fx.upstream.recorded().is_empty());
+}
+
+#[tokio::test]
+async fn private_loopback_and_metadata_destinations_are_refused() {
+    let fx = Fixture::start_with(Options {
+        passthrough: false,
+        config: ProxyConfig::new()
+            .with_passthrough_host("169.254.169.254")
+            .unwrap(),
+        ..Options::default()
+    })
+    .await;
+    let auth = Some(basic("sandbox", &fx.grant()));
+    let (status, refused, _) =
+        raw_connect(fx.proxy().local_addr(), "169.254.169.254:80", auth).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(refused.as_deref(), Some("proxy.destination_private"));
+
+    // Without allow-loopback, even a managed route's upstream on loopback is refused.
+    let strict = Fixture::start_with(Options {
+        allow_loopback: false,
+        ..Options::default()
+    })
+    .await;
+    let response = strict
+        .client(&strict.grant())
+        .get("https://api.openai.com/v1/models")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        code(&response).as_deref(),
+        Some("proxy.destination_private")
+    );
+    assert!(strict.upstream.recorded().is_empty());
+}
+
+#[tokio::test]
+async fn plain_http_absolute_form_is_classified_too() {
+    let fx = Fixture::start().await;
+    let client = reqwest::Client::builder()
+        .proxy(reqwest::Proxy::http(fx.proxy_url(&fx.grant())).unwrap())
+        .build()
+        .unwrap();
+    let response = client
+        .get("http://api.openai.com/v1/models")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let recorded = fx.upstream.recorded();
+    assert_eq!(
+        recorded[0].headers_named("authorization"),
+        [format!("Bearer {OPENAI_KEY}")]
+    );
+    let response = client.get("http://elsewhere.test/").send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(code(&response).as_deref(), Some("proxy.host_not_allowed"));
+}
