@@ -609,14 +609,22 @@ impl Ingest {
             return Err(no_live_connection());
         }
         let mut targets: Vec<Target> = Vec::new();
+        let mut missing = None;
         for connection in &candidates {
-            if !targets
+            if targets
                 .iter()
                 .any(|t| t.tenant == connection.tenant && t.id == connection.target)
-                && let Ok(target) = self.target(connection).await
             {
-                targets.push(target);
+                continue;
             }
+            match self.target(connection).await {
+                Ok(target) => targets.push(target),
+                Err(error) => missing = Some(error),
+            }
+        }
+        // No candidate's target exists: the answer routing would give.
+        if let (true, Some(error)) = (targets.is_empty(), missing) {
+            return Err(error);
         }
         Ok((targets, candidates))
     }

@@ -92,6 +92,18 @@ struct Payload<'a> {
     agent_session: Option<AgentSession<'a>>,
 }
 
+/// The fields every Linear event has, read alone when others have unexpected types.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Bare<'a> {
+    #[serde(borrow)]
+    action: Cow<'a, str>,
+    #[serde(borrow, rename = "type")]
+    kind: Cow<'a, str>,
+    #[serde(default)]
+    webhook_timestamp: Option<i64>,
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Data<'a> {
@@ -295,8 +307,24 @@ impl WebhookHandler for Linear {
         request: &InboundRequest<'_>,
         context: &NormalizeContext<'_>,
     ) -> Result<Normalized, Error> {
-        let payload: Payload<'_> = serde_json::from_slice(request.body)
-            .map_err(|_| errors::invalid_payload("not a Linear event (action and type)"))?;
+        // A payload whose other fields have unexpected types still normalizes, without a
+        // subject.
+        let payload: Payload<'_> = if let Ok(payload) = serde_json::from_slice(request.body) {
+            payload
+        } else {
+            let bare: Bare<'_> = serde_json::from_slice(request.body)
+                .map_err(|_| errors::invalid_payload("not a Linear event (action and type)"))?;
+            Payload {
+                action: bare.action,
+                kind: bare.kind,
+                created_at: None,
+                data: None,
+                url: None,
+                webhook_timestamp: bare.webhook_timestamp,
+                actor: None,
+                agent_session: None,
+            }
+        };
         let header = request
             .headers
             .get(EVENT_HEADER)

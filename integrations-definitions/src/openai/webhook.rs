@@ -52,6 +52,17 @@ struct Payload<'a> {
     data: Option<Data<'a>>,
 }
 
+/// The fields every event has, read alone when `data` has unexpected types.
+#[derive(Deserialize)]
+struct Bare<'a> {
+    #[serde(borrow)]
+    id: Cow<'a, str>,
+    #[serde(borrow, rename = "type")]
+    kind: Cow<'a, str>,
+    #[serde(default)]
+    created_at: Option<i64>,
+}
+
 #[derive(Deserialize)]
 struct Data<'a> {
     #[serde(borrow, default)]
@@ -83,8 +94,19 @@ impl WebhookHandler for OpenAi {
         request: &InboundRequest<'_>,
         context: &NormalizeContext<'_>,
     ) -> Result<Normalized, Error> {
-        let payload: Payload<'_> = serde_json::from_slice(request.body)
-            .map_err(|_| errors::invalid_payload("not an OpenAI event (id and type)"))?;
+        // A payload whose `data` has unexpected types still normalizes, without a subject.
+        let payload: Payload<'_> = if let Ok(payload) = serde_json::from_slice(request.body) {
+            payload
+        } else {
+            let bare: Bare<'_> = serde_json::from_slice(request.body)
+                .map_err(|_| errors::invalid_payload("not an OpenAI event (id and type)"))?;
+            Payload {
+                id: bare.id,
+                kind: bare.kind,
+                created_at: bare.created_at,
+                data: None,
+            }
+        };
         let (object, action) = object_and_action(&payload.kind);
         let occurred_at = payload
             .created_at

@@ -247,3 +247,52 @@ async fn a_slack_challenge_is_echoed_only_when_signed() {
     }
     server.stop().await;
 }
+
+/// Issue 14 point 1: Slack checks the Request URL the server prints
+/// (`/webhooks/slack/slack-default`) when the app is configured, before any workspace
+/// installs it: with a target and no connection, the signed `url_verification` is
+/// verified against the target's signing secret and answered.
+#[tokio::test]
+async fn slack_verifies_the_printed_request_url_before_any_install() {
+    let server = Server::start(TestHost::new()).await;
+    server
+        .put_target(
+            "slack",
+            SLACK,
+            json!({}),
+            json!({"signing_secret": SLACK_SECRET}),
+        )
+        .await;
+    let key: DefinitionKey = SLACK.parse().unwrap();
+    let route = url::Url::parse(&server.app.webhook_url(&key, None))
+        .unwrap()
+        .path()
+        .to_owned();
+    assert_eq!(route, "/webhooks/slack/slack-default");
+    let body = fixture("slack/url_verification.docs-example.json");
+    let challenge = "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P";
+
+    let signed = WebhookSigner::for_definition(&Slack::new(), SLACK_SECRET)
+        .unwrap()
+        .sign(&Delivery::new(&body, server.now()))
+        .unwrap();
+    let answered = server.post(&route, &signed).await;
+    assert_eq!(answered.status, 200, "{}", answered.text());
+    assert_eq!(answered.text(), challenge);
+
+    let forged = WebhookSigner::for_definition(&Slack::new(), "not-the-signing-secret")
+        .unwrap()
+        .sign(&Delivery::new(&body, server.now()))
+        .unwrap();
+    let refused = server.post(&route, &forged).await;
+    assert_eq!(
+        (refused.status, refused.code().as_str()),
+        (401, "webhook.signature_mismatch")
+    );
+    assert!(!refused.text().contains(challenge));
+    assert!(server.test.events.events().is_empty());
+    for answer in [&refused, &answered] {
+        answer.assert_free_of(&[SLACK_SECRET.to_owned()]);
+    }
+    server.stop().await;
+}

@@ -353,3 +353,51 @@ async fn a_signed_body_resent_as_an_installation_event_changes_no_grant() {
         ConnectionStatus::Revoked { .. }
     ));
 }
+
+/// Issue 13 point 6: a signed `pull_request_review_comment` whose `pull_request` lacks
+/// the fields a full payload has (its id among them) normalizes; the subject is the
+/// comment, as precise as the payload allows.
+#[tokio::test]
+async fn a_review_comment_on_a_sparse_pull_request_normalizes() {
+    let world = World::new().await;
+    let body = serde_json::to_vec(&json!({
+        "action": "created",
+        "comment": {"id": 77, "body": "nit", "user": {"login": "octocat"}},
+        "pull_request": {"number": 3},
+        "repository": {"full_name": "octo-org/octo-repo"},
+        "installation": {"id": 1},
+    }))
+    .unwrap();
+    let response = send(&world, "pull_request_review_comment", &body, "d-sparse").await;
+    assert_eq!(
+        response.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&response.body)
+    );
+    let event = world.test.events.events().pop().unwrap();
+    assert_eq!(
+        event.event_type.as_str(),
+        "github.pull_request_review_comment.created"
+    );
+    let subject = event.subject.unwrap();
+    assert_eq!(subject.kind, SubjectKind::Comment);
+    assert_eq!(subject.id, "77");
+    assert_eq!(subject.number.as_deref(), Some("3"));
+
+    // Without the comment's id, the subject is the pull request, when it has one.
+    let body = serde_json::to_vec(&json!({
+        "action": "created",
+        "comment": {"body": "nit"},
+        "pull_request": {"id": 9, "number": 3},
+        "installation": {"id": 1},
+    }))
+    .unwrap();
+    let response = send(&world, "pull_request_review_comment", &body, "d-sparse-2").await;
+    assert_eq!(response.status, 200);
+    let subject = world.test.events.events().pop().unwrap().subject.unwrap();
+    assert_eq!(
+        (subject.kind, subject.id.as_str()),
+        (SubjectKind::PullRequest, "9")
+    );
+}

@@ -344,6 +344,44 @@ fn slack_event(kind: &str, text: &str, keep: &[bool]) -> Value {
     event
 }
 
+/// Replaces the `n`-th nested leaf (below the top level, in document order; never a
+/// `type`, nor what routes or signs the delivery) with a value of another JSON type: a
+/// provider may send any field with a type its documentation does not show.
+fn scramble(body: &mut Value, n: usize) {
+    fn leaves<'v>(value: &'v mut Value, depth: usize, out: &mut Vec<&'v mut Value>) {
+        match value {
+            Value::Object(map) => {
+                for (key, child) in map.iter_mut() {
+                    if key == "type" || key == "installation" {
+                        continue;
+                    }
+                    leaves(child, depth + 1, out);
+                }
+            }
+            Value::Array(items) => {
+                for child in items {
+                    leaves(child, depth + 1, out);
+                }
+            }
+            leaf if depth >= 2 => out.push(leaf),
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    leaves(body, 0, &mut found);
+    let count = found.len();
+    if count == 0 {
+        return;
+    }
+    let leaf = found.swap_remove(n % count);
+    *leaf = match leaf {
+        Value::String(_) => json!(7),
+        Value::Number(_) => json!("7"),
+        Value::Bool(_) => json!({"unexpected": true}),
+        _ => json!(["unexpected"]),
+    };
+}
+
 #[derive(Debug, Clone)]
 struct Generated {
     kind: usize,
@@ -351,6 +389,7 @@ struct Generated {
     text: String,
     keep: Vec<bool>,
     keep_inner: Vec<bool>,
+    chaos: Option<usize>,
 }
 
 fn generated() -> impl Strategy<Value = Generated> {
@@ -360,13 +399,15 @@ fn generated() -> impl Strategy<Value = Generated> {
         "[a-zA-Z ]{0,12}",
         proptest::collection::vec(any::<bool>(), 12),
         proptest::collection::vec(any::<bool>(), 12),
+        proptest::option::of(0usize..64),
     )
-        .prop_map(|(kind, id, text, keep, keep_inner)| Generated {
+        .prop_map(|(kind, id, text, keep, keep_inner, chaos)| Generated {
             kind,
             id,
             text,
             keep,
             keep_inner,
+            chaos,
         })
 }
 
@@ -394,6 +435,9 @@ fn generated_delivery(world: &World, k: &str, g: &Generated, n: u64) -> WebhookR
                 body[*name] = github_object(g.id + i as u64, &g.text, &keep);
             }
             body["installation"] = json!({"id": 1});
+            if let Some(n) = g.chaos {
+                scramble(&mut body, n);
+            }
             let bytes = serde_json::to_vec(&body).unwrap();
             signer(GITHUB)
                 .sign(&Delivery::new(&bytes, now).with_id(&id).with_event(event))
@@ -443,6 +487,9 @@ fn generated_delivery(world: &World, k: &str, g: &Generated, n: u64) -> WebhookR
                     &g.keep_inner,
                 );
             }
+            if let Some(n) = g.chaos {
+                scramble(&mut body, n);
+            }
             let bytes = serde_json::to_vec(&body).unwrap();
             signer(LINEAR)
                 .sign(&Delivery::new(&bytes, now).with_id(&id).with_event(kind))
@@ -474,6 +521,9 @@ fn generated_delivery(world: &World, k: &str, g: &Generated, n: u64) -> WebhookR
                 body["event_time"] = json!(1_767_225_600);
             }
             body["event"] = slack_event(kind, &g.text, &g.keep_inner);
+            if let Some(n) = g.chaos {
+                scramble(&mut body, n);
+            }
             let bytes = serde_json::to_vec(&body).unwrap();
             signer(SLACK)
                 .sign(&Delivery::new(&bytes, now))
@@ -499,6 +549,9 @@ fn generated_delivery(world: &World, k: &str, g: &Generated, n: u64) -> WebhookR
             }
             if g.keep[1] {
                 body["data"] = partial(vec![("id", json!(format!("obj_{}", g.id)))], &g.keep_inner);
+            }
+            if let Some(n) = g.chaos {
+                scramble(&mut body, n);
             }
             let bytes = serde_json::to_vec(&body).unwrap();
             signer(OPENAI)
@@ -526,7 +579,7 @@ fn every_verified_delivery_of_any_event_type_normalizes() {
     });
     let counter = std::sync::atomic::AtomicU64::new(0);
     let config = ProptestConfig {
-        cases: 96,
+        cases: 160,
         failure_persistence: None,
         ..ProptestConfig::default()
     };
