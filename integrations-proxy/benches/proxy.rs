@@ -26,7 +26,8 @@ use integrations_testkit::TestHost;
 use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, SanType};
 use tokio::runtime::Runtime;
 
-const KEY: &str = "sk-bench-0123456789abcdef";
+const BEARER: &str = "Bearer sk-bench-0123456789abcdef";
+
 const URL: &str = "https://api.openai.com/v1/models";
 const BODY: &[u8] = br#"{"object":"list","data":[{"id":"gpt-5","object":"model","created":1754425777,"owned_by":"system"}]}"#;
 const PROFILE: &str = r#"{
@@ -90,7 +91,7 @@ async fn upstream(names: &[&str]) -> (SocketAddr, String) {
                     let ok = req
                         .headers()
                         .get("authorization")
-                        .is_some_and(|v| v.as_bytes() == format!("Bearer {KEY}").as_bytes());
+                        .is_some_and(|v| v.as_bytes() == BEARER.as_bytes());
                     let mut response = Response::new(Full::new(Bytes::from_static(BODY)));
                     if !ok {
                         *response.status_mut() = http::StatusCode::UNAUTHORIZED;
@@ -115,7 +116,16 @@ impl Setup {
         if proxied {
             builder.proxy(reqwest::Proxy::all(&self.proxy_url).unwrap())
         } else {
-            builder.no_proxy().resolve("api.openai.com", self.upstream)
+            // The direct client holds the key itself, as a sandbox without the proxy would.
+            let mut headers = http::HeaderMap::new();
+            headers.insert(
+                http::header::AUTHORIZATION,
+                http::HeaderValue::from_static(BEARER),
+            );
+            builder
+                .no_proxy()
+                .default_headers(headers)
+                .resolve("api.openai.com", self.upstream)
         }
         .build()
         .unwrap()
@@ -144,7 +154,7 @@ async fn setup() -> Setup {
                 TargetId::new("openai").unwrap(),
                 ConnectionMethodId::new("api-key").unwrap(),
             )
-            .with_secret("api_key", KEY),
+            .with_secret("api_key", BEARER.trim_start_matches("Bearer ")),
         )
         .await
         .unwrap();

@@ -171,9 +171,21 @@ async fn private_loopback_and_metadata_destinations_are_refused() {
     // Without allow-loopback, even a managed route's upstream on loopback is refused.
     let strict = Fixture::start_with(Options {
         allow_loopback: false,
+        config: ProxyConfig::new()
+            .with_passthrough_host("localhost")
+            .unwrap(),
         ..Options::default()
     })
     .await;
+    // A name is checked on the addresses it resolves to.
+    let (status, refused, _) = raw_connect(
+        strict.proxy().local_addr(),
+        "localhost:443",
+        Some(basic("sandbox", &strict.grant())),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(refused.as_deref(), Some("proxy.destination_private"));
     let response = strict
         .client(&strict.grant())
         .get("https://api.openai.com/v1/models")
