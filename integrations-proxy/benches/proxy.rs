@@ -18,7 +18,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use integrations_core::auth::TokenManager;
 use integrations_core::compile::{ProfileInput, compile};
-use integrations_core::egress::{GrantKey, GrantKeys};
+use integrations_core::egress::{GrantAudience, GrantKey, GrantKeys};
 use integrations_core::service::{ConnectionInput, TargetInput, WriteService};
 use integrations_core::{ConnectionId, ConnectionMethodId, TargetId, TenantId};
 use integrations_proxy::{CertificateAuthority, Proxy, ProxyConfig, ProxyHandle, UpstreamOverride};
@@ -164,6 +164,7 @@ async fn setup() -> Setup {
     let grant = keys
         .issue_for_route(
             &plan.egress_routes[0],
+            &GrantAudience::for_plan(&plan),
             &*test.clock,
             Duration::from_secs(3600),
         )

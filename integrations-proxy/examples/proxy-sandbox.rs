@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use integrations_core::auth::TokenManager;
 use integrations_core::compile::{ProfileInput, compile};
-use integrations_core::egress::{GrantKey, GrantKeys};
+use integrations_core::egress::{GrantAudience, GrantKey, GrantKeys};
 use integrations_core::host::ReqwestHttpClient;
 use integrations_core::service::{ConnectionInput, TargetInput, WriteService};
 use integrations_core::{ConnectionId, ConnectionMethodId, Error, TargetId, TenantId};
@@ -68,7 +68,12 @@ async fn main() -> Result<(), Error> {
     let route = &plan.egress_routes[0];
     println!("plan {} routes {}", &plan.hash()[..12], route.id);
     let keys = GrantKeys::new(GrantKey::generate("2026-12")?);
-    let grant = keys.issue_for_route(route, &*test.clock, Duration::from_secs(600))?;
+    let grant = keys.issue_for_route(
+        route,
+        &GrantAudience::for_plan(&plan),
+        &*test.clock,
+        Duration::from_secs(600),
+    )?;
     let ca = CertificateAuthority::generate("sandbox egress CA")?;
 
     // The proxy, outside the sandbox. The mock speaks plain HTTP on loopback; a real

@@ -10,7 +10,8 @@ use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use http::{HeaderValue, Method, Request, StatusCode, Uri};
 use integrations_core::egress::{
-    EgressGate, GRANT_HEADER, GrantKeys, RouteIndex, apply_credential, normalize_host,
+    EgressGate, GRANT_HEADER, GrantAudience, GrantKeys, RouteIndex, apply_credential,
+    normalize_host,
 };
 use integrations_core::host::Clock;
 use integrations_core::plan::{CompiledRoute, CompiledRuntimePlan};
@@ -112,7 +113,7 @@ impl PlanState {
         Ok(Self {
             tenant: plan.tenant.clone(),
             hash: plan.hash(),
-            gate: EgressGate::new(index, keys.clone()),
+            gate: EgressGate::new(index, keys.clone(), GrantAudience::for_plan(plan)),
             keys,
             managed,
         })
@@ -150,7 +151,6 @@ impl PlanState {
         grants: &Grants,
         clock: &dyn Clock,
     ) -> Result<CompiledRoute, Refusal> {
-        refuse_ambiguous_path(path_and_query)?;
         let uri = format!("https://{host}{path_and_query}");
         let mut best: Option<Error> = None;
         for grant in &grants.0 {
@@ -189,28 +189,6 @@ impl PlanState {
             |e| Refusal::from_error(&e),
         ))
     }
-}
-
-/// Refuses managed paths a server might read differently than the matcher: encoded
-/// slashes or backslashes, dot segments and empty segments.
-fn refuse_ambiguous_path(path_and_query: &str) -> Result<(), Refusal> {
-    let path = path_and_query.split('?').next().unwrap_or_default();
-    let lower = path.to_ascii_lowercase();
-    let ambiguous = lower.contains("%2f")
-        || lower.contains("%5c")
-        || lower.contains('\\')
-        || lower.contains("//")
-        || lower
-            .split('/')
-            .any(|s| matches!(s, "." | ".." | "%2e" | "%2e%2e" | ".%2e" | "%2e."));
-    if ambiguous {
-        return Err(Refusal::new(
-            StatusCode::BAD_REQUEST,
-            "egress.invalid_path",
-            "a managed path may not hold encoded slashes, dot segments or empty segments",
-        ));
-    }
-    Ok(())
 }
 
 /// `request` (its URI absolute, its body empty) readied for the route's upstream with
@@ -259,20 +237,5 @@ mod tests {
             Grants::from_header(Some(&bearer)).unwrap_err().code,
             "proxy.auth_malformed"
         );
-    }
-
-    #[test]
-    fn ambiguous_paths_are_refused() {
-        for path in [
-            "/v1/%2F..",
-            "/v1/./x",
-            "/v1/../x",
-            "/v1//x",
-            "/v1/%2e%2e/x",
-            "/a\\b",
-        ] {
-            assert!(refuse_ambiguous_path(path).is_err(), "{path}");
-        }
-        assert!(refuse_ambiguous_path("/v1/models?x=a//b").is_ok());
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 use integrations_core::auth::TokenManager;
 use integrations_core::compile::{ProfileInput, compile};
-use integrations_core::egress::{GrantKey, GrantKeys};
+use integrations_core::egress::{GrantAudience, GrantKey, GrantKeys};
 use integrations_core::host::ReqwestHttpClient;
 use integrations_core::service::{ConnectionInput, TargetInput, WriteService};
 use integrations_core::{
@@ -258,7 +258,12 @@ async fn demo(args: &ProxyArgs) -> Result<(), Error> {
         .first()
         .ok_or_else(|| failed("cli.no_routes", "the plan has no egress route"))?;
     let keys = GrantKeys::new(GrantKey::generate("demo")?);
-    let grant = keys.issue_for_route(route, &*test.clock, Duration::from_secs(3600))?;
+    let grant = keys.issue_for_route(
+        route,
+        &GrantAudience::for_plan(&plan),
+        &*test.clock,
+        Duration::from_secs(3600),
+    )?;
 
     let (ca, ca_path) = if let Some(loaded) = load_ca(args)? {
         loaded

@@ -130,13 +130,13 @@ async fn v10_wrong_methods_and_ambiguous_paths_get_no_credential() {
             "GET",
             "https://api.openai.com/v1/files%2F..%2Fadmin",
             400,
-            "egress.invalid_path",
+            "egress.ambiguous_path",
         ),
         (
             "GET",
             "https://api.openai.com/v1//models",
             400,
-            "egress.invalid_path",
+            "egress.ambiguous_path",
         ),
     ] {
         let response = client

@@ -20,7 +20,7 @@ use hyper_util::rt::TokioIo;
 use integrations_core::auth::TokenManager;
 use integrations_core::compile::{ProfileInput, compile};
 use integrations_core::credential::CredentialSource;
-use integrations_core::egress::{GrantClaims, GrantKey, GrantKeys};
+use integrations_core::egress::{GrantAudience, GrantClaims, GrantKey, GrantKeys};
 use integrations_core::host::Clock as _;
 use integrations_core::plan::CompiledRuntimePlan;
 use integrations_core::service::{ConnectionInput, TargetInput, WriteService};
@@ -473,6 +473,7 @@ impl Fixture {
     pub(crate) fn claims(&self) -> GrantClaims {
         GrantClaims::for_route(
             &self.plan.egress_routes[0],
+            &GrantAudience::for_plan(&self.plan),
             self.test.clock.now(),
             Duration::from_secs(3600),
         )
