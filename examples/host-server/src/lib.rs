@@ -30,7 +30,7 @@
 //! }
 //! ```
 //!
-//! `cargo run -p host-server` starts it on the testkit's in-memory stores; see
+//! `cargo run -p host-server` starts it on SQLite (`DATABASE_URL` for PostgreSQL, [`stores`]); see
 //! `src/main.rs`.
 //!
 //! # What a real host adds
@@ -47,6 +47,7 @@
 mod error;
 mod oauth;
 mod session;
+pub mod stores;
 mod webhooks;
 
 use std::fmt;

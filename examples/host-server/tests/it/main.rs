@@ -9,6 +9,7 @@
 //!   limit, and Slack's challenge.
 
 mod oauth;
+mod stores;
 mod webhooks;
 
 use std::sync::Arc;
