@@ -61,7 +61,11 @@ fn key_file(path: &Path) -> Result<String, Error> {
     }
     let mut key = [0_u8; 32];
     getrandom::fill(&mut key).map_err(|_| Error::internal("the system random generator failed"))?;
-    let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+    let hex = key.iter().fold(String::with_capacity(64), |mut hex, b| {
+        use std::fmt::Write as _;
+        let _ = write!(hex, "{b:02x}");
+        hex
+    });
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -105,8 +109,7 @@ mod tests {
 
     #[test]
     fn a_key_file_is_made_once_and_read_back() {
-        let path = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("host-server-key-{}", std::process::id()));
+        let path = std::env::temp_dir().join(format!("host-server-key-{}", std::process::id()));
         let _ = std::fs::remove_file(&path);
         let first = key_file(&path).unwrap();
         assert_eq!(key_file(&path).unwrap(), first);
