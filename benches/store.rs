@@ -346,6 +346,7 @@ fn main() {
         .http(Arc::new(integrations_testkit::offline_http()))
         .cipher(Arc::new(AesGcmKeyRing::new("k1", [3; 32]).expect("key")))
         .clock(clock as Arc<dyn Clock>)
+        .events(Arc::new(integrations_testkit::RecordingEventSink::new()))
         .build()
         .expect("host");
     let on_sqlite = ingest_for(&runtime, sql_host);
