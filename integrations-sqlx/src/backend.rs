@@ -26,7 +26,7 @@ impl Backend {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Configuration`] (`store.unsupported_url`) when the URL names no
+    /// [`ErrorKind::Configuration`](integrations_core::ErrorKind::Configuration) (`store.unsupported_url`) when the URL names no
     /// backend this build supports. The message never repeats the URL (it may hold a
     /// password).
     pub fn from_url(url: &str) -> Result<Self, Error> {

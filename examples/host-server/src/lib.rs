@@ -31,7 +31,7 @@
 //! }
 //! ```
 //!
-//! `cargo run -p host-server` starts it on the testkit's in-memory stores; see
+//! `cargo run -p host-server` starts it on SQLite (`DATABASE_URL` for PostgreSQL, [`stores`]); see
 //! `src/main.rs`.
 //!
 //! # What a real host adds
@@ -52,6 +52,7 @@ pub mod demo;
 mod error;
 mod oauth;
 mod session;
+pub mod stores;
 mod tools;
 mod webhooks;
 

@@ -1,4 +1,4 @@
-//! `cargo run -p host-server`: the example host on in-memory stores, on
+//! `cargo run -p host-server`: the example host on SQLite (or PostgreSQL), on
 //! `127.0.0.1:$PORT` (default 3000).
 //!
 //! It stores one target per provider (Linear, GitHub, Slack) for one tenant, with the
@@ -20,7 +20,10 @@
 //! | `SLACK_CLIENT_ID`, `SLACK_CLIENT_SECRET`, `SLACK_APP_ID`, `SLACK_SIGNING_SECRET` | | the Slack app |
 //! | `<PROVIDER>_API_BASE_URL`, `<PROVIDER>_WEB_BASE_URL` | the provider's | point a target elsewhere (a mock, a proxy) |
 //!
-//! Everything is in memory and gone when the process stops.
+//! | `DATABASE_URL` | `sqlite://integrations.db` | where records are kept (`postgres://…` for several instances) |
+//! | `SEALING_KEY` | a key made on first run in `integrations.key` | 64 hex digits sealing secrets at rest |
+//!
+//! Records survive a restart (see `src/stores.rs`).
 #![allow(
     clippy::print_stdout,
     clippy::print_stderr,
@@ -34,11 +37,10 @@ use async_trait::async_trait;
 use host_server::{App, router};
 use integrations::core::TargetId;
 use integrations::core::definition::ConnectionMethodKind;
-use integrations::core::host::{AesGcmKeyRing, EventSink, ReqwestHttpClient};
+use integrations::core::host::{EventSink, ReqwestHttpClient};
 use integrations::core::service::TargetInput;
 use integrations::core::webhook::WebhookEvent;
 use integrations::prelude::*;
-use integrations_testkit::MemoryStore;
 use serde_json::{Map, Value};
 
 /// How an environment variable's text becomes a config value.
@@ -178,18 +180,24 @@ async fn run() -> Result<(), String> {
         .map_err(|e| format!("cannot read the listening address: {e}"))?;
     let public_base = var("PUBLIC_BASE_URL").unwrap_or_else(|| format!("http://{local}"));
 
-    // 1. The host: the testkit's in-memory stores stand in for a database. Time is the
+    // 1. The host: SQL stores (`src/stores.rs`), sealed with a key kept across runs. Time is the
     //    system clock (the testkit's manual clock would freeze it: authorizations would
     //    never expire and real providers' signed timestamps would all look stale), HTTP is
     //    the default reqwest client (rustls, timeouts, no redirects from token endpoints),
-    //    and credentials are sealed with a key made for this run.
+    //    and credentials are sealed with the key of `stores::key_ring_from_env`.
     let internal = |e: Error| format!("the host could not be built: {e}");
+    let stores = host_server::stores::connect_from_env().await.map_err(|e| {
+        format!(
+            "the database at DATABASE_URL (default {}) cannot be used: {e}",
+            host_server::stores::DEFAULT_DATABASE_URL
+        )
+    })?;
+    let key_ring = host_server::stores::key_ring_from_env()
+        .map_err(|e| format!("the sealing key (SEALING_KEY, else {}) cannot be used: {e}", host_server::stores::KEY_FILE))?;
     let host = Host::builder()
-        .stores(Arc::new(MemoryStore::new()))
+        .stores(Arc::new(stores))
         .http(Arc::new(ReqwestHttpClient::new().map_err(internal)?))
-        .cipher(Arc::new(
-            AesGcmKeyRing::generate("host-server-run").map_err(internal)?,
-        ))
+        .cipher(Arc::new(key_ring))
         .events(Arc::new(PrintEvents))
         .build()
         .map_err(internal)?;

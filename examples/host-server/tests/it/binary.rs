@@ -29,8 +29,10 @@ impl Drop for Process {
 
 fn command(args: &[&str], env: &[(&str, &str)]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_host-server"));
-    // Only what the test sets: no provider variable leaks in from the environment.
-    command.env_clear().args(args);
+    // Only what the test sets: no provider variable leaks in from the environment
+    // (`DATABASE_URL` included), and a working directory of its own, where the default
+    // SQLite file and key file are made.
+    command.env_clear().args(args).current_dir(scratch_dir());
     if let Ok(path) = std::env::var("PATH") {
         command.env("PATH", path);
     }
@@ -38,6 +40,16 @@ fn command(args: &[&str], env: &[(&str, &str)]) -> Command {
         command.env(name, value);
     }
     command
+}
+
+/// A fresh, empty directory for one process of the binary.
+fn scratch_dir() -> std::path::PathBuf {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("host-server-it-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("a scratch directory");
+    dir
 }
 
 impl Process {

@@ -12,6 +12,7 @@
 
 mod binary;
 mod oauth;
+mod stores;
 mod webhooks;
 
 use std::sync::Arc;
