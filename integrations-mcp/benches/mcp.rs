@@ -34,7 +34,20 @@ fn bench(c: &mut Criterion) {
         let client = ().serve(client_io).await.unwrap();
         let manifest = demo.runtime.manifest(&demo.session.session).await.unwrap();
         let tool = manifest.get("linear_list_teams").unwrap();
-        let call = CallContext::new(demo.session.session.clone(), tool.connection.clone());
+        let publication = demo.session.publications[&tool.connection].clone();
+        let call = CallContext::new(demo.session.session.clone(), tool.connection.clone())
+            .with_publication(publication);
+        // Both sides must do the real work: a completed call through the mock Linear API.
+        let direct = demo
+            .runtime
+            .call("linear_list_teams", json!({}), &call)
+            .await;
+        assert!(!direct.is_error(), "{direct:?}");
+        let over_mcp = client
+            .call_tool(CallToolRequestParams::new("linear_list_teams"))
+            .await
+            .unwrap();
+        assert_eq!(over_mcp.is_error, Some(false), "{over_mcp:?}");
         (demo, client, call)
     });
     let mut group = c.benchmark_group("mcp");

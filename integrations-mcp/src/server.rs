@@ -4,11 +4,11 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use integrations_core::tools::{
-    ApprovalRequest, CONTINUE_TOOL_NAME, CallContext, Runtime, ToolPolicy, ToolResult, ToolStatus,
-    export,
+    ApprovalRequest, CONTINUE_TOOL_NAME, CallContext, Manifest, Runtime, Session, ToolPolicy,
+    ToolResult, ToolStatus, export,
 };
 use integrations_core::{ConnectionId, Error, ErrorKind, UserId};
 use rmcp::model::{
@@ -34,6 +34,42 @@ pub(crate) struct Shared {
     pub(crate) approvals: Approvals,
     pub(crate) options: McpOptions,
     changes: broadcast::Sender<()>,
+    /// Manifests recently built, per session; cleared by `tools_changed`.
+    manifests: Arc<Mutex<Manifests>>,
+}
+
+/// Manifests by session, with when each was built.
+type Manifests = HashMap<Session, (Instant, Arc<Manifest>)>;
+
+/// How long a built manifest is reused (the runtime checks policy again on every call).
+const MANIFEST_TTL: Duration = Duration::from_secs(2);
+
+impl Shared {
+    async fn manifest(&self, session: &Session) -> Result<Arc<Manifest>, ErrorData> {
+        let cached = self
+            .manifests
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(session)
+            .filter(|(at, _)| at.elapsed() < MANIFEST_TTL)
+            .map(|(_, m)| Arc::clone(m));
+        if let Some(manifest) = cached {
+            return Ok(manifest);
+        }
+        let manifest = Arc::new(
+            self.runtime
+                .manifest(session)
+                .await
+                .map_err(|e| internal(&e))?,
+        );
+        let mut manifests = self
+            .manifests
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        manifests.retain(|_, (at, _)| at.elapsed() < MANIFEST_TTL);
+        manifests.insert(session.clone(), (Instant::now(), Arc::clone(&manifest)));
+        Ok(manifest)
+    }
 }
 
 /// The host's handle on the MCP server: makes [`McpServer`]s for connections, serves
@@ -62,6 +98,7 @@ impl McpService {
                 runtime,
                 options: McpOptions::new(),
                 changes,
+                manifests: Arc::default(),
             }),
         }
     }
@@ -75,6 +112,7 @@ impl McpService {
                 approvals: self.shared.approvals.clone(),
                 options,
                 changes: self.shared.changes.clone(),
+                manifests: Arc::clone(&self.shared.manifests),
             }),
         }
     }
@@ -92,6 +130,11 @@ impl McpService {
     /// Tells every connected client that the tool list may have changed
     /// (`notifications/tools/list_changed`): call it when connections or policies change.
     pub fn tools_changed(&self) {
+        self.shared
+            .manifests
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
         let _ = self.shared.changes.send(());
     }
 
@@ -548,12 +591,7 @@ impl ServerHandler for McpServer {
     ) -> Result<ListToolsResult, ErrorData> {
         let session = self.principal(&context)?;
         self.watch_changes(context.peer.clone());
-        let manifest = self
-            .shared
-            .runtime
-            .manifest(&session.session)
-            .await
-            .map_err(|e| internal(&e))?;
+        let manifest = self.shared.manifest(&session.session).await?;
         let descriptors = manifest.descriptors();
         let start = match request.and_then(|r| r.cursor) {
             None => 0,
@@ -590,12 +628,7 @@ impl ServerHandler for McpServer {
             let result = self.continue_result(&session, arguments, &context).await?;
             return to_rmcp(&result).map(Into::into);
         }
-        let manifest = self
-            .shared
-            .runtime
-            .manifest(&session.session)
-            .await
-            .map_err(|e| internal(&e))?;
+        let manifest = self.shared.manifest(&session.session).await?;
         let Some(tool) = manifest.get(name) else {
             let shown: String = name.chars().take(64).collect();
             return Err(ErrorData::invalid_params(

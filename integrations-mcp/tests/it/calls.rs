@@ -402,3 +402,23 @@ async fn slow_calls_report_progress_and_cancellation_stops_waiting() {
         .unwrap();
     assert_eq!(json_of(&after)["isError"], false);
 }
+
+#[tokio::test]
+async fn concurrent_approvals_run_the_call_once() {
+    let demo = demo().await;
+    let client = plain(&demo).await;
+    let id = approval_id(&send(&client, &demo, "race").await);
+    let results = join_all((0..5).map(|_| approve(&demo, &id)).collect()).await;
+    let ran = results.iter().filter(|r| !r.is_error()).count();
+    assert_eq!(ran, 1, "{results:?}");
+    assert!(
+        results
+            .iter()
+            .filter(|r| r.is_error())
+            .all(|r| r.error_code() == Some("tool.approval_not_found"))
+    );
+    assert_eq!(calls(&demo, "slack_messages"), 1);
+    let retry = send(&client, &demo, "race").await;
+    assert_eq!(retry["isError"], false, "{retry}");
+    assert_eq!(calls(&demo, "slack_messages"), 1);
+}
