@@ -115,8 +115,9 @@ impl TargetStore for SqlStores {
         without_secrets.secrets = None;
         let q = self
             .query(
-                "INSERT INTO targets (tenant, id, secrets_key_id, secrets_ciphertext, record) \
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant, id) DO UPDATE SET \
+                "INSERT INTO targets (tenant, id, secrets_key_id, secrets_ciphertext, record, \
+                 definition_key) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant, id) DO \
+                 UPDATE SET definition_key = excluded.definition_key, \
                  secrets_key_id = excluded.secrets_key_id, \
                  secrets_ciphertext = excluded.secrets_ciphertext, record = excluded.record",
             )
@@ -124,7 +125,8 @@ impl TargetStore for SqlStores {
             .bind(target.id.as_str())
             .bind(target.secrets.as_ref().map(Sealed::key_id))
             .bind(target.secrets.as_ref().map(Sealed::ciphertext))
-            .bind(to_json(&without_secrets)?);
+            .bind(to_json(&without_secrets)?)
+            .bind(target.key.as_str());
         self.affected(q).await.map(drop)
     }
 
@@ -144,6 +146,16 @@ impl TargetStore for SqlStores {
             .bind(tenant.as_str())
             .bind(id.as_str());
         Ok(self.affected(q).await? > 0)
+    }
+
+    async fn find_targets(&self, key: &DefinitionKey) -> Result<Vec<Target>, Error> {
+        let q = self
+            .query(
+                "SELECT record, secrets_key_id, secrets_ciphertext FROM targets \
+                 WHERE definition_key = $1 ORDER BY tenant, id",
+            )
+            .bind(key.as_str());
+        self.fetch_all(q).await?.iter().map(target).collect()
     }
 }
 
@@ -271,6 +283,32 @@ impl ConnectionStore for SqlStores {
             .bind(id.as_str())
             .bind(to_json(&status)?)
             .bind(ms(now));
+        self.fetch_optional(q)
+            .await?
+            .map(|row| connection(&row))
+            .transpose()
+    }
+
+    async fn set_connection_status_if(
+        &self,
+        tenant: &TenantId,
+        id: &ConnectionId,
+        expected: &ConnectionStatus,
+        status: ConnectionStatus,
+        now: Timestamp,
+    ) -> Result<Option<Connection>, Error> {
+        // One statement: the status is compared and written in the same step.
+        let sql = format!(
+            "UPDATE connections SET status = $3, updated_at = $4 \
+             WHERE tenant = $1 AND id = $2 AND status = $5 RETURNING {CONNECTION_COLUMNS}"
+        );
+        let q = self
+            .query(&sql)
+            .bind(tenant.as_str())
+            .bind(id.as_str())
+            .bind(to_json(&status)?)
+            .bind(ms(now))
+            .bind(to_json(expected)?);
         self.fetch_optional(q)
             .await?
             .map(|row| connection(&row))

@@ -192,8 +192,12 @@ async fn run() -> Result<(), String> {
             host_server::stores::DEFAULT_DATABASE_URL
         )
     })?;
-    let key_ring = host_server::stores::key_ring_from_env()
-        .map_err(|e| format!("the sealing key (SEALING_KEY, else {}) cannot be used: {e}", host_server::stores::KEY_FILE))?;
+    let key_ring = host_server::stores::key_ring_from_env().map_err(|e| {
+        format!(
+            "the sealing key (SEALING_KEY, else {}) cannot be used: {e}",
+            host_server::stores::KEY_FILE
+        )
+    })?;
     let host = Host::builder()
         .stores(Arc::new(stores))
         .http(Arc::new(ReqwestHttpClient::new().map_err(internal)?))

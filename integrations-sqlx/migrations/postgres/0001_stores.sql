@@ -5,11 +5,14 @@
 CREATE TABLE targets (
     tenant TEXT COLLATE "C" NOT NULL,
     id TEXT COLLATE "C" NOT NULL,
+    definition_key TEXT COLLATE "C" NOT NULL,
     secrets_key_id TEXT COLLATE "C",
     secrets_ciphertext BYTEA,
     record TEXT COLLATE "C" NOT NULL,
     PRIMARY KEY (tenant, id)
 );
+
+CREATE INDEX targets_by_definition ON targets (definition_key, tenant, id);
 
 CREATE TABLE connections (
     tenant TEXT COLLATE "C" NOT NULL,

@@ -5,11 +5,14 @@
 CREATE TABLE targets (
     tenant TEXT NOT NULL,
     id TEXT NOT NULL,
+    definition_key TEXT NOT NULL,
     secrets_key_id TEXT,
     secrets_ciphertext BLOB,
     record TEXT NOT NULL,
     PRIMARY KEY (tenant, id)
 );
+
+CREATE INDEX targets_by_definition ON targets (definition_key, tenant, id);
 
 CREATE TABLE connections (
     tenant TEXT NOT NULL,
