@@ -71,10 +71,13 @@ pub fn is_form_encoded(content_type: Option<&str>, body: &[u8]) -> bool {
 /// any parameters).
 pub fn is_json_content_type(content_type: &str) -> bool {
     let media = content_type.split(';').next().unwrap_or_default().trim();
-    media.eq_ignore_ascii_case("application/json")
+    // Byte-wise: the header is unsigned input and may hold any UTF-8, so it is never
+    // sliced at an offset that could fall inside a character.
+    let media = media.as_bytes();
+    media.eq_ignore_ascii_case(b"application/json")
         || (media.len() > 17
-            && media[..12].eq_ignore_ascii_case("application/")
-            && media[media.len() - 5..].eq_ignore_ascii_case("+json"))
+            && media[..12].eq_ignore_ascii_case(b"application/")
+            && media[media.len() - 5..].eq_ignore_ascii_case(b"+json"))
 }
 
 /// The first value of `name` in a form-encoded body, decoded.
@@ -184,6 +187,25 @@ pub fn snake_case(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the `webhook_slack` fuzz target: a `content-type` with a multi-byte
+    /// character across byte 12 (or 5 from the end) panicked the pipeline, before any
+    /// signature was checked.
+    #[test]
+    fn content_types_with_any_utf8_are_read_without_panicking() {
+        for content_type in [
+            "urlslack-\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}",
+            "applicationé/x+json",
+            "application/vnd.x+jsoné",
+            "application/vnd.ü+json",
+            "éééééééééééé",
+        ] {
+            let _ = is_json_content_type(content_type);
+        }
+        assert!(is_json_content_type("application/vnd.github+json"));
+        assert!(is_json_content_type("Application/JSON; charset=utf-8"));
+        assert!(!is_json_content_type("application/vnd.ü+jsonx"));
+    }
 
     #[test]
     fn snake_cases() {

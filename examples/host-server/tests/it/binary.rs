@@ -200,7 +200,9 @@ async fn a_connect_link_without_a_client_id_says_what_to_set() {
 
 #[tokio::test]
 async fn every_failure_answers_one_json_shape() {
-    let server = Process::start(&[], &[]);
+    // With a webhook secret, a delivery without a signature is refused before its body
+    // is read (`webhook.missing_header`).
+    let server = Process::start(&[], &[("LINEAR_WEBHOOK_SECRET", "a-linear-webhook-secret")]);
     let client = client();
     let cases = [
         (client.put(server.url("/oauth/callback")), 405),
@@ -299,11 +301,18 @@ async fn the_demo_completes_oauth_a_webhook_and_a_tool_call_with_no_account() {
     let connection = connection["connection"].as_str().unwrap().to_owned();
 
     // 2. A webhook, signed with the demo secret as `integrations webhook sign` does.
-    let body = std::fs::read(format!(
-        "{}/demo/linear.comment.json",
-        env!("CARGO_MANIFEST_DIR")
-    ))
+    // Linear signs a body that carries its send time (`webhookTimestamp`, milliseconds),
+    // as the README's `sed` line adds it.
+    let mut body: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(format!(
+            "{}/demo/linear.comment.json",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap(),
+    )
     .unwrap();
+    body["webhookTimestamp"] = json!(SystemClock::new().now().unix_millis());
+    let body = serde_json::to_vec(&body).unwrap();
     let registry = integrations::definitions::registry();
     let linear = registry
         .require(&"linear::linear-default".parse().unwrap())
