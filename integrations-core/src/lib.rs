@@ -91,6 +91,9 @@ pub mod credential;
 pub mod definition;
 pub mod egress;
 mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod host;
 mod id;
 mod issue;
