@@ -220,11 +220,13 @@ pub fn egress_matcher(data: &[u8]) {
 
     // The query is never part of the match.
     let with_query = format!("{url}{}x=1", if url.contains('?') { "&" } else { "?" });
-    if !url.contains('#') {
+    // (Only for URLs a parser keeps whole: it trims surrounding whitespace, which a query
+    // after it would then be part of.)
+    if !url.contains('#') && !url.chars().any(|c| c.is_whitespace() || c.is_control()) {
         assert_eq!(
             index.classify(&method, &with_query) == Classification::NoMatch,
             indexed.is_empty(),
-            "a query changed the match"
+            "a query changed the match: {method} {url} -> {with_query}; routes {routes:?}"
         );
     }
 }

@@ -147,7 +147,7 @@ pub fn webhook(key: &str, data: &[u8]) {
     let mut headers = delivery.headers;
     if delivery.sign {
         let id = headers.get("webhook-id").unwrap_or("msg_fuzz").to_owned();
-        let id = if id.is_empty() || id.contains('.') {
+        let id = if id.is_empty() || id.contains('.') || !id.bytes().all(|b| b.is_ascii_graphic()) {
             "msg_fuzz".to_owned()
         } else {
             id
