@@ -35,9 +35,9 @@ fn proxy_ca_writes_a_certificate_and_a_private_key_once() {
         let mode = std::fs::metadata(&key).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
     }
-    // An existing key is never overwritten.
+    // An existing key is never overwritten: a write failure (exit 5, with the reason).
     let again = run(&args);
-    assert_eq!(again.status.code(), Some(2));
+    assert_eq!(again.status.code(), Some(5));
     assert!(stderr(&again).starts_with("cli.write_failed"));
     assert_eq!(std::fs::read_to_string(&key).unwrap(), key_pem);
 }

@@ -188,7 +188,19 @@ fn secrets_come_only_from_the_environment() {
     // A body that is an OpenAI event (signing checks that the delivery verifies).
     let body =
         repo("integrations-definitions/tests/fixtures/openai/response.completed.docs-example.json");
-    let no_hooks = sign("openai::openai-default", &body, &[]);
+    // OpenAI secrets are Standard Webhooks `whsec_` base64 secrets (validated as such).
+    let no_hooks = run_with_env(
+        &[
+            "webhook",
+            "sign",
+            "openai::openai-default",
+            "--secret-env",
+            "HOOK_SECRET",
+            "--body",
+            &body,
+        ],
+        &[("HOOK_SECRET", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")],
+    );
     assert_eq!(
         no_hooks.status.code(),
         Some(0),

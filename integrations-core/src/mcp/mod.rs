@@ -225,9 +225,22 @@ impl McpConfigWriter {
             .map(String::as_str)
             .filter(|name| !names.contains(name))
             .collect();
+        // A byte-order mark is kept as it was: the parsers drop it, the file's owner did
+        // not (found by the `mcp_toml` fuzz target).
+        let (bom, text) = match text.strip_prefix('\u{feff}') {
+            Some(rest) => ("\u{feff}", rest),
+            None => ("", text),
+        };
+        let with_bom = |written: String| {
+            if bom.is_empty() {
+                written
+            } else {
+                format!("{bom}{written}")
+            }
+        };
         match self.format {
-            McpConfigFormat::Toml => toml::apply(text, &self.path, &sorted, &retired),
-            McpConfigFormat::Json => json::apply(text, &self.path, &sorted, &retired),
+            McpConfigFormat::Toml => toml::apply(text, &self.path, &sorted, &retired).map(with_bom),
+            McpConfigFormat::Json => json::apply(text, &self.path, &sorted, &retired).map(with_bom),
             #[allow(unreachable_patterns)]
             _ => Err(Error::configuration(
                 "mcp.unsupported_format",
@@ -314,6 +327,31 @@ fn invalid_document(what: &str, line: Option<usize>) -> Error {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_byte_order_mark_is_kept() {
+        use super::McpConfigWriter;
+        use crate::plan::{McpConfigFormat, McpServer};
+        let servers = [McpServer::http("l", "linear", "https://mcp.linear.app/mcp")];
+        for (format, path, text) in [
+            (
+                McpConfigFormat::Toml,
+                "mcp_servers",
+                "\u{feff}model = \"gpt-5\"\n",
+            ),
+            (
+                McpConfigFormat::Json,
+                "mcpServers",
+                "\u{feff}{\"theme\": \"dark\"}\n",
+            ),
+            (McpConfigFormat::Toml, "mcp_servers", "\u{feff}"),
+        ] {
+            let writer = McpConfigWriter::new(format, [path]).unwrap();
+            let written = writer.apply(text, &servers).unwrap();
+            assert!(written.starts_with('\u{feff}'), "{written:?}");
+            assert!(written.contains("linear"), "{written:?}");
+            assert_eq!(writer.apply(&written, &servers).unwrap(), written);
+        }
+    }
     use super::*;
 
     #[test]

@@ -653,7 +653,14 @@ async fn no_token_appears_in_debug_output_errors_or_logs() {
         logs.contains("credential.refreshed"),
         "the audit went to tracing"
     );
-    assert!(logs.contains("connection marked error"));
+    // The failure path ran and was logged: its warning, or its audit record (also sent to
+    // tracing). Either may be missing from a scoped subscriber when another test thread
+    // registers the same callsite at the same moment (tracing caches interest per
+    // callsite, process-wide), so one of the two is required, not both.
+    assert!(
+        logs.contains("connection marked error") || logs.contains("connection.status_changed"),
+        "{logs}"
+    );
     for secret in &secrets {
         assert!(!logs.contains(secret.as_str()), "a secret is in the logs");
         for error in [&replay, &unavailable, &revoked] {
@@ -759,6 +766,12 @@ async fn a_refresh_answered_after_its_lease_expired_keeps_the_rotated_tokens() {
         tokio::spawn(async move { a.access_token(&connection).await })
     };
     until_refreshes(&mock, 1).await;
+    // Linear documents rotation (the used refresh token stops working), not reuse
+    // detection. A provider that revokes the whole family on a replay would end this
+    // grant when B replays the token A's in-flight request used: no client can avoid
+    // that once a lease is taken over, which is why the token request is bounded by the
+    // lease (`a_token_request_slower_than_the_lease_is_given_up_before_the_lease_expires`).
+    mock.revoke_family_on_refresh_replay(false);
     // B's refused refresh is answered well after A's (A's answer keeps its 300 ms), so
     // the order does not depend on scheduling.
     mock.set_delay(Duration::from_millis(1500));

@@ -360,7 +360,9 @@ impl Env {
             "refresh-0",
             "oauth",
         )
-        .await;
+        .await
+        // The tracker's OAuth 2.0 client is public: it has no secret.
+        .with_public_client("tracker-client");
 
         let service = WriteService::new(registry.clone(), test.host().clone());
         service

@@ -117,8 +117,10 @@ async fn a_reloaded_plan_applies_to_open_tunnels_without_dropping_them() {
     fx.proxy().reload(&without).unwrap();
     assert_ne!(fx.proxy().plan_hash(), old_hash);
     let response = client.get(url).send().await.unwrap();
+    // Grants are bound to the plan they were issued for (tenant and hash): the open
+    // tunnel stays, and the old grant is refused under the new plan.
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
-    assert_eq!(code(&response).as_deref(), Some("egress.grant_scope"));
+    assert_eq!(code(&response).as_deref(), Some("egress.grant_audience"));
 
     fx.proxy().reload(&fx.plan).unwrap();
     assert_eq!(

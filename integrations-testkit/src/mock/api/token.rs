@@ -33,6 +33,9 @@ struct State {
     prefix: String,
     client_id: String,
     client_secret: String,
+    /// A public client also registered (RFC 6749 §2.1): it has no secret and names
+    /// itself by the `client_id` form field alone.
+    public_client: Option<String>,
     /// Refresh tokens rotated away: presenting one again is a replay.
     used: BTreeSet<String>,
     /// Access tokens issued, so a replay can revoke them.
@@ -114,6 +117,9 @@ impl Respond for Responder {
         match client_of(request, &form) {
             Err(()) => return oauth_error("invalid_request"),
             Ok(Some((id, secret))) if id == state.client_id && secret == state.client_secret => {}
+            Ok(None)
+                if state.public_client.is_some()
+                    && form.get("client_id") == state.public_client.as_ref() => {}
             Ok(_) => {
                 return ResponseTemplate::new(401)
                     .insert_header("www-authenticate", "Basic realm=\"token\"")
@@ -168,6 +174,7 @@ impl RefreshEndpoint {
             prefix: prefix.to_owned(),
             client_id: MOCK_CLIENT_ID.to_owned(),
             client_secret: MOCK_CLIENT_SECRET.to_owned(),
+            public_client: None,
             used: BTreeSet::new(),
             access: Vec::new(),
             family_revoked: false,
@@ -196,6 +203,14 @@ impl RefreshEndpoint {
             client_id.clone_into(&mut state.client_id);
             client_secret.clone_into(&mut state.client_secret);
         }
+        self
+    }
+
+    /// Also accepts the public client `client_id` (RFC 6749 §2.1): it sends its id in the
+    /// form and no secret in any form; the confidential client stays registered.
+    #[must_use]
+    pub fn with_public_client(self, client_id: &str) -> Self {
+        lock(&self.state).public_client = Some(client_id.to_owned());
         self
     }
 

@@ -164,6 +164,9 @@ struct LedgerState {
     other_clients: HashMap<String, String>,
     /// Whether a code exchanged twice revokes what its first exchange issued.
     revoke_on_code_replay: bool,
+    /// A replayed refresh token is refused without revoking its family (default: it
+    /// revokes it, RFC 9700 §4.14.2).
+    keep_family_on_refresh_replay: bool,
 }
 
 /// The accessors every OAuth mock shares: its [`MockProvider`], failure and delay
@@ -240,6 +243,13 @@ macro_rules! ledger_accessors {
         /// it; a replayed code is always refused).
         pub fn revoke_on_code_replay(&self, on: bool) {
             self.shared.ledger.set_revoke_on_code_replay(on);
+        }
+
+        /// Whether a refresh token presented again after its rotation revokes every token
+        /// of its family (default on, RFC 9700 §4.14.2); off, the replay is only refused,
+        /// as providers that document rotation but not reuse detection may do.
+        pub fn revoke_family_on_refresh_replay(&self, on: bool) {
+            self.shared.ledger.set_revoke_family_on_refresh_replay(on);
         }
 
         /// Registers a second OAuth client (another app) of the provider: it may authorize
@@ -391,6 +401,10 @@ impl Ledger {
         self.lock().revoke_on_code_replay = on;
     }
 
+    pub(crate) fn set_revoke_family_on_refresh_replay(&self, on: bool) {
+        self.lock().keep_family_on_refresh_replay = !on;
+    }
+
     pub(crate) fn register_client(&self, client_id: &str, client_secret: &str) {
         self.lock()
             .other_clients
@@ -512,7 +526,9 @@ impl Ledger {
             state.refresh_used.insert(token.to_owned());
             RefreshUse::Live
         } else if state.refresh_used.contains(token) {
-            if let Some(family) = state.family_of.get(token).copied() {
+            if let Some(family) = state.family_of.get(token).copied()
+                && !state.keep_family_on_refresh_replay
+            {
                 revoke_family(&mut state, family);
                 state.replays += 1;
             }
