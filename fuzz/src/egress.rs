@@ -21,13 +21,33 @@ const HOSTS: &[&str] = &[
     "localhost",
 ];
 const PREFIXES: &[&str] = &[
-    "/", "/v1", "/v1/", "/v10", "/v1/chat", "/repos", "/repos/acme", "/graphql", "/a/b/c",
+    "/",
+    "/v1",
+    "/v1/",
+    "/v10",
+    "/v1/chat",
+    "/repos",
+    "/repos/acme",
+    "/graphql",
+    "/a/b/c",
 ];
 const METHODS: &[&str] = &["GET", "get", "POST", "PUT", "DELETE", "PATCH", "HEAD"];
 const PATHS: &[&str] = &[
-    "/", "/v1", "/v1/", "/v10", "/v1/chat/completions", "/v1/../v10", "/v1/./chat",
-    "/V1", "/repos/acme/x", "/repos/acme2", "/graphql?x=1", "/a/b/c/d", "/v1%2Fchat",
-    "//v1", "/v1//chat",
+    "/",
+    "/v1",
+    "/v1/",
+    "/v10",
+    "/v1/chat/completions",
+    "/v1/../v10",
+    "/v1/./chat",
+    "/V1",
+    "/repos/acme/x",
+    "/repos/acme2",
+    "/graphql?x=1",
+    "/a/b/c/d",
+    "/v1%2Fchat",
+    "//v1",
+    "/v1//chat",
 ];
 
 #[derive(Debug)]
@@ -120,9 +140,9 @@ fn reference_matches(route: &Route, method: &str, host: &str, path: &str) -> Opt
     } else {
         route.prefixes.iter().map(|p| reference_prefix(p)).collect()
     };
-    let path_ok = prefixes.iter().any(|p| {
-        p == "/" || path == p || path.starts_with(&format!("{p}/"))
-    });
+    let path_ok = prefixes
+        .iter()
+        .any(|p| p == "/" || path == p || path.starts_with(&format!("{p}/")));
     Some(host_ok && method_ok && path_ok)
 }
 
@@ -201,7 +221,10 @@ pub fn egress_matcher(data: &[u8]) {
         }
         _ => return,
     };
-    assert_eq!(indexed, linear, "the index disagrees with a linear scan for {url}");
+    assert_eq!(
+        indexed, linear,
+        "the index disagrees with a linear scan for {url}"
+    );
 
     for (i, route) in routes.iter().enumerate() {
         let Some((_, m)) = matchers.iter().find(|(j, _)| *j == i) else {

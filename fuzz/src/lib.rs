@@ -93,7 +93,8 @@ impl Delivery {
         headers.set("content-type", CONTENT_TYPES[usize::from(flags & 3)]);
         let count = take(&mut data, 1)?.first()? % 7;
         for _ in 0..count {
-            let name = HEADER_NAMES[usize::from(*take(&mut data, 1)?.first()?) % HEADER_NAMES.len()];
+            let name =
+                HEADER_NAMES[usize::from(*take(&mut data, 1)?.first()?) % HEADER_NAMES.len()];
             let value = take_string(&mut data)?;
             headers.set(name, value);
         }
@@ -165,9 +166,9 @@ pub fn webhook(key: &str, data: &[u8]) {
     let now = if delivery.sign {
         NOW
     } else {
-        NOW.saturating_add(std::time::Duration::from_secs(
-            u64::from(delivery.clock_skew_secs.unsigned_abs()),
-        ))
+        NOW.saturating_add(std::time::Duration::from_secs(u64::from(
+            delivery.clock_skew_secs.unsigned_abs(),
+        )))
     };
     let request = InboundRequest::new(&key, &headers, &delivery.body)
         .with_endpoint(delivery.endpoint.as_deref());

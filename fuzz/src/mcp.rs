@@ -21,10 +21,19 @@ impl<'a> Arbitrary<'a> for Input {
         for i in 0..u.int_in_range(0..=3)? {
             let name = *u.choose(NAMES)?;
             let server = if u.arbitrary()? {
-                McpServer::http(format!("s{i}"), name, format!("https://{name}.example.com/mcp"))
+                McpServer::http(
+                    format!("s{i}"),
+                    name,
+                    format!("https://{name}.example.com/mcp"),
+                )
             } else {
-                McpServer::stdio(format!("s{i}"), name, "npx", vec!["-y".into(), u.arbitrary()?])
-                    .with_env("MODE", u.arbitrary::<String>()?)
+                McpServer::stdio(
+                    format!("s{i}"),
+                    name,
+                    "npx",
+                    vec!["-y".into(), u.arbitrary()?],
+                )
+                .with_env("MODE", u.arbitrary::<String>()?)
             };
             servers.push(server);
         }
@@ -74,7 +83,10 @@ pub fn mcp_toml(data: &[u8]) {
             "an unmanaged key changed: {key}"
         );
     }
-    if let Some(table) = before.get("mcp_servers").and_then(toml_edit::Item::as_table_like) {
+    if let Some(table) = before
+        .get("mcp_servers")
+        .and_then(toml_edit::Item::as_table_like)
+    {
         let out = after
             .get("mcp_servers")
             .and_then(toml_edit::Item::as_table_like)
@@ -145,19 +157,30 @@ pub fn mcp_json(data: &[u8]) {
             if key == "mcpServers" {
                 continue;
             }
-            assert_eq!(after.get(key), Some(value), "an unmanaged key changed: {key}");
+            assert_eq!(
+                after.get(key),
+                Some(value),
+                "an unmanaged key changed: {key}"
+            );
         }
         if let Some(Value::Object(servers)) = before.get("mcpServers") {
             let out = after["mcpServers"].as_object().expect("still an object");
             for (name, value) in servers {
                 if !managed(&input, name) {
-                    assert_eq!(out.get(name), Some(value), "the user's own server {name} changed");
+                    assert_eq!(
+                        out.get(name),
+                        Some(value),
+                        "the user's own server {name} changed"
+                    );
                 }
             }
         }
     }
     for server in &input.servers {
-        assert!(after["mcpServers"].get(&server.name).is_some(), "a managed server is missing");
+        assert!(
+            after["mcpServers"].get(&server.name).is_some(),
+            "a managed server is missing"
+        );
     }
     assert_eq!(
         writer.apply(&output, &input.servers).ok().as_deref(),

@@ -107,7 +107,9 @@ pub fn signature_headers(data: &[u8]) {
         let mut headers = headers.clone();
         headers.set("webhook-signature", many.join(" "));
         assert!(
-            scheme.verify(&headers, &input.body, &secrets, signed_at).is_ok(),
+            scheme
+                .verify(&headers, &input.body, &secrets, signed_at)
+                .is_ok(),
             "a valid signature among others did not verify"
         );
     }
@@ -115,7 +117,9 @@ pub fn signature_headers(data: &[u8]) {
     let mut changed = input.body.clone();
     changed.push(b' ');
     assert!(
-        scheme.verify(&headers, &changed, &secrets, signed_at).is_err(),
+        scheme
+            .verify(&headers, &changed, &secrets, signed_at)
+            .is_err(),
         "a changed body verified"
     );
 }

@@ -48,7 +48,10 @@ pub fn token_response(data: &[u8]) {
     let status = STATUSES[usize::from(input.status) % STATUSES.len()];
     let mut builder = http::Response::builder().status(status);
     if let Some(ct) = input.content_type {
-        builder = builder.header("content-type", CONTENT_TYPES[usize::from(ct) % CONTENT_TYPES.len()]);
+        builder = builder.header(
+            "content-type",
+            CONTENT_TYPES[usize::from(ct) % CONTENT_TYPES.len()],
+        );
     }
     if let Some(retry) = &input.retry_after
         && let Ok(value) = http::HeaderValue::from_str(retry)
@@ -59,11 +62,17 @@ pub fn token_response(data: &[u8]) {
         return;
     };
     match parse_token_response(&response, spec, NOW) {
-        Ok(tokens) => assert!(tokens.access_token_len > 0, "an empty access token was accepted"),
+        Ok(tokens) => assert!(
+            tokens.access_token_len > 0,
+            "an empty access token was accepted"
+        ),
         Err(error) => {
             let text = format!("{error} {error:?}");
             for token in secrets_in(&input.body) {
-                assert!(!text.contains(&token), "an error shows a token from the body: {text}");
+                assert!(
+                    !text.contains(&token),
+                    "an error shows a token from the body: {text}"
+                );
             }
         }
     }
