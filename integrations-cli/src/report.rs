@@ -38,10 +38,16 @@ const USAGE_CODES: &[&str] = &[
     "egress.invalid_host",
     "egress.invalid_path",
     "cli.invalid_argument",
+    "cli.usage",
+    "cli.store_unavailable",
+    "mcp.approval_addr_not_loopback",
+    "mcp.database_not_supported",
+    "mcp.nothing_to_serve",
+    "mcp.trust_over_http",
 ];
 
 /// The codes of input/output failures.
-pub(crate) const IO_CODES: &[&str] = &["cli.unreadable_file", "cli.write_failed"];
+pub(crate) const IO_CODES: &[&str] = &["cli.unreadable_file", "cli.write_failed", "mcp.io"];
 
 /// The exit code of a failure.
 pub(crate) fn exit_code(error: &Error) -> u8 {

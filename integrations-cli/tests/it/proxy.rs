@@ -45,7 +45,8 @@ fn proxy_ca_writes_a_certificate_and_a_private_key_once() {
 #[test]
 fn proxy_without_a_plan_or_demo_is_a_usage_error() {
     let output = run(&["proxy", "--listen", "127.0.0.1:0"]);
-    assert_eq!(output.status.code(), Some(1));
+    // Exit 2, as every usage error (the table in `integrations --help`).
+    assert_eq!(output.status.code(), Some(2));
     assert!(
         stderr(&output).starts_with("cli.usage"),
         "{}",
