@@ -56,8 +56,12 @@ pub fn normalize_host(host: &str) -> Result<String, Error> {
         None => host,
     };
     let name = name.strip_suffix('.').unwrap_or(name);
+    // Every label non-empty: `.`, `..`, `.a` or `a..b` name no host, and a name that
+    // normalizes to one would not be a fixed point of normalization (found by the
+    // `egress_matcher` fuzz target: `..` became `.`, which then failed).
     let ok = !name.is_empty()
         && name.len() <= 253
+        && name.split('.').all(|label| !label.is_empty())
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'));
@@ -88,6 +92,13 @@ fn check_unambiguous(raw: &str) -> Result<(), Error> {
     if raw.contains("//") {
         return Err(refused("the request path holds an empty segment (//)"));
     }
+    // A URL parser reads `\` as `/` and drops tabs and line breaks, so such a path is
+    // another path once parsed (found by the `egress_matcher` fuzz target).
+    if raw.contains('\\') || raw.chars().any(char::is_control) {
+        return Err(refused(
+            "the request path holds a backslash or a control character",
+        ));
+    }
     let encoded_dot_segment = lower.split('/').any(|segment| {
         segment.contains("%2e") && matches!(segment.replace("%2e", ".").as_str(), "." | "..")
     });
@@ -104,7 +115,7 @@ fn raw_path(url: &str) -> &str {
         return "";
     };
     let rest = rest.split(['?', '#']).next().unwrap_or_default();
-    rest.find('/').map_or("", |i| &rest[i..])
+    rest.find(['/', '\\']).map_or("", |i| &rest[i..])
 }
 
 fn is_port(text: &str) -> bool {
@@ -242,6 +253,13 @@ impl RequestTarget {
         let host = parsed
             .host_str()
             .ok_or_else(|| invalid("egress.invalid_url", "the request URL has no host"))?;
+        // And as parsed: resolving dot segments must not leave an empty one.
+        if parsed.path().contains("//") {
+            return Err(invalid(
+                AMBIGUOUS_PATH,
+                "the request path holds an empty segment (//)",
+            ));
+        }
         Ok(Self {
             method: normalize_method(method)?,
             host: normalize_host(host)?,
@@ -412,6 +430,44 @@ impl Matcher {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paths_a_parser_would_rewrite_are_refused() {
+        for url in [
+            "https://api.openai.com\\\\v1",
+            "https://api.openai.com/v1\\..\\admin",
+            "https://api.openai.com/v1/\t/models",
+            "https://api.openai.com/v1/\n/models",
+            "https://api.openai.com/v1/./..//models",
+        ] {
+            let error = RequestTarget::from_url("GET", url).unwrap_err();
+            assert_eq!(error.code(), AMBIGUOUS_PATH, "{url:?}");
+        }
+        let fine =
+            RequestTarget::from_url("GET", "https://api.openai.com/v1/../v1/models").unwrap();
+        assert_eq!(fine.path(), "/v1/models");
+        assert_eq!(
+            RequestTarget::new("GET", fine.host(), fine.path()).unwrap(),
+            fine
+        );
+    }
+
+    #[test]
+    fn names_with_empty_labels_are_not_hosts_and_normal_forms_are_fixed_points() {
+        for bad in [".", "..", "...", ".a", "a..b", "a.b..", ":443", "..:443"] {
+            assert!(normalize_host(bad).is_err(), "{bad}");
+        }
+        for good in [
+            "a.",
+            "API.OpenAI.com.",
+            "api.openai.com:443",
+            "[::1]:8443",
+            "_x.y",
+        ] {
+            let once = normalize_host(good).unwrap();
+            assert_eq!(normalize_host(&once).unwrap(), once, "{good}");
+        }
+    }
 
     fn matcher(hosts: &[&str], prefixes: &[&str], methods: &[&str]) -> Matcher {
         let mut spec = RouteMatch::default().with_methods(methods.iter().copied());
