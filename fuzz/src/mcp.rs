@@ -69,8 +69,11 @@ pub fn mcp_toml(data: &[u8]) {
     let Ok(output) = writer.apply(&input.text, &input.servers) else {
         return;
     };
-    let before: toml_edit::DocumentMut = input.text.parse().expect("the writer only accepts TOML");
-    let after: toml_edit::DocumentMut = output
+    let bare = |text: &str| text.strip_prefix('\u{feff}').unwrap_or(text).to_owned();
+    let before: toml_edit::DocumentMut = bare(&input.text)
+        .parse()
+        .expect("the writer only accepts TOML");
+    let after: toml_edit::DocumentMut = bare(&output)
         .parse()
         .unwrap_or_else(|e| panic!("the output does not parse: {e}\n{output}"));
     for (key, item) in before.iter() {
@@ -108,8 +111,11 @@ pub fn mcp_toml(data: &[u8]) {
         );
     }
     if !input.text.contains("mcp_servers") {
-        let small: Vec<&str> = input.text.lines().collect();
-        let large: Vec<&str> = output.lines().collect();
+        // A byte-order mark stays first in the file, before whatever line comes first.
+        let bare = |text: &str| text.strip_prefix('\u{feff}').unwrap_or(text).to_owned();
+        let (text, written) = (bare(&input.text), bare(&output));
+        let small: Vec<&str> = text.lines().collect();
+        let large: Vec<&str> = written.lines().collect();
         assert!(
             is_subsequence(&small, &large),
             "a line of the file was lost or changed: {:?} -> {output:?}",
@@ -124,6 +130,7 @@ pub fn mcp_toml(data: &[u8]) {
 }
 
 fn parse_json(text: &str) -> Option<Value> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let parsed = jsonc_parser::parse_to_ast(
         text,
         &jsonc_parser::CollectOptions::default(),
