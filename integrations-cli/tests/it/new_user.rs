@@ -393,3 +393,38 @@ fn an_openai_webhook_secret_must_be_whsec_base64() {
         assert!(!stdout(&out).contains(secret) && !stderr(&out).contains(secret));
     }
 }
+
+/// Issue 14.17: the README says what a host adds (the ten store traits, named), points at
+/// the SQL stores crate, and shows no rustdoc hidden line (`# ...`) as text in its Rust
+/// blocks.
+#[test]
+fn the_readme_names_what_a_host_adds_and_hides_no_rustdoc_lines() {
+    let readme = std::fs::read_to_string(repo("README.md")).unwrap();
+    for store in [
+        "TargetStore",
+        "ConnectionStore",
+        "CredentialStore",
+        "BindingStore",
+        "OAuthStateStore",
+        "WebhookEventStore",
+        "PublicationStore",
+        "CheckpointStore",
+        "ApprovalStore",
+        "ContinuationStore",
+    ] {
+        assert!(readme.contains(store), "the README names {store}");
+    }
+    assert!(readme.contains("integrations-sqlx"));
+    let mut in_rust = false;
+    for (number, line) in readme.lines().enumerate() {
+        if line.starts_with("```") {
+            in_rust = line.starts_with("```rust");
+            continue;
+        }
+        assert!(
+            !(in_rust && (line == "#" || line.starts_with("# "))),
+            "README line {}: a rustdoc hidden line shown as text: {line}",
+            number + 1
+        );
+    }
+}
