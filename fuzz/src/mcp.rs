@@ -112,7 +112,6 @@ pub fn mcp_toml(data: &[u8]) {
     }
     if !input.text.contains("mcp_servers") {
         // A byte-order mark stays first in the file, before whatever line comes first.
-        let bare = |text: &str| text.strip_prefix('\u{feff}').unwrap_or(text).to_owned();
         let (text, written) = (bare(&input.text), bare(&output));
         let small: Vec<&str> = text.lines().collect();
         let large: Vec<&str> = written.lines().collect();

@@ -58,7 +58,7 @@ pub(crate) fn run(command: McpCommand) -> Result<ExitCode, Error> {
     if args.database_url.is_some() {
         return Err(usage(
             "mcp.database_not_supported",
-            "--database-url is not supported yet: the SQL stores are not released; use --demo",
+            "--database-url is not supported yet: serving stored connections over MCP is not wired; use --demo",
         ));
     }
     if !args.demo {
