@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use secrecy::{ExposeSecret, SecretString};
@@ -9,7 +10,9 @@ use serde::{Deserialize, Deserializer};
 
 /// A secret string: an API key, a client secret, a webhook signing secret, a private key.
 ///
-/// It wraps [`secrecy::SecretString`], so the memory is zeroized on drop. It implements
+/// It wraps [`secrecy::SecretString`], so the memory is zeroized on drop. Clones share
+/// one allocation (cloning never copies the secret; it is zeroized when the last clone
+/// goes), so handing a cached token out costs no allocation. It implements
 /// `Deserialize` (secrets arrive in configs) and [`JsonSchema`] (a `string` marked
 /// `writeOnly`, so forms render it as a password field), but deliberately **not**
 /// `Serialize`, and its `Debug` prints `Secret([REDACTED])`.
@@ -22,12 +25,12 @@ use serde::{Deserialize, Deserializer};
 /// assert_eq!(key.expose(), "sk-live-123");
 /// ```
 #[derive(Clone)]
-pub struct Secret(SecretString);
+pub struct Secret(Arc<SecretString>);
 
 impl Secret {
     /// Wraps a value.
     pub fn new(value: impl Into<String>) -> Self {
-        Self(SecretString::from(value.into()))
+        Self(Arc::new(SecretString::from(value.into())))
     }
 
     /// The secret value. Call this at the last moment, where the value is used.
@@ -60,7 +63,7 @@ impl From<&str> for Secret {
 
 impl From<SecretString> for Secret {
     fn from(value: SecretString) -> Self {
-        Self(value)
+        Self(Arc::new(value))
     }
 }
 
@@ -110,6 +113,13 @@ mod tests {
         let c: Config = serde_json::from_str(r#"{"token":"hunter2"}"#).unwrap();
         assert!(!format!("{c:?}").contains("hunter2"));
         assert_eq!(c.token.expose(), "hunter2");
+    }
+
+    #[test]
+    fn clones_share_the_value() {
+        let s = Secret::new("hunter2");
+        let t = s.clone();
+        assert!(std::ptr::eq(s.expose(), t.expose()));
     }
 
     #[test]

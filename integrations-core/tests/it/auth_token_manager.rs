@@ -9,7 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use integrations_core::auth::{
     Authorizations, ClientCredentialsConnections, ClientCredentialsInput, CompleteAuthorization,
-    REFRESH_LEASE_TYPE, StartAuthorization, TokenManager,
+    DEFAULT_USAGE_AUDIT_INTERVAL, REFRESH_LEASE_TYPE, StartAuthorization, TokenManager,
 };
 use integrations_core::credential::{CredentialRequest, CredentialSource};
 use integrations_core::host::{
@@ -91,10 +91,106 @@ async fn a_fresh_token_comes_from_the_store_then_the_cache() {
     let second = tokens.access_token(&connection).await.unwrap();
     assert_eq!(second.value.expose(), first.value.expose());
     assert_eq!(mock.refresh_requests(), 0);
+    // The store's hand-out is audited at once; the cache's is counted and recorded off
+    // the hot path.
+    let used = test.audit.with_action("credential.used");
+    assert_eq!(used.len(), 1);
+    assert_eq!(used[0].detail["source"], "oauth2");
+    tokens.flush_usage().await;
     let used = test.audit.with_action("credential.used");
     assert_eq!(used.len(), 2);
-    assert_eq!(used[0].detail["source"], "oauth2");
     assert_eq!(used[1].detail["source"], "cache");
+    assert_eq!(used[1].detail["count"], "1");
+}
+
+#[tokio::test]
+async fn cache_hits_are_audited_in_batches_off_the_hot_path_and_none_is_lost() {
+    let mock = LinearMock::start().await;
+    let (test, registry) = setup(&mock).await;
+    let connection = connect(&test, &registry, &mock).await;
+    let tokens = manager(&test, &registry);
+    let cached = |test: &TestHost| {
+        test.audit
+            .with_action("credential.used")
+            .into_iter()
+            .filter(|e| e.detail["source"] == "cache")
+            .map(|e| e.detail["count"].parse::<u64>().unwrap())
+            .collect::<Vec<_>>()
+    };
+    tokens.access_token(&connection).await.unwrap();
+    for _ in 0..100 {
+        tokens.access_token(&connection).await.unwrap();
+    }
+    assert!(cached(&test).is_empty(), "nothing recorded on the hot path");
+    tokens.flush_usage().await;
+    assert_eq!(cached(&test), [100]);
+    let event = test
+        .audit
+        .with_action("credential.used")
+        .into_iter()
+        .find(|e| e.detail["source"] == "cache")
+        .unwrap();
+    assert_eq!(event.connection.as_ref(), Some(&connection.id));
+    assert_eq!(event.detail["credential_type"], "oauth2_access_token");
+
+    // Counts of an entry dropped before the flush are kept.
+    for _ in 0..7 {
+        tokens.access_token(&connection).await.unwrap();
+    }
+    tokens.forget(&connection);
+    tokens.flush_usage().await;
+    assert_eq!(cached(&test), [100, 7]);
+
+    // Once the interval passed, the next hit records what is pending in a task.
+    tokens.access_token(&connection).await.unwrap();
+    for _ in 0..3 {
+        tokens.access_token(&connection).await.unwrap();
+    }
+    test.clock.advance(DEFAULT_USAGE_AUDIT_INTERVAL);
+    tokens.access_token(&connection).await.unwrap();
+    for _ in 0..100 {
+        if cached(&test).len() == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(cached(&test), [100, 7, 4]);
+
+    // Dropping the manager records the rest.
+    tokens.access_token(&connection).await.unwrap();
+    drop(tokens);
+    for _ in 0..100 {
+        if cached(&test).len() == 4 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(cached(&test), [100, 7, 4, 1]);
+}
+
+#[tokio::test]
+async fn a_zero_usage_interval_audits_every_hand_out_at_once() {
+    let mock = LinearMock::start().await;
+    let (test, registry) = setup(&mock).await;
+    let connection = connect(&test, &registry, &mock).await;
+    let tokens = manager(&test, &registry).with_usage_audit_interval(Duration::ZERO);
+    for _ in 0..3 {
+        tokens.access_token(&connection).await.unwrap();
+    }
+    let sources: Vec<_> = test
+        .audit
+        .with_action("credential.used")
+        .into_iter()
+        .map(|e| (e.detail["source"].clone(), e.detail.get("count").cloned()))
+        .collect();
+    assert_eq!(
+        sources,
+        [
+            ("oauth2".to_owned(), None),
+            ("cache".to_owned(), Some("1".to_owned())),
+            ("cache".to_owned(), Some("1".to_owned())),
+        ]
+    );
 }
 
 #[tokio::test]

@@ -14,7 +14,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use subtle::ConstantTimeEq;
 
-use self::cache::{Cache, CacheKey, Freshness};
+use self::cache::{Cache, CacheKey, Freshness, Lookup, PendingUse};
 pub use self::lease::REFRESH_LEASE_TYPE;
 pub use self::refresh::{NO_REFRESH_TOKEN, REFRESH_TOKEN_EXPIRED};
 use super::CREDENTIAL_REVOKED;
@@ -35,6 +35,11 @@ pub const DEFAULT_EXPIRY_SKEW: Duration = Duration::from_secs(300);
 /// stored status, so a connection revoked elsewhere (a webhook handled by another process)
 /// stops getting credentials here within five seconds.
 pub const DEFAULT_STATUS_RECHECK: Duration = Duration::from_secs(5);
+
+/// The default usage-audit interval: the hand-outs of a cached credential are recorded as
+/// one [`AuditAction::CREDENTIAL_USED`] event per credential with their `count`, at most
+/// this long after they happened.
+pub const DEFAULT_USAGE_AUDIT_INTERVAL: Duration = Duration::from_secs(5);
 
 pub(super) fn same(a: &Secret, b: &Secret) -> bool {
     a.expose().as_bytes().ct_eq(b.expose().as_bytes()).into()
@@ -82,7 +87,14 @@ fn not_active(connection: &Connection) -> Error {
 /// * **Audit**: every refresh (and resolver call) is recorded as
 ///   [`AuditAction::CREDENTIAL_REFRESHED`] with its outcome, every hand-out as
 ///   [`AuditAction::CREDENTIAL_USED`] (turn that off with
-///   [`with_usage_audit`](Self::with_usage_audit)).
+///   [`with_usage_audit`](Self::with_usage_audit)). A hand-out that read the store or the
+///   provider is recorded at once (`source`: `oauth2`, `resolver`, `store`, ...); hand-outs
+///   from the cache, the hot path, are counted and recorded off that path, one event per
+///   credential with `source: cache` and their `count`, at most
+///   [`DEFAULT_USAGE_AUDIT_INTERVAL`] later
+///   ([`with_usage_audit_interval`](Self::with_usage_audit_interval); zero records each
+///   at once). [`flush_usage`](Self::flush_usage) records what is pending (call it at
+///   shutdown; dropping the manager inside a Tokio runtime also does).
 ///
 /// Share one `TokenManager` (in an `Arc`) per process.
 ///
@@ -103,7 +115,8 @@ pub struct TokenManager {
     lease_wait: Duration,
     status_recheck: Duration,
     audit_usage: bool,
-    cache: Cache,
+    usage_interval: Duration,
+    cache: Arc<Cache>,
 }
 
 impl fmt::Debug for TokenManager {
@@ -115,6 +128,7 @@ impl fmt::Debug for TokenManager {
             .field("lease_wait", &self.lease_wait)
             .field("status_recheck", &self.status_recheck)
             .field("audit_usage", &self.audit_usage)
+            .field("usage_audit_interval", &self.usage_interval)
             .finish_non_exhaustive()
     }
 }
@@ -138,7 +152,8 @@ impl TokenManager {
             lease_wait: Duration::from_secs(15),
             status_recheck: DEFAULT_STATUS_RECHECK,
             audit_usage: true,
-            cache: Cache::default(),
+            usage_interval: DEFAULT_USAGE_AUDIT_INTERVAL,
+            cache: Arc::new(Cache::default()),
         }
     }
 
@@ -193,6 +208,23 @@ impl TokenManager {
         self
     }
 
+    /// How long hand-outs from the cache may wait before they are recorded, counted, as
+    /// one [`AuditAction::CREDENTIAL_USED`] event per credential (default
+    /// [`DEFAULT_USAGE_AUDIT_INTERVAL`], by the host clock). Zero records every hand-out
+    /// as its own event, awaited on the caller's path.
+    #[must_use]
+    pub fn with_usage_audit_interval(mut self, interval: Duration) -> Self {
+        self.usage_interval = interval;
+        self
+    }
+
+    /// Records the hand-outs from the cache counted since the last flush, one
+    /// [`AuditAction::CREDENTIAL_USED`] event per credential with `source: cache` and their
+    /// `count`.
+    pub async fn flush_usage(&self) {
+        record_usage(&self.host, self.cache.take_usage()).await;
+    }
+
     /// The OAuth 2.0 access token of `connection` (for a GitHub App installation, the
     /// installation token its default resolver mints), refreshed first when it is
     /// expired or about to be.
@@ -231,14 +263,36 @@ impl TokenManager {
         if !connection.is_active() {
             return Err(not_active(connection));
         }
-        self.check_status(connection).await?;
-        let key = CacheKey::new(connection, request.selector);
-        let found = match self.cache.get(&key, self.freshness, self.now()) {
-            Some(hit) if rejected.is_none_or(|r| !same(r, &hit.value)) => Some((hit, "cache")),
-            _ => Box::pin(self.resolve(request, &key, rejected)).await?,
+        let batched = self.audit_usage && !self.usage_interval.is_zero();
+        let lookup = |now| {
+            self.cache.lookup(
+                connection,
+                request.selector,
+                rejected,
+                self.freshness,
+                now,
+                self.status_recheck,
+                batched,
+            )
         };
+        let now = self.now();
+        let mut found = lookup(now);
+        if matches!(found, Lookup::StatusDue) {
+            self.check_status(connection).await?;
+            found = lookup(self.now());
+        }
+        if let Lookup::Hit(hit) = found {
+            if batched {
+                self.collect_usage_if_due(now);
+            } else {
+                self.audit_used(request, "cache", 1).await;
+            }
+            return Ok(Some(hit));
+        }
+        let key = CacheKey::new(connection, request.selector);
+        let found = Box::pin(self.resolve(request, &key, rejected)).await?;
         if let Some((_, source)) = &found {
-            self.audit_used(request, source).await;
+            self.audit_used(request, source, 1).await;
         }
         Ok(found.map(|(credential, _)| credential))
     }
@@ -442,17 +496,11 @@ impl TokenManager {
         credential.open(connection, self.host.cipher())
     }
 
-    /// Reads the stored connection when the last read is older than the re-check
-    /// interval: a connection no longer active (or gone) gets nothing, and one whose record
-    /// changed since the last read has its cached credentials dropped.
+    /// Reads the stored connection (the caller found the last read older than the
+    /// re-check interval): a connection no longer active (or gone) gets nothing, and one
+    /// whose record changed since the last read has its cached credentials dropped.
     async fn check_status(&self, connection: &Connection) -> Result<(), Error> {
         let now = self.now();
-        if self
-            .cache
-            .status_is_recent(connection, now, self.status_recheck)
-        {
-            return Ok(());
-        }
         match self
             .host
             .connections()
@@ -631,28 +679,114 @@ impl TokenManager {
             .await;
     }
 
-    async fn audit_used(&self, request: &CredentialRequest<'_>, source: &str) {
+    async fn audit_used(&self, request: &CredentialRequest<'_>, source: &str, count: u64) {
         if !self.audit_usage {
             return;
         }
         let connection = request.connection;
-        let mut event = AuditEvent::new(
+        let selector = request.selector;
+        let event = used_event(
             self.now(),
-            connection.tenant.clone(),
-            AuditAction::CREDENTIAL_USED,
-            AuditOutcome::Success,
-        )
-        .with_key(connection.key.clone())
-        .with_connection(connection.id.clone())
-        .with_detail("credential_type", request.selector.credential_type.as_str())
-        .with_detail("source", source);
-        if let Some(slot) = &request.selector.slot {
-            event = event.with_detail("slot", slot.as_str());
-        }
-        if let Some(resolver) = &request.selector.resolver {
-            event = event.with_detail("resolver", resolver.as_str());
-        }
+            UsedEvent {
+                tenant: &connection.tenant,
+                connection: &connection.id,
+                definition: Some(&connection.key),
+                credential_type: &selector.credential_type,
+                slot: selector.slot.as_deref(),
+                resolver: selector.resolver.as_deref(),
+            },
+            source,
+            count,
+        );
         self.host.audit().record(event).await;
+    }
+
+    /// Records the counted hand-outs off the caller's path when the interval passed: in a
+    /// task of the current Tokio runtime (or later, at the next due hit or flush, outside
+    /// one).
+    fn collect_usage_if_due(&self, now: Timestamp) {
+        if !self.cache.usage_due(now, self.usage_interval) {
+            return;
+        }
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let (cache, host) = (Arc::clone(&self.cache), self.host.clone());
+            runtime.spawn(async move { record_usage(&host, cache.take_usage()).await });
+        }
+    }
+}
+
+impl Drop for TokenManager {
+    /// Records the counted hand-outs not yet audited, in a task of the current Tokio
+    /// runtime (outside one they are lost: call [`flush_usage`](Self::flush_usage)).
+    fn drop(&mut self) {
+        if !self.audit_usage {
+            return;
+        }
+        let pending = self.cache.take_usage();
+        if pending.is_empty() {
+            return;
+        }
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let host = self.host.clone();
+            runtime.spawn(async move { record_usage(&host, pending).await });
+        }
+    }
+}
+
+/// What a `credential.used` event names.
+#[derive(Clone, Copy)]
+struct UsedEvent<'a> {
+    tenant: &'a crate::TenantId,
+    connection: &'a crate::ConnectionId,
+    definition: Option<&'a crate::DefinitionKey>,
+    credential_type: &'a CredentialType,
+    slot: Option<&'a str>,
+    resolver: Option<&'a str>,
+}
+
+fn used_event(now: Timestamp, what: UsedEvent<'_>, source: &str, count: u64) -> AuditEvent {
+    let mut event = AuditEvent::new(
+        now,
+        what.tenant.clone(),
+        AuditAction::CREDENTIAL_USED,
+        AuditOutcome::Success,
+    )
+    .with_connection(what.connection.clone())
+    .with_detail("credential_type", what.credential_type.as_str())
+    .with_detail("source", source);
+    if let Some(definition) = what.definition {
+        event = event.with_key(definition.clone());
+    }
+    if count != 1 || source == "cache" {
+        event = event.with_detail("count", count.to_string());
+    }
+    if let Some(slot) = what.slot {
+        event = event.with_detail("slot", slot);
+    }
+    if let Some(resolver) = what.resolver {
+        event = event.with_detail("resolver", resolver);
+    }
+    event
+}
+
+/// Records counted hand-outs from the cache, one event per credential.
+async fn record_usage(host: &Host, pending: Vec<PendingUse>) {
+    let now = host.clock().now();
+    for used in pending {
+        let event = used_event(
+            now,
+            UsedEvent {
+                tenant: &used.tenant,
+                connection: &used.connection,
+                definition: used.definition.as_ref(),
+                credential_type: &used.credential_type,
+                slot: used.slot.as_deref(),
+                resolver: used.resolver.as_deref(),
+            },
+            "cache",
+            used.count,
+        );
+        host.audit().record(event).await;
     }
 }
 
