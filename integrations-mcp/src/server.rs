@@ -626,11 +626,11 @@ fn approval_message(request: &ApprovalRequest, url: Option<&str>) -> String {
 /// A 2026-07-28 `input_required` result asking the client for `elicitation` (the
 /// params of an `elicitation/create`), with the approval id as the opaque request state.
 fn input_required(elicitation: Value, approval: &str) -> Result<InputRequiredResult, ErrorData> {
-    let request: InputRequest = serde_json::from_value(json!({
-        "method": "elicitation/create",
-        "params": elicitation,
-    }))
-    .map_err(|_| ErrorData::internal_error("an elicitation could not be encoded", None))?;
+    let mut request = serde_json::Map::new();
+    request.insert("method".into(), json!("elicitation/create"));
+    request.insert("params".into(), elicitation);
+    let request: InputRequest = serde_json::from_value(Value::Object(request))
+        .map_err(|_| ErrorData::internal_error("an elicitation could not be encoded", None))?;
     let mut requests = InputRequests::new();
     requests.insert(APPROVAL_INPUT.to_owned(), request);
     Ok(InputRequiredResult::new(
@@ -652,6 +652,7 @@ fn approval_required(
         approval["url"] = json!(url);
     }
     serde_json::from_value(json!({
+        "resultType": "complete",
         "content": [{"type": "text", "text": approval_message(request, url)}],
         "isError": true,
         "_meta": {"integrations/approval": approval},
@@ -716,7 +717,8 @@ impl ServerHandler for McpServer {
             .iter()
             .map(export::mcp::tool)
             .collect();
-        let mut out = json!({ "tools": tools });
+        // `resultType` is required from 2026-07-28; rmcp strips it for older peers.
+        let mut out = json!({ "resultType": "complete", "tools": tools });
         if end < descriptors.len() {
             out["nextCursor"] = json!(format!("tools:{end}"));
         }

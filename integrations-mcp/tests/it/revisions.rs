@@ -253,6 +253,7 @@ async fn a_raw_2026_07_28_client_over_http_gets_the_fixture_shapes() {
     );
 
     let listed = raw(addr, v, "tools/list", None, json!({})).await;
+    assert_eq!(listed["result"]["resultType"], "complete", "{listed}");
     let tools = listed["result"]["tools"]
         .as_array()
         .unwrap_or_else(|| panic!("{listed}"));

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use host_server::McpTokens;
-use integrations::core::host::{Clock as _, ReqwestHttpClient};
+use integrations::core::host::ReqwestHttpClient;
 use integrations::core::model::{Capability, Publication, PublicationScope};
 use integrations::core::tools::Session;
 use integrations::core::{ConnectionId, PublicationId, UserId, WorkspaceId};
