@@ -43,9 +43,10 @@ const USAGE_CODES: &[&str] = &[
     "cli.database_url_missing",
     "cli.sealing_key_missing",
     "mcp.approval_addr_not_loopback",
-    "mcp.database_not_supported",
     "mcp.nothing_to_serve",
     "mcp.trust_over_http",
+    "mcp.tenant_required",
+    "mcp.token_too_short",
 ];
 
 /// The codes of input/output failures.

@@ -11,15 +11,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use integrations_core::auth::TokenManager;
 use integrations_core::host::{Clock as _, HttpClient, ReqwestHttpClient, from_fn};
 use integrations_core::model::{Capability, Publication, PublicationScope};
 use integrations_core::service::{ConnectionInput, TargetInput, WriteService};
-use integrations_core::tools::{ApprovalId, Policies, PolicySet, Runtime, Session, ToolPolicy};
+use integrations_core::tools::{Policies, PolicySet, Runtime, Session, ToolPolicy};
 use integrations_core::{
     ConnectionId, ConnectionMethodId, Error, PublicationId, TargetId, TenantId, Timestamp, UserId,
     WorkspaceId,
@@ -269,120 +268,22 @@ impl Demo {
         })
     }
 
-    /// The approval page, for loopback only: `GET /approvals` (pending requests, JSON),
-    /// `GET /approvals/{id}` (a page with Approve and Deny buttons),
-    /// `POST /approvals/{id}/approve` and `POST /approvals/{id}/deny` (as
-    /// [`REVIEWER`]), and `GET /demo/calls` ([`provider_calls`](Self::provider_calls)).
+    /// The approval page, for loopback only ([`Approvals::loopback_page`](crate::Approvals::loopback_page)
+    /// as [`REVIEWER`]), and `GET /demo/calls` ([`provider_calls`](Self::provider_calls)).
     pub fn approval_router(self: &Arc<Self>) -> Router {
-        Router::new()
-            .route("/approvals", get(list))
-            .route("/approvals/{id}", get(page))
-            .route("/approvals/{id}/approve", post(approve))
-            .route("/approvals/{id}/deny", post(deny))
-            .route("/demo/calls", get(calls))
-            .with_state(Arc::clone(self))
-    }
-}
-
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-fn not_found() -> Response {
-    (
-        StatusCode::NOT_FOUND,
-        axum::Json(json!({"error": {"code": "tool.approval_not_found", "message": "no pending approval request has this id"}})),
-    )
-        .into_response()
-}
-
-async fn list(State(demo): State<Arc<Demo>>) -> Response {
-    let Ok(tenant) = tenant() else {
-        return not_found();
-    };
-    let pending: Vec<Value> = demo
-        .service
-        .approvals()
-        .pending(&tenant)
-        .into_iter()
-        .map(|p| {
-            json!({
-                "id": p.request.id.as_str(),
-                "tool": p.request.tool,
-                "arguments": p.request.arguments,
-                "expiresAt": p.request.expires_at.to_rfc3339(),
-            })
-        })
-        .collect();
-    axum::Json(json!({ "pending": pending })).into_response()
-}
-
-async fn page(State(demo): State<Arc<Demo>>, Path(id): Path<String>) -> Response {
-    let (Ok(tenant), Ok(id)) = (tenant(), ApprovalId::new(id)) else {
-        return not_found();
-    };
-    let Some(pending) = demo.service.approvals().get(&tenant, &id) else {
-        return not_found();
-    };
-    let request = &pending.request;
-    let arguments = serde_json::to_string_pretty(&request.arguments).unwrap_or_default();
-    Html(format!(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>Approve {tool}?</title></head><body>\
-         <h1>Approve <code>{tool}</code>?</h1>\
-         <p>An agent acting for {user} wants to run this tool with:</p><pre>{arguments}</pre>\
-         <form method=\"post\" action=\"/approvals/{id}/approve\"><button>Approve</button></form>\
-         <form method=\"post\" action=\"/approvals/{id}/deny\"><button>Deny</button></form>\
-         <p>Expires at {expires}.</p></body></html>",
-        tool = escape(&request.tool),
-        user = escape(request.context.session.user.as_ref().map_or("nobody", UserId::as_str)),
-        arguments = escape(&arguments),
-        id = escape(id.as_str()),
-        expires = escape(&request.expires_at.to_rfc3339()),
-    ))
-    .into_response()
-}
-
-async fn approve(State(demo): State<Arc<Demo>>, Path(id): Path<String>) -> Response {
-    let (Ok(tenant), Ok(id), Ok(reviewer)) = (tenant(), ApprovalId::new(id), UserId::new(REVIEWER))
-    else {
-        return not_found();
-    };
-    let result = demo
-        .service
-        .approvals()
-        .approve(&tenant, &id, &reviewer)
-        .await;
-    let status = if result.error_code() == Some("tool.approval_not_found") {
-        StatusCode::NOT_FOUND
-    } else {
-        StatusCode::OK
-    };
-    (
-        status,
-        axum::Json(json!({"approved": status == StatusCode::OK, "result": result.to_mcp()})),
-    )
-        .into_response()
-}
-
-async fn deny(State(demo): State<Arc<Demo>>, Path(id): Path<String>) -> Response {
-    let (Ok(tenant), Ok(id), Ok(reviewer)) = (tenant(), ApprovalId::new(id), UserId::new(REVIEWER))
-    else {
-        return not_found();
-    };
-    match demo.service.approvals().deny(&tenant, &id, &reviewer).await {
-        Ok(()) => axum::Json(json!({"denied": true})).into_response(),
-        Err(_) => not_found(),
+        let page = UserId::new(REVIEWER).map_or_else(
+            |_| Router::new(),
+            |reviewer| {
+                self.service
+                    .approvals()
+                    .loopback_page(self.session.session.tenant.clone(), reviewer)
+            },
+        );
+        page.merge(
+            Router::new()
+                .route("/demo/calls", get(calls))
+                .with_state(Arc::clone(self)),
+        )
     }
 }
 

@@ -52,10 +52,13 @@ mod approvals;
 #[cfg(feature = "demo")]
 pub mod demo;
 mod http;
+mod page;
 mod server;
 mod session;
 
 pub use approvals::{Approvals, PendingApproval};
 pub use http::{McpAuthenticator, McpHttpOptions};
-pub use server::{McpServer, McpService, URL_ELICITATION_REQUIRED};
+pub use server::{
+    APPROVAL_INPUT, McpServer, McpService, NEWEST_REVISION, URL_ELICITATION_REQUIRED,
+};
 pub use session::{McpOptions, McpSession};

@@ -14,8 +14,9 @@ use integrations_core::{ConnectionId, Error, ErrorKind, UserId};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ClientCapabilities,
     ElicitRequestParams, ElicitationAction, ErrorCode, Implementation, InitializeRequestParams,
-    InitializeResult, ListToolsResult, PaginatedRequestParams, ProgressNotificationParam,
-    ProtocolVersion, ServerCapabilities, ServerConfig,
+    InitializeResult, InputRequest, InputRequests, InputRequiredResult, InputResponses,
+    ListToolsResult, PaginatedRequestParams, ProgressNotificationParam, ProtocolVersion,
+    ServerCapabilities, ServerConfig,
 };
 use rmcp::service::{NotificationContext, RequestContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler, ServiceExt as _};
@@ -28,6 +29,22 @@ use crate::{McpOptions, McpSession};
 /// The JSON-RPC error code of 2025-11-25's `URLElicitationRequired`: the request needs
 /// the user to visit a URL (here: the host's approval page) before it is retried.
 pub const URL_ELICITATION_REQUIRED: i32 = -32042;
+
+/// The newest MCP revision the server speaks (the `tools/call` input-required flow, no
+/// `initialize`); clients of 2025-06-18 and 2025-11-25 negotiate their own.
+pub const NEWEST_REVISION: ProtocolVersion = ProtocolVersion::V_2026_07_28;
+
+/// The key of the approval's URL-mode elicitation in a 2026-07-28 `input_required`
+/// result's `inputRequests` (and of the client's answer in `inputResponses`).
+pub const APPROVAL_INPUT: &str = "approval";
+
+/// What a 2026-07-28 client echoes on its retry of an `ask` call: its answers to the
+/// input requests and the opaque `requestState` (never trusted as an approval).
+#[derive(Default)]
+struct Retry {
+    responses: Option<InputResponses>,
+    state: Option<String>,
+}
 
 pub(crate) struct Shared {
     pub(crate) runtime: Arc<Runtime>,
@@ -401,6 +418,7 @@ impl McpServer {
         name: &str,
         arguments: Value,
         call: &CallContext,
+        retry: Retry,
         context: &RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let key = CallKey::new(session, name, &arguments);
@@ -428,15 +446,38 @@ impl McpServer {
         };
         let capabilities = client_capabilities(context);
         let elicitation = capabilities.as_ref().and_then(|c| c.elicitation.as_ref());
-        if self.connection.trust_form
+        let version = context.protocol_version();
+        let input_flow = version
+            .as_ref()
+            .is_some_and(|v| v.as_str() >= NEWEST_REVISION.as_str());
+        let trusted = self.connection.trust_form
             && self.connection.fixed.is_some()
-            && elicitation.is_some_and(|e| e.form.is_some() || e.url.is_none())
-        {
+            && elicitation.is_some_and(|e| e.form.is_some() || e.url.is_none());
+        if trusted && input_flow {
+            return self.ask_client_inline(session, key, &request, retry).await;
+        }
+        if trusted {
             return self.ask_client(session, key, &request, context).await;
         }
         let url = self.shared.options.approval_url_of(request.id.as_str());
-        let newer = context
-            .protocol_version()
+        if let Some(url) = &url
+            && input_flow
+            && elicitation.is_some_and(|e| e.url.is_some())
+        {
+            // 2026-07-28: the input-required flow. The client shows the URL and retries;
+            // its answer is never taken as approval (the desk above decides).
+            return input_required(
+                json!({
+                    "mode": "url",
+                    "url": url,
+                    "message": approval_message(&request, Some(url)),
+                }),
+                request.id.as_str(),
+            )
+            .map(Into::into);
+        }
+        let newer = version
+            .as_ref()
             .is_some_and(|v| v.as_str() >= ProtocolVersion::V_2025_11_25.as_str());
         if let Some(url) = &url
             && newer
@@ -456,6 +497,57 @@ impl McpServer {
             ));
         }
         approval_required(&request, url.as_deref()).map(Into::into)
+    }
+
+    /// The opt-in local trust mode on 2026-07-28, where a server asks through an
+    /// `input_required` result: the first call asks (form mode), the retry carrying this
+    /// request's state and an `accept` approves it as the user.
+    async fn ask_client_inline(
+        &self,
+        session: &McpSession,
+        key: CallKey,
+        request: &ApprovalRequest,
+        retry: Retry,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let answer = retry
+            .responses
+            .as_ref()
+            .filter(|_| retry.state.as_deref() == Some(request.id.as_str()))
+            .and_then(|r| r.get(APPROVAL_INPUT))
+            .and_then(|a| a.get("action"))
+            .and_then(Value::as_str);
+        let Some(answer) = answer else {
+            return input_required(
+                json!({
+                    "mode": "form",
+                    "message": format!(
+                        "Allow {} to run with these arguments?\n{}",
+                        request.tool, request.arguments
+                    ),
+                    "requestedSchema": {"type": "object", "properties": {}},
+                }),
+                request.id.as_str(),
+            )
+            .map(Into::into);
+        };
+        let approvals = &self.shared.approvals;
+        let tenant = &session.session.tenant;
+        let approver = session
+            .session
+            .user
+            .clone()
+            .or_else(|| UserId::new("mcp-stdio-client").ok())
+            .ok_or_else(|| ErrorData::internal_error("no approver", None))?;
+        if answer == "accept" {
+            approvals.approve(tenant, &request.id, &approver).await;
+            return match approvals.lookup(key) {
+                Lookup::Settled(result) => to_rmcp(&result).map(Into::into),
+                _ => approval_required(request, None).map(Into::into),
+            };
+        }
+        let _ = approvals.deny(tenant, &request.id, &approver).await;
+        let _ = approvals.lookup(key);
+        to_rmcp(&denied(request)).map(Into::into)
     }
 
     /// The opt-in local trust mode: asks the client (form mode) and takes its `accept`
@@ -531,6 +623,22 @@ fn approval_message(request: &ApprovalRequest, url: Option<&str>) -> String {
     )
 }
 
+/// A 2026-07-28 `input_required` result asking the client for `elicitation` (the
+/// params of an `elicitation/create`), with the approval id as the opaque request state.
+fn input_required(elicitation: Value, approval: &str) -> Result<InputRequiredResult, ErrorData> {
+    let mut request = serde_json::Map::new();
+    request.insert("method".into(), json!("elicitation/create"));
+    request.insert("params".into(), elicitation);
+    let request: InputRequest = serde_json::from_value(Value::Object(request))
+        .map_err(|_| ErrorData::internal_error("an elicitation could not be encoded", None))?;
+    let mut requests = InputRequests::new();
+    requests.insert(APPROVAL_INPUT.to_owned(), request);
+    Ok(InputRequiredResult::new(
+        Some(requests),
+        Some(approval.to_owned()),
+    ))
+}
+
 fn approval_required(
     request: &ApprovalRequest,
     url: Option<&str>,
@@ -544,6 +652,7 @@ fn approval_required(
         approval["url"] = json!(url);
     }
     serde_json::from_value(json!({
+        "resultType": "complete",
         "content": [{"type": "text", "text": approval_message(request, url)}],
         "isError": true,
         "_meta": {"integrations/approval": approval},
@@ -567,7 +676,7 @@ impl ServerHandler for McpServer {
     }
 
     fn supported_protocol_versions(&self) -> Cow<'static, [ProtocolVersion]> {
-        Cow::Borrowed(ProtocolVersion::known_up_to(&ProtocolVersion::V_2025_11_25))
+        Cow::Borrowed(ProtocolVersion::known_up_to(&NEWEST_REVISION))
     }
 
     async fn initialize(
@@ -608,7 +717,8 @@ impl ServerHandler for McpServer {
             .iter()
             .map(export::mcp::tool)
             .collect();
-        let mut out = json!({ "tools": tools });
+        // `resultType` is required from 2026-07-28; rmcp strips it for older peers.
+        let mut out = json!({ "resultType": "complete", "tools": tools });
         if end < descriptors.len() {
             out["nextCursor"] = json!(format!("tools:{end}"));
         }
@@ -623,6 +733,10 @@ impl ServerHandler for McpServer {
     ) -> Result<CallToolResponse, ErrorData> {
         let session = self.principal(&context)?;
         let name = request.name.as_ref();
+        let retry = Retry {
+            responses: request.input_responses,
+            state: request.request_state,
+        };
         let arguments = Value::Object(request.arguments.unwrap_or_default());
         if name == CONTINUE_TOOL_NAME {
             let result = self.continue_result(&session, arguments, &context).await?;
@@ -638,7 +752,9 @@ impl ServerHandler for McpServer {
         };
         let call = call_context(&session, tool.connection.clone());
         if tool.policy == ToolPolicy::Ask {
-            return self.ask(&session, name, arguments, &call, &context).await;
+            return self
+                .ask(&session, name, arguments, &call, retry, &context)
+                .await;
         }
         let result = self.run(name, arguments, &call, &context).await?;
         self.remember_cursor(&result, &call.connection);

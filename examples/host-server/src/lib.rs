@@ -7,6 +7,7 @@
 //! | `GET /oauth/callback?code=..&state=..` (or `installation_id=..&setup_action=..&state=..`, or `error=..&state=..`) | completes the authorization and stores the connection | [`Authorizations::complete`] |
 //! | `POST /webhooks/{family}/{variant}[/{endpoint}]` | verifies, records once and delivers a provider's webhook | [`Ingest`] |
 //! | `POST /tools/{name}` with `{"tenant", "connection", "workspace", "user"?, "publication"?, "arguments"}` | runs an agent's tool call on a connection; answers the MCP `CallToolResult` | [`Runtime`] |
+//! | `POST`/`GET`/`DELETE /mcp` with `Authorization: Bearer <token>` (when [`App::with_mcp`] is set) | the session's connected tools to MCP clients over streamable HTTP ([`mcp`]) | [`McpService`] |
 //!
 //! The application owns nothing the SDK does not already do: it turns HTTP requests into
 //! the engines' inputs and their results (or errors) into HTTP answers, in one place
@@ -50,6 +51,7 @@
 
 pub mod demo;
 mod error;
+pub mod mcp;
 mod oauth;
 mod session;
 pub mod stores;
@@ -67,8 +69,10 @@ use integrations::core::auth::{Authorizations, TokenManager};
 use integrations::core::tools::Runtime;
 use integrations::core::webhook::Ingest;
 use integrations::prelude::*;
+use integrations_mcp::{McpAuthenticator, McpHttpOptions, McpOptions, McpService};
 
 pub use error::{codes, status_for};
+pub use mcp::McpTokens;
 pub use session::SESSION_COOKIE;
 
 /// The application state every route shares: the registry, the host, and the two engines
@@ -96,6 +100,16 @@ struct Inner {
     secure: bool,
     /// What to set when an integration's target lacks its OAuth client (by key).
     setup_hints: BTreeMap<DefinitionKey, String>,
+    /// The MCP server at `/mcp`, when the host turned it on.
+    mcp: Option<Mcp>,
+}
+
+/// The MCP server mounted at `/mcp` and who may use it.
+#[derive(Clone)]
+struct Mcp {
+    service: McpService,
+    authenticator: Arc<dyn McpAuthenticator>,
+    options: McpHttpOptions,
 }
 
 impl fmt::Debug for App {
@@ -158,6 +172,7 @@ impl App {
                 cookie_path,
                 secure: url.scheme() == "https",
                 setup_hints: BTreeMap::new(),
+                mcp: None,
             }),
         })
     }
@@ -209,12 +224,41 @@ impl App {
         self
     }
 
+    /// Serves the connected tools over MCP at `/mcp` (streamable HTTP), on the same tool
+    /// runtime as `POST /tools/{name}`: `authenticator` turns each request's bearer token
+    /// into the session it acts for (else 401). `options` are the transport's limits;
+    /// a deployment reached by name lists that name in its allowed hosts
+    /// ([`McpHttpOptions::with_allowed_hosts`]). `ask` calls wait for a person in the host:
+    /// see [`mcp_service`](Self::mcp_service).
+    #[must_use]
+    pub fn with_mcp(
+        mut self,
+        authenticator: Arc<dyn McpAuthenticator>,
+        options: McpHttpOptions,
+    ) -> Self {
+        let service = McpService::new(Arc::clone(&self.inner.runtime))
+            .with_options(McpOptions::new().with_name("host-server"));
+        Arc::make_mut(&mut self.inner).mcp = Some(Mcp {
+            service,
+            authenticator,
+            options,
+        });
+        self
+    }
+
+    /// The MCP server behind `/mcp` (its [`approvals`](McpService::approvals) are what
+    /// an approval page settles; call [`tools_changed`](McpService::tools_changed) when
+    /// connections or policies change), when [`with_mcp`](Self::with_mcp) turned it on.
+    pub fn mcp_service(&self) -> Option<&McpService> {
+        self.inner.mcp.as_ref().map(|m| &m.service)
+    }
+
     /// Whether this is the offline demo.
     pub fn demo(&self) -> bool {
         self.inner.demo
     }
 
-    /// The tool runtime behind `POST /tools/{name}`.
+    /// The tool runtime behind `POST /tools/{name}` (and `/mcp`).
     pub fn runtime(&self) -> &Runtime {
         &self.inner.runtime
     }
@@ -284,7 +328,15 @@ impl App {
 /// JSON error shape as every other failure.
 pub fn router(app: App) -> Router {
     let limit = app.ingest().max_body_bytes();
-    Router::new()
+    let mut routes = Router::new();
+    if let Some(mcp) = &app.inner.mcp {
+        routes = routes.nest_service(
+            "/mcp",
+            mcp.service
+                .http_router(Arc::clone(&mcp.authenticator), mcp.options.clone()),
+        );
+    }
+    routes
         .route("/oauth/{family}/{variant}/start", get(oauth::start))
         .route("/oauth/callback", get(oauth::callback))
         .route("/webhooks/{family}/{variant}", post(webhooks::receive))

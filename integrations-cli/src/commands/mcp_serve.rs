@@ -6,11 +6,15 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use clap::{Args, Subcommand};
-use integrations_core::tools::ApprovalId;
-use integrations_core::{Error, ErrorKind};
+use integrations_core::auth::TokenManager;
+use integrations_core::host::{Host, ReqwestHttpClient};
+use integrations_core::tools::{ApprovalId, Policies, PolicySet, Runtime, Session};
+use integrations_core::{Error, ErrorKind, PublicationId, TenantId, UserId, WorkspaceId};
 use integrations_mcp::demo::Demo;
-use integrations_mcp::{McpAuthenticator, McpHttpOptions, McpOptions, McpSession};
+use integrations_mcp::{McpAuthenticator, McpHttpOptions, McpOptions, McpService, McpSession};
 use subtle::ConstantTimeEq as _;
+
+use crate::commands::stores::{OpenStores, StoreArgs};
 
 /// The MCP server.
 #[derive(Debug, Subcommand)]
@@ -24,17 +28,38 @@ pub(crate) enum McpCommand {
 #[derive(Debug, Args)]
 pub(crate) struct ServeArgs {
     /// Serve streamable HTTP on this address (`127.0.0.1:8765`) instead of stdio. The
-    /// bearer token comes from `INTEGRATIONS_MCP_TOKEN`, or a random one is printed.
+    /// bearer token comes from `--token-file`, `INTEGRATIONS_MCP_TOKEN`, or a random one
+    /// is printed.
     #[arg(long, value_name = "ADDR")]
     http: Option<SocketAddr>,
-    /// Serve the connections stored in this database.
-    #[arg(long, value_name = "URL")]
-    database_url: Option<String>,
+    /// The stored records to serve (`--database-url`, `SEALING_KEY` or `--key-file`).
+    #[command(flatten)]
+    stores: StoreArgs,
+    /// With a database: the tenant whose connections are served.
+    #[arg(long, value_name = "TENANT")]
+    tenant: Option<String>,
+    /// With a database: the workspace the agent works in (its policies and
+    /// publications apply).
+    #[arg(long, value_name = "WORKSPACE", default_value = "default")]
+    workspace: String,
+    /// With a database: the user the agent acts for (also who approves on the approval
+    /// page; `cli-reviewer` without it).
+    #[arg(long, value_name = "USER")]
+    user: Option<String>,
+    /// With a database: a stored publication granting its connection's tool capabilities
+    /// (repeatable; tools that need a capability refuse without one).
+    #[arg(long = "publication", value_name = "ID")]
+    publications: Vec<String>,
+    /// With a database: a JSON policy file for the workspace:
+    /// `{"tools": {"slack_send_message": "ask"}, "integrations": {"github::github-cloud": "block"}}`.
+    #[arg(long, value_name = "FILE")]
+    policy: Option<std::path::PathBuf>,
     /// Serve the offline demo tenant: Linear, GitHub, Slack and OpenAI connections on
-    /// mock APIs on loopback, and an approval page on loopback.
+    /// mock APIs on loopback, and an approval page on loopback. The database, if any, is
+    /// not opened.
     #[arg(long)]
     demo: bool,
-    /// Where the demo's approval page listens (loopback only).
+    /// Where the approval page listens (loopback only: it has no login).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
     approval_addr: SocketAddr,
     /// stdio only, off by default: take the client's form-mode elicitation `accept` as the
@@ -42,6 +67,11 @@ pub(crate) struct ServeArgs {
     /// client can answer `accept` without asking anyone.
     #[arg(long)]
     trust_client_approvals: bool,
+    /// `--http` only: a file whose first line is the bearer token clients must send
+    /// (at least 16 characters). Else `INTEGRATIONS_MCP_TOKEN`, else a random token is
+    /// printed on stderr.
+    #[arg(long, value_name = "FILE")]
+    token_file: Option<std::path::PathBuf>,
 }
 
 fn usage(code: &'static str, message: &'static str) -> Error {
@@ -55,17 +85,20 @@ fn io_error(message: &'static str) -> impl FnOnce(std::io::Error) -> Error {
 /// Runs `integrations mcp <command>`.
 pub(crate) fn run(command: McpCommand) -> Result<ExitCode, Error> {
     let McpCommand::Serve(args) = command;
-    if args.database_url.is_some() {
-        return Err(usage(
-            "mcp.database_not_supported",
-            "--database-url is not supported yet: serving stored connections over MCP is not wired; use --demo",
-        ));
-    }
-    if !args.demo {
-        return Err(usage(
-            "mcp.nothing_to_serve",
-            "pass --demo to serve the offline demo tenant (stored connections need --database-url, not supported yet)",
-        ));
+    match (args.demo, args.stores.is_given()) {
+        (false, false) => {
+            return Err(usage(
+                "mcp.nothing_to_serve",
+                "give --database-url URL (or DATABASE_URL) and --tenant to serve stored connections, or --demo for the offline demo tenant",
+            ));
+        }
+        (false, true) if args.tenant.is_none() => {
+            return Err(usage(
+                "mcp.tenant_required",
+                "give --tenant: whose stored connections to serve",
+            ));
+        }
+        _ => {}
     }
     if args.trust_client_approvals && args.http.is_some() {
         return Err(usage(
@@ -76,7 +109,7 @@ pub(crate) fn run(command: McpCommand) -> Result<ExitCode, Error> {
     if !args.approval_addr.ip().is_loopback() {
         return Err(usage(
             "mcp.approval_addr_not_loopback",
-            "the demo approval page has no login: it listens on loopback only",
+            "the approval page has no login: it listens on loopback only",
         ));
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -87,6 +120,7 @@ pub(crate) fn run(command: McpCommand) -> Result<ExitCode, Error> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The one bearer token `mcp serve --http` accepts, for the served session.
 struct DemoToken {
     token: String,
     session: McpSession,
@@ -100,6 +134,14 @@ impl McpAuthenticator for DemoToken {
     }
 }
 
+/// What one `mcp serve` serves: the service, the session clients act for, and the
+/// approval page for the person at this machine.
+struct Served {
+    service: McpService,
+    session: McpSession,
+    page: axum::Router,
+}
+
 async fn serve(args: ServeArgs) -> Result<(), Error> {
     let approvals = tokio::net::TcpListener::bind(args.approval_addr)
         .await
@@ -108,41 +150,161 @@ async fn serve(args: ServeArgs) -> Result<(), Error> {
         .local_addr()
         .map_err(io_error("the approval page has no address"))?;
     let approval_base = format!("http://{approvals_addr}/approvals");
+    let served = if args.demo {
+        demo(&approval_base).await?
+    } else {
+        stored(&args, &approval_base).await?
+    };
+    let page = served.page.clone();
+    tokio::spawn(async move {
+        let _ = axum::serve(approvals, page).await;
+    });
+    eprintln!("integrations mcp: approval page: {approval_base}");
+    serve_mcp(&args, served).await
+}
+
+async fn demo(approval_base: &str) -> Result<Served, Error> {
     let demo = Arc::new(
         Demo::start(
             McpOptions::new()
                 .with_name("integrations-demo")
-                .with_approval_url(&approval_base),
+                .with_approval_url(approval_base),
         )
         .await?,
     );
-    let page = demo.approval_router();
-    tokio::spawn(async move {
-        let _ = axum::serve(approvals, page).await;
-    });
     eprintln!("integrations mcp: demo tenant `demo`, workspace `main`, user `demo-user`");
-    eprintln!("integrations mcp: approval page: {approval_base}");
+    Ok(Served {
+        service: demo.service.clone(),
+        session: demo.session.clone(),
+        page: demo.approval_router(),
+    })
+}
 
+/// The tenant's stored connections: the stores opened with the sealing key, a runtime
+/// over them (the workspace's policy file, if any), and the session of `--tenant`,
+/// `--workspace`, `--user` and the `--publication`s.
+async fn stored(args: &ServeArgs, approval_base: &str) -> Result<Served, Error> {
+    let tenant = TenantId::new(args.tenant.clone().unwrap_or_default())?;
+    let workspace = WorkspaceId::new(args.workspace.clone())?;
+    let user = args.user.clone().map(UserId::new).transpose()?;
+    let policies = args.policy.as_deref().map(policy_file).transpose()?;
+    let OpenStores { stores, keys } = args.stores.open().await?;
+    let host = Host::builder()
+        .stores(stores)
+        .http(Arc::new(ReqwestHttpClient::new()?))
+        .cipher(keys)
+        .build()?;
+    let mut session = Session::new(tenant.clone(), workspace.clone());
+    if let Some(user) = &user {
+        session = session.with_user(user.clone());
+    }
+    let mut session = McpSession::new(session);
+    for id in &args.publications {
+        let id = PublicationId::new(id.clone())?;
+        let Some(publication) = host.publications().get_publication(&tenant, &id).await? else {
+            return Err(Error::not_found(
+                "mcp.publication_not_found",
+                format!("the tenant has no publication {id}"),
+            ));
+        };
+        session = session.with_publication(publication.connection, id);
+    }
+    let registry = Arc::new(integrations_definitions::registry());
+    let tokens = Arc::new(TokenManager::new(Arc::clone(&registry), host.clone()));
+    let mut runtime = Runtime::new(registry, host, tokens);
+    if let Some(set) = policies {
+        runtime = runtime.with_policies(Arc::new(Policies::new().with_workspace(
+            tenant.clone(),
+            workspace.clone(),
+            set,
+        )));
+    }
+    let service = McpService::new(Arc::new(runtime)).with_options(
+        McpOptions::new()
+            .with_name("integrations")
+            .with_approval_url(approval_base),
+    );
+    let reviewer = match user {
+        Some(user) => user,
+        None => UserId::new("cli-reviewer")?,
+    };
+    let page = service.approvals().loopback_page(tenant.clone(), reviewer);
+    eprintln!(
+        "integrations mcp: tenant `{tenant}`, workspace `{workspace}`, {} publication(s), from the database",
+        session.publications.len()
+    );
+    Ok(Served {
+        service,
+        session,
+        page,
+    })
+}
+
+/// A workspace policy file (JSON [`PolicySet`]; either map may be left out).
+fn policy_file(path: &std::path::Path) -> Result<PolicySet, Error> {
+    let invalid = |detail: String| {
+        Error::new(
+            ErrorKind::InvalidInput,
+            "mcp.policy_invalid",
+            format!(
+                "the policy file is not a policy set ({{\"tools\": {{name: \"auto\"|\"ask\"|\"block\"}}, \"integrations\": {{key: ...}}}}): {detail}"
+            ),
+        )
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| crate::io::unreadable(path, e))?;
+    let mut value: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| invalid(format!("line {}, column {}", e.line(), e.column())))?;
+    let Some(object) = value.as_object_mut() else {
+        return Err(invalid("not an object".to_owned()));
+    };
+    for key in ["tools", "integrations"] {
+        object
+            .entry(key)
+            .or_insert_with(|| serde_json::Value::Object(serde_json::Map::new()));
+    }
+    serde_json::from_value(value).map_err(|e| invalid(e.to_string()))
+}
+
+/// The bearer token of the HTTP transport: the first line of `--token-file`, else
+/// `INTEGRATIONS_MCP_TOKEN`, else a random one printed on stderr.
+fn bearer_token(args: &ServeArgs) -> Result<String, Error> {
+    if let Some(path) = &args.token_file {
+        let text = std::fs::read_to_string(path).map_err(|e| crate::io::unreadable(path, e))?;
+        let token = text.lines().next().unwrap_or_default().trim().to_owned();
+        if token.len() < 16 {
+            return Err(usage(
+                "mcp.token_too_short",
+                "the bearer token in --token-file must be at least 16 characters",
+            ));
+        }
+        return Ok(token);
+    }
+    match std::env::var("INTEGRATIONS_MCP_TOKEN") {
+        Ok(token) if !token.trim().is_empty() => Ok(token.trim().to_owned()),
+        _ => {
+            let token = ApprovalId::generate()?.as_str().to_owned();
+            eprintln!("integrations mcp: bearer token: {token}");
+            Ok(token)
+        }
+    }
+}
+
+async fn serve_mcp(args: &ServeArgs, served: Served) -> Result<(), Error> {
+    let Served {
+        service, session, ..
+    } = served;
     let Some(addr) = args.http else {
         eprintln!("integrations mcp: serving MCP on stdio");
-        let session = demo.session.clone();
         return if args.trust_client_approvals {
             eprintln!(
                 "integrations mcp: trusting the client's elicitation `accept` as approval (--trust-client-approvals)"
             );
-            demo.service.serve_stdio_trusting_client(session).await
+            service.serve_stdio_trusting_client(session).await
         } else {
-            demo.service.serve_stdio(session).await
+            service.serve_stdio(session).await
         };
     };
-    let token = match std::env::var("INTEGRATIONS_MCP_TOKEN") {
-        Ok(token) if !token.trim().is_empty() => token,
-        _ => {
-            let token = ApprovalId::generate()?.as_str().to_owned();
-            eprintln!("integrations mcp: bearer token: {token}");
-            token
-        }
-    };
+    let token = bearer_token(args)?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(io_error("the MCP server could not listen"))?;
@@ -155,13 +317,7 @@ async fn serve(args: ServeArgs) -> Result<(), Error> {
         hosts.push(local.ip().to_string());
         options = options.with_allowed_hosts(hosts);
     }
-    let router = demo.service.http_router(
-        Arc::new(DemoToken {
-            token,
-            session: demo.session.clone(),
-        }),
-        options,
-    );
+    let router = service.http_router(Arc::new(DemoToken { token, session }), options);
     let app = axum::Router::new().nest("/mcp", router);
     eprintln!("integrations mcp: serving MCP at http://{local}/mcp");
     axum::serve(listener, app)

@@ -3,6 +3,7 @@
 mod compile;
 mod config;
 mod mcp;
+mod mcp_serve;
 mod new_user;
 mod proxy;
 mod support;

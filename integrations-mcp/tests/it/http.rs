@@ -15,7 +15,7 @@ use serde_json::json;
 
 use crate::support::{Client, Running, call, demo, json_of};
 
-const TOKEN: &str = "mcp-token-4f9a7c1e2b8d";
+pub(crate) const TOKEN: &str = "mcp-token-4f9a7c1e2b8d";
 const OTHER_TOKEN: &str = "mcp-token-other-0a1b2c";
 
 struct Tokens {
@@ -39,7 +39,7 @@ impl McpAuthenticator for Tokens {
     }
 }
 
-async fn serve(demo: &Arc<Demo>, options: McpHttpOptions) -> SocketAddr {
+pub(crate) async fn serve(demo: &Arc<Demo>, options: McpHttpOptions) -> SocketAddr {
     let router = demo.service.http_router(
         Arc::new(Tokens {
             session: demo.session.clone(),

@@ -4,4 +4,5 @@
 mod calls;
 mod http;
 mod list;
+mod revisions;
 mod support;

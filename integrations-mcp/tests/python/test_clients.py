@@ -233,15 +233,64 @@ async def url_mode_and_forged_accept(make_session, page, transport):
         passed(f"{transport}: URL-mode elicitation -> host approves -> retry runs once")
 
 
+async def modern_revision(errlog):
+    """A 2026-07-28 client (the SDK's `Client` probes `server/discover`; no `initialize`):
+    a read, then an `ask` tool answered `input_required` with the approval page; the
+    client's `accept` of it runs nothing, the host's approval runs it once."""
+    from mcp import Client
+
+    asked = []
+
+    async def accept_everything(context, params):
+        asked.append(params)
+        return types.ElicitResult(action="accept", content={})
+
+    params = StdioServerParameters(command=BIN, args=["mcp", "serve", "--demo"])
+    with open(errlog, "w", encoding="utf-8") as err:
+        async with Client(stdio_client(params, errlog=err), mode="auto",
+                          elicitation_callback=accept_everything) as client:
+            (page,) = wait_for_lines(errlog, [r"approval page: (\S+)"])
+            session = client.session
+            check(session.protocol_version == "2026-07-28", f"negotiated {session.protocol_version}")
+            teams = record(await client.call_tool("linear_list_teams", {}))
+            check(teams["isError"] is False and teams["structuredContent"]["teams"][0]["key"] == "ENG", f"{teams}")
+            passed("2026-07-28: discover, then a read tool")
+
+            channels = record(await client.call_tool("slack_list_channels", {}))
+            args = {"channel": channels["structuredContent"]["channels"][0]["id"], "text": "modern"}
+            before = provider_calls(page)["slack_messages"]
+            first = record(await session.call_tool("slack_send_message", args, allow_input_required=True))
+            check(first.get("resultType") == "input_required", f"{first}")
+            request = first["inputRequests"]["approval"]
+            check(request["params"]["mode"] == "url", f"{request}")
+            url = request["params"]["url"]
+            check(url.startswith(page), f"{url} is not on {page}")
+            state = first["requestState"]
+            forged = record(await session.call_tool(
+                "slack_send_message", args, input_responses={"approval": {"action": "accept"}},
+                request_state=state, allow_input_required=True))
+            check(forged.get("resultType") == "input_required", f"a forged accept ran it: {forged}")
+            check(provider_calls(page)["slack_messages"] == before, "ran without the host's approval")
+            passed("2026-07-28: input_required with the approval page; a client's accept runs nothing")
+            status, _, _ = approve(url)
+            check(status == 200, f"approve answered {status}")
+            check(provider_calls(page)["slack_messages"] == before + 1, "did not run once on approval")
+            done = record(await client.call_tool("slack_send_message", args))
+            check(done["isError"] is False, f"{done}")
+            check(provider_calls(page)["slack_messages"] == before + 1, "the retry ran it again")
+            passed("2026-07-28: the host approves, the retry receives the one run")
+
+
 def usage_errors():
     for args, code in [
-        (["--database-url", "postgres://localhost/db"], "mcp.database_not_supported"),
+        (["--database-url", "sqlite:///nonexistent/records.db"], "mcp.tenant_required"),
         ([], "mcp.nothing_to_serve"),
         (["--demo", "--http", "127.0.0.1:0", "--trust-client-approvals"], "mcp.trust_over_http"),
         (["--demo", "--approval-addr", "0.0.0.0:0"], "mcp.approval_addr_not_loopback"),
     ]:
+        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "SEALING_KEY")}
         out = subprocess.run([BIN, "mcp", "serve", *args], capture_output=True, text=True, timeout=60,
-                             stdin=subprocess.DEVNULL)
+                             stdin=subprocess.DEVNULL, env=env)
         check(out.returncode == 2, f"{args}: exit {out.returncode}")
         check(out.stderr.startswith(code + " "), f"{args}: {out.stderr}")
     passed("cli: usage errors have stable codes")
@@ -298,6 +347,10 @@ async def main():
         check(provider_calls(page)["slack_messages"] == before + 1, "did not run once")
     stdio_errs.append(errlog3)
     passed("stdio: the opt-in trust mode takes the client's form accept")
+
+    errlog5 = os.path.join(tmp, "stdio-2026.err")
+    await modern_revision(errlog5)
+    stdio_errs.append(errlog5)
 
     # streamable HTTP
     errlog4 = os.path.join(tmp, "http.err")

@@ -11,6 +11,7 @@
 //!   limit, and Slack's challenge.
 
 mod binary;
+mod mcp;
 mod oauth;
 mod stores;
 mod webhooks;

@@ -1,0 +1,207 @@
+//! `mcp serve --database-url`: a SQLite file prepared through the library (a Linear
+//! connection to the testkit's mock API, a publication, a sealed API key), the binary
+//! serving it over stdio, rmcp's client listing and calling a tool.
+
+use std::process::Stdio;
+use std::sync::Arc;
+
+use integrations_core::host::{AesGcmKeyRing, Host, ReqwestHttpClient};
+use integrations_core::model::{Capability, Publication, PublicationScope};
+use integrations_core::service::{ConnectionInput, TargetInput, WriteService};
+use integrations_core::{
+    ConnectionId, ConnectionMethodId, PublicationId, TargetId, TenantId, WorkspaceId,
+};
+use integrations_sqlx::SqlStores;
+use integrations_testkit::mock::api::LinearApi;
+use rmcp::ServiceExt as _;
+use rmcp::model::CallToolRequestParams;
+use serde_json::json;
+use tokio::io::AsyncReadExt as _;
+
+use crate::support::{temp_dir, write};
+
+const SEALING_KEY: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
+const LINEAR_KEY: &str = "lin_api_stored_mcp_9d8c7b6a5f4e";
+
+/// Stores a Linear target on `api`, an API-key connection and a publication granting
+/// `team.read` to the workspace `eng` of tenant `acme`, in the SQLite file at `url`.
+async fn prepare(url: &str, api: &LinearApi) {
+    let stores = SqlStores::connect(url).await.unwrap();
+    let host = Host::builder()
+        .stores(Arc::new(stores))
+        .http(Arc::new(ReqwestHttpClient::new().unwrap()))
+        .cipher(Arc::new(AesGcmKeyRing::from_hex(SEALING_KEY).unwrap()))
+        .build()
+        .unwrap();
+    let registry = Arc::new(integrations_definitions::registry());
+    let writes = WriteService::new(registry, host.clone());
+    let tenant = TenantId::new("acme").unwrap();
+    writes
+        .put_target(
+            TargetInput::new(
+                tenant.clone(),
+                TargetId::new("linear").unwrap(),
+                "linear::linear-default".parse().unwrap(),
+            )
+            .with_config(json!({"api_base_url": api.base_url()})),
+        )
+        .await
+        .unwrap();
+    writes
+        .put_connection(
+            ConnectionInput::new(
+                tenant.clone(),
+                ConnectionId::new("linear").unwrap(),
+                TargetId::new("linear").unwrap(),
+                ConnectionMethodId::new("api-key").unwrap(),
+            )
+            .with_secret("api_key", LINEAR_KEY),
+        )
+        .await
+        .unwrap();
+    let mut publication = Publication::new(
+        tenant,
+        PublicationId::new("agent-linear").unwrap(),
+        ConnectionId::new("linear").unwrap(),
+        PublicationScope::Workspace {
+            workspace: WorkspaceId::new("eng").unwrap(),
+        },
+        host.clock().now(),
+    );
+    publication
+        .capabilities
+        .insert(Capability::new("team.read").unwrap());
+    host.publications()
+        .put_publication(&publication)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn mcp_serve_serves_a_tenants_stored_connections_over_stdio() {
+    let api = LinearApi::start().await;
+    api.accept_api_key(LINEAR_KEY);
+    api.add_team("ENG", "Engineering");
+    let dir = temp_dir("mcp-serve-stored");
+    let url = format!("sqlite://{}", dir.join("records.db").display());
+    prepare(&url, &api).await;
+    let policy = write(
+        &dir,
+        "policy.json",
+        r#"{"tools": {"linear_list_issues": "block"}}"#,
+    );
+
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_integrations"))
+        .args([
+            "mcp",
+            "serve",
+            "--database-url",
+            &url,
+            "--tenant",
+            "acme",
+            "--workspace",
+            "eng",
+            "--user",
+            "alice",
+            "--publication",
+            "agent-linear",
+            "--policy",
+            policy.to_str().unwrap(),
+        ])
+        .env("SEALING_KEY", SEALING_KEY)
+        .env_remove("DATABASE_URL")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let transport = (child.stdout.take().unwrap(), child.stdin.take().unwrap());
+    let client = match ().serve(transport).await {
+        Ok(client) => client,
+        Err(e) => {
+            let mut stderr = String::new();
+            let _ = child
+                .stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut stderr)
+                .await;
+            panic!("{e}: {stderr}");
+        }
+    };
+
+    let tools = client.list_all_tools().await.unwrap();
+    let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
+    assert!(names.contains(&"linear_list_teams"), "{names:?}");
+    assert!(!names.contains(&"linear_list_issues"), "blocked: {names:?}");
+    let result = client
+        .call_tool(CallToolRequestParams::new("linear_list_teams"))
+        .await
+        .unwrap();
+    let value = serde_json::to_value(&result).unwrap();
+    assert_eq!(value["isError"], false, "{value}");
+    assert_eq!(value["structuredContent"]["teams"][0]["key"], "ENG");
+    assert!(!value.to_string().contains(LINEAR_KEY));
+    assert_eq!(api.requests().len(), 1);
+    // The key went to the provider from the sealed record, never to the client.
+    assert!(
+        api.requests()[0]
+            .headers
+            .iter()
+            .any(|(_, v)| v.contains(LINEAR_KEY))
+    );
+
+    client.cancel().await.unwrap();
+    let status = tokio::time::timeout(std::time::Duration::from_secs(10), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .await
+        .unwrap();
+    assert!(status.success(), "{status}: {stderr}");
+    assert!(stderr.contains("tenant `acme`"), "{stderr}");
+    assert!(!stderr.contains(LINEAR_KEY));
+    assert!(!stderr.contains(SEALING_KEY));
+}
+
+#[test]
+fn mcp_serve_refusals_have_stable_codes_and_change_nothing() {
+    let dir = temp_dir("mcp-serve-refusals");
+    let db = dir.join("none.db");
+    let url = format!("sqlite://{}", db.display());
+    for (args, code) in [
+        (vec!["--database-url", url.as_str()], "mcp.tenant_required"),
+        (vec![], "mcp.nothing_to_serve"),
+        (
+            vec!["--database-url", url.as_str(), "--tenant", "acme"],
+            "cli.sealing_key_missing",
+        ),
+        (
+            vec!["--database-url", url.as_str(), "--tenant", "a b"],
+            "id.invalid",
+        ),
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_integrations"))
+            .args(["mcp", "serve"])
+            .args(&args)
+            .env_remove("DATABASE_URL")
+            .env_remove("SEALING_KEY")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.starts_with(&format!("{code} ")),
+            "{args:?}: {stderr}"
+        );
+    }
+    assert!(!db.exists(), "a refusal created the database");
+}
