@@ -144,7 +144,8 @@ async fn raw_swap(
     connection: &str,
     version: i64,
 ) -> i64 {
-    let [access, refresh] = &credentials()[..] else {
+    let credentials = credentials();
+    let [access, refresh] = credentials.as_slice() else {
         unreachable!("two credentials")
     };
     if postgres {
@@ -460,15 +461,15 @@ fn main() {
             .build()
             .expect("host")
     };
-    let mut ingests = vec![("memory", memory)];
+    let mut ingests: Vec<(&str, Ingest)> = vec![("memory", memory)];
     for (name, stores) in &groups {
-        ingests.push((name, ingest_for(&runtime, sql_host(stores))));
+        ingests.push((*name, ingest_for(&runtime, sql_host(stores))));
     }
     let counter = AtomicU64::new(0);
     {
         let mut g = criterion.benchmark_group("ingest");
         for (name, ingest) in &ingests {
-            g.bench_function(name, |b| {
+            g.bench_function(*name, |b| {
                 b.to_async(&runtime).iter_batched(
                     || {
                         let id = format!("delivery-{}", counter.fetch_add(1, Ordering::Relaxed));

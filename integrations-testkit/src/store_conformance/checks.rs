@@ -1120,15 +1120,15 @@ async fn concurrency(stores: &Arc<dyn Stores>, scope: &Scope, tasks: usize) -> O
         winners == 1,
         "{winners} of {tasks} concurrent set_connection_status_if calls from one status won"
     );
-    let stored = ok(
+    let raced = ok(
         stores.get_connection(&t, &connection.id).await,
         "get_connection",
     )?
     .ok_or("the raced connection vanished")?;
     ensure!(
-        matches!(&stored.status, ConnectionStatus::Revoked { reason } if reason.starts_with("task-")),
+        matches!(&raced.status, ConnectionStatus::Revoked { reason } if reason.starts_with("task-")),
         "after the race the connection's status is {:?}",
-        stored.status
+        raced.status
     );
     Ok(())
 }
