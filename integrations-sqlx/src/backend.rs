@@ -162,7 +162,7 @@ impl SqlStores {
     ///
     /// Prepared statements save PostgreSQL a parse and a round trip per operation: each
     /// operation is then one round trip (see the crate README's figures). They are
-    /// named per connection, which a pooler in transaction mode must track: PgBouncer
+    /// named per connection, which a pooler in transaction mode must track: `PgBouncer`
     /// does from version 1.21 when `max_prepared_statements` is above zero. Behind a
     /// pooler that does not, turn them off: every statement is then sent unnamed
     /// (`Parse`, then `Bind`/`Execute`), which keeps nothing on the server connection

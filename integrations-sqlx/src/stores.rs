@@ -449,7 +449,7 @@ const CREDENTIAL_COLUMNS: &str =
 /// `count` rows of credential values, numbered from `$first` (typed for PostgreSQL when
 /// `typed`: a `VALUES` list in a `SELECT` has no target columns to infer types from).
 fn credential_values(first: usize, count: usize, typed: bool) -> String {
-    let types = if typed {
+    let casts = if typed {
         [
             "::BIGINT", "::TEXT", "::TEXT", "::TEXT", "::BYTEA", "::BIGINT", "::BIGINT",
         ]
@@ -462,11 +462,11 @@ fn credential_values(first: usize, count: usize, typed: bool) -> String {
             sql.push_str(", ");
         }
         sql.push('(');
-        for (column, ty) in types.iter().enumerate() {
+        for (column, cast) in casts.iter().enumerate() {
             if column > 0 {
                 sql.push_str(", ");
             }
-            let _ = write!(sql, "${}{ty}", first + row * types.len() + column);
+            let _ = write!(sql, "${}{cast}", first + row * casts.len() + column);
         }
         sql.push(')');
     }
