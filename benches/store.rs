@@ -3,12 +3,16 @@
 //!
 //! * `load`: `load_credentials` (one `SELECT … LEFT JOIN`, decoded into a
 //!   `CredentialSet`) vs the raw `SELECT`;
-//! * `swap`: `swap_credentials` (a transaction: the version `UPDATE`, then the credential
-//!   rows) vs the raw version `UPDATE` alone;
+//! * `swap`: `swap_credentials` of two credentials vs what a hand-written store needs for
+//!   the same compare-and-swap: on PostgreSQL the one statement (a `WITH` of the version
+//!   `UPDATE`, the `DELETE` of rows past the set and the `INSERT … ON CONFLICT` of the
+//!   set), on SQLite (no `UPDATE` inside `WITH`) the `BEGIN IMMEDIATE` transaction of the
+//!   version `UPDATE`, the `DELETE` and the `INSERT`;
 //! * `take`: `put_approval` + `take_approval` vs the raw `INSERT` + `DELETE … RETURNING`;
 //! * `dedup`: `record_event_if_new` vs the raw `INSERT … ON CONFLICT DO NOTHING`;
 //! * `ingest`: a signed GitHub delivery through the whole pipeline (classify, verify,
-//!   dedup, deliver) on SQLite and on memory (deliveries per second = 1e9 / median ns).
+//!   dedup, deliver) on SQLite, on PostgreSQL and on memory (deliveries per second = 1e9 /
+//!   median ns).
 //!
 //! On SQLite always; on PostgreSQL too when `DATABASE_URL` is set. The run ends with the
 //! ratios of the medians. `cargo bench --bench store -- --measurement-time 3`
@@ -30,7 +34,7 @@ use integrations::core::tools::{ApprovalId, ApprovalRequest, CallContext, Sessio
 use integrations::core::webhook::{Ingest, WebhookEvent};
 use integrations::core::{ConnectionId, TargetId, TenantId, Timestamp, WorkspaceId};
 use integrations::definitions::github::GitHub;
-use integrations_sqlx::SqlStores;
+use integrations_sqlx::{Backend, SqlStores};
 use integrations_testkit::{Delivery, ManualClock, TestHost, WebhookSigner};
 use serde_json::json;
 
@@ -105,6 +109,105 @@ fn event(tenant: &TenantId, id: &str) -> WebhookEvent {
     .expect("an event")
 }
 
+/// The hand-written swap on PostgreSQL, two credentials: the floor of `swap/ours`.
+const PG_SWAP_SQL: &str = "WITH v AS (UPDATE credential_sets SET version = version + 1 \
+     WHERE tenant = $1 AND connection = $2 AND version = $3 RETURNING version), \
+     d AS (DELETE FROM credentials WHERE tenant = $1 AND connection = $2 AND position >= $4 \
+     AND EXISTS (SELECT 1 FROM v)), \
+     w AS (INSERT INTO credentials (tenant, connection, position, credential_type, slot, key_id, \
+     ciphertext, expires_at, issued_at) SELECT $1, $2, c.* FROM v CROSS JOIN (VALUES \
+     ($5::BIGINT, $6::TEXT, $7::TEXT, $8::TEXT, $9::BYTEA, $10::BIGINT, $11::BIGINT), \
+     ($12::BIGINT, $13::TEXT, $14::TEXT, $15::TEXT, $16::BYTEA, $17::BIGINT, $18::BIGINT)) \
+     AS c (position, credential_type, slot, key_id, ciphertext, expires_at, issued_at) \
+     ON CONFLICT (tenant, connection, position) DO UPDATE SET \
+     credential_type = excluded.credential_type, slot = excluded.slot, key_id = excluded.key_id, \
+     ciphertext = excluded.ciphertext, expires_at = excluded.expires_at, \
+     issued_at = excluded.issued_at) \
+     SELECT version FROM v";
+
+/// The hand-written swap on SQLite, two credentials, after `BEGIN IMMEDIATE`.
+const SQLITE_SWAP_SQL: [&str; 3] = [
+    "UPDATE credential_sets SET version = version + 1 \
+     WHERE tenant = $1 AND connection = $2 AND version = $3 RETURNING version",
+    "DELETE FROM credentials WHERE tenant = $1 AND connection = $2",
+    "INSERT INTO credentials (tenant, connection, position, credential_type, slot, key_id, \
+     ciphertext, expires_at, issued_at) VALUES ($1, $2, 0, $3, NULL, $4, $5, $6, $7), \
+     ($1, $2, 1, $8, NULL, $9, $10, NULL, $11)",
+];
+
+/// The floor of `swap/ours`: the hand-written compare-and-swap from `version`, two
+/// credentials (as [`credentials`]). The new version.
+async fn raw_swap(
+    pool: &sqlx::AnyPool,
+    postgres: bool,
+    tenant: &str,
+    connection: &str,
+    version: i64,
+) -> i64 {
+    let credentials = credentials();
+    let [access, refresh] = credentials.as_slice() else {
+        unreachable!("two credentials")
+    };
+    if postgres {
+        let row = sqlx::query(PG_SWAP_SQL)
+            .bind(tenant)
+            .bind(connection)
+            .bind(version)
+            .bind(2_i64)
+            .bind(0_i64)
+            .bind(access.credential_type.as_str())
+            .bind(None::<String>)
+            .bind(access.value.key_id())
+            .bind(access.value.ciphertext())
+            .bind(access.expires_at.map(Timestamp::unix_millis))
+            .bind(access.issued_at.unix_millis())
+            .bind(1_i64)
+            .bind(refresh.credential_type.as_str())
+            .bind(None::<String>)
+            .bind(refresh.value.key_id())
+            .bind(refresh.value.ciphertext())
+            .bind(None::<i64>)
+            .bind(refresh.issued_at.unix_millis())
+            .fetch_optional(pool)
+            .await
+            .expect("swap");
+        assert!(row.is_some(), "the floor's swap lost its version");
+    } else {
+        let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.expect("begin");
+        let row = sqlx::query(SQLITE_SWAP_SQL[0])
+            .bind(tenant)
+            .bind(connection)
+            .bind(version)
+            .fetch_optional(&mut *tx)
+            .await
+            .expect("update");
+        assert!(row.is_some(), "the floor's swap lost its version");
+        sqlx::query(SQLITE_SWAP_SQL[1])
+            .bind(tenant)
+            .bind(connection)
+            .execute(&mut *tx)
+            .await
+            .expect("delete");
+        sqlx::query(SQLITE_SWAP_SQL[2])
+            .bind(tenant)
+            .bind(connection)
+            .bind(access.credential_type.as_str())
+            .bind(access.value.key_id())
+            .bind(access.value.ciphertext())
+            .bind(access.expires_at.map(Timestamp::unix_millis))
+            .bind(access.issued_at.unix_millis())
+            .bind(refresh.credential_type.as_str())
+            .bind(refresh.value.key_id())
+            .bind(refresh.value.ciphertext())
+            .bind(refresh.issued_at.unix_millis())
+            .execute(&mut *tx)
+            .await
+            .expect("insert");
+        tx.commit().await.expect("commit");
+    }
+    version + 1
+}
+
 /// The four operations and their floors on `stores`, in group `group`.
 fn operations(
     criterion: &mut Criterion,
@@ -156,17 +259,19 @@ fn operations(
             version.store(new, Ordering::Relaxed);
         });
     });
+    let postgres = stores.backend() == Backend::Postgres;
     g.bench_function("swap/floor", |b| {
         b.to_async(runtime).iter(|| async {
-            // The version bump alone, as its own statement; ours also rewrites the rows.
-            sqlx::query(
-                "UPDATE credential_sets SET version = version + 1 WHERE tenant = $1 AND connection = $2",
+            let v = version.load(Ordering::Relaxed);
+            let new = raw_swap(
+                pool,
+                postgres,
+                tenant.as_str(),
+                connection.as_str(),
+                i64::try_from(v).expect("version"),
             )
-            .bind(tenant.as_str())
-            .bind(connection.as_str())
-            .execute(pool)
-            .await
-            .expect("update");
+            .await;
+            version.store(u64::try_from(new).expect("version"), Ordering::Relaxed);
         });
     });
     g.bench_function("take/ours", |b| {
@@ -177,7 +282,12 @@ fn operations(
                     .put_approval(&approval(tenant, id.clone()))
                     .await
                     .expect("put");
-                black_box(stores.take_approval(tenant, &id).await.expect("take"))
+                black_box(
+                    stores
+                        .take_approval(tenant, &id, now())
+                        .await
+                        .expect("take"),
+                )
             },
             BatchSize::SmallInput,
         );
@@ -193,13 +303,13 @@ fn operations(
                 sqlx::query("INSERT INTO approvals (tenant, id, expires_at, record) VALUES ($1, $2, $3, $4)")
                     .bind(tenant.as_str())
                     .bind(id.as_str())
-                    .bind(0_i64)
+                    .bind(now().unix_millis() + 600_000)
                     .bind(record)
                     .execute(pool)
                     .await
                     .expect("insert");
                 black_box(
-                    sqlx::query("DELETE FROM approvals WHERE tenant = $1 AND id = $2 RETURNING record")
+                    sqlx::query("DELETE FROM approvals WHERE tenant = $1 AND id = $2 RETURNING record, expires_at")
                         .bind(tenant.as_str())
                         .bind(id.as_str())
                         .fetch_optional(pool)
@@ -330,7 +440,7 @@ fn main() {
         operations(&mut criterion, &runtime, name, stores);
     }
 
-    // Ingest: memory beside SQLite, a new delivery id each time.
+    // Ingest: memory beside SQLite (and PostgreSQL), a new delivery id each time.
     let github = GitHub::cloud();
     let signer = WebhookSigner::for_definition(&github, SECRET).expect("a source");
     let key = "github::github-cloud".parse().expect("key");
@@ -340,21 +450,26 @@ fn main() {
     let test = TestHost::new();
     test.clock.set(now());
     let memory = ingest_for(&runtime, test.host().clone());
-    let clock = Arc::new(ManualClock::new(now()));
-    let sql_host = Host::builder()
-        .stores(Arc::new(sqlite))
-        .http(Arc::new(integrations_testkit::offline_http()))
-        .cipher(Arc::new(AesGcmKeyRing::new("k1", [3; 32]).expect("key")))
-        .clock(clock as Arc<dyn Clock>)
-        .events(Arc::new(integrations_testkit::RecordingEventSink::new()))
-        .build()
-        .expect("host");
-    let on_sqlite = ingest_for(&runtime, sql_host);
+    let sql_host = |stores: &SqlStores| {
+        let clock = Arc::new(ManualClock::new(now()));
+        Host::builder()
+            .stores(Arc::new(stores.clone()))
+            .http(Arc::new(integrations_testkit::offline_http()))
+            .cipher(Arc::new(AesGcmKeyRing::new("k1", [3; 32]).expect("key")))
+            .clock(clock as Arc<dyn Clock>)
+            .events(Arc::new(integrations_testkit::RecordingEventSink::new()))
+            .build()
+            .expect("host")
+    };
+    let mut ingests: Vec<(&str, Ingest)> = vec![("memory", memory)];
+    for (name, stores) in &groups {
+        ingests.push((*name, ingest_for(&runtime, sql_host(stores))));
+    }
     let counter = AtomicU64::new(0);
     {
         let mut g = criterion.benchmark_group("ingest");
-        for (name, ingest) in [("memory", &memory), ("sqlite", &on_sqlite)] {
-            g.bench_function(name, |b| {
+        for (name, ingest) in &ingests {
+            g.bench_function(*name, |b| {
                 b.to_async(&runtime).iter_batched(
                     || {
                         let id = format!("delivery-{}", counter.fetch_add(1, Ordering::Relaxed));
@@ -394,18 +509,24 @@ fn main() {
         }
         println!("{line}");
     }
-    if let (Some(memory), Some(sqlite)) = (
-        median_nanos("ingest", "memory"),
-        median_nanos("ingest", "sqlite"),
-    ) {
-        println!(
-            "ingest: memory {:.0} deliveries/s ({:.1} µs), SQLite {:.0} deliveries/s ({:.1} µs), ratio {:.2}",
+    if let Some(memory) = median_nanos("ingest", "memory") {
+        let mut line = format!(
+            "ingest: memory {:.0} deliveries/s ({:.1} µs)",
             1e9 / memory,
-            memory / 1e3,
-            1e9 / sqlite,
-            sqlite / 1e3,
-            sqlite / memory
+            memory / 1e3
         );
+        for (name, _) in &groups {
+            if let Some(sql) = median_nanos("ingest", name) {
+                let _ = write!(
+                    line,
+                    "; {name} {:.0} deliveries/s ({:.1} µs), ratio {:.2}",
+                    1e9 / sql,
+                    sql / 1e3,
+                    sql / memory
+                );
+            }
+        }
+        println!("{line}");
     }
     let _ = std::fs::remove_file(&path);
 }

@@ -75,6 +75,7 @@ const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 30000; PRAGMA synchronous = 
 pub struct SqlStores {
     pub(crate) pool: AnyPool,
     pub(crate) backend: Backend,
+    prepared: bool,
 }
 
 impl fmt::Debug for SqlStores {
@@ -83,6 +84,7 @@ impl fmt::Debug for SqlStores {
         f.debug_struct("SqlStores")
             .field("backend", &self.backend)
             .field("connections", &self.pool.size())
+            .field("prepared_statements", &self.prepared)
             .finish_non_exhaustive()
     }
 }
@@ -155,6 +157,29 @@ impl SqlStores {
         schema::version(&self.pool, self.backend).await
     }
 
+    /// Whether statements are prepared once per connection and kept (the default), or
+    /// parsed anew at each call.
+    ///
+    /// Prepared statements save PostgreSQL a parse and a round trip per operation: each
+    /// operation is then one round trip (see the crate README's figures). They are
+    /// named per connection, which a pooler in transaction mode must track: `PgBouncer`
+    /// does from version 1.21 when `max_prepared_statements` is above zero. Behind a
+    /// pooler that does not, turn them off: every statement is then sent unnamed
+    /// (`Parse`, then `Bind`/`Execute`), which keeps nothing on the server connection
+    /// and costs one more round trip per statement. SQLite has no server; preparing
+    /// there only saves compiling the statement again.
+    #[must_use]
+    pub fn with_prepared_statements(mut self, prepared: bool) -> Self {
+        self.prepared = prepared;
+        self
+    }
+
+    /// Whether statements are prepared and kept per connection
+    /// ([`with_prepared_statements`](Self::with_prepared_statements)).
+    pub fn prepared_statements(&self) -> bool {
+        self.prepared
+    }
+
     /// The backend.
     pub fn backend(&self) -> Backend {
         self.backend
@@ -188,7 +213,11 @@ impl SqlStores {
             });
         }
         let pool = options.connect(&url).await.map_err(connect_error)?;
-        let stores = Self { pool, backend };
+        let stores = Self {
+            pool,
+            backend,
+            prepared: true,
+        };
         if backend == Backend::Sqlite {
             stores.enable_wal().await?;
         }
@@ -213,10 +242,10 @@ impl SqlStores {
         Ok(())
     }
 
-    /// A query with this backend's statement caching: none on PostgreSQL, so that the
-    /// stores work behind a pooler in transaction mode (no session state).
+    /// A query, prepared and cached per connection unless
+    /// [`with_prepared_statements`](Self::with_prepared_statements) turned that off.
     pub(crate) fn query<'q>(&self, sql: &'q str) -> Query<'q, Any, AnyArguments<'q>> {
-        sqlx::query(sql).persistent(self.backend == Backend::Sqlite)
+        sqlx::query(sql).persistent(self.prepared)
     }
 
     /// Begins a transaction; on SQLite it takes the write lock at once (`BEGIN

@@ -32,7 +32,8 @@
 //! Each operation is one statement or one transaction, with the semantics of the testkit's
 //! `MemoryStore`: credentials and checkpoints are saved with compare-and-swap on a version
 //! column, `take_*` is `DELETE … RETURNING` (of any number of concurrent takers, in any
-//! number of processes, exactly one gets the record), and `record_event_if_new` is
+//! number of processes, exactly one gets the record; an entry expired by the caller's
+//! `now` is deleted by the same statement and reported absent), and `record_event_if_new` is
 //! `INSERT … ON CONFLICT DO NOTHING`. Every primary key starts with the tenant. Sealed
 //! secrets are stored only as their key id and ciphertext bytes.
 //!

@@ -1,5 +1,7 @@
 //! The store traits on SQL: one statement or one transaction per operation.
 
+use std::fmt::Write as _;
+
 use async_trait::async_trait;
 use integrations_core::host::{
     ApprovalStore, BindingStore, CheckpointStore, ConnectionQuery, ConnectionStore,
@@ -20,8 +22,8 @@ use serde::de::DeserializeOwned;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::SqlStores;
 use crate::error::{self, corrupt, map_duplicate, to_i64, to_u64};
+use crate::{Backend, SqlStores};
 
 pub(crate) fn to_json<T: Serialize>(value: &T) -> Result<String, Error> {
     serde_json::to_string(value)
@@ -85,6 +87,16 @@ impl SqlStores {
             .map_err(error::map)?
             .rows_affected())
     }
+}
+
+/// A row a `DELETE … RETURNING …, expires_at` took, unless it had expired by `now`:
+/// take-once deletes an expired entry in the same statement and reports it absent.
+fn live(row: Option<AnyRow>, now: Timestamp) -> Result<Option<AnyRow>, Error> {
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let expires_at: i64 = get(&row, "expires_at")?;
+    Ok((expires_at > ms(now)).then_some(row))
 }
 
 fn target(row: &AnyRow) -> Result<Target, Error> {
@@ -374,67 +386,23 @@ impl CredentialStore for SqlStores {
         expected_version: Option<u64>,
         credentials: Vec<Credential>,
     ) -> Result<u64, Error> {
-        let mut tx = self.begin().await?;
-        // The version row is written first: on PostgreSQL a concurrent writer waits on
-        // its lock and then finds another version; on SQLite the transaction holds the
-        // write lock from its start.
-        let won = match expected_version {
-            None => self
-                .query(
-                    "INSERT INTO credential_sets (tenant, connection, version) VALUES ($1, $2, 1) \
-                     ON CONFLICT (tenant, connection) DO NOTHING",
-                )
-                .bind(tenant.as_str())
-                .bind(connection.as_str())
-                .execute(&mut *tx)
-                .await
-                .map_err(error::map)?
-                .rows_affected(),
-            Some(version) => self
-                .query(
-                    "UPDATE credential_sets SET version = version + 1 \
-                     WHERE tenant = $1 AND connection = $2 AND version = $3",
-                )
-                .bind(tenant.as_str())
-                .bind(connection.as_str())
-                .bind(to_i64(version)?)
-                .execute(&mut *tx)
-                .await
-                .map_err(error::map)?
-                .rows_affected(),
-        };
-        if won != 1 {
-            tx.rollback().await.map_err(error::map)?;
-            return Err(version_conflict());
-        }
+        let expected = expected_version.map(to_i64).transpose()?;
         let new_version = expected_version.unwrap_or(0) + 1;
-        self.query("DELETE FROM credentials WHERE tenant = $1 AND connection = $2")
-            .bind(tenant.as_str())
-            .bind(connection.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(error::map)?;
-        for (position, credential) in credentials.iter().enumerate() {
-            self.query(
-                "INSERT INTO credentials (tenant, connection, position, credential_type, slot, \
-                 key_id, ciphertext, expires_at, issued_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            )
-            .bind(tenant.as_str())
-            .bind(connection.as_str())
-            .bind(to_i64(position as u64)?)
-            .bind(credential.credential_type.as_str())
-            .bind(credential.slot.as_deref())
-            .bind(credential.value.key_id())
-            .bind(credential.value.ciphertext())
-            .bind(credential.expires_at.map(ms))
-            .bind(ms(credential.issued_at))
-            .execute(&mut *tx)
-            .await
-            .map_err(error::map)?;
+        let won = match self.backend {
+            Backend::Postgres => {
+                self.swap_in_one_statement(tenant, connection, expected, &credentials)
+                    .await?
+            }
+            Backend::Sqlite => {
+                self.swap_in_a_transaction(tenant, connection, expected, &credentials)
+                    .await?
+            }
+        };
+        if won {
+            Ok(new_version)
+        } else {
+            Err(version_conflict())
         }
-        tx.commit().await.map_err(error::map)?;
-        Ok(new_version)
     }
 
     async fn delete_credentials(
@@ -460,6 +428,171 @@ impl CredentialStore for SqlStores {
             .map_err(error::map)?;
         tx.commit().await.map_err(error::map)?;
         Ok(existed)
+    }
+}
+
+/// The version step of a credential swap: bump the version read, or create version 1
+/// when none was stored. It writes a row only when the expected version is current.
+fn swap_version_sql(expected: Option<i64>) -> &'static str {
+    if expected.is_some() {
+        "UPDATE credential_sets SET version = version + 1 \
+         WHERE tenant = $1 AND connection = $2 AND version = $3 RETURNING version"
+    } else {
+        "INSERT INTO credential_sets (tenant, connection, version) VALUES ($1, $2, 1) \
+         ON CONFLICT (tenant, connection) DO NOTHING RETURNING version"
+    }
+}
+
+const CREDENTIAL_COLUMNS: &str =
+    "position, credential_type, slot, key_id, ciphertext, expires_at, issued_at";
+
+/// `count` rows of credential values, numbered from `$first` (typed for PostgreSQL when
+/// `typed`: a `VALUES` list in a `SELECT` has no target columns to infer types from).
+fn credential_values(first: usize, count: usize, typed: bool) -> String {
+    let casts = if typed {
+        [
+            "::BIGINT", "::TEXT", "::TEXT", "::TEXT", "::BYTEA", "::BIGINT", "::BIGINT",
+        ]
+    } else {
+        [""; 7]
+    };
+    let mut sql = String::new();
+    for row in 0..count {
+        if row > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for (column, cast) in casts.iter().enumerate() {
+            if column > 0 {
+                sql.push_str(", ");
+            }
+            let _ = write!(sql, "${}{cast}", first + row * casts.len() + column);
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+/// The SQL of a whole credential swap on PostgreSQL, as one statement: the version step,
+/// then (only when it wrote) the rows past the new set deleted and the new set upserted
+/// by position. The delete and the upsert touch disjoint rows, so their order within the
+/// statement does not matter; a concurrent swap of the same connection waits on the
+/// version row's lock and then finds another version, writing nothing.
+pub(crate) fn postgres_swap_sql(expected: Option<i64>, count: usize) -> String {
+    let first = if expected.is_some() { 5 } else { 4 };
+    let delete_from = first - 1;
+    let mut sql = format!(
+        "WITH v AS ({}), \
+         d AS (DELETE FROM credentials WHERE tenant = $1 AND connection = $2 \
+         AND position >= ${delete_from} AND EXISTS (SELECT 1 FROM v))",
+        swap_version_sql(expected)
+    );
+    if count > 0 {
+        let _ = write!(
+            sql,
+            ", w AS (INSERT INTO credentials (tenant, connection, {CREDENTIAL_COLUMNS}) \
+             SELECT $1, $2, {CREDENTIAL_COLUMNS} FROM v CROSS JOIN (VALUES {}) \
+             AS c ({CREDENTIAL_COLUMNS}) \
+             ON CONFLICT (tenant, connection, position) DO UPDATE SET \
+             credential_type = excluded.credential_type, slot = excluded.slot, \
+             key_id = excluded.key_id, ciphertext = excluded.ciphertext, \
+             expires_at = excluded.expires_at, issued_at = excluded.issued_at)",
+            credential_values(first, count, true)
+        );
+    }
+    sql.push_str(" SELECT version FROM v");
+    sql
+}
+
+/// Binds the credential values in [`credential_values`] order.
+fn bind_credentials<'q>(
+    mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    credentials: &'q [Credential],
+) -> Result<sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>, Error> {
+    for (position, credential) in credentials.iter().enumerate() {
+        q = q
+            .bind(to_i64(position as u64)?)
+            .bind(credential.credential_type.as_str())
+            .bind(credential.slot.as_deref())
+            .bind(credential.value.key_id())
+            .bind(credential.value.ciphertext())
+            .bind(credential.expires_at.map(ms))
+            .bind(ms(credential.issued_at));
+    }
+    Ok(q)
+}
+
+impl SqlStores {
+    /// PostgreSQL: the swap as one statement ([`postgres_swap_sql`]), one round trip.
+    /// Whether the version step wrote.
+    async fn swap_in_one_statement(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+        expected: Option<i64>,
+        credentials: &[Credential],
+    ) -> Result<bool, Error> {
+        let sql = postgres_swap_sql(expected, credentials.len());
+        let mut q = self
+            .query(&sql)
+            .bind(tenant.as_str())
+            .bind(connection.as_str());
+        if let Some(expected) = expected {
+            q = q.bind(expected);
+        }
+        let q = bind_credentials(q.bind(to_i64(credentials.len() as u64)?), credentials)?;
+        Ok(self.fetch_optional(q).await?.is_some())
+    }
+
+    /// SQLite (whose `WITH` takes no `UPDATE` or `INSERT`): one `BEGIN IMMEDIATE`
+    /// transaction holding the write lock from its start: the version step, then the rows
+    /// replaced. Whether the version step wrote; nothing is written when it did not.
+    async fn swap_in_a_transaction(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+        expected: Option<i64>,
+        credentials: &[Credential],
+    ) -> Result<bool, Error> {
+        let mut tx = self.begin().await?;
+        let mut q = self
+            .query(swap_version_sql(expected))
+            .bind(tenant.as_str())
+            .bind(connection.as_str());
+        if let Some(expected) = expected {
+            q = q.bind(expected);
+        }
+        if q.fetch_optional(&mut *tx)
+            .await
+            .map_err(error::map)?
+            .is_none()
+        {
+            tx.rollback().await.map_err(error::map)?;
+            return Ok(false);
+        }
+        self.query("DELETE FROM credentials WHERE tenant = $1 AND connection = $2")
+            .bind(tenant.as_str())
+            .bind(connection.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(error::map)?;
+        if !credentials.is_empty() {
+            let sql = format!(
+                "INSERT INTO credentials (tenant, connection, {CREDENTIAL_COLUMNS}) \
+                 SELECT $1, $2, * FROM (VALUES {})",
+                credential_values(3, credentials.len(), false)
+            );
+            let q = self
+                .query(&sql)
+                .bind(tenant.as_str())
+                .bind(connection.as_str());
+            bind_credentials(q, credentials)?
+                .execute(&mut *tx)
+                .await
+                .map_err(error::map)?;
+        }
+        tx.commit().await.map_err(error::map)?;
+        Ok(true)
     }
 }
 
@@ -551,14 +684,15 @@ impl OAuthStateStore for SqlStores {
     async fn take_oauth_state(
         &self,
         state_digest: &str,
+        now: Timestamp,
     ) -> Result<Option<PendingAuthorization>, Error> {
         let q = self
             .query(
                 "DELETE FROM oauth_states WHERE state_digest = $1 \
-                 RETURNING record, pkce_key_id, pkce_ciphertext",
+                 RETURNING record, pkce_key_id, pkce_ciphertext, expires_at",
             )
             .bind(state_digest);
-        let Some(row) = self.fetch_optional(q).await? else {
+        let Some(row) = live(self.fetch_optional(q).await?, now)? else {
             return Ok(None);
         };
         let mut pending: PendingAuthorization = record(&row, "pending authorization")?;
@@ -751,13 +885,16 @@ impl ApprovalStore for SqlStores {
         &self,
         tenant: &TenantId,
         id: &ApprovalId,
+        now: Timestamp,
     ) -> Result<Option<ApprovalRequest>, Error> {
         let q = self
-            .query("DELETE FROM approvals WHERE tenant = $1 AND id = $2 RETURNING record")
+            .query(
+                "DELETE FROM approvals WHERE tenant = $1 AND id = $2 \
+                 RETURNING record, expires_at",
+            )
             .bind(tenant.as_str())
             .bind(id.as_str());
-        self.fetch_optional(q)
-            .await?
+        live(self.fetch_optional(q).await?, now)?
             .map(|row| record(&row, "approval request"))
             .transpose()
     }
@@ -801,15 +938,16 @@ impl ContinuationStore for SqlStores {
         &self,
         tenant: &TenantId,
         id: &str,
+        now: Timestamp,
     ) -> Result<Option<PendingContinuation>, Error> {
         let q = self
             .query(
                 "DELETE FROM continuations WHERE tenant = $1 AND id = $2 \
-                 RETURNING pages_key_id, pages_ciphertext, record",
+                 RETURNING pages_key_id, pages_ciphertext, record, expires_at",
             )
             .bind(tenant.as_str())
             .bind(id);
-        let Some(row) = self.fetch_optional(q).await? else {
+        let Some(row) = live(self.fetch_optional(q).await?, now)? else {
             return Ok(None);
         };
         let mut pending: PendingContinuation = record(&row, "continuation")?;

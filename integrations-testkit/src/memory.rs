@@ -4,6 +4,7 @@
 //! All state sits behind one mutex that is never held across an `.await`, so each
 //! operation is atomic: of 64 tasks swapping credentials from one version, exactly one
 //! wins; of 64 tasks taking one OAuth state (or one tool approval), exactly one gets it.
+//! A take at or after the entry's `expires_at` removes it and reports it absent.
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -371,8 +372,14 @@ impl OAuthStateStore for MemoryStore {
     async fn take_oauth_state(
         &self,
         state_digest: &str,
+        now: Timestamp,
     ) -> Result<Option<PendingAuthorization>, Error> {
-        Ok(self.lock().oauth_states.remove(state_digest))
+        // Removed whether live or not; an expired one is reported absent.
+        Ok(self
+            .lock()
+            .oauth_states
+            .remove(state_digest)
+            .filter(|p| p.expires_at > now))
     }
 
     async fn purge_oauth_states(&self, expired_by: Timestamp) -> Result<u64, Error> {
@@ -516,8 +523,13 @@ impl ApprovalStore for MemoryStore {
         &self,
         tenant: &TenantId,
         id: &ApprovalId,
+        now: Timestamp,
     ) -> Result<Option<ApprovalRequest>, Error> {
-        Ok(self.lock().approvals.remove(&(tenant.clone(), id.clone())))
+        Ok(self
+            .lock()
+            .approvals
+            .remove(&(tenant.clone(), id.clone()))
+            .filter(|a| a.expires_at > now))
     }
 
     async fn purge_approvals(&self, expired_by: Timestamp) -> Result<u64, Error> {
@@ -551,11 +563,13 @@ impl ContinuationStore for MemoryStore {
         &self,
         tenant: &TenantId,
         id: &str,
+        now: Timestamp,
     ) -> Result<Option<PendingContinuation>, Error> {
         Ok(self
             .lock()
             .continuations
-            .remove(&(tenant.clone(), id.to_owned())))
+            .remove(&(tenant.clone(), id.to_owned()))
+            .filter(|c| c.expires_at > now))
     }
 
     async fn purge_continuations(&self, expired_by: Timestamp) -> Result<u64, Error> {

@@ -436,8 +436,9 @@ impl Authorizations {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Verification`] for an unknown or replayed state
-    /// (`oauth.unknown_state`), an expired one (`oauth.state_expired`), one started by
+    /// [`ErrorKind::Verification`] for an unknown, expired or replayed state
+    /// (`oauth.unknown_state`; `oauth.state_expired` when a store returned an expired
+    /// one, which conforming stores never do), one started by
     /// another tenant, user or definition (`oauth.state_mismatch`) or for another redirect
     /// URI (`oauth.redirect_uri_mismatch`), a malformed callback (`oauth.missing_state`,
     /// `oauth.invalid_callback`, `oauth.missing_code`); [`ErrorKind::Provider`]

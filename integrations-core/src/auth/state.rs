@@ -74,13 +74,20 @@ pub(crate) async fn take_verified(
             "the callback has no state parameter",
         ));
     }
-    let Some(pending) = host.oauth_states().take_oauth_state(&digest(state)).await? else {
+    let now = host.clock().now();
+    // A store that keeps the trait's contract never returns an expired state (it reports
+    // it as absent); the check below still guards a store that does not.
+    let Some(pending) = host
+        .oauth_states()
+        .take_oauth_state(&digest(state), now)
+        .await?
+    else {
         return Err(verification(
             "oauth.unknown_state",
-            "the authorization is unknown or was already completed; start it again",
+            "the authorization is unknown, expired or already completed; start it again",
         ));
     };
-    if host.clock().now() >= pending.expires_at {
+    if now >= pending.expires_at {
         return Err(verification(
             "oauth.state_expired",
             "the authorization expired; start it again",

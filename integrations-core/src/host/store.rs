@@ -222,9 +222,13 @@ pub trait OAuthStateStore: Send + Sync {
 
     /// Removes and returns the pending authorization with this state digest. Of any number
     /// of concurrent calls with one digest, exactly one gets it.
+    ///
+    /// One that expired at or before `now` (the caller's clock) is removed too but never
+    /// returned: the call reports it as absent (`None`).
     async fn take_oauth_state(
         &self,
         state_digest: &str,
+        now: Timestamp,
     ) -> Result<Option<PendingAuthorization>, Error>;
 
     /// Deletes the pending authorizations that expired at or before `expired_by`, and
@@ -328,10 +332,14 @@ pub trait ApprovalStore: Send + Sync {
     /// Removes and returns the approval request `id` of `tenant`. Of any number of
     /// concurrent calls for one request, in any number of processes, exactly one gets it:
     /// that is what makes an approved call run exactly once.
+    ///
+    /// A request that expired at or before `now` (the caller's clock) is removed too but
+    /// never returned: the call reports it as absent (`None`).
     async fn take_approval(
         &self,
         tenant: &TenantId,
         id: &ApprovalId,
+        now: Timestamp,
     ) -> Result<Option<ApprovalRequest>, Error>;
 
     /// Deletes the approval requests that expired at or before `expired_by`, and returns
@@ -367,10 +375,14 @@ pub trait ContinuationStore: Send + Sync {
     /// Removes and returns the continuation `id` of `tenant`. Of any number of concurrent
     /// calls for one continuation, in any number of processes, exactly one gets it: that
     /// is what makes each page readable once.
+    ///
+    /// A continuation that expired at or before `now` (the caller's clock) is removed too
+    /// but never returned: the call reports it as absent (`None`).
     async fn take_continuation(
         &self,
         tenant: &TenantId,
         id: &str,
+        now: Timestamp,
     ) -> Result<Option<PendingContinuation>, Error>;
 
     /// Deletes the continuations that expired at or before `expired_by`, and returns how

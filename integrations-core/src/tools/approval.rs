@@ -255,7 +255,7 @@ impl Runtime {
         action: &'static str,
     ) -> Result<ApprovalRequest, Error> {
         let now = self.host.clock().now();
-        let taken = self.host.approvals().take_approval(tenant, id).await;
+        let taken = self.host.approvals().take_approval(tenant, id, now).await;
         let (request, result) = match taken {
             Ok(Some(request)) if request.is_expired(now) => (
                 Some(request),

@@ -347,7 +347,7 @@ impl Continuations {
         }
         let id = digest(cursor);
         let store = host.continuations();
-        let Some(entry) = store.take_continuation(&owner.tenant, &id).await? else {
+        let Some(entry) = store.take_continuation(&owner.tenant, &id, now).await? else {
             return Err(unknown());
         };
         if entry.expires_at <= now {

@@ -3,7 +3,9 @@
 use std::time::Duration;
 
 use integrations_core::auth::{Authorizations, CompleteAuthorization, StartAuthorization};
-use integrations_core::host::{AuditOutcome, ConnectionStore, OAuthStateStore, SecretCipherExt};
+use integrations_core::host::{
+    AuditOutcome, Clock, ConnectionStore, OAuthStateStore, SecretCipherExt,
+};
 use integrations_core::model::{
     AuthorizationIntent, ConnectionScope, ConnectionStatus, CredentialType,
 };
@@ -122,7 +124,12 @@ async fn the_pending_record_holds_a_digest_and_a_sealed_verifier() {
         .unwrap();
     let state = query_param(&redirect.url, "state").unwrap();
     let digest = hex(&Sha256::digest(state.as_bytes()));
-    let pending = test.store.take_oauth_state(&digest).await.unwrap().unwrap();
+    let pending = test
+        .store
+        .take_oauth_state(&digest, test.clock.now())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(pending.state_digest, digest);
     assert_eq!(pending.tenant, tenant());
     assert_eq!(pending.user, Some(UserId::new("u-1").unwrap()));
@@ -200,7 +207,12 @@ async fn an_expired_state_is_rejected_by_the_manual_clock() {
         .complete(CompleteAuthorization::new(tenant(), REDIRECT, query))
         .await
         .unwrap_err();
-    assert_eq!(e.code(), "oauth.state_expired");
+    // The store deletes the expired state and reports it absent (never returns it).
+    assert_eq!(
+        (e.kind(), e.code()),
+        (ErrorKind::Verification, "oauth.unknown_state")
+    );
+    assert_eq!(test.store.pending_oauth_states(), 0);
     assert_eq!(test.store.record_count(), baseline);
     assert_eq!(mock.code_exchanges(), 0);
 
@@ -418,9 +430,12 @@ async fn start_refuses_bad_requests_without_storing() {
                 let redirect = auth.start(request).await.unwrap();
                 assert_eq!(query_param(&redirect.url, "scope").as_deref(), Some("read"));
                 test.store
-                    .take_oauth_state(&hex(&Sha256::digest(
-                        query_param(&redirect.url, "state").unwrap().as_bytes(),
-                    )))
+                    .take_oauth_state(
+                        &hex(&Sha256::digest(
+                            query_param(&redirect.url, "state").unwrap().as_bytes(),
+                        )),
+                        test.clock.now(),
+                    )
                     .await
                     .unwrap()
                     .unwrap();

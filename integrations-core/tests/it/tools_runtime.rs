@@ -169,8 +169,13 @@ async fn denied_and_expired_approvals_never_run() {
         .unwrap();
     env.test.clock.advance(Duration::from_secs(61));
     let result = runtime.approve(&tenant(), &late.id, &approver()).await;
-    assert_eq!(code(&result), "tool.approval_expired");
+    // The store deletes the expired request and reports it absent (never returns it).
+    assert_eq!(code(&result), "tool.approval_not_found");
     assert_eq!(env.executions(), 0);
+    assert_eq!(
+        code(&runtime.approve(&tenant(), &late.id, &approver()).await),
+        "tool.approval_not_found"
+    );
 
     // Another tenant cannot approve this tenant's request.
     let mine = runtime

@@ -1,5 +1,6 @@
 //! Clear errors with stable codes, and nothing half-written: a newer schema, wrong URLs,
-//! a statement failing inside a transaction, a dropped or closed connection.
+//! a statement failing inside a transaction, a dropped or closed connection (also in the
+//! middle of a swap).
 
 use integrations_core::ErrorKind;
 use integrations_core::host::Sealed;
@@ -244,4 +245,105 @@ async fn a_dropped_postgres_connection_is_unavailable_then_recovers() {
     let loaded = loaded.expect("a retry after the drop succeeds");
     assert_eq!(loaded.version, 1);
     assert!(unavailable < 5);
+}
+
+/// The connection is dropped while a swap runs (the server terminates it mid-statement):
+/// the swap fails with `store.unavailable`, and the stored credentials are the old ones,
+/// whole, at the old version; the next swap from that version works.
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_dropped_mid_swap_writes_nothing() {
+    let Some(url) = support::postgres_url("dropped_mid_swap").await else {
+        return;
+    };
+    let app = format!("mid_swap_{}", std::process::id());
+    let stores = SqlStores::connect(&format!("{url}&application_name={app}"))
+        .await
+        .unwrap();
+    let connection = ConnectionId::new("c1").unwrap();
+    stores
+        .swap_credentials(
+            &tenant(),
+            &connection,
+            None,
+            vec![credential("k1", b"old-1"), credential("k1", b"old-2")],
+        )
+        .await
+        .unwrap();
+    // Rows with key id `slow` take a minute to write: time for the drop to land while
+    // the swap is inside its statement.
+    for sql in [
+        "CREATE FUNCTION slow() RETURNS trigger AS $$ BEGIN \
+         IF NEW.key_id = 'slow' THEN PERFORM pg_sleep(60); END IF; RETURN NEW; \
+         END $$ LANGUAGE plpgsql",
+        "CREATE TRIGGER slow BEFORE INSERT OR UPDATE ON credentials \
+         FOR EACH ROW EXECUTE FUNCTION slow()",
+    ] {
+        sqlx::query(sql).execute(stores.pool()).await.unwrap();
+    }
+    let swapping = {
+        let stores = stores.clone();
+        let connection = connection.clone();
+        tokio::spawn(async move {
+            stores
+                .swap_credentials(
+                    &tenant(),
+                    &connection,
+                    Some(1),
+                    vec![
+                        credential("k1", b"new-1"),
+                        credential("slow", b"new-2"),
+                        credential("k1", b"new-3"),
+                    ],
+                )
+                .await
+        })
+    };
+    let admin = SqlStores::connect(&url).await.unwrap();
+    let mut killed = 0_i64;
+    for _ in 0..200 {
+        killed = sqlx::query_scalar(
+            "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity \
+             WHERE application_name = $1 AND wait_event = 'PgSleep'",
+        )
+        .bind(&app)
+        .fetch_one(admin.pool())
+        .await
+        .unwrap();
+        if killed > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(killed, 1, "the swap never reached its slow row");
+    let err = swapping.await.unwrap().unwrap_err();
+    assert_eq!(err.code(), "store.unavailable", "{err:?}");
+    assert!(err.is_temporary());
+    sqlx::query("DROP TRIGGER slow ON credentials")
+        .execute(admin.pool())
+        .await
+        .unwrap();
+    let kept = admin
+        .load_credentials(&tenant(), &connection)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(kept.version, 1);
+    assert_eq!(
+        kept.credentials,
+        vec![credential("k1", b"old-1"), credential("k1", b"old-2")]
+    );
+    assert_eq!(count(&admin, "credentials").await, 2);
+    assert_eq!(
+        stores
+            .swap_credentials(
+                &tenant(),
+                &connection,
+                Some(1),
+                vec![credential("k1", b"new")]
+            )
+            .await
+            .unwrap(),
+        2
+    );
 }

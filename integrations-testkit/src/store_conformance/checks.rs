@@ -145,7 +145,7 @@ async fn round_trips(s: &dyn Stores, scope: &Scope) -> Outcome {
         let pending = r::oauth_state(&t, &scope.name(suffix), at(600), full);
         ok(s.put_oauth_state(&pending).await, "put_oauth_state")?;
         let got = ok(
-            s.take_oauth_state(&pending.state_digest).await,
+            s.take_oauth_state(&pending.state_digest, at(0)).await,
             "take_oauth_state",
         )?;
         same(&got, &Some(pending), "a pending authorization")?;
@@ -187,7 +187,10 @@ async fn round_trips(s: &dyn Stores, scope: &Scope) -> Outcome {
         let approval = r::approval(&t, &format!("ap-{suffix}"), Duration::from_secs(600), full);
         ok(s.put_approval(&approval).await, "put_approval")?;
         same(
-            &ok(s.take_approval(&t, &approval.id).await, "take_approval")?,
+            &ok(
+                s.take_approval(&t, &approval.id, at(0)).await,
+                "take_approval",
+            )?,
             &Some(approval),
             "an approval request",
         )?;
@@ -196,7 +199,7 @@ async fn round_trips(s: &dyn Stores, scope: &Scope) -> Outcome {
         ok(s.put_continuation(&continuation).await, "put_continuation")?;
         same(
             &ok(
-                s.take_continuation(&t, &continuation.id).await,
+                s.take_continuation(&t, &continuation.id, at(0)).await,
                 "take_continuation",
             )?,
             &Some(continuation),
@@ -382,6 +385,59 @@ async fn listing(s: &dyn Stores, scope: &Scope) -> Outcome {
         )?,
         "a second delete_publication returned true"
     );
+    find_targets(s, scope).await
+}
+
+/// `find_targets`: the targets of one definition in every tenant, in (tenant, id) byte
+/// order, each whole and under its own tenant; never another definition's.
+async fn find_targets(s: &dyn Stores, scope: &Scope) -> Outcome {
+    let x = scope.tenant("x");
+    let y = scope.tenant("y");
+    let full = r::target(&x, "t1", true);
+    let mut other = r::target(&y, "t0", false);
+    other.key = r::other_key();
+    for target in [
+        r::target(&y, "t2", false),
+        r::target(&x, "t9", false),
+        full.clone(),
+        other,
+    ] {
+        ok(s.put_target(&target).await, "put_target")?;
+    }
+    let found = ok(s.find_targets(&r::key()).await, "find_targets")?;
+    let order: Vec<(&str, &str)> = found
+        .iter()
+        .map(|t| (t.tenant.as_str(), t.id.as_str()))
+        .collect();
+    ensure!(
+        order.windows(2).all(|w| w[0] < w[1]),
+        "find_targets is not in (tenant, id) order: {order:?}"
+    );
+    ensure!(
+        found.iter().all(|t| t.key == r::key()),
+        "find_targets returned a target of another definition"
+    );
+    let ours: Vec<(&str, &str)> = order
+        .iter()
+        .copied()
+        .filter(|(tenant, _)| *tenant == x.as_str() || *tenant == y.as_str())
+        .collect();
+    ensure!(
+        ours == [(x.as_str(), "t1"), (x.as_str(), "t9"), (y.as_str(), "t2")],
+        "find_targets returned {ours:?}, want x/t1, x/t9, y/t2"
+    );
+    same(
+        &found.iter().find(|t| t.tenant == x && t.id == full.id),
+        &Some(&full),
+        "a target find_targets returned",
+    )?;
+    ok(s.delete_target(&x, &full.id).await, "delete_target")?;
+    ensure!(
+        !ok(s.find_targets(&r::key()).await, "find_targets")?
+            .iter()
+            .any(|t| t.tenant == x && t.id == full.id),
+        "find_targets returned a deleted target"
+    );
     Ok(())
 }
 
@@ -432,6 +488,112 @@ async fn connection_status(s: &dyn Stores, scope: &Scope) -> Outcome {
         )?
         .is_none(),
         "set_connection_status created a connection"
+    );
+    connection_status_if(s, scope).await
+}
+
+/// `set_connection_status_if` writes only when the stored status equals the expected one
+/// (the whole status, reason included), returns the updated connection, and otherwise
+/// changes nothing.
+async fn connection_status_if(s: &dyn Stores, scope: &Scope) -> Outcome {
+    let t = scope.tenant("a");
+    let connection = r::connection(&t, "c-if", false);
+    ok(s.put_connection(&connection).await, "put_connection")?;
+    let failed = ConnectionStatus::Error {
+        reason: "refresh failed".into(),
+    };
+    for wrong in [
+        ConnectionStatus::Revoked {
+            reason: "uninstalled".into(),
+        },
+        ConnectionStatus::Error {
+            reason: "another reason".into(),
+        },
+    ] {
+        ensure!(
+            ok(
+                s.set_connection_status_if(&t, &connection.id, &wrong, failed.clone(), at(200))
+                    .await,
+                "set_connection_status_if"
+            )?
+            .is_none(),
+            "set_connection_status_if wrote from {wrong:?} while the status was active"
+        );
+    }
+    same(
+        &ok(s.get_connection(&t, &connection.id).await, "get_connection")?,
+        &Some(connection.clone()),
+        "a connection after refused set_connection_status_if calls",
+    )?;
+    let updated = ok(
+        s.set_connection_status_if(
+            &t,
+            &connection.id,
+            &ConnectionStatus::Active,
+            failed.clone(),
+            at(200),
+        )
+        .await,
+        "set_connection_status_if",
+    )?
+    .ok_or("set_connection_status_if from the stored status returned None")?;
+    let mut want = connection.clone();
+    want.status = failed.clone();
+    want.updated_at = at(200);
+    same(
+        &updated,
+        &want,
+        "the connection set_connection_status_if returned",
+    )?;
+    same(
+        &ok(s.get_connection(&t, &connection.id).await, "get_connection")?,
+        &Some(want.clone()),
+        "a connection after set_connection_status_if",
+    )?;
+    ensure!(
+        ok(
+            s.set_connection_status_if(
+                &t,
+                &connection.id,
+                &ConnectionStatus::Active,
+                ConnectionStatus::Active,
+                at(300),
+            )
+            .await,
+            "set_connection_status_if"
+        )?
+        .is_none(),
+        "set_connection_status_if wrote from a status already changed"
+    );
+    // From the whole stored status, reason included, it writes again.
+    ensure!(
+        ok(
+            s.set_connection_status_if(
+                &t,
+                &connection.id,
+                &failed,
+                ConnectionStatus::Active,
+                at(300),
+            )
+            .await,
+            "set_connection_status_if"
+        )?
+        .is_some_and(|c| c.status == ConnectionStatus::Active && c.updated_at == at(300)),
+        "set_connection_status_if from the stored error status did not write"
+    );
+    let missing = r::connection_id("nope-if");
+    ensure!(
+        ok(
+            s.set_connection_status_if(&t, &missing, &ConnectionStatus::Active, failed, at(300))
+                .await,
+            "set_connection_status_if"
+        )?
+        .is_none(),
+        "set_connection_status_if of a missing connection returned Some"
+    );
+    ensure!(
+        ok(s.get_connection(&t, &missing).await, "get_connection")?.is_none(),
+        "set_connection_status_if created a connection"
     );
     Ok(())
 }
@@ -582,7 +744,7 @@ async fn take_once(s: &dyn Stores, scope: &Scope) -> Outcome {
     );
     ensure!(
         ok(
-            s.take_oauth_state(&pending.state_digest).await,
+            s.take_oauth_state(&pending.state_digest, at(0)).await,
             "take_oauth_state"
         )?
         .is_some(),
@@ -590,7 +752,7 @@ async fn take_once(s: &dyn Stores, scope: &Scope) -> Outcome {
     );
     ensure!(
         ok(
-            s.take_oauth_state(&pending.state_digest).await,
+            s.take_oauth_state(&pending.state_digest, at(0)).await,
             "take_oauth_state"
         )?
         .is_none(),
@@ -604,11 +766,19 @@ async fn take_once(s: &dyn Stores, scope: &Scope) -> Outcome {
         "a duplicate put_approval was not a conflict"
     );
     ensure!(
-        ok(s.take_approval(&t, &approval.id).await, "take_approval")?.is_some(),
+        ok(
+            s.take_approval(&t, &approval.id, at(0)).await,
+            "take_approval"
+        )?
+        .is_some(),
         "take_approval found nothing"
     );
     ensure!(
-        ok(s.take_approval(&t, &approval.id).await, "take_approval")?.is_none(),
+        ok(
+            s.take_approval(&t, &approval.id, at(0)).await,
+            "take_approval"
+        )?
+        .is_none(),
         "an approval was taken twice"
     );
 
@@ -620,7 +790,7 @@ async fn take_once(s: &dyn Stores, scope: &Scope) -> Outcome {
     );
     ensure!(
         ok(
-            s.take_continuation(&t, &continuation.id).await,
+            s.take_continuation(&t, &continuation.id, at(0)).await,
             "take_continuation"
         )?
         .is_some(),
@@ -628,7 +798,7 @@ async fn take_once(s: &dyn Stores, scope: &Scope) -> Outcome {
     );
     ensure!(
         ok(
-            s.take_continuation(&t, &continuation.id).await,
+            s.take_continuation(&t, &continuation.id, at(0)).await,
             "take_continuation"
         )?
         .is_none(),
@@ -639,6 +809,90 @@ async fn take_once(s: &dyn Stores, scope: &Scope) -> Outcome {
         s.put_continuation(&continuation).await,
         "put_continuation after take",
     )?;
+    take_expired(s, scope).await
+}
+
+/// An entry is live until its `expires_at`: taken one millisecond before, it is returned;
+/// taken at or after it, it is deleted and reported as absent, so that a later take at an
+/// earlier time (another host's clock) finds nothing either.
+async fn take_expired(s: &dyn Stores, scope: &Scope) -> Outcome {
+    let t = scope.tenant("a");
+    let just_before = Timestamp::from_unix_millis(at(600).unix_millis() - 1);
+    for (name, when, live) in [
+        ("live", just_before, true),
+        ("at", at(600), false),
+        ("after", at(601), false),
+    ] {
+        let pending = r::oauth_state(&t, &scope.name(&format!("exp-{name}")), at(600), true);
+        ok(s.put_oauth_state(&pending).await, "put_oauth_state")?;
+        let got = ok(
+            s.take_oauth_state(&pending.state_digest, when).await,
+            "take_oauth_state",
+        )?;
+        ensure!(
+            got.is_some() == live,
+            "take_oauth_state {name} its expiry returned {}",
+            if live { "nothing" } else { "the expired state" }
+        );
+        ensure!(
+            ok(
+                s.take_oauth_state(&pending.state_digest, at(0)).await,
+                "take_oauth_state"
+            )?
+            .is_none(),
+            "an OAuth state taken {name} its expiry was still there"
+        );
+
+        let mut approval = r::approval(&t, &format!("ap-exp-{name}"), Duration::ZERO, true);
+        approval.expires_at = at(600);
+        ok(s.put_approval(&approval).await, "put_approval")?;
+        let got = ok(
+            s.take_approval(&t, &approval.id, when).await,
+            "take_approval",
+        )?;
+        ensure!(
+            got.is_some() == live,
+            "take_approval {name} its expiry returned {}",
+            if live {
+                "nothing"
+            } else {
+                "the expired request"
+            }
+        );
+        ensure!(
+            ok(
+                s.take_approval(&t, &approval.id, at(0)).await,
+                "take_approval"
+            )?
+            .is_none(),
+            "an approval taken {name} its expiry was still there"
+        );
+
+        let continuation =
+            r::continuation(&t, &scope.name(&format!("cont-exp-{name}")), at(0), at(600));
+        ok(s.put_continuation(&continuation).await, "put_continuation")?;
+        let got = ok(
+            s.take_continuation(&t, &continuation.id, when).await,
+            "take_continuation",
+        )?;
+        ensure!(
+            got.is_some() == live,
+            "take_continuation {name} its expiry returned {}",
+            if live {
+                "nothing"
+            } else {
+                "the expired continuation"
+            }
+        );
+        ensure!(
+            ok(
+                s.take_continuation(&t, &continuation.id, at(0)).await,
+                "take_continuation"
+            )?
+            .is_none(),
+            "a continuation taken {name} its expiry was still there"
+        );
+    }
     Ok(())
 }
 
@@ -776,7 +1030,7 @@ async fn concurrency(stores: &Arc<dyn Stores>, scope: &Scope, tasks: usize) -> O
     let winners = race(tasks, |_| {
         let (s, digest) = (Arc::clone(stores), pending.state_digest.clone());
         async move {
-            s.take_oauth_state(&digest)
+            s.take_oauth_state(&digest, at(0))
                 .await
                 .map(|p| p.is_some())
                 .map_err(|e| format!("a racing take_oauth_state failed: {}", e.code()))
@@ -793,7 +1047,7 @@ async fn concurrency(stores: &Arc<dyn Stores>, scope: &Scope, tasks: usize) -> O
     let winners = race(tasks, |_| {
         let (s, t, id) = (Arc::clone(stores), t.clone(), approval.id.clone());
         async move {
-            s.take_approval(&t, &id)
+            s.take_approval(&t, &id, at(0))
                 .await
                 .map(|p| p.is_some())
                 .map_err(|e| format!("a racing take_approval failed: {}", e.code()))
@@ -813,7 +1067,7 @@ async fn concurrency(stores: &Arc<dyn Stores>, scope: &Scope, tasks: usize) -> O
     let winners = race(tasks, |_| {
         let (s, t, id) = (Arc::clone(stores), t.clone(), continuation.id.clone());
         async move {
-            s.take_continuation(&t, &id)
+            s.take_continuation(&t, &id, at(0))
                 .await
                 .map(|p| p.is_some())
                 .map_err(|e| format!("a racing take_continuation failed: {}", e.code()))
@@ -838,6 +1092,43 @@ async fn concurrency(stores: &Arc<dyn Stores>, scope: &Scope, tasks: usize) -> O
     ensure!(
         winners == 1,
         "{winners} of {tasks} concurrent deliveries of one event were new"
+    );
+
+    // Conditional status changes from the status all tasks read: exactly one wins, and
+    // the stored status is the winner's.
+    let connection = r::connection(&t, "c-status", false);
+    ok(stores.put_connection(&connection).await, "put_connection")?;
+    let winners = race(tasks, |i| {
+        let (s, t, id) = (Arc::clone(stores), t.clone(), connection.id.clone());
+        async move {
+            s.set_connection_status_if(
+                &t,
+                &id,
+                &ConnectionStatus::Active,
+                ConnectionStatus::Revoked {
+                    reason: format!("task-{i}"),
+                },
+                at(1),
+            )
+            .await
+            .map(|c| c.is_some())
+            .map_err(|e| format!("a racing set_connection_status_if failed: {}", e.code()))
+        }
+    })
+    .await?;
+    ensure!(
+        winners == 1,
+        "{winners} of {tasks} concurrent set_connection_status_if calls from one status won"
+    );
+    let raced = ok(
+        stores.get_connection(&t, &connection.id).await,
+        "get_connection",
+    )?
+    .ok_or("the raced connection vanished")?;
+    ensure!(
+        matches!(&raced.status, ConnectionStatus::Revoked { reason } if reason.starts_with("task-")),
+        "after the race the connection's status is {:?}",
+        raced.status
     );
     Ok(())
 }
@@ -892,6 +1183,33 @@ async fn tenant_isolation(s: &dyn Stores, scope: &Scope) -> Outcome {
         )?
         .is_none(),
         "tenant B changed tenant A's connection status"
+    );
+    ensure!(
+        ok(
+            s.set_connection_status_if(
+                &b,
+                &connection.id,
+                &connection.status,
+                ConnectionStatus::Active,
+                at(50)
+            )
+            .await,
+            "set_connection_status_if"
+        )?
+        .is_none(),
+        "tenant B conditionally changed tenant A's connection status"
+    );
+    ensure!(
+        ok(s.find_targets(&target.key).await, "find_targets")?
+            .iter()
+            .all(|t| t.tenant != b),
+        "find_targets returned a target under tenant B, which has none"
+    );
+    ensure!(
+        ok(s.find_targets(&target.key).await, "find_targets")?
+            .iter()
+            .any(|t| t.tenant == a && t.id == target.id),
+        "find_targets did not return tenant A's target under tenant A"
     );
     ensure!(
         ok(
@@ -954,12 +1272,16 @@ async fn tenant_isolation(s: &dyn Stores, scope: &Scope) -> Outcome {
         "tenant B saved over tenant A's checkpoint"
     );
     ensure!(
-        ok(s.take_approval(&b, &approval.id).await, "take_approval")?.is_none(),
+        ok(
+            s.take_approval(&b, &approval.id, at(0)).await,
+            "take_approval"
+        )?
+        .is_none(),
         "tenant B took tenant A's approval"
     );
     ensure!(
         ok(
-            s.take_continuation(&b, &continuation.id).await,
+            s.take_continuation(&b, &continuation.id, at(0)).await,
             "take_continuation"
         )?
         .is_none(),
@@ -1052,13 +1374,16 @@ async fn tenant_isolation(s: &dyn Stores, scope: &Scope) -> Outcome {
         "tenant A's event was forgotten"
     );
     same(
-        &ok(s.take_approval(&a, &approval.id).await, "take_approval")?,
+        &ok(
+            s.take_approval(&a, &approval.id, at(0)).await,
+            "take_approval",
+        )?,
         &Some(approval),
         "tenant A's approval",
     )?;
     same(
         &ok(
-            s.take_continuation(&a, &continuation.id).await,
+            s.take_continuation(&a, &continuation.id, at(0)).await,
             "take_continuation",
         )?,
         &Some(continuation),
@@ -1107,9 +1432,12 @@ async fn purge(s: &dyn Stores, scope: &Scope) -> Outcome {
             && report.webhook_events == 1,
         "purge_expired reported {report:?}, want one of each"
     );
+    // The expired records are taken at a time before they expired: one the purge left
+    // would be returned.
     ensure!(
         ok(
-            s.take_oauth_state(&expired_state.state_digest).await,
+            s.take_oauth_state(&expired_state.state_digest, old(0))
+                .await,
             "take_oauth_state"
         )?
         .is_none(),
@@ -1117,7 +1445,7 @@ async fn purge(s: &dyn Stores, scope: &Scope) -> Outcome {
     );
     ensure!(
         ok(
-            s.take_oauth_state(&live_state.state_digest).await,
+            s.take_oauth_state(&live_state.state_digest, now).await,
             "take_oauth_state"
         )?
         .is_some(),
@@ -1125,7 +1453,7 @@ async fn purge(s: &dyn Stores, scope: &Scope) -> Outcome {
     );
     ensure!(
         ok(
-            s.take_approval(&t, &expired_approval.id).await,
+            s.take_approval(&t, &expired_approval.id, old(0)).await,
             "take_approval"
         )?
         .is_none(),
@@ -1133,7 +1461,7 @@ async fn purge(s: &dyn Stores, scope: &Scope) -> Outcome {
     );
     ensure!(
         ok(
-            s.take_approval(&t, &live_approval.id).await,
+            s.take_approval(&t, &live_approval.id, now).await,
             "take_approval"
         )?
         .is_some(),
@@ -1141,7 +1469,7 @@ async fn purge(s: &dyn Stores, scope: &Scope) -> Outcome {
     );
     ensure!(
         ok(
-            s.take_continuation(&t, &expired_cont.id).await,
+            s.take_continuation(&t, &expired_cont.id, old(0)).await,
             "take_continuation"
         )?
         .is_none(),
@@ -1149,7 +1477,7 @@ async fn purge(s: &dyn Stores, scope: &Scope) -> Outcome {
     );
     ensure!(
         ok(
-            s.take_continuation(&t, &live_cont.id).await,
+            s.take_continuation(&t, &live_cont.id, now).await,
             "take_continuation"
         )?
         .is_some(),

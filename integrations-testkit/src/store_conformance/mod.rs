@@ -16,17 +16,20 @@
 //! * **round trips**: every record type, with every optional field set and with none,
 //!   reads back equal (sealed bytes included);
 //! * **listing**: upserts replace, lists are ordered by id and filtered, deletes report
-//!   whether the record existed, webhook routing finds connections across tenants in
-//!   (tenant, id) order;
+//!   whether the record existed, webhook routing finds connections and `find_targets`
+//!   finds targets across tenants in (tenant, id) order;
 //! * **connection status**: an atomic status change returns the updated connection;
+//!   `set_connection_status_if` writes only from the expected status;
 //! * **credential compare-and-swap**, **checkpoint compare-and-swap**: a stale version is
 //!   refused with `store.version_conflict` and changes nothing;
-//! * **take once**: OAuth states, approvals and continuations are returned once, and a
+//! * **take once**: OAuth states, approvals and continuations are returned once, never
+//!   once expired (an expired entry taken is deleted and reported absent), and a
 //!   duplicate put is a conflict;
 //! * **webhook dedup**: `record_event_if_new` is true once per (tenant, key, id), and
 //!   `forget_event` makes it new again;
 //! * **concurrency**: N tasks (64 by default) racing on a credential swap, a checkpoint
-//!   save, each take and `record_event_if_new`: exactly one wins each race;
+//!   save, each take, `record_event_if_new` and `set_connection_status_if`: exactly one
+//!   wins each race;
 //! * **tenant isolation**: tenant B never reads, lists, takes, changes or deletes tenant
 //!   A's records by id;
 //! * **purge**: [`purge_expired`](integrations_core::host::purge_expired) deletes exactly
@@ -50,13 +53,14 @@ pub enum StoreCheck {
     RoundTrips,
     /// Upserts, ordered and filtered lists, deletes, webhook routing lookups.
     Listing,
-    /// `set_connection_status` is atomic and returns the updated connection.
+    /// `set_connection_status` is atomic and returns the updated connection;
+    /// `set_connection_status_if` writes only from the expected status.
     ConnectionStatus,
     /// Credentials are written only by compare-and-swap on their version.
     CredentialCas,
     /// Checkpoints are saved only by compare-and-swap on their version.
     CheckpointCas,
-    /// OAuth states, approvals and continuations are taken once.
+    /// OAuth states, approvals and continuations are taken once, and never once expired.
     TakeOnce,
     /// Webhook events are recorded once per (tenant, key, external id).
     WebhookDedup,

@@ -62,6 +62,10 @@ pub(super) fn key() -> DefinitionKey {
     DefinitionKey::new("github", "github").expect("a valid key")
 }
 
+pub(super) fn other_key() -> DefinitionKey {
+    DefinitionKey::new("linear", "linear").expect("a valid key")
+}
+
 pub(super) fn sealed(label: &str) -> Sealed {
     // Arbitrary bytes, with every byte value a column must keep (0, high bit).
     let mut bytes = vec![0_u8, 1, 127, 128, 255];

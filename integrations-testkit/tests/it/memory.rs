@@ -213,7 +213,10 @@ async fn exactly_one_of_64_concurrent_takes_gets_the_state() {
         ErrorKind::Conflict
     );
     let taken = take_at_once(&store, |store| async move {
-        store.take_oauth_state("digest-1").await.unwrap()
+        store
+            .take_oauth_state("digest-1", Timestamp::from_unix_seconds(1))
+            .await
+            .unwrap()
     })
     .await;
     assert_eq!(taken.len(), 1);
@@ -257,7 +260,10 @@ async fn exactly_one_of_64_concurrent_takes_gets_the_continuation() {
         "store.duplicate_continuation"
     );
     let taken = take_at_once(&store, |store| async move {
-        store.take_continuation(&tenant(), "c1").await.unwrap()
+        store
+            .take_continuation(&tenant(), "c1", Timestamp::from_unix_seconds(1))
+            .await
+            .unwrap()
     })
     .await;
     assert_eq!(taken, vec![record]);
@@ -268,7 +274,11 @@ async fn exactly_one_of_64_concurrent_takes_gets_the_continuation() {
         .unwrap();
     assert!(
         store
-            .take_continuation(&TenantId::new("other").unwrap(), "c2")
+            .take_continuation(
+                &TenantId::new("other").unwrap(),
+                "c2",
+                Timestamp::from_unix_seconds(1),
+            )
             .await
             .unwrap()
             .is_none()

@@ -50,6 +50,12 @@ impl TargetStore for Broken {
     async fn delete_target(&self, t: &TenantId, id: &TargetId) -> Result<bool, Error> {
         self.inner.delete_target(t, id).await
     }
+    async fn find_targets(&self, key: &DefinitionKey) -> Result<Vec<Target>, Error> {
+        // Bug: newest tenant first (`ORDER BY tenant DESC`).
+        let mut found = self.inner.find_targets(key).await?;
+        found.sort_by(|x, y| y.tenant.cmp(&x.tenant).then_with(|| x.id.cmp(&y.id)));
+        Ok(found)
+    }
 }
 
 #[async_trait]
@@ -80,6 +86,17 @@ impl ConnectionStore for Broken {
         status: ConnectionStatus,
         now: Timestamp,
     ) -> Result<Option<Connection>, Error> {
+        self.inner.set_connection_status(t, id, status, now).await
+    }
+    async fn set_connection_status_if(
+        &self,
+        t: &TenantId,
+        id: &ConnectionId,
+        _expected: &ConnectionStatus,
+        status: ConnectionStatus,
+        now: Timestamp,
+    ) -> Result<Option<Connection>, Error> {
+        // Bug: ignores the expected status (a revoked connection can be marked active).
         self.inner.set_connection_status(t, id, status, now).await
     }
 }
@@ -130,9 +147,13 @@ impl OAuthStateStore for Broken {
     async fn put_oauth_state(&self, p: &PendingAuthorization) -> Result<(), Error> {
         self.inner.put_oauth_state(p).await
     }
-    async fn take_oauth_state(&self, digest: &str) -> Result<Option<PendingAuthorization>, Error> {
+    async fn take_oauth_state(
+        &self,
+        digest: &str,
+        now: Timestamp,
+    ) -> Result<Option<PendingAuthorization>, Error> {
         // Bug: reads without removing; the state can be used twice.
-        let taken = self.inner.take_oauth_state(digest).await?;
+        let taken = self.inner.take_oauth_state(digest, now).await?;
         if let Some(p) = &taken {
             self.inner.put_oauth_state(p).await?;
         }
@@ -208,8 +229,9 @@ impl ApprovalStore for Broken {
         &self,
         t: &TenantId,
         id: &ApprovalId,
+        now: Timestamp,
     ) -> Result<Option<ApprovalRequest>, Error> {
-        self.inner.take_approval(t, id).await
+        self.inner.take_approval(t, id, now).await
     }
     // Bug: no purge (the default keeps everything).
 }
@@ -223,8 +245,9 @@ impl ContinuationStore for Broken {
         &self,
         t: &TenantId,
         id: &str,
+        now: Timestamp,
     ) -> Result<Option<PendingContinuation>, Error> {
-        self.inner.take_continuation(t, id).await
+        self.inner.take_continuation(t, id, now).await
     }
 }
 
@@ -235,6 +258,8 @@ async fn the_suite_finds_broken_stores() {
         .await;
     assert!(!report.passed());
     for failing in [
+        StoreCheck::Listing,
+        StoreCheck::ConnectionStatus,
         StoreCheck::TakeOnce,
         StoreCheck::Concurrency,
         StoreCheck::WebhookDedup,
@@ -246,7 +271,7 @@ async fn the_suite_finds_broken_stores() {
         );
     }
     for passing in [
-        StoreCheck::Listing,
+        StoreCheck::RoundTrips,
         StoreCheck::CredentialCas,
         StoreCheck::CheckpointCas,
     ] {
