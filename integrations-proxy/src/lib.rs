@@ -31,6 +31,7 @@ mod metrics;
 mod refusal;
 mod server;
 mod tls;
+mod tunnel;
 mod upstream;
 
 pub use ca::{CertificateAuthority, GeneratedCa};
