@@ -413,16 +413,16 @@ async fn forward_managed(
         host = %host,
         status = tracing::field::Empty,
     );
-    let id = route.id.as_str().to_owned();
+    let id = route.id.as_str();
     async move {
-        match forward_route(shared, plan, request, host, path, &route, started).await {
+        match forward_route(shared, plan, request, host, path, route, started).await {
             Ok(response) => {
                 tracing::Span::current().record("status", response.status().as_u16());
                 tracing::info!(target: "integrations::proxy", "request forwarded");
-                shared.metrics.count(Some(&id), "forwarded");
+                shared.metrics.count(Some(id), "forwarded");
                 Ok(response)
             }
-            Err(refusal) => Ok(refuse(shared, Some(&id), refusal)),
+            Err(refusal) => Ok(refuse(shared, Some(id), refusal)),
         }
     }
     .instrument(span)
@@ -439,9 +439,8 @@ async fn forward_route(
     started: Instant,
 ) -> Result<Response<ProxyBody>, Refusal> {
     let connection = shared
-        .host
-        .connections()
-        .get_connection(plan.tenant(), &route.connection)
+        .connections
+        .get(&shared.host, plan.tenant(), &route.connection)
         .await
         .map_err(|e| Refusal::bad_gateway("proxy.store_failed", e.message()))?
         .ok_or_else(|| {
@@ -547,6 +546,6 @@ async fn forward_route(
     .with_detail("retried", retried.to_string())
     .with_detail("plan", plan.hash())
     .with_detail("elapsed_ms", started.elapsed().as_millis().to_string());
-    shared.host.audit().record(event).await;
+    shared.audit.record(event).await;
     Ok(respond(response, guard))
 }

@@ -21,9 +21,11 @@
 //!
 //! See [`Proxy`] for a quick start.
 
+mod audit;
 mod body;
 mod ca;
 mod config;
+mod connections;
 mod destination;
 mod gate;
 mod handler;
