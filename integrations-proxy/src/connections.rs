@@ -52,19 +52,15 @@ impl ConnectionCache {
         let read = Instant::now();
         let found = host.connections().get_connection(tenant, id).await?;
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        match found {
-            Some(connection) => {
-                let connection = Arc::new(connection);
-                if entries.len() >= LIMIT {
-                    entries.clear();
-                }
-                entries.insert(id.clone(), (tenant.clone(), Arc::clone(&connection), read));
-                Ok(Some(connection))
-            }
-            None => {
-                entries.remove(id);
-                Ok(None)
-            }
+        let Some(connection) = found else {
+            entries.remove(id);
+            return Ok(None);
+        };
+        let connection = Arc::new(connection);
+        if entries.len() >= LIMIT {
+            entries.clear();
         }
+        entries.insert(id.clone(), (tenant.clone(), Arc::clone(&connection), read));
+        Ok(Some(connection))
     }
 }

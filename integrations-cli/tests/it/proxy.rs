@@ -250,8 +250,7 @@ fn sandbox_curl(proxy: &str, ca: &std::path::Path, extra: &[&str]) -> String {
 fn last_status(output: &str) -> &str {
     output
         .lines()
-        .filter(|l| l.starts_with("HTTP/"))
-        .last()
+        .rfind(|l| l.starts_with("HTTP/"))
         .unwrap_or_default()
 }
 
