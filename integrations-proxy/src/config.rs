@@ -50,6 +50,13 @@ pub struct ProxyConfig {
     /// The largest request body buffered so an idempotent request can be retried once
     /// after a 401; larger bodies stream and are not retried.
     pub retry_body_limit: usize,
+    /// How long a blind tunnel may carry no byte in either direction before it is
+    /// closed.
+    pub tunnel_idle_timeout: Duration,
+    /// How long a connection record read from the store is trusted before it is read
+    /// again: the longest a connection revoked elsewhere keeps getting its credential
+    /// injected (the token manager's own status recheck has the same default).
+    pub connection_recheck: Duration,
     pub(crate) extra_roots: Vec<CertificateDer<'static>>,
     pub(crate) overrides: HashMap<String, UpstreamOverride>,
 }
@@ -68,6 +75,8 @@ impl Default for ProxyConfig {
             leaf_ttl: Duration::from_secs(24 * 3600),
             shutdown_grace: Duration::from_secs(30),
             retry_body_limit: 64 * 1024,
+            tunnel_idle_timeout: Duration::from_secs(300),
+            connection_recheck: Duration::from_secs(5),
             extra_roots: Vec::new(),
             overrides: HashMap::new(),
         }
@@ -129,6 +138,21 @@ impl ProxyConfig {
     #[must_use]
     pub fn with_shutdown_grace(mut self, grace: Duration) -> Self {
         self.shutdown_grace = grace;
+        self
+    }
+
+    /// Sets how long a blind tunnel may stay idle.
+    #[must_use]
+    pub fn with_tunnel_idle_timeout(mut self, timeout: Duration) -> Self {
+        self.tunnel_idle_timeout = timeout;
+        self
+    }
+
+    /// Sets how long a connection record is trusted before it is read again (zero reads
+    /// it for every request).
+    #[must_use]
+    pub fn with_connection_recheck(mut self, interval: Duration) -> Self {
+        self.connection_recheck = interval;
         self
     }
 

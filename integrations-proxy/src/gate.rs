@@ -150,7 +150,7 @@ impl PlanState {
         path_and_query: &str,
         grants: &Grants,
         clock: &dyn Clock,
-    ) -> Result<CompiledRoute, Refusal> {
+    ) -> Result<&CompiledRoute, Refusal> {
         let uri = format!("https://{host}{path_and_query}");
         let mut best: Option<Error> = None;
         for grant in &grants.0 {
@@ -170,7 +170,7 @@ impl PlanState {
                     )
                 })?;
             match self.gate.authorize(&probe, clock) {
-                Ok(route) => return Ok(route.clone()),
+                Ok(route) => return Ok(route),
                 Err(error) => {
                     let rank = |e: &Error| match e.code() {
                         "egress.ambiguous_route" => 3,

@@ -27,6 +27,7 @@ use crate::destination;
 use crate::gate::{Grants, PlanState, host_of, prepare};
 use crate::refusal::Refusal;
 use crate::server::{Phase, Shared, until};
+use crate::tunnel::{Activity, Watched};
 use crate::upstream::refusal_for;
 
 const HOP_BY_HOP: [&str; 8] = [
@@ -139,7 +140,9 @@ async fn connect(
                 return;
             };
             match mode {
-                Mode::Intercept(config) => intercept(shared, upgraded, host, config, grants).await,
+                Mode::Intercept(config) => {
+                    intercept(shared, upgraded, (host, port), config, grants).await;
+                }
                 Mode::Blind(stream) => blind(&shared, upgraded, stream).await,
             }
             drop(tunnel);
@@ -149,10 +152,16 @@ async fn connect(
     Ok(Response::new(empty()))
 }
 
-async fn blind(shared: &Shared, upgraded: Upgraded, mut stream: TcpStream) {
-    let mut client = TokioIo::new(upgraded);
+async fn blind(shared: &Shared, upgraded: Upgraded, stream: TcpStream) {
+    let activity = Activity::new();
+    let mut client = Watched::new(TokioIo::new(upgraded), &activity);
+    let mut upstream = Watched::new(stream, &activity);
     tokio::select! {
-        _ = tokio::io::copy_bidirectional(&mut client, &mut stream) => {}
+        _ = tokio::io::copy_bidirectional(&mut client, &mut upstream) => {}
+        () = activity.idle_for(shared.config.tunnel_idle_timeout) => {
+            shared.metrics.count(None, "proxy.tunnel_idle");
+            tracing::info!(target: "integrations::proxy", "idle blind tunnel closed");
+        }
         () = until(&shared.phase, Phase::Closing) => {}
     }
 }
@@ -160,7 +169,7 @@ async fn blind(shared: &Shared, upgraded: Upgraded, mut stream: TcpStream) {
 async fn intercept(
     shared: Arc<Shared>,
     upgraded: Upgraded,
-    host: String,
+    (host, port): (String, u16),
     config: Arc<rustls::ServerConfig>,
     grants: Grants,
 ) {
@@ -169,10 +178,28 @@ async fn intercept(
     else {
         return;
     };
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(shared.config.header_read_timeout)
+        .max_buf_size(shared.config.max_header_bytes.max(8192));
     if let Some(sni) = stream.get_ref().1.server_name()
         && host_of(sni).ok().as_deref() != Some(host.as_str())
     {
-        shared.metrics.count(None, "proxy.sni_mismatch");
+        // The client asked the TLS layer for another host than it named in CONNECT:
+        // answer its first request with the refusal, contact no upstream, close.
+        let service = service_fn(|_request| {
+            let refusal = Refusal::new(
+                StatusCode::MISDIRECTED_REQUEST,
+                "proxy.sni_mismatch",
+                "the TLS server name differs from the CONNECT host",
+            );
+            std::future::ready(Ok::<_, Infallible>(refuse(&shared, None, refusal)))
+        });
+        let conn = builder
+            .keep_alive(false)
+            .serve_connection(TokioIo::new(stream), service);
+        let _ = tokio::time::timeout(shared.config.header_read_timeout, conn).await;
         return;
     }
     let service = {
@@ -182,16 +209,11 @@ async fn intercept(
             let host = host.clone();
             let grants = grants.clone();
             async move {
-                let result = inner(Arc::clone(&shared), request, &host, &grants).await;
+                let result = inner(Arc::clone(&shared), request, (&host, port), &grants).await;
                 Ok::<_, Infallible>(result.unwrap_or_else(|r| refuse(&shared, None, r)))
             }
         })
     };
-    let mut builder = http1::Builder::new();
-    builder
-        .timer(TokioTimer::new())
-        .header_read_timeout(shared.config.header_read_timeout)
-        .max_buf_size(shared.config.max_header_bytes.max(8192));
     let conn = builder.serve_connection(TokioIo::new(stream), service);
     let mut conn = std::pin::pin!(conn);
     tokio::select! {
@@ -206,11 +228,19 @@ async fn intercept(
     }
 }
 
-/// A request inside an intercepted tunnel to `host`.
+/// Whether `authority` names the tunnel's `host` (and its `port`, when it names one).
+fn names_tunnel(authority: &str, host: &str, port: u16) -> Result<bool, Refusal> {
+    let Ok(authority) = authority.parse::<http::uri::Authority>() else {
+        return Ok(false);
+    };
+    Ok(host_of(authority.host())? == host && authority.port_u16().is_none_or(|p| p == port))
+}
+
+/// A request inside an intercepted tunnel to `host:port`.
 async fn inner(
     shared: Arc<Shared>,
     request: Request<Incoming>,
-    host: &str,
+    (host, port): (&str, u16),
     grants: &Grants,
 ) -> Result<Response<ProxyBody>, Refusal> {
     let mismatch = || {
@@ -221,12 +251,12 @@ async fn inner(
     };
     if let Some(value) = request.headers().get(HOST) {
         let named = value.to_str().map_err(|_| mismatch())?;
-        if host_of(named)? != host {
+        if !names_tunnel(named, host, port)? {
             return Err(mismatch());
         }
     }
     if let Some(authority) = request.uri().authority()
-        && host_of(authority.host())? != host
+        && !names_tunnel(authority.as_str(), host, port)?
     {
         return Err(mismatch());
     }
@@ -383,16 +413,16 @@ async fn forward_managed(
         host = %host,
         status = tracing::field::Empty,
     );
-    let id = route.id.as_str().to_owned();
+    let id = route.id.as_str();
     async move {
-        match forward_route(shared, plan, request, host, path, &route, started).await {
+        match forward_route(shared, plan, request, host, path, route, started).await {
             Ok(response) => {
                 tracing::Span::current().record("status", response.status().as_u16());
                 tracing::info!(target: "integrations::proxy", "request forwarded");
-                shared.metrics.count(Some(&id), "forwarded");
+                shared.metrics.count(Some(id), "forwarded");
                 Ok(response)
             }
-            Err(refusal) => Ok(refuse(shared, Some(&id), refusal)),
+            Err(refusal) => Ok(refuse(shared, Some(id), refusal)),
         }
     }
     .instrument(span)
@@ -409,9 +439,8 @@ async fn forward_route(
     started: Instant,
 ) -> Result<Response<ProxyBody>, Refusal> {
     let connection = shared
-        .host
-        .connections()
-        .get_connection(plan.tenant(), &route.connection)
+        .connections
+        .get(&shared.host, plan.tenant(), &route.connection)
         .await
         .map_err(|e| Refusal::bad_gateway("proxy.store_failed", e.message()))?
         .ok_or_else(|| {
@@ -517,6 +546,6 @@ async fn forward_route(
     .with_detail("retried", retried.to_string())
     .with_detail("plan", plan.hash())
     .with_detail("elapsed_ms", started.elapsed().as_millis().to_string());
-    shared.host.audit().record(event).await;
+    shared.audit.record(event).await;
     Ok(respond(response, guard))
 }

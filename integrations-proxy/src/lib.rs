@@ -21,9 +21,11 @@
 //!
 //! See [`Proxy`] for a quick start.
 
+mod audit;
 mod body;
 mod ca;
 mod config;
+mod connections;
 mod destination;
 mod gate;
 mod handler;
@@ -31,6 +33,7 @@ mod metrics;
 mod refusal;
 mod server;
 mod tls;
+mod tunnel;
 mod upstream;
 
 pub use ca::{CertificateAuthority, GeneratedCa};

@@ -13,7 +13,8 @@ pub struct Metrics {
     connections: Arc<AtomicI64>,
     tunnels: Arc<AtomicI64>,
     in_flight: Arc<AtomicI64>,
-    outcomes: Mutex<BTreeMap<(String, String), u64>>,
+    /// Route -> outcome -> count (nested so counting a known pair allocates nothing).
+    outcomes: Mutex<BTreeMap<String, BTreeMap<String, u64>>>,
 }
 
 /// What a [`Metrics`] holds at one instant.
@@ -51,18 +52,29 @@ impl Metrics {
                 .outcomes
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
-                .clone(),
+                .iter()
+                .flat_map(|(route, outcomes)| {
+                    outcomes
+                        .iter()
+                        .map(|(outcome, n)| ((route.clone(), outcome.clone()), *n))
+                })
+                .collect(),
         }
     }
 
     pub(crate) fn count(&self, route: Option<&str>, outcome: &str) {
-        let key = (route.unwrap_or("-").to_owned(), outcome.to_owned());
-        *self
-            .outcomes
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .entry(key)
-            .or_default() += 1;
+        let route = route.unwrap_or("-");
+        let mut outcomes = self.outcomes.lock().unwrap_or_else(PoisonError::into_inner);
+        let by_outcome = if let Some(known) = outcomes.get_mut(route) {
+            known
+        } else {
+            outcomes.entry(route.to_owned()).or_default()
+        };
+        if let Some(n) = by_outcome.get_mut(outcome) {
+            *n += 1;
+        } else {
+            by_outcome.insert(outcome.to_owned(), 1);
+        }
     }
 
     pub(crate) fn connection(&self) -> GaugeGuard {

@@ -17,8 +17,10 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
 
+use crate::audit::{self, AuditQueue, AuditReceiver};
 use crate::ca::{CertificateAuthority, LeafCache};
 use crate::config::ProxyConfig;
+use crate::connections::ConnectionCache;
 use crate::gate::PlanState;
 use crate::handler;
 use crate::metrics::{Metrics, MetricsSnapshot};
@@ -48,6 +50,8 @@ pub(crate) struct Shared {
     pub(crate) client: UpstreamClient,
     pub(crate) host: Host,
     pub(crate) credentials: Arc<dyn CredentialSource>,
+    pub(crate) connections: ConnectionCache,
+    pub(crate) audit: AuditQueue,
     pub(crate) metrics: Metrics,
     pub(crate) phase: watch::Receiver<Phase>,
 }
@@ -89,6 +93,7 @@ impl Shared {
 pub struct Proxy {
     shared: Arc<Shared>,
     phase: watch::Sender<Phase>,
+    audit: AuditReceiver,
 }
 
 impl Proxy {
@@ -110,9 +115,12 @@ impl Proxy {
         let config = Arc::new(config);
         let state = PlanState::new(plan, keys.clone())?;
         let (phase, watch_phase) = watch::channel(Phase::Serving);
+        let (audit, audit_rx) = AuditQueue::new(host.clone());
         let shared = Arc::new(Shared {
             client: upstream::client(&config)?,
             leaves: LeafCache::new(Arc::new(ca), config.leaf_ttl),
+            connections: ConnectionCache::new(config.connection_recheck),
+            audit,
             config,
             plan: RwLock::new(Arc::new(state)),
             keys,
@@ -121,7 +129,11 @@ impl Proxy {
             metrics: Metrics::default(),
             phase: watch_phase,
         });
-        Ok(Self { shared, phase })
+        Ok(Self {
+            shared,
+            phase,
+            audit: audit_rx,
+        })
     }
 
     /// Listens on `addr` and serves until shut down.
@@ -157,12 +169,18 @@ impl Proxy {
         })?;
         let shared = Arc::clone(&self.shared);
         let task = tokio::spawn(accept_loop(listener, shared));
+        let audit_writer = tokio::spawn(audit::writer(
+            self.shared.host.clone(),
+            self.audit,
+            self.shared.phase.clone(),
+        ));
         tracing::info!(target: "integrations::proxy", %local_addr, "egress proxy listening");
         Ok(ProxyHandle {
             local_addr,
             shared: self.shared,
             phase: self.phase,
             task,
+            audit_writer,
         })
     }
 }
@@ -236,6 +254,7 @@ pub struct ProxyHandle {
     shared: Arc<Shared>,
     phase: watch::Sender<Phase>,
     task: JoinHandle<()>,
+    audit_writer: JoinHandle<()>,
 }
 
 impl ProxyHandle {
@@ -273,7 +292,7 @@ impl ProxyHandle {
     }
 
     /// Stops accepting, lets open connections finish their requests for up to the
-    /// grace period, then closes what is left.
+    /// grace period, then closes what is left and writes every queued audit record.
     pub async fn shutdown(self) {
         let _ = self.phase.send(Phase::Draining);
         let deadline = tokio::time::Instant::now() + self.shared.config.shutdown_grace;
@@ -289,5 +308,6 @@ impl ProxyHandle {
         }
         let _ = self.phase.send(Phase::Closing);
         let _ = self.task.await;
+        let _ = self.audit_writer.await;
     }
 }

@@ -9,7 +9,8 @@ use clap::{Args, Subcommand};
 use integrations_core::auth::TokenManager;
 use integrations_core::compile::{ProfileInput, compile};
 use integrations_core::egress::{GrantAudience, GrantKey, GrantKeys};
-use integrations_core::host::ReqwestHttpClient;
+use integrations_core::host::{Host, ReqwestHttpClient};
+use integrations_core::plan::CompiledRuntimePlan;
 use integrations_core::service::{ConnectionInput, TargetInput, WriteService};
 use integrations_core::{
     ConnectionId, ConnectionMethodId, Error, ErrorKind, Secret, TargetId, TenantId,
@@ -18,6 +19,7 @@ use integrations_proxy::{CertificateAuthority, Proxy, ProxyConfig, UpstreamOverr
 use integrations_testkit::TestHost;
 use integrations_testkit::mock::api::OpenAiApi;
 
+use crate::commands::stores::StoreArgs;
 use crate::io;
 
 /// The demo's sandbox profile: one agent binding with an OpenAI key.
@@ -52,9 +54,9 @@ pub(crate) struct ProxyArgs {
     /// The interception CA private key (PEM).
     #[arg(long, value_name = "PEM")]
     ca_key: Option<PathBuf>,
-    /// The host's database, where connections and credentials live.
-    #[arg(long, value_name = "URL")]
-    database_url: Option<String>,
+    /// Where connections and credentials live (`--database-url`, the sealing key).
+    #[command(flatten)]
+    store: StoreArgs,
     /// The environment variable holding the grant signing key (at least 32 bytes).
     #[arg(long, value_name = "VAR")]
     grant_key_env: Option<String>,
@@ -65,6 +67,21 @@ pub(crate) struct ProxyArgs {
     /// (repeatable). Other hosts without a route are refused.
     #[arg(long, value_name = "HOST")]
     passthrough: Vec<String>,
+    /// Connect to ADDR for HOST instead of resolving it, as `HOST=IP:PORT`, the upstream
+    /// still verified as HOST (repeatable; a provider on a private network).
+    #[arg(long, value_name = "HOST=IP:PORT")]
+    resolve: Vec<String>,
+    /// A CA certificate (PEM) trusted for upstreams besides the webpki roots
+    /// (repeatable).
+    #[arg(long, value_name = "PEM")]
+    upstream_ca: Vec<PathBuf>,
+    /// Allow loopback destinations (refused by default).
+    #[arg(long)]
+    allow_loopback: bool,
+    /// Allow private and link-local destinations (refused by default; cloud metadata is
+    /// link-local).
+    #[arg(long)]
+    allow_private: bool,
     /// Run offline against a mock OpenAI API on loopback, with a demo credential, and
     /// print the `HTTPS_PROXY` line and CA path a sandbox needs.
     #[arg(long)]
@@ -105,7 +122,7 @@ pub(crate) fn run(args: ProxyArgs) -> Result<std::process::ExitCode, Error> {
         if args.demo {
             demo(&args).await
         } else {
-            serve(&args)
+            serve(&args).await
         }
     })?;
     Ok(std::process::ExitCode::SUCCESS)
@@ -169,49 +186,127 @@ fn load_ca(args: &ProxyArgs) -> Result<Option<(CertificateAuthority, PathBuf)>, 
 }
 
 fn config(args: &ProxyArgs) -> Result<ProxyConfig, Error> {
-    let mut config = ProxyConfig::new();
+    let mut config = ProxyConfig::new()
+        .allow_loopback(args.allow_loopback)
+        .allow_private(args.allow_private);
     for host in &args.passthrough {
         config = config.with_passthrough_host(host)?;
+    }
+    for rule in &args.resolve {
+        let invalid = || {
+            Error::invalid_input(
+                "cli.usage",
+                format!("--resolve {rule}: give HOST=IP:PORT"),
+                Vec::new(),
+            )
+        };
+        let (host, addr) = rule.split_once('=').ok_or_else(invalid)?;
+        let addr: std::net::SocketAddr = addr.trim().parse().map_err(|_| invalid())?;
+        config = config.with_upstream_override(host.trim(), UpstreamOverride::tls(addr))?;
+    }
+    for path in &args.upstream_ca {
+        use rustls_pki_types::pem::PemObject as _;
+        let pem = io::read_text(path)?;
+        let der =
+            rustls_pki_types::CertificateDer::from_pem_slice(pem.as_bytes()).map_err(|_| {
+                Error::invalid_input(
+                    "cli.invalid_certificate",
+                    format!("{} is not a PEM certificate", path.display()),
+                    Vec::new(),
+                )
+            })?;
+        config = config.with_extra_root(der);
     }
     Ok(config)
 }
 
-fn serve(args: &ProxyArgs) -> Result<(), Error> {
+fn read_plan(path: &Path) -> Result<CompiledRuntimePlan, Error> {
+    serde_json::from_value(io::read_json(path)?).map_err(|e| {
+        Error::invalid_input(
+            "cli.invalid_plan",
+            format!("{} is not a compiled plan", path.display()),
+            Vec::new(),
+        )
+        .with_source(e)
+    })
+}
+
+/// Serves `--plan` with the credentials of the database, until Ctrl-C or SIGTERM;
+/// SIGHUP reloads the plan file.
+async fn serve(args: &ProxyArgs) -> Result<(), Error> {
     let usage = |what: &str| Error::invalid_input("cli.usage", what.to_owned(), Vec::new());
     let plan_path = args
         .plan
         .as_ref()
         .ok_or_else(|| usage("give --plan PLAN.json (or --demo)"))?;
-    let _plan: integrations_core::plan::CompiledRuntimePlan =
-        serde_json::from_value(io::read_json(plan_path)?).map_err(|e| {
-            Error::invalid_input(
-                "cli.invalid_plan",
-                format!("{} is not a compiled plan", plan_path.display()),
-                Vec::new(),
-            )
-            .with_source(e)
-        })?;
-    load_ca(args)?.ok_or_else(|| usage("give --ca-cert and --ca-key"))?;
+    let plan = read_plan(plan_path)?;
+    let (ca, _) = load_ca(args)?.ok_or_else(|| usage("give --ca-cert and --ca-key"))?;
     let var = args
         .grant_key_env
         .as_deref()
         .ok_or_else(|| usage("give --grant-key-env VAR (the grant signing key)"))?;
-    GrantKey::new(
+    let grant_key = GrantKey::new(
         &args.grant_key_id,
         io::secret_from_env(var)?.expose().as_bytes(),
     )?;
-    let _ = config(args)?;
-    let url = args
-        .database_url
-        .as_deref()
-        .ok_or_else(|| usage("give --database-url URL: connections and credentials live there"))?;
-    let scheme = url.split(':').next().unwrap_or_default();
-    Err(failed(
-        "cli.store_unavailable",
-        format!(
-            "this build has no store for {scheme}: URLs; build with a SQL store (integrations-sqlx) or try --demo"
-        ),
-    ))
+    let config = config(args)?;
+    let open = args.store.open().await?;
+    let host = Host::builder()
+        .stores(open.stores.clone())
+        .cipher(open.keys.clone())
+        .http(Arc::new(ReqwestHttpClient::new()?))
+        .build()?;
+    let registry = Arc::new(integrations_definitions::registry());
+    // The proxy audits every injected request itself (route, status, plan); the token
+    // manager's own usage record would repeat it.
+    let tokens = Arc::new(TokenManager::new(registry, host.clone()).with_usage_audit(false));
+    let handle = Proxy::new(&plan, GrantKeys::new(grant_key), ca, host, tokens, config)?
+        .bind(args.listen)
+        .await?;
+    out!("listening {}", handle.local_addr());
+    out!("plan {}", handle.plan_hash());
+    signals(&handle, plan_path).await?;
+    handle.shutdown().await;
+    open.stores.close().await;
+    Ok(())
+}
+
+/// Waits for Ctrl-C or SIGTERM; reloads the plan on SIGHUP (a plan that does not load
+/// is reported and the old one kept).
+#[cfg(unix)]
+async fn signals(handle: &integrations_proxy::ProxyHandle, plan_path: &Path) -> Result<(), Error> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let listen = |kind| {
+        signal(kind).map_err(|e| Error::internal("signals cannot be received").with_source(e))
+    };
+    let mut hangup = listen(SignalKind::hangup())?;
+    let mut terminate = listen(SignalKind::terminate())?;
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+            _ = terminate.recv() => return Ok(()),
+            _ = hangup.recv() => {
+                match read_plan(plan_path).and_then(|plan| handle.reload(&plan)) {
+                    Ok(()) => out!("plan {}", handle.plan_hash()),
+                    Err(error) => {
+                        #[allow(clippy::print_stderr, reason = "a failed reload is reported, not fatal")]
+                        {
+                            eprintln!("{} {error} (still serving plan {})", error.code(), handle.plan_hash());
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(not(unix))]
+async fn signals(
+    _handle: &integrations_proxy::ProxyHandle,
+    _plan_path: &Path,
+) -> Result<(), Error> {
+    let _ = tokio::signal::ctrl_c().await;
+    Ok(())
 }
 
 async fn demo(args: &ProxyArgs) -> Result<(), Error> {

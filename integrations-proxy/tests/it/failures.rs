@@ -223,3 +223,61 @@ async fn connections_beyond_the_limit_get_503_and_huge_heads_are_refused() {
     }
     assert!(fx.upstream.recorded().is_empty());
 }
+
+#[tokio::test]
+async fn a_connection_revoked_elsewhere_stops_being_injected_within_the_recheck() {
+    use integrations_core::model::ConnectionStatus;
+    use integrations_core::{ConnectionId, TenantId};
+
+    let fx = Fixture::start_with(Options {
+        config: integrations_proxy::ProxyConfig::new()
+            .with_connection_recheck(Duration::from_millis(200)),
+        ..Options::default()
+    })
+    .await;
+    let client = fx.client(&fx.grant());
+    let models = || client.get("https://api.openai.com/v1/models").send();
+    assert_eq!(models().await.unwrap().status(), StatusCode::OK);
+
+    let store = fx.test.host().connections();
+    let tenant = TenantId::new("acme").unwrap();
+    let id = ConnectionId::new("openai-key").unwrap();
+    let mut connection = store.get_connection(&tenant, &id).await.unwrap().unwrap();
+    connection.status = ConnectionStatus::Revoked {
+        reason: "revoked by the operator".to_owned(),
+    };
+    store.put_connection(&connection).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(250)).await;
+
+    let response = models().await.unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        code(&response).as_deref(),
+        Some("egress.connection_not_active")
+    );
+    assert_eq!(fx.upstream.recorded().len(), 1);
+}
+
+#[tokio::test]
+async fn shutdown_writes_every_queued_audit_record() {
+    let mut fx = Fixture::start().await;
+    let client = fx.client(&fx.grant());
+    for _ in 0..20 {
+        let response = client
+            .get("https://api.openai.com/v1/models")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    drop(client);
+    fx.proxy.take().unwrap().shutdown().await;
+    let proxied = fx
+        .test
+        .audit
+        .with_action("credential.used")
+        .into_iter()
+        .filter(|e| e.detail.get("via").map(String::as_str) == Some("egress_proxy"))
+        .count();
+    assert_eq!(proxied, 20);
+}

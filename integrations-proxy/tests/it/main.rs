@@ -8,3 +8,4 @@ mod routing;
 mod secrets;
 mod streaming;
 mod support;
+mod tunnels;

@@ -45,7 +45,18 @@ async fn a_matched_route_gets_exactly_the_injected_credential() {
     assert!(!seen.headers.iter().any(|(_, v)| v.contains(&grant)));
 
     let route = fx.plan.egress_routes[0].id.as_str().to_owned();
-    let audit = fx.test.audit.with_action("credential.used");
+    // The proxy audits through a queue: wait for its writer.
+    let mut audit = Vec::new();
+    for _ in 0..200 {
+        audit = fx.test.audit.with_action("credential.used");
+        if audit
+            .iter()
+            .any(|e| e.detail.get("via").map(String::as_str) == Some("egress_proxy"))
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
     let proxied: Vec<_> = audit
         .iter()
         .filter(|e| e.detail.get("via").map(String::as_str) == Some("egress_proxy"))

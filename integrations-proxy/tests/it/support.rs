@@ -125,6 +125,8 @@ pub(crate) struct UpstreamState {
     pub(crate) open_streams: AtomicI64,
     pub(crate) upload_started: Notify,
     pub(crate) uploaded: AtomicU64,
+    /// TCP connections accepted.
+    pub(crate) connections: AtomicU64,
 }
 
 /// The local TLS upstream.
@@ -146,6 +148,7 @@ impl Upstream {
                 let Ok((tcp, _)) = listener.accept().await else {
                     return;
                 };
+                shared.connections.fetch_add(1, Ordering::SeqCst);
                 let acceptor = acceptor.clone();
                 let state = Arc::clone(&shared);
                 tokio::spawn(async move {
@@ -164,6 +167,11 @@ impl Upstream {
 
     pub(crate) fn recorded(&self) -> Vec<Recorded> {
         self.state.recorded.lock().unwrap().clone()
+    }
+
+    /// How many TCP connections the upstream accepted.
+    pub(crate) fn connections(&self) -> u64 {
+        self.state.connections.load(Ordering::SeqCst)
     }
 
     pub(crate) fn accept_only(&self, key: &str) {
@@ -546,6 +554,27 @@ pub(crate) async fn raw_connect(
     }
     let body = response.into_body().collect().await.unwrap().to_bytes();
     (status, code, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// A `CONNECT` tunnel through the proxy, opened with `proxy_authorization`.
+pub(crate) async fn open_tunnel(
+    proxy: SocketAddr,
+    authority: &str,
+    proxy_authorization: String,
+) -> TokioIo<hyper::upgrade::Upgraded> {
+    let tcp = tokio::net::TcpStream::connect(proxy).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
+        .await
+        .unwrap();
+    tokio::spawn(conn.with_upgrades());
+    let request = Request::connect(authority)
+        .header("host", authority)
+        .header("proxy-authorization", proxy_authorization)
+        .body(Empty::<Bytes>::new())
+        .unwrap();
+    let response = sender.send_request(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    TokioIo::new(hyper::upgrade::on(response).await.unwrap())
 }
 
 pub(crate) fn basic(user: &str, password: &str) -> String {

@@ -1,0 +1,201 @@
+//! What a tunnel may carry: the host it was opened for and nothing else (TLS server
+//! name, `Host`), idle blind tunnels closed, upstream connections reused.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, StatusCode};
+use http_body_util::{BodyExt as _, Empty};
+use hyper_util::rt::TokioIo;
+use integrations_proxy::ProxyConfig;
+use rustls::DigitallySignedStruct;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
+use tokio::io::AsyncReadExt as _;
+
+use crate::support::*;
+
+/// Accepts any certificate: the client below lies about the server name on purpose, so
+/// only the proxy's answer matters.
+#[derive(Debug)]
+struct AnyCertificate(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for AnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+#[tokio::test]
+async fn a_tls_server_name_naming_another_host_is_refused_without_upstream_contact() {
+    let fx = Fixture::start().await;
+    let tunnel = open_tunnel(
+        fx.proxy().local_addr(),
+        "api.openai.com:443",
+        basic("sandbox", &fx.grant()),
+    )
+    .await;
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    // CONNECT named the managed host; the TLS server name (and Host) name a passthrough
+    // host, hoping the credential or the tunnel follows the server name.
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(ServerName::try_from(PASSTHROUGH).unwrap(), tunnel)
+        .await
+        .unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let request = Request::get("/v1/models")
+        .header("host", PASSTHROUGH)
+        .body(Empty::<Bytes>::new())
+        .unwrap();
+    let response = sender.send_request(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::MISDIRECTED_REQUEST);
+    assert_eq!(
+        response.headers()[integrations_proxy::ERROR_HEADER],
+        "proxy.sni_mismatch"
+    );
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    assert!(
+        String::from_utf8_lossy(&body).contains("\"proxy.sni_mismatch\""),
+        "{body:?}"
+    );
+    assert_eq!(fx.upstream.connections(), 0);
+    assert!(fx.upstream.recorded().is_empty());
+    assert_eq!(fx.proxy().metrics().count("-", "proxy.sni_mismatch"), 1);
+    let settled = fx.settled().await;
+    assert_eq!((settled.connections, settled.tunnels), (0, 0));
+}
+
+#[tokio::test]
+async fn a_host_header_naming_another_host_is_refused_without_upstream_contact() {
+    let fx = Fixture::start().await;
+    let client = fx.client(&fx.grant());
+    for host in [
+        PASSTHROUGH,
+        "api.openai.com.evil.test",
+        "api.openai.com:8443",
+    ] {
+        let response = client
+            .get("https://api.openai.com/v1/models")
+            .header("host", host)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{host}");
+        assert_eq!(code(&response).as_deref(), Some("proxy.host_mismatch"));
+        let body = response.text().await.unwrap();
+        assert!(body.contains("\"proxy.host_mismatch\""), "{body}");
+    }
+    assert_eq!(fx.upstream.connections(), 0);
+    assert!(fx.upstream.recorded().is_empty());
+}
+
+#[tokio::test]
+async fn an_idle_blind_tunnel_is_closed_and_an_active_one_is_not() {
+    let fx = Fixture::start_with(Options {
+        config: ProxyConfig::new().with_tunnel_idle_timeout(Duration::from_millis(400)),
+        ..Options::default()
+    })
+    .await;
+    // Active: requests every 150 ms on one keep-alive tunnel, for longer than the limit.
+    let client = fx.client(&fx.grant());
+    for _ in 0..5 {
+        let response = client
+            .get("https://example.test/anything")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.text().await.unwrap(), "plain");
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    let metrics = fx.proxy().metrics();
+    assert_eq!(metrics.count("-", "tunnel_blind"), 1);
+    assert_eq!(metrics.count("-", "proxy.tunnel_idle"), 0);
+    drop(client);
+
+    // Idle: a tunnel that never carries a byte is closed after the limit.
+    let mut tunnel = open_tunnel(
+        fx.proxy().local_addr(),
+        "example.test:443",
+        basic("sandbox", &fx.grant()),
+    )
+    .await;
+    let mut byte = [0_u8; 1];
+    let read = tokio::time::timeout(Duration::from_secs(5), tunnel.read(&mut byte))
+        .await
+        .expect("the proxy closes an idle tunnel");
+    assert_eq!(read.unwrap(), 0);
+    let settled = fx.settled().await;
+    assert_eq!(
+        (settled.connections, settled.tunnels, settled.in_flight),
+        (0, 0, 0)
+    );
+    assert_eq!(settled.count("-", "proxy.tunnel_idle"), 1);
+}
+
+#[tokio::test]
+async fn requests_in_a_tunnel_reuse_one_upstream_connection() {
+    let fx = Fixture::start().await;
+    let client = fx.client(&fx.grant());
+    for _ in 0..5 {
+        let response = client
+            .get("https://api.openai.com/v1/models")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        response.bytes().await.unwrap();
+    }
+    assert_eq!(fx.upstream.recorded().len(), 5);
+    assert_eq!(fx.upstream.connections(), 1);
+}
