@@ -15,6 +15,7 @@ use crate::definition::{ConnectionMethodKind, OAuth2Spec};
 use crate::host::{AuditAction, AuditEvent, AuditOutcome, HttpResponse};
 use crate::model::{Connection, ConnectionStatus, CredentialType};
 use crate::provider::RevokeContext;
+use crate::webhook::WebhookRemoval;
 use crate::{ConnectionId, Error, ErrorKind, Secret, TenantId, Timestamp, UserId};
 
 /// The reason a disconnected connection is `revoked` with.
@@ -117,6 +118,9 @@ pub struct Disconnected {
     pub remote: RemoteRevocation,
     /// Whether stored credentials were deleted.
     pub credentials_deleted: bool,
+    /// What happened to the connection's managed webhook (deleted before the grant was
+    /// revoked).
+    pub webhook: WebhookRemoval,
 }
 
 impl Authorizations {
@@ -148,7 +152,17 @@ impl Authorizations {
                 "the connection does not exist",
             ));
         };
-        let remote = match self.revoke_remotely(&connection).await {
+        // The hook first: deleting it needs the grant that revocation ends. Its failure
+        // is reported, and never keeps the connection active.
+        let webhook = match &self.managed {
+            Some(managed) => managed.before_disconnect(&connection).await,
+            None => WebhookRemoval::NotManaged,
+        };
+        let revoked_remotely = self.revoke_remotely(&connection).await;
+        if let Some(managed) = &self.managed {
+            managed.after_disconnect(&connection, &webhook).await;
+        }
+        let remote = match revoked_remotely {
             Ok(remote) => remote,
             Err(error) if request.force => {
                 tracing::warn!(
@@ -194,6 +208,7 @@ impl Authorizations {
             connection: revoked,
             remote,
             credentials_deleted,
+            webhook,
         })
     }
 

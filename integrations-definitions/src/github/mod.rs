@@ -9,7 +9,10 @@ mod installation_owner;
 mod revoke;
 pub mod schemas;
 pub mod tools;
+mod triggers;
 pub mod webhook;
+
+pub use self::triggers::sync_triggers;
 
 use integrations_core::definition::{
     ClientAuth, CompileInput, ConnectionMethod, IdentityCheck, IntegrationDefinition, Metadata,

@@ -16,6 +16,7 @@
 mod credentials;
 mod github;
 mod linear;
+mod linear_hooks;
 mod openai;
 mod slack;
 mod token;
@@ -29,6 +30,7 @@ use wiremock::Request;
 pub use credentials::FakeTokenManager;
 pub use github::{GitHubApi, GitHubFailure};
 pub use linear::{LinearApi, LinearFailure};
+pub use linear_hooks::LinearWebhooks;
 pub use openai::{OpenAiApi, OpenAiFailure};
 pub use slack::{SlackApi, SlackFailure};
 pub use token::{MOCK_CLIENT_ID, MOCK_CLIENT_SECRET, RefreshEndpoint};
