@@ -497,3 +497,256 @@ fn the_public_base_url_must_be_https() {
         .is_ok()
     );
 }
+
+mod github {
+    use integrations_testkit::mock::api::{GitHubApi, GitHubHooks};
+
+    use super::*;
+
+    const TOKEN: &str = "ghp_admin_token_0123456789abcdef";
+
+    struct GitHubWorld {
+        api: GitHubApi,
+        hooks: GitHubHooks,
+        test: TestHost,
+        registry: Arc<Registry>,
+        managed: ManagedWebhooks,
+    }
+
+    impl GitHubWorld {
+        async fn new() -> Self {
+            let api = GitHubApi::cloud().await;
+            let hooks = GitHubHooks::mount(&api).await;
+            api.accept_token(TOKEN);
+            hooks.add_repo("octo-org", "octo-repo");
+            hooks.add_org("octo-org");
+            let test = TestHost::with_http(Arc::new(ReqwestHttpClient::new().unwrap()));
+            let registry = Arc::new(integrations_definitions::registry());
+            WriteService::new(registry.clone(), test.host().clone())
+                .put_target(
+                    TargetInput::new(
+                        tenant(),
+                        TargetId::new("github").unwrap(),
+                        "github::github-cloud".parse().unwrap(),
+                    )
+                    .with_config(
+                        json!({"api_base_url": api.api_base_url(), "web_base_url": api.web_base_url()}),
+                    ),
+                )
+                .await
+                .unwrap();
+            let tokens = Arc::new(TokenManager::new(registry.clone(), test.host().clone()));
+            let managed =
+                ManagedWebhooks::new(registry.clone(), test.host().clone(), tokens, PUBLIC_BASE)
+                    .unwrap();
+            Self {
+                api,
+                hooks,
+                test,
+                registry,
+                managed,
+            }
+        }
+
+        async fn connect(&self, id: &str, config: serde_json::Value) -> Connection {
+            ApiKeyConnections::new(self.registry.clone(), self.test.host().clone())
+                .with_verification(false)
+                .with_managed_webhooks(self.managed.clone())
+                .connect(
+                    ConnectionInput::new(
+                        tenant(),
+                        ConnectionId::new(id).unwrap(),
+                        TargetId::new("github").unwrap(),
+                        "api-key".parse().unwrap(),
+                    )
+                    .with_config(config)
+                    .with_secret("token", TOKEN),
+                )
+                .await
+                .unwrap()
+        }
+
+        async fn stored_secret(&self, connection: &Connection) -> Option<Secret> {
+            let set = self
+                .test
+                .host()
+                .credentials()
+                .load_credentials(&connection.tenant, &connection.id)
+                .await
+                .unwrap()?;
+            let credential = set
+                .find(&CredentialType::WEBHOOK_SECRET, Some(MANAGED_WEBHOOK_SLOT))
+                .unwrap()?
+                .clone();
+            Some(
+                credential
+                    .open(connection, self.test.host().cipher())
+                    .unwrap(),
+            )
+        }
+
+        fn creates(&self) -> usize {
+            self.hooks
+                .requests()
+                .iter()
+                .filter(|r| r.method == "POST")
+                .count()
+        }
+    }
+
+    #[tokio::test]
+    async fn github_repository_hooks_round_trip_idempotently() {
+        let world = GitHubWorld::new().await;
+        let connection = world
+            .connect("gh_1", json!({"webhook_repository": "octo-org/octo-repo"}))
+            .await;
+        let record = connection.managed_webhook.clone().expect("a hook id");
+        let hooks = world.hooks.hooks();
+        assert_eq!(hooks.len(), 1);
+        assert_eq!(hooks[0]["id"].to_string(), record.hook_id);
+        assert_eq!(hooks[0]["owner"], "repos/octo-org/octo-repo");
+        assert_eq!(hooks[0]["config"]["url"], record.url.as_str());
+        assert_eq!(hooks[0]["config"]["content_type"], "json");
+        assert_eq!(
+            hooks[0]["events"],
+            json!(["issues", "pull_request", "issue_comment"])
+        );
+        let secret = world.stored_secret(&connection).await.unwrap();
+        assert_eq!(hooks[0]["secret"], secret.expose());
+
+        // Idempotent: the second registration finds the hook by its URL.
+        let again = world
+            .managed
+            .register(&tenant(), &connection.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(again.hook_id, record.hook_id);
+        assert_eq!(world.hooks.hooks().len(), 1);
+        assert_eq!(world.creates(), 1);
+
+        let disconnected = Authorizations::new(world.registry.clone(), world.test.host().clone())
+            .with_managed_webhooks(world.managed.clone())
+            .disconnect(Disconnect::new(tenant(), connection.id.clone()))
+            .await
+            .unwrap();
+        assert_eq!(disconnected.webhook, WebhookRemoval::Deleted);
+        assert!(world.hooks.hooks().is_empty());
+    }
+
+    #[tokio::test]
+    async fn github_organization_hooks_and_refusals() {
+        let world = GitHubWorld::new().await;
+        let connection = world
+            .connect("gh_org", json!({"webhook_organization": "octo-org"}))
+            .await;
+        let record = connection.managed_webhook.clone().expect("a hook id");
+        assert_eq!(world.hooks.hooks()[0]["owner"], "orgs/octo-org");
+        world.hooks.remove_hook(record.hook_id.parse().unwrap());
+        assert_eq!(
+            world
+                .managed
+                .unregister(&tenant(), &connection.id)
+                .await
+                .unwrap(),
+            Some(integrations_core::webhook::HookRemoval::AlreadyGone)
+        );
+
+        // No repository or organization named: no hook, a clear error on retry.
+        let bare = world.connect("gh_bare", json!({})).await;
+        assert!(bare.managed_webhook.is_none());
+        let error = world
+            .managed
+            .register(&tenant(), &bare.id)
+            .await
+            .unwrap_err();
+        assert_eq!(error.code(), "github.webhook_target_missing");
+
+        // Without admin rights GitHub hides the hooks (404): a refusal, not "gone".
+        let admin = world
+            .connect(
+                "gh_repo",
+                json!({"webhook_repository": "octo-org/octo-repo"}),
+            )
+            .await;
+        assert!(admin.managed_webhook.is_some());
+        world.hooks.deny_admin();
+        let error = world
+            .managed
+            .unregister(&tenant(), &admin.id)
+            .await
+            .unwrap_err();
+        assert!(!error.code().is_empty());
+        assert_secret_free(&error, TOKEN);
+        let secret = world.stored_secret(&admin).await.unwrap();
+        assert_secret_free(&error, secret.expose());
+    }
+
+    #[tokio::test]
+    async fn a_duplicate_url_is_refused_by_the_mock_as_github_does() {
+        let world = GitHubWorld::new().await;
+        let connection = world
+            .connect("gh_1", json!({"webhook_repository": "octo-org/octo-repo"}))
+            .await;
+        let url = connection.managed_webhook.unwrap().url;
+        use integrations_core::host::HttpClient as _;
+        let request = http::Request::builder()
+            .method("POST")
+            .uri(format!(
+                "{}/repos/octo-org/octo-repo/hooks",
+                world.api.api_base_url()
+            ))
+            .header("user-agent", "test")
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {TOKEN}"))
+            .body(
+                serde_json::to_vec(
+                    &json!({"name": "web", "config": {"url": url, "content_type": "json"}}),
+                )
+                .unwrap()
+                .into(),
+            )
+            .unwrap();
+        let response = ReqwestHttpClient::new()
+            .unwrap()
+            .send(request)
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 422);
+        let body: serde_json::Value = serde_json::from_slice(response.body()).unwrap();
+        assert_eq!(
+            body["errors"][0]["message"],
+            "Hook already exists on this repository"
+        );
+    }
+
+    #[test]
+    fn github_app_installations_have_no_managed_webhook() {
+        use integrations_core::definition::IntegrationDefinition as _;
+        use integrations_core::provider::IntegrationProvider as _;
+        let github = integrations_definitions::github::GitHub::cloud();
+        let source = github.webhook_source().unwrap();
+        let method = |m: &str| ConnectionMethodId::new(m).unwrap();
+        assert_eq!(
+            source.lifecycle(&method("api-key")),
+            WebhookLifecycle::Managed
+        );
+        assert_eq!(
+            source.lifecycle(&method("oauth2")),
+            WebhookLifecycle::Managed
+        );
+        assert_eq!(
+            source.lifecycle(&method(
+                integrations_definitions::github::auth::INSTALLATION_METHOD
+            )),
+            WebhookLifecycle::Implicit
+        );
+        assert!(
+            github
+                .webhook_registrar(&method(
+                    integrations_definitions::github::auth::INSTALLATION_METHOD
+                ))
+                .is_none()
+        );
+    }
+}

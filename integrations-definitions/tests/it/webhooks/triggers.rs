@@ -1,15 +1,19 @@
 //! Sync triggers: the events the shipped normalizers produce from real deliveries name
 //! the streams their sync sources offer.
 
+use integrations_core::sync::SyncTriggers;
 use integrations_core::webhook::EventType;
 use integrations_definitions::{github, linear, slack};
 
 use super::*;
 
+/// A fixture, its provider's triggers, and the streams it must touch.
+type Case = (&'static str, fn() -> SyncTriggers, &'static [&'static str]);
+
 #[tokio::test]
 async fn real_deliveries_trigger_their_streams() {
     let world = World::new().await;
-    let expected: &[(&str, fn() -> integrations_core::sync::SyncTriggers, &[&str])] = &[
+    let expected: &[Case] = &[
         (
             "linear/issue.update.korosuke613.json",
             linear::sync_triggers,

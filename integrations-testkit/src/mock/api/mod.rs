@@ -15,6 +15,7 @@
 
 mod credentials;
 mod github;
+mod github_hooks;
 mod linear;
 mod linear_hooks;
 mod openai;
@@ -29,6 +30,7 @@ use wiremock::Request;
 
 pub use credentials::FakeTokenManager;
 pub use github::{GitHubApi, GitHubFailure};
+pub use github_hooks::GitHubHooks;
 pub use linear::{LinearApi, LinearFailure};
 pub use linear_hooks::LinearWebhooks;
 pub use openai::{OpenAiApi, OpenAiFailure};
