@@ -131,6 +131,12 @@ impl Authorizations {
     /// `revoked` ([`DISCONNECTED`]) and its stored credentials are deleted, audited as
     /// `connection.status_changed` with `cause: disconnect`.
     ///
+    /// With [`with_managed_webhooks`](Self::with_managed_webhooks), the connection's
+    /// managed webhook is deleted at the provider first, while the grant still works
+    /// ([`Disconnected::webhook`]); a failure there is reported and never stops the
+    /// disconnect. When the revocation then fails (not forced), the hook stays deleted and
+    /// [`ManagedWebhooks::register`](crate::webhook::ManagedWebhooks::register) restores it.
+    ///
     /// Calling it again is harmless: the provider says the token is gone or there is none.
     ///
     /// # Errors

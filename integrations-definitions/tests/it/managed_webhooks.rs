@@ -500,6 +500,7 @@ fn the_public_base_url_must_be_https() {
 }
 
 mod github {
+    use integrations_core::host::HttpClient as _;
     use integrations_testkit::mock::api::{GitHubApi, GitHubHooks};
 
     use super::*;
@@ -690,7 +691,6 @@ mod github {
             .connect("gh_1", json!({"webhook_repository": "octo-org/octo-repo"}))
             .await;
         let url = connection.managed_webhook.unwrap().url;
-        use integrations_core::host::HttpClient as _;
         let request = http::Request::builder()
             .method("POST")
             .uri(format!(
