@@ -48,6 +48,7 @@ pub struct ApiKeyConnections {
     registry: Arc<Registry>,
     host: Host,
     verify: bool,
+    managed: Option<crate::webhook::ManagedWebhooks>,
 }
 
 impl std::fmt::Debug for ApiKeyConnections {
@@ -65,6 +66,7 @@ impl ApiKeyConnections {
             registry,
             host,
             verify: true,
+            managed: None,
         }
     }
 
@@ -72,6 +74,15 @@ impl ApiKeyConnections {
     #[must_use]
     pub fn with_verification(mut self, verify: bool) -> Self {
         self.verify = verify;
+        self
+    }
+
+    /// Registers the webhook of every connection this stores whose provider manages
+    /// webhooks for API keys (after the connection is stored; a failure is logged and
+    /// [`ManagedWebhooks::register`](crate::webhook::ManagedWebhooks::register) retries).
+    #[must_use]
+    pub fn with_managed_webhooks(mut self, managed: crate::webhook::ManagedWebhooks) -> Self {
+        self.managed = Some(managed);
         self
     }
 
@@ -111,9 +122,13 @@ impl ApiKeyConnections {
                 input.endpoint_key = existing.endpoint_key;
             }
         }
-        WriteService::new(Arc::clone(&self.registry), self.host.clone())
+        let connection = WriteService::new(Arc::clone(&self.registry), self.host.clone())
             .put_connection(input)
-            .await
+            .await?;
+        Ok(match &self.managed {
+            Some(managed) => managed.after_connect(connection).await,
+            None => connection,
+        })
     }
 
     /// Runs the identity check when everything it needs is present and plausible; the

@@ -232,6 +232,7 @@ pub struct Authorizations {
     pub(super) registry: Arc<Registry>,
     pub(super) host: Host,
     state_ttl: Duration,
+    pub(super) managed: Option<crate::webhook::ManagedWebhooks>,
 }
 
 impl fmt::Debug for Authorizations {
@@ -282,7 +283,18 @@ impl Authorizations {
             registry,
             host,
             state_ttl: DEFAULT_STATE_TTL,
+            managed: None,
         }
+    }
+
+    /// Registers the webhook of every connection this completes whose provider manages
+    /// webhooks for its method, and deletes it on [`disconnect`](Self::disconnect). A
+    /// registration failure does not undo the connection: it is logged with its code, and
+    /// [`ManagedWebhooks::register`](crate::webhook::ManagedWebhooks::register) retries.
+    #[must_use]
+    pub fn with_managed_webhooks(mut self, managed: crate::webhook::ManagedWebhooks) -> Self {
+        self.managed = Some(managed);
+        self
     }
 
     /// Sets how long a started authorization is accepted.
@@ -488,7 +500,10 @@ impl Authorizations {
             event = event.with_connection(connection.id.clone());
         }
         self.host.audit().record(event).await;
-        result
+        match (result, &self.managed) {
+            (Ok(connection), Some(managed)) => Ok(managed.after_connect(connection).await),
+            (result, _) => result,
+        }
     }
 
     async fn finish(

@@ -15,6 +15,7 @@ use crate::definition::{ConnectionMethodKind, OAuth2Spec};
 use crate::host::{AuditAction, AuditEvent, AuditOutcome, HttpResponse};
 use crate::model::{Connection, ConnectionStatus, CredentialType};
 use crate::provider::RevokeContext;
+use crate::webhook::WebhookRemoval;
 use crate::{ConnectionId, Error, ErrorKind, Secret, TenantId, Timestamp, UserId};
 
 /// The reason a disconnected connection is `revoked` with.
@@ -117,6 +118,9 @@ pub struct Disconnected {
     pub remote: RemoteRevocation,
     /// Whether stored credentials were deleted.
     pub credentials_deleted: bool,
+    /// What happened to the connection's managed webhook (deleted before the grant was
+    /// revoked).
+    pub webhook: WebhookRemoval,
 }
 
 impl Authorizations {
@@ -126,6 +130,12 @@ impl Authorizations {
     /// token (refreshed first if it expired); then the connection is marked
     /// `revoked` ([`DISCONNECTED`]) and its stored credentials are deleted, audited as
     /// `connection.status_changed` with `cause: disconnect`.
+    ///
+    /// With [`with_managed_webhooks`](Self::with_managed_webhooks), the connection's
+    /// managed webhook is deleted at the provider first, while the grant still works
+    /// ([`Disconnected::webhook`]); a failure there is reported and never stops the
+    /// disconnect. When the revocation then fails (not forced), the hook stays deleted and
+    /// [`ManagedWebhooks::register`](crate::webhook::ManagedWebhooks::register) restores it.
     ///
     /// Calling it again is harmless: the provider says the token is gone or there is none.
     ///
@@ -148,7 +158,17 @@ impl Authorizations {
                 "the connection does not exist",
             ));
         };
-        let remote = match self.revoke_remotely(&connection).await {
+        // The hook first: deleting it needs the grant that revocation ends. Its failure
+        // is reported, and never keeps the connection active.
+        let webhook = match &self.managed {
+            Some(managed) => managed.before_disconnect(&connection).await,
+            None => WebhookRemoval::NotManaged,
+        };
+        let revoked_remotely = self.revoke_remotely(&connection).await;
+        if let Some(managed) = &self.managed {
+            managed.after_disconnect(&connection, &webhook).await;
+        }
+        let remote = match revoked_remotely {
             Ok(remote) => remote,
             Err(error) if request.force => {
                 tracing::warn!(
@@ -194,6 +214,7 @@ impl Authorizations {
             connection: revoked,
             remote,
             credentials_deleted,
+            webhook,
         })
     }
 

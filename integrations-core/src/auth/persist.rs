@@ -204,11 +204,17 @@ async fn reauthorize(
             let current = host
                 .credentials()
                 .load_credentials(&connection.tenant, &connection.id)
-                .await?
-                .map(|set| set.version);
+                .await?;
+            // A managed webhook's signing secret is not the grant's: it stays.
+            let replacement = crate::webhook::keep_managed_secret(current.as_ref(), sealed.clone());
             match host
                 .credentials()
-                .swap_credentials(&connection.tenant, &connection.id, current, sealed.clone())
+                .swap_credentials(
+                    &connection.tenant,
+                    &connection.id,
+                    current.map(|set| set.version),
+                    replacement,
+                )
                 .await
             {
                 Ok(_) => break,

@@ -157,6 +157,11 @@ impl Host {
         &*self.clock
     }
 
+    /// The clock as a shared handle.
+    pub fn clock_arc(&self) -> Arc<dyn Clock> {
+        Arc::clone(&self.clock)
+    }
+
     /// The audit sink.
     pub fn audit(&self) -> &dyn AuditSink {
         &*self.audit

@@ -38,6 +38,11 @@ pub struct Connection {
     pub config: Value,
     /// Scopes the provider granted.
     pub granted_scopes: Vec<String>,
+    /// The webhook registered at the provider for this connection, when its webhooks are
+    /// managed ([`ManagedWebhooks`](crate::webhook::ManagedWebhooks)); its signing secret
+    /// is a sealed `webhook_secret` credential.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed_webhook: Option<crate::webhook::ManagedWebhook>,
     /// When the record was created.
     pub created_at: Timestamp,
     /// When the record last changed.
@@ -66,6 +71,7 @@ impl Connection {
             endpoint_key: None,
             config: Value::Object(serde_json::Map::new()),
             granted_scopes: Vec::new(),
+            managed_webhook: None,
             created_at: now,
             updated_at: now,
         }

@@ -15,7 +15,7 @@ use crate::ConnectionMethodId;
 use crate::definition::IntegrationDefinition;
 use crate::sync::SyncSource;
 use crate::tools::ToolExecutor;
-use crate::webhook::WebhookHandler;
+use crate::webhook::{WebhookHandler, WebhookRegistrar};
 
 /// What an integration **does** over the network: connection flows that talk to the
 /// provider, webhook handling, tool execution and sync.
@@ -35,6 +35,14 @@ pub trait IntegrationProvider: Send + Sync + 'static {
     /// it with [`IntegrationDefinition::webhook_source`], which declares the signature
     /// scheme and where the secrets live.
     fn webhooks(&self) -> Option<&dyn WebhookHandler> {
+        None
+    }
+
+    /// Registers and deletes a connection's webhook at the provider for connections of
+    /// `method` ([`ManagedWebhooks`](crate::webhook::ManagedWebhooks)). Default: none (the
+    /// provider's webhooks are app-level or configured by hand: implicit).
+    fn webhook_registrar(&self, method: &ConnectionMethodId) -> Option<&dyn WebhookRegistrar> {
+        let _ = method;
         None
     }
 

@@ -286,7 +286,10 @@ impl WriteService {
         connection.scope = input.scope;
         connection.config = input.config;
         connection.external_subject = input.external_subject;
-        connection.endpoint_key = input.endpoint_key;
+        // A managed webhook delivers to the endpoint key it was registered with.
+        if input.endpoint_key.is_some() || connection.managed_webhook.is_none() {
+            connection.endpoint_key = input.endpoint_key;
+        }
 
         if !input.secrets.is_empty() {
             let mut credentials = Vec::new();
@@ -305,11 +308,17 @@ impl WriteService {
                 .host
                 .credentials()
                 .load_credentials(&connection.tenant, &connection.id)
-                .await?
-                .map(|set| set.version);
+                .await?;
+            // A managed webhook's signing secret is not the key's: it stays.
+            let credentials = crate::webhook::keep_managed_secret(current.as_ref(), credentials);
             self.host
                 .credentials()
-                .swap_credentials(&connection.tenant, &connection.id, current, credentials)
+                .swap_credentials(
+                    &connection.tenant,
+                    &connection.id,
+                    current.map(|set| set.version),
+                    credentials,
+                )
                 .await?;
         }
         self.host.connections().put_connection(&connection).await?;

@@ -11,9 +11,18 @@
 //!   `sync.concurrent_run` and stops;
 //! * an incremental sync starts from the watermark (the newest `updated_at` seen) of the
 //!   last completed sync.
+//!
+//! Webhooks keep streams fresh: a [`SyncTriggerSink`] in front of the host's event sink
+//! schedules an incremental run of each stream an ingested event touches
+//! ([`SyncTriggers`]), and a [`SyncScheduler`] coalesces bursts into one run per window.
 
 mod runner;
 mod source;
+mod trigger;
 
 pub use runner::{RecordSink, SyncReport, SyncRunner};
 pub use source::{SyncMode, SyncPage, SyncRecord, SyncRequest, SyncSource, SyncStream};
+pub use trigger::{
+    RunStarter, SchedulerStatus, SyncRunnerStarter, SyncScheduler, SyncTriggerSink, SyncTriggers,
+    TriggeredRun,
+};

@@ -13,6 +13,9 @@
 //!   record once, normalize, deliver, answer), inline or acknowledge-now/process-later.
 //! * [`WebhookEvent`]: `<family>.<object>.<action>`, ids, times, an order key, a typed
 //!   subject, a [`SessionDispatch`], and the raw JSON payload.
+//! * [`ManagedWebhooks`] with the provider's [`WebhookRegistrar`]: hooks registered at the
+//!   provider on connect (idempotently, with a generated secret kept sealed on the
+//!   connection) and deleted on disconnect.
 
 mod dispatch;
 pub mod errors;
@@ -20,7 +23,9 @@ mod event;
 mod handler;
 mod headers;
 mod ingest;
+mod managed;
 mod payload;
+mod registrar;
 pub mod schemes;
 mod source;
 
@@ -36,9 +41,14 @@ pub use ingest::{
     Accepted, DEFAULT_MAX_BODY_BYTES, Ingest, IngestOutcome, Ingested, PendingDelivery,
     WebhookRequest,
 };
+pub(crate) use managed::keep_managed_secret;
+pub use managed::{MANAGED_WEBHOOK_SLOT, ManagedWebhooks, WebhookRemoval};
 pub use payload::{
     form_to_json, form_value, is_form_encoded, is_json_content_type, lenient_timestamp, raw_json,
     snake_case, source_order_key,
+};
+pub use registrar::{
+    HookRemoval, HookRequest, ManagedWebhook, RegisteredHook, WebhookLifecycle, WebhookRegistrar,
 };
 pub use schemes::{
     BodyTimestamp, HmacHexScheme, SignRequest, SignatureScheme, SlackScheme, StandardScheme,

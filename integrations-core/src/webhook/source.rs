@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use super::SignatureScheme;
+use super::{SignatureScheme, WebhookLifecycle};
+use crate::ConnectionMethodId;
 use crate::model::CredentialType;
 
 /// How a provider delivers webhooks: the signature scheme, where the signing secrets
@@ -40,6 +41,7 @@ pub struct WebhookSource {
     event_field: Option<String>,
     ack_deadline: Option<Duration>,
     no_retry_header: Option<(String, String)>,
+    managed_methods: Vec<ConnectionMethodId>,
 }
 
 impl WebhookSource {
@@ -54,6 +56,7 @@ impl WebhookSource {
             event_field: None,
             ack_deadline: None,
             no_retry_header: None,
+            managed_methods: Vec::new(),
         }
     }
 
@@ -112,6 +115,29 @@ impl WebhookSource {
     ) -> Self {
         self.no_retry_header = Some((name.into().to_ascii_lowercase(), value.into()));
         self
+    }
+
+    /// Connections of `method` have their webhook registered at the provider by the SDK
+    /// ([`WebhookLifecycle::Managed`]); other methods' deliveries are
+    /// [`Implicit`](WebhookLifecycle::Implicit) (app-level, or configured by hand).
+    #[must_use]
+    pub fn with_managed_method(mut self, method: ConnectionMethodId) -> Self {
+        self.managed_methods.push(method);
+        self
+    }
+
+    /// Who owns the webhook registration of a connection of `method`.
+    pub fn lifecycle(&self, method: &ConnectionMethodId) -> WebhookLifecycle {
+        if self.managed_methods.contains(method) {
+            WebhookLifecycle::Managed
+        } else {
+            WebhookLifecycle::Implicit
+        }
+    }
+
+    /// The methods whose connections' webhooks are managed.
+    pub fn managed_methods(&self) -> &[ConnectionMethodId] {
+        &self.managed_methods
     }
 
     /// The signature scheme.

@@ -13,6 +13,7 @@ mod secrets;
 mod service;
 mod support;
 mod sync;
+mod sync_trigger;
 mod tools_export;
 mod tools_manifest;
 mod tools_runtime;

@@ -4,12 +4,16 @@
 
 pub mod auth;
 pub mod compile;
+pub mod hooks;
 mod http_errors;
 mod installation_owner;
 mod revoke;
 pub mod schemas;
 pub mod tools;
+mod triggers;
 pub mod webhook;
+
+pub use self::triggers::sync_triggers;
 
 use integrations_core::definition::{
     ClientAuth, CompileInput, ConnectionMethod, IdentityCheck, IntegrationDefinition, Metadata,
@@ -22,7 +26,7 @@ use integrations_core::provider::{
 };
 use integrations_core::schema::{ConfigSpec, Parsed};
 use integrations_core::tools::{ToolDescriptor, ToolExecutor};
-use integrations_core::webhook::{WebhookHandler, WebhookSource};
+use integrations_core::webhook::{WebhookHandler, WebhookRegistrar, WebhookSource};
 use integrations_core::{
     ConnectionMethodId, DefinitionKey, Error, IntegrationKind, ValidationIssue,
 };
@@ -191,12 +195,14 @@ impl IntegrationDefinition for GitHub {
                     "Personal access token",
                     CredentialType::API_KEY,
                 )],
-            )),
+            ))
+            .with_config(connection_config()),
             crate::method(ConnectionMethod::oauth2_authorization_code(
                 "oauth2",
                 "Sign in with GitHub",
                 Self::oauth2_spec(web, None),
-            )),
+            ))
+            .with_config(connection_config()),
             crate::method(ConnectionMethod::redirect(
                 auth::INSTALLATION_METHOD,
                 "Install the GitHub App",
@@ -228,7 +234,10 @@ impl IntegrationDefinition for GitHub {
     }
 
     fn webhook_source(&self) -> Option<WebhookSource> {
-        Some(webhook::source(self.variant))
+        Some(managed_methods().into_iter().fold(
+            webhook::source(self.variant),
+            WebhookSource::with_managed_method,
+        ))
     }
 
     fn compile_binding(
@@ -245,9 +254,32 @@ impl IntegrationDefinition for GitHub {
     }
 }
 
+/// Where a token connection's managed webhook goes.
+fn connection_config() -> ConfigSpec {
+    ConfigSpec::of::<schemas::GitHubConnectionConfig>()
+        .with_example(json!({}))
+        .with_example(json!({"webhook_repository": "octo-org/octo-repo"}))
+        .with_example(json!({"webhook_organization": "octo-org"}))
+}
+
+/// The connection methods whose webhooks are managed ([`hooks`]); a GitHub App's
+/// webhooks are the app's own (implicit).
+fn managed_methods() -> Vec<ConnectionMethodId> {
+    ["api-key", "oauth2"]
+        .into_iter()
+        .filter_map(|m| ConnectionMethodId::new(m).ok())
+        .collect()
+}
+
 impl IntegrationProvider for GitHub {
     fn webhooks(&self) -> Option<&dyn WebhookHandler> {
         Some(self)
+    }
+
+    fn webhook_registrar(&self, method: &ConnectionMethodId) -> Option<&dyn WebhookRegistrar> {
+        managed_methods()
+            .contains(method)
+            .then_some(&hooks::GitHubHooks as &dyn WebhookRegistrar)
     }
 
     fn tools(&self) -> Option<&dyn ToolExecutor> {

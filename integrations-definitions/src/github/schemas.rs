@@ -227,3 +227,18 @@ pub struct GitHubBindingConfig {
     #[schemars(length(min = 1))]
     pub repositories: Vec<RepositoryName>,
 }
+
+/// The config of a personal-access-token or OAuth connection: where the SDK registers the
+/// connection's webhook ([`hooks`](super::hooks)). Neither set: no hook is registered.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct GitHubConnectionConfig {
+    /// A repository hook (`owner/name`), needing admin rights on it (`admin:repo_hook`).
+    #[serde(default)]
+    pub webhook_repository: Option<RepositoryName>,
+    /// An organization hook, needing an organization owner (`admin:org_hook`).
+    #[serde(default)]
+    #[schemars(regex(pattern = r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$"))]
+    pub webhook_organization: Option<String>,
+}

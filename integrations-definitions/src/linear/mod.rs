@@ -3,9 +3,13 @@
 
 mod auth;
 pub mod compile;
+pub mod hooks;
 pub mod schemas;
 pub mod tools;
+mod triggers;
 pub mod webhook;
+
+pub use self::triggers::sync_triggers;
 
 use integrations_core::definition::{
     ClientAuth, CompileInput, ConnectionMethod, IdentityCheck, IntegrationDefinition, Metadata,
@@ -16,8 +20,8 @@ use integrations_core::plan::{BindingPlan, McpServer};
 use integrations_core::provider::IntegrationProvider;
 use integrations_core::schema::{ConfigSpec, Parsed};
 use integrations_core::tools::{ToolDescriptor, ToolExecutor};
-use integrations_core::webhook::{WebhookHandler, WebhookSource};
-use integrations_core::{DefinitionKey, IntegrationKind, ValidationIssue};
+use integrations_core::webhook::{WebhookHandler, WebhookRegistrar, WebhookSource};
+use integrations_core::{ConnectionMethodId, DefinitionKey, IntegrationKind, ValidationIssue};
 use serde_json::json;
 
 use self::schemas::{LinearBindingConfig, LinearTargetConfig, LinearTargetSecrets};
@@ -133,7 +137,13 @@ impl IntegrationDefinition for Linear {
     }
 
     fn webhook_source(&self) -> Option<WebhookSource> {
-        Some(webhook::source())
+        // API-key and OAuth connections get a hook registered per connection
+        // ([`hooks`]); an app's own webhook (client credentials) is configured in Linear.
+        Some(
+            managed_methods()
+                .into_iter()
+                .fold(webhook::source(), WebhookSource::with_managed_method),
+        )
     }
 
     fn compile_binding(
@@ -160,9 +170,23 @@ impl IntegrationDefinition for Linear {
     }
 }
 
+/// The connection methods whose webhooks are managed ([`hooks`]).
+fn managed_methods() -> Vec<ConnectionMethodId> {
+    ["api-key", "oauth2"]
+        .into_iter()
+        .filter_map(|m| ConnectionMethodId::new(m).ok())
+        .collect()
+}
+
 impl IntegrationProvider for Linear {
     fn webhooks(&self) -> Option<&dyn WebhookHandler> {
         Some(self)
+    }
+
+    fn webhook_registrar(&self, method: &ConnectionMethodId) -> Option<&dyn WebhookRegistrar> {
+        managed_methods()
+            .contains(method)
+            .then_some(&hooks::LinearHooks as &dyn WebhookRegistrar)
     }
 
     fn tools(&self) -> Option<&dyn ToolExecutor> {

@@ -73,7 +73,7 @@ static TOOLS: LazyLock<ToolSet> = LazyLock::new(|| {
         .with(ListTeams)
 });
 
-static RATE_LIMIT: LazyLock<RateLimitRule> = LazyLock::new(|| {
+pub(super) static RATE_LIMIT: LazyLock<RateLimitRule> = LazyLock::new(|| {
     RateLimitRule::new()
         .with_graphql_code("RATELIMITED")
         .with_reset_header("X-RateLimit-Requests-Reset", ResetFormat::EpochMillis)
@@ -85,23 +85,23 @@ pub fn tool_set() -> &'static ToolSet {
 }
 
 #[derive(Deserialize)]
-struct GraphQlError {
+pub(super) struct GraphQlError {
     #[serde(default)]
-    extensions: Option<Extensions>,
+    pub(super) extensions: Option<Extensions>,
 }
 
 #[derive(Deserialize)]
-struct Extensions {
+pub(super) struct Extensions {
     #[serde(default)]
-    code: Option<String>,
+    pub(super) code: Option<String>,
 }
 
 #[derive(Deserialize)]
-struct GraphQlResponse {
+pub(super) struct GraphQlResponse {
     #[serde(default)]
-    data: Option<Value>,
+    pub(super) data: Option<Value>,
     #[serde(default)]
-    errors: Vec<GraphQlError>,
+    pub(super) errors: Vec<GraphQlError>,
 }
 
 fn error_codes(response: &HttpResponse) -> Vec<String> {
@@ -116,7 +116,7 @@ fn error_codes(response: &HttpResponse) -> Vec<String> {
 }
 
 /// Linear refuses a token with HTTP 401 or with `AUTHENTICATION_ERROR` (often HTTP 400).
-fn rejected(response: &HttpResponse) -> bool {
+pub(super) fn rejected(response: &HttpResponse) -> bool {
     response.status() == http::StatusCode::UNAUTHORIZED
         || error_codes(response)
             .iter()
@@ -138,7 +138,7 @@ fn auth(context: &ToolContext) -> Result<RequestAuth, Error> {
     Ok(auth.with_rejection(rejected))
 }
 
-fn linear_error(code: &str) -> Error {
+pub(super) fn linear_error(code: &str) -> Error {
     let (kind, reason) = match code {
         "AUTHENTICATION_ERROR" => (ErrorKind::PermissionDenied, "linear.authentication_error"),
         "FORBIDDEN" => (ErrorKind::PermissionDenied, "linear.forbidden"),

@@ -5,7 +5,10 @@ mod auth;
 pub mod compile;
 pub mod schemas;
 pub mod tools;
+mod triggers;
 pub mod webhook;
+
+pub use self::triggers::sync_triggers;
 
 use integrations_core::definition::{
     ClientAuth, CompileInput, ConnectionMethod, IdentityCheck, IntegrationDefinition, Metadata,

@@ -12,6 +12,7 @@ mod linear;
 mod openai;
 mod same_account;
 mod slack;
+mod triggers;
 mod trust;
 
 use std::sync::Arc;

@@ -15,7 +15,9 @@
 
 mod credentials;
 mod github;
+mod github_hooks;
 mod linear;
+mod linear_hooks;
 mod openai;
 mod slack;
 mod token;
@@ -28,7 +30,9 @@ use wiremock::Request;
 
 pub use credentials::FakeTokenManager;
 pub use github::{GitHubApi, GitHubFailure};
+pub use github_hooks::GitHubHooks;
 pub use linear::{LinearApi, LinearFailure};
+pub use linear_hooks::LinearWebhooks;
 pub use openai::{OpenAiApi, OpenAiFailure};
 pub use slack::{SlackApi, SlackFailure};
 pub use token::{MOCK_CLIENT_ID, MOCK_CLIENT_SECRET, RefreshEndpoint};

@@ -1,0 +1,499 @@
+//! Webhook-triggered incremental sync: an ingested event that touches a synced stream
+//! schedules an incremental run of that (connection, stream), coalescing bursts.
+//!
+//! * [`SyncTriggers`]: which event types touch which stream, as data a provider ships
+//!   (`linear.issue.*` → `issues`).
+//! * [`SyncScheduler`]: per (tenant, connection, stream), at most one run pending and one
+//!   running. The first event of a quiet key schedules a run one *window* later (on the
+//!   host's [`Clock`]); every event until then joins it (a burst of 100 events is one run).
+//!   An event arriving while that run is in progress schedules exactly one follow-up run,
+//!   so a change is never missed and never costs more than one extra run.
+//! * [`RunStarter`]: what the scheduler calls to run a stream; [`SyncRunnerStarter`] runs
+//!   it with a [`SyncRunner`] into a [`RecordSink`].
+//! * [`SyncTriggerSink`]: an [`EventSink`] adapter that hands each event to the host's own
+//!   sink and then schedules the runs it triggers.
+//!
+//! The scheduler does no work of its own until the host drives [`SyncScheduler::run`]
+//! (for example with `tokio::spawn`); it sleeps until the next due run or the next
+//! event, never polls, and [`SyncScheduler::shutdown`] makes `run` return once the runs in
+//! progress have finished.
+//!
+//! ```no_run
+//! # use std::sync::Arc;
+//! # use std::time::Duration;
+//! # use integrations_core::host::{EventSink, Host};
+//! # use integrations_core::sync::{RecordSink, SyncRunner, SyncRunnerStarter, SyncScheduler,
+//! #     SyncTriggerSink, SyncTriggers};
+//! # use integrations_core::DefinitionKey;
+//! # async fn wire(host: Host, runner: SyncRunner, records: Arc<dyn RecordSink>,
+//! #     events: Arc<dyn EventSink>, key: DefinitionKey, triggers: SyncTriggers) {
+//! let scheduler = SyncScheduler::new(
+//!     Arc::new(SyncRunnerStarter::new(runner, records)),
+//!     host.clock_arc(),
+//!     Duration::from_secs(2),
+//! );
+//! let sink = SyncTriggerSink::new(events, scheduler.clone()).with_triggers(key, triggers);
+//! // Give `sink` to the host builder as its event sink, then drive the scheduler:
+//! let worker = tokio::spawn({
+//!     let scheduler = scheduler.clone();
+//!     async move { scheduler.run().await }
+//! });
+//! // ... on shutdown:
+//! scheduler.shutdown();
+//! let _ = worker.await;
+//! # let _ = sink;
+//! # }
+//! ```
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+
+use super::{RecordSink, SyncMode, SyncRunner};
+use crate::host::{Clock, EventSink};
+use crate::webhook::{EventType, WebhookEvent};
+use crate::{ConnectionId, DefinitionKey, Error, TenantId, Timestamp};
+
+/// Which event types touch which sync stream: rules `<family>.<object>.<action>` → stream,
+/// where any segment may be `*` (`linear.issue.*` → `issues`).
+///
+/// ```
+/// use integrations_core::sync::SyncTriggers;
+/// use integrations_core::webhook::EventType;
+///
+/// let triggers = SyncTriggers::new()
+///     .on("linear.issue.*", "issues")
+///     .on("linear.comment.*", "comments");
+/// let updated = EventType::new("linear.issue.updated")?;
+/// assert_eq!(triggers.streams_for(&updated).into_iter().collect::<Vec<_>>(), ["issues"]);
+/// # Ok::<(), integrations_core::Error>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SyncTriggers {
+    rules: Vec<(String, String)>,
+}
+
+impl SyncTriggers {
+    /// No rules.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a rule: events matching `pattern` (three dot-separated segments, each a name
+    /// or `*`) touch `stream`. A pattern of another shape matches nothing.
+    #[must_use]
+    pub fn on(mut self, pattern: impl Into<String>, stream: impl Into<String>) -> Self {
+        self.rules.push((pattern.into(), stream.into()));
+        self
+    }
+
+    /// The rules, as (pattern, stream).
+    pub fn rules(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.rules.iter().map(|(p, s)| (p.as_str(), s.as_str()))
+    }
+
+    /// The streams an event of `event_type` touches, sorted and without repeats.
+    pub fn streams_for(&self, event_type: &EventType) -> BTreeSet<&str> {
+        self.rules
+            .iter()
+            .filter(|(pattern, _)| matches(pattern, event_type))
+            .map(|(_, stream)| stream.as_str())
+            .collect()
+    }
+}
+
+fn matches(pattern: &str, event_type: &EventType) -> bool {
+    let pattern: Vec<&str> = pattern.split('.').collect();
+    let actual = [
+        event_type.family(),
+        event_type.object(),
+        event_type.action(),
+    ];
+    pattern.len() == 3
+        && pattern
+            .iter()
+            .zip(actual)
+            .all(|(p, a)| *p == "*" || *p == a)
+}
+
+/// One stream of one connection: what the scheduler coalesces on.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub struct TriggeredRun {
+    /// The tenant.
+    pub tenant: TenantId,
+    /// The connection.
+    pub connection: ConnectionId,
+    /// The stream.
+    pub stream: String,
+}
+
+impl TriggeredRun {
+    /// A run of `stream` of a connection.
+    pub fn new(tenant: TenantId, connection: ConnectionId, stream: impl Into<String>) -> Self {
+        Self {
+            tenant,
+            connection,
+            stream: stream.into(),
+        }
+    }
+}
+
+/// Starts (and finishes) one incremental run of a stream; the scheduler awaits it.
+#[async_trait]
+pub trait RunStarter: Send + Sync + 'static {
+    /// Runs `run` incrementally to its end.
+    ///
+    /// # Errors
+    ///
+    /// Whatever the run fails with; the scheduler logs its code and goes on.
+    async fn start_run(&self, run: &TriggeredRun) -> Result<(), Error>;
+}
+
+/// A [`RunStarter`] running the stream with a [`SyncRunner`] in
+/// [`SyncMode::Incremental`] into a [`RecordSink`].
+#[derive(Clone)]
+pub struct SyncRunnerStarter {
+    runner: SyncRunner,
+    sink: Arc<dyn RecordSink>,
+}
+
+impl fmt::Debug for SyncRunnerStarter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SyncRunnerStarter").finish_non_exhaustive()
+    }
+}
+
+impl SyncRunnerStarter {
+    /// Runs with `runner` into `sink`.
+    pub fn new(runner: SyncRunner, sink: Arc<dyn RecordSink>) -> Self {
+        Self { runner, sink }
+    }
+}
+
+#[async_trait]
+impl RunStarter for SyncRunnerStarter {
+    async fn start_run(&self, run: &TriggeredRun) -> Result<(), Error> {
+        self.runner
+            .run(
+                &run.tenant,
+                &run.connection,
+                &run.stream,
+                SyncMode::Incremental,
+                &*self.sink,
+                None,
+            )
+            .await
+            .map(|_| ())
+    }
+}
+
+/// Where one key stands.
+#[derive(Debug, Clone, Copy)]
+enum Slot {
+    /// A run is due at this instant.
+    Pending(Timestamp),
+    /// A run is in progress; a follow-up is due at this instant if events came meanwhile.
+    Running(Option<Timestamp>),
+}
+
+#[derive(Debug, Default)]
+struct State {
+    slots: BTreeMap<TriggeredRun, Slot>,
+    shutdown: bool,
+    started: u64,
+}
+
+struct Inner {
+    starter: Arc<dyn RunStarter>,
+    clock: Arc<dyn Clock>,
+    window: Duration,
+    state: Mutex<State>,
+    wake: Notify,
+}
+
+/// What the scheduler holds right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SchedulerStatus {
+    /// Keys with a run waiting for its due time.
+    pub pending: usize,
+    /// Keys with a run in progress.
+    pub running: usize,
+    /// Keys with a run in progress and a follow-up due after it.
+    pub follow_ups: usize,
+    /// Runs started since the scheduler was created.
+    pub started: u64,
+}
+
+/// Coalesces triggered runs per (tenant, connection, stream) and starts them when due.
+/// Cheap to clone: clones share one schedule.
+#[derive(Clone)]
+pub struct SyncScheduler {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for SyncScheduler {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SyncScheduler")
+            .field("window", &self.inner.window)
+            .field("status", &self.status())
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
+    state.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl SyncScheduler {
+    /// A scheduler starting runs with `starter`, `window` after the first event of a
+    /// burst, reading the time from `clock`.
+    pub fn new(starter: Arc<dyn RunStarter>, clock: Arc<dyn Clock>, window: Duration) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                starter,
+                clock,
+                window,
+                state: Mutex::new(State::default()),
+                wake: Notify::new(),
+            }),
+        }
+    }
+
+    /// Asks for an incremental run of `run`: joins a pending one, or marks a follow-up
+    /// for the one in progress, or schedules one a window from now. Ignored after
+    /// [`shutdown`](Self::shutdown).
+    pub fn schedule(&self, run: TriggeredRun) {
+        let due = self.inner.clock.now().saturating_add(self.inner.window);
+        let mut state = lock(&self.inner.state);
+        if state.shutdown {
+            return;
+        }
+        match state.slots.get_mut(&run) {
+            Some(Slot::Pending(_) | Slot::Running(Some(_))) => return,
+            Some(slot @ Slot::Running(None)) => *slot = Slot::Running(Some(due)),
+            None => {
+                state.slots.insert(run, Slot::Pending(due));
+            }
+        }
+        drop(state);
+        self.inner.wake.notify_one();
+    }
+
+    /// Makes [`run`](Self::run) look at the clock again now (after a test moved a manual
+    /// clock; the system clock needs no help).
+    pub fn wake(&self) {
+        self.inner.wake.notify_one();
+    }
+
+    /// Stops taking events; [`run`](Self::run) returns once the runs in progress have
+    /// finished. Runs still waiting for their due time are dropped: the next event (or
+    /// the host's own schedule) runs the stream, from its saved watermark.
+    pub fn shutdown(&self) {
+        lock(&self.inner.state).shutdown = true;
+        self.inner.wake.notify_one();
+    }
+
+    /// What the scheduler holds right now.
+    pub fn status(&self) -> SchedulerStatus {
+        let state = lock(&self.inner.state);
+        let mut status = SchedulerStatus {
+            pending: 0,
+            running: 0,
+            follow_ups: 0,
+            started: state.started,
+        };
+        for slot in state.slots.values() {
+            match slot {
+                Slot::Pending(_) => status.pending += 1,
+                Slot::Running(follow_up) => {
+                    status.running += 1;
+                    status.follow_ups += usize::from(follow_up.is_some());
+                }
+            }
+        }
+        status
+    }
+
+    /// Takes the runs due now and the instant the next one is due.
+    fn take_due(&self) -> (Vec<TriggeredRun>, Option<Timestamp>, bool) {
+        let now = self.inner.clock.now();
+        let mut state = lock(&self.inner.state);
+        let mut due = Vec::new();
+        let mut next: Option<Timestamp> = None;
+        if !state.shutdown {
+            for (run, slot) in &mut state.slots {
+                if let Slot::Pending(at) = *slot {
+                    if at <= now {
+                        *slot = Slot::Running(None);
+                        due.push(run.clone());
+                    } else {
+                        next = Some(next.map_or(at, |n| n.min(at)));
+                    }
+                }
+            }
+        }
+        state.started += due.len() as u64;
+        (due, next, state.shutdown)
+    }
+
+    fn finished(&self, run: &TriggeredRun) {
+        let mut state = lock(&self.inner.state);
+        match state.slots.get(run).copied() {
+            Some(Slot::Running(Some(due))) if !state.shutdown => {
+                state.slots.insert(run.clone(), Slot::Pending(due));
+            }
+            _ => {
+                state.slots.remove(run);
+            }
+        }
+    }
+
+    /// Drives the schedule: starts each run when it is due (several keys at once, one run
+    /// per key), until [`shutdown`](Self::shutdown). Drive it once per scheduler, on a
+    /// Tokio runtime (runs are spawned on it).
+    pub async fn run(&self) {
+        let mut runs: JoinSet<TriggeredRun> = JoinSet::new();
+        loop {
+            let (due, next, shutdown) = self.take_due();
+            for run in due {
+                let starter = Arc::clone(&self.inner.starter);
+                runs.spawn(async move {
+                    // In a task of its own, so a panicking run still frees its key.
+                    let attempt = {
+                        let run = run.clone();
+                        tokio::spawn(async move { starter.start_run(&run).await }).await
+                    };
+                    let code = match &attempt {
+                        Ok(Ok(())) => None,
+                        Ok(Err(error)) => Some(error.code().to_owned()),
+                        Err(_) => Some("sync.run_panicked".to_owned()),
+                    };
+                    if let Some(code) = code {
+                        tracing::warn!(
+                            target: "integrations::sync",
+                            tenant = %run.tenant,
+                            connection = %run.connection,
+                            stream = %run.stream,
+                            code,
+                            "a webhook-triggered sync run failed"
+                        );
+                    }
+                    run
+                });
+            }
+            if shutdown {
+                while let Some(done) = runs.join_next().await {
+                    if let Ok(run) = done {
+                        self.finished(&run);
+                    }
+                }
+                lock(&self.inner.state).slots.clear();
+                return;
+            }
+            let sleep = next.map(|at| at.duration_since(self.inner.clock.now()));
+            tokio::select! {
+                () = self.inner.wake.notified() => {}
+                Some(done) = runs.join_next(), if !runs.is_empty() => {
+                    // The wrapper task never panics (the run has a task of its own).
+                    if let Ok(run) = done {
+                        self.finished(&run);
+                    }
+                }
+                () = tokio::time::sleep(sleep.unwrap_or(Duration::MAX)), if sleep.is_some() => {}
+            }
+        }
+    }
+}
+
+/// An [`EventSink`] that delivers each event to the host's sink and then schedules the
+/// incremental runs its [`SyncTriggers`] name for the event's connection.
+///
+/// The host's sink comes first: when it fails, the ingest pipeline answers 5xx, the
+/// provider redelivers, and the run is scheduled on that delivery.
+#[derive(Clone)]
+pub struct SyncTriggerSink {
+    inner: Arc<dyn EventSink>,
+    scheduler: SyncScheduler,
+    triggers: BTreeMap<DefinitionKey, SyncTriggers>,
+}
+
+impl fmt::Debug for SyncTriggerSink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SyncTriggerSink")
+            .field("definitions", &self.triggers.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SyncTriggerSink {
+    /// Wraps the host's sink `inner`, scheduling on `scheduler`.
+    pub fn new(inner: Arc<dyn EventSink>, scheduler: SyncScheduler) -> Self {
+        Self {
+            inner,
+            scheduler,
+            triggers: BTreeMap::new(),
+        }
+    }
+
+    /// Events of definition `key` trigger runs by `triggers` (replacing earlier rules for
+    /// `key`).
+    #[must_use]
+    pub fn with_triggers(mut self, key: DefinitionKey, triggers: SyncTriggers) -> Self {
+        self.triggers.insert(key, triggers);
+        self
+    }
+}
+
+#[async_trait]
+impl EventSink for SyncTriggerSink {
+    async fn deliver(&self, event: &WebhookEvent) -> Result<(), Error> {
+        self.inner.deliver(event).await?;
+        if let Some(triggers) = self.triggers.get(&event.key) {
+            for stream in triggers.streams_for(&event.event_type) {
+                self.scheduler.schedule(TriggeredRun::new(
+                    event.tenant.clone(),
+                    event.connection.clone(),
+                    stream,
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_match_segment_by_segment() {
+        let triggers = SyncTriggers::new()
+            .on("linear.issue.*", "issues")
+            .on("linear.*.removed", "issues")
+            .on("linear.comment.*", "comments")
+            .on("linear.issue", "broken");
+        let t = |s: &str| EventType::new(s).unwrap();
+        assert_eq!(
+            triggers.streams_for(&t("linear.issue.updated")),
+            BTreeSet::from(["issues"])
+        );
+        assert_eq!(
+            triggers.streams_for(&t("linear.comment.removed")),
+            BTreeSet::from(["comments", "issues"])
+        );
+        assert!(
+            triggers
+                .streams_for(&t("linear.project.created"))
+                .is_empty()
+        );
+        assert!(triggers.streams_for(&t("github.issue.updated")).is_empty());
+    }
+}

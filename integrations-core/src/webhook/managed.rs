@@ -1,0 +1,645 @@
+//! [`ManagedWebhooks`]: registering a connection's webhook at the provider when it is
+//! connected and deleting it when it is disconnected.
+//!
+//! For a connection whose provider has a [`WebhookRegistrar`] for its method:
+//!
+//! 1. the connection gets an endpoint key (kept if it has one), so its delivery URL
+//!    `{base}/webhooks/{family}/{variant}/{endpoint key}` is its own;
+//! 2. a signing secret (32 random bytes, hex) is generated and stored **sealed** among
+//!    the connection's credentials as a `webhook_secret` in slot
+//!    [`MANAGED_WEBHOOK_SLOT`], *before* the provider is called, so a retry after any
+//!    failure reuses it; the ingest pipeline verifies deliveries with it, as it does any
+//!    `webhook_secret` credential of the connection;
+//! 3. the registrar finds a hook already registered for the URL or creates one;
+//! 4. the provider's hook id is recorded on the connection
+//!    ([`Connection::managed_webhook`](crate::model::Connection::managed_webhook)).
+//!
+//! Disconnecting deletes the hook **before** the grant is revoked (the provider's API
+//! needs a live token to delete it). A provider failure there is logged and reported
+//! ([`WebhookRemoval::Failed`]) but never keeps the connection active.
+
+use std::fmt;
+use std::sync::Arc;
+
+use super::registrar::{HookRemoval, HookRequest, ManagedWebhook, WebhookRegistrar};
+use crate::credential::CredentialSource;
+use crate::definition::ConnectionMethodKind;
+use crate::host::{Host, SecretCipherExt};
+use crate::model::{Connection, Credential, CredentialType};
+use crate::plan::CredentialSelector;
+use crate::registry::RegisteredIntegration;
+use crate::schema::Parsed;
+use crate::service::credential_aad;
+use crate::tools::ToolHttp;
+use crate::{ConnectionId, Error, ErrorKind, Registry, Secret, TenantId};
+
+/// The credential slot holding a managed webhook's generated signing secret (type
+/// `webhook_secret`).
+pub const MANAGED_WEBHOOK_SLOT: &str = "managed";
+
+/// What disconnecting did with a connection's managed webhook.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WebhookRemoval {
+    /// The connection had no managed webhook (or no [`ManagedWebhooks`] was configured).
+    NotManaged,
+    /// The provider deleted the hook.
+    Deleted,
+    /// The provider no longer had it.
+    AlreadyGone,
+    /// The provider could not delete it (the disconnect went on; the hook may still be
+    /// registered at the provider, and its deliveries are refused as the connection is
+    /// revoked).
+    Failed {
+        /// The failure's stable code.
+        code: String,
+    },
+}
+
+impl WebhookRemoval {
+    /// `not_managed`, `deleted`, `already_gone` or `failed`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::NotManaged => "not_managed",
+            Self::Deleted => "deleted",
+            Self::AlreadyGone => "already_gone",
+            Self::Failed { .. } => "failed",
+        }
+    }
+}
+
+/// Registers and deletes connections' webhooks at their providers. Cheap to clone.
+///
+/// ```no_run
+/// # use std::sync::Arc;
+/// # use integrations_core::{Registry, TenantId, ConnectionId};
+/// # use integrations_core::host::Host;
+/// # use integrations_core::auth::{ApiKeyConnections, Authorizations, TokenManager};
+/// # use integrations_core::webhook::ManagedWebhooks;
+/// # async fn wire(registry: Arc<Registry>, host: Host, tokens: Arc<TokenManager>)
+/// #     -> Result<(), integrations_core::Error> {
+/// let managed = ManagedWebhooks::new(registry.clone(), host.clone(), tokens,
+///     "https://hooks.example.com")?;
+/// // Register after every connect, delete on disconnect:
+/// let auth = Authorizations::new(registry.clone(), host.clone())
+///     .with_managed_webhooks(managed.clone());
+/// let keys = ApiKeyConnections::new(registry, host).with_managed_webhooks(managed.clone());
+/// // Or by hand (idempotent):
+/// managed.register(&TenantId::new("acme")?, &ConnectionId::new("conn_1")?).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct ManagedWebhooks {
+    registry: Arc<Registry>,
+    host: Host,
+    credentials: Arc<dyn CredentialSource>,
+    base_url: url::Url,
+}
+
+impl fmt::Debug for ManagedWebhooks {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ManagedWebhooks")
+            .field("base_url", &self.base_url.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+fn failed(code: &'static str, message: impl Into<std::borrow::Cow<'static, str>>) -> Error {
+    Error::new(ErrorKind::InvalidInput, code, message)
+}
+
+/// 32 random bytes as 64 hex digits.
+fn generate_secret() -> Result<Secret, Error> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| {
+        Error::new(
+            ErrorKind::Crypto,
+            "crypto.random_failed",
+            "the system random source failed",
+        )
+        .with_source(e)
+    })?;
+    Ok(Secret::from(crate::auth::state::hex(&bytes)))
+}
+
+/// The credential a provider's API takes for a connection of this method.
+fn api_credential(
+    entry: &RegisteredIntegration,
+    connection: &Connection,
+) -> Option<CredentialSelector> {
+    let method = entry.method(&connection.method)?.method();
+    match method.kind {
+        ConnectionMethodKind::ApiKey => method.secret_fields.first().map(|f| {
+            let selector = CredentialSelector::of_type(f.credential_type.clone());
+            match &f.slot {
+                Some(slot) => selector.with_slot(slot.clone()),
+                None => selector,
+            }
+        }),
+        ConnectionMethodKind::OAuth2AuthorizationCode
+        | ConnectionMethodKind::OAuth2ClientCredentials => Some(CredentialSelector::of_type(
+            CredentialType::OAUTH2_ACCESS_TOKEN,
+        )),
+        _ => None,
+    }
+}
+
+/// Keeps a connection's managed webhook secret when its credentials are replaced
+/// (reauthorization, a new API key): `replacement` plus the managed secret of `current`.
+pub(crate) fn keep_managed_secret(
+    current: Option<&crate::model::CredentialSet>,
+    mut replacement: Vec<Credential>,
+) -> Vec<Credential> {
+    if let Some(set) = current {
+        let replaced = |c: &Credential| {
+            replacement.iter().any(|r| {
+                r.credential_type == c.credential_type && r.slot.as_deref() == c.slot.as_deref()
+            })
+        };
+        let kept: Vec<Credential> = set
+            .credentials
+            .iter()
+            .filter(|c| is_managed_secret(c) && !replaced(c))
+            .cloned()
+            .collect();
+        replacement.extend(kept);
+    }
+    replacement
+}
+
+fn is_managed_secret(credential: &Credential) -> bool {
+    credential.credential_type == CredentialType::WEBHOOK_SECRET
+        && credential.slot.as_deref() == Some(MANAGED_WEBHOOK_SLOT)
+}
+
+/// Everything a registrar call needs, loaded once.
+struct Loaded {
+    connection: Connection,
+    entry: Arc<RegisteredIntegration>,
+    selector: CredentialSelector,
+    target_config: Parsed,
+    connection_config: Parsed,
+}
+
+impl ManagedWebhooks {
+    /// Registers hooks delivering to `public_base_url` (where the host serves
+    /// `/webhooks/...`), calling providers with credentials from `credentials` (the
+    /// [`TokenManager`](crate::auth::TokenManager)).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Configuration`] (`webhook.invalid_base_url`) unless the URL is an
+    /// absolute `https` URL (or `http` on a loopback host, for tests) with no query,
+    /// fragment or credentials.
+    pub fn new(
+        registry: Arc<Registry>,
+        host: Host,
+        credentials: Arc<dyn CredentialSource>,
+        public_base_url: &str,
+    ) -> Result<Self, Error> {
+        let invalid = || {
+            Error::configuration(
+                "webhook.invalid_base_url",
+                "the public webhook base URL must be an https URL with no query, fragment or credentials",
+            )
+        };
+        let base_url = url::Url::parse(public_base_url).map_err(|_| invalid())?;
+        let loopback = match base_url.host() {
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            Some(url::Host::Domain(d)) => d == "localhost",
+            None => false,
+        };
+        let scheme_ok = base_url.scheme() == "https" || (base_url.scheme() == "http" && loopback);
+        if !scheme_ok
+            || base_url.host().is_none()
+            || base_url.query().is_some()
+            || base_url.fragment().is_some()
+            || !base_url.username().is_empty()
+            || base_url.password().is_some()
+        {
+            return Err(invalid());
+        }
+        Ok(Self {
+            registry,
+            host,
+            credentials,
+            base_url,
+        })
+    }
+
+    /// The delivery URL of a connection with an endpoint key.
+    pub fn url_for(&self, connection: &Connection) -> Option<String> {
+        let endpoint = connection.endpoint_key.as_deref()?;
+        let base = self.base_url.as_str().trim_end_matches('/');
+        Some(format!(
+            "{base}/webhooks/{}/{}/{endpoint}",
+            connection.key.family(),
+            connection.key.variant()
+        ))
+    }
+
+    /// Whether connections like this one have a managed webhook.
+    pub fn is_managed(&self, connection: &Connection) -> bool {
+        self.registrar_of(connection).is_some()
+    }
+
+    fn registrar_of(&self, connection: &Connection) -> Option<Arc<RegisteredIntegration>> {
+        let entry = self.registry.get(&connection.key)?;
+        entry
+            .integration()
+            .webhook_registrar(&connection.method)
+            .map(|_| Arc::clone(entry))
+    }
+
+    async fn get(&self, tenant: &TenantId, id: &ConnectionId) -> Result<Connection, Error> {
+        self.host
+            .connections()
+            .get_connection(tenant, id)
+            .await?
+            .ok_or_else(|| {
+                Error::not_found(
+                    "webhook.connection_not_found",
+                    "the connection does not exist",
+                )
+            })
+    }
+
+    async fn load(&self, connection: Connection) -> Result<Option<Loaded>, Error> {
+        let Some(entry) = self.registrar_of(&connection) else {
+            return Ok(None);
+        };
+        let Some(selector) = api_credential(&entry, &connection) else {
+            return Ok(None);
+        };
+        let target = self
+            .host
+            .targets()
+            .get_target(&connection.tenant, &connection.target)
+            .await?
+            .ok_or_else(|| {
+                Error::not_found(
+                    "webhook.target_not_found",
+                    "the connection's target does not exist",
+                )
+            })?;
+        let target_config = entry
+            .target_config()
+            .parse(&target.config)
+            .map_err(|issues| {
+                Error::invalid_input(
+                    "webhook.invalid_target_config",
+                    "the target's stored config no longer validates",
+                    issues,
+                )
+            })?;
+        let method = entry.method(&connection.method).ok_or_else(|| {
+            Error::configuration(
+                "webhook.unknown_method",
+                format!(
+                    "{} has no connection method {}",
+                    connection.key, connection.method
+                ),
+            )
+        })?;
+        let connection_config = method
+            .config()
+            .parse(&connection.config)
+            .map_err(|issues| {
+                Error::invalid_input(
+                    "webhook.invalid_connection_config",
+                    "the connection's config no longer matches its schema",
+                    issues,
+                )
+            })?;
+        Ok(Some(Loaded {
+            connection,
+            entry,
+            selector,
+            target_config,
+            connection_config,
+        }))
+    }
+
+    fn http(&self, loaded: &Loaded, action: &str) -> Result<ToolHttp, Error> {
+        let headers = loaded
+            .entry
+            .definition()
+            .default_headers(&loaded.target_config)?;
+        Ok(ToolHttp::new(
+            self.host.clone(),
+            Arc::clone(&self.credentials),
+            Arc::new(loaded.connection.clone()),
+            action,
+            None,
+        )
+        .with_default_headers(headers))
+    }
+
+    /// The connection's managed secret, generating and storing (sealed) one if it has
+    /// none.
+    async fn secret(&self, connection: &Connection) -> Result<Secret, Error> {
+        let aad = credential_aad(
+            connection,
+            &CredentialType::WEBHOOK_SECRET,
+            Some(MANAGED_WEBHOOK_SLOT),
+        );
+        let mut attempts = 0;
+        loop {
+            let set = self
+                .host
+                .credentials()
+                .load_credentials(&connection.tenant, &connection.id)
+                .await?;
+            if let Some(existing) = set
+                .as_ref()
+                .and_then(|s| s.credentials.iter().find(|c| is_managed_secret(c)))
+            {
+                return existing.open(connection, self.host.cipher());
+            }
+            let secret = generate_secret()?;
+            let sealed = self.host.cipher().seal_secret(&secret, &aad)?;
+            let credential = Credential::new(
+                CredentialType::WEBHOOK_SECRET,
+                sealed,
+                self.host.clock().now(),
+            )
+            .with_slot(MANAGED_WEBHOOK_SLOT);
+            let (version, mut credentials) = match set {
+                Some(set) => (Some(set.version), set.credentials),
+                None => (None, Vec::new()),
+            };
+            credentials.push(credential);
+            match self
+                .host
+                .credentials()
+                .swap_credentials(&connection.tenant, &connection.id, version, credentials)
+                .await
+            {
+                Ok(_) => return Ok(secret),
+                Err(e) if e.is_conflict() && attempts < 3 => attempts += 1,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Registers the connection's webhook at its provider, idempotently: a second call
+    /// finds the hook the first one made. Returns `None` when the connection's provider
+    /// and method have no managed webhooks (a GitHub App installation: its webhooks are
+    /// the app's).
+    ///
+    /// # Errors
+    ///
+    /// `webhook.connection_not_found`; `webhook.connection_not_active`; the target's and
+    /// the connection's stored configuration errors; the provider's refusals (missing
+    /// admin rights, validation) and transport errors (the generated secret and the
+    /// endpoint key stay stored, so a retry registers the same hook); storage errors.
+    pub async fn register(
+        &self,
+        tenant: &TenantId,
+        id: &ConnectionId,
+    ) -> Result<Option<ManagedWebhook>, Error> {
+        let connection = self.get(tenant, id).await?;
+        self.register_connection(connection).await
+    }
+
+    async fn register_connection(
+        &self,
+        mut connection: Connection,
+    ) -> Result<Option<ManagedWebhook>, Error> {
+        if !connection.is_active() {
+            return Err(Error::new(
+                ErrorKind::PermissionDenied,
+                "webhook.connection_not_active",
+                format!("the connection is {}", connection.status.as_str()),
+            ));
+        }
+        if self.registrar_of(&connection).is_none() {
+            return Ok(None);
+        }
+        if connection.endpoint_key.is_none() {
+            connection.endpoint_key = Some(format!("ep_{}", crate::auth::state::random_hex()?));
+            connection.updated_at = self.host.clock().now();
+            self.host.connections().put_connection(&connection).await?;
+        }
+        let Some(loaded) = self.load(connection).await? else {
+            return Ok(None);
+        };
+        let url = self
+            .url_for(&loaded.connection)
+            .ok_or_else(|| Error::internal("the connection has no endpoint key"))?;
+        let secret = self.secret(&loaded.connection).await?;
+        let http = self.http(&loaded, "webhook.register")?;
+        let registrar = registrar(&loaded)?;
+        let now = self.host.clock().now();
+        let request = HookRequest {
+            connection: &loaded.connection,
+            method: method_kind(&loaded)?,
+            credential: &loaded.selector,
+            target_config: &loaded.target_config,
+            connection_config: &loaded.connection_config,
+            url: &url,
+            http: &http,
+            now,
+        };
+        let hook = registrar.register(&request, &secret).await?;
+        let record = ManagedWebhook::new(hook.hook_id, url, now);
+        let mut connection = loaded.connection.clone();
+        connection.managed_webhook = Some(record.clone());
+        connection.updated_at = now;
+        self.host.connections().put_connection(&connection).await?;
+        tracing::info!(
+            target: "integrations::webhook",
+            tenant = %connection.tenant,
+            connection = %connection.id,
+            hook = %record.hook_id,
+            created = hook.created,
+            "managed webhook registered"
+        );
+        Ok(Some(record))
+    }
+
+    /// Deletes the connection's webhook at its provider, forgets its hook id and its
+    /// signing secret (so deliveries signed with it no longer verify). Returns `None` when
+    /// the connection has no managed webhook.
+    ///
+    /// # Errors
+    ///
+    /// `webhook.connection_not_found`; the provider's refusals and transport errors
+    /// (nothing is changed then); storage errors.
+    pub async fn unregister(
+        &self,
+        tenant: &TenantId,
+        id: &ConnectionId,
+    ) -> Result<Option<HookRemoval>, Error> {
+        let connection = self.get(tenant, id).await?;
+        let Some(removal) = self.delete_hook(&connection).await? else {
+            return Ok(None);
+        };
+        self.forget(&connection).await?;
+        Ok(Some(removal))
+    }
+
+    /// Deletes the hook at the provider, changing nothing here.
+    async fn delete_hook(&self, connection: &Connection) -> Result<Option<HookRemoval>, Error> {
+        let Some(hook) = connection.managed_webhook.clone() else {
+            return Ok(None);
+        };
+        let Some(loaded) = self.load(connection.clone()).await? else {
+            return Err(failed(
+                "webhook.not_managed",
+                "the connection's provider no longer manages webhooks for its method",
+            ));
+        };
+        let http = self.http(&loaded, "webhook.unregister")?;
+        let registrar = registrar(&loaded)?;
+        let request = HookRequest {
+            connection: &loaded.connection,
+            method: method_kind(&loaded)?,
+            credential: &loaded.selector,
+            target_config: &loaded.target_config,
+            connection_config: &loaded.connection_config,
+            url: &hook.url,
+            http: &http,
+            now: self.host.clock().now(),
+        };
+        registrar
+            .unregister(&request, &hook.hook_id)
+            .await
+            .map(Some)
+    }
+
+    /// Clears the hook id and removes the managed secret.
+    async fn forget(&self, connection: &Connection) -> Result<(), Error> {
+        let mut attempts = 0;
+        loop {
+            let Some(set) = self
+                .host
+                .credentials()
+                .load_credentials(&connection.tenant, &connection.id)
+                .await?
+            else {
+                break;
+            };
+            let kept: Vec<Credential> = set
+                .credentials
+                .iter()
+                .filter(|c| !is_managed_secret(c))
+                .cloned()
+                .collect();
+            if kept.len() == set.credentials.len() {
+                break;
+            }
+            match self
+                .host
+                .credentials()
+                .swap_credentials(&connection.tenant, &connection.id, Some(set.version), kept)
+                .await
+            {
+                Ok(_) => break,
+                Err(e) if e.is_conflict() && attempts < 3 => attempts += 1,
+                Err(e) => return Err(e),
+            }
+        }
+        if let Some(mut current) = self
+            .host
+            .connections()
+            .get_connection(&connection.tenant, &connection.id)
+            .await?
+        {
+            current.managed_webhook = None;
+            current.updated_at = self.host.clock().now();
+            self.host.connections().put_connection(&current).await?;
+        }
+        Ok(())
+    }
+
+    /// After a connection was stored: registers its webhook. A failure does not undo the
+    /// connection: it is logged with its code and [`register`](Self::register) retries.
+    pub(crate) async fn after_connect(&self, connection: Connection) -> Connection {
+        if !self.is_managed(&connection) {
+            return connection;
+        }
+        let (tenant, id) = (connection.tenant.clone(), connection.id.clone());
+        match self.register_connection(connection.clone()).await {
+            Ok(_) => self
+                .host
+                .connections()
+                .get_connection(&tenant, &id)
+                .await
+                .ok()
+                .flatten()
+                .unwrap_or(connection),
+            Err(error) => {
+                tracing::warn!(
+                    target: "integrations::webhook",
+                    tenant = %tenant,
+                    connection = %id,
+                    code = error.code(),
+                    "the managed webhook was not registered; ManagedWebhooks::register retries"
+                );
+                self.host
+                    .connections()
+                    .get_connection(&tenant, &id)
+                    .await
+                    .ok()
+                    .flatten()
+                    .unwrap_or(connection)
+            }
+        }
+    }
+
+    /// Before a connection is disconnected: deletes its hook at the provider while its
+    /// token still works. Never fails: a provider failure is reported, not raised.
+    pub(crate) async fn before_disconnect(&self, connection: &Connection) -> WebhookRemoval {
+        match self.delete_hook(connection).await {
+            Ok(None) => WebhookRemoval::NotManaged,
+            Ok(Some(HookRemoval::Deleted)) => WebhookRemoval::Deleted,
+            Ok(Some(HookRemoval::AlreadyGone)) => WebhookRemoval::AlreadyGone,
+            Err(error) => {
+                tracing::warn!(
+                    target: "integrations::webhook",
+                    tenant = %connection.tenant,
+                    connection = %connection.id,
+                    code = error.code(),
+                    "the provider did not delete the managed webhook; disconnecting anyway"
+                );
+                WebhookRemoval::Failed {
+                    code: error.code().to_owned(),
+                }
+            }
+        }
+    }
+
+    /// After a disconnect revoked the connection: forgets the hook id.
+    pub(crate) async fn after_disconnect(&self, connection: &Connection, removal: &WebhookRemoval) {
+        if matches!(
+            removal,
+            WebhookRemoval::Deleted | WebhookRemoval::AlreadyGone
+        ) && let Err(error) = self.forget(connection).await
+        {
+            tracing::warn!(
+                target: "integrations::webhook",
+                connection = %connection.id,
+                code = error.code(),
+                "the deleted hook's id could not be cleared from the connection"
+            );
+        }
+    }
+}
+
+fn registrar(loaded: &Loaded) -> Result<&dyn WebhookRegistrar, Error> {
+    loaded
+        .entry
+        .integration()
+        .webhook_registrar(&loaded.connection.method)
+        .ok_or_else(|| Error::internal("the registrar disappeared"))
+}
+
+fn method_kind(loaded: &Loaded) -> Result<ConnectionMethodKind, Error> {
+    loaded
+        .entry
+        .method(&loaded.connection.method)
+        .map(|m| m.method().kind)
+        .ok_or_else(|| Error::internal("the method disappeared"))
+}

@@ -1,0 +1,175 @@
+//! [`WebhookRegistrar`]: the provider's half of managed webhook registration, creating and
+//! deleting a hook at the provider for one connection.
+//!
+//! Core ([`ManagedWebhooks`](super::ManagedWebhooks)) decides when (after a connection is
+//! stored, before it is disconnected), generates the signing secret, keeps it sealed on
+//! the connection and records the provider's hook id; a provider implements only the two
+//! API calls.
+
+use std::fmt;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::definition::ConnectionMethodKind;
+use crate::model::Connection;
+use crate::plan::CredentialSelector;
+use crate::schema::Parsed;
+use crate::tools::ToolHttp;
+use crate::{Error, Secret, Timestamp};
+
+/// Who owns a webhook source's registration at the provider (seed 004's
+/// `webhookSource.lifecycle`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum WebhookLifecycle {
+    /// The provider sends deliveries on its own (an app-level subscription, a hook
+    /// configured by hand): nothing is registered per connection.
+    Implicit,
+    /// The SDK registers a hook at the provider when a connection is made and deletes it
+    /// when the connection is disconnected ([`WebhookRegistrar`]).
+    Managed,
+}
+
+impl WebhookLifecycle {
+    /// `implicit` or `managed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Implicit => "implicit",
+            Self::Managed => "managed",
+        }
+    }
+}
+
+/// The hook registered at the provider for a connection, recorded on the connection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ManagedWebhook {
+    /// The provider's id of the hook.
+    pub hook_id: String,
+    /// The delivery URL registered.
+    pub url: String,
+    /// When it was registered (or found registered).
+    pub registered_at: Timestamp,
+}
+
+impl ManagedWebhook {
+    /// A registered hook.
+    pub fn new(
+        hook_id: impl Into<String>,
+        url: impl Into<String>,
+        registered_at: Timestamp,
+    ) -> Self {
+        Self {
+            hook_id: hook_id.into(),
+            url: url.into(),
+            registered_at,
+        }
+    }
+}
+
+/// What a registrar gets to create or delete a connection's hook.
+#[non_exhaustive]
+pub struct HookRequest<'a> {
+    /// The connection.
+    pub connection: &'a Connection,
+    /// Its method's kind (API keys and OAuth tokens are sent differently by some
+    /// providers).
+    pub method: ConnectionMethodKind,
+    /// The connection's credential for the provider's API.
+    pub credential: &'a CredentialSelector,
+    /// The target's config, parsed.
+    pub target_config: &'a Parsed,
+    /// The connection's config, parsed (a provider reads which team, repository or
+    /// organization the hook is for).
+    pub connection_config: &'a Parsed,
+    /// The delivery URL (`{base}/webhooks/{family}/{variant}/{endpoint key}`), unique to
+    /// the connection.
+    pub url: &'a str,
+    /// Authenticated HTTP to the provider (credentials injected, refreshed once on
+    /// refusal, every use audited).
+    pub http: &'a ToolHttp,
+    /// The current time.
+    pub now: Timestamp,
+}
+
+impl fmt::Debug for HookRequest<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HookRequest")
+            .field("connection", &self.connection.id)
+            .field("method", &self.method)
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What registering found or did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RegisteredHook {
+    /// The provider's id of the hook.
+    pub hook_id: String,
+    /// `false` when a hook for the URL existed already and was kept.
+    pub created: bool,
+}
+
+impl RegisteredHook {
+    /// A hook the provider just created.
+    pub fn created(hook_id: impl Into<String>) -> Self {
+        Self {
+            hook_id: hook_id.into(),
+            created: true,
+        }
+    }
+
+    /// A hook for the URL that existed already.
+    pub fn existing(hook_id: impl Into<String>) -> Self {
+        Self {
+            hook_id: hook_id.into(),
+            created: false,
+        }
+    }
+}
+
+/// What deleting did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HookRemoval {
+    /// The provider deleted the hook.
+    Deleted,
+    /// The provider no longer had it.
+    AlreadyGone,
+}
+
+/// Creates and deletes a connection's webhook at the provider
+/// ([`IntegrationProvider::webhook_registrar`](crate::provider::IntegrationProvider::webhook_registrar)).
+#[async_trait]
+pub trait WebhookRegistrar: Send + Sync {
+    /// Makes sure a hook delivering to `request.url`, signed with `secret`, exists:
+    /// first looks for an existing hook with that URL (and keeps it: the URL holds the
+    /// connection's own endpoint key, so only an earlier registration of this connection,
+    /// made with this same secret, can have created it), and creates one otherwise.
+    ///
+    /// # Errors
+    ///
+    /// The provider's refusals (missing admin rights, validation) and transport errors;
+    /// nothing is recorded then and registering again is safe.
+    async fn register(
+        &self,
+        request: &HookRequest<'_>,
+        secret: &Secret,
+    ) -> Result<RegisteredHook, Error>;
+
+    /// Deletes hook `hook_id`; a hook the provider no longer has is
+    /// [`HookRemoval::AlreadyGone`], not an error.
+    ///
+    /// # Errors
+    ///
+    /// The provider's refusals and transport errors.
+    async fn unregister(
+        &self,
+        request: &HookRequest<'_>,
+        hook_id: &str,
+    ) -> Result<HookRemoval, Error>;
+}

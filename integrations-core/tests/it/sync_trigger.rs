@@ -1,0 +1,305 @@
+//! Webhook-triggered incremental sync: events through the trigger sink schedule runs,
+//! bursts coalesce, an event during a run yields exactly one follow-up. Runs are counted
+//! by a fake starter; time moves on a manual clock.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use integrations_core::host::EventSink;
+use integrations_core::sync::{
+    RunStarter, SyncScheduler, SyncTriggerSink, SyncTriggers, TriggeredRun,
+};
+use integrations_core::webhook::WebhookEvent;
+use integrations_core::{ConnectionId, Error, TenantId};
+use integrations_testkit::{ManualClock, RecordingEventSink};
+use tokio::sync::Semaphore;
+
+const WINDOW: Duration = Duration::from_secs(1);
+
+/// Counts the runs it is asked for; holds each run until a permit is released when
+/// gated.
+#[derive(Default)]
+struct CountingStarter {
+    runs: Mutex<Vec<TriggeredRun>>,
+    gate: Mutex<Option<Arc<Semaphore>>>,
+}
+
+impl CountingStarter {
+    fn runs(&self) -> Vec<TriggeredRun> {
+        self.runs.lock().unwrap().clone()
+    }
+    fn streams(&self) -> Vec<String> {
+        self.runs().into_iter().map(|r| r.stream).collect()
+    }
+}
+
+#[async_trait]
+impl RunStarter for CountingStarter {
+    async fn start_run(&self, run: &TriggeredRun) -> Result<(), Error> {
+        self.runs.lock().unwrap().push(run.clone());
+        let gate = self.gate.lock().unwrap().clone();
+        if let Some(gate) = gate {
+            gate.acquire().await.unwrap().forget();
+        }
+        Ok(())
+    }
+}
+
+struct Rig {
+    clock: Arc<ManualClock>,
+    starter: Arc<CountingStarter>,
+    scheduler: SyncScheduler,
+    events: Arc<RecordingEventSink>,
+    sink: SyncTriggerSink,
+    worker: tokio::task::JoinHandle<()>,
+}
+
+fn rig() -> Rig {
+    let clock = Arc::new(ManualClock::default());
+    let starter = Arc::new(CountingStarter::default());
+    let scheduler = SyncScheduler::new(starter.clone(), clock.clone(), WINDOW);
+    let events = Arc::new(RecordingEventSink::new());
+    let sink = SyncTriggerSink::new(events.clone(), scheduler.clone()).with_triggers(
+        "tracker::cloud".parse().unwrap(),
+        SyncTriggers::new()
+            .on("tracker.issue.*", "issues")
+            .on("tracker.comment.*", "comments"),
+    );
+    let worker = tokio::spawn({
+        let scheduler = scheduler.clone();
+        async move { scheduler.run().await }
+    });
+    Rig {
+        clock,
+        starter,
+        scheduler,
+        events,
+        sink,
+        worker,
+    }
+}
+
+fn event(connection: &str, event_type: &str, n: usize) -> WebhookEvent {
+    let json = serde_json::json!({
+        "tenant": "acme",
+        "connection": connection,
+        "key": "tracker::cloud",
+        "event_type": event_type,
+        "provider_event_type": "Issue",
+        "external_event_id": format!("delivery-{n}"),
+        "delivery_id": format!("delivery-{n}"),
+        "occurred_at": null,
+        "received_at": "2026-01-01T00:00:00.000Z",
+        "source_order_key": null,
+        "subject": null,
+        "payload": {"n": n},
+    });
+    serde_json::from_str(&json.to_string()).unwrap()
+}
+
+/// Waits (in real time, bounded) until `done` holds.
+async fn until(what: &str, done: impl Fn() -> bool) {
+    for _ in 0..1000 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    panic!("timed out waiting until {what}");
+}
+
+/// Gives the worker a chance to act on anything it was woken for.
+async fn settle() {
+    for _ in 0..20 {
+        tokio::task::yield_now().await;
+    }
+    tokio::time::sleep(Duration::from_millis(20)).await;
+}
+
+impl Rig {
+    async fn elapse(&self, by: Duration) {
+        self.clock.advance(by);
+        self.scheduler.wake();
+        settle().await;
+    }
+
+    async fn idle(&self) {
+        until("the scheduler is idle", || {
+            let s = self.scheduler.status();
+            s.pending == 0 && s.running == 0
+        })
+        .await;
+    }
+
+    async fn stop(self) {
+        self.scheduler.shutdown();
+        tokio::time::timeout(Duration::from_secs(5), self.worker)
+            .await
+            .expect("the worker stops after shutdown")
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_burst_of_100_events_is_one_run() {
+    let rig = rig();
+    for n in 0..100 {
+        rig.sink
+            .deliver(&event("conn_1", "tracker.issue.updated", n))
+            .await
+            .unwrap();
+        rig.clock.advance(Duration::from_millis(9));
+    }
+    settle().await;
+    assert_eq!(
+        rig.events.events().len(),
+        100,
+        "every event reached the host's sink"
+    );
+    assert!(
+        rig.starter.runs().is_empty(),
+        "nothing runs before the window ends"
+    );
+    assert_eq!(rig.scheduler.status().pending, 1);
+
+    rig.elapse(WINDOW).await;
+    rig.idle().await;
+    let runs = rig.starter.runs();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(runs[0].stream, "issues");
+    assert_eq!(runs[0].connection, ConnectionId::new("conn_1").unwrap());
+    assert_eq!(runs[0].tenant, TenantId::new("acme").unwrap());
+    // Nothing further runs later.
+    rig.elapse(WINDOW * 5).await;
+    assert_eq!(rig.starter.runs().len(), 1);
+    assert_eq!(rig.scheduler.status().started, 1);
+    rig.stop().await;
+}
+
+#[tokio::test]
+async fn events_for_two_streams_are_two_runs() {
+    let rig = rig();
+    for n in 0..10 {
+        let kind = if n % 2 == 0 {
+            "tracker.issue.created"
+        } else {
+            "tracker.comment.created"
+        };
+        rig.sink.deliver(&event("conn_1", kind, n)).await.unwrap();
+    }
+    // An event no rule names triggers nothing.
+    rig.sink
+        .deliver(&event("conn_1", "tracker.project.created", 99))
+        .await
+        .unwrap();
+    rig.elapse(WINDOW).await;
+    rig.idle().await;
+    let mut streams = rig.starter.streams();
+    streams.sort();
+    assert_eq!(streams, ["comments", "issues"]);
+    rig.stop().await;
+}
+
+#[tokio::test]
+async fn connections_are_scheduled_apart() {
+    let rig = rig();
+    rig.sink
+        .deliver(&event("conn_1", "tracker.issue.updated", 1))
+        .await
+        .unwrap();
+    rig.sink
+        .deliver(&event("conn_2", "tracker.issue.updated", 2))
+        .await
+        .unwrap();
+    rig.elapse(WINDOW).await;
+    rig.idle().await;
+    let mut connections: Vec<String> = rig
+        .starter
+        .runs()
+        .into_iter()
+        .map(|r| r.connection.to_string())
+        .collect();
+    connections.sort();
+    assert_eq!(connections, ["conn_1", "conn_2"]);
+    rig.stop().await;
+}
+
+#[tokio::test]
+async fn an_event_during_a_run_yields_exactly_one_follow_up() {
+    let rig = rig();
+    let gate = Arc::new(Semaphore::new(0));
+    *rig.starter.gate.lock().unwrap() = Some(gate.clone());
+
+    rig.sink
+        .deliver(&event("conn_1", "tracker.issue.updated", 0))
+        .await
+        .unwrap();
+    rig.elapse(WINDOW).await;
+    until("the first run started", || rig.starter.runs().len() == 1).await;
+    assert_eq!(rig.scheduler.status().running, 1);
+
+    // Events while it runs: one follow-up, however many.
+    for n in 1..=20 {
+        rig.sink
+            .deliver(&event("conn_1", "tracker.issue.updated", n))
+            .await
+            .unwrap();
+    }
+    let status = rig.scheduler.status();
+    assert_eq!((status.running, status.follow_ups), (1, 1));
+    // Time passing does not start a second run of the same stream while one runs.
+    rig.elapse(WINDOW * 3).await;
+    assert_eq!(rig.starter.runs().len(), 1);
+
+    gate.add_permits(1);
+    until("the follow-up started", || rig.starter.runs().len() == 2).await;
+    gate.add_permits(1);
+    rig.idle().await;
+    rig.elapse(WINDOW * 3).await;
+    assert_eq!(rig.starter.runs().len(), 2, "exactly one follow-up");
+    rig.stop().await;
+}
+
+#[tokio::test]
+async fn a_failing_host_sink_schedules_nothing() {
+    let rig = rig();
+    rig.events.fail_next(1);
+    let error = rig
+        .sink
+        .deliver(&event("conn_1", "tracker.issue.updated", 0))
+        .await
+        .unwrap_err();
+    assert!(!error.code().is_empty());
+    assert_eq!(rig.scheduler.status().pending, 0);
+    rig.elapse(WINDOW).await;
+    assert!(rig.starter.runs().is_empty());
+    rig.stop().await;
+}
+
+#[tokio::test]
+async fn shutdown_waits_for_the_run_in_progress() {
+    let rig = rig();
+    let gate = Arc::new(Semaphore::new(0));
+    *rig.starter.gate.lock().unwrap() = Some(gate.clone());
+    rig.sink
+        .deliver(&event("conn_1", "tracker.issue.updated", 0))
+        .await
+        .unwrap();
+    rig.elapse(WINDOW).await;
+    until("the run started", || rig.starter.runs().len() == 1).await;
+    rig.scheduler.shutdown();
+    settle().await;
+    assert!(!rig.worker.is_finished(), "the run in progress is awaited");
+    // Events after shutdown are delivered but schedule nothing.
+    rig.sink
+        .deliver(&event("conn_1", "tracker.comment.created", 1))
+        .await
+        .unwrap();
+    gate.add_permits(1);
+    tokio::time::timeout(Duration::from_secs(5), rig.worker)
+        .await
+        .expect("the worker stops once the run finished")
+        .unwrap();
+    assert_eq!(rig.starter.runs().len(), 1);
+}

@@ -1,0 +1,227 @@
+//! Managed webhooks for GitHub personal-access-token and OAuth connections: a repository
+//! hook (`/repos/{owner}/{repo}/hooks`) or an organization hook (`/orgs/{org}/hooks`),
+//! named by the connection's config
+//! ([`GitHubConnectionConfig`](super::schemas::GitHubConnectionConfig)).
+//!
+//! The hook is `web`, active, JSON, signed with the secret the SDK generated (GitHub
+//! never shows a secret again: it answers `********`), for the `issues`,
+//! `pull_request` and `issue_comment` events. An existing hook is found by its
+//! `config.url` in `GET .../hooks`; a create racing another answers 422 `Hook already
+//! exists`, after which the list is read again. Deleting an unknown hook answers 404,
+//! which is [`HookRemoval::AlreadyGone`].
+//!
+//! GitHub App installations have nothing to register: an App's webhook is configured
+//! once, on the App, and delivers for every installation.
+
+use async_trait::async_trait;
+use http::{Method, StatusCode};
+use integrations_core::host::HttpResponse;
+use integrations_core::plan::CredentialSelector;
+use integrations_core::tools::request as bare_request;
+use integrations_core::tools::{RequestAuth, api_url, json_request, status_error};
+use integrations_core::webhook::{HookRemoval, HookRequest, RegisteredHook, WebhookRegistrar};
+use integrations_core::{Error, ErrorKind, Secret};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::GitHub;
+use super::schemas::GitHubConnectionConfig;
+
+/// The events a managed hook subscribes to.
+pub const EVENTS: &[&str] = &["issues", "pull_request", "issue_comment"];
+
+/// The most pages of hooks looked through (100 a page).
+const MAX_PAGES: u32 = 10;
+
+/// The GitHub registrar.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct GitHubHooks;
+
+fn auth(selector: &CredentialSelector) -> RequestAuth {
+    RequestAuth::bearer(selector.clone())
+}
+
+fn unexpected() -> Error {
+    Error::new(
+        ErrorKind::Provider,
+        "webhook.unexpected_response",
+        "GitHub answered with a body that is not the hook expected",
+    )
+}
+
+/// The hooks collection URL segments for the connection's config.
+fn collection(request: &HookRequest<'_>) -> Result<Vec<(&'static str, String)>, Error> {
+    let config = request.connection_config.get::<GitHubConnectionConfig>()?;
+    match (&config.webhook_repository, &config.webhook_organization) {
+        (Some(repo), None) => Ok(vec![
+            ("", "repos".to_owned()),
+            ("/webhook_repository", repo.owner().to_owned()),
+            ("/webhook_repository", repo.name().to_owned()),
+            ("", "hooks".to_owned()),
+        ]),
+        (None, Some(org)) => Ok(vec![
+            ("", "orgs".to_owned()),
+            ("/webhook_organization", org.clone()),
+            ("", "hooks".to_owned()),
+        ]),
+        _ => Err(Error::invalid_input(
+            "github.webhook_target_missing",
+            "the connection's config names no webhook_repository or webhook_organization (exactly one)",
+            Vec::new(),
+        )),
+    }
+}
+
+fn url(request: &HookRequest<'_>, extra: &[(&'static str, String)]) -> Result<url::Url, Error> {
+    let github = if request.connection.key.variant() == "github-enterprise-server" {
+        GitHub::enterprise_server()
+    } else {
+        GitHub::cloud()
+    };
+    let endpoints = github.endpoints(request.target_config)?;
+    let mut segments = collection(request)?;
+    segments.extend(extra.iter().cloned());
+    let borrowed: Vec<(&str, &str)> = segments.iter().map(|(p, s)| (*p, s.as_str())).collect();
+    api_url(&endpoints.api, &borrowed)
+}
+
+/// The error an answer means, when it is not a success.
+fn failure(response: &HttpResponse) -> Error {
+    if let Some(temporary) = super::http_errors::transient(response, "managing a webhook") {
+        return temporary;
+    }
+    status_error(response.status())
+}
+
+#[derive(Deserialize)]
+struct HookConfig {
+    #[serde(default)]
+    url: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Hook {
+    id: u64,
+    #[serde(default)]
+    config: Option<HookConfig>,
+}
+
+#[derive(Deserialize)]
+struct ValidationError {
+    #[serde(default)]
+    message: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Validation {
+    #[serde(default)]
+    errors: Vec<ValidationError>,
+}
+
+/// The id of the hook delivering to `target`, if there is one.
+async fn find(request: &HookRequest<'_>, target: &str) -> Result<Option<String>, Error> {
+    for page in 1..=MAX_PAGES {
+        let mut list_url = url(request, &[])?;
+        list_url
+            .query_pairs_mut()
+            .append_pair("per_page", "100")
+            .append_pair("page", &page.to_string());
+        let response = request
+            .http
+            .send(request_get(&list_url)?, &auth(request.credential))
+            .await?;
+        if !response.status().is_success() {
+            return Err(failure(&response));
+        }
+        let hooks: Vec<Hook> = serde_json::from_slice(response.body()).map_err(|_| unexpected())?;
+        let count = hooks.len();
+        if let Some(hook) = hooks
+            .into_iter()
+            .find(|h| h.config.as_ref().and_then(|c| c.url.as_deref()) == Some(target))
+        {
+            return Ok(Some(hook.id.to_string()));
+        }
+        if count < 100 {
+            return Ok(None);
+        }
+    }
+    Ok(None)
+}
+
+fn request_get(url: &url::Url) -> Result<integrations_core::host::HttpRequest, Error> {
+    bare_request(Method::GET, url.as_str())
+}
+
+fn already_exists(response: &HttpResponse) -> bool {
+    response.status() == StatusCode::UNPROCESSABLE_ENTITY
+        && serde_json::from_slice::<Validation>(response.body()).is_ok_and(|v| {
+            v.errors.iter().any(|e| {
+                e.message
+                    .as_deref()
+                    .is_some_and(|m| m.starts_with("Hook already exists"))
+            })
+        })
+}
+
+#[async_trait]
+impl WebhookRegistrar for GitHubHooks {
+    async fn register(
+        &self,
+        request: &HookRequest<'_>,
+        secret: &Secret,
+    ) -> Result<RegisteredHook, Error> {
+        if let Some(id) = find(request, request.url).await? {
+            return Ok(RegisteredHook::existing(id));
+        }
+        let body = json!({
+            "name": "web",
+            "active": true,
+            "events": EVENTS,
+            "config": {
+                "url": request.url,
+                "content_type": "json",
+                "insecure_ssl": "0",
+                "secret": secret.expose(),
+            },
+        });
+        let create = json_request(Method::POST, url(request, &[])?.as_str(), &body)?;
+        let response = request.http.send(create, &auth(request.credential)).await?;
+        if already_exists(&response) {
+            // Another registration won the race: use its hook.
+            return find(request, request.url)
+                .await?
+                .map(RegisteredHook::existing)
+                .ok_or_else(unexpected);
+        }
+        if response.status() != StatusCode::CREATED {
+            return Err(failure(&response));
+        }
+        let hook: Hook = serde_json::from_slice(response.body()).map_err(|_| unexpected())?;
+        Ok(RegisteredHook::created(hook.id.to_string()))
+    }
+
+    async fn unregister(
+        &self,
+        request: &HookRequest<'_>,
+        hook_id: &str,
+    ) -> Result<HookRemoval, Error> {
+        let target = url(request, &[("", hook_id.to_owned())])?;
+        let response = request
+            .http
+            .send(
+                bare_request(Method::DELETE, target.as_str())?,
+                &auth(request.credential),
+            )
+            .await?;
+        match response.status() {
+            StatusCode::NO_CONTENT => Ok(HookRemoval::Deleted),
+            // GitHub also answers 404 to a token without admin rights on the repository:
+            // only a hook list that can be read and lacks the hook means it is gone.
+            StatusCode::NOT_FOUND => match find(request, request.url).await? {
+                None => Ok(HookRemoval::AlreadyGone),
+                Some(_) => Err(failure(&response)),
+            },
+            _ => Err(failure(&response)),
+        }
+    }
+}

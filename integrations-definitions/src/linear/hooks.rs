@@ -1,0 +1,247 @@
+//! Managed webhooks for Linear connections: `webhookCreate` / `webhookDelete` through the
+//! GraphQL API, found again with the `webhooks` query.
+//!
+//! The hook covers the connection's whole organization (`allPublicTeams: true`) for the
+//! resource types the shipped sync streams and agents use (`Issue`, `Comment`,
+//! `Project`). Linear accepts a signing secret in `WebhookCreateInput.secret` (and
+//! generates one when none is given); the SDK always sends the secret it generated and
+//! keeps sealed, so deliveries are verified without reading the secret back. Creating
+//! webhooks needs an admin: a personal API key of an admin, or an OAuth token with the
+//! `admin` scope; Linear answers others with `FORBIDDEN`.
+
+use async_trait::async_trait;
+use http::Method;
+use integrations_core::definition::ConnectionMethodKind;
+use integrations_core::tools::{RequestAuth, api_url, json_request, status_error};
+use integrations_core::webhook::{HookRemoval, HookRequest, RegisteredHook, WebhookRegistrar};
+use integrations_core::{Error, ErrorKind, Secret};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::schemas::LinearTargetConfig;
+use super::tools::{GraphQlResponse, RATE_LIMIT, linear_error, rejected};
+
+/// Lists the organization's webhooks, a page at a time.
+pub const WEBHOOKS: &str = "query Webhooks($first: Int!, $after: String) {
+  webhooks(first: $first, after: $after) {
+    nodes { id url enabled }
+    pageInfo { hasNextPage endCursor }
+  }
+}";
+
+/// Creates a webhook.
+pub const WEBHOOK_CREATE: &str = "mutation WebhookCreate($input: WebhookCreateInput!) {
+  webhookCreate(input: $input) {
+    success
+    webhook { id url enabled }
+  }
+}";
+
+/// Deletes a webhook.
+pub const WEBHOOK_DELETE: &str = "mutation WebhookDelete($id: String!) {
+  webhookDelete(id: $id) {
+    success
+  }
+}";
+
+/// The resource types a managed hook subscribes to.
+pub const RESOURCE_TYPES: &[&str] = &["Issue", "Comment", "Project"];
+
+/// The label the SDK gives the hooks it creates.
+pub const LABEL: &str = "integrations (managed)";
+
+/// The most webhooks looked through for an existing one (pages of 50).
+const MAX_PAGES: usize = 20;
+
+/// The Linear registrar.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct LinearHooks;
+
+fn auth(request: &HookRequest<'_>) -> RequestAuth {
+    let auth = match request.method {
+        ConnectionMethodKind::ApiKey => {
+            RequestAuth::raw_header(request.credential.clone(), "Authorization")
+        }
+        _ => RequestAuth::bearer(request.credential.clone()),
+    };
+    auth.with_rejection(rejected)
+}
+
+fn unexpected() -> Error {
+    Error::new(
+        ErrorKind::Provider,
+        "webhook.unexpected_response",
+        "Linear answered with a body that is not the GraphQL result expected",
+    )
+}
+
+/// Runs one operation; returns `data.<root>`, or the GraphQL error code as an error.
+async fn graphql(
+    request: &HookRequest<'_>,
+    document: &str,
+    variables: Value,
+    root: &str,
+) -> Result<Value, Error> {
+    let config = request.target_config.get::<LinearTargetConfig>()?;
+    let url = api_url(&config.api_base_url, &[("", "graphql")])?;
+    let http_request = json_request(
+        Method::POST,
+        url.as_str(),
+        &json!({"query": document, "variables": variables}),
+    )?;
+    let response = request.http.send(http_request, &auth(request)).await?;
+    if let Some(limited) = RATE_LIMIT.check(&response, request.now) {
+        return Err(limited);
+    }
+    let body: Option<GraphQlResponse> = serde_json::from_slice(response.body()).ok();
+    if let Some(code) = body.as_ref().and_then(|b| {
+        b.errors
+            .iter()
+            .find_map(|e| e.extensions.as_ref()?.code.clone())
+    }) {
+        return Err(linear_error(&code));
+    }
+    if !response.status().is_success() {
+        return Err(status_error(response.status()));
+    }
+    body.and_then(|b| b.data)
+        .and_then(|mut d| d.get_mut(root).map(Value::take))
+        .ok_or_else(unexpected)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PageInfo {
+    has_next_page: bool,
+    end_cursor: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Hook {
+    id: String,
+    url: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct HookPage {
+    nodes: Vec<Hook>,
+    page_info: PageInfo,
+}
+
+#[derive(Deserialize)]
+struct Created {
+    success: bool,
+    webhook: Option<Hook>,
+}
+
+#[derive(Deserialize)]
+struct Deleted {
+    success: bool,
+}
+
+/// The id of the organization's webhook delivering to `url`, if there is one.
+async fn find(request: &HookRequest<'_>, url: &str) -> Result<Option<String>, Error> {
+    let mut after: Option<String> = None;
+    for _ in 0..MAX_PAGES {
+        let page: HookPage = serde_json::from_value(
+            graphql(
+                request,
+                WEBHOOKS,
+                json!({"first": 50, "after": after}),
+                "webhooks",
+            )
+            .await?,
+        )
+        .map_err(|_| unexpected())?;
+        if let Some(hook) = page.nodes.into_iter().find(|h| h.url == url) {
+            return Ok(Some(hook.id));
+        }
+        match page.page_info {
+            PageInfo {
+                has_next_page: true,
+                end_cursor: Some(cursor),
+            } => after = Some(cursor),
+            _ => return Ok(None),
+        }
+    }
+    Ok(None)
+}
+
+#[async_trait]
+impl WebhookRegistrar for LinearHooks {
+    async fn register(
+        &self,
+        request: &HookRequest<'_>,
+        secret: &Secret,
+    ) -> Result<RegisteredHook, Error> {
+        if let Some(id) = find(request, request.url).await? {
+            return Ok(RegisteredHook::existing(id));
+        }
+        let input = json!({
+            "url": request.url,
+            "allPublicTeams": true,
+            "resourceTypes": RESOURCE_TYPES,
+            "label": LABEL,
+            "secret": secret.expose(),
+        });
+        let created: Created = serde_json::from_value(
+            graphql(
+                request,
+                WEBHOOK_CREATE,
+                json!({"input": input}),
+                "webhookCreate",
+            )
+            .await?,
+        )
+        .map_err(|_| unexpected())?;
+        match created {
+            Created {
+                success: true,
+                webhook: Some(hook),
+            } => Ok(RegisteredHook::created(hook.id)),
+            _ => Err(Error::new(
+                ErrorKind::Provider,
+                "webhook.registration_failed",
+                "Linear did not create the webhook",
+            )),
+        }
+    }
+
+    async fn unregister(
+        &self,
+        request: &HookRequest<'_>,
+        hook_id: &str,
+    ) -> Result<HookRemoval, Error> {
+        let deleted = graphql(
+            request,
+            WEBHOOK_DELETE,
+            json!({"id": hook_id}),
+            "webhookDelete",
+        )
+        .await;
+        match deleted {
+            Ok(value) => {
+                let deleted: Deleted = serde_json::from_value(value).map_err(|_| unexpected())?;
+                if deleted.success {
+                    Ok(HookRemoval::Deleted)
+                } else {
+                    Err(Error::new(
+                        ErrorKind::Provider,
+                        "webhook.unregistration_failed",
+                        "Linear did not delete the webhook",
+                    ))
+                }
+            }
+            // Linear answers an unknown id with `Entity not found` (`INPUT_ERROR` or
+            // `ENTITY_NOT_FOUND`); the hook is gone either way, so ask again to be sure.
+            Err(e) if e.is_not_found() || e.code() == "linear.invalid_input" => {
+                match find(request, request.url).await? {
+                    None => Ok(HookRemoval::AlreadyGone),
+                    Some(_) => Err(e),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+}

@@ -1,0 +1,753 @@
+//! Managed webhooks: registered at the provider's mock admin API on connect
+//! (idempotently), the generated secret sealed on the connection and used to verify
+//! deliveries, deleted on disconnect; nothing secret in Debug output, errors or logs.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use integrations_core::auth::{ApiKeyConnections, Authorizations, Disconnect, TokenManager};
+use integrations_core::host::{Clock as _, ReqwestHttpClient};
+use integrations_core::model::{Connection, ConnectionStatus, CredentialType};
+use integrations_core::service::{ConnectionInput, TargetInput, WriteService};
+use integrations_core::webhook::{
+    Ingest, MANAGED_WEBHOOK_SLOT, ManagedWebhooks, WebhookLifecycle, WebhookRemoval,
+};
+use integrations_core::{ConnectionId, ConnectionMethodId, Registry, Secret, TargetId, TenantId};
+use integrations_definitions::linear::Linear;
+use integrations_testkit::mock::api::{LinearApi, LinearWebhooks};
+use integrations_testkit::{
+    Delivery, TestHost, WebhookSigner, assert_debug_secret_free, assert_secret_free,
+    assert_text_secret_free,
+};
+use serde_json::json;
+
+const LINEAR_KEY: &str = "lin_api_admin_key_0123456789";
+const ORGANIZATION: &str = "dc844923-f9a4-40a3-825c-dea7747e57d6";
+const PUBLIC_BASE: &str = "https://hooks.example.test/base";
+
+fn tenant() -> TenantId {
+    TenantId::new("acme").unwrap()
+}
+
+#[derive(Clone, Default)]
+struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Buffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Buffer {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(PoisonError::into_inner)).into_owned()
+    }
+}
+
+struct LinearWorld {
+    api: LinearApi,
+    hooks: LinearWebhooks,
+    test: TestHost,
+    registry: Arc<Registry>,
+    managed: ManagedWebhooks,
+}
+
+impl LinearWorld {
+    async fn new() -> Self {
+        let api = LinearApi::start().await;
+        let hooks = LinearWebhooks::mount(&api).await;
+        api.accept_api_key(LINEAR_KEY);
+        let test = TestHost::with_http(Arc::new(ReqwestHttpClient::new().unwrap()));
+        let registry = Arc::new(integrations_definitions::registry());
+        WriteService::new(registry.clone(), test.host().clone())
+            .put_target(
+                TargetInput::new(
+                    tenant(),
+                    TargetId::new("linear").unwrap(),
+                    "linear::linear-default".parse().unwrap(),
+                )
+                .with_config(json!({"api_base_url": api.base_url()})),
+            )
+            .await
+            .unwrap();
+        let tokens = Arc::new(TokenManager::new(registry.clone(), test.host().clone()));
+        let managed =
+            ManagedWebhooks::new(registry.clone(), test.host().clone(), tokens, PUBLIC_BASE)
+                .unwrap();
+        Self {
+            api,
+            hooks,
+            test,
+            registry,
+            managed,
+        }
+    }
+
+    async fn connect(&self, id: &str) -> Connection {
+        ApiKeyConnections::new(self.registry.clone(), self.test.host().clone())
+            .with_verification(false)
+            .with_managed_webhooks(self.managed.clone())
+            .connect(
+                ConnectionInput::new(
+                    tenant(),
+                    ConnectionId::new(id).unwrap(),
+                    TargetId::new("linear").unwrap(),
+                    "api-key".parse().unwrap(),
+                )
+                .with_secret("api_key", LINEAR_KEY)
+                // What the identity check would name: deliveries route by it.
+                .with_external_subject(ORGANIZATION),
+            )
+            .await
+            .unwrap()
+    }
+
+    fn auth(&self) -> Authorizations {
+        Authorizations::new(self.registry.clone(), self.test.host().clone())
+            .with_managed_webhooks(self.managed.clone())
+    }
+
+    /// The managed secret stored for `connection`, opened.
+    async fn stored_secret(&self, connection: &Connection) -> Option<Secret> {
+        let set = self
+            .test
+            .host()
+            .credentials()
+            .load_credentials(&connection.tenant, &connection.id)
+            .await
+            .unwrap()?;
+        let credential = set
+            .find(&CredentialType::WEBHOOK_SECRET, Some(MANAGED_WEBHOOK_SLOT))
+            .unwrap()?
+            .clone();
+        Some(
+            credential
+                .open(connection, self.test.host().cipher())
+                .unwrap(),
+        )
+    }
+
+    fn creates(&self) -> usize {
+        self.hooks
+            .requests()
+            .iter()
+            .filter(|r| {
+                r.json()["query"]
+                    .as_str()
+                    .is_some_and(|q| q.contains("webhookCreate("))
+            })
+            .count()
+    }
+
+    /// A Linear `Issue` `update` delivery to `connection`'s URL, signed with `secret`.
+    fn delivery(
+        &self,
+        connection: &Connection,
+        secret: &str,
+        id: &str,
+    ) -> integrations_core::webhook::WebhookRequest {
+        let now = self.test.clock.now();
+        let body = serde_json::to_vec(&json!({
+            "action": "update",
+            "type": "Issue",
+            "organizationId": ORGANIZATION,
+            "createdAt": "2026-01-01T00:00:00.000Z",
+            "url": "https://linear.app/acme/issue/ENG-1/first",
+            "data": {
+                "id": "5ea3bf86-4b8c-4e4b-9d5f-0c5d2a1b3c4d",
+                "identifier": "ENG-1",
+                "number": 1,
+                "title": "First",
+                "updatedAt": "2026-01-01T00:00:00.000Z",
+                "team": {"id": "team-1", "key": "ENG", "name": "Engineering"},
+            },
+            "webhookTimestamp": now.unix_millis(),
+            "webhookId": connection.managed_webhook.as_ref().unwrap().hook_id,
+        }))
+        .unwrap();
+        let signed = WebhookSigner::new(
+            integrations_core::definition::IntegrationDefinition::webhook_source(&Linear::new())
+                .unwrap(),
+            secret,
+        )
+        .sign(&Delivery::new(&body, now).with_id(id).with_event("Issue"))
+        .unwrap();
+        signed.request_to(&connection.key, connection.endpoint_key.as_deref().unwrap())
+    }
+}
+
+#[tokio::test]
+async fn linear_hooks_are_registered_on_connect_idempotently_and_deleted_on_disconnect() {
+    let world = LinearWorld::new().await;
+    let connection = world.connect("lin_1").await;
+
+    // Registered once, for the organization, with the generated secret.
+    let record = connection
+        .managed_webhook
+        .clone()
+        .expect("a hook id is recorded");
+    let endpoint = connection
+        .endpoint_key
+        .clone()
+        .expect("an endpoint key was assigned");
+    assert_eq!(
+        record.url,
+        format!("{PUBLIC_BASE}/webhooks/linear/linear-default/{endpoint}")
+    );
+    let hooks = world.hooks.hooks();
+    assert_eq!(hooks.len(), 1);
+    assert_eq!(hooks[0]["id"], record.hook_id.as_str());
+    assert_eq!(hooks[0]["url"], record.url.as_str());
+    assert_eq!(hooks[0]["allPublicTeams"], true);
+    assert_eq!(
+        hooks[0]["resourceTypes"],
+        json!(["Issue", "Comment", "Project"])
+    );
+    let secret = world
+        .stored_secret(&connection)
+        .await
+        .expect("a sealed secret");
+    assert_eq!(secret.expose().len(), 64);
+    assert_eq!(hooks[0]["secret"], secret.expose());
+    // Sealed at rest: the stored bytes do not hold it.
+    let raw = format!(
+        "{:?}",
+        world
+            .test
+            .store
+            .raw_credentials(&connection.tenant, &connection.id)
+            .unwrap()
+    );
+    assert_text_secret_free(&raw, secret.expose());
+    // The API key is still there beside it.
+    let tokens = world
+        .test
+        .store
+        .raw_credentials(&connection.tenant, &connection.id)
+        .unwrap();
+    assert_eq!(tokens.credentials.len(), 2);
+
+    // Registering again finds the hook: no second create, no duplicate.
+    let again = world
+        .managed
+        .register(&tenant(), &connection.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.hook_id, record.hook_id);
+    assert_eq!(world.hooks.hooks().len(), 1);
+    assert_eq!(world.creates(), 1);
+    // Reconnecting with the key (same id) keeps the hook, its secret and endpoint.
+    let reconnected = world.connect("lin_1").await;
+    assert_eq!(reconnected.endpoint_key, connection.endpoint_key);
+    assert_eq!(
+        reconnected.managed_webhook.as_ref().map(|h| &h.hook_id),
+        Some(&record.hook_id)
+    );
+    assert_eq!(
+        world.stored_secret(&reconnected).await.unwrap().expose(),
+        secret.expose()
+    );
+    assert_eq!(world.creates(), 1);
+
+    // Disconnect deletes it at the provider and revokes the connection.
+    let disconnected = world
+        .auth()
+        .disconnect(Disconnect::new(tenant(), connection.id.clone()))
+        .await
+        .unwrap();
+    assert_eq!(disconnected.webhook, WebhookRemoval::Deleted);
+    assert!(matches!(
+        disconnected.connection.status,
+        ConnectionStatus::Revoked { .. }
+    ));
+    assert!(world.hooks.hooks().is_empty());
+    let stored = world
+        .test
+        .host()
+        .connections()
+        .get_connection(&tenant(), &connection.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(stored.managed_webhook.is_none());
+}
+
+#[tokio::test]
+async fn deliveries_verify_with_the_generated_secret_only() {
+    let world = LinearWorld::new().await;
+    let connection = world.connect("lin_1").await;
+    let secret = world.stored_secret(&connection).await.unwrap();
+    let ingest = Ingest::new(world.registry.clone(), world.test.host().clone()).unwrap();
+
+    let response = ingest
+        .handle(world.delivery(&connection, secret.expose(), "d-1"))
+        .await;
+    assert_eq!(
+        response.status,
+        200,
+        "{:?}",
+        String::from_utf8_lossy(&response.body)
+    );
+    let events = world.test.events.events();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].connection, connection.id);
+    assert_eq!(events[0].event_type.as_str(), "linear.issue.updated");
+
+    let forged = "0".repeat(64);
+    let response = ingest
+        .handle(world.delivery(&connection, &forged, "d-2"))
+        .await;
+    assert_eq!(response.status, 401);
+    assert_eq!(world.test.events.events().len(), 1);
+
+    // After unregistering, the secret is gone: its deliveries no longer verify.
+    world
+        .managed
+        .unregister(&tenant(), &connection.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(world.stored_secret(&connection).await.is_none());
+    let response = ingest
+        .handle(world.delivery(&connection, secret.expose(), "d-3"))
+        .await;
+    // No secret left to verify with: refused (a configuration error), never delivered.
+    assert!(!response.status.is_success(), "{}", response.status);
+    assert!(
+        String::from_utf8_lossy(&response.body).contains("webhook.no_secret"),
+        "{}",
+        String::from_utf8_lossy(&response.body)
+    );
+    assert_eq!(world.test.events.events().len(), 1);
+}
+
+#[tokio::test]
+async fn a_provider_failure_on_disconnect_still_revokes_the_connection() {
+    let world = LinearWorld::new().await;
+    let connection = world.connect("lin_1").await;
+    world.hooks.deny_admin();
+    let disconnected = world
+        .auth()
+        .disconnect(Disconnect::new(tenant(), connection.id.clone()))
+        .await
+        .unwrap();
+    assert_eq!(
+        disconnected.webhook,
+        WebhookRemoval::Failed {
+            code: "linear.forbidden".to_owned()
+        }
+    );
+    assert!(matches!(
+        disconnected.connection.status,
+        ConnectionStatus::Revoked { .. }
+    ));
+    // The hook the provider kept is still on record.
+    assert_eq!(world.hooks.hooks().len(), 1);
+}
+
+#[tokio::test]
+async fn a_hook_deleted_at_the_provider_is_already_gone_and_registered_anew() {
+    let world = LinearWorld::new().await;
+    let connection = world.connect("lin_1").await;
+    let first = connection.managed_webhook.clone().unwrap();
+    world.hooks.remove_hook(&first.hook_id);
+    // Registering again creates a new hook with the same stored secret.
+    let second = world
+        .managed
+        .register(&tenant(), &connection.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(second.hook_id, first.hook_id);
+    let secret = world.stored_secret(&connection).await.unwrap();
+    assert_eq!(world.hooks.hooks()[0]["secret"], secret.expose());
+    world.hooks.remove_hook(&second.hook_id);
+    let disconnected = world
+        .auth()
+        .disconnect(Disconnect::new(tenant(), connection.id.clone()))
+        .await
+        .unwrap();
+    assert_eq!(disconnected.webhook, WebhookRemoval::AlreadyGone);
+}
+
+#[tokio::test]
+async fn a_refused_registration_keeps_the_connection_and_a_retry_registers() {
+    let world = LinearWorld::new().await;
+    world.hooks.deny_admin();
+    let connection = world.connect("lin_1").await;
+    assert!(connection.is_active());
+    assert!(connection.managed_webhook.is_none());
+    let error = world
+        .managed
+        .register(&tenant(), &connection.id)
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), "linear.forbidden");
+    // The secret generated for it stays, so the retry uses the same one.
+    let secret = world.stored_secret(&connection).await.unwrap();
+    assert_secret_free(&error, secret.expose());
+    assert_secret_free(&error, LINEAR_KEY);
+    assert!(world.hooks.hooks().is_empty());
+}
+
+#[tokio::test]
+async fn no_secret_appears_in_debug_output_errors_or_logs() {
+    let buffer = Buffer::default();
+    let writer = buffer.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    // Other tests' threads may have cached "no subscriber wants this" for the callsites.
+    tracing::callsite::rebuild_interest_cache();
+
+    let world = LinearWorld::new().await;
+    let connection = world.connect("lin_1").await;
+    let secret = world.stored_secret(&connection).await.unwrap();
+    world
+        .managed
+        .register(&tenant(), &connection.id)
+        .await
+        .unwrap();
+    world.api.tokens().revoke_all();
+    let error = world
+        .managed
+        .unregister(&tenant(), &connection.id)
+        .await
+        .unwrap_err();
+    let disconnected = world
+        .auth()
+        .disconnect(Disconnect::new(tenant(), connection.id.clone()))
+        .await
+        .unwrap();
+    assert!(matches!(
+        disconnected.webhook,
+        WebhookRemoval::Failed { .. }
+    ));
+
+    for value in [
+        &format!("{connection:?}") as &dyn std::fmt::Debug,
+        &world.managed,
+        &disconnected,
+        &error,
+        &secret,
+    ] {
+        assert_debug_secret_free(value, secret.expose());
+        assert_debug_secret_free(value, LINEAR_KEY);
+    }
+    assert_secret_free(&error, secret.expose());
+    // Tests on other threads can leave a callsite's interest cached as "never" for a
+    // moment, so what was logged is checked, not that everything was.
+    let logs = buffer.text();
+    assert_text_secret_free(&logs, secret.expose());
+    assert_text_secret_free(&logs, LINEAR_KEY);
+}
+
+#[test]
+fn source_metadata_says_who_owns_each_webhook_source() {
+    use integrations_core::definition::IntegrationDefinition as _;
+    let source = Linear::new().webhook_source().unwrap();
+    let method = |m: &str| ConnectionMethodId::new(m).unwrap();
+    assert_eq!(
+        source.lifecycle(&method("api-key")),
+        WebhookLifecycle::Managed
+    );
+    assert_eq!(
+        source.lifecycle(&method("oauth2")),
+        WebhookLifecycle::Managed
+    );
+    assert_eq!(
+        source.lifecycle(&method("client-credentials")),
+        WebhookLifecycle::Implicit
+    );
+}
+
+#[test]
+fn the_public_base_url_must_be_https() {
+    let test = TestHost::new();
+    let registry = Arc::new(integrations_definitions::registry());
+    let tokens = Arc::new(TokenManager::new(registry.clone(), test.host().clone()));
+    for bad in [
+        "http://hooks.example.test",
+        "https://user:pw@hooks.example.test",
+        "https://hooks.example.test/?q=1",
+        "not a url",
+    ] {
+        let error =
+            ManagedWebhooks::new(registry.clone(), test.host().clone(), tokens.clone(), bad)
+                .unwrap_err();
+        assert_eq!(error.code(), "webhook.invalid_base_url", "{bad}");
+    }
+    assert!(
+        ManagedWebhooks::new(
+            registry,
+            test.host().clone(),
+            tokens,
+            "http://127.0.0.1:8080"
+        )
+        .is_ok()
+    );
+}
+
+mod github {
+    use integrations_core::host::HttpClient as _;
+    use integrations_testkit::mock::api::{GitHubApi, GitHubHooks};
+
+    use super::*;
+
+    const TOKEN: &str = "ghp_admin_token_0123456789abcdef";
+
+    struct GitHubWorld {
+        api: GitHubApi,
+        hooks: GitHubHooks,
+        test: TestHost,
+        registry: Arc<Registry>,
+        managed: ManagedWebhooks,
+    }
+
+    impl GitHubWorld {
+        async fn new() -> Self {
+            let api = GitHubApi::cloud().await;
+            let hooks = GitHubHooks::mount(&api).await;
+            api.accept_token(TOKEN);
+            hooks.add_repo("octo-org", "octo-repo");
+            hooks.add_org("octo-org");
+            let test = TestHost::with_http(Arc::new(ReqwestHttpClient::new().unwrap()));
+            let registry = Arc::new(integrations_definitions::registry());
+            WriteService::new(registry.clone(), test.host().clone())
+                .put_target(
+                    TargetInput::new(
+                        tenant(),
+                        TargetId::new("github").unwrap(),
+                        "github::github-cloud".parse().unwrap(),
+                    )
+                    .with_config(
+                        json!({"api_base_url": api.api_base_url(), "web_base_url": api.web_base_url()}),
+                    ),
+                )
+                .await
+                .unwrap();
+            let tokens = Arc::new(TokenManager::new(registry.clone(), test.host().clone()));
+            let managed =
+                ManagedWebhooks::new(registry.clone(), test.host().clone(), tokens, PUBLIC_BASE)
+                    .unwrap();
+            Self {
+                api,
+                hooks,
+                test,
+                registry,
+                managed,
+            }
+        }
+
+        async fn connect(&self, id: &str, config: serde_json::Value) -> Connection {
+            ApiKeyConnections::new(self.registry.clone(), self.test.host().clone())
+                .with_verification(false)
+                .with_managed_webhooks(self.managed.clone())
+                .connect(
+                    ConnectionInput::new(
+                        tenant(),
+                        ConnectionId::new(id).unwrap(),
+                        TargetId::new("github").unwrap(),
+                        "api-key".parse().unwrap(),
+                    )
+                    .with_config(config)
+                    .with_secret("token", TOKEN),
+                )
+                .await
+                .unwrap()
+        }
+
+        async fn stored_secret(&self, connection: &Connection) -> Option<Secret> {
+            let set = self
+                .test
+                .host()
+                .credentials()
+                .load_credentials(&connection.tenant, &connection.id)
+                .await
+                .unwrap()?;
+            let credential = set
+                .find(&CredentialType::WEBHOOK_SECRET, Some(MANAGED_WEBHOOK_SLOT))
+                .unwrap()?
+                .clone();
+            Some(
+                credential
+                    .open(connection, self.test.host().cipher())
+                    .unwrap(),
+            )
+        }
+
+        fn creates(&self) -> usize {
+            self.hooks
+                .requests()
+                .iter()
+                .filter(|r| r.method == "POST")
+                .count()
+        }
+    }
+
+    #[tokio::test]
+    async fn github_repository_hooks_round_trip_idempotently() {
+        let world = GitHubWorld::new().await;
+        let connection = world
+            .connect("gh_1", json!({"webhook_repository": "octo-org/octo-repo"}))
+            .await;
+        let record = connection.managed_webhook.clone().expect("a hook id");
+        let hooks = world.hooks.hooks();
+        assert_eq!(hooks.len(), 1);
+        assert_eq!(hooks[0]["id"].to_string(), record.hook_id);
+        assert_eq!(hooks[0]["owner"], "repos/octo-org/octo-repo");
+        assert_eq!(hooks[0]["config"]["url"], record.url.as_str());
+        assert_eq!(hooks[0]["config"]["content_type"], "json");
+        assert_eq!(
+            hooks[0]["events"],
+            json!(["issues", "pull_request", "issue_comment"])
+        );
+        let secret = world.stored_secret(&connection).await.unwrap();
+        assert_eq!(hooks[0]["secret"], secret.expose());
+
+        // Idempotent: the second registration finds the hook by its URL.
+        let again = world
+            .managed
+            .register(&tenant(), &connection.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(again.hook_id, record.hook_id);
+        assert_eq!(world.hooks.hooks().len(), 1);
+        assert_eq!(world.creates(), 1);
+
+        let disconnected = Authorizations::new(world.registry.clone(), world.test.host().clone())
+            .with_managed_webhooks(world.managed.clone())
+            .disconnect(Disconnect::new(tenant(), connection.id.clone()))
+            .await
+            .unwrap();
+        assert_eq!(disconnected.webhook, WebhookRemoval::Deleted);
+        assert!(world.hooks.hooks().is_empty());
+    }
+
+    #[tokio::test]
+    async fn github_organization_hooks_and_refusals() {
+        let world = GitHubWorld::new().await;
+        let connection = world
+            .connect("gh_org", json!({"webhook_organization": "octo-org"}))
+            .await;
+        let record = connection.managed_webhook.clone().expect("a hook id");
+        assert_eq!(world.hooks.hooks()[0]["owner"], "orgs/octo-org");
+        world.hooks.remove_hook(record.hook_id.parse().unwrap());
+        assert_eq!(
+            world
+                .managed
+                .unregister(&tenant(), &connection.id)
+                .await
+                .unwrap(),
+            Some(integrations_core::webhook::HookRemoval::AlreadyGone)
+        );
+
+        // No repository or organization named: no hook, a clear error on retry.
+        let bare = world.connect("gh_bare", json!({})).await;
+        assert!(bare.managed_webhook.is_none());
+        let error = world
+            .managed
+            .register(&tenant(), &bare.id)
+            .await
+            .unwrap_err();
+        assert_eq!(error.code(), "github.webhook_target_missing");
+
+        // Without admin rights GitHub hides the hooks (404): a refusal, not "gone".
+        let admin = world
+            .connect(
+                "gh_repo",
+                json!({"webhook_repository": "octo-org/octo-repo"}),
+            )
+            .await;
+        assert!(admin.managed_webhook.is_some());
+        world.hooks.deny_admin();
+        let error = world
+            .managed
+            .unregister(&tenant(), &admin.id)
+            .await
+            .unwrap_err();
+        assert!(!error.code().is_empty());
+        assert_secret_free(&error, TOKEN);
+        let secret = world.stored_secret(&admin).await.unwrap();
+        assert_secret_free(&error, secret.expose());
+    }
+
+    #[tokio::test]
+    async fn a_duplicate_url_is_refused_by_the_mock_as_github_does() {
+        let world = GitHubWorld::new().await;
+        let connection = world
+            .connect("gh_1", json!({"webhook_repository": "octo-org/octo-repo"}))
+            .await;
+        let url = connection.managed_webhook.unwrap().url;
+        let request = http::Request::builder()
+            .method("POST")
+            .uri(format!(
+                "{}/repos/octo-org/octo-repo/hooks",
+                world.api.api_base_url()
+            ))
+            .header("user-agent", "test")
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {TOKEN}"))
+            .body(
+                serde_json::to_vec(
+                    &json!({"name": "web", "config": {"url": url, "content_type": "json"}}),
+                )
+                .unwrap()
+                .into(),
+            )
+            .unwrap();
+        let response = ReqwestHttpClient::new()
+            .unwrap()
+            .send(request)
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 422);
+        let body: serde_json::Value = serde_json::from_slice(response.body()).unwrap();
+        assert_eq!(
+            body["errors"][0]["message"],
+            "Hook already exists on this repository"
+        );
+    }
+
+    #[test]
+    fn github_app_installations_have_no_managed_webhook() {
+        use integrations_core::definition::IntegrationDefinition as _;
+        use integrations_core::provider::IntegrationProvider as _;
+        let github = integrations_definitions::github::GitHub::cloud();
+        let source = github.webhook_source().unwrap();
+        let method = |m: &str| ConnectionMethodId::new(m).unwrap();
+        assert_eq!(
+            source.lifecycle(&method("api-key")),
+            WebhookLifecycle::Managed
+        );
+        assert_eq!(
+            source.lifecycle(&method("oauth2")),
+            WebhookLifecycle::Managed
+        );
+        assert_eq!(
+            source.lifecycle(&method(
+                integrations_definitions::github::auth::INSTALLATION_METHOD
+            )),
+            WebhookLifecycle::Implicit
+        );
+        assert!(
+            github
+                .webhook_registrar(&method(
+                    integrations_definitions::github::auth::INSTALLATION_METHOD
+                ))
+                .is_none()
+        );
+    }
+}
