@@ -4,11 +4,12 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::Error;
-use crate::credential::CredentialSource;
-use crate::host::{Clock, HttpClient};
+use crate::credential::{CredentialRequest, CredentialSource};
+use crate::host::{Clock, HttpClient, HttpRequest, HttpResponse};
 use crate::model::Connection;
 use crate::schema::Parsed;
+use crate::tools::{RequestAuth, clone_request, inject};
+use crate::{Error, ErrorKind};
 
 /// Whether a run fetches everything or only what changed since the watermark.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -116,6 +117,55 @@ pub struct SyncRequest<'a> {
     pub credentials: &'a dyn CredentialSource,
     /// The clock.
     pub clock: &'a dyn Clock,
+}
+
+/// The error of a run whose credential the provider refused and that could not be
+/// renewed: the connection was revoked at the provider, or its key deleted.
+pub fn credential_rejected() -> Error {
+    Error::new(
+        ErrorKind::PermissionDenied,
+        "sync.credential_rejected",
+        "the provider refused the connection's credential (revoked or expired); reconnect to resume the sync",
+    )
+}
+
+impl SyncRequest<'_> {
+    /// Sends `request` with the connection's credential that `auth` names, through the
+    /// host's HTTP client. When the provider refuses it (`auth.rejected`), the credential
+    /// source is told and the request is sent once more with the fresh credential it
+    /// returns.
+    ///
+    /// # Errors
+    ///
+    /// `sync.credential_rejected` ([`credential_rejected`]) when the provider refuses the
+    /// credential and no fresh one works; the credential source's and the HTTP client's
+    /// errors.
+    pub async fn send(
+        &self,
+        request: HttpRequest,
+        auth: &RequestAuth,
+    ) -> Result<HttpResponse, Error> {
+        let wanted = CredentialRequest::new(self.connection, &auth.selector);
+        let credential = self.credentials.credential(&wanted).await?;
+        let first = inject(clone_request(&request), &auth.injection, &credential.value)?;
+        let response = self.http.send(first).await?;
+        if !(auth.rejected)(&response) {
+            return Ok(response);
+        }
+        let Some(fresh) = self
+            .credentials
+            .credential_rejected(&wanted, &credential.value)
+            .await?
+        else {
+            return Err(credential_rejected());
+        };
+        let second = inject(request, &auth.injection, &fresh.value)?;
+        let response = self.http.send(second).await?;
+        if (auth.rejected)(&response) {
+            return Err(credential_rejected());
+        }
+        Ok(response)
+    }
 }
 
 impl fmt::Debug for SyncRequest<'_> {
