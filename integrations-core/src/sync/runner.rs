@@ -398,6 +398,11 @@ impl SyncRunner {
             SyncMode::Incremental => checkpoint.watermark.clone(),
             SyncMode::Full => None,
         };
+        let mut source_state = checkpoint
+            .state
+            .get("source")
+            .cloned()
+            .unwrap_or(serde_json::Value::Null);
         let mut run_watermark = if resuming {
             checkpoint
                 .state
@@ -434,6 +439,7 @@ impl SyncRunner {
                     mode,
                     cursor: checkpoint.cursor.as_deref(),
                     since: since.as_deref(),
+                    state: &source_state,
                     http: self.host.http(),
                     credentials: &*self.credentials,
                     clock: self.host.clock(),
@@ -466,6 +472,9 @@ impl SyncRunner {
                 Err(e) => return Err(e),
             };
             sink.write_page(connection, stream, &page).await?;
+            if let Some(state) = &page.state {
+                source_state.clone_from(state);
+            }
             report.pages += 1;
             report.records += page.records.len() as u64;
             report.deleted += page.deleted.len() as u64;
@@ -487,9 +496,16 @@ impl SyncRunner {
                     (old, None) => old.clone(),
                 };
                 checkpoint.watermark = newest;
-                checkpoint.state = serde_json::Value::Null;
+                checkpoint.state = if source_state.is_null() {
+                    serde_json::Value::Null
+                } else {
+                    serde_json::json!({ "source": source_state })
+                };
             } else if mode == SyncMode::Full {
-                checkpoint.state = serde_json::json!({ "run_watermark": run_watermark });
+                checkpoint.state =
+                    serde_json::json!({ "run_watermark": run_watermark, "source": source_state });
+            } else {
+                checkpoint.state = serde_json::json!({ "source": source_state });
             }
             checkpoint.version = self.save(&checkpoint).await?;
             self.observer.page_written(&report);

@@ -76,6 +76,9 @@ pub struct SyncPage {
     pub deleted: Vec<String>,
     /// The cursor of the next page; `None` on the last page.
     pub next_cursor: Option<String>,
+    /// The source's own state to keep with the checkpoint (for example the `ETag` of a
+    /// first page, for a conditional request next run); `None` keeps the saved state.
+    pub state: Option<Value>,
 }
 
 impl SyncPage {
@@ -85,7 +88,15 @@ impl SyncPage {
             records,
             deleted: Vec::new(),
             next_cursor,
+            state: None,
         }
+    }
+
+    /// Sets the source state to keep with the checkpoint.
+    #[must_use]
+    pub fn with_state(mut self, state: Value) -> Self {
+        self.state = Some(state);
+        self
     }
 
     /// Sets the deleted ids.
@@ -111,6 +122,9 @@ pub struct SyncRequest<'a> {
     pub cursor: Option<&'a str>,
     /// For incremental runs: fetch records changed after this.
     pub since: Option<&'a str>,
+    /// The source state saved with the checkpoint by an earlier page
+    /// ([`SyncPage::state`]); `Value::Null` when none was.
+    pub state: &'a Value,
     /// Outbound HTTP.
     pub http: &'a dyn HttpClient,
     /// The connection's credentials.

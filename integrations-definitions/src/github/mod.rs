@@ -8,6 +8,7 @@ mod http_errors;
 mod installation_owner;
 mod revoke;
 pub mod schemas;
+pub mod sync;
 pub mod tools;
 pub mod webhook;
 
@@ -29,8 +30,8 @@ use integrations_core::{
 use serde_json::json;
 
 use self::schemas::{
-    GitHubBindingConfig, GitHubCloudTargetConfig, GitHubEndpoints, GitHubServerTargetConfig,
-    GitHubTargetSecrets,
+    GitHubBindingConfig, GitHubCloudTargetConfig, GitHubConnectionConfig, GitHubEndpoints,
+    GitHubServerTargetConfig, GitHubTargetSecrets,
 };
 
 /// Which GitHub.
@@ -82,6 +83,13 @@ impl GitHub {
     /// The variant.
     pub fn variant(&self) -> Variant {
         self.variant
+    }
+
+    /// The config of token and OAuth connections: the repositories sync reads.
+    fn connection_config() -> ConfigSpec {
+        ConfigSpec::of::<GitHubConnectionConfig>()
+            .with_example(json!({}))
+            .with_example(json!({"sync_repositories": ["octo-org/octo-repo"]}))
     }
 
     /// The endpoints of a target of this variant.
@@ -191,12 +199,14 @@ impl IntegrationDefinition for GitHub {
                     "Personal access token",
                     CredentialType::API_KEY,
                 )],
-            )),
+            ))
+            .with_config(Self::connection_config()),
             crate::method(ConnectionMethod::oauth2_authorization_code(
                 "oauth2",
                 "Sign in with GitHub",
                 Self::oauth2_spec(web, None),
-            )),
+            ))
+            .with_config(Self::connection_config()),
             crate::method(ConnectionMethod::redirect(
                 auth::INSTALLATION_METHOD,
                 "Install the GitHub App",
@@ -246,6 +256,10 @@ impl IntegrationDefinition for GitHub {
 }
 
 impl IntegrationProvider for GitHub {
+    fn sync(&self) -> Option<&dyn integrations_core::sync::SyncSource> {
+        Some(self)
+    }
+
     fn webhooks(&self) -> Option<&dyn WebhookHandler> {
         Some(self)
     }

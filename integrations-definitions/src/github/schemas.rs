@@ -227,3 +227,13 @@ pub struct GitHubBindingConfig {
     #[schemars(length(min = 1))]
     pub repositories: Vec<RepositoryName>,
 }
+
+/// The config of a GitHub connection (personal access token or OAuth).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct GitHubConnectionConfig {
+    /// The repositories the `issues` and `pull_requests` sync streams read, in order.
+    #[serde(default)]
+    pub sync_repositories: Vec<RepositoryName>,
+}

@@ -4,6 +4,7 @@
 mod auth;
 pub mod compile;
 pub mod schemas;
+pub mod sync;
 pub mod tools;
 pub mod webhook;
 
@@ -15,6 +16,7 @@ use integrations_core::model::CredentialType;
 use integrations_core::plan::{BindingPlan, McpServer};
 use integrations_core::provider::IntegrationProvider;
 use integrations_core::schema::{ConfigSpec, Parsed};
+use integrations_core::sync::SyncSource;
 use integrations_core::tools::{ToolDescriptor, ToolExecutor};
 use integrations_core::webhook::{WebhookHandler, WebhookSource};
 use integrations_core::{DefinitionKey, IntegrationKind, ValidationIssue};
@@ -161,6 +163,10 @@ impl IntegrationDefinition for Linear {
 }
 
 impl IntegrationProvider for Linear {
+    fn sync(&self) -> Option<&dyn SyncSource> {
+        Some(self)
+    }
+
     fn webhooks(&self) -> Option<&dyn WebhookHandler> {
         Some(self)
     }

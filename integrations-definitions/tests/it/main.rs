@@ -5,5 +5,6 @@ mod compile;
 mod conformance;
 mod definitions;
 mod e2e;
+mod sync;
 mod tools;
 mod webhooks;
