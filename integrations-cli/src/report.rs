@@ -40,6 +40,8 @@ const USAGE_CODES: &[&str] = &[
     "cli.invalid_argument",
     "cli.usage",
     "cli.store_unavailable",
+    "cli.database_url_missing",
+    "cli.sealing_key_missing",
     "mcp.approval_addr_not_loopback",
     "mcp.database_not_supported",
     "mcp.nothing_to_serve",

@@ -17,9 +17,6 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://integrations.db";
 /// The key file used when `SEALING_KEY` is not set.
 pub const KEY_FILE: &str = "integrations.key";
 
-/// The id of the sealing key (stored beside every ciphertext).
-pub const KEY_ID: &str = "host-server";
-
 /// The stores at `DATABASE_URL` (or [`DEFAULT_DATABASE_URL`]), migrated.
 ///
 /// # Errors
@@ -35,18 +32,20 @@ pub async fn connect_from_env() -> Result<SqlStores, Error> {
 }
 
 /// The sealing key: `SEALING_KEY` (64 hex digits), else the key in [`KEY_FILE`], made on
-/// first run (readable by the owner only).
+/// first run (readable by the owner only). The key ring names the key by a digest of it
+/// ([`AesGcmKeyRing::from_hex`]), so the CLI's serving commands given the same key
+/// (`SEALING_KEY` or `--key-file integrations.key`) open this server's records.
 ///
 /// # Errors
 ///
-/// `host.invalid_sealing_key` (configuration) when the variable or the file does not
-/// hold 64 hex digits; `host.key_file` when the file cannot be read or written.
+/// `crypto.invalid_key` when the variable or the file does not hold 64 hex digits;
+/// `host.key_file` when the file cannot be read or written.
 pub fn key_ring_from_env() -> Result<AesGcmKeyRing, Error> {
     let hex = match std::env::var("SEALING_KEY").ok().filter(|k| !k.is_empty()) {
         Some(hex) => hex,
         None => key_file(Path::new(KEY_FILE))?,
     };
-    AesGcmKeyRing::new(KEY_ID, parse_key(hex.trim())?)
+    AesGcmKeyRing::from_hex(&hex)
 }
 
 fn key_file(path: &Path) -> Result<String, Error> {
@@ -61,11 +60,7 @@ fn key_file(path: &Path) -> Result<String, Error> {
     }
     let mut key = [0_u8; 32];
     getrandom::fill(&mut key).map_err(|_| Error::internal("the system random generator failed"))?;
-    let hex = key.iter().fold(String::with_capacity(64), |mut hex, b| {
-        use std::fmt::Write as _;
-        let _ = write!(hex, "{b:02x}");
-        hex
-    });
+    let hex = hex::encode(key);
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -75,37 +70,9 @@ fn key_file(path: &Path) -> Result<String, Error> {
     Ok(hex)
 }
 
-fn parse_key(hex: &str) -> Result<[u8; 32], Error> {
-    let invalid = || {
-        Error::configuration(
-            "host.invalid_sealing_key",
-            "the sealing key must be 64 hex digits (32 bytes)",
-        )
-    };
-    if hex.len() != 64 || !hex.is_ascii() {
-        return Err(invalid());
-    }
-    let mut key = [0_u8; 32];
-    for (i, byte) in key.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).map_err(|_| invalid())?;
-    }
-    Ok(key)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn keys_are_64_hex_digits() {
-        assert_eq!(parse_key(&"0f".repeat(32)).unwrap(), [15; 32]);
-        for bad in ["", "0f", &"zz".repeat(32), &"0f".repeat(33)] {
-            assert_eq!(
-                parse_key(bad).unwrap_err().code(),
-                "host.invalid_sealing_key"
-            );
-        }
-    }
 
     #[test]
     fn a_key_file_is_made_once_and_read_back() {
@@ -113,7 +80,8 @@ mod tests {
         let _ = std::fs::remove_file(&path);
         let first = key_file(&path).unwrap();
         assert_eq!(key_file(&path).unwrap(), first);
-        assert!(parse_key(&first).is_ok());
+        assert_eq!(first.len(), 64);
+        assert!(AesGcmKeyRing::from_hex(&first).is_ok());
         std::fs::remove_file(&path).unwrap();
     }
 }

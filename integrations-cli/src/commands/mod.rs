@@ -5,6 +5,7 @@ pub(crate) mod compile;
 pub(crate) mod config;
 pub(crate) mod mcp_serve;
 pub(crate) mod proxy;
+pub(crate) mod stores;
 pub(crate) mod tools;
 pub(crate) mod webhook;
 

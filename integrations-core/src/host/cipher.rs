@@ -215,6 +215,45 @@ impl AesGcmKeyRing {
         })
     }
 
+    /// A ring holding one key given as 64 hex digits (how hosts keep a key in an
+    /// environment variable or a file), whose id is derived from the key itself: every
+    /// process given the same key names it alike, so they open each other's records.
+    ///
+    /// The id is `k-` and the first 16 hex digits of a SHA-256 over a fixed label and the
+    /// key: it identifies the key without revealing it.
+    ///
+    /// ```
+    /// use integrations_core::host::AesGcmKeyRing;
+    ///
+    /// let a = AesGcmKeyRing::from_hex(&"0f".repeat(32))?;
+    /// let b = AesGcmKeyRing::from_hex(&format!(" {}\n", "0F".repeat(32)))?;
+    /// assert_eq!(a.primary_key_id(), b.primary_key_id());
+    /// # Ok::<(), integrations_core::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidInput`] (`crypto.invalid_key`) unless the text, trimmed, is
+    /// exactly 64 hex digits. The message never shows the text.
+    pub fn from_hex(key_hex: &str) -> Result<Self, Error> {
+        use sha2::Digest as _;
+
+        let mut key = Zeroizing::new([0u8; 32]);
+        hex::decode_to_slice(key_hex.trim(), key.as_mut()).map_err(|_| {
+            Error::invalid_input(
+                "crypto.invalid_key",
+                "a sealing key must be 64 hex digits (32 bytes)",
+                Vec::new(),
+            )
+        })?;
+        let digest = sha2::Sha256::new()
+            .chain_update(b"integrations key id v1\0")
+            .chain_update(key.as_ref())
+            .finalize();
+        let key_id = format!("k-{}", hex::encode(&digest[..8]));
+        Self::new(key_id, *key)
+    }
+
     /// A ring with one freshly generated random key.
     ///
     /// # Errors
@@ -394,6 +433,30 @@ mod tests {
             sealed,
             ring.seal(b"sk-test-secret", &aad("acme", "c1")).unwrap()
         );
+    }
+
+    #[test]
+    fn hex_keys_name_themselves_and_bad_ones_are_refused_without_echo() {
+        let a = AesGcmKeyRing::from_hex(&"0f".repeat(32)).unwrap();
+        let b = AesGcmKeyRing::from_hex(&"0F".repeat(32)).unwrap();
+        let other = AesGcmKeyRing::from_hex(&"1f".repeat(32)).unwrap();
+        assert_eq!(a.primary_key_id(), b.primary_key_id());
+        assert_ne!(a.primary_key_id(), other.primary_key_id());
+        assert!(a.primary_key_id().starts_with("k-"));
+        assert!(!a.primary_key_id().contains("0f0f"));
+        let sealed = a.seal(b"sk-test", &aad("acme", "c1")).unwrap();
+        assert_eq!(&*b.open(&sealed, &aad("acme", "c1")).unwrap(), b"sk-test");
+        for bad in [
+            "",
+            "0f",
+            &"zz".repeat(32),
+            &"0f".repeat(33),
+            &"0f".repeat(31),
+        ] {
+            let error = AesGcmKeyRing::from_hex(bad).unwrap_err();
+            assert_eq!(error.code(), "crypto.invalid_key");
+            assert!(bad.is_empty() || !error.to_string().contains(bad));
+        }
     }
 
     #[test]

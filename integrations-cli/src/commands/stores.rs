@@ -1,0 +1,173 @@
+//! The stored records the serving commands (`mcp serve`, `proxy`, `sync run`) work on: a
+//! database given by `--database-url` (or `DATABASE_URL`) and the key that seals its
+//! secrets.
+//!
+//! The sealing key is taken from the `SEALING_KEY` environment variable, else from
+//! `--key-file`; never from a flag's value, which other users of the machine could read in
+//! the process list. It must be the key of the host that wrote the records: the key ring
+//! names a key by a digest of it (`AesGcmKeyRing::from_hex`), so every process given the
+//! same key opens the same records.
+
+#![allow(
+    dead_code,
+    reason = "used by `mcp serve`, `proxy` and `sync run` as they are wired; remove then"
+)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use integrations_core::host::AesGcmKeyRing;
+use integrations_core::{Error, ErrorKind};
+use integrations_sqlx::SqlStores;
+
+/// Where the records live, as flags shared by the serving commands.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub(crate) struct StoreArgs {
+    /// The database holding connections and credentials: `sqlite://FILE` or
+    /// `postgres://USER@HOST/DB` (default: the `DATABASE_URL` environment variable)
+    #[arg(long, env = "DATABASE_URL", value_name = "URL")]
+    pub(crate) database_url: Option<String>,
+    /// A file holding the sealing key (64 hex digits), read when the `SEALING_KEY`
+    /// environment variable is not set
+    #[arg(long, value_name = "PATH")]
+    pub(crate) key_file: Option<PathBuf>,
+}
+
+/// The opened stores and the key ring that opens their sealed secrets.
+pub(crate) struct OpenStores {
+    /// The stores, migrated to this version's schema.
+    pub(crate) stores: Arc<SqlStores>,
+    /// The key ring of `SEALING_KEY` or the key file.
+    pub(crate) keys: Arc<AesGcmKeyRing>,
+}
+
+impl StoreArgs {
+    /// Whether a database was named.
+    pub(crate) fn is_given(&self) -> bool {
+        self.database_url
+            .as_deref()
+            .is_some_and(|u| !u.trim().is_empty())
+    }
+
+    /// Opens the database (applying the migrations it lacks) and reads the sealing key.
+    ///
+    /// # Errors
+    ///
+    /// `cli.database_url_missing` (usage) without a URL; `cli.sealing_key_missing` (usage)
+    /// without `SEALING_KEY` or `--key-file`; `cli.unreadable_file` when the key file
+    /// cannot be read; `crypto.invalid_key` when the key is not 64 hex digits; the store's
+    /// own errors (`store.unsupported_url`, `store.unavailable`, `store.schema_too_new`, ...).
+    pub(crate) async fn open(&self) -> Result<OpenStores, Error> {
+        let url = self
+            .database_url
+            .as_deref()
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::Configuration,
+                    "cli.database_url_missing",
+                    "give --database-url URL (or set DATABASE_URL): the connections and credentials live there",
+                )
+            })?;
+        let keys = self.key_ring()?;
+        let stores = SqlStores::connect(url).await?;
+        Ok(OpenStores {
+            stores: Arc::new(stores),
+            keys: Arc::new(keys),
+        })
+    }
+
+    fn key_ring(&self) -> Result<AesGcmKeyRing, Error> {
+        if let Some(key) = std::env::var("SEALING_KEY")
+            .ok()
+            .filter(|k| !k.trim().is_empty())
+        {
+            return AesGcmKeyRing::from_hex(&key);
+        }
+        let Some(path) = &self.key_file else {
+            return Err(Error::new(
+                ErrorKind::Configuration,
+                "cli.sealing_key_missing",
+                "set SEALING_KEY (64 hex digits) or give --key-file PATH: the key that sealed the stored secrets",
+            ));
+        };
+        let key = zeroize::Zeroizing::new(
+            std::fs::read_to_string(path).map_err(|e| crate::io::unreadable(path, e))?,
+        );
+        AesGcmKeyRing::from_hex(&key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp(name: &str) -> PathBuf {
+        std::env::temp_dir().join(format!("integrations-cli-{name}-{}", std::process::id()))
+    }
+
+    #[tokio::test]
+    async fn a_url_and_a_key_are_required_and_bad_keys_are_not_echoed() {
+        assert!(!StoreArgs::default().is_given());
+        let error = StoreArgs::default().open().await.err().unwrap();
+        assert_eq!(error.code(), "cli.database_url_missing");
+
+        if std::env::var_os("SEALING_KEY").is_some() {
+            // The key comes from the environment here; the file cases cannot be tested.
+            return;
+        }
+        let database = temp("no-key.db");
+        let args = StoreArgs {
+            database_url: Some(format!("sqlite://{}", database.display())),
+            key_file: None,
+        };
+        assert_eq!(
+            args.open().await.err().unwrap().code(),
+            "cli.sealing_key_missing"
+        );
+
+        let key_file = temp("bad.key");
+        std::fs::write(&key_file, "not-a-key-but-a-secret").unwrap();
+        let args = StoreArgs {
+            key_file: Some(key_file.clone()),
+            ..args
+        };
+        let error = args.open().await.err().unwrap();
+        assert_eq!(error.code(), "crypto.invalid_key");
+        assert!(!error.to_string().contains("not-a-key"));
+        std::fs::remove_file(&key_file).unwrap();
+        assert!(
+            !database.exists(),
+            "nothing is created before the key is read"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_sqlite_file_and_a_key_file_open_the_stores() {
+        if std::env::var_os("SEALING_KEY").is_some() {
+            return;
+        }
+        let database = temp("open.db");
+        let key_file = temp("open.key");
+        std::fs::write(&key_file, format!("{}\n", "0f".repeat(32))).unwrap();
+        let args = StoreArgs {
+            database_url: Some(format!("sqlite://{}", database.display())),
+            key_file: Some(key_file.clone()),
+        };
+        let open = args.open().await.unwrap();
+        assert_eq!(
+            open.keys.primary_key_id(),
+            AesGcmKeyRing::from_hex(&"0f".repeat(32))
+                .unwrap()
+                .primary_key_id()
+        );
+        open.stores.close().await;
+        for path in [&database, &key_file] {
+            std::fs::remove_file(path).unwrap();
+        }
+        for suffix in ["-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", database.display()));
+        }
+    }
+}
