@@ -6,5 +6,6 @@ mod mcp;
 mod new_user;
 mod proxy;
 mod support;
+mod sync;
 mod tools;
 mod webhook;

@@ -252,13 +252,10 @@ impl SyncSource for Slack {
                 message,
             ));
         }
-        match next {
-            Some(next) => cursor.next = Some(next),
-            None => {
-                cursor.at += 1;
-                cursor.next = None;
-            }
+        if next.is_none() {
+            cursor.at += 1;
         }
+        cursor.next = next;
         let more = cursor.at < cursor.channels.len();
         let next_cursor = if more {
             Some(serde_json::to_string(&cursor).map_err(|e| {

@@ -267,9 +267,9 @@ async fn linear_archived_and_trashed_records_are_deleted() {
             api.trash(&ids[2]);
         }
         let report = env.incremental(stream).await;
-        let gone = if *stream == "issues" { 2 } else { 1 };
-        assert_eq!(report.deleted, gone, "{stream}");
-        assert_eq!(env.sink.ids(stream).len(), 5 - gone as usize);
+        let gone: usize = if *stream == "issues" { 2 } else { 1 };
+        assert_eq!(report.deleted, gone as u64, "{stream}");
+        assert_eq!(env.sink.ids(stream).len(), 5 - gone);
         assert!(env.sink.record(stream, &ids[1]).is_none());
         // A full run from scratch leaves archived records out too.
         let fresh = MemoryRecordSink::new();
@@ -281,7 +281,7 @@ async fn linear_archived_and_trashed_records_are_deleted() {
             .run(&tenant(), &conn(), stream, SyncMode::Full, &fresh, None)
             .await
             .unwrap();
-        assert_eq!(fresh.ids(stream).len(), 5 - gone as usize);
+        assert_eq!(fresh.ids(stream).len(), 5 - gone);
     }
 }
 
@@ -452,9 +452,13 @@ async fn github_full_then_incremental_for_both_streams_on_cloud_and_server() {
             let (api, env) = github(enterprise).await;
             seed(&api);
             let report = env.full(stream).await;
-            let (pages, records) = if pulls { (2, 25) } else { (3, 135) };
-            assert_eq!((report.pages, report.records), (pages, records), "{stream}");
-            assert_eq!(env.sink.ids(stream).len(), records as usize);
+            let (pages, records): (u64, usize) = if pulls { (2, 25) } else { (3, 135) };
+            assert_eq!(
+                (report.pages, report.records),
+                (pages, records as u64),
+                "{stream}"
+            );
+            assert_eq!(env.sink.ids(stream).len(), records);
             // Issues and pull requests share numbers: the issues stream holds no pull
             // request, and the other way round.
             assert!(env.sink.record(stream, "octo/app#14").is_some() == pulls);
@@ -503,7 +507,7 @@ async fn github_full_then_incremental_for_both_streams_on_cloud_and_server() {
                     .record(stream, &github_ids("octo/lib", &added)[0])
                     .is_some()
             );
-            assert_eq!(env.sink.ids(stream).len(), records as usize + 1);
+            assert_eq!(env.sink.ids(stream).len(), records + 1);
 
             // Nothing changes any more: after one more read, the first pages come back
             // `304 Not Modified`, which cost no rate limit.

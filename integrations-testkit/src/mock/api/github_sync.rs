@@ -18,6 +18,7 @@
 //! `retry-after` (seconds).
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 
 use integrations_core::host::Clock;
@@ -225,11 +226,13 @@ impl Responder {
             })
             .collect();
         let body = serde_json::to_vec(&body).unwrap_or_default();
-        let digest: String = Sha256::digest(&body)
+        let digest = Sha256::digest(&body)
             .iter()
             .take(12)
-            .map(|b| format!("{b:02x}"))
-            .collect();
+            .fold(String::new(), |mut out, b| {
+                let _ = write!(out, "{b:02x}");
+                out
+            });
         let etag = format!("W/\"{digest}\"");
         if recorded.header("if-none-match") == Some(etag.as_str()) {
             // Not counted against the limit.

@@ -12,6 +12,11 @@
 //! `X-RateLimit-Complexity-Reset` (complexity limit), the exhausted one's `-Remaining`
 //! at 0. A refused token is `AUTHENTICATION_ERROR`, HTTP 400.
 
+#![allow(
+    clippy::result_large_err,
+    reason = "the errors are the HTTP answers of a test mock, built once per request"
+)]
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -262,7 +267,7 @@ impl Respond for Responder {
         let rest = &selected[start.min(selected.len())..];
         let nodes: Vec<Value> = rest.iter().take(first).map(|i| node(stream, i)).collect();
         let has_next = rest.len() > first;
-        let end = rest.iter().take(first).last().map(|i| i.id.clone());
+        let end = rest[..first.min(rest.len())].last().map(|i| i.id.clone());
         let name = STREAMS[stream].0;
         state.faults.pages += 1;
         drop(state);

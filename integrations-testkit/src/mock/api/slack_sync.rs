@@ -13,6 +13,11 @@
 //! with **HTTP 429** and `Retry-After` (seconds). A deleted message is simply gone from
 //! the history.
 
+#![allow(
+    clippy::result_large_err,
+    reason = "the errors are the HTTP answers of a test mock, built once per request"
+)]
+
 use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
@@ -76,7 +81,7 @@ fn limit(recorded: &Recorded, max: usize) -> Result<usize, ResponseTemplate> {
 }
 
 impl Responder {
-    fn fault(&self, fault: SyncFault) -> ResponseTemplate {
+    fn fault(fault: SyncFault) -> ResponseTemplate {
         match fault {
             SyncFault::RateLimited(wait) | SyncFault::SecondaryLimit(wait) => {
                 ResponseTemplate::new(429)
@@ -192,7 +197,7 @@ impl Respond for Responder {
             Auth::Valid => {}
         }
         if let Some(fault) = lock(&self.state).faults.take() {
-            return self.fault(fault);
+            return Self::fault(fault);
         }
         match recorded.path.as_str() {
             "/api/users.conversations" => self.conversations(&recorded),

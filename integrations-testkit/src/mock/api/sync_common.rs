@@ -8,7 +8,7 @@ use integrations_core::Timestamp;
 use integrations_core::host::Clock;
 
 /// A failure a sync mock injects.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SyncFault {
     /// The provider's rate limit, resetting this long after the mock's clock reads now.
@@ -40,7 +40,7 @@ pub(crate) struct Faults {
 impl Faults {
     pub(crate) fn next_for(&mut self, count: usize, fault: SyncFault) {
         for _ in 0..count {
-            self.next.push(fault.clone());
+            self.next.push(fault);
         }
     }
 
@@ -62,7 +62,7 @@ impl Faults {
         if let Some((at, fault)) = &self.after_pages
             && self.pages >= *at
         {
-            let fault = fault.clone();
+            let fault = *fault;
             if fault != SyncFault::Hang {
                 self.after_pages = None;
             }
