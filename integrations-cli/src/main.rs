@@ -104,6 +104,9 @@ enum Command {
     McpConfig(McpConfigCommand),
     /// The egress proxy (`proxy --demo`, `proxy ca`).
     Proxy(Box<commands::proxy::ProxyArgs>),
+    /// Sync a stored connection's records (`sync run`).
+    #[command(subcommand)]
+    Sync(commands::sync::SyncCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -241,6 +244,7 @@ fn run(command: Command) -> Result<ExitCode, Error> {
             format,
         }) => commands::compile::mcp_config_apply(&profile, &file, format),
         Command::Proxy(args) => commands::proxy::run(*args),
+        Command::Sync(command) => commands::sync::run(command),
     }
 }
 

@@ -13,7 +13,10 @@ Exit codes:
      `egress match` cannot parse
   3  `egress match`: no route matches
   4  `egress match`: several routes match (ambiguous)
-  5  I/O failure: a file could not be read or written (the OS reason is printed)";
+  5  I/O failure: a file could not be read or written (the OS reason is printed)
+  6  `sync run`: another run holds the stream (or took it over); try again later
+  7  `sync run`: the connection cannot sync: its credential was refused (revoked), it
+     is not active, or its target is disabled";
 
 /// The input was read and is invalid or refused.
 pub(crate) const INVALID: u8 = 1;
@@ -25,6 +28,20 @@ pub(crate) const NO_MATCH: u8 = 3;
 pub(crate) const AMBIGUOUS: u8 = 4;
 /// A file could not be read or written.
 pub(crate) const IO: u8 = 5;
+/// `sync run`: another run holds the stream.
+pub(crate) const BUSY: u8 = 6;
+/// `sync run`: the connection cannot sync.
+pub(crate) const CANNOT_SYNC: u8 = 7;
+
+/// The codes of a sync run stopped by another run of the stream.
+const BUSY_CODES: &[&str] = &["sync.lease_held", "sync.lease_lost", "sync.concurrent_run"];
+
+/// The codes of a connection that cannot sync until someone acts on it.
+const CANNOT_SYNC_CODES: &[&str] = &[
+    "sync.credential_rejected",
+    "sync.connection_not_active",
+    "auth.target_disabled",
+];
 
 /// The codes of errors in what the user typed rather than in the input's content.
 const USAGE_CODES: &[&str] = &[
@@ -42,6 +59,8 @@ const USAGE_CODES: &[&str] = &[
     "cli.store_unavailable",
     "cli.database_url_missing",
     "cli.sealing_key_missing",
+    "sync.unsupported",
+    "sync.connection_not_found",
     "mcp.approval_addr_not_loopback",
     "mcp.nothing_to_serve",
     "mcp.trust_over_http",
@@ -57,6 +76,10 @@ pub(crate) fn exit_code(error: &Error) -> u8 {
     let code = error.code();
     if IO_CODES.contains(&code) {
         IO
+    } else if BUSY_CODES.contains(&code) {
+        BUSY
+    } else if CANNOT_SYNC_CODES.contains(&code) {
+        CANNOT_SYNC
     } else if USAGE_CODES.contains(&code) {
         USAGE
     } else {
@@ -118,5 +141,9 @@ mod tests {
         assert_eq!(exit_code(&usage), USAGE);
         assert_eq!(exit_code(&io), IO);
         assert_eq!(exit_code(&invalid), INVALID);
+        let busy = Error::conflict("sync.lease_held", "m");
+        let revoked = Error::new(ErrorKind::PermissionDenied, "sync.credential_rejected", "m");
+        assert_eq!(exit_code(&busy), BUSY);
+        assert_eq!(exit_code(&revoked), CANNOT_SYNC);
     }
 }

@@ -35,6 +35,7 @@ pub mod github;
 pub mod linear;
 pub mod openai;
 pub mod slack;
+mod sync_support;
 
 /// Every shipped integration.
 pub fn all() -> Vec<Arc<dyn Integration>> {

@@ -10,7 +10,7 @@ use integrations_core::host::{
 };
 use integrations_core::model::{
     Binding, Connection, ConnectionStatus, Credential, CredentialSet, CredentialType,
-    PendingAuthorization, ProfileVersion, Publication, SyncCheckpoint, Target,
+    PendingAuthorization, ProfileVersion, Publication, SyncCheckpoint, SyncLease, Target,
 };
 use integrations_core::tools::{ApprovalId, ApprovalRequest, PendingContinuation};
 use integrations_core::webhook::WebhookEvent;
@@ -859,6 +859,45 @@ impl CheckpointStore for SqlStores {
         } else {
             Err(version_conflict())
         }
+    }
+
+    async fn acquire_sync_lease(&self, lease: &SyncLease, now: Timestamp) -> Result<bool, Error> {
+        // One statement, so two runners racing cannot both win: the upsert only replaces
+        // the holder's own lease or an expired one.
+        let q = self
+            .query(
+                "INSERT INTO sync_leases (tenant, connection, stream, holder, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (tenant, connection, stream) DO UPDATE \
+                 SET holder = excluded.holder, expires_at = excluded.expires_at \
+                 WHERE sync_leases.holder = excluded.holder OR sync_leases.expires_at <= $6",
+            )
+            .bind(lease.tenant.as_str())
+            .bind(lease.connection.as_str())
+            .bind(lease.stream.as_str())
+            .bind(lease.holder.as_str())
+            .bind(ms(lease.expires_at))
+            .bind(ms(now));
+        Ok(self.affected(q).await? == 1)
+    }
+
+    async fn release_sync_lease(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+        stream: &str,
+        holder: &str,
+    ) -> Result<bool, Error> {
+        let q = self
+            .query(
+                "DELETE FROM sync_leases WHERE tenant = $1 AND connection = $2 \
+                 AND stream = $3 AND holder = $4",
+            )
+            .bind(tenant.as_str())
+            .bind(connection.as_str())
+            .bind(stream)
+            .bind(holder);
+        Ok(self.affected(q).await? > 0)
     }
 }
 

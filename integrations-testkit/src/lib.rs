@@ -37,6 +37,7 @@ mod harness;
 mod host;
 mod memory;
 pub mod mock;
+mod record_sink;
 mod secrets;
 mod signer;
 mod sinks;
@@ -47,6 +48,7 @@ pub use clock::ManualClock;
 pub use harness::{HARNESS_ID, WebhookHarness};
 pub use host::{TEST_KEY_ID, TestHost, offline_http};
 pub use memory::MemoryStore;
+pub use record_sink::MemoryRecordSink;
 pub use secrets::{
     PARTIAL_LEN, assert_debug_secret_free, assert_secret_free, assert_text_secret_free,
 };

@@ -17,7 +17,7 @@ use integrations_core::host::{
 };
 use integrations_core::model::{
     Binding, Connection, ConnectionStatus, Credential, CredentialSet, PendingAuthorization,
-    ProfileVersion, Publication, SyncCheckpoint, Target,
+    ProfileVersion, Publication, SyncCheckpoint, SyncLease, Target,
 };
 use integrations_core::tools::{ApprovalId, ApprovalRequest, PendingContinuation};
 use integrations_core::webhook::WebhookEvent;
@@ -37,6 +37,7 @@ struct State {
     events: BTreeMap<(TenantId, DefinitionKey, String), WebhookEvent>,
     publications: BTreeMap<Key<PublicationId>, Publication>,
     checkpoints: BTreeMap<(TenantId, ConnectionId, String), SyncCheckpoint>,
+    sync_leases: BTreeMap<(TenantId, ConnectionId, String), SyncLease>,
     approvals: BTreeMap<Key<ApprovalId>, ApprovalRequest>,
     continuations: BTreeMap<Key<String>, PendingContinuation>,
 }
@@ -501,6 +502,43 @@ impl CheckpointStore for MemoryStore {
         saved.version = current + 1;
         state.checkpoints.insert(key, saved);
         Ok(current + 1)
+    }
+
+    async fn acquire_sync_lease(&self, lease: &SyncLease, now: Timestamp) -> Result<bool, Error> {
+        let mut state = self.lock();
+        let key = (
+            lease.tenant.clone(),
+            lease.connection.clone(),
+            lease.stream.clone(),
+        );
+        let free = state
+            .sync_leases
+            .get(&key)
+            .is_none_or(|held| held.holder == lease.holder || held.expires_at <= now);
+        if free {
+            state.sync_leases.insert(key, lease.clone());
+        }
+        Ok(free)
+    }
+
+    async fn release_sync_lease(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+        stream: &str,
+        holder: &str,
+    ) -> Result<bool, Error> {
+        let mut state = self.lock();
+        let key = (tenant.clone(), connection.clone(), stream.to_owned());
+        if state
+            .sync_leases
+            .get(&key)
+            .is_some_and(|l| l.holder == holder)
+        {
+            state.sync_leases.remove(&key);
+            return Ok(true);
+        }
+        Ok(false)
     }
 }
 

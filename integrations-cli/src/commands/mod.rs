@@ -6,6 +6,7 @@ pub(crate) mod config;
 pub(crate) mod mcp_serve;
 pub(crate) mod proxy;
 pub(crate) mod stores;
+pub(crate) mod sync;
 pub(crate) mod tools;
 pub(crate) mod webhook;
 

@@ -7,5 +7,6 @@ mod mcp_serve;
 mod new_user;
 mod proxy;
 mod support;
+mod sync;
 mod tools;
 mod webhook;

@@ -31,11 +31,15 @@ fn help_shows_the_exit_code_table() {
         "3  `egress match`: no route matches",
         "4  `egress match`: several routes match",
         "5  I/O failure",
+        "6  `sync run`: another run holds the stream",
+        "7  `sync run`: the connection cannot sync",
     ] {
         assert!(help.contains(line), "{line} in\n{help}");
     }
     let readme = std::fs::read_to_string(repo("README.md")).unwrap();
-    for code in ["| 0 |", "| 1 |", "| 2 |", "| 3 |", "| 4 |", "| 5 |"] {
+    for code in [
+        "| 0 |", "| 1 |", "| 2 |", "| 3 |", "| 4 |", "| 5 |", "| 6 |", "| 7 |",
+    ] {
         assert!(readme.contains(code), "the README's table has {code}");
     }
 }

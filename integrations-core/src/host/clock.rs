@@ -34,6 +34,34 @@ impl Clock for SystemClock {
     }
 }
 
+/// Waits. Engines that pause (a sync run waiting out a provider's rate limit) sleep
+/// through a `Sleeper`, so tests substitute one that moves a manual clock instead of
+/// waiting (`integrations_testkit::ManualClock` is both).
+#[async_trait::async_trait]
+pub trait Sleeper: Send + Sync {
+    /// Returns after `duration`.
+    async fn sleep(&self, duration: std::time::Duration);
+}
+
+/// Sleeps on the tokio timer.
+#[derive(Debug, Clone, Copy, Default)]
+#[non_exhaustive]
+pub struct TokioSleeper;
+
+impl TokioSleeper {
+    /// The tokio sleeper.
+    pub fn new() -> Self {
+        Self
+    }
+}
+
+#[async_trait::async_trait]
+impl Sleeper for TokioSleeper {
+    async fn sleep(&self, duration: std::time::Duration) {
+        tokio::time::sleep(duration).await;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

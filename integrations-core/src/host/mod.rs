@@ -30,7 +30,7 @@ use async_trait::async_trait;
 
 pub use self::audit::{AuditAction, AuditEvent, AuditOutcome, AuditSink, TracingAuditSink};
 pub use self::cipher::{Aad, AesGcmKeyRing, Sealed, SecretCipher, SecretCipherExt};
-pub use self::clock::{Clock, SystemClock};
+pub use self::clock::{Clock, Sleeper, SystemClock, TokioSleeper};
 pub use self::events::EventSink;
 pub use self::http::{FnHttpClient, HttpClient, HttpRequest, HttpResponse, from_fn, timeout_error};
 #[cfg(feature = "reqwest")]

@@ -12,7 +12,7 @@ use async_trait::async_trait;
 
 use crate::model::{
     Binding, Connection, ConnectionStatus, Credential, CredentialSet, PendingAuthorization,
-    ProfileVersion, Publication, SyncCheckpoint, Target,
+    ProfileVersion, Publication, SyncCheckpoint, SyncLease, Target,
 };
 use crate::tools::{ApprovalId, ApprovalRequest, PendingContinuation};
 use crate::webhook::WebhookEvent;
@@ -316,6 +316,30 @@ pub trait CheckpointStore: Send + Sync {
     /// [`ErrorKind::Conflict`](crate::ErrorKind::Conflict) (`store.version_conflict`)
     /// when another runner saved first; storage errors.
     async fn save_checkpoint(&self, checkpoint: &SyncCheckpoint) -> Result<u64, Error>;
+
+    /// Takes the run lease of `lease.stream` for `lease.holder` until `lease.expires_at`,
+    /// atomically: only when no lease is stored, the stored one is `lease.holder`'s own
+    /// (a renewal), or the stored one expired at or before `now`. Returns whether the
+    /// lease is now `lease.holder`'s; a refused call changes nothing.
+    ///
+    /// # Errors
+    ///
+    /// Storage errors.
+    async fn acquire_sync_lease(&self, lease: &SyncLease, now: Timestamp) -> Result<bool, Error>;
+
+    /// Gives up `holder`'s lease of a stream. A lease another holder took (after this
+    /// one's expired) is left alone. Returns whether a lease was removed.
+    ///
+    /// # Errors
+    ///
+    /// Storage errors.
+    async fn release_sync_lease(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+        stream: &str,
+        holder: &str,
+    ) -> Result<bool, Error>;
 }
 
 /// Tool calls waiting for a person's approval, taken once.

@@ -49,3 +49,40 @@ impl SyncCheckpoint {
         }
     }
 }
+
+/// The run lease of a sync stream: which runner may advance it, until when. Two runners
+/// of one connection and stream never run at once; a runner that died leaves its lease,
+/// which another may take once it expired.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct SyncLease {
+    /// The owning tenant.
+    pub tenant: TenantId,
+    /// The connection synced.
+    pub connection: ConnectionId,
+    /// The stream.
+    pub stream: String,
+    /// Who holds it: a random id per run.
+    pub holder: String,
+    /// When it lapses unless renewed.
+    pub expires_at: Timestamp,
+}
+
+impl SyncLease {
+    /// A lease of a stream for `holder` until `expires_at`.
+    pub fn new(
+        tenant: TenantId,
+        connection: ConnectionId,
+        stream: impl Into<String>,
+        holder: impl Into<String>,
+        expires_at: Timestamp,
+    ) -> Self {
+        Self {
+            tenant,
+            connection,
+            stream: stream.into(),
+            holder: holder.into(),
+            expires_at,
+        }
+    }
+}

@@ -13,7 +13,7 @@ mod publication;
 mod target;
 
 pub use binding::{Binding, ProfileVersion};
-pub use checkpoint::SyncCheckpoint;
+pub use checkpoint::{SyncCheckpoint, SyncLease};
 pub use connection::{Connection, ConnectionScope, ConnectionStatus};
 pub use credential::{Credential, CredentialSet, CredentialType};
 pub use oauth_state::{AuthorizationIntent, PendingAuthorization};

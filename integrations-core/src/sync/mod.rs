@@ -7,8 +7,18 @@
 //!
 //! * a crash resumes from the last saved page (pages are delivered at least once, so
 //!   sinks upsert by record id);
-//! * two runners of one stream cannot both advance it: the loser gets
-//!   `sync.concurrent_run` and stops;
+//! * two runners of one stream never run at once: a run takes the stream's lease in the
+//!   [`CheckpointStore`](crate::host::CheckpointStore) (`sync.lease_held` otherwise),
+//!   renews it after every page and releases it at the end; a runner that died holds it
+//!   until it expires. Behind the lease, the checkpoint's compare-and-swap still makes a
+//!   stale runner stop with `sync.concurrent_run`;
+//! * a provider's rate limit (an error of kind `RateLimited` from the source) pauses the
+//!   run for the wait the provider gave, through the runner's
+//!   [`Sleeper`](crate::host::Sleeper), and the same page is fetched again: never a
+//!   failed run, never a busy loop;
+//! * a credential the provider refuses and that cannot be renewed stops the run with
+//!   `sync.credential_rejected` and marks the connection `error`; a connection that is
+//!   not active, or whose target is disabled (`auth.target_disabled`), does not run;
 //! * an incremental sync starts from the watermark (the newest `updated_at` seen) of the
 //!   last completed sync.
 //!
@@ -20,8 +30,12 @@ mod runner;
 mod source;
 mod trigger;
 
-pub use runner::{RecordSink, SyncReport, SyncRunner};
-pub use source::{SyncMode, SyncPage, SyncRecord, SyncRequest, SyncSource, SyncStream};
+pub use runner::{
+    DEFAULT_LEASE_TTL, MIN_RATE_LIMIT_WAIT, RecordSink, SyncObserver, SyncReport, SyncRunner,
+};
+pub use source::{
+    SyncMode, SyncPage, SyncRecord, SyncRequest, SyncSource, SyncStream, credential_rejected,
+};
 pub use trigger::{
     RunStarter, SchedulerStatus, SyncRunnerStarter, SyncScheduler, SyncTriggerSink, SyncTriggers,
     TriggeredRun,

@@ -1,13 +1,41 @@
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use super::source::{SyncMode, SyncPage, SyncRequest};
 use crate::credential::CredentialSource;
-use crate::host::Host;
-use crate::model::{Connection, SyncCheckpoint};
+use crate::host::{Host, Sleeper, TokioSleeper};
+use crate::model::{Connection, ConnectionStatus, SyncCheckpoint, SyncLease};
+use crate::tools::DEFAULT_RATE_LIMIT_WAIT;
 use crate::{ConnectionId, Error, ErrorKind, Registry, TenantId};
+
+/// How long a run's lease lasts unless renewed (it is renewed after every page and before
+/// every rate-limit pause). A runner that died holds its stream this long at most.
+pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(300);
+
+/// The shortest pause after a rate limit, so that a reset already past never makes a
+/// busy loop.
+pub const MIN_RATE_LIMIT_WAIT: Duration = Duration::from_secs(1);
+
+/// Hears a run's progress (a CLI draws it; a host may export metrics).
+pub trait SyncObserver: Send + Sync {
+    /// A page was written and checkpointed; `report` is the run so far.
+    fn page_written(&self, report: &SyncReport) {
+        let _ = report;
+    }
+
+    /// The provider rate-limited the run; it pauses for `wait`, then fetches the same
+    /// page again.
+    fn rate_limited(&self, wait: Duration) {
+        let _ = wait;
+    }
+}
+
+struct Silent;
+
+impl SyncObserver for Silent {}
 
 /// Where synced records go: the host's own storage.
 #[async_trait]
@@ -47,6 +75,10 @@ pub struct SyncReport {
     pub complete: bool,
     /// The watermark after the run.
     pub watermark: Option<String>,
+    /// How many times the provider's rate limit paused the run.
+    pub rate_limit_waits: u64,
+    /// How long the run paused for rate limits, in total, in milliseconds.
+    pub waited_ms: u64,
 }
 
 /// Runs syncs with checkpoints.
@@ -55,12 +87,36 @@ pub struct SyncRunner {
     registry: Arc<Registry>,
     host: Host,
     credentials: Arc<dyn CredentialSource>,
+    sleeper: Arc<dyn Sleeper>,
+    observer: Arc<dyn SyncObserver>,
+    lease_ttl: Duration,
 }
 
 impl std::fmt::Debug for SyncRunner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SyncRunner").finish_non_exhaustive()
     }
+}
+
+fn lease_held() -> Error {
+    Error::conflict(
+        "sync.lease_held",
+        "another run of this stream holds its lease; this run did not start",
+    )
+}
+
+fn lease_lost() -> Error {
+    Error::conflict(
+        "sync.lease_lost",
+        "this run's lease expired and another run took the stream; this run stopped",
+    )
+}
+
+fn lease_holder() -> Result<String, Error> {
+    let mut bytes = [0_u8; 16];
+    getrandom::fill(&mut bytes)
+        .map_err(|_| Error::internal("the system random generator failed"))?;
+    Ok(hex::encode(bytes))
 }
 
 fn concurrent_run() -> Error {
@@ -81,7 +137,31 @@ impl SyncRunner {
             registry,
             host,
             credentials,
+            sleeper: Arc::new(TokioSleeper::new()),
+            observer: Arc::new(Silent),
+            lease_ttl: DEFAULT_LEASE_TTL,
         }
+    }
+
+    /// Pauses through `sleeper` (default: the tokio timer). Tests pass a manual clock.
+    #[must_use]
+    pub fn with_sleeper(mut self, sleeper: Arc<dyn Sleeper>) -> Self {
+        self.sleeper = sleeper;
+        self
+    }
+
+    /// Tells `observer` about every page and every rate-limit pause.
+    #[must_use]
+    pub fn with_observer(mut self, observer: Arc<dyn SyncObserver>) -> Self {
+        self.observer = observer;
+        self
+    }
+
+    /// How long a run's lease lasts unless renewed (default [`DEFAULT_LEASE_TTL`]).
+    #[must_use]
+    pub fn with_lease_ttl(mut self, ttl: Duration) -> Self {
+        self.lease_ttl = ttl;
+        self
     }
 
     async fn load(
@@ -123,6 +203,13 @@ impl SyncRunner {
                     "the connection's target does not exist",
                 )
             })?;
+        if !target.enabled {
+            return Err(Error::new(
+                ErrorKind::PermissionDenied,
+                "auth.target_disabled",
+                "the target is disabled",
+            ));
+        }
         let config = entry
             .target_config()
             .parse(&target.config)
@@ -158,6 +245,109 @@ impl SyncRunner {
         max_pages: Option<u64>,
     ) -> Result<SyncReport, Error> {
         let (connection, target_config, entry) = self.load(tenant, connection).await?;
+        let holder = lease_holder()?;
+        let lease = |now: crate::Timestamp| {
+            SyncLease::new(
+                tenant.clone(),
+                connection.id.clone(),
+                stream,
+                holder.clone(),
+                now.saturating_add(self.lease_ttl),
+            )
+        };
+        let now = self.host.clock().now();
+        if !self
+            .host
+            .checkpoints()
+            .acquire_sync_lease(&lease(now), now)
+            .await?
+        {
+            return Err(lease_held());
+        }
+        let result = self
+            .run_leased(
+                &connection,
+                &target_config,
+                &entry,
+                stream,
+                mode,
+                sink,
+                max_pages,
+                &lease,
+            )
+            .await;
+        if let Err(e) = self
+            .host
+            .checkpoints()
+            .release_sync_lease(tenant, &connection.id, stream, &holder)
+            .await
+        {
+            tracing::warn!(
+                code = e.code(),
+                "could not release a sync lease; it will expire"
+            );
+        }
+        if let Err(e) = &result
+            && e.code() == super::source::credential_rejected().code()
+        {
+            self.mark_rejected(&connection).await;
+        }
+        result
+    }
+
+    /// Marks an active connection `error` after the provider refused its credential, so
+    /// hosts see it needs reconnecting (a connection revoked meanwhile stays revoked).
+    async fn mark_rejected(&self, connection: &Connection) {
+        let marked = self
+            .host
+            .connections()
+            .set_connection_status_if(
+                &connection.tenant,
+                &connection.id,
+                &ConnectionStatus::Active,
+                ConnectionStatus::Error {
+                    reason: "sync.credential_rejected".to_owned(),
+                },
+                self.host.clock().now(),
+            )
+            .await;
+        if let Err(e) = marked {
+            tracing::warn!(code = e.code(), "could not mark a refused connection");
+        }
+    }
+
+    /// Renews this run's lease until `now + ttl`.
+    async fn renew(&self, lease: &SyncLease) -> Result<(), Error> {
+        let now = self.host.clock().now();
+        if self
+            .host
+            .checkpoints()
+            .acquire_sync_lease(lease, now)
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(lease_lost())
+        }
+    }
+
+    #[allow(
+        clippy::too_many_arguments,
+        clippy::too_many_lines,
+        reason = "one run's state, passed once from `run`"
+    )]
+    async fn run_leased(
+        &self,
+        connection: &Connection,
+        target_config: &crate::schema::Parsed,
+        entry: &crate::registry::RegisteredIntegration,
+        stream: &str,
+        mode: SyncMode,
+        sink: &dyn RecordSink,
+        max_pages: Option<u64>,
+        lease: &(dyn Fn(crate::Timestamp) -> SyncLease + Send + Sync),
+    ) -> Result<SyncReport, Error> {
+        let tenant = &connection.tenant;
         let source = entry.integration().sync().ok_or_else(|| {
             Error::new(
                 ErrorKind::InvalidInput,
@@ -208,6 +398,11 @@ impl SyncRunner {
             SyncMode::Incremental => checkpoint.watermark.clone(),
             SyncMode::Full => None,
         };
+        let mut source_state = checkpoint
+            .state
+            .get("source")
+            .cloned()
+            .unwrap_or(serde_json::Value::Null);
         let mut run_watermark = if resuming {
             checkpoint
                 .state
@@ -229,25 +424,57 @@ impl SyncRunner {
             deleted: 0,
             complete: false,
             watermark: checkpoint.watermark.clone(),
+            rate_limit_waits: 0,
+            waited_ms: 0,
         };
         loop {
             if max_pages.is_some_and(|max| report.pages >= max) {
                 return Ok(report);
             }
-            let page = source
+            let fetched = source
                 .fetch_page(SyncRequest {
-                    connection: &connection,
-                    target_config: &target_config,
+                    connection,
+                    target_config,
                     stream,
                     mode,
                     cursor: checkpoint.cursor.as_deref(),
                     since: since.as_deref(),
+                    state: &source_state,
                     http: self.host.http(),
                     credentials: &*self.credentials,
                     clock: self.host.clock(),
                 })
-                .await?;
-            sink.write_page(&connection, stream, &page).await?;
+                .await;
+            let page = match fetched {
+                Ok(page) => page,
+                Err(e) if e.kind() == ErrorKind::RateLimited => {
+                    // Wait out the provider's reset, holding the lease meanwhile, then
+                    // fetch the same page again: the checkpoint has not moved.
+                    let wait = e
+                        .retry_after()
+                        .unwrap_or(DEFAULT_RATE_LIMIT_WAIT)
+                        .max(MIN_RATE_LIMIT_WAIT);
+                    let now = self.host.clock().now();
+                    self.renew(&lease(now.saturating_add(wait))).await?;
+                    self.observer.rate_limited(wait);
+                    tracing::info!(
+                        stream,
+                        wait_ms = wait.as_millis(),
+                        "sync rate-limited; pausing"
+                    );
+                    self.sleeper.sleep(wait).await;
+                    report.rate_limit_waits += 1;
+                    report.waited_ms = report
+                        .waited_ms
+                        .saturating_add(u64::try_from(wait.as_millis()).unwrap_or(u64::MAX));
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            sink.write_page(connection, stream, &page).await?;
+            if let Some(state) = &page.state {
+                source_state.clone_from(state);
+            }
             report.pages += 1;
             report.records += page.records.len() as u64;
             report.deleted += page.deleted.len() as u64;
@@ -269,16 +496,25 @@ impl SyncRunner {
                     (old, None) => old.clone(),
                 };
                 checkpoint.watermark = newest;
-                checkpoint.state = serde_json::Value::Null;
+                checkpoint.state = if source_state.is_null() {
+                    serde_json::Value::Null
+                } else {
+                    serde_json::json!({ "source": source_state })
+                };
             } else if mode == SyncMode::Full {
-                checkpoint.state = serde_json::json!({ "run_watermark": run_watermark });
+                checkpoint.state =
+                    serde_json::json!({ "run_watermark": run_watermark, "source": source_state });
+            } else {
+                checkpoint.state = serde_json::json!({ "source": source_state });
             }
             checkpoint.version = self.save(&checkpoint).await?;
+            self.observer.page_written(&report);
             if last {
                 report.complete = true;
                 report.watermark = checkpoint.watermark.clone();
                 return Ok(report);
             }
+            self.renew(&lease(self.host.clock().now())).await?;
         }
     }
 

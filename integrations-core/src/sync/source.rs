@@ -4,11 +4,12 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::Error;
-use crate::credential::CredentialSource;
-use crate::host::{Clock, HttpClient};
+use crate::credential::{CredentialRequest, CredentialSource};
+use crate::host::{Clock, HttpClient, HttpRequest, HttpResponse};
 use crate::model::Connection;
 use crate::schema::Parsed;
+use crate::tools::{RequestAuth, clone_request, inject};
+use crate::{Error, ErrorKind};
 
 /// Whether a run fetches everything or only what changed since the watermark.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,6 +76,9 @@ pub struct SyncPage {
     pub deleted: Vec<String>,
     /// The cursor of the next page; `None` on the last page.
     pub next_cursor: Option<String>,
+    /// The source's own state to keep with the checkpoint (for example the `ETag` of a
+    /// first page, for a conditional request next run); `None` keeps the saved state.
+    pub state: Option<Value>,
 }
 
 impl SyncPage {
@@ -84,7 +88,15 @@ impl SyncPage {
             records,
             deleted: Vec::new(),
             next_cursor,
+            state: None,
         }
+    }
+
+    /// Sets the source state to keep with the checkpoint.
+    #[must_use]
+    pub fn with_state(mut self, state: Value) -> Self {
+        self.state = Some(state);
+        self
     }
 
     /// Sets the deleted ids.
@@ -110,12 +122,64 @@ pub struct SyncRequest<'a> {
     pub cursor: Option<&'a str>,
     /// For incremental runs: fetch records changed after this.
     pub since: Option<&'a str>,
+    /// The source state saved with the checkpoint by an earlier page
+    /// ([`SyncPage::state`]); `Value::Null` when none was.
+    pub state: &'a Value,
     /// Outbound HTTP.
     pub http: &'a dyn HttpClient,
     /// The connection's credentials.
     pub credentials: &'a dyn CredentialSource,
     /// The clock.
     pub clock: &'a dyn Clock,
+}
+
+/// The error of a run whose credential the provider refused and that could not be
+/// renewed: the connection was revoked at the provider, or its key deleted.
+pub fn credential_rejected() -> Error {
+    Error::new(
+        ErrorKind::PermissionDenied,
+        "sync.credential_rejected",
+        "the provider refused the connection's credential (revoked or expired); reconnect to resume the sync",
+    )
+}
+
+impl SyncRequest<'_> {
+    /// Sends `request` with the connection's credential that `auth` names, through the
+    /// host's HTTP client. When the provider refuses it (`auth.rejected`), the credential
+    /// source is told and the request is sent once more with the fresh credential it
+    /// returns.
+    ///
+    /// # Errors
+    ///
+    /// `sync.credential_rejected` ([`credential_rejected`]) when the provider refuses the
+    /// credential and no fresh one works; the credential source's and the HTTP client's
+    /// errors.
+    pub async fn send(
+        &self,
+        request: HttpRequest,
+        auth: &RequestAuth,
+    ) -> Result<HttpResponse, Error> {
+        let wanted = CredentialRequest::new(self.connection, &auth.selector);
+        let credential = self.credentials.credential(&wanted).await?;
+        let first = inject(clone_request(&request), &auth.injection, &credential.value)?;
+        let response = self.http.send(first).await?;
+        if !(auth.rejected)(&response) {
+            return Ok(response);
+        }
+        let Some(fresh) = self
+            .credentials
+            .credential_rejected(&wanted, &credential.value)
+            .await?
+        else {
+            return Err(credential_rejected());
+        };
+        let second = inject(request, &auth.injection, &fresh.value)?;
+        let response = self.http.send(second).await?;
+        if (auth.rejected)(&response) {
+            return Err(credential_rejected());
+        }
+        Ok(response)
+    }
 }
 
 impl fmt::Debug for SyncRequest<'_> {

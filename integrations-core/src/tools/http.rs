@@ -220,7 +220,7 @@ impl ToolHttp {
     }
 }
 
-fn clone_request(request: &HttpRequest) -> HttpRequest {
+pub(crate) fn clone_request(request: &HttpRequest) -> HttpRequest {
     let mut copy = http::Request::new(request.body().clone());
     *copy.method_mut() = request.method().clone();
     *copy.uri_mut() = request.uri().clone();
@@ -244,7 +244,7 @@ fn sensitive(value: &str) -> Result<HeaderValue, Error> {
 }
 
 /// Puts `secret` on `request` as `injection` says, replacing any header of the same name.
-fn inject(
+pub(crate) fn inject(
     mut request: HttpRequest,
     injection: &AuthInjection,
     secret: &Secret,

@@ -449,8 +449,60 @@ async fn two_runs_of_one_stream_cannot_both_advance_it() {
         1,
         "{fast:?} {slow:?}"
     );
+    // The second run does not start while the first holds the stream's lease: it made
+    // no request at all.
     let loser = fast.err().or(slow.err()).unwrap();
-    assert_eq!(loser.code(), "sync.concurrent_run");
+    assert_eq!(loser.code(), "sync.lease_held");
+    assert_eq!(tracker.requests.lock().unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn a_run_whose_lease_expired_stops_when_another_took_the_stream() {
+    let tracker = Arc::new(Tracker::new(DATA));
+    let (test, runner) = setup(tracker.clone()).await;
+    let pause = Arc::new(Notify::new());
+    *tracker.pause.lock().unwrap() = Some(pause.clone());
+    let sink = Arc::new(Sink::default());
+    let stale = {
+        let runner = runner.clone();
+        let sink = sink.clone();
+        tokio::spawn(async move {
+            runner
+                .run(
+                    &tenant(),
+                    &connection_id(),
+                    "issues",
+                    SyncMode::Full,
+                    &*sink,
+                    None,
+                )
+                .await
+        })
+    };
+    while tracker.requests.lock().unwrap().is_empty() {
+        tokio::task::yield_now().await;
+    }
+    // The first run hangs past its lease; another takes the stream and finishes.
+    test.clock
+        .advance(integrations_core::sync::DEFAULT_LEASE_TTL + std::time::Duration::from_secs(1));
+    let fresh = runner
+        .run(
+            &tenant(),
+            &connection_id(),
+            "issues",
+            SyncMode::Full,
+            &*sink,
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(fresh.complete);
+    pause.notify_one();
+    let stale = stale.await.unwrap().unwrap_err();
+    assert!(
+        ["sync.concurrent_run", "sync.lease_lost"].contains(&stale.code()),
+        "{stale:?}"
+    );
 }
 
 #[tokio::test]

@@ -9,6 +9,7 @@ mod http_errors;
 mod installation_owner;
 mod revoke;
 pub mod schemas;
+pub mod sync;
 pub mod tools;
 mod triggers;
 pub mod webhook;
@@ -33,8 +34,8 @@ use integrations_core::{
 use serde_json::json;
 
 use self::schemas::{
-    GitHubBindingConfig, GitHubCloudTargetConfig, GitHubEndpoints, GitHubServerTargetConfig,
-    GitHubTargetSecrets,
+    GitHubBindingConfig, GitHubCloudTargetConfig, GitHubConnectionConfig, GitHubEndpoints,
+    GitHubServerTargetConfig, GitHubTargetSecrets,
 };
 
 /// Which GitHub.
@@ -254,12 +255,14 @@ impl IntegrationDefinition for GitHub {
     }
 }
 
-/// Where a token connection's managed webhook goes.
+/// The config of token and OAuth connections: where their managed webhook goes, and the
+/// repositories sync reads.
 fn connection_config() -> ConfigSpec {
-    ConfigSpec::of::<schemas::GitHubConnectionConfig>()
+    ConfigSpec::of::<GitHubConnectionConfig>()
         .with_example(json!({}))
         .with_example(json!({"webhook_repository": "octo-org/octo-repo"}))
         .with_example(json!({"webhook_organization": "octo-org"}))
+        .with_example(json!({"sync_repositories": ["octo-org/octo-repo"]}))
 }
 
 /// The connection methods whose webhooks are managed ([`hooks`]); a GitHub App's
@@ -272,6 +275,10 @@ fn managed_methods() -> Vec<ConnectionMethodId> {
 }
 
 impl IntegrationProvider for GitHub {
+    fn sync(&self) -> Option<&dyn integrations_core::sync::SyncSource> {
+        Some(self)
+    }
+
     fn webhooks(&self) -> Option<&dyn WebhookHandler> {
         Some(self)
     }

@@ -229,7 +229,8 @@ pub struct GitHubBindingConfig {
 }
 
 /// The config of a personal-access-token or OAuth connection: where the SDK registers the
-/// connection's webhook ([`hooks`](super::hooks)). Neither set: no hook is registered.
+/// connection's webhook ([`hooks`](super::hooks); neither set: no hook is registered), and
+/// the repositories sync reads.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
@@ -241,4 +242,7 @@ pub struct GitHubConnectionConfig {
     #[serde(default)]
     #[schemars(regex(pattern = r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$"))]
     pub webhook_organization: Option<String>,
+    /// The repositories the `issues` and `pull_requests` sync streams read, in order.
+    #[serde(default)]
+    pub sync_repositories: Vec<RepositoryName>,
 }

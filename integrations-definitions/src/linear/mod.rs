@@ -5,6 +5,7 @@ mod auth;
 pub mod compile;
 pub mod hooks;
 pub mod schemas;
+pub mod sync;
 pub mod tools;
 mod triggers;
 pub mod webhook;
@@ -19,6 +20,7 @@ use integrations_core::model::CredentialType;
 use integrations_core::plan::{BindingPlan, McpServer};
 use integrations_core::provider::IntegrationProvider;
 use integrations_core::schema::{ConfigSpec, Parsed};
+use integrations_core::sync::SyncSource;
 use integrations_core::tools::{ToolDescriptor, ToolExecutor};
 use integrations_core::webhook::{WebhookHandler, WebhookRegistrar, WebhookSource};
 use integrations_core::{ConnectionMethodId, DefinitionKey, IntegrationKind, ValidationIssue};
@@ -179,6 +181,10 @@ fn managed_methods() -> Vec<ConnectionMethodId> {
 }
 
 impl IntegrationProvider for Linear {
+    fn sync(&self) -> Option<&dyn SyncSource> {
+        Some(self)
+    }
+
     fn webhooks(&self) -> Option<&dyn WebhookHandler> {
         Some(self)
     }

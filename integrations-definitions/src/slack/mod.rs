@@ -4,6 +4,7 @@
 mod auth;
 pub mod compile;
 pub mod schemas;
+pub mod sync;
 pub mod tools;
 mod triggers;
 pub mod webhook;
@@ -158,6 +159,10 @@ impl IntegrationDefinition for Slack {
 }
 
 impl IntegrationProvider for Slack {
+    fn sync(&self) -> Option<&dyn integrations_core::sync::SyncSource> {
+        Some(self)
+    }
+
     fn webhooks(&self) -> Option<&dyn WebhookHandler> {
         Some(self)
     }

@@ -6,5 +6,6 @@ mod conformance;
 mod definitions;
 mod e2e;
 mod managed_webhooks;
+mod sync;
 mod tools;
 mod webhooks;

@@ -13,7 +13,7 @@ use serde::Serialize;
 use super::StoreCheck;
 use super::records::{self as r, at, old};
 
-type Outcome = Result<(), String>;
+pub(super) type Outcome = Result<(), String>;
 
 /// The tenants and names of one check, unique per run.
 pub(super) struct Scope {
@@ -26,7 +26,7 @@ impl Scope {
     }
 
     /// Tenant `name` of this check.
-    fn tenant(&self, name: &str) -> TenantId {
+    pub(super) fn tenant(&self, name: &str) -> TenantId {
         r::tenant(&format!("{}-{name}", self.prefix))
     }
 
@@ -54,6 +54,7 @@ pub(super) async fn run(
         StoreCheck::Concurrency => concurrency(stores, scope, tasks).await,
         StoreCheck::TenantIsolation => tenant_isolation(s, scope).await,
         StoreCheck::Purge => purge(s, scope).await,
+        StoreCheck::SyncLeases => super::sync_leases::sync_leases(stores, scope, tasks).await,
     }
 }
 
@@ -66,7 +67,7 @@ macro_rules! ensure {
 }
 
 /// The value of a store call, or the problem "`what` failed".
-fn ok<T>(result: Result<T, Error>, what: &str) -> Result<T, String> {
+pub(super) fn ok<T>(result: Result<T, Error>, what: &str) -> Result<T, String> {
     result.map_err(|e| format!("{what} failed: {} ({})", e.code(), e.message()))
 }
 
@@ -932,7 +933,7 @@ async fn webhook_dedup(s: &dyn Stores, scope: &Scope) -> Outcome {
 }
 
 /// Runs `tasks` copies of `make(i)` at once; how many returned `true`.
-async fn race<F, Fut>(tasks: usize, make: F) -> Result<usize, String>
+pub(super) async fn race<F, Fut>(tasks: usize, make: F) -> Result<usize, String>
 where
     F: Fn(usize) -> Fut,
     Fut: Future<Output = Result<bool, String>> + Send + 'static,

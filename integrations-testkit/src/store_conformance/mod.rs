@@ -33,10 +33,14 @@
 //! * **tenant isolation**: tenant B never reads, lists, takes, changes or deletes tenant
 //!   A's records by id;
 //! * **purge**: [`purge_expired`](integrations_core::host::purge_expired) deletes exactly
-//!   the records expired (or received) before the retention, and nothing live.
+//!   the records expired (or received) before the retention, and nothing live;
+//! * **sync leases**: one holder per stream at a time, renewals, expiry, release, and of
+//!   N racing runners exactly one acquires.
 
+#[macro_use]
 mod checks;
 mod records;
+mod sync_leases;
 
 use std::fmt;
 use std::fmt::Write as _;
@@ -70,11 +74,13 @@ pub enum StoreCheck {
     TenantIsolation,
     /// Housekeeping purges exactly the expired records.
     Purge,
+    /// A sync stream's lease has one holder at a time: renewals, expiry, release, races.
+    SyncLeases,
 }
 
 impl StoreCheck {
     /// Every check, in the order they run.
-    pub const ALL: [StoreCheck; 10] = [
+    pub const ALL: [StoreCheck; 11] = [
         StoreCheck::RoundTrips,
         StoreCheck::Listing,
         StoreCheck::ConnectionStatus,
@@ -85,6 +91,7 @@ impl StoreCheck {
         StoreCheck::Concurrency,
         StoreCheck::TenantIsolation,
         StoreCheck::Purge,
+        StoreCheck::SyncLeases,
     ];
 
     /// The check's name (`round_trips`, `tenant_isolation`, ...).
@@ -100,6 +107,7 @@ impl StoreCheck {
             Self::Concurrency => "concurrency",
             Self::TenantIsolation => "tenant_isolation",
             Self::Purge => "purge",
+            Self::SyncLeases => "sync_leases",
         }
     }
 }

@@ -11,7 +11,7 @@ use integrations_core::host::{
 };
 use integrations_core::model::{
     Binding, Connection, ConnectionStatus, Credential, CredentialSet, PendingAuthorization,
-    ProfileVersion, Publication, SyncCheckpoint, Target,
+    ProfileVersion, Publication, SyncCheckpoint, SyncLease, Target,
 };
 use integrations_core::tools::{ApprovalId, ApprovalRequest, PendingContinuation};
 use integrations_core::webhook::WebhookEvent;
@@ -218,6 +218,20 @@ impl CheckpointStore for Broken {
     async fn save_checkpoint(&self, c: &SyncCheckpoint) -> Result<u64, Error> {
         self.inner.save_checkpoint(c).await
     }
+    async fn acquire_sync_lease(&self, l: &SyncLease, now: Timestamp) -> Result<bool, Error> {
+        // Broken: a lease is granted whoever holds it, as a read-then-write would race.
+        self.inner.acquire_sync_lease(l, now).await?;
+        Ok(true)
+    }
+    async fn release_sync_lease(
+        &self,
+        t: &TenantId,
+        c: &ConnectionId,
+        s: &str,
+        h: &str,
+    ) -> Result<bool, Error> {
+        self.inner.release_sync_lease(t, c, s, h).await
+    }
 }
 
 #[async_trait]
@@ -264,6 +278,7 @@ async fn the_suite_finds_broken_stores() {
         StoreCheck::Concurrency,
         StoreCheck::WebhookDedup,
         StoreCheck::Purge,
+        StoreCheck::SyncLeases,
     ] {
         assert!(
             report.result(failing).is_some_and(Result::is_err),

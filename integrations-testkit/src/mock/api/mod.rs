@@ -16,10 +16,14 @@
 mod credentials;
 mod github;
 mod github_hooks;
+mod github_sync;
 mod linear;
 mod linear_hooks;
+mod linear_sync;
 mod openai;
 mod slack;
+mod slack_sync;
+mod sync_common;
 mod token;
 
 use std::collections::BTreeMap;
@@ -31,10 +35,14 @@ use wiremock::Request;
 pub use credentials::FakeTokenManager;
 pub use github::{GitHubApi, GitHubFailure};
 pub use github_hooks::GitHubHooks;
+pub use github_sync::GitHubSyncApi;
 pub use linear::{LinearApi, LinearFailure};
 pub use linear_hooks::LinearWebhooks;
+pub use linear_sync::LinearSyncApi;
 pub use openai::{OpenAiApi, OpenAiFailure};
 pub use slack::{SlackApi, SlackFailure};
+pub use slack_sync::SlackSyncApi;
+pub use sync_common::SyncFault;
 pub use token::{MOCK_CLIENT_ID, MOCK_CLIENT_SECRET, RefreshEndpoint};
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {

@@ -1,0 +1,152 @@
+//! `integrations sync run` end to end: a SQLite file written by a host, the Linear mock
+//! API on loopback, the binary run as a user runs it.
+
+use std::sync::Arc;
+
+use integrations_core::host::{AesGcmKeyRing, Host, ReqwestHttpClient, SystemClock};
+use integrations_core::service::{ConnectionInput, TargetInput, WriteService};
+use integrations_core::{ConnectionId, ConnectionMethodId, TargetId, TenantId};
+use integrations_sqlx::SqlStores;
+use integrations_testkit::mock::api::{LinearSyncApi, SyncFault};
+
+use crate::support::{run_with_env, stderr, stdout, temp_dir};
+
+const KEY_HEX: &str = "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a";
+
+/// A database holding a Linear target pointed at `api` and an API-key connection `c1`.
+async fn seed(url: &str, api: &LinearSyncApi) {
+    let stores = SqlStores::connect(url).await.unwrap();
+    let host = Host::builder()
+        .stores(Arc::new(stores.clone()))
+        .cipher(Arc::new(AesGcmKeyRing::from_hex(KEY_HEX).unwrap()))
+        .http(Arc::new(ReqwestHttpClient::new().unwrap()))
+        .build()
+        .unwrap();
+    let write = WriteService::new(Arc::new(integrations_definitions::registry()), host);
+    write
+        .put_target(
+            TargetInput::new(
+                TenantId::new("acme").unwrap(),
+                TargetId::new("linear").unwrap(),
+                "linear::linear-default".parse().unwrap(),
+            )
+            .with_config(serde_json::json!({"api_base_url": api.base_url()})),
+        )
+        .await
+        .unwrap();
+    write
+        .put_connection(
+            ConnectionInput::new(
+                TenantId::new("acme").unwrap(),
+                ConnectionId::new("c1").unwrap(),
+                TargetId::new("linear").unwrap(),
+                ConnectionMethodId::new("api-key").unwrap(),
+            )
+            .with_secret("api_key", "lin_api_cli_sync"),
+        )
+        .await
+        .unwrap();
+    stores.close().await;
+}
+
+async fn sync(args: Vec<String>) -> std::process::Output {
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run_with_env(&args, &[("SEALING_KEY", KEY_HEX)])
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_run_reads_a_stream_into_the_database_with_progress_and_exit_codes() {
+    let dir = temp_dir("sync-run");
+    let url = format!("sqlite://{}", dir.join("host.db").display());
+    let api = LinearSyncApi::start(Arc::new(SystemClock::new())).await;
+    api.accept_api_key("lin_api_cli_sync");
+    let ids = api.add("issues", 120);
+    seed(&url, &api).await;
+    // The provider rate-limits page 2 for one second.
+    api.fail_after_pages(1, SyncFault::RateLimited(std::time::Duration::from_secs(1)));
+
+    let base = |stream: &str| -> Vec<String> {
+        [
+            "sync",
+            "run",
+            "linear::linear-default",
+            stream,
+            "--connection",
+            "c1",
+            "--tenant",
+            "acme",
+            "--database-url",
+            url.as_str(),
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect()
+    };
+    let output = sync(base("issues")).await;
+    let out = stdout(&output);
+    assert!(output.status.success(), "{out}\n{}", stderr(&output));
+    // Not a terminal: one plain line per page and per pause.
+    assert!(
+        out.contains("page 1: 50 records, 0 deleted, 1 page, 0 rate-limit waits"),
+        "{out}"
+    );
+    assert!(
+        out.contains("rate limited by the provider: waiting"),
+        "{out}"
+    );
+    assert!(out.contains("page 3: 120 records"), "{out}");
+    assert!(
+        out.contains("synced linear::linear-default issues: 120 records, 0 deleted, 3 pages, 1 rate-limit wait"),
+        "{out}"
+    );
+
+    // The records are in the database.
+    let stores = SqlStores::connect(&url).await.unwrap();
+    let records = stores
+        .record_sink()
+        .records(
+            &TenantId::new("acme").unwrap(),
+            &ConnectionId::new("c1").unwrap(),
+            "issues",
+        )
+        .await
+        .unwrap();
+    assert_eq!(records.len(), 120);
+    assert!(records.iter().any(|r| r.id == ids[119]));
+    stores.close().await;
+
+    // An incremental run after a change reads only the change.
+    api.update("issues", &ids[7], "edited");
+    let output = sync(base("issues")).await;
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stdout(&output).contains("issues: 1 record, 0 deleted, 1 page"));
+
+    // A stream Linear does not have: usage error.
+    let output = sync(base("cycles")).await;
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).starts_with("sync.unsupported "));
+
+    // A revoked key: the connection cannot sync (exit 7), and says so.
+    api.tokens().revoke_all();
+    let output = sync(base("issues")).await;
+    assert_eq!(output.status.code(), Some(7), "{}", stderr(&output));
+    assert!(stderr(&output).starts_with("sync.credential_rejected "));
+    assert!(!stderr(&output).contains("lin_api_cli_sync"));
+
+    // Without the sealing key nothing is opened.
+    let args = base("issues");
+    let output = tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        crate::support::run(&args)
+    })
+    .await
+    .unwrap();
+    if std::env::var_os("SEALING_KEY").is_none() {
+        assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,327 @@
+//! GitHub sync (github.com and Enterprise Server): the `issues` and `pull_requests`
+//! streams of the repositories in the connection's `sync_repositories`, over REST.
+//!
+//! * `issues`: `GET /repos/{owner}/{repo}/issues?state=all&per_page=100`, oldest first
+//!   (`sort=created&direction=asc`) in a full run; an incremental run asks
+//!   `sort=updated&direction=asc&since=<watermark>` (GitHub's `since` is inclusive, so
+//!   the newest record of the last run comes again: writes are idempotent). The issues
+//!   list holds pull requests too (items with a `pull_request` key); they are left to
+//!   the other stream.
+//! * `pull_requests`: `GET /repos/{owner}/{repo}/pulls?state=all&per_page=100`, which
+//!   has no `since`: a full run reads `sort=created&direction=asc`; an incremental run
+//!   reads `sort=updated&direction=desc` and stops at the first pull request updated
+//!   before the watermark.
+//!
+//! Pages follow the `Link` header's `rel="next"` URL verbatim, only when it stays under
+//! the target's API base URL (the token never goes elsewhere). The first page of each
+//! repository is asked with `If-None-Match` and the `ETag` of its last answer (kept with
+//! the checkpoint): a `304 Not Modified` costs no rate limit and yields no records.
+//!
+//! Record ids are `owner/repo#number`. Deletes: GitHub lists no tombstones. A closed
+//! issue or pull request is a change (its `state` is `closed`), not a delete; an issue
+//! an administrator deleted, or one transferred to another repository, is no longer
+//! listed, so it is **not detected**: a host that must drop them deletes the stream and
+//! runs a full sync. Pull requests cannot be deleted.
+//!
+//! Rate limits: 403 or 429 with `x-ratelimit-remaining: 0` waits until
+//! `x-ratelimit-reset` (epoch seconds); a secondary limit (403/429 with `retry-after`,
+//! or the "secondary rate limit" message) waits `retry-after` seconds, or 60 s when it
+//! gives none. GitHub App installation connections do not sync yet (their connection
+//! has no `sync_repositories`). See `docs/sync.md` for the sources.
+
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use http::Method;
+use http::header::{ETAG, IF_NONE_MATCH, LINK};
+use integrations_core::definition::IntegrationDefinition;
+use integrations_core::sync::{
+    SyncMode, SyncPage, SyncRecord, SyncRequest, SyncSource, SyncStream,
+};
+use integrations_core::tools::{
+    RateLimitRule, RequestAuth, ResetFormat, api_url, request as new_request,
+};
+use integrations_core::{Error, ErrorKind};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::GitHub;
+use super::schemas::{GitHubConnectionConfig, GitHubEndpoints, RepositoryName};
+use super::tools::default_headers;
+use crate::sync_support;
+
+/// Items per page: GitHub's maximum.
+pub const PER_PAGE: u32 = 100;
+
+static RATE_LIMIT: LazyLock<RateLimitRule> = LazyLock::new(|| {
+    RateLimitRule::new()
+        .with_status(403)
+        .with_remaining_header("x-ratelimit-remaining")
+        .with_reset_header("x-ratelimit-reset", ResetFormat::EpochSeconds)
+        .with_body_marker("secondary rate limit")
+        .with_default_wait(Duration::from_secs(60))
+});
+
+fn streams() -> Vec<SyncStream> {
+    vec![
+        SyncStream::new("issues", true),
+        SyncStream::new("pull_requests", true),
+    ]
+}
+
+/// Where a run is: which repository of the list, and the next page's URL in it.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Cursor {
+    repo: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    next: Option<String>,
+}
+
+/// Kept with the checkpoint: by repository, the URL and `ETag` of the first page of its
+/// last incremental read, when that answer showed every change (see `conditional`).
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct State {
+    #[serde(default)]
+    etags: BTreeMap<String, (String, String)>,
+}
+
+fn invalid(code: &'static str, message: &'static str) -> Error {
+    Error::new(ErrorKind::InvalidInput, code, message)
+}
+
+/// The `rel="next"` URL of a `Link` header.
+fn next_link(link: &str) -> Option<String> {
+    link.split(',').find_map(|part| {
+        let (url, params) = part.split_once(';')?;
+        let is_next = params
+            .split(';')
+            .any(|p| p.trim().replace(' ', "") == "rel=\"next\"");
+        let url = url.trim().strip_prefix('<')?.strip_suffix('>')?;
+        is_next.then(|| url.to_owned())
+    })
+}
+
+fn first_url(
+    endpoints: &GitHubEndpoints,
+    repo: &RepositoryName,
+    pulls: bool,
+    since: Option<&str>,
+) -> Result<String, Error> {
+    let list = if pulls { "pulls" } else { "issues" };
+    let mut url = api_url(
+        &endpoints.api,
+        &[
+            ("", "repos"),
+            ("/sync_repositories", repo.owner()),
+            ("/sync_repositories", repo.name()),
+            ("", list),
+        ],
+    )?;
+    {
+        let mut q = url.query_pairs_mut();
+        q.append_pair("state", "all");
+        match (pulls, since) {
+            (_, None) => {
+                q.append_pair("sort", "created");
+                q.append_pair("direction", "asc");
+            }
+            (false, Some(since)) => {
+                q.append_pair("sort", "updated");
+                q.append_pair("direction", "asc");
+                q.append_pair("since", since);
+            }
+            (true, Some(_)) => {
+                q.append_pair("sort", "updated");
+                q.append_pair("direction", "desc");
+            }
+        }
+        q.append_pair("per_page", &PER_PAGE.to_string());
+    }
+    Ok(url.to_string())
+}
+
+#[async_trait]
+impl SyncSource for GitHub {
+    fn streams(&self) -> Vec<SyncStream> {
+        streams()
+    }
+
+    #[allow(
+        clippy::too_many_lines,
+        reason = "one page: request, conditional answer, paging"
+    )]
+    async fn fetch_page(&self, request: SyncRequest<'_>) -> Result<SyncPage, Error> {
+        let pulls = match request.stream {
+            "issues" => false,
+            "pull_requests" => true,
+            other => return Err(sync_support::unknown_stream("GitHub", other, &streams())),
+        };
+        let endpoints = self.endpoints(request.target_config)?;
+        let config: GitHubConnectionConfig =
+            serde_json::from_value(request.connection.config.clone()).map_err(|_| {
+                invalid(
+                    "sync.invalid_connection_config",
+                    "the connection's config does not name repositories to sync",
+                )
+            })?;
+        let repos = config.sync_repositories;
+        if repos.is_empty() {
+            return Err(invalid(
+                "sync.no_repositories",
+                "set the connection's `sync_repositories` (owner/name) to sync GitHub",
+            ));
+        }
+        let cursor: Cursor = match request.cursor {
+            None => Cursor::default(),
+            Some(c) => serde_json::from_str(c)
+                .map_err(|_| invalid("sync.invalid_cursor", "the saved cursor is not GitHub's"))?,
+        };
+        let repo = repos.get(cursor.repo).ok_or_else(|| {
+            invalid(
+                "sync.invalid_cursor",
+                "the saved cursor names no repository",
+            )
+        })?;
+        let since = match request.mode {
+            SyncMode::Incremental => request.since,
+            _ => None,
+        };
+        let api_prefix = format!("{}/", endpoints.api.as_str().trim_end_matches('/'));
+        let first_page = cursor.next.is_none();
+        let url = match &cursor.next {
+            Some(next) if next.starts_with(&api_prefix) => next.clone(),
+            Some(_) => {
+                return Err(Error::new(
+                    ErrorKind::Provider,
+                    "sync.unexpected_response",
+                    "GitHub's next-page link leads outside the API base URL",
+                ));
+            }
+            None => first_url(&endpoints, repo, pulls, since)?,
+        };
+        let mut state: State = serde_json::from_value(request.state.clone()).unwrap_or_default();
+        let mut http_request = new_request(Method::GET, &url)?;
+        for (name, value) in &default_headers(&endpoints)? {
+            http_request.headers_mut().insert(name, value.clone());
+        }
+        // Only an incremental run's first page is asked conditionally: a 304 there means
+        // nothing changed in the repository since (see `conditional` below).
+        let conditional_ask = first_page && since.is_some();
+        if conditional_ask
+            && let Some((asked, etag)) = state.etags.get(repo.as_str())
+            && *asked == url
+            && let Ok(value) = http::HeaderValue::from_str(etag)
+        {
+            http_request.headers_mut().insert(IF_NONE_MATCH, value);
+        }
+        let (selector, _) =
+            sync_support::credential(&self.connection_methods(), request.connection)?;
+        let response = request
+            .send(http_request, &RequestAuth::bearer(selector))
+            .await?;
+        if let Some(limited) = RATE_LIMIT.check(&response, request.clock.now()) {
+            let wait = limited.retry_after().unwrap_or(Duration::from_secs(60));
+            return Err(Error::new(
+                ErrorKind::RateLimited,
+                "sync.rate_limited",
+                format!(
+                    "GitHub's rate limit was reached; retry after {} s",
+                    wait.as_secs()
+                ),
+            )
+            .with_retry_after(wait));
+        }
+        let after_repo = |next: Option<String>| -> Option<String> {
+            let cursor = match next {
+                Some(next) => Cursor {
+                    repo: cursor.repo,
+                    next: Some(next),
+                },
+                None if cursor.repo + 1 < repos.len() => Cursor {
+                    repo: cursor.repo + 1,
+                    next: None,
+                },
+                None => return None,
+            };
+            serde_json::to_string(&cursor).ok()
+        };
+        if response.status() == http::StatusCode::NOT_MODIFIED {
+            // Nothing changed since this repository's first page was last read.
+            return Ok(SyncPage::new(Vec::new(), after_repo(None)));
+        }
+        if !response.status().is_success() {
+            return Err(sync_support::status("GitHub", response.status()));
+        }
+        let items: Vec<Value> = serde_json::from_slice(response.body())
+            .map_err(|_| sync_support::unexpected("GitHub", response.status()))?;
+        let mut records = Vec::with_capacity(items.len());
+        let mut reached_watermark = false;
+        for mut item in items {
+            if !pulls && item.get("pull_request").is_some() {
+                continue;
+            }
+            let number = item
+                .get("number")
+                .and_then(Value::as_u64)
+                .ok_or_else(|| sync_support::unexpected("GitHub", response.status()))?;
+            let updated_at = item
+                .get("updated_at")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            if pulls
+                && let (Some(since), Some(at)) = (since, updated_at.as_deref())
+                && at < since
+            {
+                // Newest first: everything from here on is older than the watermark.
+                reached_watermark = true;
+                break;
+            }
+            item["repository"] = json!(repo.as_str());
+            records.push(SyncRecord::new(
+                format!("{repo}#{number}"),
+                updated_at,
+                item,
+            ));
+        }
+        let next = if reached_watermark {
+            None
+        } else {
+            response
+                .headers()
+                .get(LINK)
+                .and_then(|v| v.to_str().ok())
+                .and_then(next_link)
+        };
+        // An unchanged first page proves nothing changed when it held every change: the
+        // pull requests newest first (any update moves one to the top), or issues that
+        // fit on one page.
+        let conditional = conditional_ask && (pulls || next.is_none());
+        let mut page = SyncPage::new(records, after_repo(next));
+        if conditional
+            && let Some(etag) = response.headers().get(ETAG).and_then(|v| v.to_str().ok())
+        {
+            state
+                .etags
+                .insert(repo.as_str().to_owned(), (url, etag.to_owned()));
+            page = page.with_state(serde_json::to_value(&state).unwrap_or(Value::Null));
+        }
+        Ok(page)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::next_link;
+
+    #[test]
+    fn reads_the_next_link() {
+        let link = "<https://api.github.com/repositories/1300192/issues?page=2>; rel=\"prev\", <https://api.github.com/repositories/1300192/issues?page=4>; rel=\"next\", <https://api.github.com/repositories/1300192/issues?page=515>; rel=\"last\"";
+        assert_eq!(
+            next_link(link).as_deref(),
+            Some("https://api.github.com/repositories/1300192/issues?page=4")
+        );
+        assert_eq!(next_link("<https://x/a?page=1>; rel=\"first\""), None);
+    }
+}

@@ -1,0 +1,264 @@
+//! Linear sync: the `issues`, `comments` and `projects` streams over GraphQL.
+//!
+//! Each page is one query of the stream's connection with `first: 50`, `after` (the
+//! previous page's `pageInfo.endCursor`), `orderBy: createdAt` (a full run's cursor
+//! stays valid while records change) and `includeArchived: true`. An incremental run
+//! adds `filter: {updatedAt: {gt: <watermark>}}`. Records whose `archivedAt` is set, or
+//! issues whose `trashed` is true, are reported as deletes. Records removed for good
+//! (trash emptied after 30 days) are not listed by Linear at all: a host that must drop
+//! them deletes the stream and runs a full sync.
+//!
+//! Rate limits come as `errors[].extensions.code = "RATELIMITED"` (HTTP 400); the wait
+//! is until `X-RateLimit-Complexity-Reset` when the complexity budget is the one
+//! exhausted (`X-RateLimit-Complexity-Remaining: 0`), else `X-RateLimit-Requests-Reset`
+//! (both epoch milliseconds). See `docs/sync.md` for the sources.
+
+use std::sync::LazyLock;
+
+use async_trait::async_trait;
+use http::Method;
+use integrations_core::definition::{ConnectionMethodKind, IntegrationDefinition};
+use integrations_core::host::HttpResponse;
+use integrations_core::sync::{SyncPage, SyncRecord, SyncRequest, SyncSource, SyncStream};
+use integrations_core::tools::{RateLimitRule, RequestAuth, ResetFormat, json_request};
+use integrations_core::{Error, ErrorKind};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::Linear;
+use super::schemas::LinearTargetConfig;
+use crate::sync_support;
+
+/// Records per page: Linear's default connection size, well under the 10 000-point
+/// complexity cap of one query.
+pub const PAGE_SIZE: u64 = 50;
+
+/// The `issues` page query.
+pub const SYNC_ISSUES: &str = "query SyncIssues($first: Int!, $after: String, $filter: IssueFilter, $includeArchived: Boolean) {
+  issues(first: $first, after: $after, filter: $filter, orderBy: createdAt, includeArchived: $includeArchived) {
+    nodes { id identifier title description priority url createdAt updatedAt archivedAt trashed state { name type } team { id } }
+    pageInfo { hasNextPage endCursor }
+  }
+}";
+
+/// The `comments` page query.
+pub const SYNC_COMMENTS: &str = "query SyncComments($first: Int!, $after: String, $filter: CommentFilter, $includeArchived: Boolean) {
+  comments(first: $first, after: $after, filter: $filter, orderBy: createdAt, includeArchived: $includeArchived) {
+    nodes { id body url createdAt updatedAt archivedAt issue { id } user { id } }
+    pageInfo { hasNextPage endCursor }
+  }
+}";
+
+/// The `projects` page query.
+pub const SYNC_PROJECTS: &str = "query SyncProjects($first: Int!, $after: String, $filter: ProjectFilter, $includeArchived: Boolean) {
+  projects(first: $first, after: $after, filter: $filter, orderBy: createdAt, includeArchived: $includeArchived) {
+    nodes { id name description state url createdAt updatedAt archivedAt }
+    pageInfo { hasNextPage endCursor }
+  }
+}";
+
+static REQUESTS_LIMIT: LazyLock<RateLimitRule> = LazyLock::new(|| {
+    RateLimitRule::new()
+        .with_graphql_code("RATELIMITED")
+        .with_reset_header("X-RateLimit-Requests-Reset", ResetFormat::EpochMillis)
+});
+
+static COMPLEXITY_LIMIT: LazyLock<RateLimitRule> = LazyLock::new(|| {
+    RateLimitRule::new()
+        .with_graphql_code("RATELIMITED")
+        .with_reset_header("X-RateLimit-Complexity-Reset", ResetFormat::EpochMillis)
+});
+
+fn streams() -> Vec<SyncStream> {
+    vec![
+        SyncStream::new("issues", true),
+        SyncStream::new("comments", true),
+        SyncStream::new("projects", true),
+    ]
+}
+
+#[derive(Deserialize)]
+struct Envelope {
+    #[serde(default)]
+    data: Option<Value>,
+    #[serde(default)]
+    errors: Vec<GraphQlError>,
+}
+
+#[derive(Deserialize)]
+struct GraphQlError {
+    #[serde(default)]
+    extensions: Option<Extensions>,
+}
+
+#[derive(Deserialize)]
+struct Extensions {
+    #[serde(default)]
+    code: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Connection {
+    nodes: Vec<Value>,
+    #[serde(rename = "pageInfo")]
+    page_info: PageInfo,
+}
+
+#[derive(Deserialize)]
+struct PageInfo {
+    #[serde(rename = "hasNextPage")]
+    has_next_page: bool,
+    #[serde(rename = "endCursor")]
+    end_cursor: Option<String>,
+}
+
+/// Linear refuses a token with HTTP 401 or `AUTHENTICATION_ERROR` (often HTTP 400).
+fn rejected(response: &HttpResponse) -> bool {
+    response.status() == http::StatusCode::UNAUTHORIZED
+        || serde_json::from_slice::<Envelope>(response.body()).is_ok_and(|e| {
+            e.errors.iter().any(|e| {
+                e.extensions
+                    .as_ref()
+                    .and_then(|x| x.code.as_deref())
+                    .is_some_and(|c| c == "AUTHENTICATION_ERROR")
+            })
+        })
+}
+
+fn rate_limit(response: &HttpResponse, now: integrations_core::Timestamp) -> Option<Error> {
+    if !REQUESTS_LIMIT.is_limited(response) {
+        return None;
+    }
+    let complexity = response
+        .headers()
+        .get("X-RateLimit-Complexity-Remaining")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim() == "0");
+    let rule = if complexity {
+        &*COMPLEXITY_LIMIT
+    } else {
+        &*REQUESTS_LIMIT
+    };
+    let wait = rule.wait(response, now);
+    Some(
+        Error::new(
+            ErrorKind::RateLimited,
+            "sync.rate_limited",
+            format!(
+                "Linear's {} limit was reached; retry after {} ms",
+                if complexity { "complexity" } else { "request" },
+                wait.as_millis()
+            ),
+        )
+        .with_retry_after(wait),
+    )
+}
+
+/// A node as a record, or as a delete when archived or trashed.
+enum Node {
+    Record(SyncRecord),
+    Deleted(String),
+}
+
+fn read_node(node: Value) -> Option<Node> {
+    let id = node.get("id")?.as_str()?.to_owned();
+    let archived = node.get("archivedAt").is_some_and(|v| !v.is_null());
+    let trashed = node.get("trashed").and_then(Value::as_bool) == Some(true);
+    if archived || trashed {
+        return Some(Node::Deleted(id));
+    }
+    let updated_at = node
+        .get("updatedAt")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    Some(Node::Record(SyncRecord::new(id, updated_at, node)))
+}
+
+#[async_trait]
+impl SyncSource for Linear {
+    fn streams(&self) -> Vec<SyncStream> {
+        streams()
+    }
+
+    async fn fetch_page(&self, request: SyncRequest<'_>) -> Result<SyncPage, Error> {
+        let (document, filter_type) = match request.stream {
+            "issues" => (SYNC_ISSUES, "issues"),
+            "comments" => (SYNC_COMMENTS, "comments"),
+            "projects" => (SYNC_PROJECTS, "projects"),
+            other => return Err(sync_support::unknown_stream("Linear", other, &streams())),
+        };
+        let config = request.target_config.get::<LinearTargetConfig>()?;
+        let (selector, kind) =
+            sync_support::credential(&self.connection_methods(), request.connection)?;
+        let auth = match kind {
+            // Personal API keys are sent as they are, without a scheme.
+            ConnectionMethodKind::ApiKey => RequestAuth::raw_header(selector, "Authorization"),
+            _ => RequestAuth::bearer(selector),
+        }
+        .with_rejection(rejected);
+        let filter = request
+            .since
+            .map(|since| json!({"updatedAt": {"gt": since}}));
+        let body = json!({
+            "query": document,
+            "variables": {
+                "first": PAGE_SIZE,
+                "after": request.cursor,
+                "filter": filter,
+                "includeArchived": true,
+            },
+        });
+        let url = format!(
+            "{}/graphql",
+            config.api_base_url.as_str().trim_end_matches('/')
+        );
+        let response = request
+            .send(json_request(Method::POST, &url, &body)?, &auth)
+            .await?;
+        if let Some(limited) = rate_limit(&response, request.clock.now()) {
+            return Err(limited);
+        }
+        if !response.status().is_success() {
+            return Err(sync_support::status("Linear", response.status()));
+        }
+        let envelope: Envelope = serde_json::from_slice(response.body())
+            .map_err(|_| sync_support::unexpected("Linear", response.status()))?;
+        if let Some(code) = envelope
+            .errors
+            .iter()
+            .find_map(|e| e.extensions.as_ref().and_then(|x| x.code.clone()))
+            .or_else(|| (!envelope.errors.is_empty()).then(|| "UNKNOWN".to_owned()))
+        {
+            return Err(Error::new(
+                ErrorKind::Provider,
+                "sync.provider_error",
+                format!("Linear answered the {filter_type} query with the error {code}"),
+            ));
+        }
+        let connection: Connection = envelope
+            .data
+            .and_then(|mut d| d.get_mut(filter_type).map(Value::take))
+            .and_then(|c| serde_json::from_value(c).ok())
+            .ok_or_else(|| sync_support::unexpected("Linear", response.status()))?;
+        let mut records = Vec::with_capacity(connection.nodes.len());
+        let mut deleted = Vec::new();
+        for node in connection.nodes {
+            match read_node(node) {
+                Some(Node::Record(r)) => records.push(r),
+                Some(Node::Deleted(id)) => deleted.push(id),
+                None => return Err(sync_support::unexpected("Linear", response.status())),
+            }
+        }
+        let next = if connection.page_info.has_next_page {
+            Some(
+                connection
+                    .page_info
+                    .end_cursor
+                    .ok_or_else(|| sync_support::unexpected("Linear", response.status()))?,
+            )
+        } else {
+            None
+        };
+        Ok(SyncPage::new(records, next).with_deleted(deleted))
+    }
+}

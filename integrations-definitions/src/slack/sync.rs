@@ -1,0 +1,269 @@
+//! Slack sync: the `messages` stream, of every channel the connection's bot or user is in.
+//!
+//! A run first lists the member conversations (`users.conversations`,
+//! `types=public_channel,private_channel`, `exclude_archived=true`, `limit=200`, every
+//! page), then reads each channel's `conversations.history` (`limit=200`, newest first,
+//! `cursor` from `response_metadata.next_cursor`; the empty string ends). An incremental
+//! run passes `oldest=<watermark>` (the newest `ts` of the last completed run;
+//! exclusive). The channel list and the position in it travel in the cursor, so a resumed
+//! run reads the same channels.
+//!
+//! Record ids are `<channel>:<ts>`; `updated_at` is the message `ts`. Deletes: a deleted
+//! message is simply gone from the history, and an edit keeps its `ts`, so neither is
+//! seen by an incremental read; they arrive as Events API events (`message` with
+//! subtype `message_deleted` / `message_changed`), which a host applies (or it deletes
+//! the stream and runs a full sync).
+//!
+//! Rate limits: HTTP 429 with `Retry-After` (seconds), per method and workspace (tiers:
+//! `users.conversations` tier 3, `conversations.history` tier 3, much lower for
+//! non-Marketplace apps created after 2025-05-29). See `docs/sync.md` for the sources.
+
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use http::Method;
+use integrations_core::definition::IntegrationDefinition;
+use integrations_core::host::HttpResponse;
+use integrations_core::plan::CredentialSelector;
+use integrations_core::sync::{
+    SyncMode, SyncPage, SyncRecord, SyncRequest, SyncSource, SyncStream,
+};
+use integrations_core::tools::{RateLimitRule, RequestAuth, api_url, request as new_request};
+use integrations_core::{Error, ErrorKind};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::Slack;
+use super::schemas::SlackTargetConfig;
+use crate::sync_support;
+
+/// Items per call: what Slack recommends at most.
+pub const LIMIT: u32 = 200;
+
+static RATE_LIMIT: LazyLock<RateLimitRule> =
+    LazyLock::new(|| RateLimitRule::new().with_default_wait(Duration::from_secs(60)));
+
+fn streams() -> Vec<SyncStream> {
+    vec![SyncStream::new("messages", true)]
+}
+
+/// Where a run is: the channels listed at its start, which one, and its history cursor.
+#[derive(Debug, Serialize, Deserialize)]
+struct Cursor {
+    channels: Vec<String>,
+    at: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    next: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Envelope {
+    ok: bool,
+    #[serde(default)]
+    error: Option<String>,
+    #[serde(default)]
+    response_metadata: Option<Metadata>,
+}
+
+#[derive(Deserialize)]
+struct Metadata {
+    #[serde(default)]
+    next_cursor: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Conversations {
+    channels: Vec<Conversation>,
+}
+
+#[derive(Deserialize)]
+struct Conversation {
+    id: String,
+}
+
+#[derive(Deserialize)]
+struct History {
+    messages: Vec<Value>,
+}
+
+/// Slack refuses a dead token with HTTP 200 and `ok: false`.
+fn rejected(response: &HttpResponse) -> bool {
+    response.status() == http::StatusCode::UNAUTHORIZED
+        || serde_json::from_slice::<Envelope>(response.body()).is_ok_and(|e| {
+            !e.ok
+                && matches!(
+                    e.error.as_deref(),
+                    Some(
+                        "invalid_auth"
+                            | "not_authed"
+                            | "token_expired"
+                            | "token_revoked"
+                            | "account_inactive"
+                    )
+                )
+        })
+}
+
+struct Call<'a, 'r> {
+    request: &'a SyncRequest<'r>,
+    config: &'a SlackTargetConfig,
+    auth: RequestAuth,
+}
+
+impl Call<'_, '_> {
+    /// Calls `method` with `query`; the body and the next cursor (`None` at the end).
+    async fn get<T: for<'de> Deserialize<'de>>(
+        &self,
+        method: &str,
+        query: &[(&str, &str)],
+    ) -> Result<(T, Option<String>), Error> {
+        let mut url = api_url(&self.config.api_base_url, &[("", method)])?;
+        url.query_pairs_mut().extend_pairs(query);
+        let response = self
+            .request
+            .send(new_request(Method::GET, url.as_str())?, &self.auth)
+            .await?;
+        if let Some(limited) = RATE_LIMIT.check(&response, self.request.clock.now()) {
+            let wait = limited.retry_after().unwrap_or(Duration::from_secs(60));
+            return Err(Error::new(
+                ErrorKind::RateLimited,
+                "sync.rate_limited",
+                format!(
+                    "Slack's rate limit for {method} was reached; retry after {} s",
+                    wait.as_secs()
+                ),
+            )
+            .with_retry_after(wait));
+        }
+        if !response.status().is_success() {
+            return Err(sync_support::status("Slack", response.status()));
+        }
+        let envelope: Envelope = serde_json::from_slice(response.body())
+            .map_err(|_| sync_support::unexpected("Slack", response.status()))?;
+        if !envelope.ok {
+            let code: String = envelope
+                .error
+                .unwrap_or_default()
+                .chars()
+                .filter(|c| c.is_ascii_lowercase() || *c == '_')
+                .take(64)
+                .collect();
+            return Err(Error::new(
+                ErrorKind::Provider,
+                "sync.provider_error",
+                format!("Slack answered {method} with ok:false, error {code}"),
+            ));
+        }
+        let body = serde_json::from_slice(response.body())
+            .map_err(|_| sync_support::unexpected("Slack", response.status()))?;
+        let next = envelope
+            .response_metadata
+            .and_then(|m| m.next_cursor)
+            .filter(|c| !c.is_empty());
+        Ok((body, next))
+    }
+
+    /// Every conversation the token is a member of.
+    async fn channels(&self) -> Result<Vec<String>, Error> {
+        let mut channels = Vec::new();
+        let mut cursor: Option<String> = None;
+        let limit = LIMIT.to_string();
+        loop {
+            let mut query = vec![
+                ("types", "public_channel,private_channel"),
+                ("exclude_archived", "true"),
+                ("limit", limit.as_str()),
+            ];
+            if let Some(c) = &cursor {
+                query.push(("cursor", c.as_str()));
+            }
+            let (page, next): (Conversations, _) = self.get("users.conversations", &query).await?;
+            channels.extend(page.channels.into_iter().map(|c| c.id));
+            match next {
+                Some(next) => cursor = Some(next),
+                None => return Ok(channels),
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl SyncSource for Slack {
+    fn streams(&self) -> Vec<SyncStream> {
+        streams()
+    }
+
+    async fn fetch_page(&self, request: SyncRequest<'_>) -> Result<SyncPage, Error> {
+        if request.stream != "messages" {
+            return Err(sync_support::unknown_stream(
+                "Slack",
+                request.stream,
+                &streams(),
+            ));
+        }
+        let config = request.target_config.get::<SlackTargetConfig>()?;
+        let (selector, _): (CredentialSelector, _) =
+            sync_support::credential(&self.connection_methods(), request.connection)?;
+        let call = Call {
+            request: &request,
+            config,
+            auth: RequestAuth::bearer(selector).with_rejection(rejected),
+        };
+        let mut cursor = match request.cursor {
+            Some(c) => serde_json::from_str::<Cursor>(c).map_err(|_| {
+                Error::new(
+                    ErrorKind::InvalidInput,
+                    "sync.invalid_cursor",
+                    "the saved cursor is not Slack's",
+                )
+            })?,
+            None => Cursor {
+                channels: call.channels().await?,
+                at: 0,
+                next: None,
+            },
+        };
+        let Some(channel) = cursor.channels.get(cursor.at).cloned() else {
+            return Ok(SyncPage::new(Vec::new(), None));
+        };
+        let limit = LIMIT.to_string();
+        let mut query = vec![("channel", channel.as_str()), ("limit", limit.as_str())];
+        let oldest = match request.mode {
+            SyncMode::Incremental => request.since,
+            _ => None,
+        };
+        if let Some(oldest) = oldest {
+            query.push(("oldest", oldest));
+        }
+        if let Some(next) = &cursor.next {
+            query.push(("cursor", next.as_str()));
+        }
+        let (history, next): (History, _) = call.get("conversations.history", &query).await?;
+        let mut records = Vec::with_capacity(history.messages.len());
+        for mut message in history.messages {
+            let Some(ts) = message.get("ts").and_then(Value::as_str).map(str::to_owned) else {
+                return Err(sync_support::unexpected("Slack", http::StatusCode::OK));
+            };
+            message["channel"] = json!(channel);
+            records.push(SyncRecord::new(
+                format!("{channel}:{ts}"),
+                Some(ts),
+                message,
+            ));
+        }
+        if next.is_none() {
+            cursor.at += 1;
+        }
+        cursor.next = next;
+        let more = cursor.at < cursor.channels.len();
+        let next_cursor = if more {
+            Some(serde_json::to_string(&cursor).map_err(|e| {
+                Error::internal("a Slack cursor could not be encoded").with_source(e)
+            })?)
+        } else {
+            None
+        };
+        Ok(SyncPage::new(records, next_cursor))
+    }
+}

@@ -1,0 +1,97 @@
+//! What the shipped sync sources share: which credential a connection syncs with, and
+//! the errors of a sync request.
+
+use integrations_core::definition::{ConnectionMethod, ConnectionMethodKind};
+use integrations_core::model::{Connection, CredentialType};
+use integrations_core::plan::CredentialSelector;
+use integrations_core::sync::SyncStream;
+use integrations_core::{Error, ErrorKind};
+
+/// The credential a connection syncs with, as tools use it: an API-key method's first
+/// secret field; an OAuth method's access token.
+///
+/// # Errors
+///
+/// `sync.unsupported_method` for a method that yields no API credential.
+pub(crate) fn credential(
+    methods: &[ConnectionMethod],
+    connection: &Connection,
+) -> Result<(CredentialSelector, ConnectionMethodKind), Error> {
+    let method = methods
+        .iter()
+        .find(|m| m.id == connection.method)
+        .ok_or_else(|| unsupported_method(connection))?;
+    let selector = match method.kind {
+        ConnectionMethodKind::ApiKey => method.secret_fields.first().map(|f| {
+            let selector = CredentialSelector::of_type(f.credential_type.clone());
+            match &f.slot {
+                Some(slot) => selector.with_slot(slot.clone()),
+                None => selector,
+            }
+        }),
+        ConnectionMethodKind::OAuth2AuthorizationCode
+        | ConnectionMethodKind::OAuth2ClientCredentials => Some(CredentialSelector::of_type(
+            CredentialType::OAUTH2_ACCESS_TOKEN,
+        )),
+        _ => None,
+    };
+    selector
+        .map(|s| (s, method.kind))
+        .ok_or_else(|| unsupported_method(connection))
+}
+
+fn unsupported_method(connection: &Connection) -> Error {
+    Error::new(
+        ErrorKind::InvalidInput,
+        "sync.unsupported_method",
+        format!(
+            "connections made with the method {} cannot sync",
+            connection.method
+        ),
+    )
+}
+
+/// The error for a stream the source does not offer.
+pub(crate) fn unknown_stream(provider: &str, stream: &str, streams: &[SyncStream]) -> Error {
+    let names: Vec<&str> = streams.iter().map(|s| s.name.as_str()).collect();
+    Error::new(
+        ErrorKind::InvalidInput,
+        "sync.unsupported",
+        format!(
+            "{provider} offers no stream {stream} (streams: {})",
+            names.join(", ")
+        ),
+    )
+}
+
+/// The error for an answer the source cannot read; the body is never quoted.
+pub(crate) fn unexpected(provider: &str, status: http::StatusCode) -> Error {
+    Error::new(
+        ErrorKind::Provider,
+        "sync.unexpected_response",
+        format!(
+            "{provider} answered HTTP {} with a body that is not the page expected",
+            status.as_u16()
+        ),
+    )
+}
+
+/// The error for a non-success status that is neither a rate limit nor a refused
+/// credential: 5xx and 408 are temporary (the run stops and the next one retries the
+/// page from the checkpoint); the rest are the provider's answer.
+pub(crate) fn status(provider: &str, status: http::StatusCode) -> Error {
+    let temporary = status.is_server_error() || status == http::StatusCode::REQUEST_TIMEOUT;
+    Error::new(
+        if temporary {
+            ErrorKind::Unavailable
+        } else {
+            ErrorKind::Provider
+        },
+        if temporary {
+            "sync.provider_unavailable"
+        } else {
+            "sync.provider_error"
+        },
+        format!("{provider} answered HTTP {}", status.as_u16()),
+    )
+}

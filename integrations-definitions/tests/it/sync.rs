@@ -1,0 +1,782 @@
+//! The shipped sync sources, each stream end to end against its mock API through the
+//! real reqwest client on loopback: full and incremental runs, deletes, a run killed
+//! between pages and resumed, rate-limit pauses (the manual clock records the wait) and
+//! revoked connections.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use integrations_core::host::{Clock, ReqwestHttpClient};
+use integrations_core::model::ConnectionStatus;
+use integrations_core::service::{ConnectionInput, TargetInput, WriteService};
+use integrations_core::sync::{DEFAULT_LEASE_TTL, SyncMode, SyncReport, SyncRunner};
+use integrations_core::{
+    ConnectionId, ConnectionMethodId, Error, Registry, TargetId, TenantId, Timestamp,
+};
+use integrations_testkit::mock::api::{
+    FakeTokenManager, GitHubSyncApi, LinearSyncApi, SlackSyncApi, SyncFault,
+};
+use integrations_testkit::{MemoryRecordSink, TestHost};
+use serde_json::{Value, json};
+
+fn tenant() -> TenantId {
+    TenantId::new("acme").unwrap()
+}
+
+fn conn() -> ConnectionId {
+    ConnectionId::new("c1").unwrap()
+}
+
+/// A host on loopback HTTP with one target and one API-key connection `c1`.
+struct Env {
+    test: TestHost,
+    registry: Arc<Registry>,
+    tokens: Arc<FakeTokenManager>,
+    sink: Arc<MemoryRecordSink>,
+}
+
+impl Env {
+    /// A host with nothing stored yet; the mock API starts on its clock.
+    fn start() -> Self {
+        let test = TestHost::with_http(Arc::new(ReqwestHttpClient::new().unwrap()));
+        test.clock.set(Timestamp::from_unix_seconds(1_795_000_000));
+        let tokens = Arc::new(FakeTokenManager::new(test.host().clone()));
+        Self {
+            test,
+            registry: Arc::new(integrations_definitions::registry()),
+            tokens,
+            sink: Arc::new(MemoryRecordSink::new()),
+        }
+    }
+
+    /// Stores the target and the API-key connection `c1`.
+    async fn connect(
+        self,
+        key: &str,
+        target_config: Value,
+        field: &str,
+        secret: &str,
+        connection_config: Value,
+    ) -> Self {
+        let write = WriteService::new(self.registry.clone(), self.test.host().clone());
+        write
+            .put_target(
+                TargetInput::new(
+                    tenant(),
+                    TargetId::new("target").unwrap(),
+                    key.parse().unwrap(),
+                )
+                .with_config(target_config),
+            )
+            .await
+            .unwrap();
+        write
+            .put_connection(
+                ConnectionInput::new(
+                    tenant(),
+                    conn(),
+                    TargetId::new("target").unwrap(),
+                    ConnectionMethodId::new("api-key").unwrap(),
+                )
+                .with_config(connection_config)
+                .with_secret(field, secret),
+            )
+            .await
+            .unwrap();
+        self
+    }
+
+    fn runner(&self) -> SyncRunner {
+        SyncRunner::new(
+            self.registry.clone(),
+            self.test.host().clone(),
+            self.tokens.clone(),
+        )
+        .with_sleeper(self.test.clock.clone())
+    }
+
+    async fn run(&self, stream: &str, mode: SyncMode) -> Result<SyncReport, Error> {
+        self.runner()
+            .run(&tenant(), &conn(), stream, mode, &*self.sink, None)
+            .await
+    }
+
+    async fn full(&self, stream: &str) -> SyncReport {
+        let report = self.run(stream, SyncMode::Full).await.unwrap();
+        assert!(report.complete, "{report:?}");
+        report
+    }
+
+    async fn incremental(&self, stream: &str) -> SyncReport {
+        let report = self.run(stream, SyncMode::Incremental).await.unwrap();
+        assert!(report.complete, "{report:?}");
+        report
+    }
+
+    /// Starts a full run in a task, waits until the mock holds its request of page
+    /// `hung_call`, and kills the task there: between two checkpointed pages.
+    async fn kill_during(&self, stream: &str, calls: impl Fn() -> u64, hung_call: u64) {
+        let runner = self.runner();
+        let sink = self.sink.clone();
+        let stream_name = stream.to_owned();
+        let task = tokio::spawn(async move {
+            runner
+                .run(
+                    &tenant(),
+                    &conn(),
+                    &stream_name,
+                    SyncMode::Full,
+                    &*sink,
+                    None,
+                )
+                .await
+        });
+        for _ in 0..500 {
+            if calls() >= hung_call {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(calls(), hung_call, "the run did not reach the hung page");
+        task.abort();
+        assert!(task.await.unwrap_err().is_cancelled());
+    }
+
+    async fn watermark(&self, stream: &str) -> Option<String> {
+        self.test
+            .host()
+            .checkpoints()
+            .load_checkpoint(&tenant(), &conn(), stream)
+            .await
+            .unwrap()
+            .and_then(|c| c.watermark)
+    }
+
+    async fn status(&self) -> ConnectionStatus {
+        self.test
+            .host()
+            .connections()
+            .get_connection(&tenant(), &conn())
+            .await
+            .unwrap()
+            .unwrap()
+            .status
+    }
+
+    async fn disable_target(&self) {
+        let host = self.test.host();
+        let mut target = host
+            .targets()
+            .get_target(&tenant(), &TargetId::new("target").unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        target.enabled = false;
+        host.targets().put_target(&target).await.unwrap();
+    }
+}
+
+fn sorted(mut ids: Vec<String>) -> Vec<String> {
+    ids.sort();
+    ids
+}
+
+// ---------------------------------------------------------------- Linear
+
+const LINEAR_STREAMS: &[&str] = &["issues", "comments", "projects"];
+
+async fn linear() -> (LinearSyncApi, Env) {
+    let env = Env::start();
+    let api = LinearSyncApi::start(env.test.clock.clone()).await;
+    api.accept_api_key("lin_api_sync_key");
+    let env = env
+        .connect(
+            "linear::linear-default",
+            json!({"api_base_url": api.base_url()}),
+            "api_key",
+            "lin_api_sync_key",
+            json!({}),
+        )
+        .await;
+    (api, env)
+}
+
+fn linear_variables(api: &LinearSyncApi) -> Vec<Value> {
+    api.requests()
+        .iter()
+        .map(|r| r.json()["variables"].clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn linear_full_then_incremental_for_every_stream() {
+    for stream in LINEAR_STREAMS {
+        let (api, env) = linear().await;
+        let ids = api.add(stream, 120);
+        let report = env.full(stream).await;
+        assert_eq!((report.pages, report.records), (3, 120), "{stream}");
+        assert_eq!(sorted(env.sink.ids(stream)), sorted(ids.clone()));
+        let sent = linear_variables(&api);
+        assert_eq!(sent.len(), 3);
+        assert_eq!(sent[0]["after"], Value::Null);
+        assert_eq!(sent[0]["first"], 50);
+        assert_eq!(sent[0]["filter"], Value::Null);
+        assert_eq!(sent[0]["includeArchived"], true);
+        assert_eq!(sent[1]["after"], json!(ids[49]));
+        assert_eq!(sent[2]["after"], json!(ids[99]));
+        // The API key goes in `Authorization` without a scheme.
+        assert_eq!(
+            api.requests()[0].header("authorization"),
+            Some("lin_api_sync_key")
+        );
+
+        api.update(stream, &ids[3], "changed");
+        let added = api.add(stream, 1);
+        let report = env.incremental(stream).await;
+        assert_eq!((report.pages, report.records), (1, 2), "{stream}");
+        let sent = linear_variables(&api);
+        let watermark = sent.last().unwrap()["filter"]["updatedAt"]["gt"].clone();
+        // The watermark is the newest `updatedAt` of the full run.
+        assert_eq!(
+            env.sink.record(stream, &ids[119]).unwrap()["updatedAt"],
+            watermark
+        );
+        assert_eq!(env.sink.ids(stream).len(), 121);
+        assert!(env.sink.record(stream, &added[0]).is_some());
+        let changed = env.sink.record(stream, &ids[3]).unwrap();
+        let title = ["title", "body", "name"]
+            .iter()
+            .find_map(|f| changed.get(*f))
+            .unwrap();
+        assert_eq!(title, "changed");
+
+        // Nothing changed: an incremental run reads one empty page.
+        let report = env.incremental(stream).await;
+        assert_eq!((report.pages, report.records), (1, 0));
+    }
+}
+
+#[tokio::test]
+async fn linear_archived_and_trashed_records_are_deleted() {
+    for stream in LINEAR_STREAMS {
+        let (api, env) = linear().await;
+        let ids = api.add(stream, 5);
+        env.full(stream).await;
+        api.archive(stream, &ids[1]);
+        if *stream == "issues" {
+            api.trash(&ids[2]);
+        }
+        let report = env.incremental(stream).await;
+        let gone: usize = if *stream == "issues" { 2 } else { 1 };
+        assert_eq!(report.deleted, gone as u64, "{stream}");
+        assert_eq!(env.sink.ids(stream).len(), 5 - gone);
+        assert!(env.sink.record(stream, &ids[1]).is_none());
+        // A full run from scratch leaves archived records out too.
+        let fresh = MemoryRecordSink::new();
+        env.runner()
+            .delete(&tenant(), &conn(), stream, &fresh)
+            .await
+            .unwrap();
+        env.runner()
+            .run(&tenant(), &conn(), stream, SyncMode::Full, &fresh, None)
+            .await
+            .unwrap();
+        assert_eq!(fresh.ids(stream).len(), 5 - gone);
+    }
+}
+
+#[tokio::test]
+async fn linear_run_killed_between_pages_resumes_without_duplicates_or_gaps() {
+    for stream in LINEAR_STREAMS {
+        let (api, env) = linear().await;
+        let ids = api.add(stream, 120);
+        // Page 1 is written; the request for page 2 never returns; the task is killed.
+        api.fail_after_pages(1, SyncFault::Hang);
+        env.kill_during(stream, || api.calls(), 2).await;
+        assert_eq!(env.sink.ids(stream).len(), 50);
+        api.heal();
+
+        // The dead run's lease holds the stream until it expires.
+        let held = env.run(stream, SyncMode::Full).await.unwrap_err();
+        assert_eq!(held.code(), "sync.lease_held");
+        env.test.clock.advance(DEFAULT_LEASE_TTL);
+
+        let before = api.requests().len();
+        let report = env.full(stream).await;
+        assert_eq!((report.pages, report.records), (2, 70), "{stream}");
+        // The resumed run starts after the last checkpointed page.
+        assert_eq!(
+            api.requests()[before].json()["variables"]["after"],
+            json!(ids[49])
+        );
+        assert_eq!(sorted(env.sink.ids(stream)), sorted(ids));
+        assert!(env.sink.written_twice().is_empty());
+    }
+}
+
+#[tokio::test]
+async fn linear_rate_limits_pause_until_the_reset_then_continue() {
+    for stream in LINEAR_STREAMS {
+        let (api, env) = linear().await;
+        api.add(stream, 120);
+        // The request limit on page 2, the complexity limit on page 3.
+        api.fail_after_pages(1, SyncFault::RateLimited(Duration::from_millis(30_250)));
+        let runner = env.runner();
+        let first = runner
+            .run(
+                &tenant(),
+                &conn(),
+                stream,
+                SyncMode::Full,
+                &*env.sink,
+                Some(2),
+            )
+            .await
+            .unwrap();
+        assert_eq!(first.rate_limit_waits, 1);
+        api.fail_next(1, SyncFault::SecondaryLimit(Duration::from_secs(45)));
+        let second = env.full(stream).await;
+        assert_eq!(second.rate_limit_waits, 1);
+        assert_eq!(second.waited_ms, 45_000);
+        // The pauses were exactly the resets the provider gave, through the clock.
+        assert_eq!(
+            env.test.clock.sleeps(),
+            vec![Duration::from_millis(30_250), Duration::from_secs(45)]
+        );
+        assert_eq!(env.sink.ids(stream).len(), 120);
+        assert!(env.sink.written_twice().is_empty());
+    }
+}
+
+#[tokio::test]
+async fn linear_revoked_connection_stops_the_run_and_marks_it() {
+    for stream in LINEAR_STREAMS {
+        let (api, env) = linear().await;
+        api.add(stream, 3);
+        let done = env.full(stream).await;
+        api.tokens().revoke_all();
+        api.add(stream, 2);
+        let err = env.run(stream, SyncMode::Incremental).await.unwrap_err();
+        assert_eq!(err.code(), "sync.credential_rejected");
+        assert!(!format!("{err:?}").contains("lin_api_sync_key"));
+        assert!(matches!(env.status().await, ConnectionStatus::Error { .. }));
+        // Nothing synced was lost, and the next run after reconnecting starts there.
+        assert_eq!(env.sink.ids(stream).len(), 3);
+        let checkpoint = env
+            .test
+            .host()
+            .checkpoints()
+            .load_checkpoint(&tenant(), &conn(), stream)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(checkpoint.watermark, done.watermark);
+        // The connection is not active any more: the next run refuses to start.
+        let again = env.run(stream, SyncMode::Incremental).await.unwrap_err();
+        assert_eq!(again.code(), "sync.connection_not_active");
+    }
+}
+
+#[tokio::test]
+async fn a_disabled_target_does_not_sync() {
+    let (api, env) = linear().await;
+    api.add("issues", 3);
+    env.disable_target().await;
+    let err = env.run("issues", SyncMode::Full).await.unwrap_err();
+    assert_eq!(err.code(), "auth.target_disabled");
+    assert!(api.requests().is_empty());
+}
+
+#[tokio::test]
+async fn an_unknown_stream_is_refused() {
+    let (api, env) = linear().await;
+    let err = env.run("cycles", SyncMode::Full).await.unwrap_err();
+    assert_eq!(err.code(), "sync.unsupported");
+    assert!(api.requests().is_empty());
+    let _ = env.test.clock.now();
+}
+
+// ---------------------------------------------------------------- GitHub
+
+const GITHUB_STREAMS: &[&str] = &["issues", "pull_requests"];
+
+async fn github(enterprise: bool) -> (GitHubSyncApi, Env) {
+    let env = Env::start();
+    let (api, key, target) = if enterprise {
+        let api = GitHubSyncApi::enterprise_server(env.test.clock.clone()).await;
+        let target = json!({"web_base_url": api.server_url()});
+        (api, "github::github-enterprise-server", target)
+    } else {
+        let api = GitHubSyncApi::cloud(env.test.clock.clone()).await;
+        let target = json!({"api_base_url": api.base_url()});
+        (api, "github::github-cloud", target)
+    };
+    api.accept_token("ghp_sync_token");
+    api.create_repo("octo/app");
+    api.create_repo("octo/lib");
+    let env = env
+        .connect(
+            key,
+            target,
+            "token",
+            "ghp_sync_token",
+            json!({"sync_repositories": ["octo/app", "octo/lib"]}),
+        )
+        .await;
+    (api, env)
+}
+
+/// `octo/app`: 130 issues and 20 pull requests, interleaved; `octo/lib`: 5 of each.
+fn seed(api: &GitHubSyncApi) {
+    for _ in 0..10 {
+        api.add("octo/app", 13, false);
+        api.add("octo/app", 2, true);
+    }
+    api.add("octo/lib", 5, false);
+    api.add("octo/lib", 5, true);
+}
+
+fn github_ids(repo: &str, numbers: &[u64]) -> Vec<String> {
+    numbers.iter().map(|n| format!("{repo}#{n}")).collect()
+}
+
+fn query<'a>(r: &'a integrations_testkit::mock::api::Recorded, name: &str) -> Option<&'a str> {
+    r.query_param(name)
+}
+
+#[tokio::test]
+async fn github_full_then_incremental_for_both_streams_on_cloud_and_server() {
+    for enterprise in [false, true] {
+        for stream in GITHUB_STREAMS {
+            let pulls = *stream == "pull_requests";
+            let (api, env) = github(enterprise).await;
+            seed(&api);
+            let report = env.full(stream).await;
+            let (pages, records): (u64, usize) = if pulls { (2, 25) } else { (3, 135) };
+            assert_eq!(
+                (report.pages, report.records),
+                (pages, records as u64),
+                "{stream}"
+            );
+            assert_eq!(env.sink.ids(stream).len(), records);
+            // Issues and pull requests share numbers: the issues stream holds no pull
+            // request, and the other way round.
+            assert!(env.sink.record(stream, "octo/app#14").is_some() == pulls);
+            assert!(env.sink.record(stream, "octo/app#1").is_some() != pulls);
+            let sent = api.requests();
+            let first = &sent[0];
+            let list = if pulls { "pulls" } else { "issues" };
+            let prefix = if enterprise { "/api/v3" } else { "" };
+            assert_eq!(first.path, format!("{prefix}/repos/octo/app/{list}"));
+            assert_eq!(query(first, "state"), Some("all"));
+            assert_eq!(query(first, "per_page"), Some("100"));
+            assert_eq!(query(first, "sort"), Some("created"));
+            assert_eq!(query(first, "direction"), Some("asc"));
+            assert_eq!(first.header("authorization"), Some("Bearer ghp_sync_token"));
+            assert_eq!(first.header("x-github-api-version"), Some("2022-11-28"));
+            assert!(first.header("user-agent").is_some());
+            if !pulls {
+                // The second page is the `Link` header's next URL, verbatim.
+                assert_eq!(query(&sent[1], "page"), Some("2"));
+            }
+
+            // Changes: an edit and a close in app, a new item in lib.
+            let (edited, closed) = if pulls { (14, 15) } else { (1, 2) };
+            api.update("octo/app", edited, "changed");
+            api.close("octo/app", closed);
+            let added = api.add("octo/lib", 1, pulls);
+            let watermark = env.watermark(stream).await;
+            let before = api.requests().len();
+            let report = env.incremental(stream).await;
+            assert!(report.records >= 3, "{report:?}");
+            let asked = &api.requests()[before];
+            if pulls {
+                assert_eq!(query(asked, "sort"), Some("updated"));
+                assert_eq!(query(asked, "direction"), Some("desc"));
+                assert_eq!(query(asked, "since"), None);
+            } else {
+                assert_eq!(query(asked, "sort"), Some("updated"));
+                assert_eq!(query(asked, "since"), watermark.as_deref());
+            }
+            let id = format!("octo/app#{edited}");
+            assert_eq!(env.sink.record(stream, &id).unwrap()["title"], "changed");
+            let id = format!("octo/app#{closed}");
+            assert_eq!(env.sink.record(stream, &id).unwrap()["state"], "closed");
+            assert!(
+                env.sink
+                    .record(stream, &github_ids("octo/lib", &added)[0])
+                    .is_some()
+            );
+            assert_eq!(env.sink.ids(stream).len(), records + 1);
+
+            // Nothing changes any more: after one more read, the first pages come back
+            // `304 Not Modified`, which cost no rate limit.
+            env.incremental(stream).await;
+            let used = api.rate_limit_used();
+            let unchanged = api.not_modified();
+            let report = env.incremental(stream).await;
+            assert_eq!(report.records, 0, "{stream}: {report:?}");
+            assert_eq!(api.not_modified(), unchanged + 2, "{stream}");
+            assert_eq!(api.rate_limit_used(), used, "{stream}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn github_closes_are_changes_and_deletions_are_not_detected() {
+    let (api, env) = github(false).await;
+    seed(&api);
+    env.full("issues").await;
+    api.close("octo/app", 1);
+    api.delete("octo/app", 3);
+    let report = env.incremental("issues").await;
+    assert_eq!(report.deleted, 0);
+    assert_eq!(
+        env.sink.record("issues", "octo/app#1").unwrap()["state"],
+        "closed"
+    );
+    // GitHub lists no tombstones: the deleted issue stays until a fresh full run.
+    assert!(env.sink.record("issues", "octo/app#3").is_some());
+    env.runner()
+        .delete(&tenant(), &conn(), "issues", &*env.sink)
+        .await
+        .unwrap();
+    env.full("issues").await;
+    assert!(env.sink.record("issues", "octo/app#3").is_none());
+    assert_eq!(env.sink.ids("issues").len(), 134);
+}
+
+#[tokio::test]
+async fn github_run_killed_between_pages_resumes_without_duplicates_or_gaps() {
+    for stream in GITHUB_STREAMS {
+        let pulls = *stream == "pull_requests";
+        let (api, env) = github(false).await;
+        let numbers = api.add("octo/app", 250, pulls);
+        api.fail_after_pages(1, SyncFault::Hang);
+        env.kill_during(stream, || api.calls(), 2).await;
+        assert_eq!(env.sink.ids(stream).len(), 100);
+        api.heal();
+        let held = env.run(stream, SyncMode::Full).await.unwrap_err();
+        assert_eq!(held.code(), "sync.lease_held");
+        env.test.clock.advance(DEFAULT_LEASE_TTL);
+        let before = api.requests().len();
+        let report = env.full(stream).await;
+        // Pages 2 and 3 of octo/app, then octo/lib's one (empty) page.
+        assert_eq!((report.pages, report.records), (3, 150), "{stream}");
+        assert_eq!(query(&api.requests()[before], "page"), Some("2"));
+        assert_eq!(
+            sorted(env.sink.ids(stream)),
+            sorted(github_ids("octo/app", &numbers))
+        );
+        assert!(env.sink.written_twice().is_empty());
+    }
+}
+
+#[tokio::test]
+async fn github_primary_and_secondary_limits_pause_for_what_github_says() {
+    for stream in GITHUB_STREAMS {
+        let pulls = *stream == "pull_requests";
+        let (api, env) = github(false).await;
+        api.add("octo/app", 250, pulls);
+        api.fail_after_pages(1, SyncFault::RateLimited(Duration::from_secs(120)));
+        let report = env
+            .runner()
+            .run(
+                &tenant(),
+                &conn(),
+                stream,
+                SyncMode::Full,
+                &*env.sink,
+                Some(2),
+            )
+            .await
+            .unwrap();
+        assert_eq!(report.rate_limit_waits, 1);
+        api.fail_next(1, SyncFault::SecondaryLimit(Duration::from_secs(30)));
+        let report = env.full(stream).await;
+        assert_eq!(report.waited_ms, 30_000);
+        assert_eq!(
+            env.test.clock.sleeps(),
+            vec![Duration::from_secs(120), Duration::from_secs(30)]
+        );
+        assert_eq!(env.sink.ids(stream).len(), 250);
+        assert!(env.sink.written_twice().is_empty());
+    }
+}
+
+#[tokio::test]
+async fn github_revoked_token_stops_the_run_and_marks_the_connection() {
+    for stream in GITHUB_STREAMS {
+        let (api, env) = github(true).await;
+        seed(&api);
+        env.full(stream).await;
+        api.tokens().revoke_all();
+        let err = env.run(stream, SyncMode::Incremental).await.unwrap_err();
+        assert_eq!(err.code(), "sync.credential_rejected");
+        assert!(!format!("{err:?}").contains("ghp_sync_token"));
+        assert!(matches!(env.status().await, ConnectionStatus::Error { .. }));
+        assert!(!env.sink.ids(stream).is_empty());
+    }
+}
+
+#[tokio::test]
+async fn github_without_repositories_says_what_to_set() {
+    let env = Env::start();
+    let api = GitHubSyncApi::cloud(env.test.clock.clone()).await;
+    let env = env
+        .connect(
+            "github::github-cloud",
+            json!({"api_base_url": api.base_url()}),
+            "token",
+            "ghp_sync_token",
+            json!({}),
+        )
+        .await;
+    let err = env.run("issues", SyncMode::Full).await.unwrap_err();
+    assert_eq!(err.code(), "sync.no_repositories");
+    assert!(api.requests().is_empty());
+}
+
+// ---------------------------------------------------------------- Slack
+
+struct SlackChannels {
+    general: String,
+    random: String,
+    general_ts: Vec<String>,
+}
+
+async fn slack() -> (SlackSyncApi, Env, SlackChannels) {
+    let env = Env::start();
+    let api = SlackSyncApi::start().await;
+    api.accept_token("xoxb-sync-token");
+    let general = api.add_channel("general", true);
+    let random = api.add_channel("random", true);
+    let secret = api.add_channel("secret", false);
+    let general_ts = api.post(&general, 250);
+    api.post(&random, 10);
+    api.post(&secret, 5);
+    let env = env
+        .connect(
+            "slack::slack-default",
+            json!({"api_base_url": api.base_url()}),
+            "bot_token",
+            "xoxb-sync-token",
+            json!({}),
+        )
+        .await;
+    (
+        api,
+        env,
+        SlackChannels {
+            general,
+            random,
+            general_ts,
+        },
+    )
+}
+
+#[tokio::test]
+async fn slack_messages_full_then_incremental() {
+    let (api, env, c) = slack().await;
+    let report = env.full("messages").await;
+    // general: 200 + 50; random: 10; the channel the bot is not in is not read.
+    assert_eq!((report.pages, report.records), (3, 260));
+    let sent = api.requests();
+    assert_eq!(sent[0].path, "/api/users.conversations");
+    assert_eq!(
+        query(&sent[0], "types"),
+        Some("public_channel,private_channel")
+    );
+    assert_eq!(
+        sent[0].header("authorization"),
+        Some("Bearer xoxb-sync-token")
+    );
+    assert_eq!(sent[1].path, "/api/conversations.history");
+    assert_eq!(query(&sent[1], "channel"), Some(c.general.as_str()));
+    assert_eq!(query(&sent[1], "oldest"), None);
+    assert!(query(&sent[2], "cursor").is_some());
+    assert_eq!(query(&sent[3], "channel"), Some(c.random.as_str()));
+    let id = format!("{}:{}", c.general, c.general_ts[0]);
+    assert_eq!(
+        env.sink.record("messages", &id).unwrap()["text"],
+        "message 1"
+    );
+
+    let watermark = env.watermark("messages").await.unwrap();
+    api.post(&c.general, 3);
+    api.post(&c.random, 1);
+    let before = api.requests().len();
+    let report = env.incremental("messages").await;
+    assert_eq!(report.records, 4);
+    let asked = &api.requests()[before + 1];
+    assert_eq!(query(asked, "oldest"), Some(watermark.as_str()));
+    assert_eq!(env.sink.ids("messages").len(), 264);
+    assert!(env.sink.written_twice().is_empty());
+}
+
+#[tokio::test]
+async fn slack_deleted_messages_are_not_seen_by_incremental_runs() {
+    let (api, env, c) = slack().await;
+    env.full("messages").await;
+    api.delete(&c.general, &c.general_ts[5]);
+    let report = env.incremental("messages").await;
+    assert_eq!((report.records, report.deleted), (0, 0));
+    // Deletes arrive as `message_deleted` events; a fresh full run drops it too.
+    let id = format!("{}:{}", c.general, c.general_ts[5]);
+    assert!(env.sink.record("messages", &id).is_some());
+    env.runner()
+        .delete(&tenant(), &conn(), "messages", &*env.sink)
+        .await
+        .unwrap();
+    env.full("messages").await;
+    assert!(env.sink.record("messages", &id).is_none());
+    assert_eq!(env.sink.ids("messages").len(), 259);
+}
+
+#[tokio::test]
+async fn slack_run_killed_between_pages_resumes_without_duplicates_or_gaps() {
+    let (api, env, _) = slack().await;
+    // Call 1 lists channels, call 2 reads page 1 of general; call 3 hangs.
+    api.fail_after_pages(2, SyncFault::Hang);
+    env.kill_during("messages", || api.calls(), 3).await;
+    assert_eq!(env.sink.ids("messages").len(), 200);
+    api.heal();
+    env.test.clock.advance(DEFAULT_LEASE_TTL);
+    let before = api.requests().len();
+    let report = env.full("messages").await;
+    assert_eq!((report.pages, report.records), (2, 60));
+    // The resumed run reads on from the saved history cursor, without listing again.
+    let resumed = &api.requests()[before];
+    assert_eq!(resumed.path, "/api/conversations.history");
+    assert!(query(resumed, "cursor").is_some());
+    assert_eq!(env.sink.ids("messages").len(), 260);
+    assert!(env.sink.written_twice().is_empty());
+}
+
+#[tokio::test]
+async fn slack_429_pauses_for_retry_after() {
+    let (api, env, _) = slack().await;
+    api.fail_next(1, SyncFault::RateLimited(Duration::from_secs(7)));
+    api.fail_after_pages(2, SyncFault::RateLimited(Duration::from_secs(20)));
+    let report = env.full("messages").await;
+    assert_eq!(report.rate_limit_waits, 2);
+    assert_eq!(
+        env.test.clock.sleeps(),
+        vec![Duration::from_secs(7), Duration::from_secs(20)]
+    );
+    assert_eq!(env.sink.ids("messages").len(), 260);
+}
+
+#[tokio::test]
+async fn slack_revoked_token_stops_the_run() {
+    let (api, env, _) = slack().await;
+    env.full("messages").await;
+    api.tokens().revoke_all();
+    let err = env
+        .run("messages", SyncMode::Incremental)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "sync.credential_rejected");
+    assert!(!format!("{err:?}").contains("xoxb-sync-token"));
+    assert!(matches!(env.status().await, ConnectionStatus::Error { .. }));
+}

@@ -1,0 +1,486 @@
+//! [`GitHubSyncApi`]: the parts of GitHub's REST API a sync reads, on github.com (`/`) or
+//! GitHub Enterprise Server (`/api/v3`).
+//!
+//! * `GET /repos/{owner}/{repo}/issues?state=all&sort=&direction=&since=&per_page=&page=`:
+//!   issues **and pull requests** (those carry a `pull_request` key); `since` keeps
+//!   items updated at or after it; `state` defaults to `open`, `sort` to `created`,
+//!   `direction` to `desc`, `per_page` to 30 (at most 100).
+//! * `GET /repos/{owner}/{repo}/pulls?state=all&sort=created|updated&direction=&per_page=&page=`:
+//!   pull requests only, no `since`.
+//!
+//! As GitHub does, it refuses requests without `User-Agent` (403); answers `Bad
+//! credentials` (401) to an unknown token; paginates with a `Link` header (`next`,
+//! `last`, `first`, `prev`); sends an `ETag` and answers `304 Not Modified` with no body
+//! to a matching `If-None-Match`, **without counting it against the rate limit**; sends
+//! `x-ratelimit-{limit,remaining,used,reset,resource}` on every answer; signals the
+//! primary limit with 403 and `x-ratelimit-remaining: 0` plus `x-ratelimit-reset` (epoch
+//! seconds), and a secondary limit with 403, a "secondary rate limit" message and
+//! `retry-after` (seconds).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::{Arc, Mutex};
+
+use integrations_core::host::Clock;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use wiremock::matchers::{method, path_regex};
+use wiremock::{Mock, Request, Respond, ResponseTemplate};
+
+use super::sync_common::{Faults, MockClock, SyncFault, hang, stamp};
+use super::{Auth, Journal, Recorded, Scheme, Tokens, lock};
+use crate::mock::MockProvider;
+
+#[derive(Debug, Clone)]
+struct Item {
+    number: u64,
+    title: String,
+    state: &'static str,
+    pull: bool,
+    created: u64,
+    updated: u64,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    repos: BTreeMap<String, Vec<Item>>,
+    serial: u64,
+    faults: Faults,
+    /// Requests counted against the primary limit.
+    used: u64,
+    /// Answers `304 Not Modified`.
+    not_modified: u64,
+}
+
+struct Responder {
+    state: Arc<Mutex<State>>,
+    tokens: Tokens,
+    journal: Journal,
+    clock: MockClock,
+    api: String,
+    origin: String,
+    prefix: &'static str,
+}
+
+fn message(status: u16, text: &str) -> ResponseTemplate {
+    ResponseTemplate::new(status).set_body_json(json!({
+        "message": text,
+        "documentation_url": "https://docs.github.com/rest",
+        "status": status.to_string(),
+    }))
+}
+
+fn validation_failed(field: &str) -> ResponseTemplate {
+    ResponseTemplate::new(422).set_body_json(json!({
+        "message": "Validation Failed",
+        "errors": [{"resource": "Issue", "field": field, "code": "invalid"}],
+        "documentation_url": "https://docs.github.com/rest",
+        "status": "422",
+    }))
+}
+
+impl Responder {
+    fn issue_json(&self, repo: &str, item: &Item) -> Value {
+        let mut out = json!({
+            "id": 1_000_000 + item.number,
+            "node_id": format!("I_kwDOA{}", item.number),
+            "number": item.number,
+            "title": item.title,
+            "state": item.state,
+            "user": {"login": "octocat", "id": 1, "type": "User"},
+            "url": format!("{}/repos/{repo}/issues/{}", self.api, item.number),
+            "html_url": format!("https://github.com/{repo}/issues/{}", item.number),
+            "created_at": stamp(item.created, false),
+            "updated_at": stamp(item.updated, false),
+            "closed_at": (item.state == "closed").then(|| stamp(item.updated, false)),
+        });
+        if item.pull {
+            out["pull_request"] = json!({
+                "url": format!("{}/repos/{repo}/pulls/{}", self.api, item.number),
+                "html_url": format!("https://github.com/{repo}/pull/{}", item.number),
+                "merged_at": null,
+            });
+        }
+        out
+    }
+
+    fn pull_json(&self, repo: &str, item: &Item) -> Value {
+        json!({
+            "id": 2_000_000 + item.number,
+            "node_id": format!("PR_kwDOA{}", item.number),
+            "number": item.number,
+            "state": item.state,
+            "title": item.title,
+            "draft": false,
+            "user": {"login": "octocat", "id": 1, "type": "User"},
+            "url": format!("{}/repos/{repo}/pulls/{}", self.api, item.number),
+            "html_url": format!("https://github.com/{repo}/pull/{}", item.number),
+            "head": {"ref": format!("feature-{}", item.number)},
+            "base": {"ref": "main"},
+            "created_at": stamp(item.created, false),
+            "updated_at": stamp(item.updated, false),
+            "merged_at": null,
+        })
+    }
+
+    fn limit_headers(&self, template: ResponseTemplate, used: u64) -> ResponseTemplate {
+        let reset = self.clock.now().unix_seconds() + 3600;
+        template
+            .insert_header("x-ratelimit-limit", "5000")
+            .insert_header(
+                "x-ratelimit-remaining",
+                (5000 - used.min(5000)).to_string().as_str(),
+            )
+            .insert_header("x-ratelimit-used", used.to_string().as_str())
+            .insert_header("x-ratelimit-reset", reset.to_string().as_str())
+            .insert_header("x-ratelimit-resource", "core")
+    }
+
+    fn fault(&self, fault: SyncFault) -> ResponseTemplate {
+        let now = self.clock.now();
+        match fault {
+            SyncFault::RateLimited(wait) => {
+                let reset = now.saturating_add(wait).unix_seconds();
+                message(
+                    403,
+                    "API rate limit exceeded for user ID 1. If you reach out to GitHub Support for help, please include the request ID.",
+                )
+                .insert_header("x-ratelimit-limit", "5000")
+                .insert_header("x-ratelimit-remaining", "0")
+                .insert_header("x-ratelimit-used", "5000")
+                .insert_header("x-ratelimit-reset", reset.to_string().as_str())
+                .insert_header("x-ratelimit-resource", "core")
+            }
+            SyncFault::SecondaryLimit(wait) => message(
+                403,
+                "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
+            )
+            .insert_header("retry-after", wait.as_secs().to_string().as_str()),
+            SyncFault::ServerError => message(502, "Server Error"),
+            SyncFault::Hang => hang(),
+        }
+    }
+
+    fn list(&self, recorded: &Recorded, repo: &str, pulls: bool) -> ResponseTemplate {
+        let q = |name: &str| recorded.query_param(name);
+        let state_filter = q("state").unwrap_or("open");
+        if !["open", "closed", "all"].contains(&state_filter) {
+            return validation_failed("state");
+        }
+        let sort = q("sort").unwrap_or("created");
+        if !["created", "updated"].contains(&sort) {
+            return validation_failed("sort");
+        }
+        let ascending = match q("direction") {
+            None | Some("desc") => false,
+            Some("asc") => true,
+            Some(_) => return validation_failed("direction"),
+        };
+        let per_page = match q("per_page").map(str::parse::<usize>) {
+            None => 30,
+            Some(Ok(n)) => n.clamp(1, 100),
+            Some(Err(_)) => return validation_failed("per_page"),
+        };
+        let page = match q("page").map(str::parse::<usize>) {
+            None => 1,
+            Some(Ok(n)) if n >= 1 => n,
+            Some(_) => return validation_failed("page"),
+        };
+        let since = if pulls { None } else { q("since") };
+        if since.is_some_and(|s| !s.ends_with('Z') || s.len() < 20) {
+            return validation_failed("since");
+        }
+        let mut state = lock(&self.state);
+        let Some(items) = state.repos.get(repo) else {
+            return message(404, "Not Found");
+        };
+        let mut selected: Vec<Item> = items
+            .iter()
+            .filter(|i| !pulls || i.pull)
+            .filter(|i| state_filter == "all" || i.state == state_filter)
+            .filter(|i| since.is_none_or(|s| stamp(i.updated, false).as_str() >= s))
+            .cloned()
+            .collect();
+        selected.sort_by_key(|i| {
+            let key = if sort == "updated" {
+                i.updated
+            } else {
+                i.created
+            };
+            (key, i.number)
+        });
+        if !ascending {
+            selected.reverse();
+        }
+        let last = selected.len().div_ceil(per_page).max(1);
+        let body: Vec<Value> = selected
+            .iter()
+            .skip((page - 1) * per_page)
+            .take(per_page)
+            .map(|i| {
+                if pulls {
+                    self.pull_json(repo, i)
+                } else {
+                    self.issue_json(repo, i)
+                }
+            })
+            .collect();
+        let body = serde_json::to_vec(&body).unwrap_or_default();
+        let digest = Sha256::digest(&body)
+            .iter()
+            .take(12)
+            .fold(String::new(), |mut out, b| {
+                let _ = write!(out, "{b:02x}");
+                out
+            });
+        let etag = format!("W/\"{digest}\"");
+        if recorded.header("if-none-match") == Some(etag.as_str()) {
+            // Not counted against the limit.
+            state.not_modified += 1;
+            let used = state.used;
+            drop(state);
+            return self
+                .limit_headers(ResponseTemplate::new(304), used)
+                .insert_header("etag", etag.as_str());
+        }
+        state.used += 1;
+        state.faults.pages += 1;
+        let used = state.used;
+        drop(state);
+        let link_to = |n: usize| {
+            let mut url = url::Url::parse(&format!("{}{}", self.origin, recorded.path))
+                .unwrap_or_else(|_| unreachable!("the mock's own URL parses"));
+            {
+                let mut pairs = url.query_pairs_mut();
+                for (k, v) in recorded.query.iter().filter(|(k, _)| k != "page") {
+                    pairs.append_pair(k, v);
+                }
+                pairs.append_pair("page", &n.to_string());
+            }
+            url.to_string()
+        };
+        let mut links = Vec::new();
+        if page > 1 {
+            links.push(format!("<{}>; rel=\"prev\"", link_to(page - 1)));
+        }
+        if page < last {
+            links.push(format!("<{}>; rel=\"next\"", link_to(page + 1)));
+            links.push(format!("<{}>; rel=\"last\"", link_to(last)));
+        }
+        if page > 1 {
+            links.push(format!("<{}>; rel=\"first\"", link_to(1)));
+        }
+        let mut template = ResponseTemplate::new(200)
+            .set_body_raw(body, "application/json; charset=utf-8")
+            .insert_header("etag", etag.as_str());
+        if !links.is_empty() {
+            template = template.insert_header("link", links.join(", ").as_str());
+        }
+        self.limit_headers(template, used)
+    }
+}
+
+impl Respond for Responder {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let recorded = self.journal.record(request);
+        if recorded.header("user-agent").is_none_or(str::is_empty) {
+            return message(
+                403,
+                "Request forbidden by administrative rules. Please make sure your request has a User-Agent header.",
+            );
+        }
+        if self.tokens.check(request) != Auth::Valid {
+            return message(401, "Bad credentials");
+        }
+        let rest = recorded
+            .path
+            .strip_prefix(self.prefix)
+            .and_then(|p| p.strip_prefix("/repos/"))
+            .unwrap_or("");
+        let parts: Vec<&str> = rest.split('/').collect();
+        let (repo, pulls) = match parts.as_slice() {
+            [owner, name, "issues"] => (format!("{owner}/{name}"), false),
+            [owner, name, "pulls"] => (format!("{owner}/{name}"), true),
+            _ => return message(404, "Not Found"),
+        };
+        if let Some(fault) = lock(&self.state).faults.take() {
+            return self.fault(fault);
+        }
+        self.list(&recorded, &repo, pulls)
+    }
+}
+
+/// GitHub's sync-facing REST API on loopback.
+#[derive(Debug)]
+pub struct GitHubSyncApi {
+    provider: MockProvider,
+    state: Arc<Mutex<State>>,
+    tokens: Tokens,
+    journal: Journal,
+    prefix: &'static str,
+}
+
+impl GitHubSyncApi {
+    async fn start(clock: Arc<dyn Clock>, enterprise: bool) -> Self {
+        let provider = MockProvider::start().await;
+        let prefix = if enterprise { "/api/v3" } else { "" };
+        let state = Arc::new(Mutex::new(State::default()));
+        let tokens = Tokens::new();
+        let journal = Journal::default();
+        Mock::given(method("GET"))
+            .and(path_regex(format!(
+                r"^{prefix}/repos/[^/]+/[^/]+/(issues|pulls)$"
+            )))
+            .respond_with(Responder {
+                state: state.clone(),
+                tokens: tokens.clone(),
+                journal: journal.clone(),
+                clock: MockClock(Some(clock)),
+                api: format!("{}{prefix}", provider.uri()),
+                origin: provider.uri(),
+                prefix,
+            })
+            .named("github rest sync")
+            .mount(provider.server())
+            .await;
+        Self {
+            provider,
+            state,
+            tokens,
+            journal,
+            prefix,
+        }
+    }
+
+    /// github.com's API (paths at the root).
+    pub async fn cloud(clock: Arc<dyn Clock>) -> Self {
+        Self::start(clock, false).await
+    }
+
+    /// A GitHub Enterprise Server's API (paths under `/api/v3`).
+    pub async fn enterprise_server(clock: Arc<dyn Clock>) -> Self {
+        Self::start(clock, true).await
+    }
+
+    /// The API base URL (the target's `api_base_url`).
+    pub fn base_url(&self) -> String {
+        format!("{}{}", self.provider.uri(), self.prefix)
+    }
+
+    /// The server's URL (a GHES target's `web_base_url`: its API is under `/api/v3`).
+    pub fn server_url(&self) -> String {
+        self.provider.uri()
+    }
+
+    /// Accepts a token (`Bearer` or `token`).
+    pub fn accept_token(&self, token: &str) {
+        self.tokens.accept(token, Scheme::BearerOrToken);
+    }
+
+    /// The accepted tokens (revoke them to model a revoked connection).
+    pub fn tokens(&self) -> &Tokens {
+        &self.tokens
+    }
+
+    /// Creates an empty repository (`owner/name`); lists of an unknown one answer 404.
+    pub fn create_repo(&self, repo: &str) {
+        lock(&self.state).repos.entry(repo.to_owned()).or_default();
+    }
+
+    /// Adds `count` issues (or pull requests) to `repo` (`owner/name`) and returns their
+    /// numbers.
+    pub fn add(&self, repo: &str, count: usize, pulls: bool) -> Vec<u64> {
+        let mut state = lock(&self.state);
+        (0..count)
+            .map(|_| {
+                state.serial += 1;
+                let serial = state.serial;
+                let items = state.repos.entry(repo.to_owned()).or_default();
+                let number = items.len() as u64 + 1;
+                items.push(Item {
+                    number,
+                    title: format!("Item {number}"),
+                    state: "open",
+                    pull: pulls,
+                    created: serial,
+                    updated: serial,
+                });
+                number
+            })
+            .collect()
+    }
+
+    fn edit(&self, repo: &str, number: u64, change: impl FnOnce(&mut Item)) {
+        let mut state = lock(&self.state);
+        state.serial += 1;
+        let serial = state.serial;
+        let item = state
+            .repos
+            .get_mut(repo)
+            .and_then(|items| items.iter_mut().find(|i| i.number == number))
+            .unwrap_or_else(|| panic!("no item {repo}#{number}"));
+        change(item);
+        item.updated = serial;
+    }
+
+    /// Edits an item's title (its `updated_at` moves).
+    ///
+    /// # Panics
+    ///
+    /// For an unknown item.
+    pub fn update(&self, repo: &str, number: u64, title: &str) {
+        self.edit(repo, number, |i| title.clone_into(&mut i.title));
+    }
+
+    /// Closes an item.
+    ///
+    /// # Panics
+    ///
+    /// For an unknown item.
+    pub fn close(&self, repo: &str, number: u64) {
+        self.edit(repo, number, |i| i.state = "closed");
+    }
+
+    /// Deletes an issue, as an administrator can: it vanishes from every list, with no
+    /// trace a sync could read.
+    pub fn delete(&self, repo: &str, number: u64) {
+        if let Some(items) = lock(&self.state).repos.get_mut(repo) {
+            items.retain(|i| i.number != number);
+        }
+    }
+
+    /// The next `count` list calls get `fault`.
+    pub fn fail_next(&self, count: usize, fault: SyncFault) {
+        lock(&self.state).faults.next_for(count, fault);
+    }
+
+    /// After `pages` more pages are served, the next list call gets `fault`.
+    pub fn fail_after_pages(&self, pages: u64, fault: SyncFault) {
+        lock(&self.state).faults.after_pages(pages, fault);
+    }
+
+    /// Serves normally again.
+    pub fn heal(&self) {
+        lock(&self.state).faults.clear();
+    }
+
+    /// List calls received (failed ones and `304`s included).
+    pub fn calls(&self) -> u64 {
+        lock(&self.state).faults.calls
+    }
+
+    /// Requests counted against the primary rate limit (`304`s are not).
+    pub fn rate_limit_used(&self) -> u64 {
+        lock(&self.state).used
+    }
+
+    /// `304 Not Modified` answers given.
+    pub fn not_modified(&self) -> u64 {
+        lock(&self.state).not_modified
+    }
+
+    /// Every request received.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.journal.all()
+    }
+}
