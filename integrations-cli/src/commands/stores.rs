@@ -8,11 +8,6 @@
 //! names a key by a digest of it (`AesGcmKeyRing::from_hex`), so every process given the
 //! same key opens the same records.
 
-#![allow(
-    dead_code,
-    reason = "used by `mcp serve`, `proxy` and `sync run` as they are wired; remove then"
-)]
-
 use std::path::PathBuf;
 use std::sync::Arc;
 
