@@ -1,7 +1,7 @@
 //! Managed webhooks for GitHub personal-access-token and OAuth connections: a repository
 //! hook (`/repos/{owner}/{repo}/hooks`) or an organization hook (`/orgs/{org}/hooks`),
 //! named by the connection's config
-//! ([`GitHubConnectionConfig`](super::schemas::GitHubConnectionConfig)).
+//! ([`GitHubConnectionConfig`]).
 //!
 //! The hook is `web`, active, JSON, signed with the secret the SDK generated (GitHub
 //! never shows a secret again: it answers `********`), for the `issues`,
