@@ -1,9 +1,11 @@
 //! Managed webhooks for Linear connections: `webhookCreate` / `webhookDelete` through the
 //! GraphQL API, found again with the `webhooks` query.
 //!
-//! The hook covers the connection's whole organization (`allPublicTeams: true`) for the
-//! resource types the shipped sync streams and agents use (`Issue`, `Comment`,
-//! `Project`). Linear accepts a signing secret in `WebhookCreateInput.secret` (and
+//! The hook covers the team the connection's config names (`webhook_team`, an id or a key
+//! such as `ENG`: `teamId`), else the connection's whole organization
+//! (`allPublicTeams: true`), for the resource types the shipped sync streams and agents
+//! use (`Issue`, `Comment`, `Project`). A team Linear does not know is refused by Linear
+//! (`Entity not found: Team`) and the connection keeps no hook. Linear accepts a signing secret in `WebhookCreateInput.secret` (and
 //! generates one when none is given); the SDK always sends the secret it generated and
 //! keeps sealed, so deliveries are verified without reading the secret back. Creating
 //! webhooks needs an admin: a personal API key of an admin, or an OAuth token with the
@@ -18,7 +20,7 @@ use integrations_core::{Error, ErrorKind, Secret};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::schemas::LinearTargetConfig;
+use super::schemas::{LinearConnectionConfig, LinearTargetConfig};
 use super::tools::{GraphQlResponse, RATE_LIMIT, linear_error, rejected};
 
 /// Lists the organization's webhooks, a page at a time.
@@ -178,13 +180,17 @@ impl WebhookRegistrar for LinearHooks {
         if let Some(id) = find(request, request.url).await? {
             return Ok(RegisteredHook::existing(id));
         }
-        let input = json!({
+        let config = request.connection_config.get::<LinearConnectionConfig>()?;
+        let mut input = json!({
             "url": request.url,
-            "allPublicTeams": true,
             "resourceTypes": RESOURCE_TYPES,
             "label": LABEL,
             "secret": secret.expose(),
         });
+        match &config.webhook_team {
+            Some(team) => input["teamId"] = json!(team),
+            None => input["allPublicTeams"] = json!(true),
+        }
         let created: Created = serde_json::from_value(
             graphql(
                 request,

@@ -26,7 +26,9 @@ use integrations_core::webhook::{WebhookHandler, WebhookRegistrar, WebhookSource
 use integrations_core::{ConnectionMethodId, DefinitionKey, IntegrationKind, ValidationIssue};
 use serde_json::json;
 
-use self::schemas::{LinearBindingConfig, LinearTargetConfig, LinearTargetSecrets};
+use self::schemas::{
+    LinearBindingConfig, LinearConnectionConfig, LinearTargetConfig, LinearTargetSecrets,
+};
 
 /// The Linear integration.
 #[derive(Debug, Clone, Default)]
@@ -118,12 +120,14 @@ impl IntegrationDefinition for Linear {
                     SecretField::new("api_key", "API key", CredentialType::API_KEY)
                         .with_expected_prefix("lin_api_"),
                 ],
-            )),
+            ))
+            .with_config(connection_config()),
             crate::method(ConnectionMethod::oauth2_authorization_code(
                 "oauth2",
                 "Sign in with Linear",
                 Self::oauth2_spec(None),
-            )),
+            ))
+            .with_config(connection_config()),
             crate::method(ConnectionMethod::oauth2_client_credentials(
                 "client-credentials",
                 "Application token (client credentials)",
@@ -170,6 +174,13 @@ impl IntegrationDefinition for Linear {
     ) -> Option<IdentityCheck> {
         auth::identity_check(method, target_config)
     }
+}
+
+/// The config of API-key and OAuth connections: the team their managed webhook covers.
+fn connection_config() -> ConfigSpec {
+    ConfigSpec::of::<LinearConnectionConfig>()
+        .with_example(json!({}))
+        .with_example(json!({"webhook_team": "ENG"}))
 }
 
 /// The connection methods whose webhooks are managed ([`hooks`]).

@@ -97,3 +97,16 @@ pub struct LinearBindingConfig {
     #[serde(default)]
     pub default_team_id: Option<String>,
 }
+
+/// The config of an API-key or OAuth connection: which team its managed webhook covers
+/// ([`hooks`](super::hooks)). Without a team the hook covers every public team of the
+/// organization.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct LinearConnectionConfig {
+    /// The team (its id, or its key such as `ENG`) the managed webhook is registered for.
+    #[serde(default)]
+    #[schemars(regex(pattern = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"))]
+    pub webhook_team: Option<String>,
+}

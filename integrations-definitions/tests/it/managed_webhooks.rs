@@ -91,6 +91,14 @@ impl LinearWorld {
     }
 
     async fn connect(&self, id: &str) -> Connection {
+        self.connect_with(id, json!({})).await.unwrap()
+    }
+
+    async fn connect_with(
+        &self,
+        id: &str,
+        config: serde_json::Value,
+    ) -> Result<Connection, integrations_core::Error> {
         ApiKeyConnections::new(self.registry.clone(), self.test.host().clone())
             .with_verification(false)
             .with_managed_webhooks(self.managed.clone())
@@ -101,12 +109,12 @@ impl LinearWorld {
                     TargetId::new("linear").unwrap(),
                     "api-key".parse().unwrap(),
                 )
+                .with_config(config)
                 .with_secret("api_key", LINEAR_KEY)
                 // What the identity check would name: deliveries route by it.
                 .with_external_subject(ORGANIZATION),
             )
             .await
-            .unwrap()
     }
 
     fn auth(&self) -> Authorizations {
@@ -278,6 +286,176 @@ async fn linear_hooks_are_registered_on_connect_idempotently_and_deleted_on_disc
         .unwrap()
         .unwrap();
     assert!(stored.managed_webhook.is_none());
+}
+
+#[tokio::test]
+async fn a_linear_hook_covers_the_team_the_connection_names() {
+    let world = LinearWorld::new().await;
+    let team = world.api.add_team("ENG", "Engineering");
+
+    // By key: Linear resolves it to the team; the hook is the team's, not the organization's.
+    let connection = world
+        .connect_with("lin_1", json!({"webhook_team": "ENG"}))
+        .await
+        .unwrap();
+    let record = connection
+        .managed_webhook
+        .clone()
+        .expect("a hook is recorded");
+    let hooks = world.hooks.hooks();
+    assert_eq!(hooks.len(), 1);
+    assert_eq!(hooks[0]["id"], record.hook_id.as_str());
+    assert_eq!(hooks[0]["team"]["id"], team.as_str());
+    assert_eq!(hooks[0]["allPublicTeams"], false);
+
+    // Registering again finds the hook by its URL: no duplicate.
+    world
+        .managed
+        .register(&tenant(), &connection.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(world.creates(), 1);
+
+    // By id, as well as by key.
+    let world = LinearWorld::new().await;
+    let team = world.api.add_team("OPS", "Operations");
+    let connection = world
+        .connect_with("lin_1", json!({"webhook_team": team}))
+        .await
+        .unwrap();
+    assert!(connection.managed_webhook.is_some());
+    assert_eq!(world.hooks.hooks()[0]["team"]["id"], team.as_str());
+}
+
+#[tokio::test]
+async fn a_team_linear_does_not_know_leaves_the_connection_without_a_hook() {
+    let world = LinearWorld::new().await;
+    world.api.add_team("ENG", "Engineering");
+    let connection = world
+        .connect_with("lin_1", json!({"webhook_team": "OPS"}))
+        .await
+        .unwrap();
+    // Connecting succeeded; Linear refused the hook, so none is on record.
+    assert!(connection.is_active());
+    assert!(connection.managed_webhook.is_none());
+    assert!(world.hooks.hooks().is_empty());
+    let error = world
+        .managed
+        .register(&tenant(), &connection.id)
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), "linear.invalid_input");
+    assert_secret_free(&error, LINEAR_KEY);
+}
+
+#[tokio::test]
+async fn a_malformed_team_is_refused_before_anything_is_stored() {
+    let world = LinearWorld::new().await;
+    let error = world
+        .connect_with("lin_1", json!({"webhook_team": "not a team"}))
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), integrations_core::ErrorKind::InvalidInput);
+    assert!(
+        error
+            .issues()
+            .iter()
+            .any(|i| i.path.contains("webhook_team")),
+        "{:?}",
+        error.issues()
+    );
+    let stored = world
+        .test
+        .host()
+        .connections()
+        .get_connection(&tenant(), &ConnectionId::new("lin_1").unwrap())
+        .await
+        .unwrap();
+    assert!(stored.is_none());
+    assert_eq!(world.creates(), 0);
+}
+
+/// The whole OAuth flow registers the hook when the connection is made, with the access
+/// token the provider issued, and disconnecting deletes it.
+#[tokio::test]
+async fn completing_a_linear_oauth_connection_registers_its_hook() {
+    use integrations_core::auth::{CompleteAuthorization, StartAuthorization};
+    use integrations_core::model::ConnectionScope;
+    use integrations_testkit::mock::oauth::LinearMock;
+    const CALLBACK: &str = "https://app.example.com/oauth/callback";
+
+    let linear = LinearMock::start().await;
+    let api = LinearApi::start().await;
+    api.serve_with(&linear).await;
+    let hooks = LinearWebhooks::mount(&api).await;
+    hooks.serve_with(&api, &linear).await;
+    let test = TestHost::with_http(Arc::new(ReqwestHttpClient::new().unwrap()));
+    let registry = Arc::new(integrations_definitions::registry());
+    WriteService::new(registry.clone(), test.host().clone())
+        .put_target(
+            TargetInput::new(
+                tenant(),
+                TargetId::new("linear").unwrap(),
+                "linear::linear-default".parse().unwrap(),
+            )
+            .with_config(linear.target_config())
+            .with_secrets(linear.target_secrets()),
+        )
+        .await
+        .unwrap();
+    let tokens = Arc::new(TokenManager::new(registry.clone(), test.host().clone()));
+    let managed =
+        ManagedWebhooks::new(registry.clone(), test.host().clone(), tokens, PUBLIC_BASE).unwrap();
+    let auth =
+        Authorizations::new(registry.clone(), test.host().clone()).with_managed_webhooks(managed);
+    let redirect = auth
+        .start(StartAuthorization::create(
+            tenant(),
+            TargetId::new("linear").unwrap(),
+            ConnectionMethodId::new("oauth2").unwrap(),
+            CALLBACK,
+            ConnectionScope::Organization,
+        ))
+        .await
+        .unwrap();
+    assert!(
+        hooks.hooks().is_empty(),
+        "nothing is registered before consent"
+    );
+    let query = linear.authorize(&redirect.url).unwrap();
+    let connection = auth
+        .complete(CompleteAuthorization::new(tenant(), CALLBACK, query))
+        .await
+        .unwrap();
+
+    let record = connection
+        .managed_webhook
+        .clone()
+        .expect("the hook is registered on connect");
+    let endpoint = connection.endpoint_key.clone().unwrap();
+    assert_eq!(
+        record.url,
+        format!("{PUBLIC_BASE}/webhooks/linear/linear-default/{endpoint}")
+    );
+    let registered = hooks.hooks();
+    assert_eq!(registered.len(), 1);
+    assert_eq!(registered[0]["id"], record.hook_id.as_str());
+    assert_eq!(registered[0]["allPublicTeams"], true);
+    // Sent with the issued OAuth access token (the mock accepts no other).
+    assert!(
+        hooks.requests().iter().all(|r| r
+            .header("authorization")
+            .is_some_and(|a| a.starts_with("Bearer "))),
+        "every webhook call carried the OAuth bearer token"
+    );
+
+    let disconnected = auth
+        .disconnect(Disconnect::new(tenant(), connection.id.clone()))
+        .await
+        .unwrap();
+    assert_eq!(disconnected.webhook, WebhookRemoval::Deleted);
+    assert!(hooks.hooks().is_empty());
 }
 
 #[tokio::test]

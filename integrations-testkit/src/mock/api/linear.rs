@@ -81,6 +81,22 @@ impl State {
     }
 }
 
+/// The workspace's teams, for the other mounts on the same API (webhooks are created for
+/// a team).
+#[derive(Debug, Clone)]
+pub(super) struct TeamLookup(Arc<Mutex<State>>);
+
+impl TeamLookup {
+    /// The id of the team whose id or key is `id_or_key`.
+    pub(super) fn resolve(&self, id_or_key: &str) -> Option<String> {
+        lock(&self.0)
+            .teams
+            .iter()
+            .find(|t| t.id == id_or_key || t.key == id_or_key)
+            .map(|t| t.id.clone())
+    }
+}
+
 /// Linear's GraphQL API on loopback.
 #[derive(Debug)]
 pub struct LinearApi {
@@ -631,6 +647,12 @@ impl LinearApi {
             next_number: 1,
         });
         id
+    }
+
+    /// Whether `id_or_key` names one of the workspace's teams, as Linear resolves a
+    /// `teamId` (the team's id or its key).
+    pub(super) fn teams(&self) -> TeamLookup {
+        TeamLookup(self.state.clone())
     }
 
     /// Adds `count` issues to a team (titles `Issue 1`...).

@@ -5,7 +5,9 @@
 //! with HTTP 400); creating needs an admin (`FORBIDDEN` otherwise, see
 //! [`LinearWebhooks::deny_admin`]); `WebhookCreateInput` refuses unknown fields and
 //! requires `url` and `resourceTypes` (`GRAPHQL_VALIDATION_FAILED`, HTTP 400) and one of
-//! `teamId` / `allPublicTeams` (`INPUT_ERROR`, HTTP 200 with `data: null`); a secret
+//! `teamId` / `allPublicTeams` (`INPUT_ERROR`, HTTP 200 with `data: null`), a `teamId`
+//! naming no team (by id or key) of the workspace is `Entity not found: Team`
+//! (`INPUT_ERROR`); a secret
 //! given is kept, none given makes Linear generate one (`lin_wh_...`); deleting an
 //! unknown id is `Entity not found: Webhook` (`INPUT_ERROR`); `webhooks` paginates with
 //! `pageInfo { hasNextPage endCursor }`.
@@ -21,7 +23,9 @@ use serde_json::{Map, Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Match, Mock, Request, Respond, ResponseTemplate};
 
+use super::linear::TeamLookup;
 use super::{Auth, Journal, LinearApi, Recorded, Tokens, lock};
+use crate::mock::oauth::LinearMock;
 
 const CREATE_FIELDS: &[&str] = &[
     "id",
@@ -148,6 +152,7 @@ impl Match for WebhookOperation {
 
 struct Responder {
     state: Arc<Mutex<State>>,
+    teams: TeamLookup,
     tokens: Tokens,
     journal: Journal,
 }
@@ -191,7 +196,7 @@ impl Respond for Responder {
         }
         match op {
             Operation::List => list(&state, &variables),
-            Operation::Create => create(&mut state, &variables),
+            Operation::Create => create(&mut state, &self.teams, &variables),
             Operation::Delete => delete(&mut state, &variables),
         }
     }
@@ -247,7 +252,7 @@ fn string(input: &Map<String, Value>, name: &str) -> Result<Option<String>, Resp
     }
 }
 
-fn create(state: &mut State, variables: &Value) -> ResponseTemplate {
+fn create(state: &mut State, teams: &TeamLookup, variables: &Value) -> ResponseTemplate {
     let input = match check_input(variables.get("input")) {
         Ok(input) => input,
         Err(e) => return e,
@@ -292,6 +297,11 @@ fn create(state: &mut State, variables: &Value) -> ResponseTemplate {
     if team_id.is_none() && !all_public_teams {
         return input_error("Either teamId or allPublicTeams must be set");
     }
+    let team_id = match team_id.map(|t| teams.resolve(&t)) {
+        None => None,
+        Some(Some(id)) => Some(id),
+        Some(None) => return input_error("Entity not found: Team"),
+    };
     match url::Url::parse(&url) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
         _ => return input_error("url must be a valid URL"),
@@ -342,6 +352,7 @@ impl LinearWebhooks {
             .and(WebhookOperation)
             .respond_with(Responder {
                 state: hooks.state.clone(),
+                teams: api.teams(),
                 tokens: api.tokens().clone(),
                 journal: hooks.journal.clone(),
             })
@@ -350,6 +361,26 @@ impl LinearWebhooks {
             .mount(api.provider().server())
             .await;
         hooks
+    }
+
+    /// Serves the same webhook administration on the OAuth mock's server too, for an
+    /// `api` that [`LinearApi::serve_with`] the OAuth mock: one base URL answers OAuth,
+    /// the API and webhooks, with the access tokens the OAuth mock issued.
+    pub async fn serve_with(&self, api: &LinearApi, oauth: &LinearMock) {
+        Mock::given(method("POST"))
+            .and(path("/graphql"))
+            .and(WebhookOperation)
+            .respond_with(Responder {
+                state: self.state.clone(),
+                teams: api.teams(),
+                tokens: api.tokens().clone(),
+                journal: self.journal.clone(),
+            })
+            // Webhook operations only: above the API and the OAuth mock's answers.
+            .with_priority(1)
+            .named("linear webhooks (served with the OAuth mock)")
+            .mount(oauth.provider().server())
+            .await;
     }
 
     /// The webhooks registered, as `webhooks` returns them plus `secret`, `label`,
