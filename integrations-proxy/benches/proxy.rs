@@ -4,6 +4,13 @@
 //! cache), injection, a second TLS hop and a second HTTP/1.1 parse. Goal: at most 1.5×
 //! the direct latency. Then the throughput of 100 concurrent keep-alive clients, both
 //! ways.
+//!
+//! The floor of any TLS-intercepting proxy is measured in the same run: `relay` is a bare
+//! relay built from the same parts (hyper's HTTP/1.1 server with `CONNECT` upgrades,
+//! tokio-rustls with a leaf minted ahead of time, hyper-util's pooled client over
+//! hyper-rustls) that forwards each request with a fixed header and nothing else: no
+//! grant, no classification, no credential lookup, no audit. `proxied / relay` is what
+//! this proxy's own work costs; `relay / direct` is what a second TLS hop costs.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,7 +22,10 @@ use http::{Request, Response};
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::connect::dns::Name;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use integrations_core::auth::TokenManager;
 use integrations_core::compile::{ProfileInput, compile};
 use integrations_core::egress::{GrantAudience, GrantKey, GrantKeys};
@@ -41,15 +51,19 @@ const PROFILE: &str = r#"{
 struct Setup {
     direct: reqwest::Client,
     proxied: reqwest::Client,
+    relayed: reqwest::Client,
     upstream_ca: String,
     proxy_ca: String,
     proxy_url: String,
+    relay_ca: String,
+    relay_url: String,
     upstream: SocketAddr,
     _proxy: ProxyHandle,
     _test: TestHost,
 }
 
-async fn upstream(names: &[&str]) -> (SocketAddr, String) {
+/// A TLS acceptor for `names` with a leaf signed by a fresh CA, and that CA's PEM.
+fn tls_server(names: &[&str]) -> (tokio_rustls::TlsAcceptor, String) {
     let ca_key = KeyPair::generate().unwrap();
     let mut ca = CertificateParams::default();
     ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -73,59 +87,180 @@ async fn upstream(names: &[&str]) -> (SocketAddr, String) {
         rustls_pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
     )
     .unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    (
+        tokio_rustls::TlsAcceptor::from(Arc::new(config)),
+        ca_cert.pem(),
+    )
+}
+
+async fn upstream(names: &[&str]) -> (SocketAddr, String) {
+    let (acceptor, ca_pem) = tls_server(names);
+    let addr = serve_loopback(move |tcp| {
+        let acceptor = acceptor.clone();
+        async move {
+            let Ok(tls) = acceptor.accept(tcp).await else {
+                return;
+            };
+            let service = service_fn(|req: Request<Incoming>| async move {
+                let ok = req
+                    .headers()
+                    .get("authorization")
+                    .is_some_and(|v| v.as_bytes() == BEARER.as_bytes());
+                let mut response = Response::new(Full::new(Bytes::from_static(BODY)));
+                if !ok {
+                    *response.status_mut() = http::StatusCode::UNAUTHORIZED;
+                }
+                Ok::<_, std::convert::Infallible>(response)
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(tls), service)
+                .await;
+        }
+    })
+    .await;
+    (addr, ca_pem)
+}
+
+/// Accepts TCP connections on a loopback port (no Nagle delay) and hands each to `serve`
+/// on its own task.
+async fn serve_loopback<F, Fut>(serve: F) -> SocketAddr
+where
+    F: Fn(tokio::net::TcpStream) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
-        loop {
-            let Ok((tcp, _)) = listener.accept().await else {
-                return;
-            };
+        while let Ok((tcp, _)) = listener.accept().await {
             let _ = tcp.set_nodelay(true);
-            let acceptor = acceptor.clone();
-            tokio::spawn(async move {
-                let Ok(tls) = acceptor.accept(tcp).await else {
-                    return;
-                };
-                let service = service_fn(|req: Request<Incoming>| async move {
-                    let ok = req
-                        .headers()
-                        .get("authorization")
-                        .is_some_and(|v| v.as_bytes() == BEARER.as_bytes());
-                    let mut response = Response::new(Full::new(Bytes::from_static(BODY)));
-                    if !ok {
-                        *response.status_mut() = http::StatusCode::UNAUTHORIZED;
-                    }
-                    Ok::<_, std::convert::Infallible>(response)
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(tls), service)
-                    .await;
-            });
+            tokio::spawn(serve(tcp));
         }
     });
-    (addr, ca_cert.pem())
+    addr
+}
+
+/// Resolves every name to the bench's upstream.
+#[derive(Clone)]
+struct ToUpstream(SocketAddr);
+
+impl tower_service::Service<Name> for ToUpstream {
+    type Response = std::iter::Once<SocketAddr>;
+    type Error = std::convert::Infallible;
+    type Future = std::future::Ready<Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _: Name) -> Self::Future {
+        std::future::ready(Ok(std::iter::once(self.0)))
+    }
+}
+
+/// The floor: a bare TLS-intercepting relay from the proxy's own parts (see the module
+/// docs). Returns its address and the CA its leaf is signed by.
+async fn relay(upstream: SocketAddr, upstream_ca: &str) -> (SocketAddr, String) {
+    let (acceptor, ca_pem) = tls_server(&["api.openai.com"]);
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add({
+            use rustls_pki_types::pem::PemObject as _;
+            rustls_pki_types::CertificateDer::from_pem_slice(upstream_ca.as_bytes()).unwrap()
+        })
+        .unwrap();
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let mut http = HttpConnector::new_with_resolver(ToUpstream(upstream));
+    http.enforce_http(false);
+    http.set_nodelay(true);
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_only()
+        .enable_http1()
+        .wrap_connector(http);
+    let client: Client<_, Incoming> = Client::builder(TokioExecutor::new()).build(https);
+    let addr = serve_loopback(move |tcp| {
+        let (acceptor, client) = (acceptor.clone(), client.clone());
+        async move {
+            // The outer connection: one CONNECT, then the tunnel is TLS to us.
+            let connect = service_fn(move |req: Request<Incoming>| {
+                let (acceptor, client) = (acceptor.clone(), client.clone());
+                async move {
+                    tokio::spawn(async move {
+                        let Ok(upgraded) = hyper::upgrade::on(req).await else {
+                            return;
+                        };
+                        let Ok(tls) = acceptor.accept(TokioIo::new(upgraded)).await else {
+                            return;
+                        };
+                        let forward = service_fn(move |mut req: Request<Incoming>| {
+                            let client = client.clone();
+                            async move {
+                                let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
+                                *req.uri_mut() =
+                                    format!("https://api.openai.com{path}").parse().unwrap();
+                                req.headers_mut().insert(
+                                    http::header::AUTHORIZATION,
+                                    http::HeaderValue::from_static(BEARER),
+                                );
+                                client.request(req).await
+                            }
+                        });
+                        let _ = hyper::server::conn::http1::Builder::new()
+                            .serve_connection(TokioIo::new(tls), forward)
+                            .await;
+                    });
+                    Ok::<_, std::convert::Infallible>(Response::new(Full::new(Bytes::new())))
+                }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(tcp), connect)
+                .with_upgrades()
+                .await;
+        }
+    })
+    .await;
+    (addr, ca_pem)
+}
+
+/// How a bench client reaches the upstream.
+#[derive(Clone, Copy)]
+enum Path {
+    Direct,
+    Proxied,
+    Relayed,
 }
 
 impl Setup {
-    fn client(&self, proxied: bool) -> reqwest::Client {
+    fn client(&self, path: Path) -> reqwest::Client {
         let builder = reqwest::Client::builder().tls_certs_only([
             reqwest::Certificate::from_pem(self.upstream_ca.as_bytes()).unwrap(),
             reqwest::Certificate::from_pem(self.proxy_ca.as_bytes()).unwrap(),
+            reqwest::Certificate::from_pem(self.relay_ca.as_bytes()).unwrap(),
         ]);
-        if proxied {
-            builder.proxy(reqwest::Proxy::all(&self.proxy_url).unwrap())
-        } else {
-            // The direct client holds the key itself, as a sandbox without the proxy would.
-            let mut headers = http::HeaderMap::new();
-            headers.insert(
-                http::header::AUTHORIZATION,
-                http::HeaderValue::from_static(BEARER),
-            );
-            builder
-                .no_proxy()
-                .default_headers(headers)
-                .resolve("api.openai.com", self.upstream)
+        match path {
+            Path::Proxied => builder.proxy(reqwest::Proxy::all(&self.proxy_url).unwrap()),
+            Path::Relayed => builder.proxy(reqwest::Proxy::all(&self.relay_url).unwrap()),
+            Path::Direct => {
+                // The direct client holds the key itself, as a sandbox without the proxy would.
+                let mut headers = http::HeaderMap::new();
+                headers.insert(
+                    http::header::AUTHORIZATION,
+                    http::HeaderValue::from_static(BEARER),
+                );
+                builder
+                    .no_proxy()
+                    .default_headers(headers)
+                    .resolve("api.openai.com", self.upstream)
+            }
         }
         .build()
         .unwrap()
@@ -187,18 +322,23 @@ async fn setup() -> Setup {
         .bind("127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
+    let (relay, relay_ca) = relay(upstream, &upstream_ca).await;
     let mut setup = Setup {
         direct: reqwest::Client::new(),
         proxied: reqwest::Client::new(),
+        relayed: reqwest::Client::new(),
         upstream_ca,
         proxy_ca: generated.cert_pem,
         proxy_url: format!("http://sandbox:{}@{}", grant.expose(), proxy.local_addr()),
+        relay_ca,
+        relay_url: format!("http://{relay}"),
         upstream,
         _proxy: proxy,
         _test: test,
     };
-    setup.direct = setup.client(false);
-    setup.proxied = setup.client(true);
+    setup.direct = setup.client(Path::Direct);
+    setup.proxied = setup.client(Path::Proxied);
+    setup.relayed = setup.client(Path::Relayed);
     setup
 }
 
@@ -216,6 +356,7 @@ fn bench(c: &mut Criterion) {
     rt.block_on(async {
         get(&setup.direct).await;
         get(&setup.proxied).await;
+        get(&setup.relayed).await;
     });
 
     let mut group = c.benchmark_group("proxy/request");
@@ -225,13 +366,24 @@ fn bench(c: &mut Criterion) {
     group.bench_function("proxied", |b| {
         b.to_async(&rt).iter(|| get(&setup.proxied));
     });
+    group.bench_function("relay", |b| {
+        b.to_async(&rt).iter(|| get(&setup.relayed));
+    });
     group.finish();
 
-    let direct: Vec<reqwest::Client> = (0..100).map(|_| setup.client(false)).collect();
-    let proxied: Vec<reqwest::Client> = (0..100).map(|_| setup.client(true)).collect();
+    let clients = |path| (0..100).map(|_| setup.client(path)).collect::<Vec<_>>();
+    let (direct, proxied, relayed) = (
+        clients(Path::Direct),
+        clients(Path::Proxied),
+        clients(Path::Relayed),
+    );
     let mut group = c.benchmark_group("proxy/throughput_100_clients");
     group.throughput(Throughput::Elements(100));
-    for (name, clients) in [("direct", &direct), ("proxied", &proxied)] {
+    for (name, clients) in [
+        ("direct", &direct),
+        ("proxied", &proxied),
+        ("relay", &relayed),
+    ] {
         group.bench_function(name, |b| {
             b.to_async(&rt).iter(|| async {
                 let tasks: Vec<_> = clients

@@ -60,21 +60,41 @@ struct LinearWorld {
 }
 
 impl LinearWorld {
+    /// API-key connections on the Linear API mock.
     async fn new() -> Self {
         let api = LinearApi::start().await;
         let hooks = LinearWebhooks::mount(&api).await;
         api.accept_api_key(LINEAR_KEY);
+        let target = TargetInput::new(
+            tenant(),
+            TargetId::new("linear").unwrap(),
+            "linear::linear-default".parse().unwrap(),
+        )
+        .with_config(json!({"api_base_url": api.base_url()}));
+        Self::with_target(api, hooks, target).await
+    }
+
+    /// OAuth connections: `oauth` serves the API and webhook administration too.
+    async fn with_oauth(oauth: &integrations_testkit::mock::oauth::LinearMock) -> Self {
+        let api = LinearApi::start().await;
+        api.serve_with(oauth).await;
+        let hooks = LinearWebhooks::mount(&api).await;
+        hooks.serve_with(&api, oauth).await;
+        let target = TargetInput::new(
+            tenant(),
+            TargetId::new("linear").unwrap(),
+            "linear::linear-default".parse().unwrap(),
+        )
+        .with_config(oauth.target_config())
+        .with_secrets(oauth.target_secrets());
+        Self::with_target(api, hooks, target).await
+    }
+
+    async fn with_target(api: LinearApi, hooks: LinearWebhooks, target: TargetInput) -> Self {
         let test = TestHost::with_http(Arc::new(ReqwestHttpClient::new().unwrap()));
         let registry = Arc::new(integrations_definitions::registry());
         WriteService::new(registry.clone(), test.host().clone())
-            .put_target(
-                TargetInput::new(
-                    tenant(),
-                    TargetId::new("linear").unwrap(),
-                    "linear::linear-default".parse().unwrap(),
-                )
-                .with_config(json!({"api_base_url": api.base_url()})),
-            )
+            .put_target(target)
             .await
             .unwrap();
         let tokens = Arc::new(TokenManager::new(registry.clone(), test.host().clone()));
@@ -386,29 +406,8 @@ async fn completing_a_linear_oauth_connection_registers_its_hook() {
     const CALLBACK: &str = "https://app.example.com/oauth/callback";
 
     let linear = LinearMock::start().await;
-    let api = LinearApi::start().await;
-    api.serve_with(&linear).await;
-    let hooks = LinearWebhooks::mount(&api).await;
-    hooks.serve_with(&api, &linear).await;
-    let test = TestHost::with_http(Arc::new(ReqwestHttpClient::new().unwrap()));
-    let registry = Arc::new(integrations_definitions::registry());
-    WriteService::new(registry.clone(), test.host().clone())
-        .put_target(
-            TargetInput::new(
-                tenant(),
-                TargetId::new("linear").unwrap(),
-                "linear::linear-default".parse().unwrap(),
-            )
-            .with_config(linear.target_config())
-            .with_secrets(linear.target_secrets()),
-        )
-        .await
-        .unwrap();
-    let tokens = Arc::new(TokenManager::new(registry.clone(), test.host().clone()));
-    let managed =
-        ManagedWebhooks::new(registry.clone(), test.host().clone(), tokens, PUBLIC_BASE).unwrap();
-    let auth =
-        Authorizations::new(registry.clone(), test.host().clone()).with_managed_webhooks(managed);
+    let world = LinearWorld::with_oauth(&linear).await;
+    let auth = world.auth();
     let redirect = auth
         .start(StartAuthorization::create(
             tenant(),
@@ -420,7 +419,7 @@ async fn completing_a_linear_oauth_connection_registers_its_hook() {
         .await
         .unwrap();
     assert!(
-        hooks.hooks().is_empty(),
+        world.hooks.hooks().is_empty(),
         "nothing is registered before consent"
     );
     let query = linear.authorize(&redirect.url).unwrap();
@@ -438,13 +437,13 @@ async fn completing_a_linear_oauth_connection_registers_its_hook() {
         record.url,
         format!("{PUBLIC_BASE}/webhooks/linear/linear-default/{endpoint}")
     );
-    let registered = hooks.hooks();
+    let registered = world.hooks.hooks();
     assert_eq!(registered.len(), 1);
     assert_eq!(registered[0]["id"], record.hook_id.as_str());
     assert_eq!(registered[0]["allPublicTeams"], true);
     // Sent with the issued OAuth access token (the mock accepts no other).
     assert!(
-        hooks.requests().iter().all(|r| r
+        world.hooks.requests().iter().all(|r| r
             .header("authorization")
             .is_some_and(|a| a.starts_with("Bearer "))),
         "every webhook call carried the OAuth bearer token"
@@ -455,7 +454,7 @@ async fn completing_a_linear_oauth_connection_registers_its_hook() {
         .await
         .unwrap();
     assert_eq!(disconnected.webhook, WebhookRemoval::Deleted);
-    assert!(hooks.hooks().is_empty());
+    assert!(world.hooks.hooks().is_empty());
 }
 
 #[tokio::test]

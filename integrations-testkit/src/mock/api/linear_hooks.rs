@@ -347,17 +347,8 @@ impl LinearWebhooks {
             state: Arc::new(Mutex::new(State::default())),
             journal: Journal::default(),
         };
-        Mock::given(method("POST"))
-            .and(path("/graphql"))
-            .and(WebhookOperation)
-            .respond_with(Responder {
-                state: hooks.state.clone(),
-                teams: api.teams(),
-                tokens: api.tokens().clone(),
-                journal: hooks.journal.clone(),
-            })
-            .with_priority(1)
-            .named("linear webhooks")
+        hooks
+            .mock(api, "linear webhooks")
             .mount(api.provider().server())
             .await;
         hooks
@@ -367,6 +358,13 @@ impl LinearWebhooks {
     /// `api` that [`LinearApi::serve_with`] the OAuth mock: one base URL answers OAuth,
     /// the API and webhooks, with the access tokens the OAuth mock issued.
     pub async fn serve_with(&self, api: &LinearApi, oauth: &LinearMock) {
+        self.mock(api, "linear webhooks (served with the OAuth mock)")
+            .mount(oauth.provider().server())
+            .await;
+    }
+
+    /// Webhook operations only, above the API's and the OAuth mock's other answers.
+    fn mock(&self, api: &LinearApi, name: &'static str) -> Mock {
         Mock::given(method("POST"))
             .and(path("/graphql"))
             .and(WebhookOperation)
@@ -376,11 +374,8 @@ impl LinearWebhooks {
                 tokens: api.tokens().clone(),
                 journal: self.journal.clone(),
             })
-            // Webhook operations only: above the API and the OAuth mock's answers.
             .with_priority(1)
-            .named("linear webhooks (served with the OAuth mock)")
-            .mount(oauth.provider().server())
-            .await;
+            .named(name)
     }
 
     /// The webhooks registered, as `webhooks` returns them plus `secret`, `label`,
