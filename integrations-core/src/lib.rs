@@ -105,6 +105,7 @@ pub mod provider;
 pub mod reexports;
 pub mod registry;
 pub mod schema;
+pub mod sealing;
 mod secret;
 pub mod service;
 pub mod sync;

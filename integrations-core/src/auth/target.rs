@@ -6,12 +6,13 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::definition::{ConnectionMethod, OAuth2Spec};
-use crate::host::{Host, SecretCipher};
+use crate::host::Host;
 use crate::model::{Connection, Target};
 use crate::provider::RedirectFlow;
 use crate::registry::RegisteredIntegration;
 use crate::schema::Parsed;
-use crate::service::target_secrets_aad;
+use crate::sealing::SecretCipher;
+use crate::sealing::target_secrets_aad;
 use crate::{ConnectionMethodId, Error, ErrorKind, Registry, Secret, TargetId, TenantId};
 
 /// A target's secrets (OAuth client secret, GitHub App private key, ...), opened for one
@@ -53,7 +54,7 @@ impl TargetSecrets {
         let Some(sealed) = &target.secrets else {
             return Ok(Self::empty());
         };
-        let bytes = cipher.open(sealed, &target_secrets_aad(target))?;
+        let bytes = cipher.open(sealed, &target_secrets_aad(&target.tenant, &target.id))?;
         let parsed: BTreeMap<String, serde_json::Value> =
             serde_json::from_slice(&bytes).map_err(|_| {
                 Error::configuration(

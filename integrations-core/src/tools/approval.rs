@@ -41,29 +41,13 @@ impl ApprovalId {
     /// [`ErrorKind::Internal`](crate::ErrorKind::Internal) (`tool.random_failed`) when
     /// the operating system has no randomness to give.
     pub fn generate() -> Result<Self, Error> {
-        random_token().map(Self)
+        crate::sealing::random_token().map(Self)
     }
 
     /// The id as a string.
     pub fn as_str(&self) -> &str {
         &self.0
     }
-}
-
-pub(crate) fn random_token() -> Result<String, Error> {
-    let mut bytes = [0_u8; 16];
-    getrandom::fill(&mut bytes).map_err(|_| {
-        Error::new(
-            crate::ErrorKind::Internal,
-            "tool.random_failed",
-            "the operating system could not supply random bytes",
-        )
-    })?;
-    Ok(bytes.iter().fold(String::with_capacity(32), |mut s, b| {
-        use fmt::Write as _;
-        let _ = write!(s, "{b:02x}");
-        s
-    }))
 }
 
 impl fmt::Debug for ApprovalId {

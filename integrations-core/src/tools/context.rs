@@ -11,10 +11,11 @@ use serde::{Deserialize, Serialize};
 
 use super::ToolHttp;
 use crate::definition::ConnectionMethodKind;
-use crate::host::{Aad, AuditAction, AuditEvent, AuditOutcome, Host, Sealed};
+use crate::host::{AuditAction, AuditEvent, AuditOutcome, Host};
 use crate::model::{Connection, Publication, PublicationScope};
 use crate::plan::CredentialSelector;
 use crate::schema::Parsed;
+use crate::sealing::{Aad, Sealed};
 use crate::{
     ConnectionId, DefinitionKey, Error, ProjectId, PublicationId, TenantId, Timestamp, UserId,
     WorkspaceId,
@@ -275,7 +276,7 @@ impl ToolContext {
     /// definition and tool, so a cursor opens only where it was made.
     fn cursor_aad(&self) -> Aad {
         let id = format!("{}/{}", self.inner.key, self.connection().id);
-        Aad::new(self.tenant(), "tool_cursor", &id, &self.inner.tool)
+        crate::sealing::tool_cursor_aad(self.tenant(), &id, &self.inner.tool)
     }
 
     /// Seals `state` (a provider's next-page link or cursor) into an opaque paging cursor

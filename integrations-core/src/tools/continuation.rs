@@ -22,8 +22,8 @@ use super::{
     CallContext, Continuation, Runtime, ToolAnnotations, ToolContent, ToolDescriptor, ToolPolicy,
     ToolResult,
 };
-use crate::auth::state::digest;
-use crate::host::{Aad, Host, Sealed};
+use crate::host::Host;
+use crate::sealing::{Aad, Sealed};
 use crate::{ConnectionId, Error, ErrorKind, TenantId, Timestamp, WorkspaceId};
 
 /// The name of the tool that reads the next page of a trimmed result. Reserved: no
@@ -253,7 +253,7 @@ pub struct PendingContinuation {
 
 /// The associated data of a continuation's sealed pages.
 fn pages_aad(tenant: &TenantId, id: &str) -> Aad {
-    Aad::new(tenant, "tool_continuation", id, "pages")
+    crate::sealing::continuation_pages_aad(tenant, id)
 }
 
 fn unknown() -> Error {
@@ -302,8 +302,8 @@ impl Continuations {
         pages: &[Value],
         now: Timestamp,
     ) -> Result<Continuation, Error> {
-        let cursor = super::approval::random_token()?;
-        let id = digest(&cursor);
+        let cursor = crate::sealing::random_token()?;
+        let id = crate::sealing::sha256_hex(&cursor);
         let plaintext = Zeroizing::new(serde_json::to_vec(pages).map_err(|_| {
             Error::new(
                 ErrorKind::Internal,
@@ -345,7 +345,7 @@ impl Continuations {
         if !well_formed(cursor) {
             return Err(unknown());
         }
-        let id = digest(cursor);
+        let id = crate::sealing::sha256_hex(cursor);
         let store = host.continuations();
         let Some(entry) = store.take_continuation(&owner.tenant, &id, now).await? else {
             return Err(unknown());

@@ -231,16 +231,6 @@ fn matching_secret(secrets: &[Secret], parts: &[&[u8]], provided: &[u8]) -> Opti
     })
 }
 
-fn hex_lower(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
-    }
-    out
-}
-
 /// Strict lowercase hex of exactly one HMAC-SHA256 tag, so that any change to the text
 /// changes the bytes (uppercase digits would otherwise decode alike).
 fn decode_hex_tag(text: &str) -> Option<[u8; TAG_LEN]> {
@@ -292,7 +282,7 @@ mod tests {
     #[test]
     fn hex_round_trip_is_strict() {
         let t = tag(b"k", &[b"body"]);
-        let hex = hex_lower(&t);
+        let hex = hex::encode(t);
         assert_eq!(decode_hex_tag(&hex), Some(t));
         assert_eq!(decode_hex_tag(&hex.to_uppercase()), None);
         assert_eq!(decode_hex_tag(&hex[..62]), None);
