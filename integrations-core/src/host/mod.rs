@@ -39,8 +39,8 @@ pub use self::store::{
     Stores, TargetStore, WebhookEventStore, purge_expired, version_conflict,
 };
 use crate::Error;
+use crate::model::WebhookEvent;
 pub use crate::sealing::{Aad, AesGcmKeyRing, Sealed, SecretCipher, SecretCipherExt};
-use crate::webhook::WebhookEvent;
 
 /// Everything the engines need from the embedding application, cheap to clone.
 ///

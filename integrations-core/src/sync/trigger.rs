@@ -56,7 +56,7 @@ use tokio::task::JoinSet;
 
 use super::{RecordSink, SyncMode, SyncRunner};
 use crate::host::{Clock, EventSink};
-use crate::webhook::{EventType, WebhookEvent};
+use crate::model::{EventType, WebhookEvent};
 use crate::{ConnectionId, DefinitionKey, Error, TenantId, Timestamp};
 
 /// Which event types touch which sync stream: rules `<family>.<object>.<action>` → stream,

@@ -33,9 +33,8 @@ mod ratelimit;
 mod result;
 mod runtime;
 
-pub use approval::{ApprovalId, ApprovalRequest};
-pub use context::{CallContext, Session, ToolContext};
-pub use continuation::{CONTINUE_TOOL_NAME, PendingContinuation, continuation_tool};
+pub use context::ToolContext;
+pub use continuation::{CONTINUE_TOOL_NAME, continuation_tool};
 pub use descriptor::{ToolAnnotations, ToolDescriptor};
 pub use executor::{Tool, ToolExecutor, ToolSet};
 pub use http::{RequestAuth, ToolHttp, api_url, json_request, read_json, request, status_error};
@@ -46,3 +45,5 @@ pub use policy::{Policies, PolicyDecision, PolicyOrigin, PolicySet, PolicySource
 pub use ratelimit::{DEFAULT_RATE_LIMIT_WAIT, RateLimitRule, ResetFormat, rate_limited};
 pub use result::{Continuation, ToolContent, ToolFailure, ToolResult, ToolStatus};
 pub use runtime::{DEFAULT_APPROVAL_TTL, DEFAULT_RESULT_BUDGET, Runtime};
+
+pub use crate::model::{ApprovalId, ApprovalRequest, CallContext, PendingContinuation, Session};

@@ -21,10 +21,11 @@
 use std::fmt;
 use std::sync::Arc;
 
-use super::registrar::{HookRemoval, HookRequest, ManagedWebhook, WebhookRegistrar};
+use super::registrar::{HookRemoval, HookRequest, WebhookRegistrar};
 use crate::credential::CredentialSource;
 use crate::definition::ConnectionMethodKind;
 use crate::host::Host;
+use crate::model::ManagedWebhook;
 use crate::model::{Connection, Credential, CredentialType};
 use crate::plan::CredentialSelector;
 use crate::registry::RegisteredIntegration;

@@ -17,9 +17,7 @@
 //!   provider on connect (idempotently, with a generated secret kept sealed on the
 //!   connection) and deleted on disconnect.
 
-mod dispatch;
 pub mod errors;
-mod event;
 mod handler;
 mod headers;
 mod ingest;
@@ -29,9 +27,10 @@ mod registrar;
 pub mod schemes;
 mod source;
 
-pub use dispatch::{ConversationKey, SessionDispatch};
+pub use crate::model::ManagedWebhook;
+pub use crate::model::{ConversationKey, SessionDispatch};
+pub use crate::model::{EventSubject, EventType, SubjectKind, WebhookEvent};
 pub use errors::{codes, status_for};
-pub use event::{EventSubject, EventType, SubjectKind, WebhookEvent};
 pub use handler::{
     Classification, EventRoute, GrantChange, Handshake, HandshakeVerification, InboundRequest,
     NormalizeContext, Normalized, Routing, TargetClaim, WebhookHandler, WebhookResponse,
@@ -47,9 +46,7 @@ pub use payload::{
     form_to_json, form_value, is_form_encoded, is_json_content_type, lenient_timestamp, raw_json,
     snake_case, source_order_key,
 };
-pub use registrar::{
-    HookRemoval, HookRequest, ManagedWebhook, RegisteredHook, WebhookLifecycle, WebhookRegistrar,
-};
+pub use registrar::{HookRemoval, HookRequest, RegisteredHook, WebhookLifecycle, WebhookRegistrar};
 pub use schemes::{
     BodyTimestamp, HmacHexScheme, SignRequest, SignatureScheme, SlackScheme, StandardScheme,
     TimestampUnit, Verified,

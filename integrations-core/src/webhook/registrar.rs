@@ -42,33 +42,6 @@ impl WebhookLifecycle {
     }
 }
 
-/// The hook registered at the provider for a connection, recorded on the connection.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct ManagedWebhook {
-    /// The provider's id of the hook.
-    pub hook_id: String,
-    /// The delivery URL registered.
-    pub url: String,
-    /// When it was registered (or found registered).
-    pub registered_at: Timestamp,
-}
-
-impl ManagedWebhook {
-    /// A registered hook.
-    pub fn new(
-        hook_id: impl Into<String>,
-        url: impl Into<String>,
-        registered_at: Timestamp,
-    ) -> Self {
-        Self {
-            hook_id: hook_id.into(),
-            url: url.into(),
-            registered_at,
-        }
-    }
-}
-
 /// What a registrar gets to create or delete a connection's hook.
 #[non_exhaustive]
 pub struct HookRequest<'a> {
