@@ -22,14 +22,11 @@ use super::{
     CallContext, Continuation, Runtime, ToolAnnotations, ToolContent, ToolDescriptor, ToolPolicy,
     ToolResult,
 };
+use crate::definition::CONTINUE_TOOL_NAME;
 use crate::host::Host;
 use crate::model::PendingContinuation;
 use crate::sealing::Aad;
 use crate::{ConnectionId, Error, ErrorKind, TenantId, Timestamp, WorkspaceId};
-
-/// The name of the tool that reads the next page of a trimmed result. Reserved: no
-/// integration may declare it.
-pub const CONTINUE_TOOL_NAME: &str = "integrations_continue_result";
 
 /// The arguments of [`CONTINUE_TOOL_NAME`].
 #[derive(Debug, Deserialize, JsonSchema)]

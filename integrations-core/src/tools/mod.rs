@@ -21,12 +21,10 @@ mod approval;
 mod arguments;
 mod context;
 mod continuation;
-mod descriptor;
 mod executor;
 pub mod export;
 mod http;
 mod manifest;
-mod name;
 mod panic;
 mod policy;
 mod ratelimit;
@@ -34,16 +32,18 @@ mod result;
 mod runtime;
 
 pub use context::ToolContext;
-pub use continuation::{CONTINUE_TOOL_NAME, continuation_tool};
-pub use descriptor::{ToolAnnotations, ToolDescriptor};
+pub use continuation::continuation_tool;
 pub use executor::{Tool, ToolExecutor, ToolSet};
 pub use http::{RequestAuth, ToolHttp, api_url, json_request, read_json, request, status_error};
 pub(crate) use http::{clone_request, inject};
 pub use manifest::{AmbiguousTool, Manifest, ManifestTool};
-pub use name::{MAX_TOOL_NAME_LEN, check_tool_name, sanitize_tool_name};
-pub use policy::{Policies, PolicyDecision, PolicyOrigin, PolicySet, PolicySource, ToolPolicy};
+pub use policy::{Policies, PolicyDecision, PolicyOrigin, PolicySet, PolicySource};
 pub use ratelimit::{DEFAULT_RATE_LIMIT_WAIT, RateLimitRule, ResetFormat, rate_limited};
 pub use result::{Continuation, ToolContent, ToolFailure, ToolResult, ToolStatus};
 pub use runtime::{DEFAULT_APPROVAL_TTL, DEFAULT_RESULT_BUDGET, Runtime};
 
+pub use crate::definition::{
+    CONTINUE_TOOL_NAME, MAX_TOOL_NAME_LEN, ToolAnnotations, ToolDescriptor, ToolPolicy,
+    check_tool_name, sanitize_tool_name,
+};
 pub use crate::model::{ApprovalId, ApprovalRequest, CallContext, PendingContinuation, Session};

@@ -17,25 +17,24 @@
 //!   provider on connect (idempotently, with a generated secret kept sealed on the
 //!   connection) and deleted on disconnect.
 
-pub mod errors;
 mod handler;
-mod headers;
 mod ingest;
 mod managed;
 mod payload;
 mod registrar;
-pub mod schemes;
-mod source;
 
+pub use crate::definition::webhook::{
+    BodyTimestamp, Headers, HmacHexScheme, SignRequest, SignatureScheme, SlackScheme,
+    StandardScheme, TimestampUnit, Verified, WebhookLifecycle, WebhookSource, codes, errors,
+    schemes, status_for,
+};
 pub use crate::model::ManagedWebhook;
 pub use crate::model::{ConversationKey, SessionDispatch};
 pub use crate::model::{EventSubject, EventType, SubjectKind, WebhookEvent};
-pub use errors::{codes, status_for};
 pub use handler::{
     Classification, EventRoute, GrantChange, Handshake, HandshakeVerification, InboundRequest,
     NormalizeContext, Normalized, Routing, TargetClaim, WebhookHandler, WebhookResponse,
 };
-pub use headers::Headers;
 pub use ingest::{
     Accepted, DEFAULT_MAX_BODY_BYTES, Ingest, IngestOutcome, Ingested, PendingDelivery,
     WebhookRequest,
@@ -46,9 +45,4 @@ pub use payload::{
     form_to_json, form_value, is_form_encoded, is_json_content_type, lenient_timestamp, raw_json,
     snake_case, source_order_key,
 };
-pub use registrar::{HookRemoval, HookRequest, RegisteredHook, WebhookLifecycle, WebhookRegistrar};
-pub use schemes::{
-    BodyTimestamp, HmacHexScheme, SignRequest, SignatureScheme, SlackScheme, StandardScheme,
-    TimestampUnit, Verified,
-};
-pub use source::WebhookSource;
+pub use registrar::{HookRemoval, HookRequest, RegisteredHook, WebhookRegistrar};

@@ -9,7 +9,6 @@
 use std::fmt;
 
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
 
 use crate::definition::ConnectionMethodKind;
 use crate::model::Connection;
@@ -17,30 +16,6 @@ use crate::plan::CredentialSelector;
 use crate::schema::Parsed;
 use crate::tools::ToolHttp;
 use crate::{Error, Secret, Timestamp};
-
-/// Who owns a webhook source's registration at the provider (seed 004's
-/// `webhookSource.lifecycle`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum WebhookLifecycle {
-    /// The provider sends deliveries on its own (an app-level subscription, a hook
-    /// configured by hand): nothing is registered per connection.
-    Implicit,
-    /// The SDK registers a hook at the provider when a connection is made and deletes it
-    /// when the connection is disconnected ([`WebhookRegistrar`]).
-    Managed,
-}
-
-impl WebhookLifecycle {
-    /// `implicit` or `managed`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Implicit => "implicit",
-            Self::Managed => "managed",
-        }
-    }
-}
 
 /// What a registrar gets to create or delete a connection's hook.
 #[non_exhaustive]

@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::{
     SignRequest, Verified, decode_hex_tag, matching_secret, parse_unix_digits, tag, within_seconds,
 };
-use crate::webhook::{Headers, errors};
+use crate::definition::webhook::{Headers, errors};
 use crate::{Error, Secret, Timestamp};
 
 /// Slack's request signing (version `v0`): the signature header holds

@@ -9,7 +9,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visi
 use super::{
     SignRequest, Verified, decode_hex_tag, matching_secret, parse_unix_digits, tag, within,
 };
-use crate::webhook::{Headers, errors};
+use crate::definition::webhook::{Headers, errors};
 use crate::{Error, Secret, Timestamp};
 
 /// The unit of a timestamp.

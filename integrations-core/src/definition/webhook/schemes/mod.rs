@@ -37,8 +37,7 @@ use sha2::Sha256;
 pub use self::hmac_hex::{BodyTimestamp, HmacHexScheme, TimestampUnit};
 pub use self::slack::SlackScheme;
 pub use self::standard::StandardScheme;
-use super::Headers;
-use super::errors;
+use super::{Headers, errors};
 use crate::{Error, Secret, Timestamp};
 
 type HmacSha256 = Hmac<Sha256>;
