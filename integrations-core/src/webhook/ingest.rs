@@ -9,13 +9,13 @@ use http::StatusCode;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
-use super::handler::{
-    Classification, GrantChange, HandshakeVerification, InboundRequest, NormalizeContext, Routing,
-    WebhookResponse,
-};
 use super::{Headers, SessionDispatch, Verified, WebhookEvent, WebhookSource, errors};
 use crate::host::{AuditAction, AuditEvent, AuditOutcome, ConnectionQuery, Host};
 use crate::model::{Connection, ConnectionStatus, Target};
+use crate::provider::webhook::{
+    Classification, GrantChange, HandshakeVerification, InboundRequest, NormalizeContext, Routing,
+    WebhookResponse,
+};
 use crate::sealing::target_secrets_aad;
 use crate::{DefinitionKey, Error, ErrorKind, Registry, Secret, Timestamp};
 

@@ -21,17 +21,17 @@
 use std::fmt;
 use std::sync::Arc;
 
-use super::registrar::{HookRemoval, HookRequest, WebhookRegistrar};
 use crate::credential::CredentialSource;
 use crate::definition::ConnectionMethodKind;
 use crate::host::Host;
 use crate::model::ManagedWebhook;
 use crate::model::{Connection, Credential, CredentialType};
 use crate::plan::CredentialSelector;
+use crate::provider::tools::ToolHttp;
+use crate::provider::webhook::{HookRemoval, HookRequest, WebhookRegistrar};
 use crate::registry::RegisteredIntegration;
 use crate::schema::Parsed;
 use crate::sealing::SecretCipherExt;
-use crate::tools::ToolHttp;
 use crate::{ConnectionId, Error, ErrorKind, Registry, Secret, TenantId};
 
 /// The credential slot holding a managed webhook's generated signing secret (type

@@ -17,11 +17,8 @@
 //!   provider on connect (idempotently, with a generated secret kept sealed on the
 //!   connection) and deleted on disconnect.
 
-mod handler;
 mod ingest;
 mod managed;
-mod payload;
-mod registrar;
 
 pub use crate::definition::webhook::{
     BodyTimestamp, Headers, HmacHexScheme, SignRequest, SignatureScheme, SlackScheme,
@@ -31,9 +28,12 @@ pub use crate::definition::webhook::{
 pub use crate::model::ManagedWebhook;
 pub use crate::model::{ConversationKey, SessionDispatch};
 pub use crate::model::{EventSubject, EventType, SubjectKind, WebhookEvent};
-pub use handler::{
-    Classification, EventRoute, GrantChange, Handshake, HandshakeVerification, InboundRequest,
-    NormalizeContext, Normalized, Routing, TargetClaim, WebhookHandler, WebhookResponse,
+pub use crate::provider::webhook::{
+    Classification, EventRoute, GrantChange, Handshake, HandshakeVerification, HookRemoval,
+    HookRequest, InboundRequest, NormalizeContext, Normalized, RegisteredHook, Routing,
+    TargetClaim, WebhookHandler, WebhookRegistrar, WebhookResponse, form_to_json, form_value,
+    is_form_encoded, is_json_content_type, lenient_timestamp, raw_json, snake_case,
+    source_order_key,
 };
 pub use ingest::{
     Accepted, DEFAULT_MAX_BODY_BYTES, Ingest, IngestOutcome, Ingested, PendingDelivery,
@@ -41,8 +41,3 @@ pub use ingest::{
 };
 pub(crate) use managed::keep_managed_secret;
 pub use managed::{MANAGED_WEBHOOK_SLOT, ManagedWebhooks, WebhookRemoval};
-pub use payload::{
-    form_to_json, form_value, is_form_encoded, is_json_content_type, lenient_timestamp, raw_json,
-    snake_case, source_order_key,
-};
-pub use registrar::{HookRemoval, HookRequest, RegisteredHook, WebhookRegistrar};

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
-use super::ApprovalRequest;
+use crate::model::ApprovalRequest;
 use crate::{Error, ErrorKind, ValidationIssue};
 
 /// How a call ended.

@@ -13,8 +13,8 @@ use async_trait::async_trait;
 use crate::definition::ConnectionMethodKind;
 use crate::model::Connection;
 use crate::plan::CredentialSelector;
+use crate::provider::tools::ToolHttp;
 use crate::schema::Parsed;
-use crate::tools::ToolHttp;
 use crate::{Error, Secret, Timestamp};
 
 /// What a registrar gets to create or delete a connection's hook.

@@ -6,7 +6,8 @@ use bytes::Bytes;
 use http::StatusCode;
 use serde_json::value::RawValue;
 
-use super::{EventSubject, EventType, Headers, SessionDispatch, WebhookEvent};
+use crate::definition::webhook::Headers;
+use crate::model::{EventSubject, EventType, SessionDispatch, WebhookEvent};
 use crate::{DefinitionKey, Error, Timestamp};
 
 /// A raw inbound delivery as a handler sees it: nothing parsed, nothing verified.
@@ -455,7 +456,7 @@ impl WebhookResponse {
     /// `{"ok":false,"error":{"code":...,"message":...}}` (safe messages only).
     pub fn for_error(error: &Error) -> Self {
         Self::json(
-            super::status_for(error),
+            crate::definition::webhook::status_for(error),
             &serde_json::json!({
                 "ok": false,
                 "error": {"code": error.code(), "message": error.message()},
