@@ -350,7 +350,7 @@ impl Normalized {
 /// routes it), normalize it once verified, and map the event to a session dispatch.
 ///
 /// Every method is pure and synchronous: no I/O, no clock. The pipeline
-/// ([`Ingest`](super::Ingest)) does the size limit, connection resolution,
+/// ([`Ingest`](crate::webhook::Ingest)) does the size limit, connection resolution,
 /// verification, deduplication and delivery; a handler only reads bytes.
 ///
 /// Parse only what each step needs, into borrowed, typed structs: classification runs on
@@ -452,7 +452,7 @@ impl WebhookResponse {
         self
     }
 
-    /// The answer to a failure: its status (see [`status_for`](super::status_for)) and
+    /// The answer to a failure: its status (see [`status_for`](crate::definition::webhook::status_for)) and
     /// `{"ok":false,"error":{"code":...,"message":...}}` (safe messages only).
     pub fn for_error(error: &Error) -> Self {
         Self::json(

@@ -1,7 +1,7 @@
 //! [`WebhookRegistrar`]: the provider's half of managed webhook registration, creating and
 //! deleting a hook at the provider for one connection.
 //!
-//! Core ([`ManagedWebhooks`](super::ManagedWebhooks)) decides when (after a connection is
+//! Core ([`ManagedWebhooks`](crate::webhook::ManagedWebhooks)) decides when (after a connection is
 //! stored, before it is disconnected), generates the signing secret, keeps it sealed on
 //! the connection and records the provider's hook id; a provider implements only the two
 //! API calls.
