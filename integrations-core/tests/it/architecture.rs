@@ -139,7 +139,11 @@ fn read_root(lib: &syn::File) -> Root {
     Root { modules, reexports }
 }
 
-fn collect_renames(tree: &syn::UseTree, prefix: &mut Vec<String>, out: &mut BTreeMap<String, String>) {
+fn collect_renames(
+    tree: &syn::UseTree,
+    prefix: &mut Vec<String>,
+    out: &mut BTreeMap<String, String>,
+) {
     match tree {
         syn::UseTree::Path(p) => {
             prefix.push(p.ident.to_string());
@@ -343,7 +347,9 @@ fn graph_of(sources: &Sources) -> Graph {
             let mut declaring = file.clone();
             for inline in nested {
                 declaring = match declaring.file_name().and_then(|f| f.to_str()) {
-                    Some("lib.rs" | "mod.rs") => declaring.parent().unwrap().join(inline).join("mod.rs"),
+                    Some("lib.rs" | "mod.rs") => {
+                        declaring.parent().unwrap().join(inline).join("mod.rs")
+                    }
                     Some(f) => declaring
                         .parent()
                         .unwrap()
@@ -502,7 +508,13 @@ fn problems(graph: &Graph, layers: &BTreeMap<String, u32>) -> Vec<String> {
     for cycle in cycles(graph) {
         let mut text = format!("import cycle: {}\n", cycle.join(" -> "));
         for pair in cycle.windows(2) {
-            let _ = write!(text, "    {} -> {}:\n{}", pair[0], pair[1], evidence(&pair[0], &pair[1]));
+            let _ = write!(
+                text,
+                "    {} -> {}:\n{}",
+                pair[0],
+                pair[1],
+                evidence(&pair[0], &pair[1])
+            );
         }
         out.push(text);
     }
@@ -515,7 +527,9 @@ fn problems(graph: &Graph, layers: &BTreeMap<String, u32>) -> Vec<String> {
     }
     for module in layers.keys() {
         if !graph.modules.contains(module) {
-            out.push(format!("the layer table names `{module}`, which is not a module of lib.rs"));
+            out.push(format!(
+                "the layer table names `{module}`, which is not a module of lib.rs"
+            ));
         }
     }
     for (from, targets) in &graph.edges {
@@ -546,7 +560,11 @@ fn core_modules_import_along_the_documented_layers_without_cycles() {
     let sources = read_sources(&src);
     let graph = graph_of(&sources);
     // The check sees the crate: the known downward imports are there.
-    for (from, to) in [("model", "sealing"), ("provider", "definition"), ("auth", "webhook")] {
+    for (from, to) in [
+        ("model", "sealing"),
+        ("provider", "definition"),
+        ("auth", "webhook"),
+    ] {
         assert!(
             graph.edges.get(from).is_some_and(|t| t.contains_key(to)),
             "expected {from} -> {to} in {:?}",
@@ -554,7 +572,10 @@ fn core_modules_import_along_the_documented_layers_without_cycles() {
         );
     }
     let layers = layers_of(&sources[Path::new("lib.rs")]);
-    assert!(layers.len() >= 20, "the layer table was not found: {layers:?}");
+    assert!(
+        layers.len() >= 20,
+        "the layer table was not found: {layers:?}"
+    );
     let problems = problems(&graph, &layers);
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
@@ -571,10 +592,16 @@ const TABLE: &str = "//! # Architecture\n//!\n//! | layer | name | modules |\n//
 #[test]
 fn a_synthetic_cycle_fails_with_its_files_and_items() {
     let sources = synthetic(&[
-        ("lib.rs", &format!("{TABLE}mod a;\nmod b;\nmod error;\npub use error::Error;\n")),
+        (
+            "lib.rs",
+            &format!("{TABLE}mod a;\nmod b;\nmod error;\npub use error::Error;\n"),
+        ),
         ("a.rs", "use crate::b::Thing;\npub struct Other;\n"),
         // `b` reaches back to `a` through `super::` inside an inline module.
-        ("b.rs", "pub struct Thing;\nmod inner {\n    fn f() -> super::super::a::Other { todo!() }\n}\n"),
+        (
+            "b.rs",
+            "pub struct Thing;\nmod inner {\n    fn f() -> super::super::a::Other { todo!() }\n}\n",
+        ),
         ("error.rs", "pub struct Error;\n"),
     ]);
     let problems = check(&sources);
@@ -586,22 +613,38 @@ fn a_synthetic_cycle_fails_with_its_files_and_items() {
     assert!(cycle.contains("a.rs: crate::b::Thing"), "{cycle}");
     assert!(cycle.contains("b.rs: super::super::a::Other"), "{cycle}");
     // The same edge also goes against the table (b is below a).
-    assert!(problems.iter().any(|p| p.starts_with("`b` (layer 1) imports `a` (layer 2)")));
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.starts_with("`b` (layer 1) imports `a` (layer 2)"))
+    );
 }
 
 #[test]
 fn grouped_uses_root_reexports_and_test_code_resolve_as_written() {
     let sources = synthetic(&[
-        ("lib.rs", &format!("{TABLE}mod a;\nmod b;\nmod error;\npub use error::{{Error as Failure, Error}};\n")),
+        (
+            "lib.rs",
+            &format!(
+                "{TABLE}mod a;\nmod b;\nmod error;\npub use error::{{Error as Failure, Error}};\n"
+            ),
+        ),
         ("a.rs", "use crate::{Failure, b::{self, Thing}};\n"),
-        ("b/mod.rs", "mod deep;\npub struct Thing;\n#[cfg(test)]\nmod tests {\n    use crate::a::*;\n}\n#[cfg(all(test, unix))]\nfn t() { let _ = crate::a::X; }\n"),
+        (
+            "b/mod.rs",
+            "mod deep;\npub struct Thing;\n#[cfg(test)]\nmod tests {\n    use crate::a::*;\n}\n#[cfg(all(test, unix))]\nfn t() { let _ = crate::a::X; }\n",
+        ),
         ("b/deep.rs", "use self::super::super::error::Error;\n"),
         ("error.rs", "pub struct Error;\n"),
     ]);
     let graph = graph_of(&sources);
     let a: BTreeSet<&str> = graph.edges["a"].keys().map(String::as_str).collect();
     assert_eq!(a, BTreeSet::from(["b", "error"]));
-    assert!(graph.edges["a"]["error"].iter().any(|e| e.path == "crate::Failure"));
+    assert!(
+        graph.edges["a"]["error"]
+            .iter()
+            .any(|e| e.path == "crate::Failure")
+    );
     // Test-only code in b imports a; it does not count.
     assert!(!graph.edges.get("b").is_some_and(|t| t.contains_key("a")));
     assert!(check(&sources).is_empty(), "{:?}", check(&sources));
@@ -610,16 +653,27 @@ fn grouped_uses_root_reexports_and_test_code_resolve_as_written() {
 #[test]
 fn a_module_missing_from_the_table_or_an_upward_import_fails() {
     let sources = synthetic(&[
-        ("lib.rs", &format!("{TABLE}mod a;\nmod b;\nmod c;\nmod error;\n")),
+        (
+            "lib.rs",
+            &format!("{TABLE}mod a;\nmod b;\nmod c;\nmod error;\n"),
+        ),
         ("a.rs", ""),
         ("b.rs", "fn f() { crate::a::go(); }\n"),
         ("c.rs", ""),
         ("error.rs", ""),
     ]);
     let problems = check(&sources);
-    assert!(problems.iter().any(|p| p.contains("module `c` is not in the layer table")), "{problems:?}");
     assert!(
-        problems.iter().any(|p| p.contains("`b` (layer 1) imports `a` (layer 2)") && p.contains("b.rs: crate::a::go")),
+        problems
+            .iter()
+            .any(|p| p.contains("module `c` is not in the layer table")),
+        "{problems:?}"
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("`b` (layer 1) imports `a` (layer 2)")
+                && p.contains("b.rs: crate::a::go")),
         "{problems:?}"
     );
     assert!(!problems.iter().any(|p| p.starts_with("import cycle")));

@@ -30,7 +30,8 @@ pub enum WebhookLifecycle {
     /// configured by hand): nothing is registered per connection.
     Implicit,
     /// The SDK registers a hook at the provider when a connection is made and deletes it
-    /// when the connection is disconnected ([`WebhookRegistrar`]).
+    /// when the connection is disconnected
+    /// ([`WebhookRegistrar`](crate::provider::webhook::WebhookRegistrar)).
     Managed,
 }
 
