@@ -7,10 +7,12 @@
 
 use serde_json::Value;
 
+use super::Runtime;
 use super::runtime::{Approved, Prepared};
-use super::{CallContext, Runtime, ToolResult};
 use crate::host::{AuditAction, AuditEvent, AuditOutcome};
+use crate::model::CallContext;
 use crate::model::{ApprovalId, ApprovalRequest};
+use crate::provider::tools::ToolResult;
 use crate::{Error, ErrorKind, TenantId, UserId};
 
 impl Runtime {

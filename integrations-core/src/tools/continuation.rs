@@ -18,13 +18,13 @@ use serde::Deserialize;
 use serde_json::Value;
 use zeroize::Zeroizing;
 
-use super::{
-    CallContext, Continuation, Runtime, ToolAnnotations, ToolContent, ToolDescriptor, ToolPolicy,
-    ToolResult,
-};
+use super::Runtime;
 use crate::definition::CONTINUE_TOOL_NAME;
+use crate::definition::{ToolAnnotations, ToolDescriptor, ToolPolicy};
 use crate::host::Host;
+use crate::model::CallContext;
 use crate::model::PendingContinuation;
+use crate::provider::tools::{Continuation, ToolContent, ToolResult};
 use crate::sealing::Aad;
 use crate::{ConnectionId, Error, ErrorKind, TenantId, Timestamp, WorkspaceId};
 
