@@ -70,6 +70,29 @@
 //! # Ok::<(), integrations_core::Error>(())
 //! ```
 //!
+//! # Architecture
+//!
+//! The top-level modules form layers. A module imports only from its own layer or a
+//! lower one, and never in a cycle (the `architecture` test of `tests/it` parses this
+//! table and fails on an import against it). The engines re-export the contract and
+//! record types they used to define (`tools::ToolExecutor`, `webhook::WebhookHandler`,
+//! `sync::SyncSource`, `auth::TargetSecrets`), so those paths keep working; inside the
+//! crate, code imports an item from its home.
+//!
+//! | layer | name | modules | what lives there |
+//! |---|---|---|---|
+//! | 1 | foundation | `issue`, `error`, `id`, `key`, `secret`, `time`, `schema`, `sealing`, `reexports` | errors, ids, [`Secret`], config schemas; [`sealing`]: the cipher, the associated-data layout of every sealed field, random tokens |
+//! | 2 | data | `model` | every stored record: connections, credentials, approvals, continuations, webhook events |
+//! | 3 | data | `plan` | the compiled runtime plan |
+//! | 4 | host | `host` | what the host supplies: stores, HTTP, clock, audit, events |
+//! | 5 | contract | `definition`, `credential` | the pure half of an integration (including tool descriptors and the declarative webhook source with its signature schemes); credential sources |
+//! | 6 | contract | `provider` | the I/O half: `provider::tools` (`ToolExecutor`, `ToolContext`, `ToolHttp`), `provider::webhook` (`WebhookHandler`, `WebhookRegistrar`), `provider::sync` (`SyncSource`), `TargetSecrets` |
+//! | 7 | contract | `registry` | the validated set of integrations |
+//! | 8 | engines | `egress`, `mcp`, `sync`, `tools`, `webhook` | the tool runtime, webhook ingest and managed webhooks, the sync runner, the egress proxy core, MCP config writers |
+//! | 9 | engines | `service` | the write service for targets, connections and bindings |
+//! | 10 | engines | `auth`, `compile` | connection flows and the token manager; the runtime-plan compiler |
+//! | 11 | testing | `fuzzing` | entry points for the fuzz targets |
+//!
 //! # Security
 //!
 //! * Secrets are [`Secret`] values from the moment they enter: never `Serialize`, always
@@ -105,6 +128,7 @@ pub mod provider;
 pub mod reexports;
 pub mod registry;
 pub mod schema;
+pub mod sealing;
 mod secret;
 pub mod service;
 pub mod sync;

@@ -12,9 +12,10 @@ use super::state::{self, Binding};
 use super::target::TargetContext;
 use super::{now, oauth2};
 use crate::definition::ConnectionMethodKind;
-use crate::host::{AuditAction, AuditEvent, AuditOutcome, Host, SecretCipherExt};
+use crate::host::{AuditAction, AuditEvent, AuditOutcome, Host};
 use crate::model::{AuthorizationIntent, Connection, ConnectionScope, PendingAuthorization};
 use crate::provider::{RedirectCallback, RedirectStart};
+use crate::sealing::SecretCipherExt;
 use crate::{
     ConnectionId, ConnectionMethodId, DefinitionKey, Error, ErrorKind, Registry, Secret, TargetId,
     TenantId, Timestamp, UserId,

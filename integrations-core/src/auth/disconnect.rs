@@ -14,7 +14,7 @@ use super::token_manager::{TokenManager, is_dead_grant};
 use crate::definition::{ConnectionMethodKind, OAuth2Spec};
 use crate::host::{AuditAction, AuditEvent, AuditOutcome, HttpResponse};
 use crate::model::{Connection, ConnectionStatus, CredentialType};
-use crate::provider::RevokeContext;
+use crate::provider::{RemoteRevocation, RevokeContext};
 use crate::webhook::WebhookRemoval;
 use crate::{ConnectionId, Error, ErrorKind, Secret, TenantId, Timestamp, UserId};
 
@@ -70,41 +70,6 @@ impl Disconnect {
     pub fn forced(mut self) -> Self {
         self.force = true;
         self
-    }
-}
-
-/// What the provider did with the grant.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum RemoteRevocation {
-    /// The provider revoked it.
-    Revoked,
-    /// The provider no longer honoured the token (revoked, expired or its grant dead
-    /// already).
-    AlreadyInvalid,
-    /// The connection's method has no revocation (API keys, GitHub App installations,
-    /// client credentials): only the stored tokens were deleted.
-    NotSupported,
-    /// There was no stored token to revoke.
-    NoToken,
-    /// The provider could not revoke it (a forced disconnect went on regardless).
-    Failed {
-        /// The failure's stable code.
-        code: String,
-    },
-}
-
-impl RemoteRevocation {
-    /// The outcome as a word: `revoked`, `already_invalid`, `not_supported`, `no_token`,
-    /// `failed`.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Self::Revoked => "revoked",
-            Self::AlreadyInvalid => "already_invalid",
-            Self::NotSupported => "not_supported",
-            Self::NoToken => "no_token",
-            Self::Failed { .. } => "failed",
-        }
     }
 }
 

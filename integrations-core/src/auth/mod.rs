@@ -49,16 +49,16 @@ pub use self::authorize::{
     StartAuthorization,
 };
 pub use self::client_credentials::{ClientCredentialsConnections, ClientCredentialsInput};
-pub use self::disconnect::{DISCONNECTED, Disconnect, Disconnected, RemoteRevocation};
+pub use self::disconnect::{DISCONNECTED, Disconnect, Disconnected};
 pub use self::identity::CREDENTIAL_REJECTED;
 pub use self::oauth2::token_response::INVALID_GRANT;
 pub use self::precedence::{RequestScope, find_connection, select_connection};
 pub use self::resolve::{ResolutionPath, resolution_path};
-pub use self::target::TargetSecrets;
 pub use self::token_manager::{
     DEFAULT_EXPIRY_SKEW, DEFAULT_STATUS_RECHECK, DEFAULT_USAGE_AUDIT_INTERVAL, NO_REFRESH_TOKEN,
     REFRESH_LEASE_TYPE, REFRESH_TOKEN_EXPIRED, TokenManager,
 };
+pub use crate::provider::{RemoteRevocation, TargetSecrets};
 
 use crate::host::Host;
 use crate::{Error, ErrorKind, Timestamp};

@@ -7,11 +7,12 @@
 //! reauthorized only by that user.
 
 use super::now;
-use crate::host::{Host, SecretCipherExt};
+use crate::host::Host;
 use crate::model::{
     AuthorizationIntent, Connection, ConnectionScope, ConnectionStatus, Credential,
 };
 use crate::provider::IssuedCredential;
+use crate::sealing::SecretCipherExt;
 use crate::service::credential_aad;
 use crate::{ConnectionId, ConnectionMethodId, DefinitionKey, Error, TargetId, TenantId, UserId};
 
@@ -78,7 +79,7 @@ pub(crate) async fn same_account(
 
 /// A fresh random connection id, `conn_` and 24 hex digits.
 pub(crate) fn new_connection_id() -> Result<ConnectionId, Error> {
-    ConnectionId::new(format!("conn_{}", super::state::random_hex()?))
+    ConnectionId::new(format!("conn_{}", crate::sealing::random_hex()?))
 }
 
 /// Seals issued credentials for `connection`.

@@ -1,10 +1,9 @@
 //! The `state` parameter: random, stored only as its SHA-256 digest, bound to who started
 //! the authorization and where it returns, taken once.
 
-use sha2::{Digest, Sha256};
-
 use crate::host::Host;
 use crate::model::PendingAuthorization;
+use crate::sealing::sha256_hex;
 use crate::{DefinitionKey, Error, ErrorKind, TenantId, UserId};
 
 /// A freshly issued state: the value for the URL and the digest the record is keyed by.
@@ -16,37 +15,8 @@ pub(crate) struct IssuedState {
 /// 32 random bytes, base64url: the CSRF token of oauth2.
 pub(crate) fn issue() -> IssuedState {
     let value = oauth2::CsrfToken::new_random_len(32);
-    let digest = digest(value.secret());
+    let digest = sha256_hex(value.secret());
     IssuedState { value, digest }
-}
-
-/// Lowercase hex SHA-256.
-pub(crate) fn digest(state: &str) -> String {
-    hex(&Sha256::digest(state.as_bytes()))
-}
-
-/// 12 random bytes as 24 hex digits (ids, lease holders).
-pub(crate) fn random_hex() -> Result<String, Error> {
-    let mut bytes = [0u8; 12];
-    getrandom::fill(&mut bytes).map_err(|e| {
-        Error::new(
-            ErrorKind::Crypto,
-            "crypto.random_failed",
-            "the system random source failed",
-        )
-        .with_source(e)
-    })?;
-    Ok(hex(&bytes))
-}
-
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
-    }
-    out
 }
 
 fn verification(code: &'static str, message: &'static str) -> Error {
@@ -79,7 +49,7 @@ pub(crate) async fn take_verified(
     // it as absent); the check below still guards a store that does not.
     let Some(pending) = host
         .oauth_states()
-        .take_oauth_state(&digest(state), now)
+        .take_oauth_state(&sha256_hex(state), now)
         .await?
     else {
         return Err(verification(
@@ -124,7 +94,7 @@ mod tests {
         let b = issue();
         assert_ne!(a.value.secret(), b.value.secret());
         assert_eq!(a.digest.len(), 64);
-        assert_eq!(a.digest, digest(a.value.secret()));
+        assert_eq!(a.digest, sha256_hex(a.value.secret()));
         assert!(!a.digest.contains(a.value.secret().as_str()));
         // 32 bytes of entropy, base64url without padding.
         assert_eq!(a.value.secret().len(), 43);
@@ -133,7 +103,7 @@ mod tests {
     #[test]
     fn digest_is_sha256_hex() {
         assert_eq!(
-            digest("abc"),
+            sha256_hex("abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
     }

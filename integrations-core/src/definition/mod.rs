@@ -5,6 +5,9 @@ mod identity;
 mod metadata;
 mod method;
 mod oauth2;
+mod tool;
+mod tool_name;
+pub mod webhook;
 
 pub use context::{BindingContext, CompileInput, ConnectionView, TargetView};
 pub use identity::{IdentityCheck, identity_check_with_defaults};
@@ -13,11 +16,12 @@ pub use method::{ConnectionMethod, ConnectionMethodKind, SecretField};
 pub use oauth2::{
     ClientAuth, INSECURE_ENDPOINT, OAuth2Spec, Pkce, ScopeSeparator, is_secure_endpoint,
 };
+pub use tool::{ToolAnnotations, ToolDescriptor, ToolPolicy};
+pub use tool_name::{CONTINUE_TOOL_NAME, MAX_TOOL_NAME_LEN, check_tool_name, sanitize_tool_name};
+pub use webhook::{WebhookLifecycle, WebhookSource};
 
 use crate::plan::{BindingPlan, McpConfigTarget, McpServer};
 use crate::schema::{ConfigKind, ConfigSpec, Form, FormContext, Parsed};
-use crate::tools::ToolDescriptor;
-use crate::webhook::WebhookSource;
 use crate::{DefinitionKey, Error, IntegrationKind, ValidationIssue};
 
 /// What an integration **is**: identity, metadata, schemas, connection methods and their

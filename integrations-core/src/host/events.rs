@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use crate::Error;
-use crate::webhook::WebhookEvent;
+use crate::model::WebhookEvent;
 
 /// Receives each verified, normalized, deduplicated webhook event once.
 #[async_trait]

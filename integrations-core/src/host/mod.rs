@@ -15,7 +15,6 @@
 //! memory.
 
 mod audit;
-mod cipher;
 mod clock;
 mod events;
 mod http;
@@ -29,7 +28,6 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 pub use self::audit::{AuditAction, AuditEvent, AuditOutcome, AuditSink, TracingAuditSink};
-pub use self::cipher::{Aad, AesGcmKeyRing, Sealed, SecretCipher, SecretCipherExt};
 pub use self::clock::{Clock, Sleeper, SystemClock, TokioSleeper};
 pub use self::events::EventSink;
 pub use self::http::{FnHttpClient, HttpClient, HttpRequest, HttpResponse, from_fn, timeout_error};
@@ -41,7 +39,8 @@ pub use self::store::{
     Stores, TargetStore, WebhookEventStore, purge_expired, version_conflict,
 };
 use crate::Error;
-use crate::webhook::WebhookEvent;
+use crate::model::WebhookEvent;
+pub use crate::sealing::{Aad, AesGcmKeyRing, Sealed, SecretCipher, SecretCipherExt};
 
 /// Everything the engines need from the embedding application, cheap to clone.
 ///

@@ -11,11 +11,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::model::{
-    Binding, Connection, ConnectionStatus, Credential, CredentialSet, PendingAuthorization,
-    ProfileVersion, Publication, SyncCheckpoint, SyncLease, Target,
+    ApprovalId, ApprovalRequest, Binding, Connection, ConnectionStatus, Credential, CredentialSet,
+    PendingAuthorization, PendingContinuation, ProfileVersion, Publication, SyncCheckpoint,
+    SyncLease, Target, WebhookEvent,
 };
-use crate::tools::{ApprovalId, ApprovalRequest, PendingContinuation};
-use crate::webhook::WebhookEvent;
 use crate::{
     BindingId, ConnectionId, DefinitionKey, Error, PublicationId, TargetId, TenantId, Timestamp,
 };

@@ -42,7 +42,7 @@ pub struct Connection {
     /// managed ([`ManagedWebhooks`](crate::webhook::ManagedWebhooks)); its signing secret
     /// is a sealed `webhook_secret` credential.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub managed_webhook: Option<crate::webhook::ManagedWebhook>,
+    pub managed_webhook: Option<super::ManagedWebhook>,
     /// When the record was created.
     pub created_at: Timestamp,
     /// When the record last changed.

@@ -3,7 +3,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::host::{Sealed, SecretCipher, SecretCipherExt};
+use crate::sealing::{Sealed, SecretCipher, SecretCipherExt};
 use crate::{ConnectionId, Error, Secret, TenantId, Timestamp};
 
 /// What a credential is: `api_key`, `oauth2_access_token`, ... An open set: provider
@@ -69,7 +69,7 @@ impl fmt::Display for CredentialType {
 }
 
 /// One secret value of a connection, sealed with the host's
-/// [`SecretCipher`](crate::host::SecretCipher).
+/// [`SecretCipher`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Credential {
@@ -112,7 +112,7 @@ impl Credential {
     }
 
     /// Opens the sealed value of this credential of `connection`, with the associated
-    /// data it was sealed under ([`credential_aad`](crate::service::credential_aad)).
+    /// data it was sealed under ([`credential_aad`](crate::sealing::credential_aad)).
     ///
     /// # Errors
     ///
@@ -125,9 +125,10 @@ impl Credential {
     ) -> Result<Secret, Error> {
         cipher.open_secret(
             &self.value,
-            &crate::service::credential_aad(
-                connection,
-                &self.credential_type,
+            &crate::sealing::credential_aad(
+                &connection.tenant,
+                &connection.id,
+                self.credential_type.as_str(),
                 self.slot.as_deref(),
             ),
         )

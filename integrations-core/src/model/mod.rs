@@ -4,18 +4,30 @@
 //! storage; they are `#[non_exhaustive]`, so they are built with their `new` constructor
 //! and later fields can be added without breaking hosts.
 
+mod approval;
 mod binding;
 mod checkpoint;
 mod connection;
+mod continuation;
 mod credential;
+mod dispatch;
+mod event;
 mod oauth_state;
 mod publication;
+mod session;
 mod target;
+mod webhook;
 
+pub use approval::{ApprovalId, ApprovalRequest};
 pub use binding::{Binding, ProfileVersion};
 pub use checkpoint::{SyncCheckpoint, SyncLease};
 pub use connection::{Connection, ConnectionScope, ConnectionStatus};
+pub use continuation::PendingContinuation;
 pub use credential::{Credential, CredentialSet, CredentialType};
+pub use dispatch::{ConversationKey, SessionDispatch};
+pub use event::{EventSubject, EventType, SubjectKind, WebhookEvent};
 pub use oauth_state::{AuthorizationIntent, PendingAuthorization};
 pub use publication::{Capability, Publication, PublicationScope};
+pub use session::{CallContext, Session};
 pub use target::Target;
+pub use webhook::ManagedWebhook;

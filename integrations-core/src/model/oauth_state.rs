@@ -1,7 +1,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::ConnectionScope;
-use crate::host::Sealed;
+use crate::sealing::Sealed;
 use crate::{
     ConnectionId, ConnectionMethodId, DefinitionKey, TargetId, TenantId, Timestamp, UserId,
 };

@@ -1,7 +1,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::host::Sealed;
+use crate::sealing::Sealed;
 use crate::{DefinitionKey, TargetId, TenantId, Timestamp};
 
 /// An operator-managed target: one enabled provider variant in one environment, with its

@@ -4,18 +4,23 @@
 mod redirect;
 mod resolver;
 mod revoke;
+mod secrets;
+pub mod sync;
+pub mod tools;
+pub mod webhook;
 
 pub use redirect::{
     IssuedCredential, RedirectCallback, RedirectFlow, RedirectOutcome, RedirectStart,
 };
 pub use resolver::{CredentialResolver, ResolverContext};
-pub use revoke::{GrantRevoker, RevokeContext};
+pub use revoke::{GrantRevoker, RemoteRevocation, RevokeContext};
+pub use secrets::TargetSecrets;
 
+use self::sync::SyncSource;
+use self::tools::ToolExecutor;
+use self::webhook::{WebhookHandler, WebhookRegistrar};
 use crate::ConnectionMethodId;
 use crate::definition::IntegrationDefinition;
-use crate::sync::SyncSource;
-use crate::tools::ToolExecutor;
-use crate::webhook::{WebhookHandler, WebhookRegistrar};
 
 /// What an integration **does** over the network: connection flows that talk to the
 /// provider, webhook handling, tool execution and sync.

@@ -6,7 +6,7 @@ use std::fmt;
 
 use async_trait::async_trait;
 
-use crate::auth::TargetSecrets;
+use super::TargetSecrets;
 use crate::definition::ConnectionMethod;
 use crate::host::Host;
 use crate::model::{CredentialType, PendingAuthorization, Target};

@@ -5,8 +5,8 @@ use std::fmt;
 
 use async_trait::async_trait;
 
+use super::TargetSecrets;
 use crate::Error;
-use crate::auth::TargetSecrets;
 use crate::credential::ResolvedCredential;
 use crate::host::Host;
 use crate::model::{Connection, Target};

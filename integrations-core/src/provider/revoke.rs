@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 
-use crate::auth::{RemoteRevocation, TargetSecrets};
+use super::TargetSecrets;
 use crate::definition::{ConnectionMethod, OAuth2Spec};
 use crate::host::Host;
 use crate::model::{Connection, Target};
@@ -77,4 +77,39 @@ pub trait GrantRevoker: Send + Sync {
     /// stable codes and messages that never carry the token: the disconnect then changes
     /// nothing unless forced.
     async fn revoke(&self, context: &RevokeContext<'_>) -> Result<RemoteRevocation, Error>;
+}
+
+/// What the provider did with the grant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RemoteRevocation {
+    /// The provider revoked it.
+    Revoked,
+    /// The provider no longer honoured the token (revoked, expired or its grant dead
+    /// already).
+    AlreadyInvalid,
+    /// The connection's method has no revocation (API keys, GitHub App installations,
+    /// client credentials): only the stored tokens were deleted.
+    NotSupported,
+    /// There was no stored token to revoke.
+    NoToken,
+    /// The provider could not revoke it (a forced disconnect went on regardless).
+    Failed {
+        /// The failure's stable code.
+        code: String,
+    },
+}
+
+impl RemoteRevocation {
+    /// The outcome as a word: `revoked`, `already_invalid`, `not_supported`, `no_token`,
+    /// `failed`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Revoked => "revoked",
+            Self::AlreadyInvalid => "already_invalid",
+            Self::NotSupported => "not_supported",
+            Self::NoToken => "no_token",
+            Self::Failed { .. } => "failed",
+        }
+    }
 }

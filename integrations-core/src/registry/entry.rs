@@ -2,11 +2,11 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::Arc;
 
+use crate::definition::{CONTINUE_TOOL_NAME, ToolDescriptor, check_tool_name};
 use crate::definition::{ConnectionMethod, ConnectionMethodKind, IntegrationDefinition, Metadata};
 use crate::plan::McpConfigTarget;
 use crate::provider::Integration;
 use crate::schema::{ConfigKind, ConfigSchema, ConfigSpec, Form, FormContext};
-use crate::tools::{CONTINUE_TOOL_NAME, ToolDescriptor, check_tool_name};
 use crate::{ConnectionMethodId, DefinitionKey, Error, IntegrationKind, ValidationIssue};
 
 /// A connection method with its compiled config schema.

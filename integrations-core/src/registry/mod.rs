@@ -9,8 +9,8 @@ use std::sync::Arc;
 pub use catalog::{Catalog, CatalogEntry, CatalogMethod};
 pub use entry::{RegisteredIntegration, RegisteredMethod, RegisteredTool};
 
+use crate::definition::{ToolDescriptor, sanitize_tool_name};
 use crate::provider::Integration;
-use crate::tools::{ToolDescriptor, sanitize_tool_name};
 use crate::{DefinitionKey, Error};
 
 /// The registered integrations, by key, in byte-wise key order.

@@ -11,32 +11,33 @@ pub use inputs::{BindingInput, ConnectionInput, TargetInput};
 pub use prepare::{PreparedBinding, prepare_binding};
 
 use crate::definition::ConnectionMethodKind;
-use crate::host::{Aad, Host, SecretCipherExt};
+use crate::host::Host;
 use crate::model::{Binding, Connection, Credential, Target};
 use crate::registry::RegisteredIntegration;
+use crate::sealing::{Aad, SecretCipherExt};
 use crate::{Error, Registry, Secret, ValidationIssue};
 
 /// Associated data for a target's sealed secrets.
+///
+/// The layout is [`sealing::target_secrets_aad`](crate::sealing::target_secrets_aad).
 pub fn target_secrets_aad(target: &Target) -> Aad {
-    Aad::new(&target.tenant, "target", target.id.as_str(), "secrets")
+    crate::sealing::target_secrets_aad(&target.tenant, &target.id)
 }
 
 /// Associated data for one credential of a connection: bound to the tenant, the
 /// connection, the credential type and the slot.
+///
+/// The layout is [`sealing::credential_aad`](crate::sealing::credential_aad).
 pub fn credential_aad(
     connection: &Connection,
     credential_type: &crate::model::CredentialType,
     slot: Option<&str>,
 ) -> Aad {
-    let field = match slot {
-        Some(slot) => format!("{credential_type}/{slot}"),
-        None => credential_type.to_string(),
-    };
-    Aad::new(
+    crate::sealing::credential_aad(
         &connection.tenant,
-        "credential",
-        connection.id.as_str(),
-        &field,
+        &connection.id,
+        credential_type.as_str(),
+        slot,
     )
 }
 

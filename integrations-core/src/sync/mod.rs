@@ -27,14 +27,13 @@
 //! ([`SyncTriggers`]), and a [`SyncScheduler`] coalesces bursts into one run per window.
 
 mod runner;
-mod source;
 mod trigger;
 
+pub use crate::provider::sync::{
+    SyncMode, SyncPage, SyncRecord, SyncRequest, SyncSource, SyncStream, credential_rejected,
+};
 pub use runner::{
     DEFAULT_LEASE_TTL, MIN_RATE_LIMIT_WAIT, RecordSink, SyncObserver, SyncReport, SyncRunner,
-};
-pub use source::{
-    SyncMode, SyncPage, SyncRecord, SyncRequest, SyncSource, SyncStream, credential_rejected,
 };
 pub use trigger::{
     RunStarter, SchedulerStatus, SyncRunnerStarter, SyncScheduler, SyncTriggerSink, SyncTriggers,

@@ -4,11 +4,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use super::source::{SyncMode, SyncPage, SyncRequest};
 use crate::credential::CredentialSource;
 use crate::host::{Host, Sleeper, TokioSleeper};
 use crate::model::{Connection, ConnectionStatus, SyncCheckpoint, SyncLease};
-use crate::tools::DEFAULT_RATE_LIMIT_WAIT;
+use crate::provider::sync::{SyncMode, SyncPage, SyncRequest};
+use crate::provider::tools::DEFAULT_RATE_LIMIT_WAIT;
 use crate::{ConnectionId, Error, ErrorKind, Registry, TenantId};
 
 /// How long a run's lease lasts unless renewed (it is renewed after every page and before
@@ -288,7 +288,7 @@ impl SyncRunner {
             );
         }
         if let Err(e) = &result
-            && e.code() == super::source::credential_rejected().code()
+            && e.code() == crate::provider::sync::credential_rejected().code()
         {
             self.mark_rejected(&connection).await;
         }

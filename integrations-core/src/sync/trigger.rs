@@ -54,9 +54,10 @@ use async_trait::async_trait;
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
-use super::{RecordSink, SyncMode, SyncRunner};
+use super::{RecordSink, SyncRunner};
 use crate::host::{Clock, EventSink};
-use crate::webhook::{EventType, WebhookEvent};
+use crate::model::{EventType, WebhookEvent};
+use crate::provider::sync::SyncMode;
 use crate::{ConnectionId, DefinitionKey, Error, TenantId, Timestamp};
 
 /// Which event types touch which sync stream: rules `<family>.<object>.<action>` → stream,

@@ -14,21 +14,19 @@
 use std::time::Duration;
 
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
 use zeroize::Zeroizing;
 
-use super::{
-    CallContext, Continuation, Runtime, ToolAnnotations, ToolContent, ToolDescriptor, ToolPolicy,
-    ToolResult,
-};
-use crate::auth::state::digest;
-use crate::host::{Aad, Host, Sealed};
+use super::Runtime;
+use crate::definition::CONTINUE_TOOL_NAME;
+use crate::definition::{ToolAnnotations, ToolDescriptor, ToolPolicy};
+use crate::host::Host;
+use crate::model::CallContext;
+use crate::model::PendingContinuation;
+use crate::provider::tools::{Continuation, ToolContent, ToolResult};
+use crate::sealing::Aad;
 use crate::{ConnectionId, Error, ErrorKind, TenantId, Timestamp, WorkspaceId};
-
-/// The name of the tool that reads the next page of a trimmed result. Reserved: no
-/// integration may declare it.
-pub const CONTINUE_TOOL_NAME: &str = "integrations_continue_result";
 
 /// The arguments of [`CONTINUE_TOOL_NAME`].
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -220,40 +218,9 @@ pub(crate) struct Owner {
     pub(crate) connection: ConnectionId,
 }
 
-/// The unread pages of a trimmed tool result, as a host's
-/// [`ContinuationStore`](crate::host::ContinuationStore) keeps them.
-///
-/// A plain record with public fields, so hosts can store it in their database. It holds
-/// no readable result data: the pages are sealed with the host's cipher, bound to the
-/// tenant and id, and the id is the SHA-256 digest (hex) of the cursor the agent holds.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct PendingContinuation {
-    /// The owning tenant.
-    pub tenant: TenantId,
-    /// The SHA-256 digest (lowercase hex) of the cursor.
-    pub id: String,
-    /// The workspace of the call that produced the result: only it may read on.
-    pub workspace: WorkspaceId,
-    /// The connection of that call: only it may read on.
-    pub connection: ConnectionId,
-    /// The JSON Pointer of the list or text that was split.
-    pub pointer: String,
-    /// The number of the last page read (the first page is 1).
-    pub page: u64,
-    /// How many pages are left.
-    pub remaining_pages: u64,
-    /// The pages left, a JSON array, sealed.
-    pub pages: Sealed,
-    /// When the record was made.
-    pub created_at: Timestamp,
-    /// After this instant the pages can no longer be read.
-    pub expires_at: Timestamp,
-}
-
 /// The associated data of a continuation's sealed pages.
 fn pages_aad(tenant: &TenantId, id: &str) -> Aad {
-    Aad::new(tenant, "tool_continuation", id, "pages")
+    crate::sealing::continuation_pages_aad(tenant, id)
 }
 
 fn unknown() -> Error {
@@ -302,8 +269,8 @@ impl Continuations {
         pages: &[Value],
         now: Timestamp,
     ) -> Result<Continuation, Error> {
-        let cursor = super::approval::random_token()?;
-        let id = digest(&cursor);
+        let cursor = crate::sealing::random_token()?;
+        let id = crate::sealing::sha256_hex(&cursor);
         let plaintext = Zeroizing::new(serde_json::to_vec(pages).map_err(|_| {
             Error::new(
                 ErrorKind::Internal,
@@ -345,7 +312,7 @@ impl Continuations {
         if !well_formed(cursor) {
             return Err(unknown());
         }
-        let id = digest(cursor);
+        let id = crate::sealing::sha256_hex(cursor);
         let store = host.continuations();
         let Some(entry) = store.take_continuation(&owner.tenant, &id, now).await? else {
             return Err(unknown());

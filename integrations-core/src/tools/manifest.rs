@@ -11,7 +11,9 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::{PolicyDecision, PolicySet, Session, ToolDescriptor, ToolPolicy};
+use super::{PolicyDecision, PolicySet};
+use crate::definition::{ToolDescriptor, ToolPolicy};
+use crate::model::Session;
 use crate::model::{Connection, ConnectionScope};
 use crate::{ConnectionId, DefinitionKey, Registry};
 

@@ -19,30 +19,25 @@
 
 mod approval;
 mod arguments;
-mod context;
 mod continuation;
-mod descriptor;
-mod executor;
 pub mod export;
-mod http;
 mod manifest;
-mod name;
 mod panic;
 mod policy;
-mod ratelimit;
-mod result;
 mod runtime;
 
-pub use approval::{ApprovalId, ApprovalRequest};
-pub use context::{CallContext, Session, ToolContext};
-pub use continuation::{CONTINUE_TOOL_NAME, PendingContinuation, continuation_tool};
-pub use descriptor::{ToolAnnotations, ToolDescriptor};
-pub use executor::{Tool, ToolExecutor, ToolSet};
-pub use http::{RequestAuth, ToolHttp, api_url, json_request, read_json, request, status_error};
-pub(crate) use http::{clone_request, inject};
+pub use continuation::continuation_tool;
 pub use manifest::{AmbiguousTool, Manifest, ManifestTool};
-pub use name::{MAX_TOOL_NAME_LEN, check_tool_name, sanitize_tool_name};
-pub use policy::{Policies, PolicyDecision, PolicyOrigin, PolicySet, PolicySource, ToolPolicy};
-pub use ratelimit::{DEFAULT_RATE_LIMIT_WAIT, RateLimitRule, ResetFormat, rate_limited};
-pub use result::{Continuation, ToolContent, ToolFailure, ToolResult, ToolStatus};
+pub use policy::{Policies, PolicyDecision, PolicyOrigin, PolicySet, PolicySource};
 pub use runtime::{DEFAULT_APPROVAL_TTL, DEFAULT_RESULT_BUDGET, Runtime};
+
+pub use crate::definition::{
+    CONTINUE_TOOL_NAME, MAX_TOOL_NAME_LEN, ToolAnnotations, ToolDescriptor, ToolPolicy,
+    check_tool_name, sanitize_tool_name,
+};
+pub use crate::model::{ApprovalId, ApprovalRequest, CallContext, PendingContinuation, Session};
+pub use crate::provider::tools::{
+    Continuation, DEFAULT_RATE_LIMIT_WAIT, RateLimitRule, RequestAuth, ResetFormat, Tool,
+    ToolContent, ToolContext, ToolExecutor, ToolFailure, ToolHttp, ToolResult, ToolSet, ToolStatus,
+    api_url, json_request, rate_limited, read_json, request, status_error,
+};

@@ -6,43 +6,12 @@
 //! ([`ToolDescriptor::default_policy`]: writes ask, reads run).
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use super::{ToolDescriptor, sanitize_tool_name};
+use crate::definition::{ToolDescriptor, ToolPolicy, sanitize_tool_name};
 use crate::{DefinitionKey, Error, TenantId, ValidationIssue, WorkspaceId};
-
-/// Whether a tool call runs, asks a human first, or never runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum ToolPolicy {
-    /// Runs immediately.
-    Auto,
-    /// Returns an approval request; runs once approved.
-    Ask,
-    /// Never runs.
-    Block,
-}
-
-impl ToolPolicy {
-    /// The policy as written (`auto`, `ask`, `block`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Auto => "auto",
-            Self::Ask => "ask",
-            Self::Block => "block",
-        }
-    }
-}
-
-impl fmt::Display for ToolPolicy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// Where an effective policy came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

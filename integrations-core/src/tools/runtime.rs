@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::context::ContextParts;
 use super::continuation::Continuations;
 use super::manifest::applies;
 use super::panic::{CatchPanic, Panicked};
@@ -21,6 +20,7 @@ use crate::definition::ConnectionMethodKind;
 use crate::host::{AuditAction, AuditEvent, AuditOutcome, Host};
 use crate::model::{Connection, CredentialType, Publication};
 use crate::plan::CredentialSelector;
+use crate::provider::tools::ContextParts;
 use crate::registry::{RegisteredIntegration, RegisteredTool};
 use crate::{DefinitionKey, Error, ErrorKind, Registry, UserId};
 

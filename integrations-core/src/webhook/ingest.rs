@@ -9,14 +9,14 @@ use http::StatusCode;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
-use super::handler::{
-    Classification, GrantChange, HandshakeVerification, InboundRequest, NormalizeContext, Routing,
-    WebhookResponse,
-};
 use super::{Headers, SessionDispatch, Verified, WebhookEvent, WebhookSource, errors};
 use crate::host::{AuditAction, AuditEvent, AuditOutcome, ConnectionQuery, Host};
 use crate::model::{Connection, ConnectionStatus, Target};
-use crate::service::target_secrets_aad;
+use crate::provider::webhook::{
+    Classification, GrantChange, HandshakeVerification, InboundRequest, NormalizeContext, Routing,
+    WebhookResponse,
+};
+use crate::sealing::target_secrets_aad;
 use crate::{DefinitionKey, Error, ErrorKind, Registry, Secret, Timestamp};
 
 /// The default body limit: 25 MiB, GitHub's cap on payloads (the largest of the shipped
@@ -826,7 +826,7 @@ impl Ingest {
             let plain = self
                 .host
                 .cipher()
-                .open(sealed, &target_secrets_aad(target))?;
+                .open(sealed, &target_secrets_aad(&target.tenant, &target.id))?;
             let mut fields: BTreeMap<String, SecretList> =
                 serde_json::from_slice(&plain).map_err(|_| {
                     Error::configuration(

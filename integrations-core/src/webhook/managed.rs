@@ -21,16 +21,17 @@
 use std::fmt;
 use std::sync::Arc;
 
-use super::registrar::{HookRemoval, HookRequest, ManagedWebhook, WebhookRegistrar};
 use crate::credential::CredentialSource;
 use crate::definition::ConnectionMethodKind;
-use crate::host::{Host, SecretCipherExt};
+use crate::host::Host;
+use crate::model::ManagedWebhook;
 use crate::model::{Connection, Credential, CredentialType};
 use crate::plan::CredentialSelector;
+use crate::provider::tools::ToolHttp;
+use crate::provider::webhook::{HookRemoval, HookRequest, WebhookRegistrar};
 use crate::registry::RegisteredIntegration;
 use crate::schema::Parsed;
-use crate::service::credential_aad;
-use crate::tools::ToolHttp;
+use crate::sealing::SecretCipherExt;
 use crate::{ConnectionId, Error, ErrorKind, Registry, Secret, TenantId};
 
 /// The credential slot holding a managed webhook's generated signing secret (type
@@ -106,20 +107,6 @@ impl fmt::Debug for ManagedWebhooks {
 
 fn failed(code: &'static str, message: impl Into<std::borrow::Cow<'static, str>>) -> Error {
     Error::new(ErrorKind::InvalidInput, code, message)
-}
-
-/// 32 random bytes as 64 hex digits.
-fn generate_secret() -> Result<Secret, Error> {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| {
-        Error::new(
-            ErrorKind::Crypto,
-            "crypto.random_failed",
-            "the system random source failed",
-        )
-        .with_source(e)
-    })?;
-    Ok(Secret::from(crate::auth::state::hex(&bytes)))
 }
 
 /// The credential a provider's API takes for a connection of this method.
@@ -339,9 +326,10 @@ impl ManagedWebhooks {
     /// The connection's managed secret, generating and storing (sealed) one if it has
     /// none.
     async fn secret(&self, connection: &Connection) -> Result<Secret, Error> {
-        let aad = credential_aad(
-            connection,
-            &CredentialType::WEBHOOK_SECRET,
+        let aad = crate::sealing::credential_aad(
+            &connection.tenant,
+            &connection.id,
+            CredentialType::WEBHOOK_SECRET.as_str(),
             Some(MANAGED_WEBHOOK_SLOT),
         );
         let mut attempts = 0;
@@ -357,7 +345,7 @@ impl ManagedWebhooks {
             {
                 return existing.open(connection, self.host.cipher());
             }
-            let secret = generate_secret()?;
+            let secret = crate::sealing::random_secret_hex()?;
             let sealed = self.host.cipher().seal_secret(&secret, &aad)?;
             let credential = Credential::new(
                 CredentialType::WEBHOOK_SECRET,
@@ -418,7 +406,7 @@ impl ManagedWebhooks {
             return Ok(None);
         }
         if connection.endpoint_key.is_none() {
-            connection.endpoint_key = Some(format!("ep_{}", crate::auth::state::random_hex()?));
+            connection.endpoint_key = Some(format!("ep_{}", crate::sealing::random_hex()?));
             connection.updated_at = self.host.clock().now();
             self.host.connections().put_connection(&connection).await?;
         }

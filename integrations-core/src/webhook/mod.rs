@@ -17,41 +17,27 @@
 //!   provider on connect (idempotently, with a generated secret kept sealed on the
 //!   connection) and deleted on disconnect.
 
-mod dispatch;
-pub mod errors;
-mod event;
-mod handler;
-mod headers;
 mod ingest;
 mod managed;
-mod payload;
-mod registrar;
-pub mod schemes;
-mod source;
 
-pub use dispatch::{ConversationKey, SessionDispatch};
-pub use errors::{codes, status_for};
-pub use event::{EventSubject, EventType, SubjectKind, WebhookEvent};
-pub use handler::{
-    Classification, EventRoute, GrantChange, Handshake, HandshakeVerification, InboundRequest,
-    NormalizeContext, Normalized, Routing, TargetClaim, WebhookHandler, WebhookResponse,
+pub use crate::definition::webhook::{
+    BodyTimestamp, Headers, HmacHexScheme, SignRequest, SignatureScheme, SlackScheme,
+    StandardScheme, TimestampUnit, Verified, WebhookLifecycle, WebhookSource, codes, errors,
+    schemes, status_for,
 };
-pub use headers::Headers;
+pub use crate::model::ManagedWebhook;
+pub use crate::model::{ConversationKey, SessionDispatch};
+pub use crate::model::{EventSubject, EventType, SubjectKind, WebhookEvent};
+pub use crate::provider::webhook::{
+    Classification, EventRoute, GrantChange, Handshake, HandshakeVerification, HookRemoval,
+    HookRequest, InboundRequest, NormalizeContext, Normalized, RegisteredHook, Routing,
+    TargetClaim, WebhookHandler, WebhookRegistrar, WebhookResponse, form_to_json, form_value,
+    is_form_encoded, is_json_content_type, lenient_timestamp, raw_json, snake_case,
+    source_order_key,
+};
 pub use ingest::{
     Accepted, DEFAULT_MAX_BODY_BYTES, Ingest, IngestOutcome, Ingested, PendingDelivery,
     WebhookRequest,
 };
 pub(crate) use managed::keep_managed_secret;
 pub use managed::{MANAGED_WEBHOOK_SLOT, ManagedWebhooks, WebhookRemoval};
-pub use payload::{
-    form_to_json, form_value, is_form_encoded, is_json_content_type, lenient_timestamp, raw_json,
-    snake_case, source_order_key,
-};
-pub use registrar::{
-    HookRemoval, HookRequest, ManagedWebhook, RegisteredHook, WebhookLifecycle, WebhookRegistrar,
-};
-pub use schemes::{
-    BodyTimestamp, HmacHexScheme, SignRequest, SignatureScheme, SlackScheme, StandardScheme,
-    TimestampUnit, Verified,
-};
-pub use source::WebhookSource;

@@ -1,5 +1,6 @@
 //! Integration tests of `integrations-core`, in one binary.
 
+mod architecture;
 mod auth_oauth;
 mod auth_precedence;
 mod auth_reauthorize_scope;

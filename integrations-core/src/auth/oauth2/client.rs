@@ -11,9 +11,9 @@ use oauth2::{
 
 use super::http_adapter::{self, TokenEndpointHttp};
 use super::token_response::{self, TokenSet};
-use crate::auth::TargetSecrets;
 use crate::definition::{ClientAuth, OAuth2Spec};
 use crate::host::Host;
+use crate::provider::TargetSecrets;
 use crate::{Error, Secret};
 
 /// An `oauth2` client with its authorization and token endpoints set.

@@ -9,19 +9,15 @@ use crate::auth::identity;
 use crate::auth::persist::Obtained;
 use crate::auth::target::TargetContext;
 use crate::definition::ConnectionMethod;
-use crate::host::{Aad, Host, SecretCipherExt};
+use crate::host::Host;
 use crate::model::{CredentialType, PendingAuthorization};
 use crate::provider::IssuedCredential;
+use crate::sealing::{Aad, SecretCipherExt};
 use crate::{Error, ErrorKind};
 
 /// The associated data of a pending authorization's sealed PKCE verifier.
 pub(crate) fn verifier_aad(pending: &PendingAuthorization) -> Aad {
-    Aad::new(
-        &pending.tenant,
-        "oauth_state",
-        &pending.state_digest,
-        "pkce_verifier",
-    )
+    crate::sealing::pkce_verifier_aad(&pending.tenant, &pending.state_digest)
 }
 
 /// The credentials a token set yields.

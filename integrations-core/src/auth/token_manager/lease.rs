@@ -8,8 +8,10 @@
 
 use std::time::Duration;
 
-use crate::host::{Host, SecretCipherExt};
+use crate::host::Host;
+
 use crate::model::{Connection, Credential, CredentialSet, CredentialType};
+use crate::sealing::SecretCipherExt;
 use crate::service::credential_aad;
 use crate::{Error, Secret, Timestamp};
 
@@ -48,7 +50,7 @@ pub(super) fn with_lease(
     ttl: Duration,
 ) -> Result<Vec<Credential>, Error> {
     let lease_type = CredentialType::new(REFRESH_LEASE_TYPE)?;
-    let holder = crate::auth::state::random_hex()?;
+    let holder = crate::sealing::random_hex()?;
     let sealed = host.cipher().seal_secret(
         &Secret::new(holder),
         &credential_aad(connection, &lease_type, slot),

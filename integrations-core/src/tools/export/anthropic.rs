@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::{inline_refs, unsupported};
 use crate::Error;
-use crate::tools::ToolDescriptor;
+use crate::definition::ToolDescriptor;
 
 /// One tool.
 ///

@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 
 use super::{inline_refs, normalize, unsupported, walk};
 use crate::Error;
-use crate::tools::ToolDescriptor;
+use crate::definition::ToolDescriptor;
 
 /// The keywords Gemini's schema accepts; everything else is dropped.
 const KEYWORDS: &[&str] = &[

@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::tools::ToolDescriptor;
+use crate::definition::ToolDescriptor;
 
 /// One MCP `Tool`. Every annotation hint is written out, defaults included, so a client
 /// never has to know MCP's defaults (which treat an unannotated tool as destructive).

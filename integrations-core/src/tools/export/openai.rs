@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 
 use super::{inline_refs, is_object, normalize, types, unsupported, walk};
 use crate::Error;
-use crate::tools::ToolDescriptor;
+use crate::definition::ToolDescriptor;
 
 /// The keywords strict mode accepts; everything else is dropped.
 const KEYWORDS: &[&str] = &[

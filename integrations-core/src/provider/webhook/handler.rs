@@ -6,7 +6,8 @@ use bytes::Bytes;
 use http::StatusCode;
 use serde_json::value::RawValue;
 
-use super::{EventSubject, EventType, Headers, SessionDispatch, WebhookEvent};
+use crate::definition::webhook::Headers;
+use crate::model::{EventSubject, EventType, SessionDispatch, WebhookEvent};
 use crate::{DefinitionKey, Error, Timestamp};
 
 /// A raw inbound delivery as a handler sees it: nothing parsed, nothing verified.
@@ -349,7 +350,7 @@ impl Normalized {
 /// routes it), normalize it once verified, and map the event to a session dispatch.
 ///
 /// Every method is pure and synchronous: no I/O, no clock. The pipeline
-/// ([`Ingest`](super::Ingest)) does the size limit, connection resolution,
+/// ([`Ingest`](crate::webhook::Ingest)) does the size limit, connection resolution,
 /// verification, deduplication and delivery; a handler only reads bytes.
 ///
 /// Parse only what each step needs, into borrowed, typed structs: classification runs on
@@ -451,11 +452,11 @@ impl WebhookResponse {
         self
     }
 
-    /// The answer to a failure: its status (see [`status_for`](super::status_for)) and
+    /// The answer to a failure: its status (see [`status_for`](crate::definition::webhook::status_for)) and
     /// `{"ok":false,"error":{"code":...,"message":...}}` (safe messages only).
     pub fn for_error(error: &Error) -> Self {
         Self::json(
-            super::status_for(error),
+            crate::definition::webhook::status_for(error),
             &serde_json::json!({
                 "ok": false,
                 "error": {"code": error.code(), "message": error.message()},

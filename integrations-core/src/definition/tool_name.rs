@@ -1,3 +1,5 @@
+//! The rules for tool names: their length, their sanitized form, and the reserved name.
+
 use crate::{DefinitionKey, Error, ValidationIssue};
 
 /// The longest tool name, in bytes (`OpenAI` function names allow 64).
@@ -68,6 +70,10 @@ pub fn check_tool_name(key: &DefinitionKey, name: &str) -> Result<(), Error> {
     }
     Ok(())
 }
+
+/// The name of the tool that reads the next page of a trimmed result. Reserved: no
+/// integration may declare it.
+pub const CONTINUE_TOOL_NAME: &str = "integrations_continue_result";
 
 #[cfg(test)]
 mod tests {

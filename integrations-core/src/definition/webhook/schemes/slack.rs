@@ -4,10 +4,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::{
-    SignRequest, Verified, decode_hex_tag, hex_lower, matching_secret, parse_unix_digits, tag,
-    within_seconds,
+    SignRequest, Verified, decode_hex_tag, matching_secret, parse_unix_digits, tag, within_seconds,
 };
-use crate::webhook::{Headers, errors};
+use crate::definition::webhook::{Headers, errors};
 use crate::{Error, Secret, Timestamp};
 
 /// Slack's request signing (version `v0`): the signature header holds
@@ -137,7 +136,7 @@ impl SlackScheme {
             b":",
             request.body,
         ];
-        let hex = hex_lower(&tag(request.secret.expose().as_bytes(), &parts));
+        let hex = hex::encode(tag(request.secret.expose().as_bytes(), &parts));
         BTreeMap::from([
             (
                 self.signature_header.clone(),

@@ -259,7 +259,7 @@ pub struct WebhookEvent {
     /// What it is about, where that helps.
     pub subject: Option<EventSubject>,
     /// What the event means for agent sessions (the provider's
-    /// [`dispatch`](super::WebhookHandler::dispatch)).
+    /// [`dispatch`](crate::provider::webhook::WebhookHandler::dispatch)).
     #[serde(default)]
     pub dispatch: SessionDispatch,
     /// The provider's JSON payload, kept as raw bytes (never re-serialized).

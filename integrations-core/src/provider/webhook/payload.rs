@@ -7,7 +7,7 @@ use std::fmt;
 use serde::de::{self, Deserializer, Visitor};
 use serde_json::value::RawValue;
 
-use super::errors;
+use crate::definition::webhook::errors;
 use crate::{Error, Timestamp};
 
 /// How many digits numeric ids are padded to in order keys.

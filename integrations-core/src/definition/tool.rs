@@ -1,8 +1,12 @@
+//! [`ToolDescriptor`]: a tool as a definition declares it (MCP shape, annotations,
+//! capabilities and its default [`ToolPolicy`]).
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use std::fmt;
+
 use serde_json::Value;
 
-use super::ToolPolicy;
 use crate::model::Capability;
 
 /// MCP tool annotations: hints about what a tool does. The defaults are MCP's
@@ -199,6 +203,36 @@ impl ToolDescriptor {
         } else {
             ToolPolicy::Ask
         }
+    }
+}
+
+/// Whether a tool call runs, asks a human first, or never runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ToolPolicy {
+    /// Runs immediately.
+    Auto,
+    /// Returns an approval request; runs once approved.
+    Ask,
+    /// Never runs.
+    Block,
+}
+
+impl ToolPolicy {
+    /// The policy as written (`auto`, `ask`, `block`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::Ask => "ask",
+            Self::Block => "block",
+        }
+    }
+}
+
+impl fmt::Display for ToolPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

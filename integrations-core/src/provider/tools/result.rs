@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
-use super::ApprovalRequest;
+use crate::model::ApprovalRequest;
 use crate::{Error, ErrorKind, ValidationIssue};
 
 /// How a call ended.
@@ -123,7 +123,7 @@ impl ToolFailure {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Continuation {
-    /// The cursor to pass to [`Runtime::continue_result`](super::Runtime::continue_result)
+    /// The cursor to pass to [`Runtime::continue_result`](crate::tools::Runtime::continue_result)
     /// (or, for an agent, to the `integrations_continue_result` tool).
     pub cursor: String,
     /// The JSON Pointer of the list or text that was split.

@@ -7,10 +7,9 @@ use std::time::Duration;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 
 use super::{
-    SignRequest, Verified, decode_hex_tag, hex_lower, matching_secret, parse_unix_digits, tag,
-    within,
+    SignRequest, Verified, decode_hex_tag, matching_secret, parse_unix_digits, tag, within,
 };
-use crate::webhook::{Headers, errors};
+use crate::definition::webhook::{Headers, errors};
 use crate::{Error, Secret, Timestamp};
 
 /// The unit of a timestamp.
@@ -198,7 +197,7 @@ impl HmacHexScheme {
     }
 
     pub(super) fn sign(&self, request: &SignRequest<'_>) -> BTreeMap<String, String> {
-        let hex = hex_lower(&tag(request.secret.expose().as_bytes(), &[request.body]));
+        let hex = hex::encode(tag(request.secret.expose().as_bytes(), &[request.body]));
         let value = match &self.prefix {
             Some(prefix) => format!("{prefix}{hex}"),
             None => hex,

@@ -37,8 +37,7 @@ use sha2::Sha256;
 pub use self::hmac_hex::{BodyTimestamp, HmacHexScheme, TimestampUnit};
 pub use self::slack::SlackScheme;
 pub use self::standard::StandardScheme;
-use super::Headers;
-use super::errors;
+use super::{Headers, errors};
 use crate::{Error, Secret, Timestamp};
 
 type HmacSha256 = Hmac<Sha256>;
@@ -231,16 +230,6 @@ fn matching_secret(secrets: &[Secret], parts: &[&[u8]], provided: &[u8]) -> Opti
     })
 }
 
-fn hex_lower(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
-    }
-    out
-}
-
 /// Strict lowercase hex of exactly one HMAC-SHA256 tag, so that any change to the text
 /// changes the bytes (uppercase digits would otherwise decode alike).
 fn decode_hex_tag(text: &str) -> Option<[u8; TAG_LEN]> {
@@ -292,7 +281,7 @@ mod tests {
     #[test]
     fn hex_round_trip_is_strict() {
         let t = tag(b"k", &[b"body"]);
-        let hex = hex_lower(&t);
+        let hex = hex::encode(t);
         assert_eq!(decode_hex_tag(&hex), Some(t));
         assert_eq!(decode_hex_tag(&hex.to_uppercase()), None);
         assert_eq!(decode_hex_tag(&hex[..62]), None);

@@ -98,7 +98,7 @@ impl WebhookSource {
 
     /// How soon the provider wants a 2xx before it counts the delivery as failed (Slack:
     /// 3 s). A host with slow sinks uses
-    /// [`Ingest::accept`](super::Ingest::accept) for such sources.
+    /// [`Ingest::accept`](crate::webhook::Ingest::accept) for such sources.
     #[must_use]
     pub fn with_ack_deadline(mut self, deadline: Duration) -> Self {
         self.ack_deadline = Some(deadline);

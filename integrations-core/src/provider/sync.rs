@@ -1,3 +1,6 @@
+//! The provider's half of sync: [`SyncSource`] (streams, pages, records) and the
+//! [`SyncRequest`] it reads with. The engine is [`crate::sync::SyncRunner`].
+
 use std::fmt;
 
 use async_trait::async_trait;
@@ -7,8 +10,8 @@ use serde_json::Value;
 use crate::credential::{CredentialRequest, CredentialSource};
 use crate::host::{Clock, HttpClient, HttpRequest, HttpResponse};
 use crate::model::Connection;
+use crate::provider::tools::{RequestAuth, clone_request, inject};
 use crate::schema::Parsed;
-use crate::tools::{RequestAuth, clone_request, inject};
 use crate::{Error, ErrorKind};
 
 /// Whether a run fetches everything or only what changed since the watermark.

@@ -7,121 +7,19 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde::{Deserialize, Serialize};
 
 use super::ToolHttp;
 use crate::definition::ConnectionMethodKind;
-use crate::host::{Aad, AuditAction, AuditEvent, AuditOutcome, Host, Sealed};
-use crate::model::{Connection, Publication, PublicationScope};
+use crate::host::{AuditAction, AuditEvent, AuditOutcome, Host};
+use crate::model::{CallContext, Session};
+use crate::model::{Connection, Publication};
 use crate::plan::CredentialSelector;
 use crate::schema::Parsed;
-use crate::{
-    ConnectionId, DefinitionKey, Error, ProjectId, PublicationId, TenantId, Timestamp, UserId,
-    WorkspaceId,
-};
+use crate::sealing::{Aad, Sealed};
+use crate::{DefinitionKey, Error, ProjectId, TenantId, Timestamp, UserId, WorkspaceId};
 
 /// The version prefix of sealed paging cursors.
 const CURSOR_PREFIX: &str = "c1";
-
-/// The agent session a call is made for: its tenant and workspace, and optionally the
-/// user it acts for, the project, and the provider-side issue or conversation it is about.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct Session {
-    /// The tenant.
-    pub tenant: TenantId,
-    /// The workspace; policy overrides are per workspace.
-    pub workspace: WorkspaceId,
-    /// The user the agent acts for.
-    pub user: Option<UserId>,
-    /// The project.
-    pub project: Option<ProjectId>,
-    /// The provider-side issue or conversation the session is about (`ENG-123`), matched
-    /// against publications scoped to one issue.
-    pub issue: Option<String>,
-}
-
-impl Session {
-    /// A session in a workspace, for no particular user, project or issue.
-    pub fn new(tenant: TenantId, workspace: WorkspaceId) -> Self {
-        Self {
-            tenant,
-            workspace,
-            user: None,
-            project: None,
-            issue: None,
-        }
-    }
-
-    /// Sets the user.
-    #[must_use]
-    pub fn with_user(mut self, user: UserId) -> Self {
-        self.user = Some(user);
-        self
-    }
-
-    /// Sets the project.
-    #[must_use]
-    pub fn with_project(mut self, project: ProjectId) -> Self {
-        self.project = Some(project);
-        self
-    }
-
-    /// Sets the issue or conversation.
-    #[must_use]
-    pub fn with_issue(mut self, issue: impl Into<String>) -> Self {
-        self.issue = Some(issue.into());
-        self
-    }
-
-    /// Whether a publication with `scope` applies to this session.
-    pub fn is_in(&self, scope: &PublicationScope) -> bool {
-        match scope {
-            PublicationScope::Workspace { workspace } => &self.workspace == workspace,
-            PublicationScope::Issue { issue } => self.issue.as_ref() == Some(issue),
-            PublicationScope::User { user } => self.user.as_ref() == Some(user),
-        }
-    }
-}
-
-/// What the host tells the runtime about one call: the session, the connection the call
-/// goes through (the manifest says which), and the publication granting capabilities.
-///
-/// Only ids: the runtime loads the records from the host's stores, scoped to the tenant,
-/// so a call can never reach another tenant's connection.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct CallContext {
-    /// The session.
-    pub session: Session,
-    /// The connection.
-    pub connection: ConnectionId,
-    /// The publication; tools that need a capability refuse to run without one.
-    pub publication: Option<PublicationId>,
-}
-
-impl CallContext {
-    /// A call in `session` through `connection`, with no publication.
-    pub fn new(session: Session, connection: ConnectionId) -> Self {
-        Self {
-            session,
-            connection,
-            publication: None,
-        }
-    }
-
-    /// Sets the publication.
-    #[must_use]
-    pub fn with_publication(mut self, publication: PublicationId) -> Self {
-        self.publication = Some(publication);
-        self
-    }
-
-    /// The tenant.
-    pub fn tenant(&self) -> &TenantId {
-        &self.session.tenant
-    }
-}
 
 /// What a tool implementation sees while it runs: the ids of the call, the connection and
 /// its parsed config, the target's parsed config, the publication, credentialed HTTP
@@ -275,7 +173,7 @@ impl ToolContext {
     /// definition and tool, so a cursor opens only where it was made.
     fn cursor_aad(&self) -> Aad {
         let id = format!("{}/{}", self.inner.key, self.connection().id);
-        Aad::new(self.tenant(), "tool_cursor", &id, &self.inner.tool)
+        crate::sealing::tool_cursor_aad(self.tenant(), &id, &self.inner.tool)
     }
 
     /// Seals `state` (a provider's next-page link or cursor) into an opaque paging cursor
@@ -338,36 +236,5 @@ impl ToolContext {
             event = event.with_detail(name, value);
         }
         self.inner.host.audit().record(event).await;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sessions_match_publication_scopes() {
-        let session = Session::new(TenantId::new("t").unwrap(), WorkspaceId::new("w").unwrap())
-            .with_user(UserId::new("u").unwrap())
-            .with_issue("ENG-1");
-        assert!(session.is_in(&PublicationScope::Workspace {
-            workspace: WorkspaceId::new("w").unwrap()
-        }));
-        assert!(!session.is_in(&PublicationScope::Workspace {
-            workspace: WorkspaceId::new("x").unwrap()
-        }));
-        assert!(session.is_in(&PublicationScope::User {
-            user: UserId::new("u").unwrap()
-        }));
-        assert!(session.is_in(&PublicationScope::Issue {
-            issue: "ENG-1".into()
-        }));
-        assert!(!session.is_in(&PublicationScope::Issue {
-            issue: "ENG-2".into()
-        }));
-        let anonymous = Session::new(TenantId::new("t").unwrap(), WorkspaceId::new("w").unwrap());
-        assert!(!anonymous.is_in(&PublicationScope::User {
-            user: UserId::new("u").unwrap()
-        }));
     }
 }

@@ -1,7 +1,7 @@
 //! [`WebhookRegistrar`]: the provider's half of managed webhook registration, creating and
 //! deleting a hook at the provider for one connection.
 //!
-//! Core ([`ManagedWebhooks`](super::ManagedWebhooks)) decides when (after a connection is
+//! Core ([`ManagedWebhooks`](crate::webhook::ManagedWebhooks)) decides when (after a connection is
 //! stored, before it is disconnected), generates the signing secret, keeps it sealed on
 //! the connection and records the provider's hook id; a provider implements only the two
 //! API calls.
@@ -9,65 +9,13 @@
 use std::fmt;
 
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
 
 use crate::definition::ConnectionMethodKind;
 use crate::model::Connection;
 use crate::plan::CredentialSelector;
+use crate::provider::tools::ToolHttp;
 use crate::schema::Parsed;
-use crate::tools::ToolHttp;
 use crate::{Error, Secret, Timestamp};
-
-/// Who owns a webhook source's registration at the provider (seed 004's
-/// `webhookSource.lifecycle`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum WebhookLifecycle {
-    /// The provider sends deliveries on its own (an app-level subscription, a hook
-    /// configured by hand): nothing is registered per connection.
-    Implicit,
-    /// The SDK registers a hook at the provider when a connection is made and deletes it
-    /// when the connection is disconnected ([`WebhookRegistrar`]).
-    Managed,
-}
-
-impl WebhookLifecycle {
-    /// `implicit` or `managed`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Implicit => "implicit",
-            Self::Managed => "managed",
-        }
-    }
-}
-
-/// The hook registered at the provider for a connection, recorded on the connection.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct ManagedWebhook {
-    /// The provider's id of the hook.
-    pub hook_id: String,
-    /// The delivery URL registered.
-    pub url: String,
-    /// When it was registered (or found registered).
-    pub registered_at: Timestamp,
-}
-
-impl ManagedWebhook {
-    /// A registered hook.
-    pub fn new(
-        hook_id: impl Into<String>,
-        url: impl Into<String>,
-        registered_at: Timestamp,
-    ) -> Self {
-        Self {
-            hook_id: hook_id.into(),
-            url: url.into(),
-            registered_at,
-        }
-    }
-}
 
 /// What a registrar gets to create or delete a connection's hook.
 #[non_exhaustive]

@@ -13,7 +13,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::{ToolContext, ToolDescriptor};
+use super::ToolContext;
+use crate::definition::ToolDescriptor;
 use crate::{Error, ValidationIssue};
 
 /// Runs the tools of one integration. The runtime calls it only after the arguments

@@ -11,7 +11,7 @@ use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 use super::{SignRequest, TAG_LEN, Verified, mac, parse_unix_digits, tag, within_seconds};
-use crate::webhook::{Headers, errors};
+use crate::definition::webhook::{Headers, errors};
 use crate::{Error, Secret, Timestamp};
 
 /// The prefix of a serialized Standard Webhooks secret.

@@ -1,0 +1,20 @@
+//! The provider's half of tools: [`ToolExecutor`] (with [`Tool`] and [`ToolSet`] to write
+//! one), what a tool sees while it runs ([`ToolContext`], credentialed [`ToolHttp`] and
+//! its request helpers), what it returns ([`ToolResult`]), and the rate-limit helpers
+//! ([`RateLimitRule`]). The engine that runs tools is [`crate::tools::Runtime`].
+
+mod context;
+mod executor;
+mod http;
+mod ratelimit;
+mod result;
+
+pub(crate) use self::context::ContextParts;
+pub use self::context::ToolContext;
+pub use self::executor::{Tool, ToolExecutor, ToolSet};
+pub use self::http::{
+    RequestAuth, ToolHttp, api_url, json_request, read_json, request, status_error,
+};
+pub(crate) use self::http::{clone_request, inject};
+pub use self::ratelimit::{DEFAULT_RATE_LIMIT_WAIT, RateLimitRule, ResetFormat, rate_limited};
+pub use self::result::{Continuation, ToolContent, ToolFailure, ToolResult, ToolStatus};
