@@ -16,6 +16,8 @@
 //! * [`ManagedWebhooks`] with the provider's [`WebhookRegistrar`]: hooks registered at the
 //!   provider on connect (idempotently, with a generated secret kept sealed on the
 //!   connection) and deleted on disconnect.
+//! * [`WebhookSigner`]: deliveries signed as the provider would sign them, for any
+//!   [`WebhookSource`] (the CLI's `integrations webhook sign`, tests, replay tools).
 
 mod dispatch;
 pub mod errors;
@@ -27,6 +29,7 @@ mod managed;
 mod payload;
 mod registrar;
 pub mod schemes;
+mod signer;
 mod source;
 
 pub use dispatch::{ConversationKey, SessionDispatch};
@@ -54,4 +57,5 @@ pub use schemes::{
     BodyTimestamp, HmacHexScheme, SignRequest, SignatureScheme, SlackScheme, StandardScheme,
     TimestampUnit, Verified,
 };
+pub use signer::{Delivery, SignedDelivery, WebhookSigner};
 pub use source::WebhookSource;
