@@ -47,11 +47,11 @@ pub mod tool_formats;
 pub use clock::ManualClock;
 pub use harness::{HARNESS_ID, WebhookHarness};
 pub use host::{TEST_KEY_ID, TestHost, offline_http};
+/// The webhook signer lives in `integrations_core::webhook`; re-exported here for tests.
+pub use integrations_core::webhook::{Delivery, SignedDelivery, WebhookSigner};
 pub use memory::MemoryStore;
 pub use record_sink::MemoryRecordSink;
 pub use secrets::{
     PARTIAL_LEN, assert_debug_secret_free, assert_secret_free, assert_text_secret_free,
 };
-/// The webhook signer lives in `integrations_core::webhook`; re-exported here for tests.
-pub use integrations_core::webhook::{Delivery, SignedDelivery, WebhookSigner};
 pub use sinks::{RecordingAuditSink, RecordingEventSink};

@@ -38,7 +38,7 @@ pub use context::{CallContext, Session, ToolContext};
 pub use continuation::{CONTINUE_TOOL_NAME, PendingContinuation, continuation_tool};
 pub use descriptor::{ToolAnnotations, ToolDescriptor};
 pub use executor::{Tool, ToolExecutor, ToolSet};
-pub use http::{RequestAuth, ToolHttp, api_url, json_request, read_json, request, status_error};
+pub use http::{RequestAuth, ToolHttp, json_request, read_json, request, status_error};
 pub(crate) use http::{clone_request, inject};
 pub use manifest::{AmbiguousTool, Manifest, ManifestTool};
 pub use name::{MAX_TOOL_NAME_LEN, check_tool_name, sanitize_tool_name};
