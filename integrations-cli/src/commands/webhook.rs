@@ -110,7 +110,9 @@ fn body_field(body: &[u8], field: &str) -> Option<String> {
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    // The SQL stores' pool needs the timer (its acquire timeout).
     tokio::runtime::Builder::new_current_thread()
+        .enable_all()
         .build()
         .map_err(|e| Error::internal("the async runtime could not start").with_source(e))
 }
