@@ -9,6 +9,21 @@
 //! * [`definitions`] (`integrations-definitions`): OpenAI, GitHub (cloud and enterprise
 //!   server), Linear and Slack.
 //!
+//! # Features
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `rustls` | yes | the reqwest `HttpClient` (`core::host::ReqwestHttpClient`) with rustls and the aws-lc-rs crypto provider |
+//! | `rustls-no-provider` | no | the same client with no crypto provider: the application installs one (use with `default-features = false`) |
+//! | `sqlite` | no | `sqlx` (`integrations-sqlx`): every store on SQLite |
+//! | `postgres` | no | `sqlx` (`integrations-sqlx`): every store on PostgreSQL |
+//! | `mcp` | no | `mcp` (`integrations-mcp`): the MCP server over the tool runtime |
+//! | `proxy` | no | `proxy` (`integrations-proxy`): the egress proxy |
+//!
+//! With `default-features = false` and no TLS feature there is no built-in HTTP client:
+//! the host supplies its own `HttpClient`. `mcp` and `proxy` make outbound calls with the
+//! `rustls` client, so they turn it on.
+//!
 //! Tests use `integrations-testkit` (an in-memory host, mock provider servers, a webhook
 //! signer and a conformance suite) as a dev-dependency.
 //!
@@ -23,6 +38,15 @@
 
 pub use integrations_core as core;
 pub use integrations_definitions as definitions;
+/// `integrations-mcp`: the MCP server (feature `mcp`).
+#[cfg(feature = "mcp")]
+pub use integrations_mcp as mcp;
+/// `integrations-proxy`: the egress proxy (feature `proxy`).
+#[cfg(feature = "proxy")]
+pub use integrations_proxy as proxy;
+/// `integrations-sqlx`: the SQL stores (features `sqlite`, `postgres`).
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub use integrations_sqlx as sqlx;
 
 /// The names most programs need.
 pub mod prelude {

@@ -56,6 +56,7 @@ const USAGE_CODES: &[&str] = &[
     "egress.invalid_path",
     "cli.invalid_argument",
     "cli.usage",
+    "cli.demo_unavailable",
     "cli.store_unavailable",
     "cli.database_url_missing",
     "cli.sealing_key_missing",

@@ -39,12 +39,72 @@ pub(crate) fn check_id(kind: &'static str, value: &str) -> Result<(), Error> {
     }
 }
 
+/// Whether a static id literal is valid, in const context: 1 to 256 bytes of printable
+/// ASCII other than space (a subset of what [`check_id`] accepts at run time).
+pub(crate) const fn static_id_is_valid(value: &str) -> bool {
+    let bytes = value.as_bytes();
+    if bytes.is_empty() || bytes.len() > MAX_ID_LEN {
+        return false;
+    }
+    let mut i = 0;
+    while i < bytes.len() {
+        if !bytes[i].is_ascii_graphic() {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// An id's text: a literal from [`from_static`](TenantId::from_static), or a shared
+/// string. Equality, order and hashing are by the text alone.
+#[derive(Clone)]
+enum IdText {
+    Static(&'static str),
+    Shared(Arc<str>),
+}
+
+impl IdText {
+    fn as_str(&self) -> &str {
+        match self {
+            Self::Static(s) => s,
+            Self::Shared(s) => s,
+        }
+    }
+}
+
+impl PartialEq for IdText {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for IdText {}
+
+impl PartialOrd for IdText {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for IdText {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl std::hash::Hash for IdText {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
 macro_rules! id_type {
     ($(#[$meta:meta])* $name:ident, $what:literal) => {
         $(#[$meta])*
         #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
         #[serde(try_from = "String", into = "String")]
-        pub struct $name(Arc<str>);
+        pub struct $name(IdText);
 
         impl $name {
             /// Parses an id.
@@ -56,30 +116,47 @@ macro_rules! id_type {
             pub fn new(value: impl Into<String>) -> Result<Self, Error> {
                 let value = value.into();
                 check_id($what, &value)?;
-                Ok(Self(Arc::from(value)))
+                Ok(Self(IdText::Shared(Arc::from(value))))
+            }
+
+            #[doc = concat!("An id from a literal, checked at compile time: `const ID: ", stringify!($name), " = ", stringify!($name), "::from_static(\"main\");`.")]
+            ///
+            /// The literal must be 1 to 256 bytes of printable ASCII without spaces. Use it
+            /// in a `const` item (or a `const { }` block): there a bad literal is a compile
+            /// error. Ids that come from input go through [`new`](Self::new).
+            ///
+            /// # Panics
+            ///
+            /// On an invalid literal: at compile time in const context.
+            pub const fn from_static(value: &'static str) -> Self {
+                assert!(
+                    static_id_is_valid(value),
+                    concat!("invalid ", $what, " literal: 1 to 256 bytes of printable ASCII without spaces")
+                );
+                Self(IdText::Static(value))
             }
 
             /// The id as a string slice.
             pub fn as_str(&self) -> &str {
-                &self.0
+                self.0.as_str()
             }
         }
 
         impl fmt::Debug for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, "{}({:?})", stringify!($name), &*self.0)
+                write!(f, "{}({:?})", stringify!($name), self.0.as_str())
             }
         }
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
+                f.write_str(self.0.as_str())
             }
         }
 
         impl AsRef<str> for $name {
             fn as_ref(&self) -> &str {
-                &self.0
+                self.0.as_str()
             }
         }
 
@@ -106,7 +183,7 @@ macro_rules! id_type {
 
         impl From<$name> for String {
             fn from(id: $name) -> String {
-                id.0.to_string()
+                id.0.as_str().to_owned()
             }
         }
     };
@@ -184,6 +261,34 @@ mod tests {
         }
         assert!(TenantId::new("x".repeat(MAX_ID_LEN)).is_ok());
         assert!(TenantId::new("x".repeat(MAX_ID_LEN + 1)).is_err());
+    }
+
+    #[test]
+    fn static_ids_equal_parsed_ones() {
+        const MAIN: WorkspaceId = WorkspaceId::from_static("main");
+        const METHOD: ConnectionMethodId =
+            ConnectionMethodId::from_static("github-app-installation");
+        let parsed = WorkspaceId::new("main").unwrap();
+        assert_eq!(MAIN, parsed);
+        assert_eq!(MAIN.cmp(&parsed), std::cmp::Ordering::Equal);
+        let mut set = std::collections::HashSet::new();
+        set.insert(parsed);
+        assert!(set.contains(&MAIN));
+        assert_eq!(format!("{MAIN:?} {MAIN}"), "WorkspaceId(\"main\") main");
+        assert_eq!(String::from(METHOD), "github-app-installation");
+        assert_eq!(serde_json::to_string(&MAIN).unwrap(), "\"main\"");
+    }
+
+    #[test]
+    fn static_id_check_refuses_what_new_refuses() {
+        for bad in ["", "a b", "a\nb", "tab\there", "\u{7}"] {
+            assert!(!static_id_is_valid(bad), "{bad:?}");
+        }
+        assert!(!static_id_is_valid(&"x".repeat(MAX_ID_LEN + 1)));
+        for good in ["acme", "2174add1-f7c8-44e3-bbf3-2d60b5ea8bc9", "a.b_c:d/e"] {
+            assert!(static_id_is_valid(good), "{good:?}");
+            assert!(TenantId::new(good).is_ok());
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! [`DefinitionKey`] (`family::variant`) and [`IntegrationKind`].
 
+use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
@@ -32,7 +33,7 @@ pub const MAX_SEGMENT_LEN: usize = 64;
 pub struct DefinitionKey {
     // Stored as the full `family::variant` string. Ordering is byte-wise on that string
     // (`split` follows from it), so it never depends on a locale.
-    full: String,
+    full: Cow<'static, str>,
     split: usize,
 }
 
@@ -47,9 +48,45 @@ impl DefinitionKey {
         check_segment("family", family)?;
         check_segment("variant", variant)?;
         Ok(Self {
-            full: format!("{family}::{variant}"),
+            full: Cow::Owned(format!("{family}::{variant}")),
             split: family.len(),
         })
+    }
+
+    /// A key from a literal, checked at compile time:
+    ///
+    /// ```
+    /// use integrations_core::DefinitionKey;
+    ///
+    /// const JIRA: DefinitionKey = DefinitionKey::from_static("jira::jira-cloud");
+    /// assert_eq!(JIRA.variant(), "jira-cloud");
+    /// assert_eq!(JIRA, "jira::jira-cloud".parse()?);
+    /// # Ok::<(), integrations_core::Error>(())
+    /// ```
+    ///
+    /// Use it in a `const` item (or a `const { }` block): there a bad literal does not
+    /// compile.
+    ///
+    /// ```compile_fail
+    /// use integrations_core::DefinitionKey;
+    ///
+    /// const BAD: DefinitionKey = DefinitionKey::from_static("Jira::cloud");
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// When `key` is not a valid `family::variant` (the rules of [`new`](Self::new)): at
+    /// compile time in const context.
+    pub const fn from_static(key: &'static str) -> Self {
+        let Some(split) = static_split(key) else {
+            panic!(
+                "invalid definition key literal: family::variant, each 1 to 64 lowercase letters, digits and single hyphens, starting with a letter"
+            );
+        };
+        Self {
+            full: Cow::Borrowed(key),
+            split,
+        }
     }
 
     /// The provider family (`github`).
@@ -74,6 +111,45 @@ fn invalid(message: String) -> Error {
         message.clone(),
         vec![ValidationIssue::new("key.invalid", "", message)],
     )
+}
+
+/// Where the family of a valid `family::variant` ends, in const context; `None` when
+/// [`DefinitionKey::from_str`] would refuse it.
+const fn static_split(key: &str) -> Option<usize> {
+    let bytes = key.as_bytes();
+    let mut split = 0;
+    while split + 1 < bytes.len() && !(bytes[split] == b':' && bytes[split + 1] == b':') {
+        split += 1;
+    }
+    if split + 1 >= bytes.len()
+        || !segment_is_valid(bytes, 0, split)
+        || !segment_is_valid(bytes, split + 2, bytes.len())
+    {
+        return None;
+    }
+    Some(split)
+}
+
+/// [`check_segment`]'s rules on `bytes[start..end]`, in const context.
+const fn segment_is_valid(bytes: &[u8], start: usize, end: usize) -> bool {
+    if start >= end || end - start > MAX_SEGMENT_LEN || !bytes[start].is_ascii_lowercase() {
+        return false;
+    }
+    if bytes[end - 1] == b'-' {
+        return false;
+    }
+    let mut i = start;
+    while i < end {
+        let b = bytes[i];
+        if !(b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+            return false;
+        }
+        if b == b'-' && i + 1 < end && bytes[i + 1] == b'-' {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 fn check_segment(what: &str, s: &str) -> Result<(), Error> {
@@ -123,7 +199,7 @@ impl TryFrom<String> for DefinitionKey {
 
 impl From<DefinitionKey> for String {
     fn from(key: DefinitionKey) -> String {
-        key.full
+        key.full.into_owned()
     }
 }
 
@@ -206,10 +282,29 @@ mod tests {
         ] {
             let err = bad.parse::<DefinitionKey>().unwrap_err();
             assert_eq!(err.code(), "key.invalid", "{bad:?}");
+            assert_eq!(static_split(bad), None, "from_static accepts {bad:?}");
         }
         let long = "a".repeat(MAX_SEGMENT_LEN + 1);
         assert!(DefinitionKey::new(&long, "x").is_err());
         assert!(DefinitionKey::new(&long[1..], "x").is_ok());
+    }
+
+    #[test]
+    fn static_keys_equal_parsed_ones() {
+        const CLOUD: DefinitionKey = DefinitionKey::from_static("github::github-cloud");
+        let parsed: DefinitionKey = "github::github-cloud".parse().unwrap();
+        assert_eq!(CLOUD, parsed);
+        assert_eq!(
+            (CLOUD.family(), CLOUD.variant()),
+            ("github", "github-cloud")
+        );
+        let mut set = std::collections::HashSet::new();
+        set.insert(parsed);
+        assert!(set.contains(&CLOUD));
+        let longest = format!("{}::a", "a".repeat(MAX_SEGMENT_LEN));
+        assert_eq!(static_split(&longest), Some(MAX_SEGMENT_LEN));
+        assert_eq!(static_split(&format!("a{longest}")), None);
+        assert_eq!(format!("{CLOUD:?}"), "DefinitionKey(github::github-cloud)");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The crates a provider's types are written with, at the versions this SDK uses: a
 //! provider crate can depend on `integrations-core` alone and never drift from the
-//! `serde`, `serde_json`, `schemars` and `http` the SDK's traits are built on.
+//! `serde`, `serde_json`, `schemars`, `http` and `async_trait` the SDK's traits are built
+//! on.
 //!
 //! The derive macros need to be told where their crate is when it is used through this
 //! module:
@@ -26,6 +27,7 @@
 //! # Ok::<(), integrations_core::Error>(())
 //! ```
 
+pub use async_trait;
 pub use http;
 pub use schemars;
 pub use serde;

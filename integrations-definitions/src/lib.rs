@@ -66,25 +66,11 @@ pub fn registry() -> Registry {
     registry
 }
 
-pub(crate) fn key(family: &str, variant: &str) -> integrations_core::DefinitionKey {
-    match integrations_core::DefinitionKey::new(family, variant) {
-        Ok(key) => key,
-        Err(e) => panic!("a shipped definition key is invalid: {e}"),
-    }
-}
-
 pub(crate) fn method(
     result: Result<integrations_core::definition::ConnectionMethod, integrations_core::Error>,
 ) -> integrations_core::definition::ConnectionMethod {
     match result {
         Ok(method) => method,
         Err(e) => panic!("a shipped connection method is invalid: {e}"),
-    }
-}
-
-pub(crate) fn capability(name: &str) -> integrations_core::model::Capability {
-    match integrations_core::model::Capability::new(name) {
-        Ok(capability) => capability,
-        Err(e) => panic!("a shipped tool capability is invalid: {e}"),
     }
 }

@@ -24,7 +24,7 @@ pub const HARNESS_ID: &str = "harness";
 /// connection, routed by the endpoint key [`HARNESS_ID`] and, for each delivery, by the
 /// subject the provider's classification reads from it.
 ///
-/// The CLI's `webhook verify` and the conformance suite use it; tests can too.
+/// The conformance suite uses it; tests can too.
 #[derive(Debug)]
 pub struct WebhookHarness {
     test: TestHost,

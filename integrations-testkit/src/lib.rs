@@ -15,7 +15,8 @@
 //!   each provider's quirks, PKCE checks, rotating refresh tokens and failure modes.
 //! * [`assert_secret_free`]: proves a secret is in no `Display`, `Debug` or source of an
 //!   error, verbatim, encoded (hex, base64, URL) or in part.
-//! * [`WebhookSigner`]: signed webhook deliveries for any definition's webhook source.
+//! * [`WebhookSigner`] (re-exported from `integrations_core::webhook`): signed webhook
+//!   deliveries for any definition's webhook source.
 //! * [`store_conformance`]: the semantics every [`Stores`](integrations_core::host::Stores)
 //!   implementation must have (compare-and-swap, take-once, dedup, tenant isolation,
 //!   purge), as one call a host runs against its own stores.
@@ -39,7 +40,6 @@ mod memory;
 pub mod mock;
 mod record_sink;
 mod secrets;
-mod signer;
 mod sinks;
 pub mod store_conformance;
 pub mod tool_formats;
@@ -47,10 +47,11 @@ pub mod tool_formats;
 pub use clock::ManualClock;
 pub use harness::{HARNESS_ID, WebhookHarness};
 pub use host::{TEST_KEY_ID, TestHost, offline_http};
+/// The webhook signer lives in `integrations_core::webhook`; re-exported here for tests.
+pub use integrations_core::webhook::{Delivery, SignedDelivery, WebhookSigner};
 pub use memory::MemoryStore;
 pub use record_sink::MemoryRecordSink;
 pub use secrets::{
     PARTIAL_LEN, assert_debug_secret_free, assert_secret_free, assert_text_secret_free,
 };
-pub use signer::{Delivery, SignedDelivery, WebhookSigner};
 pub use sinks::{RecordingAuditSink, RecordingEventSink};

@@ -17,25 +17,16 @@
 mod tools;
 mod webhook;
 
-use integrations_core::definition::{
-    ConnectionMethod, IntegrationDefinition, Metadata, SecretField,
-};
-use integrations_core::model::CredentialType;
-use integrations_core::provider::IntegrationProvider;
-use integrations_core::reexports::http::header::{ACCEPT, HeaderMap, HeaderValue};
-use integrations_core::reexports::schemars::JsonSchema;
-use integrations_core::reexports::serde::Deserialize;
-use integrations_core::reexports::serde_json::json;
-use integrations_core::schema::{BaseUrl, ConfigSpec, Parsed};
-use integrations_core::tools::{ToolDescriptor, ToolExecutor, ToolSet};
-use integrations_core::webhook::{WebhookHandler, WebhookSource};
-use integrations_core::{DefinitionKey, Error, IntegrationKind, Secret};
+use integrations_core::provider::prelude::*;
+use integrations_core::reexports::http::header::ACCEPT;
+
+/// The definition's key.
+pub const JIRA_CLOUD: DefinitionKey = DefinitionKey::from_static("jira::jira-cloud");
 
 /// The site a Jira target points at.
 #[derive(Debug, Deserialize, JsonSchema)]
-#[serde(crate = "integrations_core::reexports::serde")]
+#[serde(crate = "integrations_core::reexports::serde", deny_unknown_fields)]
 #[schemars(crate = "integrations_core::reexports::schemars")]
-#[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct JiraTarget {
     /// The Jira Cloud site, `https://acme.atlassian.net`.
@@ -44,9 +35,8 @@ pub struct JiraTarget {
 
 /// The target's secrets.
 #[derive(Debug, Deserialize, JsonSchema)]
-#[serde(crate = "integrations_core::reexports::serde")]
+#[serde(crate = "integrations_core::reexports::serde", deny_unknown_fields)]
 #[schemars(crate = "integrations_core::reexports::schemars")]
-#[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct JiraSecrets {
     /// The secret Jira signs webhooks with (`X-Hub-Signature: sha256=...`).
@@ -56,9 +46,8 @@ pub struct JiraSecrets {
 
 /// An API-token connection: Jira Cloud authenticates `email:token` with HTTP Basic.
 #[derive(Debug, Deserialize, JsonSchema)]
-#[serde(crate = "integrations_core::reexports::serde")]
+#[serde(crate = "integrations_core::reexports::serde", deny_unknown_fields)]
 #[schemars(crate = "integrations_core::reexports::schemars")]
-#[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct JiraConnection {
     /// The Atlassian account email the token belongs to.
@@ -68,9 +57,8 @@ pub struct JiraConnection {
 
 /// What a binding works on.
 #[derive(Debug, Deserialize, JsonSchema)]
-#[serde(crate = "integrations_core::reexports::serde")]
+#[serde(crate = "integrations_core::reexports::serde", deny_unknown_fields)]
 #[schemars(crate = "integrations_core::reexports::schemars")]
-#[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct JiraBinding {
     /// The project key (`ENG`).
@@ -102,7 +90,7 @@ impl Default for Jira {
 
 impl IntegrationDefinition for Jira {
     fn key(&self) -> DefinitionKey {
-        DefinitionKey::new("jira", "jira-cloud").unwrap_or_else(|e| panic!("{e}"))
+        JIRA_CLOUD
     }
 
     fn kind(&self) -> IntegrationKind {
@@ -153,7 +141,7 @@ impl IntegrationDefinition for Jira {
 
     /// Every request asks for JSON: declared once here, the tool HTTP context adds it to
     /// each tool request.
-    fn default_headers(&self, _target_config: &Parsed) -> Result<HeaderMap, Error> {
+    fn default_headers(&self, _target_config: &Parsed) -> Result<HeaderMap> {
         let mut headers = HeaderMap::new();
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
         Ok(headers)

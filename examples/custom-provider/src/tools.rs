@@ -1,16 +1,6 @@
 //! Two tools: `jira_get_issue` (reads, runs) and `jira_add_comment` (writes, asks).
 
-use integrations_core::model::Capability;
-use integrations_core::plan::{AuthInjection, CredentialSelector};
-use integrations_core::reexports::http::Method;
-use integrations_core::reexports::schemars::JsonSchema;
-use integrations_core::reexports::serde::{Deserialize, Serialize};
-use integrations_core::reexports::serde_json::json;
-use integrations_core::tools::{
-    RequestAuth, Tool, ToolAnnotations, ToolContext, ToolDescriptor, ToolSet, api_url,
-    json_request, read_json, request, status_error,
-};
-use integrations_core::{Error, model::CredentialType};
+use integrations_core::provider::prelude::*;
 
 use crate::{JiraConnection, JiraTarget};
 
@@ -18,26 +8,33 @@ pub(crate) fn tool_set() -> ToolSet {
     ToolSet::new().with(GetIssue).with(AddComment)
 }
 
-fn capability(name: &str) -> Capability {
-    Capability::new(name).unwrap_or_else(|e| panic!("{e}"))
+/// `{site}/rest/api/2/issue/{issue}`.
+fn issue_url(context: &ToolContext, issue: &str) -> Result<UrlBuilder> {
+    let site = &context.target_config().get::<JiraTarget>()?.site_url;
+    Ok(site.url().path("rest/api/2/issue").arg("/issue", issue))
 }
 
-/// Jira Cloud: HTTP Basic with the account email and the API token.
-fn auth(context: &ToolContext) -> Result<RequestAuth, Error> {
+/// Sends with Jira Cloud's HTTP Basic (the account email and the API token) and reads the
+/// JSON answer.
+async fn send<T: DeserializeOwned>(context: &ToolContext, request: HttpRequest) -> Result<T> {
     let connection = context.connection_config().get::<JiraConnection>()?;
-    Ok(RequestAuth::new(
+    let auth = RequestAuth::new(
         CredentialSelector::of_type(CredentialType::API_KEY),
         AuthInjection::Basic {
             username: Some(connection.email.clone()),
         },
-    ))
+    );
+    let response = context.http().send(request, &auth).await?;
+    if !response.status().is_success() {
+        return Err(status_error(response.status()));
+    }
+    read_json(&response)
 }
 
 /// Arguments of `jira_get_issue`.
 #[derive(Deserialize, JsonSchema)]
-#[serde(crate = "integrations_core::reexports::serde")]
+#[serde(crate = "integrations_core::reexports::serde", deny_unknown_fields)]
 #[schemars(crate = "integrations_core::reexports::schemars")]
-#[serde(deny_unknown_fields)]
 pub(crate) struct GetIssueArgs {
     /// The issue key (`ENG-42`).
     #[schemars(regex(pattern = r"^[A-Z][A-Z0-9_]+-[0-9]+$"))]
@@ -57,6 +54,7 @@ pub(crate) struct Issue {
     status: Option<String>,
 }
 
+/// The parts of Jira's issue body the tool reads.
 #[derive(Deserialize)]
 #[serde(crate = "integrations_core::reexports::serde")]
 struct IssueBody {
@@ -90,29 +88,12 @@ impl Tool for GetIssue {
         )
         .with_title("Get Jira issue")
         .with_annotations(ToolAnnotations::read_only())
-        .with_capability(capability("issue.read"))
+        .with_capability(const { Capability::from_static("issue.read") })
     }
 
-    async fn call(&self, args: GetIssueArgs, context: &ToolContext) -> Result<Issue, Error> {
-        let site = &context.target_config().get::<JiraTarget>()?.site_url;
-        let url = api_url(
-            site,
-            &[
-                ("", "rest"),
-                ("", "api"),
-                ("", "2"),
-                ("", "issue"),
-                ("/issue", &args.issue),
-            ],
-        )?;
-        let response = context
-            .http()
-            .send(request(Method::GET, url.as_str())?, &auth(context)?)
-            .await?;
-        if !response.status().is_success() {
-            return Err(status_error(response.status()));
-        }
-        let body: IssueBody = read_json(&response)?;
+    async fn call(&self, args: GetIssueArgs, context: &ToolContext) -> Result<Issue> {
+        let url = issue_url(context, &args.issue)?.build()?;
+        let body: IssueBody = send(context, request(Method::GET, url.as_str())?).await?;
         Ok(Issue {
             key: body.key,
             summary: body.fields.summary,
@@ -123,9 +104,8 @@ impl Tool for GetIssue {
 
 /// Arguments of `jira_add_comment`.
 #[derive(Deserialize, JsonSchema)]
-#[serde(crate = "integrations_core::reexports::serde")]
+#[serde(crate = "integrations_core::reexports::serde", deny_unknown_fields)]
 #[schemars(crate = "integrations_core::reexports::schemars")]
-#[serde(deny_unknown_fields)]
 pub(crate) struct AddCommentArgs {
     /// The issue key (`ENG-42`).
     #[schemars(regex(pattern = r"^[A-Z][A-Z0-9_]+-[0-9]+$"))]
@@ -154,33 +134,12 @@ impl Tool for AddComment {
         ToolDescriptor::new::<AddCommentArgs>("jira_add_comment", "Add a comment to a Jira issue.")
             .with_title("Comment on Jira issue")
             .with_annotations(ToolAnnotations::additive())
-            .with_capability(capability("comment.write"))
+            .with_capability(const { Capability::from_static("comment.write") })
     }
 
-    async fn call(&self, args: AddCommentArgs, context: &ToolContext) -> Result<Comment, Error> {
-        let site = &context.target_config().get::<JiraTarget>()?.site_url;
-        let url = api_url(
-            site,
-            &[
-                ("", "rest"),
-                ("", "api"),
-                ("", "2"),
-                ("", "issue"),
-                ("/issue", &args.issue),
-                ("", "comment"),
-            ],
-        )?;
+    async fn call(&self, args: AddCommentArgs, context: &ToolContext) -> Result<Comment> {
+        let url = issue_url(context, &args.issue)?.path("comment").build()?;
         let body = json!({ "body": args.body });
-        let response = context
-            .http()
-            .send(
-                json_request(Method::POST, url.as_str(), &body)?,
-                &auth(context)?,
-            )
-            .await?;
-        if !response.status().is_success() {
-            return Err(status_error(response.status()));
-        }
-        read_json(&response)
+        send(context, json_request(Method::POST, url.as_str(), &body)?).await
     }
 }

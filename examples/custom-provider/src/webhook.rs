@@ -2,12 +2,8 @@
 //! `X-Atlassian-Webhook-Identifier`, routed by the endpoint key of the webhook URL (one
 //! Jira site per connection).
 
-use integrations_core::reexports::serde::Deserialize;
-use integrations_core::webhook::{
-    Classification, EventRoute, EventSubject, EventType, HmacHexScheme, InboundRequest,
-    NormalizeContext, Normalized, Routing, SubjectKind, WebhookHandler, WebhookSource, codes,
-};
-use integrations_core::{Error, ErrorKind, Timestamp};
+use integrations_core::provider::prelude::*;
+use integrations_core::webhook::codes;
 
 use crate::Jira;
 
@@ -64,7 +60,7 @@ fn invalid() -> Error {
 }
 
 impl WebhookHandler for Jira {
-    fn classify(&self, request: &InboundRequest<'_>) -> Result<Classification, Error> {
+    fn classify(&self, request: &InboundRequest<'_>) -> Result<Classification> {
         let id = request.headers.get(DELIVERY).ok_or_else(|| {
             Error::new(
                 ErrorKind::InvalidInput,
@@ -81,7 +77,7 @@ impl WebhookHandler for Jira {
         &self,
         request: &InboundRequest<'_>,
         _context: &NormalizeContext<'_>,
-    ) -> Result<Normalized, Error> {
+    ) -> Result<Normalized> {
         let payload: Payload<'_> =
             integrations_core::reexports::serde_json::from_slice(request.body)
                 .map_err(|_| invalid())?;

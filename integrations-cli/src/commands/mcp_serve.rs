@@ -10,6 +10,7 @@ use integrations_core::auth::TokenManager;
 use integrations_core::host::{Host, ReqwestHttpClient};
 use integrations_core::tools::{ApprovalId, Policies, PolicySet, Runtime, Session};
 use integrations_core::{Error, ErrorKind, PublicationId, TenantId, UserId, WorkspaceId};
+#[cfg(feature = "demo")]
 use integrations_mcp::demo::Demo;
 use integrations_mcp::{McpAuthenticator, McpHttpOptions, McpOptions, McpService, McpSession};
 use subtle::ConstantTimeEq as _;
@@ -163,6 +164,16 @@ async fn serve(args: ServeArgs) -> Result<(), Error> {
     serve_mcp(&args, served).await
 }
 
+#[cfg(not(feature = "demo"))]
+#[allow(
+    clippy::unused_async,
+    reason = "the same signature as the demo it stands for"
+)]
+async fn demo(_approval_base: &str) -> Result<Served, Error> {
+    Err(super::demo_unavailable())
+}
+
+#[cfg(feature = "demo")]
 async fn demo(approval_base: &str) -> Result<Served, Error> {
     let demo = Arc::new(
         Demo::start(

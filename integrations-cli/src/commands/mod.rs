@@ -37,3 +37,14 @@ pub(crate) fn pretty(value: &impl serde::Serialize) -> Result<String, Error> {
     serde_json::to_string_pretty(value)
         .map_err(|e| Error::internal("output could not be encoded").with_source(e))
 }
+
+/// `--demo` in a build without the `demo` feature (the offline demos run on the
+/// testkit's mock provider APIs, which only that feature compiles in).
+#[cfg(not(feature = "demo"))]
+pub(crate) fn demo_unavailable() -> Error {
+    Error::new(
+        integrations_core::ErrorKind::Configuration,
+        "cli.demo_unavailable",
+        "this build of integrations has no --demo: it was built without the `demo` feature",
+    )
+}

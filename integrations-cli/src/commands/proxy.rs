@@ -3,25 +3,19 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use integrations_core::auth::TokenManager;
-use integrations_core::compile::{ProfileInput, compile};
-use integrations_core::egress::{GrantAudience, GrantKey, GrantKeys};
+use integrations_core::egress::{GrantKey, GrantKeys};
 use integrations_core::host::{Host, ReqwestHttpClient};
 use integrations_core::plan::CompiledRuntimePlan;
-use integrations_core::service::{ConnectionInput, TargetInput, WriteService};
-use integrations_core::{
-    ConnectionId, ConnectionMethodId, Error, ErrorKind, Secret, TargetId, TenantId,
-};
+use integrations_core::{Error, ErrorKind, Secret};
 use integrations_proxy::{CertificateAuthority, Proxy, ProxyConfig, UpstreamOverride};
-use integrations_testkit::TestHost;
-use integrations_testkit::mock::api::OpenAiApi;
 
 use crate::commands::stores::StoreArgs;
 use crate::io;
 
+#[cfg(feature = "demo")]
 /// The demo's sandbox profile: one agent binding with an OpenAI key.
 const DEMO_PROFILE: &str = r#"{
   "tenant": "demo", "profile": "proxy-demo", "version": 1,
@@ -31,6 +25,7 @@ const DEMO_PROFILE: &str = r#"{
                 "config": {"runtime": "codex-cli", "model": "gpt-5-codex"}}]
 }"#;
 
+#[cfg(feature = "demo")]
 /// The key the demo stores; the sandbox never sees it.
 const DEMO_KEY: &str = "sk-demo-held-by-the-proxy-only-0123456789";
 
@@ -309,7 +304,17 @@ async fn signals(
     Ok(())
 }
 
+#[cfg(feature = "demo")]
 async fn demo(args: &ProxyArgs) -> Result<(), Error> {
+    use std::time::Duration;
+
+    use integrations_core::compile::{ProfileInput, compile};
+    use integrations_core::egress::GrantAudience;
+    use integrations_core::service::{ConnectionInput, TargetInput, WriteService};
+    use integrations_core::{ConnectionId, ConnectionMethodId, TargetId, TenantId};
+    use integrations_testkit::TestHost;
+    use integrations_testkit::mock::api::OpenAiApi;
+
     let openai = OpenAiApi::start().await;
     openai.accept_key(DEMO_KEY);
     let mock: std::net::SocketAddr = openai
@@ -393,4 +398,13 @@ async fn demo(args: &ProxyArgs) -> Result<(), Error> {
     handle.shutdown().await;
     drop(openai);
     Ok(())
+}
+
+#[cfg(not(feature = "demo"))]
+#[allow(
+    clippy::unused_async,
+    reason = "the same signature as the demo it stands for"
+)]
+async fn demo(_args: &ProxyArgs) -> Result<(), Error> {
+    Err(super::demo_unavailable())
 }

@@ -4,9 +4,19 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use integrations_core::webhook::WebhookRequest;
-use integrations_core::{Error, ErrorKind};
-use integrations_testkit::{Delivery, WebhookHarness, WebhookSigner};
+use integrations_core::host::{
+    AesGcmKeyRing, Clock, EventSink, Host, HttpRequest, HttpResponse, from_fn,
+};
+use integrations_core::model::Connection;
+use integrations_core::service::{TargetInput, WriteService};
+use integrations_core::webhook::{
+    Classification, Delivery, InboundRequest, Ingest, Ingested, WebhookEvent, WebhookRequest,
+    WebhookSigner,
+};
+use integrations_core::{
+    ConnectionId, DefinitionKey, Error, ErrorKind, Registry, Secret, TargetId, TenantId, Timestamp,
+};
+use integrations_sqlx::SqlStores;
 use serde_json::json;
 
 fn no_webhooks(key: &str) -> Error {
@@ -69,7 +79,7 @@ pub(crate) fn sign(
     // The delivery must verify as signed: run it through the pipeline at its signing time.
     let registry = Arc::new(registry);
     let checked = runtime()?.block_on(async {
-        let harness = WebhookHarness::new(registry, &key, secret, timestamp).await?;
+        let harness = Pipeline::new(registry, &key, secret, timestamp).await?;
         harness
             .deliver(WebhookRequest::new(
                 key.clone(),
@@ -100,7 +110,9 @@ fn body_field(body: &[u8], field: &str) -> Option<String> {
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    // The SQL stores' pool needs the timer (its acquire timeout).
     tokio::runtime::Builder::new_current_thread()
+        .enable_all()
         .build()
         .map_err(|e| Error::internal("the async runtime could not start").with_source(e))
 }
@@ -120,10 +132,10 @@ pub(crate) fn verify(
     let now = crate::io::timestamp(now);
     let runtime = runtime()?;
 
-    // The real pipeline on an in-memory host (see `WebhookHarness`): a target holding
+    // The real pipeline on an in-memory host (see `Pipeline`): a target holding
     // the secret, one connection routed by the delivery's own subject.
     let ingested = runtime.block_on(async {
-        let harness = WebhookHarness::new(registry, &key, secret, now).await?;
+        let harness = Pipeline::new(registry, &key, secret, now).await?;
         harness
             .deliver(WebhookRequest::new(key.clone(), headers, body))
             .await
@@ -151,4 +163,154 @@ pub(crate) fn verify(
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The tenant, target, connection and endpoint key of the one-shot host.
+const ONE_SHOT: &str = "cli";
+
+/// A definition's real [`Ingest`] pipeline on a one-shot host: SQL stores in a private
+/// in-memory SQLite database, a clock fixed at the delivery's time, a key ring generated
+/// for this process, an HTTP client that refuses every request, and an event sink that
+/// accepts every event. It holds one target (the definition's first target-config
+/// example, the secret in the first target-secret field its webhook source names) and,
+/// per delivery, one connection routed by the subject the provider reads from it.
+struct Pipeline {
+    host: Host,
+    registry: Arc<Registry>,
+    key: DefinitionKey,
+    ingest: Ingest,
+}
+
+/// A clock that stays at one instant.
+struct FixedClock(Timestamp);
+
+impl Clock for FixedClock {
+    fn now(&self) -> Timestamp {
+        self.0
+    }
+}
+
+/// Accepts every event: the command prints the event the pipeline returns.
+struct AcceptEvents;
+
+#[async_trait::async_trait]
+impl EventSink for AcceptEvents {
+    async fn deliver(&self, _event: &WebhookEvent) -> Result<(), Error> {
+        Ok(())
+    }
+}
+
+impl Pipeline {
+    async fn new(
+        registry: Arc<Registry>,
+        key: &DefinitionKey,
+        secret: Secret,
+        now: Timestamp,
+    ) -> Result<Self, Error> {
+        static DATABASES: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let entry = registry.require(key)?.clone();
+        let source = entry
+            .definition()
+            .webhook_source()
+            .ok_or_else(|| no_webhooks(key.as_str()))?;
+        if entry.integration().webhooks().is_none() {
+            return Err(no_webhooks(key.as_str()));
+        }
+        let field = source
+            .target_secret_fields()
+            .first()
+            .cloned()
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::InvalidInput,
+                    "cli.no_target_secret",
+                    format!("{key} keeps no webhook secret in its target"),
+                )
+            })?;
+        // A named, shared in-memory database: every pooled connection sees the same one,
+        // and it is gone when the command ends.
+        let database = format!(
+            "sqlite:file:integrations-cli-webhook-{}-{}?mode=memory&cache=shared",
+            std::process::id(),
+            DATABASES.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        let stores = Arc::new(SqlStores::connect(&database).await?);
+        let offline = from_fn(|request: HttpRequest| async move {
+            Err::<HttpResponse, _>(Error::new(
+                ErrorKind::Unavailable,
+                "cli.offline",
+                format!(
+                    "webhook verification makes no HTTP calls: refused {} {}",
+                    request.method(),
+                    request.uri().host().unwrap_or("?")
+                ),
+            ))
+        });
+        let host = Host::builder()
+            .stores(stores)
+            .http(Arc::new(offline))
+            .cipher(Arc::new(AesGcmKeyRing::generate("cli-webhook")?))
+            .clock(Arc::new(FixedClock(now)))
+            .events(Arc::new(AcceptEvents))
+            .build()?;
+        let config = entry
+            .target_config()
+            .spec()
+            .examples()
+            .first()
+            .cloned()
+            .unwrap_or_else(|| json!({}));
+        WriteService::new(registry.clone(), host.clone())
+            .put_target(
+                TargetInput::new(tenant()?, TargetId::new(ONE_SHOT)?, key.clone())
+                    .with_config(config)
+                    .with_secrets(json!({ field: secret.expose() })),
+            )
+            .await?;
+        let ingest = Ingest::new(registry.clone(), host.clone())?;
+        Ok(Self {
+            host,
+            registry,
+            key: key.clone(),
+            ingest,
+        })
+    }
+
+    /// Runs one delivery (its headers and raw body) through the pipeline.
+    async fn deliver(&self, request: WebhookRequest) -> Result<Ingested, Error> {
+        let entry = self.registry.require(&self.key)?;
+        let handler = entry
+            .integration()
+            .webhooks()
+            .ok_or_else(|| no_webhooks(self.key.as_str()))?;
+        let inbound = InboundRequest::new(&self.key, &request.headers, &request.body);
+        // A delivery that does not classify gets a connection without a subject: the
+        // pipeline verifies it before reading it, as on a host's endpoint route.
+        let subject = match handler.classify(&inbound) {
+            Ok(Classification::Event(route)) => route.routing.subject,
+            Ok(Classification::Handshake(handshake)) => handshake.routing.subject,
+            _ => None,
+        };
+        let method = entry
+            .methods()
+            .first()
+            .map(|m| m.method().id.clone())
+            .ok_or_else(|| Error::internal("a registered definition has no connection method"))?;
+        let mut connection = Connection::new(
+            tenant()?,
+            ConnectionId::new(ONE_SHOT)?,
+            TargetId::new(ONE_SHOT)?,
+            self.key.clone(),
+            method,
+            self.host.clock().now(),
+        );
+        connection.external_subject = subject;
+        connection.endpoint_key = Some(ONE_SHOT.to_owned());
+        self.host.connections().put_connection(&connection).await?;
+        self.ingest.ingest(request.with_endpoint(ONE_SHOT)).await
+    }
+}
+
+fn tenant() -> Result<TenantId, Error> {
+    TenantId::new(ONE_SHOT)
 }

@@ -1,3 +1,4 @@
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::fmt;
 
@@ -9,7 +10,7 @@ use crate::{ConnectionId, Error, PublicationId, TenantId, Timestamp, UserId, Wor
 /// `comment.write`, `message.send`. Dotted segments of lowercase letters, digits and `_`.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct Capability(String);
+pub struct Capability(Cow<'static, str>);
 
 impl Capability {
     /// Parses a capability.
@@ -30,7 +31,7 @@ impl Capability {
                         .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
             });
         if ok {
-            Ok(Self(name))
+            Ok(Self(Cow::Owned(name)))
         } else {
             Err(Error::invalid_input(
                 "capability.invalid",
@@ -40,10 +41,54 @@ impl Capability {
         }
     }
 
+    /// A capability from a literal, checked at compile time:
+    /// `const ISSUE_CREATE: Capability = Capability::from_static("issue.create");`.
+    /// Use it in a `const` item (or a `const { }` block): there a bad literal does not
+    /// compile.
+    ///
+    /// # Panics
+    ///
+    /// When `name` breaks the rules of [`new`](Self::new): at compile time in const
+    /// context.
+    pub const fn from_static(name: &'static str) -> Self {
+        assert!(
+            static_capability_is_valid(name),
+            "invalid capability literal: two or more dot-separated segments of a-z, 0-9 and _"
+        );
+        Self(Cow::Borrowed(name))
+    }
+
     /// The capability's name.
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// [`Capability::new`]'s rules, in const context.
+const fn static_capability_is_valid(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    if bytes.is_empty() || bytes.len() > 128 {
+        return false;
+    }
+    let mut segments = 1;
+    let mut segment_len = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b == b'.' {
+            if segment_len == 0 {
+                return false;
+            }
+            segments += 1;
+            segment_len = 0;
+        } else if b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' {
+            segment_len += 1;
+        } else {
+            return false;
+        }
+        i += 1;
+    }
+    segments >= 2 && segment_len > 0
 }
 
 impl TryFrom<String> for Capability {
@@ -55,7 +100,7 @@ impl TryFrom<String> for Capability {
 
 impl From<Capability> for String {
     fn from(c: Capability) -> String {
-        c.0
+        c.0.into_owned()
     }
 }
 
@@ -156,7 +201,16 @@ mod tests {
             "issue.create ",
         ] {
             assert!(Capability::new(bad).is_err(), "{bad}");
+            assert!(!static_capability_is_valid(bad), "{bad}");
         }
+        for bad in ["x.", "", &"a.".repeat(65)] {
+            assert!(Capability::new(bad).is_err(), "{bad}");
+            assert!(!static_capability_is_valid(bad), "{bad}");
+        }
+        assert_eq!(
+            const { Capability::from_static("pr.review_comment.write") },
+            Capability::new("pr.review_comment.write").unwrap()
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! [`IntegrationProvider`]: the I/O half of an integration, and [`Integration`], the
 //! union the registry stores.
 
+pub mod prelude;
 mod redirect;
 mod resolver;
 mod revoke;

@@ -43,4 +43,4 @@ pub use compiled::{ConfigSchema, Parsed};
 pub use form::{Choice, FieldHint, Form, FormContext, Widget};
 pub use kind::ConfigKind;
 pub use spec::ConfigSpec;
-pub use url::BaseUrl;
+pub use url::{BaseUrl, UrlBuilder};

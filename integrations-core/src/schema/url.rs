@@ -98,6 +98,30 @@ impl BaseUrl {
         &self.full[self.path_start..]
     }
 
+    /// A URL under this base, built segment by segment: fixed segments from code with
+    /// [`path`](UrlBuilder::path), segments from a tool's arguments with
+    /// [`arg`](UrlBuilder::arg) (each percent-encoded, so a `/` inside stays inside).
+    ///
+    /// ```
+    /// use integrations_core::schema::BaseUrl;
+    ///
+    /// let base = BaseUrl::parse("https://ghe.example.com/api/v3")?;
+    /// let url = base.url().path("repos").arg("/owner", "octo cat").arg("/path", "a/b").build()?;
+    /// assert_eq!(url.as_str(), "https://ghe.example.com/api/v3/repos/octo%20cat/a%2Fb");
+    /// let err = base.url().path("repos").arg("/repo", "..").build().unwrap_err();
+    /// assert_eq!(err.code(), "tool.invalid_path_segment");
+    /// assert_eq!(err.issues()[0].path, "/repo");
+    /// # Ok::<(), integrations_core::Error>(())
+    /// ```
+    pub fn url(&self) -> UrlBuilder {
+        // A base URL was parsed by `url` and has an http(s) scheme, so it parses again
+        // and can have a path; `build` reports it as internal if not.
+        UrlBuilder {
+            url: url::Url::parse(&self.full).ok(),
+            refused: None,
+        }
+    }
+
     /// The URL with `path` appended (`path` should start with `/`).
     pub fn join(&self, path: &str) -> String {
         if path.is_empty() || path.starts_with('/') {
@@ -106,6 +130,72 @@ impl BaseUrl {
             format!("{}/{path}", self.full)
         }
     }
+}
+
+/// A URL under a [`BaseUrl`], from [`BaseUrl::url`]. It owns what it builds, so a
+/// helper can return the common prefix (`repos/{owner}/{repo}`) for callers to extend.
+#[derive(Debug)]
+#[must_use = "call build() for the URL"]
+pub struct UrlBuilder {
+    url: Option<url::Url>,
+    /// The first refusal: the JSON Pointer of the argument (`""` for a fixed segment).
+    refused: Option<String>,
+}
+
+impl UrlBuilder {
+    /// Appends fixed segments written in code: `"repos"`, or several at once with `/`
+    /// between them (`"search/issues"`).
+    pub fn path(mut self, segments: &str) -> Self {
+        for segment in segments.split('/') {
+            self = self.push("", segment);
+        }
+        self
+    }
+
+    /// Appends one segment taken from the tool argument at JSON Pointer `pointer`
+    /// (`"/owner"`), percent-encoded whole: a `/` inside stays inside the segment.
+    pub fn arg(self, pointer: &str, value: &str) -> Self {
+        self.push(pointer, value)
+    }
+
+    fn push(mut self, pointer: &str, segment: &str) -> Self {
+        if self.refused.is_some() {
+            return self;
+        }
+        if segment.is_empty() || segment == "." || segment == ".." {
+            self.refused = Some(pointer.to_owned());
+        } else if let Some(Ok(mut path)) = self.url.as_mut().map(url::Url::path_segments_mut) {
+            path.pop_if_empty().push(segment);
+        }
+        self
+    }
+
+    /// The URL.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput)
+    /// (`tool.invalid_path_segment`, the issue at the argument's pointer) for an empty,
+    /// `.` or `..` segment, which would otherwise change the path silently.
+    pub fn build(self) -> Result<url::Url, Error> {
+        match (self.refused, self.url) {
+            (Some(pointer), _) => Err(invalid_segment(pointer)),
+            (None, Some(url)) => Ok(url),
+            (None, None) => Err(Error::internal("a base URL did not parse again")),
+        }
+    }
+}
+
+fn invalid_segment(pointer: String) -> Error {
+    Error::invalid_input(
+        "tool.invalid_path_segment",
+        "an argument used in the request path is empty or is `.` or `..`",
+        vec![ValidationIssue::new(
+            "tool.invalid_path_segment",
+            pointer,
+            "must not be empty, `.` or `..`",
+        )],
+    )
 }
 
 impl fmt::Debug for BaseUrl {

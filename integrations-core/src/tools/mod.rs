@@ -39,5 +39,5 @@ pub use crate::model::{ApprovalId, ApprovalRequest, CallContext, PendingContinua
 pub use crate::provider::tools::{
     Continuation, DEFAULT_RATE_LIMIT_WAIT, RateLimitRule, RequestAuth, ResetFormat, Tool,
     ToolContent, ToolContext, ToolExecutor, ToolFailure, ToolHttp, ToolResult, ToolSet, ToolStatus,
-    api_url, json_request, rate_limited, read_json, request, status_error,
+    json_request, rate_limited, read_json, request, status_error,
 };

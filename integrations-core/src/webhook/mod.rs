@@ -16,9 +16,12 @@
 //! * [`ManagedWebhooks`] with the provider's [`WebhookRegistrar`]: hooks registered at the
 //!   provider on connect (idempotently, with a generated secret kept sealed on the
 //!   connection) and deleted on disconnect.
+//! * [`WebhookSigner`]: deliveries signed as the provider would sign them, for any
+//!   [`WebhookSource`] (the CLI's `integrations webhook sign`, tests, replay tools).
 
 mod ingest;
 mod managed;
+mod signer;
 
 pub use crate::definition::webhook::{
     BodyTimestamp, Headers, HmacHexScheme, SignRequest, SignatureScheme, SlackScheme,
@@ -41,3 +44,4 @@ pub use ingest::{
 };
 pub(crate) use managed::keep_managed_secret;
 pub use managed::{MANAGED_WEBHOOK_SLOT, ManagedWebhooks, WebhookRemoval};
+pub use signer::{Delivery, SignedDelivery, WebhookSigner};

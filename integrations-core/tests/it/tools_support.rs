@@ -16,8 +16,8 @@ use integrations_core::schema::{BaseUrl, ConfigSpec, Parsed};
 use integrations_core::service::{ConnectionInput, TargetInput, WriteService};
 use integrations_core::tools::{
     CallContext, PolicySource, RateLimitRule, RequestAuth, Runtime, Session, Tool, ToolAnnotations,
-    ToolContext, ToolDescriptor, ToolExecutor, ToolPolicy, ToolSet, api_url, json_request,
-    read_json, status_error,
+    ToolContext, ToolDescriptor, ToolExecutor, ToolPolicy, ToolSet, json_request, read_json,
+    status_error,
 };
 use integrations_core::{
     ConnectionId, ConnectionMethodId, DefinitionKey, Error, IntegrationKind, PublicationId,
@@ -93,7 +93,7 @@ impl Tool for CreateTicket {
     async fn call(&self, args: CreateTicketArgs, context: &ToolContext) -> Result<Ticket, Error> {
         self.executions.fetch_add(1, Ordering::SeqCst);
         let config = context.target_config().get::<TrackerTarget>()?;
-        let url = api_url(&config.api_base_url, &[("", "tickets")])?;
+        let url = config.api_base_url.url().path("tickets").build()?;
         let request = json_request(
             http::Method::POST,
             url.as_str(),

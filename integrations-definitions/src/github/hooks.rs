@@ -17,8 +17,9 @@ use async_trait::async_trait;
 use http::{Method, StatusCode};
 use integrations_core::host::HttpResponse;
 use integrations_core::plan::CredentialSelector;
+use integrations_core::schema::UrlBuilder;
 use integrations_core::tools::request as bare_request;
-use integrations_core::tools::{RequestAuth, api_url, json_request, status_error};
+use integrations_core::tools::{RequestAuth, json_request, status_error};
 use integrations_core::webhook::{HookRemoval, HookRequest, RegisteredHook, WebhookRegistrar};
 use integrations_core::{Error, ErrorKind, Secret};
 use serde::Deserialize;
@@ -49,40 +50,34 @@ fn unexpected() -> Error {
     )
 }
 
-/// The hooks collection URL segments for the connection's config.
-fn collection(request: &HookRequest<'_>) -> Result<Vec<(&'static str, String)>, Error> {
+/// The hooks collection URL for the connection's config (`repos/{owner}/{repo}/hooks`
+/// or `orgs/{org}/hooks`).
+fn collection(request: &HookRequest<'_>) -> Result<UrlBuilder, Error> {
+    let github = if request.connection.key.variant() == "github-enterprise-server" {
+        GitHub::enterprise_server()
+    } else {
+        GitHub::cloud()
+    };
+    let api = github.endpoints(request.target_config)?.api;
     let config = request.connection_config.get::<GitHubConnectionConfig>()?;
     match (&config.webhook_repository, &config.webhook_organization) {
-        (Some(repo), None) => Ok(vec![
-            ("", "repos".to_owned()),
-            ("/webhook_repository", repo.owner().to_owned()),
-            ("/webhook_repository", repo.name().to_owned()),
-            ("", "hooks".to_owned()),
-        ]),
-        (None, Some(org)) => Ok(vec![
-            ("", "orgs".to_owned()),
-            ("/webhook_organization", org.clone()),
-            ("", "hooks".to_owned()),
-        ]),
+        (Some(repo), None) => Ok(api
+            .url()
+            .path("repos")
+            .arg("/webhook_repository", repo.owner())
+            .arg("/webhook_repository", repo.name())
+            .path("hooks")),
+        (None, Some(org)) => Ok(api
+            .url()
+            .path("orgs")
+            .arg("/webhook_organization", org)
+            .path("hooks")),
         _ => Err(Error::invalid_input(
             "github.webhook_target_missing",
             "the connection's config names no webhook_repository or webhook_organization (exactly one)",
             Vec::new(),
         )),
     }
-}
-
-fn url(request: &HookRequest<'_>, extra: &[(&'static str, String)]) -> Result<url::Url, Error> {
-    let github = if request.connection.key.variant() == "github-enterprise-server" {
-        GitHub::enterprise_server()
-    } else {
-        GitHub::cloud()
-    };
-    let endpoints = github.endpoints(request.target_config)?;
-    let mut segments = collection(request)?;
-    segments.extend(extra.iter().cloned());
-    let borrowed: Vec<(&str, &str)> = segments.iter().map(|(p, s)| (*p, s.as_str())).collect();
-    api_url(&endpoints.api, &borrowed)
 }
 
 /// The error an answer means, when it is not a success.
@@ -121,7 +116,7 @@ struct Validation {
 /// The id of the hook delivering to `target`, if there is one.
 async fn find(request: &HookRequest<'_>, target: &str) -> Result<Option<String>, Error> {
     for page in 1..=MAX_PAGES {
-        let mut list_url = url(request, &[])?;
+        let mut list_url = collection(request)?.build()?;
         list_url
             .query_pairs_mut()
             .append_pair("per_page", "100")
@@ -184,7 +179,7 @@ impl WebhookRegistrar for GitHubHooks {
                 "secret": secret.expose(),
             },
         });
-        let create = json_request(Method::POST, url(request, &[])?.as_str(), &body)?;
+        let create = json_request(Method::POST, collection(request)?.build()?.as_str(), &body)?;
         let response = request.http.send(create, &auth(request.credential)).await?;
         if already_exists(&response) {
             // Another registration won the race: use its hook.
@@ -205,7 +200,7 @@ impl WebhookRegistrar for GitHubHooks {
         request: &HookRequest<'_>,
         hook_id: &str,
     ) -> Result<HookRemoval, Error> {
-        let target = url(request, &[("", hook_id.to_owned())])?;
+        let target = collection(request)?.arg("", hook_id).build()?;
         let response = request
             .http
             .send(

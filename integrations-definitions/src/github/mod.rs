@@ -125,8 +125,10 @@ impl GitHub {
 impl IntegrationDefinition for GitHub {
     fn key(&self) -> DefinitionKey {
         match self.variant {
-            Variant::Cloud => crate::key("github", "github-cloud"),
-            Variant::EnterpriseServer => crate::key("github", "github-enterprise-server"),
+            Variant::Cloud => const { DefinitionKey::from_static("github::github-cloud") },
+            Variant::EnterpriseServer => {
+                const { DefinitionKey::from_static("github::github-enterprise-server") }
+            }
         }
     }
 

@@ -40,9 +40,7 @@ use integrations_core::definition::IntegrationDefinition;
 use integrations_core::sync::{
     SyncMode, SyncPage, SyncRecord, SyncRequest, SyncSource, SyncStream,
 };
-use integrations_core::tools::{
-    RateLimitRule, RequestAuth, ResetFormat, api_url, request as new_request,
-};
+use integrations_core::tools::{RateLimitRule, RequestAuth, ResetFormat, request as new_request};
 use integrations_core::{Error, ErrorKind};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -110,15 +108,14 @@ fn first_url(
     since: Option<&str>,
 ) -> Result<String, Error> {
     let list = if pulls { "pulls" } else { "issues" };
-    let mut url = api_url(
-        &endpoints.api,
-        &[
-            ("", "repos"),
-            ("/sync_repositories", repo.owner()),
-            ("/sync_repositories", repo.name()),
-            ("", list),
-        ],
-    )?;
+    let mut url = endpoints
+        .api
+        .url()
+        .path("repos")
+        .arg("/sync_repositories", repo.owner())
+        .arg("/sync_repositories", repo.name())
+        .path(list)
+        .build()?;
     {
         let mut q = url.query_pairs_mut();
         q.append_pair("state", "all");

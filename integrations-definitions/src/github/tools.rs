@@ -18,9 +18,10 @@ use http::header::{ACCEPT, HeaderMap, HeaderValue, USER_AGENT};
 use integrations_core::host::{HttpRequest, HttpResponse};
 use integrations_core::model::CredentialType;
 use integrations_core::plan::CredentialSelector;
+use integrations_core::schema::UrlBuilder;
 use integrations_core::tools::{
     RateLimitRule, RequestAuth, ResetFormat, Tool, ToolAnnotations, ToolContext, ToolDescriptor,
-    ToolSet, api_url, json_request, read_json, request, status_error,
+    ToolSet, json_request, read_json, request, status_error,
 };
 use integrations_core::{Error, ValidationIssue};
 use schemars::JsonSchema;
@@ -172,19 +173,14 @@ pub(super) fn on_api(api: &url::Url, link: &url::Url) -> bool {
         && link.path().starts_with(&format!("{api_path}/"))
 }
 
-fn repo_url(
-    context: &ToolContext,
-    repository: &RepositoryName,
-    rest: &[(&str, &str)],
-) -> Result<url::Url, Error> {
-    let endpoints = endpoints(context)?;
-    let mut segments = vec![
-        ("", "repos"),
-        ("/repository", repository.owner()),
-        ("/repository", repository.name()),
-    ];
-    segments.extend_from_slice(rest);
-    api_url(&endpoints.api, &segments)
+/// `repos/{owner}/{repo}` under the API base, for the caller to extend.
+fn repo_url(context: &ToolContext, repository: &RepositoryName) -> Result<UrlBuilder, Error> {
+    Ok(endpoints(context)?
+        .api
+        .url()
+        .path("repos")
+        .arg("/repository", repository.owner())
+        .arg("/repository", repository.name()))
 }
 
 fn with_query(mut url: url::Url, pairs: &[(&str, Option<String>)]) -> url::Url {
@@ -288,11 +284,15 @@ impl Tool for CreateIssue {
         )
         .with_title("Create GitHub issue")
         .with_annotations(ToolAnnotations::additive())
-        .with_capability(crate::capability("issue.create"))
+        .with_capability(
+            const { integrations_core::model::Capability::from_static("issue.create") },
+        )
     }
 
     async fn call(&self, args: CreateIssueArgs, context: &ToolContext) -> Result<IssueRef, Error> {
-        let url = repo_url(context, &args.repository, &[("", "issues")])?;
+        let url = repo_url(context, &args.repository)?
+            .path("issues")
+            .build()?;
         let mut body = Map::new();
         body.insert("title".into(), json!(args.title));
         if let Some(text) = args.body {
@@ -354,7 +354,9 @@ impl Tool for CreateIssueComment {
         )
         .with_title("Comment on GitHub issue")
         .with_annotations(ToolAnnotations::additive())
-        .with_capability(crate::capability("comment.write"))
+        .with_capability(
+            const { integrations_core::model::Capability::from_static("comment.write") },
+        )
     }
 
     async fn call(
@@ -363,11 +365,11 @@ impl Tool for CreateIssueComment {
         context: &ToolContext,
     ) -> Result<CommentRef, Error> {
         let number = args.issue_number.to_string();
-        let url = repo_url(
-            context,
-            &args.repository,
-            &[("", "issues"), ("/issue_number", &number), ("", "comments")],
-        )?;
+        let url = repo_url(context, &args.repository)?
+            .path("issues")
+            .arg("/issue_number", &number)
+            .path("comments")
+            .build()?;
         let response = send(
             context,
             json_request(Method::POST, url.as_str(), &json!({"body": args.body}))?,
@@ -530,7 +532,7 @@ impl Tool for ListPullRequests {
         )
         .with_title("List GitHub pull requests")
         .with_annotations(ToolAnnotations::read_only())
-        .with_capability(crate::capability("pr.read"))
+        .with_capability(const { integrations_core::model::Capability::from_static("pr.read") })
     }
 
     async fn call(
@@ -541,7 +543,7 @@ impl Tool for ListPullRequests {
         let url = match &args.cursor {
             Some(cursor) => checked_cursor(context, cursor)?,
             None => with_query(
-                repo_url(context, &args.repository, &[("", "pulls")])?,
+                repo_url(context, &args.repository)?.path("pulls").build()?,
                 &[
                     ("state", args.state.map(|s| s.as_str().to_owned())),
                     ("base", args.base),
@@ -658,7 +660,7 @@ impl Tool for GetFileContents {
         )
         .with_title("Get GitHub file contents")
         .with_annotations(ToolAnnotations::read_only())
-        .with_capability(crate::capability("repo.read"))
+        .with_capability(const { integrations_core::model::Capability::from_static("repo.read") })
     }
 
     async fn call(
@@ -666,17 +668,11 @@ impl Tool for GetFileContents {
         args: GetFileContentsArgs,
         context: &ToolContext,
     ) -> Result<FileContents, Error> {
-        let mut rest = vec![("", "contents")];
-        rest.extend(
-            args.path
-                .trim_start_matches('/')
-                .split('/')
-                .map(|s| ("/path", s)),
+        let url = args.path.trim_start_matches('/').split('/').fold(
+            repo_url(context, &args.repository)?.path("contents"),
+            |url, s| url.arg("/path", s),
         );
-        let url = with_query(
-            repo_url(context, &args.repository, &rest)?,
-            &[("ref", args.reference)],
-        );
+        let url = with_query(url.build()?, &[("ref", args.reference)]);
         let (value, _): (Value, _) = get_json(context, url.as_str()).await?;
         if let Value::Array(_) = value {
             let entries: Vec<DirectoryEntry> = serde_json::from_value(value).map_err(|_| {
@@ -874,7 +870,7 @@ impl Tool for SearchIssues {
         )
         .with_title("Search GitHub issues")
         .with_annotations(ToolAnnotations::read_only())
-        .with_capability(crate::capability("issue.read"))
+        .with_capability(const { integrations_core::model::Capability::from_static("issue.read") })
     }
 
     async fn call(
@@ -886,7 +882,7 @@ impl Tool for SearchIssues {
             checked_cursor(context, cursor)?
         } else {
             let endpoints = endpoints(context)?;
-            let base = api_url(&endpoints.api, &[("", "search"), ("", "issues")])?;
+            let base = endpoints.api.url().path("search/issues").build()?;
             with_query(
                 base,
                 &[

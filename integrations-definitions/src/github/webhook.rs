@@ -571,7 +571,7 @@ mod tests {
     use super::*;
 
     fn key() -> integrations_core::DefinitionKey {
-        crate::key("github", "github-cloud")
+        const { integrations_core::DefinitionKey::from_static("github::github-cloud") }
     }
 
     #[test]

@@ -14,7 +14,7 @@
 use async_trait::async_trait;
 use http::Method;
 use integrations_core::definition::ConnectionMethodKind;
-use integrations_core::tools::{RequestAuth, api_url, json_request, status_error};
+use integrations_core::tools::{RequestAuth, json_request, status_error};
 use integrations_core::webhook::{HookRemoval, HookRequest, RegisteredHook, WebhookRegistrar};
 use integrations_core::{Error, ErrorKind, Secret};
 use serde::Deserialize;
@@ -85,7 +85,7 @@ async fn graphql(
     root: &str,
 ) -> Result<Value, Error> {
     let config = request.target_config.get::<LinearTargetConfig>()?;
-    let url = api_url(&config.api_base_url, &[("", "graphql")])?;
+    let url = config.api_base_url.url().path("graphql").build()?;
     let http_request = json_request(
         Method::POST,
         url.as_str(),

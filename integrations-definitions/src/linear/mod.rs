@@ -76,7 +76,7 @@ impl Linear {
 
 impl IntegrationDefinition for Linear {
     fn key(&self) -> DefinitionKey {
-        crate::key("linear", "linear-default")
+        const { DefinitionKey::from_static("linear::linear-default") }
     }
 
     fn kind(&self) -> IntegrationKind {

@@ -14,7 +14,7 @@ use integrations_core::definition::ConnectionMethodKind;
 use integrations_core::host::HttpResponse;
 use integrations_core::tools::{
     RateLimitRule, RequestAuth, ResetFormat, Tool, ToolAnnotations, ToolContext, ToolDescriptor,
-    ToolSet, api_url, json_request, status_error,
+    ToolSet, json_request, status_error,
 };
 use integrations_core::{Error, ErrorKind};
 use schemars::JsonSchema;
@@ -170,7 +170,7 @@ async fn graphql<T: DeserializeOwned>(
     root: &str,
 ) -> Result<T, Error> {
     let config = context.target_config().get::<LinearTargetConfig>()?;
-    let url = api_url(&config.api_base_url, &[("", "graphql")])?;
+    let url = config.api_base_url.url().path("graphql").build()?;
     let request = json_request(
         Method::POST,
         url.as_str(),
@@ -349,7 +349,9 @@ impl Tool for CreateIssue {
         )
         .with_title("Create Linear issue")
         .with_annotations(ToolAnnotations::additive())
-        .with_capability(crate::capability("issue.create"))
+        .with_capability(
+            const { integrations_core::model::Capability::from_static("issue.create") },
+        )
     }
 
     async fn call(&self, args: CreateIssueArgs, context: &ToolContext) -> Result<IssueRef, Error> {
@@ -452,7 +454,7 @@ impl Tool for UpdateIssue {
         )
         .with_title("Update Linear issue")
         .with_annotations(ToolAnnotations::idempotent_update())
-        .with_capability(crate::capability("issue.update"))
+        .with_capability(const { integrations_core::model::Capability::from_static("issue.update") })
     }
 
     async fn call(
@@ -540,7 +542,9 @@ impl Tool for CreateComment {
         )
         .with_title("Comment on Linear issue")
         .with_annotations(ToolAnnotations::additive())
-        .with_capability(crate::capability("comment.write"))
+        .with_capability(
+            const { integrations_core::model::Capability::from_static("comment.write") },
+        )
     }
 
     async fn call(
@@ -643,7 +647,7 @@ impl Tool for ListIssues {
         )
         .with_title("List Linear issues")
         .with_annotations(ToolAnnotations::read_only())
-        .with_capability(crate::capability("issue.read"))
+        .with_capability(const { integrations_core::model::Capability::from_static("issue.read") })
     }
 
     async fn call(&self, args: ListIssuesArgs, context: &ToolContext) -> Result<IssuePage, Error> {
@@ -736,7 +740,7 @@ impl Tool for ListTeams {
         )
         .with_title("List Linear teams")
         .with_annotations(ToolAnnotations::read_only())
-        .with_capability(crate::capability("team.read"))
+        .with_capability(const { integrations_core::model::Capability::from_static("team.read") })
     }
 
     async fn call(&self, args: ListTeamsArgs, context: &ToolContext) -> Result<TeamPage, Error> {

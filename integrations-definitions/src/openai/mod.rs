@@ -38,7 +38,7 @@ impl OpenAi {
 
 impl IntegrationDefinition for OpenAi {
     fn key(&self) -> DefinitionKey {
-        crate::key("openai", "openai-default")
+        const { DefinitionKey::from_static("openai::openai-default") }
     }
 
     fn kind(&self) -> IntegrationKind {

@@ -12,7 +12,7 @@ use http::header::HeaderValue;
 use integrations_core::Error;
 use integrations_core::tools::{
     RateLimitRule, RequestAuth, Tool, ToolAnnotations, ToolContext, ToolDescriptor, ToolSet,
-    api_url, read_json, request, status_error,
+    read_json, request, status_error,
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -75,12 +75,12 @@ impl Tool for ListModels {
         )
         .with_title("List OpenAI models")
         .with_annotations(ToolAnnotations::read_only())
-        .with_capability(crate::capability("model.read"))
+        .with_capability(const { integrations_core::model::Capability::from_static("model.read") })
     }
 
     async fn call(&self, _args: ListModelsArgs, context: &ToolContext) -> Result<ModelList, Error> {
         let target = context.target_config().get::<OpenAiTargetConfig>()?;
-        let url = api_url(&target.api_base_url, &[("", "models")])?;
+        let url = target.api_base_url.url().path("models").build()?;
         let mut request = request(Method::GET, url.as_str())?;
         if let Ok(config) = context.connection_config().get::<OpenAiConnectionConfig>() {
             for (name, value) in [

@@ -75,7 +75,7 @@ impl Slack {
 
 impl IntegrationDefinition for Slack {
     fn key(&self) -> DefinitionKey {
-        crate::key("slack", "slack-default")
+        const { DefinitionKey::from_static("slack::slack-default") }
     }
 
     fn kind(&self) -> IntegrationKind {

@@ -29,7 +29,7 @@ use integrations_core::plan::CredentialSelector;
 use integrations_core::sync::{
     SyncMode, SyncPage, SyncRecord, SyncRequest, SyncSource, SyncStream,
 };
-use integrations_core::tools::{RateLimitRule, RequestAuth, api_url, request as new_request};
+use integrations_core::tools::{RateLimitRule, RequestAuth, request as new_request};
 use integrations_core::{Error, ErrorKind};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -118,7 +118,7 @@ impl Call<'_, '_> {
         method: &str,
         query: &[(&str, &str)],
     ) -> Result<(T, Option<String>), Error> {
-        let mut url = api_url(&self.config.api_base_url, &[("", method)])?;
+        let mut url = self.config.api_base_url.url().path(method).build()?;
         url.query_pairs_mut().extend_pairs(query);
         let response = self
             .request

@@ -13,7 +13,7 @@ use http::header::{CONTENT_TYPE, HeaderValue};
 use integrations_core::host::{HttpRequest, HttpResponse};
 use integrations_core::tools::{
     RateLimitRule, RequestAuth, Tool, ToolAnnotations, ToolContext, ToolDescriptor, ToolSet,
-    api_url, json_request, read_json, request, status_error,
+    json_request, read_json, request, status_error,
 };
 use integrations_core::{Error, ErrorKind};
 use schemars::JsonSchema;
@@ -121,7 +121,7 @@ async fn call_method<T: DeserializeOwned>(
 
 fn method_url(context: &ToolContext, method: &str) -> Result<url::Url, Error> {
     let config = context.target_config().get::<SlackTargetConfig>()?;
-    api_url(&config.api_base_url, &[("", method)])
+    config.api_base_url.url().path(method).build()
 }
 
 /// A JSON body, with the charset Slack asks for.
@@ -204,7 +204,9 @@ impl Tool for SendMessage {
         )
         .with_title("Send Slack message")
         .with_annotations(ToolAnnotations::additive())
-        .with_capability(crate::capability("message.send"))
+        .with_capability(
+            const { integrations_core::model::Capability::from_static("message.send") },
+        )
     }
 
     async fn call(
@@ -259,7 +261,9 @@ impl Tool for ReplyInThread {
         )
         .with_title("Reply in Slack thread")
         .with_annotations(ToolAnnotations::additive())
-        .with_capability(crate::capability("message.send"))
+        .with_capability(
+            const { integrations_core::model::Capability::from_static("message.send") },
+        )
     }
 
     async fn call(
@@ -404,7 +408,9 @@ impl Tool for ListChannels {
         )
         .with_title("List Slack channels")
         .with_annotations(ToolAnnotations::read_only())
-        .with_capability(crate::capability("channel.read"))
+        .with_capability(
+            const { integrations_core::model::Capability::from_static("channel.read") },
+        )
     }
 
     async fn call(
@@ -499,7 +505,9 @@ impl Tool for AddReaction {
         )
         .with_title("Add Slack reaction")
         .with_annotations(ToolAnnotations::additive().with_idempotent(true))
-        .with_capability(crate::capability("reaction.write"))
+        .with_capability(
+            const { integrations_core::model::Capability::from_static("reaction.write") },
+        )
     }
 
     async fn call(

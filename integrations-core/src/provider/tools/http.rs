@@ -16,8 +16,7 @@ use crate::credential::{CredentialRequest, CredentialSource, ResolvedCredential}
 use crate::host::{AuditAction, AuditEvent, AuditOutcome, Host, HttpRequest, HttpResponse};
 use crate::model::Connection;
 use crate::plan::{AuthInjection, CredentialSelector};
-use crate::schema::BaseUrl;
-use crate::{DefinitionKey, Error, ErrorKind, Secret, UserId, ValidationIssue};
+use crate::{DefinitionKey, Error, ErrorKind, Secret, UserId};
 
 /// How a request carries the connection's credential: which credential, how it is put on
 /// the request, and how to recognize the provider's refusal of it.
@@ -283,55 +282,6 @@ pub(crate) fn inject(
     Ok(request)
 }
 
-fn invalid_segment(path: &str) -> Error {
-    Error::invalid_input(
-        "tool.invalid_path_segment",
-        "an argument used in the request path is empty or is `.` or `..`",
-        vec![ValidationIssue::new(
-            "tool.invalid_path_segment",
-            path.to_owned(),
-            "must not be empty, `.` or `..`",
-        )],
-    )
-}
-
-/// The URL `base` + `segments`, each segment percent-encoded (a `/` inside a segment
-/// stays inside it). `segments` pairs each value with the JSON Pointer of the argument it
-/// came from, for the error.
-///
-/// ```
-/// use integrations_core::schema::BaseUrl;
-/// use integrations_core::tools::api_url;
-///
-/// let base = BaseUrl::parse("https://ghe.example.com/api/v3")?;
-/// let url = api_url(&base, &[("", "repos"), ("/owner", "octo cat"), ("/path", "a/b")])?;
-/// assert_eq!(url.as_str(), "https://ghe.example.com/api/v3/repos/octo%20cat/a%2Fb");
-/// assert!(api_url(&base, &[("/repo", "..")]).is_err());
-/// # Ok::<(), integrations_core::Error>(())
-/// ```
-///
-/// # Errors
-///
-/// [`ErrorKind::InvalidInput`] (`tool.invalid_path_segment`) for an empty, `.` or `..`
-/// segment, which would otherwise change the path silently.
-pub fn api_url(base: &BaseUrl, segments: &[(&str, &str)]) -> Result<url::Url, Error> {
-    let mut url = url::Url::parse(base.as_str())
-        .map_err(|_| Error::internal("a base URL did not parse again"))?;
-    for (pointer, segment) in segments {
-        if segment.is_empty() || *segment == "." || *segment == ".." {
-            return Err(invalid_segment(pointer));
-        }
-    }
-    {
-        let mut path = url
-            .path_segments_mut()
-            .map_err(|()| Error::internal("a base URL cannot have a path"))?;
-        path.pop_if_empty();
-        path.extend(segments.iter().map(|(_, s)| *s));
-    }
-    Ok(url)
-}
-
 /// A request without a body.
 ///
 /// # Errors
@@ -444,6 +394,7 @@ pub fn status_error(status: StatusCode) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::schema::BaseUrl;
 
     fn get(url: &str) -> HttpRequest {
         request(Method::GET, url).unwrap()
@@ -505,16 +456,37 @@ mod tests {
     #[test]
     fn urls_encode_segments_and_refuse_dot_segments() {
         let base = BaseUrl::parse("https://api.github.com").unwrap();
-        let url = api_url(
-            &base,
-            &[("", "repos"), ("/owner", "o"), ("/path", "dir/file.md")],
-        )
-        .unwrap();
+        let url = base
+            .url()
+            .path("repos")
+            .arg("/owner", "o")
+            .arg("/path", "dir/file.md")
+            .build()
+            .unwrap();
         assert_eq!(url.as_str(), "https://api.github.com/repos/o/dir%2Ffile.md");
+        let url = base.url().path("search/issues").build().unwrap();
+        assert_eq!(url.as_str(), "https://api.github.com/search/issues");
+        let nested = BaseUrl::parse("https://ghe.test/api/v3/").unwrap();
+        let url = nested
+            .url()
+            .path("user")
+            .arg("/q", "a b?c#d")
+            .build()
+            .unwrap();
+        assert_eq!(url.as_str(), "https://ghe.test/api/v3/user/a%20b%3Fc%23d");
         for bad in ["", ".", ".."] {
-            let err = api_url(&base, &[("/repo", bad)]).unwrap_err();
+            let err = base
+                .url()
+                .path("repos")
+                .arg("/owner", "o")
+                .arg("/repo", bad)
+                .arg("/path", "..")
+                .build()
+                .unwrap_err();
             assert_eq!(err.code(), "tool.invalid_path_segment");
-            assert_eq!(err.issues()[0].path, "/repo");
+            assert_eq!(err.issues()[0].path, "/repo", "the first refusal is named");
+            let err = base.url().path("repos//x").build().unwrap_err();
+            assert_eq!(err.issues()[0].path, "");
         }
     }
 

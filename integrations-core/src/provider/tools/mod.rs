@@ -13,7 +13,7 @@ pub(crate) use self::context::ContextParts;
 pub use self::context::ToolContext;
 pub use self::executor::{Tool, ToolExecutor, ToolSet};
 pub use self::http::{
-    RequestAuth, ToolHttp, api_url, json_request, read_json, request, status_error,
+    RequestAuth, ToolHttp, json_request, read_json, request, status_error,
 };
 pub(crate) use self::http::{clone_request, inject};
 pub use self::ratelimit::{DEFAULT_RATE_LIMIT_WAIT, RateLimitRule, ResetFormat, rate_limited};

@@ -2,10 +2,10 @@
 
 use std::collections::BTreeMap;
 
-use integrations_core::webhook::{
+use super::{
     Headers, SignRequest, SignatureScheme, WebhookRequest, WebhookSource, is_form_encoded,
 };
-use integrations_core::{DefinitionKey, Error, Secret, Timestamp};
+use crate::{DefinitionKey, Error, Secret, Timestamp};
 
 /// Produces signed deliveries for any [`WebhookSource`]: the scheme's signature headers,
 /// the source's delivery-id and event headers, a content type, and the body untouched.
@@ -16,7 +16,7 @@ use integrations_core::{DefinitionKey, Error, Secret, Timestamp};
 /// ```
 /// use integrations_core::Timestamp;
 /// use integrations_core::webhook::{HmacHexScheme, WebhookSource};
-/// use integrations_testkit::{Delivery, WebhookSigner};
+/// use integrations_core::webhook::{Delivery, WebhookSigner};
 ///
 /// let source = WebhookSource::new(HmacHexScheme::new("x-hub-signature-256").with_prefix("sha256="))
 ///     .with_delivery_header("x-github-delivery")
@@ -167,7 +167,7 @@ impl WebhookSigner {
 
     /// A signer for a definition's webhook source; `None` when it declares none.
     pub fn for_definition(
-        definition: &dyn integrations_core::definition::IntegrationDefinition,
+        definition: &dyn crate::definition::IntegrationDefinition,
         secret: impl Into<Secret>,
     ) -> Option<Self> {
         definition
