@@ -86,6 +86,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod auth;
+pub mod codes;
 pub mod compile;
 pub mod credential;
 pub mod definition;
@@ -112,7 +113,7 @@ mod time;
 pub mod tools;
 pub mod webhook;
 
-pub use error::{BoxError, Error, ErrorKind, Result};
+pub use error::{BoxError, Code, Error, ErrorKind, Result, is_code_shaped};
 pub use id::{
     BindingId, ConnectionId, ConnectionMethodId, MAX_ID_LEN, ProfileId, ProjectId, PublicationId,
     TargetId, TenantId, UserId, WorkspaceId,

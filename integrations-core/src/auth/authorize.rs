@@ -16,8 +16,8 @@ use crate::host::{AuditAction, AuditEvent, AuditOutcome, Host, SecretCipherExt};
 use crate::model::{AuthorizationIntent, Connection, ConnectionScope, PendingAuthorization};
 use crate::provider::{RedirectCallback, RedirectStart};
 use crate::{
-    ConnectionId, ConnectionMethodId, DefinitionKey, Error, ErrorKind, Registry, Secret, TargetId,
-    TenantId, Timestamp, UserId,
+    ConnectionId, ConnectionMethodId, DefinitionKey, Error, Registry, Secret, TargetId, TenantId,
+    Timestamp, UserId,
 };
 
 /// The default lifetime of a started authorization.
@@ -243,8 +243,8 @@ impl fmt::Debug for Authorizations {
     }
 }
 
-fn invalid(code: &'static str, message: &'static str) -> Error {
-    Error::invalid_input(code, message, Vec::new())
+fn invalid(code: crate::Code, message: &'static str) -> Error {
+    code.error(message)
 }
 
 /// The callback query as a map; a parameter given twice is refused (parameter pollution).
@@ -256,11 +256,9 @@ fn parse_query(query: &str) -> Result<BTreeMap<String, String>, Error> {
             .insert(name.into_owned(), value.into_owned())
             .is_some()
         {
-            return Err(Error::new(
-                ErrorKind::Verification,
-                "oauth.invalid_callback",
-                "the callback repeats a parameter",
-            ));
+            return Err(
+                crate::codes::oauth::INVALID_CALLBACK.error("the callback repeats a parameter")
+            );
         }
     }
     Ok(params)
@@ -320,13 +318,13 @@ impl Authorizations {
     pub async fn start(&self, request: StartAuthorization) -> Result<AuthorizationRedirect, Error> {
         let redirect = url::Url::parse(&request.redirect_uri).map_err(|_| {
             invalid(
-                "oauth.invalid_redirect_uri",
+                crate::codes::oauth::INVALID_REDIRECT_URI,
                 "the redirect URI is not an absolute URL",
             )
         })?;
         if !matches!(redirect.scheme(), "https" | "http") || redirect.fragment().is_some() {
             return Err(invalid(
-                "oauth.invalid_redirect_uri",
+                crate::codes::oauth::INVALID_REDIRECT_URI,
                 "the redirect URI must be an http(s) URL without a fragment",
             ));
         }
@@ -340,7 +338,7 @@ impl Authorizations {
                     && request.user.as_ref() != Some(user)
                 {
                     return Err(invalid(
-                        "auth.scope_user_mismatch",
+                        crate::codes::auth::SCOPE_USER_MISMATCH,
                         "a user's connection can only be created by that user",
                     ));
                 }
@@ -352,14 +350,12 @@ impl Authorizations {
                     .get_connection(&request.tenant, connection)
                     .await?
                 else {
-                    return Err(Error::not_found(
-                        "auth.connection_not_found",
-                        "the connection to reauthorize does not exist",
-                    ));
+                    return Err(crate::codes::auth::CONNECTION_NOT_FOUND
+                        .error("the connection to reauthorize does not exist"));
                 };
                 if existing.target != request.target || existing.method != request.method {
                     return Err(invalid(
-                        "auth.reauthorize_mismatch",
+                        crate::codes::auth::REAUTHORIZE_MISMATCH,
                         "the connection to reauthorize uses another target or method",
                     ));
                 }
@@ -422,7 +418,7 @@ impl Authorizations {
             }
             _ => {
                 return Err(invalid(
-                    "auth.method_not_redirect",
+                    crate::codes::auth::METHOD_NOT_REDIRECT,
                     "connections with this method are not created by an authorization redirect",
                 ));
             }
@@ -513,23 +509,17 @@ impl Authorizations {
         connection_id: Option<ConnectionId>,
     ) -> Result<Connection, Error> {
         if let Some(code) = params.get("error") {
-            return Err(Error::new(
-                ErrorKind::Provider,
-                "oauth.authorization_failed",
-                format!(
-                    "the provider did not authorize the connection ({})",
-                    shown(code)
-                ),
-            ));
+            return Err(crate::codes::oauth::AUTHORIZATION_FAILED.error(format!(
+                "the provider did not authorize the connection ({})",
+                shown(code)
+            )));
         }
         let context =
             TargetContext::load(&self.registry, &self.host, &pending.tenant, &pending.target)
                 .await?;
         if context.target.key != pending.key {
-            return Err(Error::conflict(
-                "auth.target_mismatch",
-                "the target changed definition since the authorization started",
-            ));
+            return Err(crate::codes::auth::TARGET_MISMATCH
+                .error("the target changed definition since the authorization started"));
         }
         let method = context.method(&pending.method)?;
         // A caller-chosen id that is taken is refused before the code is spent.
@@ -541,10 +531,8 @@ impl Authorizations {
                 .await?
                 .is_some()
         {
-            return Err(Error::conflict(
-                "auth.connection_exists",
-                "a connection with this id already exists; reauthorize it instead",
-            ));
+            return Err(crate::codes::auth::CONNECTION_EXISTS
+                .error("a connection with this id already exists; reauthorize it instead"));
         }
         let obtained: Obtained = match method.kind {
             ConnectionMethodKind::OAuth2AuthorizationCode => {
@@ -572,7 +560,7 @@ impl Authorizations {
             }
             _ => {
                 return Err(invalid(
-                    "auth.method_not_redirect",
+                    crate::codes::auth::METHOD_NOT_REDIRECT,
                     "connections with this method are not created by an authorization redirect",
                 ));
             }

@@ -5,7 +5,7 @@ use sha2::{Digest, Sha256};
 
 use crate::host::Host;
 use crate::model::PendingAuthorization;
-use crate::{DefinitionKey, Error, ErrorKind, TenantId, UserId};
+use crate::{DefinitionKey, Error, TenantId, UserId};
 
 /// A freshly issued state: the value for the URL and the digest the record is keyed by.
 pub(crate) struct IssuedState {
@@ -29,12 +29,9 @@ pub(crate) fn digest(state: &str) -> String {
 pub(crate) fn random_hex() -> Result<String, Error> {
     let mut bytes = [0u8; 12];
     getrandom::fill(&mut bytes).map_err(|e| {
-        Error::new(
-            ErrorKind::Crypto,
-            "crypto.random_failed",
-            "the system random source failed",
-        )
-        .with_source(e)
+        crate::codes::crypto::RANDOM_FAILED
+            .error("the system random source failed")
+            .with_source(e)
     })?;
     Ok(hex(&bytes))
 }
@@ -49,8 +46,8 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
     out
 }
 
-fn verification(code: &'static str, message: &'static str) -> Error {
-    Error::new(ErrorKind::Verification, code, message)
+fn verification(code: crate::Code, message: &'static str) -> Error {
+    code.error(message)
 }
 
 /// Who completes an authorization, and where the callback arrived.
@@ -70,7 +67,7 @@ pub(crate) async fn take_verified(
 ) -> Result<PendingAuthorization, Error> {
     if state.is_empty() {
         return Err(verification(
-            "oauth.missing_state",
+            crate::codes::oauth::MISSING_STATE,
             "the callback has no state parameter",
         ));
     }
@@ -83,31 +80,31 @@ pub(crate) async fn take_verified(
         .await?
     else {
         return Err(verification(
-            "oauth.unknown_state",
+            crate::codes::oauth::UNKNOWN_STATE,
             "the authorization is unknown, expired or already completed; start it again",
         ));
     };
     if now >= pending.expires_at {
         return Err(verification(
-            "oauth.state_expired",
+            crate::codes::oauth::STATE_EXPIRED,
             "the authorization expired; start it again",
         ));
     }
     if &pending.tenant != binding.tenant || pending.user.as_ref() != binding.user {
         return Err(verification(
-            "oauth.state_mismatch",
+            crate::codes::oauth::STATE_MISMATCH,
             "the authorization was started by another tenant or user",
         ));
     }
     if binding.key.is_some_and(|k| k != &pending.key) {
         return Err(verification(
-            "oauth.state_mismatch",
+            crate::codes::oauth::STATE_MISMATCH,
             "the authorization was started for another integration",
         ));
     }
     if pending.redirect_uri != binding.redirect_uri {
         return Err(verification(
-            "oauth.redirect_uri_mismatch",
+            crate::codes::oauth::REDIRECT_URI_MISMATCH,
             "the callback arrived at another redirect URI than the authorization was started with",
         ));
     }

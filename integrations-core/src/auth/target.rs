@@ -12,7 +12,7 @@ use crate::provider::RedirectFlow;
 use crate::registry::RegisteredIntegration;
 use crate::schema::Parsed;
 use crate::service::target_secrets_aad;
-use crate::{ConnectionMethodId, Error, ErrorKind, Registry, Secret, TargetId, TenantId};
+use crate::{ConnectionMethodId, Error, Registry, Secret, TargetId, TenantId};
 
 /// A target's secrets (OAuth client secret, GitHub App private key, ...), opened for one
 /// operation. Only string members are kept, each as a [`Secret`]; `Debug` lists names.
@@ -56,10 +56,8 @@ impl TargetSecrets {
         let bytes = cipher.open(sealed, &target_secrets_aad(target))?;
         let parsed: BTreeMap<String, serde_json::Value> =
             serde_json::from_slice(&bytes).map_err(|_| {
-                Error::configuration(
-                    "auth.target_secrets_invalid",
-                    "the target's secrets are not a JSON object",
-                )
+                crate::codes::auth::TARGET_SECRETS_INVALID
+                    .error("the target's secrets are not a JSON object")
             })?;
         let values = parsed
             .into_iter()
@@ -83,10 +81,8 @@ impl TargetSecrets {
     /// [`ErrorKind::Configuration`] (`auth.missing_target_secret`) when it is absent.
     pub fn require(&self, name: &str) -> Result<&Secret, Error> {
         self.get(name).ok_or_else(|| {
-            Error::configuration(
-                "auth.missing_target_secret",
-                format!("the target's secrets have no {name}"),
-            )
+            crate::codes::auth::MISSING_TARGET_SECRET
+                .error(format!("the target's secrets have no {name}"))
         })
     }
 }
@@ -115,28 +111,19 @@ impl TargetContext {
         id: &TargetId,
     ) -> Result<Self, Error> {
         let Some(target) = host.targets().get_target(tenant, id).await? else {
-            return Err(Error::not_found(
-                "auth.target_not_found",
-                "the target does not exist",
-            ));
+            return Err(crate::codes::auth::TARGET_NOT_FOUND.error("the target does not exist"));
         };
         if !target.enabled {
-            return Err(Error::new(
-                ErrorKind::PermissionDenied,
-                "auth.target_disabled",
-                "the target is disabled",
-            ));
+            return Err(crate::codes::auth::TARGET_DISABLED.error("the target is disabled"));
         }
         let entry = Arc::clone(registry.require(&target.key)?);
         let config = entry
             .target_config()
             .parse(&target.config)
             .map_err(|issues| {
-                Error::configuration(
-                    "auth.target_config_invalid",
-                    "the stored target config is not valid for its definition",
-                )
-                .with_issues(issues)
+                crate::codes::auth::TARGET_CONFIG_INVALID
+                    .error("the stored target config is not valid for its definition")
+                    .with_issues(issues)
             })?;
         Ok(Self {
             target,
@@ -153,10 +140,8 @@ impl TargetContext {
     ) -> Result<Self, Error> {
         let context = Self::load(registry, host, &connection.tenant, &connection.target).await?;
         if context.target.key != connection.key {
-            return Err(Error::configuration(
-                "auth.target_mismatch",
-                "the connection's target belongs to another definition",
-            ));
+            return Err(crate::codes::auth::TARGET_MISMATCH
+                .error("the connection's target belongs to another definition"));
         }
         Ok(context)
     }
@@ -167,10 +152,8 @@ impl TargetContext {
             .method(id)
             .map(crate::registry::RegisteredMethod::method)
             .ok_or_else(|| {
-                Error::not_found(
-                    "auth.unknown_method",
-                    format!("{} has no connection method {id}", self.target.key),
-                )
+                crate::codes::auth::UNKNOWN_METHOD
+                    .error(format!("{} has no connection method {id}", self.target.key))
             })
     }
 
@@ -183,10 +166,10 @@ impl TargetContext {
             .integration()
             .redirect_flow(&method.id)
             .ok_or_else(|| {
-                Error::configuration(
-                    "auth.no_redirect_flow",
-                    format!("{} has no redirect flow for {}", self.target.key, method.id),
-                )
+                crate::codes::auth::NO_REDIRECT_FLOW.error(format!(
+                    "{} has no redirect flow for {}",
+                    self.target.key, method.id
+                ))
             })
     }
 
@@ -197,16 +180,14 @@ impl TargetContext {
             .definition()
             .oauth2(method, &self.config)
             .ok_or_else(|| {
-                Error::configuration(
-                    "auth.not_oauth2",
-                    format!("the connection method {} has no OAuth 2.0 data", method.id),
-                )
+                crate::codes::auth::NOT_OAUTH2.error(format!(
+                    "the connection method {} has no OAuth 2.0 data",
+                    method.id
+                ))
             })?;
         if spec.client_id.as_deref().is_none_or(str::is_empty) {
-            return Err(Error::configuration(
-                "auth.missing_client_id",
-                "the target config has no OAuth client id",
-            ));
+            return Err(crate::codes::auth::MISSING_CLIENT_ID
+                .error("the target config has no OAuth client id"));
         }
         Ok(spec)
     }

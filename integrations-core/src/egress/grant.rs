@@ -27,7 +27,7 @@ use zeroize::Zeroizing;
 use super::matcher::{Matcher, RequestTarget};
 use crate::host::Clock;
 use crate::plan::{CompiledRoute, CompiledRuntimePlan, RouteId, RouteMatch, to_canonical};
-use crate::{BindingId, ConnectionId, Error, ErrorKind, Secret, TenantId, Timestamp};
+use crate::{BindingId, ConnectionId, Error, Secret, TenantId, Timestamp};
 
 /// The request header that carries a grant from the sandbox to the proxy. The proxy
 /// strips it before forwarding.
@@ -47,15 +47,11 @@ const VERSION: &str = "v1";
 type HmacSha256 = Hmac<Sha256>;
 
 fn grant_invalid() -> Error {
-    Error::new(
-        ErrorKind::Verification,
-        "egress.grant_invalid",
-        "the egress grant is not valid",
-    )
+    crate::codes::egress::GRANT_INVALID.error("the egress grant is not valid")
 }
 
 fn grant_scope(why: &'static str) -> Error {
-    Error::new(ErrorKind::PermissionDenied, "egress.grant_scope", why)
+    crate::codes::egress::GRANT_SCOPE.error(why)
 }
 
 /// Who a grant is for: the sandbox of one tenant running one compiled plan. A proxy
@@ -125,8 +121,7 @@ impl GrantClaims {
         ttl: Duration,
     ) -> Result<Self, Error> {
         if ttl.is_zero() || ttl > MAX_GRANT_TTL {
-            return Err(Error::invalid_input(
-                "egress.grant_ttl",
+            return Err(crate::codes::egress::GRANT_TTL.with_issues(
                 "a grant lives more than zero and at most 24 hours",
                 Vec::new(),
             ));
@@ -243,8 +238,7 @@ impl GrantKey {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         if !id_ok || secret.len() < 32 {
-            return Err(Error::invalid_input(
-                "egress.invalid_key",
+            return Err(crate::codes::egress::INVALID_KEY.with_issues(
                 "a grant key has an id of 1 to 64 letters, digits, - or _ and at least 32 bytes",
                 Vec::new(),
             ));
@@ -261,11 +255,7 @@ impl GrantKey {
     pub fn generate(id: impl Into<String>) -> Result<Self, Error> {
         let mut secret = Zeroizing::new(vec![0_u8; 32]);
         getrandom::fill(&mut secret).map_err(|_| {
-            Error::new(
-                ErrorKind::Crypto,
-                "egress.random_failed",
-                "the system has no randomness",
-            )
+            crate::codes::egress::RANDOM_FAILED.error("the system has no randomness")
         })?;
         Self::new(id, secret.to_vec())
     }
@@ -336,10 +326,8 @@ impl GrantKeys {
     /// [`ErrorKind::Conflict`] (`egress.duplicate_key`) when the id is taken.
     pub fn with_previous(mut self, key: GrantKey) -> Result<Self, Error> {
         if self.keys.contains_key(&key.id) {
-            return Err(Error::conflict(
-                "egress.duplicate_key",
-                format!("a grant key with id {} is already present", key.id),
-            ));
+            return Err(crate::codes::egress::DUPLICATE_KEY
+                .error(format!("a grant key with id {} is already present", key.id)));
         }
         self.keys.insert(key.id.clone(), key);
         Ok(self)
@@ -426,11 +414,7 @@ impl GrantKeys {
             return Err(grant_invalid());
         }
         if now >= claims.expires_at {
-            return Err(Error::new(
-                ErrorKind::Verification,
-                "egress.grant_expired",
-                "the egress grant has expired",
-            ));
+            return Err(crate::codes::egress::GRANT_EXPIRED.error("the egress grant has expired"));
         }
         Ok(claims)
     }

@@ -6,7 +6,7 @@ use std::future::Future;
 use async_trait::async_trait;
 use bytes::Bytes;
 
-use crate::{Error, ErrorKind};
+use crate::Error;
 
 /// An outbound request.
 pub type HttpRequest = http::Request<Bytes>;
@@ -82,11 +82,7 @@ where
 
 /// The error for a request that timed out.
 pub fn timeout_error() -> Error {
-    Error::new(
-        ErrorKind::Unavailable,
-        "http.timeout",
-        "the HTTP request timed out",
-    )
+    crate::codes::http::TIMEOUT.error("the HTTP request timed out")
 }
 
 #[cfg(test)]

@@ -140,8 +140,7 @@ impl McpConfigWriter {
     {
         let path: Vec<String> = path.into_iter().map(Into::into).collect();
         if path.is_empty() || path.iter().any(String::is_empty) {
-            return Err(Error::invalid_input(
-                "mcp.invalid_path",
+            return Err(crate::codes::mcp::INVALID_PATH.with_issues(
                 "the path to the MCP servers table is one or more non-empty keys",
                 Vec::new(),
             ));
@@ -211,11 +210,8 @@ impl McpConfigWriter {
             }
         }
         if !issues.is_empty() {
-            return Err(Error::invalid_input(
-                "mcp.invalid_server",
-                "an MCP server declaration is not valid",
-                issues,
-            ));
+            return Err(crate::codes::mcp::INVALID_SERVER
+                .with_issues("an MCP server declaration is not valid", issues));
         }
         let mut sorted: Vec<&McpServer> = servers.iter().collect();
         sorted.sort_by(|a, b| a.name.cmp(&b.name));
@@ -242,10 +238,8 @@ impl McpConfigWriter {
             McpConfigFormat::Toml => toml::apply(text, &self.path, &sorted, &retired).map(with_bom),
             McpConfigFormat::Json => json::apply(text, &self.path, &sorted, &retired).map(with_bom),
             #[allow(unreachable_patterns)]
-            _ => Err(Error::configuration(
-                "mcp.unsupported_format",
-                "this version cannot write that config format",
-            )),
+            _ => Err(crate::codes::mcp::UNSUPPORTED_FORMAT
+                .error("this version cannot write that config format")),
         }
     }
 }
@@ -310,8 +304,7 @@ fn ordered_entries(value: &Map<String, Value>) -> Vec<(&String, &Value)> {
 }
 
 fn not_a_table(key: &str, what: &str) -> Error {
-    Error::invalid_input(
-        "mcp.not_a_table",
+    crate::codes::mcp::NOT_A_TABLE.with_issues(
         format!("the key {key:?} on the path to the MCP servers holds a value that is not {what}"),
         Vec::new(),
     )
@@ -322,7 +315,7 @@ fn invalid_document(what: &str, line: Option<usize>) -> Error {
         Some(line) => format!("the file is not valid {what} (line {line})"),
         None => format!("the file is not valid {what}"),
     };
-    Error::invalid_input("mcp.invalid_document", message, Vec::new())
+    crate::codes::mcp::INVALID_DOCUMENT.with_issues(message, Vec::new())
 }
 
 #[cfg(test)]

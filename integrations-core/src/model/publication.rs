@@ -32,8 +32,7 @@ impl Capability {
         if ok {
             Ok(Self(name))
         } else {
-            Err(Error::invalid_input(
-                "capability.invalid",
+            Err(crate::codes::capability::INVALID.with_issues(
                 "a capability is dot-separated lowercase segments, such as issue.create",
                 Vec::new(),
             ))

@@ -42,8 +42,7 @@ impl RouteId {
         if ok {
             Ok(Self(text.to_owned()))
         } else {
-            Err(Error::invalid_input(
-                "egress.invalid_route_id",
+            Err(crate::codes::egress::INVALID_ROUTE_ID.with_issues(
                 "a route id is egress_rule_ followed by the binding id",
                 Vec::new(),
             ))

@@ -40,8 +40,7 @@ pub(crate) const BASE_URL_RULE: &str =
     "must be an absolute http(s) URL without credentials, query or fragment";
 
 fn invalid(why: &str) -> Error {
-    Error::invalid_input(
-        "url.invalid",
+    crate::codes::url::INVALID.with_issues(
         format!("invalid base URL: {why}"),
         vec![ValidationIssue::new("url.invalid", "", why.to_owned())],
     )

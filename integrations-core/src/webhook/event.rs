@@ -36,8 +36,7 @@ impl EventType {
         if ok {
             Ok(Self(value))
         } else {
-            Err(Error::invalid_input(
-                "webhook.invalid_event_type",
+            Err(crate::codes::webhook::INVALID_EVENT_TYPE.with_issues(
                 "an event type is <family>.<object>.<action> in lowercase",
                 Vec::new(),
             ))

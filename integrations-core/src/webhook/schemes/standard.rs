@@ -159,8 +159,7 @@ impl StandardScheme {
             .id
             .filter(|id| !id.is_empty() && !id.contains('.'))
             .ok_or_else(|| {
-                Error::invalid_input(
-                    errors::codes::MISSING_ID,
+                crate::codes::webhook::MISSING_ID.with_issues(
                     "Standard Webhooks signing needs a message id without '.'",
                     Vec::new(),
                 )
