@@ -191,6 +191,10 @@ crate::error_codes! {
     }
     /// Codes of the `store` area.
     pub mod store {
+        DUPLICATE = "store.duplicate", Conflict, "A store already holds a record with this key; nothing was written. Store implementations use the `store.duplicate_*` codes below where the record type is known.";
+        DUPLICATE_APPROVAL = "store.duplicate_approval", Conflict, "A store already holds an approval request with this id; nothing was written.";
+        DUPLICATE_CONTINUATION = "store.duplicate_continuation", Conflict, "A store already holds a continuation with this id; nothing was written.";
+        DUPLICATE_STATE = "store.duplicate_state", Conflict, "A store already holds a pending authorization with this state; nothing was written.";
         FAILED = "store.failed", Storage, "The host store failed; retrying may succeed.";
         VERSION_CONFLICT = "store.version_conflict", Conflict, "The record changed since it was read; read it again.";
     }

@@ -41,39 +41,27 @@ pub(crate) fn credential(
 }
 
 fn unsupported_method(connection: &Connection) -> Error {
-    Error::new(
-        ErrorKind::InvalidInput,
-        "sync.unsupported_method",
-        format!(
-            "connections made with the method {} cannot sync",
-            connection.method
-        ),
-    )
+    crate::codes::sync::UNSUPPORTED_METHOD.error(format!(
+        "connections made with the method {} cannot sync",
+        connection.method
+    ))
 }
 
 /// The error for a stream the source does not offer.
 pub(crate) fn unknown_stream(provider: &str, stream: &str, streams: &[SyncStream]) -> Error {
     let names: Vec<&str> = streams.iter().map(|s| s.name.as_str()).collect();
-    Error::new(
-        ErrorKind::InvalidInput,
-        "sync.unsupported",
-        format!(
-            "{provider} offers no stream {stream} (streams: {})",
-            names.join(", ")
-        ),
-    )
+    integrations_core::codes::sync::UNSUPPORTED.error(format!(
+        "{provider} offers no stream {stream} (streams: {})",
+        names.join(", ")
+    ))
 }
 
 /// The error for an answer the source cannot read; the body is never quoted.
 pub(crate) fn unexpected(provider: &str, status: http::StatusCode) -> Error {
-    Error::new(
-        ErrorKind::Provider,
-        "sync.unexpected_response",
-        format!(
-            "{provider} answered HTTP {} with a body that is not the page expected",
-            status.as_u16()
-        ),
-    )
+    crate::codes::sync::UNEXPECTED_RESPONSE.error(format!(
+        "{provider} answered HTTP {} with a body that is not the page expected",
+        status.as_u16()
+    ))
 }
 
 /// The error for a non-success status that is neither a rate limit nor a refused

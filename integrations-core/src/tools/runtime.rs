@@ -486,10 +486,14 @@ impl Runtime {
             .ok_or_else(|| {
                 crate::codes::auth::TARGET_NOT_FOUND.error("the connection's target does not exist")
             })?;
-        if !target.enabled || target.key != connection.key {
+        if !target.enabled {
             return Err(
                 crate::codes::auth::TARGET_DISABLED.error("the connection's target is disabled")
             );
+        }
+        if target.key != connection.key {
+            return Err(crate::codes::auth::TARGET_MISMATCH
+                .error("the connection's target belongs to another definition"));
         }
         let target_config = entry
             .target_config()

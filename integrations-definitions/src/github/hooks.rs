@@ -20,7 +20,7 @@ use integrations_core::plan::CredentialSelector;
 use integrations_core::tools::request as bare_request;
 use integrations_core::tools::{RequestAuth, api_url, json_request, status_error};
 use integrations_core::webhook::{HookRemoval, HookRequest, RegisteredHook, WebhookRegistrar};
-use integrations_core::{Error, ErrorKind, Secret};
+use integrations_core::{Error, Secret};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -42,11 +42,8 @@ fn auth(selector: &CredentialSelector) -> RequestAuth {
 }
 
 fn unexpected() -> Error {
-    Error::new(
-        ErrorKind::Provider,
-        "webhook.unexpected_response",
-        "GitHub answered with a body that is not the hook expected",
-    )
+    crate::codes::webhook::UNEXPECTED_RESPONSE
+        .error("GitHub answered with a body that is not the hook expected")
 }
 
 /// The hooks collection URL segments for the connection's config.
@@ -64,9 +61,7 @@ fn collection(request: &HookRequest<'_>) -> Result<Vec<(&'static str, String)>, 
             ("/webhook_organization", org.clone()),
             ("", "hooks".to_owned()),
         ]),
-        _ => Err(Error::invalid_input(
-            "github.webhook_target_missing",
-            "the connection's config names no webhook_repository or webhook_organization (exactly one)",
+        _ => Err(crate::codes::github::WEBHOOK_TARGET_MISSING.with_issues("the connection's config names no webhook_repository or webhook_organization (exactly one)",
             Vec::new(),
         )),
     }
