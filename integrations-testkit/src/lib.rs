@@ -32,6 +32,7 @@
 //! ```
 
 mod clock;
+pub mod codes;
 pub mod conformance;
 mod harness;
 mod host;
