@@ -78,9 +78,8 @@ impl Timestamp {
                 .with_source(e)
         })?;
         let nanos = parsed.unix_timestamp_nanos();
-        let millis = i64::try_from(nanos.div_euclid(1_000_000)).map_err(|_| {
-            crate::codes::time::INVALID.with_issues("the date-time is out of range", Vec::new())
-        })?;
+        let millis = i64::try_from(nanos.div_euclid(1_000_000))
+            .map_err(|_| crate::codes::time::INVALID.error("the date-time is out of range"))?;
         Ok(Self(millis))
     }
 

@@ -79,10 +79,8 @@ pub(crate) fn corrupt(what: &'static str) -> Error {
 /// A number the schema keeps as a signed 64-bit integer.
 pub(crate) fn to_i64(value: u64) -> Result<i64, Error> {
     i64::try_from(value).map_err(|_| {
-        crate::codes::store::NUMBER_TOO_LARGE.with_issues(
-            "a version or count is larger than the database can store",
-            Vec::new(),
-        )
+        crate::codes::store::NUMBER_TOO_LARGE
+            .error("a version or count is larger than the database can store")
     })
 }
 

@@ -4,17 +4,13 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use integrations_core::Error;
 use integrations_core::webhook::WebhookRequest;
-use integrations_core::{Error, ErrorKind};
 use integrations_testkit::{Delivery, WebhookHarness, WebhookSigner};
 use serde_json::json;
 
 fn no_webhooks(key: &str) -> Error {
-    Error::new(
-        ErrorKind::InvalidInput,
-        "cli.no_webhooks",
-        format!("{key} receives no webhooks"),
-    )
+    crate::codes::cli::NO_WEBHOOKS.error(format!("{key} receives no webhooks"))
 }
 
 /// Signs a delivery as the provider would, and prints its headers once the delivery is
@@ -43,11 +39,9 @@ pub(crate) fn sign(
     let in_body = source.event_field().and_then(|f| body_field(&body, f));
     let event = match (event, in_body, source.event_header()) {
         (Some(given), Some(named), _) if given != named => {
-            return Err(Error::new(
-                ErrorKind::InvalidInput,
-                "cli.event_mismatch",
-                format!("--event {given} disagrees with the body, which names {named}"),
-            ));
+            return Err(crate::codes::cli::EVENT_MISMATCH.error(format!(
+                "--event {given} disagrees with the body, which names {named}"
+            )));
         }
         (Some(given), _, _) => Some(given.to_owned()),
         (None, Some(named), _) => Some(named),

@@ -35,10 +35,8 @@ fn bad_check(what: &str) -> Error {
 
 fn sensitive(value: &str) -> Result<HeaderValue, Error> {
     let mut value = HeaderValue::from_str(value).map_err(|_| {
-        crate::codes::auth::CREDENTIAL_NOT_A_HEADER.with_issues(
-            "the credential cannot be sent in an HTTP header",
-            Vec::new(),
-        )
+        crate::codes::auth::CREDENTIAL_NOT_A_HEADER
+            .error("the credential cannot be sent in an HTTP header")
     })?;
     value.set_sensitive(true);
     Ok(value)

@@ -49,10 +49,8 @@ pub(crate) enum Actor<'a> {
 pub(crate) fn check_reauthorizer(connection: &Connection, actor: Actor<'_>) -> Result<(), Error> {
     match (&connection.scope, actor) {
         (ConnectionScope::User { user }, Actor::Session(by)) if by != Some(user) => {
-            Err(crate::codes::auth::SCOPE_USER_MISMATCH.with_issues(
-                "a user's connection can only be reauthorized by that user",
-                Vec::new(),
-            ))
+            Err(crate::codes::auth::SCOPE_USER_MISMATCH
+                .error("a user's connection can only be reauthorized by that user"))
         }
         _ => Ok(()),
     }
@@ -176,10 +174,8 @@ async fn reauthorize(
             .error("the connection to reauthorize does not exist"));
     };
     if &connection.target != destination.target || &connection.method != destination.method {
-        return Err(crate::codes::auth::REAUTHORIZE_MISMATCH.with_issues(
-            "the connection to reauthorize uses another target or method",
-            Vec::new(),
-        ));
+        return Err(crate::codes::auth::REAUTHORIZE_MISMATCH
+            .error("the connection to reauthorize uses another target or method"));
     }
     check_reauthorizer(&connection, destination.actor)?;
     if let (Some(had), Some(got)) = (&connection.external_subject, &obtained.external_subject)

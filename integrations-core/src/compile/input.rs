@@ -230,7 +230,7 @@ fn document_error(e: &serde_json::Error) -> Error {
             e.column()
         )
     };
-    crate::codes::compile::INVALID_DOCUMENT.with_issues(message, Vec::new())
+    crate::codes::compile::INVALID_DOCUMENT.error(message)
 }
 
 fn empty_object() -> Value {

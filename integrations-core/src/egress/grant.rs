@@ -121,10 +121,8 @@ impl GrantClaims {
         ttl: Duration,
     ) -> Result<Self, Error> {
         if ttl.is_zero() || ttl > MAX_GRANT_TTL {
-            return Err(crate::codes::egress::GRANT_TTL.with_issues(
-                "a grant lives more than zero and at most 24 hours",
-                Vec::new(),
-            ));
+            return Err(crate::codes::egress::GRANT_TTL
+                .error("a grant lives more than zero and at most 24 hours"));
         }
         let matcher = Matcher::new(&route.matcher)?;
         Ok(Self {
@@ -238,9 +236,8 @@ impl GrantKey {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         if !id_ok || secret.len() < 32 {
-            return Err(crate::codes::egress::INVALID_KEY.with_issues(
+            return Err(crate::codes::egress::INVALID_KEY.error(
                 "a grant key has an id of 1 to 64 letters, digits, - or _ and at least 32 bytes",
-                Vec::new(),
             ));
         }
         Ok(Self { id, secret })

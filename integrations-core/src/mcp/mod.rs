@@ -140,10 +140,8 @@ impl McpConfigWriter {
     {
         let path: Vec<String> = path.into_iter().map(Into::into).collect();
         if path.is_empty() || path.iter().any(String::is_empty) {
-            return Err(crate::codes::mcp::INVALID_PATH.with_issues(
-                "the path to the MCP servers table is one or more non-empty keys",
-                Vec::new(),
-            ));
+            return Err(crate::codes::mcp::INVALID_PATH
+                .error("the path to the MCP servers table is one or more non-empty keys"));
         }
         Ok(Self {
             format,
@@ -304,10 +302,9 @@ fn ordered_entries(value: &Map<String, Value>) -> Vec<(&String, &Value)> {
 }
 
 fn not_a_table(key: &str, what: &str) -> Error {
-    crate::codes::mcp::NOT_A_TABLE.with_issues(
-        format!("the key {key:?} on the path to the MCP servers holds a value that is not {what}"),
-        Vec::new(),
-    )
+    crate::codes::mcp::NOT_A_TABLE.error(format!(
+        "the key {key:?} on the path to the MCP servers holds a value that is not {what}"
+    ))
 }
 
 fn invalid_document(what: &str, line: Option<usize>) -> Error {
@@ -315,7 +312,7 @@ fn invalid_document(what: &str, line: Option<usize>) -> Error {
         Some(line) => format!("the file is not valid {what} (line {line})"),
         None => format!("the file is not valid {what}"),
     };
-    crate::codes::mcp::INVALID_DOCUMENT.with_issues(message, Vec::new())
+    crate::codes::mcp::INVALID_DOCUMENT.error(message)
 }
 
 #[cfg(test)]

@@ -42,10 +42,8 @@ impl CredentialType {
         if ok {
             Ok(Self(name))
         } else {
-            Err(crate::codes::credential::INVALID_TYPE.with_issues(
-                "a credential type is 1 to 64 lowercase letters, digits and underscores",
-                Vec::new(),
-            ))
+            Err(crate::codes::credential::INVALID_TYPE
+                .error("a credential type is 1 to 64 lowercase letters, digits and underscores"))
         }
     }
 

@@ -32,10 +32,8 @@ impl Capability {
         if ok {
             Ok(Self(name))
         } else {
-            Err(crate::codes::capability::INVALID.with_issues(
-                "a capability is dot-separated lowercase segments, such as issue.create",
-                Vec::new(),
-            ))
+            Err(crate::codes::capability::INVALID
+                .error("a capability is dot-separated lowercase segments, such as issue.create"))
         }
     }
 

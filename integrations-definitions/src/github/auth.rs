@@ -329,10 +329,8 @@ fn repository_names(context: &ResolverContext<'_>) -> Result<Option<Vec<String>>
         return Ok(None);
     };
     let invalid = || {
-        crate::codes::github::INVALID_REPOSITORIES.with_issues(
-            "the repositories parameter must be a list of owner/name",
-            Vec::new(),
-        )
+        crate::codes::github::INVALID_REPOSITORIES
+            .error("the repositories parameter must be a list of owner/name")
     };
     let items = value.as_array().ok_or_else(invalid)?;
     let mut names = BTreeSet::new();

@@ -61,9 +61,7 @@ fn collection(request: &HookRequest<'_>) -> Result<Vec<(&'static str, String)>, 
             ("/webhook_organization", org.clone()),
             ("", "hooks".to_owned()),
         ]),
-        _ => Err(crate::codes::github::WEBHOOK_TARGET_MISSING.with_issues("the connection's config names no webhook_repository or webhook_organization (exactly one)",
-            Vec::new(),
-        )),
+        _ => Err(crate::codes::github::WEBHOOK_TARGET_MISSING.error("the connection's config names no webhook_repository or webhook_organization (exactly one)")),
     }
 }
 
