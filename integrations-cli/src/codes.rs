@@ -76,16 +76,16 @@ pub(crate) fn render_table() -> String {
          | Code | Kind | Meaning | Crate | Exit |\n\
          |---|---|---|---|---|\n",
     );
-    for (krate, code) in rows {
-        out.push_str(&format!(
+    out.extend(rows.into_iter().map(|(krate, code)| {
+        format!(
             "| `{}` | {} | {} | {} | {} |\n",
             code.as_str(),
             code.kind(),
             code.meaning().replace('|', "\\|"),
             krate,
             crate::report::exit_code_of(code.as_str()),
-        ));
-    }
+        )
+    }));
     out
 }
 
@@ -106,29 +106,66 @@ pub(crate) fn uncatalogued_literals(source: &str) -> Vec<(usize, String)> {
     let mut found = Vec::new();
     for constructor in CONSTRUCTORS {
         for (at, _) in source.match_indices(constructor) {
-            let mut rest = source[at + constructor.len()..].trim_start();
-            if constructor == "Error::new(" {
-                // The kind comes first: skip it, whatever expression it is.
-                let Some(comma) = rest.find(',') else {
-                    continue;
-                };
-                rest = rest[comma + 1..].trim_start();
-            }
-            let Some(literal) = rest.strip_prefix('"') else {
-                continue;
+            let arguments = &source[at + constructor.len()..];
+            // The code is the second argument of `Error::new` (after the kind), the first
+            // of the others; any literal in it, even inside an `if`, is looked at.
+            let code = if constructor == "Error::new(" {
+                top_level_argument(arguments, 1)
+            } else {
+                top_level_argument(arguments, 0)
             };
-            let Some(end) = literal.find('"') else {
-                continue;
-            };
-            let text = &literal[..end];
-            if integrations_core::is_code_shaped(text) {
-                let line = source[..at].matches('\n').count() + 1;
-                found.push((line, text.to_owned()));
+            for literal in code.split('"').skip(1).step_by(2) {
+                if integrations_core::is_code_shaped(literal) {
+                    let line = source[..at].matches('\n').count() + 1;
+                    found.push((line, literal.to_owned()));
+                }
             }
         }
     }
     found.sort();
     found
+}
+
+/// The `index`th top-level argument of the call whose arguments start `arguments`
+/// (commas inside brackets, braces and string literals do not split).
+fn top_level_argument(arguments: &str, index: usize) -> &str {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut start = 0;
+    let mut current = 0;
+    for (i, c) in arguments.char_indices() {
+        if in_string {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' => in_string = true,
+            '(' | '[' | '{' => depth += 1,
+            ')' | ']' | '}' if depth == 0 => {
+                return if current == index {
+                    &arguments[start..i]
+                } else {
+                    ""
+                };
+            }
+            ')' | ']' | '}' => depth -= 1,
+            ',' if depth == 0 => {
+                if current == index {
+                    return &arguments[start..i];
+                }
+                current += 1;
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    ""
 }
 
 #[cfg(test)]
@@ -279,10 +316,15 @@ mod tests {
 
     #[test]
     fn the_scan_finds_a_literal_code() {
-        let snippet = "fn f() -> Error {\n    Error::new(\n        ErrorKind::NotFound,\n        \"shop.gone\",\n        \"m\",\n    )\n}\nfn g() -> Error { Error::not_found(\"shop.closed\", \"m\") }\nfn h() -> Error { Error::configuration(code, \"not.a_code here\") }\nfn i() -> Error { codes::shop::GONE.error(\"m\") }\n#[cfg(test)]\nmod tests {\n    fn t() { Error::conflict(\"shop.test\", \"m\"); }\n}\n";
+        let snippet = "fn f() -> Error {\n    Error::new(\n        ErrorKind::NotFound,\n        \"shop.gone\",\n        \"m\",\n    )\n}\nfn g() -> Error { Error::not_found(\"shop.closed\", \"m\") }\nfn h() -> Error { Error::configuration(code, \"not.a_code here\") }\nfn i() -> Error { codes::shop::GONE.error(\"m\") }\nfn j(t: bool) -> Error {\n    Error::new(if t { K::A } else { K::B }, if t { \"shop.busy\" } else { \"shop.idle\" }, \"m.n\")\n}\n#[cfg(test)]\nmod tests {\n    fn t() { Error::conflict(\"shop.test\", \"m\"); }\n}\n";
         assert_eq!(
             uncatalogued_literals(snippet),
-            [(2, "shop.gone".to_owned()), (8, "shop.closed".to_owned())]
+            [
+                (2, "shop.gone".to_owned()),
+                (8, "shop.closed".to_owned()),
+                (12, "shop.busy".to_owned()),
+                (12, "shop.idle".to_owned()),
+            ]
         );
     }
 }

@@ -99,7 +99,7 @@ crate::error_codes! {
         INVALID_PATH = "egress.invalid_path", InvalidInput, "The request path is not valid.";
         INVALID_PATH_PREFIX = "egress.invalid_path_prefix", InvalidInput, "A route's path prefix is not an absolute path without query, fragment, trailing slash or dot segment.";
         INVALID_REQUEST = "egress.invalid_request", InvalidInput, "The request cannot be forwarded.";
-        INVALID_ROUTE_ID = "egress.invalid_route_id", InvalidInput, "A route id is egress_rule_ followed by the binding id.";
+        INVALID_ROUTE_ID = "egress.invalid_route_id", InvalidInput, "A route id is `egress_rule_` followed by the binding id.";
         INVALID_UPSTREAM = "egress.invalid_upstream", Configuration, "The route's upstream is not an absolute URL.";
         INVALID_URL = "egress.invalid_url", InvalidInput, "The request URL is not absolute or has no host.";
         NO_HOST = "egress.no_host", InvalidInput, "A route names no host.";
@@ -113,7 +113,7 @@ crate::error_codes! {
     /// Codes of the `host` area.
     pub mod host {
         INCOMPLETE = "host.incomplete", Configuration, "The host builder is missing stores or adapters the host needs; the message names them.";
-        NO_EVENT_SINK = "host.no_event_sink", Configuration, "The host has no event sink; set one with HostBuilder::events.";
+        NO_EVENT_SINK = "host.no_event_sink", Configuration, "The host has no event sink; set one with `HostBuilder::events`.";
     }
     /// Codes of the `http` area.
     pub mod http {
@@ -147,7 +147,7 @@ crate::error_codes! {
     /// Codes of the `oauth` area.
     pub mod oauth {
         ACCESS_DENIED = "oauth.access_denied", Provider, "The authorization was denied.";
-        AUTHORIZATION_FAILED = "oauth.authorization_failed", Provider, "The provider did not authorize the connection (an error on the callback other than access_denied).";
+        AUTHORIZATION_FAILED = "oauth.authorization_failed", Provider, "The provider did not authorize the connection (an error on the callback other than `access_denied`).";
         INSECURE_ENDPOINT = "oauth.insecure_endpoint", Configuration, "An OAuth 2.0 endpoint (authorization, token or revocation) is neither `https` nor plain `http` on a loopback address.";
         INVALID_CALLBACK = "oauth.invalid_callback", Verification, "The callback repeats a parameter.";
         INVALID_CLIENT = "oauth.invalid_client", Configuration, "The provider rejected the OAuth client; check the target's client id and secret.";

@@ -100,7 +100,7 @@ impl fmt::Display for ErrorKind {
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Code {
-    code: &'static str,
+    text: &'static str,
     kind: ErrorKind,
     meaning: &'static str,
 }
@@ -118,7 +118,7 @@ impl Code {
         assert!(is_code_shaped(code), "an error code is `area.reason`");
         assert!(!meaning.is_empty(), "an error code has a meaning");
         Self {
-            code,
+            text: code,
             kind,
             meaning,
         }
@@ -127,7 +127,7 @@ impl Code {
     /// The stable `area.reason` string.
     #[must_use]
     pub const fn as_str(self) -> &'static str {
-        self.code
+        self.text
     }
 
     /// The kind of every error with this code.
@@ -189,31 +189,31 @@ pub const fn is_code_shaped(code: &str) -> bool {
 
 impl fmt::Debug for Code {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.code)
+        f.write_str(self.text)
     }
 }
 
 impl fmt::Display for Code {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.code)
+        f.write_str(self.text)
     }
 }
 
 impl PartialEq<Code> for str {
     fn eq(&self, other: &Code) -> bool {
-        self == other.code
+        self == other.text
     }
 }
 
 impl PartialEq<Code> for &str {
     fn eq(&self, other: &Code) -> bool {
-        *self == other.code
+        *self == other.text
     }
 }
 
 impl PartialEq<&str> for Code {
     fn eq(&self, other: &&str) -> bool {
-        self.code == *other
+        self.text == *other
     }
 }
 
@@ -270,7 +270,7 @@ impl Error {
     /// Builds an error from a catalogued [`Code`], taking its kind from the code. `message`
     /// must be safe to show to a user and must never contain secret material.
     pub fn from_code(code: Code, message: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(code.kind, code.code, message)
+        Self::new(code.kind, code.text, message)
     }
 
     /// Builds an error with a kind and code given separately: the escape hatch for codes

@@ -57,6 +57,7 @@ integrations_core::error_codes! {
         INVALID_CURSOR = "sync.invalid_cursor", InvalidInput, "The saved sync cursor is not one this provider wrote.";
         NO_REPOSITORIES = "sync.no_repositories", InvalidInput, "The GitHub connection names no repositories to sync (sync_repositories).";
         PROVIDER_ERROR = "sync.provider_error", Provider, "The provider answered a sync query with an error.";
+        PROVIDER_UNAVAILABLE = "sync.provider_unavailable", Unavailable, "The provider answered a sync request with a 5xx or 408; the run stops and the next run retries the page from the checkpoint.";
         RATE_LIMITED = "sync.rate_limited", RateLimited, "The provider's rate limit was reached during a sync; retry after the wait the error carries.";
         UNEXPECTED_RESPONSE = "sync.unexpected_response", Provider, "The provider's answer to a sync request is not what its API documents.";
         UNSUPPORTED_METHOD = "sync.unsupported_method", InvalidInput, "Connections made with this connection method cannot sync.";

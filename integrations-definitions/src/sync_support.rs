@@ -1,11 +1,11 @@
 //! What the shipped sync sources share: which credential a connection syncs with, and
 //! the errors of a sync request.
 
+use integrations_core::Error;
 use integrations_core::definition::{ConnectionMethod, ConnectionMethodKind};
 use integrations_core::model::{Connection, CredentialType};
 use integrations_core::plan::CredentialSelector;
 use integrations_core::sync::SyncStream;
-use integrations_core::{Error, ErrorKind};
 
 /// The credential a connection syncs with, as tools use it: an API-key method's first
 /// secret field; an OAuth method's access token.
@@ -69,17 +69,10 @@ pub(crate) fn unexpected(provider: &str, status: http::StatusCode) -> Error {
 /// page from the checkpoint); the rest are the provider's answer.
 pub(crate) fn status(provider: &str, status: http::StatusCode) -> Error {
     let temporary = status.is_server_error() || status == http::StatusCode::REQUEST_TIMEOUT;
-    Error::new(
-        if temporary {
-            ErrorKind::Unavailable
-        } else {
-            ErrorKind::Provider
-        },
-        if temporary {
-            "sync.provider_unavailable"
-        } else {
-            "sync.provider_error"
-        },
-        format!("{provider} answered HTTP {}", status.as_u16()),
-    )
+    let code = if temporary {
+        crate::codes::sync::PROVIDER_UNAVAILABLE
+    } else {
+        crate::codes::sync::PROVIDER_ERROR
+    };
+    code.error(format!("{provider} answered HTTP {}", status.as_u16()))
 }

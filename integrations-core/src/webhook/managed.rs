@@ -372,7 +372,7 @@ impl ManagedWebhooks {
     ///
     /// # Errors
     ///
-    /// `webhook.connection_not_found`; `webhook.connection_not_active`; the target's and
+    /// `webhook.connection_not_found`; `auth.connection_not_active`; the target's and
     /// the connection's stored configuration errors; the provider's refusals (missing
     /// admin rights, validation) and transport errors (the generated secret and the
     /// endpoint key stay stored, so a retry registers the same hook); storage errors.

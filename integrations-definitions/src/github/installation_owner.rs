@@ -38,7 +38,7 @@ const CLIENT_SECRET: &str = "client_secret";
 /// access the installation, (`github.installation_code_rejected`) when GitHub refuses
 /// the code (`bad_verification_code`: wrong, used or expired);
 /// [`ErrorKind::Configuration`] when the target lacks the client id or secret, or GitHub
-/// refuses them (`github.invalid_client`); provider, rate-limit and transport errors.
+/// refuses them (`oauth.invalid_client`); provider, rate-limit and transport errors.
 pub(super) async fn verify(
     host: &Host,
     endpoints: &GitHubEndpoints,
