@@ -11,7 +11,7 @@
 //! target, a missing or inactive connection and a stored config that no longer validates
 //! are `auth.*` codes whichever engine (OAuth, tools, sync, webhooks) meets them.
 //!
-//! This module depends only on [`crate::error`] (the foundation layer).
+//! This module depends only on the `error` module (the foundation layer).
 
 crate::error_codes! {
     /// Codes of the `auth` area.
@@ -259,7 +259,7 @@ crate::error_codes! {
         GRANT_CHANGE_FAILED = "webhook.grant_change_failed", Unavailable, "A new event withdraws or suspends its connection's grant, and the store did not take the status change; the record was released so a redelivery is processed again (503).";
         INCOMPLETE_DEFINITION = "webhook.incomplete_definition", Configuration, "A definition declares a webhook source without a handler, or the reverse.";
         INVALID_BASE_URL = "webhook.invalid_base_url", Configuration, "The public webhook base URL must be an https URL with no query, fragment or credentials.";
-        INVALID_EVENT_TYPE = "webhook.invalid_event_type", InvalidInput, "An event type is <family>.<object>.<action> in lowercase.";
+        INVALID_EVENT_TYPE = "webhook.invalid_event_type", InvalidInput, "An event type is `<family>.<object>.<action>` in lowercase.";
         INVALID_PAYLOAD = "webhook.invalid_payload", InvalidInput, "The body is not the payload the provider sends (400).";
         INVALID_ROUTE = "webhook.invalid_route", NotFound, "The route is not `/webhooks/{family}/{variant}[/{endpoint}]` (404).";
         INVALID_SECRET = "webhook.invalid_secret", Configuration, "A configured secret is not in the scheme's format, such as a `whsec_` secret that is not base64 (500).";

@@ -307,12 +307,12 @@ impl Authorizations {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::InvalidInput`] (`oauth.invalid_redirect_uri`,
+    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) (`oauth.invalid_redirect_uri`,
     /// `auth.method_not_redirect`, `auth.reauthorize_mismatch`; `auth.scope_user_mismatch`
     /// when a user's connection would be created or reauthorized by another user or
     /// without one);
-    /// [`ErrorKind::NotFound`] (`auth.target_not_found`, `auth.unknown_method`,
-    /// `auth.connection_not_found`); [`ErrorKind::Configuration`] when the target lacks
+    /// [`ErrorKind::NotFound`](crate::ErrorKind::NotFound) (`auth.target_not_found`, `auth.unknown_method`,
+    /// `auth.connection_not_found`); [`ErrorKind::Configuration`](crate::ErrorKind::Configuration) when the target lacks
     /// the client id or the definition its flow; storage errors. Nothing is stored on
     /// error.
     pub async fn start(&self, request: StartAuthorization) -> Result<AuthorizationRedirect, Error> {
@@ -444,15 +444,15 @@ impl Authorizations {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Verification`] for an unknown, expired or replayed state
+    /// [`ErrorKind::Verification`](crate::ErrorKind::Verification) for an unknown, expired or replayed state
     /// (`oauth.unknown_state`; `oauth.state_expired` when a store returned an expired
     /// one, which conforming stores never do), one started by
     /// another tenant, user or definition (`oauth.state_mismatch`) or for another redirect
     /// URI (`oauth.redirect_uri_mismatch`), a malformed callback (`oauth.missing_state`,
-    /// `oauth.invalid_callback`, `oauth.missing_code`); [`ErrorKind::Provider`]
+    /// `oauth.invalid_callback`, `oauth.missing_code`); [`ErrorKind::Provider`](crate::ErrorKind::Provider)
     /// (`oauth.authorization_failed`) for a provider `error=` callback; token endpoint
     /// errors (`oauth.token_error`, `oauth.invalid_grant`, `oauth.invalid_client`,
-    /// `oauth.unavailable`, `oauth.rate_limited`); [`ErrorKind::Conflict`]
+    /// `oauth.unavailable`, `oauth.rate_limited`); [`ErrorKind::Conflict`](crate::ErrorKind::Conflict)
     /// (`auth.connection_exists`, `auth.subject_mismatch`); storage errors. Nothing is
     /// stored on error, and the state is consumed either way.
     pub async fn complete(&self, callback: CompleteAuthorization) -> Result<Connection, Error> {

@@ -112,7 +112,7 @@ impl GrantClaims {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::InvalidInput`] (`egress.grant_ttl`) unless `ttl` is more than zero and
+    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) (`egress.grant_ttl`) unless `ttl` is more than zero and
     /// at most [`MAX_GRANT_TTL`]; the matcher's errors for a route that is not valid.
     pub fn for_route(
         route: &CompiledRoute,
@@ -177,7 +177,7 @@ impl GrantClaims {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::PermissionDenied`] (`egress.grant_scope`) when it is not, or the
+    /// [`ErrorKind::PermissionDenied`](crate::ErrorKind::PermissionDenied) (`egress.grant_scope`) when it is not, or the
     /// scope is not valid.
     pub fn check_scope(&self, target: &RequestTarget) -> Result<(), Error> {
         let scope = self
@@ -226,7 +226,7 @@ impl GrantKey {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::InvalidInput`] (`egress.invalid_key`) otherwise.
+    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) (`egress.invalid_key`) otherwise.
     pub fn new(id: impl Into<String>, secret: impl Into<Vec<u8>>) -> Result<Self, Error> {
         let id = id.into();
         let secret = Zeroizing::new(secret.into());
@@ -247,7 +247,7 @@ impl GrantKey {
     ///
     /// # Errors
     ///
-    /// As [`new`](Self::new); [`ErrorKind::Crypto`] (`egress.random_failed`) when the
+    /// As [`new`](Self::new); [`ErrorKind::Crypto`](crate::ErrorKind::Crypto) (`egress.random_failed`) when the
     /// system has no randomness.
     pub fn generate(id: impl Into<String>) -> Result<Self, Error> {
         let mut secret = Zeroizing::new(vec![0_u8; 32]);
@@ -320,7 +320,7 @@ impl GrantKeys {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Conflict`] (`egress.duplicate_key`) when the id is taken.
+    /// [`ErrorKind::Conflict`](crate::ErrorKind::Conflict) (`egress.duplicate_key`) when the id is taken.
     pub fn with_previous(mut self, key: GrantKey) -> Result<Self, Error> {
         if self.keys.contains_key(&key.id) {
             return Err(crate::codes::egress::DUPLICATE_KEY
@@ -339,7 +339,7 @@ impl GrantKeys {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Internal`] if the claims do not serialize (they always do).
+    /// [`ErrorKind::Internal`](crate::ErrorKind::Internal) if the claims do not serialize (they always do).
     pub fn issue(&self, claims: &GrantClaims) -> Result<GrantToken, Error> {
         let key = self
             .keys
@@ -375,7 +375,7 @@ impl GrantKeys {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Verification`]: `egress.grant_invalid` for a malformed token, an
+    /// [`ErrorKind::Verification`](crate::ErrorKind::Verification): `egress.grant_invalid` for a malformed token, an
     /// unknown key, a wrong signature or an issue time in the future;
     /// `egress.grant_expired` once `expires_at` has passed. No error contains the token
     /// or a key.

@@ -132,14 +132,14 @@ pub trait SecretCipher: Send + Sync {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Crypto`] when encryption fails.
+    /// [`ErrorKind::Crypto`](crate::ErrorKind::Crypto) when encryption fails.
     fn seal(&self, plaintext: &[u8], aad: &Aad) -> Result<Sealed, Error>;
 
     /// Decrypts a value sealed for the same `aad`.
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Crypto`] (`crypto.unknown_key`, `crypto.open_failed`) when the key is
+    /// [`ErrorKind::Crypto`](crate::ErrorKind::Crypto) (`crypto.unknown_key`, `crypto.open_failed`) when the key is
     /// unknown, the ciphertext was tampered with, or the associated data differs.
     fn open(&self, sealed: &Sealed, aad: &Aad) -> Result<Zeroizing<Vec<u8>>, Error>;
 }
@@ -159,7 +159,7 @@ pub trait SecretCipherExt: SecretCipher {
     ///
     /// # Errors
     ///
-    /// As [`SecretCipher::open`], and [`ErrorKind::Crypto`] when the plaintext is not UTF-8.
+    /// As [`SecretCipher::open`], and [`ErrorKind::Crypto`](crate::ErrorKind::Crypto) when the plaintext is not UTF-8.
     fn open_secret(&self, sealed: &Sealed, aad: &Aad) -> Result<Secret, Error> {
         let bytes = self.open(sealed, aad)?;
         let text = std::str::from_utf8(&bytes).map_err(|_| {
@@ -198,7 +198,7 @@ impl AesGcmKeyRing {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::InvalidInput`] (`crypto.invalid_key_id`) for a blank key id.
+    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) (`crypto.invalid_key_id`) for a blank key id.
     pub fn new(key_id: impl Into<String>, key: [u8; 32]) -> Result<Self, Error> {
         let key = Zeroizing::new(key);
         let key_id = key_id.into();
@@ -229,7 +229,7 @@ impl AesGcmKeyRing {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::InvalidInput`] (`crypto.invalid_key`) unless the text, trimmed, is
+    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) (`crypto.invalid_key`) unless the text, trimmed, is
     /// exactly 64 hex digits. The message never shows the text.
     pub fn from_hex(key_hex: &str) -> Result<Self, Error> {
         use sha2::Digest as _;
@@ -251,7 +251,7 @@ impl AesGcmKeyRing {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Crypto`] when the system random source fails; as [`new`](Self::new).
+    /// [`ErrorKind::Crypto`](crate::ErrorKind::Crypto) when the system random source fails; as [`new`](Self::new).
     pub fn generate(key_id: impl Into<String>) -> Result<Self, Error> {
         let mut key = Zeroizing::new([0u8; 32]);
         getrandom::fill(key.as_mut()).map_err(|e| {
@@ -266,7 +266,7 @@ impl AesGcmKeyRing {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Conflict`] (`crypto.duplicate_key_id`) when the id is taken; as
+    /// [`ErrorKind::Conflict`](crate::ErrorKind::Conflict) (`crypto.duplicate_key_id`) when the id is taken; as
     /// [`new`](Self::new).
     pub fn with_key(mut self, key_id: impl Into<String>, key: [u8; 32]) -> Result<Self, Error> {
         let key = Zeroizing::new(key);

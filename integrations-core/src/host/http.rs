@@ -28,8 +28,8 @@ pub trait HttpClient: Send + Sync {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Unavailable`] for timeouts and connection failures (codes
-    /// `http.timeout`, `http.connect`, `http.failed`), [`ErrorKind::InvalidInput`]
+    /// [`ErrorKind::Unavailable`](crate::ErrorKind::Unavailable) for timeouts and connection failures (codes
+    /// `http.timeout`, `http.connect`, `http.failed`), [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput)
     /// (`http.invalid_request`) for a request that cannot be sent.
     async fn send(&self, request: HttpRequest) -> Result<HttpResponse, Error>;
 }

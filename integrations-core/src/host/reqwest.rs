@@ -87,7 +87,7 @@ impl ReqwestHttpClientBuilder {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Configuration`] (`http.client_build`) when reqwest cannot build a
+    /// [`ErrorKind::Configuration`](crate::ErrorKind::Configuration) (`http.client_build`) when reqwest cannot build a
     /// client (for example no TLS provider is installed with `rustls-no-provider`).
     pub fn build(self) -> Result<ReqwestHttpClient, Error> {
         let redirect = if self.follow_redirects {

@@ -308,7 +308,7 @@ fn invalid_segment(path: &str) -> Error {
 ///
 /// # Errors
 ///
-/// [`ErrorKind::InvalidInput`] (`tool.invalid_path_segment`) for an empty, `.` or `..`
+/// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) (`tool.invalid_path_segment`) for an empty, `.` or `..`
 /// segment, which would otherwise change the path silently.
 pub fn api_url(base: &BaseUrl, segments: &[(&str, &str)]) -> Result<url::Url, Error> {
     let mut url = url::Url::parse(base.as_str())
@@ -368,7 +368,7 @@ pub fn json_request<T: Serialize + ?Sized>(
 ///
 /// # Errors
 ///
-/// [`ErrorKind::Provider`] (`tool.unexpected_response`) when the body is not the JSON
+/// [`ErrorKind::Provider`](crate::ErrorKind::Provider) (`tool.unexpected_response`) when the body is not the JSON
 /// expected; the body is never quoted.
 pub fn read_json<T: DeserializeOwned>(response: &HttpResponse) -> Result<T, Error> {
     serde_json::from_slice(response.body()).map_err(|_| {

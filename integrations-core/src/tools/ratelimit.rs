@@ -1,5 +1,5 @@
 //! Rate limits: every provider's way of saying "slow down" becomes one typed, retryable
-//! error, [`ErrorKind::RateLimited`] (`tool.rate_limited`) carrying how long to wait.
+//! error, [`ErrorKind::RateLimited`](crate::ErrorKind::RateLimited) (`tool.rate_limited`) carrying how long to wait.
 //!
 //! Providers say it differently (HTTP 429 with `Retry-After`; 403 with a remaining-count
 //! header at zero and a reset time in epoch seconds; a GraphQL error code with HTTP 400

@@ -81,7 +81,7 @@ impl WebhookRequest {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::NotFound`] (`webhook.invalid_route`) when the path has another shape
+    /// [`ErrorKind::NotFound`](crate::ErrorKind::NotFound) (`webhook.invalid_route`) when the path has another shape
     /// or names an invalid key or endpoint.
     pub fn from_path(path: &str, headers: Headers, body: impl Into<Bytes>) -> Result<Self, Error> {
         let path = path.split(['?', '#']).next().unwrap_or_default();
@@ -219,7 +219,7 @@ impl PendingDelivery {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Unavailable`] (`webhook.delivery_failed`) with the sink's error as
+    /// [`ErrorKind::Unavailable`](crate::ErrorKind::Unavailable) (`webhook.delivery_failed`) with the sink's error as
     /// source; the record was released.
     pub async fn deliver(self) -> Result<WebhookEvent, Error> {
         deliver(&self.host, &self.event).await?;
@@ -296,7 +296,7 @@ impl Ingest {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Configuration`] (`webhook.incomplete_definition`) when an integration
+    /// [`ErrorKind::Configuration`](crate::ErrorKind::Configuration) (`webhook.incomplete_definition`) when an integration
     /// declares a source without a handler, or a handler without a source.
     pub fn new(registry: Arc<Registry>, host: Host) -> Result<Self, Error> {
         let mut sources = BTreeMap::new();

@@ -185,7 +185,7 @@ impl ManagedWebhooks {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Configuration`] (`webhook.invalid_base_url`) unless the URL is an
+    /// [`ErrorKind::Configuration`](crate::ErrorKind::Configuration) (`webhook.invalid_base_url`) unless the URL is an
     /// absolute `https` URL (or `http` on a loopback host, for tests) with no query,
     /// fragment or credentials.
     pub fn new(

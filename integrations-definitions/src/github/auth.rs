@@ -74,7 +74,7 @@ fn config_error(code: integrations_core::Code, message: &'static str) -> Error {
 ///
 /// # Errors
 ///
-/// [`ErrorKind::Configuration`] (`github.invalid_app_key`) when the key is not an RSA
+/// [`ErrorKind::Configuration`](integrations_core::ErrorKind::Configuration) (`github.invalid_app_key`) when the key is not an RSA
 /// private key in PKCS#1 or PKCS#8 PEM.
 pub fn app_jwt(app_id: u64, private_key_pem: &Secret, now: Timestamp) -> Result<Secret, Error> {
     let pem = private_key_pem.expose();

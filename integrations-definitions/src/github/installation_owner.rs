@@ -34,10 +34,10 @@ const CLIENT_SECRET: &str = "client_secret";
 ///
 /// # Errors
 ///
-/// [`ErrorKind::Verification`] (`github.installation_not_owned`) when the user cannot
+/// [`ErrorKind::Verification`](integrations_core::ErrorKind::Verification) (`github.installation_not_owned`) when the user cannot
 /// access the installation, (`github.installation_code_rejected`) when GitHub refuses
 /// the code (`bad_verification_code`: wrong, used or expired);
-/// [`ErrorKind::Configuration`] when the target lacks the client id or secret, or GitHub
+/// [`ErrorKind::Configuration`](integrations_core::ErrorKind::Configuration) when the target lacks the client id or secret, or GitHub
 /// refuses them (`oauth.invalid_client`); provider, rate-limit and transport errors.
 pub(super) async fn verify(
     host: &Host,
