@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use integrations_core::webhook::Headers;
-use integrations_core::{Error, ErrorKind, Secret};
+use integrations_core::{Error, Secret};
 
 /// `-` names standard input.
 fn is_stdin(path: &Path) -> bool {
@@ -21,12 +21,9 @@ pub(crate) fn name(path: &Path) -> String {
 
 /// An I/O failure, with the operating system's reason ("No such file or directory").
 pub(crate) fn unreadable(path: &Path, e: std::io::Error) -> Error {
-    Error::new(
-        ErrorKind::Storage,
-        "cli.unreadable_file",
-        format!("cannot read {}: {e}", name(path)),
-    )
-    .with_source(e)
+    crate::codes::cli::UNREADABLE_FILE
+        .error(format!("cannot read {}: {e}", name(path)))
+        .with_source(e)
 }
 
 /// A file's bytes; `-` reads standard input.
@@ -44,11 +41,8 @@ pub(crate) fn read_bytes(path: &Path) -> Result<Vec<u8>, Error> {
 pub(crate) fn read_text(path: &Path) -> Result<String, Error> {
     let bytes = read_bytes(path)?;
     String::from_utf8(bytes).map_err(|_| {
-        Error::invalid_input(
-            "cli.invalid_text",
-            format!("{} is not UTF-8 text", name(path)),
-            Vec::new(),
-        )
+        crate::codes::cli::INVALID_TEXT
+            .with_issues(format!("{} is not UTF-8 text", name(path)), Vec::new())
     })
 }
 
@@ -57,16 +51,12 @@ pub(crate) fn read_json(path: &Path) -> Result<serde_json::Value, Error> {
     let text = read_text(path)?;
     serde_json::from_str(&text).map_err(|e| {
         // serde_json's position is enough; its message could quote the content.
-        Error::invalid_input(
-            "cli.invalid_json",
-            format!(
-                "{} is not valid JSON (line {}, column {})",
-                name(path),
-                e.line(),
-                e.column()
-            ),
-            Vec::new(),
-        )
+        crate::codes::cli::INVALID_JSON.error(format!(
+            "{} is not valid JSON (line {}, column {})",
+            name(path),
+            e.line(),
+            e.column()
+        ))
     })
 }
 
@@ -75,16 +65,10 @@ pub(crate) fn read_json(path: &Path) -> Result<serde_json::Value, Error> {
 pub(crate) fn secret_from_env(var: &str) -> Result<Secret, Error> {
     match std::env::var(var) {
         Ok(value) if !value.is_empty() => Ok(Secret::new(value)),
-        Ok(_) => Err(Error::invalid_input(
-            "cli.empty_secret",
-            format!("the environment variable {var} is empty"),
-            Vec::new(),
-        )),
-        Err(_) => Err(Error::invalid_input(
-            "cli.missing_secret",
-            format!("the environment variable {var} is not set"),
-            Vec::new(),
-        )),
+        Ok(_) => Err(crate::codes::cli::EMPTY_SECRET
+            .error(format!("the environment variable {var} is empty"))),
+        Err(_) => Err(crate::codes::cli::MISSING_SECRET
+            .error(format!("the environment variable {var} is not set"))),
     }
 }
 
@@ -99,15 +83,11 @@ pub(crate) fn read_headers(path: &Path) -> Result<Headers, Error> {
             continue;
         }
         let Some((name, value)) = line.split_once(':') else {
-            return Err(Error::invalid_input(
-                "cli.invalid_headers",
-                format!(
-                    "{} line {} is not a `Name: value` header",
-                    path.display(),
-                    n + 1
-                ),
-                Vec::new(),
-            ));
+            return Err(crate::codes::cli::INVALID_HEADERS.error(format!(
+                "{} line {} is not a `Name: value` header",
+                path.display(),
+                n + 1
+            )));
         };
         pairs.push((name.trim().to_owned(), value.trim().to_owned()));
     }
@@ -121,12 +101,9 @@ pub(crate) fn write_atomically(path: &Path, content: &[u8]) -> Result<(), Error>
         .map_or_else(|| "output".to_owned(), |n| n.to_string_lossy().into_owned());
     let tmp = path.with_file_name(format!(".{file_name}.integrations-tmp"));
     let failed = |e: std::io::Error| {
-        Error::new(
-            ErrorKind::Storage,
-            "cli.write_failed",
-            format!("cannot write {}: {e}", path.display()),
-        )
-        .with_source(e)
+        crate::codes::cli::WRITE_FAILED
+            .error(format!("cannot write {}: {e}", path.display()))
+            .with_source(e)
     };
     std::fs::write(&tmp, content).map_err(failed)?;
     std::fs::rename(&tmp, path).map_err(failed)

@@ -27,6 +27,12 @@ macro_rules! out {
     }};
 }
 
+#[allow(
+    unreachable_pub,
+    dead_code,
+    reason = "a catalogue: `ALL` and the table test read every code"
+)]
+mod codes;
 mod commands;
 mod io;
 mod report;

@@ -2,7 +2,10 @@
 
 use std::process::ExitCode;
 
-use integrations_core::{Error, ErrorKind};
+use integrations_core::codes as core;
+use integrations_core::{Code, Error, ErrorKind};
+
+use crate::codes::{cli, mcp};
 
 /// The exit-code table, as `--help` and the README show it.
 pub(crate) const EXIT_CODES: &str = "\
@@ -34,54 +37,61 @@ pub(crate) const BUSY: u8 = 6;
 pub(crate) const CANNOT_SYNC: u8 = 7;
 
 /// The codes of a sync run stopped by another run of the stream.
-const BUSY_CODES: &[&str] = &["sync.lease_held", "sync.lease_lost", "sync.concurrent_run"];
+const BUSY_CODES: &[Code] = &[
+    core::sync::LEASE_HELD,
+    core::sync::LEASE_LOST,
+    core::sync::CONCURRENT_RUN,
+];
 
 /// The codes of a connection that cannot sync until someone acts on it.
-const CANNOT_SYNC_CODES: &[&str] = &[
-    "sync.credential_rejected",
-    "sync.connection_not_active",
-    "auth.target_disabled",
+const CANNOT_SYNC_CODES: &[Code] = &[
+    core::sync::CREDENTIAL_REJECTED,
+    core::auth::CONNECTION_NOT_ACTIVE,
+    core::auth::TARGET_DISABLED,
 ];
 
 /// The codes of errors in what the user typed rather than in the input's content.
-const USAGE_CODES: &[&str] = &[
-    "key.invalid",
-    "id.invalid",
-    "registry.unknown_definition",
-    "registry.unknown_method",
-    "schema.unknown_kind",
-    "egress.invalid_url",
-    "egress.invalid_method",
-    "egress.invalid_host",
-    "egress.invalid_path",
-    "cli.invalid_argument",
-    "cli.usage",
-    "cli.demo_unavailable",
-    "cli.store_unavailable",
-    "cli.database_url_missing",
-    "cli.sealing_key_missing",
-    "sync.unsupported",
-    "sync.connection_not_found",
-    "mcp.approval_addr_not_loopback",
-    "mcp.nothing_to_serve",
-    "mcp.trust_over_http",
-    "mcp.tenant_required",
-    "mcp.token_too_short",
+const USAGE_CODES: &[Code] = &[
+    core::key::INVALID,
+    core::id::INVALID,
+    core::registry::UNKNOWN_DEFINITION,
+    core::registry::UNKNOWN_METHOD,
+    core::schema::UNKNOWN_KIND,
+    core::egress::INVALID_URL,
+    core::egress::INVALID_METHOD,
+    core::egress::INVALID_HOST,
+    core::egress::INVALID_PATH,
+    cli::USAGE,
+    cli::DEMO_UNAVAILABLE,
+    cli::DATABASE_URL_MISSING,
+    cli::SEALING_KEY_MISSING,
+    core::sync::UNSUPPORTED,
+    core::auth::CONNECTION_NOT_FOUND,
+    mcp::APPROVAL_ADDR_NOT_LOOPBACK,
+    mcp::NOTHING_TO_SERVE,
+    mcp::TRUST_OVER_HTTP,
+    mcp::TENANT_REQUIRED,
+    mcp::TOKEN_TOO_SHORT,
 ];
 
 /// The codes of input/output failures.
-pub(crate) const IO_CODES: &[&str] = &["cli.unreadable_file", "cli.write_failed", "mcp.io"];
+pub(crate) const IO_CODES: &[Code] = &[cli::UNREADABLE_FILE, cli::WRITE_FAILED, mcp::IO];
 
 /// The exit code of a failure.
 pub(crate) fn exit_code(error: &Error) -> u8 {
-    let code = error.code();
-    if IO_CODES.contains(&code) {
+    exit_code_of(error.code())
+}
+
+/// The exit code of a failure with this code.
+pub(crate) fn exit_code_of(code: &str) -> u8 {
+    let listed = |codes: &[Code]| codes.iter().any(|c| code == *c);
+    if listed(IO_CODES) {
         IO
-    } else if BUSY_CODES.contains(&code) {
+    } else if listed(BUSY_CODES) {
         BUSY
-    } else if CANNOT_SYNC_CODES.contains(&code) {
+    } else if listed(CANNOT_SYNC_CODES) {
         CANNOT_SYNC
-    } else if USAGE_CODES.contains(&code) {
+    } else if listed(USAGE_CODES) {
         USAGE
     } else {
         INVALID

@@ -81,6 +81,176 @@ impl fmt::Display for ErrorKind {
     }
 }
 
+/// One entry of an error-code catalogue: a stable `area.reason` string, the one
+/// [`ErrorKind`] every error with this code has, and what the code means.
+///
+/// Codes are declared once, in a catalogue such as [`crate::codes`] (see
+/// [`error_codes!`](crate::error_codes)), and errors are built from them with
+/// [`Code::error`] or [`Error::from_code`], which take the kind from the code: the same
+/// condition cannot get two kinds. Every code of the workspace is listed in
+/// [`docs/error-codes.md`](https://github.com/integrations-rs/integrations/blob/main/docs/error-codes.md).
+///
+/// ```
+/// use integrations_core::{Code, ErrorKind, codes};
+///
+/// const GONE: Code = Code::new("shop.gone", ErrorKind::NotFound, "The shop was closed.");
+/// let e = GONE.error("the shop you asked for was closed");
+/// assert_eq!((e.kind(), e.code()), (ErrorKind::NotFound, "shop.gone"));
+/// assert_eq!(codes::auth::TARGET_DISABLED.kind(), ErrorKind::PermissionDenied);
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Code {
+    text: &'static str,
+    kind: ErrorKind,
+    meaning: &'static str,
+}
+
+impl Code {
+    /// Declares a code.
+    ///
+    /// # Panics
+    ///
+    /// When `code` is not `area.reason` (lowercase ASCII letters, digits and `_`, one dot
+    /// between two non-empty parts) or `meaning` is empty. In a `const` this is a
+    /// compile-time error.
+    #[must_use]
+    pub const fn new(code: &'static str, kind: ErrorKind, meaning: &'static str) -> Self {
+        assert!(is_code_shaped(code), "an error code is `area.reason`");
+        assert!(!meaning.is_empty(), "an error code has a meaning");
+        Self {
+            text: code,
+            kind,
+            meaning,
+        }
+    }
+
+    /// The stable `area.reason` string.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        self.text
+    }
+
+    /// The kind of every error with this code.
+    #[must_use]
+    pub const fn kind(self) -> ErrorKind {
+        self.kind
+    }
+
+    /// What the code means, one or two sentences for the documentation.
+    #[must_use]
+    pub const fn meaning(self) -> &'static str {
+        self.meaning
+    }
+
+    /// An error with this code and its kind. `message` must be safe to show to a user and
+    /// must never contain secret material.
+    pub fn error(self, message: impl Into<Cow<'static, str>>) -> Error {
+        Error::from_code(self, message)
+    }
+
+    /// An error with this code and its kind, carrying every validation issue found.
+    pub fn with_issues(
+        self,
+        message: impl Into<Cow<'static, str>>,
+        issues: Vec<ValidationIssue>,
+    ) -> Error {
+        Error::from_code(self, message).with_issues(issues)
+    }
+}
+
+/// Whether `code` is `area.reason`: lowercase ASCII letters, digits and `_`, one dot
+/// between two non-empty parts, each starting with a letter.
+#[must_use]
+pub const fn is_code_shaped(code: &str) -> bool {
+    let bytes = code.as_bytes();
+    let mut i = 0;
+    let mut dots = 0;
+    let mut part_start = true;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b == b'.' {
+            if part_start {
+                return false;
+            }
+            dots += 1;
+            part_start = true;
+        } else if part_start {
+            if !b.is_ascii_lowercase() {
+                return false;
+            }
+            part_start = false;
+        } else if !(b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
+            return false;
+        }
+        i += 1;
+    }
+    dots == 1 && !part_start
+}
+
+impl fmt::Debug for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.text)
+    }
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.text)
+    }
+}
+
+impl PartialEq<Code> for str {
+    fn eq(&self, other: &Code) -> bool {
+        self == other.text
+    }
+}
+
+impl PartialEq<Code> for &str {
+    fn eq(&self, other: &Code) -> bool {
+        *self == other.text
+    }
+}
+
+impl PartialEq<&str> for Code {
+    fn eq(&self, other: &&str) -> bool {
+        self.text == *other
+    }
+}
+
+/// Declares an error-code catalogue: one module per area, one [`Code`] constant per code
+/// (its meaning is also its rustdoc), and `ALL`, every code in declaration order.
+///
+/// ```
+/// mod codes {
+///     integrations_core::error_codes! {
+///         /// Codes of the shop.
+///         pub mod shop {
+///             GONE = "shop.gone", NotFound, "The shop was closed.";
+///         }
+///     }
+/// }
+/// assert_eq!(codes::ALL, &[codes::shop::GONE]);
+/// ```
+#[macro_export]
+macro_rules! error_codes {
+    ($( $(#[$attr:meta])* pub mod $area:ident {
+        $( $name:ident = $code:literal, $kind:ident, $meaning:literal; )*
+    } )*) => {
+        $(
+            $(#[$attr])*
+            pub mod $area {
+                $(
+                    #[doc = $meaning]
+                    pub const $name: $crate::Code =
+                        $crate::Code::new($code, $crate::ErrorKind::$kind, $meaning);
+                )*
+            }
+        )*
+        /// Every code of this catalogue, in declaration order.
+        pub const ALL: &[$crate::Code] = &[$($($area::$name,)*)*];
+    };
+}
+
 /// The error of `integrations-core`: a kind, a stable code, a safe message, and optionally
 /// validation issues, a retry hint and a source.
 pub struct Error {
@@ -97,8 +267,17 @@ struct Inner {
 }
 
 impl Error {
-    /// Builds an error. `code` is a stable `area.reason` string; `message` must be safe to
-    /// show to a user and must never contain secret material.
+    /// Builds an error from a catalogued [`Code`], taking its kind from the code. `message`
+    /// must be safe to show to a user and must never contain secret material.
+    pub fn from_code(code: Code, message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(code.kind, code.text, message)
+    }
+
+    /// Builds an error with a kind and code given separately: the escape hatch for codes
+    /// that are not in a catalogue, such as a provider crate's own. Prefer a [`Code`]
+    /// constant and [`Code::error`], which cannot give one code two kinds. `code` is a
+    /// stable `area.reason` string; `message` must be safe to show to a user and must
+    /// never contain secret material.
     pub fn new(
         kind: ErrorKind,
         code: impl Into<Cow<'static, str>>,
@@ -151,12 +330,14 @@ impl Error {
 
     /// An [`ErrorKind::Storage`] error wrapping the host store's own error.
     pub fn storage(source: impl Into<BoxError>) -> Self {
-        Self::new(ErrorKind::Storage, "store.failed", "the host store failed").with_source(source)
+        crate::codes::store::FAILED
+            .error("the host store failed")
+            .with_source(source)
     }
 
     /// An [`ErrorKind::Internal`] error: an invariant of this crate did not hold.
     pub fn internal(message: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(ErrorKind::Internal, "internal", message)
+        Self::from_code(crate::codes::internal::BUG, message)
     }
 
     /// Attaches a source. The source must not reveal secrets in its `Display` or `Debug`.
@@ -185,7 +366,10 @@ impl Error {
         self.inner.kind
     }
 
-    /// The stable code, `area.reason` (for example `oauth.state_expired`).
+    /// The stable code, `area.reason` (for example `oauth.state_expired`). Every code the
+    /// workspace emits, with its kind and meaning, is listed in
+    /// [`docs/error-codes.md`](https://github.com/integrations-rs/integrations/blob/main/docs/error-codes.md)
+    /// and catalogued in [`crate::codes`].
     pub fn code(&self) -> &str {
         &self.inner.code
     }
@@ -285,6 +469,38 @@ mod tests {
             assert!(Error::new(kind, "x.y", "m").is_temporary());
         }
         assert!(!Error::new(ErrorKind::Provider, "x.y", "m").is_temporary());
+    }
+
+    #[test]
+    fn a_code_gives_its_kind() {
+        const GONE: Code = Code::new("shop.gone", ErrorKind::NotFound, "The shop was closed.");
+        let e = GONE.error("closed");
+        assert_eq!(
+            (e.kind(), e.code(), e.message()),
+            (ErrorKind::NotFound, "shop.gone", "closed")
+        );
+        assert!(e.code() == GONE && GONE == "shop.gone");
+        assert_eq!(format!("{GONE:?} {GONE}"), "shop.gone shop.gone");
+        let issues = vec![ValidationIssue::new("shop.gone", "/x", "m")];
+        assert_eq!(GONE.with_issues("m", issues).issues().len(), 1);
+    }
+
+    #[test]
+    fn code_shape() {
+        for good in ["a.b", "auth.target_disabled", "x1.y_2"] {
+            assert!(is_code_shaped(good), "{good}");
+        }
+        for bad in [
+            "", "a", "a.", ".b", "a.b.c", "A.b", "a.B", "1a.b", "a._b", "a-b.c", "a. b",
+        ] {
+            assert!(!is_code_shaped(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "area.reason")]
+    fn a_misshapen_code_is_refused() {
+        let _ = Code::new("Not A Code", ErrorKind::Internal, "m");
     }
 
     #[test]

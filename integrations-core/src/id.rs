@@ -27,8 +27,7 @@ pub(crate) fn check_id(kind: &'static str, value: &str) -> Result<(), Error> {
     };
     match problem {
         None => Ok(()),
-        Some(why) => Err(Error::invalid_input(
-            "id.invalid",
+        Some(why) => Err(crate::codes::id::INVALID.with_issues(
             format!("invalid {kind}: it {why}"),
             vec![ValidationIssue::new(
                 "id.invalid",

@@ -106,8 +106,7 @@ impl DefinitionKey {
 }
 
 fn invalid(message: String) -> Error {
-    Error::invalid_input(
-        "key.invalid",
+    crate::codes::key::INVALID.with_issues(
         message.clone(),
         vec![ValidationIssue::new("key.invalid", "", message)],
     )

@@ -81,7 +81,7 @@
 //!
 //! | layer | name | modules | what lives there |
 //! |---|---|---|---|
-//! | 1 | foundation | `issue`, `error`, `id`, `key`, `secret`, `time`, `schema`, `sealing`, `reexports` | errors, ids, [`Secret`], config schemas; [`sealing`]: the cipher, the associated-data layout of every sealed field, random tokens |
+//! | 1 | foundation | `issue`, `error`, `codes`, `id`, `key`, `secret`, `time`, `schema`, `sealing`, `reexports` | errors and the [`codes`] catalogue, ids, [`Secret`], config schemas; [`sealing`]: the cipher, the associated-data layout of every sealed field, random tokens |
 //! | 2 | data | `model` | every stored record: connections, credentials, approvals, continuations, webhook events |
 //! | 3 | data | `plan` | the compiled runtime plan |
 //! | 4 | host | `host` | what the host supplies: stores, HTTP, clock, audit, events |
@@ -109,6 +109,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod auth;
+pub mod codes;
 pub mod compile;
 pub mod credential;
 pub mod definition;
@@ -136,7 +137,7 @@ mod time;
 pub mod tools;
 pub mod webhook;
 
-pub use error::{BoxError, Error, ErrorKind, Result};
+pub use error::{BoxError, Code, Error, ErrorKind, Result, is_code_shaped};
 pub use id::{
     BindingId, ConnectionId, ConnectionMethodId, MAX_ID_LEN, ProfileId, ProjectId, PublicationId,
     TargetId, TenantId, UserId, WorkspaceId,

@@ -73,17 +73,13 @@ impl Timestamp {
     /// the text is not an RFC 3339 date-time.
     pub fn parse_rfc3339(text: &str) -> Result<Self, Error> {
         let parsed = OffsetDateTime::parse(text, &Rfc3339).map_err(|e| {
-            Error::invalid_input(
-                "time.invalid",
-                "the value is not an RFC 3339 date-time",
-                Vec::new(),
-            )
-            .with_source(e)
+            crate::codes::time::INVALID
+                .with_issues("the value is not an RFC 3339 date-time", Vec::new())
+                .with_source(e)
         })?;
         let nanos = parsed.unix_timestamp_nanos();
-        let millis = i64::try_from(nanos.div_euclid(1_000_000)).map_err(|_| {
-            Error::invalid_input("time.invalid", "the date-time is out of range", Vec::new())
-        })?;
+        let millis = i64::try_from(nanos.div_euclid(1_000_000))
+            .map_err(|_| crate::codes::time::INVALID.error("the date-time is out of range"))?;
         Ok(Self(millis))
     }
 

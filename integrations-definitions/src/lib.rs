@@ -31,6 +31,7 @@ use std::sync::Arc;
 use integrations_core::Registry;
 use integrations_core::provider::Integration;
 
+pub mod codes;
 pub mod github;
 pub mod linear;
 pub mod openai;

@@ -1,11 +1,11 @@
 //! What the shipped sync sources share: which credential a connection syncs with, and
 //! the errors of a sync request.
 
+use integrations_core::Error;
 use integrations_core::definition::{ConnectionMethod, ConnectionMethodKind};
 use integrations_core::model::{Connection, CredentialType};
 use integrations_core::plan::CredentialSelector;
 use integrations_core::sync::SyncStream;
-use integrations_core::{Error, ErrorKind};
 
 /// The credential a connection syncs with, as tools use it: an API-key method's first
 /// secret field; an OAuth method's access token.
@@ -41,39 +41,27 @@ pub(crate) fn credential(
 }
 
 fn unsupported_method(connection: &Connection) -> Error {
-    Error::new(
-        ErrorKind::InvalidInput,
-        "sync.unsupported_method",
-        format!(
-            "connections made with the method {} cannot sync",
-            connection.method
-        ),
-    )
+    crate::codes::sync::UNSUPPORTED_METHOD.error(format!(
+        "connections made with the method {} cannot sync",
+        connection.method
+    ))
 }
 
 /// The error for a stream the source does not offer.
 pub(crate) fn unknown_stream(provider: &str, stream: &str, streams: &[SyncStream]) -> Error {
     let names: Vec<&str> = streams.iter().map(|s| s.name.as_str()).collect();
-    Error::new(
-        ErrorKind::InvalidInput,
-        "sync.unsupported",
-        format!(
-            "{provider} offers no stream {stream} (streams: {})",
-            names.join(", ")
-        ),
-    )
+    integrations_core::codes::sync::UNSUPPORTED.error(format!(
+        "{provider} offers no stream {stream} (streams: {})",
+        names.join(", ")
+    ))
 }
 
 /// The error for an answer the source cannot read; the body is never quoted.
 pub(crate) fn unexpected(provider: &str, status: http::StatusCode) -> Error {
-    Error::new(
-        ErrorKind::Provider,
-        "sync.unexpected_response",
-        format!(
-            "{provider} answered HTTP {} with a body that is not the page expected",
-            status.as_u16()
-        ),
-    )
+    crate::codes::sync::UNEXPECTED_RESPONSE.error(format!(
+        "{provider} answered HTTP {} with a body that is not the page expected",
+        status.as_u16()
+    ))
 }
 
 /// The error for a non-success status that is neither a rate limit nor a refused
@@ -81,17 +69,10 @@ pub(crate) fn unexpected(provider: &str, status: http::StatusCode) -> Error {
 /// page from the checkpoint); the rest are the provider's answer.
 pub(crate) fn status(provider: &str, status: http::StatusCode) -> Error {
     let temporary = status.is_server_error() || status == http::StatusCode::REQUEST_TIMEOUT;
-    Error::new(
-        if temporary {
-            ErrorKind::Unavailable
-        } else {
-            ErrorKind::Provider
-        },
-        if temporary {
-            "sync.provider_unavailable"
-        } else {
-            "sync.provider_error"
-        },
-        format!("{provider} answered HTTP {}", status.as_u16()),
-    )
+    let code = if temporary {
+        crate::codes::sync::PROVIDER_UNAVAILABLE
+    } else {
+        crate::codes::sync::PROVIDER_ERROR
+    };
+    code.error(format!("{provider} answered HTTP {}", status.as_u16()))
 }

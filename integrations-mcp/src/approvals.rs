@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use integrations_core::tools::{ApprovalId, ApprovalRequest, Runtime, ToolResult};
-use integrations_core::{Error, ErrorKind, TenantId, Timestamp, UserId};
+use integrations_core::{Error, TenantId, Timestamp, UserId};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
@@ -260,12 +260,8 @@ impl Approvals {
 
 /// The failure a client's retry gets when a person denied the call.
 pub(crate) fn denied(request: &ApprovalRequest) -> ToolResult {
-    ToolResult::failure(&Error::new(
-        ErrorKind::PermissionDenied,
-        "mcp.approval_denied",
-        format!(
-            "a person denied this call of {} (approval request {}); it did not run",
-            request.tool, request.id
-        ),
-    ))
+    ToolResult::failure(&crate::codes::mcp::APPROVAL_DENIED.error(format!(
+        "a person denied this call of {} (approval request {}); it did not run",
+        request.tool, request.id
+    )))
 }

@@ -119,10 +119,10 @@ impl fmt::Debug for Guard {
     }
 }
 
-fn refuse(status: StatusCode, code: &str, message: &str) -> Response {
+fn refuse(status: StatusCode, code: integrations_core::Code, message: &str) -> Response {
     (
         status,
-        axum::Json(json!({"error": {"code": code, "message": message}})),
+        axum::Json(json!({"error": {"code": code.as_str(), "message": message}})),
     )
         .into_response()
 }
@@ -130,7 +130,7 @@ fn refuse(status: StatusCode, code: &str, message: &str) -> Response {
 fn unauthorized() -> Response {
     let mut response = refuse(
         StatusCode::UNAUTHORIZED,
-        "mcp.unauthorized",
+        crate::codes::mcp::UNAUTHORIZED,
         "a valid bearer token is required",
     );
     response
@@ -154,7 +154,7 @@ async fn check(State(guard): State<Guard>, mut request: Request, next: Next) -> 
         if !allowed {
             return refuse(
                 StatusCode::FORBIDDEN,
-                "mcp.origin_refused",
+                crate::codes::mcp::ORIGIN_REFUSED,
                 "the request's Origin is not allowed",
             );
         }
@@ -171,7 +171,7 @@ async fn check(State(guard): State<Guard>, mut request: Request, next: Next) -> 
             tracing::warn!(code = e.code(), "an MCP request could not be authenticated");
             let mut response = refuse(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "mcp.auth_unavailable",
+                crate::codes::mcp::AUTH_UNAVAILABLE,
                 "the request could not be authenticated right now",
             );
             response
@@ -185,7 +185,7 @@ async fn check(State(guard): State<Guard>, mut request: Request, next: Next) -> 
         if live >= guard.options.max_sessions {
             let mut response = refuse(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "mcp.too_many_sessions",
+                crate::codes::mcp::TOO_MANY_SESSIONS,
                 "the server has as many MCP sessions as it allows; try again later",
             );
             response

@@ -49,6 +49,7 @@
 //! ```
 
 mod approvals;
+pub mod codes;
 #[cfg(feature = "demo")]
 pub mod demo;
 mod http;

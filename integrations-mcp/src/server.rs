@@ -10,7 +10,7 @@ use integrations_core::tools::{
     ApprovalRequest, CONTINUE_TOOL_NAME, CallContext, Manifest, Runtime, Session, ToolPolicy,
     ToolResult, ToolStatus, export,
 };
-use integrations_core::{ConnectionId, Error, ErrorKind, UserId};
+use integrations_core::{ConnectionId, Error, UserId};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ClientCapabilities,
     ElicitRequestParams, ElicitationAction, ErrorCode, Implementation, InitializeRequestParams,
@@ -204,20 +204,14 @@ where
     E: std::error::Error + Send + Sync + 'static,
 {
     let running = server.serve(transport).await.map_err(|e| {
-        Error::new(
-            ErrorKind::Unavailable,
-            "mcp.transport",
-            "the MCP handshake failed",
-        )
-        .with_source(e)
+        crate::codes::mcp::TRANSPORT
+            .error("the MCP handshake failed")
+            .with_source(e)
     })?;
     running.waiting().await.map_err(|e| {
-        Error::new(
-            ErrorKind::Internal,
-            "mcp.transport",
-            "the MCP server stopped unexpectedly",
-        )
-        .with_source(e)
+        crate::codes::mcp::TRANSPORT
+            .error("the MCP server stopped unexpectedly")
+            .with_source(e)
     })?;
     Ok(())
 }
@@ -398,9 +392,7 @@ impl McpServer {
             .unwrap_or_else(PoisonError::into_inner)
             .remove(&cursor);
         let Some(connection) = connection else {
-            return Ok(ToolResult::failure(&Error::not_found(
-                "mcp.continuation_unknown",
-                "this MCP session was given no such cursor (each cursor is read once, for 15 minutes)",
+            return Ok(ToolResult::failure(&crate::codes::mcp::CONTINUATION_UNKNOWN.error("this MCP session was given no such cursor (each cursor is read once, for 15 minutes)",
             )));
         };
         let call = call_context(session, connection.clone());

@@ -6,7 +6,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use integrations_core::{Error, ErrorKind, Secret};
+use integrations_core::{Error, Secret};
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
     Issuer, KeyPair, KeyUsagePurpose, SanType,
@@ -20,8 +20,8 @@ use crate::tls::provider;
 /// How many hosts' leaf certificates are cached at most.
 const CACHE_LIMIT: usize = 1024;
 
-fn ca_error(code: &'static str, message: &'static str) -> Error {
-    Error::new(ErrorKind::Configuration, code, message)
+fn ca_error(code: integrations_core::Code, message: &'static str) -> Error {
+    code.error(message)
 }
 
 /// The certificate authority the proxy signs interception certificates with. The
@@ -64,7 +64,12 @@ impl CertificateAuthority {
     ///
     /// `proxy.ca_generate` when the key or certificate cannot be made.
     pub fn generate(common_name: &str) -> Result<GeneratedCa, Error> {
-        let failed = || ca_error("proxy.ca_generate", "the CA could not be generated");
+        let failed = || {
+            ca_error(
+                crate::codes::proxy::CA_GENERATE,
+                "the CA could not be generated",
+            )
+        };
         let key = KeyPair::generate().map_err(|_| failed())?;
         let mut params = CertificateParams::default();
         let mut name = DistinguishedName::new();
@@ -96,7 +101,7 @@ impl CertificateAuthority {
     pub fn from_pem(cert_pem: &str, key_pem: &Secret) -> Result<Self, Error> {
         let invalid = || {
             ca_error(
-                "proxy.ca_invalid",
+                crate::codes::proxy::CA_INVALID,
                 "the CA certificate or key is not valid PEM",
             )
         };
@@ -120,7 +125,7 @@ impl CertificateAuthority {
     fn mint(&self, host: &str, ttl: Duration) -> Result<ServerConfig, Error> {
         let failed = || {
             ca_error(
-                "proxy.leaf_mint",
+                crate::codes::proxy::LEAF_MINT,
                 "a certificate for the host could not be made",
             )
         };

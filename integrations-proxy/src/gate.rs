@@ -94,10 +94,10 @@ impl PlanState {
         let mut managed: BTreeMap<String, BTreeSet<u16>> = BTreeMap::new();
         for route in index.routes() {
             let upstream: Uri = route.upstream.parse().map_err(|_| {
-                Error::configuration(
-                    "egress.invalid_upstream",
-                    format!("route {} has an upstream that is not a URL", route.id),
-                )
+                integrations_core::codes::egress::INVALID_UPSTREAM.error(format!(
+                    "route {} has an upstream that is not a URL",
+                    route.id
+                ))
             })?;
             let port = upstream
                 .port_u16()

@@ -24,6 +24,7 @@
 mod audit;
 mod body;
 mod ca;
+pub mod codes;
 mod config;
 mod connections;
 mod destination;

@@ -8,11 +8,11 @@ use std::time::Duration;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use integrations_core::Error;
 use integrations_core::credential::CredentialSource;
 use integrations_core::egress::GrantKeys;
 use integrations_core::host::Host;
 use integrations_core::plan::CompiledRuntimePlan;
-use integrations_core::{Error, ErrorKind};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
@@ -143,12 +143,9 @@ impl Proxy {
     /// `proxy.bind_failed` when the address cannot be bound.
     pub async fn bind(self, addr: SocketAddr) -> Result<ProxyHandle, Error> {
         let listener = TcpListener::bind(addr).await.map_err(|e| {
-            Error::new(
-                ErrorKind::Configuration,
-                "proxy.bind_failed",
-                format!("the proxy cannot listen on {addr}"),
-            )
-            .with_source(e)
+            crate::codes::proxy::BIND_FAILED
+                .error(format!("the proxy cannot listen on {addr}"))
+                .with_source(e)
         })?;
         self.serve(listener)
     }
@@ -160,12 +157,9 @@ impl Proxy {
     /// `proxy.bind_failed` when the listener has no local address.
     pub fn serve(self, listener: TcpListener) -> Result<ProxyHandle, Error> {
         let local_addr = listener.local_addr().map_err(|e| {
-            Error::new(
-                ErrorKind::Configuration,
-                "proxy.bind_failed",
-                "the listener has no address",
-            )
-            .with_source(e)
+            crate::codes::proxy::BIND_FAILED
+                .error("the listener has no address")
+                .with_source(e)
         })?;
         let shared = Arc::clone(&self.shared);
         let task = tokio::spawn(accept_loop(listener, shared));

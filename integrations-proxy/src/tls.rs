@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use integrations_core::{Error, ErrorKind};
+use integrations_core::Error;
 use rustls::crypto::CryptoProvider;
 use rustls::{ClientConfig, RootCertStore};
 use rustls_pki_types::CertificateDer;
@@ -19,11 +19,7 @@ pub(crate) fn client_config(extra: &[CertificateDer<'static>]) -> Result<ClientC
     };
     for cert in extra {
         roots.add(cert.clone()).map_err(|_| {
-            Error::new(
-                ErrorKind::Configuration,
-                "proxy.invalid_root",
-                "an extra root certificate is not valid",
-            )
+            crate::codes::proxy::INVALID_ROOT.error("an extra root certificate is not valid")
         })?;
     }
     Ok(ClientConfig::builder_with_provider(provider())

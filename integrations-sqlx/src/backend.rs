@@ -36,13 +36,10 @@ impl Backend {
             "sqlite" => Ok(Self::Sqlite),
             #[cfg(feature = "postgres")]
             "postgres" | "postgresql" => Ok(Self::Postgres),
-            _ => Err(Error::configuration(
-                "store.unsupported_url",
-                format!(
-                    "the database URL must start with {}; check the URL and the crate features",
-                    supported()
-                ),
-            )),
+            _ => Err(crate::codes::store::UNSUPPORTED_URL.error(format!(
+                "the database URL must start with {}; check the URL and the crate features",
+                supported()
+            ))),
         }
     }
 
@@ -118,9 +115,7 @@ impl SqlStores {
         let version = stores.schema_version().await?;
         schema::check_not_newer(version)?;
         if version < schema::SCHEMA_VERSION {
-            return Err(Error::configuration(
-                "store.schema_outdated",
-                format!(
+            return Err(crate::codes::store::SCHEMA_OUTDATED.error(format!(
                     "the database schema is at version {version}, this crate needs {}; run SqlStores::migrate (or connect with SqlStores::connect)",
                     schema::SCHEMA_VERSION
                 ),
@@ -272,13 +267,9 @@ fn sqlite_url(url: &str) -> String {
 
 fn connect_error(source: sqlx::Error) -> Error {
     match source {
-        sqlx::Error::Configuration(_) => Error::configuration(
-            "store.invalid_url",
-            "the database URL cannot be used; check its form and options",
+        sqlx::Error::Configuration(_) => crate::codes::store::INVALID_URL.error("the database URL cannot be used; check its form and options",
         ),
-        sqlx::Error::Database(_) => Error::configuration(
-            "store.connect_refused",
-            "the database refused the connection: check the user, password and database name (PostgreSQL) or that the file's directory exists (SQLite)",
+        sqlx::Error::Database(_) => crate::codes::store::CONNECT_REFUSED.error("the database refused the connection: check the user, password and database name (PostgreSQL) or that the file's directory exists (SQLite)",
         )
         .with_source(source),
         other => error::map(other),

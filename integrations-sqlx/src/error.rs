@@ -1,14 +1,11 @@
 //! sqlx errors as [`integrations_core::Error`]s with stable codes.
 
-use integrations_core::{Error, ErrorKind};
+use integrations_core::Error;
 use sqlx::error::ErrorKind as DbErrorKind;
 
 /// The database could not be reached or dropped the connection: retrying may succeed.
 pub(crate) fn unavailable(source: sqlx::Error) -> Error {
-    Error::new(
-        ErrorKind::Unavailable,
-        "store.unavailable",
-        "the database is unreachable or dropped the connection; nothing was written, retry later",
+    crate::codes::store::UNAVAILABLE.error("the database is unreachable or dropped the connection; nothing was written, retry later",
     )
     .with_source(source)
 }
@@ -22,7 +19,8 @@ pub(crate) fn map(error: sqlx::Error) -> Error {
     if let sqlx::Error::Database(db) = &error
         && db.kind() == DbErrorKind::UniqueViolation
     {
-        return Error::conflict("store.duplicate", "a record with this key already exists")
+        return integrations_core::codes::store::DUPLICATE
+            .error("a record with this key already exists")
             .with_source(error);
     }
     Error::storage(error)
@@ -59,12 +57,12 @@ fn temporary_code(code: &str) -> bool {
 /// A unique violation mapped to a specific conflict, other errors as [`map`].
 pub(crate) fn map_duplicate(
     error: sqlx::Error,
-    code: &'static str,
+    code: integrations_core::Code,
     message: &'static str,
 ) -> Error {
     let mapped = map(error);
-    if mapped.code() == "store.duplicate" {
-        Error::conflict(code, message)
+    if mapped.code() == integrations_core::codes::store::DUPLICATE {
+        code.error(message)
     } else {
         mapped
     }
@@ -73,21 +71,16 @@ pub(crate) fn map_duplicate(
 /// A stored value that cannot be read back: the row was written by something else.
 pub(crate) fn corrupt(what: &'static str) -> Error {
     // The parser's message is left out: it may quote stored values.
-    Error::new(
-        ErrorKind::Storage,
-        "store.corrupt_record",
-        format!("a stored {what} cannot be read back; it was not written by this crate"),
-    )
+    crate::codes::store::CORRUPT_RECORD.error(format!(
+        "a stored {what} cannot be read back; it was not written by this crate"
+    ))
 }
 
 /// A number the schema keeps as a signed 64-bit integer.
 pub(crate) fn to_i64(value: u64) -> Result<i64, Error> {
     i64::try_from(value).map_err(|_| {
-        Error::invalid_input(
-            "store.number_too_large",
-            "a version or count is larger than the database can store",
-            Vec::new(),
-        )
+        crate::codes::store::NUMBER_TOO_LARGE
+            .error("a version or count is larger than the database can store")
     })
 }
 

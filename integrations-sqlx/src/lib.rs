@@ -52,6 +52,7 @@
 //! * `postgres`: PostgreSQL, TLS through rustls with aws-lc-rs.
 
 mod backend;
+pub mod codes;
 mod error;
 mod schema;
 mod sink;

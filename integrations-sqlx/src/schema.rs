@@ -1,6 +1,6 @@
 //! The embedded migrations and the schema version check.
 
-use integrations_core::{Error, ErrorKind};
+use integrations_core::Error;
 use sqlx::AnyPool;
 use sqlx::migrate::{MigrateError, Migrator};
 
@@ -56,9 +56,7 @@ pub(crate) async fn version(pool: &AnyPool, backend: Backend) -> Result<i64, Err
 /// Refuses a schema this crate does not know.
 pub(crate) fn check_not_newer(version: i64) -> Result<(), Error> {
     if version > SCHEMA_VERSION {
-        return Err(Error::configuration(
-            "store.schema_too_new",
-            format!(
+        return Err(crate::codes::store::SCHEMA_TOO_NEW.error(format!(
                 "the database schema is at version {version}, newer than this crate's {SCHEMA_VERSION}: it was migrated by a newer release; upgrade integrations-sqlx (nothing was written)"
             ),
         ));
@@ -73,10 +71,7 @@ pub(crate) fn migrate_error(source: MigrateError) -> Error {
         {
             error::unavailable(e)
         }
-        other => Error::new(
-            ErrorKind::Storage,
-            "store.migration_failed",
-            "a schema migration failed and was rolled back; the database is at the previous version",
+        other => crate::codes::store::MIGRATION_FAILED.error("a schema migration failed and was rolled back; the database is at the previous version",
         )
         .with_source(other),
     }

@@ -674,7 +674,7 @@ impl OAuthStateStore for SqlStores {
         q.execute(&self.pool).await.map_err(|e| {
             map_duplicate(
                 e,
-                "store.duplicate_state",
+                integrations_core::codes::store::DUPLICATE_STATE,
                 "a pending authorization with this state already exists",
             )
         })?;
@@ -913,7 +913,7 @@ impl ApprovalStore for SqlStores {
         q.execute(&self.pool).await.map_err(|e| {
             map_duplicate(
                 e,
-                "store.duplicate_approval",
+                integrations_core::codes::store::DUPLICATE_APPROVAL,
                 "an approval request with this id already exists",
             )
         })?;
@@ -966,7 +966,7 @@ impl ContinuationStore for SqlStores {
         q.execute(&self.pool).await.map_err(|e| {
             map_duplicate(
                 e,
-                "store.duplicate_continuation",
+                integrations_core::codes::store::DUPLICATE_CONTINUATION,
                 "a continuation with this id already exists",
             )
         })?;

@@ -9,7 +9,7 @@ use integrations_core::webhook::{
     Classification, InboundRequest, Ingest, Ingested, WebhookRequest, WebhookSource,
 };
 use integrations_core::{
-    ConnectionId, DefinitionKey, Error, ErrorKind, Registry, Secret, TargetId, TenantId, Timestamp,
+    ConnectionId, DefinitionKey, Error, Registry, Secret, TargetId, TenantId, Timestamp,
 };
 use serde_json::json;
 
@@ -36,11 +36,7 @@ pub struct WebhookHarness {
 }
 
 fn no_webhooks(key: &DefinitionKey) -> Error {
-    Error::new(
-        ErrorKind::InvalidInput,
-        "harness.no_webhooks",
-        format!("{key} receives no webhooks"),
-    )
+    crate::codes::harness::NO_WEBHOOKS.error(format!("{key} receives no webhooks"))
 }
 
 impl WebhookHarness {
@@ -85,11 +81,8 @@ impl WebhookHarness {
             .first()
             .cloned()
             .ok_or_else(|| {
-                Error::new(
-                    ErrorKind::InvalidInput,
-                    "harness.no_target_secret",
-                    format!("{key} keeps no webhook secret in its target"),
-                )
+                crate::codes::harness::NO_TARGET_SECRET
+                    .error(format!("{key} keeps no webhook secret in its target"))
             })?;
         test.clock.set(now);
         let config = entry

@@ -5,7 +5,6 @@ use std::sync::Arc;
 use integrations_core::host::{
     AesGcmKeyRing, Host, HttpClient, HttpRequest, HttpResponse, from_fn,
 };
-use integrations_core::{Error, ErrorKind};
 
 use crate::{ManualClock, MemoryStore, RecordingAuditSink, RecordingEventSink};
 
@@ -109,15 +108,11 @@ impl TestHost {
 /// must not touch the network.
 pub fn offline_http() -> impl HttpClient {
     from_fn(|request: HttpRequest| async move {
-        Err::<HttpResponse, _>(Error::new(
-            ErrorKind::Unavailable,
-            "testkit.offline",
-            format!(
-                "the test host is offline: unexpected {} {}{}",
-                request.method(),
-                request.uri().host().unwrap_or("?"),
-                request.uri().path()
-            ),
-        ))
+        Err::<HttpResponse, _>(crate::codes::testkit::OFFLINE.error(format!(
+            "the test host is offline: unexpected {} {}{}",
+            request.method(),
+            request.uri().host().unwrap_or("?"),
+            request.uri().path()
+        )))
     })
 }

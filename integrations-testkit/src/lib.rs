@@ -33,6 +33,7 @@
 //! ```
 
 mod clock;
+pub mod codes;
 pub mod conformance;
 mod harness;
 mod host;

@@ -359,10 +359,8 @@ impl OAuthStateStore for MemoryStore {
     async fn put_oauth_state(&self, pending: &PendingAuthorization) -> Result<(), Error> {
         let mut state = self.lock();
         if state.oauth_states.contains_key(&pending.state_digest) {
-            return Err(Error::conflict(
-                "store.duplicate_state",
-                "a pending authorization with this state already exists",
-            ));
+            return Err(integrations_core::codes::store::DUPLICATE_STATE
+                .error("a pending authorization with this state already exists"));
         }
         state
             .oauth_states
@@ -548,10 +546,8 @@ impl ApprovalStore for MemoryStore {
         let mut state = self.lock();
         let key = (request.tenant.clone(), request.id.clone());
         if state.approvals.contains_key(&key) {
-            return Err(Error::conflict(
-                "store.duplicate_approval",
-                "an approval request with this id already exists",
-            ));
+            return Err(integrations_core::codes::store::DUPLICATE_APPROVAL
+                .error("an approval request with this id already exists"));
         }
         state.approvals.insert(key, request.clone());
         Ok(())
@@ -588,10 +584,8 @@ impl ContinuationStore for MemoryStore {
             .retain(|_, c| c.expires_at > pending.created_at);
         let key = (pending.tenant.clone(), pending.id.clone());
         if state.continuations.contains_key(&key) {
-            return Err(Error::conflict(
-                "store.duplicate_continuation",
-                "a continuation with this id already exists",
-            ));
+            return Err(integrations_core::codes::store::DUPLICATE_CONTINUATION
+                .error("a continuation with this id already exists"));
         }
         state.continuations.insert(key, pending.clone());
         Ok(())

@@ -86,11 +86,8 @@ impl EventSink for RecordingEventSink {
                 .unwrap_or_else(PoisonError::into_inner);
             if *fail > 0 {
                 *fail -= 1;
-                return Err(Error::new(
-                    integrations_core::ErrorKind::Unavailable,
-                    "testkit.sink_failed",
-                    "the recording event sink was told to fail",
-                ));
+                return Err(crate::codes::testkit::SINK_FAILED
+                    .error("the recording event sink was told to fail"));
             }
         }
         self.events

@@ -38,11 +38,10 @@ pub(crate) fn compile(profile: &Path, hash: bool) -> Result<ExitCode, Error> {
 pub(crate) fn egress_match(plan: &Path, method: &str, url: &str) -> Result<ExitCode, Error> {
     let value = crate::io::read_json(plan)?;
     let plan: CompiledRuntimePlan = serde_json::from_value(value).map_err(|_| {
-        Error::invalid_input(
-            "cli.invalid_plan",
-            format!("{} is not a compiled runtime plan", crate::io::name(plan)),
-            Vec::new(),
-        )
+        crate::codes::cli::INVALID_PLAN.error(format!(
+            "{} is not a compiled runtime plan",
+            crate::io::name(plan)
+        ))
     })?;
     let index = RouteIndex::from_plan(&plan)?;
     // A request that cannot be parsed is a usage error, not a request that matches nothing.

@@ -9,7 +9,7 @@ use clap::{Args, Subcommand};
 use integrations_core::auth::TokenManager;
 use integrations_core::host::{Host, ReqwestHttpClient};
 use integrations_core::tools::{ApprovalId, Policies, PolicySet, Runtime, Session};
-use integrations_core::{Error, ErrorKind, PublicationId, TenantId, UserId, WorkspaceId};
+use integrations_core::{Error, PublicationId, TenantId, UserId, WorkspaceId};
 #[cfg(feature = "demo")]
 use integrations_mcp::demo::Demo;
 use integrations_mcp::{McpAuthenticator, McpHttpOptions, McpOptions, McpService, McpSession};
@@ -75,12 +75,12 @@ pub(crate) struct ServeArgs {
     token_file: Option<std::path::PathBuf>,
 }
 
-fn usage(code: &'static str, message: &'static str) -> Error {
-    Error::new(ErrorKind::Configuration, code, message)
+fn usage(code: integrations_core::Code, message: &'static str) -> Error {
+    code.error(message)
 }
 
 fn io_error(message: &'static str) -> impl FnOnce(std::io::Error) -> Error {
-    move |e| Error::new(ErrorKind::Unavailable, "mcp.io", message).with_source(e)
+    move |e| crate::codes::mcp::IO.error(message).with_source(e)
 }
 
 /// Runs `integrations mcp <command>`.
@@ -89,13 +89,13 @@ pub(crate) fn run(command: McpCommand) -> Result<ExitCode, Error> {
     match (args.demo, args.stores.is_given()) {
         (false, false) => {
             return Err(usage(
-                "mcp.nothing_to_serve",
+                crate::codes::mcp::NOTHING_TO_SERVE,
                 "give --database-url URL (or DATABASE_URL) and --tenant to serve stored connections, or --demo for the offline demo tenant",
             ));
         }
         (false, true) if args.tenant.is_none() => {
             return Err(usage(
-                "mcp.tenant_required",
+                crate::codes::mcp::TENANT_REQUIRED,
                 "give --tenant: whose stored connections to serve",
             ));
         }
@@ -103,13 +103,13 @@ pub(crate) fn run(command: McpCommand) -> Result<ExitCode, Error> {
     }
     if args.trust_client_approvals && args.http.is_some() {
         return Err(usage(
-            "mcp.trust_over_http",
+            crate::codes::mcp::TRUST_OVER_HTTP,
             "--trust-client-approvals is for a local stdio client only, never for HTTP",
         ));
     }
     if !args.approval_addr.ip().is_loopback() {
         return Err(usage(
-            "mcp.approval_addr_not_loopback",
+            crate::codes::mcp::APPROVAL_ADDR_NOT_LOOPBACK,
             "the approval page has no login: it listens on loopback only",
         ));
     }
@@ -213,10 +213,8 @@ async fn stored(args: &ServeArgs, approval_base: &str) -> Result<Served, Error> 
     for id in &args.publications {
         let id = PublicationId::new(id.clone())?;
         let Some(publication) = host.publications().get_publication(&tenant, &id).await? else {
-            return Err(Error::not_found(
-                "mcp.publication_not_found",
-                format!("the tenant has no publication {id}"),
-            ));
+            return Err(crate::codes::mcp::PUBLICATION_NOT_FOUND
+                .error(format!("the tenant has no publication {id}")));
         };
         session = session.with_publication(publication.connection, id);
     }
@@ -254,10 +252,7 @@ async fn stored(args: &ServeArgs, approval_base: &str) -> Result<Served, Error> 
 /// A workspace policy file (JSON [`PolicySet`]; either map may be left out).
 fn policy_file(path: &std::path::Path) -> Result<PolicySet, Error> {
     let invalid = |detail: String| {
-        Error::new(
-            ErrorKind::InvalidInput,
-            "mcp.policy_invalid",
-            format!(
+        crate::codes::mcp::POLICY_INVALID.error(format!(
                 "the policy file is not a policy set ({{\"tools\": {{name: \"auto\"|\"ask\"|\"block\"}}, \"integrations\": {{key: ...}}}}): {detail}"
             ),
         )
@@ -284,7 +279,7 @@ fn bearer_token(args: &ServeArgs) -> Result<String, Error> {
         let token = text.lines().next().unwrap_or_default().trim().to_owned();
         if token.len() < 16 {
             return Err(usage(
-                "mcp.token_too_short",
+                crate::codes::mcp::TOKEN_TOO_SHORT,
                 "the bearer token in --token-file must be at least 16 characters",
             ));
         }

@@ -42,9 +42,6 @@ pub(crate) fn pretty(value: &impl serde::Serialize) -> Result<String, Error> {
 /// testkit's mock provider APIs, which only that feature compiles in).
 #[cfg(not(feature = "demo"))]
 pub(crate) fn demo_unavailable() -> Error {
-    Error::new(
-        integrations_core::ErrorKind::Configuration,
-        "cli.demo_unavailable",
-        "this build of integrations has no --demo: it was built without the `demo` feature",
-    )
+    crate::codes::cli::DEMO_UNAVAILABLE
+        .error("this build of integrations has no --demo: it was built without the `demo` feature")
 }

@@ -9,7 +9,7 @@ use integrations_core::auth::TokenManager;
 use integrations_core::egress::{GrantKey, GrantKeys};
 use integrations_core::host::{Host, ReqwestHttpClient};
 use integrations_core::plan::CompiledRuntimePlan;
-use integrations_core::{Error, ErrorKind, Secret};
+use integrations_core::{Error, Secret};
 use integrations_proxy::{CertificateAuthority, Proxy, ProxyConfig, UpstreamOverride};
 
 use crate::commands::stores::StoreArgs;
@@ -100,8 +100,8 @@ enum ProxyCommand {
     },
 }
 
-fn failed(code: &'static str, message: impl Into<String>) -> Error {
-    Error::new(ErrorKind::Configuration, code, message.into())
+fn failed(code: integrations_core::Code, message: impl Into<String>) -> Error {
+    code.error(message.into())
 }
 
 /// Runs `integrations proxy ...`.
@@ -144,7 +144,7 @@ fn write_private(path: &Path, content: &[u8]) -> Result<(), Error> {
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let mut file = options.open(path).map_err(|e| {
         failed(
-            "cli.write_failed",
+            crate::codes::cli::WRITE_FAILED,
             format!(
                 "{} cannot be created (it must not exist yet)",
                 path.display()
@@ -154,7 +154,7 @@ fn write_private(path: &Path, content: &[u8]) -> Result<(), Error> {
     })?;
     file.write_all(content).map_err(|e| {
         failed(
-            "cli.write_failed",
+            crate::codes::cli::WRITE_FAILED,
             format!("{} cannot be written", path.display()),
         )
         .with_source(e)
@@ -172,11 +172,10 @@ fn load_ca(args: &ProxyArgs) -> Result<Option<(CertificateAuthority, PathBuf)>, 
             )))
         }
         (None, None) => Ok(None),
-        _ => Err(Error::invalid_input(
-            "cli.usage",
-            "give both --ca-cert and --ca-key",
-            Vec::new(),
-        )),
+        _ => {
+            Err(crate::codes::cli::USAGE
+                .with_issues("give both --ca-cert and --ca-key", Vec::new()))
+        }
     }
 }
 
@@ -189,11 +188,8 @@ fn config(args: &ProxyArgs) -> Result<ProxyConfig, Error> {
     }
     for rule in &args.resolve {
         let invalid = || {
-            Error::invalid_input(
-                "cli.usage",
-                format!("--resolve {rule}: give HOST=IP:PORT"),
-                Vec::new(),
-            )
+            crate::codes::cli::USAGE
+                .with_issues(format!("--resolve {rule}: give HOST=IP:PORT"), Vec::new())
         };
         let (host, addr) = rule.split_once('=').ok_or_else(invalid)?;
         let addr: std::net::SocketAddr = addr.trim().parse().map_err(|_| invalid())?;
@@ -204,11 +200,8 @@ fn config(args: &ProxyArgs) -> Result<ProxyConfig, Error> {
         let pem = io::read_text(path)?;
         let der =
             rustls_pki_types::CertificateDer::from_pem_slice(pem.as_bytes()).map_err(|_| {
-                Error::invalid_input(
-                    "cli.invalid_certificate",
-                    format!("{} is not a PEM certificate", path.display()),
-                    Vec::new(),
-                )
+                crate::codes::cli::INVALID_CERTIFICATE
+                    .error(format!("{} is not a PEM certificate", path.display()))
             })?;
         config = config.with_extra_root(der);
     }
@@ -217,19 +210,19 @@ fn config(args: &ProxyArgs) -> Result<ProxyConfig, Error> {
 
 fn read_plan(path: &Path) -> Result<CompiledRuntimePlan, Error> {
     serde_json::from_value(io::read_json(path)?).map_err(|e| {
-        Error::invalid_input(
-            "cli.invalid_plan",
-            format!("{} is not a compiled plan", path.display()),
-            Vec::new(),
-        )
-        .with_source(e)
+        crate::codes::cli::INVALID_PLAN
+            .with_issues(
+                format!("{} is not a compiled plan", path.display()),
+                Vec::new(),
+            )
+            .with_source(e)
     })
 }
 
 /// Serves `--plan` with the credentials of the database, until Ctrl-C or SIGTERM;
 /// SIGHUP reloads the plan file.
 async fn serve(args: &ProxyArgs) -> Result<(), Error> {
-    let usage = |what: &str| Error::invalid_input("cli.usage", what.to_owned(), Vec::new());
+    let usage = |what: &str| crate::codes::cli::USAGE.error(what.to_owned());
     let plan_path = args
         .plan
         .as_ref()
@@ -348,7 +341,8 @@ async fn demo(args: &ProxyArgs) -> Result<(), Error> {
         .await?;
     let plan = match &args.plan {
         Some(path) => serde_json::from_value(io::read_json(path)?).map_err(|e| {
-            Error::invalid_input("cli.invalid_plan", "not a compiled plan", Vec::new())
+            crate::codes::cli::INVALID_PLAN
+                .with_issues("not a compiled plan", Vec::new())
                 .with_source(e)
         })?,
         None => compile(&registry, &ProfileInput::from_json(DEMO_PROFILE)?)?,
@@ -356,7 +350,7 @@ async fn demo(args: &ProxyArgs) -> Result<(), Error> {
     let route = plan
         .egress_routes
         .first()
-        .ok_or_else(|| failed("cli.no_routes", "the plan has no egress route"))?;
+        .ok_or_else(|| failed(crate::codes::cli::NO_ROUTES, "the plan has no egress route"))?;
     let keys = GrantKeys::new(GrantKey::generate("demo")?);
     let grant = keys.issue_for_route(
         route,

@@ -11,8 +11,8 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use integrations_core::Error;
 use integrations_core::host::AesGcmKeyRing;
-use integrations_core::{Error, ErrorKind};
 use integrations_sqlx::SqlStores;
 
 /// Where the records live, as flags shared by the serving commands.
@@ -59,10 +59,7 @@ impl StoreArgs {
             .map(str::trim)
             .filter(|u| !u.is_empty())
             .ok_or_else(|| {
-                Error::new(
-                    ErrorKind::Configuration,
-                    "cli.database_url_missing",
-                    "give --database-url URL (or set DATABASE_URL): the connections and credentials live there",
+                crate::codes::cli::DATABASE_URL_MISSING.error("give --database-url URL (or set DATABASE_URL): the connections and credentials live there",
                 )
             })?;
         let keys = self.key_ring()?;
@@ -81,10 +78,7 @@ impl StoreArgs {
             return AesGcmKeyRing::from_hex(&key);
         }
         let Some(path) = &self.key_file else {
-            return Err(Error::new(
-                ErrorKind::Configuration,
-                "cli.sealing_key_missing",
-                "set SEALING_KEY (64 hex digits) or give --key-file PATH: the key that sealed the stored secrets",
+            return Err(crate::codes::cli::SEALING_KEY_MISSING.error("set SEALING_KEY (64 hex digits) or give --key-file PATH: the key that sealed the stored secrets",
             ));
         };
         let key = zeroize::Zeroizing::new(

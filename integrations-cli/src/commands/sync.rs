@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use integrations_core::auth::TokenManager;
 use integrations_core::host::{Host, ReqwestHttpClient};
 use integrations_core::sync::{SyncMode, SyncObserver, SyncReport, SyncRunner};
-use integrations_core::{ConnectionId, Error, ErrorKind, TenantId};
+use integrations_core::{ConnectionId, Error, TenantId};
 
 use super::stores::StoreArgs;
 
@@ -44,8 +44,8 @@ pub(crate) struct RunArgs {
     store: StoreArgs,
 }
 
-fn usage(code: &'static str, message: String) -> Error {
-    Error::new(ErrorKind::InvalidInput, code, message)
+fn usage(code: integrations_core::Code, message: String) -> Error {
+    code.error(message)
 }
 
 /// Runs `integrations sync <command>`.
@@ -99,14 +99,12 @@ async fn sync_run(args: &RunArgs) -> Result<SyncReport, Error> {
         .get_connection(&tenant, &connection_id)
         .await?
         .ok_or_else(|| {
-            Error::not_found(
-                "sync.connection_not_found",
-                "the connection does not exist in this tenant",
-            )
+            integrations_core::codes::auth::CONNECTION_NOT_FOUND
+                .error("the connection does not exist in this tenant")
         })?;
     if connection.key != key {
         return Err(usage(
-            "cli.usage",
+            crate::codes::cli::USAGE,
             format!(
                 "the connection {} is a {} connection, not {key}",
                 connection.id, connection.key

@@ -14,17 +14,13 @@ use integrations_core::webhook::{
     WebhookSigner,
 };
 use integrations_core::{
-    ConnectionId, DefinitionKey, Error, ErrorKind, Registry, Secret, TargetId, TenantId, Timestamp,
+    ConnectionId, DefinitionKey, Error, Registry, Secret, TargetId, TenantId, Timestamp,
 };
 use integrations_sqlx::SqlStores;
 use serde_json::json;
 
 fn no_webhooks(key: &str) -> Error {
-    Error::new(
-        ErrorKind::InvalidInput,
-        "cli.no_webhooks",
-        format!("{key} receives no webhooks"),
-    )
+    crate::codes::cli::NO_WEBHOOKS.error(format!("{key} receives no webhooks"))
 }
 
 /// Signs a delivery as the provider would, and prints its headers once the delivery is
@@ -53,11 +49,9 @@ pub(crate) fn sign(
     let in_body = source.event_field().and_then(|f| body_field(&body, f));
     let event = match (event, in_body, source.event_header()) {
         (Some(given), Some(named), _) if given != named => {
-            return Err(Error::new(
-                ErrorKind::InvalidInput,
-                "cli.event_mismatch",
-                format!("--event {given} disagrees with the body, which names {named}"),
-            ));
+            return Err(crate::codes::cli::EVENT_MISMATCH.error(format!(
+                "--event {given} disagrees with the body, which names {named}"
+            )));
         }
         (Some(given), _, _) => Some(given.to_owned()),
         (None, Some(named), _) => Some(named),
@@ -221,11 +215,8 @@ impl Pipeline {
             .first()
             .cloned()
             .ok_or_else(|| {
-                Error::new(
-                    ErrorKind::InvalidInput,
-                    "cli.no_target_secret",
-                    format!("{key} keeps no webhook secret in its target"),
-                )
+                crate::codes::cli::NO_TARGET_SECRET
+                    .error(format!("{key} keeps no webhook secret in its target"))
             })?;
         // A named, shared in-memory database: every pooled connection sees the same one,
         // and it is gone when the command ends.
@@ -236,15 +227,11 @@ impl Pipeline {
         );
         let stores = Arc::new(SqlStores::connect(&database).await?);
         let offline = from_fn(|request: HttpRequest| async move {
-            Err::<HttpResponse, _>(Error::new(
-                ErrorKind::Unavailable,
-                "cli.offline",
-                format!(
-                    "webhook verification makes no HTTP calls: refused {} {}",
-                    request.method(),
-                    request.uri().host().unwrap_or("?")
-                ),
-            ))
+            Err::<HttpResponse, _>(crate::codes::cli::OFFLINE.error(format!(
+                "webhook verification makes no HTTP calls: refused {} {}",
+                request.method(),
+                request.uri().host().unwrap_or("?")
+            )))
         });
         let host = Host::builder()
             .stores(stores)

@@ -177,15 +177,16 @@ impl ApiKeyConnections {
         }
         match identity::verify(&self.host, &check, secret).await {
             Ok(identity) => Ok(identity.subject),
-            Err(e) if e.code() == CREDENTIAL_REJECTED => Err(Error::invalid_input(
-                CREDENTIAL_REJECTED,
-                "the provider rejected the credential; nothing was stored",
-                vec![ValidationIssue::new(
-                    CREDENTIAL_REJECTED,
-                    format!("/secrets/{}", escape_pointer_token(&field.name)),
-                    format!("the provider rejected this {}", field.label),
-                )],
-            )),
+            Err(e) if e.code() == CREDENTIAL_REJECTED => {
+                Err(crate::codes::auth::CREDENTIAL_REJECTED.with_issues(
+                    "the provider rejected the credential; nothing was stored",
+                    vec![ValidationIssue::new(
+                        CREDENTIAL_REJECTED,
+                        format!("/secrets/{}", escape_pointer_token(&field.name)),
+                        format!("the provider rejected this {}", field.label),
+                    )],
+                ))
+            }
             Err(e) => Err(e),
         }
     }

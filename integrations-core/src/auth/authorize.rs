@@ -17,8 +17,8 @@ use crate::model::{AuthorizationIntent, Connection, ConnectionScope, PendingAuth
 use crate::provider::{RedirectCallback, RedirectStart};
 use crate::sealing::SecretCipherExt;
 use crate::{
-    ConnectionId, ConnectionMethodId, DefinitionKey, Error, ErrorKind, Registry, Secret, TargetId,
-    TenantId, Timestamp, UserId,
+    ConnectionId, ConnectionMethodId, DefinitionKey, Error, Registry, Secret, TargetId, TenantId,
+    Timestamp, UserId,
 };
 
 /// The default lifetime of a started authorization.
@@ -244,8 +244,8 @@ impl fmt::Debug for Authorizations {
     }
 }
 
-fn invalid(code: &'static str, message: &'static str) -> Error {
-    Error::invalid_input(code, message, Vec::new())
+fn invalid(code: crate::Code, message: &'static str) -> Error {
+    code.error(message)
 }
 
 /// The callback query as a map; a parameter given twice is refused (parameter pollution).
@@ -257,11 +257,9 @@ fn parse_query(query: &str) -> Result<BTreeMap<String, String>, Error> {
             .insert(name.into_owned(), value.into_owned())
             .is_some()
         {
-            return Err(Error::new(
-                ErrorKind::Verification,
-                "oauth.invalid_callback",
-                "the callback repeats a parameter",
-            ));
+            return Err(
+                crate::codes::oauth::INVALID_CALLBACK.error("the callback repeats a parameter")
+            );
         }
     }
     Ok(params)
@@ -310,24 +308,24 @@ impl Authorizations {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::InvalidInput`] (`oauth.invalid_redirect_uri`,
+    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) (`oauth.invalid_redirect_uri`,
     /// `auth.method_not_redirect`, `auth.reauthorize_mismatch`; `auth.scope_user_mismatch`
     /// when a user's connection would be created or reauthorized by another user or
     /// without one);
-    /// [`ErrorKind::NotFound`] (`auth.target_not_found`, `auth.unknown_method`,
-    /// `auth.connection_not_found`); [`ErrorKind::Configuration`] when the target lacks
+    /// [`ErrorKind::NotFound`](crate::ErrorKind::NotFound) (`auth.target_not_found`, `auth.unknown_method`,
+    /// `auth.connection_not_found`); [`ErrorKind::Configuration`](crate::ErrorKind::Configuration) when the target lacks
     /// the client id or the definition its flow; storage errors. Nothing is stored on
     /// error.
     pub async fn start(&self, request: StartAuthorization) -> Result<AuthorizationRedirect, Error> {
         let redirect = url::Url::parse(&request.redirect_uri).map_err(|_| {
             invalid(
-                "oauth.invalid_redirect_uri",
+                crate::codes::oauth::INVALID_REDIRECT_URI,
                 "the redirect URI is not an absolute URL",
             )
         })?;
         if !matches!(redirect.scheme(), "https" | "http") || redirect.fragment().is_some() {
             return Err(invalid(
-                "oauth.invalid_redirect_uri",
+                crate::codes::oauth::INVALID_REDIRECT_URI,
                 "the redirect URI must be an http(s) URL without a fragment",
             ));
         }
@@ -341,7 +339,7 @@ impl Authorizations {
                     && request.user.as_ref() != Some(user)
                 {
                     return Err(invalid(
-                        "auth.scope_user_mismatch",
+                        crate::codes::auth::SCOPE_USER_MISMATCH,
                         "a user's connection can only be created by that user",
                     ));
                 }
@@ -353,14 +351,12 @@ impl Authorizations {
                     .get_connection(&request.tenant, connection)
                     .await?
                 else {
-                    return Err(Error::not_found(
-                        "auth.connection_not_found",
-                        "the connection to reauthorize does not exist",
-                    ));
+                    return Err(crate::codes::auth::CONNECTION_NOT_FOUND
+                        .error("the connection to reauthorize does not exist"));
                 };
                 if existing.target != request.target || existing.method != request.method {
                     return Err(invalid(
-                        "auth.reauthorize_mismatch",
+                        crate::codes::auth::REAUTHORIZE_MISMATCH,
                         "the connection to reauthorize uses another target or method",
                     ));
                 }
@@ -423,7 +419,7 @@ impl Authorizations {
             }
             _ => {
                 return Err(invalid(
-                    "auth.method_not_redirect",
+                    crate::codes::auth::METHOD_NOT_REDIRECT,
                     "connections with this method are not created by an authorization redirect",
                 ));
             }
@@ -449,15 +445,15 @@ impl Authorizations {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Verification`] for an unknown, expired or replayed state
+    /// [`ErrorKind::Verification`](crate::ErrorKind::Verification) for an unknown, expired or replayed state
     /// (`oauth.unknown_state`; `oauth.state_expired` when a store returned an expired
     /// one, which conforming stores never do), one started by
     /// another tenant, user or definition (`oauth.state_mismatch`) or for another redirect
     /// URI (`oauth.redirect_uri_mismatch`), a malformed callback (`oauth.missing_state`,
-    /// `oauth.invalid_callback`, `oauth.missing_code`); [`ErrorKind::Provider`]
+    /// `oauth.invalid_callback`, `oauth.missing_code`); [`ErrorKind::Provider`](crate::ErrorKind::Provider)
     /// (`oauth.authorization_failed`) for a provider `error=` callback; token endpoint
     /// errors (`oauth.token_error`, `oauth.invalid_grant`, `oauth.invalid_client`,
-    /// `oauth.unavailable`, `oauth.rate_limited`); [`ErrorKind::Conflict`]
+    /// `oauth.unavailable`, `oauth.rate_limited`); [`ErrorKind::Conflict`](crate::ErrorKind::Conflict)
     /// (`auth.connection_exists`, `auth.subject_mismatch`); storage errors. Nothing is
     /// stored on error, and the state is consumed either way.
     pub async fn complete(&self, callback: CompleteAuthorization) -> Result<Connection, Error> {
@@ -514,23 +510,17 @@ impl Authorizations {
         connection_id: Option<ConnectionId>,
     ) -> Result<Connection, Error> {
         if let Some(code) = params.get("error") {
-            return Err(Error::new(
-                ErrorKind::Provider,
-                "oauth.authorization_failed",
-                format!(
-                    "the provider did not authorize the connection ({})",
-                    shown(code)
-                ),
-            ));
+            return Err(crate::codes::oauth::AUTHORIZATION_FAILED.error(format!(
+                "the provider did not authorize the connection ({})",
+                shown(code)
+            )));
         }
         let context =
             TargetContext::load(&self.registry, &self.host, &pending.tenant, &pending.target)
                 .await?;
         if context.target.key != pending.key {
-            return Err(Error::conflict(
-                "auth.target_mismatch",
-                "the target changed definition since the authorization started",
-            ));
+            return Err(crate::codes::auth::TARGET_MISMATCH
+                .error("the target changed definition since the authorization started"));
         }
         let method = context.method(&pending.method)?;
         // A caller-chosen id that is taken is refused before the code is spent.
@@ -542,10 +532,8 @@ impl Authorizations {
                 .await?
                 .is_some()
         {
-            return Err(Error::conflict(
-                "auth.connection_exists",
-                "a connection with this id already exists; reauthorize it instead",
-            ));
+            return Err(crate::codes::auth::CONNECTION_EXISTS
+                .error("a connection with this id already exists; reauthorize it instead"));
         }
         let obtained: Obtained = match method.kind {
             ConnectionMethodKind::OAuth2AuthorizationCode => {
@@ -573,7 +561,7 @@ impl Authorizations {
             }
             _ => {
                 return Err(invalid(
-                    "auth.method_not_redirect",
+                    crate::codes::auth::METHOD_NOT_REDIRECT,
                     "connections with this method are not created by an authorization redirect",
                 ));
             }

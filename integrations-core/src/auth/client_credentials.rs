@@ -108,11 +108,8 @@ impl ClientCredentialsConnections {
             TargetContext::load(&self.registry, &self.host, &input.tenant, &input.target).await?;
         let method = context.method(&input.method)?;
         if method.kind != ConnectionMethodKind::OAuth2ClientCredentials {
-            return Err(Error::invalid_input(
-                "auth.method_not_client_credentials",
-                "this connection method does not use the client credentials grant",
-                Vec::new(),
-            ));
+            return Err(crate::codes::auth::METHOD_NOT_CLIENT_CREDENTIALS
+                .error("this connection method does not use the client credentials grant"));
         }
         let spec = context.oauth2(method)?;
         let secrets = context.secrets(&self.host)?;

@@ -118,10 +118,9 @@ impl Authorizations {
             .get_connection(&request.tenant, &request.connection)
             .await?
         else {
-            return Err(Error::not_found(
-                "auth.connection_not_found",
-                "the connection does not exist",
-            ));
+            return Err(
+                crate::codes::auth::CONNECTION_NOT_FOUND.error("the connection does not exist")
+            );
         };
         // The hook first: deleting it needs the grant that revocation ends. Its failure
         // is reported, and never keeps the connection active.
@@ -164,10 +163,8 @@ impl Authorizations {
             )
             .await?
         else {
-            return Err(Error::not_found(
-                "auth.connection_not_found",
-                "the connection was deleted while it was being disconnected",
-            ));
+            return Err(crate::codes::auth::CONNECTION_NOT_FOUND
+                .error("the connection was deleted while it was being disconnected"));
         };
         let credentials_deleted = host
             .credentials()
@@ -190,10 +187,7 @@ impl Authorizations {
             .map_err(|e| {
                 // A deleted or disabled target: nothing can be revoked through it.
                 if e.kind() == ErrorKind::NotFound || e.kind() == ErrorKind::PermissionDenied {
-                    Error::new(
-                        ErrorKind::Configuration,
-                        "auth.revocation_impossible",
-                        "the connection's target is missing or disabled, so the provider cannot be asked to revoke the grant; disconnect with force to forget the tokens",
+                    crate::codes::auth::REVOCATION_IMPOSSIBLE.error("the connection's target is missing or disabled, so the provider cannot be asked to revoke the grant; disconnect with force to forget the tokens",
                     )
                     .with_source(e)
                 } else {
@@ -238,11 +232,8 @@ impl Authorizations {
         spec.require_secure_endpoints()?;
         let mut authorization = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
             .map_err(|_| {
-                Error::new(
-                    ErrorKind::Provider,
-                    "oauth.invalid_token",
-                    "the stored access token cannot be sent in a header",
-                )
+                crate::codes::oauth::INVALID_TOKEN
+                    .error("the stored access token cannot be sent in a header")
             })?;
         authorization.set_sensitive(true);
         let request = http::Request::builder()
@@ -252,10 +243,8 @@ impl Authorizations {
             .header(ACCEPT, "application/json")
             .body(bytes::Bytes::new())
             .map_err(|_| {
-                Error::configuration(
-                    "oauth.invalid_url",
-                    "the revocation URL of the OAuth 2.0 data is not a valid URL",
-                )
+                crate::codes::oauth::INVALID_URL
+                    .error("the revocation URL of the OAuth 2.0 data is not a valid URL")
             })?;
         let response = self.host.http().send(request).await?;
         tracing::debug!(
@@ -274,7 +263,9 @@ impl Authorizations {
             let tokens = TokenManager::new(Arc::clone(&self.registry), self.host.clone());
             return match tokens.access_token(connection).await {
                 Ok(credential) => Ok(Some(credential.value)),
-                Err(e) if is_dead_grant(&e) || e.code() == "auth.no_credentials" => Ok(None),
+                Err(e) if is_dead_grant(&e) || e.code() == crate::codes::auth::NO_CREDENTIALS => {
+                    Ok(None)
+                }
                 Err(e) => Err(e),
             };
         }
@@ -330,25 +321,18 @@ fn read_revocation(
 ) -> Result<RemoteRevocation, Error> {
     let status = response.status();
     if status == StatusCode::TOO_MANY_REQUESTS {
-        let error = Error::new(
-            ErrorKind::RateLimited,
-            "oauth.rate_limited",
-            "the revocation endpoint is rate limiting requests",
-        );
+        let error = crate::codes::oauth::RATE_LIMITED
+            .error("the revocation endpoint is rate limiting requests");
         return Err(match token_response::retry_after(response, now) {
             Some(wait) => error.with_retry_after(wait),
             None => error,
         });
     }
     if status.is_server_error() {
-        return Err(Error::new(
-            ErrorKind::Unavailable,
-            "oauth.unavailable",
-            format!(
-                "the revocation endpoint is unavailable (HTTP {})",
-                status.as_u16()
-            ),
-        ));
+        return Err(crate::codes::oauth::UNAVAILABLE.error(format!(
+            "the revocation endpoint is unavailable (HTTP {})",
+            status.as_u16()
+        )));
     }
     if status == StatusCode::UNAUTHORIZED {
         return Ok(RemoteRevocation::AlreadyInvalid);
@@ -389,11 +373,7 @@ fn read_revocation(
 }
 
 fn refused(message: &str) -> Error {
-    Error::new(
-        ErrorKind::Provider,
-        "oauth.revocation_refused",
-        message.to_owned(),
-    )
+    crate::codes::oauth::REVOCATION_REFUSED.error(message.to_owned())
 }
 
 #[cfg(test)]

@@ -12,10 +12,10 @@ use super::oauth2::token_response::{retry_after, subject_at};
 use crate::definition::IdentityCheck;
 use crate::host::{Host, HttpRequest};
 use crate::plan::AuthInjection;
-use crate::{Error, ErrorKind, Secret};
+use crate::{Error, Secret};
 
 /// The stable code of a credential the provider refused.
-pub const CREDENTIAL_REJECTED: &str = "auth.credential_rejected";
+pub const CREDENTIAL_REJECTED: &str = crate::codes::auth::CREDENTIAL_REJECTED.as_str();
 
 /// What a passed identity check tells.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -24,27 +24,19 @@ pub(crate) struct Identity {
 }
 
 fn rejected() -> Error {
-    Error::new(
-        ErrorKind::Verification,
-        CREDENTIAL_REJECTED,
-        "the provider rejected the credential",
-    )
+    crate::codes::auth::CREDENTIAL_REJECTED.error("the provider rejected the credential")
 }
 
 fn bad_check(what: &str) -> Error {
-    Error::configuration(
-        "auth.invalid_identity_check",
-        format!("the definition's identity check has an invalid {what}"),
-    )
+    crate::codes::auth::INVALID_IDENTITY_CHECK.error(format!(
+        "the definition's identity check has an invalid {what}"
+    ))
 }
 
 fn sensitive(value: &str) -> Result<HeaderValue, Error> {
     let mut value = HeaderValue::from_str(value).map_err(|_| {
-        Error::invalid_input(
-            "auth.credential_not_a_header",
-            "the credential cannot be sent in an HTTP header",
-            Vec::new(),
-        )
+        crate::codes::auth::CREDENTIAL_NOT_A_HEADER
+            .error("the credential cannot be sent in an HTTP header")
     })?;
     value.set_sensitive(true);
     Ok(value)
@@ -116,25 +108,18 @@ pub(crate) async fn verify(
         "identity check answered"
     );
     if status == StatusCode::TOO_MANY_REQUESTS {
-        let mut e = Error::new(
-            ErrorKind::RateLimited,
-            "auth.identity_rate_limited",
-            "the provider is rate limiting the identity check",
-        );
+        let mut e = crate::codes::auth::IDENTITY_RATE_LIMITED
+            .error("the provider is rate limiting the identity check");
         if let Some(wait) = retry_after(&response, host.clock().now()) {
             e = e.with_retry_after(wait);
         }
         return Err(e);
     }
     if status.is_server_error() {
-        return Err(Error::new(
-            ErrorKind::Unavailable,
-            "auth.identity_unavailable",
-            format!(
-                "the provider could not check the credential (HTTP {})",
-                status.as_u16()
-            ),
-        ));
+        return Err(crate::codes::auth::IDENTITY_UNAVAILABLE.error(format!(
+            "the provider could not check the credential (HTTP {})",
+            status.as_u16()
+        )));
     }
     if matches!(
         status,
@@ -143,14 +128,10 @@ pub(crate) async fn verify(
         return Err(rejected());
     }
     if !status.is_success() {
-        return Err(Error::new(
-            ErrorKind::Provider,
-            "auth.identity_failed",
-            format!(
-                "the identity check answered HTTP {}; check the target's URLs",
-                status.as_u16()
-            ),
-        ));
+        return Err(crate::codes::auth::IDENTITY_FAILED.error(format!(
+            "the identity check answered HTTP {}; check the target's URLs",
+            status.as_u16()
+        )));
     }
     let needs_body = check.success_field.is_some()
         || check.error_pointer.is_some()
@@ -159,11 +140,9 @@ pub(crate) async fn verify(
         return Ok(Identity::default());
     }
     let Ok(document) = serde_json::from_slice::<Value>(response.body()) else {
-        return Err(Error::new(
-            ErrorKind::Provider,
-            "auth.identity_failed",
-            "the identity check's answer is not JSON",
-        ));
+        return Err(
+            crate::codes::auth::IDENTITY_FAILED.error("the identity check's answer is not JSON")
+        );
     };
     if let Some(field) = &check.success_field
         && document.get(field) != Some(&Value::Bool(true))

@@ -61,17 +61,17 @@ pub use self::token_manager::{
 pub use crate::provider::{RemoteRevocation, TargetSecrets};
 
 use crate::host::Host;
-use crate::{Error, ErrorKind, Timestamp};
+use crate::{Error, Timestamp};
 
 /// The stable code with which a [`CredentialResolver`](crate::provider::CredentialResolver)
 /// says the grant behind a connection is gone (an uninstalled app); the token manager
 /// then marks the connection `error`.
-pub const CREDENTIAL_REVOKED: &str = "auth.credential_revoked";
+pub const CREDENTIAL_REVOKED: &str = crate::codes::auth::CREDENTIAL_REVOKED.as_str();
 
 /// An error saying the grant behind a connection is gone (code
 /// [`CREDENTIAL_REVOKED`]). `message` must be safe to show.
 pub fn credential_revoked(message: impl Into<std::borrow::Cow<'static, str>>) -> Error {
-    Error::new(ErrorKind::Provider, CREDENTIAL_REVOKED, message)
+    crate::codes::auth::CREDENTIAL_REVOKED.error(message)
 }
 
 pub(crate) fn now(host: &Host) -> Timestamp {

@@ -50,11 +50,8 @@ pub(crate) enum Actor<'a> {
 pub(crate) fn check_reauthorizer(connection: &Connection, actor: Actor<'_>) -> Result<(), Error> {
     match (&connection.scope, actor) {
         (ConnectionScope::User { user }, Actor::Session(by)) if by != Some(user) => {
-            Err(Error::invalid_input(
-                "auth.scope_user_mismatch",
-                "a user's connection can only be reauthorized by that user",
-                Vec::new(),
-            ))
+            Err(crate::codes::auth::SCOPE_USER_MISMATCH
+                .error("a user's connection can only be reauthorized by that user"))
         }
         _ => Ok(()),
     }
@@ -139,10 +136,8 @@ async fn create(
         .await?
         .is_some()
     {
-        return Err(Error::conflict(
-            "auth.connection_exists",
-            "a connection with this id already exists; reauthorize it instead",
-        ));
+        return Err(crate::codes::auth::CONNECTION_EXISTS
+            .error("a connection with this id already exists; reauthorize it instead"));
     }
     let mut connection = Connection::new(
         destination.tenant.clone(),
@@ -176,24 +171,18 @@ async fn reauthorize(
         .get_connection(destination.tenant, id)
         .await?
     else {
-        return Err(Error::not_found(
-            "auth.connection_not_found",
-            "the connection to reauthorize does not exist",
-        ));
+        return Err(crate::codes::auth::CONNECTION_NOT_FOUND
+            .error("the connection to reauthorize does not exist"));
     };
     if &connection.target != destination.target || &connection.method != destination.method {
-        return Err(Error::invalid_input(
-            "auth.reauthorize_mismatch",
-            "the connection to reauthorize uses another target or method",
-            Vec::new(),
-        ));
+        return Err(crate::codes::auth::REAUTHORIZE_MISMATCH
+            .error("the connection to reauthorize uses another target or method"));
     }
     check_reauthorizer(&connection, destination.actor)?;
     if let (Some(had), Some(got)) = (&connection.external_subject, &obtained.external_subject)
         && had != got
     {
-        return Err(Error::conflict(
-            "auth.subject_mismatch",
+        return Err(crate::codes::auth::SUBJECT_MISMATCH.error(
             "the provider authorized another account than the connection's; nothing was changed",
         ));
     }

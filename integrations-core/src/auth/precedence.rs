@@ -105,13 +105,10 @@ where
         }
     }
     match best {
-        Some(winner) if tied => Err(Error::conflict(
-            "auth.ambiguous_connection",
-            format!(
-                "several {} connections of {key} apply; remove one or make one more specific",
-                winner.scope.level()
-            ),
-        )),
+        Some(winner) if tied => Err(crate::codes::auth::AMBIGUOUS_CONNECTION.error(format!(
+            "several {} connections of {key} apply; remove one or make one more specific",
+            winner.scope.level()
+        ))),
         other => Ok(other),
     }
 }

@@ -4,7 +4,7 @@
 use crate::host::Host;
 use crate::model::PendingAuthorization;
 use crate::sealing::sha256_hex;
-use crate::{DefinitionKey, Error, ErrorKind, TenantId, UserId};
+use crate::{DefinitionKey, Error, TenantId, UserId};
 
 /// A freshly issued state: the value for the URL and the digest the record is keyed by.
 pub(crate) struct IssuedState {
@@ -19,8 +19,8 @@ pub(crate) fn issue() -> IssuedState {
     IssuedState { value, digest }
 }
 
-fn verification(code: &'static str, message: &'static str) -> Error {
-    Error::new(ErrorKind::Verification, code, message)
+fn verification(code: crate::Code, message: &'static str) -> Error {
+    code.error(message)
 }
 
 /// Who completes an authorization, and where the callback arrived.
@@ -40,7 +40,7 @@ pub(crate) async fn take_verified(
 ) -> Result<PendingAuthorization, Error> {
     if state.is_empty() {
         return Err(verification(
-            "oauth.missing_state",
+            crate::codes::oauth::MISSING_STATE,
             "the callback has no state parameter",
         ));
     }
@@ -53,31 +53,31 @@ pub(crate) async fn take_verified(
         .await?
     else {
         return Err(verification(
-            "oauth.unknown_state",
+            crate::codes::oauth::UNKNOWN_STATE,
             "the authorization is unknown, expired or already completed; start it again",
         ));
     };
     if now >= pending.expires_at {
         return Err(verification(
-            "oauth.state_expired",
+            crate::codes::oauth::STATE_EXPIRED,
             "the authorization expired; start it again",
         ));
     }
     if &pending.tenant != binding.tenant || pending.user.as_ref() != binding.user {
         return Err(verification(
-            "oauth.state_mismatch",
+            crate::codes::oauth::STATE_MISMATCH,
             "the authorization was started by another tenant or user",
         ));
     }
     if binding.key.is_some_and(|k| k != &pending.key) {
         return Err(verification(
-            "oauth.state_mismatch",
+            crate::codes::oauth::STATE_MISMATCH,
             "the authorization was started for another integration",
         ));
     }
     if pending.redirect_uri != binding.redirect_uri {
         return Err(verification(
-            "oauth.redirect_uri_mismatch",
+            crate::codes::oauth::REDIRECT_URI_MISMATCH,
             "the callback arrived at another redirect URI than the authorization was started with",
         ));
     }

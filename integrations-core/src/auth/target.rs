@@ -9,7 +9,7 @@ use crate::model::{Connection, Target};
 use crate::provider::{RedirectFlow, TargetSecrets};
 use crate::registry::RegisteredIntegration;
 use crate::schema::Parsed;
-use crate::{ConnectionMethodId, Error, ErrorKind, Registry, TargetId, TenantId};
+use crate::{ConnectionMethodId, Error, Registry, TargetId, TenantId};
 
 /// A target ready for a flow.
 pub(crate) struct TargetContext {
@@ -27,28 +27,19 @@ impl TargetContext {
         id: &TargetId,
     ) -> Result<Self, Error> {
         let Some(target) = host.targets().get_target(tenant, id).await? else {
-            return Err(Error::not_found(
-                "auth.target_not_found",
-                "the target does not exist",
-            ));
+            return Err(crate::codes::auth::TARGET_NOT_FOUND.error("the target does not exist"));
         };
         if !target.enabled {
-            return Err(Error::new(
-                ErrorKind::PermissionDenied,
-                "auth.target_disabled",
-                "the target is disabled",
-            ));
+            return Err(crate::codes::auth::TARGET_DISABLED.error("the target is disabled"));
         }
         let entry = Arc::clone(registry.require(&target.key)?);
         let config = entry
             .target_config()
             .parse(&target.config)
             .map_err(|issues| {
-                Error::configuration(
-                    "auth.target_config_invalid",
-                    "the stored target config is not valid for its definition",
-                )
-                .with_issues(issues)
+                crate::codes::auth::TARGET_CONFIG_INVALID
+                    .error("the stored target config is not valid for its definition")
+                    .with_issues(issues)
             })?;
         Ok(Self {
             target,
@@ -65,10 +56,8 @@ impl TargetContext {
     ) -> Result<Self, Error> {
         let context = Self::load(registry, host, &connection.tenant, &connection.target).await?;
         if context.target.key != connection.key {
-            return Err(Error::configuration(
-                "auth.target_mismatch",
-                "the connection's target belongs to another definition",
-            ));
+            return Err(crate::codes::auth::TARGET_MISMATCH
+                .error("the connection's target belongs to another definition"));
         }
         Ok(context)
     }
@@ -79,10 +68,8 @@ impl TargetContext {
             .method(id)
             .map(crate::registry::RegisteredMethod::method)
             .ok_or_else(|| {
-                Error::not_found(
-                    "auth.unknown_method",
-                    format!("{} has no connection method {id}", self.target.key),
-                )
+                crate::codes::auth::UNKNOWN_METHOD
+                    .error(format!("{} has no connection method {id}", self.target.key))
             })
     }
 
@@ -95,10 +82,10 @@ impl TargetContext {
             .integration()
             .redirect_flow(&method.id)
             .ok_or_else(|| {
-                Error::configuration(
-                    "auth.no_redirect_flow",
-                    format!("{} has no redirect flow for {}", self.target.key, method.id),
-                )
+                crate::codes::auth::NO_REDIRECT_FLOW.error(format!(
+                    "{} has no redirect flow for {}",
+                    self.target.key, method.id
+                ))
             })
     }
 
@@ -109,16 +96,14 @@ impl TargetContext {
             .definition()
             .oauth2(method, &self.config)
             .ok_or_else(|| {
-                Error::configuration(
-                    "auth.not_oauth2",
-                    format!("the connection method {} has no OAuth 2.0 data", method.id),
-                )
+                crate::codes::auth::NOT_OAUTH2.error(format!(
+                    "the connection method {} has no OAuth 2.0 data",
+                    method.id
+                ))
             })?;
         if spec.client_id.as_deref().is_none_or(str::is_empty) {
-            return Err(Error::configuration(
-                "auth.missing_client_id",
-                "the target config has no OAuth client id",
-            ));
+            return Err(crate::codes::auth::MISSING_CLIENT_ID
+                .error("the target config has no OAuth client id"));
         }
         Ok(spec)
     }

@@ -198,8 +198,7 @@ impl ProfileInput {
         if issues.is_empty() {
             Ok(input)
         } else {
-            Err(Error::invalid_input(
-                "compile.invalid",
+            Err(crate::codes::compile::INVALID.with_issues(
                 "some bindings of the profile refer to records that do not exist",
                 issues,
             ))
@@ -231,7 +230,7 @@ fn document_error(e: &serde_json::Error) -> Error {
             e.column()
         )
     };
-    Error::invalid_input("compile.invalid_document", message, Vec::new())
+    crate::codes::compile::INVALID_DOCUMENT.error(message)
 }
 
 fn empty_object() -> Value {
@@ -402,8 +401,7 @@ impl Document {
         if issues.is_empty() {
             Ok(input)
         } else {
-            Err(Error::invalid_input(
-                "compile.invalid_document",
+            Err(crate::codes::compile::INVALID_DOCUMENT.with_issues(
                 "the profile document has duplicate ids or references to missing records",
                 issues,
             ))

@@ -133,8 +133,7 @@ pub fn compile(registry: &Registry, profile: &ProfileInput) -> Result<CompiledRu
     if !issues.is_empty() {
         issues.sort_by(|a, b| (&a.path, &a.code, &a.message).cmp(&(&b.path, &b.code, &b.message)));
         issues.dedup();
-        return Err(Error::invalid_input(
-            "compile.invalid",
+        return Err(crate::codes::compile::INVALID.with_issues(
             format!(
                 "the profile does not compile: {} issue{}",
                 issues.len(),

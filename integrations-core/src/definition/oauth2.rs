@@ -6,7 +6,7 @@ use crate::{Error, ValidationIssue};
 
 /// The stable code of an OAuth 2.0 endpoint (authorization, token or revocation) that is
 /// neither `https` nor plain `http` on a loopback address.
-pub const INSECURE_ENDPOINT: &str = "oauth.insecure_endpoint";
+pub const INSECURE_ENDPOINT: &str = crate::codes::oauth::INSECURE_ENDPOINT.as_str();
 
 /// Whether `url` may carry OAuth 2.0 traffic (codes, client secrets, tokens): an
 /// `https` URL, or an `http` URL whose host is a loopback address (`127.0.0.0/8`, `::1`
@@ -306,9 +306,7 @@ impl OAuth2Spec {
     pub fn require_secure_endpoints(&self) -> Result<(), Error> {
         match self.insecure_endpoints().next() {
             None => Ok(()),
-            Some(field) => Err(Error::configuration(
-                INSECURE_ENDPOINT,
-                format!(
+            Some(field) => Err(crate::codes::oauth::INSECURE_ENDPOINT.error(format!(
                     "the OAuth 2.0 {field} must use https (plain http only on a loopback address); nothing was sent"
                 ),
             )),

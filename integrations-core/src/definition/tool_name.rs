@@ -45,8 +45,7 @@ pub fn sanitize_tool_name(name: &str) -> String {
 pub fn check_tool_name(key: &DefinitionKey, name: &str) -> Result<(), Error> {
     let family = sanitize_tool_name(key.family());
     let fail = |why: String| {
-        Err(Error::invalid_input(
-            "tool.invalid_name",
+        Err(crate::codes::tool::INVALID_NAME.with_issues(
             format!("tool name {name:?} of {key}: {why}"),
             vec![ValidationIssue::new("tool.invalid_name", "/name", why)],
         ))

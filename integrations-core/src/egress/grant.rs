@@ -27,7 +27,7 @@ use zeroize::Zeroizing;
 use super::matcher::{Matcher, RequestTarget};
 use crate::host::Clock;
 use crate::plan::{CompiledRoute, CompiledRuntimePlan, RouteId, RouteMatch, to_canonical};
-use crate::{BindingId, ConnectionId, Error, ErrorKind, Secret, TenantId, Timestamp};
+use crate::{BindingId, ConnectionId, Error, Secret, TenantId, Timestamp};
 
 /// The request header that carries a grant from the sandbox to the proxy. The proxy
 /// strips it before forwarding.
@@ -47,15 +47,11 @@ const VERSION: &str = "v1";
 type HmacSha256 = Hmac<Sha256>;
 
 fn grant_invalid() -> Error {
-    Error::new(
-        ErrorKind::Verification,
-        "egress.grant_invalid",
-        "the egress grant is not valid",
-    )
+    crate::codes::egress::GRANT_INVALID.error("the egress grant is not valid")
 }
 
 fn grant_scope(why: &'static str) -> Error {
-    Error::new(ErrorKind::PermissionDenied, "egress.grant_scope", why)
+    crate::codes::egress::GRANT_SCOPE.error(why)
 }
 
 /// Who a grant is for: the sandbox of one tenant running one compiled plan. A proxy
@@ -116,7 +112,7 @@ impl GrantClaims {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::InvalidInput`] (`egress.grant_ttl`) unless `ttl` is more than zero and
+    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) (`egress.grant_ttl`) unless `ttl` is more than zero and
     /// at most [`MAX_GRANT_TTL`]; the matcher's errors for a route that is not valid.
     pub fn for_route(
         route: &CompiledRoute,
@@ -125,11 +121,8 @@ impl GrantClaims {
         ttl: Duration,
     ) -> Result<Self, Error> {
         if ttl.is_zero() || ttl > MAX_GRANT_TTL {
-            return Err(Error::invalid_input(
-                "egress.grant_ttl",
-                "a grant lives more than zero and at most 24 hours",
-                Vec::new(),
-            ));
+            return Err(crate::codes::egress::GRANT_TTL
+                .error("a grant lives more than zero and at most 24 hours"));
         }
         let matcher = Matcher::new(&route.matcher)?;
         Ok(Self {
@@ -184,7 +177,7 @@ impl GrantClaims {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::PermissionDenied`] (`egress.grant_scope`) when it is not, or the
+    /// [`ErrorKind::PermissionDenied`](crate::ErrorKind::PermissionDenied) (`egress.grant_scope`) when it is not, or the
     /// scope is not valid.
     pub fn check_scope(&self, target: &RequestTarget) -> Result<(), Error> {
         let scope = self
@@ -233,7 +226,7 @@ impl GrantKey {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::InvalidInput`] (`egress.invalid_key`) otherwise.
+    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) (`egress.invalid_key`) otherwise.
     pub fn new(id: impl Into<String>, secret: impl Into<Vec<u8>>) -> Result<Self, Error> {
         let id = id.into();
         let secret = Zeroizing::new(secret.into());
@@ -243,10 +236,8 @@ impl GrantKey {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         if !id_ok || secret.len() < 32 {
-            return Err(Error::invalid_input(
-                "egress.invalid_key",
+            return Err(crate::codes::egress::INVALID_KEY.error(
                 "a grant key has an id of 1 to 64 letters, digits, - or _ and at least 32 bytes",
-                Vec::new(),
             ));
         }
         Ok(Self { id, secret })
@@ -256,16 +247,12 @@ impl GrantKey {
     ///
     /// # Errors
     ///
-    /// As [`new`](Self::new); [`ErrorKind::Crypto`] (`egress.random_failed`) when the
+    /// As [`new`](Self::new); [`ErrorKind::Crypto`](crate::ErrorKind::Crypto) (`egress.random_failed`) when the
     /// system has no randomness.
     pub fn generate(id: impl Into<String>) -> Result<Self, Error> {
         let mut secret = Zeroizing::new(vec![0_u8; 32]);
         getrandom::fill(&mut secret).map_err(|_| {
-            Error::new(
-                ErrorKind::Crypto,
-                "egress.random_failed",
-                "the system has no randomness",
-            )
+            crate::codes::egress::RANDOM_FAILED.error("the system has no randomness")
         })?;
         Self::new(id, secret.to_vec())
     }
@@ -333,13 +320,11 @@ impl GrantKeys {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Conflict`] (`egress.duplicate_key`) when the id is taken.
+    /// [`ErrorKind::Conflict`](crate::ErrorKind::Conflict) (`egress.duplicate_key`) when the id is taken.
     pub fn with_previous(mut self, key: GrantKey) -> Result<Self, Error> {
         if self.keys.contains_key(&key.id) {
-            return Err(Error::conflict(
-                "egress.duplicate_key",
-                format!("a grant key with id {} is already present", key.id),
-            ));
+            return Err(crate::codes::egress::DUPLICATE_KEY
+                .error(format!("a grant key with id {} is already present", key.id)));
         }
         self.keys.insert(key.id.clone(), key);
         Ok(self)
@@ -354,7 +339,7 @@ impl GrantKeys {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Internal`] if the claims do not serialize (they always do).
+    /// [`ErrorKind::Internal`](crate::ErrorKind::Internal) if the claims do not serialize (they always do).
     pub fn issue(&self, claims: &GrantClaims) -> Result<GrantToken, Error> {
         let key = self
             .keys
@@ -390,7 +375,7 @@ impl GrantKeys {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Verification`]: `egress.grant_invalid` for a malformed token, an
+    /// [`ErrorKind::Verification`](crate::ErrorKind::Verification): `egress.grant_invalid` for a malformed token, an
     /// unknown key, a wrong signature or an issue time in the future;
     /// `egress.grant_expired` once `expires_at` has passed. No error contains the token
     /// or a key.
@@ -426,11 +411,7 @@ impl GrantKeys {
             return Err(grant_invalid());
         }
         if now >= claims.expires_at {
-            return Err(Error::new(
-                ErrorKind::Verification,
-                "egress.grant_expired",
-                "the egress grant has expired",
-            ));
+            return Err(crate::codes::egress::GRANT_EXPIRED.error("the egress grant has expired"));
         }
         Ok(claims)
     }

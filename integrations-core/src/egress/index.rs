@@ -146,11 +146,8 @@ impl RouteIndex {
         let mut by_id = HashMap::with_capacity(routes.len());
         for (i, route) in routes.iter().enumerate() {
             if by_id.insert(route.id.clone(), i).is_some() {
-                return Err(Error::invalid_input(
-                    "egress.duplicate_route",
-                    format!("two routes have the id {}", route.id),
-                    Vec::new(),
-                ));
+                return Err(crate::codes::egress::DUPLICATE_ROUTE
+                    .with_issues(format!("two routes have the id {}", route.id), Vec::new()));
             }
         }
         let index = PrefixIndex::build(&matchers);

@@ -14,7 +14,7 @@ use super::matcher::RequestTarget;
 use crate::credential::{CredentialRequest, CredentialSource};
 use crate::model::Connection;
 use crate::plan::{AuthInjection, CompiledRoute};
-use crate::{Error, ErrorKind, Secret};
+use crate::{Error, Secret};
 
 /// Headers that belong to one hop and are never forwarded (RFC 9110 §7.6.1), plus every
 /// `proxy-*` header.
@@ -42,21 +42,16 @@ pub async fn inject(
     credentials: &dyn CredentialSource,
 ) -> Result<Request<Bytes>, Error> {
     if connection.id != route.connection {
-        return Err(Error::new(
-            ErrorKind::Configuration,
-            "egress.connection_mismatch",
-            format!(
-                "route {} injects the credential of another connection",
-                route.id
-            ),
-        ));
+        return Err(crate::codes::egress::CONNECTION_MISMATCH.error(format!(
+            "route {} injects the credential of another connection",
+            route.id
+        )));
     }
     if !connection.is_active() {
-        return Err(Error::new(
-            ErrorKind::PermissionDenied,
-            "egress.connection_not_active",
-            format!("the connection of route {} is not active", route.id),
-        ));
+        return Err(crate::codes::egress::CONNECTION_NOT_ACTIVE.error(format!(
+            "the connection of route {} is not active",
+            route.id
+        )));
     }
     let credential = credentials
         .credential(&CredentialRequest::new(connection, &route.credential))
@@ -93,12 +88,9 @@ pub fn apply_credential(
     credential: &Secret,
 ) -> Result<Request<Bytes>, Error> {
     let target = RequestTarget::from_request(&request).map_err(|e| {
-        Error::invalid_input(
-            "egress.invalid_request",
-            "the request cannot be forwarded",
-            Vec::new(),
-        )
-        .with_source(e)
+        crate::codes::egress::INVALID_REQUEST
+            .with_issues("the request cannot be forwarded", Vec::new())
+            .with_source(e)
     })?;
     let (mut parts, body) = request.into_parts();
 
@@ -161,14 +153,10 @@ pub fn apply_credential(
         AuthInjection::Query { .. } => {}
         #[allow(unreachable_patterns)]
         _ => {
-            return Err(Error::new(
-                ErrorKind::Configuration,
-                "egress.unsupported_injection",
-                format!(
-                    "route {} uses an injection this version cannot apply",
-                    route.id
-                ),
-            ));
+            return Err(crate::codes::egress::UNSUPPORTED_INJECTION.error(format!(
+                "route {} uses an injection this version cannot apply",
+                route.id
+            )));
         }
     }
     Ok(Request::from_parts(parts, body))
@@ -229,11 +217,7 @@ fn strip_query_param(query: &str, name: Option<&str>) -> String {
 
 fn upstream_uri(upstream: &str, path: &str, query: &str) -> Result<Uri, Error> {
     let bad_upstream = || {
-        Error::new(
-            ErrorKind::Configuration,
-            "egress.invalid_upstream",
-            "the route's upstream is not an absolute URL",
-        )
+        crate::codes::egress::INVALID_UPSTREAM.error("the route's upstream is not an absolute URL")
     };
     let base: Uri = upstream.parse().map_err(|_| bad_upstream())?;
     let scheme: Scheme = base.scheme().cloned().ok_or_else(bad_upstream)?;
@@ -244,11 +228,8 @@ fn upstream_uri(upstream: &str, path: &str, query: &str) -> Result<Uri, Error> {
         PathAndQuery::try_from(format!("{path}?{query}"))
     }
     .map_err(|_| {
-        Error::invalid_input(
-            "egress.invalid_request",
-            "the request path cannot be forwarded",
-            Vec::new(),
-        )
+        crate::codes::egress::INVALID_REQUEST
+            .with_issues("the request path cannot be forwarded", Vec::new())
     })?;
     Uri::builder()
         .scheme(scheme)
@@ -259,33 +240,20 @@ fn upstream_uri(upstream: &str, path: &str, query: &str) -> Result<Uri, Error> {
 }
 
 fn header_name(name: &str) -> Result<HeaderName, Error> {
-    HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
-        Error::new(
-            ErrorKind::Configuration,
-            "egress.invalid_header",
-            "a route header name is not valid",
-        )
-    })
+    HeaderName::from_bytes(name.as_bytes())
+        .map_err(|_| crate::codes::egress::INVALID_HEADER.error("a route header name is not valid"))
 }
 
 fn header(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), Error> {
     let value = HeaderValue::from_str(value).map_err(|_| {
-        Error::new(
-            ErrorKind::Configuration,
-            "egress.invalid_header",
-            "a route header value is not valid",
-        )
+        crate::codes::egress::INVALID_HEADER.error("a route header value is not valid")
     })?;
     Ok((header_name(name)?, value))
 }
 
 fn sensitive(value: &str) -> Result<HeaderValue, Error> {
     let mut value = HeaderValue::from_str(value).map_err(|_| {
-        Error::new(
-            ErrorKind::Configuration,
-            "egress.invalid_credential",
-            "the credential cannot be sent in a header",
-        )
+        crate::codes::egress::INVALID_CREDENTIAL.error("the credential cannot be sent in a header")
     })?;
     value.set_sensitive(true);
     Ok(value)

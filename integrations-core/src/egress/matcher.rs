@@ -26,8 +26,8 @@ use http::Request;
 use crate::Error;
 use crate::plan::RouteMatch;
 
-fn invalid(code: &'static str, message: &'static str) -> Error {
-    Error::invalid_input(code, message, Vec::new())
+fn invalid(code: crate::Code, message: &'static str) -> Error {
+    code.error(message)
 }
 
 /// Normalizes a host: lowercased, port removed, IPv6 brackets removed and the address in
@@ -38,7 +38,12 @@ fn invalid(code: &'static str, message: &'static str) -> Error {
 /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) (`egress.invalid_host`)
 /// for an empty host, a bad port, or characters a host name cannot hold.
 pub fn normalize_host(host: &str) -> Result<String, Error> {
-    let bad = || invalid("egress.invalid_host", "the host is not a valid host name");
+    let bad = || {
+        invalid(
+            crate::codes::egress::INVALID_HOST,
+            "the host is not a valid host name",
+        )
+    };
     if let Some(rest) = host.strip_prefix('[') {
         let (literal, after) = rest.split_once(']').ok_or_else(bad)?;
         if !(after.is_empty() || after.strip_prefix(':').is_some_and(is_port)) {
@@ -73,7 +78,7 @@ pub fn normalize_host(host: &str) -> Result<String, Error> {
 }
 
 /// The stable code of a request path refused because servers disagree on what it means.
-pub const AMBIGUOUS_PATH: &str = "egress.ambiguous_path";
+pub const AMBIGUOUS_PATH: &str = crate::codes::egress::AMBIGUOUS_PATH.as_str();
 
 /// Refuses a raw request path (before any decoding or dot-segment resolution; without
 /// query or fragment) holding an encoded slash or backslash, an encoded dot segment or
@@ -82,7 +87,7 @@ pub const AMBIGUOUS_PATH: &str = "egress.ambiguous_path";
 /// the upstream serves.
 fn check_unambiguous(raw: &str) -> Result<(), Error> {
     let raw = raw.split(['?', '#']).next().unwrap_or_default();
-    let refused = |why| invalid(AMBIGUOUS_PATH, why);
+    let refused = |why| invalid(crate::codes::egress::AMBIGUOUS_PATH, why);
     let lower = raw.to_ascii_lowercase();
     if lower.contains("%2f") || lower.contains("%5c") {
         return Err(refused(
@@ -155,7 +160,7 @@ pub fn normalize_method(method: &str) -> Result<String, Error> {
         Ok(method.to_ascii_uppercase())
     } else {
         Err(invalid(
-            "egress.invalid_method",
+            crate::codes::egress::INVALID_METHOD,
             "the method is not a valid HTTP method",
         ))
     }
@@ -170,7 +175,7 @@ pub fn normalize_method(method: &str) -> Result<String, Error> {
 /// (`egress.invalid_path_prefix`) when it breaks one of those rules; an empty prefix is
 /// an error, never "everything".
 pub fn normalize_path_prefix(prefix: &str) -> Result<String, Error> {
-    let bad = |why| invalid("egress.invalid_path_prefix", why);
+    let bad = |why| invalid(crate::codes::egress::INVALID_PATH_PREFIX, why);
     if !prefix.starts_with('/') {
         return Err(bad("a path prefix starts with /"));
     }
@@ -225,13 +230,17 @@ impl RequestTarget {
         let host = normalize_host(host)?;
         if !path.starts_with('/') {
             return Err(invalid(
-                "egress.invalid_path",
+                crate::codes::egress::INVALID_PATH,
                 "a request path starts with /",
             ));
         }
         check_unambiguous(path)?;
-        let url = url::Url::parse(&format!("http://path.invalid{path}"))
-            .map_err(|_| invalid("egress.invalid_path", "the request path is not valid"))?;
+        let url = url::Url::parse(&format!("http://path.invalid{path}")).map_err(|_| {
+            invalid(
+                crate::codes::egress::INVALID_PATH,
+                "the request path is not valid",
+            )
+        })?;
         Ok(Self {
             method,
             host,
@@ -246,17 +255,24 @@ impl RequestTarget {
     /// `egress.invalid_url` when the URL is not absolute or has no host;
     /// `egress.ambiguous_path` as in [`new`](Self::new); as [`new`](Self::new) otherwise.
     pub fn from_url(method: &str, url: &str) -> Result<Self, Error> {
-        let parsed = url::Url::parse(url)
-            .map_err(|_| invalid("egress.invalid_url", "the request URL is not absolute"))?;
+        let parsed = url::Url::parse(url).map_err(|_| {
+            invalid(
+                crate::codes::egress::INVALID_URL,
+                "the request URL is not absolute",
+            )
+        })?;
         // The parser resolves `%2e%2e`: check the path as written.
         check_unambiguous(raw_path(url))?;
-        let host = parsed
-            .host_str()
-            .ok_or_else(|| invalid("egress.invalid_url", "the request URL has no host"))?;
+        let host = parsed.host_str().ok_or_else(|| {
+            invalid(
+                crate::codes::egress::INVALID_URL,
+                "the request URL has no host",
+            )
+        })?;
         // And as parsed: resolving dot segments must not leave an empty one.
         if parsed.path().contains("//") {
             return Err(invalid(
-                AMBIGUOUS_PATH,
+                crate::codes::egress::AMBIGUOUS_PATH,
                 "the request path holds an empty segment (//)",
             ));
         }
@@ -280,7 +296,12 @@ impl RequestTarget {
                 .headers()
                 .get(http::header::HOST)
                 .and_then(|v| v.to_str().ok())
-                .ok_or_else(|| invalid("egress.invalid_host", "the request names no host"))?,
+                .ok_or_else(|| {
+                    invalid(
+                        crate::codes::egress::INVALID_HOST,
+                        "the request names no host",
+                    )
+                })?,
         };
         Self::new(request.method().as_str(), host, request.uri().path())
     }
@@ -320,7 +341,10 @@ impl Matcher {
     /// `egress.invalid_method` or `egress.invalid_path_prefix` for a bad entry.
     pub fn new(spec: &RouteMatch) -> Result<Self, Error> {
         if spec.hosts.is_empty() {
-            return Err(invalid("egress.no_host", "a route names at least one host"));
+            return Err(invalid(
+                crate::codes::egress::NO_HOST,
+                "a route names at least one host",
+            ));
         }
         let mut hosts = spec
             .hosts

@@ -51,9 +51,9 @@ pub use matcher::{
 
 use http::Request;
 
+use crate::Error;
 use crate::host::Clock;
 use crate::plan::{CompiledRoute, CompiledRuntimePlan};
-use crate::{Error, ErrorKind};
 
 /// What a proxy checks before it injects anything: the grant the sandbox presents, the
 /// route the request classifies to, and the grant's scope.
@@ -121,37 +121,27 @@ impl EgressGate {
     ) -> Result<&CompiledRoute, Error> {
         let mut headers = request.headers().get_all(GRANT_HEADER).iter();
         let (Some(header), None) = (headers.next(), headers.next()) else {
-            return Err(Error::new(
-                ErrorKind::Verification,
-                "egress.grant_invalid",
-                "the request must carry exactly one egress grant",
-            ));
+            return Err(crate::codes::egress::GRANT_INVALID
+                .error("the request must carry exactly one egress grant"));
         };
         let token = header.to_str().map_err(|_| {
-            Error::new(
-                ErrorKind::Verification,
-                "egress.grant_invalid",
-                "the egress grant is not valid",
-            )
+            crate::codes::egress::GRANT_INVALID.error("the egress grant is not valid")
         })?;
         let claims = self.keys.verify(token, clock)?;
         if claims.audience != self.audience {
-            return Err(Error::new(
-                ErrorKind::PermissionDenied,
-                "egress.grant_audience",
-                "the egress grant was issued for another tenant or plan",
-            ));
+            return Err(crate::codes::egress::GRANT_AUDIENCE
+                .error("the egress grant was issued for another tenant or plan"));
         }
         let target = RequestTarget::from_request(request).map_err(|e| {
             if e.code() == AMBIGUOUS_PATH {
                 return e;
             }
-            Error::invalid_input(
-                "egress.invalid_request",
-                "the request names no valid host, method or path",
-                Vec::new(),
-            )
-            .with_source(e)
+            crate::codes::egress::INVALID_REQUEST
+                .with_issues(
+                    "the request names no valid host, method or path",
+                    Vec::new(),
+                )
+                .with_source(e)
         })?;
         claims.check_scope(&target)?;
         match self.index.classify_target(&target) {
@@ -162,15 +152,10 @@ impl EgressGate {
             {
                 Ok(route)
             }
-            Classification::Ambiguous(_) => Err(Error::conflict(
-                "egress.ambiguous_route",
-                "several routes match the request; no credential is injected",
-            )),
-            _ => Err(Error::new(
-                ErrorKind::PermissionDenied,
-                "egress.grant_scope",
-                "the request does not fall under the grant's route",
-            )),
+            Classification::Ambiguous(_) => Err(crate::codes::egress::AMBIGUOUS_ROUTE
+                .error("several routes match the request; no credential is injected")),
+            _ => Err(crate::codes::egress::GRANT_SCOPE
+                .error("the request does not fall under the grant's route")),
         }
     }
 }

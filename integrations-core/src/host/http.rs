@@ -6,7 +6,7 @@ use std::future::Future;
 use async_trait::async_trait;
 use bytes::Bytes;
 
-use crate::{Error, ErrorKind};
+use crate::Error;
 
 /// An outbound request.
 pub type HttpRequest = http::Request<Bytes>;
@@ -28,8 +28,8 @@ pub trait HttpClient: Send + Sync {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Unavailable`] for timeouts and connection failures (codes
-    /// `http.timeout`, `http.connect`, `http.failed`), [`ErrorKind::InvalidInput`]
+    /// [`ErrorKind::Unavailable`](crate::ErrorKind::Unavailable) for timeouts and connection failures (codes
+    /// `http.timeout`, `http.connect`, `http.failed`), [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput)
     /// (`http.invalid_request`) for a request that cannot be sent.
     async fn send(&self, request: HttpRequest) -> Result<HttpResponse, Error>;
 }
@@ -82,11 +82,7 @@ where
 
 /// The error for a request that timed out.
 pub fn timeout_error() -> Error {
-    Error::new(
-        ErrorKind::Unavailable,
-        "http.timeout",
-        "the HTTP request timed out",
-    )
+    crate::codes::http::TIMEOUT.error("the HTTP request timed out")
 }
 
 #[cfg(test)]

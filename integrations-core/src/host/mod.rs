@@ -384,10 +384,8 @@ impl HostBuilder {
                     .events
                     .unwrap_or_else(|| Arc::new(UnconfiguredEventSink)),
             }),
-            _ => Err(Error::configuration(
-                "host.incomplete",
-                format!("the host is missing: {}", missing.join(", ")),
-            )),
+            _ => Err(crate::codes::host::INCOMPLETE
+                .error(format!("the host is missing: {}", missing.join(", ")))),
         }
     }
 }
@@ -397,9 +395,7 @@ struct UnconfiguredEventSink;
 #[async_trait]
 impl EventSink for UnconfiguredEventSink {
     async fn deliver(&self, _event: &WebhookEvent) -> Result<(), Error> {
-        Err(Error::configuration(
-            "host.no_event_sink",
-            "the host has no event sink; set one with HostBuilder::events",
-        ))
+        Err(crate::codes::host::NO_EVENT_SINK
+            .error("the host has no event sink; set one with HostBuilder::events"))
     }
 }

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 
 use super::http::{HttpClient, HttpRequest, HttpResponse, timeout_error};
-use crate::{Error, ErrorKind};
+use crate::Error;
 
 /// An [`HttpClient`] over a [`reqwest::Client`]: rustls (with the `rustls` feature),
 /// timeouts, redirects off by default, and a limit on response body size.
@@ -87,7 +87,7 @@ impl ReqwestHttpClientBuilder {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Configuration`] (`http.client_build`) when reqwest cannot build a
+    /// [`ErrorKind::Configuration`](crate::ErrorKind::Configuration) (`http.client_build`) when reqwest cannot build a
     /// client (for example no TLS provider is installed with `rustls-no-provider`).
     pub fn build(self) -> Result<ReqwestHttpClient, Error> {
         let redirect = if self.follow_redirects {
@@ -102,7 +102,8 @@ impl ReqwestHttpClientBuilder {
             .user_agent(self.user_agent)
             .build()
             .map_err(|e| {
-                Error::configuration("http.client_build", "the HTTP client could not be built")
+                crate::codes::http::CLIENT_BUILD
+                    .error("the HTTP client could not be built")
                     .with_source(e.without_url())
             })?;
         Ok(ReqwestHttpClient {
@@ -141,29 +142,18 @@ fn transport_error(e: &reqwest::Error) -> Error {
         return timeout_error();
     }
     if e.is_connect() {
-        return Error::new(
-            ErrorKind::Unavailable,
-            "http.connect",
-            "the HTTP connection could not be made",
-        );
+        return crate::codes::http::CONNECT.error("the HTTP connection could not be made");
     }
-    Error::new(
-        ErrorKind::Unavailable,
-        "http.failed",
-        "the HTTP request failed",
-    )
+    crate::codes::http::FAILED.error("the HTTP request failed")
 }
 
 #[async_trait]
 impl HttpClient for ReqwestHttpClient {
     async fn send(&self, request: HttpRequest) -> Result<HttpResponse, Error> {
         let request = reqwest::Request::try_from(request).map_err(|e| {
-            Error::invalid_input(
-                "http.invalid_request",
-                "the HTTP request cannot be sent",
-                Vec::new(),
-            )
-            .with_source(e.without_url())
+            crate::codes::http::INVALID_REQUEST
+                .with_issues("the HTTP request cannot be sent", Vec::new())
+                .with_source(e.without_url())
         })?;
         let mut response = self
             .client
@@ -183,11 +173,8 @@ impl HttpClient for ReqwestHttpClient {
             .map_err(|e| transport_error(&e).with_source(e.without_url()))?
         {
             if body.len() + chunk.len() > self.max_response_bytes {
-                return Err(Error::new(
-                    ErrorKind::Unavailable,
-                    "http.body_too_large",
-                    "the HTTP response body is larger than the configured limit",
-                ));
+                return Err(crate::codes::http::BODY_TOO_LARGE
+                    .error("the HTTP response body is larger than the configured limit"));
             }
             body.extend_from_slice(&chunk);
         }

@@ -181,10 +181,8 @@ pub trait CredentialStore: Send + Sync {
 
 /// The error a store returns when a compare-and-swap finds another version.
 pub fn version_conflict() -> Error {
-    Error::conflict(
-        "store.version_conflict",
-        "the record changed since it was read; read it again",
-    )
+    crate::codes::store::VERSION_CONFLICT
+        .error("the record changed since it was read; read it again")
 }
 
 /// Bindings.

@@ -140,11 +140,8 @@ impl McpConfigWriter {
     {
         let path: Vec<String> = path.into_iter().map(Into::into).collect();
         if path.is_empty() || path.iter().any(String::is_empty) {
-            return Err(Error::invalid_input(
-                "mcp.invalid_path",
-                "the path to the MCP servers table is one or more non-empty keys",
-                Vec::new(),
-            ));
+            return Err(crate::codes::mcp::INVALID_PATH
+                .error("the path to the MCP servers table is one or more non-empty keys"));
         }
         Ok(Self {
             format,
@@ -211,11 +208,8 @@ impl McpConfigWriter {
             }
         }
         if !issues.is_empty() {
-            return Err(Error::invalid_input(
-                "mcp.invalid_server",
-                "an MCP server declaration is not valid",
-                issues,
-            ));
+            return Err(crate::codes::mcp::INVALID_SERVER
+                .with_issues("an MCP server declaration is not valid", issues));
         }
         let mut sorted: Vec<&McpServer> = servers.iter().collect();
         sorted.sort_by(|a, b| a.name.cmp(&b.name));
@@ -242,10 +236,8 @@ impl McpConfigWriter {
             McpConfigFormat::Toml => toml::apply(text, &self.path, &sorted, &retired).map(with_bom),
             McpConfigFormat::Json => json::apply(text, &self.path, &sorted, &retired).map(with_bom),
             #[allow(unreachable_patterns)]
-            _ => Err(Error::configuration(
-                "mcp.unsupported_format",
-                "this version cannot write that config format",
-            )),
+            _ => Err(crate::codes::mcp::UNSUPPORTED_FORMAT
+                .error("this version cannot write that config format")),
         }
     }
 }
@@ -310,11 +302,9 @@ fn ordered_entries(value: &Map<String, Value>) -> Vec<(&String, &Value)> {
 }
 
 fn not_a_table(key: &str, what: &str) -> Error {
-    Error::invalid_input(
-        "mcp.not_a_table",
-        format!("the key {key:?} on the path to the MCP servers holds a value that is not {what}"),
-        Vec::new(),
-    )
+    crate::codes::mcp::NOT_A_TABLE.error(format!(
+        "the key {key:?} on the path to the MCP servers holds a value that is not {what}"
+    ))
 }
 
 fn invalid_document(what: &str, line: Option<usize>) -> Error {
@@ -322,7 +312,7 @@ fn invalid_document(what: &str, line: Option<usize>) -> Error {
         Some(line) => format!("the file is not valid {what} (line {line})"),
         None => format!("the file is not valid {what}"),
     };
-    Error::invalid_input("mcp.invalid_document", message, Vec::new())
+    crate::codes::mcp::INVALID_DOCUMENT.error(message)
 }
 
 #[cfg(test)]

@@ -32,7 +32,7 @@ impl ApprovalId {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Internal`](crate::ErrorKind::Internal) (`tool.random_failed`) when
+    /// [`ErrorKind::Crypto`](crate::ErrorKind::Crypto) (`crypto.random_failed`) when
     /// the operating system has no randomness to give.
     pub fn generate() -> Result<Self, Error> {
         crate::sealing::random_token().map(Self)

@@ -42,11 +42,8 @@ impl CredentialType {
         if ok {
             Ok(Self(name))
         } else {
-            Err(Error::invalid_input(
-                "credential.invalid_type",
-                "a credential type is 1 to 64 lowercase letters, digits and underscores",
-                Vec::new(),
-            ))
+            Err(crate::codes::credential::INVALID_TYPE
+                .error("a credential type is 1 to 64 lowercase letters, digits and underscores"))
         }
     }
 
@@ -192,12 +189,9 @@ impl CredentialSet {
             .filter(|c| slot.is_none_or(|s| c.slot.as_deref() == Some(s)));
         let first = matches.next();
         if slot.is_none() && matches.next().is_some() {
-            return Err(Error::conflict(
-                "credential.ambiguous",
-                format!(
-                    "the connection holds several {credential_type} credentials; name the slot to use"
-                ),
-            ));
+            return Err(crate::codes::credential::AMBIGUOUS.error(format!(
+                "the connection holds several {credential_type} credentials; name the slot to use"
+            )));
         }
         Ok(first)
     }

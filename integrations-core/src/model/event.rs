@@ -36,11 +36,8 @@ impl EventType {
         if ok {
             Ok(Self(value))
         } else {
-            Err(Error::invalid_input(
-                "webhook.invalid_event_type",
-                "an event type is <family>.<object>.<action> in lowercase",
-                Vec::new(),
-            ))
+            Err(crate::codes::webhook::INVALID_EVENT_TYPE
+                .error("an event type is <family>.<object>.<action> in lowercase"))
         }
     }
 

@@ -33,11 +33,8 @@ impl Capability {
         if ok {
             Ok(Self(Cow::Owned(name)))
         } else {
-            Err(Error::invalid_input(
-                "capability.invalid",
-                "a capability is dot-separated lowercase segments, such as issue.create",
-                Vec::new(),
-            ))
+            Err(crate::codes::capability::INVALID
+                .error("a capability is dot-separated lowercase segments, such as issue.create"))
         }
     }
 

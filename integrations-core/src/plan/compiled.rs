@@ -42,11 +42,8 @@ impl RouteId {
         if ok {
             Ok(Self(text.to_owned()))
         } else {
-            Err(Error::invalid_input(
-                "egress.invalid_route_id",
-                "a route id is egress_rule_ followed by the binding id",
-                Vec::new(),
-            ))
+            Err(crate::codes::egress::INVALID_ROUTE_ID
+                .error("a route id is egress_rule_ followed by the binding id"))
         }
     }
 

@@ -35,27 +35,18 @@
 //! # Ok::<(), Error>(())
 //! ```
 
+pub use crate::definition::webhook::{
+    HmacHexScheme, SignatureScheme, SlackScheme, StandardScheme, WebhookSource,
+};
 pub use crate::definition::{
     ConnectionMethod, ConnectionMethodKind, IntegrationDefinition, Metadata, OAuth2Spec,
     SecretField,
 };
+pub use crate::definition::{ToolAnnotations, ToolDescriptor};
 pub use crate::host::{HttpRequest, HttpResponse};
 pub use crate::model::{Capability, CredentialType};
-pub use crate::plan::{AuthInjection, CredentialSelector};
-pub use crate::provider::{Integration, IntegrationProvider};
-pub use crate::reexports::async_trait::async_trait;
-pub use crate::reexports::http::header::{HeaderMap, HeaderName, HeaderValue};
-pub use crate::reexports::http::{Method, StatusCode};
-pub use crate::reexports::schemars::JsonSchema;
-pub use crate::reexports::serde::de::DeserializeOwned;
-pub use crate::reexports::serde::{Deserialize, Serialize};
-pub use crate::reexports::serde_json::{Value, json};
-pub use crate::schema::{BaseUrl, ConfigSpec, Parsed, UrlBuilder};
-pub use crate::definition::webhook::{
-    HmacHexScheme, SignatureScheme, SlackScheme, StandardScheme, WebhookSource,
-};
-pub use crate::definition::{ToolAnnotations, ToolDescriptor};
 pub use crate::model::{EventSubject, EventType, SubjectKind};
+pub use crate::plan::{AuthInjection, CredentialSelector};
 pub use crate::provider::sync::SyncSource;
 pub use crate::provider::tools::{
     RequestAuth, Tool, ToolContext, ToolExecutor, ToolSet, json_request, read_json, request,
@@ -65,6 +56,15 @@ pub use crate::provider::webhook::{
     Classification, EventRoute, InboundRequest, NormalizeContext, Normalized, Routing,
     WebhookHandler, WebhookRegistrar,
 };
+pub use crate::provider::{Integration, IntegrationProvider};
+pub use crate::reexports::async_trait::async_trait;
+pub use crate::reexports::http::header::{HeaderMap, HeaderName, HeaderValue};
+pub use crate::reexports::http::{Method, StatusCode};
+pub use crate::reexports::schemars::JsonSchema;
+pub use crate::reexports::serde::de::DeserializeOwned;
+pub use crate::reexports::serde::{Deserialize, Serialize};
+pub use crate::reexports::serde_json::{Value, json};
+pub use crate::schema::{BaseUrl, ConfigSpec, Parsed, UrlBuilder};
 pub use crate::{
     ConnectionMethodId, DefinitionKey, Error, ErrorKind, IntegrationKind, Result, Secret,
     Timestamp, ValidationIssue,

@@ -51,10 +51,8 @@ impl TargetSecrets {
         let bytes = cipher.open(sealed, &target_secrets_aad(&target.tenant, &target.id))?;
         let parsed: BTreeMap<String, serde_json::Value> =
             serde_json::from_slice(&bytes).map_err(|_| {
-                Error::configuration(
-                    "auth.target_secrets_invalid",
-                    "the target's secrets are not a JSON object",
-                )
+                crate::codes::auth::TARGET_SECRETS_INVALID
+                    .error("the target's secrets are not a JSON object")
             })?;
         let values = parsed
             .into_iter()
@@ -79,10 +77,8 @@ impl TargetSecrets {
     /// (`auth.missing_target_secret`) when it is absent.
     pub fn require(&self, name: &str) -> Result<&Secret, Error> {
         self.get(name).ok_or_else(|| {
-            Error::configuration(
-                "auth.missing_target_secret",
-                format!("the target's secrets have no {name}"),
-            )
+            crate::codes::auth::MISSING_TARGET_SECRET
+                .error(format!("the target's secrets have no {name}"))
         })
     }
 }

@@ -7,12 +7,12 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::Error;
 use crate::credential::{CredentialRequest, CredentialSource};
 use crate::host::{Clock, HttpClient, HttpRequest, HttpResponse};
 use crate::model::Connection;
 use crate::provider::tools::{RequestAuth, clone_request, inject};
 use crate::schema::Parsed;
-use crate::{Error, ErrorKind};
 
 /// Whether a run fetches everything or only what changed since the watermark.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -139,10 +139,7 @@ pub struct SyncRequest<'a> {
 /// The error of a run whose credential the provider refused and that could not be
 /// renewed: the connection was revoked at the provider, or its key deleted.
 pub fn credential_rejected() -> Error {
-    Error::new(
-        ErrorKind::PermissionDenied,
-        "sync.credential_rejected",
-        "the provider refused the connection's credential (revoked or expired); reconnect to resume the sync",
+    crate::codes::sync::CREDENTIAL_REJECTED.error("the provider refused the connection's credential (revoked or expired); reconnect to resume the sync",
     )
 }
 

@@ -267,11 +267,8 @@ impl RegisteredIntegration {
                     mcp_config_target,
                 })
             }
-            _ => Err(Error::invalid_input(
-                "registry.invalid_definition",
-                format!("the definition {key} is invalid"),
-                issues,
-            )),
+            _ => Err(crate::codes::registry::INVALID_DEFINITION
+                .with_issues(format!("the definition {key} is invalid"), issues)),
         }
     }
 
@@ -359,16 +356,11 @@ impl RegisteredIntegration {
                 .method(method)
                 .map(RegisteredMethod::config)
                 .ok_or_else(|| {
-                    Error::not_found(
-                        "registry.unknown_method",
-                        format!("{} has no connection method {method}", self.key),
-                    )
+                    crate::codes::registry::UNKNOWN_METHOD
+                        .error(format!("{} has no connection method {method}", self.key))
                 }),
             #[allow(unreachable_patterns)]
-            _ => Err(Error::not_found(
-                "registry.unknown_config",
-                "unknown config kind",
-            )),
+            _ => Err(crate::codes::registry::UNKNOWN_CONFIG.error("unknown config kind")),
         }
     }
 

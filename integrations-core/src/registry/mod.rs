@@ -70,10 +70,9 @@ impl Registry {
     pub fn register(&mut self, integration: Arc<dyn Integration>) -> Result<(), Error> {
         let key = integration.key();
         if self.entries.contains_key(&key) {
-            return Err(Error::conflict(
-                "registry.duplicate_key",
-                format!("an integration with key {key} is already registered"),
-            ));
+            return Err(crate::codes::registry::DUPLICATE_KEY.error(format!(
+                "an integration with key {key} is already registered"
+            )));
         }
         let entry = RegisteredIntegration::build(integration)?;
         let mut names: BTreeMap<String, &ToolDescriptor> = BTreeMap::new();
@@ -87,20 +86,15 @@ impl Registry {
                         .and_then(|e| e.tools().iter().find(|t| t.name == tool.name))
                         .is_some_and(|theirs| theirs == tool);
                 if !shared {
-                    return Err(Error::conflict(
-                        "registry.tool_name_collision",
-                        format!(
-                            "tool {} of {key} collides with a tool of {owner}",
-                            tool.name
-                        ),
-                    ));
+                    return Err(crate::codes::registry::TOOL_NAME_COLLISION.error(format!(
+                        "tool {} of {key} collides with a tool of {owner}",
+                        tool.name
+                    )));
                 }
             }
             if names.insert(sanitized, tool).is_some() {
-                return Err(Error::conflict(
-                    "registry.tool_name_collision",
-                    format!("{key} declares the tool {} twice", tool.name),
-                ));
+                return Err(crate::codes::registry::TOOL_NAME_COLLISION
+                    .error(format!("{key} declares the tool {} twice", tool.name)));
             }
         }
         for name in names.into_keys() {
@@ -132,10 +126,8 @@ impl Registry {
     /// [`ErrorKind::NotFound`](crate::ErrorKind::NotFound) `registry.unknown_definition`.
     pub fn require(&self, key: &DefinitionKey) -> Result<&Arc<RegisteredIntegration>, Error> {
         self.get(key).ok_or_else(|| {
-            Error::not_found(
-                "registry.unknown_definition",
-                format!("no integration is registered under {key}"),
-            )
+            crate::codes::registry::UNKNOWN_DEFINITION
+                .error(format!("no integration is registered under {key}"))
         })
     }
 

@@ -49,14 +49,11 @@ impl ConfigSchema {
             .should_validate_formats(true)
             .build(spec.json_schema())
             .map_err(|e| {
-                Error::configuration(
-                    "schema.does_not_compile",
-                    format!(
-                        "the JSON Schema of {} does not compile: {}",
-                        spec.type_name(),
-                        e.masked()
-                    ),
-                )
+                crate::codes::schema::DOES_NOT_COMPILE.error(format!(
+                    "the JSON Schema of {} does not compile: {}",
+                    spec.type_name(),
+                    e.masked()
+                ))
             })?;
         Ok(Self {
             spec,
@@ -193,15 +190,11 @@ impl Parsed {
     /// the config was declared with another type than `T`.
     pub fn get<T: Any>(&self) -> Result<&T, Error> {
         self.typed.downcast_ref::<T>().ok_or_else(|| {
-            Error::new(
-                crate::ErrorKind::Internal,
-                "schema.type_mismatch",
-                format!(
-                    "a config of type {} was read as {}",
-                    self.type_name,
-                    std::any::type_name::<T>()
-                ),
-            )
+            crate::codes::schema::TYPE_MISMATCH.error(format!(
+                "a config of type {} was read as {}",
+                self.type_name,
+                std::any::type_name::<T>()
+            ))
         })
     }
 }

@@ -42,8 +42,7 @@ impl FromStr for ConfigKind {
                     Ok(Self::ConnectionConfig(ConnectionMethodId::new(method)?))
                 } else {
                     let message = "a config kind is target-config, target-secrets, binding-config or connection:<method>";
-                    Err(Error::invalid_input(
-                        "schema.unknown_kind",
+                    Err(crate::codes::schema::UNKNOWN_KIND.with_issues(
                         message,
                         vec![ValidationIssue::new("schema.unknown_kind", "", message)],
                     ))

@@ -40,8 +40,7 @@ pub(crate) const BASE_URL_RULE: &str =
     "must be an absolute http(s) URL without credentials, query or fragment";
 
 fn invalid(why: &str) -> Error {
-    Error::invalid_input(
-        "url.invalid",
+    crate::codes::url::INVALID.with_issues(
         format!("invalid base URL: {why}"),
         vec![ValidationIssue::new("url.invalid", "", why.to_owned())],
     )
@@ -187,11 +186,11 @@ impl UrlBuilder {
 }
 
 fn invalid_segment(pointer: String) -> Error {
-    Error::invalid_input(
-        "tool.invalid_path_segment",
+    let code = crate::codes::tool::INVALID_PATH_SEGMENT;
+    code.with_issues(
         "an argument used in the request path is empty or is `.` or `..`",
         vec![ValidationIssue::new(
-            "tool.invalid_path_segment",
+            code.as_str(),
             pointer,
             "must not be empty, `.` or `..`",
         )],

@@ -10,7 +10,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use zeroize::Zeroizing;
 
-use crate::{Error, ErrorKind, Secret, TenantId};
+use crate::{Error, Secret, TenantId};
 
 const NONCE_LEN: usize = 12;
 
@@ -132,14 +132,14 @@ pub trait SecretCipher: Send + Sync {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Crypto`] when encryption fails.
+    /// [`ErrorKind::Crypto`](crate::ErrorKind::Crypto) when encryption fails.
     fn seal(&self, plaintext: &[u8], aad: &Aad) -> Result<Sealed, Error>;
 
     /// Decrypts a value sealed for the same `aad`.
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Crypto`] (`crypto.unknown_key`, `crypto.open_failed`) when the key is
+    /// [`ErrorKind::Crypto`](crate::ErrorKind::Crypto) (`crypto.unknown_key`, `crypto.open_failed`) when the key is
     /// unknown, the ciphertext was tampered with, or the associated data differs.
     fn open(&self, sealed: &Sealed, aad: &Aad) -> Result<Zeroizing<Vec<u8>>, Error>;
 }
@@ -159,15 +159,11 @@ pub trait SecretCipherExt: SecretCipher {
     ///
     /// # Errors
     ///
-    /// As [`SecretCipher::open`], and [`ErrorKind::Crypto`] when the plaintext is not UTF-8.
+    /// As [`SecretCipher::open`], and [`ErrorKind::Crypto`](crate::ErrorKind::Crypto) when the plaintext is not UTF-8.
     fn open_secret(&self, sealed: &Sealed, aad: &Aad) -> Result<Secret, Error> {
         let bytes = self.open(sealed, aad)?;
         let text = std::str::from_utf8(&bytes).map_err(|_| {
-            Error::new(
-                ErrorKind::Crypto,
-                "crypto.not_utf8",
-                "a sealed secret is not UTF-8 text",
-            )
+            crate::codes::crypto::NOT_UTF8.error("a sealed secret is not UTF-8 text")
         })?;
         Ok(Secret::new(text))
     }
@@ -202,7 +198,7 @@ impl AesGcmKeyRing {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::InvalidInput`] (`crypto.invalid_key_id`) for a blank key id.
+    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) (`crypto.invalid_key_id`) for a blank key id.
     pub fn new(key_id: impl Into<String>, key: [u8; 32]) -> Result<Self, Error> {
         let key = Zeroizing::new(key);
         let key_id = key_id.into();
@@ -233,18 +229,15 @@ impl AesGcmKeyRing {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::InvalidInput`] (`crypto.invalid_key`) unless the text, trimmed, is
+    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) (`crypto.invalid_key`) unless the text, trimmed, is
     /// exactly 64 hex digits. The message never shows the text.
     pub fn from_hex(key_hex: &str) -> Result<Self, Error> {
         use sha2::Digest as _;
 
         let mut key = Zeroizing::new([0u8; 32]);
         hex::decode_to_slice(key_hex.trim(), key.as_mut()).map_err(|_| {
-            Error::invalid_input(
-                "crypto.invalid_key",
-                "a sealing key must be 64 hex digits (32 bytes)",
-                Vec::new(),
-            )
+            crate::codes::crypto::INVALID_KEY
+                .with_issues("a sealing key must be 64 hex digits (32 bytes)", Vec::new())
         })?;
         let digest = sha2::Sha256::new()
             .chain_update(b"integrations key id v1\0")
@@ -258,16 +251,13 @@ impl AesGcmKeyRing {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Crypto`] when the system random source fails; as [`new`](Self::new).
+    /// [`ErrorKind::Crypto`](crate::ErrorKind::Crypto) when the system random source fails; as [`new`](Self::new).
     pub fn generate(key_id: impl Into<String>) -> Result<Self, Error> {
         let mut key = Zeroizing::new([0u8; 32]);
         getrandom::fill(key.as_mut()).map_err(|e| {
-            Error::new(
-                ErrorKind::Crypto,
-                "crypto.random_failed",
-                "the system random source failed",
-            )
-            .with_source(e)
+            crate::codes::crypto::RANDOM_FAILED
+                .error("the system random source failed")
+                .with_source(e)
         })?;
         Self::new(key_id, *key)
     }
@@ -276,17 +266,15 @@ impl AesGcmKeyRing {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Conflict`] (`crypto.duplicate_key_id`) when the id is taken; as
+    /// [`ErrorKind::Conflict`](crate::ErrorKind::Conflict) (`crypto.duplicate_key_id`) when the id is taken; as
     /// [`new`](Self::new).
     pub fn with_key(mut self, key_id: impl Into<String>, key: [u8; 32]) -> Result<Self, Error> {
         let key = Zeroizing::new(key);
         let key_id = key_id.into();
         check_key_id(&key_id)?;
         if self.keys.contains_key(&key_id) {
-            return Err(Error::conflict(
-                "crypto.duplicate_key_id",
-                "the key ring already holds a key with this id",
-            ));
+            return Err(crate::codes::crypto::DUPLICATE_KEY_ID
+                .error("the key ring already holds a key with this id"));
         }
         self.keys.insert(key_id, cipher_for(&key));
         Ok(self)
@@ -318,11 +306,8 @@ impl AesGcmKeyRing {
 
 fn check_key_id(key_id: &str) -> Result<(), Error> {
     if key_id.trim().is_empty() {
-        return Err(Error::invalid_input(
-            "crypto.invalid_key_id",
-            "a key id must not be blank",
-            Vec::new(),
-        ));
+        return Err(crate::codes::crypto::INVALID_KEY_ID
+            .with_issues("a key id must not be blank", Vec::new()));
     }
     Ok(())
 }
@@ -332,9 +317,7 @@ fn cipher_for(key: &[u8; 32]) -> Aes256Gcm {
 }
 
 fn open_failed() -> Error {
-    Error::new(
-        ErrorKind::Crypto,
-        "crypto.open_failed",
+    crate::codes::crypto::OPEN_FAILED.error(
         "a sealed value could not be opened: wrong key, tampered data or wrong associated data",
     )
 }
@@ -346,12 +329,9 @@ impl SecretCipher for AesGcmKeyRing {
             .get(&self.primary)
             .ok_or_else(|| Error::internal("the primary key is missing from the key ring"))?;
         let nonce = Nonce::try_generate().map_err(|e| {
-            Error::new(
-                ErrorKind::Crypto,
-                "crypto.random_failed",
-                "the system random source failed",
-            )
-            .with_source(e)
+            crate::codes::crypto::RANDOM_FAILED
+                .error("the system random source failed")
+                .with_source(e)
         })?;
         let sealed = cipher
             .encrypt(
@@ -361,13 +341,7 @@ impl SecretCipher for AesGcmKeyRing {
                     aad: aad.as_bytes(),
                 },
             )
-            .map_err(|_| {
-                Error::new(
-                    ErrorKind::Crypto,
-                    "crypto.seal_failed",
-                    "sealing a value failed",
-                )
-            })?;
+            .map_err(|_| crate::codes::crypto::SEAL_FAILED.error("sealing a value failed"))?;
         let mut out = Vec::with_capacity(NONCE_LEN + sealed.len());
         out.extend_from_slice(nonce.as_slice());
         out.extend_from_slice(&sealed);
@@ -376,11 +350,8 @@ impl SecretCipher for AesGcmKeyRing {
 
     fn open(&self, sealed: &Sealed, aad: &Aad) -> Result<Zeroizing<Vec<u8>>, Error> {
         let cipher = self.keys.get(sealed.key_id()).ok_or_else(|| {
-            Error::new(
-                ErrorKind::Crypto,
-                "crypto.unknown_key",
-                "a sealed value names a key that is not in the key ring",
-            )
+            crate::codes::crypto::UNKNOWN_KEY
+                .error("a sealed value names a key that is not in the key ring")
         })?;
         let bytes = sealed.ciphertext();
         if bytes.len() < NONCE_LEN {
@@ -413,6 +384,7 @@ impl fmt::Debug for AesGcmKeyRing {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ErrorKind;
 
     fn aad(tenant: &str, id: &str) -> Aad {
         Aad::new(&TenantId::new(tenant).unwrap(), "credential", id, "api_key")

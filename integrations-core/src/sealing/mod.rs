@@ -13,7 +13,7 @@ mod cipher;
 use sha2::{Digest, Sha256};
 
 pub use self::cipher::{Aad, AesGcmKeyRing, Sealed, SecretCipher, SecretCipherExt};
-use crate::{ConnectionId, Error, ErrorKind, TargetId, TenantId};
+use crate::{ConnectionId, Error, TargetId, TenantId};
 
 /// Associated data for a target's sealed secrets.
 pub fn target_secrets_aad(tenant: &TenantId, target: &TargetId) -> Aad {
@@ -62,12 +62,9 @@ pub(crate) fn sha256_hex(text: &str) -> String {
 pub(crate) fn random_hex() -> Result<String, Error> {
     let mut bytes = [0u8; 12];
     getrandom::fill(&mut bytes).map_err(|e| {
-        Error::new(
-            ErrorKind::Crypto,
-            "crypto.random_failed",
-            "the system random source failed",
-        )
-        .with_source(e)
+        crate::codes::crypto::RANDOM_FAILED
+            .error("the system random source failed")
+            .with_source(e)
     })?;
     Ok(hex::encode(bytes))
 }
@@ -75,12 +72,10 @@ pub(crate) fn random_hex() -> Result<String, Error> {
 /// 16 random bytes as 32 hex digits (approval ids, continuation cursors).
 pub(crate) fn random_token() -> Result<String, Error> {
     let mut bytes = [0_u8; 16];
-    getrandom::fill(&mut bytes).map_err(|_| {
-        Error::new(
-            crate::ErrorKind::Internal,
-            "tool.random_failed",
-            "the operating system could not supply random bytes",
-        )
+    getrandom::fill(&mut bytes).map_err(|e| {
+        crate::codes::crypto::RANDOM_FAILED
+            .error("the system random source failed")
+            .with_source(e)
     })?;
     Ok(hex::encode(bytes))
 }
@@ -89,12 +84,9 @@ pub(crate) fn random_token() -> Result<String, Error> {
 pub(crate) fn random_secret_hex() -> Result<crate::Secret, Error> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| {
-        Error::new(
-            ErrorKind::Crypto,
-            "crypto.random_failed",
-            "the system random source failed",
-        )
-        .with_source(e)
+        crate::codes::crypto::RANDOM_FAILED
+            .error("the system random source failed")
+            .with_source(e)
     })?;
     Ok(crate::Secret::from(hex::encode(bytes)))
 }

@@ -99,17 +99,13 @@ impl std::fmt::Debug for SyncRunner {
 }
 
 fn lease_held() -> Error {
-    Error::conflict(
-        "sync.lease_held",
-        "another run of this stream holds its lease; this run did not start",
-    )
+    crate::codes::sync::LEASE_HELD
+        .error("another run of this stream holds its lease; this run did not start")
 }
 
 fn lease_lost() -> Error {
-    Error::conflict(
-        "sync.lease_lost",
-        "this run's lease expired and another run took the stream; this run stopped",
-    )
+    crate::codes::sync::LEASE_LOST
+        .error("this run's lease expired and another run took the stream; this run stopped")
 }
 
 fn lease_holder() -> Result<String, Error> {
@@ -120,10 +116,8 @@ fn lease_holder() -> Result<String, Error> {
 }
 
 fn concurrent_run() -> Error {
-    Error::conflict(
-        "sync.concurrent_run",
-        "another run advanced this stream's checkpoint; this run stopped",
-    )
+    crate::codes::sync::CONCURRENT_RUN
+        .error("another run advanced this stream's checkpoint; this run stopped")
 }
 
 impl SyncRunner {
@@ -182,14 +176,11 @@ impl SyncRunner {
             .get_connection(tenant, connection)
             .await?
             .ok_or_else(|| {
-                Error::not_found("sync.connection_not_found", "the connection does not exist")
+                crate::codes::auth::CONNECTION_NOT_FOUND.error("the connection does not exist")
             })?;
         if !connection.is_active() {
-            return Err(Error::new(
-                ErrorKind::PermissionDenied,
-                "sync.connection_not_active",
-                format!("the connection is {}", connection.status.as_str()),
-            ));
+            return Err(crate::codes::auth::CONNECTION_NOT_ACTIVE
+                .error(format!("the connection is {}", connection.status.as_str())));
         }
         let entry = self.registry.require(&connection.key)?.clone();
         let target = self
@@ -198,27 +189,17 @@ impl SyncRunner {
             .get_target(tenant, &connection.target)
             .await?
             .ok_or_else(|| {
-                Error::not_found(
-                    "sync.target_not_found",
-                    "the connection's target does not exist",
-                )
+                crate::codes::auth::TARGET_NOT_FOUND.error("the connection's target does not exist")
             })?;
         if !target.enabled {
-            return Err(Error::new(
-                ErrorKind::PermissionDenied,
-                "auth.target_disabled",
-                "the target is disabled",
-            ));
+            return Err(crate::codes::auth::TARGET_DISABLED.error("the target is disabled"));
         }
         let config = entry
             .target_config()
             .parse(&target.config)
             .map_err(|issues| {
-                Error::invalid_input(
-                    "sync.invalid_target_config",
-                    "the target's stored config no longer validates",
-                    issues,
-                )
+                crate::codes::auth::TARGET_CONFIG_INVALID
+                    .with_issues("the target's stored config no longer validates", issues)
             })?;
         Ok((connection, config, entry))
     }
@@ -349,29 +330,19 @@ impl SyncRunner {
     ) -> Result<SyncReport, Error> {
         let tenant = &connection.tenant;
         let source = entry.integration().sync().ok_or_else(|| {
-            Error::new(
-                ErrorKind::InvalidInput,
-                "sync.unsupported",
-                format!("{} offers no sync", connection.key),
-            )
+            crate::codes::sync::UNSUPPORTED.error(format!("{} offers no sync", connection.key))
         })?;
         let offered = source
             .streams()
             .into_iter()
             .find(|s| s.name == stream)
             .ok_or_else(|| {
-                Error::new(
-                    ErrorKind::InvalidInput,
-                    "sync.unsupported",
-                    format!("{} offers no stream {stream}", connection.key),
-                )
+                crate::codes::sync::UNSUPPORTED
+                    .error(format!("{} offers no stream {stream}", connection.key))
             })?;
         if mode == SyncMode::Incremental && !offered.incremental {
-            return Err(Error::new(
-                ErrorKind::InvalidInput,
-                "sync.unsupported",
-                format!("the stream {stream} has no incremental mode"),
-            ));
+            return Err(crate::codes::sync::UNSUPPORTED
+                .error(format!("the stream {stream} has no incremental mode")));
         }
 
         let now = self.host.clock().now();
@@ -544,7 +515,7 @@ impl SyncRunner {
             .get_connection(tenant, connection)
             .await?
             .ok_or_else(|| {
-                Error::not_found("sync.connection_not_found", "the connection does not exist")
+                crate::codes::auth::CONNECTION_NOT_FOUND.error("the connection does not exist")
             })?;
         sink.delete_stream(&connection, stream).await?;
         if let Some(mut checkpoint) = self

@@ -121,18 +121,13 @@ impl Runtime {
         let (request, result) = match taken {
             Ok(Some(request)) if request.is_expired(now) => (
                 Some(request),
-                Err(Error::new(
-                    ErrorKind::PermissionDenied,
-                    "tool.approval_expired",
-                    "the approval request expired; the agent must call the tool again",
+                Err(crate::codes::tool::APPROVAL_EXPIRED.error("the approval request expired; the agent must call the tool again",
                 )),
             ),
             Ok(Some(request)) => (Some(request.clone()), Ok(request)),
             Ok(None) => (
                 None,
-                Err(Error::not_found(
-                    "tool.approval_not_found",
-                    "no pending approval request has this id: it was approved, denied or expired, or never existed",
+                Err(crate::codes::tool::APPROVAL_NOT_FOUND.error("no pending approval request has this id: it was approved, denied or expired, or never existed",
                 )),
             ),
             Err(e) => (None, Err(e)),

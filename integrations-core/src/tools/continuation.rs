@@ -26,7 +26,7 @@ use crate::model::CallContext;
 use crate::model::PendingContinuation;
 use crate::provider::tools::{Continuation, ToolContent, ToolResult};
 use crate::sealing::Aad;
-use crate::{ConnectionId, Error, ErrorKind, TenantId, Timestamp, WorkspaceId};
+use crate::{ConnectionId, Error, TenantId, Timestamp, WorkspaceId};
 
 /// The arguments of [`CONTINUE_TOOL_NAME`].
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -224,9 +224,7 @@ fn pages_aad(tenant: &TenantId, id: &str) -> Aad {
 }
 
 fn unknown() -> Error {
-    Error::not_found(
-        "tool.continuation_not_found",
-        "no continuation with this cursor exists: it was read already, expired, or belongs to another session",
+    crate::codes::tool::CONTINUATION_NOT_FOUND.error("no continuation with this cursor exists: it was read already, expired, or belongs to another session",
     )
 }
 
@@ -272,11 +270,8 @@ impl Continuations {
         let cursor = crate::sealing::random_token()?;
         let id = crate::sealing::sha256_hex(&cursor);
         let plaintext = Zeroizing::new(serde_json::to_vec(pages).map_err(|_| {
-            Error::new(
-                ErrorKind::Internal,
-                "tool.continuation_unserializable",
-                "the pages of a trimmed result could not be serialized",
-            )
+            crate::codes::tool::CONTINUATION_UNSERIALIZABLE
+                .error("the pages of a trimmed result could not be serialized")
         })?);
         let sealed = host
             .cipher()
@@ -329,9 +324,7 @@ impl Continuations {
             .cipher()
             .open(&entry.pages, &pages_aad(&entry.tenant, &entry.id))?;
         let pages: Vec<Value> = serde_json::from_slice(&plaintext).map_err(|_| {
-            Error::new(
-                ErrorKind::Internal,
-                "tool.continuation_corrupt",
+            crate::codes::tool::CONTINUATION_CORRUPT.error(
                 "the stored pages of a trimmed result are not the JSON array the runtime wrote",
             )
         })?;
@@ -434,8 +427,7 @@ impl Runtime {
                 self.continue_result(&args.cursor, context).await
             }
             _ => {
-                let e = Error::invalid_input(
-                    "tool.invalid_arguments",
+                let e = crate::codes::tool::INVALID_ARGUMENTS.with_issues(
                     format!("the arguments of {CONTINUE_TOOL_NAME} do not match its input schema"),
                     vec![crate::ValidationIssue::new(
                         "schema.required",

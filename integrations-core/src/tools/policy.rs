@@ -84,9 +84,7 @@ impl PolicySet {
     pub fn with_tool(mut self, name: impl Into<String>, policy: ToolPolicy) -> Result<Self, Error> {
         let name = name.into();
         if name.is_empty() || sanitize_tool_name(&name) != name {
-            return Err(Error::invalid_input(
-                "tool.invalid_name",
-                "a policy override names a tool by its exact name: lowercase letters, digits and single underscores",
+            return Err(crate::codes::tool::INVALID_NAME.with_issues("a policy override names a tool by its exact name: lowercase letters, digits and single underscores",
                 vec![ValidationIssue::new(
                     "tool.invalid_name",
                     "/tools",

@@ -283,54 +283,41 @@ impl Runtime {
         {
             Ok(Some(connection)) => connection,
             Ok(None) => {
-                let e = Error::not_found(
-                    "tool.connection_not_found",
-                    "the call's connection does not exist in this tenant",
-                );
+                let e = crate::codes::auth::CONNECTION_NOT_FOUND
+                    .error("the call's connection does not exist in this tenant");
                 return Err(self.fail(context, None, name, &e, approved).await);
             }
             Err(e) => return Err(self.fail(context, None, name, &e, approved).await),
         };
         let key = connection.key.clone();
         let Some(entry) = self.registry.get(&key) else {
-            let e = Error::not_found(
-                "tool.unknown_integration",
-                format!("no integration is registered under {key}"),
-            );
+            let e = crate::codes::tool::UNKNOWN_INTEGRATION
+                .error(format!("no integration is registered under {key}"));
             return Err(self.fail(context, Some(&key), name, &e, approved).await);
         };
         let Some(tool) = entry.tool(name) else {
             let e = if self.registry.tool_owners(name).next().is_some() {
-                Error::not_found(
-                    "tool.not_offered",
-                    format!(
+                crate::codes::tool::NOT_OFFERED.error(format!(
                         "{key} does not offer the tool {name}; call it through a connection of an integration that does"
                     ),
                 )
             } else {
-                Error::not_found(
-                    "tool.not_found",
-                    "no integration offers a tool with this name",
-                )
+                crate::codes::tool::NOT_FOUND.error("no integration offers a tool with this name")
             };
             return Err(self.fail(context, Some(&key), name, &e, approved).await);
         };
         if !connection.is_active() {
-            let e = Error::configuration(
-                "tool.connection_inactive",
-                format!(
-                    "the connection is {}; reconnect it before using its tools",
-                    connection.status.as_str()
-                ),
-            );
+            let e = crate::codes::auth::CONNECTION_NOT_ACTIVE.error(format!(
+                "the connection is {}; reconnect it before using its tools",
+                connection.status.as_str()
+            ));
             return Err(self.fail(context, Some(&key), name, &e, approved).await);
         }
 
         super::arguments::drop_optional_nulls(&tool.descriptor.input_schema, arguments);
         let issues = tool.input.validate(arguments);
         if !issues.is_empty() {
-            let e = Error::invalid_input(
-                "tool.invalid_arguments",
+            let e = crate::codes::tool::INVALID_ARGUMENTS.with_issues(
                 format!("the arguments of {name} do not match its input schema"),
                 issues,
             );
@@ -363,11 +350,8 @@ impl Runtime {
                 &detail,
             )
             .await;
-            let e = Error::new(
-                ErrorKind::PermissionDenied,
-                "tool.blocked",
-                format!("the tool {name} is blocked in this workspace"),
-            );
+            let e = crate::codes::tool::BLOCKED
+                .error(format!("the tool {name} is blocked in this workspace"));
             return Err(self.fail(context, Some(&key), name, &e, approved).await);
         }
         self.record(
@@ -405,12 +389,10 @@ impl Runtime {
         let Some(capability) = &tool.capability else {
             return Ok(None);
         };
-        let denied = |code: &'static str, message: String| {
-            Error::new(ErrorKind::PermissionDenied, code, message)
-        };
+        let denied = |code: crate::Code, message: String| code.error(message);
         let Some(id) = &context.publication else {
             return Err(denied(
-                "tool.capability_missing",
+                crate::codes::tool::CAPABILITY_MISSING,
                 format!(
                     "the tool needs the capability {capability}, and the call has no publication"
                 ),
@@ -423,13 +405,13 @@ impl Runtime {
             .await?
         else {
             return Err(denied(
-                "tool.publication_not_found",
+                crate::codes::tool::PUBLICATION_NOT_FOUND,
                 "the call's publication does not exist in this tenant".to_owned(),
             ));
         };
         if publication.connection != connection.id || !context.session.is_in(&publication.scope) {
             return Err(denied(
-                "tool.publication_mismatch",
+                crate::codes::tool::PUBLICATION_MISMATCH,
                 "the call's publication is for another connection or does not cover this session"
                     .to_owned(),
             ));
@@ -437,13 +419,13 @@ impl Runtime {
         let now = self.host.clock().now();
         if publication.expires_at.is_some_and(|at| now >= at) {
             return Err(denied(
-                "tool.publication_expired",
+                crate::codes::tool::PUBLICATION_EXPIRED,
                 "the call's publication has expired".to_owned(),
             ));
         }
         if !publication.allows(capability, now) {
             return Err(denied(
-                "tool.capability_missing",
+                crate::codes::tool::CAPABILITY_MISSING,
                 format!("the call's publication does not grant the capability {capability}"),
             ));
         }
@@ -464,23 +446,20 @@ impl Runtime {
             Err(e) => return self.fail(context, Some(key), name, &e, approved).await,
         };
         let Some(executor) = prepared.entry.integration().tools() else {
-            let e = Error::not_found(
-                "tool.not_executable",
-                format!("{key} lists the tool {name} but cannot execute tools"),
-            );
+            let e = crate::codes::tool::NOT_EXECUTABLE.error(format!(
+                "{key} lists the tool {name} but cannot execute tools"
+            ));
             return self.fail(context, Some(key), name, &e, approved).await;
         };
         let run = CatchPanic {
             inner: executor.execute(name, arguments, &tool_context),
         };
-        let outcome = match run.await {
-            Ok(outcome) => outcome,
-            Err(Panicked) => Err(Error::new(
-                ErrorKind::Internal,
-                "tool.panicked",
-                "the tool failed unexpectedly (it panicked)",
-            )),
-        };
+        let outcome =
+            match run.await {
+                Ok(outcome) => outcome,
+                Err(Panicked) => Err(crate::codes::tool::PANICKED
+                    .error("the tool failed unexpectedly (it panicked)")),
+            };
         let result = match outcome {
             Ok(value) => self.trimmed(value, context).await,
             Err(e) => ToolResult::failure(&e),
@@ -505,42 +484,37 @@ impl Runtime {
             .get_target(&context.session.tenant, &connection.target)
             .await?
             .ok_or_else(|| {
-                Error::not_found(
-                    "tool.target_not_found",
-                    "the connection's target does not exist",
-                )
+                crate::codes::auth::TARGET_NOT_FOUND.error("the connection's target does not exist")
             })?;
-        if !target.enabled || target.key != connection.key {
-            return Err(Error::configuration(
-                "tool.target_disabled",
-                "the connection's target is disabled",
-            ));
+        if !target.enabled {
+            return Err(
+                crate::codes::auth::TARGET_DISABLED.error("the connection's target is disabled")
+            );
+        }
+        if target.key != connection.key {
+            return Err(crate::codes::auth::TARGET_MISMATCH
+                .error("the connection's target belongs to another definition"));
         }
         let target_config = entry
             .target_config()
             .parse(&target.config)
             .map_err(|issues| {
-                Error::invalid_input(
-                    "tool.target_invalid",
+                crate::codes::auth::TARGET_CONFIG_INVALID.with_issues(
                     "the connection's target config no longer matches its schema",
                     issues,
                 )
             })?;
         let method = entry.method(&connection.method).ok_or_else(|| {
-            Error::configuration(
-                "tool.unknown_method",
-                format!(
-                    "{} has no connection method {}",
-                    connection.key, connection.method
-                ),
-            )
+            crate::codes::tool::UNKNOWN_METHOD.error(format!(
+                "{} has no connection method {}",
+                connection.key, connection.method
+            ))
         })?;
         let connection_config = method
             .config()
             .parse(&connection.config)
             .map_err(|issues| {
-                Error::invalid_input(
-                    "tool.connection_invalid",
+                crate::codes::auth::CONNECTION_CONFIG_INVALID.with_issues(
                     "the connection's config no longer matches its schema",
                     issues,
                 )

@@ -17,7 +17,7 @@ use crate::provider::webhook::{
     WebhookResponse,
 };
 use crate::sealing::target_secrets_aad;
-use crate::{DefinitionKey, Error, ErrorKind, Registry, Secret, Timestamp};
+use crate::{DefinitionKey, Error, Registry, Secret, Timestamp};
 
 /// The default body limit: 25 MiB, GitHub's cap on payloads (the largest of the shipped
 /// providers).
@@ -81,7 +81,7 @@ impl WebhookRequest {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::NotFound`] (`webhook.invalid_route`) when the path has another shape
+    /// [`ErrorKind::NotFound`](crate::ErrorKind::NotFound) (`webhook.invalid_route`) when the path has another shape
     /// or names an invalid key or endpoint.
     pub fn from_path(path: &str, headers: Headers, body: impl Into<Bytes>) -> Result<Self, Error> {
         let path = path.split(['?', '#']).next().unwrap_or_default();
@@ -125,10 +125,8 @@ impl WebhookRequest {
 }
 
 fn invalid_route() -> Error {
-    Error::not_found(
-        errors::codes::INVALID_ROUTE,
-        "webhook routes are /webhooks/{family}/{variant}[/{endpoint}]",
-    )
+    crate::codes::webhook::INVALID_ROUTE
+        .error("webhook routes are /webhooks/{family}/{variant}[/{endpoint}]")
 }
 
 fn check_endpoint(endpoint: &str) -> Result<(), Error> {
@@ -221,7 +219,7 @@ impl PendingDelivery {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Unavailable`] (`webhook.delivery_failed`) with the sink's error as
+    /// [`ErrorKind::Unavailable`](crate::ErrorKind::Unavailable) (`webhook.delivery_failed`) with the sink's error as
     /// source; the record was released.
     pub async fn deliver(self) -> Result<WebhookEvent, Error> {
         deliver(&self.host, &self.event).await?;
@@ -298,7 +296,7 @@ impl Ingest {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Configuration`] (`webhook.incomplete_definition`) when an integration
+    /// [`ErrorKind::Configuration`](crate::ErrorKind::Configuration) (`webhook.incomplete_definition`) when an integration
     /// declares a source without a handler, or a handler without a source.
     pub fn new(registry: Arc<Registry>, host: Host) -> Result<Self, Error> {
         let mut sources = BTreeMap::new();
@@ -315,13 +313,10 @@ impl Ingest {
             }
         }
         if !incomplete.is_empty() {
-            return Err(Error::configuration(
-                errors::codes::INCOMPLETE_DEFINITION,
-                format!(
-                    "these integrations need both a webhook source and a webhook handler: {}",
-                    incomplete.join(", ")
-                ),
-            ));
+            return Err(crate::codes::webhook::INCOMPLETE_DEFINITION.error(format!(
+                "these integrations need both a webhook source and a webhook handler: {}",
+                incomplete.join(", ")
+            )));
         }
         Ok(Self {
             registry,
@@ -459,19 +454,17 @@ impl Ingest {
             check_endpoint(endpoint)?;
         }
         let entry = self.registry.get(&request.key).ok_or_else(|| {
-            Error::not_found(
-                errors::codes::UNKNOWN_DEFINITION,
-                format!("no integration is registered under {}", request.key),
-            )
+            crate::codes::webhook::UNKNOWN_DEFINITION.error(format!(
+                "no integration is registered under {}",
+                request.key
+            ))
         })?;
         let (Some(source), Some(handler)) = (
             self.sources.get(&request.key),
             entry.integration().webhooks(),
         ) else {
-            return Err(Error::not_found(
-                errors::codes::NOT_SUPPORTED,
-                format!("{} does not receive webhooks", request.key),
-            ));
+            return Err(crate::codes::webhook::NOT_SUPPORTED
+                .error(format!("{} does not receive webhooks", request.key)));
         };
         let inbound = request.view();
         let now = self.host.clock().now();
@@ -681,9 +674,7 @@ impl Ingest {
             }
         }
         Err(refused.unwrap_or_else(|| {
-            Error::not_found(
-                errors::codes::UNROUTABLE,
-                "the probe names no subject, and no enabled target of this integration holds a signing secret",
+            crate::codes::webhook::UNROUTABLE.error("the probe names no subject, and no enabled target of this integration holds a signing secret",
             )
         }))
     }
@@ -697,8 +688,7 @@ impl Ingest {
         now: Timestamp,
     ) -> Result<Resolved, Error> {
         if routing.subject.is_none() && request.endpoint.is_none() {
-            return Err(Error::not_found(
-                errors::codes::UNROUTABLE,
+            return Err(crate::codes::webhook::UNROUTABLE.error(
                 "the delivery names no subject to route by; use a route with an endpoint key",
             ));
         }
@@ -761,9 +751,7 @@ impl Ingest {
                     (0, Some(error)) => return Err(error),
                     _ => {}
                 }
-                Err(Error::conflict(
-                    errors::codes::AMBIGUOUS_CONNECTION,
-                    format!(
+                Err(crate::codes::webhook::AMBIGUOUS_CONNECTION.error(format!(
                         "{n} connections match the delivery and share its signing secret; give each its own endpoint key"
                     ),
                 ))
@@ -779,10 +767,8 @@ impl Ingest {
             .await?;
         match target {
             Some(target) if target.key == connection.key => Ok(target),
-            _ => Err(Error::not_found(
-                errors::codes::TARGET_NOT_FOUND,
-                "the connection's target does not exist",
-            )),
+            _ => Err(crate::codes::auth::TARGET_NOT_FOUND
+                .error("the connection's target does not exist")),
         }
     }
 
@@ -829,10 +815,8 @@ impl Ingest {
                 .open(sealed, &target_secrets_aad(&target.tenant, &target.id))?;
             let mut fields: BTreeMap<String, SecretList> =
                 serde_json::from_slice(&plain).map_err(|_| {
-                    Error::configuration(
-                        errors::codes::INVALID_SECRET,
-                        "the target secrets are not a JSON object",
-                    )
+                    crate::codes::webhook::INVALID_SECRET
+                        .error("the target secrets are not a JSON object")
                 })?;
             for name in source.target_secret_fields() {
                 if let Some(list) = fields.remove(name) {
@@ -881,10 +865,7 @@ impl Ingest {
             Ok(()) => Ok(()),
             Err(error) => {
                 release(&self.host, event).await;
-                Err(Error::new(
-                    ErrorKind::Unavailable,
-                    errors::codes::GRANT_CHANGE_FAILED,
-                    "the connection's status could not be updated from the event; it was released so a redelivery is processed again",
+                Err(crate::codes::webhook::GRANT_CHANGE_FAILED.error("the connection's status could not be updated from the event; it was released so a redelivery is processed again",
                 )
                 .with_source(error))
             }
@@ -973,10 +954,9 @@ fn check_dedup_id(id: &str) -> Result<(), Error> {
 
 fn check_target(target: &Target, routing: &Routing) -> Result<(), Error> {
     if !target.enabled {
-        return Err(Error::not_found(
-            errors::codes::TARGET_DISABLED,
-            "the connection's target is disabled",
-        ));
+        return Err(
+            crate::codes::auth::TARGET_DISABLED.error("the connection's target is disabled")
+        );
     }
     for claim in &routing.target_claims {
         let agrees = match target.config.pointer(&claim.pointer) {
@@ -986,11 +966,8 @@ fn check_target(target: &Target, routing: &Routing) -> Result<(), Error> {
             Some(_) => false,
         };
         if !agrees {
-            return Err(Error::new(
-                ErrorKind::PermissionDenied,
-                errors::codes::TARGET_MISMATCH,
-                "the delivery is for another app than the target's",
-            ));
+            return Err(crate::codes::webhook::TARGET_MISMATCH
+                .error("the delivery is for another app than the target's"));
         }
     }
     Ok(())
@@ -1014,10 +991,7 @@ fn is_revoked(connection: &Connection) -> bool {
 }
 
 fn no_live_connection() -> Error {
-    Error::not_found(
-        errors::codes::CONNECTION_NOT_FOUND,
-        "no active connection matches the delivery",
-    )
+    crate::codes::webhook::CONNECTION_NOT_FOUND.error("no active connection matches the delivery")
 }
 
 /// Releases an event's record so a redelivery is processed again.
@@ -1039,10 +1013,7 @@ async fn deliver(host: &Host, event: &WebhookEvent) -> Result<(), Error> {
         return Ok(());
     };
     release(host, event).await;
-    Err(Error::new(
-        ErrorKind::Unavailable,
-        errors::codes::DELIVERY_FAILED,
-        "the event sink did not take the event; it was released so a redelivery is processed again",
+    Err(crate::codes::webhook::DELIVERY_FAILED.error("the event sink did not take the event; it was released so a redelivery is processed again",
     )
     .with_source(error))
 }

@@ -32,7 +32,7 @@ use crate::provider::webhook::{HookRemoval, HookRequest, WebhookRegistrar};
 use crate::registry::RegisteredIntegration;
 use crate::schema::Parsed;
 use crate::sealing::SecretCipherExt;
-use crate::{ConnectionId, Error, ErrorKind, Registry, Secret, TenantId};
+use crate::{ConnectionId, Error, Registry, Secret, TenantId};
 
 /// The credential slot holding a managed webhook's generated signing secret (type
 /// `webhook_secret`).
@@ -105,8 +105,8 @@ impl fmt::Debug for ManagedWebhooks {
     }
 }
 
-fn failed(code: &'static str, message: impl Into<std::borrow::Cow<'static, str>>) -> Error {
-    Error::new(ErrorKind::InvalidInput, code, message)
+fn failed(code: crate::Code, message: impl Into<std::borrow::Cow<'static, str>>) -> Error {
+    code.error(message)
 }
 
 /// The credential a provider's API takes for a connection of this method.
@@ -175,7 +175,7 @@ impl ManagedWebhooks {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Configuration`] (`webhook.invalid_base_url`) unless the URL is an
+    /// [`ErrorKind::Configuration`](crate::ErrorKind::Configuration) (`webhook.invalid_base_url`) unless the URL is an
     /// absolute `https` URL (or `http` on a loopback host, for tests) with no query,
     /// fragment or credentials.
     pub fn new(
@@ -185,9 +185,7 @@ impl ManagedWebhooks {
         public_base_url: &str,
     ) -> Result<Self, Error> {
         let invalid = || {
-            Error::configuration(
-                "webhook.invalid_base_url",
-                "the public webhook base URL must be an https URL with no query, fragment or credentials",
+            crate::codes::webhook::INVALID_BASE_URL.error("the public webhook base URL must be an https URL with no query, fragment or credentials",
             )
         };
         let base_url = url::Url::parse(public_base_url).map_err(|_| invalid())?;
@@ -245,10 +243,7 @@ impl ManagedWebhooks {
             .get_connection(tenant, id)
             .await?
             .ok_or_else(|| {
-                Error::not_found(
-                    "webhook.connection_not_found",
-                    "the connection does not exist",
-                )
+                crate::codes::webhook::CONNECTION_NOT_FOUND.error("the connection does not exist")
             })
     }
 
@@ -265,36 +260,26 @@ impl ManagedWebhooks {
             .get_target(&connection.tenant, &connection.target)
             .await?
             .ok_or_else(|| {
-                Error::not_found(
-                    "webhook.target_not_found",
-                    "the connection's target does not exist",
-                )
+                crate::codes::auth::TARGET_NOT_FOUND.error("the connection's target does not exist")
             })?;
         let target_config = entry
             .target_config()
             .parse(&target.config)
             .map_err(|issues| {
-                Error::invalid_input(
-                    "webhook.invalid_target_config",
-                    "the target's stored config no longer validates",
-                    issues,
-                )
+                crate::codes::auth::TARGET_CONFIG_INVALID
+                    .with_issues("the target's stored config no longer validates", issues)
             })?;
         let method = entry.method(&connection.method).ok_or_else(|| {
-            Error::configuration(
-                "webhook.unknown_method",
-                format!(
-                    "{} has no connection method {}",
-                    connection.key, connection.method
-                ),
-            )
+            crate::codes::webhook::UNKNOWN_METHOD.error(format!(
+                "{} has no connection method {}",
+                connection.key, connection.method
+            ))
         })?;
         let connection_config = method
             .config()
             .parse(&connection.config)
             .map_err(|issues| {
-                Error::invalid_input(
-                    "webhook.invalid_connection_config",
+                crate::codes::auth::CONNECTION_CONFIG_INVALID.with_issues(
                     "the connection's config no longer matches its schema",
                     issues,
                 )
@@ -378,7 +363,7 @@ impl ManagedWebhooks {
     ///
     /// # Errors
     ///
-    /// `webhook.connection_not_found`; `webhook.connection_not_active`; the target's and
+    /// `webhook.connection_not_found`; `auth.connection_not_active`; the target's and
     /// the connection's stored configuration errors; the provider's refusals (missing
     /// admin rights, validation) and transport errors (the generated secret and the
     /// endpoint key stay stored, so a retry registers the same hook); storage errors.
@@ -396,11 +381,8 @@ impl ManagedWebhooks {
         mut connection: Connection,
     ) -> Result<Option<ManagedWebhook>, Error> {
         if !connection.is_active() {
-            return Err(Error::new(
-                ErrorKind::PermissionDenied,
-                "webhook.connection_not_active",
-                format!("the connection is {}", connection.status.as_str()),
-            ));
+            return Err(crate::codes::auth::CONNECTION_NOT_ACTIVE
+                .error(format!("the connection is {}", connection.status.as_str())));
         }
         if self.registrar_of(&connection).is_none() {
             return Ok(None);
@@ -475,7 +457,7 @@ impl ManagedWebhooks {
         };
         let Some(loaded) = self.load(connection.clone()).await? else {
             return Err(failed(
-                "webhook.not_managed",
+                crate::codes::webhook::NOT_MANAGED,
                 "the connection's provider no longer manages webhooks for its method",
             ));
         };

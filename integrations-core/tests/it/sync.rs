@@ -591,7 +591,7 @@ async fn refusals_have_codes() {
         )
         .await
         .unwrap_err();
-    assert_eq!(err.code(), "sync.connection_not_found");
+    assert_eq!(err.code(), "auth.connection_not_found");
     test.host()
         .connections()
         .set_connection_status(
@@ -615,6 +615,7 @@ async fn refusals_have_codes() {
         )
         .await
         .unwrap_err();
-    assert_eq!(err.code(), "sync.connection_not_active");
+    assert_eq!(err.code(), "auth.connection_not_active");
+    assert_eq!(err.kind(), ErrorKind::PermissionDenied);
     assert_eq!(*sink.writes.lock().unwrap(), 0);
 }

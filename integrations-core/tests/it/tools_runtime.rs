@@ -10,7 +10,7 @@ use integrations_core::tools::{
     CONTINUE_TOOL_NAME, CallContext, Policies, PolicySet, Session, ToolPolicy, ToolResult,
     ToolStatus,
 };
-use integrations_core::{ConnectionId, ErrorKind, PublicationId, TenantId, UserId};
+use integrations_core::{ConnectionId, ErrorKind, PublicationId, TargetId, TenantId, UserId};
 use integrations_testkit::assert_debug_secret_free;
 use serde_json::{Value, json};
 
@@ -620,7 +620,7 @@ async fn unknown_tools_connections_and_tenants_are_error_results() {
                 .call("tracker_list_tickets", json!({"count": 1}), &foreign)
                 .await
         ),
-        "tool.connection_not_found"
+        "auth.connection_not_found"
     );
     let mut missing = call.clone();
     missing.connection = ConnectionId::new("conn-nope").unwrap();
@@ -630,7 +630,7 @@ async fn unknown_tools_connections_and_tenants_are_error_results() {
                 .call("tracker_list_tickets", json!({"count": 1}), &missing)
                 .await
         ),
-        "tool.connection_not_found"
+        "auth.connection_not_found"
     );
     env.test
         .host()
@@ -651,7 +651,7 @@ async fn unknown_tools_connections_and_tenants_are_error_results() {
                 .call("tracker_list_tickets", json!({"count": 1}), &call)
                 .await
         ),
-        "tool.connection_inactive"
+        "auth.connection_not_active"
     );
 }
 
@@ -940,4 +940,52 @@ async fn fifty_concurrent_refusals_refresh_once_with_the_real_token_manager() {
     let refreshed = env.test.audit.with_action("credential.refreshed");
     assert_eq!(refreshed.len(), 1);
     assert_eq!(refreshed[0].outcome, AuditOutcome::Success);
+}
+
+/// A disabled target and a target of another definition are refused by the tool runtime
+/// with the same codes and kinds as the OAuth engine, sync and webhooks use.
+#[tokio::test]
+async fn a_disabled_or_mismatched_target_has_the_shared_code_and_kind() {
+    let env = Env::new().await;
+    let runtime = env.runtime();
+    let call = env.call("conn-key");
+    let failure = |result: &ToolResult| {
+        let failure = result.failure.as_ref().expect("a failure");
+        (failure.kind, failure.code.clone())
+    };
+    let targets = env.test.host().targets();
+    let original = targets
+        .get_target(&tenant(), &TargetId::new("tracker").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+
+    let mut disabled = original.clone();
+    disabled.enabled = false;
+    targets.put_target(&disabled).await.unwrap();
+    let result = runtime
+        .call("tracker_list_tickets", json!({"count": 1}), &call)
+        .await;
+    assert_eq!(
+        failure(&result),
+        (
+            ErrorKind::PermissionDenied,
+            "auth.target_disabled".to_owned()
+        )
+    );
+    assert_eq!(
+        integrations_core::codes::auth::TARGET_DISABLED.kind(),
+        ErrorKind::PermissionDenied
+    );
+
+    let mut foreign = original.clone();
+    foreign.key = "other::cloud".parse().unwrap();
+    targets.put_target(&foreign).await.unwrap();
+    let result = runtime
+        .call("tracker_list_tickets", json!({"count": 1}), &call)
+        .await;
+    assert_eq!(
+        failure(&result),
+        (ErrorKind::Configuration, "auth.target_mismatch".to_owned())
+    );
 }

@@ -28,7 +28,7 @@ use integrations_core::provider::{
     ResolverContext,
 };
 use integrations_core::schema::Parsed;
-use integrations_core::{Error, ErrorKind, Secret, Timestamp, ValidationIssue};
+use integrations_core::{Error, Secret, Timestamp, ValidationIssue};
 use rsa::RsaPrivateKey;
 use rsa::pkcs1::DecodeRsaPrivateKey;
 use rsa::pkcs1v15::SigningKey;
@@ -66,15 +66,15 @@ pub(crate) fn identity_check(
     )
 }
 
-fn config_error(code: &'static str, message: &'static str) -> Error {
-    Error::configuration(code, message)
+fn config_error(code: integrations_core::Code, message: &'static str) -> Error {
+    code.error(message)
 }
 
 /// Signs an App JWT: RS256, `iat` = now − 60 s, `exp` = now + 9 min, `iss` = the App id.
 ///
 /// # Errors
 ///
-/// [`ErrorKind::Configuration`] (`github.invalid_app_key`) when the key is not an RSA
+/// [`ErrorKind::Configuration`](integrations_core::ErrorKind::Configuration) (`github.invalid_app_key`) when the key is not an RSA
 /// private key in PKCS#1 or PKCS#8 PEM.
 pub fn app_jwt(app_id: u64, private_key_pem: &Secret, now: Timestamp) -> Result<Secret, Error> {
     let pem = private_key_pem.expose();
@@ -82,7 +82,7 @@ pub fn app_jwt(app_id: u64, private_key_pem: &Secret, now: Timestamp) -> Result<
         .or_else(|_| RsaPrivateKey::from_pkcs8_pem(pem))
         .map_err(|_| {
             config_error(
-                "github.invalid_app_key",
+                crate::codes::github::INVALID_APP_KEY,
                 "the GitHub App private key is not an RSA private key in PEM",
             )
         })?;
@@ -98,7 +98,7 @@ pub fn app_jwt(app_id: u64, private_key_pem: &Secret, now: Timestamp) -> Result<
         .try_sign(signing_input.as_bytes())
         .map_err(|_| {
             config_error(
-                "github.invalid_app_key",
+                crate::codes::github::INVALID_APP_KEY,
                 "the GitHub App private key cannot sign",
             )
         })?;
@@ -131,39 +131,32 @@ fn app_request(
         }
         None => Bytes::new(),
     };
-    builder
-        .body(body)
-        .map_err(|_| config_error("github.invalid_url", "the GitHub API URL is invalid"))
+    builder.body(body).map_err(|_| {
+        config_error(
+            crate::codes::github::INVALID_URL,
+            "the GitHub API URL is invalid",
+        )
+    })
 }
 
 /// Maps an App API failure to an error.
 fn app_api_error(response: &HttpResponse, what: &str) -> Error {
     let status = response.status();
     match status {
-        StatusCode::UNAUTHORIZED => Error::configuration(
-            "github.app_jwt_rejected",
-            format!(
-                "GitHub refused the App JWT while {what}; check the target's app_id and private key"
-            ),
-        ),
+        StatusCode::UNAUTHORIZED => crate::codes::github::APP_JWT_REJECTED.error(format!(
+            "GitHub refused the App JWT while {what}; check the target's app_id and private key"
+        )),
         StatusCode::NOT_FOUND => credential_revoked(
             "the GitHub App installation no longer exists; install the App again",
         ),
-        StatusCode::TOO_MANY_REQUESTS => Error::new(
-            ErrorKind::RateLimited,
-            "github.rate_limited",
-            format!("GitHub is rate limiting the App while {what}"),
-        ),
-        s if s.is_server_error() => Error::new(
-            ErrorKind::Unavailable,
-            "github.unavailable",
-            format!("GitHub is unavailable (HTTP {}) while {what}", s.as_u16()),
-        ),
-        s => Error::new(
-            ErrorKind::Provider,
-            "github.app_request_refused",
-            format!("GitHub answered HTTP {} while {what}", s.as_u16()),
-        ),
+        StatusCode::TOO_MANY_REQUESTS => crate::codes::github::RATE_LIMITED
+            .error(format!("GitHub is rate limiting the App while {what}")),
+        s if s.is_server_error() => crate::codes::github::UNAVAILABLE.error(format!(
+            "GitHub is unavailable (HTTP {}) while {what}",
+            s.as_u16()
+        )),
+        s => crate::codes::github::APP_REQUEST_REFUSED
+            .error(format!("GitHub answered HTTP {} while {what}", s.as_u16())),
     }
 }
 
@@ -181,7 +174,7 @@ fn app(
     let endpoints = GitHub { variant }.endpoints(target_config)?;
     let app_id = endpoints.app_id.ok_or_else(|| {
         config_error(
-            "github.missing_app_id",
+            crate::codes::github::MISSING_APP_ID,
             "the target config has no GitHub App id (app_id)",
         )
     })?;
@@ -232,7 +225,7 @@ impl RedirectFlow for AppInstallationFlow {
         .endpoints(start.target_config)?;
         let slug = endpoints.app_slug.as_deref().ok_or_else(|| {
             config_error(
-                "github.missing_app_slug",
+                crate::codes::github::MISSING_APP_SLUG,
                 "the target config has no GitHub App slug (app_slug)",
             )
         })?;
@@ -246,17 +239,19 @@ impl RedirectFlow for AppInstallationFlow {
                 .web
                 .join(&format!("/{prefix}/{slug}/installations/new")),
         )
-        .map_err(|_| config_error("github.invalid_url", "the GitHub web URL is invalid"))?;
+        .map_err(|_| {
+            config_error(
+                crate::codes::github::INVALID_URL,
+                "the GitHub web URL is invalid",
+            )
+        })?;
         url.query_pairs_mut().append_pair("state", start.state);
         Ok(url.into())
     }
 
     async fn complete(&self, callback: &RedirectCallback<'_>) -> Result<RedirectOutcome, Error> {
         if callback.params.get("setup_action").map(String::as_str) == Some("request") {
-            return Err(Error::new(
-                ErrorKind::Provider,
-                "github.installation_pending",
-                "the installation waits for an organization owner's approval; connect again once approved",
+            return Err(crate::codes::github::INSTALLATION_PENDING.error("the installation waits for an organization owner's approval; connect again once approved",
             ));
         }
         let Some(id) = callback
@@ -264,8 +259,7 @@ impl RedirectFlow for AppInstallationFlow {
             .get("installation_id")
             .and_then(|v| installation_id(v))
         else {
-            return Err(Error::invalid_input(
-                "github.invalid_installation_id",
+            return Err(crate::codes::github::INVALID_INSTALLATION_ID.with_issues(
                 "the callback has no valid installation_id",
                 vec![ValidationIssue::new(
                     "github.invalid_installation_id",
@@ -281,10 +275,7 @@ impl RedirectFlow for AppInstallationFlow {
         )?;
         let code = callback.params.get("code").filter(|c| !c.is_empty());
         if code.is_none() && app.endpoints.verify_installation_owner {
-            return Err(Error::new(
-                ErrorKind::Verification,
-                "github.installation_unverified",
-                "the installation callback has no OAuth code, so who installed the App cannot be verified; enable \"Request user authorization (OAuth) during installation\" on the GitHub App",
+            return Err(crate::codes::github::INSTALLATION_UNVERIFIED.error("the installation callback has no OAuth code, so who installed the App cannot be verified; enable \"Request user authorization (OAuth) during installation\" on the GitHub App",
             ));
         }
         let jwt = app_jwt(app.id, &app.key, callback.host.clock().now())?;
@@ -304,11 +295,8 @@ impl RedirectFlow for AppInstallationFlow {
             let error = app_api_error(&response, "confirming the installation");
             return Err(
                 if error.code() == integrations_core::auth::CREDENTIAL_REVOKED {
-                    Error::new(
-                        ErrorKind::Verification,
-                        "github.installation_not_found",
-                        "the installation does not exist or belongs to another App",
-                    )
+                    crate::codes::github::INSTALLATION_NOT_FOUND
+                        .error("the installation does not exist or belongs to another App")
                 } else {
                     error
                 },
@@ -341,11 +329,8 @@ fn repository_names(context: &ResolverContext<'_>) -> Result<Option<Vec<String>>
         return Ok(None);
     };
     let invalid = || {
-        Error::invalid_input(
-            "github.invalid_repositories",
-            "the repositories parameter must be a list of owner/name",
-            Vec::new(),
-        )
+        crate::codes::github::INVALID_REPOSITORIES
+            .error("the repositories parameter must be a list of owner/name")
     };
     let items = value.as_array().ok_or_else(invalid)?;
     let mut names = BTreeSet::new();
@@ -399,7 +384,7 @@ impl InstallationTokens {
             .and_then(installation_id)
             .ok_or_else(|| {
                 config_error(
-                    "github.no_installation",
+                    crate::codes::github::NO_INSTALLATION,
                     "the connection has no GitHub App installation id",
                 )
             })?;
@@ -425,11 +410,8 @@ impl InstallationTokens {
             return Err(app_api_error(&response, "minting an installation token"));
         }
         let token: InstallationToken = serde_json::from_slice(response.body()).map_err(|_| {
-            Error::new(
-                ErrorKind::Provider,
-                "github.invalid_response",
-                "GitHub's installation-token answer is not what the API documents",
-            )
+            crate::codes::github::INVALID_RESPONSE
+                .error("GitHub's installation-token answer is not what the API documents")
         })?;
         let expires_at = Timestamp::parse_rfc3339(&token.expires_at).unwrap_or_else(|_| {
             // Documented as one hour; assume it when the date is unreadable.

@@ -21,7 +21,7 @@ use integrations_core::schema::UrlBuilder;
 use integrations_core::tools::request as bare_request;
 use integrations_core::tools::{RequestAuth, json_request, status_error};
 use integrations_core::webhook::{HookRemoval, HookRequest, RegisteredHook, WebhookRegistrar};
-use integrations_core::{Error, ErrorKind, Secret};
+use integrations_core::{Error, Secret};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -43,11 +43,8 @@ fn auth(selector: &CredentialSelector) -> RequestAuth {
 }
 
 fn unexpected() -> Error {
-    Error::new(
-        ErrorKind::Provider,
-        "webhook.unexpected_response",
-        "GitHub answered with a body that is not the hook expected",
-    )
+    crate::codes::webhook::UNEXPECTED_RESPONSE
+        .error("GitHub answered with a body that is not the hook expected")
 }
 
 /// The hooks collection URL for the connection's config (`repos/{owner}/{repo}/hooks`
@@ -72,10 +69,8 @@ fn collection(request: &HookRequest<'_>) -> Result<UrlBuilder, Error> {
             .path("orgs")
             .arg("/webhook_organization", org)
             .path("hooks")),
-        _ => Err(Error::invalid_input(
-            "github.webhook_target_missing",
+        _ => Err(crate::codes::github::WEBHOOK_TARGET_MISSING.error(
             "the connection's config names no webhook_repository or webhook_organization (exactly one)",
-            Vec::new(),
         )),
     }
 }

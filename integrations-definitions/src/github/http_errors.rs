@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use http::StatusCode;
+use integrations_core::Error;
 use integrations_core::host::HttpResponse;
-use integrations_core::{Error, ErrorKind};
 
 /// The temporary failure `response` reports while `what`, if it is one: 429, or 403 with
 /// `x-ratelimit-remaining: 0` (rate limited, with `Retry-After` when given), or 5xx.
@@ -16,25 +16,18 @@ pub(super) fn transient(response: &HttpResponse, what: &str) -> Option<Error> {
         .get("x-ratelimit-remaining")
         .is_some_and(|v| v.as_bytes() == b"0");
     if status == StatusCode::TOO_MANY_REQUESTS || (status == StatusCode::FORBIDDEN && exhausted) {
-        let error = Error::new(
-            ErrorKind::RateLimited,
-            "github.rate_limited",
-            format!("GitHub is rate limiting the App while {what}"),
-        );
+        let error = crate::codes::github::RATE_LIMITED
+            .error(format!("GitHub is rate limiting the App while {what}"));
         return Some(match retry_after(response) {
             Some(wait) => error.with_retry_after(wait),
             None => error,
         });
     }
     status.is_server_error().then(|| {
-        Error::new(
-            ErrorKind::Unavailable,
-            "github.unavailable",
-            format!(
-                "GitHub is unavailable (HTTP {}) while {what}",
-                status.as_u16()
-            ),
-        )
+        crate::codes::github::UNAVAILABLE.error(format!(
+            "GitHub is unavailable (HTTP {}) while {what}",
+            status.as_u16()
+        ))
     })
 }
 

@@ -16,7 +16,7 @@ use http::Method;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue, USER_AGENT};
 use integrations_core::auth::TargetSecrets;
 use integrations_core::host::{Host, HttpResponse};
-use integrations_core::{Error, ErrorKind, Secret};
+use integrations_core::{Error, Secret};
 use serde::Deserialize;
 
 use super::schemas::GitHubEndpoints;
@@ -34,11 +34,11 @@ const CLIENT_SECRET: &str = "client_secret";
 ///
 /// # Errors
 ///
-/// [`ErrorKind::Verification`] (`github.installation_not_owned`) when the user cannot
+/// [`ErrorKind::Verification`](integrations_core::ErrorKind::Verification) (`github.installation_not_owned`) when the user cannot
 /// access the installation, (`github.installation_code_rejected`) when GitHub refuses
 /// the code (`bad_verification_code`: wrong, used or expired);
-/// [`ErrorKind::Configuration`] when the target lacks the client id or secret, or GitHub
-/// refuses them (`github.invalid_client`); provider, rate-limit and transport errors.
+/// [`ErrorKind::Configuration`](integrations_core::ErrorKind::Configuration) when the target lacks the client id or secret, or GitHub
+/// refuses them (`oauth.invalid_client`); provider, rate-limit and transport errors.
 pub(super) async fn verify(
     host: &Host,
     endpoints: &GitHubEndpoints,
@@ -50,10 +50,7 @@ pub(super) async fn verify(
     if user_can_access(host, endpoints, &user_token, id).await? {
         Ok(())
     } else {
-        Err(Error::new(
-            ErrorKind::Verification,
-            "github.installation_not_owned",
-            "the installation is not one the user who completed it can access; install the App from the account that owns it",
+        Err(crate::codes::github::INSTALLATION_NOT_OWNED.error("the installation is not one the user who completed it can access; install the App from the account that owns it",
         ))
     }
 }
@@ -75,9 +72,7 @@ async fn exchange(
     code: &str,
 ) -> Result<Secret, Error> {
     let client_id = endpoints.client_id.as_deref().ok_or_else(|| {
-        Error::configuration(
-            "github.missing_client_id",
-            "the target config has no OAuth client id (client_id), needed to verify who installed the App",
+        integrations_core::codes::auth::MISSING_CLIENT_ID.error("the target config has no OAuth client id (client_id), needed to verify who installed the App",
         )
     })?;
     let client_secret = secrets.require(CLIENT_SECRET)?;
@@ -108,14 +103,9 @@ async fn exchange(
     // GitHub reports refusals with HTTP 200 and an `error` member.
     match (answer.access_token, answer.error) {
         (Some(token), None) if !token.is_empty() => Ok(token),
-        (_, Some(error)) if error == "incorrect_client_credentials" => Err(Error::configuration(
-            "github.invalid_client",
-            "GitHub refused the target's client_id and client_secret while verifying an installation",
+        (_, Some(error)) if error == "incorrect_client_credentials" => Err(integrations_core::codes::oauth::INVALID_CLIENT.error("GitHub refused the target's client_id and client_secret while verifying an installation",
         )),
-        (_, Some(error)) => Err(Error::new(
-            ErrorKind::Verification,
-            "github.installation_code_rejected",
-            format!(
+        (_, Some(error)) => Err(crate::codes::github::INSTALLATION_CODE_REJECTED.error(format!(
                 "GitHub refused the installation callback's authorization code ({}); install the App again",
                 shown(&error)
             ),
@@ -197,27 +187,21 @@ fn user_request(
 /// A non-success answer of GitHub while `what`.
 fn status_error(response: &HttpResponse, what: &str) -> Error {
     super::http_errors::transient(response, what).unwrap_or_else(|| {
-        Error::new(
-            ErrorKind::Provider,
-            "github.installation_check_refused",
-            format!(
-                "GitHub answered HTTP {} while {what}",
-                response.status().as_u16()
-            ),
-        )
+        crate::codes::github::INSTALLATION_CHECK_REFUSED.error(format!(
+            "GitHub answered HTTP {} while {what}",
+            response.status().as_u16()
+        ))
     })
 }
 
 fn invalid_url() -> Error {
-    Error::configuration("github.invalid_url", "the GitHub URL is invalid")
+    crate::codes::github::INVALID_URL.error("the GitHub URL is invalid")
 }
 
 fn invalid_response(what: &str) -> Error {
-    Error::new(
-        ErrorKind::Provider,
-        "github.invalid_response",
-        format!("GitHub's {what} answer is not what the API documents"),
-    )
+    crate::codes::github::INVALID_RESPONSE.error(format!(
+        "GitHub's {what} answer is not what the API documents"
+    ))
 }
 
 /// A provider error code fit for a message: short, of `[A-Za-z0-9_.-]`.
@@ -235,6 +219,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use integrations_core::ErrorKind;
 
     #[test]
     fn provider_codes_are_shown_only_when_plain() {

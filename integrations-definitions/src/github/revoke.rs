@@ -15,7 +15,7 @@ use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue, USER_AGENT}
 use http::{Method, StatusCode};
 use integrations_core::auth::RemoteRevocation;
 use integrations_core::provider::{GrantRevoker, RevokeContext};
-use integrations_core::{Error, ErrorKind, Secret};
+use integrations_core::{Error, Secret};
 
 use super::tools::USER_AGENT_VALUE;
 use super::{GitHub, Variant};
@@ -32,10 +32,8 @@ impl GrantRevoker for GrantDeletion {
     async fn revoke(&self, context: &RevokeContext<'_>) -> Result<RemoteRevocation, Error> {
         let endpoints = GitHub { variant: self.0 }.endpoints(context.target_config)?;
         let client_id = context.spec.client_id.as_deref().ok_or_else(|| {
-            Error::configuration(
-                "auth.missing_client_id",
-                "the target config has no OAuth client id",
-            )
+            integrations_core::codes::auth::MISSING_CLIENT_ID
+                .error("the target config has no OAuth client id")
         })?;
         let client_secret = context.target_secrets.require(CLIENT_SECRET)?;
         let credentials = Secret::new(format!("{client_id}:{}", client_secret.expose()));
@@ -58,7 +56,7 @@ impl GrantRevoker for GrantDeletion {
             .header(USER_AGENT, USER_AGENT_VALUE)
             .body(Bytes::from(body))
             .map_err(|_| {
-                Error::configuration("github.invalid_url", "the GitHub API URL is invalid")
+                crate::codes::github::INVALID_URL.error("the GitHub API URL is invalid")
             })?;
         let response = context.host.http().send(request).await?;
         let what = "deleting the OAuth authorization";
@@ -69,18 +67,17 @@ impl GrantRevoker for GrantDeletion {
             StatusCode::NO_CONTENT | StatusCode::OK => Ok(RemoteRevocation::Revoked),
             StatusCode::NOT_FOUND => Ok(RemoteRevocation::AlreadyInvalid),
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Err(invalid_client()),
-            status => Err(Error::new(
-                ErrorKind::Provider,
-                "oauth.revocation_refused",
-                format!("GitHub answered HTTP {} while {what}", status.as_u16()),
-            )),
+            status => Err(
+                integrations_core::codes::oauth::REVOCATION_REFUSED.error(format!(
+                    "GitHub answered HTTP {} while {what}",
+                    status.as_u16()
+                )),
+            ),
         }
     }
 }
 
 fn invalid_client() -> Error {
-    Error::configuration(
-        "oauth.invalid_client",
-        "GitHub refused the target's client_id and client_secret while deleting an OAuth authorization",
+    integrations_core::codes::oauth::INVALID_CLIENT.error("GitHub refused the target's client_id and client_secret while deleting an OAuth authorization",
     )
 }

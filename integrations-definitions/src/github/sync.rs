@@ -36,12 +36,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 use http::Method;
 use http::header::{ETAG, IF_NONE_MATCH, LINK};
+use integrations_core::Error;
 use integrations_core::definition::IntegrationDefinition;
 use integrations_core::sync::{
     SyncMode, SyncPage, SyncRecord, SyncRequest, SyncSource, SyncStream,
 };
 use integrations_core::tools::{RateLimitRule, RequestAuth, ResetFormat, request as new_request};
-use integrations_core::{Error, ErrorKind};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -85,8 +85,8 @@ struct State {
     etags: BTreeMap<String, (String, String)>,
 }
 
-fn invalid(code: &'static str, message: &'static str) -> Error {
-    Error::new(ErrorKind::InvalidInput, code, message)
+fn invalid(code: integrations_core::Code, message: &'static str) -> Error {
+    code.error(message)
 }
 
 /// The `rel="next"` URL of a `Link` header.
@@ -159,25 +159,29 @@ impl SyncSource for GitHub {
         let config: GitHubConnectionConfig =
             serde_json::from_value(request.connection.config.clone()).map_err(|_| {
                 invalid(
-                    "sync.invalid_connection_config",
+                    integrations_core::codes::auth::CONNECTION_CONFIG_INVALID,
                     "the connection's config does not name repositories to sync",
                 )
             })?;
         let repos = config.sync_repositories;
         if repos.is_empty() {
             return Err(invalid(
-                "sync.no_repositories",
+                crate::codes::sync::NO_REPOSITORIES,
                 "set the connection's `sync_repositories` (owner/name) to sync GitHub",
             ));
         }
         let cursor: Cursor = match request.cursor {
             None => Cursor::default(),
-            Some(c) => serde_json::from_str(c)
-                .map_err(|_| invalid("sync.invalid_cursor", "the saved cursor is not GitHub's"))?,
+            Some(c) => serde_json::from_str(c).map_err(|_| {
+                invalid(
+                    crate::codes::sync::INVALID_CURSOR,
+                    "the saved cursor is not GitHub's",
+                )
+            })?,
         };
         let repo = repos.get(cursor.repo).ok_or_else(|| {
             invalid(
-                "sync.invalid_cursor",
+                crate::codes::sync::INVALID_CURSOR,
                 "the saved cursor names no repository",
             )
         })?;
@@ -190,11 +194,8 @@ impl SyncSource for GitHub {
         let url = match &cursor.next {
             Some(next) if next.starts_with(&api_prefix) => next.clone(),
             Some(_) => {
-                return Err(Error::new(
-                    ErrorKind::Provider,
-                    "sync.unexpected_response",
-                    "GitHub's next-page link leads outside the API base URL",
-                ));
+                return Err(crate::codes::sync::UNEXPECTED_RESPONSE
+                    .error("GitHub's next-page link leads outside the API base URL"));
             }
             None => first_url(&endpoints, repo, pulls, since)?,
         };
@@ -220,15 +221,12 @@ impl SyncSource for GitHub {
             .await?;
         if let Some(limited) = RATE_LIMIT.check(&response, request.clock.now()) {
             let wait = limited.retry_after().unwrap_or(Duration::from_secs(60));
-            return Err(Error::new(
-                ErrorKind::RateLimited,
-                "sync.rate_limited",
-                format!(
+            return Err(crate::codes::sync::RATE_LIMITED
+                .error(format!(
                     "GitHub's rate limit was reached; retry after {} s",
                     wait.as_secs()
-                ),
-            )
-            .with_retry_after(wait));
+                ))
+                .with_retry_after(wait));
         }
         let after_repo = |next: Option<String>| -> Option<String> {
             let cursor = match next {

@@ -78,10 +78,8 @@ fn auth(context: &ToolContext) -> RequestAuth {
 /// The headers of every GitHub API request (the definition's default headers).
 pub(super) fn default_headers(endpoints: &GitHubEndpoints) -> Result<HeaderMap, Error> {
     let version = HeaderValue::from_str(&endpoints.api_version).map_err(|_| {
-        Error::configuration(
-            "github.invalid_api_version",
-            "the target's API version cannot be sent as a header",
-        )
+        crate::codes::github::INVALID_API_VERSION
+            .error("the target's API version cannot be sent as a header")
     })?;
     let mut h = HeaderMap::new();
     h.insert(
@@ -137,8 +135,7 @@ fn checked_cursor(context: &ToolContext, cursor: &str) -> Result<String, Error> 
     let api = url::Url::parse(endpoints(context)?.api.as_str())
         .map_err(|_| Error::internal("a base URL did not parse again"))?;
     let refused = || {
-        Error::invalid_input(
-            "github.invalid_cursor",
+        crate::codes::github::INVALID_CURSOR.with_issues(
             "the cursor is not a next-page cursor this tool gave for this connection",
             vec![ValidationIssue::new(
                 "github.invalid_cursor",
@@ -676,11 +673,8 @@ impl Tool for GetFileContents {
         let (value, _): (Value, _) = get_json(context, url.as_str()).await?;
         if let Value::Array(_) = value {
             let entries: Vec<DirectoryEntry> = serde_json::from_value(value).map_err(|_| {
-                Error::new(
-                    integrations_core::ErrorKind::Provider,
-                    "tool.unexpected_response",
-                    "GitHub answered with a directory listing that is not the JSON expected",
-                )
+                integrations_core::codes::tool::UNEXPECTED_RESPONSE
+                    .error("GitHub answered with a directory listing that is not the JSON expected")
             })?;
             return Ok(FileContents {
                 path: args.path,
@@ -694,11 +688,8 @@ impl Tool for GetFileContents {
             });
         }
         let file: FileNode = serde_json::from_value(value).map_err(|_| {
-            Error::new(
-                integrations_core::ErrorKind::Provider,
-                "tool.unexpected_response",
-                "GitHub answered with file contents that are not the JSON expected",
-            )
+            integrations_core::codes::tool::UNEXPECTED_RESPONSE
+                .error("GitHub answered with file contents that are not the JSON expected")
         })?;
         let (encoding, text) = match (file.encoding.as_deref(), file.content) {
             (Some("base64"), Some(encoded)) => {
@@ -707,11 +698,8 @@ impl Tool for GetFileContents {
                     .filter(|c| !c.is_ascii_whitespace())
                     .collect();
                 let bytes = STANDARD.decode(compact.as_bytes()).map_err(|_| {
-                    Error::new(
-                        integrations_core::ErrorKind::Provider,
-                        "github.invalid_content",
-                        "GitHub sent file contents that are not valid base64",
-                    )
+                    crate::codes::github::INVALID_CONTENT
+                        .error("GitHub sent file contents that are not valid base64")
                 })?;
                 match String::from_utf8(bytes) {
                     Ok(text) => ("utf-8", text),
@@ -720,9 +708,7 @@ impl Tool for GetFileContents {
             }
             // Files over 1 MB come without content (encoding "none").
             _ => {
-                return Err(Error::new(
-                    integrations_core::ErrorKind::InvalidInput,
-                    "github.file_too_large",
+                return Err(crate::codes::github::FILE_TOO_LARGE.error(
                     "GitHub does not return the contents of files this large through this endpoint",
                 ));
             }

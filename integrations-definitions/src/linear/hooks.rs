@@ -16,7 +16,7 @@ use http::Method;
 use integrations_core::definition::ConnectionMethodKind;
 use integrations_core::tools::{RequestAuth, json_request, status_error};
 use integrations_core::webhook::{HookRemoval, HookRequest, RegisteredHook, WebhookRegistrar};
-use integrations_core::{Error, ErrorKind, Secret};
+use integrations_core::{Error, Secret};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -70,11 +70,8 @@ fn auth(request: &HookRequest<'_>) -> RequestAuth {
 }
 
 fn unexpected() -> Error {
-    Error::new(
-        ErrorKind::Provider,
-        "webhook.unexpected_response",
-        "Linear answered with a body that is not the GraphQL result expected",
-    )
+    crate::codes::webhook::UNEXPECTED_RESPONSE
+        .error("Linear answered with a body that is not the GraphQL result expected")
 }
 
 /// Runs one operation; returns `data.<root>`, or the GraphQL error code as an error.
@@ -206,11 +203,8 @@ impl WebhookRegistrar for LinearHooks {
                 success: true,
                 webhook: Some(hook),
             } => Ok(RegisteredHook::created(hook.id)),
-            _ => Err(Error::new(
-                ErrorKind::Provider,
-                "webhook.registration_failed",
-                "Linear did not create the webhook",
-            )),
+            _ => Err(crate::codes::webhook::REGISTRATION_FAILED
+                .error("Linear did not create the webhook")),
         }
     }
 
@@ -232,16 +226,13 @@ impl WebhookRegistrar for LinearHooks {
                 if deleted.success {
                     Ok(HookRemoval::Deleted)
                 } else {
-                    Err(Error::new(
-                        ErrorKind::Provider,
-                        "webhook.unregistration_failed",
-                        "Linear did not delete the webhook",
-                    ))
+                    Err(crate::codes::webhook::UNREGISTRATION_FAILED
+                        .error("Linear did not delete the webhook"))
                 }
             }
             // Linear answers an unknown id with `Entity not found` (`INPUT_ERROR` or
             // `ENTITY_NOT_FOUND`); the hook is gone either way, so ask again to be sure.
-            Err(e) if e.is_not_found() || e.code() == "linear.invalid_input" => {
+            Err(e) if e.is_not_found() || e.code() == crate::codes::linear::INVALID_INPUT => {
                 match find(request, request.url).await? {
                     None => Ok(HookRemoval::AlreadyGone),
                     Some(_) => Err(e),

@@ -17,11 +17,11 @@ use std::sync::LazyLock;
 
 use async_trait::async_trait;
 use http::Method;
+use integrations_core::Error;
 use integrations_core::definition::{ConnectionMethodKind, IntegrationDefinition};
 use integrations_core::host::HttpResponse;
 use integrations_core::sync::{SyncPage, SyncRecord, SyncRequest, SyncSource, SyncStream};
 use integrations_core::tools::{RateLimitRule, RequestAuth, ResetFormat, json_request};
-use integrations_core::{Error, ErrorKind};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -141,16 +141,13 @@ fn rate_limit(response: &HttpResponse, now: integrations_core::Timestamp) -> Opt
     };
     let wait = rule.wait(response, now);
     Some(
-        Error::new(
-            ErrorKind::RateLimited,
-            "sync.rate_limited",
-            format!(
+        crate::codes::sync::RATE_LIMITED
+            .error(format!(
                 "Linear's {} limit was reached; retry after {} ms",
                 if complexity { "complexity" } else { "request" },
                 wait.as_millis()
-            ),
-        )
-        .with_retry_after(wait),
+            ))
+            .with_retry_after(wait),
     )
 }
 
@@ -229,11 +226,9 @@ impl SyncSource for Linear {
             .find_map(|e| e.extensions.as_ref().and_then(|x| x.code.clone()))
             .or_else(|| (!envelope.errors.is_empty()).then(|| "UNKNOWN".to_owned()))
         {
-            return Err(Error::new(
-                ErrorKind::Provider,
-                "sync.provider_error",
-                format!("Linear answered the {filter_type} query with the error {code}"),
-            ));
+            return Err(crate::codes::sync::PROVIDER_ERROR.error(format!(
+                "Linear answered the {filter_type} query with the error {code}"
+            )));
         }
         let connection: Connection = envelope
             .data

@@ -10,13 +10,13 @@
 use std::sync::LazyLock;
 
 use http::Method;
+use integrations_core::Error;
 use integrations_core::definition::ConnectionMethodKind;
 use integrations_core::host::HttpResponse;
 use integrations_core::tools::{
     RateLimitRule, RequestAuth, ResetFormat, Tool, ToolAnnotations, ToolContext, ToolDescriptor,
     ToolSet, json_request, status_error,
 };
-use integrations_core::{Error, ErrorKind};
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -125,10 +125,8 @@ pub(super) fn rejected(response: &HttpResponse) -> bool {
 
 fn auth(context: &ToolContext) -> Result<RequestAuth, Error> {
     let selector = context.default_credential().cloned().ok_or_else(|| {
-        Error::configuration(
-            "linear.no_credential",
-            "this Linear connection has no credential tools can use",
-        )
+        crate::codes::linear::NO_CREDENTIAL
+            .error("this Linear connection has no credential tools can use")
     })?;
     let auth = match context.method_kind() {
         // Personal API keys are sent as they are, without a scheme.
@@ -139,15 +137,15 @@ fn auth(context: &ToolContext) -> Result<RequestAuth, Error> {
 }
 
 pub(super) fn linear_error(code: &str) -> Error {
-    let (kind, reason) = match code {
-        "AUTHENTICATION_ERROR" => (ErrorKind::PermissionDenied, "linear.authentication_error"),
-        "FORBIDDEN" => (ErrorKind::PermissionDenied, "linear.forbidden"),
+    let reason = match code {
+        "AUTHENTICATION_ERROR" => crate::codes::linear::AUTHENTICATION_ERROR,
+        "FORBIDDEN" => crate::codes::linear::FORBIDDEN,
         "INPUT_ERROR" | "INVALID_INPUT" | "BAD_USER_INPUT" | "GRAPHQL_VALIDATION_FAILED" => {
-            (ErrorKind::InvalidInput, "linear.invalid_input")
+            crate::codes::linear::INVALID_INPUT
         }
-        "ENTITY_NOT_FOUND" => (ErrorKind::NotFound, "linear.not_found"),
-        "INTERNAL_SERVER_ERROR" => (ErrorKind::Unavailable, "linear.unavailable"),
-        _ => (ErrorKind::Provider, "linear.error"),
+        "ENTITY_NOT_FOUND" => crate::codes::linear::NOT_FOUND,
+        "INTERNAL_SERVER_ERROR" => crate::codes::linear::UNAVAILABLE,
+        _ => crate::codes::linear::ERROR,
     };
     // Linear's messages can quote the submitted variables, so only the code is passed on.
     let shown: String = code
@@ -155,11 +153,7 @@ pub(super) fn linear_error(code: &str) -> Error {
         .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
         .take(64)
         .collect();
-    Error::new(
-        kind,
-        reason,
-        format!("Linear refused the request ({shown})"),
-    )
+    reason.error(format!("Linear refused the request ({shown})"))
 }
 
 /// Runs one GraphQL operation and returns `data.<root>` as `T`.
@@ -192,11 +186,8 @@ async fn graphql<T: DeserializeOwned>(
         return Err(status_error(response.status()));
     }
     let unexpected = || {
-        Error::new(
-            ErrorKind::Provider,
-            "tool.unexpected_response",
-            "Linear answered with a body that is not the GraphQL result expected",
-        )
+        integrations_core::codes::tool::UNEXPECTED_RESPONSE
+            .error("Linear answered with a body that is not the GraphQL result expected")
     };
     let data = body.and_then(|b| b.data).ok_or_else(unexpected)?;
     let value = data.get(root).cloned().ok_or_else(unexpected)?;
@@ -257,11 +248,7 @@ fn created<T>(payload: Payload<T>, what: &str) -> Result<T, Error> {
             success: true,
             item: Some(item),
         } => Ok(item),
-        _ => Err(Error::new(
-            ErrorKind::Provider,
-            "linear.not_saved",
-            format!("Linear did not save the {what}"),
-        )),
+        _ => Err(crate::codes::linear::NOT_SAVED.error(format!("Linear did not save the {what}"))),
     }
 }
 
@@ -470,8 +457,7 @@ impl Tool for UpdateIssue {
         insert(&mut input, "assigneeId", args.assignee_id);
         insert(&mut input, "labelIds", args.label_ids);
         if input.is_empty() {
-            return Err(Error::invalid_input(
-                "linear.nothing_to_update",
+            return Err(crate::codes::linear::NOTHING_TO_UPDATE.with_issues(
                 "name at least one field to change",
                 vec![integrations_core::ValidationIssue::new(
                     "linear.nothing_to_update",

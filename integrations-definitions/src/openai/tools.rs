@@ -89,8 +89,7 @@ impl Tool for ListModels {
             ] {
                 if let Some(value) = value {
                     let value = HeaderValue::from_str(value).map_err(|_| {
-                        Error::configuration(
-                            "openai.invalid_header",
+                        crate::codes::openai::INVALID_HEADER.error(
                             "the connection's organization or project cannot be sent as a header",
                         )
                     })?;
@@ -99,10 +98,7 @@ impl Tool for ListModels {
             }
         }
         let selector = context.default_credential().cloned().ok_or_else(|| {
-            Error::configuration(
-                "openai.no_credential",
-                "this OpenAI connection has no API key",
-            )
+            crate::codes::openai::NO_CREDENTIAL.error("this OpenAI connection has no API key")
         })?;
         let response = context
             .http()

@@ -23,6 +23,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use http::Method;
+use integrations_core::Error;
 use integrations_core::definition::IntegrationDefinition;
 use integrations_core::host::HttpResponse;
 use integrations_core::plan::CredentialSelector;
@@ -30,7 +31,6 @@ use integrations_core::sync::{
     SyncMode, SyncPage, SyncRecord, SyncRequest, SyncSource, SyncStream,
 };
 use integrations_core::tools::{RateLimitRule, RequestAuth, request as new_request};
-use integrations_core::{Error, ErrorKind};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -126,15 +126,12 @@ impl Call<'_, '_> {
             .await?;
         if let Some(limited) = RATE_LIMIT.check(&response, self.request.clock.now()) {
             let wait = limited.retry_after().unwrap_or(Duration::from_secs(60));
-            return Err(Error::new(
-                ErrorKind::RateLimited,
-                "sync.rate_limited",
-                format!(
+            return Err(crate::codes::sync::RATE_LIMITED
+                .error(format!(
                     "Slack's rate limit for {method} was reached; retry after {} s",
                     wait.as_secs()
-                ),
-            )
-            .with_retry_after(wait));
+                ))
+                .with_retry_after(wait));
         }
         if !response.status().is_success() {
             return Err(sync_support::status("Slack", response.status()));
@@ -149,11 +146,9 @@ impl Call<'_, '_> {
                 .filter(|c| c.is_ascii_lowercase() || *c == '_')
                 .take(64)
                 .collect();
-            return Err(Error::new(
-                ErrorKind::Provider,
-                "sync.provider_error",
-                format!("Slack answered {method} with ok:false, error {code}"),
-            ));
+            return Err(crate::codes::sync::PROVIDER_ERROR.error(format!(
+                "Slack answered {method} with ok:false, error {code}"
+            )));
         }
         let body = serde_json::from_slice(response.body())
             .map_err(|_| sync_support::unexpected("Slack", response.status()))?;
@@ -212,11 +207,7 @@ impl SyncSource for Slack {
         };
         let mut cursor = match request.cursor {
             Some(c) => serde_json::from_str::<Cursor>(c).map_err(|_| {
-                Error::new(
-                    ErrorKind::InvalidInput,
-                    "sync.invalid_cursor",
-                    "the saved cursor is not Slack's",
-                )
+                crate::codes::sync::INVALID_CURSOR.error("the saved cursor is not Slack's")
             })?,
             None => Cursor {
                 channels: call.channels().await?,

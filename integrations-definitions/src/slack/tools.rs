@@ -99,10 +99,8 @@ async fn call_method<T: DeserializeOwned>(
     request: HttpRequest,
 ) -> Result<T, Error> {
     let selector = context.default_credential().cloned().ok_or_else(|| {
-        Error::configuration(
-            "slack.no_credential",
-            "this Slack connection has no credential tools can use",
-        )
+        crate::codes::slack::NO_CREDENTIAL
+            .error("this Slack connection has no credential tools can use")
     })?;
     let auth = RequestAuth::bearer(selector).with_rejection(rejected);
     let response = context.http().send(request, &auth).await?;

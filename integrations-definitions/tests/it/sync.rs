@@ -373,7 +373,7 @@ async fn linear_revoked_connection_stops_the_run_and_marks_it() {
         assert_eq!(checkpoint.watermark, done.watermark);
         // The connection is not active any more: the next run refuses to start.
         let again = env.run(stream, SyncMode::Incremental).await.unwrap_err();
-        assert_eq!(again.code(), "sync.connection_not_active");
+        assert_eq!(again.code(), "auth.connection_not_active");
     }
 }
 

@@ -21,10 +21,9 @@ pub(crate) type SpecClient =
     BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
 
 fn invalid_url(what: &str) -> Error {
-    Error::configuration(
-        "oauth.invalid_url",
-        format!("the {what} of the OAuth 2.0 data is not a valid URL"),
-    )
+    crate::codes::oauth::INVALID_URL.error(format!(
+        "the {what} of the OAuth 2.0 data is not a valid URL"
+    ))
 }
 
 /// Builds the `oauth2` client of `spec`, with the client secret from the target secrets
@@ -34,10 +33,7 @@ fn invalid_url(what: &str) -> Error {
 pub(crate) fn client(spec: &OAuth2Spec, secrets: &TargetSecrets) -> Result<SpecClient, Error> {
     spec.require_secure_endpoints()?;
     let client_id = spec.client_id.clone().ok_or_else(|| {
-        Error::configuration(
-            "auth.missing_client_id",
-            "the target config has no OAuth client id",
-        )
+        crate::codes::auth::MISSING_CLIENT_ID.error("the target config has no OAuth client id")
     })?;
     let auth_url =
         AuthUrl::new(spec.authorize_url.clone()).map_err(|_| invalid_url("authorization URL"))?;
@@ -58,11 +54,8 @@ pub(crate) fn client(spec: &OAuth2Spec, secrets: &TargetSecrets) -> Result<SpecC
 
 pub(crate) fn redirect_url(uri: &str) -> Result<RedirectUrl, Error> {
     RedirectUrl::new(uri.to_owned()).map_err(|_| {
-        Error::invalid_input(
-            "oauth.invalid_redirect_uri",
-            "the redirect URI is not a valid absolute URL",
-            Vec::new(),
-        )
+        crate::codes::oauth::INVALID_REDIRECT_URI
+            .with_issues("the redirect URI is not a valid absolute URL", Vec::new())
     })
 }
 

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use super::client;
 use super::token_response::TokenSet;
+use crate::Error;
 use crate::auth::identity;
 use crate::auth::persist::Obtained;
 use crate::auth::target::TargetContext;
@@ -13,7 +14,6 @@ use crate::host::Host;
 use crate::model::{CredentialType, PendingAuthorization};
 use crate::provider::IssuedCredential;
 use crate::sealing::{Aad, SecretCipherExt};
-use crate::{Error, ErrorKind};
 
 /// The associated data of a pending authorization's sealed PKCE verifier.
 pub(crate) fn verifier_aad(pending: &PendingAuthorization) -> Aad {
@@ -74,11 +74,9 @@ pub(crate) async fn complete(
     params: &BTreeMap<String, String>,
 ) -> Result<Obtained, Error> {
     let Some(code) = params.get("code").filter(|c| !c.is_empty()) else {
-        return Err(Error::new(
-            ErrorKind::Verification,
-            "oauth.missing_code",
-            "the callback has no authorization code",
-        ));
+        return Err(
+            crate::codes::oauth::MISSING_CODE.error("the callback has no authorization code")
+        );
     };
     let spec = context.oauth2(method)?;
     let secrets = context.secrets(host)?;

@@ -17,8 +17,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue};
 
+use crate::Error;
 use crate::host::{HttpClient, HttpResponse};
-use crate::{Error, ErrorKind};
 
 /// The error `oauth2` sees when the host client failed; the engine reads the real error
 /// from the adapter.
@@ -65,16 +65,12 @@ impl TokenEndpointHttp {
         let (mut parts, body) = request.into_parts();
         for (name, value) in &self.headers {
             let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
-                Error::configuration(
-                    "oauth.invalid_token_header",
-                    "a token request header name of the definition is invalid",
-                )
+                crate::codes::oauth::INVALID_TOKEN_HEADER
+                    .error("a token request header name of the definition is invalid")
             })?;
             let value = HeaderValue::from_str(value).map_err(|_| {
-                Error::configuration(
-                    "oauth.invalid_token_header",
-                    "a token request header value of the definition is invalid",
-                )
+                crate::codes::oauth::INVALID_TOKEN_HEADER
+                    .error("a token request header value of the definition is invalid")
             })?;
             parts.headers.insert(name, value);
         }
@@ -125,11 +121,8 @@ where
         Some(outcome) => outcome,
         None => Err(match parsed {
             Ok(_) => Error::internal("the token request produced no response"),
-            Err(_) => Error::new(
-                ErrorKind::Configuration,
-                "oauth.invalid_token_request",
-                "the token request could not be built from the definition's OAuth 2.0 data",
-            ),
+            Err(_) => crate::codes::oauth::INVALID_TOKEN_REQUEST
+                .error("the token request could not be built from the definition's OAuth 2.0 data"),
         }),
     }
 }

@@ -20,10 +20,10 @@ use serde_json::{Map, Value};
 
 use crate::definition::OAuth2Spec;
 use crate::host::HttpResponse;
-use crate::{Error, ErrorKind, Secret, Timestamp};
+use crate::{Error, Secret, Timestamp};
 
 /// The stable code of a dead grant (`invalid_grant` and the provider's equivalents).
-pub const INVALID_GRANT: &str = "oauth.invalid_grant";
+pub const INVALID_GRANT: &str = crate::codes::oauth::INVALID_GRANT.as_str();
 
 /// What a token endpoint issued.
 #[derive(Clone)]
@@ -89,43 +89,24 @@ pub(crate) fn retry_after(response: &HttpResponse, now: Timestamp) -> Option<Dur
 pub(crate) fn classify(code: &str, spec: &OAuth2Spec) -> Error {
     let shown = sanitized(code).unwrap_or("unrecognized");
     if code == "invalid_grant" || spec.grant_error_codes.iter().any(|c| c == code) {
-        return Error::new(
-            ErrorKind::Provider,
-            INVALID_GRANT,
-            format!("the provider rejected the grant ({shown}); reauthorize the connection"),
-        );
+        return crate::codes::oauth::INVALID_GRANT.error(format!(
+            "the provider rejected the grant ({shown}); reauthorize the connection"
+        ));
     }
     match code {
-        "invalid_client" | "unauthorized_client" => Error::configuration(
-            "oauth.invalid_client",
-            format!(
+        "invalid_client" | "unauthorized_client" => crate::codes::oauth::INVALID_CLIENT.error(format!(
                 "the provider rejected the OAuth client ({shown}); check the target's client id and secret"
             ),
         ),
-        "invalid_scope" => Error::new(
-            ErrorKind::Provider,
-            "oauth.invalid_scope",
-            "the provider refused the requested scopes",
+        "invalid_scope" => crate::codes::oauth::INVALID_SCOPE.error("the provider refused the requested scopes",
         ),
-        "access_denied" => Error::new(
-            ErrorKind::Provider,
-            "oauth.access_denied",
-            "the authorization was denied",
+        "access_denied" => crate::codes::oauth::ACCESS_DENIED.error("the authorization was denied",
         ),
-        "temporarily_unavailable" | "server_error" => Error::new(
-            ErrorKind::Unavailable,
-            "oauth.unavailable",
-            format!("the token endpoint is temporarily unavailable ({shown})"),
+        "temporarily_unavailable" | "server_error" => crate::codes::oauth::UNAVAILABLE.error(format!("the token endpoint is temporarily unavailable ({shown})"),
         ),
-        "slow_down" => Error::new(
-            ErrorKind::RateLimited,
-            "oauth.rate_limited",
-            "the token endpoint asked to slow down",
+        "slow_down" => crate::codes::oauth::RATE_LIMITED.error("the token endpoint asked to slow down",
         ),
-        _ => Error::new(
-            ErrorKind::Provider,
-            "oauth.token_error",
-            format!("the token endpoint refused the request ({shown})"),
+        _ => crate::codes::oauth::TOKEN_ERROR.error(format!("the token endpoint refused the request ({shown})"),
         ),
     }
 }
@@ -213,50 +194,37 @@ pub(crate) fn parse(
 ) -> Result<TokenSet, Error> {
     let status = response.status();
     if status.is_redirection() {
-        return Err(Error::new(
-            ErrorKind::Provider,
-            "oauth.unexpected_redirect",
-            "the token endpoint answered with a redirect, which is never followed",
-        ));
+        return Err(crate::codes::oauth::UNEXPECTED_REDIRECT
+            .error("the token endpoint answered with a redirect, which is never followed"));
     }
     if status == StatusCode::TOO_MANY_REQUESTS {
-        let mut error = Error::new(
-            ErrorKind::RateLimited,
-            "oauth.rate_limited",
-            "the token endpoint is rate limiting requests",
-        );
+        let mut error =
+            crate::codes::oauth::RATE_LIMITED.error("the token endpoint is rate limiting requests");
         if let Some(wait) = retry_after(response, now) {
             error = error.with_retry_after(wait);
         }
         return Err(error);
     }
     if status.is_server_error() {
-        let mut error = Error::new(
-            ErrorKind::Unavailable,
-            "oauth.unavailable",
-            format!(
-                "the token endpoint is unavailable (HTTP {})",
-                status.as_u16()
-            ),
-        );
+        let mut error = crate::codes::oauth::UNAVAILABLE.error(format!(
+            "the token endpoint is unavailable (HTTP {})",
+            status.as_u16()
+        ));
         if let Some(wait) = retry_after(response, now) {
             error = error.with_retry_after(wait);
         }
         return Err(error);
     }
     let Some(fields) = fields(response) else {
-        return Err(Error::new(
-            ErrorKind::Provider,
-            if status.is_success() {
-                "oauth.invalid_response"
-            } else {
-                "oauth.token_request_failed"
-            },
-            format!(
-                "the token endpoint answered HTTP {} with a body that is neither JSON nor a form",
-                status.as_u16()
-            ),
-        ));
+        let code = if status.is_success() {
+            crate::codes::oauth::INVALID_RESPONSE
+        } else {
+            crate::codes::oauth::TOKEN_REQUEST_FAILED
+        };
+        return Err(code.error(format!(
+            "the token endpoint answered HTTP {} with a body that is neither JSON nor a form",
+            status.as_u16()
+        )));
     };
     let error_code = non_empty_string(fields.get("error"));
     if let Some(field) = &spec.success_field
@@ -264,29 +232,23 @@ pub(crate) fn parse(
     {
         return Err(match error_code {
             Some(code) => classify(code, spec),
-            None => Error::new(
-                ErrorKind::Provider,
-                "oauth.token_error",
-                "the token endpoint reported a failure without an error code",
-            ),
+            None => crate::codes::oauth::TOKEN_ERROR
+                .error("the token endpoint reported a failure without an error code"),
         });
     }
     if let Some(code) = error_code {
         return Err(classify(code, spec));
     }
     if !status.is_success() {
-        return Err(Error::new(
-            ErrorKind::Provider,
-            "oauth.token_request_failed",
-            format!("the token endpoint answered HTTP {}", status.as_u16()),
-        ));
+        return Err(crate::codes::oauth::TOKEN_REQUEST_FAILED.error(format!(
+            "the token endpoint answered HTTP {}",
+            status.as_u16()
+        )));
     }
     let Some(access_token) = non_empty_string(fields.get("access_token")) else {
-        return Err(Error::new(
-            ErrorKind::Provider,
-            "oauth.invalid_response",
-            "the token response has no access token",
-        ));
+        return Err(
+            crate::codes::oauth::INVALID_RESPONSE.error("the token response has no access token")
+        );
     };
     let expires_at = seconds(fields.get("expires_in"))
         .or(spec.default_expires_in_secs)
@@ -313,6 +275,7 @@ mod tests {
     use bytes::Bytes;
 
     use super::*;
+    use crate::ErrorKind;
 
     fn response(status: u16, content_type: Option<&str>, body: &str) -> HttpResponse {
         let mut builder = http::Response::builder().status(status);

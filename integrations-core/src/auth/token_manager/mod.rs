@@ -25,7 +25,7 @@ use crate::host::{AuditAction, AuditEvent, AuditOutcome, Host};
 use crate::model::{Connection, ConnectionStatus, Credential, CredentialSet, CredentialType};
 use crate::plan::CredentialSelector;
 use crate::provider::ResolverContext;
-use crate::{Error, ErrorKind, Registry, Secret, Timestamp};
+use crate::{Error, Registry, Secret, Timestamp};
 
 /// The default expiry skew: tokens expiring within five minutes are renewed first.
 pub const DEFAULT_EXPIRY_SKEW: Duration = Duration::from_secs(300);
@@ -46,14 +46,10 @@ pub(super) fn same(a: &Secret, b: &Secret) -> bool {
 }
 
 fn not_active(connection: &Connection) -> Error {
-    Error::new(
-        ErrorKind::Provider,
-        "auth.connection_not_active",
-        format!(
-            "the connection is {}; reauthorize or repair it first",
-            connection.status.as_str()
-        ),
-    )
+    crate::codes::auth::CONNECTION_NOT_ACTIVE.error(format!(
+        "the connection is {}; reauthorize or repair it first",
+        connection.status.as_str()
+    ))
 }
 
 /// Hands out fresh credentials for connections.
@@ -237,7 +233,7 @@ impl TokenManager {
         self.hand_out(&CredentialRequest::new(connection, &selector), None)
             .await?
             .ok_or_else(|| {
-                Error::not_found("auth.no_credential", "the connection has no access token")
+                crate::codes::auth::NO_CREDENTIAL.error("the connection has no access token")
             })
     }
 
@@ -311,13 +307,10 @@ impl TokenManager {
             .method(&connection.method)
             .map(|m| m.method().kind)
             .ok_or_else(|| {
-                Error::not_found(
-                    "auth.unknown_method",
-                    format!(
-                        "{} has no connection method {}",
-                        connection.key, connection.method
-                    ),
-                )
+                crate::codes::auth::UNKNOWN_METHOD.error(format!(
+                    "{} has no connection method {}",
+                    connection.key, connection.method
+                ))
             })?;
         let has_default = entry.integration().default_credential_resolver().is_some();
         match resolution_path(kind, selector, has_default) {
@@ -326,10 +319,9 @@ impl TokenManager {
                     .via_resolver(key, connection, selector, Resolver::Custom(&name), rejected)
                     .await?;
                 if resolved.is_none() && rejected.is_none() {
-                    return Err(Error::not_found(
-                        "auth.resolver_declined",
-                        format!("the resolver {name} has no credential for this connection"),
-                    ));
+                    return Err(crate::codes::auth::RESOLVER_DECLINED.error(format!(
+                        "the resolver {name} has no credential for this connection"
+                    )));
                 }
                 Ok(resolved.map(|c| (c, "resolver")))
             }
@@ -367,26 +359,22 @@ impl TokenManager {
         let set = self.load_set(connection).await?;
         let Some(credential) = set.find(&selector.credential_type, selector.slot.as_deref())?
         else {
-            return Err(Error::not_found(
-                "auth.no_credential",
-                format!(
-                    "the connection holds no {} credential{}",
-                    selector.credential_type,
-                    selector
-                        .slot
-                        .as_deref()
-                        .map(|s| format!(" in slot {s}"))
-                        .unwrap_or_default()
-                ),
-            ));
+            return Err(crate::codes::auth::NO_CREDENTIAL.error(format!(
+                "the connection holds no {} credential{}",
+                selector.credential_type,
+                selector
+                    .slot
+                    .as_deref()
+                    .map(|s| format!(" in slot {s}"))
+                    .unwrap_or_default()
+            )));
         };
         let now = self.now();
         if credential.expires_at.is_some_and(|e| e <= now) {
-            return Err(Error::new(
-                ErrorKind::Provider,
-                "auth.credential_expired",
-                format!("the stored {} credential expired", selector.credential_type),
-            ));
+            return Err(crate::codes::auth::CREDENTIAL_EXPIRED.error(format!(
+                "the stored {} credential expired",
+                selector.credential_type
+            )));
         }
         let value = self.open(connection, credential)?;
         if rejected.is_some_and(|r| same(r, &value)) {
@@ -425,10 +413,10 @@ impl TokenManager {
         let (resolver, name) = match which {
             Resolver::Custom(name) => (
                 integration.credential_resolver(name).ok_or_else(|| {
-                    Error::not_found(
-                        "auth.resolver_not_found",
-                        format!("{} has no credential resolver {name}", connection.key),
-                    )
+                    crate::codes::auth::RESOLVER_NOT_FOUND.error(format!(
+                        "{} has no credential resolver {name}",
+                        connection.key
+                    ))
                 })?,
                 name,
             ),
@@ -485,10 +473,7 @@ impl TokenManager {
             .load_credentials(&connection.tenant, &connection.id)
             .await?
             .ok_or_else(|| {
-                Error::not_found(
-                    "auth.no_credentials",
-                    "the connection has no stored credentials",
-                )
+                crate::codes::auth::NO_CREDENTIALS.error("the connection has no stored credentials")
             })
     }
 
@@ -517,10 +502,7 @@ impl TokenManager {
             }
             None => {
                 self.forget(connection);
-                Err(Error::not_found(
-                    "auth.connection_not_found",
-                    "the connection does not exist",
-                ))
+                Err(crate::codes::auth::CONNECTION_NOT_FOUND.error("the connection does not exist"))
             }
         }
     }
@@ -535,10 +517,9 @@ impl TokenManager {
         {
             Some(stored) if stored.is_active() => Ok(()),
             Some(stored) => Err(not_active(&stored)),
-            None => Err(Error::not_found(
-                "auth.connection_not_found",
-                "the connection does not exist",
-            )),
+            None => {
+                Err(crate::codes::auth::CONNECTION_NOT_FOUND.error("the connection does not exist"))
+            }
         }
     }
 
@@ -797,10 +778,7 @@ impl CredentialSource for TokenManager {
         request: &CredentialRequest<'_>,
     ) -> Result<ResolvedCredential, Error> {
         self.hand_out(request, None).await?.ok_or_else(|| {
-            Error::not_found(
-                "auth.no_credential",
-                "the connection has no such credential",
-            )
+            crate::codes::auth::NO_CREDENTIAL.error("the connection has no such credential")
         })
     }
 

@@ -24,12 +24,12 @@ use crate::credential::ResolvedCredential;
 use crate::definition::ConnectionMethodKind;
 use crate::model::{Connection, Credential, CredentialSet, CredentialType};
 use crate::plan::CredentialSelector;
-use crate::{Error, ErrorKind, Secret};
+use crate::{Error, Secret};
 
 /// The stable code of an expired access token with no refresh token to renew it.
-pub const NO_REFRESH_TOKEN: &str = "oauth.no_refresh_token";
+pub const NO_REFRESH_TOKEN: &str = crate::codes::oauth::NO_REFRESH_TOKEN.as_str();
 /// The stable code of an expired refresh token.
-pub const REFRESH_TOKEN_EXPIRED: &str = "oauth.refresh_token_expired";
+pub const REFRESH_TOKEN_EXPIRED: &str = crate::codes::oauth::REFRESH_TOKEN_EXPIRED.as_str();
 
 const MAX_ROUNDS: u32 = 64;
 /// The most kept back from a lease for the token request: the lease always outlives it.
@@ -120,12 +120,11 @@ impl TokenManager {
             if let Some(until) = lease::held(&set, slot, now) {
                 // Another process is refreshing: wait for its tokens.
                 if started.elapsed() >= self.lease_wait {
-                    return Err(Error::new(
-                        ErrorKind::Unavailable,
-                        "auth.refresh_in_progress",
-                        "another process is refreshing this connection's token; retry shortly",
-                    )
-                    .with_retry_after(until.duration_since(now)));
+                    return Err(crate::codes::auth::REFRESH_IN_PROGRESS
+                        .error(
+                            "another process is refreshing this connection's token; retry shortly",
+                        )
+                        .with_retry_after(until.duration_since(now)));
                 }
                 tokio::time::sleep(pause).await;
                 pause = (pause * 2).min(MAX_PAUSE);
@@ -161,9 +160,7 @@ impl TokenManager {
                     .await
                 {
                     Ok(outcome) => outcome,
-                    Err(_) => Err(Error::new(
-                        ErrorKind::Unavailable,
-                        "auth.refresh_timeout",
+                    Err(_) => Err(crate::codes::auth::REFRESH_TIMEOUT.error(
                         "the token endpoint did not answer within the refresh lease; retry",
                     )),
                 };
@@ -246,11 +243,8 @@ impl TokenManager {
                 }
             }
         }
-        Err(Error::new(
-            ErrorKind::Unavailable,
-            "auth.refresh_contended",
-            "the connection's credentials kept changing during the refresh; retry",
-        ))
+        Err(crate::codes::auth::REFRESH_CONTENDED
+            .error("the connection's credentials kept changing during the refresh; retry"))
     }
 
     /// The refresh token to use, or the permanent failure (recorded on the connection)
@@ -265,15 +259,9 @@ impl TokenManager {
             Some(refresh) if refresh.expires_at.is_none_or(|e| e > self.now()) => {
                 return self.open(connection, refresh);
             }
-            Some(_) => Error::new(
-                ErrorKind::Provider,
-                REFRESH_TOKEN_EXPIRED,
-                "the refresh token expired; reauthorize the connection",
+            Some(_) => crate::codes::oauth::REFRESH_TOKEN_EXPIRED.error("the refresh token expired; reauthorize the connection",
             ),
-            None => Error::new(
-                ErrorKind::Provider,
-                NO_REFRESH_TOKEN,
-                "the access token expired and the provider issued no refresh token; reauthorize the connection",
+            None => crate::codes::oauth::NO_REFRESH_TOKEN.error("the access token expired and the provider issued no refresh token; reauthorize the connection",
             ),
         };
         self.audit_refresh(connection, "refresh_token", Some(&error))
@@ -383,11 +371,8 @@ impl TokenManager {
                 Err(e) => return Err(e),
             }
         }
-        Err(Error::new(
-            ErrorKind::Unavailable,
-            "auth.refresh_contended",
-            "the connection's credentials kept changing during the refresh; retry",
-        ))
+        Err(crate::codes::auth::REFRESH_CONTENDED
+            .error("the connection's credentials kept changing during the refresh; retry"))
     }
 
     /// Removes our lease. The new version, or `None` when the set changed since we took

@@ -128,8 +128,7 @@ impl<T: Tool> ErasedTool for T {
             // type's own deserializer can still refuse (a custom `Deserialize`). Its
             // message may quote the input, so it is not passed on.
             let args: T::Args = serde_json::from_value(arguments).map_err(|_| {
-                Error::invalid_input(
-                    "tool.invalid_arguments",
+                crate::codes::tool::INVALID_ARGUMENTS.with_issues(
                     "the arguments do not match the tool's input schema",
                     vec![ValidationIssue::new(
                         "schema.invalid_value",
@@ -229,10 +228,8 @@ impl ToolExecutor for ToolSet {
             .iter()
             .find(|e| e.descriptor.name == name)
             .ok_or_else(|| {
-                Error::not_found(
-                    "tool.not_executable",
-                    format!("the provider cannot execute the tool {name}"),
-                )
+                crate::codes::tool::NOT_EXECUTABLE
+                    .error(format!("the provider cannot execute the tool {name}"))
             })?;
         entry.tool.call(arguments, context).await
     }

@@ -16,7 +16,7 @@ use crate::credential::{CredentialRequest, CredentialSource, ResolvedCredential}
 use crate::host::{AuditAction, AuditEvent, AuditOutcome, Host, HttpRequest, HttpResponse};
 use crate::model::Connection;
 use crate::plan::{AuthInjection, CredentialSelector};
-use crate::{DefinitionKey, Error, ErrorKind, Secret, UserId};
+use crate::{DefinitionKey, Error, Secret, UserId};
 
 /// How a request carries the connection's credential: which credential, how it is put on
 /// the request, and how to recognize the provider's refusal of it.
@@ -229,11 +229,8 @@ pub(crate) fn clone_request(request: &HttpRequest) -> HttpRequest {
 }
 
 fn unusable() -> Error {
-    Error::new(
-        ErrorKind::Configuration,
-        "tool.credential_unusable",
-        "the connection's credential cannot be put on an HTTP request",
-    )
+    crate::codes::tool::CREDENTIAL_UNUSABLE
+        .error("the connection's credential cannot be put on an HTTP request")
 }
 
 fn sensitive(value: &str) -> Result<HeaderValue, Error> {
@@ -293,11 +290,8 @@ pub fn request(method: Method, url: &str) -> Result<HttpRequest, Error> {
         .uri(url)
         .body(Bytes::new())
         .map_err(|_| {
-            Error::invalid_input(
-                "http.invalid_request",
-                "the request URL is not valid",
-                Vec::new(),
-            )
+            crate::codes::http::INVALID_REQUEST
+                .with_issues("the request URL is not valid", Vec::new())
         })
 }
 
@@ -325,75 +319,61 @@ pub fn json_request<T: Serialize + ?Sized>(
 ///
 /// # Errors
 ///
-/// [`ErrorKind::Provider`] (`tool.unexpected_response`) when the body is not the JSON
+/// [`ErrorKind::Provider`](crate::ErrorKind::Provider) (`tool.unexpected_response`) when the body is not the JSON
 /// expected; the body is never quoted.
 pub fn read_json<T: DeserializeOwned>(response: &HttpResponse) -> Result<T, Error> {
     serde_json::from_slice(response.body()).map_err(|_| {
-        Error::new(
-            ErrorKind::Provider,
-            "tool.unexpected_response",
-            format!(
-                "the provider answered HTTP {} with a body that is not the JSON expected",
-                response.status().as_u16()
-            ),
-        )
+        crate::codes::tool::UNEXPECTED_RESPONSE.error(format!(
+            "the provider answered HTTP {} with a body that is not the JSON expected",
+            response.status().as_u16()
+        ))
     })
 }
 
 /// The error for a non-success HTTP status, by status class. Bodies are never quoted.
 pub fn status_error(status: StatusCode) -> Error {
     let code = status.as_u16();
-    let (kind, reason, what) = match code {
+    let (reason, what) = match code {
         400 => (
-            ErrorKind::InvalidInput,
-            "tool.upstream_bad_request",
+            crate::codes::tool::UPSTREAM_BAD_REQUEST,
             "refused the request as malformed",
         ),
         401 => (
-            ErrorKind::PermissionDenied,
-            "tool.unauthorized",
+            crate::codes::tool::UNAUTHORIZED,
             "refused the connection's credential",
         ),
         403 => (
-            ErrorKind::PermissionDenied,
-            "tool.forbidden",
+            crate::codes::tool::FORBIDDEN,
             "does not let the connection do this",
         ),
         404 | 410 => (
-            ErrorKind::NotFound,
-            "tool.upstream_not_found",
+            crate::codes::tool::UPSTREAM_NOT_FOUND,
             "has no such resource, or hides it from the connection",
         ),
-        409 => (
-            ErrorKind::Conflict,
-            "tool.upstream_conflict",
-            "reported a conflict",
-        ),
+        409 => (crate::codes::tool::UPSTREAM_CONFLICT, "reported a conflict"),
         422 => (
-            ErrorKind::InvalidInput,
-            "tool.upstream_rejected",
+            crate::codes::tool::UPSTREAM_REJECTED,
             "rejected the request's content",
         ),
         429 => {
             return super::rate_limited(super::DEFAULT_RATE_LIMIT_WAIT);
         }
         500..=599 => (
-            ErrorKind::Unavailable,
-            "tool.upstream_unavailable",
+            crate::codes::tool::UPSTREAM_UNAVAILABLE,
             "failed or is unavailable",
         ),
         _ => (
-            ErrorKind::Provider,
-            "tool.upstream_error",
+            crate::codes::tool::UPSTREAM_ERROR,
             "answered with an unexpected status",
         ),
     };
-    Error::new(kind, reason, format!("the provider {what} (HTTP {code})"))
+    reason.error(format!("the provider {what} (HTTP {code})"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ErrorKind;
     use crate::schema::BaseUrl;
 
     fn get(url: &str) -> HttpRequest {

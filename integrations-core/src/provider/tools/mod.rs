@@ -12,9 +12,7 @@ mod result;
 pub(crate) use self::context::ContextParts;
 pub use self::context::ToolContext;
 pub use self::executor::{Tool, ToolExecutor, ToolSet};
-pub use self::http::{
-    RequestAuth, ToolHttp, json_request, read_json, request, status_error,
-};
+pub use self::http::{RequestAuth, ToolHttp, json_request, read_json, request, status_error};
 pub(crate) use self::http::{clone_request, inject};
 pub use self::ratelimit::{DEFAULT_RATE_LIMIT_WAIT, RateLimitRule, ResetFormat, rate_limited};
 pub use self::result::{Continuation, ToolContent, ToolFailure, ToolResult, ToolStatus};

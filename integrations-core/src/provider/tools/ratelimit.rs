@@ -1,5 +1,5 @@
 //! Rate limits: every provider's way of saying "slow down" becomes one typed, retryable
-//! error, [`ErrorKind::RateLimited`] (`tool.rate_limited`) carrying how long to wait.
+//! error, [`ErrorKind::RateLimited`](crate::ErrorKind::RateLimited) (`tool.rate_limited`) carrying how long to wait.
 //!
 //! Providers say it differently (HTTP 429 with `Retry-After`; 403 with a remaining-count
 //! header at zero and a reset time in epoch seconds; a GraphQL error code with HTTP 400
@@ -13,7 +13,7 @@ use http::header::RETRY_AFTER;
 use http::{HeaderMap, HeaderName, StatusCode};
 
 use crate::host::HttpResponse;
-use crate::{Error, ErrorKind, Timestamp};
+use crate::{Error, Timestamp};
 
 /// How long to wait when a provider says "rate limited" without saying for how long.
 pub const DEFAULT_RATE_LIMIT_WAIT: Duration = Duration::from_secs(60);
@@ -21,15 +21,12 @@ pub const DEFAULT_RATE_LIMIT_WAIT: Duration = Duration::from_secs(60);
 /// The one rate-limit error: retryable, with the wait attached
 /// ([`Error::retry_after`]).
 pub fn rate_limited(wait: Duration) -> Error {
-    Error::new(
-        ErrorKind::RateLimited,
-        "tool.rate_limited",
-        format!(
+    crate::codes::tool::RATE_LIMITED
+        .error(format!(
             "the provider's rate limit was reached; retry after {} s",
             wait.as_secs().max(1)
-        ),
-    )
-    .with_retry_after(wait)
+        ))
+        .with_retry_after(wait)
 }
 
 /// How a reset header writes its instant.
@@ -273,6 +270,7 @@ mod tests {
     use bytes::Bytes;
 
     use super::*;
+    use crate::ErrorKind;
 
     fn response(status: u16, headers: &[(&str, &str)], body: &str) -> HttpResponse {
         let mut b = http::Response::builder().status(status);

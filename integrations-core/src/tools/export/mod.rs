@@ -25,7 +25,7 @@ use serde_json::{Map, Value};
 use crate::Error;
 
 fn unsupported(message: impl Into<String>) -> Error {
-    Error::invalid_input("export.unsupported_schema", message.into(), Vec::new())
+    crate::codes::export::UNSUPPORTED_SCHEMA.error(message.into())
 }
 
 /// The schema with every local `$ref` (`#/$defs/X`, `#/definitions/X`) replaced by the

@@ -14,7 +14,7 @@ use integrations_core::credential::{CredentialRequest, CredentialSource, Resolve
 use integrations_core::host::{Host, SecretCipherExt};
 use integrations_core::model::{Connection, Credential, CredentialType};
 use integrations_core::service::credential_aad;
-use integrations_core::{Error, ErrorKind, Secret};
+use integrations_core::{Error, Secret};
 
 /// A token manager for tests. See the module docs.
 pub struct FakeTokenManager {
@@ -44,10 +44,7 @@ struct TokenResponse {
 }
 
 fn not_found() -> Error {
-    Error::not_found(
-        "credential.not_found",
-        "the connection holds no such credential",
-    )
+    crate::codes::credential::NOT_FOUND.error("the connection holds no such credential")
 }
 
 impl FakeTokenManager {
@@ -159,18 +156,12 @@ impl FakeTokenManager {
             .map_err(|_| Error::internal("the refresh request could not be built"))?;
         let response = self.host.http().send(request).await?;
         if !response.status().is_success() {
-            return Err(Error::new(
-                ErrorKind::Provider,
-                "oauth.refresh_failed",
-                "the token endpoint refused the refresh token",
-            ));
+            return Err(crate::codes::oauth::REFRESH_FAILED
+                .error("the token endpoint refused the refresh token"));
         }
         let token: TokenResponse = serde_json::from_slice(response.body()).map_err(|_| {
-            Error::new(
-                ErrorKind::Provider,
-                "oauth.invalid_token_response",
-                "the token endpoint answered with an unexpected body",
-            )
+            crate::codes::oauth::INVALID_TOKEN_RESPONSE
+                .error("the token endpoint answered with an unexpected body")
         })?;
         let now = self.host.clock().now();
         let expires_at = token
@@ -225,10 +216,8 @@ impl CredentialSource for FakeTokenManager {
         let connection = request.connection;
         let selector = request.selector;
         if selector.resolver.is_some() {
-            return Err(Error::not_found(
-                "credential.unknown_resolver",
-                "the fake token manager has no custom resolvers",
-            ));
+            return Err(crate::codes::credential::UNKNOWN_RESOLVER
+                .error("the fake token manager has no custom resolvers"));
         }
         let set = self
             .host

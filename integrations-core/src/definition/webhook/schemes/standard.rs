@@ -159,11 +159,8 @@ impl StandardScheme {
             .id
             .filter(|id| !id.is_empty() && !id.contains('.'))
             .ok_or_else(|| {
-                Error::invalid_input(
-                    errors::codes::MISSING_ID,
-                    "Standard Webhooks signing needs a message id without '.'",
-                    Vec::new(),
-                )
+                crate::codes::webhook::MISSING_ID
+                    .error("Standard Webhooks signing needs a message id without '.'")
             })?;
         let key = key_bytes(request.secret)?;
         let ts = request.timestamp.unix_seconds().to_string();

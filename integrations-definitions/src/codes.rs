@@ -1,0 +1,71 @@
+//! The catalogue of the error codes the bundled definitions emit (codes of
+//! `integrations-core` they also emit are in [`integrations_core::codes`]).
+//!
+//! Slack's tools pass Slack's own error through as `slack.<error>` (for example
+//! `slack.channel_not_found`); those codes are Slack's and are not listed here.
+
+integrations_core::error_codes! {
+    /// Codes of the `github` area.
+    pub mod github {
+        APP_JWT_REJECTED = "github.app_jwt_rejected", Configuration, "GitHub refused the App JWT; check the target's app_id and private key.";
+        APP_REQUEST_REFUSED = "github.app_request_refused", Provider, "GitHub refused an App API request (creating an installation token or reading an installation).";
+        FILE_TOO_LARGE = "github.file_too_large", InvalidInput, "GitHub does not return the contents of files this large through this endpoint.";
+        INSTALLATION_CHECK_REFUSED = "github.installation_check_refused", Provider, "GitHub refused a request made to verify an installation.";
+        INSTALLATION_CODE_REJECTED = "github.installation_code_rejected", Verification, "GitHub refused the installation callback's authorization code; install the App again.";
+        INSTALLATION_NOT_FOUND = "github.installation_not_found", Verification, "The installation does not exist or belongs to another App.";
+        INSTALLATION_NOT_OWNED = "github.installation_not_owned", Verification, "The installation is not one the user who completed it can access; install the App from the account that owns it.";
+        INSTALLATION_PENDING = "github.installation_pending", Provider, "The installation waits for an organization owner's approval; connect again once approved.";
+        INSTALLATION_UNVERIFIED = "github.installation_unverified", Verification, "The installation callback has no OAuth code, so who installed the App cannot be verified; enable \"Request user authorization (OAuth) during installation\" on the GitHub App.";
+        INVALID_API_VERSION = "github.invalid_api_version", Configuration, "The target's API version cannot be sent as a header.";
+        INVALID_APP_KEY = "github.invalid_app_key", Configuration, "The GitHub App private key in the target's secrets is not an RSA private key in PEM, or cannot sign.";
+        INVALID_CONTENT = "github.invalid_content", Provider, "GitHub sent file contents that are not valid base64.";
+        INVALID_CURSOR = "github.invalid_cursor", InvalidInput, "The cursor is not a next-page cursor this tool gave for this connection.";
+        INVALID_INSTALLATION_ID = "github.invalid_installation_id", InvalidInput, "The callback has no valid installation_id.";
+        INVALID_REPOSITORIES = "github.invalid_repositories", InvalidInput, "The repositories parameter must be a list of owner/name.";
+        INVALID_RESPONSE = "github.invalid_response", Provider, "GitHub's installation-token answer is not what the API documents.";
+        INVALID_URL = "github.invalid_url", Configuration, "A GitHub API or web URL of the target is invalid.";
+        MISSING_APP_ID = "github.missing_app_id", Configuration, "The target config has no GitHub App id (app_id).";
+        MISSING_APP_SLUG = "github.missing_app_slug", Configuration, "The target config has no GitHub App slug (app_slug).";
+        NO_INSTALLATION = "github.no_installation", Configuration, "The connection has no GitHub App installation id.";
+        RATE_LIMITED = "github.rate_limited", RateLimited, "GitHub is rate limiting the App; retry after the wait the error carries.";
+        UNAVAILABLE = "github.unavailable", Unavailable, "GitHub is unavailable (a 5xx); retrying may succeed.";
+        WEBHOOK_TARGET_MISSING = "github.webhook_target_missing", InvalidInput, "The connection's config names no webhook_repository or webhook_organization (exactly one).";
+    }
+    /// Codes of the `linear` area.
+    pub mod linear {
+        AUTHENTICATION_ERROR = "linear.authentication_error", PermissionDenied, "Linear refused the connection's credential (AUTHENTICATION_ERROR).";
+        ERROR = "linear.error", Provider, "Linear refused the request with another error code.";
+        FORBIDDEN = "linear.forbidden", PermissionDenied, "Linear does not let the connection do this (FORBIDDEN).";
+        INVALID_INPUT = "linear.invalid_input", InvalidInput, "Linear refused the request's input (INPUT_ERROR, BAD_USER_INPUT, GRAPHQL_VALIDATION_FAILED).";
+        NO_CREDENTIAL = "linear.no_credential", Configuration, "This Linear connection has no credential tools can use.";
+        NOT_FOUND = "linear.not_found", NotFound, "Linear has no such entity (ENTITY_NOT_FOUND).";
+        NOT_SAVED = "linear.not_saved", Provider, "Linear answered without saving the issue or comment (success: false).";
+        NOTHING_TO_UPDATE = "linear.nothing_to_update", InvalidInput, "Name at least one field to change.";
+        UNAVAILABLE = "linear.unavailable", Unavailable, "Linear failed internally (INTERNAL_SERVER_ERROR); retrying may succeed.";
+    }
+    /// Codes of the `openai` area.
+    pub mod openai {
+        INVALID_HEADER = "openai.invalid_header", Configuration, "The connection's organization or project cannot be sent as a header.";
+        NO_CREDENTIAL = "openai.no_credential", Configuration, "This OpenAI connection has no API key.";
+    }
+    /// Codes of the `slack` area.
+    pub mod slack {
+        NO_CREDENTIAL = "slack.no_credential", Configuration, "This Slack connection has no credential tools can use.";
+    }
+    /// Codes of the `sync` area.
+    pub mod sync {
+        INVALID_CURSOR = "sync.invalid_cursor", InvalidInput, "The saved sync cursor is not one this provider wrote.";
+        NO_REPOSITORIES = "sync.no_repositories", InvalidInput, "The GitHub connection names no repositories to sync (sync_repositories).";
+        PROVIDER_ERROR = "sync.provider_error", Provider, "The provider answered a sync query with an error.";
+        PROVIDER_UNAVAILABLE = "sync.provider_unavailable", Unavailable, "The provider answered a sync request with a 5xx or 408; the run stops and the next run retries the page from the checkpoint.";
+        RATE_LIMITED = "sync.rate_limited", RateLimited, "The provider's rate limit was reached during a sync; retry after the wait the error carries.";
+        UNEXPECTED_RESPONSE = "sync.unexpected_response", Provider, "The provider's answer to a sync request is not what its API documents.";
+        UNSUPPORTED_METHOD = "sync.unsupported_method", InvalidInput, "Connections made with this connection method cannot sync.";
+    }
+    /// Codes of the `webhook` area.
+    pub mod webhook {
+        REGISTRATION_FAILED = "webhook.registration_failed", Provider, "Linear did not create the webhook.";
+        UNEXPECTED_RESPONSE = "webhook.unexpected_response", Provider, "GitHub answered with a body that is not the hook expected.";
+        UNREGISTRATION_FAILED = "webhook.unregistration_failed", Provider, "Linear did not delete the webhook.";
+    }
+}

@@ -1,0 +1,15 @@
+//! The catalogue of the error codes this crate emits: tool-result failures, transport
+//! errors, and the `error.code` of the HTTP transport's refusals.
+
+integrations_core::error_codes! {
+    /// Codes of the MCP server.
+    pub mod mcp {
+        APPROVAL_DENIED = "mcp.approval_denied", PermissionDenied, "A person denied the tool call asked about through the MCP client; it did not run.";
+        AUTH_UNAVAILABLE = "mcp.auth_unavailable", Unavailable, "The HTTP transport could not authenticate the request right now (the host's authenticator failed); answered 503.";
+        CONTINUATION_UNKNOWN = "mcp.continuation_unknown", NotFound, "The MCP session was given no such continuation cursor (each cursor is read once, for 15 minutes).";
+        ORIGIN_REFUSED = "mcp.origin_refused", PermissionDenied, "The HTTP request's Origin is not allowed; answered 403.";
+        TOO_MANY_SESSIONS = "mcp.too_many_sessions", Unavailable, "The server has as many MCP sessions as it allows; answered 503, try again later.";
+        TRANSPORT = "mcp.transport", Unavailable, "The MCP handshake or the transport failed, or the server stopped unexpectedly.";
+        UNAUTHORIZED = "mcp.unauthorized", Verification, "The HTTP request carries no valid bearer token; answered 401.";
+    }
+}
