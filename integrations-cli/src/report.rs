@@ -60,7 +60,7 @@ const USAGE_CODES: &[&str] = &[
     "cli.database_url_missing",
     "cli.sealing_key_missing",
     "sync.unsupported",
-    "sync.connection_not_found",
+    "auth.connection_not_found",
     "mcp.approval_addr_not_loopback",
     "mcp.nothing_to_serve",
     "mcp.trust_over_http",

@@ -98,6 +98,8 @@ pub mod host;
 mod id;
 mod issue;
 mod key;
+pub mod lifecycle;
+pub mod loaded;
 pub mod mcp;
 pub mod model;
 pub mod plan;

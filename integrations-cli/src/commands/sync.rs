@@ -100,7 +100,7 @@ async fn sync_run(args: &RunArgs) -> Result<SyncReport, Error> {
         .await?
         .ok_or_else(|| {
             Error::not_found(
-                "sync.connection_not_found",
+                "auth.connection_not_found",
                 "the connection does not exist in this tenant",
             )
         })?;

@@ -7,12 +7,13 @@ use std::sync::Arc;
 
 use crate::definition::{ConnectionMethod, OAuth2Spec};
 use crate::host::{Host, SecretCipher};
+use crate::loaded::{LoadedTarget, Loader};
 use crate::model::{Connection, Target};
 use crate::provider::RedirectFlow;
 use crate::registry::RegisteredIntegration;
 use crate::schema::Parsed;
 use crate::service::target_secrets_aad;
-use crate::{ConnectionMethodId, Error, ErrorKind, Registry, Secret, TargetId, TenantId};
+use crate::{ConnectionMethodId, Error, Registry, Secret, TargetId, TenantId};
 
 /// A target's secrets (OAuth client secret, GitHub App private key, ...), opened for one
 /// operation. Only string members are kept, each as a [`Secret`]; `Debug` lists names.
@@ -99,66 +100,44 @@ impl fmt::Debug for TargetSecrets {
     }
 }
 
-/// A target ready for a flow.
+/// A target ready for a flow: what the [`Loader`] hands back, with the flow's helpers.
 pub(crate) struct TargetContext {
-    pub(crate) target: Target,
+    pub(crate) target: Arc<Target>,
     pub(crate) entry: Arc<RegisteredIntegration>,
     pub(crate) config: Parsed,
+    loaded: LoadedTarget,
 }
 
 impl TargetContext {
-    /// Loads an enabled target and parses its config.
+    fn new(loaded: LoadedTarget) -> Self {
+        Self {
+            target: Arc::clone(&loaded.target),
+            entry: Arc::clone(&loaded.entry),
+            config: loaded.config.clone(),
+            loaded,
+        }
+    }
+
+    /// Loads an enabled target and parses its config, through the [`Loader`].
     pub(crate) async fn load(
-        registry: &Registry,
+        registry: &Arc<Registry>,
         host: &Host,
         tenant: &TenantId,
         id: &TargetId,
     ) -> Result<Self, Error> {
-        let Some(target) = host.targets().get_target(tenant, id).await? else {
-            return Err(Error::not_found(
-                "auth.target_not_found",
-                "the target does not exist",
-            ));
-        };
-        if !target.enabled {
-            return Err(Error::new(
-                ErrorKind::PermissionDenied,
-                "auth.target_disabled",
-                "the target is disabled",
-            ));
-        }
-        let entry = Arc::clone(registry.require(&target.key)?);
-        let config = entry
-            .target_config()
-            .parse(&target.config)
-            .map_err(|issues| {
-                Error::configuration(
-                    "auth.target_config_invalid",
-                    "the stored target config is not valid for its definition",
-                )
-                .with_issues(issues)
-            })?;
-        Ok(Self {
-            target,
-            entry,
-            config,
-        })
+        let loader = Loader::new(Arc::clone(registry), host.clone());
+        Ok(Self::new(loader.target(tenant, id).await?))
     }
 
     /// Loads the target of a connection, checking that it is the connection's definition.
     pub(crate) async fn for_connection(
-        registry: &Registry,
+        registry: &Arc<Registry>,
         host: &Host,
         connection: &Connection,
     ) -> Result<Self, Error> {
-        let context = Self::load(registry, host, &connection.tenant, &connection.target).await?;
-        if context.target.key != connection.key {
-            return Err(Error::configuration(
-                "auth.target_mismatch",
-                "the connection's target belongs to another definition",
-            ));
-        }
-        Ok(context)
+        let loader = Loader::new(Arc::clone(registry), host.clone());
+        let loaded = loader.for_connection(connection.clone()).await?;
+        Ok(Self::new(loaded.target_part()))
     }
 
     /// A connection method of the target's definition.
@@ -213,6 +192,6 @@ impl TargetContext {
 
     /// The opened target secrets.
     pub(crate) fn secrets(&self, host: &Host) -> Result<TargetSecrets, Error> {
-        TargetSecrets::open(&self.target, host.cipher())
+        self.loaded.secrets(host.cipher()).cloned()
     }
 }

@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 use super::source::{SyncMode, SyncPage, SyncRequest};
 use crate::credential::CredentialSource;
 use crate::host::{Host, Sleeper, TokioSleeper};
+use crate::lifecycle::{Cause, ConnectionLifecycle, StatusChange};
+use crate::loaded::Loader;
 use crate::model::{Connection, ConnectionStatus, SyncCheckpoint, SyncLease};
 use crate::tools::DEFAULT_RATE_LIMIT_WAIT;
 use crate::{ConnectionId, Error, ErrorKind, Registry, TenantId};
@@ -181,9 +183,7 @@ impl SyncRunner {
             .connections()
             .get_connection(tenant, connection)
             .await?
-            .ok_or_else(|| {
-                Error::not_found("sync.connection_not_found", "the connection does not exist")
-            })?;
+            .ok_or_else(crate::loaded::connection_not_found)?;
         if !connection.is_active() {
             return Err(Error::new(
                 ErrorKind::PermissionDenied,
@@ -191,36 +191,10 @@ impl SyncRunner {
                 format!("the connection is {}", connection.status.as_str()),
             ));
         }
-        let entry = self.registry.require(&connection.key)?.clone();
-        let target = self
-            .host
-            .targets()
-            .get_target(tenant, &connection.target)
-            .await?
-            .ok_or_else(|| {
-                Error::not_found(
-                    "sync.target_not_found",
-                    "the connection's target does not exist",
-                )
-            })?;
-        if !target.enabled {
-            return Err(Error::new(
-                ErrorKind::PermissionDenied,
-                "auth.target_disabled",
-                "the target is disabled",
-            ));
-        }
-        let config = entry
-            .target_config()
-            .parse(&target.config)
-            .map_err(|issues| {
-                Error::invalid_input(
-                    "sync.invalid_target_config",
-                    "the target's stored config no longer validates",
-                    issues,
-                )
-            })?;
-        Ok((connection, config, entry))
+        let loaded = Loader::new(Arc::clone(&self.registry), self.host.clone())
+            .for_connection(connection)
+            .await?;
+        Ok((loaded.connection, loaded.config, loaded.entry))
     }
 
     /// Runs `stream` of a connection in `mode` until its last page, or until `max_pages`
@@ -298,18 +272,20 @@ impl SyncRunner {
     /// Marks an active connection `error` after the provider refused its credential, so
     /// hosts see it needs reconnecting (a connection revoked meanwhile stays revoked).
     async fn mark_rejected(&self, connection: &Connection) {
-        let marked = self
-            .host
-            .connections()
-            .set_connection_status_if(
-                &connection.tenant,
-                &connection.id,
-                &ConnectionStatus::Active,
-                ConnectionStatus::Error {
-                    reason: "sync.credential_rejected".to_owned(),
-                },
-                self.host.clock().now(),
-            )
+        let change = StatusChange::of(
+            &connection.tenant,
+            &connection.id,
+            &connection.key,
+            ConnectionStatus::Active,
+            ConnectionStatus::Error {
+                reason: "sync.credential_rejected".to_owned(),
+            },
+            Cause::Sync,
+        )
+        .if_unchanged()
+        .with_detail("code", "sync.credential_rejected");
+        let marked = ConnectionLifecycle::new(self.host.clone())
+            .change(change)
             .await;
         if let Err(e) = marked {
             tracing::warn!(code = e.code(), "could not mark a refused connection");
@@ -543,9 +519,7 @@ impl SyncRunner {
             .connections()
             .get_connection(tenant, connection)
             .await?
-            .ok_or_else(|| {
-                Error::not_found("sync.connection_not_found", "the connection does not exist")
-            })?;
+            .ok_or_else(crate::loaded::connection_not_found)?;
         sink.delete_stream(&connection, stream).await?;
         if let Some(mut checkpoint) = self
             .host

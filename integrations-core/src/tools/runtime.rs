@@ -19,6 +19,7 @@ use super::{
 use crate::credential::CredentialSource;
 use crate::definition::ConnectionMethodKind;
 use crate::host::{AuditAction, AuditEvent, AuditOutcome, Host};
+use crate::loaded::Loader;
 use crate::model::{Connection, CredentialType, Publication};
 use crate::plan::CredentialSelector;
 use crate::registry::{RegisteredIntegration, RegisteredTool};
@@ -67,6 +68,7 @@ pub struct Runtime {
     pub(super) result_budget: usize,
     pub(super) approval_ttl: Duration,
     pub(super) continuations: Continuations,
+    pub(super) loader: Loader,
 }
 
 impl fmt::Debug for Runtime {
@@ -104,6 +106,7 @@ impl Runtime {
         credentials: Arc<dyn CredentialSource>,
     ) -> Self {
         Self {
+            loader: Loader::new(Arc::clone(&registry), host.clone()),
             registry,
             host,
             credentials,
@@ -283,10 +286,7 @@ impl Runtime {
         {
             Ok(Some(connection)) => connection,
             Ok(None) => {
-                let e = Error::not_found(
-                    "tool.connection_not_found",
-                    "the call's connection does not exist in this tenant",
-                );
+                let e = crate::loaded::connection_not_found();
                 return Err(self.fail(context, None, name, &e, approved).await);
             }
             Err(e) => return Err(self.fail(context, None, name, &e, approved).await),
@@ -500,32 +500,11 @@ impl Runtime {
         let connection = &prepared.connection;
         let entry = prepared.entry;
         let target = self
-            .host
-            .targets()
-            .get_target(&context.session.tenant, &connection.target)
-            .await?
-            .ok_or_else(|| {
-                Error::not_found(
-                    "tool.target_not_found",
-                    "the connection's target does not exist",
-                )
-            })?;
-        if !target.enabled || target.key != connection.key {
-            return Err(Error::configuration(
-                "tool.target_disabled",
-                "the connection's target is disabled",
-            ));
-        }
-        let target_config = entry
-            .target_config()
-            .parse(&target.config)
-            .map_err(|issues| {
-                Error::invalid_input(
-                    "tool.target_invalid",
-                    "the connection's target config no longer matches its schema",
-                    issues,
-                )
-            })?;
+            .loader
+            .target(&context.session.tenant, &connection.target)
+            .await?;
+        target.check_connection(connection)?;
+        let target_config = target.config.clone();
         let method = entry.method(&connection.method).ok_or_else(|| {
             Error::configuration(
                 "tool.unknown_method",
@@ -535,16 +514,16 @@ impl Runtime {
                 ),
             )
         })?;
-        let connection_config = method
-            .config()
-            .parse(&connection.config)
-            .map_err(|issues| {
-                Error::invalid_input(
-                    "tool.connection_invalid",
-                    "the connection's config no longer matches its schema",
-                    issues,
-                )
-            })?;
+        let connection_config =
+            self.loader
+                .connection_config(method, connection)
+                .map_err(|issues| {
+                    Error::invalid_input(
+                        "tool.connection_invalid",
+                        "the connection's config no longer matches its schema",
+                        issues,
+                    )
+                })?;
         let kind = method.method().kind;
         let default_credential = match kind {
             ConnectionMethodKind::ApiKey => method.method().secret_fields.first().map(|f| {
@@ -561,7 +540,7 @@ impl Runtime {
             _ => None,
         };
         let name = prepared.tool.descriptor.name.as_str();
-        let default_headers = entry.definition().default_headers(&target_config)?;
+        let default_headers = target.default_headers()?.clone();
         let http = ToolHttp::new(
             self.host.clone(),
             Arc::clone(&self.credentials),

@@ -53,7 +53,8 @@ pub mod codes {
     pub const AMBIGUOUS_CONNECTION: &str = "webhook.ambiguous_connection";
     /// The connection's target does not exist (404).
     pub const TARGET_NOT_FOUND: &str = "webhook.target_not_found";
-    /// The connection's target is disabled (404).
+    /// No longer produced: a disabled target is answered with `auth.target_disabled`
+    /// (403), the code every engine uses.
     pub const TARGET_DISABLED: &str = "webhook.target_disabled";
     /// The delivery is for another app than the target's (403).
     pub const TARGET_MISMATCH: &str = "webhook.target_mismatch";

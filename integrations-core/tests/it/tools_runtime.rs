@@ -620,7 +620,7 @@ async fn unknown_tools_connections_and_tenants_are_error_results() {
                 .call("tracker_list_tickets", json!({"count": 1}), &foreign)
                 .await
         ),
-        "tool.connection_not_found"
+        "auth.connection_not_found"
     );
     let mut missing = call.clone();
     missing.connection = ConnectionId::new("conn-nope").unwrap();
@@ -630,7 +630,7 @@ async fn unknown_tools_connections_and_tenants_are_error_results() {
                 .call("tracker_list_tickets", json!({"count": 1}), &missing)
                 .await
         ),
-        "tool.connection_not_found"
+        "auth.connection_not_found"
     );
     env.test
         .host()
