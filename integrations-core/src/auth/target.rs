@@ -135,9 +135,10 @@ impl TargetContext {
         host: &Host,
         connection: &Connection,
     ) -> Result<Self, Error> {
-        let loader = Loader::new(Arc::clone(registry), host.clone());
-        let loaded = loader.for_connection(connection.clone()).await?;
-        Ok(Self::new(loaded.target_part()))
+        let found = Loader::new(Arc::clone(registry), host.clone())
+            .for_connection(connection.clone())
+            .await?;
+        Ok(Self::new(found.target_part()))
     }
 
     /// A connection method of the target's definition.
