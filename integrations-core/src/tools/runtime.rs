@@ -85,7 +85,7 @@ impl fmt::Debug for Runtime {
 pub(super) struct Prepared<'r> {
     pub(super) entry: &'r Arc<RegisteredIntegration>,
     pub(super) tool: RegisteredTool<'r>,
-    pub(super) connection: Connection,
+    pub(super) connection: Arc<Connection>,
     pub(super) decision: PolicyDecision,
     pub(super) publication: Option<Publication>,
 }
@@ -389,7 +389,7 @@ impl Runtime {
         Ok(Prepared {
             entry,
             tool,
-            connection,
+            connection: Arc::new(connection),
             decision,
             publication,
         })
@@ -497,7 +497,7 @@ impl Runtime {
         prepared: &Prepared<'_>,
         context: &CallContext,
     ) -> Result<ToolContext, Error> {
-        let connection = &prepared.connection;
+        let connection: &Connection = &prepared.connection;
         let entry = prepared.entry;
         let target = self
             .loader
@@ -544,7 +544,7 @@ impl Runtime {
         let http = ToolHttp::new(
             self.host.clone(),
             Arc::clone(&self.credentials),
-            Arc::new(connection.clone()),
+            Arc::clone(&prepared.connection),
             name,
             context.session.user.clone(),
         )
