@@ -47,9 +47,10 @@ impl TargetSecrets {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Crypto`] when they cannot be opened (wrong key, tampered, moved to
-    /// another target); [`ErrorKind::Configuration`] (`auth.target_secrets_invalid`)
-    /// when the plaintext is not a JSON object.
+    /// [`ErrorKind::Crypto`](crate::ErrorKind::Crypto) when they cannot be opened (wrong
+    /// key, tampered, moved to another target);
+    /// [`ErrorKind::Configuration`](crate::ErrorKind::Configuration)
+    /// (`auth.target_secrets_invalid`) when the plaintext is not a JSON object.
     pub fn open(target: &Target, cipher: &dyn SecretCipher) -> Result<Self, Error> {
         let Some(sealed) = &target.secrets else {
             return Ok(Self::empty());
@@ -81,7 +82,8 @@ impl TargetSecrets {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Configuration`] (`auth.missing_target_secret`) when it is absent.
+    /// [`ErrorKind::Configuration`](crate::ErrorKind::Configuration) (`auth.missing_target_secret`)
+    /// when it is absent.
     pub fn require(&self, name: &str) -> Result<&Secret, Error> {
         self.get(name).ok_or_else(|| {
             Error::configuration(
