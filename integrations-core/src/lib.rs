@@ -88,10 +88,11 @@
 //! | 5 | contract | `definition`, `credential` | the pure half of an integration (including tool descriptors and the declarative webhook source with its signature schemes); credential sources |
 //! | 6 | contract | `provider` | the I/O half: `provider::tools` (`ToolExecutor`, `ToolContext`, `ToolHttp`), `provider::webhook` (`WebhookHandler`, `WebhookRegistrar`), `provider::sync` (`SyncSource`), `TargetSecrets` |
 //! | 7 | contract | `registry` | the validated set of integrations |
-//! | 8 | engines | `egress`, `mcp`, `sync`, `tools`, `webhook` | the tool runtime, webhook ingest and managed webhooks, the sync runner, the egress proxy core, MCP config writers |
-//! | 9 | engines | `service` | the write service for targets, connections and bindings |
-//! | 10 | engines | `auth`, `compile` | connection flows and the token manager; the runtime-plan compiler |
-//! | 11 | testing | `fuzzing` | entry points for the fuzz targets |
+//! | 8 | engine parts | `loaded`, `lifecycle` | the one start-up lookup every engine uses ([`loaded::Loader`]); the one owner of connection status changes and their audit ([`lifecycle::ConnectionLifecycle`]) |
+//! | 9 | engines | `egress`, `mcp`, `sync`, `tools`, `webhook` | the tool runtime, webhook ingest and managed webhooks, the sync runner, the egress proxy core, MCP config writers |
+//! | 10 | engines | `service` | the write service for targets, connections and bindings |
+//! | 11 | engines | `auth`, `compile` | connection flows and the token manager; the runtime-plan compiler |
+//! | 12 | testing | `fuzzing` | entry points for the fuzz targets |
 //!
 //! # Security
 //!
@@ -122,6 +123,8 @@ pub mod host;
 mod id;
 mod issue;
 mod key;
+pub mod lifecycle;
+pub mod loaded;
 pub mod mcp;
 pub mod model;
 pub mod plan;

@@ -8,10 +8,11 @@ use crate::definition::ConnectionMethodKind;
 use crate::definition::identity_check_with_defaults;
 use crate::host::Host;
 use crate::issue::escape_pointer_token;
+use crate::loaded::Loader;
 use crate::model::Connection;
 use crate::registry::RegisteredMethod;
 use crate::service::{ConnectionInput, WriteService};
-use crate::{Error, Registry, ValidationIssue};
+use crate::{Error, ErrorKind, Registry, ValidationIssue};
 
 /// Creates and updates API-key connections (a GitHub token, a Linear key, an `OpenAI` key,
 /// a Slack bot token).
@@ -134,27 +135,24 @@ impl ApiKeyConnections {
     /// Runs the identity check when everything it needs is present and plausible; the
     /// write service reports whatever is not. Returns the subject the provider named.
     async fn check(&self, input: &ConnectionInput) -> Result<Option<String>, Error> {
-        let Some(target) = self
-            .host
-            .targets()
-            .get_target(&input.tenant, &input.target)
-            .await?
-        else {
-            return Ok(None);
+        // The write service reports a missing or disabled target and a config that no
+        // longer validates; only storage failures stop here.
+        let target = match Loader::new(Arc::clone(&self.registry), self.host.clone())
+            .target(&input.tenant, &input.target)
+            .await
+        {
+            Ok(target) => target,
+            Err(e) if e.kind() == ErrorKind::Storage => return Err(e),
+            Err(_) => return Ok(None),
         };
-        let Some(entry) = self.registry.get(&target.key) else {
-            return Ok(None);
-        };
+        let (entry, config) = (&target.entry, &target.config);
         let Some(method) = entry.method(&input.method).map(RegisteredMethod::method) else {
             return Ok(None);
         };
-        if !target.enabled || method.kind != ConnectionMethodKind::ApiKey {
+        if method.kind != ConnectionMethodKind::ApiKey {
             return Ok(None);
         }
-        let Ok(config) = entry.target_config().parse(&target.config) else {
-            return Ok(None);
-        };
-        let Some(check) = identity_check_with_defaults(entry.definition(), method, &config)? else {
+        let Some(check) = identity_check_with_defaults(entry.definition(), method, config)? else {
             return Ok(None);
         };
         let field = match &check.secret_field {

@@ -12,7 +12,8 @@ use super::oauth2::token_response::{self, INVALID_GRANT};
 use super::target::TargetContext;
 use super::token_manager::{TokenManager, is_dead_grant};
 use crate::definition::{ConnectionMethodKind, OAuth2Spec};
-use crate::host::{AuditAction, AuditEvent, AuditOutcome, HttpResponse};
+use crate::host::HttpResponse;
+use crate::lifecycle::{Cause, ConnectionLifecycle, StatusChange};
 use crate::model::{Connection, ConnectionStatus, CredentialType};
 use crate::provider::{RemoteRevocation, RevokeContext};
 use crate::webhook::WebhookRemoval;
@@ -148,19 +149,22 @@ impl Authorizations {
             }
             Err(error) => return Err(error),
         };
-        let now = super::now(host);
         // The status first: a connection whose credentials could not be deleted is
         // unusable, and a retry deletes them.
-        let Some(revoked) = host
-            .connections()
-            .set_connection_status(
-                &connection.tenant,
-                &connection.id,
-                ConnectionStatus::Revoked {
-                    reason: DISCONNECTED.to_owned(),
-                },
-                now,
-            )
+        let mut change = StatusChange::new(
+            &connection,
+            ConnectionStatus::Revoked {
+                reason: DISCONNECTED.to_owned(),
+            },
+            Cause::Disconnect,
+        )
+        .with_actor(request.actor.clone())
+        .with_detail("remote", remote.as_str());
+        if let RemoteRevocation::Failed { code } = &remote {
+            change = change.with_detail("remote_code", code.as_str());
+        }
+        let Some(revoked) = ConnectionLifecycle::new(host.clone())
+            .change(change)
             .await?
         else {
             return Err(crate::codes::auth::CONNECTION_NOT_FOUND
@@ -170,8 +174,6 @@ impl Authorizations {
             .credentials()
             .delete_credentials(&connection.tenant, &connection.id)
             .await?;
-        self.audit_disconnect(&revoked, request.actor, &remote, now)
-            .await;
         Ok(Disconnected {
             connection: revoked,
             remote,
@@ -281,33 +283,6 @@ impl Authorizations {
             return Ok(None);
         };
         access.open(connection, self.host.cipher()).map(Some)
-    }
-
-    async fn audit_disconnect(
-        &self,
-        connection: &Connection,
-        actor: Option<UserId>,
-        remote: &RemoteRevocation,
-        now: Timestamp,
-    ) {
-        let mut event = AuditEvent::new(
-            now,
-            connection.tenant.clone(),
-            AuditAction::CONNECTION_STATUS_CHANGED,
-            AuditOutcome::Success,
-        )
-        .with_key(connection.key.clone())
-        .with_connection(connection.id.clone())
-        .with_detail("status", "revoked")
-        .with_detail("cause", "disconnect")
-        .with_detail("remote", remote.as_str());
-        if let RemoteRevocation::Failed { code } = remote {
-            event = event.with_detail("remote_code", code.as_str());
-        }
-        if actor.is_some() {
-            event = event.with_actor(actor);
-        }
-        self.host.audit().record(event).await;
     }
 }
 

@@ -8,6 +8,7 @@
 
 use super::now;
 use crate::host::Host;
+use crate::lifecycle::{Cause, ConnectionLifecycle};
 use crate::model::{
     AuthorizationIntent, Connection, ConnectionScope, ConnectionStatus, Credential,
 };
@@ -213,7 +214,7 @@ async fn reauthorize(
             }
         }
     }
-    connection.status = ConnectionStatus::Active;
+    let previous = std::mem::replace(&mut connection.status, ConnectionStatus::Active);
     connection.updated_at = now(host);
     if connection.external_subject.is_none() {
         connection.external_subject = obtained.external_subject;
@@ -221,6 +222,18 @@ async fn reauthorize(
     if !obtained.granted_scopes.is_empty() {
         connection.granted_scopes = obtained.granted_scopes;
     }
+    // The status changes with the whole record (scopes, subject); the lifecycle audits it.
     host.connections().put_connection(&connection).await?;
+    ConnectionLifecycle::new(host.clone())
+        .written(
+            &previous,
+            &connection,
+            Cause::Reauthorize,
+            match destination.actor {
+                Actor::Session(user) => user.cloned(),
+                Actor::Host => None,
+            },
+        )
+        .await;
     Ok(connection)
 }

@@ -5,61 +5,52 @@ use std::sync::Arc;
 
 use crate::definition::{ConnectionMethod, OAuth2Spec};
 use crate::host::Host;
+use crate::loaded::{LoadedTarget, Loader};
 use crate::model::{Connection, Target};
 use crate::provider::{RedirectFlow, TargetSecrets};
 use crate::registry::RegisteredIntegration;
 use crate::schema::Parsed;
 use crate::{ConnectionMethodId, Error, Registry, TargetId, TenantId};
 
-/// A target ready for a flow.
+/// A target ready for a flow: what the [`Loader`] hands back, with the flow's helpers.
 pub(crate) struct TargetContext {
-    pub(crate) target: Target,
+    pub(crate) target: Arc<Target>,
     pub(crate) entry: Arc<RegisteredIntegration>,
     pub(crate) config: Parsed,
+    loaded: LoadedTarget,
 }
 
 impl TargetContext {
-    /// Loads an enabled target and parses its config.
+    fn new(loaded: LoadedTarget) -> Self {
+        Self {
+            target: Arc::clone(&loaded.target),
+            entry: Arc::clone(&loaded.entry),
+            config: loaded.config.clone(),
+            loaded,
+        }
+    }
+
+    /// Loads an enabled target and parses its config, through the [`Loader`].
     pub(crate) async fn load(
-        registry: &Registry,
+        registry: &Arc<Registry>,
         host: &Host,
         tenant: &TenantId,
         id: &TargetId,
     ) -> Result<Self, Error> {
-        let Some(target) = host.targets().get_target(tenant, id).await? else {
-            return Err(crate::codes::auth::TARGET_NOT_FOUND.error("the target does not exist"));
-        };
-        if !target.enabled {
-            return Err(crate::codes::auth::TARGET_DISABLED.error("the target is disabled"));
-        }
-        let entry = Arc::clone(registry.require(&target.key)?);
-        let config = entry
-            .target_config()
-            .parse(&target.config)
-            .map_err(|issues| {
-                crate::codes::auth::TARGET_CONFIG_INVALID
-                    .error("the stored target config is not valid for its definition")
-                    .with_issues(issues)
-            })?;
-        Ok(Self {
-            target,
-            entry,
-            config,
-        })
+        let loader = Loader::new(Arc::clone(registry), host.clone());
+        Ok(Self::new(loader.target(tenant, id).await?))
     }
 
     /// Loads the target of a connection, checking that it is the connection's definition.
     pub(crate) async fn for_connection(
-        registry: &Registry,
+        registry: &Arc<Registry>,
         host: &Host,
         connection: &Connection,
     ) -> Result<Self, Error> {
-        let context = Self::load(registry, host, &connection.tenant, &connection.target).await?;
-        if context.target.key != connection.key {
-            return Err(crate::codes::auth::TARGET_MISMATCH
-                .error("the connection's target belongs to another definition"));
-        }
-        Ok(context)
+        let found = Loader::new(Arc::clone(registry), host.clone())
+            .for_connection(connection.clone())
+            .await?;
+        Ok(Self::new(found.target_part()))
     }
 
     /// A connection method of the target's definition.
@@ -110,6 +101,6 @@ impl TargetContext {
 
     /// The opened target secrets.
     pub(crate) fn secrets(&self, host: &Host) -> Result<TargetSecrets, Error> {
-        TargetSecrets::open(&self.target, host.cipher())
+        self.loaded.secrets(host.cipher()).cloned()
     }
 }

@@ -6,6 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::credential::CredentialSource;
 use crate::host::{Host, Sleeper, TokioSleeper};
+use crate::lifecycle::{Cause, ConnectionLifecycle, StatusChange};
+use crate::loaded::Loader;
 use crate::model::{Connection, ConnectionStatus, SyncCheckpoint, SyncLease};
 use crate::provider::sync::{SyncMode, SyncPage, SyncRequest};
 use crate::provider::tools::DEFAULT_RATE_LIMIT_WAIT;
@@ -175,33 +177,15 @@ impl SyncRunner {
             .connections()
             .get_connection(tenant, connection)
             .await?
-            .ok_or_else(|| {
-                crate::codes::auth::CONNECTION_NOT_FOUND.error("the connection does not exist")
-            })?;
+            .ok_or_else(crate::loaded::connection_not_found)?;
         if !connection.is_active() {
             return Err(crate::codes::auth::CONNECTION_NOT_ACTIVE
                 .error(format!("the connection is {}", connection.status.as_str())));
         }
-        let entry = self.registry.require(&connection.key)?.clone();
-        let target = self
-            .host
-            .targets()
-            .get_target(tenant, &connection.target)
-            .await?
-            .ok_or_else(|| {
-                crate::codes::auth::TARGET_NOT_FOUND.error("the connection's target does not exist")
-            })?;
-        if !target.enabled {
-            return Err(crate::codes::auth::TARGET_DISABLED.error("the target is disabled"));
-        }
-        let config = entry
-            .target_config()
-            .parse(&target.config)
-            .map_err(|issues| {
-                crate::codes::auth::TARGET_CONFIG_INVALID
-                    .with_issues("the target's stored config no longer validates", issues)
-            })?;
-        Ok((connection, config, entry))
+        let loaded = Loader::new(Arc::clone(&self.registry), self.host.clone())
+            .for_connection(connection)
+            .await?;
+        Ok((loaded.connection, loaded.config, loaded.entry))
     }
 
     /// Runs `stream` of a connection in `mode` until its last page, or until `max_pages`
@@ -279,18 +263,20 @@ impl SyncRunner {
     /// Marks an active connection `error` after the provider refused its credential, so
     /// hosts see it needs reconnecting (a connection revoked meanwhile stays revoked).
     async fn mark_rejected(&self, connection: &Connection) {
-        let marked = self
-            .host
-            .connections()
-            .set_connection_status_if(
-                &connection.tenant,
-                &connection.id,
-                &ConnectionStatus::Active,
-                ConnectionStatus::Error {
-                    reason: "sync.credential_rejected".to_owned(),
-                },
-                self.host.clock().now(),
-            )
+        let change = StatusChange::of(
+            &connection.tenant,
+            &connection.id,
+            &connection.key,
+            ConnectionStatus::Active,
+            ConnectionStatus::Error {
+                reason: "sync.credential_rejected".to_owned(),
+            },
+            Cause::Sync,
+        )
+        .if_unchanged()
+        .with_detail("code", "sync.credential_rejected");
+        let marked = ConnectionLifecycle::new(self.host.clone())
+            .change(change)
             .await;
         if let Err(e) = marked {
             tracing::warn!(code = e.code(), "could not mark a refused connection");
@@ -514,9 +500,7 @@ impl SyncRunner {
             .connections()
             .get_connection(tenant, connection)
             .await?
-            .ok_or_else(|| {
-                crate::codes::auth::CONNECTION_NOT_FOUND.error("the connection does not exist")
-            })?;
+            .ok_or_else(crate::loaded::connection_not_found)?;
         sink.delete_stream(&connection, stream).await?;
         if let Some(mut checkpoint) = self
             .host

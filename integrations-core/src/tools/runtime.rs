@@ -18,6 +18,7 @@ use super::{
 use crate::credential::CredentialSource;
 use crate::definition::ConnectionMethodKind;
 use crate::host::{AuditAction, AuditEvent, AuditOutcome, Host};
+use crate::loaded::Loader;
 use crate::model::{Connection, CredentialType, Publication};
 use crate::plan::CredentialSelector;
 use crate::provider::tools::ContextParts;
@@ -67,6 +68,7 @@ pub struct Runtime {
     pub(super) result_budget: usize,
     pub(super) approval_ttl: Duration,
     pub(super) continuations: Continuations,
+    pub(super) loader: Loader,
 }
 
 impl fmt::Debug for Runtime {
@@ -83,7 +85,7 @@ impl fmt::Debug for Runtime {
 pub(super) struct Prepared<'r> {
     pub(super) entry: &'r Arc<RegisteredIntegration>,
     pub(super) tool: RegisteredTool<'r>,
-    pub(super) connection: Connection,
+    pub(super) connection: Arc<Connection>,
     pub(super) decision: PolicyDecision,
     pub(super) publication: Option<Publication>,
 }
@@ -104,6 +106,7 @@ impl Runtime {
         credentials: Arc<dyn CredentialSource>,
     ) -> Self {
         Self {
+            loader: Loader::new(Arc::clone(&registry), host.clone()),
             registry,
             host,
             credentials,
@@ -283,8 +286,7 @@ impl Runtime {
         {
             Ok(Some(connection)) => connection,
             Ok(None) => {
-                let e = crate::codes::auth::CONNECTION_NOT_FOUND
-                    .error("the call's connection does not exist in this tenant");
+                let e = crate::loaded::connection_not_found();
                 return Err(self.fail(context, None, name, &e, approved).await);
             }
             Err(e) => return Err(self.fail(context, None, name, &e, approved).await),
@@ -373,7 +375,7 @@ impl Runtime {
         Ok(Prepared {
             entry,
             tool,
-            connection,
+            connection: Arc::new(connection),
             decision,
             publication,
         })
@@ -476,49 +478,29 @@ impl Runtime {
         prepared: &Prepared<'_>,
         context: &CallContext,
     ) -> Result<ToolContext, Error> {
-        let connection = &prepared.connection;
+        let connection: &Connection = &prepared.connection;
         let entry = prepared.entry;
         let target = self
-            .host
-            .targets()
-            .get_target(&context.session.tenant, &connection.target)
-            .await?
-            .ok_or_else(|| {
-                crate::codes::auth::TARGET_NOT_FOUND.error("the connection's target does not exist")
-            })?;
-        if !target.enabled {
-            return Err(
-                crate::codes::auth::TARGET_DISABLED.error("the connection's target is disabled")
-            );
-        }
-        if target.key != connection.key {
-            return Err(crate::codes::auth::TARGET_MISMATCH
-                .error("the connection's target belongs to another definition"));
-        }
-        let target_config = entry
-            .target_config()
-            .parse(&target.config)
-            .map_err(|issues| {
-                crate::codes::auth::TARGET_CONFIG_INVALID.with_issues(
-                    "the connection's target config no longer matches its schema",
-                    issues,
-                )
-            })?;
+            .loader
+            .target(&context.session.tenant, &connection.target)
+            .await?;
+        target.check_connection(connection)?;
+        let target_config = target.config.clone();
         let method = entry.method(&connection.method).ok_or_else(|| {
             crate::codes::tool::UNKNOWN_METHOD.error(format!(
                 "{} has no connection method {}",
                 connection.key, connection.method
             ))
         })?;
-        let connection_config = method
-            .config()
-            .parse(&connection.config)
-            .map_err(|issues| {
-                crate::codes::auth::CONNECTION_CONFIG_INVALID.with_issues(
-                    "the connection's config no longer matches its schema",
-                    issues,
-                )
-            })?;
+        let connection_config =
+            self.loader
+                .connection_config(method, connection)
+                .map_err(|issues| {
+                    crate::codes::auth::CONNECTION_CONFIG_INVALID.with_issues(
+                        "the connection's config no longer matches its schema",
+                        issues,
+                    )
+                })?;
         let kind = method.method().kind;
         let default_credential = match kind {
             ConnectionMethodKind::ApiKey => method.method().secret_fields.first().map(|f| {
@@ -535,11 +517,11 @@ impl Runtime {
             _ => None,
         };
         let name = prepared.tool.descriptor.name.as_str();
-        let default_headers = entry.definition().default_headers(&target_config)?;
+        let default_headers = target.default_headers()?.clone();
         let http = ToolHttp::new(
             self.host.clone(),
             Arc::clone(&self.credentials),
-            Arc::new(connection.clone()),
+            Arc::clone(&prepared.connection),
             name,
             context.session.user.clone(),
         )

@@ -242,9 +242,7 @@ impl ManagedWebhooks {
             .connections()
             .get_connection(tenant, id)
             .await?
-            .ok_or_else(|| {
-                crate::codes::webhook::CONNECTION_NOT_FOUND.error("the connection does not exist")
-            })
+            .ok_or_else(crate::loaded::connection_not_found)
     }
 
     async fn load(&self, connection: Connection) -> Result<Option<Loaded>, Error> {
@@ -254,21 +252,11 @@ impl ManagedWebhooks {
         let Some(selector) = api_credential(&entry, &connection) else {
             return Ok(None);
         };
-        let target = self
-            .host
-            .targets()
-            .get_target(&connection.tenant, &connection.target)
-            .await?
-            .ok_or_else(|| {
-                crate::codes::auth::TARGET_NOT_FOUND.error("the connection's target does not exist")
-            })?;
-        let target_config = entry
-            .target_config()
-            .parse(&target.config)
-            .map_err(|issues| {
-                crate::codes::auth::TARGET_CONFIG_INVALID
-                    .with_issues("the target's stored config no longer validates", issues)
-            })?;
+        let target = crate::loaded::Loader::new(Arc::clone(&self.registry), self.host.clone())
+            .target(&connection.tenant, &connection.target)
+            .await?;
+        target.check_connection(&connection)?;
+        let target_config = target.config.clone();
         let method = entry.method(&connection.method).ok_or_else(|| {
             crate::codes::webhook::UNKNOWN_METHOD.error(format!(
                 "{} has no connection method {}",
@@ -363,7 +351,8 @@ impl ManagedWebhooks {
     ///
     /// # Errors
     ///
-    /// `webhook.connection_not_found`; `auth.connection_not_active`; the target's and
+    /// `auth.connection_not_found`; `webhook.connection_not_active`; the target's
+    /// errors from the [`Loader`](crate::loaded::Loader) (`auth.target_disabled` ...) and
     /// the connection's stored configuration errors; the provider's refusals (missing
     /// admin rights, validation) and transport errors (the generated secret and the
     /// endpoint key stay stored, so a retry registers the same hook); storage errors.
@@ -435,7 +424,8 @@ impl ManagedWebhooks {
     ///
     /// # Errors
     ///
-    /// `webhook.connection_not_found`; the provider's refusals and transport errors
+    /// `auth.connection_not_found`; the target's errors from the
+    /// [`Loader`](crate::loaded::Loader); the provider's refusals and transport errors
     /// (nothing is changed then); storage errors.
     pub async fn unregister(
         &self,

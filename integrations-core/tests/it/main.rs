@@ -8,6 +8,8 @@ mod auth_support;
 mod auth_token_manager;
 mod compile;
 mod egress;
+mod lifecycle;
+mod loaded;
 mod mcp;
 mod registry;
 mod secrets;

@@ -619,3 +619,43 @@ async fn refusals_have_codes() {
     assert_eq!(err.kind(), ErrorKind::PermissionDenied);
     assert_eq!(*sink.writes.lock().unwrap(), 0);
 }
+
+#[tokio::test]
+async fn a_disabled_target_does_not_sync() {
+    let tracker = Arc::new(Tracker::new(DATA));
+    let (test, runner) = setup(tracker).await;
+    let mut target = test
+        .host()
+        .targets()
+        .get_target(&tenant(), &TargetId::new("t").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    target.enabled = false;
+    test.host().targets().put_target(&target).await.unwrap();
+    let sink = Sink::default();
+    let err = runner
+        .run(
+            &tenant(),
+            &connection_id(),
+            "issues",
+            SyncMode::Full,
+            &sink,
+            None,
+        )
+        .await
+        .unwrap_err();
+    // The code and kind every engine answers a disabled target with.
+    assert_eq!(err.code(), "auth.target_disabled");
+    assert_eq!(err.kind(), ErrorKind::PermissionDenied);
+    assert_eq!(*sink.writes.lock().unwrap(), 0);
+    assert!(sink.records.lock().unwrap().is_empty());
+    assert!(
+        test.host()
+            .checkpoints()
+            .load_checkpoint(&tenant(), &connection_id(), "issues")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}

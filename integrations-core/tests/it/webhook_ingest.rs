@@ -705,8 +705,9 @@ async fn target_state_and_claims_are_checked_after_verification() {
         .ingest
         .handle(world.sign(&opened("acct-1"), "d-3").request(&world.key))
         .await;
-    assert_eq!(response.status, 404);
-    assert_eq!(error_code(&response), codes::TARGET_DISABLED);
+    // The same code and kind as every other engine: 403 `auth.target_disabled`.
+    assert_eq!(response.status, 403);
+    assert_eq!(error_code(&response), "auth.target_disabled");
     assert!(world.test.events.events().is_empty());
 }
 

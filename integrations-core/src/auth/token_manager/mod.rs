@@ -22,6 +22,8 @@ use super::resolve::{ResolutionPath, resolution_path};
 use super::target::TargetContext;
 use crate::credential::{CredentialRequest, CredentialSource, ResolvedCredential};
 use crate::host::{AuditAction, AuditEvent, AuditOutcome, Host};
+use crate::lifecycle::{Cause, ConnectionLifecycle, StatusChange};
+use crate::loaded::Loader;
 use crate::model::{Connection, ConnectionStatus, Credential, CredentialSet, CredentialType};
 use crate::plan::CredentialSelector;
 use crate::provider::ResolverContext;
@@ -113,6 +115,7 @@ pub struct TokenManager {
     audit_usage: bool,
     usage_interval: Duration,
     cache: Arc<Cache>,
+    loader: Loader,
 }
 
 impl fmt::Debug for TokenManager {
@@ -138,6 +141,7 @@ impl TokenManager {
     /// A token manager over a registry and a host.
     pub fn new(registry: Arc<Registry>, host: Host) -> Self {
         Self {
+            loader: Loader::new(Arc::clone(&registry), host.clone()),
             registry,
             host,
             freshness: Freshness {
@@ -302,6 +306,11 @@ impl TokenManager {
     ) -> Result<Option<(ResolvedCredential, &'static str)>, Error> {
         let connection = request.connection;
         let selector = request.selector;
+        // A missing or disabled target hands out nothing, whatever is stored.
+        self.loader
+            .target(&connection.tenant, &connection.target)
+            .await?
+            .check_connection(connection)?;
         let entry = self.registry.require(&connection.key)?;
         let kind = entry
             .method(&connection.method)
@@ -493,6 +502,16 @@ impl TokenManager {
             .await?
         {
             Some(stored) if stored.is_active() => {
+                // Cached credentials stop with their target too.
+                if let Err(e) = self
+                    .loader
+                    .target(&stored.tenant, &stored.target)
+                    .await
+                    .and_then(|target| target.check_connection(&stored))
+                {
+                    self.forget(connection);
+                    return Err(e);
+                }
                 self.cache.record_status(&stored, now);
                 Ok(())
             }
@@ -540,21 +559,24 @@ impl TokenManager {
             .load_credentials(&connection.tenant, &connection.id)
             .await?
             .map(|set| set.version);
-        let now = self.now();
         let marked = ConnectionStatus::Error {
             reason: error.message().to_owned(),
         };
         // Only an active connection becomes `error`, in one conditional write.
+        let lifecycle = ConnectionLifecycle::new(self.host.clone());
         let written = current == read_version
-            && self
-                .host
-                .connections()
-                .set_connection_status_if(
-                    &connection.tenant,
-                    &connection.id,
-                    &ConnectionStatus::Active,
-                    marked.clone(),
-                    now,
+            && lifecycle
+                .change(
+                    StatusChange::of(
+                        &connection.tenant,
+                        &connection.id,
+                        &connection.key,
+                        ConnectionStatus::Active,
+                        marked.clone(),
+                        Cause::Credential,
+                    )
+                    .if_unchanged()
+                    .with_detail("code", error.code()),
                 )
                 .await?
                 .is_some();
@@ -581,21 +603,6 @@ impl TokenManager {
             code = error.code(),
             "connection marked error"
         );
-        self.host
-            .audit()
-            .record(
-                AuditEvent::new(
-                    now,
-                    connection.tenant.clone(),
-                    AuditAction::CONNECTION_STATUS_CHANGED,
-                    AuditOutcome::Success,
-                )
-                .with_key(connection.key.clone())
-                .with_connection(connection.id.clone())
-                .with_detail("status", "error")
-                .with_detail("code", error.code()),
-            )
-            .await;
         Ok(())
     }
 
@@ -618,14 +625,17 @@ impl TokenManager {
         if after == read_version {
             return Ok(false);
         }
-        self.host
-            .connections()
-            .set_connection_status_if(
-                &connection.tenant,
-                &connection.id,
-                marked,
-                ConnectionStatus::Active,
-                self.now(),
+        ConnectionLifecycle::new(self.host.clone())
+            .change(
+                StatusChange::of(
+                    &connection.tenant,
+                    &connection.id,
+                    &connection.key,
+                    marked.clone(),
+                    ConnectionStatus::Active,
+                    Cause::Credential,
+                )
+                .if_unchanged(),
             )
             .await?;
         tracing::debug!(

@@ -1,0 +1,378 @@
+//! [`Loader`]: the one start-up lookup every engine runs before it works for a
+//! connection or a target, and [`Loaded`] / [`LoadedTarget`], what it hands back.
+//!
+//! The lookup, in order: load the connection (in its tenant), load its target, check the
+//! target is enabled and belongs to the connection's definition, find the definition in
+//! the registry, parse the target's config; the target's secrets are opened on first
+//! use. Auth, tools, webhooks, sync and compile all go through it, so the same condition
+//! fails with the same code and kind everywhere:
+//!
+//! | condition | code | kind |
+//! |---|---|---|
+//! | the connection does not exist | `auth.connection_not_found` | `NotFound` |
+//! | the target does not exist | `auth.target_not_found` | `NotFound` |
+//! | the target is disabled | `auth.target_disabled` | `PermissionDenied` |
+//! | the target belongs to another definition than the connection | `auth.target_mismatch` | `Configuration` |
+//! | the stored target config no longer validates | `auth.target_config_invalid` | `Configuration` |
+//! | no integration is registered under the key | `registry.unknown_definition` | `NotFound` |
+//!
+//! What is pure in a target's stored record (the parsed config, the opened secrets) is
+//! kept per target and reused while the stored record is unchanged: every load still
+//! reads the record, and any difference in it (config, secrets, enabled flag, key,
+//! update stamp) parses again, so a new version is never served stale.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+
+use serde_json::Value;
+
+use crate::host::{Host, SecretCipher};
+use crate::model::{Connection, Target};
+use crate::provider::TargetSecrets;
+use crate::registry::{RegisteredIntegration, RegisteredMethod};
+use crate::schema::Parsed;
+use crate::{
+    ConnectionId, ConnectionMethodId, DefinitionKey, Error, Registry, TargetId, TenantId,
+    ValidationIssue,
+};
+
+/// The most targets a [`Loader`] keeps parsed; past it, the cache starts over.
+const CACHE_LIMIT: usize = 1024;
+
+/// A target ready for work: the stored record, its registered definition, its parsed
+/// config and, on first use, its opened secrets.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct LoadedTarget {
+    /// The stored target record.
+    pub target: Arc<Target>,
+    /// The target's definition, as registered.
+    pub entry: Arc<RegisteredIntegration>,
+    /// The target's config, parsed by its definition's schema.
+    pub config: Parsed,
+    version: Arc<Version>,
+}
+
+/// A connection ready for work: the connection, its target, its definition, the target's
+/// parsed config and, on first use, the target's opened secrets.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct Loaded {
+    /// The stored connection record.
+    pub connection: Connection,
+    /// The connection's stored target record.
+    pub target: Arc<Target>,
+    /// The connection's definition, as registered.
+    pub entry: Arc<RegisteredIntegration>,
+    /// The target's config, parsed by its definition's schema.
+    pub config: Parsed,
+    version: Arc<Version>,
+}
+
+/// What is pure in one version of a target's stored record.
+struct Version {
+    target: Arc<Target>,
+    entry: Arc<RegisteredIntegration>,
+    config: Parsed,
+    secrets: OnceLock<TargetSecrets>,
+    default_headers: OnceLock<http::HeaderMap>,
+}
+
+impl Version {
+    fn secrets(&self, cipher: &dyn SecretCipher) -> Result<&TargetSecrets, Error> {
+        if let Some(secrets) = self.secrets.get() {
+            return Ok(secrets);
+        }
+        let opened = TargetSecrets::open(&self.target, cipher)?;
+        Ok(self.secrets.get_or_init(|| opened))
+    }
+}
+
+impl LoadedTarget {
+    fn new(version: Arc<Version>) -> Self {
+        Self {
+            target: Arc::clone(&version.target),
+            entry: Arc::clone(&version.entry),
+            config: version.config.clone(),
+            version,
+        }
+    }
+
+    /// The target's secrets, opened once per stored version.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Crypto`](crate::ErrorKind::Crypto) when they cannot be opened;
+    /// `auth.target_secrets_invalid` when they are not a JSON object.
+    pub fn secrets(&self, cipher: &dyn SecretCipher) -> Result<&TargetSecrets, Error> {
+        self.version.secrets(cipher)
+    }
+
+    /// The default headers the definition sends with every request for this target,
+    /// computed once per stored version.
+    ///
+    /// # Errors
+    ///
+    /// The definition's errors.
+    pub fn default_headers(&self) -> Result<&http::HeaderMap, Error> {
+        let slot = &self.version.default_headers;
+        if let Some(headers) = slot.get() {
+            return Ok(headers);
+        }
+        let headers = self.entry.definition().default_headers(&self.config)?;
+        Ok(slot.get_or_init(|| headers))
+    }
+
+    /// Checks that `connection` is one of this target's connections.
+    ///
+    /// # Errors
+    ///
+    /// `auth.target_mismatch` ([`ErrorKind::Configuration`](crate::ErrorKind::Configuration)) when the connection belongs
+    /// to another target or definition.
+    pub fn check_connection(&self, connection: &Connection) -> Result<(), Error> {
+        if connection.key != self.target.key
+            || connection.target != self.target.id
+            || connection.tenant != self.target.tenant
+        {
+            return Err(crate::codes::auth::TARGET_MISMATCH
+                .error("the connection's target belongs to another definition"));
+        }
+        Ok(())
+    }
+
+    /// Checks that `connection` is one of this target's connections and pairs them.
+    ///
+    /// # Errors
+    ///
+    /// `auth.target_mismatch` ([`ErrorKind::Configuration`](crate::ErrorKind::Configuration)) when the connection belongs
+    /// to another target or definition.
+    pub fn with_connection(self, connection: Connection) -> Result<Loaded, Error> {
+        self.check_connection(&connection)?;
+        Ok(Loaded {
+            connection,
+            target: self.target,
+            entry: self.entry,
+            config: self.config,
+            version: self.version,
+        })
+    }
+}
+
+impl Loaded {
+    /// The target's secrets, opened once per stored version.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Crypto`](crate::ErrorKind::Crypto) when they cannot be opened;
+    /// `auth.target_secrets_invalid` when they are not a JSON object.
+    pub fn secrets(&self, cipher: &dyn SecretCipher) -> Result<&TargetSecrets, Error> {
+        self.version.secrets(cipher)
+    }
+
+    /// The target part, without the connection.
+    pub fn target_part(&self) -> LoadedTarget {
+        LoadedTarget::new(Arc::clone(&self.version))
+    }
+}
+
+impl fmt::Debug for LoadedTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoadedTarget")
+            .field("target", &self.target.id)
+            .field("key", &self.target.key)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for Loaded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Loaded")
+            .field("connection", &self.connection.id)
+            .field("target", &self.target.id)
+            .field("key", &self.target.key)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Runs the start-up lookup (see the [module docs](self)) and keeps what is pure in each
+/// target's stored version.
+///
+/// One loader per engine is the intended use; it is cheap to create, and clones share
+/// their cache.
+#[derive(Clone)]
+pub struct Loader {
+    registry: Arc<Registry>,
+    host: Host,
+    cache: Arc<Mutex<HashMap<TargetId, Arc<Version>>>>,
+    connection_configs: Arc<Mutex<HashMap<ConnectionId, Arc<ParsedConnection>>>>,
+}
+
+/// A connection's config as stored, and what its method's schema parsed it into.
+struct ParsedConnection {
+    tenant: TenantId,
+    key: DefinitionKey,
+    method: ConnectionMethodId,
+    raw: Value,
+    parsed: Parsed,
+}
+
+impl fmt::Debug for Loader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Loader").finish_non_exhaustive()
+    }
+}
+
+impl Loader {
+    /// A loader over `registry` and `host`'s stores, with an empty cache.
+    pub fn new(registry: Arc<Registry>, host: Host) -> Self {
+        Self {
+            registry,
+            host,
+            cache: Arc::default(),
+            connection_configs: Arc::default(),
+        }
+    }
+
+    /// The registry.
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.registry
+    }
+
+    /// Loads the connection `id` of `tenant` and its target.
+    ///
+    /// # Errors
+    ///
+    /// `auth.connection_not_found` ([`ErrorKind::NotFound`](crate::ErrorKind::NotFound)), and everything
+    /// [`for_connection`](Self::for_connection) reports; storage errors.
+    pub async fn connection(&self, tenant: &TenantId, id: &ConnectionId) -> Result<Loaded, Error> {
+        let connection = self
+            .host
+            .connections()
+            .get_connection(tenant, id)
+            .await?
+            .ok_or_else(connection_not_found)?;
+        self.for_connection(connection).await
+    }
+
+    /// Loads the target of `connection`, checking it is the connection's definition.
+    ///
+    /// # Errors
+    ///
+    /// Everything [`target`](Self::target) reports; `auth.target_mismatch`
+    /// ([`ErrorKind::Configuration`](crate::ErrorKind::Configuration)) when the target belongs to another definition.
+    pub async fn for_connection(&self, connection: Connection) -> Result<Loaded, Error> {
+        let target = self.target(&connection.tenant, &connection.target).await?;
+        target.with_connection(connection)
+    }
+
+    /// Loads the enabled target `id` of `tenant` and parses its config (once per stored
+    /// version).
+    ///
+    /// # Errors
+    ///
+    /// `auth.target_not_found` ([`ErrorKind::NotFound`](crate::ErrorKind::NotFound)); `auth.target_disabled`
+    /// ([`ErrorKind::PermissionDenied`](crate::ErrorKind::PermissionDenied)); `registry.unknown_definition`;
+    /// `auth.target_config_invalid` ([`ErrorKind::Configuration`](crate::ErrorKind::Configuration), with the issues);
+    /// storage errors.
+    pub async fn target(&self, tenant: &TenantId, id: &TargetId) -> Result<LoadedTarget, Error> {
+        let Some(target) = self.host.targets().get_target(tenant, id).await? else {
+            return Err(crate::codes::auth::TARGET_NOT_FOUND.error("the target does not exist"));
+        };
+        if !target.enabled {
+            return Err(target_disabled());
+        }
+        if let Some(version) = self.cached(&target) {
+            return Ok(LoadedTarget::new(version));
+        }
+        let entry = Arc::clone(self.registry.require(&target.key)?);
+        let config = entry
+            .target_config()
+            .parse(&target.config)
+            .map_err(|issues| {
+                crate::codes::auth::TARGET_CONFIG_INVALID.with_issues(
+                    "the stored target config is not valid for its definition",
+                    issues,
+                )
+            })?;
+        let version = Arc::new(Version {
+            target: Arc::new(target),
+            entry,
+            config,
+            secrets: OnceLock::new(),
+            default_headers: OnceLock::new(),
+        });
+        let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        if cache.len() >= CACHE_LIMIT {
+            cache.clear();
+        }
+        cache.insert(version.target.id.clone(), Arc::clone(&version));
+        drop(cache);
+        Ok(LoadedTarget::new(version))
+    }
+
+    /// The config of `connection`, parsed by the schema of its connection method in
+    /// this loader's registry. Reused while the connection's stored config, definition
+    /// and method are unchanged.
+    ///
+    /// # Errors
+    ///
+    /// The schema's issues when the stored config no longer validates (each engine
+    /// names the failure in its own terms).
+    pub fn connection_config(
+        &self,
+        method: &RegisteredMethod,
+        connection: &Connection,
+    ) -> Result<Parsed, Vec<ValidationIssue>> {
+        let lock = || {
+            self.connection_configs
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+        };
+        if let Some(cached) = lock().get(&connection.id)
+            && cached.tenant == connection.tenant
+            && cached.key == connection.key
+            && cached.method == connection.method
+            && cached.method == method.method().id
+            && cached.raw == connection.config
+        {
+            return Ok(cached.parsed.clone());
+        }
+        let parsed = method.config().parse(&connection.config)?;
+        let mut cache = lock();
+        if cache.len() >= CACHE_LIMIT {
+            cache.clear();
+        }
+        cache.insert(
+            connection.id.clone(),
+            Arc::new(ParsedConnection {
+                tenant: connection.tenant.clone(),
+                key: connection.key.clone(),
+                method: connection.method.clone(),
+                raw: connection.config.clone(),
+                parsed: parsed.clone(),
+            }),
+        );
+        Ok(parsed)
+    }
+
+    /// The cached version of `target`, when the stored record is exactly the one it was
+    /// built from.
+    fn cached(&self, target: &Target) -> Option<Arc<Version>> {
+        let cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        // The whole record is compared, tenant included: a target id reused in another
+        // tenant, or the same stamp with other content, parses again.
+        let version = cache.get(&target.id)?;
+        (*version.target == *target).then(|| Arc::clone(version))
+    }
+}
+
+/// The error of a connection that does not exist: `auth.connection_not_found`.
+pub(crate) fn connection_not_found() -> Error {
+    crate::codes::auth::CONNECTION_NOT_FOUND.error("the connection does not exist")
+}
+
+/// The error of a disabled target: `auth.target_disabled`.
+pub(crate) fn target_disabled() -> Error {
+    crate::codes::auth::TARGET_DISABLED.error("the target is disabled")
+}

@@ -1,0 +1,274 @@
+//! Routing a delivery: the candidate connections (by endpoint key, by subject, or the
+//! single target), verification against each candidate's secrets where the payload is
+//! not needed, and the checks of the target a delivery routes to.
+
+use super::Ingest;
+use crate::definition::webhook::{WebhookSource, errors};
+use crate::host::ConnectionQuery;
+use crate::model::{Connection, ConnectionStatus, Target};
+use crate::provider::webhook::{InboundRequest, Routing};
+use crate::{DefinitionKey, Error, ErrorKind, Timestamp};
+
+impl Ingest {
+    /// Checks the signature before the payload is read, when the secrets it can be
+    /// signed with are known without it: the route's endpoint key names the candidate
+    /// connections, or the definition has a single target. Every secret of every such
+    /// candidate is tried, so a failure here is a failure whichever candidate the payload
+    /// routes to; a success is checked again against the connection it routes to.
+    ///
+    /// Otherwise (several targets, no endpoint key) nothing is checked here, and routing
+    /// reads only the routing fields of the payload.
+    pub(super) async fn verify_before_reading(
+        &self,
+        source: &WebhookSource,
+        request: &InboundRequest<'_>,
+        now: Timestamp,
+    ) -> Result<(), Error> {
+        let candidates = match request.endpoint {
+            Some(endpoint) => Some(self.endpoint_candidates(request.key, endpoint).await?),
+            None => self.single_target_candidates(source, request.key).await?,
+        };
+        let Some((targets, connections)) = candidates else {
+            return Ok(());
+        };
+        let mut secrets = Vec::new();
+        for target in &targets {
+            secrets.extend(self.target_secrets(source, target)?);
+        }
+        for connection in &connections {
+            secrets.extend(self.connection_secrets(source, connection, now).await?);
+        }
+        source
+            .scheme()
+            .verify(request.headers, request.body, &secrets, now)
+            .map(|_| ())
+    }
+
+    /// The connections an endpoint key names, and their targets.
+    pub(super) async fn endpoint_candidates(
+        &self,
+        key: &DefinitionKey,
+        endpoint: &str,
+    ) -> Result<(Vec<Target>, Vec<Connection>), Error> {
+        let query = ConnectionQuery::by_endpoint(key.clone(), endpoint);
+        let mut candidates = self.host.connections().find_connections(&query).await?;
+        candidates.retain(|c| query.matches(c));
+        if candidates.is_empty() {
+            return Err(no_live_connection());
+        }
+        let mut targets: Vec<Target> = Vec::new();
+        let mut missing = None;
+        for connection in &candidates {
+            if targets
+                .iter()
+                .any(|t| t.tenant == connection.tenant && t.id == connection.target)
+            {
+                continue;
+            }
+            match self.target(connection).await {
+                Ok(target) => targets.push(target),
+                Err(error) => missing = Some(error),
+            }
+        }
+        // No candidate's target exists: the answer routing would give.
+        if let (true, Some(error)) = (targets.is_empty(), missing) {
+            return Err(error);
+        }
+        Ok((targets, candidates))
+    }
+
+    /// The only target of `key`, and its connections when they can hold signing
+    /// secrets; `None` when the definition has several targets (or none).
+    pub(super) async fn single_target_candidates(
+        &self,
+        source: &WebhookSource,
+        key: &DefinitionKey,
+    ) -> Result<Option<(Vec<Target>, Vec<Connection>)>, Error> {
+        let mut targets = self.host.targets().find_targets(key).await?;
+        targets.retain(|t| &t.key == key);
+        if targets.len() != 1 {
+            return Ok(None);
+        }
+        let mut connections = Vec::new();
+        if source.connection_credential().is_some() {
+            let target = &targets[0];
+            connections = self
+                .host
+                .connections()
+                .list_connections(&target.tenant)
+                .await?;
+            connections.retain(|c| c.target == target.id && &c.key == key);
+        }
+        Ok(Some((targets, connections)))
+    }
+
+    /// Verifies an app-level probe (a handshake naming no subject, on a route without an
+    /// endpoint key) against the secrets of the definition's enabled targets: it comes
+    /// when the app is set up, before any connection exists.
+    pub(super) async fn verify_app_level(
+        &self,
+        source: &WebhookSource,
+        request: &InboundRequest<'_>,
+        routing: &Routing,
+        now: Timestamp,
+    ) -> Result<(), Error> {
+        let mut targets = self.host.targets().find_targets(request.key).await?;
+        targets.retain(|t| &t.key == request.key && t.enabled);
+        let mut refused = None;
+        for target in &targets {
+            let secrets = self.target_secrets(source, target)?;
+            if secrets.is_empty() {
+                continue;
+            }
+            match source
+                .scheme()
+                .verify(request.headers, request.body, &secrets, now)
+            {
+                Ok(_) => return check_target(target, routing),
+                Err(error) => refused = Some(error),
+            }
+        }
+        Err(refused.unwrap_or_else(|| {
+            Error::not_found(
+                errors::codes::UNROUTABLE,
+                "the probe names no subject, and no enabled target of this integration holds a signing secret",
+            )
+        }))
+    }
+
+    pub(super) async fn resolve(
+        &self,
+        source: &WebhookSource,
+        request: &InboundRequest<'_>,
+        routing: &Routing,
+        handshake: bool,
+        now: Timestamp,
+    ) -> Result<Resolved, Error> {
+        if routing.subject.is_none() && request.endpoint.is_none() {
+            return Err(Error::not_found(
+                errors::codes::UNROUTABLE,
+                "the delivery names no subject to route by; use a route with an endpoint key",
+            ));
+        }
+        let query = ConnectionQuery {
+            key: request.key.clone(),
+            external_subject: routing.subject.clone(),
+            endpoint_key: request.endpoint.map(str::to_owned),
+        };
+        let mut candidates = self.host.connections().find_connections(&query).await?;
+        // The store's answer is re-checked: a connection outside the query never wins.
+        candidates.retain(|c| query.matches(c));
+        // Revoked connections take no deliveries, except, for an event, when no live
+        // connection matches: the event that revoked it may come again (a retry after a
+        // failed delivery, a redelivery), and must then be applied and answered as it was
+        // the first time. `prepare` refuses every other event for a revoked connection.
+        let live = candidates.iter().any(|c| !is_revoked(c));
+        if live || handshake {
+            candidates.retain(|c| !is_revoked(c));
+        }
+        match candidates.len() {
+            0 => Err(no_live_connection()),
+            1 => {
+                let connection = candidates.remove(0);
+                let target = self.target(&connection).await?;
+                Ok(Resolved {
+                    connection: Some(connection),
+                    target,
+                })
+            }
+            // A handshake needs only the secrets of the target the candidates share.
+            _ if handshake
+                && candidates
+                    .windows(2)
+                    .all(|w| w[0].tenant == w[1].tenant && w[0].target == w[1].target) =>
+            {
+                let target = self.target(&candidates[0]).await?;
+                Ok(Resolved {
+                    connection: None,
+                    target,
+                })
+            }
+            // Several tenants connected the same provider-side subject, each through its
+            // own target: the delivery belongs to the one whose secrets signed it.
+            n => {
+                let mut signed_by = Vec::new();
+                let mut refused = None;
+                for connection in candidates {
+                    let target = self.target(&connection).await?;
+                    let resolved = Resolved {
+                        connection: Some(connection),
+                        target,
+                    };
+                    match self.verify(source, &resolved, request, now).await {
+                        Ok(_) => signed_by.push(resolved),
+                        Err(error) => refused = Some(error),
+                    }
+                }
+                match (signed_by.len(), refused) {
+                    (1, _) => return Ok(signed_by.remove(0)),
+                    (0, Some(error)) => return Err(error),
+                    _ => {}
+                }
+                Err(Error::conflict(
+                    errors::codes::AMBIGUOUS_CONNECTION,
+                    format!(
+                        "{n} connections match the delivery and share its signing secret; give each its own endpoint key"
+                    ),
+                ))
+            }
+        }
+    }
+
+    pub(super) async fn target(&self, connection: &Connection) -> Result<Target, Error> {
+        let target = self
+            .host
+            .targets()
+            .get_target(&connection.tenant, &connection.target)
+            .await?;
+        match target {
+            Some(target) if target.key == connection.key => Ok(target),
+            _ => Err(Error::not_found(
+                errors::codes::TARGET_NOT_FOUND,
+                "the connection's target does not exist",
+            )),
+        }
+    }
+}
+
+pub(super) struct Resolved {
+    pub(super) connection: Option<Connection>,
+    pub(super) target: Target,
+}
+
+pub(super) fn check_target(target: &Target, routing: &Routing) -> Result<(), Error> {
+    if !target.enabled {
+        return Err(crate::loaded::target_disabled());
+    }
+    for claim in &routing.target_claims {
+        let agrees = match target.config.pointer(&claim.pointer) {
+            None | Some(serde_json::Value::Null) => true,
+            Some(serde_json::Value::String(s)) => *s == claim.value,
+            Some(serde_json::Value::Number(n)) => n.to_string() == claim.value,
+            Some(_) => false,
+        };
+        if !agrees {
+            return Err(Error::new(
+                ErrorKind::PermissionDenied,
+                errors::codes::TARGET_MISMATCH,
+                "the delivery is for another app than the target's",
+            ));
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn is_revoked(connection: &Connection) -> bool {
+    matches!(connection.status, ConnectionStatus::Revoked { .. })
+}
+
+pub(super) fn no_live_connection() -> Error {
+    Error::not_found(
+        errors::codes::CONNECTION_NOT_FOUND,
+        "no active connection matches the delivery",
+    )
+}
