@@ -8,6 +8,7 @@ use bytes::Bytes;
 use http::StatusCode;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
+use subtle::ConstantTimeEq;
 
 use super::handler::{
     Classification, GrantChange, HandshakeVerification, InboundRequest, NormalizeContext, Routing,
@@ -484,16 +485,19 @@ impl Ingest {
         // handler that still marks an unsigned probe as a handshake answered without
         // verification (rather than recognizing it in `probe`) is answered as before:
         // such an answer carries nothing.
-        if let Err(refused) = self.verify_before_reading(source, &inbound, now).await {
-            return match handler.classify(&inbound) {
-                Ok(Classification::Handshake(handshake))
-                    if handshake.verification == HandshakeVerification::Skip =>
-                {
-                    Ok(Prepared::Answer(handshake.response))
-                }
-                _ => Err(refused),
-            };
-        }
+        let passed = match self.verify_before_reading(source, &inbound, now).await {
+            Ok(passed) => passed,
+            Err(refused) => {
+                return match handler.classify(&inbound) {
+                    Ok(Classification::Handshake(handshake))
+                        if handshake.verification == HandshakeVerification::Skip =>
+                    {
+                        Ok(Prepared::Answer(handshake.response))
+                    }
+                    _ => Err(refused),
+                };
+            }
+        };
 
         match handler.classify(&inbound)? {
             Classification::Handshake(handshake) => {
@@ -508,7 +512,8 @@ impl Ingest {
                 let resolved = self
                     .resolve(source, &inbound, &handshake.routing, true, now)
                     .await?;
-                self.verify(source, &resolved, &inbound, now).await?;
+                self.verify(source, &resolved, &inbound, now, passed.as_ref())
+                    .await?;
                 check_target(&resolved.target, &handshake.routing)?;
                 Ok(Prepared::Answer(handshake.response))
             }
@@ -517,7 +522,9 @@ impl Ingest {
                 let resolved = self
                     .resolve(source, &inbound, &route.routing, false, now)
                     .await?;
-                let verified = self.verify(source, &resolved, &inbound, now).await?;
+                let verified = self
+                    .verify(source, &resolved, &inbound, now, passed.as_ref())
+                    .await?;
                 check_target(&resolved.target, &route.routing)?;
                 let Some(connection) = resolved.connection else {
                     return Err(Error::internal("an event resolved to no connection"));
@@ -570,18 +577,21 @@ impl Ingest {
     ///
     /// Otherwise (several targets, no endpoint key) nothing is checked here, and routing
     /// reads only the routing fields of the payload.
+    ///
+    /// The secret that passed, when something was checked, spares the check after
+    /// routing a second HMAC of the body.
     async fn verify_before_reading(
         &self,
         source: &WebhookSource,
         request: &InboundRequest<'_>,
         now: Timestamp,
-    ) -> Result<(), Error> {
+    ) -> Result<Option<Passed>, Error> {
         let candidates = match request.endpoint {
             Some(endpoint) => Some(self.endpoint_candidates(request.key, endpoint).await?),
             None => self.single_target_candidates(source, request.key).await?,
         };
         let Some((targets, connections)) = candidates else {
-            return Ok(());
+            return Ok(None);
         };
         let mut secrets = Vec::new();
         for target in &targets {
@@ -590,10 +600,11 @@ impl Ingest {
         for connection in &connections {
             secrets.extend(self.connection_secrets(source, connection, now).await?);
         }
-        source
+        let verified = source
             .scheme()
-            .verify(request.headers, request.body, &secrets, now)
-            .map(|_| ())
+            .verify(request.headers, request.body, &secrets, now)?;
+        let secret = secrets.swap_remove(verified.secret_index);
+        Ok(Some(Passed { secret, verified }))
     }
 
     /// The connections an endpoint key names, and their targets.
@@ -751,7 +762,7 @@ impl Ingest {
                         connection: Some(connection),
                         target,
                     };
-                    match self.verify(source, &resolved, request, now).await {
+                    match self.verify(source, &resolved, request, now, None).await {
                         Ok(_) => signed_by.push(resolved),
                         Err(error) => refused = Some(error),
                     }
@@ -792,11 +803,34 @@ impl Ingest {
         resolved: &Resolved,
         request: &InboundRequest<'_>,
         now: Timestamp,
+        passed: Option<&Passed>,
     ) -> Result<Verified, Error> {
         let secrets = self.secrets(source, resolved, now).await?;
-        source
-            .scheme()
-            .verify(request.headers, request.body, &secrets, now)
+        let scheme = source.scheme();
+        // A secret that verified the same headers and body at the same instant before
+        // routing verifies them again: only the secrets ahead of it are checked, so that
+        // the first one that matches is still the one reported.
+        if let Some(passed) = passed
+            && let Some(at) = secrets.iter().position(|s| {
+                bool::from(
+                    s.expose()
+                        .as_bytes()
+                        .ct_eq(passed.secret.expose().as_bytes()),
+                )
+            })
+        {
+            let ahead = match at {
+                0 => None,
+                _ => scheme
+                    .verify(request.headers, request.body, &secrets[..at], now)
+                    .ok(),
+            };
+            return Ok(ahead.unwrap_or(Verified {
+                secret_index: at,
+                ..passed.verified
+            }));
+        }
+        scheme.verify(request.headers, request.body, &secrets, now)
     }
 
     /// Every signing secret of the target and the connection, for rotation.
@@ -960,6 +994,12 @@ impl Ingest {
 struct Resolved {
     connection: Option<Connection>,
     target: Target,
+}
+
+/// A verification before routing: the secret that matched, and what it established.
+struct Passed {
+    secret: Secret,
+    verified: Verified,
 }
 
 fn check_dedup_id(id: &str) -> Result<(), Error> {

@@ -773,19 +773,16 @@ mod tests {
             edited.push(serde_json::to_vec(&o).unwrap());
         };
         let mut keys: Vec<String> = object.keys().cloned().collect();
-        for (field, _) in SHAPES
-            .iter()
-            .flat_map(|(_, needs)| needs.iter())
-            .filter_map(|need| match need {
-                Carries::Field(field) => Some((*field, ())),
-                _ => None,
-            })
-        {
-            keys.push(field.to_owned());
+        for need in SHAPES.iter().flat_map(|(_, needs)| needs.iter()) {
+            match need {
+                Carries::Field(field) => keys.push((*field).to_owned()),
+                Carries::NoneOf(fields) => keys.extend(fields.iter().map(|f| (*f).to_owned())),
+                Carries::Installation => {}
+            }
         }
-        keys.extend(
-            ["installation", "action", "sender", "thread", "target_type"].map(String::from),
-        );
+        keys.extend(["installation", "action", "sender"].map(String::from));
+        keys.sort();
+        keys.dedup();
         for key in &keys {
             with(&|o| {
                 o.remove(key);
