@@ -6,7 +6,8 @@
 //! installation id), verify the signature, normalize (typed, borrowed fields only) and
 //! keep the payload as raw JSON. `ingest` is the whole pipeline on an in-memory host, for
 //! context. The run ends with the ratio of the medians of `ours` and `floor`; the design's
-//! goal is about 1 or less.
+//! goal is about 1 or less. `verify_normalize` is the part Node's peer does
+//! (`benches/peers/run`): the signature and the normalization, nothing else.
 //!
 //! `cargo bench --bench webhook`
 
@@ -20,7 +21,8 @@ use criterion::{BatchSize, Criterion, Throughput};
 use hmac::{KeyInit, Mac};
 use integrations::core::service::{ConnectionInput, TargetInput, WriteService};
 use integrations::core::webhook::{
-    Classification, Headers, InboundRequest, Ingest, NormalizeContext, WebhookHandler, raw_json,
+    Classification, EventRoute, Headers, InboundRequest, Ingest, NormalizeContext, WebhookHandler,
+    raw_json,
 };
 use integrations::core::{ConnectionId, DefinitionKey, Secret, TargetId, TenantId};
 use integrations::definitions::github::GitHub;
@@ -96,6 +98,26 @@ impl Ours {
             .expect("normalized");
         let payload = raw_json(String::from_utf8(self.body.clone()).expect("UTF-8")).expect("JSON");
         normalized.event_type.as_str().len() + payload.get().len() + route.dedup_id.len()
+    }
+
+    /// Verify and normalize alone, as `@octokit/webhooks-methods` `verify` + `JSON.parse`
+    /// do on Node (`benches/peers/run`): no routing, no copy of the payload.
+    fn verify_normalize(&self, route: &EventRoute) -> usize {
+        let request = InboundRequest::new(&self.key, &self.headers, &self.body);
+        let now = integrations::core::Timestamp::from_unix_seconds(1_767_225_600);
+        let verified = self
+            .source
+            .scheme()
+            .verify(&self.headers, &self.body, &self.secrets, now)
+            .expect("verified");
+        let normalized = self
+            .github
+            .normalize(
+                &request,
+                &NormalizeContext::new(route, now).with_signed_at(verified.signed_at),
+            )
+            .expect("normalized");
+        normalized.event_type.as_str().len() + normalized.subject.map_or(0, |s| s.id.len())
     }
 }
 
@@ -199,6 +221,13 @@ fn main() {
             });
         });
         group.bench_function("ours", |b| b.iter(|| black_box(&ours).run()));
+        let request = InboundRequest::new(&ours.key, &ours.headers, &ours.body);
+        let Ok(Classification::Event(route)) = ours.github.classify(&request) else {
+            panic!("an event");
+        };
+        group.bench_function("verify_normalize", |b| {
+            b.iter(|| black_box(&ours).verify_normalize(black_box(&route)));
+        });
         group.bench_function("ingest", |b| {
             b.to_async(&runtime).iter_batched(
                 || {

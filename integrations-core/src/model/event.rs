@@ -44,30 +44,25 @@ impl EventType {
     /// Builds `<family>.<object>.<action>` from parts, lowercasing them and replacing any
     /// other character with `_`; empty parts become `unknown`.
     pub fn from_parts(family: &str, object: &str, action: &str) -> Self {
-        let clean = |s: &str| {
-            let out: String = s
-                .chars()
-                .map(|c| {
-                    let c = c.to_ascii_lowercase();
-                    if c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-' {
-                        c
-                    } else {
-                        '_'
-                    }
-                })
-                .collect();
-            if out.is_empty() {
-                "unknown".to_owned()
-            } else {
-                out
+        // One allocation: every webhook event builds one.
+        let mut out = String::with_capacity(family.len() + object.len() + action.len() + 2);
+        for (i, part) in [family, object, action].into_iter().enumerate() {
+            if i > 0 {
+                out.push('.');
             }
-        };
-        Self(format!(
-            "{}.{}.{}",
-            clean(family),
-            clean(object),
-            clean(action)
-        ))
+            if part.is_empty() {
+                out.push_str("unknown");
+            }
+            out.extend(part.chars().map(|c| {
+                let c = c.to_ascii_lowercase();
+                if c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            }));
+        }
+        Self(out)
     }
 
     /// The event type as written.
@@ -284,6 +279,10 @@ mod tests {
         assert_eq!(
             EventType::from_parts("slack", "app mention", "x").as_str(),
             "slack.app_mention.x"
+        );
+        assert_eq!(
+            EventType::from_parts("", "Ünïcode é", "").as_str(),
+            "unknown._n_code__.unknown"
         );
         assert_eq!(t.family(), "linear");
         assert_eq!(t.object(), "issue");

@@ -467,6 +467,160 @@ fn shape_agrees(event: &str, json: &[u8]) -> Result<bool, Error> {
     }))
 }
 
+/// A delivery read in one pass: the fields normalization needs, typed and borrowed, and
+/// whether each top-level field an event's shape names is there. Everything else is
+/// skipped, and still validated: the whole body must be JSON.
+#[derive(Deserialize)]
+struct Delivery<'a> {
+    #[serde(borrow, default)]
+    action: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    issue: Option<Item<'a>>,
+    #[serde(borrow, default)]
+    pull_request: Option<Item<'a>>,
+    #[serde(borrow, default)]
+    comment: Option<Comment<'a>>,
+    #[serde(borrow, default)]
+    review: Option<Comment<'a>>,
+    #[serde(borrow, default)]
+    repository: Option<Repository<'a>>,
+    #[serde(borrow, default)]
+    sender: Option<User<'a>>,
+    #[serde(borrow, default, rename = "ref")]
+    git_ref: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    after: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    compare: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    head_commit: Option<Commit<'a>>,
+    #[serde(borrow, default)]
+    pusher: Option<Pusher<'a>>,
+    #[serde(default)]
+    hook: Option<Dated>,
+    /// Read twice more, when needed: as [`Dated`] and for its `account` (it is small,
+    /// except in the installation events that need the account).
+    #[serde(borrow, default)]
+    installation: Option<&'a RawValue>,
+    #[serde(default)]
+    thread: Option<IgnoredAny>,
+    #[serde(default)]
+    repositories_added: Option<IgnoredAny>,
+    #[serde(default)]
+    repositories_removed: Option<IgnoredAny>,
+    #[serde(default)]
+    target_type: Option<IgnoredAny>,
+}
+
+impl<'a> Delivery<'a> {
+    /// The delivery, or `None` where one pass cannot tell what the reference reader
+    /// ([`reference_payload`]) would: not UTF-8, not a JSON object, a repeated field, a
+    /// field of an unexpected type. The caller then reads it that way.
+    fn read(json: &'a [u8]) -> Option<Self> {
+        let text = std::str::from_utf8(json).ok()?;
+        // A derived struct also reads a JSON array, which the reference refuses.
+        if !text
+            .trim_start_matches([' ', '\t', '\n', '\r'])
+            .starts_with('{')
+        {
+            return None;
+        }
+        serde_json::from_str(text).ok()
+    }
+
+    /// Whether the top-level `field` is there and not `null`; `None` for a field this
+    /// reader does not track.
+    fn present(&self, field: &str) -> Option<bool> {
+        Some(match field {
+            "issue" => self.issue.is_some(),
+            "pull_request" => self.pull_request.is_some(),
+            "comment" => self.comment.is_some(),
+            "review" => self.review.is_some(),
+            "thread" => self.thread.is_some(),
+            "ref" => self.git_ref.is_some(),
+            "after" => self.after.is_some(),
+            "hook" => self.hook.is_some(),
+            "installation" => self.installation.is_some(),
+            "repositories_added" => self.repositories_added.is_some(),
+            "repositories_removed" => self.repositories_removed.is_some(),
+            "target_type" => self.target_type.is_some(),
+            _ => return None,
+        })
+    }
+
+    /// Whether the delivery has the shape of `event`, as [`shape_agrees`] decides it.
+    fn shape_agrees(&self, event: &str) -> Option<bool> {
+        let Some((_, needs)) = SHAPES.iter().find(|(name, _)| *name == event) else {
+            return Some(true);
+        };
+        for need in *needs {
+            let agrees = match need {
+                Carries::Field(field) => self.present(field)?,
+                Carries::Installation => self.installation.is_some_and(|raw| {
+                    serde_json::from_str::<FullInstallation>(raw.get())
+                        .is_ok_and(|i| i.account.is_some())
+                }),
+                Carries::NoneOf(fields) => {
+                    let mut none = true;
+                    for field in *fields {
+                        none &= !self.present(field)?;
+                    }
+                    none
+                }
+            };
+            if !agrees {
+                return Some(false);
+            }
+        }
+        Some(true)
+    }
+
+    /// The payload of an `event` delivery, or its refusal; `None` to read it the
+    /// reference way.
+    fn into_payload(self, event: &str) -> Option<Result<Payload<'a>, Error>> {
+        if !self.shape_agrees(event)? {
+            return Some(Err(errors::event_type_mismatch(EVENT_HEADER)));
+        }
+        let installation = match self.installation {
+            Some(raw) => Some(serde_json::from_str::<Dated>(raw.get()).ok()?),
+            None => None,
+        };
+        Some(Ok(Payload {
+            action: self.action,
+            issue: self.issue,
+            pull_request: self.pull_request,
+            comment: self.comment,
+            review: self.review,
+            repository: self.repository,
+            sender: self.sender,
+            git_ref: self.git_ref,
+            after: self.after,
+            compare: self.compare,
+            head_commit: self.head_commit,
+            pusher: self.pusher,
+            hook: self.hook,
+            installation,
+        }))
+    }
+}
+
+/// The payload read the reference way, one question at a time: the shape (every
+/// top-level field, unparsed), then the typed fields, then the action alone when a field
+/// has an unexpected type. Slower; the one-pass [`Delivery`] must agree with it.
+fn reference_payload<'a>(event: &str, json: &'a [u8]) -> Result<Payload<'a>, Error> {
+    if !shape_agrees(event, json)? {
+        return Err(errors::event_type_mismatch(EVENT_HEADER));
+    }
+    // A payload with fields of unexpected types still normalizes, without a subject.
+    if let Ok(payload) = serde_json::from_slice(json) {
+        Ok(payload)
+    } else {
+        let bare: Bare<'_> = serde_json::from_slice(json)
+            .map_err(|_| errors::invalid_payload("not a GitHub JSON object"))?;
+        Ok(Payload::bare(bare.action.and_then(|a| a.0)))
+    }
+}
+
 /// What an `installation` event changes about the connection of that installation:
 /// `deleted` (the App was uninstalled) revokes it; `suspend` and `unsuspend` suspend and
 /// resume it. Called only for payloads whose shape agrees with the event.
@@ -479,6 +633,24 @@ fn grant_change(event: &str, action: &str) -> Option<GrantChange> {
         ("installation", "unsuspend") => Some(GrantChange::resumed(INSTALLATION_SUSPENDED)),
         _ => None,
     }
+}
+
+/// The normalization of a payload, however it was read.
+fn normalized(event: &str, payload: &Payload<'_>) -> Normalized {
+    let action = match (event, payload.action.as_deref()) {
+        ("push", _) => "pushed",
+        (_, Some(action)) if !action.is_empty() => action,
+        _ => NO_ACTION,
+    };
+    let (subject, occurred_at, order_id) = payload.subject(event);
+    let source_order_key = occurred_at
+        .zip(order_id)
+        .map(|(at, id)| source_order_key(at, &id));
+    Normalized::new(EventType::from_parts("github", event, action), event)
+        .with_occurred_at(occurred_at)
+        .with_source_order_key(source_order_key)
+        .with_subject(subject)
+        .with_grant(grant_change(event, action))
 }
 
 impl WebhookHandler for GitHub {
@@ -512,35 +684,16 @@ impl WebhookHandler for GitHub {
     ) -> Result<Normalized, Error> {
         let event = header(request, EVENT_HEADER)?;
         let json = json(request)?;
-        if !shape_agrees(event, json.bytes())? {
-            return Err(errors::event_type_mismatch(EVENT_HEADER));
-        }
-        // A payload with fields of unexpected types still normalizes, without a subject.
-        let payload: Payload<'_> = if let Ok(payload) = serde_json::from_slice(json.bytes()) {
-            payload
-        } else {
-            let bare: Bare<'_> = serde_json::from_slice(json.bytes())
-                .map_err(|_| errors::invalid_payload("not a GitHub JSON object"))?;
-            Payload::bare(bare.action.and_then(|a| a.0))
+        let payload = match Delivery::read(json.bytes()).and_then(|d| d.into_payload(event)) {
+            Some(payload) => payload?,
+            None => reference_payload(event, json.bytes())?,
         };
-        let action = match (event, payload.action.as_deref()) {
-            ("push", _) => "pushed",
-            (_, Some(action)) if !action.is_empty() => action,
-            _ => NO_ACTION,
-        };
-        let (subject, occurred_at, order_id) = payload.subject(event);
-        let source_order_key = occurred_at
-            .zip(order_id)
-            .map(|(at, id)| source_order_key(at, &id));
-        let mut normalized = Normalized::new(EventType::from_parts("github", event, action), event)
-            .with_occurred_at(occurred_at)
-            .with_source_order_key(source_order_key)
-            .with_subject(subject)
-            .with_grant(grant_change(event, action));
-        if let Json::Form(text) = json {
-            normalized = normalized.with_payload(raw_json(text)?);
+        let normalized = normalized(event, &payload);
+        match json {
+            // The form's JSON field is the payload; a JSON body is kept as it came.
+            Json::Form(text) => Ok(normalized.with_payload(raw_json(text)?)),
+            Json::Body(_) => Ok(normalized),
         }
-        Ok(normalized)
     }
 
     fn dispatch(&self, event: &WebhookEvent) -> SessionDispatch {
@@ -572,6 +725,162 @@ mod tests {
 
     fn key() -> integrations_core::DefinitionKey {
         const { integrations_core::DefinitionKey::from_static("github::github-cloud") }
+    }
+
+    /// The normalization of `json` as `event`, through the one-pass reader (falling back as
+    /// `normalize` does) and through the reference reader, and whether one pass sufficed.
+    fn both_ways(event: &str, json: &[u8]) -> (String, String, bool) {
+        let show = |r: Result<Payload<'_>, Error>| match r {
+            Ok(payload) => format!("{:?}", normalized(event, &payload)),
+            Err(e) => format!("{}: {e}", e.code()),
+        };
+        let fast = Delivery::read(json).and_then(|d| d.into_payload(event));
+        let one_pass = fast.is_some();
+        let fast = show(fast.unwrap_or_else(|| reference_payload(event, json)));
+        (fast, show(reference_payload(event, json)), one_pass)
+    }
+
+    fn fixtures() -> Vec<(String, Vec<u8>)> {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/github");
+        let mut out = Vec::new();
+        let mut dirs = vec![root];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if path.extension().is_some_and(|e| e == "json") {
+                    let name = path.file_name().unwrap().to_string_lossy().into_owned();
+                    out.push((name, std::fs::read(&path).unwrap()));
+                }
+            }
+        }
+        assert!(out.len() >= 17, "the GitHub fixtures: {}", out.len());
+        out
+    }
+
+    /// Variants of a payload that stress what the one-pass reader decides: each top-level
+    /// field removed, `null`, of another type, repeated; the whole as an array, truncated,
+    /// not UTF-8; installations with and without an account.
+    fn variants(json: &[u8]) -> Vec<Vec<u8>> {
+        let value: serde_json::Value = serde_json::from_slice(json).unwrap();
+        let object = value.as_object().unwrap();
+        let mut out = vec![json.to_vec()];
+        let mut edited = Vec::new();
+        let mut with = |f: &dyn Fn(&mut serde_json::Map<String, serde_json::Value>)| {
+            let mut o = object.clone();
+            f(&mut o);
+            edited.push(serde_json::to_vec(&o).unwrap());
+        };
+        let mut keys: Vec<String> = object.keys().cloned().collect();
+        for need in SHAPES.iter().flat_map(|(_, needs)| needs.iter()) {
+            match need {
+                Carries::Field(field) => keys.push((*field).to_owned()),
+                Carries::NoneOf(fields) => keys.extend(fields.iter().map(|f| (*f).to_owned())),
+                Carries::Installation => {}
+            }
+        }
+        keys.extend(["installation", "action", "sender"].map(String::from));
+        keys.sort();
+        keys.dedup();
+        for key in &keys {
+            with(&|o| {
+                o.remove(key);
+            });
+            with(&|o| {
+                o.insert(key.clone(), serde_json::Value::Null);
+            });
+            with(&|o| {
+                o.insert(key.clone(), serde_json::json!(42));
+            });
+            with(&|o| {
+                o.insert(key.clone(), serde_json::json!({"id": 9, "account": {}}));
+            });
+            with(&|o| {
+                o.insert(
+                    key.clone(),
+                    serde_json::json!([1, null, "2019-05-15T15:20:21Z"]),
+                );
+            });
+            let mut repeated = format!("{{\"{key}\":null,").into_bytes();
+            repeated.extend_from_slice(&json[json.iter().position(|b| *b == b'{').unwrap() + 1..]);
+            out.push(repeated);
+        }
+        for installation in [
+            serde_json::json!({"id": 1}),
+            serde_json::json!({"id": 1, "account": null}),
+            serde_json::json!({"id": "one", "account": {"login": "x"}}),
+            serde_json::json!([1]),
+        ] {
+            with(&|o| {
+                o.insert("installation".into(), installation.clone());
+            });
+        }
+        let mut array = b"[".to_vec();
+        array.extend_from_slice(json);
+        array.push(b']');
+        out.push(array);
+        out.push(json[..json.len() / 2].to_vec());
+        out.push(
+            json.iter()
+                .map(|b| if *b == b'e' { 0xff } else { *b })
+                .collect(),
+        );
+        out.push(b"{\"action\":\"\\u0063losed\", \"\\u0069ssue\": {\"id\": 1}}".to_vec());
+        out.append(&mut edited);
+        out
+    }
+
+    /// The one-pass reader normalizes every GitHub fixture, and every variant of one, as
+    /// the reference reader does (the same event or the same refusal), and reads every
+    /// unmodified fixture in one pass.
+    #[test]
+    fn one_pass_reading_agrees_with_the_reference_on_every_fixture() {
+        let events: Vec<&str> = SHAPES
+            .iter()
+            .map(|(name, _)| *name)
+            .chain(["star"])
+            .collect();
+        let mut compared = 0;
+        for (name, json) in fixtures() {
+            let own = name.split('.').next().unwrap();
+            let (fast, reference, one_pass) = both_ways(own, &json);
+            assert_eq!(fast, reference, "{name}");
+            assert!(one_pass, "{name} is read in one pass");
+            assert!(!fast.starts_with("webhook."), "{name}: {fast}");
+            for variant in variants(&json) {
+                for event in &events {
+                    let (fast, reference, _) = both_ways(event, &variant);
+                    assert_eq!(
+                        fast,
+                        reference,
+                        "{name} as {event}: {}",
+                        String::from_utf8_lossy(&variant)
+                    );
+                    compared += 1;
+                }
+            }
+        }
+        assert!(compared > 10_000, "{compared}");
+    }
+
+    /// Every field an event's shape names is one the one-pass reader tracks: otherwise
+    /// such deliveries would all take the slow way.
+    #[test]
+    fn the_one_pass_reader_tracks_every_shape_field() {
+        let delivery = Delivery::read(b"{}").unwrap();
+        for (event, needs) in SHAPES {
+            for need in *needs {
+                let fields = match need {
+                    Carries::Field(field) => std::slice::from_ref(field),
+                    Carries::NoneOf(fields) => fields,
+                    Carries::Installation => &["installation"][..],
+                };
+                for field in fields {
+                    assert_eq!(delivery.present(field), Some(false), "{event}: {field}");
+                }
+            }
+        }
     }
 
     #[test]

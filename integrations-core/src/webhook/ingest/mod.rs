@@ -480,16 +480,19 @@ impl Ingest {
         // handler that still marks an unsigned probe as a handshake answered without
         // verification (rather than recognizing it in `probe`) is answered as before:
         // such an answer carries nothing.
-        if let Err(refused) = self.verify_before_reading(source, &inbound, now).await {
-            return match handler.classify(&inbound) {
-                Ok(Classification::Handshake(handshake))
-                    if handshake.verification == HandshakeVerification::Skip =>
-                {
-                    Ok(Prepared::Answer(handshake.response))
-                }
-                _ => Err(refused),
-            };
-        }
+        let passed = match self.verify_before_reading(source, &inbound, now).await {
+            Ok(passed) => passed,
+            Err(refused) => {
+                return match handler.classify(&inbound) {
+                    Ok(Classification::Handshake(handshake))
+                        if handshake.verification == HandshakeVerification::Skip =>
+                    {
+                        Ok(Prepared::Answer(handshake.response))
+                    }
+                    _ => Err(refused),
+                };
+            }
+        };
 
         match handler.classify(&inbound)? {
             Classification::Handshake(handshake) => {
@@ -504,7 +507,8 @@ impl Ingest {
                 let resolved = self
                     .resolve(source, &inbound, &handshake.routing, true, now)
                     .await?;
-                self.verify(source, &resolved, &inbound, now).await?;
+                self.verify(source, &resolved, &inbound, now, passed.as_ref())
+                    .await?;
                 check_target(&resolved.target, &handshake.routing)?;
                 Ok(Prepared::Answer(handshake.response))
             }
@@ -513,7 +517,9 @@ impl Ingest {
                 let resolved = self
                     .resolve(source, &inbound, &route.routing, false, now)
                     .await?;
-                let verified = self.verify(source, &resolved, &inbound, now).await?;
+                let verified = self
+                    .verify(source, &resolved, &inbound, now, passed.as_ref())
+                    .await?;
                 check_target(&resolved.target, &route.routing)?;
                 let Some(connection) = resolved.connection else {
                     return Err(Error::internal("an event resolved to no connection"));

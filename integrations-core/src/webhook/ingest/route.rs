@@ -3,11 +3,11 @@
 //! not needed, and the checks of the target a delivery routes to.
 
 use super::Ingest;
-use crate::definition::webhook::{WebhookSource, errors};
+use crate::definition::webhook::{Verified, WebhookSource, errors};
 use crate::host::ConnectionQuery;
 use crate::model::{Connection, ConnectionStatus, Target};
 use crate::provider::webhook::{InboundRequest, Routing};
-use crate::{DefinitionKey, Error, ErrorKind, Timestamp};
+use crate::{DefinitionKey, Error, ErrorKind, Secret, Timestamp};
 
 impl Ingest {
     /// Checks the signature before the payload is read, when the secrets it can be
@@ -18,18 +18,21 @@ impl Ingest {
     ///
     /// Otherwise (several targets, no endpoint key) nothing is checked here, and routing
     /// reads only the routing fields of the payload.
+    ///
+    /// The secret that passed, when something was checked, spares the check after
+    /// routing a second HMAC of the body.
     pub(super) async fn verify_before_reading(
         &self,
         source: &WebhookSource,
         request: &InboundRequest<'_>,
         now: Timestamp,
-    ) -> Result<(), Error> {
+    ) -> Result<Option<Passed>, Error> {
         let candidates = match request.endpoint {
             Some(endpoint) => Some(self.endpoint_candidates(request.key, endpoint).await?),
             None => self.single_target_candidates(source, request.key).await?,
         };
         let Some((targets, connections)) = candidates else {
-            return Ok(());
+            return Ok(None);
         };
         let mut secrets = Vec::new();
         for target in &targets {
@@ -38,10 +41,11 @@ impl Ingest {
         for connection in &connections {
             secrets.extend(self.connection_secrets(source, connection, now).await?);
         }
-        source
+        let verified = source
             .scheme()
-            .verify(request.headers, request.body, &secrets, now)
-            .map(|_| ())
+            .verify(request.headers, request.body, &secrets, now)?;
+        let secret = secrets.swap_remove(verified.secret_index);
+        Ok(Some(Passed { secret, verified }))
     }
 
     /// The connections an endpoint key names, and their targets.
@@ -199,7 +203,7 @@ impl Ingest {
                         connection: Some(connection),
                         target,
                     };
-                    match self.verify(source, &resolved, request, now).await {
+                    match self.verify(source, &resolved, request, now, None).await {
                         Ok(_) => signed_by.push(resolved),
                         Err(error) => refused = Some(error),
                     }
@@ -238,6 +242,12 @@ impl Ingest {
 pub(super) struct Resolved {
     pub(super) connection: Option<Connection>,
     pub(super) target: Target,
+}
+
+/// A verification before routing: the secret that matched, and what it established.
+pub(super) struct Passed {
+    pub(super) secret: Secret,
+    pub(super) verified: Verified,
 }
 
 pub(super) fn check_target(target: &Target, routing: &Routing) -> Result<(), Error> {

@@ -5,9 +5,10 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use subtle::ConstantTimeEq;
 
 use super::Ingest;
-use super::route::Resolved;
+use super::route::{Passed, Resolved};
 use crate::definition::webhook::{Verified, WebhookSource, errors};
 use crate::model::{Connection, Target};
 use crate::provider::webhook::InboundRequest;
@@ -21,11 +22,34 @@ impl Ingest {
         resolved: &Resolved,
         request: &InboundRequest<'_>,
         now: Timestamp,
+        passed: Option<&Passed>,
     ) -> Result<Verified, Error> {
         let secrets = self.secrets(source, resolved, now).await?;
-        source
-            .scheme()
-            .verify(request.headers, request.body, &secrets, now)
+        let scheme = source.scheme();
+        // A secret that verified the same headers and body at the same instant before
+        // routing verifies them again: only the secrets ahead of it are checked, so that
+        // the first one that matches is still the one reported.
+        if let Some(passed) = passed
+            && let Some(at) = secrets.iter().position(|s| {
+                bool::from(
+                    s.expose()
+                        .as_bytes()
+                        .ct_eq(passed.secret.expose().as_bytes()),
+                )
+            })
+        {
+            let ahead = match at {
+                0 => None,
+                _ => scheme
+                    .verify(request.headers, request.body, &secrets[..at], now)
+                    .ok(),
+            };
+            return Ok(ahead.unwrap_or(Verified {
+                secret_index: at,
+                ..passed.verified
+            }));
+        }
+        scheme.verify(request.headers, request.body, &secrets, now)
     }
 
     /// Every signing secret of the target and the connection, for rotation.
