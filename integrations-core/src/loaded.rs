@@ -135,8 +135,7 @@ impl LoadedTarget {
             || connection.target != self.target.id
             || connection.tenant != self.target.tenant
         {
-            return Err(crate::codes::auth::TARGET_MISMATCH
-                .error("the connection's target belongs to another definition"));
+            return Err(target_mismatch());
         }
         Ok(())
     }
@@ -262,8 +261,23 @@ impl Loader {
     /// Everything [`target`](Self::target) reports; `auth.target_mismatch`
     /// ([`ErrorKind::Configuration`](crate::ErrorKind::Configuration)) when the target belongs to another definition.
     pub async fn for_connection(&self, connection: Connection) -> Result<Loaded, Error> {
-        let target = self.target(&connection.tenant, &connection.target).await?;
+        let target = self.target_of(&connection).await?;
         target.with_connection(connection)
+    }
+
+    /// Loads the target of `connection` as [`target`](Self::target) does, refusing a
+    /// target of another definition before its definition is looked up.
+    ///
+    /// # Errors
+    ///
+    /// As [`for_connection`](Self::for_connection).
+    pub async fn target_of(&self, connection: &Connection) -> Result<LoadedTarget, Error> {
+        self.load_target(
+            &connection.tenant,
+            &connection.target,
+            Some(&connection.key),
+        )
+        .await
     }
 
     /// Loads the enabled target `id` of `tenant` and parses its config (once per stored
@@ -276,11 +290,23 @@ impl Loader {
     /// `auth.target_config_invalid` ([`ErrorKind::Configuration`](crate::ErrorKind::Configuration), with the issues);
     /// storage errors.
     pub async fn target(&self, tenant: &TenantId, id: &TargetId) -> Result<LoadedTarget, Error> {
+        self.load_target(tenant, id, None).await
+    }
+
+    async fn load_target(
+        &self,
+        tenant: &TenantId,
+        id: &TargetId,
+        key: Option<&DefinitionKey>,
+    ) -> Result<LoadedTarget, Error> {
         let Some(target) = self.host.targets().get_target(tenant, id).await? else {
             return Err(crate::codes::auth::TARGET_NOT_FOUND.error("the target does not exist"));
         };
         if !target.enabled {
             return Err(target_disabled());
+        }
+        if key.is_some_and(|key| *key != target.key) {
+            return Err(target_mismatch());
         }
         if let Some(version) = self.cached(&target) {
             return Ok(LoadedTarget::new(version));
@@ -370,6 +396,13 @@ impl Loader {
 /// The error of a connection that does not exist: `auth.connection_not_found`.
 pub(crate) fn connection_not_found() -> Error {
     crate::codes::auth::CONNECTION_NOT_FOUND.error("the connection does not exist")
+}
+
+/// The error of a connection whose target belongs to another definition:
+/// `auth.target_mismatch`.
+fn target_mismatch() -> Error {
+    crate::codes::auth::TARGET_MISMATCH
+        .error("the connection's target belongs to another definition")
 }
 
 /// The error of a disabled target: `auth.target_disabled`.

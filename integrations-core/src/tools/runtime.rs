@@ -480,10 +480,7 @@ impl Runtime {
     ) -> Result<ToolContext, Error> {
         let connection: &Connection = &prepared.connection;
         let entry = prepared.entry;
-        let target = self
-            .loader
-            .target(&context.session.tenant, &connection.target)
-            .await?;
+        let target = self.loader.target_of(connection).await?;
         target.check_connection(connection)?;
         let target_config = target.config.clone();
         let method = entry.method(&connection.method).ok_or_else(|| {

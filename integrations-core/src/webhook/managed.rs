@@ -253,7 +253,7 @@ impl ManagedWebhooks {
             return Ok(None);
         };
         let target = crate::loaded::Loader::new(Arc::clone(&self.registry), self.host.clone())
-            .target(&connection.tenant, &connection.target)
+            .target_of(&connection)
             .await?;
         target.check_connection(&connection)?;
         let target_config = target.config.clone();

@@ -308,7 +308,7 @@ impl TokenManager {
         let selector = request.selector;
         // A missing or disabled target hands out nothing, whatever is stored.
         self.loader
-            .target(&connection.tenant, &connection.target)
+            .target_of(connection)
             .await?
             .check_connection(connection)?;
         let entry = self.registry.require(&connection.key)?;
@@ -505,7 +505,7 @@ impl TokenManager {
                 // Cached credentials stop with their target too.
                 if let Err(e) = self
                     .loader
-                    .target(&stored.tenant, &stored.target)
+                    .target_of(&stored)
                     .await
                     .and_then(|target| target.check_connection(&stored))
                 {

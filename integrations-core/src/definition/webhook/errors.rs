@@ -55,7 +55,7 @@ pub mod codes {
     pub const AMBIGUOUS_CONNECTION: &str = crate::codes::webhook::AMBIGUOUS_CONNECTION.as_str();
     /// The connection's target does not exist (404).
     pub const TARGET_NOT_FOUND: &str = crate::codes::auth::TARGET_NOT_FOUND.as_str();
-    /// The connection's target is disabled (404).
+    /// The connection's target is disabled (403, after the signature verified).
     pub const TARGET_DISABLED: &str = crate::codes::auth::TARGET_DISABLED.as_str();
     /// The delivery is for another app than the target's (403).
     pub const TARGET_MISMATCH: &str = crate::codes::webhook::TARGET_MISMATCH.as_str();
@@ -155,7 +155,7 @@ pub(crate) fn invalid_secret(what: &str) -> Error {
 /// | `webhook.unsupported_content_type` | 415 |
 /// | invalid input (malformed, missing header, invalid payload) | 400 |
 /// | verification (signature, timestamp window) | 401 |
-/// | permission denied (another app's delivery) | 403 |
+/// | permission denied (another app's delivery; a disabled target, checked only after the signature verified) | 403 |
 /// | not found (route, definition, connection, target) | 404 |
 /// | conflict (several connections match) | 409 |
 /// | rate limited | 429 |
@@ -165,8 +165,6 @@ pub fn status_for(error: &Error) -> StatusCode {
     match error.code() {
         codes::BODY_TOO_LARGE => return StatusCode::PAYLOAD_TOO_LARGE,
         codes::UNSUPPORTED_CONTENT_TYPE => return StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        // A sender learns no more from a disabled target than from a missing one.
-        codes::TARGET_DISABLED => return StatusCode::NOT_FOUND,
         _ => {}
     }
     match error.kind() {
