@@ -240,6 +240,7 @@ mod tests {
             "tool.connection_inactive",
             "sync.connection_not_active",
             "webhook.connection_not_active",
+            "egress.connection_not_active",
             "tool.target_invalid",
             "sync.invalid_target_config",
             "webhook.invalid_target_config",

@@ -83,7 +83,6 @@ crate::error_codes! {
         AMBIGUOUS_PATH = "egress.ambiguous_path", InvalidInput, "The request path holds an encoded slash or backslash, an encoded dot segment or an empty segment, which servers read differently; it is refused.";
         AMBIGUOUS_ROUTE = "egress.ambiguous_route", Conflict, "Several routes match the request; no credential is injected.";
         CONNECTION_MISMATCH = "egress.connection_mismatch", Configuration, "A route injects the credential of another connection than its own.";
-        CONNECTION_NOT_ACTIVE = "egress.connection_not_active", PermissionDenied, "The connection of a route is not active; no credential is injected.";
         DUPLICATE_KEY = "egress.duplicate_key", Conflict, "A grant key with the same id is already present in the key ring.";
         DUPLICATE_ROUTE = "egress.duplicate_route", InvalidInput, "Two routes of the plan have the same id.";
         GRANT_AUDIENCE = "egress.grant_audience", PermissionDenied, "The egress grant was issued for another tenant or plan.";

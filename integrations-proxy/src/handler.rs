@@ -451,7 +451,7 @@ async fn forward_route(
         })?;
     if connection.id != route.connection || !connection.is_active() {
         return Err(Refusal::forbidden(
-            "egress.connection_not_active",
+            integrations_core::codes::auth::CONNECTION_NOT_ACTIVE.as_str(),
             format!("the connection of route {} is not active", route.id),
         ));
     }

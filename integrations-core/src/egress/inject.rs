@@ -33,7 +33,8 @@ const HOP_BY_HOP: [&str; 6] = [
 /// # Errors
 ///
 /// `egress.connection_mismatch` when `connection` is not the route's;
-/// `egress.connection_not_active` when it is not active; the credential source's errors;
+/// `auth.connection_not_active` when it is not active (the code every engine uses); the
+/// credential source's errors;
 /// as [`apply_credential`].
 pub async fn inject(
     request: Request<Bytes>,
@@ -48,7 +49,7 @@ pub async fn inject(
         )));
     }
     if !connection.is_active() {
-        return Err(crate::codes::egress::CONNECTION_NOT_ACTIVE.error(format!(
+        return Err(crate::codes::auth::CONNECTION_NOT_ACTIVE.error(format!(
             "the connection of route {} is not active",
             route.id
         )));

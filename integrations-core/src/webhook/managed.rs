@@ -351,7 +351,7 @@ impl ManagedWebhooks {
     ///
     /// # Errors
     ///
-    /// `auth.connection_not_found`; `webhook.connection_not_active`; the target's
+    /// `auth.connection_not_found`; `auth.connection_not_active`; the target's
     /// errors from the [`Loader`](crate::loaded::Loader) (`auth.target_disabled` ...) and
     /// the connection's stored configuration errors; the provider's refusals (missing
     /// admin rights, validation) and transport errors (the generated secret and the

@@ -775,7 +775,7 @@ async fn injection_refuses_another_connection_an_inactive_one_and_bad_credential
     )
     .await
     .unwrap_err();
-    assert_eq!(err.code(), "egress.connection_not_active");
+    assert_eq!(err.code(), "auth.connection_not_active");
     assert!(
         credentials.asked.lock().unwrap().is_empty(),
         "no credential was fetched"

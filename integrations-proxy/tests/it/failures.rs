@@ -253,7 +253,7 @@ async fn a_connection_revoked_elsewhere_stops_being_injected_within_the_recheck(
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     assert_eq!(
         code(&response).as_deref(),
-        Some("egress.connection_not_active")
+        Some("auth.connection_not_active")
     );
     assert_eq!(fx.upstream.recorded().len(), 1);
 }
