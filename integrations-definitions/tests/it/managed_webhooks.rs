@@ -51,6 +51,21 @@ impl Buffer {
     }
 }
 
+/// The managed webhook secret stored for `connection` in `test`'s host, opened.
+async fn stored_secret(test: &TestHost, connection: &Connection) -> Option<Secret> {
+    let set = test
+        .host()
+        .credentials()
+        .load_credentials(&connection.tenant, &connection.id)
+        .await
+        .unwrap()?;
+    let credential = set
+        .find(&CredentialType::WEBHOOK_SECRET, Some(MANAGED_WEBHOOK_SLOT))
+        .unwrap()?
+        .clone();
+    Some(credential.open(connection, test.host().cipher()).unwrap())
+}
+
 struct LinearWorld {
     api: LinearApi,
     hooks: LinearWebhooks,
@@ -144,22 +159,7 @@ impl LinearWorld {
 
     /// The managed secret stored for `connection`, opened.
     async fn stored_secret(&self, connection: &Connection) -> Option<Secret> {
-        let set = self
-            .test
-            .host()
-            .credentials()
-            .load_credentials(&connection.tenant, &connection.id)
-            .await
-            .unwrap()?;
-        let credential = set
-            .find(&CredentialType::WEBHOOK_SECRET, Some(MANAGED_WEBHOOK_SLOT))
-            .unwrap()?
-            .clone();
-        Some(
-            credential
-                .open(connection, self.test.host().cipher())
-                .unwrap(),
-        )
+        stored_secret(&self.test, connection).await
     }
 
     fn creates(&self) -> usize {
@@ -746,22 +746,7 @@ mod github {
         }
 
         async fn stored_secret(&self, connection: &Connection) -> Option<Secret> {
-            let set = self
-                .test
-                .host()
-                .credentials()
-                .load_credentials(&connection.tenant, &connection.id)
-                .await
-                .unwrap()?;
-            let credential = set
-                .find(&CredentialType::WEBHOOK_SECRET, Some(MANAGED_WEBHOOK_SLOT))
-                .unwrap()?
-                .clone();
-            Some(
-                credential
-                    .open(connection, self.test.host().cipher())
-                    .unwrap(),
-            )
+            super::stored_secret(&self.test, connection).await
         }
 
         fn creates(&self) -> usize {
