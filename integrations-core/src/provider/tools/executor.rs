@@ -348,9 +348,10 @@ mod tests {
         let descriptor = ToolDescriptor::new::<()>("tracker_get_ticket", "Get one.")
             .with_title("Get")
             .with_annotations(ToolAnnotations::read_only());
-        let tools = ToolSet::new()
-            .with_fn(descriptor, get)
-            .with_fn(ToolDescriptor::new::<()>("tracker_find_tickets", "Find."), get);
+        let tools = ToolSet::new().with_fn(descriptor, get).with_fn(
+            ToolDescriptor::new::<()>("tracker_find_tickets", "Find."),
+            get,
+        );
         let descriptors = tools.descriptors();
         assert_eq!(tools.len(), 2);
         assert_eq!(descriptors[0].name, "tracker_get_ticket");
