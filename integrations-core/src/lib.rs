@@ -18,11 +18,12 @@
 //! ```
 //! use std::sync::Arc;
 //!
-//! use integrations_core::definition::{ConnectionMethod, IntegrationDefinition, Metadata, SecretField};
-//! use integrations_core::model::CredentialType;
+//! use integrations_core::definition::{
+//!     ConnectionMethod, ConnectionMethodKind, IntegrationDefinition, Metadata, SecretField,
+//! };
 //! use integrations_core::provider::IntegrationProvider;
 //! use integrations_core::schema::ConfigSpec;
-//! use integrations_core::{DefinitionKey, IntegrationKind, Registry};
+//! use integrations_core::{ConnectionMethodId, DefinitionKey, IntegrationKind, Registry};
 //! use schemars::JsonSchema;
 //! use serde::Deserialize;
 //!
@@ -39,7 +40,7 @@
 //!
 //! impl IntegrationDefinition for Jira {
 //!     fn key(&self) -> DefinitionKey {
-//!         "jira::jira-cloud".parse().expect("valid key")
+//!         const { DefinitionKey::from_static("jira::jira-cloud") }
 //!     }
 //!     fn kind(&self) -> IntegrationKind {
 //!         IntegrationKind::Connector
@@ -51,12 +52,11 @@
 //!         ConfigSpec::of::<JiraTarget>()
 //!     }
 //!     fn connection_methods(&self) -> Vec<ConnectionMethod> {
-//!         vec![ConnectionMethod::api_key(
-//!             "api-key",
-//!             "API token",
-//!             vec![SecretField::new("api_token", "API token", CredentialType::API_KEY)],
-//!         )
-//!         .expect("valid method")]
+//!         let id = const { ConnectionMethodId::from_static("api-key") };
+//!         vec![
+//!             ConnectionMethod::new(id, "API token", ConnectionMethodKind::ApiKey)
+//!                 .with_secret_field(SecretField::api_key("api_token", "API token")),
+//!         ]
 //!     }
 //! }
 //!
@@ -69,6 +69,10 @@
 //! assert_eq!(issues[0].code, "schema.type");
 //! # Ok::<(), integrations_core::Error>(())
 //! ```
+//!
+//! A provider whose definition is static can skip both impls:
+//! [`DeclaredIntegration`](provider::DeclaredIntegration) builds one from data, and
+//! [`provider::prelude`] is the one import a provider crate needs.
 //!
 //! # Architecture
 //!

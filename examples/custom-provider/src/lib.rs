@@ -1,5 +1,6 @@
-//! A provider written outside the SDK, depending only on `integrations-core`: Jira Cloud
-//! with API-token connections, two tools for agents, and HMAC-signed webhooks.
+//! A provider written outside the SDK, depending on `integrations-core` (and on serde and
+//! schemars for its derives): Jira Cloud with API-token connections, two tools for
+//! agents, and HMAC-signed webhooks.
 //!
 //! Everything provider-specific (URLs, header names, payload shapes) lives here; the
 //! SDK's engines (write service, token manager, tool runtime, webhook ingest, compiler)
@@ -9,7 +10,7 @@
 //! use std::sync::Arc;
 //!
 //! let mut registry = integrations_core::Registry::new();
-//! registry.register(Arc::new(jira_provider::Jira::new()))?;
+//! registry.register(Arc::new(jira_provider::jira()))?;
 //! assert!(registry.find_tool("jira_get_issue").is_some());
 //! # Ok::<(), integrations_core::Error>(())
 //! ```
@@ -18,15 +19,16 @@ mod tools;
 mod webhook;
 
 use integrations_core::provider::prelude::*;
-use integrations_core::reexports::http::header::ACCEPT;
 
 /// The definition's key.
 pub const JIRA_CLOUD: DefinitionKey = DefinitionKey::from_static("jira::jira-cloud");
 
+/// The connection method: an Atlassian API token.
+pub const API_TOKEN: ConnectionMethodId = ConnectionMethodId::from_static("api-token");
+
 /// The site a Jira target points at.
 #[derive(Debug, Deserialize, JsonSchema)]
-#[serde(crate = "integrations_core::reexports::serde", deny_unknown_fields)]
-#[schemars(crate = "integrations_core::reexports::schemars")]
+#[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct JiraTarget {
     /// The Jira Cloud site, `https://acme.atlassian.net`.
@@ -35,8 +37,7 @@ pub struct JiraTarget {
 
 /// The target's secrets.
 #[derive(Debug, Deserialize, JsonSchema)]
-#[serde(crate = "integrations_core::reexports::serde", deny_unknown_fields)]
-#[schemars(crate = "integrations_core::reexports::schemars")]
+#[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct JiraSecrets {
     /// The secret Jira signs webhooks with (`X-Hub-Signature: sha256=...`).
@@ -46,8 +47,7 @@ pub struct JiraSecrets {
 
 /// An API-token connection: Jira Cloud authenticates `email:token` with HTTP Basic.
 #[derive(Debug, Deserialize, JsonSchema)]
-#[serde(crate = "integrations_core::reexports::serde", deny_unknown_fields)]
-#[schemars(crate = "integrations_core::reexports::schemars")]
+#[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct JiraConnection {
     /// The Atlassian account email the token belongs to.
@@ -57,8 +57,7 @@ pub struct JiraConnection {
 
 /// What a binding works on.
 #[derive(Debug, Deserialize, JsonSchema)]
-#[serde(crate = "integrations_core::reexports::serde", deny_unknown_fields)]
-#[schemars(crate = "integrations_core::reexports::schemars")]
+#[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct JiraBinding {
     /// The project key (`ENG`).
@@ -66,102 +65,39 @@ pub struct JiraBinding {
     pub project_key: String,
 }
 
-/// The Jira integration.
-#[derive(Debug)]
-#[non_exhaustive]
-pub struct Jira {
-    tools: ToolSet,
-}
-
-impl Jira {
-    /// The integration.
-    pub fn new() -> Self {
-        Self {
-            tools: tools::tool_set(),
-        }
-    }
-}
-
-impl Default for Jira {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl IntegrationDefinition for Jira {
-    fn key(&self) -> DefinitionKey {
-        JIRA_CLOUD
-    }
-
-    fn kind(&self) -> IntegrationKind {
-        IntegrationKind::Connector
-    }
-
-    fn metadata(&self) -> Metadata {
-        Metadata::new(
-            "Jira",
-            "Issues and comments in Jira Cloud.",
-            "jira",
-            "productivity",
+/// The Jira integration, declared as data: configs, the API-token method, the `Accept`
+/// header every request carries, the webhooks and the tools.
+pub fn jira() -> DeclaredIntegration {
+    let metadata = Metadata::new(
+        "Jira",
+        "Issues and comments in Jira Cloud.",
+        "jira",
+        "productivity",
+    )
+    .with_docs_url("https://developer.atlassian.com/cloud/jira/platform/rest/v2/");
+    DeclaredIntegration::new(JIRA_CLOUD, IntegrationKind::Connector, metadata)
+        .with_target_config(
+            ConfigSpec::of::<JiraTarget>()
+                .with_example(json!({"site_url": "https://acme.atlassian.net"})),
         )
-        .with_docs_url("https://developer.atlassian.com/cloud/jira/platform/rest/v2/")
-    }
-
-    fn target_config(&self) -> ConfigSpec {
-        ConfigSpec::of::<JiraTarget>()
-            .with_example(json!({"site_url": "https://acme.atlassian.net"}))
-    }
-
-    fn target_secrets(&self) -> ConfigSpec {
-        ConfigSpec::of::<JiraSecrets>()
-            .with_example(json!({}))
-            .with_example(json!({"webhook_secret": "jira-webhook-secret-example"}))
-    }
-
-    fn binding_config(&self) -> ConfigSpec {
-        ConfigSpec::of::<JiraBinding>().with_example(json!({"project_key": "ENG"}))
-    }
-
-    fn connection_methods(&self) -> Vec<ConnectionMethod> {
-        let method = ConnectionMethod::api_key(
-            "api-token",
-            "API token",
-            vec![SecretField::new(
-                "api_token",
-                "API token",
-                CredentialType::API_KEY,
-            )],
+        .with_target_secrets(
+            ConfigSpec::of::<JiraSecrets>()
+                .with_example(json!({}))
+                .with_example(json!({"webhook_secret": "jira-webhook-secret-example"})),
         )
-        .unwrap_or_else(|e| panic!("{e}"))
-        .with_config(
-            ConfigSpec::of::<JiraConnection>().with_example(json!({"email": "agent@acme.example"})),
-        );
-        vec![method]
-    }
-
-    /// Every request asks for JSON: declared once here, the tool HTTP context adds it to
-    /// each tool request.
-    fn default_headers(&self, _target_config: &Parsed) -> Result<HeaderMap> {
-        let mut headers = HeaderMap::new();
-        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
-        Ok(headers)
-    }
-
-    fn webhook_source(&self) -> Option<WebhookSource> {
-        Some(webhook::source())
-    }
-
-    fn tool_catalog(&self) -> Vec<ToolDescriptor> {
-        self.tools.descriptors()
-    }
-}
-
-impl IntegrationProvider for Jira {
-    fn webhooks(&self) -> Option<&dyn WebhookHandler> {
-        Some(self)
-    }
-
-    fn tools(&self) -> Option<&dyn ToolExecutor> {
-        Some(&self.tools)
-    }
+        .with_binding_config(
+            ConfigSpec::of::<JiraBinding>().with_example(json!({"project_key": "ENG"})),
+        )
+        .with_connection_method(
+            ConnectionMethod::new(API_TOKEN, "API token", ConnectionMethodKind::ApiKey)
+                .with_secret_field(SecretField::api_key("api_token", "API token"))
+                .with_config(
+                    ConfigSpec::of::<JiraConnection>()
+                        .with_example(json!({"email": "agent@acme.example"})),
+                ),
+        )
+        // The tool HTTP context adds it to each tool request.
+        .with_default_header(header::ACCEPT, HeaderValue::from_static("application/json"))
+        .with_webhooks(webhook::source(), webhook::JiraWebhooks)
+        .with_tools(tools::tool_set())
 }

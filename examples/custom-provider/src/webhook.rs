@@ -3,9 +3,6 @@
 //! Jira site per connection).
 
 use integrations_core::provider::prelude::*;
-use integrations_core::webhook::codes;
-
-use crate::Jira;
 
 const SIGNATURE: &str = "x-hub-signature";
 const DELIVERY: &str = "x-atlassian-webhook-identifier";
@@ -18,9 +15,8 @@ pub(crate) fn source() -> WebhookSource {
 
 /// The fields normalization reads, borrowed from the body.
 #[derive(Deserialize)]
-#[serde(crate = "integrations_core::reexports::serde")]
 struct Payload<'a> {
-    #[serde(rename = "webhookEvent", borrow)]
+    #[serde(rename = "webhookEvent")]
     webhook_event: &'a str,
     timestamp: Option<i64>,
     #[serde(borrow)]
@@ -30,7 +26,6 @@ struct Payload<'a> {
 }
 
 #[derive(Deserialize)]
-#[serde(crate = "integrations_core::reexports::serde")]
 struct IssueRef<'a> {
     id: &'a str,
     key: &'a str,
@@ -39,38 +34,22 @@ struct IssueRef<'a> {
 }
 
 #[derive(Deserialize)]
-#[serde(crate = "integrations_core::reexports::serde")]
 struct Fields<'a> {
     summary: Option<&'a str>,
 }
 
 #[derive(Deserialize)]
-#[serde(crate = "integrations_core::reexports::serde")]
 struct UserRef<'a> {
     #[serde(rename = "displayName")]
     display_name: Option<&'a str>,
 }
 
-fn invalid() -> Error {
-    Error::new(
-        ErrorKind::InvalidInput,
-        codes::INVALID_PAYLOAD,
-        "the body is not a Jira webhook delivery",
-    )
-}
+/// Classifies and normalizes Jira's deliveries.
+pub(crate) struct JiraWebhooks;
 
-impl WebhookHandler for Jira {
+impl WebhookHandler for JiraWebhooks {
     fn classify(&self, request: &InboundRequest<'_>) -> Result<Classification> {
-        let id = request.headers.get(DELIVERY).ok_or_else(|| {
-            Error::new(
-                ErrorKind::InvalidInput,
-                codes::MISSING_HEADER,
-                "the delivery has no X-Atlassian-Webhook-Identifier",
-            )
-        })?;
-        Ok(Classification::Event(
-            EventRoute::new(Routing::endpoint_only(), id).with_delivery_id(id),
-        ))
+        Classification::endpoint_event(request, DELIVERY)
     }
 
     fn normalize(
@@ -78,9 +57,7 @@ impl WebhookHandler for Jira {
         request: &InboundRequest<'_>,
         _context: &NormalizeContext<'_>,
     ) -> Result<Normalized> {
-        let payload: Payload<'_> =
-            integrations_core::reexports::serde_json::from_slice(request.body)
-                .map_err(|_| invalid())?;
+        let payload: Payload<'_> = request.json("a Jira webhook delivery")?;
         // `jira:issue_updated` → `jira.issue.updated`; `comment_created` → `jira.comment.created`.
         let name = payload.webhook_event.trim_start_matches("jira:");
         let (object, action) = name.split_once('_').unwrap_or((name, "unknown"));
@@ -90,8 +67,8 @@ impl WebhookHandler for Jira {
         )
         .with_occurred_at(payload.timestamp.map(Timestamp::from_unix_millis));
         if let Some(issue) = payload.issue {
-            let mut subject = EventSubject::new(SubjectKind::Issue, issue.id);
-            subject.number = Some(issue.key.to_owned());
+            let mut subject =
+                EventSubject::new(SubjectKind::Issue, issue.id).with_number(issue.key);
             subject.title = issue.fields.and_then(|f| f.summary).map(str::to_owned);
             subject.actor = payload.user.and_then(|u| u.display_name).map(str::to_owned);
             subject.container = issue

@@ -82,6 +82,11 @@ impl SecretField {
         self
     }
 
+    /// A secret field stored as an API key ([`CredentialType::API_KEY`]), the common case.
+    pub fn api_key(name: impl Into<String>, label: impl Into<String>) -> Self {
+        Self::new(name, label, CredentialType::API_KEY)
+    }
+
     /// Sets the expected prefix.
     #[must_use]
     pub fn with_expected_prefix(mut self, prefix: impl Into<String>) -> Self {
@@ -110,15 +115,41 @@ pub struct ConnectionMethod {
 }
 
 impl ConnectionMethod {
-    fn new(id: &str, label: impl Into<String>, kind: ConnectionMethodKind) -> Result<Self, Error> {
-        Ok(Self {
-            id: ConnectionMethodId::new(id)?,
+    /// A method of `kind` with no secret fields, no OAuth 2.0 data and an empty config;
+    /// infallible, since the id is already checked: name it with a constant
+    /// (`const { ConnectionMethodId::from_static("api-token") }`), checked at compile time.
+    ///
+    /// ```
+    /// use integrations_core::ConnectionMethodId;
+    /// use integrations_core::definition::{ConnectionMethod, ConnectionMethodKind, SecretField};
+    ///
+    /// const API_TOKEN: ConnectionMethodId = ConnectionMethodId::from_static("api-token");
+    /// let method = ConnectionMethod::new(API_TOKEN, "API token", ConnectionMethodKind::ApiKey)
+    ///     .with_secret_field(SecretField::api_key("api_token", "API token"));
+    /// assert_eq!(method.id.as_str(), "api-token");
+    /// assert_eq!(method.secret_fields[0].name, "api_token");
+    /// ```
+    pub fn new(
+        id: ConnectionMethodId,
+        label: impl Into<String>,
+        kind: ConnectionMethodKind,
+    ) -> Self {
+        Self {
+            id,
             label: label.into(),
             kind,
             config: ConfigSpec::empty(),
             secret_fields: Vec::new(),
             oauth2: None,
-        })
+        }
+    }
+
+    fn checked(
+        id: &str,
+        label: impl Into<String>,
+        kind: ConnectionMethodKind,
+    ) -> Result<Self, Error> {
+        Ok(Self::new(ConnectionMethodId::new(id)?, label, kind))
     }
 
     /// An API-key method with its secret fields.
@@ -131,7 +162,7 @@ impl ConnectionMethod {
         label: impl Into<String>,
         fields: Vec<SecretField>,
     ) -> Result<Self, Error> {
-        let mut method = Self::new(id, label, ConnectionMethodKind::ApiKey)?;
+        let mut method = Self::checked(id, label, ConnectionMethodKind::ApiKey)?;
         method.secret_fields = fields;
         Ok(method)
     }
@@ -146,7 +177,7 @@ impl ConnectionMethod {
         label: impl Into<String>,
         spec: OAuth2Spec,
     ) -> Result<Self, Error> {
-        let mut method = Self::new(id, label, ConnectionMethodKind::OAuth2AuthorizationCode)?;
+        let mut method = Self::checked(id, label, ConnectionMethodKind::OAuth2AuthorizationCode)?;
         method.oauth2 = Some(spec);
         Ok(method)
     }
@@ -161,7 +192,7 @@ impl ConnectionMethod {
         label: impl Into<String>,
         spec: OAuth2Spec,
     ) -> Result<Self, Error> {
-        let mut method = Self::new(id, label, ConnectionMethodKind::OAuth2ClientCredentials)?;
+        let mut method = Self::checked(id, label, ConnectionMethodKind::OAuth2ClientCredentials)?;
         method.oauth2 = Some(spec);
         Ok(method)
     }
@@ -172,7 +203,21 @@ impl ConnectionMethod {
     ///
     /// `id.invalid` for an invalid id.
     pub fn redirect(id: &str, label: impl Into<String>) -> Result<Self, Error> {
-        Self::new(id, label, ConnectionMethodKind::Redirect)
+        Self::checked(id, label, ConnectionMethodKind::Redirect)
+    }
+
+    /// Adds a secret the user supplies (API-key methods), after those already declared.
+    #[must_use]
+    pub fn with_secret_field(mut self, field: SecretField) -> Self {
+        self.secret_fields.push(field);
+        self
+    }
+
+    /// Sets the OAuth 2.0 data (OAuth methods).
+    #[must_use]
+    pub fn with_oauth2(mut self, spec: OAuth2Spec) -> Self {
+        self.oauth2 = Some(spec);
+        self
     }
 
     /// Sets the connection config schema.

@@ -1,6 +1,7 @@
 //! [`IntegrationProvider`]: the I/O half of an integration, and [`Integration`], the
 //! union the registry stores.
 
+mod declared;
 pub mod prelude;
 mod redirect;
 mod resolver;
@@ -10,6 +11,7 @@ pub mod sync;
 pub mod tools;
 pub mod webhook;
 
+pub use declared::DeclaredIntegration;
 pub use redirect::{
     IssuedCredential, RedirectCallback, RedirectFlow, RedirectOutcome, RedirectStart,
 };

@@ -7,6 +7,7 @@ mod auth_reauthorize_scope;
 mod auth_support;
 mod auth_token_manager;
 mod compile;
+mod declared;
 mod egress;
 mod lifecycle;
 mod loaded;

@@ -8,16 +8,15 @@ pub mod tools;
 pub mod webhook;
 
 use integrations_core::definition::{
-    BindingContext, CompileInput, ConnectionMethod, IdentityCheck, IntegrationDefinition, Metadata,
-    SecretField,
+    BindingContext, CompileInput, ConnectionMethod, ConnectionMethodKind, IdentityCheck,
+    IntegrationDefinition, Metadata, SecretField,
 };
-use integrations_core::model::CredentialType;
 use integrations_core::plan::{BindingPlan, McpConfigTarget};
 use integrations_core::provider::IntegrationProvider;
 use integrations_core::schema::{Choice, ConfigKind, ConfigSpec, Form, FormContext, Parsed};
 use integrations_core::tools::{ToolDescriptor, ToolExecutor};
 use integrations_core::webhook::{WebhookHandler, WebhookSource};
-use integrations_core::{DefinitionKey, IntegrationKind, ValidationIssue};
+use integrations_core::{ConnectionMethodId, DefinitionKey, IntegrationKind, ValidationIssue};
 use serde_json::json;
 
 use self::schemas::{
@@ -79,23 +78,18 @@ impl IntegrationDefinition for OpenAi {
     }
 
     fn connection_methods(&self) -> Vec<ConnectionMethod> {
-        vec![crate::method(
-            ConnectionMethod::api_key(
-                "api-key",
-                "API key",
-                vec![
-                    SecretField::new("api_key", "API key", CredentialType::API_KEY)
-                        .with_expected_prefix("sk-"),
-                ],
-            )
-            .map(|m| {
-                m.with_config(
+        const API_KEY: ConnectionMethodId = ConnectionMethodId::from_static("api-key");
+        vec![
+            ConnectionMethod::new(API_KEY, "API key", ConnectionMethodKind::ApiKey)
+                .with_secret_field(
+                    SecretField::api_key("api_key", "API key").with_expected_prefix("sk-"),
+                )
+                .with_config(
                     ConfigSpec::of::<OpenAiConnectionConfig>()
                         .with_example(json!({}))
                         .with_example(json!({"organization": "org-123", "project": "proj_abc"})),
-                )
-            }),
-        )]
+                ),
+        ]
     }
 
     fn validate_binding(&self, context: &BindingContext<'_>) -> Vec<ValidationIssue> {

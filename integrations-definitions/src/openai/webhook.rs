@@ -12,9 +12,9 @@ use std::time::Duration;
 
 use integrations_core::model::CredentialType;
 use integrations_core::webhook::{
-    Classification, ConversationKey, EventRoute, EventSubject, EventType, InboundRequest,
-    NormalizeContext, Normalized, Routing, SessionDispatch, StandardScheme, SubjectKind,
-    WebhookEvent, WebhookHandler, WebhookSource, errors, source_order_key,
+    Classification, ConversationKey, EventSubject, EventType, InboundRequest, NormalizeContext,
+    Normalized, SessionDispatch, StandardScheme, SubjectKind, WebhookEvent, WebhookHandler,
+    WebhookSource, errors, source_order_key,
 };
 use integrations_core::{Error, Timestamp};
 use serde::Deserialize;
@@ -79,14 +79,7 @@ fn object_and_action(kind: &str) -> (String, &str) {
 
 impl WebhookHandler for OpenAi {
     fn classify(&self, request: &InboundRequest<'_>) -> Result<Classification, Error> {
-        let id = request
-            .headers
-            .get(ID_HEADER)
-            .filter(|v| !v.is_empty())
-            .ok_or_else(|| errors::missing_header(ID_HEADER))?;
-        Ok(Classification::Event(
-            EventRoute::new(Routing::endpoint_only(), id).with_delivery_id(id),
-        ))
+        Classification::endpoint_event(request, ID_HEADER)
     }
 
     fn normalize(

@@ -17,7 +17,6 @@ use integrations_core::{
 use integrations_testkit::TestHost;
 use integrations_testkit::conformance::{Conformance, WebhookSample};
 use integrations_testkit::mock::MockProvider;
-use jira_provider::Jira;
 use wiremock::matchers::{basic_auth, body_json, header, method, path};
 use wiremock::{Mock, ResponseTemplate};
 
@@ -25,7 +24,7 @@ const ISSUE_UPDATED: &[u8] = br#"{"timestamp":1750000000000,"webhookEvent":"jira
 
 #[tokio::test]
 async fn the_jira_provider_conforms() {
-    Conformance::new(Arc::new(Jira::new()))
+    Conformance::new(Arc::new(jira_provider::jira()))
         .with_webhook_sample(WebhookSample::new(
             ISSUE_UPDATED,
             Timestamp::from_unix_seconds(1_750_000_000),
@@ -45,7 +44,7 @@ async fn env() -> Env {
     let jira = MockProvider::start().await;
     let test = TestHost::with_http(Arc::new(ReqwestHttpClient::new().unwrap()));
     let mut registry = Registry::new();
-    registry.register(Arc::new(Jira::new())).unwrap();
+    registry.register(Arc::new(jira_provider::jira())).unwrap();
     let registry = Arc::new(registry);
     let service = WriteService::new(registry.clone(), test.host().clone());
     let tenant = TenantId::new("acme").unwrap();

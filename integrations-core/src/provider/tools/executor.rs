@@ -5,6 +5,7 @@
 
 use std::fmt;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 
 use async_trait::async_trait;
@@ -232,5 +233,137 @@ impl ToolExecutor for ToolSet {
                     .error(format!("the provider cannot execute the tool {name}"))
             })?;
         entry.tool.call(arguments, context).await
+    }
+}
+
+/// A tool written as an async function of its arguments and context, from
+/// [`ToolSet::with_fn`].
+struct FnTool<F, A, O> {
+    descriptor: ToolDescriptor,
+    run: F,
+    types: PhantomData<fn(A) -> O>,
+}
+
+impl<F, A, O, Fut> Tool for FnTool<F, A, O>
+where
+    F: Fn(A, ToolContext) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<O, Error>> + Send,
+    A: DeserializeOwned + JsonSchema + Send + 'static,
+    O: Serialize + JsonSchema + Send + 'static,
+{
+    type Args = A;
+    type Output = O;
+
+    fn descriptor(&self) -> ToolDescriptor {
+        self.descriptor.clone()
+    }
+
+    fn call(
+        &self,
+        args: A,
+        context: &ToolContext,
+    ) -> impl Future<Output = Result<O, Error>> + Send {
+        (self.run)(args, context.clone())
+    }
+}
+
+impl ToolSet {
+    /// Adds a tool written as an async function: `async fn get_issue(args: GetIssueArgs,
+    /// context: ToolContext) -> Result<Issue, Error>`. Its input and output schemas come
+    /// from the function's argument and result types, as with [`with`](Self::with); the
+    /// rest of `descriptor` (name, description, annotations, capability) is kept.
+    ///
+    /// ```
+    /// use integrations_core::tools::{ToolAnnotations, ToolContext, ToolDescriptor, ToolSet};
+    /// use integrations_core::Error;
+    /// use schemars::JsonSchema;
+    /// use serde::{Deserialize, Serialize};
+    ///
+    /// /// Arguments of `tracker_get_ticket`.
+    /// #[derive(Deserialize, JsonSchema)]
+    /// #[serde(deny_unknown_fields)]
+    /// struct GetTicket {
+    ///     /// The ticket id.
+    ///     id: String,
+    /// }
+    ///
+    /// /// A ticket.
+    /// #[derive(Serialize, JsonSchema)]
+    /// struct Ticket {
+    ///     id: String,
+    /// }
+    ///
+    /// async fn get_ticket(args: GetTicket, _context: ToolContext) -> Result<Ticket, Error> {
+    ///     Ok(Ticket { id: args.id })
+    /// }
+    ///
+    /// let tools = ToolSet::new().with_fn(
+    ///     ToolDescriptor::new::<GetTicket>("tracker_get_ticket", "Get one ticket by id.")
+    ///         .with_annotations(ToolAnnotations::read_only()),
+    ///     get_ticket,
+    /// );
+    /// assert_eq!(tools.descriptors()[0].input_schema["required"][0], "id");
+    /// ```
+    #[must_use]
+    pub fn with_fn<F, A, O, Fut>(self, descriptor: ToolDescriptor, run: F) -> Self
+    where
+        F: Fn(A, ToolContext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<O, Error>> + Send,
+        A: DeserializeOwned + JsonSchema + Send + 'static,
+        O: Serialize + JsonSchema + Send + 'static,
+    {
+        self.with(FnTool {
+            descriptor,
+            run,
+            types: PhantomData,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::Deserialize;
+
+    use super::*;
+    use crate::definition::ToolAnnotations;
+
+    #[derive(Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    struct Args {
+        /// The id.
+        id: String,
+    }
+
+    #[derive(Serialize, JsonSchema)]
+    struct Output {
+        id: String,
+    }
+
+    async fn get(args: Args, _context: ToolContext) -> Result<Output, Error> {
+        Ok(Output { id: args.id })
+    }
+
+    #[test]
+    fn function_tools_take_their_schemas_from_their_types_and_keep_the_descriptor() {
+        let descriptor = ToolDescriptor::new::<()>("tracker_get_ticket", "Get one.")
+            .with_title("Get")
+            .with_annotations(ToolAnnotations::read_only());
+        let tools = ToolSet::new().with_fn(descriptor, get).with_fn(
+            ToolDescriptor::new::<()>("tracker_find_tickets", "Find."),
+            get,
+        );
+        let descriptors = tools.descriptors();
+        assert_eq!(tools.len(), 2);
+        assert_eq!(descriptors[0].name, "tracker_get_ticket");
+        assert_eq!(descriptors[0].title.as_deref(), Some("Get"));
+        assert_eq!(descriptors[0].annotations, ToolAnnotations::read_only());
+        assert_eq!(descriptors[0].input_schema["required"][0], "id");
+        assert_eq!(
+            descriptors[0].input_schema["additionalProperties"],
+            Value::Bool(false)
+        );
+        let output = descriptors[0].output_schema.as_ref().unwrap();
+        assert_eq!(output["properties"]["id"]["type"], "string");
+        assert_eq!(descriptors[1].name, "tracker_find_tickets");
     }
 }

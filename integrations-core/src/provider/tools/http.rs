@@ -52,6 +52,17 @@ impl RequestAuth {
         Self::new(selector, AuthInjection::Bearer)
     }
 
+    /// `Authorization: Basic base64(<username>:<credential>)`: the account name with an
+    /// API token as its password (Jira Cloud's email and API token).
+    pub fn basic(selector: CredentialSelector, username: impl Into<String>) -> Self {
+        Self::new(
+            selector,
+            AuthInjection::Basic {
+                username: Some(username.into()),
+            },
+        )
+    }
+
     /// `<name>: <credential>`, with no scheme (Linear personal API keys in
     /// `Authorization`).
     pub fn raw_header(selector: CredentialSelector, name: impl Into<String>) -> Self {
@@ -216,6 +227,29 @@ impl ToolHttp {
         };
         self.audit(outcome, 2).await;
         Ok(response)
+    }
+}
+
+impl ToolHttp {
+    /// Sends `request` as [`send`](Self::send) does and reads a successful answer's JSON
+    /// body as `T`: the usual end of a REST call, in one step.
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Self::send); a non-success status as [`status_error`] maps it
+    /// (`tool.unauthorized`, `tool.upstream_not_found`, a rate limit for HTTP 429...);
+    /// `tool.unexpected_response` when the body is not the JSON expected. Bodies are
+    /// never quoted.
+    pub async fn fetch<T: DeserializeOwned>(
+        &self,
+        request: HttpRequest,
+        auth: &RequestAuth,
+    ) -> Result<T, Error> {
+        let response = self.send(request, auth).await?;
+        if !response.status().is_success() {
+            return Err(status_error(response.status()));
+        }
+        read_json(&response)
     }
 }
 

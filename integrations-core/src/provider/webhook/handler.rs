@@ -4,9 +4,10 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 use http::StatusCode;
+use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::definition::webhook::Headers;
+use crate::definition::webhook::{Headers, errors};
 use crate::model::{EventSubject, EventType, SessionDispatch, WebhookEvent};
 use crate::{DefinitionKey, Error, Timestamp};
 
@@ -40,6 +41,31 @@ impl<'a> InboundRequest<'a> {
     pub fn with_endpoint(mut self, endpoint: Option<&'a str>) -> Self {
         self.endpoint = endpoint;
         self
+    }
+
+    /// The value of a header the provider always sends (a delivery id, an event name).
+    ///
+    /// # Errors
+    ///
+    /// `webhook.missing_header` (answered 400) when it is absent or empty.
+    pub fn required_header(&self, name: &str) -> Result<&'a str, Error> {
+        self.headers
+            .get(name)
+            .filter(|value| !value.is_empty())
+            .ok_or_else(|| errors::missing_header(name))
+    }
+
+    /// The body read as `T`, typically a struct of the few fields a step needs, borrowed
+    /// from the body (`&'a str`, `#[serde(borrow)]`).
+    ///
+    /// # Errors
+    ///
+    /// `webhook.invalid_payload` (answered 400) when the body is not JSON of that shape;
+    /// the message says `what` was expected (`"a Jira webhook delivery"`) and never
+    /// quotes the body.
+    pub fn json<T: Deserialize<'a>>(&self, what: &str) -> Result<T, Error> {
+        serde_json::from_slice(self.body)
+            .map_err(|_| errors::invalid_payload(format!("the body is not {what}")))
     }
 }
 
@@ -127,6 +153,14 @@ impl EventRoute {
         }
     }
 
+    /// An event routed by `routing` and deduplicated by its delivery id, for providers
+    /// that resend a delivery unchanged on retries (Linear `Linear-Delivery`, Jira
+    /// `X-Atlassian-Webhook-Identifier`): `new(routing, id).with_delivery_id(id)`.
+    pub fn for_delivery(routing: Routing, delivery_id: impl Into<String>) -> Self {
+        let delivery_id = delivery_id.into();
+        Self::new(routing, delivery_id.clone()).with_delivery_id(delivery_id)
+    }
+
     /// Sets the delivery id.
     #[must_use]
     pub fn with_delivery_id(mut self, delivery_id: impl Into<String>) -> Self {
@@ -188,6 +222,27 @@ pub enum Classification {
     Handshake(Handshake),
     /// An event to verify, record, normalize and deliver.
     Event(EventRoute),
+}
+
+impl Classification {
+    /// The whole classification of a provider whose webhook URL names the connection
+    /// (one endpoint key per connection) and whose deliveries carry an id header that
+    /// stays the same on retries: an event routed by the endpoint key alone and
+    /// deduplicated by the header `delivery_header`.
+    ///
+    /// # Errors
+    ///
+    /// `webhook.missing_header` (answered 400) when the header is absent or empty.
+    pub fn endpoint_event(
+        request: &InboundRequest<'_>,
+        delivery_header: &str,
+    ) -> Result<Self, Error> {
+        let id = request.required_header(delivery_header)?;
+        Ok(Self::Event(EventRoute::for_delivery(
+            Routing::endpoint_only(),
+            id,
+        )))
+    }
 }
 
 /// What the pipeline knows when it asks for normalization: the delivery was verified.
@@ -477,5 +532,50 @@ impl WebhookResponse {
             }
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    struct Fields<'a> {
+        kind: &'a str,
+    }
+
+    #[test]
+    fn required_headers_and_json_bodies_fail_with_stable_codes_and_no_echo() {
+        let key = DefinitionKey::from_static("tracker::tracker-cloud");
+        let headers = Headers::from_pairs([("X-Delivery", "d-1"), ("x-empty", "")]);
+        let request = InboundRequest::new(&key, &headers, br#"{"kind":"issue"}"#);
+        assert_eq!(request.required_header("x-delivery").unwrap(), "d-1");
+        for absent in ["x-empty", "x-other"] {
+            let err = request.required_header(absent).unwrap_err();
+            assert_eq!(err.code(), "webhook.missing_header");
+            assert!(err.message().contains(absent));
+        }
+        let route = EventRoute::for_delivery(Routing::endpoint_only(), "d-1");
+        assert_eq!(
+            route,
+            EventRoute::new(Routing::endpoint_only(), "d-1").with_delivery_id("d-1")
+        );
+        assert_eq!(
+            Classification::endpoint_event(&request, "x-delivery").unwrap(),
+            Classification::Event(route)
+        );
+        let err = Classification::endpoint_event(&request, "x-empty").unwrap_err();
+        assert_eq!(err.code(), "webhook.missing_header");
+        let fields: Fields<'_> = request.json("a tracker delivery").unwrap();
+        assert_eq!(fields.kind, "issue");
+
+        let body = br#"{"kind": 7, "token": "secret-value"}"#;
+        let request = InboundRequest::new(&key, &headers, body);
+        let err = request
+            .json::<Fields<'_>>("a tracker delivery")
+            .unwrap_err();
+        assert_eq!(err.code(), "webhook.invalid_payload");
+        assert!(err.message().contains("a tracker delivery"));
+        assert!(!format!("{err} {err:?}").contains("secret-value"));
     }
 }
