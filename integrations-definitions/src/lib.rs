@@ -67,11 +67,10 @@ pub fn registry() -> Registry {
     registry
 }
 
-pub(crate) fn method(
-    result: Result<integrations_core::definition::ConnectionMethod, integrations_core::Error>,
-) -> integrations_core::definition::ConnectionMethod {
-    match result {
-        Ok(method) => method,
-        Err(e) => panic!("a shipped connection method is invalid: {e}"),
-    }
-}
+/// The API-key connection method every shipped provider offers.
+pub(crate) const API_KEY_METHOD: integrations_core::ConnectionMethodId =
+    integrations_core::ConnectionMethodId::from_static("api-key");
+
+/// The OAuth 2.0 authorization-code connection method.
+pub(crate) const OAUTH2_METHOD: integrations_core::ConnectionMethodId =
+    integrations_core::ConnectionMethodId::from_static("oauth2");

@@ -16,11 +16,11 @@ pub mod webhook;
 
 pub use self::triggers::sync_triggers;
 
+use integrations_core::definition::ConnectionMethodKind;
 use integrations_core::definition::{
     ClientAuth, CompileInput, ConnectionMethod, IdentityCheck, IntegrationDefinition, Metadata,
     OAuth2Spec, Pkce, ScopeSeparator, SecretField,
 };
-use integrations_core::model::CredentialType;
 use integrations_core::plan::BindingPlan;
 use integrations_core::provider::{
     CredentialResolver, GrantRevoker, IntegrationProvider, RedirectFlow,
@@ -190,26 +190,25 @@ impl IntegrationDefinition for GitHub {
             Variant::EnterpriseServer => "https://ghe.example.com",
         };
         vec![
-            crate::method(ConnectionMethod::api_key(
-                "api-key",
+            ConnectionMethod::new(
+                crate::API_KEY_METHOD,
                 "Personal access token",
-                vec![SecretField::new(
-                    "token",
-                    "Personal access token",
-                    CredentialType::API_KEY,
-                )],
-            ))
+                ConnectionMethodKind::ApiKey,
+            )
+            .with_secret_field(SecretField::api_key("token", "Personal access token"))
             .with_config(connection_config()),
-            crate::method(ConnectionMethod::oauth2_authorization_code(
-                "oauth2",
+            ConnectionMethod::new(
+                crate::OAUTH2_METHOD,
                 "Sign in with GitHub",
-                Self::oauth2_spec(web, None),
-            ))
+                ConnectionMethodKind::OAuth2AuthorizationCode,
+            )
+            .with_oauth2(Self::oauth2_spec(web, None))
             .with_config(connection_config()),
-            crate::method(ConnectionMethod::redirect(
-                auth::INSTALLATION_METHOD,
+            ConnectionMethod::new(
+                const { ConnectionMethodId::from_static(auth::INSTALLATION_METHOD) },
                 "Install the GitHub App",
-            )),
+                ConnectionMethodKind::Redirect,
+            ),
         ]
     }
 
@@ -270,10 +269,7 @@ fn connection_config() -> ConfigSpec {
 /// The connection methods whose webhooks are managed ([`hooks`]); a GitHub App's
 /// webhooks are the app's own (implicit).
 fn managed_methods() -> Vec<ConnectionMethodId> {
-    ["api-key", "oauth2"]
-        .into_iter()
-        .filter_map(|m| ConnectionMethodId::new(m).ok())
-        .collect()
+    vec![crate::API_KEY_METHOD, crate::OAUTH2_METHOD]
 }
 
 impl IntegrationProvider for GitHub {

@@ -12,11 +12,11 @@ pub mod webhook;
 
 pub use self::triggers::sync_triggers;
 
+use integrations_core::definition::ConnectionMethodKind;
 use integrations_core::definition::{
     ClientAuth, CompileInput, ConnectionMethod, IdentityCheck, IntegrationDefinition, Metadata,
     OAuth2Spec, Pkce, ScopeSeparator, SecretField,
 };
-use integrations_core::model::CredentialType;
 use integrations_core::plan::{BindingPlan, McpServer};
 use integrations_core::provider::IntegrationProvider;
 use integrations_core::schema::{ConfigSpec, Parsed};
@@ -113,26 +113,28 @@ impl IntegrationDefinition for Linear {
 
     fn connection_methods(&self) -> Vec<ConnectionMethod> {
         vec![
-            crate::method(ConnectionMethod::api_key(
-                "api-key",
+            ConnectionMethod::new(
+                crate::API_KEY_METHOD,
                 "Personal API key",
-                vec![
-                    SecretField::new("api_key", "API key", CredentialType::API_KEY)
-                        .with_expected_prefix("lin_api_"),
-                ],
-            ))
+                ConnectionMethodKind::ApiKey,
+            )
+            .with_secret_field(
+                SecretField::api_key("api_key", "API key").with_expected_prefix("lin_api_"),
+            )
             .with_config(connection_config()),
-            crate::method(ConnectionMethod::oauth2_authorization_code(
-                "oauth2",
+            ConnectionMethod::new(
+                crate::OAUTH2_METHOD,
                 "Sign in with Linear",
-                Self::oauth2_spec(None),
-            ))
+                ConnectionMethodKind::OAuth2AuthorizationCode,
+            )
+            .with_oauth2(Self::oauth2_spec(None))
             .with_config(connection_config()),
-            crate::method(ConnectionMethod::oauth2_client_credentials(
-                "client-credentials",
+            ConnectionMethod::new(
+                const { ConnectionMethodId::from_static("client-credentials") },
                 "Application token (client credentials)",
-                Self::oauth2_spec(None),
-            )),
+                ConnectionMethodKind::OAuth2ClientCredentials,
+            )
+            .with_oauth2(Self::oauth2_spec(None)),
         ]
     }
 
@@ -185,10 +187,7 @@ fn connection_config() -> ConfigSpec {
 
 /// The connection methods whose webhooks are managed ([`hooks`]).
 fn managed_methods() -> Vec<ConnectionMethodId> {
-    ["api-key", "oauth2"]
-        .into_iter()
-        .filter_map(|m| ConnectionMethodId::new(m).ok())
-        .collect()
+    vec![crate::API_KEY_METHOD, crate::OAUTH2_METHOD]
 }
 
 impl IntegrationProvider for Linear {

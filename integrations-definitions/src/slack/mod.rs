@@ -11,11 +11,11 @@ pub mod webhook;
 
 pub use self::triggers::sync_triggers;
 
+use integrations_core::definition::ConnectionMethodKind;
 use integrations_core::definition::{
     ClientAuth, CompileInput, ConnectionMethod, IdentityCheck, IntegrationDefinition, Metadata,
     OAuth2Spec, Pkce, ScopeSeparator, SecretField,
 };
-use integrations_core::model::CredentialType;
 use integrations_core::plan::BindingPlan;
 use integrations_core::provider::IntegrationProvider;
 use integrations_core::schema::{ConfigSpec, Parsed};
@@ -112,19 +112,20 @@ impl IntegrationDefinition for Slack {
 
     fn connection_methods(&self) -> Vec<ConnectionMethod> {
         vec![
-            crate::method(ConnectionMethod::api_key(
-                "api-key",
+            ConnectionMethod::new(
+                crate::API_KEY_METHOD,
                 "Bot token",
-                vec![
-                    SecretField::new("bot_token", "Bot token", CredentialType::API_KEY)
-                        .with_expected_prefix("xoxb-"),
-                ],
-            )),
-            crate::method(ConnectionMethod::oauth2_authorization_code(
-                "oauth2",
+                ConnectionMethodKind::ApiKey,
+            )
+            .with_secret_field(
+                SecretField::api_key("bot_token", "Bot token").with_expected_prefix("xoxb-"),
+            ),
+            ConnectionMethod::new(
+                crate::OAUTH2_METHOD,
                 "Add to Slack",
-                Self::oauth2_spec(None),
-            )),
+                ConnectionMethodKind::OAuth2AuthorizationCode,
+            )
+            .with_oauth2(Self::oauth2_spec(None)),
         ]
     }
 
