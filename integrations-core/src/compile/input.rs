@@ -3,16 +3,18 @@
 //! the host's stores.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::host::Host;
+use crate::loaded::Loader;
 use crate::model::{Connection, ConnectionStatus, ProfileVersion, Target};
 use crate::plan::SandboxPaths;
 use crate::{
-    BindingId, ConnectionId, ConnectionMethodId, DefinitionKey, Error, IntegrationKind, ProfileId,
-    TargetId, TenantId, Timestamp, ValidationIssue, escape_pointer_token,
+    BindingId, ConnectionId, ConnectionMethodId, DefinitionKey, Error, IntegrationKind, IssueCode,
+    ProfileId, Registry, TargetId, TenantId, Timestamp, ValidationIssue, escape_pointer_token,
 };
 
 /// One binding to compile, with the records it uses. The target's secrets, if the record
@@ -138,21 +140,55 @@ impl ProfileInput {
     }
 
     /// Loads a profile version's bindings from the host's stores, with their connections
-    /// and targets.
+    /// and targets: [`load_with`](Self::load_with) with a loader over `host` (records
+    /// are only read here; the definitions are looked up when the profile compiles).
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) (`compile.invalid`)
-    /// with issues `binding.connection_not_found` and `binding.target_not_found` for
-    /// every binding whose records are missing; storage errors.
+    /// As [`load_with`](Self::load_with).
     pub async fn load(
         host: &Host,
         tenant: &TenantId,
         profile: &ProfileVersion,
     ) -> Result<Self, Error> {
-        let bindings = host.bindings().list_bindings(tenant, profile).await?;
-        let mut connections: BTreeMap<ConnectionId, Option<Connection>> = BTreeMap::new();
-        let mut targets: BTreeMap<TargetId, Option<Target>> = BTreeMap::new();
+        let loader = Loader::new(Arc::new(Registry::new()), host.clone());
+        Self::load_with(&loader, tenant, profile).await
+    }
+
+    /// Loads a profile version's bindings with their connections and targets through
+    /// `loader`, the start-up lookup every engine runs: the same reads, and the same
+    /// checks that a connection's target exists and is of its definition. Every binding
+    /// is looked at; what the lookup refuses becomes an issue of that binding (under
+    /// `/bindings/<id>/connection`) rather than ending the load:
+    ///
+    /// | the lookup's error | the binding's issue |
+    /// |---|---|
+    /// | `auth.connection_not_found` | `binding.connection_not_found` |
+    /// | `auth.target_not_found` | `binding.target_not_found` |
+    /// | `auth.target_mismatch` | `binding.connection_mismatch` |
+    ///
+    /// Whether each target is enabled and its config parses is checked when the profile
+    /// compiles, by the checks a binding gets when it is written.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) (`compile.invalid`)
+    /// with the issues above for every binding whose records are missing or mismatched;
+    /// storage errors.
+    pub async fn load_with(
+        loader: &Loader,
+        tenant: &TenantId,
+        profile: &ProfileVersion,
+    ) -> Result<Self, Error> {
+        let bindings = loader
+            .host()
+            .bindings()
+            .list_bindings(tenant, profile)
+            .await?;
+        // Each record is read once, whatever number of bindings use it; what the lookup
+        // refused is kept as the issue it becomes.
+        let mut connections: BTreeMap<ConnectionId, Result<Connection, Refused>> = BTreeMap::new();
+        let mut targets: BTreeMap<ConnectionId, Result<Arc<Target>, Refused>> = BTreeMap::new();
         let mut issues = Vec::new();
         let mut input = Self::new(tenant.clone(), profile.clone());
         for binding in bindings {
@@ -161,49 +197,82 @@ impl ProfileInput {
                 escape_pointer_token(binding.id.as_str())
             );
             if !connections.contains_key(&binding.connection) {
-                let found = host
-                    .connections()
-                    .get_connection(tenant, &binding.connection)
-                    .await?;
+                let found = refused(loader.stored_connection(tenant, &binding.connection).await)?;
                 connections.insert(binding.connection.clone(), found);
             }
-            let Some(Some(connection)) = connections.get(&binding.connection) else {
-                issues.push(ValidationIssue::new(
-                    "binding.connection_not_found",
-                    at,
-                    "the connection does not exist",
-                ));
-                continue;
+            let connection = match &connections[&binding.connection] {
+                Ok(connection) => connection,
+                Err(refused) => {
+                    issues.push(refused.issue(at));
+                    continue;
+                }
             };
-            if !targets.contains_key(&connection.target) {
-                let found = host
-                    .targets()
-                    .get_target(tenant, &connection.target)
-                    .await?;
-                targets.insert(connection.target.clone(), found);
+            if !targets.contains_key(&connection.id) {
+                let found = refused(loader.stored_target_of(connection).await)?;
+                targets.insert(connection.id.clone(), found);
             }
-            let Some(Some(target)) = targets.get(&connection.target) else {
-                issues.push(ValidationIssue::new(
-                    "binding.target_not_found",
-                    at,
-                    "the connection's target does not exist",
-                ));
-                continue;
-            };
-            input.bindings.push(
-                ProfileBinding::new(binding.id, binding.kind, connection.clone(), target.clone())
+            match &targets[&connection.id] {
+                Ok(target) => input.bindings.push(
+                    ProfileBinding::new(
+                        binding.id,
+                        binding.kind,
+                        connection.clone(),
+                        Target::clone(target),
+                    )
                     .with_config(binding.config),
-            );
+                ),
+                Err(refused) => issues.push(refused.issue(at)),
+            }
         }
         if issues.is_empty() {
             Ok(input)
         } else {
             Err(crate::codes::compile::INVALID.with_issues(
-                "some bindings of the profile refer to records that do not exist",
+                "some bindings of the profile refer to records that do not exist or do not match",
                 issues,
             ))
         }
     }
+}
+
+/// A record the loader refused, as the issue of each binding that uses it.
+#[derive(Clone, Copy)]
+struct Refused {
+    code: IssueCode,
+    message: &'static str,
+}
+
+impl Refused {
+    fn issue(self, at: String) -> ValidationIssue {
+        self.code.issue(at, self.message)
+    }
+}
+
+/// What the loader answered, a refusal it names by code turned into a [`Refused`]; any
+/// other error (a storage failure) ends the load.
+fn refused<T>(found: Result<T, Error>) -> Result<Result<T, Refused>, Error> {
+    use crate::codes::auth;
+    use crate::codes::issues::binding;
+    let error = match found {
+        Ok(record) => return Ok(Ok(record)),
+        Err(error) => error,
+    };
+    let (code, message) = match error.code() {
+        c if c == auth::CONNECTION_NOT_FOUND => (
+            binding::CONNECTION_NOT_FOUND,
+            "the connection does not exist",
+        ),
+        c if c == auth::TARGET_NOT_FOUND => (
+            binding::TARGET_NOT_FOUND,
+            "the connection's target does not exist",
+        ),
+        c if c == auth::TARGET_MISMATCH => (
+            binding::CONNECTION_MISMATCH,
+            "the connection's target belongs to another definition",
+        ),
+        _ => return Err(error),
+    };
+    Ok(Err(Refused { code, message }))
 }
 
 /// A serde error's message without the values it may quote.
@@ -320,7 +389,7 @@ impl Document {
             let at = format!("/targets/{}/id", escape_pointer_token(doc.id.as_str()));
             if targets.insert(doc.id, target).is_some() {
                 issues.push(ValidationIssue::new(
-                    "compile.duplicate_id",
+                    crate::codes::issues::compile::DUPLICATE_ID,
                     at,
                     "another target has this id",
                 ));
@@ -330,7 +399,7 @@ impl Document {
         for doc in self.connections {
             let Some(target) = targets.get(&doc.target) else {
                 issues.push(ValidationIssue::new(
-                    "compile.unknown_reference",
+                    crate::codes::issues::compile::UNKNOWN_REFERENCE,
                     format!(
                         "/connections/{}/target",
                         escape_pointer_token(doc.id.as_str())
@@ -359,7 +428,7 @@ impl Document {
             let at = format!("/connections/{}/id", escape_pointer_token(doc.id.as_str()));
             if connections.insert(doc.id, connection).is_some() {
                 issues.push(ValidationIssue::new(
-                    "compile.duplicate_id",
+                    crate::codes::issues::compile::DUPLICATE_ID,
                     at,
                     "another connection has this id",
                 ));
@@ -374,14 +443,14 @@ impl Document {
         for doc in self.bindings {
             if !seen.insert(doc.id.clone()) {
                 issues.push(ValidationIssue::new(
-                    "compile.duplicate_id",
+                    crate::codes::issues::compile::DUPLICATE_ID,
                     format!("/bindings/{}/id", escape_pointer_token(doc.id.as_str())),
                     "another binding has this id",
                 ));
             }
             let Some(connection) = connections.get(&doc.connection) else {
                 issues.push(ValidationIssue::new(
-                    "compile.unknown_reference",
+                    crate::codes::issues::compile::UNKNOWN_REFERENCE,
                     format!(
                         "/bindings/{}/connection",
                         escape_pointer_token(doc.id.as_str())

@@ -98,7 +98,7 @@ impl WriteService {
             return Err(rejected(
                 "target",
                 vec![ValidationIssue::new(
-                    "registry.unknown_definition",
+                    crate::codes::registry::UNKNOWN_DEFINITION,
                     "/key",
                     format!("no integration is registered under {}", input.key),
                 )],
@@ -114,7 +114,7 @@ impl WriteService {
             && existing.key != input.key
         {
             issues.push(ValidationIssue::new(
-                "target.key_changed",
+                crate::codes::issues::target::KEY_CHANGED,
                 "/key",
                 "a target's definition cannot change; create a new target",
             ));
@@ -209,7 +209,7 @@ impl WriteService {
             return Err(rejected(
                 "connection",
                 vec![ValidationIssue::new(
-                    "connection.target_not_found",
+                    crate::codes::issues::connection::TARGET_NOT_FOUND,
                     "/target",
                     "the target does not exist",
                 )],
@@ -217,7 +217,7 @@ impl WriteService {
         };
         if !target.enabled {
             issues.push(ValidationIssue::new(
-                "connection.target_disabled",
+                crate::codes::issues::connection::TARGET_DISABLED,
                 "/target",
                 "the target is disabled",
             ));
@@ -225,7 +225,7 @@ impl WriteService {
         let entry = self.registry.require(&target.key)?;
         let Some(method) = entry.method(&input.method) else {
             issues.push(ValidationIssue::new(
-                "connection.unknown_method",
+                crate::codes::issues::connection::UNKNOWN_METHOD,
                 "/method",
                 format!("{} has no connection method {}", target.key, input.method),
             ));
@@ -233,7 +233,7 @@ impl WriteService {
         };
         if method.method().kind != ConnectionMethodKind::ApiKey {
             issues.push(ValidationIssue::new(
-                "connection.method_requires_flow",
+                crate::codes::issues::connection::METHOD_REQUIRES_FLOW,
                 "/method",
                 format!(
                     "connections with method {} are created by their authorization flow",
@@ -253,7 +253,7 @@ impl WriteService {
             && (existing.target != input.target || existing.method != input.method)
         {
             issues.push(ValidationIssue::new(
-                "connection.identity_changed",
+                crate::codes::issues::connection::IDENTITY_CHANGED,
                 "",
                 "a connection's target and method cannot change; create a new connection",
             ));
@@ -344,7 +344,7 @@ impl WriteService {
             return Err(rejected(
                 "binding",
                 vec![ValidationIssue::new(
-                    "binding.connection_not_found",
+                    crate::codes::issues::binding::CONNECTION_NOT_FOUND,
                     "/connection",
                     "the connection does not exist",
                 )],
@@ -359,7 +359,7 @@ impl WriteService {
             return Err(rejected(
                 "binding",
                 vec![ValidationIssue::new(
-                    "binding.target_not_found",
+                    crate::codes::issues::binding::TARGET_NOT_FOUND,
                     "/connection",
                     "the connection's target does not exist",
                 )],
@@ -417,7 +417,7 @@ fn check_secrets(
     for name in secrets.keys() {
         if !fields.iter().any(|f| &f.name == name) {
             issues.push(ValidationIssue::new(
-                "connection.unknown_secret",
+                crate::codes::issues::connection::UNKNOWN_SECRET,
                 format!("/secrets/{}", crate::issue::escape_pointer_token(name)),
                 "this method takes no secret of that name",
             ));
@@ -434,7 +434,7 @@ fn check_secrets(
         match secrets.get(&field.name) {
             None if must_have_all && method.method().kind == ConnectionMethodKind::ApiKey => {
                 issues.push(ValidationIssue::new(
-                    "connection.missing_secret",
+                    crate::codes::issues::connection::MISSING_SECRET,
                     path,
                     format!("{} is required", field.label),
                 ));
@@ -442,7 +442,7 @@ fn check_secrets(
             None => {}
             Some(secret) if secret.expose().trim().is_empty() => {
                 issues.push(ValidationIssue::new(
-                    "connection.empty_secret",
+                    crate::codes::issues::connection::EMPTY_SECRET,
                     path,
                     format!("{} must not be empty", field.label),
                 ));
@@ -452,7 +452,7 @@ fn check_secrets(
                     && !secret.expose().starts_with(prefix.as_str())
                 {
                     issues.push(ValidationIssue::new(
-                        "connection.secret_prefix",
+                        crate::codes::issues::connection::SECRET_PREFIX,
                         path,
                         format!("{} should start with {prefix}", field.label),
                     ));

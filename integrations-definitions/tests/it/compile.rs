@@ -6,6 +6,7 @@ use std::sync::{Arc, OnceLock};
 
 use integrations_core::compile::{ProfileBinding, ProfileInput, compile};
 use integrations_core::egress::{Classification, RouteIndex};
+use integrations_core::loaded::Loader;
 use integrations_core::model::ProfileVersion;
 use integrations_core::plan::{
     AuthInjection, CompiledRoute, CompiledRuntimePlan, InstallStep, McpConfigFormat, McpTransport,
@@ -629,6 +630,60 @@ async fn loading_reports_missing_records() {
     assert_eq!(err.code(), "compile.invalid");
     assert_eq!(err.issues()[0].code, "binding.connection_not_found");
     assert_eq!(err.issues()[0].path, "/bindings/chat/connection");
+}
+
+/// Loading runs the loader's lookup of each binding's records and turns what it refuses
+/// into that binding's issue, for every binding: a missing connection, a missing target
+/// and a target of another definition (the loader's `auth.target_mismatch`).
+#[tokio::test]
+async fn loading_looks_records_up_through_the_loader_and_reports_every_binding() {
+    let test = TestHost::new();
+    stored_profile(&test).await;
+    let host = test.host();
+    host.connections()
+        .delete_connection(&tenant(), &ConnectionId::new("slack-conn").unwrap())
+        .await
+        .unwrap();
+    host.targets()
+        .delete_target(&tenant(), &TargetId::new("ghe").unwrap())
+        .await
+        .unwrap();
+    let mut stray = host
+        .connections()
+        .get_connection(&tenant(), &ConnectionId::new("linear-conn").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    stray.target = TargetId::new("github").unwrap();
+    host.connections().put_connection(&stray).await.unwrap();
+
+    let loader = Loader::new(Arc::new(registry()), host.clone());
+    let with_loader = ProfileInput::load_with(&loader, &tenant(), &version())
+        .await
+        .unwrap_err();
+    let plain = ProfileInput::load(host, &tenant(), &version())
+        .await
+        .unwrap_err();
+    for err in [with_loader, plain] {
+        assert_eq!(err.code(), "compile.invalid");
+        let mut got: Vec<(&str, &str)> = err
+            .issues()
+            .iter()
+            .map(|i| (i.code.as_str(), i.path.as_str()))
+            .collect();
+        got.sort_unstable();
+        assert_eq!(
+            got,
+            [
+                (
+                    "binding.connection_mismatch",
+                    "/bindings/tickets/connection"
+                ),
+                ("binding.connection_not_found", "/bindings/chat/connection"),
+                ("binding.target_not_found", "/bindings/infra/connection"),
+            ]
+        );
+    }
 }
 
 #[tokio::test]

@@ -8,9 +8,10 @@ use bytes::Bytes;
 use http::StatusCode;
 use serde_json::value::RawValue;
 
-use self::route::{check_target, is_revoked, no_live_connection};
+use self::route::{check_claims, is_revoked, no_live_connection};
 use crate::definition::webhook::{Headers, WebhookSource, errors};
 use crate::host::Host;
+use crate::loaded::Loader;
 use crate::model::{ConnectionStatus, SessionDispatch, WebhookEvent};
 use crate::provider::webhook::{
     Classification, GrantChange, HandshakeVerification, InboundRequest, NormalizeContext,
@@ -280,6 +281,8 @@ enum Prepared {
 pub struct Ingest {
     registry: Arc<Registry>,
     host: Host,
+    /// The start-up lookup of the target a delivery routes to.
+    loader: Loader,
     sources: Arc<BTreeMap<DefinitionKey, WebhookSource>>,
     max_body_bytes: usize,
 }
@@ -322,6 +325,7 @@ impl Ingest {
             )));
         }
         Ok(Self {
+            loader: Loader::new(Arc::clone(&registry), host.clone()),
             registry,
             host,
             sources: Arc::new(sources),
@@ -509,7 +513,10 @@ impl Ingest {
                     .await?;
                 self.verify(source, &resolved, &inbound, now, passed.as_ref())
                     .await?;
-                check_target(&resolved.target, &handshake.routing)?;
+                // Only now, verified: a disabled target or a stored config that no
+                // longer validates is refused as every engine refuses it.
+                let target = self.loader.check_target(&resolved.target)?;
+                check_claims(&target.target, &handshake.routing)?;
                 Ok(Prepared::Answer(handshake.response))
             }
             Classification::Event(route) => {
@@ -520,7 +527,8 @@ impl Ingest {
                 let verified = self
                     .verify(source, &resolved, &inbound, now, passed.as_ref())
                     .await?;
-                check_target(&resolved.target, &route.routing)?;
+                let target = self.loader.check_target(&resolved.target)?;
+                check_claims(&target.target, &route.routing)?;
                 let Some(connection) = resolved.connection else {
                     return Err(Error::internal("an event resolved to no connection"));
                 };
