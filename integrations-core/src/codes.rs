@@ -53,6 +53,10 @@ crate::error_codes! {
         TARGET_SECRETS_INVALID = "auth.target_secrets_invalid", Configuration, "The target's secrets are not a JSON object.";
         UNKNOWN_METHOD = "auth.unknown_method", NotFound, "The definition has no connection method with the name asked for.";
     }
+    /// Codes of the `binding` area.
+    pub mod binding {
+        INVALID = "binding.invalid", InvalidInput, "The binding was not stored: it fails its checks; the issues say which (`binding.*`, `schema.*`, the definition's own).";
+    }
     /// Codes of the `capability` area.
     pub mod capability {
         INVALID = "capability.invalid", InvalidInput, "A capability is dot-separated lowercase segments, such as issue.create.";
@@ -61,6 +65,10 @@ crate::error_codes! {
     pub mod compile {
         INVALID = "compile.invalid", InvalidInput, "Some bindings of the profile refer to records that do not exist.";
         INVALID_DOCUMENT = "compile.invalid_document", InvalidInput, "The profile document has duplicate ids or references to missing records.";
+    }
+    /// Codes of the `connection` area.
+    pub mod connection {
+        INVALID = "connection.invalid", InvalidInput, "The connection was not stored: it fails its checks; the issues say which (`connection.*`, `schema.*`).";
     }
     /// Codes of the `credential` area.
     pub mod credential {
@@ -208,6 +216,10 @@ crate::error_codes! {
     /// Codes of the `time` area.
     pub mod time {
         INVALID = "time.invalid", InvalidInput, "The value is not an RFC 3339 date-time.";
+    }
+    /// Codes of the `target` area.
+    pub mod target {
+        INVALID = "target.invalid", InvalidInput, "The target was not stored: it fails its checks; the issues say which (`target.*`, `schema.*`).";
     }
     /// Codes of the `tool` area.
     pub mod tool {

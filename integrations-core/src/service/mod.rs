@@ -59,12 +59,9 @@ impl std::fmt::Debug for WriteService {
     }
 }
 
-fn rejected(what: &str, issues: Vec<ValidationIssue>) -> Error {
-    Error::invalid_input(
-        format!("{what}.invalid"),
-        format!("the {what} is invalid; nothing was stored"),
-        issues,
-    )
+/// The refusal of a write: `code` (`target.invalid`, ...) with every issue found.
+fn rejected(code: crate::Code, what: &str, issues: Vec<ValidationIssue>) -> Error {
+    code.with_issues(format!("the {what} is invalid; nothing was stored"), issues)
 }
 
 fn prefixed(
@@ -96,6 +93,7 @@ impl WriteService {
     pub async fn put_target(&self, input: TargetInput) -> Result<Target, Error> {
         let Some(entry) = self.registry.get(&input.key) else {
             return Err(rejected(
+                crate::codes::target::INVALID,
                 "target",
                 vec![ValidationIssue::new(
                     crate::codes::registry::UNKNOWN_DEFINITION,
@@ -147,7 +145,7 @@ impl WriteService {
             }
         };
         if !issues.is_empty() {
-            return Err(rejected("target", issues));
+            return Err(rejected(crate::codes::target::INVALID, "target", issues));
         }
 
         let now = self.host.clock().now();
@@ -207,6 +205,7 @@ impl WriteService {
             .await?;
         let Some(target) = target else {
             return Err(rejected(
+                crate::codes::connection::INVALID,
                 "connection",
                 vec![ValidationIssue::new(
                     crate::codes::issues::connection::TARGET_NOT_FOUND,
@@ -229,7 +228,11 @@ impl WriteService {
                 "/method",
                 format!("{} has no connection method {}", target.key, input.method),
             ));
-            return Err(rejected("connection", issues));
+            return Err(rejected(
+                crate::codes::connection::INVALID,
+                "connection",
+                issues,
+            ));
         };
         if method.method().kind != ConnectionMethodKind::ApiKey {
             issues.push(ValidationIssue::new(
@@ -266,7 +269,11 @@ impl WriteService {
             &mut issues,
         );
         if !issues.is_empty() {
-            return Err(rejected("connection", issues));
+            return Err(rejected(
+                crate::codes::connection::INVALID,
+                "connection",
+                issues,
+            ));
         }
 
         let now = self.host.clock().now();
@@ -342,6 +349,7 @@ impl WriteService {
             .await?;
         let Some(connection) = connection else {
             return Err(rejected(
+                crate::codes::binding::INVALID,
                 "binding",
                 vec![ValidationIssue::new(
                     crate::codes::issues::binding::CONNECTION_NOT_FOUND,
@@ -357,6 +365,7 @@ impl WriteService {
             .await?;
         let Some(target) = target else {
             return Err(rejected(
+                crate::codes::binding::INVALID,
                 "binding",
                 vec![ValidationIssue::new(
                     crate::codes::issues::binding::TARGET_NOT_FOUND,
@@ -372,7 +381,7 @@ impl WriteService {
             input.kind,
             &input.config,
         )
-        .map_err(|issues| rejected("binding", issues))?;
+        .map_err(|issues| rejected(crate::codes::binding::INVALID, "binding", issues))?;
         let now = self.host.clock().now();
         let existing = self
             .host
