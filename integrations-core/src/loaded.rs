@@ -16,6 +16,12 @@
 //! | the stored target config no longer validates | `auth.target_config_invalid` | `Configuration` |
 //! | no integration is registered under the key | `registry.unknown_definition` | `NotFound` |
 //!
+//! It also comes in two halves: [`Loader::stored_target_of`] reads the records (not
+//! found, mismatch) and [`Loader::check_target`] checks the rest. Webhook ingest runs the
+//! second half only once the delivery's signature verified; compile's
+//! [`ProfileInput::load_with`](crate::compile::ProfileInput::load_with) runs the first for
+//! every binding, turning each refusal into that binding's issue instead of stopping.
+//!
 //! What is pure in a target's stored record (the parsed config, the opened secrets) is
 //! kept per target and reused while the stored record is unchanged: every load still
 //! reads the record, and any difference in it (config, secrets, enabled flag, key,
