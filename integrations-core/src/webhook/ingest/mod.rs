@@ -11,7 +11,6 @@ use serde_json::value::RawValue;
 use self::route::{check_claims, is_revoked, no_live_connection};
 use crate::definition::webhook::{Headers, WebhookSource, errors};
 use crate::host::Host;
-use crate::loaded::Loader;
 use crate::model::{ConnectionStatus, SessionDispatch, WebhookEvent};
 use crate::provider::webhook::{
     Classification, GrantChange, HandshakeVerification, InboundRequest, NormalizeContext,
@@ -282,7 +281,7 @@ pub struct Ingest {
     registry: Arc<Registry>,
     host: Host,
     /// The start-up lookup of the target a delivery routes to.
-    loader: Loader,
+    loader: crate::loaded::Loader,
     sources: Arc<BTreeMap<DefinitionKey, WebhookSource>>,
     max_body_bytes: usize,
 }
@@ -325,7 +324,7 @@ impl Ingest {
             )));
         }
         Ok(Self {
-            loader: Loader::new(Arc::clone(&registry), host.clone()),
+            loader: crate::loaded::Loader::new(Arc::clone(&registry), host.clone()),
             registry,
             host,
             sources: Arc::new(sources),
