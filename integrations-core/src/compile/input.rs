@@ -140,55 +140,77 @@ impl ProfileInput {
     }
 
     /// Loads a profile version's bindings from the host's stores, with their connections
-    /// and targets: [`load_with`](Self::load_with) with a loader over `host` (records
-    /// are only read here; the definitions are looked up when the profile compiles).
+    /// and targets: the first half of [`load_with`](Self::load_with)'s lookup (records
+    /// are read and matched here; without a registry, the definitions are looked up, and
+    /// the targets checked, when the profile compiles).
     ///
     /// # Errors
     ///
-    /// As [`load_with`](Self::load_with).
+    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) (`compile.invalid`)
+    /// with issues `binding.connection_not_found`, `binding.target_not_found` and
+    /// `binding.connection_mismatch` for every binding whose records are missing or
+    /// mismatched; storage errors.
     pub async fn load(
         host: &Host,
         tenant: &TenantId,
         profile: &ProfileVersion,
     ) -> Result<Self, Error> {
         let loader = Loader::new(Arc::new(Registry::new()), host.clone());
-        Self::load_with(&loader, tenant, profile).await
+        Self::load_records(&loader, tenant, profile, false).await
     }
 
     /// Loads a profile version's bindings with their connections and targets through
     /// `loader`, the start-up lookup every engine runs: the same reads, and the same
-    /// checks that a connection's target exists and is of its definition. Every binding
-    /// is looked at; what the lookup refuses becomes an issue of that binding (under
-    /// `/bindings/<id>/connection`) rather than ending the load:
+    /// checks of each target (it exists, is of its connection's definition, is enabled,
+    /// its definition is registered, its config parses, in the loader's per-version
+    /// cache). Every binding is looked at; what the lookup refuses becomes an issue of
+    /// that binding (under `/bindings/<id>/connection`) rather than ending the load:
     ///
     /// | the lookup's error | the binding's issue |
     /// |---|---|
     /// | `auth.connection_not_found` | `binding.connection_not_found` |
     /// | `auth.target_not_found` | `binding.target_not_found` |
     /// | `auth.target_mismatch` | `binding.connection_mismatch` |
+    /// | `auth.target_disabled` | `binding.target_disabled` |
+    /// | `registry.unknown_definition` | `binding.unknown_definition` |
     ///
-    /// Whether each target is enabled and its config parses is checked when the profile
-    /// compiles, by the checks a binding gets when it is written.
+    /// A target config that no longer parses is reported once, where compile reports it:
+    /// `binding.invalid_target_config` at `/targets/<id>/config`, with each schema issue
+    /// under it. The rest of each binding (its connection's state and config, its own
+    /// config) is checked when the profile compiles, by the checks a binding gets when it
+    /// is written.
     ///
     /// # Errors
     ///
     /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) (`compile.invalid`)
-    /// with the issues above for every binding whose records are missing or mismatched;
-    /// storage errors.
+    /// with the issues above for every binding whose records the lookup refuses; storage
+    /// errors.
     pub async fn load_with(
         loader: &Loader,
         tenant: &TenantId,
         profile: &ProfileVersion,
+    ) -> Result<Self, Error> {
+        Self::load_records(loader, tenant, profile, true).await
+    }
+
+    /// [`load_with`](Self::load_with); the targets' second half of the lookup only when
+    /// `check_targets`.
+    async fn load_records(
+        loader: &Loader,
+        tenant: &TenantId,
+        profile: &ProfileVersion,
+        check_targets: bool,
     ) -> Result<Self, Error> {
         let bindings = loader
             .host()
             .bindings()
             .list_bindings(tenant, profile)
             .await?;
-        // Each record is read once, whatever number of bindings use it; what the lookup
-        // refused is kept as the issue it becomes.
+        // Each record is read and checked once, whatever number of bindings use it;
+        // what the lookup refused is kept as the issue it becomes.
         let mut connections: BTreeMap<ConnectionId, Result<Connection, Refused>> = BTreeMap::new();
         let mut targets: BTreeMap<ConnectionId, Result<Arc<Target>, Refused>> = BTreeMap::new();
+        let mut checked: BTreeMap<TargetId, Checked> = BTreeMap::new();
         let mut issues = Vec::new();
         let mut input = Self::new(tenant.clone(), profile.clone());
         for binding in bindings {
@@ -211,8 +233,21 @@ impl ProfileInput {
                 let found = refused(loader.stored_target_of(connection).await)?;
                 targets.insert(connection.id.clone(), found);
             }
-            match &targets[&connection.id] {
-                Ok(target) => input.bindings.push(
+            let target = match &targets[&connection.id] {
+                Ok(target) => target,
+                Err(refused) => {
+                    issues.push(refused.issue(at));
+                    continue;
+                }
+            };
+            if check_targets && !checked.contains_key(&target.id) {
+                let check = check(loader, target, &mut issues)?;
+                checked.insert(target.id.clone(), check);
+            }
+            match checked.get(&target.id) {
+                Some(Checked::Refused(refused)) => issues.push(refused.issue(at)),
+                Some(Checked::Reported) => {}
+                Some(Checked::Passed) | None => input.bindings.push(
                     ProfileBinding::new(
                         binding.id,
                         binding.kind,
@@ -221,17 +256,54 @@ impl ProfileInput {
                     )
                     .with_config(binding.config),
                 ),
-                Err(refused) => issues.push(refused.issue(at)),
             }
         }
         if issues.is_empty() {
             Ok(input)
         } else {
             Err(crate::codes::compile::INVALID.with_issues(
-                "some bindings of the profile refer to records that do not exist or do not match",
+                "some bindings of the profile refer to records that do not exist, do not match or cannot be used",
                 issues,
             ))
         }
+    }
+}
+
+/// What the second half of the lookup said about a target.
+enum Checked {
+    /// The target can be used.
+    Passed,
+    /// The lookup refused it: an issue of each binding that uses it.
+    Refused(Refused),
+    /// Its config does not parse: reported once, at the target.
+    Reported,
+}
+
+/// The second half of the lookup for `target`; a config that does not parse is reported
+/// into `issues` at `/targets/<id>/config`, its schema issues under it.
+fn check(
+    loader: &Loader,
+    target: &Arc<Target>,
+    issues: &mut Vec<ValidationIssue>,
+) -> Result<Checked, Error> {
+    let Err(error) = loader.check_target(target) else {
+        return Ok(Checked::Passed);
+    };
+    if error.code() == crate::codes::auth::TARGET_CONFIG_INVALID {
+        let at = format!(
+            "/targets/{}/config",
+            escape_pointer_token(target.id.as_str())
+        );
+        issues.push(crate::codes::issues::binding::INVALID_TARGET_CONFIG.issue(
+            at.clone(),
+            "the target's config is invalid; the bindings that use it cannot compile",
+        ));
+        issues.extend(error.issues().iter().map(|i| i.clone().under(&at)));
+        return Ok(Checked::Reported);
+    }
+    match refused::<()>(Err(error))? {
+        Ok(()) => Ok(Checked::Passed),
+        Err(refused) => Ok(Checked::Refused(refused)),
     }
 }
 
@@ -269,6 +341,14 @@ fn refused<T>(found: Result<T, Error>) -> Result<Result<T, Refused>, Error> {
         c if c == auth::TARGET_MISMATCH => (
             binding::CONNECTION_MISMATCH,
             "the connection's target belongs to another definition",
+        ),
+        c if c == auth::TARGET_DISABLED => (
+            binding::TARGET_DISABLED,
+            "the connection's target is disabled",
+        ),
+        c if c == crate::codes::registry::UNKNOWN_DEFINITION => (
+            binding::UNKNOWN_DEFINITION,
+            "no integration is registered under the target's key",
         ),
         _ => return Err(error),
     };

@@ -686,6 +686,82 @@ async fn loading_looks_records_up_through_the_loader_and_reports_every_binding()
     }
 }
 
+/// Loading through an engine's loader also runs the second half of its lookup on each
+/// target (enabled, definition, config parse, in the loader's cache): what it refuses is
+/// what compiling the plainly loaded profile reports, at the same paths, only earlier.
+#[tokio::test]
+async fn loading_with_a_loader_checks_each_target_as_compile_would() {
+    let test = TestHost::new();
+    stored_profile(&test).await;
+    let host = test.host();
+    let loader = Loader::new(Arc::new(registry()), host.clone());
+    let slack = TargetId::new("slack").unwrap();
+    let before = loader.target(&tenant(), &slack).await.unwrap();
+    for (id, change) in [
+        ("openai", json!({"enabled": false})),
+        ("github", json!({"config": {"app_id": "not a number"}})),
+    ] {
+        let mut target = host
+            .targets()
+            .get_target(&tenant(), &TargetId::new(id).unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        if let Some(enabled) = change.get("enabled") {
+            target.enabled = enabled.as_bool().unwrap();
+        }
+        if let Some(config) = change.get("config") {
+            target.config = config.clone();
+        }
+        host.targets().put_target(&target).await.unwrap();
+    }
+
+    let err = ProfileInput::load_with(&loader, &tenant(), &version())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "compile.invalid");
+    let at_load: Vec<(String, String)> = err
+        .issues()
+        .iter()
+        .map(|i| (i.code.clone(), i.path.clone()))
+        .collect();
+    for expected in [
+        ("binding.target_disabled", "/bindings/agent/connection"),
+        ("binding.invalid_target_config", "/targets/github/config"),
+    ] {
+        assert!(
+            at_load.contains(&(expected.0.to_owned(), expected.1.to_owned())),
+            "{expected:?} in {at_load:?}"
+        );
+    }
+    assert!(
+        at_load
+            .iter()
+            .any(|(code, path)| code.starts_with("schema.")
+                && path == "/targets/github/config/app_id"),
+        "{at_load:?}"
+    );
+    assert_eq!(at_load.len(), 3, "{at_load:?}");
+
+    // The plain load reads records only; compiling reports the same issues.
+    let plain = ProfileInput::load(host, &tenant(), &version())
+        .await
+        .unwrap();
+    let at_compile: Vec<(String, String)> = compile(&registry(), &plain)
+        .unwrap_err()
+        .issues()
+        .iter()
+        .map(|i| (i.code.clone(), i.path.clone()))
+        .collect();
+    for issue in &at_load {
+        assert!(at_compile.contains(issue), "{issue:?} in {at_compile:?}");
+    }
+
+    // The unchanged target kept its parsed version in the loader's cache.
+    let after = loader.target(&tenant(), &slack).await.unwrap();
+    assert!(Arc::ptr_eq(&before.target, &after.target));
+}
+
 #[tokio::test]
 async fn write_time_and_compile_time_report_the_same_issues() {
     let test = TestHost::new();
