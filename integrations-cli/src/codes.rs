@@ -55,6 +55,19 @@ pub(crate) fn catalogues() -> [(&'static str, &'static [integrations_core::Code]
     ]
 }
 
+/// Every catalogue of validation-issue codes of the workspace, with the crate that
+/// declares it.
+#[cfg(test)]
+pub(crate) fn issue_catalogues() -> [(&'static str, &'static [integrations_core::IssueCode]); 2] {
+    [
+        ("integrations-core", integrations_core::codes::issues::ALL),
+        (
+            "integrations-definitions",
+            integrations_definitions::codes::issues::ALL,
+        ),
+    ]
+}
+
 /// `docs/error-codes.md`, rendered from every catalogue.
 #[cfg(test)]
 pub(crate) fn render_table() -> String {
@@ -92,19 +105,46 @@ pub(crate) fn render_table() -> String {
             crate::report::exit_code_of(code.as_str()),
         )
     }));
+    let mut issues: Vec<_> = issue_catalogues()
+        .into_iter()
+        .flat_map(|(krate, codes)| codes.iter().map(move |code| (krate, *code)))
+        .collect();
+    issues.sort_by_key(|(_, code)| code.as_str());
+    out.push_str(
+        "\n## Validation issue codes\n\
+         \n\
+         An error with the kind `invalid_input` (and some others, such as\n\
+         `auth.target_config_invalid`) carries every problem found as issues: a code, a JSON\n\
+         Pointer to where, and a safe message. Issues have no kind of their own. An issue\n\
+         that repeats its error's code (`key.invalid`) is listed above; every other issue code\n\
+         is listed here.\n\
+         \n\
+         | Code | Meaning | Crate |\n\
+         |---|---|---|\n",
+    );
+    out.extend(issues.into_iter().map(|(krate, code)| {
+        format!(
+            "| `{}` | {} | {} |\n",
+            code.as_str(),
+            code.meaning().replace('|', "\\|"),
+            krate,
+        )
+    }));
     out
 }
 
-/// The `area.reason` string literals passed directly to an `Error` constructor in
-/// `source` (test modules excluded), with their line numbers: such a code bypasses the
-/// catalogues.
+/// The `area.reason` string literals passed directly to an `Error` or
+/// `ValidationIssue` constructor in `source` (test modules excluded), with their line
+/// numbers: such a code bypasses the catalogues. A `format!` template that makes an
+/// issue code (`"registry.blank_{field}"`) is found too.
 pub(crate) fn uncatalogued_literals(source: &str) -> Vec<(usize, String)> {
-    const CONSTRUCTORS: [&str; 5] = [
+    const CONSTRUCTORS: [&str; 6] = [
         "Error::new(",
         "Error::invalid_input(",
         "Error::not_found(",
         "Error::conflict(",
         "Error::configuration(",
+        "ValidationIssue::new(",
     ];
     let source = source
         .find("#[cfg(test)]\nmod tests")
@@ -120,8 +160,13 @@ pub(crate) fn uncatalogued_literals(source: &str) -> Vec<(usize, String)> {
             } else {
                 top_level_argument(arguments, 0)
             };
+            // An issue code is never made at run time; an error's may be, for a
+            // provider's own codes passed through (Slack's `slack.<error>`).
+            let issue = constructor == "ValidationIssue::new(";
             for literal in code.split('"').skip(1).step_by(2) {
-                if integrations_core::is_code_shaped(literal) {
+                if integrations_core::is_code_shaped(literal)
+                    || (issue && integrations_core::is_code_shaped(&without_placeholders(literal)))
+                {
                     let line = source[..at].matches('\n').count() + 1;
                     found.push((line, literal.to_owned()));
                 }
@@ -130,6 +175,24 @@ pub(crate) fn uncatalogued_literals(source: &str) -> Vec<(usize, String)> {
     }
     found.sort();
     found
+}
+
+/// `template` with each `{...}` placeholder of a format string replaced by `x`.
+fn without_placeholders(template: &str) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut inside = false;
+    for c in template.chars() {
+        match c {
+            '{' => inside = true,
+            '}' if inside => {
+                inside = false;
+                out.push('x');
+            }
+            _ if inside => {}
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 /// The `index`th top-level argument of the call whose arguments start `arguments`
@@ -208,6 +271,36 @@ mod tests {
         assert!(seen.len() > 250, "only {} codes", seen.len());
     }
 
+    /// Issue codes are unique across the issue catalogues, none repeats an error code
+    /// (an issue that shares its error's code uses the error's constant), and each has a
+    /// meaning.
+    #[test]
+    fn issue_codes_are_unique_and_apart_from_error_codes_and_each_has_a_meaning() {
+        let errors: BTreeMap<&str, &str> = catalogues()
+            .into_iter()
+            .flat_map(|(krate, codes)| codes.iter().map(move |c| (c.as_str(), krate)))
+            .collect();
+        let mut seen = BTreeMap::new();
+        for (krate, codes) in issue_catalogues() {
+            assert!(!codes.is_empty(), "{krate} has an empty issue catalogue");
+            for code in codes {
+                assert!(!code.meaning().trim().is_empty(), "{code} has no meaning");
+                assert!(
+                    code.meaning().ends_with('.'),
+                    "{code}: end the meaning with a period"
+                );
+                assert!(!code.meaning().contains('\n'), "{code}: one line");
+                if let Some(first) = seen.insert(code.as_str(), krate) {
+                    panic!("{code} is declared by {first} and {krate}");
+                }
+                if let Some(other) = errors.get(code.as_str()) {
+                    panic!("{code} is an issue code and an error code of {other}");
+                }
+            }
+        }
+        assert!(seen.len() > 90, "only {} issue codes", seen.len());
+    }
+
     /// The shared conditions have one code and kind in every engine.
     #[test]
     fn the_shared_conditions_have_one_code_and_kind() {
@@ -276,6 +369,17 @@ mod tests {
                 );
             }
         }
+        let issues = &written[written
+            .find("## Validation issue codes")
+            .expect("a section of issue codes")..];
+        for (_, codes) in issue_catalogues() {
+            for code in codes {
+                assert!(
+                    issues.contains(&format!("| `{code}` | {} |", code.meaning())),
+                    "{code} is not documented"
+                );
+            }
+        }
     }
 
     fn rust_files(dir: &Path, into: &mut Vec<PathBuf>) {
@@ -323,7 +427,7 @@ mod tests {
 
     #[test]
     fn the_scan_finds_a_literal_code() {
-        let snippet = "fn f() -> Error {\n    Error::new(\n        ErrorKind::NotFound,\n        \"shop.gone\",\n        \"m\",\n    )\n}\nfn g() -> Error { Error::not_found(\"shop.closed\", \"m\") }\nfn h() -> Error { Error::configuration(code, \"not.a_code here\") }\nfn i() -> Error { codes::shop::GONE.error(\"m\") }\nfn j(t: bool) -> Error {\n    Error::new(if t { K::A } else { K::B }, if t { \"shop.busy\" } else { \"shop.idle\" }, \"m.n\")\n}\n#[cfg(test)]\nmod tests {\n    fn t() { Error::conflict(\"shop.test\", \"m\"); }\n}\n";
+        let snippet = "fn f() -> Error {\n    Error::new(\n        ErrorKind::NotFound,\n        \"shop.gone\",\n        \"m\",\n    )\n}\nfn g() -> Error { Error::not_found(\"shop.closed\", \"m\") }\nfn h() -> Error { Error::configuration(code, \"not.a_code here\") }\nfn i() -> Error { codes::shop::GONE.error(\"m\") }\nfn j(t: bool) -> Error {\n    Error::new(if t { K::A } else { K::B }, if t { \"shop.busy\" } else { \"shop.idle\" }, \"m.n\")\n}\nfn k() -> ValidationIssue { ValidationIssue::new(\"shop.shut\", \"/x\", \"m.n\") }\nfn l(f: &str) -> ValidationIssue { ValidationIssue::new(format!(\"shop.blank_{f}\"), \"\", \"m\") }\nfn m() -> ValidationIssue { ValidationIssue::new(issues::shop::SHUT, \"/x\", \"m.n\") }\n#[cfg(test)]\nmod tests {\n    fn t() { Error::conflict(\"shop.test\", \"m\"); }\n}\n";
         assert_eq!(
             uncatalogued_literals(snippet),
             [
@@ -331,6 +435,8 @@ mod tests {
                 (8, "shop.closed".to_owned()),
                 (12, "shop.busy".to_owned()),
                 (12, "shop.idle".to_owned()),
+                (14, "shop.shut".to_owned()),
+                (15, "shop.blank_{f}".to_owned()),
             ]
         );
     }

@@ -53,6 +53,10 @@ crate::error_codes! {
         TARGET_SECRETS_INVALID = "auth.target_secrets_invalid", Configuration, "The target's secrets are not a JSON object.";
         UNKNOWN_METHOD = "auth.unknown_method", NotFound, "The definition has no connection method with the name asked for.";
     }
+    /// Codes of the `binding` area.
+    pub mod binding {
+        INVALID = "binding.invalid", InvalidInput, "The binding was not stored: it fails its checks; the issues say which (`binding.*`, `schema.*`, the definition's own).";
+    }
     /// Codes of the `capability` area.
     pub mod capability {
         INVALID = "capability.invalid", InvalidInput, "A capability is dot-separated lowercase segments, such as issue.create.";
@@ -61,6 +65,10 @@ crate::error_codes! {
     pub mod compile {
         INVALID = "compile.invalid", InvalidInput, "Some bindings of the profile refer to records that do not exist.";
         INVALID_DOCUMENT = "compile.invalid_document", InvalidInput, "The profile document has duplicate ids or references to missing records.";
+    }
+    /// Codes of the `connection` area.
+    pub mod connection {
+        INVALID = "connection.invalid", InvalidInput, "The connection was not stored: it fails its checks; the issues say which (`connection.*`, `schema.*`).";
     }
     /// Codes of the `credential` area.
     pub mod credential {
@@ -209,6 +217,10 @@ crate::error_codes! {
     pub mod time {
         INVALID = "time.invalid", InvalidInput, "The value is not an RFC 3339 date-time.";
     }
+    /// Codes of the `target` area.
+    pub mod target {
+        INVALID = "target.invalid", InvalidInput, "The target was not stored: it fails its checks; the issues say which (`target.*`, `schema.*`).";
+    }
     /// Codes of the `tool` area.
     pub mod tool {
         APPROVAL_EXPIRED = "tool.approval_expired", PermissionDenied, "The approval request expired; the agent must call the tool again.";
@@ -276,5 +288,126 @@ crate::error_codes! {
         UNKNOWN_METHOD = "webhook.unknown_method", Configuration, "The connection's method no longer exists in its definition.";
         UNROUTABLE = "webhook.unroutable", NotFound, "The delivery names no subject and the route no endpoint key (404).";
         UNSUPPORTED_CONTENT_TYPE = "webhook.unsupported_content_type", InvalidInput, "The body's content type is not one the provider uses (415).";
+    }
+}
+
+/// The catalogue of every validation-issue code `integrations-core` puts in an error's
+/// [`issues`](crate::Error::issues): one module per area, one
+/// [`IssueCode`](crate::IssueCode) constant per code. An issue has no kind of its own (the
+/// error that carries it has one); an issue that repeats its error's code (`key.invalid`,
+/// `url.invalid`) uses that error's [`Code`](crate::Code) and is not listed again here.
+/// [`ALL`](issues::ALL) lists every code; `docs/error-codes.md` lists them under
+/// "Validation issue codes".
+pub mod issues {
+    crate::issue_codes! {
+        /// Issue codes of a binding's checks (write time and compile time).
+        pub mod binding {
+            CONNECTION_MISMATCH = "binding.connection_mismatch", "The binding's connection does not belong to the target it names, or its target belongs to another definition.";
+            CONNECTION_NOT_ACTIVE = "binding.connection_not_active", "The binding's connection is revoked or in error; reconnect it.";
+            CONNECTION_NOT_FOUND = "binding.connection_not_found", "The binding's connection does not exist.";
+            INVALID_CONNECTION_CONFIG = "binding.invalid_connection_config", "The connection's stored config no longer validates against its method's schema; reconnect it.";
+            INVALID_TARGET_CONFIG = "binding.invalid_target_config", "The target's stored config no longer validates against its definition's schema; the operator must fix it.";
+            KIND_MISMATCH = "binding.kind_mismatch", "The binding's kind is not its definition's kind.";
+            TARGET_DISABLED = "binding.target_disabled", "The binding's connection's target is disabled.";
+            TARGET_NOT_FOUND = "binding.target_not_found", "The binding's connection's target does not exist.";
+            UNKNOWN_DEFINITION = "binding.unknown_definition", "No integration is registered under the key of the binding's target.";
+            UNKNOWN_METHOD = "binding.unknown_method", "The definition has no connection method with the name the binding's connection uses.";
+        }
+        /// Issue codes of the runtime-plan compiler's own checks.
+        pub mod compile {
+            ARTIFACT_CONFLICT = "compile.artifact_conflict", "Two artifacts share a key but differ in name or install steps.";
+            DUPLICATE_BINDING = "compile.duplicate_binding", "Two or more bindings share an id.";
+            DUPLICATE_ID = "compile.duplicate_id", "A profile document has two targets, connections or bindings with one id.";
+            ENDPOINT_CONFLICT = "compile.endpoint_conflict", "Two endpoints of one runtime client share a key but differ.";
+            ENV_CONFLICT = "compile.env_conflict", "An env key has two different values (in one runtime client, or in artifacts with one key).";
+            FILE_CONFLICT = "compile.file_conflict", "Two files share a path with different ids or clients, or an id with different paths, modes, contents or write modes.";
+            INVALID_ARTIFACT = "compile.invalid_artifact", "An artifact has no key, no install step, or an exec step without a command.";
+            INVALID_ENV = "compile.invalid_env", "An env key is empty or holds `=`.";
+            INVALID_REFERENCE = "compile.invalid_reference", "An endpoint names a process its runtime client does not have.";
+            INVALID_ROUTE = "compile.invalid_route", "A route is not valid: no host, a bad host, method, prefix, upstream, injection or header.";
+            INVALID_RUNTIME = "compile.invalid_runtime", "A runtime client, file, process or endpoint is not valid (an empty id, a relative path, an empty command).";
+            MCP_CONFIG_INVALID = "compile.mcp_config_invalid", "The MCP config file cannot be updated (it does not parse, or its path runs through a value that is not a table).";
+            MCP_INVALID = "compile.mcp_invalid", "An MCP server declaration is not valid: a bad name or id, a stdio server without a command, an HTTP server without a URL or with a credential header, an id repeated within a binding.";
+            MCP_NAME_CONFLICT = "compile.mcp_name_conflict", "Two MCP servers of the profile share a name.";
+            MCP_TARGET_MISSING = "compile.mcp_target_missing", "An agent's MCP config target names a runtime client or file its binding does not produce, or two agents name one file differently.";
+            PROCESS_CONFLICT = "compile.process_conflict", "Two processes of one runtime client share a key but differ.";
+            RESERVED_ENV = "compile.reserved_env", "An env key is reserved for the egress proxy (`HTTP_PROXY`, `HTTPS_PROXY`, `NO_PROXY`, `ALL_PROXY`, in any case).";
+            ROUTE_CONFLICT = "compile.route_conflict", "Two routes would match one request (same host, a shared method, one prefix covering the other).";
+            ROUTE_ID_CONFLICT = "compile.route_id_conflict", "Two routes got the same id (binding `a` with a second route and a binding named `a_2`).";
+            TENANT_MISMATCH = "compile.tenant_mismatch", "A binding's connection or target belongs to another tenant than the profile.";
+            UNKNOWN_REFERENCE = "compile.unknown_reference", "A profile document refers to a target or connection it does not declare.";
+            WORKSPACE_CONFLICT = "compile.workspace_conflict", "Two workspace sources share a path with different origins, or one is not valid.";
+        }
+        /// Issue codes of the write service's checks of a connection.
+        pub mod connection {
+            EMPTY_SECRET = "connection.empty_secret", "A secret given for the connection is empty.";
+            IDENTITY_CHANGED = "connection.identity_changed", "A connection's target and method cannot change; create a new connection.";
+            METHOD_REQUIRES_FLOW = "connection.method_requires_flow", "The connection method is an authorization flow (OAuth 2.0, an app installation); start the flow instead of writing the connection.";
+            MISSING_SECRET = "connection.missing_secret", "A secret the connection method needs was not given.";
+            SECRET_PREFIX = "connection.secret_prefix", "A secret does not start with the prefix its field declares.";
+            TARGET_DISABLED = "connection.target_disabled", "The connection's target is disabled.";
+            TARGET_NOT_FOUND = "connection.target_not_found", "The connection's target does not exist.";
+            UNKNOWN_METHOD = "connection.unknown_method", "The target's definition has no connection method with this name.";
+            UNKNOWN_SECRET = "connection.unknown_secret", "A secret was given that the connection method does not take.";
+        }
+        /// Issue codes of a definition's validation when it is registered.
+        pub mod registry {
+            BLANK_CATEGORY = "registry.blank_category", "The definition's category is blank.";
+            BLANK_DESCRIPTION = "registry.blank_description", "The definition's description is blank.";
+            BLANK_LOGO_KEY = "registry.blank_logo_key", "The definition's logo key is blank.";
+            BLANK_METHOD_LABEL = "registry.blank_method_label", "A connection method has no label.";
+            BLANK_NAME = "registry.blank_name", "The definition's name is blank.";
+            BLANK_TOOL_DESCRIPTION = "registry.blank_tool_description", "A tool has no description.";
+            DUPLICATE_METHOD = "registry.duplicate_method", "Two connection methods of the definition have one id.";
+            DUPLICATE_SECRET_FIELD = "registry.duplicate_secret_field", "Two secret fields of an API-key connection method have one name.";
+            INVALID_EXAMPLE = "registry.invalid_example", "An example of a config schema does not validate against the schema.";
+            MISSING_OAUTH2 = "registry.missing_oauth2", "An OAuth 2.0 connection method has no OAuth 2.0 data.";
+            MISSING_SECRET_FIELDS = "registry.missing_secret_fields", "An API-key connection method declares no secret field.";
+            NO_CONNECTION_METHODS = "registry.no_connection_methods", "The definition has no connection method.";
+            RESERVED_TOOL_NAME = "registry.reserved_tool_name", "A tool uses a name the tool runtime reserves for itself.";
+            SCHEMA_DOES_NOT_COMPILE = "registry.schema_does_not_compile", "A config, input or output schema of the definition does not compile.";
+            TOOL_SCHEMA_NOT_OBJECT = "registry.tool_schema_not_object", "A tool's input schema is not of type object.";
+        }
+        /// Issue codes of JSON Schema validation: one per keyword that failed
+        /// (`schema.<keyword>` in snake case), and `schema.invalid_value` for a value the
+        /// schema accepts and the config type still refuses.
+        pub mod schema {
+            ADDITIONAL_ITEMS = "schema.additional_items", "The array has more items than the schema allows (`additionalItems`).";
+            ADDITIONAL_PROPERTIES = "schema.additional_properties", "The field is not allowed here (`additionalProperties`).";
+            ANY_OF = "schema.any_of", "The value matches none of the allowed shapes (`anyOf`).";
+            CONST = "schema.const", "The value is not the one value allowed (`const`).";
+            CONTAINS = "schema.contains", "The array has no item of the shape required (`contains`).";
+            CONTENT_ENCODING = "schema.content_encoding", "The string is not in the encoding required (`contentEncoding`).";
+            CONTENT_MEDIA_TYPE = "schema.content_media_type", "The string is not of the media type required (`contentMediaType`).";
+            ENUM = "schema.enum", "The value is not one of the values allowed (`enum`).";
+            EXCLUSIVE_MAXIMUM = "schema.exclusive_maximum", "The number is not below the maximum (`exclusiveMaximum`).";
+            EXCLUSIVE_MINIMUM = "schema.exclusive_minimum", "The number is not above the minimum (`exclusiveMinimum`).";
+            FALSE_SCHEMA = "schema.false_schema", "No value is allowed here (a `false` schema).";
+            FORMAT = "schema.format", "The string is not of the format required (`format`: a URI, an email, a date, ...).";
+            INVALID_VALUE = "schema.invalid_value", "The value passes the schema, but the config type still refuses it (or the arguments are not valid for the tool).";
+            MAX_ITEMS = "schema.max_items", "The array has too many items (`maxItems`).";
+            MAX_LENGTH = "schema.max_length", "The string is too long (`maxLength`).";
+            MAX_PROPERTIES = "schema.max_properties", "The object has too many fields (`maxProperties`).";
+            MAXIMUM = "schema.maximum", "The number is above the maximum (`maximum`).";
+            MIN_ITEMS = "schema.min_items", "The array has too few items (`minItems`).";
+            MIN_LENGTH = "schema.min_length", "The string is too short (`minLength`).";
+            MIN_PROPERTIES = "schema.min_properties", "The object has too few fields (`minProperties`).";
+            MINIMUM = "schema.minimum", "The number is below the minimum (`minimum`).";
+            MULTIPLE_OF = "schema.multiple_of", "The number is not a multiple of the step required (`multipleOf`).";
+            NOT = "schema.not", "The value has a shape that is not allowed (`not`).";
+            ONE_OF = "schema.one_of", "The value matches none, or more than one, of the shapes allowed (`oneOf`).";
+            PATTERN = "schema.pattern", "The string does not match the pattern required (`pattern`).";
+            PROPERTY_NAMES = "schema.property_names", "A field name is not allowed (`propertyNames`).";
+            REF = "schema.ref", "A schema reference could not be resolved (`$ref`).";
+            REQUIRED = "schema.required", "A required field is missing (`required`).";
+            TYPE = "schema.type", "The value is of another JSON type than the schema's (`type`).";
+            UNEVALUATED_ITEMS = "schema.unevaluated_items", "The array has items no part of the schema allows (`unevaluatedItems`).";
+            UNEVALUATED_PROPERTIES = "schema.unevaluated_properties", "The object has fields no part of the schema allows (`unevaluatedProperties`).";
+            UNIQUE_ITEMS = "schema.unique_items", "The array has repeated items (`uniqueItems`).";
+        }
+        /// Issue codes of the write service's checks of a target.
+        pub mod target {
+            KEY_CHANGED = "target.key_changed", "A target's definition cannot change; create a new target.";
+        }
     }
 }

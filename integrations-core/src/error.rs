@@ -217,6 +217,148 @@ impl PartialEq<&str> for Code {
     }
 }
 
+impl From<Code> for String {
+    fn from(code: Code) -> Self {
+        code.text.to_owned()
+    }
+}
+
+/// One entry of a catalogue of validation-issue codes: a stable `area.reason` string and
+/// what it means. An issue has no [`ErrorKind`] of its own: it travels in an error (such
+/// as `compile.invalid` or `registry.invalid_definition`) whose code has one.
+///
+/// Issue codes are declared once, in a catalogue (see
+/// [`issue_codes!`](crate::issue_codes)), and issues are built from them with
+/// [`IssueCode::issue`] or [`ValidationIssue::new`], which takes the constant. Where an
+/// issue repeats the code of the error that carries it (`key.invalid`), that error's
+/// [`Code`] is used instead. Every issue code of the workspace is listed in
+/// `docs/error-codes.md`.
+///
+/// ```
+/// use integrations_core::IssueCode;
+///
+/// const CLOSED: IssueCode = IssueCode::new("shop.closed", "The shop named is closed.");
+/// let issue = CLOSED.issue("/shop", "this shop is closed");
+/// assert_eq!((issue.code.as_str(), issue.path.as_str()), ("shop.closed", "/shop"));
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct IssueCode {
+    text: &'static str,
+    meaning: &'static str,
+}
+
+impl IssueCode {
+    /// Declares an issue code.
+    ///
+    /// # Panics
+    ///
+    /// When `code` is not `area.reason` (see [`Code::new`]) or `meaning` is empty. In a
+    /// `const` this is a compile-time error.
+    #[must_use]
+    pub const fn new(code: &'static str, meaning: &'static str) -> Self {
+        assert!(is_code_shaped(code), "an issue code is `area.reason`");
+        assert!(!meaning.is_empty(), "an issue code has a meaning");
+        Self {
+            text: code,
+            meaning,
+        }
+    }
+
+    /// The stable `area.reason` string.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        self.text
+    }
+
+    /// What the code means, one or two sentences for the documentation.
+    #[must_use]
+    pub const fn meaning(self) -> &'static str {
+        self.meaning
+    }
+
+    /// An issue with this code at `path` (a JSON Pointer). `message` must be safe to show
+    /// to a user: it never echoes the submitted value.
+    pub fn issue(self, path: impl Into<String>, message: impl Into<String>) -> ValidationIssue {
+        ValidationIssue::new(self, path, message)
+    }
+}
+
+impl fmt::Debug for IssueCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.text)
+    }
+}
+
+impl fmt::Display for IssueCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.text)
+    }
+}
+
+impl From<IssueCode> for String {
+    fn from(code: IssueCode) -> Self {
+        code.text.to_owned()
+    }
+}
+
+impl PartialEq<IssueCode> for str {
+    fn eq(&self, other: &IssueCode) -> bool {
+        self == other.text
+    }
+}
+
+impl PartialEq<IssueCode> for &str {
+    fn eq(&self, other: &IssueCode) -> bool {
+        *self == other.text
+    }
+}
+
+impl PartialEq<&str> for IssueCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.text == *other
+    }
+}
+
+impl PartialEq<IssueCode> for String {
+    fn eq(&self, other: &IssueCode) -> bool {
+        self == other.text
+    }
+}
+
+/// Declares a catalogue of validation-issue codes: one module per area, one
+/// [`IssueCode`] constant per code (its meaning is also its rustdoc), and `ALL`, every
+/// code in declaration order.
+///
+/// ```
+/// mod issues {
+///     integrations_core::issue_codes! {
+///         /// Issue codes of the shop.
+///         pub mod shop {
+///             CLOSED = "shop.closed", "The shop named is closed.";
+///         }
+///     }
+/// }
+/// assert_eq!(issues::ALL, &[issues::shop::CLOSED]);
+/// ```
+#[macro_export]
+macro_rules! issue_codes {
+    ($( $(#[$attr:meta])* pub mod $area:ident {
+        $( $name:ident = $code:literal, $meaning:literal; )*
+    } )*) => {
+        $(
+            $(#[$attr])*
+            pub mod $area {
+                $(
+                    #[doc = $meaning]
+                    pub const $name: $crate::IssueCode = $crate::IssueCode::new($code, $meaning);
+                )*
+            }
+        )*
+        /// Every issue code of this catalogue, in declaration order.
+        pub const ALL: &[$crate::IssueCode] = &[$($($area::$name,)*)*];
+    };
+}
+
 /// Declares an error-code catalogue: one module per area, one [`Code`] constant per code
 /// (its meaning is also its rustdoc), and `ALL`, every code in declaration order.
 ///

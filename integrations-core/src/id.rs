@@ -30,7 +30,7 @@ pub(crate) fn check_id(kind: &'static str, value: &str) -> Result<(), Error> {
         Some(why) => Err(crate::codes::id::INVALID.with_issues(
             format!("invalid {kind}: it {why}"),
             vec![ValidationIssue::new(
-                "id.invalid",
+                crate::codes::id::INVALID,
                 "",
                 format!("{kind} {why}"),
             )],

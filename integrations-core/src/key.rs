@@ -108,7 +108,11 @@ impl DefinitionKey {
 fn invalid(message: String) -> Error {
     crate::codes::key::INVALID.with_issues(
         message.clone(),
-        vec![ValidationIssue::new("key.invalid", "", message)],
+        vec![ValidationIssue::new(
+            crate::codes::key::INVALID,
+            "",
+            message,
+        )],
     )
 }
 

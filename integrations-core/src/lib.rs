@@ -144,7 +144,7 @@ mod time;
 pub mod tools;
 pub mod webhook;
 
-pub use error::{BoxError, Code, Error, ErrorKind, Result, is_code_shaped};
+pub use error::{BoxError, Code, Error, ErrorKind, IssueCode, Result, is_code_shaped};
 pub use id::{
     BindingId, ConnectionId, ConnectionMethodId, MAX_ID_LEN, ProfileId, ProjectId, PublicationId,
     TargetId, TenantId, UserId, WorkspaceId,

@@ -16,6 +16,12 @@
 //! | the stored target config no longer validates | `auth.target_config_invalid` | `Configuration` |
 //! | no integration is registered under the key | `registry.unknown_definition` | `NotFound` |
 //!
+//! It also comes in two halves: [`Loader::stored_target_of`] reads the records (not
+//! found, mismatch) and [`Loader::check_target`] checks the rest. Webhook ingest runs the
+//! second half only once the delivery's signature verified; compile's
+//! [`ProfileInput::load_with`](crate::compile::ProfileInput::load_with) runs the first for
+//! every binding, turning each refusal into that binding's issue instead of stopping.
+//!
 //! What is pure in a target's stored record (the parsed config, the opened secrets) is
 //! kept per target and reused while the stored record is unchanged: every load still
 //! reads the record, and any difference in it (config, secrets, enabled flag, key,
@@ -238,6 +244,11 @@ impl Loader {
         &self.registry
     }
 
+    /// The host whose stores the loader reads.
+    pub fn host(&self) -> &Host {
+        &self.host
+    }
+
     /// Loads the connection `id` of `tenant` and its target.
     ///
     /// # Errors
@@ -308,6 +319,75 @@ impl Loader {
         if key.is_some_and(|key| *key != target.key) {
             return Err(target_mismatch());
         }
+        self.parsed(Arc::new(target))
+    }
+
+    /// Reads the connection `id` of `tenant`, the first step of the lookup alone.
+    ///
+    /// # Errors
+    ///
+    /// `auth.connection_not_found` ([`ErrorKind::NotFound`](crate::ErrorKind::NotFound));
+    /// storage errors.
+    pub async fn stored_connection(
+        &self,
+        tenant: &TenantId,
+        id: &ConnectionId,
+    ) -> Result<Connection, Error> {
+        self.host
+            .connections()
+            .get_connection(tenant, id)
+            .await?
+            .ok_or_else(connection_not_found)
+    }
+
+    /// Reads the stored target of `connection` and checks it is the connection's
+    /// definition, without checking that it is enabled or parsing its config: the first
+    /// half of [`target_of`](Self::target_of), for a caller that must refuse a disabled
+    /// target only later (webhook ingest does, after the delivery's signature verified,
+    /// so an unverified request cannot learn whether the target is enabled) or that
+    /// collects every problem rather than stopping at the first (compile). Finish the
+    /// lookup with [`check_target`](Self::check_target).
+    ///
+    /// # Errors
+    ///
+    /// `auth.target_not_found` ([`ErrorKind::NotFound`](crate::ErrorKind::NotFound));
+    /// `auth.target_mismatch` ([`ErrorKind::Configuration`](crate::ErrorKind::Configuration))
+    /// when the target belongs to another definition; storage errors.
+    pub async fn stored_target_of(&self, connection: &Connection) -> Result<Arc<Target>, Error> {
+        let Some(target) = self
+            .host
+            .targets()
+            .get_target(&connection.tenant, &connection.target)
+            .await?
+        else {
+            return Err(crate::codes::auth::TARGET_NOT_FOUND.error("the target does not exist"));
+        };
+        if target.key != connection.key {
+            return Err(target_mismatch());
+        }
+        Ok(Arc::new(target))
+    }
+
+    /// The second half of the lookup for a target read by
+    /// [`stored_target_of`](Self::stored_target_of): checks it is enabled, finds its
+    /// definition and parses its config (once per stored version, in the cache every
+    /// other lookup of this loader uses).
+    ///
+    /// # Errors
+    ///
+    /// `auth.target_disabled` ([`ErrorKind::PermissionDenied`](crate::ErrorKind::PermissionDenied));
+    /// `registry.unknown_definition`; `auth.target_config_invalid`
+    /// ([`ErrorKind::Configuration`](crate::ErrorKind::Configuration), with the issues).
+    pub fn check_target(&self, target: &Arc<Target>) -> Result<LoadedTarget, Error> {
+        if !target.enabled {
+            return Err(target_disabled());
+        }
+        self.parsed(Arc::clone(target))
+    }
+
+    /// The parsed version of an enabled stored target: the cached one when the record is
+    /// unchanged, else a new one, parsed and cached.
+    fn parsed(&self, target: Arc<Target>) -> Result<LoadedTarget, Error> {
         if let Some(version) = self.cached(&target) {
             return Ok(LoadedTarget::new(version));
         }
@@ -322,7 +402,7 @@ impl Loader {
                 )
             })?;
         let version = Arc::new(Version {
-            target: Arc::new(target),
+            target,
             entry,
             config,
             secrets: OnceLock::new(),

@@ -69,3 +69,29 @@ integrations_core::error_codes! {
         UNREGISTRATION_FAILED = "webhook.unregistration_failed", Provider, "Linear did not delete the webhook.";
     }
 }
+
+/// The catalogue of the validation-issue codes the bundled definitions put in an error's
+/// issues (a binding's checks when it is written or compiled). An issue that repeats its
+/// error's code (`github.invalid_cursor`) uses that error's code above.
+pub mod issues {
+    integrations_core::issue_codes! {
+        /// Issue codes of GitHub bindings.
+        pub mod github {
+            UNSUPPORTED_CONNECTION_METHOD = "github.unsupported_connection_method", "GitHub bindings need an api-key, oauth2 or github-app-installation connection.";
+        }
+        /// Issue codes of Linear bindings.
+        pub mod linear {
+            UNSUPPORTED_CONNECTION_METHOD = "linear.unsupported_connection_method", "Linear bindings need an api-key, oauth2 or client-credentials connection.";
+        }
+        /// Issue codes of OpenAI bindings.
+        pub mod openai {
+            UNSUPPORTED_CONNECTION_METHOD = "openai.unsupported_connection_method", "OpenAI bindings need an api-key connection.";
+            UNSUPPORTED_MODEL = "openai.unsupported_model", "The binding asks for a model the target does not allow.";
+            UNSUPPORTED_REASONING_EFFORT = "openai.unsupported_reasoning_effort", "The binding asks for a reasoning effort the model does not support.";
+        }
+        /// Issue codes of Slack bindings.
+        pub mod slack {
+            UNSUPPORTED_CONNECTION_METHOD = "slack.unsupported_connection_method", "Slack bindings need an api-key or oauth2 connection.";
+        }
+    }
+}

@@ -1,6 +1,9 @@
-//! The catalogue of the error codes this crate's API returns as errors. The codes of
-//! refusals (the `x-integrations-error` header of a request the proxy does not forward)
-//! are listed in the README's proxy section.
+//! The catalogue of the error codes of this crate: those its API returns as errors
+//! ([`proxy`]), and those of its refusals ([`refusal`]: the code in the
+//! `x-integrations-error` header and the JSON body of a request the proxy does not
+//! forward, each with the status the README's proxy section lists). A refusal may also
+//! carry a code of another catalogue: an egress grant's or route's (`egress.*`), a
+//! connection's (`auth.*`), a credential source's.
 
 integrations_core::error_codes! {
     /// Codes of the egress proxy.
@@ -10,5 +13,24 @@ integrations_core::error_codes! {
         CA_INVALID = "proxy.ca_invalid", Configuration, "The certificate authority's certificate or key is not valid PEM.";
         INVALID_ROOT = "proxy.invalid_root", Configuration, "An extra upstream root certificate is not valid.";
         LEAF_MINT = "proxy.leaf_mint", Configuration, "A certificate for an intercepted host could not be made.";
+    }
+    /// Codes of the proxy's refusals, with the status each is answered with.
+    pub mod refusal {
+        AUTH_MALFORMED = "proxy.auth_malformed", Verification, "The proxy credentials are not `Basic` user:grant (407).";
+        AUTH_REQUIRED = "proxy.auth_required", Verification, "The request carries no egress grant as proxy credentials (`HTTPS_PROXY=http://sandbox:GRANT@host:port`) (407).";
+        BAD_CONNECT = "proxy.bad_connect", InvalidInput, "A CONNECT request does not name `host:port` (400).";
+        BODY_FAILED = "proxy.body_failed", InvalidInput, "The request body could not be read (400).";
+        DESTINATION_PRIVATE = "proxy.destination_private", PermissionDenied, "The destination is a loopback, private or link-local address, which the proxy does not reach unless configured to (403).";
+        HOST_MISMATCH = "proxy.host_mismatch", PermissionDenied, "A request inside a tunnel names another host or port than the tunnel's CONNECT (403).";
+        HOST_NOT_ALLOWED = "proxy.host_not_allowed", PermissionDenied, "The plan has no route or passthrough for the host (403).";
+        NOT_A_PROXY_REQUEST = "proxy.not_a_proxy_request", InvalidInput, "The request is neither CONNECT `host:port` nor an absolute `http://` URL (400).";
+        PORT_NOT_ALLOWED = "proxy.port_not_allowed", PermissionDenied, "The routes of the host do not use the port asked for (403).";
+        RESOLVE_FAILED = "proxy.resolve_failed", Unavailable, "The destination host could not be resolved, or has no address (502).";
+        SNI_MISMATCH = "proxy.sni_mismatch", PermissionDenied, "The TLS server name differs from the CONNECT host; no upstream was contacted (421).";
+        STORE_FAILED = "proxy.store_failed", Storage, "The connection store failed while the proxy looked up a route's connection (502).";
+        TOO_MANY_CONNECTIONS = "proxy.too_many_connections", Unavailable, "The proxy is serving as many connections as it may (503).";
+        UPSTREAM_FAILED = "proxy.upstream_failed", Unavailable, "The upstream connection failed (502).";
+        UPSTREAM_TIMEOUT = "proxy.upstream_timeout", Unavailable, "The upstream did not answer in time (504).";
+        UPSTREAM_UNREACHABLE = "proxy.upstream_unreachable", Unavailable, "The upstream or passthrough destination could not be reached (502).";
     }
 }

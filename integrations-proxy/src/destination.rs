@@ -49,14 +49,14 @@ pub(crate) fn check(ip: IpAddr, config: &ProxyConfig) -> Result<(), Refusal> {
         }
         return Err(Refusal::new(
             StatusCode::FORBIDDEN,
-            "proxy.destination_private",
+            crate::codes::refusal::DESTINATION_PRIVATE,
             "the destination is a loopback address",
         ));
     }
     if is_private(ip) && !config.allow_private {
         return Err(Refusal::new(
             StatusCode::FORBIDDEN,
-            "proxy.destination_private",
+            crate::codes::refusal::DESTINATION_PRIVATE,
             "the destination is a private or link-local address",
         ));
     }
@@ -84,7 +84,7 @@ pub(crate) async fn resolve(
             Ok(Ok(addrs)) => addrs.collect(),
             _ => {
                 return Err(Refusal::bad_gateway(
-                    "proxy.resolve_failed",
+                    crate::codes::refusal::RESOLVE_FAILED,
                     "the destination host could not be resolved",
                 ));
             }
@@ -92,7 +92,7 @@ pub(crate) async fn resolve(
     };
     if addrs.is_empty() {
         return Err(Refusal::bad_gateway(
-            "proxy.resolve_failed",
+            crate::codes::refusal::RESOLVE_FAILED,
             "the destination host has no address",
         ));
     }

@@ -40,13 +40,13 @@ impl Grants {
     pub(crate) fn from_header(value: Option<&HeaderValue>) -> Result<Self, Refusal> {
         let missing = || {
             Refusal::auth_required(
-                "proxy.auth_required",
+                crate::codes::refusal::AUTH_REQUIRED,
                 "send the egress grant as proxy credentials (HTTPS_PROXY=http://sandbox:GRANT@host:port)",
             )
         };
         let malformed = || {
             Refusal::auth_required(
-                "proxy.auth_malformed",
+                crate::codes::refusal::AUTH_MALFORMED,
                 "the proxy credentials are not Basic user:grant",
             )
         };
@@ -155,7 +155,10 @@ impl PlanState {
         let mut best: Option<Error> = None;
         for grant in &grants.0 {
             let header = HeaderValue::from_str(grant.expose()).map_err(|_| {
-                Refusal::auth_required("egress.grant_invalid", "the egress grant is not valid")
+                Refusal::auth_required(
+                    integrations_core::codes::egress::GRANT_INVALID,
+                    "the egress grant is not valid",
+                )
             })?;
             let probe = Request::builder()
                 .method(method.clone())
@@ -165,7 +168,7 @@ impl PlanState {
                 .map_err(|_| {
                     Refusal::new(
                         StatusCode::BAD_REQUEST,
-                        "egress.invalid_request",
+                        integrations_core::codes::egress::INVALID_REQUEST,
                         "the request URL is not valid",
                     )
                 })?;
@@ -185,7 +188,7 @@ impl PlanState {
             }
         }
         Err(best.map_or_else(
-            || Refusal::auth_required("proxy.auth_required", "no egress grant"),
+            || Refusal::auth_required(crate::codes::refusal::AUTH_REQUIRED, "no egress grant"),
             |e| Refusal::from_error(&e),
         ))
     }

@@ -83,7 +83,7 @@ async fn connect(
     let bad = || {
         Refusal::new(
             StatusCode::BAD_REQUEST,
-            "proxy.bad_connect",
+            crate::codes::refusal::BAD_CONNECT,
             "CONNECT names host:port",
         )
     };
@@ -96,14 +96,14 @@ async fn connect(
     let mode = if let Some(ports) = plan.managed_ports(&host) {
         if !ports.contains(&port) {
             return Err(Refusal::forbidden(
-                "proxy.port_not_allowed",
+                crate::codes::refusal::PORT_NOT_ALLOWED,
                 format!("the routes of {host} do not use port {port}"),
             ));
         }
         let config = shared
             .leaves
             .config_for(&host)
-            .map_err(|e| Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, e.code(), e.message()))?;
+            .map_err(|e| Refusal::with_status(StatusCode::INTERNAL_SERVER_ERROR, &e))?;
         Mode::Intercept(config)
     } else if shared.config.passthrough_hosts.contains(&host) {
         let addrs = destination::resolve(&host, port, &shared.config).await?;
@@ -116,7 +116,7 @@ async fn connect(
         .and_then(Result::ok)
         .ok_or_else(|| {
             Refusal::bad_gateway(
-                "proxy.upstream_unreachable",
+                crate::codes::refusal::UPSTREAM_UNREACHABLE,
                 "the destination could not be reached",
             )
         })?;
@@ -124,7 +124,7 @@ async fn connect(
         Mode::Blind(stream)
     } else {
         return Err(Refusal::forbidden(
-            "proxy.host_not_allowed",
+            crate::codes::refusal::HOST_NOT_ALLOWED,
             format!("the plan has no route or passthrough for {host}"),
         ));
     };
@@ -191,7 +191,7 @@ async fn intercept(
         let service = service_fn(|_request| {
             let refusal = Refusal::new(
                 StatusCode::MISDIRECTED_REQUEST,
-                "proxy.sni_mismatch",
+                crate::codes::refusal::SNI_MISMATCH,
                 "the TLS server name differs from the CONNECT host",
             );
             std::future::ready(Ok::<_, Infallible>(refuse(&shared, None, refusal)))
@@ -245,7 +245,7 @@ async fn inner(
 ) -> Result<Response<ProxyBody>, Refusal> {
     let mismatch = || {
         Refusal::forbidden(
-            "proxy.host_mismatch",
+            crate::codes::refusal::HOST_MISMATCH,
             "the request names another host than the tunnel",
         )
     };
@@ -278,7 +278,7 @@ async fn absolute(
     let (Some("http"), Some(authority)) = (uri.scheme_str(), uri.authority()) else {
         return Err(Refusal::new(
             StatusCode::BAD_REQUEST,
-            "proxy.not_a_proxy_request",
+            crate::codes::refusal::NOT_A_PROXY_REQUEST,
             "send CONNECT host:port or an absolute http:// URL",
         ));
     };
@@ -295,7 +295,7 @@ async fn absolute(
     }
     if !shared.config.passthrough_hosts.contains(&host) {
         return Err(Refusal::forbidden(
-            "proxy.host_not_allowed",
+            crate::codes::refusal::HOST_NOT_ALLOWED,
             format!("the plan has no route or passthrough for {host}"),
         ));
     }
@@ -340,7 +340,7 @@ async fn send(shared: &Shared, request: Request<ProxyBody>) -> Result<Response<I
     {
         Err(_) => Err(Refusal::new(
             StatusCode::GATEWAY_TIMEOUT,
-            "proxy.upstream_timeout",
+            crate::codes::refusal::UPSTREAM_TIMEOUT,
             "the upstream did not answer in time",
         )),
         Ok(Err(e)) => Err(refusal_for(&e)),
@@ -380,7 +380,10 @@ impl Template {
             let mut uri = parts.uri.clone().into_parts();
             uri.scheme = Some(http::uri::Scheme::HTTP);
             parts.uri = Uri::from_parts(uri).map_err(|_| {
-                Refusal::bad_gateway("egress.invalid_upstream", "the upstream is not a URL")
+                Refusal::bad_gateway(
+                    integrations_core::codes::egress::INVALID_UPSTREAM,
+                    "the upstream is not a URL",
+                )
             })?;
         }
         Ok(Request::from_parts(parts, body))
@@ -442,16 +445,16 @@ async fn forward_route(
         .connections
         .get(&shared.host, plan.tenant(), &route.connection)
         .await
-        .map_err(|e| Refusal::bad_gateway("proxy.store_failed", e.message()))?
+        .map_err(|e| Refusal::bad_gateway(crate::codes::refusal::STORE_FAILED, e.message()))?
         .ok_or_else(|| {
             Refusal::forbidden(
-                "egress.connection_missing",
+                integrations_core::codes::auth::CONNECTION_NOT_FOUND,
                 format!("the connection of route {} does not exist", route.id),
             )
         })?;
     if connection.id != route.connection || !connection.is_active() {
         return Err(Refusal::forbidden(
-            integrations_core::codes::auth::CONNECTION_NOT_ACTIVE.as_str(),
+            integrations_core::codes::auth::CONNECTION_NOT_ACTIVE,
             format!("the connection of route {} is not active", route.id),
         ));
     }
@@ -460,7 +463,7 @@ async fn forward_route(
         .credentials
         .credential(&wanted)
         .await
-        .map_err(|e| Refusal::bad_gateway(e.code(), e.message()))?;
+        .map_err(|e| Refusal::with_status(StatusCode::BAD_GATEWAY, &e))?;
 
     let (parts, body) = request.into_parts();
     let template = Template {
@@ -468,7 +471,7 @@ async fn forward_route(
         uri: format!("https://{host}{path}").parse().map_err(|_| {
             Refusal::new(
                 StatusCode::BAD_REQUEST,
-                "egress.invalid_request",
+                integrations_core::codes::egress::INVALID_REQUEST,
                 "the request URL is not valid",
             )
         })?,
@@ -489,7 +492,7 @@ async fn forward_route(
             .map_err(|_| {
                 Refusal::new(
                     StatusCode::BAD_REQUEST,
-                    "proxy.body_failed",
+                    crate::codes::refusal::BODY_FAILED,
                     "the request body could not be read",
                 )
             })?

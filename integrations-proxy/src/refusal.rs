@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
 use http_body_util::{BodyExt as _, Full};
-use integrations_core::{Error, ErrorKind};
+use integrations_core::{Code, Error, ErrorKind};
 
 use crate::body::ProxyBody;
 
@@ -12,7 +12,8 @@ use crate::body::ProxyBody;
 pub const ERROR_HEADER: &str = "x-integrations-error";
 
 /// Why the proxy refused a request: a status, a stable code (`area.reason`) and a message
-/// that never holds a secret.
+/// that never holds a secret. The code is a catalogue's: the proxy's own
+/// ([`codes::refusal`](crate::codes::refusal)), or that of the SDK error refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Refusal {
     pub(crate) status: StatusCode,
@@ -21,27 +22,37 @@ pub(crate) struct Refusal {
 }
 
 impl Refusal {
-    pub(crate) fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, code: Code, message: impl Into<String>) -> Self {
         Self {
             status,
-            code: code.to_owned(),
+            code: code.as_str().to_owned(),
             message: message.into(),
         }
     }
 
     /// 407: the sandbox did not authenticate.
-    pub(crate) fn auth_required(code: &str, message: impl Into<String>) -> Self {
+    pub(crate) fn auth_required(code: Code, message: impl Into<String>) -> Self {
         Self::new(StatusCode::PROXY_AUTHENTICATION_REQUIRED, code, message)
     }
 
     /// 403: the sandbox may not make this request.
-    pub(crate) fn forbidden(code: &str, message: impl Into<String>) -> Self {
+    pub(crate) fn forbidden(code: Code, message: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, code, message)
     }
 
     /// 502: the upstream could not be reached or answered badly.
-    pub(crate) fn bad_gateway(code: &str, message: impl Into<String>) -> Self {
+    pub(crate) fn bad_gateway(code: Code, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_GATEWAY, code, message)
+    }
+
+    /// A refusal with `status` that passes an SDK error's code and message on (a
+    /// credential source's, a certificate's).
+    pub(crate) fn with_status(status: StatusCode, error: &Error) -> Self {
+        Self {
+            status,
+            code: error.code().to_owned(),
+            message: error.message().to_owned(),
+        }
     }
 
     /// A refusal for an SDK error: grant problems are 407, scope problems 403, bad
@@ -57,7 +68,7 @@ impl Refusal {
             (ErrorKind::InvalidInput, _) => StatusCode::BAD_REQUEST,
             _ => StatusCode::BAD_GATEWAY,
         };
-        Self::new(status, error.code(), error.message())
+        Self::with_status(status, error)
     }
 
     /// The response.

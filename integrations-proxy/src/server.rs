@@ -208,7 +208,7 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
                     Ok::<_, std::convert::Infallible>(
                         Refusal::new(
                             http::StatusCode::SERVICE_UNAVAILABLE,
-                            "proxy.too_many_connections",
+                            crate::codes::refusal::TOO_MANY_CONNECTIONS,
                             "the proxy is serving as many connections as it may",
                         )
                         .into_response(),

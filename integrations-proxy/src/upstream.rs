@@ -97,10 +97,13 @@ pub(crate) fn refusal_for(error: &hyper_util::client::legacy::Error) -> Refusal 
     }
     if error.is_connect() {
         Refusal::bad_gateway(
-            "proxy.upstream_unreachable",
+            crate::codes::refusal::UPSTREAM_UNREACHABLE,
             "the upstream could not be reached",
         )
     } else {
-        Refusal::bad_gateway("proxy.upstream_failed", "the upstream connection failed")
+        Refusal::bad_gateway(
+            crate::codes::refusal::UPSTREAM_FAILED,
+            "the upstream connection failed",
+        )
     }
 }

@@ -3,16 +3,18 @@
 //! the host's stores.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::host::Host;
+use crate::loaded::Loader;
 use crate::model::{Connection, ConnectionStatus, ProfileVersion, Target};
 use crate::plan::SandboxPaths;
 use crate::{
-    BindingId, ConnectionId, ConnectionMethodId, DefinitionKey, Error, IntegrationKind, ProfileId,
-    TargetId, TenantId, Timestamp, ValidationIssue, escape_pointer_token,
+    BindingId, ConnectionId, ConnectionMethodId, DefinitionKey, Error, IntegrationKind, IssueCode,
+    ProfileId, Registry, TargetId, TenantId, Timestamp, ValidationIssue, escape_pointer_token,
 };
 
 /// One binding to compile, with the records it uses. The target's secrets, if the record
@@ -138,21 +140,77 @@ impl ProfileInput {
     }
 
     /// Loads a profile version's bindings from the host's stores, with their connections
-    /// and targets.
+    /// and targets: the first half of [`load_with`](Self::load_with)'s lookup (records
+    /// are read and matched here; without a registry, the definitions are looked up, and
+    /// the targets checked, when the profile compiles).
     ///
     /// # Errors
     ///
     /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) (`compile.invalid`)
-    /// with issues `binding.connection_not_found` and `binding.target_not_found` for
-    /// every binding whose records are missing; storage errors.
+    /// with issues `binding.connection_not_found`, `binding.target_not_found` and
+    /// `binding.connection_mismatch` for every binding whose records are missing or
+    /// mismatched; storage errors.
     pub async fn load(
         host: &Host,
         tenant: &TenantId,
         profile: &ProfileVersion,
     ) -> Result<Self, Error> {
-        let bindings = host.bindings().list_bindings(tenant, profile).await?;
-        let mut connections: BTreeMap<ConnectionId, Option<Connection>> = BTreeMap::new();
-        let mut targets: BTreeMap<TargetId, Option<Target>> = BTreeMap::new();
+        let loader = Loader::new(Arc::new(Registry::new()), host.clone());
+        Self::load_records(&loader, tenant, profile, false).await
+    }
+
+    /// Loads a profile version's bindings with their connections and targets through
+    /// `loader`, the start-up lookup every engine runs: the same reads, and the same
+    /// checks of each target (it exists, is of its connection's definition, is enabled,
+    /// its definition is registered, its config parses, in the loader's per-version
+    /// cache). Every binding is looked at; what the lookup refuses becomes an issue of
+    /// that binding (under `/bindings/<id>/connection`) rather than ending the load:
+    ///
+    /// | the lookup's error | the binding's issue |
+    /// |---|---|
+    /// | `auth.connection_not_found` | `binding.connection_not_found` |
+    /// | `auth.target_not_found` | `binding.target_not_found` |
+    /// | `auth.target_mismatch` | `binding.connection_mismatch` |
+    /// | `auth.target_disabled` | `binding.target_disabled` |
+    /// | `registry.unknown_definition` | `binding.unknown_definition` |
+    ///
+    /// A target config that no longer parses is reported once, where compile reports it:
+    /// `binding.invalid_target_config` at `/targets/<id>/config`, with each schema issue
+    /// under it. The rest of each binding (its connection's state and config, its own
+    /// config) is checked when the profile compiles, by the checks a binding gets when it
+    /// is written.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) (`compile.invalid`)
+    /// with the issues above for every binding whose records the lookup refuses; storage
+    /// errors.
+    pub async fn load_with(
+        loader: &Loader,
+        tenant: &TenantId,
+        profile: &ProfileVersion,
+    ) -> Result<Self, Error> {
+        Self::load_records(loader, tenant, profile, true).await
+    }
+
+    /// [`load_with`](Self::load_with); the targets' second half of the lookup only when
+    /// `check_targets`.
+    async fn load_records(
+        loader: &Loader,
+        tenant: &TenantId,
+        profile: &ProfileVersion,
+        check_targets: bool,
+    ) -> Result<Self, Error> {
+        let bindings = loader
+            .host()
+            .bindings()
+            .list_bindings(tenant, profile)
+            .await?;
+        // Each record is read and checked once, whatever number of bindings use it;
+        // what the lookup refused is kept as the issue it becomes.
+        let mut connections: BTreeMap<ConnectionId, Result<Connection, Refused>> = BTreeMap::new();
+        let mut targets: BTreeMap<ConnectionId, Result<Arc<Target>, Refused>> = BTreeMap::new();
+        let mut checked: BTreeMap<TargetId, Checked> = BTreeMap::new();
         let mut issues = Vec::new();
         let mut input = Self::new(tenant.clone(), profile.clone());
         for binding in bindings {
@@ -161,49 +219,140 @@ impl ProfileInput {
                 escape_pointer_token(binding.id.as_str())
             );
             if !connections.contains_key(&binding.connection) {
-                let found = host
-                    .connections()
-                    .get_connection(tenant, &binding.connection)
-                    .await?;
+                let found = refused(loader.stored_connection(tenant, &binding.connection).await)?;
                 connections.insert(binding.connection.clone(), found);
             }
-            let Some(Some(connection)) = connections.get(&binding.connection) else {
-                issues.push(ValidationIssue::new(
-                    "binding.connection_not_found",
-                    at,
-                    "the connection does not exist",
-                ));
-                continue;
+            let connection = match &connections[&binding.connection] {
+                Ok(connection) => connection,
+                Err(refused) => {
+                    issues.push(refused.issue(at));
+                    continue;
+                }
             };
-            if !targets.contains_key(&connection.target) {
-                let found = host
-                    .targets()
-                    .get_target(tenant, &connection.target)
-                    .await?;
-                targets.insert(connection.target.clone(), found);
+            if !targets.contains_key(&connection.id) {
+                let found = refused(loader.stored_target_of(connection).await)?;
+                targets.insert(connection.id.clone(), found);
             }
-            let Some(Some(target)) = targets.get(&connection.target) else {
-                issues.push(ValidationIssue::new(
-                    "binding.target_not_found",
-                    at,
-                    "the connection's target does not exist",
-                ));
-                continue;
+            let target = match &targets[&connection.id] {
+                Ok(target) => target,
+                Err(refused) => {
+                    issues.push(refused.issue(at));
+                    continue;
+                }
             };
-            input.bindings.push(
-                ProfileBinding::new(binding.id, binding.kind, connection.clone(), target.clone())
+            if check_targets && !checked.contains_key(&target.id) {
+                let check = check(loader, target, &mut issues)?;
+                checked.insert(target.id.clone(), check);
+            }
+            match checked.get(&target.id) {
+                Some(Checked::Refused(refused)) => issues.push(refused.issue(at)),
+                Some(Checked::Reported) => {}
+                Some(Checked::Passed) | None => input.bindings.push(
+                    ProfileBinding::new(
+                        binding.id,
+                        binding.kind,
+                        connection.clone(),
+                        Target::clone(target),
+                    )
                     .with_config(binding.config),
-            );
+                ),
+            }
         }
         if issues.is_empty() {
             Ok(input)
         } else {
             Err(crate::codes::compile::INVALID.with_issues(
-                "some bindings of the profile refer to records that do not exist",
+                "some bindings of the profile refer to records that do not exist, do not match or cannot be used",
                 issues,
             ))
         }
     }
+}
+
+/// What the second half of the lookup said about a target.
+enum Checked {
+    /// The target can be used.
+    Passed,
+    /// The lookup refused it: an issue of each binding that uses it.
+    Refused(Refused),
+    /// Its config does not parse: reported once, at the target.
+    Reported,
+}
+
+/// The second half of the lookup for `target`; a config that does not parse is reported
+/// into `issues` at `/targets/<id>/config`, its schema issues under it.
+fn check(
+    loader: &Loader,
+    target: &Arc<Target>,
+    issues: &mut Vec<ValidationIssue>,
+) -> Result<Checked, Error> {
+    let Err(error) = loader.check_target(target) else {
+        return Ok(Checked::Passed);
+    };
+    if error.code() == crate::codes::auth::TARGET_CONFIG_INVALID {
+        let at = format!(
+            "/targets/{}/config",
+            escape_pointer_token(target.id.as_str())
+        );
+        issues.push(crate::codes::issues::binding::INVALID_TARGET_CONFIG.issue(
+            at.clone(),
+            "the target's config is invalid; the bindings that use it cannot compile",
+        ));
+        issues.extend(error.issues().iter().map(|i| i.clone().under(&at)));
+        return Ok(Checked::Reported);
+    }
+    match refused::<()>(Err(error))? {
+        Ok(()) => Ok(Checked::Passed),
+        Err(refused) => Ok(Checked::Refused(refused)),
+    }
+}
+
+/// A record the loader refused, as the issue of each binding that uses it.
+#[derive(Clone, Copy)]
+struct Refused {
+    code: IssueCode,
+    message: &'static str,
+}
+
+impl Refused {
+    fn issue(self, at: String) -> ValidationIssue {
+        self.code.issue(at, self.message)
+    }
+}
+
+/// What the loader answered, a refusal it names by code turned into a [`Refused`]; any
+/// other error (a storage failure) ends the load.
+fn refused<T>(found: Result<T, Error>) -> Result<Result<T, Refused>, Error> {
+    use crate::codes::auth;
+    use crate::codes::issues::binding;
+    let error = match found {
+        Ok(record) => return Ok(Ok(record)),
+        Err(error) => error,
+    };
+    let (code, message) = match error.code() {
+        c if c == auth::CONNECTION_NOT_FOUND => (
+            binding::CONNECTION_NOT_FOUND,
+            "the connection does not exist",
+        ),
+        c if c == auth::TARGET_NOT_FOUND => (
+            binding::TARGET_NOT_FOUND,
+            "the connection's target does not exist",
+        ),
+        c if c == auth::TARGET_MISMATCH => (
+            binding::CONNECTION_MISMATCH,
+            "the connection's target belongs to another definition",
+        ),
+        c if c == auth::TARGET_DISABLED => (
+            binding::TARGET_DISABLED,
+            "the connection's target is disabled",
+        ),
+        c if c == crate::codes::registry::UNKNOWN_DEFINITION => (
+            binding::UNKNOWN_DEFINITION,
+            "no integration is registered under the target's key",
+        ),
+        _ => return Err(error),
+    };
+    Ok(Err(Refused { code, message }))
 }
 
 /// A serde error's message without the values it may quote.
@@ -320,7 +469,7 @@ impl Document {
             let at = format!("/targets/{}/id", escape_pointer_token(doc.id.as_str()));
             if targets.insert(doc.id, target).is_some() {
                 issues.push(ValidationIssue::new(
-                    "compile.duplicate_id",
+                    crate::codes::issues::compile::DUPLICATE_ID,
                     at,
                     "another target has this id",
                 ));
@@ -330,7 +479,7 @@ impl Document {
         for doc in self.connections {
             let Some(target) = targets.get(&doc.target) else {
                 issues.push(ValidationIssue::new(
-                    "compile.unknown_reference",
+                    crate::codes::issues::compile::UNKNOWN_REFERENCE,
                     format!(
                         "/connections/{}/target",
                         escape_pointer_token(doc.id.as_str())
@@ -359,7 +508,7 @@ impl Document {
             let at = format!("/connections/{}/id", escape_pointer_token(doc.id.as_str()));
             if connections.insert(doc.id, connection).is_some() {
                 issues.push(ValidationIssue::new(
-                    "compile.duplicate_id",
+                    crate::codes::issues::compile::DUPLICATE_ID,
                     at,
                     "another connection has this id",
                 ));
@@ -374,14 +523,14 @@ impl Document {
         for doc in self.bindings {
             if !seen.insert(doc.id.clone()) {
                 issues.push(ValidationIssue::new(
-                    "compile.duplicate_id",
+                    crate::codes::issues::compile::DUPLICATE_ID,
                     format!("/bindings/{}/id", escape_pointer_token(doc.id.as_str())),
                     "another binding has this id",
                 ));
             }
             let Some(connection) = connections.get(&doc.connection) else {
                 issues.push(ValidationIssue::new(
-                    "compile.unknown_reference",
+                    crate::codes::issues::compile::UNKNOWN_REFERENCE,
                     format!(
                         "/bindings/{}/connection",
                         escape_pointer_token(doc.id.as_str())

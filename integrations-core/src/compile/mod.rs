@@ -188,7 +188,7 @@ fn compile_binding<'a>(
     };
     let Some(entry) = registry.get(&binding.target.key) else {
         return Err(vec![ValidationIssue::new(
-            "binding.unknown_definition",
+            crate::codes::issues::binding::UNKNOWN_DEFINITION,
             format!("{base}/connection"),
             "no integration is registered under the target's key",
         )]);

@@ -47,7 +47,11 @@ pub fn check_tool_name(key: &DefinitionKey, name: &str) -> Result<(), Error> {
     let fail = |why: String| {
         Err(crate::codes::tool::INVALID_NAME.with_issues(
             format!("tool name {name:?} of {key}: {why}"),
-            vec![ValidationIssue::new("tool.invalid_name", "/name", why)],
+            vec![ValidationIssue::new(
+                crate::codes::tool::INVALID_NAME,
+                "/name",
+                why,
+            )],
         ))
     };
     if name.is_empty() {

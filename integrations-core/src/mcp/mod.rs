@@ -55,7 +55,11 @@ use crate::{Error, ValidationIssue};
 /// relative to the declaration (`/name`, `/transport/url`, ...).
 pub fn check_server(server: &McpServer) -> Vec<ValidationIssue> {
     let issue = |path: &str, message: &str| {
-        ValidationIssue::new("mcp.invalid_server", path.to_owned(), message.to_owned())
+        ValidationIssue::new(
+            crate::codes::mcp::INVALID_SERVER,
+            path.to_owned(),
+            message.to_owned(),
+        )
     };
     let mut issues = Vec::new();
     if server.id.trim().is_empty() {
@@ -201,7 +205,7 @@ impl McpConfigWriter {
             );
             if !names.insert(server.name.as_str()) {
                 issues.push(ValidationIssue::new(
-                    "mcp.invalid_server",
+                    crate::codes::mcp::INVALID_SERVER,
                     format!("/{i}/name"),
                     "two MCP servers have this name",
                 ));

@@ -73,7 +73,7 @@ fn compile_spec(
             for (i, example) in spec.examples().iter().enumerate() {
                 if !schema.validate(example).is_empty() {
                     issues.push(ValidationIssue::new(
-                        "registry.invalid_example",
+                        crate::codes::issues::registry::INVALID_EXAMPLE,
                         format!("{path}/examples/{i}"),
                         "an example does not validate against its schema",
                     ));
@@ -83,7 +83,7 @@ fn compile_spec(
         }
         Err(e) => {
             issues.push(ValidationIssue::new(
-                "registry.schema_does_not_compile",
+                crate::codes::issues::registry::SCHEMA_DOES_NOT_COMPILE,
                 path.to_owned(),
                 e.message().to_owned(),
             ));
@@ -98,15 +98,31 @@ impl RegisteredIntegration {
         let kind = integration.kind();
         let metadata = integration.metadata();
         let mut issues = Vec::new();
-        for (field, value) in [
-            ("name", &metadata.name),
-            ("description", &metadata.description),
-            ("logo_key", &metadata.logo_key),
-            ("category", &metadata.category),
+        for (field, value, code) in [
+            (
+                "name",
+                &metadata.name,
+                crate::codes::issues::registry::BLANK_NAME,
+            ),
+            (
+                "description",
+                &metadata.description,
+                crate::codes::issues::registry::BLANK_DESCRIPTION,
+            ),
+            (
+                "logo_key",
+                &metadata.logo_key,
+                crate::codes::issues::registry::BLANK_LOGO_KEY,
+            ),
+            (
+                "category",
+                &metadata.category,
+                crate::codes::issues::registry::BLANK_CATEGORY,
+            ),
         ] {
             if value.trim().is_empty() {
                 issues.push(ValidationIssue::new(
-                    format!("registry.blank_{field}"),
+                    code,
                     format!("/metadata/{field}"),
                     format!("the {field} must not be blank"),
                 ));
@@ -129,7 +145,7 @@ impl RegisteredIntegration {
         let methods = integration.connection_methods();
         if methods.is_empty() {
             issues.push(ValidationIssue::new(
-                "registry.no_connection_methods",
+                crate::codes::issues::registry::NO_CONNECTION_METHODS,
                 "/connection_methods",
                 "a definition needs at least one connection method",
             ));
@@ -140,14 +156,14 @@ impl RegisteredIntegration {
             let path = format!("/connection_methods/{i}");
             if !seen.insert(method.id.clone()) {
                 issues.push(ValidationIssue::new(
-                    "registry.duplicate_method",
+                    crate::codes::issues::registry::DUPLICATE_METHOD,
                     format!("{path}/id"),
                     format!("the connection method {} is declared twice", method.id),
                 ));
             }
             if method.label.trim().is_empty() {
                 issues.push(ValidationIssue::new(
-                    "registry.blank_method_label",
+                    crate::codes::issues::registry::BLANK_METHOD_LABEL,
                     format!("{path}/label"),
                     "a connection method needs a label",
                 ));
@@ -158,7 +174,7 @@ impl RegisteredIntegration {
                     if method.oauth2.is_none() =>
                 {
                     issues.push(ValidationIssue::new(
-                        "registry.missing_oauth2",
+                        crate::codes::issues::registry::MISSING_OAUTH2,
                         format!("{path}/oauth2"),
                         "an OAuth 2.0 connection method needs its OAuth 2.0 data",
                     ));
@@ -171,7 +187,7 @@ impl RegisteredIntegration {
                 }
                 ConnectionMethodKind::ApiKey if method.secret_fields.is_empty() => {
                     issues.push(ValidationIssue::new(
-                        "registry.missing_secret_fields",
+                        crate::codes::issues::registry::MISSING_SECRET_FIELDS,
                         format!("{path}/secret_fields"),
                         "an API-key connection method needs at least one secret field",
                     ));
@@ -182,7 +198,7 @@ impl RegisteredIntegration {
             for field in &method.secret_fields {
                 if !secret_names.insert(field.name.clone()) {
                     issues.push(ValidationIssue::new(
-                        "registry.duplicate_secret_field",
+                        crate::codes::issues::registry::DUPLICATE_SECRET_FIELD,
                         format!("{path}/secret_fields"),
                         format!("the secret field {} is declared twice", field.name),
                     ));
@@ -210,21 +226,21 @@ impl RegisteredIntegration {
             }
             if tool.name == CONTINUE_TOOL_NAME {
                 issues.push(ValidationIssue::new(
-                    "registry.reserved_tool_name",
+                    crate::codes::issues::registry::RESERVED_TOOL_NAME,
                     format!("{path}/name"),
                     format!("the tool name {CONTINUE_TOOL_NAME} is reserved by the tool runtime"),
                 ));
             }
             if tool.description.trim().is_empty() {
                 issues.push(ValidationIssue::new(
-                    "registry.blank_tool_description",
+                    crate::codes::issues::registry::BLANK_TOOL_DESCRIPTION,
                     format!("{path}/description"),
                     "a tool needs a description",
                 ));
             }
             if tool.input_schema.get("type").and_then(|t| t.as_str()) != Some("object") {
                 issues.push(ValidationIssue::new(
-                    "registry.tool_schema_not_object",
+                    crate::codes::issues::registry::TOOL_SCHEMA_NOT_OBJECT,
                     format!("{path}/input_schema"),
                     "a tool's input schema must be of type object",
                 ));
@@ -232,7 +248,7 @@ impl RegisteredIntegration {
             match ConfigSpec::from_json_schema(tool.input_schema.clone()).compile() {
                 Ok(schema) => tool_inputs.push(schema),
                 Err(e) => issues.push(ValidationIssue::new(
-                    "registry.schema_does_not_compile",
+                    crate::codes::issues::registry::SCHEMA_DOES_NOT_COMPILE,
                     format!("{path}/input_schema"),
                     e.message().to_owned(),
                 )),
@@ -241,7 +257,7 @@ impl RegisteredIntegration {
                 && let Err(e) = ConfigSpec::from_json_schema(output.clone()).compile()
             {
                 issues.push(ValidationIssue::new(
-                    "registry.schema_does_not_compile",
+                    crate::codes::issues::registry::SCHEMA_DOES_NOT_COMPILE,
                     format!("{path}/output_schema"),
                     e.message().to_owned(),
                 ));

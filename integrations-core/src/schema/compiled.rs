@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::spec::ConfigSpec;
 use crate::issue::escape_pointer_token;
-use crate::{Error, ValidationIssue};
+use crate::{Error, IssueCode, ValidationIssue};
 
 /// A compiled config schema: the spec plus its validator, built once, `Send + Sync`.
 #[derive(Clone)]
@@ -24,23 +24,45 @@ impl fmt::Debug for ConfigSchema {
     }
 }
 
-/// Turns a jsonschema keyword (`additionalProperties`) into an issue code
-/// (`schema.additional_properties`).
-fn code_for(keyword: &str) -> String {
-    let mut code = String::from("schema.");
-    for (i, c) in keyword.chars().enumerate() {
-        if c.is_ascii_uppercase() {
-            if i > 0 {
-                code.push('_');
-            }
-            code.push(c.to_ascii_lowercase());
-        } else if c.is_ascii_alphanumeric() {
-            code.push(c);
-        } else {
-            code.push('_');
-        }
+/// The issue code of a failed JSON Schema keyword: `schema.<keyword>` in snake case,
+/// each a constant of the catalogue; a keyword this version does not know (a custom one)
+/// is `schema.invalid_value`.
+fn code_for(keyword: &str) -> IssueCode {
+    use crate::codes::issues::schema;
+    match keyword {
+        "additionalItems" => schema::ADDITIONAL_ITEMS,
+        "additionalProperties" => schema::ADDITIONAL_PROPERTIES,
+        "anyOf" => schema::ANY_OF,
+        "const" => schema::CONST,
+        "contains" => schema::CONTAINS,
+        "contentEncoding" => schema::CONTENT_ENCODING,
+        "contentMediaType" => schema::CONTENT_MEDIA_TYPE,
+        "enum" => schema::ENUM,
+        "exclusiveMaximum" => schema::EXCLUSIVE_MAXIMUM,
+        "exclusiveMinimum" => schema::EXCLUSIVE_MINIMUM,
+        "falseSchema" => schema::FALSE_SCHEMA,
+        "format" => schema::FORMAT,
+        "maxItems" => schema::MAX_ITEMS,
+        "maxLength" => schema::MAX_LENGTH,
+        "maxProperties" => schema::MAX_PROPERTIES,
+        "maximum" => schema::MAXIMUM,
+        "minItems" => schema::MIN_ITEMS,
+        "minLength" => schema::MIN_LENGTH,
+        "minProperties" => schema::MIN_PROPERTIES,
+        "minimum" => schema::MINIMUM,
+        "multipleOf" => schema::MULTIPLE_OF,
+        "not" => schema::NOT,
+        "oneOf" => schema::ONE_OF,
+        "pattern" => schema::PATTERN,
+        "propertyNames" => schema::PROPERTY_NAMES,
+        "$ref" => schema::REF,
+        "required" => schema::REQUIRED,
+        "type" => schema::TYPE,
+        "unevaluatedItems" => schema::UNEVALUATED_ITEMS,
+        "unevaluatedProperties" => schema::UNEVALUATED_PROPERTIES,
+        "uniqueItems" => schema::UNIQUE_ITEMS,
+        _ => schema::INVALID_VALUE,
     }
-    code
 }
 
 impl ConfigSchema {
@@ -90,7 +112,7 @@ impl ConfigSchema {
                 ValidationErrorKind::AdditionalProperties { unexpected } => {
                     for name in unexpected {
                         issues.push(ValidationIssue::new(
-                            code.clone(),
+                            code,
                             format!("{path}/{}", escape_pointer_token(name)),
                             "this field is not allowed here",
                         ));
@@ -131,7 +153,7 @@ impl ConfigSchema {
             // The field's pointer and serde's reason, its quoted parts masked: a value
             // is never echoed, and a Rust type name is never shown.
             Err(e) => Err(vec![ValidationIssue::new(
-                "schema.invalid_value",
+                crate::codes::issues::schema::INVALID_VALUE,
                 e.pointer,
                 e.reason,
             )]),
@@ -405,5 +427,64 @@ mod tests {
         );
         assert_eq!(code_for("minItems"), "schema.min_items");
         assert_eq!(code_for("type"), "schema.type");
+    }
+
+    /// Every keyword jsonschema reports has its own catalogued code, `schema.<keyword>`
+    /// in snake case (as the codes were derived before the catalogue).
+    #[test]
+    fn every_keyword_has_its_catalogued_code() {
+        let snake = |keyword: &str| {
+            let mut code = String::from("schema.");
+            for (i, c) in keyword.chars().enumerate() {
+                if c.is_ascii_uppercase() {
+                    if i > 0 {
+                        code.push('_');
+                    }
+                    code.push(c.to_ascii_lowercase());
+                } else {
+                    code.push(c);
+                }
+            }
+            code
+        };
+        let keywords = [
+            "additionalItems",
+            "additionalProperties",
+            "anyOf",
+            "const",
+            "contains",
+            "contentEncoding",
+            "contentMediaType",
+            "enum",
+            "exclusiveMaximum",
+            "exclusiveMinimum",
+            "falseSchema",
+            "format",
+            "maxItems",
+            "maxLength",
+            "maxProperties",
+            "maximum",
+            "minItems",
+            "minLength",
+            "minProperties",
+            "minimum",
+            "multipleOf",
+            "not",
+            "oneOf",
+            "pattern",
+            "propertyNames",
+            "required",
+            "type",
+            "unevaluatedItems",
+            "unevaluatedProperties",
+            "uniqueItems",
+        ];
+        for keyword in keywords {
+            let code = code_for(keyword);
+            assert_eq!(code.as_str(), snake(keyword), "{keyword}");
+            assert!(crate::codes::issues::ALL.contains(&code), "{keyword}");
+        }
+        assert_eq!(code_for("$ref"), "schema.ref");
+        assert_eq!(code_for("x-custom"), "schema.invalid_value");
     }
 }

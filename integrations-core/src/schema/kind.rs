@@ -44,7 +44,11 @@ impl FromStr for ConfigKind {
                     let message = "a config kind is target-config, target-secrets, binding-config or connection:<method>";
                     Err(crate::codes::schema::UNKNOWN_KIND.with_issues(
                         message,
-                        vec![ValidationIssue::new("schema.unknown_kind", "", message)],
+                        vec![ValidationIssue::new(
+                            crate::codes::schema::UNKNOWN_KIND,
+                            "",
+                            message,
+                        )],
                     ))
                 }
             }

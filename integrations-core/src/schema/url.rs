@@ -42,7 +42,11 @@ pub(crate) const BASE_URL_RULE: &str =
 fn invalid(why: &str) -> Error {
     crate::codes::url::INVALID.with_issues(
         format!("invalid base URL: {why}"),
-        vec![ValidationIssue::new("url.invalid", "", why.to_owned())],
+        vec![ValidationIssue::new(
+            crate::codes::url::INVALID,
+            "",
+            why.to_owned(),
+        )],
     )
 }
 

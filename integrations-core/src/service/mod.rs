@@ -59,12 +59,9 @@ impl std::fmt::Debug for WriteService {
     }
 }
 
-fn rejected(what: &str, issues: Vec<ValidationIssue>) -> Error {
-    Error::invalid_input(
-        format!("{what}.invalid"),
-        format!("the {what} is invalid; nothing was stored"),
-        issues,
-    )
+/// The refusal of a write: `code` (`target.invalid`, ...) with every issue found.
+fn rejected(code: crate::Code, what: &str, issues: Vec<ValidationIssue>) -> Error {
+    code.with_issues(format!("the {what} is invalid; nothing was stored"), issues)
 }
 
 fn prefixed(
@@ -96,9 +93,10 @@ impl WriteService {
     pub async fn put_target(&self, input: TargetInput) -> Result<Target, Error> {
         let Some(entry) = self.registry.get(&input.key) else {
             return Err(rejected(
+                crate::codes::target::INVALID,
                 "target",
                 vec![ValidationIssue::new(
-                    "registry.unknown_definition",
+                    crate::codes::registry::UNKNOWN_DEFINITION,
                     "/key",
                     format!("no integration is registered under {}", input.key),
                 )],
@@ -114,7 +112,7 @@ impl WriteService {
             && existing.key != input.key
         {
             issues.push(ValidationIssue::new(
-                "target.key_changed",
+                crate::codes::issues::target::KEY_CHANGED,
                 "/key",
                 "a target's definition cannot change; create a new target",
             ));
@@ -147,7 +145,7 @@ impl WriteService {
             }
         };
         if !issues.is_empty() {
-            return Err(rejected("target", issues));
+            return Err(rejected(crate::codes::target::INVALID, "target", issues));
         }
 
         let now = self.host.clock().now();
@@ -207,9 +205,10 @@ impl WriteService {
             .await?;
         let Some(target) = target else {
             return Err(rejected(
+                crate::codes::connection::INVALID,
                 "connection",
                 vec![ValidationIssue::new(
-                    "connection.target_not_found",
+                    crate::codes::issues::connection::TARGET_NOT_FOUND,
                     "/target",
                     "the target does not exist",
                 )],
@@ -217,7 +216,7 @@ impl WriteService {
         };
         if !target.enabled {
             issues.push(ValidationIssue::new(
-                "connection.target_disabled",
+                crate::codes::issues::connection::TARGET_DISABLED,
                 "/target",
                 "the target is disabled",
             ));
@@ -225,15 +224,19 @@ impl WriteService {
         let entry = self.registry.require(&target.key)?;
         let Some(method) = entry.method(&input.method) else {
             issues.push(ValidationIssue::new(
-                "connection.unknown_method",
+                crate::codes::issues::connection::UNKNOWN_METHOD,
                 "/method",
                 format!("{} has no connection method {}", target.key, input.method),
             ));
-            return Err(rejected("connection", issues));
+            return Err(rejected(
+                crate::codes::connection::INVALID,
+                "connection",
+                issues,
+            ));
         };
         if method.method().kind != ConnectionMethodKind::ApiKey {
             issues.push(ValidationIssue::new(
-                "connection.method_requires_flow",
+                crate::codes::issues::connection::METHOD_REQUIRES_FLOW,
                 "/method",
                 format!(
                     "connections with method {} are created by their authorization flow",
@@ -253,7 +256,7 @@ impl WriteService {
             && (existing.target != input.target || existing.method != input.method)
         {
             issues.push(ValidationIssue::new(
-                "connection.identity_changed",
+                crate::codes::issues::connection::IDENTITY_CHANGED,
                 "",
                 "a connection's target and method cannot change; create a new connection",
             ));
@@ -266,7 +269,11 @@ impl WriteService {
             &mut issues,
         );
         if !issues.is_empty() {
-            return Err(rejected("connection", issues));
+            return Err(rejected(
+                crate::codes::connection::INVALID,
+                "connection",
+                issues,
+            ));
         }
 
         let now = self.host.clock().now();
@@ -342,9 +349,10 @@ impl WriteService {
             .await?;
         let Some(connection) = connection else {
             return Err(rejected(
+                crate::codes::binding::INVALID,
                 "binding",
                 vec![ValidationIssue::new(
-                    "binding.connection_not_found",
+                    crate::codes::issues::binding::CONNECTION_NOT_FOUND,
                     "/connection",
                     "the connection does not exist",
                 )],
@@ -357,9 +365,10 @@ impl WriteService {
             .await?;
         let Some(target) = target else {
             return Err(rejected(
+                crate::codes::binding::INVALID,
                 "binding",
                 vec![ValidationIssue::new(
-                    "binding.target_not_found",
+                    crate::codes::issues::binding::TARGET_NOT_FOUND,
                     "/connection",
                     "the connection's target does not exist",
                 )],
@@ -372,7 +381,7 @@ impl WriteService {
             input.kind,
             &input.config,
         )
-        .map_err(|issues| rejected("binding", issues))?;
+        .map_err(|issues| rejected(crate::codes::binding::INVALID, "binding", issues))?;
         let now = self.host.clock().now();
         let existing = self
             .host
@@ -417,7 +426,7 @@ fn check_secrets(
     for name in secrets.keys() {
         if !fields.iter().any(|f| &f.name == name) {
             issues.push(ValidationIssue::new(
-                "connection.unknown_secret",
+                crate::codes::issues::connection::UNKNOWN_SECRET,
                 format!("/secrets/{}", crate::issue::escape_pointer_token(name)),
                 "this method takes no secret of that name",
             ));
@@ -434,7 +443,7 @@ fn check_secrets(
         match secrets.get(&field.name) {
             None if must_have_all && method.method().kind == ConnectionMethodKind::ApiKey => {
                 issues.push(ValidationIssue::new(
-                    "connection.missing_secret",
+                    crate::codes::issues::connection::MISSING_SECRET,
                     path,
                     format!("{} is required", field.label),
                 ));
@@ -442,7 +451,7 @@ fn check_secrets(
             None => {}
             Some(secret) if secret.expose().trim().is_empty() => {
                 issues.push(ValidationIssue::new(
-                    "connection.empty_secret",
+                    crate::codes::issues::connection::EMPTY_SECRET,
                     path,
                     format!("{} must not be empty", field.label),
                 ));
@@ -452,7 +461,7 @@ fn check_secrets(
                     && !secret.expose().starts_with(prefix.as_str())
                 {
                     issues.push(ValidationIssue::new(
-                        "connection.secret_prefix",
+                        crate::codes::issues::connection::SECRET_PREFIX,
                         path,
                         format!("{} should start with {prefix}", field.label),
                     ));

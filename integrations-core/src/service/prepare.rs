@@ -63,28 +63,28 @@ pub fn prepare_binding(
         || connection.key != target.key
     {
         issues.push(ValidationIssue::new(
-            "binding.connection_mismatch",
+            crate::codes::issues::binding::CONNECTION_MISMATCH,
             "/connection",
             "the connection does not belong to this target",
         ));
     }
     if !connection.is_active() {
         issues.push(ValidationIssue::new(
-            "binding.connection_not_active",
+            crate::codes::issues::binding::CONNECTION_NOT_ACTIVE,
             "/connection",
             format!("the connection is {}", connection.status.as_str()),
         ));
     }
     if !target.enabled {
         issues.push(ValidationIssue::new(
-            "binding.target_disabled",
+            crate::codes::issues::binding::TARGET_DISABLED,
             "/connection",
             "the connection's target is disabled",
         ));
     }
     let Some(entry) = registry.get(&target.key) else {
         issues.push(ValidationIssue::new(
-            "binding.unknown_definition",
+            crate::codes::issues::binding::UNKNOWN_DEFINITION,
             "/connection",
             format!("no integration is registered under {}", target.key),
         ));
@@ -92,7 +92,7 @@ pub fn prepare_binding(
     };
     if entry.kind() != kind {
         issues.push(ValidationIssue::new(
-            "binding.kind_mismatch",
+            crate::codes::issues::binding::KIND_MISMATCH,
             "/kind",
             format!(
                 "{} is {} {} integration, not {kind}",
@@ -108,14 +108,14 @@ pub fn prepare_binding(
     }
     let target_config = entry.target_config().parse(&target.config).map_err(|_| {
         ValidationIssue::new(
-            "binding.invalid_target_config",
+            crate::codes::issues::binding::INVALID_TARGET_CONFIG,
             "/connection",
             "the target's stored config no longer validates; the operator must fix it",
         )
     });
     let connection_config = match entry.method(&connection.method) {
         None => Err(ValidationIssue::new(
-            "binding.unknown_method",
+            crate::codes::issues::binding::UNKNOWN_METHOD,
             "/connection",
             format!(
                 "{} has no connection method {}",
@@ -124,7 +124,7 @@ pub fn prepare_binding(
         )),
         Some(method) => method.config().parse(&connection.config).map_err(|_| {
             ValidationIssue::new(
-                "binding.invalid_connection_config",
+                crate::codes::issues::binding::INVALID_CONNECTION_CONFIG,
                 "/connection",
                 "the connection's stored config no longer validates; reconnect it",
             )

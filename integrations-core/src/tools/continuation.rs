@@ -430,7 +430,7 @@ impl Runtime {
                 let e = crate::codes::tool::INVALID_ARGUMENTS.with_issues(
                     format!("the arguments of {CONTINUE_TOOL_NAME} do not match its input schema"),
                     vec![crate::ValidationIssue::new(
-                        "schema.required",
+                        crate::codes::issues::schema::REQUIRED,
                         "/cursor",
                         "a non-empty cursor string is required, and nothing else",
                     )],

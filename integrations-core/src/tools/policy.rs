@@ -86,7 +86,7 @@ impl PolicySet {
         if name.is_empty() || sanitize_tool_name(&name) != name {
             return Err(crate::codes::tool::INVALID_NAME.with_issues("a policy override names a tool by its exact name: lowercase letters, digits and single underscores",
                 vec![ValidationIssue::new(
-                    "tool.invalid_name",
+                    crate::codes::tool::INVALID_NAME,
                     "/tools",
                     "not a tool name",
                 )],

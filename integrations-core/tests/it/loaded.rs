@@ -213,3 +213,38 @@ async fn a_target_version_is_parsed_once_and_a_new_version_is_never_served_stale
     env.test.host().targets().put_target(&target).await.unwrap();
     assert!(loader.target(&tenant(), &tracker()).await.is_ok());
 }
+
+/// The two halves ingest and compile use (read the target, check it later) share the
+/// lookup's per-version cache, and only the second refuses a disabled target.
+#[tokio::test]
+async fn the_lookup_in_two_halves_shares_the_cache_and_refuses_a_disabled_target_last() {
+    let env = Env::new().await;
+    let loader = Loader::new(env.registry.clone(), env.test.host().clone());
+    let connection = loader
+        .stored_connection(&tenant(), &ConnectionId::new("conn-key").unwrap())
+        .await
+        .unwrap();
+    let whole = loader.target(&tenant(), &tracker()).await.unwrap();
+    let stored = loader.stored_target_of(&connection).await.unwrap();
+    let checked = loader.check_target(&stored).unwrap();
+    assert!(Arc::ptr_eq(&whole.target, &checked.target), "one version");
+
+    disable(&env).await;
+    let stored = loader.stored_target_of(&connection).await.unwrap();
+    assert!(!stored.enabled, "read without the enabled check");
+    let err = loader.check_target(&stored).unwrap_err();
+    assert_eq!(
+        (err.code(), err.kind()),
+        ("auth.target_disabled", ErrorKind::PermissionDenied)
+    );
+
+    let mut stray = connection.clone();
+    stray.key = "tracker::other".parse().unwrap();
+    let err = loader.stored_target_of(&stray).await.unwrap_err();
+    assert_eq!(err.code(), "auth.target_mismatch");
+    let err = loader
+        .stored_connection(&tenant(), &ConnectionId::new("ghost").unwrap())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "auth.connection_not_found");
+}

@@ -711,6 +711,61 @@ async fn target_state_and_claims_are_checked_after_verification() {
     assert!(world.test.events.events().is_empty());
 }
 
+/// The target a delivery routes to goes through the loader every engine uses: a target
+/// of another definition is its `auth.target_mismatch`, and a stored config that no
+/// longer validates its `auth.target_config_invalid`, refused (like a disabled target)
+/// only after the signature verified.
+#[tokio::test]
+async fn the_routed_target_is_looked_up_through_the_loader() {
+    let world = World::new().await;
+    let mut target = world
+        .test
+        .store
+        .get_target(&tenant("acme"), &TargetId::new("tracker").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    target.config = json!({"app_id": 7});
+    world.test.store.put_target(&target).await.unwrap();
+    let forged = world.sign_with("wrong", &opened("acct-1"), "d-1");
+    let response = world.ingest.handle(forged.request(&world.key)).await;
+    assert_eq!(response.status, 401);
+    assert_eq!(error_code(&response), codes::SIGNATURE_MISMATCH);
+    let response = world
+        .ingest
+        .handle(world.sign(&opened("acct-1"), "d-2").request(&world.key))
+        .await;
+    assert_eq!(response.status, 500);
+    assert_eq!(error_code(&response), "auth.target_config_invalid");
+    target.config = json!({"app_id": "APP1"});
+    world.test.store.put_target(&target).await.unwrap();
+
+    // A connection of this definition whose target belongs to another definition.
+    let mut other = target.clone();
+    other.id = TargetId::new("plain").unwrap();
+    other.key = "plain::plain-cloud".parse().unwrap();
+    other.config = json!({});
+    other.secrets = None;
+    world.test.store.put_target(&other).await.unwrap();
+    let mut stray = integrations_core::model::Connection::new(
+        tenant("acme"),
+        ConnectionId::new("conn-stray").unwrap(),
+        other.id.clone(),
+        world.key.clone(),
+        "api-key".parse().unwrap(),
+        world.now(),
+    );
+    stray.external_subject = Some("acct-9".to_owned());
+    world.test.store.put_connection(&stray).await.unwrap();
+    let response = world
+        .ingest
+        .handle(world.sign(&opened("acct-9"), "d-3").request(&world.key))
+        .await;
+    assert_eq!(response.status, 500);
+    assert_eq!(error_code(&response), "auth.target_mismatch");
+    assert!(world.test.events.events().is_empty());
+}
+
 #[tokio::test]
 async fn target_and_connection_secrets_rotate() {
     let world = World::new().await;

@@ -262,7 +262,7 @@ impl RedirectFlow for AppInstallationFlow {
             return Err(crate::codes::github::INVALID_INSTALLATION_ID.with_issues(
                 "the callback has no valid installation_id",
                 vec![ValidationIssue::new(
-                    "github.invalid_installation_id",
+                    crate::codes::github::INVALID_INSTALLATION_ID,
                     "/installation_id",
                     "installation_id must be a number",
                 )],

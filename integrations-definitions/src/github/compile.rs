@@ -84,7 +84,7 @@ pub(super) fn compile(
             ),
         _ => {
             return Err(vec![ValidationIssue::new(
-                "github.unsupported_connection_method",
+                crate::codes::issues::github::UNSUPPORTED_CONNECTION_METHOD,
                 "",
                 "GitHub bindings need an api-key, oauth2 or github-app-installation connection",
             )]);

@@ -138,7 +138,7 @@ fn checked_cursor(context: &ToolContext, cursor: &str) -> Result<String, Error> 
         crate::codes::github::INVALID_CURSOR.with_issues(
             "the cursor is not a next-page cursor this tool gave for this connection",
             vec![ValidationIssue::new(
-                "github.invalid_cursor",
+                crate::codes::github::INVALID_CURSOR,
                 "/cursor",
                 "pass the next_cursor of a previous page of this tool unchanged",
             )],

@@ -39,7 +39,7 @@ pub(super) fn compile(input: &CompileInput<'_>) -> Result<BindingPlan, Vec<Valid
         ),
         _ => {
             return Err(vec![ValidationIssue::new(
-                "linear.unsupported_connection_method",
+                crate::codes::issues::linear::UNSUPPORTED_CONNECTION_METHOD,
                 "",
                 "Linear bindings need an api-key, oauth2 or client-credentials connection",
             )]);

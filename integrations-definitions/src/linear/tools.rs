@@ -460,7 +460,7 @@ impl Tool for UpdateIssue {
             return Err(crate::codes::linear::NOTHING_TO_UPDATE.with_issues(
                 "name at least one field to change",
                 vec![integrations_core::ValidationIssue::new(
-                    "linear.nothing_to_update",
+                    crate::codes::linear::NOTHING_TO_UPDATE,
                     "",
                     "no field to change was given",
                 )],

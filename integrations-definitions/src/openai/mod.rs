@@ -96,7 +96,7 @@ impl IntegrationDefinition for OpenAi {
         let mut issues = Vec::new();
         if context.connection.connection.method.as_str() != "api-key" {
             issues.push(ValidationIssue::new(
-                "openai.unsupported_connection_method",
+                crate::codes::issues::openai::UNSUPPORTED_CONNECTION_METHOD,
                 "",
                 "OpenAI bindings need an api-key connection",
             ));
@@ -180,7 +180,7 @@ impl OpenAi {
         let mut issues = Vec::new();
         match target.models.get(&binding.model) {
             None => issues.push(ValidationIssue::new(
-                "openai.unsupported_model",
+                crate::codes::issues::openai::UNSUPPORTED_MODEL,
                 "/model",
                 "the target does not allow this model",
             )),
@@ -189,7 +189,7 @@ impl OpenAi {
                     && !capability.reasoning_efforts.contains(&effort)
                 {
                     issues.push(ValidationIssue::new(
-                        "openai.unsupported_reasoning_effort",
+                        crate::codes::issues::openai::UNSUPPORTED_REASONING_EFFORT,
                         "/reasoning_effort",
                         format!(
                             "the model does not allow reasoning effort {}",

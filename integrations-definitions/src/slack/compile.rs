@@ -23,7 +23,7 @@ pub(super) fn compile(input: &CompileInput<'_>) -> Result<BindingPlan, Vec<Valid
         "oauth2" => CredentialSelector::of_type(CredentialType::OAUTH2_ACCESS_TOKEN),
         _ => {
             return Err(vec![ValidationIssue::new(
-                "slack.unsupported_connection_method",
+                crate::codes::issues::slack::UNSUPPORTED_CONNECTION_METHOD,
                 "",
                 "Slack bindings need an api-key or oauth2 connection",
             )]);

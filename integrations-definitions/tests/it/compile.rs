@@ -6,6 +6,7 @@ use std::sync::{Arc, OnceLock};
 
 use integrations_core::compile::{ProfileBinding, ProfileInput, compile};
 use integrations_core::egress::{Classification, RouteIndex};
+use integrations_core::loaded::Loader;
 use integrations_core::model::ProfileVersion;
 use integrations_core::plan::{
     AuthInjection, CompiledRoute, CompiledRuntimePlan, InstallStep, McpConfigFormat, McpTransport,
@@ -629,6 +630,136 @@ async fn loading_reports_missing_records() {
     assert_eq!(err.code(), "compile.invalid");
     assert_eq!(err.issues()[0].code, "binding.connection_not_found");
     assert_eq!(err.issues()[0].path, "/bindings/chat/connection");
+}
+
+/// Loading runs the loader's lookup of each binding's records and turns what it refuses
+/// into that binding's issue, for every binding: a missing connection, a missing target
+/// and a target of another definition (the loader's `auth.target_mismatch`).
+#[tokio::test]
+async fn loading_looks_records_up_through_the_loader_and_reports_every_binding() {
+    let test = TestHost::new();
+    stored_profile(&test).await;
+    let host = test.host();
+    host.connections()
+        .delete_connection(&tenant(), &ConnectionId::new("slack-conn").unwrap())
+        .await
+        .unwrap();
+    host.targets()
+        .delete_target(&tenant(), &TargetId::new("ghe").unwrap())
+        .await
+        .unwrap();
+    let mut stray = host
+        .connections()
+        .get_connection(&tenant(), &ConnectionId::new("linear-conn").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    stray.target = TargetId::new("github").unwrap();
+    host.connections().put_connection(&stray).await.unwrap();
+
+    let loader = Loader::new(Arc::new(registry()), host.clone());
+    let with_loader = ProfileInput::load_with(&loader, &tenant(), &version())
+        .await
+        .unwrap_err();
+    let plain = ProfileInput::load(host, &tenant(), &version())
+        .await
+        .unwrap_err();
+    for err in [with_loader, plain] {
+        assert_eq!(err.code(), "compile.invalid");
+        let mut got: Vec<(&str, &str)> = err
+            .issues()
+            .iter()
+            .map(|i| (i.code.as_str(), i.path.as_str()))
+            .collect();
+        got.sort_unstable();
+        assert_eq!(
+            got,
+            [
+                (
+                    "binding.connection_mismatch",
+                    "/bindings/tickets/connection"
+                ),
+                ("binding.connection_not_found", "/bindings/chat/connection"),
+                ("binding.target_not_found", "/bindings/infra/connection"),
+            ]
+        );
+    }
+}
+
+/// Loading through an engine's loader also runs the second half of its lookup on each
+/// target (enabled, definition, config parse, in the loader's cache): what it refuses is
+/// what compiling the plainly loaded profile reports, at the same paths, only earlier.
+#[tokio::test]
+async fn loading_with_a_loader_checks_each_target_as_compile_would() {
+    let test = TestHost::new();
+    stored_profile(&test).await;
+    let host = test.host();
+    let loader = Loader::new(Arc::new(registry()), host.clone());
+    let slack = TargetId::new("slack").unwrap();
+    let before = loader.target(&tenant(), &slack).await.unwrap();
+    for (id, change) in [
+        ("openai", json!({"enabled": false})),
+        ("github", json!({"config": {"app_id": "not a number"}})),
+    ] {
+        let mut target = host
+            .targets()
+            .get_target(&tenant(), &TargetId::new(id).unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        if let Some(enabled) = change.get("enabled") {
+            target.enabled = enabled.as_bool().unwrap();
+        }
+        if let Some(config) = change.get("config") {
+            target.config = config.clone();
+        }
+        host.targets().put_target(&target).await.unwrap();
+    }
+
+    let err = ProfileInput::load_with(&loader, &tenant(), &version())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "compile.invalid");
+    let at_load: Vec<(String, String)> = err
+        .issues()
+        .iter()
+        .map(|i| (i.code.clone(), i.path.clone()))
+        .collect();
+    for expected in [
+        ("binding.target_disabled", "/bindings/agent/connection"),
+        ("binding.invalid_target_config", "/targets/github/config"),
+    ] {
+        assert!(
+            at_load.contains(&(expected.0.to_owned(), expected.1.to_owned())),
+            "{expected:?} in {at_load:?}"
+        );
+    }
+    assert!(
+        at_load
+            .iter()
+            .any(|(code, path)| code.starts_with("schema.")
+                && path == "/targets/github/config/app_id"),
+        "{at_load:?}"
+    );
+    assert_eq!(at_load.len(), 3, "{at_load:?}");
+
+    // The plain load reads records only; compiling reports the same issues.
+    let plain = ProfileInput::load(host, &tenant(), &version())
+        .await
+        .unwrap();
+    let at_compile: Vec<(String, String)> = compile(&registry(), &plain)
+        .unwrap_err()
+        .issues()
+        .iter()
+        .map(|i| (i.code.clone(), i.path.clone()))
+        .collect();
+    for issue in &at_load {
+        assert!(at_compile.contains(issue), "{issue:?} in {at_compile:?}");
+    }
+
+    // The unchanged target kept its parsed version in the loader's cache.
+    let after = loader.target(&tenant(), &slack).await.unwrap();
+    assert!(Arc::ptr_eq(&before.target, &after.target));
 }
 
 #[tokio::test]

@@ -132,7 +132,7 @@ impl<T: Tool> ErasedTool for T {
                 crate::codes::tool::INVALID_ARGUMENTS.with_issues(
                     "the arguments do not match the tool's input schema",
                     vec![ValidationIssue::new(
-                        "schema.invalid_value",
+                        crate::codes::issues::schema::INVALID_VALUE,
                         "",
                         "the arguments are not valid for this tool",
                     )],

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use http::StatusCode;
 use serde_json::value::RawValue;
 
-use self::route::{check_target, is_revoked, no_live_connection};
+use self::route::{check_claims, is_revoked, no_live_connection};
 use crate::definition::webhook::{Headers, WebhookSource, errors};
 use crate::host::Host;
 use crate::model::{ConnectionStatus, SessionDispatch, WebhookEvent};
@@ -280,6 +280,8 @@ enum Prepared {
 pub struct Ingest {
     registry: Arc<Registry>,
     host: Host,
+    /// The start-up lookup of the target a delivery routes to.
+    loader: crate::loaded::Loader,
     sources: Arc<BTreeMap<DefinitionKey, WebhookSource>>,
     max_body_bytes: usize,
 }
@@ -322,6 +324,7 @@ impl Ingest {
             )));
         }
         Ok(Self {
+            loader: crate::loaded::Loader::new(Arc::clone(&registry), host.clone()),
             registry,
             host,
             sources: Arc::new(sources),
@@ -509,7 +512,10 @@ impl Ingest {
                     .await?;
                 self.verify(source, &resolved, &inbound, now, passed.as_ref())
                     .await?;
-                check_target(&resolved.target, &handshake.routing)?;
+                // Only now, verified: a disabled target or a stored config that no
+                // longer validates is refused as every engine refuses it.
+                let target = self.loader.check_target(&resolved.target)?;
+                check_claims(&target.target, &handshake.routing)?;
                 Ok(Prepared::Answer(handshake.response))
             }
             Classification::Event(route) => {
@@ -520,7 +526,8 @@ impl Ingest {
                 let verified = self
                     .verify(source, &resolved, &inbound, now, passed.as_ref())
                     .await?;
-                check_target(&resolved.target, &route.routing)?;
+                let target = self.loader.check_target(&resolved.target)?;
+                check_claims(&target.target, &route.routing)?;
                 let Some(connection) = resolved.connection else {
                     return Err(Error::internal("an event resolved to no connection"));
                 };

@@ -2,6 +2,8 @@
 //! single target), verification against each candidate's secrets where the payload is
 //! not needed, and the checks of the target a delivery routes to.
 
+use std::sync::Arc;
+
 use super::Ingest;
 use crate::definition::webhook::{Verified, WebhookSource, errors};
 use crate::host::ConnectionQuery;
@@ -53,14 +55,14 @@ impl Ingest {
         &self,
         key: &DefinitionKey,
         endpoint: &str,
-    ) -> Result<(Vec<Target>, Vec<Connection>), Error> {
+    ) -> Result<(Vec<Arc<Target>>, Vec<Connection>), Error> {
         let query = ConnectionQuery::by_endpoint(key.clone(), endpoint);
         let mut candidates = self.host.connections().find_connections(&query).await?;
         candidates.retain(|c| query.matches(c));
         if candidates.is_empty() {
             return Err(no_live_connection());
         }
-        let mut targets: Vec<Target> = Vec::new();
+        let mut targets: Vec<Arc<Target>> = Vec::new();
         let mut missing = None;
         for connection in &candidates {
             if targets
@@ -87,7 +89,7 @@ impl Ingest {
         &self,
         source: &WebhookSource,
         key: &DefinitionKey,
-    ) -> Result<Option<(Vec<Target>, Vec<Connection>)>, Error> {
+    ) -> Result<Option<(Vec<Arc<Target>>, Vec<Connection>)>, Error> {
         let mut targets = self.host.targets().find_targets(key).await?;
         targets.retain(|t| &t.key == key);
         if targets.len() != 1 {
@@ -103,7 +105,10 @@ impl Ingest {
                 .await?;
             connections.retain(|c| c.target == target.id && &c.key == key);
         }
-        Ok(Some((targets, connections)))
+        Ok(Some((
+            targets.into_iter().map(Arc::new).collect(),
+            connections,
+        )))
     }
 
     /// Verifies an app-level probe (a handshake naming no subject, on a route without an
@@ -128,7 +133,7 @@ impl Ingest {
                 .scheme()
                 .verify(request.headers, request.body, &secrets, now)
             {
-                Ok(_) => return check_target(target, routing),
+                Ok(_) => return check_claims(target, routing),
                 Err(error) => refused = Some(error),
             }
         }
@@ -223,25 +228,17 @@ impl Ingest {
         }
     }
 
-    pub(super) async fn target(&self, connection: &Connection) -> Result<Target, Error> {
-        let target = self
-            .host
-            .targets()
-            .get_target(&connection.tenant, &connection.target)
-            .await?;
-        match target {
-            Some(target) if target.key == connection.key => Ok(target),
-            _ => Err(Error::not_found(
-                errors::codes::TARGET_NOT_FOUND,
-                "the connection's target does not exist",
-            )),
-        }
+    /// The stored target of `connection`, through the loader's first half: whether it is
+    /// enabled, and whether its config parses, is checked only after verification
+    /// ([`Loader::check_target`](crate::loaded::Loader::check_target)).
+    pub(super) async fn target(&self, connection: &Connection) -> Result<Arc<Target>, Error> {
+        self.loader.stored_target_of(connection).await
     }
 }
 
 pub(super) struct Resolved {
     pub(super) connection: Option<Connection>,
-    pub(super) target: Target,
+    pub(super) target: Arc<Target>,
 }
 
 /// A verification before routing: the secret that matched, and what it established.
@@ -250,10 +247,9 @@ pub(super) struct Passed {
     pub(super) verified: Verified,
 }
 
-pub(super) fn check_target(target: &Target, routing: &Routing) -> Result<(), Error> {
-    if !target.enabled {
-        return Err(crate::loaded::target_disabled());
-    }
+/// Checks what the delivery claims about its target (the app it was sent for) against
+/// the target's config.
+pub(super) fn check_claims(target: &Target, routing: &Routing) -> Result<(), Error> {
     for claim in &routing.target_claims {
         let agrees = match target.config.pointer(&claim.pointer) {
             None | Some(serde_json::Value::Null) => true,
