@@ -8,6 +8,7 @@ mod auth_support;
 mod auth_token_manager;
 mod compile;
 mod egress;
+mod host;
 mod lifecycle;
 mod loaded;
 mod mcp;
