@@ -239,7 +239,7 @@ async fn a_webhook_only_host_ingests_a_signed_github_delivery_end_to_end() {
         .into_iter()
         .map(|e| e.external_event_id)
         .collect();
-    assert_eq!(delivered, [event.external_event_id.clone()]);
+    assert_eq!(delivered, std::slice::from_ref(&event.external_event_id));
     assert_eq!(world.memory.recorded_events().len(), 1);
 
     // The redelivery is deduplicated by the event store: 200, not delivered again.
@@ -249,11 +249,7 @@ async fn a_webhook_only_host_ingests_a_signed_github_delivery_end_to_end() {
     assert_eq!(world.events.events().len(), 1);
 
     // A forged signature is still refused, before anything is recorded.
-    let forged = signed.with_body(
-        body.iter()
-            .map(|b| b.to_ascii_uppercase())
-            .collect::<Vec<_>>(),
-    );
+    let forged = signed.with_body(body.iter().map(u8::to_ascii_uppercase).collect::<Vec<_>>());
     let response = ingest.handle(forged.request(&key(GITHUB))).await;
     assert_eq!(response.status, 401);
     assert_eq!(world.memory.recorded_events().len(), 1);
