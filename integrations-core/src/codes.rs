@@ -119,8 +119,9 @@ crate::error_codes! {
     }
     /// Codes of the `host` area.
     pub mod host {
-        INCOMPLETE = "host.incomplete", Configuration, "The host builder is missing stores or adapters the host needs; the message names them.";
+        INCOMPLETE = "host.incomplete", Configuration, "The host builder is missing a part every engine needs (the targets, connections or credentials store, or the cipher); the message names it.";
         NO_EVENT_SINK = "host.no_event_sink", Configuration, "The host has no event sink; set one with `HostBuilder::events`.";
+        PART_MISSING = "host.part_missing", Configuration, "The host was built without a store or the HTTP client that this engine or call uses; the message names the part and the `HostBuilder` method that sets it.";
     }
     /// Codes of the `http` area.
     pub mod http {

@@ -61,7 +61,22 @@ impl std::fmt::Debug for ApiKeyConnections {
 }
 
 impl ApiKeyConnections {
+    /// The parts of the host the API-key connections use; a host can check them at
+    /// start-up with [`Host::require`].
+    pub const HOST_PARTS: &'static [crate::host::HostPart] = &[
+        crate::host::HostPart::Targets,
+        crate::host::HostPart::Connections,
+        crate::host::HostPart::Credentials,
+        crate::host::HostPart::Http,
+    ];
+
     /// Connections over a registry and a host, with identity checks on.
+    ///
+    /// # Host
+    ///
+    /// Uses the targets, connections and credentials stores, the cipher, the clock, the
+    /// audit sink, and the HTTP client for identity checks (none with
+    /// [`with_verification(false)`](Self::with_verification)).
     pub fn new(registry: Arc<Registry>, host: Host) -> Self {
         Self {
             registry,

@@ -276,7 +276,22 @@ fn shown(code: &str) -> &str {
 }
 
 impl Authorizations {
+    /// The parts of the host the authorizations use; a host can check them at start-up with
+    /// [`Host::require`].
+    pub const HOST_PARTS: &'static [crate::host::HostPart] = &[
+        crate::host::HostPart::Targets,
+        crate::host::HostPart::Connections,
+        crate::host::HostPart::Credentials,
+        crate::host::HostPart::OAuthStates,
+        crate::host::HostPart::Http,
+    ];
+
     /// Authorizations over a registry and a host, with a ten-minute state lifetime.
+    ///
+    /// # Host
+    ///
+    /// Uses the targets, connections, credentials and OAuth state stores, the cipher, the
+    /// clock, the audit sink, and the HTTP client for the token endpoint.
     pub fn new(registry: Arc<Registry>, host: Host) -> Self {
         Self {
             registry,

@@ -86,7 +86,21 @@ impl fmt::Debug for ClientCredentialsConnections {
 }
 
 impl ClientCredentialsConnections {
+    /// The parts of the host the client-credentials connections use; a host can check
+    /// them at start-up with [`Host::require`].
+    pub const HOST_PARTS: &'static [crate::host::HostPart] = &[
+        crate::host::HostPart::Targets,
+        crate::host::HostPart::Connections,
+        crate::host::HostPart::Credentials,
+        crate::host::HostPart::Http,
+    ];
+
     /// Connections over a registry and a host.
+    ///
+    /// # Host
+    ///
+    /// Uses the targets, connections and credentials stores, the cipher, the clock, the
+    /// audit sink, and the HTTP client for the token endpoint.
     pub fn new(registry: Arc<Registry>, host: Host) -> Self {
         Self { registry, host }
     }

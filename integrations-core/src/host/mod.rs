@@ -13,11 +13,32 @@
 //!
 //! [`Host`] bundles them for the engines. `integrations-testkit` implements every one in
 //! memory.
+//!
+//! A host gives only what its engines use. Every engine uses the targets, connections and
+//! credentials stores and the cipher, so [`HostBuilder::build`] requires those; the other
+//! stores and HTTP are optional, and a part not given fails every call with
+//! `host.part_missing` naming it. Each engine lists the parts it uses in its docs:
+//!
+//! | engine | parts beyond targets, connections, credentials and the cipher |
+//! |---|---|
+//! | `webhook::Ingest` | webhook events (checked by its constructor) |
+//! | `webhook::ManagedWebhooks` | HTTP (checked by its constructor) |
+//! | `auth::TokenManager` | HTTP, to refresh tokens and call credential resolvers |
+//! | `auth::Authorizations` | OAuth states, HTTP |
+//! | `auth::ApiKeyConnections`, `auth::ClientCredentialsConnections` | HTTP |
+//! | `tools::Runtime` | HTTP; approvals (`ask` tools), publications, continuations |
+//! | `sync::SyncRunner` | checkpoints, HTTP |
+//! | `service::WriteService` | bindings (for binding writes) |
+//! | `compile::ProfileInput::load` | bindings |
+//!
+//! Each engine lists them in its `HOST_PARTS` constant, for [`Host::require`]. A
+//! webhook-only host, then, is four stores and a cipher (see [`Host`]).
 
 mod audit;
 mod clock;
 mod events;
 mod http;
+mod missing;
 #[cfg(feature = "reqwest")]
 mod reqwest;
 mod store;
@@ -31,6 +52,8 @@ pub use self::audit::{AuditAction, AuditEvent, AuditOutcome, AuditSink, TracingA
 pub use self::clock::{Clock, Sleeper, SystemClock, TokioSleeper};
 pub use self::events::EventSink;
 pub use self::http::{FnHttpClient, HttpClient, HttpRequest, HttpResponse, from_fn, timeout_error};
+pub use self::missing::HostPart;
+use self::missing::Missing;
 #[cfg(feature = "reqwest")]
 pub use self::reqwest::{ReqwestHttpClient, ReqwestHttpClientBuilder};
 pub use self::store::{
@@ -42,7 +65,12 @@ use crate::Error;
 use crate::model::WebhookEvent;
 pub use crate::sealing::{Aad, AesGcmKeyRing, Sealed, SecretCipher, SecretCipherExt};
 
-/// Everything the engines need from the embedding application, cheap to clone.
+/// Everything the engines need from the embedding application, cheap to clone (one
+/// reference count: the parts live behind one [`Arc`]).
+///
+/// A host holds the targets, connections and credentials stores and the cipher, which
+/// every engine uses; every other store and the HTTP client are optional (see
+/// [`HostBuilder`]). The full case is one line per kind of part:
 ///
 /// ```
 /// # use std::sync::Arc;
@@ -55,8 +83,38 @@ pub use crate::sealing::{Aad, AesGcmKeyRing, Sealed, SecretCipher, SecretCipherE
 ///     .build()?;
 /// # Ok(host) }
 /// ```
+///
+/// A host that only ingests webhooks gives the four stores
+/// [`webhook::Ingest`](crate::webhook::Ingest) uses, and no HTTP client:
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use integrations_core::host::{
+/// #     AesGcmKeyRing, ConnectionStore, CredentialStore, Host, HostPart, TargetStore,
+/// #     WebhookEventStore,
+/// # };
+/// # fn build<S>(db: Arc<S>) -> Result<Host, integrations_core::Error>
+/// # where S: TargetStore + ConnectionStore + CredentialStore + WebhookEventStore + 'static {
+/// let host = Host::builder()
+///     .targets(db.clone())
+///     .connections(db.clone())
+///     .credentials(db.clone())
+///     .webhook_events(db)
+///     .cipher(Arc::new(AesGcmKeyRing::generate("k1")?))
+///     .build()?;
+/// assert!(host.has(HostPart::WebhookEvents));
+/// assert!(!host.has(HostPart::Checkpoints));
+/// // A store it was not given fails with `host.part_missing`, naming it.
+/// # Ok(host) }
+/// ```
 #[derive(Clone)]
 pub struct Host {
+    inner: Arc<HostInner>,
+}
+
+/// The parts of a [`Host`]; an optional part the builder was not given holds
+/// [`Missing`].
+struct HostInner {
     http: Arc<dyn HttpClient>,
     targets: Arc<dyn TargetStore>,
     connections: Arc<dyn ConnectionStore>,
@@ -72,11 +130,15 @@ pub struct Host {
     clock: Arc<dyn Clock>,
     audit: Arc<dyn AuditSink>,
     events: Arc<dyn EventSink>,
+    /// The optional parts the builder was not given, in [`HostPart`] order.
+    missing: Vec<HostPart>,
 }
 
 impl fmt::Debug for Host {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Host").finish_non_exhaustive()
+        f.debug_struct("Host")
+            .field("missing", &self.inner.missing)
+            .finish_non_exhaustive()
     }
 }
 
@@ -86,95 +148,139 @@ impl Host {
         HostBuilder::default()
     }
 
+    /// Whether the host was built with `part` (the required parts always are).
+    pub fn has(&self, part: HostPart) -> bool {
+        !self.inner.missing.contains(&part)
+    }
+
+    /// Checks that the host has every part in `needs`, for an engine (named `engine` in
+    /// the error, such as `"webhook ingest"`) that uses them. Engines whose constructors
+    /// return `Result` call it there, so a host missing a part is refused at start-up
+    /// rather than at its first request.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Configuration`](crate::ErrorKind::Configuration) (`host.part_missing`)
+    /// naming every missing part and the builder method that sets it.
+    pub fn require(&self, engine: &str, needs: &[HostPart]) -> Result<(), Error> {
+        let mut absent: Vec<HostPart> = needs.iter().copied().filter(|p| !self.has(*p)).collect();
+        if absent.is_empty() {
+            return Ok(());
+        }
+        absent.sort_unstable();
+        absent.dedup();
+        let list = absent
+            .iter()
+            .map(|part| format!("the {} ({})", part.name(), part.how_to_set()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        Err(crate::codes::host::PART_MISSING.error(format!(
+            "{engine} needs parts this host was built without: {list}"
+        )))
+    }
+
     /// Outbound HTTP.
     pub fn http(&self) -> &dyn HttpClient {
-        &*self.http
+        &*self.inner.http
     }
 
     /// The HTTP client as a shared handle.
     pub fn http_arc(&self) -> Arc<dyn HttpClient> {
-        Arc::clone(&self.http)
+        Arc::clone(&self.inner.http)
     }
 
     /// Targets.
     pub fn targets(&self) -> &dyn TargetStore {
-        &*self.targets
+        &*self.inner.targets
     }
 
     /// Connections.
     pub fn connections(&self) -> &dyn ConnectionStore {
-        &*self.connections
+        &*self.inner.connections
     }
 
     /// Credentials.
     pub fn credentials(&self) -> &dyn CredentialStore {
-        &*self.credentials
+        &*self.inner.credentials
     }
 
     /// Bindings.
     pub fn bindings(&self) -> &dyn BindingStore {
-        &*self.bindings
+        &*self.inner.bindings
     }
 
     /// Pending authorizations.
     pub fn oauth_states(&self) -> &dyn OAuthStateStore {
-        &*self.oauth_states
+        &*self.inner.oauth_states
     }
 
     /// Received webhook events.
     pub fn webhook_events(&self) -> &dyn WebhookEventStore {
-        &*self.webhook_events
+        &*self.inner.webhook_events
     }
 
     /// Publications.
     pub fn publications(&self) -> &dyn PublicationStore {
-        &*self.publications
+        &*self.inner.publications
     }
 
     /// Sync checkpoints.
     pub fn checkpoints(&self) -> &dyn CheckpointStore {
-        &*self.checkpoints
+        &*self.inner.checkpoints
     }
 
     /// Tool calls waiting for approval.
     pub fn approvals(&self) -> &dyn ApprovalStore {
-        &*self.approvals
+        &*self.inner.approvals
     }
 
     /// The unread pages of trimmed tool results.
     pub fn continuations(&self) -> &dyn ContinuationStore {
-        &*self.continuations
+        &*self.inner.continuations
     }
 
     /// The secret cipher.
     pub fn cipher(&self) -> &dyn SecretCipher {
-        &*self.cipher
+        &*self.inner.cipher
     }
 
     /// The clock.
     pub fn clock(&self) -> &dyn Clock {
-        &*self.clock
+        &*self.inner.clock
     }
 
     /// The clock as a shared handle.
     pub fn clock_arc(&self) -> Arc<dyn Clock> {
-        Arc::clone(&self.clock)
+        Arc::clone(&self.inner.clock)
     }
 
     /// The audit sink.
     pub fn audit(&self) -> &dyn AuditSink {
-        &*self.audit
+        &*self.inner.audit
     }
 
     /// The webhook event sink.
     pub fn events(&self) -> &dyn EventSink {
-        &*self.events
+        &*self.inner.events
     }
 }
 
-/// Builds a [`Host`]. HTTP, the stores and the cipher are required; the clock defaults
-/// to [`SystemClock`], audit to [`TracingAuditSink`], and the event sink to one that
-/// refuses every event (so a host that forgot it learns at its first webhook, not never).
+/// Builds a [`Host`].
+///
+/// Required: the [`targets`](Self::targets), [`connections`](Self::connections) and
+/// [`credentials`](Self::credentials) stores (or all of them through
+/// [`stores`](Self::stores)) and the [`cipher`](Self::cipher), which every engine uses.
+///
+/// Optional: HTTP and the other stores. A part not given is a stand-in that fails every
+/// call with `host.part_missing` naming the part and the method that sets it, so a host
+/// gives only what its engines use: a webhook-only host needs no HTTP client and no
+/// checkpoint, approval, continuation, OAuth state, binding or publication store. Each
+/// engine's docs list the parts it uses ("# Host"); engines with a fallible constructor
+/// check them there ([`Host::require`]).
+///
+/// Defaults: the clock is [`SystemClock`], audit [`TracingAuditSink`], and the event sink
+/// one that refuses every event (so a host that forgot it learns at its first webhook,
+/// not never).
 #[derive(Default)]
 #[must_use]
 pub struct HostBuilder {
@@ -194,7 +300,6 @@ pub struct HostBuilder {
     audit: Option<Arc<dyn AuditSink>>,
     events: Option<Arc<dyn EventSink>>,
 }
-
 impl fmt::Debug for HostBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HostBuilder").finish_non_exhaustive()
@@ -312,60 +417,55 @@ impl HostBuilder {
     /// # Errors
     ///
     /// [`ErrorKind::Configuration`](crate::ErrorKind::Configuration)
-    /// (`host.incomplete`) naming what is missing.
+    /// (`host.incomplete`) naming each required part that is missing: the targets,
+    /// connections or credentials store, or the cipher.
     pub fn build(self) -> Result<Host, Error> {
+        let absent = [
+            ("targets", self.targets.is_none()),
+            ("connections", self.connections.is_none()),
+            ("credentials", self.credentials.is_none()),
+            ("cipher", self.cipher.is_none()),
+        ]
+        .into_iter()
+        .filter_map(|(name, absent)| absent.then_some(name))
+        .collect::<Vec<_>>();
+        let (Some(targets), Some(connections), Some(credentials), Some(cipher)) = (
+            self.targets,
+            self.connections,
+            self.credentials,
+            self.cipher,
+        ) else {
+            return Err(crate::codes::host::INCOMPLETE.error(format!(
+                "the host is missing: {} (set the stores with HostBuilder::stores or one \
+                 method each, the cipher with HostBuilder::cipher)",
+                absent.join(", ")
+            )));
+        };
         let mut missing = Vec::new();
-        macro_rules! need {
-            ($field:ident) => {
+        macro_rules! optional {
+            ($field:ident, $part:expr) => {
                 match self.$field {
-                    Some(v) => Some(v),
+                    Some(given) => given,
                     None => {
-                        missing.push(stringify!($field));
-                        None
+                        missing.push($part);
+                        Arc::new(Missing)
                     }
                 }
             };
         }
-        let http = need!(http);
-        let targets = need!(targets);
-        let connections = need!(connections);
-        let credentials = need!(credentials);
-        let bindings = need!(bindings);
-        let oauth_states = need!(oauth_states);
-        let webhook_events = need!(webhook_events);
-        let publications = need!(publications);
-        let checkpoints = need!(checkpoints);
-        let approvals = need!(approvals);
-        let continuations = need!(continuations);
-        let cipher = need!(cipher);
-        match (
-            http,
-            targets,
-            connections,
-            credentials,
-            bindings,
-            oauth_states,
-            webhook_events,
-            publications,
-            checkpoints,
-            approvals,
-            continuations,
-            cipher,
-        ) {
-            (
-                Some(http),
-                Some(targets),
-                Some(connections),
-                Some(credentials),
-                Some(bindings),
-                Some(oauth_states),
-                Some(webhook_events),
-                Some(publications),
-                Some(checkpoints),
-                Some(approvals),
-                Some(continuations),
-                Some(cipher),
-            ) => Ok(Host {
+        let http: Arc<dyn HttpClient> = optional!(http, HostPart::Http);
+        let bindings: Arc<dyn BindingStore> = optional!(bindings, HostPart::Bindings);
+        let oauth_states: Arc<dyn OAuthStateStore> = optional!(oauth_states, HostPart::OAuthStates);
+        let webhook_events: Arc<dyn WebhookEventStore> =
+            optional!(webhook_events, HostPart::WebhookEvents);
+        let publications: Arc<dyn PublicationStore> =
+            optional!(publications, HostPart::Publications);
+        let checkpoints: Arc<dyn CheckpointStore> = optional!(checkpoints, HostPart::Checkpoints);
+        let approvals: Arc<dyn ApprovalStore> = optional!(approvals, HostPart::Approvals);
+        let continuations: Arc<dyn ContinuationStore> =
+            optional!(continuations, HostPart::Continuations);
+        Ok(Host {
+            inner: Arc::new(HostInner {
                 http,
                 targets,
                 connections,
@@ -383,10 +483,9 @@ impl HostBuilder {
                 events: self
                     .events
                     .unwrap_or_else(|| Arc::new(UnconfiguredEventSink)),
+                missing,
             }),
-            _ => Err(crate::codes::host::INCOMPLETE
-                .error(format!("the host is missing: {}", missing.join(", ")))),
-        }
+        })
     }
 }
 

@@ -72,7 +72,21 @@ fn prefixed(
 }
 
 impl WriteService {
+    /// The parts of the host the write service uses; a host can check them at start-up with
+    /// [`Host::require`].
+    pub const HOST_PARTS: &'static [crate::host::HostPart] = &[
+        crate::host::HostPart::Targets,
+        crate::host::HostPart::Connections,
+        crate::host::HostPart::Credentials,
+        crate::host::HostPart::Bindings,
+    ];
+
     /// A service over a registry and a host.
+    ///
+    /// # Host
+    ///
+    /// Uses the targets, connections, credentials and bindings stores (bindings only for
+    /// binding writes), the cipher and the clock; no HTTP client.
     pub fn new(registry: Arc<Registry>, host: Host) -> Self {
         Self { registry, host }
     }

@@ -123,7 +123,23 @@ fn concurrent_run() -> Error {
 }
 
 impl SyncRunner {
+    /// The parts of the host the sync runner uses; a host can check them at start-up with
+    /// [`Host::require`].
+    pub const HOST_PARTS: &'static [crate::host::HostPart] = &[
+        crate::host::HostPart::Targets,
+        crate::host::HostPart::Connections,
+        crate::host::HostPart::Credentials,
+        crate::host::HostPart::Checkpoints,
+        crate::host::HostPart::Http,
+    ];
+
     /// A runner.
+    ///
+    /// # Host
+    ///
+    /// Uses the targets, connections and credentials stores, the checkpoint store
+    /// (checkpoints and run leases), the clock, and the HTTP client the source pages
+    /// through.
     pub fn new(
         registry: Arc<Registry>,
         host: Host,

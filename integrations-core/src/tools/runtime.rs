@@ -97,9 +97,29 @@ pub(super) struct Approved<'a> {
 }
 
 impl Runtime {
+    /// The parts of the host the tool runtime uses; a host can check them at start-up with
+    /// [`Host::require`].
+    pub const HOST_PARTS: &'static [crate::host::HostPart] = &[
+        crate::host::HostPart::Targets,
+        crate::host::HostPart::Connections,
+        crate::host::HostPart::Credentials,
+        crate::host::HostPart::Http,
+        crate::host::HostPart::Approvals,
+        crate::host::HostPart::Publications,
+        crate::host::HostPart::Continuations,
+    ];
+
     /// A runtime over `registry` and `host`, taking credentials from `credentials` (the
     /// token manager), with no policy overrides, a [`DEFAULT_RESULT_BUDGET`] and a
     /// [`DEFAULT_APPROVAL_TTL`].
+    ///
+    /// # Host
+    ///
+    /// Uses the targets and connections stores, the HTTP client, the cipher, the clock and
+    /// the audit sink for every call; the approval store for `ask` tools, the publication
+    /// store for calls through a publication, the continuation store for results past the
+    /// budget. A part the host was built without fails the call that needs it with
+    /// `host.part_missing`.
     pub fn new(
         registry: Arc<Registry>,
         host: Host,

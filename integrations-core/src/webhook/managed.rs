@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use crate::credential::CredentialSource;
 use crate::definition::ConnectionMethodKind;
-use crate::host::Host;
+use crate::host::{Host, HostPart};
 use crate::model::ManagedWebhook;
 use crate::model::{Connection, Credential, CredentialType};
 use crate::plan::CredentialSelector;
@@ -169,21 +169,31 @@ struct Loaded {
 }
 
 impl ManagedWebhooks {
+    /// The parts of the host managed webhooks use (beyond the cipher).
+    pub const HOST_PARTS: &'static [HostPart] =
+        &[HostPart::Connections, HostPart::Credentials, HostPart::Http];
+
     /// Registers hooks delivering to `public_base_url` (where the host serves
     /// `/webhooks/...`), calling providers with credentials from `credentials` (the
     /// [`TokenManager`](crate::auth::TokenManager)).
+    ///
+    /// # Host
+    ///
+    /// Uses the connections and credentials stores, the cipher, the clock and the HTTP
+    /// client ([`HOST_PARTS`](Self::HOST_PARTS)).
     ///
     /// # Errors
     ///
     /// [`ErrorKind::Configuration`](crate::ErrorKind::Configuration) (`webhook.invalid_base_url`) unless the URL is an
     /// absolute `https` URL (or `http` on a loopback host, for tests) with no query,
-    /// fragment or credentials.
+    /// fragment or credentials; `host.part_missing` when the host has no HTTP client.
     pub fn new(
         registry: Arc<Registry>,
         host: Host,
         credentials: Arc<dyn CredentialSource>,
         public_base_url: &str,
     ) -> Result<Self, Error> {
+        host.require("managed webhooks", Self::HOST_PARTS)?;
         let invalid = || {
             crate::codes::webhook::INVALID_BASE_URL.error("the public webhook base URL must be an https URL with no query, fragment or credentials",
             )

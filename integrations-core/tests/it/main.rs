@@ -9,6 +9,7 @@ mod auth_token_manager;
 mod compile;
 mod declared;
 mod egress;
+mod host;
 mod lifecycle;
 mod loaded;
 mod mcp;

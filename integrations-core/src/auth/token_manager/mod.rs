@@ -138,7 +138,21 @@ enum Resolver<'a> {
 }
 
 impl TokenManager {
+    /// The parts of the host the token manager uses; a host can check them at start-up with
+    /// [`Host::require`].
+    pub const HOST_PARTS: &'static [crate::host::HostPart] = &[
+        crate::host::HostPart::Targets,
+        crate::host::HostPart::Connections,
+        crate::host::HostPart::Credentials,
+        crate::host::HostPart::Http,
+    ];
+
     /// A token manager over a registry and a host.
+    ///
+    /// # Host
+    ///
+    /// Uses the targets, connections and credentials stores, the cipher, the clock, the
+    /// audit sink, and the HTTP client to refresh tokens and call credential resolvers.
     pub fn new(registry: Arc<Registry>, host: Host) -> Self {
         Self {
             loader: Loader::new(Arc::clone(&registry), host.clone()),

@@ -10,7 +10,7 @@ use serde_json::value::RawValue;
 
 use self::route::{check_claims, is_revoked, no_live_connection};
 use crate::definition::webhook::{Headers, WebhookSource, errors};
-use crate::host::Host;
+use crate::host::{Host, HostPart};
 use crate::model::{ConnectionStatus, SessionDispatch, WebhookEvent};
 use crate::provider::webhook::{
     Classification, GrantChange, HandshakeVerification, InboundRequest, NormalizeContext,
@@ -296,14 +296,30 @@ impl fmt::Debug for Ingest {
 }
 
 impl Ingest {
+    /// The parts of the host the pipeline uses (beyond the cipher and the sinks).
+    pub const HOST_PARTS: &'static [HostPart] = &[
+        HostPart::Targets,
+        HostPart::Connections,
+        HostPart::Credentials,
+        HostPart::WebhookEvents,
+    ];
+
     /// A pipeline over the registry's integrations that declare a webhook source and a
     /// handler.
+    ///
+    /// # Host
+    ///
+    /// Uses the targets, connections, credentials and webhook events stores, the cipher,
+    /// the clock, the audit sink and the event sink; no HTTP client and no other store
+    /// ([`HOST_PARTS`](Self::HOST_PARTS)).
     ///
     /// # Errors
     ///
     /// [`ErrorKind::Configuration`](crate::ErrorKind::Configuration) (`webhook.incomplete_definition`) when an integration
-    /// declares a source without a handler, or a handler without a source.
+    /// declares a source without a handler, or a handler without a source;
+    /// `host.part_missing` when the host has no webhook events store.
     pub fn new(registry: Arc<Registry>, host: Host) -> Result<Self, Error> {
+        host.require("webhook ingest", Self::HOST_PARTS)?;
         let mut sources = BTreeMap::new();
         let mut incomplete = Vec::new();
         for entry in registry.iter() {

@@ -14,6 +14,7 @@ mod same_account;
 mod slack;
 mod triggers;
 mod trust;
+mod webhook_only;
 
 use std::sync::Arc;
 use std::time::Duration;
