@@ -99,10 +99,8 @@ impl Runtime {
             Some(key),
             AuditAction::custom("tool.approval_requested"),
             AuditOutcome::Success,
-            &[
-                ("tool", name.clone()),
-                ("approval_id", request.id.to_string()),
-            ],
+            &[("tool", name), ("approval_id", request.id.as_str())],
+            None,
         )
         .await;
         ToolResult::approval_required(request)

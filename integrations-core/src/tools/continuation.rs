@@ -380,7 +380,7 @@ impl Runtime {
             }
             Err(e) => ToolResult::failure(&e),
         };
-        self.audit_call(context, None, CONTINUE_TOOL_NAME, &result, &[])
+        self.audit_call(context, None, CONTINUE_TOOL_NAME, &result, &[], None)
             .await;
         result
     }

@@ -17,7 +17,7 @@ use super::{
 };
 use crate::credential::CredentialSource;
 use crate::definition::ConnectionMethodKind;
-use crate::host::{AuditAction, AuditEvent, AuditOutcome, Host};
+use crate::host::{AuditAction, AuditEventRef, AuditOutcome, Host};
 use crate::loaded::Loader;
 use crate::model::{Connection, CredentialType, Publication};
 use crate::plan::CredentialSelector;
@@ -62,7 +62,8 @@ pub const DEFAULT_APPROVAL_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 /// ```
 pub struct Runtime {
     pub(super) registry: Arc<Registry>,
-    pub(super) host: Host,
+    /// Shared with every call's [`ToolHttp`] (one reference count, not one per store).
+    pub(super) host: Arc<Host>,
     pub(super) credentials: Arc<dyn CredentialSource>,
     pub(super) policies: Arc<dyn PolicySource>,
     pub(super) result_budget: usize,
@@ -108,7 +109,7 @@ impl Runtime {
         Self {
             loader: Loader::new(Arc::clone(&registry), host.clone()),
             registry,
-            host,
+            host: Arc::new(host),
             credentials,
             policies: Arc::new(Policies::new()),
             result_budget: DEFAULT_RESULT_BUDGET,
@@ -215,35 +216,54 @@ impl Runtime {
         approved: Option<&Approved<'_>>,
     ) -> ToolResult {
         let result = ToolResult::failure(error);
-        self.audit_call(context, key, tool, &result, &approval_detail(approved))
+        self.audit_call(context, key, tool, &result, &[], approved)
             .await;
         result
     }
 
+    /// Records an event about the call `context`: its workspace, then `detail`, then the
+    /// approval's ids, all borrowed (see [`AuditEventRef`]).
     pub(super) async fn record(
         &self,
         context: &CallContext,
         key: Option<&DefinitionKey>,
         action: AuditAction,
         outcome: AuditOutcome,
-        detail: &[(&str, String)],
+        detail: &[(&str, &str)],
+        approved: Option<&Approved<'_>>,
     ) {
-        let mut event = AuditEvent::new(
+        let workspace = [("workspace", context.session.workspace.as_str())];
+        let approval = approved.map(|a| {
+            [
+                ("approval_id", a.id.as_str()),
+                ("approved_by", a.by.as_str()),
+            ]
+        });
+        let parts: [&[(&str, &str)]; 3] =
+            [&workspace, detail, approval.as_ref().map_or(&[], |a| a)];
+        let mut inline = [("", ""); 8];
+        let spilled: Vec<(&str, &str)>;
+        let total: usize = parts.iter().map(|p| p.len()).sum();
+        let all: &[(&str, &str)] = if total <= inline.len() {
+            for (slot, pair) in inline.iter_mut().zip(parts.iter().copied().flatten()) {
+                *slot = *pair;
+            }
+            &inline[..total]
+        } else {
+            spilled = parts.concat();
+            &spilled
+        };
+        let event = AuditEventRef::new(
             self.host.clock().now(),
-            context.session.tenant.clone(),
-            action,
-            outcome,
+            &context.session.tenant,
+            &action,
+            &outcome,
         )
-        .with_connection(context.connection.clone())
-        .with_actor(context.session.user.clone())
-        .with_detail("workspace", context.session.workspace.as_str());
-        if let Some(key) = key {
-            event = event.with_key(key.clone());
-        }
-        for (name, value) in detail {
-            event = event.with_detail(*name, value.clone());
-        }
-        self.host.audit().record(event).await;
+        .with_key(key)
+        .with_connection(Some(&context.connection))
+        .with_actor(context.session.user.as_ref())
+        .with_detail(all);
+        self.host.audit().record_ref(event).await;
     }
 
     pub(super) async fn audit_call(
@@ -252,7 +272,8 @@ impl Runtime {
         key: Option<&DefinitionKey>,
         tool: &str,
         result: &ToolResult,
-        extra: &[(&str, String)],
+        extra: &[(&str, &str)],
+        approved: Option<&Approved<'_>>,
     ) {
         let outcome = match &result.failure {
             None => AuditOutcome::Success,
@@ -263,10 +284,25 @@ impl Runtime {
                 code: f.code.clone(),
             },
         };
-        let mut detail = vec![("tool", tool.to_owned())];
-        detail.extend(extra.iter().cloned());
-        self.record(context, key, AuditAction::TOOL_CALLED, outcome, &detail)
-            .await;
+        let mut inline = [("", ""); 4];
+        let spilled: Vec<(&str, &str)>;
+        let detail: &[(&str, &str)] = if extra.len() < inline.len() {
+            inline[0] = ("tool", tool);
+            inline[1..=extra.len()].copy_from_slice(extra);
+            &inline[..=extra.len()]
+        } else {
+            spilled = [&[("tool", tool)][..], extra].concat();
+            &spilled
+        };
+        self.record(
+            context,
+            key,
+            AuditAction::TOOL_CALLED,
+            outcome,
+            detail,
+            approved,
+        )
+        .await;
     }
 
     /// Every check before execution. On failure, the error result (already audited).
@@ -335,12 +371,11 @@ impl Runtime {
             Err(e) => return Err(self.fail(context, Some(&key), name, &e, approved).await),
         };
         let decision = policies.decide(&key, tool.descriptor);
-        let mut detail = vec![
-            ("tool", name.to_owned()),
-            ("policy", decision.policy.as_str().to_owned()),
-            ("origin", decision.origin.as_str().to_owned()),
+        let detail = [
+            ("tool", name),
+            ("policy", decision.policy.as_str()),
+            ("origin", decision.origin.as_str()),
         ];
-        detail.extend(approval_detail(approved));
         if decision.policy == ToolPolicy::Block {
             self.record(
                 context,
@@ -350,6 +385,7 @@ impl Runtime {
                     code: "tool.blocked".into(),
                 },
                 &detail,
+                approved,
             )
             .await;
             let e = crate::codes::tool::BLOCKED
@@ -362,6 +398,7 @@ impl Runtime {
             AuditAction::POLICY_DECIDED,
             AuditOutcome::Success,
             &detail,
+            approved,
         )
         .await;
 
@@ -466,9 +503,8 @@ impl Runtime {
             Ok(value) => self.trimmed(value, context).await,
             Err(e) => ToolResult::failure(&e),
         };
-        let mut detail = vec![("policy", prepared.decision.policy.as_str().to_owned())];
-        detail.extend(approval_detail(approved));
-        self.audit_call(context, Some(key), name, &result, &detail)
+        let detail = [("policy", prepared.decision.policy.as_str())];
+        self.audit_call(context, Some(key), name, &result, &detail, approved)
             .await;
         result
     }
@@ -514,9 +550,9 @@ impl Runtime {
             _ => None,
         };
         let name = prepared.tool.descriptor.name.as_str();
-        let default_headers = target.default_headers()?.clone();
+        let default_headers = Arc::clone(target.shared_default_headers()?);
         let http = ToolHttp::new(
-            self.host.clone(),
+            Arc::clone(&self.host),
             Arc::clone(&self.credentials),
             Arc::clone(&prepared.connection),
             name,
@@ -525,26 +561,12 @@ impl Runtime {
         .with_default_headers(default_headers);
         Ok(ToolContext::new(ContextParts {
             call: context.clone(),
-            tool: name.to_owned(),
-            key: connection.key.clone(),
             method: kind,
             default_credential,
             target_config,
             connection_config,
             publication: prepared.publication.clone(),
             http,
-            host: self.host.clone(),
         }))
     }
-}
-
-fn approval_detail(approved: Option<&Approved<'_>>) -> Vec<(&'static str, String)> {
-    approved
-        .map(|a| {
-            vec![
-                ("approval_id", a.id.to_string()),
-                ("approved_by", a.by.to_string()),
-            ]
-        })
-        .unwrap_or_default()
 }
