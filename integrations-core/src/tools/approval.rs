@@ -48,7 +48,7 @@ impl Runtime {
             .await
         {
             Ok(prepared) => prepared,
-            Err(result) => return result,
+            Err(result) => return *result,
         };
         self.execute(&prepared, request.arguments, &request.context, Some(&grant))
             .await

@@ -389,6 +389,12 @@ impl Runtime {
         let Some(pages) = paginate(&value, self.result_budget) else {
             return ToolResult::success(value);
         };
+        // Boxed: most results fit, and the call's future stays small without this one.
+        Box::pin(self.split(value, pages, context)).await
+    }
+
+    /// The first page of a result over the budget, with a cursor to the others.
+    async fn split(&self, value: Value, pages: Pages, context: &CallContext) -> ToolResult {
         let mut pages_iter = pages.pages.into_iter();
         let Some(first) = pages_iter.next() else {
             return ToolResult::success(value);

@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -152,16 +154,18 @@ impl Runtime {
 
     /// Calls the tool `name` with `arguments`, as described on [`Runtime`].
     pub async fn call(&self, name: &str, arguments: Value, context: &CallContext) -> ToolResult {
+        // The paths off the common one (continuations, approvals) run boxed, so the
+        // future of every call stays small: it is moved whole on each await.
         if name == CONTINUE_TOOL_NAME {
-            return self.continue_tool(arguments, context).await;
+            return Box::pin(self.continue_tool(arguments, context)).await;
         }
         let mut arguments = arguments;
         let prepared = match self.prepare(name, &mut arguments, context, None).await {
             Ok(prepared) => prepared,
-            Err(result) => return result,
+            Err(result) => return *result,
         };
         match prepared.decision.policy {
-            ToolPolicy::Ask => self.request_approval(&prepared, arguments, context).await,
+            ToolPolicy::Ask => Box::pin(self.request_approval(&prepared, arguments, context)).await,
             _ => self.execute(&prepared, arguments, context, None).await,
         }
     }
@@ -207,18 +211,22 @@ impl Runtime {
         Ok(Manifest::build(&self.registry, &usable, session, &policies))
     }
 
-    pub(super) async fn fail(
-        &self,
-        context: &CallContext,
-        key: Option<&DefinitionKey>,
-        tool: &str,
-        error: &Error,
-        approved: Option<&Approved<'_>>,
-    ) -> ToolResult {
-        let result = ToolResult::failure(error);
-        self.audit_call(context, key, tool, &result, &[], approved)
-            .await;
-        result
+    /// The error result of `error`, audited. Boxed: failures are off the common path,
+    /// and their futures would otherwise widen every caller's.
+    pub(super) fn fail<'a>(
+        &'a self,
+        context: &'a CallContext,
+        key: Option<&'a DefinitionKey>,
+        tool: &'a str,
+        error: &'a Error,
+        approved: Option<&'a Approved<'a>>,
+    ) -> Pin<Box<dyn Future<Output = ToolResult> + Send + 'a>> {
+        Box::pin(async move {
+            let result = ToolResult::failure(error);
+            self.audit_call(context, key, tool, &result, &[], approved)
+                .await;
+            result
+        })
     }
 
     /// Records an event about the call `context`: its workspace, then `detail`, then the
@@ -312,7 +320,7 @@ impl Runtime {
         arguments: &mut Value,
         context: &CallContext,
         approved: Option<&Approved<'_>>,
-    ) -> Result<Prepared<'_>, ToolResult> {
+    ) -> Result<Prepared<'_>, Box<ToolResult>> {
         let tenant = &context.session.tenant;
         let connection = match self
             .host
@@ -320,18 +328,20 @@ impl Runtime {
             .get_connection(tenant, &context.connection)
             .await
         {
-            Ok(Some(connection)) => connection,
+            Ok(Some(connection)) => Arc::new(connection),
             Ok(None) => {
                 let e = crate::loaded::connection_not_found();
-                return Err(self.fail(context, None, name, &e, approved).await);
+                return Err(Box::new(self.fail(context, None, name, &e, approved).await));
             }
-            Err(e) => return Err(self.fail(context, None, name, &e, approved).await),
+            Err(e) => return Err(Box::new(self.fail(context, None, name, &e, approved).await)),
         };
-        let key = connection.key.clone();
-        let Some(entry) = self.registry.get(&key) else {
+        let key = &connection.key;
+        let Some(entry) = self.registry.get(key) else {
             let e = crate::codes::tool::UNKNOWN_INTEGRATION
                 .error(format!("no integration is registered under {key}"));
-            return Err(self.fail(context, Some(&key), name, &e, approved).await);
+            return Err(Box::new(
+                self.fail(context, Some(key), name, &e, approved).await,
+            ));
         };
         let Some(tool) = entry.tool(name) else {
             let e = if self.registry.tool_owners(name).next().is_some() {
@@ -342,14 +352,18 @@ impl Runtime {
             } else {
                 crate::codes::tool::NOT_FOUND.error("no integration offers a tool with this name")
             };
-            return Err(self.fail(context, Some(&key), name, &e, approved).await);
+            return Err(Box::new(
+                self.fail(context, Some(key), name, &e, approved).await,
+            ));
         };
         if !connection.is_active() {
             let e = crate::codes::auth::CONNECTION_NOT_ACTIVE.error(format!(
                 "the connection is {}; reconnect it before using its tools",
                 connection.status.as_str()
             ));
-            return Err(self.fail(context, Some(&key), name, &e, approved).await);
+            return Err(Box::new(
+                self.fail(context, Some(key), name, &e, approved).await,
+            ));
         }
 
         super::arguments::drop_optional_nulls(&tool.descriptor.input_schema, arguments);
@@ -359,7 +373,9 @@ impl Runtime {
                 format!("the arguments of {name} do not match its input schema"),
                 issues,
             );
-            return Err(self.fail(context, Some(&key), name, &e, approved).await);
+            return Err(Box::new(
+                self.fail(context, Some(key), name, &e, approved).await,
+            ));
         }
 
         let policies: PolicySet = match self
@@ -368,9 +384,13 @@ impl Runtime {
             .await
         {
             Ok(set) => set,
-            Err(e) => return Err(self.fail(context, Some(&key), name, &e, approved).await),
+            Err(e) => {
+                return Err(Box::new(
+                    self.fail(context, Some(key), name, &e, approved).await,
+                ));
+            }
         };
-        let decision = policies.decide(&key, tool.descriptor);
+        let decision = policies.decide(key, tool.descriptor);
         let detail = [
             ("tool", name),
             ("policy", decision.policy.as_str()),
@@ -379,7 +399,7 @@ impl Runtime {
         if decision.policy == ToolPolicy::Block {
             self.record(
                 context,
-                Some(&key),
+                Some(key),
                 AuditAction::POLICY_DECIDED,
                 AuditOutcome::Denied {
                     code: "tool.blocked".into(),
@@ -390,11 +410,13 @@ impl Runtime {
             .await;
             let e = crate::codes::tool::BLOCKED
                 .error(format!("the tool {name} is blocked in this workspace"));
-            return Err(self.fail(context, Some(&key), name, &e, approved).await);
+            return Err(Box::new(
+                self.fail(context, Some(key), name, &e, approved).await,
+            ));
         }
         self.record(
             context,
-            Some(&key),
+            Some(key),
             AuditAction::POLICY_DECIDED,
             AuditOutcome::Success,
             &detail,
@@ -402,17 +424,25 @@ impl Runtime {
         )
         .await;
 
-        let publication = match self
-            .check_capability(tool.descriptor, &connection, context)
-            .await
-        {
+        // Only tools that need a capability read a publication; the others skip the
+        // (boxed) check and its future.
+        let checked = if tool.descriptor.capability.is_some() {
+            Box::pin(self.check_capability(tool.descriptor, &connection, context)).await
+        } else {
+            Ok(None)
+        };
+        let publication = match checked {
             Ok(publication) => publication,
-            Err(e) => return Err(self.fail(context, Some(&key), name, &e, approved).await),
+            Err(e) => {
+                return Err(Box::new(
+                    self.fail(context, Some(key), name, &e, approved).await,
+                ));
+            }
         };
         Ok(Prepared {
             entry,
             tool,
-            connection: Arc::new(connection),
+            connection,
             decision,
             publication,
         })
