@@ -8,7 +8,7 @@
 use serde_json::Value;
 
 use super::Runtime;
-use super::runtime::{Approved, Prepared};
+use super::runtime::{Approved, CallDetail, Prepared};
 use crate::host::{AuditAction, AuditEvent, AuditOutcome};
 use crate::model::CallContext;
 use crate::model::{ApprovalId, ApprovalRequest};
@@ -94,13 +94,17 @@ impl Runtime {
         if let Err(e) = self.host.approvals().put_approval(&request).await {
             return self.fail(context, Some(key), name, &e, None).await;
         }
+        let detail = CallDetail::new(
+            context,
+            [("tool", name), ("approval_id", request.id.as_str())],
+            None,
+        );
         self.record(
             context,
             Some(key),
-            AuditAction::custom("tool.approval_requested"),
-            AuditOutcome::Success,
-            &[("tool", name), ("approval_id", request.id.as_str())],
-            None,
+            &AuditAction::custom("tool.approval_requested"),
+            &AuditOutcome::Success,
+            &detail,
         )
         .await;
         ToolResult::approval_required(request)

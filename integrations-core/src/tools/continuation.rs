@@ -380,12 +380,19 @@ impl Runtime {
             }
             Err(e) => ToolResult::failure(&e),
         };
-        self.audit_call(context, None, CONTINUE_TOOL_NAME, &result, &[], None)
+        self.audit_call(context, None, CONTINUE_TOOL_NAME, &result, None, None)
             .await;
         result
     }
 
     pub(super) async fn trimmed(&self, value: Value, context: &CallContext) -> ToolResult {
+        // A result within the budget is sent with this text: it is serialized once, and
+        // its length is the measure paginate would take.
+        let text = value.to_string();
+        if text.len() <= self.result_budget {
+            return ToolResult::success_with_text(value, text);
+        }
+        drop(text);
         let Some(pages) = paginate(&value, self.result_budget) else {
             return ToolResult::success(value);
         };

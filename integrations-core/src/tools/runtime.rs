@@ -93,6 +93,37 @@ pub(super) struct Prepared<'r> {
     pub(super) publication: Option<Publication>,
 }
 
+/// The details of an audit record about a call, on the stack: its workspace, the
+/// caller's pairs (at most four), then the approval's ids when it runs by approval.
+pub(super) struct CallDetail<'a> {
+    pairs: [(&'a str, &'a str); 7],
+    len: usize,
+}
+
+impl<'a> CallDetail<'a> {
+    pub(super) fn new<const N: usize>(
+        context: &'a CallContext,
+        given: [(&'a str, &'a str); N],
+        approved: Option<&Approved<'a>>,
+    ) -> Self {
+        const { assert!(N <= 4, "at most four pairs") };
+        let mut pairs = [("", ""); 7];
+        pairs[0] = ("workspace", context.session.workspace.as_str());
+        pairs[1..=N].copy_from_slice(&given);
+        let mut len = N + 1;
+        if let Some(approved) = approved {
+            pairs[len] = ("approval_id", approved.id.as_str());
+            pairs[len + 1] = ("approved_by", approved.by.as_str());
+            len += 2;
+        }
+        Self { pairs, len }
+    }
+
+    fn as_slice(&self) -> &[(&'a str, &'a str)] {
+        &self.pairs[..self.len]
+    }
+}
+
 /// An approval being carried out: who approved which request.
 pub(super) struct Approved<'a> {
     pub(super) id: &'a ApprovalId,
@@ -223,64 +254,44 @@ impl Runtime {
     ) -> Pin<Box<dyn Future<Output = ToolResult> + Send + 'a>> {
         Box::pin(async move {
             let result = ToolResult::failure(error);
-            self.audit_call(context, key, tool, &result, &[], approved)
+            self.audit_call(context, key, tool, &result, None, approved)
                 .await;
             result
         })
     }
 
-    /// Records an event about the call `context`: its workspace, then `detail`, then the
-    /// approval's ids, all borrowed (see [`AuditEventRef`]).
-    pub(super) async fn record(
-        &self,
-        context: &CallContext,
-        key: Option<&DefinitionKey>,
-        action: AuditAction,
-        outcome: AuditOutcome,
-        detail: &[(&str, &str)],
-        approved: Option<&Approved<'_>>,
-    ) {
-        let workspace = [("workspace", context.session.workspace.as_str())];
-        let approval = approved.map(|a| {
-            [
-                ("approval_id", a.id.as_str()),
-                ("approved_by", a.by.as_str()),
-            ]
-        });
-        let parts: [&[(&str, &str)]; 3] =
-            [&workspace, detail, approval.as_ref().map_or(&[], |a| a)];
-        let mut inline = [("", ""); 8];
-        let spilled: Vec<(&str, &str)>;
-        let total: usize = parts.iter().map(|p| p.len()).sum();
-        let all: &[(&str, &str)] = if total <= inline.len() {
-            for (slot, pair) in inline.iter_mut().zip(parts.iter().copied().flatten()) {
-                *slot = *pair;
-            }
-            &inline[..total]
-        } else {
-            spilled = parts.concat();
-            &spilled
-        };
+    /// Records an event about the call `context`. Not `async`: the sink's (boxed) future
+    /// is handed back, so callers' futures do not carry a copy of this one's.
+    pub(super) fn record<'a>(
+        &'a self,
+        context: &'a CallContext,
+        key: Option<&'a DefinitionKey>,
+        action: &'a AuditAction,
+        outcome: &'a AuditOutcome,
+        detail: &'a CallDetail<'a>,
+    ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
         let event = AuditEventRef::new(
             self.host.clock().now(),
             &context.session.tenant,
-            &action,
-            &outcome,
+            action,
+            outcome,
         )
         .with_key(key)
         .with_connection(Some(&context.connection))
         .with_actor(context.session.user.as_ref())
-        .with_detail(all);
-        self.host.audit().record_ref(event).await;
+        .with_detail(detail.as_slice());
+        self.host.audit().record_ref(event)
     }
 
+    /// Records the `tool.called` event of `result` (with the call's `policy` once it was
+    /// decided).
     pub(super) async fn audit_call(
         &self,
         context: &CallContext,
         key: Option<&DefinitionKey>,
         tool: &str,
         result: &ToolResult,
-        extra: &[(&str, &str)],
+        policy: Option<ToolPolicy>,
         approved: Option<&Approved<'_>>,
     ) {
         let outcome = match &result.failure {
@@ -292,25 +303,16 @@ impl Runtime {
                 code: f.code.clone(),
             },
         };
-        let mut inline = [("", ""); 4];
-        let spilled: Vec<(&str, &str)>;
-        let detail: &[(&str, &str)] = if extra.len() < inline.len() {
-            inline[0] = ("tool", tool);
-            inline[1..=extra.len()].copy_from_slice(extra);
-            &inline[..=extra.len()]
-        } else {
-            spilled = [&[("tool", tool)][..], extra].concat();
-            &spilled
+        let detail = match policy {
+            Some(policy) => CallDetail::new(
+                context,
+                [("tool", tool), ("policy", policy.as_str())],
+                approved,
+            ),
+            None => CallDetail::new(context, [("tool", tool)], approved),
         };
-        self.record(
-            context,
-            key,
-            AuditAction::TOOL_CALLED,
-            outcome,
-            detail,
-            approved,
-        )
-        .await;
+        self.record(context, key, &AuditAction::TOOL_CALLED, &outcome, &detail)
+            .await;
     }
 
     /// Every check before execution. On failure, the error result (already audited).
@@ -391,21 +393,25 @@ impl Runtime {
             }
         };
         let decision = policies.decide(key, tool.descriptor);
-        let detail = [
-            ("tool", name),
-            ("policy", decision.policy.as_str()),
-            ("origin", decision.origin.as_str()),
-        ];
+        let detail = CallDetail::new(
+            context,
+            [
+                ("tool", name),
+                ("policy", decision.policy.as_str()),
+                ("origin", decision.origin.as_str()),
+            ],
+            approved,
+        );
         if decision.policy == ToolPolicy::Block {
+            let denied = AuditOutcome::Denied {
+                code: "tool.blocked".into(),
+            };
             self.record(
                 context,
                 Some(key),
-                AuditAction::POLICY_DECIDED,
-                AuditOutcome::Denied {
-                    code: "tool.blocked".into(),
-                },
+                &AuditAction::POLICY_DECIDED,
+                &denied,
                 &detail,
-                approved,
             )
             .await;
             let e = crate::codes::tool::BLOCKED
@@ -417,10 +423,9 @@ impl Runtime {
         self.record(
             context,
             Some(key),
-            AuditAction::POLICY_DECIDED,
-            AuditOutcome::Success,
+            &AuditAction::POLICY_DECIDED,
+            &AuditOutcome::Success,
             &detail,
-            approved,
         )
         .await;
 
@@ -533,8 +538,8 @@ impl Runtime {
             Ok(value) => self.trimmed(value, context).await,
             Err(e) => ToolResult::failure(&e),
         };
-        let detail = [("policy", prepared.decision.policy.as_str())];
-        self.audit_call(context, Some(key), name, &result, &detail, approved)
+        let policy = Some(prepared.decision.policy);
+        self.audit_call(context, Some(key), name, &result, policy, approved)
             .await;
         result
     }
