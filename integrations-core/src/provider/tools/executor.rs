@@ -231,13 +231,11 @@ impl ToolExecutor for ToolSet {
         'c: 'f,
         Self: 'f,
     {
-        match self.entries.iter().find(|e| e.descriptor.name == name) {
-            Some(entry) => entry.tool.call(arguments, context),
-            None => {
-                let e = crate::codes::tool::NOT_EXECUTABLE
-                    .error(format!("the provider cannot execute the tool {name}"));
-                Box::pin(std::future::ready(Err(e)))
-            }
-        }
+        let Some(entry) = self.entries.iter().find(|e| e.descriptor.name == name) else {
+            let e = crate::codes::tool::NOT_EXECUTABLE
+                .error(format!("the provider cannot execute the tool {name}"));
+            return Box::pin(std::future::ready(Err(e)));
+        };
+        entry.tool.call(arguments, context)
     }
 }
