@@ -333,17 +333,18 @@ impl Runtime {
             Ok(Some(connection)) => Arc::new(connection),
             Ok(None) => {
                 let e = crate::loaded::connection_not_found();
-                return Err(Box::new(self.fail(context, None, name, &e, approved).await));
+                return Err(self.fail(context, None, name, &e, approved).await.into());
             }
-            Err(e) => return Err(Box::new(self.fail(context, None, name, &e, approved).await)),
+            Err(e) => return Err(self.fail(context, None, name, &e, approved).await.into()),
         };
         let key = &connection.key;
         let Some(entry) = self.registry.get(key) else {
             let e = crate::codes::tool::UNKNOWN_INTEGRATION
                 .error(format!("no integration is registered under {key}"));
-            return Err(Box::new(
-                self.fail(context, Some(key), name, &e, approved).await,
-            ));
+            return Err(self
+                .fail(context, Some(key), name, &e, approved)
+                .await
+                .into());
         };
         let Some(tool) = entry.tool(name) else {
             let e = if self.registry.tool_owners(name).next().is_some() {
@@ -354,18 +355,20 @@ impl Runtime {
             } else {
                 crate::codes::tool::NOT_FOUND.error("no integration offers a tool with this name")
             };
-            return Err(Box::new(
-                self.fail(context, Some(key), name, &e, approved).await,
-            ));
+            return Err(self
+                .fail(context, Some(key), name, &e, approved)
+                .await
+                .into());
         };
         if !connection.is_active() {
             let e = crate::codes::auth::CONNECTION_NOT_ACTIVE.error(format!(
                 "the connection is {}; reconnect it before using its tools",
                 connection.status.as_str()
             ));
-            return Err(Box::new(
-                self.fail(context, Some(key), name, &e, approved).await,
-            ));
+            return Err(self
+                .fail(context, Some(key), name, &e, approved)
+                .await
+                .into());
         }
 
         super::arguments::drop_optional_nulls(&tool.descriptor.input_schema, arguments);
@@ -375,9 +378,10 @@ impl Runtime {
                 format!("the arguments of {name} do not match its input schema"),
                 issues,
             );
-            return Err(Box::new(
-                self.fail(context, Some(key), name, &e, approved).await,
-            ));
+            return Err(self
+                .fail(context, Some(key), name, &e, approved)
+                .await
+                .into());
         }
 
         let policies: PolicySet = match self
@@ -387,9 +391,10 @@ impl Runtime {
         {
             Ok(set) => set,
             Err(e) => {
-                return Err(Box::new(
-                    self.fail(context, Some(key), name, &e, approved).await,
-                ));
+                return Err(self
+                    .fail(context, Some(key), name, &e, approved)
+                    .await
+                    .into());
             }
         };
         let decision = policies.decide(key, tool.descriptor);
@@ -416,9 +421,10 @@ impl Runtime {
             .await;
             let e = crate::codes::tool::BLOCKED
                 .error(format!("the tool {name} is blocked in this workspace"));
-            return Err(Box::new(
-                self.fail(context, Some(key), name, &e, approved).await,
-            ));
+            return Err(self
+                .fail(context, Some(key), name, &e, approved)
+                .await
+                .into());
         }
         self.record(
             context,
@@ -439,9 +445,10 @@ impl Runtime {
         let publication = match checked {
             Ok(publication) => publication,
             Err(e) => {
-                return Err(Box::new(
-                    self.fail(context, Some(key), name, &e, approved).await,
-                ));
+                return Err(self
+                    .fail(context, Some(key), name, &e, approved)
+                    .await
+                    .into());
             }
         };
         Ok(Prepared {
