@@ -3,7 +3,9 @@
 //! against the same compiled schema, the one step no runtime can skip.
 //!
 //! Run with `cargo bench --bench tools`; compare the medians of `runtime_call_noop` and
-//! `floor_validate_arguments`.
+//! `floor_validate_arguments` (the floor of issue 15's goal). `floor_validate_and_convert`
+//! adds the conversions any typed tool needs (arguments in, output and its text out), so
+//! `runtime_call_noop` minus it is what the runtime itself adds.
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -204,6 +206,20 @@ fn bench(c: &mut Criterion) {
     let tool = entry.tool("bench_get_ping").expect("the tool");
     group.bench_function("floor_validate_arguments", |b| {
         b.iter(|| black_box(tool.input.validate(black_box(&arguments()))));
+    });
+    // A second, wider floor: what any runtime of typed tools over JSON does besides
+    // validating, with no store, policy or audit: the arguments into the tool's type,
+    // its output into JSON, and that JSON into the result's text.
+    group.bench_function("floor_validate_and_convert", |b| {
+        b.iter(|| {
+            let arguments = arguments();
+            let issues = tool.input.validate(black_box(&arguments));
+            let args: PingArgs = serde_json::from_value(arguments).expect("valid");
+            let _ = (args.message, args.count, args.tags);
+            let output = serde_json::to_value(Pong { ok: true }).expect("encodes");
+            let text = output.to_string();
+            black_box((issues, output, text))
+        });
     });
     group.finish();
 }

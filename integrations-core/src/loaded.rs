@@ -82,7 +82,7 @@ struct Version {
     entry: Arc<RegisteredIntegration>,
     config: Parsed,
     secrets: OnceLock<TargetSecrets>,
-    default_headers: OnceLock<http::HeaderMap>,
+    default_headers: OnceLock<Arc<http::HeaderMap>>,
 }
 
 impl Version {
@@ -122,12 +122,17 @@ impl LoadedTarget {
     ///
     /// The definition's errors.
     pub fn default_headers(&self) -> Result<&http::HeaderMap, Error> {
+        self.shared_default_headers().map(|headers| &**headers)
+    }
+
+    /// [`default_headers`](Self::default_headers), shared.
+    pub(crate) fn shared_default_headers(&self) -> Result<&Arc<http::HeaderMap>, Error> {
         let slot = &self.version.default_headers;
         if let Some(headers) = slot.get() {
             return Ok(headers);
         }
         let headers = self.entry.definition().default_headers(&self.config)?;
-        Ok(slot.get_or_init(|| headers))
+        Ok(slot.get_or_init(|| Arc::new(headers)))
     }
 
     /// Checks that `connection` is one of this target's connections.

@@ -143,12 +143,134 @@ impl AuditEvent {
     }
 }
 
-/// Receives audit records. Recording must not fail the audited operation, so the method
-/// returns nothing: a sink that can fail handles (and reports) its own errors.
+/// One audit record with its parts borrowed: what an engine on a hot path (a tool call)
+/// hands a sink through [`AuditSink::record_ref`], so that a sink which writes the record
+/// out in place allocates nothing. [`to_event`](Self::to_event) makes the owned
+/// [`AuditEvent`] with the same fields.
+///
+/// `detail` is a list of `(name, value)` pairs; as with [`AuditEvent::with_detail`], a
+/// later pair replaces an earlier one of the same name.
+///
+/// ```
+/// use integrations_core::host::{AuditAction, AuditEventRef, AuditOutcome};
+/// use integrations_core::{TenantId, Timestamp};
+///
+/// let tenant = TenantId::new("acme")?;
+/// let detail = [("tool", "tracker_list_tickets"), ("policy", "auto")];
+/// let event = AuditEventRef::new(
+///     Timestamp::from_unix_seconds(1_790_000_000),
+///     &tenant,
+///     &AuditAction::TOOL_CALLED,
+///     &AuditOutcome::Success,
+/// )
+/// .with_detail(&detail)
+/// .to_event();
+/// assert_eq!(event.detail["policy"], "auto");
+/// # Ok::<(), integrations_core::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct AuditEventRef<'a> {
+    /// When it happened.
+    pub at: Timestamp,
+    /// The tenant.
+    pub tenant: &'a TenantId,
+    /// What happened.
+    pub action: &'a AuditAction,
+    /// How it ended.
+    pub outcome: &'a AuditOutcome,
+    /// The definition involved.
+    pub key: Option<&'a DefinitionKey>,
+    /// The connection involved.
+    pub connection: Option<&'a ConnectionId>,
+    /// The user the action was taken for.
+    pub actor: Option<&'a UserId>,
+    /// Extra non-secret facts, as `(name, value)` pairs; a later pair replaces an
+    /// earlier one of the same name.
+    pub detail: &'a [(&'a str, &'a str)],
+}
+
+impl<'a> AuditEventRef<'a> {
+    /// A record with no key, connection, actor or detail.
+    pub fn new(
+        at: Timestamp,
+        tenant: &'a TenantId,
+        action: &'a AuditAction,
+        outcome: &'a AuditOutcome,
+    ) -> Self {
+        Self {
+            at,
+            tenant,
+            action,
+            outcome,
+            key: None,
+            connection: None,
+            actor: None,
+            detail: &[],
+        }
+    }
+
+    /// Sets the definition key.
+    #[must_use]
+    pub fn with_key(mut self, key: Option<&'a DefinitionKey>) -> Self {
+        self.key = key;
+        self
+    }
+
+    /// Sets the connection.
+    #[must_use]
+    pub fn with_connection(mut self, connection: Option<&'a ConnectionId>) -> Self {
+        self.connection = connection;
+        self
+    }
+
+    /// Sets the actor.
+    #[must_use]
+    pub fn with_actor(mut self, actor: Option<&'a UserId>) -> Self {
+        self.actor = actor;
+        self
+    }
+
+    /// Sets the details.
+    #[must_use]
+    pub fn with_detail(mut self, detail: &'a [(&'a str, &'a str)]) -> Self {
+        self.detail = detail;
+        self
+    }
+
+    /// The owned record with the same fields.
+    pub fn to_event(&self) -> AuditEvent {
+        AuditEvent {
+            at: self.at,
+            tenant: self.tenant.clone(),
+            action: self.action.clone(),
+            outcome: self.outcome.clone(),
+            key: self.key.cloned(),
+            connection: self.connection.cloned(),
+            actor: self.actor.cloned(),
+            detail: self
+                .detail
+                .iter()
+                .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+                .collect(),
+        }
+    }
+}
+
+/// Receives audit records. Recording must not fail the audited operation, so the methods
+/// return nothing: a sink that can fail handles (and reports) its own errors.
 #[async_trait]
 pub trait AuditSink: Send + Sync {
     /// Records one event.
     async fn record(&self, event: AuditEvent);
+
+    /// Records one event given with its parts borrowed. The default makes the owned
+    /// [`AuditEvent`] ([`AuditEventRef::to_event`]) and passes it to
+    /// [`record`](Self::record); a sink that writes records out in place (as
+    /// [`TracingAuditSink`] does) overrides it to skip the copy.
+    async fn record_ref(&self, event: AuditEventRef<'_>) {
+        self.record(event.to_event()).await;
+    }
 }
 
 /// An [`AuditSink`] that emits each record as a `tracing` event at `INFO` on the
@@ -167,20 +289,120 @@ impl TracingAuditSink {
 #[async_trait]
 impl AuditSink for TracingAuditSink {
     async fn record(&self, event: AuditEvent) {
-        let outcome = match &event.outcome {
-            AuditOutcome::Success => "success".to_owned(),
-            AuditOutcome::Failure { code } => format!("failure:{code}"),
-            AuditOutcome::Denied { code } => format!("denied:{code}"),
-        };
-        tracing::info!(
-            target: "integrations::audit",
-            tenant = %event.tenant,
-            action = %event.action,
-            outcome = %outcome,
-            key = event.key.as_ref().map(DefinitionKey::as_str),
-            connection = event.connection.as_ref().map(ConnectionId::as_str),
-            detail = ?event.detail,
-            "audit"
+        emit(
+            &event.tenant,
+            &event.action,
+            &event.outcome,
+            event.key.as_ref(),
+            event.connection.as_ref(),
+            &event.detail,
         );
+    }
+
+    async fn record_ref(&self, event: AuditEventRef<'_>) {
+        emit(
+            event.tenant,
+            event.action,
+            event.outcome,
+            event.key,
+            event.connection,
+            &DetailMap(event.detail),
+        );
+    }
+}
+
+/// The `tracing` event of one record: the same fields whether the record is owned or
+/// borrowed, formatted only when a subscriber takes the event.
+fn emit(
+    tenant: &TenantId,
+    action: &AuditAction,
+    outcome: &AuditOutcome,
+    key: Option<&DefinitionKey>,
+    connection: Option<&ConnectionId>,
+    detail: &dyn fmt::Debug,
+) {
+    tracing::info!(
+        target: "integrations::audit",
+        tenant = %tenant,
+        action = %action,
+        outcome = %OutcomeText(outcome),
+        key = key.map(DefinitionKey::as_str),
+        connection = connection.map(ConnectionId::as_str),
+        detail = ?detail,
+        "audit"
+    );
+}
+
+/// An outcome as one word: `success`, `failure:<code>`, `denied:<code>`.
+struct OutcomeText<'a>(&'a AuditOutcome);
+
+impl fmt::Display for OutcomeText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            AuditOutcome::Success => f.write_str("success"),
+            AuditOutcome::Failure { code } => write!(f, "failure:{code}"),
+            AuditOutcome::Denied { code } => write!(f, "denied:{code}"),
+        }
+    }
+}
+
+/// Borrowed details formatted as the owned record's map is: ordered by name, a later
+/// pair replacing an earlier one of the same name.
+struct DetailMap<'a>(&'a [(&'a str, &'a str)]);
+
+impl fmt::Debug for DetailMap<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let map: BTreeMap<&str, &str> = self.0.iter().copied().collect();
+        f.debug_map().entries(map).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_borrowed_record_makes_the_same_event_and_text() {
+        let tenant = TenantId::new("acme").unwrap();
+        let key: DefinitionKey = "tracker::cloud".parse().unwrap();
+        let connection = ConnectionId::new("c1").unwrap();
+        let actor = UserId::new("alice").unwrap();
+        let outcome = AuditOutcome::Denied {
+            code: "tool.blocked".into(),
+        };
+        let detail = [("tool", "t"), ("policy", "block"), ("tool", "tracker_x")];
+        let borrowed = AuditEventRef::new(
+            Timestamp::from_unix_seconds(1_790_000_000),
+            &tenant,
+            &AuditAction::POLICY_DECIDED,
+            &outcome,
+        )
+        .with_key(Some(&key))
+        .with_connection(Some(&connection))
+        .with_actor(Some(&actor))
+        .with_detail(&detail);
+        let owned = AuditEvent::new(
+            Timestamp::from_unix_seconds(1_790_000_000),
+            tenant.clone(),
+            AuditAction::POLICY_DECIDED,
+            outcome.clone(),
+        )
+        .with_key(key.clone())
+        .with_connection(connection.clone())
+        .with_actor(Some(actor.clone()))
+        .with_detail("tool", "t")
+        .with_detail("policy", "block")
+        .with_detail("tool", "tracker_x");
+        assert_eq!(borrowed.to_event(), owned);
+        assert_eq!(
+            format!("{:?}", DetailMap(&detail)),
+            format!("{:?}", owned.detail)
+        );
+        assert_eq!(OutcomeText(&outcome).to_string(), "denied:tool.blocked");
+        assert_eq!(
+            OutcomeText(&AuditOutcome::Failure { code: "x.y".into() }).to_string(),
+            "failure:x.y"
+        );
+        assert_eq!(OutcomeText(&AuditOutcome::Success).to_string(), "success");
     }
 }

@@ -48,7 +48,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-pub use self::audit::{AuditAction, AuditEvent, AuditOutcome, AuditSink, TracingAuditSink};
+pub use self::audit::{
+    AuditAction, AuditEvent, AuditEventRef, AuditOutcome, AuditSink, TracingAuditSink,
+};
 pub use self::clock::{Clock, Sleeper, SystemClock, TokioSleeper};
 pub use self::events::EventSink;
 pub use self::http::{FnHttpClient, HttpClient, HttpRequest, HttpResponse, from_fn, timeout_error};

@@ -8,7 +8,7 @@
 use serde_json::Value;
 
 use super::Runtime;
-use super::runtime::{Approved, Prepared};
+use super::runtime::{Approved, CallDetail, Prepared};
 use crate::host::{AuditAction, AuditEvent, AuditOutcome};
 use crate::model::CallContext;
 use crate::model::{ApprovalId, ApprovalRequest};
@@ -48,7 +48,7 @@ impl Runtime {
             .await
         {
             Ok(prepared) => prepared,
-            Err(result) => return result,
+            Err(result) => return *result,
         };
         self.execute(&prepared, request.arguments, &request.context, Some(&grant))
             .await
@@ -94,15 +94,17 @@ impl Runtime {
         if let Err(e) = self.host.approvals().put_approval(&request).await {
             return self.fail(context, Some(key), name, &e, None).await;
         }
+        let detail = CallDetail::new(
+            context,
+            [("tool", name), ("approval_id", request.id.as_str())],
+            None,
+        );
         self.record(
             context,
             Some(key),
-            AuditAction::custom("tool.approval_requested"),
-            AuditOutcome::Success,
-            &[
-                ("tool", name.clone()),
-                ("approval_id", request.id.to_string()),
-            ],
+            &AuditAction::custom("tool.approval_requested"),
+            &AuditOutcome::Success,
+            &detail,
         )
         .await;
         ToolResult::approval_required(request)

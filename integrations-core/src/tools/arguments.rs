@@ -87,10 +87,27 @@ fn strip(root: &Value, schema: &Value, value: &mut Value, depth: u8) {
     }
 }
 
+/// Whether `value` holds a `null` at any depth strip reaches (deeper counts as yes, so
+/// strip decides).
+fn holds_null(value: &Value, depth: u8) -> bool {
+    if depth > 33 {
+        return true;
+    }
+    match value {
+        Value::Null => true,
+        Value::Object(map) => map.values().any(|v| holds_null(v, depth + 1)),
+        Value::Array(items) => items.iter().any(|v| holds_null(v, depth + 1)),
+        _ => false,
+    }
+}
+
 /// Drops `null` values of properties `schema` declares and does not require, at every
-/// object level the schema describes.
+/// object level the schema describes. Arguments without a `null` (most calls) are left
+/// as they are without walking the schema.
 pub(crate) fn drop_optional_nulls(schema: &Value, arguments: &mut Value) {
-    strip(schema, schema, arguments, 0);
+    if holds_null(arguments, 0) {
+        strip(schema, schema, arguments, 0);
+    }
 }
 
 #[cfg(test)]
@@ -124,5 +141,23 @@ mod tests {
             args,
             json!({"title": null, "nested": {"a": null}, "list": [{"a": "x"}], "extra": null})
         );
+    }
+
+    #[test]
+    fn nulls_are_found_at_any_depth_and_only_there() {
+        assert!(!holds_null(&json!({"a": [1, {"b": "x"}], "c": true}), 0));
+        assert!(holds_null(&json!({"a": [1, {"b": null}]}), 0));
+        assert!(holds_null(&json!([null]), 0));
+        let mut deep = json!(null);
+        for _ in 0..40 {
+            deep = json!([deep]);
+        }
+        assert!(holds_null(&deep, 0));
+        // Beyond strip's depth, the answer is "yes": strip then decides.
+        let mut beyond = json!(1);
+        for _ in 0..40 {
+            beyond = json!({"x": beyond});
+        }
+        assert!(holds_null(&beyond, 0));
     }
 }

@@ -380,15 +380,28 @@ impl Runtime {
             }
             Err(e) => ToolResult::failure(&e),
         };
-        self.audit_call(context, None, CONTINUE_TOOL_NAME, &result, &[])
+        self.audit_call(context, None, CONTINUE_TOOL_NAME, &result, None, None)
             .await;
         result
     }
 
     pub(super) async fn trimmed(&self, value: Value, context: &CallContext) -> ToolResult {
+        // A result within the budget is sent with this text: it is serialized once, and
+        // its length is the measure paginate would take.
+        let text = value.to_string();
+        if text.len() <= self.result_budget {
+            return ToolResult::success_with_text(value, text);
+        }
+        drop(text);
         let Some(pages) = paginate(&value, self.result_budget) else {
             return ToolResult::success(value);
         };
+        // Boxed: most results fit, and the call's future stays small without this one.
+        Box::pin(self.split(value, pages, context)).await
+    }
+
+    /// The first page of a result over the budget, with a cursor to the others.
+    async fn split(&self, value: Value, pages: Pages, context: &CallContext) -> ToolResult {
         let mut pages_iter = pages.pages.into_iter();
         let Some(first) = pages_iter.next() else {
             return ToolResult::success(value);

@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,7 +19,7 @@ use super::{
 };
 use crate::credential::CredentialSource;
 use crate::definition::ConnectionMethodKind;
-use crate::host::{AuditAction, AuditEvent, AuditOutcome, Host};
+use crate::host::{AuditAction, AuditEventRef, AuditOutcome, Host};
 use crate::loaded::Loader;
 use crate::model::{Connection, CredentialType, Publication};
 use crate::plan::CredentialSelector;
@@ -62,7 +64,8 @@ pub const DEFAULT_APPROVAL_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 /// ```
 pub struct Runtime {
     pub(super) registry: Arc<Registry>,
-    pub(super) host: Host,
+    /// Shared with every call's [`ToolHttp`] (one reference count, not one per store).
+    pub(super) host: Arc<Host>,
     pub(super) credentials: Arc<dyn CredentialSource>,
     pub(super) policies: Arc<dyn PolicySource>,
     pub(super) result_budget: usize,
@@ -88,6 +91,37 @@ pub(super) struct Prepared<'r> {
     pub(super) connection: Arc<Connection>,
     pub(super) decision: PolicyDecision,
     pub(super) publication: Option<Publication>,
+}
+
+/// The details of an audit record about a call, on the stack: its workspace, the
+/// caller's pairs (at most four), then the approval's ids when it runs by approval.
+pub(super) struct CallDetail<'a> {
+    pairs: [(&'a str, &'a str); 7],
+    len: usize,
+}
+
+impl<'a> CallDetail<'a> {
+    pub(super) fn new<const N: usize>(
+        context: &'a CallContext,
+        given: [(&'a str, &'a str); N],
+        approved: Option<&Approved<'a>>,
+    ) -> Self {
+        const { assert!(N <= 4, "at most four pairs") };
+        let mut pairs = [("", ""); 7];
+        pairs[0] = ("workspace", context.session.workspace.as_str());
+        pairs[1..=N].copy_from_slice(&given);
+        let mut len = N + 1;
+        if let Some(approved) = approved {
+            pairs[len] = ("approval_id", approved.id.as_str());
+            pairs[len + 1] = ("approved_by", approved.by.as_str());
+            len += 2;
+        }
+        Self { pairs, len }
+    }
+
+    fn as_slice(&self) -> &[(&'a str, &'a str)] {
+        &self.pairs[..self.len]
+    }
 }
 
 /// An approval being carried out: who approved which request.
@@ -128,7 +162,7 @@ impl Runtime {
         Self {
             loader: Loader::new(Arc::clone(&registry), host.clone()),
             registry,
-            host,
+            host: Arc::new(host),
             credentials,
             policies: Arc::new(Policies::new()),
             result_budget: DEFAULT_RESULT_BUDGET,
@@ -171,16 +205,18 @@ impl Runtime {
 
     /// Calls the tool `name` with `arguments`, as described on [`Runtime`].
     pub async fn call(&self, name: &str, arguments: Value, context: &CallContext) -> ToolResult {
+        // The paths off the common one (continuations, approvals) run boxed, so the
+        // future of every call stays small: it is moved whole on each await.
         if name == CONTINUE_TOOL_NAME {
-            return self.continue_tool(arguments, context).await;
+            return Box::pin(self.continue_tool(arguments, context)).await;
         }
         let mut arguments = arguments;
         let prepared = match self.prepare(name, &mut arguments, context, None).await {
             Ok(prepared) => prepared,
-            Err(result) => return result,
+            Err(result) => return *result,
         };
         match prepared.decision.policy {
-            ToolPolicy::Ask => self.request_approval(&prepared, arguments, context).await,
+            ToolPolicy::Ask => Box::pin(self.request_approval(&prepared, arguments, context)).await,
             _ => self.execute(&prepared, arguments, context, None).await,
         }
     }
@@ -226,53 +262,57 @@ impl Runtime {
         Ok(Manifest::build(&self.registry, &usable, session, &policies))
     }
 
-    pub(super) async fn fail(
-        &self,
-        context: &CallContext,
-        key: Option<&DefinitionKey>,
-        tool: &str,
-        error: &Error,
-        approved: Option<&Approved<'_>>,
-    ) -> ToolResult {
-        let result = ToolResult::failure(error);
-        self.audit_call(context, key, tool, &result, &approval_detail(approved))
-            .await;
-        result
+    /// The error result of `error`, audited. Boxed: failures are off the common path,
+    /// and their futures would otherwise widen every caller's.
+    pub(super) fn fail<'a>(
+        &'a self,
+        context: &'a CallContext,
+        key: Option<&'a DefinitionKey>,
+        tool: &'a str,
+        error: &'a Error,
+        approved: Option<&'a Approved<'a>>,
+    ) -> Pin<Box<dyn Future<Output = ToolResult> + Send + 'a>> {
+        Box::pin(async move {
+            let result = ToolResult::failure(error);
+            self.audit_call(context, key, tool, &result, None, approved)
+                .await;
+            result
+        })
     }
 
-    pub(super) async fn record(
-        &self,
-        context: &CallContext,
-        key: Option<&DefinitionKey>,
-        action: AuditAction,
-        outcome: AuditOutcome,
-        detail: &[(&str, String)],
-    ) {
-        let mut event = AuditEvent::new(
+    /// Records an event about the call `context`. Not `async`: the sink's (boxed) future
+    /// is handed back, so callers' futures do not carry a copy of this one's.
+    pub(super) fn record<'a>(
+        &'a self,
+        context: &'a CallContext,
+        key: Option<&'a DefinitionKey>,
+        action: &'a AuditAction,
+        outcome: &'a AuditOutcome,
+        detail: &'a CallDetail<'a>,
+    ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
+        let event = AuditEventRef::new(
             self.host.clock().now(),
-            context.session.tenant.clone(),
+            &context.session.tenant,
             action,
             outcome,
         )
-        .with_connection(context.connection.clone())
-        .with_actor(context.session.user.clone())
-        .with_detail("workspace", context.session.workspace.as_str());
-        if let Some(key) = key {
-            event = event.with_key(key.clone());
-        }
-        for (name, value) in detail {
-            event = event.with_detail(*name, value.clone());
-        }
-        self.host.audit().record(event).await;
+        .with_key(key)
+        .with_connection(Some(&context.connection))
+        .with_actor(context.session.user.as_ref())
+        .with_detail(detail.as_slice());
+        self.host.audit().record_ref(event)
     }
 
+    /// Records the `tool.called` event of `result` (with the call's `policy` once it was
+    /// decided).
     pub(super) async fn audit_call(
         &self,
         context: &CallContext,
         key: Option<&DefinitionKey>,
         tool: &str,
         result: &ToolResult,
-        extra: &[(&str, String)],
+        policy: Option<ToolPolicy>,
+        approved: Option<&Approved<'_>>,
     ) {
         let outcome = match &result.failure {
             None => AuditOutcome::Success,
@@ -283,9 +323,15 @@ impl Runtime {
                 code: f.code.clone(),
             },
         };
-        let mut detail = vec![("tool", tool.to_owned())];
-        detail.extend(extra.iter().cloned());
-        self.record(context, key, AuditAction::TOOL_CALLED, outcome, &detail)
+        let detail = match policy {
+            Some(policy) => CallDetail::new(
+                context,
+                [("tool", tool), ("policy", policy.as_str())],
+                approved,
+            ),
+            None => CallDetail::new(context, [("tool", tool)], approved),
+        };
+        self.record(context, key, &AuditAction::TOOL_CALLED, &outcome, &detail)
             .await;
     }
 
@@ -296,7 +342,7 @@ impl Runtime {
         arguments: &mut Value,
         context: &CallContext,
         approved: Option<&Approved<'_>>,
-    ) -> Result<Prepared<'_>, ToolResult> {
+    ) -> Result<Prepared<'_>, Box<ToolResult>> {
         let tenant = &context.session.tenant;
         let connection = match self
             .host
@@ -304,18 +350,21 @@ impl Runtime {
             .get_connection(tenant, &context.connection)
             .await
         {
-            Ok(Some(connection)) => connection,
+            Ok(Some(connection)) => Arc::new(connection),
             Ok(None) => {
                 let e = crate::loaded::connection_not_found();
-                return Err(self.fail(context, None, name, &e, approved).await);
+                return Err(self.fail(context, None, name, &e, approved).await.into());
             }
-            Err(e) => return Err(self.fail(context, None, name, &e, approved).await),
+            Err(e) => return Err(self.fail(context, None, name, &e, approved).await.into()),
         };
-        let key = connection.key.clone();
-        let Some(entry) = self.registry.get(&key) else {
+        let key = &connection.key;
+        let Some(entry) = self.registry.get(key) else {
             let e = crate::codes::tool::UNKNOWN_INTEGRATION
                 .error(format!("no integration is registered under {key}"));
-            return Err(self.fail(context, Some(&key), name, &e, approved).await);
+            return Err(self
+                .fail(context, Some(key), name, &e, approved)
+                .await
+                .into());
         };
         let Some(tool) = entry.tool(name) else {
             let e = if self.registry.tool_owners(name).next().is_some() {
@@ -326,14 +375,20 @@ impl Runtime {
             } else {
                 crate::codes::tool::NOT_FOUND.error("no integration offers a tool with this name")
             };
-            return Err(self.fail(context, Some(&key), name, &e, approved).await);
+            return Err(self
+                .fail(context, Some(key), name, &e, approved)
+                .await
+                .into());
         };
         if !connection.is_active() {
             let e = crate::codes::auth::CONNECTION_NOT_ACTIVE.error(format!(
                 "the connection is {}; reconnect it before using its tools",
                 connection.status.as_str()
             ));
-            return Err(self.fail(context, Some(&key), name, &e, approved).await);
+            return Err(self
+                .fail(context, Some(key), name, &e, approved)
+                .await
+                .into());
         }
 
         super::arguments::drop_optional_nulls(&tool.descriptor.input_schema, arguments);
@@ -343,7 +398,10 @@ impl Runtime {
                 format!("the arguments of {name} do not match its input schema"),
                 issues,
             );
-            return Err(self.fail(context, Some(&key), name, &e, approved).await);
+            return Err(self
+                .fail(context, Some(key), name, &e, approved)
+                .await
+                .into());
         }
 
         let policies: PolicySet = match self
@@ -352,50 +410,71 @@ impl Runtime {
             .await
         {
             Ok(set) => set,
-            Err(e) => return Err(self.fail(context, Some(&key), name, &e, approved).await),
+            Err(e) => {
+                return Err(self
+                    .fail(context, Some(key), name, &e, approved)
+                    .await
+                    .into());
+            }
         };
-        let decision = policies.decide(&key, tool.descriptor);
-        let mut detail = vec![
-            ("tool", name.to_owned()),
-            ("policy", decision.policy.as_str().to_owned()),
-            ("origin", decision.origin.as_str().to_owned()),
-        ];
-        detail.extend(approval_detail(approved));
+        let decision = policies.decide(key, tool.descriptor);
+        let detail = CallDetail::new(
+            context,
+            [
+                ("tool", name),
+                ("policy", decision.policy.as_str()),
+                ("origin", decision.origin.as_str()),
+            ],
+            approved,
+        );
         if decision.policy == ToolPolicy::Block {
+            let denied = AuditOutcome::Denied {
+                code: "tool.blocked".into(),
+            };
             self.record(
                 context,
-                Some(&key),
-                AuditAction::POLICY_DECIDED,
-                AuditOutcome::Denied {
-                    code: "tool.blocked".into(),
-                },
+                Some(key),
+                &AuditAction::POLICY_DECIDED,
+                &denied,
                 &detail,
             )
             .await;
             let e = crate::codes::tool::BLOCKED
                 .error(format!("the tool {name} is blocked in this workspace"));
-            return Err(self.fail(context, Some(&key), name, &e, approved).await);
+            return Err(self
+                .fail(context, Some(key), name, &e, approved)
+                .await
+                .into());
         }
         self.record(
             context,
-            Some(&key),
-            AuditAction::POLICY_DECIDED,
-            AuditOutcome::Success,
+            Some(key),
+            &AuditAction::POLICY_DECIDED,
+            &AuditOutcome::Success,
             &detail,
         )
         .await;
 
-        let publication = match self
-            .check_capability(tool.descriptor, &connection, context)
-            .await
-        {
+        // Only tools that need a capability read a publication; the others skip the
+        // (boxed) check and its future.
+        let checked = if tool.descriptor.capability.is_some() {
+            Box::pin(self.check_capability(tool.descriptor, &connection, context)).await
+        } else {
+            Ok(None)
+        };
+        let publication = match checked {
             Ok(publication) => publication,
-            Err(e) => return Err(self.fail(context, Some(&key), name, &e, approved).await),
+            Err(e) => {
+                return Err(self
+                    .fail(context, Some(key), name, &e, approved)
+                    .await
+                    .into());
+            }
         };
         Ok(Prepared {
             entry,
             tool,
-            connection: Arc::new(connection),
+            connection,
             decision,
             publication,
         })
@@ -486,9 +565,8 @@ impl Runtime {
             Ok(value) => self.trimmed(value, context).await,
             Err(e) => ToolResult::failure(&e),
         };
-        let mut detail = vec![("policy", prepared.decision.policy.as_str().to_owned())];
-        detail.extend(approval_detail(approved));
-        self.audit_call(context, Some(key), name, &result, &detail)
+        let policy = Some(prepared.decision.policy);
+        self.audit_call(context, Some(key), name, &result, policy, approved)
             .await;
         result
     }
@@ -534,9 +612,9 @@ impl Runtime {
             _ => None,
         };
         let name = prepared.tool.descriptor.name.as_str();
-        let default_headers = target.default_headers()?.clone();
+        let default_headers = Arc::clone(target.shared_default_headers()?);
         let http = ToolHttp::new(
-            self.host.clone(),
+            Arc::clone(&self.host),
             Arc::clone(&self.credentials),
             Arc::clone(&prepared.connection),
             name,
@@ -545,26 +623,12 @@ impl Runtime {
         .with_default_headers(default_headers);
         Ok(ToolContext::new(ContextParts {
             call: context.clone(),
-            tool: name.to_owned(),
-            key: connection.key.clone(),
             method: kind,
             default_credential,
             target_config,
             connection_config,
             publication: prepared.publication.clone(),
             http,
-            host: self.host.clone(),
         }))
     }
-}
-
-fn approval_detail(approved: Option<&Approved<'_>>) -> Vec<(&'static str, String)> {
-    approved
-        .map(|a| {
-            vec![
-                ("approval_id", a.id.to_string()),
-                ("approved_by", a.by.to_string()),
-            ]
-        })
-        .unwrap_or_default()
 }

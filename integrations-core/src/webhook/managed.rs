@@ -297,13 +297,13 @@ impl ManagedWebhooks {
             .definition()
             .default_headers(&loaded.target_config)?;
         Ok(ToolHttp::new(
-            self.host.clone(),
+            Arc::new(self.host.clone()),
             Arc::clone(&self.credentials),
             Arc::new(loaded.connection.clone()),
             action,
             None,
         )
-        .with_default_headers(headers))
+        .with_default_headers(Arc::new(headers)))
     }
 
     /// The connection's managed secret, generating and storing (sealed) one if it has

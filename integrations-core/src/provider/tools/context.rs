@@ -32,41 +32,38 @@ pub struct ToolContext {
     inner: Arc<Inner>,
 }
 
+/// The tool's name, its definition's key, the connection and the host are those of
+/// `http`, which holds them once for both.
 struct Inner {
     call: CallContext,
-    tool: String,
-    key: DefinitionKey,
     method: ConnectionMethodKind,
     default_credential: Option<CredentialSelector>,
     target_config: Parsed,
     connection_config: Parsed,
     publication: Option<Publication>,
     http: ToolHttp,
-    host: Host,
 }
 
 impl fmt::Debug for ToolContext {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ToolContext")
-            .field("tool", &self.inner.tool)
-            .field("key", &self.inner.key)
+            .field("tool", &self.tool_name())
+            .field("key", self.key())
             .field("call", &self.inner.call)
             .finish_non_exhaustive()
     }
 }
 
-/// The parts the runtime assembles a [`ToolContext`] from.
+/// The parts the runtime assembles a [`ToolContext`] from. The tool, the connection
+/// (and its definition's key) and the host are `http`'s.
 pub(crate) struct ContextParts {
     pub(crate) call: CallContext,
-    pub(crate) tool: String,
-    pub(crate) key: DefinitionKey,
     pub(crate) method: ConnectionMethodKind,
     pub(crate) default_credential: Option<CredentialSelector>,
     pub(crate) target_config: Parsed,
     pub(crate) connection_config: Parsed,
     pub(crate) publication: Option<Publication>,
     pub(crate) http: ToolHttp,
-    pub(crate) host: Host,
 }
 
 impl ToolContext {
@@ -74,17 +71,18 @@ impl ToolContext {
         Self {
             inner: Arc::new(Inner {
                 call: parts.call,
-                tool: parts.tool,
-                key: parts.key,
                 method: parts.method,
                 default_credential: parts.default_credential,
                 target_config: parts.target_config,
                 connection_config: parts.connection_config,
                 publication: parts.publication,
                 http: parts.http,
-                host: parts.host,
             }),
         }
+    }
+
+    fn host(&self) -> &Host {
+        self.inner.http.host()
     }
 
     /// The call's ids.
@@ -119,12 +117,12 @@ impl ToolContext {
 
     /// The tool being run.
     pub fn tool_name(&self) -> &str {
-        &self.inner.tool
+        self.inner.http.tool()
     }
 
     /// The connection's definition (`github::github-enterprise-server`).
     pub fn key(&self) -> &DefinitionKey {
-        &self.inner.key
+        &self.connection().key
     }
 
     /// The connection.
@@ -166,14 +164,14 @@ impl ToolContext {
 
     /// The current time, from the host's clock.
     pub fn now(&self) -> Timestamp {
-        self.inner.host.clock().now()
+        self.host().clock().now()
     }
 
     /// The associated data of this context's paging cursors: its tenant, connection,
     /// definition and tool, so a cursor opens only where it was made.
     fn cursor_aad(&self) -> Aad {
-        let id = format!("{}/{}", self.inner.key, self.connection().id);
-        crate::sealing::tool_cursor_aad(self.tenant(), &id, &self.inner.tool)
+        let id = format!("{}/{}", self.key(), self.connection().id);
+        crate::sealing::tool_cursor_aad(self.tenant(), &id, self.tool_name())
     }
 
     /// Seals `state` (a provider's next-page link or cursor) into an opaque paging cursor
@@ -187,8 +185,7 @@ impl ToolContext {
     /// When the host's cipher cannot seal.
     pub fn seal_cursor(&self, state: &str) -> Result<String, Error> {
         let sealed = self
-            .inner
-            .host
+            .host()
             .cipher()
             .seal(state.as_bytes(), &self.cursor_aad())?;
         Ok(format!(
@@ -211,8 +208,7 @@ impl ToolContext {
         let key_id = String::from_utf8(URL_SAFE_NO_PAD.decode(key_id).ok()?).ok()?;
         let ciphertext = URL_SAFE_NO_PAD.decode(ciphertext).ok()?;
         let plaintext = self
-            .inner
-            .host
+            .host()
             .cipher()
             .open(&Sealed::new(key_id, ciphertext), &self.cursor_aad())
             .ok()?;
@@ -228,13 +224,13 @@ impl ToolContext {
         detail: impl IntoIterator<Item = (String, String)>,
     ) {
         let mut event = AuditEvent::new(self.now(), self.tenant().clone(), action, outcome)
-            .with_key(self.inner.key.clone())
+            .with_key(self.key().clone())
             .with_connection(self.inner.call.connection.clone())
             .with_actor(self.user().cloned())
-            .with_detail("tool", self.inner.tool.clone());
+            .with_detail("tool", self.tool_name());
         for (name, value) in detail {
             event = event.with_detail(name, value);
         }
-        self.inner.host.audit().record(event).await;
+        self.host().audit().record(event).await;
     }
 }

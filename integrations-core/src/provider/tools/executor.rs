@@ -218,21 +218,26 @@ impl ToolSet {
 
 #[async_trait]
 impl ToolExecutor for ToolSet {
-    async fn execute(
-        &self,
-        name: &str,
+    // Written out rather than `async fn`: the tool's own future is already boxed, and
+    // is handed back as it is instead of inside a second box.
+    fn execute<'s, 'n, 'c, 'f>(
+        &'s self,
+        name: &'n str,
         arguments: Value,
-        context: &ToolContext,
-    ) -> Result<Value, Error> {
-        let entry = self
-            .entries
-            .iter()
-            .find(|e| e.descriptor.name == name)
-            .ok_or_else(|| {
-                crate::codes::tool::NOT_EXECUTABLE
-                    .error(format!("the provider cannot execute the tool {name}"))
-            })?;
-        entry.tool.call(arguments, context).await
+        context: &'c ToolContext,
+    ) -> BoxFuture<'f, Result<Value, Error>>
+    where
+        's: 'f,
+        'n: 'f,
+        'c: 'f,
+        Self: 'f,
+    {
+        let Some(entry) = self.entries.iter().find(|e| e.descriptor.name == name) else {
+            let e = crate::codes::tool::NOT_EXECUTABLE
+                .error(format!("the provider cannot execute the tool {name}"));
+            return Box::pin(std::future::ready(Err(e)));
+        };
+        entry.tool.call(arguments, context)
     }
 }
 

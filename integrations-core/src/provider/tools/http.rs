@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::credential::{CredentialRequest, CredentialSource, ResolvedCredential};
-use crate::host::{AuditAction, AuditEvent, AuditOutcome, Host, HttpRequest, HttpResponse};
+use crate::host::{AuditAction, AuditEventRef, AuditOutcome, Host, HttpRequest, HttpResponse};
 use crate::model::Connection;
 use crate::plan::{AuthInjection, CredentialSelector};
 use crate::{DefinitionKey, Error, Secret, UserId};
@@ -96,12 +96,13 @@ impl RequestAuth {
 /// [`HttpClient`]: crate::host::HttpClient
 #[derive(Clone)]
 pub struct ToolHttp {
-    host: Host,
+    host: Arc<Host>,
     credentials: Arc<dyn CredentialSource>,
     connection: Arc<Connection>,
     tool: Arc<str>,
     actor: Option<UserId>,
-    default_headers: Arc<http::HeaderMap>,
+    /// The definition's default headers; `None` when it has none.
+    default_headers: Option<Arc<http::HeaderMap>>,
 }
 
 impl fmt::Debug for ToolHttp {
@@ -115,7 +116,7 @@ impl fmt::Debug for ToolHttp {
 
 impl ToolHttp {
     pub(crate) fn new(
-        host: Host,
+        host: Arc<Host>,
         credentials: Arc<dyn CredentialSource>,
         connection: Arc<Connection>,
         tool: &str,
@@ -127,15 +128,15 @@ impl ToolHttp {
             connection,
             tool: Arc::from(tool),
             actor,
-            default_headers: Arc::new(http::HeaderMap::new()),
+            default_headers: None,
         }
     }
 
     /// Adds `headers` (the definition's
     /// [`default_headers`](crate::definition::IntegrationDefinition::default_headers)) to
     /// every request that does not set them itself.
-    pub(crate) fn with_default_headers(mut self, headers: http::HeaderMap) -> Self {
-        self.default_headers = Arc::new(headers);
+    pub(crate) fn with_default_headers(mut self, headers: Arc<http::HeaderMap>) -> Self {
+        self.default_headers = (!headers.is_empty()).then_some(headers);
         self
     }
 
@@ -143,23 +144,36 @@ impl ToolHttp {
         &self.connection
     }
 
+    /// The host the requests go through (its clock, cipher and audit sink serve the
+    /// tool's context too).
+    pub(crate) fn host(&self) -> &Host {
+        &self.host
+    }
+
+    /// The tool the requests are made for.
+    pub(crate) fn tool(&self) -> &str {
+        &self.tool
+    }
+
     fn key(&self) -> &DefinitionKey {
         &self.connection.key
     }
 
-    async fn audit(&self, outcome: AuditOutcome, attempt: u8) {
-        let event = AuditEvent::new(
+    /// Audits a use of the credential; `attempt` is `1` or `2` (the retry after a
+    /// refusal).
+    async fn audit(&self, outcome: AuditOutcome, attempt: &'static str) {
+        let detail = [("tool", &*self.tool), ("attempt", attempt)];
+        let event = AuditEventRef::new(
             self.host.clock().now(),
-            self.connection.tenant.clone(),
-            AuditAction::CREDENTIAL_USED,
-            outcome,
+            &self.connection.tenant,
+            &AuditAction::CREDENTIAL_USED,
+            &outcome,
         )
-        .with_key(self.key().clone())
-        .with_connection(self.connection.id.clone())
-        .with_actor(self.actor.clone())
-        .with_detail("tool", self.tool.to_string())
-        .with_detail("attempt", attempt.to_string());
-        self.host.audit().record(event).await;
+        .with_key(Some(self.key()))
+        .with_connection(Some(&self.connection.id))
+        .with_actor(self.actor.as_ref())
+        .with_detail(&detail);
+        self.host.audit().record_ref(event).await;
     }
 
     /// Sends `request` with the definition's default headers added where it does not set
@@ -177,7 +191,7 @@ impl ToolHttp {
         auth: &RequestAuth,
     ) -> Result<HttpResponse, Error> {
         let mut request = request;
-        for (name, value) in self.default_headers.iter() {
+        for (name, value) in self.default_headers.iter().flat_map(|h| h.iter()) {
             if !request.headers().contains_key(name) {
                 request.headers_mut().insert(name.clone(), value.clone());
             }
@@ -190,7 +204,7 @@ impl ToolHttp {
                     AuditOutcome::Failure {
                         code: e.code().to_owned(),
                     },
-                    1,
+                    "1",
                 )
                 .await;
                 return Err(e);
@@ -199,14 +213,14 @@ impl ToolHttp {
         let first = inject(clone_request(&request), &auth.injection, &credential.value)?;
         let response = self.host.http().send(first).await?;
         if !(auth.rejected)(&response) {
-            self.audit(AuditOutcome::Success, 1).await;
+            self.audit(AuditOutcome::Success, "1").await;
             return Ok(response);
         }
         self.audit(
             AuditOutcome::Failure {
                 code: "credential.rejected".to_owned(),
             },
-            1,
+            "1",
         )
         .await;
         let fresh: Option<ResolvedCredential> = self
@@ -225,7 +239,7 @@ impl ToolHttp {
         } else {
             AuditOutcome::Success
         };
-        self.audit(outcome, 2).await;
+        self.audit(outcome, "2").await;
         Ok(response)
     }
 }

@@ -155,6 +155,11 @@ impl ToolResult {
     /// A successful result: `structured` as structured content and as JSON text.
     pub fn success(structured: Value) -> Self {
         let text = structured.to_string();
+        Self::success_with_text(structured, text)
+    }
+
+    /// [`success`](Self::success) with the JSON text of `structured` already made.
+    pub(crate) fn success_with_text(structured: Value, text: String) -> Self {
         Self {
             status: ToolStatus::Completed,
             content: vec![ToolContent::text(text)],
