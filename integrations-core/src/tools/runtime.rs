@@ -64,8 +64,8 @@ pub const DEFAULT_APPROVAL_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 /// ```
 pub struct Runtime {
     pub(super) registry: Arc<Registry>,
-    /// Shared with every call's [`ToolHttp`] (one reference count, not one per store).
-    pub(super) host: Arc<Host>,
+    /// Shared with every call's [`ToolHttp`] (a clone is one reference count).
+    pub(super) host: Host,
     pub(super) credentials: Arc<dyn CredentialSource>,
     pub(super) policies: Arc<dyn PolicySource>,
     pub(super) result_budget: usize,
@@ -162,7 +162,7 @@ impl Runtime {
         Self {
             loader: Loader::new(Arc::clone(&registry), host.clone()),
             registry,
-            host: Arc::new(host),
+            host,
             credentials,
             policies: Arc::new(Policies::new()),
             result_budget: DEFAULT_RESULT_BUDGET,
@@ -614,7 +614,7 @@ impl Runtime {
         let name = prepared.tool.descriptor.name.as_str();
         let default_headers = Arc::clone(target.shared_default_headers()?);
         let http = ToolHttp::new(
-            Arc::clone(&self.host),
+            self.host.clone(),
             Arc::clone(&self.credentials),
             Arc::clone(&prepared.connection),
             name,

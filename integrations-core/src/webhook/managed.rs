@@ -297,7 +297,7 @@ impl ManagedWebhooks {
             .definition()
             .default_headers(&loaded.target_config)?;
         Ok(ToolHttp::new(
-            Arc::new(self.host.clone()),
+            self.host.clone(),
             Arc::clone(&self.credentials),
             Arc::new(loaded.connection.clone()),
             action,

@@ -96,7 +96,7 @@ impl RequestAuth {
 /// [`HttpClient`]: crate::host::HttpClient
 #[derive(Clone)]
 pub struct ToolHttp {
-    host: Arc<Host>,
+    host: Host,
     credentials: Arc<dyn CredentialSource>,
     connection: Arc<Connection>,
     tool: Arc<str>,
@@ -116,7 +116,7 @@ impl fmt::Debug for ToolHttp {
 
 impl ToolHttp {
     pub(crate) fn new(
-        host: Arc<Host>,
+        host: Host,
         credentials: Arc<dyn CredentialSource>,
         connection: Arc<Connection>,
         tool: &str,
