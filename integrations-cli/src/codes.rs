@@ -18,7 +18,6 @@ integrations_core::error_codes! {
         NO_TARGET_SECRET = "cli.no_target_secret", InvalidInput, "The integration named keeps no webhook secret in its target, so deliveries cannot be signed or verified.";
         NO_ROUTES = "cli.no_routes", Configuration, "The plan given to the proxy demo has no egress route.";
         NO_WEBHOOKS = "cli.no_webhooks", InvalidInput, "The integration named receives no webhooks.";
-        OFFLINE = "cli.offline", Unavailable, "A command that works offline (webhook verification) was asked to make an HTTP call; it refuses.";
         SEALING_KEY_MISSING = "cli.sealing_key_missing", Configuration, "A command that opens stored secrets was given no SEALING_KEY (or --key-file).";
         UNREADABLE_FILE = "cli.unreadable_file", Storage, "A file could not be read; the operating system's reason is printed.";
         USAGE = "cli.usage", InvalidInput, "The flags or arguments given do not go together, or one is malformed.";

@@ -4,9 +4,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use integrations_core::host::{
-    AesGcmKeyRing, Clock, EventSink, Host, HttpRequest, HttpResponse, from_fn,
-};
+use integrations_core::host::{AesGcmKeyRing, Clock, EventSink, Host};
 use integrations_core::model::Connection;
 use integrations_core::service::{TargetInput, WriteService};
 use integrations_core::webhook::{
@@ -164,7 +162,7 @@ const ONE_SHOT: &str = "cli";
 
 /// A definition's real [`Ingest`] pipeline on a one-shot host: SQL stores in a private
 /// in-memory SQLite database, a clock fixed at the delivery's time, a key ring generated
-/// for this process, an HTTP client that refuses every request, and an event sink that
+/// for this process, no HTTP client (a webhook-only host), and an event sink that
 /// accepts every event. It holds one target (the definition's first target-config
 /// example, the secret in the first target-secret field its webhook source names) and,
 /// per delivery, one connection routed by the subject the provider reads from it.
@@ -226,16 +224,9 @@ impl Pipeline {
             DATABASES.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
         );
         let stores = Arc::new(SqlStores::connect(&database).await?);
-        let offline = from_fn(|request: HttpRequest| async move {
-            Err::<HttpResponse, _>(crate::codes::cli::OFFLINE.error(format!(
-                "webhook verification makes no HTTP calls: refused {} {}",
-                request.method(),
-                request.uri().host().unwrap_or("?")
-            )))
-        });
+        // A webhook-only host: verification makes no HTTP call, so there is no client.
         let host = Host::builder()
             .stores(stores)
-            .http(Arc::new(offline))
             .cipher(Arc::new(AesGcmKeyRing::generate("cli-webhook")?))
             .clock(Arc::new(FixedClock(now)))
             .events(Arc::new(AcceptEvents))
