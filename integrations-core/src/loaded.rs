@@ -19,7 +19,7 @@
 //! It also comes in two halves: [`Loader::stored_target_of`] reads the records (not
 //! found, mismatch) and [`Loader::check_target`] checks the rest. Webhook ingest runs the
 //! second half only once the delivery's signature verified; compile's
-//! [`ProfileInput::load_with`](crate::compile::ProfileInput::load_with) runs the first for
+//! [`ProfileInput::load_with`](crate::compile::ProfileInput::load_with) runs both for
 //! every binding, turning each refusal into that binding's issue instead of stopping.
 //!
 //! What is pure in a target's stored record (the parsed config, the opened secrets) is
@@ -261,12 +261,7 @@ impl Loader {
     /// `auth.connection_not_found` ([`ErrorKind::NotFound`](crate::ErrorKind::NotFound)), and everything
     /// [`for_connection`](Self::for_connection) reports; storage errors.
     pub async fn connection(&self, tenant: &TenantId, id: &ConnectionId) -> Result<Loaded, Error> {
-        let connection = self
-            .host
-            .connections()
-            .get_connection(tenant, id)
-            .await?
-            .ok_or_else(connection_not_found)?;
+        let connection = self.stored_connection(tenant, id).await?;
         self.for_connection(connection).await
     }
 
@@ -288,12 +283,8 @@ impl Loader {
     ///
     /// As [`for_connection`](Self::for_connection).
     pub async fn target_of(&self, connection: &Connection) -> Result<LoadedTarget, Error> {
-        self.load_target(
-            &connection.tenant,
-            &connection.target,
-            Some(&connection.key),
-        )
-        .await
+        let target = self.stored_target_of(connection).await?;
+        self.check_target(&target)
     }
 
     /// Loads the enabled target `id` of `tenant` and parses its config (once per stored
@@ -306,25 +297,16 @@ impl Loader {
     /// `auth.target_config_invalid` ([`ErrorKind::Configuration`](crate::ErrorKind::Configuration), with the issues);
     /// storage errors.
     pub async fn target(&self, tenant: &TenantId, id: &TargetId) -> Result<LoadedTarget, Error> {
-        self.load_target(tenant, id, None).await
+        let target = self.read_target(tenant, id).await?;
+        self.check_target(&target)
     }
 
-    async fn load_target(
-        &self,
-        tenant: &TenantId,
-        id: &TargetId,
-        key: Option<&DefinitionKey>,
-    ) -> Result<LoadedTarget, Error> {
-        let Some(target) = self.host.targets().get_target(tenant, id).await? else {
-            return Err(crate::codes::auth::TARGET_NOT_FOUND.error("the target does not exist"));
-        };
-        if !target.enabled {
-            return Err(target_disabled());
+    /// The stored target `id` of `tenant`, unchecked.
+    async fn read_target(&self, tenant: &TenantId, id: &TargetId) -> Result<Arc<Target>, Error> {
+        match self.host.targets().get_target(tenant, id).await? {
+            Some(target) => Ok(Arc::new(target)),
+            None => Err(crate::codes::auth::TARGET_NOT_FOUND.error("the target does not exist")),
         }
-        if key.is_some_and(|key| *key != target.key) {
-            return Err(target_mismatch());
-        }
-        self.parsed(Arc::new(target))
     }
 
     /// Reads the connection `id` of `tenant`, the first step of the lookup alone.
@@ -359,18 +341,13 @@ impl Loader {
     /// `auth.target_mismatch` ([`ErrorKind::Configuration`](crate::ErrorKind::Configuration))
     /// when the target belongs to another definition; storage errors.
     pub async fn stored_target_of(&self, connection: &Connection) -> Result<Arc<Target>, Error> {
-        let Some(target) = self
-            .host
-            .targets()
-            .get_target(&connection.tenant, &connection.target)
-            .await?
-        else {
-            return Err(crate::codes::auth::TARGET_NOT_FOUND.error("the target does not exist"));
-        };
+        let target = self
+            .read_target(&connection.tenant, &connection.target)
+            .await?;
         if target.key != connection.key {
             return Err(target_mismatch());
         }
-        Ok(Arc::new(target))
+        Ok(target)
     }
 
     /// The second half of the lookup for a target read by
