@@ -172,6 +172,19 @@ pub(crate) fn uncatalogued_literals(source: &str) -> Vec<(usize, String)> {
             }
         }
     }
+    // An audit outcome's code is a catalogued code too (`code: codes::tool::BLOCKED.into()`).
+    for outcome in ["AuditOutcome::Failure {", "AuditOutcome::Denied {"] {
+        for (at, _) in source.match_indices(outcome) {
+            let fields = &source[at + outcome.len()..];
+            let fields = &fields[..fields.find('}').unwrap_or(fields.len())];
+            for literal in fields.split('"').skip(1).step_by(2) {
+                if integrations_core::is_code_shaped(literal) {
+                    let line = source[..at].matches('\n').count() + 1;
+                    found.push((line, literal.to_owned()));
+                }
+            }
+        }
+    }
     found.sort();
     found
 }
@@ -437,6 +450,15 @@ mod tests {
                 (14, "shop.shut".to_owned()),
                 (15, "shop.blank_{f}".to_owned()),
             ]
+        );
+    }
+
+    #[test]
+    fn the_scan_finds_a_literal_audit_outcome_code() {
+        let snippet = "fn f() -> AuditOutcome {\n    AuditOutcome::Denied {\n        code: \"shop.shut\".into(),\n    }\n}\nfn g() -> AuditOutcome { AuditOutcome::Failure { code: codes::shop::GONE.into() } }\nfn h() -> AuditOutcome { AuditOutcome::Failure { code: \"shop.gone\".to_owned() } }\n";
+        assert_eq!(
+            uncatalogued_literals(snippet),
+            [(2, "shop.shut".to_owned()), (7, "shop.gone".to_owned())]
         );
     }
 }

@@ -74,6 +74,7 @@ crate::error_codes! {
     pub mod credential {
         AMBIGUOUS = "credential.ambiguous", Conflict, "The connection holds several credentials of the type asked for; name the slot to use.";
         INVALID_TYPE = "credential.invalid_type", InvalidInput, "A credential type is 1 to 64 lowercase letters, digits and underscores.";
+        REJECTED = "credential.rejected", PermissionDenied, "The provider refused the credential a tool's request carried; the audit outcome of `credential.used` (the request is retried once with a renewed credential where the source can renew it).";
     }
     /// Codes of the `crypto` area.
     pub mod crypto {

@@ -429,7 +429,7 @@ impl Runtime {
         );
         if decision.policy == ToolPolicy::Block {
             let denied = AuditOutcome::Denied {
-                code: "tool.blocked".into(),
+                code: crate::codes::tool::BLOCKED.into(),
             };
             self.record(
                 context,

@@ -218,7 +218,7 @@ impl ToolHttp {
         }
         self.audit(
             AuditOutcome::Failure {
-                code: "credential.rejected".to_owned(),
+                code: crate::codes::credential::REJECTED.into(),
             },
             "1",
         )
@@ -234,7 +234,7 @@ impl ToolHttp {
         let response = self.host.http().send(second).await?;
         let outcome = if (auth.rejected)(&response) {
             AuditOutcome::Failure {
-                code: "credential.rejected".to_owned(),
+                code: crate::codes::credential::REJECTED.into(),
             }
         } else {
             AuditOutcome::Success
