@@ -58,13 +58,13 @@ pub(crate) const fn static_id_is_valid(value: &str) -> bool {
 /// An id's text: a literal from [`from_static`](TenantId::from_static), or a shared
 /// string. Equality, order and hashing are by the text alone.
 #[derive(Clone)]
-enum IdText {
+pub(crate) enum IdText {
     Static(&'static str),
     Shared(Arc<str>),
 }
 
 impl IdText {
-    fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         match self {
             Self::Static(s) => s,
             Self::Shared(s) => s,

@@ -1,12 +1,12 @@
 //! [`DefinitionKey`] (`family::variant`) and [`IntegrationKind`].
 
-use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
+use crate::id::IdText;
 use crate::issue::ValidationIssue;
 
 /// The longest family or variant, in bytes.
@@ -31,9 +31,10 @@ pub const MAX_SEGMENT_LEN: usize = 64;
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct DefinitionKey {
-    // Stored as the full `family::variant` string. Ordering is byte-wise on that string
-    // (`split` follows from it), so it never depends on a locale.
-    full: Cow<'static, str>,
+    // Stored as the full `family::variant` string, a literal or shared: a clone never
+    // allocates. Ordering is byte-wise on that string (`split` follows from it), so it
+    // never depends on a locale.
+    full: IdText,
     split: usize,
 }
 
@@ -48,7 +49,7 @@ impl DefinitionKey {
         check_segment("family", family)?;
         check_segment("variant", variant)?;
         Ok(Self {
-            full: Cow::Owned(format!("{family}::{variant}")),
+            full: IdText::Shared(format!("{family}::{variant}").into()),
             split: family.len(),
         })
     }
@@ -84,24 +85,24 @@ impl DefinitionKey {
             );
         };
         Self {
-            full: Cow::Borrowed(key),
+            full: IdText::Static(key),
             split,
         }
     }
 
     /// The provider family (`github`).
     pub fn family(&self) -> &str {
-        &self.full[..self.split]
+        &self.full.as_str()[..self.split]
     }
 
     /// The variant (`github-enterprise-server`).
     pub fn variant(&self) -> &str {
-        &self.full[self.split + 2..]
+        &self.full.as_str()[self.split + 2..]
     }
 
     /// The key as `family::variant`.
     pub fn as_str(&self) -> &str {
-        &self.full
+        self.full.as_str()
     }
 }
 
@@ -202,19 +203,19 @@ impl TryFrom<String> for DefinitionKey {
 
 impl From<DefinitionKey> for String {
     fn from(key: DefinitionKey) -> String {
-        key.full.into_owned()
+        key.full.as_str().to_owned()
     }
 }
 
 impl fmt::Display for DefinitionKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.full)
+        f.write_str(self.full.as_str())
     }
 }
 
 impl fmt::Debug for DefinitionKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "DefinitionKey({})", self.full)
+        write!(f, "DefinitionKey({})", self.full.as_str())
     }
 }
 

@@ -303,8 +303,8 @@ impl Loader {
 
     /// The stored target `id` of `tenant`, unchecked.
     async fn read_target(&self, tenant: &TenantId, id: &TargetId) -> Result<Arc<Target>, Error> {
-        match self.host.targets().get_target(tenant, id).await? {
-            Some(target) => Ok(Arc::new(target)),
+        match self.host.targets().get_target_shared(tenant, id).await? {
+            Some(target) => Ok(target),
             None => Err(crate::codes::auth::TARGET_NOT_FOUND.error("the target does not exist")),
         }
     }
@@ -446,12 +446,15 @@ impl Loader {
 
     /// The cached version of `target`, when the stored record is exactly the one it was
     /// built from.
-    fn cached(&self, target: &Target) -> Option<Arc<Version>> {
+    fn cached(&self, target: &Arc<Target>) -> Option<Arc<Version>> {
         let cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
         // The whole record is compared, tenant included: a target id reused in another
         // tenant, or the same stamp with other content, parses again.
+        // A store that shares its records hands back the very record the version was
+        // built from while it is unchanged: then no field needs comparing.
         let version = cache.get(&target.id)?;
-        (*version.target == *target).then(|| Arc::clone(version))
+        (Arc::ptr_eq(&version.target, target) || *version.target == **target)
+            .then(|| Arc::clone(version))
     }
 }
 

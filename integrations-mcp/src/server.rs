@@ -426,7 +426,8 @@ impl McpServer {
                 let result = self.run(name, arguments, call, context).await?;
                 let Some(request) = result
                     .approval
-                    .clone()
+                    .as_deref()
+                    .cloned()
                     .filter(|_| result.status == ToolStatus::ApprovalRequired)
                 else {
                     self.remember_cursor(&result, &call.connection);

@@ -7,7 +7,7 @@
 //! A take at or after the entry's `expires_at` removes it and reports it absent.
 
 use std::collections::BTreeMap;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
 use integrations_core::host::{
@@ -29,8 +29,9 @@ type Key<T> = (TenantId, T);
 
 #[derive(Default)]
 struct State {
-    targets: BTreeMap<Key<TargetId>, Target>,
-    connections: BTreeMap<Key<ConnectionId>, Connection>,
+    // Shared: `get_*_shared` hands these out; a write replaces the `Arc`, never edits it.
+    targets: BTreeMap<Key<TargetId>, Arc<Target>>,
+    connections: BTreeMap<Key<ConnectionId>, Arc<Connection>>,
     credentials: BTreeMap<Key<ConnectionId>, CredentialSet>,
     bindings: BTreeMap<Key<BindingId>, Binding>,
     oauth_states: BTreeMap<String, PendingAuthorization>,
@@ -134,6 +135,30 @@ fn list<K: Ord, V: Clone>(map: &BTreeMap<(TenantId, K), V>, tenant: &TenantId) -
         .collect()
 }
 
+fn list_shared<K: Ord, V: Clone>(
+    map: &BTreeMap<(TenantId, K), Arc<V>>,
+    tenant: &TenantId,
+) -> Vec<V> {
+    map.iter()
+        .filter(|((t, _), _)| t == tenant)
+        .map(|(_, v)| V::clone(v))
+        .collect()
+}
+
+/// Writes `status` into a shared connection record by replacing it (a reader may hold
+/// the old one); the new record.
+fn replace_status(
+    record: &mut Arc<Connection>,
+    status: ConnectionStatus,
+    now: Timestamp,
+) -> Connection {
+    let mut connection = Connection::clone(record);
+    connection.status = status;
+    connection.updated_at = now;
+    *record = Arc::new(connection.clone());
+    connection
+}
+
 /// Removes the values `expired` selects; how many.
 fn purge<K: Ord, V>(map: &mut BTreeMap<K, V>, expired: impl Fn(&V) -> bool) -> u64 {
     let before = map.len();
@@ -144,6 +169,15 @@ fn purge<K: Ord, V>(map: &mut BTreeMap<K, V>, expired: impl Fn(&V) -> bool) -> u
 #[async_trait]
 impl TargetStore for MemoryStore {
     async fn get_target(&self, tenant: &TenantId, id: &TargetId) -> Result<Option<Target>, Error> {
+        let shared = self.get_target_shared(tenant, id).await?;
+        Ok(shared.map(|target| Target::clone(&target)))
+    }
+
+    async fn get_target_shared(
+        &self,
+        tenant: &TenantId,
+        id: &TargetId,
+    ) -> Result<Option<Arc<Target>>, Error> {
         Ok(self
             .lock()
             .targets
@@ -152,14 +186,15 @@ impl TargetStore for MemoryStore {
     }
 
     async fn put_target(&self, target: &Target) -> Result<(), Error> {
-        self.lock()
-            .targets
-            .insert((target.tenant.clone(), target.id.clone()), target.clone());
+        self.lock().targets.insert(
+            (target.tenant.clone(), target.id.clone()),
+            Arc::new(target.clone()),
+        );
         Ok(())
     }
 
     async fn list_targets(&self, tenant: &TenantId) -> Result<Vec<Target>, Error> {
-        Ok(list(&self.lock().targets, tenant))
+        Ok(list_shared(&self.lock().targets, tenant))
     }
 
     async fn delete_target(&self, tenant: &TenantId, id: &TargetId) -> Result<bool, Error> {
@@ -176,7 +211,7 @@ impl TargetStore for MemoryStore {
             .targets
             .values()
             .filter(|t| &t.key == key)
-            .cloned()
+            .map(|t| Target::clone(t))
             .collect())
     }
 }
@@ -188,6 +223,15 @@ impl ConnectionStore for MemoryStore {
         tenant: &TenantId,
         id: &ConnectionId,
     ) -> Result<Option<Connection>, Error> {
+        let shared = self.get_connection_shared(tenant, id).await?;
+        Ok(shared.map(|connection| Connection::clone(&connection)))
+    }
+
+    async fn get_connection_shared(
+        &self,
+        tenant: &TenantId,
+        id: &ConnectionId,
+    ) -> Result<Option<Arc<Connection>>, Error> {
         Ok(self
             .lock()
             .connections
@@ -198,13 +242,13 @@ impl ConnectionStore for MemoryStore {
     async fn put_connection(&self, connection: &Connection) -> Result<(), Error> {
         self.lock().connections.insert(
             (connection.tenant.clone(), connection.id.clone()),
-            connection.clone(),
+            Arc::new(connection.clone()),
         );
         Ok(())
     }
 
     async fn list_connections(&self, tenant: &TenantId) -> Result<Vec<Connection>, Error> {
-        Ok(list(&self.lock().connections, tenant))
+        Ok(list_shared(&self.lock().connections, tenant))
     }
 
     async fn delete_connection(&self, tenant: &TenantId, id: &ConnectionId) -> Result<bool, Error> {
@@ -221,7 +265,7 @@ impl ConnectionStore for MemoryStore {
             .connections
             .values()
             .filter(|c| query.matches(c))
-            .cloned()
+            .map(|c| Connection::clone(c))
             .collect())
     }
 
@@ -236,11 +280,7 @@ impl ConnectionStore for MemoryStore {
         Ok(state
             .connections
             .get_mut(&(tenant.clone(), id.clone()))
-            .map(|c| {
-                c.status = status;
-                c.updated_at = now;
-                c.clone()
-            }))
+            .map(|c| replace_status(c, status, now)))
     }
 
     async fn set_connection_status_if(
@@ -256,11 +296,7 @@ impl ConnectionStore for MemoryStore {
             .connections
             .get_mut(&(tenant.clone(), id.clone()))
             .filter(|c| &c.status == expected)
-            .map(|c| {
-                c.status = status;
-                c.updated_at = now;
-                c.clone()
-            }))
+            .map(|c| replace_status(c, status, now)))
     }
 }
 

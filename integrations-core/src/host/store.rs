@@ -6,6 +6,7 @@
 //!
 //! Stores return [`Error`]; wrap your database error with [`Error::storage`].
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -41,6 +42,21 @@ pub trait TargetStore: Send + Sync {
     async fn find_targets(&self, key: &DefinitionKey) -> Result<Vec<Target>, Error> {
         let _ = key;
         Ok(Vec::new())
+    }
+
+    /// The target as a shared record, if it exists: the read the tool runtime and the
+    /// loader make on every call.
+    ///
+    /// The default wraps [`get_target`](Self::get_target)'s record. A store that keeps
+    /// records in memory can hand out its own copy without cloning it; the record behind
+    /// the `Arc` must then never change, since a write replaces it with a new one (the
+    /// loader takes an unchanged pointer as an unchanged record).
+    async fn get_target_shared(
+        &self,
+        tenant: &TenantId,
+        id: &TargetId,
+    ) -> Result<Option<Arc<Target>>, Error> {
+        Ok(self.get_target(tenant, id).await?.map(Arc::new))
     }
 }
 
@@ -98,6 +114,19 @@ pub trait ConnectionStore: Send + Sync {
         tenant: &TenantId,
         id: &ConnectionId,
     ) -> Result<Option<Connection>, Error>;
+    /// The connection as a shared record, if it exists: the read the tool runtime makes
+    /// on every call.
+    ///
+    /// The default wraps [`get_connection`](Self::get_connection)'s record. A store that
+    /// keeps records in memory can hand out its own copy without cloning it; the record
+    /// behind the `Arc` must then never change, since a write replaces it with a new one.
+    async fn get_connection_shared(
+        &self,
+        tenant: &TenantId,
+        id: &ConnectionId,
+    ) -> Result<Option<Arc<Connection>>, Error> {
+        Ok(self.get_connection(tenant, id).await?.map(Arc::new))
+    }
     /// Inserts or replaces a connection.
     async fn put_connection(&self, connection: &Connection) -> Result<(), Error>;
     /// Every connection of a tenant, ordered by id.

@@ -2,9 +2,10 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::Arc;
 
-use crate::definition::{CONTINUE_TOOL_NAME, ToolDescriptor, check_tool_name};
+use crate::definition::{CONTINUE_TOOL_NAME, ToolDescriptor, ToolPolicy, check_tool_name};
 use crate::definition::{ConnectionMethod, ConnectionMethodKind, IntegrationDefinition, Metadata};
-use crate::plan::McpConfigTarget;
+use crate::model::CredentialType;
+use crate::plan::{CredentialSelector, McpConfigTarget};
 use crate::provider::Integration;
 use crate::schema::{ConfigKind, ConfigSchema, ConfigSpec, Form, FormContext};
 use crate::{ConnectionMethodId, DefinitionKey, Error, IntegrationKind, ValidationIssue};
@@ -14,9 +15,32 @@ use crate::{ConnectionMethodId, DefinitionKey, Error, IntegrationKind, Validatio
 pub struct RegisteredMethod {
     method: ConnectionMethod,
     config: ConfigSchema,
+    default_credential: Option<Arc<CredentialSelector>>,
 }
 
 impl RegisteredMethod {
+    fn new(method: ConnectionMethod, config: ConfigSchema) -> Self {
+        let default_credential = match method.kind {
+            ConnectionMethodKind::ApiKey => method.secret_fields.first().map(|field| {
+                let selector = CredentialSelector::of_type(field.credential_type.clone());
+                match &field.slot {
+                    Some(slot) => selector.with_slot(slot.clone()),
+                    None => selector,
+                }
+            }),
+            ConnectionMethodKind::OAuth2AuthorizationCode
+            | ConnectionMethodKind::OAuth2ClientCredentials => Some(CredentialSelector::of_type(
+                CredentialType::OAUTH2_ACCESS_TOKEN,
+            )),
+            _ => None,
+        };
+        Self {
+            method,
+            config,
+            default_credential: default_credential.map(Arc::new),
+        }
+    }
+
     /// The method.
     pub fn method(&self) -> &ConnectionMethod {
         &self.method
@@ -25,6 +49,18 @@ impl RegisteredMethod {
     /// Its compiled config schema.
     pub fn config(&self) -> &ConfigSchema {
         &self.config
+    }
+
+    /// The credential a tool uses when it does not name one: the first secret field of
+    /// an API-key method (its type and slot), the OAuth 2.0 access token of an OAuth
+    /// method, and none for the others (their provider names a resolver).
+    pub fn default_credential(&self) -> Option<&CredentialSelector> {
+        self.default_credential.as_deref()
+    }
+
+    /// [`default_credential`](Self::default_credential), shared with every tool context.
+    pub(crate) fn shared_default_credential(&self) -> Option<&Arc<CredentialSelector>> {
+        self.default_credential.as_ref()
     }
 }
 
@@ -36,6 +72,18 @@ pub struct RegisteredTool<'a> {
     pub descriptor: &'a ToolDescriptor,
     /// The compiled input schema, which every call's arguments are validated against.
     pub input: &'a ConfigSchema,
+    /// The tool's default policy ([`ToolDescriptor::default_policy`] for its definition's
+    /// family), decided once at registration.
+    pub default_policy: ToolPolicy,
+    /// The name, shared with every call's HTTP client.
+    pub(crate) shared_name: &'a Arc<str>,
+}
+
+/// What registration compiles and decides once per tool.
+struct CompiledTool {
+    input: ConfigSchema,
+    default_policy: ToolPolicy,
+    name: Arc<str>,
 }
 
 /// A registered integration: the integration itself plus everything static about it,
@@ -50,7 +98,8 @@ pub struct RegisteredIntegration {
     binding_config: ConfigSchema,
     methods: Vec<RegisteredMethod>,
     tools: Vec<ToolDescriptor>,
-    tool_inputs: Vec<ConfigSchema>,
+    /// In catalog order, beside `tools`.
+    compiled_tools: Vec<CompiledTool>,
     mcp_config_target: Option<McpConfigTarget>,
 }
 
@@ -207,12 +256,12 @@ impl RegisteredIntegration {
             if let Some(config) =
                 compile_spec(&method.config, &format!("{path}/config"), &mut issues)
             {
-                registered_methods.push(RegisteredMethod { method, config });
+                registered_methods.push(RegisteredMethod::new(method, config));
             }
         }
 
         let tools = integration.tool_catalog();
-        let mut tool_inputs = Vec::with_capacity(tools.len());
+        let mut compiled_tools = Vec::with_capacity(tools.len());
         for (i, tool) in tools.iter().enumerate() {
             let path = format!("/tools/{i}");
             if let Err(e) = check_tool_name(&key, &tool.name) {
@@ -246,7 +295,11 @@ impl RegisteredIntegration {
                 ));
             }
             match ConfigSpec::from_json_schema(tool.input_schema.clone()).compile() {
-                Ok(schema) => tool_inputs.push(schema),
+                Ok(input) => compiled_tools.push(CompiledTool {
+                    input,
+                    default_policy: tool.default_policy(key.family()),
+                    name: Arc::from(tool.name.as_str()),
+                }),
                 Err(e) => issues.push(ValidationIssue::new(
                     crate::codes::issues::registry::SCHEMA_DOES_NOT_COMPILE,
                     format!("{path}/input_schema"),
@@ -279,7 +332,7 @@ impl RegisteredIntegration {
                     binding_config,
                     methods: registered_methods,
                     tools,
-                    tool_inputs,
+                    compiled_tools,
                     mcp_config_target,
                 })
             }
@@ -347,9 +400,14 @@ impl RegisteredIntegration {
     pub fn tool(&self, name: &str) -> Option<RegisteredTool<'_>> {
         self.tools
             .iter()
-            .zip(&self.tool_inputs)
+            .zip(&self.compiled_tools)
             .find(|(d, _)| d.name == name)
-            .map(|(descriptor, input)| RegisteredTool { descriptor, input })
+            .map(|(descriptor, compiled)| RegisteredTool {
+                descriptor,
+                input: &compiled.input,
+                default_policy: compiled.default_policy,
+                shared_name: &compiled.name,
+            })
     }
 
     /// Where the profile's MCP servers are written, for agent definitions.

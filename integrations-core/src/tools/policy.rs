@@ -11,6 +11,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::definition::{ToolDescriptor, ToolPolicy, sanitize_tool_name};
+use crate::registry::RegisteredTool;
 use crate::{DefinitionKey, Error, TenantId, ValidationIssue, WorkspaceId};
 
 /// Where an effective policy came from.
@@ -110,7 +111,32 @@ impl PolicySet {
 
     /// The effective policy of `tool`, offered by the integration `key`.
     pub fn decide(&self, key: &DefinitionKey, tool: &ToolDescriptor) -> PolicyDecision {
-        if let Some(policy) = self.tools.get(&tool.name) {
+        self.decide_with_default(key, &tool.name, || tool.default_policy(key.family()))
+    }
+
+    /// [`decide`](Self::decide) for a registered tool, whose default policy was decided
+    /// at registration.
+    pub fn decide_registered(
+        &self,
+        key: &DefinitionKey,
+        tool: &RegisteredTool<'_>,
+    ) -> PolicyDecision {
+        self.decide_with_default(key, &tool.descriptor.name, || tool.default_policy)
+    }
+
+    fn decide_with_default(
+        &self,
+        key: &DefinitionKey,
+        name: &str,
+        default: impl FnOnce() -> ToolPolicy,
+    ) -> PolicyDecision {
+        if self.tools.is_empty() && self.integrations.is_empty() {
+            return PolicyDecision {
+                policy: default(),
+                origin: PolicyOrigin::Default,
+            };
+        }
+        if let Some(policy) = self.tools.get(name) {
             return PolicyDecision {
                 policy: *policy,
                 origin: PolicyOrigin::Tool,
@@ -123,7 +149,7 @@ impl PolicySet {
             };
         }
         PolicyDecision {
-            policy: tool.default_policy(key.family()),
+            policy: default(),
             origin: PolicyOrigin::Default,
         }
     }

@@ -18,11 +18,9 @@ use super::{
     PolicySource, Session, ToolContext, ToolDescriptor, ToolHttp, ToolPolicy, ToolResult,
 };
 use crate::credential::CredentialSource;
-use crate::definition::ConnectionMethodKind;
 use crate::host::{AuditAction, AuditEventRef, AuditOutcome, Host};
 use crate::loaded::Loader;
-use crate::model::{Connection, CredentialType, Publication};
-use crate::plan::CredentialSelector;
+use crate::model::{Connection, Publication};
 use crate::provider::tools::ContextParts;
 use crate::registry::{RegisteredIntegration, RegisteredTool};
 use crate::{DefinitionKey, Error, ErrorKind, Registry, UserId};
@@ -90,7 +88,7 @@ pub(super) struct Prepared<'r> {
     pub(super) tool: RegisteredTool<'r>,
     pub(super) connection: Arc<Connection>,
     pub(super) decision: PolicyDecision,
-    pub(super) publication: Option<Publication>,
+    pub(super) publication: Option<Arc<Publication>>,
 }
 
 /// The details of an audit record about a call, on the stack: its workspace, the
@@ -347,10 +345,10 @@ impl Runtime {
         let connection = match self
             .host
             .connections()
-            .get_connection(tenant, &context.connection)
+            .get_connection_shared(tenant, &context.connection)
             .await
         {
-            Ok(Some(connection)) => Arc::new(connection),
+            Ok(Some(connection)) => connection,
             Ok(None) => {
                 let e = crate::loaded::connection_not_found();
                 return Err(self.fail(context, None, name, &e, approved).await.into());
@@ -417,7 +415,7 @@ impl Runtime {
                     .into());
             }
         };
-        let decision = policies.decide(key, tool.descriptor);
+        let decision = policies.decide_registered(key, &tool);
         let detail = CallDetail::new(
             context,
             [
@@ -486,7 +484,7 @@ impl Runtime {
         tool: &ToolDescriptor,
         connection: &Connection,
         context: &CallContext,
-    ) -> Result<Option<Publication>, Error> {
+    ) -> Result<Option<Arc<Publication>>, Error> {
         let Some(capability) = &tool.capability else {
             return Ok(None);
         };
@@ -530,7 +528,7 @@ impl Runtime {
                 format!("the call's publication does not grant the capability {capability}"),
             ));
         }
-        Ok(Some(publication))
+        Ok(Some(Arc::new(publication)))
     }
 
     pub(super) async fn execute(
@@ -597,34 +595,19 @@ impl Runtime {
                     )
                 })?;
         let kind = method.method().kind;
-        let default_credential = match kind {
-            ConnectionMethodKind::ApiKey => method.method().secret_fields.first().map(|f| {
-                let selector = CredentialSelector::of_type(f.credential_type.clone());
-                match &f.slot {
-                    Some(slot) => selector.with_slot(slot.clone()),
-                    None => selector,
-                }
-            }),
-            ConnectionMethodKind::OAuth2AuthorizationCode
-            | ConnectionMethodKind::OAuth2ClientCredentials => Some(CredentialSelector::of_type(
-                CredentialType::OAUTH2_ACCESS_TOKEN,
-            )),
-            _ => None,
-        };
-        let name = prepared.tool.descriptor.name.as_str();
         let default_headers = Arc::clone(target.shared_default_headers()?);
         let http = ToolHttp::new(
             self.host.clone(),
             Arc::clone(&self.credentials),
             Arc::clone(&prepared.connection),
-            name,
+            Arc::clone(prepared.tool.shared_name),
             context.session.user.clone(),
         )
         .with_default_headers(default_headers);
         Ok(ToolContext::new(ContextParts {
             call: context.clone(),
             method: kind,
-            default_credential,
+            default_credential: method.shared_default_credential().cloned(),
             target_config,
             connection_config,
             publication: prepared.publication.clone(),

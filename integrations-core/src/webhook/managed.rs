@@ -300,7 +300,7 @@ impl ManagedWebhooks {
             self.host.clone(),
             Arc::clone(&self.credentials),
             Arc::new(loaded.connection.clone()),
-            action,
+            Arc::from(action),
             None,
         )
         .with_default_headers(Arc::new(headers)))

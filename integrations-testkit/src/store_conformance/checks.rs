@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use integrations_core::host::{ConnectionQuery, Retention, Stores, purge_expired};
-use integrations_core::model::ConnectionStatus;
+use integrations_core::model::{ConnectionStatus, Target};
 use integrations_core::{Error, ErrorKind, TenantId, Timestamp};
 use serde::Serialize;
 
@@ -90,6 +90,30 @@ fn is_conflict<T: Debug>(result: &Result<T, Error>) -> bool {
     matches!(result, Err(e) if e.kind() == ErrorKind::Conflict)
 }
 
+/// `get_target_shared` reads `target` (stored) back, and after a rewrite reads the new
+/// record while a shared copy taken before keeps the old one.
+async fn shared_target_reads(s: &dyn Stores, target: &Target) -> Outcome {
+    let (t, id) = (&target.tenant, &target.id);
+    let before = ok(s.get_target_shared(t, id).await, "get_target_shared")?;
+    same(&before.as_deref(), &Some(target), "a target read shared")?;
+    let mut changed = target.clone();
+    changed.enabled = !target.enabled;
+    changed.updated_at = at(50);
+    ok(s.put_target(&changed).await, "put_target")?;
+    let after = ok(s.get_target_shared(t, id).await, "get_target_shared")?;
+    same(
+        &after.as_deref(),
+        &Some(&changed),
+        "a rewritten target read shared",
+    )?;
+    same(
+        &before.as_deref(),
+        &Some(target),
+        "a target read shared before a rewrite (a store must replace a shared record, not edit it)",
+    )?;
+    ok(s.put_target(target).await, "put_target")
+}
+
 async fn round_trips(s: &dyn Stores, scope: &Scope) -> Outcome {
     let t = scope.tenant("a");
     for full in [true, false] {
@@ -98,12 +122,22 @@ async fn round_trips(s: &dyn Stores, scope: &Scope) -> Outcome {
         let target = r::target(&t, &format!("t-{suffix}"), full);
         ok(s.put_target(&target).await, "put_target")?;
         let got = ok(s.get_target(&t, &target.id).await, "get_target")?;
-        same(&got, &Some(target), "a target")?;
+        same(&got, &Some(target.clone()), "a target")?;
+        shared_target_reads(s, &target).await?;
 
         let connection = r::connection(&t, &format!("c-{suffix}"), full);
         ok(s.put_connection(&connection).await, "put_connection")?;
         let got = ok(s.get_connection(&t, &connection.id).await, "get_connection")?;
         same(&got, &Some(connection.clone()), "a connection")?;
+        let shared = ok(
+            s.get_connection_shared(&t, &connection.id).await,
+            "get_connection_shared",
+        )?;
+        same(
+            &shared.as_deref(),
+            &Some(&connection),
+            "a connection read shared",
+        )?;
 
         let credentials = if full {
             r::credentials(suffix)
@@ -446,6 +480,10 @@ async fn connection_status(s: &dyn Stores, scope: &Scope) -> Outcome {
     let t = scope.tenant("a");
     let connection = r::connection(&t, "c1", true);
     ok(s.put_connection(&connection).await, "put_connection")?;
+    let shared_before = ok(
+        s.get_connection_shared(&t, &connection.id).await,
+        "get_connection_shared",
+    )?;
     let revoked = ConnectionStatus::Revoked {
         reason: "uninstalled".into(),
     };
@@ -465,8 +503,22 @@ async fn connection_status(s: &dyn Stores, scope: &Scope) -> Outcome {
     )?;
     same(
         &ok(s.get_connection(&t, &connection.id).await, "get_connection")?,
-        &Some(want),
+        &Some(want.clone()),
         "a connection after set_connection_status",
+    )?;
+    same(
+        &ok(
+            s.get_connection_shared(&t, &connection.id).await,
+            "get_connection_shared",
+        )?
+        .as_deref(),
+        &Some(&want),
+        "a connection read shared after set_connection_status",
+    )?;
+    same(
+        &shared_before.as_deref(),
+        &Some(&connection),
+        "a connection read shared before set_connection_status (a store must replace a shared record, not edit it)",
     )?;
     let missing = ok(
         s.set_connection_status(

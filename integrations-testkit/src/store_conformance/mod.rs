@@ -53,7 +53,9 @@ use integrations_core::host::Stores;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[non_exhaustive]
 pub enum StoreCheck {
-    /// Every record type reads back equal, with every optional field and with none.
+    /// Every record type reads back equal, with every optional field and with none;
+    /// targets and connections read shared too, and a write replaces a shared record
+    /// rather than editing it.
     RoundTrips,
     /// Upserts, ordered and filtered lists, deletes, webhook routing lookups.
     Listing,

@@ -1,7 +1,8 @@
 //! The store conformance suite passes on `MemoryStore`, and fails on stores that break a
 //! promise (so the suite cannot pass vacuously).
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use integrations_core::host::{
@@ -34,7 +35,11 @@ async fn memory_store_conforms() {
 #[derive(Default)]
 struct Broken {
     inner: MemoryStore,
+    /// When set, a third bug: shared target reads come from a cache no write updates.
+    stale_shared_targets: Option<Mutex<SharedTargets>>,
 }
+
+type SharedTargets = HashMap<(TenantId, TargetId), Arc<Target>>;
 
 #[async_trait]
 impl TargetStore for Broken {
@@ -49,6 +54,20 @@ impl TargetStore for Broken {
     }
     async fn delete_target(&self, t: &TenantId, id: &TargetId) -> Result<bool, Error> {
         self.inner.delete_target(t, id).await
+    }
+    async fn get_target_shared(
+        &self,
+        t: &TenantId,
+        id: &TargetId,
+    ) -> Result<Option<Arc<Target>>, Error> {
+        let fresh = self.inner.get_target_shared(t, id).await?;
+        let (Some(cache), Some(fresh)) = (&self.stale_shared_targets, fresh.clone()) else {
+            return Ok(fresh);
+        };
+        let mut cache = cache.lock().expect("not poisoned");
+        Ok(Some(Arc::clone(
+            cache.entry((t.clone(), id.clone())).or_insert(fresh),
+        )))
     }
     async fn find_targets(&self, key: &DefinitionKey) -> Result<Vec<Target>, Error> {
         // Bug: newest tenant first (`ORDER BY tenant DESC`).
@@ -292,4 +311,26 @@ async fn the_suite_finds_broken_stores() {
     ] {
         assert_eq!(report.result(passing), Some(&Ok(())), "{passing}");
     }
+}
+
+/// A store whose shared target reads come from a cache that writes do not update fails
+/// the round trip: the tool runtime would keep running on a target that was disabled.
+#[tokio::test]
+async fn a_store_whose_shared_reads_go_stale_fails_the_round_trip() {
+    let stale = Broken {
+        stale_shared_targets: Some(Mutex::default()),
+        ..Broken::default()
+    };
+    let report = StoreConformance::new(Arc::new(stale))
+        .only(&[StoreCheck::RoundTrips])
+        .run()
+        .await;
+    let failure = report
+        .result(StoreCheck::RoundTrips)
+        .and_then(|r| r.clone().err())
+        .expect("round_trips fails");
+    assert!(
+        failure.contains("a rewritten target read shared"),
+        "{failure}"
+    );
 }

@@ -37,10 +37,10 @@ pub struct ToolContext {
 struct Inner {
     call: CallContext,
     method: ConnectionMethodKind,
-    default_credential: Option<CredentialSelector>,
+    default_credential: Option<Arc<CredentialSelector>>,
     target_config: Parsed,
     connection_config: Parsed,
-    publication: Option<Publication>,
+    publication: Option<Arc<Publication>>,
     http: ToolHttp,
 }
 
@@ -59,10 +59,10 @@ impl fmt::Debug for ToolContext {
 pub(crate) struct ContextParts {
     pub(crate) call: CallContext,
     pub(crate) method: ConnectionMethodKind,
-    pub(crate) default_credential: Option<CredentialSelector>,
+    pub(crate) default_credential: Option<Arc<CredentialSelector>>,
     pub(crate) target_config: Parsed,
     pub(crate) connection_config: Parsed,
-    pub(crate) publication: Option<Publication>,
+    pub(crate) publication: Option<Arc<Publication>>,
     pub(crate) http: ToolHttp,
 }
 
@@ -139,7 +139,7 @@ impl ToolContext {
     /// connection (its type and slot), the OAuth 2.0 access token of an OAuth connection,
     /// and nothing for redirect connections (their provider names a resolver).
     pub fn default_credential(&self) -> Option<&CredentialSelector> {
-        self.inner.default_credential.as_ref()
+        self.inner.default_credential.as_deref()
     }
 
     /// The connection's config, parsed with its connection method's spec.
@@ -154,7 +154,7 @@ impl ToolContext {
 
     /// The publication the call was allowed by, when it has one.
     pub fn publication(&self) -> Option<&Publication> {
-        self.inner.publication.as_ref()
+        self.inner.publication.as_deref()
     }
 
     /// Credentialed HTTP through the connection.

@@ -119,14 +119,14 @@ impl ToolHttp {
         host: Host,
         credentials: Arc<dyn CredentialSource>,
         connection: Arc<Connection>,
-        tool: &str,
+        tool: Arc<str>,
         actor: Option<UserId>,
     ) -> Self {
         Self {
             host,
             credentials,
             connection,
-            tool: Arc::from(tool),
+            tool,
             actor,
             default_headers: None,
         }

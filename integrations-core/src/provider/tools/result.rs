@@ -143,10 +143,12 @@ pub struct ToolResult {
     pub content: Vec<ToolContent>,
     /// The structured result (conforming to the tool's output schema), on success.
     pub structured_content: Option<Value>,
-    /// Why it failed.
-    pub failure: Option<ToolFailure>,
-    /// The approval request the call waits in.
-    pub approval: Option<ApprovalRequest>,
+    /// Why it failed. Boxed, like [`approval`](Self::approval): a result is moved through
+    /// every layer of a call, and the common one succeeds.
+    pub failure: Option<Box<ToolFailure>>,
+    /// The approval request the call waits in. Boxed: it is rare and large, and a result
+    /// is moved through every layer of a call.
+    pub approval: Option<Box<ApprovalRequest>>,
     /// Where a trimmed result continues.
     pub continuation: Option<Continuation>,
 }
@@ -177,7 +179,7 @@ impl ToolResult {
             status: ToolStatus::Failed,
             content: vec![ToolContent::text(failure.text())],
             structured_content: None,
-            failure: Some(failure),
+            failure: Some(Box::new(failure)),
             approval: None,
             continuation: None,
         }
@@ -196,7 +198,7 @@ impl ToolResult {
             content: vec![ToolContent::text(text)],
             structured_content: None,
             failure: None,
-            approval: Some(request),
+            approval: Some(Box::new(request)),
             continuation: None,
         }
     }
