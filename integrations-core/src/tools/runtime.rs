@@ -14,8 +14,8 @@ use super::continuation::Continuations;
 use super::manifest::applies;
 use super::panic::{CatchPanic, Panicked};
 use super::{
-    ApprovalId, CONTINUE_TOOL_NAME, CallContext, Manifest, Policies, PolicyDecision, PolicySet,
-    PolicySource, Session, ToolContext, ToolDescriptor, ToolHttp, ToolPolicy, ToolResult,
+    ApprovalId, CONTINUE_TOOL_NAME, CallContext, Manifest, PolicyDecision, PolicySet, PolicySource,
+    Session, ToolContext, ToolDescriptor, ToolHttp, ToolPolicy, ToolResult,
 };
 use crate::credential::CredentialSource;
 use crate::host::{AuditAction, AuditEventRef, AuditOutcome, Host};
@@ -65,7 +65,9 @@ pub struct Runtime {
     /// Shared with every call's [`ToolHttp`] (a clone is one reference count).
     pub(super) host: Host,
     pub(super) credentials: Arc<dyn CredentialSource>,
-    pub(super) policies: Arc<dyn PolicySource>,
+    /// `None` until [`with_policies`](Self::with_policies): then every tool has its
+    /// default policy, decided without a call.
+    pub(super) policies: Option<Arc<dyn PolicySource>>,
     pub(super) result_budget: usize,
     pub(super) approval_ttl: Duration,
     pub(super) continuations: Continuations,
@@ -162,7 +164,7 @@ impl Runtime {
             registry,
             host,
             credentials,
-            policies: Arc::new(Policies::new()),
+            policies: None,
             result_budget: DEFAULT_RESULT_BUDGET,
             approval_ttl: DEFAULT_APPROVAL_TTL,
             continuations: Continuations::new(Duration::from_secs(15 * 60)),
@@ -172,7 +174,7 @@ impl Runtime {
     /// Reads workspace policy overrides from `policies`.
     #[must_use]
     pub fn with_policies(mut self, policies: Arc<dyn PolicySource>) -> Self {
-        self.policies = policies;
+        self.policies = Some(policies);
         self
     }
 
@@ -253,11 +255,20 @@ impl Runtime {
                 usable.push(connection);
             }
         }
-        let policies = self
-            .policies
-            .policy_set(&session.tenant, &session.workspace)
-            .await?;
+        let policies = self.policy_set(&session.tenant, &session.workspace).await?;
         Ok(Manifest::build(&self.registry, &usable, session, &policies))
+    }
+
+    /// The workspace's policy overrides: none without a policy source.
+    async fn policy_set(
+        &self,
+        tenant: &crate::TenantId,
+        workspace: &crate::WorkspaceId,
+    ) -> Result<PolicySet, Error> {
+        match &self.policies {
+            Some(source) => source.policy_set(tenant, workspace).await,
+            None => Ok(PolicySet::new()),
+        }
     }
 
     /// The error result of `error`, audited. Boxed: failures are off the common path,
@@ -402,11 +413,7 @@ impl Runtime {
                 .into());
         }
 
-        let policies: PolicySet = match self
-            .policies
-            .policy_set(tenant, &context.session.workspace)
-            .await
-        {
+        let policies: PolicySet = match self.policy_set(tenant, &context.session.workspace).await {
             Ok(set) => set,
             Err(e) => {
                 return Err(self
