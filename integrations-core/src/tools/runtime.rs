@@ -2,10 +2,11 @@
 //! audits tool calls, and never panics.
 
 use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -20,10 +21,10 @@ use super::{
 use crate::credential::CredentialSource;
 use crate::host::{AuditAction, AuditEventRef, AuditOutcome, Host};
 use crate::loaded::Loader;
-use crate::model::{Connection, Publication};
-use crate::provider::tools::ContextParts;
+use crate::model::{Connection, Publication, Target};
+use crate::provider::tools::{ConnectionParts, ContextParts};
 use crate::registry::{RegisteredIntegration, RegisteredTool};
-use crate::{DefinitionKey, Error, ErrorKind, Registry, UserId};
+use crate::{ConnectionId, DefinitionKey, Error, ErrorKind, Registry, UserId};
 
 /// The default size budget of a result: the JSON of its structured content, in bytes.
 pub const DEFAULT_RESULT_BUDGET: usize = 24 * 1024;
@@ -72,6 +73,8 @@ pub struct Runtime {
     pub(super) approval_ttl: Duration,
     pub(super) continuations: Continuations,
     pub(super) loader: Loader,
+    /// The connection parts of tool contexts, by connection.
+    contexts: ConnectionPartsCache,
 }
 
 impl fmt::Debug for Runtime {
@@ -161,6 +164,7 @@ impl Runtime {
     ) -> Self {
         Self {
             loader: Loader::new(Arc::clone(&registry), host.clone()),
+            contexts: ConnectionPartsCache::default(),
             registry,
             host,
             credentials,
@@ -581,12 +585,47 @@ impl Runtime {
         prepared: &Prepared<'_>,
         context: &CallContext,
     ) -> Result<ToolContext, Error> {
+        let connection = &prepared.connection;
+        // The stored target is read on every call (so a disabled target stops its tools
+        // at once); what depends only on it and the connection is built once per pair.
+        let target = self.loader.stored_target_of(connection).await?;
+        let parts = match self.contexts.get(connection, &target) {
+            Some(parts) => parts,
+            None => {
+                let parts = Arc::new(self.connection_parts(prepared, &target)?);
+                self.contexts
+                    .insert(Arc::clone(connection), target, Arc::clone(&parts));
+                parts
+            }
+        };
+        let http = ToolHttp::new(
+            self.host.clone(),
+            Arc::clone(&self.credentials),
+            Arc::clone(connection),
+            Arc::clone(prepared.tool.shared_name),
+            context.session.user.clone(),
+        )
+        .with_default_headers(Arc::clone(&parts.default_headers));
+        Ok(ToolContext::new(ContextParts {
+            call: context.clone(),
+            connection: parts,
+            publication: prepared.publication.clone(),
+            http,
+        }))
+    }
+
+    /// The connection's part of a tool context, from its stored `target`: the rest of
+    /// the loader's lookup (enabled, definition, config), the connection method and its
+    /// parsed config, the definition's default headers.
+    fn connection_parts(
+        &self,
+        prepared: &Prepared<'_>,
+        target: &Arc<Target>,
+    ) -> Result<ConnectionParts, Error> {
         let connection: &Connection = &prepared.connection;
-        let entry = prepared.entry;
-        let target = self.loader.target_of(connection).await?;
+        let target = self.loader.check_target(target)?;
         target.check_connection(connection)?;
-        let target_config = target.config.clone();
-        let method = entry.method(&connection.method).ok_or_else(|| {
+        let method = prepared.entry.method(&connection.method).ok_or_else(|| {
             crate::codes::tool::UNKNOWN_METHOD.error(format!(
                 "{} has no connection method {}",
                 connection.key, connection.method
@@ -601,24 +640,71 @@ impl Runtime {
                         issues,
                     )
                 })?;
-        let kind = method.method().kind;
-        let default_headers = Arc::clone(target.shared_default_headers()?);
-        let http = ToolHttp::new(
-            self.host.clone(),
-            Arc::clone(&self.credentials),
-            Arc::clone(&prepared.connection),
-            Arc::clone(prepared.tool.shared_name),
-            context.session.user.clone(),
-        )
-        .with_default_headers(default_headers);
-        Ok(ToolContext::new(ContextParts {
-            call: context.clone(),
-            method: kind,
+        Ok(ConnectionParts {
+            method: method.method().kind,
             default_credential: method.shared_default_credential().cloned(),
-            target_config,
+            target_config: target.config.clone(),
             connection_config,
-            publication: prepared.publication.clone(),
-            http,
-        }))
+            default_headers: Arc::clone(target.shared_default_headers()?),
+        })
     }
+}
+
+/// The most connections whose tool-context parts are kept; past it the cache starts over.
+const CONTEXTS_LIMIT: usize = 1024;
+
+/// The connection parts of tool contexts, each with the connection and target records it
+/// was built from. An entry serves a call only while both records are unchanged: the very
+/// records (a store that shares them) or equal ones (a store that reads them anew).
+#[derive(Default)]
+struct ConnectionPartsCache {
+    entries: Mutex<HashMap<ConnectionId, CachedParts>>,
+}
+
+struct CachedParts {
+    connection: Arc<Connection>,
+    target: Arc<Target>,
+    parts: Arc<ConnectionParts>,
+}
+
+impl ConnectionPartsCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ConnectionId, CachedParts>> {
+        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn get(
+        &self,
+        connection: &Arc<Connection>,
+        target: &Arc<Target>,
+    ) -> Option<Arc<ConnectionParts>> {
+        let entries = self.lock();
+        let cached = entries.get(&connection.id)?;
+        (unchanged(&cached.connection, connection) && unchanged(&cached.target, target))
+            .then(|| Arc::clone(&cached.parts))
+    }
+
+    fn insert(
+        &self,
+        connection: Arc<Connection>,
+        target: Arc<Target>,
+        parts: Arc<ConnectionParts>,
+    ) {
+        let mut entries = self.lock();
+        if entries.len() >= CONTEXTS_LIMIT {
+            entries.clear();
+        }
+        entries.insert(
+            connection.id.clone(),
+            CachedParts {
+                connection,
+                target,
+                parts,
+            },
+        );
+    }
+}
+
+/// Whether `now` is the record `then` was: the same allocation, or equal.
+fn unchanged<T: PartialEq>(then: &Arc<T>, now: &Arc<T>) -> bool {
+    Arc::ptr_eq(then, now) || **then == **now
 }

@@ -36,12 +36,20 @@ pub struct ToolContext {
 /// `http`, which holds them once for both.
 struct Inner {
     call: CallContext,
-    method: ConnectionMethodKind,
-    default_credential: Option<Arc<CredentialSelector>>,
-    target_config: Parsed,
-    connection_config: Parsed,
+    connection: Arc<ConnectionParts>,
     publication: Option<Arc<Publication>>,
     http: ToolHttp,
+}
+
+/// What a tool context holds that depends only on the connection record and its target's
+/// stored version, not on the call: built once per pair of records and shared by every
+/// call through them.
+pub(crate) struct ConnectionParts {
+    pub(crate) method: ConnectionMethodKind,
+    pub(crate) default_credential: Option<Arc<CredentialSelector>>,
+    pub(crate) target_config: Parsed,
+    pub(crate) connection_config: Parsed,
+    pub(crate) default_headers: Arc<http::HeaderMap>,
 }
 
 impl fmt::Debug for ToolContext {
@@ -58,10 +66,7 @@ impl fmt::Debug for ToolContext {
 /// (and its definition's key) and the host are `http`'s.
 pub(crate) struct ContextParts {
     pub(crate) call: CallContext,
-    pub(crate) method: ConnectionMethodKind,
-    pub(crate) default_credential: Option<Arc<CredentialSelector>>,
-    pub(crate) target_config: Parsed,
-    pub(crate) connection_config: Parsed,
+    pub(crate) connection: Arc<ConnectionParts>,
     pub(crate) publication: Option<Arc<Publication>>,
     pub(crate) http: ToolHttp,
 }
@@ -71,10 +76,7 @@ impl ToolContext {
         Self {
             inner: Arc::new(Inner {
                 call: parts.call,
-                method: parts.method,
-                default_credential: parts.default_credential,
-                target_config: parts.target_config,
-                connection_config: parts.connection_config,
+                connection: parts.connection,
                 publication: parts.publication,
                 http: parts.http,
             }),
@@ -132,24 +134,24 @@ impl ToolContext {
 
     /// How the connection was made (API key, OAuth 2.0, redirect).
     pub fn method_kind(&self) -> ConnectionMethodKind {
-        self.inner.method
+        self.inner.connection.method
     }
 
     /// The credential a request uses by default: the first secret field of an API-key
     /// connection (its type and slot), the OAuth 2.0 access token of an OAuth connection,
     /// and nothing for redirect connections (their provider names a resolver).
     pub fn default_credential(&self) -> Option<&CredentialSelector> {
-        self.inner.default_credential.as_deref()
+        self.inner.connection.default_credential.as_deref()
     }
 
     /// The connection's config, parsed with its connection method's spec.
     pub fn connection_config(&self) -> &Parsed {
-        &self.inner.connection_config
+        &self.inner.connection.connection_config
     }
 
     /// The target's config, parsed with the definition's spec (base URLs live here).
     pub fn target_config(&self) -> &Parsed {
-        &self.inner.target_config
+        &self.inner.connection.target_config
     }
 
     /// The publication the call was allowed by, when it has one.

@@ -9,8 +9,8 @@ mod http;
 mod ratelimit;
 mod result;
 
-pub(crate) use self::context::ContextParts;
 pub use self::context::ToolContext;
+pub(crate) use self::context::{ConnectionParts, ContextParts};
 pub use self::executor::{Tool, ToolExecutor, ToolSet};
 pub use self::http::{RequestAuth, ToolHttp, json_request, read_json, request, status_error};
 pub(crate) use self::http::{clone_request, inject};
