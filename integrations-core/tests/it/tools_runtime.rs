@@ -989,3 +989,54 @@ async fn a_disabled_or_mismatched_target_has_the_shared_code_and_kind() {
         (ErrorKind::Configuration, "auth.target_mismatch".to_owned())
     );
 }
+
+/// The runtime keeps what a tool context needs of a connection and its target between
+/// calls, and never past a change to either record: a target disabled after a call
+/// stops the next one, and a new target config is the one the next call's tool reads.
+#[tokio::test]
+async fn a_target_changed_between_calls_is_the_one_the_next_call_uses() {
+    let env = Env::new().await;
+    let runtime = env.runtime_with(auto_everywhere());
+    let call = env.call("conn-key");
+    let create = || runtime.call("tracker_create_ticket", json!({"title": "x"}), &call);
+    let targets = env.test.host().targets();
+    let id = TargetId::new("tracker").unwrap();
+    let original = targets.get_target(&tenant(), &id).await.unwrap().unwrap();
+    let api = env.api.server();
+    let posts_to = async |path: &str| {
+        let received = api.received_requests().await.unwrap();
+        received.iter().filter(|r| r.url.path() == path).count()
+    };
+
+    let result = create().await;
+    assert_eq!(result.status, ToolStatus::Completed, "{result:?}");
+    assert_eq!(posts_to("/v1/tickets").await, 1);
+
+    let mut disabled = original.clone();
+    disabled.enabled = false;
+    targets.put_target(&disabled).await.unwrap();
+    assert_eq!(code(&create().await), "auth.target_disabled");
+
+    // Enabled again, with the API under another base: the tool's request follows it.
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .and(wiremock::matchers::path("/v2/tickets"))
+        .respond_with(
+            wiremock::ResponseTemplate::new(201).set_body_json(json!({"id": "T-2", "title": "x"})),
+        )
+        .mount(api)
+        .await;
+    let mut moved = original.clone();
+    moved.config = json!({"api_base_url": format!("{}/v2", env.api.uri())});
+    targets.put_target(&moved).await.unwrap();
+    let result = create().await;
+    assert_eq!(result.status, ToolStatus::Completed, "{result:?}");
+    assert_eq!(result.structured_content.unwrap()["id"], "T-2");
+    assert_eq!(posts_to("/v2/tickets").await, 1);
+    assert_eq!(posts_to("/v1/tickets").await, 1);
+
+    targets.put_target(&original).await.unwrap();
+    let result = create().await;
+    assert_eq!(result.status, ToolStatus::Completed, "{result:?}");
+    assert_eq!(posts_to("/v1/tickets").await, 2);
+    assert_eq!(env.executions(), 3, "the disabled target's call never ran");
+}
