@@ -589,14 +589,13 @@ impl Runtime {
         // The stored target is read on every call (so a disabled target stops its tools
         // at once); what depends only on it and the connection is built once per pair.
         let target = self.loader.stored_target_of(connection).await?;
-        let parts = match self.contexts.get(connection, &target) {
-            Some(parts) => parts,
-            None => {
-                let parts = Arc::new(self.connection_parts(prepared, &target)?);
-                self.contexts
-                    .insert(Arc::clone(connection), target, Arc::clone(&parts));
-                parts
-            }
+        let parts = if let Some(parts) = self.contexts.get(connection, &target) {
+            parts
+        } else {
+            let parts = Arc::new(self.connection_parts(prepared, &target)?);
+            self.contexts
+                .insert(Arc::clone(connection), target, Arc::clone(&parts));
+            parts
         };
         let http = ToolHttp::new(
             self.host.clone(),
