@@ -29,9 +29,8 @@ type Key<T> = (TenantId, T);
 
 #[derive(Default)]
 struct State {
-    // Shared: `get_*_shared` hands these out; a write replaces the `Arc`, never edits it.
-    targets: BTreeMap<Key<TargetId>, Arc<Target>>,
-    connections: BTreeMap<Key<ConnectionId>, Arc<Connection>>,
+    targets: Records<TargetId, Target>,
+    connections: Records<ConnectionId, Connection>,
     credentials: BTreeMap<Key<ConnectionId>, CredentialSet>,
     bindings: BTreeMap<Key<BindingId>, Binding>,
     oauth_states: BTreeMap<String, PendingAuthorization>,
@@ -135,14 +134,64 @@ fn list<K: Ord, V: Clone>(map: &BTreeMap<(TenantId, K), V>, tenant: &TenantId) -
         .collect()
 }
 
-fn list_shared<K: Ord, V: Clone>(
-    map: &BTreeMap<(TenantId, K), Arc<V>>,
-    tenant: &TenantId,
-) -> Vec<V> {
-    map.iter()
-        .filter(|((t, _), _)| t == tenant)
-        .map(|(_, v)| V::clone(v))
-        .collect()
+/// Records of one kind as the shared-read stores keep them: by tenant, then id (the
+/// order of `list_*` and `find_*`), each behind an `Arc` that `get_*_shared` hands out. A
+/// write replaces the `Arc`, never edits the record in it. Looked up by reference, without
+/// building an owned key.
+struct Records<K, V> {
+    by_tenant: BTreeMap<TenantId, BTreeMap<K, Arc<V>>>,
+}
+
+impl<K, V> Default for Records<K, V> {
+    fn default() -> Self {
+        Self {
+            by_tenant: BTreeMap::new(),
+        }
+    }
+}
+
+impl<K: Ord + Clone, V: Clone> Records<K, V> {
+    fn get(&self, tenant: &TenantId, id: &K) -> Option<&Arc<V>> {
+        self.by_tenant.get(tenant)?.get(id)
+    }
+
+    fn get_mut(&mut self, tenant: &TenantId, id: &K) -> Option<&mut Arc<V>> {
+        self.by_tenant.get_mut(tenant)?.get_mut(id)
+    }
+
+    fn insert(&mut self, tenant: &TenantId, id: &K, record: V) {
+        self.by_tenant
+            .entry(tenant.clone())
+            .or_default()
+            .insert(id.clone(), Arc::new(record));
+    }
+
+    fn remove(&mut self, tenant: &TenantId, id: &K) -> bool {
+        let Some(records) = self.by_tenant.get_mut(tenant) else {
+            return false;
+        };
+        let removed = records.remove(id).is_some();
+        if records.is_empty() {
+            self.by_tenant.remove(tenant);
+        }
+        removed
+    }
+
+    fn list(&self, tenant: &TenantId) -> Vec<V> {
+        self.by_tenant
+            .get(tenant)
+            .map(|records| records.values().map(|r| V::clone(r)).collect())
+            .unwrap_or_default()
+    }
+
+    /// Every record, by tenant then id.
+    fn values(&self) -> impl Iterator<Item = &Arc<V>> {
+        self.by_tenant.values().flat_map(BTreeMap::values)
+    }
+
+    fn len(&self) -> usize {
+        self.by_tenant.values().map(BTreeMap::len).sum()
+    }
 }
 
 /// Writes `status` into a shared connection record by replacing it (a reader may hold
@@ -181,28 +230,26 @@ impl TargetStore for MemoryStore {
         Ok(self
             .lock()
             .targets
-            .get(&(tenant.clone(), id.clone()))
+            .get(tenant, id)
             .cloned())
     }
 
     async fn put_target(&self, target: &Target) -> Result<(), Error> {
-        self.lock().targets.insert(
-            (target.tenant.clone(), target.id.clone()),
-            Arc::new(target.clone()),
-        );
+        self.lock()
+            .targets
+            .insert(&target.tenant, &target.id, target.clone());
         Ok(())
     }
 
     async fn list_targets(&self, tenant: &TenantId) -> Result<Vec<Target>, Error> {
-        Ok(list_shared(&self.lock().targets, tenant))
+        Ok(self.lock().targets.list(tenant))
     }
 
     async fn delete_target(&self, tenant: &TenantId, id: &TargetId) -> Result<bool, Error> {
         Ok(self
             .lock()
             .targets
-            .remove(&(tenant.clone(), id.clone()))
-            .is_some())
+            .remove(tenant, id))
     }
 
     async fn find_targets(&self, key: &DefinitionKey) -> Result<Vec<Target>, Error> {
@@ -235,28 +282,26 @@ impl ConnectionStore for MemoryStore {
         Ok(self
             .lock()
             .connections
-            .get(&(tenant.clone(), id.clone()))
+            .get(tenant, id)
             .cloned())
     }
 
     async fn put_connection(&self, connection: &Connection) -> Result<(), Error> {
-        self.lock().connections.insert(
-            (connection.tenant.clone(), connection.id.clone()),
-            Arc::new(connection.clone()),
-        );
+        self.lock()
+            .connections
+            .insert(&connection.tenant, &connection.id, connection.clone());
         Ok(())
     }
 
     async fn list_connections(&self, tenant: &TenantId) -> Result<Vec<Connection>, Error> {
-        Ok(list_shared(&self.lock().connections, tenant))
+        Ok(self.lock().connections.list(tenant))
     }
 
     async fn delete_connection(&self, tenant: &TenantId, id: &ConnectionId) -> Result<bool, Error> {
         Ok(self
             .lock()
             .connections
-            .remove(&(tenant.clone(), id.clone()))
-            .is_some())
+            .remove(tenant, id))
     }
 
     async fn find_connections(&self, query: &ConnectionQuery) -> Result<Vec<Connection>, Error> {
@@ -279,7 +324,7 @@ impl ConnectionStore for MemoryStore {
         let mut state = self.lock();
         Ok(state
             .connections
-            .get_mut(&(tenant.clone(), id.clone()))
+            .get_mut(tenant, id)
             .map(|c| replace_status(c, status, now)))
     }
 
@@ -294,7 +339,7 @@ impl ConnectionStore for MemoryStore {
         let mut state = self.lock();
         Ok(state
             .connections
-            .get_mut(&(tenant.clone(), id.clone()))
+            .get_mut(tenant, id)
             .filter(|c| &c.status == expected)
             .map(|c| replace_status(c, status, now)))
     }
