@@ -227,11 +227,7 @@ impl TargetStore for MemoryStore {
         tenant: &TenantId,
         id: &TargetId,
     ) -> Result<Option<Arc<Target>>, Error> {
-        Ok(self
-            .lock()
-            .targets
-            .get(tenant, id)
-            .cloned())
+        Ok(self.lock().targets.get(tenant, id).cloned())
     }
 
     async fn put_target(&self, target: &Target) -> Result<(), Error> {
@@ -246,10 +242,7 @@ impl TargetStore for MemoryStore {
     }
 
     async fn delete_target(&self, tenant: &TenantId, id: &TargetId) -> Result<bool, Error> {
-        Ok(self
-            .lock()
-            .targets
-            .remove(tenant, id))
+        Ok(self.lock().targets.remove(tenant, id))
     }
 
     async fn find_targets(&self, key: &DefinitionKey) -> Result<Vec<Target>, Error> {
@@ -279,11 +272,7 @@ impl ConnectionStore for MemoryStore {
         tenant: &TenantId,
         id: &ConnectionId,
     ) -> Result<Option<Arc<Connection>>, Error> {
-        Ok(self
-            .lock()
-            .connections
-            .get(tenant, id)
-            .cloned())
+        Ok(self.lock().connections.get(tenant, id).cloned())
     }
 
     async fn put_connection(&self, connection: &Connection) -> Result<(), Error> {
@@ -298,10 +287,7 @@ impl ConnectionStore for MemoryStore {
     }
 
     async fn delete_connection(&self, tenant: &TenantId, id: &ConnectionId) -> Result<bool, Error> {
-        Ok(self
-            .lock()
-            .connections
-            .remove(tenant, id))
+        Ok(self.lock().connections.remove(tenant, id))
     }
 
     async fn find_connections(&self, query: &ConnectionQuery) -> Result<Vec<Connection>, Error> {

@@ -271,6 +271,16 @@ pub trait AuditSink: Send + Sync {
     async fn record_ref(&self, event: AuditEventRef<'_>) {
         self.record(event.to_event()).await;
     }
+
+    /// Records one event at once, without a future, when the sink can: a sink that writes
+    /// synchronously (a `tracing` event, a send into a bounded channel) overrides it and
+    /// returns `true`. The default returns `false`; the caller then awaits
+    /// [`record_ref`](Self::record_ref). The tool runtime tries it first on every call,
+    /// so a synchronous sink costs no allocation per record.
+    fn record_now(&self, event: &AuditEventRef<'_>) -> bool {
+        let _ = event;
+        false
+    }
 }
 
 /// An [`AuditSink`] that emits each record as a `tracing` event at `INFO` on the
@@ -300,6 +310,10 @@ impl AuditSink for TracingAuditSink {
     }
 
     async fn record_ref(&self, event: AuditEventRef<'_>) {
+        self.record_now(&event);
+    }
+
+    fn record_now(&self, event: &AuditEventRef<'_>) -> bool {
         emit(
             event.tenant,
             event.action,
@@ -308,6 +322,7 @@ impl AuditSink for TracingAuditSink {
             event.connection,
             &DetailMap(event.detail),
         );
+        true
     }
 }
 

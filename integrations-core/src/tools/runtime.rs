@@ -293,8 +293,10 @@ impl Runtime {
         })
     }
 
-    /// Records an event about the call `context`. Not `async`: the sink's (boxed) future
-    /// is handed back, so callers' futures do not carry a copy of this one's.
+    /// Records an event about the call `context`. Not `async`: the sink records at once
+    /// when it can ([`AuditSink::record_now`](crate::host::AuditSink::record_now)), else
+    /// its (boxed) future is handed back, so callers' futures do not carry a copy of this
+    /// one's.
     pub(super) fn record<'a>(
         &'a self,
         context: &'a CallContext,
@@ -302,7 +304,7 @@ impl Runtime {
         action: &'a AuditAction,
         outcome: &'a AuditOutcome,
         detail: &'a CallDetail<'a>,
-    ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
+    ) -> Recording<'a> {
         let event = AuditEventRef::new(
             self.host.clock().now(),
             &context.session.tenant,
@@ -313,7 +315,12 @@ impl Runtime {
         .with_connection(Some(&context.connection))
         .with_actor(context.session.user.as_ref())
         .with_detail(detail.as_slice());
-        self.host.audit().record_ref(event)
+        let sink = self.host.audit();
+        if sink.record_now(&event) {
+            Recording::Done
+        } else {
+            Recording::Pending(sink.record_ref(event))
+        }
     }
 
     /// Records the `tool.called` event of `result` (with the call's `policy` once it was
@@ -706,4 +713,25 @@ impl ConnectionPartsCache {
 /// Whether `now` is the record `then` was: the same allocation, or equal.
 fn unchanged<T: PartialEq>(then: &Arc<T>, now: &Arc<T>) -> bool {
     Arc::ptr_eq(then, now) || **then == **now
+}
+
+/// An audit record being written: already written by a synchronous sink, or the sink's
+/// future.
+pub(super) enum Recording<'a> {
+    Done,
+    Pending(Pin<Box<dyn Future<Output = ()> + Send + 'a>>),
+}
+
+impl Future for Recording<'_> {
+    type Output = ();
+
+    fn poll(
+        self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        match self.get_mut() {
+            Self::Done => std::task::Poll::Ready(()),
+            Self::Pending(future) => future.as_mut().poll(cx),
+        }
+    }
 }

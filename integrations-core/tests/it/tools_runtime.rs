@@ -1040,3 +1040,66 @@ async fn a_target_changed_between_calls_is_the_one_the_next_call_uses() {
     assert_eq!(posts_to("/v1/tickets").await, 2);
     assert_eq!(env.executions(), 3, "the disabled target's call never ran");
 }
+
+/// A sink that records synchronously.
+#[derive(Default)]
+struct SynchronousSink {
+    events: std::sync::Mutex<Vec<integrations_core::host::AuditEvent>>,
+}
+
+#[async_trait::async_trait]
+impl integrations_core::host::AuditSink for SynchronousSink {
+    async fn record(&self, _event: integrations_core::host::AuditEvent) {
+        panic!("the runtime awaited a sink that records synchronously");
+    }
+
+    fn record_now(&self, event: &integrations_core::host::AuditEventRef<'_>) -> bool {
+        self.events.lock().unwrap().push(event.to_event());
+        true
+    }
+}
+
+/// A sink that records at once is given every record of a call that way (its `record`
+/// panics), with the same records, in the same order, as an awaited sink receives.
+#[tokio::test]
+async fn a_synchronous_audit_sink_records_every_event_of_a_call_without_a_future() {
+    let env = Env::new().await;
+    let sink = Arc::new(SynchronousSink::default());
+    let host = integrations_core::host::Host::builder()
+        .stores(env.test.store.clone())
+        .http(Arc::new(integrations_testkit::offline_http()))
+        .cipher(env.test.keys.clone())
+        .clock(env.test.clock.clone())
+        .audit(sink.clone())
+        .build()
+        .unwrap();
+    let synchronous =
+        integrations_core::tools::Runtime::new(env.registry.clone(), host, env.tokens.clone());
+    let call = env.call("conn-key");
+    let args = json!({"count": 2});
+
+    let result = synchronous
+        .call("tracker_list_tickets", args.clone(), &call)
+        .await;
+    assert_eq!(result.status, ToolStatus::Completed, "{result:?}");
+    let awaited = env
+        .runtime()
+        .call("tracker_list_tickets", args, &call)
+        .await;
+    assert_eq!(awaited.status, ToolStatus::Completed, "{awaited:?}");
+
+    let recorded = sink.events.lock().unwrap().clone();
+    let summary = |events: &[integrations_core::host::AuditEvent]| {
+        events
+            .iter()
+            .map(|e| {
+                let action = e.action.as_str().to_owned();
+                (action, e.outcome.clone(), e.detail.clone())
+            })
+            .collect::<Vec<_>>()
+    };
+    let names: Vec<_> = recorded.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(names, ["tool.policy_decided", "tool.called"]);
+    assert!(recorded.iter().all(|e| e.outcome == AuditOutcome::Success));
+    assert_eq!(summary(&recorded), summary(&env.test.audit.events()));
+}
