@@ -19,15 +19,15 @@ use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, Throughput};
 use hmac::{KeyInit, Mac};
+use integrations::core::host::{AesGcmKeyRing, EventSink, Host, TracingAuditSink};
 use integrations::core::service::{ConnectionInput, TargetInput, WriteService};
+use integrations::core::webhook::WebhookEvent;
 use integrations::core::webhook::{
     Classification, EventRoute, Headers, InboundRequest, Ingest, NormalizeContext, WebhookHandler,
     raw_json,
 };
 use integrations::core::{ConnectionId, DefinitionKey, Secret, TargetId, TenantId};
 use integrations::definitions::github::GitHub;
-use integrations::core::host::{AesGcmKeyRing, EventSink, Host, TracingAuditSink};
-use integrations::core::webhook::WebhookEvent;
 use integrations_testkit::{Delivery, ManualClock, MemoryStore, WebhookSigner};
 
 const SECRET: &str = "It's a Secret to Everybody";
