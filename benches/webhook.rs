@@ -35,8 +35,6 @@ const PAYLOAD: &[u8] = include_bytes!(
     "../integrations-definitions/tests/fixtures/github/issue_comment.created.with-installation.payload.json"
 );
 
-/// JSON without the whitespace outside strings, keys in their order: what GitHub sends.
-
 /// An event sink that takes every event and keeps none.
 struct DiscardEvents;
 
@@ -48,6 +46,7 @@ impl EventSink for DiscardEvents {
     }
 }
 
+/// JSON without the whitespace outside strings, keys in their order: what GitHub sends.
 fn compact(bytes: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(bytes.len());
     let (mut in_string, mut escaped) = (false, false);
