@@ -31,17 +31,12 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
-use serde_json::Value;
-
 use crate::host::{Host, SecretCipher};
 use crate::model::{Connection, Target};
 use crate::provider::TargetSecrets;
-use crate::registry::{RegisteredIntegration, RegisteredMethod};
+use crate::registry::RegisteredIntegration;
 use crate::schema::Parsed;
-use crate::{
-    ConnectionId, ConnectionMethodId, DefinitionKey, Error, Registry, TargetId, TenantId,
-    ValidationIssue,
-};
+use crate::{ConnectionId, Error, Registry, TargetId, TenantId};
 
 /// The most targets a [`Loader`] keeps parsed; past it, the cache starts over.
 const CACHE_LIMIT: usize = 1024;
@@ -215,16 +210,6 @@ pub struct Loader {
     registry: Arc<Registry>,
     host: Host,
     cache: Arc<Mutex<HashMap<TargetId, Arc<Version>>>>,
-    connection_configs: Arc<Mutex<HashMap<ConnectionId, Arc<ParsedConnection>>>>,
-}
-
-/// A connection's config as stored, and what its method's schema parsed it into.
-struct ParsedConnection {
-    tenant: TenantId,
-    key: DefinitionKey,
-    method: ConnectionMethodId,
-    raw: Value,
-    parsed: Parsed,
 }
 
 impl fmt::Debug for Loader {
@@ -240,7 +225,6 @@ impl Loader {
             registry,
             host,
             cache: Arc::default(),
-            connection_configs: Arc::default(),
         }
     }
 
@@ -397,51 +381,6 @@ impl Loader {
         cache.insert(version.target.id.clone(), Arc::clone(&version));
         drop(cache);
         Ok(LoadedTarget::new(version))
-    }
-
-    /// The config of `connection`, parsed by the schema of its connection method in
-    /// this loader's registry. Reused while the connection's stored config, definition
-    /// and method are unchanged.
-    ///
-    /// # Errors
-    ///
-    /// The schema's issues when the stored config no longer validates (each engine
-    /// names the failure in its own terms).
-    pub fn connection_config(
-        &self,
-        method: &RegisteredMethod,
-        connection: &Connection,
-    ) -> Result<Parsed, Vec<ValidationIssue>> {
-        let lock = || {
-            self.connection_configs
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-        };
-        if let Some(cached) = lock().get(&connection.id)
-            && cached.tenant == connection.tenant
-            && cached.key == connection.key
-            && cached.method == connection.method
-            && cached.method == method.method().id
-            && cached.raw == connection.config
-        {
-            return Ok(cached.parsed.clone());
-        }
-        let parsed = method.config().parse(&connection.config)?;
-        let mut cache = lock();
-        if cache.len() >= CACHE_LIMIT {
-            cache.clear();
-        }
-        cache.insert(
-            connection.id.clone(),
-            Arc::new(ParsedConnection {
-                tenant: connection.tenant.clone(),
-                key: connection.key.clone(),
-                method: connection.method.clone(),
-                raw: connection.config.clone(),
-                parsed: parsed.clone(),
-            }),
-        );
-        Ok(parsed)
     }
 
     /// The cached version of `target`, when the stored record is exactly the one it was

@@ -3,7 +3,7 @@
 
 use integrations_core::Error;
 use integrations_core::definition::{ConnectionMethod, ConnectionMethodKind};
-use integrations_core::model::{Connection, CredentialType};
+use integrations_core::model::Connection;
 use integrations_core::plan::CredentialSelector;
 use integrations_core::sync::SyncStream;
 
@@ -21,20 +21,7 @@ pub(crate) fn credential(
         .iter()
         .find(|m| m.id == connection.method)
         .ok_or_else(|| unsupported_method(connection))?;
-    let selector = match method.kind {
-        ConnectionMethodKind::ApiKey => method.secret_fields.first().map(|f| {
-            let selector = CredentialSelector::of_type(f.credential_type.clone());
-            match &f.slot {
-                Some(slot) => selector.with_slot(slot.clone()),
-                None => selector,
-            }
-        }),
-        ConnectionMethodKind::OAuth2AuthorizationCode
-        | ConnectionMethodKind::OAuth2ClientCredentials => Some(CredentialSelector::of_type(
-            CredentialType::OAUTH2_ACCESS_TOKEN,
-        )),
-        _ => None,
-    };
+    let selector = method.default_credential();
     selector
         .map(|s| (s, method.kind))
         .ok_or_else(|| unsupported_method(connection))

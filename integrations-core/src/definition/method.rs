@@ -2,6 +2,7 @@ use serde::{Deserialize, Serialize};
 
 use super::oauth2::OAuth2Spec;
 use crate::model::CredentialType;
+use crate::plan::CredentialSelector;
 use crate::schema::ConfigSpec;
 use crate::{ConnectionMethodId, Error};
 
@@ -115,6 +116,27 @@ pub struct ConnectionMethod {
 }
 
 impl ConnectionMethod {
+    /// The credential requests through a connection of this method use when they name
+    /// none: an API-key method's first secret field (its type and slot), the OAuth 2.0
+    /// access token of an OAuth method, and none for the others (their provider names a
+    /// resolver).
+    pub fn default_credential(&self) -> Option<CredentialSelector> {
+        match self.kind {
+            ConnectionMethodKind::ApiKey => self.secret_fields.first().map(|field| {
+                let selector = CredentialSelector::of_type(field.credential_type.clone());
+                match &field.slot {
+                    Some(slot) => selector.with_slot(slot.clone()),
+                    None => selector,
+                }
+            }),
+            ConnectionMethodKind::OAuth2AuthorizationCode
+            | ConnectionMethodKind::OAuth2ClientCredentials => Some(CredentialSelector::of_type(
+                CredentialType::OAUTH2_ACCESS_TOKEN,
+            )),
+            _ => None,
+        }
+    }
+
     /// A method of `kind` with no secret fields, no OAuth 2.0 data and an empty config;
     /// infallible, since the id is already checked: name it with a constant
     /// (`const { ConnectionMethodId::from_static("api-token") }`), checked at compile time.

@@ -4,7 +4,6 @@ use std::sync::Arc;
 
 use crate::definition::{CONTINUE_TOOL_NAME, ToolDescriptor, ToolPolicy, check_tool_name};
 use crate::definition::{ConnectionMethod, ConnectionMethodKind, IntegrationDefinition, Metadata};
-use crate::model::CredentialType;
 use crate::plan::{CredentialSelector, McpConfigTarget};
 use crate::provider::Integration;
 use crate::schema::{ConfigKind, ConfigSchema, ConfigSpec, Form, FormContext};
@@ -20,24 +19,11 @@ pub struct RegisteredMethod {
 
 impl RegisteredMethod {
     fn new(method: ConnectionMethod, config: ConfigSchema) -> Self {
-        let default_credential = match method.kind {
-            ConnectionMethodKind::ApiKey => method.secret_fields.first().map(|field| {
-                let selector = CredentialSelector::of_type(field.credential_type.clone());
-                match &field.slot {
-                    Some(slot) => selector.with_slot(slot.clone()),
-                    None => selector,
-                }
-            }),
-            ConnectionMethodKind::OAuth2AuthorizationCode
-            | ConnectionMethodKind::OAuth2ClientCredentials => Some(CredentialSelector::of_type(
-                CredentialType::OAUTH2_ACCESS_TOKEN,
-            )),
-            _ => None,
-        };
+        let default_credential = method.default_credential().map(Arc::new);
         Self {
             method,
             config,
-            default_credential: default_credential.map(Arc::new),
+            default_credential,
         }
     }
 
@@ -51,9 +37,7 @@ impl RegisteredMethod {
         &self.config
     }
 
-    /// The credential a tool uses when it does not name one: the first secret field of
-    /// an API-key method (its type and slot), the OAuth 2.0 access token of an OAuth
-    /// method, and none for the others (their provider names a resolver).
+    /// [`ConnectionMethod::default_credential`], made once at registration.
     pub fn default_credential(&self) -> Option<&CredentialSelector> {
         self.default_credential.as_deref()
     }

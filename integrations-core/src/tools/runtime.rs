@@ -637,15 +637,15 @@ impl Runtime {
                 connection.key, connection.method
             ))
         })?;
-        let connection_config =
-            self.loader
-                .connection_config(method, connection)
-                .map_err(|issues| {
-                    crate::codes::auth::CONNECTION_CONFIG_INVALID.with_issues(
-                        "the connection's config no longer matches its schema",
-                        issues,
-                    )
-                })?;
+        let connection_config = method
+            .config()
+            .parse(&connection.config)
+            .map_err(|issues| {
+                crate::codes::auth::CONNECTION_CONFIG_INVALID.with_issues(
+                    "the connection's config no longer matches its schema",
+                    issues,
+                )
+            })?;
         Ok(ConnectionParts {
             method: method.method().kind,
             default_credential: method.shared_default_credential().cloned(),

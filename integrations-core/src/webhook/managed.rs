@@ -114,21 +114,10 @@ fn api_credential(
     entry: &RegisteredIntegration,
     connection: &Connection,
 ) -> Option<CredentialSelector> {
-    let method = entry.method(&connection.method)?.method();
-    match method.kind {
-        ConnectionMethodKind::ApiKey => method.secret_fields.first().map(|f| {
-            let selector = CredentialSelector::of_type(f.credential_type.clone());
-            match &f.slot {
-                Some(slot) => selector.with_slot(slot.clone()),
-                None => selector,
-            }
-        }),
-        ConnectionMethodKind::OAuth2AuthorizationCode
-        | ConnectionMethodKind::OAuth2ClientCredentials => Some(CredentialSelector::of_type(
-            CredentialType::OAUTH2_ACCESS_TOKEN,
-        )),
-        _ => None,
-    }
+    entry
+        .method(&connection.method)?
+        .default_credential()
+        .cloned()
 }
 
 /// Keeps a connection's managed webhook secret when its credentials are replaced
