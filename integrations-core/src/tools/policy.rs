@@ -130,12 +130,6 @@ impl PolicySet {
         name: &str,
         default: impl FnOnce() -> ToolPolicy,
     ) -> PolicyDecision {
-        if self.tools.is_empty() && self.integrations.is_empty() {
-            return PolicyDecision {
-                policy: default(),
-                origin: PolicyOrigin::Default,
-            };
-        }
         if let Some(policy) = self.tools.get(name) {
             return PolicyDecision {
                 policy: *policy,
