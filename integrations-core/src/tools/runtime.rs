@@ -22,7 +22,7 @@ use crate::credential::CredentialSource;
 use crate::host::{AuditAction, AuditEventRef, AuditOutcome, Host};
 use crate::loaded::Loader;
 use crate::model::{Connection, Publication, Target};
-use crate::provider::tools::{ConnectionParts, ContextParts};
+use crate::provider::tools::{CallParts, ConnectionParts};
 use crate::registry::{RegisteredIntegration, RegisteredTool};
 use crate::{ConnectionId, DefinitionKey, Error, ErrorKind, Registry, UserId};
 
@@ -594,30 +594,37 @@ impl Runtime {
     ) -> Result<ToolContext, Error> {
         let connection = &prepared.connection;
         // The stored target is read on every call (so a disabled target stops its tools
-        // at once); what depends only on it and the connection is built once per pair.
+        // at once); what depends only on it, the connection, the call's ids and the tool
+        // is built once and kept while they are unchanged.
         let target = self.loader.stored_target_of(connection).await?;
-        let parts = if let Some(parts) = self.contexts.get(connection, &target) {
-            parts
-        } else {
-            let parts = Arc::new(self.connection_parts(prepared, &target)?);
-            self.contexts
-                .insert(Arc::clone(connection), target, Arc::clone(&parts));
-            parts
+        let tool = prepared.tool.shared_name;
+        // The publication is the call's own (it is read anew for each call).
+        let publication = prepared.publication.clone();
+        let connection_parts = match self.contexts.get(connection, &target, context, tool) {
+            Cached::Call(parts) => return Ok(ToolContext::new(parts, publication)),
+            Cached::Connection(parts) => parts,
+            Cached::Nothing => {
+                let parts = Arc::new(self.connection_parts(prepared, &target)?);
+                self.contexts
+                    .insert(Arc::clone(connection), target, Arc::clone(&parts));
+                parts
+            }
         };
         let http = ToolHttp::new(
             self.host.clone(),
             Arc::clone(&self.credentials),
             Arc::clone(connection),
-            Arc::clone(prepared.tool.shared_name),
+            Arc::clone(tool),
             context.session.user.clone(),
-        )
-        .with_default_headers(Arc::clone(&parts.default_headers));
-        Ok(ToolContext::new(ContextParts {
+            Arc::clone(&connection_parts.default_headers),
+        );
+        let parts = Arc::new(CallParts {
             call: context.clone(),
-            connection: parts,
-            publication: prepared.publication.clone(),
+            connection: connection_parts,
             http,
-        }))
+        });
+        self.contexts.keep(connection, Arc::clone(&parts));
+        Ok(ToolContext::new(parts, publication))
     }
 
     /// The connection's part of a tool context, from its stored `target`: the rest of
@@ -659,9 +666,16 @@ impl Runtime {
 /// The most connections whose tool-context parts are kept; past it the cache starts over.
 const CONTEXTS_LIMIT: usize = 1024;
 
-/// The connection parts of tool contexts, each with the connection and target records it
-/// was built from. An entry serves a call only while both records are unchanged: the very
-/// records (a store that shares them) or equal ones (a store that reads them anew).
+/// The most contexts kept per connection (for its latest pairs of call ids and tool);
+/// past it the oldest goes.
+const CALLS_LIMIT: usize = 16;
+
+/// The parts of tool contexts, by connection: each entry has the connection and target
+/// records it was built from and serves a call only while both are unchanged (the very
+/// records, from a store that shares them, or equal ones, from a store that reads them
+/// anew). Besides the connection's part, it keeps whole contexts (but their publication)
+/// for the latest calls through it, each serving the calls with equal ids and the same
+/// tool.
 #[derive(Default)]
 struct ConnectionPartsCache {
     entries: Mutex<HashMap<ConnectionId, CachedParts>>,
@@ -671,6 +685,18 @@ struct CachedParts {
     connection: Arc<Connection>,
     target: Arc<Target>,
     parts: Arc<ConnectionParts>,
+    /// Oldest first.
+    calls: Vec<Arc<CallParts>>,
+}
+
+/// What the cache has for a call.
+enum Cached {
+    /// A context for the same call ids and tool.
+    Call(Arc<CallParts>),
+    /// The connection's part only.
+    Connection(Arc<ConnectionParts>),
+    /// Nothing built from these records.
+    Nothing,
 }
 
 impl ConnectionPartsCache {
@@ -682,11 +708,21 @@ impl ConnectionPartsCache {
         &self,
         connection: &Arc<Connection>,
         target: &Arc<Target>,
-    ) -> Option<Arc<ConnectionParts>> {
+        call: &CallContext,
+        tool: &Arc<str>,
+    ) -> Cached {
         let entries = self.lock();
-        let cached = entries.get(&connection.id)?;
-        (unchanged(&cached.connection, connection) && unchanged(&cached.target, target))
-            .then(|| Arc::clone(&cached.parts))
+        let Some(cached) = entries.get(&connection.id) else {
+            return Cached::Nothing;
+        };
+        if !(unchanged(&cached.connection, connection) && unchanged(&cached.target, target)) {
+            return Cached::Nothing;
+        }
+        let same = |parts: &&Arc<CallParts>| *parts.http.tool() == **tool && parts.call == *call;
+        match cached.calls.iter().rev().find(same) {
+            Some(parts) => Cached::Call(Arc::clone(parts)),
+            None => Cached::Connection(Arc::clone(&cached.parts)),
+        }
     }
 
     fn insert(
@@ -705,8 +741,30 @@ impl ConnectionPartsCache {
                 connection,
                 target,
                 parts,
+                calls: Vec::new(),
             },
         );
+    }
+
+    /// Keeps `call` for the next calls through `connection` with the same ids and tool,
+    /// when the entry its connection part came from is still there.
+    fn keep(&self, connection: &Connection, call: Arc<CallParts>) {
+        let mut entries = self.lock();
+        let Some(cached) = entries.get_mut(&connection.id) else {
+            return;
+        };
+        if !Arc::ptr_eq(&cached.parts, &call.connection) {
+            return;
+        }
+        let same = |parts: &Arc<CallParts>| {
+            parts.http.tool() == call.http.tool() && parts.call == call.call
+        };
+        if let Some(at) = cached.calls.iter().position(same) {
+            cached.calls.remove(at);
+        } else if cached.calls.len() >= CALLS_LIMIT {
+            cached.calls.remove(0);
+        }
+        cached.calls.push(call);
     }
 }
 

@@ -291,8 +291,8 @@ impl ManagedWebhooks {
             Arc::new(loaded.connection.clone()),
             Arc::from(action),
             None,
-        )
-        .with_default_headers(Arc::new(headers)))
+            Arc::new(headers),
+        ))
     }
 
     /// The connection's managed secret, generating and storing (sealed) one if it has

@@ -19,6 +19,7 @@ mod service;
 mod support;
 mod sync;
 mod sync_trigger;
+mod tools_context;
 mod tools_export;
 mod tools_manifest;
 mod tools_runtime;

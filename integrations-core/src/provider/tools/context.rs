@@ -29,16 +29,8 @@ const CURSOR_PREFIX: &str = "c1";
 /// credential through [`http`](Self::http) but never read a credential table.
 #[derive(Clone)]
 pub struct ToolContext {
-    inner: Arc<Inner>,
-}
-
-/// The tool's name, its definition's key, the connection and the host are those of
-/// `http`, which holds them once for both.
-struct Inner {
-    call: CallContext,
-    connection: Arc<ConnectionParts>,
+    parts: Arc<CallParts>,
     publication: Option<Arc<Publication>>,
-    http: ToolHttp,
 }
 
 /// What a tool context holds that depends only on the connection record and its target's
@@ -52,74 +44,69 @@ pub(crate) struct ConnectionParts {
     pub(crate) default_headers: Arc<http::HeaderMap>,
 }
 
+/// What a tool context holds besides the publication: the call's ids, the connection's
+/// parts and the tool's HTTP (which holds the tool's name, the connection and the host
+/// once for both). It depends on the call's ids, the tool and the records, and is shared
+/// by every call that has the same.
+pub(crate) struct CallParts {
+    pub(crate) call: CallContext,
+    pub(crate) connection: Arc<ConnectionParts>,
+    pub(crate) http: ToolHttp,
+}
+
 impl fmt::Debug for ToolContext {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ToolContext")
             .field("tool", &self.tool_name())
             .field("key", self.key())
-            .field("call", &self.inner.call)
+            .field("call", &self.parts.call)
             .finish_non_exhaustive()
     }
 }
 
-/// The parts the runtime assembles a [`ToolContext`] from. The tool, the connection
-/// (and its definition's key) and the host are `http`'s.
-pub(crate) struct ContextParts {
-    pub(crate) call: CallContext,
-    pub(crate) connection: Arc<ConnectionParts>,
-    pub(crate) publication: Option<Arc<Publication>>,
-    pub(crate) http: ToolHttp,
-}
-
 impl ToolContext {
-    pub(crate) fn new(parts: ContextParts) -> Self {
-        Self {
-            inner: Arc::new(Inner {
-                call: parts.call,
-                connection: parts.connection,
-                publication: parts.publication,
-                http: parts.http,
-            }),
-        }
+    /// The context of a call with `parts`, allowed by `publication`.
+    pub(crate) fn new(parts: Arc<CallParts>, publication: Option<Arc<Publication>>) -> Self {
+        Self { parts, publication }
     }
 
     fn host(&self) -> &Host {
-        self.inner.http.host()
+        self.parts.http.host()
     }
 
     /// The call's ids.
     pub fn call(&self) -> &CallContext {
-        &self.inner.call
+        &self.parts.call
     }
 
     /// The session.
     pub fn session(&self) -> &Session {
-        &self.inner.call.session
+        &self.parts.call.session
     }
 
     /// The tenant.
     pub fn tenant(&self) -> &TenantId {
-        &self.inner.call.session.tenant
+        &self.parts.call.session.tenant
     }
 
     /// The workspace.
     pub fn workspace(&self) -> &WorkspaceId {
-        &self.inner.call.session.workspace
+        &self.parts.call.session.workspace
     }
 
     /// The user the agent acts for.
     pub fn user(&self) -> Option<&UserId> {
-        self.inner.call.session.user.as_ref()
+        self.parts.call.session.user.as_ref()
     }
 
     /// The project.
     pub fn project(&self) -> Option<&ProjectId> {
-        self.inner.call.session.project.as_ref()
+        self.parts.call.session.project.as_ref()
     }
 
     /// The tool being run.
     pub fn tool_name(&self) -> &str {
-        self.inner.http.tool()
+        self.parts.http.tool()
     }
 
     /// The connection's definition (`github::github-enterprise-server`).
@@ -129,39 +116,39 @@ impl ToolContext {
 
     /// The connection.
     pub fn connection(&self) -> &Connection {
-        self.inner.http.connection()
+        self.parts.http.connection()
     }
 
     /// How the connection was made (API key, OAuth 2.0, redirect).
     pub fn method_kind(&self) -> ConnectionMethodKind {
-        self.inner.connection.method
+        self.parts.connection.method
     }
 
     /// The credential a request uses by default: the first secret field of an API-key
     /// connection (its type and slot), the OAuth 2.0 access token of an OAuth connection,
     /// and nothing for redirect connections (their provider names a resolver).
     pub fn default_credential(&self) -> Option<&CredentialSelector> {
-        self.inner.connection.default_credential.as_deref()
+        self.parts.connection.default_credential.as_deref()
     }
 
     /// The connection's config, parsed with its connection method's spec.
     pub fn connection_config(&self) -> &Parsed {
-        &self.inner.connection.connection_config
+        &self.parts.connection.connection_config
     }
 
     /// The target's config, parsed with the definition's spec (base URLs live here).
     pub fn target_config(&self) -> &Parsed {
-        &self.inner.connection.target_config
+        &self.parts.connection.target_config
     }
 
     /// The publication the call was allowed by, when it has one.
     pub fn publication(&self) -> Option<&Publication> {
-        self.inner.publication.as_deref()
+        self.publication.as_deref()
     }
 
     /// Credentialed HTTP through the connection.
     pub fn http(&self) -> &ToolHttp {
-        &self.inner.http
+        &self.parts.http
     }
 
     /// The current time, from the host's clock.
@@ -227,7 +214,7 @@ impl ToolContext {
     ) {
         let mut event = AuditEvent::new(self.now(), self.tenant().clone(), action, outcome)
             .with_key(self.key().clone())
-            .with_connection(self.inner.call.connection.clone())
+            .with_connection(self.parts.call.connection.clone())
             .with_actor(self.user().cloned())
             .with_detail("tool", self.tool_name());
         for (name, value) in detail {

@@ -10,7 +10,7 @@ mod ratelimit;
 mod result;
 
 pub use self::context::ToolContext;
-pub(crate) use self::context::{ConnectionParts, ContextParts};
+pub(crate) use self::context::{CallParts, ConnectionParts};
 pub use self::executor::{Tool, ToolExecutor, ToolSet};
 pub use self::http::{RequestAuth, ToolHttp, json_request, read_json, request, status_error};
 pub(crate) use self::http::{clone_request, inject};
