@@ -19,17 +19,17 @@ use wiremock::{Mock, ResponseTemplate};
 /// The target config.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct DeskTarget {
+pub(crate) struct DeskTarget {
     /// The API.
-    api_base_url: BaseUrl,
+    pub(crate) api_base_url: BaseUrl,
 }
 
 /// The connection config: the account the API key belongs to.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct DeskConnection {
+pub(crate) struct DeskConnection {
     /// The account.
-    account: String,
+    pub(crate) account: String,
 }
 
 /// Arguments of `desk_get_ticket`.
@@ -69,6 +69,18 @@ async fn get_ticket(args: GetTicket, context: ToolContext) -> Result<Ticket> {
 }
 
 fn desk() -> DeclaredIntegration {
+    desk_with(
+        ToolSet::new().with_fn(
+            ToolDescriptor::new::<GetTicket>("desk_get_ticket", "Get a ticket by id.")
+                .with_annotations(ToolAnnotations::read_only()),
+            get_ticket,
+        ),
+    )
+}
+
+/// The Desk integration (an API-key connection with an account in its config) with
+/// `tools`.
+pub(crate) fn desk_with(tools: ToolSet) -> DeclaredIntegration {
     DeclaredIntegration::new(
         const { DefinitionKey::from_static("desk::desk-cloud") },
         IntegrationKind::Connector,
@@ -87,13 +99,7 @@ fn desk() -> DeclaredIntegration {
         .with_config(ConfigSpec::of::<DeskConnection>().with_example(json!({"account": "ada"}))),
     )
     .with_default_header(header::ACCEPT, HeaderValue::from_static("application/json"))
-    .with_tools(
-        ToolSet::new().with_fn(
-            ToolDescriptor::new::<GetTicket>("desk_get_ticket", "Get a ticket by id.")
-                .with_annotations(ToolAnnotations::read_only()),
-            get_ticket,
-        ),
-    )
+    .with_tools(tools)
 }
 
 const API_KEY: &str = "desk-api-key-secret-1";

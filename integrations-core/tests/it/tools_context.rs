@@ -13,25 +13,11 @@ use integrations_core::service::{ConnectionInput, TargetInput, WriteService};
 use integrations_core::tools::{CallContext, Runtime, Session, ToolPolicy, ToolResult, ToolStatus};
 use integrations_core::{ConnectionId, Registry, TargetId, TenantId, UserId, WorkspaceId};
 use integrations_testkit::TestHost;
+
+use crate::declared::{DeskConnection, DeskTarget, desk_with};
 use integrations_testkit::mock::MockProvider;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, ResponseTemplate};
-
-/// The target config.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-struct DeskTarget {
-    /// The API.
-    api_base_url: BaseUrl,
-}
-
-/// The connection config.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-struct DeskConnection {
-    /// The account.
-    account: String,
-}
 
 /// No arguments.
 #[derive(Deserialize, JsonSchema)]
@@ -83,24 +69,7 @@ fn desk() -> DeclaredIntegration {
             .with_annotations(ToolAnnotations::read_only())
             .with_policy(ToolPolicy::Auto)
     };
-    DeclaredIntegration::new(
-        const { DefinitionKey::from_static("desk::desk-cloud") },
-        IntegrationKind::Connector,
-        Metadata::new("Desk", "Tickets in Desk.", "desk", "productivity"),
-    )
-    .with_target_config(
-        ConfigSpec::of::<DeskTarget>().with_example(json!({"api_base_url": "https://desk.test"})),
-    )
-    .with_connection_method(
-        ConnectionMethod::new(
-            const { ConnectionMethodId::from_static("api-key") },
-            "API key",
-            ConnectionMethodKind::ApiKey,
-        )
-        .with_secret_field(SecretField::api_key("api_key", "API key"))
-        .with_config(ConfigSpec::of::<DeskConnection>().with_example(json!({"account": "ada"}))),
-    )
-    .with_tools(
+    desk_with(
         ToolSet::new()
             .with_fn(tool("desk_report_context"), report)
             .with_fn(tool("desk_report_session"), report),
