@@ -20,6 +20,51 @@ use crate::{ConnectionId, DefinitionKey, Secret, TenantId, Timestamp};
 
 type ConnKey = (TenantId, ConnectionId);
 
+/// A connection's ids, owned (the cache's key) or borrowed from a connection, so a lookup
+/// builds no key (cloning the two ids would be four reference-count operations on every
+/// hit). Hashes and compares as the owned pair does.
+trait ConnIds {
+    fn ids(&self) -> (&TenantId, &ConnectionId);
+}
+
+impl ConnIds for ConnKey {
+    fn ids(&self) -> (&TenantId, &ConnectionId) {
+        (&self.0, &self.1)
+    }
+}
+
+impl ConnIds for (&TenantId, &ConnectionId) {
+    fn ids(&self) -> (&TenantId, &ConnectionId) {
+        *self
+    }
+}
+
+impl<'a> std::borrow::Borrow<dyn ConnIds + 'a> for ConnKey {
+    fn borrow(&self) -> &(dyn ConnIds + 'a) {
+        self
+    }
+}
+
+impl std::hash::Hash for dyn ConnIds + '_ {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        // `&T` hashes as `T`: the same as the owned pair's derived hash.
+        self.ids().hash(state);
+    }
+}
+
+impl PartialEq for dyn ConnIds + '_ {
+    fn eq(&self, other: &Self) -> bool {
+        self.ids() == other.ids()
+    }
+}
+
+impl Eq for dyn ConnIds + '_ {}
+
+/// The key of `connection`'s slot, borrowed.
+fn ids_of(connection: &Connection) -> (&TenantId, &ConnectionId) {
+    (&connection.tenant, &connection.id)
+}
+
 /// Which credential of a connection.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct CredKey {
@@ -239,7 +284,7 @@ impl Cache {
         count_use: bool,
     ) -> Lookup {
         let slots = self.slots.read().unwrap_or_else(PoisonError::into_inner);
-        let Some(slot) = slots.get(&(connection.tenant.clone(), connection.id.clone())) else {
+        let Some(slot) = slots.get(&ids_of(connection) as &dyn ConnIds) else {
             return Lookup::StatusDue;
         };
         if !recent(slot.status, now, recheck) {
