@@ -6,6 +6,8 @@
 //! `floor_validate_arguments` (the floor of issue 15's goal). `floor_validate_and_convert`
 //! adds the conversions any typed tool needs (arguments in, output and its text out), so
 //! `runtime_call_noop` minus it is what the runtime itself adds.
+//! `runtime_call_noop_rotating_sessions` is the same call made by 32 users in turn through
+//! one connection: every call builds its own tool context (none is kept for its ids).
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -26,7 +28,7 @@ use integrations::core::tools::{
 };
 use integrations::core::{
     ConnectionId, ConnectionMethodId, DefinitionKey, Error, IntegrationKind, Registry, Secret,
-    TargetId, TenantId, Timestamp, WorkspaceId,
+    TargetId, TenantId, Timestamp, UserId, WorkspaceId,
 };
 use integrations_testkit::{ManualClock, MemoryStore, offline_http};
 use schemars::JsonSchema;
@@ -198,6 +200,30 @@ fn bench(c: &mut Criterion) {
                 .call(black_box("bench_get_ping"), black_box(arguments()), &call)
                 .await;
             black_box(result)
+        });
+    });
+    // The runtime shares a tool context between the calls with the same ids and tool;
+    // here each call is another user's, one of 32 taking turns through one connection,
+    // so no call finds its context kept.
+    let rotating: Vec<CallContext> = (0..32)
+        .map(|i| {
+            let session = Session::new(call.session.tenant.clone(), call.session.workspace.clone())
+                .with_user(UserId::new(format!("user-{i}")).expect("id"));
+            CallContext::new(session, call.connection.clone())
+        })
+        .collect();
+    let mut turn = 0;
+    group.bench_function("runtime_call_noop_rotating_sessions", |b| {
+        b.to_async(&rt).iter(|| {
+            turn = (turn + 1) % rotating.len();
+            let call = &rotating[turn];
+            let runtime = &runtime;
+            async move {
+                let result = runtime
+                    .call(black_box("bench_get_ping"), black_box(arguments()), call)
+                    .await;
+                black_box(result)
+            }
         });
     });
     let entry = registry
