@@ -61,6 +61,8 @@ pub struct RegisteredTool<'a> {
     pub default_policy: ToolPolicy,
     /// The name, shared with every call's HTTP client.
     pub(crate) shared_name: &'a Arc<str>,
+    /// Its position in the integration's tool catalog.
+    pub(crate) index: usize,
 }
 
 /// What registration compiles and decides once per tool.
@@ -385,12 +387,14 @@ impl RegisteredIntegration {
         self.tools
             .iter()
             .zip(&self.compiled_tools)
-            .find(|(d, _)| d.name == name)
-            .map(|(descriptor, compiled)| RegisteredTool {
+            .enumerate()
+            .find(|(_, (d, _))| d.name == name)
+            .map(|(index, (descriptor, compiled))| RegisteredTool {
                 descriptor,
                 input: &compiled.input,
                 default_policy: compiled.default_policy,
                 shared_name: &compiled.name,
+                index,
             })
     }
 

@@ -597,33 +597,39 @@ impl Runtime {
         // at once); what depends only on it, the connection, the call's ids and the tool
         // is built once and kept while they are unchanged.
         let target = self.loader.stored_target_of(connection).await?;
-        let tool = prepared.tool.shared_name;
         // The publication is the call's own (it is read anew for each call).
         let publication = prepared.publication.clone();
-        let connection_parts = match self.contexts.get(connection, &target, context, tool) {
-            Cached::Call(parts) => return Ok(ToolContext::new(parts, publication)),
-            Cached::Connection(parts) => parts,
-            Cached::Nothing => {
-                let parts = Arc::new(self.connection_parts(prepared, &target)?);
-                self.contexts
-                    .insert(Arc::clone(connection), target, Arc::clone(&parts));
+        let build = |connection_parts: &Arc<ConnectionParts>| {
+            let http = ToolHttp::new(
+                self.host.clone(),
+                Arc::clone(&self.credentials),
+                Arc::clone(connection),
+                Arc::clone(prepared.tool.shared_name),
+                context.session.user.clone(),
+                Arc::clone(&connection_parts.default_headers),
+            );
+            Arc::new(CallParts {
+                call: context.clone(),
+                connection: Arc::clone(connection_parts),
+                http,
+            })
+        };
+        let tool = prepared.tool.index;
+        let parts = match self.contexts.get(connection, &target, context, tool, build) {
+            Some(parts) => parts,
+            None => {
+                let connection_parts = Arc::new(self.connection_parts(prepared, &target)?);
+                let parts = build(&connection_parts);
+                self.contexts.insert(
+                    Arc::clone(connection),
+                    target,
+                    connection_parts,
+                    tool,
+                    Arc::clone(&parts),
+                );
                 parts
             }
         };
-        let http = ToolHttp::new(
-            self.host.clone(),
-            Arc::clone(&self.credentials),
-            Arc::clone(connection),
-            Arc::clone(tool),
-            context.session.user.clone(),
-            Arc::clone(&connection_parts.default_headers),
-        );
-        let parts = Arc::new(CallParts {
-            call: context.clone(),
-            connection: connection_parts,
-            http,
-        });
-        self.contexts.keep(connection, Arc::clone(&parts));
         Ok(ToolContext::new(parts, publication))
     }
 
@@ -666,16 +672,15 @@ impl Runtime {
 /// The most connections whose tool-context parts are kept; past it the cache starts over.
 const CONTEXTS_LIMIT: usize = 1024;
 
-/// The most contexts kept per connection (for its latest pairs of call ids and tool);
-/// past it the oldest goes.
-const CALLS_LIMIT: usize = 16;
-
 /// The parts of tool contexts, by connection: each entry has the connection and target
 /// records it was built from and serves a call only while both are unchanged (the very
 /// records, from a store that shares them, or equal ones, from a store that reads them
-/// anew). Besides the connection's part, it keeps whole contexts (but their publication)
-/// for the latest calls through it, each serving the calls with equal ids and the same
-/// tool.
+/// anew). Besides the connection's part, it keeps, for each of the integration's tools,
+/// the context (but its publication) of the tool's last call through the connection, which
+/// serves the next calls of the tool with equal ids.
+///
+/// One context per tool: a session that calls several tools in turn finds each kept, and
+/// a call of another session costs one comparison of ids before it builds its own.
 #[derive(Default)]
 struct ConnectionPartsCache {
     entries: Mutex<HashMap<ConnectionId, CachedParts>>,
@@ -685,18 +690,8 @@ struct CachedParts {
     connection: Arc<Connection>,
     target: Arc<Target>,
     parts: Arc<ConnectionParts>,
-    /// Oldest first.
-    calls: Vec<Arc<CallParts>>,
-}
-
-/// What the cache has for a call.
-enum Cached {
-    /// A context for the same call ids and tool.
-    Call(Arc<CallParts>),
-    /// The connection's part only.
-    Connection(Arc<ConnectionParts>),
-    /// Nothing built from these records.
-    Nothing,
+    /// By the tool's position in the integration's catalog.
+    calls: Vec<Option<Arc<CallParts>>>,
 }
 
 impl ConnectionPartsCache {
@@ -704,67 +699,67 @@ impl ConnectionPartsCache {
         self.entries.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// The context for a call with `call`'s ids of the tool at `tool` in the catalog,
+    /// when the cache has the connection's part for these records: the kept one if its
+    /// ids are the same, else one `build` makes from the connection's part, kept in its
+    /// place (one lock for both). `None` when the records are new to the cache.
     fn get(
         &self,
         connection: &Arc<Connection>,
         target: &Arc<Target>,
         call: &CallContext,
-        tool: &Arc<str>,
-    ) -> Cached {
-        let entries = self.lock();
-        let Some(cached) = entries.get(&connection.id) else {
-            return Cached::Nothing;
-        };
+        tool: usize,
+        build: impl FnOnce(&Arc<ConnectionParts>) -> Arc<CallParts>,
+    ) -> Option<Arc<CallParts>> {
+        let mut entries = self.lock();
+        let cached = entries.get_mut(&connection.id)?;
         if !(unchanged(&cached.connection, connection) && unchanged(&cached.target, target)) {
-            return Cached::Nothing;
+            return None;
         }
-        let same = |parts: &&Arc<CallParts>| *parts.http.tool() == **tool && parts.call == *call;
-        match cached.calls.iter().rev().find(same) {
-            Some(parts) => Cached::Call(Arc::clone(parts)),
-            None => Cached::Connection(Arc::clone(&cached.parts)),
+        if cached.calls.len() <= tool {
+            cached.calls.resize(tool + 1, None);
         }
+        let slot = &mut cached.calls[tool];
+        if let Some(parts) = slot
+            && parts.call == *call
+        {
+            return Some(Arc::clone(parts));
+        }
+        let parts = build(&cached.parts);
+        // The context it replaces is dropped after the lock is released.
+        let replaced = slot.replace(Arc::clone(&parts));
+        drop(entries);
+        drop(replaced);
+        Some(parts)
     }
 
+    /// Starts the entry of `connection` (replacing one built from other records) with its
+    /// connection part and the context `call` of the tool at `tool`.
     fn insert(
         &self,
         connection: Arc<Connection>,
         target: Arc<Target>,
         parts: Arc<ConnectionParts>,
+        tool: usize,
+        call: Arc<CallParts>,
     ) {
+        let mut calls = vec![None; tool + 1];
+        calls[tool] = Some(call);
         let mut entries = self.lock();
         if entries.len() >= CONTEXTS_LIMIT {
             entries.clear();
         }
-        entries.insert(
+        let replaced = entries.insert(
             connection.id.clone(),
             CachedParts {
                 connection,
                 target,
                 parts,
-                calls: Vec::new(),
+                calls,
             },
         );
-    }
-
-    /// Keeps `call` for the next calls through `connection` with the same ids and tool,
-    /// when the entry its connection part came from is still there.
-    fn keep(&self, connection: &Connection, call: Arc<CallParts>) {
-        let mut entries = self.lock();
-        let Some(cached) = entries.get_mut(&connection.id) else {
-            return;
-        };
-        if !Arc::ptr_eq(&cached.parts, &call.connection) {
-            return;
-        }
-        let same = |parts: &Arc<CallParts>| {
-            parts.http.tool() == call.http.tool() && parts.call == call.call
-        };
-        if let Some(at) = cached.calls.iter().position(same) {
-            cached.calls.remove(at);
-        } else if cached.calls.len() >= CALLS_LIMIT {
-            cached.calls.remove(0);
-        }
-        cached.calls.push(call);
+        drop(entries);
+        drop(replaced);
     }
 }
 

@@ -96,13 +96,13 @@ impl RequestAuth {
 /// [`HttpClient`]: crate::host::HttpClient
 #[derive(Clone)]
 pub struct ToolHttp {
-    parts: Arc<HttpParts>,
+    parts: HttpParts,
 }
 
 /// What a [`ToolHttp`] holds: the host, the credential source, the connection, the tool,
-/// the user the requests are made for and the definition's default headers. Shared: the
-/// tool runtime builds one per session, tool and connection records, and every call that
-/// matches them uses it.
+/// the user the requests are made for and the definition's default headers. Held inline:
+/// a tool context's `ToolHttp` lives in the context's one shared allocation.
+#[derive(Clone)]
 struct HttpParts {
     host: Host,
     credentials: Arc<dyn CredentialSource>,
@@ -143,9 +143,7 @@ impl ToolHttp {
             actor,
             default_headers: (!default_headers.is_empty()).then_some(default_headers),
         };
-        Self {
-            parts: Arc::new(parts),
-        }
+        Self { parts }
     }
 
     pub(crate) fn connection(&self) -> &Connection {
@@ -171,7 +169,7 @@ impl ToolHttp {
     /// refusal).
     async fn audit(&self, outcome: AuditOutcome, attempt: &'static str) {
         let detail = [("tool", self.tool()), ("attempt", attempt)];
-        let parts = &*self.parts;
+        let parts = &self.parts;
         let event = AuditEventRef::new(
             parts.host.clock().now(),
             &parts.connection.tenant,
@@ -199,7 +197,7 @@ impl ToolHttp {
         request: HttpRequest,
         auth: &RequestAuth,
     ) -> Result<HttpResponse, Error> {
-        let parts = &*self.parts;
+        let parts = &self.parts;
         let mut request = request;
         for (name, value) in parts.default_headers.iter().flat_map(|h| h.iter()) {
             if !request.headers().contains_key(name) {
