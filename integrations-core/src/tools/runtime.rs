@@ -615,21 +615,18 @@ impl Runtime {
             })
         };
         let tool = prepared.tool.index;
-        let parts = match self.contexts.get(connection, &target, context, tool, build) {
-            Some(parts) => parts,
-            None => {
-                let connection_parts = Arc::new(self.connection_parts(prepared, &target)?);
-                let parts = build(&connection_parts);
-                self.contexts.insert(
-                    Arc::clone(connection),
-                    target,
-                    connection_parts,
-                    tool,
-                    Arc::clone(&parts),
-                );
-                parts
-            }
-        };
+        if let Some(parts) = self.contexts.get(connection, &target, context, tool, build) {
+            return Ok(ToolContext::new(parts, publication));
+        }
+        let connection_parts = Arc::new(self.connection_parts(prepared, &target)?);
+        let parts = build(&connection_parts);
+        self.contexts.insert(
+            Arc::clone(connection),
+            target,
+            connection_parts,
+            tool,
+            Arc::clone(&parts),
+        );
         Ok(ToolContext::new(parts, publication))
     }
 
