@@ -37,6 +37,24 @@ impl RegisteredMethod {
         &self.config
     }
 
+    /// A connection's stored config, parsed with this method's schema: the one rule for
+    /// every engine that reads one back.
+    ///
+    /// # Errors
+    ///
+    /// `auth.connection_config_invalid` (with the issues) when it no longer matches.
+    pub(crate) fn parse_stored_config(
+        &self,
+        config: &serde_json::Value,
+    ) -> Result<crate::schema::Parsed, Error> {
+        self.config.parse(config).map_err(|issues| {
+            crate::codes::auth::CONNECTION_CONFIG_INVALID.with_issues(
+                "the connection's config no longer matches its schema",
+                issues,
+            )
+        })
+    }
+
     /// [`ConnectionMethod::default_credential`], made once at registration.
     pub fn default_credential(&self) -> Option<&CredentialSelector> {
         self.default_credential.as_deref()

@@ -647,15 +647,7 @@ impl Runtime {
                 connection.key, connection.method
             ))
         })?;
-        let connection_config = method
-            .config()
-            .parse(&connection.config)
-            .map_err(|issues| {
-                crate::codes::auth::CONNECTION_CONFIG_INVALID.with_issues(
-                    "the connection's config no longer matches its schema",
-                    issues,
-                )
-            })?;
+        let connection_config = method.parse_stored_config(&connection.config)?;
         Ok(ConnectionParts {
             method: method.method().kind,
             default_credential: method.shared_default_credential().cloned(),

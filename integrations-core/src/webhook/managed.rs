@@ -262,15 +262,7 @@ impl ManagedWebhooks {
                 connection.key, connection.method
             ))
         })?;
-        let connection_config = method
-            .config()
-            .parse(&connection.config)
-            .map_err(|issues| {
-                crate::codes::auth::CONNECTION_CONFIG_INVALID.with_issues(
-                    "the connection's config no longer matches its schema",
-                    issues,
-                )
-            })?;
+        let connection_config = method.parse_stored_config(&connection.config)?;
         Ok(Some(Loaded {
             connection,
             entry,

@@ -193,16 +193,45 @@ async fn a_connection_changed_between_calls_is_the_one_the_next_call_sees() {
     let ada = call(session("eng", Some("ada")));
     let (seen, _) = desk.call("desk_report_context", &ada).await;
     assert_eq!(seen["account"], "ada");
-    desk.service
-        .put_connection(connection("grace"))
+    for account in ["grace", "ada"] {
+        desk.service
+            .put_connection(connection(account))
+            .await
+            .unwrap();
+        let (seen, _) = desk.call("desk_report_context", &ada).await;
+        assert_eq!(seen["account"], account);
+    }
+}
+
+/// A stored connection config that no longer matches its method's schema (written past
+/// the write service) fails the call with `auth.connection_config_invalid`, naming the
+/// field, and the tool does not run.
+#[tokio::test]
+async fn a_stored_connection_config_that_no_longer_validates_fails_the_call() {
+    let desk = Desk::new().await;
+    let ada = call(session("eng", Some("ada")));
+    desk.call("desk_report_context", &ada).await;
+    let connections = desk.test.host().connections();
+    let id = ConnectionId::new("desk-1").unwrap();
+    let mut stored = connections
+        .get_connection(&tenant(), &id)
         .await
+        .unwrap()
         .unwrap();
-    let (seen, _) = desk.call("desk_report_context", &ada).await;
-    assert_eq!(seen["account"], "grace");
-    desk.service
-        .put_connection(connection("ada"))
-        .await
-        .unwrap();
-    let (seen, _) = desk.call("desk_report_context", &ada).await;
-    assert_eq!(seen["account"], "ada");
+    stored.config = json!({"account": 7});
+    connections.put_connection(&stored).await.unwrap();
+    let uses = desk.test.audit.with_action("credential.used").len();
+
+    let result = desk
+        .runtime
+        .call("desk_report_context", json!({}), &ada)
+        .await;
+    let failure = result.failure.expect("the call fails");
+    assert_eq!(failure.code, "auth.connection_config_invalid");
+    assert_eq!(failure.issues[0].path, "/account", "{failure:?}");
+    assert_eq!(
+        desk.test.audit.with_action("credential.used").len(),
+        uses,
+        "the tool did not run"
+    );
 }
