@@ -606,8 +606,8 @@ impl Runtime {
                 Arc::clone(connection),
                 Arc::clone(prepared.tool.shared_name),
                 context.session.user.clone(),
-                Arc::clone(&connection_parts.default_headers),
-            );
+            )
+            .with_default_headers(Arc::clone(&connection_parts.default_headers));
             Arc::new(CallParts {
                 call: context.clone(),
                 connection: Arc::clone(connection_parts),

@@ -283,8 +283,8 @@ impl ManagedWebhooks {
             Arc::new(loaded.connection.clone()),
             Arc::from(action),
             None,
-            Arc::new(headers),
-        ))
+        )
+        .with_default_headers(Arc::new(headers)))
     }
 
     /// The connection's managed secret, generating and storing (sealed) one if it has

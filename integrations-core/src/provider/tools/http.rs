@@ -96,14 +96,6 @@ impl RequestAuth {
 /// [`HttpClient`]: crate::host::HttpClient
 #[derive(Clone)]
 pub struct ToolHttp {
-    parts: HttpParts,
-}
-
-/// What a [`ToolHttp`] holds: the host, the credential source, the connection, the tool,
-/// the user the requests are made for and the definition's default headers. Held inline:
-/// a tool context's `ToolHttp` lives in the context's one shared allocation.
-#[derive(Clone)]
-struct HttpParts {
     host: Host,
     credentials: Arc<dyn CredentialSource>,
     connection: Arc<Connection>,
@@ -116,71 +108,72 @@ struct HttpParts {
 impl fmt::Debug for ToolHttp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ToolHttp")
-            .field("connection", &self.parts.connection.id)
-            .field("tool", &self.parts.tool)
+            .field("connection", &self.connection.id)
+            .field("tool", &self.tool)
             .finish_non_exhaustive()
     }
 }
 
 impl ToolHttp {
-    /// Requests through `connection` for `tool`, made for `actor`, adding
-    /// `default_headers` (the definition's
-    /// [`default_headers`](crate::definition::IntegrationDefinition::default_headers)) to
-    /// every request that does not set them itself.
     pub(crate) fn new(
         host: Host,
         credentials: Arc<dyn CredentialSource>,
         connection: Arc<Connection>,
         tool: Arc<str>,
         actor: Option<UserId>,
-        default_headers: Arc<http::HeaderMap>,
     ) -> Self {
-        let parts = HttpParts {
+        Self {
             host,
             credentials,
             connection,
             tool,
             actor,
-            default_headers: (!default_headers.is_empty()).then_some(default_headers),
-        };
-        Self { parts }
+            default_headers: None,
+        }
+    }
+
+    /// Adds `headers` (the definition's
+    /// [`default_headers`](crate::definition::IntegrationDefinition::default_headers)) to
+    /// every request that does not set them itself.
+    pub(crate) fn with_default_headers(mut self, headers: Arc<http::HeaderMap>) -> Self {
+        self.default_headers = (!headers.is_empty()).then_some(headers);
+        self
     }
 
     pub(crate) fn connection(&self) -> &Connection {
-        &self.parts.connection
+        &self.connection
     }
 
     /// The host the requests go through (its clock, cipher and audit sink serve the
     /// tool's context too).
     pub(crate) fn host(&self) -> &Host {
-        &self.parts.host
+        &self.host
     }
 
     /// The tool the requests are made for.
     pub(crate) fn tool(&self) -> &str {
-        &self.parts.tool
+        &self.tool
     }
 
     fn key(&self) -> &DefinitionKey {
-        &self.parts.connection.key
+        &self.connection.key
     }
 
     /// Audits a use of the credential; `attempt` is `1` or `2` (the retry after a
     /// refusal).
     async fn audit(&self, outcome: AuditOutcome, attempt: &'static str) {
-        let detail = [("tool", self.tool()), ("attempt", attempt)];
-        let parts = &self.parts;
+        let detail = [("tool", &*self.tool), ("attempt", attempt)];
         let event = AuditEventRef::new(
-            parts.host.clock().now(),
-            &parts.connection.tenant,
+            self.host.clock().now(),
+            &self.connection.tenant,
             &AuditAction::CREDENTIAL_USED,
             &outcome,
         )
         .with_key(Some(self.key()))
-        .with_connection(Some(&parts.connection.id))
-        .with_actor(parts.actor.as_ref())
+        .with_connection(Some(&self.connection.id))
+        .with_actor(self.actor.as_ref())
         .with_detail(&detail);
-        parts.host.audit().record_ref(event).await;
+        self.host.audit().record_ref(event).await;
     }
 
     /// Sends `request` with the definition's default headers added where it does not set
@@ -197,15 +190,14 @@ impl ToolHttp {
         request: HttpRequest,
         auth: &RequestAuth,
     ) -> Result<HttpResponse, Error> {
-        let parts = &self.parts;
         let mut request = request;
-        for (name, value) in parts.default_headers.iter().flat_map(|h| h.iter()) {
+        for (name, value) in self.default_headers.iter().flat_map(|h| h.iter()) {
             if !request.headers().contains_key(name) {
                 request.headers_mut().insert(name.clone(), value.clone());
             }
         }
-        let credential_request = CredentialRequest::new(&parts.connection, &auth.selector);
-        let credential = match parts.credentials.credential(&credential_request).await {
+        let credential_request = CredentialRequest::new(&self.connection, &auth.selector);
+        let credential = match self.credentials.credential(&credential_request).await {
             Ok(credential) => credential,
             Err(e) => {
                 self.audit(
@@ -219,7 +211,7 @@ impl ToolHttp {
             }
         };
         let first = inject(clone_request(&request), &auth.injection, &credential.value)?;
-        let response = parts.host.http().send(first).await?;
+        let response = self.host.http().send(first).await?;
         if !(auth.rejected)(&response) {
             self.audit(AuditOutcome::Success, "1").await;
             return Ok(response);
@@ -232,7 +224,6 @@ impl ToolHttp {
         )
         .await;
         let fresh: Option<ResolvedCredential> = self
-            .parts
             .credentials
             .credential_rejected(&credential_request, &credential.value)
             .await?;
@@ -240,7 +231,7 @@ impl ToolHttp {
             return Ok(response);
         };
         let second = inject(request, &auth.injection, &fresh.value)?;
-        let response = parts.host.http().send(second).await?;
+        let response = self.host.http().send(second).await?;
         let outcome = if (auth.rejected)(&response) {
             AuditOutcome::Failure {
                 code: crate::codes::credential::REJECTED.into(),
