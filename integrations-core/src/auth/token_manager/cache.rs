@@ -60,11 +60,6 @@ impl PartialEq for dyn ConnIds + '_ {
 
 impl Eq for dyn ConnIds + '_ {}
 
-/// The key of `connection`'s slot, borrowed.
-fn ids_of(connection: &Connection) -> (&TenantId, &ConnectionId) {
-    (&connection.tenant, &connection.id)
-}
-
 /// Which credential of a connection.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct CredKey {
@@ -284,7 +279,7 @@ impl Cache {
         count_use: bool,
     ) -> Lookup {
         let slots = self.slots.read().unwrap_or_else(PoisonError::into_inner);
-        let Some(slot) = slots.get(&ids_of(connection) as &dyn ConnIds) else {
+        let Some(slot) = slots.get(&(&connection.tenant, &connection.id) as &dyn ConnIds) else {
             return Lookup::StatusDue;
         };
         if !recent(slot.status, now, recheck) {
