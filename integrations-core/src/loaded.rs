@@ -287,7 +287,12 @@ impl Loader {
 
     /// The stored target `id` of `tenant`, unchecked.
     async fn read_target(&self, tenant: &TenantId, id: &TargetId) -> Result<Arc<Target>, Error> {
-        match self.host.targets().get_target_shared(tenant, id).await? {
+        let targets = self.host.targets();
+        let read = match targets.get_target_now(tenant, id) {
+            Some(read) => read,
+            None => targets.get_target_shared(tenant, id).await,
+        };
+        match read? {
             Some(target) => Ok(target),
             None => Err(crate::codes::auth::TARGET_NOT_FOUND.error("the target does not exist")),
         }

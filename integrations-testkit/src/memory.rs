@@ -230,6 +230,14 @@ impl TargetStore for MemoryStore {
         Ok(self.lock().targets.get(tenant, id).cloned())
     }
 
+    fn get_target_now(
+        &self,
+        tenant: &TenantId,
+        id: &TargetId,
+    ) -> Option<Result<Option<Arc<Target>>, Error>> {
+        Some(Ok(self.lock().targets.get(tenant, id).cloned()))
+    }
+
     async fn put_target(&self, target: &Target) -> Result<(), Error> {
         self.lock()
             .targets
@@ -273,6 +281,14 @@ impl ConnectionStore for MemoryStore {
         id: &ConnectionId,
     ) -> Result<Option<Arc<Connection>>, Error> {
         Ok(self.lock().connections.get(tenant, id).cloned())
+    }
+
+    fn get_connection_now(
+        &self,
+        tenant: &TenantId,
+        id: &ConnectionId,
+    ) -> Option<Result<Option<Arc<Connection>>, Error>> {
+        Some(Ok(self.lock().connections.get(tenant, id).cloned()))
     }
 
     async fn put_connection(&self, connection: &Connection) -> Result<(), Error> {

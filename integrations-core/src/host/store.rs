@@ -58,6 +58,20 @@ pub trait TargetStore: Send + Sync {
     ) -> Result<Option<Arc<Target>>, Error> {
         Ok(self.get_target(tenant, id).await?.map(Arc::new))
     }
+
+    /// [`get_target_shared`](Self::get_target_shared) answered at once, without a future,
+    /// when the store can: a store that keeps its records in memory overrides it and
+    /// returns `Some` with the same answer. The default returns `None`; the caller then
+    /// awaits `get_target_shared`. The tool runtime and the loader try it first on every
+    /// read, so an in-memory store costs no allocation per read.
+    fn get_target_now(
+        &self,
+        tenant: &TenantId,
+        id: &TargetId,
+    ) -> Option<Result<Option<Arc<Target>>, Error>> {
+        let _ = (tenant, id);
+        None
+    }
 }
 
 /// A cross-tenant lookup of connections for webhook routing.
@@ -126,6 +140,19 @@ pub trait ConnectionStore: Send + Sync {
         id: &ConnectionId,
     ) -> Result<Option<Arc<Connection>>, Error> {
         Ok(self.get_connection(tenant, id).await?.map(Arc::new))
+    }
+    /// [`get_connection_shared`](Self::get_connection_shared) answered at once, without a
+    /// future, when the store can: a store that keeps its records in memory overrides it
+    /// and returns `Some` with the same answer. The default returns `None`; the caller then
+    /// awaits `get_connection_shared`. The tool runtime tries it first on every call, so
+    /// an in-memory store costs no allocation per read.
+    fn get_connection_now(
+        &self,
+        tenant: &TenantId,
+        id: &ConnectionId,
+    ) -> Option<Result<Option<Arc<Connection>>, Error>> {
+        let _ = (tenant, id);
+        None
     }
     /// Inserts or replaces a connection.
     async fn put_connection(&self, connection: &Connection) -> Result<(), Error>;

@@ -74,15 +74,6 @@ fn json_len(value: &Value) -> usize {
     counter.0
 }
 
-/// `value` as JSON text: written straight into bytes, without the `fmt` machinery of
-/// `Value`'s `Display` (a third of the cost for a small result).
-fn json_text(value: &Value) -> String {
-    let mut bytes = Vec::with_capacity(128);
-    // Serializing a Value into bytes cannot fail, and what it writes is UTF-8.
-    let _ = serde_json::to_writer(&mut bytes, value);
-    String::from_utf8(bytes).unwrap_or_default()
-}
-
 /// The JSON Pointer of the largest array or string in `value` (largest by serialized
 /// size; the first in document order on ties), with that size.
 fn largest_splittable(value: &Value, pointer: &mut String, best: &mut Option<(String, usize)>) {
@@ -397,7 +388,7 @@ impl Runtime {
     pub(super) async fn trimmed(&self, value: Value, context: &CallContext) -> ToolResult {
         // A result within the budget is sent with this text: it is serialized once, and
         // its length is the measure paginate would take.
-        let text = json_text(&value);
+        let text = crate::provider::tools::json_text(&value);
         if text.len() <= self.result_budget {
             return ToolResult::success_with_text(value, text);
         }

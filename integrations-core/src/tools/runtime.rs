@@ -364,12 +364,16 @@ impl Runtime {
         approved: Option<&Approved<'_>>,
     ) -> Result<Prepared<'_>, Box<ToolResult>> {
         let tenant = &context.session.tenant;
-        let connection = match self
-            .host
-            .connections()
-            .get_connection_shared(tenant, &context.connection)
-            .await
-        {
+        let connections = self.host.connections();
+        let read = match connections.get_connection_now(tenant, &context.connection) {
+            Some(read) => read,
+            None => {
+                connections
+                    .get_connection_shared(tenant, &context.connection)
+                    .await
+            }
+        };
+        let connection = match read {
             Ok(Some(connection)) => connection,
             Ok(None) => {
                 let e = crate::loaded::connection_not_found();

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use integrations_core::host::{ConnectionQuery, Retention, Stores, purge_expired};
-use integrations_core::model::{ConnectionStatus, Target};
-use integrations_core::{Error, ErrorKind, TenantId, Timestamp};
+use integrations_core::model::{Connection, ConnectionStatus, Target};
+use integrations_core::{ConnectionId, Error, ErrorKind, TargetId, TenantId, Timestamp};
 use serde::Serialize;
 
 use super::StoreCheck;
@@ -90,17 +90,58 @@ fn is_conflict<T: Debug>(result: &Result<T, Error>) -> bool {
     matches!(result, Err(e) if e.kind() == ErrorKind::Conflict)
 }
 
+/// `get_target_shared`'s answer; a store that also answers `get_target_now` must give the
+/// same one there.
+async fn target_shared(
+    s: &dyn Stores,
+    tenant: &TenantId,
+    id: &TargetId,
+) -> Result<Option<Arc<Target>>, String> {
+    let shared = ok(s.get_target_shared(tenant, id).await, "get_target_shared")?;
+    if let Some(now) = s.get_target_now(tenant, id) {
+        let now = ok(now, "get_target_now")?;
+        same(
+            &now.as_deref(),
+            &shared.as_deref(),
+            "get_target_now beside get_target_shared",
+        )?;
+    }
+    Ok(shared)
+}
+
+/// `get_connection_shared`'s answer; a store that also answers `get_connection_now` must
+/// give the same one there.
+async fn connection_shared(
+    s: &dyn Stores,
+    tenant: &TenantId,
+    id: &ConnectionId,
+) -> Result<Option<Arc<Connection>>, String> {
+    let shared = ok(
+        s.get_connection_shared(tenant, id).await,
+        "get_connection_shared",
+    )?;
+    if let Some(now) = s.get_connection_now(tenant, id) {
+        let now = ok(now, "get_connection_now")?;
+        same(
+            &now.as_deref(),
+            &shared.as_deref(),
+            "get_connection_now beside get_connection_shared",
+        )?;
+    }
+    Ok(shared)
+}
+
 /// `get_target_shared` reads `target` (stored) back, and after a rewrite reads the new
 /// record while a shared copy taken before keeps the old one.
 async fn shared_target_reads(s: &dyn Stores, target: &Target) -> Outcome {
     let (t, id) = (&target.tenant, &target.id);
-    let before = ok(s.get_target_shared(t, id).await, "get_target_shared")?;
+    let before = target_shared(s, t, id).await?;
     same(&before.as_deref(), &Some(target), "a target read shared")?;
     let mut changed = target.clone();
     changed.enabled = !target.enabled;
     changed.updated_at = at(50);
     ok(s.put_target(&changed).await, "put_target")?;
-    let after = ok(s.get_target_shared(t, id).await, "get_target_shared")?;
+    let after = target_shared(s, t, id).await?;
     same(
         &after.as_deref(),
         &Some(&changed),
@@ -129,10 +170,7 @@ async fn round_trips(s: &dyn Stores, scope: &Scope) -> Outcome {
         ok(s.put_connection(&connection).await, "put_connection")?;
         let got = ok(s.get_connection(&t, &connection.id).await, "get_connection")?;
         same(&got, &Some(connection.clone()), "a connection")?;
-        let shared = ok(
-            s.get_connection_shared(&t, &connection.id).await,
-            "get_connection_shared",
-        )?;
+        let shared = connection_shared(s, &t, &connection.id).await?;
         same(
             &shared.as_deref(),
             &Some(&connection),
@@ -241,6 +279,16 @@ async fn round_trips(s: &dyn Stores, scope: &Scope) -> Outcome {
             "a continuation",
         )?;
     }
+    let missing_target = target_shared(s, &t, &r::target_id("absent")).await?;
+    ensure!(
+        missing_target.is_none(),
+        "a target never stored was read shared"
+    );
+    let missing_connection = connection_shared(s, &t, &r::connection_id("absent")).await?;
+    ensure!(
+        missing_connection.is_none(),
+        "a connection never stored was read shared"
+    );
     Ok(())
 }
 
@@ -480,10 +528,7 @@ async fn connection_status(s: &dyn Stores, scope: &Scope) -> Outcome {
     let t = scope.tenant("a");
     let connection = r::connection(&t, "c1", true);
     ok(s.put_connection(&connection).await, "put_connection")?;
-    let shared_before = ok(
-        s.get_connection_shared(&t, &connection.id).await,
-        "get_connection_shared",
-    )?;
+    let shared_before = connection_shared(s, &t, &connection.id).await?;
     let revoked = ConnectionStatus::Revoked {
         reason: "uninstalled".into(),
     };
@@ -507,11 +552,7 @@ async fn connection_status(s: &dyn Stores, scope: &Scope) -> Outcome {
         "a connection after set_connection_status",
     )?;
     same(
-        &ok(
-            s.get_connection_shared(&t, &connection.id).await,
-            "get_connection_shared",
-        )?
-        .as_deref(),
+        &connection_shared(s, &t, &connection.id).await?.as_deref(),
         &Some(&want),
         "a connection read shared after set_connection_status",
     )?;

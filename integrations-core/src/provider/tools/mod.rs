@@ -15,4 +15,5 @@ pub use self::executor::{Tool, ToolExecutor, ToolSet};
 pub use self::http::{RequestAuth, ToolHttp, json_request, read_json, request, status_error};
 pub(crate) use self::http::{clone_request, inject};
 pub use self::ratelimit::{DEFAULT_RATE_LIMIT_WAIT, RateLimitRule, ResetFormat, rate_limited};
+pub(crate) use self::result::json_text;
 pub use self::result::{Continuation, ToolContent, ToolFailure, ToolResult, ToolStatus};

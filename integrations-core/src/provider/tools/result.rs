@@ -156,7 +156,7 @@ pub struct ToolResult {
 impl ToolResult {
     /// A successful result: `structured` as structured content and as JSON text.
     pub fn success(structured: Value) -> Self {
-        let text = structured.to_string();
+        let text = json_text(&structured);
         Self::success_with_text(structured, text)
     }
 
@@ -259,9 +259,32 @@ impl ToolResult {
     }
 }
 
+/// `value` as JSON text, written straight into bytes: `Value`'s `Display` goes through the
+/// `fmt` machinery, a third of the cost of a small result's text.
+pub(crate) fn json_text(value: &Value) -> String {
+    let mut bytes = Vec::with_capacity(128);
+    // Serializing a `Value` into bytes cannot fail, and what it writes is UTF-8.
+    let _ = serde_json::to_writer(&mut bytes, value);
+    String::from_utf8(bytes).unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_results_text_is_its_compact_json() {
+        let value = json!({
+            "title": "Quote \"this\", a tab\t, \u{1F600} and </script>",
+            "nested": {"list": [1, -2.5, null, true, {"": []}]},
+            "long": "x".repeat(300),
+        });
+        let text = json_text(&value);
+        assert_eq!(text, value.to_string());
+        assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), value);
+        let result = ToolResult::success(value.clone());
+        assert_eq!(result.to_mcp()["content"][0]["text"], value.to_string());
+    }
 
     #[test]
     fn results_have_the_mcp_shape() {
