@@ -45,7 +45,8 @@ pub trait TargetStore: Send + Sync {
     }
 
     /// The target as a shared record, if it exists: the read the tool runtime and the
-    /// loader make on every call.
+    /// loader make on every call (unless [`get_target_now`](Self::get_target_now)
+    /// answers it).
     ///
     /// The default wraps [`get_target`](Self::get_target)'s record. A store that keeps
     /// records in memory can hand out its own copy without cloning it; the record behind
@@ -129,7 +130,7 @@ pub trait ConnectionStore: Send + Sync {
         id: &ConnectionId,
     ) -> Result<Option<Connection>, Error>;
     /// The connection as a shared record, if it exists: the read the tool runtime makes
-    /// on every call.
+    /// on every call (unless [`get_connection_now`](Self::get_connection_now) answers it).
     ///
     /// The default wraps [`get_connection`](Self::get_connection)'s record. A store that
     /// keeps records in memory can hand out its own copy without cloning it; the record
