@@ -262,10 +262,8 @@ impl ToolResult {
 /// `value` as JSON text, written straight into bytes: `Value`'s `Display` goes through the
 /// `fmt` machinery, a third of the cost of a small result's text.
 pub(crate) fn json_text(value: &Value) -> String {
-    let mut bytes = Vec::with_capacity(128);
-    // Serializing a `Value` into bytes cannot fail, and what it writes is UTF-8.
-    let _ = serde_json::to_writer(&mut bytes, value);
-    String::from_utf8(bytes).unwrap_or_default()
+    // Serializing a `Value` cannot fail: its keys are strings and its numbers finite.
+    serde_json::to_string(value).unwrap_or_default()
 }
 
 #[cfg(test)]
