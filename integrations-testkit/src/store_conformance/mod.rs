@@ -55,7 +55,9 @@ use integrations_core::host::Stores;
 pub enum StoreCheck {
     /// Every record type reads back equal, with every optional field and with none;
     /// targets and connections read shared too, and a write replaces a shared record
-    /// rather than editing it.
+    /// rather than editing it; a store that answers `get_target_now` or
+    /// `get_connection_now` answers as the shared reads do, records never stored
+    /// included.
     RoundTrips,
     /// Upserts, ordered and filtered lists, deletes, webhook routing lookups.
     Listing,
