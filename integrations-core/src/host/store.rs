@@ -64,7 +64,8 @@ pub trait TargetStore: Send + Sync {
     /// when the store can: a store that keeps its records in memory overrides it and
     /// returns `Some` with the same answer. The default returns `None`; the caller then
     /// awaits `get_target_shared`. The tool runtime and the loader try it first on every
-    /// read, so an in-memory store costs no allocation per read.
+    /// read, so an in-memory store costs no allocation per read. It runs on the caller's
+    /// task: answer `None` rather than block on I/O or on a lock held across an `await`.
     fn get_target_now(
         &self,
         tenant: &TenantId,
@@ -146,7 +147,8 @@ pub trait ConnectionStore: Send + Sync {
     /// future, when the store can: a store that keeps its records in memory overrides it
     /// and returns `Some` with the same answer. The default returns `None`; the caller then
     /// awaits `get_connection_shared`. The tool runtime tries it first on every call, so
-    /// an in-memory store costs no allocation per read.
+    /// an in-memory store costs no allocation per read. It runs on the caller's task:
+    /// answer `None` rather than block on I/O or on a lock held across an `await`.
     fn get_connection_now(
         &self,
         tenant: &TenantId,
