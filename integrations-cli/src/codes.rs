@@ -25,7 +25,7 @@ integrations_core::error_codes! {
     }
     /// Codes of `integrations mcp serve`.
     pub mod mcp {
-        APPROVAL_ADDR_NOT_LOOPBACK = "mcp.approval_addr_not_loopback", Configuration, "The approval page has no login, so it listens on a loopback address only.";
+        APPROVAL_ADDR_NOT_LOOPBACK = "mcp.approval_addr_not_loopback", Configuration, "The approval page is for the person at this machine (signed in by a printed link), so it listens on a loopback address only.";
         IO = "mcp.io", Unavailable, "The MCP server's standard input or output, or its listener, failed.";
         NOTHING_TO_SERVE = "mcp.nothing_to_serve", Configuration, "Neither stored connections (--database-url and --tenant) nor --demo were given.";
         POLICY_INVALID = "mcp.policy_invalid", InvalidInput, "The policy file is not a policy set.";

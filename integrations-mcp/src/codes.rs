@@ -5,6 +5,8 @@ integrations_core::error_codes! {
     /// Codes of the MCP server.
     pub mod mcp {
         APPROVAL_DENIED = "mcp.approval_denied", PermissionDenied, "A person denied the tool call asked about through the MCP client; it did not run.";
+        APPROVAL_PAGE_REFUSED = "mcp.approval_page_refused", PermissionDenied, "The loopback approval page refused a request through a name that is not a loopback one (DNS rebinding) or a decision posted from another origin; answered 403.";
+        APPROVAL_PAGE_SIGNED_OUT = "mcp.approval_page_signed_out", Verification, "The loopback approval page refused a request without its sign-in cookie (open the sign-in link the server printed), or a sign-in with the wrong key; answered 401.";
         AUTH_UNAVAILABLE = "mcp.auth_unavailable", Unavailable, "The HTTP transport could not authenticate the request right now (the host's authenticator failed); answered 503.";
         CONTINUATION_UNKNOWN = "mcp.continuation_unknown", NotFound, "The MCP session was given no such continuation cursor (each cursor is read once, for 15 minutes).";
         ORIGIN_REFUSED = "mcp.origin_refused", PermissionDenied, "The HTTP request's Origin is not allowed; answered 403.";

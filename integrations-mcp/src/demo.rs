@@ -2,8 +2,9 @@
 //! whose APIs are the testkit's mock servers on loopback, an in-memory host, and an
 //! approval page. `integrations mcp serve --demo` serves it; the tests use it too.
 //!
-//! The approval page has no login: bind it to loopback only. A real host puts its own
-//! approval page, behind its own authentication, in front of [`Approvals`](crate::Approvals).
+//! The approval page signs its person in with a [`PageKey`] link shown only to the
+//! operator; bind it to loopback only. A real host puts its own approval page, behind its
+//! own authentication, in front of [`Approvals`](crate::Approvals).
 
 use std::fmt;
 use std::sync::Arc;
@@ -27,7 +28,7 @@ use integrations_testkit::TestHost;
 use integrations_testkit::mock::api::{GitHubApi, LinearApi, OpenAiApi, SlackApi};
 use serde_json::{Value, json};
 
-use crate::{McpOptions, McpService, McpSession};
+use crate::{McpOptions, McpService, McpSession, PageKey};
 
 /// The demo's Linear API key (a secret: it must never reach an MCP client or a log).
 pub const LINEAR_KEY: &str = "lin_api_demo_7f3c9a1e5b2d4f6a8c0e";
@@ -85,6 +86,7 @@ pub struct Demo {
     /// The Slack channel `#general`'s id.
     pub channel: String,
     latency: Arc<AtomicU64>,
+    page_key: PageKey,
 }
 
 impl fmt::Debug for Demo {
@@ -238,6 +240,7 @@ impl Demo {
             team,
             channel,
             latency,
+            page_key: PageKey::generate()?,
         })
     }
 
@@ -268,15 +271,23 @@ impl Demo {
         })
     }
 
+    /// The key that signs a browser in to the [approval page](Self::approval_router).
+    pub fn page_key(&self) -> &PageKey {
+        &self.page_key
+    }
+
     /// The approval page, for loopback only ([`Approvals::loopback_page`](crate::Approvals::loopback_page)
-    /// as [`REVIEWER`]), and `GET /demo/calls` ([`provider_calls`](Self::provider_calls)).
+    /// as [`REVIEWER`], signed in with [`page_key`](Self::page_key)), and
+    /// `GET /demo/calls` ([`provider_calls`](Self::provider_calls)).
     pub fn approval_router(self: &Arc<Self>) -> Router {
         let page = UserId::new(REVIEWER).map_or_else(
             |_| Router::new(),
             |reviewer| {
-                self.service
-                    .approvals()
-                    .loopback_page(self.session.session.tenant.clone(), reviewer)
+                self.service.approvals().loopback_page(
+                    self.session.session.tenant.clone(),
+                    reviewer,
+                    self.page_key.clone(),
+                )
             },
         );
         page.merge(

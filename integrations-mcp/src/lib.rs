@@ -59,6 +59,7 @@ mod session;
 
 pub use approvals::{Approvals, PendingApproval};
 pub use http::{McpAuthenticator, McpHttpOptions};
+pub use page::PageKey;
 pub use server::{
     APPROVAL_INPUT, McpServer, McpService, NEWEST_REVISION, URL_ELICITATION_REQUIRED,
 };

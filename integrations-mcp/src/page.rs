@@ -1,45 +1,245 @@
 //! A minimal approval page for a person at this machine: [`Approvals::loopback_page`].
 
+use std::collections::HashMap;
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::Arc;
+
 use axum::Router;
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use integrations_core::tools::ApprovalId;
-use integrations_core::{TenantId, UserId};
+use integrations_core::{Error, TenantId, UserId};
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 
 use crate::Approvals;
+
+/// The secret that signs the person at this machine in to a loopback approval page
+/// ([`Approvals::loopback_page`]): 32 random bytes, shown only to the operator (the CLI
+/// prints its [sign-in path](Self::sign_in_path) on stderr). The approval URLs an MCP
+/// client receives carry only a request's id, so a client, or the agent behind it, that
+/// follows one is refused: it cannot approve its own calls. Never shown by `Debug`.
+#[derive(Clone)]
+pub struct PageKey {
+    key: Arc<str>,
+    digest: [u8; 32],
+    cookie: Arc<str>,
+}
+
+impl PageKey {
+    /// A new random key.
+    ///
+    /// # Errors
+    ///
+    /// `crypto.random_failed` when the system's random source fails.
+    pub fn generate() -> Result<Self, Error> {
+        let mut bytes = [0_u8; 32];
+        getrandom::fill(&mut bytes).map_err(|e| {
+            integrations_core::codes::crypto::RANDOM_FAILED
+                .error("the system random source failed")
+                .with_source(e)
+        })?;
+        let key = hex::encode(bytes);
+        let digest: [u8; 32] = Sha256::digest(key.as_bytes()).into();
+        // Cookies are shared by every port of a host: the name is this key's own, so two
+        // pages on one machine do not sign each other out.
+        let cookie = format!("integrations_approvals_{}", hex::encode(&digest[..4]));
+        Ok(Self {
+            key: key.into(),
+            digest,
+            cookie: cookie.into(),
+        })
+    }
+
+    /// The path that signs a browser in (`/sign-in?key=…`), to append to the page's
+    /// origin (`http://127.0.0.1:PORT`). It holds the key: show it to the operator only.
+    pub fn sign_in_path(&self) -> String {
+        format!("/sign-in?key={}", self.key)
+    }
+
+    /// Whether `candidate` is the key. Compares digests, so the time taken says nothing
+    /// about the key.
+    fn matches(&self, candidate: &str) -> bool {
+        let digest: [u8; 32] = Sha256::digest(candidate.as_bytes()).into();
+        digest == self.digest
+    }
+
+    /// The key from the request's cookie, if it has the page's cookie.
+    fn signed_in(&self, headers: &HeaderMap) -> bool {
+        headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(';'))
+            .filter_map(|pair| pair.trim().split_once('='))
+            .any(|(name, value)| name == &*self.cookie && self.matches(value))
+    }
+}
+
+impl fmt::Debug for PageKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PageKey(..)")
+    }
+}
 
 #[derive(Clone)]
 struct Desk {
     approvals: Approvals,
     tenant: TenantId,
     reviewer: UserId,
+    key: PageKey,
 }
 
 impl Approvals {
     /// An approval page for `tenant`'s pending calls, settled as `reviewer`:
-    /// `GET /approvals` (pending requests, JSON), `GET /approvals/{id}` (a page with
-    /// Approve and Deny buttons), `POST /approvals/{id}/approve` and
-    /// `POST /approvals/{id}/deny`.
+    /// `GET /sign-in?key=…` (see [`PageKey::sign_in_path`]), `GET /approvals` (pending
+    /// requests, JSON), `GET /approvals/{id}` (a page with Approve and Deny buttons),
+    /// `POST /approvals/{id}/approve` and `POST /approvals/{id}/deny`.
     ///
-    /// It has **no login**: whoever reaches it approves as `reviewer`. Serve it on
-    /// loopback only, for the person at this machine (`integrations mcp serve`); a real
-    /// host puts its own page, behind its own authentication, in front of
-    /// [`approve`](Self::approve) and [`deny`](Self::deny).
-    pub fn loopback_page(&self, tenant: TenantId, reviewer: UserId) -> Router {
-        Router::new()
+    /// Whoever signs in with `key` approves as `reviewer`, so serve it on loopback only,
+    /// for the person at this machine (`integrations mcp serve`); a real host puts its own
+    /// page, behind its own authentication, in front of [`approve`](Self::approve) and
+    /// [`deny`](Self::deny). The page refuses:
+    ///
+    /// * a request without the cookie signing-in sets (401, `mcp.approval_page_signed_out`):
+    ///   the approval URL an MCP client was given is not enough to approve;
+    /// * a `Host` that is not a loopback address or `localhost`, so a web page cannot reach
+    ///   it through a DNS name rebound to 127.0.0.1, and a `POST` from another origin
+    ///   (403, `mcp.approval_page_refused`). The cookie is `SameSite=Strict` and `HttpOnly`.
+    pub fn loopback_page(&self, tenant: TenantId, reviewer: UserId, key: PageKey) -> Router {
+        let desk = Desk {
+            approvals: self.clone(),
+            tenant,
+            reviewer,
+            key,
+        };
+        let signed_in = Router::new()
             .route("/approvals", get(list))
             .route("/approvals/{id}", get(page))
             .route("/approvals/{id}/approve", post(approve))
             .route("/approvals/{id}/deny", post(deny))
-            .with_state(Desk {
-                approvals: self.clone(),
-                tenant,
-                reviewer,
-            })
+            .layer(from_fn_with_state(desk.clone(), require_sign_in));
+        Router::new()
+            .route("/sign-in", get(sign_in))
+            .merge(signed_in)
+            .layer(from_fn_with_state(desk.clone(), require_loopback))
+            .with_state(desk)
     }
+}
+
+fn refusal(status: StatusCode, code: integrations_core::Code, message: &str) -> Response {
+    let mut response = (
+        status,
+        axum::Json(json!({"error": {"code": code.as_str(), "message": message}})),
+    )
+        .into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// Whether the `Host` header names this machine: a loopback address or `localhost`.
+fn loopback_host(headers: &HeaderMap) -> bool {
+    let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
+        return false;
+    };
+    let Ok(authority) = host.parse::<http::uri::Authority>() else {
+        return false;
+    };
+    let name = authority.host();
+    let name = name
+        .strip_prefix('[')
+        .and_then(|n| n.strip_suffix(']'))
+        .unwrap_or(name);
+    name.eq_ignore_ascii_case("localhost")
+        || name.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Whether a `POST` comes from the page itself: no `Origin` (not a browser), or the
+/// page's own origin; and no `Sec-Fetch-Site` saying another site sent it.
+fn same_origin(headers: &HeaderMap) -> bool {
+    let origin_ok = match headers.get(header::ORIGIN) {
+        None => true,
+        Some(origin) => {
+            let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+            match (origin.to_str(), host) {
+                (Ok(origin), Some(host)) => origin
+                    .strip_prefix("http://")
+                    .is_some_and(|rest| rest.eq_ignore_ascii_case(host)),
+                _ => false,
+            }
+        }
+    };
+    let site_ok = headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|site| site == "same-origin" || site == "none");
+    origin_ok && site_ok
+}
+
+async fn require_loopback(request: Request, next: Next) -> Response {
+    if !loopback_host(request.headers()) {
+        return refusal(
+            StatusCode::FORBIDDEN,
+            crate::codes::mcp::APPROVAL_PAGE_REFUSED,
+            "the approval page answers only to a loopback Host",
+        );
+    }
+    if request.method() != Method::GET && !same_origin(request.headers()) {
+        return refusal(
+            StatusCode::FORBIDDEN,
+            crate::codes::mcp::APPROVAL_PAGE_REFUSED,
+            "the approval page takes decisions only from its own pages",
+        );
+    }
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    response
+}
+
+async fn require_sign_in(State(desk): State<Desk>, request: Request, next: Next) -> Response {
+    if desk.key.signed_in(request.headers()) {
+        return next.run(request).await;
+    }
+    refusal(
+        StatusCode::UNAUTHORIZED,
+        crate::codes::mcp::APPROVAL_PAGE_SIGNED_OUT,
+        "sign in first with the link the server printed when it started \
+         (`integrations mcp serve` prints it on standard error), then reload this page",
+    )
+}
+
+async fn sign_in(
+    State(desk): State<Desk>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    if !query.get("key").is_some_and(|key| desk.key.matches(key)) {
+        return refusal(
+            StatusCode::UNAUTHORIZED,
+            crate::codes::mcp::APPROVAL_PAGE_SIGNED_OUT,
+            "this sign-in link is not the one the server printed",
+        );
+    }
+    let cookie = format!(
+        "{}={}; Path=/; HttpOnly; SameSite=Strict",
+        desk.key.cookie, desk.key.key
+    );
+    let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, "/approvals")]).into_response();
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().insert(header::SET_COOKIE, value);
+    }
+    response
 }
 
 fn escape(text: &str) -> String {

@@ -12,7 +12,9 @@ use integrations_core::tools::{ApprovalId, Policies, PolicySet, Runtime, Session
 use integrations_core::{Error, PublicationId, TenantId, UserId, WorkspaceId};
 #[cfg(feature = "demo")]
 use integrations_mcp::demo::Demo;
-use integrations_mcp::{McpAuthenticator, McpHttpOptions, McpOptions, McpService, McpSession};
+use integrations_mcp::{
+    McpAuthenticator, McpHttpOptions, McpOptions, McpService, McpSession, PageKey,
+};
 use subtle::ConstantTimeEq as _;
 
 use crate::commands::stores::{OpenStores, StoreArgs};
@@ -60,7 +62,8 @@ pub(crate) struct ServeArgs {
     /// not opened.
     #[arg(long)]
     demo: bool,
-    /// Where the approval page listens (loopback only: it has no login).
+    /// Where the approval page listens (loopback only: whoever opens the sign-in link it
+    /// prints approves as `--user`).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
     approval_addr: SocketAddr,
     /// stdio only, off by default: take the client's form-mode elicitation `accept` as the
@@ -110,7 +113,7 @@ pub(crate) fn run(command: McpCommand) -> Result<ExitCode, Error> {
     if !args.approval_addr.ip().is_loopback() {
         return Err(usage(
             crate::codes::mcp::APPROVAL_ADDR_NOT_LOOPBACK,
-            "the approval page has no login: it listens on loopback only",
+            "the approval page is for the person at this machine: it listens on loopback only",
         ));
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -136,11 +139,12 @@ impl McpAuthenticator for DemoToken {
 }
 
 /// What one `mcp serve` serves: the service, the session clients act for, and the
-/// approval page for the person at this machine.
+/// approval page for the person at this machine, with the key that signs them in.
 struct Served {
     service: McpService,
     session: McpSession,
     page: axum::Router,
+    page_key: PageKey,
 }
 
 async fn serve(args: ServeArgs) -> Result<(), Error> {
@@ -161,6 +165,12 @@ async fn serve(args: ServeArgs) -> Result<(), Error> {
         let _ = axum::serve(approvals, page).await;
     });
     eprintln!("integrations mcp: approval page: {approval_base}");
+    // The sign-in link goes to the operator only: the approval URLs an MCP client is
+    // given carry no key, so the agent cannot approve its own calls through them.
+    eprintln!(
+        "integrations mcp: approval page sign-in (open it once in your browser; do not share it): http://{approvals_addr}{}",
+        served.page_key.sign_in_path()
+    );
     serve_mcp(&args, served).await
 }
 
@@ -188,6 +198,7 @@ async fn demo(approval_base: &str) -> Result<Served, Error> {
         service: demo.service.clone(),
         session: demo.session.clone(),
         page: demo.approval_router(),
+        page_key: demo.page_key().clone(),
     })
 }
 
@@ -237,7 +248,10 @@ async fn stored(args: &ServeArgs, approval_base: &str) -> Result<Served, Error> 
         Some(user) => user,
         None => UserId::new("cli-reviewer")?,
     };
-    let page = service.approvals().loopback_page(tenant.clone(), reviewer);
+    let page_key = PageKey::generate()?;
+    let page = service
+        .approvals()
+        .loopback_page(tenant.clone(), reviewer, page_key.clone());
     eprintln!(
         "integrations mcp: tenant `{tenant}`, workspace `{workspace}`, {} publication(s), from the database",
         session.publications.len()
@@ -246,6 +260,7 @@ async fn stored(args: &ServeArgs, approval_base: &str) -> Result<Served, Error> 
         service,
         session,
         page,
+        page_key,
     })
 }
 

@@ -4,5 +4,6 @@
 mod calls;
 mod http;
 mod list;
+mod page;
 mod revisions;
 mod support;

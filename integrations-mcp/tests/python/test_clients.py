@@ -52,10 +52,22 @@ def record(model):
     return json.loads(text)
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """Answers stay as the server sent them (the sign-in's 303 carries the cookie)."""
+
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+OPENER = urllib.request.build_opener(_NoRedirects)
+# The approval page's sign-in cookie, by the page's origin.
+COOKIES = {}
+
+
 def http(method, url, body=None, headers=None):
     request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with OPENER.open(request, timeout=10) as response:
             return response.status, {k.lower(): v for k, v in response.headers.items()}, response.read().decode()
     except urllib.error.HTTPError as e:
         return e.code, {k.lower(): v for k, v in e.headers.items()}, e.read().decode()
@@ -65,6 +77,21 @@ def provider_calls(page):
     status, _, body = http("GET", page.replace("/approvals", "/demo/calls"))
     check(status == 200, f"/demo/calls answered {status}")
     return json.loads(body)
+
+
+def origin_of(url):
+    return re.match(r"(http://[^/]+)", url).group(1)
+
+
+def signed_in_page(errlog_path):
+    """The approval page's base URL, once signed in with the link only the operator sees."""
+    page, link = wait_for_lines(errlog_path, [r"approval page: (\S+)", r"approval page sign-in[^:]*: (\S+)"])
+    status, headers, _ = http("GET", link)
+    check(status == 303 and "set-cookie" in headers, f"sign-in answered {status}")
+    cookie = headers["set-cookie"]
+    check("HttpOnly" in cookie and "SameSite=Strict" in cookie, f"cookie {cookie}")
+    COOKIES[origin_of(page)] = cookie.split(";")[0]
+    return page
 
 
 def wait_for_lines(path, patterns, timeout=60):
@@ -88,7 +115,7 @@ async def stdio_session(errlog_path, extra_args=(), elicitation=None):
             kwargs = {"elicitation_callback": elicitation} if elicitation else {}
             async with ClientSession(read, write, **kwargs) as session:
                 init = await session.initialize()
-                (page,) = wait_for_lines(errlog_path, [r"approval page: (\S+)"])
+                page = signed_in_page(errlog_path)
                 yield session, init, page
 
 
@@ -116,7 +143,10 @@ def approval_of(result):
 
 
 def approve(url):
-    return http("POST", url + "/approve", body=b"")
+    # The approval URL is all a client (or the agent behind it) gets: it approves nothing.
+    status, _, _ = http("POST", url + "/approve", body=b"")
+    check(status == 401, f"the approval URL alone answered {status}")
+    return http("POST", url + "/approve", body=b"", headers={"Cookie": COOKIES[origin_of(url)]})
 
 
 async def suite(session, init, page, transport):
@@ -249,7 +279,7 @@ async def modern_revision(errlog):
     with open(errlog, "w", encoding="utf-8") as err:
         async with Client(stdio_client(params, errlog=err), mode="auto",
                           elicitation_callback=accept_everything) as client:
-            (page,) = wait_for_lines(errlog, [r"approval page: (\S+)"])
+            page = signed_in_page(errlog)
             session = client.session
             check(session.protocol_version == "2026-07-28", f"negotiated {session.protocol_version}")
             teams = record(await client.call_tool("linear_list_teams", {}))
@@ -359,7 +389,8 @@ async def main():
         server = subprocess.Popen([BIN, "mcp", "serve", "--demo", "--http", "127.0.0.1:0"],
                                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, env=env)
     try:
-        page, url = wait_for_lines(errlog4, [r"approval page: (\S+)", r"serving MCP at (\S+)"])
+        (url,) = wait_for_lines(errlog4, [r"serving MCP at (\S+)"])
+        page = signed_in_page(errlog4)
         body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
             "protocolVersion": "2025-11-25", "capabilities": {},
             "clientInfo": {"name": "raw", "version": "1"}}}).encode()
