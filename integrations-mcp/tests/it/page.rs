@@ -57,6 +57,20 @@ async fn code_of(response: reqwest::Response) -> (StatusCode, String) {
     )
 }
 
+/// Sends `request` with `header: value` and asserts the page refused it with 403
+/// `mcp.approval_page_refused`.
+async fn assert_refused(request: reqwest::RequestBuilder, header: &str, value: &str) {
+    let response = request.header(header, value).send().await.unwrap();
+    assert_eq!(
+        code_of(response).await,
+        (
+            StatusCode::FORBIDDEN,
+            "mcp.approval_page_refused".to_owned()
+        ),
+        "{header}: {value}"
+    );
+}
+
 /// Signs in with the operator's link: the cookie to send back.
 async fn sign_in(demo: &Demo, addr: SocketAddr) -> String {
     let response = http()
@@ -165,21 +179,10 @@ async fn a_rebound_name_or_a_form_from_another_site_is_refused() {
         format!("127.0.0.1.evil.example:{port}"),
         String::new(),
     ] {
-        let response = http()
+        let request = http()
             .get(format!("{base}/approvals"))
-            .header(HOST, &host)
-            .header(COOKIE, &cookie)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(
-            code_of(response).await,
-            (
-                StatusCode::FORBIDDEN,
-                "mcp.approval_page_refused".to_owned()
-            ),
-            "Host {host:?}"
-        );
+            .header(COOKIE, &cookie);
+        assert_refused(request, "host", &host).await;
     }
     // A decision posted by another site's page.
     for (header, value) in [
@@ -188,21 +191,10 @@ async fn a_rebound_name_or_a_form_from_another_site_is_refused() {
         ("origin", format!("https://127.0.0.1:{port}")),
         ("sec-fetch-site", "cross-site".to_owned()),
     ] {
-        let response = http()
+        let request = http()
             .post(format!("{base}{path}/approve"))
-            .header(COOKIE, &cookie)
-            .header(header, &value)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(
-            code_of(response).await,
-            (
-                StatusCode::FORBIDDEN,
-                "mcp.approval_page_refused".to_owned()
-            ),
-            "{header}: {value}"
-        );
+            .header(COOKIE, &cookie);
+        assert_refused(request, header, &value).await;
     }
     assert_eq!(calls(&demo, "slack_messages"), 0);
 
