@@ -21,8 +21,9 @@
 //!   for clients without URL mode, an `isError` result naming the approval id and URL.
 //!   A person approves through [`Approvals::approve`], which runs the call exactly once
 //!   (the runtime takes the request out of the store once); the client's retry with the
-//!   same arguments then receives that result. Nothing blocks a request while waiting for
-//!   a human.
+//!   same arguments then receives that result. Identical calls in flight at once (a
+//!   client retrying on timeout) share one approval request. Nothing blocks a request
+//!   while waiting for a human.
 //!
 //!   Trusting a form-mode elicitation `accept` instead is an explicit opt-in
 //!   ([`McpService::serve_stdio_trusting_client`]) for a local stdio client whose UI is the

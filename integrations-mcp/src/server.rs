@@ -250,6 +250,14 @@ fn internal(error: &Error) -> ErrorData {
     ErrorData::internal_error(format!("{}: {}", error.code(), error.message()), None)
 }
 
+fn cancelled() -> ErrorData {
+    ErrorData::new(
+        ErrorCode::INTERNAL_ERROR,
+        "the client cancelled the request",
+        None,
+    )
+}
+
 fn to_rmcp(result: &ToolResult) -> Result<CallToolResult, ErrorData> {
     serde_json::from_value(result.to_mcp())
         .map_err(|_| ErrorData::internal_error("a tool result could not be encoded", None))
@@ -344,13 +352,7 @@ impl McpServer {
         loop {
             tokio::select! {
                 result = &mut work => return Ok(result),
-                () = context.ct.cancelled() => {
-                    return Err(ErrorData::new(
-                        ErrorCode::INTERNAL_ERROR,
-                        "the client cancelled the request",
-                        None,
-                    ));
-                }
+                () = context.ct.cancelled() => return Err(cancelled()),
                 () = tokio::time::sleep_until(next), if progress.is_some() => {
                     ticks += 1;
                     next += interval;
@@ -415,26 +417,36 @@ impl McpServer {
     ) -> Result<CallToolResponse, ErrorData> {
         let key = CallKey::new(session, name, &arguments);
         let approvals = &self.shared.approvals;
-        let request = match approvals.lookup(key) {
-            Lookup::Settled(result) => {
-                self.remember_cursor(&result, &call.connection);
-                return to_rmcp(&result).map(Into::into);
-            }
-            Lookup::Denied(request) => return to_rmcp(&denied(&request)).map(Into::into),
-            Lookup::Pending(request) => request,
-            Lookup::Fresh => {
-                let result = self.run(name, arguments, call, context).await?;
-                let Some(request) = result
-                    .approval
-                    .as_deref()
-                    .cloned()
-                    .filter(|_| result.status == ToolStatus::ApprovalRequired)
-                else {
+        let request = loop {
+            match approvals.lookup(key) {
+                Lookup::Settled(result) => {
                     self.remember_cursor(&result, &call.connection);
                     return to_rmcp(&result).map(Into::into);
-                };
-                approvals.register(key, request.clone());
-                request
+                }
+                Lookup::Denied(request) => return to_rmcp(&denied(&request)).map(Into::into),
+                Lookup::Pending(request) => break request,
+                // An identical call (a retry) is asking right now: take its request.
+                Lookup::InFlight(asking) => {
+                    tokio::select! {
+                        () = asking.wait() => {}
+                        () = context.ct.cancelled() => return Err(cancelled()),
+                    }
+                }
+                // If this call fails or is dropped, the reservation ends with it.
+                Lookup::Fresh(reservation) => {
+                    let result = self.run(name, arguments, call, context).await?;
+                    let Some(request) = result
+                        .approval
+                        .as_deref()
+                        .cloned()
+                        .filter(|_| result.status == ToolStatus::ApprovalRequired)
+                    else {
+                        self.remember_cursor(&result, &call.connection);
+                        return to_rmcp(&result).map(Into::into);
+                    };
+                    reservation.register(request.clone());
+                    break request;
+                }
             }
         };
         let capabilities = client_capabilities(context);

@@ -4,5 +4,6 @@
 mod calls;
 mod http;
 mod list;
+mod races;
 mod revisions;
 mod support;
