@@ -12,7 +12,9 @@
 //!   result trimming. Tool failures (bad arguments, provider errors, refusals) are results
 //!   with `isError: true`; only an unknown tool or a malformed request is a JSON-RPC error.
 //!   A large result gives its first page and a cursor for the
-//!   `integrations_continue_result` tool, bound to the MCP session. Cancellation stops
+//!   `integrations_continue_result` tool, bound to the principal and the MCP session (a
+//!   2026-07-28 client over HTTP has no session: the principal's later requests read
+//!   it). Cancellation stops
 //!   waiting for the provider; calls over a second send progress notifications when the
 //!   client asked for them.
 //! * `ask` policy: **the host settles approvals, never the client.** An `ask` call is
@@ -51,6 +53,7 @@
 
 mod approvals;
 pub mod codes;
+mod cursors;
 #[cfg(feature = "demo")]
 pub mod demo;
 mod http;
