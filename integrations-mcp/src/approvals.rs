@@ -10,6 +10,7 @@ use integrations_core::tools::{ApprovalId, ApprovalRequest, Runtime, ToolResult}
 use integrations_core::{Error, TenantId, Timestamp, UserId};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
+use tokio::sync::watch;
 
 use crate::McpSession;
 
@@ -82,6 +83,9 @@ struct Entry {
 struct Desk {
     by_call: HashMap<CallKey, ApprovalId>,
     entries: HashMap<ApprovalId, Entry>,
+    /// Calls being asked about right now: the first caller holds the [`Reservation`];
+    /// an identical call waits on the receiver until it is registered or released.
+    asking: HashMap<CallKey, watch::Receiver<()>>,
 }
 
 impl Desk {
@@ -97,8 +101,13 @@ impl Desk {
 
 /// What the desk knows about a call the client makes (again).
 pub(crate) enum Lookup {
-    /// No approval is in progress for it: ask the runtime.
-    Fresh,
+    /// No approval is in progress for it: ask the runtime, then
+    /// [`register`](Reservation::register) the request it stored. Identical calls wait
+    /// meanwhile; dropping the reservation lets them go on.
+    Fresh(Reservation),
+    /// An identical call is asking the runtime right now: wait for it
+    /// ([`InFlight::wait`]), then look again.
+    InFlight(InFlight),
     /// Still waiting for a person.
     Pending(ApprovalRequest),
     /// A person approved it and it ran: its result (handed over once).
@@ -218,24 +227,25 @@ impl Approvals {
     }
 
     /// What is known about the call `key`; a settled result or a denial is handed over
-    /// once and forgotten.
+    /// once and forgotten. Of identical calls looked up at once, one gets
+    /// [`Lookup::Fresh`] and the others [`Lookup::InFlight`] until it is done.
     pub(crate) fn lookup(&self, key: CallKey) -> Lookup {
         let now = self.now();
         let mut desk = self.lock();
         desk.prune(now, Instant::now());
         let Some(id) = desk.by_call.get(&key).cloned() else {
-            return Lookup::Fresh;
+            return self.reserve(&mut desk, key);
         };
         let Some(entry) = desk.entries.get(&id) else {
             desk.by_call.remove(&key);
-            return Lookup::Fresh;
+            return self.reserve(&mut desk, key);
         };
         if matches!(entry.state, State::Pending) {
             return Lookup::Pending(entry.request.clone());
         }
         desk.by_call.remove(&key);
         let Some(entry) = desk.entries.remove(&id) else {
-            return Lookup::Fresh;
+            return self.reserve(&mut desk, key);
         };
         match entry.state {
             State::Settled(result, _) => Lookup::Settled(result),
@@ -244,10 +254,38 @@ impl Approvals {
         }
     }
 
-    /// Remembers that the call `key` waits in `request`.
-    pub(crate) fn register(&self, key: CallKey, request: ApprovalRequest) {
-        let mut desk = self.lock();
-        desk.by_call.insert(key, request.id.clone());
+    /// Reserves `key` for the caller, unless an identical call holds it.
+    fn reserve(&self, desk: &mut Desk, key: CallKey) -> Lookup {
+        if let Some(asking) = desk.asking.get(&key) {
+            return Lookup::InFlight(InFlight(asking.clone()));
+        }
+        let (done, asking) = watch::channel(());
+        desk.asking.insert(key, asking.clone());
+        Lookup::Fresh(Reservation {
+            desk: Arc::clone(&self.desk),
+            key,
+            asking,
+            _done: done,
+        })
+    }
+}
+
+/// The right to ask the runtime about a call, held by the first of identical calls.
+/// Dropping it (the call failed, or its future was dropped) lets the others go on.
+pub(crate) struct Reservation {
+    desk: Arc<Mutex<Desk>>,
+    key: CallKey,
+    /// The receiver the desk holds for this reservation, to tell it from a later one.
+    asking: watch::Receiver<()>,
+    /// Dropped with the reservation, which wakes the waiting calls.
+    _done: watch::Sender<()>,
+}
+
+impl Reservation {
+    /// Remembers that the call waits in `request`; the waiting calls find it there.
+    pub(crate) fn register(self, request: ApprovalRequest) {
+        let mut desk = self.desk.lock().unwrap_or_else(PoisonError::into_inner);
+        desk.by_call.insert(self.key, request.id.clone());
         desk.entries.insert(
             request.id.clone(),
             Entry {
@@ -258,10 +296,110 @@ impl Approvals {
     }
 }
 
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        let mut desk = self.desk.lock().unwrap_or_else(PoisonError::into_inner);
+        if desk
+            .asking
+            .get(&self.key)
+            .is_some_and(|asking| asking.same_channel(&self.asking))
+        {
+            desk.asking.remove(&self.key);
+        }
+    }
+}
+
+/// An identical call asking the runtime right now.
+pub(crate) struct InFlight(watch::Receiver<()>);
+
+impl InFlight {
+    /// Waits until that call registered its request or gave up.
+    pub(crate) async fn wait(mut self) {
+        // Nothing is ever sent: the sender is dropped when the reservation ends.
+        while self.0.changed().await.is_ok() {}
+    }
+}
+
 /// The failure a client's retry gets when a person denied the call.
 pub(crate) fn denied(request: &ApprovalRequest) -> ToolResult {
     ToolResult::failure(&crate::codes::mcp::APPROVAL_DENIED.error(format!(
         "a person denied this call of {} (approval request {}); it did not run",
         request.tool, request.id
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use integrations_core::auth::TokenManager;
+    use integrations_core::tools::{CallContext, Session};
+    use integrations_core::{ConnectionId, Registry, WorkspaceId};
+    use integrations_testkit::TestHost;
+
+    use super::*;
+
+    fn session() -> Session {
+        Session::new(TenantId::new("t").unwrap(), WorkspaceId::new("w").unwrap())
+    }
+
+    fn approvals() -> Approvals {
+        let host = TestHost::new().host().clone();
+        let registry = Arc::new(Registry::new());
+        let tokens = Arc::new(TokenManager::new(Arc::clone(&registry), host.clone()));
+        Approvals::new(Arc::new(Runtime::new(registry, host, tokens)))
+    }
+
+    fn key() -> CallKey {
+        CallKey::new(
+            &McpSession::new(session()),
+            "slack_send_message",
+            &json!({"text": "hi"}),
+        )
+    }
+
+    fn request(approvals: &Approvals, id: &str) -> ApprovalRequest {
+        ApprovalRequest::new(
+            ApprovalId::new(id).unwrap(),
+            "slack_send_message",
+            "slack::slack-default".parse().unwrap(),
+            json!({"text": "hi"}),
+            CallContext::new(session(), ConnectionId::new("slack").unwrap()),
+            approvals.now(),
+            Duration::from_secs(3600),
+        )
+    }
+
+    #[tokio::test]
+    async fn an_identical_call_waits_for_the_first_and_gets_its_request() {
+        let approvals = approvals();
+        let Lookup::Fresh(reservation) = approvals.lookup(key()) else {
+            panic!("the first call asks")
+        };
+        let Lookup::InFlight(asking) = approvals.lookup(key()) else {
+            panic!("the identical call waits")
+        };
+        let waiting = tokio::spawn(asking.wait());
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished());
+        reservation.register(request(&approvals, "a1"));
+        waiting.await.unwrap();
+        let Lookup::Pending(pending) = approvals.lookup(key()) else {
+            panic!("the identical call finds the first one's request")
+        };
+        assert_eq!(pending.id.as_str(), "a1");
+        assert_eq!(approvals.pending(&pending.tenant).len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_call_that_gives_up_lets_the_identical_one_ask() {
+        let approvals = approvals();
+        let Lookup::Fresh(reservation) = approvals.lookup(key()) else {
+            panic!("the first call asks")
+        };
+        let Lookup::InFlight(asking) = approvals.lookup(key()) else {
+            panic!("the identical call waits")
+        };
+        drop(reservation);
+        asking.wait().await;
+        assert!(matches!(approvals.lookup(key()), Lookup::Fresh(_)));
+    }
 }

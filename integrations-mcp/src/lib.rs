@@ -12,7 +12,9 @@
 //!   result trimming. Tool failures (bad arguments, provider errors, refusals) are results
 //!   with `isError: true`; only an unknown tool or a malformed request is a JSON-RPC error.
 //!   A large result gives its first page and a cursor for the
-//!   `integrations_continue_result` tool, bound to the MCP session. Cancellation stops
+//!   `integrations_continue_result` tool, bound to the principal and the MCP session (a
+//!   2026-07-28 client over HTTP has no session: the principal's later requests read
+//!   it). Cancellation stops
 //!   waiting for the provider; calls over a second send progress notifications when the
 //!   client asked for them.
 //! * `ask` policy: **the host settles approvals, never the client.** An `ask` call is
@@ -21,8 +23,9 @@
 //!   for clients without URL mode, an `isError` result naming the approval id and URL.
 //!   A person approves through [`Approvals::approve`], which runs the call exactly once
 //!   (the runtime takes the request out of the store once); the client's retry with the
-//!   same arguments then receives that result. Nothing blocks a request while waiting for
-//!   a human.
+//!   same arguments then receives that result. Identical calls in flight at once (a
+//!   client retrying on timeout) share one approval request. Nothing blocks a request
+//!   while waiting for a human.
 //!
 //!   Trusting a form-mode elicitation `accept` instead is an explicit opt-in
 //!   ([`McpService::serve_stdio_trusting_client`]) for a local stdio client whose UI is the
@@ -50,6 +53,7 @@
 
 mod approvals;
 pub mod codes;
+mod cursors;
 #[cfg(feature = "demo")]
 pub mod demo;
 mod http;

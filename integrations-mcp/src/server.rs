@@ -3,6 +3,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -24,6 +25,7 @@ use serde_json::{Value, json};
 use tokio::sync::broadcast;
 
 use crate::approvals::{Approvals, CallKey, Lookup, denied};
+use crate::cursors::{Cursors, Reader};
 use crate::{McpOptions, McpSession};
 
 /// The JSON-RPC error code of 2025-11-25's `URLElicitationRequired`: the request needs
@@ -53,6 +55,9 @@ pub(crate) struct Shared {
     changes: broadcast::Sender<()>,
     /// Manifests recently built, per session; cleared by `tools_changed`.
     manifests: Arc<Mutex<Manifests>>,
+    /// The continuation cursors given out, kept here so that a sessionless request
+    /// finds those of the request before it.
+    cursors: Arc<Cursors>,
 }
 
 /// Manifests by session, with when each was built.
@@ -116,6 +121,7 @@ impl McpService {
                 options: McpOptions::new(),
                 changes,
                 manifests: Arc::default(),
+                cursors: Arc::default(),
             }),
         }
     }
@@ -130,6 +136,7 @@ impl McpService {
                 options,
                 changes: self.shared.changes.clone(),
                 manifests: Arc::clone(&self.shared.manifests),
+                cursors: Arc::clone(&self.shared.cursors),
             }),
         }
     }
@@ -216,13 +223,19 @@ where
     Ok(())
 }
 
+/// The next [`Connection::id`].
+static NEXT_CONNECTION: AtomicU64 = AtomicU64::new(0);
+
 struct Connection {
+    /// Tells this connection's cursors from another's.
+    id: u64,
     /// The session of a stdio or in-process connection.
     fixed: Option<McpSession>,
     /// The session an HTTP connection was opened by; later requests must match it.
     bound: OnceLock<McpSession>,
-    /// Continuation cursors this connection was given, and their connection.
-    cursors: Mutex<HashMap<String, ConnectionId>>,
+    /// Set by `initialize`: over HTTP, a connection with a session (one made for a
+    /// 2026-07-28 request serves that request only, and never sees `initialize`).
+    initialized: OnceLock<()>,
     /// Whether form-mode `accept` counts as approval (local stdio opt-in).
     trust_form: bool,
     /// Whether the tool-list watcher runs.
@@ -250,6 +263,14 @@ fn internal(error: &Error) -> ErrorData {
     ErrorData::internal_error(format!("{}: {}", error.code(), error.message()), None)
 }
 
+fn cancelled() -> ErrorData {
+    ErrorData::new(
+        ErrorCode::INTERNAL_ERROR,
+        "the client cancelled the request",
+        None,
+    )
+}
+
 fn to_rmcp(result: &ToolResult) -> Result<CallToolResult, ErrorData> {
     serde_json::from_value(result.to_mcp())
         .map_err(|_| ErrorData::internal_error("a tool result could not be encoded", None))
@@ -269,9 +290,10 @@ impl McpServer {
         Self {
             shared,
             connection: Arc::new(Connection {
+                id: NEXT_CONNECTION.fetch_add(1, Ordering::Relaxed),
                 fixed,
                 bound: OnceLock::new(),
-                cursors: Mutex::default(),
+                initialized: OnceLock::new(),
                 trust_form,
                 watching: OnceLock::new(),
             }),
@@ -344,13 +366,7 @@ impl McpServer {
         loop {
             tokio::select! {
                 result = &mut work => return Ok(result),
-                () = context.ct.cancelled() => {
-                    return Err(ErrorData::new(
-                        ErrorCode::INTERNAL_ERROR,
-                        "the client cancelled the request",
-                        None,
-                    ));
-                }
+                () = context.ct.cancelled() => return Err(cancelled()),
                 () = tokio::time::sleep_until(next), if progress.is_some() => {
                     ticks += 1;
                     next += interval;
@@ -364,13 +380,31 @@ impl McpServer {
         }
     }
 
-    fn remember_cursor(&self, result: &ToolResult, connection: &ConnectionId) {
+    /// Who may read the cursors a request of `session` is given: that principal, and in
+    /// a stateful MCP session (stdio, in-process, or HTTP opened with `initialize`) only
+    /// that session. A 2026-07-28 request over HTTP has no session (rmcp makes a server
+    /// for each), so its principal's next request reads them.
+    fn reader(&self, session: &McpSession) -> Reader {
+        let connection = &self.connection;
+        let stateful = connection.fixed.is_some() || connection.initialized.get().is_some();
+        Reader {
+            principal: session.clone(),
+            session: stateful.then_some(connection.id),
+        }
+    }
+
+    fn remember_cursor(
+        &self,
+        session: &McpSession,
+        result: &ToolResult,
+        connection: &ConnectionId,
+    ) {
         if let Some(continuation) = &result.continuation {
-            self.connection
-                .cursors
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .insert(continuation.cursor.clone(), connection.clone());
+            self.shared.cursors.give(
+                continuation.cursor.clone(),
+                self.reader(session),
+                connection.clone(),
+            );
         }
     }
 
@@ -385,13 +419,7 @@ impl McpServer {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_owned();
-        let connection = self
-            .connection
-            .cursors
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&cursor);
-        let Some(connection) = connection else {
+        let Some(connection) = self.shared.cursors.take(&cursor, &self.reader(session)) else {
             return Ok(ToolResult::failure(&crate::codes::mcp::CONTINUATION_UNKNOWN.error("this MCP session was given no such cursor (each cursor is read once, for 15 minutes)",
             )));
         };
@@ -399,7 +427,7 @@ impl McpServer {
         let result = self
             .run(CONTINUE_TOOL_NAME, arguments, &call, context)
             .await?;
-        self.remember_cursor(&result, &connection);
+        self.remember_cursor(session, &result, &connection);
         Ok(result)
     }
 
@@ -415,26 +443,36 @@ impl McpServer {
     ) -> Result<CallToolResponse, ErrorData> {
         let key = CallKey::new(session, name, &arguments);
         let approvals = &self.shared.approvals;
-        let request = match approvals.lookup(key) {
-            Lookup::Settled(result) => {
-                self.remember_cursor(&result, &call.connection);
-                return to_rmcp(&result).map(Into::into);
-            }
-            Lookup::Denied(request) => return to_rmcp(&denied(&request)).map(Into::into),
-            Lookup::Pending(request) => request,
-            Lookup::Fresh => {
-                let result = self.run(name, arguments, call, context).await?;
-                let Some(request) = result
-                    .approval
-                    .as_deref()
-                    .cloned()
-                    .filter(|_| result.status == ToolStatus::ApprovalRequired)
-                else {
-                    self.remember_cursor(&result, &call.connection);
+        let request = loop {
+            match approvals.lookup(key) {
+                Lookup::Settled(result) => {
+                    self.remember_cursor(session, &result, &call.connection);
                     return to_rmcp(&result).map(Into::into);
-                };
-                approvals.register(key, request.clone());
-                request
+                }
+                Lookup::Denied(request) => return to_rmcp(&denied(&request)).map(Into::into),
+                Lookup::Pending(request) => break request,
+                // An identical call (a retry) is asking right now: take its request.
+                Lookup::InFlight(asking) => {
+                    tokio::select! {
+                        () = asking.wait() => {}
+                        () = context.ct.cancelled() => return Err(cancelled()),
+                    }
+                }
+                // If this call fails or is dropped, the reservation ends with it.
+                Lookup::Fresh(reservation) => {
+                    let result = self.run(name, arguments, call, context).await?;
+                    let Some(request) = result
+                        .approval
+                        .as_deref()
+                        .cloned()
+                        .filter(|_| result.status == ToolStatus::ApprovalRequired)
+                    else {
+                        self.remember_cursor(session, &result, &call.connection);
+                        return to_rmcp(&result).map(Into::into);
+                    };
+                    reservation.register(request.clone());
+                    break request;
+                }
             }
         };
         let capabilities = client_capabilities(context);
@@ -678,6 +716,7 @@ impl ServerHandler for McpServer {
         context: RequestContext<RoleServer>,
     ) -> Result<InitializeResult, ErrorData> {
         self.principal(&context)?;
+        let _ = self.connection.initialized.set(());
         context.peer.set_peer_info(request.clone());
         self.negotiate_initialize(&request)
     }
@@ -750,7 +789,7 @@ impl ServerHandler for McpServer {
                 .await;
         }
         let result = self.run(name, arguments, &call, &context).await?;
-        self.remember_cursor(&result, &call.connection);
+        self.remember_cursor(&session, &result, &call.connection);
         to_rmcp(&result).map(Into::into)
     }
 }

@@ -16,7 +16,7 @@ use serde_json::json;
 use crate::support::{Client, Running, call, demo, json_of};
 
 pub(crate) const TOKEN: &str = "mcp-token-4f9a7c1e2b8d";
-const OTHER_TOKEN: &str = "mcp-token-other-0a1b2c";
+pub(crate) const OTHER_TOKEN: &str = "mcp-token-other-0a1b2c";
 
 struct Tokens {
     session: McpSession,
@@ -233,4 +233,41 @@ async fn idle_sessions_expire() {
         .await
         .unwrap();
     assert_eq!(later.status(), 404, "{:?}", later.text().await);
+}
+
+#[tokio::test]
+async fn a_cursor_given_in_an_http_session_is_read_only_in_that_session() {
+    let demo = demo().await;
+    let addr = serve(&demo, McpHttpOptions::new()).await;
+    let owner = client(addr, TOKEN).await;
+    let first = json_of(
+        &owner
+            .call_tool(call("linear_list_issues", json!({"limit": 50})))
+            .await
+            .unwrap(),
+    );
+    let cursor = first["_meta"]["integrations/continuation"]["cursor"]
+        .as_str()
+        .unwrap_or_else(|| panic!("not trimmed: {first}"))
+        .to_owned();
+    let continue_call = || {
+        call(
+            "integrations_continue_result",
+            json!({"cursor": cursor.clone()}),
+        )
+    };
+    let unknown = |value: &serde_json::Value| {
+        value["_meta"]["integrations/error"]["code"] == "mcp.continuation_unknown"
+    };
+
+    // Another session of the same principal, and a sessionless 2026-07-28 request of
+    // the same principal, cannot read it.
+    let sibling = client(addr, TOKEN).await;
+    let read = json_of(&sibling.call_tool(continue_call()).await.unwrap());
+    assert!(unknown(&read), "{read}");
+    let stateless = crate::revisions::continue_as(addr, TOKEN, &cursor).await;
+    assert!(unknown(&stateless["result"]), "{stateless}");
+
+    let next = json_of(&owner.call_tool(continue_call()).await.unwrap());
+    assert_eq!(next["isError"], false, "{next}");
 }

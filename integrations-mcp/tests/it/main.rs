@@ -5,5 +5,6 @@ mod calls;
 mod http;
 mod list;
 mod page;
+mod races;
 mod revisions;
 mod support;

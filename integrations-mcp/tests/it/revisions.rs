@@ -2,7 +2,7 @@
 //! (no `initialize`; `server/discover` and per-request `_meta`; the input-required flow
 //! for `ask`), in-process with rmcp's client and as raw JSON-RPC over HTTP.
 
-use integrations_core::tools::ApprovalId;
+use integrations_core::tools::{ApprovalId, CONTINUE_TOOL_NAME};
 use integrations_mcp::demo::Demo;
 use integrations_mcp::{APPROVAL_INPUT, McpHttpOptions, URL_ELICITATION_REQUIRED};
 use rmcp::model::{CallToolResponse, InputResponses, ProtocolVersion};
@@ -213,6 +213,18 @@ async fn raw(
     name: Option<&str>,
     params: Value,
 ) -> Value {
+    raw_as(addr, crate::http::TOKEN, version, method, name, params).await
+}
+
+/// One JSON-RPC request with per-request `_meta` (no session), as `token`'s principal.
+pub(crate) async fn raw_as(
+    addr: std::net::SocketAddr,
+    token: &str,
+    version: &str,
+    method: &str,
+    name: Option<&str>,
+    params: Value,
+) -> Value {
     let mut params = params;
     params["_meta"] = json!({
         "io.modelcontextprotocol/protocolVersion": version,
@@ -225,7 +237,7 @@ async fn raw(
         .header("accept", "application/json, text/event-stream")
         .header("mcp-protocol-version", version)
         .header("mcp-method", method)
-        .bearer_auth(crate::http::TOKEN);
+        .bearer_auth(token);
     if let Some(name) = name {
         request = request.header("mcp-name", name);
     }
@@ -310,4 +322,63 @@ async fn a_raw_2026_07_28_client_over_http_gets_the_fixture_shapes() {
         format!("{APPROVALS}/{state}")
     );
     assert_eq!(calls(&demo, "slack_messages"), 0);
+}
+
+/// A raw 2026-07-28 `integrations_continue_result` call as `token`'s principal.
+pub(crate) async fn continue_as(addr: std::net::SocketAddr, token: &str, cursor: &str) -> Value {
+    raw_as(
+        addr,
+        token,
+        "2026-07-28",
+        "tools/call",
+        Some(CONTINUE_TOOL_NAME),
+        json!({"name": CONTINUE_TOOL_NAME, "arguments": {"cursor": cursor}}),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_raw_2026_07_28_client_continues_a_large_result_in_its_next_request() {
+    let demo = demo().await;
+    let addr = crate::http::serve(&demo, McpHttpOptions::new()).await;
+    let first = raw(
+        addr,
+        "2026-07-28",
+        "tools/call",
+        Some("linear_list_issues"),
+        json!({"name": "linear_list_issues", "arguments": {"limit": 50}}),
+    )
+    .await;
+    assert_eq!(first["result"]["isError"], false, "{first}");
+    let cursor = first["result"]["_meta"]["integrations/continuation"]["cursor"]
+        .as_str()
+        .unwrap_or_else(|| panic!("not trimmed: {first}"))
+        .to_owned();
+
+    // Another principal cannot read it, and trying does not spend it.
+    let stolen = continue_as(addr, crate::http::OTHER_TOKEN, &cursor).await;
+    assert_eq!(
+        stolen["result"]["_meta"]["integrations/error"]["code"], "mcp.continuation_unknown",
+        "{stolen}"
+    );
+    assert!(!stolen.to_string().contains("ENG-"), "{stolen}");
+
+    // Its own next request, with no session, reads the next page.
+    let next = continue_as(addr, crate::http::TOKEN, &cursor).await;
+    assert_eq!(next["result"]["isError"], false, "{next}");
+    let issues = next["result"]["structuredContent"]["issues"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no next page: {next}"));
+    assert!(!issues.is_empty(), "{next}");
+    assert_ne!(
+        next["result"]["structuredContent"], first["result"]["structuredContent"],
+        "the same page twice"
+    );
+
+    // Each cursor is read once.
+    let again = continue_as(addr, crate::http::TOKEN, &cursor).await;
+    assert_eq!(
+        again["result"]["_meta"]["integrations/error"]["code"], "mcp.continuation_unknown",
+        "{again}"
+    );
 }

@@ -1,0 +1,204 @@
+//! The continuation cursors the server gave out, and who may read each. Kept for the
+//! whole service, not per connection: over HTTP, rmcp serves each 2026-07-28 request
+//! statelessly with a new [`McpServer`](crate::McpServer), so the next request would
+//! never find a cursor kept by the one before.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use integrations_core::ConnectionId;
+
+use crate::McpSession;
+
+/// How long a cursor is kept: as long as the runtime keeps the pages it reads.
+const CURSOR_TTL: Duration = Duration::from_secs(15 * 60);
+
+/// The most cursors kept at once; past it the oldest is forgotten.
+const MAX_CURSORS: usize = 10_000;
+
+/// Who may read a cursor: the principal it was given to and, in a stateful MCP session
+/// (stdio, in-process, HTTP opened with `initialize`), only that session.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct Reader {
+    /// The session the request acted for.
+    pub(crate) principal: McpSession,
+    /// The MCP session it came in; `None` for a request without one.
+    pub(crate) session: Option<u64>,
+}
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct Key {
+    cursor: String,
+    reader: Reader,
+}
+
+struct Entry {
+    /// Where the entry is in [`Inner::order`].
+    seq: u64,
+    connection: ConnectionId,
+}
+
+#[derive(Default)]
+struct Inner {
+    entries: HashMap<Key, Entry>,
+    /// The entries oldest first, with when each was given.
+    order: BTreeMap<u64, (Instant, Key)>,
+    next: u64,
+}
+
+impl Inner {
+    fn remove_oldest(&mut self) {
+        if let Some((_, (_, key))) = self.order.pop_first() {
+            self.entries.remove(&key);
+        }
+    }
+}
+
+/// Cursors by reader, each taken once, forgotten after [`CURSOR_TTL`] or when
+/// [`MAX_CURSORS`] newer ones were given.
+pub(crate) struct Cursors {
+    inner: Mutex<Inner>,
+    ttl: Duration,
+    cap: usize,
+}
+
+impl Default for Cursors {
+    fn default() -> Self {
+        Self::with_limits(CURSOR_TTL, MAX_CURSORS)
+    }
+}
+
+impl Cursors {
+    fn with_limits(ttl: Duration, cap: usize) -> Self {
+        Self {
+            inner: Mutex::default(),
+            ttl,
+            cap: cap.max(1),
+        }
+    }
+
+    fn lock(&self, now: Instant) -> std::sync::MutexGuard<'_, Inner> {
+        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        while let Some((_, (at, _))) = inner.order.first_key_value() {
+            if now.saturating_duration_since(*at) < self.ttl {
+                break;
+            }
+            inner.remove_oldest();
+        }
+        inner
+    }
+
+    /// Keeps `cursor`, which continues a result of `connection`, for `reader`.
+    pub(crate) fn give(&self, cursor: String, reader: Reader, connection: ConnectionId) {
+        self.give_at(Instant::now(), cursor, reader, connection);
+    }
+
+    fn give_at(&self, now: Instant, cursor: String, reader: Reader, connection: ConnectionId) {
+        let mut inner = self.lock(now);
+        let key = Key { cursor, reader };
+        if let Some(old) = inner.entries.remove(&key) {
+            inner.order.remove(&old.seq);
+        }
+        while inner.entries.len() >= self.cap {
+            inner.remove_oldest();
+        }
+        let seq = inner.next;
+        inner.next += 1;
+        inner.order.insert(seq, (now, key.clone()));
+        inner.entries.insert(key, Entry { seq, connection });
+    }
+
+    /// The connection of `cursor` if it was given to `reader`, who reads it this once.
+    pub(crate) fn take(&self, cursor: &str, reader: &Reader) -> Option<ConnectionId> {
+        self.take_at(Instant::now(), cursor, reader)
+    }
+
+    fn take_at(&self, now: Instant, cursor: &str, reader: &Reader) -> Option<ConnectionId> {
+        let mut inner = self.lock(now);
+        let key = Key {
+            cursor: cursor.to_owned(),
+            reader: reader.clone(),
+        };
+        let entry = inner.entries.remove(&key)?;
+        inner.order.remove(&entry.seq);
+        Some(entry.connection)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use integrations_core::tools::Session;
+    use integrations_core::{TenantId, UserId, WorkspaceId};
+
+    use super::*;
+
+    fn reader(user: &str, session: Option<u64>) -> Reader {
+        Reader {
+            principal: McpSession::new(
+                Session::new(TenantId::new("t").unwrap(), WorkspaceId::new("w").unwrap())
+                    .with_user(UserId::new(user).unwrap()),
+            ),
+            session,
+        }
+    }
+
+    fn connection() -> ConnectionId {
+        ConnectionId::new("linear").unwrap()
+    }
+
+    #[test]
+    fn only_its_reader_takes_a_cursor_and_only_once() {
+        let cursors = Cursors::default();
+        let alice = reader("alice", None);
+        cursors.give("c1".into(), alice.clone(), connection());
+        assert_eq!(cursors.take("c1", &reader("bob", None)), None);
+        assert_eq!(cursors.take("c1", &reader("alice", Some(1))), None);
+        assert_eq!(cursors.take("c1", &alice), Some(connection()));
+        assert_eq!(cursors.take("c1", &alice), None);
+    }
+
+    #[test]
+    fn a_cursor_given_in_a_session_is_read_in_that_session_only() {
+        let cursors = Cursors::default();
+        cursors.give("c1".into(), reader("alice", Some(7)), connection());
+        assert_eq!(cursors.take("c1", &reader("alice", None)), None);
+        assert_eq!(cursors.take("c1", &reader("alice", Some(8))), None);
+        assert_eq!(
+            cursors.take("c1", &reader("alice", Some(7))),
+            Some(connection())
+        );
+    }
+
+    #[test]
+    fn cursors_expire_with_their_continuation() {
+        let cursors = Cursors::with_limits(Duration::from_secs(60), 10);
+        let alice = reader("alice", None);
+        let start = Instant::now();
+        cursors.give_at(start, "old".into(), alice.clone(), connection());
+        cursors.give_at(
+            start + Duration::from_secs(30),
+            "new".into(),
+            alice.clone(),
+            connection(),
+        );
+        let later = start + Duration::from_secs(60);
+        assert_eq!(cursors.take_at(later, "old", &alice), None);
+        assert_eq!(cursors.take_at(later, "new", &alice), Some(connection()));
+    }
+
+    #[test]
+    fn past_the_cap_the_oldest_cursor_is_forgotten() {
+        let cursors = Cursors::with_limits(CURSOR_TTL, 3);
+        let alice = reader("alice", None);
+        for cursor in ["c1", "c2", "c3", "c4"] {
+            cursors.give(cursor.into(), alice.clone(), connection());
+        }
+        assert_eq!(cursors.take("c1", &alice), None);
+        for cursor in ["c2", "c3", "c4"] {
+            assert_eq!(cursors.take(cursor, &alice), Some(connection()), "{cursor}");
+        }
+        let inner = cursors.inner.lock().unwrap();
+        assert!(inner.entries.is_empty() && inner.order.is_empty());
+    }
+}

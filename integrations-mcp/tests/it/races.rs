@@ -1,0 +1,151 @@
+//! Identical `ask` calls in flight at once (a client retrying on timeout), on a
+//! multi-thread runtime with an approval store that takes its time, as a database does.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use integrations_core::auth::TokenManager;
+use integrations_core::host::{ApprovalStore, Host};
+use integrations_core::tools::{ApprovalId, ApprovalRequest, Runtime};
+use integrations_core::{Error, TenantId, Timestamp, UserId};
+use integrations_mcp::demo::{Demo, REVIEWER};
+use integrations_mcp::{McpOptions, McpService};
+use integrations_testkit::MemoryStore;
+use rmcp::model::{CallToolRequest, ClientRequest};
+use rmcp::service::PeerRequestOptions;
+use serde_json::{Value, json};
+
+use crate::support::{APPROVALS, Client, call, calls, connect, demo, json_of};
+
+/// The demo's approval store, taking `delay` over each write and yielding on each read.
+struct Paced {
+    store: Arc<MemoryStore>,
+    delay: Duration,
+}
+
+#[async_trait]
+impl ApprovalStore for Paced {
+    async fn put_approval(&self, request: &ApprovalRequest) -> Result<(), Error> {
+        tokio::time::sleep(self.delay).await;
+        self.store.put_approval(request).await
+    }
+
+    async fn take_approval(
+        &self,
+        tenant: &TenantId,
+        id: &ApprovalId,
+        now: Timestamp,
+    ) -> Result<Option<ApprovalRequest>, Error> {
+        tokio::task::yield_now().await;
+        self.store.take_approval(tenant, id, now).await
+    }
+}
+
+/// A service over the demo's stores, connections and mock APIs whose approval store
+/// takes `delay` to store a request.
+fn paced(demo: &Demo, delay: Duration) -> McpService {
+    let test = &demo.test;
+    let host = Host::builder()
+        .stores(test.store.clone())
+        .approvals(Arc::new(Paced {
+            store: test.store.clone(),
+            delay,
+        }))
+        .http(test.host().http_arc())
+        .cipher(test.keys.clone())
+        .clock(test.clock.clone())
+        .audit(test.audit.clone())
+        .events(test.events.clone())
+        .build()
+        .unwrap();
+    let registry = Arc::new(integrations_definitions::registry());
+    let tokens = Arc::new(TokenManager::new(Arc::clone(&registry), host.clone()));
+    let runtime = Arc::new(Runtime::new(registry, host, tokens));
+    McpService::new(runtime).with_options(McpOptions::new().with_approval_url(APPROVALS))
+}
+
+fn send(demo: &Demo, text: &str) -> rmcp::model::CallToolRequestParams {
+    call(
+        "slack_send_message",
+        json!({"channel": demo.channel, "text": text}),
+    )
+}
+
+fn approval_id(result: &Value) -> ApprovalId {
+    ApprovalId::new(
+        result["_meta"]["integrations/approval"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no approval in {result}")),
+    )
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn identical_ask_calls_in_flight_at_once_share_one_approval_request() {
+    let demo = demo().await;
+    let service = paced(&demo, Duration::from_millis(50));
+    let tenant = demo.session.session.tenant.clone();
+    // Two connections: a retry on the same one, and one from another process of the agent.
+    let a = connect(service.server(demo.session.clone()), Client::plain()).await;
+    let b = connect(service.server(demo.session.clone()), Client::plain()).await;
+    let mut in_flight = tokio::task::JoinSet::new();
+    for i in 0..5 {
+        let peer = if i % 2 == 0 { a.peer() } else { b.peer() }.clone();
+        let params = send(&demo, "deploy v3");
+        in_flight.spawn(async move { json_of(&peer.call_tool(params).await.unwrap()) });
+    }
+    let results = in_flight.join_all().await;
+    let ids: Vec<ApprovalId> = results.iter().map(approval_id).collect();
+    assert!(ids.iter().all(|id| id == &ids[0]), "{ids:?}");
+    let pending = service.approvals().pending(&tenant);
+    assert_eq!(pending.len(), 1, "{pending:?}");
+    assert_eq!(calls(&demo, "slack_messages"), 0);
+
+    // Approving everything pending sends the message once, and a retry receives it.
+    let reviewer = UserId::new(REVIEWER).unwrap();
+    for approval in pending {
+        let done = service
+            .approvals()
+            .approve(&tenant, &approval.request.id, &reviewer)
+            .await;
+        assert!(!done.is_error(), "{done:?}");
+    }
+    assert_eq!(calls(&demo, "slack_messages"), 1);
+    let retry = json_of(&a.call_tool(send(&demo, "deploy v3")).await.unwrap());
+    assert_eq!(retry["isError"], false, "{retry}");
+    assert_eq!(calls(&demo, "slack_messages"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_cancelled_ask_call_does_not_hold_back_the_identical_one_after_it() {
+    let demo = demo().await;
+    let service = paced(&demo, Duration::from_millis(600));
+    let tenant = demo.session.session.tenant.clone();
+    let client = connect(service.server(demo.session.clone()), Client::plain()).await;
+
+    let first = client
+        .peer()
+        .send_cancellable_request(
+            ClientRequest::CallToolRequest(CallToolRequest::new(send(&demo, "once"))),
+            PeerRequestOptions::no_options(),
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let peer = client.peer().clone();
+    let params = send(&demo, "once");
+    let second = tokio::spawn(async move { json_of(&peer.call_tool(params).await.unwrap()) });
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    first.cancel(Some("timed out".into())).await.unwrap();
+
+    let second = tokio::time::timeout(Duration::from_secs(10), second)
+        .await
+        .expect("the identical call waits for a cancelled one")
+        .unwrap();
+    let id = approval_id(&second);
+    let pending = service.approvals().pending(&tenant);
+    assert_eq!(pending.len(), 1, "{pending:?}");
+    assert_eq!(pending[0].request.id, id);
+    assert_eq!(calls(&demo, "slack_messages"), 0);
+}
