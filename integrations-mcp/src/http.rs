@@ -1,7 +1,8 @@
 //! Streamable HTTP: an axum [`Router`] behind an [`McpAuthenticator`].
 
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -12,6 +13,7 @@ use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use integrations_core::Error;
+use rmcp::transport::common::http_header::HEADER_SESSION_ID;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use serde_json::json;
@@ -109,6 +111,7 @@ struct Guard {
     authenticator: Arc<dyn McpAuthenticator>,
     options: Arc<McpHttpOptions>,
     sessions: Arc<LocalSessionManager>,
+    ledger: Arc<Mutex<Ledger>>,
 }
 
 impl fmt::Debug for Guard {
@@ -116,6 +119,59 @@ impl fmt::Debug for Guard {
         f.debug_struct("Guard")
             .field("options", &self.options)
             .finish_non_exhaustive()
+    }
+}
+
+/// Who opened each session. The entries of sessions rmcp has closed (DELETE, idle
+/// expiry) are dropped on DELETE and whenever a session opens, so it holds no more
+/// entries than there were live sessions.
+#[derive(Default)]
+struct Ledger {
+    /// Session id to the principal that opened the session.
+    owners: HashMap<String, McpSession>,
+}
+
+fn lock(ledger: &Mutex<Ledger>) -> MutexGuard<'_, Ledger> {
+    ledger.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Guard {
+    /// Records that `principal` opened session `id`.
+    async fn opened(&self, id: &str, principal: McpSession) {
+        // Under rmcp's lock no session opens or closes while the closed ones are
+        // dropped (and a session is recorded only after rmcp has opened it).
+        let live = self.sessions.sessions.read().await;
+        let mut ledger = lock(&self.ledger);
+        ledger.owners.retain(|id, _| live.contains_key(id.as_str()));
+        ledger.owners.insert(id.to_owned(), principal);
+    }
+
+    /// A request on session `id`: refused as if the session did not exist when another
+    /// principal opened it; rmcp answers the rest (an unknown id gets its 404).
+    async fn on_session(
+        &self,
+        id: &str,
+        principal: &McpSession,
+        request: Request,
+        next: Next,
+    ) -> Response {
+        let foreign = lock(&self.ledger)
+            .owners
+            .get(id)
+            .is_some_and(|owner| owner != principal);
+        if foreign {
+            return refuse(
+                StatusCode::NOT_FOUND,
+                crate::codes::mcp::SESSION_NOT_FOUND,
+                "there is no such MCP session; open a new one",
+            );
+        }
+        let ends = request.method() == Method::DELETE;
+        let response = next.run(request).await;
+        if ends && response.status().is_success() {
+            lock(&self.ledger).owners.remove(id);
+        }
+        response
     }
 }
 
@@ -162,10 +218,8 @@ async fn check(State(guard): State<Guard>, mut request: Request, next: Next) -> 
     let Some(token) = bearer(&request) else {
         return unauthorized();
     };
-    match guard.authenticator.authenticate(token).await {
-        Ok(Some(session)) => {
-            request.extensions_mut().insert(session);
-        }
+    let principal = match guard.authenticator.authenticate(token).await {
+        Ok(Some(session)) => session,
         Ok(None) => return unauthorized(),
         Err(e) => {
             tracing::warn!(code = e.code(), "an MCP request could not be authenticated");
@@ -179,8 +233,18 @@ async fn check(State(guard): State<Guard>, mut request: Request, next: Next) -> 
                 .insert(RETRY_AFTER, HeaderValue::from_static("5"));
             return response;
         }
+    };
+    request.extensions_mut().insert(principal.clone());
+    // As rmcp reads it: a value that is not text counts as no session.
+    let session = request
+        .headers()
+        .get(HEADER_SESSION_ID)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    if let Some(id) = session {
+        return guard.on_session(&id, &principal, request, next).await;
     }
-    if request.method() == Method::POST && !request.headers().contains_key("mcp-session-id") {
+    if request.method() == Method::POST {
         let live = guard.sessions.sessions.read().await.len();
         if live >= guard.options.max_sessions {
             let mut response = refuse(
@@ -194,14 +258,27 @@ async fn check(State(guard): State<Guard>, mut request: Request, next: Next) -> 
             return response;
         }
     }
-    next.run(request).await
+    let response = next.run(request).await;
+    if let Some(id) = response
+        .headers()
+        .get(HEADER_SESSION_ID)
+        .and_then(|v| v.to_str().ok())
+    {
+        guard.opened(id, principal).await;
+    }
+    response
 }
 
 impl McpService {
     /// The streamable HTTP transport as an axum router for the host to mount
     /// (`Router::new().nest("/mcp", service.http_router(auth, options))`). Every request
-    /// must carry `Authorization: Bearer <token>` that `authenticator` accepts (else 401);
-    /// a session stays bound to the principal that opened it.
+    /// must carry `Authorization: Bearer <token>` that `authenticator` accepts (else 401).
+    ///
+    /// A session stays bound to the principal (the [`McpSession`]) that opened it: any
+    /// request naming it in `Mcp-Session-Id` with another principal's token (a request,
+    /// a notification such as `notifications/cancelled`, the `GET` stream and its
+    /// replay, `DELETE`) gets 404 `mcp.session_not_found`, as a session that does not
+    /// exist would, and the session goes on for its principal.
     pub fn http_router(
         &self,
         authenticator: Arc<dyn McpAuthenticator>,
@@ -223,6 +300,7 @@ impl McpService {
             authenticator,
             options: Arc::new(options),
             sessions,
+            ledger: Arc::default(),
         };
         Router::new()
             .route_service("/", mcp)
