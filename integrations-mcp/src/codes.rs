@@ -6,10 +6,11 @@ integrations_core::error_codes! {
     pub mod mcp {
         APPROVAL_DENIED = "mcp.approval_denied", PermissionDenied, "A person denied the tool call asked about through the MCP client; it did not run.";
         AUTH_UNAVAILABLE = "mcp.auth_unavailable", Unavailable, "The HTTP transport could not authenticate the request right now (the host's authenticator failed); answered 503.";
+        BODY_TOO_LARGE = "mcp.body_too_large", InvalidInput, "The HTTP request body is larger than the server allows; answered 413.";
         CONTINUATION_UNKNOWN = "mcp.continuation_unknown", NotFound, "The MCP session was given no such continuation cursor (each cursor is read once, for 15 minutes).";
         ORIGIN_REFUSED = "mcp.origin_refused", PermissionDenied, "The HTTP request's Origin is not allowed; answered 403.";
         SESSION_NOT_FOUND = "mcp.session_not_found", NotFound, "The HTTP request names an MCP session its principal does not have (another principal opened it); answered 404, as for a session that does not exist: open a new one.";
-        TOO_MANY_SESSIONS = "mcp.too_many_sessions", Unavailable, "The server has as many MCP sessions as it allows; answered 503, try again later.";
+        TOO_MANY_SESSIONS = "mcp.too_many_sessions", Unavailable, "The server, or the request's principal, has as many MCP sessions as it allows; answered 503, try again later or end a session.";
         TRANSPORT = "mcp.transport", Unavailable, "The MCP handshake or the transport failed, or the server stopped unexpectedly.";
         UNAUTHORIZED = "mcp.unauthorized", Verification, "The HTTP request carries no valid bearer token; answered 401.";
     }
