@@ -8,9 +8,11 @@ integrations_core::error_codes! {
         APPROVAL_PAGE_REFUSED = "mcp.approval_page_refused", PermissionDenied, "The loopback approval page refused a request through a name that is not a loopback one (DNS rebinding) or a decision posted from another origin; answered 403.";
         APPROVAL_PAGE_SIGNED_OUT = "mcp.approval_page_signed_out", Verification, "The loopback approval page refused a request without its sign-in cookie (open the sign-in link the server printed), or a sign-in with the wrong key; answered 401.";
         AUTH_UNAVAILABLE = "mcp.auth_unavailable", Unavailable, "The HTTP transport could not authenticate the request right now (the host's authenticator failed); answered 503.";
+        BODY_TOO_LARGE = "mcp.body_too_large", InvalidInput, "The HTTP request body is larger than the server allows; answered 413.";
         CONTINUATION_UNKNOWN = "mcp.continuation_unknown", NotFound, "The MCP session was given no such continuation cursor (each cursor is read once, for 15 minutes).";
         ORIGIN_REFUSED = "mcp.origin_refused", PermissionDenied, "The HTTP request's Origin is not allowed; answered 403.";
-        TOO_MANY_SESSIONS = "mcp.too_many_sessions", Unavailable, "The server has as many MCP sessions as it allows; answered 503, try again later.";
+        SESSION_NOT_FOUND = "mcp.session_not_found", NotFound, "The HTTP request names an MCP session its principal does not have (another principal opened it); answered 404, as for a session that does not exist: open a new one.";
+        TOO_MANY_SESSIONS = "mcp.too_many_sessions", Unavailable, "The server, or the request's principal, has as many MCP sessions as it allows; answered 503, try again later or end a session.";
         TRANSPORT = "mcp.transport", Unavailable, "The MCP handshake or the transport failed, or the server stopped unexpectedly.";
         UNAUTHORIZED = "mcp.unauthorized", Verification, "The HTTP request carries no valid bearer token; answered 401.";
     }

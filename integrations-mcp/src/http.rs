@@ -1,17 +1,22 @@
 //! Streamable HTTP: an axum [`Router`] behind an [`McpAuthenticator`].
 
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use axum::Router;
+use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::header::{AUTHORIZATION, ORIGIN, RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
+use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 use integrations_core::Error;
+use rmcp::model::{ClientJsonRpcMessage, ClientRequest};
+use rmcp::transport::common::http_header::HEADER_SESSION_ID;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use serde_json::json;
@@ -44,8 +49,12 @@ pub struct McpHttpOptions {
     pub allowed_hosts: Vec<String>,
     /// The largest request body, in bytes (413 above it).
     pub max_body_bytes: usize,
-    /// The most sessions alive at once; a new session beyond it gets 503.
+    /// The most sessions alive at once; an `initialize` beyond it gets 503. Requests
+    /// without a session (2026-07-28) are not counted.
     pub max_sessions: usize,
+    /// The most sessions one principal (one [`McpSession`]) may hold at once; its next
+    /// `initialize` gets 503, while other principals can still open theirs.
+    pub max_sessions_per_principal: usize,
     /// How long a session may stay idle before it expires.
     pub session_idle: Duration,
 }
@@ -57,13 +66,15 @@ impl Default for McpHttpOptions {
 }
 
 impl McpHttpOptions {
-    /// No browser origin, loopback hosts, 1 MiB bodies, 256 sessions, 10 minutes idle.
+    /// No browser origin, loopback hosts, 1 MiB bodies, 256 sessions of which 16 per
+    /// principal, 10 minutes idle.
     pub fn new() -> Self {
         Self {
             allowed_origins: Vec::new(),
             allowed_hosts: vec!["localhost".into(), "127.0.0.1".into(), "::1".into()],
             max_body_bytes: 1024 * 1024,
             max_sessions: 256,
+            max_sessions_per_principal: 16,
             session_idle: Duration::from_secs(600),
         }
     }
@@ -96,6 +107,13 @@ impl McpHttpOptions {
         self
     }
 
+    /// Sets the most sessions one principal may hold at once.
+    #[must_use]
+    pub fn with_max_sessions_per_principal(mut self, sessions: usize) -> Self {
+        self.max_sessions_per_principal = sessions;
+        self
+    }
+
     /// Sets how long a session may stay idle.
     #[must_use]
     pub fn with_session_idle(mut self, idle: Duration) -> Self {
@@ -109,6 +127,7 @@ struct Guard {
     authenticator: Arc<dyn McpAuthenticator>,
     options: Arc<McpHttpOptions>,
     sessions: Arc<LocalSessionManager>,
+    ledger: Arc<Mutex<Ledger>>,
 }
 
 impl fmt::Debug for Guard {
@@ -116,6 +135,128 @@ impl fmt::Debug for Guard {
         f.debug_struct("Guard")
             .field("options", &self.options)
             .finish_non_exhaustive()
+    }
+}
+
+/// Who opened each session, and the sessions being opened. It never holds more entries
+/// than `max_sessions`: every entry takes a slot, and the entries of sessions rmcp has
+/// closed (DELETE, idle expiry) are dropped on DELETE and before slots are counted.
+#[derive(Default)]
+struct Ledger {
+    /// Session id to the principal that opened the session.
+    owners: HashMap<String, McpSession>,
+    /// A principal per `initialize` in flight.
+    opening: Vec<McpSession>,
+}
+
+impl Ledger {
+    fn held_by(&self, principal: &McpSession) -> usize {
+        self.owners
+            .values()
+            .chain(&self.opening)
+            .filter(|p| *p == principal)
+            .count()
+    }
+
+    fn release(&mut self, principal: &McpSession) {
+        if let Some(i) = self.opening.iter().position(|p| p == principal) {
+            self.opening.swap_remove(i);
+        }
+    }
+}
+
+fn lock(ledger: &Mutex<Ledger>) -> MutexGuard<'_, Ledger> {
+    ledger.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A slot held for one `initialize`. It becomes the session's entry when rmcp opens the
+/// session, and is given back when dropped unfilled (rmcp refused the request, or the
+/// client went away).
+struct Slot {
+    ledger: Arc<Mutex<Ledger>>,
+    principal: Option<McpSession>,
+}
+
+impl Slot {
+    fn fill(mut self, id: String) {
+        if let Some(principal) = self.principal.take() {
+            let mut ledger = lock(&self.ledger);
+            ledger.release(&principal);
+            ledger.owners.insert(id, principal);
+        }
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if let Some(principal) = self.principal.take() {
+            lock(&self.ledger).release(&principal);
+        }
+    }
+}
+
+impl Guard {
+    /// Holds a session slot for `principal`, unless the server or the principal already
+    /// has as many sessions as it allows. Counting and holding happen under one lock,
+    /// so concurrent `initialize` requests cannot pass the caps together.
+    async fn reserve(&self, principal: &McpSession) -> Result<Slot, Response> {
+        let mut ledger = {
+            // Under rmcp's lock no session opens or closes while the closed ones are
+            // dropped (and a session is recorded only after rmcp has opened it).
+            let live = self.sessions.sessions.read().await;
+            let mut ledger = lock(&self.ledger);
+            ledger.owners.retain(|id, _| live.contains_key(id.as_str()));
+            ledger
+        };
+        let refusal = if ledger.owners.len() + ledger.opening.len() >= self.options.max_sessions {
+            "the server has as many MCP sessions as it allows; try again later"
+        } else if ledger.held_by(principal) >= self.options.max_sessions_per_principal {
+            "this principal has as many MCP sessions as it may; end one or try again later"
+        } else {
+            ledger.opening.push(principal.clone());
+            return Ok(Slot {
+                ledger: Arc::clone(&self.ledger),
+                principal: Some(principal.clone()),
+            });
+        };
+        drop(ledger);
+        let mut response = refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            crate::codes::mcp::TOO_MANY_SESSIONS,
+            refusal,
+        );
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from_static("30"));
+        Err(response)
+    }
+
+    /// A request on session `id`: refused as if the session did not exist when another
+    /// principal opened it; rmcp answers the rest (an unknown id gets its 404).
+    async fn on_session(
+        &self,
+        id: &str,
+        principal: &McpSession,
+        request: Request,
+        next: Next,
+    ) -> Response {
+        let foreign = lock(&self.ledger)
+            .owners
+            .get(id)
+            .is_some_and(|owner| owner != principal);
+        if foreign {
+            return refuse(
+                StatusCode::NOT_FOUND,
+                crate::codes::mcp::SESSION_NOT_FOUND,
+                "there is no such MCP session; open a new one",
+            );
+        }
+        let ends = request.method() == Method::DELETE;
+        let response = next.run(request).await;
+        if ends && response.status().is_success() {
+            lock(&self.ledger).owners.remove(id);
+        }
+        response
     }
 }
 
@@ -162,10 +303,8 @@ async fn check(State(guard): State<Guard>, mut request: Request, next: Next) -> 
     let Some(token) = bearer(&request) else {
         return unauthorized();
     };
-    match guard.authenticator.authenticate(token).await {
-        Ok(Some(session)) => {
-            request.extensions_mut().insert(session);
-        }
+    let principal = match guard.authenticator.authenticate(token).await {
+        Ok(Some(session)) => session,
         Ok(None) => return unauthorized(),
         Err(e) => {
             tracing::warn!(code = e.code(), "an MCP request could not be authenticated");
@@ -179,29 +318,95 @@ async fn check(State(guard): State<Guard>, mut request: Request, next: Next) -> 
                 .insert(RETRY_AFTER, HeaderValue::from_static("5"));
             return response;
         }
+    };
+    request.extensions_mut().insert(principal.clone());
+    // As rmcp reads it: a value that is not text counts as no session.
+    let session = request
+        .headers()
+        .get(HEADER_SESSION_ID)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    if let Some(id) = session {
+        return guard.on_session(&id, &principal, request, next).await;
     }
-    if request.method() == Method::POST && !request.headers().contains_key("mcp-session-id") {
-        let live = guard.sessions.sessions.read().await.len();
-        if live >= guard.options.max_sessions {
-            let mut response = refuse(
-                StatusCode::SERVICE_UNAVAILABLE,
-                crate::codes::mcp::TOO_MANY_SESSIONS,
-                "the server has as many MCP sessions as it allows; try again later",
-            );
-            response
-                .headers_mut()
-                .insert(RETRY_AFTER, HeaderValue::from_static("30"));
-            return response;
+    if request.method() != Method::POST {
+        return next.run(request).await;
+    }
+    let (request, opens) = match opens_session(request, guard.options.max_body_bytes).await {
+        Ok(read) => read,
+        Err(response) => return response,
+    };
+    let slot = if opens {
+        match guard.reserve(&principal).await {
+            Ok(slot) => Some(slot),
+            Err(response) => return response,
+        }
+    } else {
+        None
+    };
+    let response = next.run(request).await;
+    if let Some(id) = response
+        .headers()
+        .get(HEADER_SESSION_ID)
+        .and_then(|v| v.to_str().ok())
+    {
+        match slot {
+            Some(slot) => slot.fill(id.to_owned()),
+            // Not expected (rmcp opens sessions for `initialize` only), but a session
+            // must never go unowned.
+            None => {
+                lock(&guard.ledger).owners.insert(id.to_owned(), principal);
+            }
         }
     }
-    next.run(request).await
+    response
+}
+
+/// Reads a POST's body (at most `limit` bytes) to tell whether rmcp opens a session for
+/// it: it does for an `initialize` request without `Mcp-Session-Id`, whatever protocol
+/// version it names, and for nothing else (2026-07-28 requests are served without one).
+/// Gives the request back with its body.
+async fn opens_session(request: Request, limit: usize) -> Result<(Request, bool), Response> {
+    let (parts, body) = request.into_parts();
+    let body = match Limited::new(body, limit).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) if e.is::<LengthLimitError>() => {
+            return Err(refuse(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                crate::codes::mcp::BODY_TOO_LARGE,
+                "the request body is larger than the server allows",
+            ));
+        }
+        Err(_) => {
+            return Err(refuse(
+                StatusCode::BAD_REQUEST,
+                crate::codes::mcp::TRANSPORT,
+                "the request body could not be read",
+            ));
+        }
+    };
+    // rmcp parses the body as this same type, so both see the same request.
+    let opens = matches!(
+        serde_json::from_slice::<ClientJsonRpcMessage>(&body),
+        Ok(ClientJsonRpcMessage::Request(request))
+            if matches!(request.request, ClientRequest::InitializeRequest(_))
+    );
+    Ok((Request::from_parts(parts, Body::from(body)), opens))
 }
 
 impl McpService {
     /// The streamable HTTP transport as an axum router for the host to mount
     /// (`Router::new().nest("/mcp", service.http_router(auth, options))`). Every request
-    /// must carry `Authorization: Bearer <token>` that `authenticator` accepts (else 401);
-    /// a session stays bound to the principal that opened it.
+    /// must carry `Authorization: Bearer <token>` that `authenticator` accepts (else 401).
+    ///
+    /// A session stays bound to the principal (the [`McpSession`]) that opened it: any
+    /// request naming it in `Mcp-Session-Id` with another principal's token (a request,
+    /// a notification such as `notifications/cancelled`, the `GET` stream and its
+    /// replay, `DELETE`) gets 404 `mcp.session_not_found`, as a session that does not
+    /// exist would, and the session goes on for its principal. Opening a session
+    /// (`initialize`) counts against [`McpHttpOptions::max_sessions`] and
+    /// [`McpHttpOptions::max_sessions_per_principal`] (else 503 `mcp.too_many_sessions`
+    /// with `Retry-After`); requests served without a session (2026-07-28) do not.
     pub fn http_router(
         &self,
         authenticator: Arc<dyn McpAuthenticator>,
@@ -223,6 +428,7 @@ impl McpService {
             authenticator,
             options: Arc::new(options),
             sessions,
+            ledger: Arc::default(),
         };
         Router::new()
             .route_service("/", mcp)

@@ -37,8 +37,9 @@
 //! Transports: [`McpService::serve_stdio`] (or any rmcp transport through
 //! [`McpService::server`]), and streamable HTTP as an axum [`Router`](axum::Router)
 //! ([`McpService::http_router`]) behind an [`McpAuthenticator`]: requests without a valid
-//! bearer token get 401, a disallowed `Origin` gets 403 (DNS-rebinding protection), the
-//! body size and the number of live sessions are limited, and idle sessions expire.
+//! bearer token get 401, a disallowed `Origin` gets 403 (DNS-rebinding protection), a
+//! session answers only the principal that opened it, the body size and the number of
+//! live sessions (in all and per principal) are limited, and idle sessions expire.
 //!
 //! ```no_run
 //! # use std::sync::Arc;

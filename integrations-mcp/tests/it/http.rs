@@ -178,31 +178,229 @@ async fn bodies_and_sessions_are_limited() {
     );
 }
 
-#[tokio::test]
-async fn a_session_stays_bound_to_the_principal_that_opened_it() {
-    let demo = demo().await;
-    let addr = serve(&demo, McpHttpOptions::new()).await;
-    let opened = post(addr, Some(TOKEN), None, initialize().to_string()).await;
-    assert_eq!(opened.status(), 200);
+/// A request on session `session` (`None`: no `Mcp-Session-Id`) as `token`.
+fn on_session(
+    method: reqwest::Method,
+    addr: SocketAddr,
+    token: &str,
+    session: Option<&str>,
+) -> reqwest::RequestBuilder {
+    let mut request = reqwest::Client::new()
+        .request(method, format!("http://{addr}/mcp"))
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2025-11-25")
+        .bearer_auth(token);
+    if let Some(session) = session {
+        request = request.header("mcp-session-id", session);
+    }
+    request
+}
+
+/// POSTs `message` on `session` as `token`.
+async fn send(
+    addr: SocketAddr,
+    token: &str,
+    session: &str,
+    message: serde_json::Value,
+) -> reqwest::Response {
+    on_session(reqwest::Method::POST, addr, token, Some(session))
+        .header("content-type", "application/json")
+        .body(message.to_string())
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Opens a session as `token` with a raw `initialize`; its `Mcp-Session-Id`, or the
+/// refusal.
+async fn open(addr: SocketAddr, token: &str) -> Result<String, reqwest::Response> {
+    let opened = post(addr, Some(token), None, initialize().to_string()).await;
+    if opened.status() != 200 {
+        return Err(opened);
+    }
     let session = opened.headers()["mcp-session-id"]
         .to_str()
         .unwrap()
         .to_owned();
     let _ = opened.text().await;
-    let hijack = reqwest::Client::new()
-        .post(format!("http://{addr}/mcp"))
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .header("mcp-session-id", &session)
-        .header("mcp-protocol-version", "2025-11-25")
-        .bearer_auth(OTHER_TOKEN)
-        .body(json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}).to_string())
+    let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    assert_eq!(send(addr, token, &session, initialized).await.status(), 202);
+    Ok(session)
+}
+
+async fn assert_too_many(refused: reqwest::Response) {
+    assert_eq!(refused.status(), 503);
+    assert!(refused.headers().contains_key("retry-after"));
+    let text = refused.text().await.unwrap();
+    assert!(text.contains("mcp.too_many_sessions"), "{text}");
+}
+
+#[tokio::test]
+async fn a_session_stays_bound_to_the_principal_that_opened_it() {
+    let demo = demo().await;
+    let addr = serve(&demo, McpHttpOptions::new()).await;
+    let session = open(addr, TOKEN).await.unwrap();
+    let list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"});
+    let listed = send(addr, TOKEN, &session, list.clone()).await;
+    assert_eq!(listed.status(), 200);
+    assert!(listed.text().await.unwrap().contains("linear_list_teams"));
+
+    // Everything another principal does with A's session id is answered as if the
+    // session did not exist, whether or not the request reaches the handler.
+    let not_found = |response: reqwest::Response, what: &'static str| async move {
+        assert_eq!(response.status(), 404, "{what}");
+        let text = response.text().await.unwrap();
+        assert!(text.contains("mcp.session_not_found"), "{what}: {text}");
+        assert!(!text.contains("linear_list_teams"), "{what}: {text}");
+    };
+    let hijack = send(addr, OTHER_TOKEN, &session, list.clone()).await;
+    not_found(hijack, "tools/list").await;
+    let stream = on_session(reqwest::Method::GET, addr, OTHER_TOKEN, Some(&session))
         .send()
         .await
         .unwrap();
-    let text = hijack.text().await.unwrap();
-    assert!(text.contains("another principal"), "{text}");
-    assert!(!text.contains("linear_list_teams"), "{text}");
+    not_found(stream, "the standalone stream").await;
+    // rmcp's event ids: `<index>` on the standalone stream, `<index>/<n>` on the
+    // stream of the session's n-th request; a resumption replays what followed.
+    for last in ["0", "1", "0/0", "1/0"] {
+        let replay = on_session(reqwest::Method::GET, addr, OTHER_TOKEN, Some(&session))
+            .header("last-event-id", last)
+            .send()
+            .await
+            .unwrap();
+        not_found(replay, "a replay").await;
+    }
+    let cancel = json!({
+        "jsonrpc": "2.0", "method": "notifications/cancelled",
+        "params": {"requestId": 3, "reason": "hijack"},
+    });
+    not_found(
+        send(addr, OTHER_TOKEN, &session, cancel).await,
+        "a notification",
+    )
+    .await;
+    let answer = json!({"jsonrpc": "2.0", "id": 0, "result": {}});
+    not_found(
+        send(addr, OTHER_TOKEN, &session, answer).await,
+        "a response",
+    )
+    .await;
+    let end = on_session(reqwest::Method::DELETE, addr, OTHER_TOKEN, Some(&session))
+        .send()
+        .await
+        .unwrap();
+    not_found(end, "DELETE").await;
+
+    // The session still works for the principal that opened it, and ends when it asks.
+    let again = send(addr, TOKEN, &session, list.clone()).await;
+    assert_eq!(again.status(), 200);
+    assert!(again.text().await.unwrap().contains("linear_list_teams"));
+    let end = on_session(reqwest::Method::DELETE, addr, TOKEN, Some(&session))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(end.status(), 202);
+    let after = send(addr, TOKEN, &session, list).await;
+    assert_eq!(after.status(), 404);
+}
+
+#[tokio::test]
+async fn one_principal_cannot_take_every_session() {
+    let demo = demo().await;
+    // The default share per principal is 16.
+    let addr = serve(&demo, McpHttpOptions::new().with_max_sessions(20)).await;
+    for _ in 0..16 {
+        open(addr, TOKEN).await.unwrap();
+    }
+    assert_too_many(open(addr, TOKEN).await.unwrap_err()).await;
+    // Another principal still gets a session, and the first one's sessions still work.
+    let other = open(addr, OTHER_TOKEN).await.unwrap();
+    let list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"});
+    assert_eq!(send(addr, OTHER_TOKEN, &other, list).await.status(), 200);
+}
+
+#[tokio::test]
+async fn a_principals_sessions_come_back_when_they_end() {
+    let demo = demo().await;
+    let addr = serve(
+        &demo,
+        McpHttpOptions::new()
+            .with_max_sessions_per_principal(1)
+            .with_session_idle(std::time::Duration::from_millis(300)),
+    )
+    .await;
+    // An `initialize` rmcp refuses (its version header contradicts its body) opens
+    // nothing and keeps nothing.
+    let mut contradicting = initialize();
+    contradicting["params"]["protocolVersion"] = json!("2025-06-18");
+    let refused = on_session(reqwest::Method::POST, addr, TOKEN, None)
+        .header("content-type", "application/json")
+        .body(contradicting.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+
+    let session = open(addr, TOKEN).await.unwrap();
+    assert_too_many(open(addr, TOKEN).await.unwrap_err()).await;
+    let end = on_session(reqwest::Method::DELETE, addr, TOKEN, Some(&session))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(end.status(), 202);
+    open(addr, TOKEN).await.unwrap();
+    // An expired session gives its place back too.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    open(addr, TOKEN).await.unwrap();
+}
+
+#[tokio::test]
+async fn stateless_requests_pass_when_the_sessions_are_taken() {
+    let demo = demo().await;
+    let addr = serve(&demo, McpHttpOptions::new().with_max_sessions(1)).await;
+    let session = open(addr, TOKEN).await.unwrap();
+    assert_too_many(open(addr, OTHER_TOKEN).await.unwrap_err()).await;
+    // 2026-07-28 requests never create a session: the cap does not apply to them.
+    let listed = crate::revisions::raw(addr, "2026-07-28", "tools/list", None, json!({})).await;
+    assert_eq!(listed["result"]["resultType"], "complete", "{listed}");
+    // Nor to requests on an existing session.
+    let list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"});
+    assert_eq!(send(addr, TOKEN, &session, list).await.status(), 200);
+}
+
+/// An `initialize` whose body arrives `delay` after its headers; the response's status.
+async fn slow_initialize(addr: SocketAddr, delay: std::time::Duration) -> u16 {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let body = initialize().to_string();
+    let head = format!(
+        "POST /mcp HTTP/1.1\r\nhost: {addr}\r\nauthorization: Bearer {TOKEN}\r\n\
+         content-type: application/json\r\naccept: application/json, text/event-stream\r\n\
+         content-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    );
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    tokio::time::sleep(delay).await;
+    stream.write_all(body.as_bytes()).await.unwrap();
+    let mut status = [0; 12];
+    stream.read_exact(&mut status).await.unwrap();
+    std::str::from_utf8(&status[9..]).unwrap().parse().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_initializes_do_not_exceed_the_cap() {
+    let demo = demo().await;
+    let addr = serve(&demo, McpHttpOptions::new().with_max_sessions(3)).await;
+    let mut opening = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        opening.spawn(slow_initialize(addr, std::time::Duration::from_millis(300)));
+    }
+    let mut statuses = Vec::new();
+    while let Some(status) = opening.join_next().await {
+        statuses.push(status.unwrap());
+    }
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 200, 200, 503, 503, 503, 503, 503]);
 }
 
 #[tokio::test]

@@ -206,7 +206,7 @@ async fn message(response: reqwest::Response) -> Value {
     serde_json::from_str(&body).unwrap_or_else(|_| panic!("not JSON-RPC: {text}"))
 }
 
-async fn raw(
+pub(crate) async fn raw(
     addr: std::net::SocketAddr,
     version: &str,
     method: &str,
