@@ -390,11 +390,19 @@ impl Template {
     }
 }
 
+/// Methods retried once after a 401. `TRACE` is not one: it is never forwarded.
 fn is_idempotent(method: &Method) -> bool {
     matches!(
         *method,
-        Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE | Method::TRACE
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE
     )
+}
+
+/// Methods never sent with a credential, whatever the route allows: `TRACE` and `TRACK`
+/// make an upstream echo the request (credential included) back, and `CONNECT` inside
+/// an intercepted tunnel would open a tunnel the proxy cannot see into.
+fn refuses_credential(method: &Method) -> bool {
+    *method == Method::TRACE || *method == Method::CONNECT || method.as_str() == "TRACK"
 }
 
 /// Classifies, injects and forwards a request to a managed host.
@@ -407,6 +415,13 @@ async fn forward_managed(
     grants: &Grants,
 ) -> Result<Response<ProxyBody>, Refusal> {
     let started = Instant::now();
+    if refuses_credential(request.method()) {
+        return Err(Refusal::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            crate::codes::refusal::METHOD_REFUSED,
+            format!("{} is never sent with a credential", request.method()),
+        ));
+    }
     let route = plan.authorize(request.method(), host, path, grants, shared.host.clock())?;
     let span = tracing::info_span!(
         target: "integrations::proxy",

@@ -233,3 +233,55 @@ async fn plain_http_absolute_form_is_classified_too() {
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     assert_eq!(code(&response).as_deref(), Some("proxy.host_not_allowed"));
 }
+
+/// A plan whose OpenAI route allows every method (no method list).
+fn every_method() -> Options {
+    Options {
+        edit_plan: Some(Box::new(|plan| {
+            plan.egress_routes[0].matcher.methods.clear();
+        })),
+        ..Options::default()
+    }
+}
+
+#[tokio::test]
+async fn trace_and_track_never_get_a_credential_even_on_a_route_allowing_every_method() {
+    let fx = Fixture::start_with(every_method()).await;
+    let client = fx.client(&fx.grant());
+    for method in ["TRACE", "TRACK"] {
+        let response = client
+            .request(method.parse().unwrap(), "https://api.openai.com/v1/x")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{method}"
+        );
+        assert_eq!(
+            code(&response).as_deref(),
+            Some("proxy.method_refused"),
+            "{method}"
+        );
+    }
+    let plain = reqwest::Client::builder()
+        .proxy(reqwest::Proxy::http(fx.proxy_url(&fx.grant())).unwrap())
+        .build()
+        .unwrap();
+    let response = plain
+        .request(http::Method::TRACE, "http://api.openai.com/v1/x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(code(&response).as_deref(), Some("proxy.method_refused"));
+    assert!(fx.upstream.recorded().is_empty());
+    // Other methods still go through.
+    let response = client
+        .patch("https://api.openai.com/v1/models")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+}
