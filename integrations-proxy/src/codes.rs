@@ -13,6 +13,7 @@ integrations_core::error_codes! {
         CA_INVALID = "proxy.ca_invalid", Configuration, "The certificate authority's certificate or key is not valid PEM.";
         INVALID_ROOT = "proxy.invalid_root", Configuration, "An extra upstream root certificate is not valid.";
         LEAF_MINT = "proxy.leaf_mint", Configuration, "A certificate for an intercepted host could not be made.";
+        OUTCOME_UNKNOWN = "proxy.outcome_unknown", Unavailable, "The outcome of a `credential.used` audit record: the request was sent with the credential, and the sandbox went away before the upstream answered.";
     }
     /// Codes of the proxy's refusals, with the status each is answered with.
     pub mod refusal {

@@ -517,28 +517,51 @@ async fn forward_route(
         (boxed(body), None)
     };
 
+    let request = template.build(shared, route, &credential.value, first_body)?;
     let guard = shared.metrics.in_flight();
-    let mut response = send(
-        shared,
-        template.build(shared, route, &credential.value, first_body)?,
-    )
-    .await?;
-    let mut retried = false;
-    if response.status() == StatusCode::UNAUTHORIZED
-        && let Some(bytes) = kept
-        && let Ok(Some(fresh)) = shared
-            .credentials
-            .credential_rejected(&wanted, &credential.value)
-            .await
-    {
-        drop(response);
-        retried = true;
-        response = send(
-            shared,
-            template.build(shared, route, &fresh.value, boxed(Full::new(bytes)))?,
+    // From here the credential has left: the request is audited whatever happens next,
+    // even if this future is dropped (the sandbox closed its connection).
+    let mut used = shared.audit.begin(
+        AuditEvent::new(
+            shared.host.clock().now(),
+            plan.tenant().clone(),
+            AuditAction::CREDENTIAL_USED,
+            AuditOutcome::Success,
         )
-        .await?;
-    }
+        .with_key(route.definition.clone())
+        .with_connection(route.connection.clone())
+        .with_detail("via", "egress_proxy")
+        .with_detail("route", route.id.as_str())
+        .with_detail("method", template.method.as_str())
+        .with_detail("host", host)
+        .with_detail("path", path.split('?').next().unwrap_or_default())
+        .with_detail("plan", plan.hash()),
+        started,
+    );
+    let exchange = async {
+        let mut response = send(shared, request).await?;
+        if response.status() == StatusCode::UNAUTHORIZED
+            && let Some(bytes) = kept
+            && let Ok(Some(fresh)) = shared
+                .credentials
+                .credential_rejected(&wanted, &credential.value)
+                .await
+        {
+            drop(response);
+            used.retried();
+            let retry = template.build(shared, route, &fresh.value, boxed(Full::new(bytes)))?;
+            response = send(shared, retry).await?;
+        }
+        Ok::<_, Refusal>(response)
+    };
+    let response = match exchange.await {
+        Ok(response) => response,
+        Err(refusal) => {
+            let code = refusal.code.clone();
+            used.finish(AuditOutcome::Failure { code }, None).await;
+            return Err(refusal);
+        }
+    };
     let status = response.status();
     let outcome = if status.is_client_error() || status.is_server_error() {
         AuditOutcome::Failure {
@@ -547,23 +570,6 @@ async fn forward_route(
     } else {
         AuditOutcome::Success
     };
-    let event = AuditEvent::new(
-        shared.host.clock().now(),
-        plan.tenant().clone(),
-        AuditAction::CREDENTIAL_USED,
-        outcome,
-    )
-    .with_key(route.definition.clone())
-    .with_connection(route.connection.clone())
-    .with_detail("via", "egress_proxy")
-    .with_detail("route", route.id.as_str())
-    .with_detail("method", template.method.as_str())
-    .with_detail("host", host)
-    .with_detail("path", path.split('?').next().unwrap_or_default())
-    .with_detail("status", status.as_str())
-    .with_detail("retried", retried.to_string())
-    .with_detail("plan", plan.hash())
-    .with_detail("elapsed_ms", started.elapsed().as_millis().to_string());
-    shared.audit.record(event).await;
+    used.finish(outcome, Some(status)).await;
     Ok(respond(response, guard))
 }

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use http::StatusCode;
 use integrations_core::credential::{CredentialRequest, CredentialSource, ResolvedCredential};
+use integrations_core::host::AuditOutcome;
 use integrations_core::{Error, Secret};
 
 use crate::support::*;
@@ -179,6 +180,43 @@ async fn a_slow_upstream_gets_504() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::GATEWAY_TIMEOUT);
     assert_eq!(code(&response).as_deref(), Some("proxy.upstream_timeout"));
+    // The credential left with the request: its use is audited, as a failure.
+    let records = proxied_records(&fx, 1).await;
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(
+        records[0].outcome,
+        AuditOutcome::Failure {
+            code: "proxy.upstream_timeout".to_owned()
+        }
+    );
+    assert_eq!(records[0].detail["path"], "/v1/slow");
+}
+
+#[tokio::test]
+async fn a_sandbox_that_hangs_up_while_waiting_still_leaves_one_audit_record() {
+    let fx = Fixture::start().await;
+    let client = reqwest::Client::builder()
+        .proxy(reqwest::Proxy::all(fx.proxy_url(&fx.grant())).unwrap())
+        .tls_certs_only([reqwest::Certificate::from_pem(fx.proxy_ca_pem.as_bytes()).unwrap()])
+        .timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let error = client
+        .get("https://api.openai.com/v1/slow")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(error.is_timeout(), "{error}");
+    drop(client);
+    let records = proxied_records(&fx, 1).await;
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(
+        records[0].outcome,
+        AuditOutcome::Failure {
+            code: "proxy.outcome_unknown".to_owned()
+        }
+    );
+    assert!(!format!("{records:?}").contains(OPENAI_KEY));
 }
 
 #[tokio::test]
