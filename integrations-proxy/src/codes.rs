@@ -28,6 +28,7 @@ integrations_core::error_codes! {
         NOT_A_PROXY_REQUEST = "proxy.not_a_proxy_request", InvalidInput, "The request is neither CONNECT `host:port` nor an absolute `http://` URL (400).";
         PORT_NOT_ALLOWED = "proxy.port_not_allowed", PermissionDenied, "The routes of the host do not use the port asked for (403).";
         RESOLVE_FAILED = "proxy.resolve_failed", Unavailable, "The destination host could not be resolved, or has no address (502).";
+        SECRET_IN_RESPONSE = "proxy.secret_in_response", PermissionDenied, "The upstream's response headers hold the injected credential (a redirect keeping a query-injected key, say); the response is not passed on (502).";
         SNI_MISMATCH = "proxy.sni_mismatch", PermissionDenied, "The TLS server name differs from the CONNECT host; no upstream was contacted (421).";
         STORE_FAILED = "proxy.store_failed", Storage, "The connection store failed while the proxy looked up a route's connection (502).";
         TOO_MANY_CONNECTIONS = "proxy.too_many_connections", Unavailable, "The proxy is serving as many connections as it may (503).";

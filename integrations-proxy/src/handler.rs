@@ -390,6 +390,51 @@ impl Template {
     }
 }
 
+/// Whether a response header holds `secret`, as is or percent-encoded (a redirect
+/// that keeps a query-injected key in `Location`, a `Link` or `Refresh` echoing the
+/// URL). Every header is checked, not only those that carry URLs.
+fn leaks(headers: &HeaderMap, secret: &integrations_core::Secret) -> bool {
+    let secret = secret.expose().as_bytes();
+    if secret.is_empty() {
+        return false;
+    }
+    let holds = |haystack: &[u8]| haystack.windows(secret.len()).any(|w| w == secret);
+    headers.values().any(|value| {
+        let raw = value.as_bytes();
+        holds(raw) || holds(&percent_decode(raw, false)) || holds(&percent_decode(raw, true))
+    })
+}
+
+/// `raw` with `%XX` escapes decoded (and `+` read as a space when `plus` is set).
+fn percent_decode(raw: &[u8], plus: bool) -> Vec<u8> {
+    let hex = |b: u8| char::from(b).to_digit(16);
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        match raw[i] {
+            b'%' if i + 2 < raw.len() => {
+                if let (Some(h), Some(l)) = (hex(raw[i + 1]), hex(raw[i + 2])) {
+                    out.push(u8::try_from(h * 16 + l).unwrap_or_default());
+                    i += 3;
+                    continue;
+                }
+                out.push(b'%');
+            }
+            b'+' if plus => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    out
+}
+
+fn secret_in_response() -> Refusal {
+    Refusal::bad_gateway(
+        crate::codes::refusal::SECRET_IN_RESPONSE,
+        "the upstream's response headers hold the injected credential",
+    )
+}
+
 /// Methods retried once after a 401. `TRACE` is not one: it is never forwarded.
 fn is_idempotent(method: &Method) -> bool {
     matches!(
@@ -551,6 +596,11 @@ async fn forward_route(
             used.retried();
             let retry = template.build(shared, route, &fresh.value, boxed(Full::new(bytes)))?;
             response = send(shared, retry).await?;
+            if leaks(response.headers(), &fresh.value) {
+                return Err(secret_in_response());
+            }
+        } else if leaks(response.headers(), &credential.value) {
+            return Err(secret_in_response());
         }
         Ok::<_, Refusal>(response)
     };
@@ -572,4 +622,28 @@ async fn forward_route(
     };
     used.finish(outcome, Some(status)).await;
     Ok(respond(response, guard))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_secret_is_found_raw_and_percent_encoded_in_any_header() {
+        let secret = integrations_core::Secret::new("k/y+z 1");
+        for value in [
+            "https://h/x?key=k/y+z 1",
+            "https://h/x?key=k%2Fy%2Bz%201",
+            "https://h/x?key=k%2fy%2bz+1",
+            "<https://h/x?key=k%2Fy%2Bz%201>; rel=next",
+        ] {
+            let mut headers = HeaderMap::new();
+            headers.insert("link", http::HeaderValue::from_str(value).unwrap());
+            assert!(leaks(&headers, &secret), "{value}");
+        }
+        let mut headers = HeaderMap::new();
+        headers.insert("location", http::HeaderValue::from_static("/x?key=k%2Fy%"));
+        assert!(!leaks(&headers, &secret));
+        assert_eq!(percent_decode(b"%41%4", false), b"A%4");
+    }
 }
