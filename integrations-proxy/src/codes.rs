@@ -21,6 +21,7 @@ integrations_core::error_codes! {
         AUTH_REQUIRED = "proxy.auth_required", Verification, "The request carries no egress grant as proxy credentials (`HTTPS_PROXY=http://sandbox:GRANT@host:port`) (407).";
         BAD_CONNECT = "proxy.bad_connect", InvalidInput, "A CONNECT request does not name `host:port` (400).";
         BODY_FAILED = "proxy.body_failed", InvalidInput, "The request body could not be read (400).";
+        BODY_TIMEOUT = "proxy.body_timeout", InvalidInput, "A request body the proxy buffers (to retry it after a 401) did not arrive within `body_read_timeout` (408).";
         DESTINATION_PRIVATE = "proxy.destination_private", PermissionDenied, "The destination is a loopback, private or link-local address, which the proxy does not reach unless configured to (403).";
         HOST_MISMATCH = "proxy.host_mismatch", PermissionDenied, "A request inside a tunnel names another host or port than the tunnel's CONNECT (403).";
         HOST_NOT_ALLOWED = "proxy.host_not_allowed", PermissionDenied, "The plan has no route or passthrough for the host (403).";

@@ -50,9 +50,10 @@ pub(crate) async fn outer(
     shared: Arc<Shared>,
     request: Request<Incoming>,
     _peer: SocketAddr,
+    slot: Slot,
 ) -> Result<Response<ProxyBody>, Infallible> {
     let result = if request.method() == Method::CONNECT {
-        connect(Arc::clone(&shared), request).await
+        connect(Arc::clone(&shared), request, slot).await
     } else {
         absolute(Arc::clone(&shared), request).await
     };
@@ -76,9 +77,14 @@ enum Mode {
     Blind(TcpStream),
 }
 
+/// A client connection's place under [`ProxyConfig::max_connections`](crate::ProxyConfig),
+/// held by the connection and by every tunnel it opens.
+pub(crate) type Slot = Arc<tokio::sync::OwnedSemaphorePermit>;
+
 async fn connect(
     shared: Arc<Shared>,
     request: Request<Incoming>,
+    slot: Slot,
 ) -> Result<Response<ProxyBody>, Refusal> {
     let bad = || {
         Refusal::new(
@@ -145,7 +151,7 @@ async fn connect(
                 }
                 Mode::Blind(stream) => blind(&shared, upgraded, stream).await,
             }
-            drop(tunnel);
+            drop((tunnel, slot));
         }
         .in_current_span(),
     );
@@ -546,9 +552,16 @@ async fn forward_route(
     let replayable = is_idempotent(&template.method)
         && (body.is_end_stream() || declared.is_some_and(|n| n <= limit));
     let (first_body, kept) = if replayable {
-        let bytes = Limited::new(body, limit)
-            .collect()
+        let collect = Limited::new(body, limit).collect();
+        let bytes = tokio::time::timeout(shared.config.body_read_timeout, collect)
             .await
+            .map_err(|_| {
+                Refusal::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    crate::codes::refusal::BODY_TIMEOUT,
+                    "the request body did not arrive in time",
+                )
+            })?
             .map_err(|_| {
                 Refusal::new(
                     StatusCode::BAD_REQUEST,

@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use futures_util::StreamExt as _;
 use http::StatusCode;
 use integrations_core::credential::{CredentialRequest, CredentialSource, ResolvedCredential};
 use integrations_core::host::AuditOutcome;
@@ -318,4 +319,32 @@ async fn shutdown_writes_every_queued_audit_record() {
         .filter(|e| e.detail.get("via").map(String::as_str) == Some("egress_proxy"))
         .count();
     assert_eq!(proxied, 20);
+}
+
+#[tokio::test]
+async fn a_buffered_body_that_trickles_past_the_timeout_gets_408() {
+    let fx = Fixture::start_with(Options {
+        config: integrations_proxy::ProxyConfig::new()
+            .with_body_read_timeout(Duration::from_millis(300)),
+        ..Options::default()
+    })
+    .await;
+    // Ten bytes declared, three sent, then nothing.
+    let trickle = futures_util::stream::once(async {
+        Ok::<_, std::io::Error>(bytes::Bytes::from_static(b"abc"))
+    })
+    .chain(futures_util::stream::pending());
+    let started = Instant::now();
+    let response = fx
+        .client(&fx.grant())
+        .get("https://api.openai.com/v1/models")
+        .header("content-length", "10")
+        .body(reqwest::Body::wrap_stream(trickle))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::REQUEST_TIMEOUT);
+    assert_eq!(code(&response).as_deref(), Some("proxy.body_timeout"));
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(fx.upstream.recorded().is_empty());
 }

@@ -199,3 +199,32 @@ async fn requests_in_a_tunnel_reuse_one_upstream_connection() {
     assert_eq!(fx.upstream.recorded().len(), 5);
     assert_eq!(fx.upstream.connections(), 1);
 }
+
+#[tokio::test]
+async fn open_tunnels_count_against_the_connection_limit() {
+    let fx = Fixture::start_with(Options {
+        config: ProxyConfig::new().with_max_connections(2),
+        ..Options::default()
+    })
+    .await;
+    let addr = fx.proxy().local_addr();
+    let auth = basic("sandbox", &fx.grant());
+    let intercepted = open_tunnel(addr, "api.openai.com:443", auth.clone()).await;
+    let blind = open_tunnel(addr, "example.test:443", auth.clone()).await;
+    // Both CONNECTs have been upgraded: their HTTP connections are over, the tunnels not.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (status, refused, _) = raw_connect(addr, "api.openai.com:443", Some(auth.clone())).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(refused.as_deref(), Some("proxy.too_many_connections"));
+    drop((intercepted, blind));
+    let mut freed = false;
+    for _ in 0..100 {
+        let (status, _, _) = raw_connect(addr, "example.test:443", Some(auth.clone())).await;
+        if status == StatusCode::OK {
+            freed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(freed, "closed tunnels give their slots back");
+}
