@@ -106,8 +106,13 @@ impl PlanState {
                 } else {
                     443
                 });
+            // Normalized as the route index matches them (`API.Example.com.` is
+            // `api.example.com`); the index has accepted every one already.
             for host in &route.matcher.hosts {
-                managed.entry(host.clone()).or_default().insert(port);
+                managed
+                    .entry(normalize_host(host)?)
+                    .or_default()
+                    .insert(port);
             }
         }
         Ok(Self {

@@ -285,3 +285,28 @@ async fn trace_and_track_never_get_a_credential_even_on_a_route_allowing_every_m
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_route_host_written_in_capitals_or_with_a_trailing_dot_is_intercepted() {
+    for written in ["API.OpenAI.com", "api.openai.com."] {
+        let fx = Fixture::start_with(Options {
+            passthrough: false,
+            edit_plan: Some(Box::new(move |plan| {
+                plan.egress_routes[0].matcher.hosts = vec![written.to_owned()];
+            })),
+            ..Options::default()
+        })
+        .await;
+        let response = fx
+            .client(&fx.grant())
+            .get("https://api.openai.com/v1/models")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{written}");
+        assert_eq!(
+            fx.upstream.recorded()[0].headers_named("authorization"),
+            [format!("Bearer {OPENAI_KEY}")]
+        );
+    }
+}
