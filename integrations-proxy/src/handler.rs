@@ -292,7 +292,19 @@ async fn absolute(
     let grants = Grants::from_header(request.headers().get(PROXY_AUTHORIZATION))?;
     let plan = shared.plan();
     plan.verify(&grants, shared.host.clock())?;
-    if plan.managed_ports(&host).is_some() {
+    if let Some(ports) = plan.managed_ports(&host) {
+        // As for CONNECT, a port the routes do not use is refused; plain HTTP's own
+        // port (named or not) is the scheme's, and the request goes to the route's
+        // upstream.
+        if let Some(port) = authority.port_u16()
+            && port != 80
+            && !ports.contains(&port)
+        {
+            return Err(Refusal::forbidden(
+                crate::codes::refusal::PORT_NOT_ALLOWED,
+                format!("the routes of {host} do not use port {port}"),
+            ));
+        }
         let path = uri
             .path_and_query()
             .map_or("/", http::uri::PathAndQuery::as_str)

@@ -310,3 +310,29 @@ async fn a_route_host_written_in_capitals_or_with_a_trailing_dot_is_intercepted(
         );
     }
 }
+
+#[tokio::test]
+async fn plain_http_to_a_port_the_routes_do_not_use_is_refused() {
+    let fx = Fixture::start().await;
+    let client = reqwest::Client::builder()
+        .proxy(reqwest::Proxy::http(fx.proxy_url(&fx.grant())).unwrap())
+        .build()
+        .unwrap();
+    let response = client
+        .get("http://api.openai.com:8080/v1/models")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(code(&response).as_deref(), Some("proxy.port_not_allowed"));
+    assert!(fx.upstream.recorded().is_empty());
+    // The scheme's default port and the routes' own port still work.
+    for url in [
+        "http://api.openai.com/v1/models",
+        "http://api.openai.com:80/v1/models",
+        "http://api.openai.com:443/v1/models",
+    ] {
+        let response = client.get(url).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{url}");
+    }
+}
