@@ -156,7 +156,7 @@ impl PlanState {
         grants: &Grants,
         clock: &dyn Clock,
     ) -> Result<&CompiledRoute, Refusal> {
-        let uri = format!("https://{host}{path_and_query}");
+        let uri = format!("https://{}{path_and_query}", uri_host(host));
         let mut best: Option<Error> = None;
         for grant in &grants.0 {
             let header = HeaderValue::from_str(grant.expose()).map_err(|_| {
@@ -210,6 +210,15 @@ pub(crate) fn prepare(
     apply_credential(request, route, credential)
         .map(|r| r.into_parts().0)
         .map_err(|e| Refusal::from_error(&e))
+}
+
+/// A normalized host as a URL names it: an IPv6 address in brackets (`[::1]`).
+pub(crate) fn uri_host(host: &str) -> std::borrow::Cow<'_, str> {
+    if host.contains(':') {
+        format!("[{host}]").into()
+    } else {
+        host.into()
+    }
 }
 
 /// The normalized host of an authority, or a refusal.

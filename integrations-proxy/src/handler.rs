@@ -24,7 +24,7 @@ use tracing::Instrument as _;
 
 use crate::body::{Guarded, ProxyBody, boxed};
 use crate::destination;
-use crate::gate::{Grants, PlanState, host_of, prepare};
+use crate::gate::{Grants, PlanState, host_of, prepare, uri_host};
 use crate::refusal::Refusal;
 use crate::server::{Phase, Shared, until};
 use crate::tunnel::{Activity, Watched};
@@ -546,13 +546,15 @@ async fn forward_route(
     let (parts, body) = request.into_parts();
     let template = Template {
         method: parts.method,
-        uri: format!("https://{host}{path}").parse().map_err(|_| {
-            Refusal::new(
-                StatusCode::BAD_REQUEST,
-                integrations_core::codes::egress::INVALID_REQUEST,
-                "the request URL is not valid",
-            )
-        })?,
+        uri: format!("https://{}{path}", uri_host(host))
+            .parse()
+            .map_err(|_| {
+                Refusal::new(
+                    StatusCode::BAD_REQUEST,
+                    integrations_core::codes::egress::INVALID_REQUEST,
+                    "the request URL is not valid",
+                )
+            })?,
         headers: parts.headers,
     };
     let limit = shared.config.retry_body_limit;
