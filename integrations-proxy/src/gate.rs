@@ -137,14 +137,23 @@ impl PlanState {
         self.managed.get(host)
     }
 
-    /// Checks that every grant verifies (signature, times) before a tunnel opens.
+    /// Checks that a grant verifies (signature, times) before a tunnel opens: any one
+    /// will do, as for [`authorize`](Self::authorize), which decides what each request
+    /// may use. When none does, the first grant's reason is the refusal.
     pub(crate) fn verify(&self, grants: &Grants, clock: &dyn Clock) -> Result<(), Refusal> {
+        let mut first = None;
         for grant in &grants.0 {
-            self.keys
-                .verify(grant.expose(), clock)
-                .map_err(|e| Refusal::from_error(&e))?;
+            match self.keys.verify(grant.expose(), clock) {
+                Ok(_) => return Ok(()),
+                Err(error) => {
+                    first.get_or_insert(error);
+                }
+            }
         }
-        Ok(())
+        Err(first.map_or_else(
+            || Refusal::auth_required(crate::codes::refusal::AUTH_REQUIRED, "no egress grant"),
+            |e| Refusal::from_error(&e),
+        ))
     }
 
     /// The route one of `grants` authorizes for `method https://host{path}`.
@@ -159,12 +168,14 @@ impl PlanState {
         let uri = format!("https://{}{path_and_query}", uri_host(host));
         let mut best: Option<Error> = None;
         for grant in &grants.0 {
-            let header = HeaderValue::from_str(grant.expose()).map_err(|_| {
-                Refusal::auth_required(
-                    integrations_core::codes::egress::GRANT_INVALID,
-                    "the egress grant is not valid",
-                )
-            })?;
+            let Ok(header) = HeaderValue::from_str(grant.expose()) else {
+                // One bad grant does not spoil the others.
+                best.get_or_insert_with(|| {
+                    integrations_core::codes::egress::GRANT_INVALID
+                        .error("the egress grant is not valid")
+                });
+                continue;
+            };
             let probe = Request::builder()
                 .method(method.clone())
                 .uri(uri.as_str())
