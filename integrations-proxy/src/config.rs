@@ -43,6 +43,9 @@ pub struct ProxyConfig {
     pub connect_timeout: Duration,
     /// How long an upstream may take to answer with its response head.
     pub response_timeout: Duration,
+    /// How long a client may take to send a request body the proxy buffers (one it
+    /// may retry after a 401); past it the request is answered 408.
+    pub body_read_timeout: Duration,
     /// How long a minted leaf certificate is valid (it is re-minted after half).
     pub leaf_ttl: Duration,
     /// How long a graceful shutdown waits for open connections before closing them.
@@ -72,6 +75,7 @@ impl Default for ProxyConfig {
             header_read_timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
             response_timeout: Duration::from_secs(120),
+            body_read_timeout: Duration::from_secs(30),
             leaf_ttl: Duration::from_secs(24 * 3600),
             shutdown_grace: Duration::from_secs(30),
             retry_body_limit: 64 * 1024,
@@ -131,6 +135,13 @@ impl ProxyConfig {
     #[must_use]
     pub fn with_response_timeout(mut self, timeout: Duration) -> Self {
         self.response_timeout = timeout;
+        self
+    }
+
+    /// Sets how long a buffered request body may take to arrive.
+    #[must_use]
+    pub fn with_body_read_timeout(mut self, timeout: Duration) -> Self {
+        self.body_read_timeout = timeout;
         self
     }
 

@@ -106,8 +106,13 @@ impl PlanState {
                 } else {
                     443
                 });
+            // Normalized as the route index matches them (`API.Example.com.` is
+            // `api.example.com`); the index has accepted every one already.
             for host in &route.matcher.hosts {
-                managed.entry(host.clone()).or_default().insert(port);
+                managed
+                    .entry(normalize_host(host)?)
+                    .or_default()
+                    .insert(port);
             }
         }
         Ok(Self {
@@ -132,14 +137,23 @@ impl PlanState {
         self.managed.get(host)
     }
 
-    /// Checks that every grant verifies (signature, times) before a tunnel opens.
+    /// Checks that a grant verifies (signature, times) before a tunnel opens: any one
+    /// will do, as for [`authorize`](Self::authorize), which decides what each request
+    /// may use. When none does, the first grant's reason is the refusal.
     pub(crate) fn verify(&self, grants: &Grants, clock: &dyn Clock) -> Result<(), Refusal> {
+        let mut first = None;
         for grant in &grants.0 {
-            self.keys
-                .verify(grant.expose(), clock)
-                .map_err(|e| Refusal::from_error(&e))?;
+            match self.keys.verify(grant.expose(), clock) {
+                Ok(_) => return Ok(()),
+                Err(error) => {
+                    first.get_or_insert(error);
+                }
+            }
         }
-        Ok(())
+        Err(first.map_or_else(
+            || Refusal::auth_required(crate::codes::refusal::AUTH_REQUIRED, "no egress grant"),
+            |e| Refusal::from_error(&e),
+        ))
     }
 
     /// The route one of `grants` authorizes for `method https://host{path}`.
@@ -151,15 +165,17 @@ impl PlanState {
         grants: &Grants,
         clock: &dyn Clock,
     ) -> Result<&CompiledRoute, Refusal> {
-        let uri = format!("https://{host}{path_and_query}");
+        let uri = format!("https://{}{path_and_query}", uri_host(host));
         let mut best: Option<Error> = None;
         for grant in &grants.0 {
-            let header = HeaderValue::from_str(grant.expose()).map_err(|_| {
-                Refusal::auth_required(
-                    integrations_core::codes::egress::GRANT_INVALID,
-                    "the egress grant is not valid",
-                )
-            })?;
+            let Ok(header) = HeaderValue::from_str(grant.expose()) else {
+                // One bad grant does not spoil the others.
+                best.get_or_insert_with(|| {
+                    integrations_core::codes::egress::GRANT_INVALID
+                        .error("the egress grant is not valid")
+                });
+                continue;
+            };
             let probe = Request::builder()
                 .method(method.clone())
                 .uri(uri.as_str())
@@ -205,6 +221,15 @@ pub(crate) fn prepare(
     apply_credential(request, route, credential)
         .map(|r| r.into_parts().0)
         .map_err(|e| Refusal::from_error(&e))
+}
+
+/// A normalized host as a URL names it: an IPv6 address in brackets (`[::1]`).
+pub(crate) fn uri_host(host: &str) -> std::borrow::Cow<'_, str> {
+    if host.contains(':') {
+        format!("[{host}]").into()
+    } else {
+        host.into()
+    }
 }
 
 /// The normalized host of an authority, or a refusal.

@@ -24,7 +24,7 @@ use tracing::Instrument as _;
 
 use crate::body::{Guarded, ProxyBody, boxed};
 use crate::destination;
-use crate::gate::{Grants, PlanState, host_of, prepare};
+use crate::gate::{Grants, PlanState, host_of, prepare, uri_host};
 use crate::refusal::Refusal;
 use crate::server::{Phase, Shared, until};
 use crate::tunnel::{Activity, Watched};
@@ -50,9 +50,10 @@ pub(crate) async fn outer(
     shared: Arc<Shared>,
     request: Request<Incoming>,
     _peer: SocketAddr,
+    slot: Slot,
 ) -> Result<Response<ProxyBody>, Infallible> {
     let result = if request.method() == Method::CONNECT {
-        connect(Arc::clone(&shared), request).await
+        connect(Arc::clone(&shared), request, slot).await
     } else {
         absolute(Arc::clone(&shared), request).await
     };
@@ -76,9 +77,14 @@ enum Mode {
     Blind(TcpStream),
 }
 
+/// A client connection's place under [`ProxyConfig::max_connections`](crate::ProxyConfig),
+/// held by the connection and by every tunnel it opens.
+pub(crate) type Slot = Arc<tokio::sync::OwnedSemaphorePermit>;
+
 async fn connect(
     shared: Arc<Shared>,
     request: Request<Incoming>,
+    slot: Slot,
 ) -> Result<Response<ProxyBody>, Refusal> {
     let bad = || {
         Refusal::new(
@@ -145,7 +151,7 @@ async fn connect(
                 }
                 Mode::Blind(stream) => blind(&shared, upgraded, stream).await,
             }
-            drop(tunnel);
+            drop((tunnel, slot));
         }
         .in_current_span(),
     );
@@ -286,7 +292,19 @@ async fn absolute(
     let grants = Grants::from_header(request.headers().get(PROXY_AUTHORIZATION))?;
     let plan = shared.plan();
     plan.verify(&grants, shared.host.clock())?;
-    if plan.managed_ports(&host).is_some() {
+    if let Some(ports) = plan.managed_ports(&host) {
+        // As for CONNECT, a port the routes do not use is refused; plain HTTP's own
+        // port (named or not) is the scheme's, and the request goes to the route's
+        // upstream.
+        if let Some(port) = authority.port_u16()
+            && port != 80
+            && !ports.contains(&port)
+        {
+            return Err(Refusal::forbidden(
+                crate::codes::refusal::PORT_NOT_ALLOWED,
+                format!("the routes of {host} do not use port {port}"),
+            ));
+        }
         let path = uri
             .path_and_query()
             .map_or("/", http::uri::PathAndQuery::as_str)
@@ -390,11 +408,64 @@ impl Template {
     }
 }
 
+/// Whether a response header holds `secret`, as is or percent-encoded (a redirect
+/// that keeps a query-injected key in `Location`, a `Link` or `Refresh` echoing the
+/// URL). Every header is checked, not only those that carry URLs.
+fn leaks(headers: &HeaderMap, secret: &integrations_core::Secret) -> bool {
+    let secret = secret.expose().as_bytes();
+    if secret.is_empty() {
+        return false;
+    }
+    let holds = |haystack: &[u8]| haystack.windows(secret.len()).any(|w| w == secret);
+    headers.values().any(|value| {
+        let raw = value.as_bytes();
+        holds(raw) || holds(&percent_decode(raw, false)) || holds(&percent_decode(raw, true))
+    })
+}
+
+/// `raw` with `%XX` escapes decoded (and `+` read as a space when `plus` is set).
+fn percent_decode(raw: &[u8], plus: bool) -> Vec<u8> {
+    let hex = |b: u8| char::from(b).to_digit(16);
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        match raw[i] {
+            b'%' if i + 2 < raw.len() => {
+                if let (Some(h), Some(l)) = (hex(raw[i + 1]), hex(raw[i + 2])) {
+                    out.push(u8::try_from(h * 16 + l).unwrap_or_default());
+                    i += 3;
+                    continue;
+                }
+                out.push(b'%');
+            }
+            b'+' if plus => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    out
+}
+
+fn secret_in_response() -> Refusal {
+    Refusal::bad_gateway(
+        crate::codes::refusal::SECRET_IN_RESPONSE,
+        "the upstream's response headers hold the injected credential",
+    )
+}
+
+/// Methods retried once after a 401. `TRACE` is not one: it is never forwarded.
 fn is_idempotent(method: &Method) -> bool {
     matches!(
         *method,
-        Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE | Method::TRACE
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE
     )
+}
+
+/// Methods never sent with a credential, whatever the route allows: `TRACE` and `TRACK`
+/// make an upstream echo the request (credential included) back, and `CONNECT` inside
+/// an intercepted tunnel would open a tunnel the proxy cannot see into.
+fn refuses_credential(method: &Method) -> bool {
+    *method == Method::TRACE || *method == Method::CONNECT || method.as_str() == "TRACK"
 }
 
 /// Classifies, injects and forwards a request to a managed host.
@@ -407,6 +478,13 @@ async fn forward_managed(
     grants: &Grants,
 ) -> Result<Response<ProxyBody>, Refusal> {
     let started = Instant::now();
+    if refuses_credential(request.method()) {
+        return Err(Refusal::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            crate::codes::refusal::METHOD_REFUSED,
+            format!("{} is never sent with a credential", request.method()),
+        ));
+    }
     let route = plan.authorize(request.method(), host, path, grants, shared.host.clock())?;
     let span = tracing::info_span!(
         target: "integrations::proxy",
@@ -468,13 +546,15 @@ async fn forward_route(
     let (parts, body) = request.into_parts();
     let template = Template {
         method: parts.method,
-        uri: format!("https://{host}{path}").parse().map_err(|_| {
-            Refusal::new(
-                StatusCode::BAD_REQUEST,
-                integrations_core::codes::egress::INVALID_REQUEST,
-                "the request URL is not valid",
-            )
-        })?,
+        uri: format!("https://{}{path}", uri_host(host))
+            .parse()
+            .map_err(|_| {
+                Refusal::new(
+                    StatusCode::BAD_REQUEST,
+                    integrations_core::codes::egress::INVALID_REQUEST,
+                    "the request URL is not valid",
+                )
+            })?,
         headers: parts.headers,
     };
     let limit = shared.config.retry_body_limit;
@@ -486,9 +566,16 @@ async fn forward_route(
     let replayable = is_idempotent(&template.method)
         && (body.is_end_stream() || declared.is_some_and(|n| n <= limit));
     let (first_body, kept) = if replayable {
-        let bytes = Limited::new(body, limit)
-            .collect()
+        let collect = Limited::new(body, limit).collect();
+        let bytes = tokio::time::timeout(shared.config.body_read_timeout, collect)
             .await
+            .map_err(|_| {
+                Refusal::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    crate::codes::refusal::BODY_TIMEOUT,
+                    "the request body did not arrive in time",
+                )
+            })?
             .map_err(|_| {
                 Refusal::new(
                     StatusCode::BAD_REQUEST,
@@ -502,28 +589,56 @@ async fn forward_route(
         (boxed(body), None)
     };
 
+    let request = template.build(shared, route, &credential.value, first_body)?;
     let guard = shared.metrics.in_flight();
-    let mut response = send(
-        shared,
-        template.build(shared, route, &credential.value, first_body)?,
-    )
-    .await?;
-    let mut retried = false;
-    if response.status() == StatusCode::UNAUTHORIZED
-        && let Some(bytes) = kept
-        && let Ok(Some(fresh)) = shared
-            .credentials
-            .credential_rejected(&wanted, &credential.value)
-            .await
-    {
-        drop(response);
-        retried = true;
-        response = send(
-            shared,
-            template.build(shared, route, &fresh.value, boxed(Full::new(bytes)))?,
+    // From here the credential has left: the request is audited whatever happens next,
+    // even if this future is dropped (the sandbox closed its connection).
+    let mut used = shared.audit.begin(
+        AuditEvent::new(
+            shared.host.clock().now(),
+            plan.tenant().clone(),
+            AuditAction::CREDENTIAL_USED,
+            AuditOutcome::Success,
         )
-        .await?;
-    }
+        .with_key(route.definition.clone())
+        .with_connection(route.connection.clone())
+        .with_detail("via", "egress_proxy")
+        .with_detail("route", route.id.as_str())
+        .with_detail("method", template.method.as_str())
+        .with_detail("host", host)
+        .with_detail("path", path.split('?').next().unwrap_or_default())
+        .with_detail("plan", plan.hash()),
+        started,
+    );
+    let exchange = async {
+        let mut response = send(shared, request).await?;
+        if response.status() == StatusCode::UNAUTHORIZED
+            && let Some(bytes) = kept
+            && let Ok(Some(fresh)) = shared
+                .credentials
+                .credential_rejected(&wanted, &credential.value)
+                .await
+        {
+            drop(response);
+            used.retried();
+            let retry = template.build(shared, route, &fresh.value, boxed(Full::new(bytes)))?;
+            response = send(shared, retry).await?;
+            if leaks(response.headers(), &fresh.value) {
+                return Err(secret_in_response());
+            }
+        } else if leaks(response.headers(), &credential.value) {
+            return Err(secret_in_response());
+        }
+        Ok::<_, Refusal>(response)
+    };
+    let response = match exchange.await {
+        Ok(response) => response,
+        Err(refusal) => {
+            let code = refusal.code.clone();
+            used.finish(AuditOutcome::Failure { code }, None).await;
+            return Err(refusal);
+        }
+    };
     let status = response.status();
     let outcome = if status.is_client_error() || status.is_server_error() {
         AuditOutcome::Failure {
@@ -532,23 +647,30 @@ async fn forward_route(
     } else {
         AuditOutcome::Success
     };
-    let event = AuditEvent::new(
-        shared.host.clock().now(),
-        plan.tenant().clone(),
-        AuditAction::CREDENTIAL_USED,
-        outcome,
-    )
-    .with_key(route.definition.clone())
-    .with_connection(route.connection.clone())
-    .with_detail("via", "egress_proxy")
-    .with_detail("route", route.id.as_str())
-    .with_detail("method", template.method.as_str())
-    .with_detail("host", host)
-    .with_detail("path", path.split('?').next().unwrap_or_default())
-    .with_detail("status", status.as_str())
-    .with_detail("retried", retried.to_string())
-    .with_detail("plan", plan.hash())
-    .with_detail("elapsed_ms", started.elapsed().as_millis().to_string());
-    shared.audit.record(event).await;
+    used.finish(outcome, Some(status)).await;
     Ok(respond(response, guard))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_secret_is_found_raw_and_percent_encoded_in_any_header() {
+        let secret = integrations_core::Secret::new("k/y+z 1");
+        for value in [
+            "https://h/x?key=k/y+z 1",
+            "https://h/x?key=k%2Fy%2Bz%201",
+            "https://h/x?key=k%2fy%2bz+1",
+            "<https://h/x?key=k%2Fy%2Bz%201>; rel=next",
+        ] {
+            let mut headers = HeaderMap::new();
+            headers.insert("link", http::HeaderValue::from_str(value).unwrap());
+            assert!(leaks(&headers, &secret), "{value}");
+        }
+        let mut headers = HeaderMap::new();
+        headers.insert("location", http::HeaderValue::from_static("/x?key=k%2Fy%"));
+        assert!(!leaks(&headers, &secret));
+        assert_eq!(percent_decode(b"%41%4", false), b"A%4");
+    }
 }

@@ -203,7 +203,7 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
                 .header_read_timeout(shared.config.header_read_timeout)
                 .max_buf_size(shared.config.max_header_bytes.max(8192))
                 .keep_alive(true);
-            if permit.is_none() {
+            let Some(permit) = permit else {
                 let service = service_fn(|_req| async {
                     Ok::<_, std::convert::Infallible>(
                         Refusal::new(
@@ -219,10 +219,16 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
                     .serve_connection(io, service)
                     .await;
                 return;
-            }
+            };
+            // Shared with the tunnels this connection opens: a slot is free again only
+            // once the connection and every tunnel it upgraded to have closed.
+            let slot = Arc::new(permit);
             let service = {
                 let shared = Arc::clone(&shared);
-                service_fn(move |req| handler::outer(Arc::clone(&shared), req, peer))
+                let slot = Arc::clone(&slot);
+                service_fn(move |req| {
+                    handler::outer(Arc::clone(&shared), req, peer, Arc::clone(&slot))
+                })
             };
             let conn = builder.serve_connection(io, service).with_upgrades();
             let mut conn = std::pin::pin!(conn);
@@ -236,7 +242,7 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
                     }
                 }
             }
-            drop((permit, guard));
+            drop((slot, guard));
         });
     }
 }

@@ -5,8 +5,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use futures_util::StreamExt as _;
 use http::StatusCode;
 use integrations_core::credential::{CredentialRequest, CredentialSource, ResolvedCredential};
+use integrations_core::host::AuditOutcome;
 use integrations_core::{Error, Secret};
 
 use crate::support::*;
@@ -179,6 +181,43 @@ async fn a_slow_upstream_gets_504() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::GATEWAY_TIMEOUT);
     assert_eq!(code(&response).as_deref(), Some("proxy.upstream_timeout"));
+    // The credential left with the request: its use is audited, as a failure.
+    let records = proxied_records(&fx, 1).await;
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(
+        records[0].outcome,
+        AuditOutcome::Failure {
+            code: "proxy.upstream_timeout".to_owned()
+        }
+    );
+    assert_eq!(records[0].detail["path"], "/v1/slow");
+}
+
+#[tokio::test]
+async fn a_sandbox_that_hangs_up_while_waiting_still_leaves_one_audit_record() {
+    let fx = Fixture::start().await;
+    let client = reqwest::Client::builder()
+        .proxy(reqwest::Proxy::all(fx.proxy_url(&fx.grant())).unwrap())
+        .tls_certs_only([reqwest::Certificate::from_pem(fx.proxy_ca_pem.as_bytes()).unwrap()])
+        .timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let error = client
+        .get("https://api.openai.com/v1/slow")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(error.is_timeout(), "{error}");
+    drop(client);
+    let records = proxied_records(&fx, 1).await;
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(
+        records[0].outcome,
+        AuditOutcome::Failure {
+            code: "proxy.outcome_unknown".to_owned()
+        }
+    );
+    assert!(!format!("{records:?}").contains(OPENAI_KEY));
 }
 
 #[tokio::test]
@@ -280,4 +319,32 @@ async fn shutdown_writes_every_queued_audit_record() {
         .filter(|e| e.detail.get("via").map(String::as_str) == Some("egress_proxy"))
         .count();
     assert_eq!(proxied, 20);
+}
+
+#[tokio::test]
+async fn a_buffered_body_that_trickles_past_the_timeout_gets_408() {
+    let fx = Fixture::start_with(Options {
+        config: integrations_proxy::ProxyConfig::new()
+            .with_body_read_timeout(Duration::from_millis(300)),
+        ..Options::default()
+    })
+    .await;
+    // Ten bytes declared, three sent, then nothing.
+    let trickle = futures_util::stream::once(async {
+        Ok::<_, std::io::Error>(bytes::Bytes::from_static(b"abc"))
+    })
+    .chain(futures_util::stream::pending());
+    let started = Instant::now();
+    let response = fx
+        .client(&fx.grant())
+        .get("https://api.openai.com/v1/models")
+        .header("content-length", "10")
+        .body(reqwest::Body::wrap_stream(trickle))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::REQUEST_TIMEOUT);
+    assert_eq!(code(&response).as_deref(), Some("proxy.body_timeout"));
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(fx.upstream.recorded().is_empty());
 }

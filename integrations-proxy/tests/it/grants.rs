@@ -132,3 +132,36 @@ async fn several_grants_ride_in_one_password() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_tunnel_opens_when_any_grant_verifies_as_each_request_is_authorized() {
+    let fx = Fixture::start().await;
+    let foreign = GrantKeys::new(GrantKey::generate("k1").unwrap())
+        .issue(&fx.claims())
+        .unwrap()
+        .expose()
+        .to_owned();
+    let sep = integrations_proxy::GRANT_SEPARATOR;
+    for password in [
+        format!("{foreign}{sep}{}", fx.grant()),
+        format!("{}{sep}v1.k1.e30.AAAA", fx.grant()),
+    ] {
+        let response = fx
+            .client(&password)
+            .get("https://api.openai.com/v1/models")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    // No grant that verifies: still refused, with the first grant's reason.
+    let (status, code, _) = raw_connect(
+        fx.proxy().local_addr(),
+        "api.openai.com:443",
+        Some(basic("sandbox", &format!("{foreign}{sep}v1.k1.e30.AAAA"))),
+    )
+    .await;
+    assert_eq!(status, StatusCode::PROXY_AUTHENTICATION_REQUIRED);
+    assert_eq!(code.as_deref(), Some("egress.grant_invalid"));
+    assert_eq!(fx.upstream.recorded().len(), 2);
+}

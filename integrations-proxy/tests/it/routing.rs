@@ -233,3 +233,106 @@ async fn plain_http_absolute_form_is_classified_too() {
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     assert_eq!(code(&response).as_deref(), Some("proxy.host_not_allowed"));
 }
+
+/// A plan whose OpenAI route allows every method (no method list).
+fn every_method() -> Options {
+    Options {
+        edit_plan: Some(Box::new(|plan| {
+            plan.egress_routes[0].matcher.methods.clear();
+        })),
+        ..Options::default()
+    }
+}
+
+#[tokio::test]
+async fn trace_and_track_never_get_a_credential_even_on_a_route_allowing_every_method() {
+    let fx = Fixture::start_with(every_method()).await;
+    let client = fx.client(&fx.grant());
+    for method in ["TRACE", "TRACK"] {
+        let response = client
+            .request(method.parse().unwrap(), "https://api.openai.com/v1/x")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{method}"
+        );
+        assert_eq!(
+            code(&response).as_deref(),
+            Some("proxy.method_refused"),
+            "{method}"
+        );
+    }
+    let plain = reqwest::Client::builder()
+        .proxy(reqwest::Proxy::http(fx.proxy_url(&fx.grant())).unwrap())
+        .build()
+        .unwrap();
+    let response = plain
+        .request(http::Method::TRACE, "http://api.openai.com/v1/x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(code(&response).as_deref(), Some("proxy.method_refused"));
+    assert!(fx.upstream.recorded().is_empty());
+    // Other methods still go through.
+    let response = client
+        .patch("https://api.openai.com/v1/models")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_route_host_written_in_capitals_or_with_a_trailing_dot_is_intercepted() {
+    for written in ["API.OpenAI.com", "api.openai.com."] {
+        let fx = Fixture::start_with(Options {
+            passthrough: false,
+            edit_plan: Some(Box::new(move |plan| {
+                plan.egress_routes[0].matcher.hosts = vec![written.to_owned()];
+            })),
+            ..Options::default()
+        })
+        .await;
+        let response = fx
+            .client(&fx.grant())
+            .get("https://api.openai.com/v1/models")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{written}");
+        assert_eq!(
+            fx.upstream.recorded()[0].headers_named("authorization"),
+            [format!("Bearer {OPENAI_KEY}")]
+        );
+    }
+}
+
+#[tokio::test]
+async fn plain_http_to_a_port_the_routes_do_not_use_is_refused() {
+    let fx = Fixture::start().await;
+    let client = reqwest::Client::builder()
+        .proxy(reqwest::Proxy::http(fx.proxy_url(&fx.grant())).unwrap())
+        .build()
+        .unwrap();
+    let response = client
+        .get("http://api.openai.com:8080/v1/models")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(code(&response).as_deref(), Some("proxy.port_not_allowed"));
+    assert!(fx.upstream.recorded().is_empty());
+    // The scheme's default port and the routes' own port still work.
+    for url in [
+        "http://api.openai.com/v1/models",
+        "http://api.openai.com:80/v1/models",
+        "http://api.openai.com:443/v1/models",
+    ] {
+        let response = client.get(url).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{url}");
+    }
+}

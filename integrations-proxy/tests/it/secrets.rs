@@ -58,3 +58,53 @@ async fn neither_the_credential_nor_the_grant_reaches_a_log_line() {
     let debug = format!("{:?} {:?}", fx.proxy(), fx.proxy().metrics());
     assert!(!debug.contains(OPENAI_KEY) && !debug.contains(&grant));
 }
+
+#[tokio::test]
+async fn a_redirect_keeping_a_query_injected_key_never_reaches_the_sandbox() {
+    let fx = Fixture::start_with(Options {
+        edit_plan: Some(Box::new(|plan| {
+            let route = &mut plan.egress_routes[0];
+            route.injection = integrations_core::plan::AuthInjection::Query {
+                name: "key".to_owned(),
+            };
+            route.matcher.path_prefixes.clear();
+        })),
+        ..Options::default()
+    })
+    .await;
+    let client = reqwest::Client::builder()
+        .proxy(reqwest::Proxy::all(fx.proxy_url(&fx.grant())).unwrap())
+        .tls_certs_only([reqwest::Certificate::from_pem(fx.proxy_ca_pem.as_bytes()).unwrap()])
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let response = client
+        .get("https://api.openai.com/echo-redirect?page=2")
+        .send()
+        .await
+        .unwrap();
+    // The upstream got the key in its query, and answered with it in `Location`.
+    let recorded = fx.upstream.recorded();
+    assert_eq!(recorded.len(), 1);
+    assert!(
+        recorded[0].path.contains(OPENAI_KEY),
+        "{}",
+        recorded[0].path
+    );
+    assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
+    assert_eq!(code(&response).as_deref(), Some("proxy.secret_in_response"));
+    let headers = format!("{:?}", response.headers());
+    let body = response.text().await.unwrap();
+    for text in [&headers, &body] {
+        assert!(!text.contains(OPENAI_KEY), "{text}");
+        assert!(!text.contains("sk-proxy-test"), "{text}");
+    }
+    let records = proxied_records(&fx, 1).await;
+    assert_eq!(records.len(), 1);
+    assert_eq!(
+        records[0].outcome,
+        integrations_core::host::AuditOutcome::Failure {
+            code: "proxy.secret_in_response".to_owned()
+        }
+    );
+}

@@ -76,7 +76,10 @@ impl Pki {
         let mut params = CertificateParams::default();
         params.subject_alt_names = names
             .iter()
-            .map(|n| SanType::DnsName((*n).try_into().unwrap()))
+            .map(|n| match n.parse::<std::net::IpAddr>() {
+                Ok(ip) => SanType::IpAddress(ip),
+                Err(_) => SanType::DnsName((*n).try_into().unwrap()),
+            })
             .collect();
         let cert = params.signed_by(&key, &self.issuer).unwrap();
         let private = rustls_pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into());
@@ -137,11 +140,17 @@ pub(crate) struct Upstream {
 
 impl Upstream {
     pub(crate) async fn start(pki: &Pki) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::start_at(pki, "127.0.0.1:0", &[OPENAI, PASSTHROUGH]).await
+    }
+
+    /// An upstream listening on `addr` with a certificate for `names` (IP addresses
+    /// become IP subject alternative names).
+    pub(crate) async fn start_at(pki: &Pki, addr: &str, names: &[&str]) -> Self {
+        let listener = TcpListener::bind(addr).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let state = Arc::new(UpstreamState::default());
         state.accepted.lock().unwrap().insert(OPENAI_KEY.to_owned());
-        let acceptor = tokio_rustls::TlsAcceptor::from(pki.server_config(&[OPENAI, PASSTHROUGH]));
+        let acceptor = tokio_rustls::TlsAcceptor::from(pki.server_config(names));
         let shared = Arc::clone(&state);
         tokio::spawn(async move {
             loop {
@@ -293,6 +302,15 @@ async fn handle(
             });
             sse(rx, Some(guard))
         }
+        "/echo-redirect" => {
+            // Keeps the query, as many APIs do when they redirect.
+            let mut response = json(StatusCode::MOVED_PERMANENTLY, &serde_json::json!({}));
+            let target = format!("https://{OPENAI}{}", req.uri().path_and_query().unwrap());
+            for name in ["location", "content-location", "refresh"] {
+                response.headers_mut().insert(name, target.parse().unwrap());
+            }
+            response
+        }
         "/v1/slow" => {
             tokio::time::sleep(Duration::from_secs(30)).await;
             json(StatusCode::OK, &serde_json::json!({}))
@@ -325,8 +343,12 @@ async fn handle(
     Ok(response)
 }
 
+/// Changes the compiled plan before the proxy serves it (and grants are issued).
+pub(crate) type PlanEdit = Box<dyn FnOnce(&mut CompiledRuntimePlan) + Send>;
+
 pub(crate) struct Options {
     pub(crate) passthrough: bool,
+    pub(crate) edit_plan: Option<PlanEdit>,
     pub(crate) allow_loopback: bool,
     pub(crate) openai_addr: Option<SocketAddr>,
     pub(crate) credentials: Option<Arc<dyn CredentialSource>>,
@@ -337,6 +359,7 @@ impl Default for Options {
     fn default() -> Self {
         Self {
             passthrough: true,
+            edit_plan: None,
             allow_loopback: true,
             openai_addr: None,
             credentials: None,
@@ -430,7 +453,10 @@ impl Fixture {
         init_logs();
         let pki = Pki::new();
         let upstream = Upstream::start(&pki).await;
-        let (test, plan, tokens) = plan_and_host().await;
+        let (test, mut plan, tokens) = plan_and_host().await;
+        if let Some(edit) = options.edit_plan {
+            edit(&mut plan);
+        }
         let keys = GrantKeys::new(GrantKey::generate("k1").unwrap());
         let generated = CertificateAuthority::generate("proxy test CA").unwrap();
         let ca = CertificateAuthority::from_pem(&generated.cert_pem, &generated.key_pem).unwrap();
@@ -591,4 +617,28 @@ pub(crate) fn code(response: &reqwest::Response) -> Option<String> {
         .headers()
         .get(integrations_proxy::ERROR_HEADER)
         .map(|v| v.to_str().unwrap().to_owned())
+}
+
+/// The proxy's `credential.used` records (`via=egress_proxy`), once there are at least
+/// `wanted` of them (or after two seconds), and after a short pause for strays.
+pub(crate) async fn proxied_records(
+    fx: &Fixture,
+    wanted: usize,
+) -> Vec<integrations_core::host::AuditEvent> {
+    let read = || {
+        fx.test
+            .audit
+            .with_action("credential.used")
+            .into_iter()
+            .filter(|e| e.detail.get("via").map(String::as_str) == Some("egress_proxy"))
+            .collect::<Vec<_>>()
+    };
+    for _ in 0..200 {
+        if read().len() >= wanted {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    read()
 }

@@ -199,3 +199,96 @@ async fn requests_in_a_tunnel_reuse_one_upstream_connection() {
     assert_eq!(fx.upstream.recorded().len(), 5);
     assert_eq!(fx.upstream.connections(), 1);
 }
+
+#[tokio::test]
+async fn open_tunnels_count_against_the_connection_limit() {
+    let fx = Fixture::start_with(Options {
+        config: ProxyConfig::new().with_max_connections(2),
+        ..Options::default()
+    })
+    .await;
+    let addr = fx.proxy().local_addr();
+    let auth = basic("sandbox", &fx.grant());
+    let intercepted = open_tunnel(addr, "api.openai.com:443", auth.clone()).await;
+    let blind = open_tunnel(addr, "example.test:443", auth.clone()).await;
+    // Both CONNECTs have been upgraded: their HTTP connections are over, the tunnels not.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (status, refused, _) = raw_connect(addr, "api.openai.com:443", Some(auth.clone())).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(refused.as_deref(), Some("proxy.too_many_connections"));
+    drop((intercepted, blind));
+    let mut freed = false;
+    for _ in 0..100 {
+        let (status, _, _) = raw_connect(addr, "example.test:443", Some(auth.clone())).await;
+        if status == StatusCode::OK {
+            freed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(freed, "closed tunnels give their slots back");
+}
+
+#[tokio::test]
+async fn a_route_to_an_ipv6_literal_works() {
+    // Loopback IPv6 is required: this fails, never skips, on a machine without it.
+    let pki = Pki::new();
+    let v6 = Upstream::start_at(&pki, "[::1]:0", &["::1"]).await;
+    let port = v6.addr.port();
+    let fx = Fixture::start_with(Options {
+        passthrough: false,
+        config: ProxyConfig::new().with_extra_root(pki.cert_der()),
+        edit_plan: Some(Box::new(move |plan| {
+            let route = &mut plan.egress_routes[0];
+            route.matcher.hosts = vec!["[::1]".to_owned()];
+            route.upstream = route.upstream.replace(OPENAI, &format!("[::1]:{port}"));
+        })),
+        ..Options::default()
+    })
+    .await;
+    let authority = format!("[::1]:{port}");
+    let tunnel = open_tunnel(
+        fx.proxy().local_addr(),
+        &authority,
+        basic("sandbox", &fx.grant()),
+    )
+    .await;
+    // The sandbox verifies the proxy's leaf for the IP address against the proxy CA.
+    let mut roots = rustls::RootCertStore::empty();
+    {
+        use rustls_pki_types::pem::PemObject as _;
+        roots
+            .add(CertificateDer::from_pem_slice(fx.proxy_ca_pem.as_bytes()).unwrap())
+            .unwrap();
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let ip: std::net::IpAddr = "::1".parse().unwrap();
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(ServerName::from(ip), tunnel)
+        .await
+        .unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let request = Request::get("/v1/models")
+        .header("host", authority.as_str())
+        .body(Empty::<Bytes>::new())
+        .unwrap();
+    let response = sender.send_request(request).await.unwrap();
+    let status = response.status();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(status, StatusCode::OK, "{body:?}");
+    let recorded = v6.recorded();
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(
+        recorded[0].headers_named("authorization"),
+        [format!("Bearer {OPENAI_KEY}")]
+    );
+}
