@@ -2,12 +2,34 @@
 //! (cloud metadata at 169.254.169.254 included) unless the host allows it, checked on
 //! the resolved addresses so a DNS name cannot smuggle one in.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use http::StatusCode;
 
 use crate::config::ProxyConfig;
 use crate::refusal::Refusal;
+
+/// The IPv4 address an IPv6 one stands for, when it embeds one a network may route to:
+/// IPv4-mapped (`::ffff:a.b.c.d`), IPv4-compatible (`::a.b.c.d`), NAT64 (`64:ff9b::/96`,
+/// and the local-use `64:ff9b:1::/48` with the address in its last 32 bits) and 6to4
+/// (`2002:AABB:CCDD::/48`). A private address must not pass in one of these forms.
+fn embedded_v4(v6: Ipv6Addr) -> Option<Ipv4Addr> {
+    let s = v6.segments();
+    let last = || Ipv4Addr::from((u32::from(s[6]) << 16) | u32::from(s[7]));
+    if let Some(v4) = v6.to_ipv4_mapped() {
+        return Some(v4);
+    }
+    if s[..6] == [0; 6] && !v6.is_loopback() && !v6.is_unspecified() {
+        return Some(last());
+    }
+    if s[0] == 0x64 && s[1] == 0xff9b && (s[2..6] == [0; 4] || s[2] == 1) {
+        return Some(last());
+    }
+    if s[0] == 0x2002 {
+        return Some(Ipv4Addr::from((u32::from(s[1]) << 16) | u32::from(s[2])));
+    }
+    None
+}
 
 fn is_loopback(ip: IpAddr) -> bool {
     match ip {
@@ -15,7 +37,7 @@ fn is_loopback(ip: IpAddr) -> bool {
         IpAddr::V6(v6) => {
             v6.is_loopback()
                 || v6.is_unspecified()
-                || v6.to_ipv4_mapped().is_some_and(|v4| is_loopback(v4.into()))
+                || embedded_v4(v6).is_some_and(|v4| is_loopback(v4.into()))
         }
     }
 }
@@ -27,7 +49,10 @@ fn is_private(ip: IpAddr) -> bool {
             v4.is_private()
                 || v4.is_link_local()
                 || (a == 100 && (64..128).contains(&b))
-                || v4.is_broadcast()
+                // Benchmarking (198.18.0.0/15), and reserved (240.0.0.0/4, broadcast
+                // included): not on the public internet.
+                || (a == 198 && (b & 0xfe) == 18)
+                || a >= 240
                 || v4.is_multicast()
                 || a == 0
         }
@@ -36,7 +61,7 @@ fn is_private(ip: IpAddr) -> bool {
             (first & 0xfe00) == 0xfc00
                 || (first & 0xffc0) == 0xfe80
                 || v6.is_multicast()
-                || v6.to_ipv4_mapped().is_some_and(|v4| is_private(v4.into()))
+                || embedded_v4(v6).is_some_and(|v4| is_private(v4.into()))
         }
     }
 }
@@ -122,6 +147,19 @@ mod tests {
             "fd00::1",
             "::ffff:127.0.0.1",
             "::ffff:169.254.169.254",
+            // IPv4 inside IPv6: compatible, NAT64 (well-known and local-use), 6to4.
+            "::10.0.0.1",
+            "::127.0.0.1",
+            "64:ff9b::a9fe:a9fe",
+            "64:ff9b::7f00:1",
+            "64:ff9b:1::c0a8:101",
+            "2002:a00:1::",
+            "2002:7f00:1::1",
+            // Benchmarking and reserved ranges.
+            "198.18.0.1",
+            "198.19.255.255",
+            "240.0.0.1",
+            "255.255.255.255",
         ] {
             let ip: IpAddr = ip.parse().unwrap();
             assert_eq!(
@@ -130,7 +168,15 @@ mod tests {
                 "{ip}"
             );
         }
-        assert!(check("93.184.216.34".parse().unwrap(), &strict).is_ok());
+        for public in [
+            "93.184.216.34",
+            "198.20.0.1",
+            "64:ff9b::5db8:d822",
+            "2002:5db8:d822::1",
+            "2606:4700::1111",
+        ] {
+            assert!(check(public.parse().unwrap(), &strict).is_ok(), "{public}");
+        }
         let loopback = ProxyConfig::default().allow_loopback(true);
         assert!(check("127.0.0.1".parse().unwrap(), &loopback).is_ok());
         assert!(check("169.254.169.254".parse().unwrap(), &loopback).is_err());
