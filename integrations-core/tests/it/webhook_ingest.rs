@@ -179,8 +179,14 @@ impl WebhookHandler for Tracker {
     ) -> Result<Normalized, Error> {
         let ticket: Ticket<'_> = serde_json::from_slice(request.body)
             .map_err(|_| errors::invalid_payload("not a tracker ticket"))?;
-        let grant = (ticket.kind == "app" && ticket.action.as_deref() == Some("uninstalled"))
-            .then(|| GrantChange::revoked("the tracker app was uninstalled"));
+        let grant = match (ticket.kind.as_ref(), ticket.action.as_deref()) {
+            ("app", Some("uninstalled")) => {
+                Some(GrantChange::revoked("the tracker app was uninstalled"))
+            }
+            ("app", Some("suspended")) => Some(GrantChange::suspended(TRACKER_SUSPENDED)),
+            ("app", Some("unsuspended")) => Some(GrantChange::resumed(TRACKER_SUSPENDED)),
+            _ => None,
+        };
         let mut subject = EventSubject::new(SubjectKind::Issue, ticket.id.to_string());
         subject.title = ticket.title.map(Cow::into_owned);
         subject.container = ticket.account.map(Cow::into_owned);
@@ -1060,6 +1066,13 @@ async fn an_event_store_sees_the_event_before_the_sink() {
     assert_eq!(*sink.1.lock().unwrap(), [true]);
 }
 
+/// Why the tracker suspends a connection (what its resumption matches on).
+const TRACKER_SUSPENDED: &str = "the tracker app was suspended";
+
+fn app_event(action: &str) -> serde_json::Value {
+    json!({"type": "app", "action": action, "account": "acct-1", "app": "APP1", "id": 7})
+}
+
 fn uninstalled() -> serde_json::Value {
     json!({"type": "app", "action": "uninstalled", "account": "acct-1", "app": "APP1", "id": 7})
 }
@@ -1212,6 +1225,149 @@ async fn a_status_change_the_store_refuses_releases_the_event_for_the_retry() {
         conn_1_status(&world).await,
         ConnectionStatus::Revoked { .. }
     ));
+}
+
+/// A connection store that, once armed, revokes the connection just before the next
+/// status write reaches it: a disconnect racing the event.
+struct RevokedMeanwhile {
+    inner: Arc<integrations_testkit::MemoryStore>,
+    armed: std::sync::atomic::AtomicBool,
+}
+
+impl RevokedMeanwhile {
+    async fn race(&self, tenant: &TenantId, id: &ConnectionId, now: Timestamp) {
+        if self.armed.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            let revoked = ConnectionStatus::Revoked {
+                reason: "disconnected".to_owned(),
+            };
+            self.inner
+                .set_connection_status(tenant, id, revoked, now)
+                .await
+                .unwrap();
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl ConnectionStore for RevokedMeanwhile {
+    async fn get_connection(
+        &self,
+        tenant: &TenantId,
+        id: &ConnectionId,
+    ) -> Result<Option<integrations_core::model::Connection>, Error> {
+        self.inner.get_connection(tenant, id).await
+    }
+    async fn put_connection(
+        &self,
+        connection: &integrations_core::model::Connection,
+    ) -> Result<(), Error> {
+        self.inner.put_connection(connection).await
+    }
+    async fn list_connections(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<integrations_core::model::Connection>, Error> {
+        self.inner.list_connections(tenant).await
+    }
+    async fn delete_connection(&self, tenant: &TenantId, id: &ConnectionId) -> Result<bool, Error> {
+        self.inner.delete_connection(tenant, id).await
+    }
+    async fn find_connections(
+        &self,
+        query: &integrations_core::host::ConnectionQuery,
+    ) -> Result<Vec<integrations_core::model::Connection>, Error> {
+        self.inner.find_connections(query).await
+    }
+    async fn set_connection_status(
+        &self,
+        tenant: &TenantId,
+        id: &ConnectionId,
+        status: ConnectionStatus,
+        now: Timestamp,
+    ) -> Result<Option<integrations_core::model::Connection>, Error> {
+        self.race(tenant, id, now).await;
+        self.inner
+            .set_connection_status(tenant, id, status, now)
+            .await
+    }
+    async fn set_connection_status_if(
+        &self,
+        tenant: &TenantId,
+        id: &ConnectionId,
+        expected: &ConnectionStatus,
+        status: ConnectionStatus,
+        now: Timestamp,
+    ) -> Result<Option<integrations_core::model::Connection>, Error> {
+        self.race(tenant, id, now).await;
+        self.inner
+            .set_connection_status_if(tenant, id, expected, status, now)
+            .await
+    }
+}
+
+#[tokio::test]
+async fn a_resumption_racing_a_disconnect_leaves_the_connection_revoked() {
+    let world = World::new().await;
+    let suspended = world
+        .ingest
+        .ingest(
+            world
+                .sign(&app_event("suspended"), "d-suspend")
+                .request(&world.key),
+        )
+        .await
+        .unwrap();
+    assert_eq!(suspended.outcome, IngestOutcome::Delivered);
+    assert_eq!(
+        conn_1_status(&world).await,
+        ConnectionStatus::Error {
+            reason: TRACKER_SUSPENDED.to_owned()
+        }
+    );
+
+    // The resumption was decided on the suspended status; a disconnect revokes the
+    // connection before its write.
+    let store = Arc::new(RevokedMeanwhile {
+        inner: world.test.store.clone(),
+        armed: std::sync::atomic::AtomicBool::new(true),
+    });
+    let host = integrations_core::host::Host::builder()
+        .stores(world.test.store.clone())
+        .connections(store)
+        .http(world.test.host().http_arc())
+        .cipher(world.test.keys.clone())
+        .clock(world.test.clock.clone())
+        .audit(world.test.audit.clone())
+        .events(world.test.events.clone())
+        .build()
+        .unwrap();
+    let racing = Ingest::new(
+        Arc::new(Registry::new().with(Arc::new(Tracker)).unwrap()),
+        host,
+    )
+    .unwrap();
+    racing
+        .ingest(
+            world
+                .sign(&app_event("unsuspended"), "d-unsuspend")
+                .request(&world.key),
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            conn_1_status(&world).await,
+            ConnectionStatus::Revoked { .. }
+        ),
+        "the resumption revived a revoked connection"
+    );
+    let changes = world.test.audit.with_action("connection.status_changed");
+    assert!(
+        changes
+            .iter()
+            .all(|c| c.detail.get("external_event_id").map(String::as_str) != Some("d-unsuspend")),
+        "{changes:?}"
+    );
 }
 
 /// Issue 14 point 2: two tenants legitimately connect the same provider-side account,

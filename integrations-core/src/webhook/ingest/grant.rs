@@ -35,47 +35,83 @@ impl Ingest {
         }
     }
 
+    /// Applies `grant` to the connection, read with status `current`. The write is a
+    /// compare-and-set: when another writer changed the status meanwhile (a disconnect
+    /// revoked it, an earlier event suspended it), the stored status is read again and
+    /// the change decided anew, so an `unsuspend` never revives a revoked connection.
     pub(super) async fn change_status(
         &self,
         event: &WebhookEvent,
         grant: &GrantChange,
         current: &ConnectionStatus,
     ) -> Result<(), Error> {
-        let status = match (grant, current) {
-            // Applied already (a retry of the event that revoked it).
-            (GrantChange::Revoked { .. }, ConnectionStatus::Revoked { .. }) => return Ok(()),
-            (GrantChange::Revoked { reason }, _) => ConnectionStatus::Revoked {
-                reason: reason.clone(),
-            },
-            (GrantChange::Suspended { reason }, ConnectionStatus::Active) => {
-                ConnectionStatus::Error {
-                    reason: reason.clone(),
-                }
-            }
-            (GrantChange::Resumed { suspended_reason }, ConnectionStatus::Error { reason })
-                if reason == suspended_reason =>
+        let mut current = current.clone();
+        // Each lost race means another writer changed the status; a few rounds settle
+        // any real interleaving.
+        for _ in 0..4 {
+            let Some(status) = decide(grant, &current) else {
+                return Ok(());
+            };
+            let change = StatusChange::of(
+                &event.tenant,
+                &event.connection,
+                &event.key,
+                current.clone(),
+                status,
+                Cause::Webhook,
+            )
+            .if_unchanged()
+            .with_detail("event_type", event.event_type.as_str())
+            .with_detail("external_event_id", event.external_event_id.as_str());
+            if ConnectionLifecycle::new(self.host.clone())
+                .change(change)
+                .await?
+                .is_some()
             {
-                ConnectionStatus::Active
+                return Ok(());
             }
-            // A suspension of a connection in error already: it refuses credentials, and
-            // keeps the error that needs repair rather than one a resumption would clear.
-            // A resumption of a connection not suspended (or in error for another
-            // reason, which still needs repair).
-            (GrantChange::Suspended { .. } | GrantChange::Resumed { .. }, _) => return Ok(()),
-        };
-        let change = StatusChange::of(
-            &event.tenant,
-            &event.connection,
-            &event.key,
-            current.clone(),
-            status,
-            Cause::Webhook,
-        )
-        .with_detail("event_type", event.event_type.as_str())
-        .with_detail("external_event_id", event.external_event_id.as_str());
-        ConnectionLifecycle::new(self.host.clone())
-            .change(change)
-            .await?;
-        Ok(())
+            let stored = self
+                .host
+                .connections()
+                .get_connection(&event.tenant, &event.connection)
+                .await?;
+            let Some(stored) = stored else {
+                // Deleted meanwhile: there is nothing left to change.
+                return Ok(());
+            };
+            current = stored.status;
+        }
+        Err(Error::new(
+            ErrorKind::Conflict,
+            errors::codes::GRANT_CHANGE_FAILED,
+            "the connection's status kept changing while the event was applied",
+        ))
+    }
+}
+
+/// The status `grant` gives a connection now in `current`, or `None` when it changes
+/// nothing.
+fn decide(grant: &GrantChange, current: &ConnectionStatus) -> Option<ConnectionStatus> {
+    match (grant, current) {
+        // Applied already (a retry of the event that revoked it).
+        (GrantChange::Revoked { .. }, ConnectionStatus::Revoked { .. }) => None,
+        (GrantChange::Revoked { reason }, _) => Some(ConnectionStatus::Revoked {
+            reason: reason.clone(),
+        }),
+        (GrantChange::Suspended { reason }, ConnectionStatus::Active) => {
+            Some(ConnectionStatus::Error {
+                reason: reason.clone(),
+            })
+        }
+        (GrantChange::Resumed { suspended_reason }, ConnectionStatus::Error { reason })
+            if reason == suspended_reason =>
+        {
+            Some(ConnectionStatus::Active)
+        }
+        // A suspension of a connection in error already: it refuses credentials, and
+        // keeps the error that needs repair rather than one a resumption would clear.
+        // A resumption of a connection not suspended (or in error for another reason,
+        // which still needs repair).
+        (GrantChange::Suspended { .. } | GrantChange::Resumed { .. }, _) => None,
     }
 }
