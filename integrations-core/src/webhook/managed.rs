@@ -371,6 +371,9 @@ impl ManagedWebhooks {
             connection.endpoint_key = Some(format!("ep_{}", crate::sealing::random_hex()?));
             connection.updated_at = self.host.clock().now();
             self.host.connections().put_connection(&connection).await?;
+            // Another registration may have given it a key at the same moment: the one
+            // stored last is the connection's, and both registrations use it.
+            connection = self.get(&connection.tenant, &connection.id).await?;
         }
         let Some(loaded) = self.load(connection).await? else {
             return Ok(None);
@@ -393,8 +396,47 @@ impl ManagedWebhooks {
             now,
         };
         let hook = registrar.register(&request, &secret).await?;
-        let record = ManagedWebhook::new(hook.hook_id, url, now);
-        let mut connection = loaded.connection.clone();
+        let record = ManagedWebhook::new(hook.hook_id, url.clone(), now);
+        // The provider call took time: a disconnect may have revoked the connection, or
+        // another registration changed its endpoint. The hook id goes on the record as
+        // stored now, never on the copy read before the call, so a revoked connection
+        // is not written back active; a hook that no longer belongs to a live
+        // connection's URL is deleted again.
+        let stored = self
+            .host
+            .connections()
+            .get_connection(&loaded.connection.tenant, &loaded.connection.id)
+            .await?;
+        let mut connection = match stored {
+            Some(stored)
+                if stored.is_active() && stored.endpoint_key == loaded.connection.endpoint_key =>
+            {
+                stored
+            }
+            stored => {
+                if let Err(error) = registrar.unregister(&request, &record.hook_id).await {
+                    tracing::warn!(
+                        target: "integrations::webhook",
+                        tenant = %loaded.connection.tenant,
+                        connection = %loaded.connection.id,
+                        code = error.code(),
+                        "the hook of a connection changed during its registration could not be deleted"
+                    );
+                }
+                return Err(match stored {
+                    Some(stored) if !stored.is_active() => {
+                        crate::codes::auth::CONNECTION_NOT_ACTIVE.error(format!(
+                            "the connection became {} while its webhook was registered; the hook was deleted",
+                            stored.status.as_str()
+                        ))
+                    }
+                    Some(_) => crate::codes::webhook::REGISTRATION_RACED.error(
+                        "another registration changed the connection's endpoint meanwhile; the hook was deleted, register again",
+                    ),
+                    None => crate::loaded::connection_not_found(),
+                });
+            }
+        };
         connection.managed_webhook = Some(record.clone());
         connection.updated_at = now;
         self.host.connections().put_connection(&connection).await?;

@@ -6,13 +6,17 @@ use std::io::Write;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use integrations_core::auth::{ApiKeyConnections, Authorizations, Disconnect, TokenManager};
-use integrations_core::host::{Clock as _, ReqwestHttpClient};
+use integrations_core::host::{
+    Clock as _, ConnectionStore as _, HttpClient as _, ReqwestHttpClient,
+};
 use integrations_core::model::{Connection, ConnectionStatus, CredentialType};
 use integrations_core::service::{ConnectionInput, TargetInput, WriteService};
 use integrations_core::webhook::{
     Ingest, MANAGED_WEBHOOK_SLOT, ManagedWebhooks, WebhookLifecycle, WebhookRemoval,
 };
-use integrations_core::{ConnectionId, ConnectionMethodId, Registry, Secret, TargetId, TenantId};
+use integrations_core::{
+    ConnectionId, ConnectionMethodId, Registry, Secret, TargetId, TenantId, Timestamp,
+};
 use integrations_definitions::linear::Linear;
 use integrations_testkit::mock::api::{LinearApi, LinearWebhooks};
 use integrations_testkit::{
@@ -573,6 +577,84 @@ async fn a_refused_registration_keeps_the_connection_and_a_retry_registers() {
     assert_secret_free(&error, secret.expose());
     assert_secret_free(&error, LINEAR_KEY);
     assert!(world.hooks.hooks().is_empty());
+}
+
+#[tokio::test]
+async fn a_disconnect_during_registration_leaves_the_connection_revoked_and_no_hook() {
+    let world = LinearWorld::new().await;
+    // Connected without managed webhooks; the host registers its hook afterwards.
+    let connection = ApiKeyConnections::new(world.registry.clone(), world.test.host().clone())
+        .with_verification(false)
+        .connect(
+            ConnectionInput::new(
+                tenant(),
+                ConnectionId::new("lin_1").unwrap(),
+                TargetId::new("linear").unwrap(),
+                "api-key".parse().unwrap(),
+            )
+            .with_secret("api_key", LINEAR_KEY)
+            .with_external_subject(ORGANIZATION),
+        )
+        .await
+        .unwrap();
+    assert!(connection.managed_webhook.is_none());
+
+    // A host whose HTTP client sees the provider create the hook just after a
+    // disconnect revoked the connection (as one running in another process would).
+    let store = world.test.store.clone();
+    let (tenant_id, connection_id) = (connection.tenant.clone(), connection.id.clone());
+    let reqwest = Arc::new(ReqwestHttpClient::new().unwrap());
+    let http = integrations_core::host::from_fn(move |request: http::Request<bytes::Bytes>| {
+        let (store, reqwest) = (store.clone(), reqwest.clone());
+        let (tenant_id, connection_id) = (tenant_id.clone(), connection_id.clone());
+        async move {
+            if String::from_utf8_lossy(request.body()).contains("webhookCreate(") {
+                let revoked = ConnectionStatus::Revoked {
+                    reason: "disconnected".to_owned(),
+                };
+                store
+                    .set_connection_status(
+                        &tenant_id,
+                        &connection_id,
+                        revoked,
+                        Timestamp::from_unix_seconds(1),
+                    )
+                    .await
+                    .unwrap();
+            }
+            reqwest.send(request).await
+        }
+    });
+    let host = integrations_core::host::Host::builder()
+        .stores(world.test.store.clone())
+        .http(Arc::new(http))
+        .cipher(world.test.keys.clone())
+        .clock(world.test.clock.clone())
+        .build()
+        .unwrap();
+    let tokens = Arc::new(TokenManager::new(world.registry.clone(), host.clone()));
+    let racing = ManagedWebhooks::new(world.registry.clone(), host, tokens, PUBLIC_BASE).unwrap();
+    let error = racing
+        .register(&tenant(), &connection.id)
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), "auth.connection_not_active");
+
+    let stored = world
+        .test
+        .store
+        .get_connection(&tenant(), &connection.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        matches!(stored.status, ConnectionStatus::Revoked { .. }),
+        "the registration wrote the connection back as {:?}",
+        stored.status
+    );
+    assert!(stored.managed_webhook.is_none());
+    assert_eq!(world.creates(), 1);
+    assert!(world.hooks.hooks().is_empty(), "{:?}", world.hooks.hooks());
 }
 
 #[tokio::test]
