@@ -520,9 +520,41 @@ async fn acknowledge_now_process_later() {
         .await
         .unwrap();
     world.test.events.fail_next(1);
-    let err = accepted.pending.unwrap().deliver().await.unwrap_err();
-    assert_eq!(err.code(), codes::DELIVERY_FAILED);
+    let failed = accepted.pending.unwrap().deliver().await.unwrap_err();
+    assert_eq!(failed.error.code(), codes::DELIVERY_FAILED);
     assert_eq!(world.test.store.recorded_events().len(), 1);
+    // The provider was answered already and will not send it again: the host runs the
+    // delivery it got back, and the event reaches the sink once, recorded again.
+    let delivered = failed.pending.deliver().await.unwrap();
+    assert_eq!(delivered.external_event_id, "d-later-2");
+    assert_eq!(world.test.events.events().len(), 2);
+    assert_eq!(world.test.store.recorded_events().len(), 2);
+
+    // When a redelivery processed the event after the failure, the host's retry
+    // delivers nothing: the sink still gets it once.
+    let signed = world.sign(&opened("acct-1"), "d-later-3");
+    let accepted = world
+        .ingest
+        .accept(signed.request(&world.key))
+        .await
+        .unwrap();
+    world.test.events.fail_next(1);
+    let failed = accepted.pending.unwrap().deliver().await.unwrap_err();
+    let redelivered = world
+        .ingest
+        .ingest(signed.request(&world.key))
+        .await
+        .unwrap();
+    assert_eq!(redelivered.outcome, IngestOutcome::Delivered);
+    let retried = failed.pending.deliver().await.unwrap();
+    assert_eq!(retried.external_event_id, "d-later-3");
+    let sunk = world.test.events.events();
+    assert_eq!(
+        sunk.iter()
+            .filter(|e| e.external_event_id == "d-later-3")
+            .count(),
+        1
+    );
 }
 
 #[tokio::test]

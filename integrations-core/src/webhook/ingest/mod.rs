@@ -195,12 +195,18 @@ pub struct Accepted {
 /// A verified, recorded event whose delivery to the event sink is still to run: await
 /// [`deliver`](Self::deliver) after sending the answer, or spawn it.
 ///
-/// When the sink fails, the record is released (so a redelivery by the provider, or a
-/// manual one, is processed again) and the error is returned for the host to log.
+/// The provider was already answered 2xx, so it will not send the event again: when the
+/// sink fails, [`deliver`](Self::deliver) gives the delivery back in a
+/// [`DeliveryFailed`] for the host to run again later (or keep the event elsewhere).
+/// Meanwhile the record is released, so a redelivery (the provider's own, or a manual
+/// one) is processed too; a retry that finds the event recorded again by such a
+/// redelivery delivers nothing, so the sink gets the event once.
 #[must_use = "the event reaches the sink only when the delivery runs"]
 pub struct PendingDelivery {
     host: Host,
     event: WebhookEvent,
+    /// Whether an earlier attempt failed and released the record.
+    released: bool,
 }
 
 impl fmt::Debug for PendingDelivery {
@@ -208,6 +214,7 @@ impl fmt::Debug for PendingDelivery {
         f.debug_struct("PendingDelivery")
             .field("event_type", &self.event.event_type)
             .field("external_event_id", &self.event.external_event_id)
+            .field("released", &self.released)
             .finish_non_exhaustive()
     }
 }
@@ -218,15 +225,80 @@ impl PendingDelivery {
         &self.event
     }
 
-    /// Delivers the event to the host's sink.
+    /// Delivers the event to the host's sink. A retry after a failure records the event
+    /// again first, and delivers nothing when a redelivery recorded it meanwhile (it
+    /// reached the sink that way); the event is returned either way.
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Unavailable`](crate::ErrorKind::Unavailable) (`webhook.delivery_failed`) with the sink's error as
-    /// source; the record was released.
-    pub async fn deliver(self) -> Result<WebhookEvent, Error> {
-        deliver(&self.host, &self.event).await?;
-        Ok(self.event)
+    /// [`DeliveryFailed`] with [`ErrorKind::Unavailable`](crate::ErrorKind::Unavailable)
+    /// (`webhook.delivery_failed`, the sink's error as source; the record was released),
+    /// or the store's error when a retry could not record the event again; the delivery
+    /// inside it can be run again.
+    pub async fn deliver(mut self) -> Result<WebhookEvent, DeliveryFailed> {
+        if self.released {
+            match self
+                .host
+                .webhook_events()
+                .record_event_if_new(&self.event)
+                .await
+            {
+                Ok(true) => self.released = false,
+                Ok(false) => return Ok(self.event),
+                Err(error) => {
+                    return Err(DeliveryFailed {
+                        error,
+                        pending: self,
+                    });
+                }
+            }
+        }
+        match deliver(&self.host, &self.event).await {
+            Ok(()) => Ok(self.event),
+            Err(error) => {
+                self.released = true;
+                Err(DeliveryFailed {
+                    error,
+                    pending: self,
+                })
+            }
+        }
+    }
+}
+
+/// A [`PendingDelivery`] whose sink failed: why, and the delivery to run again.
+#[non_exhaustive]
+pub struct DeliveryFailed {
+    /// Why (`webhook.delivery_failed` with the sink's error as source, or a store error).
+    pub error: Error,
+    /// The delivery, to [run again](PendingDelivery::deliver) later.
+    pub pending: PendingDelivery,
+}
+
+impl fmt::Debug for DeliveryFailed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DeliveryFailed")
+            .field("error", &self.error)
+            .field("pending", &self.pending)
+            .finish()
+    }
+}
+
+impl fmt::Display for DeliveryFailed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.error, f)
+    }
+}
+
+impl std::error::Error for DeliveryFailed {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}
+
+impl From<DeliveryFailed> for Error {
+    fn from(failed: DeliveryFailed) -> Self {
+        failed.error
     }
 }
 
@@ -434,6 +506,7 @@ impl Ingest {
                     pending: Some(PendingDelivery {
                         host: self.host.clone(),
                         event: *event,
+                        released: false,
                     }),
                 })
             }
