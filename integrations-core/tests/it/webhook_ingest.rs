@@ -445,16 +445,85 @@ async fn concurrent_redeliveries_reach_the_sink_once() {
         let world = world.clone();
         let request = signed.request(&world.key);
         tasks.push(tokio::spawn(async move {
-            world.ingest.ingest(request).await.unwrap().outcome
+            match world.ingest.ingest(request).await {
+                Ok(ingested) => Ok(ingested.outcome),
+                Err(e) => Err(e.code().to_owned()),
+            }
         }));
     }
     let mut delivered = 0;
     for task in tasks {
-        if task.await.unwrap() == IngestOutcome::Delivered {
-            delivered += 1;
+        match task.await.unwrap() {
+            Ok(IngestOutcome::Delivered) => delivered += 1,
+            Ok(IngestOutcome::Duplicate) => {}
+            // Arrived while the first was still being delivered: the provider retries.
+            Err(code) if code == codes::DELIVERY_IN_PROGRESS => {}
+            other => panic!("{other:?}"),
         }
     }
     assert_eq!(delivered, 1);
+    assert_eq!(world.test.events.events().len(), 1);
+}
+
+/// An event sink that holds each delivery until released, then fails it.
+#[derive(Default)]
+struct HeldThenFails {
+    entered: tokio::sync::Notify,
+    release: tokio::sync::Notify,
+}
+
+#[async_trait::async_trait]
+impl integrations_core::host::EventSink for HeldThenFails {
+    async fn deliver(&self, _event: &WebhookEvent) -> Result<(), Error> {
+        self.entered.notify_one();
+        self.release.notified().await;
+        Err(Error::storage(std::io::Error::other("the queue is down")))
+    }
+}
+
+#[tokio::test]
+async fn a_redelivery_while_the_first_is_still_delivered_is_not_answered_done() {
+    let world = World::new().await;
+    let sink = Arc::new(HeldThenFails::default());
+    let host = integrations_core::host::Host::builder()
+        .stores(world.test.store.clone())
+        .http(world.test.host().http_arc())
+        .cipher(world.test.keys.clone())
+        .clock(world.test.clock.clone())
+        .audit(world.test.audit.clone())
+        .events(sink.clone())
+        .build()
+        .unwrap();
+    let held = Ingest::new(
+        Arc::new(Registry::new().with(Arc::new(Tracker)).unwrap()),
+        host,
+    )
+    .unwrap();
+    let signed = world.sign(&opened("acct-1"), "d-slow");
+    let first = tokio::spawn({
+        let held = held.clone();
+        let request = signed.request(&world.key);
+        async move { held.ingest(request).await }
+    });
+    sink.entered.notified().await;
+
+    // The provider retries while the first delivery is still running: a 2xx now would
+    // end its retries, and the first may still fail.
+    let err = held.ingest(signed.request(&world.key)).await.unwrap_err();
+    assert_eq!(err.code(), codes::DELIVERY_IN_PROGRESS);
+    assert_eq!(held.error_response(&world.key, &err).status, 503);
+
+    // The first fails and releases the event, so the provider's next retry is
+    // delivered: the event is not lost.
+    sink.release.notify_one();
+    let failed = first.await.unwrap().unwrap_err();
+    assert_eq!(failed.code(), codes::DELIVERY_FAILED);
+    let retry = world
+        .ingest
+        .ingest(signed.request(&world.key))
+        .await
+        .unwrap();
+    assert_eq!(retry.outcome, IngestOutcome::Delivered);
     assert_eq!(world.test.events.events().len(), 1);
 }
 

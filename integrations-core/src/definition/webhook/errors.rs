@@ -62,6 +62,9 @@ pub mod codes {
     /// The event sink refused the event; the record was released so a redelivery is
     /// processed again (503).
     pub const DELIVERY_FAILED: &str = crate::codes::webhook::DELIVERY_FAILED.as_str();
+    /// A redelivery arrived while this process still delivers the event's first
+    /// delivery (503, so the provider retries).
+    pub const DELIVERY_IN_PROGRESS: &str = crate::codes::webhook::DELIVERY_IN_PROGRESS.as_str();
     /// A new event withdraws or suspends its connection's grant, and the store did not
     /// take the status change; the record was released so a redelivery is processed
     /// again (503).

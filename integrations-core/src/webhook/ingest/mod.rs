@@ -1,8 +1,8 @@
 //! [`Ingest`]: the webhook pipeline, from a raw request to an answer.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
 use http::StatusCode;
@@ -356,6 +356,30 @@ pub struct Ingest {
     loader: crate::loaded::Loader,
     sources: Arc<BTreeMap<DefinitionKey, WebhookSource>>,
     max_body_bytes: usize,
+    /// The events [`ingest`](Self::ingest) is processing right now in this process
+    /// (recorded, not yet delivered), shared by clones.
+    in_flight: Arc<Mutex<HashSet<InFlightKey>>>,
+}
+
+/// An event by tenant, definition and deduplication id.
+type InFlightKey = (crate::TenantId, DefinitionKey, String);
+
+/// An event [`Ingest::ingest`] is processing; dropping it (delivered, failed, or the
+/// request went away) ends it.
+struct Running {
+    in_flight: Arc<Mutex<HashSet<InFlightKey>>>,
+    key: Option<InFlightKey>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            self.in_flight
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(&key);
+        }
+    }
 }
 
 impl fmt::Debug for Ingest {
@@ -417,6 +441,7 @@ impl Ingest {
             host,
             sources: Arc::new(sources),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            in_flight: Arc::default(),
         })
     }
 
@@ -452,6 +477,15 @@ impl Ingest {
                 event: None,
             }),
             Prepared::Event(event, grant) => {
+                // A redelivery while the first one is still running here (a provider
+                // retrying a slow answer) is not answered "done": the first may still
+                // fail and release the event, and a 2xx now would end the provider's
+                // retries. It gets 503 and comes back.
+                let Some(running) = self.start(&event) else {
+                    return Err(crate::codes::webhook::DELIVERY_IN_PROGRESS.error(
+                        "this event's first delivery is still being processed; retry later",
+                    ));
+                };
                 if !self.record(&event).await? {
                     return Ok(Ingested {
                         response: outcome_response(IngestOutcome::Duplicate),
@@ -461,6 +495,7 @@ impl Ingest {
                 }
                 self.apply_grant(&event, grant.as_ref()).await?;
                 deliver(&self.host, &event).await?;
+                drop(running);
                 tracing::debug!(
                     key = %event.key,
                     event_type = %event.event_type,
@@ -658,6 +693,24 @@ impl Ingest {
                 Ok(Prepared::Event(Box::new(event), grant))
             }
         }
+    }
+
+    /// Marks `event` as being processed here, unless it already is.
+    fn start(&self, event: &WebhookEvent) -> Option<Running> {
+        let key = (
+            event.tenant.clone(),
+            event.key.clone(),
+            event.external_event_id.clone(),
+        );
+        let fresh = self
+            .in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key.clone());
+        fresh.then(|| Running {
+            in_flight: Arc::clone(&self.in_flight),
+            key: Some(key),
+        })
     }
 
     async fn record(&self, event: &WebhookEvent) -> Result<bool, Error> {
