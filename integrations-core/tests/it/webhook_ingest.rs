@@ -1471,6 +1471,100 @@ async fn a_resumption_racing_a_disconnect_leaves_the_connection_revoked() {
     );
 }
 
+/// A credentials store that counts its reads.
+struct CountedLoads {
+    inner: Arc<integrations_testkit::MemoryStore>,
+    loads: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl integrations_core::host::CredentialStore for CountedLoads {
+    async fn load_credentials(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+    ) -> Result<Option<integrations_core::model::CredentialSet>, Error> {
+        self.loads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.load_credentials(tenant, connection).await
+    }
+    async fn swap_credentials(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+        expected: Option<u64>,
+        credentials: Vec<Credential>,
+    ) -> Result<u64, Error> {
+        self.inner
+            .swap_credentials(tenant, connection, expected, credentials)
+            .await
+    }
+    async fn delete_credentials(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+    ) -> Result<bool, Error> {
+        self.inner.delete_credentials(tenant, connection).await
+    }
+}
+
+#[tokio::test]
+async fn a_forged_delivery_costs_a_bounded_number_of_credential_reads() {
+    let world = World::new().await;
+    for n in 2..=40 {
+        world
+            .connection(
+                ConnectionInput::new(
+                    tenant("acme"),
+                    ConnectionId::new(format!("conn-{n}")).unwrap(),
+                    TargetId::new("tracker").unwrap(),
+                    "api-key".parse().unwrap(),
+                )
+                .with_secret("api_token", format!("trk_{n}"))
+                .with_external_subject(format!("acct-{n}")),
+            )
+            .await;
+    }
+    let counted = Arc::new(CountedLoads {
+        inner: world.test.store.clone(),
+        loads: std::sync::atomic::AtomicUsize::new(0),
+    });
+    let host = integrations_core::host::Host::builder()
+        .stores(world.test.store.clone())
+        .credentials(counted.clone())
+        .http(world.test.host().http_arc())
+        .cipher(world.test.keys.clone())
+        .clock(world.test.clock.clone())
+        .audit(world.test.audit.clone())
+        .events(world.test.events.clone())
+        .build()
+        .unwrap();
+    let ingest = Ingest::new(
+        Arc::new(Registry::new().with(Arc::new(Tracker)).unwrap()),
+        host,
+    )
+    .unwrap();
+
+    // Unsigned by anyone's secret, on the app-level route: refused, after reading the
+    // credentials of the one connection it names, not of all forty.
+    let forged = world.sign_with("nobody-s-secret", &opened("acct-7"), "d-forged-many");
+    let response = ingest.handle(forged.request(&world.key)).await;
+    assert_eq!(
+        (response.status.as_u16(), error_code(&response)),
+        (401, codes::SIGNATURE_MISMATCH.to_owned())
+    );
+    let loads = counted.loads.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        loads <= 1,
+        "{loads} credential reads for one forged delivery"
+    );
+
+    // A delivery signed with the target's secret still reaches its connection.
+    let signed = world.sign(&opened("acct-7"), "d-signed-many");
+    let ingested = ingest.ingest(signed.request(&world.key)).await.unwrap();
+    assert_eq!(ingested.outcome, IngestOutcome::Delivered);
+    assert_eq!(ingested.event.unwrap().connection.as_str(), "conn-7");
+}
+
 /// Issue 14 point 2: two tenants legitimately connect the same provider-side account,
 /// each through its own target (its own app and signing secret): each delivery belongs
 /// to the tenant whose secret signed it, on the app-level route too. When both share one

@@ -11,6 +11,10 @@ use crate::model::{Connection, ConnectionStatus, Target};
 use crate::provider::webhook::{InboundRequest, Routing};
 use crate::{DefinitionKey, Error, ErrorKind, Secret, Timestamp};
 
+/// The most connections whose own signing secrets are tried before a single-target
+/// delivery is read; with more, it is routed first and verified after.
+const MAX_CONNECTIONS_VERIFIED_BEFORE_READING: usize = 16;
+
 impl Ingest {
     /// Checks the signature before the payload is read, when the secrets it can be
     /// signed with are known without it: the route's endpoint key names the candidate
@@ -104,6 +108,13 @@ impl Ingest {
                 .list_connections(&target.tenant)
                 .await?;
             connections.retain(|c| c.target == target.id && &c.key == key);
+            // Each candidate costs a credential read and an open before the signature
+            // is checked, whoever sent the request. Past a few, the delivery is routed
+            // first (reading only its routing fields) and verified with its own
+            // connection's secrets, as on a route of several targets.
+            if connections.len() > MAX_CONNECTIONS_VERIFIED_BEFORE_READING {
+                return Ok(None);
+            }
         }
         Ok(Some((
             targets.into_iter().map(Arc::new).collect(),
