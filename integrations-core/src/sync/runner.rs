@@ -387,6 +387,9 @@ impl SyncRunner {
             .get("source")
             .cloned()
             .unwrap_or(serde_json::Value::Null);
+        // The source state a completed run left: what an unfinished run learns (an
+        // `ETag` of a first page) is kept only when it completes, as the watermark is.
+        let committed_source = source_state.clone();
         let mut run_watermark = if resuming {
             checkpoint
                 .state
@@ -502,10 +505,10 @@ impl SyncRunner {
                 checkpoint.state = serde_json::json!({
                     "run_watermark": run_watermark,
                     "run_started_ms": started.unix_millis(),
-                    "source": source_state,
+                    "source": committed_source,
                 });
             } else {
-                checkpoint.state = serde_json::json!({ "source": source_state });
+                checkpoint.state = serde_json::json!({ "source": committed_source });
             }
             checkpoint.version = self.save(&checkpoint).await?;
             self.observer.page_written(&report);

@@ -968,3 +968,37 @@ async fn linear_a_record_updated_after_its_page_was_read_is_read_next_run() {
         "edited during the run"
     );
 }
+
+#[tokio::test]
+async fn github_an_interrupted_incremental_run_keeps_no_etag_that_hides_its_unread_pages() {
+    let (api, env) = github(false).await;
+    let numbers = api.add("octo/app", 150, true);
+    env.full("pull_requests").await;
+    for n in &numbers {
+        api.update("octo/app", *n, &format!("edit {n}"));
+    }
+    // The run stops after page 1 of `octo/app` (100 of the 150 changed pull requests).
+    let report = env
+        .runner()
+        .run(
+            &tenant(),
+            &conn(),
+            "pull_requests",
+            SyncMode::Incremental,
+            &*env.sink,
+            Some(1),
+        )
+        .await
+        .unwrap();
+    assert!(!report.complete);
+    // Nothing changes at GitHub: page 1 is the same, page 2 was never read.
+    env.incremental("pull_requests").await;
+    for n in &numbers {
+        let id = format!("octo/app#{n}");
+        assert_eq!(
+            env.sink.record("pull_requests", &id).unwrap()["title"],
+            format!("edit {n}"),
+            "{id}"
+        );
+    }
+}
