@@ -39,6 +39,6 @@ pub use runner::{
     WATERMARK_MARGIN,
 };
 pub use trigger::{
-    RunStarter, SchedulerStatus, SyncRunnerStarter, SyncScheduler, SyncTriggerSink, SyncTriggers,
-    TriggeredRun,
+    DEFAULT_RETRY_ATTEMPTS, DEFAULT_RETRY_BACKOFF, RunStarter, SchedulerStatus, SyncRunnerStarter,
+    SyncScheduler, SyncTriggerSink, SyncTriggers, TriggeredRun,
 };
