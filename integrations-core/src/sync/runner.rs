@@ -221,6 +221,9 @@ impl SyncRunner {
     /// A full run resumes an interrupted full run from its saved cursor. An incremental
     /// run fetches what changed since the last completed run's watermark; with no
     /// watermark yet, or while a full run is unfinished, it runs (or resumes) the full run.
+    /// An interrupted incremental run is not resumed: the next one starts again from its
+    /// first page, so an incremental run stopped by `max_pages` before its last page
+    /// never advances the watermark.
     ///
     /// # Errors
     ///
