@@ -207,4 +207,17 @@ pub trait SyncSource: Send + Sync {
     /// Provider and transport errors; temporary ones (`is_temporary`) leave the checkpoint
     /// where it was so the next run retries the page.
     async fn fetch_page(&self, request: SyncRequest<'_>) -> Result<SyncPage, Error>;
+
+    /// The watermark meaning "changed at `at`" in `stream`'s [`SyncRecord::updated_at`]
+    /// form, when that form is the provider's clock time.
+    ///
+    /// The runner never lets a run's watermark pass the run's start minus
+    /// [`WATERMARK_MARGIN`](crate::sync::WATERMARK_MARGIN), so a record changed during
+    /// the run, after its page was read, is read again by the next incremental run. The
+    /// default, `None`, keeps the newest `updated_at` seen, which is only safe for a
+    /// source that reads every stream in the order of `updated_at`.
+    fn watermark_at(&self, stream: &str, at: crate::Timestamp) -> Option<String> {
+        let _ = (stream, at);
+        None
+    }
 }

@@ -5,8 +5,9 @@
 //! [`SyncCheckpoint`](crate::model::SyncCheckpoint) after every page with
 //! compare-and-swap, so:
 //!
-//! * a crash resumes from the last saved page (pages are delivered at least once, so
-//!   sinks upsert by record id);
+//! * a crashed full run resumes from the last saved page, a crashed incremental run
+//!   starts again from the watermark (pages are delivered at least once, so sinks upsert
+//!   by record id);
 //! * two runners of one stream never run at once: a run takes the stream's lease in the
 //!   [`CheckpointStore`](crate::host::CheckpointStore) (`sync.lease_held` otherwise),
 //!   renews it after every page and releases it at the end; a runner that died holds it
@@ -19,8 +20,9 @@
 //! * a credential the provider refuses and that cannot be renewed stops the run with
 //!   `sync.credential_rejected` and marks the connection `error`; a connection that is
 //!   not active, or whose target is disabled (`auth.target_disabled`), does not run;
-//! * an incremental sync starts from the watermark (the newest `updated_at` seen) of the
-//!   last completed sync.
+//! * an incremental sync starts from the watermark of the last completed sync: the newest
+//!   `updated_at` it saw, but never later than its start minus [`WATERMARK_MARGIN`], so
+//!   a record changed during a run after its page was read is read by the next run.
 //!
 //! Webhooks keep streams fresh: a [`SyncTriggerSink`] in front of the host's event sink
 //! schedules an incremental run of each stream an ingested event touches
@@ -34,8 +36,9 @@ pub use crate::provider::sync::{
 };
 pub use runner::{
     DEFAULT_LEASE_TTL, MIN_RATE_LIMIT_WAIT, RecordSink, SyncObserver, SyncReport, SyncRunner,
+    WATERMARK_MARGIN,
 };
 pub use trigger::{
-    RunStarter, SchedulerStatus, SyncRunnerStarter, SyncScheduler, SyncTriggerSink, SyncTriggers,
-    TriggeredRun,
+    DEFAULT_RETRY_ATTEMPTS, DEFAULT_RETRY_BACKOFF, RunStarter, SchedulerStatus, SyncRunnerStarter,
+    SyncScheduler, SyncTriggerSink, SyncTriggers, TriggeredRun,
 };

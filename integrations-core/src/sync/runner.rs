@@ -17,6 +17,17 @@ use crate::{ConnectionId, Error, ErrorKind, Registry, TenantId};
 /// every rate-limit pause). A runner that died holds its stream this long at most.
 pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(300);
 
+/// How far a run's watermark stays behind the run's start: the skew allowed between the
+/// host's clock and the provider's, plus the provider's delay in listing a change.
+///
+/// A run reads its pages one after another, so a record changed while it runs may be
+/// changed after its page was read, while a record read later carries a newer
+/// `updated_at`. The next incremental run therefore starts from the newest `updated_at`
+/// seen, but never later than this run's start minus this margin (for sources that give
+/// [`SyncSource::watermark_at`](crate::sync::SyncSource::watermark_at)): what changed in
+/// that window is read twice (sinks upsert by id), never missed.
+pub const WATERMARK_MARGIN: Duration = Duration::from_secs(300);
+
 /// The shortest pause after a rate limit, so that a reset already past never makes a
 /// busy loop.
 pub const MIN_RATE_LIMIT_WAIT: Duration = Duration::from_secs(1);
@@ -210,6 +221,9 @@ impl SyncRunner {
     /// A full run resumes an interrupted full run from its saved cursor. An incremental
     /// run fetches what changed since the last completed run's watermark; with no
     /// watermark yet, or while a full run is unfinished, it runs (or resumes) the full run.
+    /// An interrupted incremental run is not resumed: the next one starts again from its
+    /// first page, so an incremental run stopped by `max_pages` before its last page
+    /// never advances the watermark.
     ///
     /// # Errors
     ///
@@ -376,6 +390,9 @@ impl SyncRunner {
             .get("source")
             .cloned()
             .unwrap_or(serde_json::Value::Null);
+        // The source state a completed run left: what an unfinished run learns (an
+        // `ETag` of a first page) is kept only when it completes, as the watermark is.
+        let committed_source = source_state.clone();
         let mut run_watermark = if resuming {
             checkpoint
                 .state
@@ -385,6 +402,15 @@ impl SyncRunner {
         } else {
             None
         };
+        // A resumed run started when its first attempt did: what changed since then may
+        // be on a page that attempt read.
+        let started = checkpoint
+            .state
+            .get("run_started_ms")
+            .and_then(serde_json::Value::as_i64)
+            .filter(|_| resuming)
+            .map_or(now, crate::Timestamp::from_unix_millis);
+        let ceiling = source.watermark_at(stream, started.saturating_sub(WATERMARK_MARGIN));
         if mode == SyncMode::Full && !checkpoint.in_full_sync {
             checkpoint.in_full_sync = true;
             checkpoint.updated_at = self.host.clock().now();
@@ -463,6 +489,10 @@ impl SyncRunner {
             checkpoint.updated_at = self.host.clock().now();
             if last {
                 checkpoint.in_full_sync = false;
+                let run_watermark = match (run_watermark.take(), &ceiling) {
+                    (Some(seen), Some(ceiling)) if *ceiling < seen => Some(ceiling.clone()),
+                    (seen, _) => seen,
+                };
                 let newest = match (&checkpoint.watermark, &run_watermark) {
                     (Some(old), Some(new)) if old >= new => Some(old.clone()),
                     (_, Some(new)) => Some(new.clone()),
@@ -475,10 +505,13 @@ impl SyncRunner {
                     serde_json::json!({ "source": source_state })
                 };
             } else if mode == SyncMode::Full {
-                checkpoint.state =
-                    serde_json::json!({ "run_watermark": run_watermark, "source": source_state });
+                checkpoint.state = serde_json::json!({
+                    "run_watermark": run_watermark,
+                    "run_started_ms": started.unix_millis(),
+                    "source": committed_source,
+                });
             } else {
-                checkpoint.state = serde_json::json!({ "source": source_state });
+                checkpoint.state = serde_json::json!({ "source": committed_source });
             }
             checkpoint.version = self.save(&checkpoint).await?;
             self.observer.page_written(&report);

@@ -7,7 +7,12 @@
 //!   running. The first event of a quiet key schedules a run one *window* later (on the
 //!   host's [`Clock`]); every event until then joins it (a burst of 100 events is one run).
 //!   An event arriving while that run is in progress schedules exactly one follow-up run,
-//!   so a change is never missed and never costs more than one extra run.
+//!   so a change is never missed and never costs more than one extra run. A run that
+//!   fails for a reason that passes (another run holds the stream, `sync.lease_held`; a
+//!   provider's 5xx or rate limit; a storage error) is run again after a backoff on the
+//!   host's clock ([`DEFAULT_RETRY_BACKOFF`], doubling, at most
+//!   [`DEFAULT_RETRY_ATTEMPTS`] times in a row; [`SyncScheduler::with_retry`]); a run
+//!   failing for good (a refused credential, an unknown stream) waits for the next event.
 //! * [`RunStarter`]: what the scheduler calls to run a stream; [`SyncRunnerStarter`] runs
 //!   it with a [`SyncRunner`] into a [`RecordSink`].
 //! * [`SyncTriggerSink`]: an [`EventSink`] adapter that hands each event to the host's own
@@ -146,6 +151,22 @@ impl TriggeredRun {
     }
 }
 
+/// The first pause before a failed triggered run is run again; it doubles after each
+/// failure in a row.
+pub const DEFAULT_RETRY_BACKOFF: Duration = Duration::from_secs(30);
+
+/// How many times in a row a failed triggered run is run again before the scheduler
+/// waits for the next event. With [`DEFAULT_RETRY_BACKOFF`] the retries span about 15
+/// minutes, longer than a dead runner holds a stream's lease
+/// ([`DEFAULT_LEASE_TTL`](super::DEFAULT_LEASE_TTL)).
+pub const DEFAULT_RETRY_ATTEMPTS: u32 = 5;
+
+/// Whether a failed run may succeed if run again later: a temporary failure (provider
+/// 5xx, rate limit, storage) or another run holding or advancing the stream (conflict).
+fn worth_retrying(error: &Error) -> bool {
+    error.is_temporary() || error.is_conflict()
+}
+
 /// Starts (and finishes) one incremental run of a stream; the scheduler awaits it.
 #[async_trait]
 pub trait RunStarter: Send + Sync + 'static {
@@ -153,7 +174,8 @@ pub trait RunStarter: Send + Sync + 'static {
     ///
     /// # Errors
     ///
-    /// Whatever the run fails with; the scheduler logs its code and goes on.
+    /// Whatever the run fails with; the scheduler logs its code and, when the failure is
+    /// temporary or a conflict with another run, runs it again after a backoff.
     async fn start_run(&self, run: &TriggeredRun) -> Result<(), Error>;
 }
 
@@ -204,9 +226,13 @@ enum Slot {
     Running(Option<Timestamp>),
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct State {
     slots: BTreeMap<TriggeredRun, Slot>,
+    /// The first backoff and the attempts in a row of a failed run.
+    retry: (Duration, u32),
+    /// Failures in a row, by key, of runs worth retrying.
+    failures: BTreeMap<TriggeredRun, u32>,
     shutdown: bool,
     started: u64,
 }
@@ -262,10 +288,28 @@ impl SyncScheduler {
                 starter,
                 clock,
                 window,
-                state: Mutex::new(State::default()),
+                state: Mutex::new(State {
+                    slots: BTreeMap::new(),
+                    retry: (DEFAULT_RETRY_BACKOFF, DEFAULT_RETRY_ATTEMPTS),
+                    failures: BTreeMap::new(),
+                    shutdown: false,
+                    started: 0,
+                }),
                 wake: Notify::new(),
             }),
         }
+    }
+
+    /// Runs a run that failed for a reason that passes again `backoff` later (doubling
+    /// after each failure in a row), at most `attempts` times in a row (default
+    /// [`DEFAULT_RETRY_BACKOFF`], [`DEFAULT_RETRY_ATTEMPTS`]); `0` attempts never
+    /// retries. Clones share the setting.
+    #[must_use]
+    pub fn with_retry(self, backoff: Duration, attempts: u32) -> Self {
+        let mut state = lock(&self.inner.state);
+        state.retry = (backoff, attempts);
+        drop(state);
+        self
     }
 
     /// Asks for an incremental run of `run`: joins a pending one, or marks a follow-up
@@ -295,7 +339,7 @@ impl SyncScheduler {
     }
 
     /// Stops taking events; [`run`](Self::run) returns once the runs in progress have
-    /// finished. Runs still waiting for their due time are dropped: the next event (or
+    /// finished. Runs still waiting for their due time (retries too) are dropped: the next event (or
     /// the host's own schedule) runs the stream, from its saved watermark.
     pub fn shutdown(&self) {
         lock(&self.inner.state).shutdown = true;
@@ -345,10 +389,46 @@ impl SyncScheduler {
         (due, next, state.shutdown)
     }
 
-    fn finished(&self, run: &TriggeredRun) {
+    /// A run ended; `retry` when it failed for a reason that passes. A follow-up runs
+    /// when due; a failed run is run again after its backoff (not before a follow-up's
+    /// due time), unless it failed too often in a row.
+    fn finished(&self, run: &TriggeredRun, retry: bool) {
+        let now = self.inner.clock.now();
         let mut state = lock(&self.inner.state);
-        match state.slots.get(run).copied() {
-            Some(Slot::Running(Some(due))) if !state.shutdown => {
+        let follow_up = match state.slots.get(run) {
+            Some(Slot::Running(Some(due))) => Some(*due),
+            _ => None,
+        };
+        let failures = if retry {
+            let failures = state.failures.entry(run.clone()).or_default();
+            *failures += 1;
+            *failures
+        } else {
+            state.failures.remove(run);
+            0
+        };
+        let (backoff, attempts) = state.retry;
+        let retry_at = (retry && failures <= attempts).then(|| {
+            let doubling = 2_u32.saturating_pow(failures - 1);
+            now.saturating_add(backoff.saturating_mul(doubling))
+        });
+        if retry && retry_at.is_none() {
+            state.failures.remove(run);
+            tracing::warn!(
+                target: "integrations::sync",
+                tenant = %run.tenant,
+                connection = %run.connection,
+                stream = %run.stream,
+                failures,
+                "a webhook-triggered sync run kept failing; it waits for the next event"
+            );
+        }
+        let next = match (follow_up, retry_at) {
+            (Some(due), Some(at)) => Some(due.max(at)),
+            (due, at) => due.or(at),
+        };
+        match next {
+            Some(due) if !state.shutdown => {
                 state.slots.insert(run.clone(), Slot::Pending(due));
             }
             _ => {
@@ -361,7 +441,7 @@ impl SyncScheduler {
     /// per key), until [`shutdown`](Self::shutdown). Drive it once per scheduler, on a
     /// Tokio runtime (runs are spawned on it).
     pub async fn run(&self) {
-        let mut runs: JoinSet<TriggeredRun> = JoinSet::new();
+        let mut runs: JoinSet<(TriggeredRun, bool)> = JoinSet::new();
         loop {
             let (due, next, shutdown) = self.take_due();
             for run in due {
@@ -372,10 +452,10 @@ impl SyncScheduler {
                         let run = run.clone();
                         tokio::spawn(async move { starter.start_run(&run).await }).await
                     };
-                    let code = match &attempt {
-                        Ok(Ok(())) => None,
-                        Ok(Err(error)) => Some(error.code().to_owned()),
-                        Err(_) => Some("sync.run_panicked".to_owned()),
+                    let (code, retry) = match &attempt {
+                        Ok(Ok(())) => (None, false),
+                        Ok(Err(error)) => (Some(error.code().to_owned()), worth_retrying(error)),
+                        Err(_) => (Some("sync.run_panicked".to_owned()), false),
                     };
                     if let Some(code) = code {
                         tracing::warn!(
@@ -384,16 +464,17 @@ impl SyncScheduler {
                             connection = %run.connection,
                             stream = %run.stream,
                             code,
+                            retry,
                             "a webhook-triggered sync run failed"
                         );
                     }
-                    run
+                    (run, retry)
                 });
             }
             if shutdown {
                 while let Some(done) = runs.join_next().await {
-                    if let Ok(run) = done {
-                        self.finished(&run);
+                    if let Ok((run, retry)) = done {
+                        self.finished(&run, retry);
                     }
                 }
                 lock(&self.inner.state).slots.clear();
@@ -404,8 +485,8 @@ impl SyncScheduler {
                 () = self.inner.wake.notified() => {}
                 Some(done) = runs.join_next(), if !runs.is_empty() => {
                     // The wrapper task never panics (the run has a task of its own).
-                    if let Ok(run) = done {
-                        self.finished(&run);
+                    if let Ok((run, retry)) = done {
+                        self.finished(&run, retry);
                     }
                 }
                 () = tokio::time::sleep(sleep.unwrap_or(Duration::MAX)), if sleep.is_some() => {}

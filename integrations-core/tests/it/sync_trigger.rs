@@ -8,7 +8,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use integrations_core::host::EventSink;
 use integrations_core::sync::{
-    RunStarter, SyncScheduler, SyncTriggerSink, SyncTriggers, TriggeredRun,
+    DEFAULT_RETRY_ATTEMPTS, DEFAULT_RETRY_BACKOFF, RunStarter, SyncScheduler, SyncTriggerSink,
+    SyncTriggers, TriggeredRun,
 };
 use integrations_core::webhook::WebhookEvent;
 use integrations_core::{ConnectionId, Error, TenantId};
@@ -23,6 +24,8 @@ const WINDOW: Duration = Duration::from_secs(1);
 struct CountingStarter {
     runs: Mutex<Vec<TriggeredRun>>,
     gate: Mutex<Option<Arc<Semaphore>>>,
+    /// Errors the next runs fail with, in order.
+    failures: Mutex<Vec<Error>>,
 }
 
 impl CountingStarter {
@@ -42,7 +45,12 @@ impl RunStarter for CountingStarter {
         if let Some(gate) = gate {
             gate.acquire().await.unwrap().forget();
         }
-        Ok(())
+        let mut failures = self.failures.lock().unwrap();
+        if failures.is_empty() {
+            Ok(())
+        } else {
+            Err(failures.remove(0))
+        }
     }
 }
 
@@ -302,4 +310,95 @@ async fn shutdown_waits_for_the_run_in_progress() {
         .expect("the worker stops once the run finished")
         .unwrap();
     assert_eq!(rig.starter.runs().len(), 1);
+}
+
+fn lease_held() -> Error {
+    integrations_core::codes::sync::LEASE_HELD.error("another run holds the stream")
+}
+
+#[tokio::test]
+async fn a_run_that_fails_is_run_again_after_a_backoff() {
+    let rig = rig();
+    rig.starter.failures.lock().unwrap().push(lease_held());
+    rig.sink
+        .deliver(&event("conn_1", "tracker.issue.updated", 0))
+        .await
+        .unwrap();
+    rig.elapse(WINDOW).await;
+    until("the first run ran", || rig.starter.runs().len() == 1).await;
+    until("the failed run waits for its retry", || {
+        let s = rig.scheduler.status();
+        (s.pending, s.running) == (1, 0)
+    })
+    .await;
+    // Not before the backoff: no busy loop.
+    rig.elapse(DEFAULT_RETRY_BACKOFF.saturating_sub(Duration::from_secs(1)))
+        .await;
+    assert_eq!(rig.starter.runs().len(), 1);
+    rig.elapse(Duration::from_secs(1)).await;
+    until("the retry ran", || rig.starter.runs().len() == 2).await;
+    rig.idle().await;
+    rig.elapse(DEFAULT_RETRY_BACKOFF * 10).await;
+    assert_eq!(
+        rig.starter.runs().len(),
+        2,
+        "a run that succeeded is not retried"
+    );
+    rig.stop().await;
+}
+
+#[tokio::test]
+async fn retries_are_bounded_and_back_off() {
+    let rig = rig();
+    let attempts = DEFAULT_RETRY_ATTEMPTS as usize;
+    for _ in 0..=attempts {
+        rig.starter.failures.lock().unwrap().push(lease_held());
+    }
+    rig.sink
+        .deliver(&event("conn_1", "tracker.issue.updated", 0))
+        .await
+        .unwrap();
+    rig.elapse(WINDOW).await;
+    let mut backoff = DEFAULT_RETRY_BACKOFF;
+    for n in 1..=attempts {
+        until("the run ran", || rig.starter.runs().len() == n).await;
+        until("the run ended", || rig.scheduler.status().running == 0).await;
+        rig.elapse(backoff.saturating_sub(Duration::from_secs(1)))
+            .await;
+        assert_eq!(rig.starter.runs().len(), n, "retry {n} waits its backoff");
+        rig.elapse(Duration::from_secs(1)).await;
+        backoff *= 2;
+    }
+    until("the last retry ran", || {
+        rig.starter.runs().len() == attempts + 1
+    })
+    .await;
+    rig.idle().await;
+    rig.elapse(backoff * 4).await;
+    assert_eq!(
+        rig.starter.runs().len(),
+        attempts + 1,
+        "then it waits for an event"
+    );
+    rig.stop().await;
+}
+
+#[tokio::test]
+async fn a_run_refused_for_good_is_not_retried() {
+    let rig = rig();
+    rig.starter
+        .failures
+        .lock()
+        .unwrap()
+        .push(integrations_core::sync::credential_rejected());
+    rig.sink
+        .deliver(&event("conn_1", "tracker.issue.updated", 0))
+        .await
+        .unwrap();
+    rig.elapse(WINDOW).await;
+    until("the run ran", || rig.starter.runs().len() == 1).await;
+    rig.idle().await;
+    rig.elapse(DEFAULT_RETRY_BACKOFF * 4).await;
+    assert_eq!(rig.starter.runs().len(), 1);
+    rig.stop().await;
 }

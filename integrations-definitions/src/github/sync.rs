@@ -3,14 +3,22 @@
 //!
 //! * `issues`: `GET /repos/{owner}/{repo}/issues?state=all&per_page=100`, oldest first
 //!   (`sort=created&direction=asc`) in a full run; an incremental run asks
-//!   `sort=updated&direction=asc&since=<watermark>` (GitHub's `since` is inclusive, so
-//!   the newest record of the last run comes again: writes are idempotent). The issues
+//!   `sort=updated&direction=desc&since=<watermark>` (GitHub's `since` is inclusive, so
+//!   the newest record of the last run comes again: writes are idempotent). Newest
+//!   first, an item updated during the run moves to page 1, already read, and the
+//!   unread items shift to later pages: repeated, never skipped (oldest first, the item
+//!   after a page boundary would be skipped). The issues
 //!   list holds pull requests too (items with a `pull_request` key); they are left to
 //!   the other stream.
 //! * `pull_requests`: `GET /repos/{owner}/{repo}/pulls?state=all&per_page=100`, which
 //!   has no `since`: a full run reads `sort=created&direction=asc`; an incremental run
 //!   reads `sort=updated&direction=desc` and stops at the first pull request updated
 //!   before the watermark.
+//!
+//! One watermark serves every repository of the list, so a change in a repository read
+//! early in a run may be older than one read later: the watermark never passes the
+//! run's start minus [`WATERMARK_MARGIN`](integrations_core::sync::WATERMARK_MARGIN),
+//! and the next run reads such a change.
 //!
 //! Pages follow the `Link` header's `rel="next"` URL verbatim, only when it stays under
 //! the target's API base URL (the token never goes elsewhere). The first page of each
@@ -36,12 +44,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 use http::Method;
 use http::header::{ETAG, IF_NONE_MATCH, LINK};
-use integrations_core::Error;
 use integrations_core::definition::IntegrationDefinition;
 use integrations_core::sync::{
     SyncMode, SyncPage, SyncRecord, SyncRequest, SyncSource, SyncStream,
 };
 use integrations_core::tools::{RateLimitRule, RequestAuth, ResetFormat, request as new_request};
+use integrations_core::{Error, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -125,8 +133,11 @@ fn first_url(
                 q.append_pair("direction", "asc");
             }
             (false, Some(since)) => {
+                // Newest first, as pull requests: an item updated during the run moves
+                // to the top, which only repeats items on later pages; oldest first it
+                // would move to the end and shift an unread item onto a page already read.
                 q.append_pair("sort", "updated");
-                q.append_pair("direction", "asc");
+                q.append_pair("direction", "desc");
                 q.append_pair("since", since);
             }
             (true, Some(_)) => {
@@ -143,6 +154,15 @@ fn first_url(
 impl SyncSource for GitHub {
     fn streams(&self) -> Vec<SyncStream> {
         streams()
+    }
+
+    /// `updated_at` is GitHub's clock, RFC 3339 in whole seconds.
+    fn watermark_at(&self, _stream: &str, at: Timestamp) -> Option<String> {
+        Some(
+            Timestamp::from_unix_seconds(at.unix_seconds())
+                .to_rfc3339()
+                .replace(".000Z", "Z"),
+        )
     }
 
     #[allow(

@@ -3,7 +3,11 @@
 //! Each page is one query of the stream's connection with `first: 50`, `after` (the
 //! previous page's `pageInfo.endCursor`), `orderBy: createdAt` (a full run's cursor
 //! stays valid while records change) and `includeArchived: true`. An incremental run
-//! adds `filter: {updatedAt: {gt: <watermark>}}`. Records whose `archivedAt` is set, or
+//! adds `filter: {updatedAt: {gt: <watermark>}}`. Creation order is not `updatedAt`
+//! order, so a record updated after its page was read may be older than one read later:
+//! the watermark never passes the run's start minus
+//! [`WATERMARK_MARGIN`](integrations_core::sync::WATERMARK_MARGIN), and the next run
+//! reads it again. Records whose `archivedAt` is set, or
 //! issues whose `trashed` is true, are reported as deletes. Records removed for good
 //! (trash emptied after 30 days) are not listed by Linear at all: a host that must drop
 //! them deletes the stream and runs a full sync.
@@ -17,11 +21,11 @@ use std::sync::LazyLock;
 
 use async_trait::async_trait;
 use http::Method;
-use integrations_core::Error;
 use integrations_core::definition::{ConnectionMethodKind, IntegrationDefinition};
 use integrations_core::host::HttpResponse;
 use integrations_core::sync::{SyncPage, SyncRecord, SyncRequest, SyncSource, SyncStream};
 use integrations_core::tools::{RateLimitRule, RequestAuth, ResetFormat, json_request};
+use integrations_core::{Error, Timestamp};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -175,6 +179,11 @@ fn read_node(node: Value) -> Option<Node> {
 impl SyncSource for Linear {
     fn streams(&self) -> Vec<SyncStream> {
         streams()
+    }
+
+    /// `updatedAt` is Linear's clock, RFC 3339 with milliseconds.
+    fn watermark_at(&self, _stream: &str, at: Timestamp) -> Option<String> {
+        Some(at.to_rfc3339())
     }
 
     async fn fetch_page(&self, request: SyncRequest<'_>) -> Result<SyncPage, Error> {

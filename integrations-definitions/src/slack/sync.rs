@@ -4,8 +4,11 @@
 //! `types=public_channel,private_channel`, `exclude_archived=true`, `limit=200`, every
 //! page), then reads each channel's `conversations.history` (`limit=200`, newest first,
 //! `cursor` from `response_metadata.next_cursor`; the empty string ends). An incremental
-//! run passes `oldest=<watermark>` (the newest `ts` of the last completed run;
-//! exclusive). The channel list and the position in it travel in the cursor, so a resumed
+//! run passes `oldest=<watermark>` (exclusive): the newest `ts` of the last completed
+//! run, but never later than that run's start minus
+//! [`WATERMARK_MARGIN`](integrations_core::sync::WATERMARK_MARGIN), so a message posted
+//! in a channel read early in a run is not hidden by a newer one in a channel read
+//! later. The channel list and the position in it travel in the cursor, so a resumed
 //! run reads the same channels.
 //!
 //! Record ids are `<channel>:<ts>`; `updated_at` is the message `ts`. Deletes: a deleted
@@ -23,7 +26,6 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use http::Method;
-use integrations_core::Error;
 use integrations_core::definition::IntegrationDefinition;
 use integrations_core::host::HttpResponse;
 use integrations_core::plan::CredentialSelector;
@@ -31,6 +33,7 @@ use integrations_core::sync::{
     SyncMode, SyncPage, SyncRecord, SyncRequest, SyncSource, SyncStream,
 };
 use integrations_core::tools::{RateLimitRule, RequestAuth, request as new_request};
+use integrations_core::{Error, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -187,6 +190,11 @@ impl Call<'_, '_> {
 impl SyncSource for Slack {
     fn streams(&self) -> Vec<SyncStream> {
         streams()
+    }
+
+    /// A message's `ts` is Slack's clock when it was posted.
+    fn watermark_at(&self, _stream: &str, at: Timestamp) -> Option<String> {
+        Some(format!("{}.000000", at.unix_seconds()))
     }
 
     async fn fetch_page(&self, request: SyncRequest<'_>) -> Result<SyncPage, Error> {

@@ -780,3 +780,225 @@ async fn slack_revoked_token_stops_the_run() {
     assert!(!format!("{err:?}").contains("xoxb-sync-token"));
     assert!(matches!(env.status().await, ConnectionStatus::Error { .. }));
 }
+
+// ---------------------------------------------------------------- changes during a run
+
+/// A sink that runs `change` once, right after writing page `after_page` of a run: the
+/// provider's data changes between two page requests.
+struct ChangeAfterPage<'a> {
+    inner: &'a MemoryRecordSink,
+    after_page: u64,
+    written: std::sync::atomic::AtomicU64,
+    change: Box<dyn Fn() + Send + Sync + 'a>,
+}
+
+impl<'a> ChangeAfterPage<'a> {
+    fn new(
+        inner: &'a MemoryRecordSink,
+        after_page: u64,
+        change: impl Fn() + Send + Sync + 'a,
+    ) -> Self {
+        Self {
+            inner,
+            after_page,
+            written: std::sync::atomic::AtomicU64::new(0),
+            change: Box::new(change),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl integrations_core::sync::RecordSink for ChangeAfterPage<'_> {
+    async fn write_page(
+        &self,
+        connection: &integrations_core::model::Connection,
+        stream: &str,
+        page: &integrations_core::sync::SyncPage,
+    ) -> Result<(), Error> {
+        self.inner.write_page(connection, stream, page).await?;
+        let written = self
+            .written
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+            + 1;
+        if written == self.after_page {
+            (self.change)();
+        }
+        Ok(())
+    }
+
+    async fn delete_stream(
+        &self,
+        connection: &integrations_core::model::Connection,
+        stream: &str,
+    ) -> Result<(), Error> {
+        self.inner.delete_stream(connection, stream).await
+    }
+}
+
+impl Env {
+    /// An incremental run whose sink runs `change` after page `after_page`.
+    async fn incremental_changing(
+        &self,
+        stream: &str,
+        after_page: u64,
+        change: impl Fn() + Send + Sync,
+    ) -> SyncReport {
+        let sink = ChangeAfterPage::new(&self.sink, after_page, change);
+        let report = self
+            .runner()
+            .run(
+                &tenant(),
+                &conn(),
+                stream,
+                SyncMode::Incremental,
+                &sink,
+                None,
+            )
+            .await
+            .unwrap();
+        assert!(report.complete, "{report:?}");
+        assert!(
+            sink.written.load(std::sync::atomic::Ordering::SeqCst) > after_page,
+            "the change did not happen between two pages"
+        );
+        report
+    }
+}
+
+/// 2026-11-01T00:00:00Z plus `seconds`: the mocks' own time line.
+fn mock_time(seconds: i64) -> Timestamp {
+    Timestamp::from_unix_seconds(1_793_491_200 + seconds)
+}
+
+#[tokio::test]
+async fn slack_a_message_posted_in_a_channel_read_earlier_in_the_run_is_read_next_run() {
+    let (api, env, c) = slack().await;
+    api.follow_clock(env.test.clock.clone());
+    env.test.clock.set(mock_time(1_000));
+    env.full("messages").await;
+    // The run reads `general` (page 1), then M is posted there and N in `random`, which
+    // the run reads next: N is newer than M.
+    let posted = std::sync::Mutex::new(String::new());
+    env.incremental_changing("messages", 1, || {
+        *posted.lock().unwrap() = api.post(&c.general, 1).remove(0);
+        api.post(&c.random, 1);
+    })
+    .await;
+    let m = format!("{}:{}", c.general, posted.lock().unwrap());
+    env.incremental("messages").await;
+    assert!(
+        env.sink.record("messages", &m).is_some(),
+        "the message posted in general during the run was never synced"
+    );
+}
+
+#[tokio::test]
+async fn github_an_issue_changed_in_a_repository_read_earlier_in_the_run_is_read_next_run() {
+    let (api, env) = github(false).await;
+    api.follow_clock(env.test.clock.clone());
+    env.test.clock.set(mock_time(1_000));
+    seed(&api);
+    env.test.clock.set(mock_time(2_000));
+    env.full("issues").await;
+    api.update("octo/app", 3, "before the run");
+    // The run reads `octo/app` (page 1), then app#1 and, later, lib#1 change; the run
+    // reads `octo/lib` next.
+    env.incremental_changing("issues", 1, || {
+        api.update("octo/app", 1, "changed during the run");
+        api.update("octo/lib", 1, "changed later");
+    })
+    .await;
+    env.incremental("issues").await;
+    assert_eq!(
+        env.sink.record("issues", "octo/app#1").unwrap()["title"],
+        "changed during the run"
+    );
+}
+
+#[tokio::test]
+async fn github_an_issue_updated_mid_run_shifts_no_other_issue_out_of_the_run() {
+    let (api, env) = github(false).await;
+    let numbers = api.add("octo/app", 150, false);
+    env.full("issues").await;
+    for n in &numbers {
+        api.update("octo/app", *n, &format!("edit {n}"));
+    }
+    // After page 1 of the incremental run, issue 1 changes again.
+    env.incremental_changing("issues", 1, || {
+        api.update("octo/app", 1, "edited twice");
+    })
+    .await;
+    env.incremental("issues").await;
+    for n in &numbers {
+        let want = if *n == 1 {
+            "edited twice".to_owned()
+        } else {
+            format!("edit {n}")
+        };
+        let id = format!("octo/app#{n}");
+        assert_eq!(
+            env.sink.record("issues", &id).unwrap()["title"],
+            want,
+            "{id}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn linear_a_record_updated_after_its_page_was_read_is_read_next_run() {
+    let (api, env) = linear().await;
+    api.follow_clock(env.test.clock.clone());
+    env.test.clock.set(mock_time(1_000));
+    let ids = api.add("issues", 60);
+    env.test.clock.set(mock_time(2_000));
+    env.full("issues").await;
+    for id in &ids {
+        api.update("issues", id, "edited");
+    }
+    env.test.clock.set(mock_time(2_100));
+    // Pages in creation order: after page 1, its first issue changes, then one of page 2.
+    env.incremental_changing("issues", 1, || {
+        api.update("issues", &ids[0], "edited during the run");
+        api.update("issues", &ids[59], "edited later in the run");
+    })
+    .await;
+    env.incremental("issues").await;
+    assert_eq!(
+        env.sink.record("issues", &ids[0]).unwrap()["title"],
+        "edited during the run"
+    );
+}
+
+#[tokio::test]
+async fn github_an_interrupted_incremental_run_keeps_no_etag_that_hides_its_unread_pages() {
+    let (api, env) = github(false).await;
+    let numbers = api.add("octo/app", 150, true);
+    env.full("pull_requests").await;
+    for n in &numbers {
+        api.update("octo/app", *n, &format!("edit {n}"));
+    }
+    // The run stops after page 1 of `octo/app` (100 of the 150 changed pull requests).
+    let report = env
+        .runner()
+        .run(
+            &tenant(),
+            &conn(),
+            "pull_requests",
+            SyncMode::Incremental,
+            &*env.sink,
+            Some(1),
+        )
+        .await
+        .unwrap();
+    assert!(!report.complete);
+    // Nothing changes at GitHub: page 1 is the same, page 2 was never read.
+    env.incremental("pull_requests").await;
+    for n in &numbers {
+        let id = format!("octo/app#{n}");
+        assert_eq!(
+            env.sink.record("pull_requests", &id).unwrap()["title"],
+            format!("edit {n}"),
+            "{id}"
+        );
+    }
+}

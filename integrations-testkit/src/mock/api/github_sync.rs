@@ -27,7 +27,7 @@ use sha2::{Digest, Sha256};
 use wiremock::matchers::{method, path_regex};
 use wiremock::{Mock, Request, Respond, ResponseTemplate};
 
-use super::sync_common::{Faults, MockClock, SyncFault, hang, stamp};
+use super::sync_common::{Faults, MockClock, SyncFault, hang, next_serial, stamp};
 use super::{Auth, Journal, Recorded, Scheme, Tokens, lock};
 use crate::mock::MockProvider;
 
@@ -50,6 +50,7 @@ struct State {
     used: u64,
     /// Answers `304 Not Modified`.
     not_modified: u64,
+    follow: Option<MockClock>,
 }
 
 struct Responder {
@@ -393,7 +394,7 @@ impl GitHubSyncApi {
         let mut state = lock(&self.state);
         (0..count)
             .map(|_| {
-                state.serial += 1;
+                state.serial = next_serial(state.serial, state.follow.as_ref());
                 let serial = state.serial;
                 let items = state.repos.entry(repo.to_owned()).or_default();
                 let number = items.len() as u64 + 1;
@@ -412,7 +413,7 @@ impl GitHubSyncApi {
 
     fn edit(&self, repo: &str, number: u64, change: impl FnOnce(&mut Item)) {
         let mut state = lock(&self.state);
-        state.serial += 1;
+        state.serial = next_serial(state.serial, state.follow.as_ref());
         let serial = state.serial;
         let item = state
             .repos
@@ -447,6 +448,13 @@ impl GitHubSyncApi {
         if let Some(items) = lock(&self.state).repos.get_mut(repo) {
             items.retain(|i| i.number != number);
         }
+    }
+
+    /// From now on, stamps each change with `clock`'s time (or one second after the last
+    /// change, if later), as the provider does with its own clock; by default changes are
+    /// one second apart from 2026-11-01T00:00:00Z whatever the clock says.
+    pub fn follow_clock(&self, clock: Arc<dyn Clock>) {
+        lock(&self.state).follow = Some(MockClock(Some(clock)));
     }
 
     /// The next `count` list calls get `fault`.

@@ -25,7 +25,7 @@ use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, Request, Respond, ResponseTemplate};
 
-use super::sync_common::{Faults, MockClock, SyncFault, hang, stamp};
+use super::sync_common::{Faults, MockClock, SyncFault, hang, next_serial, stamp};
 use super::{Auth, Journal, Recorded, Scheme, Tokens, lock};
 use crate::mock::MockProvider;
 
@@ -50,11 +50,12 @@ struct State {
     streams: [Vec<Item>; 3],
     serial: u64,
     faults: Faults,
+    follow: Option<MockClock>,
 }
 
 impl State {
     fn tick(&mut self) -> u64 {
-        self.serial += 1;
+        self.serial = next_serial(self.serial, self.follow.as_ref());
         self.serial
     }
 }
@@ -404,6 +405,13 @@ impl LinearSyncApi {
             i.trashed = true;
             i.archived = true;
         });
+    }
+
+    /// From now on, stamps each change with `clock`'s time (or one second after the last
+    /// change, if later), as the provider does with its own clock; by default changes are
+    /// one second apart from 2026-11-01T00:00:00Z whatever the clock says.
+    pub fn follow_clock(&self, clock: Arc<dyn Clock>) {
+        lock(&self.state).follow = Some(MockClock(Some(clock)));
     }
 
     /// The next `count` list calls get `fault`.

@@ -26,7 +26,9 @@ use serde_json::{Value, json};
 use wiremock::matchers::{method, path_regex};
 use wiremock::{Mock, Request, Respond, ResponseTemplate};
 
-use super::sync_common::{Faults, SyncFault, hang};
+use integrations_core::host::Clock;
+
+use super::sync_common::{Faults, MockClock, SyncFault, hang, next_serial};
 use super::{Auth, Journal, Recorded, Scheme, Tokens, lock};
 use crate::mock::MockProvider;
 
@@ -44,6 +46,7 @@ struct State {
     channels: Vec<Channel>,
     serial: u64,
     faults: Faults,
+    follow: Option<MockClock>,
 }
 
 struct Responder {
@@ -280,7 +283,7 @@ impl SlackSyncApi {
         let mut state = lock(&self.state);
         let mut out = Vec::new();
         for _ in 0..count {
-            state.serial += 1;
+            state.serial = next_serial(state.serial, state.follow.as_ref());
             let ts = format!(
                 "{}.{:06}",
                 1_793_491_200 + state.serial,
@@ -297,6 +300,13 @@ impl SlackSyncApi {
             out.push(ts);
         }
         out
+    }
+
+    /// From now on, stamps each change with `clock`'s time (or one second after the last
+    /// change, if later), as the provider does with its own clock; by default changes are
+    /// one second apart from 2026-11-01T00:00:00Z whatever the clock says.
+    pub fn follow_clock(&self, clock: Arc<dyn Clock>) {
+        lock(&self.state).follow = Some(MockClock(Some(clock)));
     }
 
     /// Deletes a message: it is gone from the history.

@@ -91,6 +91,18 @@ impl MockClock {
     }
 }
 
+/// The next edit's serial (seconds after 2026-11-01T00:00:00Z, see [`stamp`]): one
+/// second after the last edit or, when the mock follows a clock, that clock's time if it
+/// is later, as a provider stamps a change with its own clock.
+pub(crate) fn next_serial(serial: u64, follow: Option<&MockClock>) -> u64 {
+    let now = follow.map_or(0, |clock| {
+        u64::try_from(clock.now().unix_seconds() - BASE).unwrap_or(0)
+    });
+    (serial + 1).max(now)
+}
+
+const BASE: i64 = 1_793_491_200;
+
 /// A hung answer: wiremock delays it far beyond any test.
 pub(crate) fn hang() -> wiremock::ResponseTemplate {
     wiremock::ResponseTemplate::new(500).set_delay(Duration::from_secs(3600))
@@ -99,7 +111,7 @@ pub(crate) fn hang() -> wiremock::ResponseTemplate {
 /// RFC 3339, `serial` seconds after 2026-11-01T00:00:00Z, so later edits order later as
 /// text: with milliseconds as Linear writes it, or whole seconds as GitHub does.
 pub(crate) fn stamp(serial: u64, millis: bool) -> String {
-    let base = Timestamp::from_unix_seconds(1_793_491_200);
+    let base = Timestamp::from_unix_seconds(BASE);
     let text = base
         .saturating_add(Duration::from_secs(serial))
         .to_rfc3339();
