@@ -124,23 +124,34 @@ impl SqlStores {
         Ok(stores)
     }
 
-    /// Applies the migrations the database lacks, each in its own transaction. Refuses,
-    /// before writing anything, a database whose schema is newer than this crate.
+    /// Applies the migrations the database lacks. Refuses, before writing anything, a
+    /// database whose schema is newer than this crate.
+    ///
+    /// Safe to run from several processes at once: on PostgreSQL each migration runs in
+    /// its own transaction under sqlx's advisory lock; on SQLite (where sqlx takes no
+    /// lock) all of them run in one transaction that holds the write lock from its start
+    /// (`BEGIN IMMEDIATE`), so a second process waits (up to the 30 s busy timeout), then
+    /// finds them applied. Either way they run on a connection of their own, closed
+    /// afterwards: a lock a failed migration left is released with its session, never
+    /// returned to the pool.
     ///
     /// # Errors
     ///
     /// `store.schema_too_new` (configuration); `store.unavailable`; `store.migration_failed`
-    /// (storage) when a migration fails (that migration is rolled back).
+    /// (storage) when a migration fails (that migration is rolled back; on SQLite, every
+    /// migration of this call is).
     pub async fn migrate(&self) -> Result<(), Error> {
         let version = self.schema_version().await?;
         schema::check_not_newer(version)?;
         if version == schema::SCHEMA_VERSION {
             return Ok(());
         }
-        schema::migrator(self.backend)
-            .run(&self.pool)
-            .await
-            .map_err(schema::migrate_error)
+        let mut conn = self.pool.acquire().await.map_err(error::map)?;
+        let result = schema::run(self.backend, &mut conn).await;
+        // Closed, not returned to the pool: a session-level lock dies with it. A failure
+        // to close changes nothing the migrations did.
+        let _ = conn.close().await;
+        result
     }
 
     /// The schema version the database is at (0: never migrated).

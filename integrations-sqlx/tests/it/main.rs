@@ -2,6 +2,7 @@
 //! schema per test; set `DATABASE_URL`, for example with `eval "$(scripts/postgres start)"`).
 
 mod conformance;
+mod connect;
 mod errors;
 mod secrets;
 mod sink;
