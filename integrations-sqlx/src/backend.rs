@@ -62,9 +62,11 @@ fn supported() -> &'static str {
 }
 
 /// Per SQLite connection: wait up to 30 s for another writer (another connection or
-/// process) before a statement fails with `store.unavailable`, and the durability WAL
-/// needs (fsync at checkpoints).
-const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 30000; PRAGMA synchronous = NORMAL;";
+/// process) before a statement fails with `store.unavailable`, and sync the WAL at every
+/// commit (`FULL`). With `NORMAL`, a commit acknowledged just before a power loss or an
+/// OS crash can be lost (SQLite documents it): a rotated refresh token, a taken
+/// approval or a webhook dedup record could come back or vanish.
+const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 30000; PRAGMA synchronous = FULL;";
 
 /// Every store trait on one SQL database; also the [`SqlRecordSink`](crate::SqlRecordSink)
 /// constructor. Cheap to clone (the pool is shared).

@@ -74,3 +74,24 @@ async fn a_failed_migration_leaves_no_lock_behind() {
         stores.close().await;
     });
 }
+
+/// Every pooled SQLite connection syncs the WAL at each commit (`synchronous = FULL`,
+/// 2): with `NORMAL` a commit acknowledged just before a power loss or an OS crash can
+/// be lost (a rotated refresh token or a taken approval could come back).
+#[tokio::test]
+async fn sqlite_commits_are_durable() {
+    let stores = SqlStores::connect(&crate::support::sqlite_url("synchronous"))
+        .await
+        .unwrap();
+    // Several connections at once, so that more than one pooled connection is checked.
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        let mut conn = stores.pool().acquire().await.unwrap();
+        let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        assert_eq!(synchronous, 2, "PRAGMA synchronous is not FULL");
+        held.push(conn);
+    }
+}
