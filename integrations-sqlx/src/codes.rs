@@ -12,7 +12,7 @@ integrations_core::error_codes! {
         NUMBER_TOO_LARGE = "store.number_too_large", InvalidInput, "A version or count is larger than the database can store.";
         SCHEMA_OUTDATED = "store.schema_outdated", Configuration, "The database schema is older than this crate needs; run `SqlStores::migrate` (or connect with `SqlStores::connect`).";
         SCHEMA_TOO_NEW = "store.schema_too_new", Configuration, "The database schema was migrated by a newer release of this crate; upgrade integrations-sqlx (nothing was written).";
-        UNAVAILABLE = "store.unavailable", Unavailable, "The database is unreachable or dropped the connection; nothing was written, retry later.";
+        UNAVAILABLE = "store.unavailable", Unavailable, "The database is unreachable, busy, or dropped the connection; retry later. A write may have been applied if the connection broke after it was sent (PostgreSQL can commit and lose the reply): retry idempotent and compare-and-swap operations, read back the others.";
         UNSUPPORTED_URL = "store.unsupported_url", Configuration, "The database URL's scheme is not one this build supports; check the URL and the crate features.";
     }
 }

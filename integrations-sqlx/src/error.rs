@@ -3,9 +3,12 @@
 use integrations_core::Error;
 use sqlx::error::ErrorKind as DbErrorKind;
 
-/// The database could not be reached or dropped the connection: retrying may succeed.
+/// The database could not be reached, was busy, or dropped the connection: retrying may
+/// succeed. Whether a write took effect is not known when the connection broke after
+/// the statement (or `COMMIT`) was sent: PostgreSQL may have committed it and lost the
+/// reply. The message says so; the crate docs list which operations are safe to retry.
 pub(crate) fn unavailable(source: sqlx::Error) -> Error {
-    crate::codes::store::UNAVAILABLE.error("the database is unreachable or dropped the connection; nothing was written, retry later",
+    crate::codes::store::UNAVAILABLE.error("the database is unreachable, busy, or dropped the connection; retry later. A write may have been applied if the connection broke after it was sent: read it back, or retry only an idempotent or compare-and-swap operation",
     )
     .with_source(source)
 }
