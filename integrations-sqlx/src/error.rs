@@ -81,10 +81,33 @@ pub(crate) fn corrupt(what: &'static str) -> Error {
 
 /// A number the schema keeps as a signed 64-bit integer.
 pub(crate) fn to_i64(value: u64) -> Result<i64, Error> {
-    i64::try_from(value).map_err(|_| {
-        crate::codes::store::NUMBER_TOO_LARGE
-            .error("a version or count is larger than the database can store")
-    })
+    i64::try_from(value).map_err(|_| too_large())
+}
+
+/// A version or count past what can be stored (or incremented).
+pub(crate) fn too_large() -> Error {
+    crate::codes::store::NUMBER_TOO_LARGE
+        .error("a version or count is larger than the database can store")
+}
+
+/// Free text bound as a SQL text value, refused when it holds a NUL character:
+/// PostgreSQL cannot store one in a text column (SQLite could), so both backends refuse
+/// it up front, before anything is written. `what` names the value, never quotes it.
+pub(crate) fn text<'a>(what: &'static str, value: &'a str) -> Result<&'a str, Error> {
+    if value.contains('\0') {
+        return Err(crate::codes::store::INVALID_TEXT.error(format!(
+            "a {what} contains a NUL character, which the database cannot store; nothing was written"
+        )));
+    }
+    Ok(value)
+}
+
+/// [`text`] for an optional value.
+pub(crate) fn opt_text<'a>(
+    what: &'static str,
+    value: Option<&'a str>,
+) -> Result<Option<&'a str>, Error> {
+    value.map(|value| text(what, value)).transpose()
 }
 
 /// A stored version or count read back.

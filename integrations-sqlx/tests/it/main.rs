@@ -4,6 +4,7 @@
 mod conformance;
 mod connect;
 mod errors;
+mod input;
 mod secrets;
 mod sink;
 mod storm;
