@@ -68,6 +68,10 @@ fn supported() -> &'static str {
 /// approval or a webhook dedup record could come back or vanish.
 const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 30000; PRAGMA synchronous = FULL;";
 
+/// How long [`SqlStores::connect`] keeps trying a SQLite set-up that another process
+/// holds up.
+const SQLITE_SETUP_PATIENCE: Duration = Duration::from_secs(30);
+
 /// Every store trait on one SQL database; also the [`SqlRecordSink`](crate::SqlRecordSink)
 /// constructor. Cheap to clone (the pool is shared).
 #[derive(Clone)]
@@ -100,9 +104,32 @@ impl SqlStores {
     /// migrated by a newer version of this crate (nothing is written then), storage
     /// errors from a migration.
     pub async fn connect(url: &str) -> Result<Self, Error> {
-        let stores = Self::connect_pool(url).await?;
-        stores.migrate().await?;
-        Ok(stores)
+        let sqlite = Backend::from_url(url)? == Backend::Sqlite;
+        let deadline = tokio::time::Instant::now() + SQLITE_SETUP_PATIENCE;
+        let mut pause = Duration::from_millis(10);
+        loop {
+            let attempt = async {
+                let stores = Self::connect_pool(url).await?;
+                stores.migrate().await?;
+                Ok::<_, Error>(stores)
+            }
+            .await;
+            match attempt {
+                // SQLite answers "busy" without waiting out the busy timeout where
+                // waiting could deadlock (another process switching the new file to WAL
+                // or migrating it at the same moment); it asks for the whole step to
+                // be tried again.
+                Err(error)
+                    if sqlite
+                        && error.code() == crate::codes::store::UNAVAILABLE.as_str()
+                        && tokio::time::Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_millis(500));
+                }
+                result => return result,
+            }
+        }
     }
 
     /// Connects to `url` without changing the schema: refuses a database that is behind
