@@ -62,9 +62,15 @@ fn supported() -> &'static str {
 }
 
 /// Per SQLite connection: wait up to 30 s for another writer (another connection or
-/// process) before a statement fails with `store.unavailable`, and the durability WAL
-/// needs (fsync at checkpoints).
-const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 30000; PRAGMA synchronous = NORMAL;";
+/// process) before a statement fails with `store.unavailable`, and sync the WAL at every
+/// commit (`FULL`). With `NORMAL`, a commit acknowledged just before a power loss or an
+/// OS crash can be lost (SQLite documents it): a rotated refresh token, a taken
+/// approval or a webhook dedup record could come back or vanish.
+const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 30000; PRAGMA synchronous = FULL;";
+
+/// How long [`SqlStores::connect`] keeps trying a SQLite set-up that another process
+/// holds up.
+const SQLITE_SETUP_PATIENCE: Duration = Duration::from_secs(30);
 
 /// Every store trait on one SQL database; also the [`SqlRecordSink`](crate::SqlRecordSink)
 /// constructor. Cheap to clone (the pool is shared).
@@ -98,9 +104,32 @@ impl SqlStores {
     /// migrated by a newer version of this crate (nothing is written then), storage
     /// errors from a migration.
     pub async fn connect(url: &str) -> Result<Self, Error> {
-        let stores = Self::connect_pool(url).await?;
-        stores.migrate().await?;
-        Ok(stores)
+        let sqlite = Backend::from_url(url)? == Backend::Sqlite;
+        let deadline = tokio::time::Instant::now() + SQLITE_SETUP_PATIENCE;
+        let mut pause = Duration::from_millis(10);
+        loop {
+            let attempt = async {
+                let stores = Self::connect_pool(url).await?;
+                stores.migrate().await?;
+                Ok::<_, Error>(stores)
+            }
+            .await;
+            match attempt {
+                // SQLite answers "busy" without waiting out the busy timeout where
+                // waiting could deadlock (another process switching the new file to WAL
+                // or migrating it at the same moment); it asks for the whole step to
+                // be tried again.
+                Err(error)
+                    if sqlite
+                        && error.code() == crate::codes::store::UNAVAILABLE.as_str()
+                        && tokio::time::Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_millis(500));
+                }
+                result => return result,
+            }
+        }
     }
 
     /// Connects to `url` without changing the schema: refuses a database that is behind
@@ -124,23 +153,34 @@ impl SqlStores {
         Ok(stores)
     }
 
-    /// Applies the migrations the database lacks, each in its own transaction. Refuses,
-    /// before writing anything, a database whose schema is newer than this crate.
+    /// Applies the migrations the database lacks. Refuses, before writing anything, a
+    /// database whose schema is newer than this crate.
+    ///
+    /// Safe to run from several processes at once: on PostgreSQL each migration runs in
+    /// its own transaction under sqlx's advisory lock; on SQLite (where sqlx takes no
+    /// lock) all of them run in one transaction that holds the write lock from its start
+    /// (`BEGIN IMMEDIATE`), so a second process waits (up to the 30 s busy timeout), then
+    /// finds them applied. Either way they run on a connection of their own, closed
+    /// afterwards: a lock a failed migration left is released with its session, never
+    /// returned to the pool.
     ///
     /// # Errors
     ///
     /// `store.schema_too_new` (configuration); `store.unavailable`; `store.migration_failed`
-    /// (storage) when a migration fails (that migration is rolled back).
+    /// (storage) when a migration fails (that migration is rolled back; on SQLite, every
+    /// migration of this call is).
     pub async fn migrate(&self) -> Result<(), Error> {
         let version = self.schema_version().await?;
         schema::check_not_newer(version)?;
         if version == schema::SCHEMA_VERSION {
             return Ok(());
         }
-        schema::migrator(self.backend)
-            .run(&self.pool)
-            .await
-            .map_err(schema::migrate_error)
+        let mut conn = self.pool.acquire().await.map_err(error::map)?;
+        let result = schema::run(self.backend, &mut conn).await;
+        // Closed, not returned to the pool: a session-level lock dies with it. A failure
+        // to close changes nothing the migrations did.
+        let _ = conn.close().await;
+        result
     }
 
     /// The schema version the database is at (0: never migrated).

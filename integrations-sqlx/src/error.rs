@@ -3,9 +3,12 @@
 use integrations_core::Error;
 use sqlx::error::ErrorKind as DbErrorKind;
 
-/// The database could not be reached or dropped the connection: retrying may succeed.
+/// The database could not be reached, was busy, or dropped the connection: retrying may
+/// succeed. Whether a write took effect is not known when the connection broke after
+/// the statement (or `COMMIT`) was sent: PostgreSQL may have committed it and lost the
+/// reply. The message says so; the crate docs list which operations are safe to retry.
 pub(crate) fn unavailable(source: sqlx::Error) -> Error {
-    crate::codes::store::UNAVAILABLE.error("the database is unreachable or dropped the connection; nothing was written, retry later",
+    crate::codes::store::UNAVAILABLE.error("the database is unreachable, busy, or dropped the connection; retry later. A write may have been applied if the connection broke after it was sent: read it back, or retry only an idempotent or compare-and-swap operation",
     )
     .with_source(source)
 }
@@ -78,10 +81,33 @@ pub(crate) fn corrupt(what: &'static str) -> Error {
 
 /// A number the schema keeps as a signed 64-bit integer.
 pub(crate) fn to_i64(value: u64) -> Result<i64, Error> {
-    i64::try_from(value).map_err(|_| {
-        crate::codes::store::NUMBER_TOO_LARGE
-            .error("a version or count is larger than the database can store")
-    })
+    i64::try_from(value).map_err(|_| too_large())
+}
+
+/// A version or count past what can be stored (or incremented).
+pub(crate) fn too_large() -> Error {
+    crate::codes::store::NUMBER_TOO_LARGE
+        .error("a version or count is larger than the database can store")
+}
+
+/// Free text bound as a SQL text value, refused when it holds a NUL character:
+/// PostgreSQL cannot store one in a text column (SQLite could), so both backends refuse
+/// it up front, before anything is written. `what` names the value, never quotes it.
+pub(crate) fn text<'a>(what: &'static str, value: &'a str) -> Result<&'a str, Error> {
+    if value.contains('\0') {
+        return Err(crate::codes::store::INVALID_TEXT.error(format!(
+            "a {what} contains a NUL character, which the database cannot store; nothing was written"
+        )));
+    }
+    Ok(value)
+}
+
+/// [`text`] for an optional value.
+pub(crate) fn opt_text<'a>(
+    what: &'static str,
+    value: Option<&'a str>,
+) -> Result<Option<&'a str>, Error> {
+    value.map(|value| text(what, value)).transpose()
 }
 
 /// A stored version or count read back.

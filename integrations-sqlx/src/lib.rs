@@ -42,8 +42,26 @@
 //! A database that cannot be reached (refused connection, pool timeout, a connection
 //! dropped mid-statement, a locked SQLite file past the busy timeout) gives a temporary
 //! [`ErrorKind::Unavailable`](integrations_core::ErrorKind::Unavailable) error with code
-//! `store.unavailable`: retrying may succeed, and nothing was half-written. A unique
-//! violation gives [`ErrorKind::Conflict`](integrations_core::ErrorKind::Conflict).
+//! `store.unavailable`: retrying may succeed, and nothing is ever half-written (each
+//! operation is one statement or one transaction). Whether a write took effect is known
+//! when the statement was never sent (unreachable database, pool timeout, SQLite busy:
+//! nothing was written), but not when the connection broke after it was sent: PostgreSQL
+//! may have committed it (an autocommit statement or the `COMMIT`) and lost the reply.
+//! Then:
+//!
+//! * safe to retry, the outcome is the same: the `put_*` upserts of targets, connections,
+//!   bindings and publications, `set_connection_status`, every `delete_*`, `forget_event`,
+//!   `purge_*`, `acquire_sync_lease`/`release_sync_lease` by the same holder, and
+//!   [`SqlRecordSink`]'s pages and stream deletes;
+//! * compare-and-swap (`swap_credentials`, `save_checkpoint`,
+//!   `set_connection_status_if`): a retry of an applied write gets
+//!   `store.version_conflict` (or no row): reload and compare before acting on it;
+//! * not repeatable: a `take_*` whose reply was lost has taken the record (a retry
+//!   reports it absent); `put_oauth_state`, `put_approval` and `put_continuation` retried
+//!   may get their `store.duplicate_*` code; `record_event_if_new` retried may report an
+//!   event its first attempt recorded as already seen.
+//!
+//! A unique violation gives [`ErrorKind::Conflict`](integrations_core::ErrorKind::Conflict).
 //! Any other database failure is [`Error::storage`](integrations_core::Error::storage).
 //!
 //! # Features

@@ -1,8 +1,8 @@
 //! The embedded migrations and the schema version check.
 
 use integrations_core::Error;
-use sqlx::AnyPool;
 use sqlx::migrate::{MigrateError, Migrator};
+use sqlx::{AnyConnection, AnyPool, Connection as _};
 
 use crate::Backend;
 use crate::error;
@@ -29,6 +29,12 @@ pub(crate) fn migrator(backend: Backend) -> &'static Migrator {
 
 /// The version of the last applied migration, 0 when none was.
 pub(crate) async fn version(pool: &AnyPool, backend: Backend) -> Result<i64, Error> {
+    let mut conn = pool.acquire().await.map_err(error::map)?;
+    version_on(&mut conn, backend).await
+}
+
+/// [`version`] on one connection (or in one transaction).
+async fn version_on(conn: &mut AnyConnection, backend: Backend) -> Result<i64, Error> {
     let exists = match backend {
         Backend::Sqlite => {
             "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'"
@@ -40,7 +46,7 @@ pub(crate) async fn version(pool: &AnyPool, backend: Backend) -> Result<i64, Err
     };
     let tables: i64 = sqlx::query_scalar(exists)
         .persistent(false)
-        .fetch_one(pool)
+        .fetch_one(&mut *conn)
         .await
         .map_err(error::map)?;
     if tables == 0 {
@@ -48,9 +54,33 @@ pub(crate) async fn version(pool: &AnyPool, backend: Backend) -> Result<i64, Err
     }
     sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM _sqlx_migrations WHERE success")
         .persistent(false)
-        .fetch_one(pool)
+        .fetch_one(&mut *conn)
         .await
         .map_err(error::map)
+}
+
+/// Applies the missing migrations on `conn`. On SQLite, sqlx's migration lock does
+/// nothing, so two processes would both read the old version and the second would fail
+/// creating a table the first created: all the migrations run in one `BEGIN IMMEDIATE`
+/// transaction instead (sqlx runs each in a savepoint inside it), which holds SQLite's
+/// write lock from its start. A racing process waits for the lock (the busy timeout),
+/// then reads the applied migrations anew and has nothing left to do. SQLite's DDL is
+/// transactional, so a failure leaves the database as it was before the call.
+pub(crate) async fn run(backend: Backend, conn: &mut AnyConnection) -> Result<(), Error> {
+    let migrator = migrator(backend);
+    match backend {
+        Backend::Sqlite => {
+            let mut tx = conn
+                .begin_with("BEGIN IMMEDIATE")
+                .await
+                .map_err(error::map)?;
+            // Another process may have migrated while this one waited for the lock.
+            check_not_newer(version_on(&mut tx, backend).await?)?;
+            migrator.run_direct(&mut *tx).await.map_err(migrate_error)?;
+            tx.commit().await.map_err(error::map)
+        }
+        Backend::Postgres => migrator.run_direct(conn).await.map_err(migrate_error),
+    }
 }
 
 /// Refuses a schema this crate does not know.

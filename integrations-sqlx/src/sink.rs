@@ -6,7 +6,7 @@ use integrations_core::sync::{RecordSink, SyncPage, SyncRecord};
 use integrations_core::{ConnectionId, Error, TenantId};
 
 use crate::SqlStores;
-use crate::error;
+use crate::error::{self, opt_text, text};
 use crate::stores::{from_json, get, to_json};
 
 /// A [`RecordSink`] keeping synced records in the `sync_records` table, one row per
@@ -44,7 +44,7 @@ impl SqlRecordSink {
             )
             .bind(tenant.as_str())
             .bind(connection.as_str())
-            .bind(stream)
+            .bind(text("stream name", stream)?)
             .fetch_all(&self.stores.pool)
             .await
             .map_err(error::map)?;
@@ -69,6 +69,15 @@ impl RecordSink for SqlRecordSink {
         page: &SyncPage,
     ) -> Result<(), Error> {
         let stores = &self.stores;
+        // Checked before the transaction: a page is written whole or not at all.
+        text("stream name", stream)?;
+        for record in &page.records {
+            text("record id", &record.id)?;
+            opt_text("record timestamp", record.updated_at.as_deref())?;
+        }
+        for id in &page.deleted {
+            text("deleted record id", id)?;
+        }
         let mut tx = stores.begin().await?;
         for record in &page.records {
             stores
@@ -110,7 +119,7 @@ impl RecordSink for SqlRecordSink {
             .query("DELETE FROM sync_records WHERE tenant = $1 AND connection = $2 AND stream = $3")
             .bind(connection.tenant.as_str())
             .bind(connection.id.as_str())
-            .bind(stream)
+            .bind(text("stream name", stream)?)
             .execute(&self.stores.pool)
             .await
             .map_err(error::map)?;

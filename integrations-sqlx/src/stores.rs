@@ -22,7 +22,7 @@ use serde::de::DeserializeOwned;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::error::{self, corrupt, map_duplicate, to_i64, to_u64};
+use crate::error::{self, corrupt, map_duplicate, opt_text, text, to_i64, to_u64};
 use crate::{Backend, SqlStores};
 
 pub(crate) fn to_json<T: Serialize>(value: &T) -> Result<String, Error> {
@@ -135,7 +135,10 @@ impl TargetStore for SqlStores {
             )
             .bind(target.tenant.as_str())
             .bind(target.id.as_str())
-            .bind(target.secrets.as_ref().map(Sealed::key_id))
+            .bind(opt_text(
+                "key id",
+                target.secrets.as_ref().map(Sealed::key_id),
+            )?)
             .bind(target.secrets.as_ref().map(Sealed::ciphertext))
             .bind(to_json(&without_secrets)?)
             .bind(target.key.as_str());
@@ -216,8 +219,8 @@ impl ConnectionStore for SqlStores {
             .bind(connection.tenant.as_str())
             .bind(connection.id.as_str())
             .bind(connection.key.as_str())
-            .bind(connection.external_subject.as_deref())
-            .bind(connection.endpoint_key.as_deref())
+            .bind(opt_text("external subject", connection.external_subject.as_deref())?)
+            .bind(opt_text("endpoint key", connection.endpoint_key.as_deref())?)
             .bind(to_json(&connection.status)?)
             .bind(ms(connection.updated_at))
             .bind(to_json(connection)?);
@@ -266,14 +269,14 @@ impl ConnectionStore for SqlStores {
                          AND endpoint_key = $3 ORDER BY tenant, id",
                     )
                     .bind(query.key.as_str())
-                    .bind(subject.as_str())
-                    .bind(endpoint.as_str());
+                    .bind(text("external subject", subject)?)
+                    .bind(text("endpoint key", endpoint)?);
                 return self.fetch_all(q).await?.iter().map(connection).collect();
             }
         };
         let mut q = self.query(sql).bind(query.key.as_str());
         if let Some(value) = value {
-            q = q.bind(value.as_str());
+            q = q.bind(text("external subject or endpoint key", value)?);
         }
         self.fetch_all(q).await?.iter().map(connection).collect()
     }
@@ -512,9 +515,12 @@ fn bind_credentials<'q>(
     for (position, credential) in credentials.iter().enumerate() {
         q = q
             .bind(to_i64(position as u64)?)
-            .bind(credential.credential_type.as_str())
-            .bind(credential.slot.as_deref())
-            .bind(credential.value.key_id())
+            .bind(text(
+                "credential type",
+                credential.credential_type.as_str(),
+            )?)
+            .bind(opt_text("credential slot", credential.slot.as_deref())?)
+            .bind(text("key id", credential.value.key_id())?)
             .bind(credential.value.ciphertext())
             .bind(credential.expires_at.map(ms))
             .bind(ms(credential.issued_at));
@@ -666,9 +672,12 @@ impl OAuthStateStore for SqlStores {
                  pkce_ciphertext, record) VALUES ($1, $2, $3, $4, $5, $6)",
             )
             .bind(pending.tenant.as_str())
-            .bind(pending.state_digest.as_str())
+            .bind(text("state digest", &pending.state_digest)?)
             .bind(ms(pending.expires_at))
-            .bind(pending.pkce_verifier.as_ref().map(Sealed::key_id))
+            .bind(opt_text(
+                "key id",
+                pending.pkce_verifier.as_ref().map(Sealed::key_id),
+            )?)
             .bind(pending.pkce_verifier.as_ref().map(Sealed::ciphertext))
             .bind(to_json(&without_secret)?);
         q.execute(&self.pool).await.map_err(|e| {
@@ -691,7 +700,7 @@ impl OAuthStateStore for SqlStores {
                 "DELETE FROM oauth_states WHERE state_digest = $1 \
                  RETURNING record, pkce_key_id, pkce_ciphertext, expires_at",
             )
-            .bind(state_digest);
+            .bind(text("state digest", state_digest)?);
         let Some(row) = live(self.fetch_optional(q).await?, now)? else {
             return Ok(None);
         };
@@ -719,7 +728,7 @@ impl WebhookEventStore for SqlStores {
             )
             .bind(event.tenant.as_str())
             .bind(event.key.as_str())
-            .bind(event.external_event_id.as_str())
+            .bind(text("external event id", &event.external_event_id)?)
             .bind(ms(event.received_at))
             .bind(to_json(event)?);
         Ok(self.affected(q).await? == 1)
@@ -738,7 +747,7 @@ impl WebhookEventStore for SqlStores {
             )
             .bind(tenant.as_str())
             .bind(key.as_str())
-            .bind(external_event_id);
+            .bind(text("external event id", external_event_id)?);
         Ok(self.affected(q).await? > 0)
     }
 
@@ -824,7 +833,7 @@ impl CheckpointStore for SqlStores {
             )
             .bind(tenant.as_str())
             .bind(connection.as_str())
-            .bind(stream);
+            .bind(text("stream name", stream)?);
         self.fetch_optional(q)
             .await?
             .map(|row| record(&row, "checkpoint"))
@@ -832,7 +841,11 @@ impl CheckpointStore for SqlStores {
     }
 
     async fn save_checkpoint(&self, checkpoint: &SyncCheckpoint) -> Result<u64, Error> {
-        let version = checkpoint.version + 1;
+        text("stream name", &checkpoint.stream)?;
+        let version = checkpoint
+            .version
+            .checked_add(1)
+            .ok_or_else(error::too_large)?;
         let mut saved = checkpoint.clone();
         saved.version = version;
         let sql = if checkpoint.version == 0 {
@@ -874,8 +887,8 @@ impl CheckpointStore for SqlStores {
             )
             .bind(lease.tenant.as_str())
             .bind(lease.connection.as_str())
-            .bind(lease.stream.as_str())
-            .bind(lease.holder.as_str())
+            .bind(text("stream name", &lease.stream)?)
+            .bind(text("lease holder", &lease.holder)?)
             .bind(ms(lease.expires_at))
             .bind(ms(now));
         Ok(self.affected(q).await? == 1)
@@ -895,8 +908,8 @@ impl CheckpointStore for SqlStores {
             )
             .bind(tenant.as_str())
             .bind(connection.as_str())
-            .bind(stream)
-            .bind(holder);
+            .bind(text("stream name", stream)?)
+            .bind(text("lease holder", holder)?);
         Ok(self.affected(q).await? > 0)
     }
 }
@@ -958,9 +971,9 @@ impl ContinuationStore for SqlStores {
                  pages_ciphertext, record) VALUES ($1, $2, $3, $4, $5, $6)",
             )
             .bind(pending.tenant.as_str())
-            .bind(pending.id.as_str())
+            .bind(text("continuation id", &pending.id)?)
             .bind(ms(pending.expires_at))
-            .bind(pending.pages.key_id())
+            .bind(text("key id", pending.pages.key_id())?)
             .bind(pending.pages.ciphertext())
             .bind(to_json(&body)?);
         q.execute(&self.pool).await.map_err(|e| {
@@ -985,7 +998,7 @@ impl ContinuationStore for SqlStores {
                  RETURNING pages_key_id, pages_ciphertext, record, expires_at",
             )
             .bind(tenant.as_str())
-            .bind(id);
+            .bind(text("continuation id", id)?);
         let Some(row) = live(self.fetch_optional(q).await?, now)? else {
             return Ok(None);
         };

@@ -2,7 +2,9 @@
 //! schema per test; set `DATABASE_URL`, for example with `eval "$(scripts/postgres start)"`).
 
 mod conformance;
+mod connect;
 mod errors;
+mod input;
 mod secrets;
 mod sink;
 mod storm;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use integrations_core::host::{ConnectionQuery, Retention, Stores, purge_expired};
-use integrations_core::model::{Connection, ConnectionStatus, Target};
+use integrations_core::model::{Connection, ConnectionStatus, Credential, Target};
 use integrations_core::{ConnectionId, Error, ErrorKind, TargetId, TenantId, Timestamp};
 use serde::Serialize;
 
@@ -1044,6 +1044,25 @@ where
     Ok(winners)
 }
 
+/// The credential set racing task `i` writes: every entry names the task, and the sets'
+/// lengths differ (1 to 3 entries), so that a mix of two tasks' sets, or rows left over
+/// from a longer one, cannot pass for one whole set.
+fn racing_set(prefix: &str, i: usize) -> Vec<Credential> {
+    let mut set = r::credentials(&format!("{prefix}-{i}"));
+    set.truncate(1 + i % 3);
+    set
+}
+
+/// Passes when `stored` is exactly the whole set of one racing task.
+fn one_whole_set(stored: &[Credential], prefix: &str, tasks: usize) -> Outcome {
+    ensure!(
+        (0..tasks).any(|i| stored == racing_set(prefix, i).as_slice()),
+        "after the race the {} stored credentials are not exactly one racing task's whole set",
+        stored.len()
+    );
+    Ok(())
+}
+
 async fn concurrency(stores: &Arc<dyn Stores>, scope: &Scope, tasks: usize) -> Outcome {
     let t = scope.tenant("a");
     let c = r::connection_id("c1");
@@ -1057,7 +1076,7 @@ async fn concurrency(stores: &Arc<dyn Stores>, scope: &Scope, tasks: usize) -> O
         let (s, t, c) = (Arc::clone(stores), t.clone(), c.clone());
         async move {
             match s
-                .swap_credentials(&t, &c, Some(1), r::credentials(&format!("task-{i}")))
+                .swap_credentials(&t, &c, Some(1), racing_set("task", i))
                 .await
             {
                 Ok(_) => Ok(true),
@@ -1074,18 +1093,18 @@ async fn concurrency(stores: &Arc<dyn Stores>, scope: &Scope, tasks: usize) -> O
     let after_race = ok(stores.load_credentials(&t, &c).await, "load_credentials")?
         .ok_or("credentials vanished")?;
     ensure!(
-        after_race.version == 2 && after_race.credentials.len() == 3,
-        "after the race the credentials are version {} with {} entries",
-        after_race.version,
-        after_race.credentials.len()
+        after_race.version == 2,
+        "after the race the credentials are version {}",
+        after_race.version
     );
+    one_whole_set(&after_race.credentials, "task", tasks)?;
 
     let fresh = r::connection_id("c2");
     let winners = race(tasks, |i| {
         let (s, t, c) = (Arc::clone(stores), t.clone(), fresh.clone());
         async move {
             match s
-                .swap_credentials(&t, &c, None, r::credentials(&format!("first-{i}")))
+                .swap_credentials(&t, &c, None, racing_set("first", i))
                 .await
             {
                 Ok(_) => Ok(true),
@@ -1099,6 +1118,17 @@ async fn concurrency(stores: &Arc<dyn Stores>, scope: &Scope, tasks: usize) -> O
         winners == 1,
         "{winners} of {tasks} concurrent first swaps succeeded"
     );
+    let first = ok(
+        stores.load_credentials(&t, &fresh).await,
+        "load_credentials",
+    )?
+    .ok_or("the first credentials vanished")?;
+    ensure!(
+        first.version == 1,
+        "after the first-swap race the credentials are version {}",
+        first.version
+    );
+    one_whole_set(&first.credentials, "first", tasks)?;
 
     let mut checkpoint = r::checkpoint(&t, "issues", false);
     ok(stores.save_checkpoint(&checkpoint).await, "save_checkpoint")?;
