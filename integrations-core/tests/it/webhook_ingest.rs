@@ -319,6 +319,29 @@ impl World {
             .unwrap();
     }
 
+    /// An ingest of the tracker over this world's host parts, with `replace` changing
+    /// some (a store that fails, races or counts).
+    fn ingest_with(
+        &self,
+        replace: impl FnOnce(
+            integrations_core::host::HostBuilder,
+        ) -> integrations_core::host::HostBuilder,
+    ) -> Ingest {
+        let parts = integrations_core::host::Host::builder()
+            .stores(self.test.store.clone())
+            .http(self.test.host().http_arc())
+            .cipher(self.test.keys.clone())
+            .clock(self.test.clock.clone())
+            .audit(self.test.audit.clone())
+            .events(self.test.events.clone());
+        let host = replace(parts).build().unwrap();
+        Ingest::new(
+            Arc::new(Registry::new().with(Arc::new(Tracker)).unwrap()),
+            host,
+        )
+        .unwrap()
+    }
+
     async fn connection(&self, input: ConnectionInput) {
         self.service.put_connection(input).await.unwrap();
     }
@@ -485,20 +508,7 @@ impl integrations_core::host::EventSink for HeldThenFails {
 async fn a_redelivery_while_the_first_is_still_delivered_is_not_answered_done() {
     let world = World::new().await;
     let sink = Arc::new(HeldThenFails::default());
-    let host = integrations_core::host::Host::builder()
-        .stores(world.test.store.clone())
-        .http(world.test.host().http_arc())
-        .cipher(world.test.keys.clone())
-        .clock(world.test.clock.clone())
-        .audit(world.test.audit.clone())
-        .events(sink.clone())
-        .build()
-        .unwrap();
-    let held = Ingest::new(
-        Arc::new(Registry::new().with(Arc::new(Tracker)).unwrap()),
-        host,
-    )
-    .unwrap();
+    let held = world.ingest_with(|parts| parts.events(sink.clone()));
     let signed = world.sign(&opened("acct-1"), "d-slow");
     let first = tokio::spawn({
         let held = held.clone();
@@ -1288,21 +1298,9 @@ impl ConnectionStore for StatusUpdatesFail {
 #[tokio::test]
 async fn a_status_change_the_store_refuses_releases_the_event_for_the_retry() {
     let world = World::new().await;
-    let host = integrations_core::host::Host::builder()
-        .stores(world.test.store.clone())
-        .connections(Arc::new(StatusUpdatesFail(world.test.store.clone())))
-        .http(world.test.host().http_arc())
-        .cipher(world.test.keys.clone())
-        .clock(world.test.clock.clone())
-        .audit(world.test.audit.clone())
-        .events(world.test.events.clone())
-        .build()
-        .unwrap();
-    let failing = Ingest::new(
-        Arc::new(Registry::new().with(Arc::new(Tracker)).unwrap()),
-        host,
-    )
-    .unwrap();
+    let failing = world.ingest_with(|parts| {
+        parts.connections(Arc::new(StatusUpdatesFail(world.test.store.clone())))
+    });
     let signed = world.sign(&uninstalled(), "d-uninstall");
     let err = failing
         .ingest(signed.request(&world.key))
@@ -1432,21 +1430,7 @@ async fn a_resumption_racing_a_disconnect_leaves_the_connection_revoked() {
         inner: world.test.store.clone(),
         armed: std::sync::atomic::AtomicBool::new(true),
     });
-    let host = integrations_core::host::Host::builder()
-        .stores(world.test.store.clone())
-        .connections(store)
-        .http(world.test.host().http_arc())
-        .cipher(world.test.keys.clone())
-        .clock(world.test.clock.clone())
-        .audit(world.test.audit.clone())
-        .events(world.test.events.clone())
-        .build()
-        .unwrap();
-    let racing = Ingest::new(
-        Arc::new(Registry::new().with(Arc::new(Tracker)).unwrap()),
-        host,
-    )
-    .unwrap();
+    let racing = world.ingest_with(|parts| parts.connections(store));
     racing
         .ingest(
             world
@@ -1528,21 +1512,7 @@ async fn a_forged_delivery_costs_a_bounded_number_of_credential_reads() {
         inner: world.test.store.clone(),
         loads: std::sync::atomic::AtomicUsize::new(0),
     });
-    let host = integrations_core::host::Host::builder()
-        .stores(world.test.store.clone())
-        .credentials(counted.clone())
-        .http(world.test.host().http_arc())
-        .cipher(world.test.keys.clone())
-        .clock(world.test.clock.clone())
-        .audit(world.test.audit.clone())
-        .events(world.test.events.clone())
-        .build()
-        .unwrap();
-    let ingest = Ingest::new(
-        Arc::new(Registry::new().with(Arc::new(Tracker)).unwrap()),
-        host,
-    )
-    .unwrap();
+    let ingest = world.ingest_with(|parts| parts.credentials(counted.clone()));
 
     // Unsigned by anyone's secret, on the app-level route: refused, after reading the
     // credentials of the one connection it names, not of all forty.
