@@ -21,7 +21,8 @@
 //!
 //! The schema is embedded: forward-only numbered migrations per backend
 //! (`migrations/sqlite`, `migrations/postgres`), recorded in sqlx's `_sqlx_migrations`
-//! table. [`SqlStores::connect`] applies the missing ones; [`SqlStores::open`] applies
+//! table (sqlx's default, which it cannot rename: a host's own sqlx migrations belong in
+//! another SQLite file or PostgreSQL schema). [`SqlStores::connect`] applies the missing ones; [`SqlStores::open`] applies
 //! nothing and refuses a database that is behind (`store.schema_outdated`), for hosts that
 //! migrate in a deploy step with [`SqlStores::migrate`]. Both refuse a database whose
 //! schema is newer than this crate (`store.schema_too_new`) before writing anything.
