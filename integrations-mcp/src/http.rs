@@ -260,7 +260,8 @@ impl Guard {
     }
 }
 
-fn refuse(status: StatusCode, code: integrations_core::Code, message: &str) -> Response {
+/// An error answer: `status`, and `{"error": {"code", "message"}}`.
+pub(crate) fn refuse(status: StatusCode, code: integrations_core::Code, message: &str) -> Response {
     (
         status,
         axum::Json(json!({"error": {"code": code.as_str(), "message": message}})),

@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::Approvals;
+use crate::http::refuse;
 
 /// The secret that signs the person at this machine in to a loopback approval page
 /// ([`Approvals::loopback_page`]): 32 random bytes, shown only to the operator (the CLI
@@ -131,18 +132,6 @@ impl Approvals {
     }
 }
 
-fn refusal(status: StatusCode, code: integrations_core::Code, message: &str) -> Response {
-    let mut response = (
-        status,
-        axum::Json(json!({"error": {"code": code.as_str(), "message": message}})),
-    )
-        .into_response();
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
-}
-
 /// Whether the `Host` header names this machine: a loopback address or `localhost`.
 fn loopback_host(headers: &HeaderMap) -> bool {
     let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
@@ -184,14 +173,14 @@ fn same_origin(headers: &HeaderMap) -> bool {
 
 async fn require_loopback(request: Request, next: Next) -> Response {
     if !loopback_host(request.headers()) {
-        return refusal(
+        return refuse(
             StatusCode::FORBIDDEN,
             crate::codes::mcp::APPROVAL_PAGE_REFUSED,
             "the approval page answers only to a loopback Host",
         );
     }
     if request.method() != Method::GET && !same_origin(request.headers()) {
-        return refusal(
+        return refuse(
             StatusCode::FORBIDDEN,
             crate::codes::mcp::APPROVAL_PAGE_REFUSED,
             "the approval page takes decisions only from its own pages",
@@ -212,7 +201,7 @@ async fn require_sign_in(State(desk): State<Desk>, request: Request, next: Next)
     if desk.key.signed_in(request.headers()) {
         return next.run(request).await;
     }
-    refusal(
+    refuse(
         StatusCode::UNAUTHORIZED,
         crate::codes::mcp::APPROVAL_PAGE_SIGNED_OUT,
         "sign in first with the link the server printed when it started \
@@ -225,7 +214,7 @@ async fn sign_in(
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
     if !query.get("key").is_some_and(|key| desk.key.matches(key)) {
-        return refusal(
+        return refuse(
             StatusCode::UNAUTHORIZED,
             crate::codes::mcp::APPROVAL_PAGE_SIGNED_OUT,
             "this sign-in link is not the one the server printed",
@@ -258,11 +247,11 @@ fn escape(text: &str) -> String {
 }
 
 fn not_found() -> Response {
-    (
+    refuse(
         StatusCode::NOT_FOUND,
-        axum::Json(json!({"error": {"code": "tool.approval_not_found", "message": "no pending approval request has this id"}})),
+        integrations_core::codes::tool::APPROVAL_NOT_FOUND,
+        "no pending approval request has this id",
     )
-        .into_response()
 }
 
 async fn list(State(desk): State<Desk>) -> Response {

@@ -12,27 +12,12 @@ use rmcp::model::{ErrorCode, NumberOrString, ProgressToken, RequestMetaObject};
 use serde_json::{Value, json};
 
 use crate::support::{
-    APPROVALS, Client, Running, call, calls, connect, demo, json_of, mcp_error, plain, text,
+    APPROVALS, Client, Running, approval_id, call, calls, connect, demo, json_of, mcp_error, plain,
+    send_message, text,
 };
 
-fn approval_id(result: &Value) -> ApprovalId {
-    ApprovalId::new(
-        result["_meta"]["integrations/approval"]["id"]
-            .as_str()
-            .unwrap_or_else(|| panic!("no approval in {result}")),
-    )
-    .unwrap()
-}
-
 async fn send(client: &Running, demo: &Demo, text: &str) -> Value {
-    let result = client
-        .call_tool(call(
-            "slack_send_message",
-            json!({"channel": demo.channel, "text": text}),
-        ))
-        .await
-        .unwrap();
-    json_of(&result)
+    json_of(&client.call_tool(send_message(demo, text)).await.unwrap())
 }
 
 async fn approve(demo: &Demo, id: &ApprovalId) -> integrations_core::tools::ToolResult {

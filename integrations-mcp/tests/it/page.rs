@@ -8,9 +8,9 @@ use std::sync::Arc;
 use integrations_mcp::demo::Demo;
 use reqwest::StatusCode;
 use reqwest::header::{COOKIE, HOST, LOCATION, ORIGIN, SET_COOKIE};
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use crate::support::{call, calls, demo, json_of, plain};
+use crate::support::{approval_id, calls, demo, json_of, plain, send_message};
 
 /// The demo's approval page served on loopback, and its address.
 async fn serve_page(demo: &Arc<Demo>) -> SocketAddr {
@@ -24,18 +24,8 @@ async fn serve_page(demo: &Arc<Demo>) -> SocketAddr {
 /// Asks to send a Slack message (an `ask` tool): the approval URL's path on the page.
 async fn ask(demo: &Arc<Demo>, text: &str) -> String {
     let client = plain(demo).await;
-    let result = client
-        .call_tool(call(
-            "slack_send_message",
-            json!({"channel": demo.channel, "text": text}),
-        ))
-        .await
-        .unwrap();
-    let id = json_of(&result)["_meta"]["integrations/approval"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    format!("/approvals/{id}")
+    let result = client.call_tool(send_message(demo, text)).await.unwrap();
+    format!("/approvals/{}", approval_id(&json_of(&result)))
 }
 
 fn http() -> reqwest::Client {

@@ -14,9 +14,8 @@ use integrations_mcp::{McpOptions, McpService};
 use integrations_testkit::MemoryStore;
 use rmcp::model::{CallToolRequest, ClientRequest};
 use rmcp::service::PeerRequestOptions;
-use serde_json::{Value, json};
 
-use crate::support::{APPROVALS, Client, call, calls, connect, demo, json_of};
+use crate::support::{APPROVALS, Client, approval_id, calls, connect, demo, json_of, send_message};
 
 /// The demo's approval store, taking `delay` over each write and yielding on each read.
 struct Paced {
@@ -65,22 +64,6 @@ fn paced(demo: &Demo, delay: Duration) -> McpService {
     McpService::new(runtime).with_options(McpOptions::new().with_approval_url(APPROVALS))
 }
 
-fn send(demo: &Demo, text: &str) -> rmcp::model::CallToolRequestParams {
-    call(
-        "slack_send_message",
-        json!({"channel": demo.channel, "text": text}),
-    )
-}
-
-fn approval_id(result: &Value) -> ApprovalId {
-    ApprovalId::new(
-        result["_meta"]["integrations/approval"]["id"]
-            .as_str()
-            .unwrap_or_else(|| panic!("no approval in {result}")),
-    )
-    .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn identical_ask_calls_in_flight_at_once_share_one_approval_request() {
     let demo = demo().await;
@@ -92,7 +75,7 @@ async fn identical_ask_calls_in_flight_at_once_share_one_approval_request() {
     let mut in_flight = tokio::task::JoinSet::new();
     for i in 0..5 {
         let peer = if i % 2 == 0 { a.peer() } else { b.peer() }.clone();
-        let params = send(&demo, "deploy v3");
+        let params = send_message(&demo, "deploy v3");
         in_flight.spawn(async move { json_of(&peer.call_tool(params).await.unwrap()) });
     }
     let results = in_flight.join_all().await;
@@ -112,7 +95,7 @@ async fn identical_ask_calls_in_flight_at_once_share_one_approval_request() {
         assert!(!done.is_error(), "{done:?}");
     }
     assert_eq!(calls(&demo, "slack_messages"), 1);
-    let retry = json_of(&a.call_tool(send(&demo, "deploy v3")).await.unwrap());
+    let retry = json_of(&a.call_tool(send_message(&demo, "deploy v3")).await.unwrap());
     assert_eq!(retry["isError"], false, "{retry}");
     assert_eq!(calls(&demo, "slack_messages"), 1);
 }
@@ -127,14 +110,14 @@ async fn a_cancelled_ask_call_does_not_hold_back_the_identical_one_after_it() {
     let first = client
         .peer()
         .send_cancellable_request(
-            ClientRequest::CallToolRequest(CallToolRequest::new(send(&demo, "once"))),
+            ClientRequest::CallToolRequest(CallToolRequest::new(send_message(&demo, "once"))),
             PeerRequestOptions::no_options(),
         )
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(150)).await;
     let peer = client.peer().clone();
-    let params = send(&demo, "once");
+    let params = send_message(&demo, "once");
     let second = tokio::spawn(async move { json_of(&peer.call_tool(params).await.unwrap()) });
     tokio::time::sleep(Duration::from_millis(150)).await;
     first.cancel(Some("timed out".into())).await.unwrap();

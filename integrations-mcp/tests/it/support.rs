@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use integrations_core::tools::ApprovalId;
 use integrations_mcp::demo::{Demo, SECRETS};
 use integrations_mcp::{McpOptions, McpServer};
 use rmcp::model::{
@@ -155,4 +156,22 @@ pub(crate) fn mcp_error(error: ServiceError) -> ErrorData {
 
 pub(crate) fn calls(demo: &Demo, field: &str) -> u64 {
     demo.provider_calls()[field].as_u64().unwrap()
+}
+
+/// `slack_send_message` of `text` to the demo's channel: an `ask` tool.
+pub(crate) fn send_message(demo: &Demo, text: &str) -> CallToolRequestParams {
+    call(
+        "slack_send_message",
+        json!({"channel": demo.channel, "text": text}),
+    )
+}
+
+/// The approval id of an `ask` call's result.
+pub(crate) fn approval_id(result: &Value) -> ApprovalId {
+    ApprovalId::new(
+        result["_meta"]["integrations/approval"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no approval in {result}")),
+    )
+    .unwrap()
 }
