@@ -138,22 +138,29 @@ impl LinearWorld {
         id: &str,
         config: serde_json::Value,
     ) -> Result<Connection, integrations_core::Error> {
+        self.api_keys()
+            .with_managed_webhooks(self.managed.clone())
+            .connect(Self::input(id).with_config(config))
+            .await
+    }
+
+    /// API-key connections, the identity check off.
+    fn api_keys(&self) -> ApiKeyConnections {
         ApiKeyConnections::new(self.registry.clone(), self.test.host().clone())
             .with_verification(false)
-            .with_managed_webhooks(self.managed.clone())
-            .connect(
-                ConnectionInput::new(
-                    tenant(),
-                    ConnectionId::new(id).unwrap(),
-                    TargetId::new("linear").unwrap(),
-                    "api-key".parse().unwrap(),
-                )
-                .with_config(config)
-                .with_secret("api_key", LINEAR_KEY)
-                // What the identity check would name: deliveries route by it.
-                .with_external_subject(ORGANIZATION),
-            )
-            .await
+    }
+
+    /// The API-key connection `id`.
+    fn input(id: &str) -> ConnectionInput {
+        ConnectionInput::new(
+            tenant(),
+            ConnectionId::new(id).unwrap(),
+            TargetId::new("linear").unwrap(),
+            "api-key".parse().unwrap(),
+        )
+        .with_secret("api_key", LINEAR_KEY)
+        // What the identity check would name: deliveries route by it.
+        .with_external_subject(ORGANIZATION)
     }
 
     fn auth(&self) -> Authorizations {
@@ -583,18 +590,9 @@ async fn a_refused_registration_keeps_the_connection_and_a_retry_registers() {
 async fn a_disconnect_during_registration_leaves_the_connection_revoked_and_no_hook() {
     let world = LinearWorld::new().await;
     // Connected without managed webhooks; the host registers its hook afterwards.
-    let connection = ApiKeyConnections::new(world.registry.clone(), world.test.host().clone())
-        .with_verification(false)
-        .connect(
-            ConnectionInput::new(
-                tenant(),
-                ConnectionId::new("lin_1").unwrap(),
-                TargetId::new("linear").unwrap(),
-                "api-key".parse().unwrap(),
-            )
-            .with_secret("api_key", LINEAR_KEY)
-            .with_external_subject(ORGANIZATION),
-        )
+    let connection = world
+        .api_keys()
+        .connect(LinearWorld::input("lin_1"))
         .await
         .unwrap();
     assert!(connection.managed_webhook.is_none());
