@@ -345,7 +345,8 @@ impl CredentialStore for SqlStores {
                  c.expires_at, c.issued_at \
                  FROM credential_sets s LEFT JOIN credentials c \
                  ON c.tenant = s.tenant AND c.connection = s.connection \
-                 WHERE s.tenant = $1 AND s.connection = $2 ORDER BY c.position",
+                 WHERE s.tenant = $1 AND s.connection = $2 AND s.deleted = 0 \
+                 ORDER BY c.position",
             )
             .bind(tenant.as_str())
             .bind(connection.as_str());
@@ -390,8 +391,7 @@ impl CredentialStore for SqlStores {
         credentials: Vec<Credential>,
     ) -> Result<u64, Error> {
         let expected = expected_version.map(to_i64).transpose()?;
-        let new_version = expected_version.unwrap_or(0) + 1;
-        let won = match self.backend {
+        let written = match self.backend {
             Backend::Postgres => {
                 self.swap_in_one_statement(tenant, connection, expected, &credentials)
                     .await?
@@ -401,10 +401,9 @@ impl CredentialStore for SqlStores {
                     .await?
             }
         };
-        if won {
-            Ok(new_version)
-        } else {
-            Err(version_conflict())
+        match written {
+            Some(version) => to_u64(version),
+            None => Err(version_conflict()),
         }
     }
 
@@ -414,8 +413,12 @@ impl CredentialStore for SqlStores {
         connection: &ConnectionId,
     ) -> Result<bool, Error> {
         let mut tx = self.begin().await?;
+        // The set's row stays, marked deleted, with its version (see `swap_version_sql`).
         let existed = self
-            .query("DELETE FROM credential_sets WHERE tenant = $1 AND connection = $2")
+            .query(
+                "UPDATE credential_sets SET deleted = 1 \
+                 WHERE tenant = $1 AND connection = $2 AND deleted = 0",
+            )
             .bind(tenant.as_str())
             .bind(connection.as_str())
             .execute(&mut *tx)
@@ -434,15 +437,21 @@ impl CredentialStore for SqlStores {
     }
 }
 
-/// The version step of a credential swap: bump the version read, or create version 1
-/// when none was stored. It writes a row only when the expected version is current.
+/// The version step of a credential swap: bump the version read, or, when none is
+/// stored, create version 1 or continue a deleted set's count. It writes a row (and
+/// returns the new version) only when the expected version is current; a deleted set's
+/// versions are never current.
 fn swap_version_sql(expected: Option<i64>) -> &'static str {
     if expected.is_some() {
         "UPDATE credential_sets SET version = version + 1 \
-         WHERE tenant = $1 AND connection = $2 AND version = $3 RETURNING version"
+         WHERE tenant = $1 AND connection = $2 AND version = $3 AND deleted = 0 \
+         RETURNING version"
     } else {
-        "INSERT INTO credential_sets (tenant, connection, version) VALUES ($1, $2, 1) \
-         ON CONFLICT (tenant, connection) DO NOTHING RETURNING version"
+        "INSERT INTO credential_sets (tenant, connection, version, deleted) \
+         VALUES ($1, $2, 1, 0) \
+         ON CONFLICT (tenant, connection) DO UPDATE \
+         SET version = credential_sets.version + 1, deleted = 0 \
+         WHERE credential_sets.deleted = 1 RETURNING version"
     }
 }
 
@@ -530,14 +539,14 @@ fn bind_credentials<'q>(
 
 impl SqlStores {
     /// PostgreSQL: the swap as one statement ([`postgres_swap_sql`]), one round trip.
-    /// Whether the version step wrote.
+    /// The version written, `None` when the version step wrote nothing.
     async fn swap_in_one_statement(
         &self,
         tenant: &TenantId,
         connection: &ConnectionId,
         expected: Option<i64>,
         credentials: &[Credential],
-    ) -> Result<bool, Error> {
+    ) -> Result<Option<i64>, Error> {
         let sql = postgres_swap_sql(expected, credentials.len());
         let mut q = self
             .query(&sql)
@@ -547,19 +556,23 @@ impl SqlStores {
             q = q.bind(expected);
         }
         let q = bind_credentials(q.bind(to_i64(credentials.len() as u64)?), credentials)?;
-        Ok(self.fetch_optional(q).await?.is_some())
+        self.fetch_optional(q)
+            .await?
+            .map(|row| get(&row, "version"))
+            .transpose()
     }
 
     /// SQLite (whose `WITH` takes no `UPDATE` or `INSERT`): one `BEGIN IMMEDIATE`
     /// transaction holding the write lock from its start: the version step, then the rows
-    /// replaced. Whether the version step wrote; nothing is written when it did not.
+    /// replaced. The version written; `None`, with nothing written, when the version
+    /// step wrote nothing.
     async fn swap_in_a_transaction(
         &self,
         tenant: &TenantId,
         connection: &ConnectionId,
         expected: Option<i64>,
         credentials: &[Credential],
-    ) -> Result<bool, Error> {
+    ) -> Result<Option<i64>, Error> {
         let mut tx = self.begin().await?;
         let mut q = self
             .query(swap_version_sql(expected))
@@ -568,14 +581,11 @@ impl SqlStores {
         if let Some(expected) = expected {
             q = q.bind(expected);
         }
-        if q.fetch_optional(&mut *tx)
-            .await
-            .map_err(error::map)?
-            .is_none()
-        {
+        let Some(row) = q.fetch_optional(&mut *tx).await.map_err(error::map)? else {
             tx.rollback().await.map_err(error::map)?;
-            return Ok(false);
-        }
+            return Ok(None);
+        };
+        let version: i64 = get(&row, "version")?;
         self.query("DELETE FROM credentials WHERE tenant = $1 AND connection = $2")
             .bind(tenant.as_str())
             .bind(connection.as_str())
@@ -598,7 +608,7 @@ impl SqlStores {
                 .map_err(error::map)?;
         }
         tx.commit().await.map_err(error::map)?;
-        Ok(true)
+        Ok(Some(version))
     }
 }
 

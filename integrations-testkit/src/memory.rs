@@ -32,6 +32,8 @@ struct State {
     targets: Records<TargetId, Target>,
     connections: Records<ConnectionId, Connection>,
     credentials: BTreeMap<Key<ConnectionId>, CredentialSet>,
+    /// The last version of each deleted credential set: the next set continues from it.
+    deleted_credentials: BTreeMap<Key<ConnectionId>, u64>,
     bindings: BTreeMap<Key<BindingId>, Binding>,
     oauth_states: BTreeMap<String, PendingAuthorization>,
     events: BTreeMap<(TenantId, DefinitionKey, String), WebhookEvent>,
@@ -374,7 +376,10 @@ impl CredentialStore for MemoryStore {
         if current != expected_version {
             return Err(version_conflict());
         }
-        let version = current.unwrap_or(0) + 1;
+        let version = match current {
+            Some(current) => current + 1,
+            None => state.deleted_credentials.remove(&key).unwrap_or(0) + 1,
+        };
         state.credentials.insert(
             key,
             CredentialSet::new(tenant.clone(), connection.clone(), version, credentials),
@@ -387,11 +392,14 @@ impl CredentialStore for MemoryStore {
         tenant: &TenantId,
         connection: &ConnectionId,
     ) -> Result<bool, Error> {
-        Ok(self
-            .lock()
-            .credentials
-            .remove(&(tenant.clone(), connection.clone()))
-            .is_some())
+        let mut state = self.lock();
+        let key = (tenant.clone(), connection.clone());
+        let Some(deleted) = state.credentials.remove(&key) else {
+            return Ok(false);
+        };
+        // A tombstone keeps the version, so no swap that read this set can match the next.
+        state.deleted_credentials.insert(key, deleted.version);
+        Ok(true)
     }
 }
 

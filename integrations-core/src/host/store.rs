@@ -218,6 +218,12 @@ pub trait CredentialStore: Send + Sync {
     /// same version only one succeeds, and an access token and its rotated refresh token
     /// land together.
     ///
+    /// Versions never repeat for a connection: the first set is version 1, each swap adds
+    /// one, and a set stored after [`delete_credentials`](Self::delete_credentials)
+    /// continues from the deleted set's version. So a writer that read a set before it
+    /// was deleted (a token refresh racing a disconnect and a reconnection) can never
+    /// match the new set's version and write the old grant's tokens over the new grant's.
+    ///
     /// # Errors
     ///
     /// [`ErrorKind::Conflict`](crate::ErrorKind::Conflict) with code
@@ -230,7 +236,9 @@ pub trait CredentialStore: Send + Sync {
         credentials: Vec<Credential>,
     ) -> Result<u64, Error>;
 
-    /// Deletes a connection's credentials; `true` when there were any.
+    /// Deletes a connection's credentials; `true` when there were any. The store keeps
+    /// the deleted set's version (a tombstone), so the next set continues from it; a
+    /// swap expecting any version of the deleted set fails.
     async fn delete_credentials(
         &self,
         tenant: &TenantId,

@@ -1,6 +1,6 @@
 //! Connecting: several processes (here, pools) connecting at once to a new database all
 //! succeed, a failed migration leaves no lock behind, and SQLite connections are set up
-//! for durable commits.
+//! for durable commits; credentials stored before an upgrade survive it.
 
 use integrations_sqlx::{SCHEMA_VERSION, SqlStores};
 
@@ -51,10 +51,13 @@ async fn a_failed_migration_leaves_no_lock_behind() {
     each_backend!("failed_migration", |url| {
         let stores = SqlStores::connect(&url).await.unwrap();
         // Back to version 1 with migration 2's table still there: migration 2 fails.
-        sqlx::query("DELETE FROM _sqlx_migrations WHERE version = 2")
-            .execute(stores.pool())
-            .await
-            .unwrap();
+        // (Migration 3's column is dropped, so that migration 3 runs again after.)
+        for sql in [
+            "DELETE FROM _sqlx_migrations WHERE version >= 2",
+            "ALTER TABLE credential_sets DROP COLUMN deleted",
+        ] {
+            sqlx::query(sql).execute(stores.pool()).await.unwrap();
+        }
         let err = stores.migrate().await.unwrap_err();
         assert_eq!(err.code(), "store.migration_failed", "{err:?}");
         assert_eq!(stores.schema_version().await.unwrap(), 1);
@@ -94,4 +97,71 @@ async fn sqlite_commits_are_durable() {
         assert_eq!(synchronous, 2, "PRAGMA synchronous is not FULL");
         held.push(conn);
     }
+}
+
+/// A database written at schema version 2 (before credential tombstones) keeps every
+/// stored credential set through the upgrade, at its version, and its count goes on; a
+/// set deleted after the upgrade leaves a tombstone the next set continues from.
+#[tokio::test]
+async fn credentials_stored_before_the_tombstone_migration_survive_it() {
+    use integrations_core::host::{CredentialStore, Sealed};
+    use integrations_core::model::{Credential, CredentialType};
+    use integrations_core::{ConnectionId, TenantId, Timestamp};
+
+    let credential = |bytes: &[u8]| {
+        Credential::new(
+            CredentialType::API_KEY,
+            Sealed::new("k1", bytes.to_vec()),
+            Timestamp::from_unix_seconds(1_800_000_000),
+        )
+    };
+    let tenant = TenantId::new("acme").unwrap();
+    let connection = ConnectionId::new("c1").unwrap();
+    each_backend!("tombstone_upgrade", |url| {
+        let stores = SqlStores::connect(&url).await.unwrap();
+        stores
+            .swap_credentials(&tenant, &connection, None, vec![credential(b"one")])
+            .await
+            .unwrap();
+        let v2 = stores
+            .swap_credentials(&tenant, &connection, Some(1), vec![credential(b"two")])
+            .await
+            .unwrap();
+        assert_eq!(v2, 2);
+        // Back to version 2, as the previous release left the database.
+        for sql in [
+            "DELETE FROM _sqlx_migrations WHERE version = 3",
+            "ALTER TABLE credential_sets DROP COLUMN deleted",
+        ] {
+            sqlx::query(sql).execute(stores.pool()).await.unwrap();
+        }
+        assert_eq!(stores.schema_version().await.unwrap(), 2);
+
+        stores.migrate().await.unwrap();
+        assert_eq!(stores.schema_version().await.unwrap(), SCHEMA_VERSION);
+        let kept = stores
+            .load_credentials(&tenant, &connection)
+            .await
+            .unwrap()
+            .expect("the set stored before the upgrade");
+        assert_eq!(kept.version, 2);
+        assert_eq!(kept.credentials, vec![credential(b"two")]);
+        let v3 = stores
+            .swap_credentials(&tenant, &connection, Some(2), vec![credential(b"three")])
+            .await
+            .unwrap();
+        assert_eq!(v3, 3);
+        assert!(
+            stores
+                .delete_credentials(&tenant, &connection)
+                .await
+                .unwrap()
+        );
+        let next = stores
+            .swap_credentials(&tenant, &connection, None, vec![credential(b"new")])
+            .await
+            .unwrap();
+        assert_eq!(next, 4, "the set after a delete continues the count");
+        stores.close().await;
+    });
 }

@@ -767,12 +767,63 @@ async fn credential_cas(s: &dyn Stores, scope: &Scope) -> Outcome {
         ok(s.load_credentials(&t, &c).await, "load_credentials")?.is_none(),
         "deleted credentials are still there"
     );
+    // A swap that read the deleted set (a refresh racing a disconnect) is refused, before
+    // and after a new set is stored: versions continue past the deleted set's.
+    ensure!(
+        is_version_conflict(
+            &s.swap_credentials(&t, &c, Some(v3), r::credentials("stale"))
+                .await
+        ),
+        "a swap expecting the deleted set's version was not a store.version_conflict"
+    );
     let again = ok(
         s.swap_credentials(&t, &c, None, r::credentials("new"))
             .await,
         "swap_credentials",
     )?;
-    ensure!(again == 1, "a swap after delete returned {again}, not 1");
+    ensure!(
+        again == v3 + 1,
+        "a swap after delete returned version {again}; it must continue past the deleted set's {v3}"
+    );
+    for stale in 1..=v3 {
+        ensure!(
+            is_version_conflict(
+                &s.swap_credentials(&t, &c, Some(stale), r::credentials("stale"))
+                    .await
+            ),
+            "a swap expecting version {stale} of the deleted set matched the new set"
+        );
+    }
+    let stored =
+        ok(s.load_credentials(&t, &c).await, "load_credentials")?.ok_or("credentials vanished")?;
+    ensure!(
+        stored.version == again,
+        "the new set reads back as version {}, not {again}",
+        stored.version
+    );
+    same(
+        &stored.credentials,
+        &r::credentials("new"),
+        "the set stored after a delete",
+    )?;
+    ensure!(
+        is_version_conflict(&s.swap_credentials(&t, &c, None, r::credentials("x")).await),
+        "a swap expecting nothing after a set was stored again was not a store.version_conflict"
+    );
+    // Deleted again, then stored again: the count still goes on.
+    ensure!(
+        ok(s.delete_credentials(&t, &c).await, "delete_credentials")?,
+        "delete_credentials of the new set returned false"
+    );
+    let third = ok(
+        s.swap_credentials(&t, &c, None, Vec::new()).await,
+        "swap_credentials",
+    )?;
+    ensure!(
+        third == again + 1,
+        "a second swap after delete returned version {third}, not {}",
+        again + 1
+    );
     Ok(())
 }
 

@@ -64,7 +64,8 @@ pub enum StoreCheck {
     /// `set_connection_status` is atomic and returns the updated connection;
     /// `set_connection_status_if` writes only from the expected status.
     ConnectionStatus,
-    /// Credentials are written only by compare-and-swap on their version.
+    /// Credentials are written only by compare-and-swap on their version, and versions
+    /// never repeat: a set stored after a delete continues from the deleted set's version.
     CredentialCas,
     /// Checkpoints are saved only by compare-and-swap on their version.
     CheckpointCas,
