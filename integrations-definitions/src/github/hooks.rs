@@ -7,8 +7,11 @@
 //! never shows a secret again: it answers `********`), for the `issues`,
 //! `pull_request` and `issue_comment` events. An existing hook is found by its
 //! `config.url` in `GET .../hooks`; a create racing another answers 422 `Hook already
-//! exists`, after which the list is read again. Deleting an unknown hook answers 404,
-//! which is [`HookRemoval::AlreadyGone`].
+//! exists`, after which the list is read again. A hook found is kept and brought up to
+//! date (`PATCH`: active, the events, the config with the connection's secret), since
+//! its secret cannot be read back: one deactivated in GitHub's settings, or left from a
+//! registration whose secret was since deleted, works again. Deleting an unknown hook
+//! answers 404, which is [`HookRemoval::AlreadyGone`].
 //!
 //! GitHub App installations have nothing to register: an App's webhook is configured
 //! once, on the App, and delivers for every installation.
@@ -138,6 +141,35 @@ async fn find(request: &HookRequest<'_>, target: &str) -> Result<Option<String>,
     Ok(None)
 }
 
+/// The hook's body: what a create sends, and what an update of a kept hook sets.
+fn hook_body(request: &HookRequest<'_>, secret: &Secret) -> serde_json::Value {
+    json!({
+        "active": true,
+        "events": EVENTS,
+        "config": {
+            "url": request.url,
+            "content_type": "json",
+            "insecure_ssl": "0",
+            "secret": secret.expose(),
+        },
+    })
+}
+
+/// Keeps the hook `id`, brought to [`hook_body`].
+async fn keep(
+    request: &HookRequest<'_>,
+    id: String,
+    secret: &Secret,
+) -> Result<RegisteredHook, Error> {
+    let target = collection(request)?.arg("", &id).build()?;
+    let update = json_request(Method::PATCH, target.as_str(), &hook_body(request, secret))?;
+    let response = request.http.send(update, &auth(request.credential)).await?;
+    if response.status() != StatusCode::OK {
+        return Err(failure(&response));
+    }
+    Ok(RegisteredHook::existing(id))
+}
+
 fn request_get(url: &url::Url) -> Result<integrations_core::host::HttpRequest, Error> {
     bare_request(Method::GET, url.as_str())
 }
@@ -161,27 +193,16 @@ impl WebhookRegistrar for GitHubHooks {
         secret: &Secret,
     ) -> Result<RegisteredHook, Error> {
         if let Some(id) = find(request, request.url).await? {
-            return Ok(RegisteredHook::existing(id));
+            return keep(request, id, secret).await;
         }
-        let body = json!({
-            "name": "web",
-            "active": true,
-            "events": EVENTS,
-            "config": {
-                "url": request.url,
-                "content_type": "json",
-                "insecure_ssl": "0",
-                "secret": secret.expose(),
-            },
-        });
+        let mut body = hook_body(request, secret);
+        body["name"] = json!("web");
         let create = json_request(Method::POST, collection(request)?.build()?.as_str(), &body)?;
         let response = request.http.send(create, &auth(request.credential)).await?;
         if already_exists(&response) {
             // Another registration won the race: use its hook.
-            return find(request, request.url)
-                .await?
-                .map(RegisteredHook::existing)
-                .ok_or_else(unexpected);
+            let id = find(request, request.url).await?.ok_or_else(unexpected)?;
+            return keep(request, id, secret).await;
         }
         if response.status() != StatusCode::CREATED {
             return Err(failure(&response));

@@ -10,6 +10,13 @@
 //! keeps sealed, so deliveries are verified without reading the secret back. Creating
 //! webhooks needs an admin: a personal API key of an admin, or an OAuth token with the
 //! `admin` scope; Linear answers others with `FORBIDDEN`.
+//!
+//! A hook already delivering to the connection's URL is kept when it covers the scope the
+//! config names, and brought up to date with `webhookUpdate` (the secret, enabled, the
+//! resource types): one Linear disabled after failed deliveries, or left from a
+//! registration whose secret was since deleted, works again. One of another scope (the
+//! config's `webhook_team` changed) is deleted and created anew, since Linear cannot move
+//! a hook to another team.
 
 use async_trait::async_trait;
 use http::Method;
@@ -26,8 +33,17 @@ use super::tools::{GraphQlResponse, RATE_LIMIT, linear_error, rejected};
 /// Lists the organization's webhooks, a page at a time.
 pub const WEBHOOKS: &str = "query Webhooks($first: Int!, $after: String) {
   webhooks(first: $first, after: $after) {
-    nodes { id url enabled }
+    nodes { id url enabled allPublicTeams team { id key } }
     pageInfo { hasNextPage endCursor }
+  }
+}";
+
+/// Updates a webhook (its team cannot change).
+pub const WEBHOOK_UPDATE: &str =
+    "mutation WebhookUpdate($id: String!, $input: WebhookUpdateInput!) {
+  webhookUpdate(id: $id, input: $input) {
+    success
+    webhook { id url enabled }
   }
 }";
 
@@ -54,6 +70,32 @@ pub const LABEL: &str = "integrations (managed)";
 
 /// The most webhooks looked through for an existing one (pages of 50).
 const MAX_PAGES: usize = 20;
+
+/// Brings the kept hook `id` to what a new one would be: the connection's `secret`,
+/// enabled, the managed resource types and label.
+async fn update(request: &HookRequest<'_>, id: &str, secret: &Secret) -> Result<(), Error> {
+    let input = json!({
+        "resourceTypes": RESOURCE_TYPES,
+        "label": LABEL,
+        "secret": secret.expose(),
+        "enabled": true,
+    });
+    let updated: Updated = serde_json::from_value(
+        graphql(
+            request,
+            WEBHOOK_UPDATE,
+            json!({"id": id, "input": input}),
+            "webhookUpdate",
+        )
+        .await?,
+    )
+    .map_err(|_| unexpected())?;
+    if updated.success {
+        Ok(())
+    } else {
+        Err(crate::codes::webhook::REGISTRATION_FAILED.error("Linear did not update the webhook"))
+    }
+}
 
 /// The Linear registrar.
 #[derive(Debug, Clone, Copy, Default)]
@@ -116,9 +158,32 @@ struct PageInfo {
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct Hook {
     id: String,
     url: String,
+    #[serde(default)]
+    all_public_teams: bool,
+    #[serde(default)]
+    team: Option<Team>,
+}
+
+#[derive(Deserialize)]
+struct Team {
+    id: String,
+    key: String,
+}
+
+impl Hook {
+    /// Whether the hook covers what `webhook_team` names: that team (by id or key), or
+    /// the whole organization when it names none.
+    fn covers(&self, webhook_team: Option<&str>) -> bool {
+        match (webhook_team, &self.team) {
+            (None, None) => self.all_public_teams,
+            (Some(wanted), Some(team)) => team.id == wanted || team.key == wanted,
+            _ => false,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -139,8 +204,13 @@ struct Deleted {
     success: bool,
 }
 
-/// The id of the organization's webhook delivering to `url`, if there is one.
-async fn find(request: &HookRequest<'_>, url: &str) -> Result<Option<String>, Error> {
+#[derive(Deserialize)]
+struct Updated {
+    success: bool,
+}
+
+/// The organization's webhook delivering to `url`, if there is one.
+async fn find(request: &HookRequest<'_>, url: &str) -> Result<Option<Hook>, Error> {
     let mut after: Option<String> = None;
     for _ in 0..MAX_PAGES {
         let page: HookPage = serde_json::from_value(
@@ -154,7 +224,7 @@ async fn find(request: &HookRequest<'_>, url: &str) -> Result<Option<String>, Er
         )
         .map_err(|_| unexpected())?;
         if let Some(hook) = page.nodes.into_iter().find(|h| h.url == url) {
-            return Ok(Some(hook.id));
+            return Ok(Some(hook));
         }
         match page.page_info {
             PageInfo {
@@ -174,10 +244,15 @@ impl WebhookRegistrar for LinearHooks {
         request: &HookRequest<'_>,
         secret: &Secret,
     ) -> Result<RegisteredHook, Error> {
-        if let Some(id) = find(request, request.url).await? {
-            return Ok(RegisteredHook::existing(id));
-        }
         let config = request.connection_config.get::<LinearConnectionConfig>()?;
+        if let Some(hook) = find(request, request.url).await? {
+            if hook.covers(config.webhook_team.as_deref()) {
+                update(request, &hook.id, secret).await?;
+                return Ok(RegisteredHook::existing(hook.id));
+            }
+            // Another scope: Linear cannot move a hook to another team.
+            self.unregister(request, &hook.id).await?;
+        }
         let mut input = json!({
             "url": request.url,
             "resourceTypes": RESOURCE_TYPES,

@@ -359,6 +359,95 @@ async fn a_linear_hook_covers_the_team_the_connection_names() {
     assert_eq!(world.hooks.hooks()[0]["team"]["id"], team.as_str());
 }
 
+/// A hook kept at the connection's URL is brought up to date: re-enabled after Linear
+/// disabled it, and signed with the connection's secret when it was left with another
+/// (a registration whose secret was since deleted), without a second hook.
+#[tokio::test]
+async fn a_kept_linear_hook_is_enabled_and_signed_with_the_connections_secret() {
+    let world = LinearWorld::new().await;
+    let connection = world.connect("lin_1").await;
+    let record = connection.managed_webhook.clone().unwrap();
+    let secret = world.stored_secret(&connection).await.unwrap();
+
+    world.hooks.disable_hook(&record.hook_id);
+    let again = world
+        .managed
+        .register(&tenant(), &connection.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.hook_id, record.hook_id);
+    let hooks = world.hooks.hooks();
+    assert_eq!(hooks.len(), 1);
+    assert_eq!(
+        hooks[0]["enabled"], true,
+        "the disabled hook was kept disabled"
+    );
+    assert_eq!(hooks[0]["secret"], secret.expose());
+    assert_eq!(world.creates(), 1);
+
+    // A hook left at the URL with a secret the SDK does not hold.
+    world.hooks.remove_hook(&record.hook_id);
+    let left = world.hooks.add_hook(&record.url, "lin_wh_left_behind");
+    let kept = world
+        .managed
+        .register(&tenant(), &connection.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(kept.hook_id, left);
+    let hooks = world.hooks.hooks();
+    assert_eq!(hooks.len(), 1);
+    assert_eq!(hooks[0]["secret"], secret.expose());
+    assert_eq!(
+        hooks[0]["resourceTypes"],
+        json!(["Issue", "Comment", "Project"])
+    );
+    assert_eq!(world.creates(), 1);
+}
+
+/// A connection whose `webhook_team` changed gets a hook for the new scope: Linear cannot
+/// move a hook to another team, so the old one is deleted and a new one created.
+#[tokio::test]
+async fn a_linear_hook_of_another_scope_is_replaced() {
+    let world = LinearWorld::new().await;
+    let team = world.api.add_team("ENG", "Engineering");
+    let organization_wide = world.connect("lin_1").await;
+    let first = organization_wide.managed_webhook.clone().unwrap();
+
+    let for_team = world
+        .connect_with("lin_1", json!({"webhook_team": "ENG"}))
+        .await
+        .unwrap();
+    let second = for_team.managed_webhook.clone().unwrap();
+    assert_ne!(second.hook_id, first.hook_id);
+    let hooks = world.hooks.hooks();
+    assert_eq!(hooks.len(), 1, "{hooks:?}");
+    assert_eq!(hooks[0]["id"], second.hook_id.as_str());
+    assert_eq!(hooks[0]["team"]["id"], team.as_str());
+    assert_eq!(hooks[0]["allPublicTeams"], false);
+    assert_eq!(world.creates(), 2);
+
+    // The same team named by id is the same scope: the hook is kept.
+    let by_id = world
+        .connect_with("lin_1", json!({"webhook_team": team}))
+        .await
+        .unwrap();
+    assert_eq!(by_id.managed_webhook.unwrap().hook_id, second.hook_id);
+    assert_eq!(world.creates(), 2);
+
+    // And back to the whole organization.
+    let back = world.connect_with("lin_1", json!({})).await.unwrap();
+    let hooks = world.hooks.hooks();
+    assert_eq!(hooks.len(), 1);
+    assert_eq!(
+        hooks[0]["id"],
+        back.managed_webhook.unwrap().hook_id.as_str()
+    );
+    assert_eq!(hooks[0]["allPublicTeams"], true);
+    assert_eq!(world.creates(), 3);
+}
+
 #[tokio::test]
 async fn a_team_linear_does_not_know_leaves_the_connection_without_a_hook() {
     let world = LinearWorld::new().await;
@@ -876,6 +965,63 @@ mod github {
             .unwrap();
         assert_eq!(disconnected.webhook, WebhookRemoval::Deleted);
         assert!(world.hooks.hooks().is_empty());
+    }
+
+    /// A hook kept at the connection's URL is brought up to date with one `PATCH`:
+    /// active again after it was deactivated, the managed events, and the connection's
+    /// secret when it was left with another; no second hook.
+    #[tokio::test]
+    async fn a_kept_github_hook_is_activated_and_signed_with_the_connections_secret() {
+        let world = GitHubWorld::new().await;
+        let connection = world
+            .connect("gh_1", json!({"webhook_repository": "octo-org/octo-repo"}))
+            .await;
+        let record = connection.managed_webhook.clone().unwrap();
+        let secret = world.stored_secret(&connection).await.unwrap();
+
+        world.hooks.deactivate_hook(record.hook_id.parse().unwrap());
+        world
+            .managed
+            .register(&tenant(), &connection.id)
+            .await
+            .unwrap()
+            .unwrap();
+        let hooks = world.hooks.hooks();
+        assert_eq!(hooks.len(), 1);
+        assert_eq!(
+            hooks[0]["active"], true,
+            "the deactivated hook stayed inactive"
+        );
+        assert_eq!(hooks[0]["secret"], secret.expose());
+
+        world.hooks.remove_hook(record.hook_id.parse().unwrap());
+        let left =
+            world
+                .hooks
+                .add_hook("repos/octo-org/octo-repo", &record.url, Some("left-behind"));
+        let kept = world
+            .managed
+            .register(&tenant(), &connection.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(kept.hook_id, left.to_string());
+        let hooks = world.hooks.hooks();
+        assert_eq!(hooks.len(), 1);
+        assert_eq!(hooks[0]["secret"], secret.expose());
+        assert_eq!(hooks[0]["config"]["content_type"], "json");
+        assert_eq!(
+            hooks[0]["events"],
+            json!(["issues", "pull_request", "issue_comment"])
+        );
+        assert_eq!(world.creates(), 1);
+        let updates = world
+            .hooks
+            .requests()
+            .iter()
+            .filter(|r| r.method == "PATCH")
+            .count();
+        assert_eq!(updates, 2);
     }
 
     #[tokio::test]

@@ -95,9 +95,12 @@ pub enum HookRemoval {
 #[async_trait]
 pub trait WebhookRegistrar: Send + Sync {
     /// Makes sure a hook delivering to `request.url`, signed with `secret`, exists:
-    /// first looks for an existing hook with that URL (and keeps it: the URL holds the
-    /// connection's own endpoint key, so only an earlier registration of this connection,
-    /// made with this same secret, can have created it), and creates one otherwise.
+    /// first looks for an existing hook with that URL (the URL holds the connection's own
+    /// endpoint key, so only an earlier registration of this connection can have created
+    /// it) and keeps it, brought up to date: signed with `secret` (an earlier
+    /// registration's secret may since have been deleted), active, for the events a new
+    /// hook would have; a hook the provider cannot bring to the scope the connection's
+    /// config now names is replaced. Creates one otherwise.
     ///
     /// # Errors
     ///

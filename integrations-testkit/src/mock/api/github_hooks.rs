@@ -1,6 +1,7 @@
 //! [`GitHubHooks`]: GitHub's repository and organization webhook administration
-//! (`GET`/`POST /repos/{owner}/{repo}/hooks`, `DELETE /repos/{owner}/{repo}/hooks/{id}`,
-//! and the same under `/orgs/{org}/hooks`) on a [`GitHubApi`]'s server.
+//! (`GET`/`POST /repos/{owner}/{repo}/hooks`, `GET`/`PATCH`/`DELETE
+//! /repos/{owner}/{repo}/hooks/{id}`, and the same under `/orgs/{org}/hooks`) on a
+//! [`GitHubApi`]'s server.
 //!
 //! As GitHub does: `User-Agent` required (403); `Bad credentials` (401) for an unknown
 //! token and `Not Found` (404) without one, for a repository or organization it does not
@@ -9,7 +10,8 @@
 //! `config.content_type` is `json` or `form` (422 `Validation Failed`); a second hook with
 //! the same URL is 422 `Hook already exists on this repository`; the secret is never
 //! shown again (`********`); lists paginate with `per_page` (at most 100) and `page`;
-//! a delete answers 204.
+//! an update (`PATCH`) replaces the `config` given (its `url` required, as on create),
+//! the `events` and `active`, and answers 200 with the hook; a delete answers 204.
 
 #![allow(
     clippy::result_large_err,
@@ -151,6 +153,10 @@ impl Respond for Responder {
                 Some(i) => ResponseTemplate::new(200).set_body_json(state.hooks[i].json(&self.api)),
                 None => not_found(),
             },
+            ("PATCH", Some(id)) => match find(&state, &owner, id) {
+                Some(i) => self.update(&mut state, i, &recorded),
+                None => not_found(),
+            },
             ("DELETE", Some(id)) => match find(&state, &owner, id) {
                 Some(i) => {
                     state.hooks.remove(i);
@@ -204,42 +210,118 @@ impl Responder {
         {
             return validation("Name must be \"web\"");
         }
-        let Some(config) = body.get("config").and_then(Value::as_object) else {
-            return validation("Config must be an object");
+        let config = match HookConfig::read(&body, state, owner, None) {
+            Ok(config) => config,
+            Err(e) => return e,
         };
-        let Some(url) = config.get("url").and_then(Value::as_str) else {
-            return validation("Config url can't be blank");
-        };
-        match url::Url::parse(url) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
-            _ => return validation("Config url is not a valid URL"),
-        }
-        let content_type = match config.get("content_type").and_then(Value::as_str) {
-            None | Some("form") => "form",
-            Some("json") => "json",
-            Some(_) => return validation("Config content_type must be json or form"),
-        };
-        if state.hooks.iter().any(|h| h.owner == owner && h.url == url) {
-            let place = if owner.starts_with("orgs/") {
-                "organization"
-            } else {
-                "repository"
-            };
-            return validation(&format!("Hook already exists on this {place}"));
-        }
-        let events = match body.get("events") {
-            None => vec!["push".to_owned()],
-            Some(Value::Array(events)) => events
-                .iter()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
-                .collect(),
-            Some(_) => return validation("Events must be an array"),
+        let events = match events(&body) {
+            Ok(events) => events.unwrap_or_else(|| vec!["push".to_owned()]),
+            Err(e) => return e,
         };
         state.next_id += 1;
         let hook = Hook {
             id: 480_000_000 + state.next_id,
             owner: owner.to_owned(),
+            url: config.url,
+            content_type: config.content_type,
+            secret: config.secret,
+            events,
+            active: body.get("active").and_then(Value::as_bool).unwrap_or(true),
+        };
+        let out = hook.json(&self.api);
+        state.hooks.push(hook);
+        ResponseTemplate::new(201).set_body_json(out)
+    }
+
+    /// `PATCH .../hooks/{id}` of the hook at `index`.
+    fn update(&self, state: &mut State, index: usize, recorded: &Recorded) -> ResponseTemplate {
+        let body = recorded.json();
+        if !body.is_object() {
+            return message(400, "Problems parsing JSON");
+        }
+        let owner = state.hooks[index].owner.clone();
+        let config = if body.get("config").is_some() {
+            match HookConfig::read(&body, state, &owner, Some(index)) {
+                Ok(config) => Some(config),
+                Err(e) => return e,
+            }
+        } else {
+            None
+        };
+        let events = match events(&body) {
+            Ok(events) => events,
+            Err(e) => return e,
+        };
+        let active = match body.get("active") {
+            None => None,
+            Some(Value::Bool(active)) => Some(*active),
+            Some(_) => return validation("Active must be a boolean"),
+        };
+        let gives_secret = body["config"].get("secret").is_some();
+        let hook = &mut state.hooks[index];
+        if let Some(config) = config {
+            hook.url = config.url;
+            hook.content_type = config.content_type;
+            // A config without a secret keeps the hook's (the mock's reading).
+            if gives_secret {
+                hook.secret = config.secret;
+            }
+        }
+        if let Some(events) = events {
+            hook.events = events;
+        }
+        if let Some(active) = active {
+            hook.active = active;
+        }
+        ResponseTemplate::new(200).set_body_json(hook.json(&self.api))
+    }
+}
+
+/// A hook's `config`, as a create or an update gives it.
+struct HookConfig {
+    url: String,
+    content_type: String,
+    secret: Option<String>,
+}
+
+impl HookConfig {
+    /// `body.config`, checked as GitHub does; its URL must not be another hook's of
+    /// `owner` (the hook at `keep` being updated may keep its own).
+    fn read(
+        body: &Value,
+        state: &State,
+        owner: &str,
+        keep: Option<usize>,
+    ) -> Result<Self, ResponseTemplate> {
+        let Some(config) = body.get("config").and_then(Value::as_object) else {
+            return Err(validation("Config must be an object"));
+        };
+        let Some(url) = config.get("url").and_then(Value::as_str) else {
+            return Err(validation("Config url can't be blank"));
+        };
+        match url::Url::parse(url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
+            _ => return Err(validation("Config url is not a valid URL")),
+        }
+        let content_type = match config.get("content_type").and_then(Value::as_str) {
+            None | Some("form") => "form",
+            Some("json") => "json",
+            Some(_) => return Err(validation("Config content_type must be json or form")),
+        };
+        let taken = state
+            .hooks
+            .iter()
+            .enumerate()
+            .any(|(i, h)| Some(i) != keep && h.owner == owner && h.url == url);
+        if taken {
+            let place = if owner.starts_with("orgs/") {
+                "organization"
+            } else {
+                "repository"
+            };
+            return Err(validation(&format!("Hook already exists on this {place}")));
+        }
+        Ok(Self {
             url: url.to_owned(),
             content_type: content_type.to_owned(),
             secret: config
@@ -247,12 +329,22 @@ impl Responder {
                 .and_then(Value::as_str)
                 .filter(|s| !s.is_empty())
                 .map(str::to_owned),
-            events,
-            active: body.get("active").and_then(Value::as_bool).unwrap_or(true),
-        };
-        let out = hook.json(&self.api);
-        state.hooks.push(hook);
-        ResponseTemplate::new(201).set_body_json(out)
+        })
+    }
+}
+
+/// `body.events`, when given.
+fn events(body: &Value) -> Result<Option<Vec<String>>, ResponseTemplate> {
+    match body.get("events") {
+        None => Ok(None),
+        Some(Value::Array(events)) => Ok(Some(
+            events
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect(),
+        )),
+        Some(_) => Err(validation("Events must be an array")),
     }
 }
 
@@ -316,6 +408,31 @@ impl GitHubHooks {
                 v
             })
             .collect()
+    }
+
+    /// Adds a hook as if made in GitHub's settings for `owner` (`repos/o/r` or `orgs/o`),
+    /// active, for the `push` event; returns its id.
+    pub fn add_hook(&self, owner: &str, url: &str, secret: Option<&str>) -> u64 {
+        let mut state = lock(&self.state);
+        state.next_id += 1;
+        let id = 480_000_000 + state.next_id;
+        state.hooks.push(Hook {
+            id,
+            owner: owner.to_owned(),
+            url: url.to_owned(),
+            content_type: "form".to_owned(),
+            secret: secret.map(str::to_owned),
+            events: vec!["push".to_owned()],
+            active: true,
+        });
+        id
+    }
+
+    /// Deactivates a hook, as its settings page does.
+    pub fn deactivate_hook(&self, id: u64) {
+        if let Some(hook) = lock(&self.state).hooks.iter_mut().find(|h| h.id == id) {
+            hook.active = false;
+        }
     }
 
     /// Deletes a hook as if removed in GitHub's settings.

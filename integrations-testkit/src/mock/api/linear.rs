@@ -87,13 +87,13 @@ impl State {
 pub(super) struct TeamLookup(Arc<Mutex<State>>);
 
 impl TeamLookup {
-    /// The id of the team whose id or key is `id_or_key`.
-    pub(super) fn resolve(&self, id_or_key: &str) -> Option<String> {
+    /// The id and key of the team whose id or key is `id_or_key`.
+    pub(super) fn resolve(&self, id_or_key: &str) -> Option<(String, String)> {
         lock(&self.0)
             .teams
             .iter()
             .find(|t| t.id == id_or_key || t.key == id_or_key)
-            .map(|t| t.id.clone())
+            .map(|t| (t.id.clone(), t.key.clone()))
     }
 }
 

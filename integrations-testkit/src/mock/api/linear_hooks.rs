@@ -1,5 +1,5 @@
 //! [`LinearWebhooks`]: Linear's webhook administration (`webhooks`, `webhookCreate`,
-//! `webhookDelete`) on a [`LinearApi`]'s GraphQL endpoint.
+//! `webhookUpdate`, `webhookDelete`) on a [`LinearApi`]'s GraphQL endpoint.
 //!
 //! As Linear does: the same token rules as the rest of the API (`AUTHENTICATION_ERROR`
 //! with HTTP 400); creating needs an admin (`FORBIDDEN` otherwise, see
@@ -8,9 +8,11 @@
 //! `teamId` / `allPublicTeams` (`INPUT_ERROR`, HTTP 200 with `data: null`), a `teamId`
 //! naming no team (by id or key) of the workspace is `Entity not found: Team`
 //! (`INPUT_ERROR`); a secret
-//! given is kept, none given makes Linear generate one (`lin_wh_...`); deleting an
-//! unknown id is `Entity not found: Webhook` (`INPUT_ERROR`); `webhooks` paginates with
-//! `pageInfo { hasNextPage endCursor }`.
+//! given is kept, none given makes Linear generate one (`lin_wh_...`);
+//! `WebhookUpdateInput` takes only `label`, `secret`, `enabled`, `url` and
+//! `resourceTypes` (a hook's team cannot be changed); updating or deleting an unknown id
+//! is `Entity not found: Webhook` (`INPUT_ERROR`); `webhooks` paginates with
+//! `pageInfo { hasNextPage endCursor }` and names a team hook's `team { id key }`.
 
 #![allow(
     clippy::result_large_err,
@@ -38,12 +40,15 @@ const CREATE_FIELDS: &[&str] = &[
     "enabled",
 ];
 
+const UPDATE_FIELDS: &[&str] = &["label", "secret", "enabled", "url", "resourceTypes"];
+
 #[derive(Debug, Clone)]
 struct Hook {
     id: String,
     url: String,
     label: Option<String>,
-    team_id: Option<String>,
+    /// The team's id and key.
+    team: Option<(String, String)>,
     all_public_teams: bool,
     resource_types: Vec<String>,
     secret: String,
@@ -59,7 +64,7 @@ impl Hook {
             "enabled": self.enabled,
             "allPublicTeams": self.all_public_teams,
             "resourceTypes": self.resource_types,
-            "team": self.team_id.as_ref().map(|t| json!({"id": t})),
+            "team": self.team.as_ref().map(|(id, key)| json!({"id": id, "key": key})),
             "secret": self.secret,
         })
     }
@@ -108,6 +113,7 @@ fn data(value: &Value) -> ResponseTemplate {
 enum Operation {
     List,
     Create,
+    Update,
     Delete,
 }
 
@@ -119,6 +125,13 @@ fn operation(query: &str) -> Option<Operation> {
         "$input: WebhookCreateInput!",
     ]) {
         Some(Operation::Create)
+    } else if has(&[
+        "mutation",
+        "webhookUpdate(id: $id, input: $input)",
+        "$id: String!",
+        "$input: WebhookUpdateInput!",
+    ]) {
+        Some(Operation::Update)
     } else if has(&["mutation", "webhookDelete(id: $id)", "$id: String!"]) {
         Some(Operation::Delete)
     } else if has(&[
@@ -144,6 +157,7 @@ impl Match for WebhookOperation {
             .and_then(|b| b.get("query").and_then(Value::as_str).map(str::to_owned))
             .is_some_and(|q| {
                 q.contains("webhookCreate(")
+                    || q.contains("webhookUpdate(")
                     || q.contains("webhookDelete(")
                     || q.contains("webhooks(")
             })
@@ -197,6 +211,7 @@ impl Respond for Responder {
         match op {
             Operation::List => list(&state, &variables),
             Operation::Create => create(&mut state, &self.teams, &variables),
+            Operation::Update => update(&mut state, &variables),
             Operation::Delete => delete(&mut state, &variables),
         }
     }
@@ -228,18 +243,47 @@ fn list(state: &State, variables: &Value) -> ResponseTemplate {
     }}))
 }
 
-fn check_input(input: Option<&Value>) -> Result<Map<String, Value>, ResponseTemplate> {
+fn check_input(
+    input: Option<&Value>,
+    kind: &str,
+    fields: &[&str],
+) -> Result<Map<String, Value>, ResponseTemplate> {
     let Some(Value::Object(input)) = input else {
-        return Err(validation(
-            "Variable \"$input\" of required type \"WebhookCreateInput!\" was not provided.",
-        ));
-    };
-    if let Some(unknown) = input.keys().find(|k| !CREATE_FIELDS.contains(&k.as_str())) {
         return Err(validation(&format!(
-            "Variable \"$input\" got invalid value; Field \"{unknown}\" is not defined by type \"WebhookCreateInput\"."
+            "Variable \"$input\" of required type \"{kind}!\" was not provided."
+        )));
+    };
+    if let Some(unknown) = input.keys().find(|k| !fields.contains(&k.as_str())) {
+        return Err(validation(&format!(
+            "Variable \"$input\" got invalid value; Field \"{unknown}\" is not defined by type \"{kind}\"."
         )));
     }
     Ok(input.clone())
+}
+
+/// `resourceTypes`, when given: a non-empty list of strings.
+fn resource_types(input: &Map<String, Value>) -> Result<Option<Vec<String>>, ResponseTemplate> {
+    match input.get("resourceTypes") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Array(types)) if types.iter().all(Value::is_string) => {
+            if types.is_empty() {
+                return Err(input_error("resourceTypes must not be empty"));
+            }
+            Ok(Some(
+                types
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect(),
+            ))
+        }
+        Some(Value::Array(_)) => Err(validation("String cannot represent a non string value")),
+        Some(_) => Err(validation("[String!] cannot represent a non list value")),
+    }
+}
+
+fn valid_url(url: &str) -> bool {
+    matches!(url::Url::parse(url), Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some())
 }
 
 fn string(input: &Map<String, Value>, name: &str) -> Result<Option<String>, ResponseTemplate> {
@@ -253,7 +297,7 @@ fn string(input: &Map<String, Value>, name: &str) -> Result<Option<String>, Resp
 }
 
 fn create(state: &mut State, teams: &TeamLookup, variables: &Value) -> ResponseTemplate {
-    let input = match check_input(variables.get("input")) {
+    let input = match check_input(variables.get("input"), "WebhookCreateInput", CREATE_FIELDS) {
         Ok(input) => input,
         Err(e) => return e,
     };
@@ -271,24 +315,15 @@ fn create(state: &mut State, teams: &TeamLookup, variables: &Value) -> ResponseT
         }
         (Err(e), ..) | (_, Err(e), ..) | (_, _, Err(e), _) | (.., Err(e)) => return e,
     };
-    let resource_types = match input.get("resourceTypes") {
-        Some(Value::Array(types)) if types.iter().all(Value::is_string) => types
-            .iter()
-            .filter_map(Value::as_str)
-            .map(str::to_owned)
-            .collect::<Vec<_>>(),
-        Some(Value::Array(_)) => {
-            return validation("String cannot represent a non string value");
-        }
-        _ => {
+    let resource_types = match resource_types(&input) {
+        Ok(Some(types)) => types,
+        Ok(None) => {
             return validation(
                 "Variable \"$input\" got invalid value; Field \"resourceTypes\" of required type \"[String!]!\" was not provided.",
             );
         }
+        Err(e) => return e,
     };
-    if resource_types.is_empty() {
-        return input_error("resourceTypes must not be empty");
-    }
     let all_public_teams = match input.get("allPublicTeams") {
         None | Some(Value::Null) => false,
         Some(Value::Bool(b)) => *b,
@@ -297,14 +332,13 @@ fn create(state: &mut State, teams: &TeamLookup, variables: &Value) -> ResponseT
     if team_id.is_none() && !all_public_teams {
         return input_error("Either teamId or allPublicTeams must be set");
     }
-    let team_id = match team_id.map(|t| teams.resolve(&t)) {
+    let team = match team_id.map(|t| teams.resolve(&t)) {
         None => None,
-        Some(Some(id)) => Some(id),
+        Some(Some(team)) => Some(team),
         Some(None) => return input_error("Entity not found: Team"),
     };
-    match url::Url::parse(&url) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
-        _ => return input_error("url must be a valid URL"),
+    if !valid_url(&url) {
+        return input_error("url must be a valid URL");
     }
     state.serial += 1;
     let id = format!(
@@ -316,7 +350,7 @@ fn create(state: &mut State, teams: &TeamLookup, variables: &Value) -> ResponseT
         id,
         url,
         label,
-        team_id,
+        team,
         all_public_teams,
         resource_types,
         secret,
@@ -325,6 +359,56 @@ fn create(state: &mut State, teams: &TeamLookup, variables: &Value) -> ResponseT
     let out = json!({"id": hook.id, "url": hook.url, "enabled": hook.enabled});
     state.hooks.push(hook);
     data(&json!({"webhookCreate": {"success": true, "lastSyncId": 2001.0, "webhook": out}}))
+}
+
+fn update(state: &mut State, variables: &Value) -> ResponseTemplate {
+    let Some(id) = variables.get("id").and_then(Value::as_str) else {
+        return validation("Variable \"$id\" of required type \"String!\" was not provided.");
+    };
+    let input = match check_input(variables.get("input"), "WebhookUpdateInput", UPDATE_FIELDS) {
+        Ok(input) => input,
+        Err(e) => return e,
+    };
+    let (url, label, secret) = match (
+        string(&input, "url"),
+        string(&input, "label"),
+        string(&input, "secret"),
+    ) {
+        (Ok(url), Ok(label), Ok(secret)) => (url, label, secret),
+        (Err(e), ..) | (_, Err(e), _) | (.., Err(e)) => return e,
+    };
+    let types = match resource_types(&input) {
+        Ok(types) => types,
+        Err(e) => return e,
+    };
+    let enabled = match input.get("enabled") {
+        None | Some(Value::Null) => None,
+        Some(Value::Bool(b)) => Some(*b),
+        Some(_) => return validation("Boolean cannot represent a non boolean value"),
+    };
+    if url.as_deref().is_some_and(|u| !valid_url(u)) {
+        return input_error("url must be a valid URL");
+    }
+    let Some(hook) = state.hooks.iter_mut().find(|h| h.id == id) else {
+        return input_error("Entity not found: Webhook");
+    };
+    if let Some(url) = url {
+        hook.url = url;
+    }
+    if label.is_some() {
+        hook.label = label;
+    }
+    if let Some(secret) = secret {
+        hook.secret = secret;
+    }
+    if let Some(types) = types {
+        hook.resource_types = types;
+    }
+    if let Some(enabled) = enabled {
+        hook.enabled = enabled;
+    }
+    let out = json!({"id": hook.id, "url": hook.url, "enabled": hook.enabled});
+    data(&json!({"webhookUpdate": {"success": true, "lastSyncId": 2003.0, "webhook": out}}))
 }
 
 fn delete(state: &mut State, variables: &Value) -> ResponseTemplate {
@@ -396,13 +480,20 @@ impl LinearWebhooks {
             id: id.clone(),
             url: url.to_owned(),
             label: None,
-            team_id: None,
+            team: None,
             all_public_teams: true,
             resource_types: vec!["Issue".to_owned()],
             secret: secret.to_owned(),
             enabled: true,
         });
         id
+    }
+
+    /// Disables a webhook, as Linear does to one whose deliveries keep failing.
+    pub fn disable_hook(&self, id: &str) {
+        if let Some(hook) = lock(&self.state).hooks.iter_mut().find(|h| h.id == id) {
+            hook.enabled = false;
+        }
     }
 
     /// Deletes a webhook as if removed in Linear's settings.
