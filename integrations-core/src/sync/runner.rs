@@ -221,9 +221,9 @@ impl SyncRunner {
     /// A full run resumes an interrupted full run from its saved cursor. An incremental
     /// run fetches what changed since the last completed run's watermark; with no
     /// watermark yet, or while a full run is unfinished, it runs (or resumes) the full run.
-    /// An interrupted incremental run is not resumed: the next one starts again from its
-    /// first page, so an incremental run stopped by `max_pages` before its last page
-    /// never advances the watermark.
+    /// An incremental run resumes an interrupted incremental run (stopped by an error, a
+    /// crash or `max_pages`) from its saved cursor, with the same `since` and the first
+    /// attempt's start; a full run requested meanwhile drops it and starts over.
     ///
     /// # Errors
     ///
@@ -377,7 +377,19 @@ impl SyncRunner {
         } else {
             mode
         };
-        let resuming = checkpoint.in_full_sync && mode == SyncMode::Full;
+        // An interrupted incremental run read from the watermark still stored (it changes
+        // only when a run completes) and saved its cursor: the next incremental one goes on.
+        let resuming = match mode {
+            SyncMode::Full => checkpoint.in_full_sync,
+            SyncMode::Incremental => {
+                checkpoint.cursor.is_some()
+                    && checkpoint
+                        .state
+                        .get("incremental_since")
+                        .and_then(serde_json::Value::as_str)
+                        .is_some_and(|since| checkpoint.watermark.as_deref() == Some(since))
+            }
+        };
         if !resuming {
             checkpoint.cursor = None;
         }
@@ -504,14 +516,18 @@ impl SyncRunner {
                 } else {
                     serde_json::json!({ "source": source_state })
                 };
-            } else if mode == SyncMode::Full {
-                checkpoint.state = serde_json::json!({
+            } else {
+                // What a resumed run needs besides the cursor (an incremental one, also
+                // the watermark it reads from).
+                let mut state = serde_json::json!({
                     "run_watermark": run_watermark,
                     "run_started_ms": started.unix_millis(),
                     "source": committed_source,
                 });
-            } else {
-                checkpoint.state = serde_json::json!({ "source": committed_source });
+                if mode == SyncMode::Incremental {
+                    state["incremental_since"] = serde_json::json!(since);
+                }
+                checkpoint.state = state;
             }
             checkpoint.version = self.save(&checkpoint).await?;
             self.observer.page_written(&report);

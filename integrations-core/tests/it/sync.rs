@@ -404,6 +404,101 @@ async fn an_incremental_run_fetches_only_changes_since_the_watermark() {
     assert_eq!(again.watermark.as_deref(), Some("2026-01-03T00:00:00Z"));
 }
 
+/// The cursors of the requests since `tracker`'s log was last cleared.
+fn cursors(tracker: &Tracker) -> Vec<Option<String>> {
+    let requests = tracker.requests.lock().unwrap();
+    requests.iter().map(|(c, _)| c.clone()).collect()
+}
+
+/// An incremental run stopped by `max_pages`, then by an error, resumes each time from
+/// its saved cursor with the same `since`, never reading a page twice, and completes:
+/// the watermark advances over every page of the interrupted run.
+#[tokio::test]
+async fn an_interrupted_incremental_run_resumes_from_its_cursor() {
+    let tracker = Arc::new(Tracker::new(DATA));
+    let (_test, runner) = setup(tracker.clone()).await;
+    let sink = Sink::default();
+    let (tenant, connection) = (tenant(), connection_id());
+    let run = |mode, max_pages| runner.run(&tenant, &connection, "issues", mode, &sink, max_pages);
+    run(SyncMode::Full, None).await.unwrap();
+    for (id, at) in [
+        ("a", "2026-01-02T00:00:01Z"),
+        ("b", "2026-01-02T00:00:02Z"),
+        ("c", "2026-01-02T00:00:03Z"),
+        ("d", "2026-01-02T00:00:04Z"),
+        ("e", "2026-01-02T00:00:05Z"),
+        ("f", "2026-01-02T00:00:06Z"),
+    ] {
+        tracker.data.lock().unwrap().insert(id.into(), at.into());
+    }
+    tracker.requests.lock().unwrap().clear();
+
+    let first = run(SyncMode::Incremental, Some(1)).await.unwrap();
+    assert!(!first.complete);
+    assert_eq!(first.watermark.as_deref(), Some("2026-01-01T00:00:05Z"));
+    *tracker.fail_at_cursor.lock().unwrap() = Some("d".into());
+    let err = run(SyncMode::Incremental, None).await.unwrap_err();
+    assert_eq!(err.code(), "tracker.down");
+    *tracker.fail_at_cursor.lock().unwrap() = None;
+    let last = run(SyncMode::Incremental, None).await.unwrap();
+    assert!(last.complete);
+    assert_eq!(last.records, 2, "only the last page was left");
+    assert_eq!(last.watermark.as_deref(), Some("2026-01-02T00:00:06Z"));
+    // Page one once, page two once, page three failed once and then read.
+    assert_eq!(
+        cursors(&tracker),
+        [None, Some("b".into()), Some("d".into()), Some("d".into())]
+    );
+    let since = tracker
+        .requests
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, s)| s.clone())
+        .collect::<Vec<_>>();
+    assert!(
+        since
+            .iter()
+            .all(|s| s.as_deref() == Some("2026-01-01T00:00:05Z")),
+        "every page read since the first run's watermark: {since:?}"
+    );
+    assert_eq!(
+        sink.records.lock().unwrap().len(),
+        6,
+        "every changed record was written"
+    );
+}
+
+/// A full run requested while an incremental run is unfinished starts over from the
+/// first page; the incremental run's cursor is dropped.
+#[tokio::test]
+async fn a_full_run_drops_an_unfinished_incremental_run() {
+    let tracker = Arc::new(Tracker::new(DATA));
+    let (_test, runner) = setup(tracker.clone()).await;
+    let sink = Sink::default();
+    let (tenant, connection) = (tenant(), connection_id());
+    let run = |mode, max_pages| runner.run(&tenant, &connection, "issues", mode, &sink, max_pages);
+    run(SyncMode::Full, None).await.unwrap();
+    for id in ["a", "b", "c"] {
+        tracker
+            .data
+            .lock()
+            .unwrap()
+            .insert(id.into(), "2026-01-02T00:00:00Z".into());
+    }
+    assert!(!run(SyncMode::Incremental, Some(1)).await.unwrap().complete);
+    tracker.requests.lock().unwrap().clear();
+    let full = run(SyncMode::Full, None).await.unwrap();
+    assert!(full.complete);
+    assert_eq!(full.records, 5);
+    assert_eq!(cursors(&tracker)[0], None);
+    // And the next incremental run reads from the full run's watermark, from the start.
+    tracker.requests.lock().unwrap().clear();
+    let next = run(SyncMode::Incremental, None).await.unwrap();
+    assert!(next.complete);
+    assert_eq!(cursors(&tracker), [None]);
+}
+
 #[tokio::test]
 async fn two_runs_of_one_stream_cannot_both_advance_it() {
     let tracker = Arc::new(Tracker::new(DATA));
