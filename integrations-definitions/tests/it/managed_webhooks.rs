@@ -9,7 +9,7 @@ use integrations_core::auth::{ApiKeyConnections, Authorizations, Disconnect, Tok
 use integrations_core::host::{
     Clock as _, ConnectionStore as _, HttpClient as _, ReqwestHttpClient,
 };
-use integrations_core::model::{Connection, ConnectionStatus, CredentialType};
+use integrations_core::model::{Connection, ConnectionStatus, CredentialType, ManagedWebhook};
 use integrations_core::service::{ConnectionInput, TargetInput, WriteService};
 use integrations_core::webhook::{
     Ingest, MANAGED_WEBHOOK_SLOT, ManagedWebhooks, WebhookLifecycle, WebhookRemoval,
@@ -53,6 +53,15 @@ impl Buffer {
     fn text(&self) -> String {
         String::from_utf8_lossy(&self.0.lock().unwrap_or_else(PoisonError::into_inner)).into_owned()
     }
+}
+
+/// Registers `connection`'s hook again: the hook recorded.
+async fn register_again(managed: &ManagedWebhooks, connection: &Connection) -> ManagedWebhook {
+    managed
+        .register(&connection.tenant, &connection.id)
+        .await
+        .unwrap()
+        .expect("a hook is recorded")
 }
 
 /// The managed webhook secret stored for `connection` in `test`'s host, opened.
@@ -274,12 +283,7 @@ async fn linear_hooks_are_registered_on_connect_idempotently_and_deleted_on_disc
     assert_eq!(tokens.credentials.len(), 2);
 
     // Registering again finds the hook: no second create, no duplicate.
-    let again = world
-        .managed
-        .register(&tenant(), &connection.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let again = register_again(&world.managed, &connection).await;
     assert_eq!(again.hook_id, record.hook_id);
     assert_eq!(world.hooks.hooks().len(), 1);
     assert_eq!(world.creates(), 1);
@@ -340,12 +344,7 @@ async fn a_linear_hook_covers_the_team_the_connection_names() {
     assert_eq!(hooks[0]["allPublicTeams"], false);
 
     // Registering again finds the hook by its URL: no duplicate.
-    world
-        .managed
-        .register(&tenant(), &connection.id)
-        .await
-        .unwrap()
-        .unwrap();
+    register_again(&world.managed, &connection).await;
     assert_eq!(world.creates(), 1);
 
     // By id, as well as by key.
@@ -370,12 +369,7 @@ async fn a_kept_linear_hook_is_enabled_and_signed_with_the_connections_secret() 
     let secret = world.stored_secret(&connection).await.unwrap();
 
     world.hooks.disable_hook(&record.hook_id);
-    let again = world
-        .managed
-        .register(&tenant(), &connection.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let again = register_again(&world.managed, &connection).await;
     assert_eq!(again.hook_id, record.hook_id);
     let hooks = world.hooks.hooks();
     assert_eq!(hooks.len(), 1);
@@ -389,12 +383,7 @@ async fn a_kept_linear_hook_is_enabled_and_signed_with_the_connections_secret() 
     // A hook left at the URL with a secret the SDK does not hold.
     world.hooks.remove_hook(&record.hook_id);
     let left = world.hooks.add_hook(&record.url, "lin_wh_left_behind");
-    let kept = world
-        .managed
-        .register(&tenant(), &connection.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let kept = register_again(&world.managed, &connection).await;
     assert_eq!(kept.hook_id, left);
     let hooks = world.hooks.hooks();
     assert_eq!(hooks.len(), 1);
@@ -637,12 +626,7 @@ async fn a_hook_deleted_at_the_provider_is_already_gone_and_registered_anew() {
     let first = connection.managed_webhook.clone().unwrap();
     world.hooks.remove_hook(&first.hook_id);
     // Registering again creates a new hook with the same stored secret.
-    let second = world
-        .managed
-        .register(&tenant(), &connection.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let second = register_again(&world.managed, &connection).await;
     assert_ne!(second.hook_id, first.hook_id);
     let secret = world.stored_secret(&connection).await.unwrap();
     assert_eq!(world.hooks.hooks()[0]["secret"], secret.expose());
@@ -948,12 +932,7 @@ mod github {
         assert_eq!(hooks[0]["secret"], secret.expose());
 
         // Idempotent: the second registration finds the hook by its URL.
-        let again = world
-            .managed
-            .register(&tenant(), &connection.id)
-            .await
-            .unwrap()
-            .unwrap();
+        let again = register_again(&world.managed, &connection).await;
         assert_eq!(again.hook_id, record.hook_id);
         assert_eq!(world.hooks.hooks().len(), 1);
         assert_eq!(world.creates(), 1);
@@ -980,12 +959,7 @@ mod github {
         let secret = world.stored_secret(&connection).await.unwrap();
 
         world.hooks.deactivate_hook(record.hook_id.parse().unwrap());
-        world
-            .managed
-            .register(&tenant(), &connection.id)
-            .await
-            .unwrap()
-            .unwrap();
+        register_again(&world.managed, &connection).await;
         let hooks = world.hooks.hooks();
         assert_eq!(hooks.len(), 1);
         assert_eq!(
@@ -999,12 +973,7 @@ mod github {
             world
                 .hooks
                 .add_hook("repos/octo-org/octo-repo", &record.url, Some("left-behind"));
-        let kept = world
-            .managed
-            .register(&tenant(), &connection.id)
-            .await
-            .unwrap()
-            .unwrap();
+        let kept = register_again(&world.managed, &connection).await;
         assert_eq!(kept.hook_id, left.to_string());
         let hooks = world.hooks.hooks();
         assert_eq!(hooks.len(), 1);
