@@ -17,15 +17,24 @@
 //! Disconnecting deletes the hook **before** the grant is revoked (the provider's API
 //! needs a live token to delete it). A provider failure there is logged and reported
 //! ([`WebhookRemoval::Failed`]) but never keeps the connection active.
+//!
+//! Registrations of one connection take turns, since finding a hook by its URL and then
+//! creating one is not atomic at the provider: in one process, a registration waits for
+//! the one in progress; across processes, it takes a lease in the host's checkpoint
+//! store (the lease of sync streams, under the name [`REGISTRATION_LEASE`]) when the host
+//! has one, and is refused with `webhook.registration_in_progress` (a conflict: register
+//! again) while another process holds it.
 
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use crate::credential::CredentialSource;
 use crate::definition::ConnectionMethodKind;
 use crate::host::{Host, HostPart};
 use crate::model::ManagedWebhook;
-use crate::model::{Connection, Credential, CredentialType};
+use crate::model::{Connection, Credential, CredentialType, SyncLease};
 use crate::plan::CredentialSelector;
 use crate::provider::tools::ToolHttp;
 use crate::provider::webhook::{HookRemoval, HookRequest, WebhookRegistrar};
@@ -95,7 +104,20 @@ pub struct ManagedWebhooks {
     host: Host,
     credentials: Arc<dyn CredentialSource>,
     base_url: url::Url,
+    /// The turn of each connection being registered in this process.
+    turns: Arc<Mutex<Turns>>,
 }
+
+/// A turn (an async lock) per connection being registered.
+type Turns = HashMap<(TenantId, ConnectionId), Arc<tokio::sync::Mutex<()>>>;
+
+/// The name of the lease a registration takes in the host's checkpoint store (beside
+/// the sync streams' leases of the connection; no stream is named so).
+pub const REGISTRATION_LEASE: &str = "@managed-webhook";
+
+/// How long a registration's lease lasts: longer than a registration's provider calls
+/// take, short enough that a process that died while registering holds up no other long.
+const REGISTRATION_LEASE_TTL: Duration = Duration::from_secs(120);
 
 impl fmt::Debug for ManagedWebhooks {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -169,7 +191,9 @@ impl ManagedWebhooks {
     /// # Host
     ///
     /// Uses the connections and credentials stores, the cipher, the clock and the HTTP
-    /// client ([`HOST_PARTS`](Self::HOST_PARTS)).
+    /// client ([`HOST_PARTS`](Self::HOST_PARTS)); when the host has a checkpoint store,
+    /// also its leases, so that registrations of one connection in several processes
+    /// take turns ([`REGISTRATION_LEASE`]).
     ///
     /// # Errors
     ///
@@ -209,6 +233,7 @@ impl ManagedWebhooks {
             host,
             credentials,
             base_url,
+            turns: Arc::default(),
         })
     }
 
@@ -346,7 +371,9 @@ impl ManagedWebhooks {
     /// errors from the [`Loader`](crate::loaded::Loader) (`auth.target_disabled` ...) and
     /// the connection's stored configuration errors; the provider's refusals (missing
     /// admin rights, validation) and transport errors (the generated secret and the
-    /// endpoint key stay stored, so a retry registers the same hook); storage errors.
+    /// endpoint key stay stored, so a retry registers the same hook);
+    /// `webhook.registration_in_progress` while another process registers the same
+    /// connection (register again shortly); storage errors.
     pub async fn register(
         &self,
         tenant: &TenantId,
@@ -356,7 +383,101 @@ impl ManagedWebhooks {
         self.register_connection(connection).await
     }
 
+    /// Registers `connection`'s webhook in its turn: after the registration of the same
+    /// connection in progress in this process, and under the connection's registration
+    /// lease when the host has a checkpoint store. The connection is read again once the
+    /// turn is taken (the registration before may have changed it).
     async fn register_connection(
+        &self,
+        connection: Connection,
+    ) -> Result<Option<ManagedWebhook>, Error> {
+        if !self.is_managed(&connection) {
+            return self.register_in_turn(connection).await;
+        }
+        let key = (connection.tenant.clone(), connection.id.clone());
+        let turn = Arc::clone(self.lock_turns().entry(key.clone()).or_default());
+        let guard = turn.lock().await;
+        let result = match self.take_lease(&connection).await {
+            Ok(lease) => {
+                let result = match self.get(&connection.tenant, &connection.id).await {
+                    Ok(current) => self.register_in_turn(current).await,
+                    Err(e) => Err(e),
+                };
+                if let Some(lease) = lease {
+                    self.release_lease(&lease).await;
+                }
+                result
+            }
+            Err(e) => Err(e),
+        };
+        drop(guard);
+        // The last registration of the connection in this process forgets its turn.
+        let mut turns = self.lock_turns();
+        if turns
+            .get(&key)
+            .is_some_and(|t| Arc::ptr_eq(t, &turn) && Arc::strong_count(t) == 2)
+        {
+            turns.remove(&key);
+        }
+        result
+    }
+
+    fn lock_turns(&self) -> std::sync::MutexGuard<'_, Turns> {
+        self.turns.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The connection's registration lease, when the host has a checkpoint store.
+    ///
+    /// # Errors
+    ///
+    /// `webhook.registration_in_progress` while another process holds it; storage errors.
+    async fn take_lease(&self, connection: &Connection) -> Result<Option<SyncLease>, Error> {
+        if !self.host.has(HostPart::Checkpoints) {
+            return Ok(None);
+        }
+        let now = self.host.clock().now();
+        let lease = SyncLease::new(
+            connection.tenant.clone(),
+            connection.id.clone(),
+            REGISTRATION_LEASE,
+            crate::sealing::random_hex()?,
+            now.saturating_add(REGISTRATION_LEASE_TTL),
+        );
+        if self
+            .host
+            .checkpoints()
+            .acquire_sync_lease(&lease, now)
+            .await?
+        {
+            Ok(Some(lease))
+        } else {
+            Err(crate::codes::webhook::REGISTRATION_IN_PROGRESS.error(
+                "another process is registering this connection's webhook; register again shortly",
+            ))
+        }
+    }
+
+    async fn release_lease(&self, lease: &SyncLease) {
+        let released = self
+            .host
+            .checkpoints()
+            .release_sync_lease(
+                &lease.tenant,
+                &lease.connection,
+                &lease.stream,
+                &lease.holder,
+            )
+            .await;
+        if let Err(e) = released {
+            tracing::warn!(
+                target: "integrations::webhook",
+                code = e.code(),
+                "could not release a webhook registration lease; it will expire"
+            );
+        }
+    }
+
+    async fn register_in_turn(
         &self,
         mut connection: Connection,
     ) -> Result<Option<ManagedWebhook>, Error> {

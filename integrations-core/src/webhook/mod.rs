@@ -43,5 +43,5 @@ pub use ingest::{
     PendingDelivery, WebhookRequest,
 };
 pub(crate) use managed::keep_managed_secret;
-pub use managed::{MANAGED_WEBHOOK_SLOT, ManagedWebhooks, WebhookRemoval};
+pub use managed::{MANAGED_WEBHOOK_SLOT, ManagedWebhooks, REGISTRATION_LEASE, WebhookRemoval};
 pub use signer::{Delivery, SignedDelivery, WebhookSigner};

@@ -728,6 +728,64 @@ async fn a_disconnect_during_registration_leaves_the_connection_revoked_and_no_h
     assert!(world.hooks.hooks().is_empty(), "{:?}", world.hooks.hooks());
 }
 
+/// Two registrations of one connection at once in one process take turns: the second
+/// finds the first's hook by its URL, so Linear gets one hook, not two (finding and then
+/// creating is not atomic at the provider).
+#[tokio::test]
+async fn concurrent_registrations_in_one_process_make_one_hook() {
+    let world = LinearWorld::new().await;
+    for id in ["lin_1", "lin_2", "lin_3"] {
+        // Each its own organization (one organization's second connection is the first).
+        let input = LinearWorld::input(id).with_external_subject(format!("org-{id}"));
+        let connection = world.api_keys().connect(input).await.unwrap();
+        assert!(connection.managed_webhook.is_none());
+        let (a, b) = tokio::join!(
+            register_again(&world.managed, &connection),
+            register_again(&world.managed, &connection)
+        );
+        assert_eq!(a.hook_id, b.hook_id);
+    }
+    assert_eq!(world.creates(), 3, "{:?}", world.hooks.hooks());
+    assert_eq!(world.hooks.hooks().len(), 3);
+}
+
+/// Two processes (two `ManagedWebhooks` on one store) registering one connection at once:
+/// the connection's registration lease lets one register; the other is refused with
+/// `webhook.registration_in_progress` or, once the first is done, keeps its hook. One
+/// hook either way, and the lease is released after each.
+#[tokio::test]
+async fn concurrent_registrations_across_processes_make_one_hook() {
+    let world = LinearWorld::new().await;
+    let host = world.test.host().clone();
+    let tokens = Arc::new(TokenManager::new(world.registry.clone(), host.clone()));
+    let other = ManagedWebhooks::new(world.registry.clone(), host, tokens, PUBLIC_BASE).unwrap();
+    for id in ["lin_1", "lin_2", "lin_3"] {
+        // Each its own organization (one organization's second connection is the first).
+        let input = LinearWorld::input(id).with_external_subject(format!("org-{id}"));
+        let connection = world.api_keys().connect(input).await.unwrap();
+        let (a, b) = tokio::join!(
+            world.managed.register(&connection.tenant, &connection.id),
+            other.register(&connection.tenant, &connection.id)
+        );
+        let mut ids = Vec::new();
+        for result in [a, b] {
+            match result {
+                Ok(hook) => ids.push(hook.unwrap().hook_id),
+                Err(e) => assert_eq!(e.code(), "webhook.registration_in_progress", "{e:?}"),
+            }
+        }
+        assert!(!ids.is_empty());
+        ids.dedup();
+        assert_eq!(ids.len(), 1, "two hooks recorded: {ids:?}");
+        // The lease was released: both register again at once in turn, or one after
+        // the other, and keep the hook.
+        let again = register_again(&other, &connection).await;
+        assert_eq!(again.hook_id, ids[0]);
+    }
+    assert_eq!(world.creates(), 3, "{:?}", world.hooks.hooks());
+    assert_eq!(world.hooks.hooks().len(), 3);
+}
+
 #[tokio::test]
 async fn no_secret_appears_in_debug_output_errors_or_logs() {
     let buffer = Buffer::default();
