@@ -87,7 +87,7 @@ pub(crate) async fn run(backend: Backend, conn: &mut AnyConnection) -> Result<()
 pub(crate) fn check_not_newer(version: i64) -> Result<(), Error> {
     if version > SCHEMA_VERSION {
         return Err(crate::codes::store::SCHEMA_TOO_NEW.error(format!(
-                "the database schema is at version {version}, newer than this crate's {SCHEMA_VERSION}: it was migrated by a newer release; upgrade integrations-sqlx (nothing was written)"
+                "the database schema is at version {version}, newer than this crate's {SCHEMA_VERSION}: it was migrated by a newer release (upgrade integrations-sqlx), or another sqlx migrator shares its `_sqlx_migrations` table (keep the host's own migrations in another SQLite file or PostgreSQL schema); nothing was written"
             ),
         ));
     }
