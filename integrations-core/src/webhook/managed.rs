@@ -513,11 +513,12 @@ impl ManagedWebhooks {
             target_config: &loaded.target_config,
             connection_config: &loaded.connection_config,
             url: &url,
+            place: None,
             http: &http,
             now,
         };
         let hook = registrar.register(&request, &secret).await?;
-        let record = ManagedWebhook::new(hook.hook_id, url.clone(), now);
+        let record = ManagedWebhook::new(hook.hook_id, url.clone(), now).with_place(hook.place);
         // The provider call took time: a disconnect may have revoked the connection, or
         // another registration changed its endpoint. The hook id goes on the record as
         // stored now, never on the copy read before the call, so a revoked connection
@@ -558,9 +559,30 @@ impl ManagedWebhooks {
                 });
             }
         };
-        connection.managed_webhook = Some(record.clone());
+        let previous = connection.managed_webhook.replace(record.clone());
         connection.updated_at = now;
         self.host.connections().put_connection(&connection).await?;
+        // The connection's config moved its hook to another place (another repository):
+        // the hook left at the old place would keep delivering, so it is deleted there.
+        if let Some(previous) = previous
+            && let Some(old_place) = previous.place.as_deref()
+            && record.place.as_deref() != Some(old_place)
+        {
+            let old = HookRequest {
+                url: &previous.url,
+                place: Some(old_place),
+                ..request
+            };
+            if let Err(error) = registrar.unregister(&old, &previous.hook_id).await {
+                tracing::warn!(
+                    target: "integrations::webhook",
+                    tenant = %connection.tenant,
+                    connection = %connection.id,
+                    code = error.code(),
+                    "the hook the connection had at its previous place could not be deleted"
+                );
+            }
+        }
         tracing::info!(
             target: "integrations::webhook",
             tenant = %connection.tenant,
@@ -614,6 +636,7 @@ impl ManagedWebhooks {
             target_config: &loaded.target_config,
             connection_config: &loaded.connection_config,
             url: &hook.url,
+            place: hook.place.as_deref(),
             http: &http,
             now: self.host.clock().now(),
         };

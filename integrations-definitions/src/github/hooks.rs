@@ -13,6 +13,11 @@
 //! registration whose secret was since deleted, works again. Deleting an unknown hook
 //! answers 404, which is [`HookRemoval::AlreadyGone`].
 //!
+//! A hook's place (`repos/{owner}/{repo}` or `orgs/{org}`) is recorded with it
+//! ([`RegisteredHook::place`]): deleting looks there, so a hook is found even after the
+//! connection's config came to name another repository, and the managed layer deletes
+//! the hook a connection left at its previous place when it registers at a new one.
+//!
 //! GitHub App installations have nothing to register: an App's webhook is configured
 //! once, on the App, and delivers for every installation.
 
@@ -50,32 +55,86 @@ fn unexpected() -> Error {
         .error("GitHub answered with a body that is not the hook expected")
 }
 
-/// The hooks collection URL for the connection's config (`repos/{owner}/{repo}/hooks`
-/// or `orgs/{org}/hooks`).
-fn collection(request: &HookRequest<'_>) -> Result<UrlBuilder, Error> {
-    let github = if request.connection.key.variant() == "github-enterprise-server" {
-        GitHub::enterprise_server()
-    } else {
-        GitHub::cloud()
-    };
-    let api = github.endpoints(request.target_config)?.api;
-    let config = request.connection_config.get::<GitHubConnectionConfig>()?;
-    match (&config.webhook_repository, &config.webhook_organization) {
-        (Some(repo), None) => Ok(api
-            .url()
-            .path("repos")
-            .arg("/webhook_repository", repo.owner())
-            .arg("/webhook_repository", repo.name())
-            .path("hooks")),
-        (None, Some(org)) => Ok(api
-            .url()
-            .path("orgs")
-            .arg("/webhook_organization", org)
-            .path("hooks")),
-        _ => Err(crate::codes::github::WEBHOOK_TARGET_MISSING.error(
-            "the connection's config names no webhook_repository or webhook_organization (exactly one)",
-        )),
+/// Where a hook lives: a repository's hooks or an organization's.
+enum Place {
+    Repository { owner: String, name: String },
+    Organization(String),
+}
+
+impl Place {
+    /// The place the connection's config names.
+    fn configured(request: &HookRequest<'_>) -> Result<Self, Error> {
+        let config = request.connection_config.get::<GitHubConnectionConfig>()?;
+        match (&config.webhook_repository, &config.webhook_organization) {
+            (Some(repo), None) => Ok(Self::Repository {
+                owner: repo.owner().to_owned(),
+                name: repo.name().to_owned(),
+            }),
+            (None, Some(org)) => Ok(Self::Organization(org.clone())),
+            _ => Err(crate::codes::github::WEBHOOK_TARGET_MISSING.error(
+                "the connection's config names no webhook_repository or webhook_organization (exactly one)",
+            )),
+        }
     }
+
+    /// The place a hook was recorded at ([`Place::as_recorded`]), else the configured one.
+    fn of(request: &HookRequest<'_>) -> Result<Self, Error> {
+        let Some(recorded) = request.place else {
+            return Self::configured(request);
+        };
+        let parts: Vec<&str> = recorded.split('/').collect();
+        match parts.as_slice() {
+            ["repos", owner, name] if !owner.is_empty() && !name.is_empty() => {
+                Ok(Self::Repository {
+                    owner: (*owner).to_owned(),
+                    name: (*name).to_owned(),
+                })
+            }
+            ["orgs", org] if !org.is_empty() => Ok(Self::Organization((*org).to_owned())),
+            _ => Err(unexpected_place()),
+        }
+    }
+
+    /// `repos/{owner}/{repo}` or `orgs/{org}`, as recorded with the hook.
+    fn as_recorded(&self) -> String {
+        match self {
+            Self::Repository { owner, name } => format!("repos/{owner}/{name}"),
+            Self::Organization(org) => format!("orgs/{org}"),
+        }
+    }
+
+    /// Its hooks collection URL (`repos/{owner}/{repo}/hooks` or `orgs/{org}/hooks`).
+    fn collection(&self, request: &HookRequest<'_>) -> Result<UrlBuilder, Error> {
+        let github = if request.connection.key.variant() == "github-enterprise-server" {
+            GitHub::enterprise_server()
+        } else {
+            GitHub::cloud()
+        };
+        let api = github.endpoints(request.target_config)?.api;
+        Ok(match self {
+            Self::Repository { owner, name } => api
+                .url()
+                .path("repos")
+                .arg("/webhook_repository", owner)
+                .arg("/webhook_repository", name)
+                .path("hooks"),
+            Self::Organization(org) => api
+                .url()
+                .path("orgs")
+                .arg("/webhook_organization", org)
+                .path("hooks"),
+        })
+    }
+}
+
+fn unexpected_place() -> Error {
+    crate::codes::webhook::UNEXPECTED_RESPONSE
+        .error("the hook's recorded place is not a GitHub repository or organization")
+}
+
+/// The hooks collection URL of the place the request names (see [`Place::of`]).
+fn collection(request: &HookRequest<'_>) -> Result<UrlBuilder, Error> {
+    Place::of(request)?.collection(request)
 }
 
 /// The error an answer means, when it is not a success.
@@ -161,13 +220,14 @@ async fn keep(
     id: String,
     secret: &Secret,
 ) -> Result<RegisteredHook, Error> {
-    let target = collection(request)?.arg("", &id).build()?;
+    let place = Place::of(request)?;
+    let target = place.collection(request)?.arg("", &id).build()?;
     let update = json_request(Method::PATCH, target.as_str(), &hook_body(request, secret))?;
     let response = request.http.send(update, &auth(request.credential)).await?;
     if response.status() != StatusCode::OK {
         return Err(failure(&response));
     }
-    Ok(RegisteredHook::existing(id))
+    Ok(RegisteredHook::existing(id).at(place.as_recorded()))
 }
 
 fn request_get(url: &url::Url) -> Result<integrations_core::host::HttpRequest, Error> {
@@ -208,7 +268,7 @@ impl WebhookRegistrar for GitHubHooks {
             return Err(failure(&response));
         }
         let hook: Hook = serde_json::from_slice(response.body()).map_err(|_| unexpected())?;
-        Ok(RegisteredHook::created(hook.id.to_string()))
+        Ok(RegisteredHook::created(hook.id.to_string()).at(Place::of(request)?.as_recorded()))
     }
 
     async fn unregister(

@@ -1051,6 +1051,63 @@ mod github {
         assert_eq!(updates, 2);
     }
 
+    /// A connection whose config moves its hook to another repository or to its
+    /// organization gets a hook there, and its hook at the old place is deleted; the
+    /// place is recorded, so deleting finds the hook even after the config changed
+    /// behind the registration's back.
+    #[tokio::test]
+    async fn a_github_hook_moved_to_another_place_leaves_none_behind() {
+        let world = GitHubWorld::new().await;
+        world.hooks.add_repo("octo-org", "other-repo");
+        let owners = || {
+            world
+                .hooks
+                .hooks()
+                .iter()
+                .map(|h| h["owner"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        };
+        let first = world
+            .connect("gh_1", json!({"webhook_repository": "octo-org/octo-repo"}))
+            .await;
+        assert_eq!(
+            first.managed_webhook.as_ref().unwrap().place.as_deref(),
+            Some("repos/octo-org/octo-repo")
+        );
+        let moved = world
+            .connect("gh_1", json!({"webhook_repository": "octo-org/other-repo"}))
+            .await;
+        assert_eq!(owners(), ["repos/octo-org/other-repo"]);
+        assert_eq!(
+            moved.managed_webhook.as_ref().unwrap().place.as_deref(),
+            Some("repos/octo-org/other-repo")
+        );
+        let org = world
+            .connect("gh_1", json!({"webhook_organization": "octo-org"}))
+            .await;
+        assert_eq!(owners(), ["orgs/octo-org"]);
+        let secret = world.stored_secret(&org).await.unwrap();
+        assert_eq!(world.hooks.hooks()[0]["secret"], secret.expose());
+
+        // The config changed without a registration: the hook is still deleted where it is.
+        let mut edited = org.clone();
+        edited.config = json!({"webhook_repository": "octo-org/octo-repo"});
+        world
+            .test
+            .host()
+            .connections()
+            .put_connection(&edited)
+            .await
+            .unwrap();
+        let disconnected = Authorizations::new(world.registry.clone(), world.test.host().clone())
+            .with_managed_webhooks(world.managed.clone())
+            .disconnect(Disconnect::new(tenant(), org.id.clone()))
+            .await
+            .unwrap();
+        assert_eq!(disconnected.webhook, WebhookRemoval::Deleted);
+        assert!(owners().is_empty(), "{:?}", world.hooks.hooks());
+    }
+
     #[tokio::test]
     async fn github_organization_hooks_and_refusals() {
         let world = GitHubWorld::new().await;

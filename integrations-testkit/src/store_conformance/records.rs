@@ -105,11 +105,14 @@ pub(super) fn connection(tenant: &TenantId, id: &str, full: bool) -> Connection 
         connection.endpoint_key = Some("ep-7f3a".into());
         connection.config = json!({"org": "acme", "repos": ["a", "b"]});
         connection.granted_scopes = vec!["repo".into(), "read:org".into()];
-        connection.managed_webhook = Some(integrations_core::webhook::ManagedWebhook::new(
-            "hook-1234",
-            "https://hooks.example.com/webhooks/github/github-cloud/ep-7f3a",
-            at(8),
-        ));
+        connection.managed_webhook = Some(
+            integrations_core::webhook::ManagedWebhook::new(
+                "hook-1234",
+                "https://hooks.example.com/webhooks/github/github-cloud/ep-7f3a",
+                at(8),
+            )
+            .with_place(Some("repos/acme/app".into())),
+        );
         connection.updated_at = at(9);
     }
     connection

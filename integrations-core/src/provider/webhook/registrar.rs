@@ -35,6 +35,11 @@ pub struct HookRequest<'a> {
     /// The delivery URL (`{base}/webhooks/{family}/{variant}/{endpoint key}`), unique to
     /// the connection.
     pub url: &'a str,
+    /// Where the hook to delete lives, as the registrar named it when it registered the
+    /// hook ([`RegisteredHook::place`]); `None` when registering, and for hooks recorded
+    /// without one. A registrar that names places deletes there, not where the
+    /// connection's config now points.
+    pub place: Option<&'a str>,
     /// Authenticated HTTP to the provider (credentials injected, refreshed once on
     /// refusal, every use audited).
     pub http: &'a ToolHttp,
@@ -60,6 +65,10 @@ pub struct RegisteredHook {
     pub hook_id: String,
     /// `false` when a hook for the URL existed already and was kept.
     pub created: bool,
+    /// Where the hook lives, when the provider has several places for hooks (GitHub: a
+    /// repository's or an organization's): recorded with the hook and handed back in
+    /// [`HookRequest::place`] to delete it.
+    pub place: Option<String>,
 }
 
 impl RegisteredHook {
@@ -68,6 +77,7 @@ impl RegisteredHook {
         Self {
             hook_id: hook_id.into(),
             created: true,
+            place: None,
         }
     }
 
@@ -76,7 +86,15 @@ impl RegisteredHook {
         Self {
             hook_id: hook_id.into(),
             created: false,
+            place: None,
         }
+    }
+
+    /// The same hook, living at `place` (see [`place`](Self::place)).
+    #[must_use]
+    pub fn at(mut self, place: impl Into<String>) -> Self {
+        self.place = Some(place.into());
+        self
     }
 }
 
