@@ -45,7 +45,7 @@ const PAYLOAD: &[u8] = include_bytes!(
 const LOAD_SQL: &str = "SELECT s.version, c.credential_type, c.slot, c.key_id, c.ciphertext, \
      c.expires_at, c.issued_at FROM credential_sets s LEFT JOIN credentials c \
      ON c.tenant = s.tenant AND c.connection = s.connection \
-     WHERE s.tenant = $1 AND s.connection = $2 ORDER BY c.position";
+     WHERE s.tenant = $1 AND s.connection = $2 AND s.deleted = 0 ORDER BY c.position";
 
 fn output_directory() -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join("criterion-store")
@@ -111,7 +111,7 @@ fn event(tenant: &TenantId, id: &str) -> WebhookEvent {
 
 /// The hand-written swap on PostgreSQL, two credentials: the floor of `swap/ours`.
 const PG_SWAP_SQL: &str = "WITH v AS (UPDATE credential_sets SET version = version + 1 \
-     WHERE tenant = $1 AND connection = $2 AND version = $3 RETURNING version), \
+     WHERE tenant = $1 AND connection = $2 AND version = $3 AND deleted = 0 RETURNING version), \
      d AS (DELETE FROM credentials WHERE tenant = $1 AND connection = $2 AND position >= $4 \
      AND EXISTS (SELECT 1 FROM v)), \
      w AS (INSERT INTO credentials (tenant, connection, position, credential_type, slot, key_id, \
@@ -128,7 +128,7 @@ const PG_SWAP_SQL: &str = "WITH v AS (UPDATE credential_sets SET version = versi
 /// The hand-written swap on SQLite, two credentials, after `BEGIN IMMEDIATE`.
 const SQLITE_SWAP_SQL: [&str; 3] = [
     "UPDATE credential_sets SET version = version + 1 \
-     WHERE tenant = $1 AND connection = $2 AND version = $3 RETURNING version",
+     WHERE tenant = $1 AND connection = $2 AND version = $3 AND deleted = 0 RETURNING version",
     "DELETE FROM credentials WHERE tenant = $1 AND connection = $2",
     "INSERT INTO credentials (tenant, connection, position, credential_type, slot, key_id, \
      ciphertext, expires_at, issued_at) VALUES ($1, $2, 0, $3, NULL, $4, $5, $6, $7), \
