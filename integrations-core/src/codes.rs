@@ -266,7 +266,7 @@ crate::error_codes! {
         BODY_TOO_LARGE = "webhook.body_too_large", InvalidInput, "The body is larger than the ingest limit (413).";
         CONNECTION_NOT_FOUND = "webhook.connection_not_found", NotFound, "No active connection matches the delivery (404).";
         DELIVERY_FAILED = "webhook.delivery_failed", Unavailable, "The event sink refused the event; the record was released so a redelivery is processed again (503).";
-        DELIVERY_IN_PROGRESS = "webhook.delivery_in_progress", Unavailable, "A redelivery arrived while this process is still processing the event's first delivery; answered 503 so the provider retries (the first may yet fail).";
+        DELIVERY_IN_PROGRESS = "webhook.delivery_in_progress", Unavailable, "A redelivery arrived while the event's first delivery is still being processed, in this process or (as the store says) another; answered 503 so the provider retries (the first may yet fail).";
         EMPTY_SECRET = "webhook.empty_secret", Configuration, "A configured secret is empty (500: the operator must fix the configuration).";
         EVENT_TYPE_MISMATCH = "webhook.event_type_mismatch", InvalidInput, "A header naming the event disagrees with the payload (400).";
         GRANT_CHANGE_FAILED = "webhook.grant_change_failed", Unavailable, "A new event withdraws or suspends its connection's grant, and the store did not take the status change; the record was released so a redelivery is processed again (503).";

@@ -5,8 +5,8 @@ use std::fmt::Write as _;
 use async_trait::async_trait;
 use integrations_core::host::{
     ApprovalStore, BindingStore, CheckpointStore, ConnectionQuery, ConnectionStore,
-    ContinuationStore, CredentialStore, OAuthStateStore, PublicationStore, Sealed, TargetStore,
-    WebhookEventStore, version_conflict,
+    ContinuationStore, CredentialStore, EventDelivery, OAuthStateStore, PublicationStore, Sealed,
+    TargetStore, WebhookEventStore, version_conflict,
 };
 use integrations_core::model::{
     Binding, Connection, ConnectionStatus, Credential, CredentialSet, CredentialType,
@@ -733,7 +733,7 @@ impl WebhookEventStore for SqlStores {
         let q = self
             .query(
                 "INSERT INTO webhook_events (tenant, definition_key, external_event_id, \
-                 received_at, record) VALUES ($1, $2, $3, $4, $5) \
+                 received_at, record, delivered) VALUES ($1, $2, $3, $4, $5, 0) \
                  ON CONFLICT (tenant, definition_key, external_event_id) DO NOTHING",
             )
             .bind(event.tenant.as_str())
@@ -759,6 +759,50 @@ impl WebhookEventStore for SqlStores {
             .bind(key.as_str())
             .bind(text("external event id", external_event_id)?);
         Ok(self.affected(q).await? > 0)
+    }
+
+    async fn mark_event_delivered(
+        &self,
+        tenant: &TenantId,
+        key: &DefinitionKey,
+        external_event_id: &str,
+    ) -> Result<(), Error> {
+        let q = self
+            .query(
+                "UPDATE webhook_events SET delivered = 1 WHERE tenant = $1 \
+                 AND definition_key = $2 AND external_event_id = $3",
+            )
+            .bind(tenant.as_str())
+            .bind(key.as_str())
+            .bind(text("external event id", external_event_id)?);
+        self.affected(q).await.map(drop)
+    }
+
+    async fn event_delivery(
+        &self,
+        tenant: &TenantId,
+        key: &DefinitionKey,
+        external_event_id: &str,
+    ) -> Result<Option<EventDelivery>, Error> {
+        let q = self
+            .query(
+                "SELECT received_at, delivered FROM webhook_events WHERE tenant = $1 \
+                 AND definition_key = $2 AND external_event_id = $3",
+            )
+            .bind(tenant.as_str())
+            .bind(key.as_str())
+            .bind(text("external event id", external_event_id)?);
+        let Some(row) = self.fetch_optional(q).await? else {
+            return Ok(None);
+        };
+        let delivered: i64 = get(&row, "delivered")?;
+        Ok(Some(if delivered == 0 {
+            EventDelivery::InProgress {
+                since: Timestamp::from_unix_millis(get(&row, "received_at")?),
+            }
+        } else {
+            EventDelivery::Delivered
+        }))
     }
 
     async fn purge_events(&self, received_by: Timestamp) -> Result<u64, Error> {

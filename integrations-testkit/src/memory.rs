@@ -6,14 +6,14 @@
 //! wins; of 64 tasks taking one OAuth state (or one tool approval), exactly one gets it.
 //! A take at or after the entry's `expires_at` removes it and reports it absent.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
 use integrations_core::host::{
     ApprovalStore, BindingStore, CheckpointStore, ConnectionQuery, ConnectionStore,
-    ContinuationStore, CredentialStore, OAuthStateStore, PublicationStore, TargetStore,
-    WebhookEventStore, version_conflict,
+    ContinuationStore, CredentialStore, EventDelivery, OAuthStateStore, PublicationStore,
+    TargetStore, WebhookEventStore, version_conflict,
 };
 use integrations_core::model::{
     Binding, Connection, ConnectionStatus, Credential, CredentialSet, PendingAuthorization,
@@ -37,6 +37,8 @@ struct State {
     bindings: BTreeMap<Key<BindingId>, Binding>,
     oauth_states: BTreeMap<String, PendingAuthorization>,
     events: BTreeMap<(TenantId, DefinitionKey, String), WebhookEvent>,
+    /// The recorded events delivered to the sink (the others are in progress).
+    delivered_events: BTreeSet<(TenantId, DefinitionKey, String)>,
     publications: BTreeMap<Key<PublicationId>, Publication>,
     checkpoints: BTreeMap<(TenantId, ConnectionId, String), SyncCheckpoint>,
     sync_leases: BTreeMap<(TenantId, ConnectionId, String), SyncLease>,
@@ -491,6 +493,7 @@ impl WebhookEventStore for MemoryStore {
         if state.events.contains_key(&key) {
             return Ok(false);
         }
+        state.delivered_events.remove(&key);
         state.events.insert(key, event.clone());
         Ok(true)
     }
@@ -501,17 +504,55 @@ impl WebhookEventStore for MemoryStore {
         key: &DefinitionKey,
         external_event_id: &str,
     ) -> Result<bool, Error> {
-        Ok(self
-            .lock()
-            .events
-            .remove(&(tenant.clone(), key.clone(), external_event_id.to_owned()))
-            .is_some())
+        let mut state = self.lock();
+        let key = (tenant.clone(), key.clone(), external_event_id.to_owned());
+        state.delivered_events.remove(&key);
+        Ok(state.events.remove(&key).is_some())
+    }
+
+    async fn mark_event_delivered(
+        &self,
+        tenant: &TenantId,
+        key: &DefinitionKey,
+        external_event_id: &str,
+    ) -> Result<(), Error> {
+        let mut state = self.lock();
+        let key = (tenant.clone(), key.clone(), external_event_id.to_owned());
+        if state.events.contains_key(&key) {
+            state.delivered_events.insert(key);
+        }
+        Ok(())
+    }
+
+    async fn event_delivery(
+        &self,
+        tenant: &TenantId,
+        key: &DefinitionKey,
+        external_event_id: &str,
+    ) -> Result<Option<EventDelivery>, Error> {
+        let state = self.lock();
+        let key = (tenant.clone(), key.clone(), external_event_id.to_owned());
+        Ok(state.events.get(&key).map(|event| {
+            if state.delivered_events.contains(&key) {
+                EventDelivery::Delivered
+            } else {
+                EventDelivery::InProgress {
+                    since: event.received_at,
+                }
+            }
+        }))
     }
 
     async fn purge_events(&self, received_by: Timestamp) -> Result<u64, Error> {
-        Ok(purge(&mut self.lock().events, |e| {
-            e.received_at <= received_by
-        }))
+        let mut state = self.lock();
+        let purged = purge(&mut state.events, |e| e.received_at <= received_by);
+        let State {
+            events,
+            delivered_events,
+            ..
+        } = &mut *state;
+        delivered_events.retain(|key| events.contains_key(key));
+        Ok(purged)
     }
 }
 

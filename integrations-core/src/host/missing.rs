@@ -202,6 +202,22 @@ impl WebhookEventStore for Missing {
     ) -> Result<bool, Error> {
         Err(missing(HostPart::WebhookEvents))
     }
+    async fn mark_event_delivered(
+        &self,
+        _tenant: &TenantId,
+        _key: &DefinitionKey,
+        _external_event_id: &str,
+    ) -> Result<(), Error> {
+        Err(missing(HostPart::WebhookEvents))
+    }
+    async fn event_delivery(
+        &self,
+        _tenant: &TenantId,
+        _key: &DefinitionKey,
+        _external_event_id: &str,
+    ) -> Result<Option<super::EventDelivery>, Error> {
+        Err(missing(HostPart::WebhookEvents))
+    }
     async fn purge_events(&self, _received_by: Timestamp) -> Result<u64, Error> {
         Err(missing(HostPart::WebhookEvents))
     }

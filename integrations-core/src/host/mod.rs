@@ -60,8 +60,9 @@ use self::missing::Missing;
 pub use self::reqwest::{ReqwestHttpClient, ReqwestHttpClientBuilder};
 pub use self::store::{
     ApprovalStore, BindingStore, CheckpointStore, ConnectionQuery, ConnectionStore,
-    ContinuationStore, CredentialStore, OAuthStateStore, PublicationStore, PurgeReport, Retention,
-    Stores, TargetStore, WebhookEventStore, purge_expired, version_conflict,
+    ContinuationStore, CredentialStore, EventDelivery, OAuthStateStore, PublicationStore,
+    PurgeReport, Retention, Stores, TargetStore, WebhookEventStore, purge_expired,
+    version_conflict,
 };
 use crate::Error;
 use crate::model::WebhookEvent;

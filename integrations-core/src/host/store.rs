@@ -307,6 +307,22 @@ pub trait OAuthStateStore: Send + Sync {
     }
 }
 
+/// Where a recorded webhook event's delivery stands
+/// ([`WebhookEventStore::event_delivery`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EventDelivery {
+    /// Recorded, and its first delivery has not finished: it is running, in this process
+    /// or another, or the process running it died. `since` is the record's
+    /// `received_at`.
+    InProgress {
+        /// When the event was recorded.
+        since: Timestamp,
+    },
+    /// Delivered to the event sink.
+    Delivered,
+}
+
 /// Received webhook events, deduplicated.
 #[async_trait]
 pub trait WebhookEventStore: Send + Sync {
@@ -323,6 +339,48 @@ pub trait WebhookEventStore: Send + Sync {
         key: &DefinitionKey,
         external_event_id: &str,
     ) -> Result<bool, Error>;
+
+    /// Marks a recorded event delivered: the ingest pipeline calls it once the event
+    /// sink took the event. Nothing happens for an event not recorded. The default
+    /// does nothing (a store that keeps no delivery state).
+    ///
+    /// # Errors
+    ///
+    /// Storage errors.
+    async fn mark_event_delivered(
+        &self,
+        tenant: &TenantId,
+        key: &DefinitionKey,
+        external_event_id: &str,
+    ) -> Result<(), Error> {
+        let _ = (tenant, key, external_event_id);
+        Ok(())
+    }
+
+    /// Where a recorded event's delivery stands: [`EventDelivery::InProgress`] from
+    /// [`record_event_if_new`](Self::record_event_if_new) until
+    /// [`mark_event_delivered`](Self::mark_event_delivered), then
+    /// [`EventDelivery::Delivered`]; `None` for an event not recorded.
+    ///
+    /// The ingest pipeline asks it about a redelivery, so that one arriving at another
+    /// process while the first delivery still runs is answered 503 (the provider comes
+    /// back), not 2xx "duplicate" (which would end the provider's retries, and lose the
+    /// event if the first delivery then fails). The default answers `None` for every
+    /// event, so every redelivery counts as a duplicate, as in one process without this
+    /// state; stores shared by several processes should implement both methods.
+    ///
+    /// # Errors
+    ///
+    /// Storage errors.
+    async fn event_delivery(
+        &self,
+        tenant: &TenantId,
+        key: &DefinitionKey,
+        external_event_id: &str,
+    ) -> Result<Option<EventDelivery>, Error> {
+        let _ = (tenant, key, external_event_id);
+        Ok(None)
+    }
 
     /// Forgets the recorded events received at or before `received_by` (their
     /// deduplication window is over), and returns how many. The default keeps everything.

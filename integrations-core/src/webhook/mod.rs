@@ -39,8 +39,8 @@ pub use crate::provider::webhook::{
     source_order_key,
 };
 pub use ingest::{
-    Accepted, DEFAULT_MAX_BODY_BYTES, DeliveryFailed, Ingest, IngestOutcome, Ingested,
-    PendingDelivery, WebhookRequest,
+    Accepted, DEFAULT_MAX_BODY_BYTES, DELIVERY_IN_PROGRESS_WINDOW, DeliveryFailed, Ingest,
+    IngestOutcome, Ingested, PendingDelivery, WebhookRequest,
 };
 pub(crate) use managed::keep_managed_secret;
 pub use managed::{MANAGED_WEBHOOK_SLOT, ManagedWebhooks, REGISTRATION_LEASE, WebhookRemoval};

@@ -537,6 +537,85 @@ async fn a_redelivery_while_the_first_is_still_delivered_is_not_answered_done() 
     assert_eq!(world.test.events.events().len(), 1);
 }
 
+/// The same with two processes (two `Ingest`s over one store): the provider's retry
+/// lands on the other process, which learns from the store that the first delivery is
+/// still running. Before the store kept delivery states, it answered 2xx "duplicate",
+/// and the event was lost when the first delivery then failed.
+#[tokio::test]
+async fn a_redelivery_to_another_process_while_the_first_is_still_delivered_is_not_answered_done() {
+    let world = World::new().await;
+    let sink = Arc::new(HeldThenFails::default());
+    let first_process = world.ingest_with(|parts| parts.events(sink.clone()));
+    let other_process = &world.ingest;
+    let signed = world.sign(&opened("acct-1"), "d-slow-elsewhere");
+    let first = tokio::spawn({
+        let request = signed.request(&world.key);
+        async move { first_process.ingest(request).await }
+    });
+    sink.entered.notified().await;
+
+    let err = other_process
+        .ingest(signed.request(&world.key))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), codes::DELIVERY_IN_PROGRESS);
+    assert_eq!(other_process.error_response(&world.key, &err).status, 503);
+
+    sink.release.notify_one();
+    let failed = first.await.unwrap().unwrap_err();
+    assert_eq!(failed.code(), codes::DELIVERY_FAILED);
+    let retry = other_process
+        .ingest(signed.request(&world.key))
+        .await
+        .unwrap();
+    assert_eq!(retry.outcome, IngestOutcome::Delivered);
+    assert_eq!(world.test.events.events().len(), 1);
+    // Delivered: from now on a redelivery is a duplicate in every process.
+    let again = other_process
+        .ingest(signed.request(&world.key))
+        .await
+        .unwrap();
+    assert_eq!(again.outcome, IngestOutcome::Duplicate);
+}
+
+/// A first delivery whose process died holds redeliveries off for
+/// `DELIVERY_IN_PROGRESS_WINDOW` after it was recorded, then they count as duplicates
+/// (as with a store that keeps no delivery state), so the provider is not refused
+/// forever.
+#[tokio::test]
+async fn a_delivery_whose_process_died_holds_redeliveries_off_for_the_window_only() {
+    let world = World::new().await;
+    let sink = Arc::new(HeldThenFails::default());
+    let dying = world.ingest_with(|parts| parts.events(sink.clone()));
+    let signed = world.sign(&opened("acct-1"), "d-died");
+    let first = tokio::spawn({
+        let request = signed.request(&world.key);
+        async move { dying.ingest(request).await }
+    });
+    sink.entered.notified().await;
+    first.abort();
+    assert!(first.await.unwrap_err().is_cancelled());
+
+    let err = world
+        .ingest
+        .ingest(signed.request(&world.key))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), codes::DELIVERY_IN_PROGRESS);
+    world
+        .test
+        .clock
+        .advance(integrations_core::webhook::DELIVERY_IN_PROGRESS_WINDOW);
+    // Signed anew: the first signature's timestamp is out of the replay window by now.
+    let later = world.sign(&opened("acct-1"), "d-died");
+    let duplicate = world
+        .ingest
+        .ingest(later.request(&world.key))
+        .await
+        .unwrap();
+    assert_eq!(duplicate.outcome, IngestOutcome::Duplicate);
+}
+
 #[tokio::test]
 async fn a_sink_failure_releases_the_record_answers_503_and_the_retry_is_delivered() {
     let world = World::new().await;
@@ -578,7 +657,19 @@ async fn acknowledge_now_process_later() {
     let pending = accepted.pending.unwrap();
     assert_eq!(pending.event().external_event_id, "d-later");
 
-    // A redelivery meanwhile is a duplicate, with nothing to run.
+    // A redelivery meanwhile is refused while the delivery is pending (the host's
+    // delivery may still fail), with nothing to run.
+    let err = world
+        .ingest
+        .accept(signed.request(&world.key))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), codes::DELIVERY_IN_PROGRESS);
+
+    let delivered = tokio::spawn(pending.deliver()).await.unwrap().unwrap();
+    assert_eq!(delivered.external_event_id, "d-later");
+    assert_eq!(world.test.events.events().len(), 1);
+    // Delivered: now a redelivery is a duplicate.
     let again = world
         .ingest
         .accept(signed.request(&world.key))
@@ -586,10 +677,6 @@ async fn acknowledge_now_process_later() {
         .unwrap();
     assert_eq!(again.outcome, IngestOutcome::Duplicate);
     assert!(again.pending.is_none());
-
-    let delivered = tokio::spawn(pending.deliver()).await.unwrap().unwrap();
-    assert_eq!(delivered.external_event_id, "d-later");
-    assert_eq!(world.test.events.events().len(), 1);
 
     // A failed deferred delivery releases the record.
     let signed = world.sign(&opened("acct-1"), "d-later-2");

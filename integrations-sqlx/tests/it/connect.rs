@@ -51,10 +51,11 @@ async fn a_failed_migration_leaves_no_lock_behind() {
     each_backend!("failed_migration", |url| {
         let stores = SqlStores::connect(&url).await.unwrap();
         // Back to version 1 with migration 2's table still there: migration 2 fails.
-        // (Migration 3's column is dropped, so that migration 3 runs again after.)
+        // (The columns of migrations 3 and 4 are dropped, so that they run again after.)
         for sql in [
             "DELETE FROM _sqlx_migrations WHERE version >= 2",
             "ALTER TABLE credential_sets DROP COLUMN deleted",
+            "ALTER TABLE webhook_events DROP COLUMN delivered",
         ] {
             sqlx::query(sql).execute(stores.pool()).await.unwrap();
         }
@@ -128,10 +129,11 @@ async fn credentials_stored_before_the_tombstone_migration_survive_it() {
             .await
             .unwrap();
         assert_eq!(v2, 2);
-        // Back to version 2, as the previous release left the database.
+        // Back to version 2, as an earlier release left the database.
         for sql in [
-            "DELETE FROM _sqlx_migrations WHERE version = 3",
+            "DELETE FROM _sqlx_migrations WHERE version >= 3",
             "ALTER TABLE credential_sets DROP COLUMN deleted",
+            "ALTER TABLE webhook_events DROP COLUMN delivered",
         ] {
             sqlx::query(sql).execute(stores.pool()).await.unwrap();
         }
@@ -162,6 +164,60 @@ async fn credentials_stored_before_the_tombstone_migration_survive_it() {
             .await
             .unwrap();
         assert_eq!(next, 4, "the set after a delete continues the count");
+        stores.close().await;
+    });
+}
+
+/// Webhook events recorded before migration 4 (delivery states) count as delivered after
+/// it, so their redeliveries stay duplicates; events recorded after it are in progress
+/// until marked delivered.
+#[tokio::test]
+async fn events_recorded_before_the_delivery_migration_count_as_delivered() {
+    use integrations_core::host::{EventDelivery, WebhookEventStore};
+    use integrations_core::webhook::WebhookEvent;
+
+    let event = |id: &str| -> WebhookEvent {
+        serde_json::from_value(serde_json::json!({
+            "tenant": "acme", "connection": "c1", "key": "github::github-cloud",
+            "event_type": "github.issue.opened", "provider_event_type": "issues.opened",
+            "external_event_id": id, "delivery_id": null, "occurred_at": null,
+            "received_at": "2026-12-06T10:00:00Z", "source_order_key": null,
+            "subject": null, "payload": {"action": "opened"},
+        }))
+        .unwrap()
+    };
+    each_backend!("delivery_upgrade", |url| {
+        let stores = SqlStores::connect(&url).await.unwrap();
+        let old = event("d-old");
+        assert!(stores.record_event_if_new(&old).await.unwrap());
+        // Back to version 3, as an earlier release left the database.
+        for sql in [
+            "DELETE FROM _sqlx_migrations WHERE version >= 4",
+            "ALTER TABLE webhook_events DROP COLUMN delivered",
+        ] {
+            sqlx::query(sql).execute(stores.pool()).await.unwrap();
+        }
+        stores.migrate().await.unwrap();
+        assert_eq!(stores.schema_version().await.unwrap(), SCHEMA_VERSION);
+        let state = |id: &'static str| {
+            let stores = &stores;
+            let old = &old;
+            async move {
+                stores
+                    .event_delivery(&old.tenant, &old.key, id)
+                    .await
+                    .unwrap()
+            }
+        };
+        assert_eq!(state("d-old").await, Some(EventDelivery::Delivered));
+        let new = event("d-new");
+        assert!(stores.record_event_if_new(&new).await.unwrap());
+        assert_eq!(
+            state("d-new").await,
+            Some(EventDelivery::InProgress {
+                since: new.received_at
+            })
+        );
         stores.close().await;
     });
 }

@@ -5,8 +5,9 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use integrations_core::host::{ConnectionQuery, Retention, Stores, purge_expired};
+use integrations_core::host::{ConnectionQuery, EventDelivery, Retention, Stores, purge_expired};
 use integrations_core::model::{Connection, ConnectionStatus, Credential, Target};
+use integrations_core::webhook::WebhookEvent;
 use integrations_core::{ConnectionId, Error, ErrorKind, TargetId, TenantId, Timestamp};
 use serde::Serialize;
 
@@ -1073,6 +1074,78 @@ async fn webhook_dedup(s: &dyn Stores, scope: &Scope) -> Outcome {
         ok(s.record_event_if_new(&event).await, "record_event_if_new")?,
         "a forgotten event was not new again"
     );
+    event_delivery_states(s, &event).await
+}
+
+/// A store that answers `event_delivery` for the recorded `event` keeps its state: in
+/// progress since `received_at` until marked delivered, per tenant, and in progress again
+/// once forgotten and recorded anew; nothing for an event not recorded.
+async fn event_delivery_states(s: &dyn Stores, event: &WebhookEvent) -> Outcome {
+    let (t, key, id) = (&event.tenant, &event.key, event.external_event_id.as_str());
+    let state = || async { ok(s.event_delivery(t, key, id).await, "event_delivery") };
+    let Some(first) = state().await? else {
+        // A store that keeps no delivery state: every redelivery is a duplicate.
+        return Ok(());
+    };
+    let in_progress = EventDelivery::InProgress {
+        since: event.received_at,
+    };
+    same_state(
+        Some(first),
+        Some(in_progress),
+        "a recorded event's delivery",
+    )?;
+    ok(
+        s.mark_event_delivered(t, key, id).await,
+        "mark_event_delivered",
+    )?;
+    same_state(
+        state().await?,
+        Some(EventDelivery::Delivered),
+        "a delivered event's delivery",
+    )?;
+    ensure!(
+        !ok(s.record_event_if_new(event).await, "record_event_if_new")?,
+        "a redelivery of a delivered event was new"
+    );
+    same_state(
+        state().await?,
+        Some(EventDelivery::Delivered),
+        "a delivered event's delivery after a redelivery",
+    )?;
+    let other = TenantId::new(format!("{t}-other")).map_err(|e| e.to_string())?;
+    same_state(
+        ok(s.event_delivery(&other, key, id).await, "event_delivery")?,
+        None,
+        "the delivery of an event another tenant never recorded",
+    )?;
+    ok(
+        s.mark_event_delivered(&other, key, id).await,
+        "mark_event_delivered",
+    )?;
+    same_state(
+        ok(s.event_delivery(&other, key, id).await, "event_delivery")?,
+        None,
+        "the delivery of an event marked delivered but never recorded",
+    )?;
+    ensure!(
+        ok(s.forget_event(t, key, id).await, "forget_event")?,
+        "forget_event of a delivered event returned false"
+    );
+    same_state(state().await?, None, "a forgotten event's delivery")?;
+    ensure!(
+        ok(s.record_event_if_new(event).await, "record_event_if_new")?,
+        "a forgotten event was not new again"
+    );
+    same_state(
+        state().await?,
+        Some(in_progress),
+        "the delivery of an event recorded again",
+    )
+}
+
+fn same_state(got: Option<EventDelivery>, want: Option<EventDelivery>, what: &str) -> Outcome {
+    ensure!(got == want, "{what} was {got:?}, not {want:?}");
     Ok(())
 }
 

@@ -71,7 +71,8 @@ pub enum StoreCheck {
     CheckpointCas,
     /// OAuth states, approvals and continuations are taken once, and never once expired.
     TakeOnce,
-    /// Webhook events are recorded once per (tenant, key, external id).
+    /// Webhook events are recorded once per (tenant, key, external id); a store that
+    /// answers `event_delivery` keeps each event in progress until marked delivered.
     WebhookDedup,
     /// Of N concurrent tasks racing on one record, exactly one wins.
     Concurrency,

@@ -10,7 +10,7 @@ use serde_json::value::RawValue;
 
 use self::route::{check_claims, is_revoked, no_live_connection};
 use crate::definition::webhook::{Headers, WebhookSource, errors};
-use crate::host::{Host, HostPart};
+use crate::host::{EventDelivery, Host, HostPart};
 use crate::model::{ConnectionStatus, SessionDispatch, WebhookEvent};
 use crate::provider::webhook::{
     Classification, GrantChange, HandshakeVerification, InboundRequest, NormalizeContext,
@@ -200,7 +200,9 @@ pub struct Accepted {
 /// [`DeliveryFailed`] for the host to run again later (or keep the event elsewhere).
 /// Meanwhile the record is released, so a redelivery (the provider's own, or a manual
 /// one) is processed too; a retry that finds the event recorded again by such a
-/// redelivery delivers nothing, so the sink gets the event once.
+/// redelivery delivers nothing, so the sink gets the event once. Until the delivery
+/// succeeds (or [`DELIVERY_IN_PROGRESS_WINDOW`] passes), a redelivery is answered 503
+/// `webhook.delivery_in_progress`, not 2xx.
 #[must_use = "the event reaches the sink only when the delivery runs"]
 pub struct PendingDelivery {
     host: Host,
@@ -327,8 +329,10 @@ enum Prepared {
 /// what the event says about the connection's grant ([`GrantChange`]: an uninstalled
 /// app, a revoked token, a suspension) is applied to the connection's status → the event
 /// sink gets it → the answer. A duplicate is answered 2xx and never reaches the
-/// sink again; a sink failure releases the record and is answered 503 so the provider
-/// retries.
+/// sink again, once the first delivery is done: while it is still running, in this
+/// process or (as the store's [`event_delivery`](crate::host::WebhookEventStore::event_delivery)
+/// says) another, a redelivery is answered 503 `webhook.delivery_in_progress`. A sink
+/// failure releases the record and is answered 503 so the provider retries.
 ///
 /// Failures map to statuses with stable codes ([`status_for`](super::status_for)):
 /// 400 malformed, 401 verification, 403 another app, 404 unknown route, definition or
@@ -487,6 +491,7 @@ impl Ingest {
                     ));
                 };
                 if !self.record(&event).await? {
+                    self.check_delivered(&event).await?;
                     return Ok(Ingested {
                         response: outcome_response(IngestOutcome::Duplicate),
                         outcome: IngestOutcome::Duplicate,
@@ -527,6 +532,7 @@ impl Ingest {
             }),
             Prepared::Event(event, grant) => {
                 if !self.record(&event).await? {
+                    self.check_delivered(&event).await?;
                     return Ok(Accepted {
                         response: outcome_response(IngestOutcome::Duplicate),
                         outcome: IngestOutcome::Duplicate,
@@ -716,7 +722,33 @@ impl Ingest {
     async fn record(&self, event: &WebhookEvent) -> Result<bool, Error> {
         self.host.webhook_events().record_event_if_new(event).await
     }
+
+    /// For a redelivery of the recorded `event`: refuses it while the store says the
+    /// first delivery is still in progress (in another process; this one's are caught
+    /// before recording), for at most [`DELIVERY_IN_PROGRESS_WINDOW`] after it was
+    /// recorded. Past the window the first delivery's process is taken to have died, and
+    /// the redelivery is a duplicate, as with a store that keeps no delivery state.
+    async fn check_delivered(&self, event: &WebhookEvent) -> Result<(), Error> {
+        let state = self
+            .host
+            .webhook_events()
+            .event_delivery(&event.tenant, &event.key, &event.external_event_id)
+            .await?;
+        if let Some(EventDelivery::InProgress { since }) = state
+            && self.host.clock().now() < since.saturating_add(DELIVERY_IN_PROGRESS_WINDOW)
+        {
+            return Err(crate::codes::webhook::DELIVERY_IN_PROGRESS
+                .error("this event's first delivery is still being processed; retry later"));
+        }
+        Ok(())
+    }
 }
+
+/// How long after an event was recorded a redelivery is refused while the store says its
+/// first delivery is still in progress (`webhook.delivery_in_progress`, 503). A delivery
+/// that runs longer, or whose process died, is taken as done after it.
+pub const DELIVERY_IN_PROGRESS_WINDOW: std::time::Duration =
+    std::time::Duration::from_secs(10 * 60);
 
 fn check_dedup_id(id: &str) -> Result<(), Error> {
     if id.is_empty() || id.len() > MAX_DEDUP_ID_LEN || id.chars().any(char::is_control) {
@@ -756,6 +788,18 @@ async fn release(host: &Host, event: &WebhookEvent) {
 
 async fn deliver(host: &Host, event: &WebhookEvent) -> Result<(), Error> {
     let Err(error) = host.events().deliver(event).await else {
+        // The record now answers redeliveries as duplicates in every process. If this
+        // fails, they are refused as in progress until the window ends: never lost.
+        if let Err(mark) = host
+            .webhook_events()
+            .mark_event_delivered(&event.tenant, &event.key, &event.external_event_id)
+            .await
+        {
+            tracing::warn!(
+                code = mark.code(),
+                "a delivered webhook event could not be marked delivered"
+            );
+        }
         return Ok(());
     };
     release(host, event).await;
