@@ -504,18 +504,45 @@ impl integrations_core::host::EventSink for HeldThenFails {
     }
 }
 
+/// A first delivery of event `id` held in its sink: the ingest running it (the
+/// delivery's process), the sink, the spawned delivery (waiting in the sink when this
+/// returns) and the signed delivery, to send again.
+struct HeldDelivery {
+    process: Ingest,
+    sink: Arc<HeldThenFails>,
+    first: tokio::task::JoinHandle<Result<integrations_core::webhook::Ingested, Error>>,
+    signed: SignedDelivery,
+}
+
+impl World {
+    async fn hold_first_delivery(&self, id: &str) -> HeldDelivery {
+        let sink = Arc::new(HeldThenFails::default());
+        let process = self.ingest_with(|parts| parts.events(sink.clone()));
+        let signed = self.sign(&opened("acct-1"), id);
+        let first = tokio::spawn({
+            let process = process.clone();
+            let request = signed.request(&self.key);
+            async move { process.ingest(request).await }
+        });
+        sink.entered.notified().await;
+        HeldDelivery {
+            process,
+            sink,
+            first,
+            signed,
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_redelivery_while_the_first_is_still_delivered_is_not_answered_done() {
     let world = World::new().await;
-    let sink = Arc::new(HeldThenFails::default());
-    let held = world.ingest_with(|parts| parts.events(sink.clone()));
-    let signed = world.sign(&opened("acct-1"), "d-slow");
-    let first = tokio::spawn({
-        let held = held.clone();
-        let request = signed.request(&world.key);
-        async move { held.ingest(request).await }
-    });
-    sink.entered.notified().await;
+    let HeldDelivery {
+        process: held,
+        sink,
+        first,
+        signed,
+    } = world.hold_first_delivery("d-slow").await;
 
     // The provider retries while the first delivery is still running: a 2xx now would
     // end its retries, and the first may still fail.
@@ -544,15 +571,13 @@ async fn a_redelivery_while_the_first_is_still_delivered_is_not_answered_done() 
 #[tokio::test]
 async fn a_redelivery_to_another_process_while_the_first_is_still_delivered_is_not_answered_done() {
     let world = World::new().await;
-    let sink = Arc::new(HeldThenFails::default());
-    let first_process = world.ingest_with(|parts| parts.events(sink.clone()));
+    let HeldDelivery {
+        sink,
+        first,
+        signed,
+        ..
+    } = world.hold_first_delivery("d-slow-elsewhere").await;
     let other_process = &world.ingest;
-    let signed = world.sign(&opened("acct-1"), "d-slow-elsewhere");
-    let first = tokio::spawn({
-        let request = signed.request(&world.key);
-        async move { first_process.ingest(request).await }
-    });
-    sink.entered.notified().await;
 
     let err = other_process
         .ingest(signed.request(&world.key))
@@ -585,14 +610,7 @@ async fn a_redelivery_to_another_process_while_the_first_is_still_delivered_is_n
 #[tokio::test]
 async fn a_delivery_whose_process_died_holds_redeliveries_off_for_the_window_only() {
     let world = World::new().await;
-    let sink = Arc::new(HeldThenFails::default());
-    let dying = world.ingest_with(|parts| parts.events(sink.clone()));
-    let signed = world.sign(&opened("acct-1"), "d-died");
-    let first = tokio::spawn({
-        let request = signed.request(&world.key);
-        async move { dying.ingest(request).await }
-    });
-    sink.entered.notified().await;
+    let HeldDelivery { first, signed, .. } = world.hold_first_delivery("d-died").await;
     first.abort();
     assert!(first.await.unwrap_err().is_cancelled());
 
