@@ -121,12 +121,6 @@ fn lease_lost() -> Error {
         .error("this run's lease expired and another run took the stream; this run stopped")
 }
 
-fn lease_holder() -> Result<String, Error> {
-    let mut bytes = [0_u8; 16];
-    getrandom::fill(&mut bytes)
-        .map_err(|_| Error::internal("the system random generator failed"))?;
-    Ok(hex::encode(bytes))
-}
 
 fn concurrent_run() -> Error {
     crate::codes::sync::CONCURRENT_RUN
@@ -240,7 +234,7 @@ impl SyncRunner {
         max_pages: Option<u64>,
     ) -> Result<SyncReport, Error> {
         let (connection, target_config, entry) = self.load(tenant, connection).await?;
-        let holder = lease_holder()?;
+        let holder = crate::sealing::random_hex()?;
         let lease = |now: crate::Timestamp| {
             SyncLease::new(
                 tenant.clone(),
