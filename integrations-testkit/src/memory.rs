@@ -6,7 +6,7 @@
 //! wins; of 64 tasks taking one OAuth state (or one tool approval), exactly one gets it.
 //! A take at or after the entry's `expires_at` removes it and reports it absent.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
@@ -36,9 +36,7 @@ struct State {
     deleted_credentials: BTreeMap<Key<ConnectionId>, u64>,
     bindings: BTreeMap<Key<BindingId>, Binding>,
     oauth_states: BTreeMap<String, PendingAuthorization>,
-    events: BTreeMap<(TenantId, DefinitionKey, String), WebhookEvent>,
-    /// The recorded events delivered to the sink (the others are in progress).
-    delivered_events: BTreeSet<(TenantId, DefinitionKey, String)>,
+    events: BTreeMap<(TenantId, DefinitionKey, String), RecordedEvent>,
     publications: BTreeMap<Key<PublicationId>, Publication>,
     checkpoints: BTreeMap<(TenantId, ConnectionId, String), SyncCheckpoint>,
     sync_leases: BTreeMap<(TenantId, ConnectionId, String), SyncLease>,
@@ -83,7 +81,11 @@ impl MemoryStore {
 
     /// Every stored webhook event, in (tenant, key, id) order: what the tests read back.
     pub fn recorded_events(&self) -> Vec<WebhookEvent> {
-        self.lock().events.values().cloned().collect()
+        self.lock()
+            .events
+            .values()
+            .map(|r| r.event.clone())
+            .collect()
     }
 
     /// The number of pending OAuth states.
@@ -129,6 +131,12 @@ impl MemoryStore {
     pub fn raw_continuations(&self) -> Vec<PendingContinuation> {
         self.lock().continuations.values().cloned().collect()
     }
+}
+
+/// A recorded webhook event and whether the sink took it (else it is in progress).
+struct RecordedEvent {
+    event: WebhookEvent,
+    delivered: bool,
 }
 
 fn list<K: Ord, V: Clone>(map: &BTreeMap<(TenantId, K), V>, tenant: &TenantId) -> Vec<V> {
@@ -493,8 +501,13 @@ impl WebhookEventStore for MemoryStore {
         if state.events.contains_key(&key) {
             return Ok(false);
         }
-        state.delivered_events.remove(&key);
-        state.events.insert(key, event.clone());
+        state.events.insert(
+            key,
+            RecordedEvent {
+                event: event.clone(),
+                delivered: false,
+            },
+        );
         Ok(true)
     }
 
@@ -504,10 +517,11 @@ impl WebhookEventStore for MemoryStore {
         key: &DefinitionKey,
         external_event_id: &str,
     ) -> Result<bool, Error> {
-        let mut state = self.lock();
-        let key = (tenant.clone(), key.clone(), external_event_id.to_owned());
-        state.delivered_events.remove(&key);
-        Ok(state.events.remove(&key).is_some())
+        Ok(self
+            .lock()
+            .events
+            .remove(&(tenant.clone(), key.clone(), external_event_id.to_owned()))
+            .is_some())
     }
 
     async fn mark_event_delivered(
@@ -516,10 +530,12 @@ impl WebhookEventStore for MemoryStore {
         key: &DefinitionKey,
         external_event_id: &str,
     ) -> Result<(), Error> {
-        let mut state = self.lock();
-        let key = (tenant.clone(), key.clone(), external_event_id.to_owned());
-        if state.events.contains_key(&key) {
-            state.delivered_events.insert(key);
+        if let Some(recorded) =
+            self.lock()
+                .events
+                .get_mut(&(tenant.clone(), key.clone(), external_event_id.to_owned()))
+        {
+            recorded.delivered = true;
         }
         Ok(())
     }
@@ -532,27 +548,21 @@ impl WebhookEventStore for MemoryStore {
     ) -> Result<Option<EventDelivery>, Error> {
         let state = self.lock();
         let key = (tenant.clone(), key.clone(), external_event_id.to_owned());
-        Ok(state.events.get(&key).map(|event| {
-            if state.delivered_events.contains(&key) {
+        Ok(state.events.get(&key).map(|recorded| {
+            if recorded.delivered {
                 EventDelivery::Delivered
             } else {
                 EventDelivery::InProgress {
-                    since: event.received_at,
+                    since: recorded.event.received_at,
                 }
             }
         }))
     }
 
     async fn purge_events(&self, received_by: Timestamp) -> Result<u64, Error> {
-        let mut state = self.lock();
-        let purged = purge(&mut state.events, |e| e.received_at <= received_by);
-        let State {
-            events,
-            delivered_events,
-            ..
-        } = &mut *state;
-        delivered_events.retain(|key| events.contains_key(key));
-        Ok(purged)
+        Ok(purge(&mut self.lock().events, |r| {
+            r.event.received_at <= received_by
+        }))
     }
 }
 

@@ -121,7 +121,6 @@ fn lease_lost() -> Error {
         .error("this run's lease expired and another run took the stream; this run stopped")
 }
 
-
 fn concurrent_run() -> Error {
     crate::codes::sync::CONCURRENT_RUN
         .error("another run advanced this stream's checkpoint; this run stopped")

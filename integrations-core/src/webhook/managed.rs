@@ -397,19 +397,7 @@ impl ManagedWebhooks {
         let key = (connection.tenant.clone(), connection.id.clone());
         let turn = Arc::clone(self.lock_turns().entry(key.clone()).or_default());
         let guard = turn.lock().await;
-        let result = match self.take_lease(&connection).await {
-            Ok(lease) => {
-                let result = match self.get(&connection.tenant, &connection.id).await {
-                    Ok(current) => self.register_in_turn(current).await,
-                    Err(e) => Err(e),
-                };
-                if let Some(lease) = lease {
-                    self.release_lease(&lease).await;
-                }
-                result
-            }
-            Err(e) => Err(e),
-        };
+        let result = self.register_under_lease(&connection).await;
         drop(guard);
         // The last registration of the connection in this process forgets its turn.
         let mut turns = self.lock_turns();
@@ -418,6 +406,23 @@ impl ManagedWebhooks {
             .is_some_and(|t| Arc::ptr_eq(t, &turn) && Arc::strong_count(t) == 2)
         {
             turns.remove(&key);
+        }
+        result
+    }
+
+    /// Registers the connection, read again, under its registration lease (when the
+    /// host keeps leases), released afterwards whatever the outcome.
+    async fn register_under_lease(
+        &self,
+        connection: &Connection,
+    ) -> Result<Option<ManagedWebhook>, Error> {
+        let lease = self.take_lease(connection).await?;
+        let result = match self.get(&connection.tenant, &connection.id).await {
+            Ok(current) => self.register_in_turn(current).await,
+            Err(e) => Err(e),
+        };
+        if let Some(lease) = lease {
+            self.release_lease(&lease).await;
         }
         result
     }
