@@ -18,8 +18,9 @@ use super::stores::StoreArgs;
 #[derive(Debug, clap::Subcommand)]
 pub(crate) enum SyncCommand {
     /// Run one stream of a stored connection into the database's synced records: an
-    /// incremental run (a full one the first time, or to finish an interrupted full run),
-    /// or a full run with `--full`. Progress (records, pages, rate-limit waits) goes to
+    /// incremental run (a full one the first time, or to finish an interrupted full run;
+    /// an interrupted incremental run goes on from its last page), or a full run with
+    /// `--full`. Progress (records, pages, rate-limit waits) goes to
     /// a progress bar on a terminal, else one line per page on stdout.
     Run(RunArgs),
 }
