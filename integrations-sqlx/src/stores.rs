@@ -805,6 +805,29 @@ impl WebhookEventStore for SqlStores {
         }))
     }
 
+    async fn take_over_event(
+        &self,
+        event: &WebhookEvent,
+        stalled_by: Timestamp,
+    ) -> Result<bool, Error> {
+        // One conditional statement: of concurrent takeovers, the first to update the
+        // row moves its `received_at` past `stalled_by`, so the others match nothing
+        // (PostgreSQL re-reads the row a blocked update waited for).
+        let q = self
+            .query(
+                "UPDATE webhook_events SET received_at = $4, record = $5 WHERE tenant = $1 \
+                 AND definition_key = $2 AND external_event_id = $3 AND delivered = 0 \
+                 AND received_at <= $6",
+            )
+            .bind(event.tenant.as_str())
+            .bind(event.key.as_str())
+            .bind(text("external event id", &event.external_event_id)?)
+            .bind(ms(event.received_at))
+            .bind(to_json(event)?)
+            .bind(ms(stalled_by));
+        Ok(self.affected(q).await? == 1)
+    }
+
     async fn purge_events(&self, received_by: Timestamp) -> Result<u64, Error> {
         let q = self
             .query("DELETE FROM webhook_events WHERE received_at <= $1")

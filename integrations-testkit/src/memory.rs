@@ -559,6 +559,26 @@ impl WebhookEventStore for MemoryStore {
         }))
     }
 
+    async fn take_over_event(
+        &self,
+        event: &WebhookEvent,
+        stalled_by: Timestamp,
+    ) -> Result<bool, Error> {
+        let mut state = self.lock();
+        let key = (
+            event.tenant.clone(),
+            event.key.clone(),
+            event.external_event_id.clone(),
+        );
+        match state.events.get_mut(&key) {
+            Some(recorded) if !recorded.delivered && recorded.event.received_at <= stalled_by => {
+                recorded.event = event.clone();
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
     async fn purge_events(&self, received_by: Timestamp) -> Result<u64, Error> {
         Ok(purge(&mut self.lock().events, |r| {
             r.event.received_at <= received_by

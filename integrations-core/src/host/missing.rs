@@ -218,6 +218,13 @@ impl WebhookEventStore for Missing {
     ) -> Result<Option<super::EventDelivery>, Error> {
         Err(missing(HostPart::WebhookEvents))
     }
+    async fn take_over_event(
+        &self,
+        _event: &WebhookEvent,
+        _stalled_by: Timestamp,
+    ) -> Result<bool, Error> {
+        Err(missing(HostPart::WebhookEvents))
+    }
     async fn purge_events(&self, _received_by: Timestamp) -> Result<u64, Error> {
         Err(missing(HostPart::WebhookEvents))
     }

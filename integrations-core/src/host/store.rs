@@ -367,7 +367,9 @@ pub trait WebhookEventStore: Send + Sync {
     /// back), not 2xx "duplicate" (which would end the provider's retries, and lose the
     /// event if the first delivery then fails). The default answers `None` for every
     /// event, so every redelivery counts as a duplicate, as in one process without this
-    /// state; stores shared by several processes should implement both methods.
+    /// state; stores shared by several processes should implement this method,
+    /// [`mark_event_delivered`](Self::mark_event_delivered) and
+    /// [`take_over_event`](Self::take_over_event).
     ///
     /// # Errors
     ///
@@ -380,6 +382,33 @@ pub trait WebhookEventStore: Send + Sync {
     ) -> Result<Option<EventDelivery>, Error> {
         let _ = (tenant, key, external_event_id);
         Ok(None)
+    }
+
+    /// Takes over a recorded event whose first delivery stalled: replaces the record with
+    /// `event` (a redelivery of it, received at `event.received_at`) when the record is
+    /// still [in progress](EventDelivery::InProgress) and was received at or before
+    /// `stalled_by`. Returns `true` when it did; the record is then in progress since
+    /// `event.received_at`, and the caller delivers the event.
+    ///
+    /// The ingest pipeline calls it for a redelivery arriving
+    /// [`DELIVERY_IN_PROGRESS_WINDOW`](crate::webhook::DELIVERY_IN_PROGRESS_WINDOW) after
+    /// the first was recorded: the process running that delivery is taken to have died,
+    /// and without a takeover the event would never reach the sink. Of any number of
+    /// concurrent calls for one record, at most one gets `true` (`event.received_at` is
+    /// later than `stalled_by`, so the replaced record no longer qualifies). The default
+    /// takes nothing over, for stores that keep no delivery state; a stalled event then
+    /// counts as a duplicate.
+    ///
+    /// # Errors
+    ///
+    /// Storage errors; nothing is changed then.
+    async fn take_over_event(
+        &self,
+        event: &WebhookEvent,
+        stalled_by: Timestamp,
+    ) -> Result<bool, Error> {
+        let _ = (event, stalled_by);
+        Ok(false)
     }
 
     /// Forgets the recorded events received at or before `received_by` (their

@@ -604,11 +604,10 @@ async fn a_redelivery_to_another_process_while_the_first_is_still_delivered_is_n
 }
 
 /// A first delivery whose process died holds redeliveries off for
-/// `DELIVERY_IN_PROGRESS_WINDOW` after it was recorded, then they count as duplicates
-/// (as with a store that keeps no delivery state), so the provider is not refused
-/// forever.
+/// `DELIVERY_IN_PROGRESS_WINDOW` after it was recorded; then the next redelivery takes
+/// the event over and delivers it, so the event is neither refused forever nor lost.
 #[tokio::test]
-async fn a_delivery_whose_process_died_holds_redeliveries_off_for_the_window_only() {
+async fn a_delivery_whose_process_died_is_taken_over_by_a_redelivery_after_the_window() {
     let world = World::new().await;
     let HeldDelivery { first, signed, .. } = world.hold_first_delivery("d-died").await;
     first.abort();
@@ -620,18 +619,75 @@ async fn a_delivery_whose_process_died_holds_redeliveries_off_for_the_window_onl
         .await
         .unwrap_err();
     assert_eq!(err.code(), codes::DELIVERY_IN_PROGRESS);
+    assert!(world.test.events.events().is_empty());
     world
         .test
         .clock
         .advance(integrations_core::webhook::DELIVERY_IN_PROGRESS_WINDOW);
     // Signed anew: the first signature's timestamp is out of the replay window by now.
     let later = world.sign(&opened("acct-1"), "d-died");
-    let duplicate = world
+    let taken_over = world
         .ingest
         .ingest(later.request(&world.key))
         .await
         .unwrap();
-    assert_eq!(duplicate.outcome, IngestOutcome::Duplicate);
+    assert_eq!(taken_over.outcome, IngestOutcome::Delivered);
+    assert_eq!(world.test.events.events().len(), 1);
+    // Delivered: the next redelivery is a duplicate.
+    let again = world
+        .ingest
+        .ingest(later.request(&world.key))
+        .await
+        .unwrap();
+    assert_eq!(again.outcome, IngestOutcome::Duplicate);
+    assert_eq!(world.test.events.events().len(), 1);
+}
+
+/// An accepted event whose `PendingDelivery` was dropped without running (the host
+/// crashed before spawning it) is taken over the same way by a redelivery after the
+/// window, and reaches the sink.
+#[tokio::test]
+async fn an_accepted_event_whose_delivery_never_ran_is_taken_over_after_the_window() {
+    let world = World::new().await;
+    let signed = world.sign(&opened("acct-1"), "d-dropped");
+    let accepted = world
+        .ingest
+        .accept(signed.request(&world.key))
+        .await
+        .unwrap();
+    assert_eq!(accepted.outcome, IngestOutcome::Accepted);
+    drop(accepted);
+
+    let err = world
+        .ingest
+        .accept(signed.request(&world.key))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), codes::DELIVERY_IN_PROGRESS);
+    world
+        .test
+        .clock
+        .advance(integrations_core::webhook::DELIVERY_IN_PROGRESS_WINDOW);
+    let later = world.sign(&opened("acct-1"), "d-dropped");
+    let taken_over = world
+        .ingest
+        .accept(later.request(&world.key))
+        .await
+        .unwrap();
+    assert_eq!(taken_over.outcome, IngestOutcome::Accepted);
+    taken_over
+        .pending
+        .expect("a delivery to run")
+        .deliver()
+        .await
+        .unwrap();
+    assert_eq!(world.test.events.events().len(), 1);
+    let again = world
+        .ingest
+        .accept(later.request(&world.key))
+        .await
+        .unwrap();
+    assert_eq!(again.outcome, IngestOutcome::Duplicate);
 }
 
 #[tokio::test]

@@ -1095,10 +1095,51 @@ async fn event_delivery_states(s: &dyn Stores, event: &WebhookEvent) -> Outcome 
         Some(in_progress),
         "a recorded event's delivery",
     )?;
+    // A redelivery takes over an event whose first delivery stalled: exactly when the
+    // record, still in progress, was received by the stall time.
+    let redelivery = redelivered(event, 600);
+    let before = event.received_at.saturating_sub(Duration::from_secs(1));
+    ensure!(
+        !ok(
+            s.take_over_event(&redelivery, before).await,
+            "take_over_event"
+        )?,
+        "an event recorded after the stall time was taken over"
+    );
+    ensure!(
+        ok(
+            s.take_over_event(&redelivery, event.received_at).await,
+            "take_over_event"
+        )?,
+        "an event in progress since the stall time was not taken over"
+    );
+    same_state(
+        state().await?,
+        Some(EventDelivery::InProgress {
+            since: redelivery.received_at,
+        }),
+        "a taken-over event's delivery",
+    )?;
+    ensure!(
+        !ok(
+            s.take_over_event(&redelivered(event, 601), event.received_at)
+                .await,
+            "take_over_event"
+        )?,
+        "an event was taken over twice from one stall time"
+    );
     ok(
         s.mark_event_delivered(t, key, id).await,
         "mark_event_delivered",
     )?;
+    ensure!(
+        !ok(
+            s.take_over_event(&redelivered(event, 602), at(10_000))
+                .await,
+            "take_over_event"
+        )?,
+        "a delivered event was taken over"
+    );
     same_state(
         state().await?,
         Some(EventDelivery::Delivered),
@@ -1123,6 +1164,15 @@ async fn event_delivery_states(s: &dyn Stores, event: &WebhookEvent) -> Outcome 
         s.mark_event_delivered(&other, key, id).await,
         "mark_event_delivered",
     )?;
+    let mut elsewhere = redelivered(event, 603);
+    elsewhere.tenant = other.clone();
+    ensure!(
+        !ok(
+            s.take_over_event(&elsewhere, at(10_000)).await,
+            "take_over_event"
+        )?,
+        "an event never recorded was taken over"
+    );
     same_state(
         ok(s.event_delivery(&other, key, id).await, "event_delivery")?,
         None,
@@ -1142,6 +1192,15 @@ async fn event_delivery_states(s: &dyn Stores, event: &WebhookEvent) -> Outcome 
         Some(in_progress),
         "the delivery of an event recorded again",
     )
+}
+
+/// `event` delivered again, received `seconds` after it.
+fn redelivered(event: &WebhookEvent, seconds: u64) -> WebhookEvent {
+    let mut again = event.clone();
+    again.received_at = event
+        .received_at
+        .saturating_add(Duration::from_secs(seconds));
+    again
 }
 
 fn same_state(got: Option<EventDelivery>, want: Option<EventDelivery>, what: &str) -> Outcome {
@@ -1341,6 +1400,29 @@ async fn concurrency(stores: &Arc<dyn Stores>, scope: &Scope, tasks: usize) -> O
         winners == 1,
         "{winners} of {tasks} concurrent deliveries of one event were new"
     );
+    // Concurrent redeliveries of that event, stalled (it was never marked delivered):
+    // exactly one takes it over, in a store that keeps delivery states.
+    let state = ok(
+        stores
+            .event_delivery(&t, &event.key, &event.external_event_id)
+            .await,
+        "event_delivery",
+    )?;
+    if state.is_some() {
+        let winners = race(tasks, |i| {
+            let (s, event) = (Arc::clone(stores), redelivered(&event, 600 + i as u64));
+            async move {
+                s.take_over_event(&event, at(0))
+                    .await
+                    .map_err(|e| format!("a racing take_over_event failed: {}", e.code()))
+            }
+        })
+        .await?;
+        ensure!(
+            winners == 1,
+            "{winners} of {tasks} concurrent takeovers of one stalled event succeeded"
+        );
+    }
 
     // Conditional status changes from the status all tasks read: exactly one wins, and
     // the stored status is the winner's.

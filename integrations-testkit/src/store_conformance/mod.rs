@@ -72,7 +72,8 @@ pub enum StoreCheck {
     /// OAuth states, approvals and continuations are taken once, and never once expired.
     TakeOnce,
     /// Webhook events are recorded once per (tenant, key, external id); a store that
-    /// answers `event_delivery` keeps each event in progress until marked delivered.
+    /// answers `event_delivery` keeps each event in progress until marked delivered, and
+    /// lets exactly one redelivery take over an event whose delivery stalled.
     WebhookDedup,
     /// Of N concurrent tasks racing on one record, exactly one wins.
     Concurrency,

@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use integrations_core::host::{
     ApprovalStore, BindingStore, CheckpointStore, ConnectionQuery, ConnectionStore,
-    ContinuationStore, CredentialStore, OAuthStateStore, PublicationStore, TargetStore,
-    WebhookEventStore,
+    ContinuationStore, CredentialStore, EventDelivery, OAuthStateStore, PublicationStore,
+    TargetStore, WebhookEventStore,
 };
 use integrations_core::model::{
     Binding, Connection, ConnectionStatus, Credential, CredentialSet, PendingAuthorization,
@@ -37,6 +37,10 @@ struct Broken {
     inner: MemoryStore,
     /// When set, a third bug: shared target reads come from a cache no write updates.
     stale_shared_targets: Option<Mutex<SharedTargets>>,
+    /// When set, OAuth states are taken once and webhook events are kept per tenant with
+    /// their delivery states, and the bug is another: a stalled event is never taken over
+    /// (the trait's default).
+    never_takes_over: bool,
 }
 
 type SharedTargets = HashMap<(TenantId, TargetId), Arc<Target>>;
@@ -171,6 +175,9 @@ impl OAuthStateStore for Broken {
         digest: &str,
         now: Timestamp,
     ) -> Result<Option<PendingAuthorization>, Error> {
+        if self.never_takes_over {
+            return self.inner.take_oauth_state(digest, now).await;
+        }
         // Bug: reads without removing; the state can be used twice.
         let taken = self.inner.take_oauth_state(digest, now).await?;
         if let Some(p) = &taken {
@@ -183,20 +190,43 @@ impl OAuthStateStore for Broken {
 #[async_trait]
 impl WebhookEventStore for Broken {
     async fn record_event_if_new(&self, event: &WebhookEvent) -> Result<bool, Error> {
+        if self.never_takes_over {
+            return self.inner.record_event_if_new(event).await;
+        }
         // Bug: dedup ignores the tenant.
         let mut shared = event.clone();
         shared.tenant = TenantId::new("shared").unwrap();
         self.inner.record_event_if_new(&shared).await
     }
-    async fn forget_event(
-        &self,
-        _t: &TenantId,
-        k: &DefinitionKey,
-        id: &str,
-    ) -> Result<bool, Error> {
+    async fn forget_event(&self, t: &TenantId, k: &DefinitionKey, id: &str) -> Result<bool, Error> {
+        if self.never_takes_over {
+            return self.inner.forget_event(t, k, id).await;
+        }
         self.inner
             .forget_event(&TenantId::new("shared").unwrap(), k, id)
             .await
+    }
+    async fn mark_event_delivered(
+        &self,
+        t: &TenantId,
+        k: &DefinitionKey,
+        id: &str,
+    ) -> Result<(), Error> {
+        if self.never_takes_over {
+            return self.inner.mark_event_delivered(t, k, id).await;
+        }
+        Ok(())
+    }
+    async fn event_delivery(
+        &self,
+        t: &TenantId,
+        k: &DefinitionKey,
+        id: &str,
+    ) -> Result<Option<EventDelivery>, Error> {
+        if self.never_takes_over {
+            return self.inner.event_delivery(t, k, id).await;
+        }
+        Ok(None)
     }
 }
 
@@ -332,5 +362,32 @@ async fn a_store_whose_shared_reads_go_stale_fails_the_round_trip() {
     assert!(
         failure.contains("a rewritten target read shared"),
         "{failure}"
+    );
+}
+
+/// A store that keeps delivery states but never takes a stalled event over fails: its
+/// hosts would never deliver an event whose first delivery died with its process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_store_that_never_takes_a_stalled_event_over_fails() {
+    let store = Broken {
+        never_takes_over: true,
+        ..Broken::default()
+    };
+    let report = StoreConformance::new(Arc::new(store))
+        .only(&[StoreCheck::WebhookDedup, StoreCheck::Concurrency])
+        .run()
+        .await;
+    let failure = |check| {
+        report
+            .result(check)
+            .and_then(|r: &Result<(), String>| r.clone().err())
+            .unwrap_or_else(|| panic!("{check} passed: {report:?}"))
+    };
+    let dedup = failure(StoreCheck::WebhookDedup);
+    assert!(dedup.contains("was not taken over"), "{dedup}");
+    let race = failure(StoreCheck::Concurrency);
+    assert!(
+        race.contains("0 of") && race.contains("takeovers"),
+        "{race}"
     );
 }

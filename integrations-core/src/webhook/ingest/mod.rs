@@ -201,8 +201,9 @@ pub struct Accepted {
 /// Meanwhile the record is released, so a redelivery (the provider's own, or a manual
 /// one) is processed too; a retry that finds the event recorded again by such a
 /// redelivery delivers nothing, so the sink gets the event once. Until the delivery
-/// succeeds (or [`DELIVERY_IN_PROGRESS_WINDOW`] passes), a redelivery is answered 503
-/// `webhook.delivery_in_progress`, not 2xx.
+/// succeeds, a redelivery is answered 503 `webhook.delivery_in_progress`, not 2xx; one
+/// arriving [`DELIVERY_IN_PROGRESS_WINDOW`] after the event was recorded takes it over
+/// (a `PendingDelivery` dropped without running is not lost).
 #[must_use = "the event reaches the sink only when the delivery runs"]
 pub struct PendingDelivery {
     host: Host,
@@ -331,8 +332,10 @@ enum Prepared {
 /// sink gets it → the answer. A duplicate is answered 2xx and never reaches the
 /// sink again, once the first delivery is done: while it is still running, in this
 /// process or (as the store's [`event_delivery`](crate::host::WebhookEventStore::event_delivery)
-/// says) another, a redelivery is answered 503 `webhook.delivery_in_progress`. A sink
-/// failure releases the record and is answered 503 so the provider retries.
+/// says) another, a redelivery is answered 503 `webhook.delivery_in_progress`, until
+/// [`DELIVERY_IN_PROGRESS_WINDOW`] after the record: then the first delivery is taken to
+/// have died, and the redelivery takes the event over and delivers it. A sink failure
+/// releases the record and is answered 503 so the provider retries.
 ///
 /// Failures map to statuses with stable codes ([`status_for`](super::status_for)):
 /// 400 malformed, 401 verification, 403 another app, 404 unknown route, definition or
@@ -491,7 +494,6 @@ impl Ingest {
                     ));
                 };
                 if !self.record(&event).await? {
-                    self.check_delivered(&event).await?;
                     return Ok(Ingested {
                         response: outcome_response(IngestOutcome::Duplicate),
                         outcome: IngestOutcome::Duplicate,
@@ -532,7 +534,6 @@ impl Ingest {
             }),
             Prepared::Event(event, grant) => {
                 if !self.record(&event).await? {
-                    self.check_delivered(&event).await?;
                     return Ok(Accepted {
                         response: outcome_response(IngestOutcome::Duplicate),
                         outcome: IngestOutcome::Duplicate,
@@ -719,34 +720,57 @@ impl Ingest {
         })
     }
 
+    /// Records `event`: `true` when it is to be delivered (new, or a redelivery taking
+    /// over a stalled first delivery), `false` for a duplicate, and
+    /// `webhook.delivery_in_progress` for a redelivery while the first delivery still
+    /// runs in another process (this one's are caught before recording).
     async fn record(&self, event: &WebhookEvent) -> Result<bool, Error> {
-        self.host.webhook_events().record_event_if_new(event).await
-    }
-
-    /// For a redelivery of the recorded `event`: refuses it while the store says the
-    /// first delivery is still in progress (in another process; this one's are caught
-    /// before recording), for at most [`DELIVERY_IN_PROGRESS_WINDOW`] after it was
-    /// recorded. Past the window the first delivery's process is taken to have died, and
-    /// the redelivery is a duplicate, as with a store that keeps no delivery state.
-    async fn check_delivered(&self, event: &WebhookEvent) -> Result<(), Error> {
-        let state = self
-            .host
-            .webhook_events()
-            .event_delivery(&event.tenant, &event.key, &event.external_event_id)
-            .await?;
-        if let Some(EventDelivery::InProgress { since }) = state
-            && self.host.clock().now() < since.saturating_add(DELIVERY_IN_PROGRESS_WINDOW)
-        {
-            return Err(crate::codes::webhook::DELIVERY_IN_PROGRESS
-                .error("this event's first delivery is still being processed; retry later"));
+        let events = self.host.webhook_events();
+        if events.record_event_if_new(event).await? {
+            return Ok(true);
         }
-        Ok(())
+        let (tenant, key, id) = (&event.tenant, &event.key, &event.external_event_id);
+        // A first delivery in progress since `since` runs still within the window.
+        let running = |since: crate::Timestamp| {
+            event.received_at < since.saturating_add(DELIVERY_IN_PROGRESS_WINDOW)
+        };
+        match events.event_delivery(tenant, key, id).await? {
+            None | Some(EventDelivery::Delivered) => return Ok(false),
+            Some(EventDelivery::InProgress { since }) if running(since) => {}
+            Some(EventDelivery::InProgress { .. }) => {
+                // Recorded a window ago and still not delivered: its process died (or
+                // its `PendingDelivery` was dropped), and without a takeover the event
+                // would never reach the sink.
+                let stalled_by = event
+                    .received_at
+                    .saturating_sub(DELIVERY_IN_PROGRESS_WINDOW);
+                if events.take_over_event(event, stalled_by).await? {
+                    tracing::info!(
+                        key = %event.key,
+                        event_type = %event.event_type,
+                        "a webhook event whose first delivery stalled is delivered by a redelivery"
+                    );
+                    return Ok(true);
+                }
+                // Another redelivery took it over just now (then it runs), or the store
+                // takes nothing over (then the stalled event counts as a duplicate).
+                let now = events.event_delivery(tenant, key, id).await?;
+                if !matches!(now, Some(EventDelivery::InProgress { since }) if running(since)) {
+                    return Ok(false);
+                }
+            }
+        }
+        Err(crate::codes::webhook::DELIVERY_IN_PROGRESS
+            .error("this event's first delivery is still being processed; retry later"))
     }
 }
 
 /// How long after an event was recorded a redelivery is refused while the store says its
-/// first delivery is still in progress (`webhook.delivery_in_progress`, 503). A delivery
-/// that runs longer, or whose process died, is taken as done after it.
+/// first delivery is still in progress (`webhook.delivery_in_progress`, 503). A first
+/// delivery still not done after it is taken to have died with its process: the next
+/// redelivery [takes the event over](crate::host::WebhookEventStore::take_over_event) and
+/// delivers it. A sink that can run longer than this may then get the event twice, which
+/// its event id lets it recognise.
 pub const DELIVERY_IN_PROGRESS_WINDOW: std::time::Duration =
     std::time::Duration::from_secs(10 * 60);
 
