@@ -211,6 +211,7 @@ crate::error_codes! {
     pub mod sync {
         CONCURRENT_RUN = "sync.concurrent_run", Conflict, "Another run advanced this stream's checkpoint; this run stopped.";
         CREDENTIAL_REJECTED = "sync.credential_rejected", PermissionDenied, "The provider refused the connection's credential (revoked or expired); reconnect to resume the sync.";
+        INVALID_CURSOR = "sync.invalid_cursor", InvalidInput, "The run's saved cursor is not one this provider wrote, no longer fits the connection's config, or the provider no longer accepts it; a resumed run drops it once and reads its pages from the start.";
         LEASE_HELD = "sync.lease_held", Conflict, "Another run of this stream holds its lease; this run did not start.";
         LEASE_LOST = "sync.lease_lost", Conflict, "This run's lease expired and another run took the stream; this run stopped.";
         UNSUPPORTED = "sync.unsupported", InvalidInput, "The integration offers no sync, or not the stream asked for.";

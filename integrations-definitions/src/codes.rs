@@ -54,7 +54,6 @@ integrations_core::error_codes! {
     }
     /// Codes of the `sync` area.
     pub mod sync {
-        INVALID_CURSOR = "sync.invalid_cursor", InvalidInput, "The saved sync cursor is not one this provider wrote.";
         NO_REPOSITORIES = "sync.no_repositories", InvalidInput, "The GitHub connection names no repositories to sync (sync_repositories).";
         PROVIDER_ERROR = "sync.provider_error", Provider, "The provider answered a sync query with an error.";
         PROVIDER_UNAVAILABLE = "sync.provider_unavailable", Unavailable, "The provider answered a sync request with a 5xx or 408; the run stops and the next run retries the page from the checkpoint.";

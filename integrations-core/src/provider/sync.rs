@@ -205,7 +205,11 @@ pub trait SyncSource: Send + Sync {
     /// # Errors
     ///
     /// Provider and transport errors; temporary ones (`is_temporary`) leave the checkpoint
-    /// where it was so the next run retries the page.
+    /// where it was so the next run retries the page. A cursor that cannot be used (not
+    /// one this source wrote, written for another config of the connection, or refused
+    /// by the provider as expired) is [`sync.invalid_cursor`](crate::codes::sync::INVALID_CURSOR):
+    /// the runner then drops a cursor saved by an earlier attempt and fetches the run's
+    /// first page.
     async fn fetch_page(&self, request: SyncRequest<'_>) -> Result<SyncPage, Error>;
 
     /// The watermark meaning "changed at `at`" in `stream`'s [`SyncRecord::updated_at`]

@@ -216,7 +216,10 @@ impl SyncRunner {
     /// watermark yet, or while a full run is unfinished, it runs (or resumes) the full run.
     /// An incremental run resumes an interrupted incremental run (stopped by an error, a
     /// crash or `max_pages`) from its saved cursor, with the same `since` and the first
-    /// attempt's start; a full run requested meanwhile drops it and starts over.
+    /// attempt's start; a full run requested meanwhile drops it and starts over. A saved
+    /// cursor the source refuses (`sync.invalid_cursor`: expired at the provider, or no
+    /// longer fitting the connection's config) is dropped, and the resumed run reads its
+    /// pages from the start.
     ///
     /// # Errors
     ///
@@ -471,6 +474,23 @@ impl SyncRunner {
                     report.waited_ms = report
                         .waited_ms
                         .saturating_add(u64::try_from(wait.as_millis()).unwrap_or(u64::MAX));
+                    continue;
+                }
+                Err(e)
+                    if e.code() == crate::codes::sync::INVALID_CURSOR.as_str()
+                        && report.pages == 0
+                        && checkpoint.cursor.is_some() =>
+                {
+                    // The cursor an earlier attempt saved was refused: the provider let
+                    // it expire, or the connection's config changed under it. Kept, it
+                    // would fail every run; dropped, this run reads its pages from the
+                    // start, with the same `since` and start (sinks upsert by id).
+                    tracing::warn!(
+                        stream,
+                        code = e.code(),
+                        "the saved sync cursor was refused; the run reads its pages from the start"
+                    );
+                    checkpoint.cursor = None;
                     continue;
                 }
                 Err(e) => return Err(e),

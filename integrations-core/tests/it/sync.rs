@@ -27,6 +27,8 @@ struct Tracker {
     data: Mutex<BTreeMap<String, String>>,
     requests: Mutex<Vec<(Option<String>, Option<String>)>>,
     fail_at_cursor: Mutex<Option<String>>,
+    /// A cursor refused once as expired (`sync.invalid_cursor`).
+    expired_cursor: Mutex<Option<String>>,
     pause: Mutex<Option<Arc<Notify>>>,
 }
 
@@ -41,6 +43,7 @@ impl Tracker {
             ),
             requests: Mutex::new(Vec::new()),
             fail_at_cursor: Mutex::new(None),
+            expired_cursor: Mutex::new(None),
             pause: Mutex::new(None),
         }
     }
@@ -104,6 +107,17 @@ impl SyncSource for Tracker {
                 "tracker.down",
                 "the tracker answered 503",
             ));
+        }
+        let refused = {
+            let mut expired = self.expired_cursor.lock().unwrap();
+            request.cursor.is_some()
+                && expired
+                    .take_if(|c| Some(c.as_str()) == request.cursor)
+                    .is_some()
+        };
+        if refused {
+            return Err(integrations_core::codes::sync::INVALID_CURSOR
+                .error("the tracker no longer accepts this cursor"));
         }
         let pause = self.pause.lock().unwrap().take();
         if let Some(pause) = pause {
@@ -338,6 +352,68 @@ async fn max_pages_stops_and_a_later_run_resumes() {
         .unwrap();
     assert!(rest.complete);
     assert_eq!(rest.records, 3);
+}
+
+/// A resumed run whose saved cursor the provider refuses (`sync.invalid_cursor`: it
+/// expired, or the connection's config changed under it) drops it and reads its pages
+/// from the start, instead of failing every run from then on.
+#[tokio::test]
+async fn a_resumed_run_whose_cursor_is_refused_starts_its_pages_over() {
+    let tracker = Arc::new(Tracker::new(DATA));
+    let (_test, runner) = setup(tracker.clone()).await;
+    let sink = Sink::default();
+    let (tenant, connection) = (tenant(), connection_id());
+    let run = |max_pages| {
+        runner.run(
+            &tenant,
+            &connection,
+            "issues",
+            SyncMode::Full,
+            &sink,
+            max_pages,
+        )
+    };
+    assert!(!run(Some(1)).await.unwrap().complete);
+    *tracker.expired_cursor.lock().unwrap() = Some("b".into());
+    tracker.requests.lock().unwrap().clear();
+
+    let report = run(None).await.unwrap();
+    assert!(report.complete);
+    assert_eq!((report.pages, report.records), (3, 5));
+    assert_eq!(report.watermark.as_deref(), Some("2026-01-01T00:00:05Z"));
+    let cursors: Vec<Option<String>> = tracker
+        .requests
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(c, _)| c.clone())
+        .collect();
+    assert_eq!(
+        cursors,
+        [Some("b".into()), None, Some("b".into()), Some("d".into())]
+    );
+    assert_eq!(sink.records.lock().unwrap().len(), 5);
+}
+
+/// A cursor refused within one run (the provider's own, from the page before) is not
+/// dropped: the run fails with the source's error rather than starting over forever.
+#[tokio::test]
+async fn a_cursor_refused_within_a_run_fails_it() {
+    let tracker = Arc::new(Tracker::new(DATA));
+    let (_test, runner) = setup(tracker.clone()).await;
+    *tracker.expired_cursor.lock().unwrap() = Some("b".into());
+    let err = runner
+        .run(
+            &tenant(),
+            &connection_id(),
+            "issues",
+            SyncMode::Full,
+            &Sink::default(),
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "sync.invalid_cursor");
 }
 
 #[tokio::test]

@@ -78,9 +78,14 @@ fn streams() -> Vec<SyncStream> {
 }
 
 /// Where a run is: which repository of the list, and the next page's URL in it.
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 struct Cursor {
     repo: usize,
+    /// The list the run walks (`sync_repositories` when it started). A cursor of another
+    /// list is refused: resumed against an edited list, its position would name another
+    /// repository (its records filed under the wrong name), or skip one.
+    #[serde(default)]
+    repositories: Vec<RepositoryName>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     next: Option<String>,
 }
@@ -191,17 +196,27 @@ impl SyncSource for GitHub {
             ));
         }
         let cursor: Cursor = match request.cursor {
-            None => Cursor::default(),
+            None => Cursor {
+                repo: 0,
+                repositories: repos.clone(),
+                next: None,
+            },
             Some(c) => serde_json::from_str(c).map_err(|_| {
                 invalid(
-                    crate::codes::sync::INVALID_CURSOR,
+                    integrations_core::codes::sync::INVALID_CURSOR,
                     "the saved cursor is not GitHub's",
                 )
             })?,
         };
+        if cursor.repositories != repos {
+            return Err(invalid(
+                integrations_core::codes::sync::INVALID_CURSOR,
+                "the saved cursor walks another list of repositories than the connection's sync_repositories",
+            ));
+        }
         let repo = repos.get(cursor.repo).ok_or_else(|| {
             invalid(
-                crate::codes::sync::INVALID_CURSOR,
+                integrations_core::codes::sync::INVALID_CURSOR,
                 "the saved cursor names no repository",
             )
         })?;
@@ -252,10 +267,12 @@ impl SyncSource for GitHub {
             let cursor = match next {
                 Some(next) => Cursor {
                     repo: cursor.repo,
+                    repositories: repos.clone(),
                     next: Some(next),
                 },
                 None if cursor.repo + 1 < repos.len() => Cursor {
                     repo: cursor.repo + 1,
+                    repositories: repos.clone(),
                     next: None,
                 },
                 None => return None,

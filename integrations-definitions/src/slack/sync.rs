@@ -149,6 +149,14 @@ impl Call<'_, '_> {
                 .filter(|c| c.is_ascii_lowercase() || *c == '_')
                 .take(64)
                 .collect();
+            if code == "invalid_cursor" {
+                // Slack's cursors expire: a resumed run then starts its pages over.
+                return Err(
+                    integrations_core::codes::sync::INVALID_CURSOR.error(format!(
+                        "Slack no longer accepts the cursor given to {method} (invalid_cursor)"
+                    )),
+                );
+            }
             return Err(crate::codes::sync::PROVIDER_ERROR.error(format!(
                 "Slack answered {method} with ok:false, error {code}"
             )));
@@ -215,7 +223,8 @@ impl SyncSource for Slack {
         };
         let mut cursor = match request.cursor {
             Some(c) => serde_json::from_str::<Cursor>(c).map_err(|_| {
-                crate::codes::sync::INVALID_CURSOR.error("the saved cursor is not Slack's")
+                integrations_core::codes::sync::INVALID_CURSOR
+                    .error("the saved cursor is not Slack's")
             })?,
             None => Cursor {
                 channels: call.channels().await?,

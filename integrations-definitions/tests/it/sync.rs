@@ -572,6 +572,44 @@ async fn github_run_killed_between_pages_resumes_without_duplicates_or_gaps() {
     }
 }
 
+/// A run resumed after `sync_repositories` was edited (here reordered) refuses its saved
+/// cursor, whose position would now name another repository, and reads its pages from
+/// the start: no record is filed under the wrong repository and none is skipped.
+#[tokio::test]
+async fn github_a_run_resumed_after_the_repository_list_changed_starts_its_pages_over() {
+    let (api, env) = github(false).await;
+    let app = api.add("octo/app", 250, false);
+    let lib = api.add("octo/lib", 3, false);
+    api.fail_after_pages(1, SyncFault::Hang);
+    env.kill_during("issues", || api.calls(), 2).await;
+    assert_eq!(env.sink.ids("issues").len(), 100);
+    api.heal();
+    let connections = env.test.host().connections();
+    let mut connection = connections
+        .get_connection(&tenant(), &conn())
+        .await
+        .unwrap()
+        .unwrap();
+    connection.config = json!({"sync_repositories": ["octo/lib", "octo/app"]});
+    connections.put_connection(&connection).await.unwrap();
+    env.test.clock.advance(DEFAULT_LEASE_TTL);
+    let before = api.requests().len();
+
+    let report = env.full("issues").await;
+    assert_eq!((report.pages, report.records), (4, 253));
+    let first = &api.requests()[before];
+    assert_eq!(first.path, "/repos/octo/lib/issues");
+    assert_eq!(query(first, "page"), None);
+    let mut expected = github_ids("octo/app", &app);
+    expected.extend(github_ids("octo/lib", &lib));
+    assert_eq!(sorted(env.sink.ids("issues")), sorted(expected));
+    let record = env
+        .sink
+        .record("issues", &format!("octo/app#{}", app[150]))
+        .unwrap();
+    assert_eq!(record["repository"], "octo/app");
+}
+
 #[tokio::test]
 async fn github_primary_and_secondary_limits_pause_for_what_github_says() {
     for stream in GITHUB_STREAMS {
@@ -751,6 +789,29 @@ async fn slack_run_killed_between_pages_resumes_without_duplicates_or_gaps() {
     assert!(query(resumed, "cursor").is_some());
     assert_eq!(env.sink.ids("messages").len(), 260);
     assert!(env.sink.written_twice().is_empty());
+}
+
+/// Slack's cursors expire: a run resumed after its saved history cursor did gets
+/// `invalid_cursor`, drops the cursor and reads its pages from the start (lists the
+/// channels again), instead of failing every run from then on.
+#[tokio::test]
+async fn slack_a_resumed_run_whose_cursor_expired_starts_its_pages_over() {
+    let (api, env, _) = slack().await;
+    api.fail_after_pages(2, SyncFault::Hang);
+    env.kill_during("messages", || api.calls(), 3).await;
+    api.heal();
+    api.expire_cursors();
+    env.test.clock.advance(DEFAULT_LEASE_TTL);
+    let before = api.requests().len();
+    let report = env.full("messages").await;
+    assert_eq!((report.pages, report.records), (3, 260));
+    let sent = &api.requests()[before..];
+    let refused = &sent[0];
+    assert_eq!(refused.path, "/api/conversations.history");
+    assert!(query(refused, "cursor").is_some());
+    assert_eq!(sent[1].path, "/api/users.conversations");
+    assert_eq!(query(&sent[1], "cursor"), None);
+    assert_eq!(env.sink.ids("messages").len(), 260);
 }
 
 #[tokio::test]

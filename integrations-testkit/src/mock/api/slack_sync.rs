@@ -8,7 +8,8 @@
 //!   `inclusive=true`), `limit` (default 100, at most 999), `cursor`; `has_more`.
 //!
 //! As Slack does, it answers HTTP 200 with `{"ok": false, "error": ...}` for errors
-//! (`not_authed`, `invalid_auth`, `invalid_cursor`, ...); paginates with
+//! (`not_authed`, `invalid_auth`, `invalid_cursor` for a cursor it never gave or one
+//! [expired](SlackSyncApi::expire_cursors), ...); paginates with
 //! `response_metadata.next_cursor` (the empty string on the last page); and rate limits
 //! with **HTTP 429** and `Retry-After` (seconds). A deleted message is simply gone from
 //! the history.
@@ -45,6 +46,9 @@ struct Channel {
 struct State {
     channels: Vec<Channel>,
     serial: u64,
+    /// Cursors carry the generation they were given in; [`SlackSyncApi::expire_cursors`]
+    /// starts a new one, and older cursors are then `invalid_cursor`.
+    generation: u64,
     faults: Faults,
     follow: Option<MockClock>,
 }
@@ -59,18 +63,22 @@ fn slack_error(code: &str) -> ResponseTemplate {
     ResponseTemplate::new(200).set_body_json(json!({"ok": false, "error": code}))
 }
 
-fn cursor_for(offset: usize) -> String {
-    STANDARD.encode(format!("offset:{offset}"))
+fn cursor_for(generation: u64, offset: usize) -> String {
+    STANDARD.encode(format!("gen:{generation}:offset:{offset}"))
 }
 
-fn offset_of(cursor: Option<&str>) -> Result<usize, ResponseTemplate> {
+/// The offset `cursor` names, if it was given in `generation`.
+fn offset_of(cursor: Option<&str>, generation: u64) -> Result<usize, ResponseTemplate> {
     match cursor {
         None | Some("") => Ok(0),
         Some(c) => STANDARD
             .decode(c)
             .ok()
             .and_then(|b| String::from_utf8(b).ok())
-            .and_then(|s| s.strip_prefix("offset:").and_then(|n| n.parse().ok()))
+            .and_then(|s| {
+                let rest = s.strip_prefix(&format!("gen:{generation}:offset:"))?;
+                rest.parse().ok()
+            })
             .ok_or_else(|| slack_error("invalid_cursor")),
     }
 }
@@ -104,8 +112,9 @@ impl Responder {
         {
             return slack_error("invalid_types");
         }
+        let generation = lock(&self.state).generation;
         let (offset, limit) = match (
-            offset_of(recorded.query_param("cursor")),
+            offset_of(recorded.query_param("cursor"), generation),
             limit(recorded, 1000),
         ) {
             (Ok(o), Ok(l)) => (o, l),
@@ -120,7 +129,7 @@ impl Responder {
             .collect();
         let page: Vec<Value> = member.iter().skip(offset).take(limit).cloned().collect();
         let next = if offset + limit < member.len() {
-            cursor_for(offset + limit)
+            cursor_for(generation, offset + limit)
         } else {
             String::new()
         };
@@ -136,8 +145,9 @@ impl Responder {
         let Some(channel) = recorded.query_param("channel") else {
             return slack_error("channel_not_found");
         };
+        let generation = lock(&self.state).generation;
         let (offset, limit) = match (
-            offset_of(recorded.query_param("cursor")),
+            offset_of(recorded.query_param("cursor"), generation),
             limit(recorded, 999),
         ) {
             (Ok(o), Ok(l)) => (o, l),
@@ -170,7 +180,7 @@ impl Responder {
             .collect();
         let more = offset + limit < newest_first.len();
         let next = if more {
-            cursor_for(offset + limit)
+            cursor_for(generation, offset + limit)
         } else {
             String::new()
         };
@@ -315,6 +325,12 @@ impl SlackSyncApi {
         if let Some(c) = state.channels.iter_mut().find(|c| c.id == channel) {
             c.messages.retain(|(t, _)| t != ts);
         }
+    }
+
+    /// Every cursor given so far stops being valid, as Slack's do when they expire: it is
+    /// answered `{"ok": false, "error": "invalid_cursor"}`.
+    pub fn expire_cursors(&self) {
+        lock(&self.state).generation += 1;
     }
 
     /// The next `count` calls get `fault`.
