@@ -119,6 +119,53 @@ pub const REGISTRATION_LEASE: &str = "@managed-webhook";
 /// take, short enough that a process that died while registering holds up no other long.
 const REGISTRATION_LEASE_TTL: Duration = Duration::from_secs(120);
 
+/// A registration lease this process holds. Released by [`release`](Self::release), or,
+/// when the registration's future is dropped before (a request handler cancelled), by a
+/// task spawned on drop: the connection is free again at once, not after
+/// [`REGISTRATION_LEASE_TTL`].
+struct HeldLease {
+    host: Host,
+    lease: Option<SyncLease>,
+}
+
+impl HeldLease {
+    async fn release(mut self) {
+        if let Some(lease) = self.lease.take() {
+            release_lease(&self.host, &lease).await;
+        }
+    }
+}
+
+impl Drop for HeldLease {
+    fn drop(&mut self) {
+        if let Some(lease) = self.lease.take()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            let host = self.host.clone();
+            runtime.spawn(async move { release_lease(&host, &lease).await });
+        }
+    }
+}
+
+async fn release_lease(host: &Host, lease: &SyncLease) {
+    let released = host
+        .checkpoints()
+        .release_sync_lease(
+            &lease.tenant,
+            &lease.connection,
+            &lease.stream,
+            &lease.holder,
+        )
+        .await;
+    if let Err(e) = released {
+        tracing::warn!(
+            target: "integrations::webhook",
+            code = e.code(),
+            "could not release a webhook registration lease; it will expire"
+        );
+    }
+}
+
 impl fmt::Debug for ManagedWebhooks {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ManagedWebhooks")
@@ -422,7 +469,7 @@ impl ManagedWebhooks {
             Err(e) => Err(e),
         };
         if let Some(lease) = lease {
-            self.release_lease(&lease).await;
+            lease.release().await;
         }
         result
     }
@@ -436,7 +483,7 @@ impl ManagedWebhooks {
     /// # Errors
     ///
     /// `webhook.registration_in_progress` while another process holds it; storage errors.
-    async fn take_lease(&self, connection: &Connection) -> Result<Option<SyncLease>, Error> {
+    async fn take_lease(&self, connection: &Connection) -> Result<Option<HeldLease>, Error> {
         if !self.host.has(HostPart::Checkpoints) {
             return Ok(None);
         }
@@ -454,31 +501,14 @@ impl ManagedWebhooks {
             .acquire_sync_lease(&lease, now)
             .await?
         {
-            Ok(Some(lease))
+            Ok(Some(HeldLease {
+                host: self.host.clone(),
+                lease: Some(lease),
+            }))
         } else {
             Err(crate::codes::webhook::REGISTRATION_IN_PROGRESS.error(
                 "another process is registering this connection's webhook; register again shortly",
             ))
-        }
-    }
-
-    async fn release_lease(&self, lease: &SyncLease) {
-        let released = self
-            .host
-            .checkpoints()
-            .release_sync_lease(
-                &lease.tenant,
-                &lease.connection,
-                &lease.stream,
-                &lease.holder,
-            )
-            .await;
-        if let Err(e) = released {
-            tracing::warn!(
-                target: "integrations::webhook",
-                code = e.code(),
-                "could not release a webhook registration lease; it will expire"
-            );
         }
     }
 

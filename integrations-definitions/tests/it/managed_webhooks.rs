@@ -786,6 +786,51 @@ async fn concurrent_registrations_across_processes_make_one_hook() {
     assert_eq!(world.hooks.hooks().len(), 3);
 }
 
+/// A registration whose future is dropped while it waits on the provider (its request
+/// handler cancelled) releases its lease at once: the next registration, in any
+/// process, goes ahead instead of getting `webhook.registration_in_progress` until the
+/// lease expires.
+#[tokio::test]
+async fn a_cancelled_registration_frees_the_connection_at_once() {
+    let world = LinearWorld::new().await;
+    let connection = world
+        .api_keys()
+        .connect(LinearWorld::input("lin_1"))
+        .await
+        .unwrap();
+    // Another process, whose provider never answers.
+    let asked = Arc::new(tokio::sync::Notify::new());
+    let http = integrations_core::host::from_fn({
+        let asked = asked.clone();
+        move |_request: http::Request<bytes::Bytes>| {
+            asked.notify_one();
+            std::future::pending()
+        }
+    });
+    let host = integrations_core::host::Host::builder()
+        .stores(world.test.store.clone())
+        .http(Arc::new(http))
+        .cipher(world.test.keys.clone())
+        .clock(world.test.clock.clone())
+        .build()
+        .unwrap();
+    let tokens = Arc::new(TokenManager::new(world.registry.clone(), host.clone()));
+    let stuck = ManagedWebhooks::new(world.registry.clone(), host, tokens, PUBLIC_BASE).unwrap();
+    let registration = tokio::spawn({
+        let (tenant, id) = (connection.tenant.clone(), connection.id.clone());
+        async move { stuck.register(&tenant, &id).await }
+    });
+    asked.notified().await;
+    registration.abort();
+    assert!(registration.await.unwrap_err().is_cancelled());
+    // The release runs in a task of its own.
+    tokio::task::yield_now().await;
+
+    let hook = register_again(&world.managed, &connection).await;
+    assert_eq!(world.hooks.hooks().len(), 1);
+    assert_eq!(world.hooks.hooks()[0]["id"], hook.hook_id.as_str());
+}
+
 #[tokio::test]
 async fn no_secret_appears_in_debug_output_errors_or_logs() {
     let buffer = Buffer::default();
