@@ -15,6 +15,10 @@
 //!   reads `sort=updated&direction=desc` and stops at the first pull request updated
 //!   before the watermark.
 //!
+//! A repository added to `sync_repositories` since the last full run (not among those
+//! the checkpoint says were read in full) is read as in a full run by the next
+//! incremental one.
+//!
 //! One watermark serves every repository of the list, so a change in a repository read
 //! early in a run may be older than one read later: the watermark never passes the
 //! run's start minus [`WATERMARK_MARGIN`](integrations_core::sync::WATERMARK_MARGIN),
@@ -37,7 +41,7 @@
 //! gives none. GitHub App installation connections do not sync yet (their connection
 //! has no `sync_repositories`). See `docs/sync.md` for the sources.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::LazyLock;
 use std::time::Duration;
 
@@ -90,12 +94,19 @@ struct Cursor {
     next: Option<String>,
 }
 
-/// Kept with the checkpoint: by repository, the URL and `ETag` of the first page of its
-/// last incremental read, when that answer showed every change (see `conditional`).
+/// Kept with the checkpoint.
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct State {
+    /// By repository, the URL and `ETag` of the first page of its last incremental read,
+    /// when that answer showed every change (see `conditional`).
     #[serde(default)]
     etags: BTreeMap<String, (String, String)>,
+    /// The repositories whose whole history the stream has read (in a full run, or as a
+    /// newcomer in an incremental one). An incremental run reads any other repository of
+    /// the list (added to `sync_repositories` since) in full: what changed there before
+    /// the watermark was never read.
+    #[serde(default)]
+    read: BTreeSet<RepositoryName>,
 }
 
 fn invalid(code: integrations_core::Code, message: &'static str) -> Error {
@@ -220,8 +231,14 @@ impl SyncSource for GitHub {
                 "the saved cursor names no repository",
             )
         })?;
+        let mut state: State = serde_json::from_value(request.state.clone()).unwrap_or_default();
+        // A repository dropped from the list is forgotten: added again, it was not read
+        // meanwhile.
+        let known = state.read.len();
+        state.read.retain(|r| repos.contains(r));
+        let mut changed = state.read.len() != known;
         let since = match request.mode {
-            SyncMode::Incremental => request.since,
+            SyncMode::Incremental if state.read.contains(repo) => request.since,
             _ => None,
         };
         let api_prefix = format!("{}/", endpoints.api.as_str().trim_end_matches('/'));
@@ -234,7 +251,6 @@ impl SyncSource for GitHub {
             }
             None => first_url(&endpoints, repo, pulls, since)?,
         };
-        let mut state: State = serde_json::from_value(request.state.clone()).unwrap_or_default();
         let mut http_request = new_request(Method::GET, &url)?;
         for (name, value) in &default_headers(&endpoints)? {
             http_request.headers_mut().insert(name, value.clone());
@@ -330,13 +346,19 @@ impl SyncSource for GitHub {
         // pull requests newest first (any update moves one to the top), or issues that
         // fit on one page.
         let conditional = conditional_ask && (pulls || next.is_none());
-        let mut page = SyncPage::new(records, after_repo(next));
+        if next.is_none() {
+            changed |= state.read.insert(repo.clone());
+        }
         if conditional
             && let Some(etag) = response.headers().get(ETAG).and_then(|v| v.to_str().ok())
         {
             state
                 .etags
                 .insert(repo.as_str().to_owned(), (url, etag.to_owned()));
+            changed = true;
+        }
+        let mut page = SyncPage::new(records, after_repo(next));
+        if changed {
             page = page.with_state(serde_json::to_value(&state).unwrap_or(Value::Null));
         }
         Ok(page)

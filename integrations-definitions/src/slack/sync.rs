@@ -9,7 +9,8 @@
 //! [`WATERMARK_MARGIN`](integrations_core::sync::WATERMARK_MARGIN), so a message posted
 //! in a channel read early in a run is not hidden by a newer one in a channel read
 //! later. The channel list and the position in it travel in the cursor, so a resumed
-//! run reads the same channels.
+//! run reads the same channels. A channel the bot joined since the last run (not among
+//! those the checkpoint says were read in full) is read without `oldest`.
 //!
 //! Record ids are `<channel>:<ts>`; `updated_at` is the message `ts`. Deletes: a deleted
 //! message is simply gone from the history, and an edit keeps its `ts`, so neither is
@@ -21,6 +22,7 @@
 //! `users.conversations` tier 3, `conversations.history` tier 3, much lower for
 //! non-Marketplace apps created after 2025-05-29). See `docs/sync.md` for the sources.
 
+use std::collections::BTreeSet;
 use std::sync::LazyLock;
 use std::time::Duration;
 
@@ -58,6 +60,16 @@ struct Cursor {
     at: usize,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     next: Option<String>,
+}
+
+/// Kept with the checkpoint: the channels whose whole history the stream has read (in a
+/// full run, or as a newcomer in an incremental one). An incremental run reads any other
+/// channel it lists (one the bot joined since) in full: what was posted there before the
+/// watermark was never read.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct State {
+    #[serde(default)]
+    read: BTreeSet<String>,
 }
 
 #[derive(Deserialize)]
@@ -235,10 +247,16 @@ impl SyncSource for Slack {
         let Some(channel) = cursor.channels.get(cursor.at).cloned() else {
             return Ok(SyncPage::new(Vec::new(), None));
         };
+        let mut state: State = serde_json::from_value(request.state.clone()).unwrap_or_default();
+        // A channel the run does not list (left) is forgotten: joined again, it was not
+        // read meanwhile.
+        let known = state.read.len();
+        state.read.retain(|c| cursor.channels.contains(c));
+        let mut changed = state.read.len() != known;
         let limit = LIMIT.to_string();
         let mut query = vec![("channel", channel.as_str()), ("limit", limit.as_str())];
         let oldest = match request.mode {
-            SyncMode::Incremental => request.since,
+            SyncMode::Incremental if state.read.contains(&channel) => request.since,
             _ => None,
         };
         if let Some(oldest) = oldest {
@@ -262,6 +280,7 @@ impl SyncSource for Slack {
         }
         if next.is_none() {
             cursor.at += 1;
+            changed |= state.read.insert(channel.clone());
         }
         cursor.next = next;
         let more = cursor.at < cursor.channels.len();
@@ -272,6 +291,11 @@ impl SyncSource for Slack {
         } else {
             None
         };
-        Ok(SyncPage::new(records, next_cursor))
+        let page = SyncPage::new(records, next_cursor);
+        Ok(if changed {
+            page.with_state(serde_json::to_value(&state).unwrap_or(Value::Null))
+        } else {
+            page
+        })
     }
 }

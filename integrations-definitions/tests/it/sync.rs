@@ -610,6 +610,65 @@ async fn github_a_run_resumed_after_the_repository_list_changed_starts_its_pages
     assert_eq!(record["repository"], "octo/app");
 }
 
+/// A repository added to `sync_repositories` after the last full run is read in full by
+/// the next incremental run (its changes before the watermark were never read), then
+/// incrementally like the others.
+#[tokio::test]
+async fn github_a_repository_added_to_the_list_is_read_in_full_by_the_next_incremental_run() {
+    for stream in GITHUB_STREAMS {
+        let pulls = *stream == "pull_requests";
+        let (api, env) = github(false).await;
+        api.create_repo("octo/new");
+        // Changed before anything the first run reads: older than its watermark.
+        let older = api.add("octo/new", 30, pulls);
+        seed(&api);
+        env.full(stream).await;
+        let connections = env.test.host().connections();
+        let mut connection = connections
+            .get_connection(&tenant(), &conn())
+            .await
+            .unwrap()
+            .unwrap();
+        connection.config = json!({"sync_repositories": ["octo/app", "octo/lib", "octo/new"]});
+        connections.put_connection(&connection).await.unwrap();
+
+        let before = api.requests().len();
+        // GitHub's `since` is inclusive: the newest record of the last run comes again.
+        let report = env.incremental(stream).await;
+        assert!(report.records >= 30, "{stream}: {report:?}");
+        let sent = api.requests();
+        let asked = sent[before..]
+            .iter()
+            .find(|r| r.path.starts_with("/repos/octo/new/"))
+            .unwrap();
+        assert_eq!(query(asked, "since"), None, "{stream}");
+        assert_eq!(query(asked, "sort"), Some("created"), "{stream}");
+        let ids = env.sink.ids(stream);
+        for id in github_ids("octo/new", &older) {
+            assert!(ids.contains(&id), "{stream}: {id} was not read");
+        }
+
+        // Read once in full: from now on it is read incrementally like the others.
+        let newest = api.add("octo/new", 1, pulls);
+        let before = api.requests().len();
+        env.incremental(stream).await;
+        assert!(
+            env.sink
+                .ids(stream)
+                .contains(&github_ids("octo/new", &newest)[0])
+        );
+        let sent = api.requests();
+        let asked = sent[before..]
+            .iter()
+            .find(|r| r.path.starts_with("/repos/octo/new/"))
+            .unwrap();
+        assert_eq!(query(asked, "sort"), Some("updated"), "{stream}");
+        if !pulls {
+            assert!(query(asked, "since").is_some());
+        }
+    }
+}
+
 #[tokio::test]
 async fn github_primary_and_secondary_limits_pause_for_what_github_says() {
     for stream in GITHUB_STREAMS {
@@ -680,6 +739,8 @@ async fn github_without_repositories_says_what_to_set() {
 struct SlackChannels {
     general: String,
     random: String,
+    /// The bot is not in it.
+    secret: String,
     general_ts: Vec<String>,
 }
 
@@ -708,6 +769,7 @@ async fn slack() -> (SlackSyncApi, Env, SlackChannels) {
         SlackChannels {
             general,
             random,
+            secret,
             general_ts,
         },
     )
@@ -812,6 +874,39 @@ async fn slack_a_resumed_run_whose_cursor_expired_starts_its_pages_over() {
     assert_eq!(sent[1].path, "/api/users.conversations");
     assert_eq!(query(&sent[1], "cursor"), None);
     assert_eq!(env.sink.ids("messages").len(), 260);
+}
+
+/// A channel the bot joined after the last full run is read in full by the next
+/// incremental run (what was posted there before the watermark was never read), then
+/// incrementally like the others.
+#[tokio::test]
+async fn slack_a_channel_joined_since_the_last_run_is_read_in_full() {
+    let (api, env, c) = slack().await;
+    // Newer than the secret channel's messages, so the watermark passes them.
+    api.post(&c.general, 3);
+    env.full("messages").await;
+    api.join(&c.secret);
+    let before = api.requests().len();
+    let report = env.incremental("messages").await;
+    assert_eq!(report.records, 5);
+    let sent = api.requests();
+    let asked = sent[before..]
+        .iter()
+        .find(|r| query(r, "channel") == Some(c.secret.as_str()))
+        .unwrap();
+    assert_eq!(query(asked, "oldest"), None);
+    assert_eq!(env.sink.ids("messages").len(), 268);
+
+    api.post(&c.secret, 1);
+    let before = api.requests().len();
+    let report = env.incremental("messages").await;
+    assert_eq!(report.records, 1);
+    let sent = api.requests();
+    let asked = sent[before..]
+        .iter()
+        .find(|r| query(r, "channel") == Some(c.secret.as_str()))
+        .unwrap();
+    assert!(query(asked, "oldest").is_some());
 }
 
 #[tokio::test]

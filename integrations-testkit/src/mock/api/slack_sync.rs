@@ -284,6 +284,17 @@ impl SlackSyncApi {
         id
     }
 
+    /// The token's bot or user joins `channel`: it is listed, and its history readable.
+    ///
+    /// # Panics
+    ///
+    /// For an unknown channel.
+    pub fn join(&self, channel: &str) {
+        let mut state = lock(&self.state);
+        let found = state.channels.iter_mut().find(|c| c.id == channel);
+        found.expect("a channel added to the mock").member = true;
+    }
+
     /// Posts `count` messages to a channel and returns their `ts`, oldest first.
     ///
     /// # Panics
