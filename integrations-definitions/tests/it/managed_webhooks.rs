@@ -88,6 +88,23 @@ struct LinearWorld {
 }
 
 impl LinearWorld {
+    /// The managed webhooks of another process on the same store, whose HTTP client is
+    /// `http`.
+    fn other_process(
+        &self,
+        http: impl integrations_core::host::HttpClient + 'static,
+    ) -> ManagedWebhooks {
+        let host = integrations_core::host::Host::builder()
+            .stores(self.test.store.clone())
+            .http(Arc::new(http))
+            .cipher(self.test.keys.clone())
+            .clock(self.test.clock.clone())
+            .build()
+            .unwrap();
+        let tokens = Arc::new(TokenManager::new(self.registry.clone(), host.clone()));
+        ManagedWebhooks::new(self.registry.clone(), host, tokens, PUBLIC_BASE).unwrap()
+    }
+
     /// API-key connections on the Linear API mock.
     async fn new() -> Self {
         let api = LinearApi::start().await;
@@ -696,15 +713,7 @@ async fn a_disconnect_during_registration_leaves_the_connection_revoked_and_no_h
             reqwest.send(request).await
         }
     });
-    let host = integrations_core::host::Host::builder()
-        .stores(world.test.store.clone())
-        .http(Arc::new(http))
-        .cipher(world.test.keys.clone())
-        .clock(world.test.clock.clone())
-        .build()
-        .unwrap();
-    let tokens = Arc::new(TokenManager::new(world.registry.clone(), host.clone()));
-    let racing = ManagedWebhooks::new(world.registry.clone(), host, tokens, PUBLIC_BASE).unwrap();
+    let racing = world.other_process(http);
     let error = racing
         .register(&tenant(), &connection.id)
         .await
@@ -807,15 +816,7 @@ async fn a_cancelled_registration_frees_the_connection_at_once() {
             std::future::pending()
         }
     });
-    let host = integrations_core::host::Host::builder()
-        .stores(world.test.store.clone())
-        .http(Arc::new(http))
-        .cipher(world.test.keys.clone())
-        .clock(world.test.clock.clone())
-        .build()
-        .unwrap();
-    let tokens = Arc::new(TokenManager::new(world.registry.clone(), host.clone()));
-    let stuck = ManagedWebhooks::new(world.registry.clone(), host, tokens, PUBLIC_BASE).unwrap();
+    let stuck = world.other_process(http);
     let registration = tokio::spawn({
         let (tenant, id) = (connection.tenant.clone(), connection.id.clone());
         async move { stuck.register(&tenant, &id).await }
