@@ -251,7 +251,8 @@ impl SyncSource for Slack {
         // A channel the run does not list (left) is forgotten: joined again, it was not
         // read meanwhile.
         let known = state.read.len();
-        state.read.retain(|c| cursor.channels.contains(c));
+        let listed: BTreeSet<&String> = cursor.channels.iter().collect();
+        state.read.retain(|c| listed.contains(c));
         let mut changed = state.read.len() != known;
         let limit = LIMIT.to_string();
         let mut query = vec![("channel", channel.as_str()), ("limit", limit.as_str())];
