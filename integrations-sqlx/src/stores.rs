@@ -805,6 +805,19 @@ impl WebhookEventStore for SqlStores {
         }))
     }
 
+    async fn release_event(&self, event: &WebhookEvent) -> Result<bool, Error> {
+        let q = self
+            .query(
+                "DELETE FROM webhook_events WHERE tenant = $1 AND definition_key = $2 \
+                 AND external_event_id = $3 AND received_at = $4",
+            )
+            .bind(event.tenant.as_str())
+            .bind(event.key.as_str())
+            .bind(text("external event id", &event.external_event_id)?)
+            .bind(ms(event.received_at));
+        Ok(self.affected(q).await? > 0)
+    }
+
     async fn take_over_event(
         &self,
         event: &WebhookEvent,

@@ -559,6 +559,24 @@ impl WebhookEventStore for MemoryStore {
         }))
     }
 
+    async fn release_event(&self, event: &WebhookEvent) -> Result<bool, Error> {
+        let mut state = self.lock();
+        let key = (
+            event.tenant.clone(),
+            event.key.clone(),
+            event.external_event_id.clone(),
+        );
+        if state
+            .events
+            .get(&key)
+            .is_some_and(|recorded| recorded.event.received_at == event.received_at)
+        {
+            state.events.remove(&key);
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
     async fn take_over_event(
         &self,
         event: &WebhookEvent,

@@ -218,6 +218,9 @@ impl WebhookEventStore for Missing {
     ) -> Result<Option<super::EventDelivery>, Error> {
         Err(missing(HostPart::WebhookEvents))
     }
+    async fn release_event(&self, _event: &WebhookEvent) -> Result<bool, Error> {
+        Err(missing(HostPart::WebhookEvents))
+    }
     async fn take_over_event(
         &self,
         _event: &WebhookEvent,

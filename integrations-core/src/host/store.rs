@@ -340,6 +340,23 @@ pub trait WebhookEventStore: Send + Sync {
         external_event_id: &str,
     ) -> Result<bool, Error>;
 
+    /// Releases `event`'s record after its delivery failed, so a redelivery is processed
+    /// again: forgets it, unless the record is no longer this delivery's because a
+    /// redelivery [took it over](Self::take_over_event) meanwhile (its `received_at` is
+    /// not `event.received_at`). `true` when it forgot the record.
+    ///
+    /// The ingest pipeline calls it instead of [`forget_event`](Self::forget_event), so a
+    /// first delivery that fails after a takeover leaves the taker's record alone. The
+    /// default forgets the record whatever it holds, as stores without takeovers may.
+    ///
+    /// # Errors
+    ///
+    /// Storage errors; nothing is forgotten then.
+    async fn release_event(&self, event: &WebhookEvent) -> Result<bool, Error> {
+        self.forget_event(&event.tenant, &event.key, &event.external_event_id)
+            .await
+    }
+
     /// Marks a recorded event delivered: the ingest pipeline calls it once the event
     /// sink took the event. Nothing happens for an event not recorded. The default
     /// does nothing (a store that keeps no delivery state).

@@ -643,6 +643,37 @@ async fn a_delivery_whose_process_died_is_taken_over_by_a_redelivery_after_the_w
     assert_eq!(world.test.events.events().len(), 1);
 }
 
+/// A first delivery that runs past the window, is taken over, and then fails leaves the
+/// taker's record alone: later redeliveries are duplicates, and the sink got the event
+/// once.
+#[tokio::test]
+async fn a_first_delivery_failing_after_a_takeover_leaves_the_takers_record() {
+    let world = World::new().await;
+    let HeldDelivery { sink, first, .. } = world.hold_first_delivery("d-slow-then-failed").await;
+    world
+        .test
+        .clock
+        .advance(integrations_core::webhook::DELIVERY_IN_PROGRESS_WINDOW);
+    let later = world.sign(&opened("acct-1"), "d-slow-then-failed");
+    let taken_over = world
+        .ingest
+        .ingest(later.request(&world.key))
+        .await
+        .unwrap();
+    assert_eq!(taken_over.outcome, IngestOutcome::Delivered);
+
+    sink.release.notify_one();
+    let failed = first.await.unwrap().unwrap_err();
+    assert_eq!(failed.code(), codes::DELIVERY_FAILED);
+    let again = world
+        .ingest
+        .ingest(later.request(&world.key))
+        .await
+        .unwrap();
+    assert_eq!(again.outcome, IngestOutcome::Duplicate);
+    assert_eq!(world.test.events.events().len(), 1);
+}
+
 /// An accepted event whose `PendingDelivery` was dropped without running (the host
 /// crashed before spawning it) is taken over the same way by a redelivery after the
 /// window, and reaches the sink.

@@ -1074,6 +1074,14 @@ async fn webhook_dedup(s: &dyn Stores, scope: &Scope) -> Outcome {
         ok(s.record_event_if_new(&event).await, "record_event_if_new")?,
         "a forgotten event was not new again"
     );
+    ensure!(
+        ok(s.release_event(&event).await, "release_event")?,
+        "release_event of a recorded event returned false"
+    );
+    ensure!(
+        ok(s.record_event_if_new(&event).await, "record_event_if_new")?,
+        "a released event was not new again"
+    );
     event_delivery_states(s, &event).await
 }
 
@@ -1128,6 +1136,18 @@ async fn event_delivery_states(s: &dyn Stores, event: &WebhookEvent) -> Outcome 
         )?,
         "an event was taken over twice from one stall time"
     );
+    // The first delivery fails after the takeover: its release leaves the taker's record.
+    ensure!(
+        !ok(s.release_event(event).await, "release_event")?,
+        "the first delivery's release forgot the record a redelivery took over"
+    );
+    same_state(
+        state().await?,
+        Some(EventDelivery::InProgress {
+            since: redelivery.received_at,
+        }),
+        "a taken-over event's delivery after the first delivery's release",
+    )?;
     ok(
         s.mark_event_delivered(t, key, id).await,
         "mark_event_delivered",

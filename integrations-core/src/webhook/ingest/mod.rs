@@ -798,11 +798,7 @@ fn outcome_response(outcome: IngestOutcome) -> WebhookResponse {
 
 /// Releases an event's record so a redelivery is processed again.
 async fn release(host: &Host, event: &WebhookEvent) {
-    if let Err(forget) = host
-        .webhook_events()
-        .forget_event(&event.tenant, &event.key, &event.external_event_id)
-        .await
-    {
+    if let Err(forget) = host.webhook_events().release_event(event).await {
         tracing::warn!(
             code = forget.code(),
             "a webhook event could not be released after processing it failed"
