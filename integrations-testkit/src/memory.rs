@@ -139,6 +139,15 @@ struct RecordedEvent {
     delivered: bool,
 }
 
+/// An event's dedup key: tenant, definition key, external id.
+fn event_key(event: &WebhookEvent) -> (TenantId, DefinitionKey, String) {
+    (
+        event.tenant.clone(),
+        event.key.clone(),
+        event.external_event_id.clone(),
+    )
+}
+
 fn list<K: Ord, V: Clone>(map: &BTreeMap<(TenantId, K), V>, tenant: &TenantId) -> Vec<V> {
     map.iter()
         .filter(|((t, _), _)| t == tenant)
@@ -493,11 +502,7 @@ impl OAuthStateStore for MemoryStore {
 impl WebhookEventStore for MemoryStore {
     async fn record_event_if_new(&self, event: &WebhookEvent) -> Result<bool, Error> {
         let mut state = self.lock();
-        let key = (
-            event.tenant.clone(),
-            event.key.clone(),
-            event.external_event_id.clone(),
-        );
+        let key = event_key(event);
         if state.events.contains_key(&key) {
             return Ok(false);
         }
@@ -561,11 +566,7 @@ impl WebhookEventStore for MemoryStore {
 
     async fn release_event(&self, event: &WebhookEvent) -> Result<bool, Error> {
         let mut state = self.lock();
-        let key = (
-            event.tenant.clone(),
-            event.key.clone(),
-            event.external_event_id.clone(),
-        );
+        let key = event_key(event);
         if state
             .events
             .get(&key)
@@ -583,11 +584,7 @@ impl WebhookEventStore for MemoryStore {
         stalled_by: Timestamp,
     ) -> Result<bool, Error> {
         let mut state = self.lock();
-        let key = (
-            event.tenant.clone(),
-            event.key.clone(),
-            event.external_event_id.clone(),
-        );
+        let key = event_key(event);
         match state.events.get_mut(&key) {
             Some(recorded) if !recorded.delivered && recorded.event.received_at <= stalled_by => {
                 recorded.event = event.clone();
