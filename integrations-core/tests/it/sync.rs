@@ -261,13 +261,7 @@ async fn a_full_run_pages_to_the_end_and_sets_the_watermark() {
     assert_eq!((report.pages, report.records), (3, 5));
     assert_eq!(report.watermark.as_deref(), Some("2026-01-01T00:00:05Z"));
     assert_eq!(sink.records.lock().unwrap().len(), 5);
-    let cursors: Vec<Option<String>> = tracker
-        .requests
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|(c, _)| c.clone())
-        .collect();
+    let cursors = cursors(&tracker);
     assert_eq!(cursors, [None, Some("b".into()), Some("d".into())]);
 }
 
@@ -308,13 +302,7 @@ async fn a_crashed_run_resumes_from_its_last_saved_page() {
         .unwrap();
     assert!(report.complete);
     assert_eq!(report.records, 3, "page one is not fetched again");
-    let cursors: Vec<Option<String>> = tracker
-        .requests
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|(c, _)| c.clone())
-        .collect();
+    let cursors = cursors(&tracker);
     assert_eq!(cursors, [Some("b".into()), Some("d".into())]);
     assert_eq!(sink.records.lock().unwrap().len(), 5);
     // The watermark counts the records of the interrupted part too.
@@ -381,13 +369,7 @@ async fn a_resumed_run_whose_cursor_is_refused_starts_its_pages_over() {
     assert!(report.complete);
     assert_eq!((report.pages, report.records), (3, 5));
     assert_eq!(report.watermark.as_deref(), Some("2026-01-01T00:00:05Z"));
-    let cursors: Vec<Option<String>> = tracker
-        .requests
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|(c, _)| c.clone())
-        .collect();
+    let cursors = cursors(&tracker);
     assert_eq!(
         cursors,
         [Some("b".into()), None, Some("b".into()), Some("d".into())]
@@ -456,13 +438,7 @@ async fn an_incremental_run_fetches_only_changes_since_the_watermark() {
         .unwrap();
     assert_eq!(report.records, 2);
     assert_eq!(report.watermark.as_deref(), Some("2026-01-03T00:00:00Z"));
-    let since: Vec<Option<String>> = tracker
-        .requests
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|(_, s)| s.clone())
-        .collect();
+    let since = since(&tracker);
     assert_eq!(since, [Some("2026-01-01T00:00:05Z".into())]);
     // Nothing changed: nothing fetched beyond one empty page, the watermark stays.
     let again = runner
@@ -481,9 +457,16 @@ async fn an_incremental_run_fetches_only_changes_since_the_watermark() {
 }
 
 /// The cursors of the requests since `tracker`'s log was last cleared.
+/// The cursor of each page fetched so far, in order.
 fn cursors(tracker: &Tracker) -> Vec<Option<String>> {
     let requests = tracker.requests.lock().unwrap();
     requests.iter().map(|(c, _)| c.clone()).collect()
+}
+
+/// The `since` of each page fetched so far, in order.
+fn since(tracker: &Tracker) -> Vec<Option<String>> {
+    let requests = tracker.requests.lock().unwrap();
+    requests.iter().map(|(_, s)| s.clone()).collect()
 }
 
 /// An incremental run stopped by `max_pages`, then by an error, resumes each time from
@@ -525,13 +508,7 @@ async fn an_interrupted_incremental_run_resumes_from_its_cursor() {
         cursors(&tracker),
         [None, Some("b".into()), Some("d".into()), Some("d".into())]
     );
-    let since = tracker
-        .requests
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|(_, s)| s.clone())
-        .collect::<Vec<_>>();
+    let since = since(&tracker);
     assert!(
         since
             .iter()
