@@ -142,6 +142,18 @@ impl Env {
         assert!(task.await.unwrap_err().is_cancelled());
     }
 
+    /// Replaces the connection's config (as a host editing it would).
+    async fn set_connection_config(&self, config: Value) {
+        let connections = self.test.host().connections();
+        let mut connection = connections
+            .get_connection(&tenant(), &conn())
+            .await
+            .unwrap()
+            .unwrap();
+        connection.config = config;
+        connections.put_connection(&connection).await.unwrap();
+    }
+
     async fn watermark(&self, stream: &str) -> Option<String> {
         self.test
             .host()
@@ -440,6 +452,19 @@ fn github_ids(repo: &str, numbers: &[u64]) -> Vec<String> {
     numbers.iter().map(|n| format!("{repo}#{n}")).collect()
 }
 
+/// The first request `api` received after its first `before` that `matches`.
+fn first_after(
+    requests: Vec<integrations_testkit::mock::api::Recorded>,
+    before: usize,
+    matches: impl Fn(&integrations_testkit::mock::api::Recorded) -> bool,
+) -> integrations_testkit::mock::api::Recorded {
+    requests
+        .into_iter()
+        .skip(before)
+        .find(|r| matches(r))
+        .expect("a matching request")
+}
+
 fn query<'a>(r: &'a integrations_testkit::mock::api::Recorded, name: &str) -> Option<&'a str> {
     r.query_param(name)
 }
@@ -584,14 +609,8 @@ async fn github_a_run_resumed_after_the_repository_list_changed_starts_its_pages
     env.kill_during("issues", || api.calls(), 2).await;
     assert_eq!(env.sink.ids("issues").len(), 100);
     api.heal();
-    let connections = env.test.host().connections();
-    let mut connection = connections
-        .get_connection(&tenant(), &conn())
-        .await
-        .unwrap()
-        .unwrap();
-    connection.config = json!({"sync_repositories": ["octo/lib", "octo/app"]});
-    connections.put_connection(&connection).await.unwrap();
+    env.set_connection_config(json!({"sync_repositories": ["octo/lib", "octo/app"]}))
+        .await;
     env.test.clock.advance(DEFAULT_LEASE_TTL);
     let before = api.requests().len();
 
@@ -623,26 +642,20 @@ async fn github_a_repository_added_to_the_list_is_read_in_full_by_the_next_incre
         let older = api.add("octo/new", 30, pulls);
         seed(&api);
         env.full(stream).await;
-        let connections = env.test.host().connections();
-        let mut connection = connections
-            .get_connection(&tenant(), &conn())
-            .await
-            .unwrap()
-            .unwrap();
-        connection.config = json!({"sync_repositories": ["octo/app", "octo/lib", "octo/new"]});
-        connections.put_connection(&connection).await.unwrap();
+        env.set_connection_config(
+            json!({"sync_repositories": ["octo/app", "octo/lib", "octo/new"]}),
+        )
+        .await;
 
         let before = api.requests().len();
         // GitHub's `since` is inclusive: the newest record of the last run comes again.
         let report = env.incremental(stream).await;
         assert!(report.records >= 30, "{stream}: {report:?}");
-        let sent = api.requests();
-        let asked = sent[before..]
-            .iter()
-            .find(|r| r.path.starts_with("/repos/octo/new/"))
-            .unwrap();
-        assert_eq!(query(asked, "since"), None, "{stream}");
-        assert_eq!(query(asked, "sort"), Some("created"), "{stream}");
+        let asked = first_after(api.requests(), before, |r| {
+            r.path.starts_with("/repos/octo/new/")
+        });
+        assert_eq!(query(&asked, "since"), None, "{stream}");
+        assert_eq!(query(&asked, "sort"), Some("created"), "{stream}");
         let ids = env.sink.ids(stream);
         for id in github_ids("octo/new", &older) {
             assert!(ids.contains(&id), "{stream}: {id} was not read");
@@ -657,14 +670,12 @@ async fn github_a_repository_added_to_the_list_is_read_in_full_by_the_next_incre
                 .ids(stream)
                 .contains(&github_ids("octo/new", &newest)[0])
         );
-        let sent = api.requests();
-        let asked = sent[before..]
-            .iter()
-            .find(|r| r.path.starts_with("/repos/octo/new/"))
-            .unwrap();
-        assert_eq!(query(asked, "sort"), Some("updated"), "{stream}");
+        let asked = first_after(api.requests(), before, |r| {
+            r.path.starts_with("/repos/octo/new/")
+        });
+        assert_eq!(query(&asked, "sort"), Some("updated"), "{stream}");
         if !pulls {
-            assert!(query(asked, "since").is_some());
+            assert!(query(&asked, "since").is_some());
         }
     }
 }
@@ -889,24 +900,20 @@ async fn slack_a_channel_joined_since_the_last_run_is_read_in_full() {
     let before = api.requests().len();
     let report = env.incremental("messages").await;
     assert_eq!(report.records, 5);
-    let sent = api.requests();
-    let asked = sent[before..]
-        .iter()
-        .find(|r| query(r, "channel") == Some(c.secret.as_str()))
-        .unwrap();
-    assert_eq!(query(asked, "oldest"), None);
+    let asked = first_after(api.requests(), before, |r| {
+        query(r, "channel") == Some(c.secret.as_str())
+    });
+    assert_eq!(query(&asked, "oldest"), None);
     assert_eq!(env.sink.ids("messages").len(), 268);
 
     api.post(&c.secret, 1);
     let before = api.requests().len();
     let report = env.incremental("messages").await;
     assert_eq!(report.records, 1);
-    let sent = api.requests();
-    let asked = sent[before..]
-        .iter()
-        .find(|r| query(r, "channel") == Some(c.secret.as_str()))
-        .unwrap();
-    assert!(query(asked, "oldest").is_some());
+    let asked = first_after(api.requests(), before, |r| {
+        query(r, "channel") == Some(c.secret.as_str())
+    });
+    assert!(query(&asked, "oldest").is_some());
 }
 
 #[tokio::test]
