@@ -364,6 +364,16 @@ impl World {
     fn sign(&self, body: &serde_json::Value, delivery: &str) -> SignedDelivery {
         self.sign_with(SECRET, body, delivery)
     }
+
+    /// Advances the clock by `DELIVERY_IN_PROGRESS_WINDOW` and signs delivery `id` anew
+    /// (the first signature's timestamp is out of the replay window by then): the
+    /// provider's redelivery once the first delivery is taken to have stalled.
+    fn redelivered_after_the_window(&self, id: &str) -> SignedDelivery {
+        self.test
+            .clock
+            .advance(integrations_core::webhook::DELIVERY_IN_PROGRESS_WINDOW);
+        self.sign(&opened("acct-1"), id)
+    }
 }
 
 fn opened(account: &str) -> serde_json::Value {
@@ -620,12 +630,7 @@ async fn a_delivery_whose_process_died_is_taken_over_by_a_redelivery_after_the_w
         .unwrap_err();
     assert_eq!(err.code(), codes::DELIVERY_IN_PROGRESS);
     assert!(world.test.events.events().is_empty());
-    world
-        .test
-        .clock
-        .advance(integrations_core::webhook::DELIVERY_IN_PROGRESS_WINDOW);
-    // Signed anew: the first signature's timestamp is out of the replay window by now.
-    let later = world.sign(&opened("acct-1"), "d-died");
+    let later = world.redelivered_after_the_window("d-died");
     let taken_over = world
         .ingest
         .ingest(later.request(&world.key))
@@ -650,11 +655,7 @@ async fn a_delivery_whose_process_died_is_taken_over_by_a_redelivery_after_the_w
 async fn a_first_delivery_failing_after_a_takeover_leaves_the_takers_record() {
     let world = World::new().await;
     let HeldDelivery { sink, first, .. } = world.hold_first_delivery("d-slow-then-failed").await;
-    world
-        .test
-        .clock
-        .advance(integrations_core::webhook::DELIVERY_IN_PROGRESS_WINDOW);
-    let later = world.sign(&opened("acct-1"), "d-slow-then-failed");
+    let later = world.redelivered_after_the_window("d-slow-then-failed");
     let taken_over = world
         .ingest
         .ingest(later.request(&world.key))
@@ -695,11 +696,7 @@ async fn an_accepted_event_whose_delivery_never_ran_is_taken_over_after_the_wind
         .await
         .unwrap_err();
     assert_eq!(err.code(), codes::DELIVERY_IN_PROGRESS);
-    world
-        .test
-        .clock
-        .advance(integrations_core::webhook::DELIVERY_IN_PROGRESS_WINDOW);
-    let later = world.sign(&opened("acct-1"), "d-dropped");
+    let later = world.redelivered_after_the_window("d-dropped");
     let taken_over = world
         .ingest
         .accept(later.request(&world.key))
