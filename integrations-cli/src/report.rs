@@ -67,6 +67,7 @@ const USAGE_CODES: &[Code] = &[
     cli::SEALING_KEY_MISSING,
     core::sync::UNSUPPORTED,
     core::auth::CONNECTION_NOT_FOUND,
+    integrations_sqlx::codes::store::DATABASE_NOT_FOUND,
     mcp::APPROVAL_ADDR_NOT_LOOPBACK,
     mcp::NOTHING_TO_SERVE,
     mcp::TRUST_OVER_HTTP,

@@ -104,12 +104,32 @@ impl SqlStores {
     /// migrated by a newer version of this crate (nothing is written then), storage
     /// errors from a migration.
     pub async fn connect(url: &str) -> Result<Self, Error> {
+        Self::connect_creating(url, true).await
+    }
+
+    /// As [`connect`](Self::connect), but never creates a SQLite file: a URL naming a
+    /// file that does not exist is refused with `store.database_not_found` and nothing is
+    /// created. For tools that serve the records a host wrote, where a mistyped path
+    /// must be reported, not answered with an empty database (the command line's
+    /// `mcp serve`, `proxy` and `sync run`). An existing database is migrated as
+    /// [`connect`](Self::connect) does. A URL that sets `mode=` itself keeps its mode.
+    /// On PostgreSQL it is `connect`: a server never creates a database on connect.
+    ///
+    /// # Errors
+    ///
+    /// As [`connect`](Self::connect), plus `store.database_not_found` (not found) when
+    /// the SQLite file, or its directory, does not exist or cannot be opened.
+    pub async fn connect_existing(url: &str) -> Result<Self, Error> {
+        Self::connect_creating(url, false).await
+    }
+
+    async fn connect_creating(url: &str, create: bool) -> Result<Self, Error> {
         let sqlite = Backend::from_url(url)? == Backend::Sqlite;
         let deadline = tokio::time::Instant::now() + SQLITE_SETUP_PATIENCE;
         let mut pause = Duration::from_millis(10);
         loop {
             let attempt = async {
-                let stores = Self::connect_pool(url).await?;
+                let stores = Self::connect_pool(url, create).await?;
                 stores.migrate().await?;
                 Ok::<_, Error>(stores)
             }
@@ -140,7 +160,7 @@ impl SqlStores {
     ///
     /// As [`connect`](Self::connect), plus `store.schema_outdated` (configuration).
     pub async fn open(url: &str) -> Result<Self, Error> {
-        let stores = Self::connect_pool(url).await?;
+        let stores = Self::connect_pool(url, true).await?;
         let version = stores.schema_version().await?;
         schema::check_not_newer(version)?;
         if version < schema::SCHEMA_VERSION {
@@ -231,11 +251,12 @@ impl SqlStores {
         self.pool.close().await;
     }
 
-    async fn connect_pool(url: &str) -> Result<Self, Error> {
+    /// The pool of `url`; `create`: whether a missing SQLite file is created.
+    async fn connect_pool(url: &str, create: bool) -> Result<Self, Error> {
         let backend = Backend::from_url(url)?;
         sqlx::any::install_default_drivers();
         let url = match backend {
-            Backend::Sqlite => sqlite_url(url),
+            Backend::Sqlite => sqlite_url(url, create),
             Backend::Postgres => url.to_owned(),
         };
         let mut options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(10));
@@ -247,7 +268,14 @@ impl SqlStores {
                 })
             });
         }
-        let pool = options.connect(&url).await.map_err(connect_error)?;
+        let pool = options.connect(&url).await.map_err(|e| {
+            if !create && backend == Backend::Sqlite && cannot_open(&e) {
+                return crate::codes::store::DATABASE_NOT_FOUND.error(
+                    "no SQLite database at the URL's path: the file or its directory does not exist (or cannot be opened), and it is not created here; check the path",
+                );
+            }
+            connect_error(e)
+        })?;
         let stores = Self {
             pool,
             backend,
@@ -294,15 +322,28 @@ impl SqlStores {
     }
 }
 
-/// A SQLite URL that creates the file when absent, unless it says otherwise.
-fn sqlite_url(url: &str) -> String {
+/// A SQLite URL that opens the file read-write, creating it when absent if `create`,
+/// unless the URL sets its own mode.
+fn sqlite_url(url: &str, create: bool) -> String {
+    let mode = if create { "mode=rwc" } else { "mode=rw" };
     if url.contains("mode=") || url.contains(":memory:") {
         url.to_owned()
     } else if url.contains('?') {
-        format!("{url}&mode=rwc")
+        format!("{url}&{mode}")
     } else {
-        format!("{url}?mode=rwc")
+        format!("{url}?{mode}")
     }
+}
+
+/// Whether SQLite refused to open the file (`SQLITE_CANTOPEN`, 14, and its extended
+/// codes): missing, a missing directory, or not openable.
+fn cannot_open(error: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(e) = error else {
+        return false;
+    };
+    e.code()
+        .and_then(|code| code.parse::<i32>().ok())
+        .is_some_and(|code| code & 0xff == 14)
 }
 
 fn connect_error(source: sqlx::Error) -> Error {

@@ -45,12 +45,15 @@ impl StoreArgs {
     }
 
     /// Opens the database (applying the migrations it lacks) and reads the sealing key.
+    /// A SQLite file must exist: these commands serve what a host stored, so a mistyped
+    /// path is reported, never answered with a new, empty database.
     ///
     /// # Errors
     ///
     /// `cli.database_url_missing` (usage) without a URL; `cli.sealing_key_missing` (usage)
     /// without `SEALING_KEY` or `--key-file`; `cli.unreadable_file` when the key file
-    /// cannot be read; `crypto.invalid_key` when the key is not 64 hex digits; the store's
+    /// cannot be read; `crypto.invalid_key` when the key is not 64 hex digits;
+    /// `store.database_not_found` (usage) when the SQLite file does not exist; the store's
     /// own errors (`store.unsupported_url`, `store.unavailable`, `store.schema_too_new`, ...).
     pub(crate) async fn open(&self) -> Result<OpenStores, Error> {
         let url = self
@@ -63,7 +66,7 @@ impl StoreArgs {
                 )
             })?;
         let keys = self.key_ring()?;
-        let stores = SqlStores::connect(url).await?;
+        let stores = SqlStores::connect_existing(url).await?;
         Ok(OpenStores {
             stores: Arc::new(stores),
             keys: Arc::new(keys),
@@ -144,6 +147,16 @@ mod tests {
             database_url: Some(format!("sqlite://{}", database.display())),
             key_file: Some(key_file.clone()),
         };
+        // A path where no database is: reported, and nothing is created.
+        let error = args.open().await.err().unwrap();
+        assert_eq!(error.code(), "store.database_not_found");
+        assert!(!database.exists());
+        // The host creates the database; the command opens it.
+        SqlStores::connect(args.database_url.as_deref().unwrap())
+            .await
+            .unwrap()
+            .close()
+            .await;
         let open = args.open().await.unwrap();
         assert_eq!(
             open.keys.primary_key_id(),

@@ -125,6 +125,20 @@ async fn sync_run_reads_a_stream_into_the_database_with_progress_and_exit_codes(
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(stdout(&output).contains("issues: 1 record, 0 deleted, 1 page"));
 
+    // A mistyped database path: usage error, and no database is left behind.
+    let mistyped = dir.join("hots.db");
+    let mut args = base("issues");
+    let at = args.iter().position(|a| a == "--database-url").unwrap() + 1;
+    args[at] = format!("sqlite://{}", mistyped.display());
+    let output = sync(args).await;
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).starts_with("store.database_not_found "),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!mistyped.exists());
+
     // A stream Linear does not have: usage error.
     let output = sync(base("cycles")).await;
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));

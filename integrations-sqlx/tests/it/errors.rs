@@ -10,9 +10,7 @@ use integrations_core::{ConnectionId, DefinitionKey, TargetId, TenantId, Timesta
 use integrations_sqlx::{SCHEMA_VERSION, SqlStores};
 use integrations_testkit::assert_secret_free;
 
-use crate::each_backend;
-#[cfg(feature = "postgres")]
-use crate::support;
+use crate::{each_backend, support};
 
 fn tenant() -> TenantId {
     TenantId::new("acme").unwrap()
@@ -103,6 +101,54 @@ async fn wrong_urls_give_stable_codes_without_the_password() {
 
     let err = SqlStores::connect("no scheme at all").await.unwrap_err();
     assert_eq!(err.code(), "store.unsupported_url");
+}
+
+#[tokio::test]
+async fn connect_existing_refuses_a_missing_sqlite_file_and_creates_nothing() {
+    let file = support::sqlite_path("mistyped");
+    let url = format!("sqlite://{}", file.display());
+    let err = SqlStores::connect_existing(&url).await.unwrap_err();
+    assert_eq!(err.code(), "store.database_not_found", "{err:?}");
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let path = format!("{}{suffix}", file.display());
+        assert!(!std::path::Path::new(&path).exists(), "{path} was created");
+    }
+
+    let missing_dir = format!("sqlite://{}/x.db", file.display());
+    let err = SqlStores::connect_existing(&missing_dir).await.unwrap_err();
+    assert_eq!(err.code(), "store.database_not_found", "{err:?}");
+
+    // A file `connect` made opens, migrated, and keeps what was written.
+    let stores = SqlStores::connect(&url).await.unwrap();
+    let connection = ConnectionId::new("c1").unwrap();
+    stores
+        .swap_credentials(
+            &tenant(),
+            &connection,
+            None,
+            vec![credential("k1", b"kept")],
+        )
+        .await
+        .unwrap();
+    stores.close().await;
+    let stores = SqlStores::connect_existing(&url).await.unwrap();
+    assert_eq!(stores.schema_version().await.unwrap(), SCHEMA_VERSION);
+    let set = stores
+        .load_credentials(&tenant(), &connection)
+        .await
+        .unwrap()
+        .expect("kept");
+    assert_eq!(set.credentials.len(), 1);
+    stores.close().await;
+
+    // The URL's own mode wins: `mode=rwc` creates.
+    let own = support::sqlite_path("own-mode");
+    let stores = SqlStores::connect_existing(&format!("sqlite://{}?mode=rwc", own.display()))
+        .await
+        .unwrap();
+    stores.close().await;
+    assert!(own.exists());
 }
 
 #[cfg(feature = "postgres")]
