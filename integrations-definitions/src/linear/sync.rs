@@ -12,11 +12,22 @@
 //! (trash emptied after 30 days) are not listed by Linear at all: a host that must drop
 //! them deletes the stream and runs a full sync.
 //!
+//! An incremental run also reads in full the teams the token has gained access to since
+//! the stream last read everything (a private team its user joined, say): what was
+//! changed there before the watermark was never read. Each run lists the teams first
+//! (`teams`, 250 a page); the checkpoint keeps the teams read in full, and a run that has
+//! others reads their records first, with the stream's team filter (`team`, `issue.team`,
+//! `accessibleTeams`) and no `updatedAt`, then the changes of every team. A team the token
+//! lost access to is forgotten, so regaining it reads it in full again. Comments that are
+//! not on an issue (on project updates, say) have no team and are read from the
+//! watermark only.
+//!
 //! Rate limits come as `errors[].extensions.code = "RATELIMITED"` (HTTP 400); the wait
 //! is until `X-RateLimit-Complexity-Reset` when the complexity budget is the one
 //! exhausted (`X-RateLimit-Complexity-Remaining: 0`), else `X-RateLimit-Requests-Reset`
 //! (both epoch milliseconds). See `docs/sync.md` for the sources.
 
+use std::collections::BTreeSet;
 use std::sync::LazyLock;
 
 use async_trait::async_trait;
@@ -26,7 +37,7 @@ use integrations_core::host::HttpResponse;
 use integrations_core::sync::{SyncPage, SyncRecord, SyncRequest, SyncSource, SyncStream};
 use integrations_core::tools::{RateLimitRule, RequestAuth, ResetFormat, json_request};
 use integrations_core::{Error, Timestamp};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::Linear;
@@ -61,6 +72,17 @@ pub const SYNC_PROJECTS: &str = "query SyncProjects($first: Int!, $after: String
   }
 }";
 
+/// The teams query: the teams the token can read.
+pub const SYNC_TEAMS: &str = "query SyncTeams($first: Int!, $after: String) {
+  teams(first: $first, after: $after) {
+    nodes { id }
+    pageInfo { hasNextPage endCursor }
+  }
+}";
+
+/// Teams per page of [`SYNC_TEAMS`]: Linear's largest page.
+pub const TEAMS_PAGE_SIZE: u64 = 250;
+
 static REQUESTS_LIMIT: LazyLock<RateLimitRule> = LazyLock::new(|| {
     RateLimitRule::new()
         .with_graphql_code("RATELIMITED")
@@ -79,6 +101,37 @@ fn streams() -> Vec<SyncStream> {
         SyncStream::new("comments", true),
         SyncStream::new("projects", true),
     ]
+}
+
+/// Where a run is: the teams listed at its start, the teams it reads in full before the
+/// changes (an incremental run's newcomers, until read), and Linear's cursor in the
+/// current query.
+#[derive(Debug, Serialize, Deserialize)]
+struct Cursor {
+    teams: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    newcomers: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    after: Option<String>,
+}
+
+/// Kept with the checkpoint: the teams whose records the stream has read in full (in a
+/// full run, or as newcomers in an incremental one). A completed run names every team it
+/// listed: the runner keeps a source's state only when its run completes.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct State {
+    #[serde(default)]
+    read: BTreeSet<String>,
+}
+
+/// The filter selecting a stream's records of `teams`.
+fn team_filter(stream: &str, teams: &[String]) -> Value {
+    let team = json!({"id": {"in": teams}});
+    match stream {
+        "issues" => json!({"team": team}),
+        "comments" => json!({"issue": {"team": team}}),
+        _ => json!({"accessibleTeams": {"some": team}}),
+    }
 }
 
 #[derive(Deserialize)]
@@ -187,7 +240,7 @@ impl SyncSource for Linear {
     }
 
     async fn fetch_page(&self, request: SyncRequest<'_>) -> Result<SyncPage, Error> {
-        let (document, filter_type) = match request.stream {
+        let (document, field) = match request.stream {
             "issues" => (SYNC_ISSUES, "issues"),
             "comments" => (SYNC_COMMENTS, "comments"),
             "projects" => (SYNC_PROJECTS, "projects"),
@@ -202,26 +255,128 @@ impl SyncSource for Linear {
             _ => RequestAuth::bearer(selector),
         }
         .with_rejection(rejected);
-        let filter = request
-            .since
-            .map(|since| json!({"updatedAt": {"gt": since}}));
-        let body = json!({
-            "query": document,
-            "variables": {
-                "first": PAGE_SIZE,
-                "after": request.cursor,
-                "filter": filter,
-                "includeArchived": true,
-            },
+        let call = Call {
+            request: &request,
+            url: format!(
+                "{}/graphql",
+                config.api_base_url.as_str().trim_end_matches('/')
+            ),
+            auth,
+        };
+        let mut state: State = serde_json::from_value(request.state.clone()).unwrap_or_default();
+        let mut cursor = if let Some(saved) = request.cursor {
+            serde_json::from_str::<Cursor>(saved).map_err(|_| {
+                integrations_core::codes::sync::INVALID_CURSOR
+                    .error("the saved cursor is not one of this version's Linear cursors")
+            })?
+        } else {
+            let teams = call.teams().await?;
+            // Only a run reading changes has newcomers: any other reads everything.
+            let newcomers = if request.since.is_some() {
+                teams
+                    .iter()
+                    .filter(|t| !state.read.contains(*t))
+                    .cloned()
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            Cursor {
+                teams,
+                newcomers,
+                after: None,
+            }
+        };
+        // A team the run does not list (access lost) is forgotten: regained, it was not
+        // read meanwhile.
+        let known = state.read.len();
+        let listed: BTreeSet<&String> = cursor.teams.iter().collect();
+        state.read.retain(|t| listed.contains(t));
+        let mut changed = state.read.len() != known;
+
+        let newcomers = !cursor.newcomers.is_empty();
+        let filter = if newcomers {
+            Some(team_filter(field, &cursor.newcomers))
+        } else {
+            request
+                .since
+                .map(|since| json!({"updatedAt": {"gt": since}}))
+        };
+        let variables = json!({
+            "first": PAGE_SIZE,
+            "after": cursor.after,
+            "filter": filter,
+            "includeArchived": true,
         });
-        let url = format!(
-            "{}/graphql",
-            config.api_base_url.as_str().trim_end_matches('/')
-        );
-        let response = request
-            .send(json_request(Method::POST, &url, &body)?, &auth)
+        let connection = call.query(document, variables, field).await?;
+        let status = http::StatusCode::OK;
+        let mut records = Vec::with_capacity(connection.nodes.len());
+        let mut deleted = Vec::new();
+        for node in connection.nodes {
+            match read_node(node) {
+                Some(Node::Record(r)) => records.push(r),
+                Some(Node::Deleted(id)) => deleted.push(id),
+                None => return Err(sync_support::unexpected("Linear", status)),
+            }
+        }
+        let more = if connection.page_info.has_next_page {
+            cursor.after = Some(
+                connection
+                    .page_info
+                    .end_cursor
+                    .ok_or_else(|| sync_support::unexpected("Linear", status))?,
+            );
+            true
+        } else if newcomers {
+            // The newcomers are read; the changes of every team come next.
+            cursor.newcomers.clear();
+            cursor.after = None;
+            true
+        } else {
+            // The run is complete: every team listed at its start has been read in full,
+            // in this run or before (the newcomers were all the others).
+            for team in &cursor.teams {
+                changed |= state.read.insert(team.clone());
+            }
+            false
+        };
+        let next = if more {
+            Some(serde_json::to_string(&cursor).map_err(|e| {
+                Error::internal("a Linear cursor could not be encoded").with_source(e)
+            })?)
+        } else {
+            None
+        };
+        let page = SyncPage::new(records, next).with_deleted(deleted);
+        Ok(if changed {
+            page.with_state(serde_json::to_value(&state).unwrap_or(Value::Null))
+        } else {
+            page
+        })
+    }
+}
+
+/// One sync run's requests to Linear's GraphQL endpoint.
+struct Call<'a> {
+    request: &'a SyncRequest<'a>,
+    url: String,
+    auth: RequestAuth,
+}
+
+impl Call<'_> {
+    /// The connection `field` of the answer to `document`.
+    async fn query(
+        &self,
+        document: &str,
+        variables: Value,
+        field: &str,
+    ) -> Result<Connection, Error> {
+        let body = json!({"query": document, "variables": variables});
+        let response = self
+            .request
+            .send(json_request(Method::POST, &self.url, &body)?, &self.auth)
             .await?;
-        if let Some(limited) = rate_limit(&response, request.clock.now()) {
+        if let Some(limited) = rate_limit(&response, self.request.clock.now()) {
             return Err(limited);
         }
         if !response.status().is_success() {
@@ -236,33 +391,40 @@ impl SyncSource for Linear {
             .or_else(|| (!envelope.errors.is_empty()).then(|| "UNKNOWN".to_owned()))
         {
             return Err(crate::codes::sync::PROVIDER_ERROR.error(format!(
-                "Linear answered the {filter_type} query with the error {code}"
+                "Linear answered the {field} query with the error {code}"
             )));
         }
-        let connection: Connection = envelope
+        envelope
             .data
-            .and_then(|mut d| d.get_mut(filter_type).map(Value::take))
+            .and_then(|mut d| d.get_mut(field).map(Value::take))
             .and_then(|c| serde_json::from_value(c).ok())
-            .ok_or_else(|| sync_support::unexpected("Linear", response.status()))?;
-        let mut records = Vec::with_capacity(connection.nodes.len());
-        let mut deleted = Vec::new();
-        for node in connection.nodes {
-            match read_node(node) {
-                Some(Node::Record(r)) => records.push(r),
-                Some(Node::Deleted(id)) => deleted.push(id),
-                None => return Err(sync_support::unexpected("Linear", response.status())),
+            .ok_or_else(|| sync_support::unexpected("Linear", response.status()))
+    }
+
+    /// The ids of the teams the token can read, sorted.
+    async fn teams(&self) -> Result<Vec<String>, Error> {
+        let mut teams = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let variables = json!({"first": TEAMS_PAGE_SIZE, "after": after});
+            let page = self.query(SYNC_TEAMS, variables, "teams").await?;
+            for node in page.nodes {
+                let id = node
+                    .get("id")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| sync_support::unexpected("Linear", http::StatusCode::OK))?;
+                teams.push(id.to_owned());
+            }
+            match (page.page_info.has_next_page, page.page_info.end_cursor) {
+                (true, Some(end)) => after = Some(end),
+                (true, None) => {
+                    return Err(sync_support::unexpected("Linear", http::StatusCode::OK));
+                }
+                (false, _) => break,
             }
         }
-        let next = if connection.page_info.has_next_page {
-            Some(
-                connection
-                    .page_info
-                    .end_cursor
-                    .ok_or_else(|| sync_support::unexpected("Linear", response.status()))?,
-            )
-        } else {
-            None
-        };
-        Ok(SyncPage::new(records, next).with_deleted(deleted))
+        teams.sort();
+        teams.dedup();
+        Ok(teams)
     }
 }

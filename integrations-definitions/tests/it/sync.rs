@@ -213,9 +213,18 @@ async fn linear() -> (LinearSyncApi, Env) {
     (api, env)
 }
 
+/// Whether a request is Linear's `teams` query (each run lists the teams first).
+fn is_teams_query(request: &integrations_testkit::mock::api::Recorded) -> bool {
+    request.json()["query"]
+        .as_str()
+        .is_some_and(|q| q.contains("teams(first: $first"))
+}
+
+/// The variables of the record queries sent so far (the `teams` queries left out).
 fn linear_variables(api: &LinearSyncApi) -> Vec<Value> {
     api.requests()
         .iter()
+        .filter(|r| !is_teams_query(r))
         .map(|r| r.json()["variables"].clone())
         .collect()
 }
@@ -236,9 +245,17 @@ async fn linear_full_then_incremental_for_every_stream() {
         assert_eq!(sent[0]["includeArchived"], true);
         assert_eq!(sent[1]["after"], json!(ids[49]));
         assert_eq!(sent[2]["after"], json!(ids[99]));
-        // The API key goes in `Authorization` without a scheme.
+        // The run listed the teams first, then read the pages; the API key goes in
+        // `Authorization` without a scheme.
+        let requests = api.requests();
+        assert!(is_teams_query(&requests[0]));
         assert_eq!(
-            api.requests()[0].header("authorization"),
+            requests[0].json()["variables"],
+            json!({"first": 250, "after": null})
+        );
+        assert_eq!(requests.len(), 4);
+        assert_eq!(
+            requests[0].header("authorization"),
             Some("lin_api_sync_key")
         );
 
@@ -302,9 +319,10 @@ async fn linear_run_killed_between_pages_resumes_without_duplicates_or_gaps() {
     for stream in LINEAR_STREAMS {
         let (api, env) = linear().await;
         let ids = api.add(stream, 120);
-        // Page 1 is written; the request for page 2 never returns; the task is killed.
+        // Page 1 is written; the request for page 2 never returns (after the teams
+        // query and page 1: the third call); the task is killed.
         api.fail_after_pages(1, SyncFault::Hang);
-        env.kill_during(stream, || api.calls(), 2).await;
+        env.kill_during(stream, || api.calls(), 3).await;
         assert_eq!(env.sink.ids(stream).len(), 50);
         api.heal();
 
@@ -324,6 +342,38 @@ async fn linear_run_killed_between_pages_resumes_without_duplicates_or_gaps() {
         assert_eq!(sorted(env.sink.ids(stream)), sorted(ids));
         assert!(env.sink.written_twice().is_empty());
     }
+}
+
+/// A run saved by a release whose cursor was Linear's own (the last node's id) resumes by
+/// starting its pages over: the cursor is refused as `sync.invalid_cursor`, not sent.
+#[tokio::test]
+async fn linear_a_cursor_saved_before_the_team_listing_starts_the_pages_over() {
+    let (api, env) = linear().await;
+    let ids = api.add("issues", 120);
+    api.fail_after_pages(1, SyncFault::Hang);
+    env.kill_during("issues", || api.calls(), 3).await;
+    api.heal();
+    env.test.clock.advance(DEFAULT_LEASE_TTL);
+    let checkpoints = env.test.host().checkpoints();
+    let mut checkpoint = checkpoints
+        .load_checkpoint(&tenant(), &conn(), "issues")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(checkpoint.cursor.as_deref().unwrap().starts_with('{'));
+    checkpoint.cursor = Some(ids[49].clone());
+    checkpoints.save_checkpoint(&checkpoint).await.unwrap();
+
+    let before = api.requests().len();
+    let report = env.full("issues").await;
+    assert_eq!((report.pages, report.records), (3, 120));
+    let sent = &api.requests()[before..];
+    assert!(
+        is_teams_query(&sent[0]),
+        "no record query carried the old cursor"
+    );
+    assert_eq!(sent[1].json()["variables"]["after"], Value::Null);
+    assert_eq!(sorted(env.sink.ids("issues")), sorted(ids));
 }
 
 #[tokio::test]
@@ -386,6 +436,59 @@ async fn linear_revoked_connection_stops_the_run_and_marks_it() {
         // The connection is not active any more: the next run refuses to start.
         let again = env.run(stream, SyncMode::Incremental).await.unwrap_err();
         assert_eq!(again.code(), "auth.connection_not_active");
+    }
+}
+
+/// A team the token gains access to after the last full run (a private team its user
+/// joined) is read in full by the next incremental run: its records changed before the
+/// watermark were never read. Losing access forgets it, so regaining it reads it again.
+#[tokio::test]
+async fn linear_a_team_the_token_gains_is_read_in_full_by_the_next_incremental_run() {
+    for stream in LINEAR_STREAMS {
+        let (api, env) = linear().await;
+        // Older than everything the full run reads, so older than its watermark.
+        let ops = api.add_to_team(stream, "team-ops", 55);
+        let eng = api.add(stream, 60);
+        let report = env.full(stream).await;
+        assert_eq!(report.records, 60, "{stream}");
+
+        api.set_team_access("team-ops", true);
+        let changed = api.add(stream, 1);
+        let before = api.requests().len();
+        let report = env.incremental(stream).await;
+        // The newcomer's records on two pages, then the one change.
+        assert_eq!((report.pages, report.records), (3, 56), "{stream}");
+        assert_eq!(
+            sorted(env.sink.ids(stream)),
+            sorted([eng, ops, changed].concat())
+        );
+        let filters: Vec<Value> = api.requests()[before..]
+            .iter()
+            .filter(|r| !is_teams_query(r))
+            .map(|r| r.json()["variables"]["filter"].clone())
+            .collect();
+        let team = json!({"id": {"in": ["team-ops"]}});
+        let newcomer = match *stream {
+            "issues" => json!({"team": team}),
+            "comments" => json!({"issue": {"team": team}}),
+            _ => json!({"accessibleTeams": {"some": team}}),
+        };
+        assert_eq!(filters.len(), 3, "{filters:?}");
+        assert_eq!(filters[0], newcomer);
+        assert_eq!(filters[1], newcomer);
+        assert!(filters[2]["updatedAt"]["gt"].is_string(), "{filters:?}");
+
+        // Read in full once: the next run reads only the changes.
+        let report = env.incremental(stream).await;
+        assert_eq!((report.pages, report.records), (1, 0), "{stream}");
+
+        // Access lost, then regained: the team is read in full again.
+        api.set_team_access("team-ops", false);
+        env.incremental(stream).await;
+        api.set_team_access("team-ops", true);
+        let report = env.incremental(stream).await;
+        assert_eq!((report.pages, report.records), (3, 55), "{stream}");
+        assert!(env.sink.written_twice().len() >= 55);
     }
 }
 

@@ -1,11 +1,19 @@
-//! [`LinearSyncApi`]: the parts of Linear's GraphQL API a sync reads: `issues`,
-//! `comments` and `projects` connections.
+//! [`LinearSyncApi`]: the parts of Linear's GraphQL API a sync reads: the `issues`,
+//! `comments` and `projects` connections, and `teams`.
 //!
 //! As Linear does, each takes `first`/`after` (the cursor is the last node's id;
-//! `first` at most 250), a `filter` (this mock knows `{updatedAt: {gt: <ISO>}}`),
-//! `orderBy: createdAt` (creation order, so a full run's cursor is stable while records
-//! change) and `includeArchived` (archived and trashed records are left out unless it is
-//! true; trashing an issue archives it). Every edit, archive or trash moves `updatedAt`.
+//! `first` at most 250). The record connections also take a `filter`, `orderBy:
+//! createdAt` (creation order, so a full run's cursor is stable while records change) and
+//! `includeArchived` (archived and trashed records are left out unless it is true;
+//! trashing an issue archives it). Every edit, archive or trash moves `updatedAt`. The
+//! filters this mock knows are `updatedAt: {gt: <ISO>}` and the record's team, each
+//! optional and both together meaning both (Linear ands the fields of a filter): `team:
+//! {id: {in: [..]}}` for issues, `issue: {team: {id: {in: [..]}}}` for comments, and
+//! `accessibleTeams: {some: {id: {in: [..]}}}` for projects.
+//!
+//! Every record belongs to a team (`team-eng` unless added with
+//! [`LinearSyncApi::add_to_team`]). The token reads only the teams it has access to: the
+//! records of the others are in no answer, and `teams` lists only those it reads.
 //! Answers carry `X-RateLimit-Requests-*` and `X-Complexity`; limits come back as
 //! HTTP 400 with `errors[].extensions.code = "RATELIMITED"` and the reset, epoch
 //! milliseconds, in `X-RateLimit-Requests-Reset` (request limit) or
@@ -38,6 +46,7 @@ const STREAMS: &[(&str, &str)] = &[
 #[derive(Debug, Clone)]
 struct Item {
     id: String,
+    team: String,
     created: u64,
     updated: u64,
     archived: bool,
@@ -45,15 +54,28 @@ struct Item {
     title: String,
 }
 
+#[derive(Debug)]
+struct Team {
+    id: String,
+    /// Whether the token has access to the team.
+    readable: bool,
+}
+
 #[derive(Debug, Default)]
 struct State {
     streams: [Vec<Item>; 3],
+    /// In creation order.
+    teams: Vec<Team>,
     serial: u64,
     faults: Faults,
     follow: Option<MockClock>,
 }
 
 impl State {
+    fn readable(&self, team: &str) -> bool {
+        self.teams.iter().any(|t| t.id == team && t.readable)
+    }
+
     fn tick(&mut self) -> u64 {
         self.serial = next_serial(self.serial, self.follow.as_ref());
         self.serial
@@ -84,6 +106,7 @@ fn node(stream: usize, item: &Item) -> Value {
     });
     match stream {
         0 => {
+            node["team"] = json!({"id": item.team});
             node["title"] = json!(item.title);
             node["identifier"] = json!(format!("ENG-{}", item.created));
             node["trashed"] = json!(item.trashed.then_some(true));
@@ -165,25 +188,79 @@ fn stream_of(query: &str) -> Option<usize> {
     })
 }
 
-/// The `updatedAt > gt` of a filter; `Err` for a filter this mock does not know.
-fn updated_after(filter: Option<&Value>) -> Result<Option<String>, ResponseTemplate> {
-    match filter {
-        None | Some(Value::Null) => Ok(None),
-        Some(filter) => {
-            let gt = filter.pointer("/updatedAt/gt").and_then(Value::as_str);
-            let only = filter.as_object().is_some_and(|f| f.len() == 1)
-                && filter["updatedAt"]
-                    .as_object()
-                    .is_some_and(|f| f.len() == 1);
+/// Whether a query is the `teams` query of the expected shape.
+fn is_teams_query(query: &str) -> bool {
+    let has = |p: &str| query.contains(p);
+    has("query")
+        && has("teams(first: $first, after: $after)")
+        && has("$first: Int!")
+        && has("$after: String")
+        && has("nodes { id }")
+        && has("hasNextPage")
+        && has("endCursor")
+}
+
+/// What a record filter asks for.
+#[derive(Default)]
+struct Filter {
+    /// `updatedAt > gt`.
+    updated_after: Option<String>,
+    /// The record's team is one of these.
+    teams: Option<Vec<String>>,
+}
+
+/// A filter's parts; `Err` for a filter this mock does not know.
+fn read_filter(stream: usize, filter: Option<&Value>) -> Result<Filter, ResponseTemplate> {
+    let unknown = || {
+        graphql_error(
+            "GRAPHQL_VALIDATION_FAILED",
+            "this mock supports only the filters updatedAt: {gt: <ISO 8601>} and the record's team (id: {in: [..]})",
+        )
+    };
+    let fields = match filter {
+        None | Some(Value::Null) => return Ok(Filter::default()),
+        Some(Value::Object(fields)) if !fields.is_empty() => fields,
+        Some(_) => return Err(unknown()),
+    };
+    // Where each stream's team filter sits, and the keys that lead to its `id: {in}`.
+    let team_path: &[&str] = match stream {
+        0 => &["team"],
+        1 => &["issue", "team"],
+        _ => &["accessibleTeams", "some"],
+    };
+    let mut read = Filter::default();
+    for (name, value) in fields {
+        if name == "updatedAt" {
+            let gt = value.get("gt").and_then(Value::as_str);
+            let only = value.as_object().is_some_and(|f| f.len() == 1);
             match gt {
-                Some(gt) if only && gt.ends_with('Z') && gt.len() >= 20 => Ok(Some(gt.to_owned())),
-                _ => Err(graphql_error(
-                    "GRAPHQL_VALIDATION_FAILED",
-                    "this mock supports only the filter {updatedAt: {gt: <ISO 8601>}}",
-                )),
+                Some(gt) if only && gt.ends_with('Z') && gt.len() >= 20 => {
+                    read.updated_after = Some(gt.to_owned());
+                }
+                _ => return Err(unknown()),
             }
+        } else if name == team_path[0] {
+            let mut at = value;
+            for key in team_path[1..].iter().chain(&["id"]) {
+                match at.as_object() {
+                    Some(o) if o.len() == 1 && o.contains_key(*key) => at = &o[*key],
+                    _ => return Err(unknown()),
+                }
+            }
+            let ids = at
+                .as_object()
+                .filter(|o| o.len() == 1)
+                .and_then(|o| o.get("in"))
+                .and_then(Value::as_array)
+                .ok_or_else(unknown)?;
+            let ids: Option<Vec<String>> =
+                ids.iter().map(|v| v.as_str().map(str::to_owned)).collect();
+            read.teams = Some(ids.ok_or_else(unknown)?);
+        } else {
+            return Err(unknown());
         }
     }
+    Ok(read)
 }
 
 impl Respond for Responder {
@@ -203,12 +280,14 @@ impl Respond for Responder {
                 "this mock accepts only documents whose values are passed as variables",
             );
         }
-        let Some(stream) = stream_of(query) else {
+        let teams = is_teams_query(query);
+        let stream = stream_of(query);
+        if stream.is_none() && !teams {
             return graphql_error(
                 "GRAPHQL_VALIDATION_FAILED",
                 "Cannot query this field (not a sync query this mock knows).",
             );
-        };
+        }
         let variables = body.get("variables").cloned().unwrap_or(Value::Null);
         let mut state = lock(&self.state);
         if let Some(fault) = state.faults.take() {
@@ -223,8 +302,30 @@ impl Respond for Responder {
         if first == 0 || first > 250 {
             return graphql_error("INPUT_ERROR", "first must be between 1 and 250");
         }
-        let since = match updated_after(variables.get("filter")) {
-            Ok(s) => s,
+        let first = usize::try_from(first).unwrap_or(usize::MAX);
+        let Some(stream) = stream else {
+            let readable: Vec<&Team> = state.teams.iter().filter(|t| t.readable).collect();
+            let start = match after(&variables, |after| {
+                readable.iter().position(|t| t.id == after).map(|p| p + 1)
+            }) {
+                Ok(start) => start,
+                Err(e) => return e,
+            };
+            let rest = &readable[start.min(readable.len())..];
+            let page = &rest[..first.min(rest.len())];
+            let nodes: Vec<Value> = page.iter().map(|t| json!({"id": t.id})).collect();
+            let end = page.last().map(|t| t.id.clone());
+            let has_next = rest.len() > first;
+            drop(state);
+            return self.limit_headers(ResponseTemplate::new(200).set_body_json(json!({
+                "data": {"teams": {
+                    "nodes": nodes,
+                    "pageInfo": {"hasNextPage": has_next, "endCursor": end},
+                }},
+            })));
+        };
+        let filter = match read_filter(stream, variables.get("filter")) {
+            Ok(f) => f,
             Err(e) => return e,
         };
         let archived = variables
@@ -233,38 +334,35 @@ impl Respond for Responder {
             .unwrap_or(false);
         let selected: Vec<&Item> = state.streams[stream]
             .iter()
+            .filter(|i| state.readable(&i.team))
             .filter(|i| archived || !i.archived)
             .filter(|i| {
-                since
+                filter
+                    .updated_after
                     .as_deref()
                     .is_none_or(|s| stamp(i.updated, true).as_str() > s)
             })
+            .filter(|i| filter.teams.as_ref().is_none_or(|t| t.contains(&i.team)))
             .collect();
-        let start = match variables.get("after") {
-            None | Some(Value::Null) => 0,
-            Some(Value::String(after)) => match selected.iter().position(|i| &i.id == after) {
-                Some(p) => p + 1,
+        let start = match after(&variables, |after| {
+            match selected.iter().position(|i| i.id == after) {
+                Some(p) => Some(p + 1),
                 // Linear's cursors survive records changing; this mock's is the last id,
                 // which the stream keeps even when the filter drops it.
-                None => match state.streams[stream].iter().position(|i| &i.id == after) {
-                    Some(p) => {
-                        let created = state.streams[stream][p].created;
+                None => state.streams[stream]
+                    .iter()
+                    .find(|i| i.id == after)
+                    .map(|found| {
                         selected
                             .iter()
-                            .position(|i| i.created > created)
+                            .position(|i| i.created > found.created)
                             .unwrap_or(selected.len())
-                    }
-                    None => return graphql_error("INPUT_ERROR", "Invalid cursor"),
-                },
-            },
-            Some(_) => {
-                return graphql_error(
-                    "GRAPHQL_VALIDATION_FAILED",
-                    "String cannot represent a non string value",
-                );
+                    }),
             }
+        }) {
+            Ok(start) => start,
+            Err(e) => return e,
         };
-        let first = usize::try_from(first).unwrap_or(usize::MAX);
         let rest = &selected[start.min(selected.len())..];
         let nodes: Vec<Value> = rest.iter().take(first).map(|i| node(stream, i)).collect();
         let has_next = rest.len() > first;
@@ -283,6 +381,24 @@ impl Respond for Responder {
     }
 }
 
+/// Where a page starts: 0 without `after`, else what `position` finds for it (an
+/// unknown cursor is `INPUT_ERROR`).
+fn after(
+    variables: &Value,
+    position: impl FnOnce(&str) -> Option<usize>,
+) -> Result<usize, ResponseTemplate> {
+    match variables.get("after") {
+        None | Some(Value::Null) => Ok(0),
+        Some(Value::String(after)) => {
+            position(after).ok_or_else(|| graphql_error("INPUT_ERROR", "Invalid cursor"))
+        }
+        Some(_) => Err(graphql_error(
+            "GRAPHQL_VALIDATION_FAILED",
+            "String cannot represent a non string value",
+        )),
+    }
+}
+
 /// Linear's sync-facing GraphQL API on loopback.
 #[derive(Debug)]
 pub struct LinearSyncApi {
@@ -293,11 +409,20 @@ pub struct LinearSyncApi {
 }
 
 impl LinearSyncApi {
+    /// The team [`add`](Self::add) adds records to; the token has access to it.
+    pub const DEFAULT_TEAM: &str = "team-eng";
+
     /// Starts the API with no records and no accepted token; reset headers are relative
     /// to `clock` (the tests' manual clock).
     pub async fn start(clock: Arc<dyn Clock>) -> Self {
         let provider = MockProvider::start().await;
-        let state = Arc::new(Mutex::new(State::default()));
+        let state = Arc::new(Mutex::new(State {
+            teams: vec![Team {
+                id: Self::DEFAULT_TEAM.to_owned(),
+                readable: true,
+            }],
+            ..State::default()
+        }));
         let tokens = Tokens::new();
         let journal = Journal::default();
         Mock::given(method("POST"))
@@ -339,21 +464,39 @@ impl LinearSyncApi {
         &self.tokens
     }
 
-    /// Adds `count` records to `stream` (`issues`, `comments`, `projects`) and returns
-    /// their ids, in creation order.
+    /// Adds `count` records to `stream` (`issues`, `comments`, `projects`) of
+    /// [`DEFAULT_TEAM`](Self::DEFAULT_TEAM) and returns their ids, in creation order.
     ///
     /// # Panics
     ///
     /// For an unknown stream.
     pub fn add(&self, stream: &str, count: usize) -> Vec<String> {
+        self.add_to_team(stream, Self::DEFAULT_TEAM, count)
+    }
+
+    /// Adds `count` records to `stream` of `team` (the issue of a comment, or one of a
+    /// project's teams, is in `team`) and returns their ids, in creation order. A team
+    /// not known yet is added, the token without access to it.
+    ///
+    /// # Panics
+    ///
+    /// For an unknown stream.
+    pub fn add_to_team(&self, stream: &str, team: &str, count: usize) -> Vec<String> {
         let s = index(stream);
         let mut state = lock(&self.state);
+        if !state.teams.iter().any(|t| t.id == team) {
+            state.teams.push(Team {
+                id: team.to_owned(),
+                readable: false,
+            });
+        }
         (0..count)
             .map(|_| {
                 let serial = state.tick();
                 let id = format!("{stream}-{serial:06}");
                 state.streams[s].push(Item {
                     id: id.clone(),
+                    team: team.to_owned(),
                     created: serial,
                     updated: serial,
                     archived: false,
@@ -405,6 +548,18 @@ impl LinearSyncApi {
             i.trashed = true;
             i.archived = true;
         });
+    }
+
+    /// Gives the token access to `team` (its user joined a private team, say), or takes
+    /// it away. Its records appear in, or leave, every answer; none of them changes.
+    ///
+    /// # Panics
+    ///
+    /// For a team no record was added to.
+    pub fn set_team_access(&self, team: &str, readable: bool) {
+        let mut state = lock(&self.state);
+        let found = state.teams.iter_mut().find(|t| t.id == team);
+        found.expect("a team records were added to").readable = readable;
     }
 
     /// From now on, stamps each change with `clock`'s time (or one second after the last
