@@ -124,6 +124,12 @@ pub(crate) enum Lookup {
 /// once, so replayed or concurrent approvals never run it again), and the MCP client's
 /// retry of the same call (same session, tool and arguments) receives the result once.
 /// Cheap to clone.
+///
+/// Which call a request answers, and a settled result waiting for the retry, are kept
+/// here, in the process, not in the store: [`pending`](Self::pending) lists the requests
+/// this service asked for, and an approval given through another process's `Approvals`
+/// runs the call (the store hands the request out once) without this one learning of it.
+/// Serve a principal's MCP requests and its approval page from one process.
 #[derive(Clone)]
 pub struct Approvals {
     runtime: Arc<Runtime>,

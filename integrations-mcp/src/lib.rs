@@ -27,6 +27,14 @@
 //!   client retrying on timeout) share one approval request. Nothing blocks a request
 //!   while waiting for a human.
 //!
+//!   **One process.** The request is in the host's store, but which call it answers, and
+//!   the result kept for the client's retry, live in the [`Approvals`] of the service that
+//!   asked. So the host's approval page must call [`Approvals::approve`] on that service,
+//!   and the client's retry must reach it: with several instances, route a principal's
+//!   MCP requests and its approval page to one instance. Continuation pages
+//!   (`integrations_continue_result`), by contrast, are read from the store by any
+//!   instance.
+//!
 //!   Trusting a form-mode elicitation `accept` instead is an explicit opt-in
 //!   ([`McpService::serve_stdio_trusting_client`]) for a local stdio client whose UI is the
 //!   user's own. **Risk:** any MCP client can declare elicitation and answer `accept`
