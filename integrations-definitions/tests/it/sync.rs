@@ -116,19 +116,24 @@ impl Env {
     /// Starts a full run in a task, waits until the mock holds its request of page
     /// `hung_call`, and kills the task there: between two checkpointed pages.
     async fn kill_during(&self, stream: &str, calls: impl Fn() -> u64, hung_call: u64) {
+        self.kill_run_during(stream, SyncMode::Full, calls, hung_call)
+            .await;
+    }
+
+    /// [`kill_during`](Self::kill_during) for a run in `mode`.
+    async fn kill_run_during(
+        &self,
+        stream: &str,
+        mode: SyncMode,
+        calls: impl Fn() -> u64,
+        hung_call: u64,
+    ) {
         let runner = self.runner();
         let sink = self.sink.clone();
         let stream_name = stream.to_owned();
         let task = tokio::spawn(async move {
             runner
-                .run(
-                    &tenant(),
-                    &conn(),
-                    &stream_name,
-                    SyncMode::Full,
-                    &*sink,
-                    None,
-                )
+                .run(&tenant(), &conn(), &stream_name, mode, &*sink, None)
                 .await
         });
         for _ in 0..500 {
@@ -342,6 +347,39 @@ async fn linear_run_killed_between_pages_resumes_without_duplicates_or_gaps() {
         assert_eq!(sorted(env.sink.ids(stream)), sorted(ids));
         assert!(env.sink.written_twice().is_empty());
     }
+}
+
+/// An incremental run killed while it reads a newcomer team in full resumes there: the
+/// team's remaining pages with the team filter, then the changes.
+#[tokio::test]
+async fn linear_a_run_killed_while_reading_a_new_team_resumes_it() {
+    let (api, env) = linear().await;
+    let ops = api.add_to_team("issues", "team-ops", 120);
+    let eng = api.add("issues", 10);
+    env.full("issues").await;
+    api.set_team_access("team-ops", true);
+    // The teams query, the newcomer's page 1, then its page 2 never returns.
+    api.fail_after_pages(1, SyncFault::Hang);
+    let earlier = api.calls();
+    env.kill_run_during("issues", SyncMode::Incremental, || api.calls() - earlier, 3)
+        .await;
+    api.heal();
+    env.test.clock.advance(DEFAULT_LEASE_TTL);
+    assert_eq!(env.sink.ids("issues").len(), 60);
+
+    let before = api.requests().len();
+    let report = env.incremental("issues").await;
+    assert_eq!((report.pages, report.records), (3, 70));
+    let resumed = api.requests()[before].json();
+    assert_eq!(resumed["variables"]["after"], json!(ops[49]));
+    assert_eq!(
+        resumed["variables"]["filter"],
+        json!({"team": {"id": {"in": ["team-ops"]}}})
+    );
+    assert_eq!(sorted(env.sink.ids("issues")), sorted([ops, eng].concat()));
+    // The completed run recorded the team as read.
+    let report = env.incremental("issues").await;
+    assert_eq!((report.pages, report.records), (1, 0));
 }
 
 /// A run saved by a release whose cursor was Linear's own (the last node's id) resumes by
