@@ -14,6 +14,7 @@
 //! Every record belongs to a team (`team-eng` unless added with
 //! [`LinearSyncApi::add_to_team`]). The token reads only the teams it has access to: the
 //! records of the others are in no answer, and `teams` lists only those it reads.
+//!
 //! Answers carry `X-RateLimit-Requests-*` and `X-Complexity`; limits come back as
 //! HTTP 400 with `errors[].extensions.code = "RATELIMITED"` and the reset, epoch
 //! milliseconds, in `X-RateLimit-Requests-Reset` (request limit) or
