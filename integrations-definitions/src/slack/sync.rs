@@ -12,6 +12,11 @@
 //! run reads the same channels. A channel the bot joined since the last run (not among
 //! those the checkpoint says were read in full) is read without `oldest`.
 //!
+//! Thread replies are not read: `conversations.history` lists top-level messages and
+//! thread parents, and of the replies only those also sent to the channel
+//! (`reply_broadcast`); the others need `conversations.replies` per thread, which this
+//! source does not call yet. They arrive as Events API `message` events with `thread_ts`.
+//!
 //! Record ids are `<channel>:<ts>`; `updated_at` is the message `ts`. Deletes: a deleted
 //! message is simply gone from the history, and an edit keeps its `ts`, so neither is
 //! seen by an incremental read; they arrive as Events API events (`message` with
