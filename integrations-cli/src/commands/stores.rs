@@ -18,8 +18,9 @@ use integrations_sqlx::SqlStores;
 /// Where the records live, as flags shared by the serving commands.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub(crate) struct StoreArgs {
-    /// The database holding connections and credentials: `sqlite://FILE` or
-    /// `postgres://USER@HOST/DB` (default: the `DATABASE_URL` environment variable)
+    /// The database holding connections and credentials, as a host wrote it:
+    /// `sqlite://FILE` (an existing file; none is created) or `postgres://USER@HOST/DB`
+    /// (default: the `DATABASE_URL` environment variable)
     #[arg(long, env = "DATABASE_URL", value_name = "URL")]
     pub(crate) database_url: Option<String>,
     /// A file holding the sealing key (64 hex digits), read when the `SEALING_KEY`
