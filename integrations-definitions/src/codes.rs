@@ -55,6 +55,8 @@ integrations_core::error_codes! {
     /// Codes of the `sync` area.
     pub mod sync {
         NO_REPOSITORIES = "sync.no_repositories", InvalidInput, "The GitHub connection names no repositories to sync (sync_repositories).";
+        REPOSITORY_MOVED = "sync.repository_moved", Configuration, "A repository in the GitHub connection's sync_repositories was renamed or transferred (HTTP 301); put its new name in the list. Records already synced keep the old name in their ids.";
+        REPOSITORY_NOT_FOUND = "sync.repository_not_found", Configuration, "A repository in the GitHub connection's sync_repositories does not exist or the connection cannot read it (HTTP 404); correct or remove it.";
         PROVIDER_ERROR = "sync.provider_error", Provider, "The provider answered a sync query with an error.";
         PROVIDER_UNAVAILABLE = "sync.provider_unavailable", Unavailable, "The provider answered a sync request with a 5xx or 408; the run stops and the next run retries the page from the checkpoint.";
         RATE_LIMITED = "sync.rate_limited", RateLimited, "The provider's rate limit was reached during a sync; retry after the wait the error carries.";

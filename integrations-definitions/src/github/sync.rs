@@ -299,6 +299,17 @@ impl SyncSource for GitHub {
             // Nothing changed since this repository's first page was last read.
             return Ok(SyncPage::new(Vec::new(), after_repo(None)));
         }
+        if response.status() == http::StatusCode::MOVED_PERMANENTLY {
+            // Not followed: the records would be filed under the old name.
+            return Err(crate::codes::sync::REPOSITORY_MOVED.error(format!(
+                "GitHub says the repository {repo} was renamed or transferred (HTTP 301); put its new name in the connection's sync_repositories"
+            )));
+        }
+        if response.status() == http::StatusCode::NOT_FOUND {
+            return Err(crate::codes::sync::REPOSITORY_NOT_FOUND.error(format!(
+                "GitHub has no repository {repo} this connection can read (HTTP 404); correct or remove it in the connection's sync_repositories"
+            )));
+        }
         if !response.status().is_success() {
             return Err(sync_support::status("GitHub", response.status()));
         }

@@ -11,7 +11,7 @@ use integrations_core::model::ConnectionStatus;
 use integrations_core::service::{ConnectionInput, TargetInput, WriteService};
 use integrations_core::sync::{DEFAULT_LEASE_TTL, SyncMode, SyncReport, SyncRunner};
 use integrations_core::{
-    ConnectionId, ConnectionMethodId, Error, Registry, TargetId, TenantId, Timestamp,
+    ConnectionId, ConnectionMethodId, Error, ErrorKind, Registry, TargetId, TenantId, Timestamp,
 };
 use integrations_testkit::mock::api::{
     FakeTokenManager, GitHubSyncApi, LinearSyncApi, SlackSyncApi, SyncFault,
@@ -884,6 +884,47 @@ async fn github_without_repositories_says_what_to_set() {
     let err = env.run("issues", SyncMode::Full).await.unwrap_err();
     assert_eq!(err.code(), "sync.no_repositories");
     assert!(api.requests().is_empty());
+}
+
+/// A repository of the list that was renamed or transferred is not followed (its records
+/// would be filed under the old name), and one GitHub does not know (a typo, or access
+/// lost) is not skipped in silence: either stops the run with a code naming the
+/// repository. What was read before stays, and the corrected list syncs.
+#[tokio::test]
+async fn github_a_moved_or_missing_repository_is_named_in_the_error() {
+    for stream in ["issues", "pull_requests"] {
+        let (api, env) = github(false).await;
+        let pulls = stream == "pull_requests";
+        let app = api.add("octo/app", 3, pulls);
+        let lib = api.add("octo/lib", 2, pulls);
+        api.move_repo("octo/lib", "octo/core");
+        let err = env.run(stream, SyncMode::Full).await.unwrap_err();
+        assert_eq!(err.code(), "sync.repository_moved", "{stream}");
+        assert_eq!(err.kind(), ErrorKind::Configuration);
+        assert!(err.message().contains("octo/lib"), "{}", err.message());
+        assert_eq!(
+            sorted(env.sink.ids(stream)),
+            sorted(github_ids("octo/app", &app))
+        );
+
+        // With the new name, the run starts its pages over on the new list.
+        env.set_connection_config(json!({"sync_repositories": ["octo/app", "octo/core"]}))
+            .await;
+        let report = env.full(stream).await;
+        assert_eq!(report.records, 5, "{stream}");
+        assert!(
+            env.sink
+                .ids(stream)
+                .contains(&github_ids("octo/core", &lib)[0])
+        );
+
+        env.set_connection_config(json!({"sync_repositories": ["octo/app", "octo/nope"]}))
+            .await;
+        let err = env.run(stream, SyncMode::Incremental).await.unwrap_err();
+        assert_eq!(err.code(), "sync.repository_not_found", "{stream}");
+        assert_eq!(err.kind(), ErrorKind::Configuration);
+        assert!(err.message().contains("octo/nope"), "{}", err.message());
+    }
 }
 
 // ---------------------------------------------------------------- Slack

@@ -44,6 +44,9 @@ struct Item {
 #[derive(Debug, Default)]
 struct State {
     repos: BTreeMap<String, Vec<Item>>,
+    /// Repositories renamed or transferred: the old name, and the numeric id GitHub's
+    /// redirect names.
+    moved: BTreeMap<String, u64>,
     serial: u64,
     faults: Faults,
     /// Requests counted against the primary limit.
@@ -192,6 +195,19 @@ impl Responder {
             return validation_failed("since");
         }
         let mut state = lock(&self.state);
+        if let Some(id) = state.moved.get(repo) {
+            // GitHub answers a renamed or transferred repository's old name with a
+            // permanent redirect to the repository's id.
+            let kind = if pulls { "pulls" } else { "issues" };
+            let location = format!("{}/repositories/{id}/{kind}", self.api);
+            return ResponseTemplate::new(301)
+                .insert_header("location", location.as_str())
+                .set_body_json(json!({
+                    "message": "Moved Permanently",
+                    "url": location,
+                    "documentation_url": "https://docs.github.com/rest/guides/best-practices-for-using-the-rest-api#follow-redirects",
+                }));
+        }
         let Some(items) = state.repos.get(repo) else {
             return message(404, "Not Found");
         };
@@ -381,6 +397,21 @@ impl GitHubSyncApi {
     /// The accepted tokens (revoke them to model a revoked connection).
     pub fn tokens(&self) -> &Tokens {
         &self.tokens
+    }
+
+    /// Renames `repo` to `to` (both `owner/name`), as a rename or a transfer does: its
+    /// items move to the new name, and lists of the old one answer `301 Moved
+    /// Permanently` with a `Location` naming the repository by id.
+    ///
+    /// # Panics
+    ///
+    /// For an unknown repository.
+    pub fn move_repo(&self, repo: &str, to: &str) {
+        let mut state = lock(&self.state);
+        let items = state.repos.remove(repo).expect("a repository of the mock");
+        state.repos.insert(to.to_owned(), items);
+        let id = 100_000 + state.moved.len() as u64;
+        state.moved.insert(repo.to_owned(), id);
     }
 
     /// Creates an empty repository (`owner/name`); lists of an unknown one answer 404.
