@@ -10,7 +10,9 @@
 //! in a channel read early in a run is not hidden by a newer one in a channel read
 //! later. The channel list and the position in it travel in the cursor, so a resumed
 //! run reads the same channels. A channel the bot joined since the last run (not among
-//! those the checkpoint says were read in full) is read without `oldest`.
+//! those the checkpoint says were read in full) is read without `oldest`. A listed channel
+//! whose history answers `not_in_channel` or `channel_not_found` (left, removed or
+//! deleted since the listing) is passed over, and read in full if the bot rejoins.
 //!
 //! Thread replies are not read: `conversations.history` lists top-level messages and
 //! thread parents, and of the replies only those also sent to the channel
@@ -138,6 +140,18 @@ impl Call<'_, '_> {
         method: &str,
         query: &[(&str, &str)],
     ) -> Result<(T, Option<String>), Error> {
+        self.answer(method, query)
+            .await?
+            .map_err(|code| refused(method, &code))
+    }
+
+    /// Slack's answer to `method`: the body and the next cursor, or the error code of an
+    /// `ok: false` answer (the caller decides what it means).
+    async fn answer<T: for<'de> Deserialize<'de>>(
+        &self,
+        method: &str,
+        query: &[(&str, &str)],
+    ) -> Result<Result<(T, Option<String>), String>, Error> {
         let mut url = self.config.api_base_url.url().path(method).build()?;
         url.query_pairs_mut().extend_pairs(query);
         let response = self
@@ -166,17 +180,7 @@ impl Call<'_, '_> {
                 .filter(|c| c.is_ascii_lowercase() || *c == '_')
                 .take(64)
                 .collect();
-            if code == "invalid_cursor" {
-                // Slack's cursors expire: a resumed run then starts its pages over.
-                return Err(
-                    integrations_core::codes::sync::INVALID_CURSOR.error(format!(
-                        "Slack no longer accepts the cursor given to {method} (invalid_cursor)"
-                    )),
-                );
-            }
-            return Err(crate::codes::sync::PROVIDER_ERROR.error(format!(
-                "Slack answered {method} with ok:false, error {code}"
-            )));
+            return Ok(Err(code));
         }
         let body = serde_json::from_slice(response.body())
             .map_err(|_| sync_support::unexpected("Slack", response.status()))?;
@@ -184,7 +188,7 @@ impl Call<'_, '_> {
             .response_metadata
             .and_then(|m| m.next_cursor)
             .filter(|c| !c.is_empty());
-        Ok((body, next))
+        Ok(Ok((body, next)))
     }
 
     /// Every conversation the token is a member of.
@@ -209,6 +213,19 @@ impl Call<'_, '_> {
             }
         }
     }
+}
+
+/// The error of an `ok: false` answer to `method` with Slack's error `code`.
+fn refused(method: &str, code: &str) -> Error {
+    if code == "invalid_cursor" {
+        // Slack's cursors expire: a resumed run then starts its pages over.
+        return integrations_core::codes::sync::INVALID_CURSOR.error(format!(
+            "Slack no longer accepts the cursor given to {method} (invalid_cursor)"
+        ));
+    }
+    crate::codes::sync::PROVIDER_ERROR.error(format!(
+        "Slack answered {method} with ok:false, error {code}"
+    ))
 }
 
 #[async_trait]
@@ -271,9 +288,21 @@ impl SyncSource for Slack {
         if let Some(next) = &cursor.next {
             query.push(("cursor", next.as_str()));
         }
-        let (history, next): (History, _) = call.get("conversations.history", &query).await?;
-        let mut records = Vec::with_capacity(history.messages.len());
-        for mut message in history.messages {
+        let (messages, next, gone) = match call
+            .answer::<History>("conversations.history", &query)
+            .await?
+        {
+            Ok((history, next)) => (history.messages, next, false),
+            // The bot left the channel, or it was deleted, since the run listed it:
+            // nothing more can be read there, and the next run will not list it. (A run
+            // that failed here would fail again each time it resumed.)
+            Err(code) if code == "not_in_channel" || code == "channel_not_found" => {
+                (Vec::new(), None, true)
+            }
+            Err(code) => return Err(refused("conversations.history", &code)),
+        };
+        let mut records = Vec::with_capacity(messages.len());
+        for mut message in messages {
             let Some(ts) = message.get("ts").and_then(Value::as_str).map(str::to_owned) else {
                 return Err(sync_support::unexpected("Slack", http::StatusCode::OK));
             };
@@ -284,7 +313,11 @@ impl SyncSource for Slack {
                 message,
             ));
         }
-        if next.is_none() {
+        if gone {
+            cursor.at += 1;
+            // Joined again, it is read in full.
+            changed |= state.read.remove(&channel);
+        } else if next.is_none() {
             cursor.at += 1;
             changed |= state.read.insert(channel.clone());
         }

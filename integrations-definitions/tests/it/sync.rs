@@ -968,6 +968,54 @@ async fn slack() -> (SlackSyncApi, Env, SlackChannels) {
     )
 }
 
+/// The bot leaves (or is removed from) a channel after a run listed it and before it read
+/// it: the run goes on to the other channels and completes, instead of failing on
+/// `not_in_channel` at every resume. Rejoined, even before the next run, the channel is
+/// read in full: what was posted there before the run's watermark was never read.
+#[tokio::test]
+async fn slack_a_channel_left_during_a_run_is_passed_over() {
+    let (api, env, c) = slack().await;
+    env.full("messages").await;
+    let unread = api.post(&c.random, 3);
+    api.post(&c.general, 2);
+    // The run stops after general's page: random is listed but not read yet.
+    let first = env
+        .runner()
+        .run(
+            &tenant(),
+            &conn(),
+            "messages",
+            SyncMode::Incremental,
+            &*env.sink,
+            Some(1),
+        )
+        .await
+        .unwrap();
+    assert!(!first.complete);
+    api.leave(&c.random);
+    let report = env.incremental("messages").await;
+    assert_eq!(report.records, 0);
+    assert_eq!(env.sink.ids("messages").len(), 262);
+
+    // Back in the channel before the next run: its unread messages are older than the
+    // watermark, so only a full read finds them.
+    api.join(&c.random);
+    let before = api.requests().len();
+    let report = env.incremental("messages").await;
+    assert_eq!(report.records, 13);
+    let asked = first_after(api.requests(), before, |r| {
+        query(r, "channel") == Some(c.random.as_str())
+    });
+    assert_eq!(query(&asked, "oldest"), None);
+    for ts in &unread {
+        assert!(
+            env.sink
+                .record("messages", &format!("{}:{ts}", c.random))
+                .is_some()
+        );
+    }
+}
+
 #[tokio::test]
 async fn slack_messages_full_then_incremental() {
     let (api, env, c) = slack().await;

@@ -295,6 +295,18 @@ impl SlackSyncApi {
         found.expect("a channel added to the mock").member = true;
     }
 
+    /// The token's bot or user leaves `channel` (or is removed): it is no longer listed,
+    /// and its history answers `not_in_channel`.
+    ///
+    /// # Panics
+    ///
+    /// For an unknown channel.
+    pub fn leave(&self, channel: &str) {
+        let mut state = lock(&self.state);
+        let found = state.channels.iter_mut().find(|c| c.id == channel);
+        found.expect("a channel added to the mock").member = false;
+    }
+
     /// Posts `count` messages to a channel and returns their `ts`, oldest first.
     ///
     /// # Panics
