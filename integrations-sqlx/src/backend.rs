@@ -104,32 +104,12 @@ impl SqlStores {
     /// migrated by a newer version of this crate (nothing is written then), storage
     /// errors from a migration.
     pub async fn connect(url: &str) -> Result<Self, Error> {
-        Self::connect_creating(url, true).await
-    }
-
-    /// As [`connect`](Self::connect), but never creates a SQLite file: a URL naming a
-    /// file that does not exist is refused with `store.database_not_found` and nothing is
-    /// created. For tools that serve the records a host wrote, where a mistyped path
-    /// must be reported, not answered with an empty database (the command line's
-    /// `mcp serve`, `proxy` and `sync run`). An existing database is migrated as
-    /// [`connect`](Self::connect) does. A URL that sets `mode=` itself keeps its mode.
-    /// On PostgreSQL it is `connect`: a server never creates a database on connect.
-    ///
-    /// # Errors
-    ///
-    /// As [`connect`](Self::connect), plus `store.database_not_found` (not found) when
-    /// the SQLite file, or its directory, does not exist or cannot be opened.
-    pub async fn connect_existing(url: &str) -> Result<Self, Error> {
-        Self::connect_creating(url, false).await
-    }
-
-    async fn connect_creating(url: &str, create: bool) -> Result<Self, Error> {
         let sqlite = Backend::from_url(url)? == Backend::Sqlite;
         let deadline = tokio::time::Instant::now() + SQLITE_SETUP_PATIENCE;
         let mut pause = Duration::from_millis(10);
         loop {
             let attempt = async {
-                let stores = Self::connect_pool(url, create).await?;
+                let stores = Self::connect_pool(url, true).await?;
                 stores.migrate().await?;
                 Ok::<_, Error>(stores)
             }
@@ -153,14 +133,20 @@ impl SqlStores {
     }
 
     /// Connects to `url` without changing the schema: refuses a database that is behind
-    /// (`store.schema_outdated`) or ahead (`store.schema_too_new`) of this crate. For
-    /// hosts that run [`migrate`](Self::migrate) in a deploy step.
+    /// (`store.schema_outdated`, also an empty one) or ahead (`store.schema_too_new`) of
+    /// this crate, and never creates a SQLite file (`store.database_not_found`, nothing
+    /// created; a URL that sets `mode=` itself keeps its mode). For hosts that run
+    /// [`migrate`](Self::migrate) in a deploy step, and for tools that serve the records
+    /// another program owns (the command line's `mcp serve`, `proxy` and `sync run`),
+    /// where a mistyped path must be reported and a schema never changed.
     ///
     /// # Errors
     ///
-    /// As [`connect`](Self::connect), plus `store.schema_outdated` (configuration).
+    /// As [`connect`](Self::connect), plus `store.schema_outdated` (configuration), and
+    /// `store.database_not_found` (not found) when the SQLite file, or its directory,
+    /// does not exist or cannot be opened.
     pub async fn open(url: &str) -> Result<Self, Error> {
-        let stores = Self::connect_pool(url, true).await?;
+        let stores = Self::connect_pool(url, false).await?;
         let version = stores.schema_version().await?;
         schema::check_not_newer(version)?;
         if version < schema::SCHEMA_VERSION {

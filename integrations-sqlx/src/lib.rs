@@ -23,8 +23,9 @@
 //! (`migrations/sqlite`, `migrations/postgres`), recorded in sqlx's `_sqlx_migrations`
 //! table (sqlx's default, which it cannot rename: a host's own sqlx migrations belong in
 //! another SQLite file or PostgreSQL schema). [`SqlStores::connect`] applies the missing ones; [`SqlStores::open`] applies
-//! nothing and refuses a database that is behind (`store.schema_outdated`), for hosts that
-//! migrate in a deploy step with [`SqlStores::migrate`]. Both refuse a database whose
+//! nothing, never creates a SQLite file (`store.database_not_found`) and refuses a
+//! database that is behind (`store.schema_outdated`), for hosts that migrate in a deploy
+//! step with [`SqlStores::migrate`] and for tools serving another program's database. Both refuse a database whose
 //! schema is newer than this crate (`store.schema_too_new`) before writing anything.
 //! The crate README lists the tables.
 //!

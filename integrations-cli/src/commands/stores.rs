@@ -45,17 +45,21 @@ impl StoreArgs {
             .is_some_and(|u| !u.trim().is_empty())
     }
 
-    /// Opens the database (applying the migrations it lacks) and reads the sealing key.
-    /// A SQLite file must exist: these commands serve what a host stored, so a mistyped
-    /// path is reported, never answered with a new, empty database.
+    /// Opens the database and reads the sealing key. These commands serve what a host
+    /// stored, so the database must be the host's, at this release's schema
+    /// ([`SqlStores::open`]): a mistyped path is reported, never answered with a new,
+    /// empty database, and the schema is never changed (migrating it would lock out a
+    /// host of an older release, which refuses a newer schema).
     ///
     /// # Errors
     ///
     /// `cli.database_url_missing` (usage) without a URL; `cli.sealing_key_missing` (usage)
     /// without `SEALING_KEY` or `--key-file`; `cli.unreadable_file` when the key file
     /// cannot be read; `crypto.invalid_key` when the key is not 64 hex digits;
-    /// `store.database_not_found` (usage) when the SQLite file does not exist; the store's
-    /// own errors (`store.unsupported_url`, `store.unavailable`, `store.schema_too_new`, ...).
+    /// `store.database_not_found` (usage) when the SQLite file does not exist;
+    /// `store.schema_outdated` when the database is empty or at an older schema; the
+    /// store's own errors (`store.unsupported_url`, `store.unavailable`,
+    /// `store.schema_too_new`, ...).
     pub(crate) async fn open(&self) -> Result<OpenStores, Error> {
         let url = self
             .database_url
@@ -67,7 +71,17 @@ impl StoreArgs {
                 )
             })?;
         let keys = self.key_ring()?;
-        let stores = SqlStores::connect_existing(url).await?;
+        let stores = SqlStores::open(url).await.map_err(|e| {
+            if e.code() == integrations_sqlx::codes::store::SCHEMA_OUTDATED.as_str() {
+                // The library's message points at its own API; say what to do here.
+                integrations_sqlx::codes::store::SCHEMA_OUTDATED.error(format!(
+                    "the database is empty or at an older schema than this command's (version {}): it never migrates a host's database; check the URL, or start the host that owns the database once (it migrates)",
+                    integrations_sqlx::SCHEMA_VERSION
+                ))
+            } else {
+                e
+            }
+        })?;
         Ok(OpenStores {
             stores: Arc::new(stores),
             keys: Arc::new(keys),
@@ -152,6 +166,15 @@ mod tests {
         let error = args.open().await.err().unwrap();
         assert_eq!(error.code(), "store.database_not_found");
         assert!(!database.exists());
+        // An empty database is not migrated: it is not a host's.
+        std::fs::File::create(&database).unwrap();
+        let error = args.open().await.err().unwrap();
+        assert_eq!(error.code(), "store.schema_outdated");
+        assert!(error.message().contains("never migrates"), "{error}");
+        std::fs::remove_file(&database).unwrap();
+        for suffix in ["-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", database.display()));
+        }
         // The host creates the database; the command opens it.
         SqlStores::connect(args.database_url.as_deref().unwrap())
             .await

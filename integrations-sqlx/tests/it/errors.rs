@@ -74,6 +74,10 @@ async fn a_newer_schema_is_refused_and_never_written() {
 #[tokio::test]
 async fn open_refuses_an_unmigrated_database_and_migrate_is_idempotent() {
     each_backend!("open_outdated", |url| {
+        // An empty database: a new PostgreSQL schema, an empty SQLite file.
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            std::fs::File::create(path).unwrap();
+        }
         let err = SqlStores::open(&url).await.unwrap_err();
         assert_eq!(err.code(), "store.schema_outdated");
         let stores = SqlStores::connect(&url).await.unwrap();
@@ -104,10 +108,10 @@ async fn wrong_urls_give_stable_codes_without_the_password() {
 }
 
 #[tokio::test]
-async fn connect_existing_refuses_a_missing_sqlite_file_and_creates_nothing() {
+async fn open_refuses_a_missing_sqlite_file_and_creates_nothing() {
     let file = support::sqlite_path("mistyped");
     let url = format!("sqlite://{}", file.display());
-    let err = SqlStores::connect_existing(&url).await.unwrap_err();
+    let err = SqlStores::open(&url).await.unwrap_err();
     assert_eq!(err.code(), "store.database_not_found", "{err:?}");
     assert_eq!(err.kind(), ErrorKind::NotFound);
     for suffix in ["", "-wal", "-shm", "-journal"] {
@@ -116,10 +120,10 @@ async fn connect_existing_refuses_a_missing_sqlite_file_and_creates_nothing() {
     }
 
     let missing_dir = format!("sqlite://{}/x.db", file.display());
-    let err = SqlStores::connect_existing(&missing_dir).await.unwrap_err();
+    let err = SqlStores::open(&missing_dir).await.unwrap_err();
     assert_eq!(err.code(), "store.database_not_found", "{err:?}");
 
-    // A file `connect` made opens, migrated, and keeps what was written.
+    // A database `connect` made opens, with what was written.
     let stores = SqlStores::connect(&url).await.unwrap();
     let connection = ConnectionId::new("c1").unwrap();
     stores
@@ -132,8 +136,7 @@ async fn connect_existing_refuses_a_missing_sqlite_file_and_creates_nothing() {
         .await
         .unwrap();
     stores.close().await;
-    let stores = SqlStores::connect_existing(&url).await.unwrap();
-    assert_eq!(stores.schema_version().await.unwrap(), SCHEMA_VERSION);
+    let stores = SqlStores::open(&url).await.unwrap();
     let set = stores
         .load_credentials(&tenant(), &connection)
         .await
@@ -142,12 +145,13 @@ async fn connect_existing_refuses_a_missing_sqlite_file_and_creates_nothing() {
     assert_eq!(set.credentials.len(), 1);
     stores.close().await;
 
-    // The URL's own mode wins: `mode=rwc` creates.
+    // The URL's own mode wins: `mode=rwc` creates the file, which is then refused as
+    // empty, not migrated.
     let own = support::sqlite_path("own-mode");
-    let stores = SqlStores::connect_existing(&format!("sqlite://{}?mode=rwc", own.display()))
+    let err = SqlStores::open(&format!("sqlite://{}?mode=rwc", own.display()))
         .await
-        .unwrap();
-    stores.close().await;
+        .unwrap_err();
+    assert_eq!(err.code(), "store.schema_outdated", "{err:?}");
     assert!(own.exists());
 }
 
