@@ -26,6 +26,13 @@ pub struct PendingApproval {
     pub request: ApprovalRequest,
 }
 
+/// The refusal of an approval or denial of a request this service did not ask for.
+fn not_asked_here() -> Error {
+    integrations_core::codes::tool::APPROVAL_NOT_FOUND.error(
+        "no request with this id is waiting in this MCP service; settle it through the service (the process) whose client asked",
+    )
+}
+
 /// The digest of a call: who made it, which tool, which arguments (canonical JSON).
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct CallKey([u8; 32]);
@@ -129,7 +136,8 @@ pub(crate) enum Lookup {
 /// here, in the process, not in the store: [`pending`](Self::pending) lists the requests
 /// this service asked for, and an approval given through another process's `Approvals`
 /// runs the call (the store hands the request out once) without this one learning of it.
-/// Serve a principal's MCP requests and its approval page from one process.
+/// Serve a principal's MCP requests and its approval page from one process: the
+/// `Approvals` of another refuses to settle the request.
 #[derive(Clone)]
 pub struct Approvals {
     runtime: Arc<Runtime>,
@@ -191,12 +199,21 @@ impl Approvals {
     /// result is returned (and kept for the MCP client's retry). Of any number of
     /// approvals of one request, only the first runs it; the others get
     /// `tool.approval_not_found`.
+    ///
+    /// Only a request this service asked for is approved. Any other id (asked through
+    /// another process's service, or before this one started) gets
+    /// `tool.approval_not_found` and stays pending in the store: run here, its result
+    /// would reach no client, and the client, asking again where it asked first, could
+    /// have the call approved and run a second time.
     pub async fn approve(
         &self,
         tenant: &TenantId,
         id: &ApprovalId,
         approver: &UserId,
     ) -> ToolResult {
+        if !self.asked_here(tenant, id) {
+            return ToolResult::failure(&not_asked_here());
+        }
         let result = self.runtime.approve(tenant, id, approver).await;
         let mut desk = self.lock();
         if let Some(entry) = desk.entries.get_mut(id)
@@ -210,17 +227,21 @@ impl Approvals {
     }
 
     /// `approver` denies the request `id` of `tenant`: it never runs, and the client's
-    /// retry is told so.
+    /// retry is told so. As with [`approve`](Self::approve), only a request this service
+    /// asked for.
     ///
     /// # Errors
     ///
-    /// `tool.approval_not_found` when no such request is pending; storage errors.
+    /// `tool.approval_not_found` when no such request is pending here; storage errors.
     pub async fn deny(
         &self,
         tenant: &TenantId,
         id: &ApprovalId,
         approver: &UserId,
     ) -> Result<(), Error> {
+        if !self.asked_here(tenant, id) {
+            return Err(not_asked_here());
+        }
         self.runtime.deny(tenant, id, approver).await?;
         let mut desk = self.lock();
         if let Some(entry) = desk.entries.get_mut(id)
@@ -230,6 +251,14 @@ impl Approvals {
             entry.state = State::Denied(Instant::now());
         }
         Ok(())
+    }
+
+    /// Whether this service asked for the request `id` of `tenant` (in any state).
+    fn asked_here(&self, tenant: &TenantId, id: &ApprovalId) -> bool {
+        self.lock()
+            .entries
+            .get(id)
+            .is_some_and(|entry| &entry.request.tenant == tenant)
     }
 
     /// What is known about the call `key`; a settled result or a denial is handed over

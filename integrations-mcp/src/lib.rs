@@ -31,7 +31,9 @@
 //!   the result kept for the client's retry, live in the [`Approvals`] of the service that
 //!   asked. So the host's approval page must call [`Approvals::approve`] on that service,
 //!   and the client's retry must reach it: with several instances, route a principal's
-//!   MCP requests and its approval page to one instance. Continuation pages
+//!   MCP requests and its approval page to one instance. Another service refuses to
+//!   settle the request (`tool.approval_not_found`) rather than run a call whose result
+//!   no client would receive. Continuation pages
 //!   (`integrations_continue_result`), by contrast, are read from the store by any
 //!   instance.
 //!

@@ -179,6 +179,39 @@ async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
     outputs.into_iter().map(Option::unwrap).collect()
 }
 
+/// A request asked through one service (one process) is settled only through it: another
+/// service over the same store refuses to approve or deny it, and runs nothing. Run
+/// there, its result would reach no client, and the client's retry could have the call
+/// approved and run again.
+#[tokio::test]
+async fn only_the_service_that_asked_settles_an_approval() {
+    let demo = demo().await;
+    let client = plain(&demo).await;
+    let id = approval_id(&send(&client, &demo, "ship it").await);
+    let elsewhere = integrations_mcp::McpService::new(demo.runtime.clone());
+    let tenant = &demo.session.session.tenant;
+    let reviewer = UserId::new(REVIEWER).unwrap();
+
+    let refused = elsewhere.approvals().approve(tenant, &id, &reviewer).await;
+    assert_eq!(refused.error_code(), Some("tool.approval_not_found"));
+    let denied = elsewhere
+        .approvals()
+        .deny(tenant, &id, &reviewer)
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), "tool.approval_not_found");
+    assert!(elsewhere.approvals().pending(tenant).is_empty());
+    assert_eq!(calls(&demo, "slack_messages"), 0);
+
+    // The request is still pending where it was asked, and runs once from there.
+    assert_eq!(demo.service.approvals().pending(tenant).len(), 1);
+    let done = approve(&demo, &id).await;
+    assert!(!done.is_error(), "{done:?}");
+    assert_eq!(calls(&demo, "slack_messages"), 1);
+    let retry = send(&client, &demo, "ship it").await;
+    assert_eq!(retry["isError"], false, "{retry}");
+}
+
 #[tokio::test]
 async fn a_denied_call_never_runs_and_the_retry_is_told() {
     let demo = demo().await;
