@@ -16,9 +16,9 @@ use integrations_core::schema::ConfigSpec;
 use integrations_core::service::{ConnectionInput, TargetInput, WriteService, credential_aad};
 use integrations_core::webhook::{
     Classification, ConversationKey, EventRoute, EventSubject, EventType, GrantChange, Handshake,
-    HmacHexScheme, InboundRequest, Ingest, IngestOutcome, NormalizeContext, Normalized, Routing,
-    SessionDispatch, SubjectKind, WebhookEvent, WebhookHandler, WebhookResponse, WebhookSource,
-    codes, errors, lenient_timestamp, source_order_key,
+    HmacHexScheme, InboundRequest, Ingest, IngestOutcome, Ingested, NormalizeContext, Normalized,
+    Routing, SessionDispatch, SubjectKind, WebhookEvent, WebhookHandler, WebhookResponse,
+    WebhookSource, codes, errors, lenient_timestamp, source_order_key,
 };
 use integrations_core::{
     ConnectionId, DefinitionKey, Error, IntegrationKind, Registry, Secret, TargetId, TenantId,
@@ -374,6 +374,11 @@ impl World {
             .advance(integrations_core::webhook::DELIVERY_IN_PROGRESS_WINDOW);
         self.sign(&opened("acct-1"), id)
     }
+
+    /// `signed` received by the world's `Ingest`, which must accept it.
+    async fn deliver(&self, signed: &SignedDelivery) -> Ingested {
+        self.ingest.ingest(signed.request(&self.key)).await.unwrap()
+    }
 }
 
 fn opened(account: &str) -> serde_json::Value {
@@ -400,11 +405,7 @@ fn error_code(response: &WebhookResponse) -> String {
 async fn a_delivery_is_verified_normalized_recorded_and_delivered_once() {
     let world = World::new().await;
     let signed = world.sign(&opened("acct-1"), "d-1");
-    let ingested = world
-        .ingest
-        .ingest(signed.request(&world.key))
-        .await
-        .unwrap();
+    let ingested = world.deliver(&signed).await;
     assert_eq!(ingested.outcome, IngestOutcome::Delivered);
     assert_eq!(ingested.response.status, 200);
 
@@ -441,11 +442,7 @@ async fn the_payload_keeps_the_bytes_as_sent() {
     let signed = WebhookSigner::new(Tracker.webhook_source().unwrap(), SECRET)
         .sign(&Delivery::new(&pretty, world.now()).with_id("d-pretty"))
         .unwrap();
-    let ingested = world
-        .ingest
-        .ingest(signed.request(&world.key))
-        .await
-        .unwrap();
+    let ingested = world.deliver(&signed).await;
     assert_eq!(
         ingested.event.unwrap().payload.get().as_bytes(),
         pretty.as_slice()
@@ -457,11 +454,7 @@ async fn a_duplicate_delivery_is_stored_once_reaches_the_sink_once_and_gets_2xx(
     let world = World::new().await;
     let signed = world.sign(&opened("acct-1"), "d-dup");
     let first = world.ingest.handle(signed.request(&world.key)).await;
-    let second = world
-        .ingest
-        .ingest(signed.request(&world.key))
-        .await
-        .unwrap();
+    let second = world.deliver(&signed).await;
     assert_eq!(first.status, 200);
     assert_eq!(second.outcome, IngestOutcome::Duplicate);
     assert!(second.response.status.is_success());
@@ -520,7 +513,7 @@ impl integrations_core::host::EventSink for HeldThenFails {
 struct HeldDelivery {
     process: Ingest,
     sink: Arc<HeldThenFails>,
-    first: tokio::task::JoinHandle<Result<integrations_core::webhook::Ingested, Error>>,
+    first: tokio::task::JoinHandle<Result<Ingested, Error>>,
     signed: SignedDelivery,
 }
 
@@ -565,11 +558,7 @@ async fn a_redelivery_while_the_first_is_still_delivered_is_not_answered_done() 
     sink.release.notify_one();
     let failed = first.await.unwrap().unwrap_err();
     assert_eq!(failed.code(), codes::DELIVERY_FAILED);
-    let retry = world
-        .ingest
-        .ingest(signed.request(&world.key))
-        .await
-        .unwrap();
+    let retry = world.deliver(&signed).await;
     assert_eq!(retry.outcome, IngestOutcome::Delivered);
     assert_eq!(world.test.events.events().len(), 1);
 }
@@ -631,19 +620,11 @@ async fn a_delivery_whose_process_died_is_taken_over_by_a_redelivery_after_the_w
     assert_eq!(err.code(), codes::DELIVERY_IN_PROGRESS);
     assert!(world.test.events.events().is_empty());
     let later = world.redelivered_after_the_window("d-died");
-    let taken_over = world
-        .ingest
-        .ingest(later.request(&world.key))
-        .await
-        .unwrap();
+    let taken_over = world.deliver(&later).await;
     assert_eq!(taken_over.outcome, IngestOutcome::Delivered);
     assert_eq!(world.test.events.events().len(), 1);
     // Delivered: the next redelivery is a duplicate.
-    let again = world
-        .ingest
-        .ingest(later.request(&world.key))
-        .await
-        .unwrap();
+    let again = world.deliver(&later).await;
     assert_eq!(again.outcome, IngestOutcome::Duplicate);
     assert_eq!(world.test.events.events().len(), 1);
 }
@@ -656,21 +637,13 @@ async fn a_first_delivery_failing_after_a_takeover_leaves_the_takers_record() {
     let world = World::new().await;
     let HeldDelivery { sink, first, .. } = world.hold_first_delivery("d-slow-then-failed").await;
     let later = world.redelivered_after_the_window("d-slow-then-failed");
-    let taken_over = world
-        .ingest
-        .ingest(later.request(&world.key))
-        .await
-        .unwrap();
+    let taken_over = world.deliver(&later).await;
     assert_eq!(taken_over.outcome, IngestOutcome::Delivered);
 
     sink.release.notify_one();
     let failed = first.await.unwrap().unwrap_err();
     assert_eq!(failed.code(), codes::DELIVERY_FAILED);
-    let again = world
-        .ingest
-        .ingest(later.request(&world.key))
-        .await
-        .unwrap();
+    let again = world.deliver(&later).await;
     assert_eq!(again.outcome, IngestOutcome::Duplicate);
     assert_eq!(world.test.events.events().len(), 1);
 }
@@ -733,11 +706,7 @@ async fn a_sink_failure_releases_the_record_answers_503_and_the_retry_is_deliver
     assert!(world.test.store.recorded_events().is_empty());
     assert!(world.test.events.events().is_empty());
 
-    let retry = world
-        .ingest
-        .ingest(signed.request(&world.key))
-        .await
-        .unwrap();
+    let retry = world.deliver(&signed).await;
     assert_eq!(retry.outcome, IngestOutcome::Delivered);
     assert_eq!(world.test.events.events().len(), 1);
 }
@@ -808,11 +777,7 @@ async fn acknowledge_now_process_later() {
         .unwrap();
     world.test.events.fail_next(1);
     let failed = accepted.pending.unwrap().deliver().await.unwrap_err();
-    let redelivered = world
-        .ingest
-        .ingest(signed.request(&world.key))
-        .await
-        .unwrap();
+    let redelivered = world.deliver(&signed).await;
     assert_eq!(redelivered.outcome, IngestOutcome::Delivered);
     let retried = failed.pending.deliver().await.unwrap();
     assert_eq!(retried.external_event_id, "d-later-3");
@@ -830,7 +795,7 @@ async fn a_handshake_is_answered_only_after_verification() {
     let world = World::new().await;
     let ping = json!({"type": "ping", "account": "acct-1", "challenge": "c-3eZbrw1aBm2rZgRNFdxV"});
     let good = world.sign(&ping, "d-ping");
-    let ingested = world.ingest.ingest(good.request(&world.key)).await.unwrap();
+    let ingested = world.deliver(&good).await;
     assert_eq!(ingested.outcome, IngestOutcome::Answered);
     assert_eq!(ingested.response.body, "c-3eZbrw1aBm2rZgRNFdxV");
     assert!(world.test.events.events().is_empty());
@@ -1086,12 +1051,7 @@ async fn target_and_connection_secrets_rotate() {
         .await;
     for (secret, id) in [(SECRET, "d-new"), (OLD_SECRET, "d-old")] {
         let signed = world.sign_with(secret, &opened("acct-1"), id);
-        let outcome = world
-            .ingest
-            .ingest(signed.request(&world.key))
-            .await
-            .unwrap()
-            .outcome;
+        let outcome = world.deliver(&signed).await.outcome;
         assert_eq!(outcome, IngestOutcome::Delivered, "{id}");
     }
     let response = world
@@ -1119,12 +1079,7 @@ async fn target_and_connection_secrets_rotate() {
         )
         .await;
     let signed = world.sign_with("connection-level-secret", &opened("acct-own"), "d-own");
-    let outcome = world
-        .ingest
-        .ingest(signed.request(&world.key))
-        .await
-        .unwrap()
-        .outcome;
+    let outcome = world.deliver(&signed).await.outcome;
     assert_eq!(outcome, IngestOutcome::Delivered);
     // The connection's secret does not open another connection's deliveries.
     let signed = world.sign_with("connection-level-secret", &opened("acct-1"), "d-cross");
@@ -1413,11 +1368,7 @@ async fn a_revoking_event_is_applied_once_and_before_the_answer() {
     assert_eq!(changes[0].detail["external_event_id"], "d-uninstall");
 
     // The same event again is a duplicate; any other event finds no live connection.
-    let again = world
-        .ingest
-        .ingest(signed.request(&world.key))
-        .await
-        .unwrap();
+    let again = world.deliver(&signed).await;
     assert_eq!(again.outcome, IngestOutcome::Duplicate);
     let other = world
         .ingest
@@ -1503,11 +1454,7 @@ async fn a_status_change_the_store_refuses_releases_the_event_for_the_retry() {
     assert!(world.test.events.events().is_empty());
 
     // The provider's retry, once the store is back, is applied and delivered.
-    let retry = world
-        .ingest
-        .ingest(signed.request(&world.key))
-        .await
-        .unwrap();
+    let retry = world.deliver(&signed).await;
     assert_eq!(retry.outcome, IngestOutcome::Delivered);
     assert!(matches!(
         conn_1_status(&world).await,
@@ -1755,11 +1702,7 @@ async fn two_tenants_connecting_the_same_account_each_get_their_deliveries() {
     let acme = world.sign(&opened("acct-1"), "d-acme");
     let beta = world.sign_with("beta-tracker-secret", &opened("acct-1"), "d-beta");
     for (signed, tenant) in [(&acme, "acme"), (&beta, "beta")] {
-        let ingested = world
-            .ingest
-            .ingest(signed.request(&world.key))
-            .await
-            .unwrap();
+        let ingested = world.deliver(&signed).await;
         assert_eq!(ingested.event.unwrap().tenant.as_str(), tenant);
     }
     // Neither tenant's secret: refused, not routed.
