@@ -101,6 +101,14 @@ impl Env {
             .await
     }
 
+    /// A run in `mode` that stops after `pages` pages (its checkpoint kept for the next).
+    async fn run_pages(&self, stream: &str, mode: SyncMode, pages: u64) -> SyncReport {
+        self.runner()
+            .run(&tenant(), &conn(), stream, mode, &*self.sink, Some(pages))
+            .await
+            .unwrap()
+    }
+
     async fn full(&self, stream: &str) -> SyncReport {
         let report = self.run(stream, SyncMode::Full).await.unwrap();
         assert!(report.complete, "{report:?}");
@@ -421,18 +429,7 @@ async fn linear_rate_limits_pause_until_the_reset_then_continue() {
         api.add(stream, 120);
         // The request limit on page 2, the complexity limit on page 3.
         api.fail_after_pages(1, SyncFault::RateLimited(Duration::from_millis(30_250)));
-        let runner = env.runner();
-        let first = runner
-            .run(
-                &tenant(),
-                &conn(),
-                stream,
-                SyncMode::Full,
-                &*env.sink,
-                Some(2),
-            )
-            .await
-            .unwrap();
+        let first = env.run_pages(stream, SyncMode::Full, 2).await;
         assert_eq!(first.rate_limit_waits, 1);
         api.fail_next(1, SyncFault::SecondaryLimit(Duration::from_secs(45)));
         let second = env.full(stream).await;
@@ -828,18 +825,7 @@ async fn github_primary_and_secondary_limits_pause_for_what_github_says() {
         let (api, env) = github(false).await;
         api.add("octo/app", 250, pulls);
         api.fail_after_pages(1, SyncFault::RateLimited(Duration::from_secs(120)));
-        let report = env
-            .runner()
-            .run(
-                &tenant(),
-                &conn(),
-                stream,
-                SyncMode::Full,
-                &*env.sink,
-                Some(2),
-            )
-            .await
-            .unwrap();
+        let report = env.run_pages(stream, SyncMode::Full, 2).await;
         assert_eq!(report.rate_limit_waits, 1);
         api.fail_next(1, SyncFault::SecondaryLimit(Duration::from_secs(30)));
         let report = env.full(stream).await;
@@ -979,18 +965,7 @@ async fn slack_a_channel_left_during_a_run_is_passed_over() {
     let unread = api.post(&c.random, 3);
     api.post(&c.general, 2);
     // The run stops after general's page: random is listed but not read yet.
-    let first = env
-        .runner()
-        .run(
-            &tenant(),
-            &conn(),
-            "messages",
-            SyncMode::Incremental,
-            &*env.sink,
-            Some(1),
-        )
-        .await
-        .unwrap();
+    let first = env.run_pages("messages", SyncMode::Incremental, 1).await;
     assert!(!first.complete);
     api.leave(&c.random);
     let report = env.incremental("messages").await;
@@ -1372,17 +1347,8 @@ async fn github_an_interrupted_incremental_run_keeps_no_etag_that_hides_its_unre
     }
     // The run stops after page 1 of `octo/app` (100 of the 150 changed pull requests).
     let report = env
-        .runner()
-        .run(
-            &tenant(),
-            &conn(),
-            "pull_requests",
-            SyncMode::Incremental,
-            &*env.sink,
-            Some(1),
-        )
-        .await
-        .unwrap();
+        .run_pages("pull_requests", SyncMode::Incremental, 1)
+        .await;
     assert!(!report.complete);
     // Nothing changes at GitHub: page 1 is the same, page 2 was never read.
     env.incremental("pull_requests").await;
