@@ -1702,7 +1702,7 @@ async fn two_tenants_connecting_the_same_account_each_get_their_deliveries() {
     let acme = world.sign(&opened("acct-1"), "d-acme");
     let beta = world.sign_with("beta-tracker-secret", &opened("acct-1"), "d-beta");
     for (signed, tenant) in [(&acme, "acme"), (&beta, "beta")] {
-        let ingested = world.deliver(&signed).await;
+        let ingested = world.deliver(signed).await;
         assert_eq!(ingested.event.unwrap().tenant.as_str(), tenant);
     }
     // Neither tenant's secret: refused, not routed.
