@@ -1,11 +1,48 @@
-//! What the shipped sync sources share: which credential a connection syncs with, and
-//! the errors of a sync request.
+//! What the shipped sync sources share: which credential a connection syncs with, their
+//! cursors and state as the runner saves them, and the errors of a sync request.
 
 use integrations_core::Error;
 use integrations_core::definition::{ConnectionMethod, ConnectionMethodKind};
 use integrations_core::model::Connection;
 use integrations_core::plan::CredentialSelector;
-use integrations_core::sync::SyncStream;
+use integrations_core::sync::{SyncPage, SyncStream};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// A source's cursor as the text the runner saves.
+///
+/// # Errors
+///
+/// An internal error if it cannot be encoded.
+pub(crate) fn encode_cursor<T: Serialize>(provider: &str, cursor: &T) -> Result<String, Error> {
+    serde_json::to_string(cursor).map_err(|e| {
+        Error::internal(format!("a {provider} cursor could not be encoded")).with_source(e)
+    })
+}
+
+/// A saved cursor read back.
+///
+/// # Errors
+///
+/// `sync.invalid_cursor` for a cursor of another shape (another release's, or Linear's
+/// own from before its cursors were the source's): the runner then starts a resumed
+/// run's pages over.
+pub(crate) fn decode_cursor<T: DeserializeOwned>(provider: &str, saved: &str) -> Result<T, Error> {
+    serde_json::from_str(saved).map_err(|_| {
+        integrations_core::codes::sync::INVALID_CURSOR.error(format!(
+            "the saved cursor is not one of this version's {provider} cursors"
+        ))
+    })
+}
+
+/// `page`, carrying the source's `state` when the page `changed` it.
+pub(crate) fn with_state_if<T: Serialize>(page: SyncPage, changed: bool, state: &T) -> SyncPage {
+    if changed {
+        page.with_state(serde_json::to_value(state).unwrap_or(serde_json::Value::Null))
+    } else {
+        page
+    }
+}
 
 /// The credential a connection syncs with, as tools use it: an API-key method's first
 /// secret field; an OAuth method's access token.

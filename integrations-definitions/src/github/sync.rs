@@ -212,12 +212,7 @@ impl SyncSource for GitHub {
                 repositories: repos.clone(),
                 next: None,
             },
-            Some(c) => serde_json::from_str(c).map_err(|_| {
-                invalid(
-                    integrations_core::codes::sync::INVALID_CURSOR,
-                    "the saved cursor is not GitHub's",
-                )
-            })?,
+            Some(c) => sync_support::decode_cursor("GitHub", c)?,
         };
         if cursor.repositories != repos {
             return Err(invalid(
@@ -368,11 +363,11 @@ impl SyncSource for GitHub {
                 .insert(repo.as_str().to_owned(), (url, etag.to_owned()));
             changed = true;
         }
-        let mut page = SyncPage::new(records, after_repo(next));
-        if changed {
-            page = page.with_state(serde_json::to_value(&state).unwrap_or(Value::Null));
-        }
-        Ok(page)
+        Ok(sync_support::with_state_if(
+            SyncPage::new(records, after_repo(next)),
+            changed,
+            &state,
+        ))
     }
 }
 

@@ -264,11 +264,8 @@ impl SyncSource for Linear {
             auth,
         };
         let mut state: State = serde_json::from_value(request.state.clone()).unwrap_or_default();
-        let mut cursor = if let Some(saved) = request.cursor {
-            serde_json::from_str::<Cursor>(saved).map_err(|_| {
-                integrations_core::codes::sync::INVALID_CURSOR
-                    .error("the saved cursor is not one of this version's Linear cursors")
-            })?
+        let mut cursor: Cursor = if let Some(saved) = request.cursor {
+            sync_support::decode_cursor("Linear", saved)?
         } else {
             let teams = call.teams().await?;
             // Only a run reading changes has newcomers: any other reads everything.
@@ -341,18 +338,12 @@ impl SyncSource for Linear {
             false
         };
         let next = if more {
-            Some(serde_json::to_string(&cursor).map_err(|e| {
-                Error::internal("a Linear cursor could not be encoded").with_source(e)
-            })?)
+            Some(sync_support::encode_cursor("Linear", &cursor)?)
         } else {
             None
         };
         let page = SyncPage::new(records, next).with_deleted(deleted);
-        Ok(if changed {
-            page.with_state(serde_json::to_value(&state).unwrap_or(Value::Null))
-        } else {
-            page
-        })
+        Ok(sync_support::with_state_if(page, changed, &state))
     }
 }
 

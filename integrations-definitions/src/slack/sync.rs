@@ -255,11 +255,8 @@ impl SyncSource for Slack {
             config,
             auth: RequestAuth::bearer(selector).with_rejection(rejected),
         };
-        let mut cursor = match request.cursor {
-            Some(c) => serde_json::from_str::<Cursor>(c).map_err(|_| {
-                integrations_core::codes::sync::INVALID_CURSOR
-                    .error("the saved cursor is not Slack's")
-            })?,
+        let mut cursor: Cursor = match request.cursor {
+            Some(c) => sync_support::decode_cursor("Slack", c)?,
             None => Cursor {
                 channels: call.channels().await?,
                 at: 0,
@@ -324,17 +321,11 @@ impl SyncSource for Slack {
         cursor.next = next;
         let more = cursor.at < cursor.channels.len();
         let next_cursor = if more {
-            Some(serde_json::to_string(&cursor).map_err(|e| {
-                Error::internal("a Slack cursor could not be encoded").with_source(e)
-            })?)
+            Some(sync_support::encode_cursor("Slack", &cursor)?)
         } else {
             None
         };
         let page = SyncPage::new(records, next_cursor);
-        Ok(if changed {
-            page.with_state(serde_json::to_value(&state).unwrap_or(Value::Null))
-        } else {
-            page
-        })
+        Ok(sync_support::with_state_if(page, changed, &state))
     }
 }
