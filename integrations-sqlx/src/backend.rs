@@ -109,7 +109,7 @@ impl SqlStores {
         let mut pause = Duration::from_millis(10);
         loop {
             let attempt = async {
-                let stores = Self::connect_pool(url, true).await?;
+                let stores = Self::connect_pool(url, Opening::ToMigrate).await?;
                 stores.migrate().await?;
                 Ok::<_, Error>(stores)
             }
@@ -146,17 +146,7 @@ impl SqlStores {
     /// `store.database_not_found` (not found) when the SQLite file, or its directory,
     /// does not exist or cannot be opened.
     pub async fn open(url: &str) -> Result<Self, Error> {
-        let stores = Self::connect_pool(url, false).await?;
-        let version = stores.schema_version().await?;
-        schema::check_not_newer(version)?;
-        if version < schema::SCHEMA_VERSION {
-            return Err(crate::codes::store::SCHEMA_OUTDATED.error(format!(
-                    "the database schema is at version {version}, this crate needs {}; run SqlStores::migrate (or connect with SqlStores::connect)",
-                    schema::SCHEMA_VERSION
-                ),
-            ));
-        }
-        Ok(stores)
+        Self::connect_pool(url, Opening::AsItIs).await
     }
 
     /// Applies the migrations the database lacks. Refuses, before writing anything, a
@@ -237,8 +227,10 @@ impl SqlStores {
         self.pool.close().await;
     }
 
-    /// The pool of `url`; `create`: whether a missing SQLite file is created.
-    async fn connect_pool(url: &str, create: bool) -> Result<Self, Error> {
+    /// The pool of `url`, opened as `opening` says. The schema version is checked before
+    /// anything is written (WAL mode included), so a refused database is left as it was.
+    async fn connect_pool(url: &str, opening: Opening) -> Result<Self, Error> {
+        let create = opening == Opening::ToMigrate;
         let backend = Backend::from_url(url)?;
         sqlx::any::install_default_drivers();
         let url = match backend {
@@ -267,11 +259,18 @@ impl SqlStores {
             backend,
             prepared: true,
         };
+        let version = stores.schema_version().await?;
+        schema::check_not_newer(version)?;
+        if opening == Opening::AsItIs && version < schema::SCHEMA_VERSION {
+            return Err(crate::codes::store::SCHEMA_OUTDATED.error(format!(
+                    "the database schema is at version {version}, this crate needs {}; run SqlStores::migrate (or connect with SqlStores::connect)",
+                    schema::SCHEMA_VERSION
+                ),
+            ));
+        }
         if backend == Backend::Sqlite {
             stores.enable_wal().await?;
         }
-        // Checked before anything can write.
-        schema::check_not_newer(stores.schema_version().await?)?;
         Ok(stores)
     }
 
@@ -306,6 +305,17 @@ impl SqlStores {
         };
         self.pool.begin_with(begin).await.map_err(error::map)
     }
+}
+
+/// How [`SqlStores`] opens a database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Opening {
+    /// To bring it to this crate's schema ([`SqlStores::connect`]): a missing SQLite file
+    /// is created, and an older schema is accepted (the caller migrates it).
+    ToMigrate,
+    /// As it is ([`SqlStores::open`]): no file is created, and the schema must be this
+    /// crate's.
+    AsItIs,
 }
 
 /// A SQLite URL that opens the file read-write, creating it when absent if `create`,

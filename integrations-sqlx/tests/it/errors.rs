@@ -80,6 +80,11 @@ async fn open_refuses_an_unmigrated_database_and_migrate_is_idempotent() {
         }
         let err = SqlStores::open(&url).await.unwrap_err();
         assert_eq!(err.code(), "store.schema_outdated");
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            // Refused as it was: not even switched to WAL mode.
+            assert_eq!(std::fs::metadata(path).unwrap().len(), 0);
+            assert!(!std::path::Path::new(&format!("{path}-wal")).exists());
+        }
         let stores = SqlStores::connect(&url).await.unwrap();
         stores.migrate().await.unwrap();
         stores.migrate().await.unwrap();
