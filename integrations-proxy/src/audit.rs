@@ -1,35 +1,47 @@
 //! The audit queue: injected requests are audited by a writer task, so a slow audit
 //! store (a database insert) never sits in a request's path. Nothing is dropped: a full
-//! queue makes the request wait, and once the writer has stopped, records are written
-//! in place. A request sent with a credential is audited even when it fails or the
-//! sandbox goes away before the answer ([`CredentialUse`]).
+//! queue makes the request wait, and a request sent with a credential is audited even
+//! when it fails or the sandbox goes away before the answer ([`CredentialUse`]). Every
+//! record being made holds the queue open, and the writer stops only when the queue is
+//! closed and empty, so a proxy that shuts down writes the records of the requests it
+//! cut short before it returns.
 
 use std::time::Instant;
 
 use http::StatusCode;
 use integrations_core::host::{AuditEvent, AuditOutcome, Host};
+use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
-use tokio::sync::{mpsc, watch};
-
-use crate::server::{Phase, until};
 
 /// How many audit records may wait for the writer.
 const QUEUE: usize = 4096;
 
-/// The sending side, shared by every request.
+/// The sending side, shared by every request. It holds the queue weakly: the queue
+/// stays open while the proxy serves ([`AuditOpen`]) or a record is being made.
 #[derive(Debug)]
 pub(crate) struct AuditQueue {
-    tx: mpsc::Sender<AuditEvent>,
+    tx: mpsc::WeakSender<AuditEvent>,
     host: Host,
 }
 
 /// The receiving side, until the proxy starts serving.
 pub(crate) type AuditReceiver = mpsc::Receiver<AuditEvent>;
 
+/// Keeps the queue open while the proxy serves; dropped when it shuts down, after which
+/// the writer ends once the last record being made is written.
+#[derive(Debug)]
+pub(crate) struct AuditOpen {
+    _tx: mpsc::Sender<AuditEvent>,
+}
+
 impl AuditQueue {
-    pub(crate) fn new(host: Host) -> (Self, AuditReceiver) {
+    pub(crate) fn new(host: Host) -> (Self, AuditReceiver, AuditOpen) {
         let (tx, rx) = mpsc::channel(QUEUE);
-        (Self { tx, host }, rx)
+        let queue = Self {
+            tx: tx.downgrade(),
+            host,
+        };
+        (queue, rx, AuditOpen { _tx: tx })
     }
 
     /// Starts the record of a request about to be sent with a credential: `event` with
@@ -39,18 +51,23 @@ impl AuditQueue {
             event: Some(event),
             started,
             retried: false,
-            tx: self.tx.clone(),
+            tx: self.tx.upgrade(),
             host: self.host.clone(),
         }
     }
 }
 
-/// Queues `event` (waits while the queue is full); writes it in place when the writer
-/// has stopped.
-async fn record(tx: &mpsc::Sender<AuditEvent>, host: &Host, event: AuditEvent) {
-    if let Err(mpsc::error::SendError(event)) = tx.send(event).await {
-        host.audit().record(event).await;
-    }
+/// Queues `event` (waits while the queue is full); writes it in place when there is no
+/// queue (a request begun after the proxy shut down).
+async fn record(tx: Option<mpsc::Sender<AuditEvent>>, host: Host, event: AuditEvent) {
+    let event = match tx {
+        Some(tx) => match tx.send(event).await {
+            Ok(()) => return,
+            Err(mpsc::error::SendError(event)) => event,
+        },
+        None => event,
+    };
+    host.audit().record(event).await;
 }
 
 /// The audit record of one request handed to the upstream client with a credential.
@@ -62,7 +79,9 @@ pub(crate) struct CredentialUse {
     event: Option<AuditEvent>,
     started: Instant,
     retried: bool,
-    tx: mpsc::Sender<AuditEvent>,
+    /// Holds the queue open until the record is queued; `None` once the proxy has shut
+    /// down.
+    tx: Option<mpsc::Sender<AuditEvent>>,
     host: Host,
 }
 
@@ -74,8 +93,20 @@ impl CredentialUse {
 
     /// Writes the record: `outcome`, and the upstream's `status` when it answered.
     pub(crate) async fn finish(mut self, outcome: AuditOutcome, status: Option<StatusCode>) {
-        if let Some(event) = self.complete(outcome, status) {
-            record(&self.tx, &self.host, event).await;
+        // A place in the queue first, while the event is still here: if this future is
+        // dropped while the queue is full, `drop` writes the record.
+        let permit = match &self.tx {
+            Some(tx) => tx.clone().reserve_owned().await.ok(),
+            None => None,
+        };
+        let Some(event) = self.complete(outcome, status) else {
+            return;
+        };
+        match permit {
+            Some(permit) => {
+                permit.send(event);
+            }
+            None => record(None, self.host.clone(), event).await,
         }
     }
 
@@ -106,29 +137,25 @@ impl Drop for CredentialUse {
         let Some(event) = self.complete(unknown, None) else {
             return;
         };
-        if let Err(TrySendError::Full(event) | TrySendError::Closed(event)) =
-            self.tx.try_send(event)
-            && let Ok(runtime) = tokio::runtime::Handle::try_current()
-        {
-            let (tx, host) = (self.tx.clone(), self.host.clone());
-            runtime.spawn(async move { record(&tx, &host, event).await });
+        let tx = self.tx.take();
+        let event = match &tx {
+            Some(queue) => match queue.try_send(event) {
+                Ok(()) => return,
+                Err(TrySendError::Full(event) | TrySendError::Closed(event)) => event,
+            },
+            None => event,
+        };
+        // The queue is full (or gone): a task waits for room, holding the queue open so
+        // the writer is still there to take the record.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(record(tx, self.host.clone(), event));
         }
     }
 }
 
-/// Writes queued records until the proxy closes, then everything still queued.
-pub(crate) async fn writer(host: Host, mut rx: AuditReceiver, phase: watch::Receiver<Phase>) {
-    loop {
-        tokio::select! {
-            biased;
-            event = rx.recv() => match event {
-                Some(event) => host.audit().record(event).await,
-                None => return,
-            },
-            () = until(&phase, Phase::Closing) => break,
-        }
-    }
-    rx.close();
+/// Writes queued records until the queue is closed (the proxy shut down and no record
+/// is being made any more) and empty.
+pub(crate) async fn writer(host: Host, mut rx: AuditReceiver) {
     while let Some(event) = rx.recv().await {
         host.audit().record(event).await;
     }

@@ -137,14 +137,23 @@ impl PlanState {
         self.managed.get(host)
     }
 
-    /// Checks that a grant verifies (signature, times) before a tunnel opens: any one
+    /// Checks that a grant verifies (signature, times) and is for this plan's sandbox
+    /// (its audience) before a tunnel opens or a plain-HTTP request goes on: any one
     /// will do, as for [`authorize`](Self::authorize), which decides what each request
-    /// may use. When none does, the first grant's reason is the refusal.
+    /// may use. When none does, the first grant's reason is the refusal. A blind tunnel
+    /// or a passthrough request is never authorized further, so a grant of another
+    /// tenant or plan, signed with the same keys, must stop here.
     pub(crate) fn verify(&self, grants: &Grants, clock: &dyn Clock) -> Result<(), Refusal> {
         let mut first = None;
         for grant in &grants.0 {
             match self.keys.verify(grant.expose(), clock) {
-                Ok(_) => return Ok(()),
+                Ok(claims) if claims.audience == *self.gate.audience() => return Ok(()),
+                Ok(_) => {
+                    first.get_or_insert_with(|| {
+                        integrations_core::codes::egress::GRANT_AUDIENCE
+                            .error("the egress grant was issued for another tenant or plan")
+                    });
+                }
                 Err(error) => {
                     first.get_or_insert(error);
                 }

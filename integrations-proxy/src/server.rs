@@ -17,7 +17,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
 
-use crate::audit::{self, AuditQueue, AuditReceiver};
+use crate::audit::{self, AuditOpen, AuditQueue, AuditReceiver};
 use crate::ca::{CertificateAuthority, LeafCache};
 use crate::config::ProxyConfig;
 use crate::connections::ConnectionCache;
@@ -94,6 +94,7 @@ pub struct Proxy {
     shared: Arc<Shared>,
     phase: watch::Sender<Phase>,
     audit: AuditReceiver,
+    audit_open: AuditOpen,
 }
 
 impl Proxy {
@@ -115,7 +116,7 @@ impl Proxy {
         let config = Arc::new(config);
         let state = PlanState::new(plan, keys.clone())?;
         let (phase, watch_phase) = watch::channel(Phase::Serving);
-        let (audit, audit_rx) = AuditQueue::new(host.clone());
+        let (audit, audit_rx, audit_open) = AuditQueue::new(host.clone());
         let shared = Arc::new(Shared {
             client: upstream::client(&config)?,
             leaves: LeafCache::new(Arc::new(ca), config.leaf_ttl),
@@ -133,6 +134,7 @@ impl Proxy {
             shared,
             phase,
             audit: audit_rx,
+            audit_open,
         })
     }
 
@@ -163,11 +165,7 @@ impl Proxy {
         })?;
         let shared = Arc::clone(&self.shared);
         let task = tokio::spawn(accept_loop(listener, shared));
-        let audit_writer = tokio::spawn(audit::writer(
-            self.shared.host.clone(),
-            self.audit,
-            self.shared.phase.clone(),
-        ));
+        let audit_writer = tokio::spawn(audit::writer(self.shared.host.clone(), self.audit));
         tracing::info!(target: "integrations::proxy", %local_addr, "egress proxy listening");
         Ok(ProxyHandle {
             local_addr,
@@ -175,6 +173,7 @@ impl Proxy {
             phase: self.phase,
             task,
             audit_writer,
+            audit_open: self.audit_open,
         })
     }
 }
@@ -255,6 +254,8 @@ pub struct ProxyHandle {
     phase: watch::Sender<Phase>,
     task: JoinHandle<()>,
     audit_writer: JoinHandle<()>,
+    /// Keeps the audit queue open while serving.
+    audit_open: AuditOpen,
 }
 
 impl ProxyHandle {
@@ -308,6 +309,9 @@ impl ProxyHandle {
         }
         let _ = self.phase.send(Phase::Closing);
         let _ = self.task.await;
+        // The writer ends once the requests cut short at closing have written their
+        // records (each holds the queue open until its record is queued).
+        drop(self.audit_open);
         let _ = self.audit_writer.await;
     }
 }

@@ -321,6 +321,54 @@ async fn shutdown_writes_every_queued_audit_record() {
     assert_eq!(proxied, 20);
 }
 
+/// A request still waiting for its upstream when the grace period ends is cut short,
+/// and its record (`proxy.outcome_unknown`) is written before `shutdown` returns: the
+/// host may exit right after it. On two workers, as a host runs the proxy: the cut
+/// request's record races the audit writer's end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_writes_the_record_of_a_request_it_cuts_short() {
+    let mut fx = Fixture::start_with(Options {
+        config: integrations_proxy::ProxyConfig::new()
+            .with_shutdown_grace(Duration::from_millis(100)),
+        ..Options::default()
+    })
+    .await;
+    let client = fx.client(&fx.grant());
+    let waiting =
+        tokio::spawn(async move { client.get("https://api.openai.com/v1/slow").send().await });
+    for _ in 0..500 {
+        if fx.proxy().metrics().in_flight == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        fx.proxy().metrics().in_flight,
+        1,
+        "the request reached the upstream"
+    );
+    fx.proxy.take().unwrap().shutdown().await;
+    // Read at once: nothing may still be on its way.
+    let records: Vec<_> = fx
+        .test
+        .audit
+        .with_action("credential.used")
+        .into_iter()
+        .filter(|e| e.detail.get("via").map(String::as_str) == Some("egress_proxy"))
+        .collect();
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(
+        records[0].outcome,
+        AuditOutcome::Failure {
+            code: "proxy.outcome_unknown".to_owned()
+        }
+    );
+    assert!(
+        waiting.await.unwrap().is_err(),
+        "the sandbox's request was cut"
+    );
+}
+
 #[tokio::test]
 async fn a_buffered_body_that_trickles_past_the_timeout_gets_408() {
     let fx = Fixture::start_with(Options {

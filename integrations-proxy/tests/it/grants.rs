@@ -1,10 +1,12 @@
 //! The sandbox authenticates with its grant as proxy credentials: missing, tampered,
 //! expired, foreign or out-of-scope grants get 407/403 and the upstream sees nothing.
 
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use http::StatusCode;
-use integrations_core::egress::{GrantKey, GrantKeys};
+use integrations_core::TenantId;
+use integrations_core::egress::{GrantAudience, GrantKey, GrantKeys};
 
 use crate::support::*;
 
@@ -49,6 +51,64 @@ async fn missing_tampered_foreign_and_expired_grants_get_407() {
     assert_eq!(status, StatusCode::PROXY_AUTHENTICATION_REQUIRED);
     assert_eq!(code.as_deref(), Some("egress.grant_expired"));
     assert!(fx.upstream.recorded().is_empty());
+}
+
+/// A grant signed with the proxy's keys but issued for another tenant's or another
+/// plan's sandbox opens nothing: no blind tunnel, no plain-HTTP passthrough, no tunnel
+/// to a managed host.
+#[tokio::test]
+async fn a_grant_for_another_tenant_or_plan_opens_nothing() {
+    let fx = Fixture::start().await;
+    let addr = fx.proxy().local_addr();
+    let foreign = |audience: GrantAudience| {
+        let mut claims = fx.claims();
+        claims.audience = audience;
+        fx.keys.issue(&claims).unwrap().expose().to_owned()
+    };
+    let other_tenant = foreign(GrantAudience::new(
+        TenantId::new("other-tenant").unwrap(),
+        fx.plan.hash(),
+    ));
+    let other_plan = foreign(GrantAudience::new(
+        fx.plan.tenant.clone(),
+        "a-plan-this-proxy-does-not-serve",
+    ));
+    for grant in [&other_tenant, &other_plan] {
+        for authority in [
+            format!("{PASSTHROUGH}:443"),
+            "api.openai.com:443".to_owned(),
+        ] {
+            let (status, code, body) =
+                raw_connect(addr, &authority, Some(basic("sandbox", grant))).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{authority}");
+            assert_eq!(
+                code.as_deref(),
+                Some("egress.grant_audience"),
+                "{authority}"
+            );
+            assert!(!body.contains(grant.as_str()));
+        }
+        let plain = reqwest::Client::builder()
+            .proxy(reqwest::Proxy::http(fx.proxy_url(grant)).unwrap())
+            .build()
+            .unwrap();
+        let response = plain
+            .get(format!("http://{PASSTHROUGH}/"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        assert_eq!(code(&response).as_deref(), Some("egress.grant_audience"));
+    }
+    assert_eq!(fx.upstream.state.connections.load(Ordering::SeqCst), 0);
+    // The sandbox's own grant still opens the blind tunnel.
+    let (status, _, _) = raw_connect(
+        addr,
+        &format!("{PASSTHROUGH}:443"),
+        Some(basic("sandbox", &fx.grant())),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
 }
 
 #[tokio::test]

@@ -1,6 +1,8 @@
 //! Which request gets which credential: exactly the injected one on a matched route,
 //! none anywhere else, and refusals for everything ambiguous.
 
+use std::sync::atomic::Ordering;
+
 use http::StatusCode;
 use integrations_proxy::ProxyConfig;
 
@@ -209,6 +211,102 @@ async fn private_loopback_and_metadata_destinations_are_refused() {
         Some("proxy.destination_private")
     );
     assert!(strict.upstream.recorded().is_empty());
+}
+
+/// An upstream named by its address is checked as a name's resolved addresses are:
+/// `HttpConnector` connects to an IP literal without asking the resolver, so the check
+/// must not live only there.
+#[tokio::test]
+async fn ip_literal_upstreams_are_checked_on_every_path() {
+    let pki = Pki::new();
+    let loopback = Upstream::start_at(&pki, "127.0.0.1:0", &["127.0.0.1"]).await;
+    let port = loopback.addr.port();
+    let fx = Fixture::start_with(Options {
+        passthrough: false,
+        allow_loopback: false,
+        config: ProxyConfig::new()
+            .with_extra_root(pki.cert_der())
+            .with_passthrough_host("127.0.0.1")
+            .unwrap()
+            .with_passthrough_host("169.254.169.254")
+            .unwrap(),
+        edit_plan: Some(Box::new(move |plan| {
+            let route = &mut plan.egress_routes[0];
+            route.upstream = route.upstream.replace(OPENAI, &format!("127.0.0.1:{port}"));
+        })),
+        ..Options::default()
+    })
+    .await;
+    let grant = fx.grant();
+    let plain = reqwest::Client::builder()
+        .proxy(reqwest::Proxy::http(fx.proxy_url(&grant)).unwrap())
+        .build()
+        .unwrap();
+    // Plain HTTP to a passthrough host written as an address: as CONNECT to it is.
+    for url in [
+        format!("http://127.0.0.1:{port}/"),
+        "http://169.254.169.254/latest/meta-data/".to_owned(),
+    ] {
+        let response = plain.get(&url).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{url}");
+        assert_eq!(
+            code(&response).as_deref(),
+            Some("proxy.destination_private"),
+            "{url}"
+        );
+    }
+    // A managed route whose upstream is an address on loopback (the sandbox uses the
+    // upstream's port, as the routes' ports are the ones a tunnel may open).
+    let managed = format!("https://{OPENAI}:{port}/v1/models");
+    let response = fx.client(&grant).get(&managed).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        code(&response).as_deref(),
+        Some("proxy.destination_private")
+    );
+    assert_eq!(loopback.state.connections.load(Ordering::SeqCst), 0);
+
+    // The same route where loopback is allowed: the refusal above was the rule's.
+    let allowed = Fixture::start_with(Options {
+        passthrough: false,
+        config: ProxyConfig::new().with_extra_root(pki.cert_der()),
+        edit_plan: Some(Box::new(move |plan| {
+            let route = &mut plan.egress_routes[0];
+            route.upstream = route.upstream.replace(OPENAI, &format!("127.0.0.1:{port}"));
+        })),
+        ..Options::default()
+    })
+    .await;
+    let response = allowed
+        .client(&allowed.grant())
+        .get(&managed)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(loopback.recorded().len(), 1);
+}
+
+/// An override names the address and port to connect to: a route upstream that names
+/// its own port still reaches the override, as a tunnel does.
+#[tokio::test]
+async fn an_override_keeps_its_port_when_the_upstream_names_one() {
+    let fx = Fixture::start_with(Options {
+        edit_plan: Some(Box::new(|plan| {
+            let route = &mut plan.egress_routes[0];
+            route.upstream = route.upstream.replace(OPENAI, &format!("{OPENAI}:8443"));
+        })),
+        ..Options::default()
+    })
+    .await;
+    let response = fx
+        .client(&fx.grant())
+        .get("https://api.openai.com:8443/v1/models")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "{:?}", code(&response));
+    assert_eq!(fx.upstream.recorded().len(), 1);
 }
 
 #[tokio::test]
