@@ -15,7 +15,7 @@ use integrations_core::egress::{
 };
 use integrations_core::host::Clock;
 use integrations_core::plan::{CompiledRoute, CompiledRuntimePlan};
-use integrations_core::{Error, Secret, TenantId};
+use integrations_core::{Error, Secret, TenantId, Timestamp};
 
 use crate::refusal::Refusal;
 
@@ -140,14 +140,19 @@ impl PlanState {
     /// Checks that a grant verifies (signature, times) and is for this plan's sandbox
     /// (its audience) before a tunnel opens or a plain-HTTP request goes on: any one
     /// will do, as for [`authorize`](Self::authorize), which decides what each request
-    /// may use. When none does, the first grant's reason is the refusal. A blind tunnel
-    /// or a passthrough request is never authorized further, so a grant of another
-    /// tenant or plan, signed with the same keys, must stop here.
-    pub(crate) fn verify(&self, grants: &Grants, clock: &dyn Clock) -> Result<(), Refusal> {
+    /// may use. A blind tunnel or a passthrough request is never authorized further, so
+    /// a grant of another tenant or plan, signed with the same keys, must stop here.
+    ///
+    /// Returns when the last of the grants that verify expires: a blind tunnel closes
+    /// then. When none verifies, the first grant's reason is the refusal.
+    pub(crate) fn verify(&self, grants: &Grants, clock: &dyn Clock) -> Result<Timestamp, Refusal> {
         let mut first = None;
+        let mut last_expiry = None;
         for grant in &grants.0 {
             match self.keys.verify(grant.expose(), clock) {
-                Ok(claims) if claims.audience == *self.gate.audience() => return Ok(()),
+                Ok(claims) if claims.audience == *self.gate.audience() => {
+                    last_expiry = last_expiry.max(Some(claims.expires_at));
+                }
                 Ok(_) => {
                     first.get_or_insert_with(|| {
                         integrations_core::codes::egress::GRANT_AUDIENCE
@@ -158,6 +163,9 @@ impl PlanState {
                     first.get_or_insert(error);
                 }
             }
+        }
+        if let Some(expiry) = last_expiry {
+            return Ok(expiry);
         }
         Err(first.map_or_else(
             || Refusal::auth_required(crate::codes::refusal::AUTH_REQUIRED, "no egress grant"),

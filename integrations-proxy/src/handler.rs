@@ -15,6 +15,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use integrations_core::Timestamp;
 use integrations_core::credential::CredentialRequest;
 use integrations_core::host::{AuditAction, AuditEvent, AuditOutcome};
 use integrations_core::plan::CompiledRoute;
@@ -99,7 +100,7 @@ async fn connect(
     let host = host_of(authority.host())?;
     let grants = Grants::from_header(request.headers().get(PROXY_AUTHORIZATION))?;
     let plan = shared.plan();
-    plan.verify(&grants, shared.host.clock())?;
+    let expires_at = plan.verify(&grants, shared.host.clock())?;
     let mode = if let Some(ports) = plan.managed_ports(&host) {
         if !ports.contains(&port) {
             return Err(Refusal::forbidden(
@@ -150,7 +151,7 @@ async fn connect(
                 Mode::Intercept(config) => {
                     intercept(shared, upgraded, (host, port), config, grants).await;
                 }
-                Mode::Blind(stream) => blind(&shared, upgraded, stream).await,
+                Mode::Blind(stream) => blind(&shared, upgraded, stream, expires_at).await,
             }
             drop((tunnel, slot));
         }
@@ -159,15 +160,23 @@ async fn connect(
     Ok(Response::new(empty()))
 }
 
-async fn blind(shared: &Shared, upgraded: Upgraded, stream: TcpStream) {
+/// Carries bytes both ways until either side closes, the tunnel idles, the proxy
+/// closes, or the grants it was opened with expire (nothing else authorizes a blind
+/// tunnel's traffic, so it ends with them).
+async fn blind(shared: &Shared, upgraded: Upgraded, stream: TcpStream, expires_at: Timestamp) {
     let activity = Activity::new();
     let mut client = Watched::new(TokioIo::new(upgraded), &activity);
     let mut upstream = Watched::new(stream, &activity);
+    let valid_for = expires_at.duration_since(shared.host.clock().now());
     tokio::select! {
         _ = tokio::io::copy_bidirectional(&mut client, &mut upstream) => {}
         () = activity.idle_for(shared.config.tunnel_idle_timeout) => {
             shared.metrics.count(None, "proxy.tunnel_idle");
             tracing::info!(target: "integrations::proxy", "idle blind tunnel closed");
+        }
+        () = tokio::time::sleep(valid_for) => {
+            shared.metrics.count(None, "proxy.tunnel_grant_expired");
+            tracing::info!(target: "integrations::proxy", "blind tunnel closed: its grants expired");
         }
         () = until(&shared.phase, Phase::Closing) => {}
     }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use http::StatusCode;
 use integrations_core::TenantId;
-use integrations_core::egress::{GrantAudience, GrantKey, GrantKeys};
+use integrations_core::egress::{GrantAudience, GrantClaims, GrantKey, GrantKeys};
 
 use crate::support::*;
 
@@ -126,6 +126,43 @@ async fn a_grant_that_expires_inside_an_open_tunnel_stops_working() {
     assert_eq!(code(&response).as_deref(), Some("egress.grant_expired"));
     assert_eq!(fx.upstream.recorded().len(), 1);
     assert_eq!(fx.proxy().metrics().count("-", "tunnel_intercepted"), 1);
+}
+
+/// A blind tunnel carries no request the proxy could check, so it ends when the grants
+/// it was opened with expire, however busy it is.
+#[tokio::test]
+async fn a_blind_tunnel_closes_when_its_grants_expire() {
+    use integrations_core::host::Clock as _;
+    use tokio::io::AsyncReadExt as _;
+
+    let fx = Fixture::start().await;
+    let short = GrantClaims::for_route(
+        &fx.plan.egress_routes[0],
+        &GrantAudience::for_plan(&fx.plan),
+        fx.test.clock.now(),
+        Duration::from_secs(1),
+    )
+    .unwrap();
+    let grant = fx.keys.issue(&short).unwrap().expose().to_owned();
+    let opened = std::time::Instant::now();
+    let mut tunnel = open_tunnel(
+        fx.proxy().local_addr(),
+        &format!("{PASSTHROUGH}:443"),
+        basic("sandbox", &grant),
+    )
+    .await;
+    let mut buf = [0_u8; 64];
+    let read = tokio::time::timeout(Duration::from_secs(10), tunnel.read(&mut buf))
+        .await
+        .expect("the tunnel closes when its grant expires");
+    assert_eq!(read.unwrap(), 0, "closed, not answered");
+    assert!(opened.elapsed() >= Duration::from_millis(900));
+    assert_eq!(
+        fx.proxy()
+            .metrics()
+            .count("-", "proxy.tunnel_grant_expired"),
+        1
+    );
 }
 
 #[tokio::test]
