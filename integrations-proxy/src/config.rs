@@ -33,7 +33,9 @@ pub struct ProxyConfig {
     pub allow_private: bool,
     /// Allow loopback destinations (`127/8`, `::1`, `0.0.0.0`).
     pub allow_loopback: bool,
-    /// Client connections served at once; more are answered 503.
+    /// Client connections served at once. More are answered 503, 64 at a time, each
+    /// given at most five seconds to send its request head; past those, a connection is
+    /// closed at once, so a flood of idle connections holds no task or descriptor.
     pub max_connections: usize,
     /// The largest request head (line and headers), in bytes.
     pub max_header_bytes: usize,

@@ -178,8 +178,19 @@ impl Proxy {
     }
 }
 
+/// How many connections past `max_connections` are answered 503 at once; more are
+/// closed without an answer.
+const REFUSALS_AT_ONCE: usize = 64;
+
+/// How long a connection past the limit may take to send the request head its 503
+/// answers.
+const REFUSAL_HEAD_TIMEOUT: Duration = Duration::from_secs(5);
+
 async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
     let slots = Arc::new(Semaphore::new(shared.config.max_connections));
+    // Connections past the limit are answered 503, a few at a time: each waits for a
+    // request head, so a flood of idle ones must not hold a task and a descriptor each.
+    let refusals = Arc::new(Semaphore::new(REFUSALS_AT_ONCE));
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
@@ -193,6 +204,17 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
         let _ = stream.set_nodelay(true);
         let shared = Arc::clone(&shared);
         let permit = Arc::clone(&slots).try_acquire_owned().ok();
+        let refusing = if permit.is_some() {
+            None
+        } else if let Ok(refusing) = Arc::clone(&refusals).try_acquire_owned() {
+            Some(refusing)
+        } else {
+            // Closed at once: the 503s already being given are enough.
+            shared
+                .metrics
+                .count(None, crate::codes::refusal::TOO_MANY_CONNECTIONS.as_str());
+            continue;
+        };
         tokio::spawn(async move {
             let guard = shared.metrics.connection();
             let io = TokioIo::new(stream);
@@ -203,6 +225,9 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
                 .max_buf_size(shared.config.max_header_bytes.max(8192))
                 .keep_alive(true);
             let Some(permit) = permit else {
+                shared
+                    .metrics
+                    .count(None, crate::codes::refusal::TOO_MANY_CONNECTIONS.as_str());
                 let service = service_fn(|_req| async {
                     Ok::<_, std::convert::Infallible>(
                         Refusal::new(
@@ -215,8 +240,12 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
                 });
                 let _ = builder
                     .keep_alive(false)
+                    .header_read_timeout(
+                        shared.config.header_read_timeout.min(REFUSAL_HEAD_TIMEOUT),
+                    )
                     .serve_connection(io, service)
                     .await;
+                drop(refusing);
                 return;
             };
             // Shared with the tunnels this connection opens: a slot is free again only

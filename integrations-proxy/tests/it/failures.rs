@@ -263,6 +263,49 @@ async fn connections_beyond_the_limit_get_503_and_huge_heads_are_refused() {
     assert!(fx.upstream.recorded().is_empty());
 }
 
+/// Connections past the limit are answered 503 a few at a time (each waits for a request
+/// head); past those, they are closed at once, so idle ones cannot pile up.
+#[tokio::test]
+async fn a_flood_of_idle_connections_past_the_limit_is_closed_at_once() {
+    use tokio::io::AsyncReadExt as _;
+
+    let fx = Fixture::start_with(Options {
+        config: integrations_proxy::ProxyConfig::new().with_max_connections(1),
+        ..Options::default()
+    })
+    .await;
+    let addr = fx.proxy().local_addr();
+    let _held = tokio::net::TcpStream::connect(addr).await.unwrap();
+    for _ in 0..100 {
+        if fx.proxy().metrics().connections == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Sixty-four idle connections wait to be answered 503...
+    let mut waiting = Vec::new();
+    for _ in 0..64 {
+        waiting.push(tokio::net::TcpStream::connect(addr).await.unwrap());
+    }
+    // ...and the next is closed without an answer.
+    let mut closed = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut buf = [0_u8; 16];
+    let read = tokio::time::timeout(Duration::from_secs(5), closed.read(&mut buf))
+        .await
+        .expect("closed at once, not left waiting for a request head");
+    assert_eq!(read.unwrap_or(0), 0);
+    // A waiting one is still answered.
+    let (status, refused, _) = raw_connect_on(
+        waiting.pop().unwrap(),
+        "api.openai.com:443",
+        Some(basic("sandbox", &fx.grant())),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(refused.as_deref(), Some("proxy.too_many_connections"));
+    assert!(fx.upstream.recorded().is_empty());
+}
+
 #[tokio::test]
 async fn a_connection_revoked_elsewhere_stops_being_injected_within_the_recheck() {
     use integrations_core::model::ConnectionStatus;

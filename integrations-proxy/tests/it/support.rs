@@ -556,6 +556,15 @@ pub(crate) async fn raw_connect(
     proxy_authorization: Option<String>,
 ) -> (StatusCode, Option<String>, String) {
     let tcp = tokio::net::TcpStream::connect(proxy).await.unwrap();
+    raw_connect_on(tcp, authority, proxy_authorization).await
+}
+
+/// [`raw_connect`] on a connection already open to the proxy.
+pub(crate) async fn raw_connect_on(
+    tcp: tokio::net::TcpStream,
+    authority: &str,
+    proxy_authorization: Option<String>,
+) -> (StatusCode, Option<String>, String) {
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
         .await
         .unwrap();
