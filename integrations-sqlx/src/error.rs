@@ -79,6 +79,14 @@ pub(crate) fn corrupt(what: &'static str) -> Error {
     ))
 }
 
+/// A column whose value is not of the type this crate writes there.
+pub(crate) fn corrupt_column(column: &str) -> Error {
+    // The decoder's message is left out: it may quote the stored value.
+    crate::codes::store::CORRUPT_RECORD.error(format!(
+        "the stored column {column} cannot be read back; it was not written by this crate"
+    ))
+}
+
 /// A number the schema keeps as a signed 64-bit integer.
 pub(crate) fn to_i64(value: u64) -> Result<i64, Error> {
     i64::try_from(value).map_err(|_| too_large())

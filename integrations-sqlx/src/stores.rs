@@ -38,7 +38,12 @@ pub(crate) fn get<'r, T>(row: &'r AnyRow, column: &str) -> Result<T, Error>
 where
     T: sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
 {
-    row.try_get(column).map_err(error::map)
+    row.try_get(column).map_err(|e| match e {
+        // A value of another type than this crate writes (SQLite keeps whatever it is
+        // given): the row was written by something else.
+        sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) => error::corrupt_column(column),
+        other => error::map(other),
+    })
 }
 
 fn record<T: DeserializeOwned>(row: &AnyRow, what: &'static str) -> Result<T, Error> {

@@ -4,9 +4,11 @@
 
 use integrations_core::ErrorKind;
 use integrations_core::host::Sealed;
-use integrations_core::host::{CredentialStore, TargetStore};
-use integrations_core::model::{Credential, CredentialType, Target};
-use integrations_core::{ConnectionId, DefinitionKey, TargetId, TenantId, Timestamp};
+use integrations_core::host::{ConnectionStore, CredentialStore, TargetStore};
+use integrations_core::model::{Connection, Credential, CredentialType, Target};
+use integrations_core::{
+    ConnectionId, ConnectionMethodId, DefinitionKey, TargetId, TenantId, Timestamp,
+};
 use integrations_sqlx::{SCHEMA_VERSION, SqlStores};
 use integrations_testkit::assert_secret_free;
 
@@ -403,4 +405,57 @@ async fn a_connection_dropped_mid_swap_writes_nothing() {
             .unwrap(),
         2
     );
+}
+
+/// A row this crate did not write (edited by hand, or by another program) is
+/// `store.corrupt_record`, naming what cannot be read and quoting none of it.
+#[tokio::test]
+async fn rows_written_by_something_else_are_corrupt_records() {
+    each_backend!("corrupt_records", |url| {
+        let stores = SqlStores::connect(&url).await.unwrap();
+        let connection = Connection::new(
+            tenant(),
+            ConnectionId::new("c1").unwrap(),
+            TargetId::new("t1").unwrap(),
+            DefinitionKey::new("github", "github").unwrap(),
+            ConnectionMethodId::new("pat").unwrap(),
+            Timestamp::from_unix_seconds(1),
+        );
+        stores.put_connection(&connection).await.unwrap();
+        let tenant = tenant();
+        let read = || stores.get_connection(&tenant, &connection.id);
+        assert!(read().await.unwrap().is_some());
+
+        sqlx::query("UPDATE connections SET record = 'hand-edited: sk-not-json'")
+            .execute(stores.pool())
+            .await
+            .unwrap();
+        let error = read().await.unwrap_err();
+        assert_eq!(error.code(), "store.corrupt_record", "{error}");
+        assert_eq!(error.kind(), ErrorKind::Storage);
+        assert!(!error.to_string().contains("sk-not-json"), "{error}");
+    });
+    // SQLite keeps a value of any type in any column: one of the wrong type is named.
+    let url = support::sqlite_url("corrupt_columns");
+    let stores = SqlStores::connect(&url).await.unwrap();
+    let connection = Connection::new(
+        tenant(),
+        ConnectionId::new("c1").unwrap(),
+        TargetId::new("t1").unwrap(),
+        DefinitionKey::new("github", "github").unwrap(),
+        ConnectionMethodId::new("pat").unwrap(),
+        Timestamp::from_unix_seconds(1),
+    );
+    stores.put_connection(&connection).await.unwrap();
+    sqlx::query("UPDATE connections SET updated_at = 'sk-yesterday'")
+        .execute(stores.pool())
+        .await
+        .unwrap();
+    let error = stores
+        .get_connection(&tenant(), &connection.id)
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), "store.corrupt_record", "{error}");
+    assert!(error.to_string().contains("updated_at"), "{error}");
+    assert!(!format!("{error:?}").contains("sk-yesterday"), "{error:?}");
 }
