@@ -96,6 +96,11 @@ impl ConfigSchema {
     /// Every problem with `raw`, in a stable order (by path, then code). Empty when valid
     /// against the schema. Messages never contain the submitted values.
     pub fn validate(&self, raw: &Value) -> Vec<ValidationIssue> {
+        // Most values are valid: the validity check alone skips the error machinery
+        // (locations, messages) and is cheaper. The validator answers both the same.
+        if self.validator.is_valid(raw) {
+            return Vec::new();
+        }
         let mut issues = Vec::new();
         for error in self.validator.iter_errors(raw) {
             let path = error.instance_path().as_str().to_owned();
@@ -286,6 +291,55 @@ mod tests {
             "invalid base URL: a base URL carries no credentials"
         );
         assert!(!message.contains("hunter2") && !message.contains("Loose"));
+    }
+
+    /// `validate` answers a valid value from the validity check alone; the check must
+    /// agree with the error list on every shape the schema has.
+    #[test]
+    fn the_validity_check_agrees_with_the_error_list() {
+        let schema = schema();
+        let valid =
+            json!({"api_base_url": "https://x.test", "repositories": ["a"], "effort": "low"});
+        let mut values = vec![valid.clone(), json!(null), json!([]), json!("x"), json!({})];
+        for (field, bad) in [
+            ("api_base_url", json!("not a url")),
+            ("api_base_url", json!(7)),
+            ("repositories", json!([])),
+            ("repositories", json!([1])),
+            ("effort", json!("medium")),
+            ("token", json!({"x": 1})),
+            ("retries", json!(0)),
+            ("retries", json!(11)),
+            ("retries", json!(null)),
+            ("retries", json!(3)),
+            ("unknown", json!(true)),
+        ] {
+            let mut value = valid.clone();
+            value[field] = bad;
+            values.push(value);
+        }
+        let mut missing = valid.clone();
+        missing.as_object_mut().unwrap().remove("effort");
+        values.push(missing);
+        for value in &values {
+            assert_eq!(
+                schema.validator.is_valid(value),
+                schema.validator.iter_errors(value).next().is_none(),
+                "{value}"
+            );
+            assert_eq!(
+                schema.validate(value).is_empty(),
+                schema.validator.is_valid(value)
+            );
+        }
+        assert!(schema.validate(&valid).is_empty());
+        assert!(
+            values
+                .iter()
+                .filter(|v| !schema.validate(v).is_empty())
+                .count()
+                > 10
+        );
     }
 
     #[test]
