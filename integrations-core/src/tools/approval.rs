@@ -30,13 +30,31 @@ impl Runtime {
         id: &ApprovalId,
         approver: &UserId,
     ) -> ToolResult {
-        let mut request = match self
-            .take_approval(tenant, id, approver, "tool.approval_granted")
+        self.try_approve(tenant, id, approver)
             .await
-        {
-            Ok(request) => request,
-            Err(e) => return ToolResult::failure(&e),
-        };
+            .unwrap_or_else(|e| ToolResult::failure(&e))
+    }
+
+    /// [`approve`](Self::approve), telling apart a request that was never taken from
+    /// one that was: `Err` when the request was not taken out of the store (none is
+    /// pending under `id`, it expired, or the store failed first), so nothing ran and a
+    /// pending request is still there; `Ok` with the call's result once it was taken,
+    /// whether the call then ran or was refused by a check (the request is gone either
+    /// way). A caller that keeps the result for someone (an MCP client's retry) keeps
+    /// only an `Ok`.
+    ///
+    /// # Errors
+    ///
+    /// `tool.approval_not_found` when no such request is pending; storage errors.
+    pub async fn try_approve(
+        &self,
+        tenant: &TenantId,
+        id: &ApprovalId,
+        approver: &UserId,
+    ) -> Result<ToolResult, Error> {
+        let mut request = self
+            .take_approval(tenant, id, approver, "tool.approval_granted")
+            .await?;
         let grant = Approved { id, by: approver };
         let prepared = match self
             .prepare(
@@ -48,10 +66,11 @@ impl Runtime {
             .await
         {
             Ok(prepared) => prepared,
-            Err(result) => return *result,
+            Err(result) => return Ok(*result),
         };
-        self.execute(&prepared, request.arguments, &request.context, Some(&grant))
-            .await
+        Ok(self
+            .execute(&prepared, request.arguments, &request.context, Some(&grant))
+            .await)
     }
 
     /// Denies the pending request `id` of `tenant`: it is removed and never runs.

@@ -1103,3 +1103,87 @@ async fn a_synchronous_audit_sink_records_every_event_of_a_call_without_a_future
     assert!(recorded.iter().all(|e| e.outcome == AuditOutcome::Success));
     assert_eq!(summary(&recorded), summary(&env.test.audit.events()));
 }
+
+/// An approval store whose first take fails before taking anything, as a store that is
+/// briefly unreachable does.
+struct FirstTakeFails {
+    inner: Arc<integrations_testkit::MemoryStore>,
+    failed: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl integrations_core::host::ApprovalStore for FirstTakeFails {
+    async fn put_approval(
+        &self,
+        request: &integrations_core::tools::ApprovalRequest,
+    ) -> Result<(), integrations_core::Error> {
+        self.inner.put_approval(request).await
+    }
+
+    async fn take_approval(
+        &self,
+        tenant: &TenantId,
+        id: &integrations_core::tools::ApprovalId,
+        now: integrations_core::Timestamp,
+    ) -> Result<Option<integrations_core::tools::ApprovalRequest>, integrations_core::Error> {
+        if !self.failed.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return Err(integrations_core::codes::store::FAILED.error("the store is down"));
+        }
+        self.inner.take_approval(tenant, id, now).await
+    }
+}
+
+/// `try_approve` tells a request that was never taken (nothing ran, it is still pending)
+/// from one that was: a host keeping results for a retry keeps only the latter.
+#[tokio::test]
+async fn try_approve_tells_a_request_not_taken_from_one_that_ran() {
+    use integrations_core::host::Host;
+
+    let env = Env::new().await;
+    let host = Host::builder()
+        .stores(env.test.store.clone())
+        .http(Arc::new(
+            integrations_core::host::ReqwestHttpClient::new().unwrap(),
+        ))
+        .cipher(env.test.keys.clone())
+        .clock(env.test.clock.clone())
+        .audit(env.test.audit.clone())
+        .approvals(Arc::new(FirstTakeFails {
+            inner: env.test.store.clone(),
+            failed: std::sync::atomic::AtomicBool::new(false),
+        }))
+        .build()
+        .unwrap();
+    let runtime =
+        integrations_core::tools::Runtime::new(env.registry.clone(), host, env.tokens.clone());
+    let call = env.call("conn-key");
+    let asked = runtime
+        .call(
+            "tracker_create_ticket",
+            json!({"title": "Fix login"}),
+            &call,
+        )
+        .await;
+    let request = asked.approval.clone().unwrap();
+
+    let failed = runtime
+        .try_approve(&tenant(), &request.id, &approver())
+        .await
+        .unwrap_err();
+    assert_eq!(failed.code(), "store.failed");
+    assert_eq!(env.executions(), 0);
+    assert_eq!(env.test.store.pending_approvals(), 1, "still pending");
+
+    let ran = runtime
+        .try_approve(&tenant(), &request.id, &approver())
+        .await
+        .unwrap();
+    assert_eq!(ran.status, ToolStatus::Completed, "{ran:?}");
+    assert_eq!(env.executions(), 1);
+
+    let gone = runtime
+        .try_approve(&tenant(), &request.id, &approver())
+        .await
+        .unwrap_err();
+    assert_eq!(gone.code(), "tool.approval_not_found");
+}
