@@ -1310,3 +1310,62 @@ async fn a_reauthorization_racing_the_error_write_leaves_the_connection_active()
     let token = tokens.access_token(&connection).await.unwrap();
     assert_eq!(token.value.expose(), "reauthorized-access");
 }
+
+/// An audit sink that notes, at each `credential.refreshed` record, whether the
+/// refresh lease is still stored.
+struct LeaseAtAudit {
+    test: TestHost,
+    connection: Connection,
+    leased: Mutex<Vec<bool>>,
+}
+
+#[async_trait]
+impl integrations_core::host::AuditSink for LeaseAtAudit {
+    async fn record(&self, event: integrations_core::host::AuditEvent) {
+        if event.action == integrations_core::host::AuditAction::CREDENTIAL_REFRESHED {
+            self.leased
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(has_lease(&self.test, &self.connection));
+        }
+        self.test.audit.record(event).await;
+    }
+}
+
+/// The lease covers the token request and the writes after it, not the audit sink: a
+/// refresh is audited once its tokens are stored and the lease is gone, so a slow sink
+/// cannot let the lease lapse while the rotated tokens are still unstored.
+#[tokio::test]
+async fn a_refresh_is_audited_after_its_tokens_are_stored() {
+    use integrations_core::host::Host;
+
+    let mock = LinearMock::start().await;
+    let (test, registry) = setup(&mock).await;
+    let connection = connect(&test, &registry, &mock).await;
+    let observer = Arc::new(LeaseAtAudit {
+        test: test.clone(),
+        connection: connection.clone(),
+        leased: Mutex::new(Vec::new()),
+    });
+    let host = Host::builder()
+        .stores(test.store.clone())
+        .http(test.host().http_arc())
+        .cipher(test.keys.clone())
+        .clock(test.clock.clone())
+        .audit(observer.clone())
+        .build()
+        .unwrap();
+    let tokens = TokenManager::new(registry.clone(), host);
+    test.clock.advance(DAY);
+    let before = mock.token_requests().len();
+    tokens.access_token(&connection).await.unwrap();
+    assert_eq!(mock.token_requests().len(), before + 1, "one refresh");
+    assert_eq!(
+        *observer
+            .leased
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner),
+        [false],
+        "audited once, after the lease was released with the new tokens"
+    );
+}

@@ -164,80 +164,50 @@ impl TokenManager {
                         "the token endpoint did not answer within the refresh lease; retry",
                     )),
                 };
-            self.audit_refresh(connection, grant_of(kind), outcome.as_ref().err())
-                .await;
+            // Audited only once the outcome is stored: the lease covers the token request
+            // and the writes after it, and a slow audit sink must not let it lapse first
+            // (another process would then refresh with a refresh token already used up).
             match outcome {
                 Ok(Renewed { tokens, consumed }) => {
-                    let merged = self.merged(connection, &set, slot, &tokens, consumed)?;
-                    match self
-                        .host
-                        .credentials()
-                        .swap_credentials(&connection.tenant, &connection.id, Some(version), merged)
-                        .await
-                    {
-                        Ok(_) => {
-                            let now = self.now();
-                            self.cache.put(
-                                key.clone(),
-                                tokens.access_token.clone(),
-                                tokens.expires_at,
-                                now,
-                                now,
-                                self.freshness,
-                            );
-                            return Ok(ResolvedCredential::new(
-                                tokens.access_token,
-                                tokens.expires_at,
-                            ));
-                        }
-                        Err(e) if e.is_conflict() => {
-                            // The lease expired (another process may have taken over) or
-                            // the connection was reauthorized. The provider just issued
-                            // these tokens, and with rotation the old refresh token is
-                            // used up: keep them unless the store holds newer ones.
-                            tracing::warn!(
-                                target: "integrations::auth",
-                                tenant = %connection.tenant,
-                                connection = %connection.id,
-                                "a refresh outlived its lease; keeping the newest tokens"
-                            );
-                            let kept = self
-                                .store_after_conflict(
-                                    connection,
-                                    slot,
-                                    refresh_token.as_ref(),
-                                    &tokens,
-                                    consumed,
-                                )
-                                .await?;
-                            if kept {
-                                let now = self.now();
-                                self.cache.put(
-                                    key.clone(),
-                                    tokens.access_token.clone(),
-                                    tokens.expires_at,
-                                    now,
-                                    now,
-                                    self.freshness,
-                                );
-                                return Ok(ResolvedCredential::new(
-                                    tokens.access_token,
-                                    tokens.expires_at,
-                                ));
-                            }
-                            // Newer tokens are stored: the next round reads them.
-                        }
-                        Err(e) => return Err(e),
+                    let kept = self
+                        .keep_renewed(
+                            connection,
+                            (&set, slot, version),
+                            refresh_token.as_ref(),
+                            &tokens,
+                            consumed,
+                        )
+                        .await;
+                    self.audit_refresh(connection, grant_of(kind), None).await;
+                    if kept? {
+                        let now = self.now();
+                        self.cache.put(
+                            key.clone(),
+                            tokens.access_token.clone(),
+                            tokens.expires_at,
+                            now,
+                            now,
+                            self.freshness,
+                        );
+                        return Ok(ResolvedCredential::new(
+                            tokens.access_token,
+                            tokens.expires_at,
+                        ));
                     }
+                    // Newer tokens are stored: the next round reads them.
                 }
                 Err(error) => {
-                    let released = self.release(connection, &set, slot, version).await?;
+                    let released = self.release(connection, &set, slot, version).await;
+                    self.audit_refresh(connection, grant_of(kind), Some(&error))
+                        .await;
                     if is_dead_grant(&error) {
-                        let Some(released) = released else {
+                        let Some(released) = released? else {
                             // The store changed while we refreshed: re-read before giving up.
                             continue;
                         };
                         self.mark_error(connection, &error, Some(released)).await?;
+                    } else {
+                        released?;
                     }
                     return Err(error);
                 }
@@ -245,6 +215,42 @@ impl TokenManager {
         }
         Err(crate::codes::auth::REFRESH_CONTENDED
             .error("the connection's credentials kept changing during the refresh; retry"))
+    }
+
+    /// Stores the tokens a refresh under the lease at `version` got: in place of the
+    /// leased set, or, when the set changed meanwhile (the lease expired, or the
+    /// connection was reauthorized), kept unless the store holds newer ones. Whether
+    /// these tokens are the stored ones.
+    async fn keep_renewed(
+        &self,
+        connection: &Connection,
+        (set, slot, version): (&CredentialSet, Option<&str>, u64),
+        refresh_token: Option<&Secret>,
+        tokens: &TokenSet,
+        consumed: bool,
+    ) -> Result<bool, Error> {
+        let merged = self.merged(connection, set, slot, tokens, consumed)?;
+        match self
+            .host
+            .credentials()
+            .swap_credentials(&connection.tenant, &connection.id, Some(version), merged)
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if e.is_conflict() => {
+                // The provider just issued these tokens, and with rotation the old refresh
+                // token is used up: keep them unless the store holds newer ones.
+                tracing::warn!(
+                    target: "integrations::auth",
+                    tenant = %connection.tenant,
+                    connection = %connection.id,
+                    "a refresh outlived its lease; keeping the newest tokens"
+                );
+                self.store_after_conflict(connection, slot, refresh_token, tokens, consumed)
+                    .await
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// The refresh token to use, or the permanent failure (recorded on the connection)
