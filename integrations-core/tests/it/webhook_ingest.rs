@@ -1738,3 +1738,142 @@ async fn two_tenants_connecting_the_same_account_each_get_their_deliveries() {
         assert_eq!(ingested.event.unwrap().tenant.as_str(), tenant);
     }
 }
+
+/// An event store playing two races, each once when armed: `record_event_if_new`
+/// answering "already recorded" without recording (another process's first delivery
+/// holds the record) while `event_delivery` answers "no record" (that delivery failed
+/// and released it in between); and `release_event` failing (the store was down when a
+/// failed delivery tried to release its record).
+struct EventRaces {
+    inner: Arc<integrations_testkit::MemoryStore>,
+    held_then_released: std::sync::atomic::AtomicBool,
+    release_fails: std::sync::atomic::AtomicBool,
+}
+
+impl EventRaces {
+    fn new(inner: Arc<integrations_testkit::MemoryStore>) -> Self {
+        Self {
+            inner,
+            held_then_released: std::sync::atomic::AtomicBool::new(false),
+            release_fails: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl integrations_core::host::WebhookEventStore for EventRaces {
+    async fn record_event_if_new(&self, event: &WebhookEvent) -> Result<bool, Error> {
+        if self
+            .held_then_released
+            .load(std::sync::atomic::Ordering::SeqCst)
+        {
+            return Ok(false);
+        }
+        self.inner.record_event_if_new(event).await
+    }
+    async fn forget_event(
+        &self,
+        tenant: &TenantId,
+        key: &DefinitionKey,
+        external_event_id: &str,
+    ) -> Result<bool, Error> {
+        self.inner
+            .forget_event(tenant, key, external_event_id)
+            .await
+    }
+    async fn release_event(&self, event: &WebhookEvent) -> Result<bool, Error> {
+        if self
+            .release_fails
+            .swap(false, std::sync::atomic::Ordering::SeqCst)
+        {
+            return Err(Error::storage(std::io::Error::other(
+                "the database is down",
+            )));
+        }
+        self.inner.release_event(event).await
+    }
+    async fn mark_event_delivered(
+        &self,
+        tenant: &TenantId,
+        key: &DefinitionKey,
+        external_event_id: &str,
+    ) -> Result<(), Error> {
+        self.inner
+            .mark_event_delivered(tenant, key, external_event_id)
+            .await
+    }
+    async fn event_delivery(
+        &self,
+        tenant: &TenantId,
+        key: &DefinitionKey,
+        external_event_id: &str,
+    ) -> Result<Option<integrations_core::host::EventDelivery>, Error> {
+        if self
+            .held_then_released
+            .swap(false, std::sync::atomic::Ordering::SeqCst)
+        {
+            return Ok(None);
+        }
+        self.inner
+            .event_delivery(tenant, key, external_event_id)
+            .await
+    }
+    async fn take_over_event(
+        &self,
+        event: &WebhookEvent,
+        stalled_by: Timestamp,
+    ) -> Result<bool, Error> {
+        self.inner.take_over_event(event, stalled_by).await
+    }
+}
+
+/// A redelivery that finds the event recorded by a first delivery, which then fails and
+/// releases it before the redelivery reads its state, records it again and delivers it:
+/// answered "duplicate", the provider would stop retrying an event no one delivered.
+#[tokio::test]
+async fn a_redelivery_racing_a_failed_first_delivery_is_delivered_not_a_duplicate() {
+    let world = World::new().await;
+    let races = Arc::new(EventRaces::new(world.test.store.clone()));
+    let ingest = world.ingest_with(|parts| parts.webhook_events(races.clone()));
+    races
+        .held_then_released
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let signed = world.sign(&opened("acct-1"), "d-race");
+    let ingested = ingest.ingest(signed.request(&world.key)).await.unwrap();
+    assert_eq!(ingested.outcome, IngestOutcome::Delivered);
+    assert_eq!(world.test.events.events().len(), 1);
+    let again = ingest.ingest(signed.request(&world.key)).await.unwrap();
+    assert_eq!(again.outcome, IngestOutcome::Duplicate);
+}
+
+/// A pending delivery whose sink failed and whose record the store could not release
+/// still holds the record: its retry delivers the event, rather than taking the record
+/// for a redelivery's and reporting success with nothing delivered.
+#[tokio::test]
+async fn a_pending_delivery_whose_release_failed_delivers_on_retry() {
+    let world = World::new().await;
+    let races = Arc::new(EventRaces::new(world.test.store.clone()));
+    let ingest = world.ingest_with(|parts| parts.webhook_events(races.clone()));
+    let signed = world.sign(&opened("acct-1"), "d-release");
+    let accepted = ingest.accept(signed.request(&world.key)).await.unwrap();
+    world.test.events.fail_next(1);
+    races
+        .release_fails
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let failed = accepted
+        .pending
+        .expect("a delivery to run")
+        .deliver()
+        .await
+        .unwrap_err();
+    assert_eq!(failed.error.code(), codes::DELIVERY_FAILED);
+    assert!(world.test.events.events().is_empty());
+    failed.pending.deliver().await.unwrap();
+    assert_eq!(
+        world.test.events.events().len(),
+        1,
+        "delivered by the retry"
+    );
+    let again = ingest.accept(signed.request(&world.key)).await.unwrap();
+    assert_eq!(again.outcome, IngestOutcome::Duplicate);
+}

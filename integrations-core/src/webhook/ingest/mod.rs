@@ -256,10 +256,12 @@ impl PendingDelivery {
                 }
             }
         }
-        match deliver(&self.host, &self.event).await {
+        match deliver_or_release(&self.host, &self.event).await {
             Ok(()) => Ok(self.event),
-            Err(error) => {
-                self.released = true;
+            Err((error, released)) => {
+                // A record the store could not release is still this delivery's: the
+                // retry delivers it without recording it again.
+                self.released = released;
                 Err(DeliveryFailed {
                     error,
                     pending: self,
@@ -489,9 +491,7 @@ impl Ingest {
                 // fail and release the event, and a 2xx now would end the provider's
                 // retries. It gets 503 and comes back.
                 let Some(running) = self.start(&event) else {
-                    return Err(crate::codes::webhook::DELIVERY_IN_PROGRESS.error(
-                        "this event's first delivery is still being processed; retry later",
-                    ));
+                    return Err(in_progress());
                 };
                 if !self.record(&event).await? {
                     return Ok(Ingested {
@@ -726,44 +726,69 @@ impl Ingest {
     /// runs in another process (this one's are caught before recording).
     async fn record(&self, event: &WebhookEvent) -> Result<bool, Error> {
         let events = self.host.webhook_events();
-        if events.record_event_if_new(event).await? {
-            return Ok(true);
-        }
         let (tenant, key, id) = (&event.tenant, &event.key, &event.external_event_id);
         // A first delivery in progress since `since` runs still within the window.
         let running = |since: crate::Timestamp| {
             event.received_at < since.saturating_add(DELIVERY_IN_PROGRESS_WINDOW)
         };
-        match events.event_delivery(tenant, key, id).await? {
-            None | Some(EventDelivery::Delivered) => return Ok(false),
-            Some(EventDelivery::InProgress { since }) if running(since) => {}
-            Some(EventDelivery::InProgress { .. }) => {
-                // Recorded a window ago and still not delivered: its process died (or
-                // its `PendingDelivery` was dropped), and without a takeover the event
-                // would never reach the sink.
-                let stalled_by = event
-                    .received_at
-                    .saturating_sub(DELIVERY_IN_PROGRESS_WINDOW);
-                if events.take_over_event(event, stalled_by).await? {
-                    tracing::info!(
-                        key = %event.key,
-                        event_type = %event.event_type,
-                        "a webhook event whose first delivery stalled is delivered by a redelivery"
-                    );
-                    return Ok(true);
+        for _ in 0..RECORD_ATTEMPTS {
+            if events.record_event_if_new(event).await? {
+                return Ok(true);
+            }
+            match events.event_delivery(tenant, key, id).await? {
+                // Released between the two calls (the first delivery failed): this one
+                // must not be answered "duplicate", or the provider stops retrying an
+                // event no one delivered. Record it again.
+                None => continue,
+                Some(EventDelivery::Delivered) => return Ok(false),
+                Some(EventDelivery::InProgress { since }) if running(since) => {
+                    return Err(in_progress());
                 }
-                // Another redelivery took it over just now (then it runs), or the store
-                // takes nothing over (then the stalled event counts as a duplicate).
-                let now = events.event_delivery(tenant, key, id).await?;
-                if !matches!(now, Some(EventDelivery::InProgress { since }) if running(since)) {
-                    return Ok(false);
+                Some(EventDelivery::InProgress { .. }) => {
+                    // Recorded a window ago and still not delivered: its process died (or
+                    // its `PendingDelivery` was dropped), and without a takeover the event
+                    // would never reach the sink.
+                    let stalled_by = event
+                        .received_at
+                        .saturating_sub(DELIVERY_IN_PROGRESS_WINDOW);
+                    if events.take_over_event(event, stalled_by).await? {
+                        tracing::info!(
+                            key = %event.key,
+                            event_type = %event.event_type,
+                            "a webhook event whose first delivery stalled is delivered by a redelivery"
+                        );
+                        return Ok(true);
+                    }
+                    // Another redelivery took it over just now (then it runs), or the store
+                    // takes nothing over (then the stalled event counts as a duplicate),
+                    // or it was released meanwhile (then record it again).
+                    match events.event_delivery(tenant, key, id).await? {
+                        None => continue,
+                        Some(EventDelivery::InProgress { since }) if running(since) => {
+                            return Err(in_progress());
+                        }
+                        Some(_) => return Ok(false),
+                    }
                 }
             }
         }
-        Err(crate::codes::webhook::DELIVERY_IN_PROGRESS
-            .error("this event's first delivery is still being processed; retry later"))
+        // Recorded, and still no delivery state to read: a store that keeps none (its
+        // records answer every redelivery as a duplicate), or one released and
+        // recorded again at each turn, which a duplicate answer leaves to its own
+        // delivery.
+        Ok(false)
     }
 }
+
+/// A redelivery refused while the first delivery still runs in another process.
+fn in_progress() -> Error {
+    crate::codes::webhook::DELIVERY_IN_PROGRESS
+        .error("this event's first delivery is still being processed; retry later")
+}
+
+/// How many times a delivery tries to record its event when the record is gone by the
+/// time its delivery state is read (released by a failed first delivery meanwhile).
+const RECORD_ATTEMPTS: usize = 2;
 
 /// How long after an event was recorded a redelivery is refused while the store says its
 /// first delivery is still in progress (`webhook.delivery_in_progress`, 503). A first
@@ -796,17 +821,32 @@ fn outcome_response(outcome: IngestOutcome) -> WebhookResponse {
     )
 }
 
-/// Releases an event's record so a redelivery is processed again.
-async fn release(host: &Host, event: &WebhookEvent) {
-    if let Err(forget) = host.webhook_events().release_event(event).await {
-        tracing::warn!(
-            code = forget.code(),
-            "a webhook event could not be released after processing it failed"
-        );
+/// Releases an event's record so a redelivery is processed again; whether the record is
+/// no longer this delivery's (forgotten, or a redelivery took it over). A record the
+/// store could not release stays this delivery's, in progress: redeliveries are refused
+/// until the window ends, then take it over.
+async fn release(host: &Host, event: &WebhookEvent) -> bool {
+    match host.webhook_events().release_event(event).await {
+        Ok(_) => true,
+        Err(forget) => {
+            tracing::warn!(
+                code = forget.code(),
+                "a webhook event could not be released after processing it failed"
+            );
+            false
+        }
     }
 }
 
 async fn deliver(host: &Host, event: &WebhookEvent) -> Result<(), Error> {
+    deliver_or_release(host, event)
+        .await
+        .map_err(|(error, _)| error)
+}
+
+/// Delivers `event` to the sink and marks it delivered; on failure, releases its record
+/// and says whether the release worked.
+async fn deliver_or_release(host: &Host, event: &WebhookEvent) -> Result<(), (Error, bool)> {
     let Err(error) = host.events().deliver(event).await else {
         // The record now answers redeliveries as duplicates in every process. If this
         // fails, they are refused as in progress until the window ends: never lost.
@@ -822,10 +862,11 @@ async fn deliver(host: &Host, event: &WebhookEvent) -> Result<(), Error> {
         }
         return Ok(());
     };
-    release(host, event).await;
-    Err(crate::codes::webhook::DELIVERY_FAILED.error("the event sink did not take the event; it was released so a redelivery is processed again",
+    let released = release(host, event).await;
+    let failed = crate::codes::webhook::DELIVERY_FAILED.error("the event sink did not take the event; it was released so a redelivery is processed again",
     )
-    .with_source(error))
+    .with_source(error);
+    Err((failed, released))
 }
 
 #[cfg(test)]
