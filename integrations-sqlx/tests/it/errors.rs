@@ -407,20 +407,24 @@ async fn a_connection_dropped_mid_swap_writes_nothing() {
     );
 }
 
+fn connection() -> Connection {
+    Connection::new(
+        tenant(),
+        ConnectionId::new("c1").unwrap(),
+        TargetId::new("t1").unwrap(),
+        DefinitionKey::new("github", "github").unwrap(),
+        ConnectionMethodId::new("pat").unwrap(),
+        Timestamp::from_unix_seconds(1),
+    )
+}
+
 /// A row this crate did not write (edited by hand, or by another program) is
 /// `store.corrupt_record`, naming what cannot be read and quoting none of it.
 #[tokio::test]
 async fn rows_written_by_something_else_are_corrupt_records() {
     each_backend!("corrupt_records", |url| {
         let stores = SqlStores::connect(&url).await.unwrap();
-        let connection = Connection::new(
-            tenant(),
-            ConnectionId::new("c1").unwrap(),
-            TargetId::new("t1").unwrap(),
-            DefinitionKey::new("github", "github").unwrap(),
-            ConnectionMethodId::new("pat").unwrap(),
-            Timestamp::from_unix_seconds(1),
-        );
+        let connection = connection();
         stores.put_connection(&connection).await.unwrap();
         let tenant = tenant();
         let read = || stores.get_connection(&tenant, &connection.id);
@@ -438,14 +442,7 @@ async fn rows_written_by_something_else_are_corrupt_records() {
     // SQLite keeps a value of any type in any column: one of the wrong type is named.
     let url = support::sqlite_url("corrupt_columns");
     let stores = SqlStores::connect(&url).await.unwrap();
-    let connection = Connection::new(
-        tenant(),
-        ConnectionId::new("c1").unwrap(),
-        TargetId::new("t1").unwrap(),
-        DefinitionKey::new("github", "github").unwrap(),
-        ConnectionMethodId::new("pat").unwrap(),
-        Timestamp::from_unix_seconds(1),
-    );
+    let connection = connection();
     stores.put_connection(&connection).await.unwrap();
     sqlx::query("UPDATE connections SET updated_at = 'sk-yesterday'")
         .execute(stores.pool())
