@@ -738,8 +738,8 @@ impl Ingest {
             match events.event_delivery(tenant, key, id).await? {
                 // Released between the two calls (the first delivery failed): this one
                 // must not be answered "duplicate", or the provider stops retrying an
-                // event no one delivered. Record it again.
-                None => continue,
+                // event no one delivered. Record it again (the next turn).
+                None => {}
                 Some(EventDelivery::Delivered) => return Ok(false),
                 Some(EventDelivery::InProgress { since }) if running(since) => {
                     return Err(in_progress());
@@ -763,7 +763,7 @@ impl Ingest {
                     // takes nothing over (then the stalled event counts as a duplicate),
                     // or it was released meanwhile (then record it again).
                     match events.event_delivery(tenant, key, id).await? {
-                        None => continue,
+                        None => {}
                         Some(EventDelivery::InProgress { since }) if running(since) => {
                             return Err(in_progress());
                         }
