@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use integrations_core::tools::{ApprovalId, ApprovalRequest, Runtime, ToolResult};
@@ -77,6 +77,11 @@ fn canonical(value: &Value) -> Value {
 
 enum State {
     Pending,
+    /// A person approved it and the runtime runs it now. Never pruned: the request's
+    /// expiry may pass during a long run, and forgetting the call then would drop its
+    /// result and let the client's retry ask (and maybe run) it again. The run always
+    /// ends in `Settled`, or back in `Pending` when the request was not taken.
+    Running,
     Settled(Box<ToolResult>, Instant),
     Denied(Instant),
 }
@@ -99,11 +104,69 @@ impl Desk {
     fn prune(&mut self, now: Timestamp, instant: Instant) {
         self.entries.retain(|_, entry| match &entry.state {
             State::Pending => !entry.request.is_expired(now),
+            State::Running => true,
             State::Settled(_, at) | State::Denied(at) => instant.duration_since(*at) < SETTLED_TTL,
         });
         let entries = &self.entries;
         self.by_call.retain(|_, id| entries.contains_key(id));
     }
+
+    /// Remembers that the call `key` waits in `request`.
+    fn insert(&mut self, key: CallKey, request: ApprovalRequest) {
+        self.by_call.insert(key, request.id.clone());
+        self.entries.insert(
+            request.id.clone(),
+            Entry {
+                request,
+                state: State::Pending,
+            },
+        );
+    }
+
+    /// What is known about the call `key`; a settled result or a denial is handed over
+    /// once and forgotten.
+    fn known(&mut self, key: CallKey) -> Option<Known> {
+        let id = self.by_call.get(&key).cloned()?;
+        let Some(entry) = self.entries.get(&id) else {
+            self.by_call.remove(&key);
+            return None;
+        };
+        match entry.state {
+            State::Pending => return Some(Known::Pending(entry.request.clone())),
+            State::Running => return Some(Known::Running(entry.request.clone())),
+            State::Settled(..) | State::Denied(_) => {}
+        }
+        self.by_call.remove(&key);
+        let entry = self.entries.remove(&id)?;
+        Some(match entry.state {
+            State::Settled(result, _) => Known::Settled(result, entry.request),
+            State::Denied(_) => Known::Denied(entry.request),
+            State::Pending => Known::Pending(entry.request),
+            State::Running => Known::Running(entry.request),
+        })
+    }
+}
+
+/// What the desk knows of a call it has an approval request for.
+pub(crate) enum Known {
+    /// Still waiting for a person.
+    Pending(ApprovalRequest),
+    /// A person approved it and it is running now; its result comes next.
+    Running(ApprovalRequest),
+    /// A person approved it and it ran: its result (handed over once), and the request.
+    Settled(Box<ToolResult>, ApprovalRequest),
+    /// A person denied it.
+    Denied(ApprovalRequest),
+}
+
+/// What [`Approvals::find`] knows about a call, reserving nothing.
+pub(crate) enum Found {
+    /// No approval request is known for it, and no identical call is asking for one.
+    Nothing,
+    /// An identical call is asking the runtime right now: wait, then look again.
+    InFlight(InFlight),
+    /// An approval request answers it.
+    Known(Box<Known>),
 }
 
 /// What the desk knows about a call the client makes (again).
@@ -115,12 +178,8 @@ pub(crate) enum Lookup {
     /// An identical call is asking the runtime right now: wait for it
     /// ([`InFlight::wait`]), then look again.
     InFlight(InFlight),
-    /// Still waiting for a person.
-    Pending(ApprovalRequest),
-    /// A person approved it and it ran: its result (handed over once).
-    Settled(Box<ToolResult>),
-    /// A person denied it.
-    Denied(ApprovalRequest),
+    /// An approval request answers it.
+    Known(Box<Known>),
 }
 
 /// The approvals of `ask` calls made through MCP, settled by a person in the host.
@@ -158,8 +217,8 @@ impl Approvals {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Desk> {
-        self.desk.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock(&self) -> MutexGuard<'_, Desk> {
+        lock(&self.desk)
     }
 
     /// The host's clock: approval expiry is judged by it.
@@ -205,25 +264,51 @@ impl Approvals {
     /// `tool.approval_not_found` and stays pending in the store: run here, its result
     /// would reach no client, and the client, asking again where it asked first, could
     /// have the call approved and run a second time.
+    ///
+    /// When the request could not be taken out of the store (a storage error), nothing
+    /// ran: the error is returned and the request stays pending, to be approved again.
+    /// The call runs in its own task, so its result is kept for the client's retry even
+    /// when this future is dropped before it ends.
     pub async fn approve(
         &self,
         tenant: &TenantId,
         id: &ApprovalId,
         approver: &UserId,
     ) -> ToolResult {
-        if !self.asked_here(tenant, id) {
-            return ToolResult::failure(&not_asked_here());
-        }
-        let result = self.runtime.approve(tenant, id, approver).await;
-        let mut desk = self.lock();
-        if let Some(entry) = desk.entries.get_mut(id)
-            && &entry.request.tenant == tenant
-            && matches!(entry.state, State::Pending)
-            && result.error_code() != Some("tool.approval_not_found")
         {
-            entry.state = State::Settled(Box::new(result.clone()), Instant::now());
+            let mut desk = self.lock();
+            let Some(entry) = desk
+                .entries
+                .get_mut(id)
+                .filter(|entry| &entry.request.tenant == tenant)
+            else {
+                return ToolResult::failure(&not_asked_here());
+            };
+            // Only the approval that finds it pending runs it; the store would refuse
+            // the others anyway, and one of them failing must not put back to
+            // `Pending` a call another one is running.
+            if !matches!(entry.state, State::Pending) {
+                return ToolResult::failure(
+                    &integrations_core::codes::tool::APPROVAL_NOT_FOUND
+                        .error("this request was approved or denied already; it is not pending"),
+                );
+            }
+            entry.state = State::Running;
         }
-        result
+        let mut run = Run {
+            desk: Arc::clone(&self.desk),
+            id: id.clone(),
+            armed: true,
+        };
+        let runtime = Arc::clone(&self.runtime);
+        let (tenant, id, approver) = (tenant.clone(), id.clone(), approver.clone());
+        let task = tokio::spawn(async move {
+            let outcome = runtime.try_approve(&tenant, &id, &approver).await;
+            run.end(outcome.as_ref().ok());
+            outcome.unwrap_or_else(|e| ToolResult::failure(&e))
+        });
+        task.await
+            .unwrap_or_else(|_| ToolResult::failure(&stopped()))
     }
 
     /// `approver` denies the request `id` of `tenant`: it never runs, and the client's
@@ -244,9 +329,11 @@ impl Approvals {
         }
         self.runtime.deny(tenant, id, approver).await?;
         let mut desk = self.lock();
+        // The denial took the request out of the store, so an approval that began
+        // meanwhile (`Running`) took nothing and will not settle it: it is denied.
         if let Some(entry) = desk.entries.get_mut(id)
             && &entry.request.tenant == tenant
-            && matches!(entry.state, State::Pending)
+            && matches!(entry.state, State::Pending | State::Running)
         {
             entry.state = State::Denied(Instant::now());
         }
@@ -268,25 +355,31 @@ impl Approvals {
         let now = self.now();
         let mut desk = self.lock();
         desk.prune(now, Instant::now());
-        let Some(id) = desk.by_call.get(&key).cloned() else {
-            return self.reserve(&mut desk, key);
-        };
-        let Some(entry) = desk.entries.get(&id) else {
-            desk.by_call.remove(&key);
-            return self.reserve(&mut desk, key);
-        };
-        if matches!(entry.state, State::Pending) {
-            return Lookup::Pending(entry.request.clone());
+        match desk.known(key) {
+            Some(known) => Lookup::Known(Box::new(known)),
+            None => self.reserve(&mut desk, key),
         }
-        desk.by_call.remove(&key);
-        let Some(entry) = desk.entries.remove(&id) else {
-            return self.reserve(&mut desk, key);
-        };
-        match entry.state {
-            State::Settled(result, _) => Lookup::Settled(result),
-            State::Denied(_) => Lookup::Denied(entry.request),
-            State::Pending => Lookup::Pending(entry.request),
+    }
+
+    /// As [`lookup`](Self::lookup), without reserving the call when nothing is known of
+    /// it: for a call that asks no one unless the runtime says so.
+    pub(crate) fn find(&self, key: CallKey) -> Found {
+        let now = self.now();
+        let mut desk = self.lock();
+        desk.prune(now, Instant::now());
+        if let Some(known) = desk.known(key) {
+            return Found::Known(Box::new(known));
         }
+        match desk.asking.get(&key) {
+            Some(asking) => Found::InFlight(InFlight(asking.clone())),
+            None => Found::Nothing,
+        }
+    }
+
+    /// Remembers that the call `key`, made without a [`Reservation`], waits in `request`
+    /// (the runtime asked for an approval the manifest did not announce).
+    pub(crate) fn register(&self, key: CallKey, request: ApprovalRequest) {
+        self.lock().insert(key, request);
     }
 
     /// Reserves `key` for the caller, unless an identical call holds it.
@@ -319,21 +412,13 @@ pub(crate) struct Reservation {
 impl Reservation {
     /// Remembers that the call waits in `request`; the waiting calls find it there.
     pub(crate) fn register(self, request: ApprovalRequest) {
-        let mut desk = self.desk.lock().unwrap_or_else(PoisonError::into_inner);
-        desk.by_call.insert(self.key, request.id.clone());
-        desk.entries.insert(
-            request.id.clone(),
-            Entry {
-                request,
-                state: State::Pending,
-            },
-        );
+        lock(&self.desk).insert(self.key, request);
     }
 }
 
 impl Drop for Reservation {
     fn drop(&mut self) {
-        let mut desk = self.desk.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut desk = lock(&self.desk);
         if desk
             .asking
             .get(&self.key)
@@ -352,6 +437,59 @@ impl InFlight {
     pub(crate) async fn wait(mut self) {
         // Nothing is ever sent: the sender is dropped when the reservation ends.
         while self.0.changed().await.is_ok() {}
+    }
+}
+
+fn lock(desk: &Mutex<Desk>) -> MutexGuard<'_, Desk> {
+    desk.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The failure of an approved call whose run stopped before it ended (its task panicked,
+/// or was cancelled as the process shut down): whether it reached the provider is not
+/// known.
+fn stopped() -> Error {
+    integrations_core::codes::tool::PANICKED
+        .error("the approved call stopped unexpectedly; it may or may not have run")
+}
+
+/// The run of an approved call: records how it ended on the desk, and when it never
+/// ends (its task panicked or was cancelled), records that instead, so the entry never
+/// stays `Running`.
+struct Run {
+    desk: Arc<Mutex<Desk>>,
+    id: ApprovalId,
+    armed: bool,
+}
+
+impl Run {
+    /// The call ran (`Some`, its result: kept for the retry), or its request was not
+    /// taken out of the store (`None`: nothing ran, it is pending again).
+    fn end(&mut self, result: Option<&ToolResult>) {
+        self.armed = false;
+        let state = match result {
+            Some(result) => State::Settled(Box::new(result.clone()), Instant::now()),
+            None => State::Pending,
+        };
+        self.set(state);
+    }
+
+    fn set(&self, state: State) {
+        let mut desk = lock(&self.desk);
+        // A denial that took the request meanwhile has settled it already.
+        if let Some(entry) = desk.entries.get_mut(&self.id)
+            && matches!(entry.state, State::Running)
+        {
+            entry.state = state;
+        }
+    }
+}
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        if self.armed {
+            let failure = ToolResult::failure(&stopped());
+            self.set(State::Settled(Box::new(failure), Instant::now()));
+        }
     }
 }
 
@@ -417,7 +555,10 @@ mod tests {
         assert!(!waiting.is_finished());
         reservation.register(request(&approvals, "a1"));
         waiting.await.unwrap();
-        let Lookup::Pending(pending) = approvals.lookup(key()) else {
+        let Lookup::Known(known) = approvals.lookup(key()) else {
+            panic!("the identical call finds the first one's request")
+        };
+        let Known::Pending(pending) = *known else {
             panic!("the identical call finds the first one's request")
         };
         assert_eq!(pending.id.as_str(), "a1");

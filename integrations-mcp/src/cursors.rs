@@ -4,7 +4,7 @@
 //! never find a cursor kept by the one before.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use integrations_core::ConnectionId;
@@ -124,6 +124,56 @@ impl Cursors {
         inner.order.remove(&entry.seq);
         Some(entry.connection)
     }
+}
+
+/// A cursor taken by a call that reads its next page. Dropped before
+/// [`used`](Self::used) (the call failed without reading the page, or was cancelled), it
+/// goes back to its reader: the pages are still in the store, and the cursor must not be
+/// used up by a call that never read them. (Given back when the page was read after all,
+/// it only leads to the store's `tool.continuation_not_found`: the store hands each page
+/// out once.)
+pub(crate) struct Taken {
+    cursors: Arc<Cursors>,
+    cursor: String,
+    reader: Reader,
+    connection: ConnectionId,
+    used: bool,
+}
+
+impl Taken {
+    /// The connection whose result the cursor continues.
+    pub(crate) fn connection(&self) -> &ConnectionId {
+        &self.connection
+    }
+
+    /// The call read the page (or the store no longer has it): the cursor is gone.
+    pub(crate) fn used(mut self) {
+        self.used = true;
+    }
+}
+
+impl Drop for Taken {
+    fn drop(&mut self) {
+        if !self.used {
+            self.cursors.give(
+                std::mem::take(&mut self.cursor),
+                self.reader.clone(),
+                self.connection.clone(),
+            );
+        }
+    }
+}
+
+/// Takes `cursor` for `reader`'s call, to be given back unless the call uses it.
+pub(crate) fn take_for_call(cursors: &Arc<Cursors>, cursor: &str, reader: Reader) -> Option<Taken> {
+    let connection = cursors.take(cursor, &reader)?;
+    Some(Taken {
+        cursors: Arc::clone(cursors),
+        cursor: cursor.to_owned(),
+        reader,
+        connection,
+        used: false,
+    })
 }
 
 #[cfg(test)]

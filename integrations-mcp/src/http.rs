@@ -46,6 +46,9 @@ pub struct McpHttpOptions {
     pub allowed_origins: Vec<String>,
     /// Allowed `Host` header values (hostnames or `host:port`); rmcp's loopback default
     /// (`localhost`, `127.0.0.1`, `::1`) guards local servers against DNS rebinding.
+    /// Never empty in effect: rmcp would take an empty list as "any host" and turn the
+    /// check off, so [`http_router`](McpService::http_router) serves an empty list as
+    /// the loopback default.
     pub allowed_hosts: Vec<String>,
     /// The largest request body, in bytes (413 above it).
     pub max_body_bytes: usize,
@@ -71,7 +74,7 @@ impl McpHttpOptions {
     pub fn new() -> Self {
         Self {
             allowed_origins: Vec::new(),
-            allowed_hosts: vec!["localhost".into(), "127.0.0.1".into(), "::1".into()],
+            allowed_hosts: loopback_hosts(),
             max_body_bytes: 1024 * 1024,
             max_sessions: 256,
             max_sessions_per_principal: 16,
@@ -86,10 +89,13 @@ impl McpHttpOptions {
         self
     }
 
-    /// Replaces the allowed `Host` values (public deployments list their own names).
+    /// Replaces the allowed `Host` values (public deployments list their own names). An
+    /// empty list keeps the loopback default: it never turns the `Host` check off.
     #[must_use]
     pub fn with_allowed_hosts(mut self, hosts: Vec<String>) -> Self {
-        self.allowed_hosts = hosts;
+        if !hosts.is_empty() {
+            self.allowed_hosts = hosts;
+        }
         self
     }
 
@@ -120,6 +126,11 @@ impl McpHttpOptions {
         self.session_idle = idle;
         self
     }
+}
+
+/// The `Host` values allowed by default: loopback names only.
+fn loopback_hosts() -> Vec<String> {
+    vec!["localhost".into(), "127.0.0.1".into(), "::1".into()]
 }
 
 #[derive(Clone)]
@@ -408,6 +419,9 @@ impl McpService {
     /// (`initialize`) counts against [`McpHttpOptions::max_sessions`] and
     /// [`McpHttpOptions::max_sessions_per_principal`] (else 503 `mcp.too_many_sessions`
     /// with `Retry-After`); requests served without a session (2026-07-28) do not.
+    ///
+    /// A request whose `Host` is not in [`McpHttpOptions::allowed_hosts`] gets 403 (an
+    /// empty list counts as the loopback default, never as "any host").
     pub fn http_router(
         &self,
         authenticator: Arc<dyn McpAuthenticator>,
@@ -416,6 +430,13 @@ impl McpService {
         let mut sessions = LocalSessionManager::default();
         sessions.session_config.keep_alive = Some(options.session_idle);
         let sessions = Arc::new(sessions);
+        // rmcp allows every host for an empty list; never let one (the field is public)
+        // turn DNS-rebinding protection off.
+        let mut options = options;
+        if options.allowed_hosts.is_empty() {
+            tracing::warn!("McpHttpOptions::allowed_hosts is empty; serving loopback hosts only");
+            options.allowed_hosts = loopback_hosts();
+        }
         let config = StreamableHttpServerConfig::default()
             .with_allowed_hosts(options.allowed_hosts.clone())
             .with_max_request_body_bytes(options.max_body_bytes);

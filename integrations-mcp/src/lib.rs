@@ -14,18 +14,23 @@
 //!   A large result gives its first page and a cursor for the
 //!   `integrations_continue_result` tool, bound to the principal and the MCP session (a
 //!   2026-07-28 client over HTTP has no session: the principal's later requests read
-//!   it). Cancellation stops
-//!   waiting for the provider; calls over a second send progress notifications when the
-//!   client asked for them.
+//!   it), and honoured by the instance that gave it (see **One process** below); a
+//!   continuation call that fails without reading its page (bad arguments) or is
+//!   cancelled leaves the cursor valid. Cancellation stops waiting for the provider;
+//!   calls over a second send progress notifications when the client asked for them.
 //! * `ask` policy: **the host settles approvals, never the client.** An `ask` call is
 //!   stored as an approval request and answered with URL-mode elicitation (2025-11-25's
 //!   `URLElicitationRequired` error, `-32042`) pointing at the host's approval page, or,
 //!   for clients without URL mode, an `isError` result naming the approval id and URL.
 //!   A person approves through [`Approvals::approve`], which runs the call exactly once
 //!   (the runtime takes the request out of the store once); the client's retry with the
-//!   same arguments then receives that result. Identical calls in flight at once (a
-//!   client retrying on timeout) share one approval request. Nothing blocks a request
-//!   while waiting for a human.
+//!   same arguments then receives that result. A retry while the approved call runs
+//!   gets an `isError` result saying so (`_meta["integrations/approval"].running` is
+//!   `true`), never a new request. A call with a request here is answered by it whatever
+//!   the tool's policy is now: a tool switched to `auto` or `block` meanwhile does not
+//!   run it again, and its result is still handed over. Identical calls in flight at
+//!   once (a client retrying on timeout) share one approval request. Nothing blocks a
+//!   request while waiting for a human.
 //!
 //!   **One process.** The request is in the host's store, but which call it answers, and
 //!   the result kept for the client's retry, live in the [`Approvals`] of the service that
@@ -33,9 +38,10 @@
 //!   and the client's retry must reach it: with several instances, route a principal's
 //!   MCP requests and its approval page to one instance. Another service refuses to
 //!   settle the request (`tool.approval_not_found`) rather than run a call whose result
-//!   no client would receive. Continuation pages
-//!   (`integrations_continue_result`), by contrast, are read from the store by any
-//!   instance.
+//!   no client would receive. The same holds for continuation pages
+//!   (`integrations_continue_result`): the pages wait in the host's store, but which
+//!   cursors a client was given is kept in the service that gave them, so only that
+//!   instance honours a cursor; another answers `mcp.continuation_unknown`.
 //!
 //!   Trusting a form-mode elicitation `accept` instead is an explicit opt-in
 //!   ([`McpService::serve_stdio_trusting_client`]) for a local stdio client whose UI is the

@@ -24,8 +24,8 @@ use rmcp::{ErrorData, RoleServer, ServerHandler, ServiceExt as _};
 use serde_json::{Value, json};
 use tokio::sync::broadcast;
 
-use crate::approvals::{Approvals, CallKey, Lookup, denied};
-use crate::cursors::{Cursors, Reader};
+use crate::approvals::{Approvals, CallKey, Found, Known, Lookup, denied};
+use crate::cursors::{Cursors, Reader, take_for_call};
 use crate::{McpOptions, McpSession};
 
 /// The JSON-RPC error code of 2025-11-25's `URLElicitationRequired`: the request needs
@@ -419,14 +419,23 @@ impl McpServer {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_owned();
-        let Some(connection) = self.shared.cursors.take(&cursor, &self.reader(session)) else {
+        // Dropped without `used` (a cancelled call, a failure before the store gave the
+        // page), the cursor goes back to this reader.
+        let Some(taken) = take_for_call(&self.shared.cursors, &cursor, self.reader(session)) else {
             return Ok(ToolResult::failure(&crate::codes::mcp::CONTINUATION_UNKNOWN.error("this MCP session was given no such cursor (each cursor is read once, for 15 minutes)",
             )));
         };
+        let connection = taken.connection().clone();
         let call = call_context(session, connection.clone());
         let result = self
             .run(CONTINUE_TOOL_NAME, arguments, &call, context)
             .await?;
+        if !result.is_error()
+            || result.error_code()
+                == Some(integrations_core::codes::tool::CONTINUATION_NOT_FOUND.as_str())
+        {
+            taken.used();
+        }
         self.remember_cursor(session, &result, &connection);
         Ok(result)
     }
@@ -443,14 +452,9 @@ impl McpServer {
     ) -> Result<CallToolResponse, ErrorData> {
         let key = CallKey::new(session, name, &arguments);
         let approvals = &self.shared.approvals;
-        let request = loop {
+        let known = loop {
             match approvals.lookup(key) {
-                Lookup::Settled(result) => {
-                    self.remember_cursor(session, &result, &call.connection);
-                    return to_rmcp(&result).map(Into::into);
-                }
-                Lookup::Denied(request) => return to_rmcp(&denied(&request)).map(Into::into),
-                Lookup::Pending(request) => break request,
+                Lookup::Known(known) => break *known,
                 // An identical call (a retry) is asking right now: take its request.
                 Lookup::InFlight(asking) => {
                     tokio::select! {
@@ -461,20 +465,51 @@ impl McpServer {
                 // If this call fails or is dropped, the reservation ends with it.
                 Lookup::Fresh(reservation) => {
                     let result = self.run(name, arguments, call, context).await?;
-                    let Some(request) = result
-                        .approval
-                        .as_deref()
-                        .cloned()
-                        .filter(|_| result.status == ToolStatus::ApprovalRequired)
-                    else {
+                    let Some(request) = approval_of(&result) else {
                         self.remember_cursor(session, &result, &call.connection);
                         return to_rmcp(&result).map(Into::into);
                     };
                     reservation.register(request.clone());
-                    break request;
+                    break Known::Pending(request);
                 }
             }
         };
+        self.answer(session, key, known, retry, context).await
+    }
+
+    /// The answer to a call the desk knows: its result once it ran, the denial, or
+    /// (still pending) the approval to ask for.
+    async fn answer(
+        &self,
+        session: &McpSession,
+        key: CallKey,
+        known: Known,
+        retry: Retry,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        match known {
+            Known::Settled(result, request) => {
+                self.remember_cursor(session, &result, &request.context.connection);
+                to_rmcp(&result).map(Into::into)
+            }
+            Known::Denied(request) => to_rmcp(&denied(&request)).map(Into::into),
+            Known::Running(request) => approval_running(&request).map(Into::into),
+            Known::Pending(request) => {
+                self.ask_for_approval(session, key, &request, retry, context)
+                    .await
+            }
+        }
+    }
+
+    /// A call waiting in `request`: asks for the approval, as the client can be asked.
+    async fn ask_for_approval(
+        &self,
+        session: &McpSession,
+        key: CallKey,
+        request: &ApprovalRequest,
+        retry: Retry,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
         let capabilities = client_capabilities(context);
         let elicitation = capabilities.as_ref().and_then(|c| c.elicitation.as_ref());
         let version = context.protocol_version();
@@ -485,10 +520,10 @@ impl McpServer {
             && self.connection.fixed.is_some()
             && elicitation.is_some_and(|e| e.form.is_some() || e.url.is_none());
         if trusted && input_flow {
-            return self.ask_client_inline(session, key, &request, retry).await;
+            return self.ask_client_inline(session, key, request, retry).await;
         }
         if trusted {
-            return self.ask_client(session, key, &request, context).await;
+            return self.ask_client(session, key, request, context).await;
         }
         let url = self.shared.options.approval_url_of(request.id.as_str());
         if let Some(url) = &url
@@ -501,7 +536,7 @@ impl McpServer {
                 json!({
                     "mode": "url",
                     "url": url,
-                    "message": approval_message(&request, Some(url)),
+                    "message": approval_message(request, Some(url)),
                 }),
                 request.id.as_str(),
             )
@@ -522,12 +557,12 @@ impl McpServer {
                         "mode": "url",
                         "elicitationId": request.id.as_str(),
                         "url": url,
-                        "message": approval_message(&request, Some(url)),
+                        "message": approval_message(request, Some(url)),
                     }],
                 })),
             ));
         }
-        approval_required(&request, url.as_deref()).map(Into::into)
+        approval_required(request, url.as_deref()).map(Into::into)
     }
 
     /// The opt-in local trust mode on 2026-07-28, where a server asks through an
@@ -571,13 +606,13 @@ impl McpServer {
             .ok_or_else(|| ErrorData::internal_error("no approver", None))?;
         if answer == "accept" {
             approvals.approve(tenant, &request.id, &approver).await;
-            return match approvals.lookup(key) {
-                Lookup::Settled(result) => to_rmcp(&result).map(Into::into),
-                _ => approval_required(request, None).map(Into::into),
+            return match settled(approvals.find(key)) {
+                Some(result) => to_rmcp(&result).map(Into::into),
+                None => approval_required(request, None).map(Into::into),
             };
         }
         let _ = approvals.deny(tenant, &request.id, &approver).await;
-        let _ = approvals.lookup(key);
+        let _ = approvals.find(key);
         to_rmcp(&denied(request)).map(Into::into)
     }
 
@@ -611,9 +646,9 @@ impl McpServer {
                     .or_else(|| UserId::new("mcp-stdio-client").ok())
                     .ok_or_else(|| ErrorData::internal_error("no approver", None))?;
                 approvals.approve(tenant, &request.id, &approver).await;
-                match approvals.lookup(key) {
-                    Lookup::Settled(result) => to_rmcp(&result).map(Into::into),
-                    _ => approval_required(request, None).map(Into::into),
+                match settled(approvals.find(key)) {
+                    Some(result) => to_rmcp(&result).map(Into::into),
+                    None => approval_required(request, None).map(Into::into),
                 }
             }
             Ok(_) => {
@@ -624,7 +659,7 @@ impl McpServer {
                     .or_else(|| UserId::new("mcp-stdio-client").ok())
                     .ok_or_else(|| ErrorData::internal_error("no approver", None))?;
                 let _ = approvals.deny(tenant, &request.id, &approver).await;
-                let _ = approvals.lookup(key);
+                let _ = approvals.find(key);
                 to_rmcp(&denied(request)).map(Into::into)
             }
             Err(_) => approval_required(request, None).map(Into::into),
@@ -668,6 +703,45 @@ fn input_required(elicitation: Value, approval: &str) -> Result<InputRequiredRes
         Some(requests),
         Some(approval.to_owned()),
     ))
+}
+
+/// The result of a call the desk found approved and run (handed over now).
+fn settled(found: Found) -> Option<Box<ToolResult>> {
+    match found {
+        Found::Known(known) => match *known {
+            Known::Settled(result, _) => Some(result),
+            _ => None,
+        },
+        Found::Nothing | Found::InFlight(_) => None,
+    }
+}
+
+/// The approval request a call's result stored, when the runtime asked for one.
+fn approval_of(result: &ToolResult) -> Option<ApprovalRequest> {
+    result
+        .approval
+        .as_deref()
+        .cloned()
+        .filter(|_| result.status == ToolStatus::ApprovalRequired)
+}
+
+/// The answer to a retry while the approved call runs: not a new request (the call is
+/// running once already), and not yet its result.
+fn approval_running(request: &ApprovalRequest) -> Result<CallToolResult, ErrorData> {
+    serde_json::from_value(json!({
+        "resultType": "complete",
+        "content": [{"type": "text", "text": format!(
+            "This call of {} was approved (request {}) and is running now. Call the tool again with the same arguments in a moment to receive its result.",
+            request.tool, request.id
+        )}],
+        "isError": true,
+        "_meta": {"integrations/approval": {
+            "id": request.id.as_str(),
+            "tool": request.tool,
+            "running": true,
+        }},
+    }))
+    .map_err(|_| ErrorData::internal_error("a tool result could not be encoded", None))
 }
 
 fn approval_required(
@@ -774,6 +848,25 @@ impl ServerHandler for McpServer {
             let result = self.continue_result(&session, arguments, &context).await?;
             return to_rmcp(&result).map(Into::into);
         }
+        // The desk first, whatever the tool's policy is now: a call waiting for a person,
+        // or approved and run, is answered by its request even when the tool has been
+        // switched to `auto` (running it here would run it twice) or to `block` (its
+        // result would never be handed over) since.
+        let key = CallKey::new(&session, name, &arguments);
+        loop {
+            match self.shared.approvals.find(key) {
+                Found::Known(known) => {
+                    return self.answer(&session, key, *known, retry, &context).await;
+                }
+                Found::InFlight(asking) => {
+                    tokio::select! {
+                        () = asking.wait() => {}
+                        () = context.ct.cancelled() => return Err(cancelled()),
+                    }
+                }
+                Found::Nothing => break,
+            }
+        }
         let manifest = self.shared.manifest(&session.session).await?;
         let Some(tool) = manifest.get(name) else {
             let shown: String = name.chars().take(64).collect();
@@ -789,6 +882,14 @@ impl ServerHandler for McpServer {
                 .await;
         }
         let result = self.run(name, arguments, &call, &context).await?;
+        if let Some(request) = approval_of(&result) {
+            // The manifest (cached a moment) was stale and the runtime asks now: keep
+            // the request here as an `ask` call does, or no one here could approve it.
+            self.shared.approvals.register(key, request.clone());
+            return self
+                .answer(&session, key, Known::Pending(request), retry, &context)
+                .await;
+        }
         self.remember_cursor(&session, &result, &call.connection);
         to_rmcp(&result).map(Into::into)
     }

@@ -359,6 +359,63 @@ async fn a_large_result_continues_within_its_session_only() {
     assert!(next["structuredContent"].is_object() || next["structuredContent"].is_array());
 }
 
+/// A continuation call that fails before reading its page (an extra argument) leaves
+/// the cursor valid: the pages are still in the store.
+#[tokio::test]
+async fn a_continuation_call_with_bad_arguments_keeps_its_cursor() {
+    let demo = demo().await;
+    let client = plain(&demo).await;
+    let first = json_of(
+        &client
+            .call_tool(call("linear_list_issues", json!({"limit": 50})))
+            .await
+            .unwrap(),
+    );
+    let cursor = first["_meta"]["integrations/continuation"]["cursor"]
+        .as_str()
+        .unwrap_or_else(|| panic!("not trimmed: {first}"))
+        .to_owned();
+
+    let bad = json_of(
+        &client
+            .call_tool(call(
+                "integrations_continue_result",
+                json!({"cursor": cursor, "page": 2}),
+            ))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        bad["_meta"]["integrations/error"]["code"], "tool.invalid_arguments",
+        "{bad}"
+    );
+
+    let next = json_of(
+        &client
+            .call_tool(call(
+                "integrations_continue_result",
+                json!({"cursor": cursor}),
+            ))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(next["isError"], false, "{next}");
+    // Read once: the cursor is used up now.
+    let again = json_of(
+        &client
+            .call_tool(call(
+                "integrations_continue_result",
+                json!({"cursor": cursor}),
+            ))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        again["_meta"]["integrations/error"]["code"], "mcp.continuation_unknown",
+        "{again}"
+    );
+}
+
 #[tokio::test]
 async fn twenty_concurrent_calls_all_answer() {
     let demo = demo().await;

@@ -150,6 +150,31 @@ async fn requests_without_a_valid_token_get_401_and_foreign_origins_403() {
     assert_eq!(plain.status(), 200);
 }
 
+/// An empty list of allowed hosts never turns the `Host` check off (rmcp would take it
+/// as "any host"): a request naming a foreign host gets 403, a loopback one passes.
+#[tokio::test]
+async fn an_empty_allowed_host_list_keeps_the_host_check_on() {
+    let demo = demo().await;
+    let mut cleared = McpHttpOptions::new();
+    cleared.allowed_hosts.clear();
+    for options in [McpHttpOptions::new().with_allowed_hosts(vec![]), cleared] {
+        let addr = serve(&demo, options).await;
+        let rebound = reqwest::Client::new()
+            .post(format!("http://{addr}/mcp"))
+            .header("host", "evil.example")
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .bearer_auth(TOKEN)
+            .body(initialize().to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(rebound.status(), 403);
+        let local = post(addr, Some(TOKEN), None, initialize().to_string()).await;
+        assert_eq!(local.status(), 200);
+    }
+}
+
 #[tokio::test]
 async fn bodies_and_sessions_are_limited() {
     let demo = demo().await;

@@ -7,4 +7,5 @@ mod list;
 mod page;
 mod races;
 mod revisions;
+mod settle;
 mod support;

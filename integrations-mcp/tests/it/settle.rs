@@ -1,0 +1,329 @@
+//! Approvals settled in awkward moments: the tool's policy changed since the call asked,
+//! the approval store failed taking the request, the run outlasted the request or the
+//! approver. In each, the call runs at most once and its result reaches the retry.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use integrations_core::auth::TokenManager;
+use integrations_core::host::{ApprovalStore, Host};
+use integrations_core::tools::{
+    ApprovalId, ApprovalRequest, PolicySet, PolicySource, Runtime, ToolPolicy,
+};
+use integrations_core::{Error, TenantId, Timestamp, UserId, WorkspaceId};
+use integrations_mcp::demo::{BLOCKED_TOOL, Demo, REVIEWER};
+use integrations_mcp::{McpOptions, McpService};
+use integrations_testkit::MemoryStore;
+use rmcp::model::ErrorCode;
+use serde_json::Value;
+
+use crate::support::{
+    APPROVALS, Client, Running, approval_id, calls, connect, demo, json_of, mcp_error, send_message,
+};
+
+/// The policy of `slack_send_message`, which the test switches as an admin would.
+struct Switch(Mutex<ToolPolicy>);
+
+impl Switch {
+    fn set(&self, policy: ToolPolicy) {
+        *self.0.lock().unwrap() = policy;
+    }
+}
+
+#[async_trait]
+impl PolicySource for Switch {
+    async fn policy_set(&self, _: &TenantId, _: &WorkspaceId) -> Result<PolicySet, Error> {
+        let policy = *self.0.lock().unwrap();
+        PolicySet::new()
+            .with_tool(BLOCKED_TOOL, ToolPolicy::Block)?
+            .with_tool("slack_send_message", policy)
+    }
+}
+
+/// The demo's approval store, whose first take fails before taking anything (a store
+/// briefly unreachable).
+struct FirstTakeFails {
+    store: Arc<MemoryStore>,
+    failed: AtomicBool,
+}
+
+#[async_trait]
+impl ApprovalStore for FirstTakeFails {
+    async fn put_approval(&self, request: &ApprovalRequest) -> Result<(), Error> {
+        self.store.put_approval(request).await
+    }
+
+    async fn take_approval(
+        &self,
+        tenant: &TenantId,
+        id: &ApprovalId,
+        now: Timestamp,
+    ) -> Result<Option<ApprovalRequest>, Error> {
+        if !self.failed.swap(true, Ordering::SeqCst) {
+            return Err(integrations_core::codes::store::FAILED.error("the store is down"));
+        }
+        self.store.take_approval(tenant, id, now).await
+    }
+}
+
+/// A service over the demo's stores, connections and mock APIs, with `policies`, and
+/// `approvals` as its approval store when given.
+fn service(
+    demo: &Demo,
+    policies: Arc<dyn PolicySource>,
+    approvals: Option<Arc<dyn ApprovalStore>>,
+) -> McpService {
+    let test = &demo.test;
+    let mut builder = Host::builder()
+        .stores(test.store.clone())
+        .http(test.host().http_arc())
+        .cipher(test.keys.clone())
+        .clock(test.clock.clone())
+        .audit(test.audit.clone())
+        .events(test.events.clone());
+    if let Some(approvals) = approvals {
+        builder = builder.approvals(approvals);
+    }
+    let host = builder.build().unwrap();
+    let registry = Arc::new(integrations_definitions::registry());
+    let tokens = Arc::new(TokenManager::new(Arc::clone(&registry), host.clone()));
+    let runtime = Arc::new(Runtime::new(registry, host, tokens).with_policies(policies));
+    McpService::new(runtime).with_options(McpOptions::new().with_approval_url(APPROVALS))
+}
+
+/// A demo service whose `slack_send_message` policy the test switches, and a client.
+async fn switched(demo: &Demo) -> (McpService, Arc<Switch>, Running) {
+    let switch = Arc::new(Switch(Mutex::new(ToolPolicy::Ask)));
+    let service = service(demo, switch.clone(), None);
+    let client = connect(service.server(demo.session.clone()), Client::plain()).await;
+    (service, switch, client)
+}
+
+async fn send(client: &Running, demo: &Demo, text: &str) -> Value {
+    json_of(&client.call_tool(send_message(demo, text)).await.unwrap())
+}
+
+async fn approve(
+    service: &McpService,
+    demo: &Demo,
+    id: &ApprovalId,
+) -> integrations_core::tools::ToolResult {
+    service
+        .approvals()
+        .approve(
+            &demo.session.session.tenant,
+            id,
+            &UserId::new(REVIEWER).unwrap(),
+        )
+        .await
+}
+
+/// Approved and run, then switched to `auto`: the retry receives the result; it does not
+/// send the message again.
+#[tokio::test]
+async fn a_retry_after_the_tool_turned_auto_gets_the_result_without_running_it_again() {
+    let demo = demo().await;
+    let (service, switch, client) = switched(&demo).await;
+    let id = approval_id(&send(&client, &demo, "once").await);
+    let done = approve(&service, &demo, &id).await;
+    assert!(!done.is_error(), "{done:?}");
+    assert_eq!(calls(&demo, "slack_messages"), 1);
+
+    switch.set(ToolPolicy::Auto);
+    service.tools_changed();
+    let retry = send(&client, &demo, "once").await;
+    assert_eq!(retry["isError"], false, "{retry}");
+    assert_eq!(
+        retry["structuredContent"],
+        done.structured_content.clone().unwrap()
+    );
+    assert_eq!(calls(&demo, "slack_messages"), 1, "the retry sent it again");
+
+    // The result was handed over; the next identical call is a new one, and runs now.
+    let next = send(&client, &demo, "once").await;
+    assert_eq!(next["isError"], false, "{next}");
+    assert_eq!(calls(&demo, "slack_messages"), 2);
+}
+
+/// Still pending when switched to `auto`: the retry keeps waiting for the approval, and
+/// the approval runs it once.
+#[tokio::test]
+async fn a_call_pending_when_its_tool_turns_auto_still_waits_for_its_approval() {
+    let demo = demo().await;
+    let (service, switch, client) = switched(&demo).await;
+    let id = approval_id(&send(&client, &demo, "later").await);
+
+    switch.set(ToolPolicy::Auto);
+    service.tools_changed();
+    let retry = send(&client, &demo, "later").await;
+    assert_eq!(approval_id(&retry), id, "{retry}");
+    assert_eq!(calls(&demo, "slack_messages"), 0, "the retry ran it");
+
+    let done = approve(&service, &demo, &id).await;
+    assert!(!done.is_error(), "{done:?}");
+    let retry = send(&client, &demo, "later").await;
+    assert_eq!(retry["isError"], false, "{retry}");
+    assert_eq!(calls(&demo, "slack_messages"), 1);
+}
+
+/// Approved and run, then blocked: the retry still receives the result (not "Unknown
+/// tool"), and a new call is refused.
+#[tokio::test]
+async fn a_retry_after_the_tool_was_blocked_still_gets_the_approved_result() {
+    let demo = demo().await;
+    let (service, switch, client) = switched(&demo).await;
+    let id = approval_id(&send(&client, &demo, "blocked later").await);
+    let done = approve(&service, &demo, &id).await;
+    assert!(!done.is_error(), "{done:?}");
+
+    switch.set(ToolPolicy::Block);
+    service.tools_changed();
+    let retry = client
+        .call_tool(send_message(&demo, "blocked later"))
+        .await
+        .expect("the approved result, not a JSON-RPC error");
+    let retry = json_of(&retry);
+    assert_eq!(retry["isError"], false, "{retry}");
+    assert_eq!(
+        retry["structuredContent"],
+        done.structured_content.clone().unwrap()
+    );
+    assert_eq!(calls(&demo, "slack_messages"), 1);
+
+    let error = client
+        .call_tool(send_message(&demo, "blocked later"))
+        .await
+        .unwrap_err();
+    assert_eq!(mcp_error(error).code, ErrorCode::INVALID_PARAMS);
+    assert_eq!(calls(&demo, "slack_messages"), 1);
+}
+
+/// The manifest (cached) still says `auto` when the runtime asks: the request is kept
+/// here, so it can be approved here and the retry receives the result.
+#[tokio::test]
+async fn an_approval_asked_behind_a_stale_manifest_can_be_approved_here() {
+    let demo = demo().await;
+    let (service, switch, client) = switched(&demo).await;
+    switch.set(ToolPolicy::Auto);
+    service.tools_changed();
+    let first = send(&client, &demo, "auto").await;
+    assert_eq!(first["isError"], false, "{first}");
+    assert_eq!(calls(&demo, "slack_messages"), 1);
+
+    // Switched back without telling the service: its manifest is stale for a moment.
+    switch.set(ToolPolicy::Ask);
+    let asked = send(&client, &demo, "asked").await;
+    let id = approval_id(&asked);
+    assert_eq!(calls(&demo, "slack_messages"), 1);
+    let tenant = &demo.session.session.tenant;
+    assert_eq!(service.approvals().pending(tenant).len(), 1);
+
+    let done = approve(&service, &demo, &id).await;
+    assert!(!done.is_error(), "{done:?}");
+    assert_eq!(calls(&demo, "slack_messages"), 2);
+    let retry = send(&client, &demo, "asked").await;
+    assert_eq!(retry["isError"], false, "{retry}");
+    assert_eq!(calls(&demo, "slack_messages"), 2);
+}
+
+/// The store fails taking the request: nothing ran, the approver is told, and the
+/// request stays pending; the next approval runs it and the retry receives that result.
+#[tokio::test]
+async fn a_store_failure_taking_the_request_leaves_it_pending_for_the_next_approval() {
+    let demo = demo().await;
+    let store = Arc::new(FirstTakeFails {
+        store: demo.test.store.clone(),
+        failed: AtomicBool::new(false),
+    });
+    let switch = Arc::new(Switch(Mutex::new(ToolPolicy::Ask)));
+    let service = service(&demo, switch, Some(store));
+    let client = connect(service.server(demo.session.clone()), Client::plain()).await;
+    let tenant = &demo.session.session.tenant;
+    let id = approval_id(&send(&client, &demo, "retry the store").await);
+
+    let failed = approve(&service, &demo, &id).await;
+    assert_eq!(failed.error_code(), Some("store.failed"), "{failed:?}");
+    assert_eq!(calls(&demo, "slack_messages"), 0);
+    let pending = service.approvals().pending(tenant);
+    assert_eq!(pending.len(), 1, "{pending:?}");
+    let waiting = send(&client, &demo, "retry the store").await;
+    assert_eq!(approval_id(&waiting), id, "{waiting}");
+
+    let done = approve(&service, &demo, &id).await;
+    assert!(!done.is_error(), "{done:?}");
+    assert_eq!(calls(&demo, "slack_messages"), 1);
+    let retry = send(&client, &demo, "retry the store").await;
+    assert_eq!(retry["isError"], false, "{retry}");
+    assert_eq!(
+        retry["structuredContent"],
+        done.structured_content.clone().unwrap()
+    );
+}
+
+/// The request expires while its approved call runs: the call is not forgotten, a retry
+/// meanwhile is told it runs (not asked again), and the result reaches the next retry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approved_call_outlasting_its_request_hands_its_result_to_the_retry() {
+    let demo = demo().await;
+    let service = demo.service.clone();
+    let client = connect(service.server(demo.session.clone()), Client::plain()).await;
+    let tenant = demo.session.session.tenant.clone();
+    let id = approval_id(&send(&client, &demo, "slow").await);
+
+    demo.set_latency(Duration::from_millis(1200));
+    let approving = {
+        let approvals = service.approvals().clone();
+        let (tenant, id) = (tenant.clone(), id.clone());
+        tokio::spawn(async move {
+            approvals
+                .approve(&tenant, &id, &UserId::new(REVIEWER).unwrap())
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let meanwhile = send(&client, &demo, "slow").await;
+    assert_eq!(approval_id(&meanwhile), id, "{meanwhile}");
+    assert_eq!(
+        meanwhile["_meta"]["integrations/approval"]["running"], true,
+        "{meanwhile}"
+    );
+
+    // The request's expiry passes during the run; listing prunes expired requests.
+    demo.test.clock.advance(Duration::from_secs(48 * 3600));
+    assert!(service.approvals().pending(&tenant).is_empty());
+
+    let done = approving.await.unwrap();
+    assert!(!done.is_error(), "{done:?}");
+    demo.set_latency(Duration::ZERO);
+    let retry = send(&client, &demo, "slow").await;
+    assert_eq!(retry["isError"], false, "the retry asked again: {retry}");
+    assert_eq!(calls(&demo, "slack_messages"), 1);
+    assert!(service.approvals().pending(&tenant).is_empty());
+}
+
+/// The approver goes away (its future dropped) while the call runs: the call still ends,
+/// once, and its result reaches the retry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approval_whose_approver_goes_away_still_hands_its_result_to_the_retry() {
+    let demo = demo().await;
+    let client = connect(demo.service.server(demo.session.clone()), Client::plain()).await;
+    let id = approval_id(&send(&client, &demo, "walk away").await);
+
+    demo.set_latency(Duration::from_millis(600));
+    let approve = approve(&demo.service, &demo, &id);
+    let gone = tokio::time::timeout(Duration::from_millis(150), approve).await;
+    assert!(gone.is_err(), "the approval ended before the approver left");
+
+    let mut retry = Value::Null;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        retry = send(&client, &demo, "walk away").await;
+        if retry["isError"] == false {
+            break;
+        }
+    }
+    assert_eq!(retry["isError"], false, "{retry}");
+    assert_eq!(calls(&demo, "slack_messages"), 1);
+}
