@@ -309,6 +309,43 @@ impl ConnectionStore for SqlStores {
             .transpose()
     }
 
+    async fn put_connection_if_unchanged(
+        &self,
+        read: &Connection,
+        connection: &Connection,
+    ) -> Result<bool, Error> {
+        // One statement: the revision is compared and the record written in one step.
+        // Endpoint keys are never empty, so `COALESCE(.., '')` compares a missing one.
+        let q = self
+            .query(
+                "UPDATE connections SET definition_key = $3, external_subject = $4, \
+                 endpoint_key = $5, status = $6, updated_at = $7, record = $8 \
+                 WHERE tenant = $1 AND id = $2 AND status = $9 AND updated_at = $10 \
+                 AND COALESCE(endpoint_key, '') = $11",
+            )
+            .bind(connection.tenant.as_str())
+            .bind(connection.id.as_str())
+            .bind(connection.key.as_str())
+            .bind(opt_text(
+                "external subject",
+                connection.external_subject.as_deref(),
+            )?)
+            .bind(opt_text(
+                "endpoint key",
+                connection.endpoint_key.as_deref(),
+            )?)
+            .bind(to_json(&connection.status)?)
+            .bind(ms(connection.updated_at))
+            .bind(to_json(connection)?)
+            .bind(to_json(&read.status)?)
+            .bind(ms(read.updated_at))
+            .bind(text(
+                "endpoint key",
+                read.endpoint_key.as_deref().unwrap_or_default(),
+            )?);
+        Ok(self.affected(q).await? > 0)
+    }
+
     async fn set_connection_status_if(
         &self,
         tenant: &TenantId,

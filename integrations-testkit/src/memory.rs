@@ -351,6 +351,24 @@ impl ConnectionStore for MemoryStore {
             .map(|c| replace_status(c, status, now)))
     }
 
+    async fn put_connection_if_unchanged(
+        &self,
+        read: &Connection,
+        connection: &Connection,
+    ) -> Result<bool, Error> {
+        let mut state = self.lock();
+        let unchanged = state
+            .connections
+            .get(&connection.tenant, &connection.id)
+            .is_some_and(|stored| stored.is_revision_of(read));
+        if unchanged {
+            state
+                .connections
+                .insert(&connection.tenant, &connection.id, connection.clone());
+        }
+        Ok(unchanged)
+    }
+
     async fn set_connection_status_if(
         &self,
         tenant: &TenantId,

@@ -176,6 +176,37 @@ pub trait ConnectionStore: Send + Sync {
         now: Timestamp,
     ) -> Result<Option<Connection>, Error>;
 
+    /// Writes `connection` only if the stored record is still the revision `read` was
+    /// ([`Connection::is_revision_of`]: the same status, endpoint key and `updated_at`).
+    /// `true` when written; `false` when it changed or no longer exists (nothing is
+    /// written then). A writer that read a connection, called a provider, and now stores
+    /// what it learned uses it, so that a revocation (or another writer's change)
+    /// landing meanwhile is not written over.
+    ///
+    /// The default reads then writes, which leaves a small window to a concurrent
+    /// writer; stores should override it with one atomic step (`UPDATE ... WHERE status
+    /// = ... AND updated_at = ...`), as `MemoryStore` and the SQL stores do.
+    ///
+    /// # Errors
+    ///
+    /// Storage errors.
+    async fn put_connection_if_unchanged(
+        &self,
+        read: &Connection,
+        connection: &Connection,
+    ) -> Result<bool, Error> {
+        match self
+            .get_connection(&connection.tenant, &connection.id)
+            .await?
+        {
+            Some(stored) if stored.is_revision_of(read) => {
+                self.put_connection(connection).await?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
     /// Sets a connection's status only if its stored status equals `expected`, and
     /// returns the updated connection; `None` when it does not exist or has another
     /// status (nothing is written then). The token manager marks a connection `error`

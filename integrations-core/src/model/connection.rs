@@ -81,6 +81,17 @@ impl Connection {
     pub fn is_active(&self) -> bool {
         matches!(self.status, ConnectionStatus::Active)
     }
+
+    /// Whether `self` (a stored record) is still the revision `read` was: the same
+    /// status, endpoint key and `updated_at`, the fields every writer of a connection
+    /// sets. What [`ConnectionStore::put_connection_if_unchanged`] compares.
+    ///
+    /// [`ConnectionStore::put_connection_if_unchanged`]: crate::host::ConnectionStore::put_connection_if_unchanged
+    pub fn is_revision_of(&self, read: &Self) -> bool {
+        self.status == read.status
+            && self.endpoint_key == read.endpoint_key
+            && self.updated_at == read.updated_at
+    }
 }
 
 /// The state of a connection.

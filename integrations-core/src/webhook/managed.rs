@@ -119,6 +119,10 @@ pub const REGISTRATION_LEASE: &str = "@managed-webhook";
 /// take, short enough that a process that died while registering holds up no other long.
 const REGISTRATION_LEASE_TTL: Duration = Duration::from_secs(120);
 
+/// How many times a connection write is tried again over a record another writer
+/// changed meanwhile.
+const MAX_WRITE_ATTEMPTS: u32 = 3;
+
 /// A registration lease this process holds. Released by [`release`](Self::release), or,
 /// when the registration's future is dropped before (a request handler cancelled), by a
 /// task spawned on drop: the connection is free again at once, not after
@@ -524,11 +528,16 @@ impl ManagedWebhooks {
             return Ok(None);
         }
         if connection.endpoint_key.is_none() {
+            let read = connection.clone();
             connection.endpoint_key = Some(format!("ep_{}", crate::sealing::random_hex()?));
             connection.updated_at = self.host.clock().now();
-            self.host.connections().put_connection(&connection).await?;
-            // Another registration may have given it a key at the same moment: the one
-            // stored last is the connection's, and both registrations use it.
+            // Written only over the record read: a revocation, or another registration
+            // giving it a key, landing meanwhile is kept, and the record read again
+            // below is the one both registrations use.
+            self.host
+                .connections()
+                .put_connection_if_unchanged(&read, &connection)
+                .await?;
             connection = self.get(&connection.tenant, &connection.id).await?;
         }
         let Some(loaded) = self.load(connection).await? else {
@@ -559,44 +568,61 @@ impl ManagedWebhooks {
         // stored now, never on the copy read before the call, so a revoked connection
         // is not written back active; a hook that no longer belongs to a live
         // connection's URL is deleted again.
-        let stored = self
-            .host
-            .connections()
-            .get_connection(&loaded.connection.tenant, &loaded.connection.id)
-            .await?;
-        let mut connection = match stored {
-            Some(stored)
-                if stored.is_active() && stored.endpoint_key == loaded.connection.endpoint_key =>
-            {
-                stored
-            }
-            stored => {
-                if let Err(error) = registrar.unregister(&request, &record.hook_id).await {
-                    tracing::warn!(
-                        target: "integrations::webhook",
-                        tenant = %loaded.connection.tenant,
-                        connection = %loaded.connection.id,
-                        code = error.code(),
-                        "the hook of a connection changed during its registration could not be deleted"
-                    );
-                }
-                return Err(match stored {
-                    Some(stored) if !stored.is_active() => {
-                        crate::codes::auth::CONNECTION_NOT_ACTIVE.error(format!(
-                            "the connection became {} while its webhook was registered; the hook was deleted",
-                            stored.status.as_str()
-                        ))
+        let mut attempts = 0;
+        let previous = loop {
+            let stored = self
+                .host
+                .connections()
+                .get_connection(&loaded.connection.tenant, &loaded.connection.id)
+                .await?;
+            let changed = match stored {
+                Some(stored)
+                    if stored.is_active()
+                        && stored.endpoint_key == loaded.connection.endpoint_key =>
+                {
+                    let mut connection = stored.clone();
+                    let previous = connection.managed_webhook.replace(record.clone());
+                    connection.updated_at = now;
+                    // Over the record just read only: a revocation landing between the
+                    // read and the write must not be written back active.
+                    if self
+                        .host
+                        .connections()
+                        .put_connection_if_unchanged(&stored, &connection)
+                        .await?
+                    {
+                        break previous;
                     }
-                    Some(_) => crate::codes::webhook::REGISTRATION_RACED.error(
-                        "another registration changed the connection's endpoint meanwhile; the hook was deleted, register again",
-                    ),
-                    None => crate::loaded::connection_not_found(),
-                });
+                    attempts += 1;
+                    if attempts < MAX_WRITE_ATTEMPTS {
+                        continue;
+                    }
+                    Some(stored)
+                }
+                stored => stored,
+            };
+            if let Err(error) = registrar.unregister(&request, &record.hook_id).await {
+                tracing::warn!(
+                    target: "integrations::webhook",
+                    tenant = %loaded.connection.tenant,
+                    connection = %loaded.connection.id,
+                    code = error.code(),
+                    "the hook of a connection changed during its registration could not be deleted"
+                );
             }
+            return Err(match changed {
+                Some(stored) if !stored.is_active() => {
+                    crate::codes::auth::CONNECTION_NOT_ACTIVE.error(format!(
+                        "the connection became {} while its webhook was registered; the hook was deleted",
+                        stored.status.as_str()
+                    ))
+                }
+                Some(_) => crate::codes::webhook::REGISTRATION_RACED.error(
+                    "another registration changed the connection's endpoint meanwhile; the hook was deleted, register again",
+                ),
+                None => crate::loaded::connection_not_found(),
+            });
         };
-        let previous = connection.managed_webhook.replace(record.clone());
-        connection.updated_at = now;
-        self.host.connections().put_connection(&connection).await?;
         // The connection's config moved its hook to another place (another repository):
         // the hook left at the old place would keep delivering, so it is deleted there.
         if let Some(previous) = previous
@@ -611,8 +637,8 @@ impl ManagedWebhooks {
             if let Err(error) = registrar.unregister(&old, &previous.hook_id).await {
                 tracing::warn!(
                     target: "integrations::webhook",
-                    tenant = %connection.tenant,
-                    connection = %connection.id,
+                    tenant = %loaded.connection.tenant,
+                    connection = %loaded.connection.id,
                     code = error.code(),
                     "the hook the connection had at its previous place could not be deleted"
                 );
@@ -620,8 +646,8 @@ impl ManagedWebhooks {
         }
         tracing::info!(
             target: "integrations::webhook",
-            tenant = %connection.tenant,
-            connection = %connection.id,
+            tenant = %loaded.connection.tenant,
+            connection = %loaded.connection.id,
             hook = %record.hook_id,
             created = hook.created,
             "managed webhook registered"
@@ -713,15 +739,28 @@ impl ManagedWebhooks {
                 Err(e) => return Err(e),
             }
         }
-        if let Some(mut current) = self
-            .host
-            .connections()
-            .get_connection(&connection.tenant, &connection.id)
-            .await?
-        {
+        // Over the record read only, read again when another writer (a revocation)
+        // changed it meanwhile, so its change is kept.
+        for _ in 0..MAX_WRITE_ATTEMPTS {
+            let Some(read) = self
+                .host
+                .connections()
+                .get_connection(&connection.tenant, &connection.id)
+                .await?
+            else {
+                break;
+            };
+            let mut current = read.clone();
             current.managed_webhook = None;
             current.updated_at = self.host.clock().now();
-            self.host.connections().put_connection(&current).await?;
+            if self
+                .host
+                .connections()
+                .put_connection_if_unchanged(&read, &current)
+                .await?
+            {
+                break;
+            }
         }
         Ok(())
     }

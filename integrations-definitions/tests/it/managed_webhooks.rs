@@ -1269,3 +1269,140 @@ mod github {
         );
     }
 }
+
+/// A connection store over the test's store that, once armed, lets a disconnect revoke
+/// the connection right after the next read of it: the window between a writer's last
+/// read and its write.
+struct RevokedAfterRead {
+    inner: Arc<integrations_testkit::MemoryStore>,
+    armed: Arc<std::sync::atomic::AtomicBool>,
+}
+
+#[async_trait::async_trait]
+impl integrations_core::host::ConnectionStore for RevokedAfterRead {
+    async fn get_connection(
+        &self,
+        tenant: &TenantId,
+        id: &ConnectionId,
+    ) -> Result<Option<Connection>, integrations_core::Error> {
+        let read = self.inner.get_connection(tenant, id).await?;
+        if self.armed.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            let revoked = ConnectionStatus::Revoked {
+                reason: "disconnected".to_owned(),
+            };
+            self.inner
+                .set_connection_status(tenant, id, revoked, Timestamp::from_unix_seconds(1))
+                .await?;
+        }
+        Ok(read)
+    }
+    async fn put_connection(
+        &self,
+        connection: &Connection,
+    ) -> Result<(), integrations_core::Error> {
+        self.inner.put_connection(connection).await
+    }
+    async fn put_connection_if_unchanged(
+        &self,
+        read: &Connection,
+        connection: &Connection,
+    ) -> Result<bool, integrations_core::Error> {
+        self.inner
+            .put_connection_if_unchanged(read, connection)
+            .await
+    }
+    async fn list_connections(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<Connection>, integrations_core::Error> {
+        self.inner.list_connections(tenant).await
+    }
+    async fn delete_connection(
+        &self,
+        tenant: &TenantId,
+        id: &ConnectionId,
+    ) -> Result<bool, integrations_core::Error> {
+        self.inner.delete_connection(tenant, id).await
+    }
+    async fn find_connections(
+        &self,
+        query: &integrations_core::host::ConnectionQuery,
+    ) -> Result<Vec<Connection>, integrations_core::Error> {
+        self.inner.find_connections(query).await
+    }
+    async fn set_connection_status(
+        &self,
+        tenant: &TenantId,
+        id: &ConnectionId,
+        status: ConnectionStatus,
+        now: Timestamp,
+    ) -> Result<Option<Connection>, integrations_core::Error> {
+        self.inner
+            .set_connection_status(tenant, id, status, now)
+            .await
+    }
+}
+
+/// The registration's last read of the connection (after the provider created the hook)
+/// and its write are two steps: a disconnect landing between them must not be written
+/// back active. The write is made over the record read only, so it is refused, the
+/// connection read again, and the hook deleted.
+#[tokio::test]
+async fn a_disconnect_between_the_last_read_and_the_write_stays_revoked() {
+    let world = LinearWorld::new().await;
+    let connection = world
+        .api_keys()
+        .connect(LinearWorld::input("lin_1"))
+        .await
+        .unwrap();
+    assert!(connection.managed_webhook.is_none());
+
+    let armed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reqwest = Arc::new(ReqwestHttpClient::new().unwrap());
+    let arm = Arc::clone(&armed);
+    let http = integrations_core::host::from_fn(move |request: http::Request<bytes::Bytes>| {
+        let (arm, reqwest) = (arm.clone(), reqwest.clone());
+        async move {
+            let creates = String::from_utf8_lossy(request.body()).contains("webhookCreate(");
+            let answer = reqwest.send(request).await;
+            if creates {
+                arm.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+            answer
+        }
+    });
+    let host = integrations_core::host::Host::builder()
+        .stores(world.test.store.clone())
+        .connections(Arc::new(RevokedAfterRead {
+            inner: world.test.store.clone(),
+            armed,
+        }))
+        .http(Arc::new(http))
+        .cipher(world.test.keys.clone())
+        .clock(world.test.clock.clone())
+        .build()
+        .unwrap();
+    let tokens = Arc::new(TokenManager::new(world.registry.clone(), host.clone()));
+    let racing = ManagedWebhooks::new(world.registry.clone(), host, tokens, PUBLIC_BASE).unwrap();
+    let error = racing
+        .register(&tenant(), &connection.id)
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), "auth.connection_not_active");
+
+    let stored = world
+        .test
+        .store
+        .get_connection(&tenant(), &connection.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        matches!(stored.status, ConnectionStatus::Revoked { .. }),
+        "the registration wrote the connection back as {:?}",
+        stored.status
+    );
+    assert!(stored.managed_webhook.is_none());
+    assert_eq!(world.creates(), 1);
+    assert!(world.hooks.hooks().is_empty(), "{:?}", world.hooks.hooks());
+}

@@ -584,7 +584,8 @@ async fn connection_status(s: &dyn Stores, scope: &Scope) -> Outcome {
         .is_none(),
         "set_connection_status created a connection"
     );
-    connection_status_if(s, scope).await
+    connection_status_if(s, scope).await?;
+    connection_put_if_unchanged(s, scope).await
 }
 
 /// `set_connection_status_if` writes only when the stored status equals the expected one
@@ -689,6 +690,77 @@ async fn connection_status_if(s: &dyn Stores, scope: &Scope) -> Outcome {
     ensure!(
         ok(s.get_connection(&t, &missing).await, "get_connection")?.is_none(),
         "set_connection_status_if created a connection"
+    );
+    Ok(())
+}
+
+/// `put_connection_if_unchanged` writes only over the revision read: not after a status
+/// change, an endpoint key given meanwhile or any later write; and creates nothing.
+async fn connection_put_if_unchanged(s: &dyn Stores, scope: &Scope) -> Outcome {
+    let t = scope.tenant("a");
+    let read = r::connection(&t, "c-put-if", false);
+    ok(s.put_connection(&read).await, "put_connection")?;
+    let mut hooked = read.clone();
+    hooked.endpoint_key = Some("ep_put_if".into());
+    hooked.updated_at = at(200);
+    ensure!(
+        ok(
+            s.put_connection_if_unchanged(&read, &hooked).await,
+            "put_connection_if_unchanged"
+        )?,
+        "put_connection_if_unchanged over the record read did not write"
+    );
+    same(
+        &ok(s.get_connection(&t, &read.id).await, "get_connection")?,
+        &Some(hooked.clone()),
+        "a connection after put_connection_if_unchanged",
+    )?;
+    // `read` is no longer the stored revision (another endpoint key and time).
+    let mut stale = read.clone();
+    stale.updated_at = at(300);
+    ensure!(
+        !ok(
+            s.put_connection_if_unchanged(&read, &stale).await,
+            "put_connection_if_unchanged"
+        )?,
+        "put_connection_if_unchanged wrote over a record changed since it was read"
+    );
+    // A status change at the same instant is a change too.
+    let revoked = ConnectionStatus::Revoked {
+        reason: "disconnected".into(),
+    };
+    ok(
+        s.set_connection_status(&t, &read.id, revoked.clone(), at(200))
+            .await,
+        "set_connection_status",
+    )?;
+    let mut active_again = hooked.clone();
+    active_again.updated_at = at(200);
+    ensure!(
+        !ok(
+            s.put_connection_if_unchanged(&hooked, &active_again).await,
+            "put_connection_if_unchanged"
+        )?,
+        "put_connection_if_unchanged wrote over a status changed since the read"
+    );
+    let stored = ok(s.get_connection(&t, &read.id).await, "get_connection")?
+        .ok_or("the connection disappeared")?;
+    ensure!(
+        stored.status == revoked,
+        "a refused put_connection_if_unchanged changed the status to {:?}",
+        stored.status
+    );
+    let missing = r::connection(&t, "nope-put-if", false);
+    ensure!(
+        !ok(
+            s.put_connection_if_unchanged(&missing, &missing).await,
+            "put_connection_if_unchanged"
+        )?,
+        "put_connection_if_unchanged of a missing connection wrote"
+    );
+    ensure!(
+        ok(s.get_connection(&t, &missing.id).await, "get_connection")?.is_none(),
+        "put_connection_if_unchanged created a connection"
     );
     Ok(())
 }
