@@ -13,9 +13,18 @@ use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 
 use crate::McpSession;
+use crate::session::Principal;
 
 /// How long a settled result waits for the client's retry.
 const SETTLED_TTL: Duration = Duration::from_secs(60 * 60);
+
+/// The most approval requests one principal (tenant, workspace, user) may have waiting
+/// for a person here, counting the calls asking for one right now. Each stays up to the
+/// request's lifetime (a day by default), so without a cap one client making distinct
+/// `ask` calls would grow the desk (and every lookup's prune) without bound. Past it, an
+/// `ask` call is refused with `mcp.too_many_approvals` before the runtime stores a
+/// request. Requests a person approved or denied do not count: a person made those.
+pub(crate) const MAX_PENDING_PER_PRINCIPAL: usize = 256;
 
 /// A call waiting for a person, as an approval page shows it. Holds nothing secret: the
 /// arguments are what the agent sent.
@@ -91,16 +100,43 @@ struct Entry {
     state: State,
 }
 
+/// A call being asked about right now.
+struct Asking {
+    /// Whose share of [`MAX_PENDING_PER_PRINCIPAL`] the call holds until it registers
+    /// its request or gives up.
+    principal: Principal,
+    /// Changes (closes) when the [`Reservation`] ends.
+    done: watch::Receiver<()>,
+}
+
 #[derive(Default)]
 struct Desk {
     by_call: HashMap<CallKey, ApprovalId>,
     entries: HashMap<ApprovalId, Entry>,
     /// Calls being asked about right now: the first caller holds the [`Reservation`];
     /// an identical call waits on the receiver until it is registered or released.
-    asking: HashMap<CallKey, watch::Receiver<()>>,
+    asking: HashMap<CallKey, Asking>,
 }
 
 impl Desk {
+    /// How many requests `principal` has waiting for a person, and calls asking for one.
+    /// A scan, as `prune` is: the desk holds at most the cap per principal.
+    fn held(&self, principal: &Principal) -> usize {
+        let pending = self
+            .entries
+            .values()
+            .filter(|e| {
+                matches!(e.state, State::Pending) && principal.is_of(&e.request.context.session)
+            })
+            .count();
+        let asking = self
+            .asking
+            .values()
+            .filter(|a| &a.principal == principal)
+            .count();
+        pending + asking
+    }
+
     fn prune(&mut self, now: Timestamp, instant: Instant) {
         self.entries.retain(|_, entry| match &entry.state {
             State::Pending => !entry.request.is_expired(now),
@@ -180,6 +216,10 @@ pub(crate) enum Lookup {
     InFlight(InFlight),
     /// An approval request answers it.
     Known(Box<Known>),
+    /// Nothing is known of it, and its principal has [`MAX_PENDING_PER_PRINCIPAL`]
+    /// requests pending or being asked for: refuse it ([`Approvals::too_many`]) without
+    /// asking the runtime.
+    Full,
 }
 
 /// The approvals of `ask` calls made through MCP, settled by a person in the host.
@@ -201,6 +241,8 @@ pub(crate) enum Lookup {
 pub struct Approvals {
     runtime: Arc<Runtime>,
     desk: Arc<Mutex<Desk>>,
+    /// [`MAX_PENDING_PER_PRINCIPAL`], smaller in unit tests.
+    cap: usize,
 }
 
 impl fmt::Debug for Approvals {
@@ -211,10 +253,23 @@ impl fmt::Debug for Approvals {
 
 impl Approvals {
     pub(crate) fn new(runtime: Arc<Runtime>) -> Self {
+        Self::with_cap(runtime, MAX_PENDING_PER_PRINCIPAL)
+    }
+
+    fn with_cap(runtime: Arc<Runtime>, cap: usize) -> Self {
         Self {
             runtime,
             desk: Arc::default(),
+            cap: cap.max(1),
         }
+    }
+
+    /// The refusal of a call whose principal has as many requests waiting as allowed.
+    pub(crate) fn too_many(&self) -> Error {
+        crate::codes::mcp::TOO_MANY_APPROVALS.error(format!(
+            "this principal already has {} approval requests waiting for a person; this call was not asked about and did not run: have pending ones approved or denied (or let them expire), then call again",
+            self.cap
+        ))
     }
 
     fn lock(&self) -> MutexGuard<'_, Desk> {
@@ -348,16 +403,17 @@ impl Approvals {
             .is_some_and(|entry| &entry.request.tenant == tenant)
     }
 
-    /// What is known about the call `key`; a settled result or a denial is handed over
-    /// once and forgotten. Of identical calls looked up at once, one gets
-    /// [`Lookup::Fresh`] and the others [`Lookup::InFlight`] until it is done.
-    pub(crate) fn lookup(&self, key: CallKey) -> Lookup {
+    /// What is known about the call `key` of `principal`; a settled result or a denial
+    /// is handed over once and forgotten. Of identical calls looked up at once, one gets
+    /// [`Lookup::Fresh`] and the others [`Lookup::InFlight`] until it is done; a new call
+    /// past the principal's cap gets [`Lookup::Full`].
+    pub(crate) fn lookup(&self, key: CallKey, principal: &Principal) -> Lookup {
         let now = self.now();
         let mut desk = self.lock();
         desk.prune(now, Instant::now());
         match desk.known(key) {
             Some(known) => Lookup::Known(Box::new(known)),
-            None => self.reserve(&mut desk, key),
+            None => self.reserve(&mut desk, key, principal),
         }
     }
 
@@ -371,24 +427,68 @@ impl Approvals {
             return Found::Known(Box::new(known));
         }
         match desk.asking.get(&key) {
-            Some(asking) => Found::InFlight(InFlight(asking.clone())),
+            Some(asking) => Found::InFlight(InFlight(asking.done.clone())),
             None => Found::Nothing,
         }
     }
 
     /// Remembers that the call `key`, made without a [`Reservation`], waits in `request`
     /// (the runtime asked for an approval the manifest did not announce).
-    pub(crate) fn register(&self, key: CallKey, request: ApprovalRequest) {
-        self.lock().insert(key, request);
+    ///
+    /// # Errors
+    ///
+    /// `mcp.too_many_approvals` when the caller has as many requests waiting as allowed.
+    /// The runtime has stored the request already, so it is taken out of the store
+    /// again: kept there, it would be pending with no call here to answer.
+    pub(crate) async fn register(
+        &self,
+        key: CallKey,
+        request: ApprovalRequest,
+    ) -> Result<(), Error> {
+        {
+            let mut desk = self.lock();
+            let principal = Principal::of(&request.context.session);
+            if desk.held(&principal) < self.cap {
+                desk.insert(key, request);
+                return Ok(());
+            }
+        }
+        if let Err(e) = self
+            .runtime
+            .host()
+            .approvals()
+            .take_approval(&request.tenant, &request.id, self.now())
+            .await
+        {
+            // Nothing here can approve it (this desk never learned of it), so at worst
+            // it waits in the store until it expires.
+            tracing::warn!(
+                code = e.code(),
+                approval = request.id.as_str(),
+                "a refused approval request could not be taken out of the store"
+            );
+        }
+        Err(self.too_many())
     }
 
-    /// Reserves `key` for the caller, unless an identical call holds it.
-    fn reserve(&self, desk: &mut Desk, key: CallKey) -> Lookup {
+    /// Reserves `key` for the caller, unless an identical call holds it or `principal`
+    /// has its cap of requests pending or being asked for.
+    fn reserve(&self, desk: &mut Desk, key: CallKey, principal: &Principal) -> Lookup {
         if let Some(asking) = desk.asking.get(&key) {
-            return Lookup::InFlight(InFlight(asking.clone()));
+            return Lookup::InFlight(InFlight(asking.done.clone()));
+        }
+        // Counted before the runtime is asked, so a refused call stores nothing.
+        if desk.held(principal) >= self.cap {
+            return Lookup::Full;
         }
         let (done, asking) = watch::channel(());
-        desk.asking.insert(key, asking.clone());
+        desk.asking.insert(
+            key,
+            Asking {
+                principal: principal.clone(),
+                done: asking.clone(),
+            },
+        );
         Lookup::Fresh(Reservation {
             desk: Arc::clone(&self.desk),
             key,
@@ -422,7 +522,7 @@ impl Drop for Reservation {
         if desk
             .asking
             .get(&self.key)
-            .is_some_and(|asking| asking.same_channel(&self.asking))
+            .is_some_and(|asking| asking.done.same_channel(&self.asking))
         {
             desk.asking.remove(&self.key);
         }
@@ -529,6 +629,30 @@ mod tests {
         )
     }
 
+    fn principal() -> Principal {
+        Principal::of(&session())
+    }
+
+    /// The call of `text` by `session`, and its request.
+    fn asked(approvals: &Approvals, session: &Session, text: &str) -> (CallKey, ApprovalRequest) {
+        let arguments = json!({ "text": text });
+        let key = CallKey::new(
+            &McpSession::new(session.clone()),
+            "slack_send_message",
+            &arguments,
+        );
+        let request = ApprovalRequest::new(
+            ApprovalId::new(format!("a-{text}")).unwrap(),
+            "slack_send_message",
+            "slack::slack-default".parse().unwrap(),
+            arguments,
+            CallContext::new(session.clone(), ConnectionId::new("slack").unwrap()),
+            approvals.now(),
+            Duration::from_secs(3600),
+        );
+        (key, request)
+    }
+
     fn request(approvals: &Approvals, id: &str) -> ApprovalRequest {
         ApprovalRequest::new(
             ApprovalId::new(id).unwrap(),
@@ -544,10 +668,10 @@ mod tests {
     #[tokio::test]
     async fn an_identical_call_waits_for_the_first_and_gets_its_request() {
         let approvals = approvals();
-        let Lookup::Fresh(reservation) = approvals.lookup(key()) else {
+        let Lookup::Fresh(reservation) = approvals.lookup(key(), &principal()) else {
             panic!("the first call asks")
         };
-        let Lookup::InFlight(asking) = approvals.lookup(key()) else {
+        let Lookup::InFlight(asking) = approvals.lookup(key(), &principal()) else {
             panic!("the identical call waits")
         };
         let waiting = tokio::spawn(asking.wait());
@@ -555,7 +679,7 @@ mod tests {
         assert!(!waiting.is_finished());
         reservation.register(request(&approvals, "a1"));
         waiting.await.unwrap();
-        let Lookup::Known(known) = approvals.lookup(key()) else {
+        let Lookup::Known(known) = approvals.lookup(key(), &principal()) else {
             panic!("the identical call finds the first one's request")
         };
         let Known::Pending(pending) = *known else {
@@ -566,16 +690,60 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_call_that_gives_up_lets_the_identical_one_ask() {
-        let approvals = approvals();
-        let Lookup::Fresh(reservation) = approvals.lookup(key()) else {
+    async fn past_its_cap_a_principal_is_refused_before_asking_and_another_is_not() {
+        let approvals = Approvals::with_cap(approvals().runtime, 2);
+        let alice = session().with_user(UserId::new("alice").unwrap());
+        let bob = session().with_user(UserId::new("bob").unwrap());
+        let (first, request) = asked(&approvals, &alice, "one");
+        let Lookup::Fresh(reservation) = approvals.lookup(first, &Principal::of(&alice)) else {
             panic!("the first call asks")
         };
-        let Lookup::InFlight(asking) = approvals.lookup(key()) else {
+        reservation.register(request);
+        // A call being asked about holds its place too, or concurrent calls would all
+        // pass the count before any registers.
+        let (second, _) = asked(&approvals, &alice, "two");
+        let Lookup::Fresh(_asking) = approvals.lookup(second, &Principal::of(&alice)) else {
+            panic!("the second call asks")
+        };
+        let (third, _) = asked(&approvals, &alice, "three");
+        assert!(matches!(
+            approvals.lookup(third, &Principal::of(&alice)),
+            Lookup::Full
+        ));
+        // In another project Alice is still Alice.
+        let mut elsewhere = alice.clone();
+        elsewhere.project = Some(integrations_core::ProjectId::new("p").unwrap());
+        let (fourth, _) = asked(&approvals, &elsewhere, "four");
+        assert!(matches!(
+            approvals.lookup(fourth, &Principal::of(&elsewhere)),
+            Lookup::Full
+        ));
+        // Her pending call is still answered by its request; Bob asks as usual.
+        assert!(matches!(
+            approvals.lookup(first, &Principal::of(&alice)),
+            Lookup::Known(_)
+        ));
+        let (bobs, _) = asked(&approvals, &bob, "bob");
+        assert!(matches!(
+            approvals.lookup(bobs, &Principal::of(&bob)),
+            Lookup::Fresh(_)
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_call_that_gives_up_lets_the_identical_one_ask() {
+        let approvals = approvals();
+        let Lookup::Fresh(reservation) = approvals.lookup(key(), &principal()) else {
+            panic!("the first call asks")
+        };
+        let Lookup::InFlight(asking) = approvals.lookup(key(), &principal()) else {
             panic!("the identical call waits")
         };
         drop(reservation);
         asking.wait().await;
-        assert!(matches!(approvals.lookup(key()), Lookup::Fresh(_)));
+        assert!(matches!(
+            approvals.lookup(key(), &principal()),
+            Lookup::Fresh(_)
+        ));
     }
 }

@@ -12,6 +12,7 @@ integrations_core::error_codes! {
         CONTINUATION_UNKNOWN = "mcp.continuation_unknown", NotFound, "The MCP session was given no such continuation cursor (each cursor is read once, for 15 minutes).";
         ORIGIN_REFUSED = "mcp.origin_refused", PermissionDenied, "The HTTP request's Origin is not allowed; answered 403.";
         SESSION_NOT_FOUND = "mcp.session_not_found", NotFound, "The HTTP request names an MCP session its principal does not have (another principal opened it); answered 404, as for a session that does not exist: open a new one.";
+        TOO_MANY_APPROVALS = "mcp.too_many_approvals", Unavailable, "The principal (tenant, workspace, user) has as many approval requests waiting for a person as the server keeps (256); the call was not asked about, stored or run: settle the pending ones or let them expire, then call again.";
         TOO_MANY_SESSIONS = "mcp.too_many_sessions", Unavailable, "The server, or the request's principal, has as many MCP sessions as it allows; answered 503, try again later or end a session.";
         TRANSPORT = "mcp.transport", Unavailable, "The MCP handshake or the transport failed, or the server stopped unexpectedly.";
         UNAUTHORIZED = "mcp.unauthorized", Verification, "The HTTP request carries no valid bearer token; answered 401.";

@@ -6,7 +6,9 @@
 //! * `tools/list` lists exactly the tools the manifest allows (blocked tools and unusable
 //!   connections are absent), with annotations, `inputSchema` and `outputSchema`,
 //!   paginated with `cursor`; `notifications/tools/list_changed` goes out when the host
-//!   calls [`McpService::tools_changed`].
+//!   calls [`McpService::tools_changed`]. A page's cursor names the last tool it listed
+//!   (the tools come in name order), so tools added or removed between two pages make the
+//!   client neither skip nor repeat the tools that stayed.
 //! * `tools/call` goes through [`Runtime::call`](integrations_core::tools::Runtime::call):
 //!   argument validation, publication capability, policy, the token manager, rate limits,
 //!   result trimming. Tool failures (bad arguments, provider errors, refusals) are results
@@ -14,7 +16,9 @@
 //!   A large result gives its first page and a cursor for the
 //!   `integrations_continue_result` tool, bound to the principal and the MCP session (a
 //!   2026-07-28 client over HTTP has no session: the principal's later requests read
-//!   it), and honoured by the instance that gave it (see **One process** below); a
+//!   it), and honoured by the instance that gave it (see **One process** below); each
+//!   principal (tenant, workspace, user) holds at most 256 unread cursors, past which its
+//!   own oldest is forgotten, never another principal's; a
 //!   continuation call that fails without reading its page (bad arguments) or is
 //!   cancelled leaves the cursor valid. Cancellation stops waiting for the provider;
 //!   calls over a second send progress notifications when the client asked for them.
@@ -30,7 +34,9 @@
 //!   the tool's policy is now: a tool switched to `auto` or `block` meanwhile does not
 //!   run it again, and its result is still handed over. Identical calls in flight at
 //!   once (a client retrying on timeout) share one approval request. Nothing blocks a
-//!   request while waiting for a human.
+//!   request while waiting for a human. A principal (tenant, workspace, user) has at most
+//!   256 requests waiting here: past that, a new `ask` call is refused with
+//!   `mcp.too_many_approvals` (an `isError` result) and nothing is stored for it.
 //!
 //!   **One process.** The request is in the host's store, but which call it answers, and
 //!   the result kept for the client's retry, live in the [`Approvals`] of the service that

@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use integrations_core::tools::{
-    ApprovalRequest, CONTINUE_TOOL_NAME, CallContext, Manifest, Runtime, Session, ToolPolicy,
-    ToolResult, ToolStatus, export,
+    ApprovalRequest, CONTINUE_TOOL_NAME, CallContext, MAX_TOOL_NAME_LEN, Manifest, Runtime,
+    Session, ToolPolicy, ToolResult, ToolStatus, export, sanitize_tool_name,
 };
 use integrations_core::{ConnectionId, Error, UserId};
 use rmcp::model::{
@@ -26,6 +26,7 @@ use tokio::sync::broadcast;
 
 use crate::approvals::{Approvals, CallKey, Found, Known, Lookup, denied};
 use crate::cursors::{Cursors, Reader, take_for_call};
+use crate::session::Principal;
 use crate::{McpOptions, McpSession};
 
 /// The JSON-RPC error code of 2025-11-25's `URLElicitationRequired`: the request needs
@@ -39,6 +40,37 @@ pub const NEWEST_REVISION: ProtocolVersion = ProtocolVersion::V_2026_07_28;
 /// The key of the approval's URL-mode elicitation in a 2026-07-28 `input_required`
 /// result's `inputRequests` (and of the client's answer in `inputResponses`).
 pub const APPROVAL_INPUT: &str = "approval";
+
+/// What a `tools/list` cursor starts with; the hex of the last tool name listed follows.
+const LIST_CURSOR: &str = "after:";
+
+/// The `tools/list` cursor that continues after the tool `name`. It names the tool
+/// rather than counting tools: the manifest may be rebuilt between two pages, and a tool
+/// added or removed before the count would shift it, so the client would skip or repeat
+/// tools. Hex keeps it opaque and free of characters a client might mangle.
+fn list_cursor(name: &str) -> String {
+    format!("{LIST_CURSOR}{}", hex::encode(name))
+}
+
+/// The tool name `cursor` continues after, when it is a cursor [`list_cursor`] gives.
+fn listed_after(cursor: &str) -> Option<String> {
+    let name = String::from_utf8(hex::decode(cursor.strip_prefix(LIST_CURSOR)?).ok()?).ok()?;
+    (!name.is_empty() && name.len() <= MAX_TOOL_NAME_LEN && sanitize_tool_name(&name) == name)
+        .then_some(name)
+}
+
+/// Where the page after the tool `after` starts in `manifest`'s descriptors: its tools
+/// in name order, then the continuation tool. The tool need not be there any more: the
+/// page starts at the first name after it, so the tools that stayed are neither skipped
+/// nor repeated.
+fn start_after(manifest: &Manifest, descriptors: usize, after: &str) -> usize {
+    if after == CONTINUE_TOOL_NAME {
+        return descriptors;
+    }
+    manifest
+        .tools
+        .partition_point(|tool| tool.descriptor.name.as_str() <= after)
+}
 
 /// What a 2026-07-28 client echoes on its retry of an `ask` call: its answers to the
 /// input requests and the opaque `requestState` (never trusted as an approval).
@@ -452,9 +484,14 @@ impl McpServer {
     ) -> Result<CallToolResponse, ErrorData> {
         let key = CallKey::new(session, name, &arguments);
         let approvals = &self.shared.approvals;
+        let principal = Principal::of(&session.session);
         let known = loop {
-            match approvals.lookup(key) {
+            match approvals.lookup(key, &principal) {
                 Lookup::Known(known) => break *known,
+                // Refused before the runtime is asked: nothing is stored for it.
+                Lookup::Full => {
+                    return to_rmcp(&ToolResult::failure(&approvals.too_many())).map(Into::into);
+                }
                 // An identical call (a retry) is asking right now: take its request.
                 Lookup::InFlight(asking) => {
                     tokio::select! {
@@ -810,11 +847,11 @@ impl ServerHandler for McpServer {
         let descriptors = manifest.descriptors();
         let start = match request.and_then(|r| r.cursor) {
             None => 0,
-            Some(cursor) => cursor
-                .strip_prefix("tools:")
-                .and_then(|n| n.parse::<usize>().ok())
-                .filter(|n| *n <= descriptors.len())
-                .ok_or_else(|| ErrorData::invalid_params("the cursor is not valid", None))?,
+            Some(cursor) => {
+                let after = listed_after(&cursor)
+                    .ok_or_else(|| ErrorData::invalid_params("the cursor is not valid", None))?;
+                start_after(&manifest, descriptors.len(), &after)
+            }
         };
         let end = start
             .saturating_add(self.shared.options.page_size)
@@ -825,8 +862,10 @@ impl ServerHandler for McpServer {
             .collect();
         // `resultType` is required from 2026-07-28; rmcp strips it for older peers.
         let mut out = json!({ "resultType": "complete", "tools": tools });
-        if end < descriptors.len() {
-            out["nextCursor"] = json!(format!("tools:{end}"));
+        if let Some(last) = descriptors[start..end].last()
+            && end < descriptors.len()
+        {
+            out["nextCursor"] = json!(list_cursor(&last.name));
         }
         serde_json::from_value(out)
             .map_err(|_| ErrorData::internal_error("the tool list could not be encoded", None))
@@ -885,7 +924,9 @@ impl ServerHandler for McpServer {
         if let Some(request) = approval_of(&result) {
             // The manifest (cached a moment) was stale and the runtime asks now: keep
             // the request here as an `ask` call does, or no one here could approve it.
-            self.shared.approvals.register(key, request.clone());
+            if let Err(refused) = self.shared.approvals.register(key, request.clone()).await {
+                return to_rmcp(&ToolResult::failure(&refused)).map(Into::into);
+            }
             return self
                 .answer(&session, key, Known::Pending(request), retry, &context)
                 .await;

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use integrations_core::tools::Session;
-use integrations_core::{ConnectionId, PublicationId};
+use integrations_core::{ConnectionId, PublicationId, TenantId, UserId, WorkspaceId};
 
 /// Who an MCP client acts for: the agent [`Session`] whose manifest it sees, and, per
 /// connection, the publication that grants its tools' capabilities.
@@ -36,6 +36,34 @@ impl McpSession {
     ) -> Self {
         self.publications.insert(connection, publication);
         self
+    }
+}
+
+/// Whose share of the server's per-principal state (pending approvals, continuation
+/// cursors) a request uses: the tenant, workspace and user it acts for. Project, issue
+/// and publications are left out, so a client cannot get a fresh share by varying them.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct Principal {
+    tenant: TenantId,
+    workspace: WorkspaceId,
+    user: Option<UserId>,
+}
+
+impl Principal {
+    /// The principal `session` acts for.
+    pub(crate) fn of(session: &Session) -> Self {
+        Self {
+            tenant: session.tenant.clone(),
+            workspace: session.workspace.clone(),
+            user: session.user.clone(),
+        }
+    }
+
+    /// Whether `session` acts for this principal (without building one to compare).
+    pub(crate) fn is_of(&self, session: &Session) -> bool {
+        self.tenant == session.tenant
+            && self.workspace == session.workspace
+            && self.user == session.user
     }
 }
 

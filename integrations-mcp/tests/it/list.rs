@@ -1,12 +1,18 @@
 //! initialize and tools/list.
 
-use integrations_core::tools::export;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use integrations_core::tools::{PolicySet, PolicySource, ToolPolicy, export};
+use integrations_core::{Error, TenantId, WorkspaceId};
 use integrations_mcp::McpOptions;
 use integrations_mcp::demo::BLOCKED_TOOL;
-use rmcp::model::{ErrorCode, PaginatedRequestParams};
+use rmcp::model::{ErrorCode, PaginatedRequestParams, Tool};
 use serde_json::Value;
 
-use crate::support::{Client, assert_no_secret, connect, demo, demo_with, mcp_error, plain};
+use crate::support::{
+    APPROVALS, Client, Running, assert_no_secret, connect, demo, demo_with, mcp_error, plain,
+};
 
 #[tokio::test]
 async fn initialize_negotiates_the_newest_shared_revision_and_tools_capabilities() {
@@ -101,13 +107,102 @@ async fn tools_list_is_paginated_with_a_cursor() {
     assert!(pages > 2, "{pages} pages");
     assert_eq!(all, client.list_all_tools().await.unwrap());
 
-    let bad = client
-        .list_tools(Some(
-            PaginatedRequestParams::default().with_cursor(Some("tools:9999".into())),
-        ))
+    // Malformed: another format (the offsets of old), not hex, not UTF-8, not a tool
+    // name ("Not A Name"), empty.
+    for bad in [
+        "tools:9999",
+        "tools:4",
+        "after:zz",
+        "after:ff00",
+        "after:4e6f742041204e616d65",
+        "after:",
+        "",
+    ] {
+        let error = client
+            .list_tools(Some(
+                PaginatedRequestParams::default().with_cursor(Some(bad.into())),
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(mcp_error(error).code, ErrorCode::INVALID_PARAMS, "{bad:?}");
+    }
+}
+
+/// The tools an admin blocks (besides the demo's [`BLOCKED_TOOL`]), switched by the test
+/// between two pages of a listing.
+#[derive(Default)]
+struct Hidden(Mutex<Vec<String>>);
+
+impl Hidden {
+    fn set(&self, names: &[&str]) {
+        *self.0.lock().unwrap() = names.iter().map(|n| (*n).to_owned()).collect();
+    }
+}
+
+#[async_trait]
+impl PolicySource for Hidden {
+    async fn policy_set(&self, _: &TenantId, _: &WorkspaceId) -> Result<PolicySet, Error> {
+        let mut set = PolicySet::new().with_tool(BLOCKED_TOOL, ToolPolicy::Block)?;
+        for name in self.0.lock().unwrap().iter() {
+            set = set.with_tool(name, ToolPolicy::Block)?;
+        }
+        Ok(set)
+    }
+}
+
+fn names(tools: &[Tool]) -> Vec<String> {
+    tools.iter().map(|t| t.name.to_string()).collect()
+}
+
+async fn page(client: &Running, cursor: Option<String>) -> (Vec<String>, Option<String>) {
+    let page = client
+        .list_tools(Some(PaginatedRequestParams::default().with_cursor(cursor)))
         .await
-        .unwrap_err();
-    assert_eq!(mcp_error(bad).code, ErrorCode::INVALID_PARAMS);
+        .unwrap();
+    (names(&page.tools), page.next_cursor)
+}
+
+/// Tools blocked and unblocked between pages (the manifest is rebuilt): the client gets
+/// every tool that stayed exactly once, in order, and none it was not shown before.
+#[tokio::test]
+async fn tools_list_pages_neither_skip_nor_repeat_tools_when_the_list_changes_between_them() {
+    let demo = demo().await;
+    let hidden = Arc::new(Hidden::default());
+    let service = crate::settle::service(&demo, hidden.clone(), None).with_options(
+        McpOptions::new()
+            .with_approval_url(APPROVALS)
+            .with_page_size(3),
+    );
+    let client = connect(service.server(demo.session.clone()), Client::plain()).await;
+    let everything = names(&client.list_all_tools().await.unwrap());
+    assert!(everything.len() > 9, "{everything:?}");
+
+    let (mut listed, cursor) = page(&client, None).await;
+    assert_eq!(listed, everything[..3]);
+    // One tool already listed goes (a count would now skip one), one ahead goes too.
+    hidden.set(&[&everything[0], &everything[5]]);
+    service.tools_changed();
+    let (second, cursor) = page(&client, cursor).await;
+    assert_eq!(
+        second,
+        [&everything[3], &everything[4], &everything[6]].map(String::clone)
+    );
+    listed.extend(second);
+    // Both come back (a count would now repeat one); the one ahead was passed meanwhile.
+    hidden.set(&[]);
+    service.tools_changed();
+    let mut cursor = cursor;
+    while let Some(c) = cursor {
+        let (more, next) = page(&client, Some(c)).await;
+        listed.extend(more);
+        cursor = next;
+    }
+    let stayed: Vec<String> = everything
+        .iter()
+        .filter(|name| **name != everything[5])
+        .cloned()
+        .collect();
+    assert_eq!(listed, stayed);
 }
 
 #[tokio::test]

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use integrations_core::auth::TokenManager;
-use integrations_core::host::{ApprovalStore, Host};
+use integrations_core::host::{ApprovalStore, Clock as _, Host};
 use integrations_core::tools::{
     ApprovalId, ApprovalRequest, PolicySet, PolicySource, Runtime, ToolPolicy,
 };
@@ -68,9 +68,32 @@ impl ApprovalStore for FirstTakeFails {
     }
 }
 
+/// The demo's approval store, noting the id of every request put in it.
+struct Noted {
+    store: Arc<MemoryStore>,
+    put: Mutex<Vec<ApprovalId>>,
+}
+
+#[async_trait]
+impl ApprovalStore for Noted {
+    async fn put_approval(&self, request: &ApprovalRequest) -> Result<(), Error> {
+        self.put.lock().unwrap().push(request.id.clone());
+        self.store.put_approval(request).await
+    }
+
+    async fn take_approval(
+        &self,
+        tenant: &TenantId,
+        id: &ApprovalId,
+        now: Timestamp,
+    ) -> Result<Option<ApprovalRequest>, Error> {
+        self.store.take_approval(tenant, id, now).await
+    }
+}
+
 /// A service over the demo's stores, connections and mock APIs, with `policies`, and
 /// `approvals` as its approval store when given.
-fn service(
+pub(crate) fn service(
     demo: &Demo,
     policies: Arc<dyn PolicySource>,
     approvals: Option<Arc<dyn ApprovalStore>>,
@@ -326,4 +349,99 @@ async fn an_approval_whose_approver_goes_away_still_hands_its_result_to_the_retr
     }
     assert_eq!(retry["isError"], false, "{retry}");
     assert_eq!(calls(&demo, "slack_messages"), 1);
+}
+
+/// The documented cap on one principal's pending approval requests
+/// (`mcp.too_many_approvals`).
+const CAP: usize = 256;
+
+/// A demo service whose approval store notes what is put in it, the store, the policy
+/// switch, and a client of the demo's principal whose requests fill the cap.
+async fn capped(demo: &Demo) -> (McpService, Arc<Noted>, Arc<Switch>, Running) {
+    let store = Arc::new(Noted {
+        store: demo.test.store.clone(),
+        put: Mutex::default(),
+    });
+    let switch = Arc::new(Switch(Mutex::new(ToolPolicy::Ask)));
+    let service = service(demo, switch.clone(), Some(store.clone()));
+    let client = connect(service.server(demo.session.clone()), Client::plain()).await;
+    for n in 0..CAP {
+        approval_id(&send(&client, demo, &format!("message {n}")).await);
+    }
+    (service, store, switch, client)
+}
+
+fn assert_too_many(result: &Value) {
+    assert_eq!(result["isError"], true, "{result}");
+    assert_eq!(
+        result["_meta"]["integrations/error"]["code"], "mcp.too_many_approvals",
+        "{result}"
+    );
+}
+
+/// One principal's distinct `ask` calls stop at the cap: the next is refused before the
+/// runtime stores a request, while its pending calls and another principal go on.
+#[tokio::test]
+async fn past_its_cap_of_pending_approvals_a_principal_is_refused_and_nothing_is_stored() {
+    let demo = demo().await;
+    let (service, store, _switch, client) = capped(&demo).await;
+    let tenant = &demo.session.session.tenant;
+    assert_eq!(store.put.lock().unwrap().len(), CAP);
+
+    assert_too_many(&send(&client, &demo, "one too many").await);
+    assert_eq!(
+        store.put.lock().unwrap().len(),
+        CAP,
+        "the refused call was stored"
+    );
+    assert_eq!(service.approvals().pending(tenant).len(), CAP);
+    assert_eq!(calls(&demo, "slack_messages"), 0);
+    // A retry of a pending call is still answered by its request.
+    let retry = send(&client, &demo, "message 0").await;
+    assert_eq!(approval_id(&retry), store.put.lock().unwrap()[0], "{retry}");
+
+    // Another user of the workspace is another principal, with a cap of its own.
+    let mut other = demo.session.clone();
+    other.session.user = Some(UserId::new("other-user").unwrap());
+    let other = connect(service.server(other), Client::plain()).await;
+    approval_id(&send(&other, &demo, "from another user").await);
+    assert_eq!(store.put.lock().unwrap().len(), CAP + 1);
+
+    // Once a person settles one, the principal may ask again.
+    let first = store.put.lock().unwrap()[0].clone();
+    service
+        .approvals()
+        .deny(tenant, &first, &UserId::new(REVIEWER).unwrap())
+        .await
+        .unwrap();
+    approval_id(&send(&client, &demo, "one too many").await);
+}
+
+/// At the cap, a call whose tool the cached manifest still calls `auto` makes the runtime
+/// store a request: it is refused all the same, and its request taken out of the store
+/// (kept, it would wait with no call here to answer).
+#[tokio::test]
+async fn past_its_cap_a_request_asked_behind_a_stale_manifest_is_taken_back() {
+    let demo = demo().await;
+    let (service, store, switch, client) = capped(&demo).await;
+    switch.set(ToolPolicy::Auto);
+    service.tools_changed();
+    client.list_all_tools().await.unwrap();
+    // Switched back without telling the service: its manifest is stale for a moment.
+    switch.set(ToolPolicy::Ask);
+    assert_too_many(&send(&client, &demo, "asked behind the cache").await);
+    assert_eq!(calls(&demo, "slack_messages"), 0);
+
+    let put = store.put.lock().unwrap().clone();
+    assert_eq!(put.len(), CAP + 1, "the runtime did not ask");
+    let tenant = &demo.session.session.tenant;
+    let now = demo.test.clock.now();
+    let refused = demo
+        .test
+        .store
+        .take_approval(tenant, &put[CAP], now)
+        .await
+        .unwrap();
+    assert!(refused.is_none(), "the refused request is still stored");
+    assert_eq!(service.approvals().pending(tenant).len(), CAP);
 }
