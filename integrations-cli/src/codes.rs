@@ -31,7 +31,7 @@ integrations_core::error_codes! {
         POLICY_INVALID = "mcp.policy_invalid", InvalidInput, "The policy file is not a policy set.";
         PUBLICATION_NOT_FOUND = "mcp.publication_not_found", NotFound, "The tenant has no publication with the id given.";
         TENANT_REQUIRED = "mcp.tenant_required", Configuration, "Serving stored connections needs --tenant.";
-        TOKEN_TOO_SHORT = "mcp.token_too_short", Configuration, "The bearer token in --token-file is shorter than 16 characters.";
+        TOKEN_TOO_SHORT = "mcp.token_too_short", Configuration, "The bearer token in --token-file or INTEGRATIONS_MCP_TOKEN is shorter than 16 characters.";
         TRUST_OVER_HTTP = "mcp.trust_over_http", Configuration, "--trust-client-approvals is for a local stdio client only, never for HTTP.";
     }
 }

@@ -94,19 +94,54 @@ pub(crate) fn read_headers(path: &Path) -> Result<Headers, Error> {
     Ok(Headers::from_pairs(pairs))
 }
 
-/// Writes a file atomically: a temporary file beside it, then a rename.
+/// How many files this process wrote atomically: numbers their temporary files.
+static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Writes a file atomically: a new temporary file beside it, flushed to disk, then a
+/// rename over it. An existing file keeps its permissions (a config holding tokens
+/// stays private), and a symbolic link is written through (the file it points to is
+/// replaced, the link stays). Nothing is left behind on failure.
 pub(crate) fn write_atomically(path: &Path, content: &[u8]) -> Result<(), Error> {
-    let file_name = path
-        .file_name()
-        .map_or_else(|| "output".to_owned(), |n| n.to_string_lossy().into_owned());
-    let tmp = path.with_file_name(format!(".{file_name}.integrations-tmp"));
+    use std::io::Write as _;
+
     let failed = |e: std::io::Error| {
         crate::codes::cli::WRITE_FAILED
             .error(format!("cannot write {}: {e}", path.display()))
             .with_source(e)
     };
-    std::fs::write(&tmp, content).map_err(failed)?;
-    std::fs::rename(&tmp, path).map_err(failed)
+    // The file a link points to is the one to replace.
+    let target = match std::fs::canonicalize(path) {
+        Ok(real) => real,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => path.to_path_buf(),
+        Err(e) => return Err(failed(e)),
+    };
+    let existing = std::fs::metadata(&target).ok();
+    let file_name = target
+        .file_name()
+        .map_or_else(|| "output".to_owned(), |n| n.to_string_lossy().into_owned());
+    // Unique to this process and write; `create_new` refuses any file already there.
+    let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = target.with_file_name(format!(
+        ".{file_name}.{}-{n}.integrations-tmp",
+        std::process::id()
+    ));
+    let written = (|| {
+        // A new file (never one already there, nor a link planted at its name).
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
+        if let Some(existing) = &existing {
+            file.set_permissions(existing.permissions())?;
+        }
+        file.write_all(content)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, &target)
+    })();
+    written.map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        failed(e)
+    })
 }
 
 /// A unix time argument as a timestamp; `None` is now.

@@ -48,6 +48,12 @@ const CANNOT_SYNC_CODES: &[Code] = &[
     core::sync::CREDENTIAL_REJECTED,
     core::auth::CONNECTION_NOT_ACTIVE,
     core::auth::TARGET_DISABLED,
+    // A dead grant, found by the token manager during the run (which marks the
+    // connection `error`, so the next run stops at `auth.connection_not_active`).
+    core::oauth::INVALID_GRANT,
+    core::oauth::REFRESH_TOKEN_EXPIRED,
+    core::oauth::NO_REFRESH_TOKEN,
+    core::auth::CREDENTIAL_REVOKED,
 ];
 
 /// The codes of errors in what the user typed rather than in the input's content.
@@ -157,5 +163,16 @@ mod tests {
         let revoked = Error::new(ErrorKind::PermissionDenied, "sync.credential_rejected", "m");
         assert_eq!(exit_code(&busy), BUSY);
         assert_eq!(exit_code(&revoked), CANNOT_SYNC);
+        // A dead grant found during a run: as the next run, which finds the connection
+        // marked `error`, exits.
+        for code in [
+            "oauth.invalid_grant",
+            "oauth.refresh_token_expired",
+            "oauth.no_refresh_token",
+            "auth.credential_revoked",
+            "auth.connection_not_active",
+        ] {
+            assert_eq!(exit_code_of(code), CANNOT_SYNC, "{code}");
+        }
     }
 }

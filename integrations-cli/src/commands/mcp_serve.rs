@@ -72,8 +72,8 @@ pub(crate) struct ServeArgs {
     #[arg(long)]
     trust_client_approvals: bool,
     /// `--http` only: a file whose first line is the bearer token clients must send
-    /// (at least 16 characters). Else `INTEGRATIONS_MCP_TOKEN`, else a random token is
-    /// printed on stderr.
+    /// (at least 16 characters). Else `INTEGRATIONS_MCP_TOKEN` (at least 16 characters
+    /// too), else a random token is printed on stderr.
     #[arg(long, value_name = "FILE")]
     token_file: Option<std::path::PathBuf>,
 }
@@ -115,6 +115,10 @@ pub(crate) fn run(command: McpCommand) -> Result<ExitCode, Error> {
             crate::codes::mcp::APPROVAL_ADDR_NOT_LOOPBACK,
             "the approval page is for the person at this machine: it listens on loopback only",
         ));
+    }
+    if args.http.is_some() {
+        // Refused before anything starts, as the other usage errors are.
+        given_token(&args)?;
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -289,25 +293,38 @@ fn policy_file(path: &std::path::Path) -> Result<PolicySet, Error> {
 /// The bearer token of the HTTP transport: the first line of `--token-file`, else
 /// `INTEGRATIONS_MCP_TOKEN`, else a random one printed on stderr.
 fn bearer_token(args: &ServeArgs) -> Result<String, Error> {
-    if let Some(path) = &args.token_file {
-        let text = std::fs::read_to_string(path).map_err(|e| crate::io::unreadable(path, e))?;
-        let token = text.lines().next().unwrap_or_default().trim().to_owned();
-        if token.len() < 16 {
-            return Err(usage(
-                crate::codes::mcp::TOKEN_TOO_SHORT,
-                "the bearer token in --token-file must be at least 16 characters",
-            ));
-        }
+    if let Some(token) = given_token(args)? {
         return Ok(token);
     }
-    match std::env::var("INTEGRATIONS_MCP_TOKEN") {
-        Ok(token) if !token.trim().is_empty() => Ok(token.trim().to_owned()),
-        _ => {
-            let token = ApprovalId::generate()?.as_str().to_owned();
-            eprintln!("integrations mcp: bearer token: {token}");
-            Ok(token)
+    let token = ApprovalId::generate()?.as_str().to_owned();
+    eprintln!("integrations mcp: bearer token: {token}");
+    Ok(token)
+}
+
+/// The bearer token the user gave (`--token-file`, else `INTEGRATIONS_MCP_TOKEN`),
+/// refused when shorter than 16 characters, whichever way it came: a short one would be
+/// guessed.
+fn given_token(args: &ServeArgs) -> Result<Option<String>, Error> {
+    let (token, source) = if let Some(path) = &args.token_file {
+        let text = std::fs::read_to_string(path).map_err(|e| crate::io::unreadable(path, e))?;
+        (
+            text.lines().next().unwrap_or_default().trim().to_owned(),
+            "--token-file",
+        )
+    } else {
+        match std::env::var("INTEGRATIONS_MCP_TOKEN") {
+            Ok(token) if !token.trim().is_empty() => {
+                (token.trim().to_owned(), "INTEGRATIONS_MCP_TOKEN")
+            }
+            _ => return Ok(None),
         }
+    };
+    if token.len() < 16 {
+        return Err(crate::codes::mcp::TOKEN_TOO_SHORT.error(format!(
+            "the bearer token in {source} must be at least 16 characters"
+        )));
     }
+    Ok(Some(token))
 }
 
 async fn serve_mcp(args: &ServeArgs, served: Served) -> Result<(), Error> {

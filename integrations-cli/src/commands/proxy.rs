@@ -124,9 +124,32 @@ pub(crate) fn run(args: ProxyArgs) -> Result<std::process::ExitCode, Error> {
 }
 
 fn generate_ca(cert: &Path, key: &Path, name: &str) -> Result<std::process::ExitCode, Error> {
+    // Both checked before anything is written: a new key beside an old certificate (or
+    // the reverse) would be a pair that does not match.
+    for path in [cert, key] {
+        if path.symlink_metadata().is_ok() {
+            return Err(failed(
+                crate::codes::cli::WRITE_FAILED,
+                format!(
+                    "{} exists; proxy ca writes a new pair and overwrites neither file",
+                    path.display()
+                ),
+            ));
+        }
+    }
+    if cert == key {
+        return Err(failed(
+            crate::codes::cli::WRITE_FAILED,
+            "--cert and --key name the same file".to_owned(),
+        ));
+    }
     let generated = CertificateAuthority::generate(name)?;
     write_private(key, generated.key_pem.expose().as_bytes())?;
-    io::write_atomically(cert, generated.cert_pem.as_bytes())?;
+    if let Err(e) = io::write_atomically(cert, generated.cert_pem.as_bytes()) {
+        // A key without its certificate is of no use, and would block the next try.
+        let _ = std::fs::remove_file(key);
+        return Err(e);
+    }
     out!("certificate {} (give it to the sandbox)", cert.display());
     out!(
         "key         {} (keep it with the proxy, mode 0600)",
@@ -146,7 +169,7 @@ fn write_private(path: &Path, content: &[u8]) -> Result<(), Error> {
         failed(
             crate::codes::cli::WRITE_FAILED,
             format!(
-                "{} cannot be created (it must not exist yet)",
+                "{} cannot be created (it must not exist yet): {e}",
                 path.display()
             ),
         )

@@ -20,8 +20,10 @@ use integrations_sqlx::SqlStores;
 pub(crate) struct StoreArgs {
     /// The database holding connections and credentials, as a host wrote it:
     /// `sqlite://FILE` (an existing file; none is created) or `postgres://USER@HOST/DB`
-    /// (default: the `DATABASE_URL` environment variable)
-    #[arg(long, env = "DATABASE_URL", value_name = "URL")]
+    /// (default: the `DATABASE_URL` environment variable; keep a password there or in
+    /// `PGPASSWORD`, not in this flag, which shows in `ps` and shell history)
+    // The value is never shown in `--help`: it may hold the database's password.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_name = "URL")]
     pub(crate) database_url: Option<String>,
     /// A file holding the sealing key (64 hex digits), read when the `SEALING_KEY`
     /// environment variable is not set

@@ -1,6 +1,6 @@
 //! `catalog`, `schema`, `validate` and `--help`.
 
-use crate::support::{run, stdout, temp_dir, write};
+use crate::support::{run, run_with_env, stdout, temp_dir, write};
 
 #[test]
 fn catalog_lists_the_five_definitions() {
@@ -109,5 +109,23 @@ fn every_command_has_help() {
         let out = run(&args);
         assert!(out.status.success(), "{args:?}");
         assert!(stdout(&out).contains("Usage"), "{args:?}");
+    }
+}
+
+/// `--help` shows where `--database-url` comes from, never the value of `DATABASE_URL`,
+/// which may hold the database's password.
+#[test]
+fn help_never_shows_the_database_url_from_the_environment() {
+    let url = "postgres://app:S3cret-pw-in-env@db.internal/prod";
+    for args in [
+        vec!["sync", "run", "--help"],
+        vec!["mcp", "serve", "--help"],
+        vec!["proxy", "--help"],
+    ] {
+        let out = run_with_env(&args, &[("DATABASE_URL", url)]);
+        assert!(out.status.success(), "{args:?}");
+        let text = format!("{}{}", stdout(&out), String::from_utf8_lossy(&out.stderr));
+        assert!(text.contains("DATABASE_URL"), "{args:?}: {text}");
+        assert!(!text.contains("S3cret-pw-in-env"), "{args:?}: {text}");
     }
 }

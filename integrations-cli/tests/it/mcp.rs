@@ -117,3 +117,46 @@ fn apply_refuses_a_file_it_cannot_update_and_changes_nothing() {
         "mcp_servers = \"not a table\"\n"
     );
 }
+
+/// A config kept private (it may hold tokens) stays private, and one reached through a
+/// symbolic link (a dotfiles repository) is written where the link points, the link
+/// kept; nothing is left beside it.
+#[cfg(unix)]
+#[test]
+fn apply_keeps_the_files_permissions_and_writes_through_a_link() {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    let dir = temp_dir("mcp-apply-private");
+    let profile = repo("examples/profiles/agent-sandbox.json");
+    let real = write(&dir, "real-config.toml", CODEX);
+    std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let link = dir.join("config.toml");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let out = run(&[
+        "mcp-config",
+        "apply",
+        &profile,
+        "--file",
+        link.to_str().unwrap(),
+        "--format",
+        "toml",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink(),
+        "the link is kept"
+    );
+    let text = std::fs::read_to_string(&real).unwrap();
+    assert!(text.contains("[mcp_servers.linear]"), "{text}");
+    let mode = std::fs::metadata(&real).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "the file's mode is kept");
+    let left: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("integrations-tmp"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}

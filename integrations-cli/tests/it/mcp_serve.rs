@@ -205,3 +205,31 @@ fn mcp_serve_refusals_have_stable_codes_and_change_nothing() {
     }
     assert!(!db.exists(), "a refusal created the database");
 }
+
+/// A bearer token from `INTEGRATIONS_MCP_TOKEN` must be as long as one from
+/// `--token-file`: a short one would be guessed.
+#[test]
+fn a_short_token_in_the_environment_is_refused() {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_integrations"))
+        .args(["mcp", "serve", "--demo", "--http", "127.0.0.1:0"])
+        .env("INTEGRATIONS_MCP_TOKEN", "short-token")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A server that accepted the token would serve until killed.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("mcp serve started with a short token");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.starts_with("mcp.token_too_short "), "{stderr}");
+    assert!(!stderr.contains("short-token"), "{stderr}");
+}

@@ -40,6 +40,36 @@ fn proxy_ca_writes_a_certificate_and_a_private_key_once() {
     assert_eq!(again.status.code(), Some(5));
     assert!(stderr(&again).starts_with("cli.write_failed"));
     assert_eq!(std::fs::read_to_string(&key).unwrap(), key_pem);
+
+    // Nor is an existing certificate, even beside a new key name: a new key with the
+    // old certificate would be a pair that does not match. Nothing is written.
+    let cert_pem = std::fs::read_to_string(&cert).unwrap();
+    let new_key = dir.join("other-key.pem");
+    let beside = run(&[
+        "proxy",
+        "ca",
+        "--cert",
+        cert.to_str().unwrap(),
+        "--key",
+        new_key.to_str().unwrap(),
+    ]);
+    assert_eq!(beside.status.code(), Some(5), "{}", stderr(&beside));
+    assert!(stderr(&beside).starts_with("cli.write_failed"));
+    assert_eq!(std::fs::read_to_string(&cert).unwrap(), cert_pem);
+    assert!(!new_key.exists(), "no key without its certificate");
+
+    // One file for both is refused before anything is written.
+    let same = dir.join("both.pem");
+    let both = run(&[
+        "proxy",
+        "ca",
+        "--cert",
+        same.to_str().unwrap(),
+        "--key",
+        same.to_str().unwrap(),
+    ]);
+    assert_eq!(both.status.code(), Some(5), "{}", stderr(&both));
+    assert!(!same.exists());
 }
 
 #[test]
