@@ -495,6 +495,11 @@ impl SyncRunner {
                 }
                 Err(e) => return Err(e),
             };
+            // A fetch can outlast the lease (a slow provider, a long first page): before
+            // this run's page overwrites what another run wrote meanwhile, check that it
+            // still holds the stream and that no one moved the checkpoint.
+            self.renew(&lease(self.host.clock().now())).await?;
+            self.still_at(&checkpoint).await?;
             sink.write_page(connection, stream, &page).await?;
             if let Some(state) = &page.state {
                 source_state.clone_from(state);
@@ -553,6 +558,26 @@ impl SyncRunner {
         }
     }
 
+    /// Whether the stored checkpoint is still the one this run saved last (or none, as
+    /// when it started): `sync.concurrent_run` when another run moved it.
+    async fn still_at(&self, checkpoint: &SyncCheckpoint) -> Result<(), Error> {
+        let stored = self
+            .host
+            .checkpoints()
+            .load_checkpoint(
+                &checkpoint.tenant,
+                &checkpoint.connection,
+                &checkpoint.stream,
+            )
+            .await?;
+        let version = stored.map_or(0, |stored| stored.version);
+        if version == checkpoint.version {
+            Ok(())
+        } else {
+            Err(concurrent_run())
+        }
+    }
+
     async fn save(&self, checkpoint: &SyncCheckpoint) -> Result<u64, Error> {
         self.host
             .checkpoints()
@@ -563,9 +588,17 @@ impl SyncRunner {
 
     /// Deletes a stream's synced data and its checkpoint, so the next run starts over.
     ///
+    /// It holds the stream's lease meanwhile, as a run does, so no run writes pages into
+    /// the stream it wipes, and it resets the checkpoint before wiping the sink: were the
+    /// reset to fail after the wipe, the kept watermark would have later incremental runs
+    /// read only changes into an empty stream.
+    ///
     /// # Errors
     ///
-    /// The sink's and the store's errors.
+    /// `sync.lease_held` while a run of the stream holds its lease (nothing is deleted);
+    /// `sync.concurrent_run` when the checkpoint moved meanwhile (nothing is deleted);
+    /// the sink's and the store's errors (after the reset, a failed wipe leaves records
+    /// that the next run, reading in full, writes over).
     pub async fn delete(
         &self,
         tenant: &TenantId,
@@ -579,24 +612,59 @@ impl SyncRunner {
             .get_connection(tenant, connection)
             .await?
             .ok_or_else(crate::loaded::connection_not_found)?;
-        sink.delete_stream(&connection, stream).await?;
-        if let Some(mut checkpoint) = self
+        let holder = crate::sealing::random_hex()?;
+        let now = self.host.clock().now();
+        let lease = SyncLease::new(
+            tenant.clone(),
+            connection.id.clone(),
+            stream,
+            holder.clone(),
+            now.saturating_add(self.lease_ttl),
+        );
+        if !self
             .host
             .checkpoints()
-            .load_checkpoint(tenant, &connection.id, stream)
+            .acquire_sync_lease(&lease, now)
             .await?
         {
-            let fresh = SyncCheckpoint::new(
-                tenant.clone(),
+            return Err(lease_held());
+        }
+        let result = self.delete_leased(&connection, stream, sink).await;
+        if let Err(e) = self
+            .host
+            .checkpoints()
+            .release_sync_lease(tenant, &connection.id, stream, &holder)
+            .await
+        {
+            tracing::warn!(
+                code = e.code(),
+                "could not release a sync lease; it will expire"
+            );
+        }
+        result
+    }
+
+    async fn delete_leased(
+        &self,
+        connection: &Connection,
+        stream: &str,
+        sink: &dyn RecordSink,
+    ) -> Result<(), Error> {
+        if let Some(stored) = self
+            .host
+            .checkpoints()
+            .load_checkpoint(&connection.tenant, &connection.id, stream)
+            .await?
+        {
+            let mut fresh = SyncCheckpoint::new(
+                connection.tenant.clone(),
                 connection.id.clone(),
                 stream,
                 self.host.clock().now(),
             );
-            let version = checkpoint.version;
-            checkpoint = fresh;
-            checkpoint.version = version;
-            self.save(&checkpoint).await?;
+            fresh.version = stored.version;
+            self.save(&fresh).await?;
         }
-        Ok(())
+        sink.delete_stream(connection, stream).await
     }
 }

@@ -645,12 +645,16 @@ async fn a_run_whose_lease_expired_stops_when_another_took_the_stream() {
         .await
         .unwrap();
     assert!(fresh.complete);
+    let written = *sink.writes.lock().unwrap();
     pause.notify_one();
     let stale = stale.await.unwrap().unwrap_err();
     assert!(
         ["sync.concurrent_run", "sync.lease_lost"].contains(&stale.code()),
         "{stale:?}"
     );
+    // The page the stale run fetched before the other run took over is never written
+    // over the newer run's records.
+    assert_eq!(*sink.writes.lock().unwrap(), written, "the stale run wrote");
 }
 
 #[tokio::test]
@@ -806,4 +810,74 @@ async fn a_disabled_target_does_not_sync() {
             .unwrap()
             .is_none()
     );
+}
+
+/// Deleting a stream while a run holds it is refused and deletes nothing: the run would
+/// write pages into the wiped stream, or move the checkpoint so its watermark stays over
+/// an empty stream.
+#[tokio::test]
+async fn delete_is_refused_and_deletes_nothing_while_a_run_holds_the_stream() {
+    let tracker = Arc::new(Tracker::new(DATA));
+    let (test, runner) = setup(tracker.clone()).await;
+    let sink = Arc::new(Sink::default());
+    runner
+        .run(
+            &tenant(),
+            &connection_id(),
+            "issues",
+            SyncMode::Full,
+            &*sink,
+            None,
+        )
+        .await
+        .unwrap();
+    let synced = sink.records.lock().unwrap().len();
+    assert!(synced > 0);
+    let pause = Arc::new(Notify::new());
+    *tracker.pause.lock().unwrap() = Some(pause.clone());
+    let running = {
+        let (runner, sink) = (runner.clone(), sink.clone());
+        tokio::spawn(async move {
+            runner
+                .run(
+                    &tenant(),
+                    &connection_id(),
+                    "issues",
+                    SyncMode::Incremental,
+                    &*sink,
+                    None,
+                )
+                .await
+        })
+    };
+    let before = tracker.requests.lock().unwrap().len();
+    while tracker.requests.lock().unwrap().len() == before {
+        tokio::task::yield_now().await;
+    }
+    let refused = runner
+        .delete(&tenant(), &connection_id(), "issues", &*sink)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), "sync.lease_held");
+    assert_eq!(
+        sink.records.lock().unwrap().len(),
+        synced,
+        "nothing deleted"
+    );
+    pause.notify_one();
+    running.await.unwrap().unwrap();
+
+    runner
+        .delete(&tenant(), &connection_id(), "issues", &*sink)
+        .await
+        .unwrap();
+    assert!(sink.records.lock().unwrap().is_empty());
+    let checkpoint = test
+        .host()
+        .checkpoints()
+        .load_checkpoint(&tenant(), &connection_id(), "issues")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(checkpoint.watermark.is_none() && checkpoint.cursor.is_none());
 }

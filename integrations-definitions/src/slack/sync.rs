@@ -223,6 +223,16 @@ fn refused(method: &str, code: &str) -> Error {
             "Slack no longer accepts the cursor given to {method} (invalid_cursor)"
         ));
     }
+    // Slack reports its own outages as HTTP 200 with `ok: false`: the same outage as a
+    // 5xx, and retried as one.
+    if matches!(
+        code,
+        "internal_error" | "fatal_error" | "service_unavailable" | "request_timeout"
+    ) {
+        return crate::codes::sync::PROVIDER_UNAVAILABLE.error(format!(
+            "Slack could not answer {method} just now (error {code}); the next run retries the page"
+        ));
+    }
     crate::codes::sync::PROVIDER_ERROR.error(format!(
         "Slack answered {method} with ok:false, error {code}"
     ))
@@ -327,5 +337,32 @@ impl SyncSource for Slack {
         };
         let page = SyncPage::new(records, next_cursor);
         Ok(sync_support::with_state_if(page, changed, &state))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use integrations_core::ErrorKind;
+
+    use super::refused;
+
+    /// Slack's own outages come as HTTP 200 with `ok: false`: retried as a 5xx is, not
+    /// reported as the provider's answer.
+    #[test]
+    fn slack_outages_answered_ok_false_are_temporary() {
+        for code in [
+            "internal_error",
+            "fatal_error",
+            "service_unavailable",
+            "request_timeout",
+        ] {
+            let error = refused("conversations.history", code);
+            assert_eq!(error.code(), "sync.provider_unavailable", "{code}");
+            assert_eq!(error.kind(), ErrorKind::Unavailable, "{code}");
+            assert!(error.is_temporary(), "{code}");
+        }
+        let refused_for_good = refused("conversations.history", "missing_scope");
+        assert_eq!(refused_for_good.code(), "sync.provider_error");
+        assert!(!refused_for_good.is_temporary());
     }
 }
