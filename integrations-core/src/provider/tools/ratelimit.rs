@@ -228,7 +228,20 @@ impl RateLimitRule {
         {
             return wait;
         }
-        if let Some((name, format)) = &self.reset_header
+        // The reset header names when the *quota* refills. A provider that sends it on
+        // every answer (GitHub) also sends it with quota left when it refuses for
+        // another reason (a secondary limit): waiting for that reset is waiting for the
+        // wrong thing, anywhere from no time to an hour. It counts only once the
+        // remaining header (when the rule reads one) says nothing is left.
+        let exhausted = self.remaining_header.as_ref().is_none_or(|name| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                == Some(0)
+        });
+        if exhausted
+            && let Some((name, format)) = &self.reset_header
             && let Some(reset) = headers
                 .get(name)
                 .and_then(|v| v.to_str().ok())
@@ -288,6 +301,43 @@ mod tests {
             .with_remaining_header("x-ratelimit-remaining")
             .with_reset_header("x-ratelimit-reset", ResetFormat::EpochSeconds)
             .with_body_marker("secondary rate limit")
+    }
+
+    /// GitHub's secondary limit without `Retry-After`, quota left: its own wait (a
+    /// minute), not the primary quota's reset, which the answer carries all the same.
+    #[test]
+    fn a_secondary_limit_with_quota_left_waits_its_own_time_not_the_quota_reset() {
+        let rule = github().with_default_wait(Duration::from_secs(60));
+        let in_50_minutes = (NOW.unix_seconds() + 3000).to_string();
+        let secondary = response(
+            403,
+            &[
+                ("x-ratelimit-remaining", "4000"),
+                ("x-ratelimit-reset", &in_50_minutes),
+            ],
+            r#"{"message":"You have exceeded a secondary rate limit"}"#,
+        );
+        assert_eq!(rule.wait(&secondary, NOW), Duration::from_secs(60));
+        let in_2_seconds = (NOW.unix_seconds() + 2).to_string();
+        let soon = response(
+            403,
+            &[
+                ("x-ratelimit-remaining", "12"),
+                ("x-ratelimit-reset", &in_2_seconds),
+            ],
+            r#"{"message":"You have exceeded a secondary rate limit"}"#,
+        );
+        assert_eq!(rule.wait(&soon, NOW), Duration::from_secs(60));
+        // The quota spent: its reset is the wait.
+        let primary = response(
+            403,
+            &[
+                ("x-ratelimit-remaining", "0"),
+                ("x-ratelimit-reset", &in_50_minutes),
+            ],
+            "",
+        );
+        assert_eq!(rule.wait(&primary, NOW), Duration::from_secs(3000));
     }
 
     #[test]
