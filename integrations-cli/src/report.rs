@@ -19,7 +19,8 @@ Exit codes:
   5  I/O failure: a file could not be read or written (the OS reason is printed)
   6  `sync run`: another run holds the stream (or took it over); try again later
   7  `sync run`: the connection cannot sync: its credential was refused (revoked), it
-     is not active, or its target is disabled";
+     is not active, or its target is disabled
+130  `sync run`: stopped by Ctrl-C or SIGTERM; the next run resumes from its last page";
 
 /// The input was read and is invalid or refused.
 pub(crate) const INVALID: u8 = 1;
@@ -35,6 +36,8 @@ pub(crate) const IO: u8 = 5;
 pub(crate) const BUSY: u8 = 6;
 /// `sync run`: the connection cannot sync.
 pub(crate) const CANNOT_SYNC: u8 = 7;
+/// `sync run`: stopped by a signal (128 + SIGINT, as shells report one).
+pub(crate) const STOPPED: u8 = 130;
 
 /// The codes of a sync run stopped by another run of the stream.
 const BUSY_CODES: &[Code] = &[
@@ -92,7 +95,9 @@ pub(crate) fn exit_code(error: &Error) -> u8 {
 /// The exit code of a failure with this code.
 pub(crate) fn exit_code_of(code: &str) -> u8 {
     let listed = |codes: &[Code]| codes.iter().any(|c| code == *c);
-    if listed(IO_CODES) {
+    if code == core::sync::STOPPED {
+        STOPPED
+    } else if listed(IO_CODES) {
         IO
     } else if listed(BUSY_CODES) {
         BUSY

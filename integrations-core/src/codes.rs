@@ -214,6 +214,7 @@ crate::error_codes! {
         INVALID_CURSOR = "sync.invalid_cursor", InvalidInput, "The run's saved cursor is not one this provider wrote, no longer fits the connection's config, or the provider no longer accepts it; a resumed run drops it once and reads its pages from the start.";
         LEASE_HELD = "sync.lease_held", Conflict, "Another run of this stream holds its lease; this run did not start.";
         LEASE_LOST = "sync.lease_lost", Conflict, "This run's lease expired and another run took the stream; this run stopped.";
+        STOPPED = "sync.stopped", Unavailable, "The run was stopped from outside (a signal, a shutdown) before its last page; the next run resumes from the last page it saved.";
         UNSUPPORTED = "sync.unsupported", InvalidInput, "The integration offers no sync, or not the stream asked for.";
     }
     /// Codes of the `time` area.

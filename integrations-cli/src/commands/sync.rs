@@ -122,12 +122,48 @@ async fn sync_run(args: &RunArgs) -> Result<SyncReport, Error> {
     } else {
         SyncMode::Incremental
     };
+    // Ctrl-C or SIGTERM stops the run and gives its lease back, so the next run starts
+    // at once and resumes from the last page written (killed outright, the lease would
+    // hold the stream until it expired).
     let result = runner
-        .run(&tenant, &connection_id, &args.stream, mode, &sink, None)
+        .run_until(
+            &tenant,
+            &connection_id,
+            &args.stream,
+            mode,
+            &sink,
+            None,
+            stop_signal(),
+        )
         .await;
     progress.finish();
     open.stores.close().await;
     result
+}
+
+/// Completes at Ctrl-C or SIGTERM; never when the signals cannot be received (the
+/// run then ends as it would have).
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut interrupt), Ok(mut terminate)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) else {
+            return std::future::pending().await;
+        };
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
 }
 
 /// Shows a run's progress: a bar on a terminal, plain lines otherwise.

@@ -164,3 +164,86 @@ async fn sync_run_reads_a_stream_into_the_database_with_progress_and_exit_codes(
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Ctrl-C during a run stops it, gives the stream's lease back and exits 130: the next
+/// run starts at once (not `sync.lease_held` for the lease's five minutes) and resumes
+/// from the last page written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_stops_a_run_gives_its_lease_back_and_the_next_run_resumes() {
+    use tokio::io::AsyncBufReadExt as _;
+
+    let dir = temp_dir("sync-ctrl-c");
+    let url = format!("sqlite://{}", dir.join("host.db").display());
+    let api = LinearSyncApi::start(Arc::new(SystemClock::new())).await;
+    api.accept_api_key("lin_api_cli_sync");
+    api.add("issues", 120);
+    seed(&url, &api).await;
+    // The second page's request is never answered: the run waits on it.
+    api.fail_after_pages(1, SyncFault::Hang);
+    let args = [
+        "sync",
+        "run",
+        "linear::linear-default",
+        "issues",
+        "--connection",
+        "c1",
+        "--tenant",
+        "acme",
+        "--database-url",
+        url.as_str(),
+    ];
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_integrations"))
+        .args(args)
+        .env("SEALING_KEY", KEY_HEX)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first_page = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if line.starts_with("page 1:") {
+                return;
+            }
+        }
+        panic!("the run ended before its first page");
+    });
+    first_page.await.expect("the first page within 30 s");
+    let pid = child.id().unwrap().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = tokio::time::timeout(std::time::Duration::from_secs(20), child.wait())
+        .await
+        .expect("the run stops at Ctrl-C")
+        .unwrap();
+    let mut stderr_text = String::new();
+    tokio::io::AsyncReadExt::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr_text)
+        .await
+        .unwrap();
+    assert_eq!(status.code(), Some(130), "{stderr_text}");
+    assert!(stderr_text.contains("sync.stopped "), "{stderr_text}");
+
+    // The lease was given back: the next run starts now and reads the rest.
+    api.heal();
+    let output = sync(args.iter().map(|s| (*s).to_owned()).collect()).await;
+    assert!(output.status.success(), "{}", stderr(&output));
+    let stores = SqlStores::connect(&url).await.unwrap();
+    let records = stores
+        .record_sink()
+        .records(
+            &TenantId::new("acme").unwrap(),
+            &ConnectionId::new("c1").unwrap(),
+            "issues",
+        )
+        .await
+        .unwrap();
+    assert_eq!(records.len(), 120);
+    stores.close().await;
+}

@@ -235,6 +235,39 @@ impl SyncRunner {
         sink: &dyn RecordSink,
         max_pages: Option<u64>,
     ) -> Result<SyncReport, Error> {
+        self.run_until(
+            tenant,
+            connection,
+            stream,
+            mode,
+            sink,
+            max_pages,
+            std::future::pending(),
+        )
+        .await
+    }
+
+    /// [`run`](Self::run), stopped when `stop` completes (a signal, a shutdown): the page
+    /// in progress is dropped (its fetch cancelled; a page being written is written
+    /// again by the next run, as sinks upsert), the lease released, and the run ends
+    /// with `sync.stopped`. The checkpoint keeps the last page written, so the next run
+    /// resumes there. Dropping [`run`](Self::run)'s future instead leaves the lease held
+    /// until it expires ([`DEFAULT_LEASE_TTL`]), and the next run waits for it.
+    ///
+    /// # Errors
+    ///
+    /// As [`run`](Self::run), and `sync.stopped` when `stop` completed first.
+    #[allow(clippy::too_many_arguments, reason = "run's arguments and the stop")]
+    pub async fn run_until(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+        stream: &str,
+        mode: SyncMode,
+        sink: &dyn RecordSink,
+        max_pages: Option<u64>,
+        stop: impl std::future::Future<Output = ()> + Send,
+    ) -> Result<SyncReport, Error> {
         let (connection, target_config, entry) = self.load(tenant, connection).await?;
         let holder = crate::sealing::random_hex()?;
         let lease = |now: crate::Timestamp| {
@@ -255,8 +288,8 @@ impl SyncRunner {
         {
             return Err(lease_held());
         }
-        let result = self
-            .run_leased(
+        let result = tokio::select! {
+            result = self.run_leased(
                 &connection,
                 &target_config,
                 &entry,
@@ -265,8 +298,11 @@ impl SyncRunner {
                 sink,
                 max_pages,
                 &lease,
-            )
-            .await;
+            ) => result,
+            () = stop => Err(crate::codes::sync::STOPPED.error(
+                "the run was stopped; the next run resumes from its last saved page",
+            )),
+        };
         if let Err(e) = self
             .host
             .checkpoints()

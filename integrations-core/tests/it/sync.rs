@@ -881,3 +881,56 @@ async fn delete_is_refused_and_deletes_nothing_while_a_run_holds_the_stream() {
         .unwrap();
     assert!(checkpoint.watermark.is_none() && checkpoint.cursor.is_none());
 }
+
+/// A run stopped from outside (a signal) while it waits on the provider gives its lease
+/// back at once: the next run starts without waiting for it to expire, and resumes.
+#[tokio::test]
+async fn a_stopped_run_releases_its_lease_and_the_next_one_resumes() {
+    let tracker = Arc::new(Tracker::new(DATA));
+    let (_test, runner) = setup(tracker.clone()).await;
+    let pause = Arc::new(Notify::new());
+    *tracker.pause.lock().unwrap() = Some(pause.clone());
+    let sink = Sink::default();
+    let stop = Arc::new(Notify::new());
+    let (acme, connection) = (tenant(), connection_id());
+    let signalled = stop.clone();
+    let run = runner.run_until(
+        &acme,
+        &connection,
+        "issues",
+        SyncMode::Full,
+        &sink,
+        None,
+        async move { signalled.notified().await },
+    );
+    let requests = tracker.clone();
+    let signal = async move {
+        while requests.requests.lock().unwrap().is_empty() {
+            tokio::task::yield_now().await;
+        }
+        stop.notify_one();
+    };
+    let stopped = tokio::join!(run, signal).0;
+    let error = stopped.unwrap_err();
+    assert_eq!(error.code(), "sync.stopped");
+    assert_eq!(
+        *sink.writes.lock().unwrap(),
+        0,
+        "the cut page was not written"
+    );
+    // The lease is back: the next run starts now (no `sync.lease_held`) and completes.
+    *tracker.pause.lock().unwrap() = None;
+    let next = runner
+        .run(
+            &tenant(),
+            &connection_id(),
+            "issues",
+            SyncMode::Full,
+            &sink,
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(next.complete);
+    drop(pause);
+}
