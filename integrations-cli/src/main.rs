@@ -13,17 +13,33 @@
     reason = "a command line prints"
 )]
 
-/// Prints a line on stdout; a closed pipe (`| head`) ends the program quietly, as Unix
-/// tools do, instead of panicking.
+/// Prints a line of a command's output on stdout. A closed pipe (`| head`) ends the
+/// program quietly, as Unix tools do; any other failure (a full disk under `>`) ends it
+/// with `cli.write_failed` and exit 5, never as a success with the output cut short.
+/// Commands that serve or run on (`sync run`, `proxy`) print their progress with
+/// [`note!`] instead: their stdout going away must not stop them.
 macro_rules! out {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
         let mut stdout = std::io::stdout().lock();
-        if let Err(e) = writeln!(stdout, $($arg)*) {
+        if let Err(e) = writeln!(stdout, $($arg)*).and_then(|()| stdout.flush()) {
             if e.kind() == std::io::ErrorKind::BrokenPipe {
                 std::process::exit(0);
             }
+            eprintln!("cli.write_failed cannot write to standard output: {e}");
+            std::process::exit(i32::from(crate::report::IO));
         }
+    }};
+}
+
+/// Prints a progress line on stdout for a command that serves or runs on; a failure to
+/// print is ignored (a log collector restarting must not stop a proxy or a sync run
+/// half-way, with its lease held or its audit records unwritten).
+macro_rules! note {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let mut stdout = std::io::stdout().lock();
+        let _ = writeln!(stdout, $($arg)*);
     }};
 }
 

@@ -274,8 +274,8 @@ async fn serve(args: &ProxyArgs) -> Result<(), Error> {
     let handle = Proxy::new(&plan, GrantKeys::new(grant_key), ca, host, tokens, config)?
         .bind(args.listen)
         .await?;
-    out!("listening {}", handle.local_addr());
-    out!("plan {}", handle.plan_hash());
+    note!("listening {}", handle.local_addr());
+    note!("plan {}", handle.plan_hash());
     signals(&handle, plan_path).await?;
     handle.shutdown().await;
     open.stores.close().await;
@@ -292,13 +292,15 @@ async fn signals(handle: &integrations_proxy::ProxyHandle, plan_path: &Path) -> 
     };
     let mut hangup = listen(SignalKind::hangup())?;
     let mut terminate = listen(SignalKind::terminate())?;
+    // Listened to once, before the loop: a Ctrl-C arriving during a reload is kept.
+    let mut interrupt = listen(SignalKind::interrupt())?;
     loop {
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => return Ok(()),
+            _ = interrupt.recv() => return Ok(()),
             _ = terminate.recv() => return Ok(()),
             _ = hangup.recv() => {
                 match read_plan(plan_path).and_then(|plan| handle.reload(&plan)) {
-                    Ok(()) => out!("plan {}", handle.plan_hash()),
+                    Ok(()) => note!("plan {}", handle.plan_hash()),
                     Err(error) => {
                         #[allow(clippy::print_stderr, reason = "a failed reload is reported, not fatal")]
                         {

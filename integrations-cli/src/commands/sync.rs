@@ -208,7 +208,7 @@ impl SyncObserver for Progress {
         if let Some(bar) = &self.bar {
             bar.set_message(line);
         } else {
-            out!("page {}: {line}", report.pages);
+            note!("page {}: {line}", report.pages);
         }
     }
 
@@ -220,7 +220,7 @@ impl SyncObserver for Progress {
         if let Some(bar) = &self.bar {
             bar.set_message(line);
         } else {
-            out!("{line}");
+            note!("{line}");
         }
     }
 }

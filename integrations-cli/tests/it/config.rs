@@ -129,3 +129,25 @@ fn help_never_shows_the_database_url_from_the_environment() {
         assert!(!text.contains("S3cret-pw-in-env"), "{args:?}: {text}");
     }
 }
+
+/// Output that cannot be written (a full disk under `>`) is a failure, exit 5 with
+/// `cli.write_failed`, never a success with the output cut short.
+#[cfg(target_os = "linux")]
+#[test]
+fn output_that_cannot_be_written_fails_with_exit_5() {
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("Linux has /dev/full");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_integrations"))
+        .args(["catalog", "--json"])
+        .stdout(full)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(5));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).starts_with("cli.write_failed "),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
