@@ -49,6 +49,22 @@ async fn seed(url: &str, api: &LinearSyncApi) {
     stores.close().await;
 }
 
+/// The `issues` records of connection `c1` in the database at `url`.
+async fn synced_issues(url: &str) -> Vec<integrations_core::sync::SyncRecord> {
+    let stores = SqlStores::connect(url).await.unwrap();
+    let records = stores
+        .record_sink()
+        .records(
+            &TenantId::new("acme").unwrap(),
+            &ConnectionId::new("c1").unwrap(),
+            "issues",
+        )
+        .await
+        .unwrap();
+    stores.close().await;
+    records
+}
+
 async fn sync(args: Vec<String>) -> std::process::Output {
     tokio::task::spawn_blocking(move || {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -105,19 +121,9 @@ async fn sync_run_reads_a_stream_into_the_database_with_progress_and_exit_codes(
     );
 
     // The records are in the database.
-    let stores = SqlStores::connect(&url).await.unwrap();
-    let records = stores
-        .record_sink()
-        .records(
-            &TenantId::new("acme").unwrap(),
-            &ConnectionId::new("c1").unwrap(),
-            "issues",
-        )
-        .await
-        .unwrap();
+    let records = synced_issues(&url).await;
     assert_eq!(records.len(), 120);
     assert!(records.iter().any(|r| r.id == ids[119]));
-    stores.close().await;
 
     // An incremental run after a change reads only the change.
     api.update("issues", &ids[7], "edited");
@@ -234,16 +240,5 @@ async fn ctrl_c_stops_a_run_gives_its_lease_back_and_the_next_run_resumes() {
     api.heal();
     let output = sync(args.iter().map(|s| (*s).to_owned()).collect()).await;
     assert!(output.status.success(), "{}", stderr(&output));
-    let stores = SqlStores::connect(&url).await.unwrap();
-    let records = stores
-        .record_sink()
-        .records(
-            &TenantId::new("acme").unwrap(),
-            &ConnectionId::new("c1").unwrap(),
-            "issues",
-        )
-        .await
-        .unwrap();
-    assert_eq!(records.len(), 120);
-    stores.close().await;
+    assert_eq!(synced_issues(&url).await.len(), 120);
 }

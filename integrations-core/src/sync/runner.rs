@@ -303,10 +303,28 @@ impl SyncRunner {
                 "the run was stopped; the next run resumes from its last saved page",
             )),
         };
+        self.release_lease(tenant, &connection.id, stream, &holder)
+            .await;
+        if let Err(e) = &result
+            && e.code() == crate::provider::sync::credential_rejected().code()
+        {
+            self.mark_rejected(&connection).await;
+        }
+        result
+    }
+
+    /// Gives a stream's lease back; a failure is logged (the lease then expires).
+    async fn release_lease(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+        stream: &str,
+        holder: &str,
+    ) {
         if let Err(e) = self
             .host
             .checkpoints()
-            .release_sync_lease(tenant, &connection.id, stream, &holder)
+            .release_sync_lease(tenant, connection, stream, holder)
             .await
         {
             tracing::warn!(
@@ -314,12 +332,6 @@ impl SyncRunner {
                 "could not release a sync lease; it will expire"
             );
         }
-        if let Err(e) = &result
-            && e.code() == crate::provider::sync::credential_rejected().code()
-        {
-            self.mark_rejected(&connection).await;
-        }
-        result
     }
 
     /// Marks an active connection `error` after the provider refused its credential, so
@@ -666,17 +678,8 @@ impl SyncRunner {
             return Err(lease_held());
         }
         let result = self.delete_leased(&connection, stream, sink).await;
-        if let Err(e) = self
-            .host
-            .checkpoints()
-            .release_sync_lease(tenant, &connection.id, stream, &holder)
-            .await
-        {
-            tracing::warn!(
-                code = e.code(),
-                "could not release a sync lease; it will expire"
-            );
-        }
+        self.release_lease(tenant, &connection.id, stream, &holder)
+            .await;
         result
     }
 

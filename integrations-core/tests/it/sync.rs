@@ -193,6 +193,17 @@ impl RecordSink for Sink {
     }
 }
 
+/// A run of the `issues` stream of the test connection.
+async fn run_issues(
+    runner: &SyncRunner,
+    mode: SyncMode,
+    sink: &dyn RecordSink,
+) -> Result<integrations_core::sync::SyncReport, Error> {
+    runner
+        .run(&tenant(), &connection_id(), "issues", mode, sink, None)
+        .await
+}
+
 fn tenant() -> TenantId {
     TenantId::new("acme").unwrap()
 }
@@ -246,17 +257,7 @@ async fn a_full_run_pages_to_the_end_and_sets_the_watermark() {
     let tracker = Arc::new(Tracker::new(DATA));
     let (_test, runner) = setup(tracker.clone()).await;
     let sink = Sink::default();
-    let report = runner
-        .run(
-            &tenant(),
-            &connection_id(),
-            "issues",
-            SyncMode::Full,
-            &sink,
-            None,
-        )
-        .await
-        .unwrap();
+    let report = run_issues(&runner, SyncMode::Full, &sink).await.unwrap();
     assert!(report.complete);
     assert_eq!((report.pages, report.records), (3, 5));
     assert_eq!(report.watermark.as_deref(), Some("2026-01-01T00:00:05Z"));
@@ -271,15 +272,7 @@ async fn a_crashed_run_resumes_from_its_last_saved_page() {
     let (_test, runner) = setup(tracker.clone()).await;
     let sink = Sink::default();
     *tracker.fail_at_cursor.lock().unwrap() = Some("b".into());
-    let err = runner
-        .run(
-            &tenant(),
-            &connection_id(),
-            "issues",
-            SyncMode::Full,
-            &sink,
-            None,
-        )
+    let err = run_issues(&runner, SyncMode::Full, &sink)
         .await
         .unwrap_err();
     assert_eq!(err.code(), "tracker.down");
@@ -289,15 +282,7 @@ async fn a_crashed_run_resumes_from_its_last_saved_page() {
     *tracker.fail_at_cursor.lock().unwrap() = None;
     tracker.requests.lock().unwrap().clear();
     // Even an incremental request finishes the interrupted full run first.
-    let report = runner
-        .run(
-            &tenant(),
-            &connection_id(),
-            "issues",
-            SyncMode::Incremental,
-            &sink,
-            None,
-        )
+    let report = run_issues(&runner, SyncMode::Incremental, &sink)
         .await
         .unwrap();
     assert!(report.complete);
@@ -327,17 +312,7 @@ async fn max_pages_stops_and_a_later_run_resumes() {
         .unwrap();
     assert!(!first.complete);
     assert_eq!(first.pages, 1);
-    let rest = runner
-        .run(
-            &tenant(),
-            &connection_id(),
-            "issues",
-            SyncMode::Full,
-            &sink,
-            None,
-        )
-        .await
-        .unwrap();
+    let rest = run_issues(&runner, SyncMode::Full, &sink).await.unwrap();
     assert!(rest.complete);
     assert_eq!(rest.records, 3);
 }
@@ -403,17 +378,7 @@ async fn an_incremental_run_fetches_only_changes_since_the_watermark() {
     let tracker = Arc::new(Tracker::new(DATA));
     let (_test, runner) = setup(tracker.clone()).await;
     let sink = Sink::default();
-    runner
-        .run(
-            &tenant(),
-            &connection_id(),
-            "issues",
-            SyncMode::Full,
-            &sink,
-            None,
-        )
-        .await
-        .unwrap();
+    run_issues(&runner, SyncMode::Full, &sink).await.unwrap();
     tracker
         .data
         .lock()
@@ -425,15 +390,7 @@ async fn an_incremental_run_fetches_only_changes_since_the_watermark() {
         .unwrap()
         .insert("f".into(), "2026-01-03T00:00:00Z".into());
     tracker.requests.lock().unwrap().clear();
-    let report = runner
-        .run(
-            &tenant(),
-            &connection_id(),
-            "issues",
-            SyncMode::Incremental,
-            &sink,
-            None,
-        )
+    let report = run_issues(&runner, SyncMode::Incremental, &sink)
         .await
         .unwrap();
     assert_eq!(report.records, 2);
@@ -441,15 +398,7 @@ async fn an_incremental_run_fetches_only_changes_since_the_watermark() {
     let since = since(&tracker);
     assert_eq!(since, [Some("2026-01-01T00:00:05Z".into())]);
     // Nothing changed: nothing fetched beyond one empty page, the watermark stays.
-    let again = runner
-        .run(
-            &tenant(),
-            &connection_id(),
-            "issues",
-            SyncMode::Incremental,
-            &sink,
-            None,
-        )
+    let again = run_issues(&runner, SyncMode::Incremental, &sink)
         .await
         .unwrap();
     assert_eq!(again.records, 0);
@@ -562,33 +511,13 @@ async fn two_runs_of_one_stream_cannot_both_advance_it() {
     let slow = {
         let runner = runner.clone();
         let sink = sink.clone();
-        tokio::spawn(async move {
-            runner
-                .run(
-                    &tenant(),
-                    &connection_id(),
-                    "issues",
-                    SyncMode::Full,
-                    &*sink,
-                    None,
-                )
-                .await
-        })
+        tokio::spawn(async move { run_issues(&runner, SyncMode::Full, &*sink).await })
     };
     // Let the slow run reach its pause, then finish a whole run alongside it.
     while tracker.requests.lock().unwrap().is_empty() {
         tokio::task::yield_now().await;
     }
-    let fast = runner
-        .run(
-            &tenant(),
-            &connection_id(),
-            "issues",
-            SyncMode::Full,
-            &*sink,
-            None,
-        )
-        .await;
+    let fast = run_issues(&runner, SyncMode::Full, &*sink).await;
     pause.notify_one();
     let slow = slow.await.unwrap();
     let outcomes = [fast.is_ok(), slow.is_ok()];
@@ -614,18 +543,7 @@ async fn a_run_whose_lease_expired_stops_when_another_took_the_stream() {
     let stale = {
         let runner = runner.clone();
         let sink = sink.clone();
-        tokio::spawn(async move {
-            runner
-                .run(
-                    &tenant(),
-                    &connection_id(),
-                    "issues",
-                    SyncMode::Full,
-                    &*sink,
-                    None,
-                )
-                .await
-        })
+        tokio::spawn(async move { run_issues(&runner, SyncMode::Full, &*sink).await })
     };
     while tracker.requests.lock().unwrap().is_empty() {
         tokio::task::yield_now().await;
@@ -633,17 +551,7 @@ async fn a_run_whose_lease_expired_stops_when_another_took_the_stream() {
     // The first run hangs past its lease; another takes the stream and finishes.
     test.clock
         .advance(integrations_core::sync::DEFAULT_LEASE_TTL + std::time::Duration::from_secs(1));
-    let fresh = runner
-        .run(
-            &tenant(),
-            &connection_id(),
-            "issues",
-            SyncMode::Full,
-            &*sink,
-            None,
-        )
-        .await
-        .unwrap();
+    let fresh = run_issues(&runner, SyncMode::Full, &*sink).await.unwrap();
     assert!(fresh.complete);
     let written = *sink.writes.lock().unwrap();
     pause.notify_one();
@@ -662,17 +570,7 @@ async fn delete_clears_data_and_restarts() {
     let tracker = Arc::new(Tracker::new(DATA));
     let (test, runner) = setup(tracker.clone()).await;
     let sink = Sink::default();
-    runner
-        .run(
-            &tenant(),
-            &connection_id(),
-            "issues",
-            SyncMode::Full,
-            &sink,
-            None,
-        )
-        .await
-        .unwrap();
+    run_issues(&runner, SyncMode::Full, &sink).await.unwrap();
     runner
         .delete(&tenant(), &connection_id(), "issues", &sink)
         .await
@@ -686,15 +584,7 @@ async fn delete_clears_data_and_restarts() {
         .unwrap()
         .unwrap();
     assert!(cp.watermark.is_none() && cp.cursor.is_none() && !cp.in_full_sync);
-    let report = runner
-        .run(
-            &tenant(),
-            &connection_id(),
-            "issues",
-            SyncMode::Incremental,
-            &sink,
-            None,
-        )
+    let report = run_issues(&runner, SyncMode::Incremental, &sink)
         .await
         .unwrap();
     assert_eq!(
@@ -756,15 +646,7 @@ async fn refusals_have_codes() {
         )
         .await
         .unwrap();
-    let err = runner
-        .run(
-            &tenant(),
-            &connection_id(),
-            "issues",
-            SyncMode::Full,
-            &sink,
-            None,
-        )
+    let err = run_issues(&runner, SyncMode::Full, &sink)
         .await
         .unwrap_err();
     assert_eq!(err.code(), "auth.connection_not_active");
@@ -786,15 +668,7 @@ async fn a_disabled_target_does_not_sync() {
     target.enabled = false;
     test.host().targets().put_target(&target).await.unwrap();
     let sink = Sink::default();
-    let err = runner
-        .run(
-            &tenant(),
-            &connection_id(),
-            "issues",
-            SyncMode::Full,
-            &sink,
-            None,
-        )
+    let err = run_issues(&runner, SyncMode::Full, &sink)
         .await
         .unwrap_err();
     // The code and kind every engine answers a disabled target with.
@@ -820,35 +694,14 @@ async fn delete_is_refused_and_deletes_nothing_while_a_run_holds_the_stream() {
     let tracker = Arc::new(Tracker::new(DATA));
     let (test, runner) = setup(tracker.clone()).await;
     let sink = Arc::new(Sink::default());
-    runner
-        .run(
-            &tenant(),
-            &connection_id(),
-            "issues",
-            SyncMode::Full,
-            &*sink,
-            None,
-        )
-        .await
-        .unwrap();
+    run_issues(&runner, SyncMode::Full, &*sink).await.unwrap();
     let synced = sink.records.lock().unwrap().len();
     assert!(synced > 0);
     let pause = Arc::new(Notify::new());
     *tracker.pause.lock().unwrap() = Some(pause.clone());
     let running = {
         let (runner, sink) = (runner.clone(), sink.clone());
-        tokio::spawn(async move {
-            runner
-                .run(
-                    &tenant(),
-                    &connection_id(),
-                    "issues",
-                    SyncMode::Incremental,
-                    &*sink,
-                    None,
-                )
-                .await
-        })
+        tokio::spawn(async move { run_issues(&runner, SyncMode::Incremental, &*sink).await })
     };
     let before = tracker.requests.lock().unwrap().len();
     while tracker.requests.lock().unwrap().len() == before {
@@ -920,17 +773,7 @@ async fn a_stopped_run_releases_its_lease_and_the_next_one_resumes() {
     );
     // The lease is back: the next run starts now (no `sync.lease_held`) and completes.
     *tracker.pause.lock().unwrap() = None;
-    let next = runner
-        .run(
-            &tenant(),
-            &connection_id(),
-            "issues",
-            SyncMode::Full,
-            &sink,
-            None,
-        )
-        .await
-        .unwrap();
+    let next = run_issues(&runner, SyncMode::Full, &sink).await.unwrap();
     assert!(next.complete);
     drop(pause);
 }

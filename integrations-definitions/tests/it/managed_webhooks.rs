@@ -714,27 +714,7 @@ async fn a_disconnect_during_registration_leaves_the_connection_revoked_and_no_h
         }
     });
     let racing = world.other_process(http);
-    let error = racing
-        .register(&tenant(), &connection.id)
-        .await
-        .unwrap_err();
-    assert_eq!(error.code(), "auth.connection_not_active");
-
-    let stored = world
-        .test
-        .store
-        .get_connection(&tenant(), &connection.id)
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(
-        matches!(stored.status, ConnectionStatus::Revoked { .. }),
-        "the registration wrote the connection back as {:?}",
-        stored.status
-    );
-    assert!(stored.managed_webhook.is_none());
-    assert_eq!(world.creates(), 1);
-    assert!(world.hooks.hooks().is_empty(), "{:?}", world.hooks.hooks());
+    refused_and_left_revoked(&world, &racing, &connection).await;
 }
 
 /// Two registrations of one connection at once in one process take turns: the second
@@ -1384,12 +1364,21 @@ async fn a_disconnect_between_the_last_read_and_the_write_stays_revoked() {
         .unwrap();
     let tokens = Arc::new(TokenManager::new(world.registry.clone(), host.clone()));
     let racing = ManagedWebhooks::new(world.registry.clone(), host, tokens, PUBLIC_BASE).unwrap();
+    refused_and_left_revoked(&world, &racing, &connection).await;
+}
+
+/// A registration that raced a disconnect: refused, the connection left revoked with no
+/// hook id, and the one hook the provider created deleted again.
+async fn refused_and_left_revoked(
+    world: &LinearWorld,
+    racing: &ManagedWebhooks,
+    connection: &Connection,
+) {
     let error = racing
         .register(&tenant(), &connection.id)
         .await
         .unwrap_err();
     assert_eq!(error.code(), "auth.connection_not_active");
-
     let stored = world
         .test
         .store
