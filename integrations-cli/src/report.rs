@@ -71,6 +71,7 @@ const USAGE_CODES: &[Code] = &[
     core::egress::INVALID_HOST,
     core::egress::INVALID_PATH,
     cli::USAGE,
+    cli::EVENT_REQUIRED,
     cli::DEMO_UNAVAILABLE,
     cli::DATABASE_URL_MISSING,
     cli::SEALING_KEY_MISSING,

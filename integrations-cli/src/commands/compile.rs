@@ -58,7 +58,11 @@ pub(crate) fn egress_match(plan: &Path, method: &str, url: &str) -> Result<ExitC
         Classification::Ambiguous(ids) => {
             out!("ambiguous");
             let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
-            eprintln!("egress.ambiguous the request matches {}", ids.join(", "));
+            eprintln!(
+                "{} the request matches {}",
+                integrations_core::codes::egress::AMBIGUOUS_ROUTE,
+                ids.join(", ")
+            );
             Ok(ExitCode::from(crate::report::AMBIGUOUS))
         }
         #[allow(unreachable_patterns)]

@@ -54,10 +54,9 @@ pub(crate) fn sign(
         (Some(given), _, _) => Some(given.to_owned()),
         (None, Some(named), _) => Some(named),
         (None, None, Some(header)) => {
-            eprintln!(
-                "cli.event_required {key} deliveries name their event in the {header} header: pass --event NAME"
-            );
-            return Ok(ExitCode::from(2));
+            return Err(crate::codes::cli::EVENT_REQUIRED.error(format!(
+                "{key} deliveries name their event in the {header} header: pass --event NAME"
+            )));
         }
         (None, None, None) => None,
     };

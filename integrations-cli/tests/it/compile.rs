@@ -124,6 +124,12 @@ fn egress_match_prints_a_route_no_match_or_ambiguous() {
     ]);
     assert_eq!(out.status.code(), Some(4));
     assert_eq!(stdout(&out).trim(), "ambiguous");
+    // The stable code first on stderr, one in the catalogue.
+    assert!(
+        stderr(&out).starts_with("egress.ambiguous_route "),
+        "{}",
+        stderr(&out)
+    );
 
     let not_a_plan = write(&dir, "not-a-plan.json", "{}");
     let out = run(&[
