@@ -384,14 +384,30 @@ async fn demo(args: &ProxyArgs) -> Result<(), Error> {
         Duration::from_secs(3600),
     )?;
 
+    // A generated CA's certificate goes in a directory of its own, made new (a name
+    // another user planted in the shared temp directory is never written through) and
+    // removed at exit.
+    let mut scratch = None;
     let (ca, ca_path) = if let Some(loaded) = load_ca(args)? {
         loaded
     } else {
         let generated = CertificateAuthority::generate("integrations demo proxy CA")?;
-        let path = std::env::temp_dir().join(format!(
-            "integrations-proxy-demo-{}-ca.pem",
-            std::process::id()
+        let dir = std::env::temp_dir().join(format!(
+            "integrations-proxy-demo-{}",
+            integrations_core::tools::ApprovalId::generate()?
         ));
+        let mut builder = std::fs::DirBuilder::new();
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(&dir).map_err(|e| {
+            failed(
+                crate::codes::cli::WRITE_FAILED,
+                format!("{} cannot be created: {e}", dir.display()),
+            )
+            .with_source(e)
+        })?;
+        let path = dir.join("ca.pem");
+        scratch = Some(ScratchDir(dir));
         io::write_atomically(&path, generated.cert_pem.as_bytes())?;
         (
             CertificateAuthority::from_pem(&generated.cert_pem, &generated.key_pem)?,
@@ -413,10 +429,39 @@ async fn demo(args: &ProxyArgs) -> Result<(), Error> {
         ca_path.display()
     );
     out!("# the OpenAI key stays in the proxy; stop with Ctrl-C");
-    let _ = tokio::signal::ctrl_c().await;
+    stop_requested().await;
     handle.shutdown().await;
     drop(openai);
+    drop(scratch);
     Ok(())
+}
+
+/// A directory removed, with what it holds, when dropped.
+#[cfg(feature = "demo")]
+struct ScratchDir(PathBuf);
+
+#[cfg(feature = "demo")]
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Completes at Ctrl-C or SIGTERM.
+#[cfg(feature = "demo")]
+async fn stop_requested() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut terminate) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = terminate.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 #[cfg(not(feature = "demo"))]

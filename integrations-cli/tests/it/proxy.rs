@@ -138,8 +138,28 @@ fn a_sandbox_with_only_https_proxy_and_the_ca_reaches_the_provider() {
         .arg("https://api.openai.com/v1/models")
         .output()
         .unwrap();
-    let _ = child.kill();
-    let _ = child.wait();
+    // SIGTERM stops the demo as Ctrl-C does: drained, and its generated CA removed.
+    let stopped = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(stopped.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the demo did not stop at SIGTERM");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(0), "stopped, not killed");
+    assert!(
+        !std::path::Path::new(&ca).exists(),
+        "the demo CA is removed"
+    );
     let body = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(
         body.contains("gpt-5-codex"),
