@@ -46,6 +46,29 @@ where
     })
 }
 
+/// `q` with a connection's columns bound as `$1` to `$8` (tenant, id, definition key,
+/// external subject, endpoint key, status, `updated_at`, record), as every statement
+/// that writes one binds them.
+fn bind_connection<'q>(
+    q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    connection: &'q Connection,
+) -> Result<sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>, Error> {
+    Ok(q.bind(connection.tenant.as_str())
+        .bind(connection.id.as_str())
+        .bind(connection.key.as_str())
+        .bind(opt_text(
+            "external subject",
+            connection.external_subject.as_deref(),
+        )?)
+        .bind(opt_text(
+            "endpoint key",
+            connection.endpoint_key.as_deref(),
+        )?)
+        .bind(to_json(&connection.status)?)
+        .bind(ms(connection.updated_at))
+        .bind(to_json(connection)?))
+}
+
 fn record<T: DeserializeOwned>(row: &AnyRow, what: &'static str) -> Result<T, Error> {
     from_json(&get::<String>(row, "record")?, what)
 }
@@ -210,8 +233,8 @@ impl ConnectionStore for SqlStores {
     }
 
     async fn put_connection(&self, connection: &Connection) -> Result<(), Error> {
-        let q = self
-            .query(
+        let q = bind_connection(
+            self.query(
                 "INSERT INTO connections \
                  (tenant, id, definition_key, external_subject, endpoint_key, status, updated_at, record) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
@@ -220,15 +243,9 @@ impl ConnectionStore for SqlStores {
                  external_subject = excluded.external_subject, \
                  endpoint_key = excluded.endpoint_key, status = excluded.status, \
                  updated_at = excluded.updated_at, record = excluded.record",
-            )
-            .bind(connection.tenant.as_str())
-            .bind(connection.id.as_str())
-            .bind(connection.key.as_str())
-            .bind(opt_text("external subject", connection.external_subject.as_deref())?)
-            .bind(opt_text("endpoint key", connection.endpoint_key.as_deref())?)
-            .bind(to_json(&connection.status)?)
-            .bind(ms(connection.updated_at))
-            .bind(to_json(connection)?);
+            ),
+            connection,
+        )?;
         self.affected(q).await.map(drop)
     }
 
@@ -316,33 +333,21 @@ impl ConnectionStore for SqlStores {
     ) -> Result<bool, Error> {
         // One statement: the revision is compared and the record written in one step.
         // Endpoint keys are never empty, so `COALESCE(.., '')` compares a missing one.
-        let q = self
-            .query(
+        let q = bind_connection(
+            self.query(
                 "UPDATE connections SET definition_key = $3, external_subject = $4, \
                  endpoint_key = $5, status = $6, updated_at = $7, record = $8 \
                  WHERE tenant = $1 AND id = $2 AND status = $9 AND updated_at = $10 \
                  AND COALESCE(endpoint_key, '') = $11",
-            )
-            .bind(connection.tenant.as_str())
-            .bind(connection.id.as_str())
-            .bind(connection.key.as_str())
-            .bind(opt_text(
-                "external subject",
-                connection.external_subject.as_deref(),
-            )?)
-            .bind(opt_text(
-                "endpoint key",
-                connection.endpoint_key.as_deref(),
-            )?)
-            .bind(to_json(&connection.status)?)
-            .bind(ms(connection.updated_at))
-            .bind(to_json(connection)?)
-            .bind(to_json(&read.status)?)
-            .bind(ms(read.updated_at))
-            .bind(text(
-                "endpoint key",
-                read.endpoint_key.as_deref().unwrap_or_default(),
-            )?);
+            ),
+            connection,
+        )?
+        .bind(to_json(&read.status)?)
+        .bind(ms(read.updated_at))
+        .bind(text(
+            "endpoint key",
+            read.endpoint_key.as_deref().unwrap_or_default(),
+        )?);
         Ok(self.affected(q).await? > 0)
     }
 
