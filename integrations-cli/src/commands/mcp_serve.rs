@@ -116,15 +116,18 @@ pub(crate) fn run(command: McpCommand) -> Result<ExitCode, Error> {
             "the approval page is for the person at this machine: it listens on loopback only",
         ));
     }
-    if args.http.is_some() {
-        // Refused before anything starts, as the other usage errors are.
-        given_token(&args)?;
-    }
+    // Read (and a short one refused) before anything starts, as the other usage errors
+    // are.
+    let given = if args.http.is_some() {
+        given_token(&args)?
+    } else {
+        None
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| Error::internal("the async runtime could not start").with_source(e))?;
-    runtime.block_on(serve(args))?;
+    runtime.block_on(serve(args, given))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -151,7 +154,9 @@ struct Served {
     page_key: PageKey,
 }
 
-async fn serve(args: ServeArgs) -> Result<(), Error> {
+/// Serves with the bearer token `given` (`--token-file` or `INTEGRATIONS_MCP_TOKEN`),
+/// else a random one, over HTTP.
+async fn serve(args: ServeArgs, given: Option<String>) -> Result<(), Error> {
     let approvals = tokio::net::TcpListener::bind(args.approval_addr)
         .await
         .map_err(io_error("the approval page could not listen"))?;
@@ -175,7 +180,7 @@ async fn serve(args: ServeArgs) -> Result<(), Error> {
         "integrations mcp: approval page sign-in (open it once in your browser; do not share it): http://{approvals_addr}{}",
         served.page_key.sign_in_path()
     );
-    serve_mcp(&args, served).await
+    serve_mcp(&args, served, given).await
 }
 
 #[cfg(not(feature = "demo"))]
@@ -290,10 +295,10 @@ fn policy_file(path: &std::path::Path) -> Result<PolicySet, Error> {
     serde_json::from_value(value).map_err(|e| invalid(e.to_string()))
 }
 
-/// The bearer token of the HTTP transport: the first line of `--token-file`, else
-/// `INTEGRATIONS_MCP_TOKEN`, else a random one printed on stderr.
-fn bearer_token(args: &ServeArgs) -> Result<String, Error> {
-    if let Some(token) = given_token(args)? {
+/// The bearer token of the HTTP transport: the one the user gave, else a random one
+/// printed on stderr.
+fn bearer_token(given: Option<String>) -> Result<String, Error> {
+    if let Some(token) = given {
         return Ok(token);
     }
     let token = ApprovalId::generate()?.as_str().to_owned();
@@ -327,7 +332,7 @@ fn given_token(args: &ServeArgs) -> Result<Option<String>, Error> {
     Ok(Some(token))
 }
 
-async fn serve_mcp(args: &ServeArgs, served: Served) -> Result<(), Error> {
+async fn serve_mcp(args: &ServeArgs, served: Served, given: Option<String>) -> Result<(), Error> {
     let Served {
         service, session, ..
     } = served;
@@ -342,7 +347,7 @@ async fn serve_mcp(args: &ServeArgs, served: Served) -> Result<(), Error> {
             service.serve_stdio(session).await
         };
     };
-    let token = bearer_token(args)?;
+    let token = bearer_token(given)?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(io_error("the MCP server could not listen"))?;
