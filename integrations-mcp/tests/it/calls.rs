@@ -16,6 +16,16 @@ use crate::support::{
     send_message, text,
 };
 
+/// A call of `integrations_continue_result` with `arguments`, as JSON.
+async fn continue_result(client: &Running, arguments: Value) -> Value {
+    json_of(
+        &client
+            .call_tool(call("integrations_continue_result", arguments))
+            .await
+            .unwrap(),
+    )
+}
+
 async fn send(client: &Running, demo: &Demo, text: &str) -> Value {
     json_of(&client.call_tool(send_message(demo, text)).await.unwrap())
 }
@@ -346,15 +356,7 @@ async fn a_large_result_continues_within_its_session_only() {
         "mcp.continuation_unknown"
     );
 
-    let next = json_of(
-        &client
-            .call_tool(call(
-                "integrations_continue_result",
-                json!({"cursor": cursor}),
-            ))
-            .await
-            .unwrap(),
-    );
+    let next = continue_result(&client, json!({"cursor": cursor})).await;
     assert_eq!(next["isError"], false, "{next}");
     assert!(next["structuredContent"].is_object() || next["structuredContent"].is_array());
 }
@@ -376,40 +378,16 @@ async fn a_continuation_call_with_bad_arguments_keeps_its_cursor() {
         .unwrap_or_else(|| panic!("not trimmed: {first}"))
         .to_owned();
 
-    let bad = json_of(
-        &client
-            .call_tool(call(
-                "integrations_continue_result",
-                json!({"cursor": cursor, "page": 2}),
-            ))
-            .await
-            .unwrap(),
-    );
+    let bad = continue_result(&client, json!({"cursor": cursor, "page": 2})).await;
     assert_eq!(
         bad["_meta"]["integrations/error"]["code"], "tool.invalid_arguments",
         "{bad}"
     );
 
-    let next = json_of(
-        &client
-            .call_tool(call(
-                "integrations_continue_result",
-                json!({"cursor": cursor}),
-            ))
-            .await
-            .unwrap(),
-    );
+    let next = continue_result(&client, json!({"cursor": cursor})).await;
     assert_eq!(next["isError"], false, "{next}");
     // Read once: the cursor is used up now.
-    let again = json_of(
-        &client
-            .call_tool(call(
-                "integrations_continue_result",
-                json!({"cursor": cursor}),
-            ))
-            .await
-            .unwrap(),
-    );
+    let again = continue_result(&client, json!({"cursor": cursor})).await;
     assert_eq!(
         again["_meta"]["integrations/error"]["code"], "mcp.continuation_unknown",
         "{again}"
