@@ -6,9 +6,9 @@
 //!
 //! Exit codes (see [`report::EXIT_CODES`]): 0 success; 1 the input was read and is invalid
 //! or refused; 2 usage errors; 3 `egress match` found no route; 4 `egress match` found
-//! several (ambiguous); 5 a file could not be read or written; 6 `sync run`: another run
-//! holds the stream; 7 `sync run`: the connection cannot sync; 130 `sync run` stopped by
-//! a signal.
+//! several (ambiguous); 5 a file could not be read or written, or an address could not
+//! be listened on; 6 `sync run`: another run holds the stream; 7 `sync run`: the
+//! connection cannot sync; 130 `sync run` stopped by a signal.
 #![allow(
     clippy::print_stdout,
     clippy::print_stderr,

@@ -12,11 +12,13 @@ pub(crate) const EXIT_CODES: &str = "\
 Exit codes:
   0  success
   1  the input was read and is invalid, or was refused (failed validation or verification)
-  2  usage error: a bad flag or argument, an unknown key, config kind, method, or a request
-     `egress match` cannot parse
+  2  usage error: a bad flag or argument, an unknown key, config kind or method, an id
+     that names nothing stored (connection, publication), a request `egress match`
+     cannot parse
   3  `egress match`: no route matches
   4  `egress match`: several routes match (ambiguous)
-  5  I/O failure: a file could not be read or written (the OS reason is printed)
+  5  I/O failure: a file could not be read or written, or an address could not be
+     listened on (the OS reason is printed)
   6  `sync run`: another run holds the stream (or took it over); try again later
   7  `sync run`: the connection cannot sync: its credential was refused (revoked), it
      is not active, or its target is disabled
@@ -30,7 +32,7 @@ pub(crate) const USAGE: u8 = 2;
 pub(crate) const NO_MATCH: u8 = 3;
 /// `egress match` found several routes.
 pub(crate) const AMBIGUOUS: u8 = 4;
-/// A file could not be read or written.
+/// A file could not be read or written, or an address could not be listened on.
 pub(crate) const IO: u8 = 5;
 /// `sync run`: another run holds the stream.
 pub(crate) const BUSY: u8 = 6;
@@ -83,10 +85,18 @@ const USAGE_CODES: &[Code] = &[
     mcp::TRUST_OVER_HTTP,
     mcp::TENANT_REQUIRED,
     mcp::TOKEN_TOO_SHORT,
+    // An id the user gave that names nothing stored, as `auth.connection_not_found`.
+    mcp::PUBLICATION_NOT_FOUND,
 ];
 
 /// The codes of input/output failures.
-pub(crate) const IO_CODES: &[Code] = &[cli::UNREADABLE_FILE, cli::WRITE_FAILED, mcp::IO];
+pub(crate) const IO_CODES: &[Code] = &[
+    cli::UNREADABLE_FILE,
+    cli::WRITE_FAILED,
+    mcp::IO,
+    // A port in use: the same failure as `mcp serve`'s listener (`mcp.io`).
+    integrations_proxy::codes::proxy::BIND_FAILED,
+];
 
 /// The exit code of a failure.
 pub(crate) fn exit_code(error: &Error) -> u8 {

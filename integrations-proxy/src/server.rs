@@ -146,7 +146,7 @@ impl Proxy {
     pub async fn bind(self, addr: SocketAddr) -> Result<ProxyHandle, Error> {
         let listener = TcpListener::bind(addr).await.map_err(|e| {
             crate::codes::proxy::BIND_FAILED
-                .error(format!("the proxy cannot listen on {addr}"))
+                .error(format!("the proxy cannot listen on {addr}: {e}"))
                 .with_source(e)
         })?;
         self.serve(listener)

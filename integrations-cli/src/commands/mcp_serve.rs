@@ -83,7 +83,12 @@ fn usage(code: integrations_core::Code, message: &'static str) -> Error {
 }
 
 fn io_error(message: &'static str) -> impl FnOnce(std::io::Error) -> Error {
-    move |e| crate::codes::mcp::IO.error(message).with_source(e)
+    // The OS reason is in the message: the CLI prints messages, not sources.
+    move |e| {
+        crate::codes::mcp::IO
+            .error(format!("{message}: {e}"))
+            .with_source(e)
+    }
 }
 
 /// Runs `integrations mcp <command>`.
@@ -163,6 +168,16 @@ async fn serve(args: ServeArgs, given: Option<String>) -> Result<(), Error> {
     let approvals_addr = approvals
         .local_addr()
         .map_err(io_error("the approval page has no address"))?;
+    // The MCP listener too is bound before anything is printed: a port in use fails
+    // with its code on stderr's first line, as every failure does.
+    let http = match args.http {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(io_error("the MCP server could not listen"))?,
+        ),
+        None => None,
+    };
     let approval_base = format!("http://{approvals_addr}/approvals");
     let served = if args.demo {
         demo(&approval_base).await?
@@ -180,7 +195,7 @@ async fn serve(args: ServeArgs, given: Option<String>) -> Result<(), Error> {
         "integrations mcp: approval page sign-in (open it once in your browser; do not share it): http://{approvals_addr}{}",
         served.page_key.sign_in_path()
     );
-    serve_mcp(&args, served, given).await
+    serve_mcp(&args, served, given, http).await
 }
 
 #[cfg(not(feature = "demo"))]
@@ -332,11 +347,17 @@ fn given_token(args: &ServeArgs) -> Result<Option<String>, Error> {
     Ok(Some(token))
 }
 
-async fn serve_mcp(args: &ServeArgs, served: Served, given: Option<String>) -> Result<(), Error> {
+/// Serves on `http`, the bound listener of `--http`, else on stdio.
+async fn serve_mcp(
+    args: &ServeArgs,
+    served: Served,
+    given: Option<String>,
+    http: Option<tokio::net::TcpListener>,
+) -> Result<(), Error> {
     let Served {
         service, session, ..
     } = served;
-    let Some(addr) = args.http else {
+    let Some(listener) = http else {
         eprintln!("integrations mcp: serving MCP on stdio");
         return if args.trust_client_approvals {
             eprintln!(
@@ -348,9 +369,6 @@ async fn serve_mcp(args: &ServeArgs, served: Served, given: Option<String>) -> R
         };
     };
     let token = bearer_token(given)?;
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(io_error("the MCP server could not listen"))?;
     let local = listener
         .local_addr()
         .map_err(io_error("the MCP server has no address"))?;

@@ -169,6 +169,21 @@ async fn mcp_serve_serves_a_tenants_stored_connections_over_stdio() {
     assert!(stderr.contains("tenant `acme`"), "{stderr}");
     assert!(!stderr.contains(LINEAR_KEY));
     assert!(!stderr.contains(SEALING_KEY));
+
+    // A publication id that names nothing stored is a usage error, as an unknown
+    // connection id is: exit 2, before anything is served.
+    let unknown = tokio::process::Command::new(env!("CARGO_BIN_EXE_integrations"))
+        .args(["mcp", "serve", "--database-url", &url, "--tenant", "acme"])
+        .args(["--publication", "agent-nothing"])
+        .env("SEALING_KEY", SEALING_KEY)
+        .env_remove("DATABASE_URL")
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&unknown.stderr);
+    assert_eq!(unknown.status.code(), Some(2), "{stderr}");
+    assert!(stderr.starts_with("mcp.publication_not_found "), "{stderr}");
 }
 
 #[test]

@@ -462,3 +462,39 @@ async fn over_a_sqlite_database_the_proxy_injects_the_stored_credential_and_relo
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A port in use is an I/O failure (exit 5) for every command that listens: the proxy
+/// and `mcp serve` alike, each with its stable code and the OS reason.
+#[test]
+fn a_port_in_use_is_an_io_failure_for_every_server() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    for (args, code) in [
+        (
+            vec!["proxy", "--demo", "--listen", addr.as_str()],
+            "proxy.bind_failed ",
+        ),
+        (
+            vec!["mcp", "serve", "--demo", "--http", addr.as_str()],
+            "mcp.io ",
+        ),
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_integrations"))
+            .args(&args)
+            .env(
+                "INTEGRATIONS_MCP_TOKEN",
+                "a-token-long-enough-for-the-server",
+            )
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let err = stderr(&output);
+        assert_eq!(output.status.code(), Some(5), "{args:?}: {err}");
+        assert!(err.starts_with(code), "{args:?}: {err}");
+        assert!(
+            err.contains("in use"),
+            "the OS reason is printed: {args:?}: {err}"
+        );
+    }
+    drop(taken);
+}
