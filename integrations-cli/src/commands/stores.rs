@@ -2,8 +2,9 @@
 //! database given by `--database-url` (or `DATABASE_URL`) and the key that seals its
 //! secrets.
 //!
-//! The sealing key is taken from the `SEALING_KEY` environment variable, else from
-//! `--key-file`; never from a flag's value, which other users of the machine could read in
+//! The sealing key is read from `--key-file`, else from the `SEALING_KEY` environment
+//! variable (a flag given on the command line wins over the environment, as
+//! `--database-url` does over `DATABASE_URL`); never from a flag's value, which other users of the machine could read in
 //! the process list. It must be the key of the host that wrote the records: the key ring
 //! names a key by a digest of it (`AesGcmKeyRing::from_hex`), so every process given the
 //! same key opens the same records.
@@ -25,8 +26,8 @@ pub(crate) struct StoreArgs {
     // The value is never shown in `--help`: it may hold the database's password.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_name = "URL")]
     pub(crate) database_url: Option<String>,
-    /// A file holding the sealing key (64 hex digits), read when the `SEALING_KEY`
-    /// environment variable is not set
+    /// A file holding the sealing key (64 hex digits); when not given, the key is the
+    /// `SEALING_KEY` environment variable
     #[arg(long, value_name = "PATH")]
     pub(crate) key_file: Option<PathBuf>,
 }
@@ -35,7 +36,7 @@ pub(crate) struct StoreArgs {
 pub(crate) struct OpenStores {
     /// The stores, migrated to this version's schema.
     pub(crate) stores: Arc<SqlStores>,
-    /// The key ring of `SEALING_KEY` or the key file.
+    /// The key ring of the key file or `SEALING_KEY`.
     pub(crate) keys: Arc<AesGcmKeyRing>,
 }
 
@@ -90,20 +91,20 @@ impl StoreArgs {
         })
     }
 
+    /// The key ring of `--key-file`, else of `SEALING_KEY`: the flag, typed for this
+    /// run, wins over a variable the environment may hold for another database.
     fn key_ring(&self) -> Result<AesGcmKeyRing, Error> {
-        if let Some(key) = std::env::var("SEALING_KEY")
-            .ok()
-            .filter(|k| !k.trim().is_empty())
-        {
+        if let Some(path) = &self.key_file {
+            let key = zeroize::Zeroizing::new(
+                std::fs::read_to_string(path).map_err(|e| crate::io::unreadable(path, e))?,
+            );
             return AesGcmKeyRing::from_hex(&key);
         }
-        let Some(path) = &self.key_file else {
+        let key = zeroize::Zeroizing::new(std::env::var("SEALING_KEY").unwrap_or_default());
+        if key.trim().is_empty() {
             return Err(crate::codes::cli::SEALING_KEY_MISSING.error("set SEALING_KEY (64 hex digits) or give --key-file PATH: the key that sealed the stored secrets",
             ));
-        };
-        let key = zeroize::Zeroizing::new(
-            std::fs::read_to_string(path).map_err(|e| crate::io::unreadable(path, e))?,
-        );
+        }
         AesGcmKeyRing::from_hex(&key)
     }
 }
@@ -122,20 +123,19 @@ mod tests {
         let error = StoreArgs::default().open().await.err().unwrap();
         assert_eq!(error.code(), "cli.database_url_missing");
 
-        if std::env::var_os("SEALING_KEY").is_some() {
-            // The key comes from the environment here; the file cases cannot be tested.
-            return;
-        }
         let database = temp("no-key.db");
         let args = StoreArgs {
             database_url: Some(format!("sqlite://{}", database.display())),
             key_file: None,
         };
-        assert_eq!(
-            args.open().await.err().unwrap().code(),
-            "cli.sealing_key_missing"
-        );
+        if std::env::var_os("SEALING_KEY").is_none() {
+            assert_eq!(
+                args.open().await.err().unwrap().code(),
+                "cli.sealing_key_missing"
+            );
+        }
 
+        // A key file is read whatever the environment holds: the flag wins.
         let key_file = temp("bad.key");
         std::fs::write(&key_file, "not-a-key-but-a-secret").unwrap();
         let args = StoreArgs {
@@ -154,9 +154,6 @@ mod tests {
 
     #[tokio::test]
     async fn a_sqlite_file_and_a_key_file_open_the_stores() {
-        if std::env::var_os("SEALING_KEY").is_some() {
-            return;
-        }
         let database = temp("open.db");
         let key_file = temp("open.key");
         std::fs::write(&key_file, format!("{}\n", "0f".repeat(32))).unwrap();

@@ -248,3 +248,28 @@ fn a_short_token_in_the_environment_is_refused() {
     assert!(stderr.starts_with("mcp.token_too_short "), "{stderr}");
     assert!(!stderr.contains("short-token"), "{stderr}");
 }
+
+/// `--key-file` wins over `SEALING_KEY`, as `--database-url` does over `DATABASE_URL`:
+/// a key exported for another database must not silently replace the one typed for
+/// this run.
+#[test]
+fn a_key_file_wins_over_the_sealing_key_in_the_environment() {
+    let dir = temp_dir("mcp-key-file-wins");
+    let key_file = write(&dir, "bad.key", "not-a-sealing-key");
+    let db = dir.join("records.db");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_integrations"))
+        .args(["mcp", "serve", "--tenant", "acme", "--key-file"])
+        .arg(&key_file)
+        .arg("--database-url")
+        .arg(format!("sqlite://{}", db.display()))
+        .env("SEALING_KEY", SEALING_KEY)
+        .env_remove("DATABASE_URL")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.starts_with("crypto.invalid_key "), "{stderr}");
+    assert!(!stderr.contains("not-a-sealing-key"), "{stderr}");
+    assert!(!stderr.contains(SEALING_KEY), "{stderr}");
+    assert!(!db.exists());
+}
