@@ -348,30 +348,50 @@ async fn check(State(guard): State<Guard>, mut request: Request, next: Next) -> 
         Ok(read) => read,
         Err(response) => return response,
     };
-    let slot = if opens {
-        match guard.reserve(&principal).await {
-            Ok(slot) => Some(slot),
-            Err(response) => return response,
+    if !opens {
+        let response = next.run(request).await;
+        if let Some(id) = session_of(&response) {
+            // Not expected (rmcp opens sessions for `initialize` only), but a session
+            // must never go unowned.
+            lock(&guard.ledger).owners.insert(id, principal);
         }
-    } else {
-        None
+        return response;
+    }
+    let slot = match guard.reserve(&principal).await {
+        Ok(slot) => slot,
+        Err(response) => return response,
     };
-    let response = next.run(request).await;
-    if let Some(id) = response
+    // The `initialize` runs to its end in its own task: a client that goes away
+    // half-way drops this future, and rmcp may have opened the session by then. Run
+    // here, its slot would be given back and the session left alive, counted against
+    // no one until it idled out, so a client could open sessions past every cap by
+    // hanging up. Run apart, the session is recorded as its principal's whatever
+    // became of the client, and expires idle as any other.
+    let opening = tokio::spawn(async move {
+        let response = next.run(request).await;
+        if let Some(id) = session_of(&response) {
+            slot.fill(id);
+        }
+        response
+    });
+    match opening.await {
+        Ok(response) => response,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(_) => refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            crate::codes::mcp::TRANSPORT,
+            "the server is shutting down",
+        ),
+    }
+}
+
+/// The session id rmcp gave a response, if any.
+fn session_of(response: &Response) -> Option<String> {
+    response
         .headers()
         .get(HEADER_SESSION_ID)
         .and_then(|v| v.to_str().ok())
-    {
-        match slot {
-            Some(slot) => slot.fill(id.to_owned()),
-            // Not expected (rmcp opens sessions for `initialize` only), but a session
-            // must never go unowned.
-            None => {
-                lock(&guard.ledger).owners.insert(id.to_owned(), principal);
-            }
-        }
-    }
-    response
+        .map(str::to_owned)
 }
 
 /// Reads a POST's body (at most `limit` bytes) to tell whether rmcp opens a session for
@@ -455,5 +475,86 @@ impl McpService {
         Router::new()
             .route_service("/", mcp)
             .layer(from_fn_with_state(guard, check))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use integrations_core::tools::Session;
+    use integrations_core::{TenantId, WorkspaceId};
+
+    use super::*;
+
+    struct Anyone(McpSession);
+
+    #[async_trait]
+    impl McpAuthenticator for Anyone {
+        async fn authenticate(&self, _: &str) -> Result<Option<McpSession>, Error> {
+            Ok(Some(self.0.clone()))
+        }
+    }
+
+    /// A client that hangs up during `initialize` must not leave the session rmcp opened
+    /// for it unowned (and so outside every cap): the session is recorded as its
+    /// principal's all the same. The inner service stands for rmcp, slow to open one.
+    #[tokio::test]
+    async fn a_session_opened_for_a_client_that_hung_up_is_still_its_principals() {
+        let principal = McpSession::new(Session::new(
+            TenantId::new("acme").unwrap(),
+            WorkspaceId::new("eng").unwrap(),
+        ));
+        let guard = Guard {
+            authenticator: Arc::new(Anyone(principal.clone())),
+            options: Arc::new(McpHttpOptions::new()),
+            sessions: Arc::default(),
+            ledger: Arc::default(),
+        };
+        let mut router = Router::new()
+            .route(
+                "/",
+                axum::routing::post(|| async {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    ([(HEADER_SESSION_ID, "session-1")], "opened")
+                }),
+            )
+            .layer(from_fn_with_state(guard.clone(), check));
+        let initialize = json!({
+            "jsonrpc": "2.0", "id": 1, "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-06-18", "capabilities": {},
+                "clientInfo": {"name": "t", "version": "1"}
+            }
+        });
+        let request = Request::post("/")
+            .header(AUTHORIZATION, "Bearer anything")
+            .header("content-type", "application/json")
+            .body(Body::from(initialize.to_string()))
+            .unwrap();
+        let call = tower_service::Service::call(&mut router, request);
+        // The client goes away while the session is being opened.
+        assert!(
+            tokio::time::timeout(Duration::from_millis(50), call)
+                .await
+                .is_err()
+        );
+        assert_eq!(
+            lock(&guard.ledger).held_by(&principal),
+            1,
+            "the slot is held"
+        );
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let ledger = lock(&guard.ledger);
+            if ledger.owners.get("session-1") == Some(&principal) {
+                assert!(ledger.opening.is_empty());
+                break;
+            }
+            drop(ledger);
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the session opened for a client that hung up is owned by no one"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 }
