@@ -1,7 +1,8 @@
 //! The canonical route matcher and the route index, differentially against a reference
 //! matcher written from the rules in `egress/matcher.rs` and nothing else: hosts compare
-//! lowercased without a trailing dot, methods uppercased (a route without methods allows
-//! every method), and path prefixes match on segment boundaries.
+//! lowercased without a trailing dot, route methods uppercased and request methods
+//! matched as sent, a lower-case one refused (a route without methods allows every
+//! method), and path prefixes match on segment boundaries.
 
 use std::collections::BTreeSet;
 

@@ -72,6 +72,7 @@ const USAGE_CODES: &[Code] = &[
     core::egress::INVALID_METHOD,
     core::egress::INVALID_HOST,
     core::egress::INVALID_PATH,
+    core::egress::AMBIGUOUS_PATH,
     cli::USAGE,
     cli::EVENT_REQUIRED,
     cli::DEMO_UNAVAILABLE,

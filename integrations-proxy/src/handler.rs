@@ -463,8 +463,12 @@ fn is_idempotent(method: &Method) -> bool {
 /// Methods never sent with a credential, whatever the route allows: `TRACE` and `TRACK`
 /// make an upstream echo the request (credential included) back, and `CONNECT` inside
 /// an intercepted tunnel would open a tunnel the proxy cannot see into.
+/// Compared without regard to case: the matcher refuses a lower-case method, and this
+/// never depends on it.
 fn refuses_credential(method: &Method) -> bool {
-    *method == Method::TRACE || *method == Method::CONNECT || method.as_str() == "TRACK"
+    ["TRACE", "TRACK", "CONNECT"]
+        .iter()
+        .any(|refused| method.as_str().eq_ignore_ascii_case(refused))
 }
 
 /// Classifies, injects and forwards a request to a managed host.

@@ -45,7 +45,9 @@ pub(crate) fn egress_match(plan: &Path, method: &str, url: &str) -> Result<ExitC
     })?;
     let index = RouteIndex::from_plan(&plan)?;
     // A request that cannot be parsed is a usage error, not a request that matches nothing.
-    let target = RequestTarget::from_url(method, url)?;
+    // A method typed by a person: `get` means GET here (a request on the wire is
+    // matched as sent).
+    let target = RequestTarget::from_url(&method.to_ascii_uppercase(), url)?;
     match index.classify_target(&target) {
         Classification::Route(route) => {
             out!("{}", route.id);

@@ -102,6 +102,20 @@ fn egress_match_prints_a_route_no_match_or_ambiguous() {
     assert_eq!(stdout(&sibling).trim(), "no-match");
     let elsewhere = run(&["egress", "match", plan, "GET", "https://example.com/"]);
     assert_eq!(elsewhere.status.code(), Some(3));
+    // A path servers read differently is a request `egress match` cannot parse:
+    // exit 2, as an unparsable URL is.
+    for url in [
+        "https://api.openai.com/v1/..;/admin",
+        "https://api.openai.com/v1/%2e%2e/admin",
+    ] {
+        let refused = run(&["egress", "match", plan, "GET", url]);
+        assert_eq!(refused.status.code(), Some(2), "{url}");
+        assert!(
+            stderr(&refused).starts_with("egress.ambiguous_path "),
+            "{}",
+            stderr(&refused)
+        );
+    }
 
     // Two routes claiming one request: a plan edited by hand after compilation.
     let mut value: serde_json::Value = serde_json::from_str(&plan_text).unwrap();

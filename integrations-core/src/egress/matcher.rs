@@ -110,6 +110,18 @@ fn check_unambiguous(raw: &str) -> Result<(), Error> {
     if encoded_dot_segment {
         return Err(refused("the request path holds an encoded dot segment"));
     }
+    // `..;x` is no dot segment to a URL parser, but Java servers (Tomcat, Jetty, Spring)
+    // drop the `;` parameters first and then resolve it: `/v1/..;/admin` is `/admin`.
+    let dot_segment_with_parameters = lower.split('/').any(|segment| {
+        segment
+            .split_once(';')
+            .is_some_and(|(head, _)| matches!(head.replace("%2e", ".").as_str(), "." | ".."))
+    });
+    if dot_segment_with_parameters {
+        return Err(refused(
+            "the request path holds a dot segment with parameters (..;)",
+        ));
+    }
     Ok(())
 }
 
@@ -127,13 +139,36 @@ fn is_port(text: &str) -> bool {
     !text.is_empty() && text.len() <= 5 && text.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// Normalizes a method: uppercased; an HTTP token.
+/// Normalizes a route's method, as a plan or profile names it: uppercased; an HTTP
+/// token. A request's method is not normalized (see [`RequestTarget::new`]).
 ///
 /// # Errors
 ///
 /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) (`egress.invalid_method`)
 /// for an empty method or one with characters a token cannot hold.
 pub fn normalize_method(method: &str) -> Result<String, Error> {
+    check_token(method)?;
+    Ok(method.to_ascii_uppercase())
+}
+
+/// A request's method, kept as sent. Methods are case-sensitive (RFC 9110, 9.1): `get`
+/// is not `GET` to every server, so a proxy that matched `get` as `GET` could send a
+/// credential on a request the upstream reads otherwise (`trace` past a refusal of
+/// `TRACE`). Every standard method is upper case; one with a lower-case letter is
+/// refused.
+fn request_method(method: &str) -> Result<String, Error> {
+    check_token(method)?;
+    if method.bytes().any(|b| b.is_ascii_lowercase()) {
+        return Err(invalid(
+            crate::codes::egress::INVALID_METHOD,
+            "request methods are matched as sent, and only upper-case methods (GET, POST) are served",
+        ));
+    }
+    Ok(method.to_owned())
+}
+
+/// Refuses a method that is empty, too long, or not an HTTP token.
+fn check_token(method: &str) -> Result<(), Error> {
     let token = !method.is_empty()
         && method.len() <= 32
         && method.bytes().all(|b| {
@@ -157,7 +192,7 @@ pub fn normalize_method(method: &str) -> Result<String, Error> {
                 )
         });
     if token {
-        Ok(method.to_ascii_uppercase())
+        Ok(())
     } else {
         Err(invalid(
             crate::codes::egress::INVALID_METHOD,
@@ -222,11 +257,13 @@ impl RequestTarget {
     ///
     /// # Errors
     ///
-    /// `egress.invalid_method`, `egress.invalid_host`, `egress.invalid_path` when the
-    /// path does not start with `/`, or `egress.ambiguous_path` when it holds an encoded
-    /// slash or backslash, an encoded dot segment or an empty segment.
+    /// `egress.invalid_method` for a method that is not an HTTP token or holds a
+    /// lower-case letter (methods are matched as sent), `egress.invalid_host`,
+    /// `egress.invalid_path` when the path does not start with `/`, or
+    /// `egress.ambiguous_path` when it holds an encoded slash or backslash, an encoded
+    /// dot segment, a dot segment with parameters (`..;`) or an empty segment.
     pub fn new(method: &str, host: &str, path: &str) -> Result<Self, Error> {
-        let method = normalize_method(method)?;
+        let method = request_method(method)?;
         let host = normalize_host(host)?;
         if !path.starts_with('/') {
             return Err(invalid(
@@ -277,7 +314,7 @@ impl RequestTarget {
             ));
         }
         Ok(Self {
-            method: normalize_method(method)?,
+            method: request_method(method)?,
             host: normalize_host(host)?,
             path: parsed.path().to_owned(),
         })
@@ -306,7 +343,7 @@ impl RequestTarget {
         Self::new(request.method().as_str(), host, request.uri().path())
     }
 
-    /// The uppercased method.
+    /// The method, as sent (upper case).
     pub fn method(&self) -> &str {
         &self.method
     }
@@ -563,14 +600,56 @@ mod tests {
     }
 
     #[test]
-    fn methods_compare_uppercased_and_empty_means_all() {
+    fn route_methods_are_uppercased_and_empty_means_all() {
         let m = matcher(&["x.test"], &["/"], &["get", "Post"]);
         assert_eq!(m.methods(), ["GET", "POST"]);
-        assert!(m.matches(&target("post", "https://x.test/a")));
+        assert!(m.matches(&target("POST", "https://x.test/a")));
         assert!(!m.matches(&target("DELETE", "https://x.test/a")));
         assert!(matcher(&["x.test"], &["/"], &[]).matches(&target("PATCH", "https://x.test/")));
         assert!(normalize_method("GE T").is_err());
         assert!(normalize_method("").is_err());
+    }
+
+    /// A request's method is matched as sent: `trace` is not `TRACE` to every server, so
+    /// a route that allows every method must not carry a credential on it as if it were
+    /// `GET` or something the proxy refuses by name.
+    #[test]
+    fn request_methods_with_lower_case_letters_are_refused() {
+        for method in ["get", "trace", "Post", "tRACE"] {
+            let error = RequestTarget::from_url(method, "https://x.test/a").unwrap_err();
+            assert_eq!(error.code(), "egress.invalid_method", "{method}");
+            let error = RequestTarget::new(method, "x.test", "/a").unwrap_err();
+            assert_eq!(error.code(), "egress.invalid_method", "{method}");
+        }
+        assert_eq!(target("M-SEARCH", "https://x.test/a").method(), "M-SEARCH");
+    }
+
+    /// Java servers drop `;` parameters before resolving dot segments, so `/v1/..;/admin`
+    /// is `/admin` upstream while a URL parser keeps it under `/v1`.
+    #[test]
+    fn dot_segments_with_parameters_are_refused() {
+        for path in [
+            "/v1/..;/admin",
+            "/v1/..;x=1/admin",
+            "/v1/.;/admin",
+            "/v1/%2e%2e;/admin",
+            "/v1/%2E.;/admin",
+        ] {
+            let error = RequestTarget::new("GET", "x.test", path).unwrap_err();
+            assert_eq!(error.code(), AMBIGUOUS_PATH, "{path}");
+            let url = format!("https://x.test{path}");
+            let error = RequestTarget::from_url("GET", &url).unwrap_err();
+            assert_eq!(error.code(), AMBIGUOUS_PATH, "{url}");
+        }
+        // Parameters on other segments are the upstream's business.
+        assert_eq!(
+            target("GET", "https://x.test/v1/a;b=1/c").path(),
+            "/v1/a;b=1/c"
+        );
+        assert_eq!(
+            target("GET", "https://x.test/v1/...;/c").path(),
+            "/v1/...;/c"
+        );
     }
 
     #[test]

@@ -138,7 +138,10 @@ impl EgressGate {
             }
             crate::codes::egress::INVALID_REQUEST
                 .with_issues(
-                    "the request names no valid host, method or path",
+                    format!(
+                        "the request names no valid host, method or path: {}",
+                        e.message()
+                    ),
                     Vec::new(),
                 )
                 .with_source(e)

@@ -174,8 +174,9 @@ fn one_matcher_serves_classification_grant_scope_and_the_gate() {
         (
             &["api.test"],
             "/v1",
+            // A route's methods are uppercased; a request's are matched as sent.
             &["get"],
-            "Get",
+            "GET",
             "https://api.test/v1",
             true,
         ),

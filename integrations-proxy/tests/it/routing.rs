@@ -374,6 +374,32 @@ async fn trace_and_track_never_get_a_credential_even_on_a_route_allowing_every_m
         .unwrap();
     assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(code(&response).as_deref(), Some("proxy.method_refused"));
+    // Methods are case-sensitive: `trace` is refused by name too, and a lower-case
+    // method the route would allow is refused rather than matched as its upper case.
+    for (method, status, expected) in [
+        (
+            "trace",
+            StatusCode::METHOD_NOT_ALLOWED,
+            "proxy.method_refused",
+        ),
+        (
+            "Track",
+            StatusCode::METHOD_NOT_ALLOWED,
+            "proxy.method_refused",
+        ),
+        ("get", StatusCode::BAD_REQUEST, "egress.invalid_request"),
+    ] {
+        let response = client
+            .request(
+                http::Method::from_bytes(method.as_bytes()).unwrap(),
+                "https://api.openai.com/v1/models",
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), status, "{method}");
+        assert_eq!(code(&response).as_deref(), Some(expected), "{method}");
+    }
     assert!(fx.upstream.recorded().is_empty());
     // Other methods still go through.
     let response = client
