@@ -24,7 +24,7 @@ pub(super) fn apply(
     } else {
         text
     };
-    let root = CstRootNode::parse(source, &ParseOptions::default())
+    let root = CstRootNode::parse(source, &jsonc())
         .map_err(|e| invalid_document("JSON", Some(e.line_display())))?;
     let mut object = match root.value() {
         Some(value) => value
@@ -33,6 +33,7 @@ pub(super) fn apply(
         None => return Err(invalid_document("JSON", None)),
     };
     for key in path {
+        refuse_duplicates(&object)?;
         object = match object.get(key) {
             Some(prop) => prop
                 .value()
@@ -44,6 +45,7 @@ pub(super) fn apply(
             None => return Ok(text.to_owned()),
         };
     }
+    refuse_duplicates(&object)?;
     for name in retired {
         if let Some(prop) = object.get(name) {
             prop.remove();
@@ -57,6 +59,43 @@ pub(super) fn apply(
         );
     }
     Ok(root.to_string())
+}
+
+/// What MCP clients read: JSON, or JSON with comments and trailing commas (VS Code's
+/// `mcp.json`). Not the parser's default, which also takes JSON5 (single quotes, bare
+/// keys, missing commas, hex numbers, `NaN`): a file a client's strict parser refuses
+/// must be refused here too, not reported updated.
+fn jsonc() -> ParseOptions {
+    ParseOptions {
+        allow_comments: true,
+        allow_trailing_commas: true,
+        allow_loose_object_property_names: false,
+        allow_missing_commas: false,
+        allow_single_quoted_strings: false,
+        allow_hexadecimal_numbers: false,
+        allow_unary_plus_numbers: false,
+        allow_bare_decimal_point_numbers: false,
+        allow_non_finite_numbers: false,
+        allow_extended_string_escapes: false,
+    }
+}
+
+/// Refuses an object that names a key twice. A client's parser takes the last of two
+/// equal keys while the syntax tree finds the first, so an entry would be written where
+/// the client never reads it.
+fn refuse_duplicates(object: &CstObject) -> Result<(), Error> {
+    let mut seen = std::collections::BTreeSet::new();
+    for prop in object.properties() {
+        let Some(name) = prop.name().and_then(|n| n.decoded_value().ok()) else {
+            continue;
+        };
+        if !seen.insert(name) {
+            return Err(crate::codes::mcp::INVALID_DOCUMENT.error(
+                "the file names one key twice in an object this update edits; a client would read only the last",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Puts one entry, leaving an equal entry untouched and replacing a different one where
@@ -113,6 +152,49 @@ mod tests {
             "{\n  \"mcpServers\": {\n    \"linear\": {\n      \"type\": \"http\",\n      \"url\": \"https://mcp.linear.app/mcp\"\n    }\n  }\n}\n"
         );
         assert_eq!(writer().apply("  ", &[]).unwrap(), "  ");
+    }
+
+    #[test]
+    fn json5_that_clients_refuse_is_refused_and_jsonc_is_read() {
+        let linear = McpServer::http("l", "linear", "https://x.test");
+        for text in [
+            "{\"theme\": 'dark'}",
+            "{theme: 1}",
+            "{\"a\": 1 \"b\": 2}",
+            "{\"a\": 0xFF}",
+            "{\"a\": NaN}",
+            "{\"a\": +1}",
+            "{\"a\": .5}",
+            "{\"a\": \"\\x41\"}",
+        ] {
+            let err = writer()
+                .apply(text, std::slice::from_ref(&linear))
+                .unwrap_err();
+            assert_eq!(err.code(), "mcp.invalid_document", "{text}");
+        }
+        let jsonc = "{\n  // settings\n  \"a\": [1, 2,],\n}\n";
+        let out = writer().apply(jsonc, &[linear]).unwrap();
+        assert!(out.contains("// settings"), "{out}");
+        assert!(out.contains("\"linear\""), "{out}");
+    }
+
+    #[test]
+    fn a_key_named_twice_on_the_way_is_refused() {
+        let linear = McpServer::http("l", "linear", "https://x.test");
+        for text in [
+            "{\"mcpServers\": {\"linear\": {}}, \"mcpServers\": {}}",
+            "{\"mcpServers\": {\"linear\": {}, \"linear\": {\"url\": \"old\"}}}",
+        ] {
+            let err = writer()
+                .apply(text, std::slice::from_ref(&linear))
+                .unwrap_err();
+            assert_eq!(err.code(), "mcp.invalid_document", "{text}");
+        }
+        // Elsewhere in the file, a repeated key is the client's business.
+        let out = writer()
+            .apply("{\"other\": {\"a\": 1, \"a\": 2}}", &[linear])
+            .unwrap();
+        assert!(out.contains("\"linear\""), "{out}");
     }
 
     #[test]
