@@ -333,6 +333,7 @@ pub mod issues {
             INVALID_REFERENCE = "compile.invalid_reference", "An endpoint names a process its runtime client does not have.";
             INVALID_ROUTE = "compile.invalid_route", "A route is not valid: no host, a bad host, method, prefix, upstream, injection or header.";
             INVALID_RUNTIME = "compile.invalid_runtime", "A runtime client, file, process or endpoint is not valid (an empty id, a relative path, an empty command).";
+            INVALID_SANDBOX_PATH = "compile.invalid_sandbox_path", "A sandbox path is not absolute, or holds a `.` or `..` segment, an empty segment or a control character.";
             MCP_CONFIG_INVALID = "compile.mcp_config_invalid", "The MCP config file cannot be updated (it does not parse, or its path runs through a value that is not a table).";
             MCP_INVALID = "compile.mcp_invalid", "An MCP server declaration is not valid: a bad name or id, a stdio server without a command, an HTTP server without a URL or with a credential header, an id repeated within a binding.";
             MCP_NAME_CONFLICT = "compile.mcp_name_conflict", "Two MCP servers of the profile share a name.";

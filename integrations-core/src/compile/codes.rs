@@ -55,3 +55,7 @@ pub const MCP_TARGET_MISSING: &str = crate::codes::issues::compile::MCP_TARGET_M
 /// The MCP config file cannot be updated (it does not parse, or its path runs through
 /// a value that is not a table).
 pub const MCP_CONFIG_INVALID: &str = crate::codes::issues::compile::MCP_CONFIG_INVALID.as_str();
+/// A sandbox path is not absolute, or holds a `.` or `..` segment, an empty segment or a
+/// control character.
+pub const INVALID_SANDBOX_PATH: &str =
+    crate::codes::issues::compile::INVALID_SANDBOX_PATH.as_str();

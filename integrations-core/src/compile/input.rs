@@ -619,4 +619,37 @@ mod tests {
         assert_eq!(input.sandbox, SandboxPaths::default());
         assert_eq!(input.profile.version, 2);
     }
+
+    #[test]
+    fn sandbox_paths_are_checked_and_unknown_ones_refused() {
+        let typo = ProfileInput::from_json(
+            r#"{"tenant": "acme", "profile": "p", "version": 1, "sandbox": {"hom": "/x"}}"#,
+        )
+        .unwrap_err();
+        assert_eq!(typo.code(), "compile.invalid_document");
+
+        let input = ProfileInput::from_json(
+            r#"{"tenant": "acme", "profile": "p", "version": 1,
+                "sandbox": {"home": "home/sandbox", "projects": "/home/sandbox/../etc",
+                            "runtime_data": "/a//b", "bin": "/usr/local/bin"}}"#,
+        )
+        .unwrap();
+        let error = crate::compile::compile(&crate::registry::Registry::new(), &input).unwrap_err();
+        let issues: Vec<(&str, &str)> = error
+            .issues()
+            .iter()
+            .map(|i| (i.code.as_str(), i.path.as_str()))
+            .collect();
+        assert_eq!(
+            issues,
+            [
+                ("compile.invalid_sandbox_path", "/sandbox/home"),
+                ("compile.invalid_sandbox_path", "/sandbox/projects"),
+                ("compile.invalid_sandbox_path", "/sandbox/runtime_data"),
+            ]
+        );
+        let fine =
+            ProfileInput::from_json(r#"{"tenant": "acme", "profile": "p", "version": 1}"#).unwrap();
+        assert!(crate::compile::compile(&crate::registry::Registry::new(), &fine).is_ok());
+    }
 }

@@ -91,7 +91,7 @@ pub(crate) fn binding_path(id: &BindingId) -> String {
 /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) (`compile.invalid`)
 /// carrying every issue found, sorted by path, code and message.
 pub fn compile(registry: &Registry, profile: &ProfileInput) -> Result<CompiledRuntimePlan, Error> {
-    let mut issues = Vec::new();
+    let mut issues = sandbox_issues(&profile.sandbox);
     let mut bindings: Vec<_> = profile.bindings.iter().collect();
     bindings.sort_by(|a, b| a.id.cmp(&b.id));
     // A repeated binding id is reported, and none of the bindings sharing it is
@@ -153,6 +153,29 @@ pub fn compile(registry: &Registry, profile: &ProfileInput) -> Result<CompiledRu
         mcp_servers,
         mcp_config_updates,
     })
+}
+
+/// The sandbox paths that are not absolute, plain paths: definitions join workspace and
+/// file paths onto them, so a relative one, a `..` or an empty segment would put files
+/// elsewhere than the plan says.
+fn sandbox_issues(sandbox: &crate::plan::SandboxPaths) -> Vec<ValidationIssue> {
+    sandbox
+        .named()
+        .into_iter()
+        .filter(|(_, path)| {
+            let segments = path.strip_prefix('/').map(|rest| rest.split('/'));
+            !segments.is_some_and(|mut segments| {
+                segments.all(|s| !s.is_empty() && s != "." && s != "..")
+            }) || path.chars().any(char::is_control)
+        })
+        .map(|(name, _)| {
+            ValidationIssue::new(
+                codes::INVALID_SANDBOX_PATH,
+                format!("/sandbox/{name}"),
+                "a sandbox path is absolute, with no empty, `.` or `..` segment and no control character",
+            )
+        })
+        .collect()
 }
 
 fn compile_binding<'a>(

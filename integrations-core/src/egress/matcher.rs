@@ -367,6 +367,7 @@ pub struct Matcher {
     hosts: Vec<String>,
     methods: Vec<String>,
     prefixes: Vec<String>,
+    excluded: Vec<String>,
 }
 
 impl Matcher {
@@ -416,10 +417,28 @@ impl Matcher {
         if prefixes.is_empty() {
             prefixes.push("/".to_owned());
         }
+        let mut excluded = spec
+            .excluded_path_prefixes
+            .iter()
+            .map(|p| normalize_path_prefix(p))
+            .collect::<Result<Vec<_>, _>>()?;
+        excluded.sort_unstable();
+        excluded.dedup();
+        // An exclusion lies strictly under a prefix: one equal to or above every prefix
+        // would leave the route matching nothing, surely not what was meant.
+        if let Some(bad) = excluded
+            .iter()
+            .find(|e| !prefixes.iter().any(|p| *e != p && path_has_prefix(e, p)))
+        {
+            return Err(crate::codes::egress::INVALID_PATH_PREFIX.error(format!(
+                "the excluded path prefix {bad} is not under one of the route's prefixes"
+            )));
+        }
         Ok(Self {
             hosts,
             methods,
             prefixes,
+            excluded,
         })
     }
 
@@ -443,9 +462,16 @@ impl Matcher {
         self.methods.is_empty() || self.methods.iter().any(|m| m == method)
     }
 
-    /// Whether the route covers `path` (already normalized).
+    /// The excluded path prefixes, sorted; often empty.
+    pub fn excluded_path_prefixes(&self) -> &[String] {
+        &self.excluded
+    }
+
+    /// Whether the route covers `path` (already normalized): under one of its prefixes
+    /// and under none of its exclusions.
     pub fn covers_path(&self, path: &str) -> bool {
         self.prefixes.iter().any(|p| path_has_prefix(path, p))
+            && !self.excluded.iter().any(|e| path_has_prefix(path, e))
     }
 
     /// Whether the route names `host` (already normalized).
@@ -463,7 +489,9 @@ impl Matcher {
     }
 
     /// Whether some request falls under both routes: a shared host, a shared method (no
-    /// methods means all) and two prefixes one of which covers the other.
+    /// methods means all) and two prefixes one of which covers the other. Exclusions are
+    /// not looked at: two routes one of which excludes the other's space still overlap
+    /// (refused, never wrongly allowed).
     pub fn overlaps(&self, other: &Self) -> bool {
         let host = self.hosts.iter().any(|h| other.names_host(h));
         let method = self.methods.is_empty()
@@ -484,6 +512,7 @@ impl Matcher {
         spec.hosts.clone_from(&self.hosts);
         spec.methods.clone_from(&self.methods);
         spec.path_prefixes.clone_from(&self.prefixes);
+        spec.excluded_path_prefixes.clone_from(&self.excluded);
         spec
     }
 }
@@ -622,6 +651,42 @@ mod tests {
             assert_eq!(error.code(), "egress.invalid_method", "{method}");
         }
         assert_eq!(target("M-SEARCH", "https://x.test/a").method(), "M-SEARCH");
+    }
+
+    #[test]
+    fn excluded_prefixes_take_paths_out_of_a_route() {
+        let spec = RouteMatch::host("slack.com")
+            .with_path_prefix("/api")
+            .excluding_path_prefix("/api/auth.revoke/")
+            .excluding_path_prefix("/api/apps.uninstall");
+        let m = Matcher::new(&spec).unwrap();
+        assert_eq!(
+            m.excluded_path_prefixes(),
+            ["/api/apps.uninstall", "/api/auth.revoke"]
+        );
+        assert!(m.matches(&target("POST", "https://slack.com/api/chat.postMessage")));
+        assert!(m.matches(&target("POST", "https://slack.com/api/auth.revoked")));
+        for url in [
+            "https://slack.com/api/auth.revoke",
+            "https://slack.com/api/auth.revoke/x",
+            "https://slack.com/api/x/../auth.revoke",
+            "https://slack.com/api/apps.uninstall",
+        ] {
+            assert!(!m.matches(&target("POST", url)), "{url}");
+        }
+        // Kept through the canonical form.
+        assert_eq!(Matcher::new(&m.to_route_match()).unwrap(), m);
+        // An exclusion not strictly under a prefix is refused.
+        for bad in ["/api", "/", "/other/x"] {
+            let spec = RouteMatch::host("slack.com")
+                .with_path_prefix("/api")
+                .excluding_path_prefix(bad);
+            assert_eq!(
+                Matcher::new(&spec).unwrap_err().code(),
+                "egress.invalid_path_prefix",
+                "{bad}"
+            );
+        }
     }
 
     /// Java servers drop `;` parameters before resolving dot segments, so `/v1/..;/admin`

@@ -26,7 +26,7 @@ pub use runtime::{
 
 /// Fixed paths inside the sandbox that definitions may refer to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct SandboxPaths {
     /// The sandbox user's home (`/home/sandbox`).
@@ -37,6 +37,18 @@ pub struct SandboxPaths {
     pub runtime_data: String,
     /// Where artifacts install binaries (`/home/sandbox/.local/bin`).
     pub bin: String,
+}
+
+impl SandboxPaths {
+    /// Each path with its field name: `home`, `projects`, `runtime_data`, `bin`.
+    pub fn named(&self) -> [(&'static str, &str); 4] {
+        [
+            ("home", &self.home),
+            ("projects", &self.projects),
+            ("runtime_data", &self.runtime_data),
+            ("bin", &self.bin),
+        ]
+    }
 }
 
 impl Default for SandboxPaths {

@@ -16,6 +16,13 @@ pub struct RouteMatch {
     pub path_prefixes: Vec<String>,
     /// Methods (`GET`, `POST`); empty means every method.
     pub methods: Vec<String>,
+    /// Path prefixes the route does not cover although a prefix of
+    /// [`path_prefixes`](Self::path_prefixes) does, each strictly under one of them
+    /// (`/api/auth.revoke` under `/api`): a request there gets no credential from this
+    /// route. For the few endpoints that would let the sandbox destroy the credential
+    /// it is lent (revoke a token, uninstall the app). Left out of a plan when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub excluded_path_prefixes: Vec<String>,
 }
 
 impl RouteMatch {
@@ -25,6 +32,7 @@ impl RouteMatch {
             hosts: vec![host.into()],
             path_prefixes: Vec::new(),
             methods: Vec::new(),
+            excluded_path_prefixes: Vec::new(),
         }
     }
 
@@ -39,6 +47,14 @@ impl RouteMatch {
     #[must_use]
     pub fn with_path_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.path_prefixes.push(prefix.into());
+        self
+    }
+
+    /// Excludes a path prefix from the route: see
+    /// [`excluded_path_prefixes`](Self::excluded_path_prefixes).
+    #[must_use]
+    pub fn excluding_path_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.excluded_path_prefixes.push(prefix.into());
         self
     }
 

@@ -460,3 +460,40 @@ async fn plain_http_to_a_port_the_routes_do_not_use_is_refused() {
         assert_eq!(response.status(), StatusCode::OK, "{url}");
     }
 }
+
+/// A path the route excludes gets no credential: the request is refused before any
+/// upstream sees it, while the rest of the route is served.
+#[tokio::test]
+async fn a_path_the_route_excludes_is_never_sent_with_the_credential() {
+    let fx = Fixture::start_with(Options {
+        edit_plan: Some(Box::new(|plan| {
+            plan.egress_routes[0]
+                .matcher
+                .excluded_path_prefixes
+                .push("/v1/organization".to_owned());
+        })),
+        ..Options::default()
+    })
+    .await;
+    let client = fx.client(&fx.grant());
+    for url in [
+        "https://api.openai.com/v1/organization",
+        "https://api.openai.com/v1/organization/admin_api_keys",
+        "https://api.openai.com/v1/x/../organization/users",
+    ] {
+        let response = client.get(url).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{url}");
+        assert_eq!(
+            code(&response).as_deref(),
+            Some("egress.grant_scope"),
+            "{url}"
+        );
+    }
+    assert!(fx.upstream.recorded().is_empty());
+    let response = client
+        .get("https://api.openai.com/v1/models")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+}
