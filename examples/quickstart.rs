@@ -15,7 +15,9 @@ use integrations::core::auth::{
     Authorizations, CompleteAuthorization, StartAuthorization, TokenManager,
 };
 use integrations::core::compile::{ProfileInput, compile};
-use integrations::core::egress::{Classification, RouteIndex, inject};
+use integrations::core::egress::{
+    Classification, EgressGate, GRANT_HEADER, GrantKey, GrantKeys, RouteIndex, inject,
+};
 use integrations::core::host::{Clock as _, ReqwestHttpClient};
 use integrations::core::model::{Capability, ConnectionScope, Publication, PublicationScope};
 use integrations::core::service::{ConnectionInput, TargetInput};
@@ -263,8 +265,9 @@ async fn main() -> Result<(), Error> {
     println!("  artifacts {artifacts:?}, MCP servers {servers:?}");
     println!("  plan hash {}", plan.hash());
 
-    // 6. An egress request classified, and its credential injected outside the sandbox.
-    step(6, "Egress: classify and inject");
+    // 6. An egress request with the sandbox's grant, authorized by the gate, and its
+    //    credential injected outside the sandbox.
+    step(6, "Egress: grant, authorize and inject");
     service
         .put_target(TargetInput::new(
             tenant.clone(),
@@ -283,16 +286,28 @@ async fn main() -> Result<(), Error> {
             .with_secret("api_key", "sk-quickstart-0123456789abcdef"),
         )
         .await?;
-    let index = RouteIndex::from_plan(&plan)?;
+    // The host signs a short grant per route for this sandbox (this tenant, this plan);
+    // the sandbox sends it with each request, and the gate (in the egress proxy) checks
+    // it, classifies the request, and only then is a credential injected.
+    let keys = GrantKeys::new(GrantKey::generate("quickstart")?);
+    let gate = EgressGate::for_plan(&plan, keys.clone())?;
+    let route = plan
+        .egress_routes
+        .iter()
+        .find(|r| r.matcher.hosts.iter().any(|h| h == "api.openai.com"))
+        .ok_or_else(|| Error::internal("the plan routes OpenAI"))?;
+    let grant = keys.issue_for_route(
+        route,
+        gate.audience(),
+        &*test.clock,
+        std::time::Duration::from_secs(300),
+    )?;
     let request = http::Request::post("https://api.openai.com/v1/responses")
         .header("authorization", "Bearer sandbox-has-no-key")
+        .header(GRANT_HEADER, grant.expose())
         .body(Bytes::from_static(b"{}"))
         .map_err(|e| Error::internal("a request").with_source(e))?;
-    let Classification::Route(route) =
-        index.classify("POST", "https://api.openai.com/v1/responses")
-    else {
-        return Err(Error::internal("the OpenAI request matches one route"));
-    };
+    let route = gate.authorize(&request, &*test.clock)?;
     let injected = inject(request, route, &openai, &*tokens).await?;
     let header = injected.headers()["authorization"]
         .to_str()
@@ -302,6 +317,7 @@ async fn main() -> Result<(), Error> {
         route.id,
         redacted(header)
     );
+    let index = RouteIndex::from_plan(&plan)?;
     for url in ["https://api.openai.com/v10/models", "https://example.com/"] {
         let outcome = match index.classify("GET", url) {
             Classification::Route(r) => r.id.to_string(),
