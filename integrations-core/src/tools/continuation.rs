@@ -2,7 +2,9 @@
 //!
 //! A structured result larger than the budget is split at its largest array (between
 //! items) or string (between characters); the rest of the document is repeated on every
-//! page, so each page still matches the tool's output schema. The first page is the
+//! page, so each page still matches the tool's output schema. A page still over the
+//! budget (an item larger than a page) is cut again inside that item; a result no cut
+//! makes fit fails with `tool.result_too_large`, and is never passed on whole. The first page is the
 //! result; the others wait, sealed, in the host's
 //! [`ContinuationStore`](crate::host::ContinuationStore) under the digest of a random
 //! cursor, taken once, for a bounded time, readable from any process of the host but
@@ -74,18 +76,15 @@ fn json_len(value: &Value) -> usize {
     counter.0
 }
 
-/// The JSON Pointer of the largest array or string in `value` (largest by serialized
-/// size; the first in document order on ties), with that size.
-fn largest_splittable(value: &Value, pointer: &mut String, best: &mut Option<(String, usize)>) {
-    let len = match value {
-        Value::Array(items) if !items.is_empty() => Some(json_len(value)),
-        Value::String(s) if !s.is_empty() => Some(s.len() + 2),
-        _ => None,
-    };
-    if let Some(len) = len
-        && best.as_ref().is_none_or(|(_, l)| len > *l)
-    {
-        *best = Some((pointer.clone(), len));
+/// Every array of two items or more and every string of two characters or more in
+/// `value` (the places a page can be cut), with their JSON Pointers and serialized sizes.
+fn splittable(value: &Value, pointer: &mut String, found: &mut Vec<(String, usize)>) {
+    match value {
+        Value::Array(items) if items.len() >= 2 => found.push((pointer.clone(), json_len(value))),
+        Value::String(s) if s.chars().nth(1).is_some() => {
+            found.push((pointer.clone(), s.len() + 2));
+        }
+        _ => {}
     }
     let here = pointer.len();
     match value {
@@ -93,7 +92,7 @@ fn largest_splittable(value: &Value, pointer: &mut String, best: &mut Option<(St
             for (i, item) in items.iter().enumerate() {
                 pointer.push('/');
                 pointer.push_str(&i.to_string());
-                largest_splittable(item, pointer, best);
+                splittable(item, pointer, found);
                 pointer.truncate(here);
             }
         }
@@ -101,7 +100,7 @@ fn largest_splittable(value: &Value, pointer: &mut String, best: &mut Option<(St
             for (k, v) in map {
                 pointer.push('/');
                 pointer.push_str(&crate::escape_pointer_token(k));
-                largest_splittable(v, pointer, best);
+                splittable(v, pointer, found);
                 pointer.truncate(here);
             }
         }
@@ -118,81 +117,148 @@ fn escaped_len(c: char) -> usize {
     }
 }
 
+/// How a result measures up to the budget.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Paginated {
+    /// It fits whole.
+    Fits,
+    /// Split into pages of at most the budget each.
+    Pages(Pages),
+    /// Larger than the budget, and no cut gives pages that fit: it has no list or text
+    /// to cut at, or what is repeated on every page alone exceeds the budget.
+    TooLarge,
+}
+
+/// How many cut places are tried, largest first, before a result is called too large.
+const CANDIDATES: usize = 8;
+/// How deep a page still too large is cut again (an item larger than a page, then a
+/// text inside it, ...).
+const MAX_DEPTH: usize = 8;
+/// The most pages one result is split into.
+const MAX_PAGES: usize = 1000;
+
 /// Splits `value` into pages of at most `budget` bytes of JSON each by cutting its largest
 /// array (between items) or string (between characters); the rest of the document is
-/// repeated on every page. `None` when it already fits, or when even the document without
-/// that array or string does not fit (nothing sensible to cut).
-pub(crate) fn paginate(value: &Value, budget: usize) -> Option<Pages> {
+/// repeated on every page, so each page keeps the document's shape. A page still over the
+/// budget (one item larger than a page) is cut again, inside that item. Every page fits,
+/// or the result is [`Paginated::TooLarge`]: nothing over the budget is ever passed on.
+pub(crate) fn paginate(value: &Value, budget: usize) -> Paginated {
     if json_len(value) <= budget {
+        return Paginated::Fits;
+    }
+    match split(value, budget, 0) {
+        Some((pointer, pages)) if pages.len() <= MAX_PAGES => {
+            Paginated::Pages(Pages { pointer, pages })
+        }
+        _ => Paginated::TooLarge,
+    }
+}
+
+/// Pages of `value` (larger than `budget`) that each fit, cut first at the largest place
+/// that gives them, with that place's pointer.
+fn split(value: &Value, budget: usize, depth: usize) -> Option<(String, Vec<Value>)> {
+    if depth >= MAX_DEPTH {
         return None;
     }
-    let mut best = None;
-    largest_splittable(value, &mut String::new(), &mut best);
-    let (pointer, _) = best?;
-    let target = value.pointer(&pointer)?;
+    let mut places = Vec::new();
+    splittable(value, &mut String::new(), &mut places);
+    // Largest first; among equals, the first in document order.
+    places.sort_by(|a, b| b.1.cmp(&a.1));
+    for (pointer, _) in places.into_iter().take(CANDIDATES) {
+        let Some(pages) = cut_at(value, &pointer, budget) else {
+            continue;
+        };
+        let mut fitted = Vec::with_capacity(pages.len());
+        for page in pages {
+            if json_len(&page) <= budget {
+                fitted.push(page);
+            } else if let Some((_, more)) = split(&page, budget, depth + 1) {
+                fitted.extend(more);
+            } else {
+                fitted.clear();
+                break;
+            }
+            if fitted.len() > MAX_PAGES {
+                return None;
+            }
+        }
+        if !fitted.is_empty() {
+            return Some((pointer, fitted));
+        }
+    }
+    None
+}
+
+/// `value` cut at the array or string at `pointer` into two pages or more, each the rest
+/// of the document with one part; a part is as large as fits beside the rest, or one
+/// item when a single item does not. `None` when the rest alone leaves no room.
+fn cut_at(value: &Value, pointer: &str, budget: usize) -> Option<Vec<Value>> {
+    let target = value.pointer(pointer)?;
     let mut envelope = value.clone();
-    let slot = envelope.pointer_mut(&pointer)?;
-    let pages: Vec<Value> = match target {
+    let slot = envelope.pointer_mut(pointer)?;
+    let parts: Vec<Value> = match target {
         Value::Array(items) => {
             *slot = Value::Array(Vec::new());
             let base = json_len(&envelope);
-            if base > budget {
+            if base >= budget {
                 return None;
             }
             let room = budget - base;
-            let mut pages = Vec::new();
+            let mut parts = Vec::new();
             let mut current: Vec<Value> = Vec::new();
             let mut used = 0;
             for item in items {
                 let len = json_len(item) + usize::from(!current.is_empty());
                 if !current.is_empty() && used + len > room {
-                    pages.push(std::mem::take(&mut current));
+                    parts.push(Value::Array(std::mem::take(&mut current)));
                     used = 0;
                 }
                 used += json_len(item) + usize::from(!current.is_empty());
                 current.push(item.clone());
             }
-            pages.push(current);
-            pages.into_iter().map(Value::Array).collect()
+            parts.push(Value::Array(current));
+            parts
         }
         Value::String(text) => {
             *slot = Value::String(String::new());
             let base = json_len(&envelope);
-            if base >= budget {
+            // Room for a few characters at least, or the text would be cut to crumbs.
+            if base + 8 > budget {
                 return None;
             }
-            let room = (budget - base).max(8);
-            let mut pages = Vec::new();
+            let room = budget - base;
+            let mut parts = Vec::new();
             let mut current = String::new();
             let mut used = 0;
             for c in text.chars() {
                 let len = escaped_len(c);
                 if !current.is_empty() && used + len > room {
-                    pages.push(Value::String(std::mem::take(&mut current)));
+                    parts.push(Value::String(std::mem::take(&mut current)));
                     used = 0;
                 }
                 used += len;
                 current.push(c);
             }
-            pages.push(Value::String(current));
-            pages
+            parts.push(Value::String(current));
+            parts
         }
         _ => return None,
     };
-    if pages.len() < 2 {
+    if parts.len() < 2 {
         return None;
     }
-    let pages = pages
-        .into_iter()
-        .map(|part| {
-            let mut page = envelope.clone();
-            if let Some(slot) = page.pointer_mut(&pointer) {
-                *slot = part;
-            }
-            page
-        })
-        .collect();
-    Some(Pages { pointer, pages })
+    Some(
+        parts
+            .into_iter()
+            .map(|part| {
+                let mut page = envelope.clone();
+                if let Some(slot) = page.pointer_mut(pointer) {
+                    *slot = part;
+                }
+                page
+            })
+            .collect(),
+    )
 }
 
 /// A note for the model about a trimmed page.
@@ -393,11 +459,17 @@ impl Runtime {
             return ToolResult::success_with_text(value, text);
         }
         drop(text);
-        let Some(pages) = paginate(&value, self.result_budget) else {
-            return ToolResult::success(value);
-        };
-        // Boxed: most results fit, and the call's future stays small without this one.
-        Box::pin(self.split(value, pages, context)).await
+        match paginate(&value, self.result_budget) {
+            Paginated::Fits => ToolResult::success(value),
+            // Boxed: most results fit, and the call's future stays small without this one.
+            Paginated::Pages(pages) => Box::pin(self.split(value, pages, context)).await,
+            Paginated::TooLarge => ToolResult::failure(&crate::codes::tool::RESULT_TOO_LARGE.error(
+                format!(
+                    "the result is larger than the result budget ({} bytes) and cannot be split into pages that fit; ask for less (fewer items, a smaller page)",
+                    self.result_budget
+                ),
+            )),
+        }
     }
 
     /// The first page of a result over the budget, with a cursor to the others.
@@ -460,9 +532,19 @@ mod tests {
 
     use super::*;
 
+    fn pages(value: &Value, budget: usize) -> Pages {
+        match paginate(value, budget) {
+            Paginated::Pages(pages) => pages,
+            other => panic!("not split: {other:?}"),
+        }
+    }
+
     #[test]
     fn small_results_are_not_split() {
-        assert!(paginate(&json!({"items": [1, 2, 3]}), 1000).is_none());
+        assert_eq!(
+            paginate(&json!({"items": [1, 2, 3]}), 1000),
+            Paginated::Fits
+        );
     }
 
     #[test]
@@ -472,7 +554,7 @@ mod tests {
             .collect();
         let value = json!({"next_cursor": "abc", "issues": items, "labels": ["a", "b"]});
         let budget = 600;
-        let pages = paginate(&value, budget).unwrap();
+        let pages = pages(&value, budget);
         assert_eq!(pages.pointer, "/issues");
         assert!(pages.pages.len() > 2);
         let mut seen = Vec::new();
@@ -489,7 +571,7 @@ mod tests {
     fn long_text_is_split_between_characters() {
         let text: String = "é\"x\n".repeat(500);
         let value = json!({"path": "README.md", "content": text});
-        let pages = paginate(&value, 300).unwrap();
+        let pages = pages(&value, 300);
         assert_eq!(pages.pointer, "/content");
         let mut joined = String::new();
         for page in &pages.pages {
@@ -499,12 +581,44 @@ mod tests {
         assert_eq!(joined, text);
     }
 
+    /// Nothing over the budget is passed on: a document with no list or text to cut at is
+    /// too large, never sent whole.
     #[test]
-    fn documents_that_cannot_be_cut_are_left_alone() {
+    fn documents_that_cannot_be_cut_are_too_large() {
         let mut map = Map::new();
         for i in 0..50 {
             map.insert(format!("field{i}"), json!(i));
         }
-        assert!(paginate(&Value::Object(map), 100).is_none());
+        assert_eq!(paginate(&Value::Object(map), 100), Paginated::TooLarge);
+        // What is repeated on every page alone exceeds the budget.
+        let value = json!({"k".repeat(400): 1, "items": [1, 2, 3, 4]});
+        assert_eq!(paginate(&value, 300), Paginated::TooLarge);
+    }
+
+    /// A list of one item cannot be cut between items; the text inside the item can.
+    /// And an item larger than a page gets pages of its own, cut inside it.
+    #[test]
+    fn an_item_larger_than_a_page_is_cut_inside() {
+        let body = "x".repeat(1000);
+        for value in [
+            json!({"docs": [{"id": 1, "body": body}]}),
+            json!({"docs": [{"id": 1, "body": body}, {"id": 2, "body": "short"}, {"id": 3, "body": body}]}),
+        ] {
+            let pages = pages(&value, 300);
+            let mut text = String::new();
+            for page in &pages.pages {
+                assert!(json_len(page) <= 300, "{}", json_len(page));
+                for doc in page["docs"].as_array().unwrap() {
+                    text.push_str(doc["body"].as_str().unwrap());
+                }
+            }
+            let whole: String = value["docs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| d["body"].as_str().unwrap())
+                .collect();
+            assert_eq!(text, whole);
+        }
     }
 }

@@ -705,6 +705,45 @@ async fn large_results_are_trimmed_and_continued_in_pages() {
     );
 }
 
+/// A result whose one item is larger than the budget is cut inside the item: no page
+/// handed to the model is over the budget, and the pages hold the whole item.
+#[tokio::test]
+async fn one_item_larger_than_the_budget_is_cut_inside_never_passed_whole() {
+    let env = Env::new().await;
+    let runtime = env.runtime().with_result_budget(2_000);
+    let call = env.call("conn-key");
+    let first = runtime
+        .call(
+            "tracker_list_tickets",
+            json!({"count": 1, "title_len": 10_000}),
+            &call,
+        )
+        .await;
+    assert_eq!(first.status, ToolStatus::Completed, "{first:?}");
+    let mut title = String::new();
+    let mut result = first;
+    loop {
+        let page = result.structured_content.clone().unwrap();
+        assert!(page.to_string().len() <= 2_000, "{}", page.to_string().len());
+        for ticket in page["tickets"].as_array().unwrap() {
+            title.push_str(ticket["title"].as_str().unwrap());
+        }
+        let Some(continuation) = result.continuation else {
+            break;
+        };
+        result = runtime
+            .call(
+                CONTINUE_TOOL_NAME,
+                json!({"cursor": continuation.cursor}),
+                &call,
+            )
+            .await;
+        assert_eq!(result.status, ToolStatus::Completed, "{result:?}");
+    }
+    assert_eq!(title.len(), 10_000);
+    assert!(title.starts_with("Ticket number 0x"));
+}
+
 #[tokio::test]
 async fn continuations_are_sealed_in_the_store_and_read_once_from_any_process() {
     let env = Env::new().await;

@@ -118,6 +118,10 @@ pub(crate) struct ListTicketsArgs {
     /// How many tickets to make up.
     #[schemars(range(max = 10000))]
     pub count: u32,
+    /// How long each title is (padded with `x`); as made up when absent.
+    #[serde(default)]
+    #[schemars(range(max = 100000))]
+    pub title_len: Option<u32>,
 }
 
 /// A page of tickets.
@@ -151,9 +155,15 @@ impl Tool for ListTickets {
         self.listings.fetch_add(1, Ordering::SeqCst);
         Ok(TicketPage {
             tickets: (0..args.count)
-                .map(|i| Ticket {
-                    id: format!("T-{i}"),
-                    title: format!("Ticket number {i}"),
+                .map(|i| {
+                    let mut title = format!("Ticket number {i}");
+                    if let Some(len) = args.title_len {
+                        title = format!("{title:x<width$}", width = len as usize);
+                    }
+                    Ticket {
+                        id: format!("T-{i}"),
+                        title,
+                    }
                 })
                 .collect(),
             next_cursor: None,
