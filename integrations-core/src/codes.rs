@@ -231,6 +231,7 @@ crate::error_codes! {
         APPROVAL_NOT_FOUND = "tool.approval_not_found", NotFound, "No pending approval request has this id: it was approved, denied or expired, or never existed.";
         BLOCKED = "tool.blocked", PermissionDenied, "A workspace policy blocks the tool.";
         CAPABILITY_MISSING = "tool.capability_missing", PermissionDenied, "The tool needs a capability that the call's publication does not grant, or the call has no publication.";
+        CONNECTION_OUT_OF_SCOPE = "tool.connection_out_of_scope", PermissionDenied, "The connection is scoped to another user, workspace or project than the call's session (the manifest leaves it out).";
         CONTINUATION_CORRUPT = "tool.continuation_corrupt", Internal, "The stored pages of a trimmed result are not the JSON array the runtime wrote.";
         CONTINUATION_NOT_FOUND = "tool.continuation_not_found", NotFound, "No continuation with this cursor exists: it was read already, expired, or belongs to another session.";
         CONTINUATION_UNSERIALIZABLE = "tool.continuation_unserializable", Internal, "The pages of a trimmed result could not be serialized.";

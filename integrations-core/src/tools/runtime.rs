@@ -404,6 +404,17 @@ impl Runtime {
                 .await
                 .into());
         };
+        // The manifest leaves out connections scoped to another user, workspace or
+        // project; a call naming one anyway is refused, never run with its credential.
+        if !applies(&connection.scope, &context.session) {
+            let e = crate::codes::tool::CONNECTION_OUT_OF_SCOPE.error(
+                "the connection is scoped to another user, workspace or project than the call's session",
+            );
+            return Err(self
+                .fail(context, Some(key), name, &e, approved)
+                .await
+                .into());
+        }
         if !connection.is_active() {
             let e = crate::codes::auth::CONNECTION_NOT_ACTIVE.error(format!(
                 "the connection is {}; reconnect it before using its tools",

@@ -180,3 +180,50 @@ async fn blocked_tools_and_unusable_connections_are_left_out() {
     targets.put_target(&target).await.unwrap();
     assert!(runtime.manifest(&design).await.unwrap().tools.is_empty());
 }
+
+/// A call naming a connection the manifest leaves out for its session (scoped to another
+/// user or workspace) is refused, never run with that connection's credential.
+#[tokio::test]
+async fn a_call_through_a_connection_scoped_to_someone_else_is_refused() {
+    let env = Env::new().await;
+    let alice = UserId::new("alice").unwrap();
+    set_scope(
+        &env,
+        "conn-key",
+        ConnectionScope::User {
+            user: alice.clone(),
+        },
+    )
+    .await;
+    let runtime = env.runtime();
+    let mut bob = env.call("conn-key");
+    bob.session = Session::new(tenant(), workspace()).with_user(UserId::new("bob").unwrap());
+    let refused = runtime
+        .call(
+            "tracker_list_tickets",
+            serde_json::json!({"count": 1}),
+            &bob,
+        )
+        .await;
+    assert_eq!(
+        refused.failure.as_ref().map(|f| f.code.as_str()),
+        Some("tool.connection_out_of_scope"),
+        "{refused:?}"
+    );
+    assert_eq!(env.listings(), 0, "nothing ran");
+    // Alice's own call runs.
+    let mut alice_call = env.call("conn-key");
+    alice_call.session = Session::new(tenant(), workspace()).with_user(alice);
+    let done = runtime
+        .call(
+            "tracker_list_tickets",
+            serde_json::json!({"count": 1}),
+            &alice_call,
+        )
+        .await;
+    assert_eq!(
+        done.status,
+        integrations_core::tools::ToolStatus::Completed,
+        "{done:?}"
+    );
+}
