@@ -200,3 +200,30 @@ async fn fetch_maps_failed_statuses_and_unexpected_bodies_to_codes_without_quoti
         assert!(!shown.contains(API_KEY), "{shown}");
     }
 }
+
+/// A 429 waits as its `Retry-After` says (seconds), not a fixed minute; without one, a
+/// minute.
+#[tokio::test]
+async fn fetch_reads_the_wait_of_a_429_from_retry_after() {
+    for (response, wait) in [
+        (
+            ResponseTemplate::new(429).insert_header("retry-after", "5"),
+            5,
+        ),
+        (
+            ResponseTemplate::new(429).insert_header("retry-after", "3600"),
+            3600,
+        ),
+        (ResponseTemplate::new(429), 60),
+    ] {
+        let api = MockProvider::start().await;
+        answer(response).mount(api.server()).await;
+        let result = call(&api).await;
+        let failure = result.failure.as_ref().unwrap();
+        assert_eq!(failure.code, "tool.rate_limited");
+        assert_eq!(
+            failure.retry_after,
+            Some(std::time::Duration::from_secs(wait))
+        );
+    }
+}

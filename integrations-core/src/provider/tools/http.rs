@@ -250,10 +250,13 @@ impl ToolHttp {
     ///
     /// # Errors
     ///
-    /// As [`send`](Self::send); a non-success status as [`status_error`] maps it
-    /// (`tool.unauthorized`, `tool.upstream_not_found`, a rate limit for HTTP 429...);
-    /// `tool.unexpected_response` when the body is not the JSON expected. Bodies are
-    /// never quoted.
+    /// As [`send`](Self::send); HTTP 429 as `tool.rate_limited` with the wait its
+    /// `Retry-After` says (seconds or an HTTP date; else a minute); another non-success
+    /// status as [`status_error`] maps it (`tool.unauthorized`,
+    /// `tool.upstream_not_found`...); `tool.unexpected_response` when the body is not
+    /// the JSON expected. Bodies are never quoted. A provider that signals limits
+    /// otherwise (a 403 with a remaining-count header, a GraphQL error) is read with a
+    /// [`RateLimitRule`](super::RateLimitRule) before this.
     pub async fn fetch<T: DeserializeOwned>(
         &self,
         request: HttpRequest,
@@ -261,6 +264,12 @@ impl ToolHttp {
     ) -> Result<T, Error> {
         let response = self.send(request, auth).await?;
         if !response.status().is_success() {
+            if response.status() == StatusCode::TOO_MANY_REQUESTS
+                && let Some(limited) =
+                    super::RateLimitRule::new().check(&response, self.host.clock().now())
+            {
+                return Err(limited);
+            }
             return Err(status_error(response.status()));
         }
         read_json(&response)
