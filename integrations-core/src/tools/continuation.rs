@@ -8,7 +8,7 @@
 //! result; the others wait, sealed, in the host's
 //! [`ContinuationStore`](crate::host::ContinuationStore) under the digest of a random
 //! cursor, taken once, for a bounded time, readable from any process of the host but
-//! only by the workspace and connection that made the call: through [`Runtime::continue_result`], or for an agent through the
+//! only by the workspace, connection and user that made the call: through [`Runtime::continue_result`], or for an agent through the
 //! reserved tool [`CONTINUE_TOOL_NAME`] (which [`Manifest::descriptors`] lists).
 //!
 //! [`Manifest::descriptors`]: super::Manifest::descriptors
@@ -28,7 +28,7 @@ use crate::model::CallContext;
 use crate::model::PendingContinuation;
 use crate::provider::tools::{Continuation, ToolContent, ToolResult};
 use crate::sealing::Aad;
-use crate::{ConnectionId, Error, TenantId, Timestamp, WorkspaceId};
+use crate::{ConnectionId, Error, TenantId, Timestamp, UserId, WorkspaceId};
 
 /// The arguments of [`CONTINUE_TOOL_NAME`].
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -276,12 +276,36 @@ pub(crate) fn continuation_note(continuation: &Continuation, page: usize) -> Str
     )
 }
 
-/// Who may read a continuation: the tenant, workspace and connection of the call.
+/// Who may read a continuation: the tenant, workspace, connection and user of the call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Owner {
     pub(crate) tenant: TenantId,
     pub(crate) workspace: WorkspaceId,
     pub(crate) connection: ConnectionId,
+    pub(crate) user: Option<UserId>,
+}
+
+impl Owner {
+    /// The owner of the call `context`.
+    pub(crate) fn of(context: &CallContext) -> Self {
+        Self {
+            tenant: context.session.tenant.clone(),
+            workspace: context.session.workspace.clone(),
+            connection: context.connection.clone(),
+            user: context.session.user.clone(),
+        }
+    }
+
+    /// The store id of `cursor`'s pages for this owner: a digest of the cursor bound to
+    /// the workspace, connection and user. Another session's read of the same cursor
+    /// looks up another id, finds nothing, and never takes the owner's pages out.
+    fn record_id(&self, cursor: &str) -> String {
+        let user = self.user.as_ref().map_or("", UserId::as_str);
+        crate::sealing::sha256_hex(&format!(
+            "{cursor}\n{}\n{}\n{user}",
+            self.workspace, self.connection
+        ))
+    }
 }
 
 /// The associated data of a continuation's sealed pages.
@@ -334,7 +358,7 @@ impl Continuations {
         now: Timestamp,
     ) -> Result<Continuation, Error> {
         let cursor = crate::sealing::random_token()?;
-        let id = crate::sealing::sha256_hex(&cursor);
+        let id = owner.record_id(&cursor);
         let plaintext = Zeroizing::new(serde_json::to_vec(pages).map_err(|_| {
             crate::codes::tool::CONTINUATION_UNSERIALIZABLE
                 .error("the pages of a trimmed result could not be serialized")
@@ -373,7 +397,7 @@ impl Continuations {
         if !well_formed(cursor) {
             return Err(unknown());
         }
-        let id = crate::sealing::sha256_hex(cursor);
+        let id = owner.record_id(cursor);
         let store = host.continuations();
         let Some(entry) = store.take_continuation(&owner.tenant, &id, now).await? else {
             return Err(unknown());
@@ -417,16 +441,12 @@ impl Continuations {
 }
 
 impl Runtime {
-    /// Reads the next page of a trimmed result, for the workspace and connection that
-    /// produced it. Pages wait, sealed, in the host's
+    /// Reads the next page of a trimmed result, for the workspace, connection and user
+    /// that produced it (anyone else's read finds nothing, and leaves it to its owner). Pages wait, sealed, in the host's
     /// [`ContinuationStore`](crate::host::ContinuationStore) for 15 minutes, so any
     /// process of the host can serve the next page; each cursor is read once.
     pub async fn continue_result(&self, cursor: &str, context: &CallContext) -> ToolResult {
-        let owner = Owner {
-            tenant: context.session.tenant.clone(),
-            workspace: context.session.workspace.clone(),
-            connection: context.connection.clone(),
-        };
+        let owner = Owner::of(context);
         let now = self.host.clock().now();
         let result = match self
             .continuations
@@ -478,11 +498,7 @@ impl Runtime {
         let Some(first) = pages_iter.next() else {
             return ToolResult::success(value);
         };
-        let owner = Owner {
-            tenant: context.session.tenant.clone(),
-            workspace: context.session.workspace.clone(),
-            connection: context.connection.clone(),
-        };
+        let owner = Owner::of(context);
         let now = self.host.clock().now();
         let rest: Vec<Value> = pages_iter.collect();
         match self

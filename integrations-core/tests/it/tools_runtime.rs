@@ -674,14 +674,15 @@ async fn large_results_are_trimmed_and_continued_in_pages() {
     // Someone else's session cannot read it.
     let mut stranger = call.clone();
     stranger.session = Session::new(tenant(), "design".parse().unwrap());
-    assert_eq!(
-        code(
-            &runtime
-                .continue_result(&continuation.cursor, &stranger)
-                .await
-        ),
-        "tool.continuation_not_found"
-    );
+    // Nor another user of the same workspace and connection.
+    let mut colleague = call.clone();
+    colleague.session = Session::new(tenant(), workspace()).with_user("mallory".parse().unwrap());
+    for other in [&stranger, &colleague] {
+        assert_eq!(
+            code(&runtime.continue_result(&continuation.cursor, other).await),
+            "tool.continuation_not_found"
+        );
+    }
     while let Some(c) = cursor {
         // The agent continues through the reserved tool.
         let next = runtime
@@ -724,7 +725,11 @@ async fn one_item_larger_than_the_budget_is_cut_inside_never_passed_whole() {
     let mut result = first;
     loop {
         let page = result.structured_content.clone().unwrap();
-        assert!(page.to_string().len() <= 2_000, "{}", page.to_string().len());
+        assert!(
+            page.to_string().len() <= 2_000,
+            "{}",
+            page.to_string().len()
+        );
         for ticket in page["tickets"].as_array().unwrap() {
             title.push_str(ticket["title"].as_str().unwrap());
         }
@@ -764,11 +769,15 @@ async fn continuations_are_sealed_in_the_store_and_read_once_from_any_process() 
         .await;
     let cursor = result.continuation.unwrap().cursor;
 
-    // At rest: keyed by the cursor's digest, the pages sealed.
+    // At rest: keyed by a digest of the cursor bound to the call's workspace,
+    // connection and user (none here), the pages sealed.
     let stored = env.test.store.raw_continuations();
     assert_eq!(stored.len(), 1);
     let record = &stored[0];
-    assert_eq!(record.id, hex_sha256(&cursor));
+    assert_eq!(
+        record.id,
+        hex_sha256(&format!("{cursor}\n{}\nconn-key\n", workspace()))
+    );
     assert_eq!(record.page, 1);
     assert!(record.remaining_pages > 1);
     let at_rest = serde_json::to_string(record).unwrap();
