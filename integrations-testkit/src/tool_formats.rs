@@ -28,6 +28,46 @@ fn keys_within(map: &Map<String, Value>, allowed: &[&str], at: &str, problems: &
 
 /// Every subschema of `schema` with its JSON Pointer (properties, items, anyOf/oneOf/
 /// allOf alternatives, schema-valued additionalProperties, $defs).
+/// The pointers of the boolean schemas (`true`: any value; `false`: none) in the places a
+/// subschema can stand (properties, items, alternatives), which [`subschemas`] skips.
+fn boolean_subschemas(schema: &Value, at: &str, out: &mut Vec<String>) {
+    let Value::Object(map) = schema else {
+        return;
+    };
+    let mut visit = |value: &Value, pointer: String| {
+        if value.is_boolean() {
+            out.push(pointer);
+        } else {
+            boolean_subschemas(value, &pointer, out);
+        }
+    };
+    if let Some(Value::Object(properties)) = map.get("properties") {
+        for (name, value) in properties {
+            visit(value, format!("{at}/properties/{name}"));
+        }
+    }
+    if let Some(value) = map.get("items") {
+        visit(value, format!("{at}/items"));
+    }
+    if let Some(value @ Value::Object(_)) = map.get("additionalProperties") {
+        visit(value, format!("{at}/additionalProperties"));
+    }
+    for key in ["anyOf", "oneOf", "allOf", "prefixItems"] {
+        if let Some(Value::Array(items)) = map.get(key) {
+            for (i, item) in items.iter().enumerate() {
+                visit(item, format!("{at}/{key}/{i}"));
+            }
+        }
+    }
+    for key in ["$defs", "definitions"] {
+        if let Some(Value::Object(defs)) = map.get(key) {
+            for (name, def) in defs {
+                visit(def, format!("{at}/{key}/{name}"));
+            }
+        }
+    }
+}
+
 fn subschemas<'a>(schema: &'a Value, at: &str, out: &mut Vec<(String, &'a Map<String, Value>)>) {
     let Value::Object(map) = schema else {
         return;
@@ -217,10 +257,30 @@ pub fn check_openai_strict_tool(tool: &Value) -> Vec<String> {
         push(&mut problems, &root, "the root must not be anyOf");
     }
     let defs = parameters.get("$defs").and_then(Value::as_object);
+    let mut booleans = Vec::new();
+    boolean_subschemas(parameters, &root, &mut booleans);
+    for pointer in booleans {
+        push(
+            &mut problems,
+            &pointer,
+            "a boolean schema; strict mode needs a schema object with a type",
+        );
+    }
     let mut all = Vec::new();
     subschemas(parameters, &root, &mut all);
     for (pointer, map) in all {
         keys_within(map, OPENAI_KEYWORDS, &pointer, &mut problems);
+        let typed = map.contains_key("type")
+            || ["anyOf", "enum", "const", "$ref"]
+                .iter()
+                .any(|k| map.contains_key(*k));
+        if !typed && !pointer.contains("/$defs/") {
+            push(
+                &mut problems,
+                &pointer,
+                "a type (or anyOf, enum, const, $ref)",
+            );
+        }
         for t in types(map) {
             if !JSON_TYPES.contains(&t.as_str()) {
                 push(&mut problems, &format!("{pointer}/type"), "an unknown type");
@@ -421,6 +481,15 @@ pub fn check_gemini_declaration(declaration: &Value) -> Vec<String> {
         != Some("object")
     {
         push(&mut problems, "/parameters/type", "must be object");
+    }
+    let mut booleans = Vec::new();
+    boolean_subschemas(parameters, "/parameters", &mut booleans);
+    for pointer in booleans {
+        push(
+            &mut problems,
+            &pointer,
+            "a boolean schema; Gemini needs a schema object with a type",
+        );
     }
     let mut all = Vec::new();
     subschemas(parameters, "/parameters", &mut all);

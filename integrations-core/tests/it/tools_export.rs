@@ -421,6 +421,70 @@ fn the_checkers_catch_what_the_formats_refuse() {
     );
 }
 
+/// A value of any JSON type, or a map with free keys: strict mode and Gemini cannot say
+/// either (OpenAI refuses a schema without a type, and strict mode closes every object),
+/// so the export fails with `export.unsupported_schema` rather than produce a schema the
+/// provider refuses or that only admits `{}`.
+#[test]
+fn free_form_values_and_maps_are_refused_where_the_format_cannot_say_them() {
+    #[derive(Deserialize, JsonSchema)]
+    #[allow(dead_code, reason = "read through the schema")]
+    struct MetaArgs {
+        /// Anything.
+        meta: Option<serde_json::Value>,
+    }
+    #[derive(Deserialize, JsonSchema)]
+    #[allow(dead_code, reason = "read through the schema")]
+    struct BareArgs {
+        meta: serde_json::Value,
+        list: Vec<serde_json::Value>,
+    }
+    #[derive(Deserialize, JsonSchema)]
+    #[allow(dead_code, reason = "read through the schema")]
+    struct LabelArgs {
+        /// Labels.
+        labels: std::collections::BTreeMap<String, String>,
+    }
+    let meta = ToolDescriptor::new::<MetaArgs>("tracker_put_meta", "Meta.");
+    let bare = ToolDescriptor::new::<BareArgs>("tracker_put_bare", "Bare.");
+    let labels = ToolDescriptor::new::<LabelArgs>("tracker_put_labels", "Labels.");
+    for d in [&meta, &bare, &labels] {
+        let error = openai::tool(d, OpenAiApi::Responses).unwrap_err();
+        assert_eq!(error.code(), "export.unsupported_schema", "{}", d.name);
+        // MCP and Anthropic take any JSON Schema.
+        assert!(check_mcp_tool(&mcp::tool(d)).is_empty(), "{}", d.name);
+        assert!(
+            check_anthropic_tool(&anthropic::tool(d).unwrap()).is_empty(),
+            "{}",
+            d.name
+        );
+    }
+    for d in [&meta, &bare] {
+        let error = gemini::function_declaration(d).unwrap_err();
+        assert_eq!(error.code(), "export.unsupported_schema", "{}", d.name);
+    }
+    // The checkers see the same.
+    let loose = json!({"type": "function", "name": "x", "strict": true, "parameters": {
+        "type": "object", "additionalProperties": false, "required": ["a", "b"],
+        "properties": {"a": true, "b": {"description": "anything"}}}});
+    let problems = check_openai_strict_tool(&loose);
+    assert!(
+        problems.iter().any(|p| p.contains("boolean schema")),
+        "{problems:?}"
+    );
+    assert!(
+        problems.iter().any(|p| p.contains("a type")),
+        "{problems:?}"
+    );
+    let raw = json!({"name": "x", "description": "d", "parameters": {
+        "type": "object", "properties": {"a": true}}});
+    let problems = check_gemini_declaration(&raw);
+    assert!(
+        problems.iter().any(|p| p.contains("boolean schema")),
+        "{problems:?}"
+    );
+}
+
 #[test]
 fn recursive_schemas_cannot_be_exported() {
     /// A tree.

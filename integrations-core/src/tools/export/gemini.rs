@@ -8,7 +8,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{inline_refs, normalize, unsupported, walk};
+use super::{inline_refs, normalize, refuse_free_form, unsupported, walk};
 use crate::Error;
 use crate::definition::ToolDescriptor;
 
@@ -49,6 +49,7 @@ fn is_null_schema(value: &Value) -> bool {
 
 fn gemini_node(map: &mut Map<String, Value>) -> Result<(), Error> {
     normalize(map)?;
+    refuse_free_form(map)?;
     // `anyOf: [X, {type: null}]` is X, nullable.
     if let Some(Value::Array(alternatives)) = map.get_mut("anyOf")
         && alternatives.iter().any(is_null_schema)
@@ -147,6 +148,11 @@ fn gemini_node(map: &mut Map<String, Value>) -> Result<(), Error> {
         map.remove("properties");
         map.remove("required");
     }
+    if !map.contains_key("type") && !map.contains_key("anyOf") {
+        return Err(unsupported(
+            "a value of any JSON type cannot be declared to Gemini, which needs a type for every schema",
+        ));
+    }
     Ok(())
 }
 
@@ -155,7 +161,8 @@ fn gemini_node(map: &mut Map<String, Value>) -> Result<(), Error> {
 /// # Errors
 ///
 /// `export.unsupported_schema` when the schema is recursive, uses `allOf` with several
-/// schemas, or uses `const` with a value that is not a string.
+/// schemas, uses `const` with a value that is not a string, or has a value of any JSON
+/// type (`serde_json::Value`), which Gemini cannot declare.
 pub fn schema(schema: &Value) -> Result<Value, Error> {
     let mut out = inline_refs(schema)?;
     walk(&mut out, &mut gemini_node)?;

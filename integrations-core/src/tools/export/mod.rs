@@ -239,6 +239,32 @@ fn types(map: &Map<String, Value>) -> Vec<String> {
     }
 }
 
+/// Refuses a schema whose properties, items or alternatives include a boolean schema
+/// (`true`: any value, as schemars writes `serde_json::Value`): the exports that need a
+/// typed schema object everywhere cannot carry it, and [`walk`] would pass it by.
+fn refuse_free_form(map: &Map<String, Value>) -> Result<(), Error> {
+    let properties = map
+        .get("properties")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flat_map(|p| p.values());
+    let items = map.get("items").into_iter();
+    let alternatives = ["anyOf", "oneOf", "prefixItems"]
+        .iter()
+        .filter_map(|k| map.get(*k).and_then(Value::as_array))
+        .flatten();
+    if properties
+        .chain(items)
+        .chain(alternatives)
+        .any(Value::is_boolean)
+    {
+        return Err(unsupported(
+            "a value of any JSON type (a `true` schema) cannot be exported to this format",
+        ));
+    }
+    Ok(())
+}
+
 /// Whether a schema describes objects.
 fn is_object(map: &Map<String, Value>) -> bool {
     types(map).iter().any(|t| t == "object") || map.contains_key("properties")

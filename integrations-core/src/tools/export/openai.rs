@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{Map, Value, json};
 
-use super::{inline_refs, is_object, normalize, types, unsupported, walk};
+use super::{inline_refs, is_object, normalize, refuse_free_form, types, unsupported, walk};
 use crate::Error;
 use crate::definition::ToolDescriptor;
 
@@ -93,6 +93,12 @@ fn make_nullable(map: &mut Map<String, Value>) {
 
 fn strict_node(map: &mut Map<String, Value>) -> Result<(), Error> {
     normalize(map)?;
+    refuse_free_form(map)?;
+    if matches!(map.get("additionalProperties"), Some(Value::Object(_))) {
+        return Err(unsupported(
+            "a map (an object with free keys) cannot be expressed in OpenAI strict mode, which closes every object",
+        ));
+    }
     map.retain(|k, v| {
         KEYWORDS.contains(&k.as_str())
             && (k != "format" || v.as_str().is_some_and(|f| FORMATS.contains(&f)))
@@ -127,6 +133,15 @@ fn strict_node(map: &mut Map<String, Value>) -> Result<(), Error> {
         map.insert("required".into(), Value::Array(names));
         map.insert("additionalProperties".into(), json!(false));
     }
+    let typed = !types(map).is_empty()
+        || ["anyOf", "enum", "const"]
+            .iter()
+            .any(|k| map.contains_key(*k));
+    if !typed {
+        return Err(unsupported(
+            "a value of any JSON type cannot be expressed in OpenAI strict mode, which needs a type for every schema",
+        ));
+    }
     Ok(())
 }
 
@@ -135,7 +150,9 @@ fn strict_node(map: &mut Map<String, Value>) -> Result<(), Error> {
 /// # Errors
 ///
 /// `export.unsupported_schema` when the schema is recursive, uses `allOf` with several
-/// schemas, or is not an object schema at the root (strict mode's root rule).
+/// schemas, is not an object schema at the root (strict mode's root rule), or has a
+/// part strict mode cannot express: a value of any JSON type (`serde_json::Value`), or
+/// a map with free keys (`HashMap`), since strict mode closes every object.
 pub fn strict_schema(schema: &Value) -> Result<Value, Error> {
     let mut out = inline_refs(schema)?;
     walk(&mut out, &mut strict_node)?;
