@@ -544,12 +544,13 @@ mod tests {
         );
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
         loop {
-            let ledger = lock(&guard.ledger);
-            if ledger.owners.get("session-1") == Some(&principal) {
-                assert!(ledger.opening.is_empty());
+            let owned = {
+                let ledger = lock(&guard.ledger);
+                ledger.owners.get("session-1") == Some(&principal) && ledger.opening.is_empty()
+            };
+            if owned {
                 break;
             }
-            drop(ledger);
             assert!(
                 tokio::time::Instant::now() < deadline,
                 "the session opened for a client that hung up is owned by no one"

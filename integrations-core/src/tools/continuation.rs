@@ -163,7 +163,7 @@ fn split(value: &Value, budget: usize, depth: usize) -> Option<(String, Vec<Valu
     let mut places = Vec::new();
     splittable(value, &mut String::new(), &mut places);
     // Largest first; among equals, the first in document order.
-    places.sort_by(|a, b| b.1.cmp(&a.1));
+    places.sort_by_key(|place| std::cmp::Reverse(place.1));
     for (pointer, _) in places.into_iter().take(CANDIDATES) {
         let Some(pages) = cut_at(value, &pointer, budget) else {
             continue;

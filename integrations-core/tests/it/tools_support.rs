@@ -120,7 +120,7 @@ pub(crate) struct ListTicketsArgs {
     pub count: u32,
     /// How long each title is (padded with `x`); as made up when absent.
     #[serde(default)]
-    #[schemars(range(max = 100000))]
+    #[schemars(range(max = 100_000))]
     pub title_len: Option<u32>,
 }
 
