@@ -22,12 +22,13 @@ integrations_core::error_codes! {
         INVALID_CURSOR = "github.invalid_cursor", InvalidInput, "The cursor is not a next-page cursor this tool gave for this connection.";
         INVALID_INSTALLATION_ID = "github.invalid_installation_id", InvalidInput, "The callback has no valid installation_id.";
         INVALID_REPOSITORIES = "github.invalid_repositories", InvalidInput, "The repositories parameter must be a list of owner/name.";
-        INVALID_RESPONSE = "github.invalid_response", Provider, "GitHub's installation-token answer is not what the API documents.";
+        INVALID_RESPONSE = "github.invalid_response", Provider, "GitHub's answer about an installation (its token, its account) is not what the API documents.";
         INVALID_URL = "github.invalid_url", Configuration, "A GitHub API or web URL of the target is invalid.";
         MISSING_APP_ID = "github.missing_app_id", Configuration, "The target config has no GitHub App id (app_id).";
         MISSING_APP_SLUG = "github.missing_app_slug", Configuration, "The target config has no GitHub App slug (app_slug).";
         NO_INSTALLATION = "github.no_installation", Configuration, "The connection has no GitHub App installation id.";
-        RATE_LIMITED = "github.rate_limited", RateLimited, "GitHub is rate limiting the App; retry after the wait the error carries.";
+        RATE_LIMITED = "github.rate_limited", RateLimited, "GitHub is rate limiting the requests (HTTP 429, or 403 as a primary or secondary limit); retry after the wait the error carries.";
+        REPOSITORY_OUTSIDE_INSTALLATION = "github.repository_outside_installation", Configuration, "A repository the installation token is narrowed to belongs to another account than the GitHub App installation's; no token is minted. Bind it through an installation on its owner.";
         UNAVAILABLE = "github.unavailable", Unavailable, "GitHub is unavailable (a 5xx); retrying may succeed.";
         WEBHOOK_TARGET_MISSING = "github.webhook_target_missing", InvalidInput, "The connection's config names no webhook_repository or webhook_organization (exactly one).";
     }
@@ -36,20 +37,24 @@ integrations_core::error_codes! {
         AUTHENTICATION_ERROR = "linear.authentication_error", PermissionDenied, "Linear refused the connection's credential (AUTHENTICATION_ERROR).";
         ERROR = "linear.error", Provider, "Linear refused the request with another error code.";
         FORBIDDEN = "linear.forbidden", PermissionDenied, "Linear does not let the connection do this (FORBIDDEN).";
+        GRAPHQL_ERROR = "linear.graphql_error", Provider, "Linear answered with GraphQL errors that carry no error code (possibly beside partial data): the request did not fully succeed.";
         INVALID_INPUT = "linear.invalid_input", InvalidInput, "Linear refused the request's input (INPUT_ERROR, BAD_USER_INPUT, GRAPHQL_VALIDATION_FAILED).";
         NO_CREDENTIAL = "linear.no_credential", Configuration, "This Linear connection has no credential tools can use.";
         NOT_FOUND = "linear.not_found", NotFound, "Linear has no such entity (ENTITY_NOT_FOUND).";
         NOT_SAVED = "linear.not_saved", Provider, "Linear answered without saving the issue or comment (success: false).";
         NOTHING_TO_UPDATE = "linear.nothing_to_update", InvalidInput, "Name at least one field to change.";
+        TEAM_REQUIRED = "linear.team_required", InvalidInput, "linear_create_issue names no team_id and the connection's config has no default_team_id.";
         UNAVAILABLE = "linear.unavailable", Unavailable, "Linear failed internally (INTERNAL_SERVER_ERROR); retrying may succeed.";
     }
     /// Codes of the `openai` area.
     pub mod openai {
+        INSUFFICIENT_QUOTA = "openai.insufficient_quota", Provider, "OpenAI answered 429 insufficient_quota: the API key's organization or project has no credit left or reached its spending limit. Retrying does not help; check its plan and billing.";
         INVALID_HEADER = "openai.invalid_header", Configuration, "The connection's organization or project cannot be sent as a header.";
         NO_CREDENTIAL = "openai.no_credential", Configuration, "This OpenAI connection has no API key.";
     }
     /// Codes of the `slack` area.
     pub mod slack {
+        CHANNEL_REQUIRED = "slack.channel_required", InvalidInput, "slack_send_message names no channel and the connection's config has no default_channel.";
         NO_CREDENTIAL = "slack.no_credential", Configuration, "This Slack connection has no credential tools can use.";
     }
     /// Codes of the `sync` area.

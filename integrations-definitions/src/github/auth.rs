@@ -8,7 +8,10 @@
 //! Facts (providers.md §2.2): the App JWT is RS256 with `iat` 60 s in the past (clock
 //! drift), `exp` at most 10 minutes after `iat`, `iss` the App id; installation tokens
 //! come from `POST /app/installations/{id}/access_tokens` (optionally narrowed with
-//! `repositories`, names without the owner) and last an hour.
+//! `repositories`, names without the owner, which GitHub resolves inside the
+//! installation's account) and last an hour. App API requests carry the `User-Agent`
+//! GitHub requires; its rate limits (429, or 403 as a primary or secondary limit) are
+//! temporary errors with the wait it asks for.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -45,7 +48,9 @@ use super::{GitHub, Variant, installation_owner};
 pub const INSTALLATION_METHOD: &str = "github-app-installation";
 /// The key of the installation-token resolver, for a
 /// [`CredentialSelector`](integrations_core::plan::CredentialSelector) (`resolver`).
-/// Its parameter `repositories` (`["owner/name", ...]`) narrows the token.
+/// Its parameter `repositories` (`["owner/name", ...]`) narrows the token; every owner
+/// must be the installation's account (`github.repository_outside_installation`
+/// otherwise, before any token is minted).
 pub const INSTALLATION_TOKEN_RESOLVER: &str = "installation-token";
 /// The target secret holding the App's private key (PEM).
 pub const APP_PRIVATE_KEY_SECRET: &str = "app_private_key_pem";
@@ -123,7 +128,9 @@ fn app_request(
         .uri(url)
         .header(http::header::AUTHORIZATION, authorization)
         .header(http::header::ACCEPT, "application/vnd.github+json")
-        .header("X-GitHub-Api-Version", api_version);
+        .header("X-GitHub-Api-Version", api_version)
+        // GitHub refuses REST requests without one (403).
+        .header(http::header::USER_AGENT, super::tools::USER_AGENT_VALUE);
     let body = match body {
         Some(body) => {
             builder = builder.header(http::header::CONTENT_TYPE, "application/json");
@@ -139,22 +146,20 @@ fn app_request(
     })
 }
 
-/// Maps an App API failure to an error.
-fn app_api_error(response: &HttpResponse, what: &str) -> Error {
-    let status = response.status();
-    match status {
+/// Maps an App API failure at `now` to an error: rate limits (429, or a 403 that is a
+/// primary or secondary limit) and 5xx are temporary, with GitHub's wait
+/// ([`http_errors::transient`](super::http_errors::transient)).
+fn app_api_error(response: &HttpResponse, what: &str, now: Timestamp) -> Error {
+    if let Some(temporary) = super::http_errors::transient(response, what, now) {
+        return temporary;
+    }
+    match response.status() {
         StatusCode::UNAUTHORIZED => crate::codes::github::APP_JWT_REJECTED.error(format!(
             "GitHub refused the App JWT while {what}; check the target's app_id and private key"
         )),
         StatusCode::NOT_FOUND => credential_revoked(
             "the GitHub App installation no longer exists; install the App again",
         ),
-        StatusCode::TOO_MANY_REQUESTS => crate::codes::github::RATE_LIMITED
-            .error(format!("GitHub is rate limiting the App while {what}")),
-        s if s.is_server_error() => crate::codes::github::UNAVAILABLE.error(format!(
-            "GitHub is unavailable (HTTP {}) while {what}",
-            s.as_u16()
-        )),
         s => crate::codes::github::APP_REQUEST_REFUSED
             .error(format!("GitHub answered HTTP {} while {what}", s.as_u16())),
     }
@@ -292,7 +297,11 @@ impl RedirectFlow for AppInstallationFlow {
             )?)
             .await?;
         if !response.status().is_success() {
-            let error = app_api_error(&response, "confirming the installation");
+            let error = app_api_error(
+                &response,
+                "confirming the installation",
+                callback.host.clock().now(),
+            );
             return Err(
                 if error.code() == integrations_core::auth::CREDENTIAL_REVOKED {
                     crate::codes::github::INSTALLATION_NOT_FOUND
@@ -322,9 +331,15 @@ struct InstallationToken {
     expires_at: String,
 }
 
-/// The repositories an installation token is narrowed to: the name half of each
-/// `owner/name` parameter, deduplicated and sorted.
-fn repository_names(context: &ResolverContext<'_>) -> Result<Option<Vec<String>>, Error> {
+/// A repository an installation token is narrowed to, `owner/name` split.
+struct Narrowed {
+    owner: String,
+    name: String,
+}
+
+/// The repositories an installation token is narrowed to: the selector's `repositories`
+/// (`["owner/name", ...]`), when given.
+fn narrowed_repositories(context: &ResolverContext<'_>) -> Result<Option<Vec<Narrowed>>, Error> {
     let Some(value) = context.selector.parameters.get("repositories") else {
         return Ok(None);
     };
@@ -333,22 +348,60 @@ fn repository_names(context: &ResolverContext<'_>) -> Result<Option<Vec<String>>
             .error("the repositories parameter must be a list of owner/name")
     };
     let items = value.as_array().ok_or_else(invalid)?;
-    let mut names = BTreeSet::new();
+    let mut repositories = Vec::with_capacity(items.len());
     for item in items {
         let full = item.as_str().ok_or_else(invalid)?;
         let (owner, name) = full.split_once('/').ok_or_else(invalid)?;
         if owner.is_empty() || name.is_empty() || name.contains('/') {
             return Err(invalid());
         }
-        names.insert(name.to_owned());
+        repositories.push(Narrowed {
+            owner: owner.to_owned(),
+            name: name.to_owned(),
+        });
     }
-    Ok(Some(names.into_iter().collect()))
+    Ok(Some(repositories))
+}
+
+/// The names GitHub's `repositories` parameter takes, once every repository is known to
+/// belong to `account`: GitHub resolves each bare name inside the installation's account,
+/// so `acme-labs/secret` sent as `secret` to an `acme` installation would narrow the
+/// token to `acme/secret`, a repository the binding never named. Owners compare
+/// case-insensitively, as GitHub logins do. Deduplicated and sorted.
+fn names_in(account: &str, repositories: &[Narrowed]) -> Result<Vec<String>, Error> {
+    if let Some(outside) = repositories
+        .iter()
+        .find(|r| !r.owner.eq_ignore_ascii_case(account))
+    {
+        let repository = format!("{}/{}", outside.owner, outside.name);
+        return Err(
+            crate::codes::github::REPOSITORY_OUTSIDE_INSTALLATION.error(format!(
+                "the repository {repository} is not in the account of the GitHub App \
+                 installation ({account}), the only one its tokens reach; bind it through \
+                 an installation on {}",
+                outside.owner
+            )),
+        );
+    }
+    let names: BTreeSet<&str> = repositories.iter().map(|r| r.name.as_str()).collect();
+    Ok(names.into_iter().map(str::to_owned).collect())
+}
+
+#[derive(Deserialize)]
+struct InstallationAccount {
+    login: String,
+}
+
+#[derive(Deserialize)]
+struct InstallationRecord {
+    account: InstallationAccount,
 }
 
 /// Mints installation tokens: an App JWT exchanged at
 /// `POST /app/installations/{id}/access_tokens`, narrowed to the selector's
-/// `repositories` when given. The token manager caches each until shortly before its
-/// expiry.
+/// `repositories` when given, once `GET /app/installations/{id}` has shown that every one
+/// of them belongs to the installation's account. The token manager caches each until
+/// shortly before its expiry.
 #[derive(Debug, Clone, Copy)]
 #[non_exhaustive]
 pub struct InstallationTokens {
@@ -389,9 +442,15 @@ impl InstallationTokens {
                 )
             })?;
         let app = app(self.variant, context.target_config, context.target_secrets)?;
-        let repositories = repository_names(context)?;
+        let repositories = narrowed_repositories(context)?;
         let jwt = app_jwt(app.id, &app.key, host.clock().now())?;
-        let body = repositories.as_ref().map(|r| json!({"repositories": r}));
+        let body = match &repositories {
+            Some(repositories) => {
+                let account = installation_account(host, &app, &jwt, id).await?;
+                Some(json!({"repositories": names_in(&account, repositories)?}))
+            }
+            None => None,
+        };
         let url = app
             .endpoints
             .api
@@ -407,7 +466,11 @@ impl InstallationTokens {
             )?)
             .await?;
         if !response.status().is_success() {
-            return Err(app_api_error(&response, "minting an installation token"));
+            return Err(app_api_error(
+                &response,
+                "minting an installation token",
+                host.clock().now(),
+            ));
         }
         let token: InstallationToken = serde_json::from_slice(response.body()).map_err(|_| {
             crate::codes::github::INVALID_RESPONSE
@@ -422,6 +485,38 @@ impl InstallationTokens {
             Some(expires_at),
         ))
     }
+}
+
+/// The login of the account installation `id` is on (`GET /app/installations/{id}`).
+async fn installation_account(
+    host: &Host,
+    app: &AppCredentials,
+    jwt: &Secret,
+    id: u64,
+) -> Result<String, Error> {
+    let url = app.endpoints.api.join(&format!("/app/installations/{id}"));
+    let response = host
+        .http()
+        .send(app_request(
+            http::Method::GET,
+            &url,
+            jwt,
+            &app.endpoints.api_version,
+            None,
+        )?)
+        .await?;
+    if !response.status().is_success() {
+        return Err(app_api_error(
+            &response,
+            "reading the installation",
+            host.clock().now(),
+        ));
+    }
+    let record: InstallationRecord = serde_json::from_slice(response.body()).map_err(|_| {
+        crate::codes::github::INVALID_RESPONSE
+            .error("GitHub's answer about the installation is not what the API documents")
+    })?;
+    Ok(record.account.login)
 }
 
 #[async_trait]

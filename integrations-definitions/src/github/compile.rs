@@ -92,9 +92,13 @@ pub(super) fn compile(
     };
 
     let api_route = |base: &BaseUrl, extra: Option<String>| {
+        let root = root_or(base.path());
+        // Never `DELETE /installation/token`, which revokes the installation token the
+        // route lends (the proxy would go on sending it until it expired).
         let mut matcher = RouteMatch::host(base.host())
-            .with_path_prefix(root_or(base.path()))
-            .with_methods(API_METHODS);
+            .with_path_prefix(root)
+            .with_methods(API_METHODS)
+            .excluding_path_prefix(format!("{}/installation/token", root.trim_end_matches('/')));
         if let Some(extra) = extra {
             matcher = matcher.with_path_prefix(extra);
         }

@@ -138,8 +138,10 @@ fn collection(request: &HookRequest<'_>) -> Result<UrlBuilder, Error> {
 }
 
 /// The error an answer means, when it is not a success.
-fn failure(response: &HttpResponse) -> Error {
-    if let Some(temporary) = super::http_errors::transient(response, "managing a webhook") {
+fn failure(request: &HookRequest<'_>, response: &HttpResponse) -> Error {
+    if let Some(temporary) =
+        super::http_errors::transient(response, "managing a webhook", request.now)
+    {
         return temporary;
     }
     status_error(response.status())
@@ -183,7 +185,7 @@ async fn find(request: &HookRequest<'_>, target: &str) -> Result<Option<String>,
             .send(request_get(&list_url)?, &auth(request.credential))
             .await?;
         if !response.status().is_success() {
-            return Err(failure(&response));
+            return Err(failure(request, &response));
         }
         let hooks: Vec<Hook> = serde_json::from_slice(response.body()).map_err(|_| unexpected())?;
         let count = hooks.len();
@@ -225,7 +227,7 @@ async fn keep(
     let update = json_request(Method::PATCH, target.as_str(), &hook_body(request, secret))?;
     let response = request.http.send(update, &auth(request.credential)).await?;
     if response.status() != StatusCode::OK {
-        return Err(failure(&response));
+        return Err(failure(request, &response));
     }
     Ok(RegisteredHook::existing(id).at(place.as_recorded()))
 }
@@ -265,7 +267,7 @@ impl WebhookRegistrar for GitHubHooks {
             return keep(request, id, secret).await;
         }
         if response.status() != StatusCode::CREATED {
-            return Err(failure(&response));
+            return Err(failure(request, &response));
         }
         let hook: Hook = serde_json::from_slice(response.body()).map_err(|_| unexpected())?;
         Ok(RegisteredHook::created(hook.id.to_string()).at(Place::of(request)?.as_recorded()))
@@ -290,9 +292,9 @@ impl WebhookRegistrar for GitHubHooks {
             // only a hook list that can be read and lacks the hook means it is gone.
             StatusCode::NOT_FOUND => match find(request, request.url).await? {
                 None => Ok(HookRemoval::AlreadyGone),
-                Some(_) => Err(failure(&response)),
+                Some(_) => Err(failure(request, &response)),
             },
-            _ => Err(failure(&response)),
+            _ => Err(failure(request, &response)),
         }
     }
 }

@@ -16,7 +16,7 @@ use http::Method;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue, USER_AGENT};
 use integrations_core::auth::TargetSecrets;
 use integrations_core::host::{Host, HttpResponse};
-use integrations_core::{Error, Secret};
+use integrations_core::{Error, Secret, Timestamp};
 use serde::Deserialize;
 
 use super::schemas::GitHubEndpoints;
@@ -96,6 +96,7 @@ async fn exchange(
         return Err(status_error(
             &response,
             "exchanging the installation's code",
+            host.clock().now(),
         ));
     }
     let answer: TokenAnswer =
@@ -147,7 +148,11 @@ async fn user_can_access(
             .send(user_request(&url, token, endpoints)?)
             .await?;
         if !response.status().is_success() {
-            return Err(status_error(&response, "listing the user's installations"));
+            return Err(status_error(
+                &response,
+                "listing the user's installations",
+                host.clock().now(),
+            ));
         }
         let page: InstallationsPage = serde_json::from_slice(response.body())
             .map_err(|_| invalid_response("installations list"))?;
@@ -185,8 +190,8 @@ fn user_request(
 }
 
 /// A non-success answer of GitHub while `what`.
-fn status_error(response: &HttpResponse, what: &str) -> Error {
-    super::http_errors::transient(response, what).unwrap_or_else(|| {
+fn status_error(response: &HttpResponse, what: &str, now: Timestamp) -> Error {
+    super::http_errors::transient(response, what, now).unwrap_or_else(|| {
         crate::codes::github::INSTALLATION_CHECK_REFUSED.error(format!(
             "GitHub answered HTTP {} while {what}",
             response.status().as_u16()
@@ -237,7 +242,7 @@ mod tests {
             .header("retry-after", "7")
             .body(Bytes::new())
             .unwrap();
-        let e = status_error(&response, "listing");
+        let e = status_error(&response, "listing", Timestamp::UNIX_EPOCH);
         assert_eq!(
             (e.kind(), e.code(), e.retry_after()),
             (
@@ -251,7 +256,7 @@ mod tests {
             .body(Bytes::new())
             .unwrap();
         assert_eq!(
-            status_error(&response, "listing").code(),
+            status_error(&response, "listing", Timestamp::UNIX_EPOCH).code(),
             "github.installation_check_refused"
         );
     }

@@ -60,7 +60,9 @@ impl GrantRevoker for GrantDeletion {
             })?;
         let response = context.host.http().send(request).await?;
         let what = "deleting the OAuth authorization";
-        if let Some(error) = super::http_errors::transient(&response, what) {
+        if let Some(error) =
+            super::http_errors::transient(&response, what, context.host.clock().now())
+        {
             return Err(error);
         }
         match response.status() {

@@ -185,15 +185,55 @@ pub struct GitHubTargetSecrets {
     pub webhook_secret: Option<Secret>,
 }
 
-/// A repository, `owner/name`.
-#[derive(
-    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
-)]
+/// A repository, `owner/name`: an owner of 1 to 39 letters, digits and hyphens (not
+/// starting with a hyphen), and a name of 1 to 100 letters, digits, `.`, `_` and `-`
+/// other than `.` and `..`, which GitHub does not allow and which would step out of a
+/// path built from the name (a workspace directory, a URL).
+///
+/// The schema and deserialization refuse anything else.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, JsonSchema)]
 #[serde(transparent)]
 pub struct RepositoryName(
-    #[schemars(regex(pattern = r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$"))]
+    // The name alternatives spell "not `.` or `..`" without look-around, which not every
+    // JSON Schema consumer (tool-call exports) supports: one character that is not a
+    // dot, two that are not both dots, or three and more.
+    #[schemars(regex(
+        pattern = r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/(?:[A-Za-z0-9_-]|[A-Za-z0-9._-][A-Za-z0-9_-]|[A-Za-z0-9_-]\.|[A-Za-z0-9._-]{3,100})$"
+    ))]
     String,
 );
+
+/// Whether `text` is `owner/name` as [`RepositoryName`] documents.
+fn is_repository_name(text: &str) -> bool {
+    let Some((owner, name)) = text.split_once('/') else {
+        return false;
+    };
+    let owner_ok = (1..=39).contains(&owner.len())
+        && !owner.starts_with('-')
+        && owner
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    let name_ok = (1..=100).contains(&name.len())
+        && name != "."
+        && name != ".."
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    owner_ok && name_ok
+}
+
+impl<'de> Deserialize<'de> for RepositoryName {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        if is_repository_name(&text) {
+            Ok(Self(text))
+        } else {
+            Err(serde::de::Error::custom(
+                "a repository is owner/name, and its name cannot be . or ..",
+            ))
+        }
+    }
+}
 
 impl RepositoryName {
     /// The owner.
@@ -245,4 +285,50 @@ pub struct GitHubConnectionConfig {
     /// The repositories the `issues` and `pull_requests` sync streams read, in order.
     #[serde(default)]
     pub sync_repositories: Vec<RepositoryName>,
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    /// Deserialization refuses `.` and `..` as a name, as the schema does
+    /// (`compile::a_repository_named_dot_dot_is_a_schema_issue` checks the schema).
+    #[test]
+    fn dot_and_dot_dot_are_not_repository_names() {
+        for good in GOOD {
+            assert!(
+                serde_json::from_value::<RepositoryName>(json!(good)).is_ok(),
+                "{good}"
+            );
+        }
+        for bad in BAD {
+            assert!(
+                serde_json::from_value::<RepositoryName>(json!(bad)).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    const GOOD: &[&str] = &[
+        "acme/api",
+        "acme/.github",
+        "acme/a",
+        "acme/a.",
+        "acme/.a",
+        "acme/...",
+        "Octo-Org/x_y-z.rs",
+    ];
+
+    const BAD: &[&str] = &[
+        "acme/..",
+        "acme/.",
+        "acme/",
+        "acme",
+        "-acme/api",
+        "acme/a/b",
+        "../api",
+        "acme/a b",
+    ];
 }

@@ -44,7 +44,10 @@ static TOOLS: LazyLock<ToolSet> = LazyLock::new(|| {
         .with(SearchIssues)
 });
 
-static RATE_LIMIT: LazyLock<RateLimitRule> = LazyLock::new(|| {
+/// GitHub's rate limits (providers.md §3.2): 429, or 403 with `x-ratelimit-remaining: 0`,
+/// `retry-after` or a secondary-limit message; the wait from `retry-after`, else from
+/// `x-ratelimit-reset` (epoch seconds) once the quota is spent, else a minute.
+pub(super) static RATE_LIMIT: LazyLock<RateLimitRule> = LazyLock::new(|| {
     RateLimitRule::new()
         .with_status(403)
         .with_remaining_header("x-ratelimit-remaining")
@@ -582,9 +585,11 @@ impl Tool for ListPullRequests {
 pub struct GetFileContentsArgs {
     /// The repository, `owner/name`.
     pub repository: RepositoryName,
-    /// The file or directory path (`src/main.rs`); empty segments, `.` and `..` are refused.
-    #[schemars(length(min = 1))]
-    pub path: String,
+    /// The file or directory path from the repository root (`src/main.rs`, `src/`);
+    /// empty, `/` or left out: the root directory. Empty segments inside, `.` and `..`
+    /// are refused.
+    #[serde(default)]
+    pub path: Option<String>,
     /// A branch, tag or commit (default: the default branch).
     #[serde(default, rename = "ref")]
     pub reference: Option<String>,
@@ -598,7 +603,8 @@ pub struct DirectoryEntry {
     pub name: String,
     /// The path from the repository root.
     pub path: String,
-    /// `file`, `dir`, `symlink` or `submodule`.
+    /// `file`, `dir` or `symlink` (GitHub lists submodules as `file`; read one to see
+    /// that it is a `submodule`).
     #[serde(rename = "type")]
     pub kind: String,
     /// The size in bytes (files).
@@ -606,17 +612,18 @@ pub struct DirectoryEntry {
     pub size: u64,
 }
 
-/// A file's contents, or a directory's entries.
+/// A file's contents, a directory's entries, or what a symlink or submodule points at.
 #[derive(Debug, Serialize, JsonSchema)]
 #[non_exhaustive]
 pub struct FileContents {
-    /// The path.
+    /// The path (empty for the repository root).
     pub path: String,
-    /// `file` or `dir`.
+    /// `file`, `dir`, `symlink` (one whose target is not a file of the repository) or
+    /// `submodule`.
     pub kind: String,
-    /// The blob SHA (files).
+    /// The blob SHA (files, symlinks), or the commit a submodule is at.
     pub sha: Option<String>,
-    /// The size in bytes (files).
+    /// The size in bytes (files, symlinks).
     pub size: Option<u64>,
     /// How `content` is written: `utf-8` text, or `base64` for binary files.
     pub encoding: Option<String>,
@@ -624,21 +631,72 @@ pub struct FileContents {
     pub content: Option<String>,
     /// The entries (directories).
     pub entries: Option<Vec<DirectoryEntry>>,
-    /// The web URL (files).
+    /// Where a symlink points, or a submodule's git URL.
+    pub target: Option<String>,
+    /// The web URL (files, symlinks, submodules).
     pub html_url: Option<String>,
 }
 
 #[derive(Deserialize)]
 struct FileNode {
+    #[serde(rename = "type", default = "file_kind")]
+    kind: String,
     path: String,
     sha: String,
+    #[serde(default)]
     size: u64,
     #[serde(default)]
     encoding: Option<String>,
     #[serde(default)]
     content: Option<String>,
+    /// A symlink's target.
+    #[serde(default)]
+    target: Option<String>,
+    /// A submodule's git URL.
+    #[serde(default)]
+    submodule_git_url: Option<String>,
     #[serde(default)]
     html_url: Option<String>,
+}
+
+fn file_kind() -> String {
+    "file".to_owned()
+}
+
+/// The path segments of a `path` argument: a leading `/` and one trailing `/` are
+/// dropped, so `""`, `"/"` and no path at all name the repository root.
+fn path_segments(path: Option<&str>) -> Vec<&str> {
+    let path = path.unwrap_or_default().trim_start_matches('/');
+    let path = path.strip_suffix('/').unwrap_or(path);
+    if path.is_empty() {
+        Vec::new()
+    } else {
+        path.split('/').collect()
+    }
+}
+
+impl FileNode {
+    /// A symlink (whose target is not a file of the repository: GitHub answers such a
+    /// symlink with the file's contents) or a submodule: what it points at, no contents.
+    fn link(self) -> FileContents {
+        let target = if self.kind == "submodule" {
+            self.submodule_git_url
+        } else {
+            self.target
+        };
+        let size = (self.kind != "submodule").then_some(self.size);
+        FileContents {
+            path: self.path,
+            kind: self.kind,
+            sha: Some(self.sha),
+            size,
+            encoding: None,
+            content: None,
+            entries: None,
+            target,
+            html_url: self.html_url,
+        }
+    }
 }
 
 /// `github_get_file_contents`.
@@ -653,7 +711,7 @@ impl Tool for GetFileContents {
     fn descriptor(&self) -> ToolDescriptor {
         ToolDescriptor::new::<GetFileContentsArgs>(
             "github_get_file_contents",
-            "Read a file (decoded) or list a directory of a GitHub repository.",
+            "Read a file (decoded) or list a directory (the root when no path is given) of a GitHub repository.",
         )
         .with_title("Get GitHub file contents")
         .with_annotations(ToolAnnotations::read_only())
@@ -665,7 +723,9 @@ impl Tool for GetFileContents {
         args: GetFileContentsArgs,
         context: &ToolContext,
     ) -> Result<FileContents, Error> {
-        let url = args.path.trim_start_matches('/').split('/').fold(
+        let segments = path_segments(args.path.as_deref());
+        let path = segments.join("/");
+        let url = segments.iter().fold(
             repo_url(context, &args.repository)?.path("contents"),
             |url, s| url.arg("/path", s),
         );
@@ -677,13 +737,14 @@ impl Tool for GetFileContents {
                     .error("GitHub answered with a directory listing that is not the JSON expected")
             })?;
             return Ok(FileContents {
-                path: args.path,
+                path,
                 kind: "dir".into(),
                 sha: None,
                 size: None,
                 encoding: None,
                 content: None,
                 entries: Some(entries),
+                target: None,
                 html_url: None,
             });
         }
@@ -691,6 +752,14 @@ impl Tool for GetFileContents {
             integrations_core::codes::tool::UNEXPECTED_RESPONSE
                 .error("GitHub answered with file contents that are not the JSON expected")
         })?;
+        match file.kind.as_str() {
+            "file" => {}
+            "symlink" | "submodule" => return Ok(file.link()),
+            _ => {
+                return Err(integrations_core::codes::tool::UNEXPECTED_RESPONSE
+                    .error("GitHub answered with an entry of a type this tool does not know"));
+            }
+        }
         let (encoding, text) = match (file.encoding.as_deref(), file.content) {
             (Some("base64"), Some(encoded)) => {
                 let compact: String = encoded
@@ -721,6 +790,7 @@ impl Tool for GetFileContents {
             encoding: Some(encoding.to_owned()),
             content: Some(text),
             entries: None,
+            target: None,
             html_url: file.html_url,
         })
     }

@@ -1,5 +1,6 @@
 //! What a Linear binding compiles to: Linear's hosted MCP server, declared without any
-//! credential, and the route that adds the credential to requests to it.
+//! credential, and the route that adds the credential to requests to it (as a bearer
+//! token, whatever the connection method).
 
 use integrations_core::definition::CompileInput;
 use integrations_core::model::CredentialType;
@@ -23,20 +24,14 @@ pub(super) fn compile(input: &CompileInput<'_>) -> Result<BindingPlan, Vec<Valid
         .get::<LinearTargetConfig>()
         .map_err(|e| issues(&e))?;
     let mcp = &target.mcp_url;
-    // Personal API keys go in `Authorization` as they are; OAuth tokens (authorization
-    // code and client credentials) as bearer tokens.
-    let (injection, selector) = match input.connection().method.as_str() {
-        "api-key" => (
-            AuthInjection::Header {
-                name: "Authorization".to_owned(),
-                prefix: None,
-            },
-            CredentialSelector::of_type(CredentialType::API_KEY),
-        ),
-        "oauth2" | "client-credentials" => (
-            AuthInjection::Bearer,
-            CredentialSelector::of_type(CredentialType::OAUTH2_ACCESS_TOKEN),
-        ),
+    // The hosted MCP server takes every credential as a bearer token, personal API keys
+    // included (`bearer_token_env_var = "LINEAR_API_KEY"` in Codex's documented config);
+    // only the GraphQL API (`api.linear.app`, tools and hooks) takes a key bare.
+    let selector = match input.connection().method.as_str() {
+        "api-key" => CredentialSelector::of_type(CredentialType::API_KEY),
+        "oauth2" | "client-credentials" => {
+            CredentialSelector::of_type(CredentialType::OAUTH2_ACCESS_TOKEN)
+        }
         _ => {
             return Err(vec![ValidationIssue::new(
                 crate::codes::issues::linear::UNSUPPORTED_CONNECTION_METHOD,
@@ -53,7 +48,7 @@ pub(super) fn compile(input: &CompileInput<'_>) -> Result<BindingPlan, Vec<Valid
     Ok(BindingPlan::new().with_route(EgressRouteSpec::new(
         RouteMatch::host(mcp.host()).with_path_prefix(prefix),
         mcp.as_str(),
-        injection,
+        AuthInjection::Bearer,
         selector,
     )))
 }

@@ -28,7 +28,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::schemas::{LinearConnectionConfig, LinearTargetConfig};
-use super::tools::{GraphQlResponse, RATE_LIMIT, linear_error, rejected};
+use super::tools::{GraphQlResponse, RATE_LIMIT, graphql_failure, rejected};
 
 /// Lists the organization's webhooks, a page at a time.
 pub const WEBHOOKS: &str = "query Webhooks($first: Int!, $after: String) {
@@ -116,7 +116,7 @@ fn unexpected() -> Error {
         .error("Linear answered with a body that is not the GraphQL result expected")
 }
 
-/// Runs one operation; returns `data.<root>`, or the GraphQL error code as an error.
+/// Runs one operation; returns `data.<root>`, or the error of any `errors[]` entry.
 async fn graphql(
     request: &HookRequest<'_>,
     document: &str,
@@ -135,12 +135,9 @@ async fn graphql(
         return Err(limited);
     }
     let body: Option<GraphQlResponse> = serde_json::from_slice(response.body()).ok();
-    if let Some(code) = body.as_ref().and_then(|b| {
-        b.errors
-            .iter()
-            .find_map(|e| e.extensions.as_ref()?.code.clone())
-    }) {
-        return Err(linear_error(&code));
+    // Any `errors[]` entry fails the operation, even beside partial `data`.
+    if let Some(failure) = graphql_failure(body.as_ref()) {
+        return Err(failure);
     }
     if !response.status().is_success() {
         return Err(status_error(response.status()));

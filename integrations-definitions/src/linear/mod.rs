@@ -106,9 +106,7 @@ impl IntegrationDefinition for Linear {
     }
 
     fn binding_config(&self) -> ConfigSpec {
-        ConfigSpec::of::<LinearBindingConfig>()
-            .with_example(json!({}))
-            .with_example(json!({"default_team_id": "9cfb482a-81e3-4154-b5b9-2c805e70a02d"}))
+        ConfigSpec::of::<LinearBindingConfig>().with_example(json!({}))
     }
 
     fn connection_methods(&self) -> Vec<ConnectionMethod> {
@@ -178,11 +176,13 @@ impl IntegrationDefinition for Linear {
     }
 }
 
-/// The config of API-key and OAuth connections: the team their managed webhook covers.
+/// The config of API-key and OAuth connections: the team their managed webhook covers,
+/// and the team new issues go to by default.
 fn connection_config() -> ConfigSpec {
     ConfigSpec::of::<LinearConnectionConfig>()
         .with_example(json!({}))
         .with_example(json!({"webhook_team": "ENG"}))
+        .with_example(json!({"default_team_id": "9cfb482a-81e3-4154-b5b9-2c805e70a02d"}))
 }
 
 /// The connection methods whose webhooks are managed ([`hooks`]).

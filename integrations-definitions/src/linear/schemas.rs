@@ -89,18 +89,25 @@ pub struct LinearTargetSecrets {
 }
 
 /// The Linear binding config.
+///
+/// A binding compiles to Linear's hosted MCP server and the route to it; the SDK's tools
+/// run through a connection, never through a binding, so nothing a binding holds reaches
+/// them. The team `linear_create_issue` uses when a call names none is the connection's
+/// [`default_team_id`](LinearConnectionConfig::default_team_id).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct LinearBindingConfig {
-    /// The team new issues go to when a tool call names none.
+    /// Deprecated and ignored: no tool reads a binding's config. Set `default_team_id` in
+    /// the connection's config instead. Still accepted so that existing bindings compile.
     #[serde(default)]
+    #[schemars(extend("deprecated" = true))]
     pub default_team_id: Option<String>,
 }
 
 /// The config of an API-key or OAuth connection: which team its managed webhook covers
-/// ([`hooks`](super::hooks)). Without a team the hook covers every public team of the
-/// organization.
+/// ([`hooks`](super::hooks)), and the team new issues go to when a tool call names none.
+/// Without a `webhook_team` the hook covers every public team of the organization.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
@@ -109,4 +116,9 @@ pub struct LinearConnectionConfig {
     #[serde(default)]
     #[schemars(regex(pattern = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"))]
     pub webhook_team: Option<String>,
+    /// The team (its id; `linear_list_teams` lists them) `linear_create_issue` creates
+    /// issues in when a call names no `team_id`.
+    #[serde(default)]
+    #[schemars(length(min = 1, max = 64))]
+    pub default_team_id: Option<String>,
 }

@@ -3,9 +3,10 @@
 //! Every GraphQL document is a constant; every value an agent supplies travels in
 //! `variables`, never in the document text, so no argument can change the operation.
 //! Personal API keys go in `Authorization: <key>`; OAuth tokens as `Bearer`. Errors come
-//! in `errors[]` whatever the HTTP status, and are classified by `extensions.code`
-//! (`RATELIMITED` becomes `tool.rate_limited` with the wait from
-//! `X-RateLimit-Requests-Reset`, epoch milliseconds).
+//! in `errors[]` whatever the HTTP status; any entry fails the call, even beside partial
+//! `data`, classified by `extensions.code` (`RATELIMITED` becomes `tool.rate_limited` with
+//! the wait from `X-RateLimit-Requests-Reset`, epoch milliseconds; no code:
+//! `linear.graphql_error`).
 
 use std::sync::LazyLock;
 
@@ -22,7 +23,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::schemas::LinearTargetConfig;
+use super::schemas::{LinearConnectionConfig, LinearTargetConfig};
 
 /// Creates an issue.
 pub const ISSUE_CREATE: &str = "mutation IssueCreate($input: IssueCreateInput!) {
@@ -156,6 +157,29 @@ pub(super) fn linear_error(code: &str) -> Error {
     reason.error(format!("Linear refused the request ({shown})"))
 }
 
+/// The error of a GraphQL answer with any `errors[]` entry. Every entry fails the call,
+/// even beside `data` (GraphQL returns what did resolve next to the errors of what did
+/// not: partial data is not a success). The first `extensions.code` decides the error
+/// ([`linear_error`]); entries without a code give `linear.graphql_error`. Linear's
+/// messages are never passed on: they can quote the submitted variables.
+pub(super) fn graphql_failure(body: Option<&GraphQlResponse>) -> Option<Error> {
+    let errors = &body?.errors;
+    if errors.is_empty() {
+        return None;
+    }
+    Some(
+        match errors
+            .iter()
+            .find_map(|e| e.extensions.as_ref()?.code.clone())
+        {
+            Some(code) => linear_error(&code),
+            None => crate::codes::linear::GRAPHQL_ERROR.error(
+                "Linear answered with GraphQL errors that carry no error code; the request did not fully succeed",
+            ),
+        },
+    )
+}
+
 /// Runs one GraphQL operation and returns `data.<root>` as `T`.
 async fn graphql<T: DeserializeOwned>(
     context: &ToolContext,
@@ -175,12 +199,8 @@ async fn graphql<T: DeserializeOwned>(
         return Err(limited);
     }
     let body: Option<GraphQlResponse> = serde_json::from_slice(response.body()).ok();
-    if let Some(code) = body.as_ref().and_then(|b| {
-        b.errors
-            .iter()
-            .find_map(|e| e.extensions.as_ref()?.code.clone())
-    }) {
-        return Err(linear_error(&code));
+    if let Some(failure) = graphql_failure(body.as_ref()) {
+        return Err(failure);
     }
     if !response.status().is_success() {
         return Err(status_error(response.status()));
@@ -275,14 +295,35 @@ impl PageInfo {
 
 // ---- linear_create_issue ----
 
+/// The connection's `default_team_id`, for a call that names no team.
+fn default_team(context: &ToolContext) -> Result<String, Error> {
+    context
+        .connection_config()
+        .get::<LinearConnectionConfig>()
+        .ok()
+        .and_then(|c| c.default_team_id.clone())
+        .ok_or_else(|| {
+            crate::codes::linear::TEAM_REQUIRED.with_issues(
+                "name the team (team_id): the connection has no default_team_id",
+                vec![integrations_core::ValidationIssue::new(
+                    crate::codes::linear::TEAM_REQUIRED,
+                    "/team_id",
+                    "required when the connection's config has no default_team_id",
+                )],
+            )
+        })
+}
+
 /// Arguments of `linear_create_issue`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct CreateIssueArgs {
-    /// The team's id; `linear_list_teams` lists them.
+    /// The team's id; `linear_list_teams` lists them. Left out: the connection's
+    /// `default_team_id`.
+    #[serde(default)]
     #[schemars(length(min = 1))]
-    pub team_id: String,
+    pub team_id: Option<String>,
     /// The title.
     #[schemars(length(min = 1, max = 512))]
     pub title: String,
@@ -332,7 +373,7 @@ impl Tool for CreateIssue {
     fn descriptor(&self) -> ToolDescriptor {
         ToolDescriptor::new::<CreateIssueArgs>(
             "linear_create_issue",
-            "Create an issue in a Linear team. Returns its identifier and URL.",
+            "Create an issue in a Linear team (the connection's default team when none is named). Returns its identifier and URL.",
         )
         .with_title("Create Linear issue")
         .with_annotations(ToolAnnotations::additive())
@@ -342,8 +383,12 @@ impl Tool for CreateIssue {
     }
 
     async fn call(&self, args: CreateIssueArgs, context: &ToolContext) -> Result<IssueRef, Error> {
+        let team = match args.team_id {
+            Some(team) => team,
+            None => default_team(context)?,
+        };
         let mut input = Map::new();
-        input.insert("teamId".into(), json!(args.team_id));
+        input.insert("teamId".into(), json!(team));
         input.insert("title".into(), json!(args.title));
         insert(&mut input, "description", args.description);
         insert(&mut input, "priority", args.priority.map(Priority::number));

@@ -3,13 +3,15 @@
 //! The API key goes as `Bearer`; a connection bound to an organization or project sends
 //! `OpenAI-Organization` / `OpenAI-Project`. OpenAI's error bodies quote part of the key,
 //! so they are never passed on: failures carry the status class only. Rate limits are
-//! HTTP 429 with `retry-after`.
+//! HTTP 429 with `retry-after`; a 429 whose `error.code` is `insufficient_quota` (billing
+//! exhausted) is not one, and is not retryable (`openai.insufficient_quota`).
 
 use std::sync::LazyLock;
 
-use http::Method;
 use http::header::HeaderValue;
+use http::{Method, StatusCode};
 use integrations_core::Error;
+use integrations_core::host::HttpResponse;
 use integrations_core::tools::{
     RateLimitRule, RequestAuth, Tool, ToolAnnotations, ToolContext, ToolDescriptor, ToolSet,
     read_json, request, status_error,
@@ -26,6 +28,33 @@ static RATE_LIMIT: LazyLock<RateLimitRule> = LazyLock::new(RateLimitRule::new);
 /// The OpenAI tools.
 pub fn tool_set() -> &'static ToolSet {
     &TOOLS
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    error: ErrorCode,
+}
+
+#[derive(Deserialize)]
+struct ErrorCode {
+    #[serde(default)]
+    code: Option<String>,
+}
+
+/// A 429 whose `error.code` is `insufficient_quota`: the key's organization or project
+/// has no credit or hit its spending limit. Waiting does not help, so it is not the
+/// (retryable) rate limit. Only the code is read: OpenAI's messages are never passed on.
+fn quota_exhausted(response: &HttpResponse) -> Option<Error> {
+    if response.status() != StatusCode::TOO_MANY_REQUESTS {
+        return None;
+    }
+    let body: ErrorBody = serde_json::from_slice(response.body()).ok()?;
+    (body.error.code.as_deref() == Some("insufficient_quota")).then(|| {
+        crate::codes::openai::INSUFFICIENT_QUOTA.error(
+            "OpenAI refused the request: the API key's quota is used up (insufficient_quota); \
+             check the plan and billing of its organization or project",
+        )
+    })
 }
 
 /// Arguments of `openai_list_models`: none.
@@ -104,6 +133,9 @@ impl Tool for ListModels {
             .http()
             .send(request, &RequestAuth::bearer(selector))
             .await?;
+        if let Some(exhausted) = quota_exhausted(&response) {
+            return Err(exhausted);
+        }
         if let Some(limited) = RATE_LIMIT.check(&response, context.now()) {
             return Err(limited);
         }

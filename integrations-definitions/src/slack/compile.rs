@@ -35,10 +35,15 @@ pub(super) fn compile(input: &CompileInput<'_>) -> Result<BindingPlan, Vec<Valid
     } else {
         api.path()
     };
+    // The sandbox uses the Web API with the connection's token, but never to destroy
+    // that token: `auth.revoke` would revoke it, `apps.uninstall` remove the app.
+    let under = prefix.trim_end_matches('/');
     Ok(BindingPlan::new().with_route(EgressRouteSpec::new(
         RouteMatch::host(api.host())
             .with_path_prefix(prefix)
-            .with_methods(["GET", "POST"]),
+            .with_methods(["GET", "POST"])
+            .excluding_path_prefix(format!("{under}/auth.revoke"))
+            .excluding_path_prefix(format!("{under}/apps.uninstall")),
         api.as_str(),
         AuthInjection::Bearer,
         selector,

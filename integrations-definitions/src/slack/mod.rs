@@ -24,7 +24,9 @@ use integrations_core::webhook::{WebhookHandler, WebhookSource};
 use integrations_core::{DefinitionKey, IntegrationKind, ValidationIssue};
 use serde_json::json;
 
-use self::schemas::{SlackBindingConfig, SlackTargetConfig, SlackTargetSecrets};
+use self::schemas::{
+    SlackBindingConfig, SlackConnectionConfig, SlackTargetConfig, SlackTargetSecrets,
+};
 
 /// The Slack integration.
 #[derive(Debug, Clone, Default)]
@@ -105,9 +107,7 @@ impl IntegrationDefinition for Slack {
     }
 
     fn binding_config(&self) -> ConfigSpec {
-        ConfigSpec::of::<SlackBindingConfig>()
-            .with_example(json!({}))
-            .with_example(json!({"default_channel": "C0123456789"}))
+        ConfigSpec::of::<SlackBindingConfig>().with_example(json!({}))
     }
 
     fn connection_methods(&self) -> Vec<ConnectionMethod> {
@@ -119,13 +119,15 @@ impl IntegrationDefinition for Slack {
             )
             .with_secret_field(
                 SecretField::api_key("bot_token", "Bot token").with_expected_prefix("xoxb-"),
-            ),
+            )
+            .with_config(connection_config()),
             ConnectionMethod::new(
                 crate::OAUTH2_METHOD,
                 "Add to Slack",
                 ConnectionMethodKind::OAuth2AuthorizationCode,
             )
-            .with_oauth2(Self::oauth2_spec(None)),
+            .with_oauth2(Self::oauth2_spec(None))
+            .with_config(connection_config()),
         ]
     }
 
@@ -157,6 +159,13 @@ impl IntegrationDefinition for Slack {
     ) -> Option<IdentityCheck> {
         auth::identity_check(method, target_config)
     }
+}
+
+/// The config of bot-token and OAuth connections: the channel messages go to by default.
+fn connection_config() -> ConfigSpec {
+    ConfigSpec::of::<SlackConnectionConfig>()
+        .with_example(json!({}))
+        .with_example(json!({"default_channel": "C0123456789"}))
 }
 
 impl IntegrationProvider for Slack {

@@ -17,11 +17,21 @@ fn default_web() -> BaseUrl {
     url("https://slack.com")
 }
 
+/// The bot scopes the shipped tools, sync and triggers need (Slack's method and event
+/// pages): `chat.postMessage` `chat:write`; `reactions.add` `reactions:write`;
+/// `conversations.list` (public channels) `channels:read`; the sync's
+/// `users.conversations` over public and private channels `channels:read` and
+/// `groups:read`, and their `conversations.history` `channels:history` and
+/// `groups:history`, which are also what the `message.channels` and `message.groups`
+/// events behind `slack.message.*` need; `app_mention` events `app_mentions:read`.
 fn default_bot_scopes() -> Vec<String> {
     [
         "app_mentions:read",
+        "channels:history",
         "channels:read",
         "chat:write",
+        "groups:history",
+        "groups:read",
         "reactions:write",
     ]
     .map(str::to_owned)
@@ -45,7 +55,9 @@ pub struct SlackTargetConfig {
     /// The app id (`A0KRD7HC3`); events of other apps are refused.
     #[serde(default)]
     pub app_id: Option<String>,
-    /// The bot scopes requested.
+    /// The bot scopes requested (default: those the shipped tools, sync and triggers
+    /// need: `app_mentions:read`, `channels:history`, `channels:read`, `chat:write`,
+    /// `groups:history`, `groups:read`, `reactions:write`).
     #[serde(default = "default_bot_scopes")]
     pub bot_scopes: Vec<String>,
 }
@@ -64,11 +76,30 @@ pub struct SlackTargetSecrets {
 }
 
 /// The Slack binding config.
+///
+/// A binding compiles to the egress route to the Web API; the SDK's tools run through a
+/// connection, never through a binding, so nothing a binding holds reaches them. The
+/// channel `slack_send_message` posts to when a call names none is the connection's
+/// [`default_channel`](SlackConnectionConfig::default_channel).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct SlackBindingConfig {
-    /// The channel messages go to when a tool call names none.
+    /// Deprecated and ignored: no tool reads a binding's config. Set `default_channel` in
+    /// the connection's config instead. Still accepted so that existing bindings compile.
     #[serde(default)]
+    #[schemars(extend("deprecated" = true))]
+    pub default_channel: Option<String>,
+}
+
+/// The config of a bot-token or OAuth connection.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct SlackConnectionConfig {
+    /// The channel's id (`C0123456789`) `slack_send_message` posts to when a call names
+    /// no `channel`.
+    #[serde(default)]
+    #[schemars(length(min = 1, max = 64))]
     pub default_channel: Option<String>,
 }

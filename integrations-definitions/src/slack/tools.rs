@@ -21,7 +21,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::schemas::SlackTargetConfig;
+use super::schemas::{SlackConnectionConfig, SlackTargetConfig};
 
 static TOOLS: LazyLock<ToolSet> = LazyLock::new(|| {
     ToolSet::new()
@@ -75,7 +75,6 @@ fn slack_error(code: &str) -> Error {
             ErrorKind::PermissionDenied
         }
         "channel_not_found" | "thread_not_found" | "message_not_found" => ErrorKind::NotFound,
-        "already_reacted" => ErrorKind::Conflict,
         "internal_error" | "service_unavailable" | "fatal_error" | "request_timeout" => {
             ErrorKind::Unavailable
         }
@@ -170,14 +169,35 @@ pub struct MessageRef {
 
 // ---- slack_send_message ----
 
+/// The connection's `default_channel`, for a call that names no channel.
+fn default_channel(context: &ToolContext) -> Result<String, Error> {
+    context
+        .connection_config()
+        .get::<SlackConnectionConfig>()
+        .ok()
+        .and_then(|c| c.default_channel.clone())
+        .ok_or_else(|| {
+            crate::codes::slack::CHANNEL_REQUIRED.with_issues(
+                "name the channel: the connection has no default_channel",
+                vec![integrations_core::ValidationIssue::new(
+                    crate::codes::slack::CHANNEL_REQUIRED,
+                    "/channel",
+                    "required when the connection's config has no default_channel",
+                )],
+            )
+        })
+}
+
 /// Arguments of `slack_send_message`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct SendMessageArgs {
-    /// The channel's id (`C0123456789`); `slack_list_channels` lists them.
+    /// The channel's id (`C0123456789`); `slack_list_channels` lists them. Left out: the
+    /// connection's `default_channel`.
+    #[serde(default)]
     #[schemars(length(min = 1, max = 64))]
-    pub channel: String,
+    pub channel: Option<String>,
     /// The message, in Slack's `mrkdwn`.
     #[schemars(length(min = 1, max = 40000))]
     pub text: String,
@@ -198,7 +218,7 @@ impl Tool for SendMessage {
     fn descriptor(&self) -> ToolDescriptor {
         ToolDescriptor::new::<SendMessageArgs>(
             "slack_send_message",
-            "Post a message to a Slack channel the app is a member of.",
+            "Post a message to a Slack channel the app is a member of (the connection's default channel when none is named).",
         )
         .with_title("Send Slack message")
         .with_annotations(ToolAnnotations::additive())
@@ -212,8 +232,12 @@ impl Tool for SendMessage {
         args: SendMessageArgs,
         context: &ToolContext,
     ) -> Result<MessageRef, Error> {
+        let channel = match args.channel {
+            Some(channel) => channel,
+            None => default_channel(context)?,
+        };
         let mut body = Map::new();
-        body.insert("channel".into(), json!(args.channel));
+        body.insert("channel".into(), json!(channel));
         body.insert("text".into(), json!(args.text));
         if let Some(unfurl) = args.unfurl_links {
             body.insert("unfurl_links".into(), json!(unfurl));
@@ -499,7 +523,7 @@ impl Tool for AddReaction {
     fn descriptor(&self) -> ToolDescriptor {
         ToolDescriptor::new::<AddReactionArgs>(
             "slack_add_reaction",
-            "Add an emoji reaction to a Slack message.",
+            "Add an emoji reaction to a Slack message (adding one that is there already succeeds).",
         )
         .with_title("Add Slack reaction")
         .with_annotations(ToolAnnotations::additive().with_idempotent(true))
@@ -524,7 +548,13 @@ impl Tool for AddReaction {
             CONTENT_TYPE,
             HeaderValue::from_static("application/x-www-form-urlencoded"),
         );
-        let _: Value = call_method(context, request).await?;
+        match call_method::<Value>(context, request).await {
+            // Slack answers a repeat with `already_reacted`: the reaction is there, which
+            // is what the call asked for, so a repeat of this idempotent call succeeds.
+            Err(e) if e.code() == "slack.already_reacted" => {}
+            Err(e) => return Err(e),
+            Ok(_) => {}
+        }
         Ok(ReactionRef {
             channel: args.channel,
             timestamp: args.timestamp,

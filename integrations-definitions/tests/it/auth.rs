@@ -11,7 +11,7 @@ use integrations_core::auth::{
     Disconnected, RemoteRevocation, StartAuthorization, TokenManager,
 };
 use integrations_core::credential::{CredentialRequest, CredentialSource};
-use integrations_core::host::{Clock, ConnectionStore, ReqwestHttpClient};
+use integrations_core::host::{Clock, ConnectionStore, HttpClient, ReqwestHttpClient};
 use integrations_core::model::{Connection, ConnectionScope, ConnectionStatus, CredentialType};
 use integrations_core::plan::CredentialSelector;
 use integrations_core::service::{ConnectionInput, TargetInput, WriteService};
@@ -19,7 +19,8 @@ use integrations_core::{ConnectionId, ErrorKind, Registry, TargetId, TenantId};
 use integrations_definitions::github::auth::{INSTALLATION_METHOD, INSTALLATION_TOKEN_RESOLVER};
 use integrations_testkit::mock::MockProvider;
 use integrations_testkit::mock::oauth::{
-    ClientAuthSeen, FailureMode, GitHubMock, InstallationTokenRequest, LinearMock, SlackMock,
+    ClientAuthSeen, FailureMode, GITHUB_APP_TEST_KEY_PEM, GitHubMock, InstallationTokenRequest,
+    LinearMock, SlackMock,
 };
 use integrations_testkit::{TestHost, assert_secret_free};
 use serde_json::{Value, json};
@@ -41,7 +42,22 @@ fn target() -> TargetId {
 
 impl Env {
     async fn new(key: &str, config: Value, secrets: Value) -> Self {
-        let test = TestHost::with_http(Arc::new(ReqwestHttpClient::new().unwrap()));
+        Self::with_http(
+            key,
+            config,
+            secrets,
+            Arc::new(ReqwestHttpClient::new().unwrap()),
+        )
+        .await
+    }
+
+    async fn with_http(
+        key: &str,
+        config: Value,
+        secrets: Value,
+        http: Arc<dyn HttpClient>,
+    ) -> Self {
+        let test = TestHost::with_http(http);
         let registry = Arc::new(integrations_definitions::registry());
         WriteService::new(registry.clone(), test.host().clone())
             .put_target(
@@ -272,6 +288,246 @@ async fn github_app_installation_and_narrowed_installation_tokens() {
         env.status(&connection).await,
         ConnectionStatus::Error { .. }
     ));
+}
+
+/// An installation token is narrowed by bare names, which GitHub resolves inside the
+/// installation's account: a repository of another owner is refused before anything is
+/// minted (owners compare case-insensitively, as GitHub logins do).
+#[tokio::test]
+async fn an_installation_token_is_never_narrowed_to_another_owners_repository() {
+    let mock = GitHubMock::start().await;
+    let env = Env::new(
+        "github::github-cloud",
+        mock.target_config(),
+        mock.target_secrets(),
+    )
+    .await;
+    let mock = mock.with_clock(env.test.clock.clone() as Arc<dyn Clock>);
+    let url = env.start(INSTALLATION_METHOD, None).await;
+    let connection = env.complete(mock.install(&url).unwrap()).await.unwrap();
+    let tokens = env.tokens();
+    let narrowed = |repositories: Value| {
+        CredentialSelector::of_type(CredentialType::OAUTH2_ACCESS_TOKEN)
+            .with_resolver(INSTALLATION_TOKEN_RESOLVER)
+            .with_parameter("repositories", repositories)
+    };
+
+    // `octo-org` installed the App; `acme-labs/octo-repo` would be sent as `octo-repo`
+    // and reach `octo-org/octo-repo`.
+    let selector = narrowed(json!(["octo-org/other-repo", "acme-labs/octo-repo"]));
+    let e = tokens
+        .credential(&CredentialRequest::new(&connection, &selector))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (e.kind(), e.code()),
+        (
+            ErrorKind::Configuration,
+            "github.repository_outside_installation"
+        )
+    );
+    assert!(e.message().contains("acme-labs/octo-repo"), "{e}");
+    assert!(!e.is_temporary());
+    assert!(
+        mock.installation_token_requests().is_empty(),
+        "nothing was minted"
+    );
+    // The connection is fine; only the narrowing was wrong.
+    assert_eq!(env.status(&connection).await, ConnectionStatus::Active);
+
+    // The account's own repositories, whatever the case of the owner, are minted for.
+    let selector = narrowed(json!(["Octo-Org/octo-repo", "octo-org/other-repo"]));
+    let token = tokens
+        .credential(&CredentialRequest::new(&connection, &selector))
+        .await
+        .unwrap();
+    assert!(token.value.expose().starts_with("ghs_"));
+    assert_eq!(
+        mock.installation_token_requests(),
+        [InstallationTokenRequest::new(
+            41_234_567,
+            Some(vec!["octo-repo".to_owned(), "other-repo".to_owned()])
+        )]
+    );
+}
+
+type PathAndAgent = (String, Option<String>);
+
+/// Every App API request (the installation lookup, the token mint) carries the
+/// `User-Agent` GitHub requires.
+#[tokio::test]
+async fn github_app_requests_carry_a_user_agent() {
+    let mock = GitHubMock::start().await;
+    // Each request's path and User-Agent, as the host's HTTP client received it.
+    let seen: Arc<std::sync::Mutex<Vec<PathAndAgent>>> = Arc::default();
+    let reqwest = Arc::new(ReqwestHttpClient::new().unwrap());
+    let recording = integrations_core::host::from_fn({
+        let seen = seen.clone();
+        move |request: http::Request<bytes::Bytes>| {
+            let (seen, reqwest) = (seen.clone(), reqwest.clone());
+            async move {
+                let agent = request
+                    .headers()
+                    .get(http::header::USER_AGENT)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
+                seen.lock()
+                    .unwrap()
+                    .push((request.uri().path().to_owned(), agent));
+                reqwest.send(request).await
+            }
+        }
+    });
+    let env = Env::with_http(
+        "github::github-cloud",
+        mock.target_config(),
+        mock.target_secrets(),
+        Arc::new(recording),
+    )
+    .await;
+    let mock = mock.with_clock(env.test.clock.clone() as Arc<dyn Clock>);
+    let url = env.start(INSTALLATION_METHOD, None).await;
+    let connection = env.complete(mock.install(&url).unwrap()).await.unwrap();
+    let selector = CredentialSelector::of_type(CredentialType::OAUTH2_ACCESS_TOKEN)
+        .with_resolver(INSTALLATION_TOKEN_RESOLVER)
+        .with_parameter("repositories", json!(["octo-org/octo-repo"]));
+    env.tokens()
+        .credential(&CredentialRequest::new(&connection, &selector))
+        .await
+        .unwrap();
+    let app: Vec<PathAndAgent> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(path, _)| path.starts_with("/app/"))
+        .cloned()
+        .collect();
+    let paths: Vec<&str> = app.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "/app/installations/41234567",
+            "/app/installations/41234567",
+            "/app/installations/41234567/access_tokens",
+        ]
+    );
+    for (path, agent) in &app {
+        let agent = agent.as_deref().unwrap_or_default();
+        assert!(agent.starts_with("integrations-rs/"), "{path}: {agent:?}");
+    }
+}
+
+/// GitHub's rate limits on the App API (a 403 that is a primary or secondary limit, a
+/// 429) are temporary, with the wait GitHub asks for; other refusals are not.
+#[tokio::test]
+async fn github_app_rate_limits_are_temporary_with_githubs_wait() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, ResponseTemplate};
+    let github = MockProvider::start().await;
+    let env = Env::new(
+        "github::github-cloud",
+        json!({
+            "api_base_url": github.uri(),
+            "web_base_url": github.uri(),
+            "app_id": 123_456,
+            "app_slug": "acme-agent",
+            "client_id": "Iv1.8a61f9b3a7aba766",
+        }),
+        json!({"app_private_key_pem": GITHUB_APP_TEST_KEY_PEM, "client_secret": "s3cr3t"}),
+    )
+    .await;
+    env.test
+        .clock
+        .set(integrations_core::Timestamp::from_unix_seconds(
+            1_790_000_000,
+        ));
+    let reset = (1_790_000_000_i64 + 120).to_string();
+    let message =
+        |text: &str| json!({"message": text, "documentation_url": "https://docs.github.com/rest"});
+    let answers = [
+        // The primary limit: wait until the reset.
+        ResponseTemplate::new(403)
+            .set_body_json(message("API rate limit exceeded for installation ID 42."))
+            .insert_header("x-ratelimit-remaining", "0")
+            .insert_header("x-ratelimit-reset", reset.as_str()),
+        // A secondary limit with retry-after, quota left.
+        ResponseTemplate::new(403)
+            .set_body_json(message("You have exceeded a secondary rate limit. Please wait a few minutes before you try again."))
+            .insert_header("retry-after", "61")
+            .insert_header("x-ratelimit-remaining", "4000")
+            .insert_header("x-ratelimit-reset", reset.as_str()),
+        // A secondary limit without retry-after: at least a minute.
+        ResponseTemplate::new(403)
+            .set_body_json(message("You have exceeded a secondary rate limit. Please wait a few minutes before you try again."))
+            .insert_header("x-ratelimit-remaining", "4000"),
+        ResponseTemplate::new(429).insert_header("retry-after", "7"),
+        // Not a limit: refused for good.
+        ResponseTemplate::new(403)
+            .set_body_json(message("Resource not accessible by integration"))
+            .insert_header("x-ratelimit-remaining", "4999"),
+    ];
+    for answer in answers {
+        Mock::given(method("POST"))
+            .and(path("/app/installations/42/access_tokens"))
+            .respond_with(answer)
+            .up_to_n_times(1)
+            .expect(1)
+            .mount(github.server())
+            .await;
+    }
+    let mut connection = Connection::new(
+        tenant(),
+        ConnectionId::new("install").unwrap(),
+        target(),
+        "github::github-cloud".parse().unwrap(),
+        INSTALLATION_METHOD.parse().unwrap(),
+        env.test.clock.now(),
+    );
+    connection.external_subject = Some("42".to_owned());
+    env.test.store.put_connection(&connection).await.unwrap();
+    let tokens = env.tokens();
+    let mut outcomes = Vec::new();
+    for _ in 0..5 {
+        let e = tokens.access_token(&connection).await.unwrap_err();
+        outcomes.push((e.code().to_owned(), e.is_temporary(), e.retry_after()));
+    }
+    let limited = |secs| {
+        (
+            "github.rate_limited".to_owned(),
+            true,
+            Some(Duration::from_secs(secs)),
+        )
+    };
+    assert_eq!(
+        outcomes,
+        [
+            limited(120),
+            limited(61),
+            limited(60),
+            limited(7),
+            ("github.app_request_refused".to_owned(), false, None),
+        ]
+    );
+
+    // The installation lookup of the installation callback reads them the same way.
+    Mock::given(method("GET"))
+        .and(path("/app/installations/42"))
+        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "30"))
+        .expect(1)
+        .mount(github.server())
+        .await;
+    let url = env.start(INSTALLATION_METHOD, None).await;
+    let state = param(&url, "state").unwrap();
+    let e = env
+        .complete(format!(
+            "code=abc&installation_id=42&setup_action=install&state={state}"
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (e.code(), e.is_temporary(), e.retry_after()),
+        ("github.rate_limited", true, Some(Duration::from_secs(30)))
+    );
 }
 
 #[tokio::test]

@@ -328,22 +328,22 @@ fn linear_declares_its_hosted_mcp_server_without_credentials() {
         route.credential.credential_type.as_str(),
         "oauth2_access_token"
     );
+}
 
-    // Personal API keys go in Authorization without "Bearer".
+/// The hosted MCP server takes a personal API key as a bearer token (Codex's documented
+/// `bearer_token_env_var = "LINEAR_API_KEY"` for `mcp.linear.app/mcp`); only the GraphQL
+/// API takes it bare.
+#[test]
+fn a_linear_api_key_reaches_the_hosted_mcp_server_as_a_bearer_token() {
     let mut profile = only(&["tickets"]);
     profile.bindings[0].connection.method = ConnectionMethodId::new("api-key").unwrap();
     let plan = compiled(&profile);
-    assert_eq!(
-        plan.egress_routes[0].injection,
-        AuthInjection::Header {
-            name: "Authorization".into(),
-            prefix: None
-        }
-    );
-    assert_eq!(
-        plan.egress_routes[0].credential.credential_type.as_str(),
-        "api_key"
-    );
+    assert_eq!(plan.egress_routes.len(), 1);
+    let route = &plan.egress_routes[0];
+    assert_eq!(route.matcher.hosts, ["mcp.linear.app"]);
+    assert_eq!(route.matcher.path_prefixes, ["/mcp"]);
+    assert_eq!(route.injection, AuthInjection::Bearer);
+    assert_eq!(route.credential.credential_type.as_str(), "api_key");
 }
 
 #[test]
@@ -417,6 +417,62 @@ fn the_plan_classifies_real_requests() {
     );
     assert_eq!(route("GET", "https://api.openai.com/v10/models"), "NoMatch");
     assert_eq!(route("GET", "https://slack.com/apis"), "NoMatch");
+    // Nor the endpoints that would destroy the lent credential: Slack's token revocation
+    // and app uninstall, GitHub's installation token revocation (cloud and server).
+    for (method, url) in [
+        ("POST", "https://slack.com/api/auth.revoke"),
+        ("GET", "https://slack.com/api/auth.revoke"),
+        ("POST", "https://slack.com/api/apps.uninstall"),
+        ("POST", "https://slack-gov.com/api/auth.revoke"),
+        ("DELETE", "https://api.github.com/installation/token"),
+        ("DELETE", "https://ghe.acme.test/api/v3/installation/token"),
+    ] {
+        assert_eq!(route(method, url), "NoMatch", "{method} {url}");
+    }
+    assert_eq!(
+        route("POST", "https://slack.com/api/auth.test"),
+        "egress_rule_chat"
+    );
+    assert_eq!(
+        route("GET", "https://api.github.com/installation/repositories"),
+        "egress_rule_code"
+    );
+}
+
+/// A repository named `.` or `..` (which GitHub does not allow) would make the
+/// workspace path `<projects>/acme/..` step out to the projects root: the binding is
+/// refused by its schema.
+#[test]
+fn a_repository_named_dot_dot_is_a_schema_issue() {
+    for bad in ["acme/..", "acme/."] {
+        let mut profile = only(&["code"]);
+        profile.bindings[0].config = json!({"repositories": ["acme/web", bad]});
+        let err = compile(&registry(), &profile).unwrap_err();
+        let issues: Vec<(&str, &str)> = err
+            .issues()
+            .iter()
+            .map(|i| (i.code.as_str(), i.path.as_str()))
+            .collect();
+        assert_eq!(issues.len(), 1, "{bad}: {issues:?}");
+        assert!(issues[0].0.starts_with("schema."), "{bad}: {issues:?}");
+        assert!(
+            issues[0].1.ends_with("/config/repositories/1"),
+            "{bad}: {issues:?}"
+        );
+    }
+    let entry = registry()
+        .get(&"github::github-cloud".parse().unwrap())
+        .unwrap()
+        .clone();
+    let spec = entry.binding_config();
+    for good in ["acme/.github", "acme/a.", "acme/.a", "acme/...", "acme/a"] {
+        let issues = spec.validate(&json!({"repositories": [good]}));
+        assert!(issues.is_empty(), "{good}: {issues:?}");
+    }
+    for bad in ["acme/..", "acme/.", "acme/", "../api", "acme/a/b"] {
+        let issues = spec.validate(&json!({"repositories": [bad]}));
+        assert!(!issues.is_empty(), "{bad}");
+    }
 }
 
 #[test]

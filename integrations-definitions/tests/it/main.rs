@@ -6,6 +6,7 @@ mod conformance;
 mod definitions;
 mod e2e;
 mod managed_webhooks;
+mod slack_scopes;
 mod sync;
 mod tools;
 mod webhooks;

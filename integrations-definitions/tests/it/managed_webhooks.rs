@@ -717,6 +717,52 @@ async fn a_disconnect_during_registration_leaves_the_connection_revoked_and_no_h
     refused_and_left_revoked(&world, &racing, &connection).await;
 }
 
+/// Linear's `webhooks` query answered with partial data and an error without a code:
+/// the registration fails (`linear.graphql_error`, Linear's message not passed on) rather
+/// than read the partial list as "no hook" and create a second one.
+#[tokio::test]
+async fn a_partial_graphql_answer_fails_the_registration_and_creates_no_hook() {
+    let world = LinearWorld::new().await;
+    let connection = world
+        .api_keys()
+        .connect(LinearWorld::input("lin_1"))
+        .await
+        .unwrap();
+    let reqwest = Arc::new(ReqwestHttpClient::new().unwrap());
+    let http = integrations_core::host::from_fn(move |request: http::Request<bytes::Bytes>| {
+        let reqwest = reqwest.clone();
+        async move {
+            if String::from_utf8_lossy(request.body()).contains("webhooks(first") {
+                let partial = json!({
+                    "data": {"webhooks": {
+                        "nodes": [],
+                        "pageInfo": {"hasNextPage": false, "endCursor": null},
+                    }},
+                    "errors": [{
+                        "message": "Could not load webhook hook-secret-detail",
+                        "path": ["webhooks", "nodes", 0],
+                    }],
+                });
+                return Ok(http::Response::builder()
+                    .status(200)
+                    .header("content-type", "application/json")
+                    .body(bytes::Bytes::from(partial.to_string()))
+                    .unwrap());
+            }
+            reqwest.send(request).await
+        }
+    });
+    let partial = world.other_process(http);
+    let error = partial
+        .register(&tenant(), &connection.id)
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), "linear.graphql_error");
+    assert!(!error.to_string().contains("hook-secret-detail"), "{error}");
+    assert_eq!(world.creates(), 0);
+    assert!(world.hooks.hooks().is_empty());
+}
+
 /// Two registrations of one connection at once in one process take turns: the second
 /// finds the first's hook by its URL, so Linear gets one hook, not two (finding and then
 /// creating is not atomic at the provider).

@@ -991,6 +991,16 @@ async fn slack_a_channel_left_during_a_run_is_passed_over() {
     }
 }
 
+/// The default bot scopes of a Slack target let the shipped sync run: every method a
+/// full run calls (`users.conversations` over public and private channels, their
+/// `conversations.history`) is covered.
+#[tokio::test]
+async fn slack_sync_methods_are_covered_by_the_default_scopes() {
+    let (api, env, _) = slack().await;
+    env.full("messages").await;
+    crate::slack_scopes::assert_default_scopes_cover(&api.requests());
+}
+
 #[tokio::test]
 async fn slack_messages_full_then_incremental() {
     let (api, env, c) = slack().await;

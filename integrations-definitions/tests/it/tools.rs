@@ -19,6 +19,7 @@ use integrations_core::{
     TenantId, Timestamp, UserId, WorkspaceId,
 };
 use integrations_definitions::linear::tools::ISSUE_CREATE;
+use integrations_testkit::mock::MockProvider;
 use integrations_testkit::mock::api::{
     FakeTokenManager, GitHubApi, GitHubFailure, LinearApi, LinearFailure, OpenAiApi, OpenAiFailure,
     RefreshEndpoint, Scheme, SlackApi, SlackFailure,
@@ -423,6 +424,142 @@ async fn linear_rate_limits_and_errors_are_typed() {
     let _ = team;
 }
 
+/// GraphQL answers what resolved next to the errors of what did not: any `errors[]`
+/// entry fails the call, an entry without a code with `linear.graphql_error`, and
+/// Linear's message is never passed on.
+#[tokio::test]
+async fn linear_graphql_errors_fail_the_call_even_beside_partial_data() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, ResponseTemplate};
+    let linear = MockProvider::start().await;
+    let teams = json!({
+        "nodes": [{"id": "team-1", "key": "ENG", "name": "Engineering"}],
+        "pageInfo": {"hasNextPage": false, "endCursor": null},
+    });
+    let answers = [
+        // A field failed: partial data and an error without a code, HTTP 200.
+        json!({
+            "data": {"teams": teams},
+            "errors": [{
+                "message": "Unexpected failure reading team OPS-private-roadmap",
+                "path": ["teams", "nodes", 1],
+                "locations": [{"line": 2, "column": 3}],
+            }],
+        }),
+        // A coded error beside data keeps its code.
+        json!({
+            "data": {"teams": teams},
+            "errors": [{"message": "Forbidden", "extensions": {"code": "FORBIDDEN"}}],
+        }),
+    ];
+    for answer in answers {
+        Mock::given(method("POST"))
+            .and(path("/graphql"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(answer))
+            .up_to_n_times(1)
+            .expect(1)
+            .mount(linear.server())
+            .await;
+    }
+    let env = Env::new(
+        "linear::linear-default",
+        json!({"api_base_url": linear.uri()}),
+    )
+    .await;
+    let call = env
+        .api_key("linear", "api_key", "lin_api_key123", json!({}))
+        .await;
+    let runtime = env.runtime();
+    let partial = runtime.call("linear_list_teams", json!({}), &call).await;
+    assert_eq!(code(&partial), "linear.graphql_error");
+    assert_eq!(partial.failure.clone().unwrap().kind, ErrorKind::Provider);
+    let text = partial.to_mcp().to_string();
+    assert!(!text.contains("OPS-private-roadmap"), "{text}");
+    let forbidden = runtime.call("linear_list_teams", json!({}), &call).await;
+    assert_eq!(code(&forbidden), "linear.forbidden");
+}
+
+/// Tools run through a connection, so the default team and channel are the connection's
+/// (`default_team_id`, `default_channel`): a call that names none uses it, and without
+/// one the call is refused before anything is sent. The binding fields of the same name
+/// reach no tool and are marked deprecated.
+#[tokio::test]
+async fn a_call_without_a_team_or_channel_uses_the_connections_default() {
+    let (api, env, _, team) = linear().await;
+    let runtime = env.runtime();
+    let with_default = env
+        .api_key(
+            "linear-default",
+            "api_key",
+            "lin_api_key123",
+            json!({"default_team_id": team}),
+        )
+        .await;
+    let issue = ok(&runtime
+        .call(
+            "linear_create_issue",
+            json!({"title": "No team named"}),
+            &with_default,
+        )
+        .await);
+    assert_eq!(issue["identifier"], "ENG-1");
+    let sent = api.requests().last().unwrap().json();
+    assert_eq!(sent["variables"]["input"]["teamId"], team.as_str());
+    let without = env
+        .api_key("linear-plain", "api_key", "lin_api_key123", json!({}))
+        .await;
+    let before = api.requests().len();
+    let refused = runtime
+        .call("linear_create_issue", json!({"title": "x"}), &without)
+        .await;
+    assert_eq!(code(&refused), "linear.team_required");
+    assert_eq!(refused.failure.unwrap().kind, ErrorKind::InvalidInput);
+    assert_eq!(api.requests().len(), before, "nothing was sent");
+
+    let (api, env, _) = slack().await;
+    let general = api.add_channel("general", true, false);
+    let runtime = env.runtime();
+    let with_default = env
+        .api_key(
+            "slack-default",
+            "bot_token",
+            "xoxb-1",
+            json!({"default_channel": general}),
+        )
+        .await;
+    let sent = ok(&runtime
+        .call(
+            "slack_send_message",
+            json!({"text": "Deployed"}),
+            &with_default,
+        )
+        .await);
+    assert_eq!(sent["channel"], general.as_str());
+    assert_eq!(
+        api.requests().last().unwrap().json()["channel"],
+        general.as_str()
+    );
+    let without = env
+        .api_key("slack-plain", "bot_token", "xoxb-1", json!({}))
+        .await;
+    let before = api.requests().len();
+    let refused = runtime
+        .call("slack_send_message", json!({"text": "x"}), &without)
+        .await;
+    assert_eq!(code(&refused), "slack.channel_required");
+    assert_eq!(api.requests().len(), before, "nothing was sent");
+
+    let registry = integrations_definitions::registry();
+    for (key, field) in [
+        ("linear::linear-default", "default_team_id"),
+        ("slack::slack-default", "default_channel"),
+    ] {
+        let entry = registry.get(&key.parse().unwrap()).unwrap();
+        let schema = entry.binding_config().json_schema().clone();
+        assert_eq!(schema["properties"][field]["deprecated"], true, "{key}");
+    }
+}
+
 // ---------------------------------------------------------------- GitHub
 
 async fn github(enterprise: bool) -> (GitHubApi, Env, CallContext) {
@@ -630,6 +767,137 @@ async fn github_tools_work_on_cloud_and_enterprise_server() {
         assert_eq!(rest["items"].as_array().unwrap().len(), 1);
         assert!(rest["next_cursor"].is_null());
         api.provider().assert_no_unexpected();
+    }
+}
+
+/// The repository root is listed (`/`, `""` or no path: `GET .../contents`, an array of
+/// entries, as GitHub answers), a trailing slash names the directory, and a symlink or a
+/// submodule (no `content`) is answered with what it points at, not as a large file.
+#[tokio::test]
+async fn github_file_contents_list_the_root_and_answer_links_and_submodules() {
+    for enterprise in [false, true] {
+        let (api, env, call) = github(enterprise).await;
+        let runtime = env.runtime();
+        let prefix = if enterprise { "/api/v3" } else { "" };
+        api.add_file("octo", "repo", "README.md", b"# Hello\n");
+        api.add_file("octo", "repo", "src/lib.rs", b"pub fn f() {}\n");
+        api.add_symlink("octo", "repo", "docs", "/srv/shared/docs");
+        api.add_symlink("octo", "repo", "src/readme", "../README.md");
+        api.add_submodule(
+            "octo",
+            "repo",
+            "vendor",
+            "https://github.com/octo/vendor.git",
+        );
+
+        for path in [json!("/"), json!(""), Value::Null] {
+            let mut args = json!({"repository": "octo/repo"});
+            if !path.is_null() {
+                args["path"] = path.clone();
+            }
+            let root = ok(&runtime.call("github_get_file_contents", args, &call).await);
+            assert_eq!(
+                api.requests().last().unwrap().path,
+                format!("{prefix}/repos/octo/repo/contents"),
+                "{path}"
+            );
+            assert_eq!(root["kind"], "dir");
+            assert_eq!(root["path"], "");
+            let entries: Vec<(String, String)> = root["entries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| {
+                    (
+                        e["name"].as_str().unwrap().to_owned(),
+                        e["type"].as_str().unwrap().to_owned(),
+                    )
+                })
+                .collect();
+            let entry = |name: &str, kind: &str| (name.to_owned(), kind.to_owned());
+            assert_eq!(
+                entries,
+                [
+                    entry("README.md", "file"),
+                    entry("docs", "symlink"),
+                    entry("src", "dir"),
+                    // GitHub lists a submodule as a file.
+                    entry("vendor", "file"),
+                ]
+            );
+        }
+
+        let src = ok(&runtime
+            .call(
+                "github_get_file_contents",
+                json!({"repository": "octo/repo", "path": "src/"}),
+                &call,
+            )
+            .await);
+        assert_eq!(
+            api.requests().last().unwrap().path,
+            format!("{prefix}/repos/octo/repo/contents/src")
+        );
+        assert_eq!(
+            (src["kind"].as_str(), src["path"].as_str()),
+            (Some("dir"), Some("src"))
+        );
+        assert_eq!(src["entries"].as_array().unwrap().len(), 2);
+
+        let submodule = ok(&runtime
+            .call(
+                "github_get_file_contents",
+                json!({"repository": "octo/repo", "path": "vendor"}),
+                &call,
+            )
+            .await);
+        assert_eq!(submodule["kind"], "submodule");
+        assert_eq!(submodule["target"], "https://github.com/octo/vendor.git");
+        assert!(submodule["content"].is_null());
+        let symlink = ok(&runtime
+            .call(
+                "github_get_file_contents",
+                json!({"repository": "octo/repo", "path": "docs"}),
+                &call,
+            )
+            .await);
+        assert_eq!(
+            (symlink["kind"].as_str(), symlink["target"].as_str()),
+            (Some("symlink"), Some("/srv/shared/docs"))
+        );
+        // A symlink to a file of the repository is read as that file.
+        let linked = ok(&runtime
+            .call(
+                "github_get_file_contents",
+                json!({"repository": "octo/repo", "path": "src/readme"}),
+                &call,
+            )
+            .await);
+        assert_eq!(
+            (linked["kind"].as_str(), linked["content"].as_str()),
+            (Some("file"), Some("# Hello\n"))
+        );
+        // A file too large for the endpoint is still reported as one.
+        api.add_file("octo", "repo", "big.bin", &vec![b'x'; 1024 * 1024 + 1]);
+        let big = runtime
+            .call(
+                "github_get_file_contents",
+                json!({"repository": "octo/repo", "path": "big.bin"}),
+                &call,
+            )
+            .await;
+        assert_eq!(code(&big), "github.file_too_large");
+        // Empty segments inside a path are still refused, and nothing is sent.
+        let before = api.requests().len();
+        let doubled = runtime
+            .call(
+                "github_get_file_contents",
+                json!({"repository": "octo/repo", "path": "src//lib.rs"}),
+                &call,
+            )
+            .await;
+        assert_eq!(code(&doubled), "tool.invalid_path_segment");
+        assert_eq!(api.requests().len(), before);
     }
 }
 
@@ -891,14 +1159,65 @@ async fn slack_messages_threads_and_reactions() {
         Some("application/x-www-form-urlencoded")
     );
     assert_eq!(request.form()["name"], "eyes");
-    let twice = runtime
+    // The tool is idempotent: Slack answers the repeat `already_reacted`, and the repeat
+    // succeeds with the same result.
+    let twice = ok(&runtime
         .call(
             "slack_add_reaction",
             json!({"channel": general, "timestamp": parent, "name": "eyes"}),
             &call,
         )
-        .await;
-    assert_eq!(code(&twice), "slack.already_reacted");
+        .await);
+    assert_eq!(twice, reaction);
+    assert_eq!(
+        api.requests().last().unwrap().form()["name"],
+        "eyes",
+        "the repeat reached Slack"
+    );
+    let reactions = api.messages();
+    let message = reactions
+        .iter()
+        .find(|m| m["ts"] == parent.as_str())
+        .unwrap();
+    assert_eq!(message["reactions"], json!(["eyes"]));
+}
+
+/// The default bot scopes of a Slack target let every Slack tool run.
+#[tokio::test]
+async fn slack_tool_methods_are_covered_by_the_default_scopes() {
+    let (api, env, call) = slack().await;
+    let general = api.add_channel("general", true, false);
+    let parent = api.add_message(&general, "Is prod down?");
+    let runtime = env.runtime();
+    let calls = [
+        (
+            "slack_send_message",
+            json!({"channel": general, "text": "Hi"}),
+        ),
+        (
+            "slack_reply_in_thread",
+            json!({"channel": general, "thread_ts": parent, "text": "Looking."}),
+        ),
+        ("slack_list_channels", json!({})),
+        (
+            "slack_add_reaction",
+            json!({"channel": general, "timestamp": parent, "name": "eyes"}),
+        ),
+    ];
+    let mut names: Vec<&str> = calls.iter().map(|(name, _)| *name).collect();
+    for (name, args) in calls {
+        ok(&runtime.call(name, args, &call).await);
+    }
+    // Every Slack tool was called.
+    let registry = integrations_definitions::registry();
+    let entry = registry
+        .get(&"slack::slack-default".parse().unwrap())
+        .unwrap();
+    let mut shipped: Vec<&str> = entry.tools().iter().map(|t| t.name.as_str()).collect();
+    names.sort_unstable();
+    shipped.sort_unstable();
+    assert_eq!(names, shipped);
+    crate::slack_scopes::assert_default_scopes_cover(&api.requests());
 }
 
 #[tokio::test]
@@ -1053,6 +1372,37 @@ async fn openai_models_are_listed_with_the_organization_headers() {
         assert!(!text.contains(fragment), "{fragment} in {text}");
     }
     assert_debug_secret_free(&refused, "sk-wrong-999999");
+}
+
+/// A 429 `insufficient_quota` is billing, not a rate limit: not retryable, its own code,
+/// and nothing of OpenAI's message passed on.
+#[tokio::test]
+async fn openai_insufficient_quota_is_not_a_retryable_rate_limit() {
+    let api = OpenAiApi::start().await;
+    api.accept_key("sk-test-123456");
+    let env = Env::new(
+        "openai::openai-default",
+        json!({"api_base_url": api.api_base_url()}),
+    )
+    .await;
+    let call = env
+        .api_key("openai", "api_key", "sk-test-123456", json!({}))
+        .await;
+    let runtime = env.runtime();
+    api.fail_next(OpenAiFailure::InsufficientQuota);
+    let refused = runtime.call("openai_list_models", json!({}), &call).await;
+    assert_eq!(code(&refused), "openai.insufficient_quota");
+    let failure = refused.failure.clone().unwrap();
+    assert_eq!(failure.kind, ErrorKind::Provider);
+    assert_eq!(failure.retry_after, None);
+    let text = refused.to_mcp().to_string();
+    assert!(!text.contains("exceeded your current quota"), "{text}");
+    // A real rate limit is still one.
+    api.fail_next(OpenAiFailure::RateLimited {
+        retry_after_seconds: 5,
+    });
+    let limited = runtime.call("openai_list_models", json!({}), &call).await;
+    assert_eq!(code(&limited), "tool.rate_limited");
 }
 
 // ---------------------------------------------------------------- Catalog and exports

@@ -7,8 +7,11 @@
 //! an unknown token and hides private repositories without one (404); paginates lists
 //! with a `Link` header (`rel="next"`, `"last"`, ...); wraps search results in
 //! `{total_count, incomplete_results, items}`; returns file contents base64-encoded in
-//! 60-column lines; and signals rate limits with 403 and `x-ratelimit-remaining: 0` or a
-//! secondary-limit message with `retry-after`.
+//! 60-column lines (none over 1 MB: `encoding: "none"`), a directory as an array of
+//! entries (the root at `/contents`, with or without a trailing slash; submodules listed
+//! as `file`), a symlink as the file it points at or as itself (`target`), a submodule
+//! with its `submodule_git_url`; and signals rate limits with 403 and
+//! `x-ratelimit-remaining: 0` or a secondary-limit message with `retry-after`.
 
 #![allow(
     clippy::result_large_err,
@@ -54,11 +57,45 @@ struct Issue {
     pull: Option<(String, String, bool)>,
 }
 
+/// A tree entry that is not a blob: what `contents` answers without `content`.
+#[derive(Debug, Clone)]
+enum Link {
+    /// A symbolic link to this target (a path, relative to the link's directory).
+    Symlink(String),
+    /// A submodule cloned from this git URL.
+    Submodule(String),
+}
+
 #[derive(Debug, Default)]
 struct Repo {
     items: Vec<Issue>,
     comments: Vec<Value>,
     files: BTreeMap<String, Vec<u8>>,
+    links: BTreeMap<String, Link>,
+}
+
+/// The largest file whose contents `contents` returns (1 MB); larger ones come with
+/// `encoding: "none"` and empty `content`.
+const CONTENTS_LIMIT: usize = 1024 * 1024;
+
+/// A symlink's target resolved against the link's directory, when it stays inside the
+/// repository (an absolute target points outside it, as on disk).
+fn resolve(link: &str, target: &str) -> Option<String> {
+    if target.starts_with('/') {
+        return None;
+    }
+    let mut parts: Vec<&str> = link.split('/').collect();
+    parts.pop();
+    for segment in target.split('/') {
+        match segment {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            name => parts.push(name),
+        }
+    }
+    Some(parts.join("/"))
 }
 
 #[derive(Debug, Default)]
@@ -169,6 +206,84 @@ impl Responder {
             "updated_at": "2026-11-21T09:30:00Z",
             "merged_at": null,
         })
+    }
+
+    /// The blob SHA the mock gives `bytes`.
+    fn blob_sha(bytes: &[u8], serial: u64) -> String {
+        format!(
+            "{:040x}",
+            u64::try_from(bytes.len()).unwrap_or(0) * 7919 + serial
+        )
+    }
+
+    /// The fields every `contents` object has: `name`, `path`, `sha`, `size` and the
+    /// API, git, web and download URLs with their `_links`.
+    fn entry_json(&self, owner: &str, repo: &str, path: &str, kind: &str, size: usize) -> Value {
+        let name = path.rsplit('/').next().unwrap_or(path);
+        let sha = format!("{:040x}", path.len() * 104_729 + size);
+        let url = format!("{}/repos/{owner}/{repo}/contents/{path}?ref=main", self.api);
+        let git_url = format!(
+            "{}/repos/{owner}/{repo}/git/{}/{sha}",
+            self.api,
+            if kind == "dir" { "trees" } else { "blobs" }
+        );
+        let html_url = format!(
+            "{}/{owner}/{repo}/{}/main/{path}",
+            self.web,
+            if kind == "dir" { "tree" } else { "blob" }
+        );
+        let download_url =
+            (kind != "dir").then(|| format!("{}/{owner}/{repo}/raw/main/{path}", self.web));
+        json!({
+            "type": kind,
+            "size": size,
+            "name": name,
+            "path": path,
+            "sha": sha,
+            "url": url,
+            "git_url": git_url,
+            "html_url": html_url,
+            "download_url": download_url,
+            "_links": {"self": url, "git": git_url, "html": html_url},
+        })
+    }
+
+    /// A file: its contents base64-encoded in 60-column lines, or none over 1 MB.
+    fn file_json(&self, owner: &str, repo: &str, path: &str, bytes: &[u8], serial: u64) -> Value {
+        let mut out = self.entry_json(owner, repo, path, "file", bytes.len());
+        out["sha"] = json!(Self::blob_sha(bytes, serial));
+        if bytes.len() > CONTENTS_LIMIT {
+            out["encoding"] = json!("none");
+            out["content"] = json!("");
+        } else {
+            let encoded = STANDARD.encode(bytes);
+            let mut content = String::new();
+            for chunk in encoded.as_bytes().chunks(60) {
+                content.push_str(&String::from_utf8_lossy(chunk));
+                content.push('\n');
+            }
+            out["encoding"] = json!("base64");
+            out["content"] = json!(content);
+        }
+        out
+    }
+
+    /// A symlink whose target is not a file of the repository, or a submodule: what it
+    /// points at, without `content`.
+    fn link_json(&self, owner: &str, repo: &str, path: &str, link: &Link) -> Value {
+        match link {
+            Link::Symlink(target) => {
+                let mut out = self.entry_json(owner, repo, path, "symlink", target.len());
+                out["target"] = json!(target);
+                out
+            }
+            Link::Submodule(git_url) => {
+                let mut out = self.entry_json(owner, repo, path, "submodule", 0);
+                out["submodule_git_url"] = json!(git_url);
+                out["download_url"] = Value::Null;
+                out
+            }
+        }
     }
 
     /// One page of `items` and the `Link` header for `recorded`.
@@ -358,62 +473,74 @@ impl Responder {
                 {
                     return message(404, &format!("No commit found for the ref {reference}"));
                 }
-                let path = path.join("/");
+                // `/contents`, `/contents/` and `/contents/dir/` name directories alike.
+                let joined = path.join("/");
+                let mut path = joined.strip_suffix('/').unwrap_or(&joined).to_owned();
+                if let Some(Link::Symlink(target)) = r.links.get(&path)
+                    && let Some(file) = resolve(&path, target).filter(|f| r.files.contains_key(f))
+                {
+                    // A symlink to a file of the repository answers with that file.
+                    path = file;
+                }
                 if let Some(bytes) = r.files.get(&path) {
-                    let encoded = STANDARD.encode(bytes);
-                    let mut content = String::new();
-                    for chunk in encoded.as_bytes().chunks(60) {
-                        content.push_str(&String::from_utf8_lossy(chunk));
-                        content.push('\n');
-                    }
-                    let name = path.rsplit('/').next().unwrap_or(&path).to_owned();
-                    let sha = format!(
-                        "{:040x}",
-                        u64::try_from(bytes.len()).unwrap_or(0) * 7919 + serial
-                    );
-                    return ResponseTemplate::new(200).set_body_json(json!({
-                        "type": "file",
-                        "encoding": "base64",
-                        "size": bytes.len(),
-                        "name": name,
-                        "path": path,
-                        "content": content,
-                        "sha": sha,
-                        "url": format!("{}/repos/{owner}/{repo}/contents/{path}?ref=main", self.api),
-                        "html_url": format!("{}/{owner}/{repo}/blob/main/{path}", self.web),
-                        "download_url": format!("{}/{owner}/{repo}/raw/main/{path}", self.web),
-                    }));
+                    return ResponseTemplate::new(200)
+                        .set_body_json(self.file_json(owner, repo, &path, bytes, serial));
+                }
+                if let Some(link) = r.links.get(&path) {
+                    return ResponseTemplate::new(200)
+                        .set_body_json(self.link_json(owner, repo, &path, link));
                 }
                 let dir = if path.is_empty() {
                     String::new()
                 } else {
                     format!("{path}/")
                 };
-                let mut entries: BTreeMap<String, (&str, usize)> = BTreeMap::new();
+                let mut entries: BTreeMap<String, Value> = BTreeMap::new();
                 for (file, bytes) in &r.files {
                     if let Some(rest) = file.strip_prefix(&dir) {
                         match rest.split_once('/') {
-                            Some((sub, _)) => entries.insert(sub.to_owned(), ("dir", 0)),
-                            None => entries.insert(rest.to_owned(), ("file", bytes.len())),
+                            Some((sub, _)) => entries.insert(
+                                sub.to_owned(),
+                                self.entry_json(owner, repo, &format!("{dir}{sub}"), "dir", 0),
+                            ),
+                            None => entries.insert(
+                                rest.to_owned(),
+                                self.entry_json(owner, repo, file, "file", bytes.len()),
+                            ),
                         };
                     }
                 }
-                if entries.is_empty() {
-                    return not_found();
+                for (name, link) in &r.links {
+                    if let Some(rest) = name.strip_prefix(&dir) {
+                        let entry = match (rest.split_once('/'), link) {
+                            (Some((sub, _)), _) => {
+                                self.entry_json(owner, repo, &format!("{dir}{sub}"), "dir", 0)
+                            }
+                            (None, Link::Symlink(target)) => {
+                                self.entry_json(owner, repo, name, "symlink", target.len())
+                            }
+                            // GitHub lists submodules as files, for backwards
+                            // compatibility, without a git URL.
+                            (None, Link::Submodule(_)) => {
+                                let mut entry = self.entry_json(owner, repo, name, "file", 0);
+                                entry["git_url"] = Value::Null;
+                                entry["download_url"] = Value::Null;
+                                entry["_links"]["git"] = Value::Null;
+                                entry
+                            }
+                        };
+                        let key = rest.split('/').next().unwrap_or(rest).to_owned();
+                        entries.entry(key).or_insert(entry);
+                    }
                 }
-                let listing: Vec<Value> = entries
-                    .into_iter()
-                    .map(|(name, (kind, size))| {
-                        let full = format!("{dir}{name}");
-                        json!({
-                            "type": kind,
-                            "name": name,
-                            "path": full,
-                            "size": size,
-                            "html_url": format!("{}/{owner}/{repo}/{}/main/{full}", self.web, if kind == "dir" { "tree" } else { "blob" }),
-                        })
-                    })
-                    .collect();
+                if entries.is_empty() {
+                    return if dir.is_empty() {
+                        message(404, "This repository is empty.")
+                    } else {
+                        not_found()
+                    };
+                }
+                let listing: Vec<Value> = entries.into_values().collect();
                 ResponseTemplate::new(200).set_body_json(listing)
             }
             ("GET", ["search", "issues"]) => {
@@ -665,6 +792,31 @@ impl GitHubApi {
             .or_default()
             .files
             .insert(path.to_owned(), contents.to_vec());
+    }
+
+    /// Adds a symbolic link on `main` pointing at `target` (a path relative to the
+    /// link's directory, or an absolute one, outside the repository). Read, it answers
+    /// with the file it points at when that is a file of the repository, else with the
+    /// link itself (`type: "symlink"`, `target`, no `content`).
+    pub fn add_symlink(&self, owner: &str, repo: &str, path: &str, target: &str) {
+        lock(&self.state)
+            .repos
+            .entry((owner.to_owned(), repo.to_owned()))
+            .or_default()
+            .links
+            .insert(path.to_owned(), Link::Symlink(target.to_owned()));
+    }
+
+    /// Adds a submodule on `main` cloned from `git_url`. Read, it answers
+    /// `type: "submodule"` with `submodule_git_url` and no `content`; a directory
+    /// listing shows it as a `file`, as GitHub does.
+    pub fn add_submodule(&self, owner: &str, repo: &str, path: &str, git_url: &str) {
+        lock(&self.state)
+            .repos
+            .entry((owner.to_owned(), repo.to_owned()))
+            .or_default()
+            .links
+            .insert(path.to_owned(), Link::Submodule(git_url.to_owned()));
     }
 
     /// The comments created in a repository.

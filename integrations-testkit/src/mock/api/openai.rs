@@ -3,8 +3,9 @@
 //! Like OpenAI, it takes `Authorization: Bearer sk-...`, answers an unknown key with 401
 //! and an `error` object whose message quotes part of the key (so callers must never pass
 //! provider error bodies on), checks `OpenAI-Organization`/`OpenAI-Project` when the key
-//! is bound to them, sends `x-request-id` on every response, and rate limits with 429,
-//! `retry-after` and `x-ratelimit-*` headers.
+//! is bound to them, sends `x-request-id` on every response, rate limits with 429,
+//! `retry-after` and `x-ratelimit-*` headers, and refuses a key whose billing is
+//! exhausted with 429 `insufficient_quota` (no `retry-after`).
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -25,6 +26,9 @@ pub enum OpenAiFailure {
         /// The `retry-after` seconds.
         retry_after_seconds: u64,
     },
+    /// 429 `insufficient_quota`: the key's organization has no credit left (billing), no
+    /// `retry-after`.
+    InsufficientQuota,
 }
 
 #[derive(Debug, Default)]
@@ -76,6 +80,12 @@ impl Respond for Responder {
                 .insert_header("x-ratelimit-limit-requests", "500")
                 .insert_header("x-ratelimit-remaining-requests", "0")
                 .insert_header("x-ratelimit-reset-requests", "12ms"),
+                OpenAiFailure::InsufficientQuota => error(
+                    429,
+                    "insufficient_quota",
+                    "insufficient_quota",
+                    "You exceeded your current quota, please check your plan and billing details. For more information on this error, read the docs: https://platform.openai.com/docs/guides/error-codes/api-errors.",
+                ),
             };
         }
         if self.tokens.check(request) != Auth::Valid {

@@ -2,10 +2,13 @@
 //! installation pages, `/user/installations` and installation tokens.
 //!
 //! Quirks reproduced (`shared` providers.md §2.2): the token endpoint answers
-//! form-encoded unless asked for JSON, reports errors with HTTP 200 and an `error`
-//! member, writes scopes comma-separated (`repo,gist`), and takes the client secret in
-//! the body; GitHub App user tokens expire after 8 h with a single-use refresh token;
-//! installation tokens need an RS256 app JWT (`iss` = app id, at most 10 minutes).
+//! form-encoded unless asked for JSON (its errors too), reports errors with HTTP 200 and
+//! an `error` member, writes scopes comma-separated (`repo,gist`), and takes the client
+//! secret in the body; GitHub App user tokens expire after 8 h with a single-use refresh
+//! token; installation tokens need an RS256 app JWT (`iss` = app id, at most 10 minutes)
+//! and are narrowed by repository names resolved inside the installation's account. The
+//! REST endpoints (`/user`, `/user/installations`, `/app/installations/...`,
+//! `/applications/...`) refuse a request without `User-Agent` (403), as GitHub does.
 //!
 //! The App requests user authorization (OAuth) during installation unless told
 //! otherwise: the installation callback then carries a `code` (single use, valid ten
@@ -382,6 +385,33 @@ impl GitHubMock {
 
 struct TokenEndpoint(Arc<Shared>);
 
+/// An error of the token endpoint, with HTTP 200 as GitHub reports them: JSON when the
+/// client asked for it (`Accept: application/json`), else form-encoded, as every answer
+/// of that endpoint is by default (`error=...&error_description=...&error_uri=...`).
+fn token_error(wants_json: bool, body: &Value) -> ResponseTemplate {
+    if wants_json {
+        return json_body(body);
+    }
+    let mut form = url::form_urlencoded::Serializer::new(String::new());
+    if let Value::Object(fields) = body {
+        for (key, value) in fields {
+            if let Some(value) = value.as_str() {
+                form.append_pair(key, value);
+            }
+        }
+    }
+    ResponseTemplate::new(200).set_body_raw(
+        form.finish(),
+        "application/x-www-form-urlencoded; charset=utf-8",
+    )
+}
+
+/// A fixture's error (a JSON object), answered as [`token_error`] does.
+fn token_error_fixture(wants_json: bool, fixture: &str) -> ResponseTemplate {
+    let body: Value = serde_json::from_str(fixture).expect("the fixture is JSON");
+    token_error(wants_json, &body)
+}
+
 impl TokenEndpoint {
     /// A token answer: JSON shaped like the JSON fixture, or form-encoded with the form
     /// fixture's members in its order, then the expiring-token members.
@@ -501,7 +531,10 @@ impl Respond for TokenEndpoint {
                 client_secret.as_deref(),
             )
         {
-            return ledger.delayed(verbatim_json(200, INCORRECT_CLIENT_CREDENTIALS));
+            return ledger.delayed(token_error_fixture(
+                wants_json,
+                INCORRECT_CLIENT_CREDENTIALS,
+            ));
         }
         let response = match grant_type.as_str() {
             "authorization_code" => {
@@ -510,7 +543,7 @@ impl Respond for TokenEndpoint {
                     return ledger.delayed(if self.0.now().duration_since(installed) < CODE_TTL {
                         self.issue_app_user_token(wants_json, ledger.new_family())
                     } else {
-                        verbatim_json(200, BAD_VERIFICATION_CODE)
+                        token_error_fixture(wants_json, BAD_VERIFICATION_CODE)
                     });
                 }
                 let grant = code.map(|c| ledger.take_code(c, client_id.as_deref()));
@@ -519,13 +552,16 @@ impl Respond for TokenEndpoint {
                     // that is sent must match.
                     Some(Ok(grant)) => match check_exchange(&grant, &form, false) {
                         Ok(()) => self.issue(wants_json, &grant.scopes, grant.family),
-                        Err("redirect_uri") => json_body(&json!({
-                            "error": "redirect_uri_mismatch",
-                            "error_description": "The redirect_uri MUST match the registered callback URL for this application.",
-                        })),
-                        Err(_) => verbatim_json(200, BAD_VERIFICATION_CODE),
+                        Err("redirect_uri") => token_error(
+                            wants_json,
+                            &json!({
+                                "error": "redirect_uri_mismatch",
+                                "error_description": "The redirect_uri MUST match the registered callback URL for this application.",
+                            }),
+                        ),
+                        Err(_) => token_error_fixture(wants_json, BAD_VERIFICATION_CODE),
                     },
-                    Some(Err(_)) | None => verbatim_json(200, BAD_VERIFICATION_CODE),
+                    Some(Err(_)) | None => token_error_fixture(wants_json, BAD_VERIFICATION_CODE),
                 }
             }
             "refresh_token" => {
@@ -538,13 +574,16 @@ impl Respond for TokenEndpoint {
                 if used == RefreshUse::Live && !revoked {
                     self.issue(wants_json, &[], family)
                 } else {
-                    json_body(&json!({
-                        "error": "bad_refresh_token",
-                        "error_description": "The refresh token passed is incorrect or expired.",
-                    }))
+                    token_error(
+                        wants_json,
+                        &json!({
+                            "error": "bad_refresh_token",
+                            "error_description": "The refresh token passed is incorrect or expired.",
+                        }),
+                    )
                 }
             }
-            _ => json_body(&json!({"error": "unsupported_grant_type"})),
+            _ => token_error(wants_json, &json!({"error": "unsupported_grant_type"})),
         };
         ledger.delayed(response)
     }
@@ -554,6 +593,9 @@ struct UserEndpoint(Arc<Shared>);
 
 impl Respond for UserEndpoint {
     fn respond(&self, request: &Request) -> ResponseTemplate {
+        if let Some(refused) = without_user_agent(request) {
+            return refused;
+        }
         match bearer(request) {
             Some(token) if self.0.ledger.access_is_live(&token) => {
                 json_body(&json!({"login": "octocat", "id": 583_231, "type": "User"}))
@@ -610,6 +652,21 @@ fn verify_app_jwt(shared: &Shared, request: &Request) -> Result<(), &'static str
     Ok(())
 }
 
+/// GitHub's answer to a REST request without a `User-Agent` (403), when `request` has
+/// none.
+fn without_user_agent(request: &Request) -> Option<ResponseTemplate> {
+    request
+        .headers
+        .get("user-agent")
+        .is_none_or(|v| v.as_bytes().is_empty())
+        .then(|| {
+            verbatim_json(
+                403,
+                r#"{"message":"Request forbidden by administrative rules. Please make sure your request has a User-Agent header (https://docs.github.com/en/rest/overview/resources-in-the-rest-api#user-agent-required). Check https://developer.github.com for other possible causes."}"#,
+            )
+        })
+}
+
 fn jwt_refused() -> ResponseTemplate {
     verbatim_json(
         401,
@@ -648,6 +705,9 @@ struct InstallationEndpoint(Arc<Shared>);
 
 impl Respond for InstallationEndpoint {
     fn respond(&self, request: &Request) -> ResponseTemplate {
+        if let Some(refused) = without_user_agent(request) {
+            return refused;
+        }
         if verify_app_jwt(&self.0, request).is_err() {
             return jwt_refused();
         }
@@ -673,6 +733,9 @@ impl Respond for InstallationTokens {
         let ledger = &self.0.ledger;
         if let Some(failure) = ledger.temporary_failure() {
             return failure;
+        }
+        if let Some(refused) = without_user_agent(request) {
+            return refused;
         }
         if verify_app_jwt(&self.0, request).is_err() {
             return jwt_refused();
@@ -789,15 +852,8 @@ impl UserInstallations {
 
 impl Respond for UserInstallations {
     fn respond(&self, request: &Request) -> ResponseTemplate {
-        if request
-            .headers
-            .get("user-agent")
-            .is_none_or(|v| v.as_bytes().is_empty())
-        {
-            return verbatim_json(
-                403,
-                r#"{"message":"Request forbidden by administrative rules. Please make sure your request has a User-Agent header (https://docs.github.com/en/rest/overview/resources-in-the-rest-api#user-agent-required). Check https://developer.github.com for other possible causes."}"#,
-            );
+        if let Some(refused) = without_user_agent(request) {
+            return refused;
         }
         let token = bearer(request).filter(|t| self.0.ledger.access_is_live(t));
         match token {
@@ -879,6 +935,9 @@ impl Respond for DeleteGrant {
         if let Some(failure) = self.0.ledger.temporary_failure() {
             return failure;
         }
+        if let Some(refused) = without_user_agent(request) {
+            return refused;
+        }
         if basic_credentials(request) != Some((CLIENT_ID.to_owned(), CLIENT_SECRET.to_owned())) {
             return verbatim_json(
                 401,
@@ -896,5 +955,96 @@ impl Respond for DeleteGrant {
             Some(token) if self.0.ledger.revoke_grant(&token) => ResponseTemplate::new(204),
             Some(_) => not_found(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+    use integrations_core::host::{HttpClient, HttpResponse, ReqwestHttpClient};
+
+    use super::*;
+
+    async fn send(request: http::Request<Bytes>) -> HttpResponse {
+        ReqwestHttpClient::new()
+            .unwrap()
+            .send(request)
+            .await
+            .unwrap()
+    }
+
+    fn content_type(response: &HttpResponse) -> &str {
+        response.headers()["content-type"].to_str().unwrap()
+    }
+
+    /// The token endpoint answers form-encoded unless asked for JSON (providers.md §2.2),
+    /// its errors too, with HTTP 200.
+    #[tokio::test]
+    async fn token_errors_are_form_encoded_unless_json_is_asked_for() {
+        let mock = GitHubMock::start_oauth_app().await;
+        let exchange = |accept: Option<&str>| {
+            let mut request =
+                http::Request::post(format!("{}/login/oauth/access_token", mock.uri()))
+                    .header("content-type", "application/x-www-form-urlencoded");
+            if let Some(accept) = accept {
+                request = request.header("accept", accept);
+            }
+            request
+                .body(Bytes::from(format!(
+                    "client_id={CLIENT_ID}&client_secret={CLIENT_SECRET}&code=not-a-code"
+                )))
+                .unwrap()
+        };
+        let form = send(exchange(None)).await;
+        assert_eq!(form.status(), 200);
+        assert!(content_type(&form).starts_with("application/x-www-form-urlencoded"));
+        let fields: BTreeMap<String, String> = url::form_urlencoded::parse(form.body())
+            .into_owned()
+            .collect();
+        assert_eq!(fields["error"], "bad_verification_code");
+        assert_eq!(
+            fields["error_description"],
+            "The code passed is incorrect or expired."
+        );
+        let json = send(exchange(Some("application/json"))).await;
+        assert!(content_type(&json).starts_with("application/json"));
+        let body: Value = serde_json::from_slice(json.body()).unwrap();
+        assert_eq!(body["error"], "bad_verification_code");
+
+        // Wrong client credentials: form-encoded as well.
+        let request = http::Request::post(format!("{}/login/oauth/access_token", mock.uri()))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Bytes::from(format!(
+                "client_id={CLIENT_ID}&client_secret=wrong&code=x"
+            )))
+            .unwrap();
+        let wrong = send(request).await;
+        assert!(
+            std::str::from_utf8(wrong.body())
+                .unwrap()
+                .starts_with("error=incorrect_client_credentials&")
+        );
+    }
+
+    /// The App endpoints refuse a request without `User-Agent`, as the REST API does.
+    #[tokio::test]
+    async fn app_endpoints_require_a_user_agent() {
+        let mock = GitHubMock::start().await;
+        let request = http::Request::get(format!(
+            "{}/app/installations/{INSTALLATION_ID}",
+            mock.uri()
+        ))
+        .header("user-agent", "")
+        .body(Bytes::new())
+        .unwrap();
+        let response = send(request).await;
+        assert_eq!(response.status(), 403);
+        let body: Value = serde_json::from_slice(response.body()).unwrap();
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap()
+                .contains("User-Agent header")
+        );
     }
 }

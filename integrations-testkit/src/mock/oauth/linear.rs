@@ -1,6 +1,11 @@
 //! The Linear mock: OAuth 2.0 (authorization code with PKCE, rotating refresh tokens,
 //! client credentials) and the GraphQL `viewer` query the definition checks keys with.
 //!
+//! `/graphql` takes credentials as Linear does (providers.md §2.1, "API auth header"):
+//! OAuth tokens as `Authorization: Bearer <token>`, personal API keys bare
+//! (`Authorization: <key>`); either in the other form is refused with HTTP 400 and an
+//! `AUTHENTICATION_ERROR` GraphQL error, as an unknown one is.
+//!
 //! Quirks reproduced (`shared` providers.md §2.1): scopes comma-separated in requests,
 //! `scope` in answers a space-separated string or, for apps created before 2023-12, an
 //! array; every refresh returns a new refresh token and kills the old one; legacy apps
@@ -15,6 +20,7 @@
 //! client authenticates with HTTP Basic or form fields but not both (PKCE exchanges may
 //! omit the secret), and a replayed refresh token revokes its token family.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -23,8 +29,8 @@ use wiremock::matchers::{body_string_contains, method, path};
 use wiremock::{Mock, Request, Respond, ResponseTemplate};
 
 use super::{
-    AuthorizeRules, FailureMode, Ledger, RefreshUse, TokenRequestRecord, bearer, check_exchange,
-    client_credentials, consent, form, is_form, refusal,
+    AuthorizeRules, FailureMode, Ledger, RefreshUse, TokenRequestRecord, bearer_only,
+    check_exchange, client_credentials, consent, form, is_form, refusal,
 };
 use crate::mock::MockProvider;
 
@@ -51,6 +57,9 @@ const KNOWN_SCOPES: &[&str] = &[
 
 struct Shared {
     ledger: Ledger,
+    /// The personal API keys accepted ([`LinearMock::accept_api_key`]): sent bare, never
+    /// as `Bearer`; every other live token is an OAuth token, sent as `Bearer` only.
+    api_keys: Mutex<HashSet<String>>,
     array_scopes: AtomicBool,
     legacy_tokens: AtomicBool,
     client_credentials: AtomicBool,
@@ -97,6 +106,7 @@ impl LinearMock {
         let port = provider.server().address().port();
         let shared = Arc::new(Shared {
             ledger: Ledger::new(u64::from(port) << 8 | 2),
+            api_keys: Mutex::new(HashSet::new()),
             array_scopes: AtomicBool::new(false),
             legacy_tokens: AtomicBool::new(false),
             client_credentials: AtomicBool::new(true),
@@ -137,10 +147,11 @@ impl LinearMock {
         self.shared.ledger.expire_access();
     }
 
-    /// A check of live access tokens, for an API mock that serves alongside.
+    /// A check of live OAuth access tokens (personal API keys are not: they go bare), for
+    /// an API mock that serves alongside and takes them as `Bearer`.
     pub(crate) fn live_access(&self) -> impl Fn(&str) -> bool + Send + Sync + 'static {
         let shared = Arc::clone(&self.shared);
-        move |token| shared.ledger.access_is_live(token)
+        move |token| shared.ledger.access_is_live(token) && !shared.is_api_key(token)
     }
 
     /// A `linear::linear-default` target config pointing at this mock.
@@ -207,8 +218,14 @@ impl LinearMock {
         refusal(authorization_url)
     }
 
-    /// Accepts `key` as a personal API key on `/graphql`.
+    /// Accepts `key` as a personal API key on `/graphql`, sent bare
+    /// (`Authorization: <key>`); as `Bearer` it is refused, as Linear refuses it.
     pub fn accept_api_key(&self, key: &str) {
+        self.shared
+            .api_keys
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key.to_owned());
         self.shared.ledger.accept_access(key);
     }
 
@@ -386,23 +403,40 @@ impl Respond for TokenEndpoint {
     }
 }
 
+impl Shared {
+    fn is_api_key(&self, token: &str) -> bool {
+        self.api_keys
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(token)
+    }
+
+    /// The live credential of a GraphQL request in the form Linear takes it: an OAuth
+    /// token as `Bearer <token>`, a personal API key bare. A key sent as `Bearer`, or a
+    /// token sent bare, is no credential (Linear answers `AUTHENTICATION_ERROR`).
+    fn graphql_credential(&self, request: &Request) -> Option<String> {
+        let header = request.headers.get("authorization")?.to_str().ok()?;
+        let (token, is_key) = match header.split_once(' ') {
+            Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => (token, false),
+            Some(_) => return None,
+            None => (header, true),
+        };
+        (self.is_api_key(token) == is_key && self.ledger.access_is_live(token))
+            .then(|| token.to_owned())
+    }
+}
+
 struct GraphQl(Arc<Shared>);
 
 impl Respond for GraphQl {
     fn respond(&self, request: &Request) -> ResponseTemplate {
-        let authorization = request
-            .headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        // OAuth tokens come as `Bearer <token>`, personal API keys bare.
-        let token = bearer(request).or(authorization);
+        let token = self.0.graphql_credential(request);
         let query = serde_json::from_slice::<Value>(&request.body)
             .ok()
             .and_then(|b| b.get("query").and_then(Value::as_str).map(str::to_owned))
             .unwrap_or_default();
         match token {
-            Some(token) if self.0.ledger.access_is_live(&token) => {
+            Some(_) => {
                 debug_assert!(query.contains("viewer"), "mounted for viewer queries only");
                 json(
                     200,
@@ -430,7 +464,7 @@ impl Respond for Revoke {
         if let Some(failure) = self.0.ledger.temporary_failure() {
             return failure;
         }
-        match bearer(request) {
+        match bearer_only(request) {
             None => oauth_error("invalid_request", "No token to revoke was given."),
             Some(token) if self.0.ledger.revoke_grant(&token) => ResponseTemplate::new(200),
             Some(_) => json(
@@ -438,5 +472,54 @@ impl Respond for Revoke {
                 &json!({"error": "invalid_token", "error_description": "The access token is invalid."}),
             ),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+    use integrations_core::host::{HttpClient, ReqwestHttpClient};
+
+    use super::*;
+
+    /// A `viewer` query with `authorization` as the `Authorization` header: its status
+    /// and the GraphQL error code, if any.
+    async fn viewer(mock: &LinearMock, authorization: &str) -> (u16, Option<String>) {
+        let request = http::Request::post(format!("{}/graphql", mock.uri()))
+            .header("content-type", "application/json")
+            .header("authorization", authorization)
+            .body(Bytes::from_static(
+                br#"{"query":"query Viewer { viewer { id organization { id } } }"}"#,
+            ))
+            .unwrap();
+        let response = ReqwestHttpClient::new()
+            .unwrap()
+            .send(request)
+            .await
+            .unwrap();
+        let body: Value = serde_json::from_slice(response.body()).unwrap();
+        let code = body["errors"][0]["extensions"]["code"]
+            .as_str()
+            .map(str::to_owned);
+        (response.status().as_u16(), code)
+    }
+
+    /// Linear takes personal API keys bare and OAuth tokens as `Bearer`
+    /// (providers.md §2.1): either in the other form is refused.
+    #[tokio::test]
+    async fn graphql_takes_keys_bare_and_oauth_tokens_as_bearer_only() {
+        let mock = LinearMock::start().await;
+        mock.accept_api_key("lin_api_key_1");
+        let oauth = mock.shared.ledger.issue_access("lin_oauth_");
+        let refused = (400, Some("AUTHENTICATION_ERROR".to_owned()));
+        assert_eq!(viewer(&mock, "lin_api_key_1").await, (200, None));
+        assert_eq!(viewer(&mock, "Bearer lin_api_key_1").await, refused);
+        assert_eq!(viewer(&mock, &format!("Bearer {oauth}")).await, (200, None));
+        assert_eq!(viewer(&mock, &oauth).await, refused);
+        assert_eq!(viewer(&mock, &format!("token {oauth}")).await, refused);
+        // An API mock serving alongside takes only the OAuth tokens as `Bearer`.
+        let live = mock.live_access();
+        assert!(live(&oauth));
+        assert!(!live("lin_api_key_1"));
     }
 }

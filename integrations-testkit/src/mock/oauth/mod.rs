@@ -665,13 +665,22 @@ pub(crate) fn client_credentials(
     }
 }
 
-/// The bearer token of a request.
+/// The token of a request's `Authorization: Bearer <token>` or `Authorization: token
+/// <token>`, the two forms GitHub takes (providers.md §3.2).
 pub(crate) fn bearer(request: &Request) -> Option<String> {
     let value = request.headers.get("authorization")?.to_str().ok()?;
     value
         .strip_prefix("Bearer ")
         .or_else(|| value.strip_prefix("token "))
         .map(str::to_owned)
+}
+
+/// The token of a request's `Authorization: Bearer <token>` only (the scheme is
+/// case-insensitive): how Linear and Slack take a token in a header.
+pub(crate) fn bearer_only(request: &Request) -> Option<String> {
+    let value = request.headers.get("authorization")?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then(|| token.to_owned())
 }
 
 /// What the authorize step requires of a URL.

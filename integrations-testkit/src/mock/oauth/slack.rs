@@ -1,7 +1,8 @@
 //! The Slack mock: `oauth.v2.access` (code exchange and token rotation), `auth.test`
-//! and `auth.revoke` (the Bearer token, and a refresh token issued with it, stop
-//! working: `{"ok": true, "revoked": true}`; `invalid_auth` for a token it does not
-//! know).
+//! and `auth.revoke` (the token, and a refresh token issued with it, stop working:
+//! `{"ok": true, "revoked": true}`; `invalid_auth` for a token it does not know). Both
+//! take the token as Slack does (providers.md §3.3): `Authorization: Bearer <token>` or a
+//! `token` field of a form-encoded body; anything else is `not_authed`.
 //!
 //! Quirks reproduced (`shared` providers.md §2.3): every answer is HTTP 200 with `ok`
 //! (errors are `ok: false` with an `error` code), the bot token sits at the root with the
@@ -22,8 +23,8 @@ use wiremock::matchers::{method, path};
 use wiremock::{Mock, Request, Respond, ResponseTemplate};
 
 use super::{
-    AuthorizeRules, FailureMode, Ledger, RefreshUse, TokenRequestRecord, bearer, check_exchange,
-    client_credentials, consent, form, refusal,
+    AuthorizeRules, FailureMode, Ledger, RefreshUse, TokenRequestRecord, bearer_only,
+    check_exchange, client_credentials, consent, form, is_form, refusal,
 };
 use crate::mock::MockProvider;
 
@@ -266,11 +267,24 @@ impl Respond for TokenEndpoint {
     }
 }
 
+/// The token of a Web API call as Slack takes it (providers.md §3.3): `Authorization:
+/// Bearer <token>`, or a `token` field of a form-encoded POST body. Any other
+/// `Authorization` (`token xoxb-...`, a bare token) carries none.
+fn web_api_token(request: &Request) -> Option<String> {
+    bearer_only(request).or_else(|| {
+        is_form(request)
+            .then(|| form(request).get("token").cloned())
+            .flatten()
+            .filter(|t| !t.is_empty())
+    })
+}
+
 struct AuthTest(Arc<Shared>);
 
 impl Respond for AuthTest {
     fn respond(&self, request: &Request) -> ResponseTemplate {
-        match bearer(request) {
+        match web_api_token(request) {
+            None => slack_error("not_authed"),
             Some(token) if self.0.ledger.access_is_live(&token) => ok_json(&json!({
                 "ok": true,
                 "url": "https://slacksoftballteam.slack.com/",
@@ -281,12 +295,12 @@ impl Respond for AuthTest {
                 "bot_id": "B0KRQLJ9H",
                 "is_enterprise_install": false,
             })),
-            _ => slack_error("invalid_auth"),
+            Some(_) => slack_error("invalid_auth"),
         }
     }
 }
 
-/// `auth.revoke`: revokes the Bearer token.
+/// `auth.revoke`: revokes the caller's token (as `auth.test` reads it).
 struct AuthRevoke(Arc<Shared>);
 
 impl Respond for AuthRevoke {
@@ -294,12 +308,87 @@ impl Respond for AuthRevoke {
         if let Some(failure) = self.0.ledger.temporary_failure() {
             return failure;
         }
-        match bearer(request) {
+        match web_api_token(request) {
             None => slack_error("not_authed"),
             Some(token) if self.0.ledger.revoke_grant(&token) => {
                 ok_json(&json!({"ok": true, "revoked": true}))
             }
             Some(_) => slack_error("invalid_auth"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+    use integrations_core::host::{HttpClient, ReqwestHttpClient};
+
+    use super::*;
+
+    /// A call of `method` with `authorization` (if any) and a form `body`: Slack's `ok`
+    /// and `error`.
+    async fn call(
+        mock: &SlackMock,
+        method: &str,
+        authorization: Option<&str>,
+        body: &str,
+    ) -> (bool, Option<String>) {
+        let mut request = http::Request::post(format!("{}/api/{method}", mock.uri()))
+            .header("content-type", "application/x-www-form-urlencoded");
+        if let Some(authorization) = authorization {
+            request = request.header("authorization", authorization);
+        }
+        let request = request.body(Bytes::from(body.to_owned())).unwrap();
+        let response = ReqwestHttpClient::new()
+            .unwrap()
+            .send(request)
+            .await
+            .unwrap();
+        let body: Value = serde_json::from_slice(response.body()).unwrap();
+        (
+            body["ok"].as_bool().unwrap_or_default(),
+            body["error"].as_str().map(str::to_owned),
+        )
+    }
+
+    /// Slack takes a token as `Bearer` or as a `token` form field (providers.md §3.3);
+    /// `token xoxb-...` is GitHub's form, and carries no token to Slack.
+    #[tokio::test]
+    async fn auth_test_and_revoke_take_bearer_or_a_token_field_only() {
+        let mock = SlackMock::start().await;
+        mock.accept_bot_token("xoxb-1");
+        let not_authed = (false, Some("not_authed".to_owned()));
+        assert_eq!(
+            call(&mock, "auth.test", Some("Bearer xoxb-1"), "").await,
+            (true, None)
+        );
+        assert_eq!(
+            call(&mock, "auth.test", None, "token=xoxb-1").await,
+            (true, None)
+        );
+        assert_eq!(
+            call(&mock, "auth.test", Some("token xoxb-1"), "").await,
+            not_authed
+        );
+        assert_eq!(
+            call(&mock, "auth.test", Some("xoxb-1"), "").await,
+            not_authed
+        );
+        assert_eq!(
+            call(&mock, "auth.test", Some("Bearer xoxb-unknown"), "").await,
+            (false, Some("invalid_auth".to_owned()))
+        );
+        assert_eq!(
+            call(&mock, "auth.revoke", Some("token xoxb-1"), "").await,
+            not_authed
+        );
+        assert_eq!(
+            call(&mock, "auth.revoke", None, "token=xoxb-1").await,
+            (true, None)
+        );
+        assert_eq!(
+            call(&mock, "auth.test", Some("Bearer xoxb-1"), "").await,
+            (false, Some("invalid_auth".to_owned()))
+        );
     }
 }
