@@ -89,7 +89,7 @@ crate::error_codes! {
     }
     /// Codes of the `egress` area.
     pub mod egress {
-        AMBIGUOUS_PATH = "egress.ambiguous_path", InvalidInput, "The request path holds an encoded slash or backslash, an encoded dot segment or an empty segment, which servers read differently; it is refused.";
+        AMBIGUOUS_PATH = "egress.ambiguous_path", InvalidInput, "The request path holds an encoded slash or backslash, an encoded dot segment, a dot segment with parameters (`..;`) or an empty segment, which servers read differently; it is refused.";
         AMBIGUOUS_ROUTE = "egress.ambiguous_route", Conflict, "Several routes match the request; no credential is injected.";
         CONNECTION_MISMATCH = "egress.connection_mismatch", Configuration, "A route injects the credential of another connection than its own.";
         DUPLICATE_KEY = "egress.duplicate_key", Conflict, "A grant key with the same id is already present in the key ring.";
@@ -161,7 +161,7 @@ crate::error_codes! {
         INVALID_CALLBACK = "oauth.invalid_callback", Verification, "The callback repeats a parameter.";
         INVALID_CLIENT = "oauth.invalid_client", Configuration, "The provider rejected the OAuth client; check the target's client id and secret.";
         INVALID_GRANT = "oauth.invalid_grant", Provider, "The grant is dead (`invalid_grant` and the provider's equivalents); the connection must be reauthorized.";
-        INVALID_REDIRECT_URI = "oauth.invalid_redirect_uri", InvalidInput, "The redirect URI is not an absolute http(s) URL without a fragment.";
+        INVALID_REDIRECT_URI = "oauth.invalid_redirect_uri", InvalidInput, "The redirect URI is not an absolute http(s) URL without a query or fragment (the callback arrives at it without its query and must match it exactly).";
         INVALID_RESPONSE = "oauth.invalid_response", Provider, "The token response has no access token.";
         INVALID_SCOPE = "oauth.invalid_scope", Provider, "The provider refused the requested scopes.";
         INVALID_TOKEN = "oauth.invalid_token", Provider, "The stored access token cannot be sent in a header.";
@@ -205,6 +205,7 @@ crate::error_codes! {
         DUPLICATE_CONTINUATION = "store.duplicate_continuation", Conflict, "A store already holds a continuation with this id; nothing was written.";
         DUPLICATE_STATE = "store.duplicate_state", Conflict, "A store already holds a pending authorization with this state; nothing was written.";
         FAILED = "store.failed", Storage, "The host store failed; retrying may succeed.";
+        INVALID_TEXT = "store.invalid_text", InvalidInput, "A text value a store keeps in a column of its own (an external subject or endpoint key, a webhook event id, a stream name, a lease holder, a credential slot, a key id, a state digest, a continuation id) contains a NUL character, which PostgreSQL cannot store; every store refuses it and nothing is written.";
         VERSION_CONFLICT = "store.version_conflict", Conflict, "The record changed since it was read; read it again.";
     }
     /// Codes of the `sync` area.
@@ -368,9 +369,11 @@ pub mod issues {
             BLANK_METHOD_LABEL = "registry.blank_method_label", "A connection method has no label.";
             BLANK_NAME = "registry.blank_name", "The definition's name is blank.";
             BLANK_TOOL_DESCRIPTION = "registry.blank_tool_description", "A tool has no description.";
+            DUPLICATE_CREDENTIAL_SLOT = "registry.duplicate_credential_slot", "Two secret fields of a connection method are stored as one credential type and slot; give each a slot of its own.";
             DUPLICATE_METHOD = "registry.duplicate_method", "Two connection methods of the definition have one id.";
             DUPLICATE_SECRET_FIELD = "registry.duplicate_secret_field", "Two secret fields of an API-key connection method have one name.";
             INVALID_EXAMPLE = "registry.invalid_example", "An example of a config schema does not validate against the schema.";
+            INVALID_SECRET_SLOT = "registry.invalid_secret_slot", "A secret field's slot is empty, longer than 64 bytes, or holds whitespace, control or invisible characters.";
             MISSING_OAUTH2 = "registry.missing_oauth2", "An OAuth 2.0 connection method has no OAuth 2.0 data.";
             MISSING_SECRET_FIELDS = "registry.missing_secret_fields", "An API-key connection method declares no secret field.";
             NO_CONNECTION_METHODS = "registry.no_connection_methods", "The definition has no connection method.";

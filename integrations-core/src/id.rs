@@ -1,8 +1,10 @@
 //! Identifier newtypes. No bare `String` id crosses a module boundary.
 //!
-//! Every id is 1 to 256 bytes of printable, non-whitespace characters. Ids are chosen by
-//! the host (database keys, UUIDs, slugs); this crate only checks that they can be used
-//! safely as map keys, in associated data and in route ids.
+//! Every id is 1 to 256 bytes of printable, non-whitespace, visible characters. Ids are
+//! chosen by the host (database keys, UUIDs, slugs); this crate only checks that they can
+//! be used safely as map keys, in associated data and in route ids, and that two ids that
+//! look the same are the same: format characters (zero-width spaces, bidirectional
+//! overrides) and other invisible code points are refused.
 
 use std::fmt;
 use std::sync::Arc;
@@ -22,6 +24,8 @@ pub(crate) fn check_id(kind: &'static str, value: &str) -> Result<(), Error> {
         Some("must be at most 256 bytes")
     } else if value.chars().any(|c| c.is_control() || c.is_whitespace()) {
         Some("must not contain whitespace or control characters")
+    } else if value.chars().any(is_invisible) {
+        Some("must not contain invisible or format characters")
     } else {
         None
     };
@@ -36,6 +40,48 @@ pub(crate) fn check_id(kind: &'static str, value: &str) -> Result<(), Error> {
             )],
         )),
     }
+}
+
+/// Whether `c` is invisible: a format character (Unicode general category `Cf`: the soft
+/// hyphen, zero-width spaces and joiners, bidirectional marks, embeddings, overrides and
+/// isolates, the byte order mark, tags, the Arabic and other prepended number marks), or
+/// another default-ignorable code point (`Default_Ignorable_Code_Point`: the combining
+/// grapheme joiner, variation selectors, Hangul fillers), or the blank Braille pattern.
+///
+/// An id holding one looks like another id (`adm\u{200B}in`, `admin`), or displays
+/// reordered (U+202E). The ranges are Unicode 15.1's, written out here rather than taken
+/// from a Unicode table crate; code points assigned to these classes later are not
+/// refused.
+pub(crate) const fn is_invisible(c: char) -> bool {
+    matches!(
+        c as u32,
+        0x00AD
+            | 0x034F
+            | 0x0600..=0x0605
+            | 0x061C
+            | 0x06DD
+            | 0x070F
+            | 0x0890..=0x0891
+            | 0x08E2
+            | 0x115F..=0x1160
+            | 0x17B4..=0x17B5
+            | 0x180B..=0x180F
+            | 0x200B..=0x200F
+            | 0x202A..=0x202E
+            | 0x2060..=0x206F
+            | 0x2800
+            | 0x3164
+            | 0xFE00..=0xFE0F
+            | 0xFEFF
+            | 0xFFA0
+            | 0xFFF0..=0xFFFB
+            | 0x110BD
+            | 0x110CD
+            | 0x13430..=0x1343F
+            | 0x1BCA0..=0x1BCA3
+            | 0x1D173..=0x1D17A
+            | 0xE0000..=0xE0FFF
+    )
 }
 
 /// Whether a static id literal is valid, in const context: 1 to 256 bytes of printable
@@ -113,7 +159,8 @@ macro_rules! id_type {
             /// # Errors
             ///
             /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) (`id.invalid`) when the value is empty, longer
-            /// than 256 bytes, or holds whitespace or control characters.
+            /// than 256 bytes, or holds whitespace, control, format or other invisible
+            /// characters (zero-width spaces, bidirectional overrides).
             pub fn new(value: impl Into<String>) -> Result<Self, Error> {
                 let value = value.into();
                 check_id($what, &value)?;
@@ -262,6 +309,32 @@ mod tests {
         }
         assert!(TenantId::new("x".repeat(MAX_ID_LEN)).is_ok());
         assert!(TenantId::new("x".repeat(MAX_ID_LEN + 1)).is_err());
+    }
+
+    #[test]
+    fn rejects_invisible_and_format_characters() {
+        for bad in [
+            "adm\u{200B}in",
+            "\u{202E}nimda",
+            "a\u{200D}b",
+            "a\u{2066}b\u{2069}",
+            "\u{FEFF}acme",
+            "a\u{00AD}b",
+            "a\u{E0041}",
+            "a\u{FE0F}",
+            "a\u{3164}b",
+            "a\u{2800}b",
+            "a\u{061C}b",
+        ] {
+            let err = TenantId::new(bad).unwrap_err();
+            assert_eq!(err.code(), "id.invalid", "{bad:?}");
+            assert!(err.message().contains("invisible"), "{bad:?}");
+            assert!(serde_json::from_value::<TenantId>(bad.into()).is_err());
+        }
+        // Visible letters of any script stay valid.
+        for good in ["équipe", "日本", "мир", "a-b_c.d:e/f", "שלום"] {
+            assert!(TenantId::new(good).is_ok(), "{good:?}");
+        }
     }
 
     #[test]

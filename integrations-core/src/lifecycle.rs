@@ -15,7 +15,8 @@
 //! | (extras) | what the cause adds: `code`, `event_type`, `external_event_id`, `remote` ... |
 //!
 //! A change the store did not take (the connection was deleted, or its status moved
-//! meanwhile) writes nothing and audits nothing.
+//! meanwhile) writes nothing and audits nothing; a write of the status read (a second
+//! disconnect) is no transition and is not audited either.
 
 use crate::host::{AuditAction, AuditEvent, AuditOutcome, Host};
 use crate::model::{Connection, ConnectionStatus};
@@ -148,6 +149,8 @@ impl ConnectionLifecycle {
     /// Writes `change` through the store and audits it. Returns the updated connection,
     /// or `None` when the store did not take it (the connection does not exist, or, for
     /// a compare-and-set, its status is no longer the one read); nothing is audited then.
+    /// A change to the status read (`revoked` to the same `revoked`, a second
+    /// disconnect) is written but not audited: no transition happened.
     ///
     /// # Errors
     ///
@@ -173,7 +176,10 @@ impl ConnectionLifecycle {
         let Some(updated) = written else {
             return Ok(None);
         };
-        self.audit(&change, &change.from, &updated, now).await;
+        // A write of the status read (a second disconnect) changes nothing to audit.
+        if change.from != updated.status {
+            self.audit(&change, &change.from, &updated, now).await;
+        }
         Ok(Some(updated))
     }
 

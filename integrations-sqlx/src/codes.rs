@@ -8,7 +8,6 @@ integrations_core::error_codes! {
         CONNECT_REFUSED = "store.connect_refused", Configuration, "The database refused the connection: check the user, password and database name (PostgreSQL) or that the file's directory exists (SQLite).";
         CORRUPT_RECORD = "store.corrupt_record", Storage, "A stored record cannot be read back; it was not written by this crate.";
         DATABASE_NOT_FOUND = "store.database_not_found", NotFound, "No SQLite database at the URL's path (`SqlStores::open` creates none): the file or its directory does not exist or cannot be opened; check the path.";
-        INVALID_TEXT = "store.invalid_text", InvalidInput, "A text value (an id, a name, a stream, a slot) contains a NUL character, which PostgreSQL cannot store; both backends refuse it and nothing was written.";
         INVALID_URL = "store.invalid_url", Configuration, "The database URL cannot be used; check its form and options.";
         MIGRATION_FAILED = "store.migration_failed", Storage, "A schema migration failed and was rolled back; the database is at the previous version.";
         NUMBER_TOO_LARGE = "store.number_too_large", InvalidInput, "A version or count is larger than the database can store.";

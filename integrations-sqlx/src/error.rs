@@ -103,7 +103,7 @@ pub(crate) fn too_large() -> Error {
 /// it up front, before anything is written. `what` names the value, never quotes it.
 pub(crate) fn text<'a>(what: &'static str, value: &'a str) -> Result<&'a str, Error> {
     if value.contains('\0') {
-        return Err(crate::codes::store::INVALID_TEXT.error(format!(
+        return Err(integrations_core::codes::store::INVALID_TEXT.error(format!(
             "a {what} contains a NUL character, which the database cannot store; nothing was written"
         )));
     }

@@ -5,6 +5,12 @@
 //! operation is atomic: of 64 tasks swapping credentials from one version, exactly one
 //! wins; of 64 tasks taking one OAuth state (or one tool approval), exactly one gets it.
 //! A take at or after the entry's `expires_at` removes it and reports it absent.
+//!
+//! Text the SQL stores keep in columns of their own (external subjects and endpoint
+//! keys, event ids, stream names, lease holders, credential slots, key ids, state
+//! digests, continuation ids) is refused when it holds a NUL character, as they refuse it
+//! (`store.invalid_text`, nothing written): a host tested here meets the refusal it meets
+//! in production.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -12,7 +18,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use async_trait::async_trait;
 use integrations_core::host::{
     ApprovalStore, BindingStore, CheckpointStore, ConnectionQuery, ConnectionStore,
-    ContinuationStore, CredentialStore, EventDelivery, OAuthStateStore, PublicationStore,
+    ContinuationStore, CredentialStore, EventDelivery, OAuthStateStore, PublicationStore, Sealed,
     TargetStore, WebhookEventStore, version_conflict,
 };
 use integrations_core::model::{
@@ -139,6 +145,28 @@ struct RecordedEvent {
     delivered: bool,
 }
 
+/// Refuses `value` when it holds a NUL character, as the SQL stores do: PostgreSQL cannot
+/// keep one in a text column. `what` names the value, never quotes it.
+fn text(what: &'static str, value: &str) -> Result<(), Error> {
+    if value.contains('\0') {
+        return Err(integrations_core::codes::store::INVALID_TEXT.error(format!(
+            "a {what} contains a NUL character, which a store cannot keep; nothing was written"
+        )));
+    }
+    Ok(())
+}
+
+/// [`text`] for an optional value.
+fn opt_text(what: &'static str, value: Option<&str>) -> Result<(), Error> {
+    value.map_or(Ok(()), |value| text(what, value))
+}
+
+/// The text columns of a connection.
+fn connection_text(connection: &Connection) -> Result<(), Error> {
+    opt_text("external subject", connection.external_subject.as_deref())?;
+    opt_text("endpoint key", connection.endpoint_key.as_deref())
+}
+
 /// An event's dedup key: tenant, definition key, external id.
 fn event_key(event: &WebhookEvent) -> (TenantId, DefinitionKey, String) {
     (
@@ -260,6 +288,7 @@ impl TargetStore for MemoryStore {
     }
 
     async fn put_target(&self, target: &Target) -> Result<(), Error> {
+        opt_text("key id", target.secrets.as_ref().map(Sealed::key_id))?;
         self.lock()
             .targets
             .insert(&target.tenant, &target.id, target.clone());
@@ -313,6 +342,7 @@ impl ConnectionStore for MemoryStore {
     }
 
     async fn put_connection(&self, connection: &Connection) -> Result<(), Error> {
+        connection_text(connection)?;
         self.lock()
             .connections
             .insert(&connection.tenant, &connection.id, connection.clone());
@@ -328,6 +358,8 @@ impl ConnectionStore for MemoryStore {
     }
 
     async fn find_connections(&self, query: &ConnectionQuery) -> Result<Vec<Connection>, Error> {
+        opt_text("external subject", query.external_subject.as_deref())?;
+        opt_text("endpoint key", query.endpoint_key.as_deref())?;
         Ok(self
             .lock()
             .connections
@@ -356,6 +388,8 @@ impl ConnectionStore for MemoryStore {
         read: &Connection,
         connection: &Connection,
     ) -> Result<bool, Error> {
+        connection_text(connection)?;
+        opt_text("endpoint key", read.endpoint_key.as_deref())?;
         let mut state = self.lock();
         let unchanged = state
             .connections
@@ -407,6 +441,10 @@ impl CredentialStore for MemoryStore {
         expected_version: Option<u64>,
         credentials: Vec<Credential>,
     ) -> Result<u64, Error> {
+        for credential in &credentials {
+            opt_text("credential slot", credential.slot.as_deref())?;
+            text("key id", credential.value.key_id())?;
+        }
         let mut state = self.lock();
         let key = (tenant.clone(), connection.clone());
         let current = state.credentials.get(&key).map(|s| s.version);
@@ -485,6 +523,8 @@ impl BindingStore for MemoryStore {
 #[async_trait]
 impl OAuthStateStore for MemoryStore {
     async fn put_oauth_state(&self, pending: &PendingAuthorization) -> Result<(), Error> {
+        text("state digest", &pending.state_digest)?;
+        opt_text("key id", pending.pkce_verifier.as_ref().map(Sealed::key_id))?;
         let mut state = self.lock();
         if state.oauth_states.contains_key(&pending.state_digest) {
             return Err(integrations_core::codes::store::DUPLICATE_STATE
@@ -501,6 +541,7 @@ impl OAuthStateStore for MemoryStore {
         state_digest: &str,
         now: Timestamp,
     ) -> Result<Option<PendingAuthorization>, Error> {
+        text("state digest", state_digest)?;
         // Removed whether live or not; an expired one is reported absent.
         Ok(self
             .lock()
@@ -519,6 +560,7 @@ impl OAuthStateStore for MemoryStore {
 #[async_trait]
 impl WebhookEventStore for MemoryStore {
     async fn record_event_if_new(&self, event: &WebhookEvent) -> Result<bool, Error> {
+        text("external event id", &event.external_event_id)?;
         let mut state = self.lock();
         let key = event_key(event);
         if state.events.contains_key(&key) {
@@ -540,6 +582,7 @@ impl WebhookEventStore for MemoryStore {
         key: &DefinitionKey,
         external_event_id: &str,
     ) -> Result<bool, Error> {
+        text("external event id", external_event_id)?;
         Ok(self
             .lock()
             .events
@@ -553,6 +596,7 @@ impl WebhookEventStore for MemoryStore {
         key: &DefinitionKey,
         external_event_id: &str,
     ) -> Result<(), Error> {
+        text("external event id", external_event_id)?;
         if let Some(recorded) =
             self.lock()
                 .events
@@ -569,6 +613,7 @@ impl WebhookEventStore for MemoryStore {
         key: &DefinitionKey,
         external_event_id: &str,
     ) -> Result<Option<EventDelivery>, Error> {
+        text("external event id", external_event_id)?;
         let state = self.lock();
         let key = (tenant.clone(), key.clone(), external_event_id.to_owned());
         Ok(state.events.get(&key).map(|recorded| {
@@ -583,6 +628,7 @@ impl WebhookEventStore for MemoryStore {
     }
 
     async fn release_event(&self, event: &WebhookEvent) -> Result<bool, Error> {
+        text("external event id", &event.external_event_id)?;
         let mut state = self.lock();
         let key = event_key(event);
         if state
@@ -601,6 +647,7 @@ impl WebhookEventStore for MemoryStore {
         event: &WebhookEvent,
         stalled_by: Timestamp,
     ) -> Result<bool, Error> {
+        text("external event id", &event.external_event_id)?;
         let mut state = self.lock();
         let key = event_key(event);
         match state.events.get_mut(&key) {
@@ -673,6 +720,7 @@ impl CheckpointStore for MemoryStore {
         connection: &ConnectionId,
         stream: &str,
     ) -> Result<Option<SyncCheckpoint>, Error> {
+        text("stream name", stream)?;
         Ok(self
             .lock()
             .checkpoints
@@ -681,6 +729,7 @@ impl CheckpointStore for MemoryStore {
     }
 
     async fn save_checkpoint(&self, checkpoint: &SyncCheckpoint) -> Result<u64, Error> {
+        text("stream name", &checkpoint.stream)?;
         let mut state = self.lock();
         let key = (
             checkpoint.tenant.clone(),
@@ -698,6 +747,8 @@ impl CheckpointStore for MemoryStore {
     }
 
     async fn acquire_sync_lease(&self, lease: &SyncLease, now: Timestamp) -> Result<bool, Error> {
+        text("stream name", &lease.stream)?;
+        text("lease holder", &lease.holder)?;
         let mut state = self.lock();
         let key = (
             lease.tenant.clone(),
@@ -721,6 +772,8 @@ impl CheckpointStore for MemoryStore {
         stream: &str,
         holder: &str,
     ) -> Result<bool, Error> {
+        text("stream name", stream)?;
+        text("lease holder", holder)?;
         let mut state = self.lock();
         let key = (tenant.clone(), connection.clone(), stream.to_owned());
         if state
@@ -771,6 +824,8 @@ impl ApprovalStore for MemoryStore {
 #[async_trait]
 impl ContinuationStore for MemoryStore {
     async fn put_continuation(&self, pending: &PendingContinuation) -> Result<(), Error> {
+        text("continuation id", &pending.id)?;
+        text("key id", pending.pages.key_id())?;
         let mut state = self.lock();
         // Records expire: drop those already past when this one was made, so a
         // long-running test host does not grow without bound.
@@ -792,6 +847,7 @@ impl ContinuationStore for MemoryStore {
         id: &str,
         now: Timestamp,
     ) -> Result<Option<PendingContinuation>, Error> {
+        text("continuation id", id)?;
         Ok(self
             .lock()
             .continuations

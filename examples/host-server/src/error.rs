@@ -34,7 +34,7 @@ pub mod codes {
 }
 
 /// The code with which an authorization is refused at the provider (the user declined).
-const AUTHORIZATION_FAILED: &str = "oauth.authorization_failed";
+const ACCESS_DENIED: &str = integrations::core::codes::oauth::ACCESS_DENIED.as_str();
 
 /// The HTTP status of a failure.
 ///
@@ -46,7 +46,7 @@ const AUTHORIZATION_FAILED: &str = "oauth.authorization_failed";
 /// or `403 Forbidden` when the user declined the authorization.
 pub fn status_for(error: &Error) -> StatusCode {
     match error.kind() {
-        ErrorKind::Provider if error.code() == AUTHORIZATION_FAILED => StatusCode::FORBIDDEN,
+        ErrorKind::Provider if error.code() == ACCESS_DENIED => StatusCode::FORBIDDEN,
         ErrorKind::Provider => StatusCode::BAD_GATEWAY,
         _ => webhook::status_for(error),
     }
@@ -112,9 +112,10 @@ mod tests {
                 Error::new(ErrorKind::Verification, "oauth.unknown_state", "m"),
                 401,
             ),
+            (Error::new(ErrorKind::Provider, ACCESS_DENIED, "m"), 403),
             (
-                Error::new(ErrorKind::Provider, AUTHORIZATION_FAILED, "m"),
-                403,
+                Error::new(ErrorKind::Provider, "oauth.authorization_failed", "m"),
+                502,
             ),
             (
                 Error::new(ErrorKind::Provider, "oauth.invalid_grant", "m"),

@@ -14,6 +14,10 @@ use crate::registry::RegisteredMethod;
 use crate::service::{ConnectionInput, WriteService};
 use crate::{Error, ErrorKind, Registry, ValidationIssue};
 
+fn subject_mismatch(message: &'static str) -> Error {
+    crate::codes::auth::SUBJECT_MISMATCH.error(message)
+}
+
 /// Creates and updates API-key connections (a GitHub token, a Linear key, an `OpenAI` key,
 /// a Slack bot token).
 ///
@@ -104,20 +108,56 @@ impl ApiKeyConnections {
 
     /// Verifies (when the definition names a check) and stores an API-key connection.
     ///
+    /// The account the provider names for the key is the connection's external subject:
+    /// a different subject given in the input is refused, and so is a key of another
+    /// account than the connection's when it replaces a connection's key. A new key makes
+    /// a revoked or errored connection active again
+    /// ([`WriteService::put_connection`]).
+    ///
     /// # Errors
     ///
     /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput)
     /// `auth.credential_rejected` with an issue on the key's field when the provider
-    /// refuses the key; [`ErrorKind::RateLimited`](crate::ErrorKind::RateLimited) or
+    /// refuses the key; [`ErrorKind::Conflict`](crate::ErrorKind::Conflict)
+    /// `auth.subject_mismatch` when the provider names another account than the input's
+    /// external subject, or than the connection's whose key it would replace;
+    /// [`ErrorKind::RateLimited`](crate::ErrorKind::RateLimited) or
     /// [`ErrorKind::Unavailable`](crate::ErrorKind::Unavailable) when it could not be
     /// checked; everything [`WriteService::put_connection`] returns. Nothing is stored on
     /// any error.
     pub async fn connect(&self, mut input: ConnectionInput) -> Result<Connection, Error> {
-        if self.verify
-            && let Some(subject) = self.check(&input).await?
-            && input.external_subject.is_none()
-        {
-            input.external_subject = Some(subject);
+        let verified = if self.verify {
+            self.check(&input).await?
+        } else {
+            None
+        };
+        if let Some(subject) = &verified {
+            // The provider's word on the account, never the caller's.
+            if input
+                .external_subject
+                .as_ref()
+                .is_some_and(|given| given != subject)
+            {
+                return Err(subject_mismatch(
+                    "the provider names another account for the key than the external subject given; nothing was stored",
+                ));
+            }
+            input.external_subject = Some(subject.clone());
+            // A key of another account never replaces a connection's key.
+            if let Some(named) = self
+                .host
+                .connections()
+                .get_connection(&input.tenant, &input.id)
+                .await?
+                && named
+                    .external_subject
+                    .as_deref()
+                    .is_some_and(|had| had != subject)
+            {
+                return Err(subject_mismatch(
+                    "the key belongs to another account than the connection's; nothing was changed",
+                ));
+            }
         }
         // The same account, through the same target, in the same tenant and scope: the
         // key replaces the existing connection's rather than adding a second connection,
@@ -139,7 +179,7 @@ impl ApiKeyConnections {
             }
         }
         let connection = WriteService::new(Arc::clone(&self.registry), self.host.clone())
-            .put_connection(input)
+            .write_connection(input, verified.as_deref())
             .await?;
         Ok(match &self.managed {
             Some(managed) => managed.after_connect(connection).await,

@@ -36,7 +36,8 @@ pub struct StartAuthorization {
     pub target: TargetId,
     /// The connection method (`oauth2`, `github-app-installation`).
     pub method: ConnectionMethodId,
-    /// The host's callback URL; the callback must arrive at exactly this URI.
+    /// The host's callback URL, an absolute http(s) URL without a query or fragment; the
+    /// callback must arrive at exactly this URI.
     pub redirect_uri: String,
     /// Create a connection, or repair one.
     pub intent: AuthorizationIntent,
@@ -323,7 +324,8 @@ impl Authorizations {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) (`oauth.invalid_redirect_uri`,
+    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) (`oauth.invalid_redirect_uri`
+    /// for a redirect URI that is not an absolute http(s) URL or has a query or fragment,
     /// `auth.method_not_redirect`, `auth.reauthorize_mismatch`; `auth.scope_user_mismatch`
     /// when a user's connection would be created or reauthorized by another user or
     /// without one);
@@ -338,10 +340,16 @@ impl Authorizations {
                 "the redirect URI is not an absolute URL",
             )
         })?;
-        if !matches!(redirect.scheme(), "https" | "http") || redirect.fragment().is_some() {
+        // The callback is completed at its URI without the query (which carries the
+        // code and the state), compared exactly with this one: a redirect URI with a
+        // query of its own could never match.
+        if !matches!(redirect.scheme(), "https" | "http")
+            || redirect.fragment().is_some()
+            || redirect.query().is_some()
+        {
             return Err(invalid(
                 crate::codes::oauth::INVALID_REDIRECT_URI,
-                "the redirect URI must be an http(s) URL without a fragment",
+                "the redirect URI must be an http(s) URL without a query or fragment",
             ));
         }
         let context =
@@ -466,10 +474,14 @@ impl Authorizations {
     /// another tenant, user or definition (`oauth.state_mismatch`) or for another redirect
     /// URI (`oauth.redirect_uri_mismatch`), a malformed callback (`oauth.missing_state`,
     /// `oauth.invalid_callback`, `oauth.missing_code`); [`ErrorKind::Provider`](crate::ErrorKind::Provider)
-    /// (`oauth.authorization_failed`) for a provider `error=` callback; token endpoint
+    /// for a provider `error=` callback (`oauth.access_denied` when the user declined,
+    /// `oauth.authorization_failed` for any other error); token endpoint
     /// errors (`oauth.token_error`, `oauth.invalid_grant`, `oauth.invalid_client`,
     /// `oauth.unavailable`, `oauth.rate_limited`); [`ErrorKind::Conflict`](crate::ErrorKind::Conflict)
-    /// (`auth.connection_exists`, `auth.subject_mismatch`); storage errors. Nothing is
+    /// (`auth.connection_exists`, also when another callback created the chosen id
+    /// meanwhile; `auth.subject_mismatch`; `store.version_conflict` when the connection
+    /// kept changing while it was reauthorized); `auth.connection_not_found` when the
+    /// connection was deleted while it was reauthorized; storage errors. Nothing is
     /// stored on error, and the state is consumed either way.
     pub async fn complete(&self, callback: CompleteAuthorization) -> Result<Connection, Error> {
         let mut params = parse_query(&callback.query)?;
@@ -525,6 +537,12 @@ impl Authorizations {
         connection_id: Option<ConnectionId>,
     ) -> Result<Connection, Error> {
         if let Some(code) = params.get("error") {
+            // The user declined: the catalogue's `oauth.access_denied`, as the token
+            // endpoint's `access_denied` is.
+            if code == "access_denied" {
+                return Err(crate::codes::oauth::ACCESS_DENIED
+                    .error("the authorization was denied at the provider (access_denied)"));
+            }
             return Err(crate::codes::oauth::AUTHORIZATION_FAILED.error(format!(
                 "the provider did not authorize the connection ({})",
                 shown(code)

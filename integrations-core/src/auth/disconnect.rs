@@ -103,7 +103,8 @@ impl Authorizations {
     /// disconnect. When the revocation then fails (not forced), the hook stays deleted and
     /// [`ManagedWebhooks::register`](crate::webhook::ManagedWebhooks::register) restores it.
     ///
-    /// Calling it again is harmless: the provider says the token is gone or there is none.
+    /// Calling it again is harmless: the provider says the token is gone or there is none,
+    /// and the connection, `revoked` already, gets no second status change audited.
     ///
     /// # Errors
     ///

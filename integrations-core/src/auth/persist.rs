@@ -17,6 +17,10 @@ use crate::sealing::SecretCipherExt;
 use crate::service::credential_aad;
 use crate::{ConnectionId, ConnectionMethodId, DefinitionKey, Error, TargetId, TenantId, UserId};
 
+/// How many times a reauthorization reads the connection again after another writer
+/// changed it between the read and the write.
+const MAX_WRITE_ATTEMPTS: u32 = 3;
+
 /// What a flow obtained for a connection.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Obtained {
@@ -137,8 +141,7 @@ async fn create(
         .await?
         .is_some()
     {
-        return Err(crate::codes::auth::CONNECTION_EXISTS
-            .error("a connection with this id already exists; reauthorize it instead"));
+        return Err(connection_exists());
     }
     let mut connection = Connection::new(
         destination.tenant.clone(),
@@ -153,12 +156,37 @@ async fn create(
     connection.granted_scopes = obtained.granted_scopes;
     if !obtained.credentials.is_empty() {
         let sealed = seal(host, &connection, &obtained.credentials)?;
-        host.credentials()
-            .swap_credentials(&connection.tenant, &connection.id, None, sealed)
+        // No connection has this id, but a credential set may: one left by a create that
+        // stopped before its record. It is replaced (from the version read), so the id
+        // is never blocked; one another create swapped in meanwhile is not, and that
+        // race is the id being taken.
+        let current = host
+            .credentials()
+            .load_credentials(&connection.tenant, &connection.id)
             .await?;
+        match host
+            .credentials()
+            .swap_credentials(
+                &connection.tenant,
+                &connection.id,
+                current.map(|set| set.version),
+                sealed,
+            )
+            .await
+        {
+            Err(e) if e.is_conflict() => {
+                return Err(connection_exists().with_source(e));
+            }
+            result => result?,
+        };
     }
     host.connections().put_connection(&connection).await?;
     Ok(connection)
+}
+
+fn connection_exists() -> Error {
+    crate::codes::auth::CONNECTION_EXISTS
+        .error("a connection with this id already exists; reauthorize it instead")
 }
 
 async fn reauthorize(
@@ -167,7 +195,7 @@ async fn reauthorize(
     id: &ConnectionId,
     obtained: Obtained,
 ) -> Result<Connection, Error> {
-    let Some(mut connection) = host
+    let Some(connection) = host
         .connections()
         .get_connection(destination.tenant, id)
         .await?
@@ -180,13 +208,7 @@ async fn reauthorize(
             .error("the connection to reauthorize uses another target or method"));
     }
     check_reauthorizer(&connection, destination.actor)?;
-    if let (Some(had), Some(got)) = (&connection.external_subject, &obtained.external_subject)
-        && had != got
-    {
-        return Err(crate::codes::auth::SUBJECT_MISMATCH.error(
-            "the provider authorized another account than the connection's; nothing was changed",
-        ));
-    }
+    check_subject(&connection, &obtained)?;
     if !obtained.credentials.is_empty() {
         let sealed = seal(host, &connection, &obtained.credentials)?;
         // Reauthorizing replaces every credential; retry when a refresh swapped meanwhile.
@@ -214,26 +236,70 @@ async fn reauthorize(
             }
         }
     }
-    let previous = std::mem::replace(&mut connection.status, ConnectionStatus::Active);
-    connection.updated_at = now(host);
-    if connection.external_subject.is_none() {
-        connection.external_subject = obtained.external_subject;
+    // The record is written over the revision read only: a change another writer made
+    // meanwhile (a managed webhook registered, a status change) is read again and kept,
+    // and a connection deleted meanwhile is not brought back.
+    let mut read = connection;
+    let mut attempts = 0;
+    loop {
+        let mut connection = read.clone();
+        connection.status = ConnectionStatus::Active;
+        connection.updated_at = now(host);
+        if connection.external_subject.is_none() {
+            connection
+                .external_subject
+                .clone_from(&obtained.external_subject);
+        }
+        if !obtained.granted_scopes.is_empty() {
+            connection
+                .granted_scopes
+                .clone_from(&obtained.granted_scopes);
+        }
+        if host
+            .connections()
+            .put_connection_if_unchanged(&read, &connection)
+            .await?
+        {
+            // The status changes with the whole record (scopes, subject); the lifecycle
+            // audits it.
+            ConnectionLifecycle::new(host.clone())
+                .written(
+                    &read.status,
+                    &connection,
+                    Cause::Reauthorize,
+                    match destination.actor {
+                        Actor::Session(user) => user.cloned(),
+                        Actor::Host => None,
+                    },
+                )
+                .await;
+            return Ok(connection);
+        }
+        attempts += 1;
+        if attempts >= MAX_WRITE_ATTEMPTS {
+            return Err(crate::codes::store::VERSION_CONFLICT.error(
+                "the connection kept changing while it was reauthorized; authorize it again",
+            ));
+        }
+        let Some(stored) = host
+            .connections()
+            .get_connection(destination.tenant, id)
+            .await?
+        else {
+            return Err(crate::codes::auth::CONNECTION_NOT_FOUND
+                .error("the connection was deleted while it was being reauthorized"));
+        };
+        check_subject(&stored, &obtained)?;
+        read = stored;
     }
-    if !obtained.granted_scopes.is_empty() {
-        connection.granted_scopes = obtained.granted_scopes;
+}
+
+/// The account the provider authorized must be the connection's, when both are known.
+fn check_subject(connection: &Connection, obtained: &Obtained) -> Result<(), Error> {
+    match (&connection.external_subject, &obtained.external_subject) {
+        (Some(had), Some(got)) if had != got => Err(crate::codes::auth::SUBJECT_MISMATCH.error(
+            "the provider authorized another account than the connection's; nothing was changed",
+        )),
+        _ => Ok(()),
     }
-    // The status changes with the whole record (scopes, subject); the lifecycle audits it.
-    host.connections().put_connection(&connection).await?;
-    ConnectionLifecycle::new(host.clone())
-        .written(
-            &previous,
-            &connection,
-            Cause::Reauthorize,
-            match destination.actor {
-                Actor::Session(user) => user.cloned(),
-                Actor::Host => None,
-            },
-        )
-        .await;
-    Ok(connection)
 }

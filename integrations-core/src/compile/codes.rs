@@ -57,5 +57,4 @@ pub const MCP_TARGET_MISSING: &str = crate::codes::issues::compile::MCP_TARGET_M
 pub const MCP_CONFIG_INVALID: &str = crate::codes::issues::compile::MCP_CONFIG_INVALID.as_str();
 /// A sandbox path is not absolute, or holds a `.` or `..` segment, an empty segment or a
 /// control character.
-pub const INVALID_SANDBOX_PATH: &str =
-    crate::codes::issues::compile::INVALID_SANDBOX_PATH.as_str();
+pub const INVALID_SANDBOX_PATH: &str = crate::codes::issues::compile::INVALID_SANDBOX_PATH.as_str();

@@ -8,8 +8,12 @@ use crate::{ConnectionId, Error, Secret, TenantId, Timestamp};
 
 /// What a credential is: `api_key`, `oauth2_access_token`, ... An open set: provider
 /// crates may use their own (`jira_api_token`).
+///
+/// A type is checked wherever it comes from, deserialization included: it names the
+/// credential in its sealed value's associated data (`{type}/{slot}`), where a type
+/// holding a `/` could pass for another type and slot.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
+#[serde(try_from = "String", into = "String")]
 pub struct CredentialType(Cow<'static, str>);
 
 impl CredentialType {
@@ -50,6 +54,20 @@ impl CredentialType {
     /// The type's name.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+impl TryFrom<String> for CredentialType {
+    type Error = Error;
+
+    fn try_from(name: String) -> Result<Self, Error> {
+        Self::new(name)
+    }
+}
+
+impl From<CredentialType> for String {
+    fn from(credential_type: CredentialType) -> String {
+        credential_type.0.into_owned()
     }
 }
 
@@ -246,5 +264,30 @@ mod tests {
             serde_json::to_string(&CredentialType::OAUTH2_REFRESH_TOKEN).unwrap(),
             "\"oauth2_refresh_token\""
         );
+    }
+
+    #[test]
+    fn a_deserialized_credential_type_is_checked() {
+        let read: CredentialType = serde_json::from_str("\"jira_api_token\"").unwrap();
+        assert_eq!(read.as_str(), "jira_api_token");
+        // `api_key/bot` would seal under the associated data of type `api_key`, slot
+        // `bot`.
+        for bad in ["\"api_key/bot\"", "\"\"", "\"Api\"", "\"a b\""] {
+            let err = serde_json::from_str::<CredentialType>(bad).unwrap_err();
+            assert!(err.to_string().contains("credential type"), "{bad}: {err}");
+        }
+        let credential = Credential::new(
+            CredentialType::API_KEY,
+            sealed(),
+            Timestamp::from_unix_seconds(1),
+        );
+        let mut stored = serde_json::to_value(&credential).unwrap();
+        assert_eq!(
+            serde_json::from_value::<Credential>(stored.clone()).unwrap(),
+            credential
+        );
+        stored["credential_type"] = "api_key/bot".into();
+        let err = serde_json::from_value::<Credential>(stored).unwrap_err();
+        assert!(err.to_string().contains("credential type"), "{err}");
     }
 }

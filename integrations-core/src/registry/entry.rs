@@ -116,6 +116,16 @@ impl fmt::Debug for RegisteredIntegration {
     }
 }
 
+/// Whether `slot` can name a credential: 1 to 64 bytes, none of them whitespace, a
+/// control character (a store cannot keep a NUL) or invisible.
+fn is_slot(slot: &str) -> bool {
+    !slot.is_empty()
+        && slot.len() <= 64
+        && !slot
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || crate::id::is_invisible(c))
+}
+
 fn compile_spec(
     spec: &ConfigSpec,
     path: &str,
@@ -248,12 +258,43 @@ impl RegisteredIntegration {
                 _ => {}
             }
             let mut secret_names = BTreeSet::new();
-            for field in &method.secret_fields {
+            // Each field is stored as the credential of its type and slot, sealed under
+            // them: two fields in one place would be two credentials no lookup tells
+            // apart.
+            let mut credential_places = BTreeSet::new();
+            for (j, field) in method.secret_fields.iter().enumerate() {
                 if !secret_names.insert(field.name.clone()) {
                     issues.push(ValidationIssue::new(
                         crate::codes::issues::registry::DUPLICATE_SECRET_FIELD,
                         format!("{path}/secret_fields"),
                         format!("the secret field {} is declared twice", field.name),
+                    ));
+                }
+                if let Some(slot) = &field.slot
+                    && !is_slot(slot)
+                {
+                    issues.push(ValidationIssue::new(
+                        crate::codes::issues::registry::INVALID_SECRET_SLOT,
+                        format!("{path}/secret_fields/{j}/slot"),
+                        format!(
+                            "the slot of the secret field {} must be 1 to 64 bytes without whitespace, control or invisible characters",
+                            field.name
+                        ),
+                    ));
+                }
+                if !credential_places.insert((&field.credential_type, field.slot.as_deref())) {
+                    issues.push(ValidationIssue::new(
+                        crate::codes::issues::registry::DUPLICATE_CREDENTIAL_SLOT,
+                        format!("{path}/secret_fields/{j}"),
+                        format!(
+                            "the secret field {} is stored as the same {} credential{} as another field; give each a slot of its own",
+                            field.name,
+                            field.credential_type,
+                            match &field.slot {
+                                Some(_) => " and slot",
+                                None => " without a slot",
+                            }
+                        ),
                     ));
                 }
             }

@@ -44,11 +44,18 @@ impl ParseError {
 
 /// `text` with every `"…"` or `` `…` `` part replaced by `…`: serde quotes the values it
 /// refuses, and a value may be a secret typed into the wrong field.
+///
+/// serde quotes a string with its `Debug` form (`string "a\"b"`), so inside `"…"` a
+/// backslash escapes the next character: an escaped quote never ends the part. A part
+/// left open masks the rest of the text.
 pub(crate) fn mask_quoted(text: &str) -> String {
     let mut kept = String::with_capacity(text.len());
     let mut open: Option<char> = None;
+    let mut escaped = false;
     for c in text.chars() {
         match open {
+            Some('"') if escaped => escaped = false,
+            Some('"') if c == '\\' => escaped = true,
             Some(q) if c == q => open = None,
             Some(_) => {}
             None if c == '"' || c == '`' => {
@@ -60,6 +67,7 @@ pub(crate) fn mask_quoted(text: &str) -> String {
     }
     kept
 }
+
 pub(crate) type DebugFn = fn(&(dyn Any + Send + Sync)) -> String;
 
 fn debug_as<T: fmt::Debug + 'static>(value: &(dyn Any + Send + Sync)) -> String {
@@ -233,5 +241,74 @@ impl ConfigSpec {
     /// to a remote `$ref` (never fetched).
     pub fn compile(&self) -> Result<ConfigSchema, Error> {
         ConfigSchema::compile(self.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::Deserialize;
+    use serde::de::{self, Error as _, Unexpected};
+
+    use super::*;
+
+    #[test]
+    fn an_escaped_quote_does_not_end_a_masked_part() {
+        let message =
+            de::value::Error::invalid_value(Unexpected::Str("x\"sk-SECRET"), &"a ticket key")
+                .to_string();
+        assert!(message.contains(r#""x\"sk-SECRET""#), "{message}");
+        assert_eq!(
+            mask_quoted(&message),
+            "invalid value: string …, expected a ticket key"
+        );
+        // A backslash escaping a backslash leaves the next quote to close the part.
+        assert_eq!(mask_quoted(r#"a "b\\" c "d\"e" f"#), "a … c … f");
+        // An unterminated part masks the rest.
+        assert_eq!(mask_quoted(r#"a "b\" c"#), "a …");
+    }
+
+    /// A ticket key whose deserializer refuses a value with serde's quoted message.
+    #[derive(Debug)]
+    struct TicketKey;
+
+    impl<'de> Deserialize<'de> for TicketKey {
+        fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            let text = String::deserialize(deserializer)?;
+            Err(de::Error::invalid_value(
+                Unexpected::Str(&text),
+                &"a ticket key",
+            ))
+        }
+    }
+
+    impl schemars::JsonSchema for TicketKey {
+        fn schema_name() -> std::borrow::Cow<'static, str> {
+            "TicketKey".into()
+        }
+        fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+            schemars::json_schema!({"type": "string"})
+        }
+    }
+
+    #[derive(Debug, Deserialize, schemars::JsonSchema)]
+    #[allow(dead_code, reason = "only parsed")]
+    struct Config {
+        key: TicketKey,
+    }
+
+    #[test]
+    fn a_refused_value_with_an_escaped_quote_is_not_echoed() {
+        let schema = ConfigSpec::of::<Config>().compile().unwrap();
+        let issues = schema
+            .parse(&json!({"key": "x\"sk-SECRET and more"}))
+            .unwrap_err();
+        assert_eq!(issues.len(), 1);
+        assert_eq!(issues[0].path, "/key");
+        assert!(
+            !issues[0].message.contains("SECRET"),
+            "{}",
+            issues[0].message
+        );
+        assert!(!issues[0].message.contains("more"), "{}", issues[0].message);
     }
 }

@@ -22,6 +22,10 @@ pub fn target_secrets_aad(tenant: &TenantId, target: &TargetId) -> Aad {
 
 /// Associated data for one credential of a connection: bound to the tenant, the
 /// connection, the credential type and the slot.
+///
+/// The field is `{type}/{slot}` (`{type}` without a slot); a credential type holds no `/`
+/// ([`CredentialType`](crate::model::CredentialType) is checked, deserialized ones
+/// included), so one field names one type and slot.
 pub fn credential_aad(
     tenant: &TenantId,
     connection: &ConnectionId,

@@ -12,7 +12,8 @@ pub use prepare::{PreparedBinding, prepare_binding};
 
 use crate::definition::ConnectionMethodKind;
 use crate::host::Host;
-use crate::model::{Binding, Connection, Credential, Target};
+use crate::lifecycle::{Cause, ConnectionLifecycle};
+use crate::model::{Binding, Connection, ConnectionStatus, Credential, Target};
 use crate::registry::RegisteredIntegration;
 use crate::sealing::{Aad, SecretCipherExt};
 use crate::{Error, Registry, Secret, ValidationIssue};
@@ -40,6 +41,10 @@ pub fn credential_aad(
         slot,
     )
 }
+
+/// How many times a connection write reads the record again after another writer changed
+/// it between the read and the write.
+const MAX_WRITE_ATTEMPTS: u32 = 3;
 
 /// Validates and stores targets, connections and bindings.
 ///
@@ -203,14 +208,37 @@ impl WriteService {
     /// Creates or replaces an API-key connection, storing its secrets sealed as
     /// credentials. (OAuth and redirect connections are created by their flows.)
     ///
+    /// A new key makes a revoked or errored connection active again, audited once as
+    /// `connection.status_changed` with `cause: reauthorize`; a write without secrets
+    /// keeps the stored status. The record is written over the revision read only
+    /// ([`ConnectionStore::put_connection_if_unchanged`]): when another writer changed it
+    /// meanwhile (a managed webhook registered, a status change), it is read again and
+    /// the write made anew over it, so that change is kept; a connection deleted
+    /// meanwhile is created anew from the input alone.
+    ///
+    /// [`ConnectionStore::put_connection_if_unchanged`]: crate::host::ConnectionStore::put_connection_if_unchanged
+    ///
     /// # Errors
     ///
     /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) `connection.invalid`
     /// with every issue (`connection.target_not_found`, `connection.target_disabled`,
     /// `connection.unknown_method`, `connection.method_requires_flow`,
     /// `connection.missing_secret`, `connection.unknown_secret`, `connection.empty_secret`,
-    /// `connection.secret_prefix`, schema issues under `/config`); storage errors.
+    /// `connection.secret_prefix`, schema issues under `/config`);
+    /// [`ErrorKind::Conflict`](crate::ErrorKind::Conflict) `store.version_conflict` when
+    /// the connection or its credentials kept changing during the write; storage errors.
     pub async fn put_connection(&self, input: ConnectionInput) -> Result<Connection, Error> {
+        self.write_connection(input, None).await
+    }
+
+    /// [`put_connection`](Self::put_connection) of a key whose identity check named
+    /// `verified` as its account: a connection of another account keeps its key
+    /// (`auth.subject_mismatch`).
+    pub(crate) async fn write_connection(
+        &self,
+        input: ConnectionInput,
+        verified: Option<&str>,
+    ) -> Result<Connection, Error> {
         let mut issues = Vec::new();
         let target = self
             .host
@@ -261,78 +289,143 @@ impl WriteService {
         if let Err(found) = method.config().parse(&input.config) {
             issues.extend(prefixed(found, "/config"));
         }
-        let existing = self
-            .host
-            .connections()
-            .get_connection(&input.tenant, &input.id)
-            .await?;
-        if let Some(existing) = &existing
-            && (existing.target != input.target || existing.method != input.method)
-        {
-            issues.push(ValidationIssue::new(
-                crate::codes::issues::connection::IDENTITY_CHANGED,
-                "",
-                "a connection's target and method cannot change; create a new connection",
-            ));
-        }
-        check_secrets(
-            entry,
-            &input.method,
-            &input.secrets,
-            existing.is_some(),
-            &mut issues,
-        );
-        if !issues.is_empty() {
-            return Err(rejected(
-                crate::codes::connection::INVALID,
-                "connection",
-                issues,
-            ));
-        }
 
         let now = self.host.clock().now();
-        let mut connection = match existing {
-            Some(mut c) => {
-                c.updated_at = now;
-                c
-            }
-            None => Connection::new(
-                input.tenant.clone(),
-                input.id.clone(),
-                input.target.clone(),
-                target.key.clone(),
-                input.method.clone(),
-                now,
-            ),
-        };
-        connection.scope = input.scope;
-        connection.config = input.config;
-        connection.external_subject = input.external_subject;
-        // A managed webhook delivers to the endpoint key it was registered with.
-        if input.endpoint_key.is_some() || connection.managed_webhook.is_none() {
-            connection.endpoint_key = input.endpoint_key;
+        // Sealed once: the associated data names the tenant, the id, the type and the
+        // slot, none of which a retry changes.
+        let mut credentials = Vec::new();
+        for field in &method.method().secret_fields {
+            let Some(secret) = input.secrets.get(&field.name) else {
+                continue;
+            };
+            let aad = crate::sealing::credential_aad(
+                &input.tenant,
+                &input.id,
+                field.credential_type.as_str(),
+                field.slot.as_deref(),
+            );
+            let sealed = self.host.cipher().seal_secret(secret, &aad)?;
+            let mut credential = Credential::new(field.credential_type.clone(), sealed, now);
+            credential.slot.clone_from(&field.slot);
+            credentials.push(credential);
         }
 
-        if !input.secrets.is_empty() {
-            let mut credentials = Vec::new();
-            for field in &method.method().secret_fields {
-                let Some(secret) = input.secrets.get(&field.name) else {
-                    continue;
-                };
-                let aad =
-                    credential_aad(&connection, &field.credential_type, field.slot.as_deref());
-                let sealed = self.host.cipher().seal_secret(secret, &aad)?;
-                let mut credential = Credential::new(field.credential_type.clone(), sealed, now);
-                credential.slot.clone_from(&field.slot);
-                credentials.push(credential);
+        let mut attempts = 0;
+        loop {
+            let existing = self
+                .host
+                .connections()
+                .get_connection(&input.tenant, &input.id)
+                .await?;
+            let mut issues = issues.clone();
+            if let Some(existing) = &existing
+                && (existing.target != input.target || existing.method != input.method)
+            {
+                issues.push(ValidationIssue::new(
+                    crate::codes::issues::connection::IDENTITY_CHANGED,
+                    "",
+                    "a connection's target and method cannot change; create a new connection",
+                ));
             }
+            check_secrets(
+                entry,
+                &input.method,
+                &input.secrets,
+                existing.is_some(),
+                &mut issues,
+            );
+            if !issues.is_empty() {
+                return Err(rejected(
+                    crate::codes::connection::INVALID,
+                    "connection",
+                    issues,
+                ));
+            }
+            if let (Some(got), Some(existing)) = (verified, &existing)
+                && existing
+                    .external_subject
+                    .as_deref()
+                    .is_some_and(|had| had != got)
+            {
+                return Err(crate::codes::auth::SUBJECT_MISMATCH.error(
+                    "the key belongs to another account than the connection's; nothing was changed",
+                ));
+            }
+
+            let mut connection = match existing.clone() {
+                Some(mut c) => {
+                    c.updated_at = now;
+                    c
+                }
+                None => Connection::new(
+                    input.tenant.clone(),
+                    input.id.clone(),
+                    input.target.clone(),
+                    target.key.clone(),
+                    input.method.clone(),
+                    now,
+                ),
+            };
+            connection.scope = input.scope.clone();
+            connection.config = input.config.clone();
+            connection
+                .external_subject
+                .clone_from(&input.external_subject);
+            // A managed webhook delivers to the endpoint key it was registered with.
+            if input.endpoint_key.is_some() || connection.managed_webhook.is_none() {
+                connection.endpoint_key.clone_from(&input.endpoint_key);
+            }
+            // A new key repairs a revoked or errored connection.
+            if !input.secrets.is_empty() {
+                connection.status = ConnectionStatus::Active;
+            }
+
+            match self
+                .write_once(existing.as_ref(), &connection, &credentials, &input)
+                .await
+            {
+                Ok(true) => {
+                    if let Some(existing) = &existing {
+                        ConnectionLifecycle::new(self.host.clone())
+                            .written(&existing.status, &connection, Cause::Reauthorize, None)
+                            .await;
+                    }
+                    return Ok(connection);
+                }
+                // The record (or its credentials) changed since it was read: read again.
+                Ok(false) => {}
+                Err(e) if e.is_conflict() => {}
+                Err(e) => return Err(e),
+            }
+            attempts += 1;
+            if attempts >= MAX_WRITE_ATTEMPTS {
+                return Err(crate::codes::store::VERSION_CONFLICT
+                    .error("the connection kept changing while it was written; write it again"));
+            }
+        }
+    }
+
+    /// Swaps in `credentials` (when the input has secrets) and writes `connection` over
+    /// `read`, the revision it was built from (or as a new record). `false` when the
+    /// stored record is no longer that revision.
+    async fn write_once(
+        &self,
+        read: Option<&Connection>,
+        connection: &Connection,
+        credentials: &[Credential],
+        input: &ConnectionInput,
+    ) -> Result<bool, Error> {
+        if !input.secrets.is_empty() {
+            // The current version also when no connection record exists: a set left by a
+            // write that stopped before its record is replaced, not a dead end.
             let current = self
                 .host
                 .credentials()
                 .load_credentials(&connection.tenant, &connection.id)
                 .await?;
             // A managed webhook's signing secret is not the key's: it stays.
-            let credentials = crate::webhook::keep_managed_secret(current.as_ref(), credentials);
+            let credentials =
+                crate::webhook::keep_managed_secret(current.as_ref(), credentials.to_vec());
             self.host
                 .credentials()
                 .swap_credentials(
@@ -343,8 +436,15 @@ impl WriteService {
                 )
                 .await?;
         }
-        self.host.connections().put_connection(&connection).await?;
-        Ok(connection)
+        if let Some(read) = read {
+            return self
+                .host
+                .connections()
+                .put_connection_if_unchanged(read, connection)
+                .await;
+        }
+        self.host.connections().put_connection(connection).await?;
+        Ok(true)
     }
 
     /// Creates or replaces a binding after the full binding validation.

@@ -1,20 +1,29 @@
 //! The authorization-code engine: state handling, PKCE, storage, reauthorization.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use integrations_core::auth::{Authorizations, CompleteAuthorization, StartAuthorization};
+use async_trait::async_trait;
+use integrations_core::auth::{
+    Authorizations, CompleteAuthorization, Disconnect, StartAuthorization,
+};
 use integrations_core::host::{
-    AuditOutcome, Clock, ConnectionStore, OAuthStateStore, SecretCipherExt,
+    AuditOutcome, Clock, ConnectionStore, CredentialStore, Host, OAuthStateStore, Sealed,
+    SecretCipherExt,
 };
 use integrations_core::model::{
-    AuthorizationIntent, ConnectionScope, ConnectionStatus, CredentialType,
+    AuthorizationIntent, Connection, ConnectionScope, ConnectionStatus, Credential, CredentialSet,
+    CredentialType, ManagedWebhook,
 };
 use integrations_core::service::credential_aad;
-use integrations_core::{ConnectionId, ErrorKind, TenantId, UserId};
+use integrations_core::{ConnectionId, ErrorKind, Registry, TenantId, Timestamp, UserId};
+use integrations_testkit::MemoryStore;
 use integrations_testkit::mock::oauth::LinearMock;
 use sha2::{Digest, Sha256};
 
 use crate::auth_support::{REDIRECT, connect, setup, target_id, tenant};
+use crate::support::{Meddle, Meddling, host_with_connections};
 
 fn query_param(url: &str, name: &str) -> Option<String> {
     url::Url::parse(url)
@@ -297,12 +306,30 @@ async fn provider_errors_and_malformed_callbacks_store_nothing() {
         ))
         .await
         .unwrap_err();
+    // The user declined: `oauth.access_denied`, as the catalogue and the token endpoint
+    // path say (it was `oauth.authorization_failed`, the code for the other errors).
+    assert_eq!(
+        (e.kind(), e.code()),
+        (ErrorKind::Provider, "oauth.access_denied")
+    );
+    assert!(e.message().contains("access_denied"));
+    assert!(!e.message().contains("denied your application"));
+    // Any other error on the callback.
+    let redirect = auth.start(start_request()).await.unwrap();
+    let state = query_param(&redirect.url, "state").unwrap();
+    let e = auth
+        .complete(CompleteAuthorization::new(
+            tenant(),
+            REDIRECT,
+            format!("error=temporarily_unavailable&state={state}"),
+        ))
+        .await
+        .unwrap_err();
     assert_eq!(
         (e.kind(), e.code()),
         (ErrorKind::Provider, "oauth.authorization_failed")
     );
-    assert!(e.message().contains("access_denied"));
-    assert!(!e.message().contains("denied your application"));
+    assert!(e.message().contains("temporarily_unavailable"));
 
     for (query, code) in [
         ("code=abc", "oauth.missing_state"),
@@ -374,6 +401,38 @@ async fn start_refuses_bad_requests_without_storing() {
                 target_id(),
                 "oauth2".parse().unwrap(),
                 "not a url",
+                ConnectionScope::Organization,
+            ),
+            Some("oauth.invalid_redirect_uri"),
+        ),
+        // The callback is completed at its URI without the query and compared exactly:
+        // a redirect URI with a query could never match.
+        (
+            StartAuthorization::create(
+                tenant(),
+                target_id(),
+                "oauth2".parse().unwrap(),
+                format!("{REDIRECT}?next=/home"),
+                ConnectionScope::Organization,
+            ),
+            Some("oauth.invalid_redirect_uri"),
+        ),
+        (
+            StartAuthorization::create(
+                tenant(),
+                target_id(),
+                "oauth2".parse().unwrap(),
+                format!("{REDIRECT}?"),
+                ConnectionScope::Organization,
+            ),
+            Some("oauth.invalid_redirect_uri"),
+        ),
+        (
+            StartAuthorization::create(
+                tenant(),
+                target_id(),
+                "oauth2".parse().unwrap(),
+                format!("{REDIRECT}#done"),
                 ConnectionScope::Organization,
             ),
             Some("oauth.invalid_redirect_uri"),
@@ -527,6 +586,254 @@ async fn reauthorizing_repairs_the_connection_in_place() {
         (ErrorKind::Conflict, "auth.connection_exists")
     );
     assert_eq!(mock.code_exchanges(), exchanges);
+}
+
+/// The reauthorization of `connection` through `host`: its callback's result.
+async fn reauthorize_through(
+    host: Host,
+    registry: &Arc<Registry>,
+    mock: &LinearMock,
+    connection: &Connection,
+) -> Result<Connection, integrations_core::Error> {
+    let auth = Authorizations::new(registry.clone(), host);
+    let query = consented(
+        &auth,
+        mock,
+        StartAuthorization::new(
+            tenant(),
+            target_id(),
+            "oauth2".parse().unwrap(),
+            REDIRECT,
+            AuthorizationIntent::Reauthorize {
+                connection: connection.id.clone(),
+            },
+        ),
+    )
+    .await;
+    auth.complete(CompleteAuthorization::new(tenant(), REDIRECT, query))
+        .await
+}
+
+#[tokio::test]
+async fn a_reauthorization_keeps_what_another_writer_changed_meanwhile() {
+    let mock = LinearMock::start().await;
+    let (test, registry) = setup(&mock).await;
+    let connection = connect(&test, &registry, &mock).await;
+    test.store
+        .set_connection_status(
+            &tenant(),
+            &connection.id,
+            ConnectionStatus::Error {
+                reason: "refresh token rejected".into(),
+            },
+            crate::auth_support::now(&test),
+        )
+        .await
+        .unwrap();
+    // A managed webhook is registered between the reauthorization's read and its write.
+    let meddle: Meddle = Box::new(|mut stored: Connection| {
+        stored.endpoint_key = Some("ep_registered".into());
+        stored.managed_webhook = Some(ManagedWebhook::new(
+            "hook-1",
+            "https://app.example.com/webhooks/tracker/tracker-oauth/ep_registered",
+            stored.updated_at,
+        ));
+        Some(stored)
+    });
+    let meddling = Meddling::new(test.store.clone(), meddle);
+    let host = host_with_connections(&test, meddling.clone());
+    let repaired = reauthorize_through(host, &registry, &mock, &connection)
+        .await
+        .unwrap();
+    assert!(meddling.meddled());
+    assert!(repaired.is_active());
+    let stored = test
+        .store
+        .get_connection(&tenant(), &connection.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored, repaired);
+    assert_eq!(stored.endpoint_key.as_deref(), Some("ep_registered"));
+    assert!(stored.managed_webhook.is_some());
+    // Audited once, error -> active.
+    let changes = test.audit.with_action("connection.status_changed");
+    assert_eq!(changes.len(), 1);
+    assert_eq!(changes[0].detail["previous"], "error");
+    assert_eq!(changes[0].detail["status"], "active");
+}
+
+#[tokio::test]
+async fn a_connection_deleted_during_its_reauthorization_stays_deleted() {
+    let mock = LinearMock::start().await;
+    let (test, registry) = setup(&mock).await;
+    let connection = connect(&test, &registry, &mock).await;
+    let meddling = Meddling::new(test.store.clone(), Box::new(|_| None));
+    let host = host_with_connections(&test, meddling.clone());
+    let e = reauthorize_through(host, &registry, &mock, &connection)
+        .await
+        .unwrap_err();
+    assert!(meddling.meddled());
+    assert_eq!(
+        (e.kind(), e.code()),
+        (ErrorKind::NotFound, "auth.connection_not_found")
+    );
+    assert!(
+        test.store
+            .get_connection(&tenant(), &connection.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn a_second_disconnect_audits_no_second_status_change() {
+    let mock = LinearMock::start().await;
+    let (test, registry) = setup(&mock).await;
+    let connection = connect(&test, &registry, &mock).await;
+    let auth = Authorizations::new(registry, test.host().clone());
+    for _ in 0..2 {
+        let disconnected = auth
+            .disconnect(Disconnect::new(tenant(), connection.id.clone()))
+            .await
+            .unwrap();
+        assert!(matches!(
+            disconnected.connection.status,
+            ConnectionStatus::Revoked { .. }
+        ));
+    }
+    let changes = test.audit.with_action("connection.status_changed");
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!(changes[0].detail["previous"], "active");
+    assert_eq!(changes[0].detail["status"], "revoked");
+}
+
+#[tokio::test]
+async fn credentials_left_for_a_chosen_id_do_not_block_it() {
+    let mock = LinearMock::start().await;
+    let (test, registry) = setup(&mock).await;
+    let chosen = ConnectionId::new("chosen").unwrap();
+    // A create that stopped after its credentials, before its record.
+    let left = Credential::new(
+        CredentialType::OAUTH2_ACCESS_TOKEN,
+        Sealed::new("k", vec![1, 2, 3]),
+        crate::auth_support::now(&test),
+    );
+    test.store
+        .swap_credentials(&tenant(), &chosen, None, vec![left])
+        .await
+        .unwrap();
+    let auth = Authorizations::new(registry, test.host().clone());
+    let query = consented(&auth, &mock, start_request()).await;
+    let connection = auth
+        .complete(
+            CompleteAuthorization::new(tenant(), REDIRECT, query)
+                .with_connection_id(chosen.clone()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(connection.id, chosen);
+    let set = test.store.raw_credentials(&tenant(), &chosen).unwrap();
+    assert_eq!(set.version, 2);
+    let access = set
+        .find(&CredentialType::OAUTH2_ACCESS_TOKEN, None)
+        .unwrap()
+        .unwrap();
+    assert!(access.open(&connection, test.host().cipher()).is_ok());
+}
+
+/// A credential store where another create of the same id swaps its credentials in
+/// right after this one read the (absent) set.
+struct RacingCreate {
+    inner: Arc<MemoryStore>,
+    raced: AtomicUsize,
+}
+
+#[async_trait]
+impl CredentialStore for RacingCreate {
+    async fn load_credentials(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+    ) -> Result<Option<CredentialSet>, integrations_core::Error> {
+        let read = self.inner.load_credentials(tenant, connection).await?;
+        if self.raced.fetch_add(1, Ordering::SeqCst) == 0 {
+            let theirs = Credential::new(
+                CredentialType::OAUTH2_ACCESS_TOKEN,
+                Sealed::new("k", vec![9]),
+                Timestamp::UNIX_EPOCH,
+            );
+            self.inner
+                .swap_credentials(tenant, connection, None, vec![theirs])
+                .await?;
+        }
+        Ok(read)
+    }
+    async fn swap_credentials(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+        expected_version: Option<u64>,
+        credentials: Vec<Credential>,
+    ) -> Result<u64, integrations_core::Error> {
+        self.inner
+            .swap_credentials(tenant, connection, expected_version, credentials)
+            .await
+    }
+    async fn delete_credentials(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+    ) -> Result<bool, integrations_core::Error> {
+        self.inner.delete_credentials(tenant, connection).await
+    }
+}
+
+#[tokio::test]
+async fn two_creates_of_one_chosen_id_race_to_one_connection_exists() {
+    let mock = LinearMock::start().await;
+    let (test, registry) = setup(&mock).await;
+    let racing = Arc::new(RacingCreate {
+        inner: test.store.clone(),
+        raced: AtomicUsize::new(0),
+    });
+    let host = Host::builder()
+        .stores(test.store.clone())
+        .credentials(racing)
+        .http(test.host().http_arc())
+        .cipher(test.keys.clone())
+        .clock(test.clock.clone())
+        .audit(test.audit.clone())
+        .build()
+        .unwrap();
+    let auth = Authorizations::new(registry, host);
+    let query = consented(&auth, &mock, start_request()).await;
+    let e = auth
+        .complete(
+            CompleteAuthorization::new(tenant(), REDIRECT, query)
+                .with_connection_id(ConnectionId::new("chosen").unwrap()),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (e.kind(), e.code()),
+        (ErrorKind::Conflict, "auth.connection_exists")
+    );
+    // The other create's credentials stay; this one stored no record.
+    assert!(
+        test.store
+            .get_connection(&tenant(), &ConnectionId::new("chosen").unwrap())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let set = test
+        .store
+        .raw_credentials(&tenant(), &ConnectionId::new("chosen").unwrap())
+        .unwrap();
+    assert_eq!(set.version, 1);
+    assert_eq!(set.credentials[0].value.ciphertext(), [9]);
 }
 
 // ---- Plain-HTTP endpoints ----

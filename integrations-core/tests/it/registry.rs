@@ -1,6 +1,7 @@
 //! Registry: every rejection, ordering and the catalog.
 
-use integrations_core::definition::{ConnectionMethod, Metadata, OAuth2Spec};
+use integrations_core::definition::{ConnectionMethod, Metadata, OAuth2Spec, SecretField};
+use integrations_core::model::CredentialType;
 use integrations_core::schema::{ConfigKind, ConfigSpec, FormContext};
 use integrations_core::tools::ToolDescriptor;
 use integrations_core::{ErrorKind, Registry};
@@ -100,6 +101,54 @@ fn rejects_missing_or_inconsistent_connection_methods() {
     no_fields.methods = vec![ConnectionMethod::api_key("api-key", "Key", Vec::new()).unwrap()];
     let err = Registry::new().register(no_fields.arc()).unwrap_err();
     assert_eq!(issue_codes(&err), ["registry.missing_secret_fields"]);
+}
+
+#[test]
+fn rejects_two_secret_fields_stored_as_one_credential_type_and_slot() {
+    let field = |name: &str| SecretField::new(name, "Key", CredentialType::API_KEY);
+    let register = |fields: Vec<SecretField>| {
+        let mut integration = TestIntegration::new("tracker::cloud");
+        integration.methods = vec![ConnectionMethod::api_key("api-key", "Keys", fields).unwrap()];
+        Registry::new().register(integration.arc())
+    };
+    // Two names, one credential: every connection would hold two `api_key` credentials
+    // sealed under the same associated data, and no lookup could tell them apart.
+    let err = register(vec![field("primary"), field("secondary")]).unwrap_err();
+    assert_eq!(err.code(), "registry.invalid_definition");
+    assert_eq!(issue_codes(&err), ["registry.duplicate_credential_slot"]);
+    assert_eq!(
+        err.issues()[0].path,
+        "/connection_methods/0/secret_fields/1"
+    );
+    let err = register(vec![
+        field("primary").with_slot("bot"),
+        field("secondary").with_slot("bot"),
+    ])
+    .unwrap_err();
+    assert_eq!(issue_codes(&err), ["registry.duplicate_credential_slot"]);
+    for bad in ["", " ", "b\0t", "b\u{200B}ot", &"s".repeat(65)] {
+        let err = register(vec![field("primary").with_slot(bad)]).unwrap_err();
+        assert_eq!(
+            issue_codes(&err),
+            ["registry.invalid_secret_slot"],
+            "{bad:?}"
+        );
+        assert_eq!(
+            err.issues()[0].path,
+            "/connection_methods/0/secret_fields/0/slot"
+        );
+    }
+    // A slot of its own, or another type, is a place of its own.
+    register(vec![
+        field("primary").with_slot("bot"),
+        field("secondary").with_slot("user"),
+    ])
+    .unwrap();
+    register(vec![
+        field("primary"),
+        SecretField::new("webhook", "Webhook secret", CredentialType::WEBHOOK_SECRET),
+    ])
+    .unwrap();
 }
 
 #[test]

@@ -2,8 +2,11 @@
 
 use std::sync::Arc;
 
-use integrations_core::host::SecretCipherExt;
-use integrations_core::model::{ConnectionStatus, ProfileVersion};
+use integrations_core::auth::{ApiKeyConnections, Authorizations, Disconnect};
+use integrations_core::definition::IdentityCheck;
+use integrations_core::host::{HttpClient, HttpRequest, SecretCipherExt, from_fn};
+use integrations_core::model::{Connection, ConnectionStatus, ManagedWebhook, ProfileVersion};
+use integrations_core::plan::AuthInjection;
 use integrations_core::service::{
     BindingInput, ConnectionInput, TargetInput, WriteService, credential_aad, target_secrets_aad,
 };
@@ -14,7 +17,7 @@ use integrations_core::{
 use integrations_testkit::TestHost;
 use serde_json::json;
 
-use crate::support::TestIntegration;
+use crate::support::{Meddle, Meddling, TestIntegration, host_with_connections};
 
 fn tenant() -> TenantId {
     TenantId::new("acme").unwrap()
@@ -317,4 +320,305 @@ async fn a_disabled_target_blocks_bindings() {
         [("binding.target_disabled".into(), "/connection".into())]
     );
     assert_eq!(test.store.record_count(), before);
+}
+
+/// An HTTP client answering the identity check with the account the key names:
+/// `trk_<account>_<n>` is a key of `<account>`.
+fn accounts() -> Arc<dyn HttpClient> {
+    Arc::new(from_fn(|request: HttpRequest| async move {
+        let key = request.headers()["authorization"]
+            .to_str()
+            .unwrap()
+            .trim_start_matches("Bearer ")
+            .to_owned();
+        let account = key.split('_').nth(1).unwrap_or_default().to_owned();
+        let body = serde_json::to_vec(&json!({"account": account})).unwrap();
+        Ok(http::Response::new(bytes::Bytes::from(body)))
+    }))
+}
+
+/// A host whose identity check names the key's account, and API-key connections over it.
+async fn verified_setup() -> (TestHost, Arc<Registry>, ApiKeyConnections) {
+    let test = TestHost::with_http(accounts());
+    let mut integration = TestIntegration::new("tracker::cloud");
+    integration.identity = Some(
+        IdentityCheck::get("https://t.example.com/me", AuthInjection::Bearer)
+            .with_subject_pointer("/account"),
+    );
+    let mut registry = Registry::new();
+    registry.register(integration.arc()).unwrap();
+    let registry = Arc::new(registry);
+    WriteService::new(registry.clone(), test.host().clone())
+        .put_target(target_input())
+        .await
+        .unwrap();
+    let keys = ApiKeyConnections::new(registry.clone(), test.host().clone());
+    (test, registry, keys)
+}
+
+fn key_input(id: &str, key: &str) -> ConnectionInput {
+    ConnectionInput::new(
+        tenant(),
+        ConnectionId::new(id).unwrap(),
+        TargetId::new("tracker").unwrap(),
+        ConnectionMethodId::new("api-key").unwrap(),
+    )
+    .with_secret("api_token", key)
+}
+
+/// The stored key of a connection, opened.
+async fn stored_key(test: &TestHost, connection: &Connection) -> String {
+    let set = test
+        .host()
+        .credentials()
+        .load_credentials(&tenant(), &connection.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(set.credentials.len(), 1);
+    set.credentials[0]
+        .open(connection, test.host().cipher())
+        .unwrap()
+        .expose()
+        .to_owned()
+}
+
+/// (status, previous, cause) of every status change audited so far.
+fn status_trail(test: &TestHost) -> Vec<(String, String, String)> {
+    test.audit
+        .with_action("connection.status_changed")
+        .iter()
+        .map(|e| {
+            (
+                e.detail["status"].clone(),
+                e.detail["previous"].clone(),
+                e.detail["cause"].clone(),
+            )
+        })
+        .collect()
+}
+
+fn trail_row(status: &str, previous: &str, cause: &str) -> (String, String, String) {
+    (status.to_owned(), previous.to_owned(), cause.to_owned())
+}
+
+#[tokio::test]
+async fn a_new_key_for_a_disconnected_account_makes_its_connection_active_again() {
+    let (test, registry, keys) = verified_setup().await;
+    let first = keys
+        .connect(key_input("conn-1", "trk_acct1_one"))
+        .await
+        .unwrap();
+    assert_eq!(first.external_subject.as_deref(), Some("acct1"));
+    let disconnected = Authorizations::new(registry.clone(), test.host().clone())
+        .disconnect(Disconnect::new(tenant(), first.id.clone()))
+        .await
+        .unwrap();
+    assert!(!disconnected.connection.is_active());
+
+    // The same account again (under another id): its connection takes the new key and
+    // is usable again.
+    let again = keys
+        .connect(key_input("conn-2", "trk_acct1_two"))
+        .await
+        .unwrap();
+    assert_eq!(again.id, first.id);
+    assert_eq!(again.status, ConnectionStatus::Active);
+    let stored = test
+        .host()
+        .connections()
+        .get_connection(&tenant(), &first.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.status, ConnectionStatus::Active);
+    assert_eq!(stored_key(&test, &stored).await, "trk_acct1_two");
+    assert_eq!(
+        test.host()
+            .connections()
+            .list_connections(&tenant())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        status_trail(&test),
+        [
+            trail_row("revoked", "active", "disconnect"),
+            trail_row("active", "revoked", "reauthorize"),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_new_key_repairs_a_connection_in_error_and_an_update_without_one_does_not() {
+    let (test, registry, keys) = verified_setup().await;
+    let first = keys
+        .connect(key_input("conn-1", "trk_acct1_one"))
+        .await
+        .unwrap();
+    let refused = ConnectionStatus::Error {
+        reason: "the provider refused the key".into(),
+    };
+    test.host()
+        .connections()
+        .set_connection_status(
+            &tenant(),
+            &first.id,
+            refused.clone(),
+            test.host().clock().now(),
+        )
+        .await
+        .unwrap();
+    // A config update without a key keeps the status.
+    let mut update = key_input("conn-1", "unused");
+    update.secrets.clear();
+    update.external_subject = Some("acct1".into());
+    let kept = WriteService::new(registry, test.host().clone())
+        .put_connection(update)
+        .await
+        .unwrap();
+    assert_eq!(kept.status, refused);
+    assert!(status_trail(&test).is_empty());
+
+    let repaired = keys
+        .connect(key_input("conn-1", "trk_acct1_two"))
+        .await
+        .unwrap();
+    assert_eq!(repaired.status, ConnectionStatus::Active);
+    assert_eq!(stored_key(&test, &repaired).await, "trk_acct1_two");
+    assert_eq!(
+        status_trail(&test),
+        [trail_row("active", "error", "reauthorize")]
+    );
+    // A key for an active connection is no status change.
+    keys.connect(key_input("conn-1", "trk_acct1_three"))
+        .await
+        .unwrap();
+    assert_eq!(status_trail(&test).len(), 1);
+}
+
+#[tokio::test]
+async fn the_account_the_provider_names_is_the_connections_subject() {
+    let (test, _registry, keys) = verified_setup().await;
+    let before = test.store.record_count();
+    // A subject given that the provider contradicts is refused; nothing is stored.
+    let e = keys
+        .connect(key_input("conn-1", "trk_acct1_one").with_external_subject("acct2"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (e.kind(), e.code()),
+        (ErrorKind::Conflict, "auth.subject_mismatch")
+    );
+    integrations_testkit::assert_secret_free(&e, "trk_acct1_one");
+    assert_eq!(test.store.record_count(), before);
+    // The provider's subject is stored.
+    let first = keys
+        .connect(key_input("conn-1", "trk_acct1_one").with_external_subject("acct1"))
+        .await
+        .unwrap();
+    assert_eq!(first.external_subject.as_deref(), Some("acct1"));
+
+    // A key of another account never replaces the connection's key...
+    let e = keys
+        .connect(key_input("conn-1", "trk_acct2_one"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "auth.subject_mismatch");
+    assert_eq!(stored_key(&test, &first).await, "trk_acct1_one");
+    // ...nor, asked for this connection, lands on the other account's connection.
+    let second = keys
+        .connect(key_input("conn-2", "trk_acct2_one"))
+        .await
+        .unwrap();
+    assert_eq!(second.external_subject.as_deref(), Some("acct2"));
+    let e = keys
+        .connect(key_input("conn-1", "trk_acct2_two"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "auth.subject_mismatch");
+    assert_eq!(stored_key(&test, &first).await, "trk_acct1_one");
+    assert_eq!(stored_key(&test, &second).await, "trk_acct2_one");
+}
+
+/// A managed webhook registered and an endpoint key given meanwhile, as
+/// [`ManagedWebhooks`](integrations_core::webhook::ManagedWebhooks) does.
+fn registers_a_hook() -> Meddle {
+    Box::new(|mut stored: Connection| {
+        stored.endpoint_key = Some("ep_registered".into());
+        stored.managed_webhook = Some(ManagedWebhook::new(
+            "hook-1",
+            "https://app.example.com/webhooks/tracker/cloud/ep_registered",
+            stored.updated_at,
+        ));
+        Some(stored)
+    })
+}
+
+#[tokio::test]
+async fn a_connection_write_keeps_what_another_writer_changed_meanwhile() {
+    let (test, service) = setup();
+    service.put_target(target_input()).await.unwrap();
+    service.put_connection(connection_input()).await.unwrap();
+
+    let meddling = Meddling::new(test.store.clone(), registers_a_hook());
+    let host = host_with_connections(&test, meddling.clone());
+    let written = WriteService::new(Arc::new(service.registry().clone()), host)
+        .put_connection(
+            connection_input()
+                .with_secret("api_token", "trk_NEW-KEY")
+                .with_config(json!({})),
+        )
+        .await
+        .unwrap();
+    assert!(meddling.meddled());
+    let stored = test
+        .host()
+        .connections()
+        .get_connection(&tenant(), &written.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.endpoint_key.as_deref(), Some("ep_registered"));
+    assert_eq!(
+        stored.managed_webhook.as_ref().map(|h| h.hook_id.as_str()),
+        Some("hook-1")
+    );
+    assert_eq!(stored, written);
+    assert_eq!(stored_key(&test, &stored).await, "trk_NEW-KEY");
+}
+
+#[tokio::test]
+async fn a_connection_write_does_not_bring_back_the_record_read() {
+    let (test, service) = setup();
+    service.put_target(target_input()).await.unwrap();
+    service.put_connection(connection_input()).await.unwrap();
+    // Revoked meanwhile: a write without a key keeps the revocation...
+    let revoke: Meddle = Box::new(|mut stored: Connection| {
+        stored.status = ConnectionStatus::Revoked {
+            reason: "revoked meanwhile".into(),
+        };
+        Some(stored)
+    });
+    let meddling = Meddling::new(test.store.clone(), revoke);
+    let host = host_with_connections(&test, meddling.clone());
+    let mut update = connection_input().with_config(json!({}));
+    update.secrets.clear();
+    let written = WriteService::new(Arc::new(service.registry().clone()), host)
+        .put_connection(update)
+        .await
+        .unwrap();
+    assert!(meddling.meddled());
+    assert!(matches!(written.status, ConnectionStatus::Revoked { .. }));
+    assert_eq!(
+        test.host()
+            .connections()
+            .get_connection(&tenant(), &written.id)
+            .await
+            .unwrap()
+            .unwrap(),
+        written
+    );
 }

@@ -1,16 +1,23 @@
 //! A configurable integration for tests: every part can be swapped to build broken
 //! definitions.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
 
 use integrations_core::definition::{
-    BindingContext, ConnectionMethod, IntegrationDefinition, Metadata, SecretField,
+    BindingContext, ConnectionMethod, IdentityCheck, IntegrationDefinition, Metadata, SecretField,
 };
-use integrations_core::model::CredentialType;
+use integrations_core::host::{AesGcmKeyRing, Clock, ConnectionQuery, ConnectionStore, Host};
+use integrations_core::model::{Connection, ConnectionStatus, CredentialType};
 use integrations_core::provider::IntegrationProvider;
-use integrations_core::schema::ConfigSpec;
+use integrations_core::schema::{ConfigSpec, Parsed};
 use integrations_core::tools::{ToolAnnotations, ToolDescriptor};
-use integrations_core::{DefinitionKey, IntegrationKind, Secret, ValidationIssue};
+use integrations_core::{
+    ConnectionId, DefinitionKey, Error, IntegrationKind, Secret, TenantId, Timestamp,
+    ValidationIssue,
+};
+use integrations_testkit::{MemoryStore, TestHost};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -61,6 +68,8 @@ pub(crate) struct TestIntegration {
     pub target_config: ConfigSpec,
     pub methods: Vec<ConnectionMethod>,
     pub tools: Vec<ToolDescriptor>,
+    /// The identity check of every API-key method; none by default.
+    pub identity: Option<IdentityCheck>,
 }
 
 impl TestIntegration {
@@ -90,6 +99,7 @@ impl TestIntegration {
                 )
                 .with_annotations(ToolAnnotations::additive()),
             ],
+            identity: None,
             key,
         }
     }
@@ -137,6 +147,121 @@ impl IntegrationDefinition for TestIntegration {
     fn tool_catalog(&self) -> Vec<ToolDescriptor> {
         self.tools.clone()
     }
+    fn identity_check(&self, _: &ConnectionMethod, _: &Parsed) -> Option<IdentityCheck> {
+        self.identity.clone()
+    }
 }
 
 impl IntegrationProvider for TestIntegration {}
+
+/// What another writer does to a stored connection: `None` deletes it.
+pub(crate) type Meddle = Box<dyn FnOnce(Connection) -> Option<Connection> + Send>;
+
+/// A connection store over a [`MemoryStore`] where another writer changes the record
+/// between a writer's read and its write: the first `put_connection_if_unchanged` (the
+/// careful write) runs `meddle` on the stored record before it compares.
+pub(crate) struct Meddling {
+    pub(crate) inner: Arc<MemoryStore>,
+    meddle: Mutex<Option<Meddle>>,
+}
+
+impl Meddling {
+    pub(crate) fn new(inner: Arc<MemoryStore>, meddle: Meddle) -> Arc<Self> {
+        Arc::new(Self {
+            inner,
+            meddle: Mutex::new(Some(meddle)),
+        })
+    }
+
+    /// Whether the meddling happened.
+    pub(crate) fn meddled(&self) -> bool {
+        self.meddle.lock().unwrap().is_none()
+    }
+}
+
+#[async_trait]
+impl ConnectionStore for Meddling {
+    async fn get_connection(
+        &self,
+        tenant: &TenantId,
+        id: &ConnectionId,
+    ) -> Result<Option<Connection>, Error> {
+        self.inner.get_connection(tenant, id).await
+    }
+    async fn put_connection(&self, connection: &Connection) -> Result<(), Error> {
+        self.inner.put_connection(connection).await
+    }
+    async fn list_connections(&self, tenant: &TenantId) -> Result<Vec<Connection>, Error> {
+        self.inner.list_connections(tenant).await
+    }
+    async fn delete_connection(&self, tenant: &TenantId, id: &ConnectionId) -> Result<bool, Error> {
+        self.inner.delete_connection(tenant, id).await
+    }
+    async fn find_connections(&self, query: &ConnectionQuery) -> Result<Vec<Connection>, Error> {
+        self.inner.find_connections(query).await
+    }
+    async fn set_connection_status(
+        &self,
+        tenant: &TenantId,
+        id: &ConnectionId,
+        status: ConnectionStatus,
+        now: Timestamp,
+    ) -> Result<Option<Connection>, Error> {
+        self.inner
+            .set_connection_status(tenant, id, status, now)
+            .await
+    }
+    async fn set_connection_status_if(
+        &self,
+        tenant: &TenantId,
+        id: &ConnectionId,
+        expected: &ConnectionStatus,
+        status: ConnectionStatus,
+        now: Timestamp,
+    ) -> Result<Option<Connection>, Error> {
+        self.inner
+            .set_connection_status_if(tenant, id, expected, status, now)
+            .await
+    }
+    async fn put_connection_if_unchanged(
+        &self,
+        read: &Connection,
+        connection: &Connection,
+    ) -> Result<bool, Error> {
+        let meddle = self.meddle.lock().unwrap().take();
+        if let Some(meddle) = meddle
+            && let Some(stored) = self
+                .inner
+                .get_connection(&connection.tenant, &connection.id)
+                .await?
+        {
+            match meddle(stored) {
+                Some(changed) => self.inner.put_connection(&changed).await?,
+                None => {
+                    self.inner
+                        .delete_connection(&connection.tenant, &connection.id)
+                        .await?;
+                }
+            }
+        }
+        self.inner
+            .put_connection_if_unchanged(read, connection)
+            .await
+    }
+}
+
+/// `test`'s host with `connections` as its connection store.
+pub(crate) fn host_with_connections(
+    test: &TestHost,
+    connections: Arc<dyn ConnectionStore>,
+) -> Host {
+    Host::builder()
+        .stores(test.store.clone())
+        .connections(connections)
+        .http(test.host().http_arc())
+        .cipher(test.keys.clone() as Arc<AesGcmKeyRing>)
+        .clock(test.clock.clone() as Arc<dyn Clock>)
+        .audit(test.audit.clone())
+        .build()
+        .unwrap()
+}

@@ -32,7 +32,7 @@ impl Scope {
     }
 
     /// A name unique to this check (state digests, event ids).
-    fn name(&self, name: &str) -> String {
+    pub(super) fn name(&self, name: &str) -> String {
         format!("{}-{name}", self.prefix)
     }
 }
@@ -56,6 +56,7 @@ pub(super) async fn run(
         StoreCheck::TenantIsolation => tenant_isolation(s, scope).await,
         StoreCheck::Purge => purge(s, scope).await,
         StoreCheck::SyncLeases => super::sync_leases::sync_leases(stores, scope, tasks).await,
+        StoreCheck::NulText => super::nul_text::nul_text(s, scope).await,
     }
 }
 

@@ -35,10 +35,15 @@
 //! * **purge**: [`purge_expired`](integrations_core::host::purge_expired) deletes exactly
 //!   the records expired (or received) before the retention, and nothing live;
 //! * **sync leases**: one holder per stream at a time, renewals, expiry, release, and of
-//!   N racing runners exactly one acquires.
+//!   N racing runners exactly one acquires;
+//! * **NUL text**: text a store keeps in a column of its own (event ids, external
+//!   subjects, endpoint keys, credential slots, stream names, lease holders, continuation
+//!   ids) is refused with `store.invalid_text` when it holds a NUL character, as
+//!   PostgreSQL must refuse it, and nothing is written.
 
 #[macro_use]
 mod checks;
+mod nul_text;
 mod records;
 mod sync_leases;
 
@@ -83,11 +88,14 @@ pub enum StoreCheck {
     Purge,
     /// A sync stream's lease has one holder at a time: renewals, expiry, release, races.
     SyncLeases,
+    /// Text holding a NUL character is refused with `store.invalid_text`, and nothing is
+    /// written.
+    NulText,
 }
 
 impl StoreCheck {
     /// Every check, in the order they run.
-    pub const ALL: [StoreCheck; 11] = [
+    pub const ALL: [StoreCheck; 12] = [
         StoreCheck::RoundTrips,
         StoreCheck::Listing,
         StoreCheck::ConnectionStatus,
@@ -99,6 +107,7 @@ impl StoreCheck {
         StoreCheck::TenantIsolation,
         StoreCheck::Purge,
         StoreCheck::SyncLeases,
+        StoreCheck::NulText,
     ];
 
     /// The check's name (`round_trips`, `tenant_isolation`, ...).
@@ -115,6 +124,7 @@ impl StoreCheck {
             Self::TenantIsolation => "tenant_isolation",
             Self::Purge => "purge",
             Self::SyncLeases => "sync_leases",
+            Self::NulText => "nul_text",
         }
     }
 }

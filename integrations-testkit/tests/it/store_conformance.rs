@@ -41,6 +41,9 @@ struct Broken {
     /// their delivery states, and the bug is another: a stalled event is never taken over
     /// (the trait's default).
     never_takes_over: bool,
+    /// When set, event ids are cut at a NUL character (as a C string is) rather than
+    /// refused, and the tenant is kept.
+    cuts_at_nul: bool,
 }
 
 type SharedTargets = HashMap<(TenantId, TargetId), Arc<Target>>;
@@ -190,6 +193,16 @@ impl OAuthStateStore for Broken {
 #[async_trait]
 impl WebhookEventStore for Broken {
     async fn record_event_if_new(&self, event: &WebhookEvent) -> Result<bool, Error> {
+        if self.cuts_at_nul {
+            // Bug: the text after a NUL is lost instead of refused.
+            let mut cut = event.clone();
+            cut.external_event_id.truncate(
+                cut.external_event_id
+                    .find('\0')
+                    .unwrap_or(cut.external_event_id.len()),
+            );
+            return self.inner.record_event_if_new(&cut).await;
+        }
         if self.never_takes_over {
             return self.inner.record_event_if_new(event).await;
         }
@@ -341,6 +354,27 @@ async fn the_suite_finds_broken_stores() {
     ] {
         assert_eq!(report.result(passing), Some(&Ok(())), "{passing}");
     }
+}
+
+/// A store that takes text holding a NUL (here an event id, cut at the NUL) fails the NUL
+/// text check: PostgreSQL cannot store it, so a host would meet the refusal only in
+/// production.
+#[tokio::test]
+async fn a_store_that_takes_text_with_a_nul_fails() {
+    let cutting = Broken {
+        cuts_at_nul: true,
+        ..Broken::default()
+    };
+    let report = StoreConformance::new(Arc::new(cutting))
+        .only(&[StoreCheck::NulText])
+        .run()
+        .await;
+    let failure = report
+        .result(StoreCheck::NulText)
+        .and_then(|r| r.clone().err())
+        .expect("the NUL text check fails");
+    assert!(failure.contains("record_event_if_new"), "{failure}");
+    assert!(failure.contains("store.invalid_text"), "{failure}");
 }
 
 /// A store whose shared target reads come from a cache that writes do not update fails

@@ -198,9 +198,11 @@ async fn the_callback_must_return_to_the_session_that_started_it() {
             Some(&start.session_cookie()),
         )
         .await;
+    // A declined authorization: the catalogue's `oauth.access_denied` (the provider's
+    // other callback errors are `oauth.authorization_failed`, 502), answered 403.
     assert_eq!(
         (refused.status, refused.code().as_str()),
-        (403, "oauth.authorization_failed")
+        (403, "oauth.access_denied")
     );
 
     assert_eq!(mock.code_exchanges(), 0);
