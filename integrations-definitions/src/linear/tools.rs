@@ -74,9 +74,21 @@ static TOOLS: LazyLock<ToolSet> = LazyLock::new(|| {
         .with(ListTeams)
 });
 
+/// Linear counts requests and query complexity apart: a refusal waits for the reset of
+/// the limit that is spent (the request limit's when the answer does not say).
 pub(super) static RATE_LIMIT: LazyLock<RateLimitRule> = LazyLock::new(|| {
     RateLimitRule::new()
         .with_graphql_code("RATELIMITED")
+        .with_bucket(
+            "X-RateLimit-Requests-Remaining",
+            "X-RateLimit-Requests-Reset",
+            ResetFormat::EpochMillis,
+        )
+        .with_bucket(
+            "X-RateLimit-Complexity-Remaining",
+            "X-RateLimit-Complexity-Reset",
+            ResetFormat::EpochMillis,
+        )
         .with_reset_header("X-RateLimit-Requests-Reset", ResetFormat::EpochMillis)
 });
 

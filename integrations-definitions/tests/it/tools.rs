@@ -411,6 +411,17 @@ async fn linear_rate_limits_and_errors_are_typed() {
     let failure = limited.failure.unwrap();
     assert_eq!(failure.kind, ErrorKind::RateLimited);
     assert_eq!(failure.retry_after, Some(Duration::from_secs(30)));
+    // Refused for complexity, with requests left: the wait is the complexity limit's.
+    api.fail_next(LinearFailure::ComplexityLimited {
+        now_ms: env.test.clock.now().unix_millis(),
+        reset_in: Duration::from_secs(600),
+    });
+    let limited = runtime.call("linear_list_teams", json!({}), &call).await;
+    assert_eq!(code(&limited), "tool.rate_limited");
+    assert_eq!(
+        limited.failure.unwrap().retry_after,
+        Some(Duration::from_secs(600))
+    );
 
     let unknown = runtime
         .call(

@@ -49,7 +49,8 @@ pub enum ResetFormat {
 /// is a GraphQL response whose `errors[].extensions.code` is one of the
 /// [codes](Self::with_graphql_code).
 ///
-/// The wait is, in order: `Retry-After` (seconds or an HTTP date), the reset header minus
+/// The wait is, in order: `Retry-After` (seconds or an HTTP date), the latest reset of
+/// the [buckets](Self::with_bucket) whose remaining count is `0`, the reset header minus
 /// now, the default wait.
 ///
 /// ```
@@ -77,9 +78,19 @@ pub struct RateLimitRule {
     statuses: Vec<u16>,
     remaining_header: Option<HeaderName>,
     reset_header: Option<(HeaderName, ResetFormat)>,
+    buckets: Vec<Bucket>,
     body_markers: Vec<String>,
     graphql_codes: Vec<String>,
     default_wait: Duration,
+}
+
+/// One of several limits a provider counts apart (Linear: requests and complexity), each
+/// with its remaining count and its reset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Bucket {
+    remaining: HeaderName,
+    reset: HeaderName,
+    format: ResetFormat,
 }
 
 impl Default for RateLimitRule {
@@ -102,6 +113,7 @@ impl RateLimitRule {
             statuses: vec![429],
             remaining_header: None,
             reset_header: None,
+            buckets: Vec::new(),
             body_markers: Vec::new(),
             graphql_codes: Vec::new(),
             default_wait: DEFAULT_RATE_LIMIT_WAIT,
@@ -136,6 +148,24 @@ impl RateLimitRule {
     #[must_use]
     pub fn with_reset_header(mut self, name: &str, format: ResetFormat) -> Self {
         self.reset_header = Some((header_name(name), format));
+        self
+    }
+
+    /// A limit counted apart from the others, with its own remaining-count and reset
+    /// headers: when a response is limited, the wait is until the latest reset among the
+    /// buckets whose remaining count is `0` (a refusal for complexity waits for the
+    /// complexity reset, not the request one).
+    ///
+    /// # Panics
+    ///
+    /// When a name is not a valid header name (a bug in the definition).
+    #[must_use]
+    pub fn with_bucket(mut self, remaining: &str, reset: &str, format: ResetFormat) -> Self {
+        self.buckets.push(Bucket {
+            remaining: header_name(remaining),
+            reset: header_name(reset),
+            format,
+        });
         self
     }
 
@@ -176,12 +206,10 @@ impl RateLimitRule {
     }
 
     fn remaining_is_zero(&self, headers: &HeaderMap) -> bool {
-        self.remaining_header.as_ref().is_some_and(|name| {
-            headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| v.trim() == "0")
-        })
+        self.remaining_header
+            .iter()
+            .chain(self.buckets.iter().map(|b| &b.remaining))
+            .any(|name| header_number(headers, name) == Some(0))
     }
 
     fn body_has_marker(&self, body: &[u8]) -> bool {
@@ -228,6 +256,18 @@ impl RateLimitRule {
         {
             return wait;
         }
+        let latest = self
+            .buckets
+            .iter()
+            .filter(|b| header_number(headers, &b.remaining) == Some(0))
+            .filter_map(|b| {
+                let reset = i64::try_from(header_number(headers, &b.reset)?).ok()?;
+                Some(reset_wait(reset, b.format, now))
+            })
+            .max();
+        if let Some(wait) = latest {
+            return wait;
+        }
         // The reset header names when the *quota* refills. A provider that sends it on
         // every answer (GitHub) also sends it with quota left when it refuses for
         // another reason (a secondary limit): waiting for that reset is waiting for the
@@ -247,14 +287,7 @@ impl RateLimitRule {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<i64>().ok())
         {
-            let until = match format {
-                ResetFormat::EpochSeconds => Timestamp::from_unix_seconds(reset),
-                ResetFormat::EpochMillis => Timestamp::from_unix_millis(reset),
-                ResetFormat::DeltaSeconds => {
-                    return Duration::from_secs(u64::try_from(reset).unwrap_or(0));
-                }
-            };
-            return until.duration_since(now);
+            return reset_wait(reset, *format, now);
         }
         self.default_wait
     }
@@ -264,6 +297,21 @@ impl RateLimitRule {
         self.is_limited(response)
             .then(|| rate_limited(self.wait(response, now)))
     }
+}
+
+/// A header's value as a whole number.
+fn header_number(headers: &HeaderMap, name: &HeaderName) -> Option<u64> {
+    headers.get(name)?.to_str().ok()?.trim().parse().ok()
+}
+
+/// The wait until a reset written in `format`.
+fn reset_wait(reset: i64, format: ResetFormat, now: Timestamp) -> Duration {
+    let until = match format {
+        ResetFormat::EpochSeconds => Timestamp::from_unix_seconds(reset),
+        ResetFormat::EpochMillis => Timestamp::from_unix_millis(reset),
+        ResetFormat::DeltaSeconds => return Duration::from_secs(u64::try_from(reset).unwrap_or(0)),
+    };
+    until.duration_since(now)
 }
 
 /// `Retry-After` is either delay-seconds or an HTTP date (RFC 9110 §10.2.3).
@@ -427,5 +475,49 @@ mod tests {
         );
         assert!(rule.check(&other, NOW).is_none());
         assert!(rule.check(&response(200, &[], "not json"), NOW).is_none());
+    }
+
+    /// Two limits counted apart: the wait is the spent one's reset (the latest when both
+    /// are spent), else the general reset header.
+    #[test]
+    fn buckets_wait_for_the_limit_that_is_spent() {
+        let rule = RateLimitRule::new()
+            .with_graphql_code("RATELIMITED")
+            .with_bucket("r-remaining", "r-reset", ResetFormat::EpochMillis)
+            .with_bucket("c-remaining", "c-reset", ResetFormat::EpochMillis)
+            .with_reset_header("r-reset", ResetFormat::EpochMillis);
+        let at = |ms: i64| (NOW.unix_millis() + ms).to_string();
+        let body = r#"{"errors":[{"extensions":{"code":"RATELIMITED"}}]}"#;
+        let (soon, later) = (at(1_000), at(600_000));
+        let wait = |headers: &[(&str, &str)]| {
+            rule.check(&response(400, headers, body), NOW)
+                .unwrap()
+                .retry_after()
+        };
+        let complexity = [
+            ("r-remaining", "10"),
+            ("r-reset", soon.as_str()),
+            ("c-remaining", "0"),
+            ("c-reset", later.as_str()),
+        ];
+        assert_eq!(wait(&complexity), Some(Duration::from_secs(600)));
+        let requests = [
+            ("r-remaining", "0"),
+            ("r-reset", soon.as_str()),
+            ("c-remaining", "5"),
+            ("c-reset", later.as_str()),
+        ];
+        assert_eq!(wait(&requests), Some(Duration::from_secs(1)));
+        let both = [
+            ("r-remaining", "0"),
+            ("r-reset", soon.as_str()),
+            ("c-remaining", "0"),
+            ("c-reset", later.as_str()),
+        ];
+        assert_eq!(wait(&both), Some(Duration::from_secs(600)));
+        assert_eq!(
+            wait(&[("r-reset", soon.as_str())]),
+            Some(Duration::from_secs(1))
+        );
     }
 }

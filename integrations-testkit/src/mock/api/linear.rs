@@ -39,6 +39,16 @@ pub enum LinearFailure {
         /// How long until the limit resets.
         reset_in: Duration,
     },
+    /// `RATELIMITED`, HTTP 400, for the complexity limit: `X-RateLimit-Complexity-Remaining`
+    /// `0` and its reset this long after `now_ms`, while the request limit has requests
+    /// left and resets within the second (as Linear answers a query too complex for
+    /// what is left of the hour's budget).
+    ComplexityLimited {
+        /// The current time, epoch milliseconds (the tests' manual clock).
+        now_ms: i64,
+        /// How long until the complexity limit resets.
+        reset_in: Duration,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -340,6 +350,19 @@ impl Respond for Responder {
                         .insert_header("X-RateLimit-Requests-Limit", "5000")
                         .insert_header("X-RateLimit-Requests-Remaining", "0")
                         .insert_header("X-RateLimit-Requests-Reset", reset.to_string().as_str())
+                }
+                LinearFailure::ComplexityLimited { now_ms, reset_in } => {
+                    let reset = now_ms + i64::try_from(reset_in.as_millis()).unwrap_or(i64::MAX);
+                    graphql_error(400, "RATELIMITED", "Rate limit exceeded")
+                        .insert_header("X-RateLimit-Requests-Limit", "5000")
+                        .insert_header("X-RateLimit-Requests-Remaining", "4990")
+                        .insert_header(
+                            "X-RateLimit-Requests-Reset",
+                            (now_ms + 1_000).to_string().as_str(),
+                        )
+                        .insert_header("X-RateLimit-Complexity-Limit", "3000000")
+                        .insert_header("X-RateLimit-Complexity-Remaining", "0")
+                        .insert_header("X-RateLimit-Complexity-Reset", reset.to_string().as_str())
                 }
             };
         }
