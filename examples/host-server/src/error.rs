@@ -22,6 +22,23 @@ pub mod codes {
     pub const TARGET_MISMATCH: &str = "host.target_mismatch";
     /// The callback arrived without the session that started the authorization (401).
     pub const NO_SESSION: &str = "host.no_session";
+    /// The start route was given a link the application did not sign: unsigned (a bare
+    /// `?tenant=..&target=..&method=..`), changed after signing, or signed under another
+    /// key (401). Nothing is stored and nothing redirects. Links come from
+    /// [`App::start_link`](crate::App::start_link).
+    pub const INVALID_START_LINK: &str = "host.invalid_start_link";
+    /// The start route was given a link the application signed, past its expiry (401).
+    pub const START_LINK_EXPIRED: &str = "host.start_link_expired";
+    /// The tool route was called without `Authorization: Bearer <token>`, or with a token
+    /// the host's authenticator does not know (401, with `WWW-Authenticate: Bearer`).
+    pub const UNAUTHENTICATED: &str = "host.unauthenticated";
+    /// The tool route was called on an application given no authenticator
+    /// ([`App::with_tool_auth`](crate::App::with_tool_auth)): it runs nothing (401, with
+    /// `WWW-Authenticate: Bearer`).
+    pub const TOOL_AUTH_NOT_CONFIGURED: &str = "host.tool_auth_not_configured";
+    /// The host's authenticator failed (its store is down): the caller retries (503,
+    /// with `Retry-After`), and nothing runs.
+    pub const AUTH_UNAVAILABLE: &str = "host.auth_unavailable";
     /// The request body could not be read (400).
     pub const UNREADABLE_BODY: &str = "host.unreadable_body";
     /// The tool route's body is not the JSON it takes (400).

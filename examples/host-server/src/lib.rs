@@ -3,10 +3,10 @@
 //!
 //! | route | what it does | engine |
 //! |---|---|---|
-//! | `GET /oauth/{family}/{variant}/start?tenant=..&target=..&method=..[&user=..]` | sends the browser to the provider's authorization (or App installation) page | [`Authorizations::start`] |
+//! | `GET /oauth/{family}/{variant}/start?tenant=..&target=..&method=..[&user=..]&expires=..&sig=..`, a link minted by [`App::start_link`] | checks the link's signature and expiry (else `401`, [`codes::INVALID_START_LINK`] or [`codes::START_LINK_EXPIRED`]), then sends the browser to the provider's authorization (or App installation) page | [`Authorizations::start`] |
 //! | `GET /oauth/callback?code=..&state=..` (or `installation_id=..&setup_action=..&state=..`, or `error=..&state=..`) | completes the authorization and stores the connection | [`Authorizations::complete`] |
 //! | `POST /webhooks/{family}/{variant}[/{endpoint}]` | verifies, records once and delivers a provider's webhook | [`Ingest`] |
-//! | `POST /tools/{name}` with `{"tenant", "connection", "workspace", "user"?, "publication"?, "arguments"}` | runs an agent's tool call on a connection; answers the MCP `CallToolResult` | [`Runtime`] |
+//! | `POST /tools/{name}` with `Authorization: Bearer <token>` and `{"connection", "publication"?, "arguments"?}` | runs an agent's tool call on a connection for the session the token stands for ([`App::with_tool_auth`]; else `401`); answers the MCP `CallToolResult` | [`Runtime`] |
 //! | `POST`/`GET`/`DELETE /mcp` with `Authorization: Bearer <token>` (when [`App::with_mcp`] is set) | the session's connected tools to MCP clients over streamable HTTP ([`mcp`]) | [`McpService`] |
 //!
 //! The application owns nothing the SDK does not already do: it turns HTTP requests into
@@ -18,7 +18,10 @@
 //! ```no_run
 //! use std::sync::Arc;
 //!
-//! use host_server::{App, router};
+//! use host_server::{App, McpTokens, router};
+//! use integrations::core::tools::Session;
+//! use integrations::core::{ConnectionMethodId, TargetId, WorkspaceId};
+//! use integrations_mcp::McpSession;
 //! use integrations::prelude::*;
 //!
 //! async fn serve(host: Host) -> Result<(), Box<dyn std::error::Error>> {
@@ -26,6 +29,20 @@
 //!     // The URL the providers reach this application at (the OAuth callback and the
 //!     // webhook URLs are under it).
 //!     let app = App::new(registry, host, "https://app.example.com")?;
+//!     // Whoever may call `POST /tools/{name}`: here one token for one agent session; a
+//!     // real host plugs in its own `McpAuthenticator`.
+//!     let session = Session::new(TenantId::new("acme")?, WorkspaceId::new("eng")?);
+//!     let tokens = McpTokens::new().with_token("a-token-the-host-issued", McpSession::new(session));
+//!     let app = app.with_tool_auth(Arc::new(tokens));
+//!     // The "Connect Linear" button of a signed-in user of `acme` links here.
+//!     let link = app.start_link(
+//!         &"linear::linear-default".parse()?,
+//!         &TenantId::new("acme")?,
+//!         &TargetId::new("linear")?,
+//!         &ConnectionMethodId::new("oauth2")?,
+//!         None,
+//!     );
+//!     println!("connect Linear: {link}");
 //!     let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
 //!     axum::serve(listener, router(app)).await?;
 //!     Ok(())
@@ -37,20 +54,32 @@
 //!
 //! # What a real host adds
 //!
-//! * **Who is asking.** This example reads the tenant and the user from the start
-//!   route's query and carries them to the callback in a cookie ([`SESSION_COOKIE`]).
-//!   That cookie stands in for the application's own login session and authenticates
-//!   nobody: a real host takes the tenant and the user from its signed-in session, and
-//!   checks that they may create connections. The tool route likewise takes the tenant,
-//!   workspace and user from its body; a real host takes them from the agent's session
-//!   and publishes connections to workspaces through its own administration (only the
-//!   offline [`demo`] publishes on first use).
+//! * **Who is connecting.** The start route follows only links the application signed
+//!   ([`App::start_link`]: tenant, target, method and user, an expiry of
+//!   [`DEFAULT_STATE_TTL`], HMAC-SHA256 under the application's key): a link naming a
+//!   tenant the application did not sign it for is refused before anything is stored.
+//!   It carries the link's tenant and user to the callback in a cookie
+//!   ([`SESSION_COOKIE`]), which stands in for the application's login session and
+//!   authenticates nobody. A real host mints each link inside its signed-in session, for
+//!   that session's tenant and user once it has checked they may create connections (the
+//!   "Connect" button), and at the start route checks that the browser's session is the
+//!   link's. A signed link is a bearer capability until it expires: without that check,
+//!   which this example has no login to make, a user of one tenant could still hand a
+//!   victim a genuine link to their own tenant. Instances behind one public base share
+//!   the key ([`App::with_link_key`]).
+//! * **Who is calling a tool.** The tool route takes the session (tenant, workspace,
+//!   user) from the caller's bearer token through an [`McpAuthenticator`]
+//!   ([`App::with_tool_auth`]), never from the body; [`McpTokens`] is this example's
+//!   table of host-issued tokens, and a real host plugs in its own (API tokens, OAuth
+//!   access tokens it issued). It publishes connections to workspaces through its own
+//!   administration (only the offline [`demo`] publishes on first use).
 //! * **Slow event sinks.** The webhook route delivers each event before answering.
 //!   Providers with short deadlines (Slack: 3 s) want an answer first:
 //!   [`Ingest::accept`] answers at once and hands back the delivery to run afterwards.
 
 pub mod demo;
 mod error;
+mod links;
 pub mod mcp;
 mod oauth;
 mod session;
@@ -65,11 +94,13 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
-use integrations::core::auth::{Authorizations, TokenManager};
+use integrations::core::auth::{Authorizations, DEFAULT_STATE_TTL, TokenManager};
 use integrations::core::tools::Runtime;
 use integrations::core::webhook::Ingest;
+use integrations::core::{ConnectionMethodId, TargetId, UserId};
 use integrations::prelude::*;
 use integrations_mcp::{McpAuthenticator, McpHttpOptions, McpOptions, McpService};
+use links::{LinkFields, LinkKey};
 
 pub use error::{codes, status_for};
 pub use mcp::McpTokens;
@@ -102,6 +133,10 @@ struct Inner {
     setup_hints: BTreeMap<DefinitionKey, String>,
     /// The MCP server at `/mcp`, when the host turned it on.
     mcp: Option<Mcp>,
+    /// Who may call `POST /tools/{name}`; without it, nobody.
+    tool_auth: Option<Arc<dyn McpAuthenticator>>,
+    /// The key start links are signed with.
+    link_key: LinkKey,
 }
 
 /// The MCP server mounted at `/mcp` and who may use it.
@@ -117,6 +152,7 @@ impl fmt::Debug for App {
         f.debug_struct("App")
             .field("public_base", &self.inner.public_base)
             .field("max_body_bytes", &self.inner.ingest.max_body_bytes())
+            .field("tool_auth", &self.inner.tool_auth.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -131,12 +167,17 @@ impl App {
     /// starts and checked when its callback arrives, so it must be the URL the provider's
     /// app registration lists.
     ///
+    /// Start links are signed with a key made here from the system's random generator
+    /// (see [`with_link_key`](Self::with_link_key)); the tool route runs nothing until
+    /// [`with_tool_auth`](Self::with_tool_auth) says who may call it.
+    ///
     /// # Errors
     ///
     /// [`ErrorKind::Configuration`] (`host.invalid_public_base`) when `public_base` is not
     /// an absolute `http(s)` URL without credentials, query or fragment;
     /// `webhook.incomplete_definition` when a registered integration declares a webhook
-    /// source without a handler (or the reverse).
+    /// source without a handler (or the reverse); [`ErrorKind::Internal`] when the system
+    /// has no randomness for the link key.
     pub fn new(registry: Arc<Registry>, host: Host, public_base: &str) -> Result<Self, Error> {
         let invalid = || {
             Error::configuration(
@@ -160,6 +201,7 @@ impl App {
         let authorizations = Authorizations::new(registry.clone(), host.clone());
         let tokens = Arc::new(TokenManager::new(registry.clone(), host.clone()));
         let runtime = Arc::new(Runtime::new(registry.clone(), host.clone(), tokens));
+        let link_key = LinkKey::random()?;
         Ok(Self {
             inner: Arc::new(Inner {
                 registry,
@@ -173,6 +215,8 @@ impl App {
                 secure: url.scheme() == "https",
                 setup_hints: BTreeMap::new(),
                 mcp: None,
+                tool_auth: None,
+                link_key,
             }),
         })
     }
@@ -224,9 +268,94 @@ impl App {
         self
     }
 
+    /// Lets `POST /tools/{name}` run calls: `authenticator` turns each request's
+    /// `Authorization: Bearer <token>` into the session (tenant, workspace, user, and the
+    /// publication per connection) the call acts for. A request without a token it
+    /// accepts gets `401` ([`codes::UNAUTHENTICATED`], `WWW-Authenticate: Bearer`); an
+    /// authenticator that fails, `503` ([`codes::AUTH_UNAVAILABLE`]). Without this call
+    /// the route runs nothing: `401` [`codes::TOOL_AUTH_NOT_CONFIGURED`].
+    ///
+    /// It is the trait `/mcp` uses, and it is given separately, so turning on one route
+    /// never opens the other; hand both the same `Arc` for one set of tokens
+    /// ([`McpTokens`] in this example, the host's own sessions in a real one).
+    #[must_use]
+    pub fn with_tool_auth(mut self, authenticator: Arc<dyn McpAuthenticator>) -> Self {
+        Arc::make_mut(&mut self.inner).tool_auth = Some(authenticator);
+        self
+    }
+
+    /// Signs and checks start links with `key` instead of the random key
+    /// [`new`](Self::new) made. Instances behind one load balancer (one public base) are
+    /// given the same key, so a link one mints is followed by the one the browser
+    /// reaches; changing it refuses every link minted before (they live
+    /// [`DEFAULT_STATE_TTL`] anyway). Keep it as secret as the sealing key: whoever holds
+    /// it mints links for any tenant.
+    #[must_use]
+    pub fn with_link_key(mut self, key: [u8; 32]) -> Self {
+        Arc::make_mut(&mut self.inner).link_key = LinkKey::new(&key);
+        self
+    }
+
+    /// The URL that starts connecting `tenant`'s `target` with `method` (and, when given,
+    /// for `user`): `{public_base}/oauth/{family}/{variant}/start?tenant=..&target=..&method=..[&user=..]&expires=..&sig=..`,
+    /// valid for [`DEFAULT_STATE_TTL`] from now (the host's clock) and signed
+    /// (HMAC-SHA256) with this application's key. The start route refuses any other
+    /// link, and this one once it has expired or been changed.
+    ///
+    /// # Security
+    ///
+    /// The link is a bearer capability: whoever opens it before it expires connects an
+    /// account into `tenant`. Mint it only inside the signed-in session of a user of
+    /// `tenant` who may create connections, for that user, right before sending their
+    /// browser to it, and never hand it to anyone else. A real host also checks at the
+    /// start route that the browser's own session is the link's tenant and user.
+    pub fn start_link(
+        &self,
+        key: &DefinitionKey,
+        tenant: &TenantId,
+        target: &TargetId,
+        method: &ConnectionMethodId,
+        user: Option<&UserId>,
+    ) -> String {
+        let expires = self
+            .inner
+            .host
+            .clock()
+            .now()
+            .saturating_add(DEFAULT_STATE_TTL)
+            .unix_seconds();
+        let fields = LinkFields {
+            key,
+            tenant,
+            target,
+            method,
+            user,
+            expires,
+        };
+        format!(
+            "{}/oauth/{}/{}/start?{}&sig={}",
+            self.inner.public_base,
+            key.family(),
+            key.variant(),
+            fields.query(),
+            self.inner.link_key.sign(&fields)
+        )
+    }
+
+    /// The key start links are checked with.
+    pub(crate) fn link_key(&self) -> &LinkKey {
+        &self.inner.link_key
+    }
+
+    /// Who may call the tool route, when the host said.
+    pub(crate) fn tool_authenticator(&self) -> Option<&dyn McpAuthenticator> {
+        self.inner.tool_auth.as_deref()
+    }
+
     /// Serves the connected tools over MCP at `/mcp` (streamable HTTP), on the same tool
     /// runtime as `POST /tools/{name}`: `authenticator` turns each request's bearer token
-    /// into the session it acts for (else 401). `options` are the transport's limits;
+    /// into the session it acts for (else 401). It is not the tool route's
+    /// ([`with_tool_auth`](Self::with_tool_auth)). `options` are the transport's limits;
     /// a deployment reached by name lists that name in its allowed hosts
     /// ([`McpHttpOptions::with_allowed_hosts`]). `ask` calls wait for a person in the host:
     /// see [`mcp_service`](Self::mcp_service).

@@ -2,7 +2,11 @@
 //! `127.0.0.1:$PORT` (default 3000).
 //!
 //! It stores one target per provider (Linear, GitHub, Slack) for one tenant, with the
-//! configuration and secrets found in the environment, and prints the URLs it serves.
+//! configuration and secrets found in the environment, and prints the URLs it serves: its
+//! connect links are signed start links ([`App::start_link`]), valid for ten minutes
+//! (restart it for fresh ones). `POST /tools/{name}` runs nothing outside the demo: this
+//! binary has no accounts to authenticate tool calls with (a real host passes its own
+//! authenticator to `App::with_tool_auth`).
 //! With nothing set, the targets use the providers' defaults and have no OAuth client:
 //! the start routes then answer `503 host.provider_not_configured` naming the variables to
 //! set. A setting that is wrong stops the program with one sentence naming it
@@ -19,11 +23,14 @@
 //! | `GITHUB_CLIENT_ID`, `GITHUB_CLIENT_SECRET`, `GITHUB_APP_ID`, `GITHUB_APP_SLUG`, `GITHUB_APP_PRIVATE_KEY_PEM`, `GITHUB_WEBHOOK_SECRET` | | the GitHub App |
 //! | `SLACK_CLIENT_ID`, `SLACK_CLIENT_SECRET`, `SLACK_APP_ID`, `SLACK_SIGNING_SECRET` | | the Slack app |
 //! | `<PROVIDER>_API_BASE_URL`, `<PROVIDER>_WEB_BASE_URL` | the provider's | point a target elsewhere (a mock, a proxy) |
-//!
+//! | `START_LINK_KEY` | a random key per run | 64 hex digits signing connect links; the same on every instance behind one `PUBLIC_BASE_URL` |
 //! | `DATABASE_URL` | `sqlite://integrations.db` | where records are kept (`postgres://…` for several instances) |
 //! | `SEALING_KEY` | a key made on first run in `integrations.key` | 64 hex digits sealing secrets at rest |
 //!
 //! Records survive a restart (see `src/stores.rs`).
+//!
+//! In the demo, tool calls are authenticated with a bearer token made at start-up for the
+//! tenant's workspace `eng`, printed once in the demo's instructions.
 #![allow(
     clippy::print_stdout,
     clippy::print_stderr,
@@ -34,13 +41,15 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use host_server::{App, router};
-use integrations::core::TargetId;
+use host_server::{App, McpTokens, router};
 use integrations::core::definition::ConnectionMethodKind;
 use integrations::core::host::{EventSink, ReqwestHttpClient};
 use integrations::core::service::TargetInput;
+use integrations::core::tools::Session;
 use integrations::core::webhook::WebhookEvent;
+use integrations::core::{ConnectionMethodId, Secret, TargetId, WorkspaceId};
 use integrations::prelude::*;
+use integrations_mcp::McpSession;
 use serde_json::{Map, Value};
 
 /// How an environment variable's text becomes a config value.
@@ -161,9 +170,35 @@ fn port() -> Result<u16, String> {
     }
 }
 
+/// The key signing connect links: `START_LINK_KEY` (64 hex digits), else none (the
+/// application makes a random one).
+fn link_key() -> Result<Option<[u8; 32]>, String> {
+    let Some(text) = var("START_LINK_KEY") else {
+        return Ok(None);
+    };
+    let mut key = [0_u8; 32];
+    // The value is a secret: the sentence never repeats it.
+    hex::decode_to_slice(text.trim(), &mut key).map_err(|_| {
+        "START_LINK_KEY is not 64 hex digits (a 32-byte key; for example: openssl rand -hex 32)"
+            .to_owned()
+    })?;
+    Ok(Some(key))
+}
+
+/// The demo's tool-call token: random, printed once in the instructions.
+fn demo_token() -> Result<Secret, String> {
+    let mut bytes = [0_u8; 32];
+    getrandom::fill(&mut bytes).map_err(|_| "the system random generator failed".to_owned())?;
+    Ok(Secret::new(format!("demo_{}", hex::encode(bytes))))
+}
+
+/// The workspace the demo's token acts in.
+const DEMO_WORKSPACE: &str = "eng";
+
 async fn run() -> Result<(), String> {
     let demo = demo_requested()?;
     let port = port()?;
+    let link_key = link_key()?;
     let tenant_text = var("TENANT").unwrap_or_else(|| "acme".to_owned());
     let tenant = TenantId::new(tenant_text.as_str())
         .map_err(|e| format!("TENANT={tenant_text} is not a tenant id: {e}"))?;
@@ -208,6 +243,9 @@ async fn run() -> Result<(), String> {
     let registry = Arc::new(integrations::definitions::registry());
     let mut app = App::new(registry.clone(), host.clone(), &public_base)
         .map_err(|e| format!("PUBLIC_BASE_URL={public_base} is not usable: {e}"))?;
+    if let Some(key) = link_key {
+        app = app.with_link_key(key);
+    }
 
     // 2. The targets, through the write service: validated against each definition's
     //    schemas, secrets sealed. The demo points them at the testkit's mock providers;
@@ -255,6 +293,17 @@ async fn run() -> Result<(), String> {
         );
     }
     app = app.with_demo(demo);
+    // Outside the demo no authenticator is given: the tool route answers 401.
+    let token = if demo {
+        let token = demo_token()?;
+        let workspace = WorkspaceId::new(DEMO_WORKSPACE).map_err(|e| e.to_string())?;
+        let session = McpSession::new(Session::new(tenant.clone(), workspace));
+        let tokens = McpTokens::new().with_token(token.expose(), session);
+        app = app.with_tool_auth(Arc::new(tokens));
+        Some(token)
+    } else {
+        None
+    };
 
     // 3. The application, on loopback.
     println!("host-server listening on http://{local}");
@@ -262,11 +311,15 @@ async fn run() -> Result<(), String> {
         "OAuth callback (register it with each provider): {}",
         app.callback_url()
     );
+    println!(
+        "Connect links are signed and expire in {} minutes: restart host-server for fresh ones.",
+        integrations::core::auth::DEFAULT_STATE_TTL.as_secs() / 60
+    );
     for seed in SEEDS {
         print_target(&app, &registry, &tenant, seed, demo)?;
     }
-    if let Some(mocks) = &demo_mocks {
-        print_demo(&app, &tenant, mocks);
+    if let (Some(mocks), Some(token)) = (&demo_mocks, &token) {
+        print_demo(&app, &tenant, mocks, token)?;
     }
 
     axum::serve(listener, router(app))
@@ -316,17 +369,11 @@ fn print_target(
             );
             continue;
         }
-        let query = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("tenant", tenant.as_str())
-            .append_pair("target", seed.id)
-            .append_pair("method", method.id.as_str())
-            .finish();
+        let target = TargetId::new(seed.id).map_err(|e| e.to_string())?;
         println!(
-            "  connect ({}): {}/oauth/{}/{}/start?{query}",
+            "  connect ({}): {}",
             method.id,
-            app.public_base(),
-            key.family(),
-            key.variant(),
+            app.start_link(&key, tenant, &target, &method.id, None)
         );
     }
     if app.ingest().source(&key).is_some() {
@@ -335,13 +382,26 @@ fn print_target(
     Ok(())
 }
 
-/// The demo's three steps, as commands to paste.
-fn print_demo(app: &App, tenant: &TenantId, mocks: &host_server::demo::Demo) {
+/// The demo's three steps, as commands to paste: the only place the tool token is
+/// shown.
+fn print_demo(
+    app: &App,
+    tenant: &TenantId,
+    mocks: &host_server::demo::Demo,
+    token: &Secret,
+) -> Result<(), String> {
     let base = app.public_base();
-    println!("\nDemo mode: every provider is a mock server on loopback. Try:");
-    println!(
-        "  1. connect Linear:  curl -sL -c jar -b jar '{base}/oauth/linear/linear-default/start?tenant={tenant}&target=linear&method=oauth2'"
+    let link = app.start_link(
+        &"linear::linear-default"
+            .parse()
+            .map_err(|e: Error| e.to_string())?,
+        tenant,
+        &TargetId::new("linear").map_err(|e| e.to_string())?,
+        &ConnectionMethodId::new("oauth2").map_err(|e| e.to_string())?,
+        None,
     );
+    println!("\nDemo mode: every provider is a mock server on loopback. Try:");
+    println!("  1. connect Linear:  curl -sL -c jar -b jar '{link}'");
     println!(
         "  2. a webhook:       export LINEAR_WEBHOOK_SECRET={}",
         host_server::demo::LINEAR_WEBHOOK_SECRET
@@ -353,13 +413,15 @@ fn print_demo(app: &App, tenant: &TenantId, mocks: &host_server::demo::Demo) {
         "                      curl -s -H @headers.txt --data-binary @examples/host-server/demo/linear.comment.json {base}/webhooks/linear/linear-default"
     );
     println!(
-        "  3. a tool call:     curl -s -H 'content-type: application/json' -d '{{\"tenant\": \"{tenant}\", \"connection\": \"<the connection of step 1>\", \"workspace\": \"eng\"}}' {base}/tools/linear_list_teams"
+        "  3. a tool call:     curl -s -H 'Authorization: Bearer {}' -H 'content-type: application/json' -d '{{\"connection\": \"<the connection of step 1>\"}}' {base}/tools/linear_list_teams",
+        token.expose()
     );
     println!(
-        "  (the Linear organization is {}; its team ENG has id {})",
+        "  (the token acts for tenant {tenant} in workspace {DEMO_WORKSPACE}; the Linear organization is {}; its team ENG has id {})",
         mocks.linear_organization(),
         mocks.linear_team()
     );
+    Ok(())
 }
 
 /// A target the write service refused, as one sentence naming the variables to fix.

@@ -7,7 +7,9 @@
 //! issued (an API-token page in a real host), kept as SHA-256 digests so the table never
 //! holds a usable token and a lookup takes the same time whatever it matches. A real host
 //! plugs in its own (OAuth access tokens it issued, signed session tokens) through
-//! [`App::with_mcp`](crate::App::with_mcp).
+//! [`App::with_mcp`](crate::App::with_mcp), and through
+//! [`App::with_tool_auth`](crate::App::with_tool_auth) for `POST /tools/{name}`, which
+//! takes its caller's session the same way.
 //!
 //! Without a valid token a request gets `401`; a browser `Origin` that is not allowed
 //! gets `403`; `ask` tools wait for a person's approval through

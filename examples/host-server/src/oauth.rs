@@ -4,8 +4,9 @@
 //! Both are thin: [`Authorizations`](integrations::core::auth::Authorizations) does the
 //! work (a random state stored as its digest and taken once, PKCE, the code exchange
 //! over the host's HTTP client, the connection and its sealed credentials). The routes
-//! only translate HTTP, and make sure the redirect URI given to `start` is the very one
-//! given to `complete`: [`App::callback_url`].
+//! only translate HTTP, make sure the redirect URI given to `start` is the very one
+//! given to `complete` ([`App::callback_url`]), and follow only start links the
+//! application signed ([`App::start_link`], see `links.rs`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -22,14 +23,17 @@ use serde_json::json;
 
 use crate::App;
 use crate::error::{self, codes};
+use crate::links::LinkFields;
 use crate::session::Session;
 
-/// `GET /oauth/{family}/{variant}/start?tenant=..&target=..&method=..[&user=..]`
+/// `GET /oauth/{family}/{variant}/start?tenant=..&target=..&method=..[&user=..]&expires=..&sig=..`:
+/// a link minted by [`App::start_link`].
 ///
-/// Answers `302 Found` to the provider's authorization page (or, for a GitHub App, its
-/// installation page), and records who started it in the session cookie. Connections
-/// are created at organization scope; `user`, when given, must be the user the callback
-/// returns for.
+/// A link that is unsigned, changed or expired is refused (`401`) before anything is
+/// stored or set. Otherwise answers `302 Found` to the provider's authorization page
+/// (or, for a GitHub App, its installation page), and records who started it in the
+/// session cookie. Connections are created at organization scope; `user`, when given,
+/// must be the user the callback returns for.
 pub(crate) async fn start(
     State(app): State<App>,
     path: Result<Path<(String, String)>, PathRejection>,
@@ -73,6 +77,20 @@ async fn begin(app: &App, family: &str, variant: &str, query: &str) -> Result<Re
         return Err(unknown_integration());
     }
     let query = StartQuery::parse(query)?;
+    // Only what the application signed, before anything is looked up, stored or set.
+    app.link_key().verify(
+        LinkFields {
+            key: &key,
+            tenant: &query.tenant,
+            target: &query.target,
+            method: &query.method,
+            user: query.user.as_ref(),
+            expires: 0,
+        },
+        query.expires.as_deref(),
+        query.sig.as_deref(),
+        app.host().clock().now(),
+    )?;
     // The route names an integration; the target must be one of its targets, or a link
     // for one provider could start an authorization with another.
     if let Some(target) = app
@@ -158,16 +176,19 @@ fn unknown_integration() -> Error {
     )
 }
 
-/// The start route's query, parsed into ids.
+/// The start route's query, parsed into ids, with the link's expiry and signature as
+/// given (checked by `LinkKey::verify`).
 struct StartQuery {
     tenant: TenantId,
     target: TargetId,
     method: ConnectionMethodId,
     user: Option<UserId>,
+    expires: Option<String>,
+    sig: Option<String>,
 }
 
 impl StartQuery {
-    const NAMES: [&'static str; 4] = ["tenant", "target", "method", "user"];
+    const NAMES: [&'static str; 6] = ["tenant", "target", "method", "user", "expires", "sig"];
 
     /// Every problem at once, each an issue at `/{parameter}`; other parameters are
     /// ignored.
@@ -202,16 +223,20 @@ impl StartQuery {
             &mut issues,
         );
         let user = take(&mut params, "user", false, UserId::new, &mut issues);
+        let expires = params.remove("expires");
+        let sig = params.remove("sig");
         match (tenant, target, method) {
             (Some(tenant), Some(target), Some(method)) if issues.is_empty() => Ok(Self {
                 tenant,
                 target,
                 method,
                 user,
+                expires,
+                sig,
             }),
             _ => Err(Error::invalid_input(
                 codes::INVALID_QUERY,
-                "the start route needs tenant, target and method parameters (and optionally user)",
+                "the start route needs tenant, target and method parameters (and optionally user): use a link the application signed",
                 issues,
             )),
         }
@@ -262,8 +287,10 @@ mod tests {
 
     #[test]
     fn a_complete_query_parses() {
-        let q =
-            StartQuery::parse("tenant=acme&target=linear&method=oauth2&user=alice&x=1").unwrap();
+        let q = StartQuery::parse(
+            "tenant=acme&target=linear&method=oauth2&user=alice&x=1&expires=12&sig=ab",
+        )
+        .unwrap();
         assert_eq!(
             (
                 q.tenant.as_str(),
@@ -272,6 +299,10 @@ mod tests {
                 q.user.as_ref().map(UserId::as_str)
             ),
             ("acme", "linear", "oauth2", Some("alice"))
+        );
+        assert_eq!(
+            (q.expires.as_deref(), q.sig.as_deref()),
+            (Some("12"), Some("ab"))
         );
         assert!(
             StartQuery::parse("tenant=acme&target=linear&method=oauth2")
@@ -293,8 +324,9 @@ mod tests {
             ]
         );
         assert_eq!(
-            issues("tenant=a&tenant=b&target=t%20x&method=oauth2&user="),
+            issues("tenant=a&tenant=b&target=t%20x&method=oauth2&user=&sig=a&sig=b"),
             [
+                pair("host.repeated_parameter", "/sig"),
                 pair("host.repeated_parameter", "/tenant"),
                 pair("id.invalid", "/target"),
                 pair("id.invalid", "/user"),

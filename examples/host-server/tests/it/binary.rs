@@ -1,6 +1,7 @@
 //! The `host-server` binary as a new user runs it: start-up errors that name the
-//! setting, connect links that say what to set, and the offline demo driven end to end
-//! over HTTP (an OAuth connection, a signed webhook, a tool call) with no account.
+//! setting, signed connect links (and links that say what to set), and the offline demo
+//! driven end to end over HTTP (an OAuth connection, a signed webhook, a tool call with
+//! the token it prints) with no account.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -8,7 +9,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use integrations::core::host::{Clock, SystemClock};
-use integrations_testkit::{Delivery, WebhookSigner};
+use integrations_testkit::{Delivery, TestHost, WebhookSigner};
 use serde_json::json;
 
 use super::*;
@@ -173,18 +174,97 @@ fn start_up_errors_are_sentences_naming_the_setting() {
         err.trim(),
         "host-server: GITHUB_APP_ID=twelve is not a number"
     );
+
+    // A secret is never repeated back.
+    let (code, err) = fails(&[("PORT", "0"), ("START_LINK_KEY", "secret-link-key-0f3a")]);
+    assert_eq!(code, Some(1));
+    assert!(
+        err.starts_with("host-server: START_LINK_KEY is not 64 hex digits"),
+        "{err}"
+    );
+    assert!(!err.contains("secret-link-key"), "{err}");
+}
+
+/// The path and query of a printed link.
+fn path_of(link: &str) -> String {
+    let url = url::Url::parse(link).unwrap();
+    format!("{}?{}", url.path(), url.query().unwrap())
+}
+
+/// `START_LINK_KEY`'s value in the tests, and its bytes.
+const LINK_KEY_HEX: &str = "2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a";
+const LINK_KEY: [u8; 32] = [0x2a; 32];
+
+/// The signed path of a Linear start link for the binary at `base`, minted by an
+/// application holding `key`, on the system clock as the binary's.
+fn linear_link(base: &str, key: [u8; 32]) -> String {
+    let test = TestHost::new();
+    test.clock.set(SystemClock::new().now());
+    let registry = Arc::new(integrations::definitions::registry());
+    let app = App::new(registry, test.host().clone(), base)
+        .unwrap()
+        .with_link_key(key);
+    super::start_path(&app, "linear::linear-default", "linear", "oauth2", None)
+}
+
+#[tokio::test]
+async fn printed_connect_links_are_signed_and_start_link_key_signs_them() {
+    let server = Process::start(
+        &[],
+        &[
+            ("LINEAR_CLIENT_ID", "lin_client_printed"),
+            ("START_LINK_KEY", LINK_KEY_HEX),
+        ],
+    );
+    server.wait_for("Connect links are signed and expire in 10 minutes");
+    let printed = server.wait_for("connect (oauth2): ");
+    let link = printed.trim().trim_start_matches("connect (oauth2): ");
+    assert!(
+        link.starts_with(&server.url("/oauth/linear/linear-default/start?")),
+        "{link}"
+    );
+    assert!(
+        param(link, "sig").is_some() && param(link, "expires").is_some(),
+        "{link}"
+    );
+    let client = client();
+    let get = |path: String| client.get(server.url(&path)).send();
+
+    // The printed link starts the authorization at Linear.
+    let answer = get(path_of(link)).await.unwrap();
+    assert_eq!(answer.status(), 302);
+    assert!(
+        answer.headers()["location"]
+            .to_str()
+            .unwrap()
+            .starts_with("https://linear.app/oauth/authorize?"),
+        "{:?}",
+        answer.headers()
+    );
+    // Changed to another tenant: refused, nothing set.
+    let changed = path_of(link).replace("tenant=acme", "tenant=mallory");
+    let answer = get(changed).await.unwrap();
+    assert_eq!(answer.status(), 401);
+    assert!(!answer.headers().contains_key("set-cookie"));
+    let body = json_of(answer).await.unwrap();
+    assert_eq!(body["error"]["code"], "host.invalid_start_link");
+
+    // START_LINK_KEY is the key: another application holding it mints links the binary
+    // follows; one holding another key does not.
+    let answer = get(linear_link(&server.base, LINK_KEY)).await.unwrap();
+    assert_eq!(answer.status(), 302);
+    let answer = get(linear_link(&server.base, [7; 32])).await.unwrap();
+    assert_eq!(answer.status(), 401);
 }
 
 #[tokio::test]
 async fn a_connect_link_without_a_client_id_says_what_to_set() {
-    let server = Process::start(&[], &[]);
+    let server = Process::start(&[], &[("START_LINK_KEY", LINK_KEY_HEX)]);
     let hint = server.wait_for("connect (oauth2)");
     assert!(hint.contains("set LINEAR_CLIENT_ID first"), "{hint}");
+    // No link is printed; one the application signs still says what to set.
     let answer = client()
-        .get(
-            server
-                .url("/oauth/linear/linear-default/start?tenant=acme&target=linear&method=oauth2"),
-        )
+        .get(server.url(&linear_link(&server.base, LINK_KEY)))
         .send()
         .await
         .unwrap();
@@ -204,41 +284,56 @@ async fn every_failure_answers_one_json_shape() {
     // is read (`webhook.missing_header`).
     let server = Process::start(&[], &[("LINEAR_WEBHOOK_SECRET", "a-linear-webhook-secret")]);
     let client = client();
-    let cases = [
-        (client.put(server.url("/oauth/callback")), 405),
-        (
-            client.get(server.url("/webhooks/linear/linear-default")),
-            405,
-        ),
-        (client.get(server.url("/nowhere")), 404),
-        (
-            client.post(server.url("/webhooks/linear/linear-default")),
-            400,
-        ),
-        (
-            client.get(server.url("/oauth/linear/linear-default/start")),
-            400,
-        ),
-        (
-            client
-                .post(server.url("/tools/linear_list_teams"))
-                .body("{"),
-            400,
-        ),
-        (
-            with_json(
-                client.post(server.url("/tools/no_such_tool")),
-                &json!({"tenant": "acme", "connection": "c", "workspace": "w"}),
+    let cases =
+        [
+            (client.put(server.url("/oauth/callback")), 405),
+            (
+                client.get(server.url("/webhooks/linear/linear-default")),
+                405,
             ),
-            404,
-        ),
-    ];
+            (client.get(server.url("/nowhere")), 404),
+            (
+                client.post(server.url("/webhooks/linear/linear-default")),
+                400,
+            ),
+            (
+                client.get(server.url("/oauth/linear/linear-default/start")),
+                400,
+            ),
+            // An unsigned start link.
+            (
+                client.get(server.url(
+                    "/oauth/linear/linear-default/start?tenant=acme&target=linear&method=oauth2",
+                )),
+                401,
+            ),
+            // Outside the demo the tool route has no authenticator: it runs nothing, and
+            // says so before it reads a body.
+            (
+                client
+                    .post(server.url("/tools/linear_list_teams"))
+                    .body("{"),
+                401,
+            ),
+            (
+                with_json(
+                    client
+                        .post(server.url("/tools/no_such_tool"))
+                        .bearer_auth("a-token"),
+                    &json!({"connection": "c"}),
+                ),
+                401,
+            ),
+        ];
     for (request, status) in cases {
         let answer = request.send().await.unwrap();
         let url = answer.url().path().to_owned();
         assert_eq!(answer.status(), status, "{url}");
         if status == 405 {
             assert!(answer.headers().contains_key("allow"), "{url}");
+        }
+        if status == 401 && url.starts_with("/tools/") {
+            assert_eq!(answer.headers()["www-authenticate"], "Bearer", "{url}");
         }
         let body = json_of(answer)
             .await
@@ -258,17 +353,25 @@ async fn every_failure_answers_one_json_shape() {
 async fn the_demo_completes_oauth_a_webhook_and_a_tool_call_with_no_account() {
     let server = Process::start(&["--demo"], &[]);
     server.wait_for("Demo mode");
+    // The printed commands: the signed link of step 1, and the token of step 3.
+    let step1 = server.wait_for("1. connect Linear:");
+    let link = step1.split('\'').nth(1).expect("a quoted link").to_owned();
+    let step3 = server.wait_for("3. a tool call:");
+    let token = step3
+        .split("Authorization: Bearer ")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .expect("a bearer token")
+        .to_owned();
+    assert!(token.len() >= 32, "{step3}");
     let client = client();
 
     // 1. OAuth: what `curl -L` with a cookie jar does.
-    let start = client
-        .get(
-            server
-                .url("/oauth/linear/linear-default/start?tenant=acme&target=linear&method=oauth2"),
-        )
-        .send()
-        .await
-        .unwrap();
+    assert!(
+        link.starts_with(&server.url("/oauth/linear/linear-default/start?")),
+        "{link}"
+    );
+    let start = client.get(&link).send().await.unwrap();
     assert_eq!(start.status(), 302);
     let cookie = start.headers()["set-cookie"]
         .to_str()
@@ -337,14 +440,25 @@ async fn the_demo_completes_oauth_a_webhook_and_a_tool_call_with_no_account() {
     let event = server.wait_for("event ");
     assert!(event.contains(&connection), "{event}");
 
-    // 3. A tool call on the new connection.
-    let answer = with_json(
-        client.post(server.url("/tools/linear_list_teams")),
-        &json!({"tenant": "acme", "connection": connection, "workspace": "eng"}),
-    )
-    .send()
-    .await
-    .unwrap();
+    // 3. A tool call on the new connection, with the printed token (and without it:
+    // refused, as in any deployment).
+    let call = |token: Option<&str>| {
+        let request = with_json(
+            client.post(server.url("/tools/linear_list_teams")),
+            &json!({"connection": connection}),
+        );
+        match token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+    };
+    for wrong in [None, Some("demo_not-the-token")] {
+        let answer = call(wrong).send().await.unwrap();
+        assert_eq!(answer.status(), 401, "{wrong:?}");
+        let body = json_of(answer).await.unwrap();
+        assert_eq!(body["error"]["code"], "host.unauthenticated");
+    }
+    let answer = call(Some(&token)).send().await.unwrap();
     assert_eq!(answer.status(), 200);
     let result = json_of(answer).await.unwrap();
     assert_ne!(result["isError"], true, "{result}");

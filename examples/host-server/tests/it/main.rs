@@ -4,9 +4,12 @@
 //!
 //! * `oauth`: OAuth connections (Linear, authorization code with PKCE) and GitHub App
 //!   installations, start to callback, with the token exchanges going over loopback to
-//!   the testkit's mock providers; replays, foreign sessions, refusals.
-//! * `binary`: the `host-server` binary itself: start-up errors, connect links without a
-//!   client id, one JSON error shape, and the offline `--demo` end to end.
+//!   the testkit's mock providers; replays, foreign sessions, refusals; start links that
+//!   are unsigned, changed or expired.
+//! * `tools`: the tool route, authenticated by a bearer token whose session it acts for.
+//! * `binary`: the `host-server` binary itself: start-up errors, signed connect links
+//!   (and links without a client id), one JSON error shape, and the offline `--demo` end
+//!   to end.
 //! * `webhooks`: signed GitHub deliveries delivered once, duplicates, tampering, the body
 //!   limit, and Slack's challenge.
 
@@ -14,6 +17,7 @@ mod binary;
 mod mcp;
 mod oauth;
 mod stores;
+mod tools;
 mod webhooks;
 
 use std::sync::Arc;
@@ -22,7 +26,7 @@ use std::time::Duration;
 use host_server::{App, SESSION_COOKIE, router};
 use integrations::core::host::Clock;
 use integrations::core::service::{ConnectionInput, TargetInput};
-use integrations::core::{ConnectionId, TargetId, Timestamp};
+use integrations::core::{ConnectionId, ConnectionMethodId, TargetId, Timestamp, UserId};
 use integrations::prelude::*;
 use integrations_testkit::{SignedDelivery, TestHost};
 use reqwest::header::HeaderMap;
@@ -49,6 +53,22 @@ fn param(url: &str, name: &str) -> Option<String> {
         .query_pairs()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.into_owned())
+}
+
+/// The path and query of the start link `app` signs for connecting the tenant's `target`
+/// with `method` (as `user`, when given): what the browser asks for.
+fn start_path(app: &App, key: &str, target: &str, method: &str, user: Option<&str>) -> String {
+    let user = user.map(|u| UserId::new(u).unwrap());
+    let link = app.start_link(
+        &key.parse().unwrap(),
+        &tenant(),
+        &TargetId::new(target).unwrap(),
+        &ConnectionMethodId::new(method).unwrap(),
+        user.as_ref(),
+    );
+    let url = url::Url::parse(&link).unwrap();
+    assert!(link.starts_with(app.public_base()), "{link}");
+    format!("{}?{}", url.path(), url.query().unwrap())
 }
 
 /// The application serving on loopback, the in-memory host behind it, and a client.

@@ -1,10 +1,12 @@
-//! OAuth over HTTP: the start route redirects to the provider, the test plays the user
-//! at the mock provider, and the callback route completes the connection, its token
-//! exchange going over loopback through the real `ReqwestHttpClient`.
+//! OAuth over HTTP: the start route follows a link the application signed and
+//! redirects to the provider, the test plays the user at the mock provider, and the
+//! callback route completes the connection, its token exchange going over loopback
+//! through the real `ReqwestHttpClient`. Links that are unsigned, changed or expired
+//! store nothing.
 
 use std::sync::Arc;
 
-use integrations::core::auth::TokenManager;
+use integrations::core::auth::{DEFAULT_STATE_TTL, TokenManager};
 use integrations::core::host::{ConnectionStore, ReqwestHttpClient};
 use integrations::core::model::{ConnectionStatus, CredentialType};
 use integrations_testkit::mock::oauth::{GitHubMock, LinearMock};
@@ -15,8 +17,11 @@ use super::*;
 
 const LINEAR: &str = "linear::linear-default";
 const GITHUB: &str = "github::github-cloud";
-const LINEAR_START: &str =
-    "/oauth/linear/linear-default/start?tenant=acme&target=linear&method=oauth2&user=alice";
+
+/// The signed start link connecting the Linear target as alice.
+fn linear_start(server: &Server) -> String {
+    start_path(&server.app, LINEAR, "linear", "oauth2", Some("alice"))
+}
 
 /// A host whose HTTP client is the real one: token exchanges and identity calls go over
 /// loopback to the mocks.
@@ -44,7 +49,7 @@ async fn a_linear_connection_is_completed_over_http() {
 
     // 1. The browser asks to connect Linear and is sent to Linear's consent page, with
     //    this server's callback as the redirect URI and a session cookie saying who asked.
-    let start = server.get(LINEAR_START, None).await;
+    let start = server.get(&linear_start(&server), None).await;
     assert_eq!(start.status, 302, "{}", start.text());
     let location = start.header("location").to_owned();
     assert!(
@@ -158,7 +163,7 @@ async fn a_linear_connection_is_completed_over_http() {
 #[tokio::test]
 async fn the_callback_must_return_to_the_session_that_started_it() {
     let (mock, server) = linear_server().await;
-    let start = server.get(LINEAR_START, None).await;
+    let start = server.get(&linear_start(&server), None).await;
     let cookie = start.session_cookie();
     let callback = format!(
         "/oauth/callback?{}",
@@ -190,7 +195,7 @@ async fn the_callback_must_return_to_the_session_that_started_it() {
     );
 
     // A user who declines at Linear: Linear redirects with `error=access_denied`.
-    let start = server.get(LINEAR_START, None).await;
+    let start = server.get(&linear_start(&server), None).await;
     let declined = mock.deny(start.header("location"));
     let refused = server
         .get(
@@ -226,6 +231,8 @@ async fn bad_start_requests_are_refused_with_stable_codes() {
     let missing = server
         .get("/oauth/linear/linear-default/start?target=linear", None)
         .await;
+    // (Parameters are read before the signature is checked: a link missing them is not
+    // a link at all.)
     assert_eq!(
         (missing.status, missing.code().as_str()),
         (400, "host.invalid_query")
@@ -238,36 +245,40 @@ async fn bad_start_requests_are_refused_with_stable_codes() {
         .collect();
     assert_eq!(paths, ["/tenant", "/method"]);
 
+    // Every link below is signed: what is refused is what it says.
+    let link = |key, target, method| start_path(&server.app, key, target, method, None);
+    let signed = link(LINEAR, "linear", "oauth2");
+    let query = signed.split_once('?').unwrap().1;
     for (path, status, code) in [
         (
-            "/oauth/nothing/nowhere/start?tenant=acme&target=linear&method=oauth2",
+            format!("/oauth/nothing/nowhere/start?{query}"),
             404,
             "host.unknown_route",
         ),
         (
-            "/oauth/Linear/linear-default/start?tenant=acme&target=linear&method=oauth2",
+            format!("/oauth/Linear/linear-default/start?{query}"),
             404,
             "host.unknown_route",
         ),
         // A GitHub link for the Linear target.
         (
-            "/oauth/github/github-cloud/start?tenant=acme&target=linear&method=oauth2",
+            link(GITHUB, "linear", "oauth2"),
             404,
             "host.target_mismatch",
         ),
         (
-            "/oauth/linear/linear-default/start?tenant=acme&target=missing&method=oauth2",
+            link(LINEAR, "missing", "oauth2"),
             404,
             "auth.target_not_found",
         ),
         (
-            "/oauth/linear/linear-default/start?tenant=acme&target=linear&method=api-key",
+            link(LINEAR, "linear", "api-key"),
             400,
             "auth.method_not_redirect",
         ),
-        ("/oauth/elsewhere", 404, "host.unknown_route"),
+        ("/oauth/elsewhere".to_owned(), 404, "host.unknown_route"),
     ] {
-        let answer = server.get(path, None).await;
+        let answer = server.get(&path, None).await;
         assert_eq!(
             (answer.status, answer.code().as_str()),
             (status, code),
@@ -299,7 +310,13 @@ async fn a_github_app_installation_is_completed_over_http() {
     // The start route sends the browser to the App's installation page.
     let start = server
         .get(
-            "/oauth/github/github-cloud/start?tenant=acme&target=github&method=github-app-installation",
+            &start_path(
+                &server.app,
+                GITHUB,
+                "github",
+                "github-app-installation",
+                None,
+            ),
             None,
         )
         .await;
@@ -342,5 +359,165 @@ async fn a_github_app_installation_is_completed_over_http() {
     for answer in [&start, &done, &replay] {
         answer.assert_free_of(&[mock.client_secret().to_owned()]);
     }
+    server.stop().await;
+}
+
+/// Refused at the start route: `401` with `code`, and nothing stored, set or redirected.
+async fn refused(server: &Server, path: &str, code: &str, secrets: &[String]) {
+    let records = server.test.store.record_count();
+    let answer = server.get(path, None).await;
+    assert_eq!(
+        (answer.status, answer.code().as_str()),
+        (401, code),
+        "{path}: {}",
+        answer.text()
+    );
+    assert!(answer.headers.get("set-cookie").is_none(), "{path}");
+    assert!(answer.headers.get("location").is_none(), "{path}");
+    answer.assert_free_of(secrets);
+    assert_eq!(server.test.store.pending_oauth_states(), 0, "{path}");
+    assert_eq!(server.test.store.record_count(), records, "{path}");
+}
+
+/// A link with its `name` parameter's value replaced.
+fn with_param(path: &str, name: &str, value: &str) -> String {
+    let (route, query) = path.split_once('?').unwrap();
+    let query: String = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(
+            url::form_urlencoded::parse(query.as_bytes())
+                .map(|(k, v)| (k.clone(), if k == name { value.into() } else { v })),
+        )
+        .finish();
+    format!("{route}?{query}")
+}
+
+#[tokio::test]
+async fn start_links_that_are_unsigned_changed_or_expired_store_nothing() {
+    let (mock, server) = linear_server().await;
+    let signed = linear_start(&server);
+    let sig = param(&server.url(&signed), "sig").unwrap();
+
+    // The attack: a link naming the attacker's tenant, sent to a victim. Unsigned, as
+    // start URLs used to be.
+    refused(
+        &server,
+        "/oauth/linear/linear-default/start?tenant=mallory&target=linear&method=oauth2",
+        "host.invalid_start_link",
+        &[],
+    )
+    .await;
+    // A link the application signed, with its tenant (or user, or target) changed. The
+    // answer never shows the signature the changed link would need.
+    let theirs = server.app.start_link(
+        &LINEAR.parse().unwrap(),
+        &TenantId::new("mallory").unwrap(),
+        &TargetId::new("linear").unwrap(),
+        &"oauth2".parse().unwrap(),
+        Some(&UserId::new("alice").unwrap()),
+    );
+    let expected = param(&theirs, "sig").unwrap();
+    assert_ne!(expected, sig);
+    for (name, value) in [
+        ("tenant", "mallory"),
+        ("user", "mallory"),
+        ("target", "github"),
+        ("expires", "99999999999"),
+        ("sig", &"0".repeat(64)),
+        ("sig", "not-hex"),
+    ] {
+        refused(
+            &server,
+            &with_param(&signed, name, value),
+            "host.invalid_start_link",
+            &[sig.clone(), expected.clone()],
+        )
+        .await;
+    }
+    // Without its user, or its signature.
+    let without = |name: &str| {
+        let (route, query) = signed.split_once('?').unwrap();
+        let query: Vec<&str> = query
+            .split('&')
+            .filter(|p| !p.starts_with(&format!("{name}=")))
+            .collect();
+        format!("{route}?{}", query.join("&"))
+    };
+    for name in ["user", "sig", "expires"] {
+        refused(&server, &without(name), "host.invalid_start_link", &[]).await;
+    }
+    // Signed by another application (its own random key).
+    let other = App::new(
+        server.app.registry().clone(),
+        server.test.host().clone(),
+        &server.base,
+    )
+    .unwrap();
+    refused(
+        &server,
+        &start_path(&other, LINEAR, "linear", "oauth2", Some("alice")),
+        "host.invalid_start_link",
+        &[],
+    )
+    .await;
+
+    // The signed link is good until it expires ...
+    server
+        .test
+        .clock
+        .advance(DEFAULT_STATE_TTL.saturating_sub(Duration::from_secs(1)));
+    let start = server.get(&signed, None).await;
+    assert_eq!(start.status, 302, "{}", start.text());
+    assert!(mock.authorize(start.header("location")).is_ok());
+    // ... and not after.
+    server.test.clock.advance(Duration::from_secs(1));
+    let records = server.test.store.record_count();
+    let late = server.get(&signed, None).await;
+    assert_eq!(
+        (late.status, late.code().as_str()),
+        (401, "host.start_link_expired")
+    );
+    assert!(late.headers.get("set-cookie").is_none());
+    assert_eq!(
+        server.test.store.pending_oauth_states(),
+        1,
+        "the first start"
+    );
+    assert_eq!(server.test.store.record_count(), records);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn applications_sharing_a_link_key_follow_each_others_links() {
+    const KEY: [u8; 32] = [42; 32];
+    let mock = LinearMock::start().await;
+    let server = Server::start_with(online_host(), |app| app.with_link_key(KEY)).await;
+    server
+        .put_target(
+            "linear",
+            LINEAR,
+            mock.target_config(),
+            mock.target_secrets(),
+        )
+        .await;
+    // Another instance on the same stores, behind the same public base.
+    let sibling = App::new(
+        server.app.registry().clone(),
+        server.test.host().clone(),
+        &server.base,
+    )
+    .unwrap();
+    let path = |app: &App| start_path(app, LINEAR, "linear", "oauth2", None);
+
+    let answer = server
+        .get(&path(&sibling.clone().with_link_key(KEY)), None)
+        .await;
+    assert_eq!(answer.status, 302, "{}", answer.text());
+    let answer = server
+        .get(&path(&sibling.with_link_key([43; 32])), None)
+        .await;
+    assert_eq!(
+        (answer.status, answer.code().as_str()),
+        (401, "host.invalid_start_link")
+    );
     server.stop().await;
 }

@@ -13,10 +13,7 @@ use integrations::prelude::*;
 use integrations_sqlx::SqlStores;
 use integrations_testkit::mock::oauth::LinearMock;
 
-use super::tenant;
-
-const LINEAR_START: &str =
-    "/oauth/linear/linear-default/start?tenant=acme&target=linear&method=oauth2&user=alice";
+use super::{start_path, tenant};
 
 fn keys() -> Arc<AesGcmKeyRing> {
     Arc::new(AesGcmKeyRing::new("host-server", [9; 32]).unwrap())
@@ -91,9 +88,17 @@ async fn put_linear_target(app: &App, mock: &LinearMock) {
         .unwrap();
 }
 
-/// Start on `first`, consent at the mock, callback on `second`: the connection id.
+/// Start on `first` (with a link it signed), consent at the mock, callback on `second`:
+/// the connection id.
 async fn connect(first: &Instance, second: &Instance, mock: &LinearMock) -> ConnectionId {
-    let start = first.get(LINEAR_START, None).await;
+    let link = start_path(
+        &first.app,
+        "linear::linear-default",
+        "linear",
+        "oauth2",
+        Some("alice"),
+    );
+    let start = first.get(&link, None).await;
     assert_eq!(start.status(), 302);
     let location = start.headers()["location"].to_str().unwrap().to_owned();
     let cookie = start.headers()["set-cookie"]
