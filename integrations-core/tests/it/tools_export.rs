@@ -463,6 +463,10 @@ fn free_form_values_and_maps_are_refused_where_the_format_cannot_say_them() {
         let error = gemini::function_declaration(d).unwrap_err();
         assert_eq!(error.code(), "export.unsupported_schema", "{}", d.name);
     }
+    // A name Gemini cannot take (it starts with a letter or `_`).
+    let digit = ToolDescriptor::new::<LabelArgs>("1password_get_item", "Get.");
+    let error = gemini::function_declaration(&digit).unwrap_err();
+    assert_eq!(error.code(), "export.unsupported_schema");
     // The checkers see the same.
     let loose = json!({"type": "function", "name": "x", "strict": true, "parameters": {
         "type": "object", "additionalProperties": false, "required": ["a", "b"],

@@ -175,8 +175,19 @@ pub fn schema(schema: &Value) -> Result<Value, Error> {
 /// # Errors
 ///
 /// As [`schema`], and `export.unsupported_schema` when the input schema is not an object
-/// schema.
+/// schema or the tool's name starts with a digit (Gemini's names start with a letter or
+/// `_`).
 pub fn function_declaration(descriptor: &ToolDescriptor) -> Result<Value, Error> {
+    // Gemini's function names start with a letter or `_`; the SDK's may start with a
+    // digit (an integration named `1password`).
+    if !descriptor
+        .name
+        .starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+    {
+        return Err(unsupported(
+            "Gemini function names start with a letter or an underscore",
+        ));
+    }
     let parameters = schema(&descriptor.input_schema)?;
     if parameters.get("type") != Some(&json!("object")) {
         return Err(unsupported("Gemini parameters must be an object schema"));
