@@ -242,6 +242,41 @@ pub fn path_has_prefix(path: &str, prefix: &str) -> bool {
             .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
+/// A path as exclusions compare it, so that no spelling of an excluded path passes as
+/// another: each segment without its `;` parameters (which some servers drop), with
+/// percent-encoded unreserved characters decoded (`%2E` is `.` and `%65` is `e` to a
+/// server, RFC 3986 6.2.2.2), in lower case (a server that ignores case reads
+/// `auth.REVOKE` as `auth.revoke`). An exclusion only ever refuses more this way.
+fn exclusion_form(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for (i, segment) in path.split('/').enumerate() {
+        if i > 0 {
+            out.push('/');
+        }
+        let segment = segment.split(';').next().unwrap_or_default();
+        let bytes = segment.as_bytes();
+        let mut at = 0;
+        while at < bytes.len() {
+            let decoded = (bytes[at] == b'%')
+                .then(|| segment.get(at + 1..at + 3))
+                .flatten()
+                .and_then(|hex| u8::from_str_radix(hex, 16).ok())
+                .filter(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'));
+            match decoded {
+                Some(b) => {
+                    out.push(char::from(b.to_ascii_lowercase()));
+                    at += 3;
+                }
+                None => {
+                    out.push(char::from(bytes[at].to_ascii_lowercase()));
+                    at += 1;
+                }
+            }
+        }
+    }
+    out
+}
+
 /// A request as the matcher sees it: normalized method, host and path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -420,7 +455,7 @@ impl Matcher {
         let mut excluded = spec
             .excluded_path_prefixes
             .iter()
-            .map(|p| normalize_path_prefix(p))
+            .map(|p| normalize_path_prefix(p).map(|p| exclusion_form(&p)))
             .collect::<Result<Vec<_>, _>>()?;
         excluded.sort_unstable();
         excluded.dedup();
@@ -470,8 +505,14 @@ impl Matcher {
     /// Whether the route covers `path` (already normalized): under one of its prefixes
     /// and under none of its exclusions.
     pub fn covers_path(&self, path: &str) -> bool {
-        self.prefixes.iter().any(|p| path_has_prefix(path, p))
-            && !self.excluded.iter().any(|e| path_has_prefix(path, e))
+        if !self.prefixes.iter().any(|p| path_has_prefix(path, p)) {
+            return false;
+        }
+        if self.excluded.is_empty() {
+            return true;
+        }
+        let path = exclusion_form(path);
+        !self.excluded.iter().any(|e| path_has_prefix(&path, e))
     }
 
     /// Whether the route names `host` (already normalized).
@@ -671,6 +712,11 @@ mod tests {
             "https://slack.com/api/auth.revoke/x",
             "https://slack.com/api/x/../auth.revoke",
             "https://slack.com/api/apps.uninstall",
+            // Other spellings of the same path to a server.
+            "https://slack.com/api/auth%2Erevoke",
+            "https://slack.com/api/auth.revok%65",
+            "https://slack.com/api/AUTH.Revoke",
+            "https://slack.com/api/auth.revoke;x=1",
         ] {
             assert!(!m.matches(&target("POST", url)), "{url}");
         }

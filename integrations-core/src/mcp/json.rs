@@ -33,7 +33,7 @@ pub(super) fn apply(
         None => return Err(invalid_document("JSON", None)),
     };
     for key in path {
-        refuse_duplicates(&object)?;
+        refuse_twice(&object, [key.as_str()])?;
         object = match object.get(key) {
             Some(prop) => prop
                 .value()
@@ -45,7 +45,13 @@ pub(super) fn apply(
             None => return Ok(text.to_owned()),
         };
     }
-    refuse_duplicates(&object)?;
+    refuse_twice(
+        &object,
+        servers
+            .iter()
+            .map(|s| s.name.as_str())
+            .chain(retired.iter().copied()),
+    )?;
     for name in retired {
         if let Some(prop) = object.get(name) {
             prop.remove();
@@ -80,18 +86,23 @@ fn jsonc() -> ParseOptions {
     }
 }
 
-/// Refuses an object that names a key twice. A client's parser takes the last of two
-/// equal keys while the syntax tree finds the first, so an entry would be written where
-/// the client never reads it.
-fn refuse_duplicates(object: &CstObject) -> Result<(), Error> {
+/// Refuses an object that names one of `keys` (the keys this update reads or writes in
+/// it) twice. A client's parser takes the last of two equal keys while the syntax tree
+/// finds the first, so an entry would be written where the client never reads it. Other
+/// keys named twice are left to the client.
+fn refuse_twice<'a>(
+    object: &CstObject,
+    keys: impl IntoIterator<Item = &'a str>,
+) -> Result<(), Error> {
+    let keys: std::collections::BTreeSet<&str> = keys.into_iter().collect();
     let mut seen = std::collections::BTreeSet::new();
     for prop in object.properties() {
         let Some(name) = prop.name().and_then(|n| n.decoded_value().ok()) else {
             continue;
         };
-        if !seen.insert(name) {
+        if keys.contains(name.as_str()) && !seen.insert(name) {
             return Err(crate::codes::mcp::INVALID_DOCUMENT.error(
-                "the file names one key twice in an object this update edits; a client would read only the last",
+                "the file names a key this update edits twice in one object; a client would read only the last",
             ));
         }
     }
@@ -190,11 +201,16 @@ mod tests {
                 .unwrap_err();
             assert_eq!(err.code(), "mcp.invalid_document", "{text}");
         }
-        // Elsewhere in the file, a repeated key is the client's business.
-        let out = writer()
-            .apply("{\"other\": {\"a\": 1, \"a\": 2}}", &[linear])
-            .unwrap();
-        assert!(out.contains("\"linear\""), "{out}");
+        // Elsewhere in the file, a repeated key is the client's business, at the root
+        // and among the servers alike.
+        for text in [
+            "{\"other\": {\"a\": 1, \"a\": 2}}",
+            "{\"font\": 1, \"font\": 2, \"mcpServers\": {}}",
+            "{\"mcpServers\": {\"mine\": {}, \"mine\": {}}}",
+        ] {
+            let out = writer().apply(text, std::slice::from_ref(&linear)).unwrap();
+            assert!(out.contains("\"linear\""), "{out}");
+        }
     }
 
     #[test]

@@ -136,6 +136,10 @@ const CANDIDATES: usize = 8;
 const MAX_DEPTH: usize = 8;
 /// The most pages one result is split into.
 const MAX_PAGES: usize = 1000;
+/// The most cuts tried for one result, at every depth together: a result that no cut
+/// makes fit is called too large after this many, never searched exhaustively (8 places
+/// at 8 depths would be millions of cuts, each cloning the document).
+const MAX_CUTS: usize = 64;
 
 /// Splits `value` into pages of at most `budget` bytes of JSON each by cutting its largest
 /// array (between items) or string (between characters); the rest of the document is
@@ -146,7 +150,8 @@ pub(crate) fn paginate(value: &Value, budget: usize) -> Paginated {
     if json_len(value) <= budget {
         return Paginated::Fits;
     }
-    match split(value, budget, 0) {
+    let mut cuts_left = MAX_CUTS;
+    match split(value, budget, 0, &mut cuts_left) {
         Some((pointer, pages)) if pages.len() <= MAX_PAGES => {
             Paginated::Pages(Pages { pointer, pages })
         }
@@ -156,7 +161,12 @@ pub(crate) fn paginate(value: &Value, budget: usize) -> Paginated {
 
 /// Pages of `value` (larger than `budget`) that each fit, cut first at the largest place
 /// that gives them, with that place's pointer.
-fn split(value: &Value, budget: usize, depth: usize) -> Option<(String, Vec<Value>)> {
+fn split(
+    value: &Value,
+    budget: usize,
+    depth: usize,
+    cuts_left: &mut usize,
+) -> Option<(String, Vec<Value>)> {
     if depth >= MAX_DEPTH {
         return None;
     }
@@ -165,6 +175,10 @@ fn split(value: &Value, budget: usize, depth: usize) -> Option<(String, Vec<Valu
     // Largest first; among equals, the first in document order.
     places.sort_by_key(|place| std::cmp::Reverse(place.1));
     for (pointer, _) in places.into_iter().take(CANDIDATES) {
+        if *cuts_left == 0 {
+            return None;
+        }
+        *cuts_left -= 1;
         let Some(pages) = cut_at(value, &pointer, budget) else {
             continue;
         };
@@ -172,7 +186,7 @@ fn split(value: &Value, budget: usize, depth: usize) -> Option<(String, Vec<Valu
         for page in pages {
             if json_len(&page) <= budget {
                 fitted.push(page);
-            } else if let Some((_, more)) = split(&page, budget, depth + 1) {
+            } else if let Some((_, more)) = split(&page, budget, depth + 1, cuts_left) {
                 fitted.extend(more);
             } else {
                 fitted.clear();
@@ -212,6 +226,9 @@ fn cut_at(value: &Value, pointer: &str, budget: usize) -> Option<Vec<Value>> {
                 if !current.is_empty() && used + len > room {
                     parts.push(Value::Array(std::mem::take(&mut current)));
                     used = 0;
+                    if parts.len() > MAX_PAGES {
+                        return None;
+                    }
                 }
                 used += json_len(item) + usize::from(!current.is_empty());
                 current.push(item.clone());
@@ -235,6 +252,9 @@ fn cut_at(value: &Value, pointer: &str, budget: usize) -> Option<Vec<Value>> {
                 if !current.is_empty() && used + len > room {
                     parts.push(Value::String(std::mem::take(&mut current)));
                     used = 0;
+                    if parts.len() > MAX_PAGES {
+                        return None;
+                    }
                 }
                 used += len;
                 current.push(c);
@@ -609,6 +629,34 @@ mod tests {
         // What is repeated on every page alone exceeds the budget.
         let value = json!({"k".repeat(400): 1, "items": [1, 2, 3, 4]});
         assert_eq!(paginate(&value, 300), Paginated::TooLarge);
+    }
+
+    /// A document that no cut makes fit, nested so every cut leaves a page as large as
+    /// itself, is called too large after a bounded number of cuts, not searched through
+    /// millions of them.
+    #[test]
+    fn an_uncuttable_nest_is_too_large_after_few_cuts() {
+        let mut map = Map::new();
+        for i in 0..4000 {
+            map.insert(format!("k{i}"), json!(1));
+        }
+        let mut value = Value::Object(map);
+        assert!(json_len(&value) > 24 * 1024);
+        for _ in 0..16 {
+            value = json!([value, 1]);
+        }
+        // Without the bound on cuts this took hours (8 places at 8 depths); with it,
+        // milliseconds: the limit here only catches the search coming back.
+        let started = std::time::Instant::now();
+        assert_eq!(paginate(&value, 24 * 1024), Paginated::TooLarge);
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "{:?}",
+            started.elapsed()
+        );
+        // A text that would need more pages than allowed is too large at once.
+        let long = json!({"text": "x".repeat(MAX_PAGES * 300)});
+        assert_eq!(paginate(&long, 256), Paginated::TooLarge);
     }
 
     /// A list of one item cannot be cut between items; the text inside the item can.

@@ -382,6 +382,18 @@ impl Runtime {
             Err(e) => return Err(self.fail(context, None, name, &e, approved).await.into()),
         };
         let key = &connection.key;
+        // The manifest leaves out connections scoped to another user, workspace or
+        // project; a call naming one anyway is refused before anything else is said
+        // about it (its integration, its tools), never run with its credential.
+        if !applies(&connection.scope, &context.session) {
+            let e = crate::codes::tool::CONNECTION_OUT_OF_SCOPE.error(
+                "the connection is scoped to another user, workspace or project than the call's session",
+            );
+            return Err(self
+                .fail(context, Some(key), name, &e, approved)
+                .await
+                .into());
+        }
         let Some(entry) = self.registry.get(key) else {
             let e = crate::codes::tool::UNKNOWN_INTEGRATION
                 .error(format!("no integration is registered under {key}"));
@@ -404,17 +416,6 @@ impl Runtime {
                 .await
                 .into());
         };
-        // The manifest leaves out connections scoped to another user, workspace or
-        // project; a call naming one anyway is refused, never run with its credential.
-        if !applies(&connection.scope, &context.session) {
-            let e = crate::codes::tool::CONNECTION_OUT_OF_SCOPE.error(
-                "the connection is scoped to another user, workspace or project than the call's session",
-            );
-            return Err(self
-                .fail(context, Some(key), name, &e, approved)
-                .await
-                .into());
-        }
         if !connection.is_active() {
             let e = crate::codes::auth::CONNECTION_NOT_ACTIVE.error(format!(
                 "the connection is {}; reconnect it before using its tools",
