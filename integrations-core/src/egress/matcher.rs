@@ -262,15 +262,12 @@ fn exclusion_form(path: &str) -> String {
                 .flatten()
                 .and_then(|hex| u8::from_str_radix(hex, 16).ok())
                 .filter(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'));
-            match decoded {
-                Some(b) => {
-                    out.push(char::from(b.to_ascii_lowercase()));
-                    at += 3;
-                }
-                None => {
-                    out.push(char::from(bytes[at].to_ascii_lowercase()));
-                    at += 1;
-                }
+            if let Some(b) = decoded {
+                out.push(char::from(b.to_ascii_lowercase()));
+                at += 3;
+            } else {
+                out.push(char::from(bytes[at].to_ascii_lowercase()));
+                at += 1;
             }
         }
     }
