@@ -407,7 +407,10 @@ impl WriteService {
 
     /// Swaps in `credentials` (when the input has secrets) and writes `connection` over
     /// `read`, the revision it was built from (or as a new record). `false` when the
-    /// stored record is no longer that revision.
+    /// stored record is no longer that revision: the credentials swapped in are then put
+    /// back as they were (unless another writer changed them since), so a write that
+    /// ends refused (the record now names another account) leaves no key of its own
+    /// under it.
     async fn write_once(
         &self,
         read: Option<&Connection>,
@@ -426,16 +429,39 @@ impl WriteService {
             // A managed webhook's signing secret is not the key's: it stays.
             let credentials =
                 crate::webhook::keep_managed_secret(current.as_ref(), credentials.to_vec());
-            self.host
+            let swapped = self
+                .host
                 .credentials()
                 .swap_credentials(
                     &connection.tenant,
                     &connection.id,
-                    current.map(|set| set.version),
+                    current.as_ref().map(|set| set.version),
                     credentials,
                 )
                 .await?;
+            let written = self.write_record(read, connection).await;
+            if !matches!(written, Ok(true)) {
+                let previous = current.map(|set| set.credentials).unwrap_or_default();
+                // Best effort: a conflict means another writer's credentials are there
+                // now, and they stay.
+                let _ = self
+                    .host
+                    .credentials()
+                    .swap_credentials(&connection.tenant, &connection.id, Some(swapped), previous)
+                    .await;
+            }
+            return written;
         }
+        self.write_record(read, connection).await
+    }
+
+    /// Writes `connection` over `read` (or as a new record); `false` when the stored
+    /// record is no longer `read`.
+    async fn write_record(
+        &self,
+        read: Option<&Connection>,
+        connection: &Connection,
+    ) -> Result<bool, Error> {
         if let Some(read) = read {
             return self
                 .host

@@ -590,6 +590,36 @@ async fn a_connection_write_keeps_what_another_writer_changed_meanwhile() {
     assert_eq!(stored_key(&test, &stored).await, "trk_NEW-KEY");
 }
 
+/// A write whose record changed under it so that it is then refused (here the record
+/// now names another target) leaves the key it swapped in no longer there: the stored
+/// key is the one before, never a key the refused write brought.
+#[tokio::test]
+async fn a_refused_write_puts_back_the_credentials_it_swapped_in() {
+    let (test, service) = setup();
+    service.put_target(target_input()).await.unwrap();
+    let before = service.put_connection(connection_input()).await.unwrap();
+    let moved: Meddle = Box::new(|mut stored: Connection| {
+        stored.target = TargetId::new("elsewhere").unwrap();
+        stored.updated_at = stored
+            .updated_at
+            .saturating_add(std::time::Duration::from_secs(1));
+        Some(stored)
+    });
+    let meddling = Meddling::new(test.store.clone(), moved);
+    let host = host_with_connections(&test, meddling.clone());
+    let error = WriteService::new(Arc::new(service.registry().clone()), host)
+        .put_connection(
+            connection_input()
+                .with_secret("api_token", "trk_REFUSED-KEY")
+                .with_config(json!({})),
+        )
+        .await
+        .unwrap_err();
+    assert!(meddling.meddled());
+    assert_eq!(error.code(), "connection.invalid", "{error}");
+    assert_eq!(stored_key(&test, &before).await, "trk_CONNECTION-SECRET");
+}
+
 #[tokio::test]
 async fn a_connection_write_does_not_bring_back_the_record_read() {
     let (test, service) = setup();
