@@ -186,11 +186,17 @@ fn rate_limit(response: &HttpResponse, now: integrations_core::Timestamp) -> Opt
     if !REQUESTS_LIMIT.is_limited(response) {
         return None;
     }
-    let complexity = response
-        .headers()
-        .get("X-RateLimit-Complexity-Remaining")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim() == "0");
+    // The complexity limit is a leaky bucket: it refuses a query that costs more than
+    // is left (`X-Complexity`), not only once nothing is left.
+    let number = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+    };
+    let complexity = number("X-RateLimit-Complexity-Remaining")
+        .is_some_and(|left| left == 0 || number("X-Complexity").is_some_and(|cost| left < cost));
     let rule = if complexity {
         &*COMPLEXITY_LIMIT
     } else {
@@ -417,5 +423,37 @@ impl Call<'_> {
         teams.sort();
         teams.dedup();
         Ok(teams)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use integrations_core::Timestamp;
+
+    use super::*;
+
+    /// A refusal for complexity with some left, less than the query cost (Linear's
+    /// complexity limit is a leaky bucket), waits for the complexity reset, not the
+    /// request limit's.
+    #[test]
+    fn a_leaky_complexity_refusal_waits_for_the_complexity_reset() {
+        let now = Timestamp::from_unix_seconds(1_800_000_000);
+        let at = |ms: i64| (now.unix_millis() + ms).to_string();
+        let response = http::Response::builder()
+            .status(400)
+            .header("X-RateLimit-Requests-Remaining", "4990")
+            .header("X-RateLimit-Requests-Reset", at(1_000))
+            .header("X-RateLimit-Complexity-Remaining", "1200")
+            .header("X-Complexity", "5000")
+            .header("X-RateLimit-Complexity-Reset", at(600_000))
+            .body(bytes::Bytes::from_static(
+                br#"{"errors":[{"message":"Rate limit exceeded","extensions":{"code":"RATELIMITED"}}]}"#,
+            ))
+            .unwrap();
+        let error = rate_limit(&response, now).expect("rate limited");
+        assert_eq!(error.retry_after(), Some(Duration::from_secs(600)));
+        assert!(error.message().contains("complexity"), "{error}");
     }
 }

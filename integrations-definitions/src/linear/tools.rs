@@ -89,6 +89,7 @@ pub(super) static RATE_LIMIT: LazyLock<RateLimitRule> = LazyLock::new(|| {
             "X-RateLimit-Complexity-Reset",
             ResetFormat::EpochMillis,
         )
+        .with_bucket_cost("X-Complexity")
         .with_reset_header("X-RateLimit-Requests-Reset", ResetFormat::EpochMillis)
 });
 

@@ -91,6 +91,26 @@ struct Bucket {
     remaining: HeaderName,
     reset: HeaderName,
     format: ResetFormat,
+    /// The header saying what the request cost from this bucket (Linear's
+    /// `X-Complexity`): a leaky bucket refuses a request that costs more than is left,
+    /// with some left.
+    cost: Option<HeaderName>,
+}
+
+impl Bucket {
+    /// Whether this bucket refused `headers`' request: nothing left, or less left than
+    /// the request cost.
+    fn spent(&self, headers: &HeaderMap) -> bool {
+        let Some(remaining) = header_number(headers, &self.remaining) else {
+            return false;
+        };
+        remaining == 0
+            || self
+                .cost
+                .as_ref()
+                .and_then(|cost| header_number(headers, cost))
+                .is_some_and(|cost| remaining < cost)
+    }
 }
 
 impl Default for RateLimitRule {
@@ -165,7 +185,25 @@ impl RateLimitRule {
             remaining: header_name(remaining),
             reset: header_name(reset),
             format,
+            cost: None,
         });
+        self
+    }
+
+    /// The header saying what a request cost from the bucket added last
+    /// ([`with_bucket`](Self::with_bucket)): that bucket is also spent when less is left
+    /// than the request cost (a leaky bucket refuses a costly query with some left).
+    ///
+    /// # Panics
+    ///
+    /// When `name` is not a valid header name, or no bucket was added (a bug in the
+    /// definition).
+    #[must_use]
+    pub fn with_bucket_cost(mut self, name: &str) -> Self {
+        let Some(bucket) = self.buckets.last_mut() else {
+            panic!("with_bucket_cost names the cost of a bucket: add one first");
+        };
+        bucket.cost = Some(header_name(name));
         self
     }
 
@@ -259,7 +297,7 @@ impl RateLimitRule {
         let latest = self
             .buckets
             .iter()
-            .filter(|b| header_number(headers, &b.remaining) == Some(0))
+            .filter(|b| b.spent(headers))
             .filter_map(|b| {
                 let reset = i64::try_from(header_number(headers, &b.reset)?).ok()?;
                 Some(reset_wait(reset, b.format, now))
@@ -508,6 +546,27 @@ mod tests {
             ("c-reset", later.as_str()),
         ];
         assert_eq!(wait(&requests), Some(Duration::from_secs(1)));
+        // A leaky bucket with some left, less than the request cost.
+        let costly = RateLimitRule::new()
+            .with_graphql_code("RATELIMITED")
+            .with_bucket("r-remaining", "r-reset", ResetFormat::EpochMillis)
+            .with_bucket("c-remaining", "c-reset", ResetFormat::EpochMillis)
+            .with_bucket_cost("x-cost")
+            .with_reset_header("r-reset", ResetFormat::EpochMillis);
+        let leaked = [
+            ("r-remaining", "4990"),
+            ("r-reset", soon.as_str()),
+            ("c-remaining", "1200"),
+            ("x-cost", "5000"),
+            ("c-reset", later.as_str()),
+        ];
+        assert_eq!(
+            costly
+                .check(&response(400, &leaked, body), NOW)
+                .unwrap()
+                .retry_after(),
+            Some(Duration::from_secs(600))
+        );
         let both = [
             ("r-remaining", "0"),
             ("r-reset", soon.as_str()),

@@ -39,10 +39,10 @@ pub enum LinearFailure {
         /// How long until the limit resets.
         reset_in: Duration,
     },
-    /// `RATELIMITED`, HTTP 400, for the complexity limit: `X-RateLimit-Complexity-Remaining`
-    /// `0` and its reset this long after `now_ms`, while the request limit has requests
-    /// left and resets within the second (as Linear answers a query too complex for
-    /// what is left of the hour's budget).
+    /// `RATELIMITED`, HTTP 400, for the complexity limit (a leaky bucket): less
+    /// complexity left (`X-RateLimit-Complexity-Remaining`) than the query cost
+    /// (`X-Complexity`), its reset this long after `now_ms`, while the request limit has
+    /// requests left and resets within the second.
     ComplexityLimited {
         /// The current time, epoch milliseconds (the tests' manual clock).
         now_ms: i64,
@@ -361,7 +361,8 @@ impl Respond for Responder {
                             (now_ms + 1_000).to_string().as_str(),
                         )
                         .insert_header("X-RateLimit-Complexity-Limit", "3000000")
-                        .insert_header("X-RateLimit-Complexity-Remaining", "0")
+                        .insert_header("X-RateLimit-Complexity-Remaining", "1200")
+                        .insert_header("X-Complexity", "5000")
                         .insert_header("X-RateLimit-Complexity-Reset", reset.to_string().as_str())
                 }
             };
