@@ -247,7 +247,14 @@ pub fn path_has_prefix(path: &str, prefix: &str) -> bool {
 /// percent-encoded unreserved characters decoded (`%2E` is `.` and `%65` is `e` to a
 /// server, RFC 3986 6.2.2.2), in lower case (a server that ignores case reads
 /// `auth.REVOKE` as `auth.revoke`). An exclusion only ever refuses more this way.
-fn exclusion_form(path: &str) -> String {
+fn exclusion_form(path: &str) -> std::borrow::Cow<'_, str> {
+    // Most paths are already in that form: no copy for them.
+    if !path
+        .bytes()
+        .any(|b| b == b'%' || b == b';' || b.is_ascii_uppercase())
+    {
+        return std::borrow::Cow::Borrowed(path);
+    }
     let mut out = String::with_capacity(path.len());
     for (i, segment) in path.split('/').enumerate() {
         if i > 0 {
@@ -271,7 +278,7 @@ fn exclusion_form(path: &str) -> String {
             }
         }
     }
-    out
+    std::borrow::Cow::Owned(out)
 }
 
 /// A request as the matcher sees it: normalized method, host and path.
@@ -452,7 +459,7 @@ impl Matcher {
         let mut excluded = spec
             .excluded_path_prefixes
             .iter()
-            .map(|p| normalize_path_prefix(p).map(|p| exclusion_form(&p)))
+            .map(|p| normalize_path_prefix(p).map(|p| exclusion_form(&p).into_owned()))
             .collect::<Result<Vec<_>, _>>()?;
         excluded.sort_unstable();
         excluded.dedup();

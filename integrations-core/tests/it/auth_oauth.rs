@@ -18,8 +18,8 @@ use integrations_core::model::{
 };
 use integrations_core::service::credential_aad;
 use integrations_core::{ConnectionId, ErrorKind, Registry, TenantId, Timestamp, UserId};
-use integrations_testkit::MemoryStore;
 use integrations_testkit::mock::oauth::LinearMock;
+use integrations_testkit::{MemoryStore, TestHost};
 use sha2::{Digest, Sha256};
 
 use crate::auth_support::{REDIRECT, connect, setup, target_id, tenant};
@@ -512,18 +512,7 @@ async fn start_refuses_bad_requests_without_storing() {
 async fn reauthorizing_repairs_the_connection_in_place() {
     let mock = LinearMock::start().await;
     let (test, registry) = setup(&mock).await;
-    let connection = connect(&test, &registry, &mock).await;
-    test.store
-        .set_connection_status(
-            &tenant(),
-            &connection.id,
-            ConnectionStatus::Error {
-                reason: "refresh token rejected".into(),
-            },
-            crate::auth_support::now(&test),
-        )
-        .await
-        .unwrap();
+    let connection = connected_in_error(&test, &registry, &mock).await;
     let before = test
         .store
         .raw_credentials(&tenant(), &connection.id)
@@ -588,6 +577,28 @@ async fn reauthorizing_repairs_the_connection_in_place() {
     assert_eq!(mock.code_exchanges(), exchanges);
 }
 
+/// A connection made through `mock`, then put in `error` (its refresh token rejected):
+/// the connection a reauthorization repairs.
+async fn connected_in_error(
+    test: &TestHost,
+    registry: &Arc<Registry>,
+    mock: &LinearMock,
+) -> Connection {
+    let connection = connect(test, registry, mock).await;
+    test.store
+        .set_connection_status(
+            &tenant(),
+            &connection.id,
+            ConnectionStatus::Error {
+                reason: "refresh token rejected".into(),
+            },
+            crate::auth_support::now(test),
+        )
+        .await
+        .unwrap();
+    connection
+}
+
 /// The reauthorization of `connection` through `host`: its callback's result.
 async fn reauthorize_through(
     host: Host,
@@ -618,18 +629,7 @@ async fn reauthorize_through(
 async fn a_reauthorization_keeps_what_another_writer_changed_meanwhile() {
     let mock = LinearMock::start().await;
     let (test, registry) = setup(&mock).await;
-    let connection = connect(&test, &registry, &mock).await;
-    test.store
-        .set_connection_status(
-            &tenant(),
-            &connection.id,
-            ConnectionStatus::Error {
-                reason: "refresh token rejected".into(),
-            },
-            crate::auth_support::now(&test),
-        )
-        .await
-        .unwrap();
+    let connection = connected_in_error(&test, &registry, &mock).await;
     // A managed webhook is registered between the reauthorization's read and its write.
     let meddle: Meddle = Box::new(|mut stored: Connection| {
         stored.endpoint_key = Some("ep_registered".into());

@@ -5,71 +5,33 @@
 use std::sync::Arc;
 
 use host_server::McpTokens;
-use integrations::core::host::ReqwestHttpClient;
-use integrations::core::model::{Capability, Publication, PublicationScope};
 use integrations::core::tools::Session;
 use integrations::core::{ConnectionId, PublicationId, UserId, WorkspaceId};
 use integrations_mcp::{McpHttpOptions, McpSession};
-use integrations_testkit::TestHost;
-use integrations_testkit::mock::api::LinearApi;
 use rmcp::ServiceExt as _;
 use rmcp::model::CallToolRequestParams;
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use serde_json::json;
 
-use super::{Server, tenant};
+use super::tenant;
+use super::tools::{LINEAR_KEY, linear_server};
 
 const TOKEN: &str = "host-issued-mcp-token-5c1d9e";
-const LINEAR_KEY: &str = "lin_api_host_mcp_3b7f1a9d";
 
 #[tokio::test]
 async fn mcp_lists_and_calls_with_a_host_token_and_refuses_without_one() {
-    let linear = LinearApi::start().await;
-    linear.accept_api_key(LINEAR_KEY);
-    linear.add_team("ENG", "Engineering");
-
-    let workspace = WorkspaceId::new("main").unwrap();
-    let publication = PublicationId::new("agent-linear").unwrap();
     let session = McpSession::new(
-        Session::new(tenant(), workspace.clone()).with_user(UserId::new("alice").unwrap()),
+        Session::new(tenant(), WorkspaceId::new("main").unwrap())
+            .with_user(UserId::new("alice").unwrap()),
     )
-    .with_publication(ConnectionId::new("linear").unwrap(), publication.clone());
-    let tokens = McpTokens::new().with_token(TOKEN, session);
-    let test = TestHost::with_http(Arc::new(ReqwestHttpClient::new().unwrap()));
-    let server = Server::start_with(test, |app| {
-        app.with_mcp(Arc::new(tokens), McpHttpOptions::new())
-    })
-    .await;
-
-    server
-        .put_target(
-            "linear",
-            "linear::linear-default",
-            json!({"api_base_url": linear.base_url()}),
-            json!({}),
-        )
-        .await;
-    server
-        .put_connection("linear", "linear", ("api_key", LINEAR_KEY), None, None)
-        .await;
-    let mut grant = Publication::new(
-        tenant(),
-        publication,
+    .with_publication(
         ConnectionId::new("linear").unwrap(),
-        PublicationScope::Workspace { workspace },
-        server.now(),
+        PublicationId::new("agent-linear").unwrap(),
     );
-    grant
-        .capabilities
-        .insert(Capability::new("team.read").unwrap());
-    server
-        .test
-        .host()
-        .publications()
-        .put_publication(&grant)
-        .await
-        .unwrap();
+    let tokens = McpTokens::new().with_token(TOKEN, session);
+    let (linear, server) =
+        linear_server(|app| app.with_mcp(Arc::new(tokens), McpHttpOptions::new())).await;
 
     // Without a token, or with a wrong one: 401, before any MCP processing.
     let initialize = json!({

@@ -20,7 +20,7 @@ use super::*;
 
 const TOKEN: &str = "host-issued-tool-token-8e2a41";
 const MALLORY_TOKEN: &str = "host-issued-tool-token-mallory-77c0";
-const LINEAR_KEY: &str = "lin_api_host_tools_4d2c8e1f";
+pub(crate) const LINEAR_KEY: &str = "lin_api_host_tools_4d2c8e1f";
 
 /// `POST /tools/{name}` with `body`, and `authorization` as the header's value.
 async fn call(server: &Server, name: &str, authorization: Option<&str>, body: &Value) -> Answer {
@@ -49,7 +49,7 @@ fn assert_unauthorized(answer: &Answer, code: &str) {
 /// A server whose tool route `configure` sets up, with the Linear API mock behind an API
 /// key connection `linear` of tenant acme, published to workspace `main` as
 /// `agent-linear` with `team.read`.
-async fn linear_server(configure: impl FnOnce(App) -> App) -> (LinearApi, Server) {
+pub(crate) async fn linear_server(configure: impl FnOnce(App) -> App) -> (LinearApi, Server) {
     let linear = LinearApi::start().await;
     linear.accept_api_key(LINEAR_KEY);
     linear.add_team("ENG", "Engineering");

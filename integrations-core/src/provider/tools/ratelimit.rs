@@ -311,13 +311,10 @@ impl RateLimitRule {
         // another reason (a secondary limit): waiting for that reset is waiting for the
         // wrong thing, anywhere from no time to an hour. It counts only once the
         // remaining header (when the rule reads one) says nothing is left.
-        let exhausted = self.remaining_header.as_ref().is_none_or(|name| {
-            headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                == Some(0)
-        });
+        let exhausted = self
+            .remaining_header
+            .as_ref()
+            .is_none_or(|name| header_number(headers, name) == Some(0));
         if exhausted
             && let Some((name, format)) = &self.reset_header
             && let Some(reset) = headers
