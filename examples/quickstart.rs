@@ -16,7 +16,7 @@ use integrations::core::auth::{
 };
 use integrations::core::compile::{ProfileInput, compile};
 use integrations::core::egress::{
-    Classification, EgressGate, GRANT_HEADER, GrantKey, GrantKeys, RouteIndex, inject,
+    Classification, EgressGate, GRANT_HEADER, GrantKey, GrantKeys, RouteIndex,
 };
 use integrations::core::host::{Clock as _, ReqwestHttpClient};
 use integrations::core::model::{Capability, ConnectionScope, Publication, PublicationScope};
@@ -308,7 +308,7 @@ async fn main() -> Result<(), Error> {
         .body(Bytes::from_static(b"{}"))
         .map_err(|e| Error::internal("a request").with_source(e))?;
     let route = gate.authorize(&request, &*test.clock)?;
-    let injected = inject(request, route, &openai, &*tokens).await?;
+    let injected = gate.inject(request, route, &openai, &*tokens).await?;
     let header = injected.headers()["authorization"]
         .to_str()
         .unwrap_or_default();

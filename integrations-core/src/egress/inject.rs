@@ -32,7 +32,8 @@ const HOP_BY_HOP: [&str; 6] = [
 ///
 /// # Errors
 ///
-/// `egress.connection_mismatch` when `connection` is not the route's;
+/// `egress.connection_mismatch` when `connection` is not the route's (another id, or a
+/// connection of another integration under the same id);
 /// `auth.connection_not_active` when it is not active (the code every engine uses); the
 /// credential source's errors;
 /// as [`apply_credential`].
@@ -42,7 +43,7 @@ pub async fn inject(
     connection: &Connection,
     credentials: &dyn CredentialSource,
 ) -> Result<Request<Bytes>, Error> {
-    if connection.id != route.connection {
+    if connection.id != route.connection || connection.key != route.definition {
         return Err(crate::codes::egress::CONNECTION_MISMATCH.error(format!(
             "route {} injects the credential of another connection",
             route.id

@@ -10,7 +10,8 @@
 //! * the proxy checks the request against the sandbox's signed grant: its audience (the
 //!   tenant and plan hash the proxy serves) and its scope ([`GrantClaims::check_scope`]).
 //!
-//! Then [`inject`] fetches the credential through a
+//! Then [`EgressGate::inject`] checks that the connection loaded for the route is the
+//! route's, in the gate's tenant, and [`inject`] fetches the credential through a
 //! [`CredentialSource`](crate::credential::CredentialSource) (the token manager) and
 //! puts it on the request after stripping hop-by-hop headers and every credential the
 //! caller supplied.
@@ -18,7 +19,7 @@
 //! ```no_run
 //! # use bytes::Bytes;
 //! # use integrations_core::credential::CredentialSource;
-//! # use integrations_core::egress::{EgressGate, inject};
+//! # use integrations_core::egress::EgressGate;
 //! # use integrations_core::host::Clock;
 //! # use integrations_core::model::Connection;
 //! # async fn forward(
@@ -30,7 +31,7 @@
 //! # ) -> Result<http::Request<Bytes>, integrations_core::Error> {
 //! let route = gate.authorize(&request, clock)?;       // grant, classification, scope
 //! let connection = load(&route.connection);          // from the host's store
-//! inject(request, route, &connection, credentials).await
+//! gate.inject(request, route, &connection, credentials).await
 //! # }
 //! ```
 
@@ -49,10 +50,13 @@ pub use matcher::{
     normalize_path_prefix, path_has_prefix,
 };
 
+use bytes::Bytes;
 use http::Request;
 
 use crate::Error;
+use crate::credential::CredentialSource;
 use crate::host::Clock;
+use crate::model::Connection;
 use crate::plan::{CompiledRoute, CompiledRuntimePlan};
 
 /// What a proxy checks before it injects anything: the grant the sandbox presents, the
@@ -160,5 +164,30 @@ impl EgressGate {
             _ => Err(crate::codes::egress::GRANT_SCOPE
                 .error("the request does not fall under the grant's route")),
         }
+    }
+
+    /// [`inject`]s the credential of `connection` into `request` for `route` (a route
+    /// [`authorize`](Self::authorize) returned), after checking that `connection` is in
+    /// this gate's tenant: a loader that looks connections up by id alone cannot hand
+    /// over another tenant's connection of the same id.
+    ///
+    /// # Errors
+    ///
+    /// `egress.connection_mismatch` when `connection` belongs to another tenant than
+    /// the gate's audience, or is not the route's; the errors of [`inject`].
+    pub async fn inject(
+        &self,
+        request: Request<Bytes>,
+        route: &CompiledRoute,
+        connection: &Connection,
+        credentials: &dyn CredentialSource,
+    ) -> Result<Request<Bytes>, Error> {
+        if connection.tenant != self.audience.tenant {
+            return Err(crate::codes::egress::CONNECTION_MISMATCH.error(format!(
+                "route {} injects the credential of a connection of another tenant",
+                route.id
+            )));
+        }
+        inject(request, route, connection, credentials).await
     }
 }

@@ -793,6 +793,19 @@ async fn injection_refuses_another_connection_an_inactive_one_and_bad_credential
     assert_eq!(err.code(), "egress.invalid_credential");
     assert_secret_free(&err, "SECRET");
 
+    // The same id, but a connection of another integration: not the route's.
+    let mut other_integration = connection("c-a");
+    other_integration.key = "fixture::other".parse().unwrap();
+    let err = inject(
+        caller_request("https://api.openai.com/v1/x"),
+        &route,
+        &other_integration,
+        &credentials,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.code(), "egress.connection_mismatch");
+
     let missing = FakeCredentials::new(&[]);
     let err = inject(
         caller_request("https://api.openai.com/v1/x"),
@@ -934,4 +947,50 @@ fn a_grant_for_another_tenant_or_plan_is_refused() {
         );
     }
     assert_eq!(gate.audience(), &audience());
+}
+
+/// The gate injects only a connection of its own tenant: a host whose loader looks a
+/// route's connection up by id alone, across tenants, cannot hand over another tenant's
+/// connection of the same id.
+#[tokio::test]
+async fn the_gate_injects_only_a_connection_of_its_own_tenant() {
+    let clock = clock();
+    let route = with_injection(json!({"type": "bearer"}), &[]);
+    let gate = EgressGate::new(
+        RouteIndex::new(vec![route.clone()]).unwrap(),
+        keys(),
+        audience(),
+    );
+    let credentials = FakeCredentials::new(&[("api_key", "sk-live-REAL")]);
+    let token = keys()
+        .issue_for_route(&route, &audience(), &clock, Duration::from_secs(60))
+        .unwrap();
+    let request = || {
+        let mut req = caller_request("https://api.openai.com/v1/responses");
+        req.headers_mut()
+            .insert(GRANT_HEADER, token.expose().parse().unwrap());
+        req
+    };
+    let authorized = gate.authorize(&request(), &clock).unwrap();
+
+    let mut elsewhere = connection("c-a");
+    elsewhere.tenant = TenantId::new("globex").unwrap();
+    let err = gate
+        .inject(request(), authorized, &elsewhere, &credentials)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.kind(), err.code()),
+        (ErrorKind::Configuration, "egress.connection_mismatch")
+    );
+    assert!(
+        credentials.asked.lock().unwrap().is_empty(),
+        "no credential was fetched for another tenant's connection"
+    );
+
+    let out = gate
+        .inject(request(), authorized, &connection("c-a"), &credentials)
+        .await
+        .unwrap();
+    assert_eq!(out.headers()["authorization"], "Bearer sk-live-REAL");
 }
