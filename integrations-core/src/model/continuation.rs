@@ -22,7 +22,8 @@ pub struct PendingContinuation {
     pub workspace: WorkspaceId,
     /// The connection of that call: only it may read on.
     pub connection: ConnectionId,
-    /// The JSON Pointer of the list or text that was split.
+    /// The JSON Pointer of the list or text the next page was cut from (the pages after
+    /// it name their own, inside the sealed pages).
     pub pointer: String,
     /// The number of the last page read (the first page is 1).
     pub page: u64,

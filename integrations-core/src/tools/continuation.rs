@@ -16,7 +16,7 @@
 use std::time::Duration;
 
 use schemars::JsonSchema;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use zeroize::Zeroizing;
 
@@ -55,8 +55,16 @@ pub fn continuation_tool() -> ToolDescriptor {
 /// A result split into pages that each fit the budget.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Pages {
+    pub(crate) pages: Vec<Page>,
+}
+
+/// One page of a split result, with the JSON Pointer of the list or text it was cut
+/// from: the document's largest, or, for a page cut again inside an item too large for
+/// one page, the place inside that item.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Page {
     pub(crate) pointer: String,
-    pub(crate) pages: Vec<Value>,
+    pub(crate) value: Value,
 }
 
 fn json_len(value: &Value) -> usize {
@@ -152,21 +160,14 @@ pub(crate) fn paginate(value: &Value, budget: usize) -> Paginated {
     }
     let mut cuts_left = MAX_CUTS;
     match split(value, budget, 0, &mut cuts_left) {
-        Some((pointer, pages)) if pages.len() <= MAX_PAGES => {
-            Paginated::Pages(Pages { pointer, pages })
-        }
+        Some(pages) if pages.len() <= MAX_PAGES => Paginated::Pages(Pages { pages }),
         _ => Paginated::TooLarge,
     }
 }
 
 /// Pages of `value` (larger than `budget`) that each fit, cut first at the largest place
-/// that gives them, with that place's pointer.
-fn split(
-    value: &Value,
-    budget: usize,
-    depth: usize,
-    cuts_left: &mut usize,
-) -> Option<(String, Vec<Value>)> {
+/// that gives them, each with the pointer of the place it was cut at.
+fn split(value: &Value, budget: usize, depth: usize, cuts_left: &mut usize) -> Option<Vec<Page>> {
     if depth >= MAX_DEPTH {
         return None;
     }
@@ -185,8 +186,11 @@ fn split(
         let mut fitted = Vec::with_capacity(pages.len());
         for page in pages {
             if json_len(&page) <= budget {
-                fitted.push(page);
-            } else if let Some((_, more)) = split(&page, budget, depth + 1, cuts_left) {
+                fitted.push(Page {
+                    pointer: pointer.clone(),
+                    value: page,
+                });
+            } else if let Some(more) = split(&page, budget, depth + 1, cuts_left) {
                 fitted.extend(more);
             } else {
                 fitted.clear();
@@ -197,7 +201,7 @@ fn split(
             }
         }
         if !fitted.is_empty() {
-            return Some((pointer, fitted));
+            return Some(fitted);
         }
     }
     None
@@ -281,7 +285,8 @@ fn cut_at(value: &Value, pointer: &str, budget: usize) -> Option<Vec<Value>> {
     )
 }
 
-/// A note for the model about a trimmed page.
+/// A note for the model about a trimmed page (its `continuation` names where the page
+/// was cut).
 pub(crate) fn continuation_note(continuation: &Continuation, page: usize) -> String {
     format!(
         "The result was too large and was split at {}; this is page {} of {}. To read the next page, call integrations_continue_result with cursor \"{}\".",
@@ -347,6 +352,25 @@ fn well_formed(cursor: &str) -> bool {
             .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
+/// The sealed content of a continuation: the pages left and the pointer each was cut at.
+#[derive(Serialize)]
+struct StoredPages<'a> {
+    pages: Vec<&'a Value>,
+    pointers: Vec<&'a str>,
+}
+
+/// [`StoredPages`] read back; also the bare array of pages earlier releases wrote (their
+/// pages were all cut at the record's pointer).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum ReadPages {
+    Pages {
+        pages: Vec<Value>,
+        pointers: Vec<String>,
+    },
+    Legacy(Vec<Value>),
+}
+
 /// Keeps the pages not yet read in the host's
 /// [`ContinuationStore`](crate::host::ContinuationStore), sealed, each cursor taken
 /// once, for a bounded time.
@@ -367,19 +391,24 @@ impl Continuations {
         Self { ttl }
     }
 
-    /// Keeps `pages` (the pages after page `page`) and returns their continuation.
+    /// Keeps `pages` (the pages after page `page`, which was cut at `pointer`) and
+    /// returns their continuation.
     pub(crate) async fn keep(
         &self,
         host: &Host,
         owner: Owner,
         pointer: String,
         page: usize,
-        pages: &[Value],
+        pages: &[Page],
         now: Timestamp,
     ) -> Result<Continuation, Error> {
         let cursor = crate::sealing::random_token()?;
         let id = owner.record_id(&cursor);
-        let plaintext = Zeroizing::new(serde_json::to_vec(pages).map_err(|_| {
+        let stored = StoredPages {
+            pages: pages.iter().map(|p| &p.value).collect(),
+            pointers: pages.iter().map(|p| p.pointer.as_str()).collect(),
+        };
+        let plaintext = Zeroizing::new(serde_json::to_vec(&stored).map_err(|_| {
             crate::codes::tool::CONTINUATION_UNSERIALIZABLE
                 .error("the pages of a trimmed result could not be serialized")
         })?);
@@ -391,7 +420,7 @@ impl Continuations {
             id,
             workspace: owner.workspace,
             connection: owner.connection,
-            pointer: pointer.clone(),
+            pointer: pages.first().map(|p| p.pointer.clone()).unwrap_or_default(),
             page: page as u64,
             remaining_pages: pages.len() as u64,
             pages: sealed,
@@ -433,14 +462,28 @@ impl Continuations {
         let plaintext = host
             .cipher()
             .open(&entry.pages, &pages_aad(&entry.tenant, &entry.id))?;
-        let pages: Vec<Value> = serde_json::from_slice(&plaintext).map_err(|_| {
-            crate::codes::tool::CONTINUATION_CORRUPT.error(
-                "the stored pages of a trimmed result are not the JSON array the runtime wrote",
-            )
-        })?;
+        let corrupt = || {
+            crate::codes::tool::CONTINUATION_CORRUPT
+                .error("the stored pages of a trimmed result are not what the runtime wrote")
+        };
+        let pages: Vec<Page> = match serde_json::from_slice(&plaintext).map_err(|_| corrupt())? {
+            ReadPages::Pages { pages, pointers } if pages.len() == pointers.len() => pages
+                .into_iter()
+                .zip(pointers)
+                .map(|(value, pointer)| Page { pointer, value })
+                .collect(),
+            ReadPages::Pages { .. } => return Err(corrupt()),
+            ReadPages::Legacy(pages) => pages
+                .into_iter()
+                .map(|value| Page {
+                    pointer: entry.pointer.clone(),
+                    value,
+                })
+                .collect(),
+        };
         let mut pages = pages.into_iter();
         let page = pages.next().ok_or_else(unknown)?;
-        let rest: Vec<Value> = pages.collect();
+        let rest: Vec<Page> = pages.collect();
         let number = usize::try_from(entry.page)
             .unwrap_or(usize::MAX)
             .saturating_add(1);
@@ -448,12 +491,12 @@ impl Continuations {
             None
         } else {
             Some(
-                self.keep(host, owner.clone(), entry.pointer, number, &rest, now)
+                self.keep(host, owner.clone(), page.pointer, number, &rest, now)
                     .await?,
             )
         };
         Ok(NextPage {
-            page,
+            page: page.value,
             number,
             continuation,
         })
@@ -520,14 +563,14 @@ impl Runtime {
         };
         let owner = Owner::of(context);
         let now = self.host.clock().now();
-        let rest: Vec<Value> = pages_iter.collect();
+        let rest: Vec<Page> = pages_iter.collect();
         match self
             .continuations
-            .keep(&self.host, owner, pages.pointer, 1, &rest, now)
+            .keep(&self.host, owner, first.pointer, 1, &rest, now)
             .await
         {
             Ok(continuation) => {
-                let mut result = ToolResult::success(first);
+                let mut result = ToolResult::success(first.value);
                 result
                     .content
                     .push(ToolContent::text(continuation_note(&continuation, 1)));
@@ -591,10 +634,14 @@ mod tests {
         let value = json!({"next_cursor": "abc", "issues": items, "labels": ["a", "b"]});
         let budget = 600;
         let pages = pages(&value, budget);
-        assert_eq!(pages.pointer, "/issues");
         assert!(pages.pages.len() > 2);
         let mut seen = Vec::new();
-        for page in &pages.pages {
+        for Page {
+            pointer,
+            value: page,
+        } in &pages.pages
+        {
+            assert_eq!(pointer, "/issues");
             assert!(json_len(page) <= budget, "{}", json_len(page));
             assert_eq!(page["next_cursor"], "abc");
             assert_eq!(page["labels"], json!(["a", "b"]));
@@ -608,9 +655,13 @@ mod tests {
         let text: String = "é\"x\n".repeat(500);
         let value = json!({"path": "README.md", "content": text});
         let pages = pages(&value, 300);
-        assert_eq!(pages.pointer, "/content");
         let mut joined = String::new();
-        for page in &pages.pages {
+        for Page {
+            pointer,
+            value: page,
+        } in &pages.pages
+        {
+            assert_eq!(pointer, "/content");
             assert!(json_len(page) <= 300, "{}", json_len(page));
             joined.push_str(page["content"].as_str().unwrap());
         }
@@ -670,7 +721,7 @@ mod tests {
         ] {
             let pages = pages(&value, 300);
             let mut text = String::new();
-            for page in &pages.pages {
+            for Page { value: page, .. } in &pages.pages {
                 assert!(json_len(page) <= 300, "{}", json_len(page));
                 for doc in page["docs"].as_array().unwrap() {
                     text.push_str(doc["body"].as_str().unwrap());
@@ -683,6 +734,30 @@ mod tests {
                 .map(|d| d["body"].as_str().unwrap())
                 .collect();
             assert_eq!(text, whole);
+        }
+    }
+
+    /// Each page names the place it was cut at: the list for pages cut between its
+    /// items, the text inside an item for the pages of an item too large for one page.
+    #[test]
+    fn each_page_names_where_it_was_cut() {
+        let body = "x".repeat(1000);
+        let value = json!({"docs": [{"id": 1, "body": "short"}, {"id": 2, "body": body}, {"id": 3, "body": "short"}]});
+        let pages = pages(&value, 300);
+        let pointers: Vec<&str> = pages.pages.iter().map(|p| p.pointer.as_str()).collect();
+        assert_eq!(pointers.first(), Some(&"/docs"), "{pointers:?}");
+        assert_eq!(pointers.last(), Some(&"/docs"), "{pointers:?}");
+        let inside: Vec<&&str> = pointers.iter().filter(|p| **p != "/docs").collect();
+        assert!(!inside.is_empty(), "{pointers:?}");
+        for (page, pointer) in pages.pages.iter().zip(&pointers) {
+            if *pointer == "/docs" {
+                continue;
+            }
+            // A page cut inside the large item holds that item alone, part of its text.
+            assert_eq!(*pointer, "/docs/0/body", "{pointers:?}");
+            let docs = page.value["docs"].as_array().unwrap();
+            assert_eq!(docs.len(), 1);
+            assert_eq!(docs[0]["id"], 2);
         }
     }
 }

@@ -749,6 +749,49 @@ async fn one_item_larger_than_the_budget_is_cut_inside_never_passed_whole() {
     assert!(title.starts_with("Ticket number 0x"));
 }
 
+/// Two items each larger than the budget: the list is cut between them, and each item
+/// again inside its title. Every page (and its note to the model) names the place it was
+/// cut at, the title inside the item, not the list.
+#[tokio::test]
+async fn pages_cut_inside_an_item_name_the_place_inside_it() {
+    let env = Env::new().await;
+    let runtime = env.runtime().with_result_budget(2_000);
+    let call = env.call("conn-key");
+    let mut result = runtime
+        .call(
+            "tracker_list_tickets",
+            json!({"count": 2, "title_len": 5_000}),
+            &call,
+        )
+        .await;
+    let mut pages = 0;
+    let mut ids = Vec::new();
+    while let Some(continuation) = result.continuation.clone() {
+        pages += 1;
+        assert_eq!(continuation.pointer, "/tickets/0/title", "page {pages}");
+        let note = match result.content.last() {
+            Some(integrations_core::tools::ToolContent::Text { text, .. }) => text.clone(),
+            other => panic!("no note: {other:?}"),
+        };
+        assert!(note.contains("split at /tickets/0/title;"), "{note}");
+        let page = result.structured_content.clone().unwrap();
+        let tickets = page["tickets"].as_array().unwrap();
+        assert_eq!(tickets.len(), 1, "a page cut inside an item holds it alone");
+        ids.push(tickets[0]["id"].clone());
+        result = runtime
+            .call(
+                CONTINUE_TOOL_NAME,
+                json!({"cursor": continuation.cursor}),
+                &call,
+            )
+            .await;
+        assert_eq!(result.status, ToolStatus::Completed, "{result:?}");
+    }
+    assert!(pages >= 5, "{pages}");
+    ids.dedup();
+    assert_eq!(ids.len(), 2, "both items, in order: {ids:?}");
+}
+
 #[tokio::test]
 async fn continuations_are_sealed_in_the_store_and_read_once_from_any_process() {
     let env = Env::new().await;
@@ -1234,4 +1277,48 @@ async fn try_approve_tells_a_request_not_taken_from_one_that_ran() {
         .await
         .unwrap_err();
     assert_eq!(gone.code(), "tool.approval_not_found");
+}
+
+/// Pages an earlier release stored (a bare array of pages, all cut at the record's
+/// pointer) are still read after an upgrade.
+#[tokio::test]
+async fn continuations_stored_by_an_earlier_release_are_still_read() {
+    let env = Env::new().await;
+    let runtime = env.runtime().with_result_budget(2_000);
+    let call = env.call("conn-key");
+    let first = runtime
+        .call("tracker_list_tickets", json!({"count": 300}), &call)
+        .await;
+    let cursor = first.continuation.unwrap().cursor;
+    let mut record = env.test.store.raw_continuations().remove(0);
+    assert_eq!(record.pointer, "/tickets");
+    let host = env.test.host();
+    let aad = integrations_core::sealing::continuation_pages_aad(&record.tenant, &record.id);
+    let stored: Value =
+        serde_json::from_slice(&host.cipher().open(&record.pages, &aad).unwrap()).unwrap();
+    let pages = stored["pages"].as_array().unwrap().clone();
+    let pointers = stored["pointers"].as_array().unwrap();
+    assert_eq!(pages.len(), pointers.len());
+    assert!(pointers.iter().all(|p| p == "/tickets"), "{pointers:?}");
+    // Rewritten as the earlier release wrote it (records are written once: taken out,
+    // then put back).
+    let now = env.test.clock.now();
+    host.continuations()
+        .take_continuation(&record.tenant, &record.id, now)
+        .await
+        .unwrap()
+        .unwrap();
+    record.pages = host
+        .cipher()
+        .seal(&serde_json::to_vec(&pages).unwrap(), &aad)
+        .unwrap();
+    host.continuations()
+        .put_continuation(&record)
+        .await
+        .unwrap();
+
+    let next = runtime.continue_result(&cursor, &call).await;
+    assert_eq!(next.status, ToolStatus::Completed, "{next:?}");
+    assert_eq!(next.structured_content.unwrap(), pages[0]);
+    assert_eq!(next.continuation.unwrap().pointer, "/tickets");
 }

@@ -126,7 +126,9 @@ pub struct Continuation {
     /// The cursor to pass to [`Runtime::continue_result`](crate::tools::Runtime::continue_result)
     /// (or, for an agent, to the `integrations_continue_result` tool).
     pub cursor: String,
-    /// The JSON Pointer of the list or text that was split.
+    /// The JSON Pointer of the list or text this page was cut from: the result's largest,
+    /// or, on a page of an item too large for one page, the list or text inside the item
+    /// (`/docs/3/body`).
     pub pointer: String,
     /// How many more pages there are.
     pub remaining_pages: usize,
