@@ -15,8 +15,11 @@
 //!   stale runner stop with `sync.concurrent_run`;
 //! * a provider's rate limit (an error of kind `RateLimited` from the source) pauses the
 //!   run for the wait the provider gave, through the runner's
-//!   [`Sleeper`](crate::host::Sleeper), and the same page is fetched again: never a
-//!   failed run, never a busy loop;
+//!   [`Sleeper`](crate::host::Sleeper), and the same page is fetched again: never a busy
+//!   loop. Limits in a row (no page fetched between them) pause at least twice as long
+//!   as the one before (up to [`MAX_RATE_LIMIT_BACKOFF`], or the provider's wait when
+//!   longer), and after [`MAX_RATE_LIMITS_IN_A_ROW`] the next ends the run with the
+//!   provider's `RateLimited` error, its checkpoint kept for the next run;
 //! * a credential the provider refuses and that cannot be renewed stops the run with
 //!   `sync.credential_rejected` and marks the connection `error`; a connection that is
 //!   not active, or whose target is disabled (`auth.target_disabled`), does not run;
@@ -35,8 +38,8 @@ pub use crate::provider::sync::{
     SyncMode, SyncPage, SyncRecord, SyncRequest, SyncSource, SyncStream, credential_rejected,
 };
 pub use runner::{
-    DEFAULT_LEASE_TTL, MIN_RATE_LIMIT_WAIT, RecordSink, SyncObserver, SyncReport, SyncRunner,
-    WATERMARK_MARGIN,
+    DEFAULT_LEASE_TTL, MAX_RATE_LIMIT_BACKOFF, MAX_RATE_LIMITS_IN_A_ROW, MIN_RATE_LIMIT_WAIT,
+    RecordSink, SyncObserver, SyncReport, SyncRunner, WATERMARK_MARGIN,
 };
 pub use trigger::{
     DEFAULT_RETRY_ATTEMPTS, DEFAULT_RETRY_BACKOFF, RunStarter, SchedulerStatus, SyncRunnerStarter,

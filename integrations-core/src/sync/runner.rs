@@ -32,6 +32,15 @@ pub const WATERMARK_MARGIN: Duration = Duration::from_secs(300);
 /// busy loop.
 pub const MIN_RATE_LIMIT_WAIT: Duration = Duration::from_secs(1);
 
+/// The longest a run's own back-off makes it pause after rate limits in a row (a wait
+/// the provider gives is always kept, however long).
+pub const MAX_RATE_LIMIT_BACKOFF: Duration = Duration::from_secs(15 * 60);
+
+/// How many rate limits in a row, with no page fetched between them, a run waits out;
+/// the next one ends the run with the provider's error (its kind `RateLimited`, its wait
+/// given), for the host to schedule the run again later.
+pub const MAX_RATE_LIMITS_IN_A_ROW: u32 = 8;
+
 /// Hears a run's progress (a CLI draws it; a host may export metrics).
 pub trait SyncObserver: Send + Sync {
     /// A page was written and checkpointed; `report` is the run so far.
@@ -108,6 +117,16 @@ pub struct SyncRunner {
 impl std::fmt::Debug for SyncRunner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SyncRunner").finish_non_exhaustive()
+    }
+}
+
+/// The pause after a rate limit the provider said to wait `told` for: `told`, or, for a
+/// limit right after another (`last` the pause for it), twice that pause (at most
+/// [`MAX_RATE_LIMIT_BACKOFF`]) when that is longer.
+fn backoff(told: Duration, last: Option<Duration>) -> Duration {
+    match last {
+        Some(last) => told.max(last.saturating_mul(2).min(MAX_RATE_LIMIT_BACKOFF)),
+        None => told,
     }
 }
 
@@ -482,6 +501,9 @@ impl SyncRunner {
             rate_limit_waits: 0,
             waited_ms: 0,
         };
+        // Rate limits since the last page fetched, and the last pause for them.
+        let mut limits_in_a_row = 0;
+        let mut last_wait: Option<Duration> = None;
         loop {
             if max_pages.is_some_and(|max| report.pages >= max) {
                 return Ok(report);
@@ -504,11 +526,20 @@ impl SyncRunner {
                 Ok(page) => page,
                 Err(e) if e.kind() == ErrorKind::RateLimited => {
                     // Wait out the provider's reset, holding the lease meanwhile, then
-                    // fetch the same page again: the checkpoint has not moved.
-                    let wait = e
-                        .retry_after()
-                        .unwrap_or(DEFAULT_RATE_LIMIT_WAIT)
-                        .max(MIN_RATE_LIMIT_WAIT);
+                    // fetch the same page again: the checkpoint has not moved. Limits in
+                    // a row (a secondary limit that the wait did not lift) back off
+                    // exponentially, as GitHub asks, and end the run after a few.
+                    limits_in_a_row += 1;
+                    if limits_in_a_row > MAX_RATE_LIMITS_IN_A_ROW {
+                        return Err(e);
+                    }
+                    let wait = backoff(
+                        e.retry_after()
+                            .unwrap_or(DEFAULT_RATE_LIMIT_WAIT)
+                            .max(MIN_RATE_LIMIT_WAIT),
+                        last_wait,
+                    );
+                    last_wait = Some(wait);
                     let now = self.host.clock().now();
                     self.renew(&lease(now.saturating_add(wait))).await?;
                     self.observer.rate_limited(wait);
@@ -543,6 +574,8 @@ impl SyncRunner {
                 }
                 Err(e) => return Err(e),
             };
+            limits_in_a_row = 0;
+            last_wait = None;
             // A fetch can outlast the lease (a slow provider, a long first page): before
             // this run's page overwrites what another run wrote meanwhile, check that it
             // still holds the stream and that no one moved the checkpoint.
@@ -705,5 +738,27 @@ impl SyncRunner {
             self.save(&fresh).await?;
         }
         sink.delete_stream(connection, stream).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_in_a_row_back_off_exponentially_up_to_a_cap_never_below_the_wait_given() {
+        let minute = Duration::from_secs(60);
+        let mut last = None;
+        let mut waits = Vec::new();
+        for _ in 0..6 {
+            let wait = backoff(minute, last);
+            waits.push(wait.as_secs());
+            last = Some(wait);
+        }
+        assert_eq!(waits, [60, 120, 240, 480, 900, 900]);
+        // A longer wait the provider gives is kept, even past the cap.
+        let hour = Duration::from_secs(3600);
+        assert_eq!(backoff(hour, Some(minute)), hour);
+        assert_eq!(backoff(hour, Some(MAX_RATE_LIMIT_BACKOFF)), hour);
     }
 }

@@ -38,7 +38,8 @@
 //! Rate limits: 403 or 429 with `x-ratelimit-remaining: 0` waits until
 //! `x-ratelimit-reset` (epoch seconds); a secondary limit (403/429 with `retry-after`,
 //! or the "secondary rate limit" message) waits `retry-after` seconds, or 60 s when it
-//! gives none. GitHub App installation connections do not sync yet (their connection
+//! gives none; limits in a row back off exponentially (the runner's
+//! `MAX_RATE_LIMIT_BACKOFF`, `MAX_RATE_LIMITS_IN_A_ROW`), as GitHub asks. GitHub App installation connections do not sync yet (their connection
 //! has no `sync_repositories`). See `docs/sync.md` for the sources.
 
 use std::collections::{BTreeMap, BTreeSet};

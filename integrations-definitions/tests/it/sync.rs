@@ -839,6 +839,53 @@ async fn github_primary_and_secondary_limits_pause_for_what_github_says() {
     }
 }
 
+/// GitHub: "If your request continues to fail due to a secondary rate limit, wait for an
+/// exponentially increasing amount of time between retries." Secondary limits in a row
+/// double the pause each time (the first is GitHub's `retry-after`); a page fetched
+/// resets it; too many in a row end the run with GitHub's limit, its checkpoint kept.
+#[tokio::test]
+async fn github_secondary_limits_in_a_row_back_off_then_end_the_run() {
+    let (api, env) = github(false).await;
+    api.add("octo/app", 250, false);
+    api.fail_next(4, SyncFault::SecondaryLimit(Duration::from_secs(60)));
+    api.fail_after_pages(1, SyncFault::SecondaryLimit(Duration::from_secs(60)));
+    let report = env.full("issues").await;
+    assert_eq!(report.rate_limit_waits, 5);
+    let secs: Vec<u64> = env
+        .test
+        .clock
+        .sleeps()
+        .iter()
+        .map(Duration::as_secs)
+        .collect();
+    assert_eq!(
+        secs,
+        [60, 120, 240, 480, 60],
+        "the page between them reset the back-off"
+    );
+    assert_eq!(env.sink.ids("issues").len(), 250);
+
+    let (api, env) = github(false).await;
+    api.add("octo/app", 250, false);
+    let first = env.run_pages("issues", SyncMode::Full, 1).await;
+    assert_eq!(first.pages, 1);
+    // Eight limits in a row are waited out; the ninth ends the run.
+    api.fail_next(9, SyncFault::SecondaryLimit(Duration::from_secs(60)));
+    let err = env.run("issues", SyncMode::Full).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::RateLimited, "{err:?}");
+    let secs: Vec<u64> = env
+        .test
+        .clock
+        .sleeps()
+        .iter()
+        .map(Duration::as_secs)
+        .collect();
+    assert_eq!(secs, [60, 120, 240, 480, 900, 900, 900, 900]);
+    // The run's lease is given back and its checkpoint kept: the next run resumes.
+    let report = env.full("issues").await;
+    assert_eq!(env.sink.ids("issues").len(), 250, "{report:?}");
+}
+
 #[tokio::test]
 async fn github_revoked_token_stops_the_run_and_marks_the_connection() {
     for stream in GITHUB_STREAMS {
