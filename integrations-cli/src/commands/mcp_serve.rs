@@ -307,7 +307,8 @@ fn policy_file(path: &std::path::Path) -> Result<PolicySet, Error> {
             .entry(key)
             .or_insert_with(|| serde_json::Value::Object(serde_json::Map::new()));
     }
-    serde_json::from_value(value).map_err(|e| invalid(e.to_string()))
+    serde_json::from_value(value)
+        .map_err(|e| invalid(integrations_core::schema::mask_quoted(&e.to_string())))
 }
 
 /// The bearer token of the HTTP transport: the one the user gave, else a random one

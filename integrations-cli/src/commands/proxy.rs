@@ -233,12 +233,14 @@ fn config(args: &ProxyArgs) -> Result<ProxyConfig, Error> {
 
 fn read_plan(path: &Path) -> Result<CompiledRuntimePlan, Error> {
     serde_json::from_value(io::read_json(path)?).map_err(|e| {
-        crate::codes::cli::INVALID_PLAN
-            .with_issues(
-                format!("{} is not a compiled plan", path.display()),
-                Vec::new(),
-            )
-            .with_source(e)
+        crate::codes::cli::INVALID_PLAN.with_issues(
+            format!(
+                "{} is not a compiled plan: {}",
+                path.display(),
+                integrations_core::schema::mask_quoted(&e.to_string())
+            ),
+            Vec::new(),
+        )
     })
 }
 
@@ -366,9 +368,13 @@ async fn demo(args: &ProxyArgs) -> Result<(), Error> {
         .await?;
     let plan = match &args.plan {
         Some(path) => serde_json::from_value(io::read_json(path)?).map_err(|e| {
-            crate::codes::cli::INVALID_PLAN
-                .with_issues("not a compiled plan", Vec::new())
-                .with_source(e)
+            crate::codes::cli::INVALID_PLAN.with_issues(
+                format!(
+                    "not a compiled plan: {}",
+                    integrations_core::schema::mask_quoted(&e.to_string())
+                ),
+                Vec::new(),
+            )
         })?,
         None => compile(&registry, &ProfileInput::from_json(DEMO_PROFILE)?)?,
     };

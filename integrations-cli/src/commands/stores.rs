@@ -16,8 +16,9 @@ use integrations_core::Error;
 use integrations_core::host::AesGcmKeyRing;
 use integrations_sqlx::SqlStores;
 
-/// Where the records live, as flags shared by the serving commands.
-#[derive(Debug, Clone, Default, clap::Args)]
+/// Where the records live, as flags shared by the serving commands. Its `Debug` does not
+/// show the database URL (it may hold the password).
+#[derive(Clone, Default, clap::Args)]
 pub(crate) struct StoreArgs {
     /// The database holding connections and credentials, as a host wrote it:
     /// `sqlite://FILE` (an existing file; none is created) or `postgres://USER@HOST/DB`
@@ -30,6 +31,15 @@ pub(crate) struct StoreArgs {
     /// `SEALING_KEY` environment variable
     #[arg(long, value_name = "PATH")]
     pub(crate) key_file: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for StoreArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreArgs")
+            .field("database_url", &self.database_url.as_ref().map(|_| ".."))
+            .field("key_file", &self.key_file)
+            .finish()
+    }
 }
 
 /// The opened stores and the key ring that opens their sealed secrets.
@@ -112,6 +122,17 @@ impl StoreArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_database_url_never_prints() {
+        let args = StoreArgs {
+            database_url: Some("postgres://app:pw-SECRET-77@db.internal/records".to_owned()),
+            key_file: None,
+        };
+        let shown = format!("{args:?}");
+        assert!(!shown.contains("pw-SECRET-77"), "{shown}");
+        assert!(shown.contains("database_url: Some(\"..\")"), "{shown}");
+    }
 
     fn temp(name: &str) -> PathBuf {
         std::env::temp_dir().join(format!("integrations-cli-{name}-{}", std::process::id()))

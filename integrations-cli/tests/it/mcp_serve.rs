@@ -18,7 +18,7 @@ use rmcp::model::CallToolRequestParams;
 use serde_json::json;
 use tokio::io::AsyncReadExt as _;
 
-use crate::support::{temp_dir, write};
+use crate::support::{run, stderr, temp_dir, write};
 
 const SEALING_KEY: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
 const LINEAR_KEY: &str = "lin_api_stored_mcp_9d8c7b6a5f4e";
@@ -272,4 +272,34 @@ fn a_key_file_wins_over_the_sealing_key_in_the_environment() {
     assert!(!stderr.contains("not-a-sealing-key"), "{stderr}");
     assert!(!stderr.contains(SEALING_KEY), "{stderr}");
     assert!(!db.exists());
+}
+
+/// A policy file naming a value the policy set refuses (a key pasted into the wrong place)
+/// is refused without quoting it.
+#[test]
+fn a_bad_policy_file_is_refused_without_quoting_its_values() {
+    let dir = temp_dir("mcp-serve-bad-policy");
+    let policy = write(
+        &dir,
+        "policy.json",
+        r#"{"tools": {"linear_list_issues": "sk-live-POLICYSECRET"}}"#,
+    );
+    let url = format!("sqlite://{}", dir.join("records.db").display());
+    let out = run(&[
+        "mcp",
+        "serve",
+        "--database-url",
+        &url,
+        "--tenant",
+        "acme",
+        "--workspace",
+        "eng",
+        "--policy",
+        policy.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.starts_with("mcp.policy_invalid "), "{err}");
+    assert!(err.contains("expected one of"), "{err}");
+    assert!(!err.contains("POLICYSECRET"), "{err}");
 }

@@ -4,7 +4,7 @@
 use std::io::{BufRead as _, BufReader};
 use std::process::{Command, Stdio};
 
-use crate::support::{run, stderr, stdout, temp_dir};
+use crate::support::{run, stderr, stdout, temp_dir, write};
 
 #[test]
 fn proxy_ca_writes_a_certificate_and_a_private_key_once() {
@@ -82,6 +82,30 @@ fn proxy_without_a_plan_or_demo_is_a_usage_error() {
         "{}",
         stderr(&output)
     );
+}
+
+/// A plan file with a value where the plan has none of its kind (a token pasted into the
+/// wrong field) is refused without quoting it.
+#[test]
+fn a_bad_plan_is_refused_without_quoting_its_values() {
+    let dir = temp_dir("proxy-bad-plan");
+    let plan = write(
+        &dir,
+        "plan.json",
+        r#"{"tenant": "acme", "egress_routes": "sk-live-PLANSECRET"}"#,
+    );
+    let out = run(&[
+        "proxy",
+        "--listen",
+        "127.0.0.1:0",
+        "--plan",
+        plan.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.starts_with("cli.invalid_plan "), "{err}");
+    assert!(err.contains("invalid type: string …"), "{err}");
+    assert!(!err.contains("PLANSECRET"), "{err}");
 }
 
 #[allow(clippy::print_stderr, reason = "a skipped test says why")]

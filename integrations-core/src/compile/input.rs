@@ -358,20 +358,12 @@ fn refused<T>(found: Result<T, Error>) -> Result<Result<T, Refused>, Error> {
 /// A serde error's message without the values it may quote.
 fn document_error(e: &serde_json::Error) -> Error {
     let message = if e.is_data() {
-        let text = e.to_string();
-        let mut kept = String::with_capacity(text.len());
-        let mut quoted = false;
-        for c in text.chars() {
-            if c == '"' {
-                if !quoted {
-                    kept.push_str("\"…\"");
-                }
-                quoted = !quoted;
-            } else if !quoted {
-                kept.push(c);
-            }
-        }
-        format!("the profile document is not valid: {kept}")
+        // The message names the refused value or key (it may be a secret pasted into
+        // the wrong field): masked; serde's own position is kept.
+        format!(
+            "the profile document is not valid: {}",
+            crate::schema::mask_quoted(&e.to_string())
+        )
     } else {
         format!(
             "the profile document is not valid JSON (line {}, column {})",
@@ -575,7 +567,36 @@ mod tests {
         let err =
             ProfileInput::from_json(r#"{"tenant": "acme", "profile": "p", "version": 1, "x": 1}"#)
                 .unwrap_err();
-        assert!(err.to_string().contains("unknown field `x`"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("unknown field …, expected one of `tenant`"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("line 1 column 52"), "{err}");
+    }
+
+    /// serde names a refused value or key between backticks, and quotes strings with
+    /// their escapes: none of it reaches the message (a token pasted into the wrong field
+    /// of a profile is not printed back).
+    #[test]
+    fn values_in_backticks_or_after_escaped_quotes_are_not_quoted_either() {
+        for document in [
+            r#"{"tenant": "acme", "profile": "p", "version": 1,
+                "targets": [{"id": "t", "key": "slack::slack-default"}],
+                "connections": [{"id": "c", "target": "t", "method": "api-key", "status": "xoxb-1234-SECRETTOKEN"}]}"#,
+            r#"{"tenant": "acme", "profile": "p", "version": 1,
+                "targets": [{"id": "t", "key": "slack::slack-default"}],
+                "connections": [{"id": "c", "target": "t", "method": "api-key", "granted_scopes": "a\"xoxb-1234-SECRETTOKEN"}]}"#,
+            r#"{"tenant": "acme", "profile": "p", "version": 1, "xoxb-1234-SECRETTOKEN": 1}"#,
+        ] {
+            let err = ProfileInput::from_json(document).unwrap_err();
+            assert_eq!(err.code(), "compile.invalid_document");
+            integrations_testkit::assert_secret_free(&err, "SECRETTOKEN");
+            assert!(err.to_string().contains("line "), "{err}");
+            let value: Value = serde_json::from_str(document).unwrap();
+            let err = ProfileInput::from_value(&value).unwrap_err();
+            integrations_testkit::assert_secret_free(&err, "SECRETTOKEN");
+        }
     }
 
     #[test]

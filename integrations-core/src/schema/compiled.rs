@@ -346,7 +346,7 @@ mod tests {
     fn serde_messages_are_masked() {
         assert_eq!(
             super::super::spec::mask_quoted("unknown variant `sk-1`, expected \"a\""),
-            "unknown variant …, expected …"
+            "unknown variant …, expected \"a\""
         );
     }
 

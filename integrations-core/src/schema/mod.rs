@@ -42,5 +42,5 @@ mod url;
 pub use compiled::{ConfigSchema, Parsed};
 pub use form::{Choice, FieldHint, Form, FormContext, Widget};
 pub use kind::ConfigKind;
-pub use spec::ConfigSpec;
+pub use spec::{ConfigSpec, mask_quoted};
 pub use url::{BaseUrl, UrlBuilder};

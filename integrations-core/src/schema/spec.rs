@@ -42,22 +42,48 @@ impl ParseError {
     }
 }
 
-/// `text` with every `"…"` or `` `…` `` part replaced by `…`: serde quotes the values it
-/// refuses, and a value may be a secret typed into the wrong field.
+/// A serde error's message without the input it quotes: serde names a refused value or
+/// key between quotes or backticks (`invalid type: string "…"`, ``unknown variant `…` ``),
+/// and it may be a secret typed into the wrong field. Use it on a serde error's message
+/// before it goes into an [`Error`](crate::Error) or a log.
 ///
-/// serde quotes a string with its `Debug` form (`string "a\"b"`), so inside `"…"` a
-/// backslash escapes the next character: an escaped quote never ends the part. A part
-/// left open masks the rest of the text.
-pub(crate) fn mask_quoted(text: &str) -> String {
+/// Every `"…"` or `` `…` `` part is replaced by `…`, except where serde names what the
+/// type itself expects: after `, expected` (the fields or variants the type has) and in
+/// `missing field` and `duplicate field` (a field of the type). serde quotes a string with
+/// its `Debug` form (`string "a\"b"`), so inside `"…"` a backslash escapes the next
+/// character: an escaped quote never ends the part. A part left open masks the rest.
+///
+/// ```
+/// use integrations_core::schema::mask_quoted;
+///
+/// let e = serde_json::from_str::<bool>(r#""xoxb-1""#).unwrap_err();
+/// assert_eq!(
+///     mask_quoted(&e.to_string()),
+///     "invalid type: string …, expected a boolean at line 1 column 8"
+/// );
+/// assert_eq!(
+///     mask_quoted("unknown variant `xoxb-1`, expected `auto` or `ask`"),
+///     "unknown variant …, expected `auto` or `ask`"
+/// );
+/// ```
+pub fn mask_quoted(text: &str) -> String {
+    if text.starts_with("missing field `") || text.starts_with("duplicate field `") {
+        return text.to_owned();
+    }
     let mut kept = String::with_capacity(text.len());
     let mut open: Option<char> = None;
     let mut escaped = false;
-    for c in text.chars() {
+    for (at, c) in text.char_indices() {
         match open {
             Some('"') if escaped => escaped = false,
             Some('"') if c == '\\' => escaped = true,
             Some(q) if c == q => open = None,
             Some(_) => {}
+            None if c == ',' && text[at..].starts_with(", expected ") => {
+                // What the type expects is the type's own text, never the input.
+                kept.push_str(&text[at..]);
+                break;
+            }
             None if c == '"' || c == '`' => {
                 kept.push('…');
                 open = Some(c);
@@ -265,6 +291,19 @@ mod tests {
         assert_eq!(mask_quoted(r#"a "b\\" c "d\"e" f"#), "a … c … f");
         // An unterminated part masks the rest.
         assert_eq!(mask_quoted(r#"a "b\" c"#), "a …");
+        // What the type expects is kept; ", expected" inside a masked part is not that.
+        assert_eq!(
+            mask_quoted("unknown field `sk-1`, expected one of `tenant`, `profile`"),
+            "unknown field …, expected one of `tenant`, `profile`"
+        );
+        assert_eq!(
+            mask_quoted(r#"invalid value: string "a, expected `b` sk-2", expected a key"#),
+            "invalid value: string …, expected a key"
+        );
+        assert_eq!(
+            mask_quoted("missing field `tenant`"),
+            "missing field `tenant`"
+        );
     }
 
     /// A ticket key whose deserializer refuses a value with serde's quoted message.

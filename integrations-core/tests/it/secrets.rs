@@ -3,12 +3,15 @@
 
 use std::collections::BTreeSet;
 
+use integrations_core::definition::{ConnectionMethod, SecretField};
 use integrations_core::host::{Aad, AesGcmKeyRing, Sealed, SecretCipher, SecretCipherExt};
-use integrations_core::model::{Credential, CredentialSet, CredentialType};
+use integrations_core::model::{Credential, CredentialSet, CredentialType, Target};
+use integrations_core::provider::{RedirectStart, TargetSecrets};
 use integrations_core::schema::{BaseUrl, ConfigSpec};
+use integrations_core::webhook::{Headers, InboundRequest, WebhookRequest};
 use integrations_core::{
-    ConnectionId, DefinitionKey, Error, ErrorKind, Registry, Secret, SecretJson, TenantId,
-    Timestamp,
+    ConnectionId, DefinitionKey, Error, ErrorKind, Registry, Secret, SecretJson, TargetId,
+    TenantId, Timestamp,
 };
 use integrations_testkit::{assert_debug_secret_free, assert_secret_free};
 use serde_json::json;
@@ -161,4 +164,44 @@ fn secret_types_never_print() {
         .unwrap();
     assert_debug_secret_free(&parsed, SECRET);
     assert_debug_secret_free(parsed.get::<TrackerSecrets>().unwrap(), SECRET);
+    assert_debug_secret_free(
+        &TargetSecrets::from_pairs([("client_secret", SECRET)]),
+        SECRET,
+    );
+
+    // A webhook delivery's body may carry a token (Slack's verification token, a
+    // `response_url`): a request's `Debug` shows its length only.
+    let key: DefinitionKey = "slack::slack-default".parse().unwrap();
+    let headers = Headers::from_pairs([("content-type", "application/x-www-form-urlencoded")]);
+    let body = format!("token={SECRET}&command=%2Fdeploy");
+    let request = WebhookRequest::new(key.clone(), headers.clone(), body.clone().into_bytes());
+    assert_debug_secret_free(&request, SECRET);
+    assert_debug_secret_free(
+        &InboundRequest::new(&key, &headers, body.as_bytes()),
+        SECRET,
+    );
+
+    // An OAuth start never shows its `state`.
+    let tenant = TenantId::new("acme").unwrap();
+    let target = Target::new(
+        tenant,
+        TargetId::new("t").unwrap(),
+        key,
+        Timestamp::UNIX_EPOCH,
+    );
+    let config = ConfigSpec::of::<TrackerSecrets>()
+        .compile()
+        .unwrap()
+        .parse(&json!({"webhook_secret": "w"}))
+        .unwrap();
+    let method = ConnectionMethod::api_key(
+        "api-key",
+        "Key",
+        vec![SecretField::new("key", "Key", CredentialType::API_KEY)],
+    )
+    .unwrap();
+    assert_debug_secret_free(
+        &RedirectStart::new(&target, &config, &method, SECRET, "https://app.test/cb"),
+        SECRET,
+    );
 }

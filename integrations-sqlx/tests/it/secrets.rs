@@ -192,3 +192,12 @@ async fn no_column_holds_a_plaintext_secret_after_a_full_flow() {
         }
     });
 }
+
+/// The stores' `Debug` never shows the URL they were opened with (a PostgreSQL URL may hold
+/// the password).
+#[tokio::test]
+async fn the_stores_debug_leaves_the_url_out() {
+    let url = crate::support::sqlite_url("debug_pw-SECRET-4c1d");
+    let stores = SqlStores::connect(&url).await.unwrap();
+    integrations_testkit::assert_debug_secret_free(&stores, "SECRET-4c1d");
+}

@@ -11,8 +11,9 @@ use crate::definition::webhook::{Headers, errors};
 use crate::model::{EventSubject, EventType, SessionDispatch, WebhookEvent};
 use crate::{DefinitionKey, Error, Timestamp};
 
-/// A raw inbound delivery as a handler sees it: nothing parsed, nothing verified.
-#[derive(Debug, Clone, Copy)]
+/// A raw inbound delivery as a handler sees it: nothing parsed, nothing verified. Its
+/// `Debug` shows the body's length, not the body (a delivery may carry a token).
+#[derive(Clone, Copy)]
 #[non_exhaustive]
 pub struct InboundRequest<'a> {
     /// The definition the route names.
@@ -23,6 +24,17 @@ pub struct InboundRequest<'a> {
     pub headers: &'a Headers,
     /// The raw body, exactly as received.
     pub body: &'a [u8],
+}
+
+impl std::fmt::Debug for InboundRequest<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InboundRequest")
+            .field("key", &self.key)
+            .field("endpoint", &self.endpoint)
+            .field("headers", &self.headers)
+            .field("body_len", &self.body.len())
+            .finish()
+    }
 }
 
 impl<'a> InboundRequest<'a> {

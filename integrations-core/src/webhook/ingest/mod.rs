@@ -33,8 +33,9 @@ const MAX_DEDUP_ID_LEN: usize = 256;
 
 /// A raw inbound webhook request: the definition and optional endpoint key from the route
 /// `/webhooks/{family}/{variant}[/{endpoint}]`, the headers, and the body exactly as
-/// received.
-#[derive(Debug, Clone)]
+/// received. Its `Debug` shows the body's length, not the body (a delivery may carry a
+/// token: Slack's verification token, a `response_url`).
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct WebhookRequest {
     /// The definition the route names.
@@ -45,6 +46,17 @@ pub struct WebhookRequest {
     pub headers: Headers,
     /// The raw body.
     pub body: Bytes,
+}
+
+impl std::fmt::Debug for WebhookRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookRequest")
+            .field("key", &self.key)
+            .field("endpoint", &self.endpoint)
+            .field("headers", &self.headers)
+            .field("body_len", &self.body.len())
+            .finish()
+    }
 }
 
 impl WebhookRequest {
