@@ -9,6 +9,12 @@
 //!   `api_app_id` must be the target's `app_id` when the target names one.
 //! * Slash commands and interactions deduplicate by `trigger_id`.
 //! * `ssl_check=1` probes (unsigned, carrying nothing) get an empty 200.
+//! * Payloads leave out Slack's deprecated verification `token`: a long-lived shared
+//!   secret some apps still accept as proof a request came from Slack, which the signing
+//!   secret replaces; it is never stored with the event nor handed to the event sink.
+//!   A slash command's or interaction's `response_url` is kept (the host answers through
+//!   it); it lets its holder post into the channel for 30 minutes, so hosts that keep
+//!   events longer treat it as sensitive.
 //!
 //! Slack wants an answer within 3 s: hosts with slow sinks use
 //! [`Ingest::accept`](integrations_core::webhook::Ingest::accept).
@@ -396,7 +402,7 @@ impl Slack {
             .with_occurred_at(at)
             .with_source_order_key(order(id))
             .with_subject(Some(subject));
-            return Ok(normalized.with_payload(raw_json(payload.into_owned())?));
+            return Ok(normalized.with_payload(without_token(payload.as_bytes())?));
         }
         // A slash command: its fields become the JSON payload.
         let field = |name: &str| form_value(body, name).map(Cow::into_owned);
@@ -413,7 +419,7 @@ impl Slack {
         .with_occurred_at(at)
         .with_source_order_key(order(trigger))
         .with_subject(Some(subject))
-        .with_payload(form_to_json(body)?))
+        .with_payload(without_token(form_to_json(body)?.get().as_bytes())?))
     }
 
     fn normalize_callback(request: &InboundRequest<'_>) -> Result<Normalized, Error> {
@@ -464,14 +470,33 @@ impl Slack {
             _ => None,
         };
         let grant = grant_change(kind, &event);
+        let payload = without_token(request.body)?;
         Ok(
             Normalized::new(EventType::from_parts("slack", &object, &action), kind)
+                .with_payload(payload)
                 .with_occurred_at(occurred_at)
                 .with_source_order_key(source_order_key)
                 .with_subject(subject)
                 .with_grant(grant),
         )
     }
+}
+
+/// The JSON object `json` without its top-level `token` (Slack's verification token), the
+/// other members as they were (their order aside).
+fn without_token(json: &[u8]) -> Result<Box<RawValue>, Error> {
+    let mut members: std::collections::BTreeMap<String, Box<RawValue>> =
+        serde_json::from_slice(json)
+            .map_err(|_| errors::invalid_payload("a Slack payload that is not a JSON object"))?;
+    if members.remove("token").is_none() {
+        // Nothing to leave out: kept exactly as received.
+        let text = std::str::from_utf8(json)
+            .map_err(|_| errors::invalid_payload("the body is not UTF-8"))?;
+        return raw_json(text.to_owned());
+    }
+    let text = serde_json::to_string(&members)
+        .map_err(|_| errors::invalid_payload("a Slack payload that cannot be written back"))?;
+    raw_json(text)
 }
 
 impl WebhookHandler for Slack {
@@ -543,7 +568,8 @@ impl WebhookHandler for Slack {
                 "app_rate_limited",
             )
             .with_occurred_at(at)
-            .with_source_order_key(at.map(|at| source_order_key(at, &context.route.dedup_id))));
+            .with_source_order_key(at.map(|at| source_order_key(at, &context.route.dedup_id)))
+            .with_payload(without_token(request.body)?));
         }
         Self::normalize_callback(request)
     }

@@ -513,9 +513,25 @@ async fn every_fixture_payload_is_signed_verified_normalized_and_delivered_once(
         assert!(event.source_order_key.is_some(), "{}", case.file);
         assert!(event.occurred_at.is_some(), "{}", case.file);
         if case.file.starts_with("slack/slash_command") {
-            // A slash command's form fields become its JSON payload.
+            // A slash command's form fields become its JSON payload, but the verification
+            // token; the `response_url` the host answers through is kept.
             let payload: Value = serde_json::from_str(event.payload.get()).unwrap();
             assert_eq!(payload["command"], "/webhook-collect");
+            assert!(payload.get("token").is_none(), "{payload}");
+            assert!(
+                payload["response_url"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("https://hooks.slack.com/commands/")
+            );
+        } else if case.file.starts_with("slack/") {
+            // Slack's payloads are the body but its verification token.
+            let mut expected: Value = serde_json::from_slice(&body).unwrap();
+            if let Some(object) = expected.as_object_mut() {
+                object.remove("token");
+            }
+            let payload: Value = serde_json::from_str(event.payload.get()).unwrap();
+            assert_eq!(payload, expected, "{}", case.file);
         } else {
             assert_eq!(
                 event.payload.get().as_bytes(),
@@ -533,6 +549,23 @@ async fn every_fixture_payload_is_signed_verified_normalized_and_delivered_once(
     assert_eq!(delivered, CASES.len() - 1);
     assert_eq!(world.test.events.events().len(), delivered);
     assert_eq!(world.test.store.recorded_events().len(), delivered);
+    // No Slack verification token (the fixtures' are Slack's documented examples) is
+    // stored or handed on.
+    for token in [
+        "xyzz0WbapA4vBCDEFasx0q6G",
+        "ZZZZZZWSxiZZZ2yIvs3peJ",
+        "one-long-verification-token",
+        "Jhj5dZrVaK7ZwHHjRyZWjbDl",
+    ] {
+        for event in world.test.events.events() {
+            let text = serde_json::to_string(&event).unwrap();
+            assert!(!text.contains(token), "{token} in {text}");
+        }
+        for event in world.test.store.recorded_events() {
+            let text = serde_json::to_string(&event).unwrap();
+            assert!(!text.contains(token), "{token} in {text}");
+        }
+    }
 }
 
 fn case_of(file: &str) -> &'static Case {
