@@ -213,6 +213,11 @@ fn connection(row: &AnyRow) -> Result<Connection, Error> {
 
 const CONNECTION_COLUMNS: &str = "record, status, updated_at";
 
+/// The `updated_at` of a status write at `$4`: `$4`, or one millisecond past the stored
+/// one when `$4` is not after it (`Connection::touch`), so every write is a new revision
+/// that `put_connection_if_unchanged` from an earlier read does not match.
+const NEXT_REVISION: &str = "CASE WHEN updated_at < $4 THEN $4 ELSE updated_at + 1 END";
+
 #[async_trait]
 impl ConnectionStore for SqlStores {
     async fn get_connection(
@@ -311,7 +316,7 @@ impl ConnectionStore for SqlStores {
         now: Timestamp,
     ) -> Result<Option<Connection>, Error> {
         let sql = format!(
-            "UPDATE connections SET status = $3, updated_at = $4 \
+            "UPDATE connections SET status = $3, updated_at = {NEXT_REVISION} \
              WHERE tenant = $1 AND id = $2 RETURNING {CONNECTION_COLUMNS}"
         );
         let q = self
@@ -361,7 +366,7 @@ impl ConnectionStore for SqlStores {
     ) -> Result<Option<Connection>, Error> {
         // One statement: the status is compared and written in the same step.
         let sql = format!(
-            "UPDATE connections SET status = $3, updated_at = $4 \
+            "UPDATE connections SET status = $3, updated_at = {NEXT_REVISION} \
              WHERE tenant = $1 AND id = $2 AND status = $5 RETURNING {CONNECTION_COLUMNS}"
         );
         let q = self

@@ -252,7 +252,8 @@ fn replace_status(
 ) -> Connection {
     let mut connection = Connection::clone(record);
     connection.status = status;
-    connection.updated_at = now;
+    // A new revision, even in the millisecond of the stored one.
+    connection.touch(now);
     *record = Arc::new(connection.clone());
     connection
 }

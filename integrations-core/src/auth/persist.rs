@@ -244,7 +244,9 @@ async fn reauthorize(
     loop {
         let mut connection = read.clone();
         connection.status = ConnectionStatus::Active;
-        connection.updated_at = now(host);
+        // A new revision even in the millisecond of the one read (a webhook registered
+        // meanwhile at the same instant): see `Connection::touch`.
+        connection.touch(now(host));
         if connection.external_subject.is_none() {
             connection
                 .external_subject

@@ -161,13 +161,31 @@ pub trait ConnectionStore: Send + Sync {
     async fn put_connection(&self, connection: &Connection) -> Result<(), Error>;
     /// Every connection of a tenant, ordered by id.
     async fn list_connections(&self, tenant: &TenantId) -> Result<Vec<Connection>, Error>;
-    /// Deletes a connection; `true` when it existed.
+    /// Deletes the connection's record; `true` when it existed.
+    ///
+    /// Only the record: the connection's sealed credentials (its refresh token
+    /// included), its publications and its sync checkpoints stay where they are, and
+    /// nothing is asked of the provider. To forget a connection, a host first
+    /// disconnects it with [`Authorizations::disconnect`](crate::auth::Authorizations::disconnect),
+    /// which revokes the grant at the provider, deletes its managed webhook there, marks
+    /// the connection `revoked` and deletes its credentials (keeping their version, so a
+    /// token refresh in flight cannot write them back); then deletes its publications
+    /// ([`PublicationStore::delete_publication`], listed by
+    /// [`list_publications`](PublicationStore::list_publications)) and, when it wants
+    /// the record gone too, calls this. Deleting the record alone leaves the grant and
+    /// any managed webhook live at the provider, with no record left to disconnect.
     async fn delete_connection(&self, tenant: &TenantId, id: &ConnectionId) -> Result<bool, Error>;
     /// Connections of any tenant matching `query` (webhook routing), ordered by tenant
     /// then id.
     async fn find_connections(&self, query: &ConnectionQuery) -> Result<Vec<Connection>, Error>;
     /// Atomically sets a connection's status (read-modify-write inside the store), and
     /// returns the updated connection, or `None` when it does not exist.
+    ///
+    /// The write is a new revision ([`Connection::touch`]): `updated_at` becomes `now`,
+    /// or one millisecond past the stored `updated_at` when `now` is not after it, so a
+    /// status changed and changed back in one millisecond (a suspension and its
+    /// resumption) is never taken for the revision a writer read before
+    /// ([`put_connection_if_unchanged`](Self::put_connection_if_unchanged)).
     async fn set_connection_status(
         &self,
         tenant: &TenantId,
@@ -181,7 +199,14 @@ pub trait ConnectionStore: Send + Sync {
     /// `true` when written; `false` when it changed or no longer exists (nothing is
     /// written then). A writer that read a connection, called a provider, and now stores
     /// what it learned uses it, so that a revocation (or another writer's change)
-    /// landing meanwhile is not written over.
+    /// landing meanwhile is not written over. Of any number of concurrent calls from one
+    /// read, exactly one writes.
+    ///
+    /// The store writes `connection` as given. Revisions differ only because every
+    /// writer moves `updated_at` forward: build `connection` from `read` and
+    /// [`touch`](Connection::touch) it, as the engines do, or a write made in the
+    /// millisecond of the revision read leaves that revision's readers free to write
+    /// over it.
     ///
     /// The default reads then writes, which leaves a small window to a concurrent
     /// writer; stores should override it with one atomic step (`UPDATE ... WHERE status
@@ -210,7 +235,8 @@ pub trait ConnectionStore: Send + Sync {
     /// Sets a connection's status only if its stored status equals `expected`, and
     /// returns the updated connection; `None` when it does not exist or has another
     /// status (nothing is written then). The token manager marks a connection `error`
-    /// this way, so that a connection revoked meanwhile stays revoked.
+    /// this way, so that a connection revoked meanwhile stays revoked. `updated_at`
+    /// moves forward as in [`set_connection_status`](Self::set_connection_status).
     ///
     /// The default reads then writes, which leaves a small window to a concurrent
     /// writer; stores should override it with one atomic step (`UPDATE ... WHERE status

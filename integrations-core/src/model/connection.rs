@@ -86,11 +86,58 @@ impl Connection {
     /// status, endpoint key and `updated_at`, the fields every writer of a connection
     /// sets. What [`ConnectionStore::put_connection_if_unchanged`] compares.
     ///
+    /// It tells revisions apart only because every write moves `updated_at` strictly
+    /// forward: engines [`touch`](Self::touch) the record they write, and stores' status
+    /// writes do the same. A write that kept `updated_at` (two writes in the same
+    /// millisecond, a clock that did not move) would leave a writer holding the earlier
+    /// read free to write over it.
+    ///
     /// [`ConnectionStore::put_connection_if_unchanged`]: crate::host::ConnectionStore::put_connection_if_unchanged
     pub fn is_revision_of(&self, read: &Self) -> bool {
         self.status == read.status
             && self.endpoint_key == read.endpoint_key
             && self.updated_at == read.updated_at
+    }
+
+    /// Marks a record read from the store as changed at `now`, before it is written
+    /// back: `updated_at` becomes `now`, or one millisecond past the revision read when
+    /// `now` is not after it (two writes in the same millisecond, a clock that did not
+    /// move, another process's clock ahead of this one's). So the record written is a
+    /// new revision: no writer still holding an earlier read of the connection can write
+    /// over it with
+    /// [`put_connection_if_unchanged`](crate::host::ConnectionStore::put_connection_if_unchanged)
+    /// ([`is_revision_of`](Self::is_revision_of)).
+    ///
+    /// Call it on the record as read, every time a write is tried (take `now` anew on
+    /// each attempt). Every engine writing a connection does; a host writing connections
+    /// itself should too.
+    ///
+    /// ```
+    /// use integrations_core::model::Connection;
+    /// use integrations_core::{ConnectionId, TargetId, TenantId, Timestamp};
+    ///
+    /// let at = Timestamp::from_unix_millis(1_000);
+    /// let read = Connection::new(
+    ///     TenantId::new("acme")?,
+    ///     ConnectionId::new("conn-1")?,
+    ///     TargetId::new("github")?,
+    ///     "github::github-cloud".parse()?,
+    ///     "oauth2".parse()?,
+    ///     at,
+    /// );
+    /// let mut written = read.clone();
+    /// written.touch(at); // the clock has not moved since the read
+    /// assert_eq!(written.updated_at, Timestamp::from_unix_millis(1_001));
+    /// assert!(!written.is_revision_of(&read));
+    /// written.touch(Timestamp::from_unix_millis(5_000));
+    /// assert_eq!(written.updated_at, Timestamp::from_unix_millis(5_000));
+    /// # Ok::<(), integrations_core::Error>(())
+    /// ```
+    pub fn touch(&mut self, now: Timestamp) {
+        let next = self
+            .updated_at
+            .saturating_add(std::time::Duration::from_millis(1));
+        self.updated_at = now.max(next);
     }
 }
 

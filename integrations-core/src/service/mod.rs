@@ -290,7 +290,7 @@ impl WriteService {
             issues.extend(prefixed(found, "/config"));
         }
 
-        let now = self.host.clock().now();
+        let issued_at = self.host.clock().now();
         // Sealed once: the associated data names the tenant, the id, the type and the
         // slot, none of which a retry changes.
         let mut credentials = Vec::new();
@@ -305,7 +305,7 @@ impl WriteService {
                 field.slot.as_deref(),
             );
             let sealed = self.host.cipher().seal_secret(secret, &aad)?;
-            let mut credential = Credential::new(field.credential_type.clone(), sealed, now);
+            let mut credential = Credential::new(field.credential_type.clone(), sealed, issued_at);
             credential.slot.clone_from(&field.slot);
             credentials.push(credential);
         }
@@ -352,9 +352,13 @@ impl WriteService {
                 ));
             }
 
+            // Each attempt is a new revision of the record it read, whatever the clock
+            // says (the same millisecond as that record, or behind the clock of the
+            // process that wrote it): see `Connection::touch`.
+            let now = self.host.clock().now();
             let mut connection = match existing.clone() {
                 Some(mut c) => {
-                    c.updated_at = now;
+                    c.touch(now);
                     c
                 }
                 None => Connection::new(

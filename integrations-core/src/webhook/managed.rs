@@ -530,7 +530,7 @@ impl ManagedWebhooks {
         if connection.endpoint_key.is_none() {
             let read = connection.clone();
             connection.endpoint_key = Some(format!("ep_{}", crate::sealing::random_hex()?));
-            connection.updated_at = self.host.clock().now();
+            connection.touch(self.host.clock().now());
             // Written only over the record read: a revocation, or another registration
             // giving it a key, landing meanwhile is kept, and the record read again
             // below is the one both registrations use.
@@ -567,7 +567,10 @@ impl ManagedWebhooks {
         // another registration changed its endpoint. The hook id goes on the record as
         // stored now, never on the copy read before the call, so a revoked connection
         // is not written back active; a hook that no longer belongs to a live
-        // connection's URL is deleted again.
+        // connection's URL is deleted again. The write is a new revision of that record
+        // (`touch`), even in the millisecond the endpoint key was written: a writer that
+        // read the record before the hook was recorded (a reauthorization during the
+        // provider call) cannot write over it and lose the hook.
         let mut attempts = 0;
         let previous = loop {
             let stored = self
@@ -582,7 +585,7 @@ impl ManagedWebhooks {
                 {
                     let mut connection = stored.clone();
                     let previous = connection.managed_webhook.replace(record.clone());
-                    connection.updated_at = now;
+                    connection.touch(self.host.clock().now());
                     // Over the record just read only: a revocation landing between the
                     // read and the write must not be written back active.
                     if self
@@ -752,7 +755,7 @@ impl ManagedWebhooks {
             };
             let mut current = read.clone();
             current.managed_webhook = None;
-            current.updated_at = self.host.clock().now();
+            current.touch(self.host.clock().now());
             if self
                 .host
                 .connections()

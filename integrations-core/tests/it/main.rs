@@ -25,6 +25,7 @@ mod tools_manifest;
 mod tools_runtime;
 mod tools_support;
 mod webhook_ingest;
+mod webhook_managed;
 mod webhook_schemes;
 mod webhook_vectors;
 mod wire_names;

@@ -652,3 +652,76 @@ async fn a_connection_write_does_not_bring_back_the_record_read() {
         written
     );
 }
+
+/// Two writes of a connection in one millisecond (the clock does not move here): the
+/// second is still a new revision, so a writer holding the first cannot write over it.
+/// Before, the second kept `updated_at`, status and endpoint key, and a compare-and-set
+/// from the first read went through and undid it.
+#[tokio::test]
+async fn a_connection_write_in_the_millisecond_of_the_last_is_a_new_revision() {
+    let (test, service) = setup();
+    service.put_target(target_input()).await.unwrap();
+    service.put_connection(connection_input()).await.unwrap();
+    let connections = test.host().connections();
+    let read = connections
+        .get_connection(&tenant(), &ConnectionId::new("conn-1").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+
+    let mut update = connection_input().with_config(json!({}));
+    update.secrets.clear();
+    update.external_subject = Some("acct-renamed".into());
+    let written = service.put_connection(update).await.unwrap();
+    assert!(written.updated_at > read.updated_at);
+    assert!(!written.is_revision_of(&read));
+
+    let mut stale = read.clone();
+    stale.granted_scopes = vec!["stale".into()];
+    assert!(
+        !connections
+            .put_connection_if_unchanged(&read, &stale)
+            .await
+            .unwrap()
+    );
+    let stored = connections
+        .get_connection(&tenant(), &read.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored, written);
+}
+
+/// A write retried over a record another writer changed meanwhile, stamped later than
+/// this process's clock (another host's clock ahead): the retry's record is still later
+/// than the one it read again. Before, every attempt reused the time taken before the
+/// first, and the retry moved `updated_at` back.
+#[tokio::test]
+async fn a_retried_connection_write_is_later_than_the_record_it_read_again() {
+    let (test, service) = setup();
+    service.put_target(target_input()).await.unwrap();
+    let first = service.put_connection(connection_input()).await.unwrap();
+    let ahead = first
+        .updated_at
+        .saturating_add(std::time::Duration::from_secs(5));
+    let from_ahead: Meddle = Box::new(move |mut stored: Connection| {
+        stored.granted_scopes = vec!["read".into()];
+        stored.updated_at = ahead;
+        Some(stored)
+    });
+    let meddling = Meddling::new(test.store.clone(), from_ahead);
+    let host = host_with_connections(&test, meddling.clone());
+    let mut update = connection_input().with_config(json!({}));
+    update.secrets.clear();
+    let written = WriteService::new(Arc::new(service.registry().clone()), host)
+        .put_connection(update)
+        .await
+        .unwrap();
+    assert!(meddling.meddled());
+    assert_eq!(written.granted_scopes, ["read"]);
+    assert!(
+        written.updated_at > ahead,
+        "{:?} is not after {ahead:?}",
+        written.updated_at
+    );
+}

@@ -1877,3 +1877,74 @@ async fn a_pending_delivery_whose_release_failed_delivers_on_retry() {
     let again = ingest.accept(signed.request(&world.key)).await.unwrap();
     assert_eq!(again.outcome, IngestOutcome::Duplicate);
 }
+
+/// An event sink that fails its first delivery, then holds each later one until
+/// released and takes it; it counts what it took.
+#[derive(Default)]
+struct FailsThenHolds {
+    calls: std::sync::atomic::AtomicUsize,
+    taken: std::sync::atomic::AtomicUsize,
+    entered: tokio::sync::Notify,
+    release: tokio::sync::Notify,
+}
+
+#[async_trait::async_trait]
+impl integrations_core::host::EventSink for FailsThenHolds {
+    async fn deliver(&self, _event: &WebhookEvent) -> Result<(), Error> {
+        use std::sync::atomic::Ordering::SeqCst;
+        if self.calls.fetch_add(1, SeqCst) == 0 {
+            return Err(Error::storage(std::io::Error::other("the queue is down")));
+        }
+        self.entered.notify_one();
+        self.release.notified().await;
+        self.taken.fetch_add(1, SeqCst);
+        Ok(())
+    }
+}
+
+/// The host runs a failed delivery again well past `DELIVERY_IN_PROGRESS_WINDOW` after
+/// the event arrived, and the provider's redelivery comes while that retry runs: the
+/// retry recorded the event anew, so the redelivery is refused as in progress (503) and
+/// the sink gets the event once. Before, the retry recorded it with its first
+/// `received_at`, the redelivery took it for a stalled delivery, took it over and
+/// delivered it too.
+#[tokio::test]
+async fn a_redelivery_during_a_late_retry_of_a_failed_delivery_is_refused_not_delivered_again() {
+    let world = World::new().await;
+    let sink = Arc::new(FailsThenHolds::default());
+    let process = world.ingest_with(|parts| parts.events(sink.clone()));
+    let signed = world.sign(&opened("acct-1"), "d-late-retry");
+    let accepted = process.accept(signed.request(&world.key)).await.unwrap();
+    let failed = accepted
+        .pending
+        .expect("a delivery to run")
+        .deliver()
+        .await
+        .unwrap_err();
+    assert_eq!(failed.error.code(), codes::DELIVERY_FAILED);
+
+    world.test.clock.advance(Duration::from_secs(15 * 60));
+    let retry = tokio::spawn(failed.pending.deliver());
+    sink.entered.notified().await;
+
+    let redelivery = world.sign(&opened("acct-1"), "d-late-retry");
+    let err = world
+        .ingest
+        .ingest(redelivery.request(&world.key))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), codes::DELIVERY_IN_PROGRESS);
+    assert_eq!(world.ingest.error_response(&world.key, &err).status, 503);
+
+    sink.release.notify_one();
+    let delivered = retry.await.unwrap().unwrap();
+    assert_eq!(delivered.external_event_id, "d-late-retry");
+    let taken = sink.taken.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(
+        taken + world.test.events.events().len(),
+        1,
+        "delivered once"
+    );
+    let again = world.deliver(&redelivery).await;
+    assert_eq!(again.outcome, IngestOutcome::Duplicate);
+}

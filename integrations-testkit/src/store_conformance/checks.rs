@@ -586,7 +586,69 @@ async fn connection_status(s: &dyn Stores, scope: &Scope) -> Outcome {
         "set_connection_status created a connection"
     );
     connection_status_if(s, scope).await?;
+    connection_status_moves_forward(s, scope).await?;
     connection_put_if_unchanged(s, scope).await
+}
+
+/// A status write is a new revision even in the millisecond of the stored one, or with a
+/// clock behind it: `updated_at` moves strictly forward (`Connection::touch`). Otherwise a
+/// status changed and changed back in one millisecond (a suspension, then its
+/// resumption) restores the revision a writer read before both, and its
+/// `put_connection_if_unchanged` writes over whatever changed in between.
+async fn connection_status_moves_forward(s: &dyn Stores, scope: &Scope) -> Outcome {
+    let t = scope.tenant("a");
+    let mut connection = r::connection(&t, "c-forward", false);
+    connection.updated_at = at(500);
+    ok(s.put_connection(&connection).await, "put_connection")?;
+    let read = connection.clone();
+    let suspended = ConnectionStatus::Error {
+        reason: "suspended".into(),
+    };
+    let mut last = read.updated_at;
+    for (from, to, now) in [
+        (&ConnectionStatus::Active, suspended.clone(), at(500)),
+        (&suspended, ConnectionStatus::Active, at(500)),
+    ] {
+        let written = ok(
+            s.set_connection_status_if(&t, &read.id, from, to, now)
+                .await,
+            "set_connection_status_if",
+        )?
+        .ok_or("set_connection_status_if from the stored status returned None")?;
+        ensure!(
+            written.updated_at > last,
+            "set_connection_status_if at {now} over a record updated at {last} wrote updated_at {} (a status write must move updated_at strictly forward: the later of now and the stored one plus 1 ms)",
+            written.updated_at
+        );
+        last = written.updated_at;
+    }
+    let mut stale = read.clone();
+    stale.granted_scopes = vec!["stale".into()];
+    stale.touch(at(501));
+    ensure!(
+        !ok(
+            s.put_connection_if_unchanged(&read, &stale).await,
+            "put_connection_if_unchanged"
+        )?,
+        "put_connection_if_unchanged wrote over a record whose status changed and changed back in the millisecond it was read"
+    );
+    let behind = ok(
+        s.set_connection_status(&t, &read.id, suspended, at(100))
+            .await,
+        "set_connection_status",
+    )?
+    .ok_or("set_connection_status of a stored connection returned None")?;
+    ensure!(
+        behind.updated_at > last,
+        "set_connection_status at {} over a record updated at {last} moved updated_at back to {}",
+        at(100),
+        behind.updated_at
+    );
+    same(
+        &ok(s.get_connection(&t, &read.id).await, "get_connection")?,
+        &Some(behind),
+        "a connection after set_connection_status with a clock behind it",
+    )
 }
 
 /// `set_connection_status_if` writes only when the stored status equals the expected one
@@ -726,6 +788,28 @@ async fn connection_put_if_unchanged(s: &dyn Stores, scope: &Scope) -> Outcome {
         )?,
         "put_connection_if_unchanged wrote over a record changed since it was read"
     );
+    // A write made in the millisecond of the revision read, `touch`ed as engines do, is
+    // a new revision: a writer still holding that read cannot write over it.
+    let mut touched = hooked.clone();
+    touched.granted_scopes = vec!["touched".into()];
+    touched.touch(hooked.updated_at);
+    ensure!(
+        ok(
+            s.put_connection_if_unchanged(&hooked, &touched).await,
+            "put_connection_if_unchanged"
+        )?,
+        "put_connection_if_unchanged over the record read did not write"
+    );
+    let mut over_touched = hooked.clone();
+    over_touched.touch(hooked.updated_at);
+    ensure!(
+        !ok(
+            s.put_connection_if_unchanged(&hooked, &over_touched).await,
+            "put_connection_if_unchanged"
+        )?,
+        "put_connection_if_unchanged from a read older than a write in the same millisecond wrote"
+    );
+    let hooked = touched;
     // A status change at the same instant is a change too.
     let revoked = ConnectionStatus::Revoked {
         reason: "disconnected".into(),
@@ -736,7 +820,7 @@ async fn connection_put_if_unchanged(s: &dyn Stores, scope: &Scope) -> Outcome {
         "set_connection_status",
     )?;
     let mut active_again = hooked.clone();
-    active_again.updated_at = at(200);
+    active_again.touch(hooked.updated_at);
     ensure!(
         !ok(
             s.put_connection_if_unchanged(&hooked, &active_again).await,
@@ -1339,6 +1423,54 @@ fn one_whole_set(stored: &[Credential], prefix: &str, tasks: usize) -> Outcome {
     Ok(())
 }
 
+/// The record racing task `i` writes over `read`: its own scopes, config and time, so
+/// that a mix of two tasks' writes cannot pass for one.
+fn racing_connection(read: &Connection, i: usize) -> Connection {
+    let mut connection = read.clone();
+    connection.granted_scopes = vec![format!("task-{i}")];
+    connection.config = serde_json::json!({ "task": i });
+    connection.updated_at = read
+        .updated_at
+        .saturating_add(Duration::from_millis(1 + i as u64));
+    connection
+}
+
+/// `put_connection_if_unchanged` from one read, by every task at once: exactly one writes,
+/// and the stored record is that task's whole record. A store that compares then writes
+/// in two steps lets several through, each writing over the last.
+async fn connection_write_race(stores: &Arc<dyn Stores>, t: &TenantId, tasks: usize) -> Outcome {
+    let read = r::connection(t, "c-write-race", false);
+    ok(stores.put_connection(&read).await, "put_connection")?;
+    let winners = race(tasks, |i| {
+        let (s, read) = (Arc::clone(stores), read.clone());
+        async move {
+            s.put_connection_if_unchanged(&read, &racing_connection(&read, i))
+                .await
+                .map_err(|e| format!("a racing put_connection_if_unchanged failed: {}", e.code()))
+        }
+    })
+    .await?;
+    ensure!(
+        winners == 1,
+        "{winners} of {tasks} concurrent put_connection_if_unchanged calls from one read wrote"
+    );
+    let raced = ok(stores.get_connection(t, &read.id).await, "get_connection")?
+        .ok_or("the raced connection vanished")?;
+    let winner = (0..tasks)
+        .find(|&i| raced.granted_scopes == [format!("task-{i}")])
+        .ok_or_else(|| {
+            format!(
+                "after the put_connection_if_unchanged race the stored scopes are {:?}, no task's",
+                raced.granted_scopes
+            )
+        })?;
+    same(
+        &raced,
+        &racing_connection(&read, winner),
+        "after the put_connection_if_unchanged race, the connection (the winner's whole record)",
+    )
+}
+
 async fn concurrency(stores: &Arc<dyn Stores>, scope: &Scope, tasks: usize) -> Outcome {
     let t = scope.tenant("a");
     let c = r::connection_id("c1");
@@ -1405,6 +1537,8 @@ async fn concurrency(stores: &Arc<dyn Stores>, scope: &Scope, tasks: usize) -> O
         first.version
     );
     one_whole_set(&first.credentials, "first", tasks)?;
+
+    connection_write_race(stores, &t, tasks).await?;
 
     let mut checkpoint = r::checkpoint(&t, "issues", false);
     ok(stores.save_checkpoint(&checkpoint).await, "save_checkpoint")?;

@@ -18,8 +18,10 @@
 //! * **listing**: upserts replace, lists are ordered by id and filtered, deletes report
 //!   whether the record existed, webhook routing finds connections and `find_targets`
 //!   finds targets across tenants in (tenant, id) order;
-//! * **connection status**: an atomic status change returns the updated connection;
+//! * **connection status**: an atomic status change returns the updated connection and
+//!   moves `updated_at` strictly forward (to `now`, or 1 ms past the stored one);
 //!   `set_connection_status_if` writes only from the expected status;
+//!   `put_connection_if_unchanged` writes only over the revision read;
 //! * **credential compare-and-swap**, **checkpoint compare-and-swap**: a stale version is
 //!   refused with `store.version_conflict` and changes nothing;
 //! * **take once**: OAuth states, approvals and continuations are returned once, never
@@ -27,9 +29,10 @@
 //!   duplicate put is a conflict;
 //! * **webhook dedup**: `record_event_if_new` is true once per (tenant, key, id), and
 //!   `forget_event` makes it new again;
-//! * **concurrency**: N tasks (64 by default) racing on a credential swap, a checkpoint
-//!   save, each take, `record_event_if_new` and `set_connection_status_if`: exactly one
-//!   wins each race;
+//! * **concurrency**: N tasks (64 by default) racing on a credential swap,
+//!   `put_connection_if_unchanged` from one read, a checkpoint save, each take,
+//!   `record_event_if_new` and `set_connection_status_if`: exactly one wins each race,
+//!   and what is stored is the winner's;
 //! * **tenant isolation**: tenant B never reads, lists, takes, changes or deletes tenant
 //!   A's records by id;
 //! * **purge**: [`purge_expired`](integrations_core::host::purge_expired) deletes exactly
@@ -66,8 +69,9 @@ pub enum StoreCheck {
     RoundTrips,
     /// Upserts, ordered and filtered lists, deletes, webhook routing lookups.
     Listing,
-    /// `set_connection_status` is atomic and returns the updated connection;
-    /// `set_connection_status_if` writes only from the expected status.
+    /// `set_connection_status` is atomic, returns the updated connection and moves
+    /// `updated_at` strictly forward; `set_connection_status_if` writes only from the
+    /// expected status; `put_connection_if_unchanged` writes only over the revision read.
     ConnectionStatus,
     /// Credentials are written only by compare-and-swap on their version, and versions
     /// never repeat: a set stored after a delete continues from the deleted set's version.
@@ -80,7 +84,8 @@ pub enum StoreCheck {
     /// answers `event_delivery` keeps each event in progress until marked delivered, and
     /// lets exactly one redelivery take over an event whose delivery stalled.
     WebhookDedup,
-    /// Of N concurrent tasks racing on one record, exactly one wins.
+    /// Of N concurrent tasks racing on one record, exactly one wins (among them
+    /// `put_connection_if_unchanged` calls from one read, each writing its own record).
     Concurrency,
     /// No operation of one tenant sees or changes another tenant's records.
     TenantIsolation,

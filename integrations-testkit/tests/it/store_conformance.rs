@@ -44,6 +44,10 @@ struct Broken {
     /// When set, event ids are cut at a NUL character (as a C string is) rather than
     /// refused, and the tenant is kept.
     cuts_at_nul: bool,
+    /// When set, `put_connection_if_unchanged` reads, compares, then writes, in separate
+    /// steps (as the trait's default does), with a round trip to the database between
+    /// them; otherwise it is `MemoryStore`'s atomic one.
+    compares_then_writes: bool,
 }
 
 type SharedTargets = HashMap<(TenantId, TargetId), Arc<Target>>;
@@ -124,6 +128,31 @@ impl ConnectionStore for Broken {
     ) -> Result<Option<Connection>, Error> {
         // Bug: ignores the expected status (a revoked connection can be marked active).
         self.inner.set_connection_status(t, id, status, now).await
+    }
+    async fn put_connection_if_unchanged(
+        &self,
+        read: &Connection,
+        connection: &Connection,
+    ) -> Result<bool, Error> {
+        if !self.compares_then_writes {
+            return self
+                .inner
+                .put_connection_if_unchanged(read, connection)
+                .await;
+        }
+        // Bug: not one step. Every racer reads the same revision before any writes.
+        let stored = self
+            .inner
+            .get_connection(&connection.tenant, &connection.id)
+            .await?;
+        tokio::task::yield_now().await;
+        match stored {
+            Some(stored) if stored.is_revision_of(read) => {
+                self.inner.put_connection(connection).await?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     }
 }
 
@@ -424,4 +453,46 @@ async fn a_store_that_never_takes_a_stalled_event_over_fails() {
         race.contains("0 of") && race.contains("takeovers"),
         "{race}"
     );
+}
+
+/// A store whose `put_connection_if_unchanged` reads, compares and writes in separate
+/// steps (the trait's default) fails the concurrency check: of writers that read one
+/// revision, several write, each over the last, and a webhook registered by one is lost
+/// to the next. Otherwise this store is correct where the check looks.
+#[tokio::test]
+async fn a_store_that_compares_then_writes_a_connection_fails_the_race() {
+    let store = Broken {
+        never_takes_over: true,
+        compares_then_writes: true,
+        ..Broken::default()
+    };
+    let report = StoreConformance::new(Arc::new(store))
+        .only(&[StoreCheck::Concurrency])
+        .run()
+        .await;
+    let failure = report
+        .result(StoreCheck::Concurrency)
+        .and_then(|r| r.clone().err())
+        .expect("the concurrency check fails");
+    assert!(
+        failure.contains("concurrent put_connection_if_unchanged calls from one read wrote"),
+        "{failure}"
+    );
+    assert!(!failure.starts_with("1 of"), "{failure}");
+
+    // The same store with the atomic write passes that race (and fails later, at the
+    // takeovers it never makes).
+    let atomic = Broken {
+        never_takes_over: true,
+        ..Broken::default()
+    };
+    let report = StoreConformance::new(Arc::new(atomic))
+        .only(&[StoreCheck::Concurrency])
+        .run()
+        .await;
+    let failure = report
+        .result(StoreCheck::Concurrency)
+        .and_then(|r| r.clone().err())
+        .expect("the concurrency check fails at the takeovers");
+    assert!(failure.contains("takeovers"), "{failure}");
 }

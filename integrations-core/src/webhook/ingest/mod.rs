@@ -241,8 +241,11 @@ impl PendingDelivery {
     }
 
     /// Delivers the event to the host's sink. A retry after a failure records the event
-    /// again first, and delivers nothing when a redelivery recorded it meanwhile (it
-    /// reached the sink that way); the event is returned either way.
+    /// again first, received now (its `received_at` becomes the clock's time, so the
+    /// record is in progress since this attempt, and a redelivery arriving while it runs
+    /// is refused as in progress rather than taken for a stalled delivery to take over),
+    /// and delivers nothing when a redelivery recorded it meanwhile (it reached the sink
+    /// that way); the event is returned either way.
     ///
     /// # Errors
     ///
@@ -252,6 +255,10 @@ impl PendingDelivery {
     /// inside it can be run again.
     pub async fn deliver(mut self) -> Result<WebhookEvent, DeliveryFailed> {
         if self.released {
+            // Recorded anew from now: with its first `received_at`, a retry run
+            // `DELIVERY_IN_PROGRESS_WINDOW` after the event arrived would read as stalled
+            // to a concurrent redelivery, which would take it over and deliver it too.
+            self.event.received_at = self.host.clock().now();
             match self
                 .host
                 .webhook_events()
