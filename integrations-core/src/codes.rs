@@ -31,7 +31,7 @@ crate::error_codes! {
         INVALID_IDENTITY_CHECK = "auth.invalid_identity_check", Configuration, "The definition's identity check is invalid (a bad URL, header or pointer).";
         METHOD_NOT_CLIENT_CREDENTIALS = "auth.method_not_client_credentials", InvalidInput, "This connection method does not use the client credentials grant.";
         METHOD_NOT_REDIRECT = "auth.method_not_redirect", InvalidInput, "The connection method does not use a redirect flow.";
-        MISSING_CLIENT_ID = "auth.missing_client_id", Configuration, "The target config has no OAuth client id.";
+        MISSING_CLIENT_ID = "auth.missing_client_id", Configuration, "The definition's OAuth data for the target names no client id (usually read from the target config's `client_id`).";
         MISSING_TARGET_SECRET = "auth.missing_target_secret", Configuration, "The target's secrets lack a field the connection method needs.";
         NO_CREDENTIAL = "auth.no_credential", NotFound, "The connection has no access token.";
         NO_CREDENTIALS = "auth.no_credentials", NotFound, "The connection has no stored credentials.";

@@ -93,8 +93,13 @@ impl TargetContext {
                 ))
             })?;
         if spec.client_id.as_deref().is_none_or(str::is_empty) {
-            return Err(crate::codes::auth::MISSING_CLIENT_ID
-                .error("the target config has no OAuth client id"));
+            return Err(crate::codes::auth::MISSING_CLIENT_ID.error(format!(
+                "the OAuth 2.0 data of {} for the target {} (method {}) names no client id: \
+                 the definition's IntegrationDefinition::oauth2 sets it, usually from the \
+                 target config (client_id); check that the target config names one and that \
+                 the definition reads it",
+                self.target.key, self.target.id, method.id
+            )));
         }
         Ok(spec)
     }

@@ -10,7 +10,7 @@ use super::IntegrationProvider;
 use super::tools::{ToolExecutor, ToolSet};
 use super::webhook::WebhookHandler;
 use crate::definition::{
-    ConnectionMethod, IntegrationDefinition, Metadata, ToolDescriptor, WebhookSource,
+    ConnectionMethod, IntegrationDefinition, Metadata, OAuth2Spec, ToolDescriptor, WebhookSource,
 };
 use crate::schema::{ConfigSpec, Parsed};
 use crate::{DefinitionKey, Error, IntegrationKind};
@@ -27,6 +27,11 @@ use crate::{DefinitionKey, Error, IntegrationKind};
 /// whose definition depends on more than this (binding validation and compilation, OAuth
 /// endpoints per target, identity checks, MCP servers, redirect flows, sync) implement
 /// the two traits themselves.
+///
+/// An OAuth 2.0 method's endpoints are the static ones of its [`OAuth2Spec`]; its client
+/// id comes from the target config, at `/client_id` unless
+/// [`with_oauth_client_id_pointer`](Self::with_oauth_client_id_pointer) names another
+/// member (a client id set in the spec itself serves targets whose config names none).
 ///
 /// ```
 /// use std::sync::Arc;
@@ -80,7 +85,12 @@ pub struct DeclaredIntegration {
     default_headers: HeaderMap,
     webhooks: Option<(WebhookSource, Box<dyn WebhookHandler>)>,
     tools: ToolSet,
+    client_id_pointer: String,
 }
+
+/// Where [`DeclaredIntegration`] reads an OAuth client id in the target config unless told
+/// otherwise: `/client_id`, the member every shipped definition uses.
+const DEFAULT_CLIENT_ID_POINTER: &str = "/client_id";
 
 impl fmt::Debug for DeclaredIntegration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -109,6 +119,7 @@ impl DeclaredIntegration {
             default_headers: HeaderMap::new(),
             webhooks: None,
             tools: ToolSet::new(),
+            client_id_pointer: DEFAULT_CLIENT_ID_POINTER.to_owned(),
         }
     }
 
@@ -169,6 +180,15 @@ impl DeclaredIntegration {
         self.tools = tools;
         self
     }
+
+    /// Reads the OAuth 2.0 client id of every OAuth method at `pointer`, a JSON Pointer
+    /// into the target config (`/oauth/client_id`), instead of `/client_id`. The member
+    /// must be a string; the target config's schema should declare it.
+    #[must_use]
+    pub fn with_oauth_client_id_pointer(mut self, pointer: impl Into<String>) -> Self {
+        self.client_id_pointer = pointer.into();
+        self
+    }
 }
 
 impl IntegrationDefinition for DeclaredIntegration {
@@ -198,6 +218,21 @@ impl IntegrationDefinition for DeclaredIntegration {
 
     fn connection_methods(&self) -> Vec<ConnectionMethod> {
         self.methods.clone()
+    }
+
+    /// The method's static spec, with the client id the target config names at the
+    /// client-id pointer (`/client_id` by default); without one there, the spec's own.
+    fn oauth2(&self, method: &ConnectionMethod, target_config: &Parsed) -> Option<OAuth2Spec> {
+        let spec = method.oauth2.clone()?;
+        let configured = target_config
+            .raw()
+            .pointer(&self.client_id_pointer)
+            .and_then(serde_json::Value::as_str)
+            .filter(|id| !id.is_empty());
+        Some(match configured {
+            Some(client_id) => spec.with_client_id(Some(client_id)),
+            None => spec,
+        })
     }
 
     fn default_headers(&self, _target_config: &Parsed) -> Result<HeaderMap, Error> {
@@ -315,6 +350,64 @@ mod tests {
         );
         let debug = format!("{tracker:?}");
         assert!(debug.contains("tracker::tracker-cloud"), "{debug}");
+    }
+
+    fn with_oauth(tracker: DeclaredIntegration, spec: OAuth2Spec) -> DeclaredIntegration {
+        tracker.with_connection_method(
+            ConnectionMethod::new(
+                const { ConnectionMethodId::from_static("oauth2") },
+                "OAuth 2.0",
+                ConnectionMethodKind::OAuth2AuthorizationCode,
+            )
+            .with_oauth2(spec),
+        )
+    }
+
+    fn client_id(tracker: &DeclaredIntegration, config: serde_json::Value) -> Option<String> {
+        let method = tracker.connection_methods().pop().unwrap();
+        tracker
+            .oauth2(&method, &Parsed::new(config, ()))
+            .unwrap()
+            .client_id
+    }
+
+    #[test]
+    fn oauth_methods_take_their_client_id_from_the_target_config() {
+        let spec = OAuth2Spec::new("https://t.example/authorize", "https://t.example/token");
+        let tracker = with_oauth(tracker(), spec.clone());
+        assert_eq!(
+            client_id(&tracker, serde_json::json!({"client_id": "trk_1"})).as_deref(),
+            Some("trk_1")
+        );
+        assert_eq!(client_id(&tracker, serde_json::json!({})), None);
+        assert_eq!(
+            client_id(&tracker, serde_json::json!({"client_id": ""})),
+            None
+        );
+        // Another member, by pointer; the spec's own client id serves targets naming none.
+        let tracker = with_oauth(
+            tracker_with_pointer("/oauth/client"),
+            spec.with_client_id(Some("built_in")),
+        );
+        assert_eq!(
+            client_id(&tracker, serde_json::json!({"oauth": {"client": "trk_2"}})).as_deref(),
+            Some("trk_2")
+        );
+        assert_eq!(
+            client_id(&tracker, serde_json::json!({"client_id": "ignored"})).as_deref(),
+            Some("built_in")
+        );
+        // A method without OAuth 2.0 data has none.
+        let api_key = tracker.connection_methods().remove(0);
+        assert!(
+            tracker
+                .oauth2(&api_key, &Parsed::new(serde_json::json!({}), ()))
+                .is_none()
+        );
+    }
+
+    fn tracker_with_pointer(pointer: &str) -> DeclaredIntegration {
+        tracker().with_oauth_client_id_pointer(pointer)
     }
 
     #[test]

@@ -11,6 +11,7 @@ use crate::Error;
 use crate::credential::{CredentialRequest, CredentialSource};
 use crate::host::{Clock, HttpClient, HttpRequest, HttpResponse};
 use crate::model::Connection;
+use crate::plan::CredentialSelector;
 use crate::provider::tools::{RequestAuth, clone_request, inject};
 use crate::schema::Parsed;
 
@@ -134,6 +135,10 @@ pub struct SyncRequest<'a> {
     pub credentials: &'a dyn CredentialSource,
     /// The clock.
     pub clock: &'a dyn Clock,
+    /// The definition's default headers for the target.
+    pub(crate) default_headers: &'a http::HeaderMap,
+    /// The credential of the connection's method when a request names none.
+    pub(crate) default_credential: Option<&'a CredentialSelector>,
 }
 
 /// The error of a run whose credential the provider refused and that could not be
@@ -144,7 +149,25 @@ pub fn credential_rejected() -> Error {
 }
 
 impl SyncRequest<'_> {
-    /// Sends `request` with the connection's credential that `auth` names, through the
+    /// The credential a request through this connection uses when it names none, as for
+    /// tools ([`ToolContext::default_credential`](crate::tools::ToolContext::default_credential)):
+    /// an API-key method's first secret field, an OAuth 2.0 method's access token; `None`
+    /// for methods whose provider names a resolver. A source serving several methods
+    /// sends with it (`RequestAuth::bearer(selector)`) rather than guessing the credential
+    /// from the method's id (see the [prelude](crate::provider::prelude) example).
+    pub fn default_credential(&self) -> Option<&CredentialSelector> {
+        self.default_credential
+    }
+
+    /// The headers every request to the provider's API carries for this target
+    /// ([`IntegrationDefinition::default_headers`](crate::definition::IntegrationDefinition::default_headers)):
+    /// [`send`](Self::send) adds them where a request does not set them.
+    pub fn default_headers(&self) -> &http::HeaderMap {
+        self.default_headers
+    }
+
+    /// Sends `request` with the definition's default headers added where it does not set
+    /// them, and the connection's credential that `auth` names injected, through the
     /// host's HTTP client. When the provider refuses it (`auth.rejected`), the credential
     /// source is told and the request is sent once more with the fresh credential it
     /// returns.
@@ -159,6 +182,12 @@ impl SyncRequest<'_> {
         request: HttpRequest,
         auth: &RequestAuth,
     ) -> Result<HttpResponse, Error> {
+        let mut request = request;
+        for (name, value) in self.default_headers {
+            if !request.headers().contains_key(name) {
+                request.headers_mut().insert(name.clone(), value.clone());
+            }
+        }
         let wanted = CredentialRequest::new(self.connection, &auth.selector);
         let credential = self.credentials.credential(&wanted).await?;
         let first = inject(clone_request(&request), &auth.injection, &credential.value)?;

@@ -504,6 +504,12 @@ impl SyncRunner {
         // Rate limits since the last page fetched, and the last pause for them.
         let mut limits_in_a_row = 0;
         let mut last_wait: Option<Duration> = None;
+        // What every request of the source carries, as for tools: the definition's
+        // default headers and the method's default credential.
+        let default_headers = entry.definition().default_headers(target_config)?;
+        let default_credential = entry
+            .method(&connection.method)
+            .and_then(crate::registry::RegisteredMethod::default_credential);
         loop {
             if max_pages.is_some_and(|max| report.pages >= max) {
                 return Ok(report);
@@ -520,6 +526,8 @@ impl SyncRunner {
                     http: self.host.http(),
                     credentials: &*self.credentials,
                     clock: self.host.clock(),
+                    default_headers: &default_headers,
+                    default_credential,
                 })
                 .await;
             let page = match fetched {

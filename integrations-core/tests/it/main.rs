@@ -13,6 +13,7 @@ mod host;
 mod lifecycle;
 mod loaded;
 mod mcp;
+mod provider_author;
 mod registry;
 mod secrets;
 mod service;

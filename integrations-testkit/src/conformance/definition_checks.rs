@@ -3,7 +3,9 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use integrations_core::definition::{ConnectionMethodKind, IntegrationDefinition};
+use integrations_core::definition::{
+    ConnectionMethod, ConnectionMethodKind, IntegrationDefinition,
+};
 use integrations_core::provider::Integration;
 use integrations_core::schema::{ConfigSpec, Parsed};
 use integrations_core::{DefinitionKey, Registry};
@@ -126,6 +128,38 @@ pub(super) fn example_target_config(definition: &dyn IntegrationDefinition) -> O
     spec.examples().iter().find_map(|e| schema.parse(e).ok())
 }
 
+/// The client id the conformance check adds to a target-config example that names none.
+const EXAMPLE_CLIENT_ID: &str = "conformance-client-id";
+
+/// Whether `method`'s OAuth 2.0 data names a client id for some target-config example:
+/// as written, or with a `client_id` added where the example has none and the schema
+/// takes one (an example may leave optional members out).
+fn resolves_client_id(definition: &dyn IntegrationDefinition, method: &ConnectionMethod) -> bool {
+    let spec = definition.target_config();
+    let Ok(schema) = spec.compile() else {
+        return false;
+    };
+    let names_client_id = |example: &Value| {
+        schema.parse(example).ok().is_some_and(|parsed| {
+            definition
+                .oauth2(method, &parsed)
+                .and_then(|spec| spec.client_id)
+                .is_some_and(|id| !id.is_empty())
+        })
+    };
+    spec.examples().iter().any(|example| {
+        names_client_id(example)
+            || match example {
+                Value::Object(members) if !members.contains_key("client_id") => {
+                    let mut with_id = members.clone();
+                    with_id.insert("client_id".to_owned(), EXAMPLE_CLIENT_ID.into());
+                    names_client_id(&Value::Object(with_id))
+                }
+                _ => false,
+            }
+    })
+}
+
 fn check_url(what: &str, url: &str, problems: &mut Vec<String>) {
     match url::Url::parse(url) {
         Ok(u) if matches!(u.scheme(), "https" | "http") && u.host_str().is_some() => {}
@@ -184,6 +218,11 @@ pub(super) fn connection_methods(integration: &dyn Integration) -> (Outcome, Vec
                         );
                         if let Some(revoke) = &spec.revoke_url {
                             check_url(&format!("{id}: the revocation URL"), revoke, &mut problems);
+                        }
+                        if !resolves_client_id(integration, method) {
+                            problems.push(format!(
+                                "{id}: the OAuth 2.0 data names no client id for any target-config example, so no connection can start (auth.missing_client_id): IntegrationDefinition::oauth2 must set OAuth2Spec::client_id, usually from the target config's client_id"
+                            ));
                         }
                         if !secret_fields.contains(&spec.client_secret_field) {
                             problems.push(format!(

@@ -24,25 +24,33 @@
 //! * **identity**: the key, the metadata, and that a registry accepts the definition;
 //! * **schemas**: every config schema compiles, has examples, and every example parses;
 //! * **connection methods**: consistent with their auth data (OAuth endpoints for the
-//!   example target, secret fields, redirect flows the provider implements, grant
-//!   revokers only for OAuth 2.0 authorization-code methods); an API-key method without
-//!   an identity check is a warning ([`Report::warnings`]): its keys are stored
-//!   unverified and its connections name no external subject;
+//!   example target, a client id that [`oauth2`] reads from some target-config example,
+//!   secret fields, redirect flows the provider implements, grant revokers only for
+//!   OAuth 2.0 authorization-code methods); an API-key method without an identity check
+//!   is a warning ([`Report::warnings`]): its keys are stored unverified and its
+//!   connections name no external subject;
 //! * **tool rules**: names, descriptions, schemas, annotations consistent with the verb,
 //!   default policies (writes never run unasked), capabilities, an executor;
 //! * **tool exports**: every tool exports validly to MCP, OpenAI strict, Anthropic and
 //!   Gemini;
 //! * **compile**: every binding example compiles, twice identically, to a plan with a
 //!   stable hash;
+//! * **sync streams**: a sync source offers at least one stream, each with a name of its
+//!   own; an incremental stream that keeps the default
+//!   [`watermark_at`](integrations_core::sync::SyncSource::watermark_at) is a warning (a
+//!   record changed during a run can be missed). A provider without sync passes;
 //! * **webhooks**: a signed delivery is accepted; unsigned and tampered ones are refused
 //!   with a signature error code (a refusal for any other reason, such as a 404 for a
 //!   connection, fails the check), stale ones as out of their window (for schemes without a
 //!   timestamp, a replay is deduplicated instead);
 //! * **secrets redacted**: target secrets are declared as secrets, and neither a parsed
 //!   config's `Debug` nor a validation message shows one.
+//!
+//! [`oauth2`]: integrations_core::definition::IntegrationDefinition::oauth2
 
 mod compile_check;
 mod definition_checks;
+mod sync_checks;
 mod tool_checks;
 mod webhook_checks;
 
@@ -69,6 +77,8 @@ pub enum Check {
     ToolExports,
     /// `compile_binding` is deterministic.
     CompileDeterminism,
+    /// Sync streams are named once each; incremental ones bound their watermark.
+    SyncStreams,
     /// A signed delivery is accepted.
     WebhookAcceptsSigned,
     /// An unsigned delivery is refused.
@@ -83,13 +93,14 @@ pub enum Check {
 
 impl Check {
     /// Every check, in the order they run.
-    pub const ALL: [Check; 11] = [
+    pub const ALL: [Check; 12] = [
         Check::Identity,
         Check::Schemas,
         Check::ConnectionMethods,
         Check::ToolRules,
         Check::ToolExports,
         Check::CompileDeterminism,
+        Check::SyncStreams,
         Check::WebhookAcceptsSigned,
         Check::WebhookRejectsUnsigned,
         Check::WebhookRejectsTampered,
@@ -106,6 +117,7 @@ impl Check {
             Self::ToolRules => "tool_rules",
             Self::ToolExports => "tool_exports",
             Self::CompileDeterminism => "compile_determinism",
+            Self::SyncStreams => "sync_streams",
             Self::WebhookAcceptsSigned => "webhook_accepts_signed",
             Self::WebhookRejectsUnsigned => "webhook_rejects_unsigned",
             Self::WebhookRejectsTampered => "webhook_rejects_tampered",
@@ -301,6 +313,9 @@ impl Conformance {
         let (methods, method_warnings) = definition_checks::connection_methods(&**integration);
         let mut connection_methods = CheckResult::new(Check::ConnectionMethods, methods);
         connection_methods.warnings = method_warnings;
+        let (streams, stream_warnings) = sync_checks::streams(&**integration);
+        let mut sync_streams = CheckResult::new(Check::SyncStreams, streams);
+        sync_streams.warnings = stream_warnings;
         let mut results = vec![
             CheckResult::new(Check::Identity, definition_checks::identity(integration)),
             CheckResult::new(Check::Schemas, definition_checks::schemas(&**integration)),
@@ -311,6 +326,7 @@ impl Conformance {
                 Check::CompileDeterminism,
                 compile_check::determinism(integration),
             ),
+            sync_streams,
         ];
         let webhooks = webhook_checks::run(integration, &self.webhook_samples).await;
         for (check, outcome) in webhooks {

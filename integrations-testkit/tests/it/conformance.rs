@@ -13,6 +13,7 @@ use integrations_core::model::{Capability, CredentialType};
 use integrations_core::plan::{AuthInjection, BindingPlan, RuntimeClient};
 use integrations_core::provider::{GrantRevoker, IntegrationProvider, RevokeContext};
 use integrations_core::schema::ConfigSpec;
+use integrations_core::sync::{SyncPage, SyncRequest, SyncSource, SyncStream};
 use integrations_core::tools::{
     Tool, ToolAnnotations, ToolContext, ToolDescriptor, ToolExecutor, ToolPolicy, ToolSet,
 };
@@ -49,6 +50,14 @@ enum Break {
     /// any signature is checked: a refusal, but one that proves nothing about the
     /// signature.
     RefusesBeforeVerifying,
+    /// An OAuth 2.0 method whose data never names a client id: no connection can start.
+    OAuthWithoutClientId,
+    /// Two sync streams with one name.
+    DuplicateStream,
+    /// A sync stream named "".
+    EmptyStreamName,
+    /// Incremental streams keep the default `watermark_at` (a warning, not a failure).
+    StreamsWithoutWatermark,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -241,6 +250,15 @@ impl IntegrationDefinition for Tracker {
                 ConnectionMethod::oauth2_authorization_code("oauth2", "Sign in", spec).unwrap(),
             );
         }
+        if self.has(Break::OAuthWithoutClientId) {
+            let spec = OAuth2Spec::new(
+                "https://t.example.com/oauth/authorize",
+                "https://t.example.com/oauth/token",
+            );
+            methods.push(
+                ConnectionMethod::oauth2_authorization_code("oauth2", "Sign in", spec).unwrap(),
+            );
+        }
         if self.has(Break::RedirectWithoutFlow) {
             methods.push(ConnectionMethod::redirect("install", "Install the app").unwrap());
         }
@@ -352,7 +370,35 @@ impl GrantRevoker for NeverAsked {
     }
 }
 
+#[async_trait::async_trait]
+impl SyncSource for Tracker {
+    fn streams(&self) -> Vec<SyncStream> {
+        let mut streams = vec![
+            SyncStream::new("tickets", true),
+            SyncStream::new("projects", false),
+        ];
+        if self.has(Break::DuplicateStream) {
+            streams.push(SyncStream::new("tickets", false));
+        }
+        if self.has(Break::EmptyStreamName) {
+            streams.push(SyncStream::new("", false));
+        }
+        streams
+    }
+
+    async fn fetch_page(&self, _request: SyncRequest<'_>) -> Result<SyncPage, Error> {
+        Ok(SyncPage::new(Vec::new(), None))
+    }
+
+    fn watermark_at(&self, _stream: &str, at: Timestamp) -> Option<String> {
+        (!self.has(Break::StreamsWithoutWatermark)).then(|| at.to_rfc3339())
+    }
+}
+
 impl IntegrationProvider for Tracker {
+    fn sync(&self) -> Option<&dyn SyncSource> {
+        Some(self)
+    }
     fn webhooks(&self) -> Option<&dyn WebhookHandler> {
         Some(self)
     }
@@ -427,6 +473,10 @@ async fn each_break_fails_exactly_the_checks_it_should() {
         // see the signature refusal they require.
         (Break::RefusesBeforeVerifying, &[]),
         (Break::PlainStringSecret, &[Check::SecretsRedacted]),
+        (Break::OAuthWithoutClientId, &[Check::ConnectionMethods]),
+        (Break::DuplicateStream, &[Check::SyncStreams]),
+        (Break::EmptyStreamName, &[Check::SyncStreams]),
+        (Break::StreamsWithoutWatermark, &[]),
     ];
     for (broken, expected) in cases {
         let report = report(&[*broken]).await;
@@ -544,4 +594,146 @@ async fn a_handler_refusing_before_verifying_is_answered_by_the_signature_on_end
     for check in [Check::WebhookRejectsUnsigned, Check::WebhookRejectsTampered] {
         assert_eq!(report.outcome(check), Some(&Outcome::Passed), "{check}");
     }
+}
+
+#[tokio::test]
+async fn an_oauth_method_whose_data_names_no_client_id_fails_and_says_why() {
+    let report = report(&[Break::OAuthWithoutClientId]).await;
+    let Some(Outcome::Failed(problems)) = report.outcome(Check::ConnectionMethods) else {
+        panic!("{:?}", report.outcome(Check::ConnectionMethods));
+    };
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].contains("oauth2: the OAuth 2.0 data names no client id")
+            && problems[0].contains("IntegrationDefinition::oauth2 must set OAuth2Spec::client_id"),
+        "{problems:?}"
+    );
+}
+
+/// The target config of a definition whose OAuth client id is optional, read by `oauth2`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code, reason = "read through the schema and Debug only")]
+struct OAuthTarget {
+    #[schemars(url)]
+    site_url: String,
+    #[serde(default)]
+    client_id: Option<String>,
+}
+
+/// A definition whose OAuth client id comes from the target config (when `reads` is set)
+/// or never (a definition that forgot to override `oauth2`).
+struct OAuthTracker {
+    reads: bool,
+    examples: Vec<serde_json::Value>,
+}
+
+impl IntegrationDefinition for OAuthTracker {
+    fn key(&self) -> DefinitionKey {
+        "tracker::oauth".parse().unwrap()
+    }
+    fn kind(&self) -> IntegrationKind {
+        IntegrationKind::Connector
+    }
+    fn metadata(&self) -> Metadata {
+        Metadata::new("Tracker", "Tickets in Tracker.", "tracker", "productivity")
+    }
+    fn target_config(&self) -> ConfigSpec {
+        self.examples
+            .iter()
+            .fold(ConfigSpec::of::<OAuthTarget>(), |spec, example| {
+                spec.with_example(example.clone())
+            })
+    }
+    fn target_secrets(&self) -> ConfigSpec {
+        ConfigSpec::of::<TargetSecrets>().with_example(json!({"webhook_secret": "whs-example-1"}))
+    }
+    fn connection_methods(&self) -> Vec<ConnectionMethod> {
+        let spec = OAuth2Spec::new(
+            "https://t.example.com/oauth/authorize",
+            "https://t.example.com/oauth/token",
+        );
+        vec![ConnectionMethod::oauth2_authorization_code("oauth2", "Sign in", spec).unwrap()]
+    }
+    fn oauth2(
+        &self,
+        method: &ConnectionMethod,
+        target_config: &integrations_core::schema::Parsed,
+    ) -> Option<OAuth2Spec> {
+        let spec = method.oauth2.clone()?;
+        if !self.reads {
+            return Some(spec);
+        }
+        let target = target_config.get::<OAuthTarget>().ok()?;
+        Some(spec.with_client_id(target.client_id.clone()))
+    }
+}
+
+impl IntegrationProvider for OAuthTracker {}
+
+#[tokio::test]
+async fn a_client_id_is_looked_for_in_every_target_config_example() {
+    let with_id = json!({"site_url": "https://t.example.com", "client_id": "trk_client"});
+    let without_id = json!({"site_url": "https://t.example.com"});
+    let cases = [
+        // Read from the config, named by the second example only.
+        (true, vec![without_id.clone(), with_id.clone()], true),
+        // Read from the config, named by no example, but the schema takes one.
+        (true, vec![without_id.clone()], true),
+        // Never read: the examples name one in vain.
+        (false, vec![with_id.clone()], false),
+        (false, vec![without_id, with_id], false),
+    ];
+    for (reads, examples, passes) in cases {
+        let report = Conformance::new(Arc::new(OAuthTracker {
+            reads,
+            examples: examples.clone(),
+        }))
+        .run()
+        .await;
+        assert_eq!(
+            report.outcome(Check::ConnectionMethods) == Some(&Outcome::Passed),
+            passes,
+            "reads={reads} {examples:?}: {:?}",
+            report.failures()
+        );
+    }
+}
+
+#[tokio::test]
+async fn sync_streams_are_named_once_and_incremental_ones_bound_their_watermark() {
+    for (broken, problem) in [
+        (
+            Break::DuplicateStream,
+            "the sync stream tickets is declared twice",
+        ),
+        (Break::EmptyStreamName, "a sync stream has an empty name"),
+    ] {
+        let report = report(&[broken]).await;
+        let Some(Outcome::Failed(problems)) = report.outcome(Check::SyncStreams) else {
+            panic!("{broken:?}: {:?}", report.outcome(Check::SyncStreams));
+        };
+        assert!(problems.iter().any(|p| p.contains(problem)), "{problems:?}");
+    }
+    let report = report(&[Break::StreamsWithoutWatermark]).await;
+    assert_eq!(report.outcome(Check::SyncStreams), Some(&Outcome::Passed));
+    let warnings: Vec<_> = report
+        .warnings()
+        .into_iter()
+        .filter(|(check, _)| *check == Check::SyncStreams)
+        .collect();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert_eq!(
+        warnings[0].1.len(),
+        1,
+        "only the incremental stream: {warnings:?}"
+    );
+    assert!(
+        warnings[0].1[0]
+            .starts_with("tickets: an incremental stream that keeps the default watermark_at"),
+        "{warnings:?}"
+    );
+    // Without sync there is nothing to check.
+    let minimal = Conformance::new(Arc::new(Minimal)).run().await;
+    assert_eq!(minimal.outcome(Check::SyncStreams), Some(&Outcome::Passed));
 }
