@@ -59,3 +59,9 @@ pub mod prelude {
         ValidationIssue,
     };
 }
+
+/// The README's Rust examples, compiled as doc tests (with every feature, as CI runs
+/// them), so the README cannot drift from the API.
+#[cfg(all(doctest, feature = "sqlite", feature = "mcp", feature = "proxy"))]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
