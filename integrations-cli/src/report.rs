@@ -131,6 +131,13 @@ pub(crate) fn exit_code_of(code: &str) -> u8 {
 pub(crate) fn failure(error: &Error) -> ExitCode {
     let exit = exit_code(error);
     eprintln!("{} {error}", error.code());
+    if error.code() == core::crypto::UNKNOWN_KEY {
+        // The usual cause: the host named its key (`AesGcmKeyRing::new("2026-11", key)`)
+        // and the CLI was given the bare key, which it names `k-…`.
+        eprintln!(
+            "  hint: give the key with the id the host sealed with, ID=HEX (in SEALING_KEY or the --key-file), and any older keys on the next lines"
+        );
+    }
     let issues = error
         .issues()
         .iter()

@@ -27,8 +27,10 @@ pub(crate) struct StoreArgs {
     // The value is never shown in `--help`: it may hold the database's password.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_name = "URL")]
     pub(crate) database_url: Option<String>,
-    /// A file holding the sealing key (64 hex digits); when not given, the key is the
-    /// `SEALING_KEY` environment variable
+    /// A file holding the sealing keys the host sealed with, one a line: `ID=HEX` (the
+    /// key id the host gave `AesGcmKeyRing::new`) or 64 hex digits alone (a key named as
+    /// `AesGcmKeyRing::from_hex` names it); the first seals, the others only open; when
+    /// not given, the keys are the `SEALING_KEY` environment variable, in the same form
     #[arg(long, value_name = "PATH")]
     pub(crate) key_file: Option<PathBuf>,
 }
@@ -101,21 +103,22 @@ impl StoreArgs {
         })
     }
 
-    /// The key ring of `--key-file`, else of `SEALING_KEY`: the flag, typed for this
-    /// run, wins over a variable the environment may hold for another database.
+    /// The key ring of `--key-file`, else of `SEALING_KEY` (both as
+    /// [`AesGcmKeyRing::from_lines`] reads them): the flag, typed for this run, wins over
+    /// a variable the environment may hold for another database.
     fn key_ring(&self) -> Result<AesGcmKeyRing, Error> {
         if let Some(path) = &self.key_file {
-            let key = zeroize::Zeroizing::new(
+            let keys = zeroize::Zeroizing::new(
                 std::fs::read_to_string(path).map_err(|e| crate::io::unreadable(path, e))?,
             );
-            return AesGcmKeyRing::from_hex(&key);
+            return AesGcmKeyRing::from_lines(&keys);
         }
-        let key = zeroize::Zeroizing::new(std::env::var("SEALING_KEY").unwrap_or_default());
-        if key.trim().is_empty() {
-            return Err(crate::codes::cli::SEALING_KEY_MISSING.error("set SEALING_KEY (64 hex digits) or give --key-file PATH: the key that sealed the stored secrets",
+        let keys = zeroize::Zeroizing::new(std::env::var("SEALING_KEY").unwrap_or_default());
+        if keys.trim().is_empty() {
+            return Err(crate::codes::cli::SEALING_KEY_MISSING.error("set SEALING_KEY (64 hex digits, or ID=HEX with the host's key id) or give --key-file PATH: the key that sealed the stored secrets",
             ));
         }
-        AesGcmKeyRing::from_hex(&key)
+        AesGcmKeyRing::from_lines(&keys)
     }
 }
 
@@ -132,6 +135,39 @@ mod tests {
         let shown = format!("{args:?}");
         assert!(!shown.contains("pw-SECRET-77"), "{shown}");
         assert!(shown.contains("database_url: Some(\"..\")"), "{shown}");
+    }
+
+    /// A host that named its keys (and rotated one out) is opened with the same lines.
+    #[test]
+    fn a_key_file_names_the_hosts_keys_the_first_sealing() {
+        use integrations_core::TenantId;
+        use integrations_core::host::{Aad, SecretCipher};
+
+        let host = AesGcmKeyRing::new("2026-10", [1; 32])
+            .unwrap()
+            .rotate("2026-11", [2; 32])
+            .unwrap();
+        let aad = Aad::new(
+            &TenantId::new("acme").unwrap(),
+            "credential",
+            "c",
+            "api_key",
+        );
+        let sealed = host.seal(b"sk-live", &aad).unwrap();
+        let key_file = temp("named.keys");
+        std::fs::write(
+            &key_file,
+            format!("2026-11={}\n2026-10={}\n", "02".repeat(32), "01".repeat(32)),
+        )
+        .unwrap();
+        let args = StoreArgs {
+            database_url: None,
+            key_file: Some(key_file.clone()),
+        };
+        let ring = args.key_ring().unwrap();
+        std::fs::remove_file(&key_file).unwrap();
+        assert_eq!(ring.primary_key_id(), "2026-11");
+        assert_eq!(&*ring.open(&sealed, &aad).unwrap(), b"sk-live");
     }
 
     fn temp(name: &str) -> PathBuf {

@@ -232,19 +232,72 @@ impl AesGcmKeyRing {
     /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) (`crypto.invalid_key`) unless the text, trimmed, is
     /// exactly 64 hex digits. The message never shows the text.
     pub fn from_hex(key_hex: &str) -> Result<Self, Error> {
-        use sha2::Digest as _;
+        let key = decode_key(key_hex)?;
+        Self::new(derived_key_id(&key), *key)
+    }
 
-        let mut key = Zeroizing::new([0u8; 32]);
-        hex::decode_to_slice(key_hex.trim(), key.as_mut()).map_err(|_| {
-            crate::codes::crypto::INVALID_KEY
-                .with_issues("a sealing key must be 64 hex digits (32 bytes)", Vec::new())
-        })?;
-        let digest = sha2::Sha256::new()
-            .chain_update(b"integrations key id v1\0")
-            .chain_update(key.as_ref())
-            .finalize();
-        let key_id = format!("k-{}", hex::encode(&digest[..8]));
-        Self::new(key_id, *key)
+    /// A ring from text holding one key a line, as a host keeps its keys in a file or an
+    /// environment variable: `ID=HEX` (a key named `ID`, as [`new`](Self::new) names it)
+    /// or `HEX` alone (named as [`from_hex`](Self::from_hex) names it), `HEX` being 64
+    /// hex digits. Blank lines and lines starting with `#` are skipped. The first key is
+    /// primary: it seals new data; the others only open what they sealed (keys rotated
+    /// out). A process given the lines a host built its ring from opens what the host
+    /// sealed.
+    ///
+    /// ```
+    /// use integrations_core::TenantId;
+    /// use integrations_core::host::{Aad, AesGcmKeyRing, SecretCipher};
+    ///
+    /// let host = AesGcmKeyRing::new("2026-10", [1; 32])?.rotate("2026-11", [2; 32])?;
+    /// let aad = Aad::new(&TenantId::new("acme")?, "credential", "conn_1", "api_key");
+    /// let sealed = host.seal(b"sk-live", &aad)?;
+    ///
+    /// let lines = format!("# newest first\n2026-11={}\n2026-10={}\n", "02".repeat(32), "01".repeat(32));
+    /// let ring = AesGcmKeyRing::from_lines(&lines)?;
+    /// assert_eq!(ring.primary_key_id(), "2026-11");
+    /// assert_eq!(&*ring.open(&sealed, &aad)?, b"sk-live");
+    /// # Ok::<(), integrations_core::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput): `crypto.invalid_key`
+    /// when there is no key or a key is not 64 hex digits (the message names the line,
+    /// never its text); `crypto.invalid_key_id` for a blank id;
+    /// [`ErrorKind::Conflict`](crate::ErrorKind::Conflict) (`crypto.duplicate_key_id`)
+    /// when two lines name one id.
+    pub fn from_lines(text: &str) -> Result<Self, Error> {
+        let mut ring: Option<Self> = None;
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let (id, key_hex) = match line.split_once('=') {
+                Some((id, key_hex)) => (Some(id.trim()), key_hex),
+                None => (None, line),
+            };
+            let key = decode_key(key_hex).map_err(|_| {
+                crate::codes::crypto::INVALID_KEY.with_issues(
+                    format!(
+                        "line {} holds no key: a key is 64 hex digits (32 bytes), alone or as ID=HEX",
+                        n + 1
+                    ),
+                    Vec::new(),
+                )
+            })?;
+            let id = id.map_or_else(|| derived_key_id(&key), str::to_owned);
+            ring = Some(match ring {
+                None => Self::new(id, *key)?,
+                Some(ring) => ring.with_key(id, *key)?,
+            });
+        }
+        ring.ok_or_else(|| {
+            crate::codes::crypto::INVALID_KEY.with_issues(
+                "no key: give one a line, 64 hex digits alone or as ID=HEX",
+                Vec::new(),
+            )
+        })
     }
 
     /// A ring with one freshly generated random key.
@@ -302,6 +355,28 @@ impl AesGcmKeyRing {
     pub fn key_ids(&self) -> impl Iterator<Item = &str> {
         self.keys.keys().map(String::as_str)
     }
+}
+
+/// 64 hex digits (surrounding whitespace ignored) as a key.
+fn decode_key(key_hex: &str) -> Result<Zeroizing<[u8; 32]>, Error> {
+    let mut key = Zeroizing::new([0u8; 32]);
+    hex::decode_to_slice(key_hex.trim(), key.as_mut()).map_err(|_| {
+        crate::codes::crypto::INVALID_KEY
+            .with_issues("a sealing key must be 64 hex digits (32 bytes)", Vec::new())
+    })?;
+    Ok(key)
+}
+
+/// The id [`AesGcmKeyRing::from_hex`] gives `key`: `k-` and the first 16 hex digits of a
+/// SHA-256 over a fixed label and the key.
+fn derived_key_id(key: &[u8; 32]) -> String {
+    use sha2::Digest as _;
+
+    let digest = sha2::Sha256::new()
+        .chain_update(b"integrations key id v1\0")
+        .chain_update(key)
+        .finalize();
+    format!("k-{}", hex::encode(&digest[..8]))
 }
 
 fn check_key_id(key_id: &str) -> Result<(), Error> {
@@ -388,6 +463,42 @@ mod tests {
 
     fn aad(tenant: &str, id: &str) -> Aad {
         Aad::new(&TenantId::new(tenant).unwrap(), "credential", id, "api_key")
+    }
+
+    #[test]
+    fn key_lines_name_keys_the_first_primary_and_errors_never_quote_a_key() {
+        let bare = "ab".repeat(32);
+        let ring = AesGcmKeyRing::from_lines(&format!(
+            "\n# keys, newest first\n  2026-11 = {}\n{bare}\n",
+            "cd".repeat(32)
+        ))
+        .unwrap();
+        assert_eq!(ring.primary_key_id(), "2026-11");
+        // A bare key is named as `from_hex` names it: it opens what that ring sealed.
+        let old = AesGcmKeyRing::from_hex(&bare).unwrap();
+        let sealed = old.seal(b"v", &aad("acme", "c1")).unwrap();
+        assert_eq!(&*ring.open(&sealed, &aad("acme", "c1")).unwrap(), b"v");
+
+        let secret = format!("{}zz", "ef".repeat(31));
+        let err = AesGcmKeyRing::from_lines(&format!("# x\nk1={secret}\n")).unwrap_err();
+        assert_eq!(err.code(), "crypto.invalid_key");
+        assert!(err.to_string().contains("line 2"), "{err}");
+        assert!(!format!("{err} {err:?}").contains(&secret), "{err:?}");
+        for (text, code) in [
+            ("", "crypto.invalid_key"),
+            ("# only a comment\n\n", "crypto.invalid_key"),
+            (&*format!(" ={bare}"), "crypto.invalid_key_id"),
+            (
+                &*format!("a={bare}\na={}", "cd".repeat(32)),
+                "crypto.duplicate_key_id",
+            ),
+        ] {
+            assert_eq!(
+                AesGcmKeyRing::from_lines(text).unwrap_err().code(),
+                code,
+                "{text}"
+            );
+        }
     }
 
     #[test]
