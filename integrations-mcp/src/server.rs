@@ -116,6 +116,29 @@ impl Shared {
                 .await
                 .map_err(|e| internal(&e))?,
         );
+        if !manifest.ambiguous.is_empty() {
+            // The agent does not see these tools, and `tools/list` cannot say why: the
+            // host's log does (at most once a manifest lifetime per session).
+            let tools: Vec<&str> = manifest.ambiguous.iter().map(|t| t.name.as_str()).collect();
+            let mut connections: Vec<&str> = manifest
+                .ambiguous
+                .iter()
+                .flat_map(|t| {
+                    t.connections
+                        .iter()
+                        .map(integrations_core::ConnectionId::as_str)
+                })
+                .collect();
+            connections.sort_unstable();
+            connections.dedup();
+            tracing::warn!(
+                tenant = %session.tenant,
+                workspace = %session.workspace,
+                tools = ?tools,
+                connections = ?connections,
+                "tools left out of tools/list: several connections of one integration apply to the session at the same scope; narrow one's scope (user, project) or disable one"
+            );
+        }
         let mut manifests = self
             .manifests
             .lock()

@@ -219,3 +219,65 @@ async fn list_changed_is_sent_when_the_host_says_tools_changed() {
         .await
         .expect("no notifications/tools/list_changed");
 }
+
+/// A log sink for the test's own thread.
+#[derive(Clone, Default)]
+struct Logged(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logged {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Two connections of one integration at the same scope make its tools ambiguous: they
+/// are left out of `tools/list`, and the host's log says which tools and connections.
+#[tokio::test]
+async fn tools_left_out_as_ambiguous_are_named_in_the_hosts_log() {
+    let logged = Logged::default();
+    let writer = logged.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    tracing::callsite::rebuild_interest_cache();
+
+    let demo = demo().await;
+    let tenant = &demo.session.session.tenant;
+    let connections = demo.test.host().connections();
+    let linear = connections
+        .list_connections(tenant)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.key.as_str() == "linear::linear-default")
+        .unwrap();
+    let mut second = linear.clone();
+    second.id = "linear-second".parse().unwrap();
+    connections.put_connection(&second).await.unwrap();
+
+    let client = plain(&demo).await;
+    let tools = client.list_all_tools().await.unwrap();
+    assert!(
+        tools.iter().all(|t| !t.name.starts_with("linear_")),
+        "{:?}",
+        tools.iter().map(|t| &t.name).collect::<Vec<_>>()
+    );
+    assert!(tools.iter().any(|t| t.name.starts_with("github_")));
+    let log = String::from_utf8(logged.0.lock().unwrap().clone()).unwrap();
+    let line = log
+        .lines()
+        .find(|l| l.contains("left out of tools/list"))
+        .unwrap_or_else(|| panic!("no warning in {log}"));
+    assert!(line.contains("WARN"), "{line}");
+    assert!(line.contains("linear_list_teams"), "{line}");
+    assert!(
+        line.contains(linear.id.as_str()) && line.contains("linear-second"),
+        "{line}"
+    );
+}
