@@ -1948,3 +1948,47 @@ async fn a_redelivery_during_a_late_retry_of_a_failed_delivery_is_refused_not_de
     let again = world.deliver(&redelivery).await;
     assert_eq!(again.outcome, IngestOutcome::Duplicate);
 }
+/// Several connections match a delivery's subject, one through a target with no signing
+/// secret: a forged or unsigned delivery is refused for what is wrong with it (401, 400),
+/// whatever the order of the connections' ids, never answered with the other target's
+/// missing secret (a 500 anyone could raise at will).
+#[tokio::test]
+async fn a_candidate_without_a_secret_never_hides_what_is_wrong_with_a_delivery() {
+    for id in ["a-conn-no-secret", "z-conn-no-secret"] {
+        let world = World::new().await;
+        world.target("beta", "tracker", json!({}), json!({})).await;
+        world
+            .connection(
+                ConnectionInput::new(
+                    tenant("beta"),
+                    ConnectionId::new(id).unwrap(),
+                    TargetId::new("tracker").unwrap(),
+                    "api-key".parse().unwrap(),
+                )
+                .with_secret("api_token", "trk_beta")
+                .with_external_subject("acct-1"),
+            )
+            .await;
+        let good = world.sign(&opened("acct-1"), "d-good");
+        let forged = world.sign_with("not-the-secret", &opened("acct-1"), "d-forged");
+        let unsigned = forged.clone().without_header("x-tracker-signature");
+        for (signed, status, code) in [
+            (&forged, 401, codes::SIGNATURE_MISMATCH),
+            (&unsigned, 400, codes::MISSING_HEADER),
+        ] {
+            let response = world.ingest.handle(signed.request(&world.key)).await;
+            assert_eq!(
+                (response.status.as_u16(), error_code(&response)),
+                (status, code.to_owned()),
+                "{id}"
+            );
+        }
+        // The genuine delivery routes to the connection whose target signed it.
+        let ingested = world.deliver(&good).await;
+        assert_eq!(
+            ingested.event.unwrap().connection.as_str(),
+            "conn-1",
+            "{id}"
+        );
+    }
+}

@@ -221,7 +221,18 @@ impl Ingest {
                     };
                     match self.verify(source, &resolved, request, now, None).await {
                         Ok(_) => signed_by.push(resolved),
-                        Err(error) => refused = Some(error),
+                        // What is wrong with the delivery (no signature, a wrong one)
+                        // is the answer, whatever the order of the candidates: a
+                        // candidate with no secret configured (a server error) never
+                        // hides it, or a forged delivery could raise 500s at will.
+                        Err(error) => {
+                            if refused
+                                .as_ref()
+                                .is_none_or(|r: &Error| r.kind() == ErrorKind::Configuration)
+                            {
+                                refused = Some(error);
+                            }
+                        }
                     }
                 }
                 match (signed_by.len(), refused) {
