@@ -12,9 +12,8 @@
 //!
 //! Then [`EgressGate::inject`] checks that the connection loaded for the route is the
 //! route's, in the gate's tenant, and [`inject`] fetches the credential through a
-//! [`CredentialSource`](crate::credential::CredentialSource) (the token manager) and
-//! puts it on the request after stripping hop-by-hop headers and every credential the
-//! caller supplied.
+//! [`CredentialSource`] (the token manager) and puts it on the request after stripping
+//! hop-by-hop headers and every credential the caller supplied.
 //!
 //! ```no_run
 //! # use bytes::Bytes;
