@@ -7,17 +7,19 @@ use http::HeaderMap;
 use http::header::{HeaderName, HeaderValue};
 
 use super::IntegrationProvider;
+use super::sync::SyncSource;
 use super::tools::{ToolExecutor, ToolSet};
 use super::webhook::WebhookHandler;
 use crate::definition::{
-    ConnectionMethod, IntegrationDefinition, Metadata, OAuth2Spec, ToolDescriptor, WebhookSource,
+    ConnectionMethod, IdentityCheck, IntegrationDefinition, Metadata, OAuth2Spec, ToolDescriptor,
+    WebhookSource,
 };
 use crate::schema::{ConfigSpec, Parsed};
 use crate::{DefinitionKey, Error, IntegrationKind};
 
 /// An integration declared with a builder instead of two trait impls: identity,
-/// metadata, config specs, connection methods, default headers, the webhook source with
-/// its handler, and the tools. It
+/// metadata, config specs, connection methods, default headers, the identity check, the
+/// webhook source with its handler, the tools and the sync source. It
 /// implements [`IntegrationDefinition`] and [`IntegrationProvider`] from what it was
 /// given, so the registry, the conformance suite and every engine take it like any
 /// other integration.
@@ -25,8 +27,8 @@ use crate::{DefinitionKey, Error, IntegrationKind};
 /// It pairs what the traits keep apart: a webhook source comes with its handler and the
 /// tool catalog with the tools that run it, so neither half can be forgotten. Providers
 /// whose definition depends on more than this (binding validation and compilation, OAuth
-/// endpoints per target, identity checks, MCP servers, redirect flows, sync) implement
-/// the two traits themselves.
+/// endpoints per target, MCP servers, redirect flows) implement the two traits
+/// themselves.
 ///
 /// An OAuth 2.0 method's endpoints are the static ones of its [`OAuth2Spec`]; its client
 /// id comes from the target config, at `/client_id` unless
@@ -86,7 +88,14 @@ pub struct DeclaredIntegration {
     webhooks: Option<(WebhookSource, Box<dyn WebhookHandler>)>,
     tools: ToolSet,
     client_id_pointer: String,
+    identity_check: Option<Box<IdentityCheckFn>>,
+    sync: Option<Box<dyn SyncSource>>,
 }
+
+/// What [`DeclaredIntegration::with_identity_check`] keeps: the identity check of a
+/// connection method for a target config.
+type IdentityCheckFn =
+    dyn Fn(&ConnectionMethod, &Parsed) -> Option<IdentityCheck> + Send + Sync + 'static;
 
 /// Where [`DeclaredIntegration`] reads an OAuth client id in the target config unless told
 /// otherwise: `/client_id`, the member every shipped definition uses.
@@ -100,6 +109,8 @@ impl fmt::Debug for DeclaredIntegration {
             .field("methods", &self.methods.len())
             .field("webhooks", &self.webhooks.is_some())
             .field("tools", &self.tools.len())
+            .field("identity_check", &self.identity_check.is_some())
+            .field("sync", &self.sync.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -120,6 +131,8 @@ impl DeclaredIntegration {
             webhooks: None,
             tools: ToolSet::new(),
             client_id_pointer: DEFAULT_CLIENT_ID_POINTER.to_owned(),
+            identity_check: None,
+            sync: None,
         }
     }
 
@@ -181,6 +194,25 @@ impl DeclaredIntegration {
         self
     }
 
+    /// Proves credentials before they are stored: `check` gives the
+    /// [`IdentityCheck`] of a connection method for a target config (`None` for a method
+    /// that has none), as [`IntegrationDefinition::identity_check`] does.
+    #[must_use]
+    pub fn with_identity_check(
+        mut self,
+        check: impl Fn(&ConnectionMethod, &Parsed) -> Option<IdentityCheck> + Send + Sync + 'static,
+    ) -> Self {
+        self.identity_check = Some(Box::new(check));
+        self
+    }
+
+    /// Syncs the provider's records with `source` ([`IntegrationProvider::sync`]).
+    #[must_use]
+    pub fn with_sync(mut self, source: impl SyncSource + 'static) -> Self {
+        self.sync = Some(Box::new(source));
+        self
+    }
+
     /// Reads the OAuth 2.0 client id of every OAuth method at `pointer`, a JSON Pointer
     /// into the target config (`/oauth/client_id`), instead of `/client_id`. The member
     /// must be a string; the target config's schema should declare it.
@@ -235,6 +267,16 @@ impl IntegrationDefinition for DeclaredIntegration {
         })
     }
 
+    fn identity_check(
+        &self,
+        method: &ConnectionMethod,
+        target_config: &Parsed,
+    ) -> Option<IdentityCheck> {
+        self.identity_check
+            .as_ref()
+            .and_then(|check| check(method, target_config))
+    }
+
     fn default_headers(&self, _target_config: &Parsed) -> Result<HeaderMap, Error> {
         Ok(self.default_headers.clone())
     }
@@ -255,6 +297,10 @@ impl IntegrationProvider for DeclaredIntegration {
 
     fn tools(&self) -> Option<&dyn ToolExecutor> {
         (!self.tools.is_empty()).then_some(&self.tools as &dyn ToolExecutor)
+    }
+
+    fn sync(&self) -> Option<&dyn SyncSource> {
+        self.sync.as_deref()
     }
 }
 
@@ -403,6 +449,54 @@ mod tests {
             tracker
                 .oauth2(&api_key, &Parsed::new(serde_json::json!({}), ()))
                 .is_none()
+        );
+    }
+
+    struct Tickets;
+
+    #[async_trait::async_trait]
+    impl SyncSource for Tickets {
+        fn streams(&self) -> Vec<crate::provider::sync::SyncStream> {
+            vec![crate::provider::sync::SyncStream::new("tickets", true)]
+        }
+
+        async fn fetch_page(
+            &self,
+            _request: crate::provider::sync::SyncRequest<'_>,
+        ) -> Result<crate::provider::sync::SyncPage, Error> {
+            Ok(crate::provider::sync::SyncPage::new(Vec::new(), None))
+        }
+    }
+
+    /// The identity check and the sync source given to the builder are the ones the
+    /// traits answer with; without them, none.
+    #[test]
+    fn identity_checks_and_sync_come_from_the_builder() {
+        let plain = tracker();
+        let method = plain.connection_methods().remove(0);
+        let config = Parsed::new(serde_json::json!({}), ());
+        assert!(plain.identity_check(&method, &config).is_none());
+        assert!(plain.sync().is_none());
+
+        let checked = tracker()
+            .with_identity_check(|method, _config| {
+                (method.id.as_str() == "api-key").then(|| {
+                    IdentityCheck::get(
+                        "https://tracker.example.com/api/me",
+                        crate::plan::AuthInjection::Bearer,
+                    )
+                    .with_subject_pointer("/id")
+                })
+            })
+            .with_sync(Tickets);
+        let check = checked.identity_check(&method, &config).unwrap();
+        assert_eq!(check.url, "https://tracker.example.com/api/me");
+        let streams = checked.sync().unwrap().streams();
+        assert_eq!(streams[0].name, "tickets");
+        let debug = format!("{checked:?}");
+        assert!(
+            debug.contains("identity_check: true") && debug.contains("sync: true"),
+            "{debug}"
         );
     }
 

@@ -91,6 +91,13 @@ fn declared(oauth_base: &str) -> DeclaredIntegration {
         ),
     )
     .with_default_header(header::ACCEPT, HeaderValue::from_static(MEDIA_TYPE))
+    // An API key is proved by `GET {api}/me` before it is stored; its `id` is the account.
+    .with_identity_check(|method, config| {
+        let base = &config.get::<NotesTarget>().ok()?.api_base_url;
+        (method.id == API_KEY).then(|| {
+            IdentityCheck::get(base.join("/me"), AuthInjection::Bearer).with_subject_pointer("/id")
+        })
+    })
 }
 
 /// The `notes` stream: `GET {api}/notes`, one page, with the connection's default
@@ -134,45 +141,6 @@ impl SyncSource for NotesSync {
             })
             .collect();
         Ok(SyncPage::new(records, None))
-    }
-}
-
-/// The declared definition with a sync source: a provider type of its own that hands
-/// everything else to the declaration.
-struct Notes {
-    declared: DeclaredIntegration,
-}
-
-impl IntegrationDefinition for Notes {
-    fn key(&self) -> DefinitionKey {
-        self.declared.key()
-    }
-    fn kind(&self) -> IntegrationKind {
-        self.declared.kind()
-    }
-    fn metadata(&self) -> Metadata {
-        self.declared.metadata()
-    }
-    fn target_config(&self) -> ConfigSpec {
-        self.declared.target_config()
-    }
-    fn target_secrets(&self) -> ConfigSpec {
-        self.declared.target_secrets()
-    }
-    fn connection_methods(&self) -> Vec<ConnectionMethod> {
-        self.declared.connection_methods()
-    }
-    fn oauth2(&self, method: &ConnectionMethod, target_config: &Parsed) -> Option<OAuth2Spec> {
-        self.declared.oauth2(method, target_config)
-    }
-    fn default_headers(&self, target_config: &Parsed) -> Result<HeaderMap> {
-        self.declared.default_headers(target_config)
-    }
-}
-
-impl IntegrationProvider for Notes {
-    fn sync(&self) -> Option<&dyn SyncSource> {
-        Some(&NotesSync)
     }
 }
 
@@ -327,13 +295,18 @@ fn runner(test: &TestHost, registry: &Arc<Registry>) -> SyncRunner {
 #[tokio::test]
 async fn sync_requests_carry_the_default_headers_and_the_default_credential() {
     let mock = LinearMock::start().await;
-    let notes = Arc::new(Notes {
-        declared: declared(&mock.uri()),
-    });
+    // Everything as data: the sync source too, no trait forwarded by hand.
+    let notes = Arc::new(declared(&mock.uri()).with_sync(NotesSync));
     let (test, registry) = setup(&mock, notes, client_id_of(&mock)).await;
     let runner = runner(&test, &registry);
 
-    // An API-key connection syncs with its key...
+    // An API-key connection is proved by the identity check, named by its account...
+    Mock::given(method("GET"))
+        .and(path("/api/me"))
+        .and(header("authorization", "Bearer notes_key_1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "acct-1"})))
+        .mount(mock.provider().server())
+        .await;
     let keyed = ApiKeyConnections::new(Arc::clone(&registry), test.host().clone())
         .connect(
             ConnectionInput::new(
@@ -346,6 +319,8 @@ async fn sync_requests_carry_the_default_headers_and_the_default_credential() {
         )
         .await
         .unwrap();
+    assert_eq!(keyed.external_subject.as_deref(), Some("acct-1"));
+    // ...and syncs with its key...
     serve_notes(&mock, "notes_key_1", "by-key").await;
     let sink = MemoryRecordSink::new();
     let report = runner
@@ -372,13 +347,13 @@ async fn sync_requests_carry_the_default_headers_and_the_default_credential() {
     assert!(report.complete);
     assert_eq!(sink.ids("notes"), ["by-token"]);
 
-    // Every request to the API carried the media type.
+    // Every request to the API carried the media type (the identity check, two pages).
     let requests = mock.provider().server().received_requests().await.unwrap();
     let api: Vec<_> = requests
         .iter()
         .filter(|r| r.url.path().starts_with("/api/"))
         .collect();
-    assert_eq!(api.len(), 2);
+    assert_eq!(api.len(), 3);
     assert!(
         api.iter()
             .all(|r| r.headers.get("accept").unwrap() == MEDIA_TYPE)
