@@ -161,6 +161,24 @@ impl UrlBuilder {
         self.push(pointer, value)
     }
 
+    /// Appends the query parameter `name=value`, form-encoded (a `&` or `=` in `value`
+    /// stays inside it); parameters keep the order they were added in.
+    ///
+    /// ```
+    /// use integrations_core::schema::BaseUrl;
+    ///
+    /// let base = BaseUrl::parse("https://api.example.com/v1")?;
+    /// let url = base.url().path("search").query("q", "a&b=c").query("per_page", "50").build()?;
+    /// assert_eq!(url.as_str(), "https://api.example.com/v1/search?q=a%26b%3Dc&per_page=50");
+    /// # Ok::<(), integrations_core::Error>(())
+    /// ```
+    pub fn query(mut self, name: &str, value: &str) -> Self {
+        if let Some(url) = self.url.as_mut() {
+            url.query_pairs_mut().append_pair(name, value);
+        }
+        self
+    }
+
     fn push(mut self, pointer: &str, segment: &str) -> Self {
         if self.refused.is_some() {
             return self;
