@@ -49,8 +49,9 @@ impl std::fmt::Debug for Demo {
     }
 }
 
-/// A target the demo stores: its id, definition key, config and secrets.
-#[derive(Debug, Clone)]
+/// A target the demo stores: its id, definition key, config and secrets. Its `Debug`
+/// leaves the secrets' values out.
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct DemoTarget {
     /// The target id (`linear`, `github`, `slack`).
@@ -61,6 +62,22 @@ pub struct DemoTarget {
     pub config: Value,
     /// The secrets the mock expects, and the demo webhook secret.
     pub secrets: Value,
+}
+
+impl std::fmt::Debug for DemoTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let secrets: Vec<&String> = self
+            .secrets
+            .as_object()
+            .map(|m| m.keys().collect())
+            .unwrap_or_default();
+        f.debug_struct("DemoTarget")
+            .field("id", &self.id)
+            .field("key", &self.key)
+            .field("config", &self.config)
+            .field("secrets", &secrets)
+            .finish()
+    }
 }
 
 /// A consent page that approves: the mock checks the authorization URL as the provider
@@ -213,5 +230,24 @@ impl Demo {
     /// The Linear API mock.
     pub fn linear_api(&self) -> &LinearApi {
         &self.linear_api
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A demo target's secrets (mock client secrets, webhook signing secrets) never print.
+    #[tokio::test]
+    async fn a_demo_targets_debug_names_its_secrets_not_their_values() {
+        let demo = Demo::start("https://app.example.com/oauth/callback").await;
+        for target in demo.targets() {
+            let shown = format!("{target:?}");
+            for (name, value) in target.secrets.as_object().unwrap() {
+                assert!(shown.contains(name.as_str()), "{shown}");
+                let value = value.as_str().unwrap();
+                assert!(!shown.contains(value), "{name} printed: {shown}");
+            }
+        }
     }
 }
