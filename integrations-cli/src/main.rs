@@ -204,6 +204,11 @@ enum McpConfigCommand {
         /// The file's format: Codex `config.toml` (`mcp_servers`) or a JSON `mcpServers` file.
         #[arg(long, value_enum)]
         format: McpFormat,
+        /// A server an earlier profile wrote and this one no longer has: its entry is
+        /// removed (repeat for several; a name the profile still has is kept). The file
+        /// does not record which entries a profile wrote, so they are named here.
+        #[arg(long, value_name = "NAME")]
+        retire: Vec<String>,
     },
 }
 
@@ -266,7 +271,8 @@ fn run(command: Command) -> Result<ExitCode, Error> {
             profile,
             file,
             format,
-        }) => commands::compile::mcp_config_apply(&profile, &file, format),
+            retire,
+        }) => commands::compile::mcp_config_apply(&profile, &file, format, &retire),
         Command::Proxy(args) => commands::proxy::run(*args),
         Command::Sync(command) => commands::sync::run(command),
     }

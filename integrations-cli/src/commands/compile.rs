@@ -76,6 +76,7 @@ pub(crate) fn mcp_config_apply(
     profile: &Path,
     file: &Path,
     format: McpFormat,
+    retire: &[String],
 ) -> Result<ExitCode, Error> {
     let plan = compiled(profile)??;
     let servers: Vec<McpServer> = plan
@@ -87,7 +88,7 @@ pub(crate) fn mcp_config_apply(
         McpFormat::Toml => (McpConfigFormat::Toml, "mcp_servers"),
         McpFormat::Json => (McpConfigFormat::Json, "mcpServers"),
     };
-    let writer = McpConfigWriter::new(format, [path])?;
+    let writer = McpConfigWriter::new(format, [path])?.with_retired(retire.iter().cloned());
     let current = match std::fs::read_to_string(file) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),

@@ -96,6 +96,65 @@ fn apply_writes_the_profile_servers_and_keeps_the_users_own() {
     );
 }
 
+/// A server an earlier profile wrote and this one no longer has is removed when named
+/// with `--retire`; the user's own servers, and a retired name the profile still has,
+/// are kept.
+#[test]
+fn apply_removes_the_servers_it_is_told_are_retired() {
+    let dir = temp_dir("mcp-retire");
+    let profile = repo("examples/profiles/agent-sandbox.json");
+    let before = format!(
+        "{CODEX}\n[mcp_servers.old_tracker]   # written by an earlier profile\nurl = \"https://mcp.tracker.example/mcp\"\n"
+    );
+    let toml = write(&dir, "config.toml", &before);
+    let out = run(&[
+        "mcp-config",
+        "apply",
+        &profile,
+        "--file",
+        toml.to_str().unwrap(),
+        "--format",
+        "toml",
+        "--retire",
+        "old_tracker",
+        "--retire",
+        "linear",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = std::fs::read_to_string(&toml).unwrap();
+    assert!(!text.contains("old_tracker"), "{text}");
+    assert!(text.contains("[mcp_servers.my_tool]"), "{text}");
+    assert!(text.contains("[mcp_servers.linear]"), "{text}");
+    assert!(
+        text.starts_with(CODEX),
+        "the user's bytes are kept:\n{text}"
+    );
+
+    let json = write(
+        &dir,
+        ".mcp.json",
+        r#"{"mcpServers": {"mine": {"command": "uvx"}, "old_tracker": {"url": "https://mcp.tracker.example/mcp"}}}"#,
+    );
+    let out = run(&[
+        "mcp-config",
+        "apply",
+        &profile,
+        "--file",
+        json.to_str().unwrap(),
+        "--format",
+        "json",
+        "--retire",
+        "old_tracker",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let value: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let servers = value["mcpServers"].as_object().unwrap();
+    let mut names: Vec<&str> = servers.keys().map(String::as_str).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["linear", "mine"]);
+}
+
 #[test]
 fn apply_refuses_a_file_it_cannot_update_and_changes_nothing() {
     let dir = temp_dir("mcp-bad");
