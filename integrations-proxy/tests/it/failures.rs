@@ -340,6 +340,44 @@ async fn a_connection_revoked_elsewhere_stops_being_injected_within_the_recheck(
     assert_eq!(fx.upstream.recorded().len(), 1);
 }
 
+/// A connection of another integration stored under the route's connection id (the
+/// route's deleted, another made in its place before the plan was reloaded) is not the
+/// route's: its credential, though of the route's credential type, is never sent.
+#[tokio::test]
+async fn a_connection_of_another_integration_under_the_routes_id_gets_nothing() {
+    use integrations_core::{ConnectionId, TenantId};
+
+    let fx = Fixture::start_with(Options {
+        config: integrations_proxy::ProxyConfig::new()
+            .with_connection_recheck(Duration::from_millis(200)),
+        ..Options::default()
+    })
+    .await;
+    let client = fx.client(&fx.grant());
+    let models = || client.get("https://api.openai.com/v1/models").send();
+    assert_eq!(models().await.unwrap().status(), StatusCode::OK);
+
+    let store = fx.test.host().connections();
+    let tenant = TenantId::new("acme").unwrap();
+    let id = ConnectionId::new("openai-key").unwrap();
+    let mut connection = store.get_connection(&tenant, &id).await.unwrap().unwrap();
+    connection.key = "linear::linear-default".parse().unwrap();
+    store.put_connection(&connection).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(250)).await;
+
+    let response = models().await.unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        code(&response).as_deref(),
+        Some("egress.connection_mismatch")
+    );
+    assert_eq!(
+        fx.upstream.recorded().len(),
+        1,
+        "nothing more went upstream"
+    );
+}
+
 #[tokio::test]
 async fn shutdown_writes_every_queued_audit_record() {
     let mut fx = Fixture::start().await;
