@@ -49,7 +49,9 @@ impl ParseError {
 ///
 /// Every `"…"` or `` `…` `` part is replaced by `…`, except where serde names what the
 /// type itself expects: after `, expected` (the fields or variants the type has) and in
-/// `missing field` and `duplicate field` (a field of the type). serde quotes a string with
+/// `missing field` and `duplicate field` (a field of the type). An unknown variant's or
+/// field's name is masked whole, a backtick inside it included (serde does not escape
+/// it). serde quotes a string with
 /// its `Debug` form (`string "a\"b"`), so inside `"…"` a backslash escapes the next
 /// character: an escaped quote never ends the part. A part left open masks the rest.
 ///
@@ -69,6 +71,22 @@ impl ParseError {
 pub fn mask_quoted(text: &str) -> String {
     if text.starts_with("missing field `") || text.starts_with("duplicate field `") {
         return text.to_owned();
+    }
+    // serde writes an unknown variant or field between backticks unescaped, so a
+    // backtick inside it would end the masked part early: the whole name is masked, up
+    // to where serde says what the type has (the last such place: the name comes first).
+    for prefix in ["unknown variant `", "unknown field `"] {
+        if let Some(rest) = text.strip_prefix(prefix) {
+            let end = ["`, expected ", "`, there are no "]
+                .iter()
+                .filter_map(|marker| rest.rfind(marker).map(|at| at + 1))
+                .max();
+            let head = &prefix[..prefix.len() - 1];
+            return match end {
+                Some(end) => format!("{head}…{}", &rest[end..]),
+                None => format!("{head}…"),
+            };
+        }
     }
     let mut kept = String::with_capacity(text.len());
     let mut open: Option<char> = None;
@@ -304,6 +322,21 @@ mod tests {
             mask_quoted("missing field `tenant`"),
             "missing field `tenant`"
         );
+        // A backtick inside an unknown variant or field does not end its mask, nor does
+        // serde's own wording inside it.
+        assert_eq!(
+            mask_quoted("unknown variant `pw`Tail-SECRET-9`, expected one of `auto`, `ask`"),
+            "unknown variant …, expected one of `auto`, `ask`"
+        );
+        assert_eq!(
+            mask_quoted("unknown field `pw`Key-SECRET-7`, there are no fields"),
+            "unknown field …, there are no fields"
+        );
+        assert_eq!(
+            mask_quoted("unknown field `a`, expected `b` SECRET`, expected `tenant`"),
+            "unknown field …, expected `tenant`"
+        );
+        assert_eq!(mask_quoted("unknown variant `SECRET"), "unknown variant …");
     }
 
     /// A ticket key whose deserializer refuses a value with serde's quoted message.
