@@ -223,12 +223,13 @@ impl Ingest {
                         Ok(_) => signed_by.push(resolved),
                         // What is wrong with the delivery (no signature, a wrong one)
                         // is the answer, whatever the order of the candidates: a
-                        // candidate with no secret configured (a server error) never
-                        // hides it, or a forged delivery could raise 500s at will.
+                        // candidate's own trouble (no secret configured, secrets that do
+                        // not open, a store error) never hides it, or a forged delivery
+                        // could raise server errors at will.
                         Err(error) => {
                             if refused
                                 .as_ref()
-                                .is_none_or(|r: &Error| r.kind() == ErrorKind::Configuration)
+                                .is_none_or(|r: &Error| !is_the_deliverys(r))
                             {
                                 refused = Some(error);
                             }
@@ -298,5 +299,14 @@ pub(super) fn no_live_connection() -> Error {
     Error::not_found(
         errors::codes::CONNECTION_NOT_FOUND,
         "no active connection matches the delivery",
+    )
+}
+
+/// Whether `error` is about the delivery itself (its signature, its headers, what it
+/// claims), not about one candidate's configuration or the host.
+fn is_the_deliverys(error: &Error) -> bool {
+    matches!(
+        error.kind(),
+        ErrorKind::Verification | ErrorKind::InvalidInput | ErrorKind::PermissionDenied
     )
 }
