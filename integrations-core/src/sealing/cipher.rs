@@ -239,7 +239,8 @@ impl AesGcmKeyRing {
     /// A ring from text holding one key a line, as a host keeps its keys in a file or an
     /// environment variable: `ID=HEX` (a key named `ID`, as [`new`](Self::new) names it)
     /// or `HEX` alone (named as [`from_hex`](Self::from_hex) names it), `HEX` being 64
-    /// hex digits. Blank lines and lines starting with `#` are skipped. The first key is
+    /// hex digits (an id may hold `=`, not start with `#`). Blank lines and lines starting
+    /// with `#` are skipped. The first key is
     /// primary: it seals new data; the others only open what they sealed (keys rotated
     /// out). A process given the lines a host built its ring from opens what the host
     /// sealed.
@@ -268,12 +269,15 @@ impl AesGcmKeyRing {
     /// when two lines name one id.
     pub fn from_lines(text: &str) -> Result<Self, Error> {
         let mut ring: Option<Self> = None;
+        // A byte-order mark (a key file written on Windows) is not part of the first line.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         for (n, line) in text.lines().enumerate() {
             let line = line.trim();
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            let (id, key_hex) = match line.split_once('=') {
+            // The key is after the last `=` (hex has none), so an id may hold `=`.
+            let (id, key_hex) = match line.rsplit_once('=') {
                 Some((id, key_hex)) => (Some(id.trim()), key_hex),
                 None => (None, line),
             };
@@ -478,6 +482,14 @@ mod tests {
         let old = AesGcmKeyRing::from_hex(&bare).unwrap();
         let sealed = old.seal(b"v", &aad("acme", "c1")).unwrap();
         assert_eq!(&*ring.open(&sealed, &aad("acme", "c1")).unwrap(), b"v");
+
+        // An id may hold `=`; a byte-order mark before the first line is not part of it.
+        let named = AesGcmKeyRing::new("prod=2026", [3; 32]).unwrap();
+        let sealed = named.seal(b"w", &aad("acme", "c2")).unwrap();
+        let ring =
+            AesGcmKeyRing::from_lines(&format!("\u{feff}prod=2026={}\n", "03".repeat(32))).unwrap();
+        assert_eq!(ring.primary_key_id(), "prod=2026");
+        assert_eq!(&*ring.open(&sealed, &aad("acme", "c2")).unwrap(), b"w");
 
         let secret = format!("{}zz", "ef".repeat(31));
         let err = AesGcmKeyRing::from_lines(&format!("# x\nk1={secret}\n")).unwrap_err();
