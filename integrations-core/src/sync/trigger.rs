@@ -11,7 +11,8 @@
 //!   fails for a reason that passes (another run holds the stream, `sync.lease_held`; a
 //!   provider's 5xx or rate limit; a storage error) is run again after a backoff on the
 //!   host's clock ([`DEFAULT_RETRY_BACKOFF`], doubling, at most
-//!   [`DEFAULT_RETRY_ATTEMPTS`] times in a row; [`SyncScheduler::with_retry`]); a run
+//!   [`DEFAULT_RETRY_ATTEMPTS`] times in a row; [`SyncScheduler::with_retry`]), or after
+//!   the wait the error carries when that is longer (a provider's rate-limit reset); a run
 //!   failing for good (a refused credential, an unknown stream) waits for the next event.
 //! * [`RunStarter`]: what the scheduler calls to run a stream; [`SyncRunnerStarter`] runs
 //!   it with a [`SyncRunner`] into a [`RecordSink`].
@@ -165,6 +166,12 @@ pub const DEFAULT_RETRY_ATTEMPTS: u32 = 5;
 /// 5xx, rate limit, storage) or another run holding or advancing the stream (conflict).
 fn worth_retrying(error: &Error) -> bool {
     error.is_temporary() || error.is_conflict()
+}
+
+/// When a failed run is worth retrying, the least it waits: the provider's own wait
+/// (a rate limit's reset) or none.
+fn retry_of(error: &Error) -> Option<Duration> {
+    worth_retrying(error).then(|| error.retry_after().unwrap_or(Duration::ZERO))
 }
 
 /// Starts (and finishes) one incremental run of a stream; the scheduler awaits it.
@@ -392,14 +399,17 @@ impl SyncScheduler {
     /// A run ended; `retry` when it failed for a reason that passes. A follow-up runs
     /// when due; a failed run is run again after its backoff (not before a follow-up's
     /// due time), unless it failed too often in a row.
-    fn finished(&self, run: &TriggeredRun, retry: bool) {
+    /// Ends `run`: a follow-up due meanwhile is kept; a failed run worth retrying
+    /// (`retry`, the least it waits) is due again after the back-off or that wait,
+    /// whichever is later.
+    fn finished(&self, run: &TriggeredRun, retry: Option<Duration>) {
         let now = self.inner.clock.now();
         let mut state = lock(&self.inner.state);
         let follow_up = match state.slots.get(run) {
             Some(Slot::Running(Some(due))) => Some(*due),
             _ => None,
         };
-        let failures = if retry {
+        let failures = if retry.is_some() {
             let failures = state.failures.entry(run.clone()).or_default();
             *failures += 1;
             *failures
@@ -408,11 +418,11 @@ impl SyncScheduler {
             0
         };
         let (backoff, attempts) = state.retry;
-        let retry_at = (retry && failures <= attempts).then(|| {
+        let retry_at = retry.filter(|_| failures <= attempts).map(|wait| {
             let doubling = 2_u32.saturating_pow(failures - 1);
-            now.saturating_add(backoff.saturating_mul(doubling))
+            now.saturating_add(backoff.saturating_mul(doubling).max(wait))
         });
-        if retry && retry_at.is_none() {
+        if retry.is_some() && retry_at.is_none() {
             state.failures.remove(run);
             tracing::warn!(
                 target: "integrations::sync",
@@ -441,7 +451,7 @@ impl SyncScheduler {
     /// per key), until [`shutdown`](Self::shutdown). Drive it once per scheduler, on a
     /// Tokio runtime (runs are spawned on it).
     pub async fn run(&self) {
-        let mut runs: JoinSet<(TriggeredRun, bool)> = JoinSet::new();
+        let mut runs: JoinSet<(TriggeredRun, Option<Duration>)> = JoinSet::new();
         loop {
             let (due, next, shutdown) = self.take_due();
             for run in due {
@@ -453,9 +463,9 @@ impl SyncScheduler {
                         tokio::spawn(async move { starter.start_run(&run).await }).await
                     };
                     let (code, retry) = match &attempt {
-                        Ok(Ok(())) => (None, false),
-                        Ok(Err(error)) => (Some(error.code().to_owned()), worth_retrying(error)),
-                        Err(_) => (Some("sync.run_panicked".to_owned()), false),
+                        Ok(Ok(())) => (None, None),
+                        Ok(Err(error)) => (Some(error.code().to_owned()), retry_of(error)),
+                        Err(_) => (Some("sync.run_panicked".to_owned()), None),
                     };
                     if let Some(code) = code {
                         tracing::warn!(
@@ -464,7 +474,7 @@ impl SyncScheduler {
                             connection = %run.connection,
                             stream = %run.stream,
                             code,
-                            retry,
+                            retry = retry.is_some(),
                             "a webhook-triggered sync run failed"
                         );
                     }

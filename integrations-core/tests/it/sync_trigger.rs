@@ -402,3 +402,39 @@ async fn a_run_refused_for_good_is_not_retried() {
     assert_eq!(rig.starter.runs().len(), 1);
     rig.stop().await;
 }
+
+/// A run that ended on the provider's rate limit (the runner gives up after limits in a
+/// row, with the provider's wait) is retried no sooner than that wait, even when the
+/// back-off is shorter.
+#[tokio::test]
+async fn a_rate_limited_run_is_retried_after_the_providers_wait() {
+    let rig = rig();
+    let hour = Duration::from_secs(3600);
+    rig.starter.failures.lock().unwrap().push(
+        integrations_core::codes::tool::RATE_LIMITED
+            .error("GitHub's secondary rate limit")
+            .with_retry_after(hour),
+    );
+    rig.sink
+        .deliver(&event("conn_1", "tracker.issue.updated", 0))
+        .await
+        .unwrap();
+    rig.elapse(WINDOW).await;
+    until("the run ran", || rig.starter.runs().len() == 1).await;
+    until("the failed run waits for its retry", || {
+        let s = rig.scheduler.status();
+        (s.pending, s.running) == (1, 0)
+    })
+    .await;
+    assert!(DEFAULT_RETRY_BACKOFF < hour);
+    rig.elapse(hour.saturating_sub(Duration::from_secs(1)))
+        .await;
+    assert_eq!(
+        rig.starter.runs().len(),
+        1,
+        "not before the provider's wait"
+    );
+    rig.elapse(Duration::from_secs(1)).await;
+    until("the retry ran", || rig.starter.runs().len() == 2).await;
+    rig.stop().await;
+}

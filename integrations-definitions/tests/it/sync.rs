@@ -881,9 +881,11 @@ async fn github_secondary_limits_in_a_row_back_off_then_end_the_run() {
         .map(Duration::as_secs)
         .collect();
     assert_eq!(secs, [60, 120, 240, 480, 900, 900, 900, 900]);
-    // The run's lease is given back and its checkpoint kept: the next run resumes.
+    // The run's lease is given back and its checkpoint kept: the next run resumes after
+    // the page already written, never writing it again.
     let report = env.full("issues").await;
     assert_eq!(env.sink.ids("issues").len(), 250, "{report:?}");
+    assert!(env.sink.written_twice().is_empty(), "{report:?}");
 }
 
 #[tokio::test]
