@@ -12,7 +12,7 @@ use crate::credential::{CredentialRequest, CredentialSource};
 use crate::host::{Clock, HttpClient, HttpRequest, HttpResponse};
 use crate::model::Connection;
 use crate::plan::CredentialSelector;
-use crate::provider::tools::{RequestAuth, clone_request, inject};
+use crate::provider::tools::{RequestAuth, add_missing_headers, clone_request, inject};
 use crate::schema::Parsed;
 
 /// Whether a run fetches everything or only what changed since the watermark.
@@ -183,11 +183,7 @@ impl SyncRequest<'_> {
         auth: &RequestAuth,
     ) -> Result<HttpResponse, Error> {
         let mut request = request;
-        for (name, value) in self.default_headers {
-            if !request.headers().contains_key(name) {
-                request.headers_mut().insert(name.clone(), value.clone());
-            }
-        }
+        add_missing_headers(request.headers_mut(), self.default_headers);
         let wanted = CredentialRequest::new(self.connection, &auth.selector);
         let credential = self.credentials.credential(&wanted).await?;
         let first = inject(clone_request(&request), &auth.injection, &credential.value)?;

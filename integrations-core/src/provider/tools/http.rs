@@ -191,10 +191,8 @@ impl ToolHttp {
         auth: &RequestAuth,
     ) -> Result<HttpResponse, Error> {
         let mut request = request;
-        for (name, value) in self.default_headers.iter().flat_map(|h| h.iter()) {
-            if !request.headers().contains_key(name) {
-                request.headers_mut().insert(name.clone(), value.clone());
-            }
+        if let Some(defaults) = &self.default_headers {
+            add_missing_headers(request.headers_mut(), defaults);
         }
         let credential_request = CredentialRequest::new(&self.connection, &auth.selector);
         let credential = match self.credentials.credential(&credential_request).await {
@@ -273,6 +271,18 @@ impl ToolHttp {
             return Err(status_error(response.status()));
         }
         read_json(&response)
+    }
+}
+
+/// Adds to `headers` every header of `defaults` it does not have, with all its values
+/// (a header the request sets keeps the request's values).
+pub(crate) fn add_missing_headers(headers: &mut http::HeaderMap, defaults: &http::HeaderMap) {
+    for name in defaults.keys() {
+        if !headers.contains_key(name) {
+            for value in defaults.get_all(name) {
+                headers.append(name.clone(), value.clone());
+            }
+        }
     }
 }
 
@@ -435,6 +445,25 @@ mod tests {
 
     fn get(url: &str) -> HttpRequest {
         request(Method::GET, url).unwrap()
+    }
+
+    /// Every value of a default header the request lacks is added; a header the request
+    /// sets keeps its own values.
+    #[test]
+    fn default_headers_are_added_whole_where_missing() {
+        let mut defaults = http::HeaderMap::new();
+        defaults.append("x-feature", "a".parse().unwrap());
+        defaults.append("x-feature", "b".parse().unwrap());
+        defaults.insert("accept", "application/json".parse().unwrap());
+        let mut request = get("https://api.example.com/x");
+        request
+            .headers_mut()
+            .insert("accept", "text/plain".parse().unwrap());
+        add_missing_headers(request.headers_mut(), &defaults);
+        let features: Vec<_> = request.headers().get_all("x-feature").iter().collect();
+        assert_eq!(features, ["a", "b"]);
+        let accepts: Vec<_> = request.headers().get_all("accept").iter().collect();
+        assert_eq!(accepts, ["text/plain"]);
     }
 
     #[test]

@@ -13,7 +13,7 @@ pub use self::context::ToolContext;
 pub(crate) use self::context::{CallParts, ConnectionParts};
 pub use self::executor::{Tool, ToolExecutor, ToolSet};
 pub use self::http::{RequestAuth, ToolHttp, json_request, read_json, request, status_error};
-pub(crate) use self::http::{clone_request, inject};
+pub(crate) use self::http::{add_missing_headers, clone_request, inject};
 pub use self::ratelimit::{DEFAULT_RATE_LIMIT_WAIT, RateLimitRule, ResetFormat, rate_limited};
 pub(crate) use self::result::json_text;
 pub use self::result::{Continuation, ToolContent, ToolFailure, ToolResult, ToolStatus};
