@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use integrations_core::tools::{
-    ApprovalRequest, CONTINUE_TOOL_NAME, CallContext, MAX_TOOL_NAME_LEN, Manifest, Runtime,
-    Session, ToolPolicy, ToolResult, ToolStatus, export, sanitize_tool_name,
+    AmbiguousTool, ApprovalRequest, CONTINUE_TOOL_NAME, CallContext, MAX_TOOL_NAME_LEN, Manifest,
+    Runtime, Session, ToolPolicy, ToolResult, ToolStatus, export, sanitize_tool_name,
 };
 use integrations_core::{ConnectionId, Error, UserId};
 use rmcp::model::{
@@ -90,7 +90,14 @@ pub(crate) struct Shared {
     /// The continuation cursors given out, kept here so that a sessionless request
     /// finds those of the request before it.
     cursors: Arc<Cursors>,
+    /// The tools each session's log line last named as ambiguous: a line is written when
+    /// the set changes, not at every manifest.
+    ambiguous_logged: Arc<Mutex<HashMap<Session, Vec<AmbiguousTool>>>>,
 }
+
+/// The most sessions whose last ambiguity warning is remembered; past it, all are
+/// forgotten (each then logs once more).
+const AMBIGUOUS_LOGGED_LIMIT: usize = 1024;
 
 /// Manifests by session, with when each was built.
 type Manifests = HashMap<Session, (Instant, Arc<Manifest>)>;
@@ -116,9 +123,9 @@ impl Shared {
                 .await
                 .map_err(|e| internal(&e))?,
         );
-        if !manifest.ambiguous.is_empty() {
+        if self.ambiguity_is_news(session, &manifest.ambiguous) {
             // The agent does not see these tools, and `tools/list` cannot say why: the
-            // host's log does (at most once a manifest lifetime per session).
+            // host's log does, once for each set of them a session meets.
             let tools: Vec<&str> = manifest.ambiguous.iter().map(|t| t.name.as_str()).collect();
             let mut connections: Vec<&str> = manifest
                 .ambiguous
@@ -146,6 +153,26 @@ impl Shared {
         manifests.retain(|_, (at, _)| at.elapsed() < MANIFEST_TTL);
         manifests.insert(session.clone(), (Instant::now(), Arc::clone(&manifest)));
         Ok(manifest)
+    }
+
+    /// Whether `ambiguous` (a session's tools left out as ambiguous) differs from what
+    /// the session's last warning named; remembers it.
+    fn ambiguity_is_news(&self, session: &Session, ambiguous: &[AmbiguousTool]) -> bool {
+        let mut logged = self
+            .ambiguous_logged
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if logged
+            .get(session)
+            .map_or(ambiguous.is_empty(), |last| last == ambiguous)
+        {
+            return false;
+        }
+        if logged.len() >= AMBIGUOUS_LOGGED_LIMIT {
+            logged.clear();
+        }
+        logged.insert(session.clone(), ambiguous.to_vec());
+        !ambiguous.is_empty()
     }
 }
 
@@ -177,6 +204,7 @@ impl McpService {
                 changes,
                 manifests: Arc::default(),
                 cursors: Arc::default(),
+                ambiguous_logged: Arc::default(),
             }),
         }
     }
@@ -192,6 +220,7 @@ impl McpService {
                 changes: self.shared.changes.clone(),
                 manifests: Arc::clone(&self.shared.manifests),
                 cursors: Arc::clone(&self.shared.cursors),
+                ambiguous_logged: Arc::clone(&self.shared.ambiguous_logged),
             }),
         }
     }
