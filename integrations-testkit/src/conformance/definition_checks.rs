@@ -221,7 +221,7 @@ pub(super) fn connection_methods(integration: &dyn Integration) -> (Outcome, Vec
                         }
                         if !resolves_client_id(integration, method) {
                             problems.push(format!(
-                                "{id}: the OAuth 2.0 data names no client id for any target-config example, so no connection can start (auth.missing_client_id): IntegrationDefinition::oauth2 must set OAuth2Spec::client_id, usually from the target config's client_id"
+                                "{id}: the OAuth 2.0 data names no client id for any target-config example, so no connection can start (auth.missing_client_id): IntegrationDefinition::oauth2 must set OAuth2Spec::client_id, usually from the target config's client_id; a definition reading it from another member (DeclaredIntegration::with_oauth_client_id_pointer) adds a target-config example that names it"
                             ));
                         }
                         if !secret_fields.contains(&spec.client_secret_field) {
