@@ -157,25 +157,51 @@ impl IntegrationProvider for TestIntegration {}
 /// What another writer does to a stored connection: `None` deletes it.
 pub(crate) type Meddle = Box<dyn FnOnce(Connection) -> Option<Connection> + Send>;
 
-/// A connection store over a [`MemoryStore`] where another writer changes the record
-/// between a writer's read and its write: the first `put_connection_if_unchanged` (the
-/// careful write) runs `meddle` on the stored record before it compares.
+/// What happens between a writer's read and its careful write.
+enum Interference {
+    /// Another writer changes the stored record.
+    Meddle(Meddle),
+    /// The writer stalls: it says it arrived, then waits to proceed.
+    Stall {
+        arrived: Arc<tokio::sync::Notify>,
+        proceed: Arc<tokio::sync::Notify>,
+    },
+}
+
+/// A connection store over a [`MemoryStore`] where something happens between a writer's
+/// read and its write, at the first `put_connection_if_unchanged` (the careful write),
+/// before it compares: another writer changes the record ([`new`](Self::new)), or the
+/// writer stalls until the test lets it go on ([`stalling`](Self::stalling)).
 pub(crate) struct Meddling {
     pub(crate) inner: Arc<MemoryStore>,
-    meddle: Mutex<Option<Meddle>>,
+    interference: Mutex<Option<Interference>>,
 }
 
 impl Meddling {
+    /// Runs `meddle` on the stored record (`None` deletes it) before the careful write.
     pub(crate) fn new(inner: Arc<MemoryStore>, meddle: Meddle) -> Arc<Self> {
+        Self::with(inner, Interference::Meddle(meddle))
+    }
+
+    /// At the careful write, notifies `arrived` and waits for `proceed` before writing.
+    pub(crate) fn stalling(
+        inner: Arc<MemoryStore>,
+        arrived: Arc<tokio::sync::Notify>,
+        proceed: Arc<tokio::sync::Notify>,
+    ) -> Arc<Self> {
+        Self::with(inner, Interference::Stall { arrived, proceed })
+    }
+
+    fn with(inner: Arc<MemoryStore>, interference: Interference) -> Arc<Self> {
         Arc::new(Self {
             inner,
-            meddle: Mutex::new(Some(meddle)),
+            interference: Mutex::new(Some(interference)),
         })
     }
 
-    /// Whether the meddling happened.
+    /// Whether the interference happened.
     pub(crate) fn meddled(&self) -> bool {
-        self.meddle.lock().unwrap().is_none()
+        self.interference.lock().unwrap().is_none()
     }
 }
 
@@ -228,21 +254,29 @@ impl ConnectionStore for Meddling {
         read: &Connection,
         connection: &Connection,
     ) -> Result<bool, Error> {
-        let meddle = self.meddle.lock().unwrap().take();
-        if let Some(meddle) = meddle
-            && let Some(stored) = self
-                .inner
-                .get_connection(&connection.tenant, &connection.id)
-                .await?
-        {
-            match meddle(stored) {
-                Some(changed) => self.inner.put_connection(&changed).await?,
-                None => {
-                    self.inner
-                        .delete_connection(&connection.tenant, &connection.id)
-                        .await?;
+        let interference = self.interference.lock().unwrap().take();
+        match interference {
+            Some(Interference::Meddle(meddle)) => {
+                if let Some(stored) = self
+                    .inner
+                    .get_connection(&connection.tenant, &connection.id)
+                    .await?
+                {
+                    match meddle(stored) {
+                        Some(changed) => self.inner.put_connection(&changed).await?,
+                        None => {
+                            self.inner
+                                .delete_connection(&connection.tenant, &connection.id)
+                                .await?;
+                        }
+                    }
                 }
             }
+            Some(Interference::Stall { arrived, proceed }) => {
+                arrived.notify_one();
+                proceed.notified().await;
+            }
+            None => {}
         }
         self.inner
             .put_connection_if_unchanged(read, connection)

@@ -1,14 +1,14 @@
 //! Managed webhook registration beside other writers of the same connection.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use integrations_core::auth::TokenManager;
 use integrations_core::definition::{
     ConnectionMethod, IntegrationDefinition, Metadata, SecretField,
 };
-use integrations_core::host::{ConnectionQuery, ConnectionStore};
-use integrations_core::model::{Connection, ConnectionStatus, CredentialType};
+use integrations_core::host::ConnectionStore as _;
+use integrations_core::model::CredentialType;
 use integrations_core::provider::IntegrationProvider;
 use integrations_core::provider::webhook::{
     HookRemoval, HookRequest, RegisteredHook, WebhookRegistrar,
@@ -17,12 +17,12 @@ use integrations_core::service::{ConnectionInput, TargetInput, WriteService};
 use integrations_core::webhook::ManagedWebhooks;
 use integrations_core::{
     ConnectionId, ConnectionMethodId, DefinitionKey, Error, IntegrationKind, Registry, Secret,
-    TargetId, TenantId, Timestamp,
+    TargetId, TenantId,
 };
-use integrations_testkit::{MemoryStore, TestHost};
+use integrations_testkit::TestHost;
 use tokio::sync::Notify;
 
-use crate::support::host_with_connections;
+use crate::support::{Meddling, host_with_connections};
 
 const KEY: &str = "hooked::cloud";
 
@@ -102,74 +102,6 @@ impl IntegrationProvider for Hooked {
     }
 }
 
-/// A connection store over a [`MemoryStore`] whose first `put_connection_if_unchanged`
-/// says it arrived (`arrived`) and waits for `proceed` before writing: a writer that read
-/// the connection, then stalls before its write.
-struct Stalled {
-    inner: Arc<MemoryStore>,
-    gate: Mutex<Option<(Arc<Notify>, Arc<Notify>)>>,
-}
-
-#[async_trait]
-impl ConnectionStore for Stalled {
-    async fn get_connection(
-        &self,
-        tenant: &TenantId,
-        id: &ConnectionId,
-    ) -> Result<Option<Connection>, Error> {
-        self.inner.get_connection(tenant, id).await
-    }
-    async fn put_connection(&self, connection: &Connection) -> Result<(), Error> {
-        self.inner.put_connection(connection).await
-    }
-    async fn list_connections(&self, tenant: &TenantId) -> Result<Vec<Connection>, Error> {
-        self.inner.list_connections(tenant).await
-    }
-    async fn delete_connection(&self, tenant: &TenantId, id: &ConnectionId) -> Result<bool, Error> {
-        self.inner.delete_connection(tenant, id).await
-    }
-    async fn find_connections(&self, query: &ConnectionQuery) -> Result<Vec<Connection>, Error> {
-        self.inner.find_connections(query).await
-    }
-    async fn set_connection_status(
-        &self,
-        tenant: &TenantId,
-        id: &ConnectionId,
-        status: ConnectionStatus,
-        now: Timestamp,
-    ) -> Result<Option<Connection>, Error> {
-        self.inner
-            .set_connection_status(tenant, id, status, now)
-            .await
-    }
-    async fn set_connection_status_if(
-        &self,
-        tenant: &TenantId,
-        id: &ConnectionId,
-        expected: &ConnectionStatus,
-        status: ConnectionStatus,
-        now: Timestamp,
-    ) -> Result<Option<Connection>, Error> {
-        self.inner
-            .set_connection_status_if(tenant, id, expected, status, now)
-            .await
-    }
-    async fn put_connection_if_unchanged(
-        &self,
-        read: &Connection,
-        connection: &Connection,
-    ) -> Result<bool, Error> {
-        let gate = self.gate.lock().unwrap().take();
-        if let Some((arrived, proceed)) = gate {
-            arrived.notify_one();
-            proceed.notified().await;
-        }
-        self.inner
-            .put_connection_if_unchanged(read, connection)
-            .await
-    }
-}
-
 /// The interleaving of a registration and another write of the connection, all in one
 /// millisecond (the test's clock does not move): the registration writes the endpoint
 /// key and calls the provider; meanwhile the other writer (a new API key; a
@@ -234,10 +166,7 @@ async fn a_hook_recorded_while_another_writer_holds_an_older_read_survives_its_w
 
     // The other writer reads that revision and stalls before its write.
     let (arrived, proceed) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
-    let stalled = Arc::new(Stalled {
-        inner: test.store.clone(),
-        gate: Mutex::new(Some((arrived.clone(), proceed.clone()))),
-    });
+    let stalled = Meddling::stalling(test.store.clone(), arrived.clone(), proceed.clone());
     let rewrite = tokio::spawn({
         let writer = WriteService::new(registry.clone(), host_with_connections(&test, stalled));
         let input = input()
