@@ -306,9 +306,12 @@ async fn a_flood_of_idle_connections_past_the_limit_is_closed_at_once() {
     assert!(fx.upstream.recorded().is_empty());
 }
 
-#[tokio::test]
-async fn a_connection_revoked_elsewhere_stops_being_injected_within_the_recheck() {
-    use integrations_core::model::ConnectionStatus;
+/// A proxy rechecking connections every 200 ms that served one request through the
+/// route's connection; then `change` is made to the stored connection elsewhere, and the
+/// recheck passes. The next request's answer.
+async fn after_the_connection_changed_elsewhere(
+    change: impl FnOnce(&mut integrations_core::model::Connection),
+) -> (Fixture, reqwest::Response) {
     use integrations_core::{ConnectionId, TenantId};
 
     let fx = Fixture::start_with(Options {
@@ -325,13 +328,24 @@ async fn a_connection_revoked_elsewhere_stops_being_injected_within_the_recheck(
     let tenant = TenantId::new("acme").unwrap();
     let id = ConnectionId::new("openai-key").unwrap();
     let mut connection = store.get_connection(&tenant, &id).await.unwrap().unwrap();
-    connection.status = ConnectionStatus::Revoked {
-        reason: "revoked by the operator".to_owned(),
-    };
+    change(&mut connection);
     store.put_connection(&connection).await.unwrap();
     tokio::time::sleep(Duration::from_millis(250)).await;
 
     let response = models().await.unwrap();
+    (fx, response)
+}
+
+#[tokio::test]
+async fn a_connection_revoked_elsewhere_stops_being_injected_within_the_recheck() {
+    use integrations_core::model::ConnectionStatus;
+
+    let (fx, response) = after_the_connection_changed_elsewhere(|connection| {
+        connection.status = ConnectionStatus::Revoked {
+            reason: "revoked by the operator".to_owned(),
+        };
+    })
+    .await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     assert_eq!(
         code(&response).as_deref(),
@@ -345,27 +359,10 @@ async fn a_connection_revoked_elsewhere_stops_being_injected_within_the_recheck(
 /// route's: its credential, though of the route's credential type, is never sent.
 #[tokio::test]
 async fn a_connection_of_another_integration_under_the_routes_id_gets_nothing() {
-    use integrations_core::{ConnectionId, TenantId};
-
-    let fx = Fixture::start_with(Options {
-        config: integrations_proxy::ProxyConfig::new()
-            .with_connection_recheck(Duration::from_millis(200)),
-        ..Options::default()
+    let (fx, response) = after_the_connection_changed_elsewhere(|connection| {
+        connection.key = "linear::linear-default".parse().unwrap();
     })
     .await;
-    let client = fx.client(&fx.grant());
-    let models = || client.get("https://api.openai.com/v1/models").send();
-    assert_eq!(models().await.unwrap().status(), StatusCode::OK);
-
-    let store = fx.test.host().connections();
-    let tenant = TenantId::new("acme").unwrap();
-    let id = ConnectionId::new("openai-key").unwrap();
-    let mut connection = store.get_connection(&tenant, &id).await.unwrap().unwrap();
-    connection.key = "linear::linear-default".parse().unwrap();
-    store.put_connection(&connection).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(250)).await;
-
-    let response = models().await.unwrap();
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     assert_eq!(
         code(&response).as_deref(),
