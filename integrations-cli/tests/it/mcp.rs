@@ -1,6 +1,24 @@
 //! `mcp-config apply`.
 
+use std::path::Path;
+use std::process::Output;
+
 use crate::support::{repo, run, stderr, temp_dir, write};
+
+/// `integrations mcp-config apply PROFILE --file FILE --format FORMAT` and `extra`.
+fn apply(profile: &str, file: &Path, format: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "mcp-config",
+        "apply",
+        profile,
+        "--file",
+        file.to_str().unwrap(),
+        "--format",
+        format,
+    ];
+    args.extend_from_slice(extra);
+    run(&args)
+}
 
 const CODEX: &str = r#"# My Codex settings: keep this comment.
 model = "gpt-5-codex"
@@ -23,15 +41,7 @@ fn apply_writes_the_profile_servers_and_keeps_the_users_own() {
     let dir = temp_dir("mcp-apply");
     let profile = repo("examples/profiles/agent-sandbox.json");
     let toml = write(&dir, "config.toml", CODEX);
-    let out = run(&[
-        "mcp-config",
-        "apply",
-        &profile,
-        "--file",
-        toml.to_str().unwrap(),
-        "--format",
-        "toml",
-    ]);
+    let out = apply(&profile, &toml, "toml", &[]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = std::fs::read_to_string(&toml).unwrap();
     assert!(
@@ -41,29 +51,13 @@ fn apply_writes_the_profile_servers_and_keeps_the_users_own() {
     assert!(text.contains("[mcp_servers.linear]"));
     assert!(text.contains("https://mcp.linear.app/mcp"));
     // A second run changes nothing.
-    let again = run(&[
-        "mcp-config",
-        "apply",
-        &profile,
-        "--file",
-        toml.to_str().unwrap(),
-        "--format",
-        "toml",
-    ]);
+    let again = apply(&profile, &toml, "toml", &[]);
     assert_eq!(again.status.code(), Some(0));
     assert!(stderr(&again).contains("up to date"));
     assert_eq!(std::fs::read_to_string(&toml).unwrap(), text);
 
     let json = write(&dir, ".mcp.json", CLAUDE);
-    let out = run(&[
-        "mcp-config",
-        "apply",
-        &profile,
-        "--file",
-        json.to_str().unwrap(),
-        "--format",
-        "json",
-    ]);
+    let out = apply(&profile, &json, "json", &[]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = std::fs::read_to_string(&json).unwrap();
     let value: serde_json::Value = serde_json::from_str(&text).unwrap();
@@ -79,15 +73,7 @@ fn apply_writes_the_profile_servers_and_keeps_the_users_own() {
     );
 
     let created = dir.join("new.toml");
-    let out = run(&[
-        "mcp-config",
-        "apply",
-        &profile,
-        "--file",
-        created.to_str().unwrap(),
-        "--format",
-        "toml",
-    ]);
+    let out = apply(&profile, &created, "toml", &[]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(
         std::fs::read_to_string(&created)
@@ -107,19 +93,12 @@ fn apply_removes_the_servers_it_is_told_are_retired() {
         "{CODEX}\n[mcp_servers.old_tracker]   # written by an earlier profile\nurl = \"https://mcp.tracker.example/mcp\"\n"
     );
     let toml = write(&dir, "config.toml", &before);
-    let out = run(&[
-        "mcp-config",
-        "apply",
+    let out = apply(
         &profile,
-        "--file",
-        toml.to_str().unwrap(),
-        "--format",
+        &toml,
         "toml",
-        "--retire",
-        "old_tracker",
-        "--retire",
-        "linear",
-    ]);
+        &["--retire", "old_tracker", "--retire", "linear"],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = std::fs::read_to_string(&toml).unwrap();
     assert!(!text.contains("old_tracker"), "{text}");
@@ -135,17 +114,7 @@ fn apply_removes_the_servers_it_is_told_are_retired() {
         ".mcp.json",
         r#"{"mcpServers": {"mine": {"command": "uvx"}, "old_tracker": {"url": "https://mcp.tracker.example/mcp"}}}"#,
     );
-    let out = run(&[
-        "mcp-config",
-        "apply",
-        &profile,
-        "--file",
-        json.to_str().unwrap(),
-        "--format",
-        "json",
-        "--retire",
-        "old_tracker",
-    ]);
+    let out = apply(&profile, &json, "json", &["--retire", "old_tracker"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let value: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
@@ -160,15 +129,7 @@ fn apply_refuses_a_file_it_cannot_update_and_changes_nothing() {
     let dir = temp_dir("mcp-bad");
     let profile = repo("examples/profiles/agent-sandbox.json");
     let bad = write(&dir, "config.toml", "mcp_servers = \"not a table\"\n");
-    let out = run(&[
-        "mcp-config",
-        "apply",
-        &profile,
-        "--file",
-        bad.to_str().unwrap(),
-        "--format",
-        "toml",
-    ]);
+    let out = apply(&profile, &bad, "toml", &[]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).starts_with("mcp."), "{}", stderr(&out));
     assert_eq!(
@@ -191,15 +152,7 @@ fn apply_keeps_the_files_permissions_and_writes_through_a_link() {
     std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o600)).unwrap();
     let link = dir.join("config.toml");
     std::os::unix::fs::symlink(&real, &link).unwrap();
-    let out = run(&[
-        "mcp-config",
-        "apply",
-        &profile,
-        "--file",
-        link.to_str().unwrap(),
-        "--format",
-        "toml",
-    ]);
+    let out = apply(&profile, &link, "toml", &[]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(
         std::fs::symlink_metadata(&link)
