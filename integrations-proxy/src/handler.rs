@@ -533,24 +533,10 @@ async fn forward_route(
                 format!("the connection of route {} does not exist", route.id),
             )
         })?;
-    // A connection stored under the route's id but of another integration (the route's
-    // deleted and another made in its place) is not the route's: its credential could
-    // share the route's credential type and go to the wrong provider.
-    if connection.id != route.connection || connection.key != route.definition {
-        return Err(Refusal::forbidden(
-            integrations_core::codes::egress::CONNECTION_MISMATCH,
-            format!(
-                "the connection of route {} is not the route's integration's",
-                route.id
-            ),
-        ));
-    }
-    if !connection.is_active() {
-        return Err(Refusal::forbidden(
-            integrations_core::codes::auth::CONNECTION_NOT_ACTIVE,
-            format!("the connection of route {} is not active", route.id),
-        ));
-    }
+    // The check `inject` makes: the route's connection (not another integration's made
+    // under its id), and active.
+    integrations_core::egress::check_connection(route, &connection)
+        .map_err(|e| Refusal::with_status(StatusCode::FORBIDDEN, &e))?;
     let wanted = CredentialRequest::new(&connection, &route.credential);
     let credential = shared
         .credentials

@@ -43,6 +43,24 @@ pub async fn inject(
     connection: &Connection,
     credentials: &dyn CredentialSource,
 ) -> Result<Request<Bytes>, Error> {
+    check_connection(route, connection)?;
+    let credential = credentials
+        .credential(&CredentialRequest::new(connection, &route.credential))
+        .await?;
+    apply_credential(request, route, &credential.value)
+}
+
+/// Whether `connection` (loaded for `route`) may lend the route its credential: it is the
+/// route's connection (its id, and a connection of the route's integration: another made
+/// under a deleted one's id could hold a credential of the same type for another
+/// provider) and it is active. [`inject`] checks it; a proxy that injects by other means
+/// checks it too.
+///
+/// # Errors
+///
+/// `egress.connection_mismatch` when `connection` is not the route's;
+/// `auth.connection_not_active` when it is not active.
+pub fn check_connection(route: &CompiledRoute, connection: &Connection) -> Result<(), Error> {
     if connection.id != route.connection || connection.key != route.definition {
         return Err(crate::codes::egress::CONNECTION_MISMATCH.error(format!(
             "route {} injects the credential of another connection",
@@ -55,10 +73,7 @@ pub async fn inject(
             route.id
         )));
     }
-    let credential = credentials
-        .credential(&CredentialRequest::new(connection, &route.credential))
-        .await?;
-    apply_credential(request, route, &credential.value)
+    Ok(())
 }
 
 /// Prepares `request` for the route's upstream and injects `credential`.

@@ -43,7 +43,7 @@ pub use grant::{
     GRANT_HEADER, GrantAudience, GrantClaims, GrantKey, GrantKeys, GrantToken, MAX_GRANT_TTL,
 };
 pub use index::{Classification, RouteIndex, overlapping_pairs};
-pub use inject::{apply_credential, inject};
+pub use inject::{apply_credential, check_connection, inject};
 pub use matcher::{
     AMBIGUOUS_PATH, Matcher, RequestTarget, normalize_host, normalize_method,
     normalize_path_prefix, path_has_prefix,
