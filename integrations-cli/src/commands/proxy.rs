@@ -367,15 +367,7 @@ async fn demo(args: &ProxyArgs) -> Result<(), Error> {
         )
         .await?;
     let plan = match &args.plan {
-        Some(path) => serde_json::from_value(io::read_json(path)?).map_err(|e| {
-            crate::codes::cli::INVALID_PLAN.with_issues(
-                format!(
-                    "not a compiled plan: {}",
-                    integrations_core::schema::mask_quoted(&e.to_string())
-                ),
-                Vec::new(),
-            )
-        })?,
+        Some(path) => read_plan(path)?,
         None => compile(&registry, &ProfileInput::from_json(DEMO_PROFILE)?)?,
     };
     let route = plan
