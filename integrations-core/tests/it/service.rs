@@ -33,6 +33,21 @@ fn setup() -> (TestHost, WriteService) {
     (test, service)
 }
 
+/// A service over `test`'s stores whose connection writes meet `meddle` between their
+/// read and their write, and the meddling store (to ask whether it meddled).
+fn meddled(
+    test: &TestHost,
+    service: &WriteService,
+    meddle: Meddle,
+) -> (Arc<Meddling>, WriteService) {
+    let meddling = Meddling::new(test.store.clone(), meddle);
+    let host = host_with_connections(test, meddling.clone());
+    (
+        meddling,
+        WriteService::new(Arc::new(service.registry().clone()), host),
+    )
+}
+
 fn target_input() -> TargetInput {
     TargetInput::new(
         tenant(),
@@ -563,9 +578,8 @@ async fn a_connection_write_keeps_what_another_writer_changed_meanwhile() {
     service.put_target(target_input()).await.unwrap();
     service.put_connection(connection_input()).await.unwrap();
 
-    let meddling = Meddling::new(test.store.clone(), registers_a_hook());
-    let host = host_with_connections(&test, meddling.clone());
-    let written = WriteService::new(Arc::new(service.registry().clone()), host)
+    let (meddling, writer) = meddled(&test, &service, registers_a_hook());
+    let written = writer
         .put_connection(
             connection_input()
                 .with_secret("api_token", "trk_NEW-KEY")
@@ -605,9 +619,8 @@ async fn a_refused_write_puts_back_the_credentials_it_swapped_in() {
             .saturating_add(std::time::Duration::from_secs(1));
         Some(stored)
     });
-    let meddling = Meddling::new(test.store.clone(), moved);
-    let host = host_with_connections(&test, meddling.clone());
-    let error = WriteService::new(Arc::new(service.registry().clone()), host)
+    let (meddling, writer) = meddled(&test, &service, moved);
+    let error = writer
         .put_connection(
             connection_input()
                 .with_secret("api_token", "trk_REFUSED-KEY")
@@ -632,14 +645,10 @@ async fn a_connection_write_does_not_bring_back_the_record_read() {
         };
         Some(stored)
     });
-    let meddling = Meddling::new(test.store.clone(), revoke);
-    let host = host_with_connections(&test, meddling.clone());
+    let (meddling, writer) = meddled(&test, &service, revoke);
     let mut update = connection_input().with_config(json!({}));
     update.secrets.clear();
-    let written = WriteService::new(Arc::new(service.registry().clone()), host)
-        .put_connection(update)
-        .await
-        .unwrap();
+    let written = writer.put_connection(update).await.unwrap();
     assert!(meddling.meddled());
     assert!(matches!(written.status, ConnectionStatus::Revoked { .. }));
     assert_eq!(
@@ -709,14 +718,10 @@ async fn a_retried_connection_write_is_later_than_the_record_it_read_again() {
         stored.updated_at = ahead;
         Some(stored)
     });
-    let meddling = Meddling::new(test.store.clone(), from_ahead);
-    let host = host_with_connections(&test, meddling.clone());
+    let (meddling, writer) = meddled(&test, &service, from_ahead);
     let mut update = connection_input().with_config(json!({}));
     update.secrets.clear();
-    let written = WriteService::new(Arc::new(service.registry().clone()), host)
-        .put_connection(update)
-        .await
-        .unwrap();
+    let written = writer.put_connection(update).await.unwrap();
     assert!(meddling.meddled());
     assert_eq!(written.granted_scopes, ["read"]);
     assert!(
