@@ -385,6 +385,18 @@ async fn the_suite_finds_broken_stores() {
     }
 }
 
+/// The failure `check` reports for `store` alone; `what` names the failure expected.
+async fn failure_of(store: Broken, check: StoreCheck, what: &str) -> String {
+    let report = StoreConformance::new(Arc::new(store))
+        .only(&[check])
+        .run()
+        .await;
+    report
+        .result(check)
+        .and_then(|r| r.clone().err())
+        .unwrap_or_else(|| panic!("{what}: {check} passed"))
+}
+
 /// A store that takes text holding a NUL (here an event id, cut at the NUL) fails the NUL
 /// text check: PostgreSQL cannot store it, so a host would meet the refusal only in
 /// production.
@@ -394,14 +406,7 @@ async fn a_store_that_takes_text_with_a_nul_fails() {
         cuts_at_nul: true,
         ..Broken::default()
     };
-    let report = StoreConformance::new(Arc::new(cutting))
-        .only(&[StoreCheck::NulText])
-        .run()
-        .await;
-    let failure = report
-        .result(StoreCheck::NulText)
-        .and_then(|r| r.clone().err())
-        .expect("the NUL text check fails");
+    let failure = failure_of(cutting, StoreCheck::NulText, "the NUL text check fails").await;
     assert!(failure.contains("record_event_if_new"), "{failure}");
     assert!(failure.contains("store.invalid_text"), "{failure}");
 }
@@ -414,14 +419,7 @@ async fn a_store_whose_shared_reads_go_stale_fails_the_round_trip() {
         stale_shared_targets: Some(Mutex::default()),
         ..Broken::default()
     };
-    let report = StoreConformance::new(Arc::new(stale))
-        .only(&[StoreCheck::RoundTrips])
-        .run()
-        .await;
-    let failure = report
-        .result(StoreCheck::RoundTrips)
-        .and_then(|r| r.clone().err())
-        .expect("round_trips fails");
+    let failure = failure_of(stale, StoreCheck::RoundTrips, "round_trips fails").await;
     assert!(
         failure.contains("a rewritten target read shared"),
         "{failure}"
@@ -466,14 +464,12 @@ async fn a_store_that_compares_then_writes_a_connection_fails_the_race() {
         compares_then_writes: true,
         ..Broken::default()
     };
-    let report = StoreConformance::new(Arc::new(store))
-        .only(&[StoreCheck::Concurrency])
-        .run()
-        .await;
-    let failure = report
-        .result(StoreCheck::Concurrency)
-        .and_then(|r| r.clone().err())
-        .expect("the concurrency check fails");
+    let failure = failure_of(
+        store,
+        StoreCheck::Concurrency,
+        "the concurrency check fails",
+    )
+    .await;
     assert!(
         failure.contains("concurrent put_connection_if_unchanged calls from one read wrote"),
         "{failure}"
@@ -486,13 +482,11 @@ async fn a_store_that_compares_then_writes_a_connection_fails_the_race() {
         never_takes_over: true,
         ..Broken::default()
     };
-    let report = StoreConformance::new(Arc::new(atomic))
-        .only(&[StoreCheck::Concurrency])
-        .run()
-        .await;
-    let failure = report
-        .result(StoreCheck::Concurrency)
-        .and_then(|r| r.clone().err())
-        .expect("the concurrency check fails at the takeovers");
+    let failure = failure_of(
+        atomic,
+        StoreCheck::Concurrency,
+        "the concurrency check fails at the takeovers",
+    )
+    .await;
     assert!(failure.contains("takeovers"), "{failure}");
 }
