@@ -254,6 +254,19 @@ impl ConnectionStore for SqlStores {
         self.affected(q).await.map(drop)
     }
 
+    async fn put_connection_if_absent(&self, connection: &Connection) -> Result<bool, Error> {
+        let q = bind_connection(
+            self.query(
+                "INSERT INTO connections \
+                 (tenant, id, definition_key, external_subject, endpoint_key, status, updated_at, record) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                 ON CONFLICT (tenant, id) DO NOTHING",
+            ),
+            connection,
+        )?;
+        Ok(self.affected(q).await? > 0)
+    }
+
     async fn list_connections(&self, tenant: &TenantId) -> Result<Vec<Connection>, Error> {
         let q = self
             .query(

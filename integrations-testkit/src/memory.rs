@@ -350,6 +350,22 @@ impl ConnectionStore for MemoryStore {
         Ok(())
     }
 
+    async fn put_connection_if_absent(&self, connection: &Connection) -> Result<bool, Error> {
+        connection_text(connection)?;
+        let mut state = self.lock();
+        if state
+            .connections
+            .get(&connection.tenant, &connection.id)
+            .is_some()
+        {
+            return Ok(false);
+        }
+        state
+            .connections
+            .insert(&connection.tenant, &connection.id, connection.clone());
+        Ok(true)
+    }
+
     async fn list_connections(&self, tenant: &TenantId) -> Result<Vec<Connection>, Error> {
         Ok(self.lock().connections.list(tenant))
     }

@@ -154,33 +154,55 @@ async fn create(
     connection.scope = scope.clone();
     connection.external_subject = obtained.external_subject;
     connection.granted_scopes = obtained.granted_scopes;
-    if !obtained.credentials.is_empty() {
-        let sealed = seal(host, &connection, &obtained.credentials)?;
-        // No connection has this id, but a credential set may: one left by a create that
-        // stopped before its record. It is replaced (from the version read), so the id
-        // is never blocked; one another create swapped in meanwhile is not, and that
-        // race is the id being taken.
-        let current = host
-            .credentials()
-            .load_credentials(&connection.tenant, &connection.id)
-            .await?;
-        match host
-            .credentials()
-            .swap_credentials(
-                &connection.tenant,
-                &connection.id,
-                current.map(|set| set.version),
-                sealed,
-            )
-            .await
+    if obtained.credentials.is_empty() {
+        if !host
+            .connections()
+            .put_connection_if_absent(&connection)
+            .await?
         {
-            Err(e) if e.is_conflict() => {
-                return Err(connection_exists().with_source(e));
-            }
-            result => result?,
-        };
+            return Err(connection_exists());
+        }
+        return Ok(connection);
     }
-    host.connections().put_connection(&connection).await?;
+    let sealed = seal(host, &connection, &obtained.credentials)?;
+    // No connection has this id, but a credential set may: one left by a create that
+    // stopped before its record. It is replaced (from the version read), so the id is
+    // never blocked; one another create swapped in meanwhile is not, and that race is
+    // the id being taken.
+    let current = host
+        .credentials()
+        .load_credentials(&connection.tenant, &connection.id)
+        .await?;
+    let swapped = match host
+        .credentials()
+        .swap_credentials(
+            &connection.tenant,
+            &connection.id,
+            current.as_ref().map(|set| set.version),
+            sealed,
+        )
+        .await
+    {
+        Err(e) if e.is_conflict() => return Err(connection_exists().with_source(e)),
+        result => result?,
+    };
+    // The record goes in only where none is: a create of the same id that read this
+    // one's set and swapped its own over it, and stored its record first, has taken
+    // the id. Its record is not written over, and this create's set is not left under it.
+    if !host
+        .connections()
+        .put_connection_if_absent(&connection)
+        .await?
+    {
+        let previous = current.map(|set| set.credentials).unwrap_or_default();
+        // Best effort: a conflict means the winner's credentials are there now, and they
+        // stay.
+        let _ = host
+            .credentials()
+            .swap_credentials(&connection.tenant, &connection.id, Some(swapped), previous)
+            .await;
+        return Err(connection_exists());
+    }
     Ok(connection)
 }
 

@@ -159,6 +159,31 @@ pub trait ConnectionStore: Send + Sync {
     }
     /// Inserts or replaces a connection.
     async fn put_connection(&self, connection: &Connection) -> Result<(), Error>;
+    /// Inserts `connection` only if its tenant has no connection with its id. `true`
+    /// when inserted; `false` when one exists (nothing is written then). Of any number
+    /// of concurrent calls for one id, exactly one inserts. Creating a connection under
+    /// an id the host chose uses it, so that two creates racing for one id end with one
+    /// connection, and the loser is told (`auth.connection_exists`) instead of writing
+    /// over the winner's record.
+    ///
+    /// The default reads then writes, which leaves a small window to a concurrent
+    /// writer; stores should override it with one atomic step (`INSERT ... ON CONFLICT
+    /// DO NOTHING`), as `MemoryStore` and the SQL stores do.
+    ///
+    /// # Errors
+    ///
+    /// Storage errors.
+    async fn put_connection_if_absent(&self, connection: &Connection) -> Result<bool, Error> {
+        if self
+            .get_connection(&connection.tenant, &connection.id)
+            .await?
+            .is_some()
+        {
+            return Ok(false);
+        }
+        self.put_connection(connection).await?;
+        Ok(true)
+    }
     /// Every connection of a tenant, ordered by id.
     async fn list_connections(&self, tenant: &TenantId) -> Result<Vec<Connection>, Error>;
     /// Deletes the connection's record; `true` when it existed.

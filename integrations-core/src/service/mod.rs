@@ -411,7 +411,8 @@ impl WriteService {
 
     /// Swaps in `credentials` (when the input has secrets) and writes `connection` over
     /// `read`, the revision it was built from (or as a new record). `false` when the
-    /// stored record is no longer that revision: the credentials swapped in are then put
+    /// stored record is no longer that revision (or, for a new record, when another
+    /// writer created one under the id meanwhile): the credentials swapped in are then put
     /// back as they were (unless another writer changed them since), so a write that
     /// ends refused (the record now names another account) leaves no key of its own
     /// under it.
@@ -460,7 +461,7 @@ impl WriteService {
     }
 
     /// Writes `connection` over `read` (or as a new record); `false` when the stored
-    /// record is no longer `read`.
+    /// record is no longer `read` (or, for a new record, when one exists by now).
     async fn write_record(
         &self,
         read: Option<&Connection>,
@@ -473,8 +474,12 @@ impl WriteService {
                 .put_connection_if_unchanged(read, connection)
                 .await;
         }
-        self.host.connections().put_connection(connection).await?;
-        Ok(true)
+        // A new record only where none is: a connection another writer created under
+        // this id meanwhile is read and written over as a revision, not replaced blind.
+        self.host
+            .connections()
+            .put_connection_if_absent(connection)
+            .await
     }
 
     /// Creates or replaces a binding after the full binding validation.

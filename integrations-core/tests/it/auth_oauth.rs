@@ -836,6 +836,118 @@ async fn two_creates_of_one_chosen_id_race_to_one_connection_exists() {
     assert_eq!(set.credentials[0].value.ciphertext(), [9]);
 }
 
+/// A credential store where, right after this create swapped its credentials in,
+/// another create of the same id runs to its end: it reads this one's set, swaps its own
+/// over it and stores its record first.
+struct OvertakingCreate {
+    inner: Arc<MemoryStore>,
+    theirs: Connection,
+    overtaken: AtomicUsize,
+}
+
+#[async_trait]
+impl CredentialStore for OvertakingCreate {
+    async fn load_credentials(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+    ) -> Result<Option<CredentialSet>, integrations_core::Error> {
+        self.inner.load_credentials(tenant, connection).await
+    }
+    async fn swap_credentials(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+        expected_version: Option<u64>,
+        credentials: Vec<Credential>,
+    ) -> Result<u64, integrations_core::Error> {
+        let swapped = self
+            .inner
+            .swap_credentials(tenant, connection, expected_version, credentials)
+            .await?;
+        if self.overtaken.fetch_add(1, Ordering::SeqCst) == 0 {
+            let mine = self.inner.load_credentials(tenant, connection).await?;
+            let theirs = Credential::new(
+                CredentialType::OAUTH2_ACCESS_TOKEN,
+                Sealed::new("k", vec![9]),
+                Timestamp::UNIX_EPOCH,
+            );
+            self.inner
+                .swap_credentials(tenant, connection, mine.map(|s| s.version), vec![theirs])
+                .await?;
+            assert!(self.inner.put_connection_if_absent(&self.theirs).await?);
+        }
+        Ok(swapped)
+    }
+    async fn delete_credentials(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+    ) -> Result<bool, integrations_core::Error> {
+        self.inner.delete_credentials(tenant, connection).await
+    }
+}
+
+/// The other interleaving of two creates of one chosen id: the other create reads this
+/// one's credentials, swaps its own over them and stores its record first. This create
+/// then finds the id taken: it is told so, and neither writes over the winner's record
+/// nor leaves its own credentials under it.
+#[tokio::test]
+async fn a_create_overtaken_after_its_credentials_leaves_the_winner_whole() {
+    let mock = LinearMock::start().await;
+    let (test, registry) = setup(&mock).await;
+    let chosen = ConnectionId::new("chosen").unwrap();
+    let mut theirs = Connection::new(
+        tenant(),
+        chosen.clone(),
+        target_id(),
+        crate::auth_support::KEY.parse().unwrap(),
+        "oauth2".parse().unwrap(),
+        crate::auth_support::now(&test),
+    );
+    theirs.granted_scopes = vec!["theirs".into()];
+    let overtaking = Arc::new(OvertakingCreate {
+        inner: test.store.clone(),
+        theirs: theirs.clone(),
+        overtaken: AtomicUsize::new(0),
+    });
+    let host = Host::builder()
+        .stores(test.store.clone())
+        .credentials(overtaking.clone())
+        .http(test.host().http_arc())
+        .cipher(test.keys.clone())
+        .clock(test.clock.clone())
+        .audit(test.audit.clone())
+        .build()
+        .unwrap();
+    let auth = Authorizations::new(registry, host);
+    let query = consented(&auth, &mock, start_request()).await;
+    let e = auth
+        .complete(
+            CompleteAuthorization::new(tenant(), REDIRECT, query)
+                .with_connection_id(chosen.clone()),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (e.kind(), e.code()),
+        (ErrorKind::Conflict, "auth.connection_exists")
+    );
+    assert!(overtaking.overtaken.load(Ordering::SeqCst) >= 1);
+    // The winner's record and credentials, as it stored them.
+    let stored = test
+        .store
+        .get_connection(&tenant(), &chosen)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored, theirs);
+    let set = test.store.raw_credentials(&tenant(), &chosen).unwrap();
+    assert_eq!(set.version, 2);
+    assert_eq!(set.credentials.len(), 1);
+    assert_eq!(set.credentials[0].value.ciphertext(), [9]);
+}
+
 // ---- Plain-HTTP endpoints ----
 
 /// A definition whose static OAuth 2.0 data names plain-`http` endpoints on `host`.

@@ -604,6 +604,45 @@ async fn a_connection_write_keeps_what_another_writer_changed_meanwhile() {
     assert_eq!(stored_key(&test, &stored).await, "trk_NEW-KEY");
 }
 
+/// A create that finds the id taken at its insert (another writer created the connection
+/// after this one read none) does not write over that record: it reads it again and
+/// writes as a revision of it, keeping what the other writer stored and this one does not
+/// set.
+#[tokio::test]
+async fn a_create_that_meets_another_create_writes_over_its_record_as_a_revision() {
+    let (test, service) = setup();
+    service.put_target(target_input()).await.unwrap();
+    let input = connection_input();
+    let mut other = Connection::new(
+        tenant(),
+        input.id.clone(),
+        input.target.clone(),
+        "tracker::cloud".parse().unwrap(),
+        input.method.clone(),
+        integrations_core::Timestamp::from_unix_seconds(1),
+    );
+    other.granted_scopes = vec!["other".into()];
+    let meddling = Meddling::creating_first(test.store.clone(), other.clone());
+    let writer = WriteService::new(
+        Arc::new(service.registry().clone()),
+        host_with_connections(&test, meddling.clone()),
+    );
+    let written = writer.put_connection(input).await.unwrap();
+    let stored = test
+        .host()
+        .connections()
+        .get_connection(&tenant(), &written.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored, written);
+    assert_eq!(stored.created_at, other.created_at);
+    assert_eq!(stored.granted_scopes, ["other"]);
+    assert!(stored.updated_at > other.updated_at);
+    assert_eq!(stored_key(&test, &stored).await, "trk_CONNECTION-SECRET");
+    assert!(meddling.meddled());
+}
+
 /// A write whose record changed under it so that it is then refused (here the record
 /// now names another target) leaves the key it swapped in no longer there: the stored
 /// key is the one before, never a key the refused write brought.

@@ -161,6 +161,8 @@ pub(crate) type Meddle = Box<dyn FnOnce(Connection) -> Option<Connection> + Send
 enum Interference {
     /// Another writer changes the stored record.
     Meddle(Meddle),
+    /// Another writer creates this record first (at a create's insert).
+    CreateFirst(Box<Connection>),
     /// The writer stalls: it says it arrived, then waits to proceed.
     Stall {
         arrived: Arc<tokio::sync::Notify>,
@@ -171,7 +173,9 @@ enum Interference {
 /// A connection store over a [`MemoryStore`] where something happens between a writer's
 /// read and its write, at the first `put_connection_if_unchanged` (the careful write),
 /// before it compares: another writer changes the record ([`new`](Self::new)), or the
-/// writer stalls until the test lets it go on ([`stalling`](Self::stalling)).
+/// writer stalls until the test lets it go on ([`stalling`](Self::stalling)). Or, at the
+/// first write of a new record (a create's insert), another writer creates the record
+/// first ([`creating_first`](Self::creating_first)).
 pub(crate) struct Meddling {
     pub(crate) inner: Arc<MemoryStore>,
     interference: Mutex<Option<Interference>>,
@@ -192,11 +196,36 @@ impl Meddling {
         Self::with(inner, Interference::Stall { arrived, proceed })
     }
 
+    /// Stores `other` (another writer's create of the same id) right before the first
+    /// write of a new record (`put_connection_if_absent`, or a blind `put_connection`).
+    pub(crate) fn creating_first(inner: Arc<MemoryStore>, other: Connection) -> Arc<Self> {
+        Self::with(inner, Interference::CreateFirst(Box::new(other)))
+    }
+
     fn with(inner: Arc<MemoryStore>, interference: Interference) -> Arc<Self> {
         Arc::new(Self {
             inner,
             interference: Mutex::new(Some(interference)),
         })
+    }
+
+    /// Stores the other writer's record, when that is the interference and it has not
+    /// happened yet.
+    async fn create_first(&self) -> Result<(), Error> {
+        let other = {
+            let mut interference = self.interference.lock().unwrap();
+            match interference.take() {
+                Some(Interference::CreateFirst(other)) => Some(other),
+                kept => {
+                    *interference = kept;
+                    None
+                }
+            }
+        };
+        match other {
+            Some(other) => self.inner.put_connection(&other).await,
+            None => Ok(()),
+        }
     }
 
     /// Whether the interference happened.
@@ -215,7 +244,12 @@ impl ConnectionStore for Meddling {
         self.inner.get_connection(tenant, id).await
     }
     async fn put_connection(&self, connection: &Connection) -> Result<(), Error> {
+        self.create_first().await?;
         self.inner.put_connection(connection).await
+    }
+    async fn put_connection_if_absent(&self, connection: &Connection) -> Result<bool, Error> {
+        self.create_first().await?;
+        self.inner.put_connection_if_absent(connection).await
     }
     async fn list_connections(&self, tenant: &TenantId) -> Result<Vec<Connection>, Error> {
         self.inner.list_connections(tenant).await
@@ -275,6 +309,10 @@ impl ConnectionStore for Meddling {
             Some(Interference::Stall { arrived, proceed }) => {
                 arrived.notify_one();
                 proceed.notified().await;
+            }
+            // For a create's insert; this is an update.
+            Some(create @ Interference::CreateFirst(_)) => {
+                *self.interference.lock().unwrap() = Some(create);
             }
             None => {}
         }

@@ -587,7 +587,41 @@ async fn connection_status(s: &dyn Stores, scope: &Scope) -> Outcome {
     );
     connection_status_if(s, scope).await?;
     connection_status_moves_forward(s, scope).await?;
-    connection_put_if_unchanged(s, scope).await
+    connection_put_if_unchanged(s, scope).await?;
+    connection_put_if_absent(s, scope).await
+}
+
+/// `put_connection_if_absent` inserts a new record whole, and over an existing one
+/// writes nothing, whatever its status.
+async fn connection_put_if_absent(s: &dyn Stores, scope: &Scope) -> Outcome {
+    let t = scope.tenant("a");
+    let first = r::connection(&t, "c-put-absent", true);
+    ensure!(
+        ok(
+            s.put_connection_if_absent(&first).await,
+            "put_connection_if_absent"
+        )?,
+        "put_connection_if_absent of a new id did not insert"
+    );
+    same(
+        &ok(s.get_connection(&t, &first.id).await, "get_connection")?,
+        &Some(first.clone()),
+        "a connection after put_connection_if_absent",
+    )?;
+    let mut second = r::connection(&t, "c-put-absent", false);
+    second.updated_at = at(500);
+    ensure!(
+        !ok(
+            s.put_connection_if_absent(&second).await,
+            "put_connection_if_absent"
+        )?,
+        "put_connection_if_absent over an existing connection wrote"
+    );
+    same(
+        &ok(s.get_connection(&t, &first.id).await, "get_connection")?,
+        &Some(first),
+        "a connection after a refused put_connection_if_absent",
+    )
 }
 
 /// A status write is a new revision even in the millisecond of the stored one, or with a
@@ -1435,6 +1469,42 @@ fn racing_connection(read: &Connection, i: usize) -> Connection {
     connection
 }
 
+/// `put_connection_if_absent` of one id, by every task at once: exactly one inserts, and
+/// the stored record is that task's whole record. A store that looks then inserts in two
+/// steps lets several through, each writing over the last (two creates of one chosen id
+/// would both succeed, the first one's record lost).
+async fn connection_insert_race(stores: &Arc<dyn Stores>, t: &TenantId, tasks: usize) -> Outcome {
+    let base = r::connection(t, "c-insert-race", false);
+    let winners = race(tasks, |i| {
+        let (s, base) = (Arc::clone(stores), base.clone());
+        async move {
+            s.put_connection_if_absent(&racing_connection(&base, i))
+                .await
+                .map_err(|e| format!("a racing put_connection_if_absent failed: {}", e.code()))
+        }
+    })
+    .await?;
+    ensure!(
+        winners == 1,
+        "{winners} of {tasks} concurrent put_connection_if_absent calls of one id inserted"
+    );
+    let raced = ok(stores.get_connection(t, &base.id).await, "get_connection")?
+        .ok_or("the raced connection is missing")?;
+    let winner = (0..tasks)
+        .find(|&i| raced.granted_scopes == [format!("task-{i}")])
+        .ok_or_else(|| {
+            format!(
+                "after the put_connection_if_absent race the stored scopes are {:?}, no task's",
+                raced.granted_scopes
+            )
+        })?;
+    same(
+        &raced,
+        &racing_connection(&base, winner),
+        "after the put_connection_if_absent race, the connection (the winner's whole record)",
+    )
+}
+
 /// `put_connection_if_unchanged` from one read, by every task at once: exactly one writes,
 /// and the stored record is that task's whole record. A store that compares then writes
 /// in two steps lets several through, each writing over the last.
@@ -1539,6 +1609,7 @@ async fn concurrency(stores: &Arc<dyn Stores>, scope: &Scope, tasks: usize) -> O
     one_whole_set(&first.credentials, "first", tasks)?;
 
     connection_write_race(stores, &t, tasks).await?;
+    connection_insert_race(stores, &t, tasks).await?;
 
     let mut checkpoint = r::checkpoint(&t, "issues", false);
     ok(stores.save_checkpoint(&checkpoint).await, "save_checkpoint")?;

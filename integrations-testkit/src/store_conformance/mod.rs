@@ -71,7 +71,8 @@ pub enum StoreCheck {
     Listing,
     /// `set_connection_status` is atomic, returns the updated connection and moves
     /// `updated_at` strictly forward; `set_connection_status_if` writes only from the
-    /// expected status; `put_connection_if_unchanged` writes only over the revision read.
+    /// expected status; `put_connection_if_unchanged` writes only over the revision read;
+    /// `put_connection_if_absent` never writes over a stored connection.
     ConnectionStatus,
     /// Credentials are written only by compare-and-swap on their version, and versions
     /// never repeat: a set stored after a delete continues from the deleted set's version.
@@ -85,7 +86,8 @@ pub enum StoreCheck {
     /// lets exactly one redelivery take over an event whose delivery stalled.
     WebhookDedup,
     /// Of N concurrent tasks racing on one record, exactly one wins (among them
-    /// `put_connection_if_unchanged` calls from one read, each writing its own record).
+    /// `put_connection_if_unchanged` calls from one read, each writing its own record, and
+    /// `put_connection_if_absent` calls of one new id).
     Concurrency,
     /// No operation of one tenant sees or changes another tenant's records.
     TenantIsolation,

@@ -44,10 +44,21 @@ struct Broken {
     /// When set, event ids are cut at a NUL character (as a C string is) rather than
     /// refused, and the tenant is kept.
     cuts_at_nul: bool,
-    /// When set, `put_connection_if_unchanged` reads, compares, then writes, in separate
-    /// steps (as the trait's default does), with a round trip to the database between
-    /// them; otherwise it is `MemoryStore`'s atomic one.
-    compares_then_writes: bool,
+    /// Which careful connection write, if any, reads then writes in separate steps (as
+    /// the trait's defaults do), with a round trip to the database between them; the
+    /// others are `MemoryStore`'s atomic ones.
+    two_steps: TwoSteps,
+}
+
+/// A careful connection write made in two steps.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum TwoSteps {
+    #[default]
+    Neither,
+    /// `put_connection_if_unchanged` reads, compares, then writes.
+    IfUnchanged,
+    /// `put_connection_if_absent` looks for the record, then inserts.
+    IfAbsent,
 }
 
 type SharedTargets = HashMap<(TenantId, TargetId), Arc<Target>>;
@@ -134,7 +145,7 @@ impl ConnectionStore for Broken {
         read: &Connection,
         connection: &Connection,
     ) -> Result<bool, Error> {
-        if !self.compares_then_writes {
+        if self.two_steps != TwoSteps::IfUnchanged {
             return self
                 .inner
                 .put_connection_if_unchanged(read, connection)
@@ -153,6 +164,22 @@ impl ConnectionStore for Broken {
             }
             _ => Ok(false),
         }
+    }
+    async fn put_connection_if_absent(&self, connection: &Connection) -> Result<bool, Error> {
+        if self.two_steps != TwoSteps::IfAbsent {
+            return self.inner.put_connection_if_absent(connection).await;
+        }
+        // Bug: not one step. Every racer finds no record before any inserts.
+        let stored = self
+            .inner
+            .get_connection(&connection.tenant, &connection.id)
+            .await?;
+        tokio::task::yield_now().await;
+        if stored.is_some() {
+            return Ok(false);
+        }
+        self.inner.put_connection(connection).await?;
+        Ok(true)
     }
 }
 
@@ -461,7 +488,7 @@ async fn a_store_that_never_takes_a_stalled_event_over_fails() {
 async fn a_store_that_compares_then_writes_a_connection_fails_the_race() {
     let store = Broken {
         never_takes_over: true,
-        compares_then_writes: true,
+        two_steps: TwoSteps::IfUnchanged,
         ..Broken::default()
     };
     let failure = failure_of(
@@ -489,4 +516,27 @@ async fn a_store_that_compares_then_writes_a_connection_fails_the_race() {
     )
     .await;
     assert!(failure.contains("takeovers"), "{failure}");
+}
+
+/// A store whose `put_connection_if_absent` looks, then inserts, in separate steps (the
+/// trait's default) fails the concurrency check: several creates of one chosen id all
+/// succeed, and every record but the last is lost.
+#[tokio::test]
+async fn a_store_that_looks_then_inserts_a_connection_fails_the_race() {
+    let store = Broken {
+        never_takes_over: true,
+        two_steps: TwoSteps::IfAbsent,
+        ..Broken::default()
+    };
+    let failure = failure_of(
+        store,
+        StoreCheck::Concurrency,
+        "the concurrency check fails",
+    )
+    .await;
+    assert!(
+        failure.contains("concurrent put_connection_if_absent calls of one id inserted"),
+        "{failure}"
+    );
+    assert!(!failure.starts_with("1 of"), "{failure}");
 }
