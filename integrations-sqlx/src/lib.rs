@@ -22,7 +22,8 @@
 //! The schema is embedded: forward-only numbered migrations per backend
 //! (`migrations/sqlite`, `migrations/postgres`), recorded in sqlx's `_sqlx_migrations`
 //! table (sqlx's default, which it cannot rename: a host's own sqlx migrations belong in
-//! another SQLite file or PostgreSQL schema). [`SqlStores::connect`] applies the missing ones; [`SqlStores::open`] applies
+//! another SQLite file or PostgreSQL schema; on PostgreSQL, name this crate's schema in
+//! its URL, `postgres://…/app?options[search_path]=integrations`). [`SqlStores::connect`] applies the missing ones; [`SqlStores::open`] applies
 //! nothing, never creates a SQLite file (`store.database_not_found`) and refuses a
 //! database that is behind (`store.schema_outdated`), for hosts that migrate in a deploy
 //! step with [`SqlStores::migrate`] and for tools serving another program's database. Both refuse a database whose

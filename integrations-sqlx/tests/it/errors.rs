@@ -73,6 +73,61 @@ async fn a_newer_schema_is_refused_and_never_written() {
     });
 }
 
+/// A host with its own sqlx migrations in the same PostgreSQL database keeps them in
+/// another schema, as the README says: both migrators then run, again and again, each
+/// with its own `_sqlx_migrations`. In one schema, the two share that table and the
+/// host's migrator refuses to run (this crate's version 1 is not its version 1).
+#[cfg(feature = "postgres")]
+#[tokio::test]
+async fn a_host_keeps_its_own_sqlx_migrations_in_another_postgres_schema() {
+    let (Some(ours), Some(hosts)) = (
+        support::postgres_url("ours").await,
+        support::postgres_url("hosts").await,
+    ) else {
+        return;
+    };
+    let dir = support::temp_dir("host_migrations");
+    std::fs::write(
+        dir.join("0001_users.sql"),
+        "CREATE TABLE users (id TEXT PRIMARY KEY);",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("0002_orders.sql"),
+        "CREATE TABLE orders (id TEXT PRIMARY KEY);",
+    )
+    .unwrap();
+    let host_migrator = sqlx::migrate::Migrator::new(dir.as_path()).await.unwrap();
+    let host_pool = sqlx::AnyPool::connect(&hosts).await.unwrap();
+
+    host_migrator.run(&host_pool).await.unwrap();
+    let stores = SqlStores::connect(&ours).await.unwrap();
+    host_migrator.run(&host_pool).await.unwrap();
+    let again = SqlStores::connect(&ours).await.unwrap();
+    assert_eq!(again.schema_version().await.unwrap(), SCHEMA_VERSION);
+    let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
+        .fetch_one(&host_pool)
+        .await
+        .unwrap();
+    assert_eq!(users, 0);
+    assert_eq!(count(&stores, "targets").await, 0);
+
+    // The same migrations in this crate's schema: sqlx reads this crate's versions as
+    // the host's (missing from its files, or another checksum) and refuses.
+    let shared = sqlx::AnyPool::connect(&ours).await.unwrap();
+    let refused = host_migrator.run(&shared).await.unwrap_err();
+    assert!(
+        matches!(
+            refused,
+            sqlx::migrate::MigrateError::VersionMissing(_)
+                | sqlx::migrate::MigrateError::VersionMismatch(_)
+        ),
+        "{refused:?}"
+    );
+    host_pool.close().await;
+    shared.close().await;
+}
+
 #[tokio::test]
 async fn open_refuses_an_unmigrated_database_and_migrate_is_idempotent() {
     each_backend!("open_outdated", |url| {

@@ -13,6 +13,14 @@ fn unique(test: &str) -> String {
     )
 }
 
+/// A new, empty directory under the target directory.
+pub(crate) fn temp_dir(test: &str) -> PathBuf {
+    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(unique(test));
+    let _ = std::fs::remove_dir_all(&path);
+    std::fs::create_dir_all(&path).expect("create a directory");
+    path
+}
+
 /// A path for a new SQLite file (it does not exist yet).
 pub(crate) fn sqlite_path(test: &str) -> PathBuf {
     let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{}.db", unique(test)));
