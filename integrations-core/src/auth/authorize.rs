@@ -136,7 +136,11 @@ pub struct CompleteAuthorization {
     pub query: String,
     /// The definition the callback route is for, when the route names one.
     pub key: Option<DefinitionKey>,
-    /// The id of the connection to create; a random `conn_...` id when `None`.
+    /// The id of the connection to create. When `None`: the id of the account's
+    /// connection when the provider names the account (`conn_` and 24 hex digits
+    /// derived from the tenant, target, method, scope and account, so that two flows
+    /// connecting one account at once meet at one connection), else a random `conn_...`
+    /// id.
     pub connection_id: Option<ConnectionId>,
 }
 
@@ -464,7 +468,9 @@ impl Authorizations {
     /// through the same target, in the same tenant and scope, that connection is
     /// reauthorized and returned (its id, new credentials, `active`) rather than a
     /// second one created: two connections of one account would make every webhook
-    /// delivery for it ambiguous.
+    /// delivery for it ambiguous. Two callbacks connecting one account at once end the
+    /// same way: without a chosen id, both create under the account's connection id,
+    /// and the one that finds it taken reauthorizes it.
     ///
     /// # Errors
     ///

@@ -4,7 +4,10 @@
 //! A flow that obtains an account (an external subject) already connected through the
 //! same target, in the same tenant and scope, reauthorizes that connection instead of
 //! creating a second one, whose deliveries would be ambiguous. A user's connection is
-//! reauthorized only by that user.
+//! reauthorized only by that user. Without a chosen id, such a connection is created
+//! under the account's own id, so that two flows racing to connect one account meet at
+//! that id: the record is inserted only where none is, and the flow that finds it taken
+//! reauthorizes it.
 
 use super::now;
 use crate::host::Host;
@@ -84,6 +87,38 @@ pub(crate) fn new_connection_id() -> Result<ConnectionId, Error> {
     ConnectionId::new(format!("conn_{}", crate::sealing::random_hex()?))
 }
 
+/// The id of the connection of one provider-side account, `conn_` and 24 hex digits:
+/// the first 12 bytes of a SHA-256 over the tenant, the target, the method, the scope
+/// and the subject (each length-prefixed), so it looks like a random id, is the same
+/// for every flow that connects the account this way, and differs between tenants.
+fn account_connection_id(
+    destination: &Destination<'_>,
+    scope: &ConnectionScope,
+    subject: &str,
+) -> Result<ConnectionId, Error> {
+    use sha2::{Digest, Sha256};
+    let (scope_kind, scope_id) = match scope {
+        ConnectionScope::Organization => ("organization", ""),
+        ConnectionScope::Workspace { workspace } => ("workspace", workspace.as_str()),
+        ConnectionScope::Project { project } => ("project", project.as_str()),
+        ConnectionScope::User { user } => ("user", user.as_str()),
+    };
+    let mut digest = Sha256::new();
+    for part in [
+        "integrations connection of an account v1",
+        destination.tenant.as_str(),
+        destination.target.as_str(),
+        destination.method.as_str(),
+        scope_kind,
+        scope_id,
+        subject,
+    ] {
+        digest.update((part.len() as u64).to_be_bytes());
+        digest.update(part.as_bytes());
+    }
+    ConnectionId::new(format!("conn_{}", hex::encode(&digest.finalize()[..12])))
+}
+
 /// Seals issued credentials for `connection`.
 pub(crate) fn seal(
     host: &Host,
@@ -131,9 +166,16 @@ async fn create(
     {
         return reauthorize(host, destination, &existing.id, obtained).await;
     }
-    let id = match &destination.connection_id {
-        Some(id) => id.clone(),
-        None => new_connection_id()?,
+    // Without a chosen id, an account the provider names gets the id of its account, so
+    // that two flows connecting it at once (two tabs, a double click) meet at one id:
+    // the one that finds it taken reauthorizes it, as it would have had it come second.
+    let (id, account) = match (&destination.connection_id, &obtained.external_subject) {
+        (Some(id), _) => (id.clone(), None),
+        (None, Some(subject)) => (
+            account_connection_id(destination, scope, subject)?,
+            Some(obtained.clone()),
+        ),
+        (None, None) => (new_connection_id()?, None),
     };
     if host
         .connections()
@@ -141,7 +183,10 @@ async fn create(
         .await?
         .is_some()
     {
-        return Err(connection_exists());
+        return match account {
+            Some(obtained) => reauthorize(host, destination, &id, obtained).await,
+            None => Err(connection_exists()),
+        };
     }
     let mut connection = Connection::new(
         destination.tenant.clone(),
@@ -155,14 +200,17 @@ async fn create(
     connection.external_subject = obtained.external_subject;
     connection.granted_scopes = obtained.granted_scopes;
     if obtained.credentials.is_empty() {
-        if !host
+        if host
             .connections()
             .put_connection_if_absent(&connection)
             .await?
         {
-            return Err(connection_exists());
+            return Ok(connection);
         }
-        return Ok(connection);
+        return match account {
+            Some(obtained) => reauthorize(host, destination, &connection.id, obtained).await,
+            None => Err(connection_exists()),
+        };
     }
     let sealed = seal(host, &connection, &obtained.credentials)?;
     // No connection has this id, but a credential set may: one left by a create that
@@ -194,6 +242,11 @@ async fn create(
         .put_connection_if_absent(&connection)
         .await?
     {
+        if let Some(obtained) = account {
+            // The account's other flow stored its connection first: this grant, the
+            // later one, replaces its credentials, as a reauthorization does.
+            return reauthorize(host, destination, &connection.id, obtained).await;
+        }
         let previous = current.map(|set| set.credentials).unwrap_or_default();
         // Best effort: a conflict means the winner's credentials are there now, and they
         // stay.

@@ -4,14 +4,19 @@
 //! one connection per account, target, tenant and scope, so the delivery routes; and two
 //! tenants with their own targets each get the deliveries their secret signed.
 
+use std::sync::Mutex;
+
+use async_trait::async_trait;
 use integrations_core::auth::{
     ApiKeyConnections, Authorizations, CompleteAuthorization, StartAuthorization,
 };
-use integrations_core::host::ReqwestHttpClient;
+use integrations_core::host::{ConnectionQuery, ConnectionStore, Host, ReqwestHttpClient};
 use integrations_core::model::{Connection, ConnectionScope};
-use integrations_core::{Registry, TenantId};
+use integrations_core::{Error, Registry, TenantId};
 use integrations_definitions::github::auth::INSTALLATION_METHOD;
+use integrations_testkit::MemoryStore;
 use integrations_testkit::mock::oauth::{GitHubMock, LinearMock, SlackMock};
+use tokio::sync::Notify;
 
 use super::*;
 
@@ -170,6 +175,131 @@ async fn a_second_oauth_connection_of_one_linear_organization_reauthorizes_the_f
             (t, &connection.id)
         );
     }
+}
+
+/// A connection store whose first insert of a new record waits: it says it arrived,
+/// then waits to proceed.
+struct StallsFirstInsert {
+    inner: Arc<MemoryStore>,
+    stall: Mutex<Option<(Arc<Notify>, Arc<Notify>)>>,
+}
+
+#[async_trait]
+impl ConnectionStore for StallsFirstInsert {
+    async fn get_connection(
+        &self,
+        tenant: &TenantId,
+        id: &ConnectionId,
+    ) -> Result<Option<Connection>, Error> {
+        self.inner.get_connection(tenant, id).await
+    }
+    async fn put_connection(&self, connection: &Connection) -> Result<(), Error> {
+        self.inner.put_connection(connection).await
+    }
+    async fn put_connection_if_absent(&self, connection: &Connection) -> Result<bool, Error> {
+        let stall = self.stall.lock().unwrap().take();
+        if let Some((arrived, proceed)) = stall {
+            arrived.notify_one();
+            proceed.notified().await;
+        }
+        self.inner.put_connection_if_absent(connection).await
+    }
+    async fn put_connection_if_unchanged(
+        &self,
+        read: &Connection,
+        connection: &Connection,
+    ) -> Result<bool, Error> {
+        self.inner
+            .put_connection_if_unchanged(read, connection)
+            .await
+    }
+    async fn list_connections(&self, tenant: &TenantId) -> Result<Vec<Connection>, Error> {
+        self.inner.list_connections(tenant).await
+    }
+    async fn delete_connection(&self, tenant: &TenantId, id: &ConnectionId) -> Result<bool, Error> {
+        self.inner.delete_connection(tenant, id).await
+    }
+    async fn find_connections(&self, query: &ConnectionQuery) -> Result<Vec<Connection>, Error> {
+        self.inner.find_connections(query).await
+    }
+    async fn set_connection_status(
+        &self,
+        tenant: &TenantId,
+        id: &ConnectionId,
+        status: ConnectionStatus,
+        now: Timestamp,
+    ) -> Result<Option<Connection>, Error> {
+        self.inner
+            .set_connection_status(tenant, id, status, now)
+            .await
+    }
+}
+
+/// Two flows connecting one account at once (two tabs, a double click): the second's
+/// look for the account's connection runs before the first stored it. Both meet at the
+/// account's connection id, so the flow that finds it taken reauthorizes it: one
+/// connection, which both flows return, holding the grant that came last.
+#[tokio::test]
+async fn two_flows_connecting_one_linear_organization_at_once_keep_one_connection() {
+    let mock = LinearMock::start().await;
+    let flows = Flows::new();
+    flows
+        .target(
+            "acme",
+            LINEAR,
+            mock.target_config(),
+            mock.target_secrets(),
+            "webhook_secret",
+            LINEAR_SECRET,
+        )
+        .await;
+    let (arrived, proceed) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+    let connections = Arc::new(StallsFirstInsert {
+        inner: flows.test.store.clone(),
+        stall: Mutex::new(Some((arrived.clone(), proceed.clone()))),
+    });
+    let test = &flows.test;
+    let host = Host::builder()
+        .stores(test.store.clone())
+        .connections(connections)
+        .http(test.host().http_arc())
+        .cipher(test.keys.clone())
+        .clock(test.clock.clone())
+        .audit(test.audit.clone())
+        .build()
+        .unwrap();
+    let auth = Arc::new(Authorizations::new(flows.registry.clone(), host));
+    let queries = [
+        mock.authorize(&flows.start("acme", "oauth2").await)
+            .unwrap(),
+        mock.authorize(&flows.start("acme", "oauth2").await)
+            .unwrap(),
+    ];
+    let complete = |query: &String| {
+        let (auth, query) = (Arc::clone(&auth), query.clone());
+        async move {
+            auth.complete(CompleteAuthorization::new(tenant("acme"), REDIRECT, query))
+                .await
+                .unwrap()
+        }
+    };
+    let first = tokio::spawn(complete(&queries[0]));
+    arrived.notified().await;
+    let second = complete(&queries[1]).await;
+    proceed.notify_one();
+    let first = first.await.unwrap();
+
+    assert_eq!(first.id, second.id);
+    let stored = flows.connections(&tenant("acme")).await;
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    assert!(stored[0].is_active());
+    // The first flow's grant (stored first, then written over by the second flow's,
+    // then put back by the first's reauthorization): three versions.
+    let set = test
+        .store
+        .raw_credentials(&tenant("acme"), &first.id)
+        .unwrap();
+    assert_eq!(set.version, 3);
 }
 
 #[tokio::test]
