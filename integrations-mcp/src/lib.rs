@@ -4,7 +4,9 @@
 //! of one [`McpSession`] (tenant, workspace, user, project; publications per connection):
 //!
 //! * `tools/list` lists exactly the tools the manifest allows (blocked tools and unusable
-//!   connections are absent), with annotations, `inputSchema` and `outputSchema`,
+//!   connections are absent) and the session can call: a tool that needs a capability
+//!   is listed only while the session's publication for its connection grants it (the
+//!   host's log names the tools left out), with annotations, `inputSchema` and `outputSchema`,
 //!   paginated with `cursor`; `notifications/tools/list_changed` goes out when the host
 //!   calls [`McpService::tools_changed`]. A page's cursor names the last tool it listed
 //!   (the tools come in name order), so tools added or removed between two pages make the

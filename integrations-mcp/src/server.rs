@@ -7,9 +7,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
+use integrations_core::definition::ToolDescriptor;
 use integrations_core::tools::{
     AmbiguousTool, ApprovalRequest, CONTINUE_TOOL_NAME, CallContext, MAX_TOOL_NAME_LEN, Manifest,
-    Runtime, Session, ToolPolicy, ToolResult, ToolStatus, export, sanitize_tool_name,
+    ManifestTool, Runtime, Session, ToolPolicy, ToolResult, ToolStatus, continuation_tool, export,
+    sanitize_tool_name,
 };
 use integrations_core::{ConnectionId, Error, UserId};
 use rmcp::model::{
@@ -59,17 +61,25 @@ fn listed_after(cursor: &str) -> Option<String> {
         .then_some(name)
 }
 
-/// Where the page after the tool `after` starts in `manifest`'s descriptors: its tools
-/// in name order, then the continuation tool. The tool need not be there any more: the
+/// Where the page after the tool `after` starts in the listed descriptors: `tools` in
+/// name order, then the continuation tool. The tool need not be there any more: the
 /// page starts at the first name after it, so the tools that stayed are neither skipped
 /// nor repeated.
-fn start_after(manifest: &Manifest, descriptors: usize, after: &str) -> usize {
+fn start_after(tools: &[&ManifestTool], descriptors: usize, after: &str) -> usize {
     if after == CONTINUE_TOOL_NAME {
         return descriptors;
     }
-    manifest
-        .tools
-        .partition_point(|tool| tool.descriptor.name.as_str() <= after)
+    tools.partition_point(|tool| tool.descriptor.name.as_str() <= after)
+}
+
+/// The descriptors `tools/list` gives for `tools`: theirs, then the continuation tool
+/// (none when there is no tool).
+fn listed(tools: &[&ManifestTool]) -> Vec<ToolDescriptor> {
+    let mut out: Vec<ToolDescriptor> = tools.iter().map(|t| t.descriptor.clone()).collect();
+    if !out.is_empty() {
+        out.push(continuation_tool());
+    }
+    out
 }
 
 /// What a 2026-07-28 client echoes on its retry of an `ask` call: its answers to the
@@ -106,6 +116,65 @@ type Manifests = HashMap<Session, (Instant, Arc<Manifest>)>;
 const MANIFEST_TTL: Duration = Duration::from_secs(2);
 
 impl Shared {
+    /// The tools of `manifest` that calls of `session` can run: a tool that needs a
+    /// capability only when the session's publication for its connection grants it
+    /// now. The runtime refuses the others on every call (`tool.capability_missing`,
+    /// `tool.publication_*`), so listing them would only send the agent into refusals;
+    /// the host's log names them.
+    async fn callable<'m>(
+        &self,
+        session: &McpSession,
+        manifest: &'m Manifest,
+    ) -> Result<Vec<&'m ManifestTool>, ErrorData> {
+        let host = self.runtime.host();
+        let now = host.clock().now();
+        let mut publications = HashMap::new();
+        let mut tools = Vec::with_capacity(manifest.tools.len());
+        let mut hidden = Vec::new();
+        for tool in &manifest.tools {
+            let Some(capability) = &tool.descriptor.capability else {
+                tools.push(tool);
+                continue;
+            };
+            let publication = match session.publications.get(&tool.connection) {
+                None => None,
+                Some(id) => {
+                    if let Some(read) = publications.get(id) {
+                        Option::clone(read)
+                    } else {
+                        let read = host
+                            .publications()
+                            .get_publication(&session.session.tenant, id)
+                            .await
+                            .map_err(|e| internal(&e))?
+                            .map(Arc::new);
+                        publications.insert(id.clone(), read.clone());
+                        read
+                    }
+                }
+            };
+            let grants = publication.is_some_and(|p| {
+                p.refusal(&tool.connection, &session.session, capability, now)
+                    .is_none()
+            });
+            if grants {
+                tools.push(tool);
+            } else {
+                hidden.push(tool.descriptor.name.as_str());
+            }
+        }
+        if !hidden.is_empty() {
+            tracing::info!(
+                target: "integrations::mcp",
+                tenant = %session.session.tenant,
+                workspace = %session.session.workspace,
+                tools = ?hidden,
+                "tools left out of tools/list: they need a capability that no publication of this session grants (give the session a publication for their connection)"
+            );
+        }
+        Ok(tools)
+    }
+
     async fn manifest(&self, session: &Session) -> Result<Arc<Manifest>, ErrorData> {
         let cached = self
             .manifests
@@ -896,13 +965,14 @@ impl ServerHandler for McpServer {
         let session = self.principal(&context)?;
         self.watch_changes(context.peer.clone());
         let manifest = self.shared.manifest(&session.session).await?;
-        let descriptors = manifest.descriptors();
+        let tools = self.shared.callable(&session, &manifest).await?;
+        let descriptors = listed(&tools);
         let start = match request.and_then(|r| r.cursor) {
             None => 0,
             Some(cursor) => {
                 let after = listed_after(&cursor)
                     .ok_or_else(|| ErrorData::invalid_params("the cursor is not valid", None))?;
-                start_after(&manifest, descriptors.len(), &after)
+                start_after(&tools, descriptors.len(), &after)
             }
         };
         let end = start

@@ -13,8 +13,9 @@ use integrations_core::{ConnectionId, PublicationId, TenantId, UserId, Workspace
 pub struct McpSession {
     /// The agent session (tenant, workspace, user, project, issue).
     pub session: Session,
-    /// The publication calls through each connection go with; tools that need a
-    /// capability refuse without one.
+    /// The publication calls through each connection go with. A tool that needs a
+    /// capability is listed only while its connection's publication grants it, and a
+    /// call of it refuses without one.
     pub publications: BTreeMap<ConnectionId, PublicationId>,
 }
 

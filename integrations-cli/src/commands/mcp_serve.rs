@@ -50,7 +50,7 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "USER")]
     user: Option<String>,
     /// With a database: a stored publication granting its connection's tool capabilities
-    /// (repeatable; tools that need a capability refuse without one).
+    /// (repeatable; a tool that needs a capability is listed only where one grants it).
     #[arg(long = "publication", value_name = "ID")]
     publications: Vec<String>,
     /// With a database: a JSON policy file for the workspace:

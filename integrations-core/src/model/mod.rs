@@ -27,7 +27,7 @@ pub use credential::{Credential, CredentialSet, CredentialType};
 pub use dispatch::{ConversationKey, SessionDispatch};
 pub use event::{EventSubject, EventType, SubjectKind, WebhookEvent};
 pub use oauth_state::{AuthorizationIntent, PendingAuthorization};
-pub use publication::{Capability, Publication, PublicationScope};
+pub use publication::{Capability, Publication, PublicationRefusal, PublicationScope};
 pub use session::{CallContext, Session};
 pub use target::Target;
 pub use webhook::ManagedWebhook;

@@ -180,6 +180,41 @@ impl Publication {
     pub fn allows(&self, capability: &Capability, now: Timestamp) -> bool {
         self.expires_at.is_none_or(|at| now < at) && self.capabilities.contains(capability)
     }
+
+    /// Why a call of `session` through `connection` that needs `capability` may not go
+    /// with this publication at `now`, checked in this order; `None` when it may. The
+    /// tool runtime refuses a call for the first reason; a front end listing tools
+    /// leaves out the ones it would refuse.
+    pub fn refusal(
+        &self,
+        connection: &ConnectionId,
+        session: &super::Session,
+        capability: &Capability,
+        now: Timestamp,
+    ) -> Option<PublicationRefusal> {
+        if &self.connection != connection || !session.is_in(&self.scope) {
+            return Some(PublicationRefusal::Mismatch);
+        }
+        if self.expires_at.is_some_and(|at| now >= at) {
+            return Some(PublicationRefusal::Expired);
+        }
+        if !self.capabilities.contains(capability) {
+            return Some(PublicationRefusal::CapabilityMissing);
+        }
+        None
+    }
+}
+
+/// Why a publication does not let a call through: see [`Publication::refusal`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PublicationRefusal {
+    /// It is for another connection, or its scope does not cover the session.
+    Mismatch,
+    /// It has expired.
+    Expired,
+    /// It does not grant the capability.
+    CapabilityMissing,
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ use super::{
 use crate::credential::CredentialSource;
 use crate::host::{AuditAction, AuditEventRef, AuditOutcome, Host};
 use crate::loaded::Loader;
-use crate::model::{Connection, Publication, Target};
+use crate::model::{Connection, Publication, PublicationRefusal, Target};
 use crate::provider::tools::{CallParts, ConnectionParts};
 use crate::registry::{RegisteredIntegration, RegisteredTool};
 use crate::{ConnectionId, DefinitionKey, Error, ErrorKind, Registry, UserId};
@@ -542,27 +542,23 @@ impl Runtime {
                 "the call's publication does not exist in this tenant".to_owned(),
             ));
         };
-        if publication.connection != connection.id || !context.session.is_in(&publication.scope) {
-            return Err(denied(
+        let now = self.host.clock().now();
+        match publication.refusal(&connection.id, &context.session, capability, now) {
+            None => Ok(Some(Arc::new(publication))),
+            Some(PublicationRefusal::Mismatch) => Err(denied(
                 crate::codes::tool::PUBLICATION_MISMATCH,
                 "the call's publication is for another connection or does not cover this session"
                     .to_owned(),
-            ));
-        }
-        let now = self.host.clock().now();
-        if publication.expires_at.is_some_and(|at| now >= at) {
-            return Err(denied(
+            )),
+            Some(PublicationRefusal::Expired) => Err(denied(
                 crate::codes::tool::PUBLICATION_EXPIRED,
                 "the call's publication has expired".to_owned(),
-            ));
-        }
-        if !publication.allows(capability, now) {
-            return Err(denied(
+            )),
+            Some(PublicationRefusal::CapabilityMissing) => Err(denied(
                 crate::codes::tool::CAPABILITY_MISSING,
                 format!("the call's publication does not grant the capability {capability}"),
-            ));
+            )),
         }
-        Ok(Some(Arc::new(publication)))
     }
 
     pub(super) async fn execute(

@@ -3,15 +3,17 @@
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use integrations_core::tools::{PolicySet, PolicySource, ToolPolicy, export};
-use integrations_core::{Error, TenantId, WorkspaceId};
-use integrations_mcp::McpOptions;
+use integrations_core::host::Clock as _;
+use integrations_core::model::{Capability, Publication, PublicationScope};
+use integrations_core::tools::{CONTINUE_TOOL_NAME, PolicySet, PolicySource, ToolPolicy, export};
+use integrations_core::{ConnectionId, Error, PublicationId, TenantId, WorkspaceId};
 use integrations_mcp::demo::BLOCKED_TOOL;
+use integrations_mcp::{McpOptions, McpSession};
 use rmcp::model::{ErrorCode, PaginatedRequestParams, Tool};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::support::{
-    APPROVALS, Client, Running, assert_no_secret, connect, demo, demo_with, mcp_error, plain,
+    APPROVALS, Client, Running, assert_no_secret, call, connect, demo, demo_with, mcp_error, plain,
 };
 
 #[tokio::test]
@@ -286,4 +288,91 @@ async fn tools_left_out_as_ambiguous_are_named_in_the_hosts_log() {
         line.contains(linear.id.as_str()) && line.contains("linear-second"),
         "{line}"
     );
+}
+
+/// The names `tools/list` gives, in order.
+async fn listed_names(client: &Running) -> Vec<String> {
+    client
+        .list_all_tools()
+        .await
+        .unwrap()
+        .iter()
+        .map(|t| t.name.to_string())
+        .collect()
+}
+
+/// A tool that needs a capability is listed only where the session's publication for
+/// its connection grants it now: the runtime refuses it on every other call, so an agent
+/// shown it would only meet refusals. A call of it anyway is still answered with why.
+#[tokio::test]
+async fn tools_needing_a_capability_are_listed_only_where_a_publication_grants_it() {
+    let demo = demo().await;
+    let manifest = demo.runtime.manifest(&demo.session.session).await.unwrap();
+    let with_continuation = |mut names: Vec<String>| {
+        if !names.is_empty() {
+            names.push(CONTINUE_TOOL_NAME.to_owned());
+        }
+        names
+    };
+    let free: Vec<String> = manifest
+        .tools
+        .iter()
+        .filter(|t| t.descriptor.capability.is_none())
+        .map(|t| t.descriptor.name.clone())
+        .collect();
+
+    // No publication: only the tools that need none.
+    let bare = McpSession::new(demo.session.session.clone());
+    let client = connect(demo.service.server(bare.clone()), Client::plain()).await;
+    assert_eq!(listed_names(&client).await, with_continuation(free.clone()));
+    let refused = client
+        .call_tool(call("linear_list_teams", json!({})))
+        .await
+        .unwrap();
+    let refused = serde_json::to_value(&refused).unwrap();
+    assert_eq!(
+        refused["_meta"]["integrations/error"]["code"], "tool.capability_missing",
+        "{refused}"
+    );
+
+    // A publication for the Linear connection granting `team.read` alone.
+    let linear = ConnectionId::new("linear").unwrap();
+    let mut publication = Publication::new(
+        demo.session.session.tenant.clone(),
+        PublicationId::new("teams-only").unwrap(),
+        linear.clone(),
+        PublicationScope::Workspace {
+            workspace: demo.session.session.workspace.clone(),
+        },
+        demo.test.clock.now(),
+    );
+    publication
+        .capabilities
+        .insert(Capability::new("team.read").unwrap());
+    let publications = demo.runtime.host().publications();
+    publications.put_publication(&publication).await.unwrap();
+    let teams = bare.with_publication(linear, publication.id.clone());
+    let client = connect(demo.service.server(teams.clone()), Client::plain()).await;
+    let granted: Vec<String> = manifest
+        .tools
+        .iter()
+        .filter(|t| {
+            t.descriptor.capability.is_none()
+                || (t.connection.as_str() == "linear"
+                    && t.descriptor.capability.as_ref().map(Capability::as_str)
+                        == Some("team.read"))
+        })
+        .map(|t| t.descriptor.name.clone())
+        .collect();
+    assert!(
+        granted.iter().any(|n| n == "linear_list_teams"),
+        "{granted:?}"
+    );
+    assert_eq!(listed_names(&client).await, with_continuation(granted));
+
+    // Once it has expired, its tools are left out again.
+    publication.expires_at = Some(demo.test.clock.now());
+    publications.put_publication(&publication).await.unwrap();
+    let client = connect(demo.service.server(teams), Client::plain()).await;
+    assert_eq!(listed_names(&client).await, with_continuation(free));
 }
