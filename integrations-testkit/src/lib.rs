@@ -12,7 +12,8 @@
 //! * [`tool_formats`]: checks of exported tool declarations against the MCP, OpenAI
 //!   strict, Anthropic and Gemini rules.
 //! * [`mock::oauth`]: GitHub, Linear and Slack token endpoints (and identity calls) with
-//!   each provider's quirks, PKCE checks, rotating refresh tokens and failure modes.
+//!   each provider's quirks, PKCE checks, rotating refresh tokens and failure modes; and
+//!   [`mock::oauth::OAuth2Mock`], which does what any provider's `OAuth2Spec` declares.
 //! * [`assert_secret_free`]: proves a secret is in no `Display`, `Debug` or source of an
 //!   error, verbatim, encoded (hex, base64, URL) or in part.
 //! * [`WebhookSigner`] (re-exported from `integrations_core::webhook`): signed webhook

@@ -7,7 +7,8 @@
 use std::sync::Arc;
 
 use integrations_core::auth::{
-    ApiKeyConnections, Authorizations, CompleteAuthorization, StartAuthorization, TokenManager,
+    ApiKeyConnections, Authorizations, CompleteAuthorization, Disconnect, StartAuthorization,
+    TokenManager,
 };
 use integrations_core::host::ReqwestHttpClient;
 use integrations_core::model::ConnectionScope;
@@ -16,7 +17,7 @@ use integrations_core::service::{ConnectionInput, TargetInput, WriteService};
 use integrations_core::sync::SyncRunner;
 use integrations_core::{ConnectionId, Registry, TargetId, TenantId};
 use integrations_testkit::conformance::{Check, Conformance, Outcome};
-use integrations_testkit::mock::oauth::{ClientAuthSeen, LinearMock};
+use integrations_testkit::mock::oauth::{ClientAuthSeen, LinearMock, OAuth2Mock};
 use integrations_testkit::{MemoryRecordSink, TestHost};
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, ResponseTemplate};
@@ -54,6 +55,18 @@ struct NotesSecrets {
 /// client authentication, PKCE; the endpoints of the mock at `oauth_base`), and a media
 /// type on every request.
 fn declared(oauth_base: &str) -> DeclaredIntegration {
+    declared_with(
+        OAuth2Spec::new(
+            format!("{oauth_base}/oauth/authorize"),
+            format!("{oauth_base}/oauth/token"),
+        )
+        .with_default_scopes(["read", "write"])
+        .with_scope_separator(ScopeSeparator::Comma),
+    )
+}
+
+/// Notes with `spec` as its OAuth 2.0 method's data.
+fn declared_with(spec: OAuth2Spec) -> DeclaredIntegration {
     DeclaredIntegration::new(
         NOTES,
         IntegrationKind::Connector,
@@ -81,14 +94,7 @@ fn declared(oauth_base: &str) -> DeclaredIntegration {
             "OAuth 2.0",
             ConnectionMethodKind::OAuth2AuthorizationCode,
         )
-        .with_oauth2(
-            OAuth2Spec::new(
-                format!("{oauth_base}/oauth/authorize"),
-                format!("{oauth_base}/oauth/token"),
-            )
-            .with_default_scopes(["read", "write"])
-            .with_scope_separator(ScopeSeparator::Comma),
-        ),
+        .with_oauth2(spec),
     )
     .with_default_header(header::ACCEPT, HeaderValue::from_static(MEDIA_TYPE))
     // An API key is proved by `GET {api}/me` before it is stored; its `id` is the account.
@@ -159,11 +165,21 @@ async fn setup(
     integration: Arc<dyn Integration>,
     config: Value,
 ) -> (TestHost, Arc<Registry>) {
+    setup_at(&mock.uri(), mock.target_secrets(), integration, config).await
+}
+
+/// [`setup`] for a provider at `uri` whose target secrets are `secrets`.
+async fn setup_at(
+    uri: &str,
+    secrets: Value,
+    integration: Arc<dyn Integration>,
+    config: Value,
+) -> (TestHost, Arc<Registry>) {
     let test = TestHost::with_http(Arc::new(ReqwestHttpClient::new().unwrap()));
     let mut registry = Registry::new();
     registry.register(integration).unwrap();
     let registry = Arc::new(registry);
-    let mut target = json!({"api_base_url": format!("{}/api", mock.uri())});
+    let mut target = json!({"api_base_url": format!("{uri}/api")});
     target
         .as_object_mut()
         .unwrap()
@@ -172,7 +188,7 @@ async fn setup(
         .put_target(
             TargetInput::new(tenant(), target_id(), NOTES)
                 .with_config(target)
-                .with_secrets(mock.target_secrets()),
+                .with_secrets(secrets),
         )
         .await
         .unwrap();
@@ -253,6 +269,85 @@ async fn a_declared_oauth_method_connects_with_the_client_id_of_its_target_confi
         "{:?}",
         report.failures()
     );
+}
+
+/// A provider author tests an OAuth 2.0 method against the testkit's mock of its own
+/// spec: the standard protocol (HTTP Basic, PKCE, space-separated scopes, a revocation
+/// endpoint), and one with a provider's quirks (client credentials in the form, no PKCE,
+/// comma-separated scopes, a success member, the account in the token answer, rotating
+/// refresh tokens, a required `Accept` header). Each connects, refreshes an expired
+/// token and disconnects as its spec says.
+#[tokio::test]
+async fn an_oauth_method_connects_refreshes_and_disconnects_against_a_mock_of_its_spec() {
+    let base = "https://notes.example.com";
+    let standard = OAuth2Spec::new(
+        format!("{base}/oauth/authorize"),
+        format!("{base}/oauth/token"),
+    )
+    .with_default_scopes(["notes.read", "notes.write"])
+    .with_revoke_url(format!("{base}/oauth/revoke"));
+    let quirky = OAuth2Spec::new(
+        format!("{base}/oauth/authorize"),
+        format!("{base}/oauth/token"),
+    )
+    .with_default_scopes(["read", "write"])
+    .with_scope_separator(ScopeSeparator::Comma)
+    .with_client_auth(ClientAuth::RequestBody)
+    .with_pkce(Pkce::Unsupported)
+    .with_success_field("ok")
+    .with_subject_pointer("/team/id")
+    .with_rotating_refresh_tokens()
+    .with_token_header("accept", "application/json");
+    for (spec, basic) in [(standard, true), (quirky, false)] {
+        let mock = OAuth2Mock::start(&spec).await;
+        let (test, registry) = setup_at(
+            &mock.uri(),
+            json!({"client_secret": mock.client_secret()}),
+            Arc::new(declared_with(mock.spec())),
+            json!({"client_id": mock.client_id()}),
+        )
+        .await;
+        let auth = Authorizations::new(Arc::clone(&registry), test.host().clone());
+        let redirect = auth.start(start()).await.unwrap();
+        let query = mock.authorize(&redirect.url).unwrap();
+        let connection = auth
+            .complete(CompleteAuthorization::new(tenant(), REDIRECT, query))
+            .await
+            .unwrap();
+        assert!(connection.is_active());
+        assert_eq!(connection.granted_scopes, spec.default_scopes);
+        let subject = spec.subject_pointer.is_some().then(|| mock.subject());
+        assert_eq!(connection.external_subject.as_deref(), subject);
+        let exchange = &mock.token_requests()[0];
+        assert_eq!(
+            exchange.client_auth,
+            if basic {
+                ClientAuthSeen::Basic
+            } else {
+                ClientAuthSeen::Body
+            }
+        );
+        assert_eq!(exchange.code_verifier, basic);
+
+        // The access token expires: the token manager refreshes it once.
+        mock.expire_access_tokens();
+        test.clock.advance(std::time::Duration::from_secs(3_601));
+        let tokens = TokenManager::new(Arc::clone(&registry), test.host().clone());
+        let fresh = tokens.access_token(&connection).await.unwrap();
+        assert!(mock.access_is_live(fresh.value.expose()));
+        assert_eq!(mock.refresh_requests(), 1);
+
+        // Disconnecting revokes the grant where the spec has a revocation endpoint.
+        let disconnected = auth
+            .disconnect(Disconnect::new(tenant(), connection.id.clone()))
+            .await
+            .unwrap();
+        assert_eq!(mock.revocations(), usize::from(spec.revoke_url.is_some()));
+        assert!(!disconnected.connection.is_active());
+        for secret in mock.issued_secrets() {
+            assert!(!format!("{connection:?}{disconnected:?}").contains(&secret));
+        }
+    }
 }
 
 #[tokio::test]

@@ -1,4 +1,6 @@
-//! Mock OAuth providers for GitHub, Linear and Slack on loopback.
+//! Mock OAuth providers for GitHub, Linear and Slack on loopback, and [`OAuth2Mock`],
+//! one that does what any [`OAuth2Spec`](integrations_core::definition::OAuth2Spec)
+//! declares, for the authors of other providers.
 //!
 //! Each mock is a [`MockProvider`](super::MockProvider) (so any request it does not
 //! expect fails the test readably) serving the provider's token endpoint as the provider
@@ -29,6 +31,7 @@
 mod github;
 mod linear;
 mod slack;
+mod standard;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -46,6 +49,7 @@ use wiremock::{Request, ResponseTemplate};
 pub use self::github::{GITHUB_APP_TEST_KEY_PEM, GitHubMock, InstallationTokenRequest};
 pub use self::linear::LinearMock;
 pub use self::slack::SlackMock;
+pub use self::standard::OAuth2Mock;
 
 /// How a mock's token endpoint misbehaves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -516,6 +520,12 @@ impl Ledger {
     pub(crate) fn access_is_live(&self, token: &str) -> bool {
         let state = self.lock();
         state.failure != FailureMode::Revoked && state.access.contains(token)
+    }
+
+    /// Whether a refresh token is live, without using it (a provider that does not rotate
+    /// them).
+    pub(crate) fn refresh_is_live(&self, token: &str) -> bool {
+        self.lock().refresh_live.contains(token)
     }
 
     /// Uses a refresh token once: live ones die (and their holder must use the new one).
