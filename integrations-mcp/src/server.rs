@@ -120,11 +120,12 @@ impl Shared {
     /// capability only when the session's publication for its connection grants it
     /// now. The runtime refuses the others on every call (`tool.capability_missing`,
     /// `tool.publication_*`), so listing them would only send the agent into refusals;
-    /// the host's log names them.
+    /// the host's log names them (when `log`: for a list's first page).
     async fn callable<'m>(
         &self,
         session: &McpSession,
         manifest: &'m Manifest,
+        log: bool,
     ) -> Result<Vec<&'m ManifestTool>, ErrorData> {
         let host = self.runtime.host();
         let now = host.clock().now();
@@ -163,7 +164,7 @@ impl Shared {
                 hidden.push(tool.descriptor.name.as_str());
             }
         }
-        if !hidden.is_empty() {
+        if log && !hidden.is_empty() {
             tracing::info!(
                 target: "integrations::mcp",
                 tenant = %session.session.tenant,
@@ -305,7 +306,9 @@ impl McpService {
     }
 
     /// Tells every connected client that the tool list may have changed
-    /// (`notifications/tools/list_changed`): call it when connections or policies change.
+    /// (`notifications/tools/list_changed`): call it when connections, policies or
+    /// publications change (a tool that needs a capability is listed only while a
+    /// publication grants it).
     pub fn tools_changed(&self) {
         self.shared
             .manifests
@@ -965,9 +968,13 @@ impl ServerHandler for McpServer {
         let session = self.principal(&context)?;
         self.watch_changes(context.peer.clone());
         let manifest = self.shared.manifest(&session.session).await?;
-        let tools = self.shared.callable(&session, &manifest).await?;
+        let cursor = request.and_then(|r| r.cursor);
+        let tools = self
+            .shared
+            .callable(&session, &manifest, cursor.is_none())
+            .await?;
         let descriptors = listed(&tools);
-        let start = match request.and_then(|r| r.cursor) {
+        let start = match cursor {
             None => 0,
             Some(cursor) => {
                 let after = listed_after(&cursor)

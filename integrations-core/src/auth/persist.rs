@@ -215,32 +215,46 @@ async fn create(
     let sealed = seal(host, &connection, &obtained.credentials)?;
     // No connection has this id, but a credential set may: one left by a create that
     // stopped before its record. It is replaced (from the version read), so the id is
-    // never blocked; one another create swapped in meanwhile is not, and that race is
-    // the id being taken.
-    let current = host
-        .credentials()
-        .load_credentials(&connection.tenant, &connection.id)
-        .await?;
-    let swapped = match host
-        .credentials()
-        .swap_credentials(
-            &connection.tenant,
-            &connection.id,
-            current.as_ref().map(|set| set.version),
-            sealed,
-        )
-        .await
-    {
-        Err(e) if e.is_conflict() => return Err(connection_exists().with_source(e)),
-        result => result?,
+    // never blocked. One another create swapped in meanwhile is not: for a chosen id,
+    // that race is the id being taken; for an account's id, it is the account's other
+    // flow, and this one reads again and goes on (to reauthorize what that flow stores).
+    let mut attempts = 0;
+    let (current, swapped) = loop {
+        let current = host
+            .credentials()
+            .load_credentials(&connection.tenant, &connection.id)
+            .await?;
+        match host
+            .credentials()
+            .swap_credentials(
+                &connection.tenant,
+                &connection.id,
+                current.as_ref().map(|set| set.version),
+                sealed.clone(),
+            )
+            .await
+        {
+            Ok(swapped) => break (current, swapped),
+            Err(e) if e.is_conflict() && account.is_some() && attempts + 1 < MAX_WRITE_ATTEMPTS => {
+                attempts += 1;
+            }
+            Err(e) if e.is_conflict() => return Err(connection_exists().with_source(e)),
+            Err(e) => return Err(e),
+        }
     };
     // The record goes in only where none is: a create of the same id that read this
     // one's set and swapped its own over it, and stored its record first, has taken
     // the id. Its record is not written over, and this create's set is not left under it.
-    if !host
+    if host
         .connections()
         .put_connection_if_absent(&connection)
         .await?
+    {
+        // The other way round: this create's record went in, and the loser may have
+        // swapped its set over this one's before it lost.
+        crate::service::keep_created_credentials(host, &connection, swapped, &sealed).await?;
+        return Ok(connection);
+    }
     {
         if let Some(obtained) = account {
             // The account's other flow stored its connection first: this grant, the
@@ -254,9 +268,8 @@ async fn create(
             .credentials()
             .swap_credentials(&connection.tenant, &connection.id, Some(swapped), previous)
             .await;
-        return Err(connection_exists());
+        Err(connection_exists())
     }
-    Ok(connection)
 }
 
 fn connection_exists() -> Error {

@@ -199,6 +199,11 @@ pub trait ConnectionStore: Send + Sync {
     /// [`list_publications`](PublicationStore::list_publications)) and, when it wants
     /// the record gone too, calls this. Deleting the record alone leaves the grant and
     /// any managed webhook live at the provider, with no record left to disconnect.
+    ///
+    /// An id can come back: a chosen one, and the id an authorization flow derives from
+    /// an account when its account is connected again. Whatever still names the id then
+    /// (publications, bindings, sync checkpoints) applies to the new connection, so a
+    /// host that means to forget a connection deletes those first.
     async fn delete_connection(&self, tenant: &TenantId, id: &ConnectionId) -> Result<bool, Error>;
     /// Connections of any tenant matching `query` (webhook routing), ordered by tenant
     /// then id.

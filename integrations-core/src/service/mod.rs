@@ -46,6 +46,49 @@ pub fn credential_aad(
 /// it between the read and the write.
 const MAX_WRITE_ATTEMPTS: u32 = 3;
 
+/// After a create's record went in, makes sure the credential set under it is the one
+/// the create swapped in (version `swapped`). A create of the same id that read that set,
+/// swapped its own over it and then lost the insert puts back the set it read, but only
+/// best effort: a write between its swap and its putting back makes that fail, and the
+/// winner's record would keep the loser's credentials. A set of any other version is
+/// replaced with `credentials` (compare-and-swap, a few attempts).
+///
+/// # Errors
+///
+/// `store.version_conflict` when the set kept changing; storage errors.
+pub(crate) async fn keep_created_credentials(
+    host: &Host,
+    connection: &Connection,
+    swapped: u64,
+    credentials: &[Credential],
+) -> Result<(), Error> {
+    let store = host.credentials();
+    for _ in 0..MAX_WRITE_ATTEMPTS {
+        let current = store
+            .load_credentials(&connection.tenant, &connection.id)
+            .await?;
+        if current.as_ref().is_some_and(|set| set.version == swapped) {
+            return Ok(());
+        }
+        match store
+            .swap_credentials(
+                &connection.tenant,
+                &connection.id,
+                current.map(|set| set.version),
+                credentials.to_vec(),
+            )
+            .await
+        {
+            Ok(_) => return Ok(()),
+            Err(e) if e.is_conflict() => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Err(crate::codes::store::VERSION_CONFLICT.error(
+        "the new connection's credentials kept changing while it was created; connect it again",
+    ))
+}
+
 /// Validates and stores targets, connections and bindings.
 ///
 /// Every write runs every check, collects every issue, and stores nothing unless all
@@ -441,10 +484,15 @@ impl WriteService {
                     &connection.tenant,
                     &connection.id,
                     current.as_ref().map(|set| set.version),
-                    credentials,
+                    credentials.clone(),
                 )
                 .await?;
             let written = self.write_record(read, connection).await;
+            if read.is_none() && matches!(written, Ok(true)) {
+                // A new record went in: a create of the same id that lost the insert may
+                // have swapped its set over this one's first.
+                keep_created_credentials(&self.host, connection, swapped, &credentials).await?;
+            }
             if !matches!(written, Ok(true)) {
                 let previous = current.map(|set| set.credentials).unwrap_or_default();
                 // Best effort: a conflict means another writer's credentials are there

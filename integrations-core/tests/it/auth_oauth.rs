@@ -837,11 +837,12 @@ async fn two_creates_of_one_chosen_id_race_to_one_connection_exists() {
 }
 
 /// A credential store where, right after this create swapped its credentials in,
-/// another create of the same id runs to its end: it reads this one's set, swaps its own
-/// over it and stores its record first.
+/// another create of the same id reads this one's set and swaps its own over it; then
+/// it stores its record first (`theirs`), or, without one, loses the insert and never
+/// gets to put back what it read.
 struct OvertakingCreate {
     inner: Arc<MemoryStore>,
-    theirs: Connection,
+    theirs: Option<Connection>,
     overtaken: AtomicUsize,
 }
 
@@ -875,7 +876,9 @@ impl CredentialStore for OvertakingCreate {
             self.inner
                 .swap_credentials(tenant, connection, mine.map(|s| s.version), vec![theirs])
                 .await?;
-            assert!(self.inner.put_connection_if_absent(&self.theirs).await?);
+            if let Some(record) = &self.theirs {
+                assert!(self.inner.put_connection_if_absent(record).await?);
+            }
         }
         Ok(swapped)
     }
@@ -908,7 +911,7 @@ async fn a_create_overtaken_after_its_credentials_leaves_the_winner_whole() {
     theirs.granted_scopes = vec!["theirs".into()];
     let overtaking = Arc::new(OvertakingCreate {
         inner: test.store.clone(),
-        theirs: theirs.clone(),
+        theirs: Some(theirs.clone()),
         overtaken: AtomicUsize::new(0),
     });
     let host = Host::builder()
@@ -946,6 +949,50 @@ async fn a_create_overtaken_after_its_credentials_leaves_the_winner_whole() {
     assert_eq!(set.version, 2);
     assert_eq!(set.credentials.len(), 1);
     assert_eq!(set.credentials[0].value.ciphertext(), [9]);
+}
+
+/// The create that wins the insert after the other create swapped its set over this
+/// one's (and lost, and did not put back what it read) keeps its own credentials: the
+/// winner's record never holds the loser's grant.
+#[tokio::test]
+async fn the_create_that_wins_the_insert_keeps_its_own_credentials() {
+    let mock = LinearMock::start().await;
+    let (test, registry) = setup(&mock).await;
+    let chosen = ConnectionId::new("chosen").unwrap();
+    let overtaking = Arc::new(OvertakingCreate {
+        inner: test.store.clone(),
+        theirs: None,
+        overtaken: AtomicUsize::new(0),
+    });
+    let host = Host::builder()
+        .stores(test.store.clone())
+        .credentials(overtaking.clone())
+        .http(test.host().http_arc())
+        .cipher(test.keys.clone())
+        .clock(test.clock.clone())
+        .audit(test.audit.clone())
+        .build()
+        .unwrap();
+    let auth = Authorizations::new(registry, host);
+    let query = consented(&auth, &mock, start_request()).await;
+    let connection = auth
+        .complete(
+            CompleteAuthorization::new(tenant(), REDIRECT, query)
+                .with_connection_id(chosen.clone()),
+        )
+        .await
+        .unwrap();
+    assert!(overtaking.overtaken.load(Ordering::SeqCst) >= 1);
+    // Its own set again, swapped over the loser's: version 3, and it opens.
+    let set = test.store.raw_credentials(&tenant(), &chosen).unwrap();
+    assert_eq!(set.version, 3);
+    let access = set
+        .find(&CredentialType::OAUTH2_ACCESS_TOKEN, None)
+        .unwrap()
+        .unwrap();
+    assert_ne!(access.value.ciphertext(), [9]);
+    let token = access.open(&connection, test.host().cipher()).unwrap();
+    assert!(mock.access_is_live(token.expose()));
 }
 
 // ---- Plain-HTTP endpoints ----

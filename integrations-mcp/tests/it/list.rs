@@ -376,3 +376,66 @@ async fn tools_needing_a_capability_are_listed_only_where_a_publication_grants_i
     let client = connect(demo.service.server(teams), Client::plain()).await;
     assert_eq!(listed_names(&client).await, with_continuation(free));
 }
+
+/// Pages of a list left short by publications neither skip nor repeat tools: the cursor
+/// names the last tool listed, among the tools the session can call.
+#[tokio::test]
+async fn a_list_left_short_by_publications_is_paged_whole() {
+    let demo = demo_with(McpOptions::new().with_page_size(2)).await;
+    let linear = ConnectionId::new("linear").unwrap();
+    let mut publication = Publication::new(
+        demo.session.session.tenant.clone(),
+        PublicationId::new("linear-reads").unwrap(),
+        linear.clone(),
+        PublicationScope::Workspace {
+            workspace: demo.session.session.workspace.clone(),
+        },
+        demo.test.clock.now(),
+    );
+    for capability in ["team.read", "issue.read"] {
+        publication
+            .capabilities
+            .insert(Capability::new(capability).unwrap());
+    }
+    demo.runtime
+        .host()
+        .publications()
+        .put_publication(&publication)
+        .await
+        .unwrap();
+    let session =
+        McpSession::new(demo.session.session.clone()).with_publication(linear, publication.id);
+    let client = connect(demo.service.server(session), Client::plain()).await;
+    let mut names = Vec::new();
+    let mut cursor = None;
+    let mut pages = 0;
+    loop {
+        let page = client
+            .list_tools(Some(PaginatedRequestParams::default().with_cursor(cursor)))
+            .await
+            .unwrap();
+        pages += 1;
+        names.extend(page.tools.iter().map(|t| t.name.to_string()));
+        cursor = page.next_cursor;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    let manifest = demo.runtime.manifest(&demo.session.session).await.unwrap();
+    let mut expected: Vec<String> = manifest
+        .tools
+        .iter()
+        .filter(|t| match &t.descriptor.capability {
+            None => true,
+            Some(c) => {
+                t.connection.as_str() == "linear"
+                    && ["team.read", "issue.read"].contains(&c.as_str())
+            }
+        })
+        .map(|t| t.descriptor.name.clone())
+        .collect();
+    expected.push(CONTINUE_TOOL_NAME.to_owned());
+    assert!(expected.len() >= 3, "{expected:?}");
+    assert_eq!(names, expected);
+    assert_eq!(pages, expected.len().div_ceil(2));
+}

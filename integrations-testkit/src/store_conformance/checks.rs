@@ -1952,6 +1952,20 @@ async fn tenant_isolation(s: &dyn Stores, scope: &Scope) -> Outcome {
         )?,
         "tenant B deleted tenant A's publication"
     );
+    // An id taken in tenant A is free in tenant B.
+    let mut own = r::connection(&b, "c1", false);
+    own.granted_scopes = vec!["tenant-b".into()];
+    ensure!(
+        ok(
+            s.put_connection_if_absent(&own).await,
+            "put_connection_if_absent"
+        )?,
+        "put_connection_if_absent in tenant B found tenant A's connection in the way"
+    );
+    ensure!(
+        ok(s.delete_connection(&b, &own.id).await, "delete_connection")?,
+        "tenant B's own connection could not be deleted"
+    );
 
     // Tenant A's records are all still there, unchanged.
     same(

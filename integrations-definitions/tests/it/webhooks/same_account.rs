@@ -10,8 +10,12 @@ use async_trait::async_trait;
 use integrations_core::auth::{
     ApiKeyConnections, Authorizations, CompleteAuthorization, StartAuthorization,
 };
-use integrations_core::host::{ConnectionQuery, ConnectionStore, Host, ReqwestHttpClient};
-use integrations_core::model::{Connection, ConnectionScope};
+use integrations_core::host::{
+    ConnectionQuery, ConnectionStore, CredentialStore, Host, ReqwestHttpClient, Sealed,
+};
+use integrations_core::model::{
+    Connection, ConnectionScope, Credential, CredentialSet, CredentialType,
+};
 use integrations_core::{Error, Registry, TenantId};
 use integrations_definitions::github::auth::INSTALLATION_METHOD;
 use integrations_testkit::MemoryStore;
@@ -300,6 +304,99 @@ async fn two_flows_connecting_one_linear_organization_at_once_keep_one_connectio
         .raw_credentials(&tenant("acme"), &first.id)
         .unwrap();
     assert_eq!(set.version, 3);
+}
+
+/// A credential store where the account's other flow swaps its set in right after this
+/// flow read the (absent) one.
+struct OtherFlowSwapsFirst {
+    inner: Arc<MemoryStore>,
+    raced: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait]
+impl CredentialStore for OtherFlowSwapsFirst {
+    async fn load_credentials(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+    ) -> Result<Option<CredentialSet>, Error> {
+        let read = self.inner.load_credentials(tenant, connection).await?;
+        if !self.raced.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            let theirs = Credential::new(
+                CredentialType::OAUTH2_ACCESS_TOKEN,
+                Sealed::new("k", vec![9]),
+                Timestamp::UNIX_EPOCH,
+            );
+            self.inner
+                .swap_credentials(tenant, connection, None, vec![theirs])
+                .await?;
+        }
+        Ok(read)
+    }
+    async fn swap_credentials(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+        expected_version: Option<u64>,
+        credentials: Vec<Credential>,
+    ) -> Result<u64, Error> {
+        self.inner
+            .swap_credentials(tenant, connection, expected_version, credentials)
+            .await
+    }
+    async fn delete_credentials(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+    ) -> Result<bool, Error> {
+        self.inner.delete_credentials(tenant, connection).await
+    }
+}
+
+/// The other order of two flows connecting one account: the other flow swaps its set in
+/// under the account's connection id right after this one found none. This flow reads
+/// again and stores its own over it, rather than failing with `auth.connection_exists`.
+#[tokio::test]
+async fn a_flow_whose_account_set_was_swapped_first_reads_again_and_connects() {
+    let mock = LinearMock::start().await;
+    let flows = Flows::new();
+    flows
+        .target(
+            "acme",
+            LINEAR,
+            mock.target_config(),
+            mock.target_secrets(),
+            "webhook_secret",
+            LINEAR_SECRET,
+        )
+        .await;
+    let test = &flows.test;
+    let host = Host::builder()
+        .stores(test.store.clone())
+        .credentials(Arc::new(OtherFlowSwapsFirst {
+            inner: test.store.clone(),
+            raced: std::sync::atomic::AtomicBool::new(false),
+        }))
+        .http(test.host().http_arc())
+        .cipher(test.keys.clone())
+        .clock(test.clock.clone())
+        .audit(test.audit.clone())
+        .build()
+        .unwrap();
+    let query = mock
+        .authorize(&flows.start("acme", "oauth2").await)
+        .unwrap();
+    let connection = Authorizations::new(flows.registry.clone(), host)
+        .complete(CompleteAuthorization::new(tenant("acme"), REDIRECT, query))
+        .await
+        .unwrap();
+    assert_eq!(flows.connections(&tenant("acme")).await.len(), 1);
+    let set = test
+        .store
+        .raw_credentials(&tenant("acme"), &connection.id)
+        .unwrap();
+    assert_eq!(set.version, 2);
+    assert!(set.credentials.iter().all(|c| c.value.ciphertext() != [9]));
 }
 
 #[tokio::test]
