@@ -205,6 +205,7 @@ crate::error_codes! {
         DUPLICATE_CONTINUATION = "store.duplicate_continuation", Conflict, "A store already holds a continuation with this id; nothing was written.";
         DUPLICATE_STATE = "store.duplicate_state", Conflict, "A store already holds a pending authorization with this state; nothing was written.";
         FAILED = "store.failed", Storage, "The host store failed; retrying may succeed.";
+        NOT_IMPLEMENTED = "store.not_implemented", Configuration, "The host's store does not implement an operation this call needs (a trait method left at its default); implement it.";
         INVALID_TEXT = "store.invalid_text", InvalidInput, "A text value a store keeps in a column of its own (an external subject or endpoint key, a webhook event id, a stream name, a lease holder, a credential slot, a key id, a state digest, a continuation id) contains a NUL character, which PostgreSQL cannot store; every store refuses it and nothing is written.";
         VERSION_CONFLICT = "store.version_conflict", Conflict, "The record changed since it was read; read it again.";
     }

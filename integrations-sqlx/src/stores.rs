@@ -1049,6 +1049,18 @@ impl CheckpointStore for SqlStores {
         Ok(self.affected(q).await? == 1)
     }
 
+    async fn delete_checkpoints(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+    ) -> Result<usize, Error> {
+        let q = self
+            .query("DELETE FROM checkpoints WHERE tenant = $1 AND connection = $2")
+            .bind(tenant.as_str())
+            .bind(connection.as_str());
+        Ok(usize::try_from(self.affected(q).await?).unwrap_or(usize::MAX))
+    }
+
     async fn release_sync_lease(
         &self,
         tenant: &TenantId,

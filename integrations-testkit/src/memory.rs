@@ -763,6 +763,19 @@ impl CheckpointStore for MemoryStore {
         Ok(current + 1)
     }
 
+    async fn delete_checkpoints(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+    ) -> Result<usize, Error> {
+        let mut state = self.lock();
+        let before = state.checkpoints.len();
+        state
+            .checkpoints
+            .retain(|(t, c, _), _| !(t == tenant && c == connection));
+        Ok(before - state.checkpoints.len())
+    }
+
     async fn acquire_sync_lease(&self, lease: &SyncLease, now: Timestamp) -> Result<bool, Error> {
         text("stream name", &lease.stream)?;
         text("lease holder", &lease.holder)?;

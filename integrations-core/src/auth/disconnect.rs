@@ -1,6 +1,7 @@
 //! Disconnecting a connection: the provider revokes the grant when the method's OAuth 2.0
 //! data names a revocation endpoint; then the connection is marked `revoked` and its
-//! stored credentials are deleted.
+//! stored credentials are deleted. Forgetting one disconnects it, then deletes what names
+//! it and its record.
 
 use std::sync::Arc;
 
@@ -12,7 +13,7 @@ use super::oauth2::token_response::{self, INVALID_GRANT};
 use super::target::TargetContext;
 use super::token_manager::{TokenManager, is_dead_grant};
 use crate::definition::{ConnectionMethodKind, OAuth2Spec};
-use crate::host::HttpResponse;
+use crate::host::{AuditAction, AuditEvent, AuditOutcome, HostPart, HttpResponse};
 use crate::lifecycle::{Cause, ConnectionLifecycle, StatusChange};
 use crate::model::{Connection, ConnectionStatus, CredentialType};
 use crate::provider::{RemoteRevocation, RevokeContext};
@@ -284,6 +285,82 @@ impl Authorizations {
             return Ok(None);
         };
         access.open(connection, self.host.cipher()).map(Some)
+    }
+}
+
+/// A forgotten connection: what [`Authorizations::forget`] did.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Forgotten {
+    /// The disconnect that came first.
+    pub disconnected: Disconnected,
+    /// How many publications through the connection were deleted.
+    pub publications_deleted: usize,
+    /// How many sync checkpoints of its streams were deleted.
+    pub checkpoints_deleted: usize,
+}
+
+impl Authorizations {
+    /// Forgets a connection: [`disconnect`](Self::disconnect)s it (its grant revoked at
+    /// the provider, its managed webhook deleted, its credentials deleted), then deletes
+    /// its publications and its sync checkpoints, then its record, audited as
+    /// `connection.forgotten`. A host built without a publication or checkpoint store
+    /// holds none to delete.
+    ///
+    /// All of it, because an id can come back (a chosen one, or the one an authorization
+    /// derives from the same account): what still named it would apply to the new
+    /// connection, publications granting agents its tools included. Bindings naming the
+    /// connection stay, as they are a profile's: compiling the profile then reports them
+    /// (`binding.connection_not_found`).
+    ///
+    /// # Errors
+    ///
+    /// The disconnect's (nothing is deleted then); storage errors, after which calling
+    /// it again finishes the job (a second disconnect changes nothing).
+    pub async fn forget(&self, request: Disconnect) -> Result<Forgotten, Error> {
+        let disconnected = self.disconnect(request.clone()).await?;
+        let (tenant, id) = (&request.tenant, &request.connection);
+        let mut publications_deleted = 0;
+        if self.host.has(HostPart::Publications) {
+            let publications = self.host.publications();
+            for publication in publications.list_publications(tenant, id).await? {
+                if publications
+                    .delete_publication(tenant, &publication.id)
+                    .await?
+                {
+                    publications_deleted += 1;
+                }
+            }
+        }
+        let checkpoints_deleted = if self.host.has(HostPart::Checkpoints) {
+            self.host
+                .checkpoints()
+                .delete_checkpoints(tenant, id)
+                .await?
+        } else {
+            0
+        };
+        self.host
+            .connections()
+            .delete_connection(tenant, id)
+            .await?;
+        let event = AuditEvent::new(
+            super::now(&self.host),
+            tenant.clone(),
+            AuditAction::CONNECTION_FORGOTTEN,
+            AuditOutcome::Success,
+        )
+        .with_key(disconnected.connection.key.clone())
+        .with_connection(id.clone())
+        .with_actor(request.actor.clone())
+        .with_detail("publications_deleted", publications_deleted.to_string())
+        .with_detail("checkpoints_deleted", checkpoints_deleted.to_string());
+        self.host.audit().record(event).await;
+        Ok(Forgotten {
+            disconnected,
+            publications_deleted,
+            checkpoints_deleted,
+        })
     }
 }
 

@@ -49,7 +49,7 @@ pub use self::authorize::{
     StartAuthorization,
 };
 pub use self::client_credentials::{ClientCredentialsConnections, ClientCredentialsInput};
-pub use self::disconnect::{DISCONNECTED, Disconnect, Disconnected};
+pub use self::disconnect::{DISCONNECTED, Disconnect, Disconnected, Forgotten};
 pub use self::identity::CREDENTIAL_REJECTED;
 pub use self::oauth2::token_response::INVALID_GRANT;
 pub use self::precedence::{RequestScope, find_connection, select_connection};

@@ -25,6 +25,9 @@ impl AuditAction {
     pub const CONNECTION_AUTHORIZED: Self = Self(Cow::Borrowed("connection.authorized"));
     /// A connection's status changed.
     pub const CONNECTION_STATUS_CHANGED: Self = Self(Cow::Borrowed("connection.status_changed"));
+    /// A connection was forgotten: disconnected, and its record, publications and sync
+    /// checkpoints deleted.
+    pub const CONNECTION_FORGOTTEN: Self = Self(Cow::Borrowed("connection.forgotten"));
     /// A tool policy was decided.
     pub const POLICY_DECIDED: Self = Self(Cow::Borrowed("tool.policy_decided"));
     /// A tool was called.

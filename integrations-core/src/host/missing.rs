@@ -274,6 +274,13 @@ impl CheckpointStore for Missing {
     async fn save_checkpoint(&self, _checkpoint: &SyncCheckpoint) -> Result<u64, Error> {
         Err(missing(HostPart::Checkpoints))
     }
+    async fn delete_checkpoints(
+        &self,
+        _tenant: &TenantId,
+        _connection: &ConnectionId,
+    ) -> Result<usize, Error> {
+        Err(missing(HostPart::Checkpoints))
+    }
     async fn acquire_sync_lease(&self, _lease: &SyncLease, _now: Timestamp) -> Result<bool, Error> {
         Err(missing(HostPart::Checkpoints))
     }

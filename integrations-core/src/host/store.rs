@@ -190,14 +190,16 @@ pub trait ConnectionStore: Send + Sync {
     ///
     /// Only the record: the connection's sealed credentials (its refresh token
     /// included), its publications and its sync checkpoints stay where they are, and
-    /// nothing is asked of the provider. To forget a connection, a host first
+    /// nothing is asked of the provider. [`Authorizations::forget`](crate::auth::Authorizations::forget)
+    /// does all of what follows in one call. To forget a connection by hand, a host first
     /// disconnects it with [`Authorizations::disconnect`](crate::auth::Authorizations::disconnect),
     /// which revokes the grant at the provider, deletes its managed webhook there, marks
     /// the connection `revoked` and deletes its credentials (keeping their version, so a
     /// token refresh in flight cannot write them back); then deletes its publications
     /// ([`PublicationStore::delete_publication`], listed by
-    /// [`list_publications`](PublicationStore::list_publications)) and, when it wants
-    /// the record gone too, calls this. Deleting the record alone leaves the grant and
+    /// [`list_publications`](PublicationStore::list_publications)) and its checkpoints
+    /// ([`CheckpointStore::delete_checkpoints`]) and, when it wants the record gone too,
+    /// calls this. Deleting the record alone leaves the grant and
     /// any managed webhook live at the provider, with no record left to disconnect.
     ///
     /// An id can come back: a chosen one, and the id an authorization flow derives from
@@ -571,6 +573,29 @@ pub trait CheckpointStore: Send + Sync {
     /// [`ErrorKind::Conflict`](crate::ErrorKind::Conflict) (`store.version_conflict`)
     /// when another runner saved first; storage errors.
     async fn save_checkpoint(&self, checkpoint: &SyncCheckpoint) -> Result<u64, Error>;
+
+    /// Deletes every checkpoint of `connection`'s streams; how many there were. A
+    /// connection being forgotten ([`Authorizations::forget`](crate::auth::Authorizations::forget))
+    /// leaves none behind, so a later connection under its id (a chosen one, or the id an
+    /// authorization derives from the same account) syncs from the start. A run still
+    /// going then fails to save its next checkpoint (`store.version_conflict`). Sync leases
+    /// are left to expire.
+    ///
+    /// The default fails with `store.not_implemented`: a host's own store implements it
+    /// (`MemoryStore` and the SQL stores do).
+    ///
+    /// # Errors
+    ///
+    /// Storage errors.
+    async fn delete_checkpoints(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+    ) -> Result<usize, Error> {
+        let _ = (tenant, connection);
+        Err(crate::codes::store::NOT_IMPLEMENTED
+            .error("this checkpoint store does not implement delete_checkpoints"))
+    }
 
     /// Takes the run lease of `lease.stream` for `lease.holder` until `lease.expires_at`,
     /// atomically: only when no lease is stored, the stored one is `lease.holder`'s own

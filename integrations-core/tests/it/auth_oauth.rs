@@ -687,6 +687,121 @@ async fn a_connection_deleted_during_its_reauthorization_stays_deleted() {
     );
 }
 
+/// Forgetting a connection disconnects it, then deletes its publications, its sync
+/// checkpoints and its record, and nothing of another connection; a connection created
+/// under its id afterwards starts with none of them.
+#[tokio::test]
+async fn forgetting_a_connection_leaves_nothing_that_names_it() {
+    use integrations_core::host::{CheckpointStore, PublicationStore};
+    use integrations_core::model::{Publication, PublicationScope, SyncCheckpoint};
+    use integrations_core::{PublicationId, WorkspaceId};
+
+    let mock = LinearMock::start().await;
+    let (test, registry) = setup(&mock).await;
+    let connection = connect(&test, &registry, &mock).await;
+    let other = ConnectionId::new("other").unwrap();
+    let at = crate::auth_support::now(&test);
+    for (id, through) in [
+        ("p-1", &connection.id),
+        ("p-2", &connection.id),
+        ("p-3", &other),
+    ] {
+        let publication = Publication::new(
+            tenant(),
+            PublicationId::new(id).unwrap(),
+            through.clone(),
+            PublicationScope::Workspace {
+                workspace: WorkspaceId::new("w").unwrap(),
+            },
+            at,
+        );
+        test.store.put_publication(&publication).await.unwrap();
+    }
+    for (through, stream) in [
+        (&connection.id, "issues"),
+        (&connection.id, "comments"),
+        (&other, "issues"),
+    ] {
+        let checkpoint = SyncCheckpoint::new(tenant(), through.clone(), stream, at);
+        test.store.save_checkpoint(&checkpoint).await.unwrap();
+    }
+    let auth = Authorizations::new(registry, test.host().clone());
+    let forgotten = auth
+        .forget(Disconnect::new(tenant(), connection.id.clone()))
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            forgotten.publications_deleted,
+            forgotten.checkpoints_deleted
+        ),
+        (2, 2)
+    );
+    assert!(matches!(
+        forgotten.disconnected.connection.status,
+        ConnectionStatus::Revoked { .. }
+    ));
+    assert!(forgotten.disconnected.credentials_deleted);
+    let store = &test.store;
+    assert!(
+        store
+            .get_connection(&tenant(), &connection.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .load_credentials(&tenant(), &connection.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .list_publications(&tenant(), &connection.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    for stream in ["issues", "comments"] {
+        assert!(
+            store
+                .load_checkpoint(&tenant(), &connection.id, stream)
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+    // The other connection's records stay.
+    assert_eq!(
+        store
+            .list_publications(&tenant(), &other)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(
+        store
+            .load_checkpoint(&tenant(), &other, "issues")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let events = test.audit.with_action("connection.forgotten");
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].connection.as_ref(), Some(&connection.id));
+    assert_eq!(events[0].detail["publications_deleted"], "2");
+    assert_eq!(events[0].detail["checkpoints_deleted"], "2");
+    // Forgotten is forgotten: a second call finds no connection.
+    let again = auth
+        .forget(Disconnect::new(tenant(), connection.id.clone()))
+        .await
+        .unwrap_err();
+    assert_eq!(again.code(), "auth.connection_not_found");
+}
+
 #[tokio::test]
 async fn a_second_disconnect_audits_no_second_status_change() {
     let mock = LinearMock::start().await;

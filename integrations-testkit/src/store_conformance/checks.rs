@@ -1068,6 +1068,70 @@ async fn checkpoint_cas(s: &dyn Stores, scope: &Scope) -> Outcome {
         .is_none(),
         "another stream has a checkpoint"
     );
+    checkpoint_delete(s, scope).await
+}
+
+/// `delete_checkpoints` deletes every stream's checkpoint of one connection, in one
+/// tenant, and nothing else; a checkpoint saved afterwards starts from version 0.
+async fn checkpoint_delete(s: &dyn Stores, scope: &Scope) -> Outcome {
+    let t = scope.tenant("a");
+    let gone = r::connection_id("c-forgotten");
+    let mut kept = Vec::new();
+    for (tenant, connection, stream) in [
+        (&t, &gone, "issues"),
+        (&t, &gone, "comments"),
+        (&t, &r::connection_id("c-kept"), "issues"),
+        (&scope.tenant("b"), &gone, "issues"),
+    ] {
+        let mut checkpoint = r::checkpoint(tenant, stream, false);
+        checkpoint.connection = connection.clone();
+        checkpoint.version = 0;
+        ok(s.save_checkpoint(&checkpoint).await, "save_checkpoint")?;
+        if !(tenant == &t && connection == &gone) {
+            kept.push(checkpoint);
+        }
+    }
+    let deleted = ok(s.delete_checkpoints(&t, &gone).await, "delete_checkpoints")?;
+    ensure!(
+        deleted == 2,
+        "delete_checkpoints of a connection with two streams said {deleted}"
+    );
+    for stream in ["issues", "comments"] {
+        ensure!(
+            ok(
+                s.load_checkpoint(&t, &gone, stream).await,
+                "load_checkpoint"
+            )?
+            .is_none(),
+            "the {stream} checkpoint of a deleted connection's streams is still there"
+        );
+    }
+    for checkpoint in &kept {
+        ensure!(
+            ok(
+                s.load_checkpoint(
+                    &checkpoint.tenant,
+                    &checkpoint.connection,
+                    &checkpoint.stream
+                )
+                .await,
+                "load_checkpoint"
+            )?
+            .is_some(),
+            "delete_checkpoints deleted the checkpoint of another connection or tenant"
+        );
+    }
+    ensure!(
+        ok(s.delete_checkpoints(&t, &gone).await, "delete_checkpoints")? == 0,
+        "a second delete_checkpoints found checkpoints"
+    );
+    let mut again = r::checkpoint(&t, "issues", false);
+    again.connection = gone;
+    again.version = 0;
+    ensure!(
+        ok(s.save_checkpoint(&again).await, "save_checkpoint")? == 1,
+        "a checkpoint saved after delete_checkpoints did not start over at version 1"
+    );
     Ok(())
 }
 

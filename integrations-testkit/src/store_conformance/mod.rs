@@ -77,7 +77,8 @@ pub enum StoreCheck {
     /// Credentials are written only by compare-and-swap on their version, and versions
     /// never repeat: a set stored after a delete continues from the deleted set's version.
     CredentialCas,
-    /// Checkpoints are saved only by compare-and-swap on their version.
+    /// Checkpoints are saved only by compare-and-swap on their version, and
+    /// `delete_checkpoints` deletes exactly one connection's.
     CheckpointCas,
     /// OAuth states, approvals and continuations are taken once, and never once expired.
     TakeOnce,

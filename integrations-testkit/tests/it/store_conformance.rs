@@ -48,6 +48,8 @@ struct Broken {
     /// the trait's defaults do), with a round trip to the database between them; the
     /// others are `MemoryStore`'s atomic ones.
     two_steps: TwoSteps,
+    /// When set, `delete_checkpoints` fails as the trait's default does.
+    keeps_checkpoints: bool,
 }
 
 /// A careful connection write made in two steps.
@@ -336,6 +338,12 @@ impl CheckpointStore for Broken {
     async fn save_checkpoint(&self, c: &SyncCheckpoint) -> Result<u64, Error> {
         self.inner.save_checkpoint(c).await
     }
+    async fn delete_checkpoints(&self, t: &TenantId, c: &ConnectionId) -> Result<usize, Error> {
+        if self.keeps_checkpoints {
+            return Err(integrations_core::codes::store::NOT_IMPLEMENTED.error("the default"));
+        }
+        self.inner.delete_checkpoints(t, c).await
+    }
     async fn acquire_sync_lease(&self, l: &SyncLease, now: Timestamp) -> Result<bool, Error> {
         // Broken: a lease is granted whoever holds it, as a read-then-write would race.
         self.inner.acquire_sync_lease(l, now).await?;
@@ -539,4 +547,22 @@ async fn a_store_that_looks_then_inserts_a_connection_fails_the_race() {
         "{failure}"
     );
     assert!(!failure.starts_with("1 of"), "{failure}");
+}
+
+/// A store that never implemented `delete_checkpoints` fails the checkpoint check, saying
+/// so: a connection forgotten there would leave its checkpoints to the next one.
+#[tokio::test]
+async fn a_store_without_delete_checkpoints_fails_the_checkpoint_check() {
+    let store = Broken {
+        keeps_checkpoints: true,
+        ..Broken::default()
+    };
+    let failure = failure_of(
+        store,
+        StoreCheck::CheckpointCas,
+        "the checkpoint check fails",
+    )
+    .await;
+    assert!(failure.contains("delete_checkpoints"), "{failure}");
+    assert!(failure.contains("store.not_implemented"), "{failure}");
 }
