@@ -309,14 +309,21 @@ impl Authorizations {
     ///
     /// All of it, because an id can come back (a chosen one, or the one an authorization
     /// derives from the same account): what still named it would apply to the new
-    /// connection, publications granting agents its tools included. Bindings naming the
-    /// connection stay, as they are a profile's: compiling the profile then reports them
-    /// (`binding.connection_not_found`).
+    /// connection, publications granting agents its tools included. Two things stay:
+    /// bindings naming the connection, as they are a profile's (compiling the profile
+    /// reports them, `binding.connection_not_found`, until the id comes back, and then
+    /// they apply to the new connection: change the profile first); and records a sync
+    /// wrote into a sink (wipe them first, with
+    /// [`SyncRunner::delete`](crate::sync::SyncRunner::delete), which needs the
+    /// connection).
     ///
     /// # Errors
     ///
     /// The disconnect's (nothing is deleted then); storage errors, after which calling
-    /// it again finishes the job (a second disconnect changes nothing).
+    /// it again finishes the job (a second disconnect changes nothing);
+    /// `store.not_implemented` when the checkpoint store cannot delete checkpoints (the
+    /// connection is disconnected and its publications deleted by then, its record
+    /// kept: implement `CheckpointStore::delete_checkpoints`, then call it again).
     pub async fn forget(&self, request: Disconnect) -> Result<Forgotten, Error> {
         let disconnected = self.disconnect(request.clone()).await?;
         let (tenant, id) = (&request.tenant, &request.connection);
@@ -336,7 +343,18 @@ impl Authorizations {
             self.host
                 .checkpoints()
                 .delete_checkpoints(tenant, id)
-                .await?
+                .await
+                .map_err(|e| {
+                    if e.code() == crate::codes::store::NOT_IMPLEMENTED.as_str() {
+                        crate::codes::store::NOT_IMPLEMENTED
+                            .error(
+                                "the connection is disconnected and its publications are deleted, but its checkpoints cannot be: the checkpoint store does not implement delete_checkpoints; implement it, then forget the connection again (its record is kept until then)",
+                            )
+                            .with_source(e)
+                    } else {
+                        e
+                    }
+                })?
         } else {
             0
         };

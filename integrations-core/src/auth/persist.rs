@@ -238,6 +238,11 @@ async fn create(
             Err(e) if e.is_conflict() && account.is_some() && attempts + 1 < MAX_WRITE_ATTEMPTS => {
                 attempts += 1;
             }
+            Err(e) if e.is_conflict() && account.is_some() => {
+                return Err(crate::codes::store::VERSION_CONFLICT
+                    .error("the account's credentials kept changing while it was connected; authorize it again")
+                    .with_source(e));
+            }
             Err(e) if e.is_conflict() => return Err(connection_exists().with_source(e)),
             Err(e) => return Err(e),
         }

@@ -578,8 +578,9 @@ pub trait CheckpointStore: Send + Sync {
     /// connection being forgotten ([`Authorizations::forget`](crate::auth::Authorizations::forget))
     /// leaves none behind, so a later connection under its id (a chosen one, or the id an
     /// authorization derives from the same account) syncs from the start. A run still
-    /// going then fails to save its next checkpoint (`store.version_conflict`). Sync leases
-    /// are left to expire.
+    /// going stops before its next page (the runner checks the connection is stored and
+    /// active before it writes a page and saves its checkpoint). Sync leases are left to
+    /// expire.
     ///
     /// The default fails with `store.not_implemented`: a host's own store implements it
     /// (`MemoryStore` and the SQL stores do).

@@ -46,12 +46,17 @@ pub fn credential_aad(
 /// it between the read and the write.
 const MAX_WRITE_ATTEMPTS: u32 = 3;
 
-/// After a create's record went in, makes sure the credential set under it is the one
-/// the create swapped in (version `swapped`). A create of the same id that read that set,
-/// swapped its own over it and then lost the insert puts back the set it read, but only
-/// best effort: a write between its swap and its putting back makes that fail, and the
-/// winner's record would keep the loser's credentials. A set of any other version is
-/// replaced with `credentials` (compare-and-swap, a few attempts).
+/// After a create's record (`connection`, as inserted) went in, makes sure the credential
+/// set under it is the one the create swapped in (version `swapped`). A create of the
+/// same id that read that set, swapped its own over it and then lost the insert puts
+/// back the set it read, but only best effort: a write between its swap and its putting
+/// back makes that fail, and the winner's record would keep the loser's credentials.
+///
+/// Only while the record is still the one inserted and a set is stored: a record
+/// written since (a reauthorization, a new key, a disconnect) or deleted (forgotten)
+/// means its writer's set is the one to keep, and a deleted set stays deleted. Then a
+/// set of another version is replaced with `credentials` (compare-and-swap, a few
+/// attempts).
 ///
 /// # Errors
 ///
@@ -64,17 +69,27 @@ pub(crate) async fn keep_created_credentials(
 ) -> Result<(), Error> {
     let store = host.credentials();
     for _ in 0..MAX_WRITE_ATTEMPTS {
-        let current = store
-            .load_credentials(&connection.tenant, &connection.id)
+        let record = host
+            .connections()
+            .get_connection(&connection.tenant, &connection.id)
             .await?;
-        if current.as_ref().is_some_and(|set| set.version == swapped) {
+        if record.as_ref() != Some(connection) {
+            return Ok(());
+        }
+        let Some(current) = store
+            .load_credentials(&connection.tenant, &connection.id)
+            .await?
+        else {
+            return Ok(());
+        };
+        if current.version == swapped {
             return Ok(());
         }
         match store
             .swap_credentials(
                 &connection.tenant,
                 &connection.id,
-                current.map(|set| set.version),
+                Some(current.version),
                 credentials.to_vec(),
             )
             .await
@@ -85,7 +100,7 @@ pub(crate) async fn keep_created_credentials(
         }
     }
     Err(crate::codes::store::VERSION_CONFLICT.error(
-        "the new connection's credentials kept changing while it was created; connect it again",
+        "the new connection's credentials kept changing while it was created; reauthorize it",
     ))
 }
 

@@ -588,6 +588,9 @@ impl SyncRunner {
             // this run's page overwrites what another run wrote meanwhile, check that it
             // still holds the stream and that no one moved the checkpoint.
             self.renew(&lease(self.host.clock().now())).await?;
+            // A connection disconnected or forgotten while the page was fetched gets
+            // neither the page nor a checkpoint (which would outlive a forgotten one).
+            self.still_connected(connection).await?;
             self.still_at(&checkpoint).await?;
             sink.write_page(connection, stream, &page).await?;
             if let Some(state) = &page.state {
@@ -644,6 +647,23 @@ impl SyncRunner {
                 return Ok(report);
             }
             self.renew(&lease(self.host.clock().now())).await?;
+        }
+    }
+
+    /// Whether the connection is still stored and active: `auth.connection_not_found`
+    /// when it was deleted (forgotten), `auth.connection_not_active` when it was
+    /// disconnected or its grant died, since the run started.
+    async fn still_connected(&self, connection: &Connection) -> Result<(), Error> {
+        match self
+            .host
+            .connections()
+            .get_connection(&connection.tenant, &connection.id)
+            .await?
+        {
+            None => Err(crate::loaded::connection_not_found()),
+            Some(stored) if !stored.is_active() => Err(crate::codes::auth::CONNECTION_NOT_ACTIVE
+                .error(format!("the connection is {}", stored.status.as_str()))),
+            Some(_) => Ok(()),
         }
     }
 

@@ -688,8 +688,7 @@ async fn a_connection_deleted_during_its_reauthorization_stays_deleted() {
 }
 
 /// Forgetting a connection disconnects it, then deletes its publications, its sync
-/// checkpoints and its record, and nothing of another connection; a connection created
-/// under its id afterwards starts with none of them.
+/// checkpoints and its record, and nothing of another connection's.
 #[tokio::test]
 async fn forgetting_a_connection_leaves_nothing_that_names_it() {
     use integrations_core::host::{CheckpointStore, PublicationStore};
@@ -800,6 +799,95 @@ async fn forgetting_a_connection_leaves_nothing_that_names_it() {
         .await
         .unwrap_err();
     assert_eq!(again.code(), "auth.connection_not_found");
+}
+
+/// A checkpoint store that never implemented `delete_checkpoints` (the trait's default).
+struct CheckpointsWithoutDelete(Arc<MemoryStore>);
+
+#[async_trait]
+impl integrations_core::host::CheckpointStore for CheckpointsWithoutDelete {
+    async fn load_checkpoint(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+        stream: &str,
+    ) -> Result<Option<integrations_core::model::SyncCheckpoint>, integrations_core::Error> {
+        self.0.load_checkpoint(tenant, connection, stream).await
+    }
+    async fn save_checkpoint(
+        &self,
+        checkpoint: &integrations_core::model::SyncCheckpoint,
+    ) -> Result<u64, integrations_core::Error> {
+        self.0.save_checkpoint(checkpoint).await
+    }
+    async fn acquire_sync_lease(
+        &self,
+        lease: &integrations_core::model::SyncLease,
+        now: Timestamp,
+    ) -> Result<bool, integrations_core::Error> {
+        self.0.acquire_sync_lease(lease, now).await
+    }
+    async fn release_sync_lease(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+        stream: &str,
+        holder: &str,
+    ) -> Result<bool, integrations_core::Error> {
+        self.0
+            .release_sync_lease(tenant, connection, stream, holder)
+            .await
+    }
+}
+
+/// Forgetting through a checkpoint store that cannot delete checkpoints says what was
+/// done and what to do, and keeps the record, so that forgetting again once the store
+/// can finishes the job.
+#[tokio::test]
+async fn forgetting_through_a_store_without_delete_checkpoints_says_what_is_left() {
+    let mock = LinearMock::start().await;
+    let (test, registry) = setup(&mock).await;
+    let connection = connect(&test, &registry, &mock).await;
+    let host = Host::builder()
+        .stores(test.store.clone())
+        .checkpoints(Arc::new(CheckpointsWithoutDelete(test.store.clone())))
+        .http(test.host().http_arc())
+        .cipher(test.keys.clone())
+        .clock(test.clock.clone())
+        .audit(test.audit.clone())
+        .build()
+        .unwrap();
+    let e = Authorizations::new(Arc::clone(&registry), host)
+        .forget(Disconnect::new(tenant(), connection.id.clone()))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "store.not_implemented");
+    assert!(e.message().contains("is disconnected"), "{}", e.message());
+    assert!(
+        e.message().contains("delete_checkpoints"),
+        "{}",
+        e.message()
+    );
+    let kept = test
+        .store
+        .get_connection(&tenant(), &connection.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(matches!(kept.status, ConnectionStatus::Revoked { .. }));
+    // With a store that can, forgetting again finishes the job.
+    let forgotten = Authorizations::new(registry, test.host().clone())
+        .forget(Disconnect::new(tenant(), connection.id.clone()))
+        .await
+        .unwrap();
+    assert!(!forgotten.disconnected.credentials_deleted);
+    assert!(
+        test.store
+            .get_connection(&tenant(), &connection.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 #[tokio::test]
@@ -1108,6 +1196,50 @@ async fn the_create_that_wins_the_insert_keeps_its_own_credentials() {
     assert_ne!(access.value.ciphertext(), [9]);
     let token = access.open(&connection, test.host().cipher()).unwrap();
     assert!(mock.access_is_live(token.expose()));
+}
+
+/// The winner of the insert leaves the credential set alone once its record changed
+/// (here disconnected right after the insert): the set its new writer left there is the
+/// one to keep, even when it is not the one this create swapped in.
+#[tokio::test]
+async fn the_winner_leaves_the_set_alone_once_its_record_changed() {
+    let mock = LinearMock::start().await;
+    let (test, registry) = setup(&mock).await;
+    let chosen = ConnectionId::new("chosen").unwrap();
+    let overtaking = Arc::new(OvertakingCreate {
+        inner: test.store.clone(),
+        theirs: None,
+        overtaken: AtomicUsize::new(0),
+    });
+    let revoked: Meddle = Box::new(|mut stored: Connection| {
+        stored.status = ConnectionStatus::Revoked {
+            reason: "disconnected".into(),
+        };
+        stored.touch(stored.updated_at);
+        Some(stored)
+    });
+    let connections = Meddling::after_insert(test.store.clone(), revoked);
+    let host = Host::builder()
+        .stores(test.store.clone())
+        .connections(connections.clone())
+        .credentials(overtaking.clone())
+        .http(test.host().http_arc())
+        .cipher(test.keys.clone())
+        .clock(test.clock.clone())
+        .audit(test.audit.clone())
+        .build()
+        .unwrap();
+    let auth = Authorizations::new(registry, host);
+    let query = consented(&auth, &mock, start_request()).await;
+    auth.complete(
+        CompleteAuthorization::new(tenant(), REDIRECT, query).with_connection_id(chosen.clone()),
+    )
+    .await
+    .unwrap();
+    assert!(connections.meddled());
+    // Not swapped again: the version the other writer left.
+    let set = test.store.raw_credentials(&tenant(), &chosen).unwrap();
+    assert_eq!(set.version, 2);
 }
 
 // ---- Plain-HTTP endpoints ----

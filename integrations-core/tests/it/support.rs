@@ -163,6 +163,8 @@ enum Interference {
     Meddle(Meddle),
     /// Another writer creates this record first (at a create's insert).
     CreateFirst(Box<Connection>),
+    /// Another writer changes the record right after a create inserted it.
+    AfterInsert(Meddle),
     /// The writer stalls: it says it arrived, then waits to proceed.
     Stall {
         arrived: Arc<tokio::sync::Notify>,
@@ -200,6 +202,12 @@ impl Meddling {
     /// write of a new record (`put_connection_if_absent`, or a blind `put_connection`).
     pub(crate) fn creating_first(inner: Arc<MemoryStore>, other: Connection) -> Arc<Self> {
         Self::with(inner, Interference::CreateFirst(Box::new(other)))
+    }
+
+    /// Runs `meddle` on the record a create inserted, right after the insert (`None`
+    /// deletes it).
+    pub(crate) fn after_insert(inner: Arc<MemoryStore>, meddle: Meddle) -> Arc<Self> {
+        Self::with(inner, Interference::AfterInsert(meddle))
     }
 
     fn with(inner: Arc<MemoryStore>, interference: Interference) -> Arc<Self> {
@@ -249,7 +257,28 @@ impl ConnectionStore for Meddling {
     }
     async fn put_connection_if_absent(&self, connection: &Connection) -> Result<bool, Error> {
         self.create_first().await?;
-        self.inner.put_connection_if_absent(connection).await
+        let inserted = self.inner.put_connection_if_absent(connection).await?;
+        let meddle = {
+            let mut interference = self.interference.lock().unwrap();
+            match interference.take() {
+                Some(Interference::AfterInsert(meddle)) if inserted => Some(meddle),
+                kept => {
+                    *interference = kept;
+                    None
+                }
+            }
+        };
+        if let Some(meddle) = meddle {
+            match meddle(connection.clone()) {
+                Some(changed) => self.inner.put_connection(&changed).await?,
+                None => {
+                    self.inner
+                        .delete_connection(&connection.tenant, &connection.id)
+                        .await?;
+                }
+            }
+        }
+        Ok(inserted)
     }
     async fn list_connections(&self, tenant: &TenantId) -> Result<Vec<Connection>, Error> {
         self.inner.list_connections(tenant).await
@@ -311,7 +340,7 @@ impl ConnectionStore for Meddling {
                 proceed.notified().await;
             }
             // For a create's insert; this is an update.
-            Some(create @ Interference::CreateFirst(_)) => {
+            Some(create @ (Interference::CreateFirst(_) | Interference::AfterInsert(_))) => {
                 *self.interference.lock().unwrap() = Some(create);
             }
             None => {}

@@ -654,6 +654,73 @@ async fn refusals_have_codes() {
     assert_eq!(*sink.writes.lock().unwrap(), 0);
 }
 
+/// A connection forgotten (its checkpoints and its record deleted) while a run waits on
+/// its first page: the run writes no page and saves no checkpoint, which would otherwise
+/// outlive the connection and be resumed by the next one under its id. The same for a
+/// connection disconnected meanwhile.
+#[tokio::test]
+async fn a_run_stops_when_its_connection_is_forgotten_or_disconnected_meanwhile() {
+    for forgotten in [true, false] {
+        let tracker = Arc::new(Tracker::new(DATA));
+        let (test, runner) = setup(tracker.clone()).await;
+        let sink = Arc::new(Sink::default());
+        let pause = Arc::new(Notify::new());
+        *tracker.pause.lock().unwrap() = Some(pause.clone());
+        let running = {
+            let (runner, sink) = (runner.clone(), sink.clone());
+            tokio::spawn(async move { run_issues(&runner, SyncMode::Full, &*sink).await })
+        };
+        while tracker.requests.lock().unwrap().is_empty() {
+            tokio::task::yield_now().await;
+        }
+        let host = test.host();
+        if forgotten {
+            host.checkpoints()
+                .delete_checkpoints(&tenant(), &connection_id())
+                .await
+                .unwrap();
+            host.connections()
+                .delete_connection(&tenant(), &connection_id())
+                .await
+                .unwrap();
+        } else {
+            host.connections()
+                .set_connection_status(
+                    &tenant(),
+                    &connection_id(),
+                    ConnectionStatus::Revoked {
+                        reason: "disconnected".into(),
+                    },
+                    host.clock().now(),
+                )
+                .await
+                .unwrap();
+        }
+        let before = host
+            .checkpoints()
+            .load_checkpoint(&tenant(), &connection_id(), "issues")
+            .await
+            .unwrap();
+        pause.notify_one();
+        let err = running.await.unwrap().unwrap_err();
+        let expected = if forgotten {
+            "auth.connection_not_found"
+        } else {
+            "auth.connection_not_active"
+        };
+        assert_eq!(err.code(), expected);
+        assert_eq!(*sink.writes.lock().unwrap(), 0);
+        // No checkpoint saved since the pause: none at all for the forgotten connection.
+        let after = host
+            .checkpoints()
+            .load_checkpoint(&tenant(), &connection_id(), "issues")
+            .await
+            .unwrap();
+        assert_eq!(after, before);
+        assert_eq!(after.is_none(), forgotten);
+    }
+}
+
 #[tokio::test]
 async fn a_disabled_target_does_not_sync() {
     let tracker = Arc::new(Tracker::new(DATA));
