@@ -993,6 +993,35 @@ impl CredentialStore for RacingCreate {
     }
 }
 
+/// Consents through `mock` and completes the authorization under the chosen id
+/// `chosen`, on `test`'s host with `credentials` (and `connections`, when given) as its
+/// stores.
+async fn complete_chosen_over(
+    test: &TestHost,
+    registry: Arc<Registry>,
+    mock: &LinearMock,
+    chosen: &ConnectionId,
+    credentials: Arc<dyn CredentialStore>,
+    connections: Option<Arc<dyn ConnectionStore>>,
+) -> Result<Connection, integrations_core::Error> {
+    let mut builder = Host::builder()
+        .stores(test.store.clone())
+        .credentials(credentials)
+        .http(test.host().http_arc())
+        .cipher(test.keys.clone())
+        .clock(test.clock.clone())
+        .audit(test.audit.clone());
+    if let Some(connections) = connections {
+        builder = builder.connections(connections);
+    }
+    let auth = Authorizations::new(registry, builder.build().unwrap());
+    let query = consented(&auth, mock, start_request()).await;
+    auth.complete(
+        CompleteAuthorization::new(tenant(), REDIRECT, query).with_connection_id(chosen.clone()),
+    )
+    .await
+}
+
 #[tokio::test]
 async fn two_creates_of_one_chosen_id_race_to_one_connection_exists() {
     let mock = LinearMock::start().await;
@@ -1001,22 +1030,8 @@ async fn two_creates_of_one_chosen_id_race_to_one_connection_exists() {
         inner: test.store.clone(),
         raced: AtomicUsize::new(0),
     });
-    let host = Host::builder()
-        .stores(test.store.clone())
-        .credentials(racing)
-        .http(test.host().http_arc())
-        .cipher(test.keys.clone())
-        .clock(test.clock.clone())
-        .audit(test.audit.clone())
-        .build()
-        .unwrap();
-    let auth = Authorizations::new(registry, host);
-    let query = consented(&auth, &mock, start_request()).await;
-    let e = auth
-        .complete(
-            CompleteAuthorization::new(tenant(), REDIRECT, query)
-                .with_connection_id(ConnectionId::new("chosen").unwrap()),
-        )
+    let chosen = ConnectionId::new("chosen").unwrap();
+    let e = complete_chosen_over(&test, registry, &mock, &chosen, racing, None)
         .await
         .unwrap_err();
     assert_eq!(
@@ -1117,22 +1132,7 @@ async fn a_create_overtaken_after_its_credentials_leaves_the_winner_whole() {
         theirs: Some(theirs.clone()),
         overtaken: AtomicUsize::new(0),
     });
-    let host = Host::builder()
-        .stores(test.store.clone())
-        .credentials(overtaking.clone())
-        .http(test.host().http_arc())
-        .cipher(test.keys.clone())
-        .clock(test.clock.clone())
-        .audit(test.audit.clone())
-        .build()
-        .unwrap();
-    let auth = Authorizations::new(registry, host);
-    let query = consented(&auth, &mock, start_request()).await;
-    let e = auth
-        .complete(
-            CompleteAuthorization::new(tenant(), REDIRECT, query)
-                .with_connection_id(chosen.clone()),
-        )
+    let e = complete_chosen_over(&test, registry, &mock, &chosen, overtaking.clone(), None)
         .await
         .unwrap_err();
     assert_eq!(
@@ -1167,24 +1167,10 @@ async fn the_create_that_wins_the_insert_keeps_its_own_credentials() {
         theirs: None,
         overtaken: AtomicUsize::new(0),
     });
-    let host = Host::builder()
-        .stores(test.store.clone())
-        .credentials(overtaking.clone())
-        .http(test.host().http_arc())
-        .cipher(test.keys.clone())
-        .clock(test.clock.clone())
-        .audit(test.audit.clone())
-        .build()
-        .unwrap();
-    let auth = Authorizations::new(registry, host);
-    let query = consented(&auth, &mock, start_request()).await;
-    let connection = auth
-        .complete(
-            CompleteAuthorization::new(tenant(), REDIRECT, query)
-                .with_connection_id(chosen.clone()),
-        )
-        .await
-        .unwrap();
+    let connection =
+        complete_chosen_over(&test, registry, &mock, &chosen, overtaking.clone(), None)
+            .await
+            .unwrap();
     assert!(overtaking.overtaken.load(Ordering::SeqCst) >= 1);
     // Its own set again, swapped over the loser's: version 3, and it opens.
     let set = test.store.raw_credentials(&tenant(), &chosen).unwrap();
@@ -1219,20 +1205,13 @@ async fn the_winner_leaves_the_set_alone_once_its_record_changed() {
         Some(stored)
     });
     let connections = Meddling::after_insert(test.store.clone(), revoked);
-    let host = Host::builder()
-        .stores(test.store.clone())
-        .connections(connections.clone())
-        .credentials(overtaking.clone())
-        .http(test.host().http_arc())
-        .cipher(test.keys.clone())
-        .clock(test.clock.clone())
-        .audit(test.audit.clone())
-        .build()
-        .unwrap();
-    let auth = Authorizations::new(registry, host);
-    let query = consented(&auth, &mock, start_request()).await;
-    auth.complete(
-        CompleteAuthorization::new(tenant(), REDIRECT, query).with_connection_id(chosen.clone()),
+    complete_chosen_over(
+        &test,
+        registry,
+        &mock,
+        &chosen,
+        overtaking,
+        Some(connections.clone()),
     )
     .await
     .unwrap();

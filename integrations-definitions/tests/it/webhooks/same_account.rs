@@ -90,6 +90,41 @@ impl Flows {
     async fn connections(&self, t: &TenantId) -> Vec<Connection> {
         self.test.store.list_connections(t).await.unwrap()
     }
+
+    /// A Linear target in tenant `acme` on `mock`, signing with `LINEAR_SECRET`.
+    async fn linear_target(&self, mock: &LinearMock) {
+        self.target(
+            "acme",
+            LINEAR,
+            mock.target_config(),
+            mock.target_secrets(),
+            "webhook_secret",
+            LINEAR_SECRET,
+        )
+        .await;
+    }
+
+    /// The test host with `connections` or `credentials` as its store of them.
+    fn host_over(
+        &self,
+        connections: Option<Arc<dyn ConnectionStore>>,
+        credentials: Option<Arc<dyn CredentialStore>>,
+    ) -> Host {
+        let test = &self.test;
+        let mut builder = Host::builder()
+            .stores(test.store.clone())
+            .http(test.host().http_arc())
+            .cipher(test.keys.clone())
+            .clock(test.clock.clone())
+            .audit(test.audit.clone());
+        if let Some(connections) = connections {
+            builder = builder.connections(connections);
+        }
+        if let Some(credentials) = credentials {
+            builder = builder.credentials(credentials);
+        }
+        builder.build().unwrap()
+    }
 }
 
 #[tokio::test]
@@ -247,31 +282,14 @@ impl ConnectionStore for StallsFirstInsert {
 async fn two_flows_connecting_one_linear_organization_at_once_keep_one_connection() {
     let mock = LinearMock::start().await;
     let flows = Flows::new();
-    flows
-        .target(
-            "acme",
-            LINEAR,
-            mock.target_config(),
-            mock.target_secrets(),
-            "webhook_secret",
-            LINEAR_SECRET,
-        )
-        .await;
+    flows.linear_target(&mock).await;
     let (arrived, proceed) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
     let connections = Arc::new(StallsFirstInsert {
         inner: flows.test.store.clone(),
         stall: Mutex::new(Some((arrived.clone(), proceed.clone()))),
     });
     let test = &flows.test;
-    let host = Host::builder()
-        .stores(test.store.clone())
-        .connections(connections)
-        .http(test.host().http_arc())
-        .cipher(test.keys.clone())
-        .clock(test.clock.clone())
-        .audit(test.audit.clone())
-        .build()
-        .unwrap();
+    let host = flows.host_over(Some(connections), None);
     let auth = Arc::new(Authorizations::new(flows.registry.clone(), host));
     let queries = [
         mock.authorize(&flows.start("acme", "oauth2").await)
@@ -360,29 +378,15 @@ impl CredentialStore for OtherFlowSwapsFirst {
 async fn a_flow_whose_account_set_was_swapped_first_reads_again_and_connects() {
     let mock = LinearMock::start().await;
     let flows = Flows::new();
-    flows
-        .target(
-            "acme",
-            LINEAR,
-            mock.target_config(),
-            mock.target_secrets(),
-            "webhook_secret",
-            LINEAR_SECRET,
-        )
-        .await;
+    flows.linear_target(&mock).await;
     let test = &flows.test;
-    let host = Host::builder()
-        .stores(test.store.clone())
-        .credentials(Arc::new(OtherFlowSwapsFirst {
+    let host = flows.host_over(
+        None,
+        Some(Arc::new(OtherFlowSwapsFirst {
             inner: test.store.clone(),
             raced: std::sync::atomic::AtomicBool::new(false),
-        }))
-        .http(test.host().http_arc())
-        .cipher(test.keys.clone())
-        .clock(test.clock.clone())
-        .audit(test.audit.clone())
-        .build()
-        .unwrap();
+        })),
+    );
     let query = mock
         .authorize(&flows.start("acme", "oauth2").await)
         .unwrap();
