@@ -280,6 +280,13 @@ async fn stored(args: &ServeArgs, approval_base: &str) -> Result<Served, Error> 
         "integrations mcp: tenant `{tenant}`, workspace `{workspace}`, {} publication(s), from the database",
         session.publications.len()
     );
+    if session.publications.is_empty() {
+        // Without one, tools/list leaves out every tool that needs a capability (every
+        // shipped Linear, GitHub and Slack tool): say why here, where the user looks.
+        eprintln!(
+            "integrations mcp: no --publication given: tools that need a capability are not listed (grant them with a stored publication, --publication ID)"
+        );
+    }
     Ok(Served {
         service,
         session,

@@ -184,6 +184,23 @@ async fn mcp_serve_serves_a_tenants_stored_connections_over_stdio() {
     let stderr = String::from_utf8_lossy(&unknown.stderr);
     assert_eq!(unknown.status.code(), Some(2), "{stderr}");
     assert!(stderr.starts_with("mcp.publication_not_found "), "{stderr}");
+
+    // Without a publication, it says that tools needing a capability are not listed
+    // (stdin closed at once: the server starts, then ends).
+    let bare = tokio::process::Command::new(env!("CARGO_BIN_EXE_integrations"))
+        .args(["mcp", "serve", "--database-url", &url, "--tenant", "acme"])
+        .env("SEALING_KEY", SEALING_KEY)
+        .env_remove("DATABASE_URL")
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&bare.stderr);
+    assert!(stderr.contains("0 publication(s)"), "{stderr}");
+    assert!(
+        stderr.contains("no --publication given: tools that need a capability are not listed"),
+        "{stderr}"
+    );
 }
 
 #[test]
