@@ -309,13 +309,16 @@ impl Authorizations {
     ///
     /// All of it, because an id can come back (a chosen one, or the one an authorization
     /// derives from the same account): what still named it would apply to the new
-    /// connection, publications granting agents its tools included. Two things stay:
+    /// connection, publications granting agents its tools included. Three things stay:
     /// bindings naming the connection, as they are a profile's (compiling the profile
     /// reports them, `binding.connection_not_found`, until the id comes back, and then
-    /// they apply to the new connection: change the profile first); and records a sync
+    /// they apply to the new connection: change the profile first); records a sync
     /// wrote into a sink (wipe them first, with
     /// [`SyncRunner::delete`](crate::sync::SyncRunner::delete), which needs the
-    /// connection).
+    /// connection); and tool calls waiting for approval through it, which an approval
+    /// store cannot list by connection: they expire with their TTL
+    /// ([`DEFAULT_APPROVAL_TTL`](crate::tools::DEFAULT_APPROVAL_TTL), a day), and one
+    /// approved before then runs through whatever connection has the id by then.
     ///
     /// # Errors
     ///
