@@ -169,13 +169,10 @@ async fn create(
     // Without a chosen id, an account the provider names gets the id of its account, so
     // that two flows connecting it at once (two tabs, a double click) meet at one id:
     // the one that finds it taken reauthorizes it, as it would have had it come second.
-    let (id, account) = match (&destination.connection_id, &obtained.external_subject) {
-        (Some(id), _) => (id.clone(), None),
-        (None, Some(subject)) => (
-            account_connection_id(destination, scope, subject)?,
-            Some(obtained.clone()),
-        ),
-        (None, None) => (new_connection_id()?, None),
+    let (id, accounts) = match (&destination.connection_id, &obtained.external_subject) {
+        (Some(id), _) => (id.clone(), false),
+        (None, Some(subject)) => (account_connection_id(destination, scope, subject)?, true),
+        (None, None) => (new_connection_id()?, false),
     };
     if host
         .connections()
@@ -183,10 +180,7 @@ async fn create(
         .await?
         .is_some()
     {
-        return match account {
-            Some(obtained) => reauthorize(host, destination, &id, obtained).await,
-            None => Err(connection_exists()),
-        };
+        return taken(host, destination, &id, accounts, obtained).await;
     }
     let mut connection = Connection::new(
         destination.tenant.clone(),
@@ -197,29 +191,95 @@ async fn create(
         now(host),
     );
     connection.scope = scope.clone();
-    connection.external_subject = obtained.external_subject;
-    connection.granted_scopes = obtained.granted_scopes;
-    if obtained.credentials.is_empty() {
-        if host
-            .connections()
-            .put_connection_if_absent(&connection)
-            .await?
-        {
-            return Ok(connection);
+    connection
+        .external_subject
+        .clone_from(&obtained.external_subject);
+    connection
+        .granted_scopes
+        .clone_from(&obtained.granted_scopes);
+    let swapped = if obtained.credentials.is_empty() {
+        None
+    } else {
+        Some(swap_in(host, &connection, &obtained, accounts).await?)
+    };
+    // The record goes in only where none is: a create of the same id that stored its
+    // record first has taken the id, and its record is not written over.
+    if host
+        .connections()
+        .put_connection_if_absent(&connection)
+        .await?
+    {
+        // The other way round: this create's record went in, and the loser may have
+        // swapped its set over this one's before it lost.
+        if let Some(swapped) = &swapped {
+            crate::service::keep_created_credentials(
+                host,
+                &connection,
+                swapped.version,
+                &swapped.sealed,
+            )
+            .await?;
         }
-        return match account {
-            Some(obtained) => reauthorize(host, destination, &connection.id, obtained).await,
-            None => Err(connection_exists()),
-        };
+        return Ok(connection);
     }
-    let sealed = seal(host, &connection, &obtained.credentials)?;
-    // No connection has this id, but a credential set may: one left by a create that
-    // stopped before its record. It is replaced (from the version read), so the id is
-    // never blocked. One another create swapped in meanwhile is not: for a chosen id,
-    // that race is the id being taken; for an account's id, it is the account's other
-    // flow, and this one reads again and goes on (to reauthorize what that flow stores).
+    if !accounts && let Some(swapped) = swapped {
+        // This create's set is not left under the winner's record. Best effort: a
+        // conflict means the winner's credentials are there now, and they stay.
+        let _ = host
+            .credentials()
+            .swap_credentials(
+                &connection.tenant,
+                &connection.id,
+                Some(swapped.version),
+                swapped.previous,
+            )
+            .await;
+    }
+    taken(host, destination, &connection.id, accounts, obtained).await
+}
+
+/// What a create does when another stored the connection `id` first: for an account's
+/// id, the account's other flow did, and this grant, the later one, replaces its
+/// credentials as a reauthorization does; a chosen id is refused.
+async fn taken(
+    host: &Host,
+    destination: &Destination<'_>,
+    id: &ConnectionId,
+    accounts: bool,
+    obtained: Obtained,
+) -> Result<Connection, Error> {
+    if accounts {
+        reauthorize(host, destination, id, obtained).await
+    } else {
+        Err(connection_exists())
+    }
+}
+
+/// A create's credentials, swapped in under its id before its record.
+struct SwappedIn {
+    /// The version they were stored as.
+    version: u64,
+    /// They, sealed.
+    sealed: Vec<Credential>,
+    /// The set that was there before (none: empty), put back if the create loses.
+    previous: Vec<Credential>,
+}
+
+/// Seals `obtained`'s credentials for `connection` and swaps them in. No connection has
+/// this id, but a credential set may: one left by a create that stopped before its
+/// record. It is replaced (from the version read), so the id is never blocked. One
+/// another create swapped in meanwhile is not: for a chosen id, that race is the id
+/// being taken; for an account's id (`accounts`), it is the account's other flow, and
+/// this one reads again and goes on (to reauthorize what that flow stores).
+async fn swap_in(
+    host: &Host,
+    connection: &Connection,
+    obtained: &Obtained,
+    accounts: bool,
+) -> Result<SwappedIn, Error> {
+    let sealed = seal(host, connection, &obtained.credentials)?;
     let mut attempts = 0;
-    let (current, swapped) = loop {
+    loop {
         let current = host
             .credentials()
             .load_credentials(&connection.tenant, &connection.id)
@@ -234,11 +294,17 @@ async fn create(
             )
             .await
         {
-            Ok(swapped) => break (current, swapped),
-            Err(e) if e.is_conflict() && account.is_some() && attempts + 1 < MAX_WRITE_ATTEMPTS => {
+            Ok(version) => {
+                return Ok(SwappedIn {
+                    version,
+                    sealed,
+                    previous: current.map(|set| set.credentials).unwrap_or_default(),
+                });
+            }
+            Err(e) if e.is_conflict() && accounts && attempts + 1 < MAX_WRITE_ATTEMPTS => {
                 attempts += 1;
             }
-            Err(e) if e.is_conflict() && account.is_some() => {
+            Err(e) if e.is_conflict() && accounts => {
                 return Err(crate::codes::store::VERSION_CONFLICT
                     .error("the account's credentials kept changing while it was connected; authorize it again")
                     .with_source(e));
@@ -246,34 +312,6 @@ async fn create(
             Err(e) if e.is_conflict() => return Err(connection_exists().with_source(e)),
             Err(e) => return Err(e),
         }
-    };
-    // The record goes in only where none is: a create of the same id that read this
-    // one's set and swapped its own over it, and stored its record first, has taken
-    // the id. Its record is not written over, and this create's set is not left under it.
-    if host
-        .connections()
-        .put_connection_if_absent(&connection)
-        .await?
-    {
-        // The other way round: this create's record went in, and the loser may have
-        // swapped its set over this one's before it lost.
-        crate::service::keep_created_credentials(host, &connection, swapped, &sealed).await?;
-        return Ok(connection);
-    }
-    {
-        if let Some(obtained) = account {
-            // The account's other flow stored its connection first: this grant, the
-            // later one, replaces its credentials, as a reauthorization does.
-            return reauthorize(host, destination, &connection.id, obtained).await;
-        }
-        let previous = current.map(|set| set.credentials).unwrap_or_default();
-        // Best effort: a conflict means the winner's credentials are there now, and they
-        // stay.
-        let _ = host
-            .credentials()
-            .swap_credentials(&connection.tenant, &connection.id, Some(swapped), previous)
-            .await;
-        Err(connection_exists())
     }
 }
 

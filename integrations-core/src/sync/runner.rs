@@ -211,16 +211,12 @@ impl SyncRunner {
         ),
         Error,
     > {
-        let connection = self
-            .host
-            .connections()
-            .get_connection(tenant, connection)
-            .await?
-            .ok_or_else(crate::loaded::connection_not_found)?;
-        if !connection.is_active() {
-            return Err(crate::codes::auth::CONNECTION_NOT_ACTIVE
-                .error(format!("the connection is {}", connection.status.as_str())));
-        }
+        let connection = syncable(
+            self.host
+                .connections()
+                .get_connection(tenant, connection)
+                .await?,
+        )?;
         let loaded = Loader::new(Arc::clone(&self.registry), self.host.clone())
             .for_connection(connection)
             .await?;
@@ -654,17 +650,13 @@ impl SyncRunner {
     /// when it was deleted (forgotten), `auth.connection_not_active` when it was
     /// disconnected or its grant died, since the run started.
     async fn still_connected(&self, connection: &Connection) -> Result<(), Error> {
-        match self
-            .host
-            .connections()
-            .get_connection(&connection.tenant, &connection.id)
-            .await?
-        {
-            None => Err(crate::loaded::connection_not_found()),
-            Some(stored) if !stored.is_active() => Err(crate::codes::auth::CONNECTION_NOT_ACTIVE
-                .error(format!("the connection is {}", stored.status.as_str()))),
-            Some(_) => Ok(()),
-        }
+        syncable(
+            self.host
+                .connections()
+                .get_connection(&connection.tenant, &connection.id)
+                .await?,
+        )
+        .map(drop)
     }
 
     /// Whether the stored checkpoint is still the one this run saved last (or none, as
@@ -767,6 +759,17 @@ impl SyncRunner {
         }
         sink.delete_stream(connection, stream).await
     }
+}
+
+/// The stored connection a run may sync: `auth.connection_not_found` when there is
+/// none, `auth.connection_not_active` when it is not active.
+fn syncable(stored: Option<Connection>) -> Result<Connection, Error> {
+    let connection = stored.ok_or_else(crate::loaded::connection_not_found)?;
+    if !connection.is_active() {
+        return Err(crate::codes::auth::CONNECTION_NOT_ACTIVE
+            .error(format!("the connection is {}", connection.status.as_str())));
+    }
+    Ok(connection)
 }
 
 #[cfg(test)]
