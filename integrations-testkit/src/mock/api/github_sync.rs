@@ -16,6 +16,10 @@
 //! primary limit with 403 and `x-ratelimit-remaining: 0` plus `x-ratelimit-reset` (epoch
 //! seconds), and a secondary limit with 403, a "secondary rate limit" message and
 //! `retry-after` (seconds).
+//!
+//! Served beside a [`GitHubMock`] ([`GitHubSyncApi::serve_with`]), it also takes the
+//! installation tokens that mock mints, for the repositories each reaches: another
+//! repository is `404 Not Found` to it, as GitHub answers.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -30,6 +34,11 @@ use wiremock::{Mock, Request, Respond, ResponseTemplate};
 use super::sync_common::{Faults, MockClock, SyncFault, hang, next_serial, stamp};
 use super::{Auth, Journal, Recorded, Scheme, Tokens, lock};
 use crate::mock::MockProvider;
+use crate::mock::oauth::GitHubMock;
+use crate::mock::oauth::github::Reach;
+
+/// What an installation token reaches, from the App mock that minted it.
+type Installations = Arc<dyn Fn(&str) -> Option<Reach> + Send + Sync>;
 
 #[derive(Debug, Clone)]
 struct Item {
@@ -59,6 +68,7 @@ struct State {
 struct Responder {
     state: Arc<Mutex<State>>,
     tokens: Tokens,
+    installations: Option<Installations>,
     journal: Journal,
     clock: MockClock,
     api: String,
@@ -306,9 +316,6 @@ impl Respond for Responder {
                 "Request forbidden by administrative rules. Please make sure your request has a User-Agent header.",
             );
         }
-        if self.tokens.check(request) != Auth::Valid {
-            return message(401, "Bad credentials");
-        }
         let rest = recorded
             .path
             .strip_prefix(self.prefix)
@@ -320,6 +327,19 @@ impl Respond for Responder {
             [owner, name, "pulls"] => (format!("{owner}/{name}"), true),
             _ => return message(404, "Not Found"),
         };
+        if self.tokens.check(request) != Auth::Valid {
+            let reach = self
+                .installations
+                .as_ref()
+                .zip(crate::mock::oauth::bearer(request))
+                .and_then(|(reach, token)| reach(&token));
+            match reach {
+                None => return message(401, "Bad credentials"),
+                // GitHub hides a repository an installation token cannot read.
+                Some(reach) if !reach.reaches(&repo) => return message(404, "Not Found"),
+                Some(_) => {}
+            }
+        }
         if let Some(fault) = lock(&self.state).faults.take() {
             return self.fault(fault);
         }
@@ -331,6 +351,7 @@ impl Respond for Responder {
 #[derive(Debug)]
 pub struct GitHubSyncApi {
     provider: MockProvider,
+    clock: MockClock,
     state: Arc<Mutex<State>>,
     tokens: Tokens,
     journal: Journal,
@@ -351,8 +372,9 @@ impl GitHubSyncApi {
             .respond_with(Responder {
                 state: state.clone(),
                 tokens: tokens.clone(),
+                installations: None,
                 journal: journal.clone(),
-                clock: MockClock(Some(clock)),
+                clock: MockClock(Some(clock.clone())),
                 api: format!("{}{prefix}", provider.uri()),
                 origin: provider.uri(),
                 prefix,
@@ -362,11 +384,44 @@ impl GitHubSyncApi {
             .await;
         Self {
             provider,
+            clock: MockClock(Some(clock)),
             state,
             tokens,
             journal,
             prefix,
         }
+    }
+
+    /// Serves this API on `app`'s server too (github.com's paths), so one base URL
+    /// answers the App's endpoints (installation tokens, `/installation/repositories`) and
+    /// the issues and pull requests, as github.com does; there it also takes every live
+    /// installation token `app` minted, for the repositories that token reaches. Point
+    /// the target's `api_base_url` at [`GitHubMock::uri`]; repositories are still made
+    /// here ([`create_repo`](Self::create_repo), [`add`](Self::add)), by their full name.
+    ///
+    /// # Panics
+    ///
+    /// For an API of a GitHub Enterprise Server (the App mock is github.com's).
+    pub async fn serve_with(&self, app: &GitHubMock) {
+        assert!(
+            self.prefix.is_empty(),
+            "the App mock serves github.com's paths"
+        );
+        Mock::given(method("GET"))
+            .and(path_regex(r"^/repos/[^/]+/[^/]+/(issues|pulls)$"))
+            .respond_with(Responder {
+                state: self.state.clone(),
+                tokens: self.tokens.clone(),
+                installations: Some(Arc::new(app.installation_reach())),
+                journal: self.journal.clone(),
+                clock: self.clock.clone(),
+                api: app.uri(),
+                origin: app.uri(),
+                prefix: "",
+            })
+            .named("github rest sync (served with the App mock)")
+            .mount(app.provider().server())
+            .await;
     }
 
     /// github.com's API (paths at the root).

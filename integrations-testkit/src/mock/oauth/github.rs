@@ -1,5 +1,6 @@
 //! The GitHub mock: OAuth (OAuth apps and GitHub App user tokens), `/user`, App
-//! installation pages, `/user/installations` and installation tokens.
+//! installation pages, `/user/installations`, installation tokens and
+//! `/installation/repositories`.
 //!
 //! Quirks reproduced (`shared` providers.md §2.2): the token endpoint answers
 //! form-encoded unless asked for JSON (its errors too), reports errors with HTTP 200 and
@@ -17,6 +18,14 @@
 //! user can access (`{"total_count", "installations"}`, `per_page` up to 100, a `Link`
 //! header). Installations the user cannot access (another organization's) can be added
 //! to reproduce a forged callback.
+//!
+//! An installation token (`ghs_`, one hour) reaches the repositories it was narrowed to,
+//! or, when it was not, every repository its installation has at the time of the
+//! request; `GET /installation/repositories` lists them (`{"total_count",
+//! "repository_selection", "repositories"}`, paged as above). The token stops working
+//! when it expires or its installation is removed.
+//! [`GitHubSyncApi::serve_with`](crate::mock::api::GitHubSyncApi::serve_with) serves the
+//! issues and pull requests of those repositories to it.
 //!
 //! `DELETE /applications/{client_id}/grant` (HTTP Basic `client_id:client_secret`, JSON
 //! `{"access_token"}`) deletes the authorization of a live token: 204; 404 for a token it
@@ -45,6 +54,7 @@ use super::{
     basic_credentials, bearer, check_exchange, client_credentials, consent, form, refusal,
 };
 use crate::mock::MockProvider;
+use crate::mock::api::{Journal, Recorded};
 
 /// The PEM (PKCS#1) of the RSA key the mock's GitHub App is registered with. A test key
 /// generated for this crate: not a secret.
@@ -91,6 +101,34 @@ struct Installation {
     user_access: bool,
 }
 
+/// An installation token the mock minted.
+struct Minted {
+    installation: u64,
+    /// The names it was narrowed to; `None`: every repository of the installation.
+    repositories: Option<Vec<String>>,
+    expires_at: Timestamp,
+}
+
+/// What a live installation token reaches: its installation's account, and the names
+/// of the repositories (in that account) it can read now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Reach {
+    pub(crate) account: String,
+    pub(crate) repositories: Vec<String>,
+    /// Whether the token was narrowed to some of the installation's repositories.
+    pub(crate) selected: bool,
+}
+
+impl Reach {
+    /// Whether it reaches `full_name` (`owner/name`); owners compare as GitHub logins
+    /// do, ignoring case.
+    pub(crate) fn reaches(&self, full_name: &str) -> bool {
+        full_name.split_once('/').is_some_and(|(owner, name)| {
+            owner.eq_ignore_ascii_case(&self.account) && self.repositories.iter().any(|r| r == name)
+        })
+    }
+}
+
 struct Shared {
     ledger: Ledger,
     uri: String,
@@ -99,6 +137,10 @@ struct Shared {
     verifying_key: VerifyingKey<Sha256>,
     installations: Mutex<BTreeMap<u64, Installation>>,
     installation_requests: Mutex<Vec<InstallationTokenRequest>>,
+    /// The installation tokens minted, by token.
+    minted: Mutex<HashMap<String, Minted>>,
+    /// The requests of `GET /installation/repositories`.
+    listings: Journal,
     /// Whether the App requests user authorization (OAuth) during installation.
     user_authorization: AtomicBool,
     /// The OAuth codes of installation callbacks, with when each was issued.
@@ -111,6 +153,34 @@ impl Shared {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .now()
+    }
+
+    /// What `token` reaches now, or `None` when it is no live installation token (never
+    /// minted, expired, or of an installation since removed).
+    fn reach(&self, token: &str) -> Option<Reach> {
+        let minted = self.minted.lock().unwrap_or_else(PoisonError::into_inner);
+        let token = minted.get(token)?;
+        if token.expires_at <= self.now() {
+            return None;
+        }
+        let installations = self
+            .installations
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let installation = installations.get(&token.installation)?;
+        let repositories = match &token.repositories {
+            Some(narrowed) => narrowed
+                .iter()
+                .filter(|n| installation.repositories.contains(n))
+                .cloned()
+                .collect(),
+            None => installation.repositories.clone(),
+        };
+        Some(Reach {
+            account: installation.account.clone(),
+            repositories,
+            selected: token.repositories.is_some(),
+        })
     }
 }
 
@@ -180,6 +250,8 @@ impl GitHubMock {
             verifying_key: VerifyingKey::new(key.to_public_key()),
             installations: Mutex::new(installations),
             installation_requests: Mutex::new(Vec::new()),
+            minted: Mutex::new(HashMap::new()),
+            listings: Journal::default(),
             user_authorization: AtomicBool::new(true),
             installation_codes: Mutex::new(HashMap::new()),
         });
@@ -219,6 +291,12 @@ impl GitHubMock {
             .and(path_regex(r"^/app/installations/[0-9]+/access_tokens$"))
             .respond_with(InstallationTokens(Arc::clone(&shared)))
             .named("GitHub POST /app/installations/{id}/access_tokens")
+            .mount(provider.server())
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/installation/repositories"))
+            .respond_with(InstallationRepositories(Arc::clone(&shared)))
+            .named("GitHub GET /installation/repositories")
             .mount(provider.server())
             .await;
         Self { provider, shared }
@@ -357,6 +435,53 @@ impl GitHubMock {
                     user_access,
                 },
             );
+    }
+
+    /// Adds the repository `name` (in the installation's account) to installation `id`,
+    /// as an owner choosing one more repository for the App does.
+    ///
+    /// # Panics
+    ///
+    /// For an unknown installation.
+    pub fn add_installation_repository(&self, id: u64, name: &str) {
+        let mut installations = self
+            .shared
+            .installations
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let installation = installations
+            .get_mut(&id)
+            .expect("an installation of the mock");
+        if !installation.repositories.iter().any(|r| r == name) {
+            installation.repositories.push(name.to_owned());
+        }
+    }
+
+    /// Takes the repository `name` out of installation `id`: its tokens stop reaching it
+    /// (GitHub then answers 404 for it) and it is no longer listed.
+    pub fn remove_installation_repository(&self, id: u64, name: &str) {
+        if let Some(installation) = self
+            .shared
+            .installations
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get_mut(&id)
+        {
+            installation.repositories.retain(|r| r != name);
+        }
+    }
+
+    /// Every `GET /installation/repositories` received, in order.
+    pub fn installation_listings(&self) -> Vec<Recorded> {
+        self.shared.listings.all()
+    }
+
+    /// What `token` reaches now: `None` unless it is a live installation token.
+    pub(crate) fn installation_reach(
+        &self,
+    ) -> impl Fn(&str) -> Option<Reach> + Send + Sync + 'static {
+        let shared = Arc::clone(&self.shared);
+        move |token| shared.reach(token)
     }
 
     /// Removes an installation (the App was uninstalled).
@@ -795,6 +920,18 @@ impl Respond for InstallationTokens {
         }
         let expires_at = self.0.now().saturating_add(Duration::from_secs(3600));
         let token = ledger.issue_access("ghs_");
+        self.0
+            .minted
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(
+                token.clone(),
+                Minted {
+                    installation: id,
+                    repositories: requested.clone(),
+                    expires_at,
+                },
+            );
         let repositories: Vec<Value> = names
             .iter()
             .map(|n| json!({"name": n, "full_name": format!("{}/{n}", installation.account)}))
@@ -834,20 +971,83 @@ fn validation_failed(field: &str) -> ResponseTemplate {
     )
 }
 
-impl UserInstallations {
-    fn link(request: &Request, page: usize) -> String {
-        let host = request
-            .headers
-            .get("host")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("localhost");
-        let mut query = url::form_urlencoded::Serializer::new(String::new());
-        for (k, v) in request.url.query_pairs().filter(|(k, _)| k != "page") {
-            query.append_pair(&k, &v);
-        }
-        query.append_pair("page", &page.to_string());
-        format!("<http://{host}{}?{}>", request.url.path(), query.finish())
+/// A page's `Link` URL, built on the host the request was sent to.
+fn page_link(request: &Request, page: usize) -> String {
+    let host = request
+        .headers
+        .get("host")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("localhost");
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in request.url.query_pairs().filter(|(k, _)| k != "page") {
+        query.append_pair(&k, &v);
     }
+    query.append_pair("page", &page.to_string());
+    format!("<http://{host}{}?{}>", request.url.path(), query.finish())
+}
+
+/// `items`, paged as GitHub's REST lists are: `per_page` (default 30, at most 100) from
+/// `page` (default 1), in an object with `total_count` and the items under `member`
+/// (plus `extra` members), with a `Link` header (`prev`, `next`, `last`, `first`).
+fn paged(
+    request: &Request,
+    items: Vec<Value>,
+    member: &str,
+    extra: &[(&str, Value)],
+) -> ResponseTemplate {
+    let param = |name: &str| {
+        request
+            .url
+            .query_pairs()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    };
+    let per_page = match param("per_page").map(|v| v.parse::<usize>()) {
+        None => 30,
+        Some(Ok(n)) => n.clamp(1, 100),
+        Some(Err(_)) => return validation_failed("per_page"),
+    };
+    let page = match param("page").map(|v| v.parse::<usize>()) {
+        None => 1,
+        Some(Ok(n)) if n >= 1 => n,
+        Some(_) => return validation_failed("page"),
+    };
+    let total = items.len();
+    let last = total.div_ceil(per_page).max(1);
+    let slice: Vec<Value> = items
+        .into_iter()
+        .skip((page - 1).saturating_mul(per_page))
+        .take(per_page)
+        .collect();
+    let mut links = Vec::new();
+    if page > 1 {
+        links.push(format!("{}; rel=\"prev\"", page_link(request, page - 1)));
+    }
+    if page < last {
+        links.push(format!("{}; rel=\"next\"", page_link(request, page + 1)));
+        links.push(format!("{}; rel=\"last\"", page_link(request, last)));
+    }
+    if page > 1 {
+        links.push(format!("{}; rel=\"first\"", page_link(request, 1)));
+    }
+    let mut body = json!({"total_count": total});
+    for (name, value) in extra {
+        body[*name] = value.clone();
+    }
+    body[member] = Value::Array(slice);
+    let response = json_body(&body);
+    if links.is_empty() {
+        response
+    } else {
+        response.insert_header("link", links.join(", ").as_str())
+    }
+}
+
+fn bad_credentials() -> ResponseTemplate {
+    verbatim_json(
+        401,
+        r#"{"message":"Bad credentials","documentation_url":"https://docs.github.com/rest","status":"401"}"#,
+    )
 }
 
 impl Respond for UserInstallations {
@@ -857,12 +1057,7 @@ impl Respond for UserInstallations {
         }
         let token = bearer(request).filter(|t| self.0.ledger.access_is_live(t));
         match token {
-            None => {
-                return verbatim_json(
-                    401,
-                    r#"{"message":"Bad credentials","documentation_url":"https://docs.github.com/rest","status":"401"}"#,
-                );
-            }
+            None => return bad_credentials(),
             // Only a GitHub App user access token lists installations.
             Some(token) if !token.starts_with("ghu_") => {
                 return verbatim_json(
@@ -872,57 +1067,58 @@ impl Respond for UserInstallations {
             }
             Some(_) => {}
         }
-        let param = |name: &str| {
-            request
-                .url
-                .query_pairs()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.into_owned())
-        };
-        let per_page = match param("per_page").map(|v| v.parse::<usize>()) {
-            None => 30,
-            Some(Ok(n)) => n.clamp(1, 100),
-            Some(Err(_)) => return validation_failed("per_page"),
-        };
-        let page = match param("page").map(|v| v.parse::<usize>()) {
-            None => 1,
-            Some(Ok(n)) if n >= 1 => n,
-            Some(_) => return validation_failed("page"),
-        };
-        let installations = self
+        let visible: Vec<Value> = self
             .0
             .installations
             .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let visible: Vec<Value> = installations
+            .unwrap_or_else(PoisonError::into_inner)
             .iter()
             .filter(|(_, i)| i.user_access)
             .map(|(id, i)| installation_json(&self.0, *id, i))
             .collect();
-        let total = visible.len();
-        let last = total.div_ceil(per_page).max(1);
-        let slice: Vec<Value> = visible
-            .into_iter()
-            .skip((page - 1).saturating_mul(per_page))
-            .take(per_page)
+        paged(request, visible, "installations", &[])
+    }
+}
+
+/// `GET /installation/repositories`: the repositories an installation token reaches,
+/// for that token only.
+struct InstallationRepositories(Arc<Shared>);
+
+impl Respond for InstallationRepositories {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        self.0.listings.record(request);
+        if let Some(refused) = without_user_agent(request) {
+            return refused;
+        }
+        let Some(reach) = bearer(request).and_then(|t| self.0.reach(&t)) else {
+            return bad_credentials();
+        };
+        let uri = &self.0.uri;
+        let repositories: Vec<Value> = reach
+            .repositories
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                let full_name = format!("{}/{name}", reach.account);
+                json!({
+                    "id": 500_000 + i,
+                    "node_id": format!("R_kgDOB{i}"),
+                    "name": name,
+                    "full_name": full_name,
+                    "private": true,
+                    "owner": {"login": reach.account, "type": "Organization"},
+                    "html_url": format!("{uri}/{full_name}"),
+                    "url": format!("{uri}/repos/{full_name}"),
+                })
+            })
             .collect();
-        let mut links = Vec::new();
-        if page > 1 {
-            links.push(format!("{}; rel=\"prev\"", Self::link(request, page - 1)));
-        }
-        if page < last {
-            links.push(format!("{}; rel=\"next\"", Self::link(request, page + 1)));
-            links.push(format!("{}; rel=\"last\"", Self::link(request, last)));
-        }
-        if page > 1 {
-            links.push(format!("{}; rel=\"first\"", Self::link(request, 1)));
-        }
-        let response = json_body(&json!({"total_count": total, "installations": slice}));
-        if links.is_empty() {
-            response
-        } else {
-            response.insert_header("link", links.join(", ").as_str())
-        }
+        let selection = if reach.selected { "selected" } else { "all" };
+        paged(
+            request,
+            repositories,
+            "repositories",
+            &[("repository_selection", json!(selection))],
+        )
     }
 }
 
@@ -1024,6 +1220,133 @@ mod tests {
                 .unwrap()
                 .starts_with("error=incorrect_client_credentials&")
         );
+    }
+
+    /// An installation token reaches its installation's repositories (those it was
+    /// narrowed to, when it was): `/installation/repositories` lists them, page by page,
+    /// and the sync API served beside the mock reads them and hides any other (404). An
+    /// expired token, or one of a removed installation, is `Bad credentials`.
+    #[tokio::test]
+    async fn installation_tokens_reach_their_installations_repositories_only() {
+        let clock = Arc::new(crate::ManualClock::new(Timestamp::from_unix_seconds(
+            1_795_000_000,
+        )));
+        let mock = GitHubMock::start().await.with_clock(clock.clone());
+        let api = crate::mock::api::GitHubSyncApi::cloud(clock.clone()).await;
+        api.serve_with(&mock).await;
+        for name in [
+            "octo-org/octo-repo",
+            "octo-org/other-repo",
+            "octo-org/private",
+        ] {
+            api.create_repo(name);
+        }
+        let mint = |token: &str, repositories: Option<Vec<String>>| {
+            mock.shared.minted.lock().unwrap().insert(
+                token.to_owned(),
+                Minted {
+                    installation: INSTALLATION_ID,
+                    repositories,
+                    expires_at: clock.now().saturating_add(Duration::from_secs(3600)),
+                },
+            );
+        };
+        mint("ghs_all", None);
+        mint("ghs_one", Some(vec!["other-repo".to_owned()]));
+        let get = |path: String, token: &'static str| {
+            let uri = mock.uri();
+            async move {
+                send(
+                    http::Request::get(format!("{uri}{path}"))
+                        .header("user-agent", "test")
+                        .header("authorization", format!("Bearer {token}"))
+                        .body(Bytes::new())
+                        .unwrap(),
+                )
+                .await
+            }
+        };
+        let names = |response: &HttpResponse| -> Vec<String> {
+            let body: Value = serde_json::from_slice(response.body()).unwrap();
+            body["repositories"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["full_name"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        let all = get("/installation/repositories".into(), "ghs_all").await;
+        assert_eq!(all.status(), 200);
+        assert_eq!(names(&all), ["octo-org/octo-repo", "octo-org/other-repo"]);
+        let body: Value = serde_json::from_slice(all.body()).unwrap();
+        assert_eq!(
+            (
+                body["total_count"].as_u64(),
+                body["repository_selection"].as_str()
+            ),
+            (Some(2), Some("all"))
+        );
+        let one = get("/installation/repositories".into(), "ghs_one").await;
+        assert_eq!(names(&one), ["octo-org/other-repo"]);
+        let paged = get(
+            "/installation/repositories?per_page=1&page=2".into(),
+            "ghs_all",
+        )
+        .await;
+        assert_eq!(names(&paged), ["octo-org/other-repo"]);
+        let link = paged.headers()["link"].to_str().unwrap().to_owned();
+        assert!(
+            link.contains("rel=\"prev\"") && !link.contains("rel=\"next\""),
+            "{link}"
+        );
+
+        let issues = |repo: &str| format!("/repos/{repo}/issues");
+        assert_eq!(
+            get(issues("octo-org/octo-repo"), "ghs_all").await.status(),
+            200
+        );
+        assert_eq!(
+            get(issues("octo-org/private"), "ghs_all").await.status(),
+            404
+        );
+        assert_eq!(
+            get(issues("octo-org/octo-repo"), "ghs_one").await.status(),
+            404
+        );
+        assert_eq!(
+            get(issues("octo-org/other-repo"), "ghs_one").await.status(),
+            200
+        );
+        assert_eq!(
+            get(issues("octo-org/octo-repo"), "ghs_nope").await.status(),
+            401
+        );
+
+        // Taken out of the installation, a repository is neither listed nor read.
+        mock.remove_installation_repository(INSTALLATION_ID, "octo-repo");
+        let all = get("/installation/repositories".into(), "ghs_all").await;
+        assert_eq!(names(&all), ["octo-org/other-repo"]);
+        assert_eq!(
+            get(issues("octo-org/octo-repo"), "ghs_all").await.status(),
+            404
+        );
+
+        clock.advance(Duration::from_secs(3600));
+        assert_eq!(
+            get("/installation/repositories".into(), "ghs_all")
+                .await
+                .status(),
+            401
+        );
+        mint("ghs_fresh", None);
+        mock.uninstall(INSTALLATION_ID);
+        assert_eq!(
+            get(issues("octo-org/other-repo"), "ghs_fresh")
+                .await
+                .status(),
+            401
+        );
+        assert_eq!(mock.installation_listings().len(), 5);
     }
 
     /// The App endpoints refuse a request without `User-Agent`, as the REST API does.

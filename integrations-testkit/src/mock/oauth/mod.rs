@@ -28,7 +28,7 @@
 //! Tokens are fresh per mock and per request, and [`issued_secrets`](GitHubMock::issued_secrets)
 //! lists them so tests can check none leaks into logs or errors.
 
-mod github;
+pub(crate) mod github;
 mod linear;
 mod slack;
 mod standard;
