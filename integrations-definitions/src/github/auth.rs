@@ -25,12 +25,14 @@ use integrations_core::auth::credential_revoked;
 use integrations_core::credential::ResolvedCredential;
 use integrations_core::definition::{ConnectionMethod, IdentityCheck};
 use integrations_core::host::{Host, HttpResponse};
-use integrations_core::plan::AuthInjection;
+use integrations_core::model::CredentialType;
+use integrations_core::plan::{AuthInjection, CredentialSelector};
 use integrations_core::provider::{
     CredentialResolver, RedirectCallback, RedirectFlow, RedirectOutcome, RedirectStart,
     ResolverContext,
 };
 use integrations_core::schema::Parsed;
+use integrations_core::tools::RequestAuth;
 use integrations_core::{Error, Secret, Timestamp, ValidationIssue};
 use rsa::RsaPrivateKey;
 use rsa::pkcs1::DecodeRsaPrivateKey;
@@ -395,6 +397,19 @@ struct InstallationAccount {
 #[derive(Deserialize)]
 struct InstallationRecord {
     account: InstallationAccount,
+}
+
+/// How a REST request through a GitHub connection is authenticated: with the
+/// connection method's `default` credential (a token's or OAuth's), or, for an App
+/// installation, which has none, a `Bearer` installation token the token manager mints
+/// with [`INSTALLATION_TOKEN_RESOLVER`] (not narrowed: it reaches every repository of the
+/// installation).
+pub(super) fn api_auth(default: Option<&CredentialSelector>) -> RequestAuth {
+    let selector = default.cloned().unwrap_or_else(|| {
+        CredentialSelector::of_type(CredentialType::OAUTH2_ACCESS_TOKEN)
+            .with_resolver(INSTALLATION_TOKEN_RESOLVER)
+    });
+    RequestAuth::bearer(selector)
 }
 
 /// Mints installation tokens: an App JWT exchanged at

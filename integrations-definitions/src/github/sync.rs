@@ -39,8 +39,17 @@
 //! `x-ratelimit-reset` (epoch seconds); a secondary limit (403/429 with `retry-after`,
 //! or the "secondary rate limit" message) waits `retry-after` seconds, or 60 s when it
 //! gives none; limits in a row back off exponentially (the runner's
-//! `MAX_RATE_LIMIT_BACKOFF`, `MAX_RATE_LIMITS_IN_A_ROW`), as GitHub asks. GitHub App installation connections do not sync yet (their connection
-//! has no `sync_repositories`). See `docs/sync.md` for the sources.
+//! `MAX_RATE_LIMIT_BACKOFF`, `MAX_RATE_LIMITS_IN_A_ROW`), as GitHub asks.
+//!
+//! **GitHub App installations** sync the repositories the installation reaches, the
+//! ones its owner chose on GitHub (all, or a selection): each run starts by listing them
+//! (`GET /installation/repositories`, every page, with an installation token the token
+//! manager mints) and walks that list; a repository added to the installation since is
+//! read in full by the next incremental run, as one added to `sync_repositories` is. A
+//! repository that leaves the installation (or is renamed) while a run walks the list
+//! answers 404 (or 301) and is passed over: the next run's list has the current names.
+//! Token and OAuth connections walk their `sync_repositories`. See `docs/sync.md` for
+//! the sources.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::LazyLock;
@@ -49,7 +58,6 @@ use std::time::Duration;
 use async_trait::async_trait;
 use http::Method;
 use http::header::{ETAG, IF_NONE_MATCH, LINK};
-use integrations_core::definition::IntegrationDefinition;
 use integrations_core::sync::{
     SyncMode, SyncPage, SyncRecord, SyncRequest, SyncSource, SyncStream,
 };
@@ -65,6 +73,10 @@ use crate::sync_support;
 
 /// Items per page: GitHub's maximum.
 pub const PER_PAGE: u32 = 100;
+
+/// The most pages of an installation's repositories a run lists (10,000 repositories),
+/// a bound on a `Link` chain that does not end.
+const MAX_LISTING_PAGES: u32 = 100;
 
 static RATE_LIMIT: LazyLock<RateLimitRule> = LazyLock::new(|| {
     RateLimitRule::new()
@@ -86,9 +98,11 @@ fn streams() -> Vec<SyncStream> {
 #[derive(Debug, Serialize, Deserialize)]
 struct Cursor {
     repo: usize,
-    /// The list the run walks (`sync_repositories` when it started). A cursor of another
-    /// list is refused: resumed against an edited list, its position would name another
-    /// repository (its records filed under the wrong name), or skip one.
+    /// The list the run walks (`sync_repositories`, or the installation's repositories,
+    /// when it started). For `sync_repositories`, a cursor of another list is refused:
+    /// resumed against an edited list, its position would name another repository (its
+    /// records filed under the wrong name), or skip one. An installation's run keeps
+    /// walking the list it started with.
     #[serde(default)]
     repositories: Vec<RepositoryName>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -167,6 +181,111 @@ fn first_url(
     Ok(url.to_string())
 }
 
+/// A GET of `url` with the headers of every GitHub API request.
+fn get(
+    url: &str,
+    endpoints: &GitHubEndpoints,
+) -> Result<integrations_core::host::HttpRequest, Error> {
+    let mut request = new_request(Method::GET, url)?;
+    for (name, value) in &default_headers(endpoints)? {
+        request.headers_mut().insert(name, value.clone());
+    }
+    Ok(request)
+}
+
+/// The error of an answer that is one of GitHub's rate limits, with the wait it asks for.
+fn rate_limited(response: &integrations_core::host::HttpResponse, now: Timestamp) -> Option<Error> {
+    let limited = RATE_LIMIT.check(response, now)?;
+    let wait = limited.retry_after().unwrap_or(Duration::from_secs(60));
+    Some(
+        crate::codes::sync::RATE_LIMITED
+            .error(format!(
+                "GitHub's rate limit was reached; retry after {} s",
+                wait.as_secs()
+            ))
+            .with_retry_after(wait),
+    )
+}
+
+/// The `sync_repositories` of a token or OAuth connection.
+fn configured_repositories(config: &Value) -> Result<Vec<RepositoryName>, Error> {
+    let config: GitHubConnectionConfig = serde_json::from_value(config.clone()).map_err(|_| {
+        invalid(
+            integrations_core::codes::auth::CONNECTION_CONFIG_INVALID,
+            "the connection's config does not name repositories to sync",
+        )
+    })?;
+    if config.sync_repositories.is_empty() {
+        return Err(invalid(
+            crate::codes::sync::NO_REPOSITORIES,
+            "set the connection's `sync_repositories` (owner/name) to sync GitHub",
+        ));
+    }
+    Ok(config.sync_repositories)
+}
+
+#[derive(Deserialize)]
+struct Listed {
+    full_name: RepositoryName,
+}
+
+#[derive(Deserialize)]
+struct Listing {
+    repositories: Vec<Listed>,
+}
+
+/// The repositories an App installation reaches (`GET /installation/repositories`,
+/// every page), in GitHub's order, each once.
+async fn installation_repositories(
+    request: &SyncRequest<'_>,
+    endpoints: &GitHubEndpoints,
+    auth: &RequestAuth,
+) -> Result<Vec<RepositoryName>, Error> {
+    let api_prefix = format!("{}/", endpoints.api.as_str().trim_end_matches('/'));
+    let mut url = endpoints
+        .api
+        .url()
+        .path("installation")
+        .path("repositories")
+        .build()?;
+    url.query_pairs_mut()
+        .append_pair("per_page", &PER_PAGE.to_string());
+    let mut url = url.to_string();
+    let mut repositories: Vec<RepositoryName> = Vec::new();
+    for _ in 0..MAX_LISTING_PAGES {
+        let response = request.send(get(&url, endpoints)?, auth).await?;
+        if let Some(limited) = rate_limited(&response, request.clock.now()) {
+            return Err(limited);
+        }
+        if !response.status().is_success() {
+            return Err(sync_support::status("GitHub", response.status()));
+        }
+        let listing: Listing = serde_json::from_slice(response.body())
+            .map_err(|_| sync_support::unexpected("GitHub", response.status()))?;
+        for listed in listing.repositories {
+            if !repositories.contains(&listed.full_name) {
+                repositories.push(listed.full_name);
+            }
+        }
+        match response
+            .headers()
+            .get(LINK)
+            .and_then(|v| v.to_str().ok())
+            .and_then(next_link)
+        {
+            None => return Ok(repositories),
+            Some(next) if next.starts_with(&api_prefix) => url = next,
+            Some(_) => {
+                return Err(crate::codes::sync::UNEXPECTED_RESPONSE
+                    .error("GitHub's next-page link leads outside the API base URL"));
+            }
+        }
+    }
+    Err(crate::codes::sync::UNEXPECTED_RESPONSE.error(format!(
+        "GitHub's list of the installation's repositories did not end within {MAX_LISTING_PAGES} pages"
+    )))
+}
+
 #[async_trait]
 impl SyncSource for GitHub {
     fn streams(&self) -> Vec<SyncStream> {
@@ -193,46 +312,51 @@ impl SyncSource for GitHub {
             other => return Err(sync_support::unknown_stream("GitHub", other, &streams())),
         };
         let endpoints = self.endpoints(request.target_config)?;
-        let config: GitHubConnectionConfig =
-            serde_json::from_value(request.connection.config.clone()).map_err(|_| {
-                invalid(
-                    integrations_core::codes::auth::CONNECTION_CONFIG_INVALID,
-                    "the connection's config does not name repositories to sync",
-                )
-            })?;
-        let repos = config.sync_repositories;
-        if repos.is_empty() {
-            return Err(invalid(
-                crate::codes::sync::NO_REPOSITORIES,
-                "set the connection's `sync_repositories` (owner/name) to sync GitHub",
-            ));
-        }
-        let cursor: Cursor = match request.cursor {
-            None => Cursor {
-                repo: 0,
-                repositories: repos.clone(),
-                next: None,
-            },
-            Some(c) => sync_support::decode_cursor("GitHub", c)?,
+        let auth = super::auth::api_auth(request.default_credential());
+        let installation = request.connection.method.as_str() == super::auth::INSTALLATION_METHOD;
+        let saved: Option<Cursor> = request
+            .cursor
+            .map(|c| sync_support::decode_cursor("GitHub", c))
+            .transpose()?;
+        let repos = match (&saved, installation) {
+            (Some(saved), true) => saved.repositories.clone(),
+            (None, true) => installation_repositories(&request, &endpoints, &auth).await?,
+            (_, false) => {
+                let repos = configured_repositories(&request.connection.config)?;
+                if saved.as_ref().is_some_and(|c| c.repositories != repos) {
+                    return Err(invalid(
+                        integrations_core::codes::sync::INVALID_CURSOR,
+                        "the saved cursor walks another list of repositories than the connection's sync_repositories",
+                    ));
+                }
+                repos
+            }
         };
-        if cursor.repositories != repos {
-            return Err(invalid(
-                integrations_core::codes::sync::INVALID_CURSOR,
-                "the saved cursor walks another list of repositories than the connection's sync_repositories",
-            ));
-        }
-        let repo = repos.get(cursor.repo).ok_or_else(|| {
-            invalid(
-                integrations_core::codes::sync::INVALID_CURSOR,
-                "the saved cursor names no repository",
-            )
-        })?;
+        let cursor = saved.unwrap_or_else(|| Cursor {
+            repo: 0,
+            repositories: repos.clone(),
+            next: None,
+        });
         let mut state: State = serde_json::from_value(request.state.clone()).unwrap_or_default();
         // A repository dropped from the list is forgotten: added again, it was not read
         // meanwhile.
         let known = state.read.len();
         state.read.retain(|r| repos.contains(r));
         let mut changed = state.read.len() != known;
+        let Some(repo) = repos.get(cursor.repo) else {
+            if repos.is_empty() {
+                // An installation that reaches no repository (yet): nothing to read.
+                return Ok(sync_support::with_state_if(
+                    SyncPage::new(Vec::new(), None),
+                    changed,
+                    &state,
+                ));
+            }
+            return Err(invalid(
+                integrations_core::codes::sync::INVALID_CURSOR,
+                "the saved cursor names no repository",
+            ));
+        };
         let since = match request.mode {
             SyncMode::Incremental if state.read.contains(repo) => request.since,
             _ => None,
@@ -247,10 +371,7 @@ impl SyncSource for GitHub {
             }
             None => first_url(&endpoints, repo, pulls, since)?,
         };
-        let mut http_request = new_request(Method::GET, &url)?;
-        for (name, value) in &default_headers(&endpoints)? {
-            http_request.headers_mut().insert(name, value.clone());
-        }
+        let mut http_request = get(&url, &endpoints)?;
         // Only an incremental run's first page is asked conditionally: a 304 there means
         // nothing changed in the repository since (see `conditional` below).
         let conditional_ask = first_page && since.is_some();
@@ -261,19 +382,9 @@ impl SyncSource for GitHub {
         {
             http_request.headers_mut().insert(IF_NONE_MATCH, value);
         }
-        let (selector, _) =
-            sync_support::credential(&self.connection_methods(), request.connection)?;
-        let response = request
-            .send(http_request, &RequestAuth::bearer(selector))
-            .await?;
-        if let Some(limited) = RATE_LIMIT.check(&response, request.clock.now()) {
-            let wait = limited.retry_after().unwrap_or(Duration::from_secs(60));
-            return Err(crate::codes::sync::RATE_LIMITED
-                .error(format!(
-                    "GitHub's rate limit was reached; retry after {} s",
-                    wait.as_secs()
-                ))
-                .with_retry_after(wait));
+        let response = request.send(http_request, &auth).await?;
+        if let Some(limited) = rate_limited(&response, request.clock.now()) {
+            return Err(limited);
         }
         let after_repo = |next: Option<String>| -> Option<String> {
             let cursor = match next {
@@ -294,6 +405,22 @@ impl SyncSource for GitHub {
         if response.status() == http::StatusCode::NOT_MODIFIED {
             // Nothing changed since this repository's first page was last read.
             return Ok(SyncPage::new(Vec::new(), after_repo(None)));
+        }
+        let gone = [
+            http::StatusCode::NOT_FOUND,
+            http::StatusCode::MOVED_PERMANENTLY,
+        ];
+        if installation && gone.contains(&response.status()) {
+            // The repository left the installation, or was renamed, since the run listed
+            // it: passed over; the next run's list has the current names, and reads a
+            // repository that comes back (or its new name) in full.
+            changed |= state.read.remove(repo);
+            changed |= state.etags.remove(repo.as_str()).is_some();
+            return Ok(sync_support::with_state_if(
+                SyncPage::new(Vec::new(), after_repo(None)),
+                changed,
+                &state,
+            ));
         }
         if response.status() == http::StatusCode::MOVED_PERMANENTLY {
             // Not followed: the records would be filed under the old name.

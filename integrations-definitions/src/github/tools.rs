@@ -16,8 +16,6 @@ use base64::engine::general_purpose::STANDARD;
 use http::Method;
 use http::header::{ACCEPT, HeaderMap, HeaderValue, USER_AGENT};
 use integrations_core::host::{HttpRequest, HttpResponse};
-use integrations_core::model::CredentialType;
-use integrations_core::plan::CredentialSelector;
 use integrations_core::schema::UrlBuilder;
 use integrations_core::tools::{
     RateLimitRule, RequestAuth, ResetFormat, Tool, ToolAnnotations, ToolContext, ToolDescriptor,
@@ -70,12 +68,7 @@ fn endpoints(context: &ToolContext) -> Result<GitHubEndpoints, Error> {
 }
 
 fn auth(context: &ToolContext) -> RequestAuth {
-    let selector = context.default_credential().cloned().unwrap_or_else(|| {
-        // A GitHub App installation: the token manager mints an installation token.
-        CredentialSelector::of_type(CredentialType::OAUTH2_ACCESS_TOKEN)
-            .with_resolver(super::auth::INSTALLATION_TOKEN_RESOLVER)
-    });
-    RequestAuth::bearer(selector)
+    super::auth::api_auth(context.default_credential())
 }
 
 /// The headers of every GitHub API request (the definition's default headers).

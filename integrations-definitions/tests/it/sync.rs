@@ -6,16 +6,23 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use integrations_core::auth::{
+    Authorizations, CompleteAuthorization, StartAuthorization, TokenManager,
+};
+use integrations_core::credential::CredentialSource;
 use integrations_core::host::{Clock, ReqwestHttpClient};
+use integrations_core::model::ConnectionScope;
 use integrations_core::model::ConnectionStatus;
 use integrations_core::service::{ConnectionInput, TargetInput, WriteService};
 use integrations_core::sync::{DEFAULT_LEASE_TTL, SyncMode, SyncReport, SyncRunner};
 use integrations_core::{
     ConnectionId, ConnectionMethodId, Error, ErrorKind, Registry, TargetId, TenantId, Timestamp,
 };
+use integrations_definitions::github::auth::INSTALLATION_METHOD;
 use integrations_testkit::mock::api::{
     FakeTokenManager, GitHubSyncApi, LinearSyncApi, SlackSyncApi, SyncFault,
 };
+use integrations_testkit::mock::oauth::GitHubMock;
 use integrations_testkit::{MemoryRecordSink, TestHost};
 use serde_json::{Value, json};
 
@@ -31,7 +38,7 @@ fn conn() -> ConnectionId {
 struct Env {
     test: TestHost,
     registry: Arc<Registry>,
-    tokens: Arc<FakeTokenManager>,
+    tokens: Arc<dyn CredentialSource>,
     sink: Arc<MemoryRecordSink>,
 }
 
@@ -960,6 +967,225 @@ async fn github_a_moved_or_missing_repository_is_named_in_the_error() {
         assert_eq!(err.kind(), ErrorKind::Configuration);
         assert!(err.message().contains("octo/nope"), "{}", err.message());
     }
+}
+
+// ------------------------------------------------- GitHub App installations
+
+/// The App mock's installation (`octo-org`: `octo-repo` and `other-repo`) connected as
+/// `c1` through the auth engine; the sync API served beside the App mock, so one base
+/// URL answers both; runs through the real token manager, which mints installation
+/// tokens.
+async fn github_installation() -> (GitHubMock, GitHubSyncApi, Env) {
+    const CALLBACK: &str = "https://app.example.com/github/setup";
+    let mut env = Env::start();
+    let clock: Arc<dyn Clock> = env.test.clock.clone();
+    let app = GitHubMock::start().await.with_clock(clock.clone());
+    let api = GitHubSyncApi::cloud(clock).await;
+    api.serve_with(&app).await;
+    api.create_repo("octo-org/octo-repo");
+    api.create_repo("octo-org/other-repo");
+    // In the API, but not in the installation: never read.
+    api.add("octo-org/private", 3, false);
+    api.add("someone/else", 3, false);
+    WriteService::new(env.registry.clone(), env.test.host().clone())
+        .put_target(
+            TargetInput::new(
+                tenant(),
+                TargetId::new("target").unwrap(),
+                "github::github-cloud".parse().unwrap(),
+            )
+            .with_config(app.target_config())
+            .with_secrets(app.target_secrets()),
+        )
+        .await
+        .unwrap();
+    let auth = Authorizations::new(env.registry.clone(), env.test.host().clone());
+    let redirect = auth
+        .start(StartAuthorization::create(
+            tenant(),
+            TargetId::new("target").unwrap(),
+            ConnectionMethodId::new(INSTALLATION_METHOD).unwrap(),
+            CALLBACK,
+            ConnectionScope::Organization,
+        ))
+        .await
+        .unwrap();
+    let query = app.install(&redirect.url).unwrap();
+    auth.complete(CompleteAuthorization::new(tenant(), CALLBACK, query).with_connection_id(conn()))
+        .await
+        .unwrap();
+    env.tokens = Arc::new(TokenManager::new(
+        env.registry.clone(),
+        env.test.host().clone(),
+    ));
+    (app, api, env)
+}
+
+/// An installation syncs the repositories its owner gave the App, listed at the start
+/// of each run with an installation token: those, and no other repository the API
+/// holds. A repository added to the installation since is read in full by the next
+/// incremental run; the others incrementally.
+#[tokio::test]
+async fn github_an_app_installation_syncs_the_repositories_it_reaches() {
+    for stream in GITHUB_STREAMS {
+        let pulls = *stream == "pull_requests";
+        let (app, api, env) = github_installation().await;
+        let octo = api.add("octo-org/octo-repo", 4, pulls);
+        let other = api.add("octo-org/other-repo", 2, pulls);
+        let report = env.full(stream).await;
+        assert_eq!(report.records, 6, "{stream}: {report:?}");
+        let mut expected = github_ids("octo-org/octo-repo", &octo);
+        expected.extend(github_ids("octo-org/other-repo", &other));
+        assert_eq!(sorted(env.sink.ids(stream)), sorted(expected.clone()));
+        let listings = app.installation_listings();
+        assert_eq!(listings.len(), 1, "the run lists the repositories once");
+        assert_eq!(query(&listings[0], "per_page"), Some("100"));
+        let token = listings[0].header("authorization").unwrap().to_owned();
+        assert!(token.starts_with("Bearer ghs_"), "an installation token");
+        assert!(listings[0].header("user-agent").is_some());
+        let sent = api.requests();
+        assert!(
+            sent.iter()
+                .all(|r| r.header("authorization") == Some(token.as_str()))
+        );
+        let read: Vec<&str> = sent.iter().map(|r| r.path.as_str()).collect();
+        let list = if pulls { "pulls" } else { "issues" };
+        assert_eq!(
+            read,
+            [
+                format!("/repos/octo-org/octo-repo/{list}"),
+                format!("/repos/octo-org/other-repo/{list}")
+            ]
+        );
+        // One token, not narrowed (it must reach every repository of the installation).
+        assert_eq!(
+            app.installation_token_requests(),
+            [
+                integrations_testkit::mock::oauth::InstallationTokenRequest::new(
+                    app.installation_id(),
+                    None
+                )
+            ]
+        );
+
+        // The owner adds a repository to the installation; an item changes in another.
+        api.add("octo-org/third-repo", 3, pulls);
+        app.add_installation_repository(app.installation_id(), "third-repo");
+        api.update("octo-org/octo-repo", octo[0], "changed");
+        let before = api.requests().len();
+        let report = env.incremental(stream).await;
+        assert!(report.records >= 4, "{stream}: {report:?}");
+        assert_eq!(env.sink.ids(stream).len(), 9, "{stream}");
+        let id = format!("octo-org/octo-repo#{}", octo[0]);
+        assert_eq!(env.sink.record(stream, &id).unwrap()["title"], "changed");
+        let asked = |repo: &str| {
+            first_after(api.requests(), before, |r| {
+                r.path == format!("/repos/{repo}/{list}")
+            })
+        };
+        assert_eq!(
+            query(&asked("octo-org/third-repo"), "sort"),
+            Some("created"),
+            "read in full"
+        );
+        assert_eq!(
+            query(&asked("octo-org/octo-repo"), "sort"),
+            Some("updated"),
+            "incrementally"
+        );
+        assert!(
+            api.requests()
+                .iter()
+                .all(|r| !r.path.contains("private") && !r.path.contains("someone"))
+        );
+    }
+}
+
+/// A repository taken out of the installation while a run walks the list answers 404
+/// to the installation's token: the run passes over it and ends complete. Given back, it
+/// is read in full by the next incremental run.
+#[tokio::test]
+async fn github_a_repository_that_leaves_the_installation_mid_run_is_passed_over() {
+    let (app, api, env) = github_installation().await;
+    let octo = api.add("octo-org/octo-repo", 130, false);
+    let other = api.add("octo-org/other-repo", 5, false);
+    let report = env.run_pages("issues", SyncMode::Full, 1).await;
+    assert!(!report.complete);
+    app.remove_installation_repository(app.installation_id(), "other-repo");
+    let report = env.full("issues").await;
+    assert_eq!(report.records, 30, "{report:?}");
+    assert_eq!(
+        sorted(env.sink.ids("issues")),
+        sorted(github_ids("octo-org/octo-repo", &octo))
+    );
+    let refused = api
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/repos/octo-org/other-repo/issues")
+        .count();
+    assert_eq!(refused, 1, "asked once, answered 404, passed over");
+
+    app.add_installation_repository(app.installation_id(), "other-repo");
+    let before = api.requests().len();
+    env.incremental("issues").await;
+    let asked = first_after(api.requests(), before, |r| {
+        r.path == "/repos/octo-org/other-repo/issues"
+    });
+    assert_eq!(query(&asked, "since"), None, "read in full");
+    let mut expected = github_ids("octo-org/octo-repo", &octo);
+    expected.extend(github_ids("octo-org/other-repo", &other));
+    assert_eq!(sorted(env.sink.ids("issues")), sorted(expected));
+}
+
+/// An installation of more repositories than one page lists (100) is listed page by
+/// page, following the `Link` header, and every repository is read.
+#[tokio::test]
+async fn github_an_installation_of_many_repositories_is_listed_page_by_page() {
+    let (app, api, env) = github_installation().await;
+    for i in 0..130 {
+        let name = format!("repo-{i:03}");
+        api.create_repo(&format!("octo-org/{name}"));
+        app.add_installation_repository(app.installation_id(), &name);
+    }
+    let last = api.add("octo-org/repo-129", 2, false);
+    let report = env.full("issues").await;
+    assert_eq!(report.records, 2, "{report:?}");
+    assert_eq!(
+        sorted(env.sink.ids("issues")),
+        sorted(github_ids("octo-org/repo-129", &last))
+    );
+    let listings = app.installation_listings();
+    assert_eq!(listings.len(), 2);
+    assert_eq!(query(&listings[1], "page"), Some("2"));
+    let read = api
+        .requests()
+        .iter()
+        .filter(|r| r.path.starts_with("/repos/"))
+        .count();
+    assert_eq!(read, 132, "every repository once");
+}
+
+/// An App uninstalled from the account: the token the run holds is refused, a new one
+/// cannot be minted (the installation is gone), the run stops with the revoked
+/// credential's code (`auth.credential_revoked`, the token manager's answer) and the
+/// connection is marked in error. Nothing read is lost.
+#[tokio::test]
+async fn github_an_uninstalled_app_stops_the_run_and_marks_the_connection() {
+    let (app, api, env) = github_installation().await;
+    api.add("octo-org/octo-repo", 3, false);
+    env.full("issues").await;
+    app.uninstall(app.installation_id());
+    let err = env.run("issues", SyncMode::Incremental).await.unwrap_err();
+    assert_eq!(err.code(), "auth.credential_revoked", "{err:?}");
+    assert!(matches!(env.status().await, ConnectionStatus::Error { .. }));
+    assert_eq!(env.sink.ids("issues").len(), 3);
+    let leaked = format!("{err:?} {err}");
+    assert!(
+        app.issued_secrets()
+            .iter()
+            .all(|t| !leaked.contains(t.as_str())),
+        "no token in the error"
+    );
 }
 
 // ---------------------------------------------------------------- Slack
