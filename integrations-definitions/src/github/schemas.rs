@@ -236,6 +236,11 @@ impl<'de> Deserialize<'de> for RepositoryName {
 }
 
 impl RepositoryName {
+    /// `text` when it is `owner/name` as documented above.
+    pub(crate) fn parse(text: &str) -> Option<Self> {
+        is_repository_name(text).then(|| Self(text.to_owned()))
+    }
+
     /// The owner.
     pub fn owner(&self) -> &str {
         self.0.split_once('/').map_or("", |(o, _)| o)

@@ -42,16 +42,21 @@
 //! `MAX_RATE_LIMIT_BACKOFF`, `MAX_RATE_LIMITS_IN_A_ROW`), as GitHub asks.
 //!
 //! **GitHub App installations** sync the repositories the installation reaches, the
-//! ones its owner chose on GitHub (all, or a selection): each run starts by listing them
-//! (`GET /installation/repositories`, every page, with an installation token the token
-//! manager mints) and walks that list; a repository added to the installation since is
-//! read in full by the next incremental run, as one added to `sync_repositories` is. A
-//! repository that leaves the installation (or is renamed) while a run walks the list
-//! answers 404 (or 301) and is passed over: the next run's list has the current names.
+//! ones its owner chose on GitHub (all, or a selection): each run starts with a page of
+//! its own that lists them (`GET /installation/repositories`, every page, with an
+//! installation token the token manager mints) and walks that list; a repository added to
+//! the installation since is read in full by the next incremental run, as one added to
+//! `sync_repositories` is. A repository that leaves the installation (or is renamed)
+//! while a run walks the list answers 404 (or 301) and is passed over: the next run's
+//! list has the current names. A repository whose issues are turned off answers the
+//! issue list 410 and is passed over by the `issues` stream, on either kind of
+//! connection. A repository passed over is no longer counted as read (the cursor carries
+//! it, since a resumed run starts from the last completed run's state), so it is read in
+//! full when it comes back.
 //! Token and OAuth connections walk their `sync_repositories`. See `docs/sync.md` for
 //! the sources.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::LazyLock;
 use std::time::Duration;
 
@@ -107,6 +112,11 @@ struct Cursor {
     repositories: Vec<RepositoryName>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     next: Option<String>,
+    /// The repositories this run passed over (gone from the installation, renamed, or
+    /// without issues): each page takes them out of the source state's `read` again,
+    /// since a resumed run starts from the state of the last completed one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    passed_over: Vec<RepositoryName>,
 }
 
 /// Kept with the checkpoint.
@@ -226,7 +236,7 @@ fn configured_repositories(config: &Value) -> Result<Vec<RepositoryName>, Error>
 
 #[derive(Deserialize)]
 struct Listed {
-    full_name: RepositoryName,
+    full_name: String,
 }
 
 #[derive(Deserialize)]
@@ -252,6 +262,7 @@ async fn installation_repositories(
         .append_pair("per_page", &PER_PAGE.to_string());
     let mut url = url.to_string();
     let mut repositories: Vec<RepositoryName> = Vec::new();
+    let mut seen = HashSet::new();
     for _ in 0..MAX_LISTING_PAGES {
         let response = request.send(get(&url, endpoints)?, auth).await?;
         if let Some(limited) = rate_limited(&response, request.clock.now()) {
@@ -263,8 +274,17 @@ async fn installation_repositories(
         let listing: Listing = serde_json::from_slice(response.body())
             .map_err(|_| sync_support::unexpected("GitHub", response.status()))?;
         for listed in listing.repositories {
-            if !repositories.contains(&listed.full_name) {
-                repositories.push(listed.full_name);
+            let Some(name) = RepositoryName::parse(&listed.full_name) else {
+                // A name this crate cannot file records under: left out, not the run.
+                tracing::warn!(
+                    target: "integrations::sync",
+                    repository = %listed.full_name,
+                    "GitHub listed an installation repository whose name is not owner/name; it is not synced"
+                );
+                continue;
+            };
+            if seen.insert(name.clone()) {
+                repositories.push(name);
             }
         }
         match response
@@ -320,7 +340,22 @@ impl SyncSource for GitHub {
             .transpose()?;
         let repos = match (&saved, installation) {
             (Some(saved), true) => saved.repositories.clone(),
-            (None, true) => installation_repositories(&request, &endpoints, &auth).await?,
+            (None, true) => {
+                let repositories = installation_repositories(&request, &endpoints, &auth).await?;
+                if !repositories.is_empty() {
+                    // The list is a page of its own: a failure on the first repository's
+                    // page (a rate limit) retries that page, not the whole listing.
+                    let cursor = Cursor {
+                        repo: 0,
+                        repositories,
+                        next: None,
+                        passed_over: Vec::new(),
+                    };
+                    let cursor = sync_support::encode_cursor("GitHub", &cursor)?;
+                    return Ok(SyncPage::new(Vec::new(), Some(cursor)));
+                }
+                repositories
+            }
             (_, false) => {
                 let repos = configured_repositories(&request.connection.config)?;
                 if saved.as_ref().is_some_and(|c| c.repositories != repos) {
@@ -336,12 +371,16 @@ impl SyncSource for GitHub {
             repo: 0,
             repositories: repos.clone(),
             next: None,
+            passed_over: Vec::new(),
         });
         let mut state: State = serde_json::from_value(request.state.clone()).unwrap_or_default();
         // A repository dropped from the list is forgotten: added again, it was not read
         // meanwhile.
         let known = state.read.len();
-        state.read.retain(|r| repos.contains(r));
+        let listed: HashSet<&RepositoryName> = repos.iter().collect();
+        state
+            .read
+            .retain(|r| listed.contains(r) && !cursor.passed_over.contains(r));
         let mut changed = state.read.len() != known;
         let Some(repo) = repos.get(cursor.repo) else {
             if repos.is_empty() {
@@ -386,17 +425,19 @@ impl SyncSource for GitHub {
         if let Some(limited) = rate_limited(&response, request.clock.now()) {
             return Err(limited);
         }
-        let after_repo = |next: Option<String>| -> Option<String> {
+        let after_repo = |next: Option<String>, passed_over: &[RepositoryName]| {
             let cursor = match next {
                 Some(next) => Cursor {
                     repo: cursor.repo,
                     repositories: repos.clone(),
                     next: Some(next),
+                    passed_over: passed_over.to_vec(),
                 },
                 None if cursor.repo + 1 < repos.len() => Cursor {
                     repo: cursor.repo + 1,
                     repositories: repos.clone(),
                     next: None,
+                    passed_over: passed_over.to_vec(),
                 },
                 None => return None,
             };
@@ -404,20 +445,37 @@ impl SyncSource for GitHub {
         };
         if response.status() == http::StatusCode::NOT_MODIFIED {
             // Nothing changed since this repository's first page was last read.
-            return Ok(SyncPage::new(Vec::new(), after_repo(None)));
+            return Ok(sync_support::with_state_if(
+                SyncPage::new(Vec::new(), after_repo(None, &cursor.passed_over)),
+                changed,
+                &state,
+            ));
         }
-        let gone = [
-            http::StatusCode::NOT_FOUND,
-            http::StatusCode::MOVED_PERMANENTLY,
-        ];
-        if installation && gone.contains(&response.status()) {
-            // The repository left the installation, or was renamed, since the run listed
-            // it: passed over; the next run's list has the current names, and reads a
-            // repository that comes back (or its new name) in full.
+        // 410: the repository's issues are turned off (forks start so). 404 and 301 on an
+        // installation's list: the repository left the installation, or was renamed,
+        // since the run listed it (the next run's list has the current names).
+        let status = response.status();
+        let passed = status == http::StatusCode::GONE && !pulls
+            || installation
+                && (status == http::StatusCode::NOT_FOUND
+                    || status == http::StatusCode::MOVED_PERMANENTLY);
+        if passed {
+            // Passed over, and no longer counted as read: when it comes back (issues
+            // turned on, given back to the App, or under its new name) it is read in
+            // full, since what changed meanwhile was never read.
+            tracing::warn!(
+                target: "integrations::sync",
+                repository = %repo,
+                status = status.as_u16(),
+                stream = request.stream,
+                "a GitHub repository was passed over"
+            );
             changed |= state.read.remove(repo);
             changed |= state.etags.remove(repo.as_str()).is_some();
+            let mut passed_over = cursor.passed_over.clone();
+            passed_over.push(repo.clone());
             return Ok(sync_support::with_state_if(
-                SyncPage::new(Vec::new(), after_repo(None)),
+                SyncPage::new(Vec::new(), after_repo(None, &passed_over)),
                 changed,
                 &state,
             ));
@@ -492,7 +550,7 @@ impl SyncSource for GitHub {
             changed = true;
         }
         Ok(sync_support::with_state_if(
-            SyncPage::new(records, after_repo(next)),
+            SyncPage::new(records, after_repo(next, &cursor.passed_over)),
             changed,
             &state,
         ))

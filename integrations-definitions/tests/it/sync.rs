@@ -1109,7 +1109,9 @@ async fn github_a_repository_that_leaves_the_installation_mid_run_is_passed_over
     let (app, api, env) = github_installation().await;
     let octo = api.add("octo-org/octo-repo", 130, false);
     let other = api.add("octo-org/other-repo", 5, false);
-    let report = env.run_pages("issues", SyncMode::Full, 1).await;
+    // The list, then octo-repo's first page.
+    let report = env.run_pages("issues", SyncMode::Full, 2).await;
+    assert_eq!((report.pages, report.records), (2, 100), "{report:?}");
     assert!(!report.complete);
     app.remove_installation_repository(app.installation_id(), "other-repo");
     let report = env.full("issues").await;
@@ -1135,6 +1137,124 @@ async fn github_a_repository_that_leaves_the_installation_mid_run_is_passed_over
     let mut expected = github_ids("octo-org/octo-repo", &octo);
     expected.extend(github_ids("octo-org/other-repo", &other));
     assert_eq!(sorted(env.sink.ids("issues")), sorted(expected));
+}
+
+/// A run interrupted after it passed over a repository that left the installation,
+/// and resumed: the resumed attempt (which starts from the last completed run's source
+/// state) still forgets that the repository was read, so given back it is read in full,
+/// not from a watermark set while it was out of reach.
+#[tokio::test]
+async fn github_a_pass_over_survives_an_interrupted_run() {
+    let (app, api, env) = github_installation().await;
+    api.add("octo-org/octo-repo", 3, false);
+    let other = api.add("octo-org/other-repo", 130, false);
+    env.full("issues").await;
+    // More changes in other-repo than one page holds.
+    for number in &other[..120] {
+        api.update("octo-org/other-repo", *number, "changed");
+    }
+    // The list is read with octo-repo in it; then it leaves the installation.
+    let report = env.run_pages("issues", SyncMode::Incremental, 1).await;
+    assert_eq!(report.records, 0);
+    app.remove_installation_repository(app.installation_id(), "octo-repo");
+    // octo-repo passed over, then other-repo's first page: interrupted there.
+    let report = env.run_pages("issues", SyncMode::Incremental, 2).await;
+    assert!(!report.complete, "{report:?}");
+    env.incremental("issues").await;
+
+    app.add_installation_repository(app.installation_id(), "octo-repo");
+    let before = api.requests().len();
+    env.incremental("issues").await;
+    let asked = first_after(api.requests(), before, |r| {
+        r.path == "/repos/octo-org/octo-repo/issues"
+    });
+    assert_eq!(query(&asked, "since"), None, "read in full");
+    assert_eq!(query(&asked, "sort"), Some("created"));
+}
+
+/// A repository that left the installation while every other one answers `304 Not
+/// Modified` (nothing changed there) is still forgotten as read: given back, it is read
+/// in full.
+#[tokio::test]
+async fn github_a_repository_that_left_while_the_rest_answered_304_is_read_in_full_when_back() {
+    let (app, api, env) = github_installation().await;
+    api.add("octo-org/octo-repo", 3, false);
+    api.add("octo-org/other-repo", 2, false);
+    env.full("issues").await;
+    // An incremental run keeps each first page's ETag.
+    env.incremental("issues").await;
+    app.remove_installation_repository(app.installation_id(), "other-repo");
+    let unchanged = api.not_modified();
+    env.incremental("issues").await;
+    assert_eq!(api.not_modified(), unchanged + 1, "octo-repo answered 304");
+
+    app.add_installation_repository(app.installation_id(), "other-repo");
+    let before = api.requests().len();
+    env.incremental("issues").await;
+    let asked = first_after(api.requests(), before, |r| {
+        r.path == "/repos/octo-org/other-repo/issues"
+    });
+    assert_eq!(query(&asked, "since"), None, "read in full");
+}
+
+/// A repository whose issues are turned off (forks start so) answers `410 Gone` to the
+/// issue list: the `issues` stream passes over it, in a listed installation as in
+/// `sync_repositories`, and its pull requests still sync. Turned on, its issues are read
+/// in full.
+#[tokio::test]
+async fn github_a_repository_without_issues_is_passed_over_until_they_are_on() {
+    let (_app, api, env) = github_installation().await;
+    let octo = api.add("octo-org/octo-repo", 3, false);
+    let forked = api.add("octo-org/other-repo", 2, false);
+    let pulls = api.add("octo-org/other-repo", 2, true);
+    api.disable_issues("octo-org/other-repo");
+    let report = env.full("issues").await;
+    assert_eq!(report.records, 3, "{report:?}");
+    assert_eq!(
+        sorted(env.sink.ids("issues")),
+        sorted(github_ids("octo-org/octo-repo", &octo))
+    );
+    let report = env.full("pull_requests").await;
+    assert_eq!(report.records, 2, "{report:?}");
+    assert_eq!(
+        sorted(env.sink.ids("pull_requests")),
+        sorted(github_ids("octo-org/other-repo", &pulls))
+    );
+
+    api.enable_issues("octo-org/other-repo");
+    let before = api.requests().len();
+    env.incremental("issues").await;
+    let asked = first_after(api.requests(), before, |r| {
+        r.path == "/repos/octo-org/other-repo/issues"
+    });
+    assert_eq!(query(&asked, "since"), None, "read in full");
+    assert!(
+        env.sink
+            .ids("issues")
+            .contains(&github_ids("octo-org/other-repo", &forked)[1])
+    );
+
+    // The same for a repository named in a token connection's `sync_repositories`.
+    let (api, env) = github(false).await;
+    api.add("octo/app", 2, false);
+    api.add("octo/lib", 2, false);
+    api.disable_issues("octo/lib");
+    let report = env.full("issues").await;
+    assert_eq!(report.records, 2, "{report:?}");
+}
+
+/// An installation that reaches no repository syncs nothing: the run lists, finds
+/// none, and completes.
+#[tokio::test]
+async fn github_an_installation_without_repositories_syncs_nothing() {
+    let (app, api, env) = github_installation().await;
+    api.add("octo-org/octo-repo", 3, false);
+    app.remove_installation_repository(app.installation_id(), "octo-repo");
+    app.remove_installation_repository(app.installation_id(), "other-repo");
+    let report = env.full("issues").await;
+    assert_eq!((report.pages, report.records), (1, 0), "{report:?}");
+    assert_eq!(app.installation_listings().len(), 1);
+    assert!(api.requests().is_empty());
 }
 
 /// An installation of more repositories than one page lists (100) is listed page by

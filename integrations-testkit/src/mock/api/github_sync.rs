@@ -58,6 +58,8 @@ struct State {
     moved: BTreeMap<String, u64>,
     serial: u64,
     faults: Faults,
+    /// Repositories whose issues are turned off.
+    no_issues: std::collections::BTreeSet<String>,
     /// Requests counted against the primary limit.
     used: u64,
     /// Answers `304 Not Modified`.
@@ -221,6 +223,9 @@ impl Responder {
         let Some(items) = state.repos.get(repo) else {
             return message(404, "Not Found");
         };
+        if !pulls && state.no_issues.contains(repo) {
+            return message(410, "Issues are disabled for this repo");
+        }
         let mut selected: Vec<Item> = items
             .iter()
             .filter(|i| !pulls || i.pull)
@@ -322,23 +327,31 @@ impl Respond for Responder {
             .and_then(|p| p.strip_prefix("/repos/"))
             .unwrap_or("");
         let parts: Vec<&str> = rest.split('/').collect();
-        let (repo, pulls) = match parts.as_slice() {
-            [owner, name, "issues"] => (format!("{owner}/{name}"), false),
-            [owner, name, "pulls"] => (format!("{owner}/{name}"), true),
-            _ => return message(404, "Not Found"),
+        let route = match parts.as_slice() {
+            [owner, name, "issues"] => Some((format!("{owner}/{name}"), false)),
+            [owner, name, "pulls"] => Some((format!("{owner}/{name}"), true)),
+            _ => None,
         };
-        if self.tokens.check(request) != Auth::Valid {
+        // Credentials first, as GitHub checks them.
+        let reach = if self.tokens.check(request) == Auth::Valid {
+            None
+        } else {
             let reach = self
                 .installations
                 .as_ref()
                 .zip(crate::mock::oauth::bearer(request))
                 .and_then(|(reach, token)| reach(&token));
-            match reach {
-                None => return message(401, "Bad credentials"),
-                // GitHub hides a repository an installation token cannot read.
-                Some(reach) if !reach.reaches(&repo) => return message(404, "Not Found"),
-                Some(_) => {}
+            if reach.is_none() {
+                return message(401, "Bad credentials");
             }
+            reach
+        };
+        let Some((repo, pulls)) = route else {
+            return message(404, "Not Found");
+        };
+        // GitHub hides a (private) repository an installation token cannot read.
+        if reach.is_some_and(|reach| !reach.reaches(&repo)) {
+            return message(404, "Not Found");
         }
         if let Some(fault) = lock(&self.state).faults.take() {
             return self.fault(fault);
@@ -467,6 +480,18 @@ impl GitHubSyncApi {
         state.repos.insert(to.to_owned(), items);
         let id = 100_000 + state.moved.len() as u64;
         state.moved.insert(repo.to_owned(), id);
+    }
+
+    /// Turns `repo`'s issues off (as forks start): its issue list answers `410 Gone`
+    /// ("Issues are disabled for this repo"); its pull requests stay. `enable_issues`
+    /// turns them back on.
+    pub fn disable_issues(&self, repo: &str) {
+        lock(&self.state).no_issues.insert(repo.to_owned());
+    }
+
+    /// Turns `repo`'s issues back on.
+    pub fn enable_issues(&self, repo: &str) {
+        lock(&self.state).no_issues.remove(repo);
     }
 
     /// Creates an empty repository (`owner/name`); lists of an unknown one answer 404.

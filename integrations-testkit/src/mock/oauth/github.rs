@@ -1097,12 +1097,15 @@ impl Respond for InstallationRepositories {
         let repositories: Vec<Value> = reach
             .repositories
             .iter()
-            .enumerate()
-            .map(|(i, name)| {
+            .map(|name| {
                 let full_name = format!("{}/{name}", reach.account);
+                // A repository's id stays whatever else the installation holds.
+                let id = full_name.bytes().fold(500_000_u64, |h, b| {
+                    h.wrapping_mul(31).wrapping_add(u64::from(b))
+                }) % 1_000_000_000;
                 json!({
-                    "id": 500_000 + i,
-                    "node_id": format!("R_kgDOB{i}"),
+                    "id": id,
+                    "node_id": format!("R_kgDOB{id}"),
                     "name": name,
                     "full_name": full_name,
                     "private": true,
