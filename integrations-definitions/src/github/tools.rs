@@ -823,7 +823,10 @@ impl SearchSort {
 #[non_exhaustive]
 pub struct SearchIssuesArgs {
     /// GitHub search syntax: words and qualifiers such as `repo:owner/name`, `is:issue`,
-    /// `is:pr`, `is:open`, `label:bug`.
+    /// `is:pr`, `is:open`, `label:bug`. Issues and pull requests are searched apart:
+    /// with `is:pr` (or `is:pull-request`), pull requests; otherwise issues (`is:issue`
+    /// is added when the query names neither, since GitHub refuses a search that could
+    /// return both).
     #[schemars(length(min = 1, max = 256))]
     pub query: String,
     /// The order (default best match).
@@ -903,6 +906,28 @@ fn repository_of(url: &str) -> String {
     format!("{owner}/{name}")
 }
 
+/// `query` naming what it searches for: GitHub refuses (422, "Query must include
+/// 'is:issue' or 'is:pull-request'") an issue search that could return both, so a query
+/// that names neither searches issues.
+fn typed_query(query: String) -> String {
+    let typed = query.split_whitespace().any(|term| {
+        [
+            "is:issue",
+            "is:pr",
+            "is:pull-request",
+            "type:issue",
+            "type:pr",
+        ]
+        .iter()
+        .any(|kind| term.eq_ignore_ascii_case(kind))
+    });
+    if typed {
+        query
+    } else {
+        format!("{query} is:issue")
+    }
+}
+
 /// `github_search_issues`.
 #[derive(Debug, Clone, Copy)]
 #[non_exhaustive]
@@ -915,7 +940,7 @@ impl Tool for SearchIssues {
     fn descriptor(&self) -> ToolDescriptor {
         ToolDescriptor::new::<SearchIssuesArgs>(
             "github_search_issues",
-            "Search GitHub issues and pull requests with GitHub's search syntax, a page at a time.",
+            "Search GitHub issues (or, with is:pr in the query, pull requests) with GitHub's search syntax, a page at a time.",
         )
         .with_title("Search GitHub issues")
         .with_annotations(ToolAnnotations::read_only())
@@ -935,7 +960,7 @@ impl Tool for SearchIssues {
             with_query(
                 base,
                 &[
-                    ("q", Some(args.query)),
+                    ("q", Some(typed_query(args.query))),
                     ("sort", args.sort.map(|s| s.as_str().to_owned())),
                     ("order", args.order.map(|d| d.as_str().to_owned())),
                     ("per_page", Some(per_page(args.limit))),

@@ -777,6 +777,31 @@ async fn github_tools_work_on_cloud_and_enterprise_server() {
             .await);
         assert_eq!(rest["items"].as_array().unwrap().len(), 1);
         assert!(rest["next_cursor"].is_null());
+        // GitHub refuses a search that could return issues and pull requests alike: a
+        // query naming neither searches issues; one naming pull requests is sent as it is.
+        api.add_pulls("octo", "repo", 1, "open");
+        let untyped = ok(&runtime
+            .call(
+                "github_search_issues",
+                json!({"query": "repo:octo/repo login"}),
+                &call,
+            )
+            .await);
+        assert_eq!(untyped["total_count"], 3);
+        let sent = api.requests().last().unwrap().clone();
+        assert_eq!(sent.query_param("q"), Some("repo:octo/repo login is:issue"));
+        let pulls = ok(&runtime
+            .call(
+                "github_search_issues",
+                json!({"query": "repo:octo/repo is:pr change"}),
+                &call,
+            )
+            .await);
+        let items = pulls["items"].as_array().unwrap();
+        assert!(!items.is_empty());
+        assert!(items.iter().all(|i| i["is_pull_request"] == true), "{pulls}");
+        let sent = api.requests().last().unwrap().clone();
+        assert_eq!(sent.query_param("q"), Some("repo:octo/repo is:pr change"));
         api.provider().assert_no_unexpected();
     }
 }

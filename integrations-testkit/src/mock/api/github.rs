@@ -6,7 +6,9 @@
 //! github.com); takes tokens as `Bearer` or `token`; answers `Bad credentials` (401) for
 //! an unknown token and hides private repositories without one (404); paginates lists
 //! with a `Link` header (`rel="next"`, `"last"`, ...); wraps search results in
-//! `{total_count, incomplete_results, items}`; returns file contents base64-encoded in
+//! `{total_count, incomplete_results, items}` and refuses (422) an issue search whose
+//! query names neither `is:issue` nor `is:pull-request` (`is:pr`, `type:issue`,
+//! `type:pr`); returns file contents base64-encoded in
 //! 60-column lines (none over 1 MB: `encoding: "none"`), a directory as an array of
 //! entries (the root at `/contents`, with or without a trailing slash; submodules listed
 //! as `file`), a symlink as the file it points at or as itself (`target`), a submodule
@@ -150,6 +152,25 @@ fn validation_failed(resource: &str, field: &str, code: &str) -> ResponseTemplat
         "message": "Validation Failed",
         "errors": [{"resource": resource, "field": field, "code": code}],
         "documentation_url": "https://docs.github.com/rest",
+        "status": "422",
+    }))
+}
+
+/// GitHub's refusal of an issue search that could return both issues and pull requests
+/// (third-party reports quote its message; GitHub's REST docs do not show the body).
+/// GitHub refuses it at least for fine-grained personal access tokens and GitHub App
+/// tokens; the mock refuses it for every token, so a client that passes here passes
+/// there.
+fn untyped_search() -> ResponseTemplate {
+    ResponseTemplate::new(422).set_body_json(json!({
+        "message": "Validation Failed",
+        "errors": [{
+            "message": "Query must include 'is:issue' or 'is:pull-request'",
+            "resource": "Search",
+            "field": "q",
+            "code": "invalid",
+        }],
+        "documentation_url": "https://docs.github.com/rest/search/search#search-issues-and-pull-requests",
         "status": "422",
     }))
 }
@@ -556,8 +577,15 @@ impl Responder {
                         repo_filter = Some(repo.to_owned());
                     } else if let Some(is) = term.strip_prefix("is:") {
                         match is {
-                            "issue" | "pr" => kind_filter = Some(is.to_owned()),
+                            "issue" => kind_filter = Some("issue".to_owned()),
+                            "pr" | "pull-request" => kind_filter = Some("pr".to_owned()),
                             "open" | "closed" => state_filter = Some(is.to_owned()),
+                            _ => {}
+                        }
+                    } else if let Some(kind) = term.strip_prefix("type:") {
+                        match kind {
+                            "issue" => kind_filter = Some("issue".to_owned()),
+                            "pr" => kind_filter = Some("pr".to_owned()),
                             _ => {}
                         }
                     } else if let Some(s) = term.strip_prefix("state:") {
@@ -565,6 +593,9 @@ impl Responder {
                     } else {
                         words.push(term.to_lowercase());
                     }
+                }
+                if kind_filter.is_none() {
+                    return untyped_search();
                 }
                 let mut items = Vec::new();
                 for ((owner, repo), r) in &state.repos {
