@@ -23,7 +23,8 @@ use crate::model::{
 };
 use crate::{BindingId, ConnectionId, DefinitionKey, Error, PublicationId, TenantId, Timestamp};
 
-/// A part of a [`Host`](super::Host) that an engine uses: a store or the HTTP client.
+/// A part of a [`Host`](super::Host) that an engine uses: a store, the HTTP client or the
+/// event sink.
 ///
 /// [`HostBuilder::build`](super::HostBuilder::build) requires [`Targets`](Self::Targets),
 /// [`Connections`](Self::Connections) and [`Credentials`](Self::Credentials) (and the
@@ -54,11 +55,14 @@ pub enum HostPart {
     Approvals,
     /// The [`ContinuationStore`].
     Continuations,
+    /// The [`EventSink`](super::EventSink) verified webhook events go to, set with
+    /// [`HostBuilder::events`](super::HostBuilder::events).
+    Events,
 }
 
 impl HostPart {
     /// Every part, in declaration order.
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 12] = [
         Self::Http,
         Self::Targets,
         Self::Connections,
@@ -70,6 +74,7 @@ impl HostPart {
         Self::Checkpoints,
         Self::Approvals,
         Self::Continuations,
+        Self::Events,
     ];
 
     /// What the part is, in words: `"checkpoint store"`, `"HTTP client"`.
@@ -86,6 +91,7 @@ impl HostPart {
             Self::Checkpoints => "checkpoint store",
             Self::Approvals => "approval store",
             Self::Continuations => "continuation store",
+            Self::Events => "event sink",
         }
     }
 
@@ -104,13 +110,14 @@ impl HostPart {
             Self::Checkpoints => "HostBuilder::checkpoints",
             Self::Approvals => "HostBuilder::approvals",
             Self::Continuations => "HostBuilder::continuations",
+            Self::Events => "HostBuilder::events",
         }
     }
 
     /// Whether [`HostBuilder::stores`](super::HostBuilder::stores) sets the part (every
-    /// part but HTTP).
+    /// part but HTTP and the event sink).
     pub fn is_store(self) -> bool {
-        self != Self::Http
+        !matches!(self, Self::Http | Self::Events)
     }
 
     /// How to set the part: `"HostBuilder::checkpoints or HostBuilder::stores"`.
@@ -449,5 +456,6 @@ mod tests {
             "HostBuilder::checkpoints or HostBuilder::stores"
         );
         assert_eq!(HostPart::Http.how_to_set(), "HostBuilder::http");
+        assert_eq!(HostPart::Events.how_to_set(), "HostBuilder::events");
     }
 }

@@ -483,9 +483,10 @@ impl HostBuilder {
                 cipher,
                 clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
                 audit: self.audit.unwrap_or_else(|| Arc::new(TracingAuditSink)),
-                events: self
-                    .events
-                    .unwrap_or_else(|| Arc::new(UnconfiguredEventSink)),
+                events: self.events.unwrap_or_else(|| {
+                    missing.push(HostPart::Events);
+                    Arc::new(UnconfiguredEventSink)
+                }),
                 missing,
             }),
         })

@@ -290,8 +290,18 @@ fn ingest_and_managed_webhooks_refuse_a_host_without_their_parts() {
     names_missing(&error, "webhook ingest", "HostBuilder::webhook_events");
     assert!(error.to_string().contains("webhook event store"), "{error}");
 
+    // Without an event sink every verified delivery would fail: refused at start-up.
+    let without_sink = required(&store)
+        .webhook_events(store.clone())
+        .build()
+        .unwrap();
+    let error = Ingest::new(registry.clone(), without_sink).unwrap_err();
+    names_missing(&error, "webhook ingest", "HostBuilder::events");
+    assert!(error.to_string().contains("event sink"), "{error}");
+
     let webhook_only = required(&store)
         .webhook_events(store.clone())
+        .events(Arc::new(integrations_testkit::RecordingEventSink::new()))
         .build()
         .unwrap();
     Ingest::new(registry.clone(), webhook_only.clone()).unwrap();

@@ -799,7 +799,10 @@ async fn github_tools_work_on_cloud_and_enterprise_server() {
             .await);
         let items = pulls["items"].as_array().unwrap();
         assert!(!items.is_empty());
-        assert!(items.iter().all(|i| i["is_pull_request"] == true), "{pulls}");
+        assert!(
+            items.iter().all(|i| i["is_pull_request"] == true),
+            "{pulls}"
+        );
         let sent = api.requests().last().unwrap().clone();
         assert_eq!(sent.query_param("q"), Some("repo:octo/repo is:pr change"));
         api.provider().assert_no_unexpected();

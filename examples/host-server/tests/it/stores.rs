@@ -24,6 +24,7 @@ fn host(stores: SqlStores) -> Host {
         .stores(Arc::new(stores))
         .http(Arc::new(ReqwestHttpClient::new().unwrap()))
         .cipher(keys())
+        .events(Arc::new(integrations_testkit::RecordingEventSink::new()))
         .build()
         .unwrap()
 }

@@ -420,12 +420,14 @@ impl fmt::Debug for Ingest {
 }
 
 impl Ingest {
-    /// The parts of the host the pipeline uses (beyond the cipher and the sinks).
+    /// The parts of the host the pipeline uses (beyond the cipher, the clock and the
+    /// audit sink).
     pub const HOST_PARTS: &'static [HostPart] = &[
         HostPart::Targets,
         HostPart::Connections,
         HostPart::Credentials,
         HostPart::WebhookEvents,
+        HostPart::Events,
     ];
 
     /// A pipeline over the registry's integrations that declare a webhook source and a
@@ -441,7 +443,8 @@ impl Ingest {
     ///
     /// [`ErrorKind::Configuration`](crate::ErrorKind::Configuration) (`webhook.incomplete_definition`) when an integration
     /// declares a source without a handler, or a handler without a source;
-    /// `host.part_missing` when the host has no webhook events store.
+    /// `host.part_missing` when the host has no webhook events store or no event sink
+    /// (every verified delivery would fail without one).
     pub fn new(registry: Arc<Registry>, host: Host) -> Result<Self, Error> {
         host.require("webhook ingest", Self::HOST_PARTS)?;
         let mut sources = BTreeMap::new();
