@@ -23,6 +23,9 @@ impl AuditAction {
     pub const CREDENTIAL_REFRESHED: Self = Self(Cow::Borrowed("credential.refreshed"));
     /// A connection was created or re-authorized.
     pub const CONNECTION_AUTHORIZED: Self = Self(Cow::Borrowed("connection.authorized"));
+    /// A connection's config was replaced
+    /// ([`WriteService::configure_connection`](crate::service::WriteService::configure_connection)).
+    pub const CONNECTION_CONFIGURED: Self = Self(Cow::Borrowed("connection.configured"));
     /// A connection's status changed.
     pub const CONNECTION_STATUS_CHANGED: Self = Self(Cow::Borrowed("connection.status_changed"));
     /// A connection was forgotten: disconnected, and its record, publications and sync

@@ -289,6 +289,81 @@ impl WriteService {
         self.write_connection(input, None).await
     }
 
+    /// Replaces the config of the connection `id` of `tenant`, whatever method made it,
+    /// once it is valid for that method's config schema. This is how an OAuth or App
+    /// installation connection, which its authorization flow creates with an empty
+    /// config, gets one (GitHub's `sync_repositories` and `webhook_repository`, for
+    /// instance). Nothing else changes: not its credentials, status, scope or subject.
+    /// The record is written over the revision read only, and read again when another
+    /// writer changed it meanwhile. Audited as `connection.configured`
+    /// ([`AuditAction::CONNECTION_CONFIGURED`](crate::host::AuditAction::CONNECTION_CONFIGURED)).
+    ///
+    /// A config that names where a managed webhook goes takes effect there once the host
+    /// runs [`ManagedWebhooks`](crate::webhook::ManagedWebhooks) for the connection again.
+    ///
+    /// # Errors
+    ///
+    /// `auth.connection_not_found`; [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput)
+    /// `connection.invalid` with the schema issues under `/config` (nothing is written);
+    /// `store.version_conflict` when the connection kept changing; storage errors.
+    pub async fn configure_connection(
+        &self,
+        tenant: &crate::TenantId,
+        id: &crate::ConnectionId,
+        config: serde_json::Value,
+    ) -> Result<Connection, Error> {
+        for _ in 0..MAX_WRITE_ATTEMPTS {
+            let Some(existing) = self.host.connections().get_connection(tenant, id).await? else {
+                return Err(crate::codes::auth::CONNECTION_NOT_FOUND
+                    .error(format!("the tenant has no connection {id}")));
+            };
+            let entry = self.registry.require(&existing.key)?;
+            let Some(method) = entry.method(&existing.method) else {
+                return Err(rejected(
+                    crate::codes::connection::INVALID,
+                    "connection",
+                    vec![ValidationIssue::new(
+                        crate::codes::issues::connection::UNKNOWN_METHOD,
+                        "/method",
+                        format!(
+                            "{} has no connection method {}",
+                            existing.key, existing.method
+                        ),
+                    )],
+                ));
+            };
+            if let Err(found) = method.config().parse(&config) {
+                return Err(rejected(
+                    crate::codes::connection::INVALID,
+                    "connection",
+                    prefixed(found, "/config").collect(),
+                ));
+            }
+            let mut connection = existing.clone();
+            connection.touch(self.host.clock().now());
+            connection.config = config.clone();
+            if self
+                .host
+                .connections()
+                .put_connection_if_unchanged(&existing, &connection)
+                .await?
+            {
+                let event = crate::host::AuditEvent::new(
+                    connection.updated_at,
+                    tenant.clone(),
+                    crate::host::AuditAction::CONNECTION_CONFIGURED,
+                    crate::host::AuditOutcome::Success,
+                )
+                .with_key(connection.key.clone())
+                .with_connection(id.clone());
+                self.host.audit().record(event).await;
+                return Ok(connection);
+            }
+        }
+        Err(crate::codes::store::VERSION_CONFLICT
+            .error("the connection kept changing while its config was written; write it again"))
+    }
+
     /// [`put_connection`](Self::put_connection) of a key whose identity check named
     /// `verified` as its account: a connection of another account keeps its key
     /// (`auth.subject_mismatch`).

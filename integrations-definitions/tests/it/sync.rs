@@ -1257,6 +1257,110 @@ async fn github_an_installation_without_repositories_syncs_nothing() {
     assert!(api.requests().is_empty());
 }
 
+/// A GitHub OAuth connection, which its authorization flow creates with an empty
+/// config, is given its `sync_repositories` with `WriteService::configure_connection`
+/// (a config its method's schema refuses is refused, and nothing changes), and then
+/// syncs with the token its flow stored.
+#[tokio::test]
+async fn github_an_oauth_connection_configured_after_its_flow_syncs() {
+    const CALLBACK: &str = "https://app.example.com/oauth/callback";
+    let mut env = Env::start();
+    let clock: Arc<dyn Clock> = env.test.clock.clone();
+    let app = GitHubMock::start_oauth_app()
+        .await
+        .with_clock(clock.clone());
+    let api = GitHubSyncApi::cloud(clock).await;
+    api.serve_with(&app).await;
+    let octo = api.add("octo-org/octo-repo", 3, false);
+    let write = WriteService::new(env.registry.clone(), env.test.host().clone());
+    write
+        .put_target(
+            TargetInput::new(
+                tenant(),
+                TargetId::new("target").unwrap(),
+                "github::github-cloud".parse().unwrap(),
+            )
+            .with_config(app.target_config())
+            .with_secrets(app.target_secrets()),
+        )
+        .await
+        .unwrap();
+    let auth = Authorizations::new(env.registry.clone(), env.test.host().clone());
+    let redirect = auth
+        .start(StartAuthorization::create(
+            tenant(),
+            TargetId::new("target").unwrap(),
+            ConnectionMethodId::new("oauth2").unwrap(),
+            CALLBACK,
+            ConnectionScope::Organization,
+        ))
+        .await
+        .unwrap();
+    let query = app.authorize(&redirect.url).unwrap();
+    let connected = auth
+        .complete(CompleteAuthorization::new(tenant(), CALLBACK, query).with_connection_id(conn()))
+        .await
+        .unwrap();
+    env.tokens = Arc::new(TokenManager::new(
+        env.registry.clone(),
+        env.test.host().clone(),
+    ));
+    let err = env.run("issues", SyncMode::Full).await.unwrap_err();
+    assert_eq!(err.code(), "sync.no_repositories");
+
+    let refused = write
+        .configure_connection(
+            &tenant(),
+            &conn(),
+            json!({"sync_repositories": ["octo-org"]}),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), "connection.invalid");
+    assert!(
+        refused
+            .issues()
+            .iter()
+            .any(|i| i.path.starts_with("/config/sync_repositories")),
+        "{:?}",
+        refused.issues()
+    );
+    let unknown = write
+        .configure_connection(&tenant(), &ConnectionId::new("nope").unwrap(), json!({}))
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), "auth.connection_not_found");
+    assert!(
+        env.test
+            .audit
+            .with_action("connection.configured")
+            .is_empty()
+    );
+
+    let configured = write
+        .configure_connection(
+            &tenant(),
+            &conn(),
+            json!({"sync_repositories": ["octo-org/octo-repo"]}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(configured.status, connected.status);
+    assert_eq!(configured.external_subject, connected.external_subject);
+    assert_eq!(configured.method, connected.method);
+    assert_eq!(env.test.audit.with_action("connection.configured").len(), 1);
+    let report = env.full("issues").await;
+    assert_eq!(report.records, 3, "{report:?}");
+    assert_eq!(
+        sorted(env.sink.ids("issues")),
+        sorted(github_ids("octo-org/octo-repo", &octo))
+    );
+    assert!(api.requests().iter().all(|r| {
+        r.header("authorization")
+            .is_some_and(|a| a.starts_with("Bearer gho_"))
+    }));
+}
+
 /// An installation of more repositories than one page lists (100) is listed page by
 /// page, following the `Link` header, and every repository is read.
 #[tokio::test]

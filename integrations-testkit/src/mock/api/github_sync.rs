@@ -408,7 +408,9 @@ impl GitHubSyncApi {
     /// Serves this API on `app`'s server too (github.com's paths), so one base URL
     /// answers the App's endpoints (installation tokens, `/installation/repositories`) and
     /// the issues and pull requests, as github.com does; there it also takes every live
-    /// installation token `app` minted, for the repositories that token reaches. Point
+    /// installation token `app` minted, for the repositories that token reaches, and the
+    /// user and OAuth access tokens `app` issued and has not rotated away, for every
+    /// repository. Point
     /// the target's `api_base_url` at [`GitHubMock::uri`]; repositories are still made
     /// here ([`create_repo`](Self::create_repo), [`add`](Self::add)), by their full name.
     ///
@@ -420,6 +422,7 @@ impl GitHubSyncApi {
             self.prefix.is_empty(),
             "the App mock serves github.com's paths"
         );
+        self.tokens.accept_issued_by(app.live_user_access());
         Mock::given(method("GET"))
             .and(path_regex(r"^/repos/[^/]+/[^/]+/(issues|pulls)$"))
             .respond_with(Responder {

@@ -476,6 +476,13 @@ impl GitHubMock {
         self.shared.listings.all()
     }
 
+    /// Whether `token` is a live user or OAuth access token this mock issued (not an
+    /// installation token: those reach only their installation's repositories).
+    pub(crate) fn live_user_access(&self) -> impl Fn(&str) -> bool + Send + Sync + 'static {
+        let shared = Arc::clone(&self.shared);
+        move |token| !token.starts_with("ghs_") && shared.ledger.access_is_live(token)
+    }
+
     /// What `token` reaches now: `None` unless it is a live installation token.
     pub(crate) fn installation_reach(
         &self,
