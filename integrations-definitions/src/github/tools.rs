@@ -220,6 +220,12 @@ struct User {
     login: String,
 }
 
+/// The login of an item's author: GitHub documents the user of a pull request and of a
+/// search item as nullable (a deleted account), and shows such an author as `ghost`.
+fn author(user: Option<User>) -> String {
+    user.map_or_else(|| "ghost".to_owned(), |u| u.login)
+}
+
 // ---- github_create_issue ----
 
 /// Arguments of `github_create_issue`.
@@ -503,7 +509,8 @@ struct PullNode {
     #[serde(default)]
     draft: bool,
     html_url: String,
-    user: User,
+    #[serde(default)]
+    user: Option<User>,
     head: Branch,
     base: Branch,
     updated_at: String,
@@ -558,7 +565,7 @@ impl Tool for ListPullRequests {
                     state: n.state,
                     draft: n.draft,
                     html_url: n.html_url,
-                    author: n.user.login,
+                    author: author(n.user),
                     head: n.head.name,
                     base: n.base.name,
                     updated_at: n.updated_at,
@@ -886,7 +893,8 @@ struct SearchNode {
     state: String,
     html_url: String,
     repository_url: String,
-    user: User,
+    #[serde(default)]
+    user: Option<User>,
     #[serde(default)]
     pull_request: Option<Value>,
 }
@@ -982,10 +990,51 @@ impl Tool for SearchIssues {
                     html_url: n.html_url,
                     repository: repository_of(&n.repository_url),
                     is_pull_request: n.pull_request.is_some(),
-                    author: n.user.login,
+                    author: author(n.user),
                 })
                 .collect(),
             next_cursor: next_cursor(context, next)?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::{PullNode, SearchNode, author, typed_query};
+
+    /// GitHub documents the user of a pull request and of a search item as nullable (a
+    /// deleted account): such an item is read, its author shown as GitHub shows it.
+    #[test]
+    fn an_item_whose_author_was_deleted_is_read_with_the_ghost_author() {
+        let pull: PullNode = serde_json::from_value(json!({
+            "number": 7, "title": "t", "state": "open", "html_url": "https://github.com/o/r/pull/7",
+            "user": null, "head": {"ref": "f"}, "base": {"ref": "main"},
+            "updated_at": "2026-11-01T00:00:00Z",
+        }))
+        .unwrap();
+        assert_eq!(author(pull.user), "ghost");
+        let found: SearchNode = serde_json::from_value(json!({
+            "number": 7, "title": "t", "state": "open", "html_url": "https://github.com/o/r/issues/7",
+            "repository_url": "https://api.github.com/repos/o/r",
+        }))
+        .unwrap();
+        assert_eq!(author(found.user), "ghost");
+    }
+
+    #[test]
+    fn a_query_naming_neither_issues_nor_pull_requests_searches_issues() {
+        assert_eq!(typed_query("bug label:x".into()), "bug label:x is:issue");
+        for typed in [
+            "is:pr bug",
+            "bug IS:ISSUE",
+            "type:pr x",
+            "is:pull-request y",
+        ] {
+            assert_eq!(typed_query(typed.into()), typed);
+        }
+        // A negated kind names no kind.
+        assert_eq!(typed_query("-is:pr bug".into()), "-is:pr bug is:issue");
     }
 }

@@ -344,7 +344,9 @@ pub struct ListChannelsArgs {
     /// The `next_cursor` of the previous page.
     #[serde(default)]
     pub cursor: Option<String>,
-    /// Which kinds of conversations (default public channels).
+    /// Which kinds of conversations (default public channels). Direct messages (`im`,
+    /// `mpim`) need the `im:read` and `mpim:read` scopes, which the default scopes do not
+    /// include (`slack.missing_scope` otherwise).
     #[serde(default)]
     pub types: Option<Vec<ChannelType>>,
     /// Leave archived channels out.
@@ -355,6 +357,10 @@ pub struct ListChannelsArgs {
 /// A channel.
 #[derive(Debug, Serialize, JsonSchema)]
 #[non_exhaustive]
+#[allow(
+    clippy::struct_excessive_bools,
+    reason = "Slack's own conversation flags, one for one"
+)]
 pub struct ChannelSummary {
     /// The channel's id.
     pub id: String,
@@ -368,6 +374,13 @@ pub struct ChannelSummary {
     pub is_member: bool,
     /// Its topic.
     pub topic: Option<String>,
+    /// For a direct message (`is_im`), the user it is with; such a conversation has no
+    /// name.
+    pub user: Option<String>,
+    /// Whether it is a direct message.
+    pub is_im: bool,
+    /// Whether it is a group direct message.
+    pub is_mpim: bool,
 }
 
 /// A page of channels.
@@ -387,6 +400,10 @@ struct Topic {
 }
 
 #[derive(Deserialize)]
+#[allow(
+    clippy::struct_excessive_bools,
+    reason = "Slack's own conversation flags, one for one"
+)]
 struct ChannelNode {
     id: String,
     #[serde(default)]
@@ -399,6 +416,13 @@ struct ChannelNode {
     is_member: bool,
     #[serde(default)]
     topic: Option<Topic>,
+    /// A direct message's other member.
+    #[serde(default)]
+    user: Option<String>,
+    #[serde(default)]
+    is_im: bool,
+    #[serde(default)]
+    is_mpim: bool,
 }
 
 #[derive(Deserialize)]
@@ -474,6 +498,9 @@ impl Tool for ListChannels {
                     is_archived: c.is_archived,
                     is_member: c.is_member,
                     topic: c.topic.map(|t| t.value).filter(|t| !t.is_empty()),
+                    user: c.user,
+                    is_im: c.is_im,
+                    is_mpim: c.is_mpim,
                 })
                 .collect(),
             next_cursor: next,
@@ -494,8 +521,9 @@ pub struct AddReactionArgs {
     /// The message's `ts`.
     #[schemars(regex(pattern = r"^\d+\.\d+$"))]
     pub timestamp: String,
-    /// The emoji's name, without colons (`thumbsup`, `white_check_mark`).
-    #[schemars(regex(pattern = r"^[a-z0-9_+'-]{1,100}$"))]
+    /// The emoji's name, without colons (`thumbsup`, `white_check_mark`), with a skin
+    /// tone when wanted (`thumbsup::skin-tone-2`).
+    #[schemars(regex(pattern = r"^[a-z0-9_+'-]{1,100}(::skin-tone-[2-6])?$"))]
     pub name: String,
 }
 

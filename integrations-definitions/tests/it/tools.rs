@@ -1219,6 +1219,24 @@ async fn slack_messages_threads_and_reactions() {
         .find(|m| m["ts"] == parent.as_str())
         .unwrap();
     assert_eq!(message["reactions"], json!(["eyes"]));
+
+    // A skin tone is part of the name Slack takes.
+    let toned = ok(&runtime
+        .call(
+            "slack_add_reaction",
+            json!({"channel": general, "timestamp": parent, "name": "thumbsup::skin-tone-2"}),
+            &call,
+        )
+        .await);
+    assert_eq!(toned["name"], "thumbsup::skin-tone-2");
+    let bad_tone = runtime
+        .call(
+            "slack_add_reaction",
+            json!({"channel": general, "timestamp": parent, "name": "thumbsup::skin-tone-9"}),
+            &call,
+        )
+        .await;
+    assert_eq!(code(&bad_tone), "tool.invalid_arguments");
 }
 
 /// The default bot scopes of a Slack target let every Slack tool run.
@@ -1294,6 +1312,18 @@ async fn slack_channels_are_listed_with_cursors_until_the_empty_one() {
     }
     assert_eq!(pages, 3);
     assert_eq!(names, ["team-0", "team-1", "team-2", "team-3", "team-4"]);
+
+    // A direct message has no name: the user it is with says who it is.
+    let dm = api.add_direct_message("U0ALICE");
+    let ims = ok(&runtime
+        .call("slack_list_channels", json!({"types": ["im"]}), &call)
+        .await);
+    let listed = &ims["channels"][0];
+    assert_eq!(listed["id"], dm.as_str());
+    assert_eq!(listed["user"], "U0ALICE");
+    assert_eq!(listed["is_im"], true);
+    assert_eq!(listed["is_mpim"], false);
+    assert_eq!(ims["channels"].as_array().unwrap().len(), 1);
     let bad = runtime
         .call(
             "slack_list_channels",

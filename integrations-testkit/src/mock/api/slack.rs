@@ -37,6 +37,8 @@ struct Channel {
     is_private: bool,
     is_archived: bool,
     is_member: bool,
+    /// A direct message's other member (such a conversation has no name).
+    im_user: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -133,6 +135,18 @@ fn flag(args: &BTreeMap<String, Value>, name: &str) -> bool {
 }
 
 fn channel_json(channel: &Channel) -> Value {
+    if let Some(user) = &channel.im_user {
+        // Slack's direct-message objects carry the user, not a name.
+        return json!({
+            "id": channel.id,
+            "created": 1_449_252_889,
+            "is_im": true,
+            "is_org_shared": false,
+            "user": user,
+            "is_user_deleted": false,
+            "priority": 0,
+        });
+    }
     json!({
         "id": channel.id,
         "name": channel.name,
@@ -236,7 +250,9 @@ fn list_channels(state: &State, args: &BTreeMap<String, Value>) -> ResponseTempl
         .channels
         .iter()
         .filter(|c| {
-            let kind = if c.is_private {
+            let kind = if c.im_user.is_some() {
+                "im"
+            } else if c.is_private {
                 "private_channel"
             } else {
                 "public_channel"
@@ -293,9 +309,17 @@ fn add_reaction(
     if !state.channels.iter().any(|c| c.id == channel) {
         return not_ok("channel_not_found");
     }
-    if !name
-        .bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_+-'".contains(&b))
+    // A name, with a skin tone when one is given (`thumbsup::skin-tone-2`).
+    let (base, tone) = name.split_once("::").unwrap_or((name, ""));
+    let tone_ok = tone.is_empty()
+        || tone
+            .strip_prefix("skin-tone-")
+            .is_some_and(|t| matches!(t, "2" | "3" | "4" | "5" | "6"));
+    if base.is_empty()
+        || !tone_ok
+        || !base
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_+-'".contains(&b))
     {
         return not_ok("invalid_name");
     }
@@ -397,6 +421,23 @@ impl SlackApi {
             is_private: false,
             is_archived,
             is_member,
+            im_user: None,
+        });
+        id
+    }
+
+    /// Opens a direct message with `user` (`U…`) and returns its id (`D` and ten
+    /// characters); `conversations.list` lists it for `types=im`.
+    pub fn add_direct_message(&self, user: &str) -> String {
+        let mut state = lock(&self.state);
+        let id = format!("D{:010}", state.channels.len() + 1);
+        state.channels.push(Channel {
+            id: id.clone(),
+            name: String::new(),
+            is_private: true,
+            is_archived: false,
+            is_member: true,
+            im_user: Some(user.to_owned()),
         });
         id
     }
