@@ -77,12 +77,14 @@ integrations_core::error_codes! {
 }
 
 /// The catalogue of the validation-issue codes the bundled definitions put in an error's
-/// issues (a binding's checks when it is written or compiled). An issue that repeats its
+/// issues (a binding's checks when it is written or compiled, a provider's refusal of a
+/// tool's request). An issue that repeats its
 /// error's code (`github.invalid_cursor`) uses that error's code above.
 pub mod issues {
     integrations_core::issue_codes! {
         /// Issue codes of GitHub bindings.
         pub mod github {
+            FIELD_REJECTED = "github.field_rejected", "GitHub refused a field of a tool's request (HTTP 422 Validation Failed); the issue names GitHub's resource, field and error code (missing, missing_field, invalid, already_exists, unprocessable, custom), never the value.";
             UNSUPPORTED_CONNECTION_METHOD = "github.unsupported_connection_method", "GitHub bindings need an api-key, oauth2 or github-app-installation connection.";
         }
         /// Issue codes of Linear bindings.

@@ -94,10 +94,65 @@ async fn send(context: &ToolContext, request: HttpRequest) -> Result<HttpRespons
     if let Some(limited) = RATE_LIMIT.check(&response, context.now()) {
         return Err(limited);
     }
+    if response.status() == http::StatusCode::UNPROCESSABLE_ENTITY {
+        return Err(status_error(response.status()).with_issues(rejected_fields(&response)));
+    }
     if !response.status().is_success() {
         return Err(status_error(response.status()));
     }
     Ok(response)
+}
+
+/// One entry of a 422's `errors`.
+#[derive(Deserialize)]
+struct FieldError {
+    #[serde(default)]
+    resource: Option<String>,
+    #[serde(default)]
+    field: Option<String>,
+    #[serde(default)]
+    code: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ValidationFailed {
+    #[serde(default)]
+    errors: Vec<FieldError>,
+}
+
+/// What GitHub's `422 Validation Failed` says was wrong, so an agent can correct its
+/// call: each entry's resource, field and code (`missing_field`, `invalid`,
+/// `already_exists`...), when they are plain names. Never a value or a free-text
+/// message: those can quote what was sent.
+fn rejected_fields(response: &HttpResponse) -> Vec<ValidationIssue> {
+    let plain = |text: &Option<String>| {
+        text.as_deref()
+            .filter(|t| {
+                !t.is_empty()
+                    && t.len() <= 64
+                    && t.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+            })
+            .map(str::to_owned)
+    };
+    let Ok(failed) = serde_json::from_slice::<ValidationFailed>(response.body()) else {
+        return Vec::new();
+    };
+    failed
+        .errors
+        .iter()
+        .filter_map(|e| {
+            let code = plain(&e.code)?;
+            let field = plain(&e.field).unwrap_or_else(|| "?".to_owned());
+            let resource = plain(&e.resource).unwrap_or_else(|| "?".to_owned());
+            Some(ValidationIssue::new(
+                crate::codes::issues::github::FIELD_REJECTED,
+                "",
+                format!("GitHub refused {resource}.{field}: {code}"),
+            ))
+        })
+        .take(16)
+        .collect()
 }
 
 async fn get_json<T: DeserializeOwned>(
@@ -1002,7 +1057,7 @@ impl Tool for SearchIssues {
 mod tests {
     use serde_json::json;
 
-    use super::{PullNode, SearchNode, author, typed_query};
+    use super::{PullNode, SearchNode, author, rejected_fields, typed_query};
 
     /// GitHub documents the user of a pull request and of a search item as nullable (a
     /// deleted account): such an item is read, its author shown as GitHub shows it.
@@ -1036,5 +1091,46 @@ mod tests {
         }
         // A negated kind names no kind.
         assert_eq!(typed_query("-is:pr bug".into()), "-is:pr bug is:issue");
+    }
+
+    /// GitHub's `422 Validation Failed` names what it refused: each entry's resource,
+    /// field and code become an issue an agent can act on; values, free-text messages
+    /// and anything that is not a plain name never do.
+    #[test]
+    fn a_validation_failure_names_the_fields_github_refused_and_no_value() {
+        let body = json!({
+            "message": "Validation Failed",
+            "errors": [
+                {"resource": "Issue", "field": "title", "code": "missing_field"},
+                {"resource": "Issue", "field": "assignees", "code": "invalid", "value": "secret-login"},
+                {"resource": "Issue", "code": "custom", "message": "the body quoted secret-login"},
+                {"resource": "Issue", "field": "x\" onerror=\"", "code": "invalid"},
+                {"message": "no code at all"},
+            ],
+            "documentation_url": "https://docs.github.com/rest/issues/issues#create-an-issue",
+            "status": "422",
+        });
+        let response = http::Response::builder()
+            .status(422)
+            .body(bytes::Bytes::from(body.to_string()))
+            .unwrap();
+        let issues = rejected_fields(&response);
+        let messages: Vec<&str> = issues.iter().map(|i| i.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "GitHub refused Issue.title: missing_field",
+                "GitHub refused Issue.assignees: invalid",
+                "GitHub refused Issue.?: custom",
+                "GitHub refused Issue.?: invalid",
+            ]
+        );
+        assert!(issues.iter().all(|i| i.code == "github.field_rejected"));
+        assert!(messages.iter().all(|m| !m.contains("secret-login")));
+        let not_json = http::Response::builder()
+            .status(422)
+            .body(bytes::Bytes::from_static(b"<html>"))
+            .unwrap();
+        assert!(rejected_fields(&not_json).is_empty());
     }
 }
