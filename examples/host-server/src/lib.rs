@@ -176,8 +176,9 @@ impl App {
     /// [`ErrorKind::Configuration`] (`host.invalid_public_base`) when `public_base` is not
     /// an absolute `http(s)` URL without credentials, query or fragment;
     /// `webhook.incomplete_definition` when a registered integration declares a webhook
-    /// source without a handler (or the reverse); [`ErrorKind::Internal`] when the system
-    /// has no randomness for the link key.
+    /// source without a handler (or the reverse); `host.part_missing` when `host` lacks a
+    /// part webhook ingest needs (the webhook events store, the event sink);
+    /// [`ErrorKind::Internal`] when the system has no randomness for the link key.
     pub fn new(registry: Arc<Registry>, host: Host, public_base: &str) -> Result<Self, Error> {
         let invalid = || {
             Error::configuration(

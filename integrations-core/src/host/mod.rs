@@ -21,7 +21,7 @@
 //!
 //! | engine | parts beyond targets, connections, credentials and the cipher |
 //! |---|---|
-//! | `webhook::Ingest` | webhook events (checked by its constructor) |
+//! | `webhook::Ingest` | webhook events, the event sink (checked by its constructor) |
 //! | `webhook::ManagedWebhooks` | HTTP (checked by its constructor) |
 //! | `auth::TokenManager` | HTTP, to refresh tokens and call credential resolvers |
 //! | `auth::Authorizations` | OAuth states, HTTP |
@@ -32,7 +32,7 @@
 //! | `compile::ProfileInput::load` | bindings |
 //!
 //! Each engine lists them in its `HOST_PARTS` constant, for [`Host::require`]. A
-//! webhook-only host, then, is four stores and a cipher (see [`Host`]).
+//! webhook-only host, then, is four stores, a cipher and an event sink (see [`Host`]).
 
 mod audit;
 mod clock;
@@ -88,15 +88,16 @@ pub use crate::sealing::{Aad, AesGcmKeyRing, Sealed, SecretCipher, SecretCipherE
 /// ```
 ///
 /// A host that only ingests webhooks gives the four stores
-/// [`webhook::Ingest`](crate::webhook::Ingest) uses, and no HTTP client:
+/// [`webhook::Ingest`](crate::webhook::Ingest) uses and the event sink its events go to,
+/// and no HTTP client:
 ///
 /// ```
 /// # use std::sync::Arc;
 /// # use integrations_core::host::{
-/// #     AesGcmKeyRing, ConnectionStore, CredentialStore, Host, HostPart, TargetStore,
-/// #     WebhookEventStore,
+/// #     AesGcmKeyRing, ConnectionStore, CredentialStore, EventSink, Host, HostPart,
+/// #     TargetStore, WebhookEventStore,
 /// # };
-/// # fn build<S>(db: Arc<S>) -> Result<Host, integrations_core::Error>
+/// # fn build<S>(db: Arc<S>, events: Arc<dyn EventSink>) -> Result<Host, integrations_core::Error>
 /// # where S: TargetStore + ConnectionStore + CredentialStore + WebhookEventStore + 'static {
 /// let host = Host::builder()
 ///     .targets(db.clone())
@@ -104,8 +105,9 @@ pub use crate::sealing::{Aad, AesGcmKeyRing, Sealed, SecretCipher, SecretCipherE
 ///     .credentials(db.clone())
 ///     .webhook_events(db)
 ///     .cipher(Arc::new(AesGcmKeyRing::generate("k1")?))
+///     .events(events)
 ///     .build()?;
-/// assert!(host.has(HostPart::WebhookEvents));
+/// assert!(host.has(HostPart::WebhookEvents) && host.has(HostPart::Events));
 /// assert!(!host.has(HostPart::Checkpoints));
 /// // A store it was not given fails with `host.part_missing`, naming it.
 /// # Ok(host) }
@@ -281,9 +283,10 @@ impl Host {
 /// engine's docs list the parts it uses ("# Host"); engines with a fallible constructor
 /// check them there ([`Host::require`]).
 ///
-/// Defaults: the clock is [`SystemClock`], audit [`TracingAuditSink`], and the event sink
-/// one that refuses every event (so a host that forgot it learns at its first webhook,
-/// not never).
+/// Defaults: the clock is [`SystemClock`], audit [`TracingAuditSink`]. Without an event
+/// sink the host lacks [`HostPart::Events`]: [`webhook::Ingest`](crate::webhook::Ingest)
+/// refuses it at start-up, and a delivery through it anyway fails with
+/// `host.no_event_sink`.
 #[derive(Default)]
 #[must_use]
 pub struct HostBuilder {

@@ -298,13 +298,18 @@ impl WriteService {
     /// writer changed it meanwhile. Audited as `connection.configured`
     /// ([`AuditAction::CONNECTION_CONFIGURED`](crate::host::AuditAction::CONNECTION_CONFIGURED)).
     ///
-    /// A config that names where a managed webhook goes takes effect there once the host
-    /// runs [`ManagedWebhooks`](crate::webhook::ManagedWebhooks) for the connection again.
+    /// `config` replaces the whole config: to change one member, read the connection and
+    /// write its config back with that member changed, or the others are dropped. A
+    /// member that says where a managed webhook goes (GitHub's `webhook_repository`) takes
+    /// effect there once the host runs
+    /// [`ManagedWebhooks`](crate::webhook::ManagedWebhooks) for the connection again; to
+    /// move or drop one, unregister it first, since a registered hook stays where it was.
     ///
     /// # Errors
     ///
     /// `auth.connection_not_found`; [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput)
     /// `connection.invalid` with the schema issues under `/config` (nothing is written);
+    /// `registry.unknown_definition` when the connection's integration is not registered;
     /// `store.version_conflict` when the connection kept changing; storage errors.
     pub async fn configure_connection(
         &self,
@@ -355,7 +360,8 @@ impl WriteService {
                     crate::host::AuditOutcome::Success,
                 )
                 .with_key(connection.key.clone())
-                .with_connection(id.clone());
+                .with_connection(id.clone())
+                .with_detail("method", connection.method.as_str().to_owned());
                 self.host.audit().record(event).await;
                 return Ok(connection);
             }

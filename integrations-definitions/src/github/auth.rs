@@ -49,7 +49,7 @@ use super::{GitHub, Variant, installation_owner};
 /// The connection method of App installations.
 pub const INSTALLATION_METHOD: &str = "github-app-installation";
 /// The key of the installation-token resolver, for a
-/// [`CredentialSelector`](integrations_core::plan::CredentialSelector) (`resolver`).
+/// [`CredentialSelector`] (`resolver`).
 /// Its parameter `repositories` (`["owner/name", ...]`) narrows the token; every owner
 /// must be the installation's account (`github.repository_outside_installation`
 /// otherwise, before any token is minted).

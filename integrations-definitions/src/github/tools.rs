@@ -116,8 +116,9 @@ struct FieldError {
 
 #[derive(Deserialize)]
 struct ValidationFailed {
+    /// Objects, mostly; GitHub sometimes sends plain strings, which are skipped.
     #[serde(default)]
-    errors: Vec<FieldError>,
+    errors: Vec<Value>,
 }
 
 /// What GitHub's `422 Validation Failed` says was wrong, so an agent can correct its
@@ -140,7 +141,8 @@ fn rejected_fields(response: &HttpResponse) -> Vec<ValidationIssue> {
     };
     failed
         .errors
-        .iter()
+        .into_iter()
+        .filter_map(|e| serde_json::from_value::<FieldError>(e).ok())
         .filter_map(|e| {
             let code = plain(&e.code)?;
             let field = plain(&e.field).unwrap_or_else(|| "?".to_owned());
@@ -971,23 +973,38 @@ fn repository_of(url: &str) -> String {
 
 /// `query` naming what it searches for: GitHub refuses (422, "Query must include
 /// 'is:issue' or 'is:pull-request'") an issue search that could return both, so a query
-/// that names neither searches issues.
+/// that names neither searches issues, and one that only excludes a kind (`-is:issue`)
+/// searches the other. Quoted phrases are words, not qualifiers; a qualifier inside
+/// parentheses counts.
 fn typed_query(query: String) -> String {
-    let typed = query.split_whitespace().any(|term| {
-        [
-            "is:issue",
-            "is:pr",
-            "is:pull-request",
-            "type:issue",
-            "type:pr",
-        ]
-        .iter()
-        .any(|kind| term.eq_ignore_ascii_case(kind))
-    });
-    if typed {
-        query
-    } else {
-        format!("{query} is:issue")
+    const ISSUE: [&str; 2] = ["is:issue", "type:issue"];
+    const PULL: [&str; 3] = ["is:pr", "is:pull-request", "type:pr"];
+    let mut named = false;
+    let mut excluded_issues = false;
+    let mut quoted = false;
+    for term in query.split_whitespace() {
+        let was_quoted = quoted;
+        quoted ^= term.matches('"').count() % 2 == 1;
+        if was_quoted || term.starts_with('"') {
+            continue;
+        }
+        let term = term
+            .trim_matches(|c| c == '(' || c == ')')
+            .to_ascii_lowercase();
+        let (negated, qualifier) = match term.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, term.as_str()),
+        };
+        let is_issue = ISSUE.contains(&qualifier);
+        if !negated && (is_issue || PULL.contains(&qualifier)) {
+            named = true;
+        }
+        excluded_issues |= negated && is_issue;
+    }
+    match (named, excluded_issues) {
+        (true, _) => query,
+        (false, true) => format!("{query} is:pr"),
+        (false, false) => format!("{query} is:issue"),
     }
 }
 
@@ -1089,8 +1106,15 @@ mod tests {
         ] {
             assert_eq!(typed_query(typed.into()), typed);
         }
-        // A negated kind names no kind.
+        // A negated kind names no kind; excluding issues asks for pull requests.
         assert_eq!(typed_query("-is:pr bug".into()), "-is:pr bug is:issue");
+        assert_eq!(typed_query("-is:issue bug".into()), "-is:issue bug is:pr");
+        // A quoted phrase is words; parentheses group qualifiers.
+        assert_eq!(
+            typed_query("\"fix is:pr docs\" x".into()),
+            "\"fix is:pr docs\" x is:issue"
+        );
+        assert_eq!(typed_query("(is:pr label:x)".into()), "(is:pr label:x)");
     }
 
     /// GitHub's `422 Validation Failed` names what it refused: each entry's resource,
@@ -1106,6 +1130,7 @@ mod tests {
                 {"resource": "Issue", "code": "custom", "message": "the body quoted secret-login"},
                 {"resource": "Issue", "field": "x\" onerror=\"", "code": "invalid"},
                 {"message": "no code at all"},
+                "a string entry",
             ],
             "documentation_url": "https://docs.github.com/rest/issues/issues#create-an-issue",
             "status": "422",

@@ -572,7 +572,26 @@ impl Responder {
                 let mut kind_filter = None;
                 let mut state_filter = None;
                 let mut words = Vec::new();
-                for term in q.split_whitespace() {
+                for raw in q.split_whitespace() {
+                    // Qualifiers are read without regard to case; a negated one (`-is:pr`)
+                    // filters nothing here.
+                    let term = match raw.split_once(':') {
+                        Some((key, value))
+                            if key.eq_ignore_ascii_case("is")
+                                || key.eq_ignore_ascii_case("type") =>
+                        {
+                            format!(
+                                "{}:{}",
+                                key.to_ascii_lowercase(),
+                                value.to_ascii_lowercase()
+                            )
+                        }
+                        _ => raw.to_owned(),
+                    };
+                    let term = term.as_str();
+                    if term.starts_with('-') && term.contains(':') {
+                        continue;
+                    }
                     if let Some(repo) = term.strip_prefix("repo:") {
                         repo_filter = Some(repo.to_owned());
                     } else if let Some(is) = term.strip_prefix("is:") {
