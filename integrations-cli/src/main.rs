@@ -131,6 +131,9 @@ enum Command {
     /// Sync a stored connection's records (`sync run`).
     #[command(subcommand)]
     Sync(commands::sync::SyncCommand),
+    /// The database the serving commands read (`db migrate`).
+    #[command(subcommand)]
+    Db(commands::db::DbCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -275,6 +278,7 @@ fn run(command: Command) -> Result<ExitCode, Error> {
         }) => commands::compile::mcp_config_apply(&profile, &file, format, &retire),
         Command::Proxy(args) => commands::proxy::run(*args),
         Command::Sync(command) => commands::sync::run(command),
+        Command::Db(command) => commands::db::run(command),
     }
 }
 

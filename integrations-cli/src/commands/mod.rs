@@ -3,6 +3,7 @@
 pub(crate) mod catalog;
 pub(crate) mod compile;
 pub(crate) mod config;
+pub(crate) mod db;
 pub(crate) mod mcp_serve;
 pub(crate) mod proxy;
 pub(crate) mod stores;

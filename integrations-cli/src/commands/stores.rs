@@ -90,7 +90,7 @@ impl StoreArgs {
             if e.code() == integrations_sqlx::codes::store::SCHEMA_OUTDATED.as_str() {
                 // The library's message points at its own API; say what to do here.
                 integrations_sqlx::codes::store::SCHEMA_OUTDATED.error(format!(
-                    "the database is empty or at an older schema than this command's (version {}): it never migrates a host's database; check the URL, or start the host that owns the database once (it migrates)",
+                    "the database is empty or at an older schema than this command's (version {}): it never migrates a host's database; check the URL, then run `integrations db migrate` or start the host that owns the database once (it migrates)",
                     integrations_sqlx::SCHEMA_VERSION
                 ))
             } else {

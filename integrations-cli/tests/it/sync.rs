@@ -242,3 +242,49 @@ async fn ctrl_c_stops_a_run_gives_its_lease_back_and_the_next_run_resumes() {
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(synced_issues(&url).await.len(), 120);
 }
+
+/// `db migrate` is the deploy step the serving commands expect: it creates and migrates
+/// a SQLite database (again: nothing to do), after which `sync run` opens it and gets as
+/// far as the missing connection. Without a URL it says what to give.
+#[test]
+fn db_migrate_makes_a_database_the_serving_commands_open() {
+    let dir = temp_dir("db-migrate");
+    let url = format!("sqlite://{}", dir.join("fresh.db").display());
+    let sync_args = [
+        "sync",
+        "run",
+        "linear::linear-default",
+        "issues",
+        "--connection",
+        "c1",
+        "--database-url",
+        url.as_str(),
+    ];
+    let before = run_with_env(&sync_args, &[("SEALING_KEY", KEY_HEX)]);
+    assert_eq!(before.status.code(), Some(2), "{}", stderr(&before));
+    assert!(stderr(&before).starts_with("store.database_not_found "));
+
+    for _ in 0..2 {
+        let migrated = run_with_env(&["db", "migrate", "--database-url", &url], &[]);
+        assert!(migrated.status.success(), "{}", stderr(&migrated));
+        assert_eq!(
+            stdout(&migrated).trim(),
+            format!(
+                "the database is at schema version {}, this release's",
+                integrations_sqlx::SCHEMA_VERSION
+            )
+        );
+    }
+    assert!(dir.join("fresh.db").exists());
+
+    let after = run_with_env(&sync_args, &[("SEALING_KEY", KEY_HEX)]);
+    assert!(
+        stderr(&after).starts_with("auth.connection_not_found "),
+        "{}",
+        stderr(&after)
+    );
+
+    let missing = run_with_env(&["db", "migrate"], &[("DATABASE_URL", "")]);
+    assert_eq!(missing.status.code(), Some(2), "{}", stderr(&missing));
+    assert!(stderr(&missing).starts_with("cli.database_url_missing "));
+}

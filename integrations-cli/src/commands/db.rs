@@ -1,0 +1,71 @@
+//! `integrations db migrate`: brings a database to this release's schema. It is the
+//! deploy step the serving commands expect to have run: `mcp serve`, `proxy` and
+//! `sync run` never change a schema (a host of an older release would then be locked
+//! out of its own database).
+
+use std::process::ExitCode;
+
+use integrations_core::Error;
+use integrations_sqlx::SqlStores;
+
+/// `integrations db ...`.
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum DbCommand {
+    /// Apply the migrations a database lacks, creating a SQLite file that does not exist
+    /// yet: a deploy step, safe to run from several processes at once. A database
+    /// migrated by a newer release is refused and left as it is
+    /// (`store.schema_too_new`). Prints the schema version the database is at.
+    Migrate(MigrateArgs),
+}
+
+/// The arguments of `db migrate`. Its `Debug` does not show the database URL (it may
+/// hold the password).
+#[derive(clap::Args)]
+pub(crate) struct MigrateArgs {
+    /// The database: `sqlite://FILE` (created when absent) or `postgres://USER@HOST/DB`
+    /// (default: the `DATABASE_URL` environment variable; keep a password there or in
+    /// `PGPASSWORD`, not in this flag, which shows in `ps` and shell history)
+    // The value is never shown in `--help`: it may hold the database's password.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_name = "URL")]
+    database_url: Option<String>,
+}
+
+impl std::fmt::Debug for MigrateArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MigrateArgs")
+            .field("database_url", &self.database_url.as_ref().map(|_| ".."))
+            .finish()
+    }
+}
+
+/// Runs `integrations db <command>`.
+///
+/// # Errors
+///
+/// `cli.database_url_missing` (usage) without a URL; the store's errors
+/// (`store.unsupported_url`, `store.unavailable`, `store.schema_too_new`,
+/// `store.migration_failed`), each with its exit code in `report.rs`.
+pub(crate) fn run(command: DbCommand) -> Result<ExitCode, Error> {
+    let DbCommand::Migrate(args) = command;
+    let url = args
+        .database_url
+        .as_deref()
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .ok_or_else(|| {
+            crate::codes::cli::DATABASE_URL_MISSING
+                .error("give --database-url URL (or set DATABASE_URL): the database to migrate")
+        })?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::internal("the async runtime could not start").with_source(e))?;
+    let version = runtime.block_on(async {
+        let stores = SqlStores::connect(url).await?;
+        let version = stores.schema_version().await;
+        stores.close().await;
+        version
+    })?;
+    out!("the database is at schema version {version}, this release's");
+    Ok(ExitCode::SUCCESS)
+}
