@@ -172,7 +172,8 @@ pub(super) fn linear_error(code: &str) -> Error {
 
 /// The error of a GraphQL answer with any `errors[]` entry. Every entry fails the call,
 /// even beside `data` (GraphQL returns what did resolve next to the errors of what did
-/// not: partial data is not a success). The first `extensions.code` decides the error
+/// not: partial data is not a success); a mutation whose payload reports success fails
+/// with `linear.applied_with_errors` instead (see `applied_despite`). The first `extensions.code` decides the error
 /// ([`linear_error`]); entries without a code give `linear.graphql_error`. Linear's
 /// messages are never passed on: they can quote the submitted variables.
 pub(super) fn graphql_failure(body: Option<&GraphQlResponse>) -> Option<Error> {
@@ -191,6 +192,34 @@ pub(super) fn graphql_failure(body: Option<&GraphQlResponse>) -> Option<Error> {
             ),
         },
     )
+}
+
+/// The error of a mutation that Linear made although it answered with errors beside its
+/// data (a field of the result failed to resolve): `data.<root>.success` is `true`. The
+/// call must not be repeated, which a plain failure would invite (the change would be
+/// made twice), so the error says it was made, and names what it made when Linear gave
+/// an identifier. `None` for anything else (a query, a mutation that failed).
+fn applied_despite(body: Option<&GraphQlResponse>, root: &str) -> Option<Error> {
+    let payload = body?.data.as_ref()?.get(root)?;
+    if payload.get("success").and_then(Value::as_bool) != Some(true) {
+        return None;
+    }
+    let made = ["issue", "comment"].iter().find_map(|item| {
+        let item = payload.get(*item)?;
+        let name = item
+            .get("identifier")
+            .or_else(|| item.get("id"))?
+            .as_str()?;
+        let plain = name.len() <= 64
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        plain.then(|| name.to_owned())
+    });
+    let made = made.map_or_else(String::new, |name| format!(" ({name})"));
+    Some(crate::codes::linear::APPLIED_WITH_ERRORS.error(format!(
+        "Linear made the change{made} but answered with errors for part of its result; do not repeat the call, which would make it again"
+    )))
 }
 
 /// Runs one GraphQL operation and returns `data.<root>` as `T`.
@@ -213,7 +242,7 @@ async fn graphql<T: DeserializeOwned>(
     }
     let body: Option<GraphQlResponse> = serde_json::from_slice(response.body()).ok();
     if let Some(failure) = graphql_failure(body.as_ref()) {
-        return Err(failure);
+        return Err(applied_despite(body.as_ref(), root).unwrap_or(failure));
     }
     if !response.status().is_success() {
         return Err(status_error(response.status()));

@@ -239,6 +239,37 @@ async fn a_title_with_graphql_syntax_reaches_linear_inside_the_variables_unchang
     assert_eq!(api.issue("ENG-1").unwrap()["title"], title);
 }
 
+/// Linear can make a change and still answer with an error for a field of its result
+/// (GraphQL returns what resolved beside the errors of what did not). The call is then
+/// not a plain failure an agent would repeat, making the issue twice: it says the change
+/// was made, and which issue.
+#[tokio::test]
+async fn a_linear_issue_created_despite_an_error_beside_it_is_not_to_be_repeated() {
+    let (api, env, call, team) = linear().await;
+    api.fail_next(LinearFailure::ErrorBesideCreatedIssue);
+    let result = env
+        .runtime()
+        .call(
+            "linear_create_issue",
+            json!({"team_id": team, "title": "Made once"}),
+            &call,
+        )
+        .await;
+    assert_eq!(code(&result), "linear.applied_with_errors");
+    let failure = result.failure.clone().unwrap();
+    assert!(failure.message.contains("(ENG-1)"), "{}", failure.message);
+    assert!(
+        failure.message.contains("do not repeat"),
+        "{}",
+        failure.message
+    );
+    assert_eq!(api.issue("ENG-1").unwrap()["title"], "Made once");
+    assert!(
+        !failure.message.contains("Made once"),
+        "the input is never quoted"
+    );
+}
+
 #[tokio::test]
 async fn a_linear_write_asks_first_and_runs_once_approved() {
     let (api, env, call, team) = linear().await;

@@ -49,6 +49,11 @@ pub enum LinearFailure {
         /// How long until the complexity limit resets.
         reset_in: Duration,
     },
+    /// The next `issueCreate` creates the issue, but its `url` fails to resolve: the
+    /// answer (HTTP 200) carries the data with `url` null and an `errors` entry for that
+    /// path (`INTERNAL_SERVER_ERROR`), as GraphQL answers a field that failed beside
+    /// ones that did not.
+    ErrorBesideCreatedIssue,
 }
 
 #[derive(Debug, Clone)]
@@ -78,6 +83,8 @@ struct State {
     issues: Vec<Issue>,
     comments: Vec<Value>,
     fail_next: VecDeque<LinearFailure>,
+    /// The next `issueCreate` answers with an error beside its data.
+    error_beside_created: bool,
     serial: u64,
 }
 
@@ -342,7 +349,17 @@ fn operation(query: &str) -> Option<Operation> {
 impl Respond for Responder {
     fn respond(&self, request: &Request) -> ResponseTemplate {
         let recorded = self.journal.record(request);
-        if let Some(failure) = lock(&self.state).fail_next.pop_front() {
+        let failure = {
+            let mut state = lock(&self.state);
+            match state.fail_next.pop_front() {
+                Some(LinearFailure::ErrorBesideCreatedIssue) => {
+                    state.error_beside_created = true;
+                    None
+                }
+                other => other,
+            }
+        };
+        if let Some(failure) = failure {
             return match failure {
                 LinearFailure::RateLimited { now_ms, reset_in } => {
                     let reset = now_ms + i64::try_from(reset_in.as_millis()).unwrap_or(i64::MAX);
@@ -364,6 +381,9 @@ impl Respond for Responder {
                         .insert_header("X-RateLimit-Complexity-Remaining", "1200")
                         .insert_header("X-Complexity", "5000")
                         .insert_header("X-RateLimit-Complexity-Reset", reset.to_string().as_str())
+                }
+                LinearFailure::ErrorBesideCreatedIssue => {
+                    unreachable!("taken out above: it applies to the next issueCreate")
                 }
             };
         }
@@ -448,9 +468,22 @@ fn issue_create(state: &mut State, variables: &Value) -> ResponseTemplate {
         state: ("Todo", "unstarted"),
         updated_at: "2026-11-21T09:30:00.000Z".to_owned(),
     };
-    let out = issue_json(&issue);
+    let mut out = issue_json(&issue);
     state.issues.push(issue);
-    data(&json!({"issueCreate": {"success": true, "lastSyncId": 1042.0, "issue": out}}))
+    let created = json!({"issueCreate": {"success": true, "lastSyncId": 1042.0, "issue": out}});
+    if std::mem::take(&mut state.error_beside_created) {
+        out["url"] = Value::Null;
+        return ResponseTemplate::new(200).set_body_json(json!({
+            "data": {"issueCreate": {"success": true, "lastSyncId": 1042.0, "issue": out}},
+            "errors": [{
+                "message": "Internal server error",
+                "path": ["issueCreate", "issue", "url"],
+                "locations": [{"line": 4, "column": 28}],
+                "extensions": {"code": "INTERNAL_SERVER_ERROR", "type": "internal error"},
+            }],
+        }));
+    }
+    data(&created)
 }
 
 fn issue_update(state: &mut State, variables: &Value) -> ResponseTemplate {
