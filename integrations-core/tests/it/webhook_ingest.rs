@@ -156,6 +156,12 @@ impl WebhookHandler for Tracker {
         if let Some(app) = route.app {
             routing = routing.with_target_claim("/app_id", app);
         }
+        if route.kind == "unsigned-ping" {
+            // A handler that marks an unsigned probe in `classify`, not in `probe`.
+            return Ok(Classification::Handshake(Handshake::unverified(
+                WebhookResponse::text(http::StatusCode::OK, "unsigned pong"),
+            )));
+        }
         if route.kind == "ping" {
             let challenge = route.challenge.unwrap_or_default();
             return Ok(Classification::Handshake(Handshake::verified(
@@ -602,15 +608,16 @@ async fn a_redelivery_to_another_process_while_the_first_is_still_delivered_is_n
     assert_eq!(again.outcome, IngestOutcome::Duplicate);
 }
 
-/// A first delivery whose process died holds redeliveries off for
-/// `DELIVERY_IN_PROGRESS_WINDOW` after it was recorded; then the next redelivery takes
-/// the event over and delivers it, so the event is neither refused forever nor lost.
+/// A first delivery whose process died (or hangs: its sink never answers, nothing
+/// of it runs again) holds redeliveries off for `DELIVERY_IN_PROGRESS_WINDOW` after it
+/// was recorded; then the next redelivery takes the event over and delivers it, so the
+/// event is neither refused forever nor lost.
 #[tokio::test]
 async fn a_delivery_whose_process_died_is_taken_over_by_a_redelivery_after_the_window() {
     let world = World::new().await;
     let HeldDelivery { first, signed, .. } = world.hold_first_delivery("d-died").await;
-    first.abort();
-    assert!(first.await.unwrap_err().is_cancelled());
+    // Left waiting in its sink for good, as a process that died leaves its record.
+    drop(first);
 
     let err = world
         .ingest
@@ -626,6 +633,34 @@ async fn a_delivery_whose_process_died_is_taken_over_by_a_redelivery_after_the_w
     // Delivered: the next redelivery is a duplicate.
     let again = world.deliver(&later).await;
     assert_eq!(again.outcome, IngestOutcome::Duplicate);
+    assert_eq!(world.test.events.events().len(), 1);
+}
+
+/// A first delivery whose request went away mid-delivery (the provider hung up and
+/// the server dropped the handler's future, or the server is shutting down) releases the
+/// event's record: the provider's next retry is delivered at once, not refused as in
+/// progress until the window ends, after Slack's last retry.
+#[tokio::test]
+async fn a_delivery_whose_request_went_away_releases_the_event_for_the_next_retry() {
+    let world = World::new().await;
+    let HeldDelivery { first, signed, .. } = world.hold_first_delivery("d-hung-up").await;
+    first.abort();
+    assert!(first.await.unwrap_err().is_cancelled());
+    // The release runs in a task of its own.
+    let mut retry = None;
+    for _ in 0..100 {
+        match world.ingest.ingest(signed.request(&world.key)).await {
+            Err(e) if e.code() == codes::DELIVERY_IN_PROGRESS => {
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+            other => {
+                retry = Some(other.unwrap());
+                break;
+            }
+        }
+    }
+    let retry = retry.expect("the record was released");
+    assert_eq!(retry.outcome, IngestOutcome::Delivered);
     assert_eq!(world.test.events.events().len(), 1);
 }
 
@@ -788,6 +823,22 @@ async fn acknowledge_now_process_later() {
             .count(),
         1
     );
+}
+
+/// Where the secrets do not depend on the payload, a delivery whose signature fails is
+/// refused before the handler reads its body: even one that the handler's `classify`
+/// would answer without verification (`Handshake::unverified`) is refused, since
+/// classifying it would parse a forged body (up to the body limit). Unsigned probes are
+/// answered from `probe`, which reads no JSON.
+#[tokio::test]
+async fn a_forged_body_is_refused_before_the_handler_reads_it() {
+    let world = World::new().await;
+    let probe = json!({"type": "unsigned-ping"});
+    let forged = world.sign_with("not-the-secret", &probe, "d-unsigned");
+    let response = world.ingest.handle(forged.request(&world.key)).await;
+    assert_eq!(response.status, 401);
+    assert_eq!(error_code(&response), codes::SIGNATURE_MISMATCH);
+    assert!(!String::from_utf8_lossy(&response.body).contains("unsigned pong"));
 }
 
 #[tokio::test]
@@ -1669,6 +1720,82 @@ async fn a_forged_delivery_costs_a_bounded_number_of_credential_reads() {
     let ingested = ingest.ingest(signed.request(&world.key)).await.unwrap();
     assert_eq!(ingested.outcome, IngestOutcome::Delivered);
     assert_eq!(ingested.event.unwrap().connection.as_str(), "conn-7");
+}
+
+/// A credential store whose reads of one connection fail (its credentials sealed under
+/// a retired key, a store error).
+struct OneUnreadable {
+    inner: Arc<integrations_testkit::MemoryStore>,
+    broken: ConnectionId,
+}
+
+#[async_trait::async_trait]
+impl integrations_core::host::CredentialStore for OneUnreadable {
+    async fn load_credentials(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+    ) -> Result<Option<integrations_core::model::CredentialSet>, Error> {
+        if *connection == self.broken {
+            return Err(Error::storage(std::io::Error::other("unreadable row")));
+        }
+        self.inner.load_credentials(tenant, connection).await
+    }
+    async fn swap_credentials(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+        expected: Option<u64>,
+        credentials: Vec<Credential>,
+    ) -> Result<u64, Error> {
+        self.inner
+            .swap_credentials(tenant, connection, expected, credentials)
+            .await
+    }
+    async fn delete_credentials(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+    ) -> Result<bool, Error> {
+        self.inner.delete_credentials(tenant, connection).await
+    }
+}
+
+/// One candidate whose secrets cannot be read no longer stops the deliveries the
+/// others' secrets sign (verify before reading tries every candidate's); a delivery no
+/// readable secret verifies gets that candidate's trouble, a server error the provider
+/// retries, since it may be signed with the unread secret.
+#[tokio::test]
+async fn a_candidate_whose_secrets_cannot_be_read_stops_only_what_it_may_have_signed() {
+    let world = World::new().await;
+    for n in 2..=4 {
+        world
+            .connection(
+                ConnectionInput::new(
+                    tenant("acme"),
+                    ConnectionId::new(format!("conn-{n}")).unwrap(),
+                    TargetId::new("tracker").unwrap(),
+                    "api-key".parse().unwrap(),
+                )
+                .with_secret("api_token", format!("trk_{n}"))
+                .with_external_subject(format!("acct-{n}")),
+            )
+            .await;
+    }
+    let broken = Arc::new(OneUnreadable {
+        inner: world.test.store.clone(),
+        broken: ConnectionId::new("conn-3").unwrap(),
+    });
+    let ingest = world.ingest_with(|parts| parts.credentials(broken.clone()));
+
+    let signed = world.sign(&opened("acct-2"), "d-beside-a-broken-one");
+    let ingested = ingest.ingest(signed.request(&world.key)).await.unwrap();
+    assert_eq!(ingested.outcome, IngestOutcome::Delivered);
+    assert_eq!(ingested.event.unwrap().connection.as_str(), "conn-2");
+
+    let unverified = world.sign_with("nobody-s-secret", &opened("acct-2"), "d-unverified");
+    let response = ingest.handle(unverified.request(&world.key)).await;
+    assert!(response.status.is_server_error(), "{}", response.status);
 }
 
 /// Issue 14 point 2: two tenants legitimately connect the same provider-side account,

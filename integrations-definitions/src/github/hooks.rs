@@ -5,7 +5,9 @@
 //!
 //! The hook is `web`, active, JSON, signed with the secret the SDK generated (GitHub
 //! never shows a secret again: it answers `********`), for the `issues`,
-//! `pull_request` and `issue_comment` events. An existing hook is found by its
+//! `pull_request`, `issue_comment`, `pull_request_review` and
+//! `pull_request_review_comment` events (the last two resume agent sessions on a pull
+//! request's reviews, as the handler's dispatch does). An existing hook is found by its
 //! `config.url` in `GET .../hooks`; a create racing another answers 422 `Hook already
 //! exists`, after which the list is read again. A hook found is kept and brought up to
 //! date (`PATCH`: active, the events, the config with the connection's secret), since
@@ -37,7 +39,13 @@ use super::GitHub;
 use super::schemas::GitHubConnectionConfig;
 
 /// The events a managed hook subscribes to.
-pub const EVENTS: &[&str] = &["issues", "pull_request", "issue_comment"];
+pub const EVENTS: &[&str] = &[
+    "issues",
+    "pull_request",
+    "issue_comment",
+    "pull_request_review",
+    "pull_request_review_comment",
+];
 
 /// The most pages of hooks looked through (100 a page).
 const MAX_PAGES: u32 = 10;

@@ -1056,7 +1056,13 @@ mod github {
         assert_eq!(hooks[0]["config"]["content_type"], "json");
         assert_eq!(
             hooks[0]["events"],
-            json!(["issues", "pull_request", "issue_comment"])
+            json!([
+                "issues",
+                "pull_request",
+                "issue_comment",
+                "pull_request_review",
+                "pull_request_review_comment"
+            ])
         );
         let secret = world.stored_secret(&connection).await.unwrap();
         assert_eq!(hooks[0]["secret"], secret.expose());
@@ -1111,7 +1117,13 @@ mod github {
         assert_eq!(hooks[0]["config"]["content_type"], "json");
         assert_eq!(
             hooks[0]["events"],
-            json!(["issues", "pull_request", "issue_comment"])
+            json!([
+                "issues",
+                "pull_request",
+                "issue_comment",
+                "pull_request_review",
+                "pull_request_review_comment"
+            ])
         );
         assert_eq!(world.creates(), 1);
         let updates = world

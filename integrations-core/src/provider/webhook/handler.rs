@@ -190,7 +190,10 @@ pub enum HandshakeVerification {
     /// taken from the request.
     Required,
     /// Answer without verifying: only for unsigned health probes whose answer carries
-    /// nothing (Slack `ssl_check`).
+    /// nothing (Slack `ssl_check`). Where the pipeline verifies before reading (an
+    /// endpoint key, a single target), a delivery whose signature fails is refused
+    /// before `classify` runs, so answer such probes from
+    /// [`WebhookHandler::probe`] too.
     Skip,
 }
 

@@ -397,6 +397,14 @@ type InFlightKey = (crate::TenantId, DefinitionKey, String);
 struct Running {
     in_flight: Arc<Mutex<HashSet<InFlightKey>>>,
     key: Option<InFlightKey>,
+    /// The event's record while this delivery holds it (recorded, not yet delivered nor
+    /// released). Dropped so, the request went away mid-delivery (the provider hung up,
+    /// the server shut down): a task releases the record, so the provider's retries are
+    /// processed at once rather than refused as in progress until
+    /// [`DELIVERY_IN_PROGRESS_WINDOW`] ends (Slack's last retry comes after five
+    /// minutes). Should the sink have taken the event just before, a retry delivers it
+    /// again, which its event id lets the sink recognise.
+    recorded: Option<(Host, Arc<WebhookEvent>)>,
 }
 
 impl Drop for Running {
@@ -406,6 +414,13 @@ impl Drop for Running {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .remove(&key);
+        }
+        if let Some((host, event)) = self.recorded.take()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            runtime.spawn(async move {
+                release(&host, &event).await;
+            });
         }
     }
 }
@@ -512,7 +527,7 @@ impl Ingest {
                 // retrying a slow answer) is not answered "done": the first may still
                 // fail and release the event, and a 2xx now would end the provider's
                 // retries. It gets 503 and comes back.
-                let Some(running) = self.start(&event) else {
+                let Some(mut running) = self.start(&event) else {
                     return Err(in_progress());
                 };
                 if !self.record(&event).await? {
@@ -522,9 +537,16 @@ impl Ingest {
                         event: None,
                     });
                 }
+                let event: Arc<WebhookEvent> = Arc::from(event);
+                running.recorded = Some((self.host.clone(), Arc::clone(&event)));
                 self.apply_grant(&event, grant.as_ref()).await?;
-                deliver(&self.host, &event).await?;
+                let delivered = deliver(&self.host, &event).await;
+                // Delivered, or released by the failed delivery: the record is no longer
+                // this delivery's to release.
+                running.recorded = None;
                 drop(running);
+                delivered?;
+                let event = Arc::try_unwrap(event).unwrap_or_else(|shared| (*shared).clone());
                 tracing::debug!(
                     key = %event.key,
                     event_type = %event.event_type,
@@ -533,7 +555,7 @@ impl Ingest {
                 Ok(Ingested {
                     response: outcome_response(IngestOutcome::Delivered),
                     outcome: IngestOutcome::Delivered,
-                    event: Some(*event),
+                    event: Some(event),
                 })
             }
         }
@@ -583,8 +605,16 @@ impl Ingest {
         match self.ingest(request).await {
             Ok(ingested) => ingested.response,
             Err(error) => {
-                tracing::debug!(key = %key, code = error.code(), "webhook refused");
-                self.error_response(&key, &error)
+                let response = self.error_response(&key, &error);
+                if response.status.is_server_error() {
+                    // The host's trouble, not the sender's (a sink or store that failed):
+                    // an operator must see it, since providers that do not retry (GitHub)
+                    // lose the event unless it is redelivered by hand.
+                    tracing::warn!(key = %key, code = error.code(), status = response.status.as_u16(), "webhook not processed");
+                } else {
+                    tracing::debug!(key = %key, code = error.code(), "webhook refused");
+                }
+                response
             }
         }
     }
@@ -632,23 +662,10 @@ impl Ingest {
             return Ok(Prepared::Answer(response));
         }
         // Verify before reading: where the secrets do not depend on the payload, an
-        // unauthenticated request is refused before the handler reads any of it. A
-        // handler that still marks an unsigned probe as a handshake answered without
-        // verification (rather than recognizing it in `probe`) is answered as before:
-        // such an answer carries nothing.
-        let passed = match self.verify_before_reading(source, &inbound, now).await {
-            Ok(passed) => passed,
-            Err(refused) => {
-                return match handler.classify(&inbound) {
-                    Ok(Classification::Handshake(handshake))
-                        if handshake.verification == HandshakeVerification::Skip =>
-                    {
-                        Ok(Prepared::Answer(handshake.response))
-                    }
-                    _ => Err(refused),
-                };
-            }
-        };
+        // unauthenticated request is refused before the handler reads any of it (a
+        // forged body is never parsed). Unsigned probes a provider sends are answered by
+        // `probe`, above.
+        let passed = self.verify_before_reading(source, &inbound, now).await?;
 
         match handler.classify(&inbound)? {
             Classification::Handshake(handshake) => {
@@ -739,6 +756,7 @@ impl Ingest {
         fresh.then(|| Running {
             in_flight: Arc::clone(&self.in_flight),
             key: Some(key),
+            recorded: None,
         })
     }
 

@@ -40,16 +40,35 @@ impl Ingest {
         let Some((targets, connections)) = candidates else {
             return Ok(None);
         };
+        // A candidate whose secrets cannot be read (a store error, credentials sealed
+        // under a retired key) does not stop the deliveries the others sign; one that
+        // none of the secrets read verifies gets that candidate's trouble as its answer
+        // (the provider retries it), since it may be signed with the unread secret.
         let mut secrets = Vec::new();
+        let mut unread = None;
         for target in &targets {
-            secrets.extend(self.target_secrets(source, target)?);
+            match self.target_secrets(source, target) {
+                Ok(found) => secrets.extend(found),
+                Err(error) => {
+                    unread.get_or_insert(error);
+                }
+            }
         }
         for connection in &connections {
-            secrets.extend(self.connection_secrets(source, connection, now).await?);
+            match self.connection_secrets(source, connection, now).await {
+                Ok(found) => secrets.extend(found),
+                Err(error) => {
+                    unread.get_or_insert(error);
+                }
+            }
         }
-        let verified = source
+        let verified = match source
             .scheme()
-            .verify(request.headers, request.body, &secrets, now)?;
+            .verify(request.headers, request.body, &secrets, now)
+        {
+            Ok(verified) => verified,
+            Err(refused) => return Err(unread.unwrap_or(refused)),
+        };
         let secret = secrets.swap_remove(verified.secret_index);
         Ok(Some(Passed { secret, verified }))
     }
