@@ -129,6 +129,11 @@ impl Serialize for Timestamp {
 impl<'de> Deserialize<'de> for Timestamp {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        // `@<ms>`: what `to_rfc3339` writes for an instant past the calendar's range
+        // (a "never expires" `Duration::MAX` added to now), read back as written.
+        if let Some(millis) = text.strip_prefix('@').and_then(|m| m.parse::<i64>().ok()) {
+            return Ok(Self(millis));
+        }
         Self::parse_rfc3339(&text).map_err(serde::de::Error::custom)
     }
 }
@@ -168,6 +173,27 @@ mod tests {
             Duration::from_secs(60)
         );
         assert_eq!(Timestamp::from_unix_millis(-1).unix_seconds(), -1);
+    }
+
+    /// An instant past the calendar's range (a `Duration::MAX` expiry) is written as
+    /// `@<ms>` and read back as the same instant, so a stored record holding one stays
+    /// readable.
+    #[test]
+    fn an_instant_past_the_calendar_round_trips_through_serde() {
+        for millis in [i64::MAX, i64::MIN, 253_402_300_800_000] {
+            let t = Timestamp::from_unix_millis(millis);
+            let json = serde_json::to_string(&t).unwrap();
+            assert_eq!(
+                serde_json::from_str::<Timestamp>(&json).unwrap(),
+                t,
+                "{json}"
+            );
+        }
+        let far = Timestamp::from_unix_seconds(0).saturating_add(Duration::MAX);
+        let json = serde_json::to_string(&far).unwrap();
+        assert!(json.starts_with("\"@"), "{json}");
+        assert_eq!(serde_json::from_str::<Timestamp>(&json).unwrap(), far);
+        assert!(serde_json::from_str::<Timestamp>("\"@soon\"").is_err());
     }
 
     #[test]

@@ -194,11 +194,14 @@ impl SqlStores {
     /// Prepared statements save PostgreSQL a parse and a round trip per operation: each
     /// operation is then one round trip (see the crate README's figures). They are
     /// named per connection, which a pooler in transaction mode must track: `PgBouncer`
-    /// does from version 1.21 when `max_prepared_statements` is above zero. Behind a
-    /// pooler that does not, turn them off: every statement is then sent unnamed
-    /// (`Parse`, then `Bind`/`Execute`), which keeps nothing on the server connection
-    /// and costs one more round trip per statement. SQLite has no server; preparing
-    /// there only saves compiling the statement again.
+    /// does from version 1.21 when `max_prepared_statements` is above zero. Turned off,
+    /// every statement is sent unnamed, keeping nothing on the server connection, at
+    /// one more round trip per statement; this does **not** make a pooler in
+    /// transaction mode that cannot track them safe: sqlx sends an unnamed statement's
+    /// `Parse` and its `Bind`/`Execute` in two exchanges, each ended by a `Sync`, and such
+    /// a pooler may route the second to another server connection. Behind one, connect
+    /// directly or in session mode instead. SQLite has no server; preparing there only
+    /// saves compiling the statement again.
     #[must_use]
     pub fn with_prepared_statements(mut self, prepared: bool) -> Self {
         self.prepared = prepared;

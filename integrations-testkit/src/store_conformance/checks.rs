@@ -1182,6 +1182,15 @@ async fn take_once(s: &dyn Stores, scope: &Scope) -> Outcome {
         .is_none(),
         "an approval was taken twice"
     );
+    // A request that never expires (a `Duration::MAX` lifetime puts its expiry past the
+    // calendar's range) is stored and handed back whole.
+    let never = r::approval(&t, "ap-never", Duration::MAX, true);
+    ok(s.put_approval(&never).await, "put_approval")?;
+    let taken = ok(s.take_approval(&t, &never.id, at(0)).await, "take_approval")?;
+    ensure!(
+        taken.as_ref() == Some(&never),
+        "an approval request expiring past the year 9999 did not come back as stored"
+    );
 
     let continuation = r::continuation(&t, &scope.name("cont"), at(0), at(600));
     ok(s.put_continuation(&continuation).await, "put_continuation")?;
