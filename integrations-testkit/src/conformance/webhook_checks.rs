@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use integrations_core::provider::Integration;
+use integrations_core::provider::webhook::{Classification, HandshakeVerification, InboundRequest};
 use integrations_core::webhook::IngestOutcome;
 use integrations_core::webhook::errors::codes;
 use integrations_core::{Registry, Secret};
@@ -229,6 +230,20 @@ pub(super) async fn run(
             &sample.body,
         ) {
             let unsigned = signed.without_header(&header);
+            // Where routing needs the payload (several targets, no endpoint key), the
+            // pipeline classifies a delivery before verifying it: a handler that answers
+            // this one as a handshake needing no verification would answer it unsigned.
+            if let Some(handler) = integration.webhooks() {
+                let headers = unsigned.headers();
+                let inbound = InboundRequest::new(&key, &headers, &unsigned.body);
+                if let Ok(Classification::Handshake(handshake)) = handler.classify(&inbound)
+                    && handshake.verification == HandshakeVerification::Skip
+                {
+                    results[1].1.push(format!(
+                        "sample {i}: the handler answers a delivery without {header} as a handshake needing no verification; answer unsigned probes from probe, and only those"
+                    ));
+                }
+            }
             match harness.deliver(unsigned.request(&key)).await {
                 Ok(_) => results[1].1.push(format!(
                     "sample {i}: a delivery without {header} was accepted"

@@ -1412,6 +1412,25 @@ async fn event_delivery_states(s: &dyn Stores, event: &WebhookEvent) -> Outcome 
         }),
         "a taken-over event's delivery after the first delivery's release",
     )?;
+    // Another tenant's writes of an event with the same ids leave this one's alone.
+    let stranger = TenantId::new(format!("{t}-stranger")).map_err(|e| e.to_string())?;
+    ok(
+        s.mark_event_delivered(&stranger, key, id).await,
+        "mark_event_delivered",
+    )?;
+    let mut theirs = redelivery.clone();
+    theirs.tenant = stranger;
+    ensure!(
+        !ok(s.release_event(&theirs).await, "release_event")?,
+        "another tenant's release_event forgot this tenant's event"
+    );
+    same_state(
+        state().await?,
+        Some(EventDelivery::InProgress {
+            since: redelivery.received_at,
+        }),
+        "an event's delivery after another tenant marked and released one with its ids",
+    )?;
     ok(
         s.mark_event_delivered(t, key, id).await,
         "mark_event_delivered",

@@ -30,6 +30,26 @@ pub(super) async fn sync_leases(stores: &Arc<dyn Stores>, scope: &Scope, tasks: 
         )
     };
     ensure!(acquire(first.clone(), 0).await?, "a free lease was refused");
+    // Tenants are apart: another tenant's runner holds its own lease on a stream with the
+    // same connection id and name, and releasing it leaves this tenant's held.
+    let mut theirs = lease(scope, "issues", "run-b", 100);
+    theirs.tenant = scope.tenant("b");
+    ensure!(
+        acquire(theirs.clone(), 10).await?,
+        "another tenant's stream was held by this tenant's lease"
+    );
+    ensure!(
+        ok(
+            s.release_sync_lease(&theirs.tenant, &theirs.connection, "issues", "run-b")
+                .await,
+            "release_sync_lease"
+        )?,
+        "another tenant could not release its own lease"
+    );
+    ensure!(
+        !acquire(second.clone(), 20).await?,
+        "another tenant's release freed this tenant's lease"
+    );
     ensure!(
         !acquire(second.clone(), 50).await?,
         "a live lease was taken by another holder"
