@@ -10,7 +10,7 @@ use integrations_core::definition::{
     ConnectionMethod, IntegrationDefinition, Metadata, SecretField,
 };
 use integrations_core::host::{ConnectionStore, SecretCipherExt, TargetStore};
-use integrations_core::model::{ConnectionStatus, Credential, CredentialType};
+use integrations_core::model::{ConnectionScope, ConnectionStatus, Credential, CredentialType};
 use integrations_core::provider::IntegrationProvider;
 use integrations_core::schema::ConfigSpec;
 use integrations_core::service::{ConnectionInput, TargetInput, WriteService, credential_aad};
@@ -22,7 +22,7 @@ use integrations_core::webhook::{
 };
 use integrations_core::{
     ConnectionId, DefinitionKey, Error, IntegrationKind, Registry, Secret, TargetId, TenantId,
-    Timestamp,
+    Timestamp, UserId,
 };
 use integrations_testkit::{Delivery, SignedDelivery, TestHost, WebhookSigner, assert_secret_free};
 use schemars::JsonSchema;
@@ -1796,6 +1796,38 @@ async fn a_candidate_whose_secrets_cannot_be_read_stops_only_what_it_may_have_si
     let unverified = world.sign_with("nobody-s-secret", &opened("acct-2"), "d-unverified");
     let response = ingest.handle(unverified.request(&world.key)).await;
     assert!(response.status.is_server_error(), "{}", response.status);
+}
+
+/// One account connected twice in one tenant through one target, at two scopes (the
+/// organization's connection, and a user's own): its events are the account's, and go
+/// once, to the broadest-scoped connection, where refusing them as ambiguous would
+/// refuse every event of the account. Across tenants, and without a subject, the
+/// delivery stays ambiguous (`connection_resolution_fails_closed`).
+#[tokio::test]
+async fn an_account_connected_at_two_scopes_in_one_tenant_gets_its_events_once() {
+    let world = World::new().await;
+    world
+        .connection(
+            ConnectionInput::new(
+                tenant("acme"),
+                ConnectionId::new("conn-alice").unwrap(),
+                TargetId::new("tracker").unwrap(),
+                "api-key".parse().unwrap(),
+            )
+            .with_secret("api_token", "trk_alice")
+            .with_external_subject("acct-1")
+            .with_scope(ConnectionScope::User {
+                user: UserId::new("alice").unwrap(),
+            }),
+        )
+        .await;
+    let signed = world.sign(&opened("acct-1"), "d-twice-connected");
+    let ingested = world.deliver(&signed).await;
+    assert_eq!(ingested.outcome, IngestOutcome::Delivered);
+    assert_eq!(ingested.event.unwrap().connection.as_str(), "conn-1");
+    assert_eq!(world.test.events.events().len(), 1);
+    let again = world.deliver(&signed).await;
+    assert_eq!(again.outcome, IngestOutcome::Duplicate);
 }
 
 /// Issue 14 point 2: two tenants legitimately connect the same provider-side account,

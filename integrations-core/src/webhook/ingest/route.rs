@@ -260,6 +260,25 @@ impl Ingest {
                     (0, Some(error)) => return Err(error),
                     _ => {}
                 }
+                // One account connected more than once in one tenant through one target
+                // (two users' connections, an API key beside an OAuth grant): the event
+                // is the account's, so it goes once, to the broadest-scoped connection
+                // (among equals, the earliest made). Refusing it would refuse every
+                // event of the account, and a provider failing many deliveries (Slack)
+                // turns the app's events off.
+                if routing.subject.is_some()
+                    && signed_by.len() > 1
+                    && signed_by.windows(2).all(|w| {
+                        w[0].target.tenant == w[1].target.tenant && w[0].target.id == w[1].target.id
+                    })
+                {
+                    signed_by.sort_by_key(|r| {
+                        r.connection
+                            .as_ref()
+                            .map(|c| (c.scope.precedence(), c.created_at, c.id.clone()))
+                    });
+                    return Ok(signed_by.remove(0));
+                }
                 Err(Error::conflict(
                     errors::codes::AMBIGUOUS_CONNECTION,
                     format!(
