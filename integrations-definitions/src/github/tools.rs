@@ -184,7 +184,11 @@ pub(super) fn next_link(response: &HttpResponse) -> Option<String> {
 /// connection, is refused before anything is sent. The link it carries must still point at
 /// the target's API (same scheme, host and port, a path under the API's, dot segments
 /// resolved first), so a cursor can never send the credential elsewhere.
-fn checked_cursor(context: &ToolContext, cursor: &str) -> Result<String, Error> {
+fn checked_cursor(
+    context: &ToolContext,
+    cursor: &str,
+    of: Option<&RepositoryName>,
+) -> Result<String, Error> {
     let api = url::Url::parse(endpoints(context)?.api.as_str())
         .map_err(|_| Error::internal("a base URL did not parse again"))?;
     let refused = || {
@@ -197,8 +201,23 @@ fn checked_cursor(context: &ToolContext, cursor: &str) -> Result<String, Error> 
             )],
         )
     };
-    let link = context.open_cursor(cursor).ok_or_else(refused)?;
-    let next = url::Url::parse(&link).map_err(|_| refused())?;
+    let sealed = context.open_cursor(cursor).ok_or_else(refused)?;
+    let (was, link) = sealed.split_once('\n').ok_or_else(refused)?;
+    if let Some(of) = of
+        && !was.eq_ignore_ascii_case(of.as_str())
+    {
+        // GitHub's next links name a repository by its numeric id: without this, the
+        // page of another repository would come back as this one's.
+        return Err(crate::codes::github::INVALID_CURSOR.with_issues(
+            "the cursor continues a list of another repository than the one asked for",
+            vec![ValidationIssue::new(
+                crate::codes::github::INVALID_CURSOR,
+                "/cursor",
+                "pass a cursor of this repository's list, or none to start it again",
+            )],
+        ));
+    }
+    let next = url::Url::parse(link).map_err(|_| refused())?;
     if on_api(&api, &next) {
         Ok(next.to_string())
     } else {
@@ -206,9 +225,16 @@ fn checked_cursor(context: &ToolContext, cursor: &str) -> Result<String, Error> 
     }
 }
 
-/// The `next_cursor` of a page: its `next` link, sealed.
-fn next_cursor(context: &ToolContext, next: Option<String>) -> Result<Option<String>, Error> {
-    next.map(|link| context.seal_cursor(&link)).transpose()
+/// The `next_cursor` of a page: its `next` link, sealed with the repository the list is
+/// of (none for a search), so a cursor is refused for another.
+fn next_cursor(
+    context: &ToolContext,
+    next: Option<String>,
+    of: Option<&RepositoryName>,
+) -> Result<Option<String>, Error> {
+    let of = of.map_or("", RepositoryName::as_str);
+    next.map(|link| context.seal_cursor(&format!("{of}\n{link}")))
+        .transpose()
 }
 
 /// Whether `link` points at the API `api` (same scheme, host and port, a path under the
@@ -512,8 +538,9 @@ pub struct ListPullRequestsArgs {
     #[serde(default)]
     #[schemars(range(min = 1, max = 100))]
     pub limit: Option<u8>,
-    /// The `next_cursor` of the previous page, unchanged (it is sealed: an altered one
-    /// is refused); the other filters are then those of the first page.
+    /// The `next_cursor` of the previous page, unchanged (it is sealed: an altered one,
+    /// or one of another repository's list, is refused); the other filters are then
+    /// those of the first page.
     #[serde(default)]
     pub cursor: Option<String>,
 }
@@ -598,7 +625,7 @@ impl Tool for ListPullRequests {
         context: &ToolContext,
     ) -> Result<PullPage, Error> {
         let url = match &args.cursor {
-            Some(cursor) => checked_cursor(context, cursor)?,
+            Some(cursor) => checked_cursor(context, cursor, Some(&args.repository))?,
             None => with_query(
                 repo_url(context, &args.repository)?.path("pulls").build()?,
                 &[
@@ -628,7 +655,7 @@ impl Tool for ListPullRequests {
                     updated_at: n.updated_at,
                 })
                 .collect(),
-            next_cursor: next_cursor(context, next)?,
+            next_cursor: next_cursor(context, next, Some(&args.repository))?,
         })
     }
 }
@@ -1033,7 +1060,7 @@ impl Tool for SearchIssues {
         context: &ToolContext,
     ) -> Result<SearchPage, Error> {
         let url = if let Some(cursor) = &args.cursor {
-            checked_cursor(context, cursor)?
+            checked_cursor(context, cursor, None)?
         } else {
             let endpoints = endpoints(context)?;
             let base = endpoints.api.url().path("search/issues").build()?;
@@ -1065,7 +1092,7 @@ impl Tool for SearchIssues {
                     author: author(n.user),
                 })
                 .collect(),
-            next_cursor: next_cursor(context, next)?,
+            next_cursor: next_cursor(context, next, None)?,
         })
     }
 }

@@ -1052,6 +1052,24 @@ async fn github_cursors_are_sealed_and_an_altered_or_forged_one_sends_nothing() 
         )
         .await;
     assert_eq!(code(&search), "github.invalid_cursor");
+    // Nor for another repository: GitHub's next links name the repository by its id, so
+    // the page would come back as the other one's.
+    let elsewhere = runtime
+        .call(
+            "github_list_pull_requests",
+            json!({"repository": "octo/other", "cursor": cursor}),
+            &call,
+        )
+        .await;
+    assert_eq!(code(&elsewhere), "github.invalid_cursor");
+    assert!(
+        elsewhere
+            .failure
+            .as_ref()
+            .unwrap()
+            .message
+            .contains("another repository")
+    );
     assert_eq!(
         api.requests().len(),
         sent,
