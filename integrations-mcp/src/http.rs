@@ -161,11 +161,15 @@ struct Ledger {
 }
 
 impl Ledger {
-    fn held_by(&self, principal: &McpSession) -> usize {
+    /// How many sessions are open or opening for the principal (tenant, workspace, user)
+    /// `session` acts for, whatever its project, issue or publications: varying those
+    /// (a token per project) gives no fresh share.
+    fn held_by(&self, session: &McpSession) -> usize {
+        let principal = crate::session::Principal::of(&session.session);
         self.owners
             .values()
             .chain(&self.opening)
-            .filter(|p| *p == principal)
+            .filter(|p| principal.is_of(&p.session))
             .count()
     }
 

@@ -110,7 +110,14 @@ pub(crate) struct Shared {
 const AMBIGUOUS_LOGGED_LIMIT: usize = 1024;
 
 /// Manifests by session, with when each was built.
-type Manifests = HashMap<Session, (Instant, Arc<Manifest>)>;
+/// The manifests built lately, by session, and how many times
+/// [`McpService::tools_changed`] cleared them: a manifest whose build began before the
+/// last clear is not kept (it may list what the change took away).
+#[derive(Default)]
+struct Manifests {
+    by_session: HashMap<Session, (Instant, Arc<Manifest>)>,
+    generation: u64,
+}
 
 /// How long a built manifest is reused (the runtime checks policy again on every call).
 const MANIFEST_TTL: Duration = Duration::from_secs(2);
@@ -177,13 +184,18 @@ impl Shared {
     }
 
     async fn manifest(&self, session: &Session) -> Result<Arc<Manifest>, ErrorData> {
-        let cached = self
-            .manifests
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(session)
-            .filter(|(at, _)| at.elapsed() < MANIFEST_TTL)
-            .map(|(_, m)| Arc::clone(m));
+        let (cached, generation) = {
+            let manifests = self
+                .manifests
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let cached = manifests
+                .by_session
+                .get(session)
+                .filter(|(at, _)| at.elapsed() < MANIFEST_TTL)
+                .map(|(_, m)| Arc::clone(m));
+            (cached, manifests.generation)
+        };
         if let Some(manifest) = cached {
             return Ok(manifest);
         }
@@ -220,8 +232,16 @@ impl Shared {
             .manifests
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        manifests.retain(|_, (at, _)| at.elapsed() < MANIFEST_TTL);
-        manifests.insert(session.clone(), (Instant::now(), Arc::clone(&manifest)));
+        // Built from records read before a change the host announced since: served to
+        // this request, never to the ones the announcement sends to list again.
+        if manifests.generation == generation {
+            manifests
+                .by_session
+                .retain(|_, (at, _)| at.elapsed() < MANIFEST_TTL);
+            manifests
+                .by_session
+                .insert(session.clone(), (Instant::now(), Arc::clone(&manifest)));
+        }
         Ok(manifest)
     }
 
@@ -310,11 +330,15 @@ impl McpService {
     /// publications change (a tool that needs a capability is listed only while a
     /// publication grants it).
     pub fn tools_changed(&self) {
-        self.shared
-            .manifests
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clear();
+        {
+            let mut manifests = self
+                .shared
+                .manifests
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            manifests.by_session.clear();
+            manifests.generation += 1;
+        }
         let _ = self.shared.changes.send(());
     }
 

@@ -17,6 +17,8 @@ use crate::support::{Client, Running, call, demo, json_of};
 
 pub(crate) const TOKEN: &str = "mcp-token-4f9a7c1e2b8d";
 pub(crate) const OTHER_TOKEN: &str = "mcp-token-other-0a1b2c";
+/// The principal of [`TOKEN`], for sessions about a project (one token per project).
+const PROJECT_TOKEN_PREFIX: &str = "mcp-token-project-";
 
 struct Tokens {
     session: McpSession,
@@ -33,6 +35,14 @@ impl McpAuthenticator for Tokens {
                     Session::new(s.tenant.clone(), s.workspace.clone())
                         .with_user(UserId::new("someone-else").unwrap()),
                 ))
+            }
+            project if project.starts_with(PROJECT_TOKEN_PREFIX) => {
+                let mut session = self.session.clone();
+                session.session = session.session.with_project(
+                    integrations_core::ProjectId::new(&project[PROJECT_TOKEN_PREFIX.len()..])
+                        .unwrap(),
+                );
+                Some(session)
             }
             _ => None,
         })
@@ -338,6 +348,10 @@ async fn one_principal_cannot_take_every_session() {
         open(addr, TOKEN).await.unwrap();
     }
     assert_too_many(open(addr, TOKEN).await.unwrap_err()).await;
+    // Nor through a session about a project: the share is the principal's (tenant,
+    // workspace, user), whatever the session is about.
+    let project_token = format!("{PROJECT_TOKEN_PREFIX}p-7");
+    assert_too_many(open(addr, &project_token).await.unwrap_err()).await;
     // Another principal still gets a session, and the first one's sessions still work.
     let other = open(addr, OTHER_TOKEN).await.unwrap();
     let list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"});

@@ -439,3 +439,67 @@ async fn a_list_left_short_by_publications_is_paged_whole() {
     assert_eq!(names, expected);
     assert_eq!(pages, expected.len().div_ceil(2));
 }
+
+/// A policy source whose first read takes the blocked tools as they are, then waits
+/// until the test lets it answer: a manifest build that read its records before a change
+/// and finishes after it.
+struct StalledOnce {
+    hidden: Hidden,
+    stall: tokio::sync::Notify,
+    entered: tokio::sync::Notify,
+    first: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait]
+impl PolicySource for StalledOnce {
+    async fn policy_set(&self, t: &TenantId, w: &WorkspaceId) -> Result<PolicySet, Error> {
+        let set = self.hidden.policy_set(t, w).await?;
+        if self.first.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            self.entered.notify_one();
+            self.stall.notified().await;
+        }
+        Ok(set)
+    }
+}
+
+/// A manifest whose build read its records before the host announced a change
+/// (`tools_changed`) and finished after it is answered to the request that built it, but
+/// never kept: the clients the announcement sends to list again get the changed list,
+/// not the stale one for the cache's two seconds.
+#[tokio::test]
+async fn a_manifest_built_across_a_change_is_not_kept_for_the_next_listing() {
+    let demo = demo().await;
+    let policies = Arc::new(StalledOnce {
+        hidden: Hidden::default(),
+        stall: tokio::sync::Notify::new(),
+        entered: tokio::sync::Notify::new(),
+        first: std::sync::atomic::AtomicBool::new(false),
+    });
+    let service = crate::settle::service(&demo, policies.clone(), None);
+    let client = Arc::new(connect(service.server(demo.session.clone()), Client::plain()).await);
+    let everything = names(&client.list_all_tools().await.unwrap());
+    // Past the cache's life, so the next listing builds anew, and stalls.
+    service.tools_changed();
+    policies
+        .first
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let building = tokio::spawn({
+        let client = Arc::clone(&client);
+        async move { names(&client.list_all_tools().await.unwrap()) }
+    });
+    policies.entered.notified().await;
+    // The change: one more tool blocked, announced while the build is under way.
+    policies.hidden.set(&[&everything[0]]);
+    service.tools_changed();
+    policies.stall.notify_one();
+    let stale = building.await.unwrap();
+    assert!(
+        stale.contains(&everything[0]),
+        "the build read before the change"
+    );
+    let fresh = names(&client.list_all_tools().await.unwrap());
+    assert!(
+        !fresh.contains(&everything[0]),
+        "the stale manifest was kept: {fresh:?}"
+    );
+}
