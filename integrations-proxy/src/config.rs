@@ -62,6 +62,12 @@ pub struct ProxyConfig {
     /// again: the longest a connection revoked elsewhere keeps getting its credential
     /// injected (the token manager's own status recheck has the same default).
     pub connection_recheck: Duration,
+    /// How long after a 401 made the proxy renew a connection's credential it answers
+    /// the next 401 of that connection as it came, without renewing again: a sandbox
+    /// calling an endpoint that never takes that kind of credential would otherwise
+    /// renew it at every request (minting GitHub App installation tokens against the
+    /// App's shared rate limit, rotating an OAuth refresh token).
+    pub forced_refresh_interval: Duration,
     pub(crate) extra_roots: Vec<CertificateDer<'static>>,
     pub(crate) overrides: HashMap<String, UpstreamOverride>,
 }
@@ -83,6 +89,7 @@ impl Default for ProxyConfig {
             retry_body_limit: 64 * 1024,
             tunnel_idle_timeout: Duration::from_secs(300),
             connection_recheck: Duration::from_secs(5),
+            forced_refresh_interval: Duration::from_secs(30),
             extra_roots: Vec::new(),
             overrides: HashMap::new(),
         }
@@ -166,6 +173,14 @@ impl ProxyConfig {
     #[must_use]
     pub fn with_connection_recheck(mut self, interval: Duration) -> Self {
         self.connection_recheck = interval;
+        self
+    }
+
+    /// Sets how long after a renewal a 401 renews the connection's credential again
+    /// (see [`forced_refresh_interval`](Self::forced_refresh_interval)).
+    #[must_use]
+    pub fn with_forced_refresh_interval(mut self, interval: Duration) -> Self {
+        self.forced_refresh_interval = interval;
         self
     }
 

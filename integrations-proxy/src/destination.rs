@@ -45,10 +45,13 @@ fn is_loopback(ip: IpAddr) -> bool {
 fn is_private(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
+            let [a, b, c, _] = v4.octets();
             v4.is_private()
                 || v4.is_link_local()
                 || (a == 100 && (64..128).contains(&b))
+                // IETF protocol assignments (192.0.0.0/24), where some clouds answer
+                // metadata requests (192.0.0.192).
+                || (a == 192 && b == 0 && c == 0)
                 // Benchmarking (198.18.0.0/15), and reserved (240.0.0.0/4, broadcast
                 // included): not on the public internet.
                 || (a == 198 && (b & 0xfe) == 18)
@@ -60,6 +63,9 @@ fn is_private(ip: IpAddr) -> bool {
             let first = v6.segments()[0];
             (first & 0xfe00) == 0xfc00
                 || (first & 0xffc0) == 0xfe80
+                // Site-local (fec0::/10): deprecated, but still routed inside some
+                // networks.
+                || (first & 0xffc0) == 0xfec0
                 || v6.is_multicast()
                 || embedded_v4(v6).is_some_and(|v4| is_private(v4.into()))
         }
@@ -160,6 +166,9 @@ mod tests {
             "198.19.255.255",
             "240.0.0.1",
             "255.255.255.255",
+            // IETF protocol assignments (a cloud's metadata at 192.0.0.192), site-local.
+            "192.0.0.192",
+            "fec0::1",
         ] {
             let ip: IpAddr = ip.parse().unwrap();
             assert_eq!(

@@ -615,6 +615,7 @@ async fn forward_route(
         let mut response = send(shared, request).await?;
         if response.status() == StatusCode::UNAUTHORIZED
             && let Some(bytes) = kept
+            && shared.renewals.allow(&route.connection)
             && let Ok(Some(fresh)) = shared
                 .credentials
                 .credential_rejected(&wanted, &credential.value)

@@ -1,18 +1,19 @@
 //! [`Proxy`]: the listener, its connections, hot plan reload and graceful shutdown.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
-use std::sync::{Arc, PoisonError, RwLock};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::{Duration, Instant};
 
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use integrations_core::Error;
 use integrations_core::credential::CredentialSource;
 use integrations_core::egress::GrantKeys;
 use integrations_core::host::Host;
 use integrations_core::plan::CompiledRuntimePlan;
+use integrations_core::{ConnectionId, Error};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
@@ -54,6 +55,37 @@ pub(crate) struct Shared {
     pub(crate) audit: AuditQueue,
     pub(crate) metrics: Metrics,
     pub(crate) phase: watch::Receiver<Phase>,
+    /// When a 401 last renewed each connection's credential.
+    pub(crate) renewals: ForcedRenewals,
+}
+
+/// When a 401 last renewed each connection's credential
+/// ([`ProxyConfig::forced_refresh_interval`]).
+pub(crate) struct ForcedRenewals {
+    last: Mutex<HashMap<ConnectionId, Instant>>,
+    interval: Duration,
+}
+
+impl ForcedRenewals {
+    fn new(interval: Duration) -> Self {
+        Self {
+            last: Mutex::new(HashMap::new()),
+            interval,
+        }
+    }
+
+    /// Whether a 401 may renew `connection`'s credential now; counted as done when it
+    /// may. The map holds only the renewals of the last interval.
+    pub(crate) fn allow(&self, connection: &ConnectionId) -> bool {
+        let now = Instant::now();
+        let mut last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
+        last.retain(|_, at| now.duration_since(*at) < self.interval);
+        if last.contains_key(connection) {
+            return false;
+        }
+        last.insert(connection.clone(), now);
+        true
+    }
 }
 
 impl fmt::Debug for Shared {
@@ -117,6 +149,7 @@ impl Proxy {
         let state = PlanState::new(plan, keys.clone())?;
         let (phase, watch_phase) = watch::channel(Phase::Serving);
         let (audit, audit_rx, audit_open) = AuditQueue::new(host.clone());
+        let renewals = ForcedRenewals::new(config.forced_refresh_interval);
         let shared = Arc::new(Shared {
             client: upstream::client(&config)?,
             leaves: LeafCache::new(Arc::new(ca), config.leaf_ttl),
@@ -129,6 +162,7 @@ impl Proxy {
             credentials,
             metrics: Metrics::default(),
             phase: watch_phase,
+            renewals,
         });
         Ok(Self {
             shared,

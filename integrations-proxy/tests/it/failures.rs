@@ -101,6 +101,19 @@ async fn a_401_forces_one_refresh_and_one_retry_for_idempotent_methods_only() {
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(fx.upstream.recorded().len(), 3);
     assert_eq!(source.rejected.load(Ordering::SeqCst), 1);
+
+    // The source hands out the refused credential again, and the upstream refuses it
+    // again: within the renewal interval the 401 goes back as it came, without a second
+    // renewal (a sandbox calling an endpoint that never takes that kind of credential
+    // must not renew it at every request).
+    let response = client
+        .get("https://api.openai.com/v1/models")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(fx.upstream.recorded().len(), 4);
+    assert_eq!(source.rejected.load(Ordering::SeqCst), 1);
 }
 
 #[tokio::test]
