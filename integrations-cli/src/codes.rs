@@ -26,6 +26,7 @@ integrations_core::error_codes! {
     }
     /// Codes of `integrations mcp serve`.
     pub mod mcp {
+        ALLOWED_HOST_REQUIRED = "mcp.allowed_host_required", Configuration, "--http listens on every interface (0.0.0.0 or ::), but a client is served only when its Host header names an allowed host: give --allowed-host for each name clients use.";
         APPROVAL_ADDR_NOT_LOOPBACK = "mcp.approval_addr_not_loopback", Configuration, "The approval page is for the person at this machine (signed in by a printed link), so it listens on a loopback address only.";
         IO = "mcp.io", Unavailable, "The MCP server's standard input or output, or its listener, failed.";
         NOTHING_TO_SERVE = "mcp.nothing_to_serve", Configuration, "Neither stored connections (--database-url and --tenant) nor --demo were given.";

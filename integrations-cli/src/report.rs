@@ -81,6 +81,7 @@ const USAGE_CODES: &[Code] = &[
     core::sync::UNSUPPORTED,
     core::auth::CONNECTION_NOT_FOUND,
     integrations_sqlx::codes::store::DATABASE_NOT_FOUND,
+    mcp::ALLOWED_HOST_REQUIRED,
     mcp::APPROVAL_ADDR_NOT_LOOPBACK,
     mcp::NOTHING_TO_SERVE,
     mcp::TRUST_OVER_HTTP,

@@ -35,6 +35,12 @@ pub(crate) struct ServeArgs {
     /// is printed.
     #[arg(long, value_name = "ADDR")]
     http: Option<SocketAddr>,
+    /// `--http` only: a host name (or address) clients reach the server by, besides
+    /// loopback and the `--http` address itself (repeatable): requests whose `Host`
+    /// header names no allowed host are refused (DNS rebinding). Required when `--http`
+    /// listens on every interface (`0.0.0.0`, `::`).
+    #[arg(long = "allowed-host", value_name = "HOST")]
+    allowed_hosts: Vec<String>,
     /// The stored records to serve (`--database-url`, `SEALING_KEY` or `--key-file`).
     #[command(flatten)]
     stores: StoreArgs,
@@ -113,6 +119,12 @@ pub(crate) fn run(command: McpCommand) -> Result<ExitCode, Error> {
         return Err(usage(
             crate::codes::mcp::TRUST_OVER_HTTP,
             "--trust-client-approvals is for a local stdio client only, never for HTTP",
+        ));
+    }
+    if args.http.is_some_and(|addr| addr.ip().is_unspecified()) && args.allowed_hosts.is_empty() {
+        return Err(usage(
+            crate::codes::mcp::ALLOWED_HOST_REQUIRED,
+            "--http on every interface serves only clients whose Host header names an allowed host: give --allowed-host NAME for each name clients use",
         ));
     }
     if !args.approval_addr.ip().is_loopback() {
@@ -381,14 +393,19 @@ async fn serve_mcp(
         .local_addr()
         .map_err(io_error("the MCP server has no address"))?;
     let mut options = McpHttpOptions::new();
-    if !local.ip().is_loopback() {
-        let mut hosts = options.allowed_hosts.clone();
+    let mut hosts = options.allowed_hosts.clone();
+    if !local.ip().is_loopback() && !local.ip().is_unspecified() {
         hosts.push(local.ip().to_string());
-        options = options.with_allowed_hosts(hosts);
     }
+    hosts.extend(args.allowed_hosts.iter().cloned());
+    options = options.with_allowed_hosts(hosts);
     let router = service.http_router(Arc::new(DemoToken { token, session }), options);
     let app = axum::Router::new().nest("/mcp", router);
-    eprintln!("integrations mcp: serving MCP at http://{local}/mcp");
+    let shown = match args.allowed_hosts.first() {
+        Some(host) if local.ip().is_unspecified() => format!("{host}:{}", local.port()),
+        _ => local.to_string(),
+    };
+    eprintln!("integrations mcp: serving MCP at http://{shown}/mcp");
     axum::serve(listener, app)
         .await
         .map_err(io_error("the MCP server stopped"))

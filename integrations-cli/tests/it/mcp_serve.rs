@@ -18,7 +18,7 @@ use rmcp::model::CallToolRequestParams;
 use serde_json::json;
 use tokio::io::AsyncReadExt as _;
 
-use crate::support::{run, stderr, temp_dir, write};
+use crate::support::{run, run_with_env, stderr, temp_dir, write};
 
 const SEALING_KEY: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
 const LINEAR_KEY: &str = "lin_api_stored_mcp_9d8c7b6a5f4e";
@@ -319,4 +319,85 @@ fn a_bad_policy_file_is_refused_without_quoting_its_values() {
     assert!(err.starts_with("mcp.policy_invalid "), "{err}");
     assert!(err.contains("expected one of"), "{err}");
     assert!(!err.contains("POLICYSECRET"), "{err}");
+}
+
+/// The status of an authorized `initialize` posted to `port` on loopback with `host` as
+/// its `Host` header.
+fn status_for_host(port: u16, host: &str) -> u16 {
+    use std::io::{Read as _, Write as _};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"host-check","version":"1"}}}"#;
+    write!(
+        stream,
+        "POST /mcp HTTP/1.1\r\nhost: {host}\r\nauthorization: Bearer a-token-long-enough-0123\r\n\
+         content-type: application/json\r\naccept: application/json, text/event-stream\r\n\
+         content-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut status = [0; 12];
+    stream.read_exact(&mut status).unwrap();
+    std::str::from_utf8(&status[9..]).unwrap().parse().unwrap()
+}
+
+/// `--http` on every interface serves clients only by the names `--allowed-host` gives
+/// (the `Host` check against DNS rebinding): without one it refuses to start, rather
+/// than refuse every remote client with 403; with one, a request naming it is served,
+/// and one naming another host is not.
+#[test]
+fn http_on_every_interface_needs_the_hosts_clients_use() {
+    let refused = run_with_env(
+        &["mcp", "serve", "--demo", "--http", "0.0.0.0:0"],
+        &[("INTEGRATIONS_MCP_TOKEN", "a-token-long-enough-0123")],
+    );
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).starts_with("mcp.allowed_host_required "),
+        "{}",
+        stderr(&refused)
+    );
+
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_integrations"))
+        .args([
+            "mcp",
+            "serve",
+            "--demo",
+            "--http",
+            "0.0.0.0:0",
+            "--allowed-host",
+            "mcp.example.test",
+        ])
+        .env("INTEGRATIONS_MCP_TOKEN", "a-token-long-enough-0123")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut port = None;
+    for _ in 0..50 {
+        let mut line = String::new();
+        if std::io::BufRead::read_line(&mut lines, &mut line).unwrap() == 0 {
+            break;
+        }
+        if let Some(rest) = line
+            .trim()
+            .strip_prefix("integrations mcp: serving MCP at http://mcp.example.test:")
+        {
+            port = rest
+                .strip_suffix("/mcp")
+                .and_then(|p| p.parse::<u16>().ok());
+            break;
+        }
+    }
+    let Some(port) = port else {
+        child.kill().unwrap();
+        panic!("mcp serve did not say where it serves");
+    };
+    let named = status_for_host(port, &format!("mcp.example.test:{port}"));
+    let other = status_for_host(port, &format!("evil.example:{port}"));
+    child.kill().unwrap();
+    let _ = child.wait();
+    assert_eq!(named, 200, "the allowed host is served");
+    assert_eq!(other, 403, "another host is refused");
 }
