@@ -1643,9 +1643,12 @@ async fn a_resumption_racing_a_disconnect_leaves_the_connection_revoked() {
 }
 
 /// A credentials store that counts its reads.
+/// The memory store's credentials, reads counted, and those of `broken` (when set)
+/// unreadable (sealed under a retired key, a store error).
 struct CountedLoads {
     inner: Arc<integrations_testkit::MemoryStore>,
     loads: std::sync::atomic::AtomicUsize,
+    broken: Option<ConnectionId>,
 }
 
 #[async_trait::async_trait]
@@ -1656,6 +1659,9 @@ impl integrations_core::host::CredentialStore for CountedLoads {
         connection: &ConnectionId,
     ) -> Result<Option<integrations_core::model::CredentialSet>, Error> {
         self.loads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if self.broken.as_ref() == Some(connection) {
+            return Err(Error::storage(std::io::Error::other("unreadable row")));
+        }
         self.inner.load_credentials(tenant, connection).await
     }
     async fn swap_credentials(
@@ -1698,6 +1704,7 @@ async fn a_forged_delivery_costs_a_bounded_number_of_credential_reads() {
     let counted = Arc::new(CountedLoads {
         inner: world.test.store.clone(),
         loads: std::sync::atomic::AtomicUsize::new(0),
+        broken: None,
     });
     let ingest = world.ingest_with(|parts| parts.credentials(counted.clone()));
 
@@ -1722,45 +1729,6 @@ async fn a_forged_delivery_costs_a_bounded_number_of_credential_reads() {
     assert_eq!(ingested.event.unwrap().connection.as_str(), "conn-7");
 }
 
-/// A credential store whose reads of one connection fail (its credentials sealed under
-/// a retired key, a store error).
-struct OneUnreadable {
-    inner: Arc<integrations_testkit::MemoryStore>,
-    broken: ConnectionId,
-}
-
-#[async_trait::async_trait]
-impl integrations_core::host::CredentialStore for OneUnreadable {
-    async fn load_credentials(
-        &self,
-        tenant: &TenantId,
-        connection: &ConnectionId,
-    ) -> Result<Option<integrations_core::model::CredentialSet>, Error> {
-        if *connection == self.broken {
-            return Err(Error::storage(std::io::Error::other("unreadable row")));
-        }
-        self.inner.load_credentials(tenant, connection).await
-    }
-    async fn swap_credentials(
-        &self,
-        tenant: &TenantId,
-        connection: &ConnectionId,
-        expected: Option<u64>,
-        credentials: Vec<Credential>,
-    ) -> Result<u64, Error> {
-        self.inner
-            .swap_credentials(tenant, connection, expected, credentials)
-            .await
-    }
-    async fn delete_credentials(
-        &self,
-        tenant: &TenantId,
-        connection: &ConnectionId,
-    ) -> Result<bool, Error> {
-        self.inner.delete_credentials(tenant, connection).await
-    }
-}
-
 /// One candidate whose secrets cannot be read no longer stops the deliveries the
 /// others' secrets sign (verify before reading tries every candidate's); a delivery no
 /// readable secret verifies gets that candidate's trouble, a server error the provider
@@ -1782,9 +1750,10 @@ async fn a_candidate_whose_secrets_cannot_be_read_stops_only_what_it_may_have_si
             )
             .await;
     }
-    let broken = Arc::new(OneUnreadable {
+    let broken = Arc::new(CountedLoads {
         inner: world.test.store.clone(),
-        broken: ConnectionId::new("conn-3").unwrap(),
+        loads: std::sync::atomic::AtomicUsize::new(0),
+        broken: Some(ConnectionId::new("conn-3").unwrap()),
     });
     let ingest = world.ingest_with(|parts| parts.credentials(broken.clone()));
 

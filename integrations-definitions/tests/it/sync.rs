@@ -971,13 +971,61 @@ async fn github_a_moved_or_missing_repository_is_named_in_the_error() {
 
 // ------------------------------------------------- GitHub App installations
 
+impl Env {
+    /// Stores a `github::github-cloud` target on `app`, connects `c1` through the auth
+    /// engine with `method` (the App mock plays the user: `consent` takes the redirect
+    /// URL and answers the callback query), and syncs through the real token manager.
+    async fn connect_github_through_flow(
+        mut self,
+        app: &GitHubMock,
+        method: &str,
+        consent: impl FnOnce(&str) -> String,
+    ) -> (Self, integrations_core::model::Connection) {
+        const CALLBACK: &str = "https://app.example.com/github/callback";
+        WriteService::new(self.registry.clone(), self.test.host().clone())
+            .put_target(
+                TargetInput::new(
+                    tenant(),
+                    TargetId::new("target").unwrap(),
+                    "github::github-cloud".parse().unwrap(),
+                )
+                .with_config(app.target_config())
+                .with_secrets(app.target_secrets()),
+            )
+            .await
+            .unwrap();
+        let auth = Authorizations::new(self.registry.clone(), self.test.host().clone());
+        let redirect = auth
+            .start(StartAuthorization::create(
+                tenant(),
+                TargetId::new("target").unwrap(),
+                ConnectionMethodId::new(method).unwrap(),
+                CALLBACK,
+                ConnectionScope::Organization,
+            ))
+            .await
+            .unwrap();
+        let query = consent(&redirect.url);
+        let connection = auth
+            .complete(
+                CompleteAuthorization::new(tenant(), CALLBACK, query).with_connection_id(conn()),
+            )
+            .await
+            .unwrap();
+        self.tokens = Arc::new(TokenManager::new(
+            self.registry.clone(),
+            self.test.host().clone(),
+        ));
+        (self, connection)
+    }
+}
+
 /// The App mock's installation (`octo-org`: `octo-repo` and `other-repo`) connected as
 /// `c1` through the auth engine; the sync API served beside the App mock, so one base
 /// URL answers both; runs through the real token manager, which mints installation
 /// tokens.
 async fn github_installation() -> (GitHubMock, GitHubSyncApi, Env) {
-    const CALLBACK: &str = "https://app.example.com/github/setup";
-    let mut env = Env::start();
+    let env = Env::start();
     let clock: Arc<dyn Clock> = env.test.clock.clone();
     let app = GitHubMock::start().await.with_clock(clock.clone());
     let api = GitHubSyncApi::cloud(clock).await;
@@ -987,37 +1035,9 @@ async fn github_installation() -> (GitHubMock, GitHubSyncApi, Env) {
     // In the API, but not in the installation: never read.
     api.add("octo-org/private", 3, false);
     api.add("someone/else", 3, false);
-    WriteService::new(env.registry.clone(), env.test.host().clone())
-        .put_target(
-            TargetInput::new(
-                tenant(),
-                TargetId::new("target").unwrap(),
-                "github::github-cloud".parse().unwrap(),
-            )
-            .with_config(app.target_config())
-            .with_secrets(app.target_secrets()),
-        )
-        .await
-        .unwrap();
-    let auth = Authorizations::new(env.registry.clone(), env.test.host().clone());
-    let redirect = auth
-        .start(StartAuthorization::create(
-            tenant(),
-            TargetId::new("target").unwrap(),
-            ConnectionMethodId::new(INSTALLATION_METHOD).unwrap(),
-            CALLBACK,
-            ConnectionScope::Organization,
-        ))
-        .await
-        .unwrap();
-    let query = app.install(&redirect.url).unwrap();
-    auth.complete(CompleteAuthorization::new(tenant(), CALLBACK, query).with_connection_id(conn()))
-        .await
-        .unwrap();
-    env.tokens = Arc::new(TokenManager::new(
-        env.registry.clone(),
-        env.test.host().clone(),
-    ));
+    let (env, _) = env
+        .connect_github_through_flow(&app, INSTALLATION_METHOD, |url| app.install(url).unwrap())
+        .await;
     (app, api, env)
 }
 
@@ -1263,8 +1283,7 @@ async fn github_an_installation_without_repositories_syncs_nothing() {
 /// syncs with the token its flow stored.
 #[tokio::test]
 async fn github_an_oauth_connection_configured_after_its_flow_syncs() {
-    const CALLBACK: &str = "https://app.example.com/oauth/callback";
-    let mut env = Env::start();
+    let env = Env::start();
     let clock: Arc<dyn Clock> = env.test.clock.clone();
     let app = GitHubMock::start_oauth_app()
         .await
@@ -1272,39 +1291,10 @@ async fn github_an_oauth_connection_configured_after_its_flow_syncs() {
     let api = GitHubSyncApi::cloud(clock).await;
     api.serve_with(&app).await;
     let octo = api.add("octo-org/octo-repo", 3, false);
+    let (env, connected) = env
+        .connect_github_through_flow(&app, "oauth2", |url| app.authorize(url).unwrap())
+        .await;
     let write = WriteService::new(env.registry.clone(), env.test.host().clone());
-    write
-        .put_target(
-            TargetInput::new(
-                tenant(),
-                TargetId::new("target").unwrap(),
-                "github::github-cloud".parse().unwrap(),
-            )
-            .with_config(app.target_config())
-            .with_secrets(app.target_secrets()),
-        )
-        .await
-        .unwrap();
-    let auth = Authorizations::new(env.registry.clone(), env.test.host().clone());
-    let redirect = auth
-        .start(StartAuthorization::create(
-            tenant(),
-            TargetId::new("target").unwrap(),
-            ConnectionMethodId::new("oauth2").unwrap(),
-            CALLBACK,
-            ConnectionScope::Organization,
-        ))
-        .await
-        .unwrap();
-    let query = app.authorize(&redirect.url).unwrap();
-    let connected = auth
-        .complete(CompleteAuthorization::new(tenant(), CALLBACK, query).with_connection_id(conn()))
-        .await
-        .unwrap();
-    env.tokens = Arc::new(TokenManager::new(
-        env.registry.clone(),
-        env.test.host().clone(),
-    ));
     let err = env.run("issues", SyncMode::Full).await.unwrap_err();
     assert_eq!(err.code(), "sync.no_repositories");
 
