@@ -1684,12 +1684,16 @@ impl integrations_core::host::CredentialStore for CountedLoads {
     }
 }
 
-#[tokio::test]
-async fn a_forged_delivery_costs_a_bounded_number_of_credential_reads() {
-    let world = World::new().await;
-    for n in 2..=40 {
-        world
-            .connection(
+impl World {
+    /// API-key connections `conn-{n}` of accounts `acct-{n}` for each `n`, and a
+    /// credential store over the world's that counts reads and fails those of `broken`.
+    async fn with_accounts(
+        &self,
+        accounts: std::ops::RangeInclusive<u32>,
+        broken: Option<ConnectionId>,
+    ) -> Arc<CountedLoads> {
+        for n in accounts {
+            self.connection(
                 ConnectionInput::new(
                     tenant("acme"),
                     ConnectionId::new(format!("conn-{n}")).unwrap(),
@@ -1700,12 +1704,19 @@ async fn a_forged_delivery_costs_a_bounded_number_of_credential_reads() {
                 .with_external_subject(format!("acct-{n}")),
             )
             .await;
+        }
+        Arc::new(CountedLoads {
+            inner: self.test.store.clone(),
+            loads: std::sync::atomic::AtomicUsize::new(0),
+            broken,
+        })
     }
-    let counted = Arc::new(CountedLoads {
-        inner: world.test.store.clone(),
-        loads: std::sync::atomic::AtomicUsize::new(0),
-        broken: None,
-    });
+}
+
+#[tokio::test]
+async fn a_forged_delivery_costs_a_bounded_number_of_credential_reads() {
+    let world = World::new().await;
+    let counted = world.with_accounts(2..=40, None).await;
     let ingest = world.ingest_with(|parts| parts.credentials(counted.clone()));
 
     // Unsigned by anyone's secret, on the app-level route: refused, after reading the
@@ -1736,25 +1747,9 @@ async fn a_forged_delivery_costs_a_bounded_number_of_credential_reads() {
 #[tokio::test]
 async fn a_candidate_whose_secrets_cannot_be_read_stops_only_what_it_may_have_signed() {
     let world = World::new().await;
-    for n in 2..=4 {
-        world
-            .connection(
-                ConnectionInput::new(
-                    tenant("acme"),
-                    ConnectionId::new(format!("conn-{n}")).unwrap(),
-                    TargetId::new("tracker").unwrap(),
-                    "api-key".parse().unwrap(),
-                )
-                .with_secret("api_token", format!("trk_{n}"))
-                .with_external_subject(format!("acct-{n}")),
-            )
-            .await;
-    }
-    let broken = Arc::new(CountedLoads {
-        inner: world.test.store.clone(),
-        loads: std::sync::atomic::AtomicUsize::new(0),
-        broken: Some(ConnectionId::new("conn-3").unwrap()),
-    });
+    let broken = world
+        .with_accounts(2..=4, Some(ConnectionId::new("conn-3").unwrap()))
+        .await;
     let ingest = world.ingest_with(|parts| parts.credentials(broken.clone()));
 
     let signed = world.sign(&opened("acct-2"), "d-beside-a-broken-one");
