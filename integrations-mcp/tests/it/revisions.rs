@@ -382,3 +382,51 @@ async fn a_raw_2026_07_28_client_continues_a_large_result_in_its_next_request() 
         "{again}"
     );
 }
+
+/// A 2026-07-28 client has no session to be notified on: it opens a
+/// `subscriptions/listen` stream for `toolsListChanged`, is acknowledged, and gets
+/// `notifications/tools/list_changed` on it when the host calls `tools_changed`.
+#[tokio::test]
+async fn a_2026_client_listening_hears_that_the_tools_changed() {
+    let demo = demo().await;
+    let addr = crate::http::serve(&demo, McpHttpOptions::new()).await;
+    let params = json!({
+        "notifications": {"toolsListChanged": true},
+        "_meta": {
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": {},
+            "io.modelcontextprotocol/clientInfo": {"name": "listener", "version": "1.0.0"},
+        },
+    });
+    let body =
+        json!({"jsonrpc": "2.0", "id": 9, "method": "subscriptions/listen", "params": params});
+    let mut response = reqwest::Client::new()
+        .post(format!("http://{addr}/mcp"))
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "subscriptions/listen")
+        .bearer_auth(crate::http::TOKEN)
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let mut seen = String::new();
+    let mut read_until = async |needle: &str, seen: &mut String| {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !seen.contains(needle) {
+            let chunk = tokio::time::timeout_at(deadline, response.chunk())
+                .await
+                .unwrap_or_else(|_| panic!("no {needle} within 10 s: {seen}"))
+                .unwrap()
+                .unwrap_or_else(|| panic!("the stream ended before {needle}: {seen}"));
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    };
+    read_until("notifications/subscriptions/acknowledged", &mut seen).await;
+    assert!(seen.contains("toolsListChanged"), "{seen}");
+    assert!(!seen.contains("notifications/tools/list_changed"), "{seen}");
+    demo.service.tools_changed();
+    read_until("notifications/tools/list_changed", &mut seen).await;
+}
