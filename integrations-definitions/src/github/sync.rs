@@ -73,7 +73,6 @@ use serde_json::{Value, json};
 
 use super::GitHub;
 use super::schemas::{GitHubConnectionConfig, GitHubEndpoints, RepositoryName};
-use super::tools::default_headers;
 use crate::sync_support;
 
 /// Items per page: GitHub's maximum.
@@ -191,18 +190,6 @@ fn first_url(
     Ok(url.to_string())
 }
 
-/// A GET of `url` with the headers of every GitHub API request.
-fn get(
-    url: &str,
-    endpoints: &GitHubEndpoints,
-) -> Result<integrations_core::host::HttpRequest, Error> {
-    let mut request = new_request(Method::GET, url)?;
-    for (name, value) in &default_headers(endpoints)? {
-        request.headers_mut().insert(name, value.clone());
-    }
-    Ok(request)
-}
-
 /// The error of an answer that is one of GitHub's rate limits, with the wait it asks for.
 fn rate_limited(response: &integrations_core::host::HttpResponse, now: Timestamp) -> Option<Error> {
     let limited = RATE_LIMIT.check(response, now)?;
@@ -264,7 +251,7 @@ async fn installation_repositories(
     let mut repositories: Vec<RepositoryName> = Vec::new();
     let mut seen = HashSet::new();
     for _ in 0..MAX_LISTING_PAGES {
-        let response = request.send(get(&url, endpoints)?, auth).await?;
+        let response = request.send(new_request(Method::GET, &url)?, auth).await?;
         if let Some(limited) = rate_limited(&response, request.clock.now()) {
             return Err(limited);
         }
@@ -410,7 +397,8 @@ impl SyncSource for GitHub {
             }
             None => first_url(&endpoints, repo, pulls, since)?,
         };
-        let mut http_request = get(&url, &endpoints)?;
+        // `send` adds the definition's default headers (Accept, API version, User-Agent).
+        let mut http_request = new_request(Method::GET, &url)?;
         // Only an incremental run's first page is asked conditionally: a 304 there means
         // nothing changed in the repository since (see `conditional` below).
         let conditional_ask = first_page && since.is_some();
