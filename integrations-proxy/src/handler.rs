@@ -418,6 +418,16 @@ impl Template {
     }
 }
 
+/// The path a credential use is audited under: the request's path as the route was
+/// matched on it and as it goes upstream (dot segments resolved, no query), not as the
+/// sandbox wrote it. A request whose path did not normalize never gets here (it was
+/// refused before); were one to, its raw path is kept.
+fn audited_path(method: &str, host: &str, path_and_query: &str) -> String {
+    let path = path_and_query.split('?').next().unwrap_or_default();
+    integrations_core::egress::RequestTarget::new(method, host, path)
+        .map_or_else(|_| path.to_owned(), |target| target.path().to_owned())
+}
+
 /// Whether a response header holds `secret`, as is or percent-encoded (a redirect
 /// that keeps a query-injected key in `Location`, a `Link` or `Refresh` echoing the
 /// URL). Every header is checked, not only those that carry URLs.
@@ -607,7 +617,7 @@ async fn forward_route(
         .with_detail("route", route.id.as_str())
         .with_detail("method", template.method.as_str())
         .with_detail("host", host)
-        .with_detail("path", path.split('?').next().unwrap_or_default())
+        .with_detail("path", audited_path(template.method.as_str(), host, path))
         .with_detail("plan", plan.hash()),
         started,
     );

@@ -140,3 +140,31 @@ async fn curl_streams_server_sent_events() {
     );
     let _ = std::fs::remove_file(ca);
 }
+
+/// A path with dot segments, sent as written (`--path-as-is`), is matched, forwarded and
+/// audited as resolved: the audit names the path the upstream received, never the one
+/// the sandbox wrote.
+#[tokio::test]
+async fn a_dot_segment_path_is_forwarded_and_audited_as_resolved() {
+    let Some(curl) = curl() else { return };
+    let fx = Fixture::start().await;
+    let ca = ca_file(&fx, "dots");
+    let out = run(
+        &curl,
+        &fx.proxy_url(&fx.grant()),
+        &ca,
+        &[
+            "--path-as-is",
+            "https://api.openai.com/v1/files/../models?limit=2",
+        ],
+    )
+    .await;
+    assert!(out.contains("200"), "{out}");
+    let recorded = fx.upstream.recorded();
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(recorded[0].path, "/v1/models?limit=2");
+    let records = proxied_records(&fx, 1).await;
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0].detail["path"], "/v1/models");
+    let _ = std::fs::remove_file(ca);
+}
