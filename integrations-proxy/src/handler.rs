@@ -21,6 +21,7 @@ use integrations_core::host::{AuditAction, AuditEvent, AuditOutcome};
 use integrations_core::plan::CompiledRoute;
 use percent_encoding::percent_decode;
 use tokio::net::TcpStream;
+use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 use tracing::Instrument as _;
 
@@ -99,7 +100,10 @@ async fn connect(
     let port = authority.port_u16().ok_or_else(bad)?;
     let host = host_of(authority.host())?;
     let grants = Grants::from_header(request.headers().get(PROXY_AUTHORIZATION))?;
-    let plan = shared.plan();
+    // Watched from before the plan is read, so a blind tunnel also hears of a reload
+    // that lands while it opens.
+    let mut plans = shared.plan_changes();
+    let plan = Arc::clone(&plans.borrow_and_update());
     let expires_at = plan.verify(&grants, shared.host.clock())?;
     let mode = if let Some(ports) = plan.managed_ports(&host) {
         if !ports.contains(&port) {
@@ -151,7 +155,15 @@ async fn connect(
                 Mode::Intercept(config) => {
                     intercept(shared, upgraded, (host, port), config, grants).await;
                 }
-                Mode::Blind(stream) => blind(&shared, upgraded, stream, expires_at).await,
+                Mode::Blind(stream) => {
+                    let opened = Opened {
+                        host,
+                        grants,
+                        expires_at,
+                        plans,
+                    };
+                    blind(&shared, upgraded, stream, opened).await;
+                }
             }
             drop((tunnel, slot));
         }
@@ -160,15 +172,41 @@ async fn connect(
     Ok(Response::new(empty()))
 }
 
+/// What a blind tunnel was opened for, and with.
+struct Opened {
+    host: String,
+    grants: Grants,
+    /// When the last of its grants expires.
+    expires_at: Timestamp,
+    /// The plans loaded since the one it was opened under.
+    plans: watch::Receiver<Arc<PlanState>>,
+}
+
 /// Carries bytes both ways until either side closes, the tunnel idles, the proxy
-/// closes, or the grants it was opened with expire (nothing else authorizes a blind
-/// tunnel's traffic, so it ends with them).
-async fn blind(shared: &Shared, upgraded: Upgraded, stream: TcpStream, expires_at: Timestamp) {
+/// closes, the grants it was opened with expire (nothing else authorizes a blind
+/// tunnel's traffic, so it ends with them), or a reloaded plan would not open it.
+async fn blind(shared: &Shared, upgraded: Upgraded, stream: TcpStream, mut opened: Opened) {
     let activity = Activity::new();
     let mut client = Watched::new(TokioIo::new(upgraded), &activity);
     let mut upstream = Watched::new(stream, &activity);
-    let valid_for = expires_at.duration_since(shared.host.clock().now());
+    let valid_for = opened.expires_at.duration_since(shared.host.clock().now());
+    let disallowed = async {
+        // The sender lives in `shared`, which outlives this tunnel.
+        while opened.plans.changed().await.is_ok() {
+            let plan = Arc::clone(&opened.plans.borrow_and_update());
+            if plan.verify(&opened.grants, shared.host.clock()).is_err()
+                || plan.managed_ports(&opened.host).is_some()
+            {
+                return;
+            }
+        }
+        std::future::pending::<()>().await;
+    };
     tokio::select! {
+        () = disallowed => {
+            shared.metrics.count(None, "proxy.tunnel_plan_changed");
+            tracing::info!(target: "integrations::proxy", "blind tunnel closed: the reloaded plan does not allow it");
+        }
         _ = tokio::io::copy_bidirectional(&mut client, &mut upstream) => {}
         () = activity.idle_for(shared.config.tunnel_idle_timeout) => {
             shared.metrics.count(None, "proxy.tunnel_idle");

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use hyper::server::conn::http1;
@@ -45,7 +45,7 @@ pub(crate) async fn until(phase: &watch::Receiver<Phase>, wanted: Phase) {
 /// What every connection of one proxy shares.
 pub(crate) struct Shared {
     pub(crate) config: Arc<ProxyConfig>,
-    plan: RwLock<Arc<PlanState>>,
+    plan: watch::Sender<Arc<PlanState>>,
     keys: GrantKeys,
     pub(crate) leaves: LeafCache,
     pub(crate) client: UpstreamClient,
@@ -98,7 +98,13 @@ impl Shared {
     /// The plan served now. A request reads it once, so a reload applies to the next
     /// request and never drops a connection.
     pub(crate) fn plan(&self) -> Arc<PlanState> {
-        Arc::clone(&self.plan.read().unwrap_or_else(PoisonError::into_inner))
+        Arc::clone(&self.plan.borrow())
+    }
+
+    /// Changes each time a plan is loaded: what a blind tunnel watches, since nothing
+    /// else re-checks it once open.
+    pub(crate) fn plan_changes(&self) -> watch::Receiver<Arc<PlanState>> {
+        self.plan.subscribe()
     }
 }
 
@@ -156,7 +162,7 @@ impl Proxy {
             connections: ConnectionCache::new(config.connection_recheck),
             audit,
             config,
-            plan: RwLock::new(Arc::new(state)),
+            plan: watch::Sender::new(Arc::new(state)),
             keys,
             host,
             credentials,
@@ -337,8 +343,12 @@ impl ProxyHandle {
         self.shared.plan().hash().to_owned()
     }
 
-    /// Replaces the plan. Open connections and tunnels stay up; their next request is
-    /// classified by the new plan.
+    /// Replaces the plan. Open connections and intercepted tunnels stay up; their next
+    /// request is classified, and its grants checked, by the new plan. A blind tunnel
+    /// carries no request to check, so it is closed when the new plan would not have
+    /// opened it: none of its grants is valid for the new plan (a grant is bound to the
+    /// plan's hash), or a route of the new plan names its host, which must now be
+    /// intercepted. The sandbox's next `CONNECT` is judged by the new plan.
     ///
     /// # Errors
     ///
@@ -346,11 +356,7 @@ impl ProxyHandle {
     pub fn reload(&self, plan: &CompiledRuntimePlan) -> Result<(), Error> {
         let state = Arc::new(PlanState::new(plan, self.shared.keys.clone())?);
         let hash = state.hash().to_owned();
-        *self
-            .shared
-            .plan
-            .write()
-            .unwrap_or_else(PoisonError::into_inner) = state;
+        self.shared.plan.send_replace(state);
         tracing::info!(target: "integrations::proxy", plan = %hash, "plan reloaded");
         Ok(())
     }

@@ -1,5 +1,6 @@
 //! What a tunnel may carry: the host it was opened for and nothing else (TLS server
-//! name, `Host`), idle blind tunnels closed, upstream connections reused.
+//! name, `Host`), idle blind tunnels closed, and those a reloaded plan would not open,
+//! upstream connections reused.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -291,4 +292,99 @@ async fn a_route_to_an_ipv6_literal_works() {
         recorded[0].headers_named("authorization"),
         [format!("Bearer {OPENAI_KEY}")]
     );
+}
+
+/// A grant for `plan`'s first route, issued by the fixture's keys.
+fn grant_for(fx: &Fixture, plan: &integrations_core::plan::CompiledRuntimePlan) -> String {
+    use integrations_core::egress::{GrantAudience, GrantClaims};
+    use integrations_core::host::Clock as _;
+    let claims = GrantClaims::for_route(
+        &plan.egress_routes[0],
+        &GrantAudience::for_plan(plan),
+        fx.test.clock.now(),
+        Duration::from_secs(3600),
+    )
+    .unwrap();
+    fx.keys.issue(&claims).unwrap().expose().to_owned()
+}
+
+/// Whether the proxy closed `tunnel` (within five seconds); `false` when it is still
+/// open after `open_for`.
+async fn closed<T: tokio::io::AsyncRead + Unpin>(tunnel: &mut T, open_for: Duration) -> bool {
+    let mut byte = [0_u8; 1];
+    match tokio::time::timeout(open_for, tunnel.read(&mut byte)).await {
+        Ok(read) => {
+            assert_eq!(read.unwrap(), 0, "the tunnel carried no byte");
+            true
+        }
+        Err(_) => false,
+    }
+}
+
+/// A blind tunnel carries no request the proxy could check against a reloaded plan, so a
+/// reload closes those the new plan would not open: none of their grants is for it, or
+/// one of its routes names their host (which must now be intercepted). The others, and a
+/// reload of the same plan, leave them open.
+#[tokio::test]
+async fn a_reload_closes_the_blind_tunnels_the_new_plan_would_not_open() {
+    let fx = Fixture::start().await;
+    let addr = fx.proxy().local_addr();
+    let passthrough = format!("{PASSTHROUGH}:443");
+    // `other` differs from the fixture's plan (so its hash and grants do), and still
+    // leaves the passthrough host blind; `managing` also routes that host.
+    let mut other = fx.plan.clone();
+    other.egress_routes[0]
+        .matcher
+        .excluded_path_prefixes
+        .push("/v1/organization".to_owned());
+    let mut managing = other.clone();
+    let mut route = managing.egress_routes[0].clone();
+    route.id = integrations_core::plan::RouteId::for_binding(&route.binding, 1);
+    route.matcher.hosts = vec![PASSTHROUGH.to_owned()];
+    managing.egress_routes.push(route);
+    let (old, for_other, for_managing) = (
+        fx.grant(),
+        grant_for(&fx, &other),
+        grant_for(&fx, &managing),
+    );
+
+    let mut only_old = open_tunnel(addr, &passthrough, basic("sandbox", &old)).await;
+    let mut old_and_other = open_tunnel(
+        addr,
+        &passthrough,
+        basic("sandbox", &format!("{old}~{for_other}")),
+    )
+    .await;
+    let short = Duration::from_millis(300);
+    fx.proxy().reload(&fx.plan).unwrap();
+    assert!(!closed(&mut only_old, short).await, "same plan: stays");
+    assert!(!closed(&mut old_and_other, short).await, "same plan: stays");
+
+    fx.proxy().reload(&other).unwrap();
+    let long = Duration::from_secs(5);
+    assert!(
+        closed(&mut only_old, long).await,
+        "no grant for the new plan"
+    );
+    assert!(!closed(&mut old_and_other, short).await, "a grant for it");
+
+    let mut other_and_managing = open_tunnel(
+        addr,
+        &passthrough,
+        basic("sandbox", &format!("{for_other}~{for_managing}")),
+    )
+    .await;
+    fx.proxy().reload(&managing).unwrap();
+    assert!(
+        closed(&mut old_and_other, long).await,
+        "no grant for the new plan"
+    );
+    assert!(
+        closed(&mut other_and_managing, long).await,
+        "its grant holds, but the host is now intercepted"
+    );
+    let settled = fx.settled().await;
+    assert_eq!(settled.tunnels, 0);
+    assert_eq!(settled.count("-", "proxy.tunnel_plan_changed"), 3);
+    assert_eq!(settled.count("-", "tunnel_blind"), 3);
 }
