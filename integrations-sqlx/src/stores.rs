@@ -1085,10 +1085,14 @@ impl CheckpointStore for SqlStores {
 impl ApprovalStore for SqlStores {
     async fn put_approval(&self, request: &ApprovalRequest) -> Result<(), Error> {
         let q = self
-            .query("INSERT INTO approvals (tenant, id, expires_at, record) VALUES ($1, $2, $3, $4)")
+            .query(
+                "INSERT INTO approvals (tenant, id, expires_at, connection, record) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
             .bind(request.tenant.as_str())
             .bind(request.id.as_str())
             .bind(ms(request.expires_at))
+            .bind(request.context.connection.as_str())
             .bind(to_json(request)?);
         q.execute(&self.pool).await.map_err(|e| {
             map_duplicate(
@@ -1123,6 +1127,18 @@ impl ApprovalStore for SqlStores {
             .query("DELETE FROM approvals WHERE expires_at <= $1")
             .bind(ms(expired_by));
         self.affected(q).await
+    }
+
+    async fn delete_approvals(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+    ) -> Result<usize, Error> {
+        let q = self
+            .query("DELETE FROM approvals WHERE tenant = $1 AND connection = $2")
+            .bind(tenant.as_str())
+            .bind(connection.as_str());
+        Ok(usize::try_from(self.affected(q).await?).unwrap_or(usize::MAX))
     }
 }
 

@@ -849,6 +849,19 @@ impl ApprovalStore for MemoryStore {
             a.expires_at <= expired_by
         }))
     }
+
+    async fn delete_approvals(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+    ) -> Result<usize, Error> {
+        let mut state = self.lock();
+        let before = state.approvals.len();
+        state
+            .approvals
+            .retain(|(t, _), a| !(t == tenant && &a.context.connection == connection));
+        Ok(before - state.approvals.len())
+    }
 }
 
 #[async_trait]

@@ -298,27 +298,26 @@ pub struct Forgotten {
     pub publications_deleted: usize,
     /// How many sync checkpoints of its streams were deleted.
     pub checkpoints_deleted: usize,
+    /// How many tool calls through it that waited for approval were deleted.
+    pub approvals_deleted: usize,
 }
 
 impl Authorizations {
     /// Forgets a connection: [`disconnect`](Self::disconnect)s it (its grant revoked at
     /// the provider, its managed webhook deleted, its credentials deleted), then deletes
-    /// its publications and its sync checkpoints, then its record, audited as
-    /// `connection.forgotten`. A host built without a publication or checkpoint store
-    /// holds none to delete.
+    /// its publications, its sync checkpoints and the tool calls through it waiting for
+    /// approval, then its record, audited as `connection.forgotten`. A host built without
+    /// a publication, checkpoint or approval store holds none to delete.
     ///
     /// All of it, because an id can come back (a chosen one, or the one an authorization
     /// derives from the same account): what still named it would apply to the new
-    /// connection, publications granting agents its tools included. Three things stay:
+    /// connection, publications granting agents its tools included. Two things stay:
     /// bindings naming the connection, as they are a profile's (compiling the profile
     /// reports them, `binding.connection_not_found`, until the id comes back, and then
     /// they apply to the new connection: change the profile first); records a sync
     /// wrote into a sink (wipe them first, with
     /// [`SyncRunner::delete`](crate::sync::SyncRunner::delete), which needs the
-    /// connection); and tool calls waiting for approval through it, which an approval
-    /// store cannot list by connection: they expire with their TTL
-    /// ([`DEFAULT_APPROVAL_TTL`](crate::tools::DEFAULT_APPROVAL_TTL), a day), and one
-    /// approved before then runs through whatever connection has the id by then.
+    /// connection).
     ///
     /// # Errors
     ///
@@ -326,7 +325,9 @@ impl Authorizations {
     /// it again finishes the job (a second disconnect changes nothing);
     /// `store.not_implemented` when the checkpoint store cannot delete checkpoints (the
     /// connection is disconnected and its publications deleted by then, its record
-    /// kept: implement `CheckpointStore::delete_checkpoints`, then call it again).
+    /// kept: implement `CheckpointStore::delete_checkpoints`, then call it again), and
+    /// the same when the approval store cannot delete approval requests
+    /// (`ApprovalStore::delete_approvals`).
     pub async fn forget(&self, request: Disconnect) -> Result<Forgotten, Error> {
         let disconnected = self.disconnect(request.clone()).await?;
         let (tenant, id) = (&request.tenant, &request.connection);
@@ -361,6 +362,26 @@ impl Authorizations {
         } else {
             0
         };
+        // Approved after this, one would run through whatever connection has the id then.
+        let approvals_deleted = if self.host.has(HostPart::Approvals) {
+            self.host
+                .approvals()
+                .delete_approvals(tenant, id)
+                .await
+                .map_err(|e| {
+                    if e.code() == crate::codes::store::NOT_IMPLEMENTED.as_str() {
+                        crate::codes::store::NOT_IMPLEMENTED
+                            .error(
+                                "the connection is disconnected and its publications and checkpoints are deleted, but the calls waiting for approval through it cannot be: the approval store does not implement delete_approvals; implement it, then forget the connection again (its record is kept until then)",
+                            )
+                            .with_source(e)
+                    } else {
+                        e
+                    }
+                })?
+        } else {
+            0
+        };
         self.host
             .connections()
             .delete_connection(tenant, id)
@@ -375,12 +396,14 @@ impl Authorizations {
         .with_connection(id.clone())
         .with_actor(request.actor.clone())
         .with_detail("publications_deleted", publications_deleted.to_string())
-        .with_detail("checkpoints_deleted", checkpoints_deleted.to_string());
+        .with_detail("checkpoints_deleted", checkpoints_deleted.to_string())
+        .with_detail("approvals_deleted", approvals_deleted.to_string());
         self.host.audit().record(event).await;
         Ok(Forgotten {
             disconnected,
             publications_deleted,
             checkpoints_deleted,
+            approvals_deleted,
         })
     }
 }

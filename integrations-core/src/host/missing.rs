@@ -318,6 +318,13 @@ impl ApprovalStore for Missing {
     async fn purge_approvals(&self, _expired_by: Timestamp) -> Result<u64, Error> {
         Err(missing(HostPart::Approvals))
     }
+    async fn delete_approvals(
+        &self,
+        _tenant: &TenantId,
+        _connection: &ConnectionId,
+    ) -> Result<usize, Error> {
+        Err(missing(HostPart::Approvals))
+    }
 }
 
 #[async_trait]

@@ -657,6 +657,29 @@ pub trait ApprovalStore: Send + Sync {
         let _ = expired_by;
         Ok(0)
     }
+
+    /// Deletes every approval request of a call through `connection` (pending or
+    /// expired); how many there were. A connection being forgotten
+    /// ([`Authorizations::forget`](crate::auth::Authorizations::forget)) leaves none
+    /// behind: approved later, one would run through whatever connection has the id by
+    /// then (a chosen one, or the id an authorization derives from the same account), and
+    /// each holds the arguments an agent sent.
+    ///
+    /// The default fails with `store.not_implemented`: a host's own store implements it
+    /// (`MemoryStore` and the SQL stores do).
+    ///
+    /// # Errors
+    ///
+    /// Storage errors; nothing is deleted then.
+    async fn delete_approvals(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+    ) -> Result<usize, Error> {
+        let _ = (tenant, connection);
+        Err(crate::codes::store::NOT_IMPLEMENTED
+            .error("this approval store does not implement delete_approvals"))
+    }
 }
 
 /// The unread pages of trimmed tool results, taken once.

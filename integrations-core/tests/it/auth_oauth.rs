@@ -688,11 +688,13 @@ async fn a_connection_deleted_during_its_reauthorization_stays_deleted() {
 }
 
 /// Forgetting a connection disconnects it, then deletes its publications, its sync
-/// checkpoints and its record, and nothing of another connection's.
+/// checkpoints, the tool calls through it waiting for approval and its record, and
+/// nothing of another connection's.
 #[tokio::test]
 async fn forgetting_a_connection_leaves_nothing_that_names_it() {
-    use integrations_core::host::{CheckpointStore, PublicationStore};
+    use integrations_core::host::{ApprovalStore, CheckpointStore, PublicationStore};
     use integrations_core::model::{Publication, PublicationScope, SyncCheckpoint};
+    use integrations_core::tools::{ApprovalId, ApprovalRequest, CallContext, Session};
     use integrations_core::{PublicationId, WorkspaceId};
 
     let mock = LinearMock::start().await;
@@ -724,6 +726,19 @@ async fn forgetting_a_connection_leaves_nothing_that_names_it() {
         let checkpoint = SyncCheckpoint::new(tenant(), through.clone(), stream, at);
         test.store.save_checkpoint(&checkpoint).await.unwrap();
     }
+    let session = Session::new(tenant(), WorkspaceId::new("w").unwrap());
+    for (id, through) in [("a-1", &connection.id), ("a-2", &other)] {
+        let request = ApprovalRequest::new(
+            ApprovalId::new(id).unwrap(),
+            "linear_create_issue",
+            connection.key.clone(),
+            serde_json::json!({"title": "Crash"}),
+            CallContext::new(session.clone(), through.clone()),
+            at,
+            std::time::Duration::from_secs(3600),
+        );
+        test.store.put_approval(&request).await.unwrap();
+    }
     let auth = Authorizations::new(registry, test.host().clone());
     let forgotten = auth
         .forget(Disconnect::new(tenant(), connection.id.clone()))
@@ -732,9 +747,10 @@ async fn forgetting_a_connection_leaves_nothing_that_names_it() {
     assert_eq!(
         (
             forgotten.publications_deleted,
-            forgotten.checkpoints_deleted
+            forgotten.checkpoints_deleted,
+            forgotten.approvals_deleted
         ),
-        (2, 2)
+        (2, 2, 1)
     );
     assert!(matches!(
         forgotten.disconnected.connection.status,
@@ -788,11 +804,20 @@ async fn forgetting_a_connection_leaves_nothing_that_names_it() {
             .unwrap()
             .is_some()
     );
+    let taken = |id: &'static str| async move {
+        store
+            .take_approval(&tenant(), &ApprovalId::new(id).unwrap(), at)
+            .await
+            .unwrap()
+    };
+    assert!(taken("a-1").await.is_none(), "the forgotten call is gone");
+    assert!(taken("a-2").await.is_some(), "the other connection's stays");
     let events = test.audit.with_action("connection.forgotten");
     assert_eq!(events.len(), 1, "{events:?}");
     assert_eq!(events[0].connection.as_ref(), Some(&connection.id));
     assert_eq!(events[0].detail["publications_deleted"], "2");
     assert_eq!(events[0].detail["checkpoints_deleted"], "2");
+    assert_eq!(events[0].detail["approvals_deleted"], "1");
     // Forgotten is forgotten: a second call finds no connection.
     let again = auth
         .forget(Disconnect::new(tenant(), connection.id.clone()))

@@ -51,11 +51,13 @@ async fn a_failed_migration_leaves_no_lock_behind() {
     each_backend!("failed_migration", |url| {
         let stores = SqlStores::connect(&url).await.unwrap();
         // Back to version 1 with migration 2's table still there: migration 2 fails.
-        // (The columns of migrations 3 and 4 are dropped, so that they run again after.)
+        // (What migrations 3 to 5 add is dropped, so that they run again after.)
         for sql in [
             "DELETE FROM _sqlx_migrations WHERE version >= 2",
             "ALTER TABLE credential_sets DROP COLUMN deleted",
             "ALTER TABLE webhook_events DROP COLUMN delivered",
+            DROP_APPROVALS_BY_CONNECTION_INDEX,
+            "ALTER TABLE approvals DROP COLUMN connection",
         ] {
             sqlx::query(sql).execute(stores.pool()).await.unwrap();
         }
@@ -134,6 +136,8 @@ async fn credentials_stored_before_the_tombstone_migration_survive_it() {
             "DELETE FROM _sqlx_migrations WHERE version >= 3",
             "ALTER TABLE credential_sets DROP COLUMN deleted",
             "ALTER TABLE webhook_events DROP COLUMN delivered",
+            DROP_APPROVALS_BY_CONNECTION_INDEX,
+            "ALTER TABLE approvals DROP COLUMN connection",
         ] {
             sqlx::query(sql).execute(stores.pool()).await.unwrap();
         }
@@ -194,6 +198,8 @@ async fn events_recorded_before_the_delivery_migration_count_as_delivered() {
         for sql in [
             "DELETE FROM _sqlx_migrations WHERE version >= 4",
             "ALTER TABLE webhook_events DROP COLUMN delivered",
+            DROP_APPROVALS_BY_CONNECTION_INDEX,
+            "ALTER TABLE approvals DROP COLUMN connection",
         ] {
             sqlx::query(sql).execute(stores.pool()).await.unwrap();
         }
@@ -218,6 +224,83 @@ async fn events_recorded_before_the_delivery_migration_count_as_delivered() {
                 since: new.received_at
             })
         );
+        stores.close().await;
+    });
+}
+
+/// Migration 5's index, dropped before its column when a test takes a database back to
+/// an earlier version.
+const DROP_APPROVALS_BY_CONNECTION_INDEX: &str = "DROP INDEX approvals_by_connection";
+
+/// Approval requests stored before migration 5 (which adds their connection) are found
+/// by connection after it, so forgetting a connection deletes them too; another
+/// connection's and another tenant's stay.
+#[tokio::test]
+async fn approvals_stored_before_the_connection_migration_are_deleted_with_it() {
+    use integrations_core::host::ApprovalStore;
+    use integrations_core::tools::{ApprovalId, ApprovalRequest, CallContext, Session};
+    use integrations_core::{ConnectionId, TenantId, Timestamp, WorkspaceId};
+
+    let request = |tenant: &str, id: &str, connection: &str| {
+        let session = Session::new(
+            TenantId::new(tenant).unwrap(),
+            WorkspaceId::new("w").unwrap(),
+        );
+        ApprovalRequest::new(
+            ApprovalId::new(id).unwrap(),
+            "slack_send_message",
+            "slack::slack-default".parse().unwrap(),
+            serde_json::json!({"text": "hi"}),
+            CallContext::new(session, ConnectionId::new(connection).unwrap()),
+            Timestamp::from_unix_seconds(1_800_000_000),
+            std::time::Duration::from_secs(3600),
+        )
+    };
+    each_backend!("approvals_upgrade", |url| {
+        let stores = SqlStores::connect(&url).await.unwrap();
+        // Back to version 4, then requests stored as that release stored them.
+        for sql in [
+            "DELETE FROM _sqlx_migrations WHERE version >= 5",
+            DROP_APPROVALS_BY_CONNECTION_INDEX,
+            "ALTER TABLE approvals DROP COLUMN connection",
+        ] {
+            sqlx::query(sql).execute(stores.pool()).await.unwrap();
+        }
+        for old in [
+            request("acme", "a1", "slack"),
+            request("acme", "a2", "slack"),
+            request("acme", "a3", "linear"),
+            request("other", "a4", "slack"),
+        ] {
+            sqlx::query(
+                "INSERT INTO approvals (tenant, id, expires_at, record) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(old.tenant.as_str().to_owned())
+            .bind(old.id.as_str().to_owned())
+            .bind(old.expires_at.unix_millis())
+            .bind(serde_json::to_string(&old).unwrap())
+            .execute(stores.pool())
+            .await
+            .unwrap();
+        }
+        stores.migrate().await.unwrap();
+        assert_eq!(stores.schema_version().await.unwrap(), SCHEMA_VERSION);
+        let acme = TenantId::new("acme").unwrap();
+        let slack = ConnectionId::new("slack").unwrap();
+        assert_eq!(stores.delete_approvals(&acme, &slack).await.unwrap(), 2);
+        assert_eq!(stores.delete_approvals(&acme, &slack).await.unwrap(), 0);
+        let now = Timestamp::from_unix_seconds(1_800_000_001);
+        for (tenant, id) in [("acme", "a3"), ("other", "a4")] {
+            let kept = stores
+                .take_approval(
+                    &TenantId::new(tenant).unwrap(),
+                    &ApprovalId::new(id).unwrap(),
+                    now,
+                )
+                .await
+                .unwrap();
+            assert!(kept.is_some(), "{tenant}/{id} was kept");
+        }
         stores.close().await;
     });
 }

@@ -1219,7 +1219,65 @@ async fn take_once(s: &dyn Stores, scope: &Scope) -> Outcome {
         s.put_continuation(&continuation).await,
         "put_continuation after take",
     )?;
-    take_expired(s, scope).await
+    take_expired(s, scope).await?;
+    approval_delete(s, scope).await
+}
+
+/// `delete_approvals` deletes every request of one connection, in one tenant, expired or
+/// not, and nothing else.
+async fn approval_delete(s: &dyn Stores, scope: &Scope) -> Outcome {
+    let t = scope.tenant("a");
+    let gone = r::connection_id("c-forgotten");
+    let kept_connection = r::connection_id("c-kept");
+    let mut kept = Vec::new();
+    for (n, (tenant, connection, expires_in)) in [
+        (&t, &gone, Duration::from_secs(600)),
+        (&t, &gone, Duration::ZERO),
+        (&t, &kept_connection, Duration::from_secs(600)),
+        (&scope.tenant("b"), &gone, Duration::from_secs(600)),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut approval = r::approval(tenant, &format!("ap-del-{n}"), expires_in, n == 0);
+        approval.context.connection = connection.clone();
+        ok(s.put_approval(&approval).await, "put_approval")?;
+        if !(tenant == &t && connection == &gone) {
+            kept.push(approval);
+        }
+    }
+    let deleted = ok(s.delete_approvals(&t, &gone).await, "delete_approvals")?;
+    ensure!(
+        deleted == 2,
+        "delete_approvals of a connection with two requests (one expired) said {deleted}"
+    );
+    for approval in &kept {
+        ensure!(
+            ok(
+                s.take_approval(&approval.tenant, &approval.id, at(0)).await,
+                "take_approval"
+            )?
+            .as_ref()
+                == Some(approval),
+            "delete_approvals deleted the request of another connection or tenant"
+        );
+    }
+    for n in 0..2 {
+        ensure!(
+            ok(
+                s.take_approval(&t, &r::approval_id(&format!("ap-del-{n}")), at(0))
+                    .await,
+                "take_approval"
+            )?
+            .is_none(),
+            "a deleted connection's approval request is still there"
+        );
+    }
+    ensure!(
+        ok(s.delete_approvals(&t, &gone).await, "delete_approvals")? == 0,
+        "a second delete_approvals found requests"
+    );
+    Ok(())
 }
 
 /// An entry is live until its `expires_at`: taken one millisecond before, it is returned;

@@ -80,7 +80,8 @@ pub enum StoreCheck {
     /// Checkpoints are saved only by compare-and-swap on their version, and
     /// `delete_checkpoints` deletes exactly one connection's.
     CheckpointCas,
-    /// OAuth states, approvals and continuations are taken once, and never once expired.
+    /// OAuth states, approvals and continuations are taken once, and never once expired;
+    /// `delete_approvals` deletes exactly one connection's approval requests.
     TakeOnce,
     /// Webhook events are recorded once per (tenant, key, external id); a store that
     /// answers `event_delivery` keeps each event in progress until marked delivered, and
