@@ -340,6 +340,8 @@ async fn reauthorize(
     }
     check_reauthorizer(&connection, destination.actor)?;
     check_subject(&connection, &obtained)?;
+    // The version of the set this reauthorization wrote, if it wrote one.
+    let mut written = None;
     if !obtained.credentials.is_empty() {
         let sealed = seal(host, &connection, &obtained.credentials)?;
         // Reauthorizing replaces every credential; retry when a refresh swapped meanwhile.
@@ -361,7 +363,10 @@ async fn reauthorize(
                 )
                 .await
             {
-                Ok(_) => break,
+                Ok(version) => {
+                    written = Some(version);
+                    break;
+                }
                 Err(e) if e.is_conflict() && attempts < 3 => attempts += 1,
                 Err(e) => return Err(e),
             }
@@ -419,11 +424,43 @@ async fn reauthorize(
             .get_connection(destination.tenant, id)
             .await?
         else {
+            discard_orphaned(host, &read, written).await;
             return Err(crate::codes::auth::CONNECTION_NOT_FOUND
                 .error("the connection was deleted while it was being reauthorized"));
         };
         check_subject(&stored, &obtained)?;
         read = stored;
+    }
+}
+
+/// Deletes the credential set a reauthorization wrote (at version `written`) for a
+/// connection deleted meanwhile, unless another writer replaced it since: no record
+/// names it any more, so nothing would ever use, refresh or delete its tokens. A
+/// failure is logged: the reauthorization fails either way.
+async fn discard_orphaned(host: &Host, connection: &Connection, written: Option<u64>) {
+    let Some(written) = written else {
+        return;
+    };
+    let credentials = host.credentials();
+    let outcome = match credentials
+        .load_credentials(&connection.tenant, &connection.id)
+        .await
+    {
+        Ok(Some(set)) if set.version == written => credentials
+            .delete_credentials(&connection.tenant, &connection.id)
+            .await
+            .map(drop),
+        Ok(_) => Ok(()),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = outcome {
+        tracing::warn!(
+            target: "integrations::auth",
+            tenant = %connection.tenant,
+            connection = %connection.id,
+            code = e.code(),
+            "the credentials of a connection deleted during its reauthorization could not be deleted"
+        );
     }
 }
 

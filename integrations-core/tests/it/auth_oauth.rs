@@ -685,6 +685,15 @@ async fn a_connection_deleted_during_its_reauthorization_stays_deleted() {
             .unwrap()
             .is_none()
     );
+    // Nor are the tokens it obtained left under the deleted id, where nothing would
+    // ever use, refresh or delete them.
+    assert!(
+        test.store
+            .load_credentials(&tenant(), &connection.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 /// Forgetting a connection disconnects it, then deletes its publications, its sync
