@@ -104,6 +104,11 @@ impl Authorizations {
     /// disconnect. When the revocation then fails (not forced), the hook stays deleted and
     /// [`ManagedWebhooks::register`](crate::webhook::ManagedWebhooks::register) restores it.
     ///
+    /// When the stored credentials change while the provider is asked (another process
+    /// refreshed them, or a reauthorization replaced them), the newer ones are revoked
+    /// too before they are deleted, up to three rounds: a rotating provider's new tokens
+    /// outlive the old ones' revocation.
+    ///
     /// Calling it again is harmless: the provider says the token is gone or there is none,
     /// and the connection, `revoked` already, gets no second status change audited.
     ///
@@ -131,7 +136,7 @@ impl Authorizations {
             Some(managed) => managed.before_disconnect(&connection).await,
             None => WebhookRemoval::NotManaged,
         };
-        let revoked_remotely = self.revoke_remotely(&connection).await;
+        let revoked_remotely = self.revoke_current(&connection).await;
         if let Some(managed) = &self.managed {
             managed.after_disconnect(&connection, &webhook).await;
         }
@@ -184,8 +189,56 @@ impl Authorizations {
         })
     }
 
-    /// Asks the provider to revoke the connection's grant, when its method can.
-    async fn revoke_remotely(&self, connection: &Connection) -> Result<RemoteRevocation, Error> {
+    /// Asks the provider to revoke the connection's grant, again when the stored
+    /// credentials changed while it did (another process refreshed them, or a
+    /// reauthorization replaced them): a rotating provider's new tokens may live on after
+    /// the old ones are revoked, and they are deleted next, so they are revoked first.
+    /// `Revoked` when any round revoked a token.
+    async fn revoke_current(&self, connection: &Connection) -> Result<RemoteRevocation, Error> {
+        const MAX_ROUNDS: usize = 3;
+        let mut revoked = false;
+        let mut outcome = RemoteRevocation::NoToken;
+        for _ in 0..MAX_ROUNDS {
+            let presented;
+            (outcome, presented) = self.revoke_remotely(connection).await?;
+            revoked |= matches!(outcome, RemoteRevocation::Revoked);
+            let Some(presented) = presented else {
+                break;
+            };
+            let stored = self.credential_version(connection).await?;
+            if stored.is_none_or(|version| version == presented) {
+                break;
+            }
+            tracing::info!(
+                target: "integrations::auth",
+                tenant = %connection.tenant,
+                connection = %connection.id,
+                "the credentials changed while the grant was being revoked; revoking the new ones too"
+            );
+        }
+        Ok(if revoked {
+            RemoteRevocation::Revoked
+        } else {
+            outcome
+        })
+    }
+
+    /// The version of the connection's stored credential set, if it has one.
+    async fn credential_version(&self, connection: &Connection) -> Result<Option<u64>, Error> {
+        Ok(self
+            .host
+            .credentials()
+            .load_credentials(&connection.tenant, &connection.id)
+            .await?
+            .map(|set| set.version))
+    }
+
+    /// Asks the provider to revoke the connection's grant, when its method can; with the
+    /// version of the credential set its token was read from, when one was presented.
+    async fn revoke_remotely(
+        &self,
+        connection: &Connection,
+    ) -> Result<(RemoteRevocation, Option<u64>), Error> {
         let context = TargetContext::for_connection(&self.registry, &self.host, connection)
             .await
             .map_err(|e| {
@@ -200,24 +253,28 @@ impl Authorizations {
             })?;
         let method = context.method(&connection.method)?;
         if method.kind != ConnectionMethodKind::OAuth2AuthorizationCode {
-            return Ok(RemoteRevocation::NotSupported);
+            return Ok((RemoteRevocation::NotSupported, None));
         }
         let spec = context.oauth2(method)?;
         let revoker = context.entry.integration().grant_revoker(&method.id);
         if revoker.is_none() && spec.revoke_url.is_none() {
-            return Ok(RemoteRevocation::NotSupported);
+            return Ok((RemoteRevocation::NotSupported, None));
         }
         let Some(token) = self.token_to_revoke(connection).await? else {
-            return Ok(if connection.is_active() {
+            let outcome = if connection.is_active() {
                 RemoteRevocation::NoToken
             } else {
                 // Its grant died (the token manager could not refresh it).
                 RemoteRevocation::AlreadyInvalid
-            });
+            };
+            return Ok((outcome, None));
         };
+        // Read right after the token (which a refresh may just have replaced), so a
+        // change while the provider is asked shows as a newer version.
+        let presented = self.credential_version(connection).await?;
         if let Some(revoker) = revoker {
             let secrets = context.secrets(&self.host)?;
-            return revoker
+            let outcome = revoker
                 .revoke(&RevokeContext::new(
                     &self.host,
                     connection,
@@ -228,10 +285,11 @@ impl Authorizations {
                     &spec,
                     &token,
                 ))
-                .await;
+                .await?;
+            return Ok((outcome, presented));
         }
         let Some(url) = spec.revoke_url.clone() else {
-            return Ok(RemoteRevocation::NotSupported);
+            return Ok((RemoteRevocation::NotSupported, None));
         };
         spec.require_secure_endpoints()?;
         let mut authorization = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
@@ -257,6 +315,7 @@ impl Authorizations {
             "revocation endpoint answered"
         );
         read_revocation(&response, &spec, super::now(&self.host))
+            .map(|outcome| (outcome, presented))
     }
 
     /// The access token to present: a fresh one through the token manager while the

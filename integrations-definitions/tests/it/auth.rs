@@ -928,6 +928,89 @@ impl Env {
     }
 }
 
+/// Another process refreshes the connection's tokens while a disconnect asks Linear to
+/// revoke the old ones (Linear rotates: the new pair lives on). The disconnect sees the
+/// newer set and revokes it too before deleting it, so no live grant is left at Linear
+/// with no token here.
+#[tokio::test]
+async fn a_refresh_while_a_disconnect_revokes_is_revoked_too() {
+    use integrations_core::Secret;
+    use integrations_core::host::{Host, HttpRequest, from_fn};
+
+    let mock = LinearMock::start().await;
+    let env = Env::new(
+        "linear::linear-default",
+        mock.target_config(),
+        mock.target_secrets(),
+    )
+    .await;
+    let url = env.start("oauth2", None).await;
+    let connection = env.complete(mock.authorize(&url).unwrap()).await.unwrap();
+    let selector = CredentialSelector::of_type(CredentialType::OAUTH2_ACCESS_TOKEN);
+    let elsewhere = Arc::new(env.tokens());
+    let old = elsewhere
+        .credential(&CredentialRequest::new(&connection, &selector))
+        .await
+        .unwrap()
+        .value;
+    let refreshed: Arc<std::sync::Mutex<Option<String>>> = Arc::default();
+    let http = {
+        let (inner, refreshed) = (env.test.host().http_arc(), refreshed.clone());
+        let (connection, selector) = (connection.clone(), selector.clone());
+        from_fn(move |request: HttpRequest| {
+            let (inner, refreshed) = (inner.clone(), refreshed.clone());
+            let (elsewhere, connection, selector) =
+                (elsewhere.clone(), connection.clone(), selector.clone());
+            async move {
+                let first_revoke =
+                    request.uri().path() == "/oauth/revoke" && refreshed.lock().unwrap().is_none();
+                if first_revoke {
+                    // The other process's refresh lands just before the revocation.
+                    let presented = request.headers()["authorization"].to_str().unwrap();
+                    let rejected = Secret::new(presented.trim_start_matches("Bearer "));
+                    let fresh = elsewhere
+                        .credential_rejected(
+                            &CredentialRequest::new(&connection, &selector),
+                            &rejected,
+                        )
+                        .await
+                        .unwrap()
+                        .expect("a refreshed token");
+                    *refreshed.lock().unwrap() = Some(fresh.value.expose().to_owned());
+                }
+                inner.send(request).await
+            }
+        })
+    };
+    let test = &env.test;
+    let host = Host::builder()
+        .stores(test.store.clone())
+        .http(Arc::new(http))
+        .cipher(test.keys.clone() as Arc<integrations_core::host::AesGcmKeyRing>)
+        .clock(test.clock.clone() as Arc<dyn Clock>)
+        .audit(test.audit.clone())
+        .build()
+        .unwrap();
+    let disconnected = Authorizations::new(env.registry.clone(), host)
+        .disconnect(Disconnect::new(tenant(), connection.id.clone()))
+        .await
+        .unwrap();
+    let fresh = refreshed
+        .lock()
+        .unwrap()
+        .clone()
+        .expect("the race happened");
+    assert_ne!(fresh, old.expose());
+    assert!(!mock.access_is_live(old.expose()));
+    assert!(
+        !mock.access_is_live(&fresh),
+        "the tokens refreshed meanwhile were deleted here but left live at Linear"
+    );
+    assert_eq!(disconnected.remote, RemoteRevocation::Revoked);
+    assert_eq!(mock.revocations(), 2);
+    assert!(disconnected.credentials_deleted);
+}
+
 #[tokio::test]
 async fn disconnecting_linear_revokes_the_grant_there_and_forgets_the_tokens() {
     let mock = LinearMock::start().await;
