@@ -1103,8 +1103,25 @@ async fn the_status_recheck_interval_is_configurable() {
     assert_eq!(e.code(), "auth.connection_not_active");
 }
 
+/// Waits (up to ten seconds) until the connection's set holds no lease: the refresh
+/// that held it has stored its outcome.
+async fn lease_released(test: &TestHost, connection: &Connection) {
+    for _ in 0..1000 {
+        if !has_lease(test, connection) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the refresh never released its lease");
+}
+
+/// The caller stops waiting a margin before the lease expires, while the token request
+/// goes on: a rotating provider uses the refresh token up when it answers, so its
+/// answer is stored when it comes, and the next caller gets those tokens without a
+/// second refresh (which, with the used-up refresh token, would fail and mark the
+/// connection `error`).
 #[tokio::test]
-async fn a_token_request_slower_than_the_lease_is_given_up_before_the_lease_expires() {
+async fn a_token_request_slower_than_the_lease_is_waited_for_no_longer_and_still_stored() {
     let mock = LinearMock::start().await;
     let (test, registry) = setup(&mock).await;
     let connection = connect(&test, &registry, &mock).await;
@@ -1122,10 +1139,46 @@ async fn a_token_request_slower_than_the_lease_is_given_up_before_the_lease_expi
     assert!(e.is_temporary());
     assert!(waited < Duration::from_secs(2), "{waited:?}");
     assert!(waited >= Duration::from_millis(1400), "{waited:?}");
-    assert!(!has_lease(&test, &connection));
+    // The refresh still holds its lease: no other caller refreshes meanwhile.
+    assert!(has_lease(&test, &connection));
+    lease_released(&test, &connection).await;
+    mock.set_delay(Duration::ZERO);
+    let token = tokens.access_token(&connection).await.unwrap();
+    assert!(mock.access_is_live(token.value.expose()));
+    assert_eq!(mock.refresh_requests(), 1);
     assert_eq!(
         stored_status(&test, &connection).await,
         ConnectionStatus::Active
+    );
+}
+
+/// A caller dropped while its refresh is in flight (its own request cancelled) does not
+/// take the refresh with it: the provider's answer is stored, and the next caller gets
+/// it without a second refresh.
+#[tokio::test]
+async fn a_refresh_whose_caller_is_dropped_still_stores_its_tokens() {
+    let mock = LinearMock::start().await;
+    let (test, registry) = setup(&mock).await;
+    let connection = connect(&test, &registry, &mock).await;
+    let tokens = manager(&test, &registry);
+    test.clock.advance(DAY);
+    mock.set_delay(Duration::from_millis(500));
+    let dropped =
+        tokio::time::timeout(Duration::from_millis(100), tokens.access_token(&connection)).await;
+    assert!(dropped.is_err(), "the caller was dropped mid-refresh");
+    lease_released(&test, &connection).await;
+    mock.set_delay(Duration::ZERO);
+    let token = tokens.access_token(&connection).await.unwrap();
+    assert!(mock.access_is_live(token.value.expose()));
+    assert_eq!(mock.refresh_requests(), 1);
+    assert_eq!(
+        stored_status(&test, &connection).await,
+        ConnectionStatus::Active
+    );
+    assert_eq!(
+        test.audit.with_action("credential.refreshed").len(),
+        1,
+        "the refresh is audited once, by its task"
     );
 }
 

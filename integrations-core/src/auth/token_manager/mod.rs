@@ -720,6 +720,26 @@ impl TokenManager {
     }
 }
 
+impl TokenManager {
+    /// A manager for a task that outlives its caller: the same registry, host, settings
+    /// and cache, and no usage audit of its own (its drop records nothing; it hands out
+    /// nothing).
+    pub(super) fn detached(&self) -> Self {
+        Self {
+            registry: Arc::clone(&self.registry),
+            host: self.host.clone(),
+            freshness: self.freshness,
+            lease_ttl: self.lease_ttl,
+            lease_wait: self.lease_wait,
+            status_recheck: self.status_recheck,
+            audit_usage: false,
+            usage_interval: self.usage_interval,
+            cache: Arc::clone(&self.cache),
+            loader: self.loader.clone(),
+        }
+    }
+}
+
 impl Drop for TokenManager {
     /// Records the counted hand-outs not yet audited, in a task of the current Tokio
     /// runtime (outside one they are lost: call [`flush_usage`](Self::flush_usage)).

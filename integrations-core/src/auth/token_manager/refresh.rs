@@ -3,9 +3,12 @@
 //! single-flight lock and across processes by the lease, with the new tokens (a rotated
 //! refresh token included) swapped in atomically.
 //!
-//! The lease outlives the refresh it guards: the token request is given up (a temporary
-//! `auth.refresh_timeout`) when it has not answered [`refresh_budget`] after the lease was
-//! taken, a margin before the lease expires. Should the final swap still conflict (clocks
+//! The token request and the writes after it run in a task of their own, so a provider's
+//! answer is stored even when its caller is gone: a rotating provider has used up the
+//! refresh token by then. The caller stops waiting (a temporary `auth.refresh_timeout`)
+//! when the request has not answered [`refresh_budget`] after the lease was taken, a
+//! margin before the lease expires; the task goes on, and releases the lease or replaces
+//! it with the new tokens when the provider answers. Should the final swap still conflict (clocks
 //! disagree, or the connection was reauthorized meanwhile), the store is read again and
 //! the tokens the provider just issued are kept unless the store already holds newer ones
 //! (a refresh token other than the one this refresh used up).
@@ -51,6 +54,14 @@ pub(crate) fn is_dead_grant(error: &Error) -> bool {
         error.code(),
         INVALID_GRANT | CREDENTIAL_REVOKED | NO_REFRESH_TOKEN | REFRESH_TOKEN_EXPIRED
     )
+}
+
+/// How a renewal under the lease ended, when it did not fail.
+enum Settled {
+    /// Its tokens are the stored ones.
+    Kept(TokenSet),
+    /// Newer tokens are stored, or the store changed meanwhile: read it again.
+    Again,
 }
 
 /// A renewal's tokens, and whether it used up the refresh token it was given.
@@ -153,68 +164,104 @@ impl TokenManager {
                 Err(e) if e.is_conflict() => continue,
                 Err(e) => return Err(e),
             };
-            // This process holds the lease at `version`, until `now + lease_ttl`.
-            let budget = refresh_budget(self.lease_ttl);
-            let outcome =
-                match tokio::time::timeout(budget, self.renew(connection, refresh_token.as_ref()))
-                    .await
-                {
-                    Ok(outcome) => outcome,
-                    Err(_) => Err(crate::codes::auth::REFRESH_TIMEOUT.error(
-                        "the token endpoint did not answer within the refresh lease; retry",
-                    )),
-                };
-            // Audited only once the outcome is stored: the lease covers the token request
-            // and the writes after it, and a slow audit sink must not let it lapse first
-            // (another process would then refresh with a refresh token already used up).
-            match outcome {
-                Ok(Renewed { tokens, consumed }) => {
-                    let kept = self
-                        .keep_renewed(
-                            connection,
-                            (&set, slot, version),
-                            refresh_token.as_ref(),
-                            &tokens,
-                            consumed,
-                        )
-                        .await;
-                    self.audit_refresh(connection, grant_of(kind), None).await;
-                    if kept? {
-                        let now = self.now();
-                        self.cache.put(
-                            key.clone(),
-                            tokens.access_token.clone(),
-                            tokens.expires_at,
-                            now,
-                            now,
-                            self.freshness,
-                        );
-                        return Ok(ResolvedCredential::new(
-                            tokens.access_token,
-                            tokens.expires_at,
-                        ));
-                    }
-                    // Newer tokens are stored: the next round reads them.
+            // This process holds the lease at `version`, until `now + lease_ttl`. The token
+            // request and the writes after it run in a task of their own: a provider that
+            // rotates refresh tokens uses this one up when it answers, so its answer is
+            // stored even when this caller stops waiting (the budget) or is dropped.
+            let renewal = {
+                let this = self.detached();
+                let (connection, set) = (connection.clone(), set.clone());
+                let slot = slot.map(str::to_owned);
+                tokio::spawn(async move {
+                    let leased = (&set, slot.as_deref(), version);
+                    this.settle_renewal(&connection, kind, leased, refresh_token.as_ref())
+                        .await
+                })
+            };
+            let settled = match tokio::time::timeout(refresh_budget(self.lease_ttl), renewal).await
+            {
+                Ok(Ok(settled)) => settled?,
+                Ok(Err(_stopped)) => {
+                    return Err(crate::codes::auth::REFRESH_TIMEOUT.error(
+                        "the refresh stopped before the token endpoint answered (its task panicked or the runtime shut down); retry",
+                    ));
                 }
-                Err(error) => {
-                    let released = self.release(connection, &set, slot, version).await;
-                    self.audit_refresh(connection, grant_of(kind), Some(&error))
-                        .await;
-                    if is_dead_grant(&error) {
-                        let Some(released) = released? else {
-                            // The store changed while we refreshed: re-read before giving up.
-                            continue;
-                        };
-                        self.mark_error(connection, &error, Some(released)).await?;
-                    } else {
-                        released?;
-                    }
-                    return Err(error);
+                Err(_) => {
+                    return Err(crate::codes::auth::REFRESH_TIMEOUT.error(
+                        "the token endpoint did not answer within the refresh lease; the refresh goes on and stores its tokens when they come: retry",
+                    ));
                 }
+            };
+            match settled {
+                Settled::Kept(tokens) => {
+                    let now = self.now();
+                    self.cache.put(
+                        key.clone(),
+                        tokens.access_token.clone(),
+                        tokens.expires_at,
+                        now,
+                        now,
+                        self.freshness,
+                    );
+                    return Ok(ResolvedCredential::new(
+                        tokens.access_token,
+                        tokens.expires_at,
+                    ));
+                }
+                // Newer tokens are stored, or the store changed while we refreshed: the
+                // next round reads them.
+                Settled::Again => {}
             }
         }
         Err(crate::codes::auth::REFRESH_CONTENDED
             .error("the connection's credentials kept changing during the refresh; retry"))
+    }
+
+    /// Renews under the lease at `version` of `set`, then stores the outcome: the new
+    /// tokens (audited once stored: the lease covers the token request and the writes
+    /// after it, and a slow audit sink must not let it lapse first), or, on a failure,
+    /// the lease released and a dead grant recorded on the connection.
+    async fn settle_renewal(
+        &self,
+        connection: &Connection,
+        kind: ConnectionMethodKind,
+        (set, slot, version): (&CredentialSet, Option<&str>, u64),
+        refresh_token: Option<&Secret>,
+    ) -> Result<Settled, Error> {
+        match self.renew(connection, refresh_token).await {
+            Ok(Renewed { tokens, consumed }) => {
+                let kept = self
+                    .keep_renewed(
+                        connection,
+                        (set, slot, version),
+                        refresh_token,
+                        &tokens,
+                        consumed,
+                    )
+                    .await;
+                self.audit_refresh(connection, grant_of(kind), None).await;
+                Ok(if kept? {
+                    Settled::Kept(tokens)
+                } else {
+                    Settled::Again
+                })
+            }
+            Err(error) => {
+                let released = self.release(connection, set, slot, version).await;
+                self.audit_refresh(connection, grant_of(kind), Some(&error))
+                    .await;
+                if is_dead_grant(&error) {
+                    let Some(released) = released? else {
+                        // The store changed while we refreshed: re-read before giving up.
+                        return Ok(Settled::Again);
+                    };
+                    self.mark_error(connection, &error, Some(released)).await?;
+                } else {
+                    released?;
+                }
+                Err(error)
+            }
+        }
     }
 
     /// Stores the tokens a refresh under the lease at `version` got: in place of the
