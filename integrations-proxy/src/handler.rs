@@ -466,9 +466,11 @@ fn audited_path(method: &str, host: &str, path_and_query: &str) -> String {
         .map_or_else(|_| path.to_owned(), |target| target.path().to_owned())
 }
 
-/// Whether a response header holds `secret`, as is or percent-encoded (a redirect
-/// that keeps a query-injected key in `Location`, a `Link` or `Refresh` echoing the
-/// URL). Every header is checked, not only those that carry URLs.
+/// Whether a response header holds `secret`: as is, percent-encoded once or twice (a
+/// redirect that keeps a query-injected key in `Location`, a `Link` or `Refresh`
+/// echoing the URL, one that encodes it again), or in base64 (an upstream echoing the
+/// `Authorization: Basic` it was sent, standard or URL-safe alphabet). Every header is
+/// checked, not only those that carry URLs.
 fn leaks(headers: &HeaderMap, secret: &integrations_core::Secret) -> bool {
     let secret = secret.expose().as_bytes();
     if secret.is_empty() {
@@ -477,20 +479,52 @@ fn leaks(headers: &HeaderMap, secret: &integrations_core::Secret) -> bool {
     let holds = |haystack: &[u8]| haystack.windows(secret.len()).any(|w| w == secret);
     headers.values().any(|value| {
         let raw = value.as_bytes();
-        if holds(raw) {
-            return true;
-        }
-        if !raw.iter().any(|b| matches!(b, b'%' | b'+')) {
-            return false;
-        }
-        // As a query string carries it: `%XX` escapes, and `+` for a space.
-        let decoded: Vec<u8> = percent_decode(raw).collect();
-        let plus: Vec<u8> = raw
-            .iter()
-            .map(|&b| if b == b'+' { b' ' } else { b })
-            .collect();
-        holds(&decoded) || holds(&percent_decode(&plus).collect::<Vec<u8>>())
+        holds(raw)
+            || percent_decodings(raw).any(|d| holds(&d))
+            || base64_decodings(raw).any(|d| holds(&d))
     })
+}
+
+/// `raw` percent-decoded once and twice, each with and without `+` read as a space (as a
+/// query string carries it).
+fn percent_decodings(raw: &[u8]) -> impl Iterator<Item = Vec<u8>> + '_ {
+    let encoded = |bytes: &[u8]| bytes.iter().any(|b| matches!(b, b'%' | b'+'));
+    let decode = |bytes: &[u8], plus: bool| -> Vec<u8> {
+        if plus {
+            let spaced: Vec<u8> = bytes
+                .iter()
+                .map(|&b| if b == b'+' { b' ' } else { b })
+                .collect();
+            percent_decode(&spaced).collect()
+        } else {
+            percent_decode(bytes).collect()
+        }
+    };
+    [false, true]
+        .into_iter()
+        .filter(move |_| encoded(raw))
+        .flat_map(move |plus| {
+            let once = decode(raw, plus);
+            let twice = encoded(&once).then(|| decode(&once, plus));
+            std::iter::once(once).chain(twice)
+        })
+}
+
+/// The base64 words of `raw` decoded: each run of base64 characters (either alphabet,
+/// padding included) of at least four, after a scheme word or a `name=`, decoded with
+/// the alphabet it fits.
+fn base64_decodings(raw: &[u8]) -> impl Iterator<Item = Vec<u8>> + '_ {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
+    raw.split(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_' | b'=')))
+        .flat_map(|word| word.split(|&b| b == b'=').filter(|part| !part.is_empty()))
+        .filter(|word| word.len() >= 4)
+        .filter_map(|word| {
+            STANDARD_NO_PAD
+                .decode(word)
+                .or_else(|_| URL_SAFE_NO_PAD.decode(word))
+                .ok()
+        })
 }
 
 fn secret_in_response() -> Refusal {
@@ -721,5 +755,34 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert("location", http::HeaderValue::from_static("/x?key=k%2Fy%"));
         assert!(!leaks(&headers, &secret));
+    }
+
+    #[test]
+    fn a_secret_is_found_encoded_twice_and_in_base64() {
+        use base64::Engine as _;
+        use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+        let secret = integrations_core::Secret::new("ghs_k?y>z~1");
+        let basic = STANDARD.encode("x-access-token:ghs_k?y>z~1");
+        let url_safe = URL_SAFE_NO_PAD.encode("{\"token\":\"ghs_k?y>z~1\"}");
+        for value in [
+            // Percent-encoded twice, as a redirect that encodes its whole target does.
+            "https://h/login?next=%2Fx%3Fkey%3Dghs_k%253Fy%253Ez~1".to_owned(),
+            format!("Basic {basic}"),
+            format!("session={url_safe}; Path=/"),
+            basic.clone(),
+        ] {
+            let mut headers = HeaderMap::new();
+            headers.insert("x-echo", http::HeaderValue::from_str(&value).unwrap());
+            assert!(leaks(&headers, &secret), "{value}");
+        }
+        // Base64 of something else, and of the secret's first half only, is no leak.
+        for value in [
+            format!("Basic {}", STANDARD.encode("x-access-token:another")),
+            format!("Basic {}", STANDARD.encode("ghs_k?y")),
+        ] {
+            let mut headers = HeaderMap::new();
+            headers.insert("x-echo", http::HeaderValue::from_str(&value).unwrap());
+            assert!(!leaks(&headers, &secret), "{value}");
+        }
     }
 }
