@@ -12,7 +12,9 @@ use integrations_core::model::{
     Binding, Connection, ConnectionStatus, Credential, CredentialSet, CredentialType,
     PendingAuthorization, ProfileVersion, Publication, SyncCheckpoint, SyncLease, Target,
 };
-use integrations_core::tools::{ApprovalId, ApprovalRequest, PendingContinuation};
+use integrations_core::tools::{
+    ApprovalCall, ApprovalId, ApprovalRequest, ApprovalStage, PendingContinuation,
+};
 use integrations_core::webhook::WebhookEvent;
 use integrations_core::{
     BindingId, ConnectionId, DefinitionKey, Error, PublicationId, TargetId, TenantId, Timestamp,
@@ -1126,7 +1128,11 @@ impl ApprovalStore for SqlStores {
         let q = self
             .query("DELETE FROM approvals WHERE expires_at <= $1")
             .bind(ms(expired_by));
-        self.affected(q).await
+        let requests = self.affected(q).await?;
+        let q = self
+            .query("DELETE FROM approval_calls WHERE expires_at <= $1")
+            .bind(ms(expired_by));
+        Ok(requests + self.affected(q).await?)
     }
 
     async fn delete_approvals(
@@ -1135,11 +1141,183 @@ impl ApprovalStore for SqlStores {
         connection: &ConnectionId,
     ) -> Result<usize, Error> {
         let q = self
+            .query("DELETE FROM approval_calls WHERE tenant = $1 AND connection = $2")
+            .bind(tenant.as_str())
+            .bind(connection.as_str());
+        self.affected(q).await?;
+        let q = self
             .query("DELETE FROM approvals WHERE tenant = $1 AND connection = $2")
             .bind(tenant.as_str())
             .bind(connection.as_str());
         Ok(usize::try_from(self.affected(q).await?).unwrap_or(usize::MAX))
     }
+
+    async fn put_approval_call(
+        &self,
+        call: &ApprovalCall,
+        now: Timestamp,
+    ) -> Result<Option<ApprovalCall>, Error> {
+        let key = text("approval call key", &call.key)?;
+        // An expired record of the key gives way; a live one answers instead.
+        for _ in 0..3 {
+            let q = self
+                .query(
+                    "DELETE FROM approval_calls WHERE tenant = $1 AND key = $2 AND expires_at <= $3",
+                )
+                .bind(call.tenant.as_str())
+                .bind(key)
+                .bind(ms(now));
+            self.affected(q).await?;
+            let q = self
+                .query(
+                    "INSERT INTO approval_calls (tenant, key, approval, connection, stage, \
+                     expires_at, result_key_id, result_ciphertext, record) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                     ON CONFLICT (tenant, key) DO NOTHING",
+                )
+                .bind(call.tenant.as_str())
+                .bind(key)
+                .bind(call.request.id.as_str())
+                .bind(call.request.context.connection.as_str())
+                .bind(call.stage.as_str())
+                .bind(ms(call.expires_at))
+                .bind(opt_text(
+                    "key id",
+                    call.result.as_ref().map(Sealed::key_id),
+                )?)
+                .bind(call.result.as_ref().map(Sealed::ciphertext))
+                .bind(call_record(call)?);
+            let inserted = q.execute(&self.pool).await.map_err(|e| {
+                map_duplicate(
+                    e,
+                    integrations_core::codes::store::DUPLICATE_APPROVAL,
+                    "another call waits in this approval request",
+                )
+            })?;
+            if inserted.rows_affected() > 0 {
+                return Ok(None);
+            }
+            if let Some(live) = self.get_approval_call(&call.tenant, key, now).await? {
+                return Ok(Some(live));
+            }
+            // The live one expired or was taken in between: try again.
+        }
+        Err(integrations_core::codes::store::VERSION_CONFLICT
+            .error("the approval call kept changing while it was stored; retry"))
+    }
+
+    async fn get_approval_call(
+        &self,
+        tenant: &TenantId,
+        key: &str,
+        now: Timestamp,
+    ) -> Result<Option<ApprovalCall>, Error> {
+        let q = self
+            .query(
+                "SELECT record, result_key_id, result_ciphertext FROM approval_calls \
+                 WHERE tenant = $1 AND key = $2 AND expires_at > $3",
+            )
+            .bind(tenant.as_str())
+            .bind(text("approval call key", key)?)
+            .bind(ms(now));
+        self.fetch_optional(q)
+            .await?
+            .map(|row| approval_call(&row))
+            .transpose()
+    }
+
+    async fn find_approval_call(
+        &self,
+        tenant: &TenantId,
+        approval: &ApprovalId,
+        now: Timestamp,
+    ) -> Result<Option<ApprovalCall>, Error> {
+        let q = self
+            .query(
+                "SELECT record, result_key_id, result_ciphertext FROM approval_calls \
+                 WHERE tenant = $1 AND approval = $2 AND expires_at > $3",
+            )
+            .bind(tenant.as_str())
+            .bind(approval.as_str())
+            .bind(ms(now));
+        self.fetch_optional(q)
+            .await?
+            .map(|row| approval_call(&row))
+            .transpose()
+    }
+
+    async fn list_approval_calls(
+        &self,
+        tenant: &TenantId,
+        now: Timestamp,
+    ) -> Result<Vec<ApprovalCall>, Error> {
+        let q = self
+            .query(
+                "SELECT record, result_key_id, result_ciphertext FROM approval_calls \
+                 WHERE tenant = $1 AND expires_at > $2 ORDER BY key",
+            )
+            .bind(tenant.as_str())
+            .bind(ms(now));
+        self.fetch_all(q).await?.iter().map(approval_call).collect()
+    }
+
+    async fn update_approval_call(
+        &self,
+        call: &ApprovalCall,
+        from: ApprovalStage,
+    ) -> Result<bool, Error> {
+        let q = self
+            .query(
+                "UPDATE approval_calls SET stage = $1, expires_at = $2, result_key_id = $3, \
+                 result_ciphertext = $4, record = $5 \
+                 WHERE tenant = $6 AND key = $7 AND approval = $8 AND stage = $9",
+            )
+            .bind(call.stage.as_str())
+            .bind(ms(call.expires_at))
+            .bind(opt_text(
+                "key id",
+                call.result.as_ref().map(Sealed::key_id),
+            )?)
+            .bind(call.result.as_ref().map(Sealed::ciphertext))
+            .bind(call_record(call)?)
+            .bind(call.tenant.as_str())
+            .bind(text("approval call key", &call.key)?)
+            .bind(call.request.id.as_str())
+            .bind(from.as_str());
+        Ok(self.affected(q).await? > 0)
+    }
+
+    async fn take_answered_call(
+        &self,
+        tenant: &TenantId,
+        key: &str,
+        now: Timestamp,
+    ) -> Result<Option<ApprovalCall>, Error> {
+        let q = self
+            .query(
+                "DELETE FROM approval_calls WHERE tenant = $1 AND key = $2 \
+                 AND stage IN ('settled', 'denied') \
+                 RETURNING record, result_key_id, result_ciphertext, expires_at",
+            )
+            .bind(tenant.as_str())
+            .bind(text("approval call key", key)?);
+        live(self.fetch_optional(q).await?, now)?
+            .map(|row| approval_call(&row))
+            .transpose()
+    }
+}
+
+/// An approval call's record: its JSON without the result, which has columns of its own.
+fn call_record(call: &ApprovalCall) -> Result<String, Error> {
+    let mut body = call.clone();
+    body.result = None;
+    to_json(&body)
+}
+
+fn approval_call(row: &AnyRow) -> Result<ApprovalCall, Error> {
+    let mut call: ApprovalCall = record(row, "approval call")?;
+    call.result = sealed(row, "result_key_id", "result_ciphertext")?;
+    Ok(call)
 }
 
 #[async_trait]

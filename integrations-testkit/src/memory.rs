@@ -25,7 +25,9 @@ use integrations_core::model::{
     Binding, Connection, ConnectionStatus, Credential, CredentialSet, PendingAuthorization,
     ProfileVersion, Publication, SyncCheckpoint, SyncLease, Target,
 };
-use integrations_core::tools::{ApprovalId, ApprovalRequest, PendingContinuation};
+use integrations_core::tools::{
+    ApprovalCall, ApprovalId, ApprovalRequest, ApprovalStage, PendingContinuation,
+};
 use integrations_core::webhook::WebhookEvent;
 use integrations_core::{
     BindingId, ConnectionId, DefinitionKey, Error, PublicationId, TargetId, TenantId, Timestamp,
@@ -47,6 +49,7 @@ struct State {
     checkpoints: BTreeMap<(TenantId, ConnectionId, String), SyncCheckpoint>,
     sync_leases: BTreeMap<(TenantId, ConnectionId, String), SyncLease>,
     approvals: BTreeMap<Key<ApprovalId>, ApprovalRequest>,
+    approval_calls: BTreeMap<Key<String>, ApprovalCall>,
     continuations: BTreeMap<Key<String>, PendingContinuation>,
 }
 
@@ -845,9 +848,9 @@ impl ApprovalStore for MemoryStore {
     }
 
     async fn purge_approvals(&self, expired_by: Timestamp) -> Result<u64, Error> {
-        Ok(purge(&mut self.lock().approvals, |a| {
-            a.expires_at <= expired_by
-        }))
+        let mut state = self.lock();
+        let calls = purge(&mut state.approval_calls, |c| c.expires_at <= expired_by);
+        Ok(purge(&mut state.approvals, |a| a.expires_at <= expired_by) + calls)
     }
 
     async fn delete_approvals(
@@ -860,7 +863,115 @@ impl ApprovalStore for MemoryStore {
         state
             .approvals
             .retain(|(t, _), a| !(t == tenant && &a.context.connection == connection));
+        state
+            .approval_calls
+            .retain(|(t, _), c| !(t == tenant && &c.request.context.connection == connection));
         Ok(before - state.approvals.len())
+    }
+
+    async fn put_approval_call(
+        &self,
+        call: &ApprovalCall,
+        now: Timestamp,
+    ) -> Result<Option<ApprovalCall>, Error> {
+        text("approval call key", &call.key)?;
+        let mut state = self.lock();
+        let key = (call.tenant.clone(), call.key.clone());
+        if let Some(live) = state.approval_calls.get(&key).filter(|c| c.is_live(now)) {
+            return Ok(Some(live.clone()));
+        }
+        // One call per request, as the SQL stores' unique index keeps it.
+        let taken = state.approval_calls.iter().any(|((t, k), c)| {
+            t == &call.tenant && k != &call.key && c.request.id == call.request.id
+        });
+        if taken {
+            return Err(integrations_core::codes::store::DUPLICATE_APPROVAL
+                .error("another call waits in this approval request"));
+        }
+        state.approval_calls.insert(key, call.clone());
+        Ok(None)
+    }
+
+    async fn get_approval_call(
+        &self,
+        tenant: &TenantId,
+        key: &str,
+        now: Timestamp,
+    ) -> Result<Option<ApprovalCall>, Error> {
+        text("approval call key", key)?;
+        Ok(self
+            .lock()
+            .approval_calls
+            .get(&(tenant.clone(), key.to_owned()))
+            .filter(|c| c.is_live(now))
+            .cloned())
+    }
+
+    async fn find_approval_call(
+        &self,
+        tenant: &TenantId,
+        approval: &ApprovalId,
+        now: Timestamp,
+    ) -> Result<Option<ApprovalCall>, Error> {
+        Ok(self
+            .lock()
+            .approval_calls
+            .iter()
+            .find(|((t, _), c)| t == tenant && &c.request.id == approval && c.is_live(now))
+            .map(|(_, c)| c.clone()))
+    }
+
+    async fn list_approval_calls(
+        &self,
+        tenant: &TenantId,
+        now: Timestamp,
+    ) -> Result<Vec<ApprovalCall>, Error> {
+        Ok(self
+            .lock()
+            .approval_calls
+            .iter()
+            .filter(|((t, _), c)| t == tenant && c.is_live(now))
+            .map(|(_, c)| c.clone())
+            .collect())
+    }
+
+    async fn update_approval_call(
+        &self,
+        call: &ApprovalCall,
+        from: ApprovalStage,
+    ) -> Result<bool, Error> {
+        text("approval call key", &call.key)?;
+        let mut state = self.lock();
+        let Some(stored) = state
+            .approval_calls
+            .get_mut(&(call.tenant.clone(), call.key.clone()))
+        else {
+            return Ok(false);
+        };
+        if stored.stage != from || stored.request.id != call.request.id {
+            return Ok(false);
+        }
+        *stored = call.clone();
+        Ok(true)
+    }
+
+    async fn take_answered_call(
+        &self,
+        tenant: &TenantId,
+        key: &str,
+        now: Timestamp,
+    ) -> Result<Option<ApprovalCall>, Error> {
+        text("approval call key", key)?;
+        let mut state = self.lock();
+        let key = (tenant.clone(), key.to_owned());
+        let answered = state.approval_calls.get(&key).is_some_and(|c| {
+            c.is_live(now) && matches!(c.stage, ApprovalStage::Settled | ApprovalStage::Denied)
+        });
+        Ok(if answered {
+            state.approval_calls.remove(&key)
+        } else {
+            None
+        })
     }
 }
 

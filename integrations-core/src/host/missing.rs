@@ -18,8 +18,8 @@ use super::store::{
     PublicationStore, WebhookEventStore,
 };
 use crate::model::{
-    ApprovalId, ApprovalRequest, Binding, PendingAuthorization, PendingContinuation,
-    ProfileVersion, Publication, SyncCheckpoint, SyncLease, WebhookEvent,
+    ApprovalCall, ApprovalId, ApprovalRequest, ApprovalStage, Binding, PendingAuthorization,
+    PendingContinuation, ProfileVersion, Publication, SyncCheckpoint, SyncLease, WebhookEvent,
 };
 use crate::{BindingId, ConnectionId, DefinitionKey, Error, PublicationId, TenantId, Timestamp};
 
@@ -323,6 +323,51 @@ impl ApprovalStore for Missing {
         _tenant: &TenantId,
         _connection: &ConnectionId,
     ) -> Result<usize, Error> {
+        Err(missing(HostPart::Approvals))
+    }
+    async fn put_approval_call(
+        &self,
+        _call: &ApprovalCall,
+        _now: Timestamp,
+    ) -> Result<Option<ApprovalCall>, Error> {
+        Err(missing(HostPart::Approvals))
+    }
+    async fn get_approval_call(
+        &self,
+        _tenant: &TenantId,
+        _key: &str,
+        _now: Timestamp,
+    ) -> Result<Option<ApprovalCall>, Error> {
+        Err(missing(HostPart::Approvals))
+    }
+    async fn find_approval_call(
+        &self,
+        _tenant: &TenantId,
+        _approval: &ApprovalId,
+        _now: Timestamp,
+    ) -> Result<Option<ApprovalCall>, Error> {
+        Err(missing(HostPart::Approvals))
+    }
+    async fn list_approval_calls(
+        &self,
+        _tenant: &TenantId,
+        _now: Timestamp,
+    ) -> Result<Vec<ApprovalCall>, Error> {
+        Err(missing(HostPart::Approvals))
+    }
+    async fn update_approval_call(
+        &self,
+        _call: &ApprovalCall,
+        _from: ApprovalStage,
+    ) -> Result<bool, Error> {
+        Err(missing(HostPart::Approvals))
+    }
+    async fn take_answered_call(
+        &self,
+        _tenant: &TenantId,
+        _key: &str,
+        _now: Timestamp,
+    ) -> Result<Option<ApprovalCall>, Error> {
         Err(missing(HostPart::Approvals))
     }
 }

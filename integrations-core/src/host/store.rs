@@ -12,9 +12,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::model::{
-    ApprovalId, ApprovalRequest, Binding, Connection, ConnectionStatus, Credential, CredentialSet,
-    PendingAuthorization, PendingContinuation, ProfileVersion, Publication, SyncCheckpoint,
-    SyncLease, Target, WebhookEvent,
+    ApprovalCall, ApprovalId, ApprovalRequest, ApprovalStage, Binding, Connection,
+    ConnectionStatus, Credential, CredentialSet, PendingAuthorization, PendingContinuation,
+    ProfileVersion, Publication, SyncCheckpoint, SyncLease, Target, WebhookEvent,
 };
 use crate::{
     BindingId, ConnectionId, DefinitionKey, Error, PublicationId, TargetId, TenantId, Timestamp,
@@ -680,6 +680,112 @@ pub trait ApprovalStore: Send + Sync {
         Err(crate::codes::store::NOT_IMPLEMENTED
             .error("this approval store does not implement delete_approvals"))
     }
+
+    /// Stores `call` unless a live record (one whose `expires_at` is after `now`) has its
+    /// tenant and key: then that record is returned and nothing is written. Of any
+    /// number of concurrent puts of one key, in any number of processes, exactly one
+    /// writes (and gets `None`). An expired record of the key is replaced.
+    ///
+    /// The approval call methods keep, for the MCP server, which call each approval
+    /// request answers and the result that call waits for, so every process of a host
+    /// answers the client's retry. The defaults fail with `store.not_implemented`: a
+    /// host's own store implements them (`MemoryStore` and the SQL stores do).
+    ///
+    /// # Errors
+    ///
+    /// Storage errors.
+    async fn put_approval_call(
+        &self,
+        call: &ApprovalCall,
+        now: Timestamp,
+    ) -> Result<Option<ApprovalCall>, Error> {
+        let _ = (call, now);
+        Err(approval_calls_not_implemented())
+    }
+
+    /// The live record of the call `key` of `tenant`.
+    ///
+    /// # Errors
+    ///
+    /// Storage errors.
+    async fn get_approval_call(
+        &self,
+        tenant: &TenantId,
+        key: &str,
+        now: Timestamp,
+    ) -> Result<Option<ApprovalCall>, Error> {
+        let _ = (tenant, key, now);
+        Err(approval_calls_not_implemented())
+    }
+
+    /// The live record of the call that waits in the request `approval` of `tenant`.
+    ///
+    /// # Errors
+    ///
+    /// Storage errors.
+    async fn find_approval_call(
+        &self,
+        tenant: &TenantId,
+        approval: &ApprovalId,
+        now: Timestamp,
+    ) -> Result<Option<ApprovalCall>, Error> {
+        let _ = (tenant, approval, now);
+        Err(approval_calls_not_implemented())
+    }
+
+    /// Every live record of `tenant`, in any stage.
+    ///
+    /// # Errors
+    ///
+    /// Storage errors.
+    async fn list_approval_calls(
+        &self,
+        tenant: &TenantId,
+        now: Timestamp,
+    ) -> Result<Vec<ApprovalCall>, Error> {
+        let _ = (tenant, now);
+        Err(approval_calls_not_implemented())
+    }
+
+    /// Replaces the record of `call`'s tenant and key with `call` when the stored one is
+    /// at `from` and answers the same request; whether it did. Of any number of
+    /// concurrent updates from one stage, in any number of processes, exactly one
+    /// succeeds.
+    ///
+    /// # Errors
+    ///
+    /// Storage errors.
+    async fn update_approval_call(
+        &self,
+        call: &ApprovalCall,
+        from: ApprovalStage,
+    ) -> Result<bool, Error> {
+        let _ = (call, from);
+        Err(approval_calls_not_implemented())
+    }
+
+    /// Removes and returns the live record of the call `key` of `tenant` when it is
+    /// settled or denied: the answer is handed over once. A pending or running record
+    /// stays (`None`).
+    ///
+    /// # Errors
+    ///
+    /// Storage errors.
+    async fn take_answered_call(
+        &self,
+        tenant: &TenantId,
+        key: &str,
+        now: Timestamp,
+    ) -> Result<Option<ApprovalCall>, Error> {
+        let _ = (tenant, key, now);
+        Err(approval_calls_not_implemented())
+    }
+}
+
+fn approval_calls_not_implemented() -> Error {
+    crate::codes::store::NOT_IMPLEMENTED.error(
+        "this approval store does not implement the approval call methods (put_approval_call and the others), which the MCP server needs for ask tools",
+    )
 }
 
 /// The unread pages of trimmed tool results, taken once.

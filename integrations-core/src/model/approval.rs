@@ -131,6 +131,98 @@ impl ApprovalRequest {
     }
 }
 
+/// Where an approved call stands, for the client that asked and will ask again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ApprovalStage {
+    /// Waiting for a person.
+    Pending,
+    /// A person approved it and it runs now.
+    Running,
+    /// It ran: its result waits for the client's retry.
+    Settled,
+    /// A person denied it.
+    Denied,
+}
+
+impl ApprovalStage {
+    /// The stage as a word: `pending`, `running`, `settled`, `denied`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Running => "running",
+            Self::Settled => "settled",
+            Self::Denied => "denied",
+        }
+    }
+}
+
+/// A call an MCP client made that waits for, or was answered by, a person's approval:
+/// found by the call's key (a digest of who called, the tool and the arguments), so the
+/// client's retry of the same call, in any process of the host, gets its answer.
+///
+/// A plain record with public fields, so hosts can store it in their database. The
+/// result of a settled call is sealed with the host's cipher
+/// ([`approval_result_aad`](crate::sealing::approval_result_aad)): a record holds no
+/// readable result data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ApprovalCall {
+    /// The owning tenant.
+    pub tenant: TenantId,
+    /// The call's key: lowercase hex, unique per tenant.
+    pub key: String,
+    /// The approval request the call waits in (one call per request).
+    pub request: ApprovalRequest,
+    /// Where it stands.
+    pub stage: ApprovalStage,
+    /// The call's result, sealed, once settled.
+    pub result: Option<crate::sealing::Sealed>,
+    /// When the stage last changed.
+    pub updated_at: Timestamp,
+    /// After this instant the record is gone: a store never returns it.
+    pub expires_at: Timestamp,
+}
+
+impl ApprovalCall {
+    /// The record of a call that waits in `request` (pending until the request expires).
+    pub fn pending(key: impl Into<String>, request: ApprovalRequest, now: Timestamp) -> Self {
+        Self {
+            tenant: request.tenant.clone(),
+            key: key.into(),
+            expires_at: request.expires_at,
+            request,
+            stage: ApprovalStage::Pending,
+            result: None,
+            updated_at: now,
+        }
+    }
+
+    /// This call at `stage` from `now` until `expires_at`, with `result` (settled only).
+    #[must_use]
+    pub fn at_stage(
+        &self,
+        stage: ApprovalStage,
+        result: Option<crate::sealing::Sealed>,
+        now: Timestamp,
+        expires_at: Timestamp,
+    ) -> Self {
+        Self {
+            stage,
+            result,
+            updated_at: now,
+            expires_at,
+            ..self.clone()
+        }
+    }
+
+    /// Whether a store still returns it at `now`.
+    pub fn is_live(&self, now: Timestamp) -> bool {
+        now < self.expires_at
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,7 +18,7 @@ mod session;
 mod target;
 mod webhook;
 
-pub use approval::{ApprovalId, ApprovalRequest};
+pub use approval::{ApprovalCall, ApprovalId, ApprovalRequest, ApprovalStage};
 pub use binding::{Binding, ProfileVersion};
 pub use checkpoint::{SyncCheckpoint, SyncLease};
 pub use connection::{Connection, ConnectionScope, ConnectionStatus};

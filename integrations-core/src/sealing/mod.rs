@@ -50,6 +50,12 @@ pub fn continuation_pages_aad(tenant: &TenantId, id: &str) -> Aad {
     Aad::new(tenant, "tool_continuation", id, "pages")
 }
 
+/// Associated data of the sealed result of an approved call, waiting for the client's
+/// retry: `key` is the call's key ([`ApprovalCall::key`](crate::model::ApprovalCall)).
+pub fn approval_result_aad(tenant: &TenantId, key: &str) -> Aad {
+    Aad::new(tenant, "approval_call", key, "result")
+}
+
 /// Associated data of a tool's sealed paging cursors: `id` names the definition and the
 /// connection (`<key>/<connection>`), so a cursor opens only where it was made.
 pub fn tool_cursor_aad(tenant: &TenantId, id: &str, tool: &str) -> Aad {

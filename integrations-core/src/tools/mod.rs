@@ -35,7 +35,10 @@ pub use crate::definition::{
     CONTINUE_TOOL_NAME, MAX_TOOL_NAME_LEN, ToolAnnotations, ToolDescriptor, ToolPolicy,
     check_tool_name, sanitize_tool_name,
 };
-pub use crate::model::{ApprovalId, ApprovalRequest, CallContext, PendingContinuation, Session};
+pub use crate::model::{
+    ApprovalCall, ApprovalId, ApprovalRequest, ApprovalStage, CallContext, PendingContinuation,
+    Session,
+};
 pub use crate::provider::tools::{
     Continuation, DEFAULT_RATE_LIMIT_WAIT, RateLimitRule, RequestAuth, ResetFormat, Tool,
     ToolContent, ToolContext, ToolExecutor, ToolFailure, ToolHttp, ToolResult, ToolSet, ToolStatus,

@@ -58,6 +58,7 @@ async fn a_failed_migration_leaves_no_lock_behind() {
             "ALTER TABLE webhook_events DROP COLUMN delivered",
             DROP_APPROVALS_BY_CONNECTION_INDEX,
             "ALTER TABLE approvals DROP COLUMN connection",
+            "DROP TABLE approval_calls",
         ] {
             sqlx::query(sql).execute(stores.pool()).await.unwrap();
         }
@@ -138,6 +139,7 @@ async fn credentials_stored_before_the_tombstone_migration_survive_it() {
             "ALTER TABLE webhook_events DROP COLUMN delivered",
             DROP_APPROVALS_BY_CONNECTION_INDEX,
             "ALTER TABLE approvals DROP COLUMN connection",
+            "DROP TABLE approval_calls",
         ] {
             sqlx::query(sql).execute(stores.pool()).await.unwrap();
         }
@@ -200,6 +202,7 @@ async fn events_recorded_before_the_delivery_migration_count_as_delivered() {
             "ALTER TABLE webhook_events DROP COLUMN delivered",
             DROP_APPROVALS_BY_CONNECTION_INDEX,
             "ALTER TABLE approvals DROP COLUMN connection",
+            "DROP TABLE approval_calls",
         ] {
             sqlx::query(sql).execute(stores.pool()).await.unwrap();
         }
@@ -263,6 +266,7 @@ async fn approvals_stored_before_the_connection_migration_are_deleted_with_it() 
             "DELETE FROM _sqlx_migrations WHERE version >= 5",
             DROP_APPROVALS_BY_CONNECTION_INDEX,
             "ALTER TABLE approvals DROP COLUMN connection",
+            "DROP TABLE approval_calls",
         ] {
             sqlx::query(sql).execute(stores.pool()).await.unwrap();
         }

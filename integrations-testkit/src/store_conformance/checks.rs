@@ -1220,7 +1220,195 @@ async fn take_once(s: &dyn Stores, scope: &Scope) -> Outcome {
         "put_continuation after take",
     )?;
     take_expired(s, scope).await?;
-    approval_delete(s, scope).await
+    approval_delete(s, scope).await?;
+    approval_calls(s, scope).await
+}
+
+/// The approval calls the MCP server keeps: one live record per key (a second put gets
+/// the first), moved between stages by compare-and-swap, a settled result kept sealed
+/// byte for byte, an answer taken once, expired records never returned and replaced,
+/// tenants apart, and deleted with their connection.
+async fn approval_calls(s: &dyn Stores, scope: &Scope) -> Outcome {
+    use integrations_core::model::{ApprovalCall, ApprovalStage};
+    let t = scope.tenant("a");
+    let key = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+    let request = r::approval(&t, "ap-call-1", Duration::from_secs(600), true);
+    let pending = ApprovalCall::pending(key, request.clone(), at(0));
+    ensure!(
+        ok(
+            s.put_approval_call(&pending, at(0)).await,
+            "put_approval_call"
+        )?
+        .is_none(),
+        "the first put_approval_call of a key found a record"
+    );
+    let mut second = ApprovalCall::pending(
+        key,
+        r::approval(&t, "ap-call-2", Duration::from_secs(600), false),
+        at(1),
+    );
+    let existing = ok(
+        s.put_approval_call(&second, at(1)).await,
+        "put_approval_call",
+    )?;
+    ensure!(
+        existing.as_ref() == Some(&pending),
+        "a second put_approval_call of a live key did not return the first record"
+    );
+    let read = |tenant: TenantId, when: Timestamp| async move {
+        ok(
+            s.get_approval_call(&tenant, key, when).await,
+            "get_approval_call",
+        )
+    };
+    same(
+        &read(t.clone(), at(2)).await?,
+        &Some(pending.clone()),
+        "an approval call",
+    )?;
+    ensure!(
+        read(scope.tenant("b"), at(2)).await?.is_none(),
+        "get_approval_call found another tenant's call"
+    );
+    same(
+        &ok(
+            s.find_approval_call(&t, &request.id, at(2)).await,
+            "find_approval_call",
+        )?,
+        &Some(pending.clone()),
+        "an approval call found by its request",
+    )?;
+    ensure!(
+        ok(
+            s.list_approval_calls(&t, at(2)).await,
+            "list_approval_calls"
+        )?
+        .len()
+            == 1
+            && ok(
+                s.list_approval_calls(&scope.tenant("b"), at(2)).await,
+                "list_approval_calls"
+            )?
+            .is_empty(),
+        "list_approval_calls did not list exactly the tenant's call"
+    );
+
+    let running = pending.at_stage(ApprovalStage::Running, None, at(3), at(6000));
+    ensure!(
+        !ok(
+            s.update_approval_call(&running, ApprovalStage::Running)
+                .await,
+            "update_approval_call"
+        )?,
+        "update_approval_call from a stage the call is not at succeeded"
+    );
+    ensure!(
+        ok(
+            s.update_approval_call(&running, ApprovalStage::Pending)
+                .await,
+            "update_approval_call"
+        )?,
+        "update_approval_call from the call's stage failed"
+    );
+    ensure!(
+        !ok(
+            s.update_approval_call(&running, ApprovalStage::Pending)
+                .await,
+            "update_approval_call"
+        )?,
+        "a second update_approval_call from the same stage succeeded"
+    );
+    ensure!(
+        ok(
+            s.take_answered_call(&t, key, at(4)).await,
+            "take_answered_call"
+        )?
+        .is_none(),
+        "take_answered_call took a running call"
+    );
+    let settled = running.at_stage(
+        ApprovalStage::Settled,
+        Some(r::sealed("result")),
+        at(5),
+        at(4000),
+    );
+    ensure!(
+        ok(
+            s.update_approval_call(&settled, ApprovalStage::Running)
+                .await,
+            "update_approval_call"
+        )?,
+        "update_approval_call from running to settled failed"
+    );
+    same(
+        &read(t.clone(), at(6)).await?,
+        &Some(settled.clone()),
+        "a settled approval call",
+    )?;
+    ensure!(
+        ok(
+            s.take_answered_call(&t, key, at(7)).await,
+            "take_answered_call"
+        )?
+        .as_ref()
+            == Some(&settled),
+        "take_answered_call did not return the settled call whole"
+    );
+    ensure!(
+        ok(
+            s.take_answered_call(&t, key, at(7)).await,
+            "take_answered_call"
+        )?
+        .is_none()
+            && read(t.clone(), at(7)).await?.is_none(),
+        "a settled call was handed over twice"
+    );
+
+    // Expired: never returned, and replaced by the next put of its key.
+    let mut short = ApprovalCall::pending(
+        key,
+        r::approval(&t, "ap-call-3", Duration::from_secs(10), false),
+        at(0),
+    );
+    short.expires_at = at(10);
+    ensure!(
+        ok(
+            s.put_approval_call(&short, at(0)).await,
+            "put_approval_call"
+        )?
+        .is_none(),
+        "put_approval_call after a take found a record"
+    );
+    ensure!(
+        read(t.clone(), at(10)).await?.is_none(),
+        "get_approval_call returned a call at its expiry"
+    );
+    second.expires_at = at(700);
+    ensure!(
+        ok(
+            s.put_approval_call(&second, at(10)).await,
+            "put_approval_call"
+        )?
+        .is_none(),
+        "put_approval_call did not replace an expired record of its key"
+    );
+    same(
+        &read(t.clone(), at(11)).await?,
+        &Some(second.clone()),
+        "a replacing approval call",
+    )?;
+
+    // Forgetting the connection deletes its calls.
+    ok(
+        s.delete_approvals(&t, &second.request.context.connection)
+            .await,
+        "delete_approvals",
+    )?;
+    ensure!(
+        read(t.clone(), at(11)).await?.is_none(),
+        "delete_approvals left the connection's approval calls"
+    );
+    Ok(())
 }
 
 /// `delete_approvals` deletes every request of one connection, in one tenant, expired or
