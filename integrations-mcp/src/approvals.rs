@@ -1,12 +1,21 @@
 //! [`Approvals`]: the host's side of `ask`. A person approves or denies a pending call
 //! here; the approved call runs once, and the client's retry receives its result.
+//!
+//! What each call waits for lives in the host's approval store
+//! ([`ApprovalCall`] records, found by the call's key), so any process of the host
+//! answers the client's retry and settles the request; only identical calls asking at
+//! the same moment wait for each other in the process.
 
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use integrations_core::tools::{ApprovalId, ApprovalRequest, Runtime, ToolResult};
+use integrations_core::host::ApprovalStore;
+use integrations_core::sealing::approval_result_aad;
+use integrations_core::tools::{
+    ApprovalCall, ApprovalId, ApprovalRequest, ApprovalStage, Runtime, ToolResult,
+};
 use integrations_core::{Error, TenantId, Timestamp, UserId};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
@@ -15,15 +24,20 @@ use tokio::sync::watch;
 use crate::McpSession;
 use crate::session::Principal;
 
-/// How long a settled result waits for the client's retry.
+/// How long a settled result or a denial waits for the client's retry.
 const SETTLED_TTL: Duration = Duration::from_secs(60 * 60);
 
+/// How long a running call's record is kept at most: a run never ends in a process that
+/// died during it, and its record must not stay forever. The client's retry is told the
+/// call is running until then.
+const RUNNING_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+
 /// The most approval requests one principal (tenant, workspace, user) may have waiting
-/// for a person here, counting the calls asking for one right now. Each stays up to the
-/// request's lifetime (a day by default), so without a cap one client making distinct
-/// `ask` calls would grow the desk (and every lookup's prune) without bound. Past it, an
-/// `ask` call is refused with `mcp.too_many_approvals` before the runtime stores a
-/// request. Requests a person approved or denied do not count: a person made those.
+/// for a person, counting the calls asking for one right now in this process. Each stays
+/// up to the request's lifetime (a day by default), so without a cap one client making
+/// distinct `ask` calls would grow the store without bound. Past it, an `ask` call is
+/// refused with `mcp.too_many_approvals` before the runtime stores a request. Requests a
+/// person approved or denied do not count: a person made those.
 pub(crate) const MAX_PENDING_PER_PRINCIPAL: usize = 256;
 
 /// A call waiting for a person, as an approval page shows it. Holds nothing secret: the
@@ -35,11 +49,17 @@ pub struct PendingApproval {
     pub request: ApprovalRequest,
 }
 
-/// The refusal of an approval or denial of a request this service did not ask for.
-fn not_asked_here() -> Error {
+/// The refusal of an approval or denial of a request no MCP call waits in.
+fn not_asked() -> Error {
     integrations_core::codes::tool::APPROVAL_NOT_FOUND.error(
-        "no request with this id is waiting in this MCP service; settle it through the service (the process) whose client asked",
+        "no MCP call waits in a pending request with this id (it was approved, denied or has expired, or it was not asked through MCP)",
     )
+}
+
+/// The refusal of an approval or denial of a request that is no longer pending.
+fn not_pending() -> Error {
+    integrations_core::codes::tool::APPROVAL_NOT_FOUND
+        .error("this request was approved or denied already; it is not pending")
 }
 
 /// The digest of a call: who made it, which tool, which arguments (canonical JSON).
@@ -65,6 +85,11 @@ impl CallKey {
         ]);
         Self(Sha256::digest(identity.to_string().as_bytes()).into())
     }
+
+    /// The key as the store keeps it: lowercase hex.
+    fn hex(self) -> String {
+        hex::encode(self.0)
+    }
 }
 
 /// `value` with every object's keys in byte order, whatever map `serde_json` was built with.
@@ -84,23 +109,7 @@ fn canonical(value: &Value) -> Value {
     }
 }
 
-enum State {
-    Pending,
-    /// A person approved it and the runtime runs it now. Never pruned: the request's
-    /// expiry may pass during a long run, and forgetting the call then would drop its
-    /// result and let the client's retry ask (and maybe run) it again. The run always
-    /// ends in `Settled`, or back in `Pending` when the request was not taken.
-    Running,
-    Settled(Box<ToolResult>, Instant),
-    Denied(Instant),
-}
-
-struct Entry {
-    request: ApprovalRequest,
-    state: State,
-}
-
-/// A call being asked about right now.
+/// A call being asked about right now, in this process.
 struct Asking {
     /// Whose share of [`MAX_PENDING_PER_PRINCIPAL`] the call holds until it registers
     /// its request or gives up.
@@ -109,81 +118,14 @@ struct Asking {
     done: watch::Receiver<()>,
 }
 
+/// The calls asking the runtime right now: the first of identical calls holds the
+/// [`Reservation`]; the others wait on its receiver until it is registered or released.
 #[derive(Default)]
 struct Desk {
-    by_call: HashMap<CallKey, ApprovalId>,
-    entries: HashMap<ApprovalId, Entry>,
-    /// Calls being asked about right now: the first caller holds the [`Reservation`];
-    /// an identical call waits on the receiver until it is registered or released.
     asking: HashMap<CallKey, Asking>,
 }
 
-impl Desk {
-    /// How many requests `principal` has waiting for a person, and calls asking for one.
-    /// A scan, as `prune` is: the desk holds at most the cap per principal.
-    fn held(&self, principal: &Principal) -> usize {
-        let pending = self
-            .entries
-            .values()
-            .filter(|e| {
-                matches!(e.state, State::Pending) && principal.is_of(&e.request.context.session)
-            })
-            .count();
-        let asking = self
-            .asking
-            .values()
-            .filter(|a| &a.principal == principal)
-            .count();
-        pending + asking
-    }
-
-    fn prune(&mut self, now: Timestamp, instant: Instant) {
-        self.entries.retain(|_, entry| match &entry.state {
-            State::Pending => !entry.request.is_expired(now),
-            State::Running => true,
-            State::Settled(_, at) | State::Denied(at) => instant.duration_since(*at) < SETTLED_TTL,
-        });
-        let entries = &self.entries;
-        self.by_call.retain(|_, id| entries.contains_key(id));
-    }
-
-    /// Remembers that the call `key` waits in `request`.
-    fn insert(&mut self, key: CallKey, request: ApprovalRequest) {
-        self.by_call.insert(key, request.id.clone());
-        self.entries.insert(
-            request.id.clone(),
-            Entry {
-                request,
-                state: State::Pending,
-            },
-        );
-    }
-
-    /// What is known about the call `key`; a settled result or a denial is handed over
-    /// once and forgotten.
-    fn known(&mut self, key: CallKey) -> Option<Known> {
-        let id = self.by_call.get(&key).cloned()?;
-        let Some(entry) = self.entries.get(&id) else {
-            self.by_call.remove(&key);
-            return None;
-        };
-        match entry.state {
-            State::Pending => return Some(Known::Pending(entry.request.clone())),
-            State::Running => return Some(Known::Running(entry.request.clone())),
-            State::Settled(..) | State::Denied(_) => {}
-        }
-        self.by_call.remove(&key);
-        let entry = self.entries.remove(&id)?;
-        Some(match entry.state {
-            State::Settled(result, _) => Known::Settled(result, entry.request),
-            State::Denied(_) => Known::Denied(entry.request),
-            State::Pending => Known::Pending(entry.request),
-            State::Running => Known::Running(entry.request),
-        })
-    }
-}
-
-/// What the desk knows of a call it has an approval request for.
+/// What is known of a call that has an approval request.
 pub(crate) enum Known {
     /// Still waiting for a person.
     Pending(ApprovalRequest),
@@ -197,7 +139,7 @@ pub(crate) enum Known {
 
 /// What [`Approvals::find`] knows about a call, reserving nothing.
 pub(crate) enum Found {
-    /// No approval request is known for it, and no identical call is asking for one.
+    /// No approval request is known for it, and no identical call is asking for one here.
     Nothing,
     /// An identical call is asking the runtime right now: wait, then look again.
     InFlight(InFlight),
@@ -205,11 +147,11 @@ pub(crate) enum Found {
     Known(Box<Known>),
 }
 
-/// What the desk knows about a call the client makes (again).
+/// What is known about a call the client makes (again).
 pub(crate) enum Lookup {
     /// No approval is in progress for it: ask the runtime, then
-    /// [`register`](Reservation::register) the request it stored. Identical calls wait
-    /// meanwhile; dropping the reservation lets them go on.
+    /// [`register`](Reservation::register) the request it stored. Identical calls here
+    /// wait meanwhile; dropping the reservation lets them go on.
     Fresh(Reservation),
     /// An identical call is asking the runtime right now: wait for it
     /// ([`InFlight::wait`]), then look again.
@@ -231,12 +173,11 @@ pub(crate) enum Lookup {
 /// retry of the same call (same session, tool and arguments) receives the result once.
 /// Cheap to clone.
 ///
-/// Which call a request answers, and a settled result waiting for the retry, are kept
-/// here, in the process, not in the store: [`pending`](Self::pending) lists the requests
-/// this service asked for, and an approval given through another process's `Approvals`
-/// runs the call (the store hands the request out once) without this one learning of it.
-/// Serve a principal's MCP requests and its approval page from one process: the
-/// `Approvals` of another refuses to settle the request.
+/// Which call a request answers, and the result a settled call waits with (sealed with
+/// the host's cipher), are kept in the host's approval store
+/// ([`ApprovalStore::put_approval_call`] and the methods after it): every process of the
+/// host lists the same pending requests, any of them settles one, and the client's retry
+/// gets its answer whichever process it reaches.
 #[derive(Clone)]
 pub struct Approvals {
     runtime: Arc<Runtime>,
@@ -281,85 +222,106 @@ impl Approvals {
         self.runtime.host().clock().now()
     }
 
-    /// The requests of `tenant` waiting for a person, oldest first.
-    pub fn pending(&self, tenant: &TenantId) -> Vec<PendingApproval> {
+    fn store(&self) -> &dyn ApprovalStore {
+        self.runtime.host().approvals()
+    }
+
+    /// The requests of `tenant` that MCP calls wait in for a person, oldest first.
+    ///
+    /// # Errors
+    ///
+    /// Storage errors.
+    pub async fn pending(&self, tenant: &TenantId) -> Result<Vec<PendingApproval>, Error> {
         let now = self.now();
-        let mut desk = self.lock();
-        desk.prune(now, Instant::now());
-        let mut out: Vec<PendingApproval> = desk
-            .entries
-            .values()
-            .filter(|e| matches!(e.state, State::Pending) && &e.request.tenant == tenant)
-            .map(|e| PendingApproval {
-                request: e.request.clone(),
+        let mut out: Vec<PendingApproval> = self
+            .store()
+            .list_approval_calls(tenant, now)
+            .await?
+            .into_iter()
+            .filter(|call| waiting(call, now))
+            .map(|call| PendingApproval {
+                request: call.request,
             })
             .collect();
         out.sort_by_key(|p| p.request.requested_at);
-        out
+        Ok(out)
     }
 
-    /// One pending request of `tenant`.
-    pub fn get(&self, tenant: &TenantId, id: &ApprovalId) -> Option<PendingApproval> {
-        let desk = self.lock();
-        desk.entries
-            .get(id)
-            .filter(|e| matches!(e.state, State::Pending) && &e.request.tenant == tenant)
-            .map(|e| PendingApproval {
-                request: e.request.clone(),
-            })
+    /// One pending request of `tenant` that an MCP call waits in.
+    ///
+    /// # Errors
+    ///
+    /// Storage errors.
+    pub async fn get(
+        &self,
+        tenant: &TenantId,
+        id: &ApprovalId,
+    ) -> Result<Option<PendingApproval>, Error> {
+        let now = self.now();
+        Ok(self
+            .store()
+            .find_approval_call(tenant, id, now)
+            .await?
+            .filter(|call| waiting(call, now))
+            .map(|call| PendingApproval {
+                request: call.request,
+            }))
     }
 
     /// `approver` approves the request `id` of `tenant`: the call runs now, once, and its
-    /// result is returned (and kept for the MCP client's retry). Of any number of
-    /// approvals of one request, only the first runs it; the others get
-    /// `tool.approval_not_found`.
-    ///
-    /// Only a request this service asked for is approved. Any other id (asked through
-    /// another process's service, or before this one started) gets
-    /// `tool.approval_not_found` and stays pending in the store: run here, its result
-    /// would reach no client, and the client, asking again where it asked first, could
-    /// have the call approved and run a second time.
+    /// result is returned (and kept, sealed, for the MCP client's retry, which any
+    /// process of the host answers). Of any number of approvals of one request, in any
+    /// number of processes, only the first runs it; the others get
+    /// `tool.approval_not_found`, as does an id no MCP call waits in.
     ///
     /// When the request could not be taken out of the store (a storage error), nothing
-    /// ran: the error is returned and the request stays pending, to be approved again.
-    /// The call runs in its own task, so its result is kept for the client's retry even
-    /// when this future is dropped before it ends.
+    /// ran: the error is returned and the request stays pending, to be approved again. A
+    /// request gone from the store meanwhile (expired, or its connection forgotten)
+    /// never runs; the client's retry is told so. The call runs in its own task, so its
+    /// result is kept for the client's retry even when this future is dropped before it
+    /// ends.
     pub async fn approve(
         &self,
         tenant: &TenantId,
         id: &ApprovalId,
         approver: &UserId,
     ) -> ToolResult {
+        let now = self.now();
+        let call = match self.store().find_approval_call(tenant, id, now).await {
+            Ok(Some(call)) => call,
+            Ok(None) => return ToolResult::failure(&not_asked()),
+            Err(e) => return ToolResult::failure(&e),
+        };
+        // Only the approval that moves it from pending runs it; the store would refuse
+        // the others anyway, and one of them failing must not put back to pending a call
+        // another one is running.
+        if call.stage != ApprovalStage::Pending {
+            return ToolResult::failure(&not_pending());
+        }
+        let running = call.at_stage(
+            ApprovalStage::Running,
+            None,
+            now,
+            now.saturating_add(RUNNING_TTL),
+        );
+        match self
+            .store()
+            .update_approval_call(&running, ApprovalStage::Pending)
+            .await
         {
-            let mut desk = self.lock();
-            let Some(entry) = desk
-                .entries
-                .get_mut(id)
-                .filter(|entry| &entry.request.tenant == tenant)
-            else {
-                return ToolResult::failure(&not_asked_here());
-            };
-            // Only the approval that finds it pending runs it; the store would refuse
-            // the others anyway, and one of them failing must not put back to
-            // `Pending` a call another one is running.
-            if !matches!(entry.state, State::Pending) {
-                return ToolResult::failure(
-                    &integrations_core::codes::tool::APPROVAL_NOT_FOUND
-                        .error("this request was approved or denied already; it is not pending"),
-                );
-            }
-            entry.state = State::Running;
+            Ok(true) => {}
+            Ok(false) => return ToolResult::failure(&not_pending()),
+            Err(e) => return ToolResult::failure(&e),
         }
         let mut run = Run {
-            desk: Arc::clone(&self.desk),
-            id: id.clone(),
-            armed: true,
+            approvals: self.clone(),
+            call: Some(running),
         };
         let runtime = Arc::clone(&self.runtime);
         let (tenant, id, approver) = (tenant.clone(), id.clone(), approver.clone());
         let task = tokio::spawn(async move {
             let outcome = runtime.try_approve(&tenant, &id, &approver).await;
-            run.end(outcome.as_ref().ok());
+            run.end(&outcome).await;
             outcome.unwrap_or_else(|e| ToolResult::failure(&e))
         });
         task.await
@@ -367,119 +329,215 @@ impl Approvals {
     }
 
     /// `approver` denies the request `id` of `tenant`: it never runs, and the client's
-    /// retry is told so. As with [`approve`](Self::approve), only a request this service
-    /// asked for.
+    /// retry is told so. Any process of the host denies it.
     ///
     /// # Errors
     ///
-    /// `tool.approval_not_found` when no such request is pending here; storage errors.
+    /// `tool.approval_not_found` when no MCP call waits in such a pending request;
+    /// storage errors.
     pub async fn deny(
         &self,
         tenant: &TenantId,
         id: &ApprovalId,
         approver: &UserId,
     ) -> Result<(), Error> {
-        if !self.asked_here(tenant, id) {
-            return Err(not_asked_here());
+        let now = self.now();
+        if self
+            .store()
+            .find_approval_call(tenant, id, now)
+            .await?
+            .is_none()
+        {
+            return Err(not_asked());
         }
         self.runtime.deny(tenant, id, approver).await?;
-        let mut desk = self.lock();
         // The denial took the request out of the store, so an approval that began
-        // meanwhile (`Running`) took nothing and will not settle it: it is denied.
-        if let Some(entry) = desk.entries.get_mut(id)
-            && &entry.request.tenant == tenant
-            && matches!(entry.state, State::Pending | State::Running)
-        {
-            entry.state = State::Denied(Instant::now());
+        // meanwhile (running) took nothing and will not settle it: it is denied.
+        for from in [ApprovalStage::Pending, ApprovalStage::Running] {
+            let Some(call) = self.store().find_approval_call(tenant, id, now).await? else {
+                break;
+            };
+            let denied = call.at_stage(
+                ApprovalStage::Denied,
+                None,
+                now,
+                now.saturating_add(SETTLED_TTL),
+            );
+            if self.store().update_approval_call(&denied, from).await? {
+                break;
+            }
         }
         Ok(())
     }
 
-    /// Whether this service asked for the request `id` of `tenant` (in any state).
-    fn asked_here(&self, tenant: &TenantId, id: &ApprovalId) -> bool {
-        self.lock()
-            .entries
-            .get(id)
-            .is_some_and(|entry| &entry.request.tenant == tenant)
+    /// What is known about the call `key` of `tenant`; a settled result or a denial is
+    /// handed over once (taken out of the store).
+    async fn known(&self, key: CallKey, tenant: &TenantId) -> Result<Option<Known>, Error> {
+        let now = self.now();
+        let hex = key.hex();
+        let Some(call) = self.store().get_approval_call(tenant, &hex, now).await? else {
+            return Ok(None);
+        };
+        match call.stage {
+            ApprovalStage::Pending if waiting(&call, now) => {
+                return Ok(Some(Known::Pending(call.request)));
+            }
+            ApprovalStage::Pending => return Ok(None),
+            ApprovalStage::Running => return Ok(Some(Known::Running(call.request))),
+            _ => {}
+        }
+        // Another retry may take it first: then nothing is known here any more.
+        let Some(taken) = self.store().take_answered_call(tenant, &hex, now).await? else {
+            return Ok(None);
+        };
+        Ok(Some(match (taken.stage, &taken.result) {
+            (ApprovalStage::Settled, Some(sealed)) => {
+                let result = self.open_result(&taken, sealed)?;
+                Known::Settled(Box::new(result), taken.request)
+            }
+            (ApprovalStage::Settled, None) => {
+                Known::Settled(Box::new(ToolResult::failure(&stopped())), taken.request)
+            }
+            _ => Known::Denied(taken.request),
+        }))
     }
 
     /// What is known about the call `key` of `principal`; a settled result or a denial
-    /// is handed over once and forgotten. Of identical calls looked up at once, one gets
-    /// [`Lookup::Fresh`] and the others [`Lookup::InFlight`] until it is done; a new call
-    /// past the principal's cap gets [`Lookup::Full`].
-    pub(crate) fn lookup(&self, key: CallKey, principal: &Principal) -> Lookup {
-        let now = self.now();
-        let mut desk = self.lock();
-        desk.prune(now, Instant::now());
-        match desk.known(key) {
-            Some(known) => Lookup::Known(Box::new(known)),
-            None => self.reserve(&mut desk, key, principal),
+    /// is handed over once. Of identical calls looked up at once in this process, one
+    /// gets [`Lookup::Fresh`] and the others [`Lookup::InFlight`] until it is done; a
+    /// new call past the principal's cap gets [`Lookup::Full`].
+    pub(crate) async fn lookup(
+        &self,
+        key: CallKey,
+        principal: &Principal,
+    ) -> Result<Lookup, Error> {
+        if let Some(known) = self.known(key, principal.tenant()).await? {
+            return Ok(Lookup::Known(Box::new(known)));
         }
+        self.reserve(key, principal).await
     }
 
     /// As [`lookup`](Self::lookup), without reserving the call when nothing is known of
     /// it: for a call that asks no one unless the runtime says so.
-    pub(crate) fn find(&self, key: CallKey) -> Found {
-        let now = self.now();
-        let mut desk = self.lock();
-        desk.prune(now, Instant::now());
-        if let Some(known) = desk.known(key) {
-            return Found::Known(Box::new(known));
+    pub(crate) async fn find(&self, key: CallKey, tenant: &TenantId) -> Result<Found, Error> {
+        if let Some(known) = self.known(key, tenant).await? {
+            return Ok(Found::Known(Box::new(known)));
         }
-        match desk.asking.get(&key) {
+        Ok(match self.lock().asking.get(&key) {
             Some(asking) => Found::InFlight(InFlight(asking.done.clone())),
             None => Found::Nothing,
-        }
+        })
     }
 
-    /// Remembers that the call `key`, made without a [`Reservation`], waits in `request`
-    /// (the runtime asked for an approval the manifest did not announce).
+    /// Records that the call `key`, made without a [`Reservation`], waits in `request`
+    /// (the runtime asked for an approval the manifest did not announce); what answers
+    /// the call now.
     ///
     /// # Errors
     ///
-    /// `mcp.too_many_approvals` when the caller has as many requests waiting as allowed.
-    /// The runtime has stored the request already, so it is taken out of the store
-    /// again: kept there, it would be pending with no call here to answer.
+    /// `mcp.too_many_approvals` when the caller has as many requests waiting as allowed;
+    /// storage errors. The runtime has stored the request already, so it is taken out of
+    /// the store again: kept there, it would be pending with no call to answer.
     pub(crate) async fn register(
         &self,
         key: CallKey,
         request: ApprovalRequest,
-    ) -> Result<(), Error> {
-        {
-            let mut desk = self.lock();
-            let principal = Principal::of(&request.context.session);
-            if desk.held(&principal) < self.cap {
-                desk.insert(key, request);
-                return Ok(());
+    ) -> Result<Known, Error> {
+        let principal = Principal::of(&request.context.session);
+        let held = self.held(&principal).await;
+        if held.as_ref().is_ok_and(|held| *held < self.cap) {
+            return self.bind(key, request).await;
+        }
+        self.withdraw(&request).await;
+        Err(held.err().unwrap_or_else(|| self.too_many()))
+    }
+
+    /// Stores that the call `key` waits in `request`. When an identical call (in another
+    /// process) stored its own first, this one's request is withdrawn and the other's
+    /// answers.
+    async fn bind(&self, key: CallKey, request: ApprovalRequest) -> Result<Known, Error> {
+        let now = self.now();
+        let call = ApprovalCall::pending(key.hex(), request, now);
+        match self.store().put_approval_call(&call, now).await {
+            Ok(None) => Ok(Known::Pending(call.request)),
+            Ok(Some(first)) => {
+                self.withdraw(&call.request).await;
+                match first.stage {
+                    ApprovalStage::Pending => Ok(Known::Pending(first.request)),
+                    ApprovalStage::Running => Ok(Known::Running(first.request)),
+                    // Answered already: hand the answer over, unless another retry
+                    // took it in the meantime.
+                    _ => self.known(key, &call.tenant).await?.ok_or_else(|| {
+                        integrations_core::codes::store::VERSION_CONFLICT.error(
+                            "an identical call was answered while this one asked; call again",
+                        )
+                    }),
+                }
+            }
+            Err(e) => {
+                self.withdraw(&call.request).await;
+                Err(e)
             }
         }
+    }
+
+    /// Takes `request` out of the approval store: no call waits in it.
+    async fn withdraw(&self, request: &ApprovalRequest) {
         if let Err(e) = self
-            .runtime
-            .host()
-            .approvals()
+            .store()
             .take_approval(&request.tenant, &request.id, self.now())
             .await
         {
-            // Nothing here can approve it (this desk never learned of it), so at worst
-            // it waits in the store until it expires.
+            // No call waits in it, so no one is asked to approve it: at worst it waits
+            // in the store until it expires.
             tracing::warn!(
                 code = e.code(),
                 approval = request.id.as_str(),
-                "a refused approval request could not be taken out of the store"
+                "an approval request no call waits in could not be taken out of the store"
             );
         }
-        Err(self.too_many())
+    }
+
+    /// How many requests `principal` has waiting for a person, and calls asking for one
+    /// in this process.
+    async fn held(&self, principal: &Principal) -> Result<usize, Error> {
+        let now = self.now();
+        let pending = self
+            .store()
+            .list_approval_calls(principal.tenant(), now)
+            .await?
+            .iter()
+            .filter(|call| waiting(call, now) && principal.is_of(&call.request.context.session))
+            .count();
+        let asking = self
+            .lock()
+            .asking
+            .values()
+            .filter(|a| &a.principal == principal)
+            .count();
+        Ok(pending + asking)
     }
 
     /// Reserves `key` for the caller, unless an identical call holds it or `principal`
     /// has its cap of requests pending or being asked for.
-    fn reserve(&self, desk: &mut Desk, key: CallKey, principal: &Principal) -> Lookup {
-        if let Some(asking) = desk.asking.get(&key) {
-            return Lookup::InFlight(InFlight(asking.done.clone()));
+    async fn reserve(&self, key: CallKey, principal: &Principal) -> Result<Lookup, Error> {
+        if let Some(asking) = self.lock().asking.get(&key) {
+            return Ok(Lookup::InFlight(InFlight(asking.done.clone())));
         }
         // Counted before the runtime is asked, so a refused call stores nothing.
-        if desk.held(principal) >= self.cap {
-            return Lookup::Full;
+        let stored = self.held(principal).await?;
+        let mut desk = self.lock();
+        if let Some(asking) = desk.asking.get(&key) {
+            return Ok(Lookup::InFlight(InFlight(asking.done.clone())));
+        }
+        let asking_now = desk
+            .asking
+            .values()
+            .filter(|a| &a.principal == principal)
+            .count();
+        // `stored` counted the asking calls of its moment; those since count too.
+        if stored.max(asking_now) >= self.cap {
+            return Ok(Lookup::Full);
         }
         let (done, asking) = watch::channel(());
         desk.asking.insert(
@@ -489,19 +547,57 @@ impl Approvals {
                 done: asking.clone(),
             },
         );
-        Lookup::Fresh(Reservation {
-            desk: Arc::clone(&self.desk),
+        Ok(Lookup::Fresh(Reservation {
+            approvals: self.clone(),
             key,
             asking,
             _done: done,
+        }))
+    }
+
+    /// A settled call's result, opened.
+    fn open_result(
+        &self,
+        call: &ApprovalCall,
+        sealed: &integrations_core::sealing::Sealed,
+    ) -> Result<ToolResult, Error> {
+        let plaintext = self
+            .runtime
+            .host()
+            .cipher()
+            .open(sealed, &approval_result_aad(&call.tenant, &call.key))?;
+        serde_json::from_slice(&plaintext).map_err(|_| {
+            crate::codes::mcp::APPROVAL_RESULT_UNREADABLE
+                .error("a settled call's stored result is not a tool result this version wrote")
         })
+    }
+
+    /// `result`, sealed for the record of `call`.
+    fn seal_result(
+        &self,
+        call: &ApprovalCall,
+        result: &ToolResult,
+    ) -> Result<integrations_core::sealing::Sealed, Error> {
+        let plaintext = serde_json::to_vec(result).map_err(|_| {
+            integrations_core::codes::tool::PANICKED.error("a tool result could not be encoded")
+        })?;
+        self.runtime
+            .host()
+            .cipher()
+            .seal(&plaintext, &approval_result_aad(&call.tenant, &call.key))
     }
 }
 
-/// The right to ask the runtime about a call, held by the first of identical calls.
-/// Dropping it (the call failed, or its future was dropped) lets the others go on.
+/// Whether `call` waits for a person at `now`.
+fn waiting(call: &ApprovalCall, now: Timestamp) -> bool {
+    call.stage == ApprovalStage::Pending && !call.request.is_expired(now)
+}
+
+/// The right to ask the runtime about a call, held by the first of identical calls in
+/// this process. Dropping it (the call failed, or its future was dropped) lets the
+/// others go on.
 pub(crate) struct Reservation {
-    desk: Arc<Mutex<Desk>>,
+    approvals: Approvals,
     key: CallKey,
     /// The receiver the desk holds for this reservation, to tell it from a later one.
     asking: watch::Receiver<()>,
@@ -510,15 +606,21 @@ pub(crate) struct Reservation {
 }
 
 impl Reservation {
-    /// Remembers that the call waits in `request`; the waiting calls find it there.
-    pub(crate) fn register(self, request: ApprovalRequest) {
-        lock(&self.desk).insert(self.key, request);
+    /// Records that the call waits in `request`; what answers the call now (another
+    /// process's identical call, when it stored its own first). The waiting calls find
+    /// it in the store.
+    ///
+    /// # Errors
+    ///
+    /// Storage errors (the request is taken out of the store again).
+    pub(crate) async fn register(self, request: ApprovalRequest) -> Result<Known, Error> {
+        self.approvals.bind(self.key, request).await
     }
 }
 
 impl Drop for Reservation {
     fn drop(&mut self) {
-        let mut desk = lock(&self.desk);
+        let mut desk = self.approvals.lock();
         if desk
             .asking
             .get(&self.key)
@@ -552,44 +654,84 @@ fn stopped() -> Error {
         .error("the approved call stopped unexpectedly; it may or may not have run")
 }
 
-/// The run of an approved call: records how it ended on the desk, and when it never
-/// ends (its task panicked or was cancelled), records that instead, so the entry never
-/// stays `Running`.
+/// The failure a client's retry gets when the request its call waited in is gone
+/// (expired, or its connection forgotten) by the time a person approved it.
+fn gone() -> Error {
+    integrations_core::codes::tool::APPROVAL_NOT_FOUND.error(
+        "the approval request this call waited in no longer exists (it expired, or its connection was forgotten); the call did not run: call again to ask anew",
+    )
+}
+
+/// The run of an approved call: records how it ended in the store, and when it never
+/// ends (its task panicked or was cancelled), records that instead, so the record does
+/// not stay running.
 struct Run {
-    desk: Arc<Mutex<Desk>>,
-    id: ApprovalId,
-    armed: bool,
+    approvals: Approvals,
+    /// The running record; `None` once its end is recorded.
+    call: Option<ApprovalCall>,
 }
 
 impl Run {
-    /// The call ran (`Some`, its result: kept for the retry), or its request was not
-    /// taken out of the store (`None`: nothing ran, it is pending again).
-    fn end(&mut self, result: Option<&ToolResult>) {
-        self.armed = false;
-        let state = match result {
-            Some(result) => State::Settled(Box::new(result.clone()), Instant::now()),
-            None => State::Pending,
+    /// The call ran (`Ok`, its result: kept for the retry), or its request was not taken
+    /// out of the store (`Err`): gone (the retry is told it did not run) or a storage
+    /// error (nothing ran: it is pending again).
+    async fn end(&mut self, outcome: &Result<ToolResult, Error>) {
+        let Some(call) = self.call.take() else {
+            return;
         };
-        self.set(state);
-    }
-
-    fn set(&self, state: State) {
-        let mut desk = lock(&self.desk);
-        // A denial that took the request meanwhile has settled it already.
-        if let Some(entry) = desk.entries.get_mut(&self.id)
-            && matches!(entry.state, State::Running)
-        {
-            entry.state = state;
+        let approvals = &self.approvals;
+        let now = approvals.now();
+        let settled = |result: &ToolResult| -> Result<ApprovalCall, Error> {
+            let sealed = approvals.seal_result(&call, result)?;
+            Ok(call.at_stage(
+                ApprovalStage::Settled,
+                Some(sealed),
+                now,
+                now.saturating_add(SETTLED_TTL),
+            ))
+        };
+        let next = match outcome {
+            Ok(result) => settled(result),
+            Err(e) if e.code() == integrations_core::codes::tool::APPROVAL_NOT_FOUND.as_str() => {
+                settled(&ToolResult::failure(&gone()))
+            }
+            Err(_) => Ok(call.at_stage(ApprovalStage::Pending, None, now, call.request.expires_at)),
+        };
+        let written = match next {
+            Ok(next) => approvals
+                .store()
+                .update_approval_call(&next, ApprovalStage::Running)
+                .await
+                .map(drop),
+            Err(e) => Err(e),
+        };
+        // A denial that took the request meanwhile has settled the record already.
+        if let Err(e) = written {
+            tracing::warn!(
+                code = e.code(),
+                approval = call.request.id.as_str(),
+                "how an approved call ended could not be stored; its record stays running until it expires"
+            );
         }
     }
 }
 
 impl Drop for Run {
     fn drop(&mut self) {
-        if self.armed {
-            let failure = ToolResult::failure(&stopped());
-            self.set(State::Settled(Box::new(failure), Instant::now()));
-        }
+        let Some(call) = self.call.take() else {
+            return;
+        };
+        // The run stopped before it ended: record that, in a task (a drop cannot wait).
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let mut run = Run {
+            approvals: self.approvals.clone(),
+            call: Some(call),
+        };
+        runtime.spawn(async move {
+            run.end(&Ok(ToolResult::failure(&stopped()))).await;
+        });
     }
 }
 
@@ -668,25 +810,29 @@ mod tests {
     #[tokio::test]
     async fn an_identical_call_waits_for_the_first_and_gets_its_request() {
         let approvals = approvals();
-        let Lookup::Fresh(reservation) = approvals.lookup(key(), &principal()) else {
+        let Lookup::Fresh(reservation) = approvals.lookup(key(), &principal()).await.unwrap()
+        else {
             panic!("the first call asks")
         };
-        let Lookup::InFlight(asking) = approvals.lookup(key(), &principal()) else {
+        let Lookup::InFlight(asking) = approvals.lookup(key(), &principal()).await.unwrap() else {
             panic!("the identical call waits")
         };
         let waiting = tokio::spawn(asking.wait());
         tokio::task::yield_now().await;
         assert!(!waiting.is_finished());
-        reservation.register(request(&approvals, "a1"));
+        reservation
+            .register(request(&approvals, "a1"))
+            .await
+            .unwrap();
         waiting.await.unwrap();
-        let Lookup::Known(known) = approvals.lookup(key(), &principal()) else {
+        let Lookup::Known(known) = approvals.lookup(key(), &principal()).await.unwrap() else {
             panic!("the identical call finds the first one's request")
         };
         let Known::Pending(pending) = *known else {
             panic!("the identical call finds the first one's request")
         };
         assert_eq!(pending.id.as_str(), "a1");
-        assert_eq!(approvals.pending(&pending.tenant).len(), 1);
+        assert_eq!(approvals.pending(&pending.tenant).await.unwrap().len(), 1);
     }
 
     #[tokio::test]
@@ -695,19 +841,30 @@ mod tests {
         let alice = session().with_user(UserId::new("alice").unwrap());
         let bob = session().with_user(UserId::new("bob").unwrap());
         let (first, request) = asked(&approvals, &alice, "one");
-        let Lookup::Fresh(reservation) = approvals.lookup(first, &Principal::of(&alice)) else {
+        let Lookup::Fresh(reservation) = approvals
+            .lookup(first, &Principal::of(&alice))
+            .await
+            .unwrap()
+        else {
             panic!("the first call asks")
         };
-        reservation.register(request);
+        reservation.register(request).await.unwrap();
         // A call being asked about holds its place too, or concurrent calls would all
         // pass the count before any registers.
         let (second, _) = asked(&approvals, &alice, "two");
-        let Lookup::Fresh(_asking) = approvals.lookup(second, &Principal::of(&alice)) else {
+        let Lookup::Fresh(_asking) = approvals
+            .lookup(second, &Principal::of(&alice))
+            .await
+            .unwrap()
+        else {
             panic!("the second call asks")
         };
         let (third, _) = asked(&approvals, &alice, "three");
         assert!(matches!(
-            approvals.lookup(third, &Principal::of(&alice)),
+            approvals
+                .lookup(third, &Principal::of(&alice))
+                .await
+                .unwrap(),
             Lookup::Full
         ));
         // In another project Alice is still Alice.
@@ -715,17 +872,23 @@ mod tests {
         elsewhere.project = Some(integrations_core::ProjectId::new("p").unwrap());
         let (fourth, _) = asked(&approvals, &elsewhere, "four");
         assert!(matches!(
-            approvals.lookup(fourth, &Principal::of(&elsewhere)),
+            approvals
+                .lookup(fourth, &Principal::of(&elsewhere))
+                .await
+                .unwrap(),
             Lookup::Full
         ));
         // Her pending call is still answered by its request; Bob asks as usual.
         assert!(matches!(
-            approvals.lookup(first, &Principal::of(&alice)),
+            approvals
+                .lookup(first, &Principal::of(&alice))
+                .await
+                .unwrap(),
             Lookup::Known(_)
         ));
         let (bobs, _) = asked(&approvals, &bob, "bob");
         assert!(matches!(
-            approvals.lookup(bobs, &Principal::of(&bob)),
+            approvals.lookup(bobs, &Principal::of(&bob)).await.unwrap(),
             Lookup::Fresh(_)
         ));
     }
@@ -733,16 +896,17 @@ mod tests {
     #[tokio::test]
     async fn a_call_that_gives_up_lets_the_identical_one_ask() {
         let approvals = approvals();
-        let Lookup::Fresh(reservation) = approvals.lookup(key(), &principal()) else {
+        let Lookup::Fresh(reservation) = approvals.lookup(key(), &principal()).await.unwrap()
+        else {
             panic!("the first call asks")
         };
-        let Lookup::InFlight(asking) = approvals.lookup(key(), &principal()) else {
+        let Lookup::InFlight(asking) = approvals.lookup(key(), &principal()).await.unwrap() else {
             panic!("the identical call waits")
         };
         drop(reservation);
         asking.wait().await;
         assert!(matches!(
-            approvals.lookup(key(), &principal()),
+            approvals.lookup(key(), &principal()).await.unwrap(),
             Lookup::Fresh(_)
         ));
     }

@@ -18,7 +18,7 @@
 //!   A large result gives its first page and a cursor for the
 //!   `integrations_continue_result` tool, bound to the principal and the MCP session (a
 //!   2026-07-28 client over HTTP has no session: the principal's later requests read
-//!   it), and honoured by the instance that gave it (see **One process** below); each
+//!   it), and honoured by the instance that gave it (see **Any process** below); each
 //!   principal (tenant, workspace, user) holds at most 256 unread cursors, past which its
 //!   own oldest is forgotten, never another principal's; a
 //!   continuation call that fails without reading its page (bad arguments) or is
@@ -37,19 +37,23 @@
 //!   run it again, and its result is still handed over. Identical calls in flight at
 //!   once (a client retrying on timeout) share one approval request. Nothing blocks a
 //!   request while waiting for a human. A principal (tenant, workspace, user) has at most
-//!   256 requests waiting here: past that, a new `ask` call is refused with
+//!   256 requests waiting: past that, a new `ask` call is refused with
 //!   `mcp.too_many_approvals` (an `isError` result) and nothing is stored for it.
 //!
-//!   **One process.** The request is in the host's store, but which call it answers, and
-//!   the result kept for the client's retry, live in the [`Approvals`] of the service that
-//!   asked. So the host's approval page must call [`Approvals::approve`] on that service,
-//!   and the client's retry must reach it: with several instances, route a principal's
-//!   MCP requests and its approval page to one instance. Another service refuses to
-//!   settle the request (`tool.approval_not_found`) rather than run a call whose result
-//!   no client would receive. The same holds for continuation pages
-//!   (`integrations_continue_result`): the pages wait in the host's store, but which
-//!   cursors a client was given is kept in the service that gave them, so only that
-//!   instance honours a cursor; another answers `mcp.continuation_unknown`.
+//!   **Any process.** The request, which call it answers and the result kept for the
+//!   client's retry (sealed with the host's cipher) are all in the host's approval store
+//!   ([`ApprovalCall`](integrations_core::tools::ApprovalCall) records): with several
+//!   instances over one database, any of them lists the pending requests, settles one
+//!   (still exactly once), and answers the client's retry, wherever the call was asked.
+//!   Only identical calls asking at the same moment wait for each other within one
+//!   process; across processes the first to store its request answers both (the other's
+//!   is withdrawn). A call approved in a process that dies while running it stays
+//!   `running` for a day, then its retry asks anew. The per-principal cap counts the
+//!   requests in the store and the calls asking in this process. Continuation pages
+//!   (`integrations_continue_result`) differ: the pages wait in the host's store, but
+//!   which cursors a client was given is kept in the service that gave them, so only
+//!   that instance honours a cursor; another answers `mcp.continuation_unknown` (route a
+//!   principal's MCP requests to one instance for them).
 //!
 //!   Trusting a form-mode elicitation `accept` instead is an explicit opt-in
 //!   ([`McpService::serve_stdio_trusting_client`]) for a local stdio client whose UI is the

@@ -254,10 +254,21 @@ fn not_found() -> Response {
     )
 }
 
+/// A storage failure while reading the requests: 503, with its code.
+fn unavailable(error: &integrations_core::Error) -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        axum::Json(json!({"error": {"code": error.code(), "message": error.message()}})),
+    )
+        .into_response()
+}
+
 async fn list(State(desk): State<Desk>) -> Response {
-    let pending: Vec<Value> = desk
-        .approvals
-        .pending(&desk.tenant)
+    let pending = match desk.approvals.pending(&desk.tenant).await {
+        Ok(pending) => pending,
+        Err(e) => return unavailable(&e),
+    };
+    let pending: Vec<Value> = pending
         .into_iter()
         .map(|p| {
             json!({
@@ -275,8 +286,10 @@ async fn page(State(desk): State<Desk>, Path(id): Path<String>) -> Response {
     let Ok(id) = ApprovalId::new(id) else {
         return not_found();
     };
-    let Some(pending) = desk.approvals.get(&desk.tenant, &id) else {
-        return not_found();
+    let pending = match desk.approvals.get(&desk.tenant, &id).await {
+        Ok(Some(pending)) => pending,
+        Ok(None) => return not_found(),
+        Err(e) => return unavailable(&e),
     };
     let request = &pending.request;
     let arguments = serde_json::to_string_pretty(&request.arguments).unwrap_or_default();

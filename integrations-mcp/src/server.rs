@@ -634,7 +634,12 @@ impl McpServer {
         let approvals = &self.shared.approvals;
         let principal = Principal::of(&session.session);
         let known = loop {
-            match approvals.lookup(key, &principal) {
+            let looked = approvals.lookup(key, &principal).await;
+            let looked = match looked {
+                Ok(looked) => looked,
+                Err(e) => return to_rmcp(&ToolResult::failure(&e)).map(Into::into),
+            };
+            match looked {
                 Lookup::Known(known) => break *known,
                 // Refused before the runtime is asked: nothing is stored for it.
                 Lookup::Full => {
@@ -654,8 +659,10 @@ impl McpServer {
                         self.remember_cursor(session, &result, &call.connection);
                         return to_rmcp(&result).map(Into::into);
                     };
-                    reservation.register(request.clone());
-                    break Known::Pending(request);
+                    match reservation.register(request).await {
+                        Ok(known) => break known,
+                        Err(e) => return to_rmcp(&ToolResult::failure(&e)).map(Into::into),
+                    }
                 }
             }
         };
@@ -791,13 +798,13 @@ impl McpServer {
             .ok_or_else(|| ErrorData::internal_error("no approver", None))?;
         if answer == "accept" {
             approvals.approve(tenant, &request.id, &approver).await;
-            return match settled(approvals.find(key)) {
+            return match settled(approvals.find(key, tenant).await) {
                 Some(result) => to_rmcp(&result).map(Into::into),
                 None => approval_required(request, None).map(Into::into),
             };
         }
         let _ = approvals.deny(tenant, &request.id, &approver).await;
-        let _ = approvals.find(key);
+        let _ = approvals.find(key, tenant).await;
         to_rmcp(&denied(request)).map(Into::into)
     }
 
@@ -831,7 +838,7 @@ impl McpServer {
                     .or_else(|| UserId::new("mcp-stdio-client").ok())
                     .ok_or_else(|| ErrorData::internal_error("no approver", None))?;
                 approvals.approve(tenant, &request.id, &approver).await;
-                match settled(approvals.find(key)) {
+                match settled(approvals.find(key, tenant).await) {
                     Some(result) => to_rmcp(&result).map(Into::into),
                     None => approval_required(request, None).map(Into::into),
                 }
@@ -844,7 +851,7 @@ impl McpServer {
                     .or_else(|| UserId::new("mcp-stdio-client").ok())
                     .ok_or_else(|| ErrorData::internal_error("no approver", None))?;
                 let _ = approvals.deny(tenant, &request.id, &approver).await;
-                let _ = approvals.find(key);
+                let _ = approvals.find(key, tenant).await;
                 to_rmcp(&denied(request)).map(Into::into)
             }
             Err(_) => approval_required(request, None).map(Into::into),
@@ -891,13 +898,13 @@ fn input_required(elicitation: Value, approval: &str) -> Result<InputRequiredRes
 }
 
 /// The result of a call the desk found approved and run (handed over now).
-fn settled(found: Found) -> Option<Box<ToolResult>> {
+fn settled(found: Result<Found, integrations_core::Error>) -> Option<Box<ToolResult>> {
     match found {
-        Found::Known(known) => match *known {
+        Ok(Found::Known(known)) => match *known {
             Known::Settled(result, _) => Some(result),
             _ => None,
         },
-        Found::Nothing | Found::InFlight(_) => None,
+        Ok(Found::Nothing | Found::InFlight(_)) | Err(_) => None,
     }
 }
 
@@ -1076,7 +1083,16 @@ impl ServerHandler for McpServer {
         // result would never be handed over) since.
         let key = CallKey::new(&session, name, &arguments);
         loop {
-            match self.shared.approvals.find(key) {
+            let found = self
+                .shared
+                .approvals
+                .find(key, &session.session.tenant)
+                .await;
+            let found = match found {
+                Ok(found) => found,
+                Err(e) => return to_rmcp(&ToolResult::failure(&e)).map(Into::into),
+            };
+            match found {
                 Found::Known(known) => {
                     return self.answer(&session, key, *known, retry, &context).await;
                 }
@@ -1107,12 +1123,11 @@ impl ServerHandler for McpServer {
         if let Some(request) = approval_of(&result) {
             // The manifest (cached a moment) was stale and the runtime asks now: keep
             // the request here as an `ask` call does, or no one here could approve it.
-            if let Err(refused) = self.shared.approvals.register(key, request.clone()).await {
-                return to_rmcp(&ToolResult::failure(&refused)).map(Into::into);
-            }
-            return self
-                .answer(&session, key, Known::Pending(request), retry, &context)
-                .await;
+            let known = match self.shared.approvals.register(key, request).await {
+                Ok(known) => known,
+                Err(refused) => return to_rmcp(&ToolResult::failure(&refused)).map(Into::into),
+            };
+            return self.answer(&session, key, known, retry, &context).await;
         }
         self.remember_cursor(&session, &result, &call.connection);
         to_rmcp(&result).map(Into::into)

@@ -60,6 +60,11 @@ impl Principal {
         }
     }
 
+    /// The principal's tenant.
+    pub(crate) fn tenant(&self) -> &TenantId {
+        &self.tenant
+    }
+
     /// Whether `session` acts for this principal (without building one to compare).
     pub(crate) fn is_of(&self, session: &Session) -> bool {
         self.tenant == session.tenant

@@ -147,6 +147,8 @@ async fn an_ask_tool_runs_once_across_approval_retries_concurrent_retries_and_a_
         demo.service
             .approvals()
             .pending(&demo.session.session.tenant)
+            .await
+            .unwrap()
             .len(),
         1
     );
@@ -189,12 +191,11 @@ async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
     outputs.into_iter().map(Option::unwrap).collect()
 }
 
-/// A request asked through one service (one process) is settled only through it: another
-/// service over the same store refuses to approve or deny it, and runs nothing. Run
-/// there, its result would reach no client, and the client's retry could have the call
-/// approved and run again.
+/// Two processes of one host (two services over the same stores): a call asked through
+/// one is listed and approved through the other, runs once, and the client's retry
+/// through either gets its result, once. A second approval, from either, runs nothing.
 #[tokio::test]
-async fn only_the_service_that_asked_settles_an_approval() {
+async fn any_process_of_the_host_settles_an_approval_and_answers_the_retry() {
     let demo = demo().await;
     let client = plain(&demo).await;
     let id = approval_id(&send(&client, &demo, "ship it").await);
@@ -202,24 +203,84 @@ async fn only_the_service_that_asked_settles_an_approval() {
     let tenant = &demo.session.session.tenant;
     let reviewer = UserId::new(REVIEWER).unwrap();
 
-    let refused = elsewhere.approvals().approve(tenant, &id, &reviewer).await;
-    assert_eq!(refused.error_code(), Some("tool.approval_not_found"));
-    let denied = elsewhere
-        .approvals()
-        .deny(tenant, &id, &reviewer)
-        .await
-        .unwrap_err();
-    assert_eq!(denied.code(), "tool.approval_not_found");
-    assert!(elsewhere.approvals().pending(tenant).is_empty());
+    // Both list it.
+    for service in [&demo.service, &elsewhere] {
+        let pending = service.approvals().pending(tenant).await.unwrap();
+        assert_eq!(pending.len(), 1);
+        assert_eq!(pending[0].request.id, id);
+        assert!(
+            service
+                .approvals()
+                .get(tenant, &id)
+                .await
+                .unwrap()
+                .is_some()
+        );
+    }
+    // A client of the other process retrying before the approval is told it waits.
+    let other_client = connect(elsewhere.server(demo.session.clone()), Client::plain()).await;
+    let waiting = send(&other_client, &demo, "ship it").await;
+    assert_eq!(approval_id(&waiting), id, "{waiting}");
     assert_eq!(calls(&demo, "slack_messages"), 0);
 
-    // The request is still pending where it was asked, and runs once from there.
-    assert_eq!(demo.service.approvals().pending(tenant).len(), 1);
-    let done = approve(&demo, &id).await;
+    let done = elsewhere.approvals().approve(tenant, &id, &reviewer).await;
     assert!(!done.is_error(), "{done:?}");
     assert_eq!(calls(&demo, "slack_messages"), 1);
+    for service in [&demo.service, &elsewhere] {
+        let again = service.approvals().approve(tenant, &id, &reviewer).await;
+        assert_eq!(again.error_code(), Some("tool.approval_not_found"));
+        assert!(
+            service
+                .approvals()
+                .pending(tenant)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+    assert_eq!(calls(&demo, "slack_messages"), 1);
+
+    // The retry through the first process gets the result the other stored; once.
     let retry = send(&client, &demo, "ship it").await;
     assert_eq!(retry["isError"], false, "{retry}");
+    assert_eq!(
+        retry["structuredContent"],
+        done.to_mcp()["structuredContent"]
+    );
+    let next = send(&other_client, &demo, "ship it").await;
+    assert_ne!(approval_id(&next), id, "a new call asks anew: {next}");
+    assert_eq!(calls(&demo, "slack_messages"), 1);
+}
+
+/// A denial through one process reaches a client retrying through another.
+#[tokio::test]
+async fn a_denial_through_one_process_answers_the_retry_through_another() {
+    let demo = demo().await;
+    let client = plain(&demo).await;
+    let id = approval_id(&send(&client, &demo, "never").await);
+    let elsewhere = integrations_mcp::McpService::new(demo.runtime.clone());
+    let tenant = &demo.session.session.tenant;
+    elsewhere
+        .approvals()
+        .deny(tenant, &id, &UserId::new(REVIEWER).unwrap())
+        .await
+        .unwrap();
+    let other_client = connect(elsewhere.server(demo.session.clone()), Client::plain()).await;
+    let retry = send(&other_client, &demo, "never").await;
+    assert_eq!(retry["isError"], true, "{retry}");
+    assert_eq!(
+        retry["_meta"]["integrations/error"]["code"], "mcp.approval_denied",
+        "{retry}"
+    );
+    assert_eq!(calls(&demo, "slack_messages"), 0);
+    assert!(
+        demo.service
+            .approvals()
+            .pending(tenant)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[tokio::test]

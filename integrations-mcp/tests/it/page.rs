@@ -129,6 +129,8 @@ async fn the_url_a_client_is_given_cannot_approve_until_the_operator_signs_in() 
         demo.service
             .approvals()
             .pending(&demo.session.session.tenant)
+            .await
+            .unwrap()
             .len(),
         1
     );

@@ -7,7 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use integrations_core::auth::TokenManager;
 use integrations_core::host::{ApprovalStore, Host};
-use integrations_core::tools::{ApprovalId, ApprovalRequest, Runtime};
+use integrations_core::tools::{ApprovalCall, ApprovalId, ApprovalRequest, ApprovalStage, Runtime};
 use integrations_core::{Error, TenantId, Timestamp, UserId};
 use integrations_mcp::demo::{Demo, REVIEWER};
 use integrations_mcp::{McpOptions, McpService};
@@ -38,6 +38,57 @@ impl ApprovalStore for Paced {
     ) -> Result<Option<ApprovalRequest>, Error> {
         tokio::task::yield_now().await;
         self.store.take_approval(tenant, id, now).await
+    }
+
+    async fn put_approval_call(
+        &self,
+        call: &ApprovalCall,
+        now: Timestamp,
+    ) -> Result<Option<ApprovalCall>, Error> {
+        self.store.put_approval_call(call, now).await
+    }
+
+    async fn get_approval_call(
+        &self,
+        tenant: &TenantId,
+        key: &str,
+        now: Timestamp,
+    ) -> Result<Option<ApprovalCall>, Error> {
+        self.store.get_approval_call(tenant, key, now).await
+    }
+
+    async fn find_approval_call(
+        &self,
+        tenant: &TenantId,
+        approval: &ApprovalId,
+        now: Timestamp,
+    ) -> Result<Option<ApprovalCall>, Error> {
+        self.store.find_approval_call(tenant, approval, now).await
+    }
+
+    async fn list_approval_calls(
+        &self,
+        tenant: &TenantId,
+        now: Timestamp,
+    ) -> Result<Vec<ApprovalCall>, Error> {
+        self.store.list_approval_calls(tenant, now).await
+    }
+
+    async fn update_approval_call(
+        &self,
+        call: &ApprovalCall,
+        from: ApprovalStage,
+    ) -> Result<bool, Error> {
+        self.store.update_approval_call(call, from).await
+    }
+
+    async fn take_answered_call(
+        &self,
+        tenant: &TenantId,
+        key: &str,
+        now: Timestamp,
+    ) -> Result<Option<ApprovalCall>, Error> {
+        self.store.take_answered_call(tenant, key, now).await
     }
 }
 
@@ -81,7 +132,7 @@ async fn identical_ask_calls_in_flight_at_once_share_one_approval_request() {
     let results = in_flight.join_all().await;
     let ids: Vec<ApprovalId> = results.iter().map(approval_id).collect();
     assert!(ids.iter().all(|id| id == &ids[0]), "{ids:?}");
-    let pending = service.approvals().pending(&tenant);
+    let pending = service.approvals().pending(&tenant).await.unwrap();
     assert_eq!(pending.len(), 1, "{pending:?}");
     assert_eq!(calls(&demo, "slack_messages"), 0);
 
@@ -98,6 +149,41 @@ async fn identical_ask_calls_in_flight_at_once_share_one_approval_request() {
     let retry = json_of(&a.call_tool(send_message(&demo, "deploy v3")).await.unwrap());
     assert_eq!(retry["isError"], false, "{retry}");
     assert_eq!(calls(&demo, "slack_messages"), 1);
+}
+
+/// Identical calls asking at once through two processes (two services over one store),
+/// each storing a request of its own: the first stored answers both, the other's
+/// request is withdrawn, and one approval runs the call once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn identical_calls_asking_at_once_in_two_processes_share_the_first_request() {
+    let demo = demo().await;
+    let first = paced(&demo, Duration::from_millis(100));
+    let second = paced(&demo, Duration::from_millis(300));
+    let tenant = demo.session.session.tenant.clone();
+    let a = connect(first.server(demo.session.clone()), Client::plain()).await;
+    let b = connect(second.server(demo.session.clone()), Client::plain()).await;
+    let (pa, pb) = (a.peer().clone(), b.peer().clone());
+    let (ma, mb) = (
+        send_message(&demo, "one deploy"),
+        send_message(&demo, "one deploy"),
+    );
+    let (ra, rb) = tokio::join!(
+        async move { json_of(&pa.call_tool(ma).await.unwrap()) },
+        async move { json_of(&pb.call_tool(mb).await.unwrap()) },
+    );
+    assert_eq!(approval_id(&ra), approval_id(&rb), "{ra} {rb}");
+    // The withdrawn request is gone from the store too: one is pending, in both.
+    for service in [&first, &second] {
+        let pending = service.approvals().pending(&tenant).await.unwrap();
+        assert_eq!(pending.len(), 1, "{pending:?}");
+    }
+    let far = Timestamp::from_unix_seconds(4_000_000_000);
+    let withdrawn = demo.test.store.purge_approvals(far).await.unwrap();
+    assert_eq!(
+        withdrawn, 2,
+        "one request and its call; the withdrawn request is gone"
+    );
+    assert_eq!(calls(&demo, "slack_messages"), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -127,7 +213,7 @@ async fn a_cancelled_ask_call_does_not_hold_back_the_identical_one_after_it() {
         .expect("the identical call waits for a cancelled one")
         .unwrap();
     let id = approval_id(&second);
-    let pending = service.approvals().pending(&tenant);
+    let pending = service.approvals().pending(&tenant).await.unwrap();
     assert_eq!(pending.len(), 1, "{pending:?}");
     assert_eq!(pending[0].request.id, id);
     assert_eq!(calls(&demo, "slack_messages"), 0);

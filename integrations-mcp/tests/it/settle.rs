@@ -10,7 +10,8 @@ use async_trait::async_trait;
 use integrations_core::auth::TokenManager;
 use integrations_core::host::{ApprovalStore, Clock as _, Host};
 use integrations_core::tools::{
-    ApprovalId, ApprovalRequest, PolicySet, PolicySource, Runtime, ToolPolicy,
+    ApprovalCall, ApprovalId, ApprovalRequest, ApprovalStage, PolicySet, PolicySource, Runtime,
+    ToolPolicy,
 };
 use integrations_core::{Error, TenantId, Timestamp, UserId, WorkspaceId};
 use integrations_mcp::demo::{BLOCKED_TOOL, Demo, REVIEWER};
@@ -66,6 +67,57 @@ impl ApprovalStore for FirstTakeFails {
         }
         self.store.take_approval(tenant, id, now).await
     }
+
+    async fn put_approval_call(
+        &self,
+        call: &ApprovalCall,
+        now: Timestamp,
+    ) -> Result<Option<ApprovalCall>, Error> {
+        self.store.put_approval_call(call, now).await
+    }
+
+    async fn get_approval_call(
+        &self,
+        tenant: &TenantId,
+        key: &str,
+        now: Timestamp,
+    ) -> Result<Option<ApprovalCall>, Error> {
+        self.store.get_approval_call(tenant, key, now).await
+    }
+
+    async fn find_approval_call(
+        &self,
+        tenant: &TenantId,
+        approval: &ApprovalId,
+        now: Timestamp,
+    ) -> Result<Option<ApprovalCall>, Error> {
+        self.store.find_approval_call(tenant, approval, now).await
+    }
+
+    async fn list_approval_calls(
+        &self,
+        tenant: &TenantId,
+        now: Timestamp,
+    ) -> Result<Vec<ApprovalCall>, Error> {
+        self.store.list_approval_calls(tenant, now).await
+    }
+
+    async fn update_approval_call(
+        &self,
+        call: &ApprovalCall,
+        from: ApprovalStage,
+    ) -> Result<bool, Error> {
+        self.store.update_approval_call(call, from).await
+    }
+
+    async fn take_answered_call(
+        &self,
+        tenant: &TenantId,
+        key: &str,
+        now: Timestamp,
+    ) -> Result<Option<ApprovalCall>, Error> {
+        self.store.take_answered_call(tenant, key, now).await
+    }
 }
 
 /// The demo's approval store, noting the id of every request put in it.
@@ -88,6 +140,57 @@ impl ApprovalStore for Noted {
         now: Timestamp,
     ) -> Result<Option<ApprovalRequest>, Error> {
         self.store.take_approval(tenant, id, now).await
+    }
+
+    async fn put_approval_call(
+        &self,
+        call: &ApprovalCall,
+        now: Timestamp,
+    ) -> Result<Option<ApprovalCall>, Error> {
+        self.store.put_approval_call(call, now).await
+    }
+
+    async fn get_approval_call(
+        &self,
+        tenant: &TenantId,
+        key: &str,
+        now: Timestamp,
+    ) -> Result<Option<ApprovalCall>, Error> {
+        self.store.get_approval_call(tenant, key, now).await
+    }
+
+    async fn find_approval_call(
+        &self,
+        tenant: &TenantId,
+        approval: &ApprovalId,
+        now: Timestamp,
+    ) -> Result<Option<ApprovalCall>, Error> {
+        self.store.find_approval_call(tenant, approval, now).await
+    }
+
+    async fn list_approval_calls(
+        &self,
+        tenant: &TenantId,
+        now: Timestamp,
+    ) -> Result<Vec<ApprovalCall>, Error> {
+        self.store.list_approval_calls(tenant, now).await
+    }
+
+    async fn update_approval_call(
+        &self,
+        call: &ApprovalCall,
+        from: ApprovalStage,
+    ) -> Result<bool, Error> {
+        self.store.update_approval_call(call, from).await
+    }
+
+    async fn take_answered_call(
+        &self,
+        tenant: &TenantId,
+        key: &str,
+        now: Timestamp,
+    ) -> Result<Option<ApprovalCall>, Error> {
+        self.store.take_answered_call(tenant, key, now).await
     }
 }
 
@@ -241,7 +344,7 @@ async fn an_approval_asked_behind_a_stale_manifest_can_be_approved_here() {
     let id = approval_id(&asked);
     assert_eq!(calls(&demo, "slack_messages"), 1);
     let tenant = &demo.session.session.tenant;
-    assert_eq!(service.approvals().pending(tenant).len(), 1);
+    assert_eq!(service.approvals().pending(tenant).await.unwrap().len(), 1);
 
     let done = approve(&service, &demo, &id).await;
     assert!(!done.is_error(), "{done:?}");
@@ -269,7 +372,7 @@ async fn a_store_failure_taking_the_request_leaves_it_pending_for_the_next_appro
     let failed = approve(&service, &demo, &id).await;
     assert_eq!(failed.error_code(), Some("store.failed"), "{failed:?}");
     assert_eq!(calls(&demo, "slack_messages"), 0);
-    let pending = service.approvals().pending(tenant);
+    let pending = service.approvals().pending(tenant).await.unwrap();
     assert_eq!(pending.len(), 1, "{pending:?}");
     let waiting = send(&client, &demo, "retry the store").await;
     assert_eq!(approval_id(&waiting), id, "{waiting}");
@@ -315,7 +418,14 @@ async fn an_approved_call_outlasting_its_request_hands_its_result_to_the_retry()
 
     // The request's expiry passes during the run; listing prunes expired requests.
     demo.test.clock.advance(Duration::from_secs(48 * 3600));
-    assert!(service.approvals().pending(&tenant).is_empty());
+    assert!(
+        service
+            .approvals()
+            .pending(&tenant)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     let done = approving.await.unwrap();
     assert!(!done.is_error(), "{done:?}");
@@ -323,7 +433,14 @@ async fn an_approved_call_outlasting_its_request_hands_its_result_to_the_retry()
     let retry = send(&client, &demo, "slow").await;
     assert_eq!(retry["isError"], false, "the retry asked again: {retry}");
     assert_eq!(calls(&demo, "slack_messages"), 1);
-    assert!(service.approvals().pending(&tenant).is_empty());
+    assert!(
+        service
+            .approvals()
+            .pending(&tenant)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 /// The approver goes away (its future dropped) while the call runs: the call still ends,
@@ -394,7 +511,10 @@ async fn past_its_cap_of_pending_approvals_a_principal_is_refused_and_nothing_is
         CAP,
         "the refused call was stored"
     );
-    assert_eq!(service.approvals().pending(tenant).len(), CAP);
+    assert_eq!(
+        service.approvals().pending(tenant).await.unwrap().len(),
+        CAP
+    );
     assert_eq!(calls(&demo, "slack_messages"), 0);
     // A retry of a pending call is still answered by its request.
     let retry = send(&client, &demo, "message 0").await;
@@ -443,5 +563,60 @@ async fn past_its_cap_a_request_asked_behind_a_stale_manifest_is_taken_back() {
         .await
         .unwrap();
     assert!(refused.is_none(), "the refused request is still stored");
-    assert_eq!(service.approvals().pending(tenant).len(), CAP);
+    assert_eq!(
+        service.approvals().pending(tenant).await.unwrap().len(),
+        CAP
+    );
+}
+
+/// Two processes of one host, each with its own connection pool to one SQLite database
+/// holding the approvals: the call asked through the first is listed and approved
+/// through the second, runs once, and the first answers the client's retry with the
+/// result the second stored (sealed, in the database).
+#[tokio::test]
+async fn two_processes_over_one_database_share_an_approval_and_its_result() {
+    let demo = demo().await;
+    let path = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("mcp-approvals-{}.db", std::process::id()));
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+    let url = format!("sqlite://{}", path.display());
+    let first_db = Arc::new(integrations_sqlx::SqlStores::connect(&url).await.unwrap());
+    let second_db = Arc::new(integrations_sqlx::SqlStores::open(&url).await.unwrap());
+    let ask = || Arc::new(Switch(Mutex::new(ToolPolicy::Ask)));
+    let first = service(&demo, ask(), Some(first_db.clone()));
+    let second = service(&demo, ask(), Some(second_db.clone()));
+    let client = connect(first.server(demo.session.clone()), Client::plain()).await;
+    let tenant = &demo.session.session.tenant;
+    let id = approval_id(&send(&client, &demo, "across processes").await);
+
+    let listed = second.approvals().pending(tenant).await.unwrap();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0].request.id, id);
+    let done = approve(&second, &demo, &id).await;
+    assert!(!done.is_error(), "{done:?}");
+    assert_eq!(calls(&demo, "slack_messages"), 1);
+    let again = approve(&first, &demo, &id).await;
+    assert_eq!(again.error_code(), Some("tool.approval_not_found"));
+
+    // The result waits in the database, sealed: no readable result data there.
+    let stored: Vec<(Option<String>, Option<Vec<u8>>, String)> =
+        sqlx::query_as("SELECT result_key_id, result_ciphertext, record FROM approval_calls")
+            .fetch_all(first_db.pool())
+            .await
+            .unwrap();
+    assert_eq!(stored.len(), 1);
+    assert!(stored[0].0.is_some() && stored[0].1.is_some());
+    assert!(!stored[0].2.contains("structured"), "{}", stored[0].2);
+
+    let retry = send(&client, &demo, "across processes").await;
+    assert_eq!(retry["isError"], false, "{retry}");
+    assert_eq!(
+        retry["structuredContent"],
+        done.structured_content.clone().unwrap()
+    );
+    assert_eq!(calls(&demo, "slack_messages"), 1);
+    first_db.close().await;
+    second_db.close().await;
 }

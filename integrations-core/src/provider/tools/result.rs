@@ -2,13 +2,15 @@
 
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::model::ApprovalRequest;
 use crate::{Error, ErrorKind, ValidationIssue};
 
 /// How a call ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ToolStatus {
     /// The tool ran and succeeded.
@@ -21,7 +23,8 @@ pub enum ToolStatus {
 
 /// One content block of a result. MCP has more kinds (images, resources); tools of this
 /// SDK return text.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ToolContent {
     /// Text.
@@ -45,7 +48,7 @@ impl ToolContent {
 }
 
 /// Why a call failed, with the stable code of the error behind it. Never holds a secret.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct ToolFailure {
     /// The class of failure.
@@ -120,7 +123,7 @@ impl ToolFailure {
 }
 
 /// Where a trimmed result continues.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Continuation {
     /// The cursor to pass to [`Runtime::continue_result`](crate::tools::Runtime::continue_result)
@@ -136,7 +139,7 @@ pub struct Continuation {
 
 /// The outcome of a call, in the shape of MCP's `CallToolResult` ([`to_mcp`](Self::to_mcp)),
 /// with typed details for the host: the failure, the approval request, the continuation.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct ToolResult {
     /// How the call ended.
