@@ -1212,18 +1212,8 @@ impl ApprovalStore for SqlStores {
         key: &str,
         now: Timestamp,
     ) -> Result<Option<ApprovalCall>, Error> {
-        let q = self
-            .query(
-                "SELECT record, result_key_id, result_ciphertext FROM approval_calls \
-                 WHERE tenant = $1 AND key = $2 AND expires_at > $3",
-            )
-            .bind(tenant.as_str())
-            .bind(text("approval call key", key)?)
-            .bind(ms(now));
-        self.fetch_optional(q)
-            .await?
-            .map(|row| approval_call(&row))
-            .transpose()
+        let key = text("approval call key", key)?;
+        self.approval_call_by(ByCall::Key, tenant, key, now).await
     }
 
     async fn find_approval_call(
@@ -1232,18 +1222,8 @@ impl ApprovalStore for SqlStores {
         approval: &ApprovalId,
         now: Timestamp,
     ) -> Result<Option<ApprovalCall>, Error> {
-        let q = self
-            .query(
-                "SELECT record, result_key_id, result_ciphertext FROM approval_calls \
-                 WHERE tenant = $1 AND approval = $2 AND expires_at > $3",
-            )
-            .bind(tenant.as_str())
-            .bind(approval.as_str())
-            .bind(ms(now));
-        self.fetch_optional(q)
-            .await?
-            .map(|row| approval_call(&row))
-            .transpose()
+        self.approval_call_by(ByCall::Approval, tenant, approval.as_str(), now)
+            .await
     }
 
     async fn list_approval_calls(
@@ -1302,6 +1282,46 @@ impl ApprovalStore for SqlStores {
             .bind(tenant.as_str())
             .bind(text("approval call key", key)?);
         live(self.fetch_optional(q).await?, now)?
+            .map(|row| approval_call(&row))
+            .transpose()
+    }
+}
+
+/// The column an approval call is looked up by.
+#[derive(Clone, Copy)]
+enum ByCall {
+    /// The call's key.
+    Key,
+    /// The request it waits in.
+    Approval,
+}
+
+impl SqlStores {
+    /// The live approval call of `tenant` whose `by` column is `value`.
+    async fn approval_call_by(
+        &self,
+        by: ByCall,
+        tenant: &TenantId,
+        value: &str,
+        now: Timestamp,
+    ) -> Result<Option<ApprovalCall>, Error> {
+        let sql = match by {
+            ByCall::Key => {
+                "SELECT record, result_key_id, result_ciphertext FROM approval_calls \
+                 WHERE tenant = $1 AND key = $2 AND expires_at > $3"
+            }
+            ByCall::Approval => {
+                "SELECT record, result_key_id, result_ciphertext FROM approval_calls \
+                 WHERE tenant = $1 AND approval = $2 AND expires_at > $3"
+            }
+        };
+        let q = self
+            .query(sql)
+            .bind(tenant.as_str())
+            .bind(value)
+            .bind(ms(now));
+        self.fetch_optional(q)
+            .await?
             .map(|row| approval_call(&row))
             .transpose()
     }

@@ -7,88 +7,33 @@ use std::time::Duration;
 use async_trait::async_trait;
 use integrations_core::auth::TokenManager;
 use integrations_core::host::{ApprovalStore, Host};
-use integrations_core::tools::{ApprovalCall, ApprovalId, ApprovalRequest, ApprovalStage, Runtime};
-use integrations_core::{Error, TenantId, Timestamp, UserId};
+use integrations_core::tools::{ApprovalId, ApprovalRequest, Runtime};
+use integrations_core::{Error, Timestamp, UserId};
 use integrations_mcp::demo::{Demo, REVIEWER};
 use integrations_mcp::{McpOptions, McpService};
-use integrations_testkit::MemoryStore;
 use rmcp::model::{CallToolRequest, ClientRequest};
 use rmcp::service::PeerRequestOptions;
 
-use crate::support::{APPROVALS, Client, approval_id, calls, connect, demo, json_of, send_message};
+use crate::support::{
+    APPROVALS, ApprovalHooks, Client, Hooked, approval_id, calls, connect, demo, json_of,
+    send_message,
+};
 
-/// The demo's approval store, taking `delay` over each write and yielding on each read.
+/// Hooks taking `delay` over each put and yielding on each take.
 struct Paced {
-    store: Arc<MemoryStore>,
     delay: Duration,
 }
 
 #[async_trait]
-impl ApprovalStore for Paced {
-    async fn put_approval(&self, request: &ApprovalRequest) -> Result<(), Error> {
+impl ApprovalHooks for Paced {
+    async fn before_put(&self, _request: &ApprovalRequest) -> Result<(), Error> {
         tokio::time::sleep(self.delay).await;
-        self.store.put_approval(request).await
+        Ok(())
     }
 
-    async fn take_approval(
-        &self,
-        tenant: &TenantId,
-        id: &ApprovalId,
-        now: Timestamp,
-    ) -> Result<Option<ApprovalRequest>, Error> {
+    async fn before_take(&self) -> Result<(), Error> {
         tokio::task::yield_now().await;
-        self.store.take_approval(tenant, id, now).await
-    }
-
-    async fn put_approval_call(
-        &self,
-        call: &ApprovalCall,
-        now: Timestamp,
-    ) -> Result<Option<ApprovalCall>, Error> {
-        self.store.put_approval_call(call, now).await
-    }
-
-    async fn get_approval_call(
-        &self,
-        tenant: &TenantId,
-        key: &str,
-        now: Timestamp,
-    ) -> Result<Option<ApprovalCall>, Error> {
-        self.store.get_approval_call(tenant, key, now).await
-    }
-
-    async fn find_approval_call(
-        &self,
-        tenant: &TenantId,
-        approval: &ApprovalId,
-        now: Timestamp,
-    ) -> Result<Option<ApprovalCall>, Error> {
-        self.store.find_approval_call(tenant, approval, now).await
-    }
-
-    async fn list_approval_calls(
-        &self,
-        tenant: &TenantId,
-        now: Timestamp,
-    ) -> Result<Vec<ApprovalCall>, Error> {
-        self.store.list_approval_calls(tenant, now).await
-    }
-
-    async fn update_approval_call(
-        &self,
-        call: &ApprovalCall,
-        from: ApprovalStage,
-    ) -> Result<bool, Error> {
-        self.store.update_approval_call(call, from).await
-    }
-
-    async fn take_answered_call(
-        &self,
-        tenant: &TenantId,
-        key: &str,
-        now: Timestamp,
-    ) -> Result<Option<ApprovalCall>, Error> {
-        self.store.take_answered_call(tenant, key, now).await
+        Ok(())
     }
 }
 
@@ -98,9 +43,9 @@ fn paced(demo: &Demo, delay: Duration) -> McpService {
     let test = &demo.test;
     let host = Host::builder()
         .stores(test.store.clone())
-        .approvals(Arc::new(Paced {
+        .approvals(Arc::new(Hooked {
             store: test.store.clone(),
-            delay,
+            hooks: Paced { delay },
         }))
         .http(test.host().http_arc())
         .cipher(test.keys.clone())

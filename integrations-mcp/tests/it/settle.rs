@@ -10,18 +10,17 @@ use async_trait::async_trait;
 use integrations_core::auth::TokenManager;
 use integrations_core::host::{ApprovalStore, Clock as _, Host};
 use integrations_core::tools::{
-    ApprovalCall, ApprovalId, ApprovalRequest, ApprovalStage, PolicySet, PolicySource, Runtime,
-    ToolPolicy,
+    ApprovalId, ApprovalRequest, PolicySet, PolicySource, Runtime, ToolPolicy,
 };
-use integrations_core::{Error, TenantId, Timestamp, UserId, WorkspaceId};
+use integrations_core::{Error, TenantId, UserId, WorkspaceId};
 use integrations_mcp::demo::{BLOCKED_TOOL, Demo, REVIEWER};
 use integrations_mcp::{McpOptions, McpService};
-use integrations_testkit::MemoryStore;
 use rmcp::model::ErrorCode;
 use serde_json::Value;
 
 use crate::support::{
-    APPROVALS, Client, Running, approval_id, calls, connect, demo, json_of, mcp_error, send_message,
+    APPROVALS, ApprovalHooks, Client, Hooked, Running, approval_id, calls, connect, demo, json_of,
+    mcp_error, send_message,
 };
 
 /// The policy of `slack_send_message`, which the test switches as an admin would.
@@ -43,154 +42,31 @@ impl PolicySource for Switch {
     }
 }
 
-/// The demo's approval store, whose first take fails before taking anything (a store
-/// briefly unreachable).
+/// Hooks whose first take fails before taking anything (a store briefly unreachable).
 struct FirstTakeFails {
-    store: Arc<MemoryStore>,
     failed: AtomicBool,
 }
 
 #[async_trait]
-impl ApprovalStore for FirstTakeFails {
-    async fn put_approval(&self, request: &ApprovalRequest) -> Result<(), Error> {
-        self.store.put_approval(request).await
-    }
-
-    async fn take_approval(
-        &self,
-        tenant: &TenantId,
-        id: &ApprovalId,
-        now: Timestamp,
-    ) -> Result<Option<ApprovalRequest>, Error> {
+impl ApprovalHooks for FirstTakeFails {
+    async fn before_take(&self) -> Result<(), Error> {
         if !self.failed.swap(true, Ordering::SeqCst) {
             return Err(integrations_core::codes::store::FAILED.error("the store is down"));
         }
-        self.store.take_approval(tenant, id, now).await
-    }
-
-    async fn put_approval_call(
-        &self,
-        call: &ApprovalCall,
-        now: Timestamp,
-    ) -> Result<Option<ApprovalCall>, Error> {
-        self.store.put_approval_call(call, now).await
-    }
-
-    async fn get_approval_call(
-        &self,
-        tenant: &TenantId,
-        key: &str,
-        now: Timestamp,
-    ) -> Result<Option<ApprovalCall>, Error> {
-        self.store.get_approval_call(tenant, key, now).await
-    }
-
-    async fn find_approval_call(
-        &self,
-        tenant: &TenantId,
-        approval: &ApprovalId,
-        now: Timestamp,
-    ) -> Result<Option<ApprovalCall>, Error> {
-        self.store.find_approval_call(tenant, approval, now).await
-    }
-
-    async fn list_approval_calls(
-        &self,
-        tenant: &TenantId,
-        now: Timestamp,
-    ) -> Result<Vec<ApprovalCall>, Error> {
-        self.store.list_approval_calls(tenant, now).await
-    }
-
-    async fn update_approval_call(
-        &self,
-        call: &ApprovalCall,
-        from: ApprovalStage,
-    ) -> Result<bool, Error> {
-        self.store.update_approval_call(call, from).await
-    }
-
-    async fn take_answered_call(
-        &self,
-        tenant: &TenantId,
-        key: &str,
-        now: Timestamp,
-    ) -> Result<Option<ApprovalCall>, Error> {
-        self.store.take_answered_call(tenant, key, now).await
+        Ok(())
     }
 }
 
-/// The demo's approval store, noting the id of every request put in it.
+/// Hooks noting the id of every request put in the store.
 struct Noted {
-    store: Arc<MemoryStore>,
     put: Mutex<Vec<ApprovalId>>,
 }
 
 #[async_trait]
-impl ApprovalStore for Noted {
-    async fn put_approval(&self, request: &ApprovalRequest) -> Result<(), Error> {
+impl ApprovalHooks for Noted {
+    async fn before_put(&self, request: &ApprovalRequest) -> Result<(), Error> {
         self.put.lock().unwrap().push(request.id.clone());
-        self.store.put_approval(request).await
-    }
-
-    async fn take_approval(
-        &self,
-        tenant: &TenantId,
-        id: &ApprovalId,
-        now: Timestamp,
-    ) -> Result<Option<ApprovalRequest>, Error> {
-        self.store.take_approval(tenant, id, now).await
-    }
-
-    async fn put_approval_call(
-        &self,
-        call: &ApprovalCall,
-        now: Timestamp,
-    ) -> Result<Option<ApprovalCall>, Error> {
-        self.store.put_approval_call(call, now).await
-    }
-
-    async fn get_approval_call(
-        &self,
-        tenant: &TenantId,
-        key: &str,
-        now: Timestamp,
-    ) -> Result<Option<ApprovalCall>, Error> {
-        self.store.get_approval_call(tenant, key, now).await
-    }
-
-    async fn find_approval_call(
-        &self,
-        tenant: &TenantId,
-        approval: &ApprovalId,
-        now: Timestamp,
-    ) -> Result<Option<ApprovalCall>, Error> {
-        self.store.find_approval_call(tenant, approval, now).await
-    }
-
-    async fn list_approval_calls(
-        &self,
-        tenant: &TenantId,
-        now: Timestamp,
-    ) -> Result<Vec<ApprovalCall>, Error> {
-        self.store.list_approval_calls(tenant, now).await
-    }
-
-    async fn update_approval_call(
-        &self,
-        call: &ApprovalCall,
-        from: ApprovalStage,
-    ) -> Result<bool, Error> {
-        self.store.update_approval_call(call, from).await
-    }
-
-    async fn take_answered_call(
-        &self,
-        tenant: &TenantId,
-        key: &str,
-        now: Timestamp,
-    ) -> Result<Option<ApprovalCall>, Error> {
-        self.store.take_answered_call(tenant, key, now).await
+        Ok(())
     }
 }
 
@@ -359,9 +235,11 @@ async fn an_approval_asked_behind_a_stale_manifest_can_be_approved_here() {
 #[tokio::test]
 async fn a_store_failure_taking_the_request_leaves_it_pending_for_the_next_approval() {
     let demo = demo().await;
-    let store = Arc::new(FirstTakeFails {
+    let store = Arc::new(Hooked {
         store: demo.test.store.clone(),
-        failed: AtomicBool::new(false),
+        hooks: FirstTakeFails {
+            failed: AtomicBool::new(false),
+        },
     });
     let switch = Arc::new(Switch(Mutex::new(ToolPolicy::Ask)));
     let service = service(&demo, switch, Some(store));
@@ -474,10 +352,12 @@ const CAP: usize = 256;
 
 /// A demo service whose approval store notes what is put in it, the store, the policy
 /// switch, and a client of the demo's principal whose requests fill the cap.
-async fn capped(demo: &Demo) -> (McpService, Arc<Noted>, Arc<Switch>, Running) {
-    let store = Arc::new(Noted {
+async fn capped(demo: &Demo) -> (McpService, Arc<Hooked<Noted>>, Arc<Switch>, Running) {
+    let store = Arc::new(Hooked {
         store: demo.test.store.clone(),
-        put: Mutex::default(),
+        hooks: Noted {
+            put: Mutex::default(),
+        },
     });
     let switch = Arc::new(Switch(Mutex::new(ToolPolicy::Ask)));
     let service = service(demo, switch.clone(), Some(store.clone()));
@@ -503,11 +383,11 @@ async fn past_its_cap_of_pending_approvals_a_principal_is_refused_and_nothing_is
     let demo = demo().await;
     let (service, store, _switch, client) = capped(&demo).await;
     let tenant = &demo.session.session.tenant;
-    assert_eq!(store.put.lock().unwrap().len(), CAP);
+    assert_eq!(store.hooks.put.lock().unwrap().len(), CAP);
 
     assert_too_many(&send(&client, &demo, "one too many").await);
     assert_eq!(
-        store.put.lock().unwrap().len(),
+        store.hooks.put.lock().unwrap().len(),
         CAP,
         "the refused call was stored"
     );
@@ -518,17 +398,21 @@ async fn past_its_cap_of_pending_approvals_a_principal_is_refused_and_nothing_is
     assert_eq!(calls(&demo, "slack_messages"), 0);
     // A retry of a pending call is still answered by its request.
     let retry = send(&client, &demo, "message 0").await;
-    assert_eq!(approval_id(&retry), store.put.lock().unwrap()[0], "{retry}");
+    assert_eq!(
+        approval_id(&retry),
+        store.hooks.put.lock().unwrap()[0],
+        "{retry}"
+    );
 
     // Another user of the workspace is another principal, with a cap of its own.
     let mut other = demo.session.clone();
     other.session.user = Some(UserId::new("other-user").unwrap());
     let other = connect(service.server(other), Client::plain()).await;
     approval_id(&send(&other, &demo, "from another user").await);
-    assert_eq!(store.put.lock().unwrap().len(), CAP + 1);
+    assert_eq!(store.hooks.put.lock().unwrap().len(), CAP + 1);
 
     // Once a person settles one, the principal may ask again.
-    let first = store.put.lock().unwrap()[0].clone();
+    let first = store.hooks.put.lock().unwrap()[0].clone();
     service
         .approvals()
         .deny(tenant, &first, &UserId::new(REVIEWER).unwrap())
@@ -552,7 +436,7 @@ async fn past_its_cap_a_request_asked_behind_a_stale_manifest_is_taken_back() {
     assert_too_many(&send(&client, &demo, "asked behind the cache").await);
     assert_eq!(calls(&demo, "slack_messages"), 0);
 
-    let put = store.put.lock().unwrap().clone();
+    let put = store.hooks.put.lock().unwrap().clone();
     assert_eq!(put.len(), CAP + 1, "the runtime did not ask");
     let tenant = &demo.session.session.tenant;
     let now = demo.test.clock.now();

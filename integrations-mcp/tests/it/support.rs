@@ -3,9 +3,13 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use integrations_core::tools::ApprovalId;
+use async_trait::async_trait;
+use integrations_core::host::ApprovalStore;
+use integrations_core::tools::{ApprovalCall, ApprovalId, ApprovalRequest, ApprovalStage};
+use integrations_core::{Error, TenantId, Timestamp};
 use integrations_mcp::demo::{Demo, SECRETS};
 use integrations_mcp::{McpOptions, McpServer};
+use integrations_testkit::MemoryStore;
 use rmcp::model::{
     CallToolRequestParams, CallToolResult, ClientConfig, ElicitRequestParams, ElicitResult,
     ElicitationAction,
@@ -174,4 +178,94 @@ pub(crate) fn approval_id(result: &Value) -> ApprovalId {
             .unwrap_or_else(|| panic!("no approval in {result}")),
     )
     .unwrap()
+}
+
+/// What an approval store wrapper does before the demo's store answers a put or a take.
+#[async_trait]
+pub(crate) trait ApprovalHooks: Send + Sync + 'static {
+    /// Before `request` is stored.
+    async fn before_put(&self, _request: &ApprovalRequest) -> Result<(), Error> {
+        Ok(())
+    }
+
+    /// Before a request is taken.
+    async fn before_take(&self) -> Result<(), Error> {
+        Ok(())
+    }
+}
+
+/// The demo's approval store, with `hooks` run before each put and take of a request;
+/// everything else goes straight to the store.
+pub(crate) struct Hooked<H> {
+    pub(crate) store: Arc<MemoryStore>,
+    pub(crate) hooks: H,
+}
+
+#[async_trait]
+impl<H: ApprovalHooks> ApprovalStore for Hooked<H> {
+    async fn put_approval(&self, request: &ApprovalRequest) -> Result<(), Error> {
+        self.hooks.before_put(request).await?;
+        self.store.put_approval(request).await
+    }
+
+    async fn take_approval(
+        &self,
+        tenant: &TenantId,
+        id: &ApprovalId,
+        now: Timestamp,
+    ) -> Result<Option<ApprovalRequest>, Error> {
+        self.hooks.before_take().await?;
+        self.store.take_approval(tenant, id, now).await
+    }
+
+    async fn put_approval_call(
+        &self,
+        call: &ApprovalCall,
+        now: Timestamp,
+    ) -> Result<Option<ApprovalCall>, Error> {
+        self.store.put_approval_call(call, now).await
+    }
+
+    async fn get_approval_call(
+        &self,
+        tenant: &TenantId,
+        key: &str,
+        now: Timestamp,
+    ) -> Result<Option<ApprovalCall>, Error> {
+        self.store.get_approval_call(tenant, key, now).await
+    }
+
+    async fn find_approval_call(
+        &self,
+        tenant: &TenantId,
+        approval: &ApprovalId,
+        now: Timestamp,
+    ) -> Result<Option<ApprovalCall>, Error> {
+        self.store.find_approval_call(tenant, approval, now).await
+    }
+
+    async fn list_approval_calls(
+        &self,
+        tenant: &TenantId,
+        now: Timestamp,
+    ) -> Result<Vec<ApprovalCall>, Error> {
+        self.store.list_approval_calls(tenant, now).await
+    }
+
+    async fn update_approval_call(
+        &self,
+        call: &ApprovalCall,
+        from: ApprovalStage,
+    ) -> Result<bool, Error> {
+        self.store.update_approval_call(call, from).await
+    }
+
+    async fn take_answered_call(
+        &self,
+        tenant: &TenantId,
+        key: &str,
+        now: Timestamp,
+    ) -> Result<Option<ApprovalCall>, Error> {
+        self.store.take_answered_call(tenant, key, now).await
+    }
 }
