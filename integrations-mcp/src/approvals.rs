@@ -276,27 +276,48 @@ impl Approvals {
     ///
     /// When the request could not be taken out of the store (a storage error), nothing
     /// ran: the error is returned and the request stays pending, to be approved again. A
-    /// request gone from the store meanwhile (expired, or its connection forgotten)
-    /// never runs; the client's retry is told so. The call runs in its own task, so its
-    /// result is kept for the client's retry even when this future is dropped before it
-    /// ends.
+    /// request gone from the store meanwhile (expired there) never runs; the client's
+    /// retry is told so. Forgetting a connection deletes its calls with its requests, so
+    /// a retry then asks anew (and fails: the connection is gone). The call runs in its
+    /// own task, so its result is kept for the client's retry even when this future is
+    /// dropped before it ends. [`try_approve`](Self::try_approve) tells these apart.
     pub async fn approve(
         &self,
         tenant: &TenantId,
         id: &ApprovalId,
         approver: &UserId,
     ) -> ToolResult {
+        self.try_approve(tenant, id, approver)
+            .await
+            .unwrap_or_else(|e| ToolResult::failure(&e))
+    }
+
+    /// [`approve`](Self::approve), telling apart a call that did not run from one that
+    /// did: `Err` when nothing ran (no MCP call waits in such a pending request, another
+    /// approval or a denial settled it first, or the store failed; the request is then
+    /// still pending unless it was settled); `Ok` with the call's result once the request
+    /// was taken, whether the call then ran or was refused by a check. An approval page
+    /// answers 404 or 503 for the first, and shows the second.
+    ///
+    /// # Errors
+    ///
+    /// `tool.approval_not_found` when no MCP call waits in such a pending request;
+    /// storage errors.
+    pub async fn try_approve(
+        &self,
+        tenant: &TenantId,
+        id: &ApprovalId,
+        approver: &UserId,
+    ) -> Result<ToolResult, Error> {
         let now = self.now();
-        let call = match self.store().find_approval_call(tenant, id, now).await {
-            Ok(Some(call)) => call,
-            Ok(None) => return ToolResult::failure(&not_asked()),
-            Err(e) => return ToolResult::failure(&e),
+        let Some(call) = self.store().find_approval_call(tenant, id, now).await? else {
+            return Err(not_asked());
         };
         // Only the approval that moves it from pending runs it; the store would refuse
         // the others anyway, and one of them failing must not put back to pending a call
         // another one is running.
         if call.stage != ApprovalStage::Pending {
-            return ToolResult::failure(&not_pending());
+            return Err(not_pending());
         }
         let running = call.at_stage(
             ApprovalStage::Running,
@@ -304,14 +325,12 @@ impl Approvals {
             now,
             now.saturating_add(RUNNING_TTL),
         );
-        match self
+        if !self
             .store()
             .update_approval_call(&running, ApprovalStage::Pending)
-            .await
+            .await?
         {
-            Ok(true) => {}
-            Ok(false) => return ToolResult::failure(&not_pending()),
-            Err(e) => return ToolResult::failure(&e),
+            return Err(not_pending());
         }
         let mut run = Run {
             approvals: self.clone(),
@@ -322,10 +341,10 @@ impl Approvals {
         let task = tokio::spawn(async move {
             let outcome = runtime.try_approve(&tenant, &id, &approver).await;
             run.end(&outcome).await;
-            outcome.unwrap_or_else(|e| ToolResult::failure(&e))
+            outcome
         });
         task.await
-            .unwrap_or_else(|_| ToolResult::failure(&stopped()))
+            .unwrap_or_else(|_| Ok(ToolResult::failure(&stopped())))
     }
 
     /// `approver` denies the request `id` of `tenant`: it never runs, and the client's
@@ -342,21 +361,36 @@ impl Approvals {
         approver: &UserId,
     ) -> Result<(), Error> {
         let now = self.now();
-        if self
-            .store()
-            .find_approval_call(tenant, id, now)
-            .await?
-            .is_none()
-        {
+        let Some(call) = self.store().find_approval_call(tenant, id, now).await? else {
             return Err(not_asked());
-        }
-        self.runtime.deny(tenant, id, approver).await?;
-        // The denial took the request out of the store, so an approval that began
-        // meanwhile (running) took nothing and will not settle it: it is denied.
-        for from in [ApprovalStage::Pending, ApprovalStage::Running] {
+        };
+        let stages: &[ApprovalStage] = match self.runtime.deny(tenant, id, approver).await {
+            // The denial took the request out of the store, so no run took it: an
+            // approval that began meanwhile (running, or already settled as gone, having
+            // found no request) ran nothing, and the call is denied whatever it shows.
+            Ok(_) => &[
+                ApprovalStage::Pending,
+                ApprovalStage::Running,
+                ApprovalStage::Settled,
+            ],
+            // The request is gone (expired in the store, or taken by a denial whose record
+            // write failed) while the call still shows pending: nothing can run it, so it
+            // is denied as asked. Taken by an approval, it is running: refused.
+            Err(e)
+                if e.code() == integrations_core::codes::tool::APPROVAL_NOT_FOUND.as_str()
+                    && call.stage == ApprovalStage::Pending =>
+            {
+                &[ApprovalStage::Pending]
+            }
+            Err(e) => return Err(e),
+        };
+        for &from in stages {
             let Some(call) = self.store().find_approval_call(tenant, id, now).await? else {
                 break;
             };
+            if call.stage != from {
+                continue;
+            }
             let denied = call.at_stage(
                 ApprovalStage::Denied,
                 None,
@@ -364,8 +398,12 @@ impl Approvals {
                 now.saturating_add(SETTLED_TTL),
             );
             if self.store().update_approval_call(&denied, from).await? {
-                break;
+                return Ok(());
             }
+        }
+        if stages.len() == 1 {
+            // Not pending any more: an approval took it meanwhile.
+            return Err(not_pending());
         }
         Ok(())
     }
@@ -386,17 +424,26 @@ impl Approvals {
             ApprovalStage::Running => return Ok(Some(Known::Running(call.request))),
             _ => {}
         }
+        // Opened before it is taken: a result this process cannot open (a key it does not
+        // have yet, during a deploy) stays for a process that can, never lost.
+        let opened = match (call.stage, &call.result) {
+            (ApprovalStage::Settled, Some(sealed)) => Some(self.open_result(&call, sealed)?),
+            _ => None,
+        };
         // Another retry may take it first: then nothing is known here any more.
         let Some(taken) = self.store().take_answered_call(tenant, &hex, now).await? else {
             return Ok(None);
         };
-        Ok(Some(match (taken.stage, &taken.result) {
-            (ApprovalStage::Settled, Some(sealed)) => {
-                let result = self.open_result(&taken, sealed)?;
+        Ok(Some(match taken.stage {
+            ApprovalStage::Settled => {
+                // Settled once per request: the record taken is the one opened, unless a
+                // denial overwrote it in between.
+                let result = match (opened, &taken.result) {
+                    (Some(result), Some(_)) if taken.result == call.result => result,
+                    (_, Some(sealed)) => self.open_result(&taken, sealed)?,
+                    (_, None) => ToolResult::failure(&stopped()),
+                };
                 Known::Settled(Box::new(result), taken.request)
-            }
-            (ApprovalStage::Settled, None) => {
-                Known::Settled(Box::new(ToolResult::failure(&stopped())), taken.request)
             }
             _ => Known::Denied(taken.request),
         }))
@@ -655,10 +702,10 @@ fn stopped() -> Error {
 }
 
 /// The failure a client's retry gets when the request its call waited in is gone
-/// (expired, or its connection forgotten) by the time a person approved it.
+/// (expired in the store) by the time a person approved it.
 fn gone() -> Error {
     integrations_core::codes::tool::APPROVAL_NOT_FOUND.error(
-        "the approval request this call waited in no longer exists (it expired, or its connection was forgotten); the call did not run: call again to ask anew",
+        "the approval request this call waited in no longer exists (it expired); the call did not run: call again to ask anew",
     )
 }
 
@@ -697,15 +744,35 @@ impl Run {
             }
             Err(_) => Ok(call.at_stage(ApprovalStage::Pending, None, now, call.request.expires_at)),
         };
-        let written = match next {
-            Ok(next) => approvals
+        let next = match next {
+            Ok(next) => next,
+            Err(e) => {
+                tracing::warn!(
+                    code = e.code(),
+                    approval = call.request.id.as_str(),
+                    "how an approved call ended could not be sealed; its record stays running until it expires"
+                );
+                return;
+            }
+        };
+        // A store briefly unreachable must not leave the record running for a day and
+        // the result lost: the write is tried again a few times. `false` (not running
+        // any more) is a denial that took the request meanwhile and settled the record.
+        let mut written = Ok(false);
+        for pause in [
+            Duration::ZERO,
+            Duration::from_millis(200),
+            Duration::from_secs(1),
+        ] {
+            tokio::time::sleep(pause).await;
+            written = approvals
                 .store()
                 .update_approval_call(&next, ApprovalStage::Running)
-                .await
-                .map(drop),
-            Err(e) => Err(e),
-        };
-        // A denial that took the request meanwhile has settled the record already.
+                .await;
+            if written.is_ok() {
+                break;
+            }
+        }
         if let Err(e) = written {
             tracing::warn!(
                 code = e.code(),

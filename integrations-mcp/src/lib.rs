@@ -38,7 +38,10 @@
 //!   once (a client retrying on timeout) share one approval request. Nothing blocks a
 //!   request while waiting for a human. A principal (tenant, workspace, user) has at most
 //!   256 requests waiting: past that, a new `ask` call is refused with
-//!   `mcp.too_many_approvals` (an `isError` result) and nothing is stored for it.
+//!   `mcp.too_many_approvals` (an `isError` result) and nothing is stored for it. The
+//!   count is the store's (every process's requests) plus the calls asking in this
+//!   process; calls asking at the same moment in other processes are not counted, so a
+//!   burst across instances can pass the cap by those.
 //!
 //!   **Any process.** The request, which call it answers and the result kept for the
 //!   client's retry (sealed with the host's cipher) are all in the host's approval store

@@ -313,20 +313,20 @@ async fn approve(State(desk): State<Desk>, Path(id): Path<String>) -> Response {
     let Ok(id) = ApprovalId::new(id) else {
         return not_found();
     };
-    let result = desk
+    match desk
         .approvals
-        .approve(&desk.tenant, &id, &desk.reviewer)
-        .await;
-    let status = if result.error_code() == Some("tool.approval_not_found") {
-        StatusCode::NOT_FOUND
-    } else {
-        StatusCode::OK
-    };
-    (
-        status,
-        axum::Json(json!({"approved": status == StatusCode::OK, "result": result.to_mcp()})),
-    )
-        .into_response()
+        .try_approve(&desk.tenant, &id, &desk.reviewer)
+        .await
+    {
+        Ok(result) => {
+            axum::Json(json!({"approved": true, "result": result.to_mcp()})).into_response()
+        }
+        Err(e) if e.code() == integrations_core::codes::tool::APPROVAL_NOT_FOUND.as_str() => {
+            not_found()
+        }
+        // Nothing ran, and the request is still pending: try again.
+        Err(e) => unavailable(&e),
+    }
 }
 
 async fn deny(State(desk): State<Desk>, Path(id): Path<String>) -> Response {
@@ -335,6 +335,9 @@ async fn deny(State(desk): State<Desk>, Path(id): Path<String>) -> Response {
     };
     match desk.approvals.deny(&desk.tenant, &id, &desk.reviewer).await {
         Ok(()) => axum::Json(json!({"denied": true})).into_response(),
-        Err(_) => not_found(),
+        Err(e) if e.code() == integrations_core::codes::tool::APPROVAL_NOT_FOUND.as_str() => {
+            not_found()
+        }
+        Err(e) => unavailable(&e),
     }
 }

@@ -1140,16 +1140,24 @@ impl ApprovalStore for SqlStores {
         tenant: &TenantId,
         connection: &ConnectionId,
     ) -> Result<usize, Error> {
-        let q = self
-            .query("DELETE FROM approval_calls WHERE tenant = $1 AND connection = $2")
+        // One transaction: a request never outlives its call record, or the reverse.
+        let mut tx = self.begin().await?;
+        self.query("DELETE FROM approval_calls WHERE tenant = $1 AND connection = $2")
             .bind(tenant.as_str())
-            .bind(connection.as_str());
-        self.affected(q).await?;
-        let q = self
+            .bind(connection.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(error::map)?;
+        let deleted = self
             .query("DELETE FROM approvals WHERE tenant = $1 AND connection = $2")
             .bind(tenant.as_str())
-            .bind(connection.as_str());
-        Ok(usize::try_from(self.affected(q).await?).unwrap_or(usize::MAX))
+            .bind(connection.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(error::map)?
+            .rows_affected();
+        tx.commit().await.map_err(error::map)?;
+        Ok(usize::try_from(deleted).unwrap_or(usize::MAX))
     }
 
     async fn put_approval_call(

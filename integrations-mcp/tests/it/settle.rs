@@ -504,3 +504,68 @@ async fn two_processes_over_one_database_share_an_approval_and_its_result() {
     first_db.close().await;
     second_db.close().await;
 }
+
+/// Hooks that, right after the first take of a request (a denial's), approve it: the
+/// approval finds the request gone and records so before the denial records its own.
+struct ApproveAfterFirstTake {
+    approvals: Mutex<Option<integrations_mcp::Approvals>>,
+    tenant: TenantId,
+    id: Mutex<Option<ApprovalId>>,
+}
+
+#[async_trait]
+impl ApprovalHooks for ApproveAfterFirstTake {
+    async fn after_take(&self) {
+        let approvals = self.approvals.lock().unwrap().take();
+        let id = self.id.lock().unwrap().clone();
+        if let (Some(approvals), Some(id)) = (approvals, id) {
+            let late = approvals
+                .try_approve(&self.tenant, &id, &UserId::new(REVIEWER).unwrap())
+                .await;
+            assert_eq!(
+                late.unwrap_err().code(),
+                "tool.approval_not_found",
+                "the denial took the request first"
+            );
+        }
+    }
+}
+
+/// An approval racing a denial that took the request first ran nothing and recorded
+/// that it found no request; the denial still settles the call as denied, so the
+/// client's retry is told a person denied it (not invited to ask again).
+#[tokio::test]
+async fn a_denial_racing_an_approval_leaves_the_call_denied() {
+    let demo = demo().await;
+    let tenant = demo.session.session.tenant.clone();
+    let store = Arc::new(Hooked {
+        store: demo.test.store.clone(),
+        hooks: ApproveAfterFirstTake {
+            approvals: Mutex::default(),
+            tenant: tenant.clone(),
+            id: Mutex::default(),
+        },
+    });
+    let switch = Arc::new(Switch(Mutex::new(ToolPolicy::Ask)));
+    let service = service(&demo, switch, Some(store.clone()));
+    let client = connect(service.server(demo.session.clone()), Client::plain()).await;
+    let id = approval_id(&send(&client, &demo, "raced").await);
+    *store.hooks.id.lock().unwrap() = Some(id.clone());
+    *store.hooks.approvals.lock().unwrap() = Some(service.approvals().clone());
+
+    service
+        .approvals()
+        .deny(&tenant, &id, &UserId::new(REVIEWER).unwrap())
+        .await
+        .unwrap();
+    assert!(
+        store.hooks.approvals.lock().unwrap().is_none(),
+        "the race ran"
+    );
+    assert_eq!(calls(&demo, "slack_messages"), 0);
+    let retry = send(&client, &demo, "raced").await;
+    assert_eq!(
+        retry["_meta"]["integrations/error"]["code"], "mcp.approval_denied",
+        "{retry}"
+    );
+}

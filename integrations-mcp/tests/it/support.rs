@@ -192,6 +192,9 @@ pub(crate) trait ApprovalHooks: Send + Sync + 'static {
     async fn before_take(&self) -> Result<(), Error> {
         Ok(())
     }
+
+    /// After a request was taken (or found missing).
+    async fn after_take(&self) {}
 }
 
 /// The demo's approval store, with `hooks` run before each put and take of a request;
@@ -215,7 +218,9 @@ impl<H: ApprovalHooks> ApprovalStore for Hooked<H> {
         now: Timestamp,
     ) -> Result<Option<ApprovalRequest>, Error> {
         self.hooks.before_take().await?;
-        self.store.take_approval(tenant, id, now).await
+        let taken = self.store.take_approval(tenant, id, now).await;
+        self.hooks.after_take().await;
+        taken
     }
 
     async fn put_approval_call(

@@ -1293,7 +1293,55 @@ async fn approval_calls(s: &dyn Stores, scope: &Scope) -> Outcome {
         "list_approval_calls did not list exactly the tenant's call"
     );
 
+    // Another tenant sees none of it; a pending call is not handed over.
+    let other = scope.tenant("b");
+    ensure!(
+        ok(
+            s.find_approval_call(&other, &request.id, at(2)).await,
+            "find_approval_call"
+        )?
+        .is_none()
+            && ok(
+                s.take_answered_call(&other, key, at(2)).await,
+                "take_answered_call"
+            )?
+            .is_none(),
+        "find_approval_call or take_answered_call reached another tenant's call"
+    );
+    ensure!(
+        ok(
+            s.take_answered_call(&t, key, at(2)).await,
+            "take_answered_call"
+        )?
+        .is_none()
+            && read(t.clone(), at(2)).await?.is_some(),
+        "take_answered_call took a pending call"
+    );
+    // One call per request: the request's id under another key is refused.
+    let elsewhere = ApprovalCall::pending(
+        "0000000000000000000000000000000000000000000000000000000000000000",
+        request.clone(),
+        at(2),
+    );
+    ensure!(
+        is_conflict(&s.put_approval_call(&elsewhere, at(2)).await),
+        "a second call waiting in the same request was not a conflict"
+    );
     let running = pending.at_stage(ApprovalStage::Running, None, at(3), at(6000));
+    // An update for another request under the key, or another tenant's, changes nothing.
+    let mut stranger = running.clone();
+    stranger.request.id = r::approval_id("ap-call-stranger");
+    let mut foreign = running.clone();
+    foreign.tenant = other.clone();
+    for wrong in [&stranger, &foreign] {
+        ensure!(
+            !ok(
+                s.update_approval_call(wrong, ApprovalStage::Pending).await,
+                "update_approval_call"
+            )?,
+            "update_approval_call replaced a call of another request or tenant"
+        );
+    }
     ensure!(
         !ok(
             s.update_approval_call(&running, ApprovalStage::Running)
@@ -1302,21 +1350,24 @@ async fn approval_calls(s: &dyn Stores, scope: &Scope) -> Outcome {
         )?,
         "update_approval_call from a stage the call is not at succeeded"
     );
-    ensure!(
-        ok(
-            s.update_approval_call(&running, ApprovalStage::Pending)
-                .await,
-            "update_approval_call"
-        )?,
-        "update_approval_call from the call's stage failed"
+    // Of concurrent updates from one stage, exactly one succeeds.
+    let from_pending = || s.update_approval_call(&running, ApprovalStage::Pending);
+    let raced = tokio::join!(
+        from_pending(),
+        from_pending(),
+        from_pending(),
+        from_pending()
     );
+    let won = [raced.0, raced.1, raced.2, raced.3]
+        .into_iter()
+        .map(|r| ok(r, "update_approval_call"))
+        .collect::<Result<Vec<bool>, String>>()?
+        .into_iter()
+        .filter(|won| *won)
+        .count();
     ensure!(
-        !ok(
-            s.update_approval_call(&running, ApprovalStage::Pending)
-                .await,
-            "update_approval_call"
-        )?,
-        "a second update_approval_call from the same stage succeeded"
+        won == 1,
+        "{won} of four concurrent update_approval_call from one stage succeeded"
     );
     ensure!(
         ok(
@@ -1380,8 +1431,18 @@ async fn approval_calls(s: &dyn Stores, scope: &Scope) -> Outcome {
         "put_approval_call after a take found a record"
     );
     ensure!(
-        read(t.clone(), at(10)).await?.is_none(),
-        "get_approval_call returned a call at its expiry"
+        read(t.clone(), at(10)).await?.is_none()
+            && ok(
+                s.find_approval_call(&t, &short.request.id, at(10)).await,
+                "find_approval_call"
+            )?
+            .is_none()
+            && ok(
+                s.list_approval_calls(&t, at(10)).await,
+                "list_approval_calls"
+            )?
+            .is_empty(),
+        "a call was returned at its expiry"
     );
     second.expires_at = at(700);
     ensure!(
@@ -1397,6 +1458,32 @@ async fn approval_calls(s: &dyn Stores, scope: &Scope) -> Outcome {
         &Some(second.clone()),
         "a replacing approval call",
     )?;
+    // A denied call is handed over once too.
+    let denied = second.at_stage(ApprovalStage::Denied, None, at(12), at(4000));
+    ensure!(
+        ok(
+            s.update_approval_call(&denied, ApprovalStage::Pending)
+                .await,
+            "update_approval_call"
+        )?,
+        "update_approval_call from pending to denied failed"
+    );
+    same(
+        &ok(
+            s.take_answered_call(&t, key, at(13)).await,
+            "take_answered_call",
+        )?,
+        &Some(denied),
+        "a denied approval call",
+    )?;
+    ensure!(
+        ok(
+            s.put_approval_call(&second, at(14)).await,
+            "put_approval_call"
+        )?
+        .is_none(),
+        "put_approval_call after a denied call was taken found a record"
+    );
 
     // Forgetting the connection deletes its calls.
     ok(
