@@ -199,8 +199,24 @@ impl Authorizations {
         let mut revoked = false;
         let mut outcome = RemoteRevocation::NoToken;
         for _ in 0..MAX_ROUNDS {
+            let round = self.revoke_remotely(connection).await;
             let presented;
-            (outcome, presented) = self.revoke_remotely(connection).await?;
+            (outcome, presented) = match round {
+                Ok(round) => round,
+                // A later round's failure (the connection marked `error` meanwhile, the
+                // provider busy) does not undo the revocation an earlier round made.
+                Err(e) if revoked => {
+                    tracing::warn!(
+                        target: "integrations::auth",
+                        tenant = %connection.tenant,
+                        connection = %connection.id,
+                        code = e.code(),
+                        "the newer credentials could not be revoked after the grant was"
+                    );
+                    break;
+                }
+                Err(e) => return Err(e),
+            };
             revoked |= matches!(outcome, RemoteRevocation::Revoked);
             let Some(presented) = presented else {
                 break;

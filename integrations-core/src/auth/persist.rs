@@ -375,6 +375,7 @@ async fn reauthorize(
     // The record is written over the revision read only: a change another writer made
     // meanwhile (a managed webhook registered, a status change) is read again and kept,
     // and a connection deleted meanwhile is not brought back.
+    let first_status = connection.status.clone();
     let mut read = connection;
     let mut attempts = 0;
     loop {
@@ -428,6 +429,17 @@ async fn reauthorize(
             return Err(crate::codes::auth::CONNECTION_NOT_FOUND
                 .error("the connection was deleted while it was being reauthorized"));
         };
+        // Disconnected meanwhile (it was not when this reauthorization read it): the
+        // person who disconnected it wins, and its credentials are not written back
+        // over the disconnect's deletion.
+        if matches!(stored.status, ConnectionStatus::Revoked { .. })
+            && !matches!(first_status, ConnectionStatus::Revoked { .. })
+        {
+            discard_orphaned(host, &read, written).await;
+            return Err(crate::codes::store::VERSION_CONFLICT.error(
+                "the connection was disconnected while it was being reauthorized; authorize it again",
+            ));
+        }
         check_subject(&stored, &obtained)?;
         read = stored;
     }

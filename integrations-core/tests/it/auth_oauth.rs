@@ -696,6 +696,48 @@ async fn a_connection_deleted_during_its_reauthorization_stays_deleted() {
     );
 }
 
+/// A disconnect that lands while a reauthorization runs (between its read and its
+/// write) wins: the connection stays revoked, not active with the reauthorization's
+/// tokens written back over the disconnect's deletion.
+#[tokio::test]
+async fn a_connection_disconnected_during_its_reauthorization_stays_revoked() {
+    let mock = LinearMock::start().await;
+    let (test, registry) = setup(&mock).await;
+    let connection = connected_in_error(&test, &registry, &mock).await;
+    let meddle: Meddle = Box::new(|mut stored: Connection| {
+        stored.status = ConnectionStatus::Revoked {
+            reason: integrations_core::auth::DISCONNECTED.to_owned(),
+        };
+        Some(stored)
+    });
+    let meddling = Meddling::new(test.store.clone(), meddle);
+    let host = host_with_connections(&test, meddling.clone());
+    let e = reauthorize_through(host, &registry, &mock, &connection)
+        .await
+        .unwrap_err();
+    assert!(meddling.meddled());
+    assert_eq!(e.code(), "store.version_conflict", "{e:?}");
+    let stored = test
+        .store
+        .get_connection(&tenant(), &connection.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        matches!(stored.status, ConnectionStatus::Revoked { .. }),
+        "{:?}",
+        stored.status
+    );
+    assert!(
+        test.store
+            .load_credentials(&tenant(), &connection.id)
+            .await
+            .unwrap()
+            .is_none(),
+        "the reauthorization's tokens were left under a disconnected connection"
+    );
+}
+
 /// Forgetting a connection disconnects it, then deletes its publications, its sync
 /// checkpoints, the tool calls through it waiting for approval and its record, and
 /// nothing of another connection's.

@@ -1152,6 +1152,43 @@ async fn a_token_request_slower_than_the_lease_is_waited_for_no_longer_and_still
     );
 }
 
+/// A token request still in flight when its lease would lapse keeps the lease: another
+/// process (here, past the lease by the host clock) waits instead of refreshing with a
+/// refresh token the request is using up, which a rotating provider would refuse
+/// (and, replayed, revoke the grant for).
+#[tokio::test]
+async fn a_slow_token_request_keeps_its_lease_past_the_lease_time() {
+    let mock = LinearMock::start().await;
+    let (test, registry) = setup(&mock).await;
+    let connection = connect(&test, &registry, &mock).await;
+    // A 2 s lease, extended every second; the endpoint takes 3 s.
+    let tokens = manager(&test, &registry).with_lease_ttl(Duration::from_secs(2));
+    test.clock.advance(DAY);
+    mock.set_delay(Duration::from_secs(3));
+    let first = tokens.access_token(&connection).await.unwrap_err();
+    assert_eq!(first.code(), "auth.refresh_timeout");
+    // 1.5 s in. The host clock moves past the lease's end; by 2 s the request has
+    // extended its lease from the moved clock, so another process finds it held and
+    // waits.
+    test.clock.advance(Duration::from_millis(2500));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let elsewhere = manager(&test, &registry)
+        .with_lease_ttl(Duration::from_secs(2))
+        .with_lease_wait(Duration::from_millis(100));
+    let waited = elsewhere.access_token(&connection).await.unwrap_err();
+    assert_eq!(waited.code(), "auth.refresh_in_progress", "{waited:?}");
+    assert_eq!(mock.refresh_requests(), 1);
+    lease_released(&test, &connection).await;
+    mock.set_delay(Duration::ZERO);
+    let token = elsewhere.access_token(&connection).await.unwrap();
+    assert!(mock.access_is_live(token.value.expose()));
+    assert_eq!(mock.refresh_requests(), 1);
+    assert_eq!(
+        stored_status(&test, &connection).await,
+        ConnectionStatus::Active
+    );
+}
+
 /// A caller dropped while its refresh is in flight (its own request cancelled) does not
 /// take the refresh with it: the provider's answer is stored, and the next caller gets
 /// it without a second refresh.

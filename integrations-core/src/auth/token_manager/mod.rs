@@ -67,9 +67,12 @@ fn not_active(connection: &Connection) -> Error {
 ///   first swaps a lease into the connection's credential set (compare-and-swap on its
 ///   version), and the others wait for the tokens it stores. The access token and a
 ///   rotated refresh token are stored in one swap, so a rotated token is never lost.
-///   The lease outlives the refresh it guards (the token request is bounded by the lease
-///   minus a margin), and a refresh whose final swap still conflicts keeps the tokens the
-///   provider just issued unless the store already holds newer ones.
+///   The lease outlives the refresh it guards: the token request runs in a task of its
+///   own that extends the lease every half lease while the provider has not answered
+///   (for at most five minutes), so a caller that stops waiting (after the lease minus a
+///   margin) or is dropped never lets another process refresh with a refresh token the
+///   request may be using up; and a refresh whose final swap still conflicts keeps the
+///   tokens the provider just issued unless the store already holds newer ones.
 /// * **Failures**: temporary ones (5xx, timeouts, 429 with its `Retry-After`) are returned
 ///   and change nothing; permanent ones (`invalid_grant`, a revoked grant, a missing or
 ///   expired refresh token) mark the connection `error` with a reason, only if the
@@ -188,9 +191,10 @@ impl TokenManager {
     }
 
     /// How long (by the host clock) a refresh lease protects a refresh in flight before
-    /// another process may take over (default 30 s). The token request itself is given up
-    /// a margin earlier (a quarter of the lease, at most five seconds), so the lease
-    /// outlives it.
+    /// another process may take over (default 30 s). A caller stops waiting for the token
+    /// request a margin earlier (a quarter of the lease, at most five seconds); the
+    /// request goes on, extending the lease every half lease until the provider answers
+    /// (at most five minutes).
     #[must_use]
     pub fn with_lease_ttl(mut self, ttl: Duration) -> Self {
         self.lease_ttl = ttl;

@@ -7,8 +7,10 @@
 //! answer is stored even when its caller is gone: a rotating provider has used up the
 //! refresh token by then. The caller stops waiting (a temporary `auth.refresh_timeout`)
 //! when the request has not answered [`refresh_budget`] after the lease was taken, a
-//! margin before the lease expires; the task goes on, and releases the lease or replaces
-//! it with the new tokens when the provider answers. Should the final swap still conflict (clocks
+//! margin before the lease expires; the task goes on, extending the lease every half
+//! lease while the provider has not answered (at most [`MAX_LEASE_HOLD`]), and releases
+//! it or replaces it with the new tokens when the provider answers. Should the final
+//! swap still conflict (clocks
 //! disagree, or the connection was reauthorized meanwhile), the store is read again and
 //! the tokens the provider just issued are kept unless the store already holds newer ones
 //! (a refresh token other than the one this refresh used up).
@@ -35,12 +37,16 @@ pub const NO_REFRESH_TOKEN: &str = crate::codes::oauth::NO_REFRESH_TOKEN.as_str(
 pub const REFRESH_TOKEN_EXPIRED: &str = crate::codes::oauth::REFRESH_TOKEN_EXPIRED.as_str();
 
 const MAX_ROUNDS: u32 = 64;
-/// The most kept back from a lease for the token request: the lease always outlives it.
+/// The longest a slow token request keeps extending its lease: past it, the lease lapses
+/// and another process may refresh (a request that hangs must not block the connection
+/// for good; the host's HTTP client should time out well before).
+const MAX_LEASE_HOLD: Duration = Duration::from_secs(5 * 60);
+/// The most kept back from a lease for the caller's wait.
 const LEASE_MARGIN: Duration = Duration::from_secs(5);
 
-/// How long a refresh under a lease of `ttl` may wait for the token endpoint: the lease
-/// minus a margin (a quarter of it, at most five seconds), so that no other process can
-/// take the lease over while the request is in flight.
+/// How long a caller of a refresh under a lease of `ttl` waits for the token endpoint:
+/// the lease minus a margin (a quarter of it, at most five seconds). The request itself
+/// goes on, under its extended lease.
 pub(super) fn refresh_budget(ttl: Duration) -> Duration {
     ttl.saturating_sub((ttl / 4).min(LEASE_MARGIN))
 }
@@ -228,7 +234,10 @@ impl TokenManager {
         (set, slot, version): (&CredentialSet, Option<&str>, u64),
         refresh_token: Option<&Secret>,
     ) -> Result<Settled, Error> {
-        match self.renew(connection, refresh_token).await {
+        let (renewed, version) = self
+            .renew_under_lease(connection, (set, slot, version), refresh_token)
+            .await;
+        match renewed {
             Ok(Renewed { tokens, consumed }) => {
                 let kept = self
                     .keep_renewed(
@@ -261,6 +270,74 @@ impl TokenManager {
                 }
                 Err(error)
             }
+        }
+    }
+
+    /// [`renew`](Self::renew), keeping the lease at `version` of `set` alive while the
+    /// token endpoint has not answered: every half lease it is extended by
+    /// compare-and-swap to a full lease from then, for at most [`MAX_LEASE_HOLD`], so no
+    /// other process refreshes with a refresh token this request may be using up. The
+    /// renewal, and the version of the set holding the lease now (the last extension's).
+    /// When an extension finds the set changed (reauthorized, or the lease taken over
+    /// after all), extending stops; the write after the renewal sorts it out.
+    async fn renew_under_lease(
+        &self,
+        connection: &Connection,
+        (set, slot, version): (&CredentialSet, Option<&str>, u64),
+        refresh_token: Option<&Secret>,
+    ) -> (Result<Renewed, Error>, u64) {
+        let renewal = self.renew(connection, refresh_token);
+        tokio::pin!(renewal);
+        let every = (self.lease_ttl / 2).max(Duration::from_millis(50));
+        let mut left = (MAX_LEASE_HOLD.as_millis() / every.as_millis().max(1)) as usize;
+        let mut version = version;
+        loop {
+            tokio::select! {
+                renewed = &mut renewal => return (renewed, version),
+                () = tokio::time::sleep(every), if left > 0 => {
+                    left -= 1;
+                    match self.extend_lease(connection, set, slot, version).await {
+                        Ok(Some(extended)) => version = extended,
+                        Ok(None) => left = 0,
+                        Err(e) => tracing::warn!(
+                            target: "integrations::auth",
+                            tenant = %connection.tenant,
+                            connection = %connection.id,
+                            code = e.code(),
+                            "the refresh lease could not be extended while the token endpoint is slow"
+                        ),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Extends our lease at `version` to a full lease from now. The new version, or
+    /// `None` when the set changed since.
+    async fn extend_lease(
+        &self,
+        connection: &Connection,
+        set: &CredentialSet,
+        slot: Option<&str>,
+        version: u64,
+    ) -> Result<Option<u64>, Error> {
+        let leased = lease::with_lease(
+            &self.host,
+            connection,
+            set,
+            slot,
+            self.now(),
+            self.lease_ttl,
+        )?;
+        match self
+            .host
+            .credentials()
+            .swap_credentials(&connection.tenant, &connection.id, Some(version), leased)
+            .await
+        {
+            Ok(version) => Ok(Some(version)),
+            Err(e) if e.is_conflict() => Ok(None),
+            Err(e) => Err(e),
         }
     }
 
