@@ -189,34 +189,41 @@ async fn blind(shared: &Shared, upgraded: Upgraded, stream: TcpStream, mut opene
     let activity = Activity::new();
     let mut client = Watched::new(TokioIo::new(upgraded), &activity);
     let mut upstream = Watched::new(stream, &activity);
-    let valid_for = opened.expires_at.duration_since(shared.host.clock().now());
-    let disallowed = async {
-        // The sender lives in `shared`, which outlives this tunnel.
-        while opened.plans.changed().await.is_ok() {
-            let plan = Arc::clone(&opened.plans.borrow_and_update());
-            if plan.verify(&opened.grants, shared.host.clock()).is_err()
-                || plan.managed_ports(&opened.host).is_some()
-            {
+    let copy = tokio::io::copy_bidirectional(&mut client, &mut upstream);
+    tokio::pin!(copy);
+    // When the last of its grants valid for the plan served now expires.
+    let mut deadline = opened.expires_at;
+    loop {
+        let valid_for = deadline.duration_since(shared.host.clock().now());
+        tokio::select! {
+            _ = &mut copy => return,
+            () = activity.idle_for(shared.config.tunnel_idle_timeout) => {
+                shared.metrics.count(None, "proxy.tunnel_idle");
+                tracing::info!(target: "integrations::proxy", "idle blind tunnel closed");
                 return;
             }
+            () = tokio::time::sleep(valid_for) => {
+                shared.metrics.count(None, "proxy.tunnel_grant_expired");
+                tracing::info!(target: "integrations::proxy", "blind tunnel closed: its grants expired");
+                return;
+            }
+            () = until(&shared.phase, Phase::Closing) => return,
+            // The sender lives in `shared`, which outlives this tunnel.
+            Ok(()) = opened.plans.changed() => {
+                let plan = Arc::clone(&opened.plans.borrow_and_update());
+                match plan.verify(&opened.grants, shared.host.clock()) {
+                    // Still opened under the new plan: until its grants for it expire.
+                    Ok(expires_at) if plan.managed_ports(&opened.host).is_none() => {
+                        deadline = expires_at;
+                    }
+                    _ => {
+                        shared.metrics.count(None, "proxy.tunnel_plan_changed");
+                        tracing::info!(target: "integrations::proxy", "blind tunnel closed: the reloaded plan does not allow it");
+                        return;
+                    }
+                }
+            }
         }
-        std::future::pending::<()>().await;
-    };
-    tokio::select! {
-        () = disallowed => {
-            shared.metrics.count(None, "proxy.tunnel_plan_changed");
-            tracing::info!(target: "integrations::proxy", "blind tunnel closed: the reloaded plan does not allow it");
-        }
-        _ = tokio::io::copy_bidirectional(&mut client, &mut upstream) => {}
-        () = activity.idle_for(shared.config.tunnel_idle_timeout) => {
-            shared.metrics.count(None, "proxy.tunnel_idle");
-            tracing::info!(target: "integrations::proxy", "idle blind tunnel closed");
-        }
-        () = tokio::time::sleep(valid_for) => {
-            shared.metrics.count(None, "proxy.tunnel_grant_expired");
-            tracing::info!(target: "integrations::proxy", "blind tunnel closed: its grants expired");
-        }
-        () = until(&shared.phase, Phase::Closing) => {}
     }
 }
 
@@ -480,8 +487,8 @@ fn leaks(headers: &HeaderMap, secret: &integrations_core::Secret) -> bool {
     headers.values().any(|value| {
         let raw = value.as_bytes();
         holds(raw)
-            || percent_decodings(raw).any(|d| holds(&d))
             || base64_decodings(raw).any(|d| holds(&d))
+            || percent_decodings(raw).any(|d| holds(&d) || base64_decodings(&d).any(|b| holds(&b)))
     })
 }
 
@@ -510,20 +517,38 @@ fn percent_decodings(raw: &[u8]) -> impl Iterator<Item = Vec<u8>> + '_ {
         })
 }
 
-/// The base64 words of `raw` decoded: each run of base64 characters (either alphabet,
-/// padding included) of at least four, after a scheme word or a `name=`, decoded with
-/// the alphabet it fits.
+/// The base64 words of `raw` decoded: each run of base64 characters (either alphabet;
+/// padding ends a word) of at least four, decoded from each of its first four offsets
+/// (a word may be glued to a prefix, as `x_<base64>`), trailing bits allowed.
 fn base64_decodings(raw: &[u8]) -> impl Iterator<Item = Vec<u8>> + '_ {
     use base64::Engine as _;
-    use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
-    raw.split(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_' | b'=')))
-        .flat_map(|word| word.split(|&b| b == b'=').filter(|part| !part.is_empty()))
+    use base64::alphabet::{STANDARD, URL_SAFE};
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    let config = GeneralPurposeConfig::new()
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+        .with_decode_allow_trailing_bits(true);
+    let engines = [
+        GeneralPurpose::new(&STANDARD, config),
+        GeneralPurpose::new(&URL_SAFE, config),
+    ];
+    raw.split(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_')))
         .filter(|word| word.len() >= 4)
-        .filter_map(|word| {
-            STANDARD_NO_PAD
-                .decode(word)
-                .or_else(|_| URL_SAFE_NO_PAD.decode(word))
-                .ok()
+        .flat_map(|word| (0..4).filter_map(move |skip| word.get(skip..)))
+        .map(|word| {
+            // A length of 4n + 1 holds no whole byte in its last character.
+            let whole = if word.len() % 4 == 1 {
+                word.len() - 1
+            } else {
+                word.len()
+            };
+            &word[..whole]
+        })
+        .filter(|word| word.len() >= 4)
+        .flat_map(move |word| {
+            engines
+                .clone()
+                .into_iter()
+                .filter_map(move |engine| engine.decode(word).ok())
         })
 }
 
@@ -770,6 +795,17 @@ mod tests {
             format!("Basic {basic}"),
             format!("session={url_safe}; Path=/"),
             basic.clone(),
+            // Base64 carried in a query string, its `/`, `+` and `=` percent-encoded.
+            format!(
+                "https://h/cb?token={}",
+                STANDARD
+                    .encode("ghs_k?y>z~1")
+                    .replace('/', "%2F")
+                    .replace('+', "%2B")
+                    .replace('=', "%3D")
+            ),
+            // Glued to a prefix, off the four-character boundary.
+            format!("x_{}", URL_SAFE_NO_PAD.encode("user:ghs_k?y>z~1")),
         ] {
             let mut headers = HeaderMap::new();
             headers.insert("x-echo", http::HeaderValue::from_str(&value).unwrap());

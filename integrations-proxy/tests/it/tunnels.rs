@@ -294,15 +294,24 @@ async fn a_route_to_an_ipv6_literal_works() {
     );
 }
 
-/// A grant for `plan`'s first route, issued by the fixture's keys.
+/// A grant for `plan`'s first route, issued by the fixture's keys, valid an hour.
 fn grant_for(fx: &Fixture, plan: &integrations_core::plan::CompiledRuntimePlan) -> String {
+    grant_valid_for(fx, plan, Duration::from_secs(3600))
+}
+
+/// A grant for `plan`'s first route valid for `ttl`.
+fn grant_valid_for(
+    fx: &Fixture,
+    plan: &integrations_core::plan::CompiledRuntimePlan,
+    ttl: Duration,
+) -> String {
     use integrations_core::egress::{GrantAudience, GrantClaims};
     use integrations_core::host::Clock as _;
     let claims = GrantClaims::for_route(
         &plan.egress_routes[0],
         &GrantAudience::for_plan(plan),
         fx.test.clock.now(),
-        Duration::from_secs(3600),
+        ttl,
     )
     .unwrap();
     fx.keys.issue(&claims).unwrap().expose().to_owned()
@@ -387,4 +396,34 @@ async fn a_reload_closes_the_blind_tunnels_the_new_plan_would_not_open() {
     assert_eq!(settled.tunnels, 0);
     assert_eq!(settled.count("-", "proxy.tunnel_plan_changed"), 3);
     assert_eq!(settled.count("-", "tunnel_blind"), 3);
+}
+
+/// After a reload, a blind tunnel lives only as long as its grants valid for the new
+/// plan: a long grant for the old plan no longer keeps it open.
+#[tokio::test]
+async fn after_a_reload_a_blind_tunnel_ends_with_its_grants_for_the_new_plan() {
+    let fx = Fixture::start().await;
+    let mut other = fx.plan.clone();
+    other.egress_routes[0]
+        .matcher
+        .excluded_path_prefixes
+        .push("/v1/organization".to_owned());
+    let (long_old, short_new) = (
+        fx.grant(),
+        grant_valid_for(&fx, &other, Duration::from_secs(1)),
+    );
+    let mut tunnel = open_tunnel(
+        fx.proxy().local_addr(),
+        &format!("{PASSTHROUGH}:443"),
+        basic("sandbox", &format!("{long_old}~{short_new}")),
+    )
+    .await;
+    fx.proxy().reload(&other).unwrap();
+    assert!(
+        closed(&mut tunnel, Duration::from_secs(5)).await,
+        "the tunnel outlived its only grant for the new plan"
+    );
+    let settled = fx.settled().await;
+    assert_eq!(settled.count("-", "proxy.tunnel_grant_expired"), 1);
+    assert_eq!(settled.count("-", "proxy.tunnel_plan_changed"), 0);
 }
