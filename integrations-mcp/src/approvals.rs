@@ -522,6 +522,16 @@ impl Approvals {
                 }
             }
             Err(e) => {
+                // The write may have landed before the error came (a connection lost
+                // after the commit): then the call waits in its request after all.
+                if let Ok(Some(stored)) = self
+                    .store()
+                    .get_approval_call(&call.tenant, &call.key, now)
+                    .await
+                    && stored.request.id == call.request.id
+                {
+                    return Ok(Known::Pending(stored.request));
+                }
                 self.withdraw(&call.request).await;
                 Err(e)
             }

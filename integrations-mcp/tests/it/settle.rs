@@ -569,3 +569,42 @@ async fn a_denial_racing_an_approval_leaves_the_call_denied() {
         "{retry}"
     );
 }
+
+/// Hooks whose first approval call write lands and then reports a failure.
+struct FirstCallWriteLost {
+    failed: AtomicBool,
+}
+
+#[async_trait]
+impl ApprovalHooks for FirstCallWriteLost {
+    async fn after_put_call(&self) -> Result<(), Error> {
+        if !self.failed.swap(true, Ordering::SeqCst) {
+            return Err(integrations_core::codes::store::FAILED
+                .error("the connection was lost after the commit"));
+        }
+        Ok(())
+    }
+}
+
+/// A call whose record was written although the store reported a failure still waits
+/// in its request: the client is asked for the approval, and approving it runs the call
+/// once (not a request withdrawn under a record that names it).
+#[tokio::test]
+async fn a_call_record_written_despite_a_store_error_still_waits_in_its_request() {
+    let demo = demo().await;
+    let store = Arc::new(Hooked {
+        store: demo.test.store.clone(),
+        hooks: FirstCallWriteLost {
+            failed: AtomicBool::new(false),
+        },
+    });
+    let switch = Arc::new(Switch(Mutex::new(ToolPolicy::Ask)));
+    let service = service(&demo, switch, Some(store));
+    let client = connect(service.server(demo.session.clone()), Client::plain()).await;
+    let id = approval_id(&send(&client, &demo, "landed").await);
+    let done = approve(&service, &demo, &id).await;
+    assert!(!done.is_error(), "{done:?}");
+    assert_eq!(calls(&demo, "slack_messages"), 1);
+    let retry = send(&client, &demo, "landed").await;
+    assert_eq!(retry["isError"], false, "{retry}");
+}

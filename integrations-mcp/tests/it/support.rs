@@ -195,6 +195,12 @@ pub(crate) trait ApprovalHooks: Send + Sync + 'static {
 
     /// After a request was taken (or found missing).
     async fn after_take(&self) {}
+
+    /// After an approval call was stored: an error here is the store's answer, though
+    /// the write landed (a connection lost after the commit).
+    async fn after_put_call(&self) -> Result<(), Error> {
+        Ok(())
+    }
 }
 
 /// The demo's approval store, with `hooks` run before each put and take of a request;
@@ -228,7 +234,9 @@ impl<H: ApprovalHooks> ApprovalStore for Hooked<H> {
         call: &ApprovalCall,
         now: Timestamp,
     ) -> Result<Option<ApprovalCall>, Error> {
-        self.store.put_approval_call(call, now).await
+        let stored = self.store.put_approval_call(call, now).await;
+        self.hooks.after_put_call().await?;
+        stored
     }
 
     async fn get_approval_call(
