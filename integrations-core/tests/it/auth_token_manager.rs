@@ -1115,6 +1115,26 @@ async fn lease_released(test: &TestHost, connection: &Connection) {
     panic!("the refresh never released its lease");
 }
 
+/// Once the slow refresh in flight has stored its answer: the next hand-out by `tokens`
+/// is the token it got, live at the provider, with no second refresh, and the
+/// connection is still active.
+async fn stored_once_when_answered(
+    test: &TestHost,
+    mock: &LinearMock,
+    tokens: &TokenManager,
+    connection: &Connection,
+) {
+    lease_released(test, connection).await;
+    mock.set_delay(Duration::ZERO);
+    let token = tokens.access_token(connection).await.unwrap();
+    assert!(mock.access_is_live(token.value.expose()));
+    assert_eq!(mock.refresh_requests(), 1);
+    assert_eq!(
+        stored_status(test, connection).await,
+        ConnectionStatus::Active
+    );
+}
+
 /// The caller stops waiting a margin before the lease expires, while the token request
 /// goes on: a rotating provider uses the refresh token up when it answers, so its
 /// answer is stored when it comes, and the next caller gets those tokens without a
@@ -1141,15 +1161,7 @@ async fn a_token_request_slower_than_the_lease_is_waited_for_no_longer_and_still
     assert!(waited >= Duration::from_millis(1400), "{waited:?}");
     // The refresh still holds its lease: no other caller refreshes meanwhile.
     assert!(has_lease(&test, &connection));
-    lease_released(&test, &connection).await;
-    mock.set_delay(Duration::ZERO);
-    let token = tokens.access_token(&connection).await.unwrap();
-    assert!(mock.access_is_live(token.value.expose()));
-    assert_eq!(mock.refresh_requests(), 1);
-    assert_eq!(
-        stored_status(&test, &connection).await,
-        ConnectionStatus::Active
-    );
+    stored_once_when_answered(&test, &mock, &tokens, &connection).await;
 }
 
 /// A token request still in flight when its lease would lapse keeps the lease: another
@@ -1178,15 +1190,7 @@ async fn a_slow_token_request_keeps_its_lease_past_the_lease_time() {
     let waited = elsewhere.access_token(&connection).await.unwrap_err();
     assert_eq!(waited.code(), "auth.refresh_in_progress", "{waited:?}");
     assert_eq!(mock.refresh_requests(), 1);
-    lease_released(&test, &connection).await;
-    mock.set_delay(Duration::ZERO);
-    let token = elsewhere.access_token(&connection).await.unwrap();
-    assert!(mock.access_is_live(token.value.expose()));
-    assert_eq!(mock.refresh_requests(), 1);
-    assert_eq!(
-        stored_status(&test, &connection).await,
-        ConnectionStatus::Active
-    );
+    stored_once_when_answered(&test, &mock, &elsewhere, &connection).await;
 }
 
 /// A caller dropped while its refresh is in flight (its own request cancelled) does not
@@ -1203,15 +1207,7 @@ async fn a_refresh_whose_caller_is_dropped_still_stores_its_tokens() {
     let dropped =
         tokio::time::timeout(Duration::from_millis(100), tokens.access_token(&connection)).await;
     assert!(dropped.is_err(), "the caller was dropped mid-refresh");
-    lease_released(&test, &connection).await;
-    mock.set_delay(Duration::ZERO);
-    let token = tokens.access_token(&connection).await.unwrap();
-    assert!(mock.access_is_live(token.value.expose()));
-    assert_eq!(mock.refresh_requests(), 1);
-    assert_eq!(
-        stored_status(&test, &connection).await,
-        ConnectionStatus::Active
-    );
+    stored_once_when_answered(&test, &mock, &tokens, &connection).await;
     assert_eq!(
         test.audit.with_action("credential.refreshed").len(),
         1,
