@@ -13,7 +13,7 @@ use integrations_core::tools::{
     ManifestTool, Runtime, Session, ToolPolicy, ToolResult, ToolStatus, continuation_tool, export,
     sanitize_tool_name,
 };
-use integrations_core::{ConnectionId, Error, UserId};
+use integrations_core::{ConnectionId, Error, TenantId, UserId};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ClientCapabilities,
     ElicitRequestParams, ElicitationAction, ErrorCode, Implementation, InitializeRequestParams,
@@ -94,7 +94,8 @@ pub(crate) struct Shared {
     pub(crate) runtime: Arc<Runtime>,
     pub(crate) approvals: Approvals,
     pub(crate) options: McpOptions,
-    changes: broadcast::Sender<()>,
+    /// Tool-list changes: of one tenant, or (`None`) of all.
+    changes: broadcast::Sender<Option<TenantId>>,
     /// Manifests recently built, per session; cleared by `tools_changed`.
     manifests: Arc<Mutex<Manifests>>,
     /// The continuation cursors given out, kept here so that a sessionless request
@@ -328,18 +329,34 @@ impl McpService {
     /// Tells every connected client that the tool list may have changed
     /// (`notifications/tools/list_changed`): call it when connections, policies or
     /// publications change (a tool that needs a capability is listed only while a
-    /// publication grants it).
+    /// publication grants it). A change of one tenant's is better announced with
+    /// [`tools_changed_for`](Self::tools_changed_for).
     pub fn tools_changed(&self) {
+        self.announce(None);
+    }
+
+    /// Tells the connected clients of `tenant` that their tool list may have changed:
+    /// the other tenants' clients are not sent to list again.
+    pub fn tools_changed_for(&self, tenant: &TenantId) {
+        self.announce(Some(tenant));
+    }
+
+    fn announce(&self, tenant: Option<&TenantId>) {
         {
             let mut manifests = self
                 .shared
                 .manifests
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
-            manifests.by_session.clear();
+            match tenant {
+                Some(tenant) => manifests.by_session.retain(|s, _| &s.tenant != tenant),
+                None => manifests.by_session.clear(),
+            }
+            // Any change: a manifest being built now is not kept (it may be the
+            // tenant's, read before the change).
             manifests.generation += 1;
         }
-        let _ = self.shared.changes.send(());
+        let _ = self.shared.changes.send(tenant.cloned());
     }
 
     /// A server for one connection that acts for `session` (stdio, in-process, or any
@@ -502,7 +519,9 @@ impl McpServer {
         Ok(session)
     }
 
-    fn watch_changes(&self, peer: rmcp::Peer<RoleServer>) {
+    /// Sends the peer `notifications/tools/list_changed` for the changes of `tenant`
+    /// (every change when the connection's principal is not known yet).
+    fn watch_changes(&self, peer: rmcp::Peer<RoleServer>, tenant: Option<TenantId>) {
         if self.connection.watching.set(()).is_err() {
             return;
         }
@@ -511,7 +530,8 @@ impl McpServer {
             loop {
                 tokio::select! {
                     change = changes.recv() => match change {
-                        Ok(()) | Err(broadcast::error::RecvError::Lagged(_)) => {
+                        Ok(Some(other)) if tenant.as_ref().is_some_and(|t| t != &other) => {}
+                        Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {
                             if peer.notify_tool_list_changed().await.is_err() {
                                 break;
                             }
@@ -988,7 +1008,13 @@ impl ServerHandler for McpServer {
     }
 
     async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
-        self.watch_changes(context.peer);
+        let tenant = self
+            .connection
+            .fixed
+            .as_ref()
+            .or_else(|| self.connection.bound.get())
+            .map(|session| session.session.tenant.clone());
+        self.watch_changes(context.peer, tenant);
     }
 
     /// 2026-07-28 clients, which have no session to be notified on, learn that the tool
@@ -1004,13 +1030,14 @@ impl ServerHandler for McpServer {
     /// Sends `notifications/tools/list_changed` on the subscription each time the host
     /// calls [`McpService::tools_changed`], until the client cancels it.
     async fn listen(&self, context: SubscriptionContext) -> Result<(), ErrorData> {
-        self.principal(context.request_context())?;
+        let tenant = self.principal(context.request_context())?.session.tenant;
         let mut changes = self.shared.changes.subscribe();
         loop {
             tokio::select! {
                 () = context.cancelled() => return Ok(()),
                 change = changes.recv() => match change {
-                    Ok(()) | Err(broadcast::error::RecvError::Lagged(_)) => {
+                    Ok(Some(other)) if other != tenant => {}
+                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {
                         if context.sink().notify_tool_list_changed().await.is_err() {
                             return Ok(());
                         }
@@ -1027,7 +1054,7 @@ impl ServerHandler for McpServer {
         context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
         let session = self.principal(&context)?;
-        self.watch_changes(context.peer.clone());
+        self.watch_changes(context.peer.clone(), Some(session.session.tenant.clone()));
         let manifest = self.shared.manifest(&session.session).await?;
         let cursor = request.and_then(|r| r.cursor);
         let tools = self

@@ -222,6 +222,46 @@ async fn list_changed_is_sent_when_the_host_says_tools_changed() {
         .expect("no notifications/tools/list_changed");
 }
 
+/// A change announced for one tenant reaches its clients only: another tenant's client
+/// is not sent to list again.
+#[tokio::test]
+async fn a_tenants_change_notifies_that_tenants_clients_only() {
+    let demo = demo().await;
+    let ours = Client::plain();
+    let ours_notified = ours.list_changed.clone();
+    let ours_running = connect(demo.service.server(demo.session.clone()), ours).await;
+    let theirs = Client::plain();
+    let theirs_notified = theirs.list_changed.clone();
+    let other_tenant = integrations_core::TenantId::new("other").unwrap();
+    let other_session = integrations_mcp::McpSession::new(integrations_core::tools::Session::new(
+        other_tenant.clone(),
+        integrations_core::WorkspaceId::new("w").unwrap(),
+    ));
+    let theirs_running = connect(demo.service.server(other_session), theirs).await;
+    ours_running.list_all_tools().await.unwrap();
+    theirs_running.list_all_tools().await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+
+    demo.service.tools_changed_for(&demo.session.session.tenant);
+    tokio::time::timeout(std::time::Duration::from_secs(5), ours_notified.notified())
+        .await
+        .expect("the tenant's client was not notified");
+    let stray = tokio::time::timeout(
+        std::time::Duration::from_millis(500),
+        theirs_notified.notified(),
+    )
+    .await;
+    assert!(stray.is_err(), "another tenant's client was notified");
+
+    demo.service.tools_changed_for(&other_tenant);
+    tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        theirs_notified.notified(),
+    )
+    .await
+    .expect("the other tenant's client was not notified of its own change");
+}
+
 /// A log sink for the test's own thread.
 #[derive(Clone, Default)]
 struct Logged(Arc<Mutex<Vec<u8>>>);
