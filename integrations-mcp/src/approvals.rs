@@ -436,10 +436,10 @@ impl Approvals {
         };
         Ok(Some(match taken.stage {
             ApprovalStage::Settled => {
-                // Settled once per request: the record taken is the one opened, unless a
-                // denial overwrote it in between.
+                // A request is settled once, so the record taken is the one opened, unless
+                // it was taken meanwhile and the key asked and settled again.
                 let result = match (opened, &taken.result) {
-                    (Some(result), Some(_)) if taken.result == call.result => result,
+                    (Some(result), _) if taken.request.id == call.request.id => result,
                     (_, Some(sealed)) => self.open_result(&taken, sealed)?,
                     (_, None) => ToolResult::failure(&stopped()),
                 };

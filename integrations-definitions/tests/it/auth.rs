@@ -935,7 +935,7 @@ impl Env {
 #[tokio::test]
 async fn a_refresh_while_a_disconnect_revokes_is_revoked_too() {
     use integrations_core::Secret;
-    use integrations_core::host::{Host, HttpRequest, from_fn};
+    use integrations_core::host::{HttpRequest, from_fn};
 
     let mock = LinearMock::start().await;
     let env = Env::new(
@@ -982,16 +982,8 @@ async fn a_refresh_while_a_disconnect_revokes_is_revoked_too() {
             }
         })
     };
-    let test = &env.test;
-    let host = Host::builder()
-        .stores(test.store.clone())
-        .http(Arc::new(http))
-        .cipher(test.keys.clone() as Arc<integrations_core::host::AesGcmKeyRing>)
-        .clock(test.clock.clone() as Arc<dyn Clock>)
-        .audit(test.audit.clone())
-        .build()
-        .unwrap();
-    let disconnected = Authorizations::new(env.registry.clone(), host)
+    let racing = env.test.sharing_stores_with_http(Arc::new(http));
+    let disconnected = Authorizations::new(env.registry.clone(), racing.host().clone())
         .disconnect(Disconnect::new(tenant(), connection.id.clone()))
         .await
         .unwrap();

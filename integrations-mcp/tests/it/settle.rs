@@ -50,11 +50,16 @@ struct FirstTakeFails {
 #[async_trait]
 impl ApprovalHooks for FirstTakeFails {
     async fn before_take(&self) -> Result<(), Error> {
-        if !self.failed.swap(true, Ordering::SeqCst) {
-            return Err(integrations_core::codes::store::FAILED.error("the store is down"));
-        }
-        Ok(())
+        fail_once(&self.failed, "the store is down")
     }
+}
+
+/// `store.failed` with `message` the first time, then `Ok`.
+fn fail_once(failed: &AtomicBool, message: &str) -> Result<(), Error> {
+    if failed.swap(true, Ordering::SeqCst) {
+        return Ok(());
+    }
+    Err(integrations_core::codes::store::FAILED.error(message.to_owned()))
 }
 
 /// Hooks noting the id of every request put in the store.
@@ -578,11 +583,7 @@ struct FirstCallWriteLost {
 #[async_trait]
 impl ApprovalHooks for FirstCallWriteLost {
     async fn after_put_call(&self) -> Result<(), Error> {
-        if !self.failed.swap(true, Ordering::SeqCst) {
-            return Err(integrations_core::codes::store::FAILED
-                .error("the connection was lost after the commit"));
-        }
-        Ok(())
+        fail_once(&self.failed, "the connection was lost after the commit")
     }
 }
 
