@@ -131,8 +131,8 @@ pub(crate) enum Known {
     Pending(ApprovalRequest),
     /// A person approved it and it is running now; its result comes next.
     Running(ApprovalRequest),
-    /// A person approved it and it ran: its result (handed over once), and the request.
-    Settled(Box<ToolResult>, ApprovalRequest),
+    /// A person approved it and it ran: its result (handed over once).
+    Settled(Box<ToolResult>),
     /// A person denied it.
     Denied(ApprovalRequest),
 }
@@ -443,7 +443,7 @@ impl Approvals {
                     (_, Some(sealed)) => self.open_result(&taken, sealed)?,
                     (_, None) => ToolResult::failure(&stopped()),
                 };
-                Known::Settled(Box::new(result), taken.request)
+                Known::Settled(Box::new(result))
             }
             _ => Known::Denied(taken.request),
         }))

@@ -10,7 +10,6 @@ integrations_core::error_codes! {
         APPROVAL_RESULT_UNREADABLE = "mcp.approval_result_unreadable", Internal, "The stored result of an approved call could not be read back (it is not a tool result this version wrote); the call ran, and its result is lost.";
         AUTH_UNAVAILABLE = "mcp.auth_unavailable", Unavailable, "The HTTP transport could not authenticate the request right now (the host's authenticator failed); answered 503.";
         BODY_TOO_LARGE = "mcp.body_too_large", InvalidInput, "The HTTP request body is larger than the server allows; answered 413.";
-        CONTINUATION_UNKNOWN = "mcp.continuation_unknown", NotFound, "The MCP session was given no such continuation cursor (each cursor is read once, for 15 minutes).";
         ORIGIN_REFUSED = "mcp.origin_refused", PermissionDenied, "The HTTP request's Origin is not allowed; answered 403.";
         SESSION_NOT_FOUND = "mcp.session_not_found", NotFound, "The HTTP request names an MCP session its principal does not have (another principal opened it); answered 404, as for a session that does not exist: open a new one.";
         TOO_MANY_APPROVALS = "mcp.too_many_approvals", Unavailable, "The principal (tenant, workspace, user) has as many approval requests waiting for a person as the server keeps (256); the call was not asked about, stored or run: settle the pending ones or let them expire, then call again.";

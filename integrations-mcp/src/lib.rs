@@ -16,14 +16,17 @@
 //!   result trimming. Tool failures (bad arguments, provider errors, refusals) are results
 //!   with `isError: true`; only an unknown tool or a malformed request is a JSON-RPC error.
 //!   A large result gives its first page and a cursor for the
-//!   `integrations_continue_result` tool, bound to the principal and the MCP session (a
-//!   2026-07-28 client over HTTP has no session: the principal's later requests read
-//!   it), and honoured by the instance that gave it (see **Any process** below); each
-//!   principal (tenant, workspace, user) holds at most 256 unread cursors, past which its
-//!   own oldest is forgotten, never another principal's; a
-//!   continuation call that fails without reading its page (bad arguments) or is
-//!   cancelled leaves the cursor valid. Cancellation stops waiting for the provider;
-//!   calls over a second send progress notifications when the client asked for them.
+//!   `integrations_continue_result` tool. The pages wait, sealed, in the host's store for
+//!   15 minutes, each read once, by the principal (tenant, workspace, user, project) and
+//!   in a stateful MCP session by that session only; a 2026-07-28 client over HTTP has no
+//!   session, so its later requests read them, through any instance of the host. The
+//!   pages of an approved call's result go with the result to the principal's retry,
+//!   from whichever session. Another principal's read, or another session's, answers
+//!   `tool.continuation_not_found` and leaves the pages to their owner; a continuation
+//!   call that fails without reading its page (bad arguments) or is cancelled before the
+//!   store hands its page over leaves the cursor valid. Cancellation stops waiting for
+//!   the provider; calls over a second send progress notifications when the client asked
+//!   for them.
 //! * `ask` policy: **the host settles approvals, never the client.** An `ask` call is
 //!   stored as an approval request and answered with URL-mode elicitation (2025-11-25's
 //!   `URLElicitationRequired` error, `-32042`) pointing at the host's approval page, or,
@@ -52,11 +55,10 @@
 //!   process; across processes the first to store its request answers both (the other's
 //!   is withdrawn). A call approved in a process that dies while running it stays
 //!   `running` for a day, then its retry asks anew. The per-principal cap counts the
-//!   requests in the store and the calls asking in this process. Continuation pages
-//!   (`integrations_continue_result`) differ: the pages wait in the host's store, but
-//!   which cursors a client was given is kept in the service that gave them, so only
-//!   that instance honours a cursor; another answers `mcp.continuation_unknown` (route a
-//!   principal's MCP requests to one instance for them).
+//!   requests in the store and the calls asking in this process. Continuation pages are
+//!   in the store too (see above), so nothing a client is given lives in one instance
+//!   only, but a stateful session itself: route a session's requests to the instance
+//!   that opened it.
 //!
 //!   Trusting a form-mode elicitation `accept` instead is an explicit opt-in
 //!   ([`McpService::serve_stdio_trusting_client`]) for a local stdio client whose UI is the
@@ -85,7 +87,6 @@
 
 mod approvals;
 pub mod codes;
-mod cursors;
 #[cfg(feature = "demo")]
 pub mod demo;
 mod http;

@@ -27,7 +27,6 @@ use serde_json::{Value, json};
 use tokio::sync::broadcast;
 
 use crate::approvals::{Approvals, CallKey, Found, Known, Lookup, denied};
-use crate::cursors::{Cursors, Reader, take_for_call};
 use crate::session::Principal;
 use crate::{McpOptions, McpSession};
 
@@ -98,9 +97,6 @@ pub(crate) struct Shared {
     changes: broadcast::Sender<Option<TenantId>>,
     /// Manifests recently built, per session; cleared by `tools_changed`.
     manifests: Arc<Mutex<Manifests>>,
-    /// The continuation cursors given out, kept here so that a sessionless request
-    /// finds those of the request before it.
-    cursors: Arc<Cursors>,
     /// The tools each session's log line last named as ambiguous: a line is written when
     /// the set changes, not at every manifest.
     ambiguous_logged: Arc<Mutex<HashMap<Session, Vec<AmbiguousTool>>>>,
@@ -294,7 +290,6 @@ impl McpService {
                 options: McpOptions::new(),
                 changes,
                 manifests: Arc::default(),
-                cursors: Arc::default(),
                 ambiguous_logged: Arc::default(),
             }),
         }
@@ -310,7 +305,6 @@ impl McpService {
                 options,
                 changes: self.shared.changes.clone(),
                 manifests: Arc::clone(&self.shared.manifests),
-                cursors: Arc::clone(&self.shared.cursors),
                 ambiguous_logged: Arc::clone(&self.shared.ambiguous_logged),
             }),
         }
@@ -423,8 +417,24 @@ where
 /// The next [`Connection::id`].
 static NEXT_CONNECTION: AtomicU64 = AtomicU64::new(0);
 
+/// Random for each process: with a connection's id, a continuation scope no connection
+/// of any process of the host shares (the scope binds pages kept in the host's store).
+fn process_nonce() -> &'static str {
+    static NONCE: OnceLock<String> = OnceLock::new();
+    NONCE.get_or_init(|| {
+        let mut bytes = [0_u8; 16];
+        if getrandom::fill(&mut bytes).is_ok() {
+            return hex::encode(bytes);
+        }
+        // Without the system's randomness: the process and std's per-process hash keys.
+        let keyed =
+            std::hash::BuildHasher::hash_one(&std::collections::hash_map::RandomState::new(), 0_u8);
+        format!("{}-{keyed:016x}", std::process::id())
+    })
+}
+
 struct Connection {
-    /// Tells this connection's cursors from another's.
+    /// Tells this connection's continuation pages from another's.
     id: u64,
     /// The session of a stdio or in-process connection.
     fixed: Option<McpSession>,
@@ -557,9 +567,20 @@ impl McpServer {
         call: &CallContext,
         context: &RequestContext<RoleServer>,
     ) -> Result<ToolResult, ErrorData> {
+        let work = self.shared.runtime.call(name, arguments, call);
+        self.watch(name, work, context).await
+    }
+
+    /// Waits for `work` (a call of `name`), sending progress notifications while it
+    /// takes long and giving up when the client cancels it.
+    async fn watch(
+        &self,
+        name: &str,
+        work: impl Future<Output = ToolResult>,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<ToolResult, ErrorData> {
         let progress = context.meta.get_progress_token();
         let interval = self.shared.options.progress_interval;
-        let work = self.shared.runtime.call(name, arguments, call);
         tokio::pin!(work);
         let mut next = tokio::time::Instant::now() + interval;
         let mut ticks = 0_u32;
@@ -580,64 +601,43 @@ impl McpServer {
         }
     }
 
-    /// Who may read the cursors a request of `session` is given: that principal, and in
-    /// a stateful MCP session (stdio, in-process, or HTTP opened with `initialize`) only
-    /// that session. A 2026-07-28 request over HTTP has no session (rmcp makes a server
-    /// for each), so its principal's next request reads them.
-    fn reader(&self, session: &McpSession) -> Reader {
+    /// The [continuation scope](CallContext::continuation_scope) of this connection's
+    /// calls: in a stateful MCP session (stdio, in-process, or HTTP opened with
+    /// `initialize`) one of its own, so only that session reads the pages of its
+    /// results; none for a 2026-07-28 request over HTTP, which has no session (rmcp makes
+    /// a server for each), so its principal's next request reads them, through any
+    /// instance of the host.
+    fn continuation_scope(&self) -> Option<String> {
         let connection = &self.connection;
         let stateful = connection.fixed.is_some() || connection.initialized.get().is_some();
-        Reader {
-            principal: session.clone(),
-            session: stateful.then_some(connection.id),
+        stateful.then(|| format!("mcp-session:{}:{}", process_nonce(), connection.id))
+    }
+
+    /// The context of a call of `session` through `connection`, in this connection's
+    /// continuation scope.
+    fn call_context(&self, session: &McpSession, connection: ConnectionId) -> CallContext {
+        let call = call_context(session, connection);
+        match self.continuation_scope() {
+            Some(scope) => call.with_continuation_scope(scope),
+            None => call,
         }
     }
 
-    fn remember_cursor(
-        &self,
-        session: &McpSession,
-        result: &ToolResult,
-        connection: &ConnectionId,
-    ) {
-        if let Some(continuation) = &result.continuation {
-            self.shared.cursors.give(
-                continuation.cursor.clone(),
-                self.reader(session),
-                connection.clone(),
-            );
-        }
-    }
-
+    /// A call of the continuation tool: the next page of a result this session (or,
+    /// for the result of an approved call, its principal) was given, read from the
+    /// host's store whichever instance kept it.
     async fn continue_result(
         &self,
         session: &McpSession,
         arguments: Value,
         context: &RequestContext<RoleServer>,
     ) -> Result<ToolResult, ErrorData> {
-        let cursor = arguments
-            .get("cursor")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
-        // Dropped without `used` (a cancelled call, a failure before the store gave the
-        // page), the cursor goes back to this reader.
-        let Some(taken) = take_for_call(&self.shared.cursors, &cursor, self.reader(session)) else {
-            return Ok(ToolResult::failure(&crate::codes::mcp::CONTINUATION_UNKNOWN.error("this MCP session was given no such cursor (each cursor is read once, for 15 minutes)",
-            )));
-        };
-        let connection = taken.connection().clone();
-        let call = call_context(session, connection.clone());
-        let result = self
-            .run(CONTINUE_TOOL_NAME, arguments, &call, context)
-            .await?;
-        if !result.is_error()
-            || result.error_code()
-                == Some(integrations_core::codes::tool::CONTINUATION_NOT_FOUND.as_str())
-        {
-            taken.used();
-        }
-        self.remember_cursor(session, &result, &connection);
-        Ok(result)
+        let scope = self.continuation_scope();
+        let work =
+            self.shared
+                .runtime
+                .continue_tool_for(arguments, &session.session, scope.as_deref());
+        self.watch(CONTINUE_TOOL_NAME, work, context).await
     }
 
     /// An `ask` call: the result a person's approval produced, or the approval to ask for.
@@ -676,7 +676,6 @@ impl McpServer {
                 Lookup::Fresh(reservation) => {
                     let result = self.run(name, arguments, call, context).await?;
                     let Some(request) = approval_of(&result) else {
-                        self.remember_cursor(session, &result, &call.connection);
                         return to_rmcp(&result).map(Into::into);
                     };
                     match reservation.register(request).await {
@@ -700,10 +699,7 @@ impl McpServer {
         context: &RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         match known {
-            Known::Settled(result, request) => {
-                self.remember_cursor(session, &result, &request.context.connection);
-                to_rmcp(&result).map(Into::into)
-            }
+            Known::Settled(result) => to_rmcp(&result).map(Into::into),
             Known::Denied(request) => to_rmcp(&denied(&request)).map(Into::into),
             Known::Running(request) => approval_running(&request).map(Into::into),
             Known::Pending(request) => {
@@ -921,7 +917,7 @@ fn input_required(elicitation: Value, approval: &str) -> Result<InputRequiredRes
 fn settled(found: Result<Found, integrations_core::Error>) -> Option<Box<ToolResult>> {
     match found {
         Ok(Found::Known(known)) => match *known {
-            Known::Settled(result, _) => Some(result),
+            Known::Settled(result) => Some(result),
             _ => None,
         },
         Ok(Found::Nothing | Found::InFlight(_)) | Err(_) => None,
@@ -1140,23 +1136,26 @@ impl ServerHandler for McpServer {
                 None,
             ));
         };
-        let call = call_context(&session, tool.connection.clone());
         if tool.policy == ToolPolicy::Ask {
+            // No continuation scope: the result of an approved call is handed to the
+            // principal's retry from whichever session, which must read its pages too.
+            let call = call_context(&session, tool.connection.clone());
             return self
                 .ask(&session, name, arguments, &call, retry, &context)
                 .await;
         }
+        let call = self.call_context(&session, tool.connection.clone());
         let result = self.run(name, arguments, &call, &context).await?;
         if let Some(request) = approval_of(&result) {
             // The manifest (cached a moment) was stale and the runtime asks now: keep
             // the request here as an `ask` call does, or no one here could approve it.
+            // (Its result's pages, if any, are read in this session only.)
             let known = match self.shared.approvals.register(key, request).await {
                 Ok(known) => known,
                 Err(refused) => return to_rmcp(&ToolResult::failure(&refused)).map(Into::into),
             };
             return self.answer(&session, key, known, retry, &context).await;
         }
-        self.remember_cursor(&session, &result, &call.connection);
         to_rmcp(&result).map(Into::into)
     }
 }

@@ -40,8 +40,7 @@ impl McpSession {
     }
 }
 
-/// Whose share of the server's per-principal state (pending approvals, continuation
-/// cursors) a request uses: the tenant, workspace and user it acts for. Project, issue
+/// Whose share of the server's per-principal state (pending approvals) a request uses: the tenant, workspace and user it acts for. Project, issue
 /// and publications are left out, so a client cannot get a fresh share by varying them.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct Principal {

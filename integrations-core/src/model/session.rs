@@ -82,6 +82,14 @@ pub struct CallContext {
     pub connection: ConnectionId,
     /// The publication; tools that need a capability refuse to run without one.
     pub publication: Option<PublicationId>,
+    /// Who may read the next pages of a result this call trims. `None` (the default)
+    /// binds them to the session: calls of the same tenant, workspace, user and project.
+    /// A scope narrows that to the calls with the same scope: a host that serves several
+    /// conversations of one user and must keep their pages apart (one MCP session from
+    /// another) sets one per conversation. A call with a scope still reads the pages its
+    /// session kept with none. Free-form, compared exactly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub continuation_scope: Option<String>,
 }
 
 impl CallContext {
@@ -91,6 +99,7 @@ impl CallContext {
             session,
             connection,
             publication: None,
+            continuation_scope: None,
         }
     }
 
@@ -98,6 +107,13 @@ impl CallContext {
     #[must_use]
     pub fn with_publication(mut self, publication: PublicationId) -> Self {
         self.publication = Some(publication);
+        self
+    }
+
+    /// Sets the [continuation scope](Self::continuation_scope).
+    #[must_use]
+    pub fn with_continuation_scope(mut self, scope: impl Into<String>) -> Self {
+        self.continuation_scope = Some(scope.into());
         self
     }
 

@@ -24,11 +24,11 @@ use super::Runtime;
 use crate::definition::CONTINUE_TOOL_NAME;
 use crate::definition::{ToolAnnotations, ToolDescriptor, ToolPolicy};
 use crate::host::Host;
-use crate::model::CallContext;
 use crate::model::PendingContinuation;
+use crate::model::{CallContext, Session};
 use crate::provider::tools::{Continuation, ToolContent, ToolResult};
 use crate::sealing::Aad;
-use crate::{ConnectionId, Error, TenantId, Timestamp, UserId, WorkspaceId};
+use crate::{ConnectionId, Error, ProjectId, TenantId, Timestamp, UserId, WorkspaceId};
 
 /// The arguments of [`CONTINUE_TOOL_NAME`].
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -301,34 +301,69 @@ pub(crate) fn continuation_note(continuation: &Continuation, page: usize) -> Str
     )
 }
 
-/// Who may read a continuation: the tenant, workspace, connection and user of the call.
+/// Who may read a continuation: the tenant, workspace, user, project and continuation
+/// scope of the call, through the call's connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Owner {
-    pub(crate) tenant: TenantId,
-    pub(crate) workspace: WorkspaceId,
+    pub(crate) reader: Reader,
     pub(crate) connection: ConnectionId,
-    pub(crate) user: Option<UserId>,
 }
 
 impl Owner {
     /// The owner of the call `context`.
     pub(crate) fn of(context: &CallContext) -> Self {
         Self {
-            tenant: context.session.tenant.clone(),
-            workspace: context.session.workspace.clone(),
+            reader: Reader::of(&context.session, context.continuation_scope.as_deref()),
             connection: context.connection.clone(),
-            user: context.session.user.clone(),
+        }
+    }
+}
+
+/// Who reads a continuation: an owner whose connection may be unknown (a read for a
+/// session, which takes the connection from the record).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Reader {
+    pub(crate) tenant: TenantId,
+    pub(crate) workspace: WorkspaceId,
+    pub(crate) user: Option<UserId>,
+    pub(crate) project: Option<ProjectId>,
+    pub(crate) scope: Option<String>,
+}
+
+impl Reader {
+    pub(crate) fn of(session: &Session, scope: Option<&str>) -> Self {
+        Self {
+            tenant: session.tenant.clone(),
+            workspace: session.workspace.clone(),
+            user: session.user.clone(),
+            project: session.project.clone(),
+            scope: scope.map(str::to_owned),
         }
     }
 
-    /// The store id of `cursor`'s pages for this owner: a digest of the cursor bound to
-    /// the workspace, connection and user. Another session's read of the same cursor
-    /// looks up another id, finds nothing, and never takes the owner's pages out.
+    /// The store id of `cursor`'s pages for this reader: a digest of the cursor bound to
+    /// the workspace, user, project and scope (the scope last: it is the one free-form
+    /// part). Another session's read of the same cursor looks up another id, finds
+    /// nothing, and never takes the owner's pages out. The connection is checked against
+    /// the record instead, so a read for a session finds the record without naming it.
     fn record_id(&self, cursor: &str) -> String {
         let user = self.user.as_ref().map_or("", UserId::as_str);
+        let project = self.project.as_ref().map_or("", ProjectId::as_str);
+        let scope = self.scope.as_deref().unwrap_or("");
         crate::sealing::sha256_hex(&format!(
-            "{cursor}\n{}\n{}\n{user}",
-            self.workspace, self.connection
+            "2\n{cursor}\n{}\n{user}\n{project}\n{scope}",
+            self.workspace
+        ))
+    }
+
+    /// The id releases before the continuation scope gave `cursor`'s pages, bound to
+    /// the connection too: records they wrote are read for their first 15 minutes after
+    /// an upgrade.
+    fn legacy_record_id(&self, cursor: &str, connection: &ConnectionId) -> String {
+        let user = self.user.as_ref().map_or("", UserId::as_str);
+        crate::sealing::sha256_hex(&format!(
+            "{cursor}\n{}\n{connection}\n{user}",
+            self.workspace
         ))
     }
 }
@@ -381,9 +416,26 @@ pub(crate) struct Continuations {
 
 /// A page read from a continuation.
 pub(crate) struct NextPage {
+    /// The connection whose result it continues.
+    pub(crate) connection: ConnectionId,
     pub(crate) page: Value,
     pub(crate) number: usize,
     pub(crate) continuation: Option<Continuation>,
+}
+
+impl NextPage {
+    /// The page as a result, with the note and continuation of the pages after it.
+    fn into_result(self) -> ToolResult {
+        let mut result = ToolResult::success(self.page);
+        if let Some(continuation) = self.continuation {
+            result.content.push(ToolContent::text(continuation_note(
+                &continuation,
+                self.number,
+            )));
+            result.continuation = Some(continuation);
+        }
+        result
+    }
 }
 
 impl Continuations {
@@ -403,7 +455,7 @@ impl Continuations {
         now: Timestamp,
     ) -> Result<Continuation, Error> {
         let cursor = crate::sealing::random_token()?;
-        let id = owner.record_id(&cursor);
+        let id = owner.reader.record_id(&cursor);
         let stored = StoredPages {
             pages: pages.iter().map(|p| &p.value).collect(),
             pointers: pages.iter().map(|p| p.pointer.as_str()).collect(),
@@ -414,11 +466,11 @@ impl Continuations {
         })?);
         let sealed = host
             .cipher()
-            .seal(&plaintext, &pages_aad(&owner.tenant, &id))?;
+            .seal(&plaintext, &pages_aad(&owner.reader.tenant, &id))?;
         let pending = PendingContinuation {
-            tenant: owner.tenant,
+            tenant: owner.reader.tenant,
             id,
-            workspace: owner.workspace,
+            workspace: owner.reader.workspace,
             connection: owner.connection,
             pointer: pages.first().map(|p| p.pointer.clone()).unwrap_or_default(),
             page: page as u64,
@@ -435,30 +487,62 @@ impl Continuations {
         })
     }
 
-    /// Takes the next page of `cursor`, for `owner`.
+    /// Takes the next page of `cursor`, for `reader` through `connection` (any connection
+    /// when `None`: the record's). A reader with a scope also reads the pages its
+    /// session kept with none.
     pub(crate) async fn next(
         &self,
         host: &Host,
         cursor: &str,
-        owner: &Owner,
+        reader: &Reader,
+        connection: Option<&ConnectionId>,
         now: Timestamp,
     ) -> Result<NextPage, Error> {
         if !well_formed(cursor) {
             return Err(unknown());
         }
-        let id = owner.record_id(cursor);
         let store = host.continuations();
-        let Some(entry) = store.take_continuation(&owner.tenant, &id, now).await? else {
+        // The pages kept in the reader's scope, then (for a reader with a scope) those
+        // kept with none, then those an earlier release kept under its id. The pages
+        // after the one read keep the binding they were found under.
+        let unscoped = reader.scope.is_some().then(|| Reader {
+            scope: None,
+            ..reader.clone()
+        });
+        let mut found = None;
+        for candidate in std::iter::once(reader).chain(&unscoped) {
+            let id = candidate.record_id(cursor);
+            if let Some(entry) = store.take_continuation(&reader.tenant, &id, now).await? {
+                found = Some((entry, candidate));
+                break;
+            }
+        }
+        if let (None, Some(connection)) = (&found, connection) {
+            let legacy = reader.legacy_record_id(cursor, connection);
+            if let Some(entry) = store
+                .take_continuation(&reader.tenant, &legacy, now)
+                .await?
+            {
+                found = Some((entry, unscoped.as_ref().unwrap_or(reader)));
+            }
+        }
+        let Some((entry, binding)) = found else {
             return Err(unknown());
         };
         if entry.expires_at <= now {
             return Err(unknown());
         }
-        if entry.workspace != owner.workspace || entry.connection != owner.connection {
+        if entry.workspace != reader.workspace
+            || connection.is_some_and(|connection| *connection != entry.connection)
+        {
             // Put it back: the rightful owner may still read it.
             store.put_continuation(&entry).await?;
             return Err(unknown());
         }
+        let owner = Owner {
+            reader: binding.clone(),
+            connection: entry.connection.clone(),
+        };
         let plaintext = host
             .cipher()
             .open(&entry.pages, &pages_aad(&entry.tenant, &entry.id))?;
@@ -496,6 +580,7 @@ impl Continuations {
             )
         };
         Ok(NextPage {
+            connection: owner.connection,
             page: page.value,
             number,
             continuation,
@@ -504,34 +589,86 @@ impl Continuations {
 }
 
 impl Runtime {
-    /// Reads the next page of a trimmed result, for the workspace, connection and user
-    /// that produced it (anyone else's read finds nothing, and leaves it to its owner). Pages wait, sealed, in the host's
+    /// Reads the next page of a trimmed result, for the call's workspace, user, project
+    /// and [continuation scope](CallContext::continuation_scope), through the connection
+    /// that produced it (anyone else's read finds nothing, and leaves it to its owner).
+    /// Pages wait, sealed, in the host's
     /// [`ContinuationStore`](crate::host::ContinuationStore) for 15 minutes, so any
     /// process of the host can serve the next page; each cursor is read once.
     pub async fn continue_result(&self, cursor: &str, context: &CallContext) -> ToolResult {
-        let owner = Owner::of(context);
+        let reader = Reader::of(&context.session, context.continuation_scope.as_deref());
         let now = self.host.clock().now();
         let result = match self
             .continuations
-            .next(&self.host, cursor, &owner, now)
+            .next(&self.host, cursor, &reader, Some(&context.connection), now)
             .await
         {
-            Ok(next) => {
-                let mut result = ToolResult::success(next.page);
-                if let Some(continuation) = next.continuation {
-                    result.content.push(ToolContent::text(continuation_note(
-                        &continuation,
-                        next.number,
-                    )));
-                    result.continuation = Some(continuation);
-                }
-                result
-            }
+            Ok(next) => next.into_result(),
             Err(e) => ToolResult::failure(&e),
         };
         self.audit_call(context, None, CONTINUE_TOOL_NAME, &result, None, None)
             .await;
         result
+    }
+
+    /// Reads the next page of a trimmed result for `session` and `scope` (the
+    /// [continuation scope](CallContext::continuation_scope) of the call that produced
+    /// it), through whichever connection produced it. For a host that knows who asks
+    /// but not which connection the cursor continues: an MCP request with no session of
+    /// its own, served by any instance. Only the same tenant, workspace, user, project and
+    /// scope (or, for pages kept with no scope, any scope) find the pages; anyone else's
+    /// read finds nothing (`tool.continuation_not_found`) and leaves them to their owner.
+    pub async fn continue_result_for(
+        &self,
+        cursor: &str,
+        session: &Session,
+        scope: Option<&str>,
+    ) -> ToolResult {
+        let reader = Reader::of(session, scope);
+        let now = self.host.clock().now();
+        let (result, connection) = match self
+            .continuations
+            .next(&self.host, cursor, &reader, None, now)
+            .await
+        {
+            Ok(next) => {
+                let connection = next.connection.clone();
+                (next.into_result(), Some(connection))
+            }
+            Err(e) => (ToolResult::failure(&e), None),
+        };
+        self.audit_tool(
+            session,
+            connection.as_ref(),
+            None,
+            CONTINUE_TOOL_NAME,
+            &result,
+            None,
+            None,
+        )
+        .await;
+        result
+    }
+
+    /// A call of the [`CONTINUE_TOOL_NAME`] tool with `arguments` for `session` and
+    /// `scope`: the arguments checked as the tool's schema says, then
+    /// [`continue_result_for`](Self::continue_result_for). What [`Runtime::call`] does for
+    /// that tool, without naming a connection.
+    pub async fn continue_tool_for(
+        &self,
+        arguments: Value,
+        session: &Session,
+        scope: Option<&str>,
+    ) -> ToolResult {
+        match continue_arguments(arguments) {
+            Ok(cursor) => self.continue_result_for(&cursor, session, scope).await,
+            Err(e) => {
+                let result = ToolResult::failure(&e);
+                self.audit_tool(session, None, None, CONTINUE_TOOL_NAME, &result, None, None)
+                    .await;
+                result
+            }
+        }
     }
 
     pub(super) async fn trimmed(&self, value: Value, context: &CallContext) -> ToolResult {
@@ -586,22 +723,26 @@ impl Runtime {
         arguments: Value,
         context: &CallContext,
     ) -> ToolResult {
-        match serde_json::from_value::<ContinueResult>(arguments) {
-            Ok(args) if !args.cursor.is_empty() => {
-                self.continue_result(&args.cursor, context).await
-            }
-            _ => {
-                let e = crate::codes::tool::INVALID_ARGUMENTS.with_issues(
-                    format!("the arguments of {CONTINUE_TOOL_NAME} do not match its input schema"),
-                    vec![crate::ValidationIssue::new(
-                        crate::codes::issues::schema::REQUIRED,
-                        "/cursor",
-                        "a non-empty cursor string is required, and nothing else",
-                    )],
-                );
-                self.fail(context, None, CONTINUE_TOOL_NAME, &e, None).await
-            }
+        match continue_arguments(arguments) {
+            Ok(cursor) => self.continue_result(&cursor, context).await,
+            Err(e) => self.fail(context, None, CONTINUE_TOOL_NAME, &e, None).await,
         }
+    }
+}
+
+/// The cursor in the arguments of [`CONTINUE_TOOL_NAME`], or why they do not match its
+/// input schema.
+fn continue_arguments(arguments: Value) -> Result<String, Error> {
+    match serde_json::from_value::<ContinueResult>(arguments) {
+        Ok(args) if !args.cursor.is_empty() => Ok(args.cursor),
+        _ => Err(crate::codes::tool::INVALID_ARGUMENTS.with_issues(
+            format!("the arguments of {CONTINUE_TOOL_NAME} do not match its input schema"),
+            vec![crate::ValidationIssue::new(
+                crate::codes::issues::schema::REQUIRED,
+                "/cursor",
+                "a non-empty cursor string is required, and nothing else",
+            )],
+        )),
     }
 }
 

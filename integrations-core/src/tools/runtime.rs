@@ -109,9 +109,18 @@ impl<'a> CallDetail<'a> {
         given: [(&'a str, &'a str); N],
         approved: Option<&Approved<'a>>,
     ) -> Self {
+        Self::in_session(&context.session, given, approved)
+    }
+
+    /// The details of a call in `session`, whose connection may not be known.
+    pub(super) fn in_session<const N: usize>(
+        session: &'a Session,
+        given: [(&'a str, &'a str); N],
+        approved: Option<&Approved<'a>>,
+    ) -> Self {
         const { assert!(N <= 4, "at most four pairs") };
         let mut pairs = [("", ""); 7];
-        pairs[0] = ("workspace", context.session.workspace.as_str());
+        pairs[0] = ("workspace", session.workspace.as_str());
         pairs[1..=N].copy_from_slice(&given);
         let mut len = N + 1;
         if let Some(approved) = approved {
@@ -305,16 +314,31 @@ impl Runtime {
         outcome: &'a AuditOutcome,
         detail: &'a CallDetail<'a>,
     ) -> Recording<'a> {
-        let event = AuditEventRef::new(
-            self.host.clock().now(),
-            &context.session.tenant,
+        self.record_in(
+            &context.session,
+            Some(&context.connection),
+            key,
             action,
             outcome,
+            detail,
         )
-        .with_key(key)
-        .with_connection(Some(&context.connection))
-        .with_actor(context.session.user.as_ref())
-        .with_detail(detail.as_slice());
+    }
+
+    /// Records an event about a call in `session` through `connection`, when known.
+    pub(super) fn record_in<'a>(
+        &'a self,
+        session: &'a Session,
+        connection: Option<&'a ConnectionId>,
+        key: Option<&'a DefinitionKey>,
+        action: &'a AuditAction,
+        outcome: &'a AuditOutcome,
+        detail: &'a CallDetail<'a>,
+    ) -> Recording<'a> {
+        let event = AuditEventRef::new(self.host.clock().now(), &session.tenant, action, outcome)
+            .with_key(key)
+            .with_connection(connection)
+            .with_actor(session.user.as_ref())
+            .with_detail(detail.as_slice());
         let sink = self.host.audit();
         if sink.record_now(&event) {
             Recording::Done
@@ -334,6 +358,31 @@ impl Runtime {
         policy: Option<ToolPolicy>,
         approved: Option<&Approved<'_>>,
     ) {
+        self.audit_tool(
+            &context.session,
+            Some(&context.connection),
+            key,
+            tool,
+            result,
+            policy,
+            approved,
+        )
+        .await;
+    }
+
+    /// Records the `tool.called` event of a call in `session` through `connection`, when
+    /// known.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn audit_tool(
+        &self,
+        session: &Session,
+        connection: Option<&ConnectionId>,
+        key: Option<&DefinitionKey>,
+        tool: &str,
+        result: &ToolResult,
+        policy: Option<ToolPolicy>,
+        approved: Option<&Approved<'_>>,
+    ) {
         let outcome = match &result.failure {
             None => AuditOutcome::Success,
             Some(f) if f.kind == ErrorKind::PermissionDenied => AuditOutcome::Denied {
@@ -344,15 +393,22 @@ impl Runtime {
             },
         };
         let detail = match policy {
-            Some(policy) => CallDetail::new(
-                context,
+            Some(policy) => CallDetail::in_session(
+                session,
                 [("tool", tool), ("policy", policy.as_str())],
                 approved,
             ),
-            None => CallDetail::new(context, [("tool", tool)], approved),
+            None => CallDetail::in_session(session, [("tool", tool)], approved),
         };
-        self.record(context, key, &AuditAction::TOOL_CALLED, &outcome, &detail)
-            .await;
+        self.record_in(
+            session,
+            connection,
+            key,
+            &AuditAction::TOOL_CALLED,
+            &outcome,
+            &detail,
+        )
+        .await;
     }
 
     /// Every check before execution. On failure, the error result (already audited).

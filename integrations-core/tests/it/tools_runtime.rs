@@ -812,15 +812,16 @@ async fn continuations_are_sealed_in_the_store_and_read_once_from_any_process() 
         .await;
     let cursor = result.continuation.unwrap().cursor;
 
-    // At rest: keyed by a digest of the cursor bound to the call's workspace,
-    // connection and user (none here), the pages sealed.
+    // At rest: keyed by a digest of the cursor bound to the call's workspace, user,
+    // project and continuation scope (none of the last three here), the pages sealed.
     let stored = env.test.store.raw_continuations();
     assert_eq!(stored.len(), 1);
     let record = &stored[0];
     assert_eq!(
         record.id,
-        hex_sha256(&format!("{cursor}\n{}\nconn-key\n", workspace()))
+        hex_sha256(&format!("2\n{cursor}\n{}\n\n\n", workspace()))
     );
+    assert_eq!(record.connection.as_str(), "conn-key");
     assert_eq!(record.page, 1);
     assert!(record.remaining_pages > 1);
     let at_rest = serde_json::to_string(record).unwrap();
@@ -873,6 +874,121 @@ async fn continuations_are_sealed_in_the_store_and_read_once_from_any_process() 
         code(&second.continue_result(&last, &call).await),
         "tool.continuation_not_found"
     );
+}
+
+/// A host that knows who asks but not which connection a cursor continues (an MCP
+/// request with no session of its own) reads the next page for the session; the
+/// connection comes from the record, and the continuation scope keeps one conversation's
+/// pages from another's.
+#[tokio::test]
+async fn a_session_reads_the_next_page_without_naming_the_connection() {
+    let env = Env::new().await;
+    let runtime = env.runtime().with_result_budget(2_000);
+    let call = env.call("conn-key");
+    let session = call.session.clone();
+    let first = runtime
+        .call("tracker_list_tickets", json!({"count": 300}), &call)
+        .await;
+    let cursor = first.continuation.unwrap().cursor;
+
+    // Another workspace, user or project finds nothing, and leaves the pages to their
+    // owner.
+    let stranger = Session::new(tenant(), "design".parse().unwrap());
+    let colleague = Session::new(tenant(), workspace()).with_user("mallory".parse().unwrap());
+    let project = session.clone().with_project("other".parse().unwrap());
+    for reader in [&stranger, &colleague, &project] {
+        assert_eq!(
+            code(&runtime.continue_result_for(&cursor, reader, None).await),
+            "tool.continuation_not_found"
+        );
+    }
+    assert_eq!(env.test.store.raw_continuations().len(), 1);
+
+    let before = env.test.audit.events().len();
+    let page2 = runtime.continue_result_for(&cursor, &session, None).await;
+    assert_eq!(page2.status, ToolStatus::Completed, "{page2:?}");
+    let called = env.test.audit.events().split_off(before);
+    assert_eq!(called.len(), 1, "{called:?}");
+    assert_eq!(called[0].action.as_str(), "tool.called");
+    assert_eq!(called[0].connection.as_ref().unwrap().as_str(), "conn-key");
+    assert_eq!(called[0].detail["tool"], CONTINUE_TOOL_NAME);
+    // Its own next cursor continues through the same connection, named or not.
+    let next = page2.continuation.unwrap().cursor;
+    let page3 = runtime.continue_result(&next, &call).await;
+    assert_eq!(page3.status, ToolStatus::Completed, "{page3:?}");
+    assert_eq!(
+        code(&runtime.continue_result_for(&cursor, &session, None).await),
+        "tool.continuation_not_found"
+    );
+
+    // The reserved tool's arguments are checked as through `Runtime::call`.
+    assert_eq!(
+        code(
+            &runtime
+                .continue_tool_for(json!({"cursor": next, "page": 2}), &session, None)
+                .await
+        ),
+        "tool.invalid_arguments"
+    );
+}
+
+/// Pages of a call with a continuation scope are read in that scope only, with or
+/// without the connection named; pages kept with no scope are the session's, read in
+/// any scope.
+#[tokio::test]
+async fn a_continuation_scope_keeps_one_conversations_pages_from_another() {
+    let env = Env::new().await;
+    let runtime = env.runtime().with_result_budget(2_000);
+    let scoped = env
+        .call("conn-key")
+        .with_continuation_scope("mcp-session-1");
+    let first = runtime
+        .call("tracker_list_tickets", json!({"count": 300}), &scoped)
+        .await;
+    let cursor = first.continuation.unwrap().cursor;
+    let session = scoped.session.clone();
+
+    let unscoped = env.call("conn-key");
+    let sibling = env
+        .call("conn-key")
+        .with_continuation_scope("mcp-session-2");
+    for other in [&unscoped, &sibling] {
+        assert_eq!(
+            code(&runtime.continue_result(&cursor, other).await),
+            "tool.continuation_not_found"
+        );
+    }
+    for scope in [None, Some("mcp-session-2")] {
+        assert_eq!(
+            code(&runtime.continue_result_for(&cursor, &session, scope).await),
+            "tool.continuation_not_found"
+        );
+    }
+    let next = runtime
+        .continue_result_for(&cursor, &session, Some("mcp-session-1"))
+        .await;
+    assert_eq!(next.status, ToolStatus::Completed, "{next:?}");
+    let later = next.continuation.unwrap().cursor;
+    assert_eq!(
+        code(&runtime.continue_result(&later, &unscoped).await),
+        "tool.continuation_not_found"
+    );
+    let last = runtime.continue_result(&later, &scoped).await;
+    assert_eq!(last.status, ToolStatus::Completed, "{last:?}");
+
+    // Pages kept with no scope: any scope of the session reads them, and the pages
+    // after keep that binding (another scope reads on).
+    let open = runtime
+        .call("tracker_list_tickets", json!({"count": 300}), &unscoped)
+        .await;
+    let cursor = open.continuation.unwrap().cursor;
+    let read = runtime
+        .continue_result_for(&cursor, &session, Some("mcp-session-1"))
+        .await;
+    assert_eq!(read.status, ToolStatus::Completed, "{read:?}");
+    let next = read.continuation.unwrap().cursor;
+    let read = runtime.continue_result(&next, &sibling).await;
+    assert_eq!(read.status, ToolStatus::Completed, "{read:?}");
 }
 
 /// SHA-256 of `text`, lowercase hex.
@@ -1301,13 +1417,16 @@ async fn continuations_stored_by_an_earlier_release_are_still_read() {
     assert_eq!(pages.len(), pointers.len());
     assert!(pointers.iter().all(|p| p == "/tickets"), "{pointers:?}");
     // Rewritten as the earlier release wrote it (records are written once: taken out,
-    // then put back).
+    // then put back), under the id it gave (bound to the connection, not to a project
+    // or scope).
     let now = env.test.clock.now();
     host.continuations()
         .take_continuation(&record.tenant, &record.id, now)
         .await
         .unwrap()
         .unwrap();
+    record.id = hex_sha256(&format!("{cursor}\n{}\nconn-key\n", workspace()));
+    let aad = integrations_core::sealing::continuation_pages_aad(&record.tenant, &record.id);
     record.pages = host
         .cipher()
         .seal(&serde_json::to_vec(&pages).unwrap(), &aad)

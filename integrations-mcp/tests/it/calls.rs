@@ -17,7 +17,7 @@ use crate::support::{
 };
 
 /// A call of `integrations_continue_result` with `arguments`, as JSON.
-async fn continue_result(client: &Running, arguments: Value) -> Value {
+pub(crate) async fn continue_result(client: &Running, arguments: Value) -> Value {
     json_of(
         &client
             .call_tool(call("integrations_continue_result", arguments))
@@ -414,7 +414,7 @@ async fn a_large_result_continues_within_its_session_only() {
     );
     assert_eq!(
         stolen["_meta"]["integrations/error"]["code"],
-        "mcp.continuation_unknown"
+        "tool.continuation_not_found"
     );
 
     let next = continue_result(&client, json!({"cursor": cursor})).await;
@@ -450,7 +450,7 @@ async fn a_continuation_call_with_bad_arguments_keeps_its_cursor() {
     // Read once: the cursor is used up now.
     let again = continue_result(&client, json!({"cursor": cursor})).await;
     assert_eq!(
-        again["_meta"]["integrations/error"]["code"], "mcp.continuation_unknown",
+        again["_meta"]["integrations/error"]["code"], "tool.continuation_not_found",
         "{again}"
     );
 }

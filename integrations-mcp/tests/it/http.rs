@@ -50,7 +50,16 @@ impl McpAuthenticator for Tokens {
 }
 
 pub(crate) async fn serve(demo: &Arc<Demo>, options: McpHttpOptions) -> SocketAddr {
-    let router = demo.service.http_router(
+    serve_service(&demo.service, demo, options).await
+}
+
+/// Serves `service` (another instance of the demo's host, say) with the demo's tokens.
+pub(crate) async fn serve_service(
+    service: &integrations_mcp::McpService,
+    demo: &Demo,
+    options: McpHttpOptions,
+) -> SocketAddr {
+    let router = service.http_router(
         Arc::new(Tokens {
             session: demo.session.clone(),
         }),
@@ -494,7 +503,7 @@ async fn a_cursor_given_in_an_http_session_is_read_only_in_that_session() {
         )
     };
     let unknown = |value: &serde_json::Value| {
-        value["_meta"]["integrations/error"]["code"] == "mcp.continuation_unknown"
+        value["_meta"]["integrations/error"]["code"] == "tool.continuation_not_found"
     };
 
     // Another session of the same principal, and a sessionless 2026-07-28 request of

@@ -358,7 +358,7 @@ async fn a_raw_2026_07_28_client_continues_a_large_result_in_its_next_request() 
     // Another principal cannot read it, and trying does not spend it.
     let stolen = continue_as(addr, crate::http::OTHER_TOKEN, &cursor).await;
     assert_eq!(
-        stolen["result"]["_meta"]["integrations/error"]["code"], "mcp.continuation_unknown",
+        stolen["result"]["_meta"]["integrations/error"]["code"], "tool.continuation_not_found",
         "{stolen}"
     );
     assert!(!stolen.to_string().contains("ENG-"), "{stolen}");
@@ -378,7 +378,47 @@ async fn a_raw_2026_07_28_client_continues_a_large_result_in_its_next_request() 
     // Each cursor is read once.
     let again = continue_as(addr, crate::http::TOKEN, &cursor).await;
     assert_eq!(
-        again["result"]["_meta"]["integrations/error"]["code"], "mcp.continuation_unknown",
+        again["result"]["_meta"]["integrations/error"]["code"], "tool.continuation_not_found",
+        "{again}"
+    );
+}
+
+/// A sessionless client's next request may reach any instance of the host: the pages
+/// wait in the host's store, and another instance serves them to the principal (only).
+#[tokio::test]
+async fn a_sessionless_request_continues_a_result_through_another_instance() {
+    let demo = demo().await;
+    let first_instance = crate::http::serve(&demo, McpHttpOptions::new()).await;
+    let elsewhere = integrations_mcp::McpService::new(demo.runtime.clone());
+    let second_instance =
+        crate::http::serve_service(&elsewhere, &demo, McpHttpOptions::new()).await;
+    let first = raw(
+        first_instance,
+        "2026-07-28",
+        "tools/call",
+        Some("linear_list_issues"),
+        json!({"name": "linear_list_issues", "arguments": {"limit": 50}}),
+    )
+    .await;
+    let cursor = first["result"]["_meta"]["integrations/continuation"]["cursor"]
+        .as_str()
+        .unwrap_or_else(|| panic!("not trimmed: {first}"))
+        .to_owned();
+
+    let stolen = continue_as(second_instance, crate::http::OTHER_TOKEN, &cursor).await;
+    assert_eq!(
+        stolen["result"]["_meta"]["integrations/error"]["code"], "tool.continuation_not_found",
+        "{stolen}"
+    );
+    let next = continue_as(second_instance, crate::http::TOKEN, &cursor).await;
+    assert_eq!(next["result"]["isError"], false, "{next}");
+    assert_ne!(
+        next["result"]["structuredContent"], first["result"]["structuredContent"],
+        "the same page twice"
+    );
+    let again = continue_as(first_instance, crate::http::TOKEN, &cursor).await;
+    assert_eq!(
+        again["result"]["_meta"]["integrations/error"]["code"], "tool.continuation_not_found",
         "{again}"
     );
 }

@@ -96,7 +96,12 @@ pub(crate) fn service(
     let host = builder.build().unwrap();
     let registry = Arc::new(integrations_definitions::registry());
     let tokens = Arc::new(TokenManager::new(Arc::clone(&registry), host.clone()));
-    let runtime = Arc::new(Runtime::new(registry, host, tokens).with_policies(policies));
+    let runtime = Arc::new(
+        Runtime::new(registry, host, tokens)
+            .with_policies(policies)
+            // The demo runtime's budget, so large results are split alike.
+            .with_result_budget(2048),
+    );
     McpService::new(runtime).with_options(McpOptions::new().with_approval_url(APPROVALS))
 }
 
@@ -608,4 +613,40 @@ async fn a_call_record_written_despite_a_store_error_still_waits_in_its_request(
     assert_eq!(calls(&demo, "slack_messages"), 1);
     let retry = send(&client, &demo, "landed").await;
     assert_eq!(retry["isError"], false, "{retry}");
+}
+
+/// Every read tool is `ask` here: a large result comes through an approval.
+struct AskToList;
+
+#[async_trait]
+impl PolicySource for AskToList {
+    async fn policy_set(&self, _: &TenantId, _: &WorkspaceId) -> Result<PolicySet, Error> {
+        PolicySet::new().with_tool("linear_list_issues", ToolPolicy::Ask)
+    }
+}
+
+/// The result of an approved call is handed to the principal's retry from whichever MCP
+/// session it comes, and so are the pages after its first: the session that retries
+/// reads them, though another session asked.
+#[tokio::test]
+async fn the_pages_of_an_approved_result_are_read_by_the_session_that_retries() {
+    let demo = demo().await;
+    let service = service(&demo, Arc::new(AskToList), None);
+    let list = || crate::support::call("linear_list_issues", serde_json::json!({"limit": 50}));
+    let asking = connect(service.server(demo.session.clone()), Client::plain()).await;
+    let id = approval_id(&json_of(&asking.call_tool(list()).await.unwrap()));
+    let done = approve(&service, &demo, &id).await;
+    assert!(!done.is_error(), "{done:?}");
+
+    let retrying = connect(service.server(demo.session.clone()), Client::plain()).await;
+    let first = json_of(&retrying.call_tool(list()).await.unwrap());
+    assert_eq!(first["isError"], false, "{first}");
+    let cursor = first["_meta"]["integrations/continuation"]["cursor"]
+        .as_str()
+        .unwrap_or_else(|| panic!("not trimmed: {first}"))
+        .to_owned();
+    let next =
+        crate::calls::continue_result(&retrying, serde_json::json!({"cursor": cursor})).await;
+    assert_eq!(next["isError"], false, "{next}");
+    assert_ne!(next["structuredContent"], first["structuredContent"]);
 }
