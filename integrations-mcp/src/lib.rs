@@ -17,11 +17,12 @@
 //!   with `isError: true`; only an unknown tool or a malformed request is a JSON-RPC error.
 //!   A large result gives its first page and a cursor for the
 //!   `integrations_continue_result` tool. The pages wait, sealed, in the host's store for
-//!   15 minutes, each read once, by the principal (tenant, workspace, user, project) and
-//!   in a stateful MCP session by that session only; a 2026-07-28 client over HTTP has no
-//!   session, so its later requests read them, through any instance of the host. The
-//!   pages of an approved call's result go with the result to the principal's retry,
-//!   from whichever session. Another principal's read, or another session's, answers
+//!   15 minutes, each read once, by the same session (tenant, workspace, user, project,
+//!   issue) with the same publications and, in a stateful MCP session, by that MCP
+//!   session only; a 2026-07-28 client over HTTP has no MCP session, so its later
+//!   requests read them, through any instance of the host. The pages of an approved
+//!   call's result go with the result to the retry, from whichever MCP session. Another
+//!   principal's read, or another session's, answers
 //!   `tool.continuation_not_found` and leaves the pages to their owner; a continuation
 //!   call that fails without reading its page (bad arguments) or is cancelled before the
 //!   store hands its page over leaves the cursor valid. Cancellation stops waiting for

@@ -24,6 +24,7 @@ use rmcp::model::{
 use rmcp::service::{NotificationContext, RequestContext, SubscriptionContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler, ServiceExt as _};
 use serde_json::{Value, json};
+use sha2::{Digest as _, Sha256};
 use tokio::sync::broadcast;
 
 use crate::approvals::{Approvals, CallKey, Found, Known, Lookup, denied};
@@ -602,22 +603,37 @@ impl McpServer {
     }
 
     /// The [continuation scope](CallContext::continuation_scope) of this connection's
-    /// calls: in a stateful MCP session (stdio, in-process, or HTTP opened with
-    /// `initialize`) one of its own, so only that session reads the pages of its
-    /// results; none for a 2026-07-28 request over HTTP, which has no session (rmcp makes
-    /// a server for each), so its principal's next request reads them, through any
-    /// instance of the host.
-    fn continuation_scope(&self) -> Option<String> {
+    /// calls for `session`: in a stateful MCP session (stdio, in-process, or HTTP opened
+    /// with `initialize`) one of its own, so only that session reads the pages of its
+    /// results; for a 2026-07-28 request over HTTP, which has no session (rmcp makes a
+    /// server for each), one its principal's next request with the same publications
+    /// has too, through any instance of the host (none without publications). The
+    /// runtime keeps no scope with an approval request: an approved call's pages go
+    /// with its result to the retry from whichever session.
+    fn continuation_scope(&self, session: &McpSession) -> Option<String> {
         let connection = &self.connection;
-        let stateful = connection.fixed.is_some() || connection.initialized.get().is_some();
-        stateful.then(|| format!("mcp-session:{}:{}", process_nonce(), connection.id))
+        if connection.fixed.is_some() || connection.initialized.get().is_some() {
+            return Some(format!("mcp-session:{}:{}", process_nonce(), connection.id));
+        }
+        if session.publications.is_empty() {
+            return None;
+        }
+        let publications = json!(
+            session
+                .publications
+                .iter()
+                .map(|(c, p)| [c.as_str(), p.as_str()])
+                .collect::<Vec<_>>()
+        );
+        let digest = Sha256::digest(publications.to_string().as_bytes());
+        Some(format!("mcp-publications:{}", hex::encode(digest)))
     }
 
     /// The context of a call of `session` through `connection`, in this connection's
     /// continuation scope.
     fn call_context(&self, session: &McpSession, connection: ConnectionId) -> CallContext {
         let call = call_context(session, connection);
-        match self.continuation_scope() {
+        match self.continuation_scope(session) {
             Some(scope) => call.with_continuation_scope(scope),
             None => call,
         }
@@ -632,7 +648,7 @@ impl McpServer {
         arguments: Value,
         context: &RequestContext<RoleServer>,
     ) -> Result<ToolResult, ErrorData> {
-        let scope = self.continuation_scope();
+        let scope = self.continuation_scope(session);
         let work =
             self.shared
                 .runtime
@@ -1136,20 +1152,16 @@ impl ServerHandler for McpServer {
                 None,
             ));
         };
+        let call = self.call_context(&session, tool.connection.clone());
         if tool.policy == ToolPolicy::Ask {
-            // No continuation scope: the result of an approved call is handed to the
-            // principal's retry from whichever session, which must read its pages too.
-            let call = call_context(&session, tool.connection.clone());
             return self
                 .ask(&session, name, arguments, &call, retry, &context)
                 .await;
         }
-        let call = self.call_context(&session, tool.connection.clone());
         let result = self.run(name, arguments, &call, &context).await?;
         if let Some(request) = approval_of(&result) {
             // The manifest (cached a moment) was stale and the runtime asks now: keep
             // the request here as an `ask` call does, or no one here could approve it.
-            // (Its result's pages, if any, are read in this session only.)
             let known = match self.shared.approvals.register(key, request).await {
                 Ok(known) => known,
                 Err(refused) => return to_rmcp(&ToolResult::failure(&refused)).map(Into::into),

@@ -794,8 +794,8 @@ fn approval_calls_not_implemented() -> Error {
 /// a result larger than its budget, so the next page can be read from any process of
 /// the host, not only the one that made the call. Pages are sealed with the host's
 /// [`SecretCipher`](super::SecretCipher): a record holds no readable result data, and
-/// its id is a SHA-256 digest of the cursor bound to the workspace, connection and user
-/// of the call, not the cursor.
+/// its id is a SHA-256 digest of the cursor bound to the session (workspace, user,
+/// project, issue) and continuation scope of the call, not the cursor.
 #[async_trait]
 pub trait ContinuationStore: Send + Sync {
     /// Stores a pending continuation. A store may drop records whose `expires_at` has

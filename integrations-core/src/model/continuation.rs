@@ -10,17 +10,19 @@ use crate::{ConnectionId, TenantId, Timestamp, WorkspaceId};
 ///
 /// A plain record with public fields, so hosts can store it in their database. It holds
 /// no readable result data: the pages are sealed with the host's cipher, bound to the
-/// tenant and id, and the id is the SHA-256 digest (hex) of the cursor the agent holds.
+/// tenant and id, and the id is the SHA-256 digest (hex) of the cursor the agent holds,
+/// bound to the session and continuation scope that may read on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct PendingContinuation {
     /// The owning tenant.
     pub tenant: TenantId,
-    /// The SHA-256 digest (lowercase hex) of the cursor.
+    /// The SHA-256 digest (lowercase hex) of the cursor, bound to who may read on.
     pub id: String,
     /// The workspace of the call that produced the result: only it may read on.
     pub workspace: WorkspaceId,
-    /// The connection of that call: only it may read on.
+    /// The connection of that call: a read through another connection finds nothing (a
+    /// read for the session, which names none, reads on through this one).
     pub connection: ConnectionId,
     /// The JSON Pointer of the list or text the next page was cut from (the pages after
     /// it name their own, inside the sealed pages).

@@ -101,12 +101,17 @@ impl Runtime {
             Ok(id) => id,
             Err(e) => return self.fail(context, Some(key), name, &e, None).await,
         };
+        // The request keeps no continuation scope: the result of the approved call (and
+        // the pages after its first) goes to the session's retry from whichever
+        // conversation it comes.
+        let mut asked = context.clone();
+        asked.continuation_scope = None;
         let request = ApprovalRequest::new(
             id,
             name.clone(),
             key.clone(),
             arguments,
-            context.clone(),
+            asked,
             self.host.clock().now(),
             self.approval_ttl,
         );

@@ -8,8 +8,12 @@
 //! result; the others wait, sealed, in the host's
 //! [`ContinuationStore`](crate::host::ContinuationStore) under the digest of a random
 //! cursor, taken once, for a bounded time, readable from any process of the host but
-//! only by the workspace, connection and user that made the call: through [`Runtime::continue_result`], or for an agent through the
-//! reserved tool [`CONTINUE_TOOL_NAME`] (which [`Manifest::descriptors`] lists).
+//! only by the session (workspace, user, project, issue) and
+//! [continuation scope](crate::model::CallContext::continuation_scope) that made the
+//! call: through [`Runtime::continue_result`] (through the call's connection),
+//! [`Runtime::continue_result_for`] (whichever connection it was), or for an agent
+//! through the reserved tool [`CONTINUE_TOOL_NAME`] (which [`Manifest::descriptors`]
+//! lists).
 //!
 //! [`Manifest::descriptors`]: super::Manifest::descriptors
 
@@ -301,8 +305,8 @@ pub(crate) fn continuation_note(continuation: &Continuation, page: usize) -> Str
     )
 }
 
-/// Who may read a continuation: the tenant, workspace, user, project and continuation
-/// scope of the call, through the call's connection.
+/// Who may read a continuation: the tenant, workspace, user, project, issue and
+/// continuation scope of the call, through the call's connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Owner {
     pub(crate) reader: Reader,
@@ -327,6 +331,7 @@ pub(crate) struct Reader {
     pub(crate) workspace: WorkspaceId,
     pub(crate) user: Option<UserId>,
     pub(crate) project: Option<ProjectId>,
+    pub(crate) issue: Option<String>,
     pub(crate) scope: Option<String>,
 }
 
@@ -337,22 +342,26 @@ impl Reader {
             workspace: session.workspace.clone(),
             user: session.user.clone(),
             project: session.project.clone(),
+            issue: session.issue.clone(),
             scope: scope.map(str::to_owned),
         }
     }
 
     /// The store id of `cursor`'s pages for this reader: a digest of the cursor bound to
-    /// the workspace, user, project and scope (the scope last: it is the one free-form
-    /// part). Another session's read of the same cursor looks up another id, finds
-    /// nothing, and never takes the owner's pages out. The connection is checked against
-    /// the record instead, so a read for a session finds the record without naming it.
+    /// the workspace, user, project, issue and scope (the issue with its length, the
+    /// scope last: they are the free-form parts). Another session's read of the same
+    /// cursor looks up another id, finds nothing, and never takes the owner's pages
+    /// out. The connection is checked against the record instead, so a read for a
+    /// session finds the record without naming it.
     fn record_id(&self, cursor: &str) -> String {
         let user = self.user.as_ref().map_or("", UserId::as_str);
         let project = self.project.as_ref().map_or("", ProjectId::as_str);
+        let issue = self.issue.as_deref().unwrap_or("");
         let scope = self.scope.as_deref().unwrap_or("");
         crate::sealing::sha256_hex(&format!(
-            "2\n{cursor}\n{}\n{user}\n{project}\n{scope}",
-            self.workspace
+            "2\n{cursor}\n{}\n{user}\n{project}\n{}\n{issue}\n{scope}",
+            self.workspace,
+            issue.len()
         ))
     }
 
@@ -589,8 +598,8 @@ impl Continuations {
 }
 
 impl Runtime {
-    /// Reads the next page of a trimmed result, for the call's workspace, user, project
-    /// and [continuation scope](CallContext::continuation_scope), through the connection
+    /// Reads the next page of a trimmed result, for the call's workspace, user, project,
+    /// issue and [continuation scope](CallContext::continuation_scope), through the connection
     /// that produced it (anyone else's read finds nothing, and leaves it to its owner).
     /// Pages wait, sealed, in the host's
     /// [`ContinuationStore`](crate::host::ContinuationStore) for 15 minutes, so any
@@ -615,8 +624,8 @@ impl Runtime {
     /// [continuation scope](CallContext::continuation_scope) of the call that produced
     /// it), through whichever connection produced it. For a host that knows who asks
     /// but not which connection the cursor continues: an MCP request with no session of
-    /// its own, served by any instance. Only the same tenant, workspace, user, project and
-    /// scope (or, for pages kept with no scope, any scope) find the pages; anyone else's
+    /// its own, served by any instance. Only the same tenant, workspace, user, project,
+    /// issue and scope (or, for pages kept with no scope, any scope) find the pages; anyone else's
     /// read finds nothing (`tool.continuation_not_found`) and leaves them to their owner.
     pub async fn continue_result_for(
         &self,

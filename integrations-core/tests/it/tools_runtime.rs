@@ -819,7 +819,7 @@ async fn continuations_are_sealed_in_the_store_and_read_once_from_any_process() 
     let record = &stored[0];
     assert_eq!(
         record.id,
-        hex_sha256(&format!("2\n{cursor}\n{}\n\n\n", workspace()))
+        hex_sha256(&format!("2\n{cursor}\n{}\n\n\n0\n\n", workspace()))
     );
     assert_eq!(record.connection.as_str(), "conn-key");
     assert_eq!(record.page, 1);
@@ -891,12 +891,13 @@ async fn a_session_reads_the_next_page_without_naming_the_connection() {
         .await;
     let cursor = first.continuation.unwrap().cursor;
 
-    // Another workspace, user or project finds nothing, and leaves the pages to their
-    // owner.
+    // Another workspace, user, project or issue finds nothing, and leaves the pages to
+    // their owner.
     let stranger = Session::new(tenant(), "design".parse().unwrap());
     let colleague = Session::new(tenant(), workspace()).with_user("mallory".parse().unwrap());
     let project = session.clone().with_project("other".parse().unwrap());
-    for reader in [&stranger, &colleague, &project] {
+    let issue = session.clone().with_issue("ENG-9");
+    for reader in [&stranger, &colleague, &project, &issue] {
         assert_eq!(
             code(&runtime.continue_result_for(&cursor, reader, None).await),
             "tool.continuation_not_found"
@@ -989,6 +990,33 @@ async fn a_continuation_scope_keeps_one_conversations_pages_from_another() {
     let next = read.continuation.unwrap().cursor;
     let read = runtime.continue_result(&next, &sibling).await;
     assert_eq!(read.status, ToolStatus::Completed, "{read:?}");
+}
+
+/// An approval request keeps no continuation scope: the approved call's result, and the
+/// pages after its first, go to the session's retry from whichever conversation.
+#[tokio::test]
+async fn an_approval_request_keeps_no_continuation_scope() {
+    let env = Env::new().await;
+    let runtime = env.runtime();
+    let call = env
+        .call("conn-key")
+        .with_continuation_scope("conversation-1");
+    let result = runtime
+        .call("tracker_create_ticket", json!({"title": "scoped"}), &call)
+        .await;
+    let request = result.approval.unwrap();
+    assert_eq!(request.context.continuation_scope, None);
+    assert_eq!(request.context.session, call.session);
+    // Stored so: taken out as an approval takes it.
+    let stored = env
+        .test
+        .host()
+        .approvals()
+        .take_approval(&tenant(), &request.id, env.test.clock.now())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.context.continuation_scope, None);
 }
 
 /// SHA-256 of `text`, lowercase hex.

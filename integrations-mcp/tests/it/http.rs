@@ -19,6 +19,8 @@ pub(crate) const TOKEN: &str = "mcp-token-4f9a7c1e2b8d";
 pub(crate) const OTHER_TOKEN: &str = "mcp-token-other-0a1b2c";
 /// The principal of [`TOKEN`], for sessions about a project (one token per project).
 const PROJECT_TOKEN_PREFIX: &str = "mcp-token-project-";
+/// The principal of [`TOKEN`] without its publications.
+pub(crate) const UNPUBLISHED_TOKEN: &str = "mcp-token-unpublished-5d6e";
 
 struct Tokens {
     session: McpSession,
@@ -36,6 +38,7 @@ impl McpAuthenticator for Tokens {
                         .with_user(UserId::new("someone-else").unwrap()),
                 ))
             }
+            UNPUBLISHED_TOKEN => Some(McpSession::new(self.session.session.clone())),
             project if project.starts_with(PROJECT_TOKEN_PREFIX) => {
                 let mut session = self.session.clone();
                 session.session = session.session.with_project(

@@ -650,3 +650,41 @@ async fn the_pages_of_an_approved_result_are_read_by_the_session_that_retries() 
     assert_eq!(next["isError"], false, "{next}");
     assert_ne!(next["structuredContent"], first["structuredContent"]);
 }
+
+/// The policy of `linear_list_issues`, which the test switches as an admin would.
+struct ListSwitch(Mutex<ToolPolicy>);
+
+#[async_trait]
+impl PolicySource for ListSwitch {
+    async fn policy_set(&self, _: &TenantId, _: &WorkspaceId) -> Result<PolicySet, Error> {
+        let policy = *self.0.lock().unwrap();
+        PolicySet::new().with_tool("linear_list_issues", policy)
+    }
+}
+
+/// A session whose listing (kept a moment) still says `auto` calls a tool just switched
+/// to `ask`: the runtime asks, and the approved result goes to the retry from another
+/// session with its pages, as for a tool listed as `ask`.
+#[tokio::test]
+async fn the_pages_of_a_result_approved_after_a_stale_listing_are_read_by_the_retrying_session() {
+    let demo = demo().await;
+    let switch = Arc::new(ListSwitch(Mutex::new(ToolPolicy::Auto)));
+    let service = service(&demo, switch.clone(), None);
+    let list = || crate::support::call("linear_list_issues", serde_json::json!({"limit": 50}));
+    let asking = connect(service.server(demo.session.clone()), Client::plain()).await;
+    asking.list_all_tools().await.unwrap();
+    switch.0.lock().unwrap().clone_from(&ToolPolicy::Ask);
+    let id = approval_id(&json_of(&asking.call_tool(list()).await.unwrap()));
+    let done = approve(&service, &demo, &id).await;
+    assert!(!done.is_error(), "{done:?}");
+
+    let retrying = connect(service.server(demo.session.clone()), Client::plain()).await;
+    let first = json_of(&retrying.call_tool(list()).await.unwrap());
+    let cursor = first["_meta"]["integrations/continuation"]["cursor"]
+        .as_str()
+        .unwrap_or_else(|| panic!("not trimmed: {first}"))
+        .to_owned();
+    let next =
+        crate::calls::continue_result(&retrying, serde_json::json!({"cursor": cursor})).await;
+    assert_eq!(next["isError"], false, "{next}");
+}
