@@ -60,6 +60,20 @@ pub struct SlackTargetConfig {
     /// `groups:history`, `groups:read`, `reactions:write`).
     #[serde(default = "default_bot_scopes")]
     pub bot_scopes: Vec<String>,
+    /// How many days before the last run an incremental sync looks for threads with
+    /// new replies (default 3, at most 30). Slack's history lists a thread under its
+    /// parent, so a reply to an older thread is found only by reading the parent again:
+    /// the history of those days is read again for the parents, and only their new
+    /// replies (and the new messages) become records. 0 reads the replies of new
+    /// threads only; more finds replies to older threads at the cost of more history
+    /// pages per run.
+    #[serde(default = "default_thread_lookback_days")]
+    #[schemars(range(max = 30))]
+    pub thread_lookback_days: u32,
+}
+
+fn default_thread_lookback_days() -> u32 {
+    3
 }
 
 /// The Slack target secrets.

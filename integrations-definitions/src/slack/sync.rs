@@ -14,10 +14,19 @@
 //! whose history answers `not_in_channel` or `channel_not_found` (left, removed or
 //! deleted since the listing) is passed over, and read in full if the bot rejoins.
 //!
-//! Thread replies are not read: `conversations.history` lists top-level messages and
-//! thread parents, and of the replies only those also sent to the channel
-//! (`reply_broadcast`); the others need `conversations.replies` per thread, which this
-//! source does not call yet. They arrive as Events API `message` events with `thread_ts`.
+//! Thread replies: `conversations.history` lists top-level messages and thread parents
+//! (with `reply_count` and `latest_reply`), and of the replies only those also sent to
+//! the channel (`reply_broadcast`). After each history page, the run reads the replies
+//! of the threads that page listed (`conversations.replies`, `ts=<parent>`, `limit=200`,
+//! every page) before the next history page, so the cursor holds at most one page's
+//! threads. The parent, and the replies also sent to the channel, come from the history
+//! and are not repeated. A thread whose parent was deleted since the history listed it
+//! (`thread_not_found`) is passed over. An incremental run reads the history from the
+//! target's `thread_lookback_days` (default 3) before the watermark, keeps only the
+//! messages after it as records, and reads the replies after the watermark of each
+//! thread there whose `latest_reply` is after it: replies to a thread whose parent is
+//! older than the lookback are left to the Events API (`message` events with
+//! `thread_ts`).
 //!
 //! Record ids are `<channel>:<ts>`; `updated_at` is the message `ts`. Deletes: a deleted
 //! message is simply gone from the history, and an edit keeps its `ts`, so neither is
@@ -26,8 +35,9 @@
 //! the stream and runs a full sync).
 //!
 //! Rate limits: HTTP 429 with `Retry-After` (seconds), per method and workspace (tiers:
-//! `users.conversations` tier 3, `conversations.history` tier 3, much lower for
-//! non-Marketplace apps created after 2025-05-29). See `docs/sync.md` for the sources.
+//! `users.conversations` tier 3, `conversations.history` and `conversations.replies`
+//! tier 3, much lower for non-Marketplace apps created after 2025-05-29). See
+//! `docs/sync.md` for the sources.
 
 use std::collections::BTreeSet;
 use std::sync::LazyLock;
@@ -60,13 +70,33 @@ fn streams() -> Vec<SyncStream> {
     vec![SyncStream::new("messages", true)]
 }
 
-/// Where a run is: the channels listed at its start, which one, and its history cursor.
+/// Where a run is: the channels listed at its start, which one, its history cursor, and
+/// the threads of the history page last read whose replies are still to read.
 #[derive(Debug, Serialize, Deserialize)]
 struct Cursor {
     channels: Vec<String>,
     at: usize,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     next: Option<String>,
+    /// The channel's history is read; its threads may not be yet.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    history_done: bool,
+    /// The parents (`ts`) of the threads to read, in the channel at `at`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    threads: Vec<String>,
+    /// The replies cursor of the first of `threads`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    replies: Option<String>,
+}
+
+impl Cursor {
+    fn next_channel(&mut self) {
+        self.at += 1;
+        self.next = None;
+        self.history_done = false;
+        self.threads.clear();
+        self.replies = None;
+    }
 }
 
 /// Kept with the checkpoint: the channels whose whole history the stream has read (in a
@@ -104,7 +134,7 @@ struct Conversation {
     id: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
 struct History {
     messages: Vec<Value>,
 }
@@ -271,6 +301,9 @@ impl SyncSource for Slack {
                 channels: call.channels().await?,
                 at: 0,
                 next: None,
+                history_done: false,
+                threads: Vec::new(),
+                replies: None,
             },
         };
         let Some(channel) = cursor.channels.get(cursor.at).cloned() else {
@@ -283,52 +316,31 @@ impl SyncSource for Slack {
         let listed: BTreeSet<&String> = cursor.channels.iter().collect();
         state.read.retain(|c| listed.contains(c));
         let mut changed = state.read.len() != known;
-        let limit = LIMIT.to_string();
-        let mut query = vec![("channel", channel.as_str()), ("limit", limit.as_str())];
-        let oldest = match request.mode {
+        let since = match request.mode {
             SyncMode::Incremental if state.read.contains(&channel) => request.since,
             _ => None,
         };
-        if let Some(oldest) = oldest {
-            query.push(("oldest", oldest));
-        }
-        if let Some(next) = &cursor.next {
-            query.push(("cursor", next.as_str()));
-        }
-        let (messages, next, gone) = match call
-            .answer::<History>("conversations.history", &query)
-            .await?
-        {
-            Ok((history, next)) => (history.messages, next, false),
+        let read = if cursor.threads.is_empty() {
+            call.history(&channel, since, &mut cursor).await?
+        } else {
+            call.replies(&channel, since, &mut cursor).await?
+        };
+        let records = match read {
+            Read::Records(records) => records,
             // The bot left the channel, or it was deleted, since the run listed it:
             // nothing more can be read there, and the next run will not list it. (A run
-            // that failed here would fail again each time it resumed.)
-            Err(code) if code == "not_in_channel" || code == "channel_not_found" => {
-                (Vec::new(), None, true)
+            // that failed here would fail again each time it resumed.) Joined again, it
+            // is read in full.
+            Read::Gone => {
+                cursor.next_channel();
+                changed |= state.read.remove(&channel);
+                Vec::new()
             }
-            Err(code) => return Err(refused("conversations.history", &code)),
         };
-        let mut records = Vec::with_capacity(messages.len());
-        for mut message in messages {
-            let Some(ts) = message.get("ts").and_then(Value::as_str).map(str::to_owned) else {
-                return Err(sync_support::unexpected("Slack", http::StatusCode::OK));
-            };
-            message["channel"] = json!(channel);
-            records.push(SyncRecord::new(
-                format!("{channel}:{ts}"),
-                Some(ts),
-                message,
-            ));
+        if cursor.history_done && cursor.threads.is_empty() {
+            cursor.next_channel();
+            changed |= state.read.insert(channel);
         }
-        if gone {
-            cursor.at += 1;
-            // Joined again, it is read in full.
-            changed |= state.read.remove(&channel);
-        } else if next.is_none() {
-            cursor.at += 1;
-            changed |= state.read.insert(channel.clone());
-        }
-        cursor.next = next;
         let more = cursor.at < cursor.channels.len();
         let next_cursor = if more {
             Some(sync_support::encode_cursor("Slack", &cursor)?)
@@ -337,6 +349,155 @@ impl SyncSource for Slack {
         };
         let page = SyncPage::new(records, next_cursor);
         Ok(sync_support::with_state_if(page, changed, &state))
+    }
+}
+
+/// What one call read in a channel.
+enum Read {
+    Records(Vec<SyncRecord>),
+    /// The channel is gone for this token (`not_in_channel`, `channel_not_found`).
+    Gone,
+}
+
+/// Whether Slack's `code` says the channel is gone for this token.
+fn channel_gone(code: &str) -> bool {
+    code == "not_in_channel" || code == "channel_not_found"
+}
+
+/// A Slack `ts` (`1700000000.000100`) as microseconds; `None` when it is not one.
+fn micros(ts: &str) -> Option<u128> {
+    let (secs, fraction) = ts.split_once('.').unwrap_or((ts, "0"));
+    let fraction = format!("{fraction:0<6}");
+    Some(secs.parse::<u128>().ok()? * 1_000_000 + fraction.get(..6)?.parse::<u128>().ok()?)
+}
+
+/// Whether `ts` is later than `since` (everything is, without a `since`).
+fn newer(ts: &str, since: Option<&str>) -> bool {
+    since.is_none_or(|since| micros(ts) > micros(since))
+}
+
+/// `since` moved `days` earlier, as a `ts`; `since` itself when it is not a `ts`.
+fn earlier(since: &str, days: u32) -> String {
+    match micros(since) {
+        Some(at) => {
+            let at = at.saturating_sub(u128::from(days) * 86_400 * 1_000_000);
+            format!("{}.{:06}", at / 1_000_000, at % 1_000_000)
+        }
+        None => since.to_owned(),
+    }
+}
+
+/// `message` as the record of `channel`'s stream; `None` without a `ts`.
+fn record(channel: &str, mut message: Value) -> Result<SyncRecord, Error> {
+    let Some(ts) = message.get("ts").and_then(Value::as_str).map(str::to_owned) else {
+        return Err(sync_support::unexpected("Slack", http::StatusCode::OK));
+    };
+    message["channel"] = json!(channel);
+    Ok(SyncRecord::new(
+        format!("{channel}:{ts}"),
+        Some(ts),
+        message,
+    ))
+}
+
+impl Call<'_, '_> {
+    /// A page of `channel`'s history: the messages newer than `since`, and the threads
+    /// to read next (those whose latest reply is newer than `since`). An incremental
+    /// read goes back the target's `thread_lookback_days` before `since` for those
+    /// threads, and keeps only the newer messages as records.
+    async fn history(
+        &self,
+        channel: &str,
+        since: Option<&str>,
+        cursor: &mut Cursor,
+    ) -> Result<Read, Error> {
+        let limit = LIMIT.to_string();
+        let oldest = since.map(|since| earlier(since, self.config.thread_lookback_days));
+        let mut query = vec![("channel", channel), ("limit", limit.as_str())];
+        if let Some(oldest) = &oldest {
+            query.push(("oldest", oldest));
+        }
+        if let Some(next) = &cursor.next {
+            query.push(("cursor", next.as_str()));
+        }
+        let (history, next) = match self
+            .answer::<History>("conversations.history", &query)
+            .await?
+        {
+            Ok(answer) => answer,
+            Err(code) if channel_gone(&code) => return Ok(Read::Gone),
+            Err(code) => return Err(refused("conversations.history", &code)),
+        };
+        let mut records = Vec::with_capacity(history.messages.len());
+        for message in history.messages {
+            let ts = message
+                .get("ts")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let latest = message.get("latest_reply").and_then(Value::as_str);
+            let parent = message.get("thread_ts").and_then(Value::as_str) == Some(ts)
+                && message.get("reply_count").and_then(Value::as_u64) > Some(0);
+            if parent && latest.is_none_or(|latest| newer(latest, since)) {
+                cursor.threads.push(ts.to_owned());
+            }
+            if newer(ts, since) {
+                records.push(record(channel, message)?);
+            }
+        }
+        cursor.history_done = next.is_none();
+        cursor.next = next;
+        Ok(Read::Records(records))
+    }
+
+    /// A page of the replies of the first thread the cursor holds: those newer than
+    /// `since`, without the parent (the history gave it) or the replies also sent to
+    /// the channel (the history gave them too).
+    async fn replies(
+        &self,
+        channel: &str,
+        since: Option<&str>,
+        cursor: &mut Cursor,
+    ) -> Result<Read, Error> {
+        let thread = cursor.threads[0].clone();
+        let limit = LIMIT.to_string();
+        let mut query = vec![
+            ("channel", channel),
+            ("ts", thread.as_str()),
+            ("limit", limit.as_str()),
+        ];
+        if let Some(since) = since {
+            query.push(("oldest", since));
+        }
+        if let Some(next) = &cursor.replies {
+            query.push(("cursor", next.as_str()));
+        }
+        let (replies, next) = match self
+            .answer::<History>("conversations.replies", &query)
+            .await?
+        {
+            Ok(answer) => answer,
+            Err(code) if channel_gone(&code) => return Ok(Read::Gone),
+            // The parent was deleted since the history listed it.
+            Err(code) if code == "thread_not_found" => (History::default(), None),
+            Err(code) => return Err(refused("conversations.replies", &code)),
+        };
+        let mut records = Vec::with_capacity(replies.messages.len());
+        for message in replies.messages {
+            let ts = message
+                .get("ts")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let broadcast =
+                message.get("subtype").and_then(Value::as_str) == Some("thread_broadcast");
+            if ts != thread && !broadcast && newer(ts, since) {
+                records.push(record(channel, message)?);
+            }
+        }
+        if next.is_none() {
+            cursor.threads.remove(0);
+        }
+        cursor.replies = next;
+        Ok(Read::Records(records))
     }
 }
 

@@ -38,8 +38,11 @@ fn required(request: &Recorded) -> Vec<&'static str> {
         "conversations.list" | "users.conversations" => {
             types.split(',').map(|t| read_scope(t.trim())).collect()
         }
-        // The sync reads the history of the public and private channels it listed.
-        "conversations.history" => vec!["channels:history", "groups:history"],
+        // The sync reads the history of the public and private channels it listed, and
+        // the replies of their threads (the same scopes, by Slack's method page).
+        "conversations.history" | "conversations.replies" => {
+            vec!["channels:history", "groups:history"]
+        }
         other => panic!("the Slack method {other} is not in the scope table: add it"),
     }
 }

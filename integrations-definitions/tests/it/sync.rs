@@ -1523,9 +1523,199 @@ async fn slack_messages_full_then_incremental() {
     let before = api.requests().len();
     let report = env.incremental("messages").await;
     assert_eq!(report.records, 4);
+    // The history is read from three days (the default thread lookback) before the
+    // watermark, for threads with new replies; only newer messages become records.
     let asked = &api.requests()[before + 1];
-    assert_eq!(query(asked, "oldest"), Some(watermark.as_str()));
+    let (secs, micros) = watermark.split_once('.').unwrap();
+    let lookback = format!("{}.{micros}", secs.parse::<u64>().unwrap() - 3 * 86_400);
+    assert_eq!(query(asked, "oldest"), Some(lookback.as_str()));
     assert_eq!(env.sink.ids("messages").len(), 264);
+    assert!(env.sink.written_twice().is_empty());
+}
+
+/// A full run reads each thread's replies after the history page that listed its
+/// parent: every page of them, without the parent again or the replies the history
+/// already gave (sent to the channel too).
+#[tokio::test]
+async fn slack_thread_replies_are_read_with_their_channel() {
+    let (api, env, c) = slack().await;
+    let short = c.general_ts[249].clone();
+    let long = c.general_ts[10].clone();
+    let replies = api.reply(&c.general, &short, 3);
+    let many = api.reply(&c.general, &long, 250);
+    let broadcast = api.reply_to_channel(&c.general, &short);
+    let report = env.full("messages").await;
+    // 260 messages, the broadcast reply once, 3 + 250 other replies.
+    assert_eq!(report.records, 514);
+    assert_eq!(env.sink.ids("messages").len(), 514);
+    assert!(env.sink.written_twice().is_empty());
+    for ts in replies.iter().chain(&many).chain([&broadcast]) {
+        let record = env
+            .sink
+            .record("messages", &format!("{}:{ts}", c.general))
+            .unwrap_or_else(|| panic!("reply {ts} not read"));
+        assert_eq!(record["channel"], c.general.as_str());
+    }
+    let parent = env
+        .sink
+        .record("messages", &format!("{}:{short}", c.general))
+        .unwrap();
+    assert_eq!(parent["reply_count"], 4);
+
+    // The replies of the newest page's threads come right after that page, before the
+    // next history page; the long thread's replies take two pages.
+    let sent = api.requests();
+    let asked: Vec<(&str, Option<&str>, bool)> = sent
+        .iter()
+        .filter(|r| r.path == "/api/conversations.replies")
+        .map(|r| {
+            (
+                r.path.as_str(),
+                query(r, "ts"),
+                query(r, "cursor").is_some(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        asked,
+        [
+            ("/api/conversations.replies", Some(short.as_str()), false),
+            ("/api/conversations.replies", Some(long.as_str()), false),
+            ("/api/conversations.replies", Some(long.as_str()), true),
+        ]
+    );
+    let history_pages: Vec<usize> = sent
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| {
+            r.path == "/api/conversations.history"
+                && query(r, "channel") == Some(c.general.as_str())
+        })
+        .map(|(at, _)| at)
+        .collect();
+    let replies_at: Vec<usize> = sent
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.path == "/api/conversations.replies")
+        .map(|(at, _)| at)
+        .collect();
+    assert!(history_pages[0] < replies_at[0] && replies_at[0] < history_pages[1]);
+    assert!(history_pages[1] < replies_at[1]);
+    assert!(sent.iter().all(|r| query(r, "oldest").is_none()));
+    crate::slack_scopes::assert_default_scopes_cover(&sent);
+}
+
+/// An incremental run reads the new replies of the threads whose parent is within the
+/// target's thread lookback (`oldest` = the watermark), and those of new threads; with
+/// the lookback at 0 days, only new threads' replies.
+#[tokio::test]
+async fn slack_new_replies_are_read_by_incremental_runs_within_the_lookback() {
+    let (api, env, c) = slack().await;
+    let old_thread = c.general_ts[100].clone();
+    api.reply(&c.general, &old_thread, 2);
+    env.full("messages").await;
+    let watermark = env.watermark("messages").await.unwrap();
+
+    let late = api.reply(&c.general, &old_thread, 2);
+    let fresh = api.post(&c.general, 1).remove(0);
+    let fresh_replies = api.reply(&c.general, &fresh, 2);
+    let before = api.requests().len();
+    let report = env.incremental("messages").await;
+    assert_eq!(report.records, 5, "{report:?}");
+    for ts in late.iter().chain([&fresh]).chain(&fresh_replies) {
+        assert!(
+            env.sink
+                .record("messages", &format!("{}:{ts}", c.general))
+                .is_some(),
+            "{ts} not read"
+        );
+    }
+    let sent = &api.requests()[before..];
+    let old_replies = sent
+        .iter()
+        .find(|r| {
+            r.path == "/api/conversations.replies" && query(r, "ts") == Some(old_thread.as_str())
+        })
+        .expect("the old thread's replies read again");
+    assert_eq!(query(old_replies, "oldest"), Some(watermark.as_str()));
+    // Threads without new replies are not asked about.
+    assert_eq!(
+        sent.iter()
+            .filter(|r| r.path == "/api/conversations.replies")
+            .count(),
+        2
+    );
+    assert!(env.sink.written_twice().is_empty());
+}
+
+/// With `thread_lookback_days` at 0, an incremental run reads the history from the
+/// watermark: replies to threads begun before it are left to the Events API.
+#[tokio::test]
+async fn slack_a_zero_thread_lookback_reads_new_threads_only() {
+    let env = Env::start();
+    let api = SlackSyncApi::start().await;
+    api.accept_token("xoxb-sync-token");
+    let general = api.add_channel("general", true);
+    let first = api.post(&general, 3);
+    let env = env
+        .connect(
+            "slack::slack-default",
+            json!({"api_base_url": api.base_url(), "thread_lookback_days": 0}),
+            "bot_token",
+            "xoxb-sync-token",
+            json!({}),
+        )
+        .await;
+    env.full("messages").await;
+    let watermark = env.watermark("messages").await.unwrap();
+    let missed = api.reply(&general, &first[0], 1).remove(0);
+    let fresh = api.post(&general, 1).remove(0);
+    let fresh_reply = api.reply(&general, &fresh, 1).remove(0);
+    let before = api.requests().len();
+    let report = env.incremental("messages").await;
+    assert_eq!(report.records, 2);
+    let history = api.requests()[before..]
+        .iter()
+        .find(|r| r.path == "/api/conversations.history")
+        .cloned()
+        .unwrap();
+    assert_eq!(query(&history, "oldest"), Some(watermark.as_str()));
+    let id = |ts: &str| format!("{general}:{ts}");
+    assert!(env.sink.record("messages", &id(&fresh_reply)).is_some());
+    assert!(env.sink.record("messages", &id(&missed)).is_none());
+}
+
+/// A run stopped between a thread's pages of replies resumes from its replies cursor;
+/// a thread whose parent was deleted meanwhile (`thread_not_found`) is passed over.
+#[tokio::test]
+async fn slack_a_run_resumes_inside_a_thread_and_passes_over_a_deleted_one() {
+    let (api, env, c) = slack().await;
+    let long = c.general_ts[249].clone();
+    let doomed = c.general_ts[248].clone();
+    let many = api.reply(&c.general, &long, 250);
+    api.reply(&c.general, &doomed, 1);
+    // Pages: the history's first, then the long thread's first page of replies.
+    let stopped = env.run_pages("messages", SyncMode::Full, 2).await;
+    assert!(!stopped.complete);
+    assert_eq!(env.sink.ids("messages").len(), 400);
+    api.delete(&c.general, &doomed);
+    let before = api.requests().len();
+    let report = env.full("messages").await;
+    let sent = &api.requests()[before..];
+    assert_eq!(sent[0].path, "/api/conversations.replies");
+    assert_eq!(query(&sent[0], "ts"), Some(long.as_str()));
+    assert!(query(&sent[0], "cursor").is_some());
+    assert!(report.complete);
+    for ts in &many {
+        assert!(
+            env.sink
+                .record("messages", &format!("{}:{ts}", c.general))
+                .is_some()
+        );
+    }
+    // 260 messages and the long thread's 250 replies; the deleted thread's reply was
+    // never read.
+    assert_eq!(env.sink.ids("messages").len(), 510);
     assert!(env.sink.written_twice().is_empty());
 }
 

@@ -5,12 +5,22 @@
 //!   (default 100, at most 1000), `cursor`, `exclude_archived`.
 //! * `conversations.history`: a channel's messages, **newest first**; `channel`
 //!   (`channel_not_found`, `not_in_channel`), `oldest`/`latest` (exclusive unless
-//!   `inclusive=true`), `limit` (default 100, at most 999), `cursor`; `has_more`.
+//!   `inclusive=true`), `limit` (default 100, at most 999), `cursor`; `has_more`. It
+//!   lists top-level messages and thread parents (with `thread_ts`, `reply_count`,
+//!   `reply_users_count`, `reply_users` and `latest_reply`), and of the replies only
+//!   those also sent to the channel (`subtype: "thread_broadcast"`).
+//! * `conversations.replies`: a thread, **oldest first**: its parent (on the first page,
+//!   whatever `oldest` says), then the replies; `channel`, `ts` (the parent's, or any
+//!   reply's; `thread_not_found` for no such message), `oldest`/`latest` (on the
+//!   replies), `limit` (default 1000, at most 1000), `cursor`; `has_more`. A reply
+//!   carries `thread_ts` and `parent_user_id`.
 //!
 //! As Slack does, it answers HTTP 200 with `{"ok": false, "error": ...}` for errors
 //! (`not_authed`, `invalid_auth`, `invalid_cursor` for a cursor it never gave or one
 //! [expired](SlackSyncApi::expire_cursors), ...); paginates with
-//! `response_metadata.next_cursor` (the empty string on the last page); and rate limits
+//! `response_metadata.next_cursor` (the empty string on the last page; a history or
+//! replies cursor names the next message, `next_ts`, so a message deleted between two
+//! pages shifts nothing); and rate limits
 //! with **HTTP 429** and `Retry-After` (seconds). A deleted message is simply gone from
 //! the history.
 
@@ -38,8 +48,54 @@ struct Channel {
     id: String,
     name: String,
     member: bool,
-    /// Messages, oldest first.
-    messages: Vec<(String, String)>,
+    /// Messages and replies, oldest first.
+    messages: Vec<Message>,
+}
+
+#[derive(Debug, Clone)]
+struct Message {
+    ts: String,
+    text: String,
+    /// The parent's `ts`, for a reply.
+    thread_ts: Option<String>,
+    /// A reply also sent to the channel.
+    broadcast: bool,
+}
+
+/// The one user every mock message is from.
+const USER: &str = "U061F7AUR";
+
+impl Channel {
+    fn replies_to<'a>(&'a self, parent: &'a str) -> impl Iterator<Item = &'a Message> + 'a {
+        self.messages
+            .iter()
+            .filter(move |m| m.thread_ts.as_deref() == Some(parent))
+    }
+
+    /// `message` as the history and the replies show it.
+    fn shown(&self, message: &Message) -> Value {
+        let mut shown =
+            json!({"type": "message", "user": USER, "text": message.text, "ts": message.ts});
+        if let Some(parent) = &message.thread_ts {
+            shown["thread_ts"] = json!(parent);
+            shown["parent_user_id"] = json!(USER);
+            if message.broadcast {
+                shown["subtype"] = json!("thread_broadcast");
+            }
+            return shown;
+        }
+        let replies: Vec<&Message> = self.replies_to(&message.ts).collect();
+        if let Some(latest) = replies.last() {
+            shown["thread_ts"] = json!(message.ts);
+            shown["reply_count"] = json!(replies.len());
+            shown["reply_users_count"] = json!(1);
+            shown["reply_users"] = json!([USER]);
+            shown["latest_reply"] = json!(latest.ts);
+            shown["is_locked"] = json!(false);
+            shown["subscribed"] = json!(false);
+        }
+        shown
+    }
 }
 
 #[derive(Debug, Default)]
@@ -67,6 +123,28 @@ fn cursor_for(generation: u64, offset: usize) -> String {
     STANDARD.encode(format!("gen:{generation}:offset:{offset}"))
 }
 
+/// A cursor to the message `ts` and the ones after it, as Slack's history and replies
+/// cursors are (`next_ts:<ts>`): a message deleted meanwhile shifts nothing.
+fn cursor_at(generation: u64, ts: &str) -> String {
+    STANDARD.encode(format!("gen:{generation}:next_ts:{ts}"))
+}
+
+/// The `ts` (as microseconds) `cursor` names, if it was given in `generation`.
+fn next_ts_of(cursor: Option<&str>, generation: u64) -> Result<Option<u128>, ResponseTemplate> {
+    match cursor {
+        None | Some("") => Ok(None),
+        Some(c) => STANDARD
+            .decode(c)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .and_then(|s| {
+                let rest = s.strip_prefix(&format!("gen:{generation}:next_ts:"))?;
+                Some(Some(ts_value(rest)))
+            })
+            .ok_or_else(|| slack_error("invalid_cursor")),
+    }
+}
+
 /// The offset `cursor` names, if it was given in `generation`.
 fn offset_of(cursor: Option<&str>, generation: u64) -> Result<usize, ResponseTemplate> {
     match cursor {
@@ -84,8 +162,12 @@ fn offset_of(cursor: Option<&str>, generation: u64) -> Result<usize, ResponseTem
 }
 
 fn limit(recorded: &Recorded, max: usize) -> Result<usize, ResponseTemplate> {
+    limit_or(recorded, 100, max)
+}
+
+fn limit_or(recorded: &Recorded, default: usize, max: usize) -> Result<usize, ResponseTemplate> {
     match recorded.query_param("limit").map(str::parse::<usize>) {
-        None => Ok(100),
+        None => Ok(default),
         Some(Ok(n)) if n >= 1 => Ok(n.min(max)),
         Some(_) => Err(slack_error("invalid_limit")),
     }
@@ -146,8 +228,8 @@ impl Responder {
             return slack_error("channel_not_found");
         };
         let generation = lock(&self.state).generation;
-        let (offset, limit) = match (
-            offset_of(recorded.query_param("cursor"), generation),
+        let (from, limit) = match (
+            next_ts_of(recorded.query_param("cursor"), generation),
             limit(recorded, 999),
         ) {
             (Ok(o), Ok(l)) => (o, l),
@@ -166,30 +248,92 @@ impl Responder {
             let (a, b) = (ts_value(ts), ts_value(&oldest));
             a > b || (inclusive && a == b)
         };
-        let newest_first: Vec<&(String, String)> = found
+        let newest_first: Vec<&Message> = found
             .messages
             .iter()
             .rev()
-            .filter(|(ts, _)| after(ts))
+            .filter(|m| m.thread_ts.is_none() || m.broadcast)
+            .filter(|m| after(&m.ts))
+            .filter(|m| from.is_none_or(|from| ts_value(&m.ts) <= from))
             .collect();
         let page: Vec<Value> = newest_first
             .iter()
-            .skip(offset)
             .take(limit)
-            .map(|(ts, text)| json!({"type": "message", "user": "U061F7AUR", "text": text, "ts": ts}))
+            .map(|m| found.shown(m))
             .collect();
-        let more = offset + limit < newest_first.len();
-        let next = if more {
-            cursor_for(generation, offset + limit)
-        } else {
-            String::new()
-        };
+        let more = newest_first.len() > limit;
+        let next = newest_first
+            .get(limit)
+            .map_or_else(String::new, |m| cursor_at(generation, &m.ts));
         state.faults.pages += 1;
         ResponseTemplate::new(200).set_body_json(json!({
             "ok": true,
             "messages": page,
             "has_more": more,
             "pin_count": 0,
+            "response_metadata": {"next_cursor": next},
+        }))
+    }
+}
+
+impl Responder {
+    fn replies(&self, recorded: &Recorded) -> ResponseTemplate {
+        let Some(channel) = recorded.query_param("channel") else {
+            return slack_error("channel_not_found");
+        };
+        let Some(ts) = recorded.query_param("ts") else {
+            return slack_error("thread_not_found");
+        };
+        let generation = lock(&self.state).generation;
+        let (from, limit) = match (
+            next_ts_of(recorded.query_param("cursor"), generation),
+            limit_or(recorded, 1000, 1000),
+        ) {
+            (Ok(o), Ok(l)) => (o, l),
+            (Err(e), _) | (_, Err(e)) => return e,
+        };
+        let inclusive = recorded.query_param("inclusive") == Some("true");
+        let oldest = ts_value(recorded.query_param("oldest").unwrap_or("0"));
+        let latest = recorded.query_param("latest").map(ts_value);
+        let mut state = lock(&self.state);
+        let Some(found) = state.channels.iter().find(|c| c.id == channel) else {
+            return slack_error("channel_not_found");
+        };
+        if !found.member {
+            return slack_error("not_in_channel");
+        }
+        let Some(named) = found.messages.iter().find(|m| m.ts == ts) else {
+            return slack_error("thread_not_found");
+        };
+        let parent_ts = named.thread_ts.clone().unwrap_or_else(|| named.ts.clone());
+        let Some(parent) = found.messages.iter().find(|m| m.ts == parent_ts) else {
+            return slack_error("thread_not_found");
+        };
+        let within = |ts: &str| {
+            let t = ts_value(ts);
+            let above = t > oldest || (inclusive && t == oldest);
+            let below = latest.is_none_or(|l| t < l || (inclusive && t == l));
+            above && below
+        };
+        let replies: Vec<&Message> = found
+            .replies_to(&parent_ts)
+            .filter(|m| within(&m.ts))
+            .filter(|m| from.is_none_or(|from| ts_value(&m.ts) >= from))
+            .collect();
+        let mut page: Vec<Value> = Vec::new();
+        if from.is_none() {
+            page.push(found.shown(parent));
+        }
+        page.extend(replies.iter().take(limit).map(|m| found.shown(m)));
+        let more = replies.len() > limit;
+        let next = replies
+            .get(limit)
+            .map_or_else(String::new, |m| cursor_at(generation, &m.ts));
+        state.faults.pages += 1;
+        ResponseTemplate::new(200).set_body_json(json!({
+            "ok": true,
+            "messages": page,
+            "has_more": more,
             "response_metadata": {"next_cursor": next},
         }))
     }
@@ -215,6 +359,7 @@ impl Respond for Responder {
         match recorded.path.as_str() {
             "/api/users.conversations" => self.conversations(&recorded),
             "/api/conversations.history" => self.history(&recorded),
+            "/api/conversations.replies" => self.replies(&recorded),
             _ => slack_error("unknown_method"),
         }
     }
@@ -238,7 +383,7 @@ impl SlackSyncApi {
         let journal = Journal::default();
         Mock::given(method("GET"))
             .and(path_regex(
-                r"^/api/(users\.conversations|conversations\.history)$",
+                r"^/api/(users\.conversations|conversations\.(history|replies))$",
             ))
             .respond_with(Responder {
                 state: state.clone(),
@@ -313,7 +458,48 @@ impl SlackSyncApi {
     ///
     /// For an unknown channel.
     pub fn post(&self, channel: &str, count: usize) -> Vec<String> {
+        self.add_messages(channel, None, false, count)
+    }
+
+    /// Posts `count` replies in the thread of `parent` (a top-level message's `ts`) and
+    /// returns their `ts`, oldest first. Only `conversations.replies` lists them; the
+    /// parent's `reply_count` and `latest_reply` in the history change.
+    ///
+    /// # Panics
+    ///
+    /// For an unknown channel or parent.
+    pub fn reply(&self, channel: &str, parent: &str, count: usize) -> Vec<String> {
+        self.add_messages(channel, Some(parent), false, count)
+    }
+
+    /// Posts a reply in the thread of `parent` that is also sent to the channel: the
+    /// history lists it too (`subtype: "thread_broadcast"`). Returns its `ts`.
+    ///
+    /// # Panics
+    ///
+    /// For an unknown channel or parent.
+    pub fn reply_to_channel(&self, channel: &str, parent: &str) -> String {
+        self.add_messages(channel, Some(parent), true, 1).remove(0)
+    }
+
+    fn add_messages(
+        &self,
+        channel: &str,
+        parent: Option<&str>,
+        broadcast: bool,
+        count: usize,
+    ) -> Vec<String> {
         let mut state = lock(&self.state);
+        if let Some(parent) = parent {
+            let found = state.channels.iter().find(|c| c.id == channel);
+            assert!(
+                found.is_some_and(|c| c
+                    .messages
+                    .iter()
+                    .any(|m| m.ts == parent && m.thread_ts.is_none())),
+                "no top-level message {parent} in {channel}"
+            );
+        }
         let mut out = Vec::new();
         for _ in 0..count {
             state.serial = next_serial(state.serial, state.follow.as_ref());
@@ -329,7 +515,12 @@ impl SlackSyncApi {
                 .find(|c| c.id == channel)
                 .unwrap_or_else(|| panic!("no channel {channel}"))
                 .messages
-                .push((ts.clone(), text));
+                .push(Message {
+                    ts: ts.clone(),
+                    text,
+                    thread_ts: parent.map(str::to_owned),
+                    broadcast,
+                });
             out.push(ts);
         }
         out
@@ -346,7 +537,7 @@ impl SlackSyncApi {
     pub fn delete(&self, channel: &str, ts: &str) {
         let mut state = lock(&self.state);
         if let Some(c) = state.channels.iter_mut().find(|c| c.id == channel) {
-            c.messages.retain(|(t, _)| t != ts);
+            c.messages.retain(|m| m.ts != ts);
         }
     }
 
