@@ -116,8 +116,8 @@ pub struct LinearConnectionConfig {
     #[serde(default)]
     #[schemars(regex(pattern = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"))]
     pub webhook_team: Option<String>,
-    /// The team (its id; `linear_list_teams` lists them) `linear_create_issue` creates
-    /// issues in when a call names no `team_id`.
+    /// The team (its id, or its key such as `ENG`; `linear_list_teams` lists them)
+    /// `linear_create_issue` creates issues in when a call names no `team_id`.
     #[serde(default)]
     #[schemars(length(min = 1, max = 64))]
     pub default_team_id: Option<String>,

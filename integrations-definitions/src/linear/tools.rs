@@ -57,6 +57,13 @@ pub const ISSUES: &str = "query Issues($first: Int!, $after: String, $filter: Is
   }
 }";
 
+/// The team with a key (`ENG`), case ignored: `filter` is `{key: {eqIgnoreCase}}`.
+pub const TEAM_BY_KEY: &str = "query TeamByKey($filter: TeamFilter) {
+  teams(first: 1, filter: $filter) {
+    nodes { id key name }
+  }
+}";
+
 /// Lists teams, a page at a time.
 pub const TEAMS: &str = "query Teams($first: Int!, $after: String) {
   teams(first: $first, after: $after) {
@@ -321,6 +328,12 @@ struct Connection<T> {
     page_info: PageInfo,
 }
 
+/// A list asked for without its page info.
+#[derive(Deserialize)]
+struct Nodes<T> {
+    nodes: Vec<T>,
+}
+
 #[derive(Deserialize)]
 struct PageInfo {
     #[serde(rename = "hasNextPage")]
@@ -356,13 +369,55 @@ fn default_team(context: &ToolContext) -> Result<String, Error> {
         })
 }
 
+/// Whether `team` is a Linear id (a UUID) rather than a team key (`ENG`).
+fn is_id(team: &str) -> bool {
+    team.len() == 36
+        && team.bytes().enumerate().all(|(at, b)| match at {
+            8 | 13 | 18 | 23 => b == b'-',
+            _ => b.is_ascii_hexdigit(),
+        })
+}
+
+/// The `TeamFilter` that selects `team`: its id, or its key, case ignored.
+fn team_filter(team: &str) -> Value {
+    if is_id(team) {
+        json!({"id": {"eq": team}})
+    } else {
+        json!({"key": {"eqIgnoreCase": team}})
+    }
+}
+
+/// The id of `team` (an id, returned as it is, or a key, looked up).
+async fn team_id(context: &ToolContext, team: String) -> Result<String, Error> {
+    #[derive(Deserialize)]
+    struct Team {
+        id: String,
+    }
+    if is_id(&team) {
+        return Ok(team);
+    }
+    let found: Nodes<Team> = graphql(
+        context,
+        TEAM_BY_KEY,
+        json!({"filter": team_filter(&team)}),
+        "teams",
+    )
+    .await?;
+    found.nodes.into_iter().next().map(|t| t.id).ok_or_else(|| {
+        crate::codes::linear::NOT_FOUND.error(format!(
+            "the Linear workspace has no team with the key {}; linear_list_teams lists them",
+            team.chars().take(32).collect::<String>()
+        ))
+    })
+}
+
 /// Arguments of `linear_create_issue`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct CreateIssueArgs {
-    /// The team's id; `linear_list_teams` lists them. Left out: the connection's
-    /// `default_team_id`.
+    /// The team: its id or its key (`ENG`); `linear_list_teams` lists them. Left out:
+    /// the connection's `default_team_id`.
     #[serde(default)]
     #[schemars(length(min = 1))]
     pub team_id: Option<String>,
@@ -429,6 +484,7 @@ impl Tool for CreateIssue {
             Some(team) => team,
             None => default_team(context)?,
         };
+        let team = team_id(context, team).await?;
         let mut input = Map::new();
         input.insert("teamId".into(), json!(team));
         input.insert("title".into(), json!(args.title));
@@ -647,7 +703,7 @@ impl Tool for CreateComment {
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct ListIssuesArgs {
-    /// Only issues of this team (its id).
+    /// Only issues of this team: its id or its key (`ENG`).
     #[serde(default)]
     pub team_id: Option<String>,
     /// How many issues per page (1 to 100, default 25).
@@ -724,9 +780,7 @@ impl Tool for ListIssues {
     }
 
     async fn call(&self, args: ListIssuesArgs, context: &ToolContext) -> Result<IssuePage, Error> {
-        let filter = args
-            .team_id
-            .map(|team| json!({"team": {"id": {"eq": team}}}));
+        let filter = args.team_id.map(|team| json!({"team": team_filter(&team)}));
         let variables = json!({
             "first": page_size(args.limit),
             "after": args.cursor,

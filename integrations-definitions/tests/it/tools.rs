@@ -454,16 +454,78 @@ async fn linear_rate_limits_and_errors_are_typed() {
         Some(Duration::from_secs(600))
     );
 
+    // A team id Linear does not know: Linear refuses the input.
     let unknown = runtime
         .call(
             "linear_create_issue",
-            json!({"team_id": "no-such-team", "title": "x"}),
+            json!({"team_id": "00000000-0000-4000-8000-000000000000", "title": "x"}),
             &call,
         )
         .await;
     assert_eq!(code(&unknown), "linear.invalid_input");
     assert_eq!(unknown.failure.unwrap().kind, ErrorKind::InvalidInput);
     let _ = team;
+}
+
+/// Agents know teams by their key (`ENG` in `ENG-123`): the list filter takes a key
+/// (Linear's `TeamFilter.key`, case ignored), and an issue created in a team named by its
+/// key goes to that team's id, looked up first. A key no team has creates nothing.
+#[tokio::test]
+async fn linear_tools_take_a_team_key_where_they_take_a_team_id() {
+    let (api, env, call, team) = linear().await;
+    let runtime = env.runtime();
+    api.add_issues(&team, 2);
+    let other = api.add_team("OPS", "Operations");
+    api.add_issues(&other, 3);
+
+    let page = ok(&runtime
+        .call("linear_list_issues", json!({"team_id": "ops"}), &call)
+        .await);
+    let sent = api.requests().last().unwrap().json();
+    assert_eq!(
+        sent["variables"]["filter"],
+        json!({"team": {"key": {"eqIgnoreCase": "ops"}}})
+    );
+    let identifiers: Vec<&str> = page["issues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["identifier"].as_str().unwrap())
+        .collect();
+    assert_eq!(identifiers.len(), 3, "{page}");
+    assert!(identifiers.iter().all(|i| i.starts_with("OPS-")));
+
+    let before = api.requests().len();
+    let created = ok(&runtime
+        .call(
+            "linear_create_issue",
+            json!({"team_id": "OPS", "title": "By key"}),
+            &call,
+        )
+        .await);
+    assert_eq!(created["identifier"], "OPS-4");
+    let sent: Vec<Value> = api.requests()[before..]
+        .iter()
+        .map(integrations_testkit::mock::api::Recorded::json)
+        .collect();
+    assert_eq!(sent.len(), 2);
+    assert_eq!(
+        sent[0]["variables"]["filter"],
+        json!({"key": {"eqIgnoreCase": "OPS"}})
+    );
+    assert_eq!(sent[1]["variables"]["input"]["teamId"], other.as_str());
+
+    let before = api.requests().len();
+    let unknown = runtime
+        .call(
+            "linear_create_issue",
+            json!({"team_id": "NOPE", "title": "Nowhere"}),
+            &call,
+        )
+        .await;
+    assert_eq!(code(&unknown), "linear.not_found");
+    assert_eq!(unknown.failure.unwrap().kind, ErrorKind::NotFound);
+    assert_eq!(api.requests().len(), before + 1, "only the lookup was sent");
 }
 
 /// GraphQL answers what resolved next to the errors of what did not: any `errors[]`

@@ -299,6 +299,7 @@ enum Operation {
     CommentCreate,
     Issues,
     Teams,
+    TeamsFiltered,
 }
 
 fn operation(query: &str) -> Option<Operation> {
@@ -341,6 +342,13 @@ fn operation(query: &str) -> Option<Operation> {
         "pageInfo",
     ]) {
         Some(Operation::Teams)
+    } else if has(&[
+        "query",
+        "teams(first: 1, filter: $filter)",
+        "$filter: TeamFilter",
+        "nodes",
+    ]) {
+        Some(Operation::TeamsFiltered)
     } else {
         None
     }
@@ -420,6 +428,7 @@ impl Respond for Responder {
             Operation::CommentCreate => comment_create(&mut state, &variables),
             Operation::Issues => issues(&state, &variables),
             Operation::Teams => teams(&state, &variables),
+            Operation::TeamsFiltered => teams_filtered(&state, &variables),
         }
     }
 }
@@ -574,22 +583,63 @@ fn comment_create(state: &mut State, variables: &Value) -> ResponseTemplate {
     data(&json!({"commentCreate": {"success": true, "lastSyncId": 1044.0, "comment": comment}}))
 }
 
+/// What a `TeamFilter` this mock evaluates asks for: `{id: {eq}}`, `{key: {eq}}` or
+/// `{key: {eqIgnoreCase}}` (Linear's `IDComparator` and `StringComparator`).
+enum TeamMatch {
+    Id(String),
+    Key(String),
+    KeyIgnoringCase(String),
+}
+
+impl TeamMatch {
+    fn of(filter: &Value) -> Option<Self> {
+        let object = filter.as_object().filter(|f| f.len() == 1)?;
+        let (field, comparator) = object.iter().next()?;
+        let comparator = comparator.as_object().filter(|c| c.len() == 1)?;
+        let (operator, value) = comparator.iter().next()?;
+        let value = value.as_str()?.to_owned();
+        match (field.as_str(), operator.as_str()) {
+            ("id", "eq") => Some(Self::Id(value)),
+            ("key", "eq") => Some(Self::Key(value)),
+            ("key", "eqIgnoreCase") => Some(Self::KeyIgnoringCase(value)),
+            _ => None,
+        }
+    }
+
+    fn matches(&self, team: &Team) -> bool {
+        match self {
+            Self::Id(id) => &team.id == id,
+            Self::Key(key) => &team.key == key,
+            Self::KeyIgnoringCase(key) => team.key.eq_ignore_ascii_case(key),
+        }
+    }
+}
+
+const TEAM_FILTERS: &str =
+    "this mock supports only the team filters {id: {eq}}, {key: {eq}} and {key: {eqIgnoreCase}}";
+
 fn issues(state: &State, variables: &Value) -> ResponseTemplate {
     let team = match variables.get("filter") {
         None | Some(Value::Null) => None,
         Some(filter) => {
-            let team = filter.pointer("/team/id/eq").and_then(Value::as_str);
             let only_team = filter.as_object().is_some_and(|f| f.len() == 1);
-            match team {
-                Some(team) if only_team => Some(team.to_owned()),
-                _ => return validation("this mock supports only the filter {team: {id: {eq}}}"),
+            match filter.get("team").and_then(TeamMatch::of) {
+                Some(team) if only_team => Some(team),
+                _ => return validation(TEAM_FILTERS),
             }
         }
     };
     let selected: Vec<Issue> = state
         .issues
         .iter()
-        .filter(|i| team.as_ref().is_none_or(|t| &i.team_id == t))
+        .filter(|i| {
+            team.as_ref().is_none_or(|t| {
+                state
+                    .teams
+                    .iter()
+                    .any(|team| team.id == i.team_id && t.matches(team))
+            })
+        })
         .cloned()
         .collect();
     let (nodes, has_next, end) = match page(
@@ -621,6 +671,20 @@ fn teams(state: &State, variables: &Value) -> ResponseTemplate {
         "nodes": nodes.iter().map(|t| json!({"id": t.id, "key": t.key, "name": t.name})).collect::<Vec<_>>(),
         "pageInfo": {"hasNextPage": has_next, "endCursor": end},
     }}))
+}
+
+fn teams_filtered(state: &State, variables: &Value) -> ResponseTemplate {
+    let Some(wanted) = variables.get("filter").and_then(TeamMatch::of) else {
+        return validation(TEAM_FILTERS);
+    };
+    let nodes: Vec<Value> = state
+        .teams
+        .iter()
+        .filter(|t| wanted.matches(t))
+        .take(1)
+        .map(|t| json!({"id": t.id, "key": t.key, "name": t.name}))
+        .collect();
+    data(&json!({"teams": {"nodes": nodes}}))
 }
 
 impl LinearApi {
