@@ -561,11 +561,14 @@ impl Approvals {
         let now = self.now();
         let pending = self
             .store()
-            .list_approval_calls(principal.tenant(), now)
-            .await?
-            .iter()
-            .filter(|call| waiting(call, now) && principal.is_of(&call.request.context.session))
-            .count();
+            .count_pending_approval_calls(
+                principal.tenant(),
+                principal.workspace(),
+                principal.user(),
+                now,
+            )
+            .await?;
+        let pending = usize::try_from(pending).unwrap_or(usize::MAX);
         let asking = self
             .lock()
             .asking

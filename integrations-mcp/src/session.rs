@@ -64,6 +64,16 @@ impl Principal {
         &self.tenant
     }
 
+    /// The principal's workspace.
+    pub(crate) fn workspace(&self) -> &WorkspaceId {
+        &self.workspace
+    }
+
+    /// The principal's user.
+    pub(crate) fn user(&self) -> Option<&UserId> {
+        self.user.as_ref()
+    }
+
     /// Whether `session` acts for this principal (without building one to compare).
     pub(crate) fn is_of(&self, session: &Session) -> bool {
         self.tenant == session.tenant

@@ -9,7 +9,7 @@ use crate::error;
 
 /// The schema version this crate writes: the number of the last embedded migration.
 /// A database at a higher version is refused (`store.schema_too_new`).
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 #[cfg(feature = "sqlite")]
 static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");

@@ -18,6 +18,7 @@ use integrations_core::tools::{
 use integrations_core::webhook::WebhookEvent;
 use integrations_core::{
     BindingId, ConnectionId, DefinitionKey, Error, PublicationId, TargetId, TenantId, Timestamp,
+    UserId, WorkspaceId,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -1166,6 +1167,7 @@ impl ApprovalStore for SqlStores {
         now: Timestamp,
     ) -> Result<Option<ApprovalCall>, Error> {
         let key = text("approval call key", &call.key)?;
+        let session = &call.request.context.session;
         // An expired record of the key gives way; a live one answers instead.
         for _ in 0..3 {
             let q = self
@@ -1179,8 +1181,9 @@ impl ApprovalStore for SqlStores {
             let q = self
                 .query(
                     "INSERT INTO approval_calls (tenant, key, approval, connection, stage, \
-                     expires_at, result_key_id, result_ciphertext, record) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                     expires_at, result_key_id, result_ciphertext, record, workspace, \
+                     principal_user) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
                      ON CONFLICT (tenant, key) DO NOTHING",
                 )
                 .bind(call.tenant.as_str())
@@ -1194,7 +1197,9 @@ impl ApprovalStore for SqlStores {
                     call.result.as_ref().map(Sealed::key_id),
                 )?)
                 .bind(call.result.as_ref().map(Sealed::ciphertext))
-                .bind(call_record(call)?);
+                .bind(call_record(call)?)
+                .bind(session.workspace.as_str())
+                .bind(session.user.as_ref().map_or("", UserId::as_str));
             let inserted = q.execute(&self.pool).await.map_err(|e| {
                 map_duplicate(
                     e,
@@ -1247,6 +1252,29 @@ impl ApprovalStore for SqlStores {
             .bind(tenant.as_str())
             .bind(ms(now));
         self.fetch_all(q).await?.iter().map(approval_call).collect()
+    }
+
+    async fn count_pending_approval_calls(
+        &self,
+        tenant: &TenantId,
+        workspace: &WorkspaceId,
+        user: Option<&UserId>,
+        now: Timestamp,
+    ) -> Result<u64, Error> {
+        let q = self
+            .query(
+                "SELECT COUNT(*) AS pending FROM approval_calls WHERE tenant = $1 \
+                 AND workspace = $2 AND principal_user = $3 AND stage = $4 \
+                 AND expires_at > $5",
+            )
+            .bind(tenant.as_str())
+            .bind(workspace.as_str())
+            .bind(user.map_or("", UserId::as_str))
+            .bind(ApprovalStage::Pending.as_str())
+            .bind(ms(now));
+        let row = q.fetch_one(&self.pool).await.map_err(error::map)?;
+        let pending: i64 = get(&row, "pending")?;
+        Ok(u64::try_from(pending).unwrap_or(0))
     }
 
     async fn update_approval_call(

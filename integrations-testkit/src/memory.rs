@@ -31,6 +31,7 @@ use integrations_core::tools::{
 use integrations_core::webhook::WebhookEvent;
 use integrations_core::{
     BindingId, ConnectionId, DefinitionKey, Error, PublicationId, TargetId, TenantId, Timestamp,
+    UserId, WorkspaceId,
 };
 
 type Key<T> = (TenantId, T);
@@ -933,6 +934,22 @@ impl ApprovalStore for MemoryStore {
             .filter(|((t, _), c)| t == tenant && c.is_live(now))
             .map(|(_, c)| c.clone())
             .collect())
+    }
+
+    async fn count_pending_approval_calls(
+        &self,
+        tenant: &TenantId,
+        workspace: &WorkspaceId,
+        user: Option<&UserId>,
+        now: Timestamp,
+    ) -> Result<u64, Error> {
+        let state = self.lock();
+        let pending = state
+            .approval_calls
+            .iter()
+            .filter(|((t, _), c)| t == tenant && c.is_pending_for(workspace, user, now))
+            .count();
+        Ok(u64::try_from(pending).unwrap_or(u64::MAX))
     }
 
     async fn update_approval_call(

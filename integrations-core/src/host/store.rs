@@ -18,6 +18,7 @@ use crate::model::{
 };
 use crate::{
     BindingId, ConnectionId, DefinitionKey, Error, PublicationId, TargetId, TenantId, Timestamp,
+    UserId, WorkspaceId,
 };
 
 /// Targets.
@@ -745,6 +746,29 @@ pub trait ApprovalStore: Send + Sync {
     ) -> Result<Vec<ApprovalCall>, Error> {
         let _ = (tenant, now);
         Err(approval_calls_not_implemented())
+    }
+
+    /// How many live records of `tenant` are pending (waiting for a person) for calls
+    /// of `workspace` and `user`: the MCP server's per-principal cap asks it on every new
+    /// `ask` call. The default lists the tenant's records and counts; a store with an
+    /// index by workspace and user counts without reading them.
+    ///
+    /// # Errors
+    ///
+    /// Storage errors.
+    async fn count_pending_approval_calls(
+        &self,
+        tenant: &TenantId,
+        workspace: &WorkspaceId,
+        user: Option<&UserId>,
+        now: Timestamp,
+    ) -> Result<u64, Error> {
+        let calls = self.list_approval_calls(tenant, now).await?;
+        let pending = calls
+            .iter()
+            .filter(|call| call.is_pending_for(workspace, user, now))
+            .count();
+        Ok(u64::try_from(pending).unwrap_or(u64::MAX))
     }
 
     /// Replaces the record of `call`'s tenant and key with `call` when the stored one is

@@ -217,6 +217,24 @@ impl ApprovalCall {
         }
     }
 
+    /// Whether it waits for a person at `now` (pending, its request not expired) for a
+    /// call of `workspace` and `user`: what
+    /// [`ApprovalStore::count_pending_approval_calls`](crate::host::ApprovalStore::count_pending_approval_calls)
+    /// counts.
+    pub fn is_pending_for(
+        &self,
+        workspace: &crate::WorkspaceId,
+        user: Option<&crate::UserId>,
+        now: Timestamp,
+    ) -> bool {
+        let session = &self.request.context.session;
+        self.stage == ApprovalStage::Pending
+            && !self.request.is_expired(now)
+            && self.is_live(now)
+            && &session.workspace == workspace
+            && session.user.as_ref() == user
+    }
+
     /// Whether a store still returns it at `now`.
     pub fn is_live(&self, now: Timestamp) -> bool {
         now < self.expires_at

@@ -265,6 +265,18 @@ impl<H: ApprovalHooks> ApprovalStore for Hooked<H> {
         self.store.list_approval_calls(tenant, now).await
     }
 
+    async fn count_pending_approval_calls(
+        &self,
+        tenant: &TenantId,
+        workspace: &integrations_core::WorkspaceId,
+        user: Option<&integrations_core::UserId>,
+        now: Timestamp,
+    ) -> Result<u64, Error> {
+        self.store
+            .count_pending_approval_calls(tenant, workspace, user, now)
+            .await
+    }
+
     async fn update_approval_call(
         &self,
         call: &ApprovalCall,

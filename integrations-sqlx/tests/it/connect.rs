@@ -308,3 +308,71 @@ async fn approvals_stored_before_the_connection_migration_are_deleted_with_it() 
         stores.close().await;
     });
 }
+
+/// Approval calls stored before migration 7 (which adds their workspace and user) are
+/// counted by principal after it: the MCP server's cap sees the requests an earlier
+/// release stored.
+#[tokio::test]
+async fn approval_calls_stored_before_the_principal_migration_are_counted() {
+    use integrations_core::host::ApprovalStore;
+    use integrations_core::model::ApprovalCall;
+    use integrations_core::tools::{ApprovalId, ApprovalRequest, CallContext, Session};
+    use integrations_core::{ConnectionId, TenantId, Timestamp, UserId, WorkspaceId};
+
+    let tenant = TenantId::new("acme").unwrap();
+    let workspace = WorkspaceId::new("w").unwrap();
+    let call = |n: u32, user: Option<&str>| {
+        let mut session = Session::new(tenant.clone(), workspace.clone());
+        session.user = user.map(|u| UserId::new(u).unwrap());
+        let request = ApprovalRequest::new(
+            ApprovalId::new(format!("a{n}")).unwrap(),
+            "slack_send_message",
+            "slack::slack-default".parse().unwrap(),
+            serde_json::json!({"text": "hi"}),
+            CallContext::new(session, ConnectionId::new("slack").unwrap()),
+            Timestamp::from_unix_seconds(1_800_000_000),
+            std::time::Duration::from_secs(3600),
+        );
+        ApprovalCall::pending(
+            format!("{n:064x}"),
+            request,
+            Timestamp::from_unix_seconds(1_800_000_000),
+        )
+    };
+    each_backend!("approval_calls_upgrade", |url| {
+        let stores = SqlStores::connect(&url).await.unwrap();
+        // Back to version 6, then calls stored as that release stored them.
+        for sql in [
+            "DELETE FROM _sqlx_migrations WHERE version >= 7",
+            "DROP INDEX approval_calls_by_principal",
+            "ALTER TABLE approval_calls DROP COLUMN principal_user",
+            "ALTER TABLE approval_calls DROP COLUMN workspace",
+        ] {
+            sqlx::query(sql).execute(stores.pool()).await.unwrap();
+        }
+        for old in [call(1, Some("ann")), call(2, Some("ann")), call(3, None)] {
+            sqlx::query(
+                "INSERT INTO approval_calls (tenant, key, approval, connection, stage, \
+                 expires_at, record) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(old.tenant.as_str().to_owned())
+            .bind(old.key.clone())
+            .bind(old.request.id.as_str().to_owned())
+            .bind(old.request.context.connection.as_str().to_owned())
+            .bind(old.stage.as_str())
+            .bind(old.expires_at.unix_millis())
+            .bind(serde_json::to_string(&old).unwrap())
+            .execute(stores.pool())
+            .await
+            .unwrap();
+        }
+        stores.migrate().await.unwrap();
+        assert_eq!(stores.schema_version().await.unwrap(), SCHEMA_VERSION);
+        let now = Timestamp::from_unix_seconds(1_800_000_001);
+        let ann = UserId::new("ann").unwrap();
+        let count = |user| stores.count_pending_approval_calls(&tenant, &workspace, user, now);
+        assert_eq!(count(Some(&ann)).await.unwrap(), 2);
+        assert_eq!(count(None).await.unwrap(), 1);
+        stores.close().await;
+    });
+}

@@ -1221,7 +1221,91 @@ async fn take_once(s: &dyn Stores, scope: &Scope) -> Outcome {
     )?;
     take_expired(s, scope).await?;
     approval_delete(s, scope).await?;
-    approval_calls(s, scope).await
+    approval_calls(s, scope).await?;
+    approval_call_counts(s, scope).await
+}
+
+/// The pending calls of one principal (tenant, workspace, user) are counted: not
+/// another workspace's, user's (or no user's) or tenant's, not a call past its expiry, and
+/// not one that stopped waiting (running, settled, denied).
+async fn approval_call_counts(s: &dyn Stores, scope: &Scope) -> Outcome {
+    use integrations_core::model::{ApprovalCall, ApprovalStage};
+    use integrations_core::{UserId, WorkspaceId};
+    let t = scope.tenant("a");
+    let call = |tenant: &TenantId, n: u32, workspace: &str, user: Option<&str>, ttl: u64| {
+        let mut request = r::approval(
+            tenant,
+            &format!("ap-count-{n}"),
+            Duration::from_secs(ttl),
+            false,
+        );
+        request.context.session.workspace = WorkspaceId::new(workspace).expect("a valid id");
+        request.context.session.user = user.map(|u| UserId::new(u).expect("a valid id"));
+        ApprovalCall::pending(format!("{n:064x}"), request, at(0))
+    };
+    let calls = [
+        call(&t, 1, "ws-count", Some("u-count"), 600),
+        call(&t, 2, "ws-count", Some("u-count"), 600),
+        call(&t, 3, "ws-count", Some("u-count"), 600),
+        call(&t, 4, "ws-count", Some("u-count"), 5),
+        call(&t, 5, "ws-count", Some("u-other"), 600),
+        call(&t, 6, "ws-count", None, 600),
+        call(&t, 7, "ws-other", Some("u-count"), 600),
+        call(&scope.tenant("b"), 8, "ws-count", Some("u-count"), 600),
+    ];
+    for c in &calls {
+        ok(s.put_approval_call(c, at(0)).await, "put_approval_call")?;
+    }
+    // One of the principal's calls runs: it waits no longer.
+    let running = calls[2].at_stage(ApprovalStage::Running, None, at(1), at(6000));
+    ensure!(
+        ok(
+            s.update_approval_call(&running, ApprovalStage::Pending)
+                .await,
+            "update_approval_call"
+        )?,
+        "update_approval_call from pending to running failed"
+    );
+    let workspace = WorkspaceId::new("ws-count").expect("a valid id");
+    let user = UserId::new("u-count").expect("a valid id");
+    let count = |tenant: TenantId, user: Option<UserId>, when: Timestamp| {
+        let workspace = workspace.clone();
+        async move {
+            ok(
+                s.count_pending_approval_calls(&tenant, &workspace, user.as_ref(), when)
+                    .await,
+                "count_pending_approval_calls",
+            )
+        }
+    };
+    let counted = count(t.clone(), Some(user.clone()), at(2)).await?;
+    ensure!(
+        counted == 3,
+        "count_pending_approval_calls counted {counted} of the principal's three pending calls"
+    );
+    let later = count(t.clone(), Some(user.clone()), at(5)).await?;
+    ensure!(
+        later == 2,
+        "count_pending_approval_calls counted {later} calls at a pending call's expiry, not 2"
+    );
+    let anonymous = count(t.clone(), None, at(2)).await?;
+    ensure!(
+        anonymous == 1,
+        "count_pending_approval_calls counted {anonymous} calls of no user, not 1"
+    );
+    let elsewhere = count(scope.tenant("b"), Some(user), at(2)).await?;
+    ensure!(
+        elsewhere == 1,
+        "count_pending_approval_calls counted {elsewhere} of another tenant's calls, not 1"
+    );
+    for c in &calls {
+        ok(
+            s.delete_approvals(&c.tenant, &c.request.context.connection)
+                .await,
+            "delete_approvals",
+        )?;
+    }
+    Ok(())
 }
 
 /// The approval calls the MCP server keeps: one live record per key (a second put gets
