@@ -60,20 +60,31 @@ pub struct SlackTargetConfig {
     /// `groups:history`, `groups:read`, `reactions:write`).
     #[serde(default = "default_bot_scopes")]
     pub bot_scopes: Vec<String>,
+    /// Whether the `messages` stream reads thread replies (`conversations.replies`, one
+    /// call per thread and page; default true). Off, it holds top-level messages,
+    /// thread parents and the replies also sent to the channel, as the history lists
+    /// them.
+    #[serde(default = "default_true")]
+    pub thread_replies: bool,
     /// How many days before the last run an incremental sync looks for threads with
-    /// new replies (default 3, at most 30). Slack's history lists a thread under its
+    /// new replies (default 1, at most 30). Slack's history lists a thread under its
     /// parent, so a reply to an older thread is found only by reading the parent again:
-    /// the history of those days is read again for the parents, and only their new
-    /// replies (and the new messages) become records. 0 reads the replies of new
-    /// threads only; more finds replies to older threads at the cost of more history
-    /// pages per run.
+    /// the history of those days is read again for the parents, and only the threads
+    /// with replies after the last run (their parents and new replies) and the new
+    /// messages become records. 0 reads the replies of new threads only. Each day costs
+    /// a day of each channel's history per run: for apps Slack limits to a request a
+    /// minute (distributed outside the Marketplace), prefer 0.
     #[serde(default = "default_thread_lookback_days")]
     #[schemars(range(max = 30))]
     pub thread_lookback_days: u32,
 }
 
+fn default_true() -> bool {
+    true
+}
+
 fn default_thread_lookback_days() -> u32 {
-    3
+    1
 }
 
 /// The Slack target secrets.

@@ -4,8 +4,8 @@
 //! `types=public_channel,private_channel`, `exclude_archived=true`, `limit=200`, every
 //! page), then reads each channel's `conversations.history` (`limit=200`, newest first,
 //! `cursor` from `response_metadata.next_cursor`; the empty string ends). An incremental
-//! run passes `oldest=<watermark>` (exclusive): the newest `ts` of the last completed
-//! run, but never later than that run's start minus
+//! run reads from its watermark (exclusive; less the thread lookback, below): the newest
+//! `ts` of the last completed run, but never later than that run's start minus
 //! [`WATERMARK_MARGIN`](integrations_core::sync::WATERMARK_MARGIN), so a message posted
 //! in a channel read early in a run is not hidden by a newer one in a channel read
 //! later. The channel list and the position in it travel in the cursor, so a resumed
@@ -20,13 +20,18 @@
 //! of the threads that page listed (`conversations.replies`, `ts=<parent>`, `limit=200`,
 //! every page) before the next history page, so the cursor holds at most one page's
 //! threads. The parent, and the replies also sent to the channel, come from the history
-//! and are not repeated. A thread whose parent was deleted since the history listed it
-//! (`thread_not_found`) is passed over. An incremental run reads the history from the
-//! target's `thread_lookback_days` (default 3) before the watermark, keeps only the
-//! messages after it as records, and reads the replies after the watermark of each
-//! thread there whose `latest_reply` is after it: replies to a thread whose parent is
-//! older than the lookback are left to the Events API (`message` events with
-//! `thread_ts`).
+//! and are not repeated. A thread whose parent is gone (`thread_not_found`) is passed
+//! over; Slack keeps a deleted parent that has replies as a `tombstone` message, whose
+//! replies are still read. An incremental run reads the history from the target's
+//! `thread_lookback_days` (default 1) before the watermark, keeps as records the
+//! messages after the watermark and the parents of threads with replies after it (their
+//! `reply_count` and `latest_reply` changed), and reads those replies: replies to a
+//! thread whose parent is older than the lookback are left to the Events API (`message`
+//! events with `thread_ts`). `thread_replies: false` in the target config turns reading
+//! replies off. A token Slack does not let read replies (its method page says bot
+//! tokens may not in channels; `not_allowed_token_type`, `missing_scope`) reads no
+//! thread for the rest of the run, which completes with the history, and says so in the
+//! host's log.
 //!
 //! Record ids are `<channel>:<ts>`; `updated_at` is the message `ts`. Deletes: a deleted
 //! message is simply gone from the history, and an edit keeps its `ts`, so neither is
@@ -34,10 +39,14 @@
 //! subtype `message_deleted` / `message_changed`), which a host applies (or it deletes
 //! the stream and runs a full sync).
 //!
-//! Rate limits: HTTP 429 with `Retry-After` (seconds), per method and workspace (tiers:
-//! `users.conversations` tier 3, `conversations.history` and `conversations.replies`
-//! tier 3, much lower for non-Marketplace apps created after 2025-05-29). See
-//! `docs/sync.md` for the sources.
+//! Rate limits: HTTP 429 with `Retry-After` (seconds), per method and workspace.
+//! `users.conversations` is tier 3; `conversations.history` and `conversations.replies`
+//! are tier 3 for Marketplace and internal apps, but 1 request a minute with at most 15
+//! messages a page for apps distributed outside the Marketplace (new installations from
+//! 2025-05-29, existing ones from 2026-03-03). For those, every thread costs a minute
+//! and every day of lookback a minute per 15 messages of each channel: set
+//! `thread_lookback_days` to 0, or `thread_replies` to false. See `docs/sync.md` for the
+//! sources.
 
 use std::collections::BTreeSet;
 use std::sync::LazyLock;
@@ -87,6 +96,9 @@ struct Cursor {
     /// The replies cursor of the first of `threads`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     replies: Option<String>,
+    /// Slack refused to let this token read replies: the run reads no more threads.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    no_replies: bool,
 }
 
 impl Cursor {
@@ -304,6 +316,7 @@ impl SyncSource for Slack {
                 history_done: false,
                 threads: Vec::new(),
                 replies: None,
+                no_replies: false,
             },
         };
         let Some(channel) = cursor.channels.get(cursor.at).cloned() else {
@@ -371,9 +384,13 @@ fn micros(ts: &str) -> Option<u128> {
     Some(secs.parse::<u128>().ok()? * 1_000_000 + fraction.get(..6)?.parse::<u128>().ok()?)
 }
 
-/// Whether `ts` is later than `since` (everything is, without a `since`).
+/// Whether `ts` is later than `since` (everything is, without a `since`). A `ts` that is
+/// not one counts as later: it is kept as a full read keeps it, never dropped unseen.
 fn newer(ts: &str, since: Option<&str>) -> bool {
-    since.is_none_or(|since| micros(ts) > micros(since))
+    since.is_none_or(|since| match (micros(ts), micros(since)) {
+        (Some(ts), Some(since)) => ts > since,
+        _ => true,
+    })
 }
 
 /// `since` moved `days` earlier, as a `ts`; `since` itself when it is not a `ts`.
@@ -412,7 +429,14 @@ impl Call<'_, '_> {
         cursor: &mut Cursor,
     ) -> Result<Read, Error> {
         let limit = LIMIT.to_string();
-        let oldest = since.map(|since| earlier(since, self.config.thread_lookback_days));
+        // The lookback is for threads: none when the run reads none.
+        let reading_threads = self.config.thread_replies && !cursor.no_replies;
+        let days = if reading_threads {
+            self.config.thread_lookback_days
+        } else {
+            0
+        };
+        let oldest = since.map(|since| earlier(since, days));
         let mut query = vec![("channel", channel), ("limit", limit.as_str())];
         if let Some(oldest) = &oldest {
             query.push(("oldest", oldest));
@@ -437,10 +461,13 @@ impl Call<'_, '_> {
             let latest = message.get("latest_reply").and_then(Value::as_str);
             let parent = message.get("thread_ts").and_then(Value::as_str) == Some(ts)
                 && message.get("reply_count").and_then(Value::as_u64) > Some(0);
-            if parent && latest.is_none_or(|latest| newer(latest, since)) {
+            let replied = parent && latest.is_none_or(|latest| newer(latest, since));
+            if replied && reading_threads {
                 cursor.threads.push(ts.to_owned());
             }
-            if newer(ts, since) {
+            // A parent with new replies is sent again: its `reply_count` and
+            // `latest_reply` changed.
+            if replied || newer(ts, since) {
                 records.push(record(channel, message)?);
             }
         }
@@ -477,8 +504,20 @@ impl Call<'_, '_> {
         {
             Ok(answer) => answer,
             Err(code) if channel_gone(&code) => return Ok(Read::Gone),
-            // The parent was deleted since the history listed it.
+            // The parent is gone (deleted with no reply left) since the history listed it.
             Err(code) if code == "thread_not_found" => (History::default(), None),
+            // Slack's method page says bot tokens may not read channel threads: the run
+            // goes on with the history alone rather than failing at every resume.
+            Err(code) if code == "not_allowed_token_type" || code == "missing_scope" => {
+                tracing::warn!(
+                    code = code.as_str(),
+                    "Slack refused conversations.replies to this token: this run reads no thread replies"
+                );
+                cursor.no_replies = true;
+                cursor.threads.clear();
+                cursor.replies = None;
+                return Ok(Read::Records(Vec::new()));
+            }
             Err(code) => return Err(refused("conversations.replies", &code)),
         };
         let mut records = Vec::with_capacity(replies.messages.len());

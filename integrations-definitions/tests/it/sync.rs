@@ -1523,11 +1523,11 @@ async fn slack_messages_full_then_incremental() {
     let before = api.requests().len();
     let report = env.incremental("messages").await;
     assert_eq!(report.records, 4);
-    // The history is read from three days (the default thread lookback) before the
+    // The history is read from a day (the default thread lookback) before the
     // watermark, for threads with new replies; only newer messages become records.
     let asked = &api.requests()[before + 1];
     let (secs, micros) = watermark.split_once('.').unwrap();
-    let lookback = format!("{}.{micros}", secs.parse::<u64>().unwrap() - 3 * 86_400);
+    let lookback = format!("{}.{micros}", secs.parse::<u64>().unwrap() - 86_400);
     assert_eq!(query(asked, "oldest"), Some(lookback.as_str()));
     assert_eq!(env.sink.ids("messages").len(), 264);
     assert!(env.sink.written_twice().is_empty());
@@ -1612,7 +1612,9 @@ async fn slack_thread_replies_are_read_with_their_channel() {
 async fn slack_new_replies_are_read_by_incremental_runs_within_the_lookback() {
     let (api, env, c) = slack().await;
     let old_thread = c.general_ts[100].clone();
+    let quiet_thread = c.general_ts[101].clone();
     api.reply(&c.general, &old_thread, 2);
+    api.reply(&c.general, &quiet_thread, 2);
     env.full("messages").await;
     let watermark = env.watermark("messages").await.unwrap();
 
@@ -1621,7 +1623,14 @@ async fn slack_new_replies_are_read_by_incremental_runs_within_the_lookback() {
     let fresh_replies = api.reply(&c.general, &fresh, 2);
     let before = api.requests().len();
     let report = env.incremental("messages").await;
-    assert_eq!(report.records, 5, "{report:?}");
+    // Two new replies and the old thread's parent (its reply count changed), the new
+    // message and its two replies.
+    assert_eq!(report.records, 6, "{report:?}");
+    let parent = env
+        .sink
+        .record("messages", &format!("{}:{old_thread}", c.general))
+        .unwrap();
+    assert_eq!(parent["reply_count"], 4);
     for ts in late.iter().chain([&fresh]).chain(&fresh_replies) {
         assert!(
             env.sink
@@ -1638,14 +1647,25 @@ async fn slack_new_replies_are_read_by_incremental_runs_within_the_lookback() {
         })
         .expect("the old thread's replies read again");
     assert_eq!(query(old_replies, "oldest"), Some(watermark.as_str()));
-    // Threads without new replies are not asked about.
+    // Threads without new replies (the quiet one) are not asked about.
+    assert!(
+        sent.iter()
+            .all(|r| query(r, "ts") != Some(quiet_thread.as_str()))
+    );
     assert_eq!(
         sent.iter()
             .filter(|r| r.path == "/api/conversations.replies")
             .count(),
         2
     );
-    assert!(env.sink.written_twice().is_empty());
+    // Written twice: only the parent whose thread grew.
+    let twice: Vec<String> = env
+        .sink
+        .written_twice()
+        .into_iter()
+        .map(|(_, id)| id)
+        .collect();
+    assert_eq!(twice, [format!("{}:{old_thread}", c.general)]);
 }
 
 /// With `thread_lookback_days` at 0, an incremental run reads the history from the
@@ -1685,26 +1705,54 @@ async fn slack_a_zero_thread_lookback_reads_new_threads_only() {
     assert!(env.sink.record("messages", &id(&missed)).is_none());
 }
 
-/// A run stopped between a thread's pages of replies resumes from its replies cursor;
-/// a thread whose parent was deleted meanwhile (`thread_not_found`) is passed over.
+/// A run stopped between a thread's pages of replies resumes from its replies cursor.
+/// A thread whose parent is gone meanwhile (`thread_not_found`: deleted, its replies
+/// too) is passed over; one whose parent was deleted but has replies (Slack keeps a
+/// tombstone) still has them read.
 #[tokio::test]
 async fn slack_a_run_resumes_inside_a_thread_and_passes_over_a_deleted_one() {
     let (api, env, c) = slack().await;
     let long = c.general_ts[249].clone();
     let doomed = c.general_ts[248].clone();
+    let tombstoned = c.general_ts[247].clone();
     let many = api.reply(&c.general, &long, 250);
-    api.reply(&c.general, &doomed, 1);
+    let doomed_reply = api.reply(&c.general, &doomed, 1).remove(0);
+    let kept = api.reply(&c.general, &tombstoned, 2);
     // Pages: the history's first, then the long thread's first page of replies.
     let stopped = env.run_pages("messages", SyncMode::Full, 2).await;
     assert!(!stopped.complete);
     assert_eq!(env.sink.ids("messages").len(), 400);
+    api.delete(&c.general, &doomed_reply);
     api.delete(&c.general, &doomed);
+    api.delete(&c.general, &tombstoned);
     let before = api.requests().len();
     let report = env.full("messages").await;
     let sent = &api.requests()[before..];
     assert_eq!(sent[0].path, "/api/conversations.replies");
     assert_eq!(query(&sent[0], "ts"), Some(long.as_str()));
     assert!(query(&sent[0], "cursor").is_some());
+    assert!(report.complete);
+    let id = |ts: &str| format!("{}:{ts}", c.general);
+    for ts in many.iter().chain(&kept) {
+        assert!(env.sink.record("messages", &id(ts)).is_some(), "{ts}");
+    }
+    assert!(env.sink.record("messages", &id(&doomed_reply)).is_none());
+    // 260 messages, the long thread's 250 replies and the tombstoned thread's 2.
+    assert_eq!(env.sink.ids("messages").len(), 512);
+    assert!(env.sink.written_twice().is_empty());
+}
+
+/// The channel is left between a history page and its threads' replies: the run passes
+/// the channel over (as when its history answers `not_in_channel`) and completes.
+/// A replies cursor Slack no longer accepts starts the run's pages over.
+#[tokio::test]
+async fn slack_a_channel_left_or_a_cursor_expired_inside_a_thread() {
+    let (api, env, c) = slack().await;
+    let long = c.general_ts[249].clone();
+    let many = api.reply(&c.general, &long, 250);
+    env.run_pages("messages", SyncMode::Full, 2).await;
+    api.expire_cursors();
+    let report = env.full("messages").await;
     assert!(report.complete);
     for ts in &many {
         assert!(
@@ -1713,10 +1761,61 @@ async fn slack_a_run_resumes_inside_a_thread_and_passes_over_a_deleted_one() {
                 .is_some()
         );
     }
-    // 260 messages and the long thread's 250 replies; the deleted thread's reply was
-    // never read.
     assert_eq!(env.sink.ids("messages").len(), 510);
-    assert!(env.sink.written_twice().is_empty());
+
+    // A new thread in random; the bot leaves random after its history page.
+    let parent = api.post(&c.random, 1).remove(0);
+    api.reply(&c.random, &parent, 2);
+    // Pages: general's history (two, read back a day for threads), then random's.
+    let first = env.run_pages("messages", SyncMode::Incremental, 3).await;
+    assert!(!first.complete);
+    let read = api.requests().last().cloned().unwrap();
+    assert_eq!(read.path, "/api/conversations.history");
+    assert_eq!(query(&read, "channel"), Some(c.random.as_str()));
+    api.leave(&c.random);
+    let report = env.incremental("messages").await;
+    assert!(report.complete, "{report:?}");
+    let last = api.requests().last().cloned().unwrap();
+    assert_eq!(last.path, "/api/conversations.replies");
+    assert_eq!(query(&last, "channel"), Some(c.random.as_str()));
+}
+
+/// A token Slack does not let read threads (`not_allowed_token_type`: its method page
+/// says bot tokens may not in channels) does not stop the stream: the run reads the
+/// history alone and completes; with `thread_replies: false` no thread is asked for.
+#[tokio::test]
+async fn slack_a_token_refused_threads_still_syncs_the_history() {
+    let (api, env, c) = slack().await;
+    api.reply(&c.general, &c.general_ts[249], 2);
+    api.reply(&c.general, &c.general_ts[0], 2);
+    api.refuse_replies("not_allowed_token_type");
+    let report = env.full("messages").await;
+    assert!(report.complete);
+    assert_eq!(env.sink.ids("messages").len(), 260);
+    let replies = api
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/api/conversations.replies")
+        .count();
+    assert_eq!(replies, 1, "asked once, then no more threads this run");
+
+    let env2 = Env::start();
+    let env2 = env2
+        .connect(
+            "slack::slack-default",
+            json!({"api_base_url": api.base_url(), "thread_replies": false}),
+            "bot_token",
+            "xoxb-sync-token",
+            json!({}),
+        )
+        .await;
+    let before = api.requests().len();
+    env2.full("messages").await;
+    assert!(
+        api.requests()[before..]
+            .iter()
+            .all(|r| r.path != "/api/conversations.replies")
+    );
 }
 
 #[tokio::test]

@@ -60,6 +60,8 @@ struct Message {
     thread_ts: Option<String>,
     /// A reply also sent to the channel.
     broadcast: bool,
+    /// A deleted thread parent Slack keeps for its replies.
+    tombstone: bool,
 }
 
 /// The one user every mock message is from.
@@ -107,6 +109,8 @@ struct State {
     generation: u64,
     faults: Faults,
     follow: Option<MockClock>,
+    /// What `conversations.replies` answers every call with, when set.
+    replies_refused: Option<String>,
 }
 
 struct Responder {
@@ -284,6 +288,9 @@ impl Responder {
         let Some(ts) = recorded.query_param("ts") else {
             return slack_error("thread_not_found");
         };
+        if let Some(code) = lock(&self.state).replies_refused.clone() {
+            return slack_error(&code);
+        }
         let generation = lock(&self.state).generation;
         let (from, limit) = match (
             next_ts_of(recorded.query_param("cursor"), generation),
@@ -520,6 +527,7 @@ impl SlackSyncApi {
                     text,
                     thread_ts: parent.map(str::to_owned),
                     broadcast,
+                    tombstone: false,
                 });
             out.push(ts);
         }
@@ -533,12 +541,40 @@ impl SlackSyncApi {
         lock(&self.state).follow = Some(MockClock(Some(clock)));
     }
 
-    /// Deletes a message: it is gone from the history.
+    /// Deletes a message: it is gone from the history, unless it is a thread parent with
+    /// replies, which Slack keeps as a tombstone (`subtype: "tombstone"`, text "This
+    /// message was deleted.") whose replies are still read. A tombstone whose last reply
+    /// is deleted goes too.
     pub fn delete(&self, channel: &str, ts: &str) {
         let mut state = lock(&self.state);
-        if let Some(c) = state.channels.iter_mut().find(|c| c.id == channel) {
+        let Some(c) = state.channels.iter_mut().find(|c| c.id == channel) else {
+            return;
+        };
+        let parent = c
+            .messages
+            .iter()
+            .find(|m| m.ts == ts)
+            .and_then(|m| m.thread_ts.clone());
+        if c.replies_to(ts).next().is_some() {
+            if let Some(m) = c.messages.iter_mut().find(|m| m.ts == ts) {
+                "This message was deleted.".clone_into(&mut m.text);
+                m.tombstone = true;
+            }
+        } else {
             c.messages.retain(|m| m.ts != ts);
         }
+        // The thread's last reply gone: its tombstone goes too.
+        if let Some(parent) = parent
+            && c.replies_to(&parent).next().is_none()
+        {
+            c.messages.retain(|m| !(m.ts == parent && m.tombstone));
+        }
+    }
+
+    /// From now on `conversations.replies` answers `{"ok": false, "error": code}`, as
+    /// Slack does for a token it does not let read threads (`not_allowed_token_type`).
+    pub fn refuse_replies(&self, code: &str) {
+        lock(&self.state).replies_refused = Some(code.to_owned());
     }
 
     /// Every cursor given so far stops being valid, as Slack's do when they expire: it is
