@@ -4,9 +4,10 @@
 //! `https://HOST/api/v3`) with `Accept: application/vnd.github+json`, the target's
 //! `X-GitHub-Api-Version` and a `User-Agent`. Lists paginate with the `Link` header: a
 //! page's `next_cursor` is its `rel="next"` URL sealed with the host's cipher
-//! ([`ToolContext::seal_cursor`]), bound to the tenant, connection and tool, so an agent
-//! can hand it back but neither read nor steer it; the link is then followed verbatim
-//! (and only on the target's API). Rate limits (403 or 429 with `x-ratelimit-remaining: 0`, or a secondary
+//! ([`ToolContext::seal_cursor`]), bound to the tenant, connection and tool, and to the
+//! repository listed or the search (query, sort, order) made, so an agent can hand it
+//! back but neither read nor steer it, nor continue another list with it; the link is
+//! then followed verbatim (and only on the target's API). Rate limits (403 or 429 with `x-ratelimit-remaining: 0`, or a secondary
 //! limit with `retry-after`) become `tool.rate_limited` with the wait.
 
 use std::sync::LazyLock;
@@ -184,11 +185,7 @@ pub(super) fn next_link(response: &HttpResponse) -> Option<String> {
 /// connection, is refused before anything is sent. The link it carries must still point at
 /// the target's API (same scheme, host and port, a path under the API's, dot segments
 /// resolved first), so a cursor can never send the credential elsewhere.
-fn checked_cursor(
-    context: &ToolContext,
-    cursor: &str,
-    of: Option<&RepositoryName>,
-) -> Result<String, Error> {
+fn checked_cursor(context: &ToolContext, cursor: &str, of: &ListOf<'_>) -> Result<String, Error> {
     let api = url::Url::parse(endpoints(context)?.api.as_str())
         .map_err(|_| Error::internal("a base URL did not parse again"))?;
     let refused = || {
@@ -203,17 +200,26 @@ fn checked_cursor(
     };
     let sealed = context.open_cursor(cursor).ok_or_else(refused)?;
     let (was, link) = sealed.split_once('\n').ok_or_else(refused)?;
-    if let Some(of) = of
-        && !was.eq_ignore_ascii_case(of.as_str())
-    {
-        // GitHub's next links name a repository by its numeric id: without this, the
-        // page of another repository would come back as this one's.
+    if !was.eq_ignore_ascii_case(&of.key()) {
+        // GitHub's next links name a repository by its numeric id, and carry the
+        // search's own query: without this, the page of another repository would come
+        // back as this one's, and another search's as this one's.
+        let (message, hint) = match of {
+            ListOf::Repository(_) => (
+                "the cursor continues a list of another repository than the one asked for",
+                "pass a cursor of this repository's list, or none to start it again",
+            ),
+            ListOf::Search { .. } => (
+                "the cursor continues another search than the one asked for (query, sort or order)",
+                "pass the query, sort and order of the cursor's first page, or no cursor to start this search",
+            ),
+        };
         return Err(crate::codes::github::INVALID_CURSOR.with_issues(
-            "the cursor continues a list of another repository than the one asked for",
+            message,
             vec![ValidationIssue::new(
                 crate::codes::github::INVALID_CURSOR,
                 "/cursor",
-                "pass a cursor of this repository's list, or none to start it again",
+                hint,
             )],
         ));
     }
@@ -225,14 +231,40 @@ fn checked_cursor(
     }
 }
 
-/// The `next_cursor` of a page: its `next` link, sealed with the repository the list is
-/// of (none for a search), so a cursor is refused for another.
+/// What a list a cursor continues is of: a repository's list, or one search.
+enum ListOf<'a> {
+    Repository(&'a RepositoryName),
+    Search {
+        query: &'a str,
+        sort: Option<SearchSort>,
+        order: Option<Direction>,
+    },
+}
+
+impl ListOf<'_> {
+    /// What the cursor is sealed with: the repository, or the search as a JSON array
+    /// (no raw line break, which ends this part of the sealed text).
+    fn key(&self) -> String {
+        match self {
+            Self::Repository(repository) => repository.as_str().to_owned(),
+            Self::Search { query, sort, order } => json!([
+                query,
+                sort.map(SearchSort::as_str),
+                order.map(Direction::as_str)
+            ])
+            .to_string(),
+        }
+    }
+}
+
+/// The `next_cursor` of a page: its `next` link, sealed with what the list is of, so a
+/// cursor is refused for another repository or search.
 fn next_cursor(
     context: &ToolContext,
     next: Option<String>,
-    of: Option<&RepositoryName>,
+    of: &ListOf<'_>,
 ) -> Result<Option<String>, Error> {
-    let of = of.map_or("", RepositoryName::as_str);
+    let of = of.key();
     next.map(|link| context.seal_cursor(&format!("{of}\n{link}")))
         .transpose()
 }
@@ -625,7 +657,7 @@ impl Tool for ListPullRequests {
         context: &ToolContext,
     ) -> Result<PullPage, Error> {
         let url = match &args.cursor {
-            Some(cursor) => checked_cursor(context, cursor, Some(&args.repository))?,
+            Some(cursor) => checked_cursor(context, cursor, &ListOf::Repository(&args.repository))?,
             None => with_query(
                 repo_url(context, &args.repository)?.path("pulls").build()?,
                 &[
@@ -655,7 +687,7 @@ impl Tool for ListPullRequests {
                     updated_at: n.updated_at,
                 })
                 .collect(),
-            next_cursor: next_cursor(context, next, Some(&args.repository))?,
+            next_cursor: next_cursor(context, next, &ListOf::Repository(&args.repository))?,
         })
     }
 }
@@ -931,7 +963,8 @@ pub struct SearchIssuesArgs {
     #[schemars(range(min = 1, max = 100))]
     pub limit: Option<u8>,
     /// The `next_cursor` of the previous page, unchanged (it is sealed: an altered one
-    /// is refused); the query is then that of the first page.
+    /// is refused), with the first page's query, sort and order: a cursor of another
+    /// search is refused.
     #[serde(default)]
     pub cursor: Option<String>,
 }
@@ -1059,15 +1092,20 @@ impl Tool for SearchIssues {
         args: SearchIssuesArgs,
         context: &ToolContext,
     ) -> Result<SearchPage, Error> {
+        let search = ListOf::Search {
+            query: &args.query,
+            sort: args.sort,
+            order: args.order,
+        };
         let url = if let Some(cursor) = &args.cursor {
-            checked_cursor(context, cursor, None)?
+            checked_cursor(context, cursor, &search)?
         } else {
             let endpoints = endpoints(context)?;
             let base = endpoints.api.url().path("search/issues").build()?;
             with_query(
                 base,
                 &[
-                    ("q", Some(typed_query(args.query))),
+                    ("q", Some(typed_query(args.query.clone()))),
                     ("sort", args.sort.map(|s| s.as_str().to_owned())),
                     ("order", args.order.map(|d| d.as_str().to_owned())),
                     ("per_page", Some(per_page(args.limit))),
@@ -1092,7 +1130,7 @@ impl Tool for SearchIssues {
                     author: author(n.user),
                 })
                 .collect(),
-            next_cursor: next_cursor(context, next, None)?,
+            next_cursor: next_cursor(context, next, &search)?,
         })
     }
 }

@@ -861,10 +861,25 @@ async fn github_tools_work_on_cloud_and_enterprise_server() {
         let sent = api.requests().last().unwrap().clone();
         assert_eq!(sent.path, format!("{prefix}/search/issues"));
         assert_eq!(sent.query_param("q"), Some("repo:octo/repo is:issue login"));
+        // A cursor continues its own search only: another query, or another order,
+        // is refused before anything is sent.
+        let before = api.requests().len();
+        for other in [
+            json!({"query": "repo:octo/repo is:issue crash", "cursor": found["next_cursor"]}),
+            json!({
+                "query": "repo:octo/repo is:issue login",
+                "order": "asc",
+                "cursor": found["next_cursor"],
+            }),
+        ] {
+            let refused = runtime.call("github_search_issues", other, &call).await;
+            assert_eq!(code(&refused), "github.invalid_cursor", "{refused:?}");
+        }
+        assert_eq!(api.requests().len(), before);
         let rest = ok(&runtime
             .call(
                 "github_search_issues",
-                json!({"query": "ignored with a cursor", "cursor": found["next_cursor"]}),
+                json!({"query": "repo:octo/repo is:issue login", "cursor": found["next_cursor"]}),
                 &call,
             )
             .await);
