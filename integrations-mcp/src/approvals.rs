@@ -27,10 +27,10 @@ use crate::session::Principal;
 /// How long a settled result or a denial waits for the client's retry.
 const SETTLED_TTL: Duration = Duration::from_secs(60 * 60);
 
-/// How long a running call's record is kept at most: a run never ends in a process that
-/// died during it, and its record must not stay forever. The client's retry is told the
-/// call is running until then.
-const RUNNING_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+/// How many times per lease the process running an approved call renews its record
+/// ([`McpOptions::approval_run_lease`](crate::McpOptions::approval_run_lease)): a store
+/// unreachable for up to four fifths of the lease does not let the record lapse.
+const RENEWALS_PER_LEASE: u32 = 5;
 
 /// The most approval requests one principal (tenant, workspace, user) may have waiting
 /// for a person, counting the calls asking for one right now in this process. Each stays
@@ -184,6 +184,10 @@ pub struct Approvals {
     desk: Arc<Mutex<Desk>>,
     /// [`MAX_PENDING_PER_PRINCIPAL`], smaller in unit tests.
     cap: usize,
+    /// How long a running call's record lives unless renewed: a run never ends in a
+    /// process that died during it, and the client's retry, told the call is running
+    /// until then, asks anew once the record is gone.
+    run_lease: Duration,
 }
 
 impl fmt::Debug for Approvals {
@@ -202,7 +206,14 @@ impl Approvals {
             runtime,
             desk: Arc::default(),
             cap: cap.max(1),
+            run_lease: crate::McpOptions::new().approval_run_lease,
         }
+    }
+
+    /// These approvals, with running records leased for `lease`.
+    pub(crate) fn with_run_lease(mut self, lease: Duration) -> Self {
+        self.run_lease = lease;
+        self
     }
 
     /// The refusal of a call whose principal has as many requests waiting as allowed.
@@ -323,7 +334,7 @@ impl Approvals {
             ApprovalStage::Running,
             None,
             now,
-            now.saturating_add(RUNNING_TTL),
+            now.saturating_add(self.run_lease),
         );
         if !self
             .store()
@@ -339,7 +350,16 @@ impl Approvals {
         let runtime = Arc::clone(&self.runtime);
         let (tenant, id, approver) = (tenant.clone(), id.clone(), approver.clone());
         let task = tokio::spawn(async move {
-            let outcome = runtime.try_approve(&tenant, &id, &approver).await;
+            let work = runtime.try_approve(&tenant, &id, &approver);
+            tokio::pin!(work);
+            let every = run.approvals.run_lease / RENEWALS_PER_LEASE;
+            let mut renewal = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+            let outcome = loop {
+                tokio::select! {
+                    outcome = &mut work => break outcome,
+                    _ = renewal.tick() => run.renew().await,
+                }
+            };
             run.end(&outcome).await;
             outcome
         });
@@ -732,6 +752,36 @@ struct Run {
 }
 
 impl Run {
+    /// The call still runs: its record lives another lease from now. A failed
+    /// write is tried again at the next renewal; a record no longer running (a denial
+    /// took the request meanwhile) is left as it is.
+    async fn renew(&mut self) {
+        let Some(call) = &self.call else {
+            return;
+        };
+        let now = self.approvals.now();
+        let renewed = call.at_stage(
+            ApprovalStage::Running,
+            None,
+            now,
+            now.saturating_add(self.approvals.run_lease),
+        );
+        match self
+            .approvals
+            .store()
+            .update_approval_call(&renewed, ApprovalStage::Running)
+            .await
+        {
+            Ok(true) => self.call = Some(renewed),
+            Ok(false) => {}
+            Err(e) => tracing::warn!(
+                code = e.code(),
+                approval = renewed.request.id.as_str(),
+                "the record of a running approved call could not be renewed; trying again at the next renewal"
+            ),
+        }
+    }
+
     /// The call ran (`Ok`, its result: kept for the retry), or its request was not taken
     /// out of the store (`Err`): gone (the retry is told it did not run) or a storage
     /// error (nothing ran: it is pending again).
@@ -768,8 +818,8 @@ impl Run {
                 return;
             }
         };
-        // A store briefly unreachable must not leave the record running for a day and
-        // the result lost: the write is tried again a few times. `false` (not running
+        // A store briefly unreachable must not leave the record running until its lease
+        // ends and the result lost: the write is tried again a few times. `false` (not running
         // any more) is a denial that took the request meanwhile and settled the record.
         let mut written = Ok(false);
         for pause in [
@@ -805,11 +855,16 @@ impl Drop for Run {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
-        let mut run = Run {
-            approvals: self.approvals.clone(),
-            call: Some(call),
-        };
+        // The task holds the parts, not a `Run`: a runtime shutting down drops a task it
+        // is handed without running it, and a `Run` dropped there would spawn again, and
+        // again (each spawn dropped at once), until the stack overflows. Once polled, the
+        // run's record is taken at once, so its drop spawns nothing.
+        let approvals = self.approvals.clone();
         runtime.spawn(async move {
+            let mut run = Run {
+                approvals,
+                call: Some(call),
+            };
             run.end(&Ok(ToolResult::failure(&stopped()))).await;
         });
     }
@@ -885,6 +940,34 @@ mod tests {
             approvals.now(),
             Duration::from_secs(3600),
         )
+    }
+
+    /// A runtime shutting down with an approved call still running drops its task: the
+    /// run's drop hands its end to a runtime that drops it unrun, which must not hand it
+    /// on again and again (it overflowed the stack and aborted the process).
+    #[test]
+    fn a_run_dropped_while_its_runtime_shuts_down_ends_quietly() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let approvals = rt.block_on(async { approvals() });
+        let (_, asked) = asked(&approvals, &session(), "shutdown");
+        let call = ApprovalCall::pending("k", asked, approvals.now()).at_stage(
+            ApprovalStage::Running,
+            None,
+            approvals.now(),
+            approvals.now().saturating_add(Duration::from_secs(600)),
+        );
+        rt.spawn(async move {
+            let _run = Run {
+                approvals,
+                call: Some(call),
+            };
+            std::future::pending::<()>().await;
+        });
+        rt.block_on(tokio::task::yield_now());
+        drop(rt);
     }
 
     #[tokio::test]

@@ -54,8 +54,10 @@
 //!   (still exactly once), and answers the client's retry, wherever the call was asked.
 //!   Only identical calls asking at the same moment wait for each other within one
 //!   process; across processes the first to store its request answers both (the other's
-//!   is withdrawn). A call approved in a process that dies while running it stays
-//!   `running` for a day, then its retry asks anew. The per-principal cap counts the
+//!   is withdrawn). The process running an approved call renews its record
+//!   while the call runs; one that dies while running it leaves the record `running` for
+//!   at most its lease ([`McpOptions::approval_run_lease`], ten minutes by default),
+//!   then the retry asks anew (a person decides again). The per-principal cap counts the
 //!   requests in the store and the calls asking in this process. Continuation pages are
 //!   in the store too (see above), so nothing a client is given lives in one instance
 //!   only, but a stateful session itself: route a session's requests to the instance

@@ -302,7 +302,11 @@ impl McpService {
         Self {
             shared: Arc::new(Shared {
                 runtime: Arc::clone(&self.shared.runtime),
-                approvals: self.shared.approvals.clone(),
+                approvals: self
+                    .shared
+                    .approvals
+                    .clone()
+                    .with_run_lease(options.approval_run_lease),
                 options,
                 changes: self.shared.changes.clone(),
                 manifests: Arc::clone(&self.shared.manifests),

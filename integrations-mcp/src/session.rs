@@ -96,6 +96,11 @@ pub struct McpOptions {
     pub progress_interval: Duration,
     /// Instructions for the model, sent in `initialize`.
     pub instructions: String,
+    /// How long the record of an approved call that runs lives unless the process
+    /// running it renews it (it does, every fifth of this): a process that dies during
+    /// a run leaves the record `running` at most this long, then the client's retry
+    /// asks anew. Default ten minutes.
+    pub approval_run_lease: Duration,
 }
 
 impl Default for McpOptions {
@@ -106,13 +111,14 @@ impl Default for McpOptions {
 
 impl McpOptions {
     /// The defaults: name `integrations`, no approval page, 100 tools a page, progress
-    /// after one second.
+    /// after one second, running approved calls' records leased for ten minutes.
     pub fn new() -> Self {
         Self {
             name: "integrations".to_owned(),
             approval_url: None,
             page_size: 100,
             progress_interval: Duration::from_secs(1),
+            approval_run_lease: Duration::from_secs(10 * 60),
             instructions: "Tools of the user's connected integrations. Some writes need a person's approval in the host: such a call answers with an approval URL; after the approval, call the tool again with the same arguments to receive its result. A result that was too large ends with a cursor for integrations_continue_result.".to_owned(),
         }
     }
@@ -143,6 +149,14 @@ impl McpOptions {
     #[must_use]
     pub fn with_progress_interval(mut self, interval: Duration) -> Self {
         self.progress_interval = interval.max(Duration::from_millis(10));
+        self
+    }
+
+    /// Sets how long a running approved call's record lives without renewal (at least
+    /// a second).
+    #[must_use]
+    pub fn with_approval_run_lease(mut self, lease: Duration) -> Self {
+        self.approval_run_lease = lease.max(Duration::from_secs(1));
         self
     }
 

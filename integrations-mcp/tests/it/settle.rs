@@ -688,3 +688,106 @@ async fn the_pages_of_a_result_approved_after_a_stale_listing_are_read_by_the_re
         crate::calls::continue_result(&retrying, serde_json::json!({"cursor": cursor})).await;
     assert_eq!(next["isError"], false, "{next}");
 }
+
+/// A process that took an approved call to run it and died leaves its record running
+/// only for the run lease: the client's retry is told the call runs until then, and asks
+/// anew after (a person decides again); nothing ran meanwhile.
+#[tokio::test]
+async fn a_call_whose_running_process_died_is_asked_anew_after_the_run_lease() {
+    use integrations_core::model::ApprovalStage;
+    let demo = demo().await;
+    let client = crate::support::plain(&demo).await;
+    let id = approval_id(&send(&client, &demo, "lost").await);
+    // What a process approving it does before it runs the call, and then it dies.
+    let tenant = &demo.session.session.tenant;
+    let store = demo.runtime.host().approvals();
+    let now = demo.test.clock.now();
+    let call = store
+        .find_approval_call(tenant, &id, now)
+        .await
+        .unwrap()
+        .unwrap();
+    let lease = McpOptions::new().approval_run_lease;
+    let running = call.at_stage(ApprovalStage::Running, None, now, now.saturating_add(lease));
+    assert!(
+        store
+            .update_approval_call(&running, ApprovalStage::Pending)
+            .await
+            .unwrap()
+    );
+    store
+        .take_approval(tenant, &id, now)
+        .await
+        .unwrap()
+        .unwrap();
+
+    let retry = send(&client, &demo, "lost").await;
+    assert_eq!(
+        retry["_meta"]["integrations/approval"]["running"], true,
+        "{retry}"
+    );
+    demo.test.clock.advance(lease.saturating_sub(Duration::from_secs(1)));
+    let retry = send(&client, &demo, "lost").await;
+    assert_eq!(
+        retry["_meta"]["integrations/approval"]["running"], true,
+        "{retry}"
+    );
+    demo.test.clock.advance(Duration::from_secs(2));
+    let anew = send(&client, &demo, "lost").await;
+    assert_ne!(approval_id(&anew), id, "{anew}");
+    assert_eq!(calls(&demo, "slack_messages"), 0);
+}
+
+/// The process running an approved call renews its record while the call runs: a run
+/// longer than the lease is still `running` to the client's retry, never asked anew, and
+/// its result reaches the retry after.
+#[tokio::test]
+async fn a_run_longer_than_its_lease_keeps_its_record_running() {
+    let demo = demo().await;
+    let lease = Duration::from_secs(2);
+    let service = service(&demo, Arc::new(Switch(Mutex::new(ToolPolicy::Ask))), None);
+    let service = service.with_options(
+        McpOptions::new()
+            .with_approval_url(APPROVALS)
+            .with_approval_run_lease(lease),
+    );
+    let client = connect(service.server(demo.session.clone()), Client::plain()).await;
+    let id = approval_id(&send(&client, &demo, "slow").await);
+    demo.set_latency(Duration::from_secs(3));
+    let approving = tokio::spawn({
+        let service = service.clone();
+        let tenant = demo.session.session.tenant.clone();
+        async move {
+            service
+                .approvals()
+                .approve(&tenant, &id, &UserId::new(REVIEWER).unwrap())
+                .await
+        }
+    });
+    // Running, leased from the host clock's now.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let tenant = &demo.session.session.tenant;
+    let store = demo.runtime.host().approvals();
+    let now = demo.test.clock.now();
+    let key_call = store
+        .list_approval_calls(tenant, now)
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(key_call.expires_at, now.saturating_add(lease));
+    // Past the first lease by the host clock; renewals (every fifth of it) follow.
+    demo.test.clock.advance(Duration::from_secs(5));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    demo.set_latency(Duration::ZERO);
+    let retry = send(&client, &demo, "slow").await;
+    assert_eq!(
+        retry["_meta"]["integrations/approval"]["running"], true,
+        "{retry}"
+    );
+
+    let done = approving.await.unwrap();
+    assert!(!done.is_error(), "{done:?}");
+    let retry = send(&client, &demo, "slow").await;
+    assert_eq!(retry["isError"], false, "{retry}");
+    assert_eq!(calls(&demo, "slack_messages"), 1);
+}
