@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -31,6 +32,14 @@ const SETTLED_TTL: Duration = Duration::from_secs(60 * 60);
 /// ([`McpOptions::approval_run_lease`](crate::McpOptions::approval_run_lease)): a store
 /// unreachable for up to four fifths of the lease does not let the record lapse.
 const RENEWALS_PER_LEASE: u32 = 5;
+
+/// The shortest run lease: a shorter one (`McpOptions::approval_run_lease` is a public
+/// field) would renew all the time.
+const MIN_RUN_LEASE: Duration = Duration::from_secs(1);
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
 
 /// The most approval requests one principal (tenant, workspace, user) may have waiting
 /// for a person, counting the calls asking for one right now in this process. Each stays
@@ -184,10 +193,12 @@ pub struct Approvals {
     desk: Arc<Mutex<Desk>>,
     /// [`MAX_PENDING_PER_PRINCIPAL`], smaller in unit tests.
     cap: usize,
-    /// How long a running call's record lives unless renewed: a run never ends in a
-    /// process that died during it, and the client's retry, told the call is running
-    /// until then, asks anew once the record is gone.
-    run_lease: Duration,
+    /// How long a running call's record lives unless renewed, in milliseconds: a run
+    /// never ends in a process that died during it, and the client's retry, told the
+    /// call is running until then, asks anew once the record is gone. Shared by every
+    /// clone, so a handle taken before [`McpService::with_options`](crate::McpService::with_options)
+    /// runs with the lease set there.
+    run_lease_ms: Arc<AtomicU64>,
 }
 
 impl fmt::Debug for Approvals {
@@ -206,14 +217,21 @@ impl Approvals {
             runtime,
             desk: Arc::default(),
             cap: cap.max(1),
-            run_lease: crate::McpOptions::new().approval_run_lease,
+            run_lease_ms: Arc::new(AtomicU64::new(millis(
+                crate::McpOptions::new().approval_run_lease,
+            ))),
         }
     }
 
-    /// These approvals, with running records leased for `lease`.
-    pub(crate) fn with_run_lease(mut self, lease: Duration) -> Self {
-        self.run_lease = lease;
+    /// Leases running records for `lease` (at least a second), here and in every clone.
+    pub(crate) fn with_run_lease(self, lease: Duration) -> Self {
+        self.run_lease_ms
+            .store(millis(lease.max(MIN_RUN_LEASE)), Ordering::Relaxed);
         self
+    }
+
+    fn run_lease(&self) -> Duration {
+        Duration::from_millis(self.run_lease_ms.load(Ordering::Relaxed))
     }
 
     /// The refusal of a call whose principal has as many requests waiting as allowed.
@@ -334,7 +352,7 @@ impl Approvals {
             ApprovalStage::Running,
             None,
             now,
-            now.saturating_add(self.run_lease),
+            now.saturating_add(self.run_lease()),
         );
         if !self
             .store()
@@ -350,16 +368,12 @@ impl Approvals {
         let runtime = Arc::clone(&self.runtime);
         let (tenant, id, approver) = (tenant.clone(), id.clone(), approver.clone());
         let task = tokio::spawn(async move {
-            let work = runtime.try_approve(&tenant, &id, &approver);
-            tokio::pin!(work);
-            let every = run.approvals.run_lease / RENEWALS_PER_LEASE;
-            let mut renewal = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-            let outcome = loop {
-                tokio::select! {
-                    outcome = &mut work => break outcome,
-                    _ = renewal.tick() => run.renew().await,
-                }
-            };
+            // Renewed beside the call, not between its polls: a slow store must not hold
+            // the call back. Stopped before the end is written (a renewal landing after
+            // it finds the record settled, and changes nothing).
+            let renewals = tokio::spawn(run.renewals());
+            let outcome = runtime.try_approve(&tenant, &id, &approver).await;
+            renewals.abort();
             run.end(&outcome).await;
             outcome
         });
@@ -752,33 +766,45 @@ struct Run {
 }
 
 impl Run {
-    /// The call still runs: its record lives another lease from now. A failed
-    /// write is tried again at the next renewal; a record no longer running (a denial
-    /// took the request meanwhile) is left as it is.
-    async fn renew(&mut self) {
-        let Some(call) = &self.call else {
-            return;
-        };
-        let now = self.approvals.now();
-        let renewed = call.at_stage(
-            ApprovalStage::Running,
-            None,
-            now,
-            now.saturating_add(self.approvals.run_lease),
-        );
-        match self
-            .approvals
-            .store()
-            .update_approval_call(&renewed, ApprovalStage::Running)
-            .await
-        {
-            Ok(true) => self.call = Some(renewed),
-            Ok(false) => {}
-            Err(e) => tracing::warn!(
-                code = e.code(),
-                approval = renewed.request.id.as_str(),
-                "the record of a running approved call could not be renewed; trying again at the next renewal"
-            ),
+    /// Renews the running record every fifth of the lease, for as long as it is
+    /// polled: its record lives another lease from each renewal. A failed write is tried
+    /// again at the next renewal; a record no longer running stops the renewals.
+    fn renewals(&self) -> impl Future<Output = ()> + Send + 'static {
+        let approvals = self.approvals.clone();
+        let call = self.call.clone();
+        async move {
+            let Some(call) = call else {
+                return;
+            };
+            let every = approvals.run_lease() / RENEWALS_PER_LEASE;
+            let start = tokio::time::Instant::now() + every;
+            let mut ticks = tokio::time::interval_at(start, every);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                let now = approvals.now();
+                let renewed = call.at_stage(
+                    ApprovalStage::Running,
+                    None,
+                    now,
+                    now.saturating_add(approvals.run_lease()),
+                );
+                match approvals
+                    .store()
+                    .update_approval_call(&renewed, ApprovalStage::Running)
+                    .await
+                {
+                    Ok(true) => {}
+                    // A denial took it, or the lease lapsed and the key was asked anew:
+                    // the end will say which.
+                    Ok(false) => return,
+                    Err(e) => tracing::warn!(
+                        code = e.code(),
+                        approval = renewed.request.id.as_str(),
+                        "the record of a running approved call could not be renewed; trying again at the next renewal"
+                    ),
+                }
+            }
         }
     }
 
@@ -836,13 +862,31 @@ impl Run {
                 break;
             }
         }
-        if let Err(e) = written {
-            tracing::warn!(
+        match written {
+            Err(e) => tracing::warn!(
                 code = e.code(),
                 approval = call.request.id.as_str(),
-                "how an approved call ended could not be stored; its record stays running until it expires"
-            );
+                "how an approved call ended could not be stored; its record stays running until its lease ends"
+            ),
+            // Not a denial: the lease lapsed (renewals failed for most of it) and the
+            // record is gone, or the key was asked anew. The result cannot reach the
+            // retry, and a person may approve the call again.
+            Ok(false) if !approvals.denied_now(&call).await => tracing::warn!(
+                approval = call.request.id.as_str(),
+                "an approved call ended after its running record lapsed: its result is lost, and the client's retry asks anew"
+            ),
+            Ok(_) => {}
         }
+    }
+}
+
+impl Approvals {
+    /// Whether the record of `call`'s request is denied now.
+    async fn denied_now(&self, call: &ApprovalCall) -> bool {
+        self.store()
+            .find_approval_call(&call.tenant, &call.request.id, self.now())
+            .await
+            .is_ok_and(|found| found.is_some_and(|found| found.stage == ApprovalStage::Denied))
     }
 }
 
@@ -940,6 +984,17 @@ mod tests {
             approvals.now(),
             Duration::from_secs(3600),
         )
+    }
+
+    /// A lease set to nothing through the public field (or `with_options`) is a second:
+    /// a zero renewal period would panic every approval's run.
+    #[test]
+    fn a_run_lease_is_at_least_a_second_in_every_clone() {
+        let approvals = approvals();
+        let earlier = approvals.clone();
+        let approvals = approvals.with_run_lease(Duration::ZERO);
+        assert_eq!(approvals.run_lease(), Duration::from_secs(1));
+        assert_eq!(earlier.run_lease(), Duration::from_secs(1));
     }
 
     /// A runtime shutting down with an approved call still running drops its task: the

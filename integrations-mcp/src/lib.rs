@@ -57,7 +57,9 @@
 //!   is withdrawn). The process running an approved call renews its record
 //!   while the call runs; one that dies while running it leaves the record `running` for
 //!   at most its lease ([`McpOptions::approval_run_lease`], ten minutes by default),
-//!   then the retry asks anew (a person decides again). The per-principal cap counts the
+//!   then the retry asks anew: a person decides again whether the call, which may have
+//!   run, runs again. A process cut off from the store for most of the lease lets the
+//!   record lapse the same way, and logs that the result it then gets is lost. The per-principal cap counts the
 //!   requests in the store and the calls asking in this process. Continuation pages are
 //!   in the store too (see above), so nothing a client is given lives in one instance
 //!   only, but a stateful session itself: route a session's requests to the instance

@@ -726,7 +726,9 @@ async fn a_call_whose_running_process_died_is_asked_anew_after_the_run_lease() {
         retry["_meta"]["integrations/approval"]["running"], true,
         "{retry}"
     );
-    demo.test.clock.advance(lease.saturating_sub(Duration::from_secs(1)));
+    demo.test
+        .clock
+        .advance(lease.saturating_sub(Duration::from_secs(1)));
     let retry = send(&client, &demo, "lost").await;
     assert_eq!(
         retry["_meta"]["integrations/approval"]["running"], true,
@@ -738,11 +740,35 @@ async fn a_call_whose_running_process_died_is_asked_anew_after_the_run_lease() {
     assert_eq!(calls(&demo, "slack_messages"), 0);
 }
 
+// The record, and the host clock's now, once `ready` says so (polled: the run and
+// its renewals go at their own pace on a loaded machine).
+async fn record_once(
+    demo: &Demo,
+    ready: fn(&integrations_core::model::ApprovalCall, integrations_core::Timestamp) -> bool,
+) -> (
+    integrations_core::model::ApprovalCall,
+    integrations_core::Timestamp,
+) {
+    let tenant = &demo.session.session.tenant;
+    let store = demo.runtime.host().approvals();
+    for _ in 0..500 {
+        let now = demo.test.clock.now();
+        if let Some(call) = store.list_approval_calls(tenant, now).await.unwrap().pop()
+            && ready(&call, now)
+        {
+            return (call, now);
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the record never got there")
+}
+
 /// The process running an approved call renews its record while the call runs: a run
 /// longer than the lease is still `running` to the client's retry, never asked anew, and
 /// its result reaches the retry after.
 #[tokio::test]
 async fn a_run_longer_than_its_lease_keeps_its_record_running() {
+    use integrations_core::model::ApprovalStage;
     let demo = demo().await;
     let lease = Duration::from_secs(2);
     let service = service(&demo, Arc::new(Switch(Mutex::new(ToolPolicy::Ask))), None);
@@ -753,7 +779,7 @@ async fn a_run_longer_than_its_lease_keeps_its_record_running() {
     );
     let client = connect(service.server(demo.session.clone()), Client::plain()).await;
     let id = approval_id(&send(&client, &demo, "slow").await);
-    demo.set_latency(Duration::from_secs(3));
+    demo.set_latency(Duration::from_secs(4));
     let approving = tokio::spawn({
         let service = service.clone();
         let tenant = demo.session.session.tenant.clone();
@@ -765,19 +791,13 @@ async fn a_run_longer_than_its_lease_keeps_its_record_running() {
         }
     });
     // Running, leased from the host clock's now.
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let tenant = &demo.session.session.tenant;
-    let store = demo.runtime.host().approvals();
-    let now = demo.test.clock.now();
-    let key_call = store
-        .list_approval_calls(tenant, now)
-        .await
-        .unwrap()
-        .remove(0);
-    assert_eq!(key_call.expires_at, now.saturating_add(lease));
-    // Past the first lease by the host clock; renewals (every fifth of it) follow.
+    let (running, at) = record_once(&demo, |call, _| call.stage == ApprovalStage::Running).await;
+    assert_eq!(running.expires_at, at.saturating_add(lease));
+    // Past the first lease by the host clock; a renewal (every fifth of it) leases it
+    // again from then.
     demo.test.clock.advance(Duration::from_secs(5));
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (renewed, _) = record_once(&demo, |call, now| call.expires_at > now).await;
+    assert_eq!(renewed.request.id, running.request.id);
     demo.set_latency(Duration::ZERO);
     let retry = send(&client, &demo, "slow").await;
     assert_eq!(
