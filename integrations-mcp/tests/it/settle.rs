@@ -615,42 +615,6 @@ async fn a_call_record_written_despite_a_store_error_still_waits_in_its_request(
     assert_eq!(retry["isError"], false, "{retry}");
 }
 
-/// Every read tool is `ask` here: a large result comes through an approval.
-struct AskToList;
-
-#[async_trait]
-impl PolicySource for AskToList {
-    async fn policy_set(&self, _: &TenantId, _: &WorkspaceId) -> Result<PolicySet, Error> {
-        PolicySet::new().with_tool("linear_list_issues", ToolPolicy::Ask)
-    }
-}
-
-/// The result of an approved call is handed to the principal's retry from whichever MCP
-/// session it comes, and so are the pages after its first: the session that retries
-/// reads them, though another session asked.
-#[tokio::test]
-async fn the_pages_of_an_approved_result_are_read_by_the_session_that_retries() {
-    let demo = demo().await;
-    let service = service(&demo, Arc::new(AskToList), None);
-    let list = || crate::support::call("linear_list_issues", serde_json::json!({"limit": 50}));
-    let asking = connect(service.server(demo.session.clone()), Client::plain()).await;
-    let id = approval_id(&json_of(&asking.call_tool(list()).await.unwrap()));
-    let done = approve(&service, &demo, &id).await;
-    assert!(!done.is_error(), "{done:?}");
-
-    let retrying = connect(service.server(demo.session.clone()), Client::plain()).await;
-    let first = json_of(&retrying.call_tool(list()).await.unwrap());
-    assert_eq!(first["isError"], false, "{first}");
-    let cursor = first["_meta"]["integrations/continuation"]["cursor"]
-        .as_str()
-        .unwrap_or_else(|| panic!("not trimmed: {first}"))
-        .to_owned();
-    let next =
-        crate::calls::continue_result(&retrying, serde_json::json!({"cursor": cursor})).await;
-    assert_eq!(next["isError"], false, "{next}");
-    assert_ne!(next["structuredContent"], first["structuredContent"]);
-}
-
 /// The policy of `linear_list_issues`, which the test switches as an admin would.
 struct ListSwitch(Mutex<ToolPolicy>);
 
@@ -662,6 +626,47 @@ impl PolicySource for ListSwitch {
     }
 }
 
+/// `linear_list_issues` as the page tests call it: a result large enough to be split.
+fn list_issues() -> rmcp::model::CallToolRequestParams {
+    crate::support::call("linear_list_issues", serde_json::json!({"limit": 50}))
+}
+
+/// The approved `linear_list_issues` call retried from a new MCP session of the
+/// principal: its first page, then the next page read through the cursor it gave.
+async fn retry_and_read_on(service: &McpService, demo: &Demo) -> (Value, Value) {
+    let retrying = connect(service.server(demo.session.clone()), Client::plain()).await;
+    let first = json_of(&retrying.call_tool(list_issues()).await.unwrap());
+    assert_eq!(first["isError"], false, "{first}");
+    let cursor = first["_meta"]["integrations/continuation"]["cursor"]
+        .as_str()
+        .unwrap_or_else(|| panic!("not trimmed: {first}"))
+        .to_owned();
+    let next =
+        crate::calls::continue_result(&retrying, serde_json::json!({"cursor": cursor})).await;
+    (first, next)
+}
+
+/// The result of an approved call is handed to the principal's retry from whichever MCP
+/// session it comes, and so are the pages after its first: the session that retries
+/// reads them, though another session asked.
+#[tokio::test]
+async fn the_pages_of_an_approved_result_are_read_by_the_session_that_retries() {
+    let demo = demo().await;
+    let service = service(
+        &demo,
+        Arc::new(ListSwitch(Mutex::new(ToolPolicy::Ask))),
+        None,
+    );
+    let asking = connect(service.server(demo.session.clone()), Client::plain()).await;
+    let id = approval_id(&json_of(&asking.call_tool(list_issues()).await.unwrap()));
+    let done = approve(&service, &demo, &id).await;
+    assert!(!done.is_error(), "{done:?}");
+
+    let (first, next) = retry_and_read_on(&service, &demo).await;
+    assert_eq!(next["isError"], false, "{next}");
+    assert_ne!(next["structuredContent"], first["structuredContent"]);
+}
+
 /// A session whose listing (kept a moment) still says `auto` calls a tool just switched
 /// to `ask`: the runtime asks, and the approved result goes to the retry from another
 /// session with its pages, as for a tool listed as `ask`.
@@ -670,22 +675,14 @@ async fn the_pages_of_a_result_approved_after_a_stale_listing_are_read_by_the_re
     let demo = demo().await;
     let switch = Arc::new(ListSwitch(Mutex::new(ToolPolicy::Auto)));
     let service = service(&demo, switch.clone(), None);
-    let list = || crate::support::call("linear_list_issues", serde_json::json!({"limit": 50}));
     let asking = connect(service.server(demo.session.clone()), Client::plain()).await;
     asking.list_all_tools().await.unwrap();
     switch.0.lock().unwrap().clone_from(&ToolPolicy::Ask);
-    let id = approval_id(&json_of(&asking.call_tool(list()).await.unwrap()));
+    let id = approval_id(&json_of(&asking.call_tool(list_issues()).await.unwrap()));
     let done = approve(&service, &demo, &id).await;
     assert!(!done.is_error(), "{done:?}");
 
-    let retrying = connect(service.server(demo.session.clone()), Client::plain()).await;
-    let first = json_of(&retrying.call_tool(list()).await.unwrap());
-    let cursor = first["_meta"]["integrations/continuation"]["cursor"]
-        .as_str()
-        .unwrap_or_else(|| panic!("not trimmed: {first}"))
-        .to_owned();
-    let next =
-        crate::calls::continue_result(&retrying, serde_json::json!({"cursor": cursor})).await;
+    let (_, next) = retry_and_read_on(&service, &demo).await;
     assert_eq!(next["isError"], false, "{next}");
 }
 

@@ -265,18 +265,10 @@ impl Responder {
             .take(limit)
             .map(|m| found.shown(m))
             .collect();
-        let more = newest_first.len() > limit;
-        let next = newest_first
-            .get(limit)
-            .map_or_else(String::new, |m| cursor_at(generation, &m.ts));
+        let mut answer = messages_page(&page, &newest_first, limit, generation);
+        answer["pin_count"] = json!(0);
         state.faults.pages += 1;
-        ResponseTemplate::new(200).set_body_json(json!({
-            "ok": true,
-            "messages": page,
-            "has_more": more,
-            "pin_count": 0,
-            "response_metadata": {"next_cursor": next},
-        }))
+        ResponseTemplate::new(200).set_body_json(answer)
     }
 }
 
@@ -332,18 +324,24 @@ impl Responder {
             page.push(found.shown(parent));
         }
         page.extend(replies.iter().take(limit).map(|m| found.shown(m)));
-        let more = replies.len() > limit;
-        let next = replies
-            .get(limit)
-            .map_or_else(String::new, |m| cursor_at(generation, &m.ts));
+        let answer = messages_page(&page, &replies, limit, generation);
         state.faults.pages += 1;
-        ResponseTemplate::new(200).set_body_json(json!({
-            "ok": true,
-            "messages": page,
-            "has_more": more,
-            "response_metadata": {"next_cursor": next},
-        }))
+        ResponseTemplate::new(200).set_body_json(answer)
     }
+}
+
+/// A page of `messages` out of `listed` (the page's and the ones after, in order), with
+/// `has_more` and the cursor to the first message not on it.
+fn messages_page(messages: &[Value], listed: &[&Message], limit: usize, generation: u64) -> Value {
+    let next = listed
+        .get(limit)
+        .map_or_else(String::new, |m| cursor_at(generation, &m.ts));
+    json!({
+        "ok": true,
+        "messages": messages,
+        "has_more": listed.len() > limit,
+        "response_metadata": {"next_cursor": next},
+    })
 }
 
 /// A Slack `ts` as a number of microseconds (`1700000000.000100`).
