@@ -14,7 +14,8 @@ pub(crate) enum DbCommand {
     /// Apply the migrations a database lacks, creating a SQLite file that does not exist
     /// yet: a deploy step, safe to run from several processes at once. A database
     /// migrated by a newer release is refused and left as it is
-    /// (`store.schema_too_new`). Prints the schema version the database is at.
+    /// (`store.schema_too_new`). Prints what it did (created, migrated, or nothing) and
+    /// the schema version the database is at.
     Migrate(MigrateArgs),
 }
 
@@ -60,12 +61,45 @@ pub(crate) fn run(command: DbCommand) -> Result<ExitCode, Error> {
         .enable_all()
         .build()
         .map_err(|e| Error::internal("the async runtime could not start").with_source(e))?;
-    let version = runtime.block_on(async {
+    let (before, version) = runtime.block_on(async {
+        // What was there, as the serving commands would find it: the report says what
+        // this run changed.
+        let before = match SqlStores::open(url).await {
+            Ok(stores) => {
+                stores.close().await;
+                Before::Current
+            }
+            Err(e) if e.code() == integrations_sqlx::codes::store::DATABASE_NOT_FOUND.as_str() => {
+                Before::Absent
+            }
+            Err(e) if e.code() == integrations_sqlx::codes::store::SCHEMA_OUTDATED.as_str() => {
+                Before::Outdated
+            }
+            Err(e) => return Err(e),
+        };
         let stores = SqlStores::connect(url).await?;
         let version = stores.schema_version().await;
         stores.close().await;
-        version
+        Ok((before, version?))
     })?;
-    out!("the database is at schema version {version}, this release's");
+    match before {
+        Before::Absent => out!("created the database at schema version {version}, this release's"),
+        Before::Outdated => {
+            out!("migrated the database to schema version {version}, this release's");
+        }
+        Before::Current => {
+            out!("the database is at schema version {version}, this release's: nothing to do");
+        }
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What `db migrate` found before it ran.
+enum Before {
+    /// No SQLite file: it is created.
+    Absent,
+    /// Empty, or at an older schema: it is migrated.
+    Outdated,
+    /// At this release's schema: nothing changes.
+    Current,
 }

@@ -244,7 +244,8 @@ async fn ctrl_c_stops_a_run_gives_its_lease_back_and_the_next_run_resumes() {
 }
 
 /// `db migrate` is the deploy step the serving commands expect: it creates and migrates
-/// a SQLite database (again: nothing to do), after which `sync run` opens it and gets as
+/// a SQLite database (again: nothing to do; an empty one: migrated), saying which, after
+/// which `sync run` opens it and gets as
 /// far as the missing connection. Without a URL it says what to give.
 #[test]
 fn db_migrate_makes_a_database_the_serving_commands_open() {
@@ -264,16 +265,20 @@ fn db_migrate_makes_a_database_the_serving_commands_open() {
     assert_eq!(before.status.code(), Some(2), "{}", stderr(&before));
     assert!(stderr(&before).starts_with("store.database_not_found "));
 
-    for _ in 0..2 {
+    // Created, then already current: each run says what it did.
+    for did in [
+        format!(
+            "created the database at schema version {}, this release's",
+            integrations_sqlx::SCHEMA_VERSION
+        ),
+        format!(
+            "the database is at schema version {}, this release's: nothing to do",
+            integrations_sqlx::SCHEMA_VERSION
+        ),
+    ] {
         let migrated = run_with_env(&["db", "migrate", "--database-url", &url], &[]);
         assert!(migrated.status.success(), "{}", stderr(&migrated));
-        assert_eq!(
-            stdout(&migrated).trim(),
-            format!(
-                "the database is at schema version {}, this release's",
-                integrations_sqlx::SCHEMA_VERSION
-            )
-        );
+        assert_eq!(stdout(&migrated).trim(), did);
     }
     assert!(dir.join("fresh.db").exists());
 
@@ -282,6 +287,19 @@ fn db_migrate_makes_a_database_the_serving_commands_open() {
         stderr(&after).starts_with("auth.connection_not_found "),
         "{}",
         stderr(&after)
+    );
+
+    // An empty SQLite file (no schema yet) is migrated, and says so.
+    std::fs::write(dir.join("empty.db"), b"").unwrap();
+    let empty = format!("sqlite://{}", dir.join("empty.db").display());
+    let migrated = run_with_env(&["db", "migrate", "--database-url", &empty], &[]);
+    assert!(migrated.status.success(), "{}", stderr(&migrated));
+    assert_eq!(
+        stdout(&migrated).trim(),
+        format!(
+            "migrated the database to schema version {}, this release's",
+            integrations_sqlx::SCHEMA_VERSION
+        )
     );
 
     let missing = run_with_env(&["db", "migrate"], &[("DATABASE_URL", "")]);
