@@ -63,7 +63,10 @@ pub(crate) fn run(command: DbCommand) -> Result<ExitCode, Error> {
         .map_err(|e| Error::internal("the async runtime could not start").with_source(e))?;
     let (before, version) = runtime.block_on(async {
         // What was there, as the serving commands would find it: the report says what
-        // this run changed.
+        // this run changed (as far as this process saw: another migrating at the same
+        // moment may have done it). Any other answer (a SQLite file another process is
+        // setting up answers busy at once) is left to `connect`, which waits it out and
+        // reports what it must.
         let before = match SqlStores::open(url).await {
             Ok(stores) => {
                 stores.close().await;
@@ -75,12 +78,12 @@ pub(crate) fn run(command: DbCommand) -> Result<ExitCode, Error> {
             Err(e) if e.code() == integrations_sqlx::codes::store::SCHEMA_OUTDATED.as_str() => {
                 Before::Outdated
             }
-            Err(e) => return Err(e),
+            Err(_) => Before::Unknown,
         };
         let stores = SqlStores::connect(url).await?;
         let version = stores.schema_version().await;
         stores.close().await;
-        Ok((before, version?))
+        Ok::<_, Error>((before, version?))
     })?;
     match before {
         Before::Absent => out!("created the database at schema version {version}, this release's"),
@@ -90,6 +93,7 @@ pub(crate) fn run(command: DbCommand) -> Result<ExitCode, Error> {
         Before::Current => {
             out!("the database is at schema version {version}, this release's: nothing to do");
         }
+        Before::Unknown => out!("the database is at schema version {version}, this release's"),
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -102,4 +106,6 @@ enum Before {
     Outdated,
     /// At this release's schema: nothing changes.
     Current,
+    /// Not known (busy, say): only the version reached is reported.
+    Unknown,
 }

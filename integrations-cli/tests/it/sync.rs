@@ -243,6 +243,35 @@ async fn ctrl_c_stops_a_run_gives_its_lease_back_and_the_next_run_resumes() {
     assert_eq!(synced_issues(&url).await.len(), 120);
 }
 
+/// Several replicas running `db migrate` on one new SQLite file at once all succeed: the
+/// ones that find the file being set up wait for it, and every one reports the version
+/// reached.
+#[test]
+fn db_migrate_from_several_processes_at_once_all_succeed() {
+    let dir = temp_dir("db-migrate-at-once");
+    let url = format!("sqlite://{}", dir.join("shared.db").display());
+    let runs: Vec<_> = (0..4)
+        .map(|_| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                run_with_env(&["db", "migrate", "--database-url", &url], &[])
+            })
+        })
+        .collect();
+    for run in runs {
+        let output = run.join().unwrap();
+        assert!(output.status.success(), "{}", stderr(&output));
+        assert!(
+            stdout(&output).contains(&format!(
+                "schema version {}, this release's",
+                integrations_sqlx::SCHEMA_VERSION
+            )),
+            "{}",
+            stdout(&output)
+        );
+    }
+}
+
 /// `db migrate` is the deploy step the serving commands expect: it creates and migrates
 /// a SQLite database (again: nothing to do; an empty one: migrated), saying which, after
 /// which `sync run` opens it and gets as

@@ -348,20 +348,23 @@ impl Reader {
     }
 
     /// The store id of `cursor`'s pages for this reader: a digest of the cursor bound to
-    /// the workspace, user, project, issue and scope (the issue with its length, the
-    /// scope last: they are the free-form parts). Another session's read of the same
+    /// the workspace, user, project, issue and scope (the issue with its length or `-`,
+    /// the scope last: they are the free-form parts). Another session's read of the same
     /// cursor looks up another id, finds nothing, and never takes the owner's pages
     /// out. The connection is checked against the record instead, so a read for a
     /// session finds the record without naming it.
     fn record_id(&self, cursor: &str) -> String {
         let user = self.user.as_ref().map_or("", UserId::as_str);
         let project = self.project.as_ref().map_or("", ProjectId::as_str);
-        let issue = self.issue.as_deref().unwrap_or("");
+        // The issue with its length, `-` for none: no issue and an empty one differ.
+        let issue = self.issue.as_deref().map_or_else(
+            || "-".to_owned(),
+            |issue| format!("{}:{issue}", issue.len()),
+        );
         let scope = self.scope.as_deref().unwrap_or("");
         crate::sealing::sha256_hex(&format!(
-            "2\n{cursor}\n{}\n{user}\n{project}\n{}\n{issue}\n{scope}",
-            self.workspace,
-            issue.len()
+            "2\n{cursor}\n{}\n{user}\n{project}\n{issue}\n{scope}",
+            self.workspace
         ))
     }
 

@@ -819,7 +819,7 @@ async fn continuations_are_sealed_in_the_store_and_read_once_from_any_process() 
     let record = &stored[0];
     assert_eq!(
         record.id,
-        hex_sha256(&format!("2\n{cursor}\n{}\n\n\n0\n\n", workspace()))
+        hex_sha256(&format!("2\n{cursor}\n{}\n\n\n-\n", workspace()))
     );
     assert_eq!(record.connection.as_str(), "conn-key");
     assert_eq!(record.page, 1);
@@ -897,7 +897,8 @@ async fn a_session_reads_the_next_page_without_naming_the_connection() {
     let colleague = Session::new(tenant(), workspace()).with_user("mallory".parse().unwrap());
     let project = session.clone().with_project("other".parse().unwrap());
     let issue = session.clone().with_issue("ENG-9");
-    for reader in [&stranger, &colleague, &project, &issue] {
+    let empty_issue = session.clone().with_issue("");
+    for reader in [&stranger, &colleague, &project, &issue, &empty_issue] {
         assert_eq!(
             code(&runtime.continue_result_for(&cursor, reader, None).await),
             "tool.continuation_not_found"

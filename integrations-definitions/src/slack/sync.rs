@@ -31,7 +31,8 @@
 //! replies off. A token Slack does not let read replies (its method page says bot
 //! tokens may not in channels; `not_allowed_token_type`, `missing_scope`) reads no
 //! thread for the rest of the run, which completes with the history, and says so in the
-//! host's log.
+//! host's log (the replies it skipped come later only while their thread is within the
+//! lookback; a full sync reads the rest).
 //!
 //! Record ids are `<channel>:<ts>`; `updated_at` is the message `ts`. Deletes: a deleted
 //! message is simply gone from the history, and an edit keeps its `ts`, so neither is
@@ -99,6 +100,9 @@ struct Cursor {
     /// Slack refused to let this token read replies: the run reads no more threads.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     no_replies: bool,
+    /// The `oldest` the channel's history is asked with, from its first page on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    oldest: Option<String>,
 }
 
 impl Cursor {
@@ -108,6 +112,7 @@ impl Cursor {
         self.history_done = false;
         self.threads.clear();
         self.replies = None;
+        self.oldest = None;
     }
 }
 
@@ -317,6 +322,7 @@ impl SyncSource for Slack {
                 threads: Vec::new(),
                 replies: None,
                 no_replies: false,
+                oldest: None,
             },
         };
         let Some(channel) = cursor.channels.get(cursor.at).cloned() else {
@@ -333,6 +339,11 @@ impl SyncSource for Slack {
             SyncMode::Incremental if state.read.contains(&channel) => request.since,
             _ => None,
         };
+        // Threads turned off since the cursor was saved: the ones it holds are not read.
+        if !config.thread_replies {
+            cursor.threads.clear();
+            cursor.replies = None;
+        }
         let read = if cursor.threads.is_empty() {
             call.history(&channel, since, &mut cursor).await?
         } else {
@@ -429,14 +440,19 @@ impl Call<'_, '_> {
         cursor: &mut Cursor,
     ) -> Result<Read, Error> {
         let limit = LIMIT.to_string();
-        // The lookback is for threads: none when the run reads none.
         let reading_threads = self.config.thread_replies && !cursor.no_replies;
-        let days = if reading_threads {
-            self.config.thread_lookback_days
-        } else {
-            0
-        };
-        let oldest = since.map(|since| earlier(since, days));
+        // The lookback is for threads: none when the run reads none. Decided at the
+        // channel's first page and kept in the cursor, so every page of the channel is
+        // asked with the query its cursor was given for.
+        if cursor.next.is_none() {
+            let days = if reading_threads {
+                self.config.thread_lookback_days
+            } else {
+                0
+            };
+            cursor.oldest = since.map(|since| earlier(since, days));
+        }
+        let oldest = cursor.oldest.clone();
         let mut query = vec![("channel", channel), ("limit", limit.as_str())];
         if let Some(oldest) = &oldest {
             query.push(("oldest", oldest));
@@ -461,7 +477,13 @@ impl Call<'_, '_> {
             let latest = message.get("latest_reply").and_then(Value::as_str);
             let parent = message.get("thread_ts").and_then(Value::as_str) == Some(ts)
                 && message.get("reply_count").and_then(Value::as_u64) > Some(0);
-            let replied = parent && latest.is_none_or(|latest| newer(latest, since));
+            // Without `latest_reply` (Slack sends it with every parent) only a full read
+            // counts the thread as new: an incremental one would read it on every run.
+            let replied = parent
+                && match (since, latest) {
+                    (None, _) => true,
+                    (Some(_), latest) => latest.is_some_and(|latest| newer(latest, since)),
+                };
             if replied && reading_threads {
                 cursor.threads.push(ts.to_owned());
             }

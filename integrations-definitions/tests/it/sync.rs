@@ -1740,6 +1740,10 @@ async fn slack_a_run_resumes_inside_a_thread_and_passes_over_a_deleted_one() {
     // 260 messages, the long thread's 250 replies and the tombstoned thread's 2.
     assert_eq!(env.sink.ids("messages").len(), 512);
     assert!(env.sink.written_twice().is_empty());
+    // Read again, the deleted parent is Slack's tombstone.
+    env.full("messages").await;
+    let tombstone = env.sink.record("messages", &id(&tombstoned)).unwrap();
+    assert_eq!(tombstone["subtype"], "tombstone");
 }
 
 /// The channel is left between a history page and its threads' replies: the run passes
@@ -1780,6 +1784,39 @@ async fn slack_a_channel_left_or_a_cursor_expired_inside_a_thread() {
     assert_eq!(query(&last, "channel"), Some(c.random.as_str()));
 }
 
+/// Threads turned off (`thread_replies: false`) between two pages of a run: the resumed
+/// run reads none of the threads its cursor holds, and goes on with the history.
+#[tokio::test]
+async fn slack_threads_turned_off_mid_run_are_not_read_on_resume() {
+    let (api, env, c) = slack().await;
+    api.reply(&c.general, &c.general_ts[249], 2);
+    // The first history page, whose thread waits in the cursor.
+    let stopped = env.run_pages("messages", SyncMode::Full, 1).await;
+    assert!(!stopped.complete);
+    WriteService::new(env.registry.clone(), env.test.host().clone())
+        .put_target(
+            TargetInput::new(
+                tenant(),
+                TargetId::new("target").unwrap(),
+                "slack::slack-default".parse().unwrap(),
+            )
+            .with_config(json!({"api_base_url": api.base_url(), "thread_replies": false})),
+        )
+        .await
+        .unwrap();
+    let before = api.requests().len();
+    let report = env.full("messages").await;
+    assert!(report.complete);
+    let sent = &api.requests()[before..];
+    assert_eq!(sent[0].path, "/api/conversations.history");
+    assert!(
+        query(&sent[0], "cursor").is_some(),
+        "resumed, not started over"
+    );
+    assert!(sent.iter().all(|r| r.path != "/api/conversations.replies"));
+    assert_eq!(env.sink.ids("messages").len(), 260);
+}
+
 /// A token Slack does not let read threads (`not_allowed_token_type`: its method page
 /// says bot tokens may not in channels) does not stop the stream: the run reads the
 /// history alone and completes; with `thread_replies: false` no thread is asked for.
@@ -1798,6 +1835,24 @@ async fn slack_a_token_refused_threads_still_syncs_the_history() {
         .filter(|r| r.path == "/api/conversations.replies")
         .count();
     assert_eq!(replies, 1, "asked once, then no more threads this run");
+
+    // Refused in the middle of a channel's history: its next page is asked with the
+    // query its cursor was given for (the lookback kept), the next channel without it.
+    api.reply(&c.general, &c.general_ts[249], 1);
+    let before = api.requests().len();
+    let report = env.incremental("messages").await;
+    assert!(report.complete, "{report:?}");
+    let oldest: Vec<Option<String>> = api.requests()[before..]
+        .iter()
+        .filter(|r| r.path == "/api/conversations.history")
+        .map(|r| query(r, "oldest").map(str::to_owned))
+        .collect();
+    assert_eq!(oldest.len(), 3, "{oldest:?}");
+    assert_eq!(oldest[0], oldest[1], "general's two pages");
+    assert!(
+        oldest[2] > oldest[0],
+        "random's, without the lookback: {oldest:?}"
+    );
 
     let env2 = Env::start();
     let env2 = env2

@@ -78,6 +78,10 @@ impl Channel {
     fn shown(&self, message: &Message) -> Value {
         let mut shown =
             json!({"type": "message", "user": USER, "text": message.text, "ts": message.ts});
+        if message.tombstone {
+            shown["subtype"] = json!("tombstone");
+            shown["user"] = json!("USLACKBOT");
+        }
         if let Some(parent) = &message.thread_ts {
             shown["thread_ts"] = json!(parent);
             shown["parent_user_id"] = json!(USER);
