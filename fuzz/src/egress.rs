@@ -2,7 +2,9 @@
 //! matcher written from the rules in `egress/matcher.rs` and nothing else: hosts compare
 //! lowercased without a trailing dot, route methods uppercased and request methods
 //! matched as sent, a lower-case one refused (a route without methods allows every
-//! method), and path prefixes match on segment boundaries.
+//! method), and path prefixes match on segment boundaries. An excluded prefix takes out
+//! every path a server could read as under it: each segment without its `;` parameters,
+//! percent-encoded unreserved characters decoded, in lower case.
 
 use std::collections::BTreeSet;
 
@@ -49,6 +51,26 @@ const PATHS: &[&str] = &[
     "/v1%2Fchat",
     "//v1",
     "/v1//chat",
+    // Spellings of excluded paths.
+    "/v1/chat/completions;x=1",
+    "/V1/Chat/completions",
+    "/v1/ch%61t/completions",
+    "/v1/chat%2Ecompletions",
+    "/repos/acme/%78",
+    "/repos/acme/x;/y",
+    "/a/b/C",
+];
+/// Excluded prefixes; most lie under one of `PREFIXES`, a route refuses the others.
+const EXCLUDED: &[&str] = &[
+    "/v1/chat",
+    "/v1/chat/completions",
+    "/v1/Chat/",
+    "/v1/chat.completions",
+    "/repos/acme/x",
+    "/a/b/c",
+    "/a/b/c/d",
+    "/graphql",
+    "/v1/ch%61t",
 ];
 
 #[derive(Debug)]
@@ -73,6 +95,7 @@ struct Route {
     hosts: Vec<String>,
     prefixes: Vec<String>,
     methods: Vec<String>,
+    excluded: Vec<String>,
 }
 
 impl<'a> Arbitrary<'a> for Route {
@@ -89,10 +112,15 @@ impl<'a> Arbitrary<'a> for Route {
         for _ in 0..u.int_in_range(0..=2)? {
             methods.push(pick(u, METHODS)?);
         }
+        let mut excluded = Vec::new();
+        for _ in 0..u.int_in_range(0..=2)? {
+            excluded.push(pick(u, EXCLUDED)?);
+        }
         Ok(Self {
             hosts,
             prefixes,
             methods,
+            excluded,
         })
     }
 }
@@ -128,6 +156,56 @@ fn reference_prefix(prefix: &str) -> String {
     }
 }
 
+/// A path as a lenient server could read it: per segment, parameters dropped, unreserved
+/// characters decoded, ASCII letters in lower case.
+fn server_reading(path: &str) -> String {
+    path.split('/')
+        .map(|segment| {
+            let segment = segment.split(';').next().unwrap_or_default();
+            let mut out = String::new();
+            let mut rest = segment;
+            while let Some(c) = rest.chars().next() {
+                let decoded = rest
+                    .strip_prefix('%')
+                    .and_then(|r| r.get(..2))
+                    .and_then(|hex| u8::from_str_radix(hex, 16).ok())
+                    .map(char::from)
+                    .filter(|c| c.is_ascii_alphanumeric() || "-._~".contains(*c));
+                match decoded {
+                    Some(d) => {
+                        out.push(d.to_ascii_lowercase());
+                        rest = &rest[3..];
+                    }
+                    None => {
+                        out.push(c.to_ascii_lowercase());
+                        rest = &rest[c.len_utf8()..];
+                    }
+                }
+            }
+            out
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// An excluded prefix as a request path for it is sent: bytes a URL parser encodes in a
+/// path (non-ASCII, `"`, `<`, `>`, `` ` ``, `{`, `}`) percent-encoded.
+fn sent(prefix: &str) -> String {
+    let mut out = String::new();
+    for b in prefix.bytes() {
+        if b.is_ascii_graphic() && !b"\"<>`{}".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn under(path: &str, prefix: &str) -> bool {
+    prefix == "/" || path == prefix || path.starts_with(&format!("{prefix}/"))
+}
+
 fn reference_matches(route: &Route, method: &str, host: &str, path: &str) -> Option<bool> {
     let mut hosts = Vec::new();
     for h in &route.hosts {
@@ -141,9 +219,12 @@ fn reference_matches(route: &Route, method: &str, host: &str, path: &str) -> Opt
     } else {
         route.prefixes.iter().map(|p| reference_prefix(p)).collect()
     };
-    let path_ok = prefixes
+    let reading = server_reading(path);
+    let excluded = route
+        .excluded
         .iter()
-        .any(|p| p == "/" || path == p || path.starts_with(&format!("{p}/")));
+        .any(|e| under(&reading, &server_reading(&sent(&reference_prefix(e)))));
+    let path_ok = prefixes.iter().any(|p| under(path, p)) && !excluded;
     Some(host_ok && method_ok && path_ok)
 }
 
@@ -153,7 +234,12 @@ fn compiled(i: usize, route: &Route) -> Option<CompiledRoute> {
         "binding": format!("b{i}"),
         "connection": format!("c{i}"),
         "definition": "openai::openai-default",
-        "matcher": {"hosts": route.hosts, "path_prefixes": route.prefixes, "methods": route.methods},
+        "matcher": {
+            "hosts": route.hosts,
+            "path_prefixes": route.prefixes,
+            "methods": route.methods,
+            "excluded_path_prefixes": route.excluded,
+        },
         "upstream": "https://api.openai.com",
         "injection": {"type": "bearer"},
         "credential": {"credential_type": "api_key", "slot": null, "resolver": null, "parameters": {}},

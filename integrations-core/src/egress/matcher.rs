@@ -242,6 +242,24 @@ pub fn path_has_prefix(path: &str, prefix: &str) -> bool {
             .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
+/// A normalized path prefix as a request path is sent: characters a URL parser
+/// percent-encodes in a path (non-ASCII ones, `"`, `<`, `>`, `` ` ``, `{`, `}`) encoded,
+/// so that an exclusion written with them takes out the requests for them (a request's
+/// path is always parsed, hence encoded).
+fn as_sent(prefix: &str) -> std::borrow::Cow<'_, str> {
+    if prefix
+        .bytes()
+        .all(|b| b.is_ascii_graphic() && !matches!(b, b'"' | b'<' | b'>' | b'`' | b'{' | b'}'))
+    {
+        return std::borrow::Cow::Borrowed(prefix);
+    }
+    match url::Url::parse(&format!("http://path.invalid{prefix}")) {
+        Ok(url) => std::borrow::Cow::Owned(url.path().to_owned()),
+        // A normalized prefix always parses; were it not to, it is kept as written.
+        Err(_) => std::borrow::Cow::Borrowed(prefix),
+    }
+}
+
 /// A path as exclusions compare it, so that no spelling of an excluded path passes as
 /// another: each segment without its `;` parameters (which some servers drop), with
 /// percent-encoded unreserved characters decoded (`%2E` is `.` and `%65` is `e` to a
@@ -459,7 +477,7 @@ impl Matcher {
         let mut excluded = spec
             .excluded_path_prefixes
             .iter()
-            .map(|p| normalize_path_prefix(p).map(|p| exclusion_form(&p).into_owned()))
+            .map(|p| normalize_path_prefix(p).map(|p| exclusion_form(&as_sent(&p)).into_owned()))
             .collect::<Result<Vec<_>, _>>()?;
         excluded.sort_unstable();
         excluded.dedup();
@@ -725,6 +743,24 @@ mod tests {
             assert!(!m.matches(&target("POST", url)), "{url}");
         }
         // Kept through the canonical form.
+        assert_eq!(Matcher::new(&m.to_route_match()).unwrap(), m);
+        // An exclusion written with characters a request path is sent encoded takes out
+        // the requests for them.
+        let spec = RouteMatch::host("x.test")
+            .with_path_prefix("/files")
+            .excluding_path_prefix("/files/Ärger")
+            .excluding_path_prefix("/files/{id}");
+        let m = Matcher::new(&spec).unwrap();
+        for url in [
+            "https://x.test/files/Ärger",
+            "https://x.test/files/%C3%84rger/x",
+            "https://x.test/files/%c3%84RGER",
+            "https://x.test/files/{id}",
+            "https://x.test/files/%7Bid%7D",
+        ] {
+            assert!(!m.matches(&target("GET", url)), "{url}");
+        }
+        assert!(m.matches(&target("GET", "https://x.test/files/Arger")));
         assert_eq!(Matcher::new(&m.to_route_match()).unwrap(), m);
         // An exclusion not strictly under a prefix is refused.
         for bad in ["/api", "/", "/other/x"] {
