@@ -101,8 +101,10 @@ impl Authorizations {
     /// With [`with_managed_webhooks`](Self::with_managed_webhooks), the connection's
     /// managed webhook is deleted at the provider first, while the grant still works
     /// ([`Disconnected::webhook`]); a failure there is reported and never stops the
-    /// disconnect. When the revocation then fails (not forced), the hook stays deleted and
-    /// [`ManagedWebhooks::register`](crate::webhook::ManagedWebhooks::register) restores it.
+    /// disconnect. When the revocation then fails (not forced), the connection stays active
+    /// and its hook is registered again, with the signing secret it had (a failure there
+    /// is logged; [`ManagedWebhooks::register`](crate::webhook::ManagedWebhooks::register)
+    /// retries).
     ///
     /// When the stored credentials change while the provider is asked (another process
     /// refreshed them, or a reauthorization replaced them), the newer ones are revoked
@@ -118,7 +120,8 @@ impl Authorizations {
     /// request is not [`forced`](Disconnect::forced): its temporary failures
     /// ([`ErrorKind::Unavailable`], [`ErrorKind::RateLimited`]) and refusals
     /// (`oauth.revocation_refused`), the target's configuration errors; nothing is
-    /// changed then. Storage errors.
+    /// changed then but the managed hook's id (it was deleted and registered again).
+    /// Storage errors.
     pub async fn disconnect(&self, request: Disconnect) -> Result<Disconnected, Error> {
         let host = &self.host;
         let Some(connection) = host
@@ -137,7 +140,11 @@ impl Authorizations {
             None => WebhookRemoval::NotManaged,
         };
         let revoked_remotely = self.revoke_current(&connection).await;
-        if let Some(managed) = &self.managed {
+        if let (Err(_), false, Some(managed)) = (&revoked_remotely, request.force, &self.managed) {
+            // The connection stays as it was, active: its hook, deleted above, is
+            // registered again (with the secret it had, still stored).
+            managed.after_failed_disconnect(&connection, &webhook).await;
+        } else if let Some(managed) = &self.managed {
             managed.after_disconnect(&connection, &webhook).await;
         }
         let remote = match revoked_remotely {

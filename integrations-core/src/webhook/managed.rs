@@ -37,7 +37,7 @@ use crate::model::ManagedWebhook;
 use crate::model::{Connection, Credential, CredentialType, SyncLease};
 use crate::plan::CredentialSelector;
 use crate::provider::tools::ToolHttp;
-use crate::provider::webhook::{HookRemoval, HookRequest, WebhookRegistrar};
+use crate::provider::webhook::{HookRemoval, HookRequest, RegisteredHook, WebhookRegistrar};
 use crate::registry::RegisteredIntegration;
 use crate::schema::Parsed;
 use crate::sealing::SecretCipherExt;
@@ -562,7 +562,8 @@ impl ManagedWebhooks {
             now,
         };
         let hook = registrar.register(&request, &secret).await?;
-        let record = ManagedWebhook::new(hook.hook_id, url.clone(), now).with_place(hook.place);
+        let record = ManagedWebhook::new(hook.hook_id.clone(), url.clone(), now)
+            .with_place(hook.place.clone());
         // The provider call took time: a disconnect may have revoked the connection, or
         // another registration changed its endpoint. The hook id goes on the record as
         // stored now, never on the copy read before the call, so a revoked connection
@@ -573,11 +574,19 @@ impl ManagedWebhooks {
         // provider call) cannot write over it and lose the hook.
         let mut attempts = 0;
         let previous = loop {
-            let stored = self
+            // A storage failure leaves the hook unrecorded, where no disconnect would find
+            // it: one this registration created is deleted again.
+            let stored = match self
                 .host
                 .connections()
                 .get_connection(&loaded.connection.tenant, &loaded.connection.id)
-                .await?;
+                .await
+            {
+                Ok(stored) => stored,
+                Err(error) => {
+                    return Err(self.undo_created(registrar, &request, &hook, error).await);
+                }
+            };
             let changed = match stored {
                 Some(stored)
                     if stored.is_active()
@@ -588,17 +597,33 @@ impl ManagedWebhooks {
                     connection.touch(self.host.clock().now());
                     // Over the record just read only: a revocation landing between the
                     // read and the write must not be written back active.
-                    if self
+                    match self
                         .host
                         .connections()
                         .put_connection_if_unchanged(&stored, &connection)
-                        .await?
+                        .await
                     {
-                        break previous;
+                        Ok(true) => break previous,
+                        Ok(false) => {}
+                        Err(error) => {
+                            return Err(self.undo_created(registrar, &request, &hook, error).await);
+                        }
                     }
                     attempts += 1;
                     if attempts < MAX_WRITE_ATTEMPTS {
                         continue;
+                    }
+                    // Other writers kept winning. A hook the connection has on record
+                    // already (found, not created) stays: deleting it would leave the
+                    // record naming a hook the provider no longer has.
+                    if stored
+                        .managed_webhook
+                        .as_ref()
+                        .is_some_and(|kept| kept.hook_id == record.hook_id)
+                    {
+                        return Err(crate::codes::webhook::REGISTRATION_RACED.error(
+                            "other writes to the connection kept landing during its registration; its recorded hook was kept, register again",
+                        ));
                     }
                     Some(stored)
                 }
@@ -626,15 +651,18 @@ impl ManagedWebhooks {
                 None => crate::loaded::connection_not_found(),
             });
         };
-        // The connection's config moved its hook to another place (another repository):
-        // the hook left at the old place would keep delivering, so it is deleted there.
+        // The hook recorded before was replaced: the connection's config moved it to
+        // another place (another repository), its endpoint key changed, or another
+        // registration recorded one this one did not find. Left in place, it would keep
+        // delivering (to a dead URL, or every event twice), so it is deleted where it
+        // lives.
         if let Some(previous) = previous
-            && let Some(old_place) = previous.place.as_deref()
-            && record.place.as_deref() != Some(old_place)
+            && (previous.hook_id != record.hook_id
+                || previous.place.is_some() && previous.place != record.place)
         {
             let old = HookRequest {
                 url: &previous.url,
-                place: Some(old_place),
+                place: previous.place.as_deref(),
                 ..request
             };
             if let Err(error) = registrar.unregister(&old, &previous.hook_id).await {
@@ -643,7 +671,7 @@ impl ManagedWebhooks {
                     tenant = %loaded.connection.tenant,
                     connection = %loaded.connection.id,
                     code = error.code(),
-                    "the hook the connection had at its previous place could not be deleted"
+                    "the hook the connection had before could not be deleted"
                 );
             }
         }
@@ -656,6 +684,29 @@ impl ManagedWebhooks {
             "managed webhook registered"
         );
         Ok(Some(record))
+    }
+
+    /// `error`, after deleting `hook` again when this registration created it (it could
+    /// not be recorded).
+    async fn undo_created(
+        &self,
+        registrar: &dyn WebhookRegistrar,
+        request: &HookRequest<'_>,
+        hook: &RegisteredHook,
+        error: Error,
+    ) -> Error {
+        if hook.created
+            && let Err(undo) = registrar.unregister(request, &hook.hook_id).await
+        {
+            tracing::warn!(
+                target: "integrations::webhook",
+                tenant = %request.connection.tenant,
+                connection = %request.connection.id,
+                code = undo.code(),
+                "a hook whose registration could not be recorded could not be deleted"
+            );
+        }
+        error
     }
 
     /// Deletes the connection's webhook at its provider, forgets its hook id and its
@@ -822,6 +873,31 @@ impl ManagedWebhooks {
                     code: error.code().to_owned(),
                 }
             }
+        }
+    }
+
+    /// After a disconnect failed to revoke the grant (not forced), so the connection stays
+    /// active: registers the hook [`before_disconnect`](Self::before_disconnect) deleted
+    /// again, with the secret still stored.
+    pub(crate) async fn after_failed_disconnect(
+        &self,
+        connection: &Connection,
+        removal: &WebhookRemoval,
+    ) {
+        if !matches!(
+            removal,
+            WebhookRemoval::Deleted | WebhookRemoval::AlreadyGone
+        ) {
+            return;
+        }
+        if let Err(error) = self.register(&connection.tenant, &connection.id).await {
+            tracing::warn!(
+                target: "integrations::webhook",
+                tenant = %connection.tenant,
+                connection = %connection.id,
+                code = error.code(),
+                "the revocation failed and the deleted hook was not registered again; ManagedWebhooks::register retries"
+            );
         }
     }
 

@@ -202,3 +202,251 @@ async fn a_hook_recorded_while_another_writer_holds_an_older_read_survives_its_w
     );
     assert_eq!(stored.endpoint_key.as_deref(), Some(endpoint.as_str()));
 }
+
+/// A registrar over a provider that keeps its hooks: a registration finds the one it
+/// has (there is at most one here), else creates one.
+#[derive(Default)]
+struct KeepingRegistrar {
+    hooks: std::sync::Mutex<Vec<String>>,
+    made: std::sync::atomic::AtomicUsize,
+}
+
+impl KeepingRegistrar {
+    fn hooks(&self) -> Vec<String> {
+        self.hooks.lock().unwrap().clone()
+    }
+}
+
+#[async_trait]
+impl WebhookRegistrar for KeepingRegistrar {
+    async fn register(
+        &self,
+        _request: &HookRequest<'_>,
+        _secret: &Secret,
+    ) -> Result<RegisteredHook, Error> {
+        let mut hooks = self.hooks.lock().unwrap();
+        if let Some(hook) = hooks.first() {
+            return Ok(RegisteredHook::existing(hook.clone()));
+        }
+        let n = self.made.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        hooks.push(format!("hook-{n}"));
+        Ok(RegisteredHook::created(format!("hook-{n}")))
+    }
+
+    async fn unregister(
+        &self,
+        _request: &HookRequest<'_>,
+        hook_id: &str,
+    ) -> Result<HookRemoval, Error> {
+        let mut hooks = self.hooks.lock().unwrap();
+        let before = hooks.len();
+        hooks.retain(|h| h != hook_id);
+        Ok(if hooks.len() < before {
+            HookRemoval::Deleted
+        } else {
+            HookRemoval::AlreadyGone
+        })
+    }
+}
+
+/// An API-key integration whose webhooks are managed by [`KeepingRegistrar`].
+struct Kept(Arc<KeepingRegistrar>);
+
+impl IntegrationDefinition for Kept {
+    fn key(&self) -> DefinitionKey {
+        KEY.parse().unwrap()
+    }
+    fn kind(&self) -> IntegrationKind {
+        IntegrationKind::Connector
+    }
+    fn metadata(&self) -> Metadata {
+        Hooked(Arc::default()).metadata()
+    }
+    fn connection_methods(&self) -> Vec<ConnectionMethod> {
+        Hooked(Arc::default()).connection_methods()
+    }
+}
+
+impl IntegrationProvider for Kept {
+    fn webhook_registrar(&self, _method: &ConnectionMethodId) -> Option<&dyn WebhookRegistrar> {
+        Some(&*self.0)
+    }
+}
+
+/// What the store does to the writes that record a hook (a careful write of a record
+/// naming one).
+#[derive(Clone, Copy)]
+enum AtHookWrite {
+    /// Fails with a storage error.
+    Fail,
+    /// Answers that the record changed meanwhile, this many times.
+    Lose(usize),
+}
+
+/// A connection store over a [`MemoryStore`](integrations_testkit::MemoryStore) that
+/// does [`AtHookWrite`] to the writes recording a hook.
+struct HookWrites {
+    inner: Arc<integrations_testkit::MemoryStore>,
+    at: std::sync::Mutex<Option<AtHookWrite>>,
+}
+
+#[async_trait]
+impl integrations_core::host::ConnectionStore for HookWrites {
+    async fn get_connection(
+        &self,
+        tenant: &TenantId,
+        id: &ConnectionId,
+    ) -> Result<Option<integrations_core::model::Connection>, Error> {
+        self.inner.get_connection(tenant, id).await
+    }
+    async fn put_connection(
+        &self,
+        connection: &integrations_core::model::Connection,
+    ) -> Result<(), Error> {
+        self.inner.put_connection(connection).await
+    }
+    async fn list_connections(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<integrations_core::model::Connection>, Error> {
+        self.inner.list_connections(tenant).await
+    }
+    async fn delete_connection(&self, tenant: &TenantId, id: &ConnectionId) -> Result<bool, Error> {
+        self.inner.delete_connection(tenant, id).await
+    }
+    async fn find_connections(
+        &self,
+        query: &integrations_core::host::ConnectionQuery,
+    ) -> Result<Vec<integrations_core::model::Connection>, Error> {
+        self.inner.find_connections(query).await
+    }
+    async fn set_connection_status(
+        &self,
+        tenant: &TenantId,
+        id: &ConnectionId,
+        status: integrations_core::model::ConnectionStatus,
+        now: integrations_core::Timestamp,
+    ) -> Result<Option<integrations_core::model::Connection>, Error> {
+        self.inner
+            .set_connection_status(tenant, id, status, now)
+            .await
+    }
+    async fn put_connection_if_unchanged(
+        &self,
+        read: &integrations_core::model::Connection,
+        connection: &integrations_core::model::Connection,
+    ) -> Result<bool, Error> {
+        if connection.managed_webhook.is_some() {
+            let mut at = self.at.lock().unwrap();
+            match *at {
+                Some(AtHookWrite::Fail) => {
+                    *at = None;
+                    return Err(integrations_core::codes::store::FAILED
+                        .error("the database is unreachable"));
+                }
+                Some(AtHookWrite::Lose(n)) => {
+                    *at = (n > 1).then(|| AtHookWrite::Lose(n - 1));
+                    return Ok(false);
+                }
+                None => {}
+            }
+        }
+        self.inner
+            .put_connection_if_unchanged(read, connection)
+            .await
+    }
+}
+
+/// A registry of [`Kept`], a stored API-key connection, and the managed webhooks of a
+/// host whose connection store does what its `at` says to the writes that record a hook.
+async fn kept_world(test: &TestHost) -> (Arc<KeepingRegistrar>, Arc<HookWrites>, ManagedWebhooks) {
+    let registrar = Arc::new(KeepingRegistrar::default());
+    let registry = Arc::new(
+        Registry::new()
+            .with(Arc::new(Kept(registrar.clone())))
+            .unwrap(),
+    );
+    let service = WriteService::new(registry.clone(), test.host().clone());
+    service
+        .put_target(TargetInput::new(
+            tenant(),
+            TargetId::new("hooked").unwrap(),
+            KEY.parse().unwrap(),
+        ))
+        .await
+        .unwrap();
+    service
+        .put_connection(
+            ConnectionInput::new(
+                tenant(),
+                connection_id(),
+                TargetId::new("hooked").unwrap(),
+                "api-key".parse().unwrap(),
+            )
+            .with_secret("api_token", "tok_FIRST"),
+        )
+        .await
+        .unwrap();
+    let store = Arc::new(HookWrites {
+        inner: test.store.clone(),
+        at: std::sync::Mutex::new(None),
+    });
+    let host = host_with_connections(test, store.clone());
+    let tokens = Arc::new(TokenManager::new(registry.clone(), host.clone()));
+    let managed =
+        ManagedWebhooks::new(registry, host, tokens, "https://hooks.example.com").unwrap();
+    (registrar, store, managed)
+}
+
+/// A hook created whose record could not be written would be known to nobody: no
+/// disconnect would delete it. It is deleted again, and the storage error returned.
+#[tokio::test]
+async fn a_created_hook_whose_record_cannot_be_written_is_deleted_again() {
+    let test = TestHost::new();
+    let (registrar, store, managed) = kept_world(&test).await;
+    *store.at.lock().unwrap() = Some(AtHookWrite::Fail);
+    let error = managed
+        .register(&tenant(), &connection_id())
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), "store.failed", "{error}");
+    assert!(registrar.hooks().is_empty(), "{:?}", registrar.hooks());
+    // A retry registers it.
+    let hook = managed
+        .register(&tenant(), &connection_id())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(registrar.hooks(), [hook.hook_id]);
+}
+
+/// Other writers winning every write while a registration records a hook the
+/// connection has on record already: the hook is kept (deleting it would leave the
+/// record naming a hook the provider no longer has).
+#[tokio::test]
+async fn a_recorded_hook_is_kept_when_other_writers_keep_winning() {
+    let test = TestHost::new();
+    let (registrar, store, managed) = kept_world(&test).await;
+    let hook = managed
+        .register(&tenant(), &connection_id())
+        .await
+        .unwrap()
+        .unwrap();
+    *store.at.lock().unwrap() = Some(AtHookWrite::Lose(usize::MAX));
+    let error = managed
+        .register(&tenant(), &connection_id())
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), "webhook.registration_raced", "{error}");
+    assert_eq!(registrar.hooks(), std::slice::from_ref(&hook.hook_id));
+    let stored = test
+        .store
+        .get_connection(&tenant(), &connection_id())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        stored.managed_webhook.map(|h| h.hook_id),
+        Some(hook.hook_id)
+    );
+}

@@ -158,7 +158,9 @@ struct PageInfo {
 #[serde(rename_all = "camelCase")]
 struct Hook {
     id: String,
-    url: String,
+    /// `null` for an OAuth application's webhook, which delivers to the URL configured
+    /// on the OAuth client (Linear's schema: `Webhook.url: String`).
+    url: Option<String>,
     #[serde(default)]
     all_public_teams: bool,
     #[serde(default)]
@@ -220,7 +222,11 @@ async fn find(request: &HookRequest<'_>, url: &str) -> Result<Option<Hook>, Erro
             .await?,
         )
         .map_err(|_| unexpected())?;
-        if let Some(hook) = page.nodes.into_iter().find(|h| h.url == url) {
+        if let Some(hook) = page
+            .nodes
+            .into_iter()
+            .find(|h| h.url.as_deref() == Some(url))
+        {
             return Ok(Some(hook));
         }
         match page.page_info {

@@ -340,6 +340,57 @@ async fn linear_hooks_are_registered_on_connect_idempotently_and_deleted_on_disc
     assert!(stored.managed_webhook.is_none());
 }
 
+/// An OAuth application's webhook is listed with a `null` URL (Linear's schema:
+/// `Webhook.url: String`, "Null for OAuth application webhooks"): one in the workspace
+/// must not stop a connection's own hook from being found, made or deleted.
+#[tokio::test]
+async fn an_oauth_app_webhook_in_the_list_is_passed_over() {
+    let world = LinearWorld::new().await;
+    let app_hook = world.hooks.add_app_hook("lin_wh_app");
+    let connection = world.connect("lin_1").await;
+    let record = connection.managed_webhook.clone().expect("registered");
+    assert_eq!(world.hooks.hooks().len(), 2);
+    assert_eq!(
+        register_again(&world.managed, &connection).await.hook_id,
+        record.hook_id
+    );
+    assert_eq!(world.creates(), 1);
+    // Gone already: the list is read to be sure, past the app's hook.
+    world.hooks.remove_hook(&record.hook_id);
+    let disconnected = world
+        .auth()
+        .disconnect(Disconnect::new(tenant(), connection.id.clone()))
+        .await
+        .unwrap();
+    assert_eq!(disconnected.webhook, WebhookRemoval::AlreadyGone);
+    let left = world.hooks.hooks();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0]["id"], app_hook.as_str());
+    assert_eq!(left[0]["url"], serde_json::Value::Null);
+}
+
+/// A connection given another endpoint key delivers to another URL: registering makes
+/// the hook for it, and the hook for the old URL is deleted, not left delivering to an
+/// endpoint no connection has.
+#[tokio::test]
+async fn a_hook_replaced_for_a_new_endpoint_key_is_deleted() {
+    let world = LinearWorld::new().await;
+    let connection = world.connect("lin_1").await;
+    let first = connection.managed_webhook.clone().expect("registered");
+    let moved = world
+        .api_keys()
+        .with_managed_webhooks(world.managed.clone())
+        .connect(LinearWorld::input("lin_1").with_endpoint_key("ep_moved"))
+        .await
+        .unwrap();
+    let second = moved.managed_webhook.clone().expect("registered anew");
+    assert_ne!(second.hook_id, first.hook_id);
+    assert!(second.url.ends_with("/ep_moved"), "{}", second.url);
+    let hooks = world.hooks.hooks();
+    assert_eq!(hooks.len(), 1, "{hooks:?}");
+    assert_eq!(hooks[0]["id"], second.hook_id.as_str());
+}
+
 #[tokio::test]
 async fn a_linear_hook_covers_the_team_the_connection_names() {
     let world = LinearWorld::new().await;
@@ -563,6 +614,72 @@ async fn completing_a_linear_oauth_connection_registers_its_hook() {
     assert!(world.hooks.hooks().is_empty());
 }
 
+/// A disconnect whose revocation fails (not forced) leaves the connection as it was:
+/// active, and delivering. Its hook was deleted first (deleting needs the grant the
+/// revocation ends), so it is registered again, with the secret it had.
+#[tokio::test]
+async fn a_failed_revocation_leaves_the_connection_with_a_hook() {
+    use integrations_core::auth::{CompleteAuthorization, StartAuthorization};
+    use integrations_core::model::ConnectionScope;
+    use integrations_testkit::mock::oauth::{FailureMode, LinearMock};
+    const CALLBACK: &str = "https://app.example.com/oauth/callback";
+
+    let linear = LinearMock::start().await;
+    let world = LinearWorld::with_oauth(&linear).await;
+    let auth = world.auth();
+    let redirect = auth
+        .start(StartAuthorization::create(
+            tenant(),
+            TargetId::new("linear").unwrap(),
+            ConnectionMethodId::new("oauth2").unwrap(),
+            CALLBACK,
+            ConnectionScope::Organization,
+        ))
+        .await
+        .unwrap();
+    let query = linear.authorize(&redirect.url).unwrap();
+    let connection = auth
+        .complete(CompleteAuthorization::new(tenant(), CALLBACK, query))
+        .await
+        .unwrap();
+    let first = connection.managed_webhook.clone().expect("registered");
+    let secret = world.stored_secret(&connection).await.expect("a secret");
+
+    linear.set_failure(FailureMode::Unavailable);
+    let error = auth
+        .disconnect(Disconnect::new(tenant(), connection.id.clone()))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.kind(),
+        integrations_core::ErrorKind::Unavailable,
+        "{error}"
+    );
+
+    let stored = world
+        .test
+        .host()
+        .connections()
+        .get_connection(&tenant(), &connection.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(stored.is_active());
+    let hook = stored.managed_webhook.clone().expect("a hook on record");
+    let hooks = world.hooks.hooks();
+    assert_eq!(hooks.len(), 1, "{hooks:?}");
+    assert_eq!(hooks[0]["id"], hook.hook_id.as_str());
+    assert_eq!(hook.url, first.url);
+    assert_eq!(
+        world
+            .stored_secret(&stored)
+            .await
+            .map(|s| s.expose().to_owned()),
+        Some(secret.expose().to_owned())
+    );
+    assert_eq!(hooks[0]["secret"], secret.expose());
+}
+
 #[tokio::test]
 async fn deliveries_verify_with_the_generated_secret_only() {
     let world = LinearWorld::new().await;
@@ -632,8 +749,17 @@ async fn a_provider_failure_on_disconnect_still_revokes_the_connection() {
         disconnected.connection.status,
         ConnectionStatus::Revoked { .. }
     ));
-    // The hook the provider kept is still on record.
+    // The hook the provider kept is still on record, so a later unregister can find it.
     assert_eq!(world.hooks.hooks().len(), 1);
+    let stored = world
+        .test
+        .host()
+        .connections()
+        .get_connection(&tenant(), &connection.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.managed_webhook, connection.managed_webhook);
 }
 
 #[tokio::test]

@@ -45,7 +45,8 @@ const UPDATE_FIELDS: &[&str] = &["label", "secret", "enabled", "url", "resourceT
 #[derive(Debug, Clone)]
 struct Hook {
     id: String,
-    url: String,
+    /// `None` for an OAuth application's webhook (its URL is the OAuth client's).
+    url: Option<String>,
     label: Option<String>,
     /// The team's id and key.
     team: Option<(String, String)>,
@@ -201,7 +202,8 @@ impl Respond for Responder {
             return validation("Cannot query this field on this type (unknown operation).");
         };
         let mut state = lock(&self.state);
-        if op != Operation::List && state.not_admin {
+        // Reading webhooks needs admin rights too.
+        if state.not_admin {
             return graphql_error(
                 400,
                 "FORBIDDEN",
@@ -348,7 +350,7 @@ fn create(state: &mut State, teams: &TeamLookup, variables: &Value) -> ResponseT
     let secret = secret.unwrap_or_else(|| format!("lin_wh_{:032x}", state.serial * 7919));
     let hook = Hook {
         id,
-        url,
+        url: Some(url),
         label,
         team,
         all_public_teams,
@@ -393,7 +395,7 @@ fn update(state: &mut State, variables: &Value) -> ResponseTemplate {
         return input_error("Entity not found: Webhook");
     };
     if let Some(url) = url {
-        hook.url = url;
+        hook.url = Some(url);
     }
     if label.is_some() {
         hook.label = label;
@@ -470,6 +472,17 @@ impl LinearWebhooks {
 
     /// Adds a webhook as if made in Linear's settings; returns its id.
     pub fn add_hook(&self, url: &str, secret: &str) -> String {
+        self.push_hook(Some(url), secret)
+    }
+
+    /// Adds an OAuth application's webhook, as Linear makes one for an app configured
+    /// with a webhook when a workspace authorizes it: listed with a `null` URL (it
+    /// delivers to the URL configured on the OAuth client). Returns its id.
+    pub fn add_app_hook(&self, secret: &str) -> String {
+        self.push_hook(None, secret)
+    }
+
+    fn push_hook(&self, url: Option<&str>, secret: &str) -> String {
         let mut state = lock(&self.state);
         state.serial += 1;
         let id = format!(
@@ -478,7 +491,7 @@ impl LinearWebhooks {
         );
         state.hooks.push(Hook {
             id: id.clone(),
-            url: url.to_owned(),
+            url: url.map(str::to_owned),
             label: None,
             team: None,
             all_public_teams: true,
@@ -501,7 +514,8 @@ impl LinearWebhooks {
         lock(&self.state).hooks.retain(|h| h.id != id);
     }
 
-    /// Makes the token's user a non-admin: creating and deleting answer `FORBIDDEN`.
+    /// Makes the token's user a non-admin: listing, creating, updating and deleting
+    /// webhooks answer `FORBIDDEN`.
     pub fn deny_admin(&self) {
         lock(&self.state).not_admin = true;
     }
