@@ -9,7 +9,9 @@ use clap::{Args, Subcommand};
 use integrations_core::auth::TokenManager;
 use integrations_core::host::{Host, ReqwestHttpClient};
 use integrations_core::tools::{ApprovalId, Policies, PolicySet, Runtime, Session};
-use integrations_core::{Error, PublicationId, TenantId, UserId, WorkspaceId};
+use integrations_core::{
+    Error, PublicationId, Registry, TenantId, UserId, ValidationIssue, WorkspaceId,
+};
 #[cfg(feature = "demo")]
 use integrations_mcp::demo::Demo;
 use integrations_mcp::{
@@ -245,7 +247,12 @@ async fn stored(args: &ServeArgs, approval_base: &str) -> Result<Served, Error> 
     let tenant = TenantId::new(args.tenant.clone().unwrap_or_default())?;
     let workspace = WorkspaceId::new(args.workspace.clone())?;
     let user = args.user.clone().map(UserId::new).transpose()?;
-    let policies = args.policy.as_deref().map(policy_file).transpose()?;
+    let registry = Arc::new(integrations_definitions::registry());
+    let policies = args
+        .policy
+        .as_deref()
+        .map(|path| policy_file(path, &registry))
+        .transpose()?;
     let OpenStores { stores, keys } = args.stores.open().await?;
     let host = Host::builder()
         .stores(stores)
@@ -265,7 +272,6 @@ async fn stored(args: &ServeArgs, approval_base: &str) -> Result<Served, Error> 
         };
         session = session.with_publication(publication.connection, id);
     }
-    let registry = Arc::new(integrations_definitions::registry());
     let tokens = Arc::new(TokenManager::new(Arc::clone(&registry), host.clone()));
     let mut runtime = Runtime::new(registry, host, tokens);
     if let Some(set) = policies {
@@ -307,8 +313,11 @@ async fn stored(args: &ServeArgs, approval_base: &str) -> Result<Served, Error> 
     })
 }
 
-/// A workspace policy file (JSON [`PolicySet`]; either map may be left out).
-fn policy_file(path: &std::path::Path) -> Result<PolicySet, Error> {
+/// A workspace policy file (JSON [`PolicySet`]; either map may be left out). A file
+/// written by hand is read strictly: an unknown member, a tool no integration offers or
+/// an integration not registered is refused, never silently left without effect (a
+/// `block` with a typo in its tool's name would block nothing).
+fn policy_file(path: &std::path::Path, registry: &Registry) -> Result<PolicySet, Error> {
     let invalid = |detail: String| {
         crate::codes::mcp::POLICY_INVALID.error(format!(
                 "the policy file is not a policy set ({{\"tools\": {{name: \"auto\"|\"ask\"|\"block\"}}, \"integrations\": {{key: ...}}}}): {detail}"
@@ -321,13 +330,56 @@ fn policy_file(path: &std::path::Path) -> Result<PolicySet, Error> {
     let Some(object) = value.as_object_mut() else {
         return Err(invalid("not an object".to_owned()));
     };
+    if object
+        .keys()
+        .any(|key| !matches!(key.as_str(), "tools" | "integrations"))
+    {
+        return Err(invalid(
+            "it has a member other than \"tools\" and \"integrations\"".to_owned(),
+        ));
+    }
     for key in ["tools", "integrations"] {
         object
             .entry(key)
             .or_insert_with(|| serde_json::Value::Object(serde_json::Map::new()));
     }
-    serde_json::from_value(value)
-        .map_err(|e| invalid(integrations_core::schema::mask_quoted(&e.to_string())))
+    let set: PolicySet = serde_json::from_value(value)
+        .map_err(|e| invalid(integrations_core::schema::mask_quoted(&e.to_string())))?;
+    let mut issues = Vec::new();
+    for name in set.tools.keys() {
+        if registry.tool_owners(name).next().is_none() {
+            // A tool's name is quoted only when it is one (never a value pasted there).
+            let message = if integrations_core::definition::sanitize_tool_name(name) == *name {
+                format!("no integration offers a tool named {name}")
+            } else {
+                "not a tool name".to_owned()
+            };
+            issues.push(ValidationIssue::new(
+                crate::codes::mcp::POLICY_INVALID,
+                "/tools",
+                message,
+            ));
+        }
+    }
+    for key in set.integrations.keys() {
+        if registry.get(key).is_none() {
+            issues.push(ValidationIssue::new(
+                crate::codes::mcp::POLICY_INVALID,
+                "/integrations",
+                format!("no integration is registered under {key}"),
+            ));
+        }
+    }
+    if let Some(first) = issues.first() {
+        return Err(crate::codes::mcp::POLICY_INVALID.with_issues(
+            format!(
+                "the policy file names what nothing here is ({}), so its policy would apply to nothing",
+                first.message
+            ),
+            issues,
+        ));
+    }
+    Ok(set)
 }
 
 /// The bearer token of the HTTP transport: the one the user gave, else a random one

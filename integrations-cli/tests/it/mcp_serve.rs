@@ -321,6 +321,53 @@ fn a_bad_policy_file_is_refused_without_quoting_its_values() {
     assert!(!err.contains("POLICYSECRET"), "{err}");
 }
 
+/// A policy file written by hand is read strictly: a misspelt tool, an unknown
+/// integration or a misplaced member would otherwise make its `block` block nothing.
+#[test]
+fn a_policy_file_naming_what_is_not_here_is_refused() {
+    let dir = temp_dir("mcp-serve-policy-typos");
+    let url = format!("sqlite://{}", dir.join("records.db").display());
+    for (file, says) in [
+        (
+            r#"{"tools": {"slack_send_mesage": "block"}}"#,
+            "no integration offers a tool named slack_send_mesage",
+        ),
+        (
+            r#"{"integrations": {"github::github-clod": "block"}}"#,
+            "no integration is registered under github::github-clod",
+        ),
+        (
+            r#"{"tool": {"slack_send_message": "block"}}"#,
+            "a member other than",
+        ),
+        (
+            r#"{"tools": {"Slack-Send-Message": "block"}}"#,
+            "not a tool name",
+        ),
+    ] {
+        let policy = write(&dir, "policy.json", file);
+        let out = run(&[
+            "mcp",
+            "serve",
+            "--database-url",
+            &url,
+            "--tenant",
+            "acme",
+            "--workspace",
+            "eng",
+            "--policy",
+            policy.to_str().unwrap(),
+        ]);
+        assert_eq!(out.status.code(), Some(1), "{file}");
+        let err = stderr(&out);
+        assert!(err.starts_with("mcp.policy_invalid "), "{file}: {err}");
+        assert!(err.contains(says), "{file}: {err}");
+        assert!(!err.contains("Slack-Send-Message"), "{err}");
+    }
+    // Nothing was opened or created for a refused file.
+    assert!(!dir.join("records.db").exists());
+}
+
 /// The status of an authorized `initialize` posted to `port` on loopback with `host` as
 /// its `Host` header.
 fn status_for_host(port: u16, host: &str) -> u16 {
