@@ -406,11 +406,16 @@ fn print_demo(
         "  2. a webhook:       export LINEAR_WEBHOOK_SECRET={}",
         host_server::demo::LINEAR_WEBHOOK_SECRET
     );
+    // Linear signs a body that carries its send time (`webhookTimestamp`, milliseconds):
+    // the demo's saved delivery gets the current one.
     println!(
-        "                      cargo run -p integrations-cli -- webhook sign linear::linear-default --secret-env LINEAR_WEBHOOK_SECRET --event Comment --body examples/host-server/demo/linear.comment.json > headers.txt"
+        "                      sed \"1s/^{{/{{\\\"webhookTimestamp\\\": $(date +%s)000,/\" examples/host-server/demo/linear.comment.json > linear.json"
     );
     println!(
-        "                      curl -s -H @headers.txt --data-binary @examples/host-server/demo/linear.comment.json {base}/webhooks/linear/linear-default"
+        "                      cargo run -p integrations-cli -- webhook sign linear::linear-default --secret-env LINEAR_WEBHOOK_SECRET --event Comment --body linear.json > headers.txt"
+    );
+    println!(
+        "                      curl -s -H @headers.txt --data-binary @linear.json {base}/webhooks/linear/linear-default"
     );
     println!(
         "  3. a tool call:     curl -s -H 'Authorization: Bearer {}' -H 'content-type: application/json' -d '{{\"connection\": \"<the connection of step 1>\"}}' {base}/tools/linear_list_teams",

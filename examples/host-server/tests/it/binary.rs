@@ -97,6 +97,21 @@ impl Process {
         }
     }
 
+    /// The lines printed before the one starting with `prefix`, and that line.
+    fn lines_until(&self, prefix: &str) -> (Vec<String>, String) {
+        let mut before = Vec::new();
+        loop {
+            let line = self
+                .lines
+                .recv_timeout(Duration::from_secs(60))
+                .unwrap_or_else(|_| panic!("host-server never printed {prefix:?}"));
+            if line.trim_start().starts_with(prefix) {
+                return (before, line);
+            }
+            before.push(line);
+        }
+    }
+
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
@@ -356,7 +371,7 @@ async fn the_demo_completes_oauth_a_webhook_and_a_tool_call_with_no_account() {
     // The printed commands: the signed link of step 1, and the token of step 3.
     let step1 = server.wait_for("1. connect Linear:");
     let link = step1.split('\'').nth(1).expect("a quoted link").to_owned();
-    let step3 = server.wait_for("3. a tool call:");
+    let (step2, step3) = server.lines_until("3. a tool call:");
     let token = step3
         .split("Authorization: Bearer ")
         .nth(1)
@@ -404,18 +419,36 @@ async fn the_demo_completes_oauth_a_webhook_and_a_tool_call_with_no_account() {
     let connection = connection["connection"].as_str().unwrap().to_owned();
 
     // 2. A webhook, signed with the demo secret as `integrations webhook sign` does.
-    // Linear signs a body that carries its send time (`webhookTimestamp`, milliseconds),
-    // as the README's `sed` line adds it.
-    let mut body: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(format!(
-            "{}/demo/linear.comment.json",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .unwrap(),
-    )
-    .unwrap();
-    body["webhookTimestamp"] = json!(SystemClock::new().now().unix_millis());
-    let body = serde_json::to_vec(&body).unwrap();
+    // Linear signs a body that carries its send time (`webhookTimestamp`, milliseconds):
+    // the printed `sed` line adds it, run here as printed (from the repository's root,
+    // its output read rather than written to `linear.json`), and the sign and curl lines
+    // send what it made.
+    let step2 = step2.join("\n");
+    let sed = step2
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("sed "))
+        .unwrap_or_else(|| panic!("no sed line in step 2:\n{step2}"));
+    let command = sed
+        .strip_suffix(" > linear.json")
+        .unwrap_or_else(|| panic!("the sed line writes linear.json: {sed}"));
+    let made = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{sed}: {made:?}");
+    let body = made.stdout;
+    let stamped: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let sent = stamped["webhookTimestamp"].as_i64().expect("a timestamp");
+    let now = SystemClock::new().now().unix_millis();
+    assert!((now - sent).abs() < 60_000, "{sent} is not now ({now})");
+    assert!(
+        step2.contains("--body linear.json > headers.txt")
+            && step2.contains("--data-binary @linear.json "),
+        "the sign and curl lines send the stamped body:\n{step2}"
+    );
     let registry = integrations::definitions::registry();
     let linear = registry
         .require(&"linear::linear-default".parse().unwrap())
