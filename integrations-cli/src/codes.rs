@@ -10,6 +10,7 @@ integrations_core::error_codes! {
         EMPTY_SECRET = "cli.empty_secret", InvalidInput, "The environment variable that should hold a secret is empty.";
         EVENT_MISMATCH = "cli.event_mismatch", InvalidInput, "The --event given disagrees with the event the body names.";
         EVENT_REQUIRED = "cli.event_required", InvalidInput, "The provider names its event only in a header (GitHub): `webhook sign` needs --event NAME.";
+        INVALID_CONFIG = "cli.invalid_config", InvalidInput, "The file given to `validate` is not a valid config of its kind; each issue is a JSON line on stdout.";
         INVALID_CERTIFICATE = "cli.invalid_certificate", InvalidInput, "A file given as a certificate is not a PEM certificate.";
         INVALID_HEADERS = "cli.invalid_headers", InvalidInput, "A headers file has a line that is not a `Name: value` header.";
         INVALID_JSON = "cli.invalid_json", InvalidInput, "An input file is not valid JSON; the message gives the line and column.";

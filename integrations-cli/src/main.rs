@@ -220,8 +220,11 @@ enum McpConfigCommand {
 enum ToolFormat {
     /// MCP `tools/list`.
     Mcp,
-    /// OpenAI function calling (strict mode).
+    /// OpenAI function calling (strict mode), as the Responses API takes it.
     Openai,
+    /// OpenAI function calling (strict mode), as Chat Completions takes it
+    /// (`{"type": "function", "function": {...}}`).
+    OpenaiChat,
     /// Anthropic tools.
     Anthropic,
     /// Gemini function declarations.
@@ -283,7 +286,10 @@ fn run(command: Command) -> Result<ExitCode, Error> {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return report::usage(&e),
+    };
     match run(cli.command) {
         Ok(code) => code,
         Err(e) => report::failure(&e),

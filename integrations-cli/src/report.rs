@@ -78,6 +78,11 @@ const USAGE_CODES: &[Code] = &[
     cli::DEMO_UNAVAILABLE,
     cli::DATABASE_URL_MISSING,
     cli::SEALING_KEY_MISSING,
+    // The variable a flag names (`--secret-env`, `--grant-key-env`) is unset or empty.
+    cli::MISSING_SECRET,
+    cli::EMPTY_SECRET,
+    // A database URL of no scheme this build opens (`--database-url integrations.db`).
+    integrations_sqlx::codes::store::UNSUPPORTED_URL,
     core::sync::UNSUPPORTED,
     core::auth::CONNECTION_NOT_FOUND,
     integrations_sqlx::codes::store::DATABASE_NOT_FOUND,
@@ -121,6 +126,21 @@ pub(crate) fn exit_code_of(code: &str) -> u8 {
     } else {
         INVALID
     }
+}
+
+/// Prints what the command line parser found, and returns its exit code: help and the
+/// version on stdout (0); a bad flag or argument on stderr after the code `cli.usage`,
+/// like every other failure, and 2.
+pub(crate) fn usage(error: &clap::Error) -> ExitCode {
+    if !error.use_stderr() {
+        // `--help`, `--version`.
+        let _ = error.print();
+        return ExitCode::SUCCESS;
+    }
+    let rendered = error.render().to_string();
+    let text = rendered.strip_prefix("error: ").unwrap_or(&rendered);
+    eprint!("{} {text}", cli::USAGE);
+    ExitCode::from(USAGE)
 }
 
 /// Prints a failure and returns its exit code.

@@ -29,7 +29,8 @@ pub(crate) fn validate(key: &str, kind: &str, file: &Path) -> Result<ExitCode, E
         }
         Err(issues) => {
             eprintln!(
-                "invalid: {} is not a valid {kind} of {key} ({})",
+                "{} {} is not a valid {kind} of {key} ({})",
+                crate::codes::cli::INVALID_CONFIG,
                 crate::io::name(file),
                 crate::report::count(issues.len(), "issue", "issues")
             );

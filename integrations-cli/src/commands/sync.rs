@@ -35,8 +35,9 @@ pub(crate) struct RunArgs {
     /// The connection id.
     #[arg(long)]
     connection: String,
-    /// The tenant owning the connection.
-    #[arg(long, default_value = "default")]
+    /// The tenant owning the connection (no default: a connection id means something only
+    /// within its tenant).
+    #[arg(long)]
     tenant: String,
     /// Read every record, not only what changed since the last run.
     #[arg(long)]
@@ -100,8 +101,9 @@ async fn sync_run(args: &RunArgs) -> Result<SyncReport, Error> {
         .get_connection(&tenant, &connection_id)
         .await?
         .ok_or_else(|| {
-            integrations_core::codes::auth::CONNECTION_NOT_FOUND
-                .error("the connection does not exist in this tenant")
+            integrations_core::codes::auth::CONNECTION_NOT_FOUND.error(format!(
+                "the tenant {tenant} has no connection {connection_id}"
+            ))
         })?;
     if connection.key != key {
         return Err(usage(

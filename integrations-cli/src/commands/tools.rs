@@ -50,6 +50,10 @@ pub(crate) fn export(keys: &[String], format: ToolFormat) -> Result<ExitCode, Er
         ToolFormat::Openai => {
             serde_json::Value::Array(openai::tools(&descriptors, openai::OpenAiApi::Responses)?)
         }
+        ToolFormat::OpenaiChat => serde_json::Value::Array(openai::tools(
+            &descriptors,
+            openai::OpenAiApi::ChatCompletions,
+        )?),
         ToolFormat::Anthropic => serde_json::Value::Array(anthropic::tools(&descriptors)?),
         ToolFormat::Gemini => gemini::tool(&descriptors)?,
     };

@@ -76,8 +76,27 @@ fn usage_errors_exit_2_and_print_once() {
         assert_eq!(err.lines().count(), 1, "printed once: {err}");
         assert!(out.stdout.is_empty(), "{args:?}");
     }
-    // clap's own usage errors share the code.
-    assert_eq!(run(&["validate"]).status.code(), Some(2));
+    // clap's own usage errors share the exit code and the code first on stderr.
+    for args in [
+        vec!["validate"],
+        vec!["catalog", "--no-such-flag"],
+        vec!["tools", "--format", "yaml"],
+        vec!["no-such-command"],
+    ] {
+        let out = run(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            stderr(&out).starts_with("cli.usage "),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+    // Help and the version are not failures.
+    for args in [vec!["--help"], vec!["catalog", "--help"], vec!["--version"]] {
+        let out = run(&args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        assert!(!out.stdout.is_empty(), "{args:?}");
+    }
 }
 
 #[test]
@@ -254,7 +273,7 @@ fn validate_reads_stdin_and_says_when_the_input_is_valid() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(issues(&out)[0]["code"], "schema.min_items");
     assert!(
-        stderr(&out).starts_with("invalid: standard input"),
+        stderr(&out).starts_with("cli.invalid_config standard input"),
         "{}",
         stderr(&out)
     );
@@ -298,6 +317,29 @@ fn tools_says_what_it_did_with_repeated_keys() {
         "{err}"
     );
     assert!(err.contains("of 2 integrations"), "{err}");
+}
+
+/// `openai` is the Responses API's shape; `openai-chat` the one Chat Completions takes.
+#[test]
+fn tools_export_both_openai_shapes() {
+    let export = |format: &str| -> Value {
+        let out = run(&["tools", "linear::linear-default", "--format", format]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let responses = export("openai");
+    let chat = export("openai-chat");
+    let (responses, chat) = (responses.as_array().unwrap(), chat.as_array().unwrap());
+    assert_eq!(responses.len(), chat.len());
+    assert!(!responses.is_empty());
+    for (r, c) in responses.iter().zip(chat) {
+        assert_eq!(r["type"], "function");
+        assert_eq!(c["type"], "function");
+        assert_eq!(r["name"], c["function"]["name"]);
+        assert_eq!(r["parameters"], c["function"]["parameters"]);
+        assert_eq!(c["function"]["strict"], true);
+        assert!(c.get("name").is_none(), "{c}");
+    }
 }
 
 #[test]

@@ -287,6 +287,8 @@ fn db_migrate_makes_a_database_the_serving_commands_open() {
         "issues",
         "--connection",
         "c1",
+        "--tenant",
+        "acme",
         "--database-url",
         url.as_str(),
     ];
@@ -313,9 +315,23 @@ fn db_migrate_makes_a_database_the_serving_commands_open() {
 
     let after = run_with_env(&sync_args, &[("SEALING_KEY", KEY_HEX)]);
     assert!(
-        stderr(&after).starts_with("auth.connection_not_found "),
+        stderr(&after)
+            .starts_with("auth.connection_not_found the tenant acme has no connection c1"),
         "{}",
         stderr(&after)
+    );
+    // The tenant is never guessed.
+    let untenanted: Vec<&str> = sync_args
+        .iter()
+        .copied()
+        .filter(|a| !matches!(*a, "--tenant" | "acme"))
+        .collect();
+    let refused = run_with_env(&untenanted, &[("SEALING_KEY", KEY_HEX)]);
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("--tenant"),
+        "{}",
+        stderr(&refused)
     );
 
     // An empty SQLite file (no schema yet) is migrated, and says so.

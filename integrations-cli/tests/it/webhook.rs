@@ -156,7 +156,7 @@ fn secrets_come_only_from_the_environment() {
         ],
         &[],
     );
-    assert_eq!(unset.status.code(), Some(1));
+    assert_eq!(unset.status.code(), Some(2));
     assert!(stderr(&unset).starts_with("cli.missing_secret "));
     let empty = run_with_env(
         &[
@@ -170,6 +170,7 @@ fn secrets_come_only_from_the_environment() {
         ],
         &[("EMPTY", "")],
     );
+    assert_eq!(empty.status.code(), Some(2));
     assert!(stderr(&empty).starts_with("cli.empty_secret "));
     // There is no argument that takes a secret.
     let inline = run_with_env(
