@@ -62,6 +62,7 @@ integrations_core::error_codes! {
     pub mod sync {
         NO_REPOSITORIES = "sync.no_repositories", InvalidInput, "The GitHub connection names no repositories to sync (sync_repositories).";
         REPOSITORY_MOVED = "sync.repository_moved", Configuration, "A repository in the GitHub connection's sync_repositories was renamed or transferred (HTTP 301); put its new name in the list. Records already synced keep the old name in their ids.";
+        REPOSITORY_FORBIDDEN = "sync.repository_forbidden", Configuration, "GitHub refused to list a repository the connection syncs (HTTP 403, not a rate limit): the token may not read it (an App or fine-grained token without the Issues or Pull requests permission, or an organization's SAML single sign-on not authorized for the token). The message quotes GitHub's reason; grant the access, or remove the repository from sync_repositories.";
         REPOSITORY_NOT_FOUND = "sync.repository_not_found", Configuration, "A repository in the GitHub connection's sync_repositories does not exist or the connection cannot read it (HTTP 404); correct or remove it.";
         PROVIDER_ERROR = "sync.provider_error", Provider, "The provider answered a sync query with an error.";
         PROVIDER_UNAVAILABLE = "sync.provider_unavailable", Unavailable, "The provider answered a sync request with a 5xx or 408; the run stops and the next run retries the page from the checkpoint.";

@@ -116,6 +116,11 @@ struct Cursor {
     /// since a resumed run starts from the state of the last completed one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     passed_over: Vec<RepositoryName>,
+    /// The repositories this run read in full: each page adds them to the source state's
+    /// `read` again, for the same reason, so that a run resumed after an interruption
+    /// still counts them when it completes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    read: Vec<RepositoryName>,
 }
 
 /// Kept with the checkpoint.
@@ -337,6 +342,7 @@ impl SyncSource for GitHub {
                         repositories,
                         next: None,
                         passed_over: Vec::new(),
+                        read: Vec::new(),
                     };
                     let cursor = sync_support::encode_cursor("GitHub", &cursor)?;
                     return Ok(SyncPage::new(Vec::new(), Some(cursor)));
@@ -359,6 +365,7 @@ impl SyncSource for GitHub {
             repositories: repos.clone(),
             next: None,
             passed_over: Vec::new(),
+            read: Vec::new(),
         });
         let mut state: State = serde_json::from_value(request.state.clone()).unwrap_or_default();
         // A repository dropped from the list is forgotten: added again, it was not read
@@ -369,6 +376,11 @@ impl SyncSource for GitHub {
             .read
             .retain(|r| listed.contains(r) && !cursor.passed_over.contains(r));
         let mut changed = state.read.len() != known;
+        for read in &cursor.read {
+            if listed.contains(read) {
+                changed |= state.read.insert(read.clone());
+            }
+        }
         let Some(repo) = repos.get(cursor.repo) else {
             if repos.is_empty() {
                 // An installation that reaches no repository (yet): nothing to read.
@@ -413,28 +425,34 @@ impl SyncSource for GitHub {
         if let Some(limited) = rate_limited(&response, request.clock.now()) {
             return Err(limited);
         }
-        let after_repo = |next: Option<String>, passed_over: &[RepositoryName]| {
-            let cursor = match next {
-                Some(next) => Cursor {
-                    repo: cursor.repo,
-                    repositories: repos.clone(),
-                    next: Some(next),
-                    passed_over: passed_over.to_vec(),
-                },
-                None if cursor.repo + 1 < repos.len() => Cursor {
-                    repo: cursor.repo + 1,
-                    repositories: repos.clone(),
-                    next: None,
-                    passed_over: passed_over.to_vec(),
-                },
-                None => return None,
+        let after_repo =
+            |next: Option<String>, passed_over: &[RepositoryName], read: &[RepositoryName]| {
+                let cursor = match next {
+                    Some(next) => Cursor {
+                        repo: cursor.repo,
+                        repositories: repos.clone(),
+                        next: Some(next),
+                        passed_over: passed_over.to_vec(),
+                        read: read.to_vec(),
+                    },
+                    None if cursor.repo + 1 < repos.len() => Cursor {
+                        repo: cursor.repo + 1,
+                        repositories: repos.clone(),
+                        next: None,
+                        passed_over: passed_over.to_vec(),
+                        read: read.to_vec(),
+                    },
+                    None => return None,
+                };
+                serde_json::to_string(&cursor).ok()
             };
-            serde_json::to_string(&cursor).ok()
-        };
         if response.status() == http::StatusCode::NOT_MODIFIED {
             // Nothing changed since this repository's first page was last read.
             return Ok(sync_support::with_state_if(
-                SyncPage::new(Vec::new(), after_repo(None, &cursor.passed_over)),
+                SyncPage::new(
+                    Vec::new(),
+                    after_repo(None, &cursor.passed_over, &cursor.read),
+                ),
                 changed,
                 &state,
             ));
@@ -462,8 +480,10 @@ impl SyncSource for GitHub {
             changed |= state.etags.remove(repo.as_str()).is_some();
             let mut passed_over = cursor.passed_over.clone();
             passed_over.push(repo.clone());
+            let read: Vec<RepositoryName> =
+                cursor.read.iter().filter(|r| *r != repo).cloned().collect();
             return Ok(sync_support::with_state_if(
-                SyncPage::new(Vec::new(), after_repo(None, &passed_over)),
+                SyncPage::new(Vec::new(), after_repo(None, &passed_over, &read)),
                 changed,
                 &state,
             ));
@@ -477,6 +497,17 @@ impl SyncSource for GitHub {
         if response.status() == http::StatusCode::NOT_FOUND {
             return Err(crate::codes::sync::REPOSITORY_NOT_FOUND.error(format!(
                 "GitHub has no repository {repo} this connection can read (HTTP 404); correct or remove it in the connection's sync_repositories"
+            )));
+        }
+        if response.status() == http::StatusCode::FORBIDDEN {
+            // Not a rate limit (those were answered above): the token may not read it.
+            let reason = serde_json::from_slice::<Value>(response.body())
+                .ok()
+                .and_then(|body| body.get("message")?.as_str().map(str::to_owned))
+                .map(|m| m.chars().take(200).collect::<String>())
+                .unwrap_or_else(|| "no reason given".to_owned());
+            return Err(crate::codes::sync::REPOSITORY_FORBIDDEN.error(format!(
+                "GitHub refused to list the repository {repo} (HTTP 403: {reason}); give the connection access to it, or remove it from the connection's sync_repositories"
             )));
         }
         if !response.status().is_success() {
@@ -526,8 +557,12 @@ impl SyncSource for GitHub {
         // pull requests newest first (any update moves one to the top), or issues that
         // fit on one page.
         let conditional = conditional_ask && (pulls || next.is_none());
+        let mut read = cursor.read.clone();
         if next.is_none() {
             changed |= state.read.insert(repo.clone());
+            if !read.contains(repo) {
+                read.push(repo.clone());
+            }
         }
         if conditional
             && let Some(etag) = response.headers().get(ETAG).and_then(|v| v.to_str().ok())
@@ -538,7 +573,7 @@ impl SyncSource for GitHub {
             changed = true;
         }
         Ok(sync_support::with_state_if(
-            SyncPage::new(records, after_repo(next, &cursor.passed_over)),
+            SyncPage::new(records, after_repo(next, &cursor.passed_over, &read)),
             changed,
             &state,
         ))

@@ -825,6 +825,52 @@ async fn github_a_repository_added_to_the_list_is_read_in_full_by_the_next_incre
     }
 }
 
+/// A full run interrupted after it read a repository in full, then resumed (in a new
+/// process: a resumed run starts from the source state of the last completed run):
+/// the repository still counts as read, so the next incremental run reads it from the
+/// watermark, not in full again.
+#[tokio::test]
+async fn github_a_repository_read_before_an_interruption_counts_as_read() {
+    for stream in GITHUB_STREAMS {
+        let (api, env) = github(false).await;
+        seed(&api);
+        // octo/app's pages: 2 of issues, 1 of pull requests.
+        let app_pages = if *stream == "pull_requests" { 1 } else { 2 };
+        let first = env.run_pages(stream, SyncMode::Full, app_pages).await;
+        assert!(!first.complete, "{stream}");
+        assert!(env.full(stream).await.complete, "{stream}");
+
+        let before = api.requests().len();
+        env.incremental(stream).await;
+        let asked = first_after(api.requests(), before, |r| {
+            r.path.starts_with("/repos/octo/app/")
+        });
+        assert_eq!(query(&asked, "sort"), Some("updated"), "{stream}");
+        if *stream == "issues" {
+            assert!(query(&asked, "since").is_some(), "{stream}");
+        }
+    }
+}
+
+/// A 403 that is not a rate limit names the repository and GitHub's reason, with a
+/// code of its own (the run stops there, as for a missing repository).
+#[tokio::test]
+async fn github_a_repository_the_token_may_not_read_is_named_with_githubs_reason() {
+    let (api, env) = github(false).await;
+    seed(&api);
+    api.forbid("octo/lib", "Resource not accessible by integration");
+    let error = env.run("issues", SyncMode::Full).await.unwrap_err();
+    assert_eq!(error.code(), "sync.repository_forbidden", "{error}");
+    let message = error.to_string();
+    assert!(message.contains("octo/lib"), "{message}");
+    assert!(
+        message.contains("Resource not accessible by integration"),
+        "{message}"
+    );
+    // What came before it was written; the next run goes on from octo/lib.
+    assert_eq!(env.sink.ids("issues").len(), 130);
+}
+
 #[tokio::test]
 async fn github_primary_and_secondary_limits_pause_for_what_github_says() {
     for stream in GITHUB_STREAMS {

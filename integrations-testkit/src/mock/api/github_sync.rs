@@ -60,6 +60,8 @@ struct State {
     faults: Faults,
     /// Repositories whose issues are turned off.
     no_issues: std::collections::BTreeSet<String>,
+    /// Repositories whose lists answer `403` with this message.
+    forbidden: BTreeMap<String, String>,
     /// Requests counted against the primary limit.
     used: u64,
     /// Answers `304 Not Modified`.
@@ -223,6 +225,9 @@ impl Responder {
         let Some(items) = state.repos.get(repo) else {
             return message(404, "Not Found");
         };
+        if let Some(refusal) = state.forbidden.get(repo) {
+            return message(403, refusal);
+        }
         if !pulls && state.no_issues.contains(repo) {
             return message(410, "Issues are disabled for this repo");
         }
@@ -490,6 +495,16 @@ impl GitHubSyncApi {
     /// turns them back on.
     pub fn disable_issues(&self, repo: &str) {
         lock(&self.state).no_issues.insert(repo.to_owned());
+    }
+
+    /// Makes `repo`'s lists answer `403 Forbidden` with `refusal` as GitHub's message, as
+    /// GitHub refuses a token it does not let read the repository:
+    /// "Resource not accessible by integration" (an App or fine-grained token without
+    /// the permission), or an organization's SAML enforcement.
+    pub fn forbid(&self, repo: &str, refusal: &str) {
+        lock(&self.state)
+            .forbidden
+            .insert(repo.to_owned(), refusal.to_owned());
     }
 
     /// Turns `repo`'s issues back on.
