@@ -504,8 +504,10 @@ impl SyncSource for GitHub {
             let reason = serde_json::from_slice::<Value>(response.body())
                 .ok()
                 .and_then(|body| body.get("message")?.as_str().map(str::to_owned))
-                .map(|m| m.chars().take(200).collect::<String>())
-                .unwrap_or_else(|| "no reason given".to_owned());
+                .map_or_else(
+                    || "no reason given".to_owned(),
+                    |m| m.chars().take(200).collect::<String>(),
+                );
             return Err(crate::codes::sync::REPOSITORY_FORBIDDEN.error(format!(
                 "GitHub refused to list the repository {repo} (HTTP 403: {reason}); give the connection access to it, or remove it from the connection's sync_repositories"
             )));

@@ -368,6 +368,7 @@ impl Call<'_> {
         variables: Value,
         field: &str,
     ) -> Result<Connection, Error> {
+        let resumed = variables.get("after").is_some_and(|after| !after.is_null());
         let body = json!({"query": document, "variables": variables});
         let response = self
             .request
@@ -376,20 +377,43 @@ impl Call<'_> {
         if let Some(limited) = rate_limit(&response, self.request.clock.now()) {
             return Err(limited);
         }
-        if !response.status().is_success() {
+        // A server error is temporary whatever its body says; a client error's body names
+        // Linear's reason.
+        if response.status().is_server_error()
+            || response.status() == http::StatusCode::REQUEST_TIMEOUT
+        {
             return Err(sync_support::status("Linear", response.status()));
         }
-        let envelope: Envelope = serde_json::from_slice(response.body())
-            .map_err(|_| sync_support::unexpected("Linear", response.status()))?;
+        let envelope: Envelope = match serde_json::from_slice(response.body()) {
+            Ok(envelope) => envelope,
+            Err(_) if !response.status().is_success() => {
+                return Err(sync_support::status("Linear", response.status()));
+            }
+            Err(_) => return Err(sync_support::unexpected("Linear", response.status())),
+        };
         if let Some(code) = envelope
             .errors
             .iter()
             .find_map(|e| e.extensions.as_ref().and_then(|x| x.code.clone()))
             .or_else(|| (!envelope.errors.is_empty()).then(|| "UNKNOWN".to_owned()))
         {
+            // Linear refuses the input of a query that pages on from a cursor it no
+            // longer knows: the runner drops a saved cursor refused so and reads the
+            // pages from the start (a cursor found refused mid-run fails the run).
+            if resumed && matches!(code.as_str(), "INPUT_ERROR" | "INVALID_INPUT") {
+                return Err(
+                    integrations_core::codes::sync::INVALID_CURSOR.error(format!(
+                        "Linear refused the {field} query's cursor ({code})"
+                    )),
+                );
+            }
             return Err(crate::codes::sync::PROVIDER_ERROR.error(format!(
-                "Linear answered the {field} query with the error {code}"
+                "Linear answered the {field} query with the error {code} (HTTP {})",
+                response.status().as_u16()
             )));
+        }
+        if !response.status().is_success() {
+            return Err(sync_support::status("Linear", response.status()));
         }
         envelope
             .data

@@ -429,6 +429,42 @@ async fn linear_a_cursor_saved_before_the_team_listing_starts_the_pages_over() {
     assert_eq!(sorted(env.sink.ids("issues")), sorted(ids));
 }
 
+/// A saved cursor Linear refuses (its record purged since, say) answers `INPUT_ERROR`
+/// at HTTP 400: the resumed run reads its pages from the start instead of failing at
+/// that cursor on every run.
+#[tokio::test]
+async fn linear_a_saved_cursor_linear_refuses_starts_the_pages_over() {
+    let (api, env) = linear().await;
+    let ids = api.add("issues", 120);
+    api.fail_after_pages(1, SyncFault::Hang);
+    env.kill_during("issues", || api.calls(), 3).await;
+    api.heal();
+    env.test.clock.advance(DEFAULT_LEASE_TTL);
+    let checkpoints = env.test.host().checkpoints();
+    let mut checkpoint = checkpoints
+        .load_checkpoint(&tenant(), &conn(), "issues")
+        .await
+        .unwrap()
+        .unwrap();
+    let mut cursor: Value = serde_json::from_str(checkpoint.cursor.as_deref().unwrap()).unwrap();
+    assert!(cursor["after"].is_string(), "{cursor}");
+    cursor["after"] = json!("5ea3bf86-0000-4000-8000-00000000dead");
+    checkpoint.cursor = Some(cursor.to_string());
+    checkpoints.save_checkpoint(&checkpoint).await.unwrap();
+
+    let before = api.requests().len();
+    let report = env.full("issues").await;
+    assert_eq!(report.records, 120, "{report:?}");
+    let sent: Vec<Value> = api.requests()[before..]
+        .iter()
+        .filter(|r| !is_teams_query(r))
+        .map(|r| r.json()["variables"].clone())
+        .collect();
+    assert_eq!(sent[0]["after"], "5ea3bf86-0000-4000-8000-00000000dead");
+    assert_eq!(sent[1]["after"], Value::Null);
+    assert_eq!(sorted(env.sink.ids("issues")), sorted(ids));
+}
+
 #[tokio::test]
 async fn linear_rate_limits_pause_until_the_reset_then_continue() {
     for stream in LINEAR_STREAMS {
