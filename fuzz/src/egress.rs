@@ -202,6 +202,19 @@ fn sent(prefix: &str) -> String {
     out
 }
 
+/// An excluded prefix as compared: sent, then read by the server until its reading no
+/// longer changes (decoding can make a new `%XX`), without a trailing `/`.
+fn excluded_form(prefix: &str) -> String {
+    let mut form = server_reading(&sent(&reference_prefix(prefix)));
+    loop {
+        let again = server_reading(&form);
+        if again == form {
+            return reference_prefix(&form);
+        }
+        form = again;
+    }
+}
+
 fn under(path: &str, prefix: &str) -> bool {
     prefix == "/" || path == prefix || path.starts_with(&format!("{prefix}/"))
 }
@@ -223,7 +236,7 @@ fn reference_matches(route: &Route, method: &str, host: &str, path: &str) -> Opt
     let excluded = route
         .excluded
         .iter()
-        .any(|e| under(&reading, &server_reading(&sent(&reference_prefix(e)))));
+        .any(|e| under(&reading, &excluded_form(e)));
     let path_ok = prefixes.iter().any(|p| under(path, p)) && !excluded;
     Some(host_ok && method_ok && path_ok)
 }

@@ -226,10 +226,20 @@ pub fn normalize_path_prefix(prefix: &str) -> Result<String, Error> {
     if trimmed.is_empty() {
         return Ok("/".to_owned());
     }
-    if trimmed[1..].split('/').any(|s| s == "." || s == "..") {
-        return Err(bad("a path prefix has no . or .. segment"));
+    if trimmed[1..].split('/').any(is_dot_segment) {
+        return Err(bad(
+            "a path prefix has no . or .. segment (also encoded, %2E, or with ; parameters)",
+        ));
     }
     Ok(trimmed.to_owned())
+}
+
+/// Whether a server could read `segment` as `.` or `..`: without its `;` parameters and
+/// with `%2E` decoded.
+fn is_dot_segment(segment: &str) -> bool {
+    let segment = segment.split(';').next().unwrap_or_default();
+    let dots = segment.replace("%2E", ".").replace("%2e", ".");
+    dots == "." || dots == ".."
 }
 
 /// Whether `path` falls under `prefix` on a segment boundary (both normalized): the
@@ -240,6 +250,33 @@ pub fn path_has_prefix(path: &str, prefix: &str) -> bool {
         || path
             .strip_prefix(prefix)
             .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+/// An excluded path prefix in the form exclusions compare: normalized, as sent, in
+/// [`exclusion_form`] (taken again until it no longer changes: decoding can make a new
+/// `%XX`), then normalized again, so that the form is a fixed point, ends in no `/` and
+/// holds no dot segment decoding made.
+fn excluded_prefix(prefix: &str) -> Result<String, Error> {
+    let mut form = exclusion_form(&as_sent(&normalize_path_prefix(prefix)?)).into_owned();
+    loop {
+        let again = exclusion_form(&form);
+        if again == form {
+            break;
+        }
+        form = again.into_owned();
+    }
+    if form
+        .trim_end_matches('/')
+        .split('/')
+        .skip(1)
+        .any(str::is_empty)
+    {
+        return Err(invalid(
+            crate::codes::egress::INVALID_PATH_PREFIX,
+            "an excluded path prefix has no empty segment (//), which no request path has",
+        ));
+    }
+    normalize_path_prefix(&form)
 }
 
 /// A normalized path prefix as a request path is sent: characters a URL parser
@@ -477,7 +514,7 @@ impl Matcher {
         let mut excluded = spec
             .excluded_path_prefixes
             .iter()
-            .map(|p| normalize_path_prefix(p).map(|p| exclusion_form(&as_sent(&p)).into_owned()))
+            .map(|p| excluded_prefix(p))
             .collect::<Result<Vec<_>, _>>()?;
         excluded.sort_unstable();
         excluded.dedup();
@@ -744,6 +781,26 @@ mod tests {
         }
         // Kept through the canonical form.
         assert_eq!(Matcher::new(&m.to_route_match()).unwrap(), m);
+        // An exclusion's form is a fixed point: parameters and encodings taken off until
+        // nothing changes, and what is left normalized (or refused).
+        let excluding = |prefix: &str| {
+            Matcher::new(
+                &RouteMatch::host("x.test")
+                    .with_path_prefix("/api")
+                    .excluding_path_prefix(prefix),
+            )
+        };
+        assert_eq!(
+            excluding("/api/x/;").unwrap().excluded_path_prefixes(),
+            ["/api/x"]
+        );
+        for bad in ["/api/.%2E", "/api/x/..;", "/api/%%32%45", "/api/a/;/b"] {
+            assert_eq!(
+                excluding(bad).unwrap_err().code(),
+                "egress.invalid_path_prefix",
+                "{bad}"
+            );
+        }
         // An exclusion written with characters a request path is sent encoded takes out
         // the requests for them.
         let spec = RouteMatch::host("x.test")
@@ -807,7 +864,20 @@ mod tests {
     fn prefixes_are_normalized_and_bad_ones_refused() {
         assert_eq!(normalize_path_prefix("/v1/").unwrap(), "/v1");
         assert_eq!(normalize_path_prefix("///").unwrap(), "/");
-        for bad in ["", "v1", "/v1?x", "/a/../b", "/a b", "/./a"] {
+        for bad in [
+            "",
+            "v1",
+            "/v1?x",
+            "/a/../b",
+            "/a b",
+            "/./a",
+            // Dot segments to a server: encoded, or with parameters (found by fuzzing:
+            // an exclusion `/repo/.%2E` was kept as `/repo/..`, which no longer parsed).
+            "/repo/.%2E",
+            "/repo/%2e",
+            "/repo/..;x",
+            "/repo/%2E%2e;a=b/x",
+        ] {
             assert_eq!(
                 normalize_path_prefix(bad).unwrap_err().code(),
                 "egress.invalid_path_prefix",
