@@ -11,43 +11,43 @@ use serde_json::{Value, json};
 /// `oauth.unknown_state` or `webhook.signature_mismatch`, pass through unchanged).
 pub mod codes {
     /// The public base URL given to [`App::new`](crate::App::new) is unusable.
-    pub const INVALID_PUBLIC_BASE: &str = "host.invalid_public_base";
+    pub const INVALID_PUBLIC_BASE: &str = "host_server.invalid_public_base";
     /// The start route's query lacks a parameter, repeats one, or holds an invalid id
     /// (400, with one issue per problem).
-    pub const INVALID_QUERY: &str = "host.invalid_query";
+    pub const INVALID_QUERY: &str = "host_server.invalid_query";
     /// No route, or no registered integration, matches the request (404).
-    pub const UNKNOWN_ROUTE: &str = "host.unknown_route";
+    pub const UNKNOWN_ROUTE: &str = "host_server.unknown_route";
     /// The target named by the start route's query belongs to another integration than
     /// the route names (404).
-    pub const TARGET_MISMATCH: &str = "host.target_mismatch";
+    pub const TARGET_MISMATCH: &str = "host_server.target_mismatch";
     /// The callback arrived without the session that started the authorization (401).
-    pub const NO_SESSION: &str = "host.no_session";
+    pub const NO_SESSION: &str = "host_server.no_session";
     /// The start route was given a link the application did not sign: unsigned (a bare
     /// `?tenant=..&target=..&method=..`), changed after signing, or signed under another
     /// key (401). Nothing is stored and nothing redirects. Links come from
     /// [`App::start_link`](crate::App::start_link).
-    pub const INVALID_START_LINK: &str = "host.invalid_start_link";
+    pub const INVALID_START_LINK: &str = "host_server.invalid_start_link";
     /// The start route was given a link the application signed, past its expiry (401).
-    pub const START_LINK_EXPIRED: &str = "host.start_link_expired";
+    pub const START_LINK_EXPIRED: &str = "host_server.start_link_expired";
     /// The tool route was called without `Authorization: Bearer <token>`, or with a token
     /// the host's authenticator does not know (401, with `WWW-Authenticate: Bearer`).
-    pub const UNAUTHENTICATED: &str = "host.unauthenticated";
+    pub const UNAUTHENTICATED: &str = "host_server.unauthenticated";
     /// The tool route was called on an application given no authenticator
     /// ([`App::with_tool_auth`](crate::App::with_tool_auth)): it runs nothing (401, with
     /// `WWW-Authenticate: Bearer`).
-    pub const TOOL_AUTH_NOT_CONFIGURED: &str = "host.tool_auth_not_configured";
+    pub const TOOL_AUTH_NOT_CONFIGURED: &str = "host_server.tool_auth_not_configured";
     /// The host's authenticator failed (its store is down): the caller retries (503,
     /// with `Retry-After`), and nothing runs.
-    pub const AUTH_UNAVAILABLE: &str = "host.auth_unavailable";
+    pub const AUTH_UNAVAILABLE: &str = "host_server.auth_unavailable";
     /// The request body could not be read (400).
-    pub const UNREADABLE_BODY: &str = "host.unreadable_body";
+    pub const UNREADABLE_BODY: &str = "host_server.unreadable_body";
     /// The tool route's body is not the JSON it takes (400).
-    pub const INVALID_BODY: &str = "host.invalid_body";
+    pub const INVALID_BODY: &str = "host_server.invalid_body";
     /// The route exists but not for this HTTP method (405).
-    pub const METHOD_NOT_ALLOWED: &str = "host.method_not_allowed";
+    pub const METHOD_NOT_ALLOWED: &str = "host_server.method_not_allowed";
     /// The integration's target lacks a setting (its OAuth client) on this server; the
     /// message says which (503).
-    pub const PROVIDER_NOT_CONFIGURED: &str = "host.provider_not_configured";
+    pub const PROVIDER_NOT_CONFIGURED: &str = "host_server.provider_not_configured";
 }
 
 /// The code with which an authorization is refused at the provider (the user declined).
@@ -165,7 +165,7 @@ mod tests {
             codes::INVALID_QUERY,
             "the query is invalid",
             vec![ValidationIssue::new(
-                "host.missing_parameter",
+                "host_server.missing_parameter",
                 "/tenant",
                 "tenant is required",
             )],
@@ -180,9 +180,9 @@ mod tests {
         assert_eq!(
             body,
             json!({"error": {
-                "code": "host.invalid_query",
+                "code": "host_server.invalid_query",
                 "message": "the query is invalid",
-                "issues": [{"code": "host.missing_parameter", "path": "/tenant", "message": "tenant is required"}],
+                "issues": [{"code": "host_server.missing_parameter", "path": "/tenant", "message": "tenant is required"}],
             }})
         );
 

@@ -173,7 +173,7 @@ impl App {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Configuration`] (`host.invalid_public_base`) when `public_base` is not
+    /// [`ErrorKind::Configuration`] (`host_server.invalid_public_base`) when `public_base` is not
     /// an absolute `http(s)` URL without credentials, query or fragment;
     /// `webhook.incomplete_definition` when a registered integration declares a webhook
     /// source without a handler (or the reverse); `host.part_missing` when `host` lacks a
@@ -224,7 +224,7 @@ impl App {
 
     /// Says what to set (`set LINEAR_CLIENT_ID and LINEAR_CLIENT_SECRET`) when an
     /// authorization for `key` cannot start because its target has no OAuth client: the
-    /// start route then answers `503 host.provider_not_configured` with this hint, not a
+    /// start route then answers `503 host_server.provider_not_configured` with this hint, not a
     /// bare server error.
     #[must_use]
     pub fn with_setup_hint(mut self, key: DefinitionKey, hint: impl Into<String>) -> Self {

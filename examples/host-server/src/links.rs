@@ -229,7 +229,7 @@ mod tests {
         check(Timestamp::from_unix_seconds(EXPIRES - 1)).unwrap();
         assert_eq!(
             code(check(Timestamp::from_unix_seconds(EXPIRES))),
-            "host.start_link_expired"
+            "host_server.start_link_expired"
         );
     }
 
@@ -257,19 +257,19 @@ mod tests {
             let e = key
                 .verify(other.fields(0), Some(&expires), Some(&sig), now())
                 .unwrap_err();
-            assert_eq!(e.code(), "host.invalid_start_link");
+            assert_eq!(e.code(), "host_server.invalid_start_link");
             assert!(!e.to_string().contains(&sig), "{e}");
         }
         // A later expiry under the same signature.
         let later = (EXPIRES + 3600).to_string();
         assert_eq!(
             code(key.verify(link.fields(0), Some(&later), Some(&sig), now())),
-            "host.invalid_start_link"
+            "host_server.invalid_start_link"
         );
         // Another key.
         assert_eq!(
             code(LinkKey::new(&[8; 32]).verify(link.fields(0), Some(&expires), Some(&sig), now())),
-            "host.invalid_start_link"
+            "host_server.invalid_start_link"
         );
     }
 
@@ -292,7 +292,7 @@ mod tests {
         ] {
             assert_eq!(
                 code(key.verify(link.fields(0), expires, sig, now())),
-                "host.invalid_start_link",
+                "host_server.invalid_start_link",
                 "{expires:?} {sig:?}"
             );
         }

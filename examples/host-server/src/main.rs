@@ -8,7 +8,7 @@
 //! binary has no accounts to authenticate tool calls with (a real host passes its own
 //! authenticator to `App::with_tool_auth`).
 //! With nothing set, the targets use the providers' defaults and have no OAuth client:
-//! the start routes then answer `503 host.provider_not_configured` naming the variables to
+//! the start routes then answer `503 host_server.provider_not_configured` naming the variables to
 //! set. A setting that is wrong stops the program with one sentence naming it
 //! (`PORT=abc is not a port`). To connect for real, register
 //! an app with the provider, set its redirect (callback) URL to the printed one, and set:

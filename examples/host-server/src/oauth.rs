@@ -207,7 +207,7 @@ impl StartQuery {
             .into_iter()
             .map(|name| {
                 ValidationIssue::new(
-                    "host.repeated_parameter",
+                    "host_server.repeated_parameter",
                     format!("/{name}"),
                     format!("{name} is given more than once"),
                 )
@@ -255,7 +255,7 @@ fn take<T>(
     let Some(value) = params.remove(name) else {
         if required {
             issues.push(ValidationIssue::new(
-                "host.missing_parameter",
+                "host_server.missing_parameter",
                 format!("/{name}"),
                 format!("{name} is required"),
             ));
@@ -318,16 +318,16 @@ mod tests {
         assert_eq!(
             issues(""),
             [
-                pair("host.missing_parameter", "/tenant"),
-                pair("host.missing_parameter", "/target"),
-                pair("host.missing_parameter", "/method"),
+                pair("host_server.missing_parameter", "/tenant"),
+                pair("host_server.missing_parameter", "/target"),
+                pair("host_server.missing_parameter", "/method"),
             ]
         );
         assert_eq!(
             issues("tenant=a&tenant=b&target=t%20x&method=oauth2&user=&sig=a&sig=b"),
             [
-                pair("host.repeated_parameter", "/sig"),
-                pair("host.repeated_parameter", "/tenant"),
+                pair("host_server.repeated_parameter", "/sig"),
+                pair("host_server.repeated_parameter", "/tenant"),
                 pair("id.invalid", "/target"),
                 pair("id.invalid", "/user"),
             ]

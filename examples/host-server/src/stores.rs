@@ -39,7 +39,7 @@ pub async fn connect_from_env() -> Result<SqlStores, Error> {
 /// # Errors
 ///
 /// `crypto.invalid_key` when the variable or the file does not hold 64 hex digits;
-/// `host.key_file` when the file cannot be read or written.
+/// `host_server.key_file` when the file cannot be read or written.
 pub fn key_ring_from_env() -> Result<AesGcmKeyRing, Error> {
     let hex = match std::env::var("SEALING_KEY").ok().filter(|k| !k.is_empty()) {
         Some(hex) => hex,
@@ -51,7 +51,7 @@ pub fn key_ring_from_env() -> Result<AesGcmKeyRing, Error> {
 fn key_file(path: &Path) -> Result<String, Error> {
     let failed = |_| {
         Error::configuration(
-            "host.key_file",
+            "host_server.key_file",
             "the sealing key file cannot be read or written",
         )
     };

@@ -262,7 +262,7 @@ async fn printed_connect_links_are_signed_and_start_link_key_signs_them() {
     assert_eq!(answer.status(), 401);
     assert!(!answer.headers().contains_key("set-cookie"));
     let body = json_of(answer).await.unwrap();
-    assert_eq!(body["error"]["code"], "host.invalid_start_link");
+    assert_eq!(body["error"]["code"], "host_server.invalid_start_link");
 
     // START_LINK_KEY is the key: another application holding it mints links the binary
     // follows; one holding another key does not.
@@ -285,7 +285,7 @@ async fn a_connect_link_without_a_client_id_says_what_to_set() {
         .unwrap();
     assert_eq!(answer.status(), 503);
     let body = json_of(answer).await.unwrap();
-    assert_eq!(body["error"]["code"], "host.provider_not_configured");
+    assert_eq!(body["error"]["code"], "host_server.provider_not_configured");
     let message = body["error"]["message"].as_str().unwrap();
     assert!(
         message.contains("LINEAR_CLIENT_ID") && message.contains("LINEAR_CLIENT_SECRET"),
@@ -489,7 +489,7 @@ async fn the_demo_completes_oauth_a_webhook_and_a_tool_call_with_no_account() {
         let answer = call(wrong).send().await.unwrap();
         assert_eq!(answer.status(), 401, "{wrong:?}");
         let body = json_of(answer).await.unwrap();
-        assert_eq!(body["error"]["code"], "host.unauthenticated");
+        assert_eq!(body["error"]["code"], "host_server.unauthenticated");
     }
     let answer = call(Some(&token)).send().await.unwrap();
     assert_eq!(answer.status(), 200);

@@ -176,7 +176,7 @@ async fn the_callback_must_return_to_the_session_that_started_it() {
     let anonymous = server.get(&callback, None).await;
     assert_eq!(
         (anonymous.status, anonymous.code().as_str()),
-        (401, "host.no_session")
+        (401, "host_server.no_session")
     );
     assert_eq!(server.test.store.pending_oauth_states(), 1);
 
@@ -235,7 +235,7 @@ async fn bad_start_requests_are_refused_with_stable_codes() {
     // a link at all.)
     assert_eq!(
         (missing.status, missing.code().as_str()),
-        (400, "host.invalid_query")
+        (400, "host_server.invalid_query")
     );
     let paths: Vec<String> = missing.json()["error"]["issues"]
         .as_array()
@@ -253,18 +253,18 @@ async fn bad_start_requests_are_refused_with_stable_codes() {
         (
             format!("/oauth/nothing/nowhere/start?{query}"),
             404,
-            "host.unknown_route",
+            "host_server.unknown_route",
         ),
         (
             format!("/oauth/Linear/linear-default/start?{query}"),
             404,
-            "host.unknown_route",
+            "host_server.unknown_route",
         ),
         // A GitHub link for the Linear target.
         (
             link(GITHUB, "linear", "oauth2"),
             404,
-            "host.target_mismatch",
+            "host_server.target_mismatch",
         ),
         (
             link(LINEAR, "missing", "oauth2"),
@@ -276,7 +276,11 @@ async fn bad_start_requests_are_refused_with_stable_codes() {
             400,
             "auth.method_not_redirect",
         ),
-        ("/oauth/elsewhere".to_owned(), 404, "host.unknown_route"),
+        (
+            "/oauth/elsewhere".to_owned(),
+            404,
+            "host_server.unknown_route",
+        ),
     ] {
         let answer = server.get(&path, None).await;
         assert_eq!(
@@ -402,7 +406,7 @@ async fn start_links_that_are_unsigned_changed_or_expired_store_nothing() {
     refused(
         &server,
         "/oauth/linear/linear-default/start?tenant=mallory&target=linear&method=oauth2",
-        "host.invalid_start_link",
+        "host_server.invalid_start_link",
         &[],
     )
     .await;
@@ -428,7 +432,7 @@ async fn start_links_that_are_unsigned_changed_or_expired_store_nothing() {
         refused(
             &server,
             &with_param(&signed, name, value),
-            "host.invalid_start_link",
+            "host_server.invalid_start_link",
             &[sig.clone(), expected.clone()],
         )
         .await;
@@ -443,7 +447,13 @@ async fn start_links_that_are_unsigned_changed_or_expired_store_nothing() {
         format!("{route}?{}", query.join("&"))
     };
     for name in ["user", "sig", "expires"] {
-        refused(&server, &without(name), "host.invalid_start_link", &[]).await;
+        refused(
+            &server,
+            &without(name),
+            "host_server.invalid_start_link",
+            &[],
+        )
+        .await;
     }
     // Signed by another application (its own random key).
     let other = App::new(
@@ -455,7 +465,7 @@ async fn start_links_that_are_unsigned_changed_or_expired_store_nothing() {
     refused(
         &server,
         &start_path(&other, LINEAR, "linear", "oauth2", Some("alice")),
-        "host.invalid_start_link",
+        "host_server.invalid_start_link",
         &[],
     )
     .await;
@@ -474,7 +484,7 @@ async fn start_links_that_are_unsigned_changed_or_expired_store_nothing() {
     let late = server.get(&signed, None).await;
     assert_eq!(
         (late.status, late.code().as_str()),
-        (401, "host.start_link_expired")
+        (401, "host_server.start_link_expired")
     );
     assert!(late.headers.get("set-cookie").is_none());
     assert_eq!(
@@ -517,7 +527,7 @@ async fn applications_sharing_a_link_key_follow_each_others_links() {
         .await;
     assert_eq!(
         (answer.status, answer.code().as_str()),
-        (401, "host.invalid_start_link")
+        (401, "host_server.invalid_start_link")
     );
     server.stop().await;
 }

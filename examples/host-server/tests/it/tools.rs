@@ -123,7 +123,7 @@ async fn without_an_authenticator_the_tool_route_runs_nothing() {
         (Some(format!("Bearer {TOKEN}")), &new),
     ] {
         let answer = call(&server, "linear_list_teams", authorization.as_deref(), body).await;
-        assert_unauthorized(&answer, "host.tool_auth_not_configured");
+        assert_unauthorized(&answer, "host_server.tool_auth_not_configured");
     }
     assert!(linear.requests().is_empty(), "nothing reached Linear");
     server.stop().await;
@@ -148,7 +148,7 @@ async fn a_tool_call_acts_for_the_session_of_its_bearer_token() {
         Some("Bearer "),
     ] {
         let answer = call(&server, "linear_list_teams", authorization, &body).await;
-        assert_unauthorized(&answer, "host.unauthenticated");
+        assert_unauthorized(&answer, "host_server.unauthenticated");
         answer.assert_free_of(&secrets);
         let garbage = server
             .client
@@ -159,7 +159,7 @@ async fn a_tool_call_acts_for_the_session_of_its_bearer_token() {
             None => garbage,
         };
         let answer = Answer::read(garbage.send().await.unwrap()).await;
-        assert_unauthorized(&answer, "host.unauthenticated");
+        assert_unauthorized(&answer, "host_server.unauthenticated");
     }
     assert!(linear.requests().is_empty());
 
@@ -180,7 +180,7 @@ async fn a_tool_call_acts_for_the_session_of_its_bearer_token() {
         let answer = call(&server, "linear_list_teams", Some(&bearer), &claimed).await;
         assert_eq!(
             (answer.status, answer.code().as_str()),
-            (400, "host.invalid_body"),
+            (400, "host_server.invalid_body"),
             "{field}"
         );
     }
@@ -225,7 +225,7 @@ async fn a_failing_authenticator_is_a_retry_never_a_call() {
     .await;
     assert_eq!(
         (answer.status, answer.code().as_str()),
-        (503, "host.auth_unavailable")
+        (503, "host_server.auth_unavailable")
     );
     assert_eq!(answer.header("retry-after"), "5");
     assert!(!answer.text().contains("db.internal"), "{}", answer.text());

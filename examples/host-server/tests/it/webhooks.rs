@@ -179,7 +179,7 @@ async fn unknown_webhook_routes_are_refused() {
             "/webhooks/github/github-cloud/not.a.key",
             "webhook.invalid_route",
         ),
-        ("/webhooks/github", "host.unknown_route"),
+        ("/webhooks/github", "host_server.unknown_route"),
     ] {
         let answer = server.post(path, &signed).await;
         assert_eq!(
