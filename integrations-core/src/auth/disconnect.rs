@@ -123,6 +123,23 @@ impl Authorizations {
     /// changed then but the managed hook's id (it was deleted and registered again).
     /// Storage errors.
     pub async fn disconnect(&self, request: Disconnect) -> Result<Disconnected, Error> {
+        match &self.managed {
+            // After a registration of the connection in progress here, whose hook it
+            // then deletes; a registration asked meanwhile finds it revoked.
+            Some(managed) => {
+                let (tenant, id) = (request.tenant.clone(), request.connection.clone());
+                // Boxed: a disconnect's future is large, and callers' would carry it.
+                managed
+                    .disconnect_in_turn(&tenant, &id, Box::pin(self.disconnect_now(request)))
+                    .await
+            }
+            None => Box::pin(self.disconnect_now(request)).await,
+        }
+    }
+
+    /// [`disconnect`](Self::disconnect), in the connection's registration turn when its
+    /// webhooks are managed.
+    async fn disconnect_now(&self, request: Disconnect) -> Result<Disconnected, Error> {
         let host = &self.host;
         let Some(connection) = host
             .connections()

@@ -446,11 +446,18 @@ impl ManagedWebhooks {
             return self.register_in_turn(connection).await;
         }
         let key = (connection.tenant.clone(), connection.id.clone());
+        self.in_turn(key, self.register_under_lease(&connection))
+            .await
+    }
+
+    /// Runs `work` in the connection `key`'s turn: after the registration or disconnect of
+    /// the same connection in progress in this process.
+    async fn in_turn<T>(&self, key: (TenantId, ConnectionId), work: impl Future<Output = T>) -> T {
         let turn = Arc::clone(self.lock_turns().entry(key.clone()).or_default());
         let guard = turn.lock().await;
-        let result = self.register_under_lease(&connection).await;
+        let result = work.await;
         drop(guard);
-        // The last registration of the connection in this process forgets its turn.
+        // The last user of the connection's turn in this process forgets it.
         let mut turns = self.lock_turns();
         if turns
             .get(&key)
@@ -461,13 +468,50 @@ impl ManagedWebhooks {
         result
     }
 
+    /// Runs `work`, a disconnect of connection `id`, in the connection's turn and under
+    /// its registration lease when the host keeps leases: a registration of the
+    /// connection in progress here ends first (its hook recorded, so the disconnect
+    /// deletes it), and one asked meanwhile waits, then finds the connection revoked.
+    /// When another process holds the lease, the disconnect goes on without it (that
+    /// registration deletes its hook if it finds the connection revoked, which it can
+    /// only while the grant still works).
+    pub(crate) async fn disconnect_in_turn<T>(
+        &self,
+        tenant: &TenantId,
+        id: &ConnectionId,
+        work: impl Future<Output = T>,
+    ) -> T {
+        let key = (tenant.clone(), id.clone());
+        self.in_turn(key, async {
+            let lease = match self.take_lease(tenant, id).await {
+                Ok(lease) => lease,
+                Err(error) => {
+                    tracing::warn!(
+                        target: "integrations::webhook",
+                        tenant = %tenant,
+                        connection = %id,
+                        code = error.code(),
+                        "disconnecting while another process registers the connection's webhook"
+                    );
+                    None
+                }
+            };
+            let result = work.await;
+            if let Some(lease) = lease {
+                lease.release().await;
+            }
+            result
+        })
+        .await
+    }
+
     /// Registers the connection, read again, under its registration lease (when the
     /// host keeps leases), released afterwards whatever the outcome.
     async fn register_under_lease(
         &self,
         connection: &Connection,
     ) -> Result<Option<ManagedWebhook>, Error> {
-        let lease = self.take_lease(connection).await?;
+        let lease = self.take_lease(&connection.tenant, &connection.id).await?;
         let result = match self.get(&connection.tenant, &connection.id).await {
             Ok(current) => self.register_in_turn(current).await,
             Err(e) => Err(e),
@@ -487,14 +531,18 @@ impl ManagedWebhooks {
     /// # Errors
     ///
     /// `webhook.registration_in_progress` while another process holds it; storage errors.
-    async fn take_lease(&self, connection: &Connection) -> Result<Option<HeldLease>, Error> {
+    async fn take_lease(
+        &self,
+        tenant: &TenantId,
+        id: &ConnectionId,
+    ) -> Result<Option<HeldLease>, Error> {
         if !self.host.has(HostPart::Checkpoints) {
             return Ok(None);
         }
         let now = self.host.clock().now();
         let lease = SyncLease::new(
-            connection.tenant.clone(),
-            connection.id.clone(),
+            tenant.clone(),
+            id.clone(),
             REGISTRATION_LEASE,
             crate::sealing::random_hex()?,
             now.saturating_add(REGISTRATION_LEASE_TTL),
@@ -890,7 +938,12 @@ impl ManagedWebhooks {
         ) {
             return;
         }
-        if let Err(error) = self.register(&connection.tenant, &connection.id).await {
+        // In the disconnect's turn (and lease), which it holds: registered directly.
+        let registered = match self.get(&connection.tenant, &connection.id).await {
+            Ok(current) => Box::pin(self.register_in_turn(current)).await,
+            Err(error) => Err(error),
+        };
+        if let Err(error) = registered {
             tracing::warn!(
                 target: "integrations::webhook",
                 tenant = %connection.tenant,

@@ -39,6 +39,8 @@ fn connection_id() -> ConnectionId {
 struct HeldRegistrar {
     calling: Notify,
     answer: Notify,
+    /// The hooks deleted.
+    unregistered: std::sync::Mutex<Vec<String>>,
 }
 
 #[async_trait]
@@ -56,8 +58,9 @@ impl WebhookRegistrar for HeldRegistrar {
     async fn unregister(
         &self,
         _request: &HookRequest<'_>,
-        _hook_id: &str,
+        hook_id: &str,
     ) -> Result<HookRemoval, Error> {
+        self.unregistered.lock().unwrap().push(hook_id.to_owned());
         Ok(HookRemoval::Deleted)
     }
 }
@@ -449,4 +452,82 @@ async fn a_recorded_hook_is_kept_when_other_writers_keep_winning() {
         stored.managed_webhook.map(|h| h.hook_id),
         Some(hook.hook_id)
     );
+}
+
+/// A disconnect asked while a registration of the connection waits on the provider
+/// waits for it: the registration records its hook, then the disconnect deletes it
+/// (before, the disconnect read no hook, and a registration recording its hook before
+/// the revocation left it at the provider, known to a revoked connection only).
+#[tokio::test]
+async fn a_disconnect_waits_for_a_registration_in_progress_and_deletes_its_hook() {
+    use integrations_core::auth::{Authorizations, Disconnect};
+    use integrations_core::webhook::WebhookRemoval;
+
+    let test = TestHost::new();
+    let registrar = Arc::new(HeldRegistrar::default());
+    let registry = Arc::new(
+        Registry::new()
+            .with(Arc::new(Hooked(registrar.clone())))
+            .unwrap(),
+    );
+    let service = WriteService::new(registry.clone(), test.host().clone());
+    service
+        .put_target(TargetInput::new(
+            tenant(),
+            TargetId::new("hooked").unwrap(),
+            KEY.parse().unwrap(),
+        ))
+        .await
+        .unwrap();
+    service
+        .put_connection(
+            ConnectionInput::new(
+                tenant(),
+                connection_id(),
+                TargetId::new("hooked").unwrap(),
+                "api-key".parse().unwrap(),
+            )
+            .with_secret("api_token", "tok_FIRST"),
+        )
+        .await
+        .unwrap();
+    let tokens = Arc::new(TokenManager::new(registry.clone(), test.host().clone()));
+    let managed = ManagedWebhooks::new(
+        registry.clone(),
+        test.host().clone(),
+        tokens,
+        "https://hooks.example.com",
+    )
+    .unwrap();
+
+    let registration = tokio::spawn({
+        let managed = managed.clone();
+        async move { managed.register(&tenant(), &connection_id()).await }
+    });
+    registrar.calling.notified().await;
+    let auth =
+        Authorizations::new(registry, test.host().clone()).with_managed_webhooks(managed.clone());
+    let disconnect = tokio::spawn(async move {
+        auth.disconnect(Disconnect::new(tenant(), connection_id()))
+            .await
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert!(
+        !disconnect.is_finished(),
+        "the disconnect waits for the registration in progress"
+    );
+
+    registrar.answer.notify_one();
+    let hook = registration.await.unwrap().unwrap().expect("a hook");
+    let disconnected = disconnect.await.unwrap().unwrap();
+    assert_eq!(disconnected.webhook, WebhookRemoval::Deleted);
+    assert_eq!(*registrar.unregistered.lock().unwrap(), [hook.hook_id]);
+    assert!(!disconnected.connection.is_active());
+    let stored = test
+        .store
+        .get_connection(&tenant(), &connection_id())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(stored.managed_webhook.is_none());
 }
