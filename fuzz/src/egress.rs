@@ -202,14 +202,19 @@ fn sent(prefix: &str) -> String {
     out
 }
 
-/// An excluded prefix as compared: sent, then read by the server until its reading no
-/// longer changes (decoding can make a new `%XX`), without a trailing `/`.
+/// An excluded prefix as compared: sent, then settled, without a trailing `/`.
 fn excluded_form(prefix: &str) -> String {
-    let mut form = server_reading(&sent(&reference_prefix(prefix)));
+    reference_prefix(&settled(&sent(&reference_prefix(prefix))))
+}
+
+/// A server's reading, taken again until it no longer changes: the form a request's path
+/// and an exclusion are compared in, so that no spelling decoded twice passes.
+fn settled(path: &str) -> String {
+    let mut form = server_reading(path);
     loop {
         let again = server_reading(&form);
         if again == form {
-            return reference_prefix(&form);
+            return form;
         }
         form = again;
     }
@@ -232,7 +237,7 @@ fn reference_matches(route: &Route, method: &str, host: &str, path: &str) -> Opt
     } else {
         route.prefixes.iter().map(|p| reference_prefix(p)).collect()
     };
-    let reading = server_reading(path);
+    let reading = settled(path);
     let excluded = route
         .excluded
         .iter()

@@ -14,7 +14,8 @@ Exit codes:
   1  the input was read and is invalid, or was refused (failed validation or verification)
   2  usage error: a bad flag or argument, an unknown key, config kind or method, an id
      that names nothing stored (connection, publication), a request `egress match`
-     cannot parse
+     cannot parse, a missing key, database URL or secret variable, a database URL of
+     no scheme this build opens
   3  `egress match`: no route matches
   4  `egress match`: several routes match (ambiguous)
   5  I/O failure: a file could not be read or written, or an address could not be

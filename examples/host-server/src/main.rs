@@ -407,7 +407,9 @@ fn print_demo(
         host_server::demo::LINEAR_WEBHOOK_SECRET
     );
     // Linear signs a body that carries its send time (`webhookTimestamp`, milliseconds):
-    // the demo's saved delivery gets the current one.
+    // the demo's saved delivery gets the current one. The command line is built first,
+    // so its first build does not age the stamp past Linear's one-minute window.
+    println!("                      cargo build -q -p integrations-cli");
     println!(
         "                      sed \"1s/^{{/{{\\\"webhookTimestamp\\\": $(date +%s)000,/\" examples/host-server/demo/linear.comment.json > linear.json"
     );

@@ -1,4 +1,4 @@
-//! `integrations sync run KEY STREAM --connection ID`: one sync run of a stored
+//! `integrations sync run KEY STREAM --connection ID --tenant T`: one sync run of a stored
 //! connection, into the database's `sync_records` table, with progress.
 
 use std::io::IsTerminal as _;

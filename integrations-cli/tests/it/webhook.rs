@@ -172,6 +172,26 @@ fn secrets_come_only_from_the_environment() {
     );
     assert_eq!(empty.status.code(), Some(2));
     assert!(stderr(&empty).starts_with("cli.empty_secret "));
+    // A secret pasted where the variable's name goes is not printed back.
+    let pasted = run_with_env(
+        &[
+            "webhook",
+            "sign",
+            "github::github-cloud",
+            "--secret-env",
+            "whsec-PASTEDSECRET/abc+def",
+            "--body",
+            &body,
+        ],
+        &[],
+    );
+    assert_eq!(pasted.status.code(), Some(2));
+    assert!(stderr(&pasted).starts_with("cli.missing_secret "));
+    assert!(
+        !stderr(&pasted).contains("PASTEDSECRET"),
+        "{}",
+        stderr(&pasted)
+    );
     // There is no argument that takes a secret.
     let inline = run_with_env(
         &[

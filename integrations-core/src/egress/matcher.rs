@@ -257,14 +257,7 @@ pub fn path_has_prefix(path: &str, prefix: &str) -> bool {
 /// `%XX`), then normalized again, so that the form is a fixed point, ends in no `/` and
 /// holds no dot segment decoding made.
 fn excluded_prefix(prefix: &str) -> Result<String, Error> {
-    let mut form = exclusion_form(&as_sent(&normalize_path_prefix(prefix)?)).into_owned();
-    loop {
-        let again = exclusion_form(&form);
-        if again == form {
-            break;
-        }
-        form = again.into_owned();
-    }
+    let form = settled_exclusion_form(&as_sent(&normalize_path_prefix(prefix)?)).into_owned();
     if form
         .trim_end_matches('/')
         .split('/')
@@ -294,6 +287,21 @@ fn as_sent(prefix: &str) -> std::borrow::Cow<'_, str> {
         Ok(url) => std::borrow::Cow::Owned(url.path().to_owned()),
         // A normalized prefix always parses; were it not to, it is kept as written.
         Err(_) => std::borrow::Cow::Borrowed(prefix),
+    }
+}
+
+/// [`exclusion_form`] taken until it no longer changes (decoding can make a new `%XX`,
+/// as `%%34%31` makes `%41`): exclusions and request paths are compared in this form, so
+/// no spelling decoded twice passes an exclusion. Each pass that changes the path
+/// shortens it, so this ends.
+fn settled_exclusion_form(path: &str) -> std::borrow::Cow<'_, str> {
+    let mut form = exclusion_form(path);
+    loop {
+        let again = exclusion_form(&form);
+        if again == form {
+            return form;
+        }
+        form = std::borrow::Cow::Owned(again.into_owned());
     }
 }
 
@@ -520,10 +528,16 @@ impl Matcher {
         excluded.dedup();
         // An exclusion lies strictly under a prefix: one equal to or above every prefix
         // would leave the route matching nothing, surely not what was meant.
-        if let Some(bad) = excluded
+        // (Compared in the exclusions' form: `/API/x` lies under `/API`.)
+        let prefix_forms: Vec<String> = prefixes
             .iter()
-            .find(|e| !prefixes.iter().any(|p| *e != p && path_has_prefix(e, p)))
-        {
+            .map(|p| settled_exclusion_form(p).into_owned())
+            .collect();
+        if let Some(bad) = excluded.iter().find(|e| {
+            !prefix_forms
+                .iter()
+                .any(|p| *e != p && path_has_prefix(e, p))
+        }) {
             return Err(crate::codes::egress::INVALID_PATH_PREFIX.error(format!(
                 "the excluded path prefix {bad} is not under one of the route's prefixes"
             )));
@@ -570,7 +584,7 @@ impl Matcher {
         if self.excluded.is_empty() {
             return true;
         }
-        let path = exclusion_form(path);
+        let path = settled_exclusion_form(path);
         !self.excluded.iter().any(|e| path_has_prefix(&path, e))
     }
 
@@ -794,6 +808,26 @@ mod tests {
             excluding("/api/x/;").unwrap().excluded_path_prefixes(),
             ["/api/x"]
         );
+        // A request spelt so that decoding twice reaches the excluded path is excluded
+        // too (an exclusion settles to one form, and so does a request's path).
+        let m = excluding("/api/%%34%31dmin").unwrap();
+        assert_eq!(m.excluded_path_prefixes(), ["/api/admin"]);
+        for url in [
+            "https://x.test/api/admin",
+            "https://x.test/api/%%34%31dmin",
+            "https://x.test/api/%41dmin",
+        ] {
+            assert!(!m.matches(&target("GET", url)), "{url}");
+        }
+        // An exclusion under a prefix written in capitals is under it.
+        let m = Matcher::new(
+            &RouteMatch::host("x.test")
+                .with_path_prefix("/API")
+                .excluding_path_prefix("/API/Revoke"),
+        )
+        .unwrap();
+        assert!(!m.matches(&target("GET", "https://x.test/API/Revoke")));
+        assert!(m.matches(&target("GET", "https://x.test/API/other")));
         for bad in ["/api/.%2E", "/api/x/..;", "/api/%%32%45", "/api/a/;/b"] {
             assert_eq!(
                 excluding(bad).unwrap_err().code(),

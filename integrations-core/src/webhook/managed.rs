@@ -704,9 +704,11 @@ impl ManagedWebhooks {
         // registration recorded one this one did not find. Left in place, it would keep
         // delivering (to a dead URL, or every event twice), so it is deleted where it
         // lives.
+        // (Not one kept under the same id: a provider's hook ids name one hook wherever
+        // it lives, and a place spelt another way, `Octo/App` for `octo/app`, is the
+        // same place to it.)
         if let Some(previous) = previous
-            && (previous.hook_id != record.hook_id
-                || previous.place.is_some() && previous.place != record.place)
+            && previous.hook_id != record.hook_id
         {
             let old = HookRequest {
                 url: &previous.url,
@@ -734,8 +736,11 @@ impl ManagedWebhooks {
         Ok(Some(record))
     }
 
-    /// `error`, after deleting `hook` again when this registration created it (it could
-    /// not be recorded).
+    /// `error`, after deleting `hook` again when this registration created it and it is
+    /// not on record. A failed write may have been applied (a database can commit and
+    /// lose the reply), so the record is read again first; when it cannot be read, the
+    /// hook is kept: a hook left unrecorded still delivers, one deleted under its
+    /// record would silently end the connection's events.
     async fn undo_created(
         &self,
         registrar: &dyn WebhookRegistrar,
@@ -743,9 +748,21 @@ impl ManagedWebhooks {
         hook: &RegisteredHook,
         error: Error,
     ) -> Error {
-        if hook.created
-            && let Err(undo) = registrar.unregister(request, &hook.hook_id).await
+        if !hook.created {
+            return error;
+        }
+        let recorded = match self
+            .host
+            .connections()
+            .get_connection(&request.connection.tenant, &request.connection.id)
+            .await
         {
+            Ok(stored) => stored
+                .and_then(|c| c.managed_webhook)
+                .is_some_and(|kept| kept.hook_id == hook.hook_id),
+            Err(_) => true,
+        };
+        if !recorded && let Err(undo) = registrar.unregister(request, &hook.hook_id).await {
             tracing::warn!(
                 target: "integrations::webhook",
                 tenant = %request.connection.tenant,

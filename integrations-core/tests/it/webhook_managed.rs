@@ -282,6 +282,8 @@ impl IntegrationProvider for Kept {
 enum AtHookWrite {
     /// Fails with a storage error.
     Fail,
+    /// Writes, then fails with a storage error (the reply lost after the commit).
+    FailAfterWrite,
     /// Answers that the record changed meanwhile, this many times.
     Lose(usize),
 }
@@ -339,20 +341,32 @@ impl integrations_core::host::ConnectionStore for HookWrites {
         read: &integrations_core::model::Connection,
         connection: &integrations_core::model::Connection,
     ) -> Result<bool, Error> {
-        if connection.managed_webhook.is_some() {
+        let now = if connection.managed_webhook.is_some() {
             let mut at = self.at.lock().unwrap();
-            match *at {
-                Some(AtHookWrite::Fail) => {
-                    *at = None;
-                    return Err(integrations_core::codes::store::FAILED
-                        .error("the database is unreachable"));
-                }
-                Some(AtHookWrite::Lose(n)) => {
-                    *at = (n > 1).then(|| AtHookWrite::Lose(n - 1));
-                    return Ok(false);
-                }
-                None => {}
+            let now = *at;
+            *at = match now {
+                Some(AtHookWrite::Lose(n)) if n > 1 => Some(AtHookWrite::Lose(n - 1)),
+                _ => None,
+            };
+            now
+        } else {
+            None
+        };
+        match now {
+            Some(AtHookWrite::Fail) => {
+                return Err(
+                    integrations_core::codes::store::FAILED.error("the database is unreachable")
+                );
             }
+            Some(AtHookWrite::FailAfterWrite) => {
+                self.inner
+                    .put_connection_if_unchanged(read, connection)
+                    .await?;
+                return Err(integrations_core::codes::store::FAILED
+                    .error("the connection broke after the write was sent"));
+            }
+            Some(AtHookWrite::Lose(_)) => return Ok(false),
+            None => {}
         }
         self.inner
             .put_connection_if_unchanged(read, connection)
@@ -421,6 +435,31 @@ async fn a_created_hook_whose_record_cannot_be_written_is_deleted_again() {
         .unwrap()
         .unwrap();
     assert_eq!(registrar.hooks(), [hook.hook_id]);
+}
+
+/// A write whose reply was lost may have been applied: the record is read again, and a
+/// hook it names is kept (deleted, the connection would silently receive nothing).
+#[tokio::test]
+async fn a_hook_whose_write_failed_after_it_was_applied_is_kept() {
+    let test = TestHost::new();
+    let (registrar, store, managed) = kept_world(&test).await;
+    *store.at.lock().unwrap() = Some(AtHookWrite::FailAfterWrite);
+    let error = managed
+        .register(&tenant(), &connection_id())
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), "store.failed", "{error}");
+    let stored = test
+        .store
+        .get_connection(&tenant(), &connection_id())
+        .await
+        .unwrap()
+        .unwrap();
+    let recorded = stored
+        .managed_webhook
+        .expect("the write was applied")
+        .hook_id;
+    assert_eq!(registrar.hooks(), [recorded]);
 }
 
 /// Other writers winning every write while a registration records a hook the

@@ -297,10 +297,11 @@ impl WebhookRegistrar for GitHubHooks {
         match response.status() {
             StatusCode::NO_CONTENT => Ok(HookRemoval::Deleted),
             // GitHub also answers 404 to a token without admin rights on the repository:
-            // only a hook list that can be read and lacks the hook means it is gone.
+            // only a hook list that can be read and lacks the hook means it is gone (a
+            // hook with its URL and another id, one registered since, is not it).
             StatusCode::NOT_FOUND => match find(request, request.url).await? {
-                None => Ok(HookRemoval::AlreadyGone),
-                Some(_) => Err(failure(request, &response)),
+                Some(listed) if listed == hook_id => Err(failure(request, &response)),
+                _ => Ok(HookRemoval::AlreadyGone),
             },
             _ => Err(failure(request, &response)),
         }

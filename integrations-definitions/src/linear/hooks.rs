@@ -312,8 +312,9 @@ impl WebhookRegistrar for LinearHooks {
             // `ENTITY_NOT_FOUND`); the hook is gone either way, so ask again to be sure.
             Err(e) if e.is_not_found() || e.code() == crate::codes::linear::INVALID_INPUT => {
                 match find(request, request.url).await? {
-                    None => Ok(HookRemoval::AlreadyGone),
-                    Some(_) => Err(e),
+                    // A hook with its URL and another id (registered since) is not it.
+                    Some(listed) if listed.id == hook_id => Err(e),
+                    _ => Ok(HookRemoval::AlreadyGone),
                 }
             }
             Err(e) => Err(e),

@@ -782,6 +782,29 @@ async fn a_hook_deleted_at_the_provider_is_already_gone_and_registered_anew() {
     assert_eq!(disconnected.webhook, WebhookRemoval::AlreadyGone);
 }
 
+/// Deleting a hook the provider no longer has, while another hook delivers to the same
+/// URL (one registered since), is `AlreadyGone`: the other is not it.
+#[tokio::test]
+async fn a_gone_hook_is_already_gone_beside_another_with_its_url() {
+    let world = LinearWorld::new().await;
+    let connection = world.connect("lin_1").await;
+    let first = connection.managed_webhook.clone().unwrap();
+    world.hooks.remove_hook(&first.hook_id);
+    let other = world.hooks.add_hook(&first.url, "lin_wh_other");
+    let removal = world
+        .managed
+        .unregister(&tenant(), &connection.id)
+        .await
+        .unwrap();
+    assert_eq!(
+        removal,
+        Some(integrations_core::webhook::HookRemoval::AlreadyGone)
+    );
+    let hooks = world.hooks.hooks();
+    assert_eq!(hooks.len(), 1);
+    assert_eq!(hooks[0]["id"], other.as_str());
+}
+
 #[tokio::test]
 async fn a_refused_registration_keeps_the_connection_and_a_retry_registers() {
     let world = LinearWorld::new().await;
@@ -1335,6 +1358,23 @@ mod github {
                 .unwrap(),
             Some(integrations_core::webhook::HookRemoval::AlreadyGone)
         );
+
+        // Gone, beside another hook with its URL (registered since): still gone.
+        let hook = register_again(&world.managed, &connection).await;
+        world.hooks.remove_hook(hook.hook_id.parse().unwrap());
+        let other = world
+            .hooks
+            .add_hook("orgs/octo-org", &hook.url, Some("other"));
+        assert_eq!(
+            world
+                .managed
+                .unregister(&tenant(), &connection.id)
+                .await
+                .unwrap(),
+            Some(integrations_core::webhook::HookRemoval::AlreadyGone)
+        );
+        assert_eq!(world.hooks.hooks().len(), 1);
+        assert_eq!(world.hooks.hooks()[0]["id"], other);
 
         // No repository or organization named: no hook, a clear error on retry.
         let bare = world.connect("gh_bare", json!({})).await;

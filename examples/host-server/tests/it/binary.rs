@@ -444,6 +444,13 @@ async fn the_demo_completes_oauth_a_webhook_and_a_tool_call_with_no_account() {
     let sent = stamped["webhookTimestamp"].as_i64().expect("a timestamp");
     let now = SystemClock::new().now().unix_millis();
     assert!((now - sent).abs() < 60_000, "{sent} is not now ({now})");
+    // The command line is built before the body is stamped (a first build takes longer
+    // than Linear's one-minute window).
+    let build = step2.find("cargo build -q -p integrations-cli");
+    assert!(
+        build.is_some_and(|at| at < step2.find("sed ").unwrap()),
+        "{step2}"
+    );
     assert!(
         step2.contains("--body linear.json > headers.txt")
             && step2.contains("--data-binary @linear.json "),
