@@ -29,12 +29,17 @@ pub(crate) struct MigrateArgs {
     // The value is never shown in `--help`: it may hold the database's password.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_name = "URL")]
     database_url: Option<String>,
+    /// Print what was done as one JSON object on stdout (`outcome`: `created`,
+    /// `migrated`, `current` or `unknown`; `schema_version`), for scripts.
+    #[arg(long)]
+    json: bool,
 }
 
 impl std::fmt::Debug for MigrateArgs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MigrateArgs")
             .field("database_url", &self.database_url.as_ref().map(|_| ".."))
+            .field("json", &self.json)
             .finish()
     }
 }
@@ -85,6 +90,19 @@ pub(crate) fn run(command: DbCommand) -> Result<ExitCode, Error> {
         stores.close().await;
         Ok::<_, Error>((before, version?))
     })?;
+    if args.json {
+        let outcome = match before {
+            Before::Absent => "created",
+            Before::Outdated => "migrated",
+            Before::Current => "current",
+            Before::Unknown => "unknown",
+        };
+        out!(
+            "{}",
+            serde_json::json!({"outcome": outcome, "schema_version": version})
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     match before {
         Before::Absent => out!("created the database at schema version {version}, this release's"),
         Before::Outdated => {

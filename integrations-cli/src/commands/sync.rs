@@ -42,6 +42,11 @@ pub(crate) struct RunArgs {
     /// Read every record, not only what changed since the last run.
     #[arg(long)]
     full: bool,
+    /// Print the run's report as one JSON object on stdout (`records`, `deleted`,
+    /// `pages`, `rate_limit_waits`, `waited_ms`, `watermark`), for scripts; progress
+    /// lines go to stderr.
+    #[arg(long)]
+    json: bool,
     #[command(flatten)]
     store: StoreArgs,
 }
@@ -64,6 +69,22 @@ pub(crate) fn run(command: SyncCommand) -> Result<ExitCode, Error> {
         .build()
         .map_err(|e| Error::internal("the async runtime could not start").with_source(e))?;
     let report = runtime.block_on(sync_run(&args))?;
+    if args.json {
+        out!(
+            "{}",
+            serde_json::json!({
+                "key": args.key,
+                "stream": args.stream,
+                "records": report.records,
+                "deleted": report.deleted,
+                "pages": report.pages,
+                "rate_limit_waits": report.rate_limit_waits,
+                "waited_ms": report.waited_ms,
+                "watermark": report.watermark,
+            })
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     out!(
         "synced {} {}: {}, {} deleted, {}, {} ({} ms), watermark {}",
         args.key,
@@ -116,7 +137,7 @@ async fn sync_run(args: &RunArgs) -> Result<SyncReport, Error> {
     }
     let registry = Arc::new(registry);
     let tokens = Arc::new(TokenManager::new(registry.clone(), host.clone()));
-    let progress = Arc::new(Progress::new());
+    let progress = Arc::new(Progress::new(args.json));
     let runner = SyncRunner::new(registry, host, tokens).with_observer(progress.clone());
     let sink = open.stores.record_sink();
     let mode = if args.full {
@@ -168,14 +189,17 @@ async fn stop_signal() {
     }
 }
 
-/// Shows a run's progress: a bar on a terminal, plain lines otherwise.
+/// Shows a run's progress: a bar on a terminal, plain lines otherwise (on stderr when
+/// stdout is kept for the JSON report).
 struct Progress {
     bar: Option<ProgressBar>,
+    to_stderr: bool,
 }
 
 impl Progress {
-    fn new() -> Self {
-        let bar = std::io::stdout().is_terminal().then(|| {
+    fn new(to_stderr: bool) -> Self {
+        // indicatif draws on stderr: a bar only when that is a terminal.
+        let bar = std::io::stderr().is_terminal().then(|| {
             let bar = ProgressBar::new_spinner();
             if let Ok(style) = ProgressStyle::with_template("{spinner} {elapsed} {msg}") {
                 bar.set_style(style);
@@ -184,7 +208,15 @@ impl Progress {
             bar.set_message("starting");
             bar
         });
-        Self { bar }
+        Self { bar, to_stderr }
+    }
+
+    fn line(&self, line: &str) {
+        if self.to_stderr {
+            eprintln!("{line}");
+        } else {
+            note!("{line}");
+        }
     }
 
     fn finish(&self) {
@@ -210,7 +242,7 @@ impl SyncObserver for Progress {
         if let Some(bar) = &self.bar {
             bar.set_message(line);
         } else {
-            note!("page {}: {line}", report.pages);
+            self.line(&format!("page {}: {line}", report.pages));
         }
     }
 
@@ -222,7 +254,7 @@ impl SyncObserver for Progress {
         if let Some(bar) = &self.bar {
             bar.set_message(line);
         } else {
-            note!("{line}");
+            self.line(&line);
         }
     }
 }

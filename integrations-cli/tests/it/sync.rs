@@ -131,6 +131,26 @@ async fn sync_run_reads_a_stream_into_the_database_with_progress_and_exit_codes(
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(stdout(&output).contains("issues: 1 record, 0 deleted, 1 page"));
 
+    // For scripts: the report as one JSON object on stdout, progress on stderr.
+    api.update("issues", &ids[8], "edited again");
+    let mut args = base("issues");
+    args.push("--json".to_owned());
+    let output = sync(args).await;
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report: serde_json::Value = serde_json::from_str(stdout(&output).trim())
+        .unwrap_or_else(|e| panic!("{e}: {}", stdout(&output)));
+    assert_eq!(report["key"], "linear::linear-default");
+    assert_eq!(report["stream"], "issues");
+    assert_eq!(report["records"], 1);
+    assert_eq!(report["deleted"], 0);
+    assert_eq!(report["pages"], 1);
+    assert!(report["watermark"].is_string(), "{report}");
+    assert!(
+        stderr(&output).contains("page 1: 1 record"),
+        "{}",
+        stderr(&output)
+    );
+
     // A mistyped database path: usage error, and no database is left behind.
     let mistyped = dir.join("hots.db");
     let mut args = base("issues");
@@ -311,6 +331,14 @@ fn db_migrate_makes_a_database_the_serving_commands_open() {
         assert!(migrated.status.success(), "{}", stderr(&migrated));
         assert_eq!(stdout(&migrated).trim(), did);
     }
+    // For scripts, the same as JSON.
+    let migrated = run_with_env(&["db", "migrate", "--json", "--database-url", &url], &[]);
+    assert!(migrated.status.success(), "{}", stderr(&migrated));
+    let said: serde_json::Value = serde_json::from_str(stdout(&migrated).trim()).unwrap();
+    assert_eq!(
+        said,
+        serde_json::json!({"outcome": "current", "schema_version": integrations_sqlx::SCHEMA_VERSION})
+    );
     assert!(dir.join("fresh.db").exists());
 
     let after = run_with_env(&sync_args, &[("SEALING_KEY", KEY_HEX)]);
@@ -346,6 +374,11 @@ fn db_migrate_makes_a_database_the_serving_commands_open() {
             integrations_sqlx::SCHEMA_VERSION
         )
     );
+    std::fs::write(dir.join("empty2.db"), b"").unwrap();
+    let empty = format!("sqlite://{}", dir.join("empty2.db").display());
+    let migrated = run_with_env(&["db", "migrate", "--json", "--database-url", &empty], &[]);
+    let said: serde_json::Value = serde_json::from_str(stdout(&migrated).trim()).unwrap();
+    assert_eq!(said["outcome"], "migrated");
 
     let missing = run_with_env(&["db", "migrate"], &[("DATABASE_URL", "")]);
     assert_eq!(missing.status.code(), Some(2), "{}", stderr(&missing));
