@@ -59,6 +59,8 @@ const PATHS: &[&str] = &[
     "/repos/acme/%78",
     "/repos/acme/x;/y",
     "/a/b/C",
+    "/v1/ch%2561t/completions",
+    "/v1/x/%252e%252e/chat",
 ];
 /// Excluded prefixes; most lie under one of `PREFIXES`, a route refuses the others.
 const EXCLUDED: &[&str] = &[
@@ -157,7 +159,7 @@ fn reference_prefix(prefix: &str) -> String {
 }
 
 /// A path as a lenient server could read it: per segment, parameters dropped, unreserved
-/// characters decoded, ASCII letters in lower case.
+/// characters and `%` decoded, ASCII letters in lower case.
 fn server_reading(path: &str) -> String {
     path.split('/')
         .map(|segment| {
@@ -170,7 +172,7 @@ fn server_reading(path: &str) -> String {
                     .and_then(|r| r.get(..2))
                     .and_then(|hex| u8::from_str_radix(hex, 16).ok())
                     .map(char::from)
-                    .filter(|c| c.is_ascii_alphanumeric() || "-._~".contains(*c));
+                    .filter(|c| c.is_ascii_alphanumeric() || "-._~%".contains(*c));
                 match decoded {
                     Some(d) => {
                         out.push(d.to_ascii_lowercase());
@@ -238,10 +240,14 @@ fn reference_matches(route: &Route, method: &str, host: &str, path: &str) -> Opt
         route.prefixes.iter().map(|p| reference_prefix(p)).collect()
     };
     let reading = settled(path);
-    let excluded = route
-        .excluded
-        .iter()
-        .any(|e| under(&reading, &excluded_form(e)));
+    // A dot segment only decoding makes cannot be placed: not covered by a route with
+    // exclusions.
+    let unplaceable = reading.split('/').any(|s| s == "." || s == "..");
+    let excluded = !route.excluded.is_empty() && unplaceable
+        || route
+            .excluded
+            .iter()
+            .any(|e| under(&reading, &excluded_form(e)));
     let path_ok = prefixes.iter().any(|p| under(path, p)) && !excluded;
     Some(host_ok && method_ok && path_ok)
 }

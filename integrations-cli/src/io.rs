@@ -63,30 +63,16 @@ pub(crate) fn read_json(path: &Path) -> Result<serde_json::Value, Error> {
 /// A secret from an environment variable: secrets never come from arguments, where
 /// they would show in process listings and shell history.
 pub(crate) fn secret_from_env(var: &str) -> Result<Secret, Error> {
-    // A secret pasted where the variable's name goes is not repeated back.
-    let shown = if is_variable_name(var) {
-        var
-    } else {
-        "named (not shown: it is not a variable name; give the variable's name, not the secret)"
-    };
+    // The variable's name is not repeated: a secret pasted where the name goes (a token
+    // looks like a name: `ghp_…`, `lin_api_…`) would be printed. The user typed it.
     match std::env::var(var) {
         Ok(value) if !value.is_empty() => Ok(Secret::new(value)),
         Ok(_) => Err(crate::codes::cli::EMPTY_SECRET
-            .error(format!("the environment variable {shown} is empty"))),
-        Err(_) => Err(crate::codes::cli::MISSING_SECRET
-            .error(format!("the environment variable {shown} is not set"))),
+            .error("the environment variable the command names for a secret is empty")),
+        Err(_) => Err(crate::codes::cli::MISSING_SECRET.error(
+            "the environment variable the command names for a secret is not set (give the variable's name, not the secret)",
+        )),
     }
-}
-
-/// Whether `name` looks like an environment variable's name (a letter or `_`, then
-/// letters, digits and `_`, at most 64 of them) rather than a value.
-fn is_variable_name(name: &str) -> bool {
-    let mut bytes = name.bytes();
-    name.len() <= 64
-        && bytes
-            .next()
-            .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
-        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 /// A headers file: one `Name: value` a line; blank lines and lines starting with `#`

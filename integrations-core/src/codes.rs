@@ -290,7 +290,7 @@ crate::error_codes! {
         NO_SECRET = "webhook.no_secret", Configuration, "No secret is configured for the target or the connection (500).";
         NOT_MANAGED = "webhook.not_managed", InvalidInput, "The connection's provider no longer manages webhooks for its method.";
         NOT_SUPPORTED = "webhook.not_supported", NotFound, "The integration does not receive webhooks (404).";
-        REGISTRATION_IN_PROGRESS = "webhook.registration_in_progress", Conflict, "Another process is registering the connection's webhook (it holds the connection's registration lease); register again shortly.";
+        REGISTRATION_IN_PROGRESS = "webhook.registration_in_progress", Conflict, "Another process is registering the connection's webhook, or disconnecting it (it holds the connection's registration lease); register again shortly.";
         REGISTRATION_RACED = "webhook.registration_raced", Conflict, "Another registration changed the connection's endpoint while its webhook was registered; the hook made for the old endpoint was deleted, and registering again uses the new one.";
         SIGNATURE_MISMATCH = "webhook.signature_mismatch", Verification, "No configured secret produces the signature sent (401).";
         TARGET_MISMATCH = "webhook.target_mismatch", PermissionDenied, "The delivery is for another app than the target's (403).";

@@ -20,8 +20,8 @@ pub(crate) enum SyncCommand {
     /// Run one stream of a stored connection into the database's synced records: an
     /// incremental run (a full one the first time, or to finish an interrupted full run;
     /// an interrupted incremental run goes on from its last page), or a full run with
-    /// `--full`. Progress (records, pages, rate-limit waits) goes to
-    /// a progress bar on a terminal, else one line per page on stdout.
+    /// `--full`. Progress (records, pages, rate-limit waits) goes to a progress bar when
+    /// stderr is a terminal, else one line per page (on stdout, on stderr with `--json`).
     Run(RunArgs),
 }
 

@@ -179,7 +179,7 @@ fn secrets_come_only_from_the_environment() {
             "sign",
             "github::github-cloud",
             "--secret-env",
-            "whsec-PASTEDSECRET/abc+def",
+            "ghp_PASTEDSECRET0123456789abcdefghijklmn",
             "--body",
             &body,
         ],

@@ -291,9 +291,10 @@ fn as_sent(prefix: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// [`exclusion_form`] taken until it no longer changes (decoding can make a new `%XX`,
-/// as `%%34%31` makes `%41`): exclusions and request paths are compared in this form, so
-/// no spelling decoded twice passes an exclusion. Each pass that changes the path
-/// shortens it, so this ends.
+/// as `%%34%31` and `%2541` make `%41`): exclusions and request paths are compared in
+/// this form, so no spelling a server decoding more than once reads as an excluded path
+/// passes (a path whose form holds a dot segment is not covered at all: see
+/// [`Matcher::covers_path`]). Each pass that changes the path shortens it, so this ends.
 fn settled_exclusion_form(path: &str) -> std::borrow::Cow<'_, str> {
     let mut form = exclusion_form(path);
     loop {
@@ -308,8 +309,9 @@ fn settled_exclusion_form(path: &str) -> std::borrow::Cow<'_, str> {
 /// A path as exclusions compare it, so that no spelling of an excluded path passes as
 /// another: each segment without its `;` parameters (which some servers drop), with
 /// percent-encoded unreserved characters decoded (`%2E` is `.` and `%65` is `e` to a
-/// server, RFC 3986 6.2.2.2), in lower case (a server that ignores case reads
-/// `auth.REVOKE` as `auth.revoke`). An exclusion only ever refuses more this way.
+/// server, RFC 3986 6.2.2.2), and `%25` (`%`, for a server that decodes twice), in lower
+/// case (a server that ignores case reads `auth.REVOKE` as `auth.revoke`). An exclusion
+/// only ever refuses more this way.
 fn exclusion_form(path: &str) -> std::borrow::Cow<'_, str> {
     // Most paths are already in that form: no copy for them.
     if !path
@@ -331,7 +333,9 @@ fn exclusion_form(path: &str) -> std::borrow::Cow<'_, str> {
                 .then(|| segment.get(at + 1..at + 3))
                 .flatten()
                 .and_then(|hex| u8::from_str_radix(hex, 16).ok())
-                .filter(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'));
+                .filter(|b| {
+                    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'%')
+                });
             if let Some(b) = decoded {
                 out.push(char::from(b.to_ascii_lowercase()));
                 at += 3;
@@ -576,7 +580,8 @@ impl Matcher {
     }
 
     /// Whether the route covers `path` (already normalized): under one of its prefixes
-    /// and under none of its exclusions.
+    /// and under none of its exclusions, compared in their settled form; a route with
+    /// exclusions does not cover a path whose settled form holds a dot segment.
     pub fn covers_path(&self, path: &str) -> bool {
         if !self.prefixes.iter().any(|p| path_has_prefix(path, p)) {
             return false;
@@ -585,6 +590,11 @@ impl Matcher {
             return true;
         }
         let path = settled_exclusion_form(path);
+        // A dot segment that only decoding makes (`%252e%252e`) would be resolved by a
+        // server decoding twice, to a path the exclusions cannot place: not covered.
+        if path.split('/').any(|s| s == "." || s == "..") {
+            return false;
+        }
         !self.excluded.iter().any(|e| path_has_prefix(&path, e))
     }
 
@@ -816,6 +826,8 @@ mod tests {
             "https://x.test/api/admin",
             "https://x.test/api/%%34%31dmin",
             "https://x.test/api/%41dmin",
+            "https://x.test/api/%2561dmin",
+            "https://x.test/api/x/%252e%252e/admin",
         ] {
             assert!(!m.matches(&target("GET", url)), "{url}");
         }

@@ -23,7 +23,10 @@
 //! the one in progress; across processes, it takes a lease in the host's checkpoint
 //! store (the lease of sync streams, under the name [`REGISTRATION_LEASE`]) when the host
 //! has one, and is refused with `webhook.registration_in_progress` (a conflict: register
-//! again) while another process holds it.
+//! again) while another process holds it. A disconnect with managed webhooks takes the
+//! same turn and lease (without the lease when another process holds it), so a
+//! registration never records a hook between a disconnect's read and its revocation in
+//! one process.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -423,8 +426,8 @@ impl ManagedWebhooks {
     /// the connection's stored configuration errors; the provider's refusals (missing
     /// admin rights, validation) and transport errors (the generated secret and the
     /// endpoint key stay stored, so a retry registers the same hook);
-    /// `webhook.registration_in_progress` while another process registers the same
-    /// connection (register again shortly); storage errors.
+    /// `webhook.registration_in_progress` while another process registers or disconnects
+    /// the same connection (register again shortly); storage errors.
     pub async fn register(
         &self,
         tenant: &TenantId,
@@ -486,13 +489,22 @@ impl ManagedWebhooks {
             let lease = match self.take_lease(tenant, id).await {
                 Ok(lease) => lease,
                 Err(error) => {
-                    tracing::warn!(
-                        target: "integrations::webhook",
-                        tenant = %tenant,
-                        connection = %id,
-                        code = error.code(),
-                        "disconnecting while another process registers the connection's webhook"
-                    );
+                    if error.code() == crate::codes::webhook::REGISTRATION_IN_PROGRESS.as_str() {
+                        tracing::warn!(
+                            target: "integrations::webhook",
+                            tenant = %tenant,
+                            connection = %id,
+                            "disconnecting while another process registers the connection's webhook"
+                        );
+                    } else {
+                        tracing::warn!(
+                            target: "integrations::webhook",
+                            tenant = %tenant,
+                            connection = %id,
+                            code = error.code(),
+                            "the connection's registration lease could not be taken; disconnecting without it"
+                        );
+                    }
                     None
                 }
             };

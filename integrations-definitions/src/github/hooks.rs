@@ -182,6 +182,17 @@ struct Validation {
 
 /// The id of the hook delivering to `target`, if there is one.
 async fn find(request: &HookRequest<'_>, target: &str) -> Result<Option<String>, Error> {
+    find_where(request, |h| {
+        h.config.as_ref().and_then(|c| c.url.as_deref()) == Some(target)
+    })
+    .await
+}
+
+/// The id of the first listed hook `wanted` picks, if there is one.
+async fn find_where(
+    request: &HookRequest<'_>,
+    wanted: impl Fn(&Hook) -> bool,
+) -> Result<Option<String>, Error> {
     for page in 1..=MAX_PAGES {
         let mut list_url = collection(request)?.build()?;
         list_url
@@ -197,10 +208,7 @@ async fn find(request: &HookRequest<'_>, target: &str) -> Result<Option<String>,
         }
         let hooks: Vec<Hook> = serde_json::from_slice(response.body()).map_err(|_| unexpected())?;
         let count = hooks.len();
-        if let Some(hook) = hooks
-            .into_iter()
-            .find(|h| h.config.as_ref().and_then(|c| c.url.as_deref()) == Some(target))
-        {
+        if let Some(hook) = hooks.into_iter().find(|h| wanted(h)) {
             return Ok(Some(hook.id.to_string()));
         }
         if count < 100 {
@@ -297,12 +305,14 @@ impl WebhookRegistrar for GitHubHooks {
         match response.status() {
             StatusCode::NO_CONTENT => Ok(HookRemoval::Deleted),
             // GitHub also answers 404 to a token without admin rights on the repository:
-            // only a hook list that can be read and lacks the hook means it is gone (a
-            // hook with its URL and another id, one registered since, is not it).
-            StatusCode::NOT_FOUND => match find(request, request.url).await? {
-                Some(listed) if listed == hook_id => Err(failure(request, &response)),
-                _ => Ok(HookRemoval::AlreadyGone),
-            },
+            // only a hook list that can be read and lacks the hook's id means it is gone
+            // (a hook with its URL and another id, one registered since, is not it).
+            StatusCode::NOT_FOUND => {
+                match find_where(request, |h| h.id.to_string() == hook_id).await? {
+                    Some(_) => Err(failure(request, &response)),
+                    None => Ok(HookRemoval::AlreadyGone),
+                }
+            }
             _ => Err(failure(request, &response)),
         }
     }

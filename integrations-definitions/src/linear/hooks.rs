@@ -210,6 +210,14 @@ struct Updated {
 
 /// The organization's webhook delivering to `url`, if there is one.
 async fn find(request: &HookRequest<'_>, url: &str) -> Result<Option<Hook>, Error> {
+    find_where(request, |h| h.url.as_deref() == Some(url)).await
+}
+
+/// The first listed webhook `wanted` picks, if there is one.
+async fn find_where(
+    request: &HookRequest<'_>,
+    wanted: impl Fn(&Hook) -> bool,
+) -> Result<Option<Hook>, Error> {
     let mut after: Option<String> = None;
     for _ in 0..MAX_PAGES {
         let page: HookPage = serde_json::from_value(
@@ -222,11 +230,7 @@ async fn find(request: &HookRequest<'_>, url: &str) -> Result<Option<Hook>, Erro
             .await?,
         )
         .map_err(|_| unexpected())?;
-        if let Some(hook) = page
-            .nodes
-            .into_iter()
-            .find(|h| h.url.as_deref() == Some(url))
-        {
+        if let Some(hook) = page.nodes.into_iter().find(|h| wanted(h)) {
             return Ok(Some(hook));
         }
         match page.page_info {
@@ -311,10 +315,11 @@ impl WebhookRegistrar for LinearHooks {
             // Linear answers an unknown id with `Entity not found` (`INPUT_ERROR` or
             // `ENTITY_NOT_FOUND`); the hook is gone either way, so ask again to be sure.
             Err(e) if e.is_not_found() || e.code() == crate::codes::linear::INVALID_INPUT => {
-                match find(request, request.url).await? {
-                    // A hook with its URL and another id (registered since) is not it.
-                    Some(listed) if listed.id == hook_id => Err(e),
-                    _ => Ok(HookRemoval::AlreadyGone),
+                // Looked up by id: a hook with its URL and another id (registered
+                // since) is not it.
+                match find_where(request, |h| h.id == hook_id).await? {
+                    Some(_) => Err(e),
+                    None => Ok(HookRemoval::AlreadyGone),
                 }
             }
             Err(e) => Err(e),

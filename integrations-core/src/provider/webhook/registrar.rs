@@ -61,7 +61,8 @@ impl fmt::Debug for HookRequest<'_> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RegisteredHook {
-    /// The provider's id of the hook.
+    /// The provider's id of the hook: one hook wherever it lives (core deletes a hook
+    /// recorded before as replaced only when its id differs from the one registered).
     pub hook_id: String,
     /// `false` when a hook for the URL existed already and was kept.
     pub created: bool,
