@@ -320,32 +320,36 @@ fn exclusion_form(path: &str) -> std::borrow::Cow<'_, str> {
     {
         return std::borrow::Cow::Borrowed(path);
     }
-    let mut out = String::with_capacity(path.len());
+    // Bytes, not characters: a character outside ASCII is copied as its bytes (and
+    // never grows: taken again, the form does not change it), and every replacement is
+    // one ASCII byte for ASCII bytes, so the result stays UTF-8.
+    let mut out = Vec::with_capacity(path.len());
     for (i, segment) in path.split('/').enumerate() {
         if i > 0 {
-            out.push('/');
+            out.push(b'/');
         }
-        let segment = segment.split(';').next().unwrap_or_default();
-        let bytes = segment.as_bytes();
+        let bytes = segment.split(';').next().unwrap_or_default().as_bytes();
         let mut at = 0;
         while at < bytes.len() {
             let decoded = (bytes[at] == b'%')
-                .then(|| segment.get(at + 1..at + 3))
+                .then(|| bytes.get(at + 1..at + 3))
                 .flatten()
+                .filter(|hex| hex.iter().all(u8::is_ascii_hexdigit))
+                .and_then(|hex| std::str::from_utf8(hex).ok())
                 .and_then(|hex| u8::from_str_radix(hex, 16).ok())
                 .filter(|b| {
                     b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'%')
                 });
             if let Some(b) = decoded {
-                out.push(char::from(b.to_ascii_lowercase()));
+                out.push(b.to_ascii_lowercase());
                 at += 3;
             } else {
-                out.push(char::from(bytes[at].to_ascii_lowercase()));
+                out.push(bytes[at].to_ascii_lowercase());
                 at += 1;
             }
         }
     }
-    std::borrow::Cow::Owned(out)
+    std::borrow::Cow::Owned(String::from_utf8_lossy(&out).into_owned())
 }
 
 /// A request as the matcher sees it: normalized method, host and path.
@@ -535,7 +539,7 @@ impl Matcher {
         // (Compared in the exclusions' form: `/API/x` lies under `/API`.)
         let prefix_forms: Vec<String> = prefixes
             .iter()
-            .map(|p| settled_exclusion_form(p).into_owned())
+            .map(|p| settled_exclusion_form(&as_sent(p)).into_owned())
             .collect();
         if let Some(bad) = excluded.iter().find(|e| {
             !prefix_forms
@@ -831,6 +835,16 @@ mod tests {
         ] {
             assert!(!m.matches(&target("GET", url)), "{url}");
         }
+        // A prefix and an exclusion outside ASCII: compared as sent (this once looped,
+        // the form growing each pass; found by fuzzing).
+        let m = Matcher::new(
+            &RouteMatch::host("x.test")
+                .with_path_prefix("/Ärger")
+                .excluding_path_prefix("/Ärger/Ä"),
+        )
+        .unwrap();
+        assert!(!m.matches(&target("GET", "https://x.test/%C3%84rger/%C3%84")));
+        assert_eq!(Matcher::new(&m.to_route_match()).unwrap(), m);
         // An exclusion under a prefix written in capitals is under it.
         let m = Matcher::new(
             &RouteMatch::host("x.test")
