@@ -262,6 +262,9 @@ impl SqlStores {
             backend,
             prepared: true,
         };
+        if backend == Backend::Postgres {
+            stores.check_isolation().await?;
+        }
         let version = stores.schema_version().await?;
         schema::check_not_newer(version)?;
         if opening == Opening::AsItIs && version < schema::SCHEMA_VERSION {
@@ -275,6 +278,26 @@ impl SqlStores {
             stores.enable_wal().await?;
         }
         Ok(stores)
+    }
+
+    /// Refuses a PostgreSQL database whose transactions default to another level than
+    /// READ COMMITTED: each conditional write is one statement that, blocked by a
+    /// concurrent one, reads the row again when it is let go and answers "lost" (a
+    /// version conflict, `false`, `None`); under REPEATABLE READ or SERIALIZABLE it
+    /// fails with a serialization error instead, which callers would take for an
+    /// outage (a refreshed token's rotation lost with it).
+    async fn check_isolation(&self) -> Result<(), Error> {
+        let level: String = sqlx::query_scalar("SHOW transaction_isolation")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(error::map)?;
+        if level.eq_ignore_ascii_case("read committed") {
+            return Ok(());
+        }
+        self.pool.close().await;
+        Err(crate::codes::store::ISOLATION_UNSUPPORTED.error(format!(
+            "the database's transactions default to {level}; these stores need READ COMMITTED: set default_transaction_isolation to 'read committed' for the role or database, or in the URL (options[default_transaction_isolation]=read%5C%20committed)"
+        )))
     }
 
     /// WAL lets readers and one writer work at once across processes. The mode is

@@ -1126,14 +1126,24 @@ impl ApprovalStore for SqlStores {
     }
 
     async fn purge_approvals(&self, expired_by: Timestamp) -> Result<u64, Error> {
-        let q = self
+        // One transaction: a failure deletes nothing, as the trait says.
+        let mut tx = self.begin().await?;
+        let requests = self
             .query("DELETE FROM approvals WHERE expires_at <= $1")
-            .bind(ms(expired_by));
-        let requests = self.affected(q).await?;
-        let q = self
+            .bind(ms(expired_by))
+            .execute(&mut *tx)
+            .await
+            .map_err(error::map)?
+            .rows_affected();
+        let calls = self
             .query("DELETE FROM approval_calls WHERE expires_at <= $1")
-            .bind(ms(expired_by));
-        Ok(requests + self.affected(q).await?)
+            .bind(ms(expired_by))
+            .execute(&mut *tx)
+            .await
+            .map_err(error::map)?
+            .rows_affected();
+        tx.commit().await.map_err(error::map)?;
+        Ok(requests + calls)
     }
 
     async fn delete_approvals(

@@ -85,6 +85,37 @@ async fn a_failed_migration_leaves_no_lock_behind() {
 /// Every pooled SQLite connection syncs the WAL at each commit (`synchronous = FULL`,
 /// 2): with `NORMAL` a commit acknowledged just before a power loss or an OS crash can
 /// be lost (a rotated refresh token or a taken approval could come back).
+/// A PostgreSQL database whose transactions default to SERIALIZABLE (or REPEATABLE
+/// READ) is refused before anything is written: there a lost compare-and-swap fails with
+/// a serialization error, which callers would take for an outage.
+#[cfg(feature = "postgres")]
+#[tokio::test]
+async fn a_postgres_database_not_at_read_committed_is_refused() {
+    let Some(url) = crate::support::postgres_url("isolation").await else {
+        return;
+    };
+    for level in ["serializable", "repeatable%5C%20read"] {
+        let refused = format!("{url}&options[default_transaction_isolation]={level}");
+        for opened in [
+            SqlStores::connect(&refused).await,
+            SqlStores::open(&refused).await,
+        ] {
+            let error = opened.expect_err("refused");
+            assert_eq!(
+                error.code(),
+                "store.isolation_unsupported",
+                "{level}: {error}"
+            );
+        }
+    }
+    // Nothing was written: the schema is still empty, and READ COMMITTED connects.
+    let stores = SqlStores::connect(&url).await.unwrap();
+    assert_eq!(stores.schema_version().await.unwrap(), SCHEMA_VERSION);
+    let explicit = format!("{url}&options[default_transaction_isolation]=read%5C%20committed");
+    SqlStores::open(&explicit).await.unwrap().close().await;
+    stores.close().await;
+}
+
 #[tokio::test]
 async fn sqlite_commits_are_durable() {
     let stores = SqlStores::connect(&crate::support::sqlite_url("synchronous"))

@@ -301,6 +301,57 @@ async fn a_failing_swap_writes_nothing() {
     });
 }
 
+/// A purge that fails half-way deletes nothing (the trait: "nothing is deleted then"):
+/// the expired requests stay with the calls.
+#[tokio::test]
+async fn a_failing_purge_deletes_nothing() {
+    use integrations_core::host::ApprovalStore as _;
+    use integrations_core::tools::{ApprovalId, ApprovalRequest, CallContext, Session};
+    each_backend!("half_purged", |url| {
+        let stores = SqlStores::connect(&url).await.unwrap();
+        let now = Timestamp::from_unix_seconds(1_800_000_000);
+        let context = CallContext::new(
+            Session::new(tenant(), integrations_core::WorkspaceId::new("ws").unwrap()),
+            ConnectionId::new("c1").unwrap(),
+        );
+        stores
+            .put_approval(&ApprovalRequest::new(
+                ApprovalId::generate().unwrap(),
+                "tracker_create_issue",
+                "tracker::cloud".parse().unwrap(),
+                serde_json::json!({"title": "t"}),
+                context,
+                now,
+                std::time::Duration::from_secs(60),
+            ))
+            .await
+            .unwrap();
+        let trigger: &[&str] = match stores.backend() {
+            integrations_sqlx::Backend::Sqlite => &[
+                "CREATE TRIGGER refuse BEFORE DELETE ON approval_calls \
+                 BEGIN SELECT RAISE(ABORT, 'refused'); END",
+                // SQLite runs a DELETE's triggers per row: give it one to delete.
+                "INSERT INTO approval_calls (tenant, key, approval, connection, stage, \
+                 expires_at, record, workspace, principal_user) \
+                 VALUES ('acme', 'k', 'a', 'c1', 'pending', 0, '{}', 'ws', '')",
+            ],
+            _ => &[
+                "CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN \
+                 RAISE EXCEPTION 'refused'; END $$ LANGUAGE plpgsql",
+                "CREATE TRIGGER refuse BEFORE DELETE ON approval_calls \
+                 FOR EACH STATEMENT EXECUTE FUNCTION refuse()",
+            ],
+        };
+        for sql in trigger {
+            sqlx::query(sql).execute(stores.pool()).await.unwrap();
+        }
+        let later = Timestamp::from_unix_seconds(1_800_000_000 + 3600);
+        let err = stores.purge_approvals(later).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Storage, "{err:?}");
+        assert_eq!(count(&stores, "approvals").await, 1);
+    });
+}
+
 #[tokio::test]
 async fn a_closed_pool_is_unavailable() {
     each_backend!("closed", |url| {

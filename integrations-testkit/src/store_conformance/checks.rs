@@ -795,6 +795,35 @@ async fn connection_status_if(s: &dyn Stores, scope: &Scope) -> Outcome {
 /// change, an endpoint key given meanwhile or any later write; and creates nothing.
 async fn connection_put_if_unchanged(s: &dyn Stores, scope: &Scope) -> Outcome {
     let t = scope.tenant("a");
+    // Compared by status and endpoint key too, not by time alone: a host's own blind
+    // write that changed only one of them, in the same millisecond, is a change.
+    for (name, change) in [
+        (
+            "an endpoint key given",
+            (|c: &mut Connection| c.endpoint_key = Some("ep_blind".into())) as fn(&mut Connection),
+        ),
+        ("a status changed", |c: &mut Connection| {
+            c.status = ConnectionStatus::Revoked {
+                reason: "disconnected".into(),
+            };
+        }),
+    ] {
+        let read = r::connection(&t, &format!("c-put-if-{}", name.len()), false);
+        ok(s.put_connection(&read).await, "put_connection")?;
+        let mut blind = read.clone();
+        change(&mut blind);
+        ok(s.put_connection(&blind).await, "put_connection")?;
+        let mut write = read.clone();
+        write.granted_scopes = vec!["late".into()];
+        write.touch(read.updated_at);
+        ensure!(
+            !ok(
+                s.put_connection_if_unchanged(&read, &write).await,
+                "put_connection_if_unchanged"
+            )?,
+            "put_connection_if_unchanged wrote over {name} in the millisecond of the read"
+        );
+    }
     let read = r::connection(&t, "c-put-if", false);
     ok(s.put_connection(&read).await, "put_connection")?;
     let mut hooked = read.clone();
@@ -1978,6 +2007,82 @@ fn racing_connection(read: &Connection, i: usize) -> Connection {
     connection
 }
 
+/// `put_approval_call` of one key, by every task at once: exactly one stores its call
+/// (the others are handed that one); then `take_answered_call` of the settled call, by
+/// every task at once: exactly one gets it. A store that reads then writes lets several
+/// through (two processes would each run the approved call, or each answer the retry).
+async fn approval_call_races(stores: &Arc<dyn Stores>, t: &TenantId, tasks: usize) -> Outcome {
+    use integrations_core::model::{ApprovalCall, ApprovalStage};
+    let key = "5a3f0c2b8e1d4f6a9b7c3e2d1f0a8b6c4d2e0f9a7b5c3d1e8f6a4b2c0d9e7f5a";
+    let put_first = race(tasks, |i| {
+        let (s, t) = (Arc::clone(stores), t.clone());
+        async move {
+            let request = r::approval(
+                &t,
+                &format!("ap-race-{i}"),
+                Duration::from_secs(600),
+                i % 2 == 0,
+            );
+            let call = ApprovalCall::pending(key, request, at(0));
+            match s.put_approval_call(&call, at(0)).await {
+                Ok(None) => Ok(true),
+                Ok(Some(_)) => Ok(false),
+                Err(e) => Err(format!("a racing put_approval_call failed: {}", e.code())),
+            }
+        }
+    })
+    .await?;
+    ensure!(
+        put_first == 1,
+        "{put_first} of {tasks} concurrent put_approval_call of one key stored their call"
+    );
+    let pending = ok(
+        stores.get_approval_call(t, key, at(1)).await,
+        "get_approval_call",
+    )?
+    .ok_or("the raced approval call is missing")?;
+    let running = pending.at_stage(ApprovalStage::Running, None, at(2), at(4000));
+    ensure!(
+        ok(
+            stores
+                .update_approval_call(&running, ApprovalStage::Pending)
+                .await,
+            "update_approval_call"
+        )?,
+        "update_approval_call from pending to running failed"
+    );
+    let settled = running.at_stage(
+        ApprovalStage::Settled,
+        Some(r::sealed("raced result")),
+        at(3),
+        at(4000),
+    );
+    ensure!(
+        ok(
+            stores
+                .update_approval_call(&settled, ApprovalStage::Running)
+                .await,
+            "update_approval_call"
+        )?,
+        "update_approval_call from running to settled failed"
+    );
+    let taken = race(tasks, |_| {
+        let (s, t) = (Arc::clone(stores), t.clone());
+        async move {
+            match s.take_answered_call(&t, key, at(4)).await {
+                Ok(found) => Ok(found.is_some()),
+                Err(e) => Err(format!("a racing take_answered_call failed: {}", e.code())),
+            }
+        }
+    })
+    .await?;
+    ensure!(
+        taken == 1,
+        "{taken} of {tasks} concurrent take_answered_call of one settled call got it"
+    );
+    Ok(())
+}
+
 /// `put_connection_if_absent` of one id, by every task at once: exactly one inserts, and
 /// the stored record is that task's whole record. A store that looks then inserts in two
 /// steps lets several through, each writing over the last (two creates of one chosen id
@@ -2267,7 +2372,7 @@ async fn concurrency(stores: &Arc<dyn Stores>, scope: &Scope, tasks: usize) -> O
         "after the race the connection's status is {:?}",
         raced.status
     );
-    Ok(())
+    approval_call_races(stores, &t, tasks).await
 }
 
 async fn tenant_isolation(s: &dyn Stores, scope: &Scope) -> Outcome {
