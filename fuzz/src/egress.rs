@@ -61,6 +61,9 @@ const PATHS: &[&str] = &[
     "/a/b/C",
     "/v1/ch%2561t/completions",
     "/v1/x/%252e%252e/chat",
+    "/v1/chat%252fcompletions",
+    "/v1/;/chat",
+    "/v1/%25252525252561",
 ];
 /// Excluded prefixes; most lie under one of `PREFIXES`, a route refuses the others.
 const EXCLUDED: &[&str] = &[
@@ -206,20 +209,29 @@ fn sent(prefix: &str) -> String {
 
 /// An excluded prefix as compared: sent, then settled, without a trailing `/`.
 fn excluded_form(prefix: &str) -> String {
-    reference_prefix(&settled(&sent(&reference_prefix(prefix))))
+    reference_prefix(&settled(&sent(&reference_prefix(prefix))).unwrap_or_default())
 }
 
-/// A server's reading, taken again until it no longer changes: the form a request's path
-/// and an exclusion are compared in, so that no spelling decoded twice passes.
-fn settled(path: &str) -> String {
+/// A server's reading, taken again until it no longer changes (at most four more
+/// times): the form a request's path and an exclusion are compared in. `None` when it
+/// does not settle, or settles to a form a server may read as another path.
+fn settled(path: &str) -> Option<String> {
     let mut form = server_reading(path);
-    loop {
+    for _ in 0..4 {
         let again = server_reading(&form);
         if again == form {
-            return form;
+            let placeable = !form.contains("%2f")
+                && !form.contains("%5c")
+                && form
+                    .trim_end_matches('/')
+                    .split('/')
+                    .skip(1)
+                    .all(|s| !s.is_empty() && s != "." && s != "..");
+            return placeable.then_some(form);
         }
         form = again;
     }
+    None
 }
 
 fn under(path: &str, prefix: &str) -> bool {
@@ -239,15 +251,14 @@ fn reference_matches(route: &Route, method: &str, host: &str, path: &str) -> Opt
     } else {
         route.prefixes.iter().map(|p| reference_prefix(p)).collect()
     };
-    let reading = settled(path);
-    // A dot segment only decoding makes cannot be placed: not covered by a route with
-    // exclusions.
-    let unplaceable = reading.split('/').any(|s| s == "." || s == "..");
-    let excluded = !route.excluded.is_empty() && unplaceable
-        || route
-            .excluded
-            .iter()
-            .any(|e| under(&reading, &excluded_form(e)));
+    // A path that cannot be placed is not covered by a route with exclusions.
+    let excluded = !route.excluded.is_empty()
+        && settled(path).is_none_or(|reading| {
+            route
+                .excluded
+                .iter()
+                .any(|e| under(&reading, &excluded_form(e)))
+        });
     let path_ok = prefixes.iter().any(|p| under(path, p)) && !excluded;
     Some(host_ok && method_ok && path_ok)
 }

@@ -101,8 +101,10 @@ impl SqlStores {
     ///
     /// `store.unsupported_url` (configuration), `store.unavailable` when the database
     /// cannot be reached, `store.schema_too_new` (configuration) when the database was
-    /// migrated by a newer version of this crate (nothing is written then), storage
-    /// errors from a migration.
+    /// migrated by a newer version of this crate (nothing is written then),
+    /// `store.isolation_unsupported` (configuration) for a PostgreSQL database whose
+    /// transactions default to REPEATABLE READ or SERIALIZABLE (nothing is written then),
+    /// storage errors from a migration.
     pub async fn connect(url: &str) -> Result<Self, Error> {
         let sqlite = Backend::from_url(url)? == Backend::Sqlite;
         let deadline = tokio::time::Instant::now() + SQLITE_SETUP_PATIENCE;
@@ -291,7 +293,10 @@ impl SqlStores {
             .fetch_one(&self.pool)
             .await
             .map_err(error::map)?;
-        if level.eq_ignore_ascii_case("read committed") {
+        // PostgreSQL runs READ UNCOMMITTED as READ COMMITTED.
+        if level.eq_ignore_ascii_case("read committed")
+            || level.eq_ignore_ascii_case("read uncommitted")
+        {
             return Ok(());
         }
         self.pool.close().await;

@@ -257,18 +257,14 @@ pub fn path_has_prefix(path: &str, prefix: &str) -> bool {
 /// `%XX`), then normalized again, so that the form is a fixed point, ends in no `/` and
 /// holds no dot segment decoding made.
 fn excluded_prefix(prefix: &str) -> Result<String, Error> {
-    let form = settled_exclusion_form(&as_sent(&normalize_path_prefix(prefix)?)).into_owned();
-    if form
-        .trim_end_matches('/')
-        .split('/')
-        .skip(1)
-        .any(str::is_empty)
-    {
-        return Err(invalid(
-            crate::codes::egress::INVALID_PATH_PREFIX,
-            "an excluded path prefix has no empty segment (//), which no request path has",
-        ));
-    }
+    let form = settled_exclusion_form(&as_sent(&normalize_path_prefix(prefix)?))
+        .ok_or_else(|| {
+            invalid(
+                crate::codes::egress::INVALID_PATH_PREFIX,
+                "an excluded path prefix names one path only once decoded several times, or holds an empty or dot segment or an encoded slash once decoded",
+            )
+        })?
+        .into_owned();
     normalize_path_prefix(&form)
 }
 
@@ -290,20 +286,42 @@ fn as_sent(prefix: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// The most passes of [`exclusion_form`] a path may take to settle: a path that still
+/// changes after them (`%252525…41`, a `%25` peeled off per pass) is not placed at all,
+/// which bounds the work a request can ask for.
+const SETTLE_PASSES: usize = 4;
+
 /// [`exclusion_form`] taken until it no longer changes (decoding can make a new `%XX`,
-/// as `%%34%31` and `%2541` make `%41`): exclusions and request paths are compared in
-/// this form, so no spelling a server decoding more than once reads as an excluded path
-/// passes (a path whose form holds a dot segment is not covered at all: see
-/// [`Matcher::covers_path`]). Each pass that changes the path shortens it, so this ends.
-fn settled_exclusion_form(path: &str) -> std::borrow::Cow<'_, str> {
+/// as `%%34%31` and `%2541` make `%41`), at most [`SETTLE_PASSES`] times: exclusions and
+/// request paths are compared in this form, so that a spelling a server decoding more
+/// than once reads as an excluded path does not pass. `None` when the path did not
+/// settle within the passes, or settled to a form that cannot be placed (see
+/// [`placeable`]).
+fn settled_exclusion_form(path: &str) -> Option<std::borrow::Cow<'_, str>> {
     let mut form = exclusion_form(path);
-    loop {
+    for _ in 0..SETTLE_PASSES {
         let again = exclusion_form(&form);
         if again == form {
-            return form;
+            return placeable(&form).then_some(form);
         }
         form = std::borrow::Cow::Owned(again.into_owned());
     }
+    None
+}
+
+/// Whether a settled form names one path to every server: no dot segment (`.`, `..`),
+/// no empty segment but a trailing one, and no encoded slash or backslash (`%2f`,
+/// `%5c`) left. Decoding can make each of them (`%252e`, `/;/`, `%252f`), and a server
+/// that decodes twice, drops parameters or merges slashes reads such a path as another,
+/// one the exclusions cannot place.
+fn placeable(form: &str) -> bool {
+    !form.contains("%2f")
+        && !form.contains("%5c")
+        && form
+            .trim_end_matches('/')
+            .split('/')
+            .skip(1)
+            .all(|s| !s.is_empty() && s != "." && s != "..")
 }
 
 /// A path as exclusions compare it, so that no spelling of an excluded path passes as
@@ -539,7 +557,7 @@ impl Matcher {
         // (Compared in the exclusions' form: `/API/x` lies under `/API`.)
         let prefix_forms: Vec<String> = prefixes
             .iter()
-            .map(|p| settled_exclusion_form(&as_sent(p)).into_owned())
+            .filter_map(|p| settled_exclusion_form(&as_sent(p)).map(std::borrow::Cow::into_owned))
             .collect();
         if let Some(bad) = excluded.iter().find(|e| {
             !prefix_forms
@@ -585,7 +603,8 @@ impl Matcher {
 
     /// Whether the route covers `path` (already normalized): under one of its prefixes
     /// and under none of its exclusions, compared in their settled form; a route with
-    /// exclusions does not cover a path whose settled form holds a dot segment.
+    /// exclusions does not cover a path that does not settle, or settles to a form a
+    /// server may read as another path (a dot or empty segment, an encoded slash).
     pub fn covers_path(&self, path: &str) -> bool {
         if !self.prefixes.iter().any(|p| path_has_prefix(path, p)) {
             return false;
@@ -593,12 +612,12 @@ impl Matcher {
         if self.excluded.is_empty() {
             return true;
         }
-        let path = settled_exclusion_form(path);
-        // A dot segment that only decoding makes (`%252e%252e`) would be resolved by a
-        // server decoding twice, to a path the exclusions cannot place: not covered.
-        if path.split('/').any(|s| s == "." || s == "..") {
+        // A path that does not settle, or settles to one a server may read as another
+        // (a dot or empty segment, an encoded slash, made by decoding), cannot be placed
+        // against the exclusions: not covered.
+        let Some(path) = settled_exclusion_form(path) else {
             return false;
-        }
+        };
         !self.excluded.iter().any(|e| path_has_prefix(&path, e))
     }
 
@@ -832,18 +851,37 @@ mod tests {
             "https://x.test/api/%41dmin",
             "https://x.test/api/%2561dmin",
             "https://x.test/api/x/%252e%252e/admin",
+            // Found by review: an encoded slash decoded twice, an empty segment made by
+            // dropping parameters, and a path that settles one `%25` per pass.
+            "https://x.test/api/admin%252fdelete",
+            "https://x.test/api/x/%252e%252e%252fadmin",
+            "https://x.test/api/%255cadmin",
+            "https://x.test/api/;/admin",
         ] {
             assert!(!m.matches(&target("GET", url)), "{url}");
         }
-        // A prefix and an exclusion outside ASCII: compared as sent (this once looped,
-        // the form growing each pass; found by fuzzing).
+        let deep = format!("https://x.test/api/%{}41dmin", "25".repeat(20_000));
+        assert!(!m.matches(&target("GET", &deep)));
+        // Legitimate paths with `%25` and parameters still pass.
+        for url in [
+            "https://x.test/api/other",
+            "https://x.test/api/a%25b",
+            "https://x.test/api/x;v=1/y",
+            "https://x.test/api/x/",
+        ] {
+            assert!(m.matches(&target("GET", url)), "{url}");
+        }
+        // A prefix and an exclusion outside ASCII are accepted and kept (settling the
+        // prefix once looped, its form growing each pass; found by fuzzing). Such a
+        // route prefix matches no request (requests are compared as sent): the safe
+        // direction.
         let m = Matcher::new(
             &RouteMatch::host("x.test")
                 .with_path_prefix("/Ärger")
                 .excluding_path_prefix("/Ärger/Ä"),
         )
         .unwrap();
-        assert!(!m.matches(&target("GET", "https://x.test/%C3%84rger/%C3%84")));
+        assert_eq!(m.excluded_path_prefixes(), ["/%c3%84rger/%c3%84"]);
         assert_eq!(Matcher::new(&m.to_route_match()).unwrap(), m);
         // An exclusion under a prefix written in capitals is under it.
         let m = Matcher::new(

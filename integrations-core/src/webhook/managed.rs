@@ -494,7 +494,7 @@ impl ManagedWebhooks {
                             target: "integrations::webhook",
                             tenant = %tenant,
                             connection = %id,
-                            "disconnecting while another process registers the connection's webhook"
+                            "disconnecting while another process registers or disconnects the connection"
                         );
                     } else {
                         tracing::warn!(

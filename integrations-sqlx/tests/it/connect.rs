@@ -82,9 +82,6 @@ async fn a_failed_migration_leaves_no_lock_behind() {
     });
 }
 
-/// Every pooled SQLite connection syncs the WAL at each commit (`synchronous = FULL`,
-/// 2): with `NORMAL` a commit acknowledged just before a power loss or an OS crash can
-/// be lost (a rotated refresh token or a taken approval could come back).
 /// A PostgreSQL database whose transactions default to SERIALIZABLE (or REPEATABLE
 /// READ) is refused before anything is written: there a lost compare-and-swap fails with
 /// a serialization error, which callers would take for an outage.
@@ -108,7 +105,17 @@ async fn a_postgres_database_not_at_read_committed_is_refused() {
             );
         }
     }
-    // Nothing was written: the schema is still empty, and READ COMMITTED connects.
+    // Nothing was written: the schema is still empty (no migration ran), and READ
+    // COMMITTED connects.
+    let admin = sqlx::AnyPool::connect(&url).await.unwrap();
+    let tables: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema()",
+    )
+    .fetch_one(&admin)
+    .await
+    .unwrap();
+    assert_eq!(tables, 0);
+    admin.close().await;
     let stores = SqlStores::connect(&url).await.unwrap();
     assert_eq!(stores.schema_version().await.unwrap(), SCHEMA_VERSION);
     let explicit = format!("{url}&options[default_transaction_isolation]=read%5C%20committed");
@@ -116,6 +123,9 @@ async fn a_postgres_database_not_at_read_committed_is_refused() {
     stores.close().await;
 }
 
+/// Every pooled SQLite connection syncs the WAL at each commit (`synchronous = FULL`,
+/// 2): with `NORMAL` a commit acknowledged just before a power loss or an OS crash can
+/// be lost (a rotated refresh token or a taken approval could come back).
 #[tokio::test]
 async fn sqlite_commits_are_durable() {
     let stores = SqlStores::connect(&crate::support::sqlite_url("synchronous"))
