@@ -34,6 +34,40 @@ fn connection_id() -> ConnectionId {
     ConnectionId::new("conn-1").unwrap()
 }
 
+/// The API-key connection `conn-1` of the target `hooked`.
+fn input() -> ConnectionInput {
+    ConnectionInput::new(
+        tenant(),
+        connection_id(),
+        TargetId::new("hooked").unwrap(),
+        "api-key".parse().unwrap(),
+    )
+}
+
+/// Stores the target `hooked` and the connection `conn-1` (token `tok_FIRST`) in
+/// `test`'s host.
+async fn store_connection(test: &TestHost, registry: &Arc<Registry>) {
+    let service = WriteService::new(registry.clone(), test.host().clone());
+    service
+        .put_target(TargetInput::new(
+            tenant(),
+            TargetId::new("hooked").unwrap(),
+            KEY.parse().unwrap(),
+        ))
+        .await
+        .unwrap();
+    service
+        .put_connection(input().with_secret("api_token", "tok_FIRST"))
+        .await
+        .unwrap();
+}
+
+/// The managed webhooks of `host` over `registry`.
+fn managed_on(registry: &Arc<Registry>, host: integrations_core::host::Host) -> ManagedWebhooks {
+    let tokens = Arc::new(TokenManager::new(registry.clone(), host.clone()));
+    ManagedWebhooks::new(registry.clone(), host, tokens, "https://hooks.example.com").unwrap()
+}
+
 /// A registrar whose provider call waits, once it started, until the test lets it end.
 #[derive(Default)]
 struct HeldRegistrar {
@@ -122,35 +156,8 @@ async fn a_hook_recorded_while_another_writer_holds_an_older_read_survives_its_w
             .with(Arc::new(Hooked(registrar.clone())))
             .unwrap(),
     );
-    let service = WriteService::new(registry.clone(), test.host().clone());
-    service
-        .put_target(TargetInput::new(
-            tenant(),
-            TargetId::new("hooked").unwrap(),
-            KEY.parse().unwrap(),
-        ))
-        .await
-        .unwrap();
-    let input = || {
-        ConnectionInput::new(
-            tenant(),
-            connection_id(),
-            TargetId::new("hooked").unwrap(),
-            "api-key".parse().unwrap(),
-        )
-    };
-    service
-        .put_connection(input().with_secret("api_token", "tok_FIRST"))
-        .await
-        .unwrap();
-    let tokens = Arc::new(TokenManager::new(registry.clone(), test.host().clone()));
-    let managed = ManagedWebhooks::new(
-        registry.clone(),
-        test.host().clone(),
-        tokens,
-        "https://hooks.example.com",
-    )
-    .unwrap();
+    store_connection(&test, &registry).await;
+    let managed = managed_on(&registry, test.host().clone());
 
     // The registration: endpoint key written, provider called (and held there).
     let registration = tokio::spawn({
@@ -383,35 +390,12 @@ async fn kept_world(test: &TestHost) -> (Arc<KeepingRegistrar>, Arc<HookWrites>,
             .with(Arc::new(Kept(registrar.clone())))
             .unwrap(),
     );
-    let service = WriteService::new(registry.clone(), test.host().clone());
-    service
-        .put_target(TargetInput::new(
-            tenant(),
-            TargetId::new("hooked").unwrap(),
-            KEY.parse().unwrap(),
-        ))
-        .await
-        .unwrap();
-    service
-        .put_connection(
-            ConnectionInput::new(
-                tenant(),
-                connection_id(),
-                TargetId::new("hooked").unwrap(),
-                "api-key".parse().unwrap(),
-            )
-            .with_secret("api_token", "tok_FIRST"),
-        )
-        .await
-        .unwrap();
+    store_connection(test, &registry).await;
     let store = Arc::new(HookWrites {
         inner: test.store.clone(),
         at: std::sync::Mutex::new(None),
     });
-    let host = host_with_connections(test, store.clone());
-    let tokens = Arc::new(TokenManager::new(registry.clone(), host.clone()));
-    let managed =
-        ManagedWebhooks::new(registry, host, tokens, "https://hooks.example.com").unwrap();
+    let managed = managed_on(&registry, host_with_connections(test, store.clone()));
     (registrar, store, managed)
 }
 
@@ -509,35 +493,8 @@ async fn a_disconnect_waits_for_a_registration_in_progress_and_deletes_its_hook(
             .with(Arc::new(Hooked(registrar.clone())))
             .unwrap(),
     );
-    let service = WriteService::new(registry.clone(), test.host().clone());
-    service
-        .put_target(TargetInput::new(
-            tenant(),
-            TargetId::new("hooked").unwrap(),
-            KEY.parse().unwrap(),
-        ))
-        .await
-        .unwrap();
-    service
-        .put_connection(
-            ConnectionInput::new(
-                tenant(),
-                connection_id(),
-                TargetId::new("hooked").unwrap(),
-                "api-key".parse().unwrap(),
-            )
-            .with_secret("api_token", "tok_FIRST"),
-        )
-        .await
-        .unwrap();
-    let tokens = Arc::new(TokenManager::new(registry.clone(), test.host().clone()));
-    let managed = ManagedWebhooks::new(
-        registry.clone(),
-        test.host().clone(),
-        tokens,
-        "https://hooks.example.com",
-    )
-    .unwrap();
+    store_connection(&test, &registry).await;
+    let managed = managed_on(&registry, test.host().clone());
 
     let registration = tokio::spawn({
         let managed = managed.clone();

@@ -189,6 +189,35 @@ impl LinearWorld {
         .with_external_subject(ORGANIZATION)
     }
 
+    /// The OAuth connection made by the whole flow with `linear`, whose API and webhook
+    /// administration this world serves ([`with_oauth`](Self::with_oauth)); `before`
+    /// runs after the flow started, before consent.
+    async fn connect_oauth(
+        &self,
+        linear: &integrations_testkit::mock::oauth::LinearMock,
+        before: impl FnOnce(),
+    ) -> Connection {
+        use integrations_core::auth::{CompleteAuthorization, StartAuthorization};
+        use integrations_core::model::ConnectionScope;
+        const CALLBACK: &str = "https://app.example.com/oauth/callback";
+        let auth = self.auth();
+        let redirect = auth
+            .start(StartAuthorization::create(
+                tenant(),
+                TargetId::new("linear").unwrap(),
+                ConnectionMethodId::new("oauth2").unwrap(),
+                CALLBACK,
+                ConnectionScope::Organization,
+            ))
+            .await
+            .unwrap();
+        before();
+        let query = linear.authorize(&redirect.url).unwrap();
+        auth.complete(CompleteAuthorization::new(tenant(), CALLBACK, query))
+            .await
+            .unwrap()
+    }
+
     fn auth(&self) -> Authorizations {
         Authorizations::new(self.registry.clone(), self.test.host().clone())
             .with_managed_webhooks(self.managed.clone())
@@ -557,33 +586,19 @@ async fn a_malformed_team_is_refused_before_anything_is_stored() {
 /// token the provider issued, and disconnecting deletes it.
 #[tokio::test]
 async fn completing_a_linear_oauth_connection_registers_its_hook() {
-    use integrations_core::auth::{CompleteAuthorization, StartAuthorization};
-    use integrations_core::model::ConnectionScope;
     use integrations_testkit::mock::oauth::LinearMock;
-    const CALLBACK: &str = "https://app.example.com/oauth/callback";
 
     let linear = LinearMock::start().await;
     let world = LinearWorld::with_oauth(&linear).await;
     let auth = world.auth();
-    let redirect = auth
-        .start(StartAuthorization::create(
-            tenant(),
-            TargetId::new("linear").unwrap(),
-            ConnectionMethodId::new("oauth2").unwrap(),
-            CALLBACK,
-            ConnectionScope::Organization,
-        ))
-        .await
-        .unwrap();
-    assert!(
-        world.hooks.hooks().is_empty(),
-        "nothing is registered before consent"
-    );
-    let query = linear.authorize(&redirect.url).unwrap();
-    let connection = auth
-        .complete(CompleteAuthorization::new(tenant(), CALLBACK, query))
-        .await
-        .unwrap();
+    let connection = world
+        .connect_oauth(&linear, || {
+            assert!(
+                world.hooks.hooks().is_empty(),
+                "nothing is registered before consent"
+            );
+        })
+        .await;
 
     let record = connection
         .managed_webhook
@@ -619,29 +634,12 @@ async fn completing_a_linear_oauth_connection_registers_its_hook() {
 /// revocation ends), so it is registered again, with the secret it had.
 #[tokio::test]
 async fn a_failed_revocation_leaves_the_connection_with_a_hook() {
-    use integrations_core::auth::{CompleteAuthorization, StartAuthorization};
-    use integrations_core::model::ConnectionScope;
     use integrations_testkit::mock::oauth::{FailureMode, LinearMock};
-    const CALLBACK: &str = "https://app.example.com/oauth/callback";
 
     let linear = LinearMock::start().await;
     let world = LinearWorld::with_oauth(&linear).await;
     let auth = world.auth();
-    let redirect = auth
-        .start(StartAuthorization::create(
-            tenant(),
-            TargetId::new("linear").unwrap(),
-            ConnectionMethodId::new("oauth2").unwrap(),
-            CALLBACK,
-            ConnectionScope::Organization,
-        ))
-        .await
-        .unwrap();
-    let query = linear.authorize(&redirect.url).unwrap();
-    let connection = auth
-        .complete(CompleteAuthorization::new(tenant(), CALLBACK, query))
-        .await
-        .unwrap();
+    let connection = world.connect_oauth(&linear, || {}).await;
     let first = connection.managed_webhook.clone().expect("registered");
     let secret = world.stored_secret(&connection).await.expect("a secret");
 

@@ -86,15 +86,7 @@ impl Process {
 
     /// The next printed line starting with `prefix` (earlier lines are skipped).
     fn wait_for(&self, prefix: &str) -> String {
-        loop {
-            let line = self
-                .lines
-                .recv_timeout(Duration::from_secs(60))
-                .unwrap_or_else(|_| panic!("host-server never printed {prefix:?}"));
-            if line.trim_start().starts_with(prefix) {
-                return line;
-            }
-        }
+        self.lines_until(prefix).1
     }
 
     /// The lines printed before the one starting with `prefix`, and that line.
