@@ -32,8 +32,9 @@
 //!
 //! # Semantics
 //!
-//! Each operation is one statement or one transaction, with the semantics of the testkit's
-//! `MemoryStore`: credentials and checkpoints are saved with compare-and-swap on a version
+//! Each operation is one statement or one transaction (but `put_approval_call`: a few
+//! single statements, each atomic, retried while an expired record gives way), with the
+//! semantics of the testkit's `MemoryStore`: credentials and checkpoints are saved with compare-and-swap on a version
 //! column, `take_*` is `DELETE … RETURNING` (of any number of concurrent takers, in any
 //! number of processes, exactly one gets the record; an entry expired by the caller's
 //! `now` is deleted by the same statement and reported absent), and `record_event_if_new` is
