@@ -291,18 +291,12 @@ fn a_key_file_wins_over_the_sealing_key_in_the_environment() {
     assert!(!db.exists());
 }
 
-/// A policy file naming a value the policy set refuses (a key pasted into the wrong place)
-/// is refused without quoting it.
-#[test]
-fn a_bad_policy_file_is_refused_without_quoting_its_values() {
-    let dir = temp_dir("mcp-serve-bad-policy");
-    let policy = write(
-        &dir,
-        "policy.json",
-        r#"{"tools": {"linear_list_issues": "sk-live-POLICYSECRET"}}"#,
-    );
+/// `mcp serve` of the SQLite file `records.db` in `dir` (tenant `acme`, workspace `eng`)
+/// with the policy file `policy`.
+fn serve_with_policy(dir: &std::path::Path, policy: &str) -> std::process::Output {
+    let policy = write(dir, "policy.json", policy);
     let url = format!("sqlite://{}", dir.join("records.db").display());
-    let out = run(&[
+    run(&[
         "mcp",
         "serve",
         "--database-url",
@@ -313,7 +307,18 @@ fn a_bad_policy_file_is_refused_without_quoting_its_values() {
         "eng",
         "--policy",
         policy.to_str().unwrap(),
-    ]);
+    ])
+}
+
+/// A policy file naming a value the policy set refuses (a key pasted into the wrong place)
+/// is refused without quoting it.
+#[test]
+fn a_bad_policy_file_is_refused_without_quoting_its_values() {
+    let dir = temp_dir("mcp-serve-bad-policy");
+    let out = serve_with_policy(
+        &dir,
+        r#"{"tools": {"linear_list_issues": "sk-live-POLICYSECRET"}}"#,
+    );
     assert!(!out.status.success());
     let err = stderr(&out);
     assert!(err.starts_with("mcp.policy_invalid "), "{err}");
@@ -326,7 +331,6 @@ fn a_bad_policy_file_is_refused_without_quoting_its_values() {
 #[test]
 fn a_policy_file_naming_what_is_not_here_is_refused() {
     let dir = temp_dir("mcp-serve-policy-typos");
-    let url = format!("sqlite://{}", dir.join("records.db").display());
     for (file, says) in [
         (
             r#"{"tools": {"slack_send_mesage": "block"}}"#,
@@ -345,19 +349,7 @@ fn a_policy_file_naming_what_is_not_here_is_refused() {
             "not a tool name",
         ),
     ] {
-        let policy = write(&dir, "policy.json", file);
-        let out = run(&[
-            "mcp",
-            "serve",
-            "--database-url",
-            &url,
-            "--tenant",
-            "acme",
-            "--workspace",
-            "eng",
-            "--policy",
-            policy.to_str().unwrap(),
-        ]);
+        let out = serve_with_policy(&dir, file);
         assert_eq!(out.status.code(), Some(1), "{file}");
         let err = stderr(&out);
         assert!(err.starts_with("mcp.policy_invalid "), "{file}: {err}");

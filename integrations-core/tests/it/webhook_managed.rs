@@ -99,6 +99,39 @@ impl WebhookRegistrar for HeldRegistrar {
     }
 }
 
+/// A registration of `conn-1` under way, held in its provider call.
+struct Held {
+    registrar: Arc<HeldRegistrar>,
+    registry: Arc<Registry>,
+    managed: ManagedWebhooks,
+    registration:
+        tokio::task::JoinHandle<Result<Option<integrations_core::model::ManagedWebhook>, Error>>,
+}
+
+/// Stores `conn-1` of [`Hooked`] in `test`'s host and starts its registration, which
+/// returns once the registrar is called and waits there until the test lets it answer.
+async fn registration_held_at_the_provider(test: &TestHost) -> Held {
+    let registrar = Arc::new(HeldRegistrar::default());
+    let registry = Arc::new(
+        Registry::new()
+            .with(Arc::new(Hooked(registrar.clone())))
+            .unwrap(),
+    );
+    store_connection(test, &registry).await;
+    let managed = managed_on(&registry, test.host().clone());
+    let registration = tokio::spawn({
+        let managed = managed.clone();
+        async move { managed.register(&tenant(), &connection_id()).await }
+    });
+    registrar.calling.notified().await;
+    Held {
+        registrar,
+        registry,
+        managed,
+        registration,
+    }
+}
+
 /// An API-key integration whose webhooks are managed by [`HeldRegistrar`].
 struct Hooked(Arc<HeldRegistrar>);
 
@@ -150,21 +183,13 @@ impl IntegrationProvider for Hooked {
 #[tokio::test]
 async fn a_hook_recorded_while_another_writer_holds_an_older_read_survives_its_write() {
     let test = TestHost::new();
-    let registrar = Arc::new(HeldRegistrar::default());
-    let registry = Arc::new(
-        Registry::new()
-            .with(Arc::new(Hooked(registrar.clone())))
-            .unwrap(),
-    );
-    store_connection(&test, &registry).await;
-    let managed = managed_on(&registry, test.host().clone());
-
     // The registration: endpoint key written, provider called (and held there).
-    let registration = tokio::spawn({
-        let managed = managed.clone();
-        async move { managed.register(&tenant(), &connection_id()).await }
-    });
-    registrar.calling.notified().await;
+    let Held {
+        registrar,
+        registry,
+        registration,
+        ..
+    } = registration_held_at_the_provider(&test).await;
     let keyed = test
         .store
         .get_connection(&tenant(), &connection_id())
@@ -487,20 +512,12 @@ async fn a_disconnect_waits_for_a_registration_in_progress_and_deletes_its_hook(
     use integrations_core::webhook::WebhookRemoval;
 
     let test = TestHost::new();
-    let registrar = Arc::new(HeldRegistrar::default());
-    let registry = Arc::new(
-        Registry::new()
-            .with(Arc::new(Hooked(registrar.clone())))
-            .unwrap(),
-    );
-    store_connection(&test, &registry).await;
-    let managed = managed_on(&registry, test.host().clone());
-
-    let registration = tokio::spawn({
-        let managed = managed.clone();
-        async move { managed.register(&tenant(), &connection_id()).await }
-    });
-    registrar.calling.notified().await;
+    let Held {
+        registrar,
+        registry,
+        managed,
+        registration,
+    } = registration_held_at_the_provider(&test).await;
     let auth =
         Authorizations::new(registry, test.host().clone()).with_managed_webhooks(managed.clone());
     let disconnect = tokio::spawn(async move {

@@ -223,6 +223,17 @@ impl LinearWorld {
             .with_managed_webhooks(self.managed.clone())
     }
 
+    /// `connection` as stored now.
+    async fn stored(&self, connection: &Connection) -> Connection {
+        self.test
+            .host()
+            .connections()
+            .get_connection(&connection.tenant, &connection.id)
+            .await
+            .unwrap()
+            .expect("the connection is stored")
+    }
+
     /// The managed secret stored for `connection`, opened.
     async fn stored_secret(&self, connection: &Connection) -> Option<Secret> {
         stored_secret(&self.test, connection).await
@@ -358,14 +369,7 @@ async fn linear_hooks_are_registered_on_connect_idempotently_and_deleted_on_disc
         ConnectionStatus::Revoked { .. }
     ));
     assert!(world.hooks.hooks().is_empty());
-    let stored = world
-        .test
-        .host()
-        .connections()
-        .get_connection(&tenant(), &connection.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = world.stored(&connection).await;
     assert!(stored.managed_webhook.is_none());
 }
 
@@ -654,14 +658,7 @@ async fn a_failed_revocation_leaves_the_connection_with_a_hook() {
         "{error}"
     );
 
-    let stored = world
-        .test
-        .host()
-        .connections()
-        .get_connection(&tenant(), &connection.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = world.stored(&connection).await;
     assert!(stored.is_active());
     let hook = stored.managed_webhook.clone().expect("a hook on record");
     let hooks = world.hooks.hooks();
@@ -749,14 +746,7 @@ async fn a_provider_failure_on_disconnect_still_revokes_the_connection() {
     ));
     // The hook the provider kept is still on record, so a later unregister can find it.
     assert_eq!(world.hooks.hooks().len(), 1);
-    let stored = world
-        .test
-        .host()
-        .connections()
-        .get_connection(&tenant(), &connection.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = world.stored(&connection).await;
     assert_eq!(stored.managed_webhook, connection.managed_webhook);
 }
 

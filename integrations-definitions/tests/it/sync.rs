@@ -397,22 +397,33 @@ async fn linear_a_run_killed_while_reading_a_new_team_resumes_it() {
     assert_eq!((report.pages, report.records), (1, 0));
 }
 
+/// Kills a full `issues` run while it waits on its second page, lets its lease expire,
+/// and returns the checkpoint it left (its first page written).
+async fn linear_checkpoint_of_a_killed_run(
+    api: &LinearSyncApi,
+    env: &Env,
+) -> integrations_core::model::SyncCheckpoint {
+    api.fail_after_pages(1, SyncFault::Hang);
+    env.kill_during("issues", || api.calls(), 3).await;
+    api.heal();
+    env.test.clock.advance(DEFAULT_LEASE_TTL);
+    env.test
+        .host()
+        .checkpoints()
+        .load_checkpoint(&tenant(), &conn(), "issues")
+        .await
+        .unwrap()
+        .expect("the killed run's checkpoint")
+}
+
 /// A run saved by a release whose cursor was Linear's own (the last node's id) resumes by
 /// starting its pages over: the cursor is refused as `sync.invalid_cursor`, not sent.
 #[tokio::test]
 async fn linear_a_cursor_saved_before_the_team_listing_starts_the_pages_over() {
     let (api, env) = linear().await;
     let ids = api.add("issues", 120);
-    api.fail_after_pages(1, SyncFault::Hang);
-    env.kill_during("issues", || api.calls(), 3).await;
-    api.heal();
-    env.test.clock.advance(DEFAULT_LEASE_TTL);
+    let mut checkpoint = linear_checkpoint_of_a_killed_run(&api, &env).await;
     let checkpoints = env.test.host().checkpoints();
-    let mut checkpoint = checkpoints
-        .load_checkpoint(&tenant(), &conn(), "issues")
-        .await
-        .unwrap()
-        .unwrap();
     assert!(checkpoint.cursor.as_deref().unwrap().starts_with('{'));
     checkpoint.cursor = Some(ids[49].clone());
     checkpoints.save_checkpoint(&checkpoint).await.unwrap();
@@ -436,16 +447,8 @@ async fn linear_a_cursor_saved_before_the_team_listing_starts_the_pages_over() {
 async fn linear_a_saved_cursor_linear_refuses_starts_the_pages_over() {
     let (api, env) = linear().await;
     let ids = api.add("issues", 120);
-    api.fail_after_pages(1, SyncFault::Hang);
-    env.kill_during("issues", || api.calls(), 3).await;
-    api.heal();
-    env.test.clock.advance(DEFAULT_LEASE_TTL);
+    let mut checkpoint = linear_checkpoint_of_a_killed_run(&api, &env).await;
     let checkpoints = env.test.host().checkpoints();
-    let mut checkpoint = checkpoints
-        .load_checkpoint(&tenant(), &conn(), "issues")
-        .await
-        .unwrap()
-        .unwrap();
     let mut cursor: Value = serde_json::from_str(checkpoint.cursor.as_deref().unwrap()).unwrap();
     assert!(cursor["after"].is_string(), "{cursor}");
     cursor["after"] = json!("5ea3bf86-0000-4000-8000-00000000dead");
