@@ -897,6 +897,111 @@ async fn a_refresh_answered_after_its_lease_expired_keeps_the_rotated_tokens() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_refused_after_taking_over_a_lapsed_lease_leaves_the_connection_active() {
+    let mock = LinearMock::start().await;
+    let (test, registry) = setup(&mock).await;
+    let other = test.sharing_stores_with_http(Arc::new(ReqwestHttpClient::new().unwrap()));
+    let connection = Arc::new(connect(&test, &registry, &mock).await);
+    let a = Arc::new(manager(&test, &registry));
+    let b = manager(&other, &registry);
+    test.clock.advance(DAY);
+    // A's refresh uses the refresh token at once and is answered late ...
+    mock.set_delay(Duration::from_millis(1500));
+    let first = {
+        let a = Arc::clone(&a);
+        let connection = Arc::clone(&connection);
+        tokio::spawn(async move { a.access_token(&connection).await })
+    };
+    until_refreshes(&mock, 1).await;
+    mock.revoke_family_on_refresh_replay(false);
+    // ... after B, which took over A's lapsed lease, is refused the used token.
+    mock.set_delay(Duration::from_millis(20));
+    test.clock.advance(Duration::from_secs(31));
+    let refused = b.access_token(&connection).await.unwrap_err();
+    assert_eq!(refused.code(), "auth.refresh_in_progress", "{refused:?}");
+    assert_eq!(refused.kind(), ErrorKind::Unavailable);
+    assert_eq!(
+        stored_status(&test, &connection).await,
+        ConnectionStatus::Active,
+        "a refusal a lapsed holder's request explains marks nothing"
+    );
+    assert!(!has_lease(&test, &connection));
+    let first = first.await.unwrap().expect("A's refresh succeeded");
+    assert_eq!(
+        Some(stored_refresh(&test, &connection)),
+        mock.last_refresh_token()
+    );
+    assert_eq!(
+        stored_status(&test, &connection).await,
+        ConnectionStatus::Active
+    );
+    assert!(
+        test.audit
+            .with_action("connection.status_changed")
+            .is_empty()
+    );
+    // B now finds A's tokens.
+    let again = b.access_token(&connection).await.unwrap();
+    assert_eq!(again.value.expose(), first.value.expose());
+}
+
+#[tokio::test]
+async fn a_grant_refused_after_a_lapsed_lease_is_marked_dead_at_the_next_refresh() {
+    let mock = LinearMock::start().await;
+    let (test, registry) = setup(&mock).await;
+    let connection = connect(&test, &registry, &mock).await;
+    let tokens = manager(&test, &registry);
+    test.clock.advance(DAY);
+    // A process that took the lease died after its request used the refresh token: its
+    // lease lapsed in the set, and the provider refuses the token now.
+    let now = test.host().clock().now();
+    let lease_type = CredentialType::new(REFRESH_LEASE_TYPE).unwrap();
+    let sealed = test
+        .keys
+        .seal_secret(
+            &Secret::new("dead-holder"),
+            &credential_aad(&connection, &lease_type, None),
+        )
+        .unwrap();
+    let set = test
+        .store
+        .load_credentials(&connection.tenant, &connection.id)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut credentials = set.credentials.clone();
+    credentials.push(
+        Credential::new(lease_type, sealed, now)
+            .with_expiry(Some(now.saturating_sub(Duration::from_secs(1)))),
+    );
+    test.store
+        .swap_credentials(
+            &connection.tenant,
+            &connection.id,
+            Some(set.version),
+            credentials,
+        )
+        .await
+        .unwrap();
+    mock.set_failure(FailureMode::Revoked);
+    let first = tokens.access_token(&connection).await.unwrap_err();
+    assert_eq!(first.code(), "auth.refresh_in_progress");
+    assert_eq!(
+        stored_status(&test, &connection).await,
+        ConnectionStatus::Active
+    );
+    assert!(!has_lease(&test, &connection));
+    // No lapsed lease explains the next refusal: the grant is dead.
+    let second = tokens.access_token(&connection).await.unwrap_err();
+    assert_eq!(second.code(), "oauth.invalid_grant");
+    assert!(matches!(
+        stored_status(&test, &connection).await,
+        ConnectionStatus::Error { .. }
+    ));
+    assert_eq!(mock.refresh_requests(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connection_revoked_during_a_failing_refresh_stays_revoked() {
     let mock = LinearMock::start().await;
     let (test, registry) = setup(&mock).await;

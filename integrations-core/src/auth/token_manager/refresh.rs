@@ -153,6 +153,9 @@ impl TokenManager {
             } else {
                 Some(self.usable_refresh_token(connection, &set, slot).await?)
             };
+            // A lapsed lease's holder may have sent this very refresh token and still
+            // store what the provider answered it.
+            let took_over = lease::present(&set, slot);
             let leased =
                 lease::with_lease(&self.host, connection, &set, slot, now, self.lease_ttl)?;
             let version = match self
@@ -180,8 +183,14 @@ impl TokenManager {
                 let slot = slot.map(str::to_owned);
                 tokio::spawn(async move {
                     let leased = (&set, slot.as_deref(), version);
-                    this.settle_renewal(&connection, kind, leased, refresh_token.as_ref())
-                        .await
+                    this.settle_renewal(
+                        &connection,
+                        kind,
+                        leased,
+                        refresh_token.as_ref(),
+                        took_over,
+                    )
+                    .await
                 })
             };
             let settled = match tokio::time::timeout(refresh_budget(self.lease_ttl), renewal).await
@@ -227,12 +236,18 @@ impl TokenManager {
     /// tokens (audited once stored: the lease covers the token request and the writes
     /// after it, and a slow audit sink must not let it lapse first), or, on a failure,
     /// the lease released and a dead grant recorded on the connection.
+    ///
+    /// A refresh token refused after `took_over` a lapsed lease is not recorded as a dead
+    /// grant: the lapsed holder's request may have used it up, and its tokens may still
+    /// land. The call fails as [`REFRESH_IN_PROGRESS`](crate::codes::auth::REFRESH_IN_PROGRESS);
+    /// the next refresh, with no lapsed lease, records the grant dead if it is.
     async fn settle_renewal(
         &self,
         connection: &Connection,
         kind: ConnectionMethodKind,
         (set, slot, version): (&CredentialSet, Option<&str>, u64),
         refresh_token: Option<&Secret>,
+        took_over: bool,
     ) -> Result<Settled, Error> {
         let (renewed, version) = self
             .renew_under_lease(connection, (set, slot, version), refresh_token)
@@ -264,6 +279,18 @@ impl TokenManager {
                         // The store changed while we refreshed: re-read before giving up.
                         return Ok(Settled::Again);
                     };
+                    if took_over && refresh_token.is_some() {
+                        tracing::warn!(
+                            target: "integrations::auth",
+                            tenant = %connection.tenant,
+                            connection = %connection.id,
+                            code = error.code(),
+                            "a refresh token was refused after a lapsed lease was taken over; the connection is left active"
+                        );
+                        return Err(crate::codes::auth::REFRESH_IN_PROGRESS.error(
+                            "the provider refused the refresh token another process's lapsed refresh may have used; its tokens may still be stored: retry shortly",
+                        ));
+                    }
                     self.mark_error(connection, &error, Some(released)).await?;
                 } else {
                     released?;
