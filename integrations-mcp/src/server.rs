@@ -27,7 +27,7 @@ use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 use tokio::sync::broadcast;
 
-use crate::approvals::{Approvals, CallKey, Found, Known, Lookup, denied};
+use crate::approvals::{Approvals, CallKey, Found, Known, Lookup, Reservation, denied};
 use crate::session::Principal;
 use crate::{McpOptions, McpSession};
 
@@ -578,12 +578,12 @@ impl McpServer {
 
     /// Waits for `work` (a call of `name`), sending progress notifications while it
     /// takes long and giving up when the client cancels it.
-    async fn watch(
+    async fn watch<T>(
         &self,
         name: &str,
-        work: impl Future<Output = ToolResult>,
+        work: impl Future<Output = T>,
         context: &RequestContext<RoleServer>,
-    ) -> Result<ToolResult, ErrorData> {
+    ) -> Result<T, ErrorData> {
         let progress = context.meta.get_progress_token();
         let interval = self.shared.options.progress_interval;
         tokio::pin!(work);
@@ -692,20 +692,55 @@ impl McpServer {
                         () = context.ct.cancelled() => return Err(cancelled()),
                     }
                 }
-                // If this call fails or is dropped, the reservation ends with it.
+                // The reservation ends with the call and its registration.
                 Lookup::Fresh(reservation) => {
-                    let result = self.run(name, arguments, call, context).await?;
-                    let Some(request) = approval_of(&result) else {
-                        return to_rmcp(&result).map(Into::into);
-                    };
-                    match reservation.register(request).await {
-                        Ok(known) => break known,
-                        Err(e) => return to_rmcp(&ToolResult::failure(&e)).map(Into::into),
+                    match self
+                        .ask_once(name, arguments, call, reservation, context)
+                        .await?
+                    {
+                        Asked::Waiting(Ok(known)) => break known,
+                        Asked::Waiting(Err(e)) => {
+                            return to_rmcp(&ToolResult::failure(&e)).map(Into::into);
+                        }
+                        Asked::Answered(result) => return to_rmcp(&result).map(Into::into),
                     }
                 }
             }
         };
         self.answer(session, key, known, retry, context).await
+    }
+
+    /// Asks the runtime about an `ask` call and registers the request it stores, to the
+    /// end in a task of its own: the runtime stores the request before it answers, and
+    /// only a registered request is counted against the principal's cap and found by a
+    /// retry, so a client that cancels meanwhile stops waiting, not the work. (An `ask`
+    /// call runs no tool; one whose policy became `auto` meanwhile runs to its end.)
+    async fn ask_once(
+        &self,
+        name: &str,
+        arguments: Value,
+        call: &CallContext,
+        reservation: Reservation,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<Asked, ErrorData> {
+        let asking = {
+            let runtime = Arc::clone(&self.shared.runtime);
+            let (name, call) = (name.to_owned(), call.clone());
+            tokio::spawn(async move {
+                let result = runtime.call(&name, arguments, &call).await;
+                match approval_of(&result) {
+                    Some(request) => Asked::Waiting(reservation.register(request).await),
+                    None => Asked::Answered(result),
+                }
+            })
+        };
+        match self.watch(name, asking, context).await? {
+            Ok(asked) => Ok(asked),
+            Err(_stopped) => Err(ErrorData::internal_error(
+                "the call's approval request could not be registered (its task stopped)",
+                None,
+            )),
+        }
     }
 
     /// The answer to a call the desk knows: its result once it ran, the denial, or
@@ -945,6 +980,14 @@ fn settled(found: Result<Found, integrations_core::Error>) -> Option<Box<ToolRes
 }
 
 /// The approval request a call's result stored, when the runtime asked for one.
+/// What asking the runtime about an `ask` call came to.
+enum Asked {
+    /// The call waits in a request, registered (or why it could not be).
+    Waiting(Result<Known, Error>),
+    /// The runtime answered without a request (a failure, or a policy changed to `auto`).
+    Answered(ToolResult),
+}
+
 fn approval_of(result: &ToolResult) -> Option<ApprovalRequest> {
     result
         .approval

@@ -163,3 +163,47 @@ async fn a_cancelled_ask_call_does_not_hold_back_the_identical_one_after_it() {
     assert_eq!(pending[0].request.id, id);
     assert_eq!(calls(&demo, "slack_messages"), 0);
 }
+
+/// A client that cancels an `ask` call while its request is being stored leaves no
+/// request behind that no one sees: the call and its registration end on their own, so
+/// the request is pending (counted against the principal's cap) and a retry gets it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_ask_call_cancelled_while_its_request_is_stored_still_registers_it() {
+    let demo = demo().await;
+    let service = paced(&demo, Duration::from_millis(300));
+    let tenant = demo.session.session.tenant.clone();
+    let client = connect(service.server(demo.session.clone()), Client::plain()).await;
+    let first = client
+        .peer()
+        .send_cancellable_request(
+            ClientRequest::CallToolRequest(CallToolRequest::new(send_message(&demo, "once"))),
+            PeerRequestOptions::no_options(),
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    first.cancel(Some("timed out".into())).await.unwrap();
+
+    let mut pending = Vec::new();
+    for _ in 0..250 {
+        pending = service.approvals().pending(&tenant).await.unwrap();
+        if !pending.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        pending.len(),
+        1,
+        "the cancelled call's request is registered"
+    );
+    let retry = json_of(&client.call_tool(send_message(&demo, "once")).await.unwrap());
+    assert_eq!(approval_id(&retry), pending[0].request.id, "{retry}");
+    let far = Timestamp::from_unix_seconds(4_000_000_000);
+    assert_eq!(
+        demo.test.store.purge_approvals(far).await.unwrap(),
+        2,
+        "one request and its call, nothing unregistered"
+    );
+    assert_eq!(calls(&demo, "slack_messages"), 0);
+}
