@@ -698,10 +698,10 @@ impl McpServer {
                         .ask_once(name, arguments, call, reservation, context)
                         .await?
                     {
-                        Asked::Waiting(Ok(known)) => break known,
-                        Asked::Waiting(Err(e)) => {
-                            return to_rmcp(&ToolResult::failure(&e)).map(Into::into);
-                        }
+                        Asked::Waiting(registered) => match *registered {
+                            Ok(known) => break known,
+                            Err(e) => return to_rmcp(&ToolResult::failure(&e)).map(Into::into),
+                        },
                         Asked::Answered(result) => return to_rmcp(&result).map(Into::into),
                     }
                 }
@@ -729,7 +729,7 @@ impl McpServer {
             tokio::spawn(async move {
                 let result = runtime.call(&name, arguments, &call).await;
                 match approval_of(&result) {
-                    Some(request) => Asked::Waiting(reservation.register(request).await),
+                    Some(request) => Asked::Waiting(Box::new(reservation.register(request).await)),
                     None => Asked::Answered(result),
                 }
             })
@@ -983,7 +983,7 @@ fn settled(found: Result<Found, integrations_core::Error>) -> Option<Box<ToolRes
 /// What asking the runtime about an `ask` call came to.
 enum Asked {
     /// The call waits in a request, registered (or why it could not be).
-    Waiting(Result<Known, Error>),
+    Waiting(Box<Result<Known, Error>>),
     /// The runtime answered without a request (a failure, or a policy changed to `auto`).
     Answered(ToolResult),
 }
