@@ -23,11 +23,11 @@ integrations_core::error_codes! {
         BODY_FAILED = "proxy.body_failed", InvalidInput, "The request body could not be read (400).";
         BODY_TIMEOUT = "proxy.body_timeout", InvalidInput, "A request body the proxy buffers (to retry it after a 401) did not arrive within `body_read_timeout` (408).";
         DESTINATION_PRIVATE = "proxy.destination_private", PermissionDenied, "The destination is a loopback, private or link-local address, which the proxy does not reach unless configured to (403).";
-        HOST_MISMATCH = "proxy.host_mismatch", PermissionDenied, "A request inside a tunnel names another host or port than the tunnel's CONNECT (403).";
+        HOST_MISMATCH = "proxy.host_mismatch", PermissionDenied, "A request inside a tunnel names another host or port than the tunnel's CONNECT, or a plain-HTTP request's `Host` another than its URL (403).";
         HOST_NOT_ALLOWED = "proxy.host_not_allowed", PermissionDenied, "The plan has no route or passthrough for the host (403).";
         METHOD_REFUSED = "proxy.method_refused", PermissionDenied, "`TRACE`, `TRACK` and `CONNECT` are never sent with a credential: an upstream would echo the request, credential included, back to the sandbox (405).";
         NOT_A_PROXY_REQUEST = "proxy.not_a_proxy_request", InvalidInput, "The request is neither CONNECT `host:port` nor an absolute `http://` URL (400).";
-        PORT_NOT_ALLOWED = "proxy.port_not_allowed", PermissionDenied, "The routes of the host do not use the port asked for (403).";
+        PORT_NOT_ALLOWED = "proxy.port_not_allowed", PermissionDenied, "The routes of the host do not use the port asked for, or a passthrough host is asked for on a port `ProxyConfig::passthrough_ports` does not list (403).";
         RESOLVE_FAILED = "proxy.resolve_failed", Unavailable, "The destination host could not be resolved, or has no address (502).";
         SECRET_IN_RESPONSE = "proxy.secret_in_response", PermissionDenied, "The upstream's response headers hold the injected credential (a redirect keeping a query-injected key, say); the response is not passed on (502).";
         SNI_MISMATCH = "proxy.sni_mismatch", PermissionDenied, "The TLS server name differs from the CONNECT host; no upstream was contacted (421).";

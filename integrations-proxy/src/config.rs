@@ -27,6 +27,11 @@ pub struct ProxyConfig {
     /// Hosts a sandbox may reach through a blind tunnel (no interception, no
     /// credential). Empty: every host without a route is refused.
     pub passthrough_hosts: Vec<String>,
+    /// The ports a passthrough host is reached on, by `CONNECT` or plain HTTP (whose
+    /// port, when the URL names none, is 80). Default: 443 and 80; another is refused
+    /// with `proxy.port_not_allowed`, so a passthrough for a web host opens neither its
+    /// SSH nor its mail port.
+    pub passthrough_ports: Vec<u16>,
     /// Allow destinations in private ranges (`10/8`, `172.16/12`, `192.168/16`,
     /// `100.64/10`, `fc00::/7`) and link-local ones (`169.254/16` with cloud metadata,
     /// `fe80::/10`).
@@ -76,6 +81,7 @@ impl Default for ProxyConfig {
     fn default() -> Self {
         Self {
             passthrough_hosts: Vec::new(),
+            passthrough_ports: vec![443, 80],
             allow_private: false,
             allow_loopback: false,
             max_connections: 1024,
@@ -110,6 +116,14 @@ impl ProxyConfig {
     pub fn with_passthrough_host(mut self, host: &str) -> Result<Self, Error> {
         self.passthrough_hosts.push(normalize_host(host)?);
         Ok(self)
+    }
+
+    /// Sets the ports passthrough hosts are reached on (replacing the default 443 and
+    /// 80).
+    #[must_use]
+    pub fn with_passthrough_ports(mut self, ports: impl IntoIterator<Item = u16>) -> Self {
+        self.passthrough_ports = ports.into_iter().collect();
+        self
     }
 
     /// Allows loopback destinations (tests and local demos).

@@ -118,6 +118,7 @@ async fn connect(
             .map_err(|e| Refusal::with_status(StatusCode::INTERNAL_SERVER_ERROR, &e))?;
         Mode::Intercept(config)
     } else if shared.config.passthrough_hosts.contains(&host) {
+        passthrough_port(&shared.config, &host, port)?;
         let addrs = destination::resolve(&host, port, &shared.config).await?;
         let stream = tokio::time::timeout(
             shared.config.connect_timeout,
@@ -372,6 +373,19 @@ async fn absolute(
             format!("the plan has no route or passthrough for {host}"),
         ));
     }
+    let port = authority.port_u16().unwrap_or(80);
+    passthrough_port(&shared.config, &host, port)?;
+    // The upstream reads `Host` (a proxy must not forward another than the URL's): one
+    // naming another host would reach it at this host's address (a shared front end).
+    if let Some(value) = request.headers().get(HOST) {
+        let named = value.to_str().ok();
+        if !named.is_some_and(|named| names_tunnel(named, &host, port).unwrap_or(false)) {
+            return Err(Refusal::forbidden(
+                crate::codes::refusal::HOST_MISMATCH,
+                "the Host header names another host than the request's URL",
+            ));
+        }
+    }
     strip_hop_by_hop(request.headers_mut());
     let (mut parts, body) = request.into_parts();
     parts.version = Version::HTTP_11;
@@ -379,6 +393,17 @@ async fn absolute(
     let response = send(&shared, Request::from_parts(parts, boxed(body))).await?;
     shared.metrics.count(None, "passthrough");
     Ok(respond(response, guard))
+}
+
+/// Refuses a port of a passthrough host the config does not open.
+fn passthrough_port(config: &crate::ProxyConfig, host: &str, port: u16) -> Result<(), Refusal> {
+    if config.passthrough_ports.contains(&port) {
+        return Ok(());
+    }
+    Err(Refusal::forbidden(
+        crate::codes::refusal::PORT_NOT_ALLOWED,
+        format!("passthrough hosts such as {host} are not reached on port {port}"),
+    ))
 }
 
 fn strip_hop_by_hop(headers: &mut HeaderMap) {
@@ -401,6 +426,10 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
 fn respond(response: Response<Incoming>, guard: crate::metrics::GaugeGuard) -> Response<ProxyBody> {
     let (mut parts, body) = response.into_parts();
     strip_hop_by_hop(&mut parts.headers);
+    // Only the proxy's own refusals carry its code, and it asks for no authentication:
+    // an upstream's would pass for a refusal (an expired grant, say) to the sandbox.
+    parts.headers.remove(crate::refusal::ERROR_HEADER);
+    parts.headers.remove(http::header::PROXY_AUTHENTICATE);
     Response::from_parts(parts, boxed(Guarded::new(body, guard)))
 }
 
@@ -633,7 +662,20 @@ async fn forward_route(
         .connections
         .get(&shared.host, plan.tenant(), &route.connection)
         .await
-        .map_err(|e| Refusal::bad_gateway(crate::codes::refusal::STORE_FAILED, e.message()))?
+        .map_err(|e| {
+            // The store's own message (a database's) stays in the host's log.
+            tracing::warn!(
+                target: "integrations::proxy",
+                route = %route.id,
+                code = e.code(),
+                error = e.message(),
+                "the route's connection could not be read"
+            );
+            Refusal::bad_gateway(
+                crate::codes::refusal::STORE_FAILED,
+                "the route's connection could not be read; retry",
+            )
+        })?
         .ok_or_else(|| {
             Refusal::forbidden(
                 integrations_core::codes::auth::CONNECTION_NOT_FOUND,
@@ -718,8 +760,10 @@ async fn forward_route(
         .with_detail("plan", plan.hash()),
         started,
     );
+    // A refusal comes with the upstream's status when the upstream answered.
     let exchange = async {
-        let mut response = send(shared, request).await?;
+        let unanswered = |refusal| (refusal, None);
+        let mut response = send(shared, request).await.map_err(unanswered)?;
         if response.status() == StatusCode::UNAUTHORIZED
             && let Some(bytes) = kept
             && shared.renewals.allow(&route.connection)
@@ -730,21 +774,23 @@ async fn forward_route(
         {
             drop(response);
             used.retried();
-            let retry = template.build(shared, route, &fresh.value, boxed(Full::new(bytes)))?;
-            response = send(shared, retry).await?;
+            let retry = template
+                .build(shared, route, &fresh.value, boxed(Full::new(bytes)))
+                .map_err(unanswered)?;
+            response = send(shared, retry).await.map_err(unanswered)?;
             if leaks(response.headers(), &fresh.value) {
-                return Err(secret_in_response());
+                return Err((secret_in_response(), Some(response.status())));
             }
         } else if leaks(response.headers(), &credential.value) {
-            return Err(secret_in_response());
+            return Err((secret_in_response(), Some(response.status())));
         }
-        Ok::<_, Refusal>(response)
+        Ok::<_, (Refusal, Option<StatusCode>)>(response)
     };
     let response = match exchange.await {
         Ok(response) => response,
-        Err(refusal) => {
+        Err((refusal, status)) => {
             let code = refusal.code.clone();
-            used.finish(AuditOutcome::Failure { code }, None).await;
+            used.finish(AuditOutcome::Failure { code }, status).await;
             return Err(refusal);
         }
     };

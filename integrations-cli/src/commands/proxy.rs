@@ -62,6 +62,10 @@ pub(crate) struct ProxyArgs {
     /// (repeatable). Other hosts without a route are refused.
     #[arg(long, value_name = "HOST")]
     passthrough: Vec<String>,
+    /// A port passthrough hosts are reached on (repeatable; replaces the default 443
+    /// and 80).
+    #[arg(long, value_name = "PORT")]
+    passthrough_port: Vec<u16>,
     /// Connect to ADDR for HOST instead of resolving it, as `HOST=IP:PORT`, the upstream
     /// still verified as HOST (repeatable; a provider on a private network).
     #[arg(long, value_name = "HOST=IP:PORT")]
@@ -208,6 +212,9 @@ fn config(args: &ProxyArgs) -> Result<ProxyConfig, Error> {
         .allow_private(args.allow_private);
     for host in &args.passthrough {
         config = config.with_passthrough_host(host)?;
+    }
+    if !args.passthrough_port.is_empty() {
+        config = config.with_passthrough_ports(args.passthrough_port.iter().copied());
     }
     for rule in &args.resolve {
         let invalid = || {
@@ -469,4 +476,32 @@ async fn stop_requested() {
 )]
 async fn demo(_args: &ProxyArgs) -> Result<(), Error> {
     Err(super::demo_unavailable())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Wrapped {
+        #[command(flatten)]
+        args: ProxyArgs,
+    }
+
+    fn config_of(flags: &[&str]) -> ProxyConfig {
+        let mut argv = vec!["proxy", "--demo"];
+        argv.extend_from_slice(flags);
+        config(&Wrapped::try_parse_from(argv).unwrap().args).unwrap()
+    }
+
+    #[test]
+    fn passthrough_ports_default_to_https_and_http_and_the_flag_replaces_them() {
+        let default = config_of(&["--passthrough", "pypi.org"]);
+        assert_eq!(default.passthrough_hosts, ["pypi.org"]);
+        assert_eq!(default.passthrough_ports, [443, 80]);
+        let listed = config_of(&["--passthrough-port", "8443", "--passthrough-port", "443"]);
+        assert_eq!(listed.passthrough_ports, [8443, 443]);
+    }
 }

@@ -121,6 +121,55 @@ async fn hosts_without_a_route_or_passthrough_and_look_alikes_are_refused() {
     assert!(fx.upstream.recorded().is_empty());
 }
 
+/// A passthrough host is reached on the passthrough ports only (443 and 80 by
+/// default), and a plain-HTTP request to it carries its URL's host in `Host`: another
+/// would reach that host at this one's address (a shared front end).
+#[tokio::test]
+async fn passthrough_hosts_open_their_ports_only_and_their_own_host_header() {
+    let fx = Fixture::start().await;
+    let proxy = fx.proxy().local_addr();
+    let auth = basic("sandbox", &fx.grant());
+    for authority in ["example.test:22", "example.test:6379"] {
+        let (status, code, _) = raw_connect(proxy, authority, Some(auth.clone())).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{authority}");
+        assert_eq!(
+            code.as_deref(),
+            Some("proxy.port_not_allowed"),
+            "{authority}"
+        );
+    }
+    for (url, host, expected) in [
+        (
+            "http://example.test:8080/",
+            "example.test:8080",
+            "proxy.port_not_allowed",
+        ),
+        (
+            "http://example.test/",
+            "attacker.example",
+            "proxy.host_mismatch",
+        ),
+        (
+            "http://example.test/",
+            "example.test:8080",
+            "proxy.host_mismatch",
+        ),
+        (
+            "http://example.test/",
+            "example.test.attacker.example",
+            "proxy.host_mismatch",
+        ),
+    ] {
+        let (status, code) = raw_absolute_get(proxy, url, host, auth.clone()).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{url} {host}");
+        assert_eq!(code.as_deref(), Some(expected), "{url} {host}");
+    }
+    assert!(fx.upstream.recorded().is_empty());
+    // The default ports stay open: a tunnel to 443 goes through.
+    let (status, _, _) = raw_connect(proxy, "example.test:443", Some(auth)).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
 #[tokio::test]
 async fn v10_wrong_methods_and_ambiguous_paths_get_no_credential() {
     let fx = Fixture::start().await;
@@ -229,7 +278,8 @@ async fn ip_literal_upstreams_are_checked_on_every_path() {
             .with_passthrough_host("127.0.0.1")
             .unwrap()
             .with_passthrough_host("169.254.169.254")
-            .unwrap(),
+            .unwrap()
+            .with_passthrough_ports([80, 443, port]),
         edit_plan: Some(Box::new(move |plan| {
             let route = &mut plan.egress_routes[0];
             route.upstream = route.upstream.replace(OPENAI, &format!("127.0.0.1:{port}"));

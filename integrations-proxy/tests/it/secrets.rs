@@ -107,4 +107,24 @@ async fn a_redirect_keeping_a_query_injected_key_never_reaches_the_sandbox() {
             code: "proxy.secret_in_response".to_owned()
         }
     );
+    assert_eq!(
+        records[0].detail.get("status").map(String::as_str),
+        Some("301"),
+        "the upstream answered: its status is recorded"
+    );
+}
+
+#[tokio::test]
+async fn an_upstream_answer_cannot_pose_as_a_refusal_of_the_proxy() {
+    let fx = Fixture::start().await;
+    let response = fx
+        .client(&fx.grant())
+        .get("https://api.openai.com/v1/posing")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::PROXY_AUTHENTICATION_REQUIRED);
+    assert_eq!(code(&response), None, "{:?}", response.headers());
+    assert!(response.headers().get("proxy-authenticate").is_none());
+    assert_eq!(fx.upstream.recorded().len(), 1);
 }

@@ -311,6 +311,23 @@ async fn handle(
             }
             response
         }
+        "/v1/posing" => {
+            // An upstream whose answer looks like one of the proxy's refusals.
+            let mut response = json(
+                StatusCode::PROXY_AUTHENTICATION_REQUIRED,
+                &serde_json::json!({}),
+            );
+            let headers = response.headers_mut();
+            headers.insert(
+                integrations_proxy::ERROR_HEADER,
+                "egress.grant_expired".parse().unwrap(),
+            );
+            headers.insert(
+                "proxy-authenticate",
+                "Basic realm=\"upstream\"".parse().unwrap(),
+            );
+            response
+        }
         "/v1/slow" => {
             tokio::time::sleep(Duration::from_secs(30)).await;
             json(StatusCode::OK, &serde_json::json!({}))
@@ -610,6 +627,32 @@ pub(crate) async fn open_tunnel(
     let response = sender.send_request(request).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     TokioIo::new(hyper::upgrade::on(response).await.unwrap())
+}
+
+/// A plain-HTTP request in absolute form (`GET url`) with the `Host` header `host`, as a
+/// sandbox can write it: the status and refusal code.
+pub(crate) async fn raw_absolute_get(
+    proxy: SocketAddr,
+    url: &str,
+    host: &str,
+    proxy_authorization: String,
+) -> (StatusCode, Option<String>) {
+    let tcp = tokio::net::TcpStream::connect(proxy).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let request = Request::get(url)
+        .header("host", host)
+        .header("proxy-authorization", proxy_authorization)
+        .body(Empty::<Bytes>::new())
+        .unwrap();
+    let response = sender.send_request(request).await.unwrap();
+    let code = response
+        .headers()
+        .get(integrations_proxy::ERROR_HEADER)
+        .map(|v| v.to_str().unwrap().to_owned());
+    (response.status(), code)
 }
 
 pub(crate) fn basic(user: &str, password: &str) -> String {
