@@ -1794,6 +1794,53 @@ async fn an_account_connected_at_two_scopes_in_one_tenant_gets_its_events_once()
     assert_eq!(again.outcome, IngestOutcome::Duplicate);
 }
 
+/// One tenant's connection whose target is gone does not stop the delivery of another
+/// tenant connecting the same account: each candidate's own trouble is its own.
+#[tokio::test]
+async fn a_candidate_whose_target_is_gone_does_not_stop_the_other_tenants_delivery() {
+    let world = World::new().await;
+    world
+        .target(
+            "beta",
+            "tracker",
+            json!({}),
+            json!({"webhook_secret": "beta-tracker-secret"}),
+        )
+        .await;
+    world
+        .connection(
+            ConnectionInput::new(
+                tenant("beta"),
+                ConnectionId::new("conn-beta").unwrap(),
+                TargetId::new("tracker").unwrap(),
+                "api-key".parse().unwrap(),
+            )
+            .with_secret("api_token", "trk_beta")
+            .with_external_subject("acct-1"),
+        )
+        .await;
+    assert!(
+        world
+            .test
+            .host()
+            .targets()
+            .delete_target(&tenant("beta"), &TargetId::new("tracker").unwrap())
+            .await
+            .unwrap()
+    );
+    let acme = world.sign(&opened("acct-1"), "d-acme");
+    let ingested = world.deliver(&acme).await;
+    assert_eq!(ingested.outcome, IngestOutcome::Delivered);
+    assert_eq!(ingested.event.unwrap().tenant.as_str(), "acme");
+    // A forged delivery is still only a signature mismatch.
+    let forged = world.sign_with("neither", &opened("acct-1"), "d-forged");
+    let response = world.ingest.handle(forged.request(&world.key)).await;
+    assert_eq!(
+        (response.status.as_u16(), error_code(&response)),
+        (401, codes::SIGNATURE_MISMATCH.to_owned())
+    );
+}
+
 /// Issue 14 point 2: two tenants legitimately connect the same provider-side account,
 /// each through its own target (its own app and signing secret): each delivery belongs
 /// to the tenant whose secret signed it, on the app-level route too. When both share one

@@ -15,6 +15,11 @@ use crate::{DefinitionKey, Error, ErrorKind, Secret, Timestamp};
 /// delivery is read; with more, it is routed first and verified after.
 const MAX_CONNECTIONS_VERIFIED_BEFORE_READING: usize = 16;
 
+/// The largest body of a probe on an app-level route (a handshake naming no subject),
+/// which is verified against every enabled target of the integration. Slack's
+/// `url_verification` and a GitHub App's `ping` are a few kB.
+const APP_LEVEL_PROBE_MAX_BYTES: usize = 64 * 1024;
+
 impl Ingest {
     /// Checks the signature before the payload is read, when the secrets it can be
     /// signed with are known without it: the route's endpoint key names the candidate
@@ -151,20 +156,34 @@ impl Ingest {
         routing: &Routing,
         now: Timestamp,
     ) -> Result<(), Error> {
+        // Every enabled target's secrets are tried, whoever sent the probe: its body is
+        // kept small (a provider's probe is a few kB), so a forged one costs little.
+        if request.body.len() > APP_LEVEL_PROBE_MAX_BYTES {
+            return Err(errors::body_too_large(APP_LEVEL_PROBE_MAX_BYTES));
+        }
         let mut targets = self.host.targets().find_targets(request.key).await?;
         targets.retain(|t| &t.key == request.key && t.enabled);
-        let mut refused = None;
+        let mut refused: Option<Error> = None;
         for target in &targets {
-            let secrets = self.target_secrets(source, target)?;
-            if secrets.is_empty() {
-                continue;
-            }
-            match source
-                .scheme()
-                .verify(request.headers, request.body, &secrets, now)
-            {
-                Ok(_) => return check_claims(target, routing),
-                Err(error) => refused = Some(error),
+            // One target's own trouble (secrets that do not open) is the answer only when
+            // nothing is wrong with the probe itself; it never stops the other targets.
+            let verified = self.target_secrets(source, target).and_then(|secrets| {
+                if secrets.is_empty() {
+                    return Ok(false);
+                }
+                source
+                    .scheme()
+                    .verify(request.headers, request.body, &secrets, now)
+                    .map(|_| true)
+            });
+            match verified {
+                Ok(true) => return check_claims(target, routing),
+                Ok(false) => {}
+                Err(error) => {
+                    if refused.as_ref().is_none_or(|r| !is_the_deliverys(r)) {
+                        refused = Some(error);
+                    }
+                }
             }
         }
         Err(refused.unwrap_or_else(|| {
@@ -233,13 +252,20 @@ impl Ingest {
                 let mut signed_by = Vec::new();
                 let mut refused = None;
                 for connection in candidates {
-                    let target = self.target(&connection).await?;
-                    let resolved = Resolved {
-                        connection: Some(connection),
-                        target,
+                    let verified = match self.target(&connection).await {
+                        Ok(target) => {
+                            let resolved = Resolved {
+                                connection: Some(connection),
+                                target,
+                            };
+                            self.verify(source, &resolved, request, now, None)
+                                .await
+                                .map(|_| resolved)
+                        }
+                        Err(error) => Err(error),
                     };
-                    match self.verify(source, &resolved, request, now, None).await {
-                        Ok(_) => signed_by.push(resolved),
+                    match verified {
+                        Ok(resolved) => signed_by.push(resolved),
                         // What is wrong with the delivery (no signature, a wrong one)
                         // is the answer, whatever the order of the candidates: a
                         // candidate's own trouble (no secret configured, secrets that do

@@ -177,6 +177,56 @@ async fn slack_verifies_the_request_url_before_any_workspace_installs_the_app() 
     assert!(world.test.events.events().is_empty());
 }
 
+/// Every enabled target is tried for an app-level probe: one whose secrets do not open
+/// (another tenant's, sealed under a retired key) does not stop the others, and the
+/// probe's body is kept small, as each target costs a signature check.
+#[tokio::test]
+async fn an_app_level_probe_passes_a_target_whose_secrets_do_not_open() {
+    let world = unconnected().await;
+    // A target of a tenant listed before `acme` whose sealed secrets open under no key
+    // (its record copied from acme's: the seal names the tenant).
+    let targets = world.test.host().targets();
+    let mut broken = targets
+        .get_target(&tenant("acme"), &TargetId::new("slack").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    broken.tenant = tenant("aardvark");
+    targets.put_target(&broken).await.unwrap();
+    let body = body("slack/url_verification.docs-example.json");
+    let signed = signer(SLACK)
+        .sign(&Delivery::new(&body, world.now()))
+        .unwrap();
+    let answered = world
+        .ingest
+        .ingest(signed.request(&key(SLACK)))
+        .await
+        .unwrap();
+    assert_eq!(answered.outcome, IngestOutcome::Answered);
+
+    // A forged probe is a signature mismatch, not the broken target's trouble.
+    let forged = forged(SLACK, &body, world.now());
+    let response = world.ingest.handle(forged.request(&key(SLACK))).await;
+    assert_eq!(
+        (response.status.as_u16(), error_code(&response)),
+        (401, codes::SIGNATURE_MISMATCH.to_owned())
+    );
+
+    // A large body is refused before any target is tried.
+    let mut large: Value = serde_json::from_slice(&body).unwrap();
+    large["padding"] = json!("x".repeat(70 * 1024));
+    let large = serde_json::to_vec(&large).unwrap();
+    let signed = signer(SLACK)
+        .sign(&Delivery::new(&large, world.now()))
+        .unwrap();
+    let response = world.ingest.handle(signed.request(&key(SLACK))).await;
+    assert_eq!(
+        (response.status.as_u16(), error_code(&response)),
+        (413, codes::BODY_TOO_LARGE.to_owned())
+    );
+    assert!(world.test.events.events().is_empty());
+}
+
 /// A GitHub App's `ping` comes when the App's webhook is set up, before any installation:
 /// verified against the target's webhook secret and answered on the app-level route.
 #[tokio::test]
