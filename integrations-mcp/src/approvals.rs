@@ -25,8 +25,13 @@ use tokio::sync::watch;
 use crate::McpSession;
 use crate::session::Principal;
 
-/// How long a settled result or a denial waits for the client's retry.
+/// How long a settled result or a denial waits for the client's retry. The runtime keeps
+/// the pages of an approved call's trimmed result at least as long by default
+/// ([`DEFAULT_APPROVED_PAGES_TTL`](integrations_core::tools::DEFAULT_APPROVED_PAGES_TTL)).
 const SETTLED_TTL: Duration = Duration::from_secs(60 * 60);
+const _: () = assert!(
+    SETTLED_TTL.as_secs() <= integrations_core::tools::DEFAULT_APPROVED_PAGES_TTL.as_secs()
+);
 
 /// How many times per lease the process running an approved call renews its record
 /// ([`McpOptions::approval_run_lease`](crate::McpOptions::approval_run_lease)): a store

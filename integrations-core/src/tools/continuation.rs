@@ -423,7 +423,11 @@ enum ReadPages {
 /// once, for a bounded time.
 #[derive(Debug)]
 pub(crate) struct Continuations {
+    /// How long kept pages wait for their read.
     ttl: Duration,
+    /// How long the pages of an approved call's result wait for their first read: the
+    /// retry that collects the result may come long after the approval.
+    pub(super) approved_ttl: Duration,
 }
 
 /// A page read from a continuation.
@@ -451,8 +455,8 @@ impl NextPage {
 }
 
 impl Continuations {
-    pub(crate) fn new(ttl: Duration) -> Self {
-        Self { ttl }
+    pub(crate) fn new(ttl: Duration, approved_ttl: Duration) -> Self {
+        Self { ttl, approved_ttl }
     }
 
     /// Keeps `pages` (the pages after page `page`, which was cut at `pointer`) and
@@ -464,7 +468,7 @@ impl Continuations {
         pointer: String,
         page: usize,
         pages: &[Page],
-        now: Timestamp,
+        (now, ttl): (Timestamp, Duration),
     ) -> Result<Continuation, Error> {
         let cursor = crate::sealing::random_token()?;
         let id = owner.reader.record_id(&cursor);
@@ -489,7 +493,7 @@ impl Continuations {
             remaining_pages: pages.len() as u64,
             pages: sealed,
             created_at: now,
-            expires_at: now.saturating_add(self.ttl),
+            expires_at: now.saturating_add(ttl),
         };
         host.continuations().put_continuation(&pending).await?;
         Ok(Continuation {
@@ -555,6 +559,30 @@ impl Continuations {
             reader: binding.clone(),
             connection: entry.connection.clone(),
         };
+        match self.hand_over(host, &entry, owner, now).await {
+            Ok(next) => Ok(next),
+            Err(error) => {
+                // The page was not handed over: the cursor stays readable for a retry.
+                if let Err(put) = store.put_continuation(&entry).await {
+                    tracing::warn!(
+                        target: "integrations::tools",
+                        code = put.code(),
+                        "a continuation whose read failed could not be put back; its pages are lost"
+                    );
+                }
+                Err(error)
+            }
+        }
+    }
+
+    /// The first page of the taken `entry`, the rest kept under a new cursor for `owner`.
+    async fn hand_over(
+        &self,
+        host: &Host,
+        entry: &PendingContinuation,
+        owner: Owner,
+        now: Timestamp,
+    ) -> Result<NextPage, Error> {
         let plaintext = host
             .cipher()
             .open(&entry.pages, &pages_aad(&entry.tenant, &entry.id))?;
@@ -587,8 +615,15 @@ impl Continuations {
             None
         } else {
             Some(
-                self.keep(host, owner.clone(), page.pointer, number, &rest, now)
-                    .await?,
+                self.keep(
+                    host,
+                    owner.clone(),
+                    page.pointer,
+                    number,
+                    &rest,
+                    (now, self.ttl),
+                )
+                .await?,
             )
         };
         Ok(NextPage {
@@ -683,7 +718,14 @@ impl Runtime {
         }
     }
 
-    pub(super) async fn trimmed(&self, value: Value, context: &CallContext) -> ToolResult {
+    /// `value` within the result budget, or its first page with a cursor to the rest
+    /// (kept longer for an `approved` call).
+    pub(super) async fn trimmed(
+        &self,
+        value: Value,
+        context: &CallContext,
+        approved: bool,
+    ) -> ToolResult {
         // A result within the budget is sent with this text: it is serialized once, and
         // its length is the measure paginate would take.
         let text = crate::provider::tools::json_text(&value);
@@ -694,7 +736,9 @@ impl Runtime {
         match paginate(&value, self.result_budget) {
             Paginated::Fits => ToolResult::success(value),
             // Boxed: most results fit, and the call's future stays small without this one.
-            Paginated::Pages(pages) => Box::pin(self.split(value, pages, context)).await,
+            Paginated::Pages(pages) => {
+                Box::pin(self.split(value, pages, context, approved)).await
+            }
             Paginated::TooLarge => ToolResult::failure(&crate::codes::tool::RESULT_TOO_LARGE.error(
                 format!(
                     "the result is larger than the result budget ({} bytes) and cannot be split into pages that fit; ask for less (fewer items, a smaller page)",
@@ -705,7 +749,13 @@ impl Runtime {
     }
 
     /// The first page of a result over the budget, with a cursor to the others.
-    async fn split(&self, value: Value, pages: Pages, context: &CallContext) -> ToolResult {
+    async fn split(
+        &self,
+        value: Value,
+        pages: Pages,
+        context: &CallContext,
+        approved: bool,
+    ) -> ToolResult {
         let mut pages_iter = pages.pages.into_iter();
         let Some(first) = pages_iter.next() else {
             return ToolResult::success(value);
@@ -713,9 +763,14 @@ impl Runtime {
         let owner = Owner::of(context);
         let now = self.host.clock().now();
         let rest: Vec<Page> = pages_iter.collect();
+        let ttl = if approved {
+            self.continuations.approved_ttl
+        } else {
+            self.continuations.ttl
+        };
         match self
             .continuations
-            .keep(&self.host, owner, first.pointer, 1, &rest, now)
+            .keep(&self.host, owner, first.pointer, 1, &rest, (now, ttl))
             .await
         {
             Ok(continuation) => {

@@ -29,7 +29,9 @@ mod runtime;
 pub use continuation::continuation_tool;
 pub use manifest::{AmbiguousTool, Manifest, ManifestTool};
 pub use policy::{Policies, PolicyDecision, PolicyOrigin, PolicySet, PolicySource};
-pub use runtime::{DEFAULT_APPROVAL_TTL, DEFAULT_RESULT_BUDGET, Runtime};
+pub use runtime::{
+    DEFAULT_APPROVAL_TTL, DEFAULT_APPROVED_PAGES_TTL, DEFAULT_RESULT_BUDGET, Runtime,
+};
 
 pub use crate::definition::{
     CONTINUE_TOOL_NAME, MAX_TOOL_NAME_LEN, ToolAnnotations, ToolDescriptor, ToolPolicy,

@@ -32,6 +32,11 @@ pub const DEFAULT_RESULT_BUDGET: usize = 24 * 1024;
 /// How long an approval request can be approved, by default.
 pub const DEFAULT_APPROVAL_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 
+/// How long the pages of an approved call's trimmed result wait for their first read, by
+/// default: an hour, as long as the MCP server keeps the result for the agent's retry
+/// (other results' pages wait 15 minutes).
+pub const DEFAULT_APPROVED_PAGES_TTL: Duration = Duration::from_secs(60 * 60);
+
 /// Runs tool calls for agents.
 ///
 /// [`call`](Self::call), in order: finds the connection (in the caller's tenant) and the
@@ -180,7 +185,10 @@ impl Runtime {
             policies: None,
             result_budget: DEFAULT_RESULT_BUDGET,
             approval_ttl: DEFAULT_APPROVAL_TTL,
-            continuations: Continuations::new(Duration::from_secs(15 * 60)),
+            continuations: Continuations::new(
+                Duration::from_secs(15 * 60),
+                DEFAULT_APPROVED_PAGES_TTL,
+            ),
         }
     }
 
@@ -196,6 +204,16 @@ impl Runtime {
     #[must_use]
     pub fn with_result_budget(mut self, bytes: usize) -> Self {
         self.result_budget = bytes.max(256);
+        self
+    }
+
+    /// Sets how long the pages of an approved call's trimmed result wait for their first
+    /// read ([`DEFAULT_APPROVED_PAGES_TTL`] by default). Keep it at least as long as the
+    /// host keeps the call's result for the agent's retry, or the retry gets the first
+    /// page and a cursor to pages gone.
+    #[must_use]
+    pub fn with_approved_pages_ttl(mut self, ttl: Duration) -> Self {
+        self.continuations.approved_ttl = ttl;
         self
     }
 
@@ -646,7 +664,7 @@ impl Runtime {
                     .error("the tool failed unexpectedly (it panicked)")),
             };
         let result = match outcome {
-            Ok(value) => self.trimmed(value, context).await,
+            Ok(value) => self.trimmed(value, context, approved.is_some()).await,
             Err(e) => ToolResult::failure(&e),
         };
         let policy = Some(prepared.decision.policy);

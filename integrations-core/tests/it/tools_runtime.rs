@@ -2,6 +2,7 @@
 //! a refused credential refreshed once, rate limits, panics, trimming, audit.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use integrations_core::host::{AuditOutcome, Clock};
@@ -1018,6 +1019,125 @@ async fn an_approval_request_keeps_no_continuation_scope() {
         .unwrap()
         .unwrap();
     assert_eq!(stored.context.continuation_scope, None);
+}
+
+/// The pages of an approved call's large result wait for the agent's retry, which may
+/// come long after the approval (the MCP server keeps the result an hour); other
+/// results' pages wait 15 minutes.
+#[tokio::test]
+async fn the_pages_of_an_approved_result_wait_as_long_as_its_retry() {
+    let env = Env::new().await;
+    let asks = || {
+        Arc::new(Policies::new().with_workspace(
+            tenant(),
+            workspace(),
+            PolicySet::new().with_integration("tracker::cloud".parse().unwrap(), ToolPolicy::Ask),
+        ))
+    };
+    let runtime = env.runtime_with(asks()).with_result_budget(2_000);
+    let call = env.call("conn-key");
+    let asked = runtime
+        .call("tracker_list_tickets", json!({"count": 300}), &call)
+        .await;
+    let request = asked.approval.expect("the call asks");
+    let approved = runtime.approve(&tenant(), &request.id, &approver()).await;
+    assert_eq!(approved.status, ToolStatus::Completed, "{approved:?}");
+    let cursor = approved.continuation.expect("a large result").cursor;
+    env.test.clock.advance(Duration::from_secs(50 * 60));
+    let page2 = runtime.continue_result(&cursor, &call).await;
+    assert_eq!(page2.status, ToolStatus::Completed, "{page2:?}");
+    // The rest, being read, waits as any result's pages do.
+    let next = page2.continuation.unwrap().cursor;
+    env.test.clock.advance(Duration::from_secs(15 * 60 + 1));
+    assert_eq!(
+        code(&runtime.continue_result(&next, &call).await),
+        "tool.continuation_not_found"
+    );
+
+    // Configurable, as the host keeps results as long as it does.
+    let short = env
+        .runtime_with(asks())
+        .with_result_budget(2_000)
+        .with_approved_pages_ttl(Duration::from_secs(60));
+    let asked = short
+        .call("tracker_list_tickets", json!({"count": 300}), &call)
+        .await;
+    let approved = short
+        .approve(&tenant(), &asked.approval.unwrap().id, &approver())
+        .await;
+    let cursor = approved.continuation.unwrap().cursor;
+    env.test.clock.advance(Duration::from_secs(61));
+    assert_eq!(
+        code(&short.continue_result(&cursor, &call).await),
+        "tool.continuation_not_found"
+    );
+}
+
+/// A read whose next pages cannot be kept (a brief store error) leaves its cursor
+/// readable: the page was never handed over.
+#[tokio::test]
+async fn a_failed_continuation_read_keeps_its_cursor() {
+    let env = Env::new().await;
+    let flaky = Arc::new(FlakyContinuations {
+        inner: env.test.store.clone(),
+        failing_puts: AtomicUsize::new(0),
+    });
+    let host = integrations_core::host::Host::builder()
+        .stores(env.test.store.clone())
+        .continuations(flaky.clone())
+        .http(env.test.host().http_arc())
+        .cipher(env.test.keys.clone())
+        .clock(env.test.clock.clone())
+        .audit(env.test.audit.clone())
+        .build()
+        .unwrap();
+    let runtime =
+        integrations_core::tools::Runtime::new(env.registry.clone(), host, env.tokens.clone())
+            .with_result_budget(2_000);
+    let call = env.call("conn-key");
+    let first = runtime
+        .call("tracker_list_tickets", json!({"count": 300}), &call)
+        .await;
+    let cursor = first.continuation.unwrap().cursor;
+    // The write of the pages after page 2 fails.
+    flaky.failing_puts.store(1, Ordering::SeqCst);
+    let failed = runtime.continue_result(&cursor, &call).await;
+    assert_eq!(code(&failed), "store.failed", "{failed:?}");
+    let page2 = runtime.continue_result(&cursor, &call).await;
+    assert_eq!(page2.status, ToolStatus::Completed, "{page2:?}");
+    assert!(page2.continuation.is_some());
+}
+
+/// The memory store's continuations, whose next `failing_puts` writes fail.
+struct FlakyContinuations {
+    inner: Arc<integrations_testkit::MemoryStore>,
+    failing_puts: AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl integrations_core::host::ContinuationStore for FlakyContinuations {
+    async fn put_continuation(
+        &self,
+        pending: &integrations_core::model::PendingContinuation,
+    ) -> Result<(), integrations_core::Error> {
+        let failing = self
+            .failing_puts
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+        if failing.is_ok() {
+            return Err(integrations_core::codes::store::FAILED.error("the store is down"));
+        }
+        self.inner.put_continuation(pending).await
+    }
+
+    async fn take_continuation(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        now: integrations_core::Timestamp,
+    ) -> Result<Option<integrations_core::model::PendingContinuation>, integrations_core::Error>
+    {
+        self.inner.take_continuation(tenant, id, now).await
+    }
 }
 
 /// SHA-256 of `text`, lowercase hex.
