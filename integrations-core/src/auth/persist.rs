@@ -340,8 +340,10 @@ async fn reauthorize(
     }
     check_reauthorizer(&connection, destination.actor)?;
     check_subject(&connection, &obtained)?;
-    // The version of the set this reauthorization wrote, if it wrote one.
+    // The version of the set this reauthorization wrote, if it wrote one, and the set it
+    // replaced (none: there was none), put back if the reauthorization fails after.
     let mut written = None;
+    let mut replaced = None;
     if !obtained.credentials.is_empty() {
         let sealed = seal(host, &connection, &obtained.credentials)?;
         // Reauthorizing replaces every credential; retry when a refresh swapped meanwhile.
@@ -358,13 +360,14 @@ async fn reauthorize(
                 .swap_credentials(
                     &connection.tenant,
                     &connection.id,
-                    current.map(|set| set.version),
+                    current.as_ref().map(|set| set.version),
                     replacement,
                 )
                 .await
             {
                 Ok(version) => {
                     written = Some(version);
+                    replaced = Some(current.map(|set| set.credentials));
                     break;
                 }
                 Err(e) if e.is_conflict() && attempts < 3 => attempts += 1,
@@ -372,6 +375,35 @@ async fn reauthorize(
             }
         }
     }
+    let (tenant, id) = (connection.tenant.clone(), connection.id.clone());
+    let mut discarded = false;
+    let outcome = write_reauthorized(host, destination, connection, &obtained, written)
+        .await
+        .map_err(|(error, gone)| {
+            discarded = gone;
+            error
+        });
+    if outcome.is_err()
+        && !discarded
+        && let (Some(written), Some(replaced)) = (written, replaced)
+    {
+        restore_replaced(host, (&tenant, &id), written, replaced).await;
+    }
+    outcome
+}
+
+/// Writes the reauthorized record (`obtained` into `connection`, as read), the
+/// reauthorization's credentials stored at version `written`. On error, whether they
+/// were discarded already (the connection was deleted or disconnected meanwhile).
+async fn write_reauthorized(
+    host: &Host,
+    destination: &Destination<'_>,
+    connection: Connection,
+    obtained: &Obtained,
+    written: Option<u64>,
+) -> Result<Connection, (Error, bool)> {
+    let kept = |error: Error| (error, false);
+    let id = connection.id.clone();
     // The record is written over the revision read only: a change another writer made
     // meanwhile (a managed webhook registered, a status change) is read again and kept,
     // and a connection deleted meanwhile is not brought back.
@@ -397,7 +429,8 @@ async fn reauthorize(
         if host
             .connections()
             .put_connection_if_unchanged(&read, &connection)
-            .await?
+            .await
+            .map_err(kept)?
         {
             // The status changes with the whole record (scopes, subject); the lifecycle
             // audits it.
@@ -416,18 +449,22 @@ async fn reauthorize(
         }
         attempts += 1;
         if attempts >= MAX_WRITE_ATTEMPTS {
-            return Err(crate::codes::store::VERSION_CONFLICT.error(
+            return Err(kept(crate::codes::store::VERSION_CONFLICT.error(
                 "the connection kept changing while it was reauthorized; authorize it again",
-            ));
+            )));
         }
         let Some(stored) = host
             .connections()
-            .get_connection(destination.tenant, id)
-            .await?
+            .get_connection(destination.tenant, &id)
+            .await
+            .map_err(kept)?
         else {
             discard_orphaned(host, &read, written).await;
-            return Err(crate::codes::auth::CONNECTION_NOT_FOUND
-                .error("the connection was deleted while it was being reauthorized"));
+            return Err((
+                crate::codes::auth::CONNECTION_NOT_FOUND
+                    .error("the connection was deleted while it was being reauthorized"),
+                true,
+            ));
         };
         // Disconnected meanwhile (it was not when this reauthorization read it): the
         // person who disconnected it wins, and its credentials are not written back
@@ -436,12 +473,51 @@ async fn reauthorize(
             && !matches!(first_status, ConnectionStatus::Revoked { .. })
         {
             discard_orphaned(host, &read, written).await;
-            return Err(crate::codes::store::VERSION_CONFLICT.error(
-                "the connection was disconnected while it was being reauthorized; authorize it again",
+            return Err((
+                crate::codes::store::VERSION_CONFLICT.error(
+                    "the connection was disconnected while it was being reauthorized; authorize it again",
+                ),
+                true,
             ));
         }
-        check_subject(&stored, &obtained)?;
+        check_subject(&stored, obtained).map_err(kept)?;
         read = stored;
+    }
+}
+
+/// Puts back the credential set a failed reauthorization `replaced` (`None`: there was
+/// none) when its own, stored at version `written`, is still there: "nothing was
+/// changed" holds for the credentials too. A failure is logged: the reauthorization
+/// fails either way.
+async fn restore_replaced(
+    host: &Host,
+    (tenant, id): (&TenantId, &ConnectionId),
+    written: u64,
+    replaced: Option<Vec<Credential>>,
+) {
+    let credentials = host.credentials();
+    let outcome = match credentials.load_credentials(tenant, id).await {
+        Ok(Some(set)) if set.version == written => match replaced {
+            Some(previous) => credentials
+                .swap_credentials(tenant, id, Some(written), previous)
+                .await
+                .map(drop),
+            None => credentials.delete_credentials(tenant, id).await.map(drop),
+        },
+        Ok(_) => Ok(()),
+        Err(e) => Err(e),
+    };
+    // A conflict is another writer's newer set, which stays.
+    if let Err(e) = outcome
+        && !e.is_conflict()
+    {
+        tracing::warn!(
+            target: "integrations::auth",
+            tenant = %tenant,
+            connection = %id,
+            code = e.code(),
+            "the credentials a failed reauthorization replaced could not be put back"
+        );
     }
 }
 
