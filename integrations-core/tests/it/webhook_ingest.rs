@@ -1792,6 +1792,38 @@ async fn an_account_connected_at_two_scopes_in_one_tenant_gets_its_events_once()
     assert_eq!(world.test.events.events().len(), 1);
     let again = world.deliver(&signed).await;
     assert_eq!(again.outcome, IngestOutcome::Duplicate);
+
+    // What the account's events say about its grant is true of both connections: an
+    // uninstall revokes the user's connection too, not only the one the event went to.
+    let signed = world.sign(&uninstalled(), "d-uninstall-twice-connected");
+    let ingested = world.deliver(&signed).await;
+    assert_eq!(ingested.outcome, IngestOutcome::Delivered);
+    assert_eq!(world.test.events.events().len(), 2);
+    let revoked = ConnectionStatus::Revoked {
+        reason: "the tracker app was uninstalled".to_owned(),
+    };
+    for id in ["conn-1", "conn-alice"] {
+        let stored = world
+            .test
+            .store
+            .get_connection(&tenant("acme"), &ConnectionId::new(id).unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored.status, revoked, "{id}");
+    }
+    let changes = world.test.audit.with_action("connection.status_changed");
+    let mut connections: Vec<&str> = changes
+        .iter()
+        .map(|c| c.connection.as_ref().unwrap().as_str())
+        .collect();
+    connections.sort_unstable();
+    assert_eq!(connections, ["conn-1", "conn-alice"]);
+    assert!(
+        changes
+            .iter()
+            .all(|c| c.detail["external_event_id"] == "d-uninstall-twice-connected")
+    );
 }
 
 /// One tenant's connection whose target is gone does not stop the delivery of another

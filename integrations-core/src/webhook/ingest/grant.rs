@@ -2,13 +2,13 @@
 //! suspended, resumed), applied through the
 //! [`ConnectionLifecycle`](crate::lifecycle::ConnectionLifecycle).
 
-use super::{Ingest, release};
+use super::{Grant, Ingest, release};
 use crate::definition::webhook::errors;
 use crate::lifecycle::{Cause, ConnectionLifecycle, StatusChange};
 use crate::model::ConnectionStatus;
 use crate::model::WebhookEvent;
 use crate::provider::webhook::GrantChange;
-use crate::{Error, ErrorKind};
+use crate::{ConnectionId, Error, ErrorKind};
 
 impl Ingest {
     /// Applies what a new event says about its connection's grant, audited. When the
@@ -16,12 +16,25 @@ impl Ingest {
     pub(super) async fn apply_grant(
         &self,
         event: &WebhookEvent,
-        grant: Option<&(GrantChange, ConnectionStatus)>,
+        grant: Option<&Grant>,
     ) -> Result<(), Error> {
-        let Some((grant, current)) = grant else {
+        let Some(grant) = grant else {
             return Ok(());
         };
-        match self.change_status(event, grant, current).await {
+        // The event's connection first, then the account's other connections: a retry
+        // after a failure finds those already changed unchanged by `decide`.
+        let mut applied = self
+            .change_status(event, &event.connection, &grant.change, &grant.status)
+            .await;
+        for (sibling, status) in &grant.siblings {
+            if applied.is_err() {
+                break;
+            }
+            applied = self
+                .change_status(event, sibling, &grant.change, status)
+                .await;
+        }
+        match applied {
             Ok(()) => Ok(()),
             Err(error) => {
                 release(&self.host, event).await;
@@ -42,6 +55,7 @@ impl Ingest {
     pub(super) async fn change_status(
         &self,
         event: &WebhookEvent,
+        connection: &ConnectionId,
         grant: &GrantChange,
         current: &ConnectionStatus,
     ) -> Result<(), Error> {
@@ -54,7 +68,7 @@ impl Ingest {
             };
             let change = StatusChange::of(
                 &event.tenant,
-                &event.connection,
+                connection,
                 &event.key,
                 current.clone(),
                 status,
@@ -73,7 +87,7 @@ impl Ingest {
             let stored = self
                 .host
                 .connections()
-                .get_connection(&event.tenant, &event.connection)
+                .get_connection(&event.tenant, connection)
                 .await?;
             let Some(stored) = stored else {
                 // Deleted meanwhile: there is nothing left to change.

@@ -326,11 +326,19 @@ impl From<DeliveryFailed> for Error {
     }
 }
 
+/// What an event changes about its account's grant: for its connection, with the status
+/// it had when it was resolved, and for the account's other connections in the tenant
+/// and target (other scopes), with theirs.
+struct Grant {
+    change: GrantChange,
+    status: ConnectionStatus,
+    siblings: Vec<(crate::ConnectionId, ConnectionStatus)>,
+}
+
 enum Prepared {
     Answer(WebhookResponse),
-    /// A new event, with what it changes about its connection's grant and the status
-    /// the connection had when it was resolved.
-    Event(Box<WebhookEvent>, Option<(GrantChange, ConnectionStatus)>),
+    /// A new event, with what it changes about its account's grant.
+    Event(Box<WebhookEvent>, Option<Grant>),
 }
 
 /// The ingest pipeline.
@@ -735,7 +743,15 @@ impl Ingest {
                     payload,
                 };
                 event.dispatch = handler.dispatch(&event);
-                let grant = normalized.grant.map(|change| (change, status));
+                let grant = normalized.grant.map(|change| Grant {
+                    change,
+                    status,
+                    siblings: resolved
+                        .siblings
+                        .into_iter()
+                        .map(|c| (c.id, c.status))
+                        .collect(),
+                });
                 Ok(Prepared::Event(Box::new(event), grant))
             }
         }

@@ -232,6 +232,7 @@ impl Ingest {
                 Ok(Resolved {
                     connection: Some(connection),
                     target,
+                    siblings: Vec::new(),
                 })
             }
             // A handshake needs only the secrets of the target the candidates share.
@@ -244,6 +245,7 @@ impl Ingest {
                 Ok(Resolved {
                     connection: None,
                     target,
+                    siblings: Vec::new(),
                 })
             }
             // Several tenants connected the same provider-side subject, each through its
@@ -257,6 +259,7 @@ impl Ingest {
                             let resolved = Resolved {
                                 connection: Some(connection),
                                 target,
+                                siblings: Vec::new(),
                             };
                             self.verify(source, &resolved, request, now, None)
                                 .await
@@ -303,7 +306,9 @@ impl Ingest {
                             .as_ref()
                             .map(|c| (c.scope.precedence(), c.created_at, c.id.clone()))
                     });
-                    return Ok(signed_by.remove(0));
+                    let mut chosen = signed_by.remove(0);
+                    chosen.siblings = signed_by.into_iter().filter_map(|r| r.connection).collect();
+                    return Ok(chosen);
                 }
                 Err(Error::conflict(
                     errors::codes::AMBIGUOUS_CONNECTION,
@@ -326,6 +331,10 @@ impl Ingest {
 pub(super) struct Resolved {
     pub(super) connection: Option<Connection>,
     pub(super) target: Arc<Target>,
+    /// The account's other connections in the same tenant and target (other scopes),
+    /// which verified the delivery too: its event goes to `connection` only, and what
+    /// it says about the account's grant applies to them all.
+    pub(super) siblings: Vec<Connection>,
 }
 
 /// A verification before routing: the secret that matched, and what it established.
