@@ -231,6 +231,7 @@ crate::error_codes! {
     pub mod tool {
         APPROVAL_EXPIRED = "tool.approval_expired", PermissionDenied, "The approval request expired; the agent must call the tool again.";
         APPROVAL_NOT_FOUND = "tool.approval_not_found", NotFound, "No pending approval request has this id: it was approved, denied or expired, or never existed.";
+        APPROVAL_REQUIRED = "tool.approval_required", PermissionDenied, "The call needs a person's approval and has not run; the result's `integrations/approval` names the request. Once it is approved, the same call (through an MCP server, which keeps approvals) receives the result.";
         BLOCKED = "tool.blocked", PermissionDenied, "A workspace policy blocks the tool.";
         CAPABILITY_MISSING = "tool.capability_missing", PermissionDenied, "The tool needs a capability that the call's publication does not grant, or the call has no publication.";
         CONNECTION_OUT_OF_SCOPE = "tool.connection_out_of_scope", PermissionDenied, "The connection is scoped to another user, workspace or project than the call's session (the manifest leaves it out).";

@@ -7,6 +7,7 @@ integrations_core::error_codes! {
         APPROVAL_DENIED = "mcp.approval_denied", PermissionDenied, "A person denied the tool call asked about through the MCP client; it did not run.";
         APPROVAL_PAGE_REFUSED = "mcp.approval_page_refused", PermissionDenied, "The loopback approval page refused a request through a name that is not a loopback one (DNS rebinding) or a decision posted from another origin; answered 403.";
         APPROVAL_PAGE_SIGNED_OUT = "mcp.approval_page_signed_out", Verification, "The loopback approval page refused a request without its sign-in cookie (open the sign-in link the server printed), or a sign-in with the wrong key; answered 401.";
+        APPROVAL_RUNNING = "mcp.approval_running", Unavailable, "The approved call is running now (the result's `integrations/approval` names its request); call again with the same arguments in a moment to receive its result.";
         APPROVAL_RESULT_UNREADABLE = "mcp.approval_result_unreadable", Internal, "The stored result of an approved call could not be read back (it is not a tool result this version wrote); the call ran, and its result is lost.";
         AUTH_UNAVAILABLE = "mcp.auth_unavailable", Unavailable, "The HTTP transport could not authenticate the request right now (the host's authenticator failed); answered 503.";
         BODY_TOO_LARGE = "mcp.body_too_large", InvalidInput, "The HTTP request body is larger than the server allows; answered 413.";

@@ -1006,11 +1006,17 @@ fn approval_running(request: &ApprovalRequest) -> Result<CallToolResult, ErrorDa
             request.tool, request.id
         )}],
         "isError": true,
-        "_meta": {"integrations/approval": {
-            "id": request.id.as_str(),
-            "tool": request.tool,
-            "running": true,
-        }},
+        "_meta": {
+            "integrations/approval": {
+                "id": request.id.as_str(),
+                "tool": request.tool,
+                "running": true,
+            },
+            "integrations/error": code_meta(
+                crate::codes::mcp::APPROVAL_RUNNING,
+                "the approved call is running now; call again in a moment",
+            ),
+        },
     }))
     .map_err(|_| ErrorData::internal_error("a tool result could not be encoded", None))
 }
@@ -1031,9 +1037,26 @@ fn approval_required(
         "resultType": "complete",
         "content": [{"type": "text", "text": approval_message(request, url)}],
         "isError": true,
-        "_meta": {"integrations/approval": approval},
+        "_meta": {
+            "integrations/approval": approval,
+            "integrations/error": code_meta(
+                integrations_core::codes::tool::APPROVAL_REQUIRED,
+                "the call needs a person's approval and has not run",
+            ),
+        },
     }))
     .map_err(|_| ErrorData::internal_error("a tool result could not be encoded", None))
+}
+
+/// The `integrations/error` member of an `isError` result that is not a failure (an
+/// approval asked for, a call running): its stable code, as failures carry theirs.
+fn code_meta(code: integrations_core::Code, message: &str) -> Value {
+    json!({
+        "kind": code.kind().as_str(),
+        "code": code.as_str(),
+        "message": message,
+        "retryable": code.kind() == integrations_core::ErrorKind::Unavailable,
+    })
 }
 
 impl ServerHandler for McpServer {

@@ -1039,6 +1039,15 @@ async fn the_pages_of_an_approved_result_wait_as_long_as_its_retry() {
     let asked = runtime
         .call("tracker_list_tickets", json!({"count": 300}), &call)
         .await;
+    // In MCP terms an error result, and like every one it carries a stable code; it is
+    // not a failure.
+    let mcp = asked.to_mcp();
+    assert_eq!(mcp["isError"], true);
+    assert_eq!(
+        mcp["_meta"]["integrations/error"]["code"],
+        "tool.approval_required"
+    );
+    assert!(asked.failure.is_none());
     let request = asked.approval.expect("the call asks");
     let approved = runtime.approve(&tenant(), &request.id, &approver()).await;
     assert_eq!(approved.status, ToolStatus::Completed, "{approved:?}");

@@ -350,6 +350,10 @@ async fn a_client_accepting_every_elicitation_cannot_run_an_ask_tool() {
         let result = send(&client, &demo, "forged").await;
         assert_eq!(result["isError"], true);
         assert!(result["_meta"]["integrations/approval"]["id"].is_string());
+        assert_eq!(
+            result["_meta"]["integrations/error"]["code"], "tool.approval_required",
+            "{result}"
+        );
     }
     assert_eq!(calls(&demo, "slack_messages"), 0);
     assert_eq!(

@@ -303,6 +303,11 @@ async fn an_approved_call_outlasting_its_request_hands_its_result_to_the_retry()
         meanwhile["_meta"]["integrations/approval"]["running"], true,
         "{meanwhile}"
     );
+    assert_eq!(
+        meanwhile["_meta"]["integrations/error"]["code"], "mcp.approval_running",
+        "{meanwhile}"
+    );
+    assert_eq!(meanwhile["_meta"]["integrations/error"]["retryable"], true);
 
     // The request's expiry passes during the run; listing prunes expired requests.
     demo.test.clock.advance(Duration::from_secs(48 * 3600));

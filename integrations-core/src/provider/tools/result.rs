@@ -236,6 +236,14 @@ impl ToolResult {
         let mut meta = Map::new();
         if let Some(failure) = &self.failure {
             meta.insert("integrations/error".into(), failure.to_json());
+        } else if self.status == ToolStatus::ApprovalRequired {
+            // Every `isError` result carries a stable code.
+            let waiting = crate::codes::tool::APPROVAL_REQUIRED
+                .error("the call needs a person's approval and has not run");
+            meta.insert(
+                "integrations/error".into(),
+                ToolFailure::from_error(&waiting).to_json(),
+            );
         }
         if let Some(approval) = &self.approval {
             meta.insert(
