@@ -1113,6 +1113,13 @@ impl ServerHandler for McpServer {
     /// calls [`McpService::tools_changed`], until the client cancels it.
     async fn listen(&self, context: SubscriptionContext) -> Result<(), ErrorData> {
         let tenant = self.principal(context.request_context())?.session.tenant;
+        // A client that asked for none of what the server offers hears nothing; its
+        // subscription stays open until it cancels it (the sink would refuse the
+        // notification, and ending would be a teardown the client never asked for).
+        if context.accepted().tools_list_changed != Some(true) {
+            context.cancelled().await;
+            return Ok(());
+        }
         let mut changes = self.shared.changes.subscribe();
         loop {
             tokio::select! {

@@ -433,27 +433,7 @@ async fn a_sessionless_request_continues_a_result_through_another_instance() {
 async fn a_2026_client_listening_hears_that_the_tools_changed() {
     let demo = demo().await;
     let addr = crate::http::serve(&demo, McpHttpOptions::new()).await;
-    let params = json!({
-        "notifications": {"toolsListChanged": true},
-        "_meta": {
-            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-            "io.modelcontextprotocol/clientCapabilities": {},
-            "io.modelcontextprotocol/clientInfo": {"name": "listener", "version": "1.0.0"},
-        },
-    });
-    let body =
-        json!({"jsonrpc": "2.0", "id": 9, "method": "subscriptions/listen", "params": params});
-    let mut response = reqwest::Client::new()
-        .post(format!("http://{addr}/mcp"))
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .header("mcp-protocol-version", "2026-07-28")
-        .header("mcp-method", "subscriptions/listen")
-        .bearer_auth(crate::http::TOKEN)
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap();
+    let mut response = listen(addr, json!({"toolsListChanged": true})).await;
     assert_eq!(response.status(), 200);
     let mut seen = String::new();
     let mut read_until = async |needle: &str, seen: &mut String| {
@@ -472,4 +452,53 @@ async fn a_2026_client_listening_hears_that_the_tools_changed() {
     assert!(!seen.contains("notifications/tools/list_changed"), "{seen}");
     demo.service.tools_changed();
     read_until("notifications/tools/list_changed", &mut seen).await;
+}
+
+/// A 2026-07-28 `subscriptions/listen` request asking for `notifications` over HTTP.
+async fn listen(addr: std::net::SocketAddr, notifications: Value) -> reqwest::Response {
+    let params = json!({
+        "notifications": notifications,
+        "_meta": {
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": {},
+            "io.modelcontextprotocol/clientInfo": {"name": "listener", "version": "1.0.0"},
+        },
+    });
+    let body =
+        json!({"jsonrpc": "2.0", "id": 9, "method": "subscriptions/listen", "params": params});
+    reqwest::Client::new()
+        .post(format!("http://{addr}/mcp"))
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "subscriptions/listen")
+        .bearer_auth(crate::http::TOKEN)
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap()
+}
+
+/// A client listening for none of what the server offers hears nothing, and its
+/// subscription is not ended under it when the tools change.
+#[tokio::test]
+async fn a_2026_client_listening_for_other_changes_keeps_its_subscription() {
+    let demo = demo().await;
+    let addr = crate::http::serve(&demo, McpHttpOptions::new()).await;
+    let mut response = listen(addr, json!({"promptsListChanged": true})).await;
+    assert_eq!(response.status(), 200);
+    let mut seen = String::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !seen.contains("notifications/subscriptions/acknowledged") {
+        let chunk = tokio::time::timeout_at(deadline, response.chunk())
+            .await
+            .expect("acknowledged")
+            .unwrap()
+            .expect("the stream is open");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    demo.service.tools_changed();
+    // Nothing comes, and the stream stays open: no notification, no final result.
+    let more = tokio::time::timeout(std::time::Duration::from_millis(500), response.chunk()).await;
+    assert!(more.is_err(), "{seen} then {more:?}");
 }
