@@ -255,10 +255,17 @@ impl Guard {
         request: Request,
         next: Next,
     ) -> Response {
-        let foreign = lock(&self.ledger)
-            .owners
-            .get(id)
-            .is_some_and(|owner| owner != principal);
+        let ends = request.method() == Method::DELETE;
+        // A session serves the very principal that opened it (its publications too);
+        // its person may end it whatever their token holds now, or a change of their
+        // publications would leave sessions they cannot free counted against them.
+        let foreign = lock(&self.ledger).owners.get(id).is_some_and(|owner| {
+            if ends {
+                !crate::session::Principal::of(&principal.session).is_of(&owner.session)
+            } else {
+                owner != principal
+            }
+        });
         if foreign {
             return refuse(
                 StatusCode::NOT_FOUND,
@@ -266,7 +273,6 @@ impl Guard {
                 "there is no such MCP session; open a new one",
             );
         }
-        let ends = request.method() == Method::DELETE;
         let response = next.run(request).await;
         if ends && response.status().is_success() {
             lock(&self.ledger).owners.remove(id);

@@ -351,6 +351,39 @@ async fn a_session_stays_bound_to_the_principal_that_opened_it() {
     assert_eq!(after.status(), 404);
 }
 
+/// A person whose publications changed (their token now authenticates to another
+/// `McpSession`) is not served on the sessions they opened before, but can end them,
+/// which frees their share.
+#[tokio::test]
+async fn a_principal_whose_publications_changed_can_end_its_old_sessions() {
+    let demo = demo().await;
+    let addr = serve(
+        &demo,
+        McpHttpOptions::new().with_max_sessions_per_principal(1),
+    )
+    .await;
+    let session = open(addr, TOKEN).await.unwrap();
+    assert!(
+        open(addr, UNPUBLISHED_TOKEN).await.is_err(),
+        "the share is one"
+    );
+    let list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"});
+    let served = send(addr, UNPUBLISHED_TOKEN, &session, list.clone()).await;
+    assert_eq!(served.status(), 404);
+    let end = on_session(
+        reqwest::Method::DELETE,
+        addr,
+        UNPUBLISHED_TOKEN,
+        Some(&session),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(end.status(), 202);
+    assert_eq!(send(addr, TOKEN, &session, list).await.status(), 404);
+    open(addr, UNPUBLISHED_TOKEN).await.unwrap();
+}
+
 #[tokio::test]
 async fn one_principal_cannot_take_every_session() {
     let demo = demo().await;
