@@ -8,6 +8,7 @@ integrations_core::error_codes! {
     /// Codes of the `github` area.
     pub mod github {
         APP_JWT_REJECTED = "github.app_jwt_rejected", Configuration, "GitHub refused the App JWT; check the target's app_id and private key.";
+        APP_NOT_FOUND = "github.app_not_found", Configuration, "GitHub answered 404 about an installation and about the App itself (`GET /app`): the target's API base or App id is wrong. No connection is marked.";
         APP_REQUEST_REFUSED = "github.app_request_refused", Provider, "GitHub refused an App API request (creating an installation token or reading an installation).";
         FILE_TOO_LARGE = "github.file_too_large", InvalidInput, "GitHub does not return the contents of files this large through this endpoint.";
         INSTALLATION_CHECK_REFUSED = "github.installation_check_refused", Provider, "GitHub refused a request made to verify an installation.";

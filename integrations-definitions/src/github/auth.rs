@@ -167,6 +167,45 @@ fn app_api_error(response: &HttpResponse, what: &str, now: Timestamp) -> Error {
     }
 }
 
+/// [`app_api_error`] for a request about an installation, a 404 confirmed: the
+/// installation is gone (the grant is revoked, which marks the connection) only when
+/// GitHub knows the App (`GET /app` answers with the same JWT). Otherwise the target's
+/// API base or App is wrong: a configuration error, which marks nothing, so fixing the
+/// target brings every installation connection back.
+async fn app_api_failure(
+    host: &Host,
+    app: &AppCredentials,
+    jwt: &Secret,
+    response: &HttpResponse,
+    what: &str,
+) -> Error {
+    let now = host.clock().now();
+    if response.status() != StatusCode::NOT_FOUND {
+        return app_api_error(response, what, now);
+    }
+    let url = app.endpoints.api.join("/app");
+    let request = match app_request(
+        http::Method::GET,
+        &url,
+        jwt,
+        &app.endpoints.api_version,
+        None,
+    ) {
+        Ok(request) => request,
+        Err(e) => return e,
+    };
+    match host.http().send(request).await {
+        Ok(known) if known.status().is_success() => app_api_error(response, what, now),
+        Ok(unknown) if unknown.status() == StatusCode::NOT_FOUND => {
+            crate::codes::github::APP_NOT_FOUND.error(format!(
+                "GitHub answered 404 while {what}, and does not know the App at this API base either; check the target's api_base_url and app_id"
+            ))
+        }
+        Ok(other) => app_api_error(&other, "checking the App", now),
+        Err(e) => e,
+    }
+}
+
 struct AppCredentials {
     endpoints: GitHubEndpoints,
     id: u64,
@@ -481,11 +520,14 @@ impl InstallationTokens {
             )?)
             .await?;
         if !response.status().is_success() {
-            return Err(app_api_error(
+            return Err(app_api_failure(
+                host,
+                &app,
+                &jwt,
                 &response,
                 "minting an installation token",
-                host.clock().now(),
-            ));
+            )
+            .await);
         }
         let token: InstallationToken = serde_json::from_slice(response.body()).map_err(|_| {
             crate::codes::github::INVALID_RESPONSE
@@ -521,11 +563,7 @@ async fn installation_account(
         )?)
         .await?;
     if !response.status().is_success() {
-        return Err(app_api_error(
-            &response,
-            "reading the installation",
-            host.clock().now(),
-        ));
+        return Err(app_api_failure(host, app, jwt, &response, "reading the installation").await);
     }
     let record: InstallationRecord = serde_json::from_slice(response.body()).map_err(|_| {
         crate::codes::github::INVALID_RESPONSE

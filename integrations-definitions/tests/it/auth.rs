@@ -290,6 +290,62 @@ async fn github_app_installation_and_narrowed_installation_tokens() {
     ));
 }
 
+/// A 404 while minting is the installation gone only when GitHub knows the App: with
+/// the target's API base wrong (a GitHub Enterprise Server path mistyped), every
+/// request 404s, and that is a configuration error, which marks no connection.
+#[tokio::test]
+async fn a_wrong_api_base_is_a_configuration_error_not_a_revoked_installation() {
+    let mock = GitHubMock::start().await;
+    let env = Env::new(
+        "github::github-cloud",
+        mock.target_config(),
+        mock.target_secrets(),
+    )
+    .await;
+    let mock = mock.with_clock(env.test.clock.clone() as Arc<dyn Clock>);
+    let url = env.start(INSTALLATION_METHOD, None).await;
+    let connection = env.complete(mock.install(&url).unwrap()).await.unwrap();
+    let targets = env.test.host().targets();
+    let mut stored = targets
+        .get_target(&tenant(), &target())
+        .await
+        .unwrap()
+        .unwrap();
+    // Another server, which answers 404 to every path it does not serve.
+    let elsewhere = wiremock::MockServer::start().await;
+    stored.config["api_base_url"] = json!(elsewhere.uri());
+    targets.put_target(&stored).await.unwrap();
+    let tokens = TokenManager::new(env.registry.clone(), env.test.host().clone());
+    let e = tokens.access_token(&connection).await.unwrap_err();
+    assert_eq!(
+        (e.kind(), e.code()),
+        (ErrorKind::Configuration, "github.app_not_found"),
+        "{e:?}"
+    );
+    assert_eq!(env.status(&connection).await, ConnectionStatus::Active);
+    let asked: Vec<String> = elsewhere
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.url.path()))
+        .collect();
+    assert_eq!(
+        asked,
+        ["POST /app/installations/41234567/access_tokens", "GET /app"]
+    );
+
+    // Fixed, the same connection works; uninstalled, it is revoked (GitHub knows the
+    // App, not the installation).
+    stored.config["api_base_url"] = json!(mock.uri());
+    targets.put_target(&stored).await.unwrap();
+    tokens.access_token(&connection).await.unwrap();
+    mock.uninstall(41_234_567);
+    tokens.forget(&connection);
+    let e = tokens.access_token(&connection).await.unwrap_err();
+    assert_eq!(e.code(), "auth.credential_revoked");
+}
+
 /// An installation token is narrowed by bare names, which GitHub resolves inside the
 /// installation's account: a repository of another owner is refused before anything is
 /// minted (owners compare case-insensitively, as GitHub logins do).

@@ -8,7 +8,7 @@
 //! secret in the body; GitHub App user tokens expire after 8 h with a single-use refresh
 //! token; installation tokens need an RS256 app JWT (`iss` = app id, at most 10 minutes)
 //! and are narrowed by repository names resolved inside the installation's account. The
-//! REST endpoints (`/user`, `/user/installations`, `/app/installations/...`,
+//! REST endpoints (`/user`, `/user/installations`, `/app`, `/app/installations/...`,
 //! `/applications/...`) refuse a request without `User-Agent` (403), as GitHub does.
 //!
 //! The App requests user authorization (OAuth) during installation unless told
@@ -279,6 +279,12 @@ impl GitHubMock {
             .and(path("/user/installations"))
             .respond_with(UserInstallations(Arc::clone(&shared)))
             .named("GitHub GET /user/installations")
+            .mount(provider.server())
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/app"))
+            .respond_with(AppEndpoint(Arc::clone(&shared)))
+            .named("GitHub GET /app")
             .mount(provider.server())
             .await;
         Mock::given(method("GET"))
@@ -831,6 +837,29 @@ fn installation_id(request: &Request) -> Option<u64> {
         .path_segments()?
         .nth(2)
         .and_then(|s| s.parse().ok())
+}
+
+/// `GET /app`: the App the JWT authenticates (a subset of GitHub's documented fields).
+struct AppEndpoint(Arc<Shared>);
+
+impl Respond for AppEndpoint {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        if let Some(refused) = without_user_agent(request) {
+            return refused;
+        }
+        if verify_app_jwt(&self.0, request).is_err() {
+            return jwt_refused();
+        }
+        json_body(&json!({
+            "id": APP_ID,
+            "slug": APP_SLUG,
+            "name": "Acme Agent",
+            "owner": {"login": "acme", "type": "Organization"},
+            "html_url": format!("{}/apps/{APP_SLUG}", self.0.uri),
+            "permissions": {"issues": "write", "metadata": "read"},
+            "events": ["issues", "pull_request"],
+        }))
+    }
 }
 
 struct InstallationEndpoint(Arc<Shared>);
