@@ -251,7 +251,7 @@ crate::error_codes! {
         PUBLICATION_MISMATCH = "tool.publication_mismatch", PermissionDenied, "The call's publication is for another connection or does not cover this session.";
         PUBLICATION_NOT_FOUND = "tool.publication_not_found", PermissionDenied, "The call's publication does not exist in this tenant.";
         RATE_LIMITED = "tool.rate_limited", RateLimited, "The provider's rate limit was reached; retry after the wait the error carries.";
-        RESULT_TOO_LARGE = "tool.result_too_large", Provider, "The tool's result is larger than the runtime's result budget and cannot be split into pages that fit (no list or text to cut at); ask for less.";
+        RESULT_TOO_LARGE = "tool.result_too_large", Provider, "The tool's result is larger than the runtime's result budget and cannot be split into at most 100 pages that fit (no list or text to cut at, or too much of it); ask for less.";
         UNAUTHORIZED = "tool.unauthorized", PermissionDenied, "The provider refused the connection's credential (HTTP 401).";
         UNEXPECTED_RESPONSE = "tool.unexpected_response", Provider, "The provider answered with a body that is not the JSON expected.";
         UNKNOWN_INTEGRATION = "tool.unknown_integration", NotFound, "No integration is registered under the connection's definition key.";

@@ -146,8 +146,11 @@ const CANDIDATES: usize = 8;
 /// How deep a page still too large is cut again (an item larger than a page, then a
 /// text inside it, ...).
 const MAX_DEPTH: usize = 8;
-/// The most pages one result is split into.
-const MAX_PAGES: usize = 1000;
+/// The most pages one result is split into: 2.4 MB of JSON at the default budget, more
+/// than any agent reads page by page. It also bounds what reading costs: each read
+/// opens and seals again the pages after it, so reading a result of `n` pages seals
+/// about `n²/2` pages in all.
+const MAX_PAGES: usize = 100;
 /// The most cuts tried for one result, at every depth together: a result that no cut
 /// makes fit is called too large after this many, never searched exhaustively (8 places
 /// at 8 depths would be millions of cuts, each cloning the document).
@@ -916,6 +919,18 @@ mod tests {
         // A text that would need more pages than allowed is too large at once.
         let long = json!({"text": "x".repeat(MAX_PAGES * 300)});
         assert_eq!(paginate(&long, 256), Paginated::TooLarge);
+    }
+
+    /// A result is split into at most 100 pages: reading one seals again the pages after
+    /// it, so the bound also bounds what reading a result costs.
+    #[test]
+    fn a_result_of_more_than_a_hundred_pages_is_too_large() {
+        let items = |n: usize| json!({"items": vec!["x".repeat(200); n]});
+        match paginate(&items(100), 256) {
+            Paginated::Pages(pages) => assert_eq!(pages.pages.len(), 100),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(paginate(&items(101), 256), Paginated::TooLarge);
     }
 
     /// A list of one item cannot be cut between items; the text inside the item can.
