@@ -751,15 +751,12 @@ async fn a_reauthorization_failing_after_its_tokens_were_stored_puts_the_old_one
         .await
         .unwrap()
         .unwrap();
-    let host = host_with_connections(
-        &test,
-        Arc::new(RecordWritesFail {
-            inner: test.store.clone(),
-        }),
-    );
+    let failing = Meddling::failing(test.store.clone());
+    let host = host_with_connections(&test, failing.clone());
     let e = reauthorize_through(host, &registry, &mock, &connection)
         .await
         .unwrap_err();
+    assert!(failing.meddled());
     assert_eq!(e.code(), "store.failed", "{e:?}");
     let after = test
         .store
@@ -779,66 +776,6 @@ async fn a_reauthorization_failing_after_its_tokens_were_stored_puts_the_old_one
         .unwrap()
         .unwrap();
     assert!(matches!(stored.status, ConnectionStatus::Error { .. }));
-}
-
-/// The memory store's connections, whose careful writes (a record written over the
-/// revision read) fail.
-struct RecordWritesFail {
-    inner: Arc<integrations_testkit::MemoryStore>,
-}
-
-#[async_trait::async_trait]
-impl integrations_core::host::ConnectionStore for RecordWritesFail {
-    async fn get_connection(
-        &self,
-        tenant: &TenantId,
-        id: &ConnectionId,
-    ) -> Result<Option<Connection>, integrations_core::Error> {
-        self.inner.get_connection(tenant, id).await
-    }
-    async fn put_connection_if_unchanged(
-        &self,
-        _read: &Connection,
-        _connection: &Connection,
-    ) -> Result<bool, integrations_core::Error> {
-        Err(integrations_core::codes::store::FAILED.error("the database is down"))
-    }
-    async fn put_connection(
-        &self,
-        connection: &Connection,
-    ) -> Result<(), integrations_core::Error> {
-        self.inner.put_connection(connection).await
-    }
-    async fn list_connections(
-        &self,
-        tenant: &TenantId,
-    ) -> Result<Vec<Connection>, integrations_core::Error> {
-        self.inner.list_connections(tenant).await
-    }
-    async fn delete_connection(
-        &self,
-        tenant: &TenantId,
-        id: &ConnectionId,
-    ) -> Result<bool, integrations_core::Error> {
-        self.inner.delete_connection(tenant, id).await
-    }
-    async fn find_connections(
-        &self,
-        query: &integrations_core::host::ConnectionQuery,
-    ) -> Result<Vec<Connection>, integrations_core::Error> {
-        self.inner.find_connections(query).await
-    }
-    async fn set_connection_status(
-        &self,
-        tenant: &TenantId,
-        id: &ConnectionId,
-        status: ConnectionStatus,
-        now: integrations_core::Timestamp,
-    ) -> Result<Option<Connection>, integrations_core::Error> {
-        self.inner
-            .set_connection_status(tenant, id, status, now)
-            .await
-    }
 }
 
 /// Forgetting a connection disconnects it, then deletes its publications, its sync

@@ -845,94 +845,105 @@ async fn until_refreshes(mock: &LinearMock, n: usize) {
     panic!("the mock never received refresh request {n}");
 }
 
+/// Process A's refresh is in flight (the token endpoint used its refresh token at once
+/// and answers after `a_answers`) when, by the host clock, its lease lapses and process
+/// B, over the same stores, may take it over: B's token requests are answered after
+/// `b_answers`.
+struct LapsedLease {
+    mock: LinearMock,
+    test: TestHost,
+    connection: Arc<Connection>,
+    a: Arc<TokenManager>,
+    b: TokenManager,
+    first:
+        tokio::task::JoinHandle<Result<integrations_core::credential::ResolvedCredential, Error>>,
+}
+
+impl LapsedLease {
+    async fn start(a_answers: Duration, b_answers: Duration) -> Self {
+        let mock = LinearMock::start().await;
+        let (test, registry) = setup(&mock).await;
+        let other = test.sharing_stores_with_http(Arc::new(ReqwestHttpClient::new().unwrap()));
+        let connection = Arc::new(connect(&test, &registry, &mock).await);
+        let a = Arc::new(manager(&test, &registry));
+        let b = manager(&other, &registry);
+        test.clock.advance(DAY);
+        mock.set_delay(a_answers);
+        let first = {
+            let a = Arc::clone(&a);
+            let connection = Arc::clone(&connection);
+            tokio::spawn(async move { a.access_token(&connection).await })
+        };
+        until_refreshes(&mock, 1).await;
+        // Linear documents rotation (the used refresh token stops working), not reuse
+        // detection. A provider that revokes the whole family on a replay would end this
+        // grant when B replays the token A's in-flight request used: no client can avoid
+        // that once a lease is taken over, which is why the token request is bounded by
+        // the lease (`a_token_request_slower_than_the_lease_is_given_up_before_the_lease_expires`).
+        mock.revoke_family_on_refresh_replay(false);
+        mock.set_delay(b_answers);
+        // B can only send the refresh token A's request already used.
+        test.clock.advance(Duration::from_secs(31));
+        Self {
+            mock,
+            test,
+            connection,
+            a,
+            b,
+            first,
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refresh_answered_after_its_lease_expired_keeps_the_rotated_tokens() {
-    let mock = LinearMock::start().await;
-    let (test, registry) = setup(&mock).await;
-    let other = test.sharing_stores_with_http(Arc::new(ReqwestHttpClient::new().unwrap()));
-    let connection = Arc::new(connect(&test, &registry, &mock).await);
-    let a = Arc::new(manager(&test, &registry));
-    let b = manager(&other, &registry);
-    test.clock.advance(DAY);
-    // The token endpoint uses the refresh token at once and answers slowly.
-    mock.set_delay(Duration::from_millis(300));
-    let first = {
-        let a = Arc::clone(&a);
-        let connection = Arc::clone(&connection);
-        tokio::spawn(async move { a.access_token(&connection).await })
-    };
-    until_refreshes(&mock, 1).await;
-    // Linear documents rotation (the used refresh token stops working), not reuse
-    // detection. A provider that revokes the whole family on a replay would end this
-    // grant when B replays the token A's in-flight request used: no client can avoid
-    // that once a lease is taken over, which is why the token request is bounded by the
-    // lease (`a_token_request_slower_than_the_lease_is_given_up_before_the_lease_expires`).
-    mock.revoke_family_on_refresh_replay(false);
-    // B's refused refresh is answered well after A's (A's answer keeps its 300 ms), so
-    // the order does not depend on scheduling.
-    mock.set_delay(Duration::from_millis(1500));
-    // By the host clock, A's lease expires while its refresh is in flight; B takes over
-    // and can only send the refresh token A's request already used.
-    test.clock.advance(Duration::from_secs(31));
-    let second = b.access_token(&connection).await;
-    let first = first.await.unwrap();
+    // B's refused refresh is answered well after A's, so the order does not depend on
+    // scheduling.
+    let race = LapsedLease::start(Duration::from_millis(300), Duration::from_millis(1500)).await;
+    let (mock, test, connection) = (&race.mock, &race.test, &race.connection);
+    let second = race.b.access_token(connection).await;
+    let first = race.first.await.unwrap();
     let first = first.expect("the process whose refresh succeeded keeps its tokens");
     let second = second.expect("the process that took over uses the stored tokens");
     assert_eq!(first.value.expose(), second.value.expose());
     assert_eq!(
-        Some(stored_refresh(&test, &connection)),
+        Some(stored_refresh(test, connection)),
         mock.last_refresh_token(),
         "the rotated refresh token the provider issued is stored"
     );
     assert_eq!(
-        stored_status(&test, &connection).await,
+        stored_status(test, connection).await,
         ConnectionStatus::Active
     );
-    assert!(!has_lease(&test, &connection));
+    assert!(!has_lease(test, connection));
     // And the stored refresh token works.
     test.clock.advance(DAY);
     mock.set_delay(Duration::ZERO);
-    let third = a.access_token(&connection).await.unwrap();
+    let third = race.a.access_token(connection).await.unwrap();
     assert_ne!(third.value.expose(), first.value.expose());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refresh_refused_after_taking_over_a_lapsed_lease_leaves_the_connection_active() {
-    let mock = LinearMock::start().await;
-    let (test, registry) = setup(&mock).await;
-    let other = test.sharing_stores_with_http(Arc::new(ReqwestHttpClient::new().unwrap()));
-    let connection = Arc::new(connect(&test, &registry, &mock).await);
-    let a = Arc::new(manager(&test, &registry));
-    let b = manager(&other, &registry);
-    test.clock.advance(DAY);
-    // A's refresh uses the refresh token at once and is answered late ...
-    mock.set_delay(Duration::from_millis(1500));
-    let first = {
-        let a = Arc::clone(&a);
-        let connection = Arc::clone(&connection);
-        tokio::spawn(async move { a.access_token(&connection).await })
-    };
-    until_refreshes(&mock, 1).await;
-    mock.revoke_family_on_refresh_replay(false);
-    // ... after B, which took over A's lapsed lease, is refused the used token.
-    mock.set_delay(Duration::from_millis(20));
-    test.clock.advance(Duration::from_secs(31));
-    let refused = b.access_token(&connection).await.unwrap_err();
+    // A's refresh is answered late, after B is refused the token A's request used.
+    let race = LapsedLease::start(Duration::from_millis(1500), Duration::from_millis(20)).await;
+    let (mock, test, connection) = (&race.mock, &race.test, &race.connection);
+    let refused = race.b.access_token(connection).await.unwrap_err();
     assert_eq!(refused.code(), "auth.refresh_in_progress", "{refused:?}");
     assert_eq!(refused.kind(), ErrorKind::Unavailable);
     assert_eq!(
-        stored_status(&test, &connection).await,
+        stored_status(test, connection).await,
         ConnectionStatus::Active,
         "a refusal a lapsed holder's request explains marks nothing"
     );
-    assert!(!has_lease(&test, &connection));
-    let first = first.await.unwrap().expect("A's refresh succeeded");
+    assert!(!has_lease(test, connection));
+    let first = race.first.await.unwrap().expect("A's refresh succeeded");
     assert_eq!(
-        Some(stored_refresh(&test, &connection)),
+        Some(stored_refresh(test, connection)),
         mock.last_refresh_token()
     );
     assert_eq!(
-        stored_status(&test, &connection).await,
+        stored_status(test, connection).await,
         ConnectionStatus::Active
     );
     assert!(
@@ -941,7 +952,7 @@ async fn a_refresh_refused_after_taking_over_a_lapsed_lease_leaves_the_connectio
             .is_empty()
     );
     // B now finds A's tokens.
-    let again = b.access_token(&connection).await.unwrap();
+    let again = race.b.access_token(connection).await.unwrap();
     assert_eq!(again.value.expose(), first.value.expose());
 }
 

@@ -165,6 +165,8 @@ enum Interference {
     CreateFirst(Box<Connection>),
     /// Another writer changes the record right after a create inserted it.
     AfterInsert(Meddle),
+    /// The careful write fails (a store error), writing nothing.
+    Fail,
     /// The writer stalls: it says it arrived, then waits to proceed.
     Stall {
         arrived: Arc<tokio::sync::Notify>,
@@ -196,6 +198,11 @@ impl Meddling {
         proceed: Arc<tokio::sync::Notify>,
     ) -> Arc<Self> {
         Self::with(inner, Interference::Stall { arrived, proceed })
+    }
+
+    /// The first careful write fails with a store error, writing nothing.
+    pub(crate) fn failing(inner: Arc<MemoryStore>) -> Arc<Self> {
+        Self::with(inner, Interference::Fail)
     }
 
     /// Stores `other` (another writer's create of the same id) right before the first
@@ -338,6 +345,9 @@ impl ConnectionStore for Meddling {
             Some(Interference::Stall { arrived, proceed }) => {
                 arrived.notify_one();
                 proceed.notified().await;
+            }
+            Some(Interference::Fail) => {
+                return Err(integrations_core::codes::store::FAILED.error("the database is down"));
             }
             // For a create's insert; this is an update.
             Some(create @ (Interference::CreateFirst(_) | Interference::AfterInsert(_))) => {
