@@ -1826,31 +1826,38 @@ async fn an_account_connected_at_two_scopes_in_one_tenant_gets_its_events_once()
     );
 }
 
-/// One tenant's connection whose target is gone does not stop the delivery of another
-/// tenant connecting the same account: each candidate's own trouble is its own.
-#[tokio::test]
-async fn a_candidate_whose_target_is_gone_does_not_stop_the_other_tenants_delivery() {
-    let world = World::new().await;
-    world
-        .target(
+impl World {
+    /// Tenant `beta` connects account `acct-1` too, through a target of its own signed
+    /// with `beta-tracker-secret`, on `endpoint` when given.
+    async fn beta_connects_acct_1(&self, endpoint: Option<&str>) {
+        self.target(
             "beta",
             "tracker",
             json!({}),
             json!({"webhook_secret": "beta-tracker-secret"}),
         )
         .await;
-    world
-        .connection(
-            ConnectionInput::new(
-                tenant("beta"),
-                ConnectionId::new("conn-beta").unwrap(),
-                TargetId::new("tracker").unwrap(),
-                "api-key".parse().unwrap(),
-            )
-            .with_secret("api_token", "trk_beta")
-            .with_external_subject("acct-1"),
+        let mut input = ConnectionInput::new(
+            tenant("beta"),
+            ConnectionId::new("conn-beta").unwrap(),
+            TargetId::new("tracker").unwrap(),
+            "api-key".parse().unwrap(),
         )
-        .await;
+        .with_secret("api_token", "trk_beta")
+        .with_external_subject("acct-1");
+        if let Some(endpoint) = endpoint {
+            input = input.with_endpoint_key(endpoint);
+        }
+        self.connection(input).await;
+    }
+}
+
+/// One tenant's connection whose target is gone does not stop the delivery of another
+/// tenant connecting the same account: each candidate's own trouble is its own.
+#[tokio::test]
+async fn a_candidate_whose_target_is_gone_does_not_stop_the_other_tenants_delivery() {
+    let world = World::new().await;
+    world.beta_connects_acct_1(None).await;
     assert!(
         world
             .test
@@ -1880,27 +1887,7 @@ async fn a_candidate_whose_target_is_gone_does_not_stop_the_other_tenants_delive
 #[tokio::test]
 async fn two_tenants_connecting_the_same_account_each_get_their_deliveries() {
     let world = World::new().await;
-    world
-        .target(
-            "beta",
-            "tracker",
-            json!({}),
-            json!({"webhook_secret": "beta-tracker-secret"}),
-        )
-        .await;
-    world
-        .connection(
-            ConnectionInput::new(
-                tenant("beta"),
-                ConnectionId::new("conn-beta").unwrap(),
-                TargetId::new("tracker").unwrap(),
-                "api-key".parse().unwrap(),
-            )
-            .with_secret("api_token", "trk_beta")
-            .with_external_subject("acct-1")
-            .with_endpoint_key("ep-beta-1"),
-        )
-        .await;
+    world.beta_connects_acct_1(Some("ep-beta-1")).await;
     let acme = world.sign(&opened("acct-1"), "d-acme");
     let beta = world.sign_with("beta-tracker-secret", &opened("acct-1"), "d-beta");
     for (signed, tenant) in [(&acme, "acme"), (&beta, "beta")] {
