@@ -928,16 +928,22 @@ async fn a_refresh_refused_after_taking_over_a_lapsed_lease_leaves_the_connectio
     // A's refresh is answered late, after B is refused the token A's request used.
     let race = LapsedLease::start(Duration::from_millis(1500), Duration::from_millis(20)).await;
     let (mock, test, connection) = (&race.mock, &race.test, &race.connection);
-    let refused = race.b.access_token(connection).await.unwrap_err();
-    assert_eq!(refused.code(), "auth.refresh_in_progress", "{refused:?}");
-    assert_eq!(refused.kind(), ErrorKind::Unavailable);
-    assert_eq!(
-        stored_status(test, connection).await,
-        ConnectionStatus::Active,
-        "a refusal a lapsed holder's request explains marks nothing"
-    );
-    assert!(!has_lease(test, connection));
+    // B, and B again at once (the lapsed lease is kept for the refreshes after it), are
+    // refused the token A's request used.
+    for _ in 0..2 {
+        let refused = race.b.access_token(connection).await.unwrap_err();
+        assert_eq!(refused.code(), "auth.refresh_in_progress", "{refused:?}");
+        assert_eq!(refused.kind(), ErrorKind::Unavailable);
+        assert!(refused.retry_after().is_some());
+        assert_eq!(
+            stored_status(test, connection).await,
+            ConnectionStatus::Active,
+            "a refusal a lapsed holder's request explains marks nothing"
+        );
+    }
+    assert_eq!(mock.refresh_requests(), 3);
     let first = race.first.await.unwrap().expect("A's refresh succeeded");
+    assert!(!has_lease(test, connection));
     assert_eq!(
         Some(stored_refresh(test, connection)),
         mock.last_refresh_token()
@@ -957,7 +963,7 @@ async fn a_refresh_refused_after_taking_over_a_lapsed_lease_leaves_the_connectio
 }
 
 #[tokio::test]
-async fn a_grant_refused_after_a_lapsed_lease_is_marked_dead_at_the_next_refresh() {
+async fn a_grant_refused_after_a_lapsed_lease_is_marked_dead_once_its_holder_cannot_answer() {
     let mock = LinearMock::start().await;
     let (test, registry) = setup(&mock).await;
     let connection = connect(&test, &registry, &mock).await;
@@ -995,21 +1001,28 @@ async fn a_grant_refused_after_a_lapsed_lease_is_marked_dead_at_the_next_refresh
         .await
         .unwrap();
     mock.set_failure(FailureMode::Revoked);
-    let first = tokens.access_token(&connection).await.unwrap_err();
-    assert_eq!(first.code(), "auth.refresh_in_progress");
-    assert_eq!(
-        stored_status(&test, &connection).await,
-        ConnectionStatus::Active
-    );
-    assert!(!has_lease(&test, &connection));
-    // No lapsed lease explains the next refusal: the grant is dead.
-    let second = tokens.access_token(&connection).await.unwrap_err();
-    assert_eq!(second.code(), "oauth.invalid_grant");
+    // While its holder may still answer (five minutes and a lease after the lease was
+    // last extended), a refusal may be its request's doing.
+    for wait in [Duration::ZERO, Duration::from_secs(5 * 60)] {
+        test.clock.advance(wait);
+        let refused = tokens.access_token(&connection).await.unwrap_err();
+        assert_eq!(refused.code(), "auth.refresh_in_progress");
+        assert_eq!(
+            stored_status(&test, &connection).await,
+            ConnectionStatus::Active
+        );
+        assert!(has_lease(&test, &connection), "the lapsed lease is kept");
+    }
+    // Past that, nothing explains the refusal but a dead grant.
+    test.clock.advance(Duration::from_secs(31));
+    let dead = tokens.access_token(&connection).await.unwrap_err();
+    assert_eq!(dead.code(), "oauth.invalid_grant");
     assert!(matches!(
         stored_status(&test, &connection).await,
         ConnectionStatus::Error { .. }
     ));
-    assert_eq!(mock.refresh_requests(), 2);
+    assert!(!has_lease(&test, &connection));
+    assert_eq!(mock.refresh_requests(), 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

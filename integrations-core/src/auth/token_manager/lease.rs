@@ -31,10 +31,10 @@ pub(super) fn held(set: &CredentialSet, slot: Option<&str>, now: Timestamp) -> O
         .find(|expires_at| *expires_at > now)
 }
 
-/// Whether the set holds a lease for `slot`, live or expired. Once [`held`] found none
-/// live, one found here lapsed: its holder may still have a token request in flight.
-pub(super) fn present(set: &CredentialSet, slot: Option<&str>) -> bool {
-    set.credentials.iter().any(|c| is_lease(c, slot))
+/// The set's lease for `slot`, live or expired. Once [`held`] found none live, one found
+/// here lapsed: its holder may still have a token request in flight.
+pub(super) fn lapsed<'s>(set: &'s CredentialSet, slot: Option<&str>) -> Option<&'s Credential> {
+    set.credentials.iter().find(|c| is_lease(c, slot))
 }
 
 /// The set's credentials without any lease for `slot`.

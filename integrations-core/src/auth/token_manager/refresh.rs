@@ -29,7 +29,7 @@ use crate::credential::ResolvedCredential;
 use crate::definition::ConnectionMethodKind;
 use crate::model::{Connection, Credential, CredentialSet, CredentialType};
 use crate::plan::CredentialSelector;
-use crate::{Error, Secret};
+use crate::{Error, Secret, Timestamp};
 
 /// The stable code of an expired access token with no refresh token to renew it.
 pub const NO_REFRESH_TOKEN: &str = crate::codes::oauth::NO_REFRESH_TOKEN.as_str();
@@ -155,7 +155,7 @@ impl TokenManager {
             };
             // A lapsed lease's holder may have sent this very refresh token and still
             // store what the provider answered it.
-            let took_over = lease::present(&set, slot);
+            let took_over = lease::lapsed(&set, slot).map(|lapsed| lapsed.issued_at);
             let leased =
                 lease::with_lease(&self.host, connection, &set, slot, now, self.lease_ttl)?;
             let version = match self
@@ -237,17 +237,21 @@ impl TokenManager {
     /// after it, and a slow audit sink must not let it lapse first), or, on a failure,
     /// the lease released and a dead grant recorded on the connection.
     ///
-    /// A refresh token refused after `took_over` a lapsed lease is not recorded as a dead
-    /// grant: the lapsed holder's request may have used it up, and its tokens may still
-    /// land. The call fails as [`REFRESH_IN_PROGRESS`](crate::codes::auth::REFRESH_IN_PROGRESS);
-    /// the next refresh, with no lapsed lease, records the grant dead if it is.
+    /// A refresh token refused after this refresh `took_over` a lapsed lease (issued at
+    /// that time) is not recorded as a dead grant while the lapsed holder may still
+    /// answer ([`MAX_LEASE_HOLD`] and a lease after the lease's last extension): its
+    /// request may have used the token up, and its tokens may still land. The set is
+    /// put back as it was read, lapsed lease included, so every refresh until then
+    /// knows it too, and the call fails as
+    /// [`REFRESH_IN_PROGRESS`](crate::codes::auth::REFRESH_IN_PROGRESS). A refusal after
+    /// that records the grant dead, as any other.
     async fn settle_renewal(
         &self,
         connection: &Connection,
         kind: ConnectionMethodKind,
         (set, slot, version): (&CredentialSet, Option<&str>, u64),
         refresh_token: Option<&Secret>,
-        took_over: bool,
+        took_over: Option<Timestamp>,
     ) -> Result<Settled, Error> {
         let (renewed, version) = self
             .renew_under_lease(connection, (set, slot, version), refresh_token)
@@ -271,7 +275,16 @@ impl TokenManager {
                 })
             }
             Err(error) => {
-                let released = self.release(connection, set, slot, version).await;
+                let doubt = self.lapsed_holder_may_answer(took_over);
+                let in_doubt = is_dead_grant(&error) && refresh_token.is_some() && doubt.is_some();
+                // In doubt, the set goes back as it was read (the lapsed lease in it);
+                // else our lease is removed.
+                let released = if in_doubt {
+                    self.swap_back(connection, set.credentials.clone(), version)
+                        .await
+                } else {
+                    self.release(connection, set, slot, version).await
+                };
                 self.audit_refresh(connection, grant_of(kind), Some(&error))
                     .await;
                 if is_dead_grant(&error) {
@@ -279,17 +292,19 @@ impl TokenManager {
                         // The store changed while we refreshed: re-read before giving up.
                         return Ok(Settled::Again);
                     };
-                    if took_over && refresh_token.is_some() {
+                    if let (true, Some(wait)) = (in_doubt, doubt) {
                         tracing::warn!(
                             target: "integrations::auth",
                             tenant = %connection.tenant,
                             connection = %connection.id,
                             code = error.code(),
-                            "a refresh token was refused after a lapsed lease was taken over; the connection is left active"
+                            "a refresh token was refused while the process whose lease lapsed may still store new tokens; the connection is left active"
                         );
-                        return Err(crate::codes::auth::REFRESH_IN_PROGRESS.error(
-                            "the provider refused the refresh token another process's lapsed refresh may have used; its tokens may still be stored: retry shortly",
-                        ));
+                        return Err(crate::codes::auth::REFRESH_IN_PROGRESS
+                            .error(
+                                "the provider refused the refresh token another process's lapsed refresh may have used; its tokens may still be stored: retry shortly",
+                            )
+                            .with_retry_after(wait));
                     }
                     self.mark_error(connection, &error, Some(released)).await?;
                 } else {
@@ -532,13 +547,21 @@ impl TokenManager {
             .error("the connection's credentials kept changing during the refresh; retry"))
     }
 
-    /// Removes our lease. The new version, or `None` when the set changed since we took
-    /// it.
-    async fn release(
+    /// When a refresh took over a lease last extended at `took_over`, and its holder may
+    /// still answer (its request bounded by [`MAX_LEASE_HOLD`], a lease after that), how
+    /// long to wait before retrying.
+    fn lapsed_holder_may_answer(&self, took_over: Option<Timestamp>) -> Option<Duration> {
+        let until = took_over?.saturating_add(MAX_LEASE_HOLD.saturating_add(self.lease_ttl));
+        let now = self.now();
+        (until > now).then(|| until.duration_since(now).min(self.lease_ttl))
+    }
+
+    /// Replaces our leased set at `version` with `credentials`. The new version, or
+    /// `None` when the set changed since we took it.
+    async fn swap_back(
         &self,
         connection: &Connection,
-        set: &CredentialSet,
-        slot: Option<&str>,
+        credentials: Vec<Credential>,
         version: u64,
     ) -> Result<Option<u64>, Error> {
         match self
@@ -548,7 +571,7 @@ impl TokenManager {
                 &connection.tenant,
                 &connection.id,
                 Some(version),
-                lease::without(set, slot),
+                credentials,
             )
             .await
         {
@@ -556,6 +579,19 @@ impl TokenManager {
             Err(e) if e.is_conflict() => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    /// Removes our lease. The new version, or `None` when the set changed since we took
+    /// it.
+    async fn release(
+        &self,
+        connection: &Connection,
+        set: &CredentialSet,
+        slot: Option<&str>,
+        version: u64,
+    ) -> Result<Option<u64>, Error> {
+        self.swap_back(connection, lease::without(set, slot), version)
+            .await
     }
 }
 
