@@ -426,12 +426,24 @@ async fn write_reauthorized(
                 .granted_scopes
                 .clone_from(&obtained.granted_scopes);
         }
-        if host
+        let landed = match host
             .connections()
             .put_connection_if_unchanged(&read, &connection)
             .await
-            .map_err(kept)?
         {
+            Ok(written) => written,
+            // A store error can come after the write landed (a connection lost after
+            // the commit): then it is written, and its credentials must stay.
+            Err(error) => match host
+                .connections()
+                .get_connection(destination.tenant, &id)
+                .await
+            {
+                Ok(Some(stored)) if stored.is_revision_of(&connection) => true,
+                _ => return Err(kept(error)),
+            },
+        };
+        if landed {
             // The status changes with the whole record (scopes, subject); the lifecycle
             // audits it.
             ConnectionLifecycle::new(host.clone())
@@ -496,13 +508,24 @@ async fn restore_replaced(
     replaced: Option<Vec<Credential>>,
 ) {
     let credentials = host.credentials();
-    let outcome = match credentials.load_credentials(tenant, id).await {
-        Ok(Some(set)) if set.version == written => match replaced {
-            Some(previous) => credentials
-                .swap_credentials(tenant, id, Some(written), previous)
-                .await
-                .map(drop),
-            None => credentials.delete_credentials(tenant, id).await.map(drop),
+    // Swapped from the version written (another writer's newer set is a conflict, and
+    // stays); where there was no set, emptied that way first, then deleted while still
+    // the emptied one.
+    let outcome = match credentials
+        .swap_credentials(
+            tenant,
+            id,
+            Some(written),
+            replaced.clone().unwrap_or_default(),
+        )
+        .await
+    {
+        Ok(emptied) if replaced.is_none() => match credentials.load_credentials(tenant, id).await {
+            Ok(Some(set)) if set.version == emptied => {
+                credentials.delete_credentials(tenant, id).await.map(drop)
+            }
+            Ok(_) => Ok(()),
+            Err(e) => Err(e),
         },
         Ok(_) => Ok(()),
         Err(e) => Err(e),

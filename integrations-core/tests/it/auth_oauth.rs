@@ -778,6 +778,42 @@ async fn a_reauthorization_failing_after_its_tokens_were_stored_puts_the_old_one
     assert!(matches!(stored.status, ConnectionStatus::Error { .. }));
 }
 
+/// A record write whose answer is lost after it landed (a store error after the commit)
+/// is a reauthorization done: its tokens stay with the record that names them.
+#[tokio::test]
+async fn a_reauthorization_whose_record_write_landed_before_an_error_keeps_its_tokens() {
+    let mock = LinearMock::start().await;
+    let (test, registry) = setup(&mock).await;
+    let connection = connected_in_error(&test, &registry, &mock).await;
+    let before = test
+        .store
+        .load_credentials(&tenant(), &connection.id)
+        .await
+        .unwrap()
+        .unwrap();
+    let losing = Meddling::losing_answer(test.store.clone());
+    let host = host_with_connections(&test, losing.clone());
+    let repaired = reauthorize_through(host, &registry, &mock, &connection)
+        .await
+        .unwrap();
+    assert!(losing.meddled());
+    assert!(repaired.is_active());
+    let after = test
+        .store
+        .load_credentials(&tenant(), &connection.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(after.credentials, before.credentials, "the new tokens stay");
+    let stored = test
+        .store
+        .get_connection(&tenant(), &connection.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(stored.is_active());
+}
+
 /// Forgetting a connection disconnects it, then deletes its publications, its sync
 /// checkpoints, the tool calls through it waiting for approval and its record, and
 /// nothing of another connection's.

@@ -167,6 +167,8 @@ enum Interference {
     AfterInsert(Meddle),
     /// The careful write fails (a store error), writing nothing.
     Fail,
+    /// The careful write is applied, then its answer is lost (a store error).
+    LoseAnswer,
     /// The writer stalls: it says it arrived, then waits to proceed.
     Stall {
         arrived: Arc<tokio::sync::Notify>,
@@ -203,6 +205,11 @@ impl Meddling {
     /// The first careful write fails with a store error, writing nothing.
     pub(crate) fn failing(inner: Arc<MemoryStore>) -> Arc<Self> {
         Self::with(inner, Interference::Fail)
+    }
+
+    /// The first careful write is applied, and a store error answers it.
+    pub(crate) fn losing_answer(inner: Arc<MemoryStore>) -> Arc<Self> {
+        Self::with(inner, Interference::LoseAnswer)
     }
 
     /// Stores `other` (another writer's create of the same id) right before the first
@@ -348,6 +355,13 @@ impl ConnectionStore for Meddling {
             }
             Some(Interference::Fail) => {
                 return Err(integrations_core::codes::store::FAILED.error("the database is down"));
+            }
+            Some(Interference::LoseAnswer) => {
+                self.inner
+                    .put_connection_if_unchanged(read, connection)
+                    .await?;
+                return Err(integrations_core::codes::store::FAILED
+                    .error("the connection was lost after the commit"));
             }
             // For a create's insert; this is an update.
             Some(create @ (Interference::CreateFirst(_) | Interference::AfterInsert(_))) => {
