@@ -290,6 +290,16 @@ async fn intercept(
     }
 }
 
+/// The request's one `Host` header, if any; `Err` for several (an upstream may read
+/// another than the first).
+fn one_host(headers: &HeaderMap) -> Result<Option<&http::HeaderValue>, ()> {
+    let mut hosts = headers.get_all(HOST).iter();
+    match (hosts.next(), hosts.next()) {
+        (host, None) => Ok(host),
+        _ => Err(()),
+    }
+}
+
 /// Whether `authority` names the tunnel's `host` (and its `port`, when it names one).
 fn names_tunnel(authority: &str, host: &str, port: u16) -> Result<bool, Refusal> {
     let Ok(authority) = authority.parse::<http::uri::Authority>() else {
@@ -311,7 +321,7 @@ async fn inner(
             "the request names another host than the tunnel",
         )
     };
-    if let Some(value) = request.headers().get(HOST) {
+    if let Some(value) = one_host(request.headers()).map_err(|()| mismatch())? {
         let named = value.to_str().map_err(|_| mismatch())?;
         if !names_tunnel(named, host, port)? {
             return Err(mismatch());
@@ -377,14 +387,19 @@ async fn absolute(
     passthrough_port(&shared.config, &host, port)?;
     // The upstream reads `Host` (a proxy must not forward another than the URL's): one
     // naming another host would reach it at this host's address (a shared front end).
-    if let Some(value) = request.headers().get(HOST) {
-        let named = value.to_str().ok();
-        if !named.is_some_and(|named| names_tunnel(named, &host, port).unwrap_or(false)) {
-            return Err(Refusal::forbidden(
-                crate::codes::refusal::HOST_MISMATCH,
-                "the Host header names another host than the request's URL",
-            ));
-        }
+    let named = one_host(request.headers()).map(|value| {
+        value.map(|value| {
+            value
+                .to_str()
+                .ok()
+                .is_some_and(|named| names_tunnel(named, &host, port).unwrap_or(false))
+        })
+    });
+    if !matches!(named, Ok(None | Some(true))) {
+        return Err(Refusal::forbidden(
+            crate::codes::refusal::HOST_MISMATCH,
+            "the Host header names another host than the request's URL",
+        ));
     }
     strip_hop_by_hop(request.headers_mut());
     let (mut parts, body) = request.into_parts();
@@ -393,6 +408,24 @@ async fn absolute(
     let response = send(&shared, Request::from_parts(parts, boxed(body))).await?;
     shared.metrics.count(None, "passthrough");
     Ok(respond(response, guard))
+}
+
+/// The sandbox's answer to a store failure behind `route`: `proxy.store_failed` with a
+/// fixed message; the error, with its source (a database's own message), goes to the
+/// host's log.
+fn store_failed(route: &CompiledRoute, what: &'static str, error: &integrations_core::Error) -> Refusal {
+    tracing::warn!(
+        target: "integrations::proxy",
+        route = %route.id,
+        code = error.code(),
+        error = error.message(),
+        source = std::error::Error::source(error).map(ToString::to_string),
+        "{what}"
+    );
+    Refusal::bad_gateway(
+        crate::codes::refusal::STORE_FAILED,
+        format!("{what}; retry"),
+    )
 }
 
 /// Refuses a port of a passthrough host the config does not open.
@@ -662,20 +695,7 @@ async fn forward_route(
         .connections
         .get(&shared.host, plan.tenant(), &route.connection)
         .await
-        .map_err(|e| {
-            // The store's own message (a database's) stays in the host's log.
-            tracing::warn!(
-                target: "integrations::proxy",
-                route = %route.id,
-                code = e.code(),
-                error = e.message(),
-                "the route's connection could not be read"
-            );
-            Refusal::bad_gateway(
-                crate::codes::refusal::STORE_FAILED,
-                "the route's connection could not be read; retry",
-            )
-        })?
+        .map_err(|e| store_failed(route, "the route's connection could not be read", &e))?
         .ok_or_else(|| {
             Refusal::forbidden(
                 integrations_core::codes::auth::CONNECTION_NOT_FOUND,
@@ -691,7 +711,13 @@ async fn forward_route(
         .credentials
         .credential(&wanted)
         .await
-        .map_err(|e| Refusal::with_status(StatusCode::BAD_GATEWAY, &e))?;
+        .map_err(|e| {
+            if e.kind() == integrations_core::ErrorKind::Storage {
+                store_failed(route, "the route's credential could not be read", &e)
+            } else {
+                Refusal::with_status(StatusCode::BAD_GATEWAY, &e)
+            }
+        })?;
 
     let (parts, body) = request.into_parts();
     let template = Template {

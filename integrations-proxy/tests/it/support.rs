@@ -629,12 +629,12 @@ pub(crate) async fn open_tunnel(
     TokioIo::new(hyper::upgrade::on(response).await.unwrap())
 }
 
-/// A plain-HTTP request in absolute form (`GET url`) with the `Host` header `host`, as a
-/// sandbox can write it: the status and refusal code.
+/// A plain-HTTP request in absolute form (`GET url`) with a `Host` header for each of
+/// `hosts`, as a sandbox can write it: the status and refusal code.
 pub(crate) async fn raw_absolute_get(
     proxy: SocketAddr,
     url: &str,
-    host: &str,
+    hosts: &[&str],
     proxy_authorization: String,
 ) -> (StatusCode, Option<String>) {
     let tcp = tokio::net::TcpStream::connect(proxy).await.unwrap();
@@ -642,8 +642,11 @@ pub(crate) async fn raw_absolute_get(
         .await
         .unwrap();
     tokio::spawn(conn);
-    let request = Request::get(url)
-        .header("host", host)
+    let mut request = Request::get(url);
+    for host in hosts {
+        request = request.header("host", *host);
+    }
+    let request = request
         .header("proxy-authorization", proxy_authorization)
         .body(Empty::<Bytes>::new())
         .unwrap();

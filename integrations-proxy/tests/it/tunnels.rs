@@ -137,6 +137,16 @@ async fn a_host_header_naming_another_host_is_refused_without_upstream_contact()
         let body = response.text().await.unwrap();
         assert!(body.contains("\"proxy.host_mismatch\""), "{body}");
     }
+    // Two `Host` headers, the first the tunnel's: an upstream may read the other.
+    let response = client
+        .get("https://api.openai.com/v1/models")
+        .header("host", "api.openai.com")
+        .header("host", "evil.test")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(code(&response).as_deref(), Some("proxy.host_mismatch"));
     assert_eq!(fx.upstream.connections(), 0);
     assert!(fx.upstream.recorded().is_empty());
 }
