@@ -713,8 +713,9 @@ impl McpServer {
     /// Asks the runtime about an `ask` call and registers the request it stores, to the
     /// end in a task of its own: the runtime stores the request before it answers, and
     /// only a registered request is counted against the principal's cap and found by a
-    /// retry, so a client that cancels meanwhile stops waiting, not the work. (An `ask`
-    /// call runs no tool; one whose policy became `auto` meanwhile runs to its end.)
+    /// retry, so a client that cancels meanwhile stops waiting, not the work. The task
+    /// never runs a tool ([`Runtime::ask`](integrations_core::tools::Runtime::ask)): a
+    /// call whose policy is no longer `ask` runs here, where a cancel stops it.
     async fn ask_once(
         &self,
         name: &str,
@@ -727,15 +728,20 @@ impl McpServer {
             let runtime = Arc::clone(&self.shared.runtime);
             let (name, call) = (name.to_owned(), call.clone());
             tokio::spawn(async move {
-                let result = runtime.call(&name, arguments, &call).await;
-                match approval_of(&result) {
-                    Some(request) => Asked::Waiting(Box::new(reservation.register(request).await)),
-                    None => Asked::Answered(result),
+                match runtime.ask(&name, arguments, &call).await {
+                    Ok(result) => Ok(settle(result, reservation).await),
+                    Err(arguments) => Err((arguments, reservation)),
                 }
             })
         };
         match self.watch(name, asking, context).await? {
-            Ok(asked) => Ok(asked),
+            Ok(Ok(asked)) => Ok(asked),
+            // The policy is not `ask` now: the call runs as any other (the reservation
+            // ends with it).
+            Ok(Err((arguments, reservation))) => {
+                let result = self.run(name, arguments, call, context).await?;
+                Ok(settle(result, reservation).await)
+            }
             Err(_stopped) => Err(ErrorData::internal_error(
                 "the call's approval request could not be registered (its task stopped)",
                 None,
@@ -979,7 +985,15 @@ fn settled(found: Result<Found, integrations_core::Error>) -> Option<Box<ToolRes
     }
 }
 
-/// The approval request a call's result stored, when the runtime asked for one.
+/// What `result` comes to for an `ask` call: the request it names registered under
+/// `reservation`, or the result itself.
+async fn settle(result: ToolResult, reservation: Reservation) -> Asked {
+    match approval_of(&result) {
+        Some(request) => Asked::Waiting(Box::new(reservation.register(request).await)),
+        None => Asked::Answered(result),
+    }
+}
+
 /// What asking the runtime about an `ask` call came to.
 enum Asked {
     /// The call waits in a request, registered (or why it could not be).
@@ -988,6 +1002,7 @@ enum Asked {
     Answered(ToolResult),
 }
 
+/// The approval request a call's result stored, when the runtime asked for one.
 fn approval_of(result: &ToolResult) -> Option<ApprovalRequest> {
     result
         .approval

@@ -413,7 +413,11 @@ async fn absolute(
 /// The sandbox's answer to a store failure behind `route`: `proxy.store_failed` with a
 /// fixed message; the error, with its source (a database's own message), goes to the
 /// host's log.
-fn store_failed(route: &CompiledRoute, what: &'static str, error: &integrations_core::Error) -> Refusal {
+fn store_failed(
+    route: &CompiledRoute,
+    what: &'static str,
+    error: &integrations_core::Error,
+) -> Refusal {
     tracing::warn!(
         target: "integrations::proxy",
         route = %route.id,
@@ -707,17 +711,13 @@ async fn forward_route(
     integrations_core::egress::check_connection(route, &connection)
         .map_err(|e| Refusal::with_status(StatusCode::FORBIDDEN, &e))?;
     let wanted = CredentialRequest::new(&connection, &route.credential);
-    let credential = shared
-        .credentials
-        .credential(&wanted)
-        .await
-        .map_err(|e| {
-            if e.kind() == integrations_core::ErrorKind::Storage {
-                store_failed(route, "the route's credential could not be read", &e)
-            } else {
-                Refusal::with_status(StatusCode::BAD_GATEWAY, &e)
-            }
-        })?;
+    let credential = shared.credentials.credential(&wanted).await.map_err(|e| {
+        if e.kind() == integrations_core::ErrorKind::Storage {
+            store_failed(route, "the route's credential could not be read", &e)
+        } else {
+            Refusal::with_status(StatusCode::BAD_GATEWAY, &e)
+        }
+    })?;
 
     let (parts, body) = request.into_parts();
     let template = Template {

@@ -252,6 +252,39 @@ impl Runtime {
         }
     }
 
+    /// [`call`](Self::call) for a call whose policy the caller expects to be `ask`: it
+    /// stores the approval request and answers it (or the failure that refused the call,
+    /// audited), and never runs the tool. When the policy decided now is not `ask`,
+    /// nothing is stored or run, and the arguments come back (`Err`) for
+    /// [`call`](Self::call), which decides and audits anew. So a host can finish asking
+    /// in a task of its own after its caller stopped waiting (a stored request it does
+    /// not keep track of would be lost), without a tool ever running unseen.
+    ///
+    /// # Errors
+    ///
+    /// The arguments, when the policy is not `ask` (the reserved continuation tool
+    /// included).
+    pub async fn ask(
+        &self,
+        name: &str,
+        arguments: Value,
+        context: &CallContext,
+    ) -> Result<ToolResult, Value> {
+        if name == CONTINUE_TOOL_NAME {
+            return Err(arguments);
+        }
+        let mut arguments = arguments;
+        let prepared = match self.prepare(name, &mut arguments, context, None).await {
+            Ok(prepared) => prepared,
+            Err(result) => return Ok(*result),
+        };
+        if prepared.decision.policy == ToolPolicy::Ask {
+            Ok(Box::pin(self.request_approval(&prepared, arguments, context)).await)
+        } else {
+            Err(arguments)
+        }
+    }
+
     /// The tools the agent of `session` sees: see [`Manifest`]. Connections whose target
     /// is missing or disabled are left out.
     ///

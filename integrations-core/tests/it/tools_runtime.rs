@@ -994,6 +994,53 @@ async fn a_continuation_scope_keeps_one_conversations_pages_from_another() {
     assert_eq!(read.status, ToolStatus::Completed, "{read:?}");
 }
 
+/// `Runtime::ask` stores the approval request of an `ask` call and never runs a tool: a
+/// call whose policy is not `ask` gets its arguments back, with nothing stored or run.
+#[tokio::test]
+async fn asking_stores_a_request_and_never_runs_the_tool() {
+    let env = Env::new().await;
+    let runtime = env.runtime();
+    let call = env.call("conn-key");
+    // `tracker_create_ticket` asks by default.
+    let asked = runtime
+        .ask("tracker_create_ticket", json!({"title": "asked"}), &call)
+        .await
+        .expect("the policy is ask");
+    assert_eq!(asked.status, ToolStatus::ApprovalRequired);
+    let request = asked.approval.unwrap();
+    assert!(
+        env.test
+            .host()
+            .approvals()
+            .take_approval(&tenant(), &request.id, env.test.clock.now())
+            .await
+            .unwrap()
+            .is_some()
+    );
+    // Auto now: the arguments come back, and nothing ran or was stored.
+    let auto = env.runtime_with(auto_everywhere());
+    let arguments = json!({"title": "not asked"});
+    let before = env.test.store.record_count();
+    let back = auto
+        .ask("tracker_create_ticket", arguments.clone(), &call)
+        .await
+        .unwrap_err();
+    assert_eq!(back, arguments);
+    assert_eq!(env.test.store.record_count(), before, "nothing stored");
+    assert!(
+        env.test.audit.with_action("tool.called").is_empty(),
+        "nothing ran"
+    );
+    let created = auto.call("tracker_create_ticket", back, &call).await;
+    assert_eq!(created.status, ToolStatus::Completed, "{created:?}");
+    // A refusal is an answer, audited, as through `call`.
+    let refused = runtime
+        .ask("tracker_create_ticket", json!({"title": 7}), &call)
+        .await
+        .expect("answered");
+    assert_eq!(code(&refused), "tool.invalid_arguments");
+}
+
 /// An approval request keeps no continuation scope: the approved call's result, and the
 /// pages after its first, go to the session's retry from whichever conversation.
 #[tokio::test]
