@@ -26,11 +26,13 @@ use crate::McpSession;
 use crate::session::Principal;
 
 /// How long a settled result or a denial waits for the client's retry. The runtime keeps
-/// the pages of an approved call's trimmed result at least as long by default
-/// ([`DEFAULT_APPROVED_PAGES_TTL`](integrations_core::tools::DEFAULT_APPROVED_PAGES_TTL)).
+/// the pages of an approved call's trimmed result longer by default
+/// ([`DEFAULT_APPROVED_PAGES_TTL`](integrations_core::tools::DEFAULT_APPROVED_PAGES_TTL)),
+/// from before the result is settled: a host that shortens those
+/// (`Runtime::with_approved_pages_ttl`) shortens what a late retry can read.
 const SETTLED_TTL: Duration = Duration::from_secs(60 * 60);
 const _: () = assert!(
-    SETTLED_TTL.as_secs() <= integrations_core::tools::DEFAULT_APPROVED_PAGES_TTL.as_secs()
+    SETTLED_TTL.as_secs() < integrations_core::tools::DEFAULT_APPROVED_PAGES_TTL.as_secs()
 );
 
 /// How many times per lease the process running an approved call renews its record

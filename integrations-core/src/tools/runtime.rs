@@ -33,9 +33,10 @@ pub const DEFAULT_RESULT_BUDGET: usize = 24 * 1024;
 pub const DEFAULT_APPROVAL_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// How long the pages of an approved call's trimmed result wait for their first read, by
-/// default: an hour, as long as the MCP server keeps the result for the agent's retry
-/// (other results' pages wait 15 minutes).
-pub const DEFAULT_APPROVED_PAGES_TTL: Duration = Duration::from_secs(60 * 60);
+/// default: 65 minutes, past the hour the MCP server keeps the result for the agent's
+/// retry (which starts once the call and its audit are done); other results' pages wait
+/// 15 minutes.
+pub const DEFAULT_APPROVED_PAGES_TTL: Duration = Duration::from_secs(65 * 60);
 
 /// Runs tool calls for agents.
 ///
