@@ -31,9 +31,8 @@ use crate::session::Principal;
 /// from before the result is settled: a host that shortens those
 /// (`Runtime::with_approved_pages_ttl`) shortens what a late retry can read.
 const SETTLED_TTL: Duration = Duration::from_secs(60 * 60);
-const _: () = assert!(
-    SETTLED_TTL.as_secs() < integrations_core::tools::DEFAULT_APPROVED_PAGES_TTL.as_secs()
-);
+const _: () =
+    assert!(SETTLED_TTL.as_secs() < integrations_core::tools::DEFAULT_APPROVED_PAGES_TTL.as_secs());
 
 /// How many times per lease the process running an approved call renews its record
 /// ([`McpOptions::approval_run_lease`](crate::McpOptions::approval_run_lease)): a store
