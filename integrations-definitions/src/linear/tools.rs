@@ -81,8 +81,9 @@ static TOOLS: LazyLock<ToolSet> = LazyLock::new(|| {
         .with(ListTeams)
 });
 
-/// Linear counts requests and query complexity apart: a refusal waits for the reset of
-/// the limit that is spent (the request limit's when the answer does not say).
+/// Linear counts requests, an endpoint's own requests and query complexity apart: a
+/// refusal waits for the reset of the limit that is spent (the request limit's when the
+/// answer does not say).
 pub(super) static RATE_LIMIT: LazyLock<RateLimitRule> = LazyLock::new(|| {
     RateLimitRule::new()
         .with_graphql_code("RATELIMITED")
@@ -91,6 +92,12 @@ pub(super) static RATE_LIMIT: LazyLock<RateLimitRule> = LazyLock::new(|| {
             "X-RateLimit-Requests-Reset",
             ResetFormat::EpochMillis,
         )
+        .with_bucket(
+            "X-RateLimit-Endpoint-Requests-Remaining",
+            "X-RateLimit-Endpoint-Requests-Reset",
+            ResetFormat::EpochMillis,
+        )
+        // The complexity bucket last: `X-Complexity` is its cost.
         .with_bucket(
             "X-RateLimit-Complexity-Remaining",
             "X-RateLimit-Complexity-Reset",

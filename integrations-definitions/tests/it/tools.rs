@@ -454,6 +454,19 @@ async fn linear_rate_limits_and_errors_are_typed() {
         Some(Duration::from_secs(600))
     );
 
+    // Refused by an endpoint's own limit, with requests left for an hour: the wait is the
+    // endpoint limit's.
+    api.fail_next(LinearFailure::EndpointLimited {
+        now_ms: env.test.clock.now().unix_millis(),
+        reset_in: Duration::from_secs(20),
+    });
+    let limited = runtime.call("linear_list_teams", json!({}), &call).await;
+    assert_eq!(code(&limited), "tool.rate_limited");
+    assert_eq!(
+        limited.failure.unwrap().retry_after,
+        Some(Duration::from_secs(20))
+    );
+
     // A team id Linear does not know: Linear refuses the input.
     let unknown = runtime
         .call(

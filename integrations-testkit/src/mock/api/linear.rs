@@ -49,6 +49,15 @@ pub enum LinearFailure {
         /// How long until the complexity limit resets.
         reset_in: Duration,
     },
+    /// `RATELIMITED`, HTTP 400, for an endpoint's own limit
+    /// (`X-RateLimit-Endpoint-Requests-*`): none left there, its reset this long after
+    /// `now_ms`, while the request limit has requests left and resets in an hour.
+    EndpointLimited {
+        /// The current time, epoch milliseconds (the tests' manual clock).
+        now_ms: i64,
+        /// How long until the endpoint's limit resets.
+        reset_in: Duration,
+    },
     /// The next `issueCreate` creates the issue, but its `url` fails to resolve: the
     /// answer (HTTP 200) carries the data with `url` null and an `errors` entry for that
     /// path (`INTERNAL_SERVER_ERROR`), as GraphQL answers a field that failed beside
@@ -389,6 +398,23 @@ impl Respond for Responder {
                         .insert_header("X-RateLimit-Complexity-Remaining", "1200")
                         .insert_header("X-Complexity", "5000")
                         .insert_header("X-RateLimit-Complexity-Reset", reset.to_string().as_str())
+                }
+                LinearFailure::EndpointLimited { now_ms, reset_in } => {
+                    let reset = now_ms + i64::try_from(reset_in.as_millis()).unwrap_or(i64::MAX);
+                    graphql_error(400, "RATELIMITED", "Rate limit exceeded")
+                        .insert_header("X-RateLimit-Requests-Limit", "5000")
+                        .insert_header("X-RateLimit-Requests-Remaining", "4990")
+                        .insert_header(
+                            "X-RateLimit-Requests-Reset",
+                            (now_ms + 3_600_000).to_string().as_str(),
+                        )
+                        .insert_header("X-RateLimit-Endpoint-Name", "issueCreate")
+                        .insert_header("X-RateLimit-Endpoint-Requests-Limit", "100")
+                        .insert_header("X-RateLimit-Endpoint-Requests-Remaining", "0")
+                        .insert_header(
+                            "X-RateLimit-Endpoint-Requests-Reset",
+                            reset.to_string().as_str(),
+                        )
                 }
                 LinearFailure::ErrorBesideCreatedIssue => {
                     unreachable!("taken out above: it applies to the next issueCreate")
