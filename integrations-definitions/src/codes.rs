@@ -35,7 +35,7 @@ integrations_core::error_codes! {
     }
     /// Codes of the `linear` area.
     pub mod linear {
-        APPLIED_WITH_ERRORS = "linear.applied_with_errors", Provider, "Linear made the change (the mutation reports success) but answered with GraphQL errors beside it, for a field of its result: do not repeat the call, which would make the change again.";
+        APPLIED_WITH_ERRORS = "linear.applied_with_errors", Provider, "Linear made the change (the mutation reports success) but did not return all of its result (GraphQL errors beside it, for a field of the result, or the item null): do not repeat the call, which would make the change again.";
         AUTHENTICATION_ERROR = "linear.authentication_error", PermissionDenied, "Linear refused the connection's credential (AUTHENTICATION_ERROR).";
         ERROR = "linear.error", Provider, "Linear refused the request with another error code.";
         FORBIDDEN = "linear.forbidden", PermissionDenied, "Linear does not let the connection do this (FORBIDDEN).";

@@ -324,7 +324,18 @@ fn created<T>(payload: Payload<T>, what: &str) -> Result<T, Error> {
             success: true,
             item: Some(item),
         } => Ok(item),
-        _ => Err(crate::codes::linear::NOT_SAVED.error(format!("Linear did not save the {what}"))),
+        // The payload's item is nullable: made, but not given back (a token that may
+        // create in a team but not read what it made). Not "not saved", which would
+        // invite the agent to make it again.
+        Payload {
+            success: true,
+            item: None,
+        } => Err(crate::codes::linear::APPLIED_WITH_ERRORS.error(format!(
+            "Linear made the {what} but did not return it; do not repeat the call, which would make it again"
+        ))),
+        Payload { success: false, .. } => {
+            Err(crate::codes::linear::NOT_SAVED.error(format!("Linear did not save the {what}")))
+        }
     }
 }
 

@@ -270,6 +270,25 @@ async fn a_linear_issue_created_despite_an_error_beside_it_is_not_to_be_repeated
     );
 }
 
+/// `success: true` with the item `null` (the payload's item is nullable) is a change
+/// made: the agent is told not to repeat it, not that nothing was saved.
+#[tokio::test]
+async fn a_linear_issue_created_but_not_returned_is_not_to_be_repeated() {
+    let (api, env, call, team) = linear().await;
+    api.fail_next(LinearFailure::CreatedNotReturned);
+    let result = env
+        .runtime()
+        .call(
+            "linear_create_issue",
+            json!({"team_id": team, "title": "Made unseen"}),
+            &call,
+        )
+        .await;
+    assert_eq!(code(&result), "linear.applied_with_errors");
+    assert!(result.failure.unwrap().message.contains("do not repeat"));
+    assert_eq!(api.issue("ENG-1").unwrap()["title"], "Made unseen");
+}
+
 #[tokio::test]
 async fn a_linear_write_asks_first_and_runs_once_approved() {
     let (api, env, call, team) = linear().await;

@@ -63,6 +63,10 @@ pub enum LinearFailure {
     /// path (`INTERNAL_SERVER_ERROR`), as GraphQL answers a field that failed beside
     /// ones that did not.
     ErrorBesideCreatedIssue,
+    /// The next `issueCreate` creates the issue and answers `success: true` with
+    /// `issue: null` (the payload's item is nullable: a token that may create in a team
+    /// but not read the issue back).
+    CreatedNotReturned,
 }
 
 #[derive(Debug, Clone)]
@@ -94,6 +98,8 @@ struct State {
     fail_next: VecDeque<LinearFailure>,
     /// The next `issueCreate` answers with an error beside its data.
     error_beside_created: bool,
+    /// The next `issueCreate` answers its issue as `null`.
+    created_not_returned: bool,
     serial: u64,
 }
 
@@ -373,6 +379,10 @@ impl Respond for Responder {
                     state.error_beside_created = true;
                     None
                 }
+                Some(LinearFailure::CreatedNotReturned) => {
+                    state.created_not_returned = true;
+                    None
+                }
                 other => other,
             }
         };
@@ -416,7 +426,7 @@ impl Respond for Responder {
                             reset.to_string().as_str(),
                         )
                 }
-                LinearFailure::ErrorBesideCreatedIssue => {
+                LinearFailure::ErrorBesideCreatedIssue | LinearFailure::CreatedNotReturned => {
                     unreachable!("taken out above: it applies to the next issueCreate")
                 }
             };
@@ -506,6 +516,11 @@ fn issue_create(state: &mut State, variables: &Value) -> ResponseTemplate {
     let mut out = issue_json(&issue);
     state.issues.push(issue);
     let created = json!({"issueCreate": {"success": true, "lastSyncId": 1042.0, "issue": out}});
+    if std::mem::take(&mut state.created_not_returned) {
+        return data(
+            &json!({"issueCreate": {"success": true, "lastSyncId": 1042.0, "issue": null}}),
+        );
+    }
     if std::mem::take(&mut state.error_beside_created) {
         out["url"] = Value::Null;
         return ResponseTemplate::new(200).set_body_json(json!({
