@@ -29,6 +29,7 @@ integrations_core::error_codes! {
         MISSING_APP_SLUG = "github.missing_app_slug", Configuration, "The target config has no GitHub App slug (app_slug).";
         NO_INSTALLATION = "github.no_installation", Configuration, "The connection has no GitHub App installation id.";
         RATE_LIMITED = "github.rate_limited", RateLimited, "GitHub is rate limiting the requests (HTTP 429, or 403 as a primary or secondary limit); retry after the wait the error carries.";
+        REPOSITORY_MOVED = "github.repository_moved", InvalidInput, "GitHub answered the repository's name with a redirect: it was renamed or transferred. Call again with its new owner/name (redirects are not followed).";
         REPOSITORY_OUTSIDE_INSTALLATION = "github.repository_outside_installation", Configuration, "A repository the installation token is narrowed to belongs to another account than the GitHub App installation's; no token is minted. Bind it through an installation on its owner.";
         UNAVAILABLE = "github.unavailable", Unavailable, "GitHub is unavailable (a 5xx); retrying may succeed.";
         WEBHOOK_TARGET_MISSING = "github.webhook_target_missing", InvalidInput, "The connection's config names no webhook_repository or webhook_organization (exactly one).";

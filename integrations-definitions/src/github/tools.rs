@@ -98,6 +98,14 @@ async fn send(context: &ToolContext, request: HttpRequest) -> Result<HttpRespons
     if response.status() == http::StatusCode::UNPROCESSABLE_ENTITY {
         return Err(status_error(response.status()).with_issues(rejected_fields(&response)));
     }
+    // Redirects are not followed; GitHub answers a renamed or transferred repository's
+    // old name with one (301 for reads, 307 for writes, to the repository's id).
+    if response.status().is_redirection() {
+        return Err(crate::codes::github::REPOSITORY_MOVED.error(format!(
+            "GitHub says the repository was renamed or transferred (HTTP {}); call again with its new owner/name",
+            response.status().as_u16()
+        )));
+    }
     if !response.status().is_success() {
         return Err(status_error(response.status()));
     }

@@ -1201,6 +1201,44 @@ async fn github_cursors_are_sealed_and_an_altered_or_forged_one_sends_nothing() 
     );
 }
 
+/// A renamed or transferred repository's old name is answered with a redirect (301 for
+/// reads, 307 for writes), not followed: the agent is told to use the new name, and a
+/// write sent to the old name makes nothing.
+#[tokio::test]
+async fn a_moved_github_repository_is_named_as_moved() {
+    let (api, env, call) = github(false).await;
+    let runtime = env.runtime();
+    api.move_repo(("octo", "repo"), ("octo", "renamed"));
+    let read = runtime
+        .call(
+            "github_list_pull_requests",
+            json!({"repository": "octo/repo"}),
+            &call,
+        )
+        .await;
+    assert_eq!(code(&read), "github.repository_moved", "{read:?}");
+    assert!(read.failure.as_ref().unwrap().message.contains("301"));
+    let write = runtime
+        .call(
+            "github_create_issue",
+            json!({"repository": "octo/repo", "title": "Lost?"}),
+            &call,
+        )
+        .await;
+    assert_eq!(code(&write), "github.repository_moved", "{write:?}");
+    assert_eq!(write.failure.unwrap().kind, ErrorKind::InvalidInput);
+    assert!(api.titles("octo", "renamed").is_empty());
+    // The new name works.
+    ok(&runtime
+        .call(
+            "github_create_issue",
+            json!({"repository": "octo/renamed", "title": "Found"}),
+            &call,
+        )
+        .await);
+    assert_eq!(api.titles("octo", "renamed"), ["Found"]);
+}
+
 #[tokio::test]
 async fn github_rate_limits_become_one_retryable_error() {
     let (api, env, call) = github(false).await;

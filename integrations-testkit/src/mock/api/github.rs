@@ -103,6 +103,8 @@ fn resolve(link: &str, target: &str) -> Option<String> {
 #[derive(Debug, Default)]
 struct State {
     repos: BTreeMap<(String, String), Repo>,
+    /// Renamed or transferred repositories: the old name, and the repository's id.
+    moved: BTreeMap<(String, String), u64>,
     fail_next: VecDeque<GitHubFailure>,
     serial: u64,
 }
@@ -380,6 +382,30 @@ impl Responder {
         let mut state = lock(&self.state);
         state.serial += 1;
         let serial = state.serial;
+        if let ["repos", owner, repo, rest @ ..] = segments.as_slice()
+            && let Some(id) = state.moved.get(&((*owner).to_owned(), (*repo).to_owned()))
+        {
+            // GitHub answers a renamed or transferred repository's old name with a
+            // redirect to the repository's id: permanent for reads, and 307 for other
+            // methods, which must be sent again as they were.
+            let mut location = format!("{}/repositories/{id}", self.api);
+            for segment in rest {
+                location.push('/');
+                location.push_str(segment);
+            }
+            let (status, reason) = if matches!(recorded.method.as_str(), "GET" | "HEAD") {
+                (301, "Moved Permanently")
+            } else {
+                (307, "Temporary Redirect")
+            };
+            return ResponseTemplate::new(status)
+                .insert_header("location", location.as_str())
+                .set_body_json(json!({
+                    "message": reason,
+                    "url": location,
+                    "documentation_url": "https://docs.github.com/rest/guides/best-practices-for-using-the-rest-api#follow-redirects",
+                }));
+        }
         match (recorded.method.as_str(), segments.as_slice()) {
             ("POST", ["repos", owner, repo, "issues"]) => {
                 let Some(r) = state
@@ -793,6 +819,23 @@ impl GitHubApi {
             .repos
             .entry((owner.to_owned(), repo.to_owned()))
             .or_default();
+    }
+
+    /// Renames or transfers `owner/repo` to `to_owner/to_repo`: its old name is answered
+    /// with GitHub's redirect to the repository's id (`301` for reads, `307` for writes).
+    ///
+    /// # Panics
+    ///
+    /// When the mock has no repository `owner/repo`.
+    pub fn move_repo(&self, (owner, repo): (&str, &str), (to_owner, to_repo): (&str, &str)) {
+        let mut state = lock(&self.state);
+        let old = (owner.to_owned(), repo.to_owned());
+        let moved = state.repos.remove(&old).expect("a repository of the mock");
+        state
+            .repos
+            .insert((to_owner.to_owned(), to_repo.to_owned()), moved);
+        let id = 200_000 + state.moved.len() as u64;
+        state.moved.insert(old, id);
     }
 
     /// Adds an issue and returns its number.
