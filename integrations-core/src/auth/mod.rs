@@ -56,7 +56,7 @@ pub use self::precedence::{RequestScope, find_connection, select_connection};
 pub use self::resolve::{ResolutionPath, resolution_path};
 pub use self::token_manager::{
     DEFAULT_EXPIRY_SKEW, DEFAULT_STATUS_RECHECK, DEFAULT_USAGE_AUDIT_INTERVAL, NO_REFRESH_TOKEN,
-    REFRESH_LEASE_TYPE, REFRESH_TOKEN_EXPIRED, TokenManager,
+    REFRESH_IN_DOUBT_TYPE, REFRESH_LEASE_TYPE, REFRESH_TOKEN_EXPIRED, TokenManager,
 };
 pub use crate::provider::{RemoteRevocation, TargetSecrets};
 

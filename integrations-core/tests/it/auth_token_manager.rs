@@ -9,7 +9,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use integrations_core::auth::{
     Authorizations, ClientCredentialsConnections, ClientCredentialsInput, CompleteAuthorization,
-    DEFAULT_USAGE_AUDIT_INTERVAL, REFRESH_LEASE_TYPE, StartAuthorization, TokenManager,
+    DEFAULT_USAGE_AUDIT_INTERVAL, REFRESH_IN_DOUBT_TYPE, REFRESH_LEASE_TYPE, StartAuthorization,
+    TokenManager,
 };
 use integrations_core::credential::{CredentialRequest, CredentialSource};
 use integrations_core::host::{
@@ -928,8 +929,8 @@ async fn a_refresh_refused_after_taking_over_a_lapsed_lease_leaves_the_connectio
     // A's refresh is answered late, after B is refused the token A's request used.
     let race = LapsedLease::start(Duration::from_millis(1500), Duration::from_millis(20)).await;
     let (mock, test, connection) = (&race.mock, &race.test, &race.connection);
-    // B, and B again at once (the lapsed lease is kept for the refreshes after it), are
-    // refused the token A's request used.
+    // B is refused the token A's request used; asked again at once, B does not send it
+    // again (the refusal is in doubt while A may still answer).
     for _ in 0..2 {
         let refused = race.b.access_token(connection).await.unwrap_err();
         assert_eq!(refused.code(), "auth.refresh_in_progress", "{refused:?}");
@@ -941,9 +942,19 @@ async fn a_refresh_refused_after_taking_over_a_lapsed_lease_leaves_the_connectio
             "a refusal a lapsed holder's request explains marks nothing"
         );
     }
-    assert_eq!(mock.refresh_requests(), 3);
+    assert_eq!(mock.refresh_requests(), 2);
     let first = race.first.await.unwrap().expect("A's refresh succeeded");
     assert!(!has_lease(test, connection));
+    let markers: Vec<String> = test
+        .store
+        .raw_credentials(&connection.tenant, &connection.id)
+        .unwrap()
+        .credentials
+        .iter()
+        .map(|c| c.credential_type.as_str().to_owned())
+        .filter(|t| t == REFRESH_IN_DOUBT_TYPE)
+        .collect();
+    assert!(markers.is_empty(), "A's tokens end the doubt");
     assert_eq!(
         Some(stored_refresh(test, connection)),
         mock.last_refresh_token()
@@ -1000,19 +1011,29 @@ async fn a_grant_refused_after_a_lapsed_lease_is_marked_dead_once_its_holder_can
         )
         .await
         .unwrap();
+    // A refresh that fails for another reason (the provider is down) puts the set back
+    // as it was, the lapsed lease in it: the next refresh must still know.
+    mock.set_failure(FailureMode::Unavailable);
+    let down = tokens.access_token(&connection).await.unwrap_err();
+    assert_eq!(down.kind(), ErrorKind::Unavailable, "{down:?}");
+    assert!(has_lease(&test, &connection), "the lapsed lease is kept");
+    assert_eq!(mock.refresh_requests(), 1);
     mock.set_failure(FailureMode::Revoked);
     // While its holder may still answer (five minutes and a lease after the lease was
-    // last extended), a refusal may be its request's doing.
-    for wait in [Duration::ZERO, Duration::from_secs(5 * 60)] {
+    // last extended), a refusal may be its request's doing: the first refusal is in
+    // doubt, and no refresh sends the token again until then.
+    for wait in [Duration::ZERO, Duration::ZERO, Duration::from_secs(5 * 60)] {
         test.clock.advance(wait);
         let refused = tokens.access_token(&connection).await.unwrap_err();
         assert_eq!(refused.code(), "auth.refresh_in_progress");
+        assert!(refused.retry_after().is_some());
         assert_eq!(
             stored_status(&test, &connection).await,
             ConnectionStatus::Active
         );
         assert!(has_lease(&test, &connection), "the lapsed lease is kept");
     }
+    assert_eq!(mock.refresh_requests(), 2, "the refused token is sent once");
     // Past that, nothing explains the refusal but a dead grant.
     test.clock.advance(Duration::from_secs(31));
     let dead = tokens.access_token(&connection).await.unwrap_err();

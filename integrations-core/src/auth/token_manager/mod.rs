@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use subtle::ConstantTimeEq;
 
 use self::cache::{Cache, CacheKey, Freshness, Lookup, PendingUse};
-pub use self::lease::REFRESH_LEASE_TYPE;
+pub use self::lease::{REFRESH_IN_DOUBT_TYPE, REFRESH_LEASE_TYPE};
 pub use self::refresh::{NO_REFRESH_TOKEN, REFRESH_TOKEN_EXPIRED};
 use super::CREDENTIAL_REVOKED;
 use super::resolve::{ResolutionPath, resolution_path};

@@ -147,6 +147,11 @@ impl TokenManager {
                 pause = (pause * 2).min(MAX_PAUSE);
                 continue;
             }
+            // A refresh token refused while an earlier holder may still answer is not
+            // sent again until then.
+            if let Some(until) = lease::in_doubt(&set, slot, now) {
+                return Err(self.in_doubt(until));
+            }
             self.require_active(connection).await?;
             let refresh_token = if kind == ConnectionMethodKind::OAuth2ClientCredentials {
                 None
@@ -241,9 +246,10 @@ impl TokenManager {
     /// that time) is not recorded as a dead grant while the lapsed holder may still
     /// answer ([`MAX_LEASE_HOLD`] and a lease after the lease's last extension): its
     /// request may have used the token up, and its tokens may still land. The set is
-    /// put back as it was read, lapsed lease included, so every refresh until then
-    /// knows it too, and the call fails as
-    /// [`REFRESH_IN_PROGRESS`](crate::codes::auth::REFRESH_IN_PROGRESS). A refusal after
+    /// put back as it was read, lapsed lease included, with an in-doubt marker until
+    /// then, which answers every refresh meanwhile without sending the token again; the
+    /// call fails as [`REFRESH_IN_PROGRESS`](crate::codes::auth::REFRESH_IN_PROGRESS).
+    /// Any other failure in that time puts the set back as read too. A refusal after
     /// that records the grant dead, as any other.
     async fn settle_renewal(
         &self,
@@ -275,15 +281,31 @@ impl TokenManager {
                 })
             }
             Err(error) => {
-                let doubt = self.lapsed_holder_may_answer(took_over);
-                let in_doubt = is_dead_grant(&error) && refresh_token.is_some() && doubt.is_some();
-                // In doubt, the set goes back as it was read (the lapsed lease in it);
-                // else our lease is removed.
-                let released = if in_doubt {
-                    self.swap_back(connection, set.credentials.clone(), version)
-                        .await
-                } else {
-                    self.release(connection, set, slot, version).await
+                // While the holder of the lease this refresh took over may still answer,
+                // the set goes back as it was read (its lapsed lease in it), whatever the
+                // failure: that holder may have used the refresh token up, and the next
+                // refresh must know. A refusal also leaves an in-doubt marker until then,
+                // so no refresh sends the token again meanwhile.
+                let doubt = self
+                    .doubt_until(took_over)
+                    .filter(|_| refresh_token.is_some());
+                let in_doubt = doubt.is_some() && is_dead_grant(&error);
+                let released = match doubt {
+                    Some(until) if in_doubt => match lease::with_doubt(
+                        &self.host,
+                        connection,
+                        &set.credentials,
+                        slot,
+                        (self.now(), until),
+                    ) {
+                        Ok(credentials) => self.swap_back(connection, credentials, version).await,
+                        Err(e) => Err(e),
+                    },
+                    Some(_) => {
+                        self.swap_back(connection, set.credentials.clone(), version)
+                            .await
+                    }
+                    None => self.release(connection, set, slot, version).await,
                 };
                 self.audit_refresh(connection, grant_of(kind), Some(&error))
                     .await;
@@ -292,7 +314,7 @@ impl TokenManager {
                         // The store changed while we refreshed: re-read before giving up.
                         return Ok(Settled::Again);
                     };
-                    if let (true, Some(wait)) = (in_doubt, doubt) {
+                    if let (true, Some(until)) = (in_doubt, doubt) {
                         tracing::warn!(
                             target: "integrations::auth",
                             tenant = %connection.tenant,
@@ -300,11 +322,7 @@ impl TokenManager {
                             code = error.code(),
                             "a refresh token was refused while the process whose lease lapsed may still store new tokens; the connection is left active"
                         );
-                        return Err(crate::codes::auth::REFRESH_IN_PROGRESS
-                            .error(
-                                "the provider refused the refresh token another process's lapsed refresh may have used; its tokens may still be stored: retry shortly",
-                            )
-                            .with_retry_after(wait));
+                        return Err(self.in_doubt(until));
                     }
                     self.mark_error(connection, &error, Some(released)).await?;
                 } else {
@@ -547,13 +565,21 @@ impl TokenManager {
             .error("the connection's credentials kept changing during the refresh; retry"))
     }
 
-    /// When a refresh took over a lease last extended at `took_over`, and its holder may
-    /// still answer (its request bounded by [`MAX_LEASE_HOLD`], a lease after that), how
-    /// long to wait before retrying.
-    fn lapsed_holder_may_answer(&self, took_over: Option<Timestamp>) -> Option<Duration> {
+    /// When a refresh took over a lease last extended at `took_over`, until when its
+    /// holder may still answer (its request bounded by [`MAX_LEASE_HOLD`], a lease after
+    /// that), if that is still to come.
+    fn doubt_until(&self, took_over: Option<Timestamp>) -> Option<Timestamp> {
         let until = took_over?.saturating_add(MAX_LEASE_HOLD.saturating_add(self.lease_ttl));
-        let now = self.now();
-        (until > now).then(|| until.duration_since(now).min(self.lease_ttl))
+        (until > self.now()).then_some(until)
+    }
+
+    /// The error of a refresh while a refused refresh token is in doubt until `until`.
+    pub(super) fn in_doubt(&self, until: Timestamp) -> Error {
+        crate::codes::auth::REFRESH_IN_PROGRESS
+            .error(
+                "the provider refused the refresh token another process's lapsed refresh may have used; its tokens may still be stored: retry shortly",
+            )
+            .with_retry_after(until.duration_since(self.now()).min(self.lease_ttl))
     }
 
     /// Replaces our leased set at `version` with `credentials`. The new version, or
