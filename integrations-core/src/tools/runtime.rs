@@ -257,7 +257,8 @@ impl Runtime {
     /// stores the approval request and answers it (or the failure that refused the call,
     /// audited), and never runs the tool. When the policy decided now is not `ask`,
     /// nothing is stored or run, and the arguments come back (`Err`) for
-    /// [`call`](Self::call), which decides and audits anew. So a host can finish asking
+    /// [`call`](Self::call), which decides and audits anew (the policy decision is then
+    /// recorded twice). So a host can finish asking
     /// in a task of its own after its caller stopped waiting (a stored request it does
     /// not keep track of would be lost), without a tool ever running unseen.
     ///

@@ -91,6 +91,7 @@ pub(super) fn default_headers(endpoints: &GitHubEndpoints) -> Result<HeaderMap, 
 /// Sends a request; success bodies are returned, everything else is an error.
 async fn send(context: &ToolContext, request: HttpRequest) -> Result<HttpResponse, Error> {
     // Accept, the API version and User-Agent come from the definition's default headers.
+    let names_repository = request.uri().path().contains("/repos/");
     let response = context.http().send(request, &auth(context)).await?;
     if let Some(limited) = RATE_LIMIT.check(&response, context.now()) {
         return Err(limited);
@@ -99,8 +100,16 @@ async fn send(context: &ToolContext, request: HttpRequest) -> Result<HttpRespons
         return Err(status_error(response.status()).with_issues(rejected_fields(&response)));
     }
     // Redirects are not followed; GitHub answers a renamed or transferred repository's
-    // old name with one (301 for reads, 307 for writes, to the repository's id).
-    if response.status().is_redirection() {
+    // old name with one (301 for reads, 307 for writes, to the repository's id). Any
+    // other status stays what it is.
+    if names_repository
+        && matches!(
+            response.status(),
+            http::StatusCode::MOVED_PERMANENTLY
+                | http::StatusCode::TEMPORARY_REDIRECT
+                | http::StatusCode::PERMANENT_REDIRECT
+        )
+    {
         return Err(crate::codes::github::REPOSITORY_MOVED.error(format!(
             "GitHub says the repository was renamed or transferred (HTTP {}); call again with its new owner/name",
             response.status().as_u16()

@@ -311,6 +311,13 @@ fn page_size(limit: Option<u8>) -> u8 {
     limit.unwrap_or(25).clamp(1, 100)
 }
 
+/// What a mutation did to its item.
+#[derive(Clone, Copy)]
+enum Made {
+    Created,
+    Updated,
+}
+
 #[derive(Deserialize)]
 struct Payload<T> {
     success: bool,
@@ -318,7 +325,8 @@ struct Payload<T> {
     item: Option<T>,
 }
 
-fn created<T>(payload: Payload<T>, what: &str) -> Result<T, Error> {
+/// The item of a mutation's `payload` that made or changed (`made`) a `what`.
+fn created<T>(payload: Payload<T>, what: &str, made: Made) -> Result<T, Error> {
     match payload {
         Payload {
             success: true,
@@ -330,9 +338,14 @@ fn created<T>(payload: Payload<T>, what: &str) -> Result<T, Error> {
         Payload {
             success: true,
             item: None,
-        } => Err(crate::codes::linear::APPLIED_WITH_ERRORS.error(format!(
-            "Linear made the {what} but did not return it; do not repeat the call, which would make it again"
-        ))),
+        } => Err(crate::codes::linear::APPLIED_WITH_ERRORS.error(match made {
+            Made::Created => format!(
+                "Linear made the {what} but did not return it; do not repeat the call, which would make it again"
+            ),
+            Made::Updated => format!(
+                "Linear updated the {what} but did not return it; read it to see the change"
+            ),
+        })),
         Payload { success: false, .. } => {
             Err(crate::codes::linear::NOT_SAVED.error(format!("Linear did not save the {what}")))
         }
@@ -519,7 +532,7 @@ impl Tool for CreateIssue {
             "issueCreate",
         )
         .await?;
-        created(payload, "issue")
+        created(payload, "issue", Made::Created)
     }
 }
 
@@ -634,7 +647,7 @@ impl Tool for UpdateIssue {
             "issueUpdate",
         )
         .await?;
-        let node = created(payload, "issue")?;
+        let node = created(payload, "issue", Made::Updated)?;
         Ok(UpdatedIssue {
             id: node.id,
             identifier: node.identifier,
@@ -710,7 +723,7 @@ impl Tool for CreateComment {
             "commentCreate",
         )
         .await?;
-        created(payload, "comment")
+        created(payload, "comment", Made::Created)
     }
 }
 

@@ -317,6 +317,20 @@ enum Operation {
     TeamsFiltered,
 }
 
+/// The first field of `query`'s selection (`teams`, `issueCreate`): the endpoint whose
+/// own limit Linear names.
+fn root_field(query: &str) -> String {
+    query
+        .split_once('{')
+        .map(|(_, rest)| {
+            rest.trim_start()
+                .chars()
+                .take_while(char::is_ascii_alphanumeric)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 fn operation(query: &str) -> Option<Operation> {
     let has = |parts: &[&str]| parts.iter().all(|p| query.contains(p));
     if has(&[
@@ -418,7 +432,11 @@ impl Respond for Responder {
                             "X-RateLimit-Requests-Reset",
                             (now_ms + 3_600_000).to_string().as_str(),
                         )
-                        .insert_header("X-RateLimit-Endpoint-Name", "issueCreate")
+                        .insert_header(
+                            "X-RateLimit-Endpoint-Name",
+                            root_field(recorded.json()["query"].as_str().unwrap_or_default())
+                                .as_str(),
+                        )
                         .insert_header("X-RateLimit-Endpoint-Requests-Limit", "100")
                         .insert_header("X-RateLimit-Endpoint-Requests-Remaining", "0")
                         .insert_header(
