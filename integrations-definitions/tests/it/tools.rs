@@ -1237,6 +1237,23 @@ async fn a_moved_github_repository_is_named_as_moved() {
         )
         .await);
     assert_eq!(api.titles("octo", "renamed"), ["Found"]);
+    // Any other redirect keeps its status error: it moved nothing.
+    for tool in ["github_search_issues", "github_list_pull_requests"] {
+        api.fail_next(GitHubFailure::Found {
+            location: "https://sso.example.com/login".to_owned(),
+        });
+        let arguments = if tool == "github_search_issues" {
+            json!({"query": "crash"})
+        } else {
+            json!({"repository": "octo/renamed"})
+        };
+        let redirected = runtime.call(tool, arguments, &call).await;
+        assert_eq!(
+            code(&redirected),
+            "tool.upstream_error",
+            "{tool}: {redirected:?}"
+        );
+    }
 }
 
 #[tokio::test]

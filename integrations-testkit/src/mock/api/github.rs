@@ -47,6 +47,12 @@ pub enum GitHubFailure {
         /// The `retry-after` seconds.
         retry_after_seconds: u64,
     },
+    /// A `302 Found` to another address, as a proxy or a misconfigured GitHub Enterprise
+    /// Server in front of the API answers (not a moved repository).
+    Found {
+        /// The `Location`.
+        location: String,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -709,6 +715,9 @@ impl Respond for Responder {
                     "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
                 )
                 .insert_header("retry-after", retry_after_seconds.to_string().as_str()),
+                GitHubFailure::Found { location } => {
+                    ResponseTemplate::new(302).insert_header("location", location.as_str())
+                }
             };
         }
         if recorded.header("user-agent").is_none_or(str::is_empty) {
