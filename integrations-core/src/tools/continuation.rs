@@ -457,6 +457,48 @@ impl NextPage {
     }
 }
 
+/// A continuation taken out of the store for a read, put back (in a task of its own)
+/// when the read is dropped before it is [`done`](Self::done): a client that cancels
+/// its read loses no page.
+struct Taken {
+    host: Host,
+    entry: Option<PendingContinuation>,
+}
+
+impl Taken {
+    fn entry(&self) -> &PendingContinuation {
+        self.entry
+            .as_ref()
+            .unwrap_or_else(|| unreachable!("taken until done"))
+    }
+
+    /// The read ended: its page was handed over, or the record put back.
+    fn done(mut self) {
+        self.entry = None;
+    }
+}
+
+impl Drop for Taken {
+    fn drop(&mut self) {
+        let Some(entry) = self.entry.take() else {
+            return;
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let host = self.host.clone();
+        runtime.spawn(async move {
+            if let Err(put) = host.continuations().put_continuation(&entry).await {
+                tracing::warn!(
+                    target: "integrations::tools",
+                    code = put.code(),
+                    "a continuation whose read was dropped could not be put back; its pages are lost"
+                );
+            }
+        });
+    }
+}
+
 impl Continuations {
     pub(crate) fn new(ttl: Duration, approved_ttl: Duration) -> Self {
         Self { ttl, approved_ttl }
@@ -551,22 +593,31 @@ impl Continuations {
         if entry.expires_at <= now {
             return Err(unknown());
         }
+        // From here the page is this read's to hand over: a read dropped before it does
+        // (its client cancelled) puts the record back.
+        let taken = Taken {
+            host: host.clone(),
+            entry: Some(entry),
+        };
+        let entry = taken.entry();
         if entry.workspace != reader.workspace
             || connection.is_some_and(|connection| *connection != entry.connection)
         {
             // Put it back: the rightful owner may still read it.
-            store.put_continuation(&entry).await?;
+            let put = store.put_continuation(entry).await;
+            taken.done();
+            put?;
             return Err(unknown());
         }
         let owner = Owner {
             reader: binding.clone(),
             connection: entry.connection.clone(),
         };
-        match self.hand_over(host, &entry, owner, now).await {
+        let read = match self.hand_over(host, entry, owner, now).await {
             Ok(next) => Ok(next),
             Err(error) => {
                 // The page was not handed over: the cursor stays readable for a retry.
-                if let Err(put) = store.put_continuation(&entry).await {
+                if let Err(put) = store.put_continuation(entry).await {
                     tracing::warn!(
                         target: "integrations::tools",
                         code = put.code(),
@@ -575,7 +626,9 @@ impl Continuations {
                 }
                 Err(error)
             }
-        }
+        };
+        taken.done();
+        read
     }
 
     /// The first page of the taken `entry`, the rest kept under a new cursor for `owner`.

@@ -2,7 +2,7 @@
 //! a refused credential refreshed once, rate limits, panics, trimming, audit.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use integrations_core::host::{AuditOutcome, Clock};
@@ -1134,22 +1134,7 @@ async fn the_pages_of_an_approved_result_wait_as_long_as_its_retry() {
 #[tokio::test]
 async fn a_failed_continuation_read_keeps_its_cursor() {
     let env = Env::new().await;
-    let flaky = Arc::new(FlakyContinuations {
-        inner: env.test.store.clone(),
-        failing_puts: AtomicUsize::new(0),
-    });
-    let host = integrations_core::host::Host::builder()
-        .stores(env.test.store.clone())
-        .continuations(flaky.clone())
-        .http(env.test.host().http_arc())
-        .cipher(env.test.keys.clone())
-        .clock(env.test.clock.clone())
-        .audit(env.test.audit.clone())
-        .build()
-        .unwrap();
-    let runtime =
-        integrations_core::tools::Runtime::new(env.registry.clone(), host, env.tokens.clone())
-            .with_result_budget(2_000);
+    let (runtime, flaky) = FlakyContinuations::runtime(&env);
     let call = env.call("conn-key");
     let first = runtime
         .call("tracker_list_tickets", json!({"count": 300}), &call)
@@ -1164,10 +1149,72 @@ async fn a_failed_continuation_read_keeps_its_cursor() {
     assert!(page2.continuation.is_some());
 }
 
-/// The memory store's continuations, whose next `failing_puts` writes fail.
+/// A read dropped after it took its record (its client cancelled while the next pages
+/// were being kept) puts the record back: the page was never handed over.
+#[tokio::test]
+async fn a_cancelled_continuation_read_keeps_its_cursor() {
+    let env = Env::new().await;
+    let (runtime, flaky) = FlakyContinuations::runtime(&env);
+    let call = env.call("conn-key");
+    let first = runtime
+        .call("tracker_list_tickets", json!({"count": 300}), &call)
+        .await;
+    let cursor = first.continuation.unwrap().cursor;
+    flaky.slow_puts_ms.store(2_000, Ordering::SeqCst);
+    let cancelled = tokio::time::timeout(
+        Duration::from_millis(200),
+        runtime.continue_result(&cursor, &call),
+    )
+    .await;
+    assert!(
+        cancelled.is_err(),
+        "the read was still keeping the next pages"
+    );
+    flaky.slow_puts_ms.store(0, Ordering::SeqCst);
+    let mut page2 = None;
+    for _ in 0..100 {
+        let read = runtime.continue_result(&cursor, &call).await;
+        if read.status == ToolStatus::Completed {
+            page2 = Some(read);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let page2 = page2.expect("the cursor reads its page after the cancelled read");
+    assert!(page2.continuation.is_some());
+}
+
+/// The memory store's continuations, whose next `failing_puts` writes fail, and whose
+/// writes take `slow_puts_ms` first.
 struct FlakyContinuations {
     inner: Arc<integrations_testkit::MemoryStore>,
     failing_puts: AtomicUsize,
+    slow_puts_ms: AtomicU64,
+}
+
+impl FlakyContinuations {
+    /// A runtime (result budget 2,000 bytes) over `env`'s host with these
+    /// continuations.
+    fn runtime(env: &Env) -> (integrations_core::tools::Runtime, Arc<Self>) {
+        let flaky = Arc::new(Self {
+            inner: env.test.store.clone(),
+            failing_puts: AtomicUsize::new(0),
+            slow_puts_ms: AtomicU64::new(0),
+        });
+        let host = integrations_core::host::Host::builder()
+            .stores(env.test.store.clone())
+            .continuations(flaky.clone())
+            .http(env.test.host().http_arc())
+            .cipher(env.test.keys.clone())
+            .clock(env.test.clock.clone())
+            .audit(env.test.audit.clone())
+            .build()
+            .unwrap();
+        let runtime =
+            integrations_core::tools::Runtime::new(env.registry.clone(), host, env.tokens.clone())
+                .with_result_budget(2_000);
+        (runtime, flaky)
+    }
 }
 
 #[async_trait::async_trait]
@@ -1181,6 +1228,10 @@ impl integrations_core::host::ContinuationStore for FlakyContinuations {
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
         if failing.is_ok() {
             return Err(integrations_core::codes::store::FAILED.error("the store is down"));
+        }
+        let slow = self.slow_puts_ms.load(Ordering::SeqCst);
+        if slow > 0 {
+            tokio::time::sleep(Duration::from_millis(slow)).await;
         }
         self.inner.put_continuation(pending).await
     }
