@@ -762,7 +762,8 @@ pub struct FileContents {
     pub encoding: Option<String>,
     /// The file's contents (files).
     pub content: Option<String>,
-    /// The entries (directories).
+    /// The entries (directories). GitHub lists at most 1,000 entries of a directory:
+    /// with 1,000 here, there may be more, which this tool cannot list.
     pub entries: Option<Vec<DirectoryEntry>>,
     /// Where a symlink points, or a submodule's git URL.
     pub target: Option<String>,
@@ -1016,7 +1017,9 @@ pub struct SearchPage {
     pub incomplete_results: bool,
     /// The matches.
     pub items: Vec<SearchItem>,
-    /// Pass as `cursor` to read the next page; absent on the last page.
+    /// Pass as `cursor` to read the next page; absent on the last page. GitHub returns
+    /// at most 1,000 results of a search: past them there is no next page, even when
+    /// `total_count` is larger; narrow the query to reach the rest.
     pub next_cursor: Option<String>,
 }
 
