@@ -13,8 +13,8 @@ use http::{Method, StatusCode};
 use integrations_core::Error;
 use integrations_core::host::HttpResponse;
 use integrations_core::tools::{
-    RateLimitRule, RequestAuth, Tool, ToolAnnotations, ToolContext, ToolDescriptor, ToolSet,
-    read_json, request, status_error,
+    RateLimitRule, RequestAuth, ResetFormat, Tool, ToolAnnotations, ToolContext, ToolDescriptor,
+    ToolSet, read_json, request, status_error,
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -23,7 +23,22 @@ use super::schemas::{OpenAiConnectionConfig, OpenAiTargetConfig};
 
 static TOOLS: LazyLock<ToolSet> = LazyLock::new(|| ToolSet::new().with(ListModels));
 
-static RATE_LIMIT: LazyLock<RateLimitRule> = LazyLock::new(RateLimitRule::new);
+/// OpenAI counts requests and tokens apart, each with its reset as a duration
+/// (`x-ratelimit-reset-requests: 12ms`, `x-ratelimit-reset-tokens: 6m0s`): a 429 without
+/// `retry-after` waits for the reset of the limit that is spent.
+static RATE_LIMIT: LazyLock<RateLimitRule> = LazyLock::new(|| {
+    RateLimitRule::new()
+        .with_bucket(
+            "x-ratelimit-remaining-requests",
+            "x-ratelimit-reset-requests",
+            ResetFormat::Duration,
+        )
+        .with_bucket(
+            "x-ratelimit-remaining-tokens",
+            "x-ratelimit-reset-tokens",
+            ResetFormat::Duration,
+        )
+});
 
 /// The OpenAI tools.
 pub fn tool_set() -> &'static ToolSet {

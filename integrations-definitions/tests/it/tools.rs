@@ -1685,6 +1685,21 @@ async fn openai_insufficient_quota_is_not_a_retryable_rate_limit() {
     });
     let limited = runtime.call("openai_list_models", json!({}), &call).await;
     assert_eq!(code(&limited), "tool.rate_limited");
+    assert_eq!(
+        limited.failure.unwrap().retry_after,
+        Some(Duration::from_secs(5))
+    );
+    // Without `retry-after`, the wait is the reset of the limit that is spent (tokens,
+    // as OpenAI writes it), not the requests' and not a default.
+    api.fail_next(OpenAiFailure::TokensLimited {
+        reset: "6m0s".to_owned(),
+    });
+    let limited = runtime.call("openai_list_models", json!({}), &call).await;
+    assert_eq!(code(&limited), "tool.rate_limited");
+    assert_eq!(
+        limited.failure.unwrap().retry_after,
+        Some(Duration::from_secs(360))
+    );
 }
 
 // ---------------------------------------------------------------- Catalog and exports

@@ -39,6 +39,9 @@ pub enum ResetFormat {
     EpochMillis,
     /// Seconds from now.
     DeltaSeconds,
+    /// A duration from now as Go writes one (`6m0s`, `12ms`, `1.5s`): OpenAI's
+    /// `x-ratelimit-reset-requests` and `x-ratelimit-reset-tokens`.
+    Duration,
 }
 
 /// One provider's way of signalling rate limits, as data.
@@ -298,10 +301,7 @@ impl RateLimitRule {
             .buckets
             .iter()
             .filter(|b| b.spent(headers))
-            .filter_map(|b| {
-                let reset = i64::try_from(header_number(headers, &b.reset)?).ok()?;
-                Some(reset_wait(reset, b.format, now))
-            })
+            .filter_map(|b| header_wait(headers, &b.reset, b.format, now))
             .max();
         if let Some(wait) = latest {
             return wait;
@@ -317,12 +317,9 @@ impl RateLimitRule {
             .is_none_or(|name| header_number(headers, name) == Some(0));
         if exhausted
             && let Some((name, format)) = &self.reset_header
-            && let Some(reset) = headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<i64>().ok())
+            && let Some(wait) = header_wait(headers, name, *format, now)
         {
-            return reset_wait(reset, *format, now);
+            return wait;
         }
         self.default_wait
     }
@@ -339,14 +336,57 @@ fn header_number(headers: &HeaderMap, name: &HeaderName) -> Option<u64> {
     headers.get(name)?.to_str().ok()?.trim().parse().ok()
 }
 
-/// The wait until a reset written in `format`.
-fn reset_wait(reset: i64, format: ResetFormat, now: Timestamp) -> Duration {
+/// The wait until the reset the header `name` writes in `format`, when it holds one.
+fn header_wait(
+    headers: &HeaderMap,
+    name: &HeaderName,
+    format: ResetFormat,
+    now: Timestamp,
+) -> Option<Duration> {
+    let text = headers.get(name)?.to_str().ok()?.trim();
     let until = match format {
-        ResetFormat::EpochSeconds => Timestamp::from_unix_seconds(reset),
-        ResetFormat::EpochMillis => Timestamp::from_unix_millis(reset),
-        ResetFormat::DeltaSeconds => return Duration::from_secs(u64::try_from(reset).unwrap_or(0)),
+        ResetFormat::Duration => return parse_go_duration(text),
+        ResetFormat::DeltaSeconds => {
+            let seconds: i64 = text.parse().ok()?;
+            return Some(Duration::from_secs(u64::try_from(seconds).unwrap_or(0)));
+        }
+        ResetFormat::EpochSeconds => Timestamp::from_unix_seconds(text.parse().ok()?),
+        ResetFormat::EpochMillis => Timestamp::from_unix_millis(text.parse().ok()?),
     };
-    until.duration_since(now)
+    Some(until.duration_since(now))
+}
+
+/// A duration as Go's `time.Duration` writes one: numbers (decimals allowed), each with
+/// a unit (`h`, `m`, `s`, `ms`, `us` or `µs`, `ns`), as `1h2m3.5s` or `12ms`.
+fn parse_go_duration(text: &str) -> Option<Duration> {
+    let mut rest = text;
+    let mut seconds = 0.0_f64;
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let number = rest.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
+        if number == 0 {
+            return None;
+        }
+        let value: f64 = rest[..number].parse().ok()?;
+        rest = &rest[number..];
+        let unit = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let scale = match &rest[..unit] {
+            "h" => 3600.0,
+            "m" => 60.0,
+            "s" => 1.0,
+            "ms" => 1e-3,
+            "us" | "µs" => 1e-6,
+            "ns" => 1e-9,
+            _ => return None,
+        };
+        seconds += value * scale;
+        rest = &rest[unit..];
+    }
+    Duration::try_from_secs_f64(seconds).ok()
 }
 
 /// `Retry-After` is either delay-seconds or an HTTP date (RFC 9110 §10.2.3).
@@ -575,5 +615,27 @@ mod tests {
             wait(&[("r-reset", soon.as_str())]),
             Some(Duration::from_secs(1))
         );
+    }
+
+    #[test]
+    fn go_durations_are_read_as_openai_writes_them() {
+        for (text, millis) in [
+            ("12ms", 12),
+            ("6m0s", 360_000),
+            ("1.5s", 1_500),
+            ("1h2m3s", 3_723_000),
+            ("250us", 0),
+            ("0s", 0),
+        ] {
+            assert_eq!(
+                parse_go_duration(text).map(|d| d.as_millis()),
+                Some(millis),
+                "{text}"
+            );
+        }
+        assert_eq!(parse_go_duration("20µs"), Some(Duration::from_micros(20)));
+        for bad in ["", "12", "s", "6m0", "1x", "-1s", "1..5s"] {
+            assert_eq!(parse_go_duration(bad), None, "{bad}");
+        }
     }
 }

@@ -29,6 +29,13 @@ pub enum OpenAiFailure {
     /// 429 `insufficient_quota`: the key's organization has no credit left (billing), no
     /// `retry-after`.
     InsufficientQuota,
+    /// 429 for the tokens-per-minute limit without `retry-after`: none left of the tokens
+    /// (`x-ratelimit-remaining-tokens: 0`), their reset in `x-ratelimit-reset-tokens` as
+    /// OpenAI writes it (`reset`, such as `6m0s`), requests left.
+    TokensLimited {
+        /// The `x-ratelimit-reset-tokens` value.
+        reset: String,
+    },
 }
 
 #[derive(Debug, Default)]
@@ -80,6 +87,18 @@ impl Respond for Responder {
                 .insert_header("x-ratelimit-limit-requests", "500")
                 .insert_header("x-ratelimit-remaining-requests", "0")
                 .insert_header("x-ratelimit-reset-requests", "12ms"),
+                OpenAiFailure::TokensLimited { reset } => error(
+                    429,
+                    "tokens",
+                    "rate_limit_exceeded",
+                    "Rate limit reached for tokens per min (TPM). Please try again later.",
+                )
+                .insert_header("x-ratelimit-limit-requests", "500")
+                .insert_header("x-ratelimit-remaining-requests", "499")
+                .insert_header("x-ratelimit-reset-requests", "120ms")
+                .insert_header("x-ratelimit-limit-tokens", "30000")
+                .insert_header("x-ratelimit-remaining-tokens", "0")
+                .insert_header("x-ratelimit-reset-tokens", reset.as_str()),
                 OpenAiFailure::InsufficientQuota => error(
                     429,
                     "insufficient_quota",
