@@ -32,7 +32,7 @@ integrations_core::error_codes! {
         SECRET_IN_RESPONSE = "proxy.secret_in_response", PermissionDenied, "The upstream's response headers hold the injected credential (a redirect keeping a query-injected key, say); the response is not passed on (502).";
         SNI_MISMATCH = "proxy.sni_mismatch", PermissionDenied, "The TLS server name differs from the CONNECT host; no upstream was contacted (421).";
         STORE_FAILED = "proxy.store_failed", Storage, "The connection store failed while the proxy looked up a route's connection (502).";
-        TOO_MANY_CONNECTIONS = "proxy.too_many_connections", Unavailable, "The proxy is serving as many connections as it may (503).";
+        TOO_MANY_CONNECTIONS = "proxy.too_many_connections", Unavailable, "The proxy is serving as many connections as it may, in all or from the client's address (503).";
         UPSTREAM_FAILED = "proxy.upstream_failed", Unavailable, "The upstream connection failed (502).";
         UPSTREAM_TIMEOUT = "proxy.upstream_timeout", Unavailable, "The upstream did not answer in time (504).";
         UPSTREAM_UNREACHABLE = "proxy.upstream_unreachable", Unavailable, "The upstream or passthrough destination could not be reached (502).";

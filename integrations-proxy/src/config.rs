@@ -42,6 +42,11 @@ pub struct ProxyConfig {
     /// given at most five seconds to send its request head; past those, a connection is
     /// closed at once, so a flood of idle connections holds no task or descriptor.
     pub max_connections: usize,
+    /// Client connections served at once from one address (a sandbox), counted with its
+    /// tunnels: past it, that address's connections are answered as past
+    /// `max_connections`, so one sandbox cannot take every connection of a shared proxy.
+    /// Sandboxes behind one address (a NAT) share it.
+    pub max_connections_per_peer: usize,
     /// The largest request head (line and headers), in bytes.
     pub max_header_bytes: usize,
     /// How long a client may take to send a request head.
@@ -85,6 +90,7 @@ impl Default for ProxyConfig {
             allow_private: false,
             allow_loopback: false,
             max_connections: 1024,
+            max_connections_per_peer: 256,
             max_header_bytes: 64 * 1024,
             header_read_timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
@@ -144,6 +150,13 @@ impl ProxyConfig {
     #[must_use]
     pub fn with_max_connections(mut self, max: usize) -> Self {
         self.max_connections = max;
+        self
+    }
+
+    /// Sets the connection limit per client address.
+    #[must_use]
+    pub fn with_max_connections_per_peer(mut self, max: usize) -> Self {
+        self.max_connections_per_peer = max;
         self
     }
 

@@ -80,9 +80,9 @@ enum Mode {
     Blind(TcpStream),
 }
 
-/// A client connection's place under [`ProxyConfig::max_connections`](crate::ProxyConfig),
-/// held by the connection and by every tunnel it opens.
-pub(crate) type Slot = Arc<tokio::sync::OwnedSemaphorePermit>;
+/// A client connection's place under [`ProxyConfig::max_connections`](crate::ProxyConfig)
+/// and its address's share, held by the connection and by every tunnel it opens.
+pub(crate) type Slot = Arc<crate::server::Place>;
 
 async fn connect(
     shared: Arc<Shared>,

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -15,7 +15,7 @@ use integrations_core::host::Host;
 use integrations_core::plan::CompiledRuntimePlan;
 use integrations_core::{ConnectionId, Error};
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinHandle;
 
 use crate::audit::{self, AuditOpen, AuditQueue, AuditReceiver};
@@ -226,8 +226,54 @@ const REFUSALS_AT_ONCE: usize = 64;
 /// answers.
 const REFUSAL_HEAD_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// A client connection's place: a slot of `max_connections`, and one of its address's
+/// share. Both are given back when the connection and its tunnels have closed.
+pub(crate) struct Place {
+    _slot: OwnedSemaphorePermit,
+    _peer: PeerPlace,
+}
+
+/// How many connections each client address holds.
+#[derive(Default)]
+struct Peers(Mutex<HashMap<IpAddr, usize>>);
+
+/// One connection of `ip` counted in `peers`, until dropped.
+struct PeerPlace {
+    peers: Arc<Peers>,
+    ip: IpAddr,
+}
+
+impl Peers {
+    /// A place for a connection of `ip`, unless it holds `max` already.
+    fn enter(self: &Arc<Self>, ip: IpAddr, max: usize) -> Option<PeerPlace> {
+        let mut held = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let count = held.entry(ip).or_insert(0);
+        if *count >= max {
+            return None;
+        }
+        *count += 1;
+        Some(PeerPlace {
+            peers: Arc::clone(self),
+            ip,
+        })
+    }
+}
+
+impl Drop for PeerPlace {
+    fn drop(&mut self) {
+        let mut held = self.peers.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(count) = held.get_mut(&self.ip) {
+            *count -= 1;
+            if *count == 0 {
+                held.remove(&self.ip);
+            }
+        }
+    }
+}
+
 async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
     let slots = Arc::new(Semaphore::new(shared.config.max_connections));
+    let peers = Arc::new(Peers::default());
     // Connections past the limit are answered 503, a few at a time: each waits for a
     // request head, so a flood of idle ones must not hold a task and a descriptor each.
     let refusals = Arc::new(Semaphore::new(REFUSALS_AT_ONCE));
@@ -243,7 +289,17 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
         };
         let _ = stream.set_nodelay(true);
         let shared = Arc::clone(&shared);
-        let permit = Arc::clone(&slots).try_acquire_owned().ok();
+        // A place needs a slot and room in the address's share.
+        let permit = Arc::clone(&slots)
+            .try_acquire_owned()
+            .ok()
+            .and_then(|slot| {
+                let peer = peers.enter(peer.ip(), shared.config.max_connections_per_peer)?;
+                Some(Place {
+                    _slot: slot,
+                    _peer: peer,
+                })
+            });
         let refusing = if permit.is_some() {
             None
         } else if let Ok(refusing) = Arc::clone(&refusals).try_acquire_owned() {
@@ -273,7 +329,7 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
                         Refusal::new(
                             http::StatusCode::SERVICE_UNAVAILABLE,
                             crate::codes::refusal::TOO_MANY_CONNECTIONS,
-                            "the proxy is serving as many connections as it may",
+                            "the proxy is serving as many connections as it may, in all or from this address",
                         )
                         .into_response(),
                     )

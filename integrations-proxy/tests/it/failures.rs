@@ -276,6 +276,49 @@ async fn connections_beyond_the_limit_get_503_and_huge_heads_are_refused() {
     assert!(fx.upstream.recorded().is_empty());
 }
 
+/// One address holds at most its share of the connections: past it, its next one is
+/// answered 503 while other addresses' are served, and a closed one frees its place.
+#[tokio::test]
+async fn one_address_cannot_take_every_connection() {
+    let fx = Fixture::start_with(Options {
+        config: integrations_proxy::ProxyConfig::new().with_max_connections_per_peer(2),
+        ..Options::default()
+    })
+    .await;
+    let addr = fx.proxy().local_addr();
+    let first = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let _second = tokio::net::TcpStream::connect(addr).await.unwrap();
+    for _ in 0..100 {
+        if fx.proxy().metrics().connections == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let auth = Some(basic("sandbox", &fx.grant()));
+    let (status, refused, _) = raw_connect(addr, "api.openai.com:443", auth.clone()).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(refused.as_deref(), Some("proxy.too_many_connections"));
+    // Far from the global limit: another address is served (loopback has many).
+    let other = tokio::net::TcpSocket::new_v4().unwrap();
+    other.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+    let other = other.connect(addr).await.unwrap();
+    let (status, _, _) = raw_connect_on(other, "example.test:443", auth.clone()).await;
+    assert_eq!(status, StatusCode::OK);
+    drop(first);
+    for _ in 0..100 {
+        if fx.proxy().metrics().connections <= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let (status, _, _) = raw_connect(addr, "example.test:443", auth).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "a closed connection frees its place"
+    );
+}
+
 /// Connections past the limit are answered 503 a few at a time (each waits for a request
 /// head); past those, they are closed at once, so idle ones cannot pile up.
 #[tokio::test]
