@@ -179,11 +179,7 @@ impl Ingest {
             match verified {
                 Ok(true) => return check_claims(target, routing),
                 Ok(false) => {}
-                Err(error) => {
-                    if refused.as_ref().is_none_or(|r| !is_the_deliverys(r)) {
-                        refused = Some(error);
-                    }
-                }
+                Err(error) => keep_the_answer(&mut refused, error),
             }
         }
         Err(refused.unwrap_or_else(|| {
@@ -274,14 +270,7 @@ impl Ingest {
                         // candidate's own trouble (no secret configured, secrets that do
                         // not open, a store error) never hides it, or a forged delivery
                         // could raise server errors at will.
-                        Err(error) => {
-                            if refused
-                                .as_ref()
-                                .is_none_or(|r: &Error| !is_the_deliverys(r))
-                            {
-                                refused = Some(error);
-                            }
-                        }
+                        Err(error) => keep_the_answer(&mut refused, error),
                     }
                 }
                 match (signed_by.len(), refused) {
@@ -373,6 +362,16 @@ pub(super) fn no_live_connection() -> Error {
         errors::codes::CONNECTION_NOT_FOUND,
         "no active connection matches the delivery",
     )
+}
+
+/// Keeps `error` as the answer of a delivery tried against several candidates, unless
+/// the kept one is about the delivery itself: what is wrong with the delivery is the
+/// answer whatever the order of the candidates, and one candidate's own trouble never
+/// hides it.
+fn keep_the_answer(refused: &mut Option<Error>, error: Error) {
+    if refused.as_ref().is_none_or(|r| !is_the_deliverys(r)) {
+        *refused = Some(error);
+    }
 }
 
 /// Whether `error` is about the delivery itself (its signature, its headers, what it
