@@ -738,80 +738,66 @@ async fn a_connection_disconnected_during_its_reauthorization_stays_revoked() {
     );
 }
 
+/// What a reauthorization of a connection in error did through `store` (made from the
+/// test's memory store): its outcome, and the stored credentials before and after.
+struct ReauthorizedOver {
+    outcome: Result<Connection, integrations_core::Error>,
+    before: CredentialSet,
+    after: CredentialSet,
+    stored: Connection,
+}
+
+async fn reauthorized_over(
+    store: impl FnOnce(Arc<MemoryStore>) -> Arc<Meddling>,
+) -> ReauthorizedOver {
+    let mock = LinearMock::start().await;
+    let (test, registry) = setup(&mock).await;
+    let connection = connected_in_error(&test, &registry, &mock).await;
+    let credentials = || async {
+        let set = test.store.load_credentials(&tenant(), &connection.id).await;
+        set.unwrap().unwrap()
+    };
+    let before = credentials().await;
+    let meddling = store(test.store.clone());
+    let host = host_with_connections(&test, meddling.clone());
+    let outcome = reauthorize_through(host, &registry, &mock, &connection).await;
+    assert!(meddling.meddled());
+    let after = credentials().await;
+    let stored = test.store.get_connection(&tenant(), &connection.id).await;
+    ReauthorizedOver {
+        outcome,
+        before,
+        after,
+        stored: stored.unwrap().unwrap(),
+    }
+}
+
 /// A reauthorization that fails after storing its tokens (the record's write fails: a
 /// store error) puts the credentials it replaced back: nothing is changed.
 #[tokio::test]
 async fn a_reauthorization_failing_after_its_tokens_were_stored_puts_the_old_ones_back() {
-    let mock = LinearMock::start().await;
-    let (test, registry) = setup(&mock).await;
-    let connection = connected_in_error(&test, &registry, &mock).await;
-    let before = test
-        .store
-        .load_credentials(&tenant(), &connection.id)
-        .await
-        .unwrap()
-        .unwrap();
-    let failing = Meddling::failing(test.store.clone());
-    let host = host_with_connections(&test, failing.clone());
-    let e = reauthorize_through(host, &registry, &mock, &connection)
-        .await
-        .unwrap_err();
-    assert!(failing.meddled());
+    let done = Box::pin(reauthorized_over(Meddling::failing)).await;
+    let e = done.outcome.unwrap_err();
     assert_eq!(e.code(), "store.failed", "{e:?}");
-    let after = test
-        .store
-        .load_credentials(&tenant(), &connection.id)
-        .await
-        .unwrap()
-        .unwrap();
     assert_eq!(
-        after.credentials, before.credentials,
+        done.after.credentials, done.before.credentials,
         "the reauthorization's tokens were left under the record it could not write"
     );
-    assert!(after.version > before.version, "{after:?}");
-    let stored = test
-        .store
-        .get_connection(&tenant(), &connection.id)
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(matches!(stored.status, ConnectionStatus::Error { .. }));
+    assert!(done.after.version > done.before.version, "{:?}", done.after);
+    assert!(matches!(done.stored.status, ConnectionStatus::Error { .. }));
 }
 
 /// A record write whose answer is lost after it landed (a store error after the commit)
 /// is a reauthorization done: its tokens stay with the record that names them.
 #[tokio::test]
 async fn a_reauthorization_whose_record_write_landed_before_an_error_keeps_its_tokens() {
-    let mock = LinearMock::start().await;
-    let (test, registry) = setup(&mock).await;
-    let connection = connected_in_error(&test, &registry, &mock).await;
-    let before = test
-        .store
-        .load_credentials(&tenant(), &connection.id)
-        .await
-        .unwrap()
-        .unwrap();
-    let losing = Meddling::losing_answer(test.store.clone());
-    let host = host_with_connections(&test, losing.clone());
-    let repaired = reauthorize_through(host, &registry, &mock, &connection)
-        .await
-        .unwrap();
-    assert!(losing.meddled());
-    assert!(repaired.is_active());
-    let after = test
-        .store
-        .load_credentials(&tenant(), &connection.id)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_ne!(after.credentials, before.credentials, "the new tokens stay");
-    let stored = test
-        .store
-        .get_connection(&tenant(), &connection.id)
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(stored.is_active());
+    let done = Box::pin(reauthorized_over(Meddling::losing_answer)).await;
+    assert!(done.outcome.unwrap().is_active());
+    assert_ne!(
+        done.after.credentials, done.before.credentials,
+        "the new tokens stay"
+    );
+    assert!(done.stored.is_active());
 }
 
 /// Forgetting a connection disconnects it, then deletes its publications, its sync

@@ -131,6 +131,23 @@ async fn identical_calls_asking_at_once_in_two_processes_share_the_first_request
     assert_eq!(calls(&demo, "slack_messages"), 0);
 }
 
+/// Sends the `ask` call of the message `text` through `client`, as a request it can
+/// cancel.
+async fn ask_cancellably(
+    client: &crate::support::Running,
+    demo: &Demo,
+    text: &str,
+) -> rmcp::service::RequestHandle<rmcp::RoleClient> {
+    client
+        .peer()
+        .send_cancellable_request(
+            ClientRequest::CallToolRequest(CallToolRequest::new(send_message(demo, text))),
+            PeerRequestOptions::no_options(),
+        )
+        .await
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_cancelled_ask_call_does_not_hold_back_the_identical_one_after_it() {
     let demo = demo().await;
@@ -138,14 +155,7 @@ async fn a_cancelled_ask_call_does_not_hold_back_the_identical_one_after_it() {
     let tenant = demo.session.session.tenant.clone();
     let client = connect(service.server(demo.session.clone()), Client::plain()).await;
 
-    let first = client
-        .peer()
-        .send_cancellable_request(
-            ClientRequest::CallToolRequest(CallToolRequest::new(send_message(&demo, "once"))),
-            PeerRequestOptions::no_options(),
-        )
-        .await
-        .unwrap();
+    let first = ask_cancellably(&client, &demo, "once").await;
     tokio::time::sleep(Duration::from_millis(150)).await;
     let peer = client.peer().clone();
     let params = send_message(&demo, "once");
@@ -173,14 +183,7 @@ async fn an_ask_call_cancelled_while_its_request_is_stored_still_registers_it() 
     let service = paced(&demo, Duration::from_millis(300));
     let tenant = demo.session.session.tenant.clone();
     let client = connect(service.server(demo.session.clone()), Client::plain()).await;
-    let first = client
-        .peer()
-        .send_cancellable_request(
-            ClientRequest::CallToolRequest(CallToolRequest::new(send_message(&demo, "once"))),
-            PeerRequestOptions::no_options(),
-        )
-        .await
-        .unwrap();
+    let first = ask_cancellably(&client, &demo, "once").await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     first.cancel(Some("timed out".into())).await.unwrap();
 
