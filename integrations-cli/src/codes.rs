@@ -92,7 +92,10 @@ pub(crate) fn render_table() -> String {
          command line when it stops with that error.\n\
          \n\
          Provider crates may add their own codes (`Error::new` or their own `error_codes!`\n\
-         catalogue); Slack's tools pass Slack's error through as `slack.<error>`.\n\
+         catalogue); Slack's tools pass Slack's own errors through as `slack.<error>`, but\n\
+         for the conditions every provider has (a refused credential, a missing scope, no\n\
+         such resource, refused input, the provider failing), which get the `tool.*`\n\
+         code an HTTP status would.\n\
          \n\
          | Code | Kind | Meaning | Crate | Exit |\n\
          |---|---|---|---|---|\n",

@@ -239,7 +239,7 @@ crate::error_codes! {
         CONTINUATION_NOT_FOUND = "tool.continuation_not_found", NotFound, "No continuation with this cursor exists: it was read already, expired, or belongs to another session.";
         CONTINUATION_UNSERIALIZABLE = "tool.continuation_unserializable", Internal, "The pages of a trimmed result could not be serialized.";
         CREDENTIAL_UNUSABLE = "tool.credential_unusable", Configuration, "The connection's credential cannot be put on an HTTP request.";
-        FORBIDDEN = "tool.forbidden", PermissionDenied, "The provider does not let the connection do this (HTTP 403).";
+        FORBIDDEN = "tool.forbidden", PermissionDenied, "The provider does not let the connection do this (HTTP 403, or the same refusal in the provider's own error format, whose code the message names: a missing scope, a forbidden operation).";
         INVALID_ARGUMENTS = "tool.invalid_arguments", InvalidInput, "The tool's arguments do not match its input schema; the issues say where.";
         INVALID_NAME = "tool.invalid_name", InvalidInput, "A tool name is not 1 to 64 lowercase letters, digits and `_`, or is reserved.";
         INVALID_PATH_SEGMENT = "tool.invalid_path_segment", InvalidInput, "An argument used in the request path is empty or is `.` or `..`.";
@@ -252,16 +252,16 @@ crate::error_codes! {
         PUBLICATION_NOT_FOUND = "tool.publication_not_found", PermissionDenied, "The call's publication does not exist in this tenant.";
         RATE_LIMITED = "tool.rate_limited", RateLimited, "The provider's rate limit was reached; retry after the wait the error carries.";
         RESULT_TOO_LARGE = "tool.result_too_large", Provider, "The tool's result is larger than the runtime's result budget and cannot be split into at most 100 pages that fit (no list or text to cut at, or too much of it); ask for less.";
-        UNAUTHORIZED = "tool.unauthorized", PermissionDenied, "The provider refused the connection's credential (HTTP 401).";
+        UNAUTHORIZED = "tool.unauthorized", PermissionDenied, "The provider refused the connection's credential (HTTP 401, or the same refusal in the provider's own error format, whose code the message names: an invalid, expired or revoked token); reconnecting may be needed.";
         UNEXPECTED_RESPONSE = "tool.unexpected_response", Provider, "The provider answered with a body that is not the JSON expected.";
         UNKNOWN_INTEGRATION = "tool.unknown_integration", NotFound, "No integration is registered under the connection's definition key.";
         UNKNOWN_METHOD = "tool.unknown_method", Configuration, "The connection's method no longer exists in its definition.";
         UPSTREAM_BAD_REQUEST = "tool.upstream_bad_request", InvalidInput, "The provider refused the request as malformed (HTTP 400).";
         UPSTREAM_CONFLICT = "tool.upstream_conflict", Conflict, "The provider reported a conflict (HTTP 409).";
         UPSTREAM_ERROR = "tool.upstream_error", Provider, "The provider answered with an unexpected status.";
-        UPSTREAM_NOT_FOUND = "tool.upstream_not_found", NotFound, "The provider has no such resource, or hides it from the connection (HTTP 404 or 410).";
-        UPSTREAM_REJECTED = "tool.upstream_rejected", InvalidInput, "The provider rejected the request's content (HTTP 422).";
-        UPSTREAM_UNAVAILABLE = "tool.upstream_unavailable", Unavailable, "The provider failed or is unavailable (HTTP 5xx).";
+        UPSTREAM_NOT_FOUND = "tool.upstream_not_found", NotFound, "The provider has no such resource, or hides it from the connection (HTTP 404 or 410, or the same answer in the provider's own error format, whose code the message names).";
+        UPSTREAM_REJECTED = "tool.upstream_rejected", InvalidInput, "The provider rejected the request's content (HTTP 422, or an input error in the provider's own error format, whose code the message names).";
+        UPSTREAM_UNAVAILABLE = "tool.upstream_unavailable", Unavailable, "The provider failed or is unavailable (HTTP 5xx, or an internal error in the provider's own error format, whose code the message names); retrying may succeed.";
     }
     /// Codes of the `url` area.
     pub mod url {

@@ -1,8 +1,9 @@
 //! The catalogue of the error codes the bundled definitions emit (codes of
 //! `integrations-core` they also emit are in [`integrations_core::codes`]).
 //!
-//! Slack's tools pass Slack's own error through as `slack.<error>` (for example
-//! `slack.channel_not_found`); those codes are Slack's and are not listed here.
+//! Slack's tools pass Slack's own errors that name no condition the runtime has a code
+//! for through as `slack.<error>` (for example `slack.not_in_channel`); those codes are
+//! Slack's and are not listed here.
 
 integrations_core::error_codes! {
     /// Codes of the `github` area.
@@ -37,17 +38,12 @@ integrations_core::error_codes! {
     /// Codes of the `linear` area.
     pub mod linear {
         APPLIED_WITH_ERRORS = "linear.applied_with_errors", Provider, "Linear made the change (the mutation reports success) but did not return all of its result (GraphQL errors beside it, for a field of the result, or the item null): do not repeat the call, which would make the change again.";
-        AUTHENTICATION_ERROR = "linear.authentication_error", PermissionDenied, "Linear refused the connection's credential (AUTHENTICATION_ERROR).";
-        ERROR = "linear.error", Provider, "Linear refused the request with another error code.";
-        FORBIDDEN = "linear.forbidden", PermissionDenied, "Linear does not let the connection do this (FORBIDDEN).";
+        ERROR = "linear.error", Provider, "Linear refused the request with an error code that names no condition the runtime has a code for (its credential refused, forbidden, not found, input rejected, failed internally: those get the `tool.*` code every provider's answer gets, with Linear's code in the message).";
         GRAPHQL_ERROR = "linear.graphql_error", Provider, "Linear answered with GraphQL errors that carry no error code (possibly beside partial data): the request did not fully succeed.";
-        INVALID_INPUT = "linear.invalid_input", InvalidInput, "Linear refused the request's input (INPUT_ERROR, BAD_USER_INPUT, GRAPHQL_VALIDATION_FAILED).";
         NO_CREDENTIAL = "linear.no_credential", Configuration, "This Linear connection has no credential tools can use.";
-        NOT_FOUND = "linear.not_found", NotFound, "Linear has no such entity (ENTITY_NOT_FOUND).";
         NOT_SAVED = "linear.not_saved", Provider, "Linear answered without saving the issue or comment (success: false).";
         NOTHING_TO_UPDATE = "linear.nothing_to_update", InvalidInput, "Name at least one field to change.";
         TEAM_REQUIRED = "linear.team_required", InvalidInput, "linear_create_issue names no team_id and the connection's config has no default_team_id.";
-        UNAVAILABLE = "linear.unavailable", Unavailable, "Linear failed internally (INTERNAL_SERVER_ERROR); retrying may succeed.";
     }
     /// Codes of the `openai` area.
     pub mod openai {

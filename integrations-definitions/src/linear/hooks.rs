@@ -313,8 +313,12 @@ impl WebhookRegistrar for LinearHooks {
                 }
             }
             // Linear answers an unknown id with `Entity not found` (`INPUT_ERROR` or
-            // `ENTITY_NOT_FOUND`); the hook is gone either way, so ask again to be sure.
-            Err(e) if e.is_not_found() || e.code() == crate::codes::linear::INVALID_INPUT => {
+            // `ENTITY_NOT_FOUND`), and an id it cannot read as one with another input
+            // error; the hook may be gone either way, so ask again to be sure.
+            Err(e)
+                if e.is_not_found()
+                    || e.code() == integrations_core::codes::tool::UPSTREAM_REJECTED =>
+            {
                 // Looked up by id: a hook with its URL and another id (registered
                 // since) is not it.
                 match find_where(request, |h| h.id == hook_id).await? {

@@ -114,6 +114,10 @@ pub fn tool_set() -> &'static ToolSet {
 
 #[derive(Deserialize)]
 pub(super) struct GraphQlError {
+    /// Read only to recognise `Entity not found: <Type>`; never passed on (Linear's
+    /// messages can quote the submitted variables).
+    #[serde(default)]
+    pub(super) message: Option<String>,
     #[serde(default)]
     pub(super) extensions: Option<Extensions>,
 }
@@ -164,24 +168,51 @@ fn auth(context: &ToolContext) -> Result<RequestAuth, Error> {
     Ok(auth.with_rejection(rejected))
 }
 
-pub(super) fn linear_error(code: &str) -> Error {
-    let reason = match code {
-        "AUTHENTICATION_ERROR" => crate::codes::linear::AUTHENTICATION_ERROR,
-        "FORBIDDEN" => crate::codes::linear::FORBIDDEN,
-        "INPUT_ERROR" | "INVALID_INPUT" | "BAD_USER_INPUT" | "GRAPHQL_VALIDATION_FAILED" => {
-            crate::codes::linear::INVALID_INPUT
-        }
-        "ENTITY_NOT_FOUND" => crate::codes::linear::NOT_FOUND,
-        "INTERNAL_SERVER_ERROR" => crate::codes::linear::UNAVAILABLE,
-        _ => crate::codes::linear::ERROR,
-    };
-    // Linear's messages can quote the submitted variables, so only the code is passed on.
+/// The error of a GraphQL error entry with `extensions.code` `code` and `message`.
+///
+/// A condition every provider has gets the runtime's code for it, as an HTTP status
+/// would (`tool.unauthorized`, `tool.forbidden`, `tool.upstream_not_found`,
+/// `tool.upstream_rejected`, `tool.upstream_unavailable`), so hosts and agents match one
+/// code whichever provider answered; Linear's own code is named in the message. Linear
+/// reports an id naming nothing as `INPUT_ERROR` with the message `Entity not found:
+/// <Type>`: that is a missing entity, not invalid input. Linear's messages can quote the
+/// submitted variables, so only the code and an entity's type name are passed on.
+pub(super) fn linear_error(code: &str, message: Option<&str>) -> Error {
+    use integrations_core::codes::tool;
     let shown: String = code
         .chars()
         .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
         .take(64)
         .collect();
+    let refused_input = matches!(code, "INPUT_ERROR" | "INVALID_INPUT" | "ENTITY_NOT_FOUND");
+    if let Some(entity) = message.filter(|_| refused_input).and_then(missing_entity) {
+        return tool::UPSTREAM_NOT_FOUND.error(format!(
+            "Linear has no such {entity}, or hides it from the connection ({shown})"
+        ));
+    }
+    let reason = match code {
+        "AUTHENTICATION_ERROR" => tool::UNAUTHORIZED,
+        "FORBIDDEN" => tool::FORBIDDEN,
+        "INPUT_ERROR" | "INVALID_INPUT" | "BAD_USER_INPUT" | "GRAPHQL_VALIDATION_FAILED" => {
+            tool::UPSTREAM_REJECTED
+        }
+        "ENTITY_NOT_FOUND" => tool::UPSTREAM_NOT_FOUND,
+        "INTERNAL_SERVER_ERROR" => tool::UPSTREAM_UNAVAILABLE,
+        _ => crate::codes::linear::ERROR,
+    };
     reason.error(format!("Linear refused the request ({shown})"))
+}
+
+/// The entity type of Linear's `Entity not found: <Type>` message (`Issue`, `Team`),
+/// when it is a plain type name.
+fn missing_entity(message: &str) -> Option<&str> {
+    let entity = message.strip_prefix("Entity not found")?;
+    let entity = entity.strip_prefix(':').unwrap_or(entity).trim();
+    if entity.is_empty() {
+        return Some("entity");
+    }
+    let plain = entity.len() <= 32 && entity.bytes().all(|b| b.is_ascii_alphabetic());
+    Some(if plain { entity } else { "entity" })
 }
 
 /// The error of a GraphQL answer with any `errors[]` entry. Every entry fails the call,
@@ -196,11 +227,11 @@ pub(super) fn graphql_failure(body: Option<&GraphQlResponse>) -> Option<Error> {
         return None;
     }
     Some(
-        match errors
-            .iter()
-            .find_map(|e| e.extensions.as_ref()?.code.clone())
-        {
-            Some(code) => linear_error(&code),
+        match errors.iter().find_map(|e| {
+            let code = e.extensions.as_ref()?.code.as_deref()?;
+            Some(linear_error(code, e.message.as_deref()))
+        }) {
+            Some(error) => error,
             None => crate::codes::linear::GRAPHQL_ERROR.error(
                 "Linear answered with GraphQL errors that carry no error code; the request did not fully succeed",
             ),
@@ -435,7 +466,7 @@ async fn team_id(context: &ToolContext, team: String) -> Result<String, Error> {
     )
     .await?;
     found.nodes.into_iter().next().map(|t| t.id).ok_or_else(|| {
-        crate::codes::linear::NOT_FOUND.error(format!(
+        integrations_core::codes::tool::UPSTREAM_NOT_FOUND.error(format!(
             "the Linear workspace has no team with the key {}; linear_list_teams lists them",
             team.chars().take(32).collect::<String>()
         ))
@@ -908,5 +939,57 @@ impl Tool for ListTeams {
             teams: connection.nodes,
             next_cursor: connection.page_info.next(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn linears_codes_become_the_runtimes_codes_for_the_same_condition() {
+        let cases = [
+            ("AUTHENTICATION_ERROR", None, "tool.unauthorized"),
+            ("FORBIDDEN", None, "tool.forbidden"),
+            (
+                "INPUT_ERROR",
+                Some("Argument Validation Error"),
+                "tool.upstream_rejected",
+            ),
+            (
+                "INPUT_ERROR",
+                Some("Entity not found: Issue"),
+                "tool.upstream_not_found",
+            ),
+            ("ENTITY_NOT_FOUND", None, "tool.upstream_not_found"),
+            ("INTERNAL_SERVER_ERROR", None, "tool.upstream_unavailable"),
+            ("SOMETHING_NEW", None, "linear.error"),
+            // A message only names a missing entity beside an input error.
+            (
+                "FORBIDDEN",
+                Some("Entity not found: Team"),
+                "tool.forbidden",
+            ),
+        ];
+        for (code, message, expected) in cases {
+            assert_eq!(
+                linear_error(code, message).code(),
+                expected,
+                "{code} {message:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn only_a_plain_type_name_of_a_missing_entity_is_passed_on() {
+        assert_eq!(missing_entity("Entity not found: Team"), Some("Team"));
+        assert_eq!(missing_entity("Entity not found"), Some("entity"));
+        assert_eq!(
+            missing_entity("Entity not found: Issue with id 'secret-title'"),
+            Some("entity")
+        );
+        assert_eq!(missing_entity("Argument Validation Error"), None);
+        let error = linear_error("INPUT_ERROR", Some("Entity not found: Issue - ENG-1 title"));
+        assert!(!error.message().contains("ENG-1"), "{}", error.message());
     }
 }

@@ -1,7 +1,10 @@
 //! Slack tools, over the Web API (`<api_base_url>/<method>`).
 //!
 //! Slack answers almost every failure with HTTP 200 and `{"ok": false, "error": "..."}`;
-//! those become error results whose code is `slack.<error>` (`slack.not_in_channel`).
+//! those become error results: a refused token, a missing scope, a missing channel or
+//! message, refused input and Slack's own failures get the runtime's `tool.*` code for
+//! the condition (as any provider's HTTP status would), the rest `slack.<error>`
+//! (`slack.not_in_channel`).
 //! `conversations.list` paginates with `response_metadata.next_cursor`, the empty string
 //! on the last page. Rate limits are HTTP 429 with `Retry-After`.
 
@@ -53,7 +56,15 @@ fn rejected(response: &HttpResponse) -> bool {
         })
 }
 
+/// The error of Slack's `ok: false` answer with `error` `code`.
+///
+/// A condition every provider has gets the runtime's code for it, as an HTTP status
+/// would (`tool.unauthorized`, `tool.forbidden`, `tool.upstream_not_found`,
+/// `tool.upstream_rejected`, `tool.upstream_unavailable`, `tool.rate_limited`), so hosts
+/// and agents match one code whichever provider answered; the others are Slack's own,
+/// `slack.<error>` (`slack.not_in_channel`). The message names Slack's error either way.
 fn slack_error(code: &str) -> Error {
+    use integrations_core::codes::tool;
     let code: String = code
         .chars()
         .filter(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_')
@@ -64,31 +75,40 @@ fn slack_error(code: &str) -> Error {
     } else {
         code
     };
-    let kind = match code.as_str() {
+    let message = format!("Slack answered ok:false with error {code}");
+    let shared = match code.as_str() {
         "ratelimited" => {
             return integrations_core::tools::rate_limited(
                 integrations_core::tools::DEFAULT_RATE_LIMIT_WAIT,
             );
         }
-        "not_authed" | "invalid_auth" | "token_expired" | "token_revoked" | "account_inactive"
-        | "missing_scope" | "not_in_channel" | "restricted_action" | "ekm_access_denied" => {
-            ErrorKind::PermissionDenied
+        "not_authed" | "invalid_auth" | "token_expired" | "token_revoked" | "account_inactive" => {
+            Some(tool::UNAUTHORIZED)
         }
-        "channel_not_found" | "thread_not_found" | "message_not_found" => ErrorKind::NotFound,
+        "missing_scope"
+        | "no_permission"
+        | "not_allowed_token_type"
+        | "restricted_action"
+        | "ekm_access_denied" => Some(tool::FORBIDDEN),
+        "channel_not_found" | "thread_not_found" | "message_not_found" => {
+            Some(tool::UPSTREAM_NOT_FOUND)
+        }
         "internal_error" | "service_unavailable" | "fatal_error" | "request_timeout" => {
-            ErrorKind::Unavailable
+            Some(tool::UPSTREAM_UNAVAILABLE)
         }
-        c if c.starts_with("invalid_")
-            || matches!(
-                c,
-                "no_text" | "msg_too_long" | "is_archived" | "too_many_reactions"
-            ) =>
-        {
-            ErrorKind::InvalidInput
+        c if c.starts_with("invalid_") || matches!(c, "no_text" | "msg_too_long") => {
+            Some(tool::UPSTREAM_REJECTED)
         }
+        _ => None,
+    };
+    if let Some(reason) = shared {
+        return reason.error(message);
+    }
+    let kind = match code.as_str() {
+        "not_in_channel" => ErrorKind::PermissionDenied,
+        "is_archived" | "too_many_reactions" => ErrorKind::InvalidInput,
         _ => ErrorKind::Provider,
     };
-    let message = format!("Slack answered ok:false with error {code}");
     Error::new(kind, format!("slack.{code}"), message)
 }
 
@@ -346,7 +366,7 @@ pub struct ListChannelsArgs {
     pub cursor: Option<String>,
     /// Which kinds of conversations (default public channels). Direct messages (`im`,
     /// `mpim`) need the `im:read` and `mpim:read` scopes, which the default scopes do not
-    /// include (`slack.missing_scope` otherwise).
+    /// include (`tool.forbidden` naming Slack's `missing_scope` otherwise).
     #[serde(default)]
     pub types: Option<Vec<ChannelType>>,
     /// Leave archived channels out.

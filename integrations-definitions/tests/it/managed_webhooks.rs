@@ -555,7 +555,7 @@ async fn a_team_linear_does_not_know_leaves_the_connection_without_a_hook() {
         .register(&tenant(), &connection.id)
         .await
         .unwrap_err();
-    assert_eq!(error.code(), "linear.invalid_input");
+    assert_eq!(error.code(), "tool.upstream_not_found");
     assert_secret_free(&error, LINEAR_KEY);
 }
 
@@ -737,7 +737,7 @@ async fn a_provider_failure_on_disconnect_still_revokes_the_connection() {
     assert_eq!(
         disconnected.webhook,
         WebhookRemoval::Failed {
-            code: "linear.forbidden".to_owned()
+            code: "tool.forbidden".to_owned()
         }
     );
     assert!(matches!(
@@ -805,7 +805,7 @@ async fn a_refused_registration_keeps_the_connection_and_a_retry_registers() {
         .register(&tenant(), &connection.id)
         .await
         .unwrap_err();
-    assert_eq!(error.code(), "linear.forbidden");
+    assert_eq!(error.code(), "tool.forbidden");
     // The secret generated for it stays, so the retry uses the same one.
     let secret = world.stored_secret(&connection).await.unwrap();
     assert_secret_free(&error, secret.expose());

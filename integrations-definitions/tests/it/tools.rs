@@ -486,7 +486,8 @@ async fn linear_rate_limits_and_errors_are_typed() {
         Some(Duration::from_secs(20))
     );
 
-    // A team id Linear does not know: Linear refuses the input.
+    // A team id Linear does not know: `Entity not found: Team` (as `INPUT_ERROR`) is a
+    // missing entity, with the code every provider's 404 gets.
     let unknown = runtime
         .call(
             "linear_create_issue",
@@ -494,8 +495,14 @@ async fn linear_rate_limits_and_errors_are_typed() {
             &call,
         )
         .await;
-    assert_eq!(code(&unknown), "linear.invalid_input");
-    assert_eq!(unknown.failure.unwrap().kind, ErrorKind::InvalidInput);
+    assert_eq!(code(&unknown), "tool.upstream_not_found");
+    let failure = unknown.failure.unwrap();
+    assert_eq!(failure.kind, ErrorKind::NotFound);
+    assert!(
+        failure.message.contains("no such Team"),
+        "{}",
+        failure.message
+    );
     let _ = team;
 }
 
@@ -555,7 +562,7 @@ async fn linear_tools_take_a_team_key_where_they_take_a_team_id() {
             &call,
         )
         .await;
-    assert_eq!(code(&unknown), "linear.not_found");
+    assert_eq!(code(&unknown), "tool.upstream_not_found");
     assert_eq!(unknown.failure.unwrap().kind, ErrorKind::NotFound);
     assert_eq!(api.requests().len(), before + 1, "only the lookup was sent");
 }
@@ -612,7 +619,11 @@ async fn linear_graphql_errors_fail_the_call_even_beside_partial_data() {
     let text = partial.to_mcp().to_string();
     assert!(!text.contains("OPS-private-roadmap"), "{text}");
     let forbidden = runtime.call("linear_list_teams", json!({}), &call).await;
-    assert_eq!(code(&forbidden), "linear.forbidden");
+    assert_eq!(code(&forbidden), "tool.forbidden");
+    assert!(
+        forbidden.failure.unwrap().message.contains("(FORBIDDEN)"),
+        "Linear's code is named"
+    );
 }
 
 /// Tools run through a connection, so the default team and channel are the connection's
@@ -1302,6 +1313,55 @@ async fn github_refuses_a_bad_token_without_refreshing() {
     assert_debug_secret_free(&result, "ghp_token");
 }
 
+/// A refused credential is `tool.unauthorized` whichever provider refused it and however
+/// (GitHub's HTTP 401, Linear's `AUTHENTICATION_ERROR` with HTTP 400, Slack's
+/// `invalid_auth` with HTTP 200); the provider's own code is named in the message. An
+/// API key cannot be refreshed, so none is tried.
+#[tokio::test]
+async fn a_refused_credential_has_one_code_whichever_provider_refused_it() {
+    let (github_api, github_env, github_call) = github(false).await;
+    github_api.tokens().revoke_all();
+    let github = github_env
+        .runtime()
+        .call("github_search_issues", json!({"query": "x"}), &github_call)
+        .await;
+
+    let (linear_api, linear_env, linear_call, _) = linear().await;
+    linear_api.tokens().revoke("lin_api_key123");
+    let linear = linear_env
+        .runtime()
+        .call("linear_list_teams", json!({}), &linear_call)
+        .await;
+
+    let (slack_api, slack_env, slack_call) = slack().await;
+    slack_api.tokens().revoke("xoxb-1");
+    let slack = slack_env
+        .runtime()
+        .call("slack_list_channels", json!({}), &slack_call)
+        .await;
+
+    for (result, named) in [
+        (&github, "HTTP 401"),
+        (&linear, "AUTHENTICATION_ERROR"),
+        (&slack, "invalid_auth"),
+    ] {
+        assert_eq!(code(result), "tool.unauthorized", "{result:#?}");
+        let failure = result.failure.as_ref().unwrap();
+        assert_eq!(failure.kind, ErrorKind::PermissionDenied);
+        assert!(failure.message.contains(named), "{}", failure.message);
+    }
+    assert_eq!(
+        (
+            github_env.tokens.refreshes(),
+            linear_env.tokens.refreshes(),
+            slack_env.tokens.refreshes()
+        ),
+        (0, 0, 0)
+    );
+    assert_debug_secret_free(&linear, "lin_api_key123");
+    assert_debug_secret_free(&slack, "xoxb-1");
+}
+
 #[tokio::test]
 async fn an_enterprise_server_refuses_api_versions_it_does_not_know() {
     let api = GitHubApi::enterprise_server().await;
@@ -1379,8 +1439,14 @@ async fn slack_messages_threads_and_reactions() {
             &call,
         )
         .await;
-    assert_eq!(code(&lost), "slack.thread_not_found");
-    assert_eq!(lost.failure.unwrap().kind, ErrorKind::NotFound);
+    assert_eq!(code(&lost), "tool.upstream_not_found");
+    let failure = lost.failure.unwrap();
+    assert_eq!(failure.kind, ErrorKind::NotFound);
+    assert!(
+        failure.message.contains("thread_not_found"),
+        "{}",
+        failure.message
+    );
 
     let refused = runtime
         .call(
@@ -1544,7 +1610,11 @@ async fn slack_channels_are_listed_with_cursors_until_the_empty_one() {
             &call,
         )
         .await;
-    assert_eq!(code(&bad), "slack.invalid_cursor");
+    assert_eq!(code(&bad), "tool.upstream_rejected");
+    assert!(
+        bad.failure.unwrap().message.contains("invalid_cursor"),
+        "Slack's error is named"
+    );
 }
 
 #[tokio::test]
