@@ -66,6 +66,14 @@ pub(crate) struct ProxyArgs {
     /// and 80).
     #[arg(long, value_name = "PORT")]
     passthrough_port: Vec<u16>,
+    /// The most client connections the proxy serves at once (default 1024); past it a
+    /// new one is answered 503 `proxy.too_many_connections`.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections: Option<u32>,
+    /// The most of them one client address holds (default 256), so one sandbox cannot
+    /// take them all; raise it when many sandboxes share one address (behind NAT).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections_per_peer: Option<u32>,
     /// Connect to ADDR for HOST instead of resolving it, as `HOST=IP:PORT`, the upstream
     /// still verified as HOST (repeatable; a provider on a private network).
     #[arg(long, value_name = "HOST=IP:PORT")]
@@ -215,6 +223,12 @@ fn config(args: &ProxyArgs) -> Result<ProxyConfig, Error> {
     }
     if !args.passthrough_port.is_empty() {
         config = config.with_passthrough_ports(args.passthrough_port.iter().copied());
+    }
+    if let Some(max) = args.max_connections {
+        config = config.with_max_connections(max as usize);
+    }
+    if let Some(max) = args.max_connections_per_peer {
+        config = config.with_max_connections_per_peer(max as usize);
     }
     for rule in &args.resolve {
         let invalid = || {
@@ -503,5 +517,28 @@ mod tests {
         assert_eq!(default.passthrough_ports, [443, 80]);
         let listed = config_of(&["--passthrough-port", "8443", "--passthrough-port", "443"]);
         assert_eq!(listed.passthrough_ports, [8443, 443]);
+    }
+
+    #[test]
+    fn connection_limits_default_to_the_proxys_and_the_flags_set_them() {
+        let default = config_of(&[]);
+        assert_eq!(
+            (default.max_connections, default.max_connections_per_peer),
+            (1024, 256)
+        );
+        let set = config_of(&[
+            "--max-connections",
+            "4096",
+            "--max-connections-per-peer",
+            "2048",
+        ]);
+        assert_eq!(
+            (set.max_connections, set.max_connections_per_peer),
+            (4096, 2048)
+        );
+        for refused in ["0", "-1", "many"] {
+            let argv = ["proxy", "--demo", "--max-connections-per-peer", refused];
+            assert!(Wrapped::try_parse_from(argv).is_err(), "{refused}");
+        }
     }
 }
