@@ -154,11 +154,15 @@ pub(crate) async fn verify(
     {
         return Err(rejected());
     }
+    let subject = check
+        .subject_pointer
+        .as_deref()
+        .and_then(|p| subject_at(&document, p));
     Ok(Identity {
-        subject: check
-            .subject_pointer
-            .as_deref()
-            .and_then(|p| subject_at(&document, p)),
+        subject: match (&check.subject_prefix, subject) {
+            (Some(prefix), Some(subject)) => Some(format!("{prefix}{subject}")),
+            (_, subject) => subject,
+        },
     })
 }
 

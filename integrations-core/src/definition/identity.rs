@@ -86,6 +86,12 @@ pub struct IdentityCheck {
     /// A JSON Pointer to the connection's external subject in the answer (Slack
     /// `/team_id`, Linear `/data/viewer/organization/id`).
     pub subject_pointer: Option<String>,
+    /// Put before the value at [`subject_pointer`](Self::subject_pointer) to make the
+    /// subject (GitHub `user:`, for a user's id): where the same definition's webhooks
+    /// are routed by another kind of id (GitHub installation ids), a subject of this kind
+    /// never equals one of those.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject_prefix: Option<String>,
 }
 
 impl IdentityCheck {
@@ -105,6 +111,7 @@ impl IdentityCheck {
             success_field: None,
             error_pointer: None,
             subject_pointer: None,
+            subject_prefix: None,
         }
     }
 
@@ -159,6 +166,14 @@ impl IdentityCheck {
     #[must_use]
     pub fn with_subject_pointer(mut self, pointer: impl Into<String>) -> Self {
         self.subject_pointer = Some(pointer.into());
+        self
+    }
+
+    /// Sets what is put before the value at the subject pointer to make the subject
+    /// (see [`subject_prefix`](Self::subject_prefix)).
+    #[must_use]
+    pub fn with_subject_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.subject_prefix = Some(prefix.into());
         self
     }
 }

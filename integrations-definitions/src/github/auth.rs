@@ -48,6 +48,16 @@ use super::{GitHub, Variant, installation_owner};
 
 /// The connection method of App installations.
 pub const INSTALLATION_METHOD: &str = "github-app-installation";
+
+/// The connection method of GitHub user authorizations (an OAuth App's or a GitHub App's
+/// user-to-server tokens).
+pub const OAUTH_METHOD: &str = "oauth2";
+
+/// What a GitHub OAuth connection's external subject starts with, before the user's
+/// numeric id (`user:583231`); installation connections' subjects are bare installation
+/// ids.
+pub const USER_SUBJECT_PREFIX: &str = "user:";
+
 /// The key of the installation-token resolver, for a
 /// [`CredentialSelector`] (`resolver`).
 /// Its parameter `repositories` (`["owner/name", ...]`) narrows the token; every owner
@@ -67,9 +77,22 @@ pub(crate) fn identity_check(
         return None;
     }
     let endpoints = github.endpoints(target_config).ok()?;
+    // Accept, the API version and User-Agent are the definition's default headers.
+    let check = IdentityCheck::get(endpoints.api.join("/user"), AuthInjection::Bearer);
+    if method.id.as_str() != OAUTH_METHOD {
+        // A personal access token has no subject: two keys of one user reach different
+        // repositories (fine-grained tokens are bound to one owner), so each is a
+        // connection of its own rather than the same account reauthorized.
+        return Some(check);
+    }
+    // An OAuth grant is the user's: the user's id is the connection's subject, so
+    // connecting the same user again reauthorizes their connection, and reauthorizing it
+    // as another user is refused (`auth.subject_mismatch`). Prefixed, as GitHub's
+    // webhooks are routed by installation id, a number a user id can equal.
     Some(
-        // Accept, the API version and User-Agent are the definition's default headers.
-        IdentityCheck::get(endpoints.api.join("/user"), AuthInjection::Bearer),
+        check
+            .with_subject_pointer("/id")
+            .with_subject_prefix(USER_SUBJECT_PREFIX),
     )
 }
 

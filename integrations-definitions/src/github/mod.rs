@@ -302,7 +302,7 @@ impl IntegrationProvider for GitHub {
     }
 
     fn grant_revoker(&self, method: &ConnectionMethodId) -> Option<&dyn GrantRevoker> {
-        if method.as_str() != "oauth2" {
+        if method.as_str() != auth::OAUTH_METHOD {
             return None;
         }
         Some(match self.variant {

@@ -157,6 +157,68 @@ async fn github_authorization_code_with_pkce_refresh_and_rotation() {
     ));
 }
 
+/// A GitHub OAuth grant is its user's: the user's id is the connection's subject
+/// (`user:<id>`), so the same user connecting again reauthorizes their connection, and
+/// reauthorizing it as another user is refused and changes nothing. Prefixed, it never
+/// equals an installation id, which GitHub's App webhooks are routed by: here the other
+/// user's id is the installation's.
+#[tokio::test]
+async fn a_github_oauth_connection_is_its_users_and_not_another_installations() {
+    use integrations_core::model::AuthorizationIntent;
+    let mock = GitHubMock::start().await;
+    let env = Env::new(
+        "github::github-cloud",
+        mock.target_config(),
+        mock.target_secrets(),
+    )
+    .await;
+    let url = env.start("oauth2", None).await;
+    let first = env.complete(mock.authorize(&url).unwrap()).await.unwrap();
+    assert_eq!(first.external_subject.as_deref(), Some("user:583231"));
+    let url = env.start("oauth2", None).await;
+    let again = env.complete(mock.authorize(&url).unwrap()).await.unwrap();
+    assert_eq!(again.id, first.id, "the same user, the same connection");
+    let stored = env.test.store.raw_credentials(&tenant(), &first.id);
+
+    mock.sign_in_as("hubot", mock.installation_id());
+    let reauthorize = StartAuthorization::new(
+        tenant(),
+        target(),
+        "oauth2".parse().unwrap(),
+        REDIRECT,
+        AuthorizationIntent::Reauthorize {
+            connection: first.id.clone(),
+        },
+    );
+    let url = env.auth().start(reauthorize).await.unwrap().url;
+    let refused = env
+        .complete(mock.authorize(&url).unwrap())
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), "auth.subject_mismatch");
+    assert_eq!(
+        env.test.store.raw_credentials(&tenant(), &first.id),
+        stored,
+        "the first user's tokens are kept"
+    );
+
+    let url = env.start("oauth2", None).await;
+    let other = env.complete(mock.authorize(&url).unwrap()).await.unwrap();
+    assert_ne!(other.id, first.id);
+    let subject = format!("user:{}", mock.installation_id());
+    assert_eq!(other.external_subject.as_deref(), Some(subject.as_str()));
+    let by_installation = env
+        .test
+        .store
+        .find_connections(&integrations_core::host::ConnectionQuery::by_subject(
+            "github::github-cloud".parse().unwrap(),
+            mock.installation_id().to_string(),
+        ))
+        .await
+        .unwrap();
+    assert!(by_installation.is_empty(), "{by_installation:?}");
+}
+
 #[tokio::test]
 async fn github_oauth_app_tokens_with_comma_scopes_never_expire() {
     let mock = GitHubMock::start_oauth_app().await;

@@ -145,9 +145,37 @@ struct Shared {
     user_authorization: AtomicBool,
     /// The OAuth codes of installation callbacks, with when each was issued.
     installation_codes: Mutex<HashMap<String, Timestamp>>,
+    /// The user who authorizes next (login, id): `octocat` until
+    /// [`GitHubMock::sign_in_as`].
+    signed_in: Mutex<(String, u64)>,
+    /// The user each grant (token family) was authorized by; `GET /user` answers them.
+    users: Mutex<HashMap<u64, (String, u64)>>,
 }
 
 impl Shared {
+    /// Binds the grant `family` to the user signed in now, unless it has its user.
+    fn authorized_by_signed_in(&self, family: u64) {
+        let user = self
+            .signed_in
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        self.users
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(family)
+            .or_insert(user);
+    }
+
+    /// The user who authorized the grant of `token`.
+    fn user_of(&self, token: &str) -> (String, u64) {
+        let family = self.ledger.family_of(token);
+        let users = self.users.lock().unwrap_or_else(PoisonError::into_inner);
+        family
+            .and_then(|f| users.get(&f).cloned())
+            .unwrap_or_else(|| (DEFAULT_LOGIN.to_owned(), DEFAULT_USER_ID))
+    }
+
     fn now(&self) -> Timestamp {
         self.clock
             .lock()
@@ -183,6 +211,11 @@ impl Shared {
         })
     }
 }
+
+/// The user the mock's grants belong to unless another signs in.
+const DEFAULT_LOGIN: &str = "octocat";
+/// Their numeric id.
+const DEFAULT_USER_ID: u64 = 583_231;
 
 /// A GitHub mock on loopback. Point a `github::github-cloud` target at it with
 /// [`target_config`](Self::target_config) and [`target_secrets`](Self::target_secrets).
@@ -254,6 +287,8 @@ impl GitHubMock {
             listings: Journal::default(),
             user_authorization: AtomicBool::new(true),
             installation_codes: Mutex::new(HashMap::new()),
+            signed_in: Mutex::new((DEFAULT_LOGIN.to_owned(), DEFAULT_USER_ID)),
+            users: Mutex::new(HashMap::new()),
         });
         // GitHub documents client_id and client_secret as token-request parameters.
         shared.ledger.set_client_auth(Some(ClientAuthSeen::Body));
@@ -375,6 +410,18 @@ impl GitHubMock {
                 require_pkce: false,
             },
         )
+    }
+
+    /// Makes `login` (with the numeric `id`) the user who authorizes from now on: the
+    /// grants of the next consents and installations are theirs, and `GET /user` with
+    /// their tokens answers them. Grants made before keep their user (`octocat`, id
+    /// 583231, by default).
+    pub fn sign_in_as(&self, login: &str, id: u64) {
+        *self
+            .shared
+            .signed_in
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = (login.to_owned(), id);
     }
 
     /// The callback query of a user who refused.
@@ -604,6 +651,7 @@ impl TokenEndpoint {
         } else {
             let access = self.0.ledger.issue_access("gho_");
             self.0.ledger.adopt(family, &[&access]);
+            self.0.authorized_by_signed_in(family);
             Self::answer(
                 wants_json,
                 &[
@@ -623,6 +671,7 @@ impl TokenEndpoint {
         let refresh = ledger.issue_refresh("ghr_");
         ledger.link(&access, &refresh);
         ledger.adopt(family, &[&access, &refresh]);
+        self.0.authorized_by_signed_in(family);
         Self::answer(
             wants_json,
             &[
@@ -736,7 +785,8 @@ impl Respond for UserEndpoint {
         }
         match bearer(request) {
             Some(token) if self.0.ledger.access_is_live(&token) => {
-                json_body(&json!({"login": "octocat", "id": 583_231, "type": "User"}))
+                let (login, id) = self.0.user_of(&token);
+                json_body(&json!({"login": login, "id": id, "type": "User"}))
             }
             _ => verbatim_json(
                 401,
