@@ -82,13 +82,15 @@ pub const AMBIGUOUS_PATH: &str = crate::codes::egress::AMBIGUOUS_PATH.as_str();
 
 /// Refuses a raw request path (before any decoding or dot-segment resolution; without
 /// query or fragment) holding an encoded slash or backslash, an encoded dot segment or
-/// an empty segment. Some servers decode `%2F` into a path separator, resolve `%2e%2e` or
-/// collapse `//`, others do not, so the path the matcher sees could differ from the one
-/// the upstream serves.
+/// an empty segment, also encoded twice (`%252e`). Some servers decode `%2F` into a path
+/// separator, resolve `%2e%2e` or collapse `//`, others do not, so the path the matcher
+/// sees could differ from the one the upstream serves.
 fn check_unambiguous(raw: &str) -> Result<(), Error> {
     let raw = raw.split(['?', '#']).next().unwrap_or_default();
     let refused = |why| invalid(crate::codes::egress::AMBIGUOUS_PATH, why);
-    let lower = raw.to_ascii_lowercase();
+    // Also as a server that decodes twice reads it (`%252e` is `%2e` once decoded), as
+    // excluded prefixes are compared: the encodings below are refused either way.
+    let lower = raw.to_ascii_lowercase().replace("%25", "%");
     if lower.contains("%2f") || lower.contains("%5c") {
         return Err(refused(
             "the request path holds an encoded slash or backslash",
@@ -858,7 +860,12 @@ mod tests {
             "https://x.test/api/%255cadmin",
             "https://x.test/api/;/admin",
         ] {
-            assert!(!m.matches(&target("GET", url)), "{url}");
+            // Excluded, or (an encoding a second decoding makes a separator or a dot
+            // segment) refused before any route is asked.
+            match RequestTarget::from_url("GET", url) {
+                Ok(target) => assert!(!m.matches(&target), "{url}"),
+                Err(e) => assert_eq!(e.code(), AMBIGUOUS_PATH, "{url}"),
+            }
         }
         let deep = format!("https://x.test/api/%{}41dmin", "25".repeat(20_000));
         assert!(!m.matches(&target("GET", &deep)));
@@ -928,6 +935,30 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    /// A server that decodes twice reads `%252e%252e` as `..` and `%252f` as `/`: such a
+    /// path is refused as its once-encoded form is, under a route's own prefix too.
+    #[test]
+    fn encodings_a_second_decoding_makes_ambiguous_are_refused() {
+        for path in [
+            "/acme/api.git/%252e%252e/%252e%252e/acme/secret.git/info/refs",
+            "/v1/%252E./admin",
+            "/v1/%252e%252e;/admin",
+            "/v1/a%252fb",
+            "/v1/a%255Cb",
+        ] {
+            let error = RequestTarget::new("GET", "x.test", path).unwrap_err();
+            assert_eq!(error.code(), AMBIGUOUS_PATH, "{path}");
+            let url = format!("https://x.test{path}");
+            let error = RequestTarget::from_url("GET", &url).unwrap_err();
+            assert_eq!(error.code(), AMBIGUOUS_PATH, "{url}");
+        }
+        // Other twice-encoded bytes stay the upstream's business.
+        assert_eq!(
+            target("GET", "https://x.test/v1/a%2520b").path(),
+            "/v1/a%2520b"
+        );
     }
 
     /// Java servers drop `;` parameters before resolving dot segments, so `/v1/..;/admin`
