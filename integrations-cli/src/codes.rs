@@ -14,7 +14,7 @@ integrations_core::error_codes! {
         INVALID_CERTIFICATE = "cli.invalid_certificate", InvalidInput, "A file given as a certificate is not a PEM certificate.";
         INVALID_HEADERS = "cli.invalid_headers", InvalidInput, "A headers file has a line that is not a `Name: value` header.";
         INVALID_JSON = "cli.invalid_json", InvalidInput, "An input file is not valid JSON; the message gives the line and column.";
-        INVALID_PLAN = "cli.invalid_plan", InvalidInput, "A file given as a plan is not a compiled runtime plan.";
+        INVALID_PLAN = "cli.invalid_plan", InvalidInput, "A file given as a plan is not a compiled runtime plan, or holds a route that is not well formed (a host, method or path prefix; the issues or message say which).";
         INVALID_TEXT = "cli.invalid_text", InvalidInput, "An input file is not UTF-8 text.";
         MISSING_SECRET = "cli.missing_secret", InvalidInput, "The environment variable that should hold a secret is not set.";
         NO_TARGET_SECRET = "cli.no_target_secret", InvalidInput, "The integration named keeps no webhook secret in its target, so deliveries cannot be signed or verified.";

@@ -112,12 +112,9 @@ pub(crate) fn write_atomically(path: &Path, content: &[u8]) -> Result<(), Error>
             .error(format!("cannot write {}: {e}", path.display()))
             .with_source(e)
     };
-    // The file a link points to is the one to replace.
-    let target = match std::fs::canonicalize(path) {
-        Ok(real) => real,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => path.to_path_buf(),
-        Err(e) => return Err(failed(e)),
-    };
+    // The file a link points to is the one to replace (or to create, when the link
+    // dangles: the link stays).
+    let target = link_target(path).map_err(failed)?;
     let existing = std::fs::metadata(&target).ok();
     let file_name = target
         .file_name()
@@ -145,6 +142,42 @@ pub(crate) fn write_atomically(path: &Path, content: &[u8]) -> Result<(), Error>
         let _ = std::fs::remove_file(&tmp);
         failed(e)
     })
+}
+
+/// The file `path` names once symbolic links are followed: the real path when it
+/// exists, else where the last link leads (the file a dangling link names), else `path`.
+fn link_target(path: &Path) -> std::io::Result<std::path::PathBuf> {
+    match std::fs::canonicalize(path) {
+        Ok(real) => return Ok(real),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    let mut at = path.to_path_buf();
+    // As many links as the kernel follows before it gives up (`ELOOP`).
+    for _ in 0..40 {
+        match std::fs::symlink_metadata(&at) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                let next = std::fs::read_link(&at)?;
+                // A relative link is relative to its own directory.
+                at = match at.parent() {
+                    Some(dir) => dir.join(next),
+                    None => next,
+                };
+            }
+            _ => return Ok(at),
+        }
+    }
+    Err(std::io::Error::other("too many levels of symbolic links"))
+}
+
+/// `path` with its directory resolved (links followed, `.` and `..` gone), for telling
+/// whether two spellings name one file; `None` when its directory does not exist.
+pub(crate) fn resolved(path: &Path) -> Option<std::path::PathBuf> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or_else(|| Path::new("."));
+    Some(std::fs::canonicalize(dir).ok()?.join(path.file_name()?))
 }
 
 /// A unix time argument as a timestamp; `None` is now.

@@ -63,7 +63,7 @@ crate::error_codes! {
     }
     /// Codes of the `compile` area.
     pub mod compile {
-        INVALID = "compile.invalid", InvalidInput, "Some bindings of the profile refer to records that do not exist.";
+        INVALID = "compile.invalid", InvalidInput, "The profile does not compile; its issues name each problem (a binding naming a record that does not exist, a disabled target, conflicting routes or environment variables, an MCP server that cannot be configured).";
         INVALID_DOCUMENT = "compile.invalid_document", InvalidInput, "The profile document has duplicate ids or references to missing records.";
     }
     /// Codes of the `connection` area.

@@ -35,7 +35,24 @@ pub(crate) fn compile(profile: &Path, hash: bool) -> Result<ExitCode, Error> {
     }
 }
 
+/// `error`, found in the plan file at `path`, as `cli.invalid_plan`: a route the plan
+/// holds is the file's fault (exit 1), where the same check of a request typed on the
+/// command line is a usage error (exit 2). Its message and issues are kept.
+pub(crate) fn invalid_plan(path: &Path, error: Error) -> Error {
+    crate::codes::cli::INVALID_PLAN
+        .with_issues(
+            format!(
+                "{} is not a valid plan: {}",
+                crate::io::name(path),
+                error.message()
+            ),
+            error.issues().to_vec(),
+        )
+        .with_source(error)
+}
+
 pub(crate) fn egress_match(plan: &Path, method: &str, url: &str) -> Result<ExitCode, Error> {
+    let plan_path = plan;
     let value = crate::io::read_json(plan)?;
     let plan: CompiledRuntimePlan = serde_json::from_value(value).map_err(|_| {
         crate::codes::cli::INVALID_PLAN.error(format!(
@@ -43,7 +60,7 @@ pub(crate) fn egress_match(plan: &Path, method: &str, url: &str) -> Result<ExitC
             crate::io::name(plan)
         ))
     })?;
-    let index = RouteIndex::from_plan(&plan)?;
+    let index = RouteIndex::from_plan(&plan).map_err(|e| invalid_plan(plan_path, e))?;
     // A request that cannot be parsed is a usage error, not a request that matches nothing.
     // A method typed by a person: `get` means GET here (a request on the wire is
     // matched as sent).

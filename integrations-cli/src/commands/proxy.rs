@@ -149,15 +149,18 @@ fn generate_ca(cert: &Path, key: &Path, name: &str) -> Result<std::process::Exit
             ));
         }
     }
-    if cert == key {
+    // Also when spelled two ways (`ca.pem`, `./ca.pem`, an absolute path): the
+    // certificate would replace the key just written.
+    if cert == key || io::resolved(cert).is_some_and(|c| io::resolved(key) == Some(c)) {
         return Err(failed(
             crate::codes::cli::WRITE_FAILED,
             "--cert and --key name the same file".to_owned(),
         ));
     }
     let generated = CertificateAuthority::generate(name)?;
-    write_private(key, generated.key_pem.expose().as_bytes())?;
-    if let Err(e) = io::write_atomically(cert, generated.cert_pem.as_bytes()) {
+    write_new(key, generated.key_pem.expose().as_bytes(), Some(0o600))?;
+    // A new file too: one that appeared since the check is not replaced.
+    if let Err(e) = write_new(cert, generated.cert_pem.as_bytes(), None) {
         // A key without its certificate is of no use, and would block the next try.
         let _ = std::fs::remove_file(key);
         return Err(e);
@@ -170,13 +173,18 @@ fn generate_ca(cert: &Path, key: &Path, name: &str) -> Result<std::process::Exit
     Ok(std::process::ExitCode::SUCCESS)
 }
 
-/// Writes a file only its owner can read.
-fn write_private(path: &Path, content: &[u8]) -> Result<(), Error> {
+/// Writes a new file (never one already there), with the unix `mode` given (the
+/// process's default otherwise; `0o600` for a file only its owner can read).
+fn write_new(path: &Path, content: &[u8], mode: Option<u32>) -> Result<(), Error> {
     use std::io::Write as _;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    if let Some(mode) = mode {
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, mode);
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
     let mut file = options.open(path).map_err(|e| {
         failed(
             crate::codes::cli::WRITE_FAILED,
@@ -253,7 +261,7 @@ fn config(args: &ProxyArgs) -> Result<ProxyConfig, Error> {
 }
 
 fn read_plan(path: &Path) -> Result<CompiledRuntimePlan, Error> {
-    serde_json::from_value(io::read_json(path)?).map_err(|e| {
+    let plan = serde_json::from_value(io::read_json(path)?).map_err(|e| {
         crate::codes::cli::INVALID_PLAN.with_issues(
             format!(
                 "{} is not a compiled plan: {}",
@@ -262,7 +270,12 @@ fn read_plan(path: &Path) -> Result<CompiledRuntimePlan, Error> {
             ),
             Vec::new(),
         )
-    })
+    })?;
+    // Its routes checked here, so a malformed one is the plan's fault (exit 1), not a
+    // usage error as the same check of a typed request is.
+    integrations_core::egress::RouteIndex::from_plan(&plan)
+        .map_err(|e| super::compile::invalid_plan(path, e))?;
+    Ok(plan)
 }
 
 /// Serves `--plan` with the credentials of the database, until Ctrl-C or SIGTERM;

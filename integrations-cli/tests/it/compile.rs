@@ -1,5 +1,7 @@
 //! `compile` and `egress match`.
 
+use serde_json::json;
+
 use crate::support::{repo, run, stderr, stdout, temp_dir, write};
 
 #[test]
@@ -155,4 +157,45 @@ fn egress_match_prints_a_route_no_match_or_ambiguous() {
     ]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).starts_with("cli.invalid_plan "));
+
+    // A malformed route in the plan is the file's fault (exit 1), whichever check
+    // finds it; a malformed request typed here is a usage error (exit 2).
+    for (field, bad) in [
+        ("hosts", json!(["bad host"])),
+        ("methods", json!(["G ET"])),
+        ("path_prefixes", json!(["no-slash"])),
+    ] {
+        let mut value: serde_json::Value = serde_json::from_str(&plan_text).unwrap();
+        value["egress_routes"][0]["matcher"][field] = bad;
+        let broken = write(&dir, &format!("broken-{field}.json"), &value.to_string());
+        for args in [
+            vec![
+                "egress",
+                "match",
+                broken.to_str().unwrap(),
+                "GET",
+                "https://api.github.com/",
+            ],
+            vec![
+                "proxy",
+                "--plan",
+                broken.to_str().unwrap(),
+                "--listen",
+                "127.0.0.1:0",
+            ],
+        ] {
+            let out = run(&args);
+            assert_eq!(
+                out.status.code(),
+                Some(1),
+                "{field} {args:?}: {}",
+                stderr(&out)
+            );
+            assert!(
+                stderr(&out).starts_with("cli.invalid_plan "),
+                "{field} {args:?}: {}",
+                stderr(&out)
+            );
+        }
+    }
 }

@@ -138,6 +138,31 @@ fn apply_refuses_a_file_it_cannot_update_and_changes_nothing() {
     );
 }
 
+/// A link to a config not written yet (a dotfiles repository's) is written through:
+/// the file it names is created, the link kept.
+#[cfg(unix)]
+#[test]
+fn apply_through_a_dangling_link_creates_the_file_it_names() {
+    let dir = temp_dir("mcp-apply-dangling");
+    let profile = repo("examples/profiles/agent-sandbox.json");
+    let dotfiles = dir.join("dotfiles");
+    std::fs::create_dir_all(&dotfiles).unwrap();
+    let link = dir.join("config.toml");
+    // Relative, as dotfiles managers make them.
+    std::os::unix::fs::symlink("dotfiles/codex.toml", &link).unwrap();
+    let out = apply(&profile, &link, "toml", &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink(),
+        "the link is kept"
+    );
+    let text = std::fs::read_to_string(dotfiles.join("codex.toml")).unwrap();
+    assert!(text.contains("[mcp_servers.linear]"), "{text}");
+}
+
 /// A config kept private (it may hold tokens) stays private, and one reached through a
 /// symbolic link (a dotfiles repository) is written where the link points, the link
 /// kept; nothing is left beside it.

@@ -70,6 +70,24 @@ fn proxy_ca_writes_a_certificate_and_a_private_key_once() {
     ]);
     assert_eq!(both.status.code(), Some(5), "{}", stderr(&both));
     assert!(!same.exists());
+    // Also when spelled two ways: the certificate replaced the key just written.
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    let spelled = dir.join("sub").join("..").join("both.pem");
+    let twice = run(&[
+        "proxy",
+        "ca",
+        "--cert",
+        same.to_str().unwrap(),
+        "--key",
+        spelled.to_str().unwrap(),
+    ]);
+    assert_eq!(twice.status.code(), Some(5), "{}", stderr(&twice));
+    assert!(
+        stderr(&twice).contains("the same file"),
+        "{}",
+        stderr(&twice)
+    );
+    assert!(!same.exists());
 }
 
 #[test]

@@ -268,7 +268,11 @@ impl fmt::Display for RepositoryName {
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct GitHubBindingConfig {
-    /// The repositories the sandbox may clone and work on.
+    /// The repositories the sandbox may clone and work on. Git routes reach only these;
+    /// an App installation's token is narrowed to them on the API too, but a personal
+    /// access or OAuth token keeps its whole reach on the API route (GraphQL included):
+    /// use an App installation or a fine-grained token for these repositories where the
+    /// sandbox must see no others.
     #[schemars(length(min = 1))]
     pub repositories: Vec<RepositoryName>,
 }
