@@ -19,7 +19,8 @@
 //!   loop. Limits in a row (no page fetched between them) pause at least twice as long
 //!   as the one before (up to [`MAX_RATE_LIMIT_BACKOFF`], or the provider's wait when
 //!   longer), and after [`MAX_RATE_LIMITS_IN_A_ROW`] the next ends the run with the
-//!   provider's `RateLimited` error, its checkpoint kept for the next run;
+//!   provider's `RateLimited` error, its checkpoint kept for the next run; so does a
+//!   wait longer than [`MAX_RATE_LIMIT_WAIT`], at once;
 //! * a credential the provider refuses and that cannot be renewed stops the run with
 //!   `sync.credential_rejected` and marks the connection `error`; a connection that is
 //!   not active, or whose target is disabled (`auth.target_disabled`), does not run;
@@ -38,10 +39,10 @@ pub use crate::provider::sync::{
     SyncMode, SyncPage, SyncRecord, SyncRequest, SyncSource, SyncStream, credential_rejected,
 };
 pub use runner::{
-    DEFAULT_LEASE_TTL, MAX_RATE_LIMIT_BACKOFF, MAX_RATE_LIMITS_IN_A_ROW, MIN_RATE_LIMIT_WAIT,
-    RecordSink, SyncObserver, SyncReport, SyncRunner, WATERMARK_MARGIN,
+    DEFAULT_LEASE_TTL, MAX_RATE_LIMIT_BACKOFF, MAX_RATE_LIMIT_WAIT, MAX_RATE_LIMITS_IN_A_ROW,
+    MIN_RATE_LIMIT_WAIT, RecordSink, SyncObserver, SyncReport, SyncRunner, WATERMARK_MARGIN,
 };
 pub use trigger::{
-    DEFAULT_RETRY_ATTEMPTS, DEFAULT_RETRY_BACKOFF, RunStarter, SchedulerStatus, SyncRunnerStarter,
-    SyncScheduler, SyncTriggerSink, SyncTriggers, TriggeredRun,
+    DEFAULT_RETRY_ATTEMPTS, DEFAULT_RETRY_BACKOFF, MAX_LEASE_HELD_RETRY_INTERVAL, RunStarter,
+    SchedulerStatus, SyncRunnerStarter, SyncScheduler, SyncTriggerSink, SyncTriggers, TriggeredRun,
 };

@@ -36,6 +36,14 @@ pub const MIN_RATE_LIMIT_WAIT: Duration = Duration::from_secs(1);
 /// the provider gives is always kept, however long).
 pub const MAX_RATE_LIMIT_BACKOFF: Duration = Duration::from_secs(15 * 60);
 
+/// The longest wait a provider gives that a run pauses for, holding its stream's lease:
+/// past it (a reset header from a skewed clock or a proxy, a `Retry-After` of days) the
+/// run ends with the provider's error (its kind `RateLimited`, its wait given) for the
+/// host to schedule the run again, rather than sleeping with the stream locked. A
+/// primary limit's window is an hour at GitHub and Linear: this leaves five minutes of
+/// clock skew.
+pub const MAX_RATE_LIMIT_WAIT: Duration = Duration::from_secs(65 * 60);
+
 /// How many rate limits in a row, with no page fetched between them, a run waits out;
 /// the next one ends the run with the provider's error (its kind `RateLimited`, its wait
 /// given), for the host to schedule the run again later.
@@ -537,12 +545,16 @@ impl SyncRunner {
                     if limits_in_a_row > MAX_RATE_LIMITS_IN_A_ROW {
                         return Err(e);
                     }
-                    let wait = backoff(
-                        e.retry_after()
-                            .unwrap_or(DEFAULT_RATE_LIMIT_WAIT)
-                            .max(MIN_RATE_LIMIT_WAIT),
-                        last_wait,
-                    );
+                    let told = e.retry_after().unwrap_or(DEFAULT_RATE_LIMIT_WAIT);
+                    if told > MAX_RATE_LIMIT_WAIT {
+                        tracing::warn!(
+                            stream,
+                            wait_ms = told.as_millis(),
+                            "the provider's rate-limit wait is longer than a run pauses; the run ends"
+                        );
+                        return Err(e);
+                    }
+                    let wait = backoff(told.max(MIN_RATE_LIMIT_WAIT), last_wait);
                     last_wait = Some(wait);
                     let now = self.host.clock().now();
                     self.renew(&lease(now.saturating_add(wait))).await?;
@@ -614,6 +626,10 @@ impl SyncRunner {
                 let newest = match (&checkpoint.watermark, &run_watermark) {
                     (Some(old), Some(new)) if old >= new => Some(old.clone()),
                     (_, Some(new)) => Some(new.clone()),
+                    // A first run that found nothing still read everything there was at
+                    // its start: the next incremental run goes on from there rather than
+                    // being a full run again, and again.
+                    (None, None) => ceiling.clone(),
                     (old, None) => old.clone(),
                 };
                 checkpoint.watermark = newest;

@@ -8,12 +8,14 @@
 //!   host's [`Clock`]); every event until then joins it (a burst of 100 events is one run).
 //!   An event arriving while that run is in progress schedules exactly one follow-up run,
 //!   so a change is never missed and never costs more than one extra run. A run that
-//!   fails for a reason that passes (another run holds the stream, `sync.lease_held`; a
-//!   provider's 5xx or rate limit; a storage error) is run again after a backoff on the
-//!   host's clock ([`DEFAULT_RETRY_BACKOFF`], doubling, at most
-//!   [`DEFAULT_RETRY_ATTEMPTS`] times in a row; [`SyncScheduler::with_retry`]), or after
-//!   the wait the error carries when that is longer (a provider's rate-limit reset); a run
-//!   failing for good (a refused credential, an unknown stream) waits for the next event.
+//!   fails for a reason that passes (a provider's 5xx or rate limit; a storage error) is
+//!   run again after a backoff on the host's clock ([`DEFAULT_RETRY_BACKOFF`], doubling,
+//!   at most [`DEFAULT_RETRY_ATTEMPTS`] times in a row; [`SyncScheduler::with_retry`]),
+//!   or after the wait the error carries when that is longer (a provider's rate-limit
+//!   reset); a run refused because another run holds the stream (`sync.lease_held`) is
+//!   tried again, at least every [`MAX_LEASE_HELD_RETRY_INTERVAL`], until that run lets
+//!   go; a run failing for good (a refused credential, an unknown stream) waits for the
+//!   next event.
 //! * [`RunStarter`]: what the scheduler calls to run a stream; [`SyncRunnerStarter`] runs
 //!   it with a [`SyncRunner`] into a [`RecordSink`].
 //! * [`SyncTriggerSink`]: an [`EventSink`] adapter that hands each event to the host's own
@@ -157,10 +159,18 @@ impl TriggeredRun {
 pub const DEFAULT_RETRY_BACKOFF: Duration = Duration::from_secs(30);
 
 /// How many times in a row a failed triggered run is run again before the scheduler
-/// waits for the next event. With [`DEFAULT_RETRY_BACKOFF`] the retries span about 15
-/// minutes, longer than a dead runner holds a stream's lease
-/// ([`DEFAULT_LEASE_TTL`](super::DEFAULT_LEASE_TTL)).
+/// waits for the next event (with [`DEFAULT_RETRY_BACKOFF`], over about 15 minutes).
+/// Tries refused while another run holds the stream do not count (see
+/// [`MAX_LEASE_HELD_RETRY_INTERVAL`]).
 pub const DEFAULT_RETRY_ATTEMPTS: u32 = 5;
+
+/// The longest pause between tries of a run refused because another run holds its
+/// stream (`sync.lease_held`). Those tries do not count against the attempts: a live
+/// run holds the lease as long as it runs (an hour's rate-limit pause, a long full
+/// run, on another instance), and the changes the event announced may be on a page it
+/// has read already; a dead one lets the lease expire within
+/// [`DEFAULT_LEASE_TTL`](super::DEFAULT_LEASE_TTL).
+pub const MAX_LEASE_HELD_RETRY_INTERVAL: Duration = Duration::from_secs(5 * 60);
 
 /// Whether a failed run may succeed if run again later: a temporary failure (provider
 /// 5xx, rate limit, storage) or another run holding or advancing the stream (conflict).
@@ -168,10 +178,21 @@ fn worth_retrying(error: &Error) -> bool {
     error.is_temporary() || error.is_conflict()
 }
 
-/// When a failed run is worth retrying, the least it waits: the provider's own wait
-/// (a rate limit's reset) or none.
-fn retry_of(error: &Error) -> Option<Duration> {
-    worth_retrying(error).then(|| error.retry_after().unwrap_or(Duration::ZERO))
+/// How a failed run is tried again.
+#[derive(Debug, Clone, Copy)]
+struct Retry {
+    /// The least it waits: the provider's own wait (a rate limit's reset) or none.
+    wait: Duration,
+    /// Another run held the stream: tried again until it lets go.
+    held: bool,
+}
+
+/// When a failed run is worth retrying, how.
+fn retry_of(error: &Error) -> Option<Retry> {
+    worth_retrying(error).then(|| Retry {
+        wait: error.retry_after().unwrap_or(Duration::ZERO),
+        held: error.code() == crate::codes::sync::LEASE_HELD.as_str(),
+    })
 }
 
 /// Starts (and finishes) one incremental run of a stream; the scheduler awaits it.
@@ -238,8 +259,9 @@ struct State {
     slots: BTreeMap<TriggeredRun, Slot>,
     /// The first backoff and the attempts in a row of a failed run.
     retry: (Duration, u32),
-    /// Failures in a row, by key, of runs worth retrying.
-    failures: BTreeMap<TriggeredRun, u32>,
+    /// Failures in a row, by key, of runs worth retrying: those counted against the
+    /// attempts, and those refused while another run held the stream.
+    failures: BTreeMap<TriggeredRun, (u32, u32)>,
     shutdown: bool,
     started: u64,
 }
@@ -402,26 +424,42 @@ impl SyncScheduler {
     /// Ends `run`: a follow-up due meanwhile is kept; a failed run worth retrying
     /// (`retry`, the least it waits) is due again after the back-off or that wait,
     /// whichever is later.
-    fn finished(&self, run: &TriggeredRun, retry: Option<Duration>) {
+    fn finished(&self, run: &TriggeredRun, retry: Option<Retry>) {
         let now = self.inner.clock.now();
         let mut state = lock(&self.inner.state);
         let follow_up = match state.slots.get(run) {
             Some(Slot::Running(Some(due))) => Some(*due),
             _ => None,
         };
-        let failures = if retry.is_some() {
-            let failures = state.failures.entry(run.clone()).or_default();
-            *failures += 1;
-            *failures
-        } else {
-            state.failures.remove(run);
-            0
+        let (failures, held) = match retry {
+            Some(retry) => {
+                let counts = state.failures.entry(run.clone()).or_default();
+                if retry.held {
+                    counts.1 += 1;
+                } else {
+                    counts.0 += 1;
+                }
+                *counts
+            }
+            None => {
+                state.failures.remove(run);
+                (0, 0)
+            }
         };
         let (backoff, attempts) = state.retry;
-        let retry_at = retry.filter(|_| failures <= attempts).map(|wait| {
-            let doubling = 2_u32.saturating_pow(failures - 1);
-            now.saturating_add(backoff.saturating_mul(doubling).max(wait))
-        });
+        let retry_at = retry
+            .filter(|r| attempts > 0 && (r.held || failures <= attempts))
+            .map(|r| {
+                let delay = if r.held {
+                    let doubling = 2_u32.saturating_pow(held - 1);
+                    backoff
+                        .saturating_mul(doubling)
+                        .min(MAX_LEASE_HELD_RETRY_INTERVAL.max(backoff))
+                } else {
+                    backoff.saturating_mul(2_u32.saturating_pow(failures - 1))
+                };
+                now.saturating_add(delay.max(r.wait))
+            });
         if retry.is_some() && retry_at.is_none() {
             state.failures.remove(run);
             tracing::warn!(
@@ -451,7 +489,7 @@ impl SyncScheduler {
     /// per key), until [`shutdown`](Self::shutdown). Drive it once per scheduler, on a
     /// Tokio runtime (runs are spawned on it).
     pub async fn run(&self) {
-        let mut runs: JoinSet<(TriggeredRun, Option<Duration>)> = JoinSet::new();
+        let mut runs: JoinSet<(TriggeredRun, Option<Retry>)> = JoinSet::new();
         loop {
             let (due, next, shutdown) = self.take_due();
             for run in due {

@@ -15,7 +15,7 @@ use integrations_core::sync::{
 };
 use integrations_core::{
     ConnectionId, ConnectionMethodId, DefinitionKey, Error, ErrorKind, IntegrationKind, Registry,
-    Secret, TargetId, TenantId,
+    Secret, TargetId, TenantId, Timestamp,
 };
 use integrations_testkit::TestHost;
 use serde_json::json;
@@ -30,6 +30,8 @@ struct Tracker {
     /// A cursor refused once as expired (`sync.invalid_cursor`).
     expired_cursor: Mutex<Option<String>>,
     pause: Mutex<Option<Arc<Notify>>>,
+    /// Whether `updated_at` is the tracker's clock time (`watermark_at` answers).
+    clock_watermarks: std::sync::atomic::AtomicBool,
 }
 
 impl Tracker {
@@ -45,6 +47,7 @@ impl Tracker {
             fail_at_cursor: Mutex::new(None),
             expired_cursor: Mutex::new(None),
             pause: Mutex::new(None),
+            clock_watermarks: std::sync::atomic::AtomicBool::new(false),
         }
     }
 }
@@ -84,6 +87,12 @@ impl SyncSource for Tracker {
             SyncStream::new("issues", true),
             SyncStream::new("teams", false),
         ]
+    }
+
+    fn watermark_at(&self, _stream: &str, at: Timestamp) -> Option<String> {
+        self.clock_watermarks
+            .load(std::sync::atomic::Ordering::Relaxed)
+            .then(|| at.to_rfc3339())
     }
 
     async fn fetch_page(&self, request: SyncRequest<'_>) -> Result<SyncPage, Error> {
@@ -264,6 +273,31 @@ async fn a_full_run_pages_to_the_end_and_sets_the_watermark() {
     assert_eq!(sink.records.lock().unwrap().len(), 5);
     let cursors = cursors(&tracker);
     assert_eq!(cursors, [None, Some("b".into()), Some("d".into())]);
+}
+
+/// A stream with nothing in it at its first run still gets a watermark (the run's start,
+/// less the margin), so the next incremental run asks for changes since then instead of
+/// being a full run again, every time.
+#[tokio::test]
+async fn a_first_run_that_finds_nothing_still_sets_a_watermark() {
+    let tracker = Arc::new(Tracker::new(&[]));
+    tracker
+        .clock_watermarks
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    let (test, runner) = setup(tracker.clone()).await;
+    let sink = Sink::default();
+    let started = test.host().clock().now();
+    let report = run_issues(&runner, SyncMode::Full, &sink).await.unwrap();
+    assert!(report.complete);
+    assert_eq!(report.records, 0);
+    let ceiling = started
+        .saturating_sub(integrations_core::sync::WATERMARK_MARGIN)
+        .to_rfc3339();
+    assert_eq!(report.watermark.as_deref(), Some(ceiling.as_str()));
+    run_issues(&runner, SyncMode::Incremental, &sink)
+        .await
+        .unwrap();
+    assert_eq!(since(&tracker), [None, Some(ceiling)]);
 }
 
 #[tokio::test]

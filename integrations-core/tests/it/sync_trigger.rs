@@ -8,11 +8,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use integrations_core::host::EventSink;
 use integrations_core::sync::{
-    DEFAULT_RETRY_ATTEMPTS, DEFAULT_RETRY_BACKOFF, RunStarter, SyncScheduler, SyncTriggerSink,
-    SyncTriggers, TriggeredRun,
+    DEFAULT_RETRY_ATTEMPTS, DEFAULT_RETRY_BACKOFF, MAX_LEASE_HELD_RETRY_INTERVAL, RunStarter,
+    SyncScheduler, SyncTriggerSink, SyncTriggers, TriggeredRun,
 };
 use integrations_core::webhook::WebhookEvent;
-use integrations_core::{ConnectionId, Error, TenantId};
+use integrations_core::{ConnectionId, Error, ErrorKind, TenantId};
 use integrations_testkit::{ManualClock, RecordingEventSink};
 use tokio::sync::Semaphore;
 
@@ -347,12 +347,20 @@ async fn a_run_that_fails_is_run_again_after_a_backoff() {
     rig.stop().await;
 }
 
+fn provider_down() -> Error {
+    Error::new(
+        ErrorKind::Unavailable,
+        "tracker.down",
+        "the tracker answered 503",
+    )
+}
+
 #[tokio::test]
 async fn retries_are_bounded_and_back_off() {
     let rig = rig();
     let attempts = DEFAULT_RETRY_ATTEMPTS as usize;
     for _ in 0..=attempts {
-        rig.starter.failures.lock().unwrap().push(lease_held());
+        rig.starter.failures.lock().unwrap().push(provider_down());
     }
     rig.sink
         .deliver(&event("conn_1", "tracker.issue.updated", 0))
@@ -380,6 +388,37 @@ async fn retries_are_bounded_and_back_off() {
         attempts + 1,
         "then it waits for an event"
     );
+    rig.stop().await;
+}
+
+/// A live run may hold the stream for an hour (a rate-limit pause) or more (a long full
+/// run, on another instance), and the changes the event announced may be on a page it
+/// read already: the triggered run is tried again, at most five minutes apart, until the
+/// holder lets go, however many tries that takes, and then runs.
+#[tokio::test]
+async fn a_run_refused_while_another_holds_the_stream_is_tried_until_it_lets_go() {
+    let rig = rig();
+    let held = 3 * DEFAULT_RETRY_ATTEMPTS as usize;
+    for _ in 0..held {
+        rig.starter.failures.lock().unwrap().push(lease_held());
+    }
+    rig.sink
+        .deliver(&event("conn_1", "tracker.issue.updated", 0))
+        .await
+        .unwrap();
+    rig.elapse(WINDOW).await;
+    for n in 1..=held {
+        until("the run ran", || rig.starter.runs().len() == n).await;
+        until("the run ended", || rig.scheduler.status().running == 0).await;
+        rig.elapse(MAX_LEASE_HELD_RETRY_INTERVAL).await;
+    }
+    until("the run ran once the stream was free", || {
+        rig.starter.runs().len() == held + 1
+    })
+    .await;
+    rig.idle().await;
+    rig.elapse(MAX_LEASE_HELD_RETRY_INTERVAL * 10).await;
+    assert_eq!(rig.starter.runs().len(), held + 1, "then it is done");
     rig.stop().await;
 }
 

@@ -103,6 +103,15 @@ struct Cursor {
     /// The `oldest` the channel's history is asked with, from its first page on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     oldest: Option<String>,
+    /// The channels this run passed over (gone for the token): each page takes them out
+    /// of the source state's `read` again, since a resumed run starts from the state of
+    /// the last completed one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    passed_over: Vec<String>,
+    /// The channels this run read in full: each page adds them to `read` again, for the
+    /// same reason, so a run resumed after an interruption still counts them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    read: Vec<String>,
 }
 
 impl Cursor {
@@ -323,6 +332,8 @@ impl SyncSource for Slack {
                 replies: None,
                 no_replies: false,
                 oldest: None,
+                passed_over: Vec::new(),
+                read: Vec::new(),
             },
         };
         let Some(channel) = cursor.channels.get(cursor.at).cloned() else {
@@ -333,8 +344,15 @@ impl SyncSource for Slack {
         // read meanwhile.
         let known = state.read.len();
         let listed: BTreeSet<&String> = cursor.channels.iter().collect();
-        state.read.retain(|c| listed.contains(c));
+        state
+            .read
+            .retain(|c| listed.contains(c) && !cursor.passed_over.contains(c));
         let mut changed = state.read.len() != known;
+        for read in &cursor.read {
+            if listed.contains(read) {
+                changed |= state.read.insert(read.clone());
+            }
+        }
         let since = match request.mode {
             SyncMode::Incremental if state.read.contains(&channel) => request.since,
             _ => None,
@@ -344,10 +362,14 @@ impl SyncSource for Slack {
             cursor.threads.clear();
             cursor.replies = None;
         }
-        let read = if cursor.threads.is_empty() {
-            call.history(&channel, since, &mut cursor).await?
-        } else {
+        let read = if !cursor.threads.is_empty() {
             call.replies(&channel, since, &mut cursor).await?
+        } else if cursor.history_done {
+            // Only threads were left in this channel, and they were turned off: its
+            // history is read, the run goes on to the next channel.
+            Read::Records(Vec::new())
+        } else {
+            call.history(&channel, since, &mut cursor).await?
         };
         let records = match read {
             Read::Records(records) => records,
@@ -358,12 +380,14 @@ impl SyncSource for Slack {
             Read::Gone => {
                 cursor.next_channel();
                 changed |= state.read.remove(&channel);
+                cursor.passed_over.push(channel.clone());
                 Vec::new()
             }
         };
         if cursor.history_done && cursor.threads.is_empty() {
             cursor.next_channel();
-            changed |= state.read.insert(channel);
+            changed |= state.read.insert(channel.clone());
+            cursor.read.push(channel);
         }
         let more = cursor.at < cursor.channels.len();
         let next_cursor = if more {

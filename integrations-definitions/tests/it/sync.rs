@@ -491,6 +491,33 @@ async fn linear_rate_limits_pause_until_the_reset_then_continue() {
     }
 }
 
+/// A wait longer than a run pauses for (a skewed reset header, a `Retry-After` of days)
+/// ends the run at once with the provider's error and its wait, its checkpoint kept and
+/// the stream's lease released, rather than sleeping with the stream locked.
+#[tokio::test]
+async fn a_rate_limit_wait_of_days_ends_the_run_instead_of_sleeping() {
+    let (api, env) = linear().await;
+    api.add("issues", 120);
+    let days = Duration::from_secs(30 * 86_400);
+    api.fail_after_pages(1, SyncFault::RateLimited(days));
+    let err = env.run("issues", SyncMode::Full).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::RateLimited);
+    assert!(
+        err.retry_after()
+            .is_some_and(|wait| wait > Duration::from_secs(86_400))
+    );
+    assert!(
+        env.test.clock.sleeps().is_empty(),
+        "{:?}",
+        env.test.clock.sleeps()
+    );
+    assert_eq!(env.sink.ids("issues").len(), 50, "the first page is kept");
+    // The next run goes on from the saved page, at once (no lease left held).
+    let report = env.full("issues").await;
+    assert_eq!(env.sink.ids("issues").len(), 120, "{report:?}");
+    assert!(env.sink.written_twice().is_empty());
+}
+
 #[tokio::test]
 async fn linear_revoked_connection_stops_the_run_and_marks_it() {
     for stream in LINEAR_STREAMS {
@@ -1565,6 +1592,61 @@ async fn slack_a_channel_left_during_a_run_is_passed_over() {
     }
 }
 
+/// A channel passed over stays passed over when its run is interrupted and resumed: a
+/// resumed run starts from the source state of the last completed run, so the cursor
+/// carries what this run changed in it. Otherwise the channel counted as read, and once
+/// rejoined its messages posted before the run's watermark were never read.
+#[tokio::test]
+async fn a_slack_channel_passed_over_before_an_interruption_is_read_in_full_when_rejoined() {
+    let (api, env, c) = slack().await;
+    let zeta = api.add_channel("zeta", true);
+    api.post(&zeta, 1);
+    env.full("messages").await;
+    let unread = api.post(&c.random, 3);
+    // Listed with random; random is left before its turn, then the run stops right
+    // after the page that passed it over.
+    assert!(
+        !env.run_pages("messages", SyncMode::Incremental, 1)
+            .await
+            .complete
+    );
+    api.leave(&c.random);
+    let asked_random = |api: &SlackSyncApi| {
+        api.requests()
+            .last()
+            .is_some_and(|r| query(r, "channel") == Some(c.random.as_str()))
+    };
+    for _ in 0..10 {
+        assert!(
+            !env.run_pages("messages", SyncMode::Incremental, 1)
+                .await
+                .complete
+        );
+        if asked_random(&api) {
+            break;
+        }
+    }
+    assert!(asked_random(&api), "the run reached random");
+    api.join(&c.random);
+    // The interrupted run resumes at zeta and completes.
+    env.incremental("messages").await;
+
+    let before = api.requests().len();
+    env.incremental("messages").await;
+    let asked = first_after(api.requests(), before, |r| {
+        query(r, "channel") == Some(c.random.as_str())
+    });
+    assert_eq!(query(&asked, "oldest"), None, "random is read in full");
+    for ts in &unread {
+        assert!(
+            env.sink
+                .record("messages", &format!("{}:{ts}", c.random))
+                .is_some(),
+            "{ts}"
+        );
+    }
+}
+
 /// The default bot scopes of a Slack target let the shipped sync run: every method a
 /// full run calls (`users.conversations` over public and private channels, their
 /// `conversations.history`) is covered.
@@ -1900,6 +1982,43 @@ async fn slack_threads_turned_off_mid_run_are_not_read_on_resume() {
     );
     assert!(sent.iter().all(|r| r.path != "/api/conversations.replies"));
     assert_eq!(env.sink.ids("messages").len(), 260);
+}
+
+/// Threads turned off once a channel's history is read and only its threads wait: the
+/// resumed run goes on to the next channel, without reading that history again.
+#[tokio::test]
+async fn slack_threads_turned_off_after_a_channels_history_do_not_reread_it() {
+    let (api, env, c) = slack().await;
+    let parent = api.post(&c.random, 1).remove(0);
+    api.reply(&c.random, &parent, 2);
+    // general's two history pages, then random's only one, its thread waiting.
+    let stopped = env.run_pages("messages", SyncMode::Full, 3).await;
+    assert!(!stopped.complete);
+    let last = api.requests().last().unwrap().clone();
+    assert_eq!(last.path, "/api/conversations.history");
+    assert_eq!(query(&last, "channel"), Some(c.random.as_str()));
+    WriteService::new(env.registry.clone(), env.test.host().clone())
+        .put_target(
+            TargetInput::new(
+                tenant(),
+                TargetId::new("target").unwrap(),
+                "slack::slack-default".parse().unwrap(),
+            )
+            .with_config(json!({"api_base_url": api.base_url(), "thread_replies": false})),
+        )
+        .await
+        .unwrap();
+    let before = api.requests().len();
+    let report = env.full("messages").await;
+    assert!(report.complete);
+    assert!(
+        api.requests()[before..]
+            .iter()
+            .all(|r| r.path != "/api/conversations.history"),
+        "random's history is not read again"
+    );
+    assert!(env.sink.written_twice().is_empty());
+    assert_eq!(env.sink.ids("messages").len(), 261);
 }
 
 /// A token Slack does not let read threads (`not_allowed_token_type`: its method page

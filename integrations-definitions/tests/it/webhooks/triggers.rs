@@ -50,10 +50,11 @@ async fn real_deliveries_trigger_their_streams() {
             &["pull_requests"],
         ),
         ("github/push.payload.json", github::sync_triggers, &[]),
+        // A comment moves its issue's (or pull request's) `updated_at` and count.
         (
             "github/issue_comment.created.payload.json",
             github::sync_triggers,
-            &[],
+            &["issues", "pull_requests"],
         ),
         (
             "slack/event_callback.message.channels.docs-example.json",
@@ -74,6 +75,22 @@ async fn real_deliveries_trigger_their_streams() {
             .into_iter()
             .collect();
         assert_eq!(&got, streams, "{file} ({})", event.event_type);
+    }
+    // Reviews move their pull request's `updated_at`.
+    for event in [
+        "github.pull_request_review.submitted",
+        "github.pull_request_review_comment.created",
+        "github.pull_request_review_thread.resolved",
+    ] {
+        let event = EventType::new(event).unwrap();
+        assert_eq!(
+            github::sync_triggers()
+                .streams_for(&event)
+                .into_iter()
+                .collect::<Vec<_>>(),
+            ["pull_requests"],
+            "{event}"
+        );
     }
     // A project event (Linear's `Project` type) names the projects stream.
     let project = EventType::new("linear.project.updated").unwrap();
