@@ -431,20 +431,17 @@ impl SyncScheduler {
             Some(Slot::Running(Some(due))) => Some(*due),
             _ => None,
         };
-        let (failures, held) = match retry {
-            Some(retry) => {
-                let counts = state.failures.entry(run.clone()).or_default();
-                if retry.held {
-                    counts.1 += 1;
-                } else {
-                    counts.0 += 1;
-                }
-                *counts
+        let (failures, held) = if let Some(retry) = retry {
+            let counts = state.failures.entry(run.clone()).or_default();
+            if retry.held {
+                counts.1 += 1;
+            } else {
+                counts.0 += 1;
             }
-            None => {
-                state.failures.remove(run);
-                (0, 0)
-            }
+            *counts
+        } else {
+            state.failures.remove(run);
+            (0, 0)
         };
         let (backoff, attempts) = state.retry;
         let retry_at = retry
