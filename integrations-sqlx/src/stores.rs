@@ -1126,17 +1126,19 @@ impl ApprovalStore for SqlStores {
     }
 
     async fn purge_approvals(&self, expired_by: Timestamp) -> Result<u64, Error> {
-        // One transaction: a failure deletes nothing, as the trait says.
+        // One transaction: a failure deletes nothing, as the trait says. The calls
+        // first, as `delete_approvals` takes them: two transactions locking the two
+        // tables in opposite orders deadlock on PostgreSQL.
         let mut tx = self.begin().await?;
-        let requests = self
-            .query("DELETE FROM approvals WHERE expires_at <= $1")
+        let calls = self
+            .query("DELETE FROM approval_calls WHERE expires_at <= $1")
             .bind(ms(expired_by))
             .execute(&mut *tx)
             .await
             .map_err(error::map)?
             .rows_affected();
-        let calls = self
-            .query("DELETE FROM approval_calls WHERE expires_at <= $1")
+        let requests = self
+            .query("DELETE FROM approvals WHERE expires_at <= $1")
             .bind(ms(expired_by))
             .execute(&mut *tx)
             .await

@@ -648,8 +648,10 @@ pub trait ApprovalStore: Send + Sync {
         now: Timestamp,
     ) -> Result<Option<ApprovalRequest>, Error>;
 
-    /// Deletes the approval requests that expired at or before `expired_by`, and returns
-    /// how many. The default keeps everything.
+    /// Deletes the approval requests and the approval call records
+    /// ([`put_approval_call`](Self::put_approval_call)) that expired at or before
+    /// `expired_by`, and returns how many records of both kinds. The default keeps
+    /// everything.
     ///
     /// # Errors
     ///
@@ -925,7 +927,8 @@ impl Default for Retention {
 pub struct PurgeReport {
     /// Pending authorizations (OAuth 2.0 state).
     pub oauth_states: u64,
-    /// Approval requests.
+    /// Approval requests and approval call records (a request asked about through the
+    /// MCP server has one of each).
     pub approvals: u64,
     /// Continuations of trimmed tool results.
     pub continuations: u64,
@@ -940,8 +943,8 @@ impl PurgeReport {
     }
 }
 
-/// Housekeeping in one call: deletes the OAuth states, approval requests and
-/// continuations that expired more than `retention.expired` before `now`, and the webhook
+/// Housekeeping in one call: deletes the OAuth states, approval requests (with their
+/// call records) and continuations that expired more than `retention.expired` before `now`, and the webhook
 /// deduplication records received more than `retention.webhook_dedup` before `now`.
 /// Run it periodically (for example hourly) from one process of the host.
 ///

@@ -352,6 +352,65 @@ async fn a_failing_purge_deletes_nothing() {
     });
 }
 
+/// A purge and a disconnect's `delete_approvals` at once, on one expired request and its
+/// call: both delete from the two approval tables in one order, so neither waits on a
+/// lock the other holds while holding one it wants (PostgreSQL aborted one of them with
+/// a deadlock, `store.unavailable`). A trigger holds the purge inside its transaction
+/// after its first lock, so the disconnect comes in between.
+#[cfg(feature = "postgres")]
+#[tokio::test]
+async fn purging_and_forgetting_approvals_at_once_do_not_deadlock() {
+    use integrations_core::host::ApprovalStore as _;
+    use integrations_core::model::ApprovalCall;
+    use integrations_core::tools::{ApprovalId, ApprovalRequest, CallContext, Session};
+    let Some(url) = support::postgres_url("approval_locks").await else {
+        return;
+    };
+    let stores = SqlStores::connect(&url).await.unwrap();
+    let now = Timestamp::from_unix_seconds(1_800_000_000);
+    let connection = ConnectionId::new("c1").unwrap();
+    let request = ApprovalRequest::new(
+        ApprovalId::generate().unwrap(),
+        "tracker_create_issue",
+        "tracker::cloud".parse().unwrap(),
+        serde_json::json!({"title": "t"}),
+        CallContext::new(
+            Session::new(tenant(), integrations_core::WorkspaceId::new("ws").unwrap()),
+            connection.clone(),
+        ),
+        now,
+        std::time::Duration::from_secs(60),
+    );
+    stores.put_approval(&request).await.unwrap();
+    let key = format!("{:0>64}", "c0ffee");
+    stores
+        .put_approval_call(&ApprovalCall::pending(key, request, now), now)
+        .await
+        .unwrap();
+    for sql in [
+        "CREATE FUNCTION slow() RETURNS trigger AS $$ BEGIN \
+         PERFORM pg_sleep(0.5); RETURN OLD; END $$ LANGUAGE plpgsql",
+        "CREATE TRIGGER slow AFTER DELETE ON approvals \
+         FOR EACH ROW EXECUTE FUNCTION slow()",
+    ] {
+        sqlx::query(sql).execute(stores.pool()).await.unwrap();
+    }
+    let later = Timestamp::from_unix_seconds(1_800_000_000 + 3600);
+    let purging = tokio::spawn({
+        let stores = stores.clone();
+        async move { stores.purge_approvals(later).await }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    let forgotten = stores.delete_approvals(&tenant(), &connection).await;
+    let purged = purging.await.unwrap();
+    assert!(
+        purged.is_ok() && forgotten.is_ok(),
+        "purge {purged:?}, delete {forgotten:?}"
+    );
+    assert_eq!(count(&stores, "approvals").await, 0);
+    assert_eq!(count(&stores, "approval_calls").await, 0);
+}
+
 #[tokio::test]
 async fn a_closed_pool_is_unavailable() {
     each_backend!("closed", |url| {

@@ -2661,6 +2661,24 @@ async fn purge(s: &dyn Stores, scope: &Scope) -> Outcome {
     let live_cont = r::continuation(&t, &scope.name("c-live"), old(0), old(10_000));
     let old_event = r::event(&t, &scope.name("e-old"), old(100), false);
     let new_event = r::event(&t, &scope.name("e-new"), old(5_000), false);
+    // Approval call records (which call each request answers) expire with their request.
+    let call = |name: &str, request: &integrations_core::model::ApprovalRequest| {
+        integrations_core::model::ApprovalCall::pending(
+            format!("{name:0>64}"),
+            request.clone(),
+            old(0),
+        )
+    };
+    let expired_call = call("c0ffee01", &expired_approval);
+    let live_call = call("c0ffee02", &live_approval);
+    ok(
+        s.put_approval_call(&expired_call, old(0)).await,
+        "put_approval_call",
+    )?;
+    ok(
+        s.put_approval_call(&live_call, old(0)).await,
+        "put_approval_call",
+    )?;
     ok(s.put_oauth_state(&expired_state).await, "put_oauth_state")?;
     ok(s.put_oauth_state(&live_state).await, "put_oauth_state")?;
     ok(s.put_approval(&expired_approval).await, "put_approval")?;
@@ -2683,10 +2701,26 @@ async fn purge(s: &dyn Stores, scope: &Scope) -> Outcome {
     let report = ok(purge_expired(s, now, retention).await, "purge_expired")?;
     ensure!(
         report.oauth_states == 1
-            && report.approvals == 1
+            && report.approvals == 2
             && report.continuations == 1
             && report.webhook_events == 1,
-        "purge_expired reported {report:?}, want one of each"
+        "purge_expired reported {report:?}, want one of each (two approval records: the request and its call)"
+    );
+    ensure!(
+        ok(
+            s.get_approval_call(&t, &expired_call.key, old(0)).await,
+            "get_approval_call"
+        )?
+        .is_none(),
+        "an expired approval call survived the purge"
+    );
+    ensure!(
+        ok(
+            s.get_approval_call(&t, &live_call.key, now).await,
+            "get_approval_call"
+        )?
+        .is_some(),
+        "a live approval call was purged"
     );
     // The expired records are taken at a time before they expired: one the purge left
     // would be returned.
