@@ -386,6 +386,20 @@ async fn listing(s: &dyn Stores, scope: &Scope) -> Outcome {
         "find_connections by endpoint found {} connections, want 3",
         by_endpoint.len()
     );
+    // Both filters at once: each must hold.
+    let mut both = ConnectionQuery::by_subject(r::key(), subject.clone());
+    both.endpoint_key = Some(scope.name("endpoint"));
+    let found = ok(s.find_connections(&both).await, "find_connections")?.len();
+    ensure!(
+        found == 3,
+        "find_connections by subject and endpoint found {found} connections, want 3"
+    );
+    both.endpoint_key = Some(scope.name("another-endpoint"));
+    let found = ok(s.find_connections(&both).await, "find_connections")?.len();
+    ensure!(
+        found == 0,
+        "find_connections by subject and another endpoint found {found} connections, want none"
+    );
     let other_key = ConnectionQuery::by_subject(
         integrations_core::DefinitionKey::new("linear", "linear").map_err(|e| e.to_string())?,
         subject,
@@ -1596,6 +1610,23 @@ async fn approval_calls(s: &dyn Stores, scope: &Scope) -> Outcome {
         )?
         .is_none(),
         "put_approval_call after a denied call was taken found a record"
+    );
+    // An answer past its expiry is never handed over.
+    let stale = second.at_stage(ApprovalStage::Denied, None, at(15), at(20));
+    ensure!(
+        ok(
+            s.update_approval_call(&stale, ApprovalStage::Pending).await,
+            "update_approval_call"
+        )?,
+        "update_approval_call from pending to denied failed"
+    );
+    ensure!(
+        ok(
+            s.take_answered_call(&t, key, at(20)).await,
+            "take_answered_call"
+        )?
+        .is_none(),
+        "take_answered_call handed over an answer at its expiry"
     );
 
     // Forgetting the connection deletes its calls.
