@@ -157,6 +157,11 @@ fn link_target(path: &Path) -> std::io::Result<std::path::PathBuf> {
     for _ in 0..40 {
         match std::fs::symlink_metadata(&at) {
             Ok(meta) if meta.file_type().is_symlink() => {
+                if planted(&at, &meta) {
+                    // Written over, as the link itself: not followed where the kernel
+                    // would not follow it either.
+                    return Ok(at);
+                }
                 let next = std::fs::read_link(&at)?;
                 // A relative link is relative to its own directory.
                 at = match at.parent() {
@@ -168,6 +173,32 @@ fn link_target(path: &Path) -> std::io::Result<std::path::PathBuf> {
         }
     }
     Err(std::io::Error::other("too many levels of symbolic links"))
+}
+
+/// Whether the link `at` (its metadata `meta`) is one the kernel's
+/// `fs.protected_symlinks` would not let others follow: in a sticky, world-writable
+/// directory (`/tmp`), a link owned by someone else than the directory's owner, which
+/// any user could have planted there to have a file created where it points.
+#[cfg(unix)]
+fn planted(at: &Path, meta: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    let dir = at
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or_else(|| Path::new("."));
+    std::fs::metadata(dir).is_ok_and(|d| planted_by(d.mode(), d.uid(), meta.uid()))
+}
+
+/// The rule of [`planted`]: a directory of `dir_mode` owned by `dir_owner` holds a link
+/// owned by `link_owner`.
+fn planted_by(dir_mode: u32, dir_owner: u32, link_owner: u32) -> bool {
+    let sticky_and_world_writable = dir_mode & 0o1002 == 0o1002;
+    sticky_and_world_writable && link_owner != dir_owner
+}
+
+#[cfg(not(unix))]
+fn planted(_: &Path, _: &std::fs::Metadata) -> bool {
+    false
 }
 
 /// `path` with its directory resolved (links followed, `.` and `..` gone), for telling
@@ -187,4 +218,29 @@ pub(crate) fn timestamp(unix: Option<i64>) -> integrations_core::Timestamp {
         || integrations_core::host::SystemClock::new().now(),
         integrations_core::Timestamp::from_unix_seconds,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A link in `/tmp` (sticky, world-writable, root's) owned by another user is not
+    /// followed; links in a user's own directories are, and so are root's in `/tmp`.
+    #[test]
+    fn links_planted_in_shared_directories_are_not_followed() {
+        const TMP: u32 = 0o41777;
+        const HOME: u32 = 0o40755;
+        assert!(planted_by(TMP, 0, 1000), "another user's link in /tmp");
+        assert!(!planted_by(TMP, 0, 0), "root's link in /tmp");
+        assert!(!planted_by(HOME, 1000, 1000), "the user's link at home");
+        assert!(!planted_by(HOME, 1000, 0), "not a shared directory");
+        assert!(
+            !planted_by(0o41775, 0, 1000),
+            "sticky but not world-writable"
+        );
+        assert!(
+            !planted_by(0o40777, 0, 1000),
+            "world-writable but not sticky"
+        );
+    }
 }

@@ -94,6 +94,38 @@ fn request(check: &IdentityCheck, credential: &Secret) -> Result<HttpRequest, Er
     Ok(request)
 }
 
+/// Whether a 403 is a rate limit rather than a refusal of the credential: GitHub answers
+/// its primary limit (`x-ratelimit-remaining: 0`) and its secondary limits (with
+/// `retry-after`) with 403. Such an answer says nothing about the credential.
+fn rate_limit_refusal(response: &crate::host::HttpResponse) -> bool {
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
+    response.status() == StatusCode::FORBIDDEN
+        && (header("retry-after").is_some() || header("x-ratelimit-remaining") == Some("0"))
+}
+
+/// The wait until `x-ratelimit-reset` (epoch seconds), when the quota is spent.
+fn quota_reset(
+    response: &crate::host::HttpResponse,
+    now: crate::Timestamp,
+) -> Option<std::time::Duration> {
+    let reset: i64 = response
+        .headers()
+        .get("x-ratelimit-reset")?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    let at = crate::Timestamp::from_unix_seconds(reset);
+    (at > now).then(|| at.duration_since(now))
+}
+
 /// Sends `check` with `credential` and reads the answer.
 pub(crate) async fn verify(
     host: &Host,
@@ -107,10 +139,11 @@ pub(crate) async fn verify(
         status = status.as_u16(),
         "identity check answered"
     );
-    if status == StatusCode::TOO_MANY_REQUESTS {
+    if status == StatusCode::TOO_MANY_REQUESTS || rate_limit_refusal(&response) {
+        let now = host.clock().now();
         let mut e = crate::codes::auth::IDENTITY_RATE_LIMITED
             .error("the provider is rate limiting the identity check");
-        if let Some(wait) = retry_after(&response, host.clock().now()) {
+        if let Some(wait) = retry_after(&response, now).or_else(|| quota_reset(&response, now)) {
             e = e.with_retry_after(wait);
         }
         return Err(e);

@@ -43,6 +43,7 @@ pub use runner::{
     MIN_RATE_LIMIT_WAIT, RecordSink, SyncObserver, SyncReport, SyncRunner, WATERMARK_MARGIN,
 };
 pub use trigger::{
-    DEFAULT_RETRY_ATTEMPTS, DEFAULT_RETRY_BACKOFF, MAX_LEASE_HELD_RETRY_INTERVAL, RunStarter,
-    SchedulerStatus, SyncRunnerStarter, SyncScheduler, SyncTriggerSink, SyncTriggers, TriggeredRun,
+    DEFAULT_RETRY_ATTEMPTS, DEFAULT_RETRY_BACKOFF, MAX_LEASE_HELD_RETRY_INTERVAL,
+    MIN_LEASE_HELD_RETRY_INTERVAL, RunStarter, SchedulerStatus, SyncRunnerStarter, SyncScheduler,
+    SyncTriggerSink, SyncTriggers, TriggeredRun,
 };

@@ -12,9 +12,10 @@
 //!   run again after a backoff on the host's clock ([`DEFAULT_RETRY_BACKOFF`], doubling,
 //!   at most [`DEFAULT_RETRY_ATTEMPTS`] times in a row; [`SyncScheduler::with_retry`]),
 //!   or after the wait the error carries when that is longer (a provider's rate-limit
-//!   reset); a run refused because another run holds the stream (`sync.lease_held`) is
-//!   tried again, at least every [`MAX_LEASE_HELD_RETRY_INTERVAL`], until that run lets
-//!   go; a run failing for good (a refused credential, an unknown stream) waits for the
+//!   reset, at most [`MAX_RATE_LIMIT_WAIT`](super::MAX_RATE_LIMIT_WAIT)); a run refused
+//!   because another run holds the stream (`sync.lease_held`) is tried again, at least
+//!   every [`MAX_LEASE_HELD_RETRY_INTERVAL`], until that run lets go; a run failing for
+//!   good (a refused credential, an unknown stream) waits for the
 //!   next event.
 //! * [`RunStarter`]: what the scheduler calls to run a stream; [`SyncRunnerStarter`] runs
 //!   it with a [`SyncRunner`] into a [`RecordSink`].
@@ -171,6 +172,10 @@ pub const DEFAULT_RETRY_ATTEMPTS: u32 = 5;
 /// has read already; a dead one lets the lease expire within
 /// [`DEFAULT_LEASE_TTL`](super::DEFAULT_LEASE_TTL).
 pub const MAX_LEASE_HELD_RETRY_INTERVAL: Duration = Duration::from_secs(5 * 60);
+
+/// The shortest pause between those tries, whatever the back-off
+/// ([`SyncScheduler::with_retry`] may set none): never a busy loop of lease requests.
+pub const MIN_LEASE_HELD_RETRY_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Whether a failed run may succeed if run again later: a temporary failure (provider
 /// 5xx, rate limit, storage) or another run holding or advancing the stream (conflict).
@@ -434,9 +439,9 @@ impl SyncScheduler {
         let (failures, held) = if let Some(retry) = retry {
             let counts = state.failures.entry(run.clone()).or_default();
             if retry.held {
-                counts.1 += 1;
+                counts.1 = counts.1.saturating_add(1);
             } else {
-                counts.0 += 1;
+                counts.0 = counts.0.saturating_add(1);
             }
             *counts
         } else {
@@ -451,11 +456,14 @@ impl SyncScheduler {
                     let doubling = 2_u32.saturating_pow(held - 1);
                     backoff
                         .saturating_mul(doubling)
-                        .min(MAX_LEASE_HELD_RETRY_INTERVAL.max(backoff))
+                        .clamp(MIN_LEASE_HELD_RETRY_INTERVAL, MAX_LEASE_HELD_RETRY_INTERVAL)
                 } else {
                     backoff.saturating_mul(2_u32.saturating_pow(failures - 1))
                 };
-                now.saturating_add(delay.max(r.wait))
+                // A provider's wait past what a run pauses for (a skewed reset, a
+                // `Retry-After` of days) would hold every event of the stream back as
+                // long: the run is tried again after the longest pause instead.
+                now.saturating_add(delay.max(r.wait.min(super::MAX_RATE_LIMIT_WAIT)))
             });
         if retry.is_some() && retry_at.is_none() {
             state.failures.remove(run);

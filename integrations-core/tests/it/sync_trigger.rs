@@ -8,8 +8,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use integrations_core::host::EventSink;
 use integrations_core::sync::{
-    DEFAULT_RETRY_ATTEMPTS, DEFAULT_RETRY_BACKOFF, MAX_LEASE_HELD_RETRY_INTERVAL, RunStarter,
-    SyncScheduler, SyncTriggerSink, SyncTriggers, TriggeredRun,
+    DEFAULT_RETRY_ATTEMPTS, DEFAULT_RETRY_BACKOFF, MAX_LEASE_HELD_RETRY_INTERVAL,
+    MAX_RATE_LIMIT_WAIT, MIN_LEASE_HELD_RETRY_INTERVAL, RunStarter, SyncScheduler, SyncTriggerSink,
+    SyncTriggers, TriggeredRun,
 };
 use integrations_core::webhook::WebhookEvent;
 use integrations_core::{ConnectionId, Error, ErrorKind, TenantId};
@@ -419,6 +420,60 @@ async fn a_run_refused_while_another_holds_the_stream_is_tried_until_it_lets_go(
     rig.idle().await;
     rig.elapse(MAX_LEASE_HELD_RETRY_INTERVAL * 10).await;
     assert_eq!(rig.starter.runs().len(), held + 1, "then it is done");
+    rig.stop().await;
+}
+
+/// Without a back-off (`with_retry(ZERO, ..)`), a stream another run holds is still
+/// asked again no sooner than a second later: never a busy loop of lease requests.
+#[tokio::test]
+async fn tries_of_a_held_stream_are_a_second_apart_at_least() {
+    let rig = rig();
+    let _ = rig.scheduler.clone().with_retry(Duration::ZERO, 5);
+    for _ in 0..3 {
+        rig.starter.failures.lock().unwrap().push(lease_held());
+    }
+    rig.sink
+        .deliver(&event("conn_1", "tracker.issue.updated", 0))
+        .await
+        .unwrap();
+    rig.elapse(WINDOW).await;
+    for n in 1..=3 {
+        until("the run ran", || rig.starter.runs().len() == n).await;
+        until("the run ended", || rig.scheduler.status().running == 0).await;
+        rig.elapse(MIN_LEASE_HELD_RETRY_INTERVAL.saturating_sub(Duration::from_millis(1)))
+            .await;
+        assert_eq!(rig.starter.runs().len(), n, "try {n} waits a second");
+        rig.elapse(Duration::from_millis(1)).await;
+    }
+    until("the run ran once the stream was free", || {
+        rig.starter.runs().len() == 4
+    })
+    .await;
+    rig.stop().await;
+}
+
+/// A provider's wait of days (a skewed reset header, a `Retry-After` from a proxy) does
+/// not hold the stream's events back that long: the run is tried again after the
+/// longest pause a run takes.
+#[tokio::test]
+async fn a_wait_of_days_delays_a_triggered_run_no_longer_than_a_run_pauses() {
+    let rig = rig();
+    rig.starter.failures.lock().unwrap().push(
+        Error::new(ErrorKind::RateLimited, "tracker.rate_limited", "slow down")
+            .with_retry_after(Duration::from_secs(30 * 86_400)),
+    );
+    rig.sink
+        .deliver(&event("conn_1", "tracker.issue.updated", 0))
+        .await
+        .unwrap();
+    rig.elapse(WINDOW).await;
+    until("the first run ran", || rig.starter.runs().len() == 1).await;
+    until("the run ended", || rig.scheduler.status().running == 0).await;
+    rig.elapse(MAX_RATE_LIMIT_WAIT.saturating_sub(Duration::from_secs(1)))
+        .await;
+    assert_eq!(rig.starter.runs().len(), 1, "not before the longest pause");
+    rig.elapse(Duration::from_secs(1)).await;
+    until("the run was tried again", || rig.starter.runs().len() == 2).await;
     rig.stop().await;
 }
 

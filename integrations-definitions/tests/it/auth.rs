@@ -900,6 +900,7 @@ async fn api_keys_are_verified_by_the_identity_check() {
         github.target_secrets(),
     )
     .await;
+    let github = github.with_clock(env.test.clock.clone() as Arc<dyn Clock>);
     github.accept_personal_token("ghp_valid_token_1234");
     let connection = connect_key(&env, "pat", "token", "ghp_valid_token_1234")
         .await
@@ -916,6 +917,23 @@ async fn api_keys_are_verified_by_the_identity_check() {
     assert_eq!(e.issues()[0].path, "/secrets/token");
     assert_secret_free(&e, "ghp_revoked_token_9876");
     assert_eq!(env.test.store.record_count(), baseline);
+    // GitHub answers its rate limits with 403 too: a wait, not a refused key.
+    for (secondary, wait) in [(true, 60), (false, 600)] {
+        github.limit_user_endpoint(secondary);
+        let e = connect_key(&env, "limited", "token", "ghp_valid_token_1234")
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (e.kind(), e.code()),
+            (ErrorKind::RateLimited, "auth.identity_rate_limited")
+        );
+        let waited = e.retry_after().unwrap().as_secs();
+        assert!(
+            (wait - 2..=wait).contains(&waited),
+            "{waited} s, want {wait}"
+        );
+        assert_eq!(env.test.store.record_count(), baseline);
+    }
 
     // Slack: auth.test names the workspace.
     let slack = SlackMock::start().await;

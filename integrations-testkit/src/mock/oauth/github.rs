@@ -150,6 +150,9 @@ struct Shared {
     signed_in: Mutex<(String, u64)>,
     /// The user each grant (token family) was authorized by; `GET /user` answers them.
     users: Mutex<HashMap<u64, (String, u64)>>,
+    /// The next `GET /user` answers a rate limit: a secondary one (`true`) or the
+    /// primary one (`false`).
+    user_limited: Mutex<Option<bool>>,
 }
 
 impl Shared {
@@ -289,6 +292,7 @@ impl GitHubMock {
             installation_codes: Mutex::new(HashMap::new()),
             signed_in: Mutex::new((DEFAULT_LOGIN.to_owned(), DEFAULT_USER_ID)),
             users: Mutex::new(HashMap::new()),
+            user_limited: Mutex::new(None),
         });
         // GitHub documents client_id and client_secret as token-request parameters.
         shared.ledger.set_client_auth(Some(ClientAuthSeen::Body));
@@ -422,6 +426,17 @@ impl GitHubMock {
             .signed_in
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = (login.to_owned(), id);
+    }
+
+    /// Makes the next `GET /user` answer as GitHub answers a rate limit: HTTP 403 with
+    /// `retry-after: 60` for a secondary limit (`secondary`), else with
+    /// `x-ratelimit-remaining: 0` and a reset ten minutes on (the mock's clock).
+    pub fn limit_user_endpoint(&self, secondary: bool) {
+        *self
+            .shared
+            .user_limited
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(secondary);
     }
 
     /// The callback query of a user who refused.
@@ -782,6 +797,33 @@ impl Respond for UserEndpoint {
     fn respond(&self, request: &Request) -> ResponseTemplate {
         if let Some(refused) = without_user_agent(request) {
             return refused;
+        }
+        let limited = self
+            .0
+            .user_limited
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        match limited {
+            // GitHub answers both limits with 403.
+            Some(true) => {
+                return verbatim_json(
+                    403,
+                    r#"{"message":"You have exceeded a secondary rate limit. Please wait a few minutes before you try again.","documentation_url":"https://docs.github.com/rest/overview/rate-limits-for-the-rest-api","status":"403"}"#,
+                )
+                .insert_header("retry-after", "60");
+            }
+            Some(false) => {
+                let reset = self.0.now().unix_seconds() + 600;
+                return verbatim_json(
+                    403,
+                    r#"{"message":"API rate limit exceeded for user ID 1.","documentation_url":"https://docs.github.com/rest/overview/rate-limits-for-the-rest-api","status":"403"}"#,
+                )
+                .insert_header("x-ratelimit-limit", "5000")
+                .insert_header("x-ratelimit-remaining", "0")
+                .insert_header("x-ratelimit-reset", reset.to_string().as_str());
+            }
+            None => {}
         }
         match bearer(request) {
             Some(token) if self.0.ledger.access_is_live(&token) => {
