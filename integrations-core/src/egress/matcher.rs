@@ -948,6 +948,15 @@ mod tests {
         }
     }
 
+    /// `path` is refused as ambiguous, given alone and in a URL.
+    fn assert_ambiguous(path: &str) {
+        let error = RequestTarget::new("GET", "x.test", path).unwrap_err();
+        assert_eq!(error.code(), AMBIGUOUS_PATH, "{path}");
+        let url = format!("https://x.test{path}");
+        let error = RequestTarget::from_url("GET", &url).unwrap_err();
+        assert_eq!(error.code(), AMBIGUOUS_PATH, "{url}");
+    }
+
     /// A server that decodes twice reads `%252e%252e` as `..` and `%252f` as `/`: such a
     /// path is refused as its once-encoded form is, under a route's own prefix too.
     #[test]
@@ -965,11 +974,7 @@ mod tests {
             "/v1/%25252e%25252e/admin",
             "/v1/%2525252e%2525252e/admin",
         ] {
-            let error = RequestTarget::new("GET", "x.test", path).unwrap_err();
-            assert_eq!(error.code(), AMBIGUOUS_PATH, "{path}");
-            let url = format!("https://x.test{path}");
-            let error = RequestTarget::from_url("GET", &url).unwrap_err();
-            assert_eq!(error.code(), AMBIGUOUS_PATH, "{url}");
+            assert_ambiguous(path);
         }
         // Other twice-encoded bytes stay the upstream's business.
         assert_eq!(
@@ -989,11 +994,7 @@ mod tests {
             "/v1/%2e%2e;/admin",
             "/v1/%2E.;/admin",
         ] {
-            let error = RequestTarget::new("GET", "x.test", path).unwrap_err();
-            assert_eq!(error.code(), AMBIGUOUS_PATH, "{path}");
-            let url = format!("https://x.test{path}");
-            let error = RequestTarget::from_url("GET", &url).unwrap_err();
-            assert_eq!(error.code(), AMBIGUOUS_PATH, "{url}");
+            assert_ambiguous(path);
         }
         // Parameters on other segments are the upstream's business.
         assert_eq!(

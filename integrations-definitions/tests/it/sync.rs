@@ -1951,15 +1951,8 @@ async fn slack_a_channel_left_or_a_cursor_expired_inside_a_thread() {
     assert_eq!(query(&last, "channel"), Some(c.random.as_str()));
 }
 
-/// Threads turned off (`thread_replies: false`) between two pages of a run: the resumed
-/// run reads none of the threads its cursor holds, and goes on with the history.
-#[tokio::test]
-async fn slack_threads_turned_off_mid_run_are_not_read_on_resume() {
-    let (api, env, c) = slack().await;
-    api.reply(&c.general, &c.general_ts[249], 2);
-    // The first history page, whose thread waits in the cursor.
-    let stopped = env.run_pages("messages", SyncMode::Full, 1).await;
-    assert!(!stopped.complete);
+/// Sets the Slack target's `thread_replies` to false.
+async fn turn_threads_off(env: &Env, api: &SlackSyncApi) {
     WriteService::new(env.registry.clone(), env.test.host().clone())
         .put_target(
             TargetInput::new(
@@ -1971,6 +1964,18 @@ async fn slack_threads_turned_off_mid_run_are_not_read_on_resume() {
         )
         .await
         .unwrap();
+}
+
+/// Threads turned off (`thread_replies: false`) between two pages of a run: the resumed
+/// run reads none of the threads its cursor holds, and goes on with the history.
+#[tokio::test]
+async fn slack_threads_turned_off_mid_run_are_not_read_on_resume() {
+    let (api, env, c) = slack().await;
+    api.reply(&c.general, &c.general_ts[249], 2);
+    // The first history page, whose thread waits in the cursor.
+    let stopped = env.run_pages("messages", SyncMode::Full, 1).await;
+    assert!(!stopped.complete);
+    turn_threads_off(&env, &api).await;
     let before = api.requests().len();
     let report = env.full("messages").await;
     assert!(report.complete);
@@ -1997,17 +2002,7 @@ async fn slack_threads_turned_off_after_a_channels_history_do_not_reread_it() {
     let last = api.requests().last().unwrap().clone();
     assert_eq!(last.path, "/api/conversations.history");
     assert_eq!(query(&last, "channel"), Some(c.random.as_str()));
-    WriteService::new(env.registry.clone(), env.test.host().clone())
-        .put_target(
-            TargetInput::new(
-                tenant(),
-                TargetId::new("target").unwrap(),
-                "slack::slack-default".parse().unwrap(),
-            )
-            .with_config(json!({"api_base_url": api.base_url(), "thread_replies": false})),
-        )
-        .await
-        .unwrap();
+    turn_threads_off(&env, &api).await;
     let before = api.requests().len();
     let report = env.full("messages").await;
     assert!(report.complete);
