@@ -8,7 +8,7 @@ use http::header::AUTHORIZATION;
 use http::{HeaderName, HeaderValue, Method, StatusCode};
 use serde_json::Value;
 
-use super::oauth2::token_response::{retry_after, subject_at};
+use super::oauth2::token_response::subject_at;
 use crate::definition::IdentityCheck;
 use crate::host::{Host, HttpRequest};
 use crate::plan::AuthInjection;
@@ -94,37 +94,22 @@ fn request(check: &IdentityCheck, credential: &Secret) -> Result<HttpRequest, Er
     Ok(request)
 }
 
-/// Whether a 403 is a rate limit rather than a refusal of the credential: GitHub answers
-/// its primary limit (`x-ratelimit-remaining: 0`) and its secondary limits (with
-/// `retry-after`) with 403. Such an answer says nothing about the credential.
-fn rate_limit_refusal(response: &crate::host::HttpResponse) -> bool {
-    let header = |name: &str| {
-        response
-            .headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
-    };
-    response.status() == StatusCode::FORBIDDEN
-        && (header("retry-after").is_some() || header("x-ratelimit-remaining") == Some("0"))
-}
-
-/// The wait until `x-ratelimit-reset` (epoch seconds), when the quota is spent.
-fn quota_reset(
-    response: &crate::host::HttpResponse,
-    now: crate::Timestamp,
-) -> Option<std::time::Duration> {
-    let reset: i64 = response
-        .headers()
-        .get("x-ratelimit-reset")?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
-    let at = crate::Timestamp::from_unix_seconds(reset);
-    (at > now).then(|| at.duration_since(now))
-}
+/// How an identity check's answer says "rate limited": HTTP 429, or a 403 with
+/// `retry-after` or `x-ratelimit-remaining: 0`, as GitHub answers its secondary and
+/// primary limits (such an answer says nothing about the credential). The wait is
+/// `retry-after`, else the spent quota's `x-ratelimit-reset` (epoch seconds); none is
+/// assumed when the answer names none.
+static RATE_LIMIT: std::sync::LazyLock<crate::provider::tools::RateLimitRule> =
+    std::sync::LazyLock::new(|| {
+        crate::provider::tools::RateLimitRule::new()
+            .with_status(403)
+            .with_remaining_header("x-ratelimit-remaining")
+            .with_reset_header(
+                "x-ratelimit-reset",
+                crate::provider::tools::ResetFormat::EpochSeconds,
+            )
+            .with_default_wait(std::time::Duration::ZERO)
+    });
 
 /// Sends `check` with `credential` and reads the answer.
 pub(crate) async fn verify(
@@ -139,11 +124,11 @@ pub(crate) async fn verify(
         status = status.as_u16(),
         "identity check answered"
     );
-    if status == StatusCode::TOO_MANY_REQUESTS || rate_limit_refusal(&response) {
-        let now = host.clock().now();
+    if RATE_LIMIT.is_limited(&response) {
         let mut e = crate::codes::auth::IDENTITY_RATE_LIMITED
             .error("the provider is rate limiting the identity check");
-        if let Some(wait) = retry_after(&response, now).or_else(|| quota_reset(&response, now)) {
+        let wait = RATE_LIMIT.wait(&response, host.clock().now());
+        if !wait.is_zero() {
             e = e.with_retry_after(wait);
         }
         return Err(e);
