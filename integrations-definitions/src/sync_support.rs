@@ -9,6 +9,30 @@ use integrations_core::sync::{SyncPage, SyncStream};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+/// Brings a source state's set of the units read in full (repositories, channels) up to
+/// this run: units not `listed` (dropped from the list, left: added again, they were not
+/// read meanwhile) and those the run `passed_over` go, those the run `read_now` in full
+/// come in. The run's own changes are carried in its cursor and applied on every page,
+/// since a resumed run starts from the state of the last completed one. Whether the set
+/// changed.
+pub(crate) fn reconcile_read<T: Ord + Clone>(
+    read: &mut std::collections::BTreeSet<T>,
+    listed: &[T],
+    passed_over: &[T],
+    read_now: &[T],
+) -> bool {
+    let listed: std::collections::BTreeSet<&T> = listed.iter().collect();
+    let known = read.len();
+    read.retain(|unit| listed.contains(unit) && !passed_over.contains(unit));
+    let mut changed = read.len() != known;
+    for unit in read_now {
+        if listed.contains(unit) {
+            changed |= read.insert(unit.clone());
+        }
+    }
+    changed
+}
+
 /// A source's cursor as the text the runner saves.
 ///
 /// # Errors

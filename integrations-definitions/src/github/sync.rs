@@ -368,19 +368,12 @@ impl SyncSource for GitHub {
             read: Vec::new(),
         });
         let mut state: State = serde_json::from_value(request.state.clone()).unwrap_or_default();
-        // A repository dropped from the list is forgotten: added again, it was not read
-        // meanwhile.
-        let known = state.read.len();
-        let listed: HashSet<&RepositoryName> = repos.iter().collect();
-        state
-            .read
-            .retain(|r| listed.contains(r) && !cursor.passed_over.contains(r));
-        let mut changed = state.read.len() != known;
-        for read in &cursor.read {
-            if listed.contains(read) {
-                changed |= state.read.insert(read.clone());
-            }
-        }
+        let mut changed = sync_support::reconcile_read(
+            &mut state.read,
+            &repos,
+            &cursor.passed_over,
+            &cursor.read,
+        );
         let Some(repo) = repos.get(cursor.repo) else {
             if repos.is_empty() {
                 // An installation that reaches no repository (yet): nothing to read.

@@ -340,19 +340,12 @@ impl SyncSource for Slack {
             return Ok(SyncPage::new(Vec::new(), None));
         };
         let mut state: State = serde_json::from_value(request.state.clone()).unwrap_or_default();
-        // A channel the run does not list (left) is forgotten: joined again, it was not
-        // read meanwhile.
-        let known = state.read.len();
-        let listed: BTreeSet<&String> = cursor.channels.iter().collect();
-        state
-            .read
-            .retain(|c| listed.contains(c) && !cursor.passed_over.contains(c));
-        let mut changed = state.read.len() != known;
-        for read in &cursor.read {
-            if listed.contains(read) {
-                changed |= state.read.insert(read.clone());
-            }
-        }
+        let mut changed = sync_support::reconcile_read(
+            &mut state.read,
+            &cursor.channels,
+            &cursor.passed_over,
+            &cursor.read,
+        );
         let since = match request.mode {
             SyncMode::Incremental if state.read.contains(&channel) => request.since,
             _ => None,
