@@ -70,6 +70,16 @@ impl Env {
         Self { test, registry }
     }
 
+    /// A `github::github-cloud` target pointed at `mock`.
+    async fn github(mock: &GitHubMock) -> Self {
+        Self::new(
+            "github::github-cloud",
+            mock.target_config(),
+            mock.target_secrets(),
+        )
+        .await
+    }
+
     fn auth(&self) -> Authorizations {
         Authorizations::new(self.registry.clone(), self.test.host().clone())
     }
@@ -120,12 +130,7 @@ fn param(url: &str, name: &str) -> Option<String> {
 #[tokio::test]
 async fn github_authorization_code_with_pkce_refresh_and_rotation() {
     let mock = GitHubMock::start().await;
-    let env = Env::new(
-        "github::github-cloud",
-        mock.target_config(),
-        mock.target_secrets(),
-    )
-    .await;
+    let env = Env::github(&mock).await;
     let url = env.start("oauth2", None).await;
     assert_eq!(param(&url, "scope").as_deref(), Some("repo"));
     assert!(param(&url, "code_challenge").is_some());
@@ -166,12 +171,7 @@ async fn github_authorization_code_with_pkce_refresh_and_rotation() {
 async fn a_github_oauth_connection_is_its_users_and_not_another_installations() {
     use integrations_core::model::AuthorizationIntent;
     let mock = GitHubMock::start().await;
-    let env = Env::new(
-        "github::github-cloud",
-        mock.target_config(),
-        mock.target_secrets(),
-    )
-    .await;
+    let env = Env::github(&mock).await;
     let url = env.start("oauth2", None).await;
     let first = env.complete(mock.authorize(&url).unwrap()).await.unwrap();
     assert_eq!(first.external_subject.as_deref(), Some("user:583231"));
@@ -222,12 +222,7 @@ async fn a_github_oauth_connection_is_its_users_and_not_another_installations() 
 #[tokio::test]
 async fn github_oauth_app_tokens_with_comma_scopes_never_expire() {
     let mock = GitHubMock::start_oauth_app().await;
-    let env = Env::new(
-        "github::github-cloud",
-        mock.target_config(),
-        mock.target_secrets(),
-    )
-    .await;
+    let env = Env::github(&mock).await;
     let url = env.start("oauth2", Some(&["repo", "gist"])).await;
     // Requested space-separated, granted comma-separated (`repo,gist`).
     assert_eq!(param(&url, "scope").as_deref(), Some("repo gist"));
@@ -245,12 +240,7 @@ async fn github_oauth_app_tokens_with_comma_scopes_never_expire() {
 #[tokio::test]
 async fn github_errors_in_http_200_store_nothing() {
     let mock = GitHubMock::start().await;
-    let env = Env::new(
-        "github::github-cloud",
-        mock.target_config(),
-        mock.target_secrets(),
-    )
-    .await;
+    let env = Env::github(&mock).await;
     let url = env.start("oauth2", None).await;
     let query = mock.authorize(&url).unwrap();
     let state = param(&format!("https://x.test/?{query}"), "state").unwrap();
@@ -270,12 +260,7 @@ async fn github_errors_in_http_200_store_nothing() {
 #[tokio::test]
 async fn github_app_installation_and_narrowed_installation_tokens() {
     let mock = GitHubMock::start().await;
-    let env = Env::new(
-        "github::github-cloud",
-        mock.target_config(),
-        mock.target_secrets(),
-    )
-    .await;
+    let env = Env::github(&mock).await;
     let mock = mock.with_clock(env.test.clock.clone() as Arc<dyn Clock>);
     let url = env.start(INSTALLATION_METHOD, None).await;
     assert!(url.starts_with(&format!(
@@ -358,12 +343,7 @@ async fn github_app_installation_and_narrowed_installation_tokens() {
 #[tokio::test]
 async fn a_wrong_api_base_is_a_configuration_error_not_a_revoked_installation() {
     let mock = GitHubMock::start().await;
-    let env = Env::new(
-        "github::github-cloud",
-        mock.target_config(),
-        mock.target_secrets(),
-    )
-    .await;
+    let env = Env::github(&mock).await;
     let mock = mock.with_clock(env.test.clock.clone() as Arc<dyn Clock>);
     let url = env.start(INSTALLATION_METHOD, None).await;
     let connection = env.complete(mock.install(&url).unwrap()).await.unwrap();
@@ -414,12 +394,7 @@ async fn a_wrong_api_base_is_a_configuration_error_not_a_revoked_installation() 
 #[tokio::test]
 async fn an_installation_token_is_never_narrowed_to_another_owners_repository() {
     let mock = GitHubMock::start().await;
-    let env = Env::new(
-        "github::github-cloud",
-        mock.target_config(),
-        mock.target_secrets(),
-    )
-    .await;
+    let env = Env::github(&mock).await;
     let mock = mock.with_clock(env.test.clock.clone() as Arc<dyn Clock>);
     let url = env.start(INSTALLATION_METHOD, None).await;
     let connection = env.complete(mock.install(&url).unwrap()).await.unwrap();
@@ -651,12 +626,7 @@ async fn github_app_rate_limits_are_temporary_with_githubs_wait() {
 #[tokio::test]
 async fn a_forged_installation_id_is_refused() {
     let mock = GitHubMock::start().await;
-    let env = Env::new(
-        "github::github-cloud",
-        mock.target_config(),
-        mock.target_secrets(),
-    )
-    .await;
+    let env = Env::github(&mock).await;
     let mock = mock.with_clock(env.test.clock.clone() as Arc<dyn Clock>);
     let url = env.start(INSTALLATION_METHOD, None).await;
     let query = mock.install(&url).unwrap().replace("41234567", "99999");
@@ -681,12 +651,7 @@ async fn a_forged_installation_id_is_refused() {
 #[tokio::test]
 async fn an_installation_the_user_cannot_access_is_refused() {
     let mock = GitHubMock::start().await;
-    let env = Env::new(
-        "github::github-cloud",
-        mock.target_config(),
-        mock.target_secrets(),
-    )
-    .await;
+    let env = Env::github(&mock).await;
     let mock = mock.with_clock(env.test.clock.clone() as Arc<dyn Clock>);
     // Another organization installed the same App: the App can see the installation,
     // the user completing this callback cannot.
@@ -717,12 +682,7 @@ async fn an_installation_the_user_cannot_access_is_refused() {
 #[tokio::test]
 async fn the_installation_is_found_on_a_later_page_of_the_users_installations() {
     let mock = GitHubMock::start().await;
-    let env = Env::new(
-        "github::github-cloud",
-        mock.target_config(),
-        mock.target_secrets(),
-    )
-    .await;
+    let env = Env::github(&mock).await;
     let mock = mock.with_clock(env.test.clock.clone() as Arc<dyn Clock>);
     // 150 installations the user can access, ordered before the one being installed:
     // it is on the second page of 100.
@@ -738,12 +698,7 @@ async fn the_installation_is_found_on_a_later_page_of_the_users_installations() 
 async fn an_installation_callback_without_a_code_is_unverified_unless_the_target_opts_out() {
     let mock = GitHubMock::start().await;
     mock.set_user_authorization_on_install(false);
-    let env = Env::new(
-        "github::github-cloud",
-        mock.target_config(),
-        mock.target_secrets(),
-    )
-    .await;
+    let env = Env::github(&mock).await;
     let mock = mock.with_clock(env.test.clock.clone() as Arc<dyn Clock>);
     let url = env.start(INSTALLATION_METHOD, None).await;
     let query = mock.install(&url).unwrap();
@@ -894,12 +849,7 @@ async fn connect_key(
 async fn api_keys_are_verified_by_the_identity_check() {
     // GitHub: GET /user.
     let github = GitHubMock::start().await;
-    let env = Env::new(
-        "github::github-cloud",
-        github.target_config(),
-        github.target_secrets(),
-    )
-    .await;
+    let env = Env::github(&github).await;
     let github = github.with_clock(env.test.clock.clone() as Arc<dyn Clock>);
     github.accept_personal_token("ghp_valid_token_1234");
     let connection = connect_key(&env, "pat", "token", "ghp_valid_token_1234")
@@ -1250,12 +1200,7 @@ async fn disconnecting_slack_calls_auth_revoke_and_an_outage_changes_nothing_unl
 #[tokio::test]
 async fn disconnecting_github_deletes_the_oauth_authorization_and_api_keys_are_forgotten() {
     let mock = GitHubMock::start().await;
-    let env = Env::new(
-        "github::github-cloud",
-        mock.target_config(),
-        mock.target_secrets(),
-    )
-    .await;
+    let env = Env::github(&mock).await;
     let url = env.start("oauth2", None).await;
     let oauth = env.complete(mock.authorize(&url).unwrap()).await.unwrap();
     let token = env.tokens().access_token(&oauth).await.unwrap().value;
