@@ -127,6 +127,27 @@ async fn settle() {
 }
 
 impl Rig {
+    /// The next `times` runs fail with `error`.
+    fn fail_next(&self, times: usize, error: impl Fn() -> Error) {
+        let mut failures = self.starter.failures.lock().unwrap();
+        failures.extend((0..times).map(|_| error()));
+    }
+
+    /// An issue event of `conn_1`, and its window passed: its run is due.
+    async fn trigger(&self) {
+        self.sink
+            .deliver(&event("conn_1", "tracker.issue.updated", 0))
+            .await
+            .unwrap();
+        self.elapse(WINDOW).await;
+    }
+
+    /// Waits until the `n`th run has run and ended.
+    async fn ran(&self, n: usize) {
+        until("the run ran", || self.starter.runs().len() == n).await;
+        until("the run ended", || self.scheduler.status().running == 0).await;
+    }
+
     async fn elapse(&self, by: Duration) {
         self.clock.advance(by);
         self.scheduler.wake();
@@ -240,11 +261,7 @@ async fn an_event_during_a_run_yields_exactly_one_follow_up() {
     let gate = Arc::new(Semaphore::new(0));
     *rig.starter.gate.lock().unwrap() = Some(gate.clone());
 
-    rig.sink
-        .deliver(&event("conn_1", "tracker.issue.updated", 0))
-        .await
-        .unwrap();
-    rig.elapse(WINDOW).await;
+    rig.trigger().await;
     until("the first run started", || rig.starter.runs().len() == 1).await;
     assert_eq!(rig.scheduler.status().running, 1);
 
@@ -291,11 +308,7 @@ async fn shutdown_waits_for_the_run_in_progress() {
     let rig = rig();
     let gate = Arc::new(Semaphore::new(0));
     *rig.starter.gate.lock().unwrap() = Some(gate.clone());
-    rig.sink
-        .deliver(&event("conn_1", "tracker.issue.updated", 0))
-        .await
-        .unwrap();
-    rig.elapse(WINDOW).await;
+    rig.trigger().await;
     until("the run started", || rig.starter.runs().len() == 1).await;
     rig.scheduler.shutdown();
     settle().await;
@@ -320,12 +333,8 @@ fn lease_held() -> Error {
 #[tokio::test]
 async fn a_run_that_fails_is_run_again_after_a_backoff() {
     let rig = rig();
-    rig.starter.failures.lock().unwrap().push(lease_held());
-    rig.sink
-        .deliver(&event("conn_1", "tracker.issue.updated", 0))
-        .await
-        .unwrap();
-    rig.elapse(WINDOW).await;
+    rig.fail_next(1, lease_held);
+    rig.trigger().await;
     until("the first run ran", || rig.starter.runs().len() == 1).await;
     until("the failed run waits for its retry", || {
         let s = rig.scheduler.status();
@@ -360,18 +369,11 @@ fn provider_down() -> Error {
 async fn retries_are_bounded_and_back_off() {
     let rig = rig();
     let attempts = DEFAULT_RETRY_ATTEMPTS as usize;
-    for _ in 0..=attempts {
-        rig.starter.failures.lock().unwrap().push(provider_down());
-    }
-    rig.sink
-        .deliver(&event("conn_1", "tracker.issue.updated", 0))
-        .await
-        .unwrap();
-    rig.elapse(WINDOW).await;
+    rig.fail_next(attempts + 1, provider_down);
+    rig.trigger().await;
     let mut backoff = DEFAULT_RETRY_BACKOFF;
     for n in 1..=attempts {
-        until("the run ran", || rig.starter.runs().len() == n).await;
-        until("the run ended", || rig.scheduler.status().running == 0).await;
+        rig.ran(n).await;
         rig.elapse(backoff.saturating_sub(Duration::from_secs(1)))
             .await;
         assert_eq!(rig.starter.runs().len(), n, "retry {n} waits its backoff");
@@ -400,17 +402,10 @@ async fn retries_are_bounded_and_back_off() {
 async fn a_run_refused_while_another_holds_the_stream_is_tried_until_it_lets_go() {
     let rig = rig();
     let held = 3 * DEFAULT_RETRY_ATTEMPTS as usize;
-    for _ in 0..held {
-        rig.starter.failures.lock().unwrap().push(lease_held());
-    }
-    rig.sink
-        .deliver(&event("conn_1", "tracker.issue.updated", 0))
-        .await
-        .unwrap();
-    rig.elapse(WINDOW).await;
+    rig.fail_next(held, lease_held);
+    rig.trigger().await;
     for n in 1..=held {
-        until("the run ran", || rig.starter.runs().len() == n).await;
-        until("the run ended", || rig.scheduler.status().running == 0).await;
+        rig.ran(n).await;
         rig.elapse(MAX_LEASE_HELD_RETRY_INTERVAL).await;
     }
     until("the run ran once the stream was free", || {
@@ -429,17 +424,10 @@ async fn a_run_refused_while_another_holds_the_stream_is_tried_until_it_lets_go(
 async fn tries_of_a_held_stream_are_a_second_apart_at_least() {
     let rig = rig();
     let _ = rig.scheduler.clone().with_retry(Duration::ZERO, 5);
-    for _ in 0..3 {
-        rig.starter.failures.lock().unwrap().push(lease_held());
-    }
-    rig.sink
-        .deliver(&event("conn_1", "tracker.issue.updated", 0))
-        .await
-        .unwrap();
-    rig.elapse(WINDOW).await;
+    rig.fail_next(3, lease_held);
+    rig.trigger().await;
     for n in 1..=3 {
-        until("the run ran", || rig.starter.runs().len() == n).await;
-        until("the run ended", || rig.scheduler.status().running == 0).await;
+        rig.ran(n).await;
         rig.elapse(MIN_LEASE_HELD_RETRY_INTERVAL.saturating_sub(Duration::from_millis(1)))
             .await;
         assert_eq!(rig.starter.runs().len(), n, "try {n} waits a second");
@@ -462,11 +450,7 @@ async fn a_wait_of_days_delays_a_triggered_run_no_longer_than_a_run_pauses() {
         Error::new(ErrorKind::RateLimited, "tracker.rate_limited", "slow down")
             .with_retry_after(Duration::from_secs(30 * 86_400)),
     );
-    rig.sink
-        .deliver(&event("conn_1", "tracker.issue.updated", 0))
-        .await
-        .unwrap();
-    rig.elapse(WINDOW).await;
+    rig.trigger().await;
     until("the first run ran", || rig.starter.runs().len() == 1).await;
     until("the run ended", || rig.scheduler.status().running == 0).await;
     rig.elapse(MAX_RATE_LIMIT_WAIT.saturating_sub(Duration::from_secs(1)))
@@ -485,11 +469,7 @@ async fn a_run_refused_for_good_is_not_retried() {
         .lock()
         .unwrap()
         .push(integrations_core::sync::credential_rejected());
-    rig.sink
-        .deliver(&event("conn_1", "tracker.issue.updated", 0))
-        .await
-        .unwrap();
-    rig.elapse(WINDOW).await;
+    rig.trigger().await;
     until("the run ran", || rig.starter.runs().len() == 1).await;
     rig.idle().await;
     rig.elapse(DEFAULT_RETRY_BACKOFF * 4).await;
@@ -509,11 +489,7 @@ async fn a_rate_limited_run_is_retried_after_the_providers_wait() {
             .error("GitHub's secondary rate limit")
             .with_retry_after(hour),
     );
-    rig.sink
-        .deliver(&event("conn_1", "tracker.issue.updated", 0))
-        .await
-        .unwrap();
-    rig.elapse(WINDOW).await;
+    rig.trigger().await;
     until("the run ran", || rig.starter.runs().len() == 1).await;
     until("the failed run waits for its retry", || {
         let s = rig.scheduler.status();
