@@ -138,6 +138,18 @@ fn apply_refuses_a_file_it_cannot_update_and_changes_nothing() {
     );
 }
 
+/// `link` is still a symbolic link.
+#[cfg(unix)]
+fn assert_link_kept(link: &std::path::Path) {
+    assert!(
+        std::fs::symlink_metadata(link)
+            .unwrap()
+            .file_type()
+            .is_symlink(),
+        "the link is kept"
+    );
+}
+
 /// A link to a config not written yet (a dotfiles repository's) is written through:
 /// the file it names is created, the link kept.
 #[cfg(unix)]
@@ -152,13 +164,7 @@ fn apply_through_a_dangling_link_creates_the_file_it_names() {
     std::os::unix::fs::symlink("dotfiles/codex.toml", &link).unwrap();
     let out = apply(&profile, &link, "toml", &[]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(
-        std::fs::symlink_metadata(&link)
-            .unwrap()
-            .file_type()
-            .is_symlink(),
-        "the link is kept"
-    );
+    assert_link_kept(&link);
     let text = std::fs::read_to_string(dotfiles.join("codex.toml")).unwrap();
     assert!(text.contains("[mcp_servers.linear]"), "{text}");
 }
@@ -179,13 +185,7 @@ fn apply_keeps_the_files_permissions_and_writes_through_a_link() {
     std::os::unix::fs::symlink(&real, &link).unwrap();
     let out = apply(&profile, &link, "toml", &[]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(
-        std::fs::symlink_metadata(&link)
-            .unwrap()
-            .file_type()
-            .is_symlink(),
-        "the link is kept"
-    );
+    assert_link_kept(&link);
     let text = std::fs::read_to_string(&real).unwrap();
     assert!(text.contains("[mcp_servers.linear]"), "{text}");
     let mode = std::fs::metadata(&real).unwrap().permissions().mode();
