@@ -35,10 +35,9 @@ pub(crate) fn compile(profile: &Path, hash: bool) -> Result<ExitCode, Error> {
     }
 }
 
-/// `error`, found in the plan file at `path`, as `cli.invalid_plan`: a route the plan
-/// holds is the file's fault (exit 1), where the same check of a request typed on the
-/// command line is a usage error (exit 2). Its message and issues are kept.
-pub(crate) fn invalid_plan(path: &Path, error: Error) -> Error {
+/// `error`, found in the plan file at `path`, as `cli.invalid_plan`; its message and
+/// issues are kept.
+fn invalid_plan(path: &Path, error: Error) -> Error {
     crate::codes::cli::INVALID_PLAN
         .with_issues(
             format!(
@@ -51,16 +50,27 @@ pub(crate) fn invalid_plan(path: &Path, error: Error) -> Error {
         .with_source(error)
 }
 
+/// The compiled plan in the file at `path`, with its route index: `cli.invalid_plan` when
+/// it is not one (its values never quoted), or holds a malformed route (the plan's
+/// fault, exit 1, where the same check of a typed request is a usage error).
+pub(crate) fn read_plan(path: &Path) -> Result<(CompiledRuntimePlan, RouteIndex), Error> {
+    let plan: CompiledRuntimePlan =
+        serde_json::from_value(crate::io::read_json(path)?).map_err(|e| {
+            crate::codes::cli::INVALID_PLAN.with_issues(
+                format!(
+                    "{} is not a compiled plan: {}",
+                    crate::io::name(path),
+                    integrations_core::schema::mask_quoted(&e.to_string())
+                ),
+                Vec::new(),
+            )
+        })?;
+    let index = RouteIndex::from_plan(&plan).map_err(|e| invalid_plan(path, e))?;
+    Ok((plan, index))
+}
+
 pub(crate) fn egress_match(plan: &Path, method: &str, url: &str) -> Result<ExitCode, Error> {
-    let plan_path = plan;
-    let value = crate::io::read_json(plan)?;
-    let plan: CompiledRuntimePlan = serde_json::from_value(value).map_err(|_| {
-        crate::codes::cli::INVALID_PLAN.error(format!(
-            "{} is not a compiled runtime plan",
-            crate::io::name(plan)
-        ))
-    })?;
-    let index = RouteIndex::from_plan(&plan).map_err(|e| invalid_plan(plan_path, e))?;
+    let (_, index) = read_plan(plan)?;
     // A request that cannot be parsed is a usage error, not a request that matches nothing.
     // A method typed by a person: `get` means GET here (a request on the wire is
     // matched as sent).

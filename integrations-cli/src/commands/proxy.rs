@@ -260,22 +260,9 @@ fn config(args: &ProxyArgs) -> Result<ProxyConfig, Error> {
     Ok(config)
 }
 
+/// The plan in the file at `path` (see [`super::compile::read_plan`]).
 fn read_plan(path: &Path) -> Result<CompiledRuntimePlan, Error> {
-    let plan = serde_json::from_value(io::read_json(path)?).map_err(|e| {
-        crate::codes::cli::INVALID_PLAN.with_issues(
-            format!(
-                "{} is not a compiled plan: {}",
-                path.display(),
-                integrations_core::schema::mask_quoted(&e.to_string())
-            ),
-            Vec::new(),
-        )
-    })?;
-    // Its routes checked here, so a malformed one is the plan's fault (exit 1), not a
-    // usage error as the same check of a typed request is.
-    integrations_core::egress::RouteIndex::from_plan(&plan)
-        .map_err(|e| super::compile::invalid_plan(path, e))?;
-    Ok(plan)
+    super::compile::read_plan(path).map(|(plan, _)| plan)
 }
 
 /// Serves `--plan` with the credentials of the database, until Ctrl-C or SIGTERM;
